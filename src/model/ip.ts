@@ -1,0 +1,75 @@
+// IPv4 as uint32 numbers: the hot path compares masks, never objects (spec/semantics.md §2).
+import { Validator } from 'ip-num';
+
+export type U32 = number;
+
+export interface Cidr {
+  /** network address, already masked */
+  addr: U32;
+  len: number;
+}
+
+/** Parses a dotted quad; returns undefined when it is not one. ip-num does the validation. */
+export function parseIp(text: string): U32 | undefined {
+  const [ok] = Validator.isValidIPv4String(text);
+  if (!ok || !/^\d+\.\d+\.\d+\.\d+$/.test(text)) return undefined;
+  const p = text.split('.').map(Number);
+  return (((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0);
+}
+
+export function formatIp(a: U32): string {
+  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+}
+
+export function maskOf(len: number): U32 {
+  return len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+}
+
+/** Length of a contiguous netmask, or undefined when it has holes. */
+export function maskLength(mask: U32): number | undefined {
+  for (let len = 0; len <= 32; len++) if (maskOf(len) === mask) return len;
+  return undefined;
+}
+
+/** Parses `a.b.c.d`, `a.b.c.d/len` or `a.b.c.d/mask`, masking host bits as iptables does. */
+export function parseCidr(text: string): Cidr | undefined {
+  const slash = text.indexOf('/');
+  const addr = parseIp(slash < 0 ? text : text.slice(0, slash));
+  if (addr === undefined) return undefined;
+  if (slash < 0) return { addr, len: 32 };
+  const suffix = text.slice(slash + 1);
+  let len: number | undefined;
+  if (/^\d{1,2}$/.test(suffix)) len = Number(suffix);
+  else {
+    const m = parseIp(suffix);
+    len = m === undefined ? undefined : maskLength(m);
+  }
+  if (len === undefined || len > 32) return undefined;
+  return { addr: (addr & maskOf(len)) >>> 0, len };
+}
+
+export function cidrContains(c: Cidr, a: U32): boolean {
+  return ((a & maskOf(c.len)) >>> 0) === c.addr;
+}
+
+export function formatCidr(c: Cidr, alwaysLen = true): string {
+  return !alwaysLen && c.len === 32 ? formatIp(c.addr) : `${formatIp(c.addr)}/${c.len}`;
+}
+
+/** "a.b.c.d/len" of an interface address (host bits kept). */
+export interface IfAddr {
+  ip: U32;
+  len: number;
+}
+
+export function parseIfAddr(text: string): IfAddr | undefined {
+  const m = /^([\d.]+)\/(\d{1,2})$/.exec(text);
+  if (!m) return undefined;
+  const ip = parseIp(m[1]!);
+  const len = Number(m[2]);
+  return ip === undefined || len > 32 ? undefined : { ip, len };
+}
+
+export function isLoopback(a: U32): boolean {
+  return a >>> 24 === 127;
+}

@@ -1,0 +1,110 @@
+// The iptables ruleset as data (spec/iptables.md).
+import type { Cidr } from '../ip.ts';
+import type { SourcePos } from '../errors.ts';
+import type { OptValue } from './kinds.ts';
+
+export const HOOKS = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'] as const;
+export type Hook = (typeof HOOKS)[number];
+
+export const TABLES = ['raw', 'mangle', 'nat', 'filter', 'security'] as const;
+export type TableName = (typeof TABLES)[number];
+
+/** Built-in chains of each table, which are also the hooks it is registered at. */
+export const TABLE_HOOKS: Record<TableName, readonly Hook[]> = {
+  raw: ['PREROUTING', 'OUTPUT'],
+  mangle: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'],
+  nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'],
+  filter: ['INPUT', 'FORWARD', 'OUTPUT'],
+  security: ['INPUT', 'FORWARD', 'OUTPUT'],
+};
+
+export type Backend = 'nft' | 'legacy';
+
+export interface Negatable<T> {
+  neg: boolean;
+  value: T;
+}
+
+export interface OptInstance {
+  /** canonical option name, e.g. "--dport" */
+  name: string;
+  neg: boolean;
+  value: OptValue;
+}
+
+export interface ExtInstance {
+  /** module or target name as in the descriptor table */
+  name: string;
+  /** options in canonical (print) order */
+  opts: OptInstance[];
+}
+
+export type Target =
+  | { kind: 'verdict'; verdict: 'ACCEPT' | 'DROP' | 'RETURN' }
+  | { kind: 'jump'; chain: string }
+  | { kind: 'goto'; chain: string }
+  | { kind: 'ext'; ext: ExtInstance };
+
+export interface Rule {
+  src?: Negatable<Cidr>;
+  dst?: Negatable<Cidr>;
+  inIface?: Negatable<string>;
+  outIface?: Negatable<string>;
+  /** IP protocol number; 0 ("all") is represented by absence */
+  proto?: Negatable<number>;
+  matches: ExtInstance[];
+  target?: Target;
+  counters?: readonly [number, number];
+  /** where the rule was read from; not part of rule identity */
+  pos?: SourcePos;
+}
+
+export type Policy = 'ACCEPT' | 'DROP';
+
+export interface Chain {
+  name: string;
+  /** set for built-in chains only */
+  policy?: Policy;
+  policyCounters?: readonly [number, number];
+  rules: Rule[];
+}
+
+export interface Table {
+  name: TableName;
+  /** insertion order kept; built-in chains always present */
+  chains: Map<string, Chain>;
+}
+
+export interface Ruleset {
+  tables: Map<TableName, Table>;
+}
+
+export function isBuiltinChain(table: TableName, chain: string): chain is Hook {
+  return (TABLE_HOOKS[table] as readonly string[]).includes(chain);
+}
+
+export function emptyTable(name: TableName): Table {
+  const chains = new Map<string, Chain>();
+  for (const h of TABLE_HOOKS[name]) chains.set(h, { name: h, policy: 'ACCEPT', rules: [] });
+  return { name, chains };
+}
+
+export function emptyRuleset(): Ruleset {
+  return { tables: new Map() };
+}
+
+/** The table, created with its built-in chains on first use (as the kernel does). */
+export function tableOf(rs: Ruleset, name: TableName): Table {
+  let t = rs.tables.get(name);
+  if (!t) {
+    t = emptyTable(name);
+    rs.tables.set(name, t);
+  }
+  return t;
+}
+
+export const PROTO_NAMES: Record<string, number> = {
+  all: 0, icmp: 1, igmp: 2, ipip: 4, tcp: 6, egp: 8, udp: 17, gre: 47, esp: 50, ah: 51, sctp: 132, udplite: 136, dccp: 33,
+};
+export const PROTO_BY_NUMBER: Record<number, string> = Object.fromEntries(Object.entries(PROTO_NAMES).map(([k, v]) => [v, k]));
+export const IPPROTO = { ICMP: 1, TCP: 6, UDP: 17, SCTP: 132, DCCP: 33, UDPLITE: 136 } as const;

@@ -1,0 +1,95 @@
+// Load-time validation of a table, equal to what the kernel checks when a table
+// is committed (spec/iptables.md §5): loops, and for each rule the hooks it can
+// be reached from against what its target and matches allow.
+import { InputError } from '../errors.ts';
+import { type Table, type Hook, type Backend, type Rule, TABLE_HOOKS } from './types.ts';
+import { matchDesc, targetDesc } from './descriptors.ts';
+
+function jumpTarget(r: Rule): string | undefined {
+  return r.target?.kind === 'jump' || r.target?.kind === 'goto' ? r.target.chain : undefined;
+}
+
+/** For each chain, the built-in hooks from which it can be reached. */
+export function reachingHooks(t: Table): Map<string, Set<Hook>> {
+  const reach = new Map<string, Set<Hook>>();
+  for (const name of t.chains.keys()) reach.set(name, new Set());
+  for (const h of TABLE_HOOKS[t.name]) {
+    const stack = [h as string];
+    while (stack.length) {
+      const name = stack.pop()!;
+      const set = reach.get(name);
+      if (!set || set.has(h)) continue;
+      set.add(h);
+      for (const r of t.chains.get(name)!.rules) {
+        const j = jumpTarget(r);
+        if (j) stack.push(j);
+      }
+    }
+  }
+  return reach;
+}
+
+function findLoop(t: Table): string[] | undefined {
+  const state = new Map<string, 'open' | 'done'>();
+  const path: string[] = [];
+  const visit = (name: string): string[] | undefined => {
+    const s = state.get(name);
+    if (s === 'done') return undefined;
+    if (s === 'open') return [...path.slice(path.indexOf(name)), name];
+    state.set(name, 'open');
+    path.push(name);
+    for (const r of t.chains.get(name)?.rules ?? []) {
+      const j = jumpTarget(r);
+      const loop = j ? visit(j) : undefined;
+      if (loop) return loop;
+    }
+    path.pop();
+    state.set(name, 'done');
+    return undefined;
+  };
+  for (const name of t.chains.keys()) {
+    const loop = visit(name);
+    if (loop) return loop;
+  }
+  return undefined;
+}
+
+export function validateTable(t: Table, backend: Backend, file: string): void {
+  const at = (r: Rule | undefined) => r?.pos ?? { file, line: 1, col: 1 };
+  for (const c of t.chains.values()) {
+    for (const r of c.rules) {
+      const j = jumpTarget(r);
+      if (j && !t.chains.has(j)) throw new InputError('invalid', `chain ${c.name} jumps to "${j}", which does not exist in table ${t.name}`, at(r));
+    }
+  }
+  const loop = findLoop(t);
+  if (loop) {
+    const rule = t.chains.get(loop[0]!)!.rules.find((r) => jumpTarget(r) === loop[1]);
+    throw new InputError('invalid', `Too many levels of symbolic links: the jumps ${loop.join(' -> ')} form a loop`, at(rule));
+  }
+  const reach = reachingHooks(t);
+  for (const c of t.chains.values()) {
+    const hooks = reach.get(c.name)!;
+    for (const r of c.rules) {
+      if (r.target?.kind === 'ext') {
+        const d = targetDesc(r.target.ext.name)!;
+        const tables = d.tablesByBackend?.[backend] ?? d.tables;
+        if (tables && !tables.includes(t.name)) throw new InputError('invalid', `target ${d.name} is only valid in the ${tables.join('/')} table with iptables-${backend}, not ${t.name}`, at(r));
+        for (const h of hooks) {
+          if (d.hooks && !d.hooks.includes(h)) {
+            throw new InputError('invalid', `target ${d.name} is not allowed in ${t.name} ${h}${c.name !== h ? ` (chain ${c.name} is reached from ${h})` : ''}; it is valid only from ${d.hooks.join(', ')}`, at(r));
+          }
+          const why = d.hookCheck?.(r.target.ext, h);
+          if (why) throw new InputError('invalid', why, at(r));
+        }
+      }
+      for (const m of r.matches) {
+        const d = matchDesc(m.name)!;
+        for (const h of hooks) {
+          const why = d.hookCheck?.(m, h);
+          if (why) throw new InputError('invalid', `${why}${c.name !== h ? ` (chain ${c.name} is reached from ${h})` : ''}`, at(r));
+        }
+      }
+    }
+  }
+}
