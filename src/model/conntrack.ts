@@ -1,0 +1,134 @@
+// Connection tracking and NAT bindings (spec/semantics.md §4).
+import { type U32, formatIp } from './ip.ts';
+
+export interface Tuple {
+  proto: number;
+  src: U32;
+  /** TCP/UDP source port; ICMP: the echo id */
+  sport: number;
+  dst: U32;
+  /** TCP/UDP destination port; ICMP: the message type */
+  dport: number;
+}
+
+export type CtState = 'NEW' | 'ESTABLISHED' | 'RELATED' | 'INVALID' | 'UNTRACKED';
+export type CtDir = 'orig' | 'reply';
+
+export interface CtEntry {
+  id: number;
+  orig: Tuple;
+  reply: Tuple;
+  srcNat: boolean;
+  dstNat: boolean;
+  /** nat table already consulted for this manip type (nf_nat_initialized) */
+  natSrcDone: boolean;
+  natDstDone: boolean;
+  seenReply: boolean;
+  confirmed: boolean;
+  /** TCP connection closed (RST or FIN): a new SYN replaces it */
+  closed: boolean;
+  mark: number;
+  expires: number;
+  /** the reply tuple's port was picked at random from this range (--random*, or a clash) */
+  randomPort?: readonly [number, number];
+}
+
+export const ICMP_ECHO_REQUEST = 8;
+export const ICMP_ECHO_REPLY = 0;
+const ICMP_INVERSE: Record<number, number> = { 8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 17: 18, 18: 17 };
+
+export function invert(t: Tuple): Tuple {
+  if (t.proto === 1) return { proto: 1, src: t.dst, dst: t.src, sport: t.sport, dport: ICMP_INVERSE[t.dport] ?? t.dport };
+  return { proto: t.proto, src: t.dst, sport: t.dport, dst: t.src, dport: t.sport };
+}
+
+export function tupleKey(t: Tuple): string {
+  return `${t.proto}:${t.src}:${t.sport}>${t.dst}:${t.dport}`;
+}
+
+/** Default timeouts in seconds (nf_conntrack_*_timeout sysctls). */
+export function timeoutFor(e: CtEntry): number {
+  if (e.orig.proto === 6) return e.closed ? 120 : e.seenReply ? 432000 : 120;
+  if (e.orig.proto === 17) return e.seenReply ? 120 : 30;
+  return 30;
+}
+
+export interface CtTable {
+  nextId: number;
+  entries: CtEntry[];
+  index: Map<string, { entry: CtEntry; dir: CtDir }>;
+}
+
+export function newCtTable(): CtTable {
+  return { nextId: 1, entries: [], index: new Map() };
+}
+
+export function cloneCtTable(t: CtTable): CtTable {
+  const out: CtTable = { nextId: t.nextId, entries: [], index: new Map() };
+  for (const e of t.entries) {
+    const c: CtEntry = { ...e, orig: { ...e.orig }, reply: { ...e.reply } };
+    out.entries.push(c);
+    out.index.set(tupleKey(c.orig), { entry: c, dir: 'orig' });
+    out.index.set(tupleKey(c.reply), { entry: c, dir: 'reply' });
+  }
+  return out;
+}
+
+export function expire(t: CtTable, now: number): void {
+  const live = t.entries.filter((e) => e.expires > now);
+  if (live.length === t.entries.length) return;
+  for (const e of t.entries) {
+    if (e.expires > now) continue;
+    t.index.delete(tupleKey(e.orig));
+    t.index.delete(tupleKey(e.reply));
+  }
+  t.entries = live;
+}
+
+export function lookup(t: CtTable, tuple: Tuple): { entry: CtEntry; dir: CtDir } | undefined {
+  return t.index.get(tupleKey(tuple));
+}
+
+export function remove(t: CtTable, e: CtEntry): void {
+  t.entries = t.entries.filter((x) => x !== e);
+  t.index.delete(tupleKey(e.orig));
+  t.index.delete(tupleKey(e.reply));
+}
+
+export function unconfirmed(t: CtTable, orig: Tuple): CtEntry {
+  return {
+    id: t.nextId++, orig: { ...orig }, reply: invert(orig),
+    srcNat: false, dstNat: false, natSrcDone: false, natDstDone: false,
+    seenReply: false, confirmed: false, closed: false, mark: 0, expires: 0,
+  };
+}
+
+/** __nf_conntrack_confirm: the entry enters the table; a clash loses (the packet is dropped). */
+export function confirm(t: CtTable, e: CtEntry, now: number): boolean {
+  if (e.confirmed) return true;
+  if (t.index.has(tupleKey(e.orig)) || t.index.has(tupleKey(e.reply))) return false;
+  e.confirmed = true;
+  e.expires = now + timeoutFor(e);
+  t.entries.push(e);
+  t.index.set(tupleKey(e.orig), { entry: e, dir: 'orig' });
+  t.index.set(tupleKey(e.reply), { entry: e, dir: 'reply' });
+  return true;
+}
+
+/** nf_nat_used_tuple: is this reply tuple taken by another confirmed connection? */
+export function replyTaken(t: CtTable, reply: Tuple, self: CtEntry): boolean {
+  const hit = t.index.get(tupleKey(reply));
+  return hit !== undefined && hit.entry !== self;
+}
+
+export function formatTuple(t: Tuple, randomPort?: readonly [number, number]): string {
+  const proto = t.proto;
+  if (proto === 6 || proto === 17) {
+    const dport = randomPort ? `${randomPort[0]}-${randomPort[1]}` : `${t.dport}`;
+    return `${formatIp(t.src)}:${t.sport}>${formatIp(t.dst)}:${dport}`;
+  }
+  if (proto === 1) return `${formatIp(t.src)}>${formatIp(t.dst)} id=${t.sport}`;
+  return `${formatIp(t.src)}>${formatIp(t.dst)}`;
+}
+
+export const PROTO_LABEL: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp' };

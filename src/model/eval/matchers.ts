@@ -1,0 +1,203 @@
+// How each match module decides (spec/iptables.md §6). Keyed by the descriptor
+// names; a unit test checks that every match descriptor has an evaluator.
+import { type Cidr, type U32, maskOf } from '../ip.ts';
+import type { ExtInstance } from '../rules/types.ts';
+import type { NumRange, MarkMask, TcpFlags, IcmpType } from '../rules/kinds.ts';
+import { opt } from '../rules/descriptors.ts';
+import type { Pkt, CtRef, HostState } from './packet.ts';
+import type { Host } from '../net/topology.ts';
+import { isBroadcast } from '../net/routing.ts';
+import type { Hook } from '../rules/types.ts';
+
+export interface MatchEnv {
+  host: Host;
+  hook: Hook;
+  inIf: string;
+  outIf: string;
+  ct: CtRef | undefined;
+  state: HostState;
+  now: number;
+  /** a probabilistic branch: true with probability p */
+  choose: (p: number, label: string) => boolean;
+  /** identity of the rule being evaluated (table/chain/index), for per-rule state */
+  ruleId: string;
+}
+
+export type Test = (p: Pkt, env: MatchEnv) => boolean;
+
+const inRange = (r: NumRange, v: number) => v >= r[0] && v <= r[1];
+const inCidr = (c: Cidr, a: U32) => ((a & maskOf(c.len)) >>> 0) === c.addr;
+const xor = (neg: boolean, b: boolean) => (neg ? !b : b);
+
+/** Combines the tests of a module's options (all must hold). */
+function all(tests: Test[]): Test {
+  if (tests.length === 1) return tests[0]!;
+  return (p, env) => {
+    for (const t of tests) if (!t(p, env)) return false;
+    return true;
+  };
+}
+
+function ctStateOf(env: MatchEnv, p: Pkt): string {
+  if (p.notrack) return 'UNTRACKED';
+  return env.ct?.state ?? 'INVALID';
+}
+
+function addrType(host: Host, a: U32, limitDev: string | undefined): string {
+  if (a === 0) return 'UNSPEC';
+  if (a >>> 28 === 0xe) return 'MULTICAST';
+  const owner = host.local.get(a);
+  if (owner !== undefined || a >>> 24 === 127) {
+    if (limitDev === undefined) return 'LOCAL';
+    return owner === limitDev || (owner === undefined && limitDev === 'lo') ? 'LOCAL' : 'UNICAST';
+  }
+  if (isBroadcast(host, a)) return 'BROADCAST';
+  return 'UNICAST';
+}
+
+type Builder = (ext: ExtInstance) => Test;
+
+export const MATCHERS: Record<string, Builder> = {
+  tcp: (ext) => {
+    const tests: Test[] = [];
+    for (const o of ext.opts) {
+      if (o.name === '--sport') { const r = o.value as NumRange; tests.push((p) => xor(o.neg, inRange(r, p.sport))); }
+      if (o.name === '--dport') { const r = o.value as NumRange; tests.push((p) => xor(o.neg, inRange(r, p.dport))); }
+      if (o.name === '--tcp-flags') { const f = o.value as TcpFlags; tests.push((p) => xor(o.neg, (p.tcpFlags & f.mask) === f.comp)); }
+    }
+    return tests.length ? all(tests) : () => true;
+  },
+  udp: (ext) => MATCHERS.tcp!(ext),
+  icmp: (ext) => {
+    const o = opt(ext, '--icmp-type');
+    if (!o) return () => true;
+    const t = o.value as IcmpType;
+    if (t.type === 255) return () => !o.neg;
+    return (p) => xor(o.neg, p.icmpType === t.type && p.icmpCode >= t.codeLo && p.icmpCode <= t.codeHi);
+  },
+  multiport: (ext) => {
+    const o = ext.opts[0]!;
+    const list = o.value as readonly NumRange[];
+    const has = (v: number) => list.some((r) => inRange(r, v));
+    if (o.name === '--sports') return (p) => xor(o.neg, has(p.sport));
+    if (o.name === '--dports') return (p) => xor(o.neg, has(p.dport));
+    return (p) => xor(o.neg, has(p.sport) || has(p.dport));
+  },
+  comment: () => () => true,
+  mark: (ext) => {
+    const o = opt(ext, '--mark')!;
+    const m = o.value as MarkMask;
+    return (p) => xor(o.neg, ((p.mark & m.mask) >>> 0) === m.value);
+  },
+  state: (ext) => {
+    const o = opt(ext, '--state')!;
+    const set = o.value as readonly string[];
+    return (p, env) => xor(o.neg, set.includes(ctStateOf(env, p)));
+  },
+  conntrack: (ext) => {
+    const tests: Test[] = [];
+    for (const o of ext.opts) {
+      switch (o.name) {
+        case '--ctstate': {
+          const set = o.value as readonly string[];
+          tests.push((p, env) => {
+            const st = ctStateOf(env, p);
+            let hit = set.includes(st);
+            const e = env.ct?.entry;
+            if (!hit && e && set.includes('SNAT') && e.srcNat) hit = true;
+            if (!hit && e && set.includes('DNAT') && e.dstNat) hit = true;
+            return xor(o.neg, hit);
+          });
+          break;
+        }
+        case '--ctorigsrc': case '--ctorigdst': case '--ctreplsrc': case '--ctrepldst': {
+          const c = o.value as Cidr;
+          const side = o.name.includes('orig') ? 'orig' : 'reply';
+          const field = o.name.endsWith('src') ? 'src' : 'dst';
+          tests.push((_p, env) => env.ct !== undefined && xor(o.neg, inCidr(c, env.ct.entry[side][field])));
+          break;
+        }
+        case '--ctorigsrcport': case '--ctorigdstport': case '--ctreplsrcport': case '--ctrepldstport': {
+          const r = o.value as NumRange;
+          const side = o.name.includes('orig') ? 'orig' : 'reply';
+          const field = o.name.includes('srcport') ? 'sport' : 'dport';
+          tests.push((_p, env) => env.ct !== undefined && xor(o.neg, inRange(r, env.ct.entry[side][field])));
+          break;
+        }
+        case '--ctdir': {
+          const want = o.value === 'ORIGINAL' ? 'orig' : 'reply';
+          tests.push((_p, env) => env.ct !== undefined && env.ct.dir === want);
+          break;
+        }
+      }
+    }
+    return all(tests);
+  },
+  addrtype: (ext) => {
+    const tests: Test[] = [];
+    const limitIn = opt(ext, '--limit-iface-in') !== undefined;
+    const limitOut = opt(ext, '--limit-iface-out') !== undefined;
+    const dev = (env: MatchEnv) => (limitIn ? env.inIf : limitOut ? env.outIf : undefined);
+    for (const o of ext.opts) {
+      if (o.name !== '--src-type' && o.name !== '--dst-type') continue;
+      const set = o.value as readonly string[];
+      const field = o.name === '--src-type' ? 'src' : 'dst';
+      tests.push((p, env) => xor(o.neg, set.includes(addrType(env.host, p[field], dev(env)))));
+    }
+    return all(tests);
+  },
+  statistic: (ext) => {
+    const mode = opt(ext, '--mode')!.value;
+    if (mode === 'random') {
+      const o = opt(ext, '--probability')!;
+      const prob = (o.value as number) / 0x80000000;
+      return (_p, env) => xor(o.neg, env.choose(prob, `statistic --probability ${prob.toFixed(5)}`));
+    }
+    const every = opt(ext, '--every')!;
+    const packet = (opt(ext, '--packet')?.value as number | undefined) ?? 0;
+    const everyMinus1 = (every.value as number) - 1;
+    return (_p, env) => {
+      // xt_statistic: count wraps at every-1; the rule matches when the new count equals --packet
+      const old = env.state.nth.get(env.ruleId) ?? 0;
+      const next = old === everyMinus1 ? 0 : old + 1;
+      env.state.nth.set(env.ruleId, next);
+      return xor(every.neg, next === packet);
+    };
+  },
+  recent: (ext) => {
+    const action = ext.opts.find((o) => ['--set', '--rcheck', '--update', '--remove'].includes(o.name))!;
+    const name = opt(ext, '--name')!.value as string;
+    const mask = (opt(ext, '--mask')!.value as Cidr).addr;
+    const useSrc = opt(ext, '--rdest') === undefined;
+    const seconds = opt(ext, '--seconds')?.value as number | undefined;
+    const hitcount = opt(ext, '--hitcount')?.value as number | undefined;
+    const reap = opt(ext, '--reap') !== undefined;
+    return (p, env) => {
+      let list = env.state.recent.get(name);
+      if (!list) env.state.recent.set(name, (list = new Map()));
+      const addr = ((useSrc ? p.src : p.dst) & mask) >>> 0;
+      const stamps = list.get(addr);
+      let ret = action.neg;
+      if (action.name === '--set') {
+        list.set(addr, [...(stamps ?? []), env.now].slice(-20));
+        return !ret;
+      }
+      if (!stamps) return ret;
+      if (action.name === '--remove') {
+        list.delete(addr);
+        return !ret;
+      }
+      if (seconds !== undefined || hitcount !== undefined) {
+        const since = env.now - (seconds ?? 0);
+        let hits = 0;
+        for (const s of stamps) {
+          if (seconds !== undefined && s < since) continue;
+          if (!hitcount || ++hits >= hitcount) { ret = !ret; break; }
+        }
+        if (reap && seconds !== undefined) list.set(addr, stamps.filter((s) => s >= since));
+      } else ret = !ret;
+      if (action.name === '--update' && ret) list.set(addr, [...(list.get(addr) ?? []), env.now].slice(-20));
+      return ret;
+    };
+  },
+};
