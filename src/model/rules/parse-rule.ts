@@ -79,7 +79,9 @@ export function finishExt(desc: ExtensionDesc, opts: OptInstance[], proto: numbe
     filled.push({ name: od.name, neg: false, value: od.fill });
   }
   filled.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
-  const ext: ExtInstance = { name: desc.name, opts: filled };
+  // values iptables-save does not print are the defaults: drop them so that parse(print(x)) equals x
+  const canonical = filled.filter((o) => !desc.options.find((d) => d.name === o.name && !d.storeAs)?.omitWhen?.(o.value, o.neg));
+  const ext: ExtInstance = { name: desc.name, opts: canonical };
   if (desc.protos && (proto === undefined || ruleProtoNeg || !desc.protos.includes(proto))) {
     throw new InputError('invalid', `${desc.name} ${desc.type} is only valid with -p ${desc.protos.map((p) => EXT_PROTO_NAME[p] ?? p).join('|')}`, pos);
   }

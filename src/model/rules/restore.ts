@@ -86,7 +86,11 @@ export function parseSave(text: string, opts: ReadOptions = {}): Ruleset {
       if (last && toks[0]?.text === '-A') last.counters = counters;
     }
   });
-  if (current) throw new InputError('syntax', `table ${current} opened at line ${startLine} has no COMMIT`, { file, line: lines.length, col: 1 });
+  if (current) {
+    let last = lines.length;
+    while (last > 1 && lines[last - 1]!.trim() === '') last--;
+    throw new InputError('syntax', `table ${current} opened at line ${startLine} has no COMMIT`, { file, line: last, col: 1 });
+  }
   return rs;
 }
 
