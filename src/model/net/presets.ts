@@ -15,7 +15,8 @@ function pod(name: string, addr: string, gw: string, nodeHost: string): HostSpec
 }
 
 export function k8sNode(): TopologySpec {
-  return {
+  // a fresh copy: callers may edit what they get
+  return structuredClone({
     name: 'k8s-node',
     hosts: [
       {
@@ -51,7 +52,7 @@ export function k8sNode(): TopologySpec {
         sysctls: off,
       },
     ],
-  };
+  });
 }
 
 export const PRESETS: Record<string, () => TopologySpec> = { 'k8s-node': k8sNode };

@@ -164,10 +164,8 @@ export function parseRuleSpec(toks: readonly Token[], ctx: RuleContext): Rule {
       const apos = posAt(ctx, arg.col);
       const isGoto = t.text === '-g' || t.text === '--goto';
       rule.target = parseTargetName(arg.text, isGoto, ctx, apos);
-      if (rule.target.kind === 'ext') {
-        target = { desc: targetDesc(arg.text)!, opts: [], col: arg.col };
-        targetTok = arg;
-      }
+      targetTok = arg;
+      if (rule.target.kind === 'ext') target = { desc: targetDesc(arg.text)!, opts: [], col: arg.col };
       i += 2;
       continue;
     }
