@@ -14,16 +14,22 @@ export interface CompiledRule {
   index: number;
   rule: Rule;
   test: Test;
+  /** "table/chain/number": key of per-rule state (statistic nth counters) */
+  id: string;
+  /** terminal extension targets, decoded once */
+  terminal?: { kind: 'reject'; with: string } | { kind: 'nat'; nat: NatRequest };
+  /** the chain a jump or goto goes to, resolved once */
+  jumpTo?: CompiledChain;
 }
 
 export interface CompiledChain {
   name: string;
   policy: 'ACCEPT' | 'DROP' | undefined;
   rules: CompiledRule[];
-  /** exact /32 destination -> rule indexes (ascending); absent for short chains */
-  byDst?: Map<U32, number[]>;
-  /** rules not in byDst (ascending) */
-  other?: number[];
+  /** exact /32 destination -> the rules a packet to it can match, in order; absent for short chains */
+  byDst?: Map<U32, CompiledRule[]>;
+  /** the rules a packet to any other destination can match, in order */
+  other: CompiledRule[];
 }
 
 export interface CompiledTable {
@@ -34,6 +40,8 @@ export interface CompiledTable {
 export type CompiledRuleset = Map<TableName, CompiledTable>;
 
 const INDEX_MIN_RULES = 16;
+/** above this many non-indexable rules, merged buckets would cost too much memory */
+const INDEX_MAX_OTHER = 64;
 
 function ifaceTest(name: string): (dev: string) => boolean {
   if (name.endsWith('+')) {
@@ -63,19 +71,27 @@ export function compileRule(r: Rule): Test {
   };
 }
 
-function compileChain(c: Chain): CompiledChain {
-  const rules = c.rules.map((rule, i) => ({ index: i, rule, test: compileRule(rule) }));
-  const out: CompiledChain = { name: c.name, policy: c.policy, rules };
-  if (rules.length >= INDEX_MIN_RULES) {
-    const byDst = new Map<U32, number[]>();
-    const other: number[] = [];
+const exactDst = (r: Rule) => r.dst !== undefined && !r.dst.neg && r.dst.value.len === 32;
+
+function compileChain(table: TableName, c: Chain): CompiledChain {
+  const rules = c.rules.map((rule, i): CompiledRule => {
+    const cr: CompiledRule = { index: i, rule, test: compileRule(rule), id: `${table}/${c.name}/${i + 1}` };
+    const t = rule.target;
+    if (t?.kind === 'ext' && TERMINAL_EXT.has(t.ext.name)) {
+      cr.terminal = t.ext.name === 'REJECT' ? { kind: 'reject', with: opt(t.ext, '--reject-with')!.value as string } : { kind: 'nat', nat: natRequest(t.ext) };
+    }
+    return cr;
+  });
+  const other = rules.filter((r) => !exactDst(r.rule));
+  const out: CompiledChain = { name: c.name, policy: c.policy, rules, other: rules };
+  // Index on exact destinations: each bucket holds its own rules merged with the rest, in
+  // rule order, so that first-match semantics are unchanged.
+  if (rules.length >= INDEX_MIN_RULES && other.length <= INDEX_MAX_OTHER) {
+    const byDst = new Map<U32, CompiledRule[]>();
     for (const r of rules) {
-      const d = r.rule.dst;
-      if (d && !d.neg && d.value.len === 32) {
-        let list = byDst.get(d.value.addr);
-        if (!list) byDst.set(d.value.addr, (list = []));
-        list.push(r.index);
-      } else other.push(r.index);
+      if (!exactDst(r.rule)) continue;
+      const addr = r.rule.dst!.value.addr;
+      if (!byDst.has(addr)) byDst.set(addr, rules.filter((x) => !exactDst(x.rule) || x.rule.dst!.value.addr === addr));
     }
     out.byDst = byDst;
     out.other = other;
@@ -87,7 +103,10 @@ export function compileRuleset(rs: Ruleset): CompiledRuleset {
   const out: CompiledRuleset = new Map();
   for (const [name, t] of rs.tables) {
     const chains = new Map<string, CompiledChain>();
-    for (const [cn, c] of t.chains) chains.set(cn, compileChain(c));
+    for (const [cn, c] of t.chains) chains.set(cn, compileChain(name, c));
+    for (const c of chains.values()) {
+      for (const r of c.rules) if (r.rule.target?.kind === 'jump' || r.rule.target?.kind === 'goto') r.jumpTo = chains.get(r.rule.target.chain)!;
+    }
     out.set(name, { name, chains });
   }
   return out;
@@ -136,23 +155,11 @@ function natRequest(ext: ExtInstance): NatRequest {
   };
 }
 
+const ACCEPT: TableVerdict = { kind: 'accept' };
 const TERMINAL_EXT = new Set(['REJECT', 'DNAT', 'SNAT', 'MASQUERADE', 'REDIRECT']);
 
-function* candidates(c: CompiledChain, dst: U32, from: number): Generator<CompiledRule> {
-  if (!c.byDst) {
-    for (let i = from; i < c.rules.length; i++) yield c.rules[i]!;
-    return;
-  }
-  const a = c.byDst.get(dst) ?? [];
-  const b = c.other!;
-  let i = 0;
-  let j = 0;
-  while (i < a.length && a[i]! < from) i++;
-  while (j < b.length && b[j]! < from) j++;
-  while (i < a.length || j < b.length) {
-    const next = j >= b.length || (i < a.length && a[i]! < b[j]!) ? a[i++]! : b[j++]!;
-    yield c.rules[next]!;
-  }
+function candidates(c: CompiledChain, dst: U32): CompiledRule[] {
+  return c.byDst ? c.byDst.get(dst) ?? c.other : c.rules;
 }
 
 /**
@@ -160,65 +167,67 @@ function* candidates(c: CompiledChain, dst: U32, from: number): Generator<Compil
  * non-terminal targets (MARK). Unmatched rules are reported only when `verbose`.
  */
 export function traverse(table: CompiledTable, hook: Hook, p: Pkt, env: MatchEnv, hooks: TraverseHooks, verbose = false): TableVerdict {
-  const stack: { chain: CompiledChain; next: number }[] = [];
+  const stack: { chain: CompiledChain; list: CompiledRule[]; next: number }[] = [];
   let chain = table.chains.get(hook);
-  if (!chain) return { kind: 'accept' };
-  let from = 0;
+  if (!chain) return ACCEPT;
+  let list = candidates(chain, p.dst);
+  let k = 0;
+  const onRule = hooks.onRule;
   for (;;) {
-    let jumped = false;
-    for (const cr of candidates(chain, p.dst, from) as Iterable<CompiledRule>) {
-      const ruleNo = cr.index + 1;
-      env.ruleId = `${table.name}/${chain.name}/${ruleNo}`;
-      const matched = cr.test(p, env);
-      if (!matched) {
-        if (verbose) hooks.onRule?.({ table: table.name, chain: chain.name, rule: ruleNo, matched, action: '', spec: printRuleSpec(cr.rule) });
-        continue;
-      }
-      env.state.counters.set(env.ruleId, (env.state.counters.get(env.ruleId) ?? 0) + 1);
-      const t: Rule["target"] = cr.rule.target;
-      const report = (action: string) => hooks.onRule?.({ table: table.name, chain: chain!.name, rule: ruleNo, matched, action, spec: printRuleSpec(cr.rule) });
-      if (!t) { report('(no target)'); continue; }
-      if (t.kind === 'verdict') {
-        report(t.verdict);
-        if (t.verdict === 'ACCEPT') return { kind: 'accept' };
-        if (t.verdict === 'DROP') return { kind: 'drop', chain: chain.name, rule: ruleNo };
-        // RETURN
-        const frame = stack.pop();
-        if (!frame) return policyOf(table, chain, env, hooks);
-        chain = frame.chain;
-        from = frame.next;
-        jumped = true;
-        break;
-      }
-      if (t.kind === 'jump' || t.kind === 'goto') {
-        report(`${t.kind === 'jump' ? '-j' : '-g'} ${t.chain}`);
-        if (t.kind === 'jump') stack.push({ chain, next: cr.index + 1 });
-        chain = table.chains.get(t.chain)!;
-        from = 0;
-        jumped = true;
-        break;
-      }
-      const ext = t.ext;
-      if (TERMINAL_EXT.has(ext.name)) {
-        report(printRuleSpec({ matches: [], target: t }));
-        if (ext.name === 'REJECT') return { kind: 'reject', with: opt(ext, '--reject-with')!.value as string, chain: chain.name, rule: ruleNo };
-        return { kind: 'nat', nat: natRequest(ext), chain: chain.name, rule: ruleNo };
-      }
-      report(hooks.applyNonTerminal(ext, p, env));
+    if (k >= list.length) {
+      // fell off the end of the chain
+      const frame = stack.pop();
+      if (!frame) return policyOf(table, chain, env, hooks);
+      ({ chain, list } = frame);
+      k = frame.next;
+      continue;
     }
-    if (jumped) continue;
-    // fell off the end of the chain
-    const frame = stack.pop();
-    if (!frame) return policyOf(table, chain, env, hooks);
-    chain = frame.chain;
-    from = frame.next;
+    const cr = list[k++]!;
+    env.ruleId = cr.id;
+    if (!cr.test(p, env)) {
+      if (verbose && onRule) onRule({ table: table.name, chain: chain.name, rule: cr.index + 1, matched: false, action: '', spec: printRuleSpec(cr.rule) });
+      continue;
+    }
+    const t: Rule['target'] = cr.rule.target;
+    if (!t) {
+      onRule?.(hit(table, chain, cr, '(no target)'));
+      continue;
+    }
+    if (t.kind === 'verdict') {
+      onRule?.(hit(table, chain, cr, t.verdict));
+      if (t.verdict === 'ACCEPT') return ACCEPT;
+      if (t.verdict === 'DROP') return { kind: 'drop', chain: chain.name, rule: cr.index + 1 };
+      const frame = stack.pop(); // RETURN
+      if (!frame) return policyOf(table, chain, env, hooks);
+      ({ chain, list } = frame);
+      k = frame.next;
+      continue;
+    }
+    if (t.kind === 'jump' || t.kind === 'goto') {
+      onRule?.(hit(table, chain, cr, `${t.kind === 'jump' ? '-j' : '-g'} ${t.chain}`));
+      if (t.kind === 'jump') stack.push({ chain, list, next: k });
+      chain = cr.jumpTo!;
+      list = candidates(chain, p.dst);
+      k = 0;
+      continue;
+    }
+    const term = cr.terminal;
+    if (term) {
+      onRule?.(hit(table, chain, cr, printRuleSpec({ matches: [], target: t })));
+      if (term.kind === 'reject') return { kind: 'reject', with: term.with, chain: chain.name, rule: cr.index + 1 };
+      return { kind: 'nat', nat: term.nat, chain: chain.name, rule: cr.index + 1 };
+    }
+    const action = hooks.applyNonTerminal(t.ext, p, env);
+    onRule?.(hit(table, chain, cr, action));
   }
 }
 
-function policyOf(table: CompiledTable, chain: CompiledChain, env: MatchEnv, hooks: TraverseHooks): TableVerdict {
+function hit(table: CompiledTable, chain: CompiledChain, cr: CompiledRule, action: string): RuleHit {
+  return { table: table.name, chain: chain.name, rule: cr.index + 1, matched: true, action, spec: printRuleSpec(cr.rule) };
+}
+
+function policyOf(table: CompiledTable, chain: CompiledChain, _env: MatchEnv, hooks: TraverseHooks): TableVerdict {
   const policy = chain.policy ?? 'ACCEPT';
-  const key = `${table.name}/${chain.name}/policy`;
-  env.state.counters.set(key, (env.state.counters.get(key) ?? 0) + 1);
   hooks.onRule?.({ table: table.name, chain: chain.name, rule: 'policy', matched: true, action: policy, spec: '' });
-  return policy === 'DROP' ? { kind: 'drop', chain: chain.name, rule: 'policy' } : { kind: 'accept' };
+  return policy === 'DROP' ? { kind: 'drop', chain: chain.name, rule: 'policy' } : ACCEPT;
 }

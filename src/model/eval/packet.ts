@@ -35,18 +35,16 @@ export interface HostState {
   recent: Map<string, Map<U32, number[]>>;
   /** statistic nth counters, keyed by table/chain/rule */
   nth: Map<string, number>;
-  /** rule hit counters, keyed by table/chain/rule (1-based) or table/chain/policy */
-  counters: Map<string, number>;
 }
 
 export function newHostState(): HostState {
-  return { ct: newCtTable(), recent: new Map(), nth: new Map(), counters: new Map() };
+  return { ct: newCtTable(), recent: new Map(), nth: new Map() };
 }
 
 export function cloneHostState(s: HostState): HostState {
   const recent = new Map<string, Map<U32, number[]>>();
   for (const [k, m] of s.recent) recent.set(k, new Map([...m].map(([a, ts]) => [a, [...ts]])));
-  return { ct: cloneCtTable(s.ct), recent, nth: new Map(s.nth), counters: new Map(s.counters) };
+  return { ct: cloneCtTable(s.ct), recent, nth: new Map(s.nth) };
 }
 
 export function clonePkt(p: Pkt): Pkt {
