@@ -1,0 +1,211 @@
+// The lab agent: one long-lived process per network namespace, started with
+// `ip netns exec NS node agent.mjs HOST`. It speaks JSON lines on stdio:
+// {"id":1,"op":"probe",...} -> {"id":1,"ok":true,"result":{...}}.
+// Plain JavaScript so that it starts in ~40 ms without a TypeScript loader.
+// @ts-check
+import net from 'node:net';
+import dgram from 'node:dgram';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+
+const HOST = process.argv[2] ?? 'unknown';
+/** @type {Array<{close: () => void}>} */
+const servers = [];
+
+/** @param {unknown} msg */
+function send(msg) {
+  process.stdout.write(JSON.stringify(msg) + '\n');
+}
+
+/** Runs a command in this namespace; argv array, never a shell. @param {string[]} argv @param {string | undefined} stdin */
+function run(argv, stdin) {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', (e) => resolve({ code: 127, stdout, stderr: String(e.message) }));
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    // a command that does not read its input closes the pipe early: not an error
+    child.stdin.on('error', () => {});
+    child.stdin.end(stdin ?? '');
+  });
+}
+
+/** @param {{tcp: number[], udp: number[], addrs: string[]}} req */
+async function serve(req) {
+  for (const port of req.tcp) {
+    const srv = net.createServer((sock) => {
+      const seen = { host: HOST, src: `${sock.remoteAddress}:${sock.remotePort}`, dst: `${sock.localAddress}:${sock.localPort}` };
+      sock.on('error', () => {});
+      sock.end(JSON.stringify(seen) + '\n');
+    });
+    await new Promise((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen({ port, host: '0.0.0.0', backlog: 1024 }, () => resolve(undefined));
+    });
+    servers.push(srv);
+  }
+  // one UDP socket per local address, so that the answer leaves from the address the request was sent to
+  for (const port of req.udp) {
+    for (const addr of req.addrs) {
+      const sock = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+      sock.on('message', (_m, rinfo) => {
+        const seen = { host: HOST, src: `${rinfo.address}:${rinfo.port}`, dst: `${addr}:${port}` };
+        sock.send(JSON.stringify(seen), rinfo.port, rinfo.address);
+      });
+      sock.on('error', () => {});
+      await new Promise((resolve, reject) => {
+        sock.once('error', reject);
+        sock.bind(port, addr, () => resolve(undefined));
+      });
+      servers.push(sock);
+    }
+  }
+  return { listening: servers.length };
+}
+
+/** errno of a failed socket -> observation outcome and ICMP class (icmp_err_convert in the kernel) */
+function fromErrno(code) {
+  switch (code) {
+    case 'ECONNREFUSED': return { outcome: 'refused', icmp: null };
+    case 'ENETUNREACH': return { outcome: 'icmp-error', icmp: 'net-unreachable' };
+    case 'EHOSTUNREACH': return { outcome: 'icmp-error', icmp: 'host-unreachable' };
+    case 'ENOPROTOOPT': return { outcome: 'icmp-error', icmp: 'proto-unreachable' };
+    default: return { outcome: 'dropped', icmp: null, errno: code };
+  }
+}
+
+/** @param {{dst: string, dport: number, src?: string, sport?: number, timeoutMs: number}} p */
+function probeTcp(p) {
+  return new Promise((resolve) => {
+    /** @type {import('node:net').TcpSocketConnectOpts} */
+    const opts = { host: p.dst, port: p.dport };
+    if (p.src) opts.localAddress = p.src;
+    if (p.sport) opts.localPort = p.sport;
+    const sock = net.connect(opts);
+    let data = '';
+    let done = false;
+    const finish = (r) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(r);
+    };
+    const timer = setTimeout(() => finish({ outcome: 'dropped', icmp: null }), p.timeoutMs);
+    sock.on('data', (d) => {
+      data += d;
+      const nl = data.indexOf('\n');
+      if (nl >= 0) {
+        try {
+          const seen = JSON.parse(data.slice(0, nl));
+          // close after the server's FIN, so that TIME_WAIT stays on the server side
+          sock.end();
+          finish({ outcome: 'delivered', responder: seen.host, seen: { src: seen.src, dst: seen.dst }, icmp: null });
+        } catch {
+          finish({ outcome: 'dropped', icmp: null, note: 'garbled answer' });
+        }
+      }
+    });
+    sock.on('error', (e) => finish({ ...fromErrno(/** @type {any} */ (e).code), note: e.message }));
+  });
+}
+
+/** @param {{dst: string, dport: number, src?: string, sport?: number, timeoutMs: number}} p */
+function probeUdp(p) {
+  return new Promise((resolve) => {
+    const sock = dgram.createSocket('udp4');
+    let done = false;
+    const finish = (r) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      try { sock.close(); } catch {}
+      resolve(r);
+    };
+    const timer = setTimeout(() => finish({ outcome: 'dropped', icmp: null }), p.timeoutMs);
+    sock.on('message', (m) => {
+      try {
+        const seen = JSON.parse(String(m));
+        finish({ outcome: 'delivered', responder: seen.host, seen: { src: seen.src, dst: seen.dst }, icmp: null });
+      } catch {
+        finish({ outcome: 'dropped', icmp: null, note: 'garbled answer' });
+      }
+    });
+    sock.on('error', (e) => {
+      const r = fromErrno(/** @type {any} */ (e).code);
+      finish(r.outcome === 'refused' ? { outcome: 'refused', icmp: 'port-unreachable' } : { ...r, note: e.message });
+    });
+    sock.bind({ port: p.sport ?? 0, address: p.src ?? '0.0.0.0' }, () => {
+      sock.connect(p.dport, p.dst, (err) => {
+        if (err) return finish({ ...fromErrno(/** @type {any} */ (err).code), note: err.message });
+        sock.send('probe');
+      });
+    });
+  });
+}
+
+const PING_ERRORS = [
+  [/Destination Net Unreachable/i, 'net-unreachable'], [/Destination Host Unreachable/i, 'host-unreachable'],
+  [/Destination Protocol Unreachable/i, 'proto-unreachable'], [/Destination Port Unreachable/i, 'port-unreachable'],
+  [/Destination Net Prohibited/i, 'net-prohibited'], [/Destination Host Prohibited/i, 'host-prohibited'],
+  [/Packet filtered/i, 'admin-prohibited'],
+];
+
+/** ICMP echo: Node has no ICMP sockets, so this one spawns ping. @param {{dst: string, src?: string, timeoutMs: number}} p */
+async function probeIcmp(p) {
+  const argv = ['ping', '-n', '-c', '1', '-W', String(Math.max(0.05, p.timeoutMs / 1000))];
+  if (p.src) argv.push('-I', p.src);
+  argv.push(p.dst);
+  const r = /** @type {{code: number, stdout: string, stderr: string}} */ (await run(argv, undefined));
+  const out = r.stdout + r.stderr;
+  const reply = /bytes from ([\d.]+)/.exec(out);
+  if (reply) return { outcome: 'echo-reply', replyFrom: reply[1], icmp: null };
+  for (const [re, name] of PING_ERRORS) if (/** @type {RegExp} */ (re).test(out)) return { outcome: name === 'port-unreachable' ? 'refused' : 'icmp-error', icmp: name };
+  if (/Network is unreachable/.test(out)) return { outcome: 'icmp-error', icmp: 'net-unreachable' };
+  return { outcome: 'dropped', icmp: null };
+}
+
+/** @param {any} req */
+async function handle(req) {
+  switch (req.op) {
+    case 'hello': return { host: HOST, pid: process.pid };
+    case 'sysctl':
+      writeFileSync(`/proc/sys/${req.key.replace(/\./g, '/')}`, String(req.value));
+      return null;
+    case 'serve': return serve(req);
+    case 'probe':
+      if (req.proto === 'tcp') return probeTcp(req);
+      if (req.proto === 'udp') return probeUdp(req);
+      return probeIcmp(req);
+    case 'conntrack':
+      try { return readFileSync('/proc/net/nf_conntrack', 'utf8'); } catch { return ''; }
+    case 'recent-flush': {
+      let names = [];
+      try { names = readdirSync('/proc/net/xt_recent'); } catch {}
+      for (const n of names) writeFileSync(`/proc/net/xt_recent/${n}`, '/\n');
+      return names.length;
+    }
+    case 'run': return run(req.argv, req.stdin);
+    default: throw new Error(`unknown op ${req.op}`);
+  }
+}
+
+const rl = createInterface({ input: process.stdin });
+rl.on('line', (line) => {
+  let req;
+  try { req = JSON.parse(line); } catch { return send({ id: null, ok: false, error: 'bad json' }); }
+  handle(req).then(
+    (result) => send({ id: req.id, ok: true, result }),
+    (e) => send({ id: req.id, ok: false, error: String(e && e.message ? e.message : e) }),
+  );
+});
+// the parent is gone: exit (stdin closes when the lab ends or its owner dies)
+rl.on('close', () => {
+  for (const s of servers) try { s.close(); } catch {}
+  process.exit(0);
+});
+send({ id: 0, ok: true, result: { ready: HOST } });

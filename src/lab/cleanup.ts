@@ -1,0 +1,49 @@
+// Every lab registers here; on normal exit, SIGINT and SIGTERM its namespaces
+// and agents are removed. Labs of dead owners (SIGKILL, crash) are reaped at the next start.
+import { listNetns, listNetnsSync, destroyNamespacesSync } from './ip.ts';
+import { parseNsName, pidAlive, PREFIX } from './names.ts';
+
+const live = new Map<string, () => string[]>();
+let installed = false;
+
+function teardownAll(): void {
+  const names = [...live.values()].flatMap((f) => f());
+  live.clear();
+  destroyNamespacesSync(names);
+}
+
+function install(): void {
+  if (installed) return;
+  installed = true;
+  process.on('exit', teardownAll);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(sig, () => {
+      teardownAll();
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    });
+  }
+}
+
+export function registerLab(id: string, namespaces: () => string[]): void {
+  install();
+  live.set(id, namespaces);
+}
+
+export function unregisterLab(id: string): void {
+  live.delete(id);
+}
+
+/** Deletes namespaces whose owner pid is dead. Returns what was reaped. */
+export async function reapStale(): Promise<string[]> {
+  const stale = (await listNetns()).filter((n) => {
+    const p = parseNsName(n);
+    return p !== undefined && p.pid !== process.pid && !pidAlive(p.pid);
+  });
+  destroyNamespacesSync(stale);
+  return stale;
+}
+
+/** Every nfconform namespace, owned by anyone (for `doctor --cleanup` and hygiene checks). */
+export function ownNamespacesSync(): string[] {
+  return listNetnsSync().filter((n) => n.startsWith(`${PREFIX}-`));
+}
