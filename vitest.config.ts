@@ -16,6 +16,7 @@ export default defineConfig({
         test: {
           name: 'kernel',
           include: ['test/kernel/**/*.test.ts'],
+          globalSetup: ['test/kernel/global-setup.ts'],
           environment: 'node',
           pool: 'forks',
           fileParallelism: false,

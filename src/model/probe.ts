@@ -91,6 +91,11 @@ class ProbePlay {
     return this.run.localOut(host, p, ct);
   }
 
+  private ownerOf(addr: U32): string | null {
+    for (const h of this.lab.net.hosts.values()) if (addr !== 0x7f000001 && h.local.has(addr)) return h.name;
+    return null;
+  }
+
   private listens(host: string, proto: number, port: number): boolean {
     const h = this.lab.net.hosts.get(host)!;
     return h.servers.some((s) => PROTO_NUM[s.proto] === proto && s.port === port);
@@ -134,7 +139,8 @@ class ProbePlay {
     const seen = { ...a1.pkt };
     if (e.proto === 1) {
       const rep = this.send(server, answer(a1.pkt, { icmpType: 0, sport: a1.pkt.sport, dport: 0 }), 'echo reply');
-      if (this.forClient(rep, client, e)) return { outcome: 'echo-reply', responder: server, seen, icmp: null, drop: null };
+      // who answered, as the client can tell: the owner of the reply's source address
+      if (this.forClient(rep, client, e)) return { outcome: 'echo-reply', responder: this.ownerOf(rep.pkt.src), seen, icmp: null, drop: null };
       return dropped(rep);
     }
     if (!this.listens(server, e.proto, a1.pkt.dport)) {

@@ -1,0 +1,85 @@
+// When do a model prediction and a kernel observation agree? (spec/equivalence.md)
+import type { Observation, Weighted, ConntrackRecord } from '../model/index.ts';
+
+export interface FieldDiff {
+  field: string;
+  model: unknown;
+  kernel: unknown;
+}
+
+/** "a.b.c.d:p" against "a.b.c.d:p" or a model range "a.b.c.d:lo-hi"; ICMP "id=N" is not compared (ping picks it). */
+export function endpointAgrees(model: string, kernel: string): boolean {
+  if (model === kernel) return true;
+  const m = /^([\d.]+):(\d+)-(\d+)$/.exec(model);
+  const k = /^([\d.]+):(\d+)$/.exec(kernel);
+  if (m && k) return m[1] === k[1] && Number(k[2]) >= Number(m[2]) && Number(k[2]) <= Number(m[3]);
+  return false;
+}
+
+function tupleAgrees(model: string, kernel: string): boolean {
+  const strip = (s: string) => s.replace(/ id=\d+$/, '');
+  const [ma, mb] = strip(model).split('>');
+  const [ka, kb] = strip(kernel).split('>');
+  return ma !== undefined && ka !== undefined && endpointAgrees(ma, ka) && endpointAgrees(mb ?? '', kb ?? '');
+}
+
+function recordAgrees(m: ConntrackRecord, k: ConntrackRecord): boolean {
+  return m.proto === k.proto && tupleAgrees(m.orig, k.orig) && tupleAgrees(m.reply, k.reply);
+}
+
+/** The socket API cannot tell these ICMP codes apart (icmp_err_convert): compare classes. */
+const ICMP_CLASS: Record<string, string> = {
+  'host-unreachable': 'host', 'host-prohibited': 'host', 'admin-prohibited': 'host',
+  'net-unreachable': 'net', 'net-prohibited': 'net', 'port-unreachable': 'port', 'proto-unreachable': 'proto',
+};
+
+export function compareObservation(model: Observation, kernel: Observation): FieldDiff[] {
+  const diffs: FieldDiff[] = [];
+  if (model.outcome !== kernel.outcome) diffs.push({ field: 'outcome', model: model.outcome, kernel: kernel.outcome });
+  if (model.responder !== kernel.responder) diffs.push({ field: 'responder', model: model.responder, kernel: kernel.responder });
+  const ms = model.seen;
+  const ks = kernel.seen;
+  if ((ms === null) !== (ks === null) || (ms && ks && (!endpointAgrees(ms.src, ks.src) || !endpointAgrees(ms.dst, ks.dst)))) {
+    diffs.push({ field: 'seen', model: ms, kernel: ks });
+  }
+  if (model.outcome === 'icmp-error' && kernel.outcome === 'icmp-error' && ICMP_CLASS[model.icmp ?? ''] !== ICMP_CLASS[kernel.icmp ?? '']) {
+    diffs.push({ field: 'icmp', model: model.icmp, kernel: kernel.icmp });
+  }
+  const hosts = new Set([...Object.keys(model.conntrack), ...Object.keys(kernel.conntrack)]);
+  for (const h of [...hosts].sort()) {
+    const m = model.conntrack[h] ?? [];
+    const k = kernel.conntrack[h] ?? [];
+    const unmatched = [...k];
+    let ok = m.length === k.length;
+    for (const r of m) {
+      const i = unmatched.findIndex((x) => recordAgrees(r, x));
+      if (i < 0) ok = false;
+      else unmatched.splice(i, 1);
+    }
+    if (!ok) diffs.push({ field: `conntrack.${h}`, model: m, kernel: k });
+  }
+  const md = model.droppedAt;
+  const kd = kernel.droppedAt;
+  if (md && kd && md.table && kd.table && (md.host !== kd.host || md.table !== kd.table || md.chain !== kd.chain || md.rule !== kd.rule)) {
+    diffs.push({ field: 'droppedAt', model: md, kernel: kd });
+  }
+  return diffs;
+}
+
+export interface Verdict {
+  /** the model possibility the kernel matched, if any */
+  matched: Weighted<Observation> | undefined;
+  /** differences to the closest possibility when none matched */
+  diffs: FieldDiff[];
+}
+
+/** The kernel's one observation must be one of the model's possibilities. */
+export function judge(model: readonly Weighted<Observation>[], kernel: Observation): Verdict {
+  let best: FieldDiff[] | undefined;
+  for (const m of model) {
+    const d = compareObservation(m.value, kernel);
+    if (d.length === 0) return { matched: m, diffs: [] };
+    if (!best || d.length < best.length) best = d;
+  }
+  return { matched: undefined, diffs: best ?? [{ field: 'outcome', model: 'nothing', kernel: kernel.outcome }] };
+}

@@ -1,0 +1,78 @@
+// The model and a kernel lab side by side: the same rulesets, the same probes,
+// the model's world following the branch the kernel took.
+import { makeLab, newWorld, runProbe, parseRuleset, isInputError, type ModelLab, type World, type Probe, type Ruleset, type Observation, type Weighted, type TopologySpec, type ProbeRun } from '../model/index.ts';
+import { compileTopology } from '../model/net/topology.ts';
+import { KernelLab, type KernelObservation, type LabOptions } from '../lab/kernel-lab.ts';
+import { judge, type Verdict } from './compare.ts';
+
+export interface PairedProbe {
+  probe: Probe;
+  kernel: KernelObservation;
+  model: Weighted<ProbeRun>[];
+  verdict: Verdict;
+}
+
+export interface PairedApply {
+  kernelOk: boolean;
+  kernelError: string;
+  modelOk: boolean;
+  modelError: string;
+}
+
+export class PairedLab {
+  private rulesets = new Map<string, Ruleset>();
+  model: ModelLab;
+  world: World;
+  private nextPort = 41000;
+
+  private constructor(readonly kernel: KernelLab, readonly spec: TopologySpec) {
+    this.model = makeLab(compileTopology(spec), this.rulesets);
+    this.world = newWorld(this.model);
+  }
+
+  static async up(spec: TopologySpec, opts: LabOptions = {}): Promise<PairedLab> {
+    return new PairedLab(await KernelLab.up(spec, opts), spec);
+  }
+
+  /** Applies to both; says whether each accepted it (they must agree on refusals too). */
+  async apply(host: string, text: string): Promise<PairedApply> {
+    const backend = this.model.net.hosts.get(host)!.backend;
+    let modelOk = true;
+    let modelError = '';
+    try {
+      this.rulesets.set(host, parseRuleset(text, { file: `${host}.rules`, backend }));
+    } catch (e) {
+      if (!isInputError(e)) throw e;
+      modelOk = false;
+      modelError = e.message;
+    }
+    const k = await this.kernel.apply(host, text, backend);
+    this.model = makeLab(this.model.net, this.rulesets);
+    return { kernelOk: k.ok, kernelError: k.stderr, modelOk, modelError };
+  }
+
+  async probe(p: Probe, opts: { counters?: boolean } = {}): Promise<PairedProbe> {
+    const probe: Probe = p.proto === 'icmp' || p.sport !== undefined ? p : { ...p, sport: this.nextPort++ };
+    const model = runProbe(this.model, this.world, probe);
+    const kernel = await this.kernel.probe(probe, opts);
+    const verdict = judge(model.map((m) => ({ p: m.p, value: m.value.observation })), kernel);
+    // the model continues from the branch the kernel took (or its most likely one)
+    const next = model.find((m) => m.value.observation === verdict.matched?.value) ?? [...model].sort((a, b) => b.p - a.p)[0]!;
+    this.world = next.value.world;
+    return { probe, kernel, model, verdict };
+  }
+
+  /** Both sides back to no rules and empty state. */
+  async reset(): Promise<void> {
+    this.rulesets = new Map();
+    this.model = makeLab(this.model.net, this.rulesets);
+    this.world = newWorld(this.model);
+    await this.kernel.reset();
+  }
+
+  async down(): Promise<void> {
+    await this.kernel.down();
+  }
+}
+
+export type { Observation };
