@@ -23,6 +23,8 @@ export function parseConntrack(text: string): ConntrackRecord[] {
       tuples.at(-1)?.set(k, w.slice(eq + 1));
     }
     if (tuples.length < 2) continue;
+    // the kernel's own background traffic (IGMP reports when a bridge comes up, multicast) is no probe's
+    if (!['tcp', 'udp', 'icmp'].includes(proto) || Number(tuples[0]!.get('dst')?.split('.')[0]) >= 224) continue;
     out.push({ proto, orig: side(tuples, proto, 0), reply: side(tuples, proto, 1) });
   }
   return out.sort((a, b) => (a.orig < b.orig ? -1 : a.orig > b.orig ? 1 : 0));
