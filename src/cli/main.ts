@@ -3,16 +3,20 @@
 import { isInputError } from '../model/index.ts';
 import { traceCommand, TRACE_USAGE } from './trace-cmd.ts';
 import { lintCommand, LINT_USAGE } from './lint-cmd.ts';
+import { doctorCommand, DOCTOR_USAGE } from './doctor-cmd.ts';
+import { labCommand, LAB_USAGE } from './lab-cmd.ts';
 
 const USAGE = `nfconform: property-based conformance for netfilter and Kubernetes Services
 
 commands:
   ${TRACE_USAGE.replace(/\n/g, '\n  ')}
   ${LINT_USAGE}
+  ${DOCTOR_USAGE}
+  ${LAB_USAGE.replace(/\n/g, '\n  ')}
 `;
 
 type Command = (argv: string[], write: (s: string) => void) => number | Promise<number>;
-const COMMANDS: Record<string, Command> = { trace: traceCommand, lint: lintCommand };
+const COMMANDS: Record<string, Command> = { trace: traceCommand, lint: lintCommand, doctor: doctorCommand, lab: labCommand };
 
 export async function main(argv: string[]): Promise<number> {
   const write = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);

@@ -1,11 +1,14 @@
 // `nfconform trace`: one probe through the model, printed as an annotated path.
 import { parseArgs } from 'node:util';
-import { InputError, makeLab, newWorld, runProbe, type Probe, type ProbeProto } from '../model/index.ts';
+import { InputError, makeLab, newWorld, runProbe, printRuleset, type Probe, type ProbeProto, type Ruleset } from '../model/index.ts';
 import { loadTopology, loadRulesets } from './load.ts';
 import { renderTrace, renderObservation } from './render.ts';
+import { sideBySide } from './side-by-side.ts';
+import { PairedLab } from '../conform/paired-lab.ts';
+import { loadTopologySpec } from './load.ts';
 
 export const TRACE_USAGE = `usage: nfconform trace --topology k8s-node|FILE --ruleset HOST=FILE [--ruleset HOST=FILE ...]
-                      --from HOST (tcp|udp|icmp) DST[:PORT] [--src IP] [--sport N] [--json] [--verbose]`;
+                      --from HOST (tcp|udp|icmp) DST[:PORT] [--src IP] [--sport N] [--json] [--verbose] [--kernel]`;
 
 const cmdline = (reason: string) => new InputError('syntax', reason, { file: '<command line>', line: 1, col: 1 });
 
@@ -21,7 +24,7 @@ export function parseTarget(proto: string | undefined, target: string | undefine
   return out;
 }
 
-export function traceCommand(argv: string[], write: (s: string) => void): number {
+export async function traceCommand(argv: string[], write: (s: string) => void): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -33,6 +36,7 @@ export function traceCommand(argv: string[], write: (s: string) => void): number
       sport: { type: 'string' },
       json: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
+      kernel: { type: 'boolean', default: false },
     },
   });
   if (!values.from) throw cmdline(`--from HOST is required\n${TRACE_USAGE}`);
@@ -44,9 +48,11 @@ export function traceCommand(argv: string[], write: (s: string) => void): number
     if (!/^\d+$/.test(values.sport)) throw cmdline(`bad --sport "${values.sport}"`);
     probe.sport = Number(values.sport);
   }
+  if (values.kernel && probe.proto !== 'icmp' && probe.sport === undefined) probe.sport = 40000;
   const results = runProbe(lab, newWorld(lab), probe, { verbose: values.verbose });
+  const kernel = values.kernel ? await kernelProbe(values.topology, lab.rulesets, probe) : undefined;
   if (values.json) {
-    write(JSON.stringify({ probe, results: results.map((r) => ({ p: r.p, observation: r.value.observation, trace: r.value.trace })) }, null, 2));
+    write(JSON.stringify({ probe, results: results.map((r) => ({ p: r.p, observation: r.value.observation, trace: r.value.trace })), ...(kernel ? { kernel } : {}) }, null, 2));
     return 0;
   }
   results.forEach((r, i) => {
@@ -54,5 +60,24 @@ export function traceCommand(argv: string[], write: (s: string) => void): number
     write(renderTrace(r.value.trace));
     write(renderObservation(r.value.observation, r.p));
   });
+  if (kernel) {
+    write('\n── model against the kernel (a fresh lab) ──');
+    write(sideBySide(results.map((r) => ({ p: r.p, value: r.value.observation })), kernel));
+  }
   return 0;
+}
+
+/** The same probe on the real kernel, in a lab built for it and removed afterwards. */
+async function kernelProbe(topology: string, rulesets: ReadonlyMap<string, Ruleset>, probe: Probe) {
+  const lab = await PairedLab.up(loadTopologySpec(topology));
+  try {
+    // command-line files are not iptables-restore input: apply the canonical iptables-save form
+    for (const [host, rs] of rulesets) {
+      const r = await lab.kernel.apply(host, printRuleset(rs));
+      if (!r.ok) throw new InputError('invalid', `the kernel refused the ruleset for ${host}: ${r.stderr}`, { file: `<${host}>`, line: 1, col: 1 });
+    }
+    return await lab.kernel.probe(probe, { counters: true });
+  } finally {
+    await lab.down();
+  }
 }

@@ -1,0 +1,54 @@
+// `nfconform doctor [--cleanup]`: are the kernel lab's prerequisites here? Exact install hints.
+import { parseArgs } from 'node:util';
+import { execFileSync } from 'node:child_process';
+import pc from 'picocolors';
+import { reapStale, ownNamespacesSync } from '../lab/cleanup.ts';
+
+export const DOCTOR_USAGE = 'usage: nfconform doctor [--cleanup]   (checks root, netns and tools; --cleanup removes labs of dead runs)';
+
+interface Check { name: string; ok: boolean; hint: string }
+
+function has(cmd: string, args: string[] = ['--version']): boolean {
+  try {
+    execFileSync(cmd, args, { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function netnsWorks(): boolean {
+  const ns = `nfc-doctor-${process.pid}`;
+  try {
+    execFileSync('ip', ['netns', 'add', ns], { stdio: 'ignore' });
+    execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function doctorCommand(argv: string[], write: (s: string) => void): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { cleanup: { type: 'boolean', default: false } } });
+  const apt = (pkg: string) => `apt-get update && apt-get install -y ${pkg}   (or: bash scripts/setup.sh)`;
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  const checks: Check[] = [
+    { name: 'running as root', ok: root, hint: 'run as root (sudo -E nfconform ...): the lab creates network namespaces' },
+    { name: 'iproute2 (ip)', ok: has('ip', ['-V']), hint: apt('iproute2') },
+    { name: 'network namespaces', ok: root && netnsWorks(), hint: 'needs root and a kernel with CONFIG_NET_NS; in a container add --cap-add NET_ADMIN --cap-add SYS_ADMIN' },
+    { name: 'iptables-nft', ok: has('iptables-nft'), hint: apt('iptables') },
+    { name: 'iptables-legacy', ok: has('iptables-legacy'), hint: apt('iptables') },
+    { name: 'conntrack', ok: has('conntrack'), hint: apt('conntrack') },
+    { name: 'nft', ok: has('nft'), hint: apt('nftables') },
+    { name: 'socat', ok: has('socat', ['-V']), hint: apt('socat') },
+    { name: 'ping', ok: has('ping', ['-V']), hint: apt('iputils-ping') },
+  ];
+  for (const c of checks) write(`${c.ok ? pc.green('✓') : pc.red('✗')} ${c.name}${c.ok ? '' : pc.dim(`  → ${c.hint}`)}`);
+  const labs = ownNamespacesSync();
+  write(`${labs.length} nfconform namespace(s) present${labs.length ? `: ${labs.join(' ')}` : ''}`);
+  if (values.cleanup) {
+    const reaped = await reapStale();
+    write(reaped.length ? `removed ${reaped.length} stale namespace(s): ${reaped.join(' ')}` : 'no stale labs to remove');
+  }
+  return checks.every((c) => c.ok) ? 0 : 1;
+}
