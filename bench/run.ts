@@ -1,7 +1,11 @@
 // `npm run bench`: prints the figures the issues set goals for. Goals are printed, never asserted.
 import { benchModel, type Figure } from './model.ts';
+import { benchLab } from './lab.ts';
 
-const sections: [string, () => Figure[] | Promise<Figure[]>][] = [['model', () => benchModel(Number(process.env.BENCH_SECONDS ?? 2))]];
+const sections: [string, () => Figure[] | Promise<Figure[]>][] = [
+  ['model', () => benchModel(Number(process.env.BENCH_SECONDS ?? 2))],
+  ['lab', () => benchLab()],
+];
 
 const only = process.argv.slice(2);
 for (const [name, run] of sections) {
