@@ -105,6 +105,15 @@ export class PathRun {
     }
     if (hit) {
       const e = hit.entry;
+      if (p.proto === 6 && p.tcpFlags & TCP.RST && hit.dir === 'reply' && !e.seenReply) {
+        // nf_conntrack_proto_tcp: "if only reply is a RST ... delete the conntrack immediately";
+        // this packet keeps its reference (and its NAT), the table forgets the entry
+        remove(st.ct, e);
+        e.closed = true;
+        this.note(hn, e);
+        this.emit({ kind: 'ct', host: hn, what: `first reply is a RST: connection #${e.id} deleted` });
+        return { entry: e, dir: 'reply', state: 'ESTABLISHED' };
+      }
       if (hit.dir === 'reply') e.seenReply = true;
       if (p.proto === 6 && p.tcpFlags & TCP.RST) e.closed = true;
       e.expires = this.world.now + timeoutFor(e);

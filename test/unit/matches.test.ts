@@ -198,3 +198,18 @@ describe('targets, through the packet path', () => {
     expect(run.observation.outcome).toBe('delivered');
   });
 });
+
+describe('regressions found by the kernel', () => {
+  const dnat = '*nat\n-A PREROUTING -d 10.96.0.1/32 -p tcp -j DNAT --to-destination 10.244.1.12:8080\nCOMMIT\n';
+  test('conntrack is inactive with an empty nat table, active once a rule needs it (seed suite C18)', () => {
+    const empty = obs(labOf({ node: '*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n' }), { from: 'pod2', proto: 'tcp', dst: '10.244.1.11', dport: 8080 });
+    expect(empty.conntrack).toEqual({});
+    const used = obs(labOf({ node: dnat }), { from: 'pod2', proto: 'tcp', dst: '10.244.1.11', dport: 8080 });
+    expect(used.conntrack.node).toHaveLength(1);
+  });
+  test('a connection whose first reply is a RST is deleted (seed suite C16)', () => {
+    const o = obs(labOf({ node: dnat }), { from: 'client', proto: 'tcp', dst: '192.168.50.10', dport: 7777 });
+    expect(o.outcome).toBe('refused');
+    expect(o.conntrack.node).toEqual([]);
+  });
+});

@@ -1,0 +1,98 @@
+// `nfconform check FILE...` and `nfconform run [SUITE...]`: case files on the
+// model, the kernel or both; a truth table, JSON and JUnit; exit 0/1/2.
+import { parseArgs } from 'node:util';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pc from 'picocolors';
+import { InputError } from '../model/index.ts';
+import { loadCase, type CaseFile } from '../conform/case-file.ts';
+import { runCases, type Backends, type CaseReport } from '../conform/run-case.ts';
+import { kernelSkipReason } from '../lab/prereq.ts';
+import { truthTable, failureDetails, summary, writeJson, writeJunit } from './report.ts';
+
+export const CHECK_USAGE = 'usage: nfconform check FILE... [--backend model|kernel|both] [--json] [--junit FILE]';
+export const RUN_USAGE = 'usage: nfconform run [SUITE...] [--tags a,b] [--backend model|kernel|both] [--junit FILE] [--json FILE]';
+
+const SUITES_DIR = fileURLToPath(new URL('../../suites/', import.meta.url));
+const cmdline = (reason: string) => new InputError('syntax', reason, { file: '<command line>', line: 1, col: 1 });
+
+function findCaseFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...findCaseFiles(p));
+    else if (name.endsWith('.json') && !name.endsWith('.schema.json')) out.push(p);
+  }
+  return out;
+}
+
+function backendOf(v: string | undefined, fallback: Backends): Backends {
+  if (v === undefined) return fallback;
+  if (v !== 'model' && v !== 'kernel' && v !== 'both') throw cmdline(`--backend must be model, kernel or both, not "${v}"`);
+  return v;
+}
+
+async function execute(cases: CaseFile[], backends: Backends, write: (s: string) => void, json: boolean): Promise<CaseReport[]> {
+  const kernelSkip = backends === 'model' ? undefined : kernelSkipReason();
+  if (kernelSkip && !json) write(pc.yellow(`kernel runs skipped: ${kernelSkip}`));
+  const tty = process.stderr.isTTY;
+  const t0 = performance.now();
+  return runCases(cases, {
+    backends,
+    ...(kernelSkip ? { kernelSkip } : {}),
+    onStart: (c, i) => {
+      const msg = `[${i + 1}/${cases.length}] ${c.name}`;
+      if (tty) process.stderr.write(`\r\x1b[K${pc.dim(msg)}`);
+    },
+    onCase: (r, i) => {
+      if (!tty && !json) {
+        const bad = [r.model, r.kernel, r.agree].includes('fail');
+        process.stderr.write(`[${i + 1}/${cases.length}] ${bad ? 'FAIL' : 'ok  '} ${r.name} (${Math.round(r.ms)} ms, ${((performance.now() - t0) / 1000).toFixed(1)} s so far)\n`);
+      }
+      if (tty && i === cases.length - 1) process.stderr.write('\r\x1b[K');
+    },
+  });
+}
+
+function finish(reports: CaseReport[], backends: Backends, write: (s: string) => void, opts: { json: boolean; jsonFile?: string; junit?: string }): number {
+  if (opts.jsonFile) writeJson(opts.jsonFile, reports);
+  if (opts.junit) writeJunit(opts.junit, reports);
+  if (opts.json) {
+    write(JSON.stringify(reports.map((r) => ({ ...r, steps: r.steps.map(({ trace: _t, ...s }) => s) })), null, 2));
+  } else {
+    write(truthTable(reports, { model: backends !== 'kernel', kernel: backends !== 'model', agree: backends === 'both' }));
+    const details = failureDetails(reports);
+    if (details) write(`\n${details}`);
+  }
+  const s = summary(reports);
+  if (!opts.json) write(`\n${s.failed ? pc.red(s.line) : pc.green(s.line)}`);
+  return s.failed ? 1 : 0;
+}
+
+export async function checkCommand(argv: string[], write: (s: string) => void): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { backend: { type: 'string' }, json: { type: 'boolean', default: false }, junit: { type: 'string' } } });
+  if (!positionals.length) throw cmdline(CHECK_USAGE);
+  const cases = positionals.map(loadCase);
+  const backends = backendOf(values.backend, 'both');
+  const reports = await execute(cases, backends, write, values.json);
+  return finish(reports, backends, write, { json: values.json, ...(values.junit ? { junit: values.junit } : {}) });
+}
+
+export async function runCommand(argv: string[], write: (s: string) => void): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { backend: { type: 'string' }, tags: { type: 'string' }, junit: { type: 'string' }, json: { type: 'string' }, list: { type: 'boolean', default: false } } });
+  let cases = findCaseFiles(SUITES_DIR).map(loadCase);
+  if (positionals.length) cases = cases.filter((c) => positionals.some((p) => c.name.includes(p) || relative(SUITES_DIR, c.file ?? '').startsWith(p)));
+  if (values.tags) {
+    const want = values.tags.split(',');
+    cases = cases.filter((c) => want.every((t) => (c.tags ?? []).includes(t)));
+  }
+  if (!cases.length) throw cmdline('no suite matches');
+  if (values.list) {
+    for (const c of cases) write(`${c.name}  ${pc.dim((c.tags ?? []).join(','))}`);
+    return 0;
+  }
+  const backends = backendOf(values.backend, 'both');
+  const reports = await execute(cases, backends, write, false);
+  return finish(reports, backends, write, { json: false, ...(values.json ? { jsonFile: values.json } : {}), ...(values.junit ? { junit: values.junit } : {}) });
+}

@@ -1,0 +1,27 @@
+// Every suite case on the kernel: its expectations hold and the model agrees.
+import { describe, test, expect, afterAll } from 'vitest';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadCase } from '../../src/conform/case-file.ts';
+import { runCases } from '../../src/conform/run-case.ts';
+import { skipReason, kernelDescribe } from './env.ts';
+
+const root = fileURLToPath(new URL('../../suites/', import.meta.url));
+const files = (dir: string): string[] => readdirSync(dir).flatMap((n) => (statSync(join(dir, n)).isDirectory() ? files(join(dir, n)) : n.endsWith('.json') ? [join(dir, n)] : []));
+
+describe.skipIf(skipReason)(kernelDescribe('kernel: suites'), () => {
+  const cases = files(root).map(loadCase);
+  // one run over all cases, so that the lab is reused; each case is then its own test
+  const reports = runCases(cases, { backends: 'both' });
+  afterAll(async () => { await reports; });
+  for (const c of cases) {
+    test(c.name, async () => {
+      const r = (await reports).find((x) => x.file === c.file)!;
+      const problems = r.steps.flatMap((s) => [...s.kernelMisses.map((m) => `${s.label}: kernel ${m}`), ...s.diffs.map((d) => `${s.label}: ${d.field} model=${JSON.stringify(d.model)} kernel=${JSON.stringify(d.kernel)}`)]);
+      expect(r.error ?? null).toBeNull();
+      expect(problems).toEqual([]);
+      expect([r.kernel, r.agree]).toEqual(['pass', 'pass']);
+    });
+  }
+});
