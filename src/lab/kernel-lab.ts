@@ -197,6 +197,17 @@ export class KernelLab {
     return obs;
   }
 
+  /** The same probe n times (fresh source ports): how often each outcome/responder was observed. */
+  async distribution(p: Probe, n: number, firstPort = 50000): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (let i = 0; i < n; i++) {
+      const o = await this.probe(p.proto === 'icmp' ? p : { ...p, sport: firstPort + i }, { conntrack: false });
+      const key = `${o.outcome} ${o.responder ?? '-'}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    return counts;
+  }
+
   private ownerOf(addr: string): string | null {
     for (const h of this.net.hosts.values()) for (const a of h.local.keys()) if (formatIp(a) === addr && a !== 0x7f000001) return h.name;
     return null;

@@ -1,0 +1,85 @@
+// The command line: bad input exits 2 with file:line:col and no stack trace.
+import { test, expect } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../bin/nfconform.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'nfc-cli-'));
+
+function cli(args: string[]): { code: number; out: string; err: string } {
+  try {
+    const out = execFileSync(process.execPath, [BIN, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    return { code: 0, out, err: '' };
+  } catch (e) {
+    const x = e as { status: number; stdout: string; stderr: string };
+    return { code: x.status, out: x.stdout, err: x.stderr };
+  }
+}
+
+test('lint prints the canonical form', () => {
+  const f = join(dir, 'ok.rules');
+  writeFileSync(f, 'iptables -A INPUT -s 10.0.0.1 -p tcp --dport 22 -j DROP\n');
+  const r = cli(['lint', f]);
+  expect(r.code).toBe(0);
+  expect(r.out).toContain('-A INPUT -s 10.0.0.1/32 -p tcp -m tcp --dport 22 -j DROP');
+});
+
+test('a malformed ruleset: exit 2, file:line:col, the cause, no stack trace', () => {
+  const f = join(dir, 'bad.rules');
+  writeFileSync(f, '*filter\n-A INPUT -p tcp --dport 99999 -j DROP\nCOMMIT\n');
+  const r = cli(['lint', f]);
+  expect(r.code).toBe(2);
+  expect(r.err).toContain(`${f}:2:`);
+  expect(r.err).toContain('bad port or port range "99999"');
+  expect(r.err).not.toMatch(/\n\s+at /);
+});
+
+test('an unknown match is reported as unsupported, exit 2', () => {
+  const f = join(dir, 'unsupported.rules');
+  writeFileSync(f, '*filter\n-A INPUT -m physdev --physdev-in veth0 -j DROP\nCOMMIT\n');
+  const r = cli(['lint', f]);
+  expect(r.code).toBe(2);
+  expect(r.err).toContain('unsupported: match module "physdev"');
+});
+
+test('a broken case file: exit 2 with the file and the field', () => {
+  const f = join(dir, 'case.json');
+  writeFileSync(f, JSON.stringify({ name: 'x', topology: 'k8s-node', steps: [{ from: 'pod1', proto: 'tcp', dst: '10.0.0.1' }] }));
+  const r = cli(['check', f, '--backend', 'model']);
+  expect(r.code).toBe(2);
+  expect(r.err).toContain(`${f}:1:1: steps[0].dport (a number) is required for tcp`);
+  const g = join(dir, 'notjson.json');
+  writeFileSync(g, '{\n  "name": "x",\n  oops\n}\n');
+  const s = cli(['check', g]);
+  expect(s.code).toBe(2);
+  expect(s.err).toMatch(new RegExp(`${g}:3:\\d+: not valid JSON`));
+});
+
+test('trace --json gives the observation record and the trace', () => {
+  const f = join(dir, 'dnat.rules');
+  writeFileSync(f, 'iptables -t nat -A PREROUTING -d 10.96.0.1 -p tcp -j DNAT --to-destination 10.244.1.12:8080\n');
+  const r = cli(['trace', '--ruleset', `node=${f}`, '--from', 'client', 'tcp', '10.96.0.1:80', '--json']);
+  expect(r.code).toBe(0);
+  const j = JSON.parse(r.out) as { results: { p: number; observation: { outcome: string; responder: string }; trace: unknown[] }[] };
+  expect(j.results[0]!.observation).toMatchObject({ outcome: 'delivered', responder: 'pod2' });
+  expect(j.results[0]!.trace.length).toBeGreaterThan(10);
+});
+
+test('check on the model: a passing case exits 0, a failing one 1', () => {
+  const ok = join(dir, 'pass.json');
+  writeFileSync(ok, JSON.stringify({ name: 'pass', topology: 'k8s-node', steps: [{ from: 'pod1', proto: 'tcp', dst: '10.244.1.12', dport: 8080, expect: { outcome: 'delivered', responder: 'pod2' } }] }));
+  expect(cli(['check', ok, '--backend', 'model']).code).toBe(0);
+  const bad = join(dir, 'fail.json');
+  writeFileSync(bad, JSON.stringify({ name: 'fail', topology: 'k8s-node', steps: [{ from: 'pod1', proto: 'tcp', dst: '10.244.1.12', dport: 8080, expect: { outcome: 'dropped' } }] }));
+  const r = cli(['check', bad, '--backend', 'model']);
+  expect(r.code).toBe(1);
+  expect(r.out).toContain('outcome delivered, expected dropped');
+});
+
+test('an unknown command or flag: exit 2', () => {
+  expect(cli(['nosuch']).code).toBe(2);
+  expect(cli(['lint', '--nosuch']).code).toBe(2);
+});
