@@ -6,12 +6,14 @@ import { lintCommand, LINT_USAGE } from './lint-cmd.ts';
 import { doctorCommand, DOCTOR_USAGE } from './doctor-cmd.ts';
 import { labCommand, LAB_USAGE } from './lab-cmd.ts';
 import { checkCommand, runCommand, CHECK_USAGE, RUN_USAGE } from './cases-cmd.ts';
+import { fuzzCommand, FUZZ_USAGE } from './fuzz-cmd.ts';
 
 const USAGE = `nfconform: property-based conformance for netfilter and Kubernetes Services
 
 commands:
   ${RUN_USAGE}
   ${CHECK_USAGE}
+  ${FUZZ_USAGE}
   ${TRACE_USAGE.replace(/\n/g, '\n  ')}
   ${LINT_USAGE}
   ${DOCTOR_USAGE}
@@ -19,7 +21,7 @@ commands:
 `;
 
 type Command = (argv: string[], write: (s: string) => void) => number | Promise<number>;
-const COMMANDS: Record<string, Command> = { run: runCommand, check: checkCommand, trace: traceCommand, lint: lintCommand, doctor: doctorCommand, lab: labCommand };
+const COMMANDS: Record<string, Command> = { fuzz: fuzzCommand, run: runCommand, check: checkCommand, trace: traceCommand, lint: lintCommand, doctor: doctorCommand, lab: labCommand };
 
 export async function main(argv: string[]): Promise<number> {
   const write = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);

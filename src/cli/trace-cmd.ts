@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { InputError, makeLab, newWorld, runProbe, printRuleset, type Probe, type ProbeProto, type Ruleset } from '../model/index.ts';
 import { loadTopology, loadRulesets } from './load.ts';
-import { renderTrace, renderObservation } from './render.ts';
+import { renderTrace, renderObservation } from '../conform/render.ts';
 import { sideBySide } from './side-by-side.ts';
 import { PairedLab } from '../conform/paired-lab.ts';
 import { loadTopologySpec } from './load.ts';

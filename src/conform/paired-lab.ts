@@ -25,7 +25,7 @@ export class PairedLab {
   world: World;
   private nextPort = 41000;
 
-  private constructor(readonly kernel: KernelLab, readonly spec: TopologySpec) {
+  private constructor(readonly kernel: KernelLab, public spec: TopologySpec) {
     this.model = makeLab(compileTopology(spec), this.rulesets);
     this.world = newWorld(this.model);
   }
@@ -60,6 +60,14 @@ export class PairedLab {
     const next = model.find((m) => m.value.observation === verdict.matched?.value) ?? [...model].sort((a, b) => b.p - a.p)[0]!;
     this.world = next.value.world;
     return { probe, kernel, model, verdict };
+  }
+
+  /** Other settings of the same topology (sysctls, hairpin, backends), without rebuilding the lab. */
+  async reconfigure(spec: TopologySpec): Promise<void> {
+    await this.kernel.reconfigure(spec);
+    this.spec = spec;
+    this.model = makeLab(compileTopology(spec), this.rulesets);
+    this.world = newWorld(this.model);
   }
 
   /** Both sides back to no rules and empty state. */

@@ -4,6 +4,7 @@
 import { makeLab, newWorld, runProbe, parseRuleset, printRuleset as printRulesetOf, isInputError, type Observation, type Weighted, type Probe, type Ruleset, type TopologySpec, type ProbeRun } from '../model/index.ts';
 import { compileTopology } from '../model/net/topology.ts';
 import { PairedLab } from './paired-lab.ts';
+import type { LabOptions } from '../lab/kernel-lab.ts';
 import { type CaseFile, type Step, isApply, caseTopology, type ProbeStep } from './case-file.ts';
 import { misses } from './expect.ts';
 import type { FieldDiff } from './compare.ts';
@@ -112,14 +113,28 @@ function expectOver(possible: Weighted<Observation>[], exp: NonNullable<ProbeSte
 export class LabPool {
   private current: { key: string; lab: PairedLab } | undefined;
 
+  constructor(private readonly labOptions: LabOptions = {}) {}
+
   async get(topo: TopologySpec): Promise<PairedLab> {
+    if (this.current?.lab.kernel.tainted) await this.close();
     const key = JSON.stringify(topo);
     if (this.current?.key === key) {
       await this.current.lab.reset();
       return this.current.lab;
     }
+    if (this.current) {
+      try {
+        // same hosts and links, other settings: change them in place
+        await this.current.lab.reset();
+        await this.current.lab.reconfigure(topo);
+        this.current.key = key;
+        return this.current.lab;
+      } catch {
+        /* a different topology: rebuild */
+      }
+    }
     await this.close();
-    const lab = await PairedLab.up(topo);
+    const lab = await PairedLab.up(topo, this.labOptions);
     this.current = { key, lab };
     return lab;
   }
@@ -136,7 +151,7 @@ async function runKernel(c: CaseFile, topo: TopologySpec, pool: LabPool, steps: 
   for (const [h, s] of Object.entries(c.hosts ?? {})) {
     if (s.ruleset === undefined) continue;
     const r = await lab.apply(h, printable(c, h, s.ruleset));
-    if (!r.kernelOk) throw new Error(`the kernel refused the ruleset for ${h}: ${r.kernelError}`);
+    if (!r.kernelOk) throw new Error(`the kernel refused the ruleset for ${h} that the model accepted: ${r.kernelError}`);
   }
   let port = 41000;
   for (const [i, s] of c.steps.entries()) {
@@ -179,6 +194,8 @@ function printableOrRaw(c: CaseFile, host: string, text: string): string {
 
 export interface RunOptions {
   backends: Backends;
+  /** a lab pool to reuse (the caller closes it); otherwise one is made and closed */
+  pool?: LabPool;
   /** why kernel runs cannot happen here (not root, ...), if so */
   kernelSkip?: string;
   onCase?: (r: CaseReport, index: number) => void;
@@ -186,7 +203,7 @@ export interface RunOptions {
 }
 
 export async function runCases(cases: readonly CaseFile[], opts: RunOptions): Promise<CaseReport[]> {
-  const pool = new LabPool();
+  const pool = opts.pool ?? new LabPool();
   const out: CaseReport[] = [];
   try {
     for (const [i, c] of cases.entries()) {
@@ -216,7 +233,7 @@ export async function runCases(cases: readonly CaseFile[], opts: RunOptions): Pr
       opts.onCase?.(rep, i);
     }
   } finally {
-    await pool.close();
+    if (!opts.pool) await pool.close();
   }
   return out;
 }

@@ -45,14 +45,20 @@ const saveCmd = (b: Backend) => (b === 'nft' ? 'iptables-nft-save' : 'iptables-l
 
 export class KernelLab {
   readonly runId = newRunId();
-  readonly net: Network;
   readonly ns = new Map<string, string>();
   readonly agents = new Map<string, AgentClient>();
   private readonly applied = new Map<string, { backend: Backend; tables: TableName[] }>();
   readonly timeoutMs: number;
   private down_ = false;
+  net: Network;
+  /**
+   * A refused iptables-nft-restore leaves a conntrack reference behind in the
+   * namespace (measured: conntrack stays active afterwards), so such a lab can no
+   * longer be reset to a fresh state and must be rebuilt.
+   */
+  tainted = false;
 
-  private constructor(readonly spec: TopologySpec, opts: LabOptions) {
+  private constructor(public spec: TopologySpec, opts: LabOptions) {
     this.net = compileTopology(spec);
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
     for (const h of spec.hosts) this.ns.set(h.name, nsName(process.pid, this.runId, h.name));
@@ -105,12 +111,27 @@ export class KernelLab {
   }
 
   private async configure(hostName: string): Promise<void> {
+    await this.configureSysctls(hostName);
+    const h = this.net.hosts.get(hostName)!;
+    const a = this.agents.get(hostName)!;
+    const addrs = ['127.0.0.1', ...[...h.local.keys()].filter((x) => x !== 0x7f000001).map(formatIp)];
+    await a.request('serve', {
+      tcp: h.servers.filter((x) => x.proto === 'tcp').map((x) => x.port),
+      udp: h.servers.filter((x) => x.proto === 'udp').map((x) => x.port),
+      addrs,
+    });
+  }
+
+  private async configureSysctls(hostName: string): Promise<void> {
     const h = this.net.hosts.get(hostName)!;
     const a = this.agents.get(hostName)!;
     const s = h.sysctls;
     const ifaces = ['all', 'default', ...h.ifaces.keys()];
     const set = (key: string, value: number | boolean) => a.request('sysctl', { key, value: Number(value) });
     const writes: Promise<unknown>[] = [set('net.ipv4.ip_forward', s.ip_forward), set('net.bridge.bridge-nf-call-iptables', s.bridge_nf_call_iptables)];
+    // no ICMP rate limiting: a lab is reused for many cases, and probes must not depend on each other
+    // (measured: after a few port-unreachable errors to one peer, the next ones were suppressed)
+    writes.push(set('net.ipv4.icmp_ratelimit', 0), set('net.ipv4.icmp_msgs_per_sec', 1_000_000), set('net.ipv4.icmp_msgs_burst', 1_000_000));
     for (const i of ifaces) {
       writes.push(
         set(`net.ipv4.conf.${i}.rp_filter`, i === 'all' ? 0 : s.rp_filter),
@@ -122,12 +143,21 @@ export class KernelLab {
     }
     writes.push(set('net.ipv6.conf.all.disable_ipv6', 1).catch(() => undefined), set('net.ipv6.conf.default.disable_ipv6', 1).catch(() => undefined));
     await Promise.all(writes);
-    const addrs = ['127.0.0.1', ...[...h.local.keys()].filter((x) => x !== 0x7f000001).map(formatIp)];
-    await a.request('serve', {
-      tcp: h.servers.filter((x) => x.proto === 'tcp').map((x) => x.port),
-      udp: h.servers.filter((x) => x.proto === 'udp').map((x) => x.port),
-      addrs,
-    });
+  }
+
+  /** Same hosts and links, other settings (sysctls, hairpin, backends): changed in place, not rebuilt. */
+  async reconfigure(spec: TopologySpec): Promise<void> {
+    const old = this.spec;
+    const shape = (t: TopologySpec) => JSON.stringify(t.hosts.map((h) => [h.name, h.ifaces.map((i) => [i.name, i.addrs, i.peer, i.master, i.bridge]), h.routes]));
+    if (shape(old) !== shape(spec)) throw new Error('reconfigure: the topology differs in more than settings; build a new lab');
+    this.spec = spec;
+    this.net = compileTopology(spec);
+    await Promise.all(spec.hosts.map(async (h, idx) => {
+      const before = old.hosts[idx]!;
+      if (JSON.stringify(before.sysctls) !== JSON.stringify(h.sysctls)) await this.configureSysctls(h.name);
+      const flips = h.ifaces.filter((i, k) => i.master && Boolean(i.hairpin) !== Boolean(before.ifaces[k]!.hairpin));
+      await ipBatch(flips.map((i) => `link set ${i.name} type bridge_slave hairpin ${i.hairpin ? 'on' : 'off'}`), this.ns.get(h.name));
+    }));
   }
 
   private agent(host: string): AgentClient {
@@ -140,6 +170,7 @@ export class KernelLab {
   async apply(host: string, rulesetText: string, backend?: Backend): Promise<ApplyResult> {
     const b = backend ?? this.net.hosts.get(host)!.backend;
     const r = await this.agent(host).run([restoreCmd(b)], rulesetText);
+    if (r.code !== 0 && b === 'nft') this.tainted = true;
     if (r.code === 0) {
       const tables = [...rulesetText.matchAll(/^\*(\w+)/gm)].map((m) => m[1] as TableName);
       const prev = this.applied.get(host);

@@ -4,7 +4,14 @@ import type { Ruleset } from './rules/types.ts';
 import { compileRuleset, type CompiledRuleset } from './eval/chains.ts';
 import { type HostState, newHostState, cloneHostState } from './eval/packet.ts';
 
+/**
+ * Bugs that can be planted in a copy of the model, to show that the differential
+ * engine finds and shrinks divergences (never set in normal use).
+ */
+export type Mutation = 'masquerade-first-address';
+
 export interface ModelLab {
+  mutation?: Mutation;
   net: Network;
   rulesets: Map<string, Ruleset>;
   compiled: Map<string, CompiledRuleset>;
@@ -21,12 +28,14 @@ export interface World {
 }
 
 const CT_MATCHES = new Set(['conntrack', 'state']);
-const CT_TARGETS = new Set(['CONNMARK', 'NOTRACK', 'CT', 'DNAT', 'SNAT', 'MASQUERADE', 'REDIRECT']);
+// NOTRACK and CT --notrack do not take a conntrack reference (xt_CT.c: notrack_chk, xt_ct_tg_check)
+const CT_TARGETS = new Set(['CONNMARK', 'DNAT', 'SNAT', 'MASQUERADE', 'REDIRECT']);
 
 /**
  * Conntrack runs in a namespace only once a rule needs it: the NAT targets, the
- * conntrack and state matches, CONNMARK, CT, NOTRACK call nf_ct_netns_get when
- * they are loaded. An empty nat table does not (measured: suites/seed/C18).
+ * conntrack and state matches and CONNMARK call nf_ct_netns_get when they are
+ * loaded. An empty nat table does not (measured: suites/seed/C18), nor do
+ * NOTRACK and CT --notrack (found by fuzzing).
  */
 export function needsConntrack(rs: Ruleset | undefined): boolean {
   if (!rs) return false;

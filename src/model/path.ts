@@ -176,7 +176,7 @@ export class PathRun {
       const r = req.range;
       if (req.target === 'DNAT' || req.target === 'SNAT') nu[mtype] = this.pickIp(r, cur[mtype]);
       else if (req.target === 'MASQUERADE') {
-        const a = selectSource(h, outIf, nextHop);
+        const a = this.lab.mutation === 'masquerade-first-address' ? selectSource(h, 'eth0', nextHop) : selectSource(h, outIf, nextHop);
         if (a === undefined) return false;
         nu.src = a;
       } else if (req.target === 'REDIRECT') {

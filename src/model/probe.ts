@@ -140,7 +140,8 @@ class ProbePlay {
     if (e.proto === 1) {
       const rep = this.send(server, answer(a1.pkt, { icmpType: 0, sport: a1.pkt.sport, dport: 0 }), 'echo reply');
       // who answered, as the client can tell: the owner of the reply's source address
-      if (this.forClient(rep, client, e)) return { outcome: 'echo-reply', responder: this.ownerOf(rep.pkt.src), seen, icmp: null, drop: null };
+      // no server reports what it saw for an echo: seen stays empty, as in the lab
+      if (this.forClient(rep, client, e)) return { outcome: 'echo-reply', responder: this.ownerOf(rep.pkt.src), seen: null, icmp: null, drop: null };
       return dropped(rep);
     }
     if (!this.listens(server, e.proto, a1.pkt.dport)) {

@@ -94,6 +94,7 @@ export const EXTENSIONS: readonly ExtensionDesc[] = [
   {
     name: 'icmp', type: 'match', protos: [IPPROTO.ICMP], implicitFor: IPPROTO.ICMP,
     options: [{ name: '--icmp-type', kind: 'icmpType', negatable: true }],
+    check: (e) => (opt(e, '--icmp-type') ? undefined : 'icmp: option "--icmp-type" must be specified'),
   },
   {
     name: 'multiport', type: 'match', protos: PORT_PROTOS,
@@ -104,7 +105,7 @@ export const EXTENSIONS: readonly ExtensionDesc[] = [
     ],
     check: (e) => (e.opts.length === 0 ? 'multiport needs one of --sports, --dports or --ports' : undefined),
   },
-  { name: 'comment', type: 'match', options: [{ name: '--comment', kind: 'string', noArb: true }] },
+  { name: 'comment', type: 'match', options: [{ name: '--comment', kind: 'string', noArb: true }], check: (e) => (opt(e, '--comment') ? undefined : 'comment: option "--comment" must be specified') },
   { name: 'mark', type: 'match', options: [{ name: '--mark', kind: 'markMask', negatable: true }], check: (e) => (e.opts.length ? undefined : 'mark: --mark is required') },
   {
     name: 'conntrack', type: 'match',
@@ -156,7 +157,8 @@ export const EXTENSIONS: readonly ExtensionDesc[] = [
         if (!every) return 'statistic: --every is required in nth mode';
         if (packet >= every) return 'statistic: --packet must be less than --every';
       }
-      if (mode === 'random' && opt(e, '--every')) return 'statistic: --every is only valid in nth mode';
+      if (mode === 'random' && opt(e, '--every')) return 'statistic: option "--probability" cannot be used together with "--every"';
+      if (mode === 'random' && opt(e, '--packet')) return 'statistic: option "--probability" cannot be used together with "--packet"';
       if (mode === 'nth' && opt(e, '--probability')) return 'statistic: --probability is only valid in random mode';
       return undefined;
     },

@@ -1,10 +1,12 @@
 // Human-readable rendering of traces and observations: coloured, one line per step.
-import pc from 'picocolors';
+import picocolors from 'picocolors';
 import type { TraceEvent, Observation } from '../model/index.ts';
 
 const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
+type Colors = ReturnType<typeof picocolors.createColors>;
+const plain = picocolors.createColors(false);
 
-export function renderTrace(events: readonly TraceEvent[]): string {
+export function renderTrace(events: readonly TraceEvent[], pc: Colors = picocolors): string {
   const lines: string[] = [];
   for (const e of events) {
     switch (e.kind) {
@@ -50,7 +52,7 @@ export function renderTrace(events: readonly TraceEvent[]): string {
   return lines.join('\n');
 }
 
-export function renderObservation(o: Observation, p?: number): string {
+export function renderObservation(o: Observation, p?: number, pc: Colors = picocolors): string {
   const colour = o.outcome === 'delivered' || o.outcome === 'echo-reply' ? pc.green : o.outcome === 'dropped' ? pc.red : pc.yellow;
   const parts = [`${pc.bold('outcome')} ${colour(o.outcome)}${p !== undefined && p < 1 ? pc.dim(` (p=${p.toFixed(6)})`) : ''}`];
   if (o.responder) parts.push(`responder ${o.responder}`);
@@ -63,3 +65,8 @@ export function renderObservation(o: Observation, p?: number): string {
   const ct = Object.entries(o.conntrack).flatMap(([h, list]) => list.map((c) => `    ${h}: ${c.proto} ${c.orig}  reply ${c.reply}`));
   return [parts.join(', '), ...(ct.length ? ['  conntrack:', ...ct] : [])].join('\n');
 }
+
+export const renderPlain = {
+  trace: (events: readonly TraceEvent[]) => renderTrace(events, plain),
+  observation: (o: Observation, p?: number) => renderObservation(o, p, plain),
+};

@@ -1,0 +1,88 @@
+// `nfconform fuzz`: a campaign of random cases on the model and the kernel.
+import { parseArgs } from 'node:util';
+import pc from 'picocolors';
+import { InputError } from '../model/index.ts';
+import { fuzz, type FuzzProgress } from '../conform/fuzz.ts';
+import { LabPool } from '../conform/run-case.ts';
+import { writeArtifacts } from '../conform/artifacts.ts';
+import { kernelSkipReason } from '../lab/prereq.ts';
+
+export const FUZZ_USAGE = 'usage: nfconform fuzz [--runs N | --time 10m] [--seed S] [--iptables nft|legacy] [--out DIR] [--replay SEED:PATH] [--shrink-time 2m] [--timeout 150ms]';
+
+/** Dropped probes dominate a campaign's time; 150 ms is still >100 times a lab round trip. */
+export const FUZZ_PROBE_TIMEOUT = '150ms';
+
+const cmdline = (reason: string) => new InputError('syntax', reason, { file: '<command line>', line: 1, col: 1 });
+
+export function parseDuration(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s);
+  if (!m) throw cmdline(`bad duration "${s}" (e.g. 90s, 10m, 1h)`);
+  const n = Number(m[1]);
+  return m[2] === 'ms' ? n / 1000 : m[2] === 'm' ? n * 60 : m[2] === 'h' ? n * 3600 : n;
+}
+
+function bar(p: FuzzProgress, total: number | undefined): string {
+  const rate = p.elapsedMs > 0 ? (p.probes / (p.elapsedMs / 1000)).toFixed(1) : '0';
+  const frac = total ? Math.min(1, p.cases / total) : undefined;
+  const width = 24;
+  const fill = frac === undefined ? '' : `[${'#'.repeat(Math.round(frac * width)).padEnd(width, '.')}] `;
+  const div = p.divergences ? pc.red(`divergences ${p.divergences}`) : pc.green('divergences 0');
+  return `${fill}cases ${p.cases}  probes ${p.probes} (${rate}/s)  ${div}  known ${p.known}  ${(p.elapsedMs / 1000).toFixed(0)} s${p.shrinking ? pc.yellow('  shrinking…') : ''}`;
+}
+
+export async function fuzzCommand(argv: string[], write: (s: string) => void): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      runs: { type: 'string' }, time: { type: 'string' }, seed: { type: 'string' }, iptables: { type: 'string' },
+      out: { type: 'string', default: 'fuzz-out' }, replay: { type: 'string' }, 'shrink-time': { type: 'string', default: '120s' },
+      timeout: { type: 'string', default: FUZZ_PROBE_TIMEOUT },
+    },
+  });
+  const skip = kernelSkipReason();
+  if (skip) throw new InputError('invalid', `fuzz needs the kernel lab: ${skip}`, { file: '<command line>', line: 1, col: 1 });
+  if (values.iptables && values.iptables !== 'nft' && values.iptables !== 'legacy') throw cmdline('--iptables must be nft or legacy');
+  const runs = values.runs === undefined ? undefined : Number(values.runs);
+  if (runs !== undefined && !(Number.isInteger(runs) && runs > 0)) throw cmdline(`bad --runs "${values.runs}"`);
+  let replay: { seed: number; path: string } | undefined;
+  if (values.replay) {
+    const m = /^(-?\d+):([\d:]*)$/.exec(values.replay);
+    if (!m) throw cmdline('--replay expects SEED:PATH as printed by a failing run');
+    replay = { seed: Number(m[1]), path: m[2]! };
+  }
+  const pool = new LabPool({ timeoutMs: parseDuration(values.timeout) * 1000 });
+  const tty = process.stderr.isTTY;
+  let lastLine = 0;
+  try {
+    const result = await fuzz({
+      oracle: { kind: 'kernel', pool },
+      ...(runs !== undefined ? { runs } : values.time ? {} : { runs: 100 }),
+      ...(values.time ? { timeSeconds: parseDuration(values.time) } : {}),
+      ...(values.seed ? { seed: Number(values.seed) } : {}),
+      ...(values.iptables ? { backend: values.iptables as 'nft' | 'legacy' } : {}),
+      ...(replay ? { replay } : {}),
+      shrinkSeconds: parseDuration(values['shrink-time']),
+      onProgress: (p) => {
+        const now = performance.now();
+        if (tty) process.stderr.write(`\r\x1b[K${bar(p, runs)}`);
+        else if (now - lastLine > 5000) { process.stderr.write(`${bar(p, runs)}\n`); lastLine = now; }
+      },
+    });
+    if (tty) process.stderr.write('\n');
+    write(`seed ${result.seed}: ${result.cases} cases, ${result.probes} probes in ${(result.elapsedMs / 1000).toFixed(1)} s (${(result.cases / (result.elapsedMs / 60000)).toFixed(0)} cases/min)`);
+    for (const k of result.known) write(pc.yellow(`known divergence ${k.entry.id}: ${k.diff.step}: ${k.diff.diff.field} (${k.entry.reason})`));
+    if (!result.divergence) {
+      write(pc.green('model and kernel agree on every case'));
+      return 0;
+    }
+    const d = result.divergence;
+    write(pc.red(`divergence found and shrunk (${d.shrinks} shrink steps):`));
+    for (const x of d.diffs) write(`  ${x.step}: ${x.diff.field}  model ${JSON.stringify(x.diff.model)}  kernel ${JSON.stringify(x.diff.kernel)}`);
+    const dir = await writeArtifacts(values.out, { c: d.case, diffs: d.diffs, seed: d.seed, path: d.path }, pool);
+    write(`replay: nfconform fuzz --replay ${d.seed}:${d.path}`);
+    write(`wrote ${dir}/case.json, repro.sh, explain.md`);
+    return 1;
+  } finally {
+    await pool.close();
+  }
+}

@@ -1,0 +1,199 @@
+// Random cases for the differential engine: rulesets for the node drawn from the
+// descriptor table with values aimed at the lab (its addresses, ports, VIPs), topology
+// variants and probes. Built from records, tuples and map (no chain) so that
+// shrinking reaches small cases.
+import fc from 'fast-check';
+import { EXTENSIONS, type ExtensionDesc, type OptionDesc } from '../model/rules/descriptors.ts';
+import { KINDS, type Kind, type KindName, type OptValue, type NumRange, type NatRange } from '../model/rules/kinds.ts';
+import { TABLE_HOOKS, type TableName, type Backend } from '../model/rules/types.ts';
+import { parseCidr, parseIp } from '../model/ip.ts';
+import { parseSave } from '../model/rules/restore.ts';
+import { InputError } from '../model/errors.ts';
+import type { CaseFile } from './case-file.ts';
+import { probeArb } from './probe-arbitraries.ts';
+
+const LAB_CIDRS = ['10.244.0.0/16', '10.244.1.0/24', '10.244.1.11', '10.244.1.12', '10.244.2.13', '192.168.50.20', '192.168.50.10', '10.96.0.0/12', '10.96.0.100', '10.0.2.0/24', '127.0.0.0/8'].map((c) => parseCidr(c)!);
+const LAB_PORTS: NumRange[] = [[80, 80], [8080, 8080], [9090, 9090], [30080, 30080], [1, 1024], [8000, 9999]];
+const ENDPOINTS = ['10.244.1.11', '10.244.1.12', '10.244.2.13', '192.168.50.10', '10.244.1.1'];
+
+/** Values that make rules meet the lab's traffic; kinds without a lab pool use their own arbitrary. */
+function valueArb(kind: KindName): fc.Arbitrary<OptValue> {
+  switch (kind) {
+    case 'cidr': case 'cidrShort': return fc.constantFrom(...LAB_CIDRS);
+    case 'portRange': return fc.constantFrom(...LAB_PORTS);
+    case 'port': return fc.constantFrom(80, 8080, 9090);
+    case 'portList': return fc.subarray(LAB_PORTS.slice(0, 4), { minLength: 1 });
+    case 'natDst':
+      return fc.tuple(fc.constantFrom(...ENDPOINTS), fc.constantFrom(undefined, 8080, 9090)).map(([ip, port]): NatRange => {
+        const a = parseIp(ip)!;
+        return port === undefined ? { minIp: a, maxIp: a } : { minIp: a, maxIp: a, minPort: port, maxPort: port };
+      });
+    case 'natPorts': return fc.constantFrom(8080, 9090).map((p): NatRange => ({ minPort: p, maxPort: p }));
+    case 'markMask': return fc.constantFrom({ value: 0x4000, mask: 0x4000 }, { value: 1, mask: 0xffffffff }, { value: 0, mask: 0xffffffff });
+    case 'xmark': return fc.constantFrom({ value: 0x4000, mask: 0x4000 }, { value: 1, mask: 0xffffffff });
+    case 'hex32': return fc.constantFrom(0x4000, 1, 0xffffffff);
+    case 'probability': return fc.constantFrom(0x40000000, 0x20000000, 0x60000000);
+    case 'uint': return fc.integer({ min: 1, max: 4 });
+    default: return (KINDS[kind] as Kind<OptValue>).arb();
+  }
+}
+
+function optionText(od: OptionDesc): fc.Arbitrary<string> {
+  const kind = KINDS[od.kind] as Kind<OptValue>;
+  return fc.tuple(od.negatable ? fc.boolean() : fc.constant(false), valueArb(od.kind)).map(([neg, v]) => `${neg ? '! ' : ''}${od.name}${kind.arity === 0 ? '' : ` ${kind.print(v).join(' ')}`}`);
+}
+
+/** An extension with some of its options; at most one per exclusive group. */
+function extArb(d: ExtensionDesc): fc.Arbitrary<string> {
+  const usable = d.options.filter((o) => !o.noArb && !o.storeAs);
+  return fc.tuple(...usable.map((o) => fc.option(optionText(o), { nil: undefined, freq: 2 }))).map((parts) => {
+    const groups = new Set<string>();
+    return parts.filter((p, i) => {
+      if (p === undefined) return false;
+      const g = usable[i]!.group;
+      if (!g) return true;
+      if (groups.has(g)) return false;
+      groups.add(g);
+      return true;
+    }).join(' ');
+  });
+}
+
+const QUIET_TARGETS = new Set(['LOG', 'NFLOG', 'TRACE']); // no verdict, and they would write to the host's logs
+const MATCH_DESCS = EXTENSIONS.filter((d) => d.type === 'match' && d.name !== 'comment');
+const matchArb = fc.oneof(...MATCH_DESCS.map((d) => extArb(d).map((t) => `-m ${d.name}${t ? ` ${t}` : ''}`)));
+
+/** Targets valid in a table (descriptor tables), so that most drawn rules load. */
+function targetArbFor(table: TableName): fc.Arbitrary<string> {
+  const exts = EXTENSIONS.filter((d) => d.type === 'target' && !QUIET_TARGETS.has(d.name) && (!d.tables || d.tables.includes(table)));
+  const verdicts = table === 'nat' ? ['-j ACCEPT', '-j RETURN', '-j U1', '-j U2', '-g U2'] : ['-j ACCEPT', '-j DROP', '-j RETURN', '-j U1', '-j U2', '-g U2'];
+  return fc.oneof(
+    { arbitrary: fc.constantFrom(...verdicts), weight: 3 },
+    { arbitrary: fc.oneof(...exts.map((d) => extArb(d).map((t) => `-j ${d.name}${t ? ` ${t}` : ''}`))), weight: table === 'nat' ? 6 : 3 },
+  );
+}
+
+const TABLES: TableName[] = ['filter', 'nat', 'mangle', 'raw'];
+
+export interface RuleDraw {
+  table: TableName;
+  chain: number;
+  src?: string;
+  dst?: string;
+  proto?: string;
+  match?: string;
+  target: string;
+}
+
+export const ruleArb: fc.Arbitrary<RuleDraw> = fc.oneof(
+  ...TABLES.map((table) =>
+    fc.record(
+      {
+        table: fc.constant(table),
+        chain: fc.nat({ max: 6 }),
+        src: fc.constantFrom('10.244.0.0/16', '10.244.1.11', '192.168.50.20', '! -s 10.244.0.0/16'),
+        dst: fc.constantFrom('10.96.0.100', '10.244.1.12', '192.168.50.10', '10.244.0.0/16'),
+        proto: fc.constantFrom('tcp', 'udp', 'icmp'),
+        match: matchArb,
+        target: targetArbFor(table),
+      },
+      { requiredKeys: ['table', 'chain', 'target'] },
+    ).map((r) => (r.match !== undefined && r.chain % 3 !== 0 ? (({ match: _m, ...rest }) => rest)(r) : r)),
+  ),
+);
+
+/** The built-in chains a target may be in (descriptor hooks), plus the user chains. */
+function chainOf(r: RuleDraw): string {
+  const name = /^-j (\S+)/.exec(r.target)?.[1];
+  const hooks = EXTENSIONS.find((d) => d.type === 'target' && d.name === name)?.hooks;
+  const builtin = TABLE_HOOKS[r.table].filter((h) => !hooks || hooks.includes(h));
+  const chains = [...builtin, 'U1', 'U2'];
+  return chains[r.chain % chains.length]!;
+}
+
+/** The protocol a rule needs for its match and target, if the drawn one does not fit. */
+function protoFor(r: RuleDraw): string | undefined {
+  const m = /^-m (\S+)/.exec(r.match ?? '')?.[1];
+  const need = EXTENSIONS.find((d) => d.type === 'match' && d.name === m)?.protos;
+  const names: Record<number, string> = { 6: 'tcp', 17: 'udp', 1: 'icmp' };
+  let proto = r.proto;
+  if (need && !need.some((n) => names[n] === proto)) proto = names[need[0]!] ?? 'tcp';
+  if (/:\d|--to-ports|tcp-reset/.test(r.target) && proto !== 'tcp' && proto !== 'udp') proto = 'tcp';
+  if (/tcp-reset/.test(r.target)) proto = 'tcp';
+  return proto;
+}
+
+function ruleText(r: RuleDraw): string {
+  const parts: string[] = [];
+  if (r.src) parts.push(r.src.startsWith('!') ? r.src : `-s ${r.src}`);
+  if (r.dst) parts.push(`-d ${r.dst}`);
+  const proto = protoFor(r);
+  if (proto) parts.push(`-p ${proto}`);
+  if (r.match) parts.push(r.match);
+  parts.push(r.target);
+  return parts.join(' ');
+}
+
+/** The rule alone, in its chain, as iptables-restore would take it (U2 may not jump to itself). */
+function acceptedAlone(r: RuleDraw, backend: Backend): boolean {
+  const chain = chainOf(r);
+  if (chain === 'U2' && /-[jg] U[12]\b/.test(r.target)) return false;
+  if (chain === 'U1' && /-[jg] U1\b/.test(r.target)) return false;
+  try {
+    parseSave(`*${r.table}\n:U1 - [0:0]\n:U2 - [0:0]\n-A ${chain} ${ruleText(r)}\nCOMMIT\n`, { backend });
+    return true;
+  } catch (e) {
+    if (e instanceof InputError) return false;
+    throw e;
+  }
+}
+
+/** iptables-save text from rule draws: the rules that are valid alone, grouped by table. */
+export function rulesetFrom(rules: readonly RuleDraw[], backend: Backend): string {
+  const kept = rules.filter((r) => acceptedAlone(r, backend));
+  const out: string[] = [];
+  for (const t of TABLES) {
+    const mine = kept.filter((r) => r.table === t);
+    if (!mine.length) continue;
+    out.push(`*${t}`, ...TABLE_HOOKS[t].map((c) => `:${c} ACCEPT [0:0]`), ':U1 - [0:0]', ':U2 - [0:0]');
+    for (const r of mine) out.push(`-A ${chainOf(r)} ${ruleText(r)}`);
+    out.push('COMMIT');
+  }
+  return out.join('\n') + (out.length ? '\n' : '');
+}
+
+export interface CaseDraw {
+  backend: Backend;
+  ipForward: boolean;
+  brNf: boolean;
+  routeLocalnet: boolean;
+  hairpin1: boolean;
+  hairpin2: boolean;
+  rules: RuleDraw[];
+  probes: ReturnType<typeof probeArb> extends fc.Arbitrary<infer P> ? P[] : never;
+}
+
+export function caseDrawArb(opts: { backend?: Backend; maxRules?: number; maxProbes?: number } = {}): fc.Arbitrary<CaseDraw> {
+  return fc.record({
+    backend: opts.backend ? fc.constant(opts.backend) : fc.constantFrom<Backend>('nft', 'legacy'),
+    ipForward: fc.constantFrom(true, false),
+    brNf: fc.constantFrom(true, false),
+    routeLocalnet: fc.constantFrom(false, true),
+    hairpin1: fc.constantFrom(false, true),
+    hairpin2: fc.constantFrom(false, true),
+    rules: fc.array(ruleArb, { minLength: 0, maxLength: opts.maxRules ?? 6 }),
+    probes: fc.array(probeArb(), { minLength: 1, maxLength: opts.maxProbes ?? 5 }),
+  });
+}
+
+export function caseFromDraw(d: CaseDraw, name = 'fuzz case'): CaseFile {
+  const ruleset = rulesetFrom(d.rules, d.backend);
+  const hairpin = [...(d.hairpin1 ? ['veth-pod1'] : []), ...(d.hairpin2 ? ['veth-pod2'] : [])];
+  const node: NonNullable<CaseFile['hosts']>[string] = {
+    backend: d.backend,
+    sysctls: { ip_forward: d.ipForward, bridge_nf_call_iptables: d.brNf, route_localnet: d.routeLocalnet },
+  };
+  if (ruleset) node.ruleset = ruleset;
+  if (hairpin.length) node.hairpin = hairpin;
+  return { name, tags: ['fuzz'], topology: 'k8s-node', hosts: { node }, steps: d.probes.map((p) => ({ ...p })) };
+}

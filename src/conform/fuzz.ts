@@ -1,0 +1,140 @@
+// Fuzz campaigns: fast-check draws cases (rulesets, topology variants, probes),
+// the model and the oracle (the kernel, or a mutant model) must agree. The first
+// divergence is shrunk within a time bound and handed back for the artifacts.
+import fc from 'fast-check';
+import { isInputError, parseRuleset } from '../model/index.ts';
+import type { Mutation } from '../model/lab-model.ts';
+import type { Backend } from '../model/rules/types.ts';
+import { caseDrawArb, caseFromDraw, type CaseDraw } from './fuzz-arbitraries.ts';
+import { caseTopology, type CaseFile } from './case-file.ts';
+import { runCases, LabPool } from './run-case.ts';
+import { judgeAgainstMutant, type StepDiff } from './mutant.ts';
+import { loadRegistry, knownFor, type KnownDivergence } from './divergences.ts';
+
+export type FuzzOracle = { kind: 'kernel'; pool: LabPool } | { kind: 'mutant'; mutation: Mutation };
+
+export interface CaseJudgement {
+  diffs: StepDiff[];
+  known: { diff: StepDiff; entry: KnownDivergence }[];
+  probes: number;
+}
+
+export interface FuzzProgress {
+  cases: number;
+  probes: number;
+  divergences: number;
+  known: number;
+  elapsedMs: number;
+  shrinking: boolean;
+}
+
+export interface FuzzOptions {
+  oracle: FuzzOracle;
+  runs?: number;
+  timeSeconds?: number;
+  seed?: number;
+  backend?: Backend;
+  /** replay one case: the seed and path printed by an earlier run */
+  replay?: { seed: number; path: string };
+  shrinkSeconds?: number;
+  maxRules?: number;
+  maxProbes?: number;
+  registry?: readonly KnownDivergence[];
+  onProgress?: (p: FuzzProgress) => void;
+}
+
+export interface FuzzResult {
+  seed: number;
+  cases: number;
+  probes: number;
+  elapsedMs: number;
+  known: CaseJudgement['known'];
+  divergence?: { draw: CaseDraw; case: CaseFile; diffs: StepDiff[]; path: string; seed: number; shrinks: number };
+}
+
+/** One case on the model and the oracle. Unknown divergences fail; known ones are reported. */
+export async function judgeCase(c: CaseFile, oracle: FuzzOracle, registry: readonly KnownDivergence[]): Promise<CaseJudgement> {
+  let raw: { diffs: StepDiff[]; probes: number };
+  if (oracle.kind === 'mutant') raw = judgeAgainstMutant(c, oracle.mutation);
+  else raw = await judgeOnKernel(c, oracle.pool);
+  const out: CaseJudgement = { diffs: [], known: [], probes: raw.probes };
+  for (const d of raw.diffs) {
+    const entry = knownFor(d.diff, registry);
+    if (entry) out.known.push({ diff: d, entry });
+    else out.diffs.push(d);
+  }
+  return out;
+}
+
+async function judgeOnKernel(c: CaseFile, pool: LabPool): Promise<{ diffs: StepDiff[]; probes: number }> {
+  // a ruleset the model refuses must be refused by the kernel as well
+  for (const [h, s] of Object.entries(c.hosts ?? {})) {
+    if (s.ruleset === undefined) continue;
+    try {
+      parseRuleset(s.ruleset, { backend: s.backend ?? 'nft' });
+    } catch (e) {
+      if (!isInputError(e)) throw e;
+      const lab = await pool.get(caseTopology(c));
+      const k = await lab.kernel.apply(h, s.ruleset, s.backend ?? 'nft');
+      return { diffs: k.ok ? [{ step: `ruleset for ${h}`, diff: { field: 'apply', model: `refused: ${e.message}`, kernel: 'accepted' } }] : [], probes: 0 };
+    }
+  }
+  const [rep] = await runCases([c], { backends: 'both', pool });
+  const diffs: StepDiff[] = [];
+  if (rep!.error) diffs.push({ step: 'rulesets', diff: { field: 'apply', model: 'accepted', kernel: rep!.error } });
+  for (const s of rep!.steps) for (const d of s.diffs) diffs.push({ step: s.label, diff: d });
+  return { diffs, probes: rep!.steps.reduce((n, s) => n + s.kernel.length, 0) };
+}
+
+export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
+  const registry = opts.registry ?? loadRegistry();
+  const seed = opts.replay?.seed ?? opts.seed ?? Math.floor(Math.random() * 0x7fffffff);
+  const shrinkMs = (opts.shrinkSeconds ?? 120) * 1000;
+  const t0 = performance.now();
+  const stats: FuzzProgress = { cases: 0, probes: 0, divergences: 0, known: 0, elapsedMs: 0, shrinking: false };
+  const known: CaseJudgement['known'] = [];
+  let shrinkDeadline = Infinity;
+  let last: { draw: CaseDraw; diffs: StepDiff[] } | undefined;
+  let shrinks = -1;
+
+  const prop = fc.asyncProperty(caseDrawArb({ ...(opts.backend ? { backend: opts.backend } : {}), maxRules: opts.maxRules ?? 6, maxProbes: opts.maxProbes ?? 5 }), async (draw) => {
+    // past the shrink budget every candidate "passes", so the shrinker stops at the smallest failure so far
+    if (performance.now() > shrinkDeadline) return true;
+    const c = caseFromDraw(draw);
+    const j = await judgeCase(c, opts.oracle, registry);
+    stats.cases++;
+    stats.probes += j.probes;
+    stats.known += j.known.length;
+    if (!stats.shrinking) known.push(...j.known);
+    stats.elapsedMs = performance.now() - t0;
+    if (j.diffs.length) {
+      if (!last) {
+        shrinkDeadline = performance.now() + shrinkMs;
+        stats.divergences++;
+        stats.shrinking = true;
+      }
+      last = { draw, diffs: j.diffs };
+      shrinks++;
+    }
+    opts.onProgress?.({ ...stats });
+    return j.diffs.length === 0;
+  });
+
+  const params: fc.Parameters<[CaseDraw]> = { seed, numRuns: opts.runs ?? 100, endOnFailure: false };
+  if (opts.replay) {
+    params.path = opts.replay.path;
+    params.numRuns = 1;
+  }
+  if (opts.timeSeconds !== undefined && !opts.replay) {
+    params.numRuns = opts.runs ?? 1_000_000;
+    params.interruptAfterTimeLimit = opts.timeSeconds * 1000;
+    params.markInterruptAsFailure = false;
+  }
+  const details = await fc.check(prop, params);
+  const result: FuzzResult = { seed, cases: stats.cases, probes: stats.probes, elapsedMs: performance.now() - t0, known };
+  if (details.failed && last) {
+    const draw = details.counterexample?.[0] ?? last.draw;
+    result.divergence = { draw, case: caseFromDraw(draw, `fuzz divergence (seed ${seed})`), diffs: last.diffs, path: details.counterexamplePath ?? '', seed, shrinks: Math.max(0, shrinks) };
+  }
+  return result;
+}
