@@ -11,7 +11,8 @@ import { runCases, LabPool } from './run-case.ts';
 import { judgeAgainstMutant, type StepDiff } from './mutant.ts';
 import { loadRegistry, knownFor, type KnownDivergence } from './divergences.ts';
 
-export type FuzzOracle = { kind: 'kernel'; pool: LabPool } | { kind: 'mutant'; mutation: Mutation };
+/** The kernel, or a copy of the model with a planted bug ('none': the reference model itself). */
+export type FuzzOracle = { kind: 'kernel'; pool: LabPool } | { kind: 'mutant'; mutation: Mutation | 'none' };
 
 export interface CaseJudgement {
   diffs: StepDiff[];

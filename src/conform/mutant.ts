@@ -12,7 +12,7 @@ export interface StepDiff {
 }
 
 /** Runs the case on the reference model and on a mutant; the mutant plays the kernel. */
-export function judgeAgainstMutant(c: CaseFile, mutation: Mutation): { diffs: StepDiff[]; probes: number } {
+export function judgeAgainstMutant(c: CaseFile, mutation: Mutation | 'none'): { diffs: StepDiff[]; probes: number } {
   const topo = caseTopology(c);
   const net = compileTopology(topo);
   const rulesets = new Map<string, Ruleset>();
@@ -23,7 +23,7 @@ export function judgeAgainstMutant(c: CaseFile, mutation: Mutation): { diffs: St
     throw e;
   }
   const ref = makeLab(net, rulesets);
-  const mut = { ...makeLab(net, rulesets), mutation };
+  const mut = mutation === 'none' ? makeLab(net, rulesets) : { ...makeLab(net, rulesets), mutation };
   let wr = newWorld(ref);
   let wm = newWorld(mut);
   const diffs: StepDiff[] = [];
