@@ -1,10 +1,12 @@
 // `npm run bench`: prints the figures the issues set goals for. Goals are printed, never asserted.
 import { benchModel, type Figure } from './model.ts';
 import { benchLab } from './lab.ts';
+import { benchFuzz } from './fuzz.ts';
 
 const sections: [string, () => Figure[] | Promise<Figure[]>][] = [
   ['model', () => benchModel(Number(process.env.BENCH_SECONDS ?? 2))],
   ['lab', () => benchLab()],
+  ['fuzz', () => benchFuzz()],
 ];
 
 const only = process.argv.slice(2);

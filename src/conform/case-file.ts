@@ -30,6 +30,8 @@ export type Expectation = Partial<Pick<Observation, 'outcome' | 'responder' | 'i
 
 export interface ProbeStep extends Probe {
   repeat?: number;
+  /** with repeat: the kernel's outcome/responder counts must fit the model's probabilities (chi-square) */
+  distribution?: boolean;
   expect?: Expectation;
   /** a name for the step in reports */
   label?: string;

@@ -7,6 +7,11 @@ import { PairedLab } from './paired-lab.ts';
 import type { LabOptions } from '../lab/kernel-lab.ts';
 import { type CaseFile, type Step, isApply, caseTopology, type ProbeStep } from './case-file.ts';
 import { misses } from './expect.ts';
+import { chiSquare } from './chisq.ts';
+
+/** Significance of the distribution check: a correct model fails it once in 10,000 runs (spec/equivalence.md §3). */
+export const DISTRIBUTION_ALPHA = 1e-4;
+const category = (o: Observation) => `${o.outcome} ${o.responder ?? '-'}`;
 import type { FieldDiff } from './compare.ts';
 
 export type Backends = 'model' | 'kernel' | 'both';
@@ -176,6 +181,17 @@ async function runKernel(c: CaseFile, topo: TopologySpec, pool: LabPool, steps: 
       rep.diffs.push(...res.verdict.diffs);
     }
     rep.kernelMisses = combine(perRepeat, s.expect?.mode);
+    if (s.distribution && rep.model[0]) {
+      const expected = new Map<string, number>();
+      for (const m of rep.model[0]) expected.set(category(m.value), (expected.get(category(m.value)) ?? 0) + m.p);
+      const observed = new Map<string, number>();
+      for (const k of rep.kernel) observed.set(category(k), (observed.get(category(k)) ?? 0) + 1);
+      const x = chiSquare(observed, expected);
+      if (x.impossible.length) rep.diffs.push({ field: 'distribution', model: Object.fromEntries(expected), kernel: Object.fromEntries(observed) });
+      else if (x.pValue < DISTRIBUTION_ALPHA) {
+        rep.diffs.push({ field: 'distribution', model: Object.fromEntries(expected), kernel: { ...Object.fromEntries(observed), chiSquare: Number(x.statistic.toFixed(2)), pValue: x.pValue } });
+      }
+    }
   }
 }
 
