@@ -3,6 +3,7 @@ import pc from 'picocolors';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { CaseReport, Mark } from '../conform/run-case.ts';
+import { renderTrace } from '../conform/render.ts';
 
 const cell = (m: Mark, backendUsed: boolean) => (!backendUsed ? pc.dim('·') : m === 'pass' ? pc.green('✓') : m === 'fail' ? pc.red('✗') : pc.yellow('–'));
 
@@ -24,10 +25,16 @@ export function failureDetails(reports: readonly CaseReport[]): string {
     if (!bad) continue;
     out.push(pc.bold(pc.red(`✗ ${r.name}`)) + (r.file ? pc.dim(`  (${r.file})`) : ''));
     if (r.error) out.push(`    error: ${r.error}`);
+    let traced = false;
     for (const s of r.steps) {
       for (const m of s.modelMisses) out.push(`    ${s.label}: ${pc.yellow('model')} ${m}`);
       for (const m of s.kernelMisses) out.push(`    ${s.label}: ${pc.yellow('kernel')} ${m}`);
       for (const d of s.diffs) out.push(`    ${s.label}: ${d.field}  ${pc.red(`- model  ${JSON.stringify(d.model)}`)}\n${' '.repeat(s.label.length + 6 + d.field.length)}${pc.green(`+ kernel ${JSON.stringify(d.kernel)}`)}`);
+      if (!traced && (s.diffs.length || s.modelMisses.length) && s.trace) {
+        // the model's path for the first failing probe, to see where it parts from the kernel
+        traced = true;
+        out.push(pc.dim(`    the model's path for "${s.label}":`), ...renderTrace(s.trace).split('\n').map((l) => `      ${l}`));
+      }
     }
   }
   return out.join('\n');
