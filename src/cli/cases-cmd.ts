@@ -1,12 +1,10 @@
 // `nfconform check FILE...` and `nfconform run [SUITE...]`: case files on the
 // model, the kernel or both; a truth table, JSON and JUnit; exit 0/1/2.
 import { parseArgs } from 'node:util';
-import { readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { relative } from 'node:path';
 import pc from 'picocolors';
 import { InputError } from '../model/index.ts';
-import { loadCase, type CaseFile } from '../conform/case-file.ts';
+import { loadCase, findCaseFiles, SUITES_DIR, type CaseFile } from '../conform/case-file.ts';
 import { runCases, type Backends, type CaseReport } from '../conform/run-case.ts';
 import { kernelSkipReason } from '../lab/prereq.ts';
 import { truthTable, failureDetails, summary, writeJson, writeJunit } from './report.ts';
@@ -14,18 +12,7 @@ import { truthTable, failureDetails, summary, writeJson, writeJunit } from './re
 export const CHECK_USAGE = 'usage: nfconform check FILE... [--backend model|kernel|both] [--json] [--junit FILE]';
 export const RUN_USAGE = 'usage: nfconform run [SUITE...] [--tags a,b] [--backend model|kernel|both] [--junit FILE] [--json FILE]';
 
-const SUITES_DIR = fileURLToPath(new URL('../../suites/', import.meta.url));
 const cmdline = (reason: string) => new InputError('syntax', reason, { file: '<command line>', line: 1, col: 1 });
-
-function findCaseFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...findCaseFiles(p));
-    else if (name.endsWith('.json') && !name.endsWith('.schema.json')) out.push(p);
-  }
-  return out;
-}
 
 function backendOf(v: string | undefined, fallback: Backends): Backends {
   if (v === undefined) return fallback;

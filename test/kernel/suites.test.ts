@@ -1,17 +1,12 @@
 // Every suite case on the kernel: its expectations hold and the model agrees.
 import { describe, test, expect, afterAll } from 'vitest';
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { loadCase } from '../../src/conform/case-file.ts';
+import { loadCase, findCaseFiles } from '../../src/conform/case-file.ts';
 import { runCases } from '../../src/conform/run-case.ts';
 import { skipReason, kernelDescribe } from './env.ts';
 
-const root = fileURLToPath(new URL('../../suites/', import.meta.url));
-const files = (dir: string): string[] => readdirSync(dir).flatMap((n) => (statSync(join(dir, n)).isDirectory() ? files(join(dir, n)) : n.endsWith('.json') ? [join(dir, n)] : []));
 
 describe.skipIf(skipReason)(kernelDescribe('kernel: suites'), () => {
-  const cases = files(root).map(loadCase);
+  const cases = findCaseFiles().map(loadCase);
   // one run over all cases, so that the lab is reused; each case is then its own test
   const reports = runCases(cases, { backends: 'both' });
   afterAll(async () => { await reports; });

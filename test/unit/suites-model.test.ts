@@ -1,15 +1,10 @@
 // Every suite case passes on the model (the kernel project runs them on the kernel too).
 import { test, expect } from 'vitest';
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { loadCase } from '../../src/conform/case-file.ts';
+import { loadCase, findCaseFiles } from '../../src/conform/case-file.ts';
 import { runCases } from '../../src/conform/run-case.ts';
 
-const root = fileURLToPath(new URL('../../suites/', import.meta.url));
-const files = (dir: string): string[] => readdirSync(dir).flatMap((n) => (statSync(join(dir, n)).isDirectory() ? files(join(dir, n)) : n.endsWith('.json') ? [join(dir, n)] : []));
 
-for (const file of files(root)) {
+for (const file of findCaseFiles()) {
   const c = loadCase(file);
   test(`suite on the model: ${c.name}`, async () => {
     const [r] = await runCases([c], { backends: 'model' });
@@ -20,6 +15,6 @@ for (const file of files(root)) {
 }
 
 test('there is a suite for each seed claim C1-C21', () => {
-  const ids = new Set(files(root).map((f) => loadCase(f).claim?.id).filter(Boolean));
+  const ids = new Set(findCaseFiles().map((f) => loadCase(f).claim?.id).filter(Boolean));
   expect([...ids].sort((a, b) => Number(a!.slice(1)) - Number(b!.slice(1)))).toEqual(Array.from({ length: 21 }, (_, i) => `C${i + 1}`));
 });
