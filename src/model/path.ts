@@ -148,6 +148,9 @@ export class PathRun {
 
   private confirmCt(hn: string, ct: CtRef | undefined): boolean {
     if (!ct || ct.entry.confirmed) return true;
+    // __nf_conntrack_confirm: only the packet that created the connection confirms it; a REJECT's
+    // answer is attached in the reply direction and leaves an unconfirmed entry unconfirmed
+    if (ct.dir !== 'orig') return true;
     const ok = confirm(this.state(hn).ct, ct.entry, this.world.now);
     this.emit({ kind: 'ct', host: hn, what: ok ? `confirmed #${ct.entry.id}` : `confirm of #${ct.entry.id} clashes with an existing entry: packet dropped` });
     return ok;
@@ -493,7 +496,8 @@ export class PathRun {
     const o = a.pkt;
     if (a.with === 'tcp-reset') {
       const pkt: Pkt = { proto: 6, src: o.dst, dst: o.src, sport: o.dport, dport: o.sport, tcpFlags: TCP.RST | TCP.ACK, icmpType: 0, icmpCode: 0, mark: 0, notrack: false };
-      const ct = a.ct ? { entry: a.ct.entry, dir: a.ct.dir === 'orig' ? ('reply' as const) : ('orig' as const), state: 'ESTABLISHED' as const } : undefined;
+      // nf_ct_attach: the reset rides on the rejected packet's connection, as RELATED in the other direction
+      const ct = a.ct ? { entry: a.ct.entry, dir: a.ct.dir === 'orig' ? ('reply' as const) : ('orig' as const), state: 'RELATED' as const } : undefined;
       return { pkt, ct };
     }
     const code = REJECT_CODES[a.with] ?? 3;
