@@ -73,7 +73,7 @@ function targetArbFor(table: TableName): fc.Arbitrary<string> {
   );
 }
 
-const TABLES: TableName[] = ['filter', 'nat', 'mangle', 'raw'];
+const TABLES: TableName[] = ['filter', 'nat', 'mangle', 'raw', 'security'];
 
 export interface RuleDraw {
   table: TableName;

@@ -47,8 +47,8 @@ export function reproScript(c: CaseFile): string {
     }
     // servers: every host answers on TCP/UDP 8080 and 9090 with its name and the addresses it saw
     for (const port of [8080, 9090]) {
-      L.push(`ip netns exec ${ns(h.name)} socat TCP-LISTEN:${port},fork,reuseaddr SYSTEM:${q(`echo ${h.name} $SOCAT_PEERADDR:$SOCAT_PEERPORT $SOCAT_SOCKADDR:$SOCAT_SOCKPORT`)} >/dev/null 2>&1 &`);
-      L.push(`ip netns exec ${ns(h.name)} socat UDP-RECVFROM:${port},fork,reuseaddr SYSTEM:${q(`echo ${h.name} $SOCAT_PEERADDR:$SOCAT_PEERPORT`)} >/dev/null 2>&1 &`);
+      L.push(`ip netns exec ${ns(h.name)} socat TCP-LISTEN:${port},fork,reuseaddr SYSTEM:${q(`echo ${h.name} $SOCAT_PEERADDR:$SOCAT_PEERPORT $SOCAT_SOCKADDR:$SOCAT_SOCKPORT`)} >/dev/null 2>&1 & disown`);
+      L.push(`ip netns exec ${ns(h.name)} socat UDP-RECVFROM:${port},fork,reuseaddr SYSTEM:${q(`echo ${h.name} $SOCAT_PEERADDR:$SOCAT_PEERPORT`)} >/dev/null 2>&1 & disown`);
     }
   }
   const restore = (host: string, text: string) => {

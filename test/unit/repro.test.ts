@@ -1,0 +1,27 @@
+import { test, expect } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { reproScript } from '../../src/conform/repro.ts';
+import type { CaseFile } from '../../src/conform/case-file.ts';
+
+const c: CaseFile = {
+  name: 'repro test', topology: 'k8s-node',
+  hosts: { node: { ruleset: 'iptables -t nat -A PREROUTING -d 10.96.0.1 -p tcp -j DNAT --to-destination 10.244.1.12:8080\n', hairpin: ['veth-pod1'] } },
+  steps: [{ from: 'client', proto: 'tcp', dst: '10.96.0.1', dport: 80 }, { from: 'pod1', proto: 'icmp', dst: '10.244.1.12' }],
+};
+
+test('repro.sh is valid bash that builds the lab, applies the canonical ruleset and cleans up', () => {
+  const s = reproScript(c);
+  const dir = mkdtempSync(join(tmpdir(), 'nfc-repro-'));
+  writeFileSync(join(dir, 'repro.sh'), s);
+  execFileSync('bash', ['-n', join(dir, 'repro.sh')]); // syntax check
+  expect(s).toContain('trap cleanup EXIT INT TERM');
+  expect(s).toContain('iptables-nft-restore');
+  expect(s).toContain('-A PREROUTING -d 10.96.0.1/32 -p tcp -j DNAT --to-destination 10.244.1.12:8080');
+  expect(s).toContain('link set veth-pod1 type bridge_slave hairpin on');
+  expect(s).toContain('TCP:10.96.0.1:80,sourceport=41000');
+  expect(s).toContain('ping -n -c1 -W1 10.244.1.12');
+  expect(s).not.toMatch(/nfconform|node bin/);
+});
