@@ -48,7 +48,7 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
     if (!/^\d+$/.test(values.sport)) throw cmdline(`bad --sport "${values.sport}"`);
     probe.sport = Number(values.sport);
   }
-  if (values.kernel && probe.proto !== 'icmp' && probe.sport === undefined) probe.sport = 40000;
+  if (values.kernel && probe.sport === undefined) probe.sport = 40000;
   const results = runProbe(lab, newWorld(lab), probe, { verbose: values.verbose });
   const kernel = values.kernel ? await kernelProbe(values.topology, lab.rulesets, probe) : undefined;
   if (values.json) {

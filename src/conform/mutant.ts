@@ -31,7 +31,7 @@ export function judgeAgainstMutant(c: CaseFile, mutation: Mutation | 'none'): { 
   let port = 41000;
   for (const [i, s] of c.steps.entries()) {
     if (isApply(s)) continue;
-    const p = s.proto === 'icmp' || s.sport !== undefined ? s : { ...s, sport: port++ };
+    const p = s.sport !== undefined ? s : { ...s, sport: port++ };
     const r = runProbe(ref, wr, p);
     const m = runProbe(mut, wm, p);
     probes++;

@@ -52,7 +52,7 @@ export class PairedLab {
   }
 
   async probe(p: Probe, opts: { counters?: boolean } = {}): Promise<PairedProbe> {
-    const probe: Probe = p.proto === 'icmp' || p.sport !== undefined ? p : { ...p, sport: this.nextPort++ };
+    const probe: Probe = p.sport !== undefined ? p : { ...p, sport: this.nextPort++ };
     const model = runProbe(this.model, this.world, probe);
     const kernel = await this.kernel.probe(probe, opts);
     const verdict = judge(model.map((m) => ({ p: m.p, value: m.value.observation })), kernel);

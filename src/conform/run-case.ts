@@ -80,7 +80,7 @@ function runModel(c: CaseFile, topo: TopologySpec): StepReport[] {
     rep.probe = probeOf(s);
     const perRepeat: string[][] = [];
     for (let r = 0; r < (s.repeat ?? 1); r++) {
-      const p = s.proto === 'icmp' || s.sport !== undefined ? rep.probe : { ...rep.probe, sport: port++ };
+      const p = s.sport !== undefined ? rep.probe : { ...rep.probe, sport: port++ };
       const res = runProbe(lab, world, p);
       if (r === 0 && res[0]) rep.trace = res[0].value.trace;
       const obs = res.map((x) => ({ p: x.p, value: x.value.observation }));
@@ -174,7 +174,7 @@ async function runKernel(c: CaseFile, topo: TopologySpec, pool: LabPool, steps: 
     }
     const perRepeat: string[][] = [];
     for (let r = 0; r < (s.repeat ?? 1); r++) {
-      const p = s.proto === 'icmp' || s.sport !== undefined ? rep.probe! : { ...rep.probe!, sport: port++ };
+      const p = s.sport !== undefined ? rep.probe! : { ...rep.probe!, sport: port++ };
       const res = await lab.probe(p);
       rep.kernel.push(res.kernel);
       if (s.expect) perRepeat.push(misses(res.kernel, s.expect));

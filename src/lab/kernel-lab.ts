@@ -232,7 +232,7 @@ export class KernelLab {
   async distribution(p: Probe, n: number, firstPort = 50000): Promise<Map<string, number>> {
     const counts = new Map<string, number>();
     for (let i = 0; i < n; i++) {
-      const o = await this.probe(p.proto === 'icmp' ? p : { ...p, sport: firstPort + i }, { conntrack: false });
+      const o = await this.probe({ ...p, sport: firstPort + i }, { conntrack: false });
       const key = `${o.outcome} ${o.responder ?? '-'}`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }

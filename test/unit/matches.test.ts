@@ -10,6 +10,8 @@ import { k8sNode } from '../../src/model/net/presets.ts';
 import { parseIp } from '../../src/model/ip.ts';
 import { unconfirmed, newCtTable } from '../../src/model/conntrack.ts';
 import { labOf, obs, only } from '../helpers/model.ts';
+import { runProbe } from '../../src/model/probe.ts';
+import { newWorld } from '../../src/model/lab-model.ts';
 
 const node = compileTopology(k8sNode()).hosts.get('node')!;
 const ip = (s: string) => parseIp(s)!;
@@ -211,5 +213,16 @@ describe('regressions found by the kernel', () => {
     const o = obs(labOf({ node: dnat }), { from: 'client', proto: 'tcp', dst: '192.168.50.10', dport: 7777 });
     expect(o.outcome).toBe('refused');
     expect(o.conntrack.node).toEqual([]);
+  });
+});
+
+describe('NAT port allocation', () => {
+  test('SNAT keeps the source port when it is free, and picks another from 1024-65535 when it clashes', () => {
+    const lab = labOf({ node: '*nat\n-A POSTROUTING -s 10.244.1.0/24 -o eth0 -j SNAT --to-source 192.168.50.10\nCOMMIT\n' });
+    const first = runProbe(lab, newWorld(lab), { from: 'pod1', proto: 'udp', dst: '192.168.50.20', dport: 8080, sport: 40000 });
+    expect(first[0]!.value.observation.seen?.src).toBe('192.168.50.10:40000');
+    // pod2 with the same source port toward the same server: the reply tuple would clash
+    const second = runProbe(lab, first[0]!.value.world, { from: 'pod2', proto: 'udp', dst: '192.168.50.20', dport: 8080, sport: 40000 });
+    expect(second[0]!.value.observation.seen?.src).toBe('192.168.50.10:1024-65535');
   });
 });

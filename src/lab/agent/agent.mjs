@@ -148,25 +148,35 @@ function probeUdp(p) {
   });
 }
 
-const PING_ERRORS = [
-  [/Destination Net Unreachable/i, 'net-unreachable'], [/Destination Host Unreachable/i, 'host-unreachable'],
-  [/Destination Protocol Unreachable/i, 'proto-unreachable'], [/Destination Port Unreachable/i, 'port-unreachable'],
-  [/Destination Net Prohibited/i, 'net-prohibited'], [/Destination Host Prohibited/i, 'host-prohibited'],
-  [/Packet filtered/i, 'admin-prohibited'],
-];
-
-/** ICMP echo: Node has no ICMP sockets, so this one spawns ping. @param {{dst: string, src?: string, timeoutMs: number}} p */
-async function probeIcmp(p) {
-  const argv = ['ping', '-n', '-c', '1', '-W', String(Math.max(0.05, p.timeoutMs / 1000))];
-  if (p.src) argv.push('-I', p.src);
-  argv.push(p.dst);
-  const r = /** @type {{code: number, stdout: string, stderr: string}} */ (await run(argv, undefined));
-  const out = r.stdout + r.stderr;
-  const reply = /bytes from ([\d.]+)/.exec(out);
-  if (reply) return { outcome: 'echo-reply', replyFrom: reply[1], icmp: null };
-  for (const [re, name] of PING_ERRORS) if (/** @type {RegExp} */ (re).test(out)) return { outcome: name === 'port-unreachable' ? 'refused' : 'icmp-error', icmp: name };
-  if (/Network is unreachable/.test(out)) return { outcome: 'icmp-error', icmp: 'net-unreachable' };
-  return { outcome: 'dropped', icmp: null };
+/** ICMP echo: Node.js has no ICMP sockets, so a long-lived Python helper (raw socket) does it,
+ *  started on the first ICMP probe: no process per probe, and the echo id is the probe's sport. */
+let icmpHelper;
+let icmpNext = 1;
+const icmpPending = new Map();
+function icmp() {
+  if (icmpHelper) return icmpHelper;
+  icmpHelper = spawn('python3', [new URL('./icmp-helper.py', import.meta.url).pathname], { stdio: ['pipe', 'pipe', 'inherit'] });
+  createInterface({ input: icmpHelper.stdout }).on('line', (line) => {
+    const msg = JSON.parse(line);
+    const done = icmpPending.get(msg.id);
+    icmpPending.delete(msg.id);
+    delete msg.id;
+    done?.(msg);
+  });
+  icmpHelper.on('exit', () => {
+    icmpHelper = undefined;
+    for (const done of icmpPending.values()) done({ outcome: 'dropped', icmp: null, note: 'icmp helper exited' });
+    icmpPending.clear();
+  });
+  return icmpHelper;
+}
+/** @param {{dst: string, src?: string, sport?: number, timeoutMs: number}} p */
+function probeIcmp(p) {
+  return new Promise((resolve) => {
+    const id = icmpNext++;
+    icmpPending.set(id, resolve);
+    icmp().stdin.write(JSON.stringify({ id, dst: p.dst, src: p.src ?? null, ident: p.sport ?? 1, timeoutMs: p.timeoutMs }) + '\n');
+  });
 }
 
 /** @param {any} req */
@@ -206,6 +216,7 @@ rl.on('line', (line) => {
 // the parent is gone: exit (stdin closes when the lab ends or its owner dies)
 rl.on('close', () => {
   for (const s of servers) try { s.close(); } catch {}
+  icmpHelper?.kill();
   process.exit(0);
 });
 send({ id: 0, ok: true, result: { ready: HOST } });
