@@ -7,6 +7,7 @@ import { doctorCommand, DOCTOR_USAGE } from './doctor-cmd.ts';
 import { labCommand, LAB_USAGE } from './lab-cmd.ts';
 import { checkCommand, runCommand, CHECK_USAGE, RUN_USAGE } from './cases-cmd.ts';
 import { fuzzCommand, FUZZ_USAGE } from './fuzz-cmd.ts';
+import { compileCommand, COMPILE_USAGE } from './compile-cmd.ts';
 
 const USAGE = `nfconform: property-based conformance for netfilter and Kubernetes Services
 
@@ -14,6 +15,7 @@ commands:
   ${RUN_USAGE}
   ${CHECK_USAGE}
   ${FUZZ_USAGE}
+  ${COMPILE_USAGE}
   ${TRACE_USAGE.replace(/\n/g, '\n  ')}
   ${LINT_USAGE}
   ${DOCTOR_USAGE}
@@ -21,7 +23,7 @@ commands:
 `;
 
 type Command = (argv: string[], write: (s: string) => void) => number | Promise<number>;
-const COMMANDS: Record<string, Command> = { fuzz: fuzzCommand, run: runCommand, check: checkCommand, trace: traceCommand, lint: lintCommand, doctor: doctorCommand, lab: labCommand };
+const COMMANDS: Record<string, Command> = { compile: compileCommand, fuzz: fuzzCommand, run: runCommand, check: checkCommand, trace: traceCommand, lint: lintCommand, doctor: doctorCommand, lab: labCommand };
 
 export async function main(argv: string[]): Promise<number> {
   const write = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);

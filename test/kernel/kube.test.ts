@@ -1,0 +1,50 @@
+// The compiled Service rules on the real kernel: every probe agrees with the model.
+import { describe, test, expect, beforeAll, afterAll } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { readCluster } from '../../src/kube/objects.ts';
+import { compileNode } from '../../src/kube/compile.ts';
+import { PairedLab } from '../../src/conform/paired-lab.ts';
+import { k8sNode } from '../../src/model/net/presets.ts';
+import type { Probe } from '../../src/model/index.ts';
+import { skipReason, kernelDescribe } from './env.ts';
+
+const cluster = readCluster(readFileSync(new URL('../../suites/fixtures/services.json', import.meta.url), 'utf8'));
+
+describe.skipIf(skipReason)(kernelDescribe('kernel: compiled Services'), () => {
+  let lab: PairedLab;
+  beforeAll(async () => {
+    lab = await PairedLab.up(k8sNode());
+    for (const node of ['node', 'node2']) {
+      const r = await lab.apply(node, compileNode(cluster, { nodeName: node, clusterCIDR: '10.244.0.0/16' }));
+      expect(r).toMatchObject({ kernelOk: true, modelOk: true });
+    }
+  });
+  afterAll(async () => { await lab?.down(); });
+
+  const probes: [string, Probe, string][] = [
+    ['ClusterIP from a pod', { from: 'pod2', proto: 'tcp', dst: '10.96.0.100', dport: 80 }, 'delivered'],
+    ['ClusterIP from the node', { from: 'node', proto: 'tcp', dst: '10.96.0.100', dport: 80 }, 'delivered'],
+    ['ClusterIP from the other node', { from: 'node2', proto: 'tcp', dst: '10.96.0.100', dport: 80 }, 'delivered'],
+    ['no endpoints: refused', { from: 'client', proto: 'tcp', dst: '10.96.0.101', dport: 80 }, 'refused'],
+    ['NodePort', { from: 'client', proto: 'tcp', dst: '192.168.50.10', dport: 30080 }, 'delivered'],
+    ['eTP=Local without a local endpoint', { from: 'client', proto: 'tcp', dst: '192.168.50.10', dport: 30081 }, 'dropped'],
+    ['affinity', { from: 'client', proto: 'tcp', dst: '10.96.0.104', dport: 80 }, 'delivered'],
+    ['affinity again', { from: 'client', proto: 'tcp', dst: '10.96.0.104', dport: 80 }, 'delivered'],
+    ['LoadBalancer IP from an allowed source', { from: 'client', proto: 'tcp', dst: '203.0.113.10', dport: 80 }, 'delivered'],
+    ['LoadBalancer IP from another source', { from: 'node2', proto: 'tcp', dst: '203.0.113.10', dport: 80 }, 'dropped'],
+    ['UDP Service', { from: 'pod1', proto: 'udp', dst: '10.96.0.10', dport: 53 }, 'delivered'],
+    ['ping a ClusterIP', { from: 'pod1', proto: 'icmp', dst: '10.96.0.100' }, 'dropped'],
+  ];
+  test('each probe: the kernel does what the model predicts', async () => {
+    const problems: string[] = [];
+    const responders: (string | null)[] = [];
+    for (const [label, p, outcome] of probes) {
+      const r = await lab.probe(p);
+      if (r.verdict.diffs.length) problems.push(`${label}: ${JSON.stringify(r.verdict.diffs)}`);
+      if (r.kernel.outcome !== outcome) problems.push(`${label}: kernel ${r.kernel.outcome}, expected ${outcome}`);
+      responders.push(r.kernel.responder);
+    }
+    expect(problems).toEqual([]);
+    expect(responders[6]).toBe(responders[7]); // session affinity held
+  });
+});
