@@ -8,16 +8,19 @@ import { fileURLToPath } from 'node:url';
 /** The project's suites folder. */
 export const SUITES_DIR = fileURLToPath(new URL('../../suites/', import.meta.url));
 
-/** Every case file below `dir` (JSON files, schemas excluded), in a stable order. */
+/** Every case file below `dir` (JSON files; schemas and the fixtures/ inputs excluded), in a stable order. */
 export function findCaseFiles(dir: string = SUITES_DIR): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir).sort()) {
     const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...findCaseFiles(p));
+    if (statSync(p).isDirectory()) {
+      if (name !== 'fixtures') out.push(...findCaseFiles(p));
+    }
     else if (name.endsWith('.json') && !name.endsWith('.schema.json')) out.push(p);
   }
   return out;
 }
+
 import { InputError, PRESETS, type TopologySpec, type Probe, type Observation, type Backend } from '../model/index.ts';
 import type { Sysctls } from '../model/net/topology.ts';
 

@@ -11,8 +11,8 @@ export interface NodeConfig {
   clusterCIDR?: string;
   /** masquerade all Service traffic */
   masqueradeAll?: boolean;
-  /** accept NodePort connections to 127.0.0.1 (needs route_localnet) */
-  localhostNodePorts?: boolean;
+  /** the addresses NodePorts answer on; empty: every local address (addrtype LOCAL) */
+  nodePortAddresses?: string[];
 }
 
 export const MASQ_MARK = '0x4000';
@@ -115,7 +115,9 @@ export function compileNode(cluster: Cluster, node: NodeConfig): string {
 
   for (const rp of ports) compilePort(rp, node, nat, filter);
 
-  nat.add('KUBE-SERVICES', '-m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS');
+  if (node.nodePortAddresses?.length) {
+    for (const ip of node.nodePortAddresses) nat.add('KUBE-SERVICES', `-d ${ip}/32 -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -j KUBE-NODEPORTS`);
+  } else nat.add('KUBE-SERVICES', '-m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS');
   return `${filter.print('filter')}${nat.print('nat')}`;
 }
 
@@ -134,9 +136,10 @@ function compilePort(rp: ResolvedPort, node: NodeConfig, nat: Rules, filter: Rul
   const externalEps = svc.externalTrafficPolicy === 'Local' ? rp.local : clusterEps;
   const comment = (what: string) => `-m comment --comment "${spn}${what}"`;
 
-  // ClusterIP
+  // ClusterIP: no endpoints at all is refused; none on this node with internalTrafficPolicy=Local is dropped
   if (internalEps.length === 0) {
-    filter.add('KUBE-SERVICES', `-d ${svc.clusterIP}/32 -p ${p} ${comment(' has no endpoints')} -m ${p} --dport ${port.port} -j REJECT --reject-with icmp-port-unreachable`);
+    if (clusterEps.length > 0) filter.add('KUBE-SERVICES', `-d ${svc.clusterIP}/32 -p ${p} ${comment(' has no local endpoints')} -m ${p} --dport ${port.port} -j DROP`);
+    else filter.add('KUBE-SERVICES', `-d ${svc.clusterIP}/32 -p ${p} ${comment(' has no endpoints')} -m ${p} --dport ${port.port} -j REJECT --reject-with icmp-port-unreachable`);
   } else {
     const internalChain = svc.internalTrafficPolicy === 'Local' ? svlChain : svcChain;
     nat.add('KUBE-SERVICES', `-d ${svc.clusterIP}/32 -p ${p} ${comment(' cluster IP')} -m ${p} --dport ${port.port} -j ${internalChain}`);

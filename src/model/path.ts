@@ -358,6 +358,10 @@ export class PathRun {
       r = lookupRoute(h, p.dst);
       this.emit({ kind: 'route', host: hn, dst: formatIp(p.dst), result: `rerouted after OUTPUT: ${describeRoute(r)}` });
       if (r.type === 'unreachable') return this.drop(hn, 'no route after OUTPUT rewrite');
+      // ip_route_output: a 127/8 source may leave only with route_localnet=1 (spec/semantics.md §3)
+      if (r.type === 'unicast' && isLoopback(p.src) && !(h.ifaces.get(r.dev) && h.sysctls.route_localnet)) {
+        return this.drop(hn, `martian source ${formatIp(p.src)} out of ${r.dev} after DNAT (route_localnet=0)`);
+      }
     }
     const dev = r.type === 'local' ? 'lo' : r.dev;
     const nh = r.type === 'unicast' ? r.nextHop : p.dst;
