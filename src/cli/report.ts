@@ -9,10 +9,10 @@ const cell = (m: Mark, backendUsed: boolean) => (!backendUsed ? pc.dim('·') : m
 
 export function truthTable(reports: readonly CaseReport[], used: { model: boolean; kernel: boolean; agree: boolean }): string {
   const w = Math.min(70, Math.max(20, ...reports.map((r) => r.name.length)));
-  const lines = [`${'case'.padEnd(w)}  model  kernel  agree`];
+  const lines = [`${'case'.padEnd(w)}  model  kernel  agree  oracle`];
   for (const r of reports) {
     const name = r.name.length > w ? `${r.name.slice(0, w - 1)}…` : r.name.padEnd(w);
-    lines.push(`${name}    ${cell(r.model, used.model)}      ${cell(r.kernel, used.kernel)}      ${cell(r.agree, used.agree)}${r.skipReason && used.kernel ? pc.dim(`   kernel skipped: ${r.skipReason}`) : ''}`);
+    lines.push(`${name}    ${cell(r.model, used.model)}      ${cell(r.kernel, used.kernel)}      ${cell(r.agree, used.agree)}      ${cell(r.oracle, r.oracle !== 'skip')}${r.skipReason && used.kernel ? pc.dim(`   kernel skipped: ${r.skipReason}`) : ''}`);
   }
   return lines.join('\n');
 }
@@ -21,7 +21,7 @@ export function truthTable(reports: readonly CaseReport[], used: { model: boolea
 export function failureDetails(reports: readonly CaseReport[]): string {
   const out: string[] = [];
   for (const r of reports) {
-    const bad = r.model === 'fail' || r.kernel === 'fail' || r.agree === 'fail';
+    const bad = r.model === 'fail' || r.kernel === 'fail' || r.agree === 'fail' || r.oracle === 'fail';
     if (!bad) continue;
     out.push(pc.bold(pc.red(`✗ ${r.name}`)) + (r.file ? pc.dim(`  (${r.file})`) : ''));
     if (r.error) out.push(`    error: ${r.error}`);
@@ -29,6 +29,7 @@ export function failureDetails(reports: readonly CaseReport[]): string {
     for (const s of r.steps) {
       for (const m of s.modelMisses) out.push(`    ${s.label}: ${pc.yellow('model')} ${m}`);
       for (const m of s.kernelMisses) out.push(`    ${s.label}: ${pc.yellow('kernel')} ${m}`);
+      for (const m of s.oracleMisses) out.push(`    ${s.label}: ${pc.yellow('oracle')} ${m}`);
       for (const d of s.diffs) out.push(`    ${s.label}: ${d.field}  ${pc.red(`- model  ${JSON.stringify(d.model)}`)}\n${' '.repeat(s.label.length + 6 + d.field.length)}${pc.green(`+ kernel ${JSON.stringify(d.kernel)}`)}`);
       if (!traced && (s.diffs.length || s.modelMisses.length) && s.trace) {
         // the model's path for the first failing probe, to see where it parts from the kernel
@@ -45,7 +46,7 @@ export function summary(reports: readonly CaseReport[]): { passed: number; faile
   let failed = 0;
   let skipped = 0;
   for (const r of reports) {
-    const marks = [r.model, r.kernel, r.agree];
+    const marks = [r.model, r.kernel, r.agree, r.oracle];
     if (marks.includes('fail') || r.error) failed++;
     else if (marks.includes('pass') && !(r.skipReason)) passed++;
     else if (marks.includes('pass')) { passed++; skipped++; }
@@ -68,11 +69,11 @@ const xml = (s: string) => s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt
 export function writeJunit(path: string, reports: readonly CaseReport[]): void {
   const cases: string[] = [];
   for (const r of reports) {
-    for (const [backend, mark] of [['model', r.model], ['kernel', r.kernel], ['agree', r.agree]] as const) {
+    for (const [backend, mark] of [['model', r.model], ['kernel', r.kernel], ['agree', r.agree], ['oracle', r.oracle]] as const) {
       const name = xml(`${r.name} [${backend}]`);
       const classname = xml(r.tags[0] ?? 'nfconform');
       if (mark === 'fail') {
-        const why = r.steps.flatMap((s) => [...(backend === 'model' ? s.modelMisses : backend === 'kernel' ? s.kernelMisses : s.diffs.map((d) => `${d.field}: model ${JSON.stringify(d.model)} kernel ${JSON.stringify(d.kernel)}`))].map((m) => `${s.label}: ${m}`));
+        const why = r.steps.flatMap((s) => [...(backend === 'model' ? s.modelMisses : backend === 'kernel' ? s.kernelMisses : backend === 'oracle' ? s.oracleMisses : s.diffs.map((d) => `${d.field}: model ${JSON.stringify(d.model)} kernel ${JSON.stringify(d.kernel)}`))].map((m) => `${s.label}: ${m}`));
         cases.push(`  <testcase classname="${classname}" name="${name}" time="${(r.ms / 1000).toFixed(3)}"><failure message="${xml(why[0] ?? r.error ?? 'failed')}">${xml([r.error ?? '', ...why].join('\n'))}</failure></testcase>`);
       } else if (mark === 'skip') {
         cases.push(`  <testcase classname="${classname}" name="${name}"><skipped message="${xml(r.skipReason ?? 'backend not selected')}"/></testcase>`);

@@ -44,6 +44,8 @@ export type Expectation = Partial<Pick<Observation, 'outcome' | 'responder' | 'i
   seenSrcAddr?: string;
   /** `responder` may be any of these */
   responderIn?: string[];
+  /** with repeat: every repetition has the same responder (session affinity) */
+  sticky?: boolean;
 };
 
 export interface ProbeStep extends Probe {
@@ -64,7 +66,18 @@ export interface ApplyStep {
 
 export type Step = ProbeStep | ApplyStep;
 
+export interface CaseServices {
+  /** `kubectl get svc,endpointslices -A -o json` output, relative to the case file */
+  file: string;
+  clusterCIDR: string;
+  masqueradeAll?: boolean;
+  /** read from `file` */
+  text?: string;
+}
+
 export interface CaseFile {
+  /** Services compiled into each node's ruleset and judged by the Service-level oracle */
+  services?: CaseServices;
   name: string;
   description?: string;
   tags?: string[];
@@ -110,6 +123,13 @@ export function checkCase(raw: unknown, file: string): CaseFile {
   if (typeof c.topology === 'string' && !PRESETS[c.topology]) fail(file, `"topology": unknown preset "${c.topology}" (known: ${Object.keys(PRESETS).join(', ')})`);
   if (!Array.isArray(c.steps) || c.steps.length === 0) fail(file, '"steps" must be a non-empty array');
   const hosts = (c.hosts ?? {}) as Record<string, HostSettings>;
+  if (c.services !== undefined) {
+    const sv = c.services as Record<string, unknown>;
+    if (typeof sv !== 'object' || sv === null || typeof sv.file !== 'string' || typeof sv.clusterCIDR !== 'string') fail(file, '"services" needs "file" and "clusterCIDR"');
+    const path = resolve(dirname(file), sv.file as string);
+    if (!existsSync(path)) fail(file, `services.file: ${path} not found`);
+    sv.text = readFileSync(path, 'utf8');
+  }
   const text = (v: unknown, where: string): string => {
     if (typeof v === 'string') return v;
     if (Array.isArray(v) && v.every((l) => typeof l === 'string')) return v.join('\n') + '\n';

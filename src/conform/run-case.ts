@@ -1,6 +1,7 @@
 // Runs case files on the model, the kernel, or both, and judges them against
 // their expectations and against each other. Kernel labs are reused across
 // cases with the same topology (reset, not rebuilt).
+import { formatIp as formatIpOf, parseIp as parseIpOf } from '../model/ip.ts';
 import { makeLab, newWorld, runProbe, parseRuleset, printRuleset as printRulesetOf, isInputError, type Observation, type Weighted, type Probe, type Ruleset, type TopologySpec, type ProbeRun } from '../model/index.ts';
 import { compileTopology } from '../model/net/topology.ts';
 import { PairedLab } from './paired-lab.ts';
@@ -13,11 +14,17 @@ import { chiSquare } from './chisq.ts';
 export const DISTRIBUTION_ALPHA = 1e-4;
 const category = (o: Observation) => `${o.outcome} ${o.responder ?? '-'}`;
 import type { FieldDiff } from './compare.ts';
+import { readCluster } from '../kube/objects.ts';
+import { compileNode } from '../kube/compile.ts';
+import { predict, K8S_NODE_LAYOUT, type OracleResult } from '../kube/oracle.ts';
+import { sourceFor } from '../model/path.ts';
 
 export type Backends = 'model' | 'kernel' | 'both';
 export type Mark = 'pass' | 'fail' | 'skip';
 
 export interface StepReport {
+  /** disagreements with the Service-level oracle (cases with "services") */
+  oracleMisses: string[];
   label: string;
   probe?: Probe;
   model: Weighted<Observation>[][];
@@ -30,6 +37,8 @@ export interface StepReport {
 }
 
 export interface CaseReport {
+  /** the Service-level oracle agreed with the backends that ran ('skip' without "services") */
+  oracle: Mark;
   name: string;
   file: string | undefined;
   tags: string[];
@@ -53,15 +62,15 @@ function parseFor(c: CaseFile, host: string, text: string): Ruleset {
 }
 
 /** The model alone: each possibility is checked; the world follows the most likely branch. */
-function runModel(c: CaseFile, topo: TopologySpec): StepReport[] {
+function runModel(c: CaseFile, topo: TopologySpec, portBase = FIRST_PORT): StepReport[] {
   const net = compileTopology(topo);
   const rulesets = new Map<string, Ruleset>();
   for (const [h, s] of Object.entries(c.hosts ?? {})) if (s.ruleset !== undefined) rulesets.set(h, parseFor(c, h, s.ruleset));
   let lab = makeLab(net, rulesets);
   let world = newWorld(lab);
-  let port = 41000;
+  let port = portBase;
   return c.steps.map((s, i): StepReport => {
-    const rep: StepReport = { label: stepLabel(s, i), model: [], kernel: [], modelMisses: [], kernelMisses: [], diffs: [] };
+    const rep: StepReport = { label: stepLabel(s, i), model: [], kernel: [], modelMisses: [], kernelMisses: [], diffs: [], oracleMisses: [] };
     if (isApply(s)) {
       let refused = false;
       for (const [h, text] of Object.entries(s.apply)) {
@@ -89,6 +98,11 @@ function runModel(c: CaseFile, topo: TopologySpec): StepReport[] {
       world = [...res].sort((a, b) => b.p - a.p)[0]!.value.world;
     }
     rep.modelMisses = combine(perRepeat, s.expect?.mode);
+    if (s.expect?.sticky) {
+      // the model follows its most likely branch from one repetition to the next
+      const firsts = new Set(rep.model.map((d) => [...d].sort((a, b) => b.p - a.p)[0]?.value.responder ?? null));
+      if (firsts.size > 1) rep.modelMisses.push(`responders changed across repetitions: ${[...firsts].join(', ')}`);
+    }
     return rep;
   });
 }
@@ -115,8 +129,24 @@ function expectOver(possible: Weighted<Observation>[], exp: NonNullable<ProbeSte
 }
 
 /** Keeps one kernel lab per topology and resets it between cases. */
+/** Source ports of probes that do not choose one: FIRST_PORT, FIRST_PORT+1, ... */
+export const FIRST_PORT = 41000;
+
 export class LabPool {
   private current: { key: string; lab: PairedLab } | undefined;
+  /**
+   * Cases sharing a lab get disjoint source ports: a server keeps TIME_WAIT for a
+   * closed connection, and a new SYN on the same 4-tuple meets it (measured:
+   * the kernel then diverged from a model that assumes fresh connections).
+   */
+  private nextPort = FIRST_PORT;
+
+  reservePorts(n: number): number {
+    if (this.nextPort + n > 60999) this.nextPort = FIRST_PORT;
+    const base = this.nextPort;
+    this.nextPort += n;
+    return base;
+  }
 
   constructor(private readonly labOptions: LabOptions = {}) {}
 
@@ -151,14 +181,14 @@ export class LabPool {
   }
 }
 
-async function runKernel(c: CaseFile, topo: TopologySpec, pool: LabPool, steps: StepReport[]): Promise<void> {
+async function runKernel(c: CaseFile, topo: TopologySpec, pool: LabPool, steps: StepReport[], portBase = FIRST_PORT): Promise<void> {
   const lab = await pool.get(topo);
   for (const [h, s] of Object.entries(c.hosts ?? {})) {
     if (s.ruleset === undefined) continue;
     const r = await lab.apply(h, printable(c, h, s.ruleset));
     if (!r.kernelOk) throw new Error(`the kernel refused the ruleset for ${h} that the model accepted: ${r.kernelError}`);
   }
-  let port = 41000;
+  let port = portBase;
   for (const [i, s] of c.steps.entries()) {
     const rep = steps[i]!;
     if (isApply(s)) {
@@ -181,6 +211,7 @@ async function runKernel(c: CaseFile, topo: TopologySpec, pool: LabPool, steps: 
       rep.diffs.push(...res.verdict.diffs);
     }
     rep.kernelMisses = combine(perRepeat, s.expect?.mode);
+    if (s.expect?.sticky && new Set(rep.kernel.map((k) => k.responder)).size > 1) rep.kernelMisses.push(`responders changed across repetitions: ${rep.kernel.map((k) => k.responder).join(', ')}`);
     if (s.distribution && rep.model[0]) {
       const expected = new Map<string, number>();
       for (const m of rep.model[0]) expected.set(category(m.value), (expected.get(category(m.value)) ?? 0) + m.p);
@@ -222,21 +253,28 @@ export async function runCases(cases: readonly CaseFile[], opts: RunOptions): Pr
   const pool = opts.pool ?? new LabPool();
   const out: CaseReport[] = [];
   try {
-    for (const [i, c] of cases.entries()) {
-      opts.onStart?.(c, i);
+    for (const [i, c0] of cases.entries()) {
+      opts.onStart?.(c0, i);
       const t0 = performance.now();
-      const rep: CaseReport = { name: c.name, file: c.file, tags: c.tags ?? [], model: 'skip', kernel: 'skip', agree: 'skip', steps: [], ms: 0 };
+      const rep: CaseReport = { name: c0.name, file: c0.file, tags: c0.tags ?? [], model: 'skip', kernel: 'skip', agree: 'skip', oracle: 'skip', steps: [], ms: 0 };
       try {
+        const c = withServices(c0);
         const topo = caseTopology(c);
-        rep.steps = runModel(c, topo);
+        const probes = c.steps.reduce((n, st) => n + (isApply(st) ? 0 : st.repeat ?? 1), 0);
+        const portBase = opts.backends === 'model' ? FIRST_PORT : pool.reservePorts(probes);
+        rep.steps = runModel(c, topo, portBase);
         if (opts.backends !== 'kernel') rep.model = rep.steps.some((s) => s.modelMisses.length) ? 'fail' : 'pass';
         if (opts.backends !== 'model') {
           if (opts.kernelSkip) rep.skipReason = opts.kernelSkip;
           else {
-            await runKernel(c, topo, pool, rep.steps);
+            await runKernel(c, topo, pool, rep.steps, portBase);
             rep.kernel = rep.steps.some((s) => s.kernelMisses.length) ? 'fail' : 'pass';
             if (opts.backends === 'both') rep.agree = rep.steps.some((s) => s.diffs.length) ? 'fail' : 'pass';
           }
+        }
+        if (c.services) {
+          judgeOracle(c, topo, rep.steps, opts.backends);
+          rep.oracle = rep.steps.some((s) => s.oracleMisses.length) ? 'fail' : 'pass';
         }
       } catch (e) {
         if (!isInputError(e) && !(e instanceof Error)) throw e;
@@ -252,4 +290,66 @@ export async function runCases(cases: readonly CaseFile[], opts: RunOptions): Pr
     if (!opts.pool) await pool.close();
   }
   return out;
+}
+
+/** A case with "services": each node's ruleset compiled from them, bridge ports in hairpin mode (kubelet's hairpin-veth). */
+export function withServices(c: CaseFile): CaseFile {
+  if (!c.services?.text) return c;
+  const cluster = readCluster(c.services.text, c.services.file);
+  const hosts = structuredClone(c.hosts ?? {});
+  for (const n of K8S_NODE_LAYOUT.nodes) {
+    const h = (hosts[n.name] ??= {});
+    if (h.ruleset === undefined) h.ruleset = compileNode(cluster, { nodeName: n.name, clusterCIDR: c.services.clusterCIDR, ...(c.services.masqueradeAll ? { masqueradeAll: true } : {}) });
+  }
+  const ports: Record<string, string[]> = { node: ['veth-pod1', 'veth-pod2'], node2: ['veth-pod3'] };
+  for (const [node, list] of Object.entries(ports)) if (hosts[node]!.hairpin === undefined) hosts[node]!.hairpin = list;
+  return { ...c, hosts };
+}
+
+const oracleKey = (r: Pick<OracleResult, 'outcome' | 'responder' | 'sourceKept'>) => `${r.outcome} ${r.responder ?? '-'}${r.sourceKept === undefined ? '' : r.sourceKept ? ' kept' : ' masqueraded'}`;
+
+function asOracle(o: Observation, src: string): Pick<OracleResult, 'outcome' | 'responder' | 'sourceKept'> {
+  const outcome = o.outcome === 'delivered' || o.outcome === 'refused' ? o.outcome : 'dropped';
+  return { outcome, responder: o.responder, ...(o.seen ? { sourceKept: o.seen.src.split(':')[0] === src } : {}) };
+}
+
+/** The model's distribution must be the oracle's; each kernel observation one of its results. */
+function judgeOracle(c: CaseFile, topo: TopologySpec, steps: StepReport[], backends: Backends): void {
+  const cluster = readCluster(c.services!.text!, c.services!.file);
+  const layout = { ...K8S_NODE_LAYOUT, clusterCIDR: c.services!.clusterCIDR, ...(c.services!.masqueradeAll ? { masqueradeAll: true } : {}) };
+  const net = compileTopology(topo);
+  c.steps.forEach((s, i) => {
+    if (isApply(s)) return;
+    const rep = steps[i]!;
+    const src = s.src ?? formatIpOf(sourceFor(net.hosts.get(s.from)!, parseIpOf(s.dst)!) ?? 0);
+    const want = predict(cluster, layout, probeOf(s), src);
+    if (!want) return;
+    const expected = new Map<string, number>();
+    for (const r of want) {
+      const k = oracleKey(r.outcome === 'delivered' ? r : { outcome: r.outcome, responder: r.responder });
+      expected.set(k, (expected.get(k) ?? 0) + r.p);
+    }
+    const show = (m: Map<string, number>) => [...m].map(([k, p]) => `${k} (p=${p.toFixed(3)})`).join(', ');
+    if (backends !== 'kernel') {
+      for (const dist of rep.model) {
+        const got = new Map<string, number>();
+        for (const m of dist) {
+          const o = asOracle(m.value, src);
+          const k = oracleKey(o.outcome === 'delivered' ? o : { outcome: o.outcome, responder: o.responder });
+          got.set(k, (got.get(k) ?? 0) + m.p);
+        }
+        // with session affinity only the possibilities are compared: later connections stick to the first choice
+        const same = want.some((w) => w.affinity)
+          ? [...got.keys()].every((k) => expected.has(k))
+          : got.size === expected.size && [...got].every(([k, p]) => Math.abs((expected.get(k) ?? -1) - p) < 1e-9);
+        if (!same) rep.oracleMisses.push(`model: ${show(got)}; the Services say: ${show(expected)}`);
+      }
+    }
+    for (const k of rep.kernel) {
+      const o = asOracle(k, src);
+      const key = oracleKey(o.outcome === 'delivered' ? o : { outcome: o.outcome, responder: o.responder });
+      if (!expected.has(key)) rep.oracleMisses.push(`kernel: ${key}; the Services say: ${show(expected)}`);
+    }
+    rep.oracleMisses = [...new Set(rep.oracleMisses)];
+  });
 }

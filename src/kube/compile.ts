@@ -188,6 +188,11 @@ function compilePort(rp: ResolvedPort, node: NodeConfig, nat: Rules, filter: Rul
   const needSvl = (svc.internalTrafficPolicy === 'Local' && internalEps.length > 0) || (svc.externalTrafficPolicy === 'Local' && hasExternal && externalEps.length > 0);
   if (needSvl) {
     nat.chain(svlChain);
+    // with internalTrafficPolicy=Local this is the internal chain, and carries the masquerade rule
+    if (svc.internalTrafficPolicy === 'Local') {
+      if (node.masqueradeAll) nat.add(svlChain, `-d ${svc.clusterIP}/32 -p ${p} ${comment(' cluster IP')} -m ${p} --dport ${port.port} -j KUBE-MARK-MASQ`);
+      else if (node.clusterCIDR) nat.add(svlChain, `! -s ${node.clusterCIDR} -d ${svc.clusterIP}/32 -p ${p} ${comment(' cluster IP')} -m ${p} --dport ${port.port} -j KUBE-MARK-MASQ`);
+    }
     endpointRules(nat, svlChain, rp, rp.local, p, comment);
   }
 }

@@ -31,6 +31,8 @@ export interface CtEntry {
   expires: number;
   /** the reply tuple's port was picked at random from this range (--random*, or a clash) */
   randomPort?: readonly [number, number];
+  /** the original source port was picked at random upstream (another host's NAT) */
+  origSportRange?: readonly [number, number];
 }
 
 export const ICMP_ECHO_REQUEST = 8;
@@ -121,11 +123,12 @@ export function replyTaken(t: CtTable, reply: Tuple, self: CtEntry): boolean {
   return hit !== undefined && hit.entry !== self;
 }
 
-export function formatTuple(t: Tuple, randomPort?: readonly [number, number]): string {
+export function formatTuple(t: Tuple, randomDport?: readonly [number, number], randomSport?: readonly [number, number]): string {
   const proto = t.proto;
   if (proto === 6 || proto === 17) {
-    const dport = randomPort ? `${randomPort[0]}-${randomPort[1]}` : `${t.dport}`;
-    return `${formatIp(t.src)}:${t.sport}>${formatIp(t.dst)}:${dport}`;
+    const dport = randomDport ? `${randomDport[0]}-${randomDport[1]}` : `${t.dport}`;
+    const sport = randomSport ? `${randomSport[0]}-${randomSport[1]}` : `${t.sport}`;
+    return `${formatIp(t.src)}:${sport}>${formatIp(t.dst)}:${dport}`;
   }
   if (proto === 1) return `${formatIp(t.src)}>${formatIp(t.dst)} id=${t.sport}`;
   return `${formatIp(t.src)}>${formatIp(t.dst)}`;

@@ -135,6 +135,7 @@ export class PathRun {
       return undefined;
     }
     const e = unconfirmed(st.ct, t);
+    if (p.sportRange) e.origSportRange = p.sportRange;
     this.note(hn, e);
     this.emit({ kind: 'ct', host: hn, what: `NEW connection #${e.id} (unconfirmed)` });
     return { entry: e, dir: 'orig', state: 'NEW' };
@@ -226,7 +227,10 @@ export class PathRun {
     if (mtype === 'src') {
       p.src = target.src;
       if (p.proto !== 1 || !isIcmpError(p)) p.sport = target.sport;
-      if (ct.dir === 'orig' && e.randomPort && mtype === 'src') p.sportRange = e.randomPort;
+      if (ct.dir === 'orig') {
+        if (e.randomPort) p.sportRange = e.randomPort;
+        else if (!e.origSportRange) delete p.sportRange;
+      }
     } else {
       p.dst = target.dst;
       if (p.proto === 6 || p.proto === 17) p.dport = target.dport;

@@ -180,7 +180,11 @@ function observe(lab: ModelLab, world: World, end: Ending): Observation {
     const st = world.hosts.get(h)!;
     conntrack[h] = st.ct.entries
       .filter((e) => e.confirmed && e.expires > world.now)
-      .map((e) => ({ proto: PROTO_LABEL[e.orig.proto] ?? `${e.orig.proto}`, orig: formatTuple(e.orig), reply: formatTuple(e.reply, e.randomPort) }))
+      .map((e) => {
+        // a port picked at random (here, or upstream) is shown as its range on both tuples
+        const upstream = e.origSportRange && e.reply.dport === e.orig.sport ? e.origSportRange : undefined;
+        return { proto: PROTO_LABEL[e.orig.proto] ?? `${e.orig.proto}`, orig: formatTuple(e.orig, undefined, e.origSportRange), reply: formatTuple(e.reply, e.randomPort ?? upstream) };
+      })
       .sort((a, b) => (a.orig < b.orig ? -1 : a.orig > b.orig ? 1 : 0));
   }
   const s = end.seen;

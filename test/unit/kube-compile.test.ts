@@ -16,7 +16,7 @@ const lab = labOf({ node: rules });
 
 describe('kube objects', () => {
   test('reads Services and EndpointSlices of a kubectl List', () => {
-    expect(cluster.services.map((s) => s.name)).toEqual(['web', 'empty', 'np', 'local', 'sticky', 'lb', 'headless', 'ext', 'dns']);
+    expect(cluster.services.map((s) => s.name)).toEqual(['web', 'empty', 'np', 'local', 'sticky', 'lb', 'headless', 'ext', 'dns', 'itl', 'extip', 'lb2']);
     expect(cluster.services.find((s) => s.name === 'headless')!.clusterIP).toBeUndefined();
     expect(cluster.services.find((s) => s.name === 'lb')!.loadBalancerIPs).toEqual(['203.0.113.10']);
   });

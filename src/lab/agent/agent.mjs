@@ -102,9 +102,13 @@ function probeTcp(p) {
       if (nl >= 0) {
         try {
           const seen = JSON.parse(data.slice(0, nl));
-          // close after the server's FIN, so that TIME_WAIT stays on the server side
+          // close after the server's FIN (TIME_WAIT stays on the server side), and answer only once the
+          // connection is fully closed: no packet of it is still in flight when the lab is reset
+          const result = { outcome: 'delivered', responder: seen.host, seen: { src: seen.src, dst: seen.dst }, icmp: null };
+          clearTimeout(timer);
+          const safety = setTimeout(() => finish(result), p.timeoutMs);
+          sock.once('close', () => { clearTimeout(safety); finish(result); });
           sock.end();
-          finish({ outcome: 'delivered', responder: seen.host, seen: { src: seen.src, dst: seen.dst }, icmp: null });
         } catch {
           finish({ outcome: 'dropped', icmp: null, note: 'garbled answer' });
         }

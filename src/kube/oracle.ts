@@ -1,0 +1,104 @@
+// The Service-level oracle: from the Services alone, what must happen to a probe,
+// as the Kubernetes documentation describes Services (no rules involved).
+import { parseIp, parseCidr, cidrContains } from '../model/ip.ts';
+import type { Probe } from '../model/index.ts';
+import type { Cluster } from './objects.ts';
+import { resolve, type ResolvedEndpoint, type ResolvedPort } from './compile.ts';
+
+/** Where things are: nodes and their addresses, which node each host's traffic enters, the pod network. */
+export interface ClusterLayout {
+  clusterCIDR: string;
+  masqueradeAll?: boolean;
+  nodes: { name: string; addresses: string[] }[];
+  /** the node a host's packets to a Service reach first */
+  entryNode: Record<string, string>;
+  /** address -> host, for responders */
+  hostOf: Record<string, string>;
+  /** ports the endpoints' servers listen on */
+  serverPorts: number[];
+}
+
+export interface OracleResult {
+  p: number;
+  outcome: 'delivered' | 'refused' | 'dropped';
+  responder: string | null;
+  /** whether the server sees the client's own address (undefined: not said) */
+  sourceKept?: boolean;
+  /** ClientIP affinity: only the first connection is spread; later ones stick (compare possibilities, not probabilities) */
+  affinity?: boolean;
+}
+
+export const K8S_NODE_LAYOUT: ClusterLayout = {
+  clusterCIDR: '10.244.0.0/16',
+  nodes: [{ name: 'node', addresses: ['192.168.50.10', '10.244.1.1', '10.0.2.10'] }, { name: 'node2', addresses: ['10.244.2.1', '10.0.2.11'] }],
+  entryNode: { node: 'node', pod1: 'node', pod2: 'node', client: 'node', node2: 'node2', pod3: 'node2' },
+  hostOf: { '10.244.1.11': 'pod1', '10.244.1.12': 'pod2', '10.244.2.13': 'pod3', '192.168.50.20': 'client', '192.168.50.10': 'node', '10.244.1.1': 'node', '10.0.2.10': 'node', '10.244.2.1': 'node2', '10.0.2.11': 'node2' },
+  serverPorts: [8080, 9090],
+};
+
+function spread(eps: readonly ResolvedEndpoint[], layout: ClusterLayout, kept: (e: ResolvedEndpoint) => boolean, affinity = false): OracleResult[] {
+  return eps.map((e) => ({
+    ...(affinity ? { affinity } : {}),
+    p: 1 / eps.length,
+    outcome: layout.serverPorts.includes(e.port) ? 'delivered' : 'refused',
+    responder: layout.serverPorts.includes(e.port) ? layout.hostOf[e.ip] ?? null : null,
+    sourceKept: kept(e),
+  }));
+}
+
+/**
+ * What the Services say must happen to the probe (source address `src` of the client);
+ * undefined when the probe is not Service traffic (the oracle says nothing about it).
+ */
+export function predict(cluster: Cluster, layout: ClusterLayout, probe: Probe, src: string): OracleResult[] | undefined {
+  const ports = layout.nodes.flatMap((n) => resolve(cluster, n.name).map((rp) => ({ node: n.name, rp })));
+  const entry = layout.entryNode[probe.from];
+  const inCluster = (() => {
+    const c = parseCidr(layout.clusterCIDR)!;
+    const a = parseIp(src);
+    return a !== undefined && cidrContains(c, a);
+  })();
+  const at = (node: string | undefined) => ports.filter((x) => x.node === node).map((x) => x.rp);
+  const proto = probe.proto.toUpperCase();
+  const matches = (rp: ResolvedPort, port: number | undefined) => rp.port.protocol === proto && port === probe.dport;
+
+  // a ClusterIP
+  const vip = at(entry).filter((rp) => rp.svc.clusterIP === probe.dst);
+  if (vip.length) {
+    const rp = vip.find((x) => matches(x, x.port.port));
+    if (!rp) return [{ p: 1, outcome: 'dropped', responder: null }]; // another port or protocol: not forwarded (C20)
+    const eps = rp.svc.internalTrafficPolicy === 'Local' ? rp.local : rp.cluster;
+    if (eps.length === 0) return [{ p: 1, outcome: rp.cluster.length ? 'dropped' : 'refused', responder: null }];
+    return spread(eps, layout, (e) => inCluster && !layout.masqueradeAll && e.ip !== src, rp.svc.sessionAffinity === 'ClientIP');
+  }
+  // a NodePort on a node's address: handled by the node that owns it
+  const owner = layout.nodes.find((n) => n.addresses.includes(probe.dst))?.name;
+  if (owner) {
+    const rp = at(owner).find((x) => (x.svc.type === 'NodePort' || x.svc.type === 'LoadBalancer') && matches(x, x.port.nodePort));
+    if (!rp) return undefined;
+    return external(rp, layout, src, inCluster);
+  }
+  // a load balancer or external IP, handled by the node the client's packets reach
+  const ext = at(entry).find((x) => (x.svc.loadBalancerIPs.includes(probe.dst) || x.svc.externalIPs.includes(probe.dst)) && matches(x, x.port.port));
+  if (ext) {
+    const ranges = ext.svc.loadBalancerIPs.includes(probe.dst) ? ext.svc.loadBalancerSourceRanges : [];
+    const a = parseIp(src)!;
+    if (ranges.length && !ranges.some((r) => cidrContains(parseCidr(r)!, a))) return [{ p: 1, outcome: 'dropped', responder: null }];
+    return external(ext, layout, src, inCluster);
+  }
+  return undefined;
+}
+
+function external(rp: ResolvedPort, layout: ClusterLayout, src: string, fromPod: boolean): OracleResult[] {
+  const fromNode = layout.nodes.some((n) => n.addresses.includes(src));
+  // externalTrafficPolicy=Local concerns outside clients: pods and nodes still use every endpoint
+  const local = rp.svc.externalTrafficPolicy === 'Local' && !fromPod && !fromNode;
+  if (rp.svc.externalTrafficPolicy === 'Local' && fromPod) {
+    if (rp.cluster.length === 0) return [{ p: 1, outcome: 'refused', responder: null }];
+    return spread(rp.cluster, layout, (e) => e.ip !== src);
+  }
+  const eps = local ? rp.local : rp.cluster;
+  if (eps.length === 0) return [{ p: 1, outcome: rp.cluster.length ? 'dropped' : 'refused', responder: null }];
+  // Cluster policy masquerades; Local keeps the client's address
+  return spread(eps, layout, (e) => local && e.ip !== src);
+}
