@@ -25,6 +25,8 @@ export type Mark = 'pass' | 'fail' | 'skip';
 export interface StepReport {
   /** disagreements with the Service-level oracle (cases with "services") */
   oracleMisses: string[];
+  /** the source port of each repetition (the same on every backend) */
+  sports: number[];
   label: string;
   probe?: Probe;
   model: Weighted<Observation>[][];
@@ -70,7 +72,7 @@ function runModel(c: CaseFile, topo: TopologySpec, portBase = FIRST_PORT): StepR
   let world = newWorld(lab);
   let port = portBase;
   return c.steps.map((s, i): StepReport => {
-    const rep: StepReport = { label: stepLabel(s, i), model: [], kernel: [], modelMisses: [], kernelMisses: [], diffs: [], oracleMisses: [] };
+    const rep: StepReport = { label: stepLabel(s, i), model: [], kernel: [], modelMisses: [], kernelMisses: [], diffs: [], oracleMisses: [], sports: [] };
     if (isApply(s)) {
       let refused = false;
       for (const [h, text] of Object.entries(s.apply)) {
@@ -90,6 +92,7 @@ function runModel(c: CaseFile, topo: TopologySpec, portBase = FIRST_PORT): StepR
     const perRepeat: string[][] = [];
     for (let r = 0; r < (s.repeat ?? 1); r++) {
       const p = s.sport !== undefined ? rep.probe : { ...rep.probe, sport: port++ };
+      rep.sports.push(p.sport!);
       const res = runProbe(lab, world, p);
       if (r === 0 && res[0]) rep.trace = res[0].value.trace;
       const obs = res.map((x) => ({ p: x.p, value: x.value.observation }));
@@ -308,9 +311,10 @@ export function withServices(c: CaseFile): CaseFile {
 
 const oracleKey = (r: Pick<OracleResult, 'outcome' | 'responder' | 'sourceKept'>) => `${r.outcome} ${r.responder ?? '-'}${r.sourceKept === undefined ? '' : r.sourceKept ? ' kept' : ' masqueraded'}`;
 
-function asOracle(o: Observation, src: string): Pick<OracleResult, 'outcome' | 'responder' | 'sourceKept'> {
+/** Kept: the server saw the client's own address and port (a masquerade that happens to keep the address still picks a port). */
+function asOracle(o: Observation, src: string, sport: number | undefined): Pick<OracleResult, 'outcome' | 'responder' | 'sourceKept'> {
   const outcome = o.outcome === 'delivered' || o.outcome === 'refused' ? o.outcome : 'dropped';
-  return { outcome, responder: o.responder, ...(o.seen ? { sourceKept: o.seen.src.split(':')[0] === src } : {}) };
+  return { outcome, responder: o.responder, ...(o.seen ? { sourceKept: o.seen.src === `${src}:${sport}` } : {}) };
 }
 
 /** The model's distribution must be the oracle's; each kernel observation one of its results. */
@@ -331,10 +335,10 @@ function judgeOracle(c: CaseFile, topo: TopologySpec, steps: StepReport[], backe
     }
     const show = (m: Map<string, number>) => [...m].map(([k, p]) => `${k} (p=${p.toFixed(3)})`).join(', ');
     if (backends !== 'kernel') {
-      for (const dist of rep.model) {
+      for (const [r, dist] of rep.model.entries()) {
         const got = new Map<string, number>();
         for (const m of dist) {
-          const o = asOracle(m.value, src);
+          const o = asOracle(m.value, src, rep.sports[r]);
           const k = oracleKey(o.outcome === 'delivered' ? o : { outcome: o.outcome, responder: o.responder });
           got.set(k, (got.get(k) ?? 0) + m.p);
         }
@@ -345,8 +349,8 @@ function judgeOracle(c: CaseFile, topo: TopologySpec, steps: StepReport[], backe
         if (!same) rep.oracleMisses.push(`model: ${show(got)}; the Services say: ${show(expected)}`);
       }
     }
-    for (const k of rep.kernel) {
-      const o = asOracle(k, src);
+    for (const [r, k] of rep.kernel.entries()) {
+      const o = asOracle(k, src, rep.sports[r]);
       const key = oracleKey(o.outcome === 'delivered' ? o : { outcome: o.outcome, responder: o.responder });
       if (!expected.has(key)) rep.oracleMisses.push(`kernel: ${key}; the Services say: ${show(expected)}`);
     }

@@ -144,21 +144,24 @@ function compilePort(rp: ResolvedPort, node: NodeConfig, nat: Rules, filter: Rul
     const internalChain = svc.internalTrafficPolicy === 'Local' ? svlChain : svcChain;
     nat.add('KUBE-SERVICES', `-d ${svc.clusterIP}/32 -p ${p} ${comment(' cluster IP')} -m ${p} --dport ${port.port} -j ${internalChain}`);
   }
-  // external entry points: NodePort, external IPs, load balancer IPs
+  // external entry points: NodePort, external IPs, load balancer IPs. With endpoints, they go to
+  // the EXT chain; what it does not DNAT (externalTrafficPolicy=Local, none on this node) meets the
+  // filter rule below ("DROP anything that didn't get short-circuited by the EXT chain")
   if (hasExternal) {
     if (externalEps.length === 0) {
-      const why = svc.externalTrafficPolicy === 'Local' && clusterEps.length > 0 ? ' has no local endpoints' : ' has no endpoints';
-      const verdict = why === ' has no local endpoints' ? '-j DROP' : '-j REJECT --reject-with icmp-port-unreachable';
+      const why = clusterEps.length > 0 ? ' has no local endpoints' : ' has no endpoints';
+      const verdict = clusterEps.length > 0 ? '-j DROP' : '-j REJECT --reject-with icmp-port-unreachable';
       for (const ip of externals) filter.add('KUBE-EXTERNAL-SERVICES', `-d ${ip}/32 -p ${p} ${comment(why)} -m ${p} --dport ${port.port} ${verdict}`);
       if (hasNodePort) filter.add('KUBE-EXTERNAL-SERVICES', `-p ${p} ${comment(why)} -m addrtype --dst-type LOCAL -m ${p} --dport ${port.nodePort} ${verdict}`);
-    } else {
+    }
+    if (clusterEps.length > 0) {
       nat.chain(extChain);
       if (svc.externalTrafficPolicy === 'Local') {
         // pods and the node itself may still use every endpoint; the client's address is kept otherwise
         if (node.clusterCIDR) nat.add(extChain, `-s ${node.clusterCIDR} ${comment('')} -j ${svcChain}`);
         nat.add(extChain, `${comment('')} -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ`);
         nat.add(extChain, `${comment('')} -m addrtype --src-type LOCAL -j ${svcChain}`);
-        nat.add(extChain, `-j ${svlChain}`);
+        if (externalEps.length > 0) nat.add(extChain, `-j ${svlChain}`);
       } else {
         nat.add(extChain, `${comment('')} -j KUBE-MARK-MASQ`);
         nat.add(extChain, `-j ${svcChain}`);
@@ -178,7 +181,7 @@ function compilePort(rp: ResolvedPort, node: NodeConfig, nat: Rules, filter: Rul
     }
   }
   // service chains
-  const needSvc = (internalEps.length > 0 && svc.internalTrafficPolicy === 'Cluster') || (hasExternal && externalEps.length > 0);
+  const needSvc = (internalEps.length > 0 && svc.internalTrafficPolicy === 'Cluster') || hasExternal;
   if (needSvc && clusterEps.length > 0) {
     nat.chain(svcChain);
     if (node.masqueradeAll) nat.add(svcChain, `-d ${svc.clusterIP}/32 -p ${p} ${comment(' cluster IP')} -m ${p} --dport ${port.port} -j KUBE-MARK-MASQ`);

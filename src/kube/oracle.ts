@@ -76,29 +76,33 @@ export function predict(cluster: Cluster, layout: ClusterLayout, probe: Probe, s
   if (owner) {
     const rp = at(owner).find((x) => (x.svc.type === 'NodePort' || x.svc.type === 'LoadBalancer') && matches(x, x.port.nodePort));
     if (!rp) return undefined;
-    return external(rp, layout, src, inCluster);
+    return external(rp, layout, src, inCluster, owner);
   }
   // a load balancer or external IP, handled by the node the client's packets reach
   const ext = at(entry).find((x) => (x.svc.loadBalancerIPs.includes(probe.dst) || x.svc.externalIPs.includes(probe.dst)) && matches(x, x.port.port));
   if (ext) {
+    // a node's own packets to an external address without endpoints are not intercepted: they leave the cluster
+    if (ext.cluster.length === 0 && layout.nodes.some((n) => n.name === probe.from)) return undefined;
     const ranges = ext.svc.loadBalancerIPs.includes(probe.dst) ? ext.svc.loadBalancerSourceRanges : [];
     const a = parseIp(src)!;
-    if (ranges.length && !ranges.some((r) => cidrContains(parseCidr(r)!, a))) return [{ p: 1, outcome: 'dropped', responder: null }];
-    return external(ext, layout, src, inCluster);
+    // a Service without endpoints refuses before its source ranges are looked at
+    if (ranges.length && ext.cluster.length > 0 && !ranges.some((r) => cidrContains(parseCidr(r)!, a))) return [{ p: 1, outcome: 'dropped', responder: null }];
+    return external(ext, layout, src, inCluster, entry);
   }
   return undefined;
 }
 
-function external(rp: ResolvedPort, layout: ClusterLayout, src: string, fromPod: boolean): OracleResult[] {
-  const fromNode = layout.nodes.some((n) => n.addresses.includes(src));
+function external(rp: ResolvedPort, layout: ClusterLayout, src: string, fromPod: boolean, handler: string | undefined): OracleResult[] {
+  // "node traffic" is traffic from the handling node's own addresses
+  const fromNode = layout.nodes.some((n) => n.name === handler && n.addresses.includes(src));
   // externalTrafficPolicy=Local concerns outside clients: pods and nodes still use every endpoint
   const local = rp.svc.externalTrafficPolicy === 'Local' && !fromPod && !fromNode;
   if (rp.svc.externalTrafficPolicy === 'Local' && fromPod) {
     if (rp.cluster.length === 0) return [{ p: 1, outcome: 'refused', responder: null }];
-    return spread(rp.cluster, layout, (e) => e.ip !== src);
+    return spread(rp.cluster, layout, (e) => e.ip !== src, rp.svc.sessionAffinity === 'ClientIP');
   }
   const eps = local ? rp.local : rp.cluster;
   if (eps.length === 0) return [{ p: 1, outcome: rp.cluster.length ? 'dropped' : 'refused', responder: null }];
   // Cluster policy masquerades; Local keeps the client's address
-  return spread(eps, layout, (e) => local && e.ip !== src);
+  return spread(eps, layout, (e) => local && e.ip !== src, rp.svc.sessionAffinity === 'ClientIP');
 }

@@ -48,3 +48,27 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: compiled Services'), () => {
     expect(responders[6]).toBe(responders[7]); // session affinity held
   });
 });
+
+describe.skipIf(skipReason)(kernelDescribe('kernel: random Service sets (property)'), () => {
+  test('the Service oracle, the model over the compiled rules and the kernel agree', async () => {
+    const { default: fc } = await import('fast-check');
+    const { serviceCaseArb, serviceCase } = await import('../../src/conform/service-arbitraries.ts');
+    const { runCases, LabPool } = await import('../../src/conform/run-case.ts');
+    const pool = new LabPool();
+    try {
+      const random = Math.floor(Math.random() * 0x7fffffff);
+      console.log(`random Service-property seed: ${random}`);
+      for (const seed of [1, 2, random]) {
+        const draws = fc.sample(serviceCaseArb(20), { numRuns: 6, seed });
+        const reports = await runCases(draws.map((d, i) => serviceCase(d, `seed ${seed} #${i}`)), { backends: 'both', pool });
+        const problems = reports.flatMap((r) => [
+          ...(r.error ? [`${r.name}: ${r.error}`] : []),
+          ...r.steps.flatMap((s) => [...s.oracleMisses, ...s.diffs.map((d) => `${d.field} model=${JSON.stringify(d.model)} kernel=${JSON.stringify(d.kernel)}`)].map((m) => `${r.name} ${s.label}: ${m}`)),
+        ]);
+        expect(problems).toEqual([]);
+      }
+    } finally {
+      await pool.close();
+    }
+  }, 300_000);
+});

@@ -1,0 +1,111 @@
+// Random Service sets for the k8s-node lab: 1-20 Services with 0-5 endpoints, random
+// types, traffic policies and affinity; and probes aimed at their entry points.
+import fc from 'fast-check';
+import type { Probe } from '../model/index.ts';
+import type { CaseFile } from './case-file.ts';
+
+const PODS = [{ ip: '10.244.1.11', node: 'node' }, { ip: '10.244.1.12', node: 'node' }, { ip: '10.244.2.13', node: 'node2' }];
+
+export interface ServiceDraw {
+  type: 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName' | 'Headless';
+  udp: boolean;
+  /** pods (by index, repeats allowed) with a ready flag; the target port 7777 has no listener */
+  endpoints: { pod: number; ready: boolean }[];
+  targetPort: 8080 | 9090 | 7777;
+  etpLocal: boolean;
+  itpLocal: boolean;
+  affinity: boolean;
+  sourceRanges: boolean;
+}
+
+export const serviceDrawArb: fc.Arbitrary<ServiceDraw> = fc.record({
+  type: fc.constantFrom('ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName', 'Headless'),
+  udp: fc.boolean(),
+  endpoints: fc.array(fc.record({ pod: fc.nat({ max: 2 }), ready: fc.constantFrom(true, true, false) }), { maxLength: 5 }),
+  targetPort: fc.constantFrom(8080, 9090, 7777),
+  etpLocal: fc.boolean(),
+  itpLocal: fc.boolean(),
+  affinity: fc.boolean(),
+  sourceRanges: fc.boolean(),
+});
+
+/** `kubectl get svc,endpointslices -o json`-shaped text for the drawn Services. */
+export function clusterJson(services: readonly ServiceDraw[]): string {
+  const items: unknown[] = [];
+  services.forEach((s, i) => {
+    const name = `s${i}`;
+    const proto = s.udp ? 'UDP' : 'TCP';
+    const port: Record<string, unknown> = { name: 'p', protocol: proto, port: 80, targetPort: s.targetPort };
+    if (s.type === 'NodePort' || s.type === 'LoadBalancer') port.nodePort = 30100 + i;
+    const spec: Record<string, unknown> = { type: s.type === 'Headless' ? 'ClusterIP' : s.type, ports: [port] };
+    if (s.type === 'ExternalName') spec.externalName = 'example.invalid';
+    else spec.clusterIP = s.type === 'Headless' ? 'None' : `10.96.1.${i + 1}`;
+    if (s.etpLocal && (s.type === 'NodePort' || s.type === 'LoadBalancer')) spec.externalTrafficPolicy = 'Local';
+    if (s.itpLocal) spec.internalTrafficPolicy = 'Local';
+    if (s.affinity) spec.sessionAffinity = 'ClientIP';
+    if (s.type === 'LoadBalancer' && s.sourceRanges) spec.loadBalancerSourceRanges = ['192.168.50.0/24'];
+    const svc: Record<string, unknown> = { kind: 'Service', metadata: { namespace: 'default', name }, spec };
+    if (s.type === 'LoadBalancer') svc.status = { loadBalancer: { ingress: [{ ip: `203.0.113.${100 + i}` }] } };
+    items.push(svc);
+    const seen = new Set<number>();
+    const eps = s.endpoints.filter((e) => !seen.has(e.pod) && (seen.add(e.pod), true));
+    if (s.type !== 'ExternalName') {
+      items.push({
+        kind: 'EndpointSlice', metadata: { namespace: 'default', name: `${name}-x`, labels: { 'kubernetes.io/service-name': name } }, addressType: 'IPv4',
+        ports: [{ name: 'p', port: s.targetPort, protocol: proto }],
+        endpoints: eps.map((e) => ({ addresses: [PODS[e.pod]!.ip], conditions: { ready: e.ready, serving: e.ready, terminating: false }, nodeName: PODS[e.pod]!.node })),
+      });
+    }
+  });
+  return JSON.stringify({ kind: 'List', items });
+}
+
+const HOSTS = ['pod1', 'pod2', 'pod3', 'node', 'node2', 'client'];
+
+/** A probe at one of the Services' entry points: ClusterIP, a node address + nodePort, or a load balancer IP. */
+export function serviceProbeArb(count: number): fc.Arbitrary<Probe> {
+  return fc.record({
+    from: fc.constantFrom(...HOSTS),
+    svc: fc.nat({ max: Math.max(0, count - 1) }),
+    via: fc.constantFrom('cluster-ip', 'node-port', 'node2-port', 'lb-ip', 'cluster-ip'),
+    udp: fc.boolean(),
+  }).map(({ from, svc, via, udp }): Probe => {
+    const proto = udp ? 'udp' : 'tcp';
+    if (via === 'node-port') return { from, proto, dst: '192.168.50.10', dport: 30100 + svc };
+    if (via === 'node2-port') return { from, proto, dst: '10.0.2.11', dport: 30100 + svc };
+    if (via === 'lb-ip') return { from, proto, dst: `203.0.113.${100 + svc}`, dport: 80 };
+    return { from, proto, dst: `10.96.1.${svc + 1}`, dport: 80 };
+  });
+}
+
+export function serviceCaseArb(maxServices = 20): fc.Arbitrary<{ services: ServiceDraw[]; probes: Probe[] }> {
+  return fc.tuple(fc.array(serviceDrawArb, { minLength: 1, maxLength: maxServices }), fc.array(serviceProbeArb(maxServices), { minLength: 1, maxLength: 4 }))
+    .map(([services, probes]) => ({ services, probes: probes.map((p) => ({ ...p, dst: remap(p, services.length) })) }));
+}
+
+/** Probes drawn for maxServices Services aim at the ones that exist. */
+function remap(p: Probe, n: number): string {
+  const m = /^(10\.96\.1\.|203\.0\.113\.)(\d+)$/.exec(p.dst);
+  if (!m) return p.dst;
+  const base = m[1] === '10.96.1.' ? 1 : 100;
+  return `${m[1]}${base + ((Number(m[2]) - base) % n)}`;
+}
+
+/**
+ * NodePorts are probed on the node the client's packets reach first. (A pod probing another
+ * node's NodePort with externalTrafficPolicy=Local keeps its address, and the endpoint's reply
+ * may bypass that node: the connection breaks on the kernel and the model alike, which the
+ * Service semantics do not describe; see the notes of spec/kube.md.)
+ */
+const ENTRY_ADDRESS: Record<string, string> = { node: '192.168.50.10', pod1: '192.168.50.10', pod2: '192.168.50.10', client: '192.168.50.10', node2: '10.0.2.11', pod3: '10.0.2.11' };
+
+export function serviceCase(d: { services: ServiceDraw[]; probes: Probe[] }, name = 'random Services'): CaseFile {
+  return {
+    name, tags: ['service', 'property'], topology: 'k8s-node',
+    services: { file: '<generated>', clusterCIDR: '10.244.0.0/16', text: clusterJson(d.services) },
+    steps: d.probes.map((p) => {
+      if (p.dport! < 30000) return { ...p };
+      return { ...p, dst: ENTRY_ADDRESS[p.from]!, dport: 30100 + ((p.dport! - 30100) % d.services.length) };
+    }),
+  };
+}
