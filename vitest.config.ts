@@ -10,6 +10,8 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          // property tests take seconds, more when the machine is busy: time is not what they test
+          testTimeout: 120_000,
         },
       },
       {

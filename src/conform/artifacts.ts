@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Observation, Probe } from '../model/index.ts';
 import type { TraceEvent } from '../model/trace.ts';
-import { caseTopology, isApply, type CaseFile } from './case-file.ts';
+import { caseTopology, isApply, isWait, type CaseFile } from './case-file.ts';
 import { LabPool } from './run-case.ts';
 import { reproScript } from './repro.ts';
 import { renderPlain } from './render.ts';
@@ -58,6 +58,11 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
     let port = 41000;
     let explained = false;
     for (const [i, s] of c.steps.entries()) {
+      if (isWait(s)) {
+        lab.world.now += s.wait;
+        await new Promise((r) => setTimeout(r, s.wait * 1000));
+        continue;
+      }
       if (isApply(s)) {
         for (const [h, text] of Object.entries(s.apply)) await lab.apply(h, text);
         continue;

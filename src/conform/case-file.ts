@@ -64,7 +64,17 @@ export interface ApplyStep {
   label?: string;
 }
 
-export type Step = ProbeStep | ApplyStep;
+/** Time passes (seconds): conntrack and recent entries age on both backends. */
+export interface WaitStep {
+  wait: number;
+  label?: string;
+}
+
+export type Step = ProbeStep | ApplyStep | WaitStep;
+
+export function isWait(s: Step): s is WaitStep {
+  return 'wait' in s;
+}
 
 export interface CaseServices {
   /** `kubectl get svc,endpointslices -A -o json` output, relative to the case file */
@@ -92,6 +102,11 @@ export interface CaseFile {
 
 export function isApply(s: Step): s is ApplyStep {
   return 'apply' in s;
+}
+
+/** A step that sends nothing (a ruleset change or a pause). */
+export function isControl(s: Step): s is ApplyStep | WaitStep {
+  return 'apply' in s || 'wait' in s;
 }
 
 function fail(file: string, reason: string): never {
@@ -147,6 +162,10 @@ export function checkCase(raw: unknown, file: string): CaseFile {
   (c.steps as unknown[]).forEach((s, i) => {
     const st = s as Record<string, unknown>;
     if (typeof st !== 'object' || st === null) fail(file, `steps[${i}] must be an object`);
+    if ('wait' in st) {
+      if (typeof st.wait !== 'number' || st.wait < 0 || st.wait > 600) fail(file, `steps[${i}].wait must be 0..600 seconds`);
+      return;
+    }
     if ('apply' in st) {
       if (typeof st.apply !== 'object' || st.apply === null) fail(file, `steps[${i}].apply must map hosts to rulesets`);
       const apply = st.apply as Record<string, unknown>;

@@ -3,7 +3,7 @@
 import { makeLab, newWorld, runProbe, parseRuleset, isInputError, type Observation, type Weighted, type Ruleset } from '../model/index.ts';
 import { compileTopology } from '../model/net/topology.ts';
 import type { Mutation } from '../model/lab-model.ts';
-import { caseTopology, isApply, type CaseFile } from './case-file.ts';
+import { caseTopology, isApply, isWait, type CaseFile } from './case-file.ts';
 import { judge, type FieldDiff } from './compare.ts';
 
 export interface StepDiff {
@@ -30,7 +30,7 @@ export function judgeAgainstMutant(c: CaseFile, mutation: Mutation | 'none'): { 
   let probes = 0;
   let port = 41000;
   for (const [i, s] of c.steps.entries()) {
-    if (isApply(s)) continue;
+    if (isApply(s) || isWait(s)) continue;
     const p = s.sport !== undefined ? s : { ...s, sport: port++ };
     const r = runProbe(ref, wr, p);
     const m = runProbe(mut, wm, p);

@@ -2,7 +2,7 @@
 // It needs no nfconform, cleans up after itself, and shows the kernel's behaviour.
 import type { TopologySpec } from '../model/index.ts';
 import { printRuleset, parseRuleset } from '../model/index.ts';
-import { type CaseFile, caseTopology, isApply } from './case-file.ts';
+import { type CaseFile, caseTopology, isApply, isWait } from './case-file.ts';
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -61,6 +61,10 @@ export function reproScript(c: CaseFile): string {
   L.push('sleep 0.3', 'set +e');
   let port = 41000;
   for (const s of c.steps) {
+    if (isWait(s)) {
+      L.push(`sleep ${s.wait}`);
+      continue;
+    }
     if (isApply(s)) {
       for (const [h, text] of Object.entries(s.apply)) restore(h, text);
       continue;

@@ -6,7 +6,7 @@ import { makeLab, newWorld, runProbe, parseRuleset, printRuleset as printRuleset
 import { compileTopology } from '../model/net/topology.ts';
 import { PairedLab } from './paired-lab.ts';
 import type { LabOptions } from '../lab/kernel-lab.ts';
-import { type CaseFile, type Step, isApply, caseTopology, type ProbeStep } from './case-file.ts';
+import { type CaseFile, type Step, isApply, isWait, isControl, caseTopology, type ProbeStep } from './case-file.ts';
 import { misses } from './expect.ts';
 import { chiSquare } from './chisq.ts';
 
@@ -56,6 +56,7 @@ export interface CaseReport {
 function stepLabel(s: Step, i: number): string {
   if (s.label) return s.label;
   if (isApply(s)) return `apply ${Object.keys(s.apply).join(', ')}`;
+  if (isWait(s)) return `wait ${s.wait} s`;
   return `${s.from} ${s.proto} ${s.dst}${s.proto === 'icmp' ? '' : `:${s.dport}`}${s.repeat ? ` ×${s.repeat}` : ''} (#${i + 1})`;
 }
 
@@ -73,6 +74,10 @@ function runModel(c: CaseFile, topo: TopologySpec, portBase = FIRST_PORT): StepR
   let port = portBase;
   return c.steps.map((s, i): StepReport => {
     const rep: StepReport = { label: stepLabel(s, i), model: [], kernel: [], modelMisses: [], kernelMisses: [], diffs: [], oracleMisses: [], sports: [] };
+    if (isWait(s)) {
+      world = { ...world, now: world.now + s.wait };
+      return rep;
+    }
     if (isApply(s)) {
       let refused = false;
       for (const [h, text] of Object.entries(s.apply)) {
@@ -194,6 +199,11 @@ async function runKernel(c: CaseFile, topo: TopologySpec, pool: LabPool, steps: 
   let port = portBase;
   for (const [i, s] of c.steps.entries()) {
     const rep = steps[i]!;
+    if (isWait(s)) {
+      lab.world.now += s.wait;
+      await new Promise((r) => setTimeout(r, s.wait * 1000));
+      continue;
+    }
     if (isApply(s)) {
       let refused = false;
       for (const [h, text] of Object.entries(s.apply)) {
@@ -263,7 +273,7 @@ export async function runCases(cases: readonly CaseFile[], opts: RunOptions): Pr
       try {
         const c = withServices(c0);
         const topo = caseTopology(c);
-        const probes = c.steps.reduce((n, st) => n + (isApply(st) ? 0 : st.repeat ?? 1), 0);
+        const probes = c.steps.reduce((n, st) => n + (isControl(st) ? 0 : st.repeat ?? 1), 0);
         const portBase = opts.backends === 'model' ? FIRST_PORT : pool.reservePorts(probes);
         rep.steps = runModel(c, topo, portBase);
         if (opts.backends !== 'kernel') rep.model = rep.steps.some((s) => s.modelMisses.length) ? 'fail' : 'pass';
@@ -323,7 +333,7 @@ function judgeOracle(c: CaseFile, topo: TopologySpec, steps: StepReport[], backe
   const layout = { ...K8S_NODE_LAYOUT, clusterCIDR: c.services!.clusterCIDR, ...(c.services!.masqueradeAll ? { masqueradeAll: true } : {}) };
   const net = compileTopology(topo);
   c.steps.forEach((s, i) => {
-    if (isApply(s)) return;
+    if (isControl(s)) return;
     const rep = steps[i]!;
     const src = s.src ?? formatIpOf(sourceFor(net.hosts.get(s.from)!, parseIpOf(s.dst)!) ?? 0);
     const want = predict(cluster, layout, probeOf(s), src);

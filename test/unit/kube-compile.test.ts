@@ -16,7 +16,7 @@ const lab = labOf({ node: rules });
 
 describe('kube objects', () => {
   test('reads Services and EndpointSlices of a kubectl List', () => {
-    expect(cluster.services.map((s) => s.name)).toEqual(['web', 'empty', 'np', 'local', 'sticky', 'lb', 'headless', 'ext', 'dns', 'itl', 'extip', 'lb2']);
+    expect(cluster.services.map((s) => s.name)).toEqual(['web', 'empty', 'np', 'local', 'sticky', 'lb', 'headless', 'ext', 'dns', 'itl', 'extip', 'lb2', 'sticky2']);
     expect(cluster.services.find((s) => s.name === 'headless')!.clusterIP).toBeUndefined();
     expect(cluster.services.find((s) => s.name === 'lb')!.loadBalancerIPs).toEqual(['203.0.113.10']);
   });
@@ -69,4 +69,14 @@ describe('the compiled ruleset', () => {
     expect(obs(lab, { from: 'node2', proto: 'tcp', dst: '203.0.113.10', dport: 80 }).outcome).toBe('dropped');
     expect(obs(lab, { from: 'pod1', proto: 'udp', dst: '10.96.0.10', dport: 53 })).toMatchObject({ outcome: 'delivered', responder: 'pod2' });
   });
+});
+
+test('ClientIP affinity expires after its timeout: the choice is random again', () => {
+  const first = runProbe(lab, newWorld(lab), { from: 'client', proto: 'tcp', dst: '10.96.0.109', dport: 80, sport: 41000 });
+  for (const branch of first) {
+    const soon = runProbe(lab, { ...branch.value.world, now: branch.value.world.now + 1 }, { from: 'client', proto: 'tcp', dst: '10.96.0.109', dport: 80, sport: 41001 });
+    expect(soon).toHaveLength(1);
+    const later = runProbe(lab, { ...branch.value.world, now: branch.value.world.now + 3 }, { from: 'client', proto: 'tcp', dst: '10.96.0.109', dport: 80, sport: 41002 });
+    expect(later.map((r) => r.value.observation.responder).sort()).toEqual(['pod1', 'pod2']);
+  }
 });
