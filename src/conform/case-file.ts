@@ -49,6 +49,8 @@ export type Expectation = Partial<Pick<Observation, 'outcome' | 'responder' | 'i
 };
 
 export interface ProbeStep extends Probe {
+  /** false: the Service-level oracle does not judge this probe (it describes fresh connections only) */
+  oracle?: boolean;
   repeat?: number;
   /** with repeat: the kernel's outcome/responder counts must fit the model's probabilities (chi-square) */
   distribution?: boolean;
@@ -58,6 +60,7 @@ export interface ProbeStep extends Probe {
 }
 
 export interface ApplyStep {
+  /** host -> ruleset; or, in a case with "services", the key "services" -> a new Services file */
   apply: Record<string, string>;
   /** the kernel (and so the model) must refuse it */
   expectRefused?: boolean;
@@ -169,7 +172,15 @@ export function checkCase(raw: unknown, file: string): CaseFile {
     if ('apply' in st) {
       if (typeof st.apply !== 'object' || st.apply === null) fail(file, `steps[${i}].apply must map hosts to rulesets`);
       const apply = st.apply as Record<string, unknown>;
-      for (const h of Object.keys(apply)) apply[h] = text(apply[h], `steps[${i}].apply.${h}`);
+      for (const h of Object.keys(apply)) {
+        if (h === 'services') {
+          // new Services mid-case: compiled again for every node when the case runs
+          if (c.services === undefined || typeof apply[h] !== 'string') fail(file, `steps[${i}].apply.services needs a case with "services" and a file name`);
+          const path = resolve(dirname(file), apply[h] as string);
+          if (!existsSync(path)) fail(file, `steps[${i}].apply.services: ${path} not found`);
+          apply[h] = readFileSync(path, 'utf8');
+        } else apply[h] = text(apply[h], `steps[${i}].apply.${h}`);
+      }
       return;
     }
     if (typeof st.from !== 'string') fail(file, `steps[${i}].from (a host) is required`);

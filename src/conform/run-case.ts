@@ -305,18 +305,23 @@ export async function runCases(cases: readonly CaseFile[], opts: RunOptions): Pr
   return out;
 }
 
-/** A case with "services": each node's ruleset compiled from them, bridge ports in hairpin mode (kubelet's hairpin-veth). */
+/** A case with "services": each node's ruleset compiled from them, bridge ports in hairpin mode (kubelet's
+ *  hairpin-veth); `apply: { services }` steps become the nodes' new rulesets. */
 export function withServices(c: CaseFile): CaseFile {
   if (!c.services?.text) return c;
-  const cluster = readCluster(c.services.text, c.services.file);
+  const compileAll = (text: string) => {
+    const cluster = readCluster(text, c.services!.file);
+    return Object.fromEntries(K8S_NODE_LAYOUT.nodes.map((n) => [n.name, compileNode(cluster, { nodeName: n.name, clusterCIDR: c.services!.clusterCIDR, ...(c.services!.masqueradeAll ? { masqueradeAll: true } : {}) })]));
+  };
   const hosts = structuredClone(c.hosts ?? {});
-  for (const n of K8S_NODE_LAYOUT.nodes) {
-    const h = (hosts[n.name] ??= {});
-    if (h.ruleset === undefined) h.ruleset = compileNode(cluster, { nodeName: n.name, clusterCIDR: c.services.clusterCIDR, ...(c.services.masqueradeAll ? { masqueradeAll: true } : {}) });
+  for (const [node, text] of Object.entries(compileAll(c.services.text))) {
+    const h = (hosts[node] ??= {});
+    if (h.ruleset === undefined) h.ruleset = text;
   }
   const ports: Record<string, string[]> = { node: ['veth-pod1', 'veth-pod2'], node2: ['veth-pod3'] };
   for (const [node, list] of Object.entries(ports)) if (hosts[node]!.hairpin === undefined) hosts[node]!.hairpin = list;
-  return { ...c, hosts };
+  const steps = c.steps.map((s) => (isApply(s) && s.apply.services !== undefined ? { ...s, apply: compileAll(s.apply.services), [SERVICES_TEXT]: s.apply.services } : s));
+  return { ...c, hosts, steps };
 }
 
 const oracleKey = (r: Pick<OracleResult, 'outcome' | 'responder' | 'sourceKept'>) => `${r.outcome} ${r.responder ?? '-'}${r.sourceKept === undefined ? '' : r.sourceKept ? ' kept' : ' masqueraded'}`;
@@ -328,12 +333,19 @@ function asOracle(o: Observation, src: string, sport: number | undefined): Pick<
 }
 
 /** The model's distribution must be the oracle's; each kernel observation one of its results. */
+/** The Services text an apply step installed, kept beside the compiled rulesets. */
+const SERVICES_TEXT = Symbol('services');
+function c0Services(s: Step): string | undefined {
+  return (s as { [SERVICES_TEXT]?: string })[SERVICES_TEXT];
+}
+
 function judgeOracle(c: CaseFile, topo: TopologySpec, steps: StepReport[], backends: Backends): void {
-  const cluster = readCluster(c.services!.text!, c.services!.file);
   const layout = { ...K8S_NODE_LAYOUT, clusterCIDR: c.services!.clusterCIDR, ...(c.services!.masqueradeAll ? { masqueradeAll: true } : {}) };
   const net = compileTopology(topo);
+  let cluster = readCluster(c.services!.text!, c.services!.file);
   c.steps.forEach((s, i) => {
-    if (isControl(s)) return;
+    if (isApply(s) && (c0Services(s))) cluster = readCluster(c0Services(s)!, c.services!.file);
+    if (isControl(s) || s.oracle === false) return;
     const rep = steps[i]!;
     const src = s.src ?? formatIpOf(sourceFor(net.hosts.get(s.from)!, parseIpOf(s.dst)!) ?? 0);
     const want = predict(cluster, layout, probeOf(s), src);
