@@ -84,6 +84,7 @@ export interface CaseServices {
   file: string;
   clusterCIDR: string;
   masqueradeAll?: boolean;
+  localhostNodePorts?: boolean;
   /** read from `file` */
   text?: string;
 }

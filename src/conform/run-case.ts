@@ -311,7 +311,11 @@ export function withServices(c: CaseFile): CaseFile {
   if (!c.services?.text) return c;
   const compileAll = (text: string) => {
     const cluster = readCluster(text, c.services!.file);
-    return Object.fromEntries(K8S_NODE_LAYOUT.nodes.map((n) => [n.name, compileNode(cluster, { nodeName: n.name, clusterCIDR: c.services!.clusterCIDR, ...(c.services!.masqueradeAll ? { masqueradeAll: true } : {}) })]));
+    return Object.fromEntries(K8S_NODE_LAYOUT.nodes.map((n) => [n.name, compileNode(cluster, {
+      nodeName: n.name, clusterCIDR: c.services!.clusterCIDR,
+      ...(c.services!.masqueradeAll ? { masqueradeAll: true } : {}),
+      ...(c.services!.localhostNodePorts ? { localhostNodePorts: true } : {}),
+    })]));
   };
   const hosts = structuredClone(c.hosts ?? {});
   for (const [node, text] of Object.entries(compileAll(c.services.text))) {

@@ -13,6 +13,8 @@ export interface NodeConfig {
   masqueradeAll?: boolean;
   /** the addresses NodePorts answer on; empty: every local address (addrtype LOCAL) */
   nodePortAddresses?: string[];
+  /** NodePorts also answer on 127.0.0.1 (the node must have route_localnet=1, as kube-proxy sets it) */
+  localhostNodePorts?: boolean;
 }
 
 export const MASQ_MARK = '0x4000';
@@ -115,6 +117,15 @@ export function compileNode(cluster: Cluster, node: NodeConfig): string {
 
   for (const rp of ports) compilePort(rp, node, nat, filter);
 
+  if (node.localhostNodePorts) {
+    // packets to 127/8 from outside the host are martians; kube-proxy drops them explicitly since route_localnet lets them in
+    filter.chain('KUBE-FIREWALL');
+    filter.add('INPUT', '-j KUBE-FIREWALL');
+    filter.add('OUTPUT', '-j KUBE-FIREWALL');
+    filter.add('KUBE-FIREWALL', '! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block incoming localnet connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP');
+  } else if (!node.nodePortAddresses?.length) {
+    nat.add('KUBE-SERVICES', '-d 127.0.0.0/8 -m comment --comment "localhost NodePorts are disabled" -j RETURN');
+  }
   if (node.nodePortAddresses?.length) {
     for (const ip of node.nodePortAddresses) nat.add('KUBE-SERVICES', `-d ${ip}/32 -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -j KUBE-NODEPORTS`);
   } else nat.add('KUBE-SERVICES', '-m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS');
