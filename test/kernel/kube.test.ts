@@ -35,6 +35,16 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: compiled Services'), () => {
     ['UDP Service', { from: 'pod1', proto: 'udp', dst: '10.96.0.10', dport: 53 }, 'delivered'],
     ['ping a ClusterIP', { from: 'pod1', proto: 'icmp', dst: '10.96.0.100' }, 'dropped'],
   ];
+  test('an SCTP Service: the kernel and the model both load its rules', async () => {
+    const sctp = readCluster(JSON.stringify({ kind: 'List', items: [
+      { kind: 'Service', metadata: { namespace: 'telco', name: 'sig' }, spec: { clusterIP: '10.96.0.50', ports: [{ name: 's', protocol: 'SCTP', port: 2905, targetPort: 2905 }] } },
+      { kind: 'EndpointSlice', metadata: { namespace: 'telco', name: 'sig-1', labels: { 'kubernetes.io/service-name': 'sig' } }, ports: [{ name: 's', port: 2905, protocol: 'SCTP' }], endpoints: [{ addresses: ['10.244.1.11'], conditions: { ready: true }, nodeName: 'node' }] },
+    ] }));
+    const r = await lab.apply('node2', compileNode(sctp, { nodeName: 'node2', clusterCIDR: '10.244.0.0/16' }));
+    expect(r).toMatchObject({ kernelOk: true, modelOk: true });
+    await lab.apply('node2', compileNode(cluster, { nodeName: 'node2', clusterCIDR: '10.244.0.0/16' }));
+  });
+
   test('each probe: the kernel does what the model predicts', async () => {
     const problems: string[] = [];
     const responders: (string | null)[] = [];

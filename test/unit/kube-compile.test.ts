@@ -80,3 +80,13 @@ test('ClientIP affinity expires after its timeout: the choice is random again', 
     expect(later.map((r) => r.value.observation.responder).sort()).toEqual(['pod1', 'pod2']);
   }
 });
+
+test('an SCTP Service compiles to rules the model loads (sctp port match)', () => {
+  const sctp = readCluster(JSON.stringify({ kind: 'List', items: [
+    { kind: 'Service', metadata: { namespace: 'telco', name: 'sig' }, spec: { clusterIP: '10.96.0.50', ports: [{ name: 's', protocol: 'SCTP', port: 2905, targetPort: 2905 }] } },
+    { kind: 'EndpointSlice', metadata: { namespace: 'telco', name: 'sig-1', labels: { 'kubernetes.io/service-name': 'sig' } }, ports: [{ name: 's', port: 2905, protocol: 'SCTP' }], endpoints: [{ addresses: ['10.244.1.11'], conditions: { ready: true }, nodeName: 'node' }] },
+  ] }));
+  const text = compileNode(sctp, { nodeName: 'node', clusterCIDR: '10.244.0.0/16' });
+  expect(text).toContain('-d 10.96.0.50/32 -p sctp');
+  expect(() => parseRuleset(text)).not.toThrow();
+});

@@ -68,6 +68,7 @@ export const MATCHERS: Record<string, Builder> = {
     return tests.length ? all(tests) : () => true;
   },
   udp: (ext) => MATCHERS.tcp!(ext),
+  sctp: (ext) => MATCHERS.tcp!(ext),
   icmp: (ext) => {
     const o = opt(ext, '--icmp-type');
     if (!o) return () => true;

@@ -91,6 +91,8 @@ export const EXTENSIONS: readonly ExtensionDesc[] = [
   // ---- matches
   { name: 'tcp', type: 'match', protos: [IPPROTO.TCP], implicitFor: IPPROTO.TCP, options: tcpUdpOptions('tcp') },
   { name: 'udp', type: 'match', protos: [IPPROTO.UDP], implicitFor: IPPROTO.UDP, options: tcpUdpOptions('udp') },
+  // SCTP ports only (chunk types are not modelled): enough for Services with protocol SCTP
+  { name: 'sctp', type: 'match', protos: [IPPROTO.SCTP], implicitFor: IPPROTO.SCTP, options: tcpUdpOptions('udp') },
   {
     name: 'icmp', type: 'match', protos: [IPPROTO.ICMP], implicitFor: IPPROTO.ICMP,
     options: [{ name: '--icmp-type', kind: 'icmpType', negatable: true }],
