@@ -7,7 +7,7 @@ import { LabPool } from '../conform/run-case.ts';
 import { writeArtifacts } from '../conform/artifacts.ts';
 import { kernelSkipReason } from '../lab/prereq.ts';
 
-export const FUZZ_USAGE = 'usage: nfconform fuzz [--runs N | --time 10m] [--seed S] [--iptables nft|legacy] [--out DIR] [--replay SEED:PATH] [--shrink-time 2m] [--timeout 150ms]';
+export const FUZZ_USAGE = 'usage: nfconform fuzz [--runs N | --time 10m] [--seed S] [--iptables nft|legacy] [--out DIR] [--replay SEED:PATH] [--shrink-time 2m] [--timeout 150ms] [--services]';
 
 /** Dropped probes dominate a campaign's time; 150 ms is still >100 times a lab round trip. */
 export const FUZZ_PROBE_TIMEOUT = '150ms';
@@ -37,6 +37,7 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
       runs: { type: 'string' }, time: { type: 'string' }, seed: { type: 'string' }, iptables: { type: 'string' },
       out: { type: 'string', default: 'fuzz-out' }, replay: { type: 'string' }, 'shrink-time': { type: 'string', default: '120s' },
       timeout: { type: 'string', default: FUZZ_PROBE_TIMEOUT },
+      services: { type: 'boolean', default: false },
     },
   });
   const skip = kernelSkipReason();
@@ -56,6 +57,7 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
   try {
     const result = await fuzz({
       oracle: { kind: 'kernel', pool },
+      kind: values.services ? 'services' : 'rulesets',
       ...(runs !== undefined ? { runs } : values.time ? {} : { runs: 100 }),
       ...(values.time ? { timeSeconds: parseDuration(values.time) } : {}),
       ...(values.seed ? { seed: Number(values.seed) } : {}),

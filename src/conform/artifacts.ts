@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Observation, Probe } from '../model/index.ts';
 import type { TraceEvent } from '../model/trace.ts';
 import { caseTopology, isApply, isWait, type CaseFile } from './case-file.ts';
-import { LabPool } from './run-case.ts';
+import { LabPool, withServices } from './run-case.ts';
 import { reproScript } from './repro.ts';
 import { renderPlain } from './render.ts';
 import type { KernelObservation } from '../lab/kernel-lab.ts';
@@ -45,7 +45,7 @@ export interface ExplainInput {
 
 /** Runs the case once more with counters, and writes case.json, repro.sh and explain.md. */
 export async function writeArtifacts(dir: string, input: ExplainInput, pool?: LabPool): Promise<string> {
-  const { c } = input;
+  const c = withServices(input.c);
   const out = join(dir, caseId(c));
   mkdirSync(out, { recursive: true });
   const md: string[] = [`# ${c.name}`, ''];
@@ -81,8 +81,15 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
     }
     if (!explained) md.push('The divergence did not show again on this run (a probabilistic rule may have taken the model\'s branch this time).', '');
   }
-  const steps = c.steps.map((s, i) => (observed[i] ? { ...s, observed: { outcome: observed[i]!.outcome, responder: observed[i]!.responder, seen: observed[i]!.seen } } : s));
-  writeFileSync(join(out, 'case.json'), JSON.stringify({ ...c, steps, file: undefined }, null, 2) + '\n');
+  const steps = input.c.steps.map((s, i) => (observed[i] ? { ...s, observed: { outcome: observed[i]!.outcome, responder: observed[i]!.responder, seen: observed[i]!.seen } } : s));
+  const saved: CaseFile = { ...input.c, steps };
+  if (input.c.services?.text) {
+    // generated Services go beside the case, so that `nfconform check case.json` replays it
+    writeFileSync(join(out, 'services.json'), JSON.stringify(JSON.parse(input.c.services.text), null, 1) + '\n');
+    const { text: _t, ...rest } = input.c.services;
+    saved.services = { ...rest, file: 'services.json' };
+  }
+  writeFileSync(join(out, 'case.json'), JSON.stringify({ ...saved, file: undefined }, null, 2) + '\n');
   writeFileSync(join(out, 'repro.sh'), reproScript(c), { mode: 0o755 });
   writeFileSync(join(out, 'explain.md'), md.join('\n') + '\n');
   return out;

@@ -6,6 +6,7 @@ import { isInputError, parseRuleset } from '../model/index.ts';
 import type { Mutation } from '../model/lab-model.ts';
 import type { Backend } from '../model/rules/types.ts';
 import { caseDrawArb, caseFromDraw, type CaseDraw } from './fuzz-arbitraries.ts';
+import { serviceCaseArb, serviceCase } from './service-arbitraries.ts';
 import { caseTopology, type CaseFile } from './case-file.ts';
 import { runCases, LabPool } from './run-case.ts';
 import { judgeAgainstMutant, type StepDiff } from './mutant.ts';
@@ -31,6 +32,8 @@ export interface FuzzProgress {
 
 export interface FuzzOptions {
   oracle: FuzzOracle;
+  /** what is drawn: rulesets and topology variants (default), or Service sets judged by the Service oracle too */
+  kind?: 'rulesets' | 'services';
   runs?: number;
   timeSeconds?: number;
   seed?: number;
@@ -50,7 +53,7 @@ export interface FuzzResult {
   probes: number;
   elapsedMs: number;
   known: CaseJudgement['known'];
-  divergence?: { draw: CaseDraw; case: CaseFile; diffs: StepDiff[]; path: string; seed: number; shrinks: number };
+  divergence?: { draw: unknown; case: CaseFile; diffs: StepDiff[]; path: string; seed: number; shrinks: number };
 }
 
 /** One case on the model and the oracle. Unknown divergences fail; known ones are reported. */
@@ -84,6 +87,8 @@ async function judgeOnKernel(c: CaseFile, pool: LabPool): Promise<{ diffs: StepD
   const diffs: StepDiff[] = [];
   if (rep!.error) diffs.push({ step: 'rulesets', diff: { field: 'apply', model: 'accepted', kernel: rep!.error } });
   for (const s of rep!.steps) for (const d of s.diffs) diffs.push({ step: s.label, diff: d });
+  // with Services, the Service-level oracle is a third party to agree with
+  for (const s of rep!.steps) for (const m of s.oracleMisses) diffs.push({ step: s.label, diff: { field: 'oracle', model: m, kernel: null } });
   return { diffs, probes: rep!.steps.reduce((n, s) => n + s.kernel.length, 0) };
 }
 
@@ -95,13 +100,16 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
   const stats: FuzzProgress = { cases: 0, probes: 0, divergences: 0, known: 0, elapsedMs: 0, shrinking: false };
   const known: CaseJudgement['known'] = [];
   let shrinkDeadline = Infinity;
-  let last: { draw: CaseDraw; diffs: StepDiff[] } | undefined;
+  let last: { draw: unknown; diffs: StepDiff[] } | undefined;
   let shrinks = -1;
+  const services = opts.kind === 'services';
+  const arb: fc.Arbitrary<unknown> = services ? serviceCaseArb(20) : caseDrawArb({ ...(opts.backend ? { backend: opts.backend } : {}), maxRules: opts.maxRules ?? 6, maxProbes: opts.maxProbes ?? 5 });
+  const toCase = (draw: unknown, name?: string) => (services ? serviceCase(draw as Parameters<typeof serviceCase>[0], name) : caseFromDraw(draw as CaseDraw, name));
 
-  const prop = fc.asyncProperty(caseDrawArb({ ...(opts.backend ? { backend: opts.backend } : {}), maxRules: opts.maxRules ?? 6, maxProbes: opts.maxProbes ?? 5 }), async (draw) => {
+  const prop = fc.asyncProperty(arb, async (draw) => {
     // past the shrink budget every candidate "passes", so the shrinker stops at the smallest failure so far
     if (performance.now() > shrinkDeadline) return true;
-    const c = caseFromDraw(draw);
+    const c = toCase(draw);
     const j = await judgeCase(c, opts.oracle, registry);
     stats.cases++;
     stats.probes += j.probes;
@@ -121,7 +129,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
     return j.diffs.length === 0;
   });
 
-  const params: fc.Parameters<[CaseDraw]> = { seed, numRuns: opts.runs ?? 100, endOnFailure: false };
+  const params: fc.Parameters<[unknown]> = { seed, numRuns: opts.runs ?? 100, endOnFailure: false };
   if (opts.replay) {
     params.path = opts.replay.path;
     params.numRuns = 1;
@@ -135,7 +143,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
   const result: FuzzResult = { seed, cases: stats.cases, probes: stats.probes, elapsedMs: performance.now() - t0, known };
   if (details.failed && last) {
     const draw = details.counterexample?.[0] ?? last.draw;
-    result.divergence = { draw, case: caseFromDraw(draw, `fuzz divergence (seed ${seed})`), diffs: last.diffs, path: details.counterexamplePath ?? '', seed, shrinks: Math.max(0, shrinks) };
+    result.divergence = { draw, case: toCase(draw, `fuzz divergence (seed ${seed})`), diffs: last.diffs, path: details.counterexamplePath ?? '', seed, shrinks: Math.max(0, shrinks) };
   }
   return result;
 }

@@ -1,16 +1,17 @@
 // The differential engine finds a planted model bug and shrinks it to a small case.
 import { test, expect } from 'vitest';
 import { fuzz } from '../../src/conform/fuzz.ts';
-import { rulesetFrom } from '../../src/conform/fuzz-arbitraries.ts';
+import { rulesetFrom, type CaseDraw } from '../../src/conform/fuzz-arbitraries.ts';
 
 test('a planted bug (MASQUERADE ignores the outgoing interface) is found and shrunk to a case of a few rules', async () => {
   const r = await fuzz({ oracle: { kind: 'mutant', mutation: 'masquerade-first-address' }, runs: 3000, seed: 3, shrinkSeconds: 30 });
   expect(r.divergence, `no divergence in ${r.cases} cases`).toBeDefined();
   const d = r.divergence!;
-  const rules = rulesetFrom(d.draw.rules, d.draw.backend).split('\n').filter((l) => l.startsWith('-A'));
+  const draw = d.draw as CaseDraw;
+  const rules = rulesetFrom(draw.rules, draw.backend).split('\n').filter((l) => l.startsWith('-A'));
   expect(rules.length).toBeLessThanOrEqual(2);
   expect(rules.some((l) => l.includes('MASQUERADE'))).toBe(true);
-  expect(d.draw.probes.length).toBeLessThanOrEqual(2);
+  expect(draw.probes.length).toBeLessThanOrEqual(2);
   expect(d.diffs.some((x) => x.diff.field === 'seen' || x.diff.field.startsWith('conntrack'))).toBe(true);
   // the seed and path replay the same shrunk case
   const again = await fuzz({ oracle: { kind: 'mutant', mutation: 'masquerade-first-address' }, replay: { seed: d.seed, path: d.path } });
