@@ -60,22 +60,17 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: compiled Services'), () => {
 });
 
 describe.skipIf(skipReason)(kernelDescribe('kernel: random Service sets (property)'), () => {
-  test('the Service oracle, the model over the compiled rules and the kernel agree', async () => {
-    const { default: fc } = await import('fast-check');
-    const { serviceCaseArb, serviceCase } = await import('../../src/conform/service-arbitraries.ts');
-    const { runCases, LabPool } = await import('../../src/conform/run-case.ts');
-    const pool = new LabPool();
+  test('the Service oracle, the model over the compiled rules and the kernel agree (fixed seeds and one random seed)', async () => {
+    const { fuzz } = await import('../../src/conform/fuzz.ts');
+    const { LabPool } = await import('../../src/conform/run-case.ts');
+    const pool = new LabPool({ timeoutMs: 150 });
     try {
       const random = Math.floor(Math.random() * 0x7fffffff);
       console.log(`random Service-property seed: ${random}`);
       for (const seed of [1, 2, random]) {
-        const draws = fc.sample(serviceCaseArb(20), { numRuns: 6, seed });
-        const reports = await runCases(draws.map((d, i) => serviceCase(d, `seed ${seed} #${i}`)), { backends: 'both', pool });
-        const problems = reports.flatMap((r) => [
-          ...(r.error ? [`${r.name}: ${r.error}`] : []),
-          ...r.steps.flatMap((s) => [...s.oracleMisses, ...s.diffs.map((d) => `${d.field} model=${JSON.stringify(d.model)} kernel=${JSON.stringify(d.kernel)}`)].map((m) => `${r.name} ${s.label}: ${m}`)),
-        ]);
-        expect(problems).toEqual([]);
+        const r = await fuzz({ oracle: { kind: 'kernel', pool }, kind: 'services', runs: 8, seed, shrinkSeconds: 30 });
+        const d = r.divergence;
+        expect(d ? `${d.diffs.map((x) => `${x.step}: ${x.diff.field} model=${JSON.stringify(x.diff.model)} kernel=${JSON.stringify(x.diff.kernel)}`).join('\n')}\nreplay: nfconform fuzz --services --replay ${d.seed}:${d.path}` : null).toBeNull();
       }
     } finally {
       await pool.close();
