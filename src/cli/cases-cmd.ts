@@ -9,8 +9,14 @@ import { runCases, type Backends, type CaseReport } from '../conform/run-case.ts
 import { kernelSkipReason } from '../lab/prereq.ts';
 import { truthTable, failureDetails, summary, writeJson, writeJunit } from './report.ts';
 
-export const CHECK_USAGE = 'usage: nfconform check FILE... [--backend model|kernel|both] [--json] [--junit FILE]';
-export const RUN_USAGE = 'usage: nfconform run [SUITE...] [--tags a,b] [--backend model|kernel|both] [--junit FILE] [--json FILE]';
+export const CHECK_USAGE = 'usage: nfconform check FILE... [--backend model|kernel|both] [--iptables nft|legacy] [--json] [--junit FILE]';
+export const RUN_USAGE = 'usage: nfconform run [SUITE...] [--tags a,b] [--backend model|kernel|both] [--iptables nft|legacy] [--junit FILE] [--json FILE]';
+
+function iptablesOf(v: string | undefined): 'nft' | 'legacy' | undefined {
+  if (v === undefined) return undefined;
+  if (v !== 'nft' && v !== 'legacy') throw cmdline(`--iptables must be nft or legacy, not "${v}"`);
+  return v;
+}
 
 const cmdline = (reason: string) => new InputError('syntax', reason, { file: '<command line>', line: 1, col: 1 });
 
@@ -20,13 +26,14 @@ function backendOf(v: string | undefined, fallback: Backends): Backends {
   return v;
 }
 
-async function execute(cases: CaseFile[], backends: Backends, write: (s: string) => void, json: boolean): Promise<CaseReport[]> {
+async function execute(cases: CaseFile[], backends: Backends, write: (s: string) => void, json: boolean, iptables?: 'nft' | 'legacy'): Promise<CaseReport[]> {
   const kernelSkip = backends === 'model' ? undefined : kernelSkipReason();
   if (kernelSkip && !json) write(pc.yellow(`kernel runs skipped: ${kernelSkip}`));
   const tty = process.stderr.isTTY;
   const t0 = performance.now();
   return runCases(cases, {
     backends,
+    ...(iptables ? { iptables } : {}),
     ...(kernelSkip ? { kernelSkip } : {}),
     onStart: (c, i) => {
       const msg = `[${i + 1}/${cases.length}] ${c.name}`;
@@ -58,16 +65,16 @@ function finish(reports: CaseReport[], backends: Backends, write: (s: string) =>
 }
 
 export async function checkCommand(argv: string[], write: (s: string) => void): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { backend: { type: 'string' }, json: { type: 'boolean', default: false }, junit: { type: 'string' } } });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { backend: { type: 'string' }, json: { type: 'boolean', default: false }, junit: { type: 'string' }, iptables: { type: 'string' } } });
   if (!positionals.length) throw cmdline(CHECK_USAGE);
   const cases = positionals.map(loadCase);
   const backends = backendOf(values.backend, 'both');
-  const reports = await execute(cases, backends, write, values.json);
+  const reports = await execute(cases, backends, write, values.json, iptablesOf(values.iptables));
   return finish(reports, backends, write, { json: values.json, ...(values.junit ? { junit: values.junit } : {}) });
 }
 
 export async function runCommand(argv: string[], write: (s: string) => void): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { backend: { type: 'string' }, tags: { type: 'string' }, junit: { type: 'string' }, json: { type: 'string' }, list: { type: 'boolean', default: false } } });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { backend: { type: 'string' }, tags: { type: 'string' }, junit: { type: 'string' }, json: { type: 'string' }, list: { type: 'boolean', default: false }, iptables: { type: 'string' } } });
   let cases = findCaseFiles(SUITES_DIR).map(loadCase);
   if (positionals.length) cases = cases.filter((c) => positionals.some((p) => c.name.includes(p) || relative(SUITES_DIR, c.file ?? '').startsWith(p)));
   if (values.tags) {
@@ -80,6 +87,6 @@ export async function runCommand(argv: string[], write: (s: string) => void): Pr
     return 0;
   }
   const backends = backendOf(values.backend, 'both');
-  const reports = await execute(cases, backends, write, false);
+  const reports = await execute(cases, backends, write, false, iptablesOf(values.iptables));
   return finish(reports, backends, write, { json: false, ...(values.json ? { jsonFile: values.json } : {}), ...(values.junit ? { junit: values.junit } : {}) });
 }

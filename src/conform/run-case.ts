@@ -2,6 +2,7 @@
 // their expectations and against each other. Kernel labs are reused across
 // cases with the same topology (reset, not rebuilt).
 import { formatIp as formatIpOf, parseIp as parseIpOf } from '../model/ip.ts';
+import type { Backend } from '../model/rules/types.ts';
 import { makeLab, newWorld, runProbe, parseRuleset, printRuleset as printRulesetOf, isInputError, type Observation, type Weighted, type Probe, type Ruleset, type TopologySpec, type ProbeRun } from '../model/index.ts';
 import { compileTopology } from '../model/net/topology.ts';
 import { PairedLab } from './paired-lab.ts';
@@ -254,6 +255,8 @@ function printableOrRaw(c: CaseFile, host: string, text: string): string {
 
 export interface RunOptions {
   backends: Backends;
+  /** run every host's rules with this iptables backend, whatever the case says */
+  iptables?: Backend;
   /** a lab pool to reuse (the caller closes it); otherwise one is made and closed */
   pool?: LabPool;
   /** why kernel runs cannot happen here (not root, ...), if so */
@@ -271,7 +274,7 @@ export async function runCases(cases: readonly CaseFile[], opts: RunOptions): Pr
       const t0 = performance.now();
       const rep: CaseReport = { name: c0.name, file: c0.file, tags: c0.tags ?? [], model: 'skip', kernel: 'skip', agree: 'skip', oracle: 'skip', steps: [], ms: 0 };
       try {
-        const c = withServices(c0);
+        const c = withIptables(withServices(c0), opts.iptables);
         const topo = caseTopology(c);
         const probes = c.steps.reduce((n, st) => n + (isControl(st) ? 0 : st.repeat ?? 1), 0);
         const portBase = opts.backends === 'model' ? FIRST_PORT : pool.reservePorts(probes);
@@ -303,6 +306,15 @@ export async function runCases(cases: readonly CaseFile[], opts: RunOptions): Pr
     if (!opts.pool) await pool.close();
   }
   return out;
+}
+
+/** The case with every host on one iptables backend (nft or legacy). */
+export function withIptables(c: CaseFile, backend: Backend | undefined): CaseFile {
+  if (!backend) return c;
+  const hosts = structuredClone(c.hosts ?? {});
+  const topo = caseTopology(c);
+  for (const h of topo.hosts) (hosts[h.name] ??= {}).backend = backend;
+  return { ...c, hosts };
 }
 
 /** A case with "services": each node's ruleset compiled from them, bridge ports in hairpin mode (kubelet's

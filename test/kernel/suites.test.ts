@@ -1,22 +1,28 @@
-// Every suite case on the kernel: its expectations hold and the model agrees.
+// Every suite case on the kernel, with iptables-nft and with iptables-legacy: its expectations
+// hold, the model agrees, and (for Services) the Service-level oracle too.
 import { describe, test, expect, afterAll } from 'vitest';
 import { loadCase, findCaseFiles } from '../../src/conform/case-file.ts';
 import { runCases } from '../../src/conform/run-case.ts';
 import { skipReason, kernelDescribe } from './env.ts';
 
-
-describe.skipIf(skipReason)(kernelDescribe('kernel: suites'), () => {
-  const cases = findCaseFiles().map(loadCase);
-  // one run over all cases, so that the lab is reused; each case is then its own test
-  const reports = runCases(cases, { backends: 'both' });
-  afterAll(async () => { await reports; });
-  for (const c of cases) {
-    test(c.name, async () => {
-      const r = (await reports).find((x) => x.file === c.file)!;
-      const problems = r.steps.flatMap((s) => [...s.kernelMisses.map((m) => `${s.label}: kernel ${m}`), ...s.diffs.map((d) => `${s.label}: ${d.field} model=${JSON.stringify(d.model)} kernel=${JSON.stringify(d.kernel)}`)]);
-      expect(r.error ?? null).toBeNull();
-      expect(problems).toEqual([]);
-      expect([r.kernel, r.agree]).toEqual(['pass', 'pass']);
-    });
-  }
-});
+for (const iptables of ['nft', 'legacy'] as const) {
+  describe.skipIf(skipReason)(kernelDescribe(`kernel: suites (iptables-${iptables})`), () => {
+    const cases = findCaseFiles().map(loadCase);
+    // one run over all cases, so that the lab is reused; each case is then its own test
+    const reports = runCases(cases, { backends: 'both', iptables });
+    afterAll(async () => { await reports; });
+    for (const c of cases) {
+      test(c.name, async () => {
+        const r = (await reports).find((x) => x.file === c.file)!;
+        const problems = r.steps.flatMap((s) => [
+          ...s.kernelMisses.map((m) => `${s.label}: kernel ${m}`),
+          ...s.oracleMisses.map((m) => `${s.label}: oracle ${m}`),
+          ...s.diffs.map((d) => `${s.label}: ${d.field} model=${JSON.stringify(d.model)} kernel=${JSON.stringify(d.kernel)}`),
+        ]);
+        expect(r.error ?? null).toBeNull();
+        expect(problems).toEqual([]);
+        expect([r.kernel, r.agree]).toEqual(['pass', 'pass']);
+      });
+    }
+  });
+}
