@@ -29,6 +29,13 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: ClusterIP, NodePort, REJECT,
     }
   });
 
+  test('repeated probes give the observed distribution over a statistic rule', async () => {
+    await lab.apply('node', svc(['10.244.1.11', '10.244.2.13']));
+    const counts = await lab.kernel.distribution({ from: 'client', proto: 'tcp', dst: '10.96.0.100', dport: 80 }, 40);
+    expect([...counts.keys()].sort()).toEqual(['delivered pod1', 'delivered pod3']);
+    expect([...counts.values()].reduce((a, b) => a + b, 0)).toBe(40);
+  });
+
   test('a ClusterIP does not answer ping (C20)', async () => {
     await lab.apply('node', svc(['10.244.1.11']));
     const r = agreed(await lab.probe({ from: 'pod2', proto: 'icmp', dst: '10.96.0.100' }));
