@@ -5,7 +5,7 @@ import { InputError } from './errors.ts';
 import { parseIp, formatIp, type U32 } from './ip.ts';
 import { PathRun, type Arrival, tupleOf, sourceFor } from './path.ts';
 import { type Pkt, TCP } from './eval/packet.ts';
-import { formatTuple, PROTO_LABEL, type Tuple } from './conntrack.ts';
+import { formatTuple, PROTO_LABEL } from './conntrack.ts';
 import { type ModelLab, type World, cloneWorld } from './lab-model.ts';
 import type { TraceEvent } from './trace.ts';
 import { type Observation, type Outcome, type DropPoint, type Weighted, ICMP_UNREACH_NAMES } from './observation.ts';
@@ -261,4 +261,3 @@ function mergeSame(list: Weighted<ProbeRun>[]): Weighted<ProbeRun>[] {
   return [...byKey.values()];
 }
 
-export type { Tuple };

@@ -1,6 +1,6 @@
 // The routing decision and source address selection (spec/semantics.md §3).
 import { type U32, maskOf, isLoopback } from '../ip.ts';
-import type { Host, Iface } from './topology.ts';
+import type { Host } from './topology.ts';
 
 export type RouteResult =
   | { type: 'local'; dev: string }
@@ -38,8 +38,4 @@ export function isBroadcast(h: Host, a: U32): boolean {
     for (const ad of i.addrs) if (ad.len < 31 && ((ad.ip | ~maskOf(ad.len)) >>> 0) === a) return true;
   }
   return false;
-}
-
-export function ifaceOf(h: Host, name: string): Iface | undefined {
-  return h.ifaces.get(name);
 }
