@@ -17,6 +17,7 @@ const category = (o: Observation) => `${o.outcome} ${o.responder ?? '-'}`;
 import type { FieldDiff } from './compare.ts';
 import { readCluster } from '../kube/objects.ts';
 import { compileNode } from '../kube/compile.ts';
+import type { CompilerMutant } from '../kube/mutants.ts';
 import { predict, K8S_NODE_LAYOUT, type OracleResult } from '../kube/oracle.ts';
 import { sourceFor } from '../model/path.ts';
 
@@ -108,7 +109,10 @@ function runModel(c: CaseFile, topo: TopologySpec, portBase = FIRST_PORT): StepR
     }
     rep.modelMisses = combine(perRepeat, s.expect?.mode);
     if (s.expect?.sticky) {
-      // the model follows its most likely branch from one repetition to the next
+      // after the first connection the model must have no choice left, and follow the same endpoint
+      const later = rep.model.slice(1);
+      const open = later.findIndex((d) => new Set(d.map((x) => x.value.responder)).size > 1);
+      if (open >= 0) rep.modelMisses.push(`repetition ${open + 2} may still go to ${[...new Set(later[open]!.map((x) => x.value.responder))].join(' or ')}: nothing sticks`);
       const firsts = new Set(rep.model.map((d) => [...d].sort((a, b) => b.p - a.p)[0]?.value.responder ?? null));
       if (firsts.size > 1) rep.modelMisses.push(`responders changed across repetitions: ${[...firsts].join(', ')}`);
     }
@@ -254,6 +258,8 @@ function printableOrRaw(c: CaseFile, host: string, text: string): string {
 }
 
 export interface RunOptions {
+  /** compile Services with a deliberately wrong compiler (`npm run mutants`) */
+  mutant?: CompilerMutant;
   backends: Backends;
   /** run every host's rules with this iptables backend, whatever the case says */
   iptables?: Backend;
@@ -274,7 +280,7 @@ export async function runCases(cases: readonly CaseFile[], opts: RunOptions): Pr
       const t0 = performance.now();
       const rep: CaseReport = { name: c0.name, file: c0.file, tags: c0.tags ?? [], model: 'skip', kernel: 'skip', agree: 'skip', oracle: 'skip', steps: [], ms: 0 };
       try {
-        const c = withIptables(withServices(c0), opts.iptables);
+        const c = withIptables(withServices(c0, opts.mutant), opts.iptables);
         const topo = caseTopology(c);
         const probes = c.steps.reduce((n, st) => n + (isControl(st) ? 0 : st.repeat ?? 1), 0);
         const portBase = opts.backends === 'model' ? FIRST_PORT : pool.reservePorts(probes);
@@ -319,15 +325,17 @@ export function withIptables(c: CaseFile, backend: Backend | undefined): CaseFil
 
 /** A case with "services": each node's ruleset compiled from them, bridge ports in hairpin mode (kubelet's
  *  hairpin-veth); `apply: { services }` steps become the nodes' new rulesets. */
-export function withServices(c: CaseFile): CaseFile {
+export function withServices(c: CaseFile, mutant?: CompilerMutant): CaseFile {
   if (!c.services?.text) return c;
   const compileAll = (text: string) => {
-    const cluster = readCluster(text, c.services!.file);
-    return Object.fromEntries(K8S_NODE_LAYOUT.nodes.map((n) => [n.name, compileNode(cluster, {
+    const read = readCluster(text, c.services!.file);
+    const cluster = mutant?.services ? mutant.services(read) : read;
+    const rules = mutant?.rules ?? ((t: string) => t);
+    return Object.fromEntries(K8S_NODE_LAYOUT.nodes.map((n) => [n.name, rules(compileNode(cluster, {
       nodeName: n.name, clusterCIDR: c.services!.clusterCIDR,
       ...(c.services!.masqueradeAll ? { masqueradeAll: true } : {}),
       ...(c.services!.localhostNodePorts ? { localhostNodePorts: true } : {}),
-    })]));
+    }))]));
   };
   const hosts = structuredClone(c.hosts ?? {});
   for (const [node, text] of Object.entries(compileAll(c.services.text))) {

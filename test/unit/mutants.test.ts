@@ -1,0 +1,18 @@
+// Every compiler mutant really changes what is compiled for the fixture Services (no dead mutant).
+import { test, expect } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { readCluster } from '../../src/kube/objects.ts';
+import { compileNode } from '../../src/kube/compile.ts';
+import { MUTANTS } from '../../src/kube/mutants.ts';
+
+const cluster = readCluster(readFileSync(new URL('../../suites/fixtures/services.json', import.meta.url), 'utf8'));
+const reference = compileNode(cluster, { nodeName: 'node', clusterCIDR: '10.244.0.0/16' });
+
+test('at least 15 mutants, each changing the compiled rules', () => {
+  expect(MUTANTS.length).toBeGreaterThanOrEqual(15);
+  for (const m of MUTANTS) {
+    const c = m.services ? m.services(cluster) : cluster;
+    const text = (m.rules ?? ((t: string) => t))(compileNode(c, { nodeName: 'node', clusterCIDR: '10.244.0.0/16' }));
+    expect(text, m.name).not.toBe(reference);
+  }
+});
