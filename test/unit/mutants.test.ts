@@ -6,13 +6,13 @@ import { compileNode } from '../../src/kube/compile.ts';
 import { MUTANTS } from '../../src/kube/mutants.ts';
 
 const cluster = readCluster(readFileSync(new URL('../../suites/fixtures/services.json', import.meta.url), 'utf8'));
-const reference = compileNode(cluster, { nodeName: 'node', clusterCIDR: '10.244.0.0/16' });
+const both = (c: typeof cluster, rules: (t: string) => string = (t) => t) => ['node', 'node2'].map((n) => rules(compileNode(c, { nodeName: n, clusterCIDR: '10.244.0.0/16' }))).join('\n');
+const reference = both(cluster);
 
 test('at least 15 mutants, each changing the compiled rules', () => {
   expect(MUTANTS.length).toBeGreaterThanOrEqual(15);
   for (const m of MUTANTS) {
-    const c = m.services ? m.services(cluster) : cluster;
-    const text = (m.rules ?? ((t: string) => t))(compileNode(c, { nodeName: 'node', clusterCIDR: '10.244.0.0/16' }));
+    const text = both(m.services ? m.services(cluster) : cluster, m.rules);
     expect(text, m.name).not.toBe(reference);
   }
 });
