@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
 import pc from 'picocolors';
 import { reapStale, ownNamespacesSync } from '../lab/cleanup.ts';
+import { canCreateNetns } from '../lab/prereq.ts';
 
 export const DOCTOR_USAGE = 'usage: nfconform doctor [--cleanup]   (checks root, netns and tools; --cleanup removes labs of dead runs)';
 
@@ -17,17 +18,6 @@ function has(cmd: string, args: string[] = ['--version']): boolean {
   }
 }
 
-function netnsWorks(): boolean {
-  const ns = `nfc-doctor-${process.pid}`;
-  try {
-    execFileSync('ip', ['netns', 'add', ns], { stdio: 'ignore' });
-    execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export async function doctorCommand(argv: string[], write: (s: string) => void): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { cleanup: { type: 'boolean', default: false } } });
   const apt = (pkg: string) => `apt-get update && apt-get install -y ${pkg}   (or: bash scripts/setup.sh)`;
@@ -35,7 +25,7 @@ export async function doctorCommand(argv: string[], write: (s: string) => void):
   const checks: Check[] = [
     { name: 'running as root', ok: root, hint: 'run as root (sudo -E nfconform ...): the lab creates network namespaces' },
     { name: 'iproute2 (ip)', ok: has('ip', ['-V']), hint: apt('iproute2') },
-    { name: 'network namespaces', ok: root && netnsWorks(), hint: 'needs root and a kernel with CONFIG_NET_NS; in a container add --cap-add NET_ADMIN --cap-add SYS_ADMIN' },
+    { name: 'network namespaces', ok: root && canCreateNetns(), hint: 'needs root and a kernel with CONFIG_NET_NS; in a container add --cap-add NET_ADMIN --cap-add SYS_ADMIN' },
     { name: 'iptables-nft', ok: has('iptables-nft'), hint: apt('iptables') },
     { name: 'iptables-legacy', ok: has('iptables-legacy'), hint: apt('iptables') },
     { name: 'conntrack', ok: has('conntrack'), hint: apt('conntrack') },

@@ -8,15 +8,12 @@ import { formatCidr } from '../model/ip.ts';
 import { parseSave } from '../model/rules/restore.ts';
 import { InputError } from '../model/errors.ts';
 
-const printable = (od: OptionDesc, v: OptValue) => (KINDS[od.kind] as Kind<OptValue>).print(v).join(' ');
-
-/** Text for one option of an extension, maybe negated. */
-function optionText(od: OptionDesc): fc.Arbitrary<string> {
+/** Text for one option of an extension, maybe negated; values from the kind's own arbitrary unless given. */
+export function optionText(od: OptionDesc, values?: (kind: OptionDesc['kind']) => fc.Arbitrary<OptValue>): fc.Arbitrary<string> {
   const kind = KINDS[od.kind] as Kind<OptValue>;
-  return fc.tuple(od.negatable ? fc.boolean() : fc.constant(false), kind.arb()).map(([neg, v]) => {
-    const args = kind.arity === 0 ? '' : ` ${printable(od, v)}`;
-    return `${neg ? '! ' : ''}${od.name}${args}`;
-  });
+  return fc.tuple(od.negatable ? fc.boolean() : fc.constant(false), values ? values(od.kind) : kind.arb()).map(
+    ([neg, v]) => `${neg ? '! ' : ''}${od.name}${kind.arity === 0 ? '' : ` ${kind.print(v).join(' ')}`}`,
+  );
 }
 
 /** One extension with a subset of its options (at most one per group); may be refused by its own checks. */
@@ -25,7 +22,7 @@ export function extensionText(d: ExtensionDesc): fc.Arbitrary<string> {
   return fc.subarray(usable, { minLength: 0, maxLength: Math.min(4, usable.length) }).chain((chosen) => {
     const seen = new Set<string>();
     const opts = chosen.filter((o) => (o.group ? !seen.has(o.group) && (seen.add(o.group), true) : true));
-    return opts.length === 0 ? fc.constant('') : fc.tuple(...opts.map(optionText)).map((parts) => parts.join(' '));
+    return opts.length === 0 ? fc.constant('') : fc.tuple(...opts.map((o) => optionText(o))).map((parts) => parts.join(' '));
   });
 }
 

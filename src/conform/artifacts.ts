@@ -59,8 +59,7 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
     let explained = false;
     for (const [i, s] of c.steps.entries()) {
       if (isWait(s)) {
-        lab.world.now += s.wait;
-        await new Promise((r) => setTimeout(r, s.wait * 1000));
+        await lab.wait(s.wait);
         continue;
       }
       if (isApply(s)) {

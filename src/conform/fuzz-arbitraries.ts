@@ -3,7 +3,7 @@
 // variants and probes. Built from records, tuples and map (no chain) so that
 // shrinking reaches small cases.
 import fc from 'fast-check';
-import { EXTENSIONS, type ExtensionDesc, type OptionDesc } from '../model/rules/descriptors.ts';
+import { EXTENSIONS, type ExtensionDesc } from '../model/rules/descriptors.ts';
 import { KINDS, type Kind, type KindName, type OptValue, type NumRange, type NatRange } from '../model/rules/kinds.ts';
 import { TABLE_HOOKS, type TableName, type Backend } from '../model/rules/types.ts';
 import { parseCidr, parseIp } from '../model/ip.ts';
@@ -11,6 +11,7 @@ import { parseSave } from '../model/rules/restore.ts';
 import { InputError } from '../model/errors.ts';
 import type { CaseFile } from './case-file.ts';
 import { probeArb } from './probe-arbitraries.ts';
+import { optionText } from './arbitraries.ts';
 
 const LAB_CIDRS = ['10.244.0.0/16', '10.244.1.0/24', '10.244.1.11', '10.244.1.12', '10.244.2.13', '192.168.50.20', '192.168.50.10', '10.96.0.0/12', '10.96.0.100', '10.0.2.0/24', '127.0.0.0/8'].map((c) => parseCidr(c)!);
 const LAB_PORTS: NumRange[] = [[80, 80], [8080, 8080], [9090, 9090], [30080, 30080], [1, 1024], [8000, 9999]];
@@ -38,15 +39,10 @@ function valueArb(kind: KindName): fc.Arbitrary<OptValue> {
   }
 }
 
-function optionText(od: OptionDesc): fc.Arbitrary<string> {
-  const kind = KINDS[od.kind] as Kind<OptValue>;
-  return fc.tuple(od.negatable ? fc.boolean() : fc.constant(false), valueArb(od.kind)).map(([neg, v]) => `${neg ? '! ' : ''}${od.name}${kind.arity === 0 ? '' : ` ${kind.print(v).join(' ')}`}`);
-}
-
 /** An extension with some of its options; at most one per exclusive group. */
 function extArb(d: ExtensionDesc): fc.Arbitrary<string> {
   const usable = d.options.filter((o) => !o.noArb && !o.storeAs);
-  return fc.tuple(...usable.map((o) => fc.option(optionText(o), { nil: undefined, freq: 2 }))).map((parts) => {
+  return fc.tuple(...usable.map((o) => fc.option(optionText(o, valueArb), { nil: undefined, freq: 2 }))).map((parts) => {
     const groups = new Set<string>();
     return parts.filter((p, i) => {
       if (p === undefined) return false;

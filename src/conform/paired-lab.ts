@@ -70,6 +70,12 @@ export class PairedLab {
     this.world = newWorld(this.model);
   }
 
+  /** Time passes on both sides: the model's clock, and the kernel's for real. */
+  async wait(seconds: number): Promise<void> {
+    this.world.now += seconds;
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+  }
+
   /** Both sides back to no rules and empty state. */
   async reset(): Promise<void> {
     this.rulesets = new Map();

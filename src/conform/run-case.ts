@@ -205,8 +205,7 @@ async function runKernel(c: CaseFile, topo: TopologySpec, pool: LabPool, steps: 
   for (const [i, s] of c.steps.entries()) {
     const rep = steps[i]!;
     if (isWait(s)) {
-      lab.world.now += s.wait;
-      await new Promise((r) => setTimeout(r, s.wait * 1000));
+      await lab.wait(s.wait);
       continue;
     }
     if (isApply(s)) {

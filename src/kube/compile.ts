@@ -146,6 +146,12 @@ function compilePort(rp: ResolvedPort, node: NodeConfig, nat: Rules, filter: Rul
   const internalEps = svc.internalTrafficPolicy === 'Local' ? rp.local : clusterEps;
   const externalEps = svc.externalTrafficPolicy === 'Local' ? rp.local : clusterEps;
   const comment = (what: string) => `-m comment --comment "${spn}${what}"`;
+  /** The masquerade rule of the internal traffic chain (KUBE-SVC, or KUBE-SVL with internalTrafficPolicy=Local). */
+  const internalMasquerade = (chain: string) => {
+    const match = `-d ${svc.clusterIP}/32 -p ${p} ${comment(' cluster IP')} -m ${p} --dport ${port.port} -j KUBE-MARK-MASQ`;
+    if (node.masqueradeAll) nat.add(chain, match);
+    else if (node.clusterCIDR) nat.add(chain, `! -s ${node.clusterCIDR} ${match}`);
+  };
 
   // ClusterIP: no endpoints at all is refused; none on this node with internalTrafficPolicy=Local is dropped
   if (internalEps.length === 0) {
@@ -195,18 +201,14 @@ function compilePort(rp: ResolvedPort, node: NodeConfig, nat: Rules, filter: Rul
   const needSvc = (internalEps.length > 0 && svc.internalTrafficPolicy === 'Cluster') || hasExternal;
   if (needSvc && clusterEps.length > 0) {
     nat.chain(svcChain);
-    if (node.masqueradeAll) nat.add(svcChain, `-d ${svc.clusterIP}/32 -p ${p} ${comment(' cluster IP')} -m ${p} --dport ${port.port} -j KUBE-MARK-MASQ`);
-    else if (node.clusterCIDR) nat.add(svcChain, `! -s ${node.clusterCIDR} -d ${svc.clusterIP}/32 -p ${p} ${comment(' cluster IP')} -m ${p} --dport ${port.port} -j KUBE-MARK-MASQ`);
+    internalMasquerade(svcChain);
     endpointRules(nat, svcChain, rp, clusterEps, p, comment);
   }
   const needSvl = (svc.internalTrafficPolicy === 'Local' && internalEps.length > 0) || (svc.externalTrafficPolicy === 'Local' && hasExternal && externalEps.length > 0);
   if (needSvl) {
     nat.chain(svlChain);
     // with internalTrafficPolicy=Local this is the internal chain, and carries the masquerade rule
-    if (svc.internalTrafficPolicy === 'Local') {
-      if (node.masqueradeAll) nat.add(svlChain, `-d ${svc.clusterIP}/32 -p ${p} ${comment(' cluster IP')} -m ${p} --dport ${port.port} -j KUBE-MARK-MASQ`);
-      else if (node.clusterCIDR) nat.add(svlChain, `! -s ${node.clusterCIDR} -d ${svc.clusterIP}/32 -p ${p} ${comment(' cluster IP')} -m ${p} --dport ${port.port} -j KUBE-MARK-MASQ`);
-    }
+    if (svc.internalTrafficPolicy === 'Local') internalMasquerade(svlChain);
     endpointRules(nat, svlChain, rp, rp.local, p, comment);
   }
 }

@@ -10,12 +10,17 @@ export function kernelSkipReason(): string | undefined {
       return `${bin} is not installed (run scripts/setup.sh)`;
     }
   }
+  return canCreateNetns() ? undefined : 'cannot create network namespaces';
+}
+
+/** Creates and deletes a throwaway namespace. */
+export function canCreateNetns(): boolean {
   const ns = `nfc-check-${process.pid}`;
   try {
     execFileSync('ip', ['netns', 'add', ns], { stdio: 'ignore' });
     execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+    return true;
   } catch {
-    return 'cannot create network namespaces';
+    return false;
   }
-  return undefined;
 }
