@@ -6,11 +6,13 @@ import pc from 'picocolors';
 import { InputError } from '../model/index.ts';
 import { loadCase, findCaseFiles, SUITES_DIR, type CaseFile } from '../conform/case-file.ts';
 import { runCases, type Backends, type CaseReport } from '../conform/run-case.ts';
-import { kernelSkipReason } from '../lab/prereq.ts';
+import { labSkipReason } from '../lab/prereq.ts';
+import type { LabRuntime } from '../lab/site.ts';
+import { DockerLabError } from '../lab/docker-site.ts';
 import { truthTable, failureDetails, summary, writeJson, writeJunit } from './report.ts';
 
-export const CHECK_USAGE = 'usage: nfconform check FILE... [--backend model|kernel|both] [--iptables nft|legacy] [--json] [--junit FILE]';
-export const RUN_USAGE = 'usage: nfconform run [SUITE...] [--tags a,b] [--backend model|kernel|both] [--iptables nft|legacy] [--junit FILE] [--json FILE]';
+export const CHECK_USAGE = 'usage: nfconform check FILE... [--backend model|kernel|both|netns|docker] [--iptables nft|legacy] [--json] [--junit FILE]';
+export const RUN_USAGE = 'usage: nfconform run [SUITE...] [--tags a,b] [--backend model|kernel|both|netns|docker] [--iptables nft|legacy] [--junit FILE] [--json FILE]';
 
 function iptablesOf(v: string | undefined): 'nft' | 'legacy' | undefined {
   if (v === undefined) return undefined;
@@ -20,19 +22,24 @@ function iptablesOf(v: string | undefined): 'nft' | 'legacy' | undefined {
 
 const cmdline = (reason: string) => new InputError('syntax', reason, { file: '<command line>', line: 1, col: 1 });
 
-function backendOf(v: string | undefined, fallback: Backends): Backends {
-  if (v === undefined) return fallback;
-  if (v !== 'model' && v !== 'kernel' && v !== 'both') throw cmdline(`--backend must be model, kernel or both, not "${v}"`);
-  return v;
+/** model|kernel|both say which sides run; netns|docker mean both, with the kernel lab in that runtime. */
+export function backendOf(v: string | undefined, fallback: Backends): { backends: Backends; runtime: LabRuntime } {
+  if (v === undefined) return { backends: fallback, runtime: 'netns' };
+  if (v === 'netns' || v === 'docker') return { backends: 'both', runtime: v };
+  if (v !== 'model' && v !== 'kernel' && v !== 'both') throw cmdline(`--backend must be model, kernel, both, netns or docker, not "${v}"`);
+  return { backends: v, runtime: 'netns' };
 }
 
-async function execute(cases: CaseFile[], backends: Backends, write: (s: string) => void, json: boolean, iptables?: 'nft' | 'legacy'): Promise<CaseReport[]> {
-  const kernelSkip = backends === 'model' ? undefined : kernelSkipReason();
-  if (kernelSkip && !json) write(pc.yellow(`kernel runs skipped: ${kernelSkip}`));
+async function execute(cases: CaseFile[], { backends, runtime }: ReturnType<typeof backendOf>, write: (s: string) => void, json: boolean, iptables?: 'nft' | 'legacy'): Promise<CaseReport[]> {
+  const kernelSkip = backends === 'model' ? undefined : await labSkipReason(runtime);
+  // asked for by name, the Docker lab must run: its absence is an error that says what to do
+  if (kernelSkip && runtime === 'docker') throw new DockerLabError(kernelSkip);
+  if (kernelSkip && !json) write(pc.yellow(`kernel runs skipped (${runtime}): ${kernelSkip}`));
   const tty = process.stderr.isTTY;
   const t0 = performance.now();
   return runCases(cases, {
     backends,
+    lab: { runtime },
     ...(iptables ? { iptables } : {}),
     ...(kernelSkip ? { kernelSkip } : {}),
     onStart: (c, i) => {
@@ -68,9 +75,9 @@ export async function checkCommand(argv: string[], write: (s: string) => void): 
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { backend: { type: 'string' }, json: { type: 'boolean', default: false }, junit: { type: 'string' }, iptables: { type: 'string' } } });
   if (!positionals.length) throw cmdline(CHECK_USAGE);
   const cases = positionals.map(loadCase);
-  const backends = backendOf(values.backend, 'both');
-  const reports = await execute(cases, backends, write, values.json, iptablesOf(values.iptables));
-  return finish(reports, backends, write, { json: values.json, ...(values.junit ? { junit: values.junit } : {}) });
+  const how = backendOf(values.backend, 'both');
+  const reports = await execute(cases, how, write, values.json, iptablesOf(values.iptables));
+  return finish(reports, how.backends, write, { json: values.json, ...(values.junit ? { junit: values.junit } : {}) });
 }
 
 export async function runCommand(argv: string[], write: (s: string) => void): Promise<number> {
@@ -86,7 +93,7 @@ export async function runCommand(argv: string[], write: (s: string) => void): Pr
     for (const c of cases) write(`${c.name}  ${pc.dim((c.tags ?? []).join(','))}`);
     return 0;
   }
-  const backends = backendOf(values.backend, 'both');
-  const reports = await execute(cases, backends, write, false, iptablesOf(values.iptables));
-  return finish(reports, backends, write, { json: false, ...(values.json ? { jsonFile: values.json } : {}), ...(values.junit ? { junit: values.junit } : {}) });
+  const how = backendOf(values.backend, 'both');
+  const reports = await execute(cases, how, write, false, iptablesOf(values.iptables));
+  return finish(reports, how.backends, write, { json: false, ...(values.json ? { jsonFile: values.json } : {}), ...(values.junit ? { junit: values.junit } : {}) });
 }

@@ -5,9 +5,9 @@ import { InputError } from '../model/index.ts';
 import { fuzz, type FuzzProgress } from '../conform/fuzz.ts';
 import { LabPool } from '../conform/run-case.ts';
 import { writeArtifacts } from '../conform/artifacts.ts';
-import { kernelSkipReason } from '../lab/prereq.ts';
+import { labSkipReason } from '../lab/prereq.ts';
 
-export const FUZZ_USAGE = 'usage: nfconform fuzz [--runs N | --time 10m] [--seed S] [--iptables nft|legacy] [--out DIR] [--replay SEED:PATH] [--shrink-time 2m] [--timeout 150ms] [--services]';
+export const FUZZ_USAGE = 'usage: nfconform fuzz [--runs N | --time 10m] [--seed S] [--iptables nft|legacy] [--backend netns|docker] [--out DIR] [--replay SEED:PATH] [--shrink-time 2m] [--timeout 150ms] [--services]';
 
 /** Dropped probes dominate a campaign's time; 150 ms is still >100 times a lab round trip. */
 export const FUZZ_PROBE_TIMEOUT = '150ms';
@@ -38,10 +38,13 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
       out: { type: 'string', default: 'fuzz-out' }, replay: { type: 'string' }, 'shrink-time': { type: 'string', default: '120s' },
       timeout: { type: 'string', default: FUZZ_PROBE_TIMEOUT },
       services: { type: 'boolean', default: false },
+      backend: { type: 'string', default: 'netns' },
     },
   });
-  const skip = kernelSkipReason();
-  if (skip) throw new InputError('invalid', `fuzz needs the kernel lab: ${skip}`, { file: '<command line>', line: 1, col: 1 });
+  const runtime = values.backend;
+  if (runtime !== 'netns' && runtime !== 'docker') throw cmdline(`--backend must be netns or docker (where the kernel lab runs), not "${runtime}"`);
+  const skip = await labSkipReason(runtime);
+  if (skip) throw new InputError('invalid', `fuzz needs the kernel lab (${runtime}): ${skip}`, { file: '<command line>', line: 1, col: 1 });
   if (values.iptables && values.iptables !== 'nft' && values.iptables !== 'legacy') throw cmdline('--iptables must be nft or legacy');
   const runs = values.runs === undefined ? undefined : Number(values.runs);
   if (runs !== undefined && !(Number.isInteger(runs) && runs > 0)) throw cmdline(`bad --runs "${values.runs}"`);
@@ -51,7 +54,7 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
     if (!m) throw cmdline('--replay expects SEED:PATH as printed by a failing run');
     replay = { seed: Number(m[1]), path: m[2]! };
   }
-  const pool = new LabPool({ timeoutMs: parseDuration(values.timeout) * 1000 });
+  const pool = new LabPool({ timeoutMs: parseDuration(values.timeout) * 1000, runtime });
   const tty = process.stderr.isTTY;
   let lastLine = 0;
   try {

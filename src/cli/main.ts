@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // nfconform's command line. Bad input exits 2 with file:line:col and the cause, never a stack trace.
 import { isInputError } from '../model/index.ts';
+import { DockerLabError } from '../lab/docker-site.ts';
 import { traceCommand, TRACE_USAGE } from './trace-cmd.ts';
 import { lintCommand, LINT_USAGE } from './lint-cmd.ts';
 import { doctorCommand, DOCTOR_USAGE } from './doctor-cmd.ts';
@@ -40,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await cmd(rest, write);
   } catch (e) {
-    if (isInputError(e)) {
+    if (isInputError(e) || e instanceof DockerLabError) {
       process.stderr.write(`nfconform: ${e.message}\n`);
       return 2;
     }

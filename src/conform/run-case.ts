@@ -262,8 +262,9 @@ export interface RunOptions {
   backends: Backends;
   /** run every host's rules with this iptables backend, whatever the case says */
   iptables?: Backend;
-  /** a lab pool to reuse (the caller closes it); otherwise one is made and closed */
+  /** a lab pool to reuse (the caller closes it); otherwise one is made with `lab` and closed */
   pool?: LabPool;
+  lab?: LabOptions;
   /** why kernel runs cannot happen here (not root, ...), if so */
   kernelSkip?: string;
   onCase?: (r: CaseReport, index: number) => void;
@@ -271,7 +272,7 @@ export interface RunOptions {
 }
 
 export async function runCases(cases: readonly CaseFile[], opts: RunOptions): Promise<CaseReport[]> {
-  const pool = opts.pool ?? new LabPool();
+  const pool = opts.pool ?? new LabPool(opts.lab);
   const out: CaseReport[] = [];
   try {
     for (const [i, c0] of cases.entries()) {

@@ -1,16 +1,8 @@
-// Talks to one namespace's agent over its stdio (JSON lines). One process per
+// Talks to one namespace's agent over a line channel (JSON lines). One process per
 // namespace for the lab's whole life: a probe is a message, not a spawn.
-import { execa } from 'execa';
-import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
+import type { LabSite, LineChannel, RunResult } from './site.ts';
 
-const AGENT = fileURLToPath(new URL('./agent/agent.mjs', import.meta.url));
-
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type { RunResult };
 
 export interface AgentProbeResult {
   outcome: 'delivered' | 'refused' | 'icmp-error' | 'echo-reply' | 'dropped';
@@ -22,26 +14,21 @@ export interface AgentProbeResult {
   errno?: string;
 }
 
-function spawnAgent(ns: string, host: string) {
-  return execa('ip', ['netns', 'exec', ns, process.execPath, AGENT, host], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', reject: false, buffer: false });
-}
-
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 
 export class AgentClient {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
-  private readonly proc: ReturnType<typeof spawnAgent>;
+  private readonly chan: LineChannel;
   readonly ready: Promise<void>;
   private closed = false;
 
-  constructor(readonly ns: string, readonly host: string) {
-    this.proc = spawnAgent(ns, host);
+  constructor(site: LabSite, readonly ns: string, readonly host: string) {
+    this.chan = site.spawnAgent(ns, host);
     let readyResolve!: () => void;
     let readyReject!: (e: Error) => void;
     this.ready = new Promise((res, rej) => { readyResolve = res; readyReject = rej; });
-    const rl = createInterface({ input: this.proc.stdout! });
-    rl.on('line', (line) => {
+    this.chan.onLine((line) => {
       let msg: { id: number | null; ok: boolean; result?: unknown; error?: string };
       try { msg = JSON.parse(line); } catch { return; }
       if (msg.id === 0) return readyResolve();
@@ -51,11 +38,9 @@ export class AgentClient {
       if (msg.ok) p.resolve(msg.result);
       else p.reject(new Error(`agent ${host}: ${msg.error}`));
     });
-    let stderr = '';
-    this.proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-    void this.proc.then((r) => {
+    this.chan.onExit((why) => {
       this.closed = true;
-      const err = new Error(`agent ${host} exited (code ${r.exitCode ?? r.signal}): ${stderr.trim()}`);
+      const err = new Error(`agent ${host} exited (${why})`);
       readyReject(err);
       for (const p of this.pending.values()) p.reject(err);
       this.pending.clear();
@@ -67,7 +52,7 @@ export class AgentClient {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.proc.stdin!.write(JSON.stringify({ id, op, ...args }) + '\n');
+      this.chan.write(JSON.stringify({ id, op, ...args }));
     });
   }
 
@@ -77,13 +62,10 @@ export class AgentClient {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.proc.stdin!.end();
-    const t = setTimeout(() => this.proc.kill('SIGKILL'), 1000);
-    await this.proc;
-    clearTimeout(t);
+    await this.chan.close();
   }
 
   get pid(): number | undefined {
-    return this.proc.pid;
+    return this.chan.pid;
   }
 }

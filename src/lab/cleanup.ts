@@ -3,13 +3,16 @@
 import { listNetns, listNetnsSync, destroyNamespacesSync } from './ip.ts';
 import { parseNsName, pidAlive, PREFIX } from './names.ts';
 
-const live = new Map<string, () => string[]>();
+/** run id -> synchronous teardown (exit handlers cannot wait) */
+const live = new Map<string, () => void>();
 let installed = false;
 
 function teardownAll(): void {
-  const names = [...live.values()].flatMap((f) => f());
+  const all = [...live.values()];
   live.clear();
-  destroyNamespacesSync(names);
+  for (const f of all) {
+    try { f(); } catch { /* keep tearing down the others */ }
+  }
 }
 
 function install(): void {
@@ -24,9 +27,9 @@ function install(): void {
   }
 }
 
-export function registerLab(id: string, namespaces: () => string[]): void {
+export function registerLab(id: string, teardownSync: () => void): void {
   install();
-  live.set(id, namespaces);
+  live.set(id, teardownSync);
 }
 
 export function unregisterLab(id: string): void {

@@ -4,7 +4,9 @@
 import { compileTopology, type TopologySpec, type Network, type Backend, type Observation, type Probe, type ConntrackRecord, type TableName } from '../model/index.ts';
 import { TABLE_HOOKS } from '../model/rules/types.ts';
 import { formatIp } from '../model/ip.ts';
-import { ipBatch, destroyNamespacesSync } from './ip.ts';
+import { LabCommandError } from './ip.ts';
+import { NetnsSite, type LabSite, type LabRuntime } from './site.ts';
+import { DockerSite } from './docker-site.ts';
 import { nsName, newRunId } from './names.ts';
 import { registerLab, unregisterLab, reapStale } from './cleanup.ts';
 import { AgentClient, type AgentProbeResult, type RunResult } from './agent-client.ts';
@@ -18,6 +20,8 @@ export const DEFAULT_PROBE_TIMEOUT_MS = 250;
 
 export interface LabOptions {
   timeoutMs?: number;
+  /** where the namespaces live: on this machine (default) or inside a Docker container */
+  runtime?: LabRuntime;
 }
 
 export interface ApplyResult {
@@ -44,10 +48,10 @@ const restoreCmd = (b: Backend) => (b === 'nft' ? 'iptables-nft-restore' : 'ipta
 const saveCmd = (b: Backend) => (b === 'nft' ? 'iptables-nft-save' : 'iptables-legacy-save');
 
 export class KernelLab {
-  readonly runId = newRunId();
   readonly ns = new Map<string, string>();
   readonly agents = new Map<string, AgentClient>();
-  private readonly applied = new Map<string, { backend: Backend; tables: TableName[] }>();
+  /** host -> backend -> tables restored with it (both backends may hold rules at once) */
+  private readonly applied = new Map<string, Map<Backend, TableName[]>>();
   readonly timeoutMs: number;
   private down_ = false;
   net: Network;
@@ -58,16 +62,22 @@ export class KernelLab {
    */
   tainted = false;
 
-  private constructor(public spec: TopologySpec, opts: LabOptions) {
+  private constructor(public spec: TopologySpec, opts: LabOptions, readonly site: LabSite, readonly runId: string) {
     this.net = compileTopology(spec);
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
     for (const h of spec.hosts) this.ns.set(h.name, nsName(process.pid, this.runId, h.name));
   }
 
   static async up(spec: TopologySpec, opts: LabOptions = {}): Promise<KernelLab> {
-    await reapStale();
-    const lab = new KernelLab(spec, opts);
-    registerLab(lab.runId, () => [...lab.ns.values()]);
+    const runId = newRunId();
+    let site: LabSite;
+    if (opts.runtime === 'docker') site = await DockerSite.open(runId);
+    else {
+      await reapStale();
+      site = new NetnsSite();
+    }
+    const lab = new KernelLab(spec, opts, site, runId);
+    registerLab(lab.runId, () => site.destroySync([...lab.ns.values()]));
     try {
       await lab.build();
     } catch (e) {
@@ -79,7 +89,7 @@ export class KernelLab {
 
   private async build(): Promise<void> {
     const spec = this.spec;
-    await ipBatch(spec.hosts.map((h) => `netns add ${this.ns.get(h.name)}`));
+    await this.ipBatch(spec.hosts.map((h) => `netns add ${this.ns.get(h.name)}`));
     // links: bridges, and each veth pair created once, from its first end, straight into the peer namespace
     const made = new Set<string>();
     await Promise.all(spec.hosts.map((h) => {
@@ -93,7 +103,7 @@ export class KernelLab {
           lines.push(`link add ${i.name} type veth peer name ${i.peer.iface} netns ${this.ns.get(i.peer.host)}`);
         }
       }
-      return ipBatch(lines, this.ns.get(h.name));
+      return this.ipBatch(lines, this.ns.get(h.name));
     }));
     await Promise.all(spec.hosts.map((h) => {
       const lines: string[] = [];
@@ -103,11 +113,19 @@ export class KernelLab {
       }
       for (const i of h.ifaces) lines.push(`link set ${i.name} up`);
       for (const r of h.routes ?? []) lines.push(`route add ${r.dst}${r.via ? ` via ${r.via}` : ''}${r.dev ? ` dev ${r.dev}` : ''}`);
-      return ipBatch(lines, this.ns.get(h.name));
+      return this.ipBatch(lines, this.ns.get(h.name));
     }));
-    for (const h of spec.hosts) this.agents.set(h.name, new AgentClient(this.ns.get(h.name)!, h.name));
+    for (const h of spec.hosts) this.agents.set(h.name, new AgentClient(this.site, this.ns.get(h.name)!, h.name));
     await Promise.all([...this.agents.values()].map((a) => a.ready));
     await Promise.all(spec.hosts.map((h) => this.configure(h.name)));
+  }
+
+  /** `ip [-n NS] -batch -` with one command per line: one process for many links and addresses */
+  private async ipBatch(lines: readonly string[], ns?: string): Promise<void> {
+    if (lines.length === 0) return;
+    const argv = ['ip', ...(ns ? ['-n', ns] : []), '-batch', '-'];
+    const r = await this.site.run(argv, lines.join('\n') + '\n');
+    if (r.code !== 0) throw new LabCommandError(argv, r.code, r.stderr);
   }
 
   private async configure(hostName: string): Promise<void> {
@@ -156,7 +174,7 @@ export class KernelLab {
       const before = old.hosts[idx]!;
       if (JSON.stringify(before.sysctls) !== JSON.stringify(h.sysctls)) await this.configureSysctls(h.name);
       const flips = h.ifaces.filter((i, k) => i.master && Boolean(i.hairpin) !== Boolean(before.ifaces[k]!.hairpin));
-      await ipBatch(flips.map((i) => `link set ${i.name} type bridge_slave hairpin ${i.hairpin ? 'on' : 'off'}`), this.ns.get(h.name));
+      await this.ipBatch(flips.map((i) => `link set ${i.name} type bridge_slave hairpin ${i.hairpin ? 'on' : 'off'}`), this.ns.get(h.name));
     }));
   }
 
@@ -173,8 +191,9 @@ export class KernelLab {
     if (r.code !== 0 && b === 'nft') this.tainted = true;
     if (r.code === 0) {
       const tables = [...rulesetText.matchAll(/^\*(\w+)/gm)].map((m) => m[1] as TableName);
-      const prev = this.applied.get(host);
-      this.applied.set(host, { backend: b, tables: [...new Set([...(prev?.backend === b ? prev.tables : []), ...tables])] });
+      const per = this.applied.get(host) ?? new Map<Backend, TableName[]>();
+      per.set(b, [...new Set([...(per.get(b) ?? []), ...tables])]);
+      this.applied.set(host, per);
     }
     return { ok: r.code === 0, code: r.code, stderr: r.stderr.trim() };
   }
@@ -197,9 +216,12 @@ export class KernelLab {
 
   private async allCounters(): Promise<Map<string, Map<string, number>>> {
     const out = new Map<string, Map<string, number>>();
-    await Promise.all([...this.applied].map(async ([h, { backend }]) => {
-      const r = await this.agent(h).run([saveCmd(backend), '-c']);
-      out.set(h, countersOf(r.stdout));
+    await Promise.all([...this.applied].map(async ([h, per]) => {
+      // a host with rules in both backends reports them as host@nft and host@legacy
+      await Promise.all([...per.keys()].map(async (b) => {
+        const r = await this.agent(h).run([saveCmd(b), '-c']);
+        out.set(per.size > 1 ? `${h}@${b}` : h, countersOf(r.stdout));
+      }));
     }));
     return out;
   }
@@ -248,9 +270,10 @@ export class KernelLab {
   async reset(): Promise<void> {
     await Promise.all([...this.agents].map(async ([h, a]) => {
       const applied = this.applied.get(h);
-      if (applied?.backend === 'nft') await a.run(['nft', 'flush', 'ruleset']);
-      if (applied?.backend === 'legacy') {
-        const empty = applied.tables.map((t) => [`*${t}`, ...TABLE_HOOKS[t].map((c) => `:${c} ACCEPT [0:0]`), 'COMMIT'].join('\n')).join('\n') + '\n';
+      if (applied?.has('nft')) await a.run(['nft', 'flush', 'ruleset']);
+      const legacy = applied?.get('legacy');
+      if (legacy) {
+        const empty = legacy.map((t) => [`*${t}`, ...TABLE_HOOKS[t].map((c) => `:${c} ACCEPT [0:0]`), 'COMMIT'].join('\n')).join('\n') + '\n';
         await a.run(['iptables-legacy-restore'], empty);
       }
       this.applied.delete(h);
@@ -263,7 +286,7 @@ export class KernelLab {
     if (this.down_) return;
     this.down_ = true;
     await Promise.all([...this.agents.values()].map((a) => a.close().catch(() => undefined)));
-    destroyNamespacesSync([...this.ns.values()]);
+    await this.site.close([...this.ns.values()]);
     unregisterLab(this.runId);
   }
 }

@@ -1,5 +1,12 @@
 // Why the kernel lab cannot run here, if it cannot (not root, no netns, tools missing).
 import { execFileSync } from 'node:child_process';
+import type { LabRuntime } from './site.ts';
+import { dockerSkipReason } from './docker-site.ts';
+
+/** Why a lab of this runtime cannot run here: the netns lab needs root and the tools, the Docker lab a daemon and the image. */
+export async function labSkipReason(runtime: LabRuntime = 'netns'): Promise<string | undefined> {
+  return runtime === 'docker' ? dockerSkipReason() : kernelSkipReason();
+}
 
 export function kernelSkipReason(): string | undefined {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'not root';

@@ -14,7 +14,10 @@ export interface ModelLab {
   mutation?: Mutation;
   net: Network;
   rulesets: Map<string, Ruleset>;
-  compiled: Map<string, CompiledRuleset>;
+  /** rulesets loaded with the host's other iptables backend, after `rulesets` (spec/semantics.md §2.3) */
+  second: Map<string, Ruleset>;
+  /** each host's compiled rulesets in evaluation order: at equal priority the later-registered runs first */
+  layers: Map<string, CompiledRuleset[]>;
   /** hosts where connection tracking is active (spec/semantics.md §4.1) */
   ctEnabled: Set<string>;
 }
@@ -50,15 +53,22 @@ export function needsConntrack(rs: Ruleset | undefined): boolean {
   return false;
 }
 
-export function makeLab(net: Network, rulesets: Map<string, Ruleset>): ModelLab {
-  for (const h of rulesets.keys()) if (!net.hosts.has(h)) throw new Error(`ruleset given for unknown host "${h}"`);
-  const compiled = new Map<string, CompiledRuleset>();
+/**
+ * `second` holds rulesets loaded with the other iptables backend after the first
+ * (iptables-legacy and iptables-nft at once in one namespace). Both are evaluated:
+ * nf_hook_entries_grow inserts a new hook before the existing ones of equal
+ * priority, so the later-loaded backend's chains run first (spec/semantics.md §2.3).
+ */
+export function makeLab(net: Network, rulesets: Map<string, Ruleset>, second: Map<string, Ruleset> = new Map()): ModelLab {
+  for (const h of [...rulesets.keys(), ...second.keys()]) if (!net.hosts.has(h)) throw new Error(`ruleset given for unknown host "${h}"`);
+  const layers = new Map<string, CompiledRuleset[]>();
   const ctEnabled = new Set<string>();
-  for (const [h, rs] of rulesets) {
-    compiled.set(h, compileRuleset(rs));
-    if (needsConntrack(rs)) ctEnabled.add(h);
+  for (const h of new Set([...rulesets.keys(), ...second.keys()])) {
+    const inOrder = [second.get(h), rulesets.get(h)].filter((x): x is Ruleset => x !== undefined);
+    layers.set(h, inOrder.map(compileRuleset));
+    if (inOrder.some(needsConntrack)) ctEnabled.add(h);
   }
-  return { net, rulesets, compiled, ctEnabled };
+  return { net, rulesets, second, layers, ctEnabled };
 }
 
 export function newWorld(lab: ModelLab): World {

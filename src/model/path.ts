@@ -69,8 +69,9 @@ export class PathRun {
   private state(name: string): HostState {
     return this.world.hosts.get(name)!;
   }
-  private rules(name: string): CompiledRuleset | undefined {
-    return this.lab.compiled.get(name);
+  /** the host's rulesets in evaluation order (two when both iptables backends hold rules) */
+  private rules(name: string): readonly CompiledRuleset[] {
+    return this.lab.layers.get(name) ?? [];
   }
   private emit(e: TraceEvent): void {
     this.trace.push(e);
@@ -245,15 +246,19 @@ export class PathRun {
   }
 
   private natStep(hn: string, hook: Hook, p: Pkt, ct: CtRef | undefined, env: MatchEnv, nextHop: U32): Arrival | undefined {
-    const nat = this.rules(hn)?.get('nat');
-    if (!nat || !ct || p.notrack) return undefined;
+    const nats = this.rules(hn).flatMap((r) => r.get('nat') ?? []);
+    if (nats.length === 0 || !ct || p.notrack) return undefined;
     const e = ct.entry;
     const mtype = hook === 'PREROUTING' || hook === 'OUTPUT' ? 'dst' : 'src';
     const done = mtype === 'dst' ? e.natDstDone : e.natSrcDone;
     if (ct.state === 'NEW' && !done) {
-      const v = traverse(nat, hook, p, env, this.traverseHooks(hn, hook), this.verbose);
-      if (v.kind === 'drop') return this.ruleDrop(hn, hook, 'nat', v.chain, v.rule);
-      const req = v.kind === 'nat' ? v.nat : undefined;
+      // nf_nat_inet_fn: the nat chains run in order until one sets up a binding
+      let req: NatRequest | undefined;
+      for (const nat of nats) {
+        const v = traverse(nat, hook, p, env, this.traverseHooks(hn, hook), this.verbose);
+        if (v.kind === 'drop') return this.ruleDrop(hn, hook, 'nat', v.chain, v.rule);
+        if (v.kind === 'nat') { req = v.nat; break; }
+      }
       if (!this.natSetup(hn, e, mtype, req, hook, env.inIf, env.outIf, nextHop)) {
         return this.drop(hn, `${req?.target ?? 'NAT'}: no address to use on ${req?.target === 'REDIRECT' ? env.inIf : env.outIf}`);
       }
@@ -333,13 +338,15 @@ export class PathRun {
         if (a) return { ok: false, arrival: a };
         continue;
       }
-      const table = rules?.get(step);
-      if (!table) continue;
-      const v = traverse(table, hook, p, env, this.traverseHooks(hn, hook), this.verbose);
-      if (v.kind === 'drop') return { ok: false, arrival: this.ruleDrop(hn, hook, step, v.chain, v.rule) };
-      if (v.kind === 'reject') {
-        this.emit({ kind: 'drop', host: hn, reason: `REJECT --reject-with ${v.with}`, hook, table: step, chain: v.chain, rule: v.rule });
-        return { ok: false, arrival: { kind: 'rejected', host: hn, pkt: { ...p }, with: v.with, ct } };
+      for (const layer of rules) {
+        const table = layer.get(step);
+        if (!table) continue;
+        const v = traverse(table, hook, p, env, this.traverseHooks(hn, hook), this.verbose);
+        if (v.kind === 'drop') return { ok: false, arrival: this.ruleDrop(hn, hook, step, v.chain, v.rule) };
+        if (v.kind === 'reject') {
+          this.emit({ kind: 'drop', host: hn, reason: `REJECT --reject-with ${v.with}`, hook, table: step, chain: v.chain, rule: v.rule });
+          return { ok: false, arrival: { kind: 'rejected', host: hn, pkt: { ...p }, with: v.with, ct } };
+        }
       }
     }
     return { ok: true, ct };

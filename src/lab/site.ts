@@ -1,0 +1,78 @@
+// Where a lab's namespaces live. "netns": on this machine, beside the host's own
+// (never linked to it). "docker": inside one container (src/lab/docker-site.ts).
+// The lab itself (kernel-lab.ts) is the same on both: it only runs commands and
+// talks to agents through a site.
+import { execa } from 'execa';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { destroyNamespacesSync } from './ip.ts';
+
+export type LabRuntime = 'netns' | 'docker';
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A line-oriented channel to one long-lived process (an agent). */
+export interface LineChannel {
+  write(line: string): void;
+  onLine(cb: (line: string) => void): void;
+  /** called once, when the process has exited */
+  onExit(cb: (why: string) => void): void;
+  /** closes stdin; kills the process if it has not exited within a second */
+  close(): Promise<void>;
+  readonly pid?: number | undefined;
+}
+
+export interface LabSite {
+  readonly runtime: LabRuntime;
+  /** runs argv where the lab's namespaces are managed (an argument array, never a shell) */
+  run(argv: readonly string[], stdin?: string): Promise<RunResult>;
+  /** starts the lab agent inside namespace `ns` */
+  spawnAgent(ns: string, host: string): LineChannel;
+  /** removes the namespaces and everything in them, synchronously (exit and signal handlers) */
+  destroySync(namespaces: readonly string[]): void;
+  /** removes the namespaces and ends the site (the container, for docker) */
+  close(namespaces: readonly string[]): Promise<void>;
+}
+
+export const AGENT_DIR = fileURLToPath(new URL('./agent/', import.meta.url));
+
+/** Namespaces on this machine, commands through execa. */
+export class NetnsSite implements LabSite {
+  readonly runtime = 'netns';
+
+  async run(argv: readonly string[], stdin?: string): Promise<RunResult> {
+    const r = await execa(argv[0]!, argv.slice(1), { input: stdin ?? '', reject: false });
+    return { code: r.exitCode ?? 1, stdout: String(r.stdout), stderr: String(r.stderr) };
+  }
+
+  spawnAgent(ns: string, host: string): LineChannel {
+    const proc = execa('ip', ['netns', 'exec', ns, process.execPath, `${AGENT_DIR}agent.mjs`, host], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', reject: false, buffer: false });
+    let stderr = '';
+    proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const rl = createInterface({ input: proc.stdout! });
+    return {
+      pid: proc.pid,
+      write: (line) => { proc.stdin!.write(line + '\n'); },
+      onLine: (cb) => { rl.on('line', cb); },
+      onExit: (cb) => { void proc.then((r) => cb(`code ${r.exitCode ?? r.signal}: ${stderr.trim()}`)); },
+      close: async () => {
+        proc.stdin!.end();
+        const t = setTimeout(() => proc.kill('SIGKILL'), 1000);
+        await proc;
+        clearTimeout(t);
+      },
+    };
+  }
+
+  destroySync(namespaces: readonly string[]): void {
+    destroyNamespacesSync(namespaces);
+  }
+
+  async close(namespaces: readonly string[]): Promise<void> {
+    destroyNamespacesSync(namespaces);
+  }
+}
