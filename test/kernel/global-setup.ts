@@ -22,9 +22,22 @@ function ownNamespaces(): string[] {
   }
 }
 
-export default function setup(): () => void {
+/** Lab containers still there (none when no Docker daemon answers). */
+function ownContainers(): string[] {
+  try {
+    return execFileSync('docker', ['ps', '-aq', '--filter', 'label=org.nfconform.lab'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 }).split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+export default function setup(): () => Promise<void> {
   const before = rootRules();
-  return () => {
+  return async () => {
+    // AutoRemove takes a moment after a container stops
+    for (let i = 0; i < 20 && ownContainers().length; i++) await new Promise((r) => setTimeout(r, 250));
+    const containers = ownContainers();
+    if (containers.length) throw new Error(`kernel tests left lab containers behind: ${containers.join(' ')}`);
     const after = rootRules();
     if (after !== before) throw new Error(`the root namespace's iptables changed during the kernel tests:\n--- before\n${before}\n--- after\n${after}`);
     const left = ownNamespaces();

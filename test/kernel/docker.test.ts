@@ -1,0 +1,91 @@
+// The Docker lab gives the same observations as the netns lab, and leaves no container behind.
+// Skipped, with the reason, where no Docker daemon or lab image is; CI sets NFCONFORM_REQUIRE_DOCKER=1,
+// which turns that skip into a failure.
+import { describe, test, expect } from 'vitest';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { loadCase, findCaseFiles, SUITES_DIR } from '../../src/conform/case-file.ts';
+import { runCases, type CaseReport } from '../../src/conform/run-case.ts';
+import { dockerSkipReason, sweepStaleContainers, dockerClient } from '../../src/lab/docker-site.ts';
+import type { Observation } from '../../src/model/index.ts';
+
+const required = process.env.NFCONFORM_REQUIRE_DOCKER === '1';
+const reason = await dockerSkipReason();
+const skip = reason !== undefined && !required;
+const title = (t: string) => (skip ? `${t} [skipped: ${reason}]` : t);
+
+/** Ports the kernel picks (ephemeral source ports, MASQUERADE --random-fully, anywhere in 1024-65535) differ
+ *  between any two runs: conntrack tuples and the source the server saw are compared by address. */
+const addrsOnly = (t: string) => t.replace(/:\d+/g, '');
+const ctAddrs = (x: Observation['conntrack']) => Object.fromEntries(Object.entries(x).map(([h, l]) => [h, l.map((e) => `${e.proto} ${addrsOnly(e.orig)} / ${addrsOnly(e.reply)}`).sort()]));
+
+/** What a lab observed for the steps whose outcome is not left to chance (the model sees one possibility). */
+function records(reports: CaseReport[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const r of reports) {
+    for (const s of r.steps) {
+      if (!s.kernel.length || s.model.some((d) => d.length !== 1)) continue;
+      s.kernel.forEach((k, i) => {
+        out[`${r.name} / ${s.label} #${i + 1}`] = { outcome: k.outcome, responder: k.responder, seen: k.seen ? { src: addrsOnly(k.seen.src), dst: k.seen.dst } : null, icmp: k.icmp, conntrack: ctAddrs(k.conntrack) };
+      });
+    }
+  }
+  return out;
+}
+
+async function containersOf(pid: number): Promise<string[]> {
+  const list = await dockerClient().listContainers({ all: true, filters: JSON.stringify({ label: [`org.nfconform.owner-pid=${pid}`] }) });
+  return list.map((c) => c.Id);
+}
+
+function holdLab(): Promise<{ pid: number; exited: Promise<unknown> }> {
+  const script = fileURLToPath(new URL('./fixtures/hold-lab.ts', import.meta.url));
+  const tsx = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
+  const child = spawn(tsx, [script, 'docker'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((r) => child.once('exit', r));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /UP (\d+)/.exec(out);
+      if (m) resolve({ pid: Number(m[1]), exited });
+    });
+    child.on('exit', (code) => reject(new Error(`lab holder exited early (${code})`)));
+  });
+}
+
+describe.skipIf(skip)(title('kernel: the Docker lab'), () => {
+  test('the daemon and the lab image are there', () => {
+    expect(reason ?? null).toBeNull();
+  });
+
+  test('the seed suites observe the same on netns and on Docker', { timeout: 300_000 }, async () => {
+    const cases = findCaseFiles(`${SUITES_DIR}seed`).map(loadCase);
+    const netns = await runCases(cases, { backends: 'kernel', lab: { runtime: 'netns' } });
+    const docker = await runCases(cases, { backends: 'kernel', lab: { runtime: 'docker' } });
+    for (const r of [...netns, ...docker]) expect(r.error ?? null).toBeNull();
+    const a = records(netns);
+    const b = records(docker);
+    expect(Object.keys(a).length).toBeGreaterThan(50);
+    expect(b).toEqual(a);
+    expect(docker.map((r) => r.kernel)).toEqual(netns.map((r) => r.kernel));
+  });
+
+  test('SIGTERM removes the container', { timeout: 60_000 }, async () => {
+    const { pid, exited } = await holdLab();
+    expect((await containersOf(pid)).length).toBe(1);
+    process.kill(pid, 'SIGTERM');
+    await exited;
+    expect(await containersOf(pid)).toEqual([]);
+  });
+
+  test('after SIGKILL the container goes with its helper, or the next start sweeps it', { timeout: 60_000 }, async () => {
+    const { pid, exited } = await holdLab();
+    expect((await containersOf(pid)).length).toBe(1);
+    process.kill(pid, 'SIGKILL');
+    await exited;
+    await sweepStaleContainers(); // what the next run does first
+    for (let i = 0; i < 50 && (await containersOf(pid)).length; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await containersOf(pid)).toEqual([]);
+  });
+});
