@@ -5,13 +5,14 @@
 #                              only a Debian mirror; about 60-90 s, ~250 MB)
 # Both install docker/packages.txt, so both give the same tag for the same Debian.
 set -euo pipefail
+SELF=$(readlink -f "$0")
 cd "$(dirname "$0")"
 REPO=nfconform-lab
 offline=0
 for a in "$@"; do
   case "$a" in
     --offline) offline=1 ;;
-    -h|--help) sed -n 2,6p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,6p "$SELF"; exit 0 ;;
     *) echo "docker/build.sh: unknown option $a (use --offline or nothing)" >&2; exit 2 ;;
   esac
 done
