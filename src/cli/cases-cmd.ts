@@ -9,10 +9,11 @@ import { runCases, type Backends, type CaseReport } from '../conform/run-case.ts
 import { labSkipReason } from '../lab/prereq.ts';
 import type { LabRuntime } from '../lab/site.ts';
 import { DockerLabError } from '../lab/docker-site.ts';
+import { implementationOf, type Implementation } from '../conform/impl.ts';
 import { truthTable, failureDetails, summary, writeJson, writeJunit } from './report.ts';
 
-export const CHECK_USAGE = 'usage: nfconform check FILE... [--backend model|kernel|both|netns|docker] [--iptables nft|legacy] [--json] [--junit FILE]';
-export const RUN_USAGE = 'usage: nfconform run [SUITE...] [--tags a,b] [--backend model|kernel|both|netns|docker] [--iptables nft|legacy] [--junit FILE] [--json FILE]';
+export const CHECK_USAGE = 'usage: nfconform check FILE... [--backend model|kernel|both|netns|docker] [--iptables nft|legacy] [--impl builtin|mutant:NAME|COMMAND] [--json] [--junit FILE]';
+export const RUN_USAGE = 'usage: nfconform run [SUITE...] [--tags a,b] [--backend model|kernel|both|netns|docker] [--iptables nft|legacy] [--impl builtin|mutant:NAME|COMMAND] [--junit FILE] [--json FILE]';
 
 function iptablesOf(v: string | undefined): 'nft' | 'legacy' | undefined {
   if (v === undefined) return undefined;
@@ -30,7 +31,8 @@ export function backendOf(v: string | undefined, fallback: Backends): { backends
   return { backends: v, runtime: 'netns' };
 }
 
-async function execute(cases: CaseFile[], { backends, runtime }: ReturnType<typeof backendOf>, write: (s: string) => void, json: boolean, iptables?: 'nft' | 'legacy'): Promise<CaseReport[]> {
+async function execute(cases: CaseFile[], { backends, runtime }: ReturnType<typeof backendOf>, write: (s: string) => void, json: boolean, iptables: 'nft' | 'legacy' | undefined, impl: Implementation): Promise<CaseReport[]> {
+  if (impl.name !== 'builtin' && !json) write(pc.cyan(`Services compiled by: ${impl.name}${iptables ? ` (loaded with iptables-${iptables})` : ''}`));
   const kernelSkip = backends === 'model' ? undefined : await labSkipReason(runtime);
   // asked for by name, the Docker lab must run: its absence is an error that says what to do
   if (kernelSkip && runtime === 'docker') throw new DockerLabError(kernelSkip);
@@ -40,6 +42,7 @@ async function execute(cases: CaseFile[], { backends, runtime }: ReturnType<type
   return runCases(cases, {
     backends,
     lab: { runtime },
+    impl,
     ...(iptables ? { iptables } : {}),
     ...(kernelSkip ? { kernelSkip } : {}),
     onStart: (c, i) => {
@@ -72,16 +75,16 @@ function finish(reports: CaseReport[], backends: Backends, write: (s: string) =>
 }
 
 export async function checkCommand(argv: string[], write: (s: string) => void): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { backend: { type: 'string' }, json: { type: 'boolean', default: false }, junit: { type: 'string' }, iptables: { type: 'string' } } });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { backend: { type: 'string' }, json: { type: 'boolean', default: false }, junit: { type: 'string' }, iptables: { type: 'string' }, impl: { type: 'string' } } });
   if (!positionals.length) throw cmdline(CHECK_USAGE);
   const cases = positionals.map(loadCase);
   const how = backendOf(values.backend, 'both');
-  const reports = await execute(cases, how, write, values.json, iptablesOf(values.iptables));
+  const reports = await execute(cases, how, write, values.json, iptablesOf(values.iptables), implementationOf(values.impl));
   return finish(reports, how.backends, write, { json: values.json, ...(values.junit ? { junit: values.junit } : {}) });
 }
 
 export async function runCommand(argv: string[], write: (s: string) => void): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { backend: { type: 'string' }, tags: { type: 'string' }, junit: { type: 'string' }, json: { type: 'string' }, list: { type: 'boolean', default: false }, iptables: { type: 'string' } } });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { backend: { type: 'string' }, tags: { type: 'string' }, junit: { type: 'string' }, json: { type: 'string' }, list: { type: 'boolean', default: false }, iptables: { type: 'string' }, impl: { type: 'string' } } });
   let cases = findCaseFiles(SUITES_DIR).map(loadCase);
   if (positionals.length) cases = cases.filter((c) => positionals.some((p) => c.name.includes(p) || relative(SUITES_DIR, c.file ?? '').startsWith(p)));
   if (values.tags) {
@@ -94,6 +97,6 @@ export async function runCommand(argv: string[], write: (s: string) => void): Pr
     return 0;
   }
   const how = backendOf(values.backend, 'both');
-  const reports = await execute(cases, how, write, false, iptablesOf(values.iptables));
+  const reports = await execute(cases, how, write, false, iptablesOf(values.iptables), implementationOf(values.impl));
   return finish(reports, how.backends, write, { json: false, ...(values.json ? { jsonFile: values.json } : {}), ...(values.junit ? { junit: values.junit } : {}) });
 }

@@ -45,7 +45,7 @@ export interface ExplainInput {
 
 /** Runs the case once more with counters, and writes case.json, repro.sh and explain.md. */
 export async function writeArtifacts(dir: string, input: ExplainInput, pool?: LabPool): Promise<string> {
-  const c = withServices(input.c);
+  const c = await withServices(input.c);
   const out = join(dir, caseId(c));
   mkdirSync(out, { recursive: true });
   const md: string[] = [`# ${c.name}`, ''];

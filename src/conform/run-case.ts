@@ -16,7 +16,7 @@ export const DISTRIBUTION_ALPHA = 1e-4;
 const category = (o: Observation) => `${o.outcome} ${o.responder ?? '-'}`;
 import type { FieldDiff } from './compare.ts';
 import { readCluster } from '../kube/objects.ts';
-import { compileNode } from '../kube/compile.ts';
+import { builtinImpl, type Implementation, type ImplInput } from './impl.ts';
 import type { CompilerMutant } from '../kube/mutants.ts';
 import { predict, K8S_NODE_LAYOUT, type OracleResult } from '../kube/oracle.ts';
 import { sourceFor } from '../model/path.ts';
@@ -259,6 +259,8 @@ function printableOrRaw(c: CaseFile, host: string, text: string): string {
 export interface RunOptions {
   /** compile Services with a deliberately wrong compiler (`npm run mutants`) */
   mutant?: CompilerMutant;
+  /** the implementation that compiles Services (default: the built-in compiler, or `mutant`) */
+  impl?: Implementation;
   backends: Backends;
   /** run every host's rules with this iptables backend, whatever the case says */
   iptables?: Backend;
@@ -280,7 +282,7 @@ export async function runCases(cases: readonly CaseFile[], opts: RunOptions): Pr
       const t0 = performance.now();
       const rep: CaseReport = { name: c0.name, file: c0.file, tags: c0.tags ?? [], model: 'skip', kernel: 'skip', agree: 'skip', oracle: 'skip', steps: [], ms: 0 };
       try {
-        const c = withIptables(withServices(c0, opts.mutant), opts.iptables);
+        const c = withIptables(await withServices(c0, opts.impl ?? builtinImpl(opts.mutant)), opts.iptables);
         const topo = caseTopology(c);
         const probes = c.steps.reduce((n, st) => n + (isControl(st) ? 0 : st.repeat ?? 1), 0);
         const portBase = opts.backends === 'model' ? FIRST_PORT : pool.reservePorts(probes);
@@ -323,28 +325,32 @@ export function withIptables(c: CaseFile, backend: Backend | undefined): CaseFil
   return { ...c, hosts };
 }
 
-/** A case with "services": each node's ruleset compiled from them, bridge ports in hairpin mode (kubelet's
- *  hairpin-veth); `apply: { services }` steps become the nodes' new rulesets. */
-export function withServices(c: CaseFile, mutant?: CompilerMutant): CaseFile {
+/** A case with "services": each node's ruleset compiled from them by the implementation under test (the
+ *  built-in compiler by default), bridge ports in hairpin mode (kubelet's hairpin-veth); `apply: { services }`
+ *  steps become the nodes' new rulesets. What the implementation writes must parse: else an input error naming it. */
+export async function withServices(c: CaseFile, impl: Implementation = builtinImpl()): Promise<CaseFile> {
   if (!c.services?.text) return c;
-  const compileAll = (text: string) => {
-    const read = readCluster(text, c.services!.file);
-    const cluster = mutant?.services ? mutant.services(read) : read;
-    const rules = mutant?.rules ?? ((t: string) => t);
-    return Object.fromEntries(K8S_NODE_LAYOUT.nodes.map((n) => [n.name, rules(compileNode(cluster, {
-      nodeName: n.name, clusterCIDR: c.services!.clusterCIDR,
-      ...(c.services!.masqueradeAll ? { masqueradeAll: true } : {}),
-      ...(c.services!.localhostNodePorts ? { localhostNodePorts: true } : {}),
-    }))]));
+  const svc = c.services;
+  const compileAll = async (text: string): Promise<Record<string, string>> => {
+    const cluster: unknown = JSON.parse(text);
+    readCluster(text, svc.file); // the Services must be valid whatever the implementation
+    const out: Record<string, string> = {};
+    for (const n of K8S_NODE_LAYOUT.nodes) {
+      const input: ImplInput = { apiVersion: 'nfconform/v1', node: { name: n.name, addresses: [...n.addresses] }, clusterCIDR: svc.clusterCIDR, masqueradeAll: svc.masqueradeAll ?? false, localhostNodePorts: svc.localhostNodePorts ?? false, cluster };
+      const rules = await impl.compile(input, text, svc.file);
+      parseRuleset(rules, { file: `${impl.name} (output for ${n.name})` });
+      out[n.name] = rules;
+    }
+    return out;
   };
   const hosts = structuredClone(c.hosts ?? {});
-  for (const [node, text] of Object.entries(compileAll(c.services.text))) {
+  for (const [node, text] of Object.entries(await compileAll(svc.text!))) {
     const h = (hosts[node] ??= {});
     if (h.ruleset === undefined) h.ruleset = text;
   }
   const ports: Record<string, string[]> = { node: ['veth-pod1', 'veth-pod2'], node2: ['veth-pod3'] };
   for (const [node, list] of Object.entries(ports)) if (hosts[node]!.hairpin === undefined) hosts[node]!.hairpin = list;
-  const steps = c.steps.map((s) => (isApply(s) && s.apply.services !== undefined ? { ...s, apply: compileAll(s.apply.services), [SERVICES_TEXT]: s.apply.services } : s));
+  const steps = await Promise.all(c.steps.map(async (s) => (isApply(s) && s.apply.services !== undefined ? { ...s, apply: await compileAll(s.apply.services), [SERVICES_TEXT]: s.apply.services } : s)));
   return { ...c, hosts, steps };
 }
 

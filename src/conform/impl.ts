@@ -1,0 +1,78 @@
+// Implementations under test (spec/impl-contract.md): what turns a cluster's Services
+// and EndpointSlices into one node's iptables-save ruleset. The built-in compiler,
+// a compiler mutant, or any external command speaking the contract on stdin/stdout.
+import { execa } from 'execa';
+import { existsSync, statSync, accessSync, constants } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import { InputError } from '../model/index.ts';
+import { readCluster } from '../kube/objects.ts';
+import { compileNode } from '../kube/compile.ts';
+import { MUTANTS, type CompilerMutant } from '../kube/mutants.ts';
+
+/** What an implementation reads on stdin (spec/impl-contract.md §2). */
+export interface ImplInput {
+  apiVersion: 'nfconform/v1';
+  node: { name: string; addresses: string[] };
+  clusterCIDR: string;
+  masqueradeAll: boolean;
+  localhostNodePorts: boolean;
+  /** `kubectl get svc,endpointslices -A -o json` output, as given */
+  cluster: unknown;
+}
+
+export interface Implementation {
+  /** for reports: "builtin", "mutant:NAME" or the command's path */
+  name: string;
+  /** the node's ruleset, iptables-save format */
+  compile(input: ImplInput, clusterText: string, file: string): Promise<string>;
+}
+
+export function builtinImpl(mutant?: CompilerMutant): Implementation {
+  return {
+    name: mutant ? `mutant:${mutant.name}` : 'builtin',
+    compile: async (input, text, file) => {
+      const read = readCluster(text, file);
+      const cluster = mutant?.services ? mutant.services(read) : read;
+      const rules = compileNode(cluster, {
+        nodeName: input.node.name, clusterCIDR: input.clusterCIDR,
+        ...(input.masqueradeAll ? { masqueradeAll: true } : {}),
+        ...(input.localhostNodePorts ? { localhostNodePorts: true } : {}),
+      });
+      return mutant?.rules ? mutant.rules(rules) : rules;
+    },
+  };
+}
+
+const bad = (reason: string) => new InputError('invalid', reason, { file: '<command line>', line: 1, col: 1 });
+
+/** An external command: an executable, or a .mjs/.js file run with this Node.js. Argument arrays, no shell. */
+export function commandImpl(path: string): Implementation {
+  const file = resolvePath(path);
+  if (!existsSync(file) || !statSync(file).isFile()) throw bad(`--impl ${path}: no such file (use "builtin", "mutant:NAME" or the path of a command)`);
+  const viaNode = /\.(mjs|cjs|js)$/.test(file);
+  if (!viaNode) {
+    try { accessSync(file, constants.X_OK); } catch { throw bad(`--impl ${path}: not executable (chmod +x it)`); }
+  }
+  return {
+    name: path,
+    compile: async (input) => {
+      const [cmd, args] = viaNode ? [process.execPath, [file]] : [file, []];
+      const r = await execa(cmd, args, { input: JSON.stringify(input), reject: false, timeout: 60_000 });
+      if (r.exitCode !== 0) {
+        throw new InputError('invalid', `the implementation failed for node ${input.node.name} (exit ${r.exitCode ?? r.signal}): ${String(r.stderr).trim().split('\n').slice(-3).join(' | ')}`, { file: path, line: 1, col: 1 });
+      }
+      return String(r.stdout);
+    },
+  };
+}
+
+/** "builtin" (or nothing), "mutant:NAME", or a command's path. */
+export function implementationOf(spec: string | undefined): Implementation {
+  if (!spec || spec === 'builtin') return builtinImpl();
+  if (spec.startsWith('mutant:')) {
+    const m = MUTANTS.find((x) => x.name === spec.slice('mutant:'.length));
+    if (!m) throw bad(`--impl ${spec}: no such mutant (known: ${MUTANTS.map((x) => x.name).join(', ')})`);
+    return builtinImpl(m);
+  }
+  return commandImpl(spec);
+}
