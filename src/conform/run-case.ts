@@ -18,7 +18,8 @@ import type { FieldDiff } from './compare.ts';
 import { readCluster } from '../kube/objects.ts';
 import { builtinImpl, type Implementation, type ImplInput } from './impl.ts';
 import type { CompilerMutant } from '../kube/mutants.ts';
-import { predict, K8S_NODE_LAYOUT, type OracleResult } from '../kube/oracle.ts';
+import { predict, K8S_NODE_LAYOUT } from '../kube/oracle.ts';
+import { modelMiss, kernelMiss } from './oracle-compare.ts';
 import { sourceFor } from '../model/path.ts';
 
 export type Backends = 'model' | 'kernel' | 'both';
@@ -354,21 +355,13 @@ export async function withServices(c: CaseFile, impl: Implementation = builtinIm
   return { ...c, hosts, steps };
 }
 
-const oracleKey = (r: Pick<OracleResult, 'outcome' | 'responder' | 'sourceKept'>) => `${r.outcome} ${r.responder ?? '-'}${r.sourceKept === undefined ? '' : r.sourceKept ? ' kept' : ' masqueraded'}`;
-
-/** Kept: the server saw the client's own address and port (a masquerade that happens to keep the address still picks a port). */
-function asOracle(o: Observation, src: string, sport: number | undefined): Pick<OracleResult, 'outcome' | 'responder' | 'sourceKept'> {
-  const outcome = o.outcome === 'delivered' || o.outcome === 'refused' ? o.outcome : 'dropped';
-  return { outcome, responder: o.responder, ...(o.seen ? { sourceKept: o.seen.src === `${src}:${sport}` } : {}) };
-}
-
-/** The model's distribution must be the oracle's; each kernel observation one of its results. */
 /** The Services text an apply step installed, kept beside the compiled rulesets. */
 const SERVICES_TEXT = Symbol('services');
 function c0Services(s: Step): string | undefined {
   return (s as { [SERVICES_TEXT]?: string })[SERVICES_TEXT];
 }
 
+/** The model's distribution must be the oracle's; each kernel observation one of its results. */
 function judgeOracle(c: CaseFile, topo: TopologySpec, steps: StepReport[], backends: Backends): void {
   const layout = { ...K8S_NODE_LAYOUT, clusterCIDR: c.services!.clusterCIDR, ...(c.services!.masqueradeAll ? { masqueradeAll: true } : {}) };
   const net = compileTopology(topo);
@@ -380,31 +373,15 @@ function judgeOracle(c: CaseFile, topo: TopologySpec, steps: StepReport[], backe
     const src = s.src ?? formatIpOf(sourceFor(net.hosts.get(s.from)!, parseIpOf(s.dst)!) ?? 0);
     const want = predict(cluster, layout, probeOf(s), src);
     if (!want) return;
-    const expected = new Map<string, number>();
-    for (const r of want) {
-      const k = oracleKey(r.outcome === 'delivered' ? r : { outcome: r.outcome, responder: r.responder });
-      expected.set(k, (expected.get(k) ?? 0) + r.p);
-    }
-    const show = (m: Map<string, number>) => [...m].map(([k, p]) => `${k} (p=${p.toFixed(3)})`).join(', ');
     if (backends !== 'kernel') {
       for (const [r, dist] of rep.model.entries()) {
-        const got = new Map<string, number>();
-        for (const m of dist) {
-          const o = asOracle(m.value, src, rep.sports[r]);
-          const k = oracleKey(o.outcome === 'delivered' ? o : { outcome: o.outcome, responder: o.responder });
-          got.set(k, (got.get(k) ?? 0) + m.p);
-        }
-        // with session affinity only the possibilities are compared: later connections stick to the first choice
-        const same = want.some((w) => w.affinity)
-          ? [...got.keys()].every((k) => expected.has(k))
-          : got.size === expected.size && [...got].every(([k, p]) => Math.abs((expected.get(k) ?? -1) - p) < 1e-9);
-        if (!same) rep.oracleMisses.push(`model: ${show(got)}; the Services say: ${show(expected)}`);
+        const miss = modelMiss(want, dist, src, rep.sports[r]);
+        if (miss) rep.oracleMisses.push(miss);
       }
     }
     for (const [r, k] of rep.kernel.entries()) {
-      const o = asOracle(k, src, rep.sports[r]);
-      const key = oracleKey(o.outcome === 'delivered' ? o : { outcome: o.outcome, responder: o.responder });
-      if (!expected.has(key)) rep.oracleMisses.push(`kernel: ${key}; the Services say: ${show(expected)}`);
+      const miss = kernelMiss(want, k, src, rep.sports[r]);
+      if (miss) rep.oracleMisses.push(miss);
     }
     rep.oracleMisses = [...new Set(rep.oracleMisses)];
   });
