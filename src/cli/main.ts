@@ -9,6 +9,7 @@ import { labCommand, LAB_USAGE } from './lab-cmd.ts';
 import { checkCommand, runCommand, CHECK_USAGE, RUN_USAGE } from './cases-cmd.ts';
 import { fuzzCommand, FUZZ_USAGE } from './fuzz-cmd.ts';
 import { compileCommand, COMPILE_USAGE } from './compile-cmd.ts';
+import { validateCommand, VALIDATE_USAGE } from './validate-cmd.ts';
 
 const USAGE = `nfconform: property-based conformance for netfilter and Kubernetes Services
 
@@ -17,6 +18,7 @@ commands:
   ${CHECK_USAGE}
   ${FUZZ_USAGE}
   ${COMPILE_USAGE}
+  ${VALIDATE_USAGE}
   ${TRACE_USAGE.replace(/\n/g, '\n  ')}
   ${LINT_USAGE}
   ${DOCTOR_USAGE}
@@ -24,7 +26,7 @@ commands:
 `;
 
 type Command = (argv: string[], write: (s: string) => void) => number | Promise<number>;
-const COMMANDS: Record<string, Command> = { compile: compileCommand, fuzz: fuzzCommand, run: runCommand, check: checkCommand, trace: traceCommand, lint: lintCommand, doctor: doctorCommand, lab: labCommand };
+const COMMANDS: Record<string, Command> = { compile: compileCommand, validate: validateCommand, fuzz: fuzzCommand, run: runCommand, check: checkCommand, trace: traceCommand, lint: lintCommand, doctor: doctorCommand, lab: labCommand };
 
 export async function main(argv: string[]): Promise<number> {
   const write = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);

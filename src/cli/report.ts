@@ -55,7 +55,7 @@ export function summary(reports: readonly CaseReport[]): { passed: number; faile
   return { passed, failed, skipped, line: `${reports.length} cases: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} with a backend skipped` : ''}` };
 }
 
-function writeOut(path: string, text: string): void {
+export function writeOut(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, text);
 }
@@ -64,7 +64,7 @@ export function writeJson(path: string, reports: readonly CaseReport[]): void {
   writeOut(path, JSON.stringify(reports.map((r) => ({ ...r, steps: r.steps.map(({ trace: _t, ...s }) => s) })), null, 2));
 }
 
-const xml = (s: string) => s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
+export const xml = (s: string) => s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
 
 export function writeJunit(path: string, reports: readonly CaseReport[]): void {
   const cases: string[] = [];

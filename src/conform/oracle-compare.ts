@@ -45,3 +45,9 @@ export function kernelMiss(want: readonly OracleResult[], k: Observation, src: s
   const key = keyOf(asOracle(k, src, sport));
   return expected.has(key) ? undefined : `kernel: ${key}; the Services say: ${showDistribution(expected)}`;
 }
+
+/** The first of the model's possibilities the oracle does not allow (the branch worth explaining), or -1. */
+export function unexpectedBranch(want: readonly OracleResult[], dist: readonly Weighted<Observation>[], src: string, sport: number | undefined): number {
+  const expected = expectedOf(want);
+  return dist.findIndex((m) => !expected.has(keyOf(asOracle(m.value, src, sport))));
+}

@@ -1,0 +1,109 @@
+// `nfconform validate`: a node's iptables-save dump against its Services, per Service
+// pass / fail / unsupported, the smallest failing probe explained, and the rules no Service explains.
+import { parseArgs } from 'node:util';
+import pc from 'picocolors';
+import { InputError } from '../model/index.ts';
+import { validateNode, type ValidationReport, type ServiceVerdict } from '../conform/validate.ts';
+import { renderTrace, renderObservation } from '../conform/render.ts';
+import { labSkipReason } from '../lab/prereq.ts';
+import { DockerLabError } from '../lab/docker-site.ts';
+import { readText } from './load.ts';
+import { backendOf } from './cases-cmd.ts';
+import { xml, writeOut } from './report.ts';
+
+export const VALIDATE_USAGE = 'usage: nfconform validate --services FILE --ruleset NODE.iptables-save --node-ip IP [--node-ip IP ...] [--node NAME] [--pod-cidr CIDR] [--cluster-cidr CIDR] [--backend model|kernel|both|netns|docker] [--iptables nft|legacy] [--strict] [--json] [--junit FILE]';
+
+const cmdline = (reason: string) => new InputError('syntax', reason, { file: '<command line>', line: 1, col: 1 });
+
+const MARK: Record<ServiceVerdict['status'], string> = { pass: pc.green('✓ pass'), fail: pc.red('✗ fail'), unsupported: pc.yellow('? unsupported') };
+
+function failureText(v: ServiceVerdict): string {
+  const f = v.failure!;
+  const out = [`${pc.bold(v.service)}: smallest failing probe: ${f.label}`, `  the Services say: ${f.oracle}`];
+  if (f.modelMiss) {
+    out.push(`  ${pc.red(f.modelMiss)}`);
+    if (f.modelTrace) out.push(renderTrace(f.modelTrace).split('\n').map((l) => `      ${l}`).join('\n'));
+  }
+  if (f.kernelMiss && f.kernel) {
+    out.push(`  ${pc.red(f.kernelMiss)}`, `    kernel observed: ${renderObservation(f.kernel)}`);
+    for (const h of f.kernel.rulesHit ?? []) out.push(`      ${h.host} ${h.table} ${h.chain} ${h.rule === 'policy' ? 'policy' : `#${h.rule}`} ${h.spec || h.verdict} (${h.packets} pkt)`);
+  }
+  return out.join('\n');
+}
+
+export function renderValidation(r: ValidationReport): string {
+  const out: string[] = [];
+  const width = Math.max(8, ...r.services.map((s) => s.service.length));
+  out.push(pc.bold(`${'service'.padEnd(width)}  status          probes  note`));
+  for (const s of r.services) {
+    const note = s.status === 'fail' ? s.failure!.label : s.reason ?? '';
+    out.push(`${s.service.padEnd(width)}  ${MARK[s.status]}${' '.repeat(16 - s.status.length - 2)}${String(s.probes).padStart(6)}  ${pc.dim(note)}`);
+  }
+  const failed = r.services.filter((s) => s.status === 'fail');
+  if (failed.length) out.push('', ...failed.map(failureText));
+  if (r.warnings.length) {
+    out.push('', pc.yellow(`warnings: ${r.warnings.length} rule(s) or chain(s) no Service explains`));
+    const grouped = new Map<string, string[]>();
+    for (const w of r.warnings) {
+      const k = `${w.line ? `line ${w.line}: ` : ''}${w.table} ${w.text}`;
+      grouped.set(k, [...(grouped.get(k) ?? []), w.why]);
+    }
+    for (const [k, why] of grouped) out.push(`  ${k}\n      ${pc.dim(why.join('; '))}`);
+  }
+  if (r.unsupported.length) {
+    out.push('', pc.yellow(`unsupported by the model (left out of its copy of the dump):`));
+    for (const u of r.unsupported) out.push(`  line ${u.line}: ${u.text}\n      ${pc.dim(u.reason)}`);
+  }
+  if (r.kernelSkip) out.push('', pc.yellow(`kernel replay skipped: ${r.kernelSkip}`));
+  const n = (s: ServiceVerdict['status']) => r.services.filter((x) => x.status === s).length;
+  const line = `${r.services.length} Services on node ${r.node}: ${n('pass')} passed, ${n('fail')} failed, ${n('unsupported')} unsupported; ${r.warnings.length} warnings`;
+  out.push('', n('fail') ? pc.red(line) : pc.green(line));
+  return out.join('\n');
+}
+
+function writeValidationJunit(path: string, r: ValidationReport): void {
+  const cases = r.services.map((s) => {
+    const name = xml(s.service);
+    if (s.status === 'fail') return `  <testcase classname="validate.${xml(r.node)}" name="${name}"><failure message="${xml(s.failure!.label)}">${xml([s.failure!.modelMiss, s.failure!.kernelMiss].filter(Boolean).join('\n'))}</failure></testcase>`;
+    if (s.status === 'unsupported') return `  <testcase classname="validate.${xml(r.node)}" name="${name}"><skipped message="unsupported: ${xml(s.reason ?? '')}"/></testcase>`;
+    return `  <testcase classname="validate.${xml(r.node)}" name="${name}"/>`;
+  });
+  const failures = r.services.filter((s) => s.status === 'fail').length;
+  const skipped = r.services.filter((s) => s.status === 'unsupported').length;
+  writeOut(path, `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="nfconform validate" tests="${cases.length}" failures="${failures}" skipped="${skipped}">\n${cases.join('\n')}\n</testsuite>\n`);
+}
+
+export async function validateCommand(argv: string[], write: (s: string) => void): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      services: { type: 'string' }, ruleset: { type: 'string' }, node: { type: 'string' }, 'node-ip': { type: 'string', multiple: true, default: [] },
+      'pod-cidr': { type: 'string' }, 'cluster-cidr': { type: 'string' }, backend: { type: 'string' }, iptables: { type: 'string' },
+      strict: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, junit: { type: 'string' },
+    },
+  });
+  if (!values.services || !values.ruleset) throw cmdline(VALIDATE_USAGE);
+  if (values.iptables && values.iptables !== 'nft' && values.iptables !== 'legacy') throw cmdline('--iptables must be nft or legacy');
+  const how = backendOf(values.backend, 'both');
+  const kernelSkip = how.backends === 'model' ? undefined : await labSkipReason(how.runtime);
+  if (kernelSkip && how.runtime === 'docker') throw new DockerLabError(kernelSkip);
+  const tty = process.stderr.isTTY && !values.json;
+  const report = await validateNode({
+    servicesText: readText(values.services), servicesFile: values.services,
+    rulesetText: readText(values.ruleset), rulesetFile: values.ruleset,
+    nodeIps: values['node-ip'],
+    ...(values.node ? { nodeName: values.node } : {}),
+    ...(values['pod-cidr'] ? { podCIDR: values['pod-cidr'] } : {}),
+    ...(values['cluster-cidr'] ? { clusterCIDR: values['cluster-cidr'] } : {}),
+    backends: how.backends, runtime: how.runtime,
+    ...(values.iptables ? { iptables: values.iptables as 'nft' | 'legacy' } : {}),
+    ...(kernelSkip ? { kernelSkip } : {}),
+    onProgress: (done, total) => { if (tty) process.stderr.write(done === total ? '\r\x1b[K' : `\r\x1b[K${pc.dim(`probe ${done + 1}/${total}`)}`); },
+  });
+  if (values.junit) writeValidationJunit(values.junit, report);
+  if (values.json) write(JSON.stringify({ ...report, services: report.services.map((s) => (s.failure ? { ...s, failure: { ...s.failure, modelTrace: undefined } } : s)) }, null, 2));
+  else write(renderValidation(report));
+  const failed = report.services.some((s) => s.status === 'fail');
+  const strictFail = values.strict && (report.warnings.length > 0 || report.services.some((s) => s.status === 'unsupported'));
+  return failed || strictFail ? 1 : 0;
+}

@@ -1,0 +1,25 @@
+// validate on the kernel: the fixture dump replayed in a lab built to match the node.
+import { describe, test, expect } from 'vitest';
+import { validateNode } from '../../src/conform/validate.ts';
+import { validateInput } from '../helpers/validate-input.ts';
+import { skipReason, kernelDescribe } from './env.ts';
+
+describe.skipIf(skipReason)(kernelDescribe('kernel: validate a node dump'), () => {
+  for (const iptables of ['nft', 'legacy'] as const) {
+    test(`the fixture dump passes on the model and the kernel (iptables-${iptables})`, async () => {
+      const r = await validateNode({ ...validateInput('node.iptables-save'), backends: 'both', iptables });
+      expect(r.kernel).toBe('ran');
+      expect(r.services.filter((s) => s.status !== 'pass').map((s) => [s.service, s.failure?.kernelMiss ?? s.failure?.modelMiss])).toEqual([]);
+    });
+  }
+
+  test('the hand-broken copy fails on the kernel too', async () => {
+    const r = await validateNode({ ...validateInput('node-broken.iptables-save'), backends: 'kernel' });
+    const empty = r.services.find((s) => s.service === 'default/empty')!;
+    expect(empty.status).toBe('fail');
+    expect(empty.failure!.kernelMiss).toMatch(/kernel: dropped .* the Services say: refused/);
+    // the rules the probe moved are part of the explanation
+    expect(empty.failure!.kernel!.rulesHit!.length).toBeGreaterThan(0);
+    expect(r.services.find((s) => s.service === 'default/lb2')!.status).toBe('unsupported');
+  });
+});
