@@ -30,6 +30,8 @@ export interface HostSettings {
   /** or a file with it, relative to the case file */
   rulesetFile?: string;
   backend?: Backend;
+  /** rules loaded with the other iptables backend after `ruleset`: both are evaluated (spec/semantics.md §2.3) */
+  otherBackendRuleset?: string;
   sysctls?: Partial<Sysctls>;
   /** bridge ports with hairpin mode on */
   hairpin?: string[];
@@ -162,6 +164,7 @@ export function checkCase(raw: unknown, file: string): CaseFile {
       s.ruleset = readFileSync(path, 'utf8');
     }
     if (s.backend !== undefined && s.backend !== 'nft' && s.backend !== 'legacy') fail(file, `hosts.${h}.backend must be "nft" or "legacy"`);
+    if (s.otherBackendRuleset !== undefined) s.otherBackendRuleset = text(s.otherBackendRuleset, `hosts.${h}.otherBackendRuleset`);
   }
   (c.steps as unknown[]).forEach((s, i) => {
     const st = s as Record<string, unknown>;
@@ -208,4 +211,11 @@ export function caseTopology(c: CaseFile): TopologySpec {
     }
   }
   return base;
+}
+
+export const otherBackend = (b: Backend | undefined): Backend => (b === 'legacy' ? 'nft' : 'legacy');
+
+/** Cases with rules in both iptables backends at once need a fresh lab: legacy tables, once used, stay registered. */
+export function mixesBackends(c: CaseFile): boolean {
+  return Object.values(c.hosts ?? {}).some((h) => h.otherBackendRuleset !== undefined);
 }

@@ -21,6 +21,8 @@ export interface PairedApply {
 
 export class PairedLab {
   private rulesets = new Map<string, Ruleset>();
+  /** rules in each host's other iptables backend (spec/semantics.md §2.3) */
+  private second = new Map<string, Ruleset>();
   model: ModelLab;
   world: World;
   private nextPort = 41000;
@@ -47,8 +49,17 @@ export class PairedLab {
       modelError = e.message;
     }
     const k = await this.kernel.apply(host, text, backend);
-    this.model = makeLab(this.model.net, this.rulesets);
+    this.model = makeLab(this.model.net, this.rulesets, this.second);
     return { kernelOk: k.ok, kernelError: k.stderr, modelOk, modelError };
+  }
+
+  /** Rules for `host` in its other iptables backend, loaded after its first ones: both are evaluated. */
+  async applyOther(host: string, rs: Ruleset, text: string): Promise<PairedApply> {
+    const backend = this.model.net.hosts.get(host)!.backend === 'legacy' ? 'nft' : 'legacy';
+    this.second.set(host, rs);
+    const k = await this.kernel.apply(host, text, backend);
+    this.model = makeLab(this.model.net, this.rulesets, this.second);
+    return { kernelOk: k.ok, kernelError: k.stderr, modelOk: true, modelError: '' };
   }
 
   async probe(p: Probe, opts: { counters?: boolean } = {}): Promise<PairedProbe> {
@@ -66,7 +77,7 @@ export class PairedLab {
   async reconfigure(spec: TopologySpec): Promise<void> {
     await this.kernel.reconfigure(spec);
     this.spec = spec;
-    this.model = makeLab(compileTopology(spec), this.rulesets);
+    this.model = makeLab(compileTopology(spec), this.rulesets, this.second);
     this.world = newWorld(this.model);
   }
 
@@ -79,6 +90,7 @@ export class PairedLab {
   /** Both sides back to no rules and empty state. */
   async reset(): Promise<void> {
     this.rulesets = new Map();
+    this.second = new Map();
     this.model = makeLab(this.model.net, this.rulesets);
     this.world = newWorld(this.model);
     await this.kernel.reset();

@@ -7,7 +7,7 @@ import { makeLab, newWorld, runProbe, parseRuleset, printRuleset as printRuleset
 import { compileTopology } from '../model/net/topology.ts';
 import { PairedLab } from './paired-lab.ts';
 import type { LabOptions } from '../lab/kernel-lab.ts';
-import { type CaseFile, type Step, isApply, isWait, isControl, caseTopology, type ProbeStep } from './case-file.ts';
+import { type CaseFile, type Step, isApply, isWait, isControl, caseTopology, type ProbeStep, otherBackend, mixesBackends } from './case-file.ts';
 import { misses } from './expect.ts';
 import { chiSquare } from './chisq.ts';
 
@@ -63,8 +63,18 @@ function stepLabel(s: Step, i: number): string {
   return `${s.from} ${s.proto} ${s.dst}${s.proto === 'icmp' ? '' : `:${s.dport}`}${s.repeat ? ` ×${s.repeat}` : ''} (#${i + 1})`;
 }
 
-function parseFor(c: CaseFile, host: string, text: string): Ruleset {
-  return parseRuleset(text, { file: `${c.file ?? c.name}#${host}` });
+function parseFor(c: CaseFile, host: string, text: string, backend?: Backend): Ruleset {
+  return parseRuleset(text, { file: `${c.file ?? c.name}#${host}${backend ? `@${backend}` : ''}`, ...(backend ? { backend } : {}) });
+}
+
+/** Each host's rules in its other iptables backend (spec/semantics.md §2.3). */
+function secondRulesets(c: CaseFile, topo: TopologySpec): Map<string, Ruleset> {
+  const out = new Map<string, Ruleset>();
+  for (const [h, s] of Object.entries(c.hosts ?? {})) {
+    if (s.otherBackendRuleset === undefined) continue;
+    out.set(h, parseFor(c, h, s.otherBackendRuleset, otherBackend(topo.hosts.find((x) => x.name === h)?.backend ?? 'nft')));
+  }
+  return out;
 }
 
 /** The model alone: each possibility is checked; the world follows the most likely branch. */
@@ -72,7 +82,8 @@ function runModel(c: CaseFile, topo: TopologySpec, portBase = FIRST_PORT): StepR
   const net = compileTopology(topo);
   const rulesets = new Map<string, Ruleset>();
   for (const [h, s] of Object.entries(c.hosts ?? {})) if (s.ruleset !== undefined) rulesets.set(h, parseFor(c, h, s.ruleset));
-  let lab = makeLab(net, rulesets);
+  const second = secondRulesets(c, topo);
+  let lab = makeLab(net, rulesets, second);
   let world = newWorld(lab);
   let port = portBase;
   return c.steps.map((s, i): StepReport => {
@@ -93,7 +104,7 @@ function runModel(c: CaseFile, topo: TopologySpec, portBase = FIRST_PORT): StepR
         }
       }
       if (s.expectRefused && !refused) rep.modelMisses.push('the ruleset was accepted, expected a refusal');
-      lab = makeLab(net, rulesets);
+      lab = makeLab(net, rulesets, second);
       return rep;
     }
     rep.probe = probeOf(s);
@@ -164,8 +175,9 @@ export class LabPool {
 
   constructor(private readonly labOptions: LabOptions = {}) {}
 
-  async get(topo: TopologySpec): Promise<PairedLab> {
-    if (this.current?.lab.kernel.tainted) await this.close();
+  /** `fresh`: a new lab, not a reset one (mixed-backend cases: legacy tables stay registered once used) */
+  async get(topo: TopologySpec, opts: { fresh?: boolean } = {}): Promise<PairedLab> {
+    if (this.current?.lab.kernel.tainted || opts.fresh) await this.close();
     const key = JSON.stringify(topo);
     if (this.current?.key === key) {
       await this.current.lab.reset();
@@ -196,11 +208,16 @@ export class LabPool {
 }
 
 async function runKernel(c: CaseFile, topo: TopologySpec, pool: LabPool, steps: StepReport[], portBase = FIRST_PORT): Promise<void> {
-  const lab = await pool.get(topo);
+  const lab = await pool.get(topo, { fresh: mixesBackends(c) });
   for (const [h, s] of Object.entries(c.hosts ?? {})) {
     if (s.ruleset === undefined) continue;
     const r = await lab.apply(h, printable(c, h, s.ruleset));
     if (!r.kernelOk) throw new Error(`the kernel refused the ruleset for ${h} that the model accepted: ${r.kernelError}`);
+  }
+  // then the other backend's rules: registered later, they run first at equal priority (spec/semantics.md §2.3)
+  for (const [h, rs] of secondRulesets(c, topo)) {
+    const r = await lab.applyOther(h, rs, printRulesetOf(rs));
+    if (!r.kernelOk) throw new Error(`the kernel refused the other backend's rules for ${h} that the model accepted: ${r.kernelError}`);
   }
   let port = portBase;
   for (const [i, s] of c.steps.entries()) {
@@ -322,7 +339,8 @@ export function withIptables(c: CaseFile, backend: Backend | undefined): CaseFil
   if (!backend) return c;
   const hosts = structuredClone(c.hosts ?? {});
   const topo = caseTopology(c);
-  for (const h of topo.hosts) (hosts[h.name] ??= {}).backend = backend;
+  // a host with rules in both backends keeps its own choice
+  for (const h of topo.hosts) if (hosts[h.name]?.otherBackendRuleset === undefined) (hosts[h.name] ??= {}).backend = backend;
   return { ...c, hosts };
 }
 
