@@ -2,11 +2,13 @@
 import { benchModel, type Figure } from './model.ts';
 import { benchLab } from './lab.ts';
 import { benchFuzz } from './fuzz.ts';
+import { benchDocker } from './docker.ts';
 
 const sections: [string, () => Figure[] | Promise<Figure[]>][] = [
   ['model', () => benchModel(Number(process.env.BENCH_SECONDS ?? 2))],
   ['lab', () => benchLab()],
   ['fuzz', () => benchFuzz()],
+  ['docker', () => benchDocker()],
 ];
 
 const only = process.argv.slice(2);

@@ -2,23 +2,25 @@
 // Reports what killed each one and how long the first counterexample took.
 import fc from 'fast-check';
 import { loadCase, findCaseFiles } from '../src/conform/case-file.ts';
-import { runCases, type Backends } from '../src/conform/run-case.ts';
+import { runCases, LabPool, type Backends } from '../src/conform/run-case.ts';
 import { serviceCaseArb, serviceCase } from '../src/conform/service-arbitraries.ts';
 import { MUTANTS, type CompilerMutant } from '../src/kube/mutants.ts';
 
 const backends: Backends = process.argv.includes('--kernel') ? 'both' : 'model';
 const PROPERTY_CASES = 300;
+// one lab for the whole run, reset between cases (kernel runs only)
+const pool = new LabPool();
 const suites = findCaseFiles().map(loadCase).filter((c) => c.services);
 const property = fc.sample(serviceCaseArb(20), { numRuns: PROPERTY_CASES, seed: 4242 }).map((d, i) => serviceCase(d, `property case ${i + 1}`));
 
 async function killer(mutant: CompilerMutant | undefined): Promise<{ by: string | undefined; ms: number }> {
   const t0 = performance.now();
   for (const c of suites) {
-    const [r] = await runCases([c], { backends, ...(mutant ? { mutant } : {}) });
+    const [r] = await runCases([c], { backends, pool, ...(mutant ? { mutant } : {}) });
     if ([r!.model, r!.kernel, r!.agree, r!.oracle].includes('fail') || r!.error) return { by: `suite: ${c.name}`, ms: performance.now() - t0 };
   }
   for (const c of property) {
-    const [r] = await runCases([c], { backends, ...(mutant ? { mutant } : {}) });
+    const [r] = await runCases([c], { backends, pool, ...(mutant ? { mutant } : {}) });
     if (r!.oracle === 'fail' || r!.error) return { by: `property: ${c.name}`, ms: performance.now() - t0 };
   }
   return { by: undefined, ms: performance.now() - t0 };
@@ -27,6 +29,7 @@ async function killer(mutant: CompilerMutant | undefined): Promise<{ by: string 
 const reference = await killer(undefined);
 if (reference.by) {
   console.error(`the reference compiler fails: ${reference.by}`);
+  await pool.close();
   process.exit(1);
 }
 console.log(`${suites.length} Service suites and ${PROPERTY_CASES} property cases, on ${backends === 'model' ? 'the model (judged by expectations and the oracle)' : 'the model and the kernel'}\n`);
@@ -42,3 +45,4 @@ for (const m of MUTANTS) {
 times.sort((a, b) => a - b);
 const median = times.length ? times[Math.floor(times.length / 2)]! : NaN;
 console.log(`\nkilled ${killed} of ${MUTANTS.length} (${((100 * killed) / MUTANTS.length).toFixed(0)}%), median time to the first counterexample ${(median / 1000).toFixed(2)} s (goal: >= 95%, < 30 s)`);
+await pool.close();
