@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import pc from 'picocolors';
 import { reapStale, ownNamespacesSync } from '../lab/cleanup.ts';
 import { canCreateNetns } from '../lab/prereq.ts';
+import { dockerSkipReason, ownContainers, sweepStaleContainers, findImage } from '../lab/docker-site.ts';
 
 export const DOCTOR_USAGE = 'usage: nfconform doctor [--cleanup]   (checks root, netns and tools; --cleanup removes labs of dead runs)';
 
@@ -36,9 +37,20 @@ export async function doctorCommand(argv: string[], write: (s: string) => void):
   for (const c of checks) write(`${c.ok ? pc.green('✓') : pc.red('✗')} ${c.name}${c.ok ? '' : pc.dim(`  → ${c.hint}`)}`);
   const labs = ownNamespacesSync();
   write(`${labs.length} nfconform namespace(s) present${labs.length ? `: ${labs.join(' ')}` : ''}`);
+  // the Docker lab is optional: reported, never required
+  const docker = await dockerSkipReason();
+  write(docker ? `${pc.yellow('·')} Docker lab (--backend docker) unavailable${pc.dim(`  → ${docker}`)}` : `${pc.green('✓')} Docker lab (--backend docker): image ${await findImage()}`);
+  if (!docker) {
+    const containers = await ownContainers();
+    write(`${containers.length} nfconform lab container(s) present`);
+  }
   if (values.cleanup) {
     const reaped = await reapStale();
     write(reaped.length ? `removed ${reaped.length} stale namespace(s): ${reaped.join(' ')}` : 'no stale labs to remove');
+    if (!docker) {
+      const swept = await sweepStaleContainers();
+      write(swept.length ? `removed ${swept.length} stale lab container(s)` : 'no stale lab containers to remove');
+    }
   }
   return checks.every((c) => c.ok) ? 0 : 1;
 }

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadCase, findCaseFiles, SUITES_DIR } from '../../src/conform/case-file.ts';
 import { runCases, type CaseReport } from '../../src/conform/run-case.ts';
-import { dockerSkipReason, sweepStaleContainers, dockerClient } from '../../src/lab/docker-site.ts';
+import { dockerSkipReason, sweepStaleContainers, dockerClient, findImage } from '../../src/lab/docker-site.ts';
 import type { Observation } from '../../src/model/index.ts';
 
 const required = process.env.NFCONFORM_REQUIRE_DOCKER === '1';
@@ -87,5 +87,18 @@ describe.skipIf(skip)(title('kernel: the Docker lab'), () => {
     await sweepStaleContainers(); // what the next run does first
     for (let i = 0; i < 50 && (await containersOf(pid)).length; i++) await new Promise((r) => setTimeout(r, 100));
     expect(await containersOf(pid)).toEqual([]);
+  });
+});
+
+describe.skipIf(skip)(title('kernel: Docker lab errors'), () => {
+  test('a missing image says how to build it', async () => {
+    const before = process.env.NFCONFORM_DOCKER_IMAGE;
+    process.env.NFCONFORM_DOCKER_IMAGE = 'nfconform-lab:no-such-tag';
+    try {
+      await expect(findImage()).rejects.toThrow(/nfconform-lab:no-such-tag is missing\. Build it: `npm run docker:build` \(or `npm run docker:build -- --offline`/);
+    } finally {
+      if (before === undefined) delete process.env.NFCONFORM_DOCKER_IMAGE;
+      else process.env.NFCONFORM_DOCKER_IMAGE = before;
+    }
   });
 });
