@@ -166,6 +166,8 @@ export interface CaseDraw {
   hairpin1: boolean;
   hairpin2: boolean;
   rules: RuleDraw[];
+  /** rules in the other iptables backend at the same time (spec/semantics.md §2.3); mostly none */
+  otherRules?: RuleDraw[];
   probes: ReturnType<typeof probeArb> extends fc.Arbitrary<infer P> ? P[] : never;
 }
 
@@ -178,6 +180,8 @@ export function caseDrawArb(opts: { backend?: Backend; maxRules?: number; maxPro
     hairpin1: fc.constantFrom(false, true),
     hairpin2: fc.constantFrom(false, true),
     rules: fc.array(ruleArb, { minLength: 0, maxLength: opts.maxRules ?? 6 }),
+    // one case in eight mixes backends (not when a backend is forced); shrinks to none
+    otherRules: opts.backend ? fc.constant<RuleDraw[]>([]) : fc.oneof({ weight: 7, arbitrary: fc.constant<RuleDraw[]>([]) }, { weight: 1, arbitrary: fc.array(ruleArb, { minLength: 1, maxLength: 3 }) }),
     probes: fc.array(probeArb(), { minLength: 1, maxLength: opts.maxProbes ?? 5 }),
   });
 }
@@ -190,6 +194,8 @@ export function caseFromDraw(d: CaseDraw, name = 'fuzz case'): CaseFile {
     sysctls: { ip_forward: d.ipForward, bridge_nf_call_iptables: d.brNf, route_localnet: d.routeLocalnet },
   };
   if (ruleset) node.ruleset = ruleset;
+  const other = rulesetFrom(d.otherRules ?? [], d.backend === 'legacy' ? 'nft' : 'legacy');
+  if (other) node.otherBackendRuleset = other;
   if (hairpin.length) node.hairpin = hairpin;
   return { name, tags: ['fuzz'], topology: 'k8s-node', hosts: { node }, steps: d.probes.map((p) => ({ ...p })) };
 }
