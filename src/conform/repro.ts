@@ -51,13 +51,16 @@ export function reproScript(c: CaseFile): string {
       L.push(`ip netns exec ${ns(h.name)} socat UDP-RECVFROM:${port},fork,reuseaddr SYSTEM:${q(`echo ${h.name} $SOCAT_PEERADDR:$SOCAT_PEERPORT`)} >/dev/null 2>&1 & disown`);
     }
   }
-  const restore = (host: string, text: string) => {
-    const backend = c.hosts?.[host]?.backend ?? topo.hosts.find((h) => h.name === host)?.backend ?? 'nft';
+  const restore = (host: string, text: string, other = false) => {
+    const own = c.hosts?.[host]?.backend ?? topo.hosts.find((h) => h.name === host)?.backend ?? 'nft';
+    const backend = other ? (own === 'legacy' ? 'nft' : 'legacy') : own;
     let body = text;
     try { body = printRuleset(parseRuleset(text)); } catch { /* let iptables judge */ }
     L.push(`echo "== ruleset for ${host} (iptables-${backend}-restore)"`, `ip netns exec ${ns(host)} iptables-${backend}-restore <<'RULES' || echo "   iptables-restore refused it (exit $?)"`, body.trimEnd(), 'RULES');
   };
   for (const [h, s] of Object.entries(c.hosts ?? {})) if (s.ruleset) restore(h, s.ruleset);
+  // rules in the other backend come second: at equal priority they run first (spec/semantics.md §2.3)
+  for (const [h, s] of Object.entries(c.hosts ?? {})) if (s.otherBackendRuleset) restore(h, s.otherBackendRuleset, true);
   L.push('sleep 0.3', 'set +e');
   let port = 41000;
   for (const s of c.steps) {

@@ -39,3 +39,12 @@ test('artifacts of a generated Services case: case.json replays with check (serv
   expect(repro).toMatch(/KUBE-NODEPORTS -p tcp .* --dport 30100 -j KUBE-EXT-/);
   execFileSync('bash', ['-n', join(dir, 'repro.sh')]);
 });
+
+test('repro.sh of a case with both backends loads the other backend second', () => {
+  const s = reproScript({ ...c, hosts: { node: { backend: 'nft', ruleset: '*filter\n-A INPUT -p tcp --dport 8080 -j DROP\nCOMMIT\n', otherBackendRuleset: '*filter\n-A INPUT -p tcp --dport 9090 -j DROP\nCOMMIT\n' } } });
+  const nft = s.indexOf('iptables-nft-restore');
+  const legacy = s.indexOf('iptables-legacy-restore');
+  expect(nft).toBeGreaterThan(0);
+  expect(legacy).toBeGreaterThan(nft);
+  expect(s.slice(legacy)).toContain('--dport 9090 -j DROP');
+});
