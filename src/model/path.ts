@@ -400,9 +400,12 @@ export class PathRun {
     return this.wire(hn, iface, nextHop, p);
   }
 
-  /** The frame crosses a veth pair; conntrack state does not cross namespaces. */
+  /** The frame crosses a veth pair; conntrack state does not cross namespaces, and neither does the
+   *  packet mark: veth's __dev_forward_skb calls skb_scrub_packet(skb, xnet), which zeroes skb->mark
+   *  when the peer is in another namespace (spec/semantics.md §1; found by `npm run mutants -- --kernel`). */
   private wire(hn: string, iface: Iface, nextHop: U32, p: Pkt): Arrival {
     const peer = iface.peer!;
+    if (peer.host !== hn) p.mark = 0;
     this.emit({ kind: 'hop', from: `${hn}/${iface.name}`, to: `${peer.host}/${peer.iface}` });
     return this.receive(peer.host, peer.iface, nextHop, p);
   }
