@@ -17,7 +17,13 @@ async function killer(mutant: CompilerMutant | undefined): Promise<{ by: string 
   const t0 = performance.now();
   for (const c of suites) {
     const [r] = await runCases([c], { backends, pool, ...(mutant ? { mutant } : {}) });
-    if ([r!.model, r!.kernel, r!.agree, r!.oracle].includes('fail') || r!.error) return { by: `suite: ${c.name}`, ms: performance.now() - t0 };
+    if ([r!.model, r!.kernel, r!.agree, r!.oracle].includes('fail') || r!.error) {
+      // the first thing that went wrong, on stderr: what the table's "killed by" rests on
+      const s = r!.steps.find((x) => x.modelMisses.length || x.kernelMisses.length || x.diffs.length || x.oracleMisses.length);
+      const why = r!.error ?? (s ? `${s.label}: ${[...s.modelMisses, ...s.kernelMisses, ...s.oracleMisses, ...s.diffs.map((d) => `${d.field} differs`)][0]}` : '');
+      process.stderr.write(`${mutant?.name ?? 'reference'}: ${c.name}: ${why.slice(0, 300)}\n`);
+      return { by: `suite: ${c.name}`, ms: performance.now() - t0 };
+    }
   }
   for (const c of property) {
     const [r] = await runCases([c], { backends, pool, ...(mutant ? { mutant } : {}) });

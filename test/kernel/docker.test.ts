@@ -5,7 +5,8 @@ import { describe, test, expect } from 'vitest';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadCase, findCaseFiles, SUITES_DIR } from '../../src/conform/case-file.ts';
-import { runCases, type CaseReport } from '../../src/conform/run-case.ts';
+import { runCases, LabPool, type CaseReport } from '../../src/conform/run-case.ts';
+import { fuzz } from '../../src/conform/fuzz.ts';
 import { dockerSkipReason, sweepStaleContainers, dockerClient, findImage } from '../../src/lab/docker-site.ts';
 import type { Observation } from '../../src/model/index.ts';
 
@@ -69,6 +70,17 @@ describe.skipIf(skip)(title('kernel: the Docker lab'), () => {
     expect(Object.keys(a).length).toBeGreaterThan(50);
     expect(b).toEqual(a);
     expect(docker.map((r) => r.kernel)).toEqual(netns.map((r) => r.kernel));
+  });
+
+  test('a fuzz campaign on the Docker lab: model and kernel agree, as on netns', { timeout: 300_000 }, async () => {
+    const pool = new LabPool({ runtime: 'docker', timeoutMs: 150 });
+    try {
+      const r = await fuzz({ oracle: { kind: 'kernel', pool }, runs: 40, seed: 2026, shrinkSeconds: 30 });
+      expect(r.cases).toBe(40);
+      expect(r.divergence ?? null).toBeNull();
+    } finally {
+      await pool.close();
+    }
   });
 
   test('SIGTERM removes the container', { timeout: 60_000 }, async () => {
