@@ -20,14 +20,18 @@ const title = (t: string) => (skip ? `${t} [skipped: ${reason}]` : t);
 const addrsOnly = (t: string) => t.replace(/:\d+/g, '');
 const ctAddrs = (x: Observation['conntrack']) => Object.fromEntries(Object.entries(x).map(([h, l]) => [h, l.map((e) => `${e.proto} ${addrsOnly(e.orig)} / ${addrsOnly(e.reply)}`).sort()]));
 
-/** What a lab observed for the steps whose outcome is not left to chance (the model sees one possibility). */
+/** What a lab observed for the steps whose outcome is not left to chance (the model sees one possibility).
+ *  Conntrack tables carry the history of the case: after a step that went one way or another at random,
+ *  they are no longer compared. */
 function records(reports: CaseReport[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const r of reports) {
+    let chance = false;
     for (const s of r.steps) {
-      if (!s.kernel.length || s.model.some((d) => d.length !== 1)) continue;
+      if (!s.kernel.length) continue;
+      if (s.model.some((d) => d.length !== 1)) { chance = true; continue; }
       s.kernel.forEach((k, i) => {
-        out[`${r.name} / ${s.label} #${i + 1}`] = { outcome: k.outcome, responder: k.responder, seen: k.seen ? { src: addrsOnly(k.seen.src), dst: k.seen.dst } : null, icmp: k.icmp, conntrack: ctAddrs(k.conntrack) };
+        out[`${r.name} / ${s.label} #${i + 1}`] = { outcome: k.outcome, responder: k.responder, seen: k.seen ? { src: addrsOnly(k.seen.src), dst: k.seen.dst } : null, icmp: k.icmp, ...(chance ? {} : { conntrack: ctAddrs(k.conntrack) }) };
       });
     }
   }
