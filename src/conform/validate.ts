@@ -68,6 +68,9 @@ export interface ValidationReport {
   topology: TopologySpec;
 }
 
+/** an `-A CHAIN ...` line, with or without the packet/byte counters of `iptables-save -c` */
+const RULE_LINE = /^(?:\[\d+:\d+\]\s+)?-A (\S+)/;
+
 const bad = (file: string, reason: string) => new InputError('invalid', reason, { file, line: 1, col: 1 });
 
 /** The dump as the model reads it: unsupported lines are blanked (and listed), anything else malformed is an error. */
@@ -78,7 +81,7 @@ export function parseLeniently(text: string, file: string): { ruleset: Ruleset; 
     try {
       return { ruleset: parseRuleset(lines.join('\n'), { file }), unsupported };
     } catch (e) {
-      if (!isInputError(e) || e.kind !== 'unsupported' || !e.pos || !lines[e.pos.line - 1]?.startsWith('-A ')) throw e;
+      if (!isInputError(e) || e.kind !== 'unsupported' || !e.pos || !RULE_LINE.test(lines[e.pos.line - 1] ?? '')) throw e;
       unsupported.push({ line: e.pos.line, text: lines[e.pos.line - 1]!, reason: e.reason });
       lines[e.pos.line - 1] = '';
     }
@@ -87,7 +90,7 @@ export function parseLeniently(text: string, file: string): { ruleset: Ruleset; 
 
 /** kube-proxy's masquerade rule `! -s CLUSTER_CIDR -d VIP ... -j KUBE-MARK-MASQ` tells the cluster CIDR. */
 function clusterCidrOf(text: string): string | undefined {
-  return /^-A KUBE-SVC-\S+ ! -s (\d+\.\d+\.\d+\.\d+\/\d+) .*-j KUBE-MARK-MASQ/m.exec(text)?.[1];
+  return /^(?:\[\d+:\d+\]\s+)?-A KUBE-SVC-\S+ ! -s (\d+\.\d+\.\d+\.\d+\/\d+) .*-j KUBE-MARK-MASQ/m.exec(text)?.[1];
 }
 
 /** Which Service each per-Service chain belongs to: from the commented jumps into it, then down its jumps. */
@@ -227,7 +230,7 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
   const localIp = ports.flatMap((rp) => rp.local).find((e) => !input.nodeIps.includes(e.ip))?.ip;
   const podCIDR = input.podCIDR ?? (localIp ? `${localIp.split('.').slice(0, 3).join('.')}.0/24` : undefined);
   if (!podCIDR || !parseCidr(podCIDR)) throw bad('<command line>', 'give the node\'s pod CIDR with --pod-cidr CIDR (no local endpoint shows it)');
-  const routeLocalnet = /^-A KUBE-FIREWALL .*-d 127\.0\.0\.0\/8/m.test(input.rulesetText);
+  const routeLocalnet = /^(?:\[\d+:\d+\]\s+)?-A KUBE-FIREWALL .*-d 127\.0\.0\.0\/8/m.test(input.rulesetText);
   const { topo, layout } = buildTopology(cluster, nodeName, input.nodeIps, podCIDR, clusterCIDR, routeLocalnet);
   const { planned, sctp } = planProbes(ports, nodeName, input.nodeIps);
 
@@ -236,7 +239,7 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
   const unsupportedBy = new Map<string, string>();
   let everyService: string | undefined;
   for (const u of unsupported) {
-    const chain = /^-A (\S+)/.exec(u.text)![1]!;
+    const chain = RULE_LINE.exec(u.text)![1]!;
     const named = /--comment "?([^/\s"]+\/[^:\s"]+)/.exec(u.text)?.[1];
     const svc = owners.get(chain) ?? named;
     const why = `line ${u.line}: ${u.reason}`;

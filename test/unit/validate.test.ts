@@ -32,6 +32,15 @@ describe('validate (model)', () => {
     expect(r.unsupported.map((u) => u.line)).toEqual([140]);
   });
 
+  test('a dump with counters (iptables-save -c) is read the same way', async () => {
+    const input = validateInput('node-broken.iptables-save');
+    const withCounters = input.rulesetText.replace(/^-A /gm, '[12:720] -A ');
+    const r = await validateNode({ ...input, rulesetText: withCounters, backends: 'model' });
+    expect(r.clusterCIDR).toBe('10.244.0.0/16');
+    expect(r.services.filter((s) => s.status !== 'pass').map((s) => [s.service, s.status])).toEqual([['default/web', 'fail'], ['default/empty', 'fail'], ['default/lb2', 'unsupported']]);
+    expect(r.warnings.length).toBe(5);
+  });
+
   test('a malformed dump is an input error with its line', () => {
     const err = (() => { try { parseLeniently('*nat\n-A PREROUTING -p tcp --dport x -j ACCEPT\nCOMMIT\n', 'bad.save'); } catch (e) { return e; } })();
     expect(isInputError(err)).toBe(true);
