@@ -208,6 +208,8 @@ function planProbes(ports: readonly ResolvedPort[], nodeName: string, nodeIps: s
     if (rp.port.nodePort && (rp.svc.type === 'NodePort' || rp.svc.type === 'LoadBalancer')) {
       add(OUTSIDE, nodeIps[0]!, rp.port.nodePort, `${rp.spn} NodePort`);
       add(POD_CLIENT, nodeIps[0]!, rp.port.nodePort, `${rp.spn} NodePort`);
+      // NodePorts answer on every node address
+      for (const ip of nodeIps.slice(1)) add(OUTSIDE, ip, rp.port.nodePort, `${rp.spn} NodePort`);
     }
     for (const ip of rp.svc.loadBalancerIPs) add(OUTSIDE, ip, rp.port.port, `${rp.spn} LoadBalancer IP`);
     for (const ip of rp.svc.externalIPs) add(OUTSIDE, ip, rp.port.port, `${rp.spn} external IP`);
