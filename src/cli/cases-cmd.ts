@@ -10,15 +10,35 @@ import { labSkipReason } from '../lab/prereq.ts';
 import type { LabRuntime } from '../lab/site.ts';
 import { DockerLabError } from '../lab/docker-site.ts';
 import { implementationOf, type Implementation } from '../conform/impl.ts';
+import { crossDiffs } from '../conform/cross-compare.ts';
 import { truthTable, failureDetails, summary, writeJson, writeJunit } from './report.ts';
 
-export const CHECK_USAGE = 'usage: nfconform check FILE... [--backend model|kernel|both|netns|docker] [--iptables nft|legacy] [--impl builtin|mutant:NAME|COMMAND] [--json] [--junit FILE]';
-export const RUN_USAGE = 'usage: nfconform run [SUITE...] [--tags a,b] [--backend model|kernel|both|netns|docker] [--iptables nft|legacy] [--impl builtin|mutant:NAME|COMMAND] [--junit FILE] [--json FILE]';
+export const CHECK_USAGE = 'usage: nfconform check FILE... [--backend model|kernel|both|netns|docker] [--iptables nft|legacy|both] [--impl builtin|mutant:NAME|COMMAND] [--json] [--junit FILE]';
+export const RUN_USAGE = 'usage: nfconform run [SUITE...] [--tags a,b] [--backend model|kernel|both|netns|docker] [--iptables nft|legacy|both] [--impl builtin|mutant:NAME|COMMAND] [--junit FILE] [--json FILE]';
 
-function iptablesOf(v: string | undefined): 'nft' | 'legacy' | undefined {
+function iptablesOf(v: string | undefined): 'nft' | 'legacy' | 'both' | undefined {
   if (v === undefined) return undefined;
-  if (v !== 'nft' && v !== 'legacy') throw cmdline(`--iptables must be nft or legacy, not "${v}"`);
+  if (v !== 'nft' && v !== 'legacy' && v !== 'both') throw cmdline(`--iptables must be nft, legacy or both, not "${v}"`);
   return v;
+}
+
+/** `--iptables both`: every case on iptables-nft, then on iptables-legacy; the two kernels are also
+ *  compared with each other, step by step (what is not left to chance), and any difference fails. */
+async function executeAll(cases: CaseFile[], how: ReturnType<typeof backendOf>, write: (s: string) => void, json: boolean, iptables: 'nft' | 'legacy' | 'both' | undefined, impl: Implementation): Promise<{ reports: CaseReport[]; crossFailed: boolean }> {
+  if (iptables !== 'both') return { reports: await execute(cases, how, write, json, iptables, impl), crossFailed: false };
+  const nft = await execute(cases, how, write, json, 'nft', impl);
+  const legacy = await execute(cases, how, write, json, 'legacy', impl);
+  const tag = (rs: CaseReport[], b: string) => rs.map((r) => ({ ...r, name: `${r.name} [${b}]` }));
+  const reports = [...tag(nft, 'nft'), ...tag(legacy, 'legacy')];
+  if (how.backends === 'model') return { reports, crossFailed: false };
+  const { compared, diffs } = crossDiffs(nft, legacy);
+  if (!json) {
+    write(diffs.length
+      ? pc.red(`iptables-nft against iptables-legacy: ${diffs.length} of ${compared} steps differ`)
+      : pc.green(`iptables-nft against iptables-legacy: ${compared} steps compared, the same on both`));
+    for (const d of diffs.slice(0, 20)) write(`  ${d.step}\n    nft:    ${JSON.stringify(d.a)}\n    legacy: ${JSON.stringify(d.b)}`);
+  }
+  return { reports, crossFailed: diffs.length > 0 };
 }
 
 const cmdline = (reason: string) => new InputError('syntax', reason, { file: '<command line>', line: 1, col: 1 });
@@ -79,8 +99,8 @@ export async function checkCommand(argv: string[], write: (s: string) => void): 
   if (!positionals.length) throw cmdline(CHECK_USAGE);
   const cases = positionals.map(loadCase);
   const how = backendOf(values.backend, 'both');
-  const reports = await execute(cases, how, write, values.json, iptablesOf(values.iptables), implementationOf(values.impl));
-  return finish(reports, how.backends, write, { json: values.json, ...(values.junit ? { junit: values.junit } : {}) });
+  const { reports, crossFailed } = await executeAll(cases, how, write, values.json, iptablesOf(values.iptables), implementationOf(values.impl));
+  return Math.max(finish(reports, how.backends, write, { json: values.json, ...(values.junit ? { junit: values.junit } : {}) }), crossFailed ? 1 : 0);
 }
 
 export async function runCommand(argv: string[], write: (s: string) => void): Promise<number> {
@@ -97,6 +117,6 @@ export async function runCommand(argv: string[], write: (s: string) => void): Pr
     return 0;
   }
   const how = backendOf(values.backend, 'both');
-  const reports = await execute(cases, how, write, false, iptablesOf(values.iptables), implementationOf(values.impl));
-  return finish(reports, how.backends, write, { json: false, ...(values.json ? { jsonFile: values.json } : {}), ...(values.junit ? { junit: values.junit } : {}) });
+  const { reports, crossFailed } = await executeAll(cases, how, write, false, iptablesOf(values.iptables), implementationOf(values.impl));
+  return Math.max(finish(reports, how.backends, write, { json: false, ...(values.json ? { jsonFile: values.json } : {}), ...(values.junit ? { junit: values.junit } : {}) }), crossFailed ? 1 : 0);
 }

@@ -8,35 +8,12 @@ import { loadCase, findCaseFiles, SUITES_DIR } from '../../src/conform/case-file
 import { runCases, LabPool, type CaseReport } from '../../src/conform/run-case.ts';
 import { fuzz } from '../../src/conform/fuzz.ts';
 import { dockerSkipReason, sweepStaleContainers, dockerClient, findImage } from '../../src/lab/docker-site.ts';
-import type { Observation } from '../../src/model/index.ts';
+import { crossDiffs } from '../../src/conform/cross-compare.ts';
 
 const required = process.env.NFCONFORM_REQUIRE_DOCKER === '1';
 const reason = await dockerSkipReason();
 const skip = reason !== undefined && !required;
 const title = (t: string) => (skip ? `${t} [skipped: ${reason}]` : t);
-
-/** Ports the kernel picks (ephemeral source ports, MASQUERADE --random-fully, anywhere in 1024-65535) differ
- *  between any two runs: conntrack tuples and the source the server saw are compared by address. */
-const addrsOnly = (t: string) => t.replace(/:\d+/g, '');
-const ctAddrs = (x: Observation['conntrack']) => Object.fromEntries(Object.entries(x).map(([h, l]) => [h, l.map((e) => `${e.proto} ${addrsOnly(e.orig)} / ${addrsOnly(e.reply)}`).sort()]));
-
-/** What a lab observed for the steps whose outcome is not left to chance (the model sees one possibility).
- *  Conntrack tables carry the history of the case: after a step that went one way or another at random,
- *  they are no longer compared. */
-function records(reports: CaseReport[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const r of reports) {
-    let chance = false;
-    for (const s of r.steps) {
-      if (!s.kernel.length) continue;
-      if (s.model.some((d) => d.length !== 1)) { chance = true; continue; }
-      s.kernel.forEach((k, i) => {
-        out[`${r.name} / ${s.label} #${i + 1}`] = { outcome: k.outcome, responder: k.responder, seen: k.seen ? { src: addrsOnly(k.seen.src), dst: k.seen.dst } : null, icmp: k.icmp, ...(chance ? {} : { conntrack: ctAddrs(k.conntrack) }) };
-      });
-    }
-  }
-  return out;
-}
 
 async function containersOf(pid: number): Promise<string[]> {
   const list = await dockerClient().listContainers({ all: true, filters: JSON.stringify({ label: [`org.nfconform.owner-pid=${pid}`] }) });
@@ -69,10 +46,9 @@ describe.skipIf(skip)(title('kernel: the Docker lab'), () => {
     const netns = await runCases(cases, { backends: 'kernel', lab: { runtime: 'netns' } });
     const docker = await runCases(cases, { backends: 'kernel', lab: { runtime: 'docker' } });
     for (const r of [...netns, ...docker]) expect(r.error ?? null).toBeNull();
-    const a = records(netns);
-    const b = records(docker);
-    expect(Object.keys(a).length).toBeGreaterThan(50);
-    expect(b).toEqual(a);
+    const { compared, diffs } = crossDiffs(netns, docker);
+    expect(compared).toBeGreaterThan(50);
+    expect(diffs).toEqual([]);
     expect(docker.map((r) => r.kernel)).toEqual(netns.map((r) => r.kernel));
   });
 

@@ -2,14 +2,18 @@
 // hold, the model agrees, and (for Services) the Service-level oracle too.
 import { describe, test, expect, afterAll } from 'vitest';
 import { loadCase, findCaseFiles } from '../../src/conform/case-file.ts';
-import { runCases } from '../../src/conform/run-case.ts';
+import { runCases, type CaseReport } from '../../src/conform/run-case.ts';
+import { crossDiffs } from '../../src/conform/cross-compare.ts';
 import { skipReason, kernelDescribe } from './env.ts';
+
+const runs: Partial<Record<'nft' | 'legacy', Promise<CaseReport[]>>> = {};
 
 for (const iptables of ['nft', 'legacy'] as const) {
   describe.skipIf(skipReason)(kernelDescribe(`kernel: suites (iptables-${iptables})`), () => {
     const cases = findCaseFiles().map(loadCase);
     // one run over all cases, so that the lab is reused; each case is then its own test
     const reports = runCases(cases, { backends: 'both', iptables });
+    runs[iptables] = reports;
     afterAll(async () => { await reports; });
     for (const c of cases) {
       test(c.name, async () => {
@@ -26,3 +30,11 @@ for (const iptables of ['nft', 'legacy'] as const) {
     }
   });
 }
+
+describe.skipIf(skipReason)(kernelDescribe('kernel: iptables-nft against iptables-legacy'), () => {
+  test('every comparable step of every suite is observed the same on both', async () => {
+    const { compared, diffs } = crossDiffs(await runs.nft!, await runs.legacy!);
+    expect(compared).toBeGreaterThan(100);
+    expect(diffs).toEqual([]);
+  });
+});

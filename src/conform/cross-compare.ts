@@ -1,0 +1,57 @@
+// Two kernel runs of the same cases compared with each other, not with the model: iptables-nft
+// against iptables-legacy, or the Docker lab against the netns lab. Only what is not left to chance
+// is compared: steps where the model sees one possibility, ports the kernel picks at random masked
+// (ephemeral ports, MASQUERADE --random-fully), and conntrack tables until a case's first random step.
+import type { Observation } from '../model/index.ts';
+import type { CaseReport } from './run-case.ts';
+
+export interface ComparableRecord {
+  outcome: Observation['outcome'];
+  responder: string | null;
+  seen: { src: string; dst: string } | null;
+  icmp: string | null;
+  conntrack?: Record<string, string[]>;
+}
+
+const addrsOnly = (t: string) => t.replace(/:\d+/g, '');
+const ctAddrs = (x: Observation['conntrack']) =>
+  Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b)).map(([h, l]) => [h, l.map((e) => `${e.proto} ${addrsOnly(e.orig)} / ${addrsOnly(e.reply)}`).sort()]));
+
+/** "case / step #repetition" -> what the kernel observed, for the comparable steps. */
+export function comparableRecords(reports: readonly CaseReport[]): Map<string, ComparableRecord> {
+  const out = new Map<string, ComparableRecord>();
+  for (const r of reports) {
+    let chance = false;
+    for (const s of r.steps) {
+      if (!s.kernel.length) continue;
+      if (s.model.some((d) => d.length !== 1)) { chance = true; continue; }
+      s.kernel.forEach((k, i) => {
+        out.set(`${r.name} / ${s.label} #${i + 1}`, {
+          outcome: k.outcome, responder: k.responder, icmp: k.icmp,
+          seen: k.seen ? { src: addrsOnly(k.seen.src), dst: k.seen.dst } : null,
+          ...(chance ? {} : { conntrack: ctAddrs(k.conntrack) }),
+        });
+      });
+    }
+  }
+  return out;
+}
+
+export interface CrossDiff {
+  step: string;
+  a: ComparableRecord | undefined;
+  b: ComparableRecord | undefined;
+}
+
+/** Steps where the two runs observed different things (or only one of them ran the step). */
+export function crossDiffs(a: readonly CaseReport[], b: readonly CaseReport[]): { compared: number; diffs: CrossDiff[] } {
+  const ra = comparableRecords(a);
+  const rb = comparableRecords(b);
+  const diffs: CrossDiff[] = [];
+  for (const step of new Set([...ra.keys(), ...rb.keys()])) {
+    const x = ra.get(step);
+    const y = rb.get(step);
+    if (JSON.stringify(x) !== JSON.stringify(y)) diffs.push({ step, a: x, b: y });
+  }
+  return { compared: ra.size, diffs };
+}
