@@ -84,7 +84,6 @@ export class DockerSite implements LabSite {
   private closed = false;
 
   private constructor(
-    private readonly docker: Docker,
     readonly container: Docker.Container,
     private readonly stream: NodeJS.ReadWriteStream,
   ) {}
@@ -116,7 +115,7 @@ export class DockerSite implements LabSite {
       },
     });
     const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as NodeJS.ReadWriteStream;
-    const site = new DockerSite(docker, container, stream);
+    const site = new DockerSite(container, stream);
     const out = new PassThrough();
     const err = new PassThrough();
     docker.modem.demuxStream(stream, out, err);

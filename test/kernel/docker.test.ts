@@ -5,7 +5,7 @@ import { describe, test, expect } from 'vitest';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadCase, findCaseFiles, SUITES_DIR } from '../../src/conform/case-file.ts';
-import { runCases, LabPool, type CaseReport } from '../../src/conform/run-case.ts';
+import { runCases, LabPool } from '../../src/conform/run-case.ts';
 import { fuzz } from '../../src/conform/fuzz.ts';
 import { dockerSkipReason, sweepStaleContainers, dockerClient, findImage } from '../../src/lab/docker-site.ts';
 import { crossDiffs } from '../../src/conform/cross-compare.ts';
