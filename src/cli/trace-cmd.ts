@@ -5,10 +5,12 @@ import { loadTopology, loadRulesets } from './load.ts';
 import { renderTrace, renderObservation } from '../conform/render.ts';
 import { sideBySide } from './side-by-side.ts';
 import { PairedLab } from '../conform/paired-lab.ts';
+import { dockerSkipReason, DockerLabError } from '../lab/docker-site.ts';
+import type { LabRuntime } from '../lab/site.ts';
 import { loadTopologySpec } from './load.ts';
 
 export const TRACE_USAGE = `usage: nfconform trace --topology k8s-node|FILE --ruleset HOST=FILE [--ruleset HOST=FILE ...]
-                      --from HOST (tcp|udp|icmp) DST[:PORT] [--src IP] [--sport N] [--json] [--verbose] [--kernel]`;
+                      --from HOST (tcp|udp|icmp) DST[:PORT] [--src IP] [--sport N] [--json] [--verbose] [--kernel [--backend netns|docker]]`;
 
 const cmdline = (reason: string) => new InputError('syntax', reason, { file: '<command line>', line: 1, col: 1 });
 
@@ -37,8 +39,11 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
       json: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       kernel: { type: 'boolean', default: false },
+      backend: { type: 'string', default: 'netns' },
     },
   });
+  const runtime = values.backend;
+  if (runtime !== 'netns' && runtime !== 'docker') throw cmdline(`--backend must be netns or docker (where the --kernel lab runs), not "${runtime}"`);
   if (!values.from) throw cmdline(`--from HOST is required\n${TRACE_USAGE}`);
   const net = loadTopology(values.topology);
   const lab = makeLab(net, loadRulesets(values.ruleset, net));
@@ -50,7 +55,11 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
   }
   if (values.kernel && probe.sport === undefined) probe.sport = 40000;
   const results = runProbe(lab, newWorld(lab), probe, { verbose: values.verbose });
-  const kernel = values.kernel ? await kernelProbe(values.topology, lab.rulesets, probe) : undefined;
+  if (values.kernel && runtime === 'docker') {
+    const why = await dockerSkipReason();
+    if (why) throw new DockerLabError(why);
+  }
+  const kernel = values.kernel ? await kernelProbe(values.topology, lab.rulesets, probe, runtime) : undefined;
   if (values.json) {
     write(JSON.stringify({ probe, results: results.map((r) => ({ p: r.p, observation: r.value.observation, trace: r.value.trace })), ...(kernel ? { kernel } : {}) }, null, 2));
     return 0;
@@ -61,15 +70,15 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
     write(renderObservation(r.value.observation, r.p));
   });
   if (kernel) {
-    write('\n── model against the kernel (a fresh lab) ──');
+    write(`\n── model against the kernel (a fresh ${runtime === 'docker' ? 'Docker' : 'netns'} lab) ──`);
     write(sideBySide(results.map((r) => ({ p: r.p, value: r.value.observation })), kernel));
   }
   return 0;
 }
 
 /** The same probe on the real kernel, in a lab built for it and removed afterwards. */
-async function kernelProbe(topology: string, rulesets: ReadonlyMap<string, Ruleset>, probe: Probe) {
-  const lab = await PairedLab.up(loadTopologySpec(topology));
+async function kernelProbe(topology: string, rulesets: ReadonlyMap<string, Ruleset>, probe: Probe, runtime: LabRuntime) {
+  const lab = await PairedLab.up(loadTopologySpec(topology), { runtime });
   try {
     // command-line files are not iptables-restore input: apply the canonical iptables-save form
     for (const [host, rs] of rulesets) {
