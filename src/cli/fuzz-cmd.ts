@@ -6,6 +6,7 @@ import { fuzz, type FuzzProgress } from '../conform/fuzz.ts';
 import { LabPool } from '../conform/run-case.ts';
 import { writeArtifacts } from '../conform/artifacts.ts';
 import { labSkipReason } from '../lab/prereq.ts';
+import { runtimeOf } from './load.ts';
 
 export const FUZZ_USAGE = 'usage: nfconform fuzz [--runs N | --time 10m] [--seed S] [--iptables nft|legacy] [--backend netns|docker] [--out DIR] [--replay SEED:PATH] [--shrink-time 2m] [--timeout 150ms] [--services]';
 
@@ -41,8 +42,7 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
       backend: { type: 'string', default: 'netns' },
     },
   });
-  const runtime = values.backend;
-  if (runtime !== 'netns' && runtime !== 'docker') throw cmdline(`--backend must be netns or docker (where the kernel lab runs), not "${runtime}"`);
+  const runtime = runtimeOf(values.backend, 'the kernel lab');
   const skip = await labSkipReason(runtime);
   if (skip) throw new InputError('invalid', `fuzz needs the kernel lab (${runtime}): ${skip}`, { file: '<command line>', line: 1, col: 1 });
   if (values.iptables && values.iptables !== 'nft' && values.iptables !== 'legacy') throw cmdline('--iptables must be nft or legacy');

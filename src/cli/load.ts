@@ -1,6 +1,7 @@
 // Reading the CLI's inputs: topologies (preset or file) and rulesets per host.
 import { readFileSync, existsSync } from 'node:fs';
 import { InputError, parseRuleset, compileTopology, PRESETS, type Ruleset, type Network, type TopologySpec, type Backend } from '../model/index.ts';
+import type { LabRuntime } from '../lab/site.ts';
 
 export function readText(path: string): string {
   if (!existsSync(path)) throw new InputError('invalid', `file not found: ${path}`, { file: path, line: 1, col: 1 });
@@ -35,4 +36,10 @@ export function loadRulesets(pairs: readonly string[], net: Network): Map<string
     out.set(host, parseRuleset(readText(file), { file, backend: h.backend as Backend }));
   }
   return out;
+}
+
+/** `--backend netns|docker`: where a kernel lab runs. */
+export function runtimeOf(v: string, what: string): LabRuntime {
+  if (v !== 'netns' && v !== 'docker') throw new InputError('syntax', `--backend must be netns or docker (where ${what} runs), not "${v}"`, { file: '<command line>', line: 1, col: 1 });
+  return v;
 }

@@ -7,7 +7,7 @@ import { sideBySide } from './side-by-side.ts';
 import { PairedLab } from '../conform/paired-lab.ts';
 import { dockerSkipReason, DockerLabError } from '../lab/docker-site.ts';
 import type { LabRuntime } from '../lab/site.ts';
-import { loadTopologySpec } from './load.ts';
+import { loadTopologySpec, runtimeOf } from './load.ts';
 
 export const TRACE_USAGE = `usage: nfconform trace --topology k8s-node|FILE --ruleset HOST=FILE [--ruleset HOST=FILE ...]
                       --from HOST (tcp|udp|icmp) DST[:PORT] [--src IP] [--sport N] [--json] [--verbose] [--kernel [--backend netns|docker]]`;
@@ -42,8 +42,7 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
       backend: { type: 'string', default: 'netns' },
     },
   });
-  const runtime = values.backend;
-  if (runtime !== 'netns' && runtime !== 'docker') throw cmdline(`--backend must be netns or docker (where the --kernel lab runs), not "${runtime}"`);
+  const runtime = runtimeOf(values.backend, 'the --kernel lab');
   if (!values.from) throw cmdline(`--from HOST is required\n${TRACE_USAGE}`);
   const net = loadTopology(values.topology);
   const lab = makeLab(net, loadRulesets(values.ruleset, net));

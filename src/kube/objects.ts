@@ -90,11 +90,16 @@ class Reader {
   }
 }
 
+/** An object's metadata: namespace (default "default"), name, and a prefix for errors about its fields. */
+function readMeta(r: Reader, o: Json, kind: string): { meta: Json; namespace: string; name: string; at: (field: string) => string } {
+  const meta = r.obj(o.metadata, `${kind} metadata`);
+  const namespace = r.str(meta.namespace, `${kind} metadata.namespace`, true) ?? 'default';
+  const name = r.str(meta.name, `${kind} metadata.name`)!;
+  return { meta, namespace, name, at: (f: string) => `${kind} ${namespace}/${name}: ${f}` };
+}
+
 function readService(r: Reader, o: Json): Service {
-  const meta = r.obj(o.metadata, 'Service metadata');
-  const namespace = r.str(meta.namespace, 'Service metadata.namespace', true) ?? 'default';
-  const name = r.str(meta.name, 'Service metadata.name')!;
-  const at = (f: string) => `Service ${namespace}/${name}: ${f}`;
+  const { namespace, name, at } = readMeta(r, o, 'Service');
   const spec = r.obj(o.spec, at('spec'));
   const type = (spec.type ?? 'ClusterIP') as ServiceType;
   if (!['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'].includes(type)) r.fail(at('spec.type'), `unknown type ${JSON.stringify(type)}`);
@@ -143,10 +148,7 @@ function readService(r: Reader, o: Json): Service {
 }
 
 function readSlice(r: Reader, o: Json): EndpointSlice {
-  const meta = r.obj(o.metadata, 'EndpointSlice metadata');
-  const namespace = r.str(meta.namespace, 'EndpointSlice metadata.namespace', true) ?? 'default';
-  const name = r.str(meta.name, 'EndpointSlice metadata.name')!;
-  const at = (f: string) => `EndpointSlice ${namespace}/${name}: ${f}`;
+  const { meta, namespace, name, at } = readMeta(r, o, 'EndpointSlice');
   const labels = r.obj(meta.labels ?? {}, at('metadata.labels'));
   const service = r.str(labels['kubernetes.io/service-name'], at('metadata.labels["kubernetes.io/service-name"]'))!;
   if (o.addressType !== undefined && o.addressType !== 'IPv4') r.fail(at('addressType'), `only IPv4 is supported, not ${JSON.stringify(o.addressType)}`);

@@ -11,7 +11,7 @@ import type { LabSite, LineChannel, RunResult } from './site.ts';
 import { AGENT_DIR } from './site.ts';
 import { pidAlive } from './names.ts';
 
-export const IMAGE_REPO = 'nfconform-lab';
+const IMAGE_REPO = 'nfconform-lab';
 const LABEL = 'org.nfconform.lab';
 const OWNER_PID = 'org.nfconform.owner-pid';
 const OWNER_HOST = 'org.nfconform.owner-host';
@@ -77,7 +77,6 @@ export async function ownContainers(docker: Docker = dockerClient()): Promise<st
 type Reply = { id?: number; result?: RunResult; ch?: number; line?: string; exit?: number; stderr?: string; ready?: boolean };
 
 export class DockerSite implements LabSite {
-  readonly runtime = 'docker';
   private nextId = 1;
   private readonly pending = new Map<number, (r: RunResult) => void>();
   private readonly channels = new Map<number, { lines: ((l: string) => void)[]; exits: ((why: string) => void)[] }>();

@@ -16,12 +16,6 @@ export async function ip(args: readonly string[], stdin?: string): Promise<strin
   return String(r.stdout);
 }
 
-/** `ip [-n NS] -batch -` with one command per line. */
-export async function ipBatch(lines: readonly string[], ns?: string): Promise<void> {
-  if (lines.length === 0) return;
-  await ip([...(ns ? ['-n', ns] : []), '-batch', '-'], lines.join('\n') + '\n');
-}
-
 export async function listNetns(): Promise<string[]> {
   const out = await ip(['netns', 'list']);
   return out.split('\n').map((l) => l.trim().split(/\s+/)[0]!).filter(Boolean);

@@ -27,7 +27,6 @@ export interface LineChannel {
 }
 
 export interface LabSite {
-  readonly runtime: LabRuntime;
   /** runs argv where the lab's namespaces are managed (an argument array, never a shell) */
   run(argv: readonly string[], stdin?: string): Promise<RunResult>;
   /** starts the lab agent inside namespace `ns` */
@@ -42,8 +41,6 @@ export const AGENT_DIR = fileURLToPath(new URL('./agent/', import.meta.url));
 
 /** Namespaces on this machine, commands through execa. */
 export class NetnsSite implements LabSite {
-  readonly runtime = 'netns';
-
   async run(argv: readonly string[], stdin?: string): Promise<RunResult> {
     const r = await execa(argv[0]!, argv.slice(1), { input: stdin ?? '', reject: false });
     return { code: r.exitCode ?? 1, stdout: String(r.stdout), stderr: String(r.stderr) };

@@ -24,10 +24,13 @@ function run(id, argv, stdin) {
   const child = spawn(argv[0] ?? 'false', argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
+  let answered = false;
+  /** @param {{code: number, stdout: string, stderr: string}} result */
+  const answer = (result) => { if (!answered) { answered = true; send({ id, result }); } };
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
-  child.on('error', (e) => send({ id, result: { code: 127, stdout, stderr: e.message } }));
-  child.on('close', (code) => send({ id, result: { code: code ?? 1, stdout, stderr } }));
+  child.on('error', (e) => answer({ code: 127, stdout, stderr: e.message }));
+  child.on('close', (code) => answer({ code: code ?? 1, stdout, stderr }));
   child.stdin.on('error', () => undefined);
   child.stdin.end(stdin ?? '');
 }
