@@ -3,7 +3,11 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     // readable in a terminal, machine-readable for CI (.ci/run reads the JSON)
-    reporters: ['default', ['json', { outputFile: 'reports/vitest.json' }], ['junit', { outputFile: 'reports/junit.xml' }]],
+    reporters: [
+      'default',
+      ['json', { outputFile: 'reports/vitest.json' }],
+      ['junit', { outputFile: 'reports/junit.xml' }],
+    ],
     projects: [
       {
         test: {

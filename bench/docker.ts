@@ -6,7 +6,8 @@ import type { LabRuntime } from '../src/lab/site.ts';
 import type { Figure } from './model.ts';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const DNAT = '*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -d 10.96.0.100/32 -p tcp --dport 80 -j DNAT --to-destination 10.244.1.12:8080\nCOMMIT\n';
+const DNAT =
+  '*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -d 10.96.0.100/32 -p tcp --dport 80 -j DNAT --to-destination 10.244.1.12:8080\nCOMMIT\n';
 
 async function measure(runtime: LabRuntime): Promise<Figure[]> {
   const ups: number[] = [];
@@ -26,7 +27,10 @@ async function measure(runtime: LabRuntime): Promise<Figure[]> {
     const n = 400;
     const t0 = performance.now();
     for (let i = 0; i < n; i++) {
-      const o = await lab.probe({ from: 'client', proto: 'tcp', dst: '10.96.0.100', dport: 80, sport: 30000 + i }, { conntrack: false });
+      const o = await lab.probe(
+        { from: 'client', proto: 'tcp', dst: '10.96.0.100', dport: 80, sport: 30000 + i },
+        { conntrack: false },
+      );
       if (o.outcome !== 'delivered') throw new Error(`bench probe was ${o.outcome}`);
     }
     rate = n / ((performance.now() - t0) / 1000);

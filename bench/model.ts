@@ -30,7 +30,10 @@ function timeLoop(seconds: number, body: (i: number) => void): number {
 export function benchModel(seconds = 2): Figure[] {
   const figures: Figure[] = [];
   const node = compileTopology(k8sNode()).hosts.get('node')!;
-  for (const [services, goal] of [[100, 1_000_000], [10_000, 100_000]] as const) {
+  for (const [services, goal] of [
+    [100, 1_000_000],
+    [10_000, 100_000],
+  ] as const) {
     const { text, vips } = kubeShapedRuleset(services);
     const t0 = performance.now();
     const rs = parseRuleset(text);
@@ -41,22 +44,52 @@ export function benchModel(seconds = 2): Figure[] {
     const src = parseIp('10.244.1.11')!;
     const state = newHostState();
     let flip = false;
-    const env: MatchEnv = { host: node, hook: 'PREROUTING', inIf: 'cni0', outIf: '', ct: undefined, state, now: 0, choose: () => (flip = !flip), ruleId: '' };
+    const env: MatchEnv = {
+      host: node,
+      hook: 'PREROUTING',
+      inIf: 'cni0',
+      outIf: '',
+      ct: undefined,
+      state,
+      now: 0,
+      choose: () => (flip = !flip),
+      ruleId: '',
+    };
     const hooks = { applyNonTerminal: () => '' };
-    const pkt: Pkt = { proto: 6, src, dst: 0, sport: 40000, dport: 80, tcpFlags: TCP.SYN, icmpType: 0, icmpCode: 0, mark: 0, notrack: false };
+    const pkt: Pkt = {
+      proto: 6,
+      src,
+      dst: 0,
+      sport: 40000,
+      dport: 80,
+      tcpFlags: TCP.SYN,
+      icmpType: 0,
+      icmpCode: 0,
+      mark: 0,
+      notrack: false,
+    };
     const rate = timeLoop(seconds, (i) => {
       pkt.dst = vipNums[i % vipNums.length]!;
       pkt.mark = 0;
       traverse(nat, 'PREROUTING', pkt, env, hooks);
     });
-    figures.push({ name: `model: nat PREROUTING verdicts/s, ${services} Services (${rs.tables.get('nat')!.chains.size} chains)`, value: Math.round(rate), unit: 'verdicts/s', goal: `>= ${goal.toLocaleString('en')}` });
+    figures.push({
+      name: `model: nat PREROUTING verdicts/s, ${services} Services (${rs.tables.get('nat')!.chains.size} chains)`,
+      value: Math.round(rate),
+      unit: 'verdicts/s',
+      goal: `>= ${goal.toLocaleString('en')}`,
+    });
     figures.push({ name: `model: parse + validate ${services} Services`, value: Math.round(parseMs), unit: 'ms' });
     const lab = makeLab(compileTopology(k8sNode()), new Map([['node', rs]]));
     const world = newWorld(lab);
     const probes = timeLoop(seconds / 2, (i) => {
       runProbe(lab, world, { from: 'client', proto: 'tcp', dst: vips[i % vips.length]!, dport: 80, sport: 40000 });
     });
-    figures.push({ name: `model: whole TCP probes/s (all branches, traces), ${services} Services`, value: Math.round(probes), unit: 'probes/s' });
+    figures.push({
+      name: `model: whole TCP probes/s (all branches, traces), ${services} Services`,
+      value: Math.round(probes),
+      unit: 'probes/s',
+    });
   }
   return figures;
 }

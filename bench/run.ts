@@ -16,5 +16,8 @@ for (const [name, run] of sections) {
   if (only.length && !only.includes(name)) continue;
   const figures = await run();
   console.log(`\n## ${name}`);
-  for (const f of figures) console.log(`${f.name.padEnd(72)} ${String(f.value.toLocaleString('en')).padStart(12)} ${f.unit}${f.goal ? `   (goal ${f.goal})` : ''}`);
+  for (const f of figures)
+    console.log(
+      `${f.name.padEnd(72)} ${String(f.value.toLocaleString('en')).padStart(12)} ${f.unit}${f.goal ? `   (goal ${f.goal})` : ''}`,
+    );
 }

@@ -10,8 +10,12 @@ const backends: Backends = process.argv.includes('--kernel') ? 'both' : 'model';
 const PROPERTY_CASES = 300;
 // one lab for the whole run, reset between cases (kernel runs only)
 const pool = new LabPool();
-const suites = findCaseFiles().map(loadCase).filter((c) => c.services);
-const property = fc.sample(serviceCaseArb(20), { numRuns: PROPERTY_CASES, seed: 4242 }).map((d, i) => serviceCase(d, `property case ${i + 1}`));
+const suites = findCaseFiles()
+  .map(loadCase)
+  .filter((c) => c.services);
+const property = fc
+  .sample(serviceCaseArb(20), { numRuns: PROPERTY_CASES, seed: 4242 })
+  .map((d, i) => serviceCase(d, `property case ${i + 1}`));
 
 async function killer(mutant: CompilerMutant | undefined): Promise<{ by: string | undefined; ms: number }> {
   const t0 = performance.now();
@@ -19,8 +23,14 @@ async function killer(mutant: CompilerMutant | undefined): Promise<{ by: string 
     const [r] = await runCases([c], { backends, pool, ...(mutant ? { mutant } : {}) });
     if ([r!.model, r!.kernel, r!.agree, r!.oracle].includes('fail') || r!.error) {
       // the first thing that went wrong, on stderr: what the table's "killed by" rests on
-      const s = r!.steps.find((x) => x.modelMisses.length || x.kernelMisses.length || x.diffs.length || x.oracleMisses.length);
-      const why = r!.error ?? (s ? `${s.label}: ${[...s.modelMisses, ...s.kernelMisses, ...s.oracleMisses, ...s.diffs.map((d) => `${d.field} differs`)][0]}` : '');
+      const s = r!.steps.find(
+        (x) => x.modelMisses.length || x.kernelMisses.length || x.diffs.length || x.oracleMisses.length,
+      );
+      const why =
+        r!.error ??
+        (s
+          ? `${s.label}: ${[...s.modelMisses, ...s.kernelMisses, ...s.oracleMisses, ...s.diffs.map((d) => `${d.field} differs`)][0]}`
+          : '');
       process.stderr.write(`${mutant?.name ?? 'reference'}: ${c.name}: ${why.slice(0, 300)}\n`);
       return { by: `suite: ${c.name}`, ms: performance.now() - t0 };
     }
@@ -38,17 +48,26 @@ if (reference.by) {
   await pool.close();
   process.exit(1);
 }
-console.log(`${suites.length} Service suites and ${PROPERTY_CASES} property cases, on ${backends === 'model' ? 'the model (judged by expectations and the oracle)' : 'the model and the kernel'}\n`);
+console.log(
+  `${suites.length} Service suites and ${PROPERTY_CASES} property cases, on ${backends === 'model' ? 'the model (judged by expectations and the oracle)' : 'the model and the kernel'}\n`,
+);
 console.log('| mutant | killed by | time to the first counterexample |');
 console.log('|---|---|---|');
 const times: number[] = [];
 let killed = 0;
 for (const m of MUTANTS) {
   const k = await killer(m);
-  if (k.by) { killed++; times.push(k.ms); }
-  console.log(`| ${m.name}: ${m.description} | ${k.by ?? '**survived**'} | ${k.by ? `${(k.ms / 1000).toFixed(2)} s` : '-'} |`);
+  if (k.by) {
+    killed++;
+    times.push(k.ms);
+  }
+  console.log(
+    `| ${m.name}: ${m.description} | ${k.by ?? '**survived**'} | ${k.by ? `${(k.ms / 1000).toFixed(2)} s` : '-'} |`,
+  );
 }
 times.sort((a, b) => a - b);
 const median = times.length ? times[Math.floor(times.length / 2)]! : NaN;
-console.log(`\nkilled ${killed} of ${MUTANTS.length} (${((100 * killed) / MUTANTS.length).toFixed(0)}%), median time to the first counterexample ${(median / 1000).toFixed(2)} s (goal: >= 95%, < 30 s)`);
+console.log(
+  `\nkilled ${killed} of ${MUTANTS.length} (${((100 * killed) / MUTANTS.length).toFixed(0)}%), median time to the first counterexample ${(median / 1000).toFixed(2)} s (goal: >= 95%, < 30 s)`,
+);
 await pool.close();

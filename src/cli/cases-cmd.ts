@@ -13,19 +13,30 @@ import { implementationOf, type Implementation } from '../conform/impl.ts';
 import { crossDiffs } from '../conform/cross-compare.ts';
 import { truthTable, failureDetails, summary, writeJson, writeJunit } from './report.ts';
 
-export const CHECK_USAGE = 'usage: nfconform check FILE... [--backend model|kernel|both|netns|docker] [--iptables nft|legacy|both] [--impl builtin|mutant:NAME|COMMAND] [--json] [--junit FILE]';
-export const RUN_USAGE = 'usage: nfconform run [SUITE...] [--tags a,b] [--backend model|kernel|both|netns|docker] [--iptables nft|legacy|both] [--impl builtin|mutant:NAME|COMMAND] [--junit FILE] [--json FILE]';
+export const CHECK_USAGE =
+  'usage: nfconform check FILE... [--backend model|kernel|both|netns|docker] [--iptables nft|legacy|both] [--impl builtin|mutant:NAME|COMMAND] [--json] [--junit FILE]';
+export const RUN_USAGE =
+  'usage: nfconform run [SUITE...] [--tags a,b] [--backend model|kernel|both|netns|docker] [--iptables nft|legacy|both] [--impl builtin|mutant:NAME|COMMAND] [--junit FILE] [--json FILE]';
 
 function iptablesOf(v: string | undefined): 'nft' | 'legacy' | 'both' | undefined {
   if (v === undefined) return undefined;
-  if (v !== 'nft' && v !== 'legacy' && v !== 'both') throw cmdline(`--iptables must be nft, legacy or both, not "${v}"`);
+  if (v !== 'nft' && v !== 'legacy' && v !== 'both')
+    throw cmdline(`--iptables must be nft, legacy or both, not "${v}"`);
   return v;
 }
 
 /** `--iptables both`: every case on iptables-nft, then on iptables-legacy; the two kernels are also
  *  compared with each other, step by step (what is not left to chance), and any difference fails. */
-async function executeAll(cases: CaseFile[], how: ReturnType<typeof backendOf>, write: (s: string) => void, json: boolean, iptables: 'nft' | 'legacy' | 'both' | undefined, impl: Implementation): Promise<{ reports: CaseReport[]; crossFailed: boolean }> {
-  if (iptables !== 'both') return { reports: await execute(cases, how, write, json, iptables, impl), crossFailed: false };
+async function executeAll(
+  cases: CaseFile[],
+  how: ReturnType<typeof backendOf>,
+  write: (s: string) => void,
+  json: boolean,
+  iptables: 'nft' | 'legacy' | 'both' | undefined,
+  impl: Implementation,
+): Promise<{ reports: CaseReport[]; crossFailed: boolean }> {
+  if (iptables !== 'both')
+    return { reports: await execute(cases, how, write, json, iptables, impl), crossFailed: false };
   const nft = await execute(cases, how, write, json, 'nft', impl);
   const legacy = await execute(cases, how, write, json, 'legacy', impl);
   const tag = (rs: CaseReport[], b: string) => rs.map((r) => ({ ...r, name: `${r.name} [${b}]` }));
@@ -33,10 +44,13 @@ async function executeAll(cases: CaseFile[], how: ReturnType<typeof backendOf>, 
   if (how.backends === 'model') return { reports, crossFailed: false };
   const { compared, diffs } = crossDiffs(nft, legacy);
   if (!json) {
-    write(diffs.length
-      ? pc.red(`iptables-nft against iptables-legacy: ${diffs.length} of ${compared} steps differ`)
-      : pc.green(`iptables-nft against iptables-legacy: ${compared} steps compared, the same on both`));
-    for (const d of diffs.slice(0, 20)) write(`  ${d.step}\n    nft:    ${JSON.stringify(d.a)}\n    legacy: ${JSON.stringify(d.b)}`);
+    write(
+      diffs.length
+        ? pc.red(`iptables-nft against iptables-legacy: ${diffs.length} of ${compared} steps differ`)
+        : pc.green(`iptables-nft against iptables-legacy: ${compared} steps compared, the same on both`),
+    );
+    for (const d of diffs.slice(0, 20))
+      write(`  ${d.step}\n    nft:    ${JSON.stringify(d.a)}\n    legacy: ${JSON.stringify(d.b)}`);
   }
   return { reports, crossFailed: diffs.length > 0 };
 }
@@ -47,12 +61,21 @@ const cmdline = (reason: string) => new InputError('syntax', reason, { file: '<c
 export function backendOf(v: string | undefined, fallback: Backends): { backends: Backends; runtime: LabRuntime } {
   if (v === undefined) return { backends: fallback, runtime: 'netns' };
   if (v === 'netns' || v === 'docker') return { backends: 'both', runtime: v };
-  if (v !== 'model' && v !== 'kernel' && v !== 'both') throw cmdline(`--backend must be model, kernel, both, netns or docker, not "${v}"`);
+  if (v !== 'model' && v !== 'kernel' && v !== 'both')
+    throw cmdline(`--backend must be model, kernel, both, netns or docker, not "${v}"`);
   return { backends: v, runtime: 'netns' };
 }
 
-async function execute(cases: CaseFile[], { backends, runtime }: ReturnType<typeof backendOf>, write: (s: string) => void, json: boolean, iptables: 'nft' | 'legacy' | undefined, impl: Implementation): Promise<CaseReport[]> {
-  if (impl.name !== 'builtin' && !json) write(pc.cyan(`Services compiled by: ${impl.name}${iptables ? ` (loaded with iptables-${iptables})` : ''}`));
+async function execute(
+  cases: CaseFile[],
+  { backends, runtime }: ReturnType<typeof backendOf>,
+  write: (s: string) => void,
+  json: boolean,
+  iptables: 'nft' | 'legacy' | undefined,
+  impl: Implementation,
+): Promise<CaseReport[]> {
+  if (impl.name !== 'builtin' && !json)
+    write(pc.cyan(`Services compiled by: ${impl.name}${iptables ? ` (loaded with iptables-${iptables})` : ''}`));
   const kernelSkip = backends === 'model' ? undefined : await labSkipReason(runtime);
   // asked for by name, the Docker lab must run: its absence is an error that says what to do
   if (kernelSkip && runtime === 'docker') throw new DockerLabError(kernelSkip);
@@ -72,20 +95,35 @@ async function execute(cases: CaseFile[], { backends, runtime }: ReturnType<type
     onCase: (r, i) => {
       if (!tty && !json) {
         const bad = [r.model, r.kernel, r.agree].includes('fail');
-        process.stderr.write(`[${i + 1}/${cases.length}] ${bad ? 'FAIL' : 'ok  '} ${r.name} (${Math.round(r.ms)} ms, ${((performance.now() - t0) / 1000).toFixed(1)} s so far)\n`);
+        process.stderr.write(
+          `[${i + 1}/${cases.length}] ${bad ? 'FAIL' : 'ok  '} ${r.name} (${Math.round(r.ms)} ms, ${((performance.now() - t0) / 1000).toFixed(1)} s so far)\n`,
+        );
       }
       if (tty && i === cases.length - 1) process.stderr.write('\r\x1b[K');
     },
   });
 }
 
-function finish(reports: CaseReport[], backends: Backends, write: (s: string) => void, opts: { json: boolean; jsonFile?: string; junit?: string }): number {
+function finish(
+  reports: CaseReport[],
+  backends: Backends,
+  write: (s: string) => void,
+  opts: { json: boolean; jsonFile?: string; junit?: string },
+): number {
   if (opts.jsonFile) writeJson(opts.jsonFile, reports);
   if (opts.junit) writeJunit(opts.junit, reports);
   if (opts.json) {
-    write(JSON.stringify(reports.map((r) => ({ ...r, steps: r.steps.map(({ trace: _t, ...s }) => s) })), null, 2));
+    write(
+      JSON.stringify(
+        reports.map((r) => ({ ...r, steps: r.steps.map(({ trace: _t, ...s }) => s) })),
+        null,
+        2,
+      ),
+    );
   } else {
-    write(truthTable(reports, { model: backends !== 'kernel', kernel: backends !== 'model', agree: backends === 'both' }));
+    write(
+      truthTable(reports, { model: backends !== 'kernel', kernel: backends !== 'model', agree: backends === 'both' }),
+    );
     const details = failureDetails(reports);
     if (details) write(`\n${details}`);
   }
@@ -95,18 +133,53 @@ function finish(reports: CaseReport[], backends: Backends, write: (s: string) =>
 }
 
 export async function checkCommand(argv: string[], write: (s: string) => void): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { backend: { type: 'string' }, json: { type: 'boolean', default: false }, junit: { type: 'string' }, iptables: { type: 'string' }, impl: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      backend: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      junit: { type: 'string' },
+      iptables: { type: 'string' },
+      impl: { type: 'string' },
+    },
+  });
   if (!positionals.length) throw cmdline(CHECK_USAGE);
   const cases = positionals.map(loadCase);
   const how = backendOf(values.backend, 'both');
-  const { reports, crossFailed } = await executeAll(cases, how, write, values.json, iptablesOf(values.iptables), implementationOf(values.impl));
-  return Math.max(finish(reports, how.backends, write, { json: values.json, ...(values.junit ? { junit: values.junit } : {}) }), crossFailed ? 1 : 0);
+  const { reports, crossFailed } = await executeAll(
+    cases,
+    how,
+    write,
+    values.json,
+    iptablesOf(values.iptables),
+    implementationOf(values.impl),
+  );
+  return Math.max(
+    finish(reports, how.backends, write, { json: values.json, ...(values.junit ? { junit: values.junit } : {}) }),
+    crossFailed ? 1 : 0,
+  );
 }
 
 export async function runCommand(argv: string[], write: (s: string) => void): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { backend: { type: 'string' }, tags: { type: 'string' }, junit: { type: 'string' }, json: { type: 'string' }, list: { type: 'boolean', default: false }, iptables: { type: 'string' }, impl: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      backend: { type: 'string' },
+      tags: { type: 'string' },
+      junit: { type: 'string' },
+      json: { type: 'string' },
+      list: { type: 'boolean', default: false },
+      iptables: { type: 'string' },
+      impl: { type: 'string' },
+    },
+  });
   let cases = findCaseFiles(SUITES_DIR).map(loadCase);
-  if (positionals.length) cases = cases.filter((c) => positionals.some((p) => c.name.includes(p) || relative(SUITES_DIR, c.file ?? '').startsWith(p)));
+  if (positionals.length)
+    cases = cases.filter((c) =>
+      positionals.some((p) => c.name.includes(p) || relative(SUITES_DIR, c.file ?? '').startsWith(p)),
+    );
   if (values.tags) {
     const want = values.tags.split(',');
     cases = cases.filter((c) => want.every((t) => (c.tags ?? []).includes(t)));
@@ -117,6 +190,20 @@ export async function runCommand(argv: string[], write: (s: string) => void): Pr
     return 0;
   }
   const how = backendOf(values.backend, 'both');
-  const { reports, crossFailed } = await executeAll(cases, how, write, false, iptablesOf(values.iptables), implementationOf(values.impl));
-  return Math.max(finish(reports, how.backends, write, { json: false, ...(values.json ? { jsonFile: values.json } : {}), ...(values.junit ? { junit: values.junit } : {}) }), crossFailed ? 1 : 0);
+  const { reports, crossFailed } = await executeAll(
+    cases,
+    how,
+    write,
+    false,
+    iptablesOf(values.iptables),
+    implementationOf(values.impl),
+  );
+  return Math.max(
+    finish(reports, how.backends, write, {
+      json: false,
+      ...(values.json ? { jsonFile: values.json } : {}),
+      ...(values.junit ? { junit: values.junit } : {}),
+    }),
+    crossFailed ? 1 : 0,
+  );
 }

@@ -6,9 +6,14 @@ import { reapStale, ownNamespacesSync } from '../lab/cleanup.ts';
 import { canCreateNetns } from '../lab/prereq.ts';
 import { dockerSkipReason, ownContainers, sweepStaleContainers, findImage } from '../lab/docker-site.ts';
 
-export const DOCTOR_USAGE = 'usage: nfconform doctor [--cleanup]   (checks root, netns and tools; --cleanup removes labs of dead runs)';
+export const DOCTOR_USAGE =
+  'usage: nfconform doctor [--cleanup]   (checks root, netns and tools; --cleanup removes labs of dead runs)';
 
-interface Check { name: string; ok: boolean; hint: string }
+interface Check {
+  name: string;
+  ok: boolean;
+  hint: string;
+}
 
 function has(cmd: string, args: string[] = ['--version']): boolean {
   try {
@@ -24,9 +29,17 @@ export async function doctorCommand(argv: string[], write: (s: string) => void):
   const apt = (pkg: string) => `apt-get update && apt-get install -y ${pkg}   (or: bash scripts/setup.sh)`;
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
   const checks: Check[] = [
-    { name: 'running as root', ok: root, hint: 'run as root (sudo -E nfconform ...): the lab creates network namespaces' },
+    {
+      name: 'running as root',
+      ok: root,
+      hint: 'run as root (sudo -E nfconform ...): the lab creates network namespaces',
+    },
     { name: 'iproute2 (ip)', ok: has('ip', ['-V']), hint: apt('iproute2') },
-    { name: 'network namespaces', ok: root && canCreateNetns(), hint: 'needs root and a kernel with CONFIG_NET_NS; in a container add --cap-add NET_ADMIN --cap-add SYS_ADMIN' },
+    {
+      name: 'network namespaces',
+      ok: root && canCreateNetns(),
+      hint: 'needs root and a kernel with CONFIG_NET_NS; in a container add --cap-add NET_ADMIN --cap-add SYS_ADMIN',
+    },
     { name: 'iptables-nft', ok: has('iptables-nft'), hint: apt('iptables') },
     { name: 'iptables-legacy', ok: has('iptables-legacy'), hint: apt('iptables') },
     { name: 'conntrack', ok: has('conntrack'), hint: apt('conntrack') },
@@ -34,19 +47,26 @@ export async function doctorCommand(argv: string[], write: (s: string) => void):
     { name: 'socat', ok: has('socat', ['-V']), hint: apt('socat') },
     { name: 'ping', ok: has('ping', ['-V']), hint: apt('iputils-ping') },
   ];
-  for (const c of checks) write(`${c.ok ? pc.green('✓') : pc.red('✗')} ${c.name}${c.ok ? '' : pc.dim(`  → ${c.hint}`)}`);
+  for (const c of checks)
+    write(`${c.ok ? pc.green('✓') : pc.red('✗')} ${c.name}${c.ok ? '' : pc.dim(`  → ${c.hint}`)}`);
   const labs = ownNamespacesSync();
   write(`${labs.length} nfconform namespace(s) present${labs.length ? `: ${labs.join(' ')}` : ''}`);
   // the Docker lab is optional: reported, never required
   const docker = await dockerSkipReason();
-  write(docker ? `${pc.yellow('·')} Docker lab (--backend docker) unavailable${pc.dim(`  → ${docker}`)}` : `${pc.green('✓')} Docker lab (--backend docker): image ${await findImage()}`);
+  write(
+    docker
+      ? `${pc.yellow('·')} Docker lab (--backend docker) unavailable${pc.dim(`  → ${docker}`)}`
+      : `${pc.green('✓')} Docker lab (--backend docker): image ${await findImage()}`,
+  );
   if (!docker) {
     const containers = await ownContainers();
     write(`${containers.length} nfconform lab container(s) present`);
   }
   if (values.cleanup) {
     const reaped = await reapStale();
-    write(reaped.length ? `removed ${reaped.length} stale namespace(s): ${reaped.join(' ')}` : 'no stale labs to remove');
+    write(
+      reaped.length ? `removed ${reaped.length} stale namespace(s): ${reaped.join(' ')}` : 'no stale labs to remove',
+    );
     if (!docker) {
       const swept = await sweepStaleContainers();
       write(swept.length ? `removed ${swept.length} stale lab container(s)` : 'no stale lab containers to remove');

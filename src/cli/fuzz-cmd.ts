@@ -8,7 +8,8 @@ import { writeArtifacts } from '../conform/artifacts.ts';
 import { labSkipReason } from '../lab/prereq.ts';
 import { runtimeOf } from './load.ts';
 
-export const FUZZ_USAGE = 'usage: nfconform fuzz [--runs N | --time 10m] [--seed S] [--iptables nft|legacy] [--backend netns|docker] [--out DIR] [--replay SEED:PATH] [--shrink-time 2m] [--timeout 150ms] [--services]';
+export const FUZZ_USAGE =
+  'usage: nfconform fuzz [--runs N | --time 10m] [--seed S] [--iptables nft|legacy] [--backend netns|docker] [--out DIR] [--replay SEED:PATH] [--shrink-time 2m] [--timeout 150ms] [--services]';
 
 /** Dropped probes dominate a campaign's time; 150 ms is still >100 times a lab round trip. */
 export const FUZZ_PROBE_TIMEOUT = '150ms';
@@ -35,8 +36,13 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
   const { values } = parseArgs({
     args: argv,
     options: {
-      runs: { type: 'string' }, time: { type: 'string' }, seed: { type: 'string' }, iptables: { type: 'string' },
-      out: { type: 'string', default: 'fuzz-out' }, replay: { type: 'string' }, 'shrink-time': { type: 'string', default: '120s' },
+      runs: { type: 'string' },
+      time: { type: 'string' },
+      seed: { type: 'string' },
+      iptables: { type: 'string' },
+      out: { type: 'string', default: 'fuzz-out' },
+      replay: { type: 'string' },
+      'shrink-time': { type: 'string', default: '120s' },
       timeout: { type: 'string', default: FUZZ_PROBE_TIMEOUT },
       services: { type: 'boolean', default: false },
       backend: { type: 'string', default: 'netns' },
@@ -44,8 +50,14 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
   });
   const runtime = runtimeOf(values.backend, 'the kernel lab');
   const skip = await labSkipReason(runtime);
-  if (skip) throw new InputError('invalid', `fuzz needs the kernel lab (${runtime}): ${skip}`, { file: '<command line>', line: 1, col: 1 });
-  if (values.iptables && values.iptables !== 'nft' && values.iptables !== 'legacy') throw cmdline('--iptables must be nft or legacy');
+  if (skip)
+    throw new InputError('invalid', `fuzz needs the kernel lab (${runtime}): ${skip}`, {
+      file: '<command line>',
+      line: 1,
+      col: 1,
+    });
+  if (values.iptables && values.iptables !== 'nft' && values.iptables !== 'legacy')
+    throw cmdline('--iptables must be nft or legacy');
   const runs = values.runs === undefined ? undefined : Number(values.runs);
   if (runs !== undefined && !(Number.isInteger(runs) && runs > 0)) throw cmdline(`bad --runs "${values.runs}"`);
   let replay: { seed: number; path: string } | undefined;
@@ -70,19 +82,28 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
       onProgress: (p) => {
         const now = performance.now();
         if (tty) process.stderr.write(`\r\x1b[K${bar(p, runs)}`);
-        else if (now - lastLine > 5000) { process.stderr.write(`${bar(p, runs)}\n`); lastLine = now; }
+        else if (now - lastLine > 5000) {
+          process.stderr.write(`${bar(p, runs)}\n`);
+          lastLine = now;
+        }
       },
     });
     if (tty) process.stderr.write('\n');
-    write(`seed ${result.seed}: ${result.cases} cases, ${result.probes} probes in ${(result.elapsedMs / 1000).toFixed(1)} s (${(result.cases / (result.elapsedMs / 60000)).toFixed(0)} cases/min)`);
-    for (const k of result.known) write(pc.yellow(`known divergence ${k.entry.id}: ${k.diff.step}: ${k.diff.diff.field} (${k.entry.reason})`));
+    write(
+      `seed ${result.seed}: ${result.cases} cases, ${result.probes} probes in ${(result.elapsedMs / 1000).toFixed(1)} s (${(result.cases / (result.elapsedMs / 60000)).toFixed(0)} cases/min)`,
+    );
+    for (const k of result.known)
+      write(pc.yellow(`known divergence ${k.entry.id}: ${k.diff.step}: ${k.diff.diff.field} (${k.entry.reason})`));
     if (!result.divergence) {
       write(pc.green('model and kernel agree on every case'));
       return 0;
     }
     const d = result.divergence;
     write(pc.red(`divergence found and shrunk (${d.shrinks} shrink steps):`));
-    for (const x of d.diffs) write(`  ${x.step}: ${x.diff.field}  model ${JSON.stringify(x.diff.model)}  kernel ${JSON.stringify(x.diff.kernel)}`);
+    for (const x of d.diffs)
+      write(
+        `  ${x.step}: ${x.diff.field}  model ${JSON.stringify(x.diff.model)}  kernel ${JSON.stringify(x.diff.kernel)}`,
+      );
     const dir = await writeArtifacts(values.out, { c: d.case, diffs: d.diffs, seed: d.seed, path: d.path }, pool);
     write(`replay: nfconform fuzz --replay ${d.seed}:${d.path}`);
     write(`wrote ${dir}/case.json, repro.sh, explain.md`);

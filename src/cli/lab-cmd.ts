@@ -17,7 +17,12 @@ export const LAB_USAGE = `usage: nfconform lab up [--topology k8s-node|FILE] [--
 const cmdline = (reason: string) => new InputError('syntax', reason, { file: '<command line>', line: 1, col: 1 });
 const BIN = fileURLToPath(new URL('../../bin/nfconform.js', import.meta.url));
 
-interface LabInfo { pid: number; runId: string; hosts: Map<string, string>; alive: boolean }
+interface LabInfo {
+  pid: number;
+  runId: string;
+  hosts: Map<string, string>;
+  alive: boolean;
+}
 
 function labs(): LabInfo[] {
   const by = new Map<string, LabInfo>();
@@ -35,24 +40,43 @@ export async function labCommand(argv: string[], write: (s: string) => void): Pr
   const [sub, ...rest] = argv;
   switch (sub) {
     case 'up': {
-      const { values } = parseArgs({ args: rest, options: { topology: { type: 'string', default: 'k8s-node' }, ruleset: { type: 'string', multiple: true, default: [] } } });
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          topology: { type: 'string', default: 'k8s-node' },
+          ruleset: { type: 'string', multiple: true, default: [] },
+        },
+      });
       loadRulesets(values.ruleset, loadTopology(values.topology)); // bad input is reported here, not in the holder
-      const child = spawn(process.execPath, [BIN, 'lab', '__hold', ...rest], { detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [BIN, 'lab', '__hold', ...rest], {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       const line = await new Promise<string>((resolve, reject) => {
         let out = '';
-        child.stdout!.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('\n')) resolve(out.trim()); });
+        child.stdout!.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('\n')) resolve(out.trim());
+        });
         child.on('exit', (code) => reject(new Error(`lab holder exited (${code})`)));
       });
       child.unref();
       child.stdout!.destroy();
       const info = JSON.parse(line) as { runId: string; pid: number; hosts: Record<string, string> };
       write(`lab ${info.runId} is up (held by pid ${info.pid}); reach each host with:`);
-      for (const [h, ns] of Object.entries(info.hosts)) write(`  ${h.padEnd(8)} ip netns exec ${ns} bash     (or: nfconform lab exec ${h} -- CMD)`);
+      for (const [h, ns] of Object.entries(info.hosts))
+        write(`  ${h.padEnd(8)} ip netns exec ${ns} bash     (or: nfconform lab exec ${h} -- CMD)`);
       write(`take it down with: nfconform lab down ${info.runId}`);
       return 0;
     }
     case '__hold': {
-      const { values } = parseArgs({ args: rest, options: { topology: { type: 'string', default: 'k8s-node' }, ruleset: { type: 'string', multiple: true, default: [] } } });
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          topology: { type: 'string', default: 'k8s-node' },
+          ruleset: { type: 'string', multiple: true, default: [] },
+        },
+      });
       const spec = loadTopologySpec(values.topology);
       const rulesets = loadRulesets(values.ruleset, loadTopology(values.topology));
       const lab = await KernelLab.up(spec);
@@ -64,7 +88,10 @@ export async function labCommand(argv: string[], write: (s: string) => void): Pr
     case 'status': {
       const all = labs();
       if (!all.length) write('no labs');
-      for (const l of all) write(`${l.runId}  pid ${l.pid} ${l.alive ? 'alive' : 'DEAD (stale: nfconform doctor --cleanup)'}  hosts: ${[...l.hosts.keys()].join(' ')}`);
+      for (const l of all)
+        write(
+          `${l.runId}  pid ${l.pid} ${l.alive ? 'alive' : 'DEAD (stale: nfconform doctor --cleanup)'}  hosts: ${[...l.hosts.keys()].join(' ')}`,
+        );
       return 0;
     }
     case 'down': {
@@ -79,10 +106,16 @@ export async function labCommand(argv: string[], write: (s: string) => void): Pr
     case 'exec': {
       const dash = rest.indexOf('--');
       if (dash < 0 || dash === rest.length - 1) throw cmdline(`lab exec needs "-- CMD"\n${LAB_USAGE}`);
-      const { values, positionals } = parseArgs({ args: rest.slice(0, dash), allowPositionals: true, options: { lab: { type: 'string' } } });
+      const { values, positionals } = parseArgs({
+        args: rest.slice(0, dash),
+        allowPositionals: true,
+        options: { lab: { type: 'string' } },
+      });
       const host = positionals[0];
       if (!host) throw cmdline(`lab exec needs a host\n${LAB_USAGE}`);
-      const l = labs().filter((x) => x.alive && (!values.lab || x.runId === values.lab)).at(-1);
+      const l = labs()
+        .filter((x) => x.alive && (!values.lab || x.runId === values.lab))
+        .at(-1);
       if (!l) throw cmdline('no running lab (nfconform lab up)');
       const ns = l.hosts.get(host);
       if (!ns) throw cmdline(`lab ${l.runId} has no host "${host}" (hosts: ${[...l.hosts.keys()].join(', ')})`);

@@ -1,6 +1,15 @@
 // Reading the CLI's inputs: topologies (preset or file) and rulesets per host.
 import { readFileSync, existsSync } from 'node:fs';
-import { InputError, parseRuleset, compileTopology, PRESETS, type Ruleset, type Network, type TopologySpec, type Backend } from '../model/index.ts';
+import {
+  InputError,
+  parseRuleset,
+  compileTopology,
+  PRESETS,
+  type Ruleset,
+  type Network,
+  type TopologySpec,
+  type Backend,
+} from '../model/index.ts';
 import type { LabRuntime } from '../lab/site.ts';
 
 export function readText(path: string): string {
@@ -15,7 +24,11 @@ export function loadTopologySpec(nameOrFile: string): TopologySpec {
   try {
     return JSON.parse(text) as TopologySpec;
   } catch (e) {
-    throw new InputError('syntax', `topology is not valid JSON: ${(e as Error).message}`, { file: nameOrFile, line: 1, col: 1 });
+    throw new InputError('syntax', `topology is not valid JSON: ${(e as Error).message}`, {
+      file: nameOrFile,
+      line: 1,
+      col: 1,
+    });
   }
 }
 
@@ -28,11 +41,21 @@ export function loadRulesets(pairs: readonly string[], net: Network): Map<string
   const out = new Map<string, Ruleset>();
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw new InputError('syntax', `--ruleset expects HOST=FILE, got "${pair}"`, { file: '<command line>', line: 1, col: 1 });
+    if (eq <= 0)
+      throw new InputError('syntax', `--ruleset expects HOST=FILE, got "${pair}"`, {
+        file: '<command line>',
+        line: 1,
+        col: 1,
+      });
     const host = pair.slice(0, eq);
     const file = pair.slice(eq + 1);
     const h = net.hosts.get(host);
-    if (!h) throw new InputError('invalid', `--ruleset: no host "${host}" in topology ${net.name} (hosts: ${[...net.hosts.keys()].join(', ')})`, { file: '<command line>', line: 1, col: 1 });
+    if (!h)
+      throw new InputError(
+        'invalid',
+        `--ruleset: no host "${host}" in topology ${net.name} (hosts: ${[...net.hosts.keys()].join(', ')})`,
+        { file: '<command line>', line: 1, col: 1 },
+      );
     out.set(host, parseRuleset(readText(file), { file, backend: h.backend as Backend }));
   }
   return out;
@@ -40,6 +63,11 @@ export function loadRulesets(pairs: readonly string[], net: Network): Map<string
 
 /** `--backend netns|docker`: where a kernel lab runs. */
 export function runtimeOf(v: string, what: string): LabRuntime {
-  if (v !== 'netns' && v !== 'docker') throw new InputError('syntax', `--backend must be netns or docker (where ${what} runs), not "${v}"`, { file: '<command line>', line: 1, col: 1 });
+  if (v !== 'netns' && v !== 'docker')
+    throw new InputError('syntax', `--backend must be netns or docker (where ${what} runs), not "${v}"`, {
+      file: '<command line>',
+      line: 1,
+      col: 1,
+    });
   return v;
 }

@@ -26,7 +26,17 @@ commands:
 `;
 
 type Command = (argv: string[], write: (s: string) => void) => number | Promise<number>;
-const COMMANDS: Record<string, Command> = { compile: compileCommand, validate: validateCommand, fuzz: fuzzCommand, run: runCommand, check: checkCommand, trace: traceCommand, lint: lintCommand, doctor: doctorCommand, lab: labCommand };
+const COMMANDS: Record<string, Command> = {
+  compile: compileCommand,
+  validate: validateCommand,
+  fuzz: fuzzCommand,
+  run: runCommand,
+  check: checkCommand,
+  trace: traceCommand,
+  lint: lintCommand,
+  doctor: doctorCommand,
+  lab: labCommand,
+};
 
 export async function main(argv: string[]): Promise<number> {
   const write = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);

@@ -5,14 +5,20 @@ import { dirname } from 'node:path';
 import type { CaseReport, Mark } from '../conform/run-case.ts';
 import { renderTrace } from '../conform/render.ts';
 
-const cell = (m: Mark, backendUsed: boolean) => (!backendUsed ? pc.dim('·') : m === 'pass' ? pc.green('✓') : m === 'fail' ? pc.red('✗') : pc.yellow('–'));
+const cell = (m: Mark, backendUsed: boolean) =>
+  !backendUsed ? pc.dim('·') : m === 'pass' ? pc.green('✓') : m === 'fail' ? pc.red('✗') : pc.yellow('–');
 
-export function truthTable(reports: readonly CaseReport[], used: { model: boolean; kernel: boolean; agree: boolean }): string {
+export function truthTable(
+  reports: readonly CaseReport[],
+  used: { model: boolean; kernel: boolean; agree: boolean },
+): string {
   const w = Math.min(70, Math.max(20, ...reports.map((r) => r.name.length)));
   const lines = [`${'case'.padEnd(w)}  model  kernel  agree  oracle`];
   for (const r of reports) {
     const name = r.name.length > w ? `${r.name.slice(0, w - 1)}…` : r.name.padEnd(w);
-    lines.push(`${name}    ${cell(r.model, used.model)}      ${cell(r.kernel, used.kernel)}      ${cell(r.agree, used.agree)}      ${cell(r.oracle, r.oracle !== 'skip')}${r.skipReason && used.kernel ? pc.dim(`   kernel skipped: ${r.skipReason}`) : ''}`);
+    lines.push(
+      `${name}    ${cell(r.model, used.model)}      ${cell(r.kernel, used.kernel)}      ${cell(r.agree, used.agree)}      ${cell(r.oracle, r.oracle !== 'skip')}${r.skipReason && used.kernel ? pc.dim(`   kernel skipped: ${r.skipReason}`) : ''}`,
+    );
   }
   return lines.join('\n');
 }
@@ -30,29 +36,49 @@ export function failureDetails(reports: readonly CaseReport[]): string {
       for (const m of s.modelMisses) out.push(`    ${s.label}: ${pc.yellow('model')} ${m}`);
       for (const m of s.kernelMisses) out.push(`    ${s.label}: ${pc.yellow('kernel')} ${m}`);
       for (const m of s.oracleMisses) out.push(`    ${s.label}: ${pc.yellow('oracle')} ${m}`);
-      for (const d of s.diffs) out.push(`    ${s.label}: ${d.field}  ${pc.red(`- model  ${JSON.stringify(d.model)}`)}\n${' '.repeat(s.label.length + 6 + d.field.length)}${pc.green(`+ kernel ${JSON.stringify(d.kernel)}`)}`);
+      for (const d of s.diffs)
+        out.push(
+          `    ${s.label}: ${d.field}  ${pc.red(`- model  ${JSON.stringify(d.model)}`)}\n${' '.repeat(s.label.length + 6 + d.field.length)}${pc.green(`+ kernel ${JSON.stringify(d.kernel)}`)}`,
+        );
       if (!traced && (s.diffs.length || s.modelMisses.length) && s.trace) {
         // the model's path for the first failing probe, to see where it parts from the kernel
         traced = true;
-        out.push(pc.dim(`    the model's path for "${s.label}":`), ...renderTrace(s.trace).split('\n').map((l) => `      ${l}`));
+        out.push(
+          pc.dim(`    the model's path for "${s.label}":`),
+          ...renderTrace(s.trace)
+            .split('\n')
+            .map((l) => `      ${l}`),
+        );
       }
     }
   }
   return out.join('\n');
 }
 
-export function summary(reports: readonly CaseReport[]): { passed: number; failed: number; skipped: number; line: string } {
+export function summary(reports: readonly CaseReport[]): {
+  passed: number;
+  failed: number;
+  skipped: number;
+  line: string;
+} {
   let passed = 0;
   let failed = 0;
   let skipped = 0;
   for (const r of reports) {
     const marks = [r.model, r.kernel, r.agree, r.oracle];
     if (marks.includes('fail') || r.error) failed++;
-    else if (marks.includes('pass') && !(r.skipReason)) passed++;
-    else if (marks.includes('pass')) { passed++; skipped++; }
-    else skipped++;
+    else if (marks.includes('pass') && !r.skipReason) passed++;
+    else if (marks.includes('pass')) {
+      passed++;
+      skipped++;
+    } else skipped++;
   }
-  return { passed, failed, skipped, line: `${reports.length} cases: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} with a backend skipped` : ''}` };
+  return {
+    passed,
+    failed,
+    skipped,
+    line: `${reports.length} cases: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} with a backend skipped` : ''}`,
+  };
 }
 
 export function writeOut(path: string, text: string): void {
@@ -61,26 +87,58 @@ export function writeOut(path: string, text: string): void {
 }
 
 export function writeJson(path: string, reports: readonly CaseReport[]): void {
-  writeOut(path, JSON.stringify(reports.map((r) => ({ ...r, steps: r.steps.map(({ trace: _t, ...s }) => s) })), null, 2));
+  writeOut(
+    path,
+    JSON.stringify(
+      reports.map((r) => ({ ...r, steps: r.steps.map(({ trace: _t, ...s }) => s) })),
+      null,
+      2,
+    ),
+  );
 }
 
-export const xml = (s: string) => s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
+export const xml = (s: string) =>
+  s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
 
 export function writeJunit(path: string, reports: readonly CaseReport[]): void {
   const cases: string[] = [];
   for (const r of reports) {
-    for (const [backend, mark] of [['model', r.model], ['kernel', r.kernel], ['agree', r.agree], ['oracle', r.oracle]] as const) {
+    for (const [backend, mark] of [
+      ['model', r.model],
+      ['kernel', r.kernel],
+      ['agree', r.agree],
+      ['oracle', r.oracle],
+    ] as const) {
       const name = xml(`${r.name} [${backend}]`);
       const classname = xml(r.tags[0] ?? 'nfconform');
       if (mark === 'fail') {
-        const why = r.steps.flatMap((s) => [...(backend === 'model' ? s.modelMisses : backend === 'kernel' ? s.kernelMisses : backend === 'oracle' ? s.oracleMisses : s.diffs.map((d) => `${d.field}: model ${JSON.stringify(d.model)} kernel ${JSON.stringify(d.kernel)}`))].map((m) => `${s.label}: ${m}`));
-        cases.push(`  <testcase classname="${classname}" name="${name}" time="${(r.ms / 1000).toFixed(3)}"><failure message="${xml(why[0] ?? r.error ?? 'failed')}">${xml([r.error ?? '', ...why].join('\n'))}</failure></testcase>`);
+        const why = r.steps.flatMap((s) =>
+          [
+            ...(backend === 'model'
+              ? s.modelMisses
+              : backend === 'kernel'
+                ? s.kernelMisses
+                : backend === 'oracle'
+                  ? s.oracleMisses
+                  : s.diffs.map(
+                      (d) => `${d.field}: model ${JSON.stringify(d.model)} kernel ${JSON.stringify(d.kernel)}`,
+                    )),
+          ].map((m) => `${s.label}: ${m}`),
+        );
+        cases.push(
+          `  <testcase classname="${classname}" name="${name}" time="${(r.ms / 1000).toFixed(3)}"><failure message="${xml(why[0] ?? r.error ?? 'failed')}">${xml([r.error ?? '', ...why].join('\n'))}</failure></testcase>`,
+        );
       } else if (mark === 'skip') {
-        cases.push(`  <testcase classname="${classname}" name="${name}"><skipped message="${xml(r.skipReason ?? 'backend not selected')}"/></testcase>`);
+        cases.push(
+          `  <testcase classname="${classname}" name="${name}"><skipped message="${xml(r.skipReason ?? 'backend not selected')}"/></testcase>`,
+        );
       } else cases.push(`  <testcase classname="${classname}" name="${name}" time="${(r.ms / 1000).toFixed(3)}"/>`);
     }
   }
   const failures = cases.filter((c) => c.includes('<failure')).length;
   const skipped = cases.filter((c) => c.includes('<skipped')).length;
-  writeOut(path, `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="nfconform" tests="${cases.length}" failures="${failures}" skipped="${skipped}">\n${cases.join('\n')}\n</testsuite>\n`);
+  writeOut(
+    path,
+    `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="nfconform" tests="${cases.length}" failures="${failures}" skipped="${skipped}">\n${cases.join('\n')}\n</testsuite>\n`,
+  );
 }

@@ -9,12 +9,15 @@ function show(v: unknown): string {
   if (typeof v === 'string') return v;
   const o = v as Record<string, unknown>;
   if ('src' in o && 'dst' in o) return `${o.src} → ${o.dst}`;
-  if ('host' in o && 'reason' in o) return o.reason ? `${o.host}: ${o.reason}` : `${o.host} ${o.table} ${o.chain} #${o.rule}`;
+  if ('host' in o && 'reason' in o)
+    return o.reason ? `${o.host}: ${o.reason}` : `${o.host} ${o.table} ${o.chain} #${o.rule}`;
   return JSON.stringify(v);
 }
 
 export function sideBySide(model: readonly Weighted<Observation>[], kernel: Observation): string {
-  const best = [...model].map((m) => ({ m, d: compareObservation(m.value, kernel) })).sort((a, b) => a.d.length - b.d.length)[0];
+  const best = [...model]
+    .map((m) => ({ m, d: compareObservation(m.value, kernel) }))
+    .sort((a, b) => a.d.length - b.d.length)[0];
   if (!best) return 'no model result';
   const differs = new Set(best.d.map((d) => d.field.split('.')[0]));
   const rows: string[] = [`${'field'.padEnd(12)} ${'model'.padEnd(44)} kernel`];
@@ -24,12 +27,20 @@ export function sideBySide(model: readonly Weighted<Observation>[], kernel: Obse
   }
   const hosts = new Set([...Object.keys(best.m.value.conntrack), ...Object.keys(kernel.conntrack)]);
   for (const h of hosts) {
-    const mark = differs.has('conntrack') && best.d.some((d) => d.field === `conntrack.${h}`) ? pc.red('✗') : pc.green('✓');
+    const mark =
+      differs.has('conntrack') && best.d.some((d) => d.field === `conntrack.${h}`) ? pc.red('✗') : pc.green('✓');
     const m = (best.m.value.conntrack[h] ?? []).map((c) => `${c.orig} / ${c.reply}`).join('; ') || '-';
     const k = (kernel.conntrack[h] ?? []).map((c) => `${c.orig} / ${c.reply}`).join('; ') || '-';
     rows.push(`${mark} ${`ct ${h}`.padEnd(10)} ${m.padEnd(44)} ${k}`);
   }
-  if (model.length > 1) rows.push(pc.dim(`(the model allows ${model.length} results; compared with the closest, p=${best.m.p.toFixed(4)})`));
-  rows.push(best.d.length === 0 ? pc.green('model and kernel agree') : pc.red(`model and kernel differ in: ${best.d.map((d) => d.field).join(', ')}`));
+  if (model.length > 1)
+    rows.push(
+      pc.dim(`(the model allows ${model.length} results; compared with the closest, p=${best.m.p.toFixed(4)})`),
+    );
+  rows.push(
+    best.d.length === 0
+      ? pc.green('model and kernel agree')
+      : pc.red(`model and kernel differ in: ${best.d.map((d) => d.field).join(', ')}`),
+  );
   return rows.join('\n');
 }

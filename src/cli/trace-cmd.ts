@@ -1,6 +1,15 @@
 // `nfconform trace`: one probe through the model, printed as an annotated path.
 import { parseArgs } from 'node:util';
-import { InputError, makeLab, newWorld, runProbe, printRuleset, type Probe, type ProbeProto, type Ruleset } from '../model/index.ts';
+import {
+  InputError,
+  makeLab,
+  newWorld,
+  runProbe,
+  printRuleset,
+  type Probe,
+  type ProbeProto,
+  type Ruleset,
+} from '../model/index.ts';
 import { loadTopology, loadRulesets } from './load.ts';
 import { renderTrace, renderObservation } from '../conform/render.ts';
 import { sideBySide } from './side-by-side.ts';
@@ -14,8 +23,12 @@ export const TRACE_USAGE = `usage: nfconform trace --topology k8s-node|FILE --ru
 
 const cmdline = (reason: string) => new InputError('syntax', reason, { file: '<command line>', line: 1, col: 1 });
 
-export function parseTarget(proto: string | undefined, target: string | undefined): Pick<Probe, 'proto' | 'dst' | 'dport'> {
-  if (proto !== 'tcp' && proto !== 'udp' && proto !== 'icmp') throw cmdline(`expected tcp, udp or icmp, got "${proto ?? ''}"\n${TRACE_USAGE}`);
+export function parseTarget(
+  proto: string | undefined,
+  target: string | undefined,
+): Pick<Probe, 'proto' | 'dst' | 'dport'> {
+  if (proto !== 'tcp' && proto !== 'udp' && proto !== 'icmp')
+    throw cmdline(`expected tcp, udp or icmp, got "${proto ?? ''}"\n${TRACE_USAGE}`);
   if (!target) throw cmdline(`missing destination\n${TRACE_USAGE}`);
   const [dst, port] = target.split(':');
   const out: Pick<Probe, 'proto' | 'dst' | 'dport'> = { proto: proto as ProbeProto, dst: dst! };
@@ -60,7 +73,17 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
   }
   const kernel = values.kernel ? await kernelProbe(values.topology, lab.rulesets, probe, runtime) : undefined;
   if (values.json) {
-    write(JSON.stringify({ probe, results: results.map((r) => ({ p: r.p, observation: r.value.observation, trace: r.value.trace })), ...(kernel ? { kernel } : {}) }, null, 2));
+    write(
+      JSON.stringify(
+        {
+          probe,
+          results: results.map((r) => ({ p: r.p, observation: r.value.observation, trace: r.value.trace })),
+          ...(kernel ? { kernel } : {}),
+        },
+        null,
+        2,
+      ),
+    );
     return 0;
   }
   results.forEach((r, i) => {
@@ -70,19 +93,34 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
   });
   if (kernel) {
     write(`\n── model against the kernel (a fresh ${runtime === 'docker' ? 'Docker' : 'netns'} lab) ──`);
-    write(sideBySide(results.map((r) => ({ p: r.p, value: r.value.observation })), kernel));
+    write(
+      sideBySide(
+        results.map((r) => ({ p: r.p, value: r.value.observation })),
+        kernel,
+      ),
+    );
   }
   return 0;
 }
 
 /** The same probe on the real kernel, in a lab built for it and removed afterwards. */
-async function kernelProbe(topology: string, rulesets: ReadonlyMap<string, Ruleset>, probe: Probe, runtime: LabRuntime) {
+async function kernelProbe(
+  topology: string,
+  rulesets: ReadonlyMap<string, Ruleset>,
+  probe: Probe,
+  runtime: LabRuntime,
+) {
   const lab = await PairedLab.up(loadTopologySpec(topology), { runtime });
   try {
     // command-line files are not iptables-restore input: apply the canonical iptables-save form
     for (const [host, rs] of rulesets) {
       const r = await lab.kernel.apply(host, printRuleset(rs));
-      if (!r.ok) throw new InputError('invalid', `the kernel refused the ruleset for ${host}: ${r.stderr}`, { file: `<${host}>`, line: 1, col: 1 });
+      if (!r.ok)
+        throw new InputError('invalid', `the kernel refused the ruleset for ${host}: ${r.stderr}`, {
+          file: `<${host}>`,
+          line: 1,
+          col: 1,
+        });
     }
     return await lab.kernel.probe(probe, { counters: true });
   } finally {

@@ -11,22 +11,36 @@ import { readText } from './load.ts';
 import { backendOf } from './cases-cmd.ts';
 import { xml, writeOut } from './report.ts';
 
-export const VALIDATE_USAGE = 'usage: nfconform validate --services FILE --ruleset NODE.iptables-save --node-ip IP [--node-ip IP ...] [--node NAME] [--pod-cidr CIDR] [--cluster-cidr CIDR] [--backend model|kernel|both|netns|docker] [--iptables nft|legacy] [--strict] [--json] [--junit FILE]';
+export const VALIDATE_USAGE =
+  'usage: nfconform validate --services FILE --ruleset NODE.iptables-save --node-ip IP [--node-ip IP ...] [--node NAME] [--pod-cidr CIDR] [--cluster-cidr CIDR] [--backend model|kernel|both|netns|docker] [--iptables nft|legacy] [--strict] [--json] [--junit FILE]';
 
 const cmdline = (reason: string) => new InputError('syntax', reason, { file: '<command line>', line: 1, col: 1 });
 
-const MARK: Record<ServiceVerdict['status'], string> = { pass: pc.green('✓ pass'), fail: pc.red('✗ fail'), unsupported: pc.yellow('? unsupported') };
+const MARK: Record<ServiceVerdict['status'], string> = {
+  pass: pc.green('✓ pass'),
+  fail: pc.red('✗ fail'),
+  unsupported: pc.yellow('? unsupported'),
+};
 
 function failureText(v: ServiceVerdict): string {
   const f = v.failure!;
   const out = [`${pc.bold(v.service)}: smallest failing probe: ${f.label}`, `  the Services say: ${f.oracle}`];
   if (f.modelMiss) {
     out.push(`  ${pc.red(f.modelMiss)}`);
-    if (f.modelTrace) out.push(renderTrace(f.modelTrace).split('\n').map((l) => `      ${l}`).join('\n'));
+    if (f.modelTrace)
+      out.push(
+        renderTrace(f.modelTrace)
+          .split('\n')
+          .map((l) => `      ${l}`)
+          .join('\n'),
+      );
   }
   if (f.kernelMiss && f.kernel) {
     out.push(`  ${pc.red(f.kernelMiss)}`, `    kernel observed: ${renderObservation(f.kernel)}`);
-    for (const h of f.kernel.rulesHit ?? []) out.push(`      ${h.host} ${h.table} ${h.chain} ${h.rule === 'policy' ? 'policy' : `#${h.rule}`} ${h.spec || h.verdict} (${h.packets} pkt)`);
+    for (const h of f.kernel.rulesHit ?? [])
+      out.push(
+        `      ${h.host} ${h.table} ${h.chain} ${h.rule === 'policy' ? 'policy' : `#${h.rule}`} ${h.spec || h.verdict} (${h.packets} pkt)`,
+      );
   }
   return out.join('\n');
 }
@@ -36,8 +50,10 @@ export function renderValidation(r: ValidationReport): string {
   const width = Math.max(8, ...r.services.map((s) => s.service.length));
   out.push(pc.bold(`${'service'.padEnd(width)}  status          probes  note`));
   for (const s of r.services) {
-    const note = s.status === 'fail' ? s.failure!.label : s.reason ?? '';
-    out.push(`${s.service.padEnd(width)}  ${MARK[s.status]}${' '.repeat(16 - s.status.length - 2)}${String(s.probes).padStart(6)}  ${pc.dim(note)}`);
+    const note = s.status === 'fail' ? s.failure!.label : (s.reason ?? '');
+    out.push(
+      `${s.service.padEnd(width)}  ${MARK[s.status]}${' '.repeat(16 - s.status.length - 2)}${String(s.probes).padStart(6)}  ${pc.dim(note)}`,
+    );
   }
   const failed = r.services.filter((s) => s.status === 'fail');
   if (failed.length) out.push('', ...failed.map(failureText));
@@ -64,46 +80,78 @@ export function renderValidation(r: ValidationReport): string {
 function writeValidationJunit(path: string, r: ValidationReport): void {
   const cases = r.services.map((s) => {
     const name = xml(s.service);
-    if (s.status === 'fail') return `  <testcase classname="validate.${xml(r.node)}" name="${name}"><failure message="${xml(s.failure!.label)}">${xml([s.failure!.modelMiss, s.failure!.kernelMiss].filter(Boolean).join('\n'))}</failure></testcase>`;
-    if (s.status === 'unsupported') return `  <testcase classname="validate.${xml(r.node)}" name="${name}"><skipped message="unsupported: ${xml(s.reason ?? '')}"/></testcase>`;
+    if (s.status === 'fail')
+      return `  <testcase classname="validate.${xml(r.node)}" name="${name}"><failure message="${xml(s.failure!.label)}">${xml([s.failure!.modelMiss, s.failure!.kernelMiss].filter(Boolean).join('\n'))}</failure></testcase>`;
+    if (s.status === 'unsupported')
+      return `  <testcase classname="validate.${xml(r.node)}" name="${name}"><skipped message="unsupported: ${xml(s.reason ?? '')}"/></testcase>`;
     return `  <testcase classname="validate.${xml(r.node)}" name="${name}"/>`;
   });
   const failures = r.services.filter((s) => s.status === 'fail').length;
   const skipped = r.services.filter((s) => s.status === 'unsupported').length;
-  writeOut(path, `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="nfconform validate" tests="${cases.length}" failures="${failures}" skipped="${skipped}">\n${cases.join('\n')}\n</testsuite>\n`);
+  writeOut(
+    path,
+    `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="nfconform validate" tests="${cases.length}" failures="${failures}" skipped="${skipped}">\n${cases.join('\n')}\n</testsuite>\n`,
+  );
 }
 
 export async function validateCommand(argv: string[], write: (s: string) => void): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      services: { type: 'string' }, ruleset: { type: 'string' }, node: { type: 'string' }, 'node-ip': { type: 'string', multiple: true, default: [] },
-      'pod-cidr': { type: 'string' }, 'cluster-cidr': { type: 'string' }, backend: { type: 'string' }, iptables: { type: 'string' },
-      strict: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, junit: { type: 'string' },
+      services: { type: 'string' },
+      ruleset: { type: 'string' },
+      node: { type: 'string' },
+      'node-ip': { type: 'string', multiple: true, default: [] },
+      'pod-cidr': { type: 'string' },
+      'cluster-cidr': { type: 'string' },
+      backend: { type: 'string' },
+      iptables: { type: 'string' },
+      strict: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      junit: { type: 'string' },
     },
   });
   if (!values.services || !values.ruleset) throw cmdline(VALIDATE_USAGE);
-  if (values.iptables && values.iptables !== 'nft' && values.iptables !== 'legacy') throw cmdline('--iptables must be nft or legacy');
+  if (values.iptables && values.iptables !== 'nft' && values.iptables !== 'legacy')
+    throw cmdline('--iptables must be nft or legacy');
   const how = backendOf(values.backend, 'both');
   const kernelSkip = how.backends === 'model' ? undefined : await labSkipReason(how.runtime);
   if (kernelSkip && how.runtime === 'docker') throw new DockerLabError(kernelSkip);
   const tty = process.stderr.isTTY && !values.json;
   const report = await validateNode({
-    servicesText: readText(values.services), servicesFile: values.services,
-    rulesetText: readText(values.ruleset), rulesetFile: values.ruleset,
+    servicesText: readText(values.services),
+    servicesFile: values.services,
+    rulesetText: readText(values.ruleset),
+    rulesetFile: values.ruleset,
     nodeIps: values['node-ip'],
     ...(values.node ? { nodeName: values.node } : {}),
     ...(values['pod-cidr'] ? { podCIDR: values['pod-cidr'] } : {}),
     ...(values['cluster-cidr'] ? { clusterCIDR: values['cluster-cidr'] } : {}),
-    backends: how.backends, runtime: how.runtime,
+    backends: how.backends,
+    runtime: how.runtime,
     ...(values.iptables ? { iptables: values.iptables as 'nft' | 'legacy' } : {}),
     ...(kernelSkip ? { kernelSkip } : {}),
-    onProgress: (done, total) => { if (tty) process.stderr.write(done === total ? '\r\x1b[K' : `\r\x1b[K${pc.dim(`probe ${done + 1}/${total}`)}`); },
+    onProgress: (done, total) => {
+      if (tty) process.stderr.write(done === total ? '\r\x1b[K' : `\r\x1b[K${pc.dim(`probe ${done + 1}/${total}`)}`);
+    },
   });
   if (values.junit) writeValidationJunit(values.junit, report);
-  if (values.json) write(JSON.stringify({ ...report, services: report.services.map((s) => (s.failure ? { ...s, failure: { ...s.failure, modelTrace: undefined } } : s)) }, null, 2));
+  if (values.json)
+    write(
+      JSON.stringify(
+        {
+          ...report,
+          services: report.services.map((s) =>
+            s.failure ? { ...s, failure: { ...s.failure, modelTrace: undefined } } : s,
+          ),
+        },
+        null,
+        2,
+      ),
+    );
   else write(renderValidation(report));
   const failed = report.services.some((s) => s.status === 'fail');
-  const strictFail = values.strict && (report.warnings.length > 0 || report.services.some((s) => s.status === 'unsupported'));
+  const strictFail =
+    values.strict && (report.warnings.length > 0 || report.services.some((s) => s.status === 'unsupported'));
   return failed || strictFail ? 1 : 0;
 }

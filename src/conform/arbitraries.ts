@@ -9,11 +9,14 @@ import { parseSave } from '../model/rules/restore.ts';
 import { InputError } from '../model/errors.ts';
 
 /** Text for one option of an extension, maybe negated; values from the kind's own arbitrary unless given. */
-export function optionText(od: OptionDesc, values?: (kind: OptionDesc['kind']) => fc.Arbitrary<OptValue>): fc.Arbitrary<string> {
+export function optionText(
+  od: OptionDesc,
+  values?: (kind: OptionDesc['kind']) => fc.Arbitrary<OptValue>,
+): fc.Arbitrary<string> {
   const kind = KINDS[od.kind] as Kind<OptValue>;
-  return fc.tuple(od.negatable ? fc.boolean() : fc.constant(false), values ? values(od.kind) : kind.arb()).map(
-    ([neg, v]) => `${neg ? '! ' : ''}${od.name}${kind.arity === 0 ? '' : ` ${kind.print(v).join(' ')}`}`,
-  );
+  return fc
+    .tuple(od.negatable ? fc.boolean() : fc.constant(false), values ? values(od.kind) : kind.arb())
+    .map(([neg, v]) => `${neg ? '! ' : ''}${od.name}${kind.arity === 0 ? '' : ` ${kind.print(v).join(' ')}`}`);
 }
 
 /** One extension with a subset of its options (at most one per group); may be refused by its own checks. */
@@ -22,7 +25,9 @@ export function extensionText(d: ExtensionDesc): fc.Arbitrary<string> {
   return fc.subarray(usable, { minLength: 0, maxLength: Math.min(4, usable.length) }).chain((chosen) => {
     const seen = new Set<string>();
     const opts = chosen.filter((o) => (o.group ? !seen.has(o.group) && (seen.add(o.group), true) : true));
-    return opts.length === 0 ? fc.constant('') : fc.tuple(...opts.map((o) => optionText(o))).map((parts) => parts.join(' '));
+    return opts.length === 0
+      ? fc.constant('')
+      : fc.tuple(...opts.map((o) => optionText(o))).map((parts) => parts.join(' '));
   });
 }
 
@@ -40,7 +45,8 @@ export interface RuleGenContext {
 /** Keeps rules that iptables-restore would accept in this chain on their own. */
 function acceptedAlone(ctx: RuleGenContext, spec: string): boolean {
   const decl = ctx.jumpTargets.map((c) => `:${c} - [0:0]`);
-  if (!TABLE_HOOKS[ctx.table].includes(ctx.chain as never) && !ctx.jumpTargets.includes(ctx.chain)) decl.push(`:${ctx.chain} - [0:0]`);
+  if (!TABLE_HOOKS[ctx.table].includes(ctx.chain as never) && !ctx.jumpTargets.includes(ctx.chain))
+    decl.push(`:${ctx.chain} - [0:0]`);
   try {
     parseSave([`*${ctx.table}`, ...decl, `-A ${ctx.chain}${spec ? ` ${spec}` : ''}`, 'COMMIT', ''].join('\n'));
     return true;
@@ -61,7 +67,10 @@ export function ruleSpecText(ctx: RuleGenContext): fc.Arbitrary<string> {
       dst: fc.option(fc.tuple(fc.boolean(), arbCidr), { nil: undefined }),
       iface: fc.option(fc.tuple(fc.boolean(), fc.constantFrom(...IFACES), fc.boolean()), { nil: undefined }),
       proto: fc.option(fc.constantFrom(...PROTOS), { nil: undefined }),
-      ms: fc.array(fc.constantFrom(...matches).chain((d) => extensionText(d).map((t) => `-m ${d.name}${t ? ` ${t}` : ''}`)), { maxLength: 2 }),
+      ms: fc.array(
+        fc.constantFrom(...matches).chain((d) => extensionText(d).map((t) => `-m ${d.name}${t ? ` ${t}` : ''}`)),
+        { maxLength: 2 },
+      ),
       target: fc.oneof(
         fc.constantFrom('-j ACCEPT', '-j DROP', '-j RETURN', ''),
         ...(ctx.jumpTargets.length ? [fc.constantFrom(...ctx.jumpTargets.flatMap((c) => [`-j ${c}`, `-g ${c}`]))] : []),
@@ -87,16 +96,35 @@ export function tableText(table: TableName): fc.Arbitrary<string> {
     const users = Array.from({ length: nUser }, (_, i) => `CHAIN-${i}`);
     const chains = [...TABLE_HOOKS[table], ...users];
     const chainRules = chains.map((c, i) =>
-      fc.array(ruleSpecText({ table, chain: c, jumpTargets: users.filter((_, j) => TABLE_HOOKS[table].length + j > i) }), { maxLength: 4 }).map((specs) => specs.map((s) => `-A ${c}${s ? ` ${s}` : ''}`)),
+      fc
+        .array(
+          ruleSpecText({ table, chain: c, jumpTargets: users.filter((_, j) => TABLE_HOOKS[table].length + j > i) }),
+          { maxLength: 4 },
+        )
+        .map((specs) => specs.map((s) => `-A ${c}${s ? ` ${s}` : ''}`)),
     );
-    return fc.tuple(fc.tuple(...chainRules), fc.array(fc.constantFrom('ACCEPT', 'DROP'), { minLength: TABLE_HOOKS[table].length, maxLength: TABLE_HOOKS[table].length })).map(([rules, policies]) => {
-      const head = [`*${table}`, ...TABLE_HOOKS[table].map((h, i) => `:${h} ${table === 'nat' ? 'ACCEPT' : policies[i]} [0:0]`), ...users.map((u) => `:${u} - [0:0]`)];
-      return [...head, ...rules.flat(), 'COMMIT'].join('\n');
-    });
+    return fc
+      .tuple(
+        fc.tuple(...chainRules),
+        fc.array(fc.constantFrom('ACCEPT', 'DROP'), {
+          minLength: TABLE_HOOKS[table].length,
+          maxLength: TABLE_HOOKS[table].length,
+        }),
+      )
+      .map(([rules, policies]) => {
+        const head = [
+          `*${table}`,
+          ...TABLE_HOOKS[table].map((h, i) => `:${h} ${table === 'nat' ? 'ACCEPT' : policies[i]} [0:0]`),
+          ...users.map((u) => `:${u} - [0:0]`),
+        ];
+        return [...head, ...rules.flat(), 'COMMIT'].join('\n');
+      });
   });
 }
 
 /** A whole ruleset text: some of the tables. Some generated rules are invalid; callers filter on InputError. */
 export function rulesetText(): fc.Arbitrary<string> {
-  return fc.subarray(['filter', 'nat', 'mangle', 'raw'] as TableName[], { minLength: 1 }).chain((tables) => fc.tuple(...tables.map(tableText)).map((t) => t.join('\n') + '\n'));
+  return fc
+    .subarray(['filter', 'nat', 'mangle', 'raw'] as TableName[], { minLength: 1 })
+    .chain((tables) => fc.tuple(...tables.map(tableText)).map((t) => t.join('\n') + '\n'));
 }

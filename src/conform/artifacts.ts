@@ -14,7 +14,10 @@ import type { KernelObservation } from '../lab/kernel-lab.ts';
 import type { StepDiff } from './mutant.ts';
 
 export function caseId(c: CaseFile): string {
-  return createHash('sha256').update(JSON.stringify({ h: c.hosts, s: c.steps })).digest('hex').slice(0, 10);
+  return createHash('sha256')
+    .update(JSON.stringify({ h: c.hosts, s: c.steps }))
+    .digest('hex')
+    .slice(0, 10);
 }
 
 /** The first rule one side says was hit and the other not. */
@@ -27,11 +30,13 @@ export function firstParting(trace: readonly TraceEvent[], kernel: KernelObserva
     if (!modelHits.includes(key)) modelHits.push(key);
   }
   for (const k of modelHits) {
-    if (!hits.has(k)) return `The model's first rule the kernel did not hit: **${k}** (the model says it matched; its counter did not move on the kernel).`;
+    if (!hits.has(k))
+      return `The model's first rule the kernel did not hit: **${k}** (the model says it matched; its counter did not move on the kernel).`;
   }
   for (const r of kernel.rulesHit ?? []) {
     const k = `${r.host} ${r.table} ${r.chain} ${r.rule}`;
-    if (!modelHits.includes(k)) return `The kernel hit **${k}**${r.spec ? ` (\`${r.spec}\`)` : ''}, which the model did not.`;
+    if (!modelHits.includes(k))
+      return `The kernel hit **${k}**${r.spec ? ` (\`${r.spec}\`)` : ''}, which the model did not.`;
   }
   return 'Both sides hit the same rules: they part after the rules, in connection tracking, NAT or delivery (compare the fields below).';
 }
@@ -49,8 +54,20 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
   const out = join(dir, caseId(c));
   mkdirSync(out, { recursive: true });
   const md: string[] = [`# ${c.name}`, ''];
-  if (input.seed !== undefined) md.push(`Replay: \`nfconform fuzz --replay ${input.seed}:${input.path ?? ''}\` — or \`nfconform check ${join(out, 'case.json')}\`, or \`bash ${join(out, 'repro.sh')}\`.`, '');
-  md.push('## Differences', '', ...input.diffs.map((d) => `- ${d.step}: **${d.diff.field}** — model \`${JSON.stringify(d.diff.model)}\`, kernel \`${JSON.stringify(d.diff.kernel)}\``), '');
+  if (input.seed !== undefined)
+    md.push(
+      `Replay: \`nfconform fuzz --replay ${input.seed}:${input.path ?? ''}\` — or \`nfconform check ${join(out, 'case.json')}\`, or \`bash ${join(out, 'repro.sh')}\`.`,
+      '',
+    );
+  md.push(
+    '## Differences',
+    '',
+    ...input.diffs.map(
+      (d) =>
+        `- ${d.step}: **${d.diff.field}** — model \`${JSON.stringify(d.diff.model)}\`, kernel \`${JSON.stringify(d.diff.kernel)}\``,
+    ),
+    '',
+  );
   const observed: Record<number, Observation> = {};
   if (pool) {
     const lab = await pool.get(caseTopology(c));
@@ -66,21 +83,62 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
         for (const [h, text] of Object.entries(s.apply)) await lab.apply(h, text);
         continue;
       }
-      const p: Probe = { from: s.from, proto: s.proto, dst: s.dst, ...(s.dport ? { dport: s.dport } : {}), ...(s.src ? { src: s.src } : {}), sport: s.sport ?? port++ };
+      const p: Probe = {
+        from: s.from,
+        proto: s.proto,
+        dst: s.dst,
+        ...(s.dport ? { dport: s.dport } : {}),
+        ...(s.src ? { src: s.src } : {}),
+        sport: s.sport ?? port++,
+      };
       const r = await lab.probe(p, { counters: true });
       observed[i] = r.kernel;
       if (explained || r.verdict.diffs.length === 0) continue;
       explained = true;
       const best = r.model[0]!;
-      md.push(`## The first diverging probe: #${i + 1} ${s.from} ${s.proto} ${s.dst}${s.dport ? `:${s.dport}` : ''} (source port ${p.sport})`, '');
+      md.push(
+        `## The first diverging probe: #${i + 1} ${s.from} ${s.proto} ${s.dst}${s.dport ? `:${s.dport}` : ''} (source port ${p.sport})`,
+        '',
+      );
       md.push(firstParting(best.value.trace, r.kernel), '');
-      md.push('### The model', '', '```', renderPlain.trace(best.value.trace), renderPlain.observation(best.value.observation, best.p), '```', '');
+      md.push(
+        '### The model',
+        '',
+        '```',
+        renderPlain.trace(best.value.trace),
+        renderPlain.observation(best.value.observation, best.p),
+        '```',
+        '',
+      );
       if (r.model.length > 1) md.push(`(the model allows ${r.model.length} results; the most likely is shown)`, '');
-      md.push('### The kernel', '', '```', renderPlain.observation(r.kernel), '', 'rules whose counters moved:', ...(r.kernel.rulesHit ?? []).map((h) => `  ${h.host} ${h.table} ${h.chain} ${h.rule}: ${h.packets} packet(s) ${h.spec}`), '```', '');
+      md.push(
+        '### The kernel',
+        '',
+        '```',
+        renderPlain.observation(r.kernel),
+        '',
+        'rules whose counters moved:',
+        ...(r.kernel.rulesHit ?? []).map(
+          (h) => `  ${h.host} ${h.table} ${h.chain} ${h.rule}: ${h.packets} packet(s) ${h.spec}`,
+        ),
+        '```',
+        '',
+      );
     }
-    if (!explained) md.push('The divergence did not show again on this run (a probabilistic rule may have taken the model\'s branch this time).', '');
+    if (!explained)
+      md.push(
+        "The divergence did not show again on this run (a probabilistic rule may have taken the model's branch this time).",
+        '',
+      );
   }
-  const steps = input.c.steps.map((s, i) => (observed[i] ? { ...s, observed: { outcome: observed[i]!.outcome, responder: observed[i]!.responder, seen: observed[i]!.seen } } : s));
+  const steps = input.c.steps.map((s, i) =>
+    observed[i]
+      ? {
+          ...s,
+          observed: { outcome: observed[i]!.outcome, responder: observed[i]!.responder, seen: observed[i]!.seen },
+        }
+      : s,
+  );
   const saved: CaseFile = { ...input.c, steps };
   if (input.c.services?.text) {
     // generated Services go beside the case, so that `nfconform check case.json` replays it

@@ -15,8 +15,7 @@ export function findCaseFiles(dir: string = SUITES_DIR): string[] {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) {
       if (name !== 'fixtures') out.push(...findCaseFiles(p));
-    }
-    else if (name.endsWith('.json') && !name.endsWith('.schema.json')) out.push(p);
+    } else if (name.endsWith('.json') && !name.endsWith('.schema.json')) out.push(p);
   }
   return out;
 }
@@ -140,13 +139,16 @@ export function checkCase(raw: unknown, file: string): CaseFile {
   const c = raw as Record<string, unknown>;
   if (typeof c !== 'object' || c === null || Array.isArray(c)) fail(file, 'a case file is a JSON object');
   if (typeof c.name !== 'string' || !c.name) fail(file, '"name" (a string) is required');
-  if (typeof c.topology !== 'string' && (typeof c.topology !== 'object' || c.topology === null)) fail(file, '"topology" must be a preset name or a topology object');
-  if (typeof c.topology === 'string' && !PRESETS[c.topology]) fail(file, `"topology": unknown preset "${c.topology}" (known: ${Object.keys(PRESETS).join(', ')})`);
+  if (typeof c.topology !== 'string' && (typeof c.topology !== 'object' || c.topology === null))
+    fail(file, '"topology" must be a preset name or a topology object');
+  if (typeof c.topology === 'string' && !PRESETS[c.topology])
+    fail(file, `"topology": unknown preset "${c.topology}" (known: ${Object.keys(PRESETS).join(', ')})`);
   if (!Array.isArray(c.steps) || c.steps.length === 0) fail(file, '"steps" must be a non-empty array');
   const hosts = (c.hosts ?? {}) as Record<string, HostSettings>;
   if (c.services !== undefined) {
     const sv = c.services as Record<string, unknown>;
-    if (typeof sv !== 'object' || sv === null || typeof sv.file !== 'string' || typeof sv.clusterCIDR !== 'string') fail(file, '"services" needs "file" and "clusterCIDR"');
+    if (typeof sv !== 'object' || sv === null || typeof sv.file !== 'string' || typeof sv.clusterCIDR !== 'string')
+      fail(file, '"services" needs "file" and "clusterCIDR"');
     const path = resolve(dirname(file), sv.file as string);
     if (!existsSync(path)) fail(file, `services.file: ${path} not found`);
     sv.text = readFileSync(path, 'utf8');
@@ -163,14 +165,17 @@ export function checkCase(raw: unknown, file: string): CaseFile {
       if (!existsSync(path)) fail(file, `hosts.${h}.rulesetFile: ${path} not found`);
       s.ruleset = readFileSync(path, 'utf8');
     }
-    if (s.backend !== undefined && s.backend !== 'nft' && s.backend !== 'legacy') fail(file, `hosts.${h}.backend must be "nft" or "legacy"`);
-    if (s.otherBackendRuleset !== undefined) s.otherBackendRuleset = text(s.otherBackendRuleset, `hosts.${h}.otherBackendRuleset`);
+    if (s.backend !== undefined && s.backend !== 'nft' && s.backend !== 'legacy')
+      fail(file, `hosts.${h}.backend must be "nft" or "legacy"`);
+    if (s.otherBackendRuleset !== undefined)
+      s.otherBackendRuleset = text(s.otherBackendRuleset, `hosts.${h}.otherBackendRuleset`);
   }
   (c.steps as unknown[]).forEach((s, i) => {
     const st = s as Record<string, unknown>;
     if (typeof st !== 'object' || st === null) fail(file, `steps[${i}] must be an object`);
     if ('wait' in st) {
-      if (typeof st.wait !== 'number' || st.wait < 0 || st.wait > 600) fail(file, `steps[${i}].wait must be 0..600 seconds`);
+      if (typeof st.wait !== 'number' || st.wait < 0 || st.wait > 600)
+        fail(file, `steps[${i}].wait must be 0..600 seconds`);
       return;
     }
     if ('apply' in st) {
@@ -179,7 +184,8 @@ export function checkCase(raw: unknown, file: string): CaseFile {
       for (const h of Object.keys(apply)) {
         if (h === 'services') {
           // new Services mid-case: compiled again for every node when the case runs
-          if (c.services === undefined || typeof apply[h] !== 'string') fail(file, `steps[${i}].apply.services needs a case with "services" and a file name`);
+          if (c.services === undefined || typeof apply[h] !== 'string')
+            fail(file, `steps[${i}].apply.services needs a case with "services" and a file name`);
           const path = resolve(dirname(file), apply[h] as string);
           if (!existsSync(path)) fail(file, `steps[${i}].apply.services: ${path} not found`);
           apply[h] = readFileSync(path, 'utf8');
@@ -190,8 +196,10 @@ export function checkCase(raw: unknown, file: string): CaseFile {
     if (typeof st.from !== 'string') fail(file, `steps[${i}].from (a host) is required`);
     if (!['tcp', 'udp', 'icmp'].includes(st.proto as string)) fail(file, `steps[${i}].proto must be tcp, udp or icmp`);
     if (typeof st.dst !== 'string') fail(file, `steps[${i}].dst (an address) is required`);
-    if (st.proto !== 'icmp' && typeof st.dport !== 'number') fail(file, `steps[${i}].dport (a number) is required for ${st.proto}`);
-    if (st.repeat !== undefined && (typeof st.repeat !== 'number' || st.repeat < 1 || st.repeat > 10000)) fail(file, `steps[${i}].repeat must be 1..10000`);
+    if (st.proto !== 'icmp' && typeof st.dport !== 'number')
+      fail(file, `steps[${i}].dport (a number) is required for ${st.proto}`);
+    if (st.repeat !== undefined && (typeof st.repeat !== 'number' || st.repeat < 1 || st.repeat > 10000))
+      fail(file, `steps[${i}].repeat must be 1..10000`);
   });
   return { ...(c as unknown as CaseFile), hosts, file };
 }

@@ -29,20 +29,33 @@ function recordAgrees(m: ConntrackRecord, k: ConntrackRecord): boolean {
 
 /** The socket API cannot tell these ICMP codes apart (icmp_err_convert): compare classes. */
 const ICMP_CLASS: Record<string, string> = {
-  'host-unreachable': 'host', 'host-prohibited': 'host', 'admin-prohibited': 'host',
-  'net-unreachable': 'net', 'net-prohibited': 'net', 'port-unreachable': 'port', 'proto-unreachable': 'proto',
+  'host-unreachable': 'host',
+  'host-prohibited': 'host',
+  'admin-prohibited': 'host',
+  'net-unreachable': 'net',
+  'net-prohibited': 'net',
+  'port-unreachable': 'port',
+  'proto-unreachable': 'proto',
 };
 
 export function compareObservation(model: Observation, kernel: Observation): FieldDiff[] {
   const diffs: FieldDiff[] = [];
   if (model.outcome !== kernel.outcome) diffs.push({ field: 'outcome', model: model.outcome, kernel: kernel.outcome });
-  if (model.responder !== kernel.responder) diffs.push({ field: 'responder', model: model.responder, kernel: kernel.responder });
+  if (model.responder !== kernel.responder)
+    diffs.push({ field: 'responder', model: model.responder, kernel: kernel.responder });
   const ms = model.seen;
   const ks = kernel.seen;
-  if ((ms === null) !== (ks === null) || (ms && ks && (!endpointAgrees(ms.src, ks.src) || !endpointAgrees(ms.dst, ks.dst)))) {
+  if (
+    (ms === null) !== (ks === null) ||
+    (ms && ks && (!endpointAgrees(ms.src, ks.src) || !endpointAgrees(ms.dst, ks.dst)))
+  ) {
     diffs.push({ field: 'seen', model: ms, kernel: ks });
   }
-  if (model.outcome === 'icmp-error' && kernel.outcome === 'icmp-error' && ICMP_CLASS[model.icmp ?? ''] !== ICMP_CLASS[kernel.icmp ?? '']) {
+  if (
+    model.outcome === 'icmp-error' &&
+    kernel.outcome === 'icmp-error' &&
+    ICMP_CLASS[model.icmp ?? ''] !== ICMP_CLASS[kernel.icmp ?? '']
+  ) {
     diffs.push({ field: 'icmp', model: model.icmp, kernel: kernel.icmp });
   }
   const hosts = new Set([...Object.keys(model.conntrack), ...Object.keys(kernel.conntrack)]);
@@ -60,7 +73,13 @@ export function compareObservation(model: Observation, kernel: Observation): Fie
   }
   const md = model.droppedAt;
   const kd = kernel.droppedAt;
-  if (md && kd && md.table && kd.table && (md.host !== kd.host || md.table !== kd.table || md.chain !== kd.chain || md.rule !== kd.rule)) {
+  if (
+    md &&
+    kd &&
+    md.table &&
+    kd.table &&
+    (md.host !== kd.host || md.table !== kd.table || md.chain !== kd.chain || md.rule !== kd.rule)
+  ) {
     diffs.push({ field: 'droppedAt', model: md, kernel: kd });
   }
   return diffs;

@@ -15,7 +15,11 @@ export interface ComparableRecord {
 
 const addrsOnly = (t: string) => t.replace(/:\d+/g, '');
 const ctAddrs = (x: Observation['conntrack']) =>
-  Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b)).map(([h, l]) => [h, l.map((e) => `${e.proto} ${addrsOnly(e.orig)} / ${addrsOnly(e.reply)}`).sort()]));
+  Object.fromEntries(
+    Object.entries(x)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([h, l]) => [h, l.map((e) => `${e.proto} ${addrsOnly(e.orig)} / ${addrsOnly(e.reply)}`).sort()]),
+  );
 
 /** "case / step #repetition" -> what the kernel observed, for the comparable steps. */
 export function comparableRecords(reports: readonly CaseReport[]): Map<string, ComparableRecord> {
@@ -24,10 +28,15 @@ export function comparableRecords(reports: readonly CaseReport[]): Map<string, C
     let chance = false;
     for (const s of r.steps) {
       if (!s.kernel.length) continue;
-      if (s.model.some((d) => d.length !== 1)) { chance = true; continue; }
+      if (s.model.some((d) => d.length !== 1)) {
+        chance = true;
+        continue;
+      }
       s.kernel.forEach((k, i) => {
         out.set(`${r.name} / ${s.label} #${i + 1}`, {
-          outcome: k.outcome, responder: k.responder, icmp: k.icmp,
+          outcome: k.outcome,
+          responder: k.responder,
+          icmp: k.icmp,
           seen: k.seen ? { src: addrsOnly(k.seen.src), dst: k.seen.dst } : null,
           ...(chance ? {} : { conntrack: ctAddrs(k.conntrack) }),
         });
@@ -44,7 +53,10 @@ export interface CrossDiff {
 }
 
 /** Steps where the two runs observed different things (or only one of them ran the step). */
-export function crossDiffs(a: readonly CaseReport[], b: readonly CaseReport[]): { compared: number; diffs: CrossDiff[] } {
+export function crossDiffs(
+  a: readonly CaseReport[],
+  b: readonly CaseReport[],
+): { compared: number; diffs: CrossDiff[] } {
   const ra = comparableRecords(a);
   const rb = comparableRecords(b);
   const diffs: CrossDiff[] = [];

@@ -23,8 +23,10 @@ export function loadRegistry(path = REGISTRY): KnownDivergence[] {
 }
 
 export function knownFor(d: FieldDiff, registry: readonly KnownDivergence[]): KnownDivergence | undefined {
-  return registry.find((k) =>
-    (k.field.endsWith('.') ? d.field.startsWith(k.field) : d.field === k.field) &&
-    (!k.model || new RegExp(k.model).test(JSON.stringify(d.model))) &&
-    (!k.kernel || new RegExp(k.kernel).test(JSON.stringify(d.kernel))));
+  return registry.find(
+    (k) =>
+      (k.field.endsWith('.') ? d.field.startsWith(k.field) : d.field === k.field) &&
+      (!k.model || new RegExp(k.model).test(JSON.stringify(d.model))) &&
+      (!k.kernel || new RegExp(k.kernel).test(JSON.stringify(d.kernel))),
+  );
 }

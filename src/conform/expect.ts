@@ -7,11 +7,19 @@ import { endpointAgrees } from './compare.ts';
 export function misses(o: Observation, exp: Expectation): string[] {
   const out: string[] = [];
   if (exp.outcome !== undefined && o.outcome !== exp.outcome) out.push(`outcome ${o.outcome}, expected ${exp.outcome}`);
-  if (exp.responder !== undefined && o.responder !== exp.responder) out.push(`responder ${o.responder}, expected ${exp.responder}`);
-  if (exp.responderIn !== undefined && !exp.responderIn.includes(o.responder ?? '')) out.push(`responder ${o.responder}, expected one of ${exp.responderIn.join(', ')}`);
+  if (exp.responder !== undefined && o.responder !== exp.responder)
+    out.push(`responder ${o.responder}, expected ${exp.responder}`);
+  if (exp.responderIn !== undefined && !exp.responderIn.includes(o.responder ?? ''))
+    out.push(`responder ${o.responder}, expected one of ${exp.responderIn.join(', ')}`);
   if (exp.icmp !== undefined && o.icmp !== exp.icmp) out.push(`icmp ${o.icmp}, expected ${exp.icmp}`);
-  if (exp.seenSrc !== undefined && !(o.seen && endpointAgrees(o.seen.src, exp.seenSrc) || o.seen && endpointAgrees(exp.seenSrc, o.seen.src))) out.push(`seen source ${o.seen?.src ?? '-'}, expected ${exp.seenSrc}`);
-  if (exp.seenDst !== undefined && o.seen?.dst !== exp.seenDst) out.push(`seen destination ${o.seen?.dst ?? '-'}, expected ${exp.seenDst}`);
-  if (exp.seenSrcAddr !== undefined && o.seen?.src.split(':')[0] !== exp.seenSrcAddr) out.push(`seen source address ${o.seen?.src.split(':')[0] ?? '-'}, expected ${exp.seenSrcAddr}`);
+  if (
+    exp.seenSrc !== undefined &&
+    !((o.seen && endpointAgrees(o.seen.src, exp.seenSrc)) || (o.seen && endpointAgrees(exp.seenSrc, o.seen.src)))
+  )
+    out.push(`seen source ${o.seen?.src ?? '-'}, expected ${exp.seenSrc}`);
+  if (exp.seenDst !== undefined && o.seen?.dst !== exp.seenDst)
+    out.push(`seen destination ${o.seen?.dst ?? '-'}, expected ${exp.seenDst}`);
+  if (exp.seenSrcAddr !== undefined && o.seen?.src.split(':')[0] !== exp.seenSrcAddr)
+    out.push(`seen source address ${o.seen?.src.split(':')[0] ?? '-'}, expected ${exp.seenSrcAddr}`);
   return out;
 }

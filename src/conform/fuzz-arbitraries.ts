@@ -13,46 +13,87 @@ import type { CaseFile } from './case-file.ts';
 import { probeArb } from './probe-arbitraries.ts';
 import { optionText } from './arbitraries.ts';
 
-const LAB_CIDRS = ['10.244.0.0/16', '10.244.1.0/24', '10.244.1.11', '10.244.1.12', '10.244.2.13', '192.168.50.20', '192.168.50.10', '10.96.0.0/12', '10.96.0.100', '10.0.2.0/24', '127.0.0.0/8'].map((c) => parseCidr(c)!);
-const LAB_PORTS: NumRange[] = [[80, 80], [8080, 8080], [9090, 9090], [30080, 30080], [1, 1024], [8000, 9999]];
+const LAB_CIDRS = [
+  '10.244.0.0/16',
+  '10.244.1.0/24',
+  '10.244.1.11',
+  '10.244.1.12',
+  '10.244.2.13',
+  '192.168.50.20',
+  '192.168.50.10',
+  '10.96.0.0/12',
+  '10.96.0.100',
+  '10.0.2.0/24',
+  '127.0.0.0/8',
+].map((c) => parseCidr(c)!);
+const LAB_PORTS: NumRange[] = [
+  [80, 80],
+  [8080, 8080],
+  [9090, 9090],
+  [30080, 30080],
+  [1, 1024],
+  [8000, 9999],
+];
 const ENDPOINTS = ['10.244.1.11', '10.244.1.12', '10.244.2.13', '192.168.50.10', '10.244.1.1'];
 
 /** Values that make rules meet the lab's traffic; kinds without a lab pool use their own arbitrary. */
 function valueArb(kind: KindName): fc.Arbitrary<OptValue> {
   switch (kind) {
-    case 'cidr': case 'cidrShort': return fc.constantFrom(...LAB_CIDRS);
-    case 'portRange': return fc.constantFrom(...LAB_PORTS);
-    case 'port': return fc.constantFrom(80, 8080, 9090);
-    case 'portList': return fc.subarray(LAB_PORTS.slice(0, 4), { minLength: 1 });
+    case 'cidr':
+    case 'cidrShort':
+      return fc.constantFrom(...LAB_CIDRS);
+    case 'portRange':
+      return fc.constantFrom(...LAB_PORTS);
+    case 'port':
+      return fc.constantFrom(80, 8080, 9090);
+    case 'portList':
+      return fc.subarray(LAB_PORTS.slice(0, 4), { minLength: 1 });
     case 'natDst':
-      return fc.tuple(fc.constantFrom(...ENDPOINTS), fc.constantFrom(undefined, 8080, 9090)).map(([ip, port]): NatRange => {
-        const a = parseIp(ip)!;
-        return port === undefined ? { minIp: a, maxIp: a } : { minIp: a, maxIp: a, minPort: port, maxPort: port };
-      });
-    case 'natPorts': return fc.constantFrom(8080, 9090).map((p): NatRange => ({ minPort: p, maxPort: p }));
-    case 'markMask': return fc.constantFrom({ value: 0x4000, mask: 0x4000 }, { value: 1, mask: 0xffffffff }, { value: 0, mask: 0xffffffff });
-    case 'xmark': return fc.constantFrom({ value: 0x4000, mask: 0x4000 }, { value: 1, mask: 0xffffffff });
-    case 'hex32': return fc.constantFrom(0x4000, 1, 0xffffffff);
-    case 'probability': return fc.constantFrom(0x40000000, 0x20000000, 0x60000000);
-    case 'uint': return fc.integer({ min: 1, max: 4 });
-    default: return (KINDS[kind] as Kind<OptValue>).arb();
+      return fc
+        .tuple(fc.constantFrom(...ENDPOINTS), fc.constantFrom(undefined, 8080, 9090))
+        .map(([ip, port]): NatRange => {
+          const a = parseIp(ip)!;
+          return port === undefined ? { minIp: a, maxIp: a } : { minIp: a, maxIp: a, minPort: port, maxPort: port };
+        });
+    case 'natPorts':
+      return fc.constantFrom(8080, 9090).map((p): NatRange => ({ minPort: p, maxPort: p }));
+    case 'markMask':
+      return fc.constantFrom(
+        { value: 0x4000, mask: 0x4000 },
+        { value: 1, mask: 0xffffffff },
+        { value: 0, mask: 0xffffffff },
+      );
+    case 'xmark':
+      return fc.constantFrom({ value: 0x4000, mask: 0x4000 }, { value: 1, mask: 0xffffffff });
+    case 'hex32':
+      return fc.constantFrom(0x4000, 1, 0xffffffff);
+    case 'probability':
+      return fc.constantFrom(0x40000000, 0x20000000, 0x60000000);
+    case 'uint':
+      return fc.integer({ min: 1, max: 4 });
+    default:
+      return (KINDS[kind] as Kind<OptValue>).arb();
   }
 }
 
 /** An extension with some of its options; at most one per exclusive group. */
 function extArb(d: ExtensionDesc): fc.Arbitrary<string> {
   const usable = d.options.filter((o) => !o.noArb && !o.storeAs);
-  return fc.tuple(...usable.map((o) => fc.option(optionText(o, valueArb), { nil: undefined, freq: 2 }))).map((parts) => {
-    const groups = new Set<string>();
-    return parts.filter((p, i) => {
-      if (p === undefined) return false;
-      const g = usable[i]!.group;
-      if (!g) return true;
-      if (groups.has(g)) return false;
-      groups.add(g);
-      return true;
-    }).join(' ');
-  });
+  return fc
+    .tuple(...usable.map((o) => fc.option(optionText(o, valueArb), { nil: undefined, freq: 2 })))
+    .map((parts) => {
+      const groups = new Set<string>();
+      return parts
+        .filter((p, i) => {
+          if (p === undefined) return false;
+          const g = usable[i]!.group;
+          if (!g) return true;
+          if (groups.has(g)) return false;
+          groups.add(g);
+          return true;
+        })
+        .join(' ');
+    });
 }
 
 const QUIET_TARGETS = new Set(['LOG', 'NFLOG', 'TRACE']); // no verdict, and they would write to the host's logs
@@ -61,11 +102,19 @@ const matchArb = fc.oneof(...MATCH_DESCS.map((d) => extArb(d).map((t) => `-m ${d
 
 /** Targets valid in a table (descriptor tables), so that most drawn rules load. */
 function targetArbFor(table: TableName): fc.Arbitrary<string> {
-  const exts = EXTENSIONS.filter((d) => d.type === 'target' && !QUIET_TARGETS.has(d.name) && (!d.tables || d.tables.includes(table)));
-  const verdicts = table === 'nat' ? ['-j ACCEPT', '-j RETURN', '-j U1', '-j U2', '-g U2'] : ['-j ACCEPT', '-j DROP', '-j RETURN', '-j U1', '-j U2', '-g U2'];
+  const exts = EXTENSIONS.filter(
+    (d) => d.type === 'target' && !QUIET_TARGETS.has(d.name) && (!d.tables || d.tables.includes(table)),
+  );
+  const verdicts =
+    table === 'nat'
+      ? ['-j ACCEPT', '-j RETURN', '-j U1', '-j U2', '-g U2']
+      : ['-j ACCEPT', '-j DROP', '-j RETURN', '-j U1', '-j U2', '-g U2'];
   return fc.oneof(
     { arbitrary: fc.constantFrom(...verdicts), weight: 3 },
-    { arbitrary: fc.oneof(...exts.map((d) => extArb(d).map((t) => `-j ${d.name}${t ? ` ${t}` : ''}`))), weight: table === 'nat' ? 6 : 3 },
+    {
+      arbitrary: fc.oneof(...exts.map((d) => extArb(d).map((t) => `-j ${d.name}${t ? ` ${t}` : ''}`))),
+      weight: table === 'nat' ? 6 : 3,
+    },
   );
 }
 
@@ -83,18 +132,20 @@ export interface RuleDraw {
 
 export const ruleArb: fc.Arbitrary<RuleDraw> = fc.oneof(
   ...TABLES.map((table) =>
-    fc.record(
-      {
-        table: fc.constant(table),
-        chain: fc.nat({ max: 6 }),
-        src: fc.constantFrom('10.244.0.0/16', '10.244.1.11', '192.168.50.20', '! -s 10.244.0.0/16'),
-        dst: fc.constantFrom('10.96.0.100', '10.244.1.12', '192.168.50.10', '10.244.0.0/16'),
-        proto: fc.constantFrom('tcp', 'udp', 'icmp'),
-        match: matchArb,
-        target: targetArbFor(table),
-      },
-      { requiredKeys: ['table', 'chain', 'target'] },
-    ).map((r) => (r.match !== undefined && r.chain % 3 !== 0 ? (({ match: _m, ...rest }) => rest)(r) : r)),
+    fc
+      .record(
+        {
+          table: fc.constant(table),
+          chain: fc.nat({ max: 6 }),
+          src: fc.constantFrom('10.244.0.0/16', '10.244.1.11', '192.168.50.20', '! -s 10.244.0.0/16'),
+          dst: fc.constantFrom('10.96.0.100', '10.244.1.12', '192.168.50.10', '10.244.0.0/16'),
+          proto: fc.constantFrom('tcp', 'udp', 'icmp'),
+          match: matchArb,
+          target: targetArbFor(table),
+        },
+        { requiredKeys: ['table', 'chain', 'target'] },
+      )
+      .map((r) => (r.match !== undefined && r.chain % 3 !== 0 ? (({ match: _m, ...rest }) => rest)(r) : r)),
   ),
 );
 
@@ -171,7 +222,9 @@ export interface CaseDraw {
   probes: ReturnType<typeof probeArb> extends fc.Arbitrary<infer P> ? P[] : never;
 }
 
-export function caseDrawArb(opts: { backend?: Backend; maxRules?: number; maxProbes?: number } = {}): fc.Arbitrary<CaseDraw> {
+export function caseDrawArb(
+  opts: { backend?: Backend; maxRules?: number; maxProbes?: number } = {},
+): fc.Arbitrary<CaseDraw> {
   return fc.record({
     backend: opts.backend ? fc.constant(opts.backend) : fc.constantFrom<Backend>('nft', 'legacy'),
     ipForward: fc.constantFrom(true, false),
@@ -181,7 +234,12 @@ export function caseDrawArb(opts: { backend?: Backend; maxRules?: number; maxPro
     hairpin2: fc.constantFrom(false, true),
     rules: fc.array(ruleArb, { minLength: 0, maxLength: opts.maxRules ?? 6 }),
     // one case in eight mixes backends (not when a backend is forced); shrinks to none
-    otherRules: opts.backend ? fc.constant<RuleDraw[]>([]) : fc.oneof({ weight: 7, arbitrary: fc.constant<RuleDraw[]>([]) }, { weight: 1, arbitrary: fc.array(ruleArb, { minLength: 1, maxLength: 3 }) }),
+    otherRules: opts.backend
+      ? fc.constant<RuleDraw[]>([])
+      : fc.oneof(
+          { weight: 7, arbitrary: fc.constant<RuleDraw[]>([]) },
+          { weight: 1, arbitrary: fc.array(ruleArb, { minLength: 1, maxLength: 3 }) },
+        ),
     probes: fc.array(probeArb(), { minLength: 1, maxLength: opts.maxProbes ?? 5 }),
   });
 }

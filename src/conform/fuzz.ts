@@ -57,7 +57,11 @@ export interface FuzzResult {
 }
 
 /** One case on the model and the oracle. Unknown divergences fail; known ones are reported. */
-export async function judgeCase(c: CaseFile, oracle: FuzzOracle, registry: readonly KnownDivergence[]): Promise<CaseJudgement> {
+export async function judgeCase(
+  c: CaseFile,
+  oracle: FuzzOracle,
+  registry: readonly KnownDivergence[],
+): Promise<CaseJudgement> {
   let raw: { diffs: StepDiff[]; probes: number };
   if (oracle.kind === 'mutant') raw = judgeAgainstMutant(c, oracle.mutation);
   else raw = await judgeOnKernel(c, oracle.pool);
@@ -80,7 +84,12 @@ async function judgeOnKernel(c: CaseFile, pool: LabPool): Promise<{ diffs: StepD
       if (!isInputError(e)) throw e;
       const lab = await pool.get(caseTopology(c));
       const k = await lab.kernel.apply(h, s.ruleset, s.backend ?? 'nft');
-      return { diffs: k.ok ? [{ step: `ruleset for ${h}`, diff: { field: 'apply', model: `refused: ${e.message}`, kernel: 'accepted' } }] : [], probes: 0 };
+      return {
+        diffs: k.ok
+          ? [{ step: `ruleset for ${h}`, diff: { field: 'apply', model: `refused: ${e.message}`, kernel: 'accepted' } }]
+          : [],
+        probes: 0,
+      };
     }
   }
   const [rep] = await runCases([c], { backends: 'both', pool });
@@ -88,7 +97,8 @@ async function judgeOnKernel(c: CaseFile, pool: LabPool): Promise<{ diffs: StepD
   if (rep!.error) diffs.push({ step: 'rulesets', diff: { field: 'apply', model: 'accepted', kernel: rep!.error } });
   for (const s of rep!.steps) for (const d of s.diffs) diffs.push({ step: s.label, diff: d });
   // with Services, the Service-level oracle is a third party to agree with
-  for (const s of rep!.steps) for (const m of s.oracleMisses) diffs.push({ step: s.label, diff: { field: 'oracle', model: m, kernel: null } });
+  for (const s of rep!.steps)
+    for (const m of s.oracleMisses) diffs.push({ step: s.label, diff: { field: 'oracle', model: m, kernel: null } });
   return { diffs, probes: rep!.steps.reduce((n, s) => n + s.kernel.length, 0) };
 }
 
@@ -103,8 +113,15 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
   let last: { draw: unknown; diffs: StepDiff[] } | undefined;
   let shrinks = -1;
   const services = opts.kind === 'services';
-  const arb: fc.Arbitrary<unknown> = services ? serviceCaseArb(20) : caseDrawArb({ ...(opts.backend ? { backend: opts.backend } : {}), maxRules: opts.maxRules ?? 6, maxProbes: opts.maxProbes ?? 5 });
-  const toCase = (draw: unknown, name?: string) => (services ? serviceCase(draw as Parameters<typeof serviceCase>[0], name) : caseFromDraw(draw as CaseDraw, name));
+  const arb: fc.Arbitrary<unknown> = services
+    ? serviceCaseArb(20)
+    : caseDrawArb({
+        ...(opts.backend ? { backend: opts.backend } : {}),
+        maxRules: opts.maxRules ?? 6,
+        maxProbes: opts.maxProbes ?? 5,
+      });
+  const toCase = (draw: unknown, name?: string) =>
+    services ? serviceCase(draw as Parameters<typeof serviceCase>[0], name) : caseFromDraw(draw as CaseDraw, name);
 
   const prop = fc.asyncProperty(arb, async (draw) => {
     // past the shrink budget every candidate "passes", so the shrinker stops at the smallest failure so far
@@ -140,10 +157,23 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
     params.markInterruptAsFailure = false;
   }
   const details = await fc.check(prop, params);
-  const result: FuzzResult = { seed, cases: stats.cases, probes: stats.probes, elapsedMs: performance.now() - t0, known };
+  const result: FuzzResult = {
+    seed,
+    cases: stats.cases,
+    probes: stats.probes,
+    elapsedMs: performance.now() - t0,
+    known,
+  };
   if (details.failed && last) {
     const draw = details.counterexample?.[0] ?? last.draw;
-    result.divergence = { draw, case: toCase(draw, `fuzz divergence (seed ${seed})`), diffs: last.diffs, path: details.counterexamplePath ?? '', seed, shrinks: Math.max(0, shrinks) };
+    result.divergence = {
+      draw,
+      case: toCase(draw, `fuzz divergence (seed ${seed})`),
+      diffs: last.diffs,
+      path: details.counterexamplePath ?? '',
+      seed,
+      shrinks: Math.max(0, shrinks),
+    };
   }
   return result;
 }

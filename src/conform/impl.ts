@@ -34,7 +34,8 @@ export function builtinImpl(mutant?: CompilerMutant): Implementation {
       const read = readCluster(text, file);
       const cluster = mutant?.services ? mutant.services(read) : read;
       const rules = compileNode(cluster, {
-        nodeName: input.node.name, clusterCIDR: input.clusterCIDR,
+        nodeName: input.node.name,
+        clusterCIDR: input.clusterCIDR,
         ...(input.masqueradeAll ? { masqueradeAll: true } : {}),
         ...(input.localhostNodePorts ? { localhostNodePorts: true } : {}),
       });
@@ -48,10 +49,15 @@ const bad = (reason: string) => new InputError('invalid', reason, { file: '<comm
 /** An external command: an executable, or a .mjs/.js file run with this Node.js. Argument arrays, no shell. */
 export function commandImpl(path: string): Implementation {
   const file = resolvePath(path);
-  if (!existsSync(file) || !statSync(file).isFile()) throw bad(`--impl ${path}: no such file (use "builtin", "mutant:NAME" or the path of a command)`);
+  if (!existsSync(file) || !statSync(file).isFile())
+    throw bad(`--impl ${path}: no such file (use "builtin", "mutant:NAME" or the path of a command)`);
   const viaNode = /\.(mjs|cjs|js)$/.test(file);
   if (!viaNode) {
-    try { accessSync(file, constants.X_OK); } catch { throw bad(`--impl ${path}: not executable (chmod +x it)`); }
+    try {
+      accessSync(file, constants.X_OK);
+    } catch {
+      throw bad(`--impl ${path}: not executable (chmod +x it)`);
+    }
   }
   return {
     name: path,
@@ -59,7 +65,11 @@ export function commandImpl(path: string): Implementation {
       const [cmd, args] = viaNode ? [process.execPath, [file]] : [file, []];
       const r = await execa(cmd, args, { input: JSON.stringify(input), reject: false, timeout: 60_000 });
       if (r.exitCode !== 0) {
-        throw new InputError('invalid', `the implementation failed for node ${input.node.name} (exit ${r.exitCode ?? r.signal}): ${String(r.stderr).trim().split('\n').slice(-3).join(' | ')}`, { file: path, line: 1, col: 1 });
+        throw new InputError(
+          'invalid',
+          `the implementation failed for node ${input.node.name} (exit ${r.exitCode ?? r.signal}): ${String(r.stderr).trim().split('\n').slice(-3).join(' | ')}`,
+          { file: path, line: 1, col: 1 },
+        );
       }
       return String(r.stdout);
     },

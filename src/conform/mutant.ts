@@ -1,6 +1,15 @@
 // A second model with a planted bug, as the oracle: shows that the engine finds
 // and shrinks a divergence without needing a kernel (the "planted bug" test).
-import { makeLab, newWorld, runProbe, parseRuleset, isInputError, type Observation, type Weighted, type Ruleset } from '../model/index.ts';
+import {
+  makeLab,
+  newWorld,
+  runProbe,
+  parseRuleset,
+  isInputError,
+  type Observation,
+  type Weighted,
+  type Ruleset,
+} from '../model/index.ts';
 import { compileTopology } from '../model/net/topology.ts';
 import type { Mutation } from '../model/lab-model.ts';
 import { caseTopology, isApply, isWait, type CaseFile } from './case-file.ts';
@@ -17,7 +26,8 @@ export function judgeAgainstMutant(c: CaseFile, mutation: Mutation | 'none'): { 
   const net = compileTopology(topo);
   const rulesets = new Map<string, Ruleset>();
   try {
-    for (const [h, s] of Object.entries(c.hosts ?? {})) if (s.ruleset !== undefined) rulesets.set(h, parseRuleset(s.ruleset));
+    for (const [h, s] of Object.entries(c.hosts ?? {}))
+      if (s.ruleset !== undefined) rulesets.set(h, parseRuleset(s.ruleset));
   } catch (e) {
     if (isInputError(e)) return { diffs: [], probes: 0 };
     throw e;
@@ -38,7 +48,8 @@ export function judgeAgainstMutant(c: CaseFile, mutation: Mutation | 'none'): { 
     const refObs: Weighted<Observation>[] = r.map((x) => ({ p: x.p, value: x.value.observation }));
     for (const x of m) {
       const v = judge(refObs, x.value.observation);
-      for (const d of v.diffs) diffs.push({ step: `#${i + 1} ${s.from} ${s.proto} ${s.dst}${s.dport ? `:${s.dport}` : ''}`, diff: d });
+      for (const d of v.diffs)
+        diffs.push({ step: `#${i + 1} ${s.from} ${s.proto} ${s.dst}${s.dport ? `:${s.dport}` : ''}`, diff: d });
       if (v.diffs.length) break;
     }
     wr = [...r].sort((a, b) => b.p - a.p)[0]!.value.world;

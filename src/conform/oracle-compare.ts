@@ -22,10 +22,16 @@ export function expectedOf(want: readonly OracleResult[]): Map<string, number> {
   return m;
 }
 
-export const showDistribution = (m: Map<string, number>) => [...m].map(([k, p]) => `${k} (p=${p.toFixed(3)})`).join(', ');
+export const showDistribution = (m: Map<string, number>) =>
+  [...m].map(([k, p]) => `${k} (p=${p.toFixed(3)})`).join(', ');
 
 /** The model's distribution must be the oracle's (with affinity: the same possibilities). A miss, or undefined. */
-export function modelMiss(want: readonly OracleResult[], dist: readonly Weighted<Observation>[], src: string, sport: number | undefined): string | undefined {
+export function modelMiss(
+  want: readonly OracleResult[],
+  dist: readonly Weighted<Observation>[],
+  src: string,
+  sport: number | undefined,
+): string | undefined {
   const expected = expectedOf(want);
   const got = new Map<string, number>();
   for (const m of dist) {
@@ -40,14 +46,24 @@ export function modelMiss(want: readonly OracleResult[], dist: readonly Weighted
 }
 
 /** A kernel observation must be one of the oracle's results. A miss, or undefined. */
-export function kernelMiss(want: readonly OracleResult[], k: Observation, src: string, sport: number | undefined): string | undefined {
+export function kernelMiss(
+  want: readonly OracleResult[],
+  k: Observation,
+  src: string,
+  sport: number | undefined,
+): string | undefined {
   const expected = expectedOf(want);
   const key = keyOf(asOracle(k, src, sport));
   return expected.has(key) ? undefined : `kernel: ${key}; the Services say: ${showDistribution(expected)}`;
 }
 
 /** The first of the model's possibilities the oracle does not allow (the branch worth explaining), or -1. */
-export function unexpectedBranch(want: readonly OracleResult[], dist: readonly Weighted<Observation>[], src: string, sport: number | undefined): number {
+export function unexpectedBranch(
+  want: readonly OracleResult[],
+  dist: readonly Weighted<Observation>[],
+  src: string,
+  sport: number | undefined,
+): number {
   const expected = expectedOf(want);
   return dist.findIndex((m) => !expected.has(keyOf(asOracle(m.value, src, sport))));
 }

@@ -1,6 +1,20 @@
 // The model and a kernel lab side by side: the same rulesets, the same probes,
 // the model's world following the branch the kernel took.
-import { makeLab, newWorld, runProbe, parseRuleset, isInputError, type ModelLab, type World, type Probe, type Ruleset, type Observation, type Weighted, type TopologySpec, type ProbeRun } from '../model/index.ts';
+import {
+  makeLab,
+  newWorld,
+  runProbe,
+  parseRuleset,
+  isInputError,
+  type ModelLab,
+  type World,
+  type Probe,
+  type Ruleset,
+  type Observation,
+  type Weighted,
+  type TopologySpec,
+  type ProbeRun,
+} from '../model/index.ts';
 import { compileTopology } from '../model/net/topology.ts';
 import { KernelLab, type KernelObservation, type LabOptions } from '../lab/kernel-lab.ts';
 import { judge, type Verdict } from './compare.ts';
@@ -27,7 +41,10 @@ export class PairedLab {
   world: World;
   private nextPort = 41000;
 
-  private constructor(readonly kernel: KernelLab, public spec: TopologySpec) {
+  private constructor(
+    readonly kernel: KernelLab,
+    public spec: TopologySpec,
+  ) {
     this.model = makeLab(compileTopology(spec), this.rulesets);
     this.world = newWorld(this.model);
   }
@@ -66,9 +83,13 @@ export class PairedLab {
     const probe: Probe = p.sport !== undefined ? p : { ...p, sport: this.nextPort++ };
     const model = runProbe(this.model, this.world, probe);
     const kernel = await this.kernel.probe(probe, opts);
-    const verdict = judge(model.map((m) => ({ p: m.p, value: m.value.observation })), kernel);
+    const verdict = judge(
+      model.map((m) => ({ p: m.p, value: m.value.observation })),
+      kernel,
+    );
     // the model continues from the branch the kernel took (or its most likely one)
-    const next = model.find((m) => m.value.observation === verdict.matched?.value) ?? [...model].sort((a, b) => b.p - a.p)[0]!;
+    const next =
+      model.find((m) => m.value.observation === verdict.matched?.value) ?? [...model].sort((a, b) => b.p - a.p)[0]!;
     this.world = next.value.world;
     return { probe, kernel, model, verdict };
   }

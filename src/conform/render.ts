@@ -23,7 +23,9 @@ export function renderTrace(events: readonly TraceEvent[], pc: Colors = picocolo
         lines.push(`  ${pad(e.host, 7)} ${pc.dim('bridge')} ${e.bridge}: ${e.what}`);
         break;
       case 'hook':
-        lines.push(`  ${pad(e.host, 7)} ${pc.bold(e.hook)}${e.in ? ` in=${e.in}` : ''}${e.out ? ` out=${e.out}` : ''}  ${pc.dim(e.packet)}`);
+        lines.push(
+          `  ${pad(e.host, 7)} ${pc.bold(e.hook)}${e.in ? ` in=${e.in}` : ''}${e.out ? ` out=${e.out}` : ''}  ${pc.dim(e.packet)}`,
+        );
         break;
       case 'ct':
         lines.push(`  ${pad(e.host, 7)}   ${pc.dim('conntrack')} ${e.what}`);
@@ -39,7 +41,9 @@ export function renderTrace(events: readonly TraceEvent[], pc: Colors = picocolo
         lines.push(`  ${pad(e.host, 7)}   ${pc.magenta(`NAT ${e.what}`)}: ${e.before} ⇒ ${e.after}`);
         break;
       case 'choice':
-        lines.push(`  ${pc.yellow(`  ⑂ ${e.label}: ${e.taken ? 'taken' : 'not taken'} (p=${(e.taken ? e.p : 1 - e.p).toFixed(4)})`)}`);
+        lines.push(
+          `  ${pc.yellow(`  ⑂ ${e.label}: ${e.taken ? 'taken' : 'not taken'} (p=${(e.taken ? e.p : 1 - e.p).toFixed(4)})`)}`,
+        );
         break;
       case 'drop':
         lines.push(`  ${pad(e.host, 7)} ${pc.red(`✗ ${e.reason}`)}`);
@@ -53,16 +57,23 @@ export function renderTrace(events: readonly TraceEvent[], pc: Colors = picocolo
 }
 
 export function renderObservation(o: Observation, p?: number, pc: Colors = picocolors): string {
-  const colour = o.outcome === 'delivered' || o.outcome === 'echo-reply' ? pc.green : o.outcome === 'dropped' ? pc.red : pc.yellow;
-  const parts = [`${pc.bold('outcome')} ${colour(o.outcome)}${p !== undefined && p < 1 ? pc.dim(` (p=${p.toFixed(6)})`) : ''}`];
+  const colour =
+    o.outcome === 'delivered' || o.outcome === 'echo-reply' ? pc.green : o.outcome === 'dropped' ? pc.red : pc.yellow;
+  const parts = [
+    `${pc.bold('outcome')} ${colour(o.outcome)}${p !== undefined && p < 1 ? pc.dim(` (p=${p.toFixed(6)})`) : ''}`,
+  ];
   if (o.responder) parts.push(`responder ${o.responder}`);
   if (o.seen) parts.push(`seen ${o.seen.src} → ${o.seen.dst}`);
   if (o.icmp) parts.push(`icmp ${o.icmp}`);
   if (o.droppedAt) {
     const d = o.droppedAt;
-    parts.push(`dropped at ${d.host}${d.hook ? ` ${d.hook} ${d.table} ${d.chain} ${d.rule === 'policy' ? 'policy' : `#${d.rule}`}` : ''}${d.reason ? ` (${d.reason})` : ''}`);
+    parts.push(
+      `dropped at ${d.host}${d.hook ? ` ${d.hook} ${d.table} ${d.chain} ${d.rule === 'policy' ? 'policy' : `#${d.rule}`}` : ''}${d.reason ? ` (${d.reason})` : ''}`,
+    );
   }
-  const ct = Object.entries(o.conntrack).flatMap(([h, list]) => list.map((c) => `    ${h}: ${c.proto} ${c.orig}  reply ${c.reply}`));
+  const ct = Object.entries(o.conntrack).flatMap(([h, list]) =>
+    list.map((c) => `    ${h}: ${c.proto} ${c.orig}  reply ${c.reply}`),
+  );
   return [parts.join(', '), ...(ct.length ? ['  conntrack:', ...ct] : [])].join('\n');
 }
 

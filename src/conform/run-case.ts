@@ -3,11 +3,34 @@
 // cases with the same topology (reset, not rebuilt).
 import { formatIp as formatIpOf, parseIp as parseIpOf } from '../model/ip.ts';
 import type { Backend } from '../model/rules/types.ts';
-import { makeLab, newWorld, runProbe, parseRuleset, printRuleset as printRulesetOf, isInputError, type Observation, type Weighted, type Probe, type Ruleset, type TopologySpec, type ProbeRun } from '../model/index.ts';
+import {
+  makeLab,
+  newWorld,
+  runProbe,
+  parseRuleset,
+  printRuleset as printRulesetOf,
+  isInputError,
+  type Observation,
+  type Weighted,
+  type Probe,
+  type Ruleset,
+  type TopologySpec,
+  type ProbeRun,
+} from '../model/index.ts';
 import { compileTopology } from '../model/net/topology.ts';
 import { PairedLab } from './paired-lab.ts';
 import type { LabOptions } from '../lab/kernel-lab.ts';
-import { type CaseFile, type Step, isApply, isWait, isControl, caseTopology, type ProbeStep, otherBackend, mixesBackends } from './case-file.ts';
+import {
+  type CaseFile,
+  type Step,
+  isApply,
+  isWait,
+  isControl,
+  caseTopology,
+  type ProbeStep,
+  otherBackend,
+  mixesBackends,
+} from './case-file.ts';
 import { misses } from './expect.ts';
 import { chiSquare } from './chisq.ts';
 
@@ -64,7 +87,10 @@ function stepLabel(s: Step, i: number): string {
 }
 
 function parseFor(c: CaseFile, host: string, text: string, backend?: Backend): Ruleset {
-  return parseRuleset(text, { file: `${c.file ?? c.name}#${host}${backend ? `@${backend}` : ''}`, ...(backend ? { backend } : {}) });
+  return parseRuleset(text, {
+    file: `${c.file ?? c.name}#${host}${backend ? `@${backend}` : ''}`,
+    ...(backend ? { backend } : {}),
+  });
 }
 
 /** Each host's rules in its other iptables backend (spec/semantics.md §2.3). */
@@ -72,7 +98,10 @@ function secondRulesets(c: CaseFile, topo: TopologySpec): Map<string, Ruleset> {
   const out = new Map<string, Ruleset>();
   for (const [h, s] of Object.entries(c.hosts ?? {})) {
     if (s.otherBackendRuleset === undefined) continue;
-    out.set(h, parseFor(c, h, s.otherBackendRuleset, otherBackend(topo.hosts.find((x) => x.name === h)?.backend ?? 'nft')));
+    out.set(
+      h,
+      parseFor(c, h, s.otherBackendRuleset, otherBackend(topo.hosts.find((x) => x.name === h)?.backend ?? 'nft')),
+    );
   }
   return out;
 }
@@ -81,13 +110,23 @@ function secondRulesets(c: CaseFile, topo: TopologySpec): Map<string, Ruleset> {
 function runModel(c: CaseFile, topo: TopologySpec, portBase = FIRST_PORT): StepReport[] {
   const net = compileTopology(topo);
   const rulesets = new Map<string, Ruleset>();
-  for (const [h, s] of Object.entries(c.hosts ?? {})) if (s.ruleset !== undefined) rulesets.set(h, parseFor(c, h, s.ruleset));
+  for (const [h, s] of Object.entries(c.hosts ?? {}))
+    if (s.ruleset !== undefined) rulesets.set(h, parseFor(c, h, s.ruleset));
   const second = secondRulesets(c, topo);
   let lab = makeLab(net, rulesets, second);
   let world = newWorld(lab);
   let port = portBase;
   return c.steps.map((s, i): StepReport => {
-    const rep: StepReport = { label: stepLabel(s, i), model: [], kernel: [], modelMisses: [], kernelMisses: [], diffs: [], oracleMisses: [], sports: [] };
+    const rep: StepReport = {
+      label: stepLabel(s, i),
+      model: [],
+      kernel: [],
+      modelMisses: [],
+      kernelMisses: [],
+      diffs: [],
+      oracleMisses: [],
+      sports: [],
+    };
     if (isWait(s)) {
       world = { ...world, now: world.now + s.wait };
       return rep;
@@ -124,7 +163,10 @@ function runModel(c: CaseFile, topo: TopologySpec, portBase = FIRST_PORT): StepR
       // after the first connection the model must have no choice left, and follow the same endpoint
       const later = rep.model.slice(1);
       const open = later.findIndex((d) => new Set(d.map((x) => x.value.responder)).size > 1);
-      if (open >= 0) rep.modelMisses.push(`repetition ${open + 2} may still go to ${[...new Set(later[open]!.map((x) => x.value.responder))].join(' or ')}: nothing sticks`);
+      if (open >= 0)
+        rep.modelMisses.push(
+          `repetition ${open + 2} may still go to ${[...new Set(later[open]!.map((x) => x.value.responder))].join(' or ')}: nothing sticks`,
+        );
       const firsts = new Set(rep.model.map((d) => [...d].sort((a, b) => b.p - a.p)[0]?.value.responder ?? null));
       if (firsts.size > 1) rep.modelMisses.push(`responders changed across repetitions: ${[...firsts].join(', ')}`);
     }
@@ -148,9 +190,12 @@ function combine(perRepeat: string[][], mode: 'all' | 'any' | undefined): string
 
 function expectOver(possible: Weighted<Observation>[], exp: NonNullable<ProbeStep['expect']>): string[] {
   const each = possible.map((o) => misses(o.value, exp));
-  if (exp.mode === 'any') return each.some((m) => m.length === 0) ? [] : [`no possible result meets the expectation: ${each[0]!.join('; ')}`];
+  if (exp.mode === 'any')
+    return each.some((m) => m.length === 0) ? [] : [`no possible result meets the expectation: ${each[0]!.join('; ')}`];
   // "all": every possible result must meet it
-  return each.flatMap((m, i) => m.map((x) => (possible.length > 1 ? `${x} (possibility p=${possible[i]!.p.toFixed(3)})` : x)));
+  return each.flatMap((m, i) =>
+    m.map((x) => (possible.length > 1 ? `${x} (possibility p=${possible[i]!.p.toFixed(3)})` : x)),
+  );
 }
 
 /** Keeps one kernel lab per topology and resets it between cases. */
@@ -207,17 +252,27 @@ export class LabPool {
   }
 }
 
-async function runKernel(c: CaseFile, topo: TopologySpec, pool: LabPool, steps: StepReport[], portBase = FIRST_PORT): Promise<void> {
+async function runKernel(
+  c: CaseFile,
+  topo: TopologySpec,
+  pool: LabPool,
+  steps: StepReport[],
+  portBase = FIRST_PORT,
+): Promise<void> {
   const lab = await pool.get(topo, { fresh: mixesBackends(c) });
   for (const [h, s] of Object.entries(c.hosts ?? {})) {
     if (s.ruleset === undefined) continue;
     const r = await lab.apply(h, printable(c, h, s.ruleset));
-    if (!r.kernelOk) throw new Error(`the kernel refused the ruleset for ${h} that the model accepted: ${r.kernelError}`);
+    if (!r.kernelOk)
+      throw new Error(`the kernel refused the ruleset for ${h} that the model accepted: ${r.kernelError}`);
   }
   // then the other backend's rules: registered later, they run first at equal priority (spec/semantics.md §2.3)
   for (const [h, rs] of secondRulesets(c, topo)) {
     const r = await lab.applyOther(h, rs, printRulesetOf(rs));
-    if (!r.kernelOk) throw new Error(`the kernel refused the other backend's rules for ${h} that the model accepted: ${r.kernelError}`);
+    if (!r.kernelOk)
+      throw new Error(
+        `the kernel refused the other backend's rules for ${h} that the model accepted: ${r.kernelError}`,
+      );
   }
   let port = portBase;
   for (const [i, s] of c.steps.entries()) {
@@ -231,7 +286,12 @@ async function runKernel(c: CaseFile, topo: TopologySpec, pool: LabPool, steps: 
       for (const [h, text] of Object.entries(s.apply)) {
         const r = await lab.apply(h, printableOrRaw(c, h, text));
         if (!r.kernelOk) refused = true;
-        if (r.kernelOk !== r.modelOk) rep.diffs.push({ field: `apply.${h}`, model: r.modelOk ? 'accepted' : `refused: ${r.modelError}`, kernel: r.kernelOk ? 'accepted' : `refused: ${r.kernelError}` });
+        if (r.kernelOk !== r.modelOk)
+          rep.diffs.push({
+            field: `apply.${h}`,
+            model: r.modelOk ? 'accepted' : `refused: ${r.modelError}`,
+            kernel: r.kernelOk ? 'accepted' : `refused: ${r.kernelError}`,
+          });
       }
       if (s.expectRefused && !refused) rep.kernelMisses.push('the kernel accepted the ruleset, expected a refusal');
       if (!s.expectRefused && refused) rep.kernelMisses.push('the kernel refused the ruleset');
@@ -246,16 +306,26 @@ async function runKernel(c: CaseFile, topo: TopologySpec, pool: LabPool, steps: 
       rep.diffs.push(...res.verdict.diffs);
     }
     rep.kernelMisses = combine(perRepeat, s.expect?.mode);
-    if (s.expect?.sticky && new Set(rep.kernel.map((k) => k.responder)).size > 1) rep.kernelMisses.push(`responders changed across repetitions: ${rep.kernel.map((k) => k.responder).join(', ')}`);
+    if (s.expect?.sticky && new Set(rep.kernel.map((k) => k.responder)).size > 1)
+      rep.kernelMisses.push(`responders changed across repetitions: ${rep.kernel.map((k) => k.responder).join(', ')}`);
     if (s.distribution && rep.model[0]) {
       const expected = new Map<string, number>();
       for (const m of rep.model[0]) expected.set(category(m.value), (expected.get(category(m.value)) ?? 0) + m.p);
       const observed = new Map<string, number>();
       for (const k of rep.kernel) observed.set(category(k), (observed.get(category(k)) ?? 0) + 1);
       const x = chiSquare(observed, expected);
-      if (x.impossible.length) rep.diffs.push({ field: 'distribution', model: Object.fromEntries(expected), kernel: Object.fromEntries(observed) });
+      if (x.impossible.length)
+        rep.diffs.push({
+          field: 'distribution',
+          model: Object.fromEntries(expected),
+          kernel: Object.fromEntries(observed),
+        });
       else if (x.pValue < DISTRIBUTION_ALPHA) {
-        rep.diffs.push({ field: 'distribution', model: Object.fromEntries(expected), kernel: { ...Object.fromEntries(observed), chiSquare: Number(x.statistic.toFixed(2)), pValue: x.pValue } });
+        rep.diffs.push({
+          field: 'distribution',
+          model: Object.fromEntries(expected),
+          kernel: { ...Object.fromEntries(observed), chiSquare: Number(x.statistic.toFixed(2)), pValue: x.pValue },
+        });
       }
     }
   }
@@ -298,11 +368,21 @@ export async function runCases(cases: readonly CaseFile[], opts: RunOptions): Pr
     for (const [i, c0] of cases.entries()) {
       opts.onStart?.(c0, i);
       const t0 = performance.now();
-      const rep: CaseReport = { name: c0.name, file: c0.file, tags: c0.tags ?? [], model: 'skip', kernel: 'skip', agree: 'skip', oracle: 'skip', steps: [], ms: 0 };
+      const rep: CaseReport = {
+        name: c0.name,
+        file: c0.file,
+        tags: c0.tags ?? [],
+        model: 'skip',
+        kernel: 'skip',
+        agree: 'skip',
+        oracle: 'skip',
+        steps: [],
+        ms: 0,
+      };
       try {
         const c = withIptables(await withServices(c0, opts.impl ?? builtinImpl(opts.mutant)), opts.iptables);
         const topo = caseTopology(c);
-        const probes = c.steps.reduce((n, st) => n + (isControl(st) ? 0 : st.repeat ?? 1), 0);
+        const probes = c.steps.reduce((n, st) => n + (isControl(st) ? 0 : (st.repeat ?? 1)), 0);
         const portBase = opts.backends === 'model' ? FIRST_PORT : pool.reservePorts(probes);
         rep.steps = runModel(c, topo, portBase);
         if (opts.backends !== 'kernel') rep.model = rep.steps.some((s) => s.modelMisses.length) ? 'fail' : 'pass';
@@ -340,7 +420,8 @@ export function withIptables(c: CaseFile, backend: Backend | undefined): CaseFil
   const hosts = structuredClone(c.hosts ?? {});
   const topo = caseTopology(c);
   // a host with rules in both backends keeps its own choice
-  for (const h of topo.hosts) if (hosts[h.name]?.otherBackendRuleset === undefined) (hosts[h.name] ??= {}).backend = backend;
+  for (const h of topo.hosts)
+    if (hosts[h.name]?.otherBackendRuleset === undefined) (hosts[h.name] ??= {}).backend = backend;
   return { ...c, hosts };
 }
 
@@ -355,7 +436,14 @@ export async function withServices(c: CaseFile, impl: Implementation = builtinIm
     readCluster(text, svc.file); // the Services must be valid whatever the implementation
     const out: Record<string, string> = {};
     for (const n of K8S_NODE_LAYOUT.nodes) {
-      const input: ImplInput = { apiVersion: 'nfconform/v1', node: { name: n.name, addresses: [...n.addresses] }, clusterCIDR: svc.clusterCIDR, masqueradeAll: svc.masqueradeAll ?? false, localhostNodePorts: svc.localhostNodePorts ?? false, cluster };
+      const input: ImplInput = {
+        apiVersion: 'nfconform/v1',
+        node: { name: n.name, addresses: [...n.addresses] },
+        clusterCIDR: svc.clusterCIDR,
+        masqueradeAll: svc.masqueradeAll ?? false,
+        localhostNodePorts: svc.localhostNodePorts ?? false,
+        cluster,
+      };
       const rules = await impl.compile(input, text, svc.file);
       parseRuleset(rules, { file: `${impl.name} (output for ${n.name})` });
       out[n.name] = rules;
@@ -369,7 +457,13 @@ export async function withServices(c: CaseFile, impl: Implementation = builtinIm
   }
   const ports: Record<string, string[]> = { node: ['veth-pod1', 'veth-pod2'], node2: ['veth-pod3'] };
   for (const [node, list] of Object.entries(ports)) if (hosts[node]!.hairpin === undefined) hosts[node]!.hairpin = list;
-  const steps = await Promise.all(c.steps.map(async (s) => (isApply(s) && s.apply.services !== undefined ? { ...s, apply: await compileAll(s.apply.services), [SERVICES_TEXT]: s.apply.services } : s)));
+  const steps = await Promise.all(
+    c.steps.map(async (s) =>
+      isApply(s) && s.apply.services !== undefined
+        ? { ...s, apply: await compileAll(s.apply.services), [SERVICES_TEXT]: s.apply.services }
+        : s,
+    ),
+  );
   return { ...c, hosts, steps };
 }
 
@@ -381,11 +475,15 @@ function c0Services(s: Step): string | undefined {
 
 /** The model's distribution must be the oracle's; each kernel observation one of its results. */
 function judgeOracle(c: CaseFile, topo: TopologySpec, steps: StepReport[], backends: Backends): void {
-  const layout = { ...K8S_NODE_LAYOUT, clusterCIDR: c.services!.clusterCIDR, ...(c.services!.masqueradeAll ? { masqueradeAll: true } : {}) };
+  const layout = {
+    ...K8S_NODE_LAYOUT,
+    clusterCIDR: c.services!.clusterCIDR,
+    ...(c.services!.masqueradeAll ? { masqueradeAll: true } : {}),
+  };
   const net = compileTopology(topo);
   let cluster = readCluster(c.services!.text!, c.services!.file);
   c.steps.forEach((s, i) => {
-    if (isApply(s) && (c0Services(s))) cluster = readCluster(c0Services(s)!, c.services!.file);
+    if (isApply(s) && c0Services(s)) cluster = readCluster(c0Services(s)!, c.services!.file);
     if (isControl(s) || s.oracle === false) return;
     const rep = steps[i]!;
     const src = s.src ?? formatIpOf(sourceFor(net.hosts.get(s.from)!, parseIpOf(s.dst)!) ?? 0);

@@ -4,7 +4,11 @@ import fc from 'fast-check';
 import type { Probe } from '../model/index.ts';
 import type { CaseFile } from './case-file.ts';
 
-const PODS = [{ ip: '10.244.1.11', node: 'node' }, { ip: '10.244.1.12', node: 'node' }, { ip: '10.244.2.13', node: 'node2' }];
+const PODS = [
+  { ip: '10.244.1.11', node: 'node' },
+  { ip: '10.244.1.12', node: 'node' },
+  { ip: '10.244.2.13', node: 'node2' },
+];
 
 export interface ServiceDraw {
   type: 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName' | 'Headless';
@@ -21,7 +25,9 @@ export interface ServiceDraw {
 export const serviceDrawArb: fc.Arbitrary<ServiceDraw> = fc.record({
   type: fc.constantFrom('ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName', 'Headless'),
   udp: fc.boolean(),
-  endpoints: fc.array(fc.record({ pod: fc.nat({ max: 2 }), ready: fc.constantFrom(true, true, false) }), { maxLength: 5 }),
+  endpoints: fc.array(fc.record({ pod: fc.nat({ max: 2 }), ready: fc.constantFrom(true, true, false) }), {
+    maxLength: 5,
+  }),
   targetPort: fc.constantFrom(8080, 9090, 7777),
   etpLocal: fc.boolean(),
   itpLocal: fc.boolean(),
@@ -51,9 +57,15 @@ export function clusterJson(services: readonly ServiceDraw[]): string {
     const eps = s.endpoints.filter((e) => !seen.has(e.pod) && (seen.add(e.pod), true));
     if (s.type !== 'ExternalName') {
       items.push({
-        kind: 'EndpointSlice', metadata: { namespace: 'default', name: `${name}-x`, labels: { 'kubernetes.io/service-name': name } }, addressType: 'IPv4',
+        kind: 'EndpointSlice',
+        metadata: { namespace: 'default', name: `${name}-x`, labels: { 'kubernetes.io/service-name': name } },
+        addressType: 'IPv4',
         ports: [{ name: 'p', port: s.targetPort, protocol: proto }],
-        endpoints: eps.map((e) => ({ addresses: [PODS[e.pod]!.ip], conditions: { ready: e.ready, serving: e.ready, terminating: false }, nodeName: PODS[e.pod]!.node })),
+        endpoints: eps.map((e) => ({
+          addresses: [PODS[e.pod]!.ip],
+          conditions: { ready: e.ready, serving: e.ready, terminating: false },
+          nodeName: PODS[e.pod]!.node,
+        })),
       });
     }
   });
@@ -64,22 +76,28 @@ const HOSTS = ['pod1', 'pod2', 'pod3', 'node', 'node2', 'client'];
 
 /** A probe at one of the Services' entry points: ClusterIP, a node address + nodePort, or a load balancer IP. */
 export function serviceProbeArb(count: number): fc.Arbitrary<Probe> {
-  return fc.record({
-    from: fc.constantFrom(...HOSTS),
-    svc: fc.nat({ max: Math.max(0, count - 1) }),
-    via: fc.constantFrom('cluster-ip', 'node-port', 'node2-port', 'lb-ip', 'cluster-ip'),
-    udp: fc.boolean(),
-  }).map(({ from, svc, via, udp }): Probe => {
-    const proto = udp ? 'udp' : 'tcp';
-    if (via === 'node-port') return { from, proto, dst: '192.168.50.10', dport: 30100 + svc };
-    if (via === 'node2-port') return { from, proto, dst: '10.0.2.11', dport: 30100 + svc };
-    if (via === 'lb-ip') return { from, proto, dst: `203.0.113.${100 + svc}`, dport: 80 };
-    return { from, proto, dst: `10.96.1.${svc + 1}`, dport: 80 };
-  });
+  return fc
+    .record({
+      from: fc.constantFrom(...HOSTS),
+      svc: fc.nat({ max: Math.max(0, count - 1) }),
+      via: fc.constantFrom('cluster-ip', 'node-port', 'node2-port', 'lb-ip', 'cluster-ip'),
+      udp: fc.boolean(),
+    })
+    .map(({ from, svc, via, udp }): Probe => {
+      const proto = udp ? 'udp' : 'tcp';
+      if (via === 'node-port') return { from, proto, dst: '192.168.50.10', dport: 30100 + svc };
+      if (via === 'node2-port') return { from, proto, dst: '10.0.2.11', dport: 30100 + svc };
+      if (via === 'lb-ip') return { from, proto, dst: `203.0.113.${100 + svc}`, dport: 80 };
+      return { from, proto, dst: `10.96.1.${svc + 1}`, dport: 80 };
+    });
 }
 
 export function serviceCaseArb(maxServices = 20): fc.Arbitrary<{ services: ServiceDraw[]; probes: Probe[] }> {
-  return fc.tuple(fc.array(serviceDrawArb, { minLength: 1, maxLength: maxServices }), fc.array(serviceProbeArb(maxServices), { minLength: 1, maxLength: 4 }))
+  return fc
+    .tuple(
+      fc.array(serviceDrawArb, { minLength: 1, maxLength: maxServices }),
+      fc.array(serviceProbeArb(maxServices), { minLength: 1, maxLength: 4 }),
+    )
     .map(([services, probes]) => ({ services, probes: probes.map((p) => ({ ...p, dst: remap(p, services.length) })) }));
 }
 
@@ -97,11 +115,20 @@ function remap(p: Probe, n: number): string {
  * may bypass that node: the connection breaks on the kernel and the model alike, which the
  * Service semantics do not describe; see the notes of spec/kube.md.)
  */
-const ENTRY_ADDRESS: Record<string, string> = { node: '192.168.50.10', pod1: '192.168.50.10', pod2: '192.168.50.10', client: '192.168.50.10', node2: '10.0.2.11', pod3: '10.0.2.11' };
+const ENTRY_ADDRESS: Record<string, string> = {
+  node: '192.168.50.10',
+  pod1: '192.168.50.10',
+  pod2: '192.168.50.10',
+  client: '192.168.50.10',
+  node2: '10.0.2.11',
+  pod3: '10.0.2.11',
+};
 
 export function serviceCase(d: { services: ServiceDraw[]; probes: Probe[] }, name = 'random Services'): CaseFile {
   return {
-    name, tags: ['service', 'property'], topology: 'k8s-node',
+    name,
+    tags: ['service', 'property'],
+    topology: 'k8s-node',
     services: { file: '<generated>', clusterCIDR: '10.244.0.0/16', text: clusterJson(d.services) },
     steps: d.probes.map((p) => {
       if (p.dport! < 30000) return { ...p };

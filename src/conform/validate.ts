@@ -2,7 +2,22 @@
 // A lab is built to match the node (its addresses, its pod network, the endpoints as
 // hosts); probes per Service port are judged by the Service-level oracle, on the model
 // and by replaying the dump on the kernel (spec/kube.md §6).
-import { InputError, isInputError, parseRuleset, makeLab, newWorld, runProbe, type Ruleset, type Probe, type TopologySpec, type HostSpec, type Backend, type TraceEvent, type Observation, type Weighted } from '../model/index.ts';
+import {
+  InputError,
+  isInputError,
+  parseRuleset,
+  makeLab,
+  newWorld,
+  runProbe,
+  type Ruleset,
+  type Probe,
+  type TopologySpec,
+  type HostSpec,
+  type Backend,
+  type TraceEvent,
+  type Observation,
+  type Weighted,
+} from '../model/index.ts';
 import { parseIp, parseCidr, formatIp, cidrContains } from '../model/ip.ts';
 import { compileTopology } from '../model/net/topology.ts';
 import { sourceFor } from '../model/path.ts';
@@ -74,14 +89,18 @@ const RULE_LINE = /^(?:\[\d+:\d+\]\s+)?-A (\S+)/;
 const bad = (file: string, reason: string) => new InputError('invalid', reason, { file, line: 1, col: 1 });
 
 /** The dump as the model reads it: unsupported lines are blanked (and listed), anything else malformed is an error. */
-export function parseLeniently(text: string, file: string): { ruleset: Ruleset; unsupported: ValidationReport['unsupported'] } {
+export function parseLeniently(
+  text: string,
+  file: string,
+): { ruleset: Ruleset; unsupported: ValidationReport['unsupported'] } {
   const lines = text.split('\n');
   const unsupported: ValidationReport['unsupported'] = [];
   for (;;) {
     try {
       return { ruleset: parseRuleset(lines.join('\n'), { file }), unsupported };
     } catch (e) {
-      if (!isInputError(e) || e.kind !== 'unsupported' || !e.pos || !RULE_LINE.test(lines[e.pos.line - 1] ?? '')) throw e;
+      if (!isInputError(e) || e.kind !== 'unsupported' || !e.pos || !RULE_LINE.test(lines[e.pos.line - 1] ?? ''))
+        throw e;
       unsupported.push({ line: e.pos.line, text: lines[e.pos.line - 1]!, reason: e.reason });
       lines[e.pos.line - 1] = '';
     }
@@ -107,7 +126,10 @@ function chainOwners(rs: Ruleset): Map<string, string> {
           const comment = r.matches.find((m) => m.name === 'comment')?.opts[0]?.value as string | undefined;
           const named = comment ? /^([^/\s]+\/[^:\s]+)/.exec(comment)?.[1] : undefined;
           const o = owner.get(c.name) ?? named;
-          if (o) { owner.set(to, o); changed = true; }
+          if (o) {
+            owner.set(to, o);
+            changed = true;
+          }
         }
       }
     }
@@ -127,14 +149,27 @@ const REMOTE = 'remote';
 
 /** The lab that matches the node: the node, its local endpoints as pods on cni0, a pod that is no endpoint,
  *  an outside client on the primary network, and one host holding every endpoint of other nodes. */
-function buildTopology(cluster: Cluster, nodeName: string, nodeIps: string[], podCIDR: string, clusterCIDR: string, routeLocalnet: boolean): { topo: TopologySpec; layout: ClusterLayout } {
+function buildTopology(
+  cluster: Cluster,
+  nodeName: string,
+  nodeIps: string[],
+  podCIDR: string,
+  clusterCIDR: string,
+  routeLocalnet: boolean,
+): { topo: TopologySpec; layout: ClusterLayout } {
   const ports = resolve(cluster, nodeName);
   const pod = parseCidr(podCIDR)!;
   const eps = new Map<string, boolean>(); // ip -> local
   for (const rp of ports) for (const e of rp.cluster) eps.set(e.ip, e.isLocal);
   for (const rp of ports) for (const e of rp.local) eps.set(e.ip, true);
   const serverPorts = [...new Set(ports.flatMap((rp) => [...rp.cluster, ...rp.local].map((e) => e.port)))];
-  const servers = ports.flatMap((rp) => [...rp.cluster, ...rp.local].map((e) => ({ proto: rp.port.protocol === 'UDP' ? 'udp' as const : 'tcp' as const, port: e.port })))
+  const servers = ports
+    .flatMap((rp) =>
+      [...rp.cluster, ...rp.local].map((e) => ({
+        proto: rp.port.protocol === 'UDP' ? ('udp' as const) : ('tcp' as const),
+        port: e.port,
+      })),
+    )
     .filter((s, i, all) => all.findIndex((x) => x.proto === s.proto && x.port === s.port) === i);
   if (servers.length === 0) servers.push({ proto: 'tcp', port: 8080 });
   const used = new Set([...eps.keys(), ...nodeIps]);
@@ -142,7 +177,10 @@ function buildTopology(cluster: Cluster, nodeName: string, nodeIps: string[], po
     const size = 2 ** (32 - c.len);
     for (let k = 1; k < size - 1; k++) {
       const a = formatIp((c.addr + (from === 'low' ? k : size - 1 - k)) >>> 0);
-      if (!used.has(a)) { used.add(a); return a; }
+      if (!used.has(a)) {
+        used.add(a);
+        return a;
+      }
     }
     throw bad('<command line>', `no free address left in ${formatIp(c.addr)}/${c.len}`);
   };
@@ -150,7 +188,9 @@ function buildTopology(cluster: Cluster, nodeName: string, nodeIps: string[], po
   const off = { ip_forward: false, rp_filter: 0 as const, send_redirects: false, accept_redirects: false };
   const primary = parseCidr(`${nodeIps[0]}/24`)!;
   const clientIp = freeIn(primary, 'high');
-  const localPods = [...eps].filter(([ip, local]) => local && cidrContains(pod, parseIp(ip)!) && !nodeIps.includes(ip)).map(([ip]) => ip);
+  const localPods = [...eps]
+    .filter(([ip, local]) => local && cidrContains(pod, parseIp(ip)!) && !nodeIps.includes(ip))
+    .map(([ip]) => ip);
   const remote = [...eps].filter(([ip, local]) => !local && !nodeIps.includes(ip)).map(([ip]) => ip);
   const hostOf: Record<string, string> = {};
   const podHosts: HostSpec[] = [];
@@ -158,7 +198,15 @@ function buildTopology(cluster: Cluster, nodeName: string, nodeIps: string[], po
   const addPod = (name: string, ip: string) => {
     hostOf[ip] = name;
     veths.push({ name: `v-${name}`.slice(0, 15), master: 'cni0', peer: { host: name, iface: 'eth0' }, hairpin: true });
-    podHosts.push({ name, ifaces: [{ name: 'eth0', addrs: [`${ip}/${pod.len}`], peer: { host: nodeName, iface: `v-${name}`.slice(0, 15) } }], routes: [{ dst: 'default', via: gateway }], sysctls: off, servers });
+    podHosts.push({
+      name,
+      ifaces: [
+        { name: 'eth0', addrs: [`${ip}/${pod.len}`], peer: { host: nodeName, iface: `v-${name}`.slice(0, 15) } },
+      ],
+      routes: [{ dst: 'default', via: gateway }],
+      sysctls: off,
+      servers,
+    });
   };
   localPods.forEach((ip, i) => addPod(`ep${i + 1}`, ip));
   addPod(POD_CLIENT, freeIn(pod, 'high'));
@@ -172,7 +220,11 @@ function buildTopology(cluster: Cluster, nodeName: string, nodeIps: string[], po
     ifaces: [
       { name: 'cni0', bridge: true, addrs: [`${gateway}/${pod.len}`] },
       ...veths,
-      { name: 'eth0', addrs: [`${nodeIps[0]}/24`, ...nodeIps.slice(1).map((ip) => `${ip}/32`)], peer: { host: OUTSIDE, iface: 'eth0' } },
+      {
+        name: 'eth0',
+        addrs: [`${nodeIps[0]}/24`, ...nodeIps.slice(1).map((ip) => `${ip}/32`)],
+        peer: { host: OUTSIDE, iface: 'eth0' },
+      },
       { name: 'eth1', addrs: [`${transfer.node}/30`], peer: { host: REMOTE, iface: 'eth0' } },
     ],
     routes: [...remote.map((ip) => ({ dst: `${ip}/32`, via: transfer.remote })), { dst: 'default', via: clientIp }],
@@ -182,25 +234,61 @@ function buildTopology(cluster: Cluster, nodeName: string, nodeIps: string[], po
   const hosts: HostSpec[] = [
     node,
     ...podHosts,
-    { name: OUTSIDE, ifaces: [{ name: 'eth0', addrs: [`${clientIp}/24`], peer: { host: nodeName, iface: 'eth0' } }], routes: [{ dst: 'default', via: nodeIps[0]! }], sysctls: off, servers },
-    { name: REMOTE, ifaces: [{ name: 'eth0', addrs: [`${transfer.remote}/30`, ...remote.map((ip) => `${ip}/32`)], peer: { host: nodeName, iface: 'eth1' } }], routes: [{ dst: 'default', via: transfer.node }], sysctls: off, servers },
+    {
+      name: OUTSIDE,
+      ifaces: [{ name: 'eth0', addrs: [`${clientIp}/24`], peer: { host: nodeName, iface: 'eth0' } }],
+      routes: [{ dst: 'default', via: nodeIps[0]! }],
+      sysctls: off,
+      servers,
+    },
+    {
+      name: REMOTE,
+      ifaces: [
+        {
+          name: 'eth0',
+          addrs: [`${transfer.remote}/30`, ...remote.map((ip) => `${ip}/32`)],
+          peer: { host: nodeName, iface: 'eth1' },
+        },
+      ],
+      routes: [{ dst: 'default', via: transfer.node }],
+      sysctls: off,
+      servers,
+    },
   ];
   const entryNode = Object.fromEntries(hosts.map((h) => [h.name, nodeName]));
   return {
     topo: { name: `validate-${nodeName}`, hosts },
-    layout: { clusterCIDR, nodes: [{ name: nodeName, addresses: [...nodeIps, gateway] }], entryNode, hostOf, serverPorts },
+    layout: {
+      clusterCIDR,
+      nodes: [{ name: nodeName, addresses: [...nodeIps, gateway] }],
+      entryNode,
+      hostOf,
+      serverPorts,
+    },
   };
 }
 
 /** Probes per Service port, simplest first: ClusterIP from a pod and from the node, then NodePort, then external addresses. */
-function planProbes(ports: readonly ResolvedPort[], nodeName: string, nodeIps: string[]): { planned: PlannedProbe[]; sctp: Set<string> } {
+function planProbes(
+  ports: readonly ResolvedPort[],
+  nodeName: string,
+  nodeIps: string[],
+): { planned: PlannedProbe[]; sctp: Set<string> } {
   const planned: PlannedProbe[] = [];
   const sctp = new Set<string>();
   for (const rp of ports) {
     const service = `${rp.svc.namespace}/${rp.svc.name}`;
-    if (rp.port.protocol === 'SCTP') { sctp.add(service); continue; }
-    const proto = rp.port.protocol === 'UDP' ? 'udp' as const : 'tcp' as const;
-    const add = (from: string, dst: string, dport: number, what: string) => planned.push({ service, label: `${what} ${dst}:${dport}/${proto} from ${from}`, probe: { from, proto, dst, dport } });
+    if (rp.port.protocol === 'SCTP') {
+      sctp.add(service);
+      continue;
+    }
+    const proto = rp.port.protocol === 'UDP' ? ('udp' as const) : ('tcp' as const);
+    const add = (from: string, dst: string, dport: number, what: string) =>
+      planned.push({
+        service,
+        label: `${what} ${dst}:${dport}/${proto} from ${from}`,
+        probe: { from, proto, dst, dport },
+      });
     if (rp.svc.clusterIP) {
       add(POD_CLIENT, rp.svc.clusterIP, rp.port.port, `${rp.spn} ClusterIP`);
       add(nodeName, rp.svc.clusterIP, rp.port.port, `${rp.spn} ClusterIP`);
@@ -219,19 +307,38 @@ function planProbes(ports: readonly ResolvedPort[], nodeName: string, nodeIps: s
 
 export async function validateNode(input: ValidateInput): Promise<ValidationReport> {
   const cluster = readCluster(input.servicesText, input.servicesFile);
-  if (input.nodeIps.length === 0) throw bad('<command line>', 'give the node\'s addresses with --node-ip IP (repeatable; the first is its primary address)');
-  for (const ip of input.nodeIps) if (parseIp(ip) === undefined) throw bad('<command line>', `--node-ip ${ip}: not an IPv4 address`);
-  const nodeNames = [...new Set(cluster.slices.flatMap((s) => s.endpoints.map((e) => e.nodeName)).filter((n): n is string => Boolean(n)))];
+  if (input.nodeIps.length === 0)
+    throw bad(
+      '<command line>',
+      "give the node's addresses with --node-ip IP (repeatable; the first is its primary address)",
+    );
+  for (const ip of input.nodeIps)
+    if (parseIp(ip) === undefined) throw bad('<command line>', `--node-ip ${ip}: not an IPv4 address`);
+  const nodeNames = [
+    ...new Set(
+      cluster.slices.flatMap((s) => s.endpoints.map((e) => e.nodeName)).filter((n): n is string => Boolean(n)),
+    ),
+  ];
   const nodeName = input.nodeName ?? (nodeNames.length === 1 ? nodeNames[0]! : undefined);
-  if (!nodeName) throw bad('<command line>', `say which node the dump is from with --node NAME (the EndpointSlices name ${nodeNames.length ? nodeNames.join(', ') : 'no node'})`);
-  if (!/^[a-z0-9]([-a-z0-9.]{0,40}[a-z0-9])?$/.test(nodeName)) throw bad('<command line>', `--node ${nodeName}: not a node name nfconform can use for a lab host (lower-case letters, digits, "-" and ".", at most 42)`);
+  if (!nodeName)
+    throw bad(
+      '<command line>',
+      `say which node the dump is from with --node NAME (the EndpointSlices name ${nodeNames.length ? nodeNames.join(', ') : 'no node'})`,
+    );
+  if (!/^[a-z0-9]([-a-z0-9.]{0,40}[a-z0-9])?$/.test(nodeName))
+    throw bad(
+      '<command line>',
+      `--node ${nodeName}: not a node name nfconform can use for a lab host (lower-case letters, digits, "-" and ".", at most 42)`,
+    );
   const clusterCIDR = input.clusterCIDR ?? clusterCidrOf(input.rulesetText);
-  if (!clusterCIDR || !parseCidr(clusterCIDR)) throw bad('<command line>', 'give the cluster CIDR with --cluster-cidr CIDR (the dump does not show it)');
+  if (!clusterCIDR || !parseCidr(clusterCIDR))
+    throw bad('<command line>', 'give the cluster CIDR with --cluster-cidr CIDR (the dump does not show it)');
   const { ruleset, unsupported } = parseLeniently(input.rulesetText, input.rulesetFile);
   const ports = resolve(cluster, nodeName);
   const localIp = ports.flatMap((rp) => rp.local).find((e) => !input.nodeIps.includes(e.ip))?.ip;
   const podCIDR = input.podCIDR ?? (localIp ? `${localIp.split('.').slice(0, 3).join('.')}.0/24` : undefined);
-  if (!podCIDR || !parseCidr(podCIDR)) throw bad('<command line>', 'give the node\'s pod CIDR with --pod-cidr CIDR (no local endpoint shows it)');
+  if (!podCIDR || !parseCidr(podCIDR))
+    throw bad('<command line>', "give the node's pod CIDR with --pod-cidr CIDR (no local endpoint shows it)");
   const routeLocalnet = /^(?:\[\d+:\d+\]\s+)?-A KUBE-FIREWALL .*-d 127\.0\.0\.0\/8/m.test(input.rulesetText);
   const { topo, layout } = buildTopology(cluster, nodeName, input.nodeIps, podCIDR, clusterCIDR, routeLocalnet);
   const { planned, sctp } = planProbes(ports, nodeName, input.nodeIps);
@@ -258,13 +365,23 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
     const name = `${s.namespace}/${s.name}`;
     const why = everyService ?? unsupportedBy.get(name) ?? (sctp.has(name) ? 'SCTP ports cannot be probed' : undefined);
     const note = why ?? (s.clusterIP ? undefined : 'no virtual IP (headless or ExternalName): nothing to forward');
-    verdicts.set(name, { service: name, status: why ? 'unsupported' : 'pass', probes: 0, ...(note ? { reason: note } : {}) });
+    verdicts.set(name, {
+      service: name,
+      status: why ? 'unsupported' : 'pass',
+      probes: 0,
+      ...(note ? { reason: note } : {}),
+    });
   }
   try {
     if (runKernel) {
       kernel = await KernelLab.up(topo, { ...(input.runtime ? { runtime: input.runtime } : {}) });
       const r = await kernel.apply(nodeName, input.rulesetText, input.iptables ?? 'nft');
-      if (!r.ok) throw new InputError('invalid', `the kernel refused the dump (iptables-${input.iptables ?? 'nft'}-restore): ${r.stderr}`, { file: input.rulesetFile, line: Number(/line:? (\d+)/.exec(r.stderr)?.[1] ?? 1), col: 1 });
+      if (!r.ok)
+        throw new InputError(
+          'invalid',
+          `the kernel refused the dump (iptables-${input.iptables ?? 'nft'}-restore): ${r.stderr}`,
+          { file: input.rulesetFile, line: Number(/line:? (\d+)/.exec(r.stderr)?.[1] ?? 1), col: 1 },
+        );
     }
     let sport = 41000;
     let done = 0;
@@ -282,7 +399,12 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
         const runs = runProbe(lab, newWorld(lab), probe);
         const dist = runs.map((x) => ({ p: x.p, value: x.value.observation }));
         const miss = modelMiss(want, dist, src, probe.sport);
-        if (miss) Object.assign(failure, { modelMiss: miss, model: dist, modelTrace: runs[Math.max(0, unexpectedBranch(want, dist, src, probe.sport))]?.value.trace ?? [] });
+        if (miss)
+          Object.assign(failure, {
+            modelMiss: miss,
+            model: dist,
+            modelTrace: runs[Math.max(0, unexpectedBranch(want, dist, src, probe.sport))]?.value.trace ?? [],
+          });
       }
       if (kernel) {
         const k = await kernel.probe(probe, { counters: true });
@@ -296,7 +418,9 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
     await kernel?.down();
   }
   return {
-    node: nodeName, clusterCIDR, podCIDR,
+    node: nodeName,
+    clusterCIDR,
+    podCIDR,
     services: [...verdicts.values()],
     warnings: unexplainedRules(ruleset, cluster, nodeName),
     unsupported,

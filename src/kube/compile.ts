@@ -91,7 +91,8 @@ export function compileNode(cluster: Cluster, node: NodeConfig): string {
   const nat = new Rules();
   const filter = new Rules();
   for (const c of ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ']) nat.chain(c);
-  for (const c of ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-FORWARD', 'KUBE-PROXY-FIREWALL', 'KUBE-NODEPORTS']) filter.chain(c);
+  for (const c of ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-FORWARD', 'KUBE-PROXY-FIREWALL', 'KUBE-NODEPORTS'])
+    filter.chain(c);
 
   nat.add('PREROUTING', '-m comment --comment "kubernetes service portals" -j KUBE-SERVICES');
   nat.add('OUTPUT', '-m comment --comment "kubernetes service portals" -j KUBE-SERVICES');
@@ -100,20 +101,47 @@ export function compileNode(cluster: Cluster, node: NodeConfig): string {
   nat.add('KUBE-POSTROUTING', `-m mark ! --mark ${MASQ_MARK}/${MASQ_MARK} -j RETURN`);
   // clear the mark, so that a packet that passes twice is not masqueraded twice
   nat.add('KUBE-POSTROUTING', `-j MARK --xor-mark ${MASQ_MARK}`);
-  nat.add('KUBE-POSTROUTING', '-m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully');
+  nat.add(
+    'KUBE-POSTROUTING',
+    '-m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully',
+  );
 
-  filter.add('INPUT', '-m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL');
+  filter.add(
+    'INPUT',
+    '-m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL',
+  );
   filter.add('INPUT', '-m comment --comment "kubernetes health check service ports" -j KUBE-NODEPORTS');
-  filter.add('INPUT', '-m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES');
-  filter.add('FORWARD', '-m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL');
+  filter.add(
+    'INPUT',
+    '-m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES',
+  );
+  filter.add(
+    'FORWARD',
+    '-m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL',
+  );
   filter.add('FORWARD', '-m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD');
-  filter.add('FORWARD', '-m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES');
-  filter.add('FORWARD', '-m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES');
-  filter.add('OUTPUT', '-m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL');
+  filter.add(
+    'FORWARD',
+    '-m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+  );
+  filter.add(
+    'FORWARD',
+    '-m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES',
+  );
+  filter.add(
+    'OUTPUT',
+    '-m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL',
+  );
   filter.add('OUTPUT', '-m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES');
   filter.add('KUBE-FORWARD', '-m conntrack --ctstate INVALID -j DROP');
-  filter.add('KUBE-FORWARD', `-m comment --comment "kubernetes forwarding rules" -m mark --mark ${MASQ_MARK}/${MASQ_MARK} -j ACCEPT`);
-  filter.add('KUBE-FORWARD', '-m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT');
+  filter.add(
+    'KUBE-FORWARD',
+    `-m comment --comment "kubernetes forwarding rules" -m mark --mark ${MASQ_MARK}/${MASQ_MARK} -j ACCEPT`,
+  );
+  filter.add(
+    'KUBE-FORWARD',
+    '-m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+  );
 
   for (const rp of ports) compilePort(rp, node, nat, filter);
 
@@ -122,13 +150,24 @@ export function compileNode(cluster: Cluster, node: NodeConfig): string {
     filter.chain('KUBE-FIREWALL');
     filter.add('INPUT', '-j KUBE-FIREWALL');
     filter.add('OUTPUT', '-j KUBE-FIREWALL');
-    filter.add('KUBE-FIREWALL', '! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block incoming localnet connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP');
+    filter.add(
+      'KUBE-FIREWALL',
+      '! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block incoming localnet connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP',
+    );
   } else if (!node.nodePortAddresses?.length) {
     nat.add('KUBE-SERVICES', '-d 127.0.0.0/8 -m comment --comment "localhost NodePorts are disabled" -j RETURN');
   }
   if (node.nodePortAddresses?.length) {
-    for (const ip of node.nodePortAddresses) nat.add('KUBE-SERVICES', `-d ${ip}/32 -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -j KUBE-NODEPORTS`);
-  } else nat.add('KUBE-SERVICES', '-m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS');
+    for (const ip of node.nodePortAddresses)
+      nat.add(
+        'KUBE-SERVICES',
+        `-d ${ip}/32 -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -j KUBE-NODEPORTS`,
+      );
+  } else
+    nat.add(
+      'KUBE-SERVICES',
+      '-m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS',
+    );
   return `${filter.print('filter')}${nat.print('nat')}`;
 }
 
@@ -155,11 +194,22 @@ function compilePort(rp: ResolvedPort, node: NodeConfig, nat: Rules, filter: Rul
 
   // ClusterIP: no endpoints at all is refused; none on this node with internalTrafficPolicy=Local is dropped
   if (internalEps.length === 0) {
-    if (clusterEps.length > 0) filter.add('KUBE-SERVICES', `-d ${svc.clusterIP}/32 -p ${p} ${comment(' has no local endpoints')} -m ${p} --dport ${port.port} -j DROP`);
-    else filter.add('KUBE-SERVICES', `-d ${svc.clusterIP}/32 -p ${p} ${comment(' has no endpoints')} -m ${p} --dport ${port.port} -j REJECT --reject-with icmp-port-unreachable`);
+    if (clusterEps.length > 0)
+      filter.add(
+        'KUBE-SERVICES',
+        `-d ${svc.clusterIP}/32 -p ${p} ${comment(' has no local endpoints')} -m ${p} --dport ${port.port} -j DROP`,
+      );
+    else
+      filter.add(
+        'KUBE-SERVICES',
+        `-d ${svc.clusterIP}/32 -p ${p} ${comment(' has no endpoints')} -m ${p} --dport ${port.port} -j REJECT --reject-with icmp-port-unreachable`,
+      );
   } else {
     const internalChain = svc.internalTrafficPolicy === 'Local' ? svlChain : svcChain;
-    nat.add('KUBE-SERVICES', `-d ${svc.clusterIP}/32 -p ${p} ${comment(' cluster IP')} -m ${p} --dport ${port.port} -j ${internalChain}`);
+    nat.add(
+      'KUBE-SERVICES',
+      `-d ${svc.clusterIP}/32 -p ${p} ${comment(' cluster IP')} -m ${p} --dport ${port.port} -j ${internalChain}`,
+    );
   }
   // external entry points: NodePort, external IPs, load balancer IPs. With endpoints, they go to
   // the EXT chain; what it does not DNAT (externalTrafficPolicy=Local, none on this node) meets the
@@ -168,8 +218,16 @@ function compilePort(rp: ResolvedPort, node: NodeConfig, nat: Rules, filter: Rul
     if (externalEps.length === 0) {
       const why = clusterEps.length > 0 ? ' has no local endpoints' : ' has no endpoints';
       const verdict = clusterEps.length > 0 ? '-j DROP' : '-j REJECT --reject-with icmp-port-unreachable';
-      for (const ip of externals) filter.add('KUBE-EXTERNAL-SERVICES', `-d ${ip}/32 -p ${p} ${comment(why)} -m ${p} --dport ${port.port} ${verdict}`);
-      if (hasNodePort) filter.add('KUBE-EXTERNAL-SERVICES', `-p ${p} ${comment(why)} -m addrtype --dst-type LOCAL -m ${p} --dport ${port.nodePort} ${verdict}`);
+      for (const ip of externals)
+        filter.add(
+          'KUBE-EXTERNAL-SERVICES',
+          `-d ${ip}/32 -p ${p} ${comment(why)} -m ${p} --dport ${port.port} ${verdict}`,
+        );
+      if (hasNodePort)
+        filter.add(
+          'KUBE-EXTERNAL-SERVICES',
+          `-p ${p} ${comment(why)} -m addrtype --dst-type LOCAL -m ${p} --dport ${port.nodePort} ${verdict}`,
+        );
     }
     if (clusterEps.length > 0) {
       nat.chain(extChain);
@@ -186,15 +244,24 @@ function compilePort(rp: ResolvedPort, node: NodeConfig, nat: Rules, filter: Rul
       for (const ip of externals) {
         const isLb = svc.loadBalancerIPs.includes(ip);
         const entry = isLb && svc.loadBalancerSourceRanges.length ? fwChain : extChain;
-        nat.add('KUBE-SERVICES', `-d ${ip}/32 -p ${p} ${comment(isLb ? ' loadbalancer IP' : ' external IP')} -m ${p} --dport ${port.port} -j ${entry}`);
+        nat.add(
+          'KUBE-SERVICES',
+          `-d ${ip}/32 -p ${p} ${comment(isLb ? ' loadbalancer IP' : ' external IP')} -m ${p} --dport ${port.port} -j ${entry}`,
+        );
       }
       if (svc.loadBalancerSourceRanges.length && svc.loadBalancerIPs.length) {
         nat.chain(fwChain);
-        for (const range of svc.loadBalancerSourceRanges) nat.add(fwChain, `-s ${range} ${comment(' loadbalancer IP')} -j ${extChain}`);
+        for (const range of svc.loadBalancerSourceRanges)
+          nat.add(fwChain, `-s ${range} ${comment(' loadbalancer IP')} -j ${extChain}`);
         // others fall through; the filter firewall drops them
-        for (const ip of svc.loadBalancerIPs) filter.add('KUBE-PROXY-FIREWALL', `-d ${ip}/32 -p ${p} ${comment(' traffic not accepted by KUBE-FW')} -m ${p} --dport ${port.port} -j DROP`);
+        for (const ip of svc.loadBalancerIPs)
+          filter.add(
+            'KUBE-PROXY-FIREWALL',
+            `-d ${ip}/32 -p ${p} ${comment(' traffic not accepted by KUBE-FW')} -m ${p} --dport ${port.port} -j DROP`,
+          );
       }
-      if (hasNodePort) nat.add('KUBE-NODEPORTS', `-p ${p} ${comment('')} -m ${p} --dport ${port.nodePort} -j ${extChain}`);
+      if (hasNodePort)
+        nat.add('KUBE-NODEPORTS', `-p ${p} ${comment('')} -m ${p} --dport ${port.nodePort} -j ${extChain}`);
     }
   }
   // service chains
@@ -204,7 +271,9 @@ function compilePort(rp: ResolvedPort, node: NodeConfig, nat: Rules, filter: Rul
     internalMasquerade(svcChain);
     endpointRules(nat, svcChain, rp, clusterEps, p, comment);
   }
-  const needSvl = (svc.internalTrafficPolicy === 'Local' && internalEps.length > 0) || (svc.externalTrafficPolicy === 'Local' && hasExternal && externalEps.length > 0);
+  const needSvl =
+    (svc.internalTrafficPolicy === 'Local' && internalEps.length > 0) ||
+    (svc.externalTrafficPolicy === 'Local' && hasExternal && externalEps.length > 0);
   if (needSvl) {
     nat.chain(svlChain);
     // with internalTrafficPolicy=Local this is the internal chain, and carries the masquerade rule
@@ -214,26 +283,49 @@ function compilePort(rp: ResolvedPort, node: NodeConfig, nat: Rules, filter: Rul
 }
 
 /** Affinity (recent), then random choice with probabilities 1/(n-i), then one chain per endpoint. */
-function endpointRules(nat: Rules, chain: string, rp: ResolvedPort, eps: ResolvedEndpoint[], p: string, comment: (w: string) => string): void {
+function endpointRules(
+  nat: Rules,
+  chain: string,
+  rp: ResolvedPort,
+  eps: ResolvedEndpoint[],
+  p: string,
+  comment: (w: string) => string,
+): void {
   const affinity = rp.svc.sessionAffinity === 'ClientIP';
   const seps = eps.map((e) => ({ e, name: hashName('KUBE-SEP-', rp.spn, p, `${e.ip}:${e.port}`) }));
-  if (affinity) for (const s of seps) nat.add(chain, `${comment(` -> ${s.e.ip}:${s.e.port}`)} -m recent --rcheck --seconds ${rp.svc.affinitySeconds} --reap --name ${s.name} --mask 255.255.255.255 --rsource -j ${s.name}`);
+  if (affinity)
+    for (const s of seps)
+      nat.add(
+        chain,
+        `${comment(` -> ${s.e.ip}:${s.e.port}`)} -m recent --rcheck --seconds ${rp.svc.affinitySeconds} --reap --name ${s.name} --mask 255.255.255.255 --rsource -j ${s.name}`,
+      );
   seps.forEach((s, i) => {
     const n = seps.length - i;
-    nat.add(chain, n > 1 ? `${comment(` -> ${s.e.ip}:${s.e.port}`)} -m statistic --mode random --probability ${(1 / n).toFixed(11)} -j ${s.name}` : `${comment(` -> ${s.e.ip}:${s.e.port}`)} -j ${s.name}`);
+    nat.add(
+      chain,
+      n > 1
+        ? `${comment(` -> ${s.e.ip}:${s.e.port}`)} -m statistic --mode random --probability ${(1 / n).toFixed(11)} -j ${s.name}`
+        : `${comment(` -> ${s.e.ip}:${s.e.port}`)} -j ${s.name}`,
+    );
   });
   for (const s of seps) {
     if (nat.has(s.name)) continue;
     nat.chain(s.name);
     // hairpin: an endpoint reaching itself through the Service must be masqueraded
     nat.add(s.name, `-s ${s.e.ip}/32 ${comment('')} -j KUBE-MARK-MASQ`);
-    nat.add(s.name, `-p ${p} ${comment('')} ${affinity ? `-m recent --set --name ${s.name} --mask 255.255.255.255 --rsource ` : ''}-m ${p} -j DNAT --to-destination ${s.e.ip}:${s.e.port}`);
+    nat.add(
+      s.name,
+      `-p ${p} ${comment('')} ${affinity ? `-m recent --set --name ${s.name} --mask 255.255.255.255 --rsource ` : ''}-m ${p} -j DNAT --to-destination ${s.e.ip}:${s.e.port}`,
+    );
   }
 }
 
 class Rules {
   private readonly chains = new Map<string, string[]>();
-  private static readonly BUILTIN: Record<string, string[]> = { nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'], filter: ['INPUT', 'FORWARD', 'OUTPUT'] };
+  private static readonly BUILTIN: Record<string, string[]> = {
+    nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'],
+    filter: ['INPUT', 'FORWARD', 'OUTPUT'],
+  };
   chain(name: string): void {
     if (!this.chains.has(name)) this.chains.set(name, []);
   }

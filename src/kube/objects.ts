@@ -70,7 +70,8 @@ class Reader {
     return v;
   }
   port(v: unknown, where: string): number {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) this.fail(where, `must be a port 1-65535, not ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535)
+      this.fail(where, `must be a port 1-65535, not ${JSON.stringify(v)}`);
     return v;
   }
   ip(v: unknown, where: string): string {
@@ -85,13 +86,18 @@ class Reader {
   }
   protocol(v: unknown, where: string): Protocol {
     const p = v ?? 'TCP';
-    if (p !== 'TCP' && p !== 'UDP' && p !== 'SCTP') this.fail(where, `must be TCP, UDP or SCTP, not ${JSON.stringify(p)}`);
+    if (p !== 'TCP' && p !== 'UDP' && p !== 'SCTP')
+      this.fail(where, `must be TCP, UDP or SCTP, not ${JSON.stringify(p)}`);
     return p;
   }
 }
 
 /** An object's metadata: namespace (default "default"), name, and a prefix for errors about its fields. */
-function readMeta(r: Reader, o: Json, kind: string): { meta: Json; namespace: string; name: string; at: (field: string) => string } {
+function readMeta(
+  r: Reader,
+  o: Json,
+  kind: string,
+): { meta: Json; namespace: string; name: string; at: (field: string) => string } {
   const meta = r.obj(o.metadata, `${kind} metadata`);
   const namespace = r.str(meta.namespace, `${kind} metadata.namespace`, true) ?? 'default';
   const name = r.str(meta.name, `${kind} metadata.name`)!;
@@ -102,7 +108,8 @@ function readService(r: Reader, o: Json): Service {
   const { namespace, name, at } = readMeta(r, o, 'Service');
   const spec = r.obj(o.spec, at('spec'));
   const type = (spec.type ?? 'ClusterIP') as ServiceType;
-  if (!['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'].includes(type)) r.fail(at('spec.type'), `unknown type ${JSON.stringify(type)}`);
+  if (!['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'].includes(type))
+    r.fail(at('spec.type'), `unknown type ${JSON.stringify(type)}`);
   let clusterIP: string | undefined;
   if (type !== 'ExternalName' && spec.clusterIP !== 'None') clusterIP = r.ip(spec.clusterIP, at('spec.clusterIP'));
   const ports = r.list(spec.ports, at('spec.ports')).map((p, i): ServicePort => {
@@ -110,9 +117,15 @@ function readService(r: Reader, o: Json): Service {
     const port = r.port(po.port, at(`spec.ports[${i}].port`));
     const tp = po.targetPort ?? port;
     const targetPort = typeof tp === 'string' ? tp : r.port(tp, at(`spec.ports[${i}].targetPort`));
-    const sp: ServicePort = { name: typeof po.name === 'string' ? po.name : '', protocol: r.protocol(po.protocol, at(`spec.ports[${i}].protocol`)), port, targetPort };
+    const sp: ServicePort = {
+      name: typeof po.name === 'string' ? po.name : '',
+      protocol: r.protocol(po.protocol, at(`spec.ports[${i}].protocol`)),
+      port,
+      targetPort,
+    };
     if (po.nodePort !== undefined) sp.nodePort = r.port(po.nodePort, at(`spec.ports[${i}].nodePort`));
-    if ((type === 'NodePort' || type === 'LoadBalancer') && sp.nodePort === undefined) r.fail(at(`spec.ports[${i}].nodePort`), `a ${type} Service needs a nodePort`);
+    if ((type === 'NodePort' || type === 'LoadBalancer') && sp.nodePort === undefined)
+      r.fail(at(`spec.ports[${i}].nodePort`), `a ${type} Service needs a nodePort`);
     return sp;
   });
   const policy = (v: unknown, f: string): 'Cluster' | 'Local' => {
@@ -122,7 +135,10 @@ function readService(r: Reader, o: Json): Service {
   };
   const affinity = spec.sessionAffinity ?? 'None';
   if (affinity !== 'None' && affinity !== 'ClientIP') r.fail(at('spec.sessionAffinity'), 'must be None or ClientIP');
-  const seconds = (r.obj(r.obj(spec.sessionAffinityConfig ?? {}, at('spec.sessionAffinityConfig')).clientIP ?? {}, at('spec.sessionAffinityConfig.clientIP')).timeoutSeconds ?? 10800) as number;
+  const seconds = (r.obj(
+    r.obj(spec.sessionAffinityConfig ?? {}, at('spec.sessionAffinityConfig')).clientIP ?? {},
+    at('spec.sessionAffinityConfig.clientIP'),
+  ).timeoutSeconds ?? 10800) as number;
   const status = r.obj(o.status ?? {}, at('status'));
   const lb = r.obj(status.loadBalancer ?? {}, at('status.loadBalancer'));
   const ranges = r.list(spec.loadBalancerSourceRanges, at('spec.loadBalancerSourceRanges')).map((c, i) => {
@@ -131,7 +147,10 @@ function readService(r: Reader, o: Json): Service {
     return s;
   });
   const svc: Service = {
-    namespace, name, type, ports,
+    namespace,
+    name,
+    type,
+    ports,
     sessionAffinity: affinity as 'None' | 'ClientIP',
     affinitySeconds: seconds,
     externalTrafficPolicy: policy(spec.externalTrafficPolicy, 'spec.externalTrafficPolicy'),
@@ -151,17 +170,27 @@ function readSlice(r: Reader, o: Json): EndpointSlice {
   const { meta, namespace, name, at } = readMeta(r, o, 'EndpointSlice');
   const labels = r.obj(meta.labels ?? {}, at('metadata.labels'));
   const service = r.str(labels['kubernetes.io/service-name'], at('metadata.labels["kubernetes.io/service-name"]'))!;
-  if (o.addressType !== undefined && o.addressType !== 'IPv4') r.fail(at('addressType'), `only IPv4 is supported, not ${JSON.stringify(o.addressType)}`);
+  if (o.addressType !== undefined && o.addressType !== 'IPv4')
+    r.fail(at('addressType'), `only IPv4 is supported, not ${JSON.stringify(o.addressType)}`);
   const ports = r.list(o.ports, at('ports')).map((p, i) => {
     const po = r.obj(p, at(`ports[${i}]`));
-    return { name: typeof po.name === 'string' ? po.name : '', port: r.port(po.port, at(`ports[${i}].port`)), protocol: r.protocol(po.protocol, at(`ports[${i}].protocol`)) };
+    return {
+      name: typeof po.name === 'string' ? po.name : '',
+      port: r.port(po.port, at(`ports[${i}].port`)),
+      protocol: r.protocol(po.protocol, at(`ports[${i}].protocol`)),
+    };
   });
   const endpoints = r.list(o.endpoints, at('endpoints')).flatMap((e, i) => {
     const eo = r.obj(e, at(`endpoints[${i}]`));
     const cond = r.obj(eo.conditions ?? {}, at(`endpoints[${i}].conditions`));
     const ready = cond.ready !== false;
     return r.list(eo.addresses, at(`endpoints[${i}].addresses`)).map((a, j): Endpoint => {
-      const ep: Endpoint = { ip: r.ip(a, at(`endpoints[${i}].addresses[${j}]`)), ready, serving: cond.serving === undefined ? ready : cond.serving === true, terminating: cond.terminating === true };
+      const ep: Endpoint = {
+        ip: r.ip(a, at(`endpoints[${i}].addresses[${j}]`)),
+        ready,
+        serving: cond.serving === undefined ? ready : cond.serving === true,
+        terminating: cond.terminating === true,
+      };
       if (typeof eo.nodeName === 'string') ep.nodeName = eo.nodeName;
       return ep;
     });

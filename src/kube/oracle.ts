@@ -30,18 +30,36 @@ export interface OracleResult {
 
 export const K8S_NODE_LAYOUT: ClusterLayout = {
   clusterCIDR: '10.244.0.0/16',
-  nodes: [{ name: 'node', addresses: ['192.168.50.10', '10.244.1.1', '10.0.2.10'] }, { name: 'node2', addresses: ['10.244.2.1', '10.0.2.11'] }],
+  nodes: [
+    { name: 'node', addresses: ['192.168.50.10', '10.244.1.1', '10.0.2.10'] },
+    { name: 'node2', addresses: ['10.244.2.1', '10.0.2.11'] },
+  ],
   entryNode: { node: 'node', pod1: 'node', pod2: 'node', client: 'node', node2: 'node2', pod3: 'node2' },
-  hostOf: { '10.244.1.11': 'pod1', '10.244.1.12': 'pod2', '10.244.2.13': 'pod3', '192.168.50.20': 'client', '192.168.50.10': 'node', '10.244.1.1': 'node', '10.0.2.10': 'node', '10.244.2.1': 'node2', '10.0.2.11': 'node2' },
+  hostOf: {
+    '10.244.1.11': 'pod1',
+    '10.244.1.12': 'pod2',
+    '10.244.2.13': 'pod3',
+    '192.168.50.20': 'client',
+    '192.168.50.10': 'node',
+    '10.244.1.1': 'node',
+    '10.0.2.10': 'node',
+    '10.244.2.1': 'node2',
+    '10.0.2.11': 'node2',
+  },
   serverPorts: [8080, 9090],
 };
 
-function spread(eps: readonly ResolvedEndpoint[], layout: ClusterLayout, kept: (e: ResolvedEndpoint) => boolean, affinity = false): OracleResult[] {
+function spread(
+  eps: readonly ResolvedEndpoint[],
+  layout: ClusterLayout,
+  kept: (e: ResolvedEndpoint) => boolean,
+  affinity = false,
+): OracleResult[] {
   return eps.map((e) => ({
     ...(affinity ? { affinity } : {}),
     p: 1 / eps.length,
     outcome: layout.serverPorts.includes(e.port) ? 'delivered' : 'refused',
-    responder: layout.serverPorts.includes(e.port) ? layout.hostOf[e.ip] ?? null : null,
+    responder: layout.serverPorts.includes(e.port) ? (layout.hostOf[e.ip] ?? null) : null,
     sourceKept: kept(e),
   }));
 }
@@ -50,7 +68,12 @@ function spread(eps: readonly ResolvedEndpoint[], layout: ClusterLayout, kept: (
  * What the Services say must happen to the probe (source address `src` of the client);
  * undefined when the probe is not Service traffic (the oracle says nothing about it).
  */
-export function predict(cluster: Cluster, layout: ClusterLayout, probe: Probe, src: string): OracleResult[] | undefined {
+export function predict(
+  cluster: Cluster,
+  layout: ClusterLayout,
+  probe: Probe,
+  src: string,
+): OracleResult[] | undefined {
   const ports = layout.nodes.flatMap((n) => resolve(cluster, n.name).map((rp) => ({ node: n.name, rp })));
   const entry = layout.entryNode[probe.from];
   const inCluster = (() => {
@@ -69,30 +92,47 @@ export function predict(cluster: Cluster, layout: ClusterLayout, probe: Probe, s
     if (!rp) return [{ p: 1, outcome: 'dropped', responder: null }]; // another port or protocol: not forwarded (C20)
     const eps = rp.svc.internalTrafficPolicy === 'Local' ? rp.local : rp.cluster;
     if (eps.length === 0) return [{ p: 1, outcome: rp.cluster.length ? 'dropped' : 'refused', responder: null }];
-    return spread(eps, layout, (e) => inCluster && !layout.masqueradeAll && e.ip !== src, rp.svc.sessionAffinity === 'ClientIP');
+    return spread(
+      eps,
+      layout,
+      (e) => inCluster && !layout.masqueradeAll && e.ip !== src,
+      rp.svc.sessionAffinity === 'ClientIP',
+    );
   }
   // a NodePort on a node's address: handled by the node that owns it
   const owner = layout.nodes.find((n) => n.addresses.includes(probe.dst))?.name;
   if (owner) {
-    const rp = at(owner).find((x) => (x.svc.type === 'NodePort' || x.svc.type === 'LoadBalancer') && matches(x, x.port.nodePort));
+    const rp = at(owner).find(
+      (x) => (x.svc.type === 'NodePort' || x.svc.type === 'LoadBalancer') && matches(x, x.port.nodePort),
+    );
     if (!rp) return undefined;
     return external(rp, layout, src, inCluster, owner);
   }
   // a load balancer or external IP, handled by the node the client's packets reach
-  const ext = at(entry).find((x) => (x.svc.loadBalancerIPs.includes(probe.dst) || x.svc.externalIPs.includes(probe.dst)) && matches(x, x.port.port));
+  const ext = at(entry).find(
+    (x) =>
+      (x.svc.loadBalancerIPs.includes(probe.dst) || x.svc.externalIPs.includes(probe.dst)) && matches(x, x.port.port),
+  );
   if (ext) {
     // a node's own packets to an external address without endpoints are not intercepted: they leave the cluster
     if (ext.cluster.length === 0 && layout.nodes.some((n) => n.name === probe.from)) return undefined;
     const ranges = ext.svc.loadBalancerIPs.includes(probe.dst) ? ext.svc.loadBalancerSourceRanges : [];
     const a = parseIp(src)!;
     // a Service without endpoints refuses before its source ranges are looked at
-    if (ranges.length && ext.cluster.length > 0 && !ranges.some((r) => cidrContains(parseCidr(r)!, a))) return [{ p: 1, outcome: 'dropped', responder: null }];
+    if (ranges.length && ext.cluster.length > 0 && !ranges.some((r) => cidrContains(parseCidr(r)!, a)))
+      return [{ p: 1, outcome: 'dropped', responder: null }];
     return external(ext, layout, src, inCluster, entry);
   }
   return undefined;
 }
 
-function external(rp: ResolvedPort, layout: ClusterLayout, src: string, fromPod: boolean, handler: string | undefined): OracleResult[] {
+function external(
+  rp: ResolvedPort,
+  layout: ClusterLayout,
+  src: string,
+  fromPod: boolean,
+  handler: string | undefined,
+): OracleResult[] {
   // "node traffic" is traffic from the handling node's own addresses
   const fromNode = layout.nodes.some((n) => n.name === handler && n.addresses.includes(src));
   // externalTrafficPolicy=Local concerns outside clients: pods and nodes still use every endpoint

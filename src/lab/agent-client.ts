@@ -23,14 +23,25 @@ export class AgentClient {
   readonly ready: Promise<void>;
   private closed = false;
 
-  constructor(site: LabSite, readonly ns: string, readonly host: string) {
+  constructor(
+    site: LabSite,
+    readonly ns: string,
+    readonly host: string,
+  ) {
     this.chan = site.spawnAgent(ns, host);
     let readyResolve!: () => void;
     let readyReject!: (e: Error) => void;
-    this.ready = new Promise((res, rej) => { readyResolve = res; readyReject = rej; });
+    this.ready = new Promise((res, rej) => {
+      readyResolve = res;
+      readyReject = rej;
+    });
     this.chan.onLine((line) => {
       let msg: { id: number | null; ok: boolean; result?: unknown; error?: string };
-      try { msg = JSON.parse(line); } catch { return; }
+      try {
+        msg = JSON.parse(line);
+      } catch {
+        return;
+      }
       if (msg.id === 0) return readyResolve();
       const p = msg.id === null ? undefined : this.pending.get(msg.id);
       if (!p) return;

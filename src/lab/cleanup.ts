@@ -11,7 +11,11 @@ function teardownAll(): void {
   const all = [...live.values()];
   live.clear();
   for (const f of all) {
-    try { f(); } catch { /* keep tearing down the others */ }
+    try {
+      f();
+    } catch {
+      /* keep tearing down the others */
+    }
   }
 }
 

@@ -18,9 +18,16 @@ export function countersOf(save: string): Map<string, number> {
   let table = '';
   const seen = new Map<string, number>();
   for (const line of save.split('\n')) {
-    if (line.startsWith('*')) { table = line.slice(1).trim(); seen.clear(); continue; }
+    if (line.startsWith('*')) {
+      table = line.slice(1).trim();
+      seen.clear();
+      continue;
+    }
     const pol = /^:(\S+) (ACCEPT|DROP) \[(\d+):\d+\]/.exec(line);
-    if (pol) { out.set(`${table}/${pol[1]}/policy|${pol[2]}`, Number(pol[3])); continue; }
+    if (pol) {
+      out.set(`${table}/${pol[1]}/policy|${pol[2]}`, Number(pol[3]));
+      continue;
+    }
     const rule = /^\[(\d+):\d+\] -A (\S+)(.*)$/.exec(line);
     if (rule) {
       const chain = rule[2]!;
@@ -32,7 +39,10 @@ export function countersOf(save: string): Map<string, number> {
   return out;
 }
 
-export function movedRules(before: Map<string, Map<string, number>>, after: Map<string, Map<string, number>>): RuleCount[] {
+export function movedRules(
+  before: Map<string, Map<string, number>>,
+  after: Map<string, Map<string, number>>,
+): RuleCount[] {
   const out: RuleCount[] = [];
   for (const [host, a] of after) {
     const b = before.get(host) ?? new Map<string, number>();
@@ -41,8 +51,17 @@ export function movedRules(before: Map<string, Map<string, number>>, after: Map<
       if (d <= 0) continue;
       const [where, text] = key.split('|') as [string, string];
       const [table, chain, rule] = where.split('/') as [TableName, string, string];
-      const verdict = rule === 'policy' ? text : /-j (DROP|REJECT)\b/.exec(text)?.[1] ?? (/-j (\S+)/.exec(text)?.[1] ?? '');
-      out.push({ host, table, chain, rule: rule === 'policy' ? 'policy' : Number(rule), packets: d, verdict, spec: rule === 'policy' ? '' : text });
+      const verdict =
+        rule === 'policy' ? text : (/-j (DROP|REJECT)\b/.exec(text)?.[1] ?? /-j (\S+)/.exec(text)?.[1] ?? '');
+      out.push({
+        host,
+        table,
+        chain,
+        rule: rule === 'policy' ? 'policy' : Number(rule),
+        packets: d,
+        verdict,
+        spec: rule === 'policy' ? '' : text,
+      });
     }
   }
   return out;

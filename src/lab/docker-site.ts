@@ -47,24 +47,47 @@ export async function dockerSkipReason(docker: Docker = dockerClient()): Promise
 }
 
 function noDaemon(e: unknown): DockerLabError {
-  return new DockerLabError(`no Docker daemon answers (${(e as Error).message}). Start one: Docker Desktop on a laptop; on Linux as root \`dockerd --iptables=false --bridge=none &\` (see README, "Docker").`);
+  return new DockerLabError(
+    `no Docker daemon answers (${(e as Error).message}). Start one: Docker Desktop on a laptop; on Linux as root \`dockerd --iptables=false --bridge=none &\` (see README, "Docker").`,
+  );
 }
 
 /** The lab image: $NFCONFORM_DOCKER_IMAGE, or the newest nfconform-lab:iptables-<version>. */
 export async function findImage(docker: Docker = dockerClient()): Promise<string> {
   const wanted = process.env.NFCONFORM_DOCKER_IMAGE;
-  const images = await docker.listImages({ filters: JSON.stringify({ reference: [wanted ?? IMAGE_REPO] }) }).catch((e: unknown) => { throw noDaemon(e); });
+  const images = await docker
+    .listImages({ filters: JSON.stringify({ reference: [wanted ?? IMAGE_REPO] }) })
+    .catch((e: unknown) => {
+      throw noDaemon(e);
+    });
   const tags = images.sort((a, b) => b.Created - a.Created).flatMap((i) => i.RepoTags ?? []);
-  const tag = wanted ? tags.find((t) => t === wanted || t === `${wanted}:latest`) : tags.find((t) => t.startsWith(`${IMAGE_REPO}:iptables-`));
-  if (!tag) throw new DockerLabError(`the lab image ${wanted ?? `${IMAGE_REPO}:iptables-*`} is missing. Build it: \`npm run docker:build\` (or \`npm run docker:build -- --offline\` without an image registry).`);
+  const tag = wanted
+    ? tags.find((t) => t === wanted || t === `${wanted}:latest`)
+    : tags.find((t) => t.startsWith(`${IMAGE_REPO}:iptables-`));
+  if (!tag)
+    throw new DockerLabError(
+      `the lab image ${wanted ?? `${IMAGE_REPO}:iptables-*`} is missing. Build it: \`npm run docker:build\` (or \`npm run docker:build -- --offline\` without an image registry).`,
+    );
   return tag;
 }
 
 /** Removes lab containers whose owner process (on this machine) is gone. Returns their ids. */
 export async function sweepStaleContainers(docker: Docker = dockerClient()): Promise<string[]> {
   const list = await docker.listContainers({ all: true, filters: JSON.stringify({ label: [LABEL] }) });
-  const stale = list.filter((c) => c.Labels[OWNER_HOST] === hostname() && Number(c.Labels[OWNER_PID]) !== process.pid && !pidAlive(Number(c.Labels[OWNER_PID])));
-  await Promise.all(stale.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  const stale = list.filter(
+    (c) =>
+      c.Labels[OWNER_HOST] === hostname() &&
+      Number(c.Labels[OWNER_PID]) !== process.pid &&
+      !pidAlive(Number(c.Labels[OWNER_PID])),
+  );
+  await Promise.all(
+    stale.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  );
   return stale.map((c) => c.Id);
 }
 
@@ -74,7 +97,15 @@ export async function ownContainers(docker: Docker = dockerClient()): Promise<st
   return list.map((c) => c.Id);
 }
 
-type Reply = { id?: number; result?: RunResult; ch?: number; line?: string; exit?: number; stderr?: string; ready?: boolean };
+type Reply = {
+  id?: number;
+  result?: RunResult;
+  ch?: number;
+  line?: string;
+  exit?: number;
+  stderr?: string;
+  ready?: boolean;
+};
 
 export class DockerSite implements LabSite {
   private nextId = 1;
@@ -89,7 +120,9 @@ export class DockerSite implements LabSite {
 
   static async open(runId: string): Promise<DockerSite> {
     const docker = dockerClient();
-    await docker.ping().catch((e: unknown) => { throw noDaemon(e); });
+    await docker.ping().catch((e: unknown) => {
+      throw noDaemon(e);
+    });
     await sweepStaleContainers(docker);
     const image = await findImage(docker);
     const container = await docker.createContainer({
@@ -113,19 +146,34 @@ export class DockerSite implements LabSite {
         MaskedPaths: [],
       },
     });
-    const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as NodeJS.ReadWriteStream;
+    const stream = (await container.attach({
+      stream: true,
+      stdin: true,
+      stdout: true,
+      stderr: true,
+      hijack: true,
+    })) as NodeJS.ReadWriteStream;
     const site = new DockerSite(container, stream);
     const out = new PassThrough();
     const err = new PassThrough();
     docker.modem.demuxStream(stream, out, err);
     let stderr = '';
-    err.on('data', (d: Buffer) => { stderr += d.toString(); });
+    err.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     let ready!: () => void;
     let failed!: (e: Error) => void;
-    const readyP = new Promise<void>((res, rej) => { ready = res; failed = rej; });
+    const readyP = new Promise<void>((res, rej) => {
+      ready = res;
+      failed = rej;
+    });
     createInterface({ input: out }).on('line', (line) => {
       let msg: Reply;
-      try { msg = JSON.parse(line) as Reply; } catch { return; }
+      try {
+        msg = JSON.parse(line) as Reply;
+      } catch {
+        return;
+      }
       if (msg.ready) return ready();
       site.dispatch(msg);
     });
@@ -140,7 +188,10 @@ export class DockerSite implements LabSite {
     } catch (e) {
       await container.remove({ force: true }).catch(() => undefined);
       const msg = (e as Error).message;
-      if (/caps|capabilit|operation not permitted/i.test(msg)) throw new DockerLabError(`Docker refused the lab container's capabilities NET_ADMIN and SYS_ADMIN (${msg}). The daemon must allow --cap-add NET_ADMIN --cap-add SYS_ADMIN (not --privileged); on rootless or restricted daemons use the netns backend as root instead.`);
+      if (/caps|capabilit|operation not permitted/i.test(msg))
+        throw new DockerLabError(
+          `Docker refused the lab container's capabilities NET_ADMIN and SYS_ADMIN (${msg}). The daemon must allow --cap-add NET_ADMIN --cap-add SYS_ADMIN (not --privileged); on rootless or restricted daemons use the netns backend as root instead.`,
+        );
       throw new DockerLabError(`the lab container did not start: ${msg}`);
     }
     await readyP;
@@ -182,13 +233,22 @@ export class DockerSite implements LabSite {
     this.channels.set(ch, c);
     let exited = false;
     let onGone!: () => void;
-    const gone = new Promise<void>((res) => { onGone = res; });
-    c.exits.push(() => { exited = true; onGone(); });
+    const gone = new Promise<void>((res) => {
+      onGone = res;
+    });
+    c.exits.push(() => {
+      exited = true;
+      onGone();
+    });
     this.send({ op: 'spawn', ch, argv: ['ip', 'netns', 'exec', ns, 'node', `${AGENT_IN}agent.mjs`, host] });
     return {
       write: (line) => this.send({ op: 'send', ch, line }),
-      onLine: (cb) => { c.lines.push(cb); },
-      onExit: (cb) => { c.exits.push(cb); },
+      onLine: (cb) => {
+        c.lines.push(cb);
+      },
+      onExit: (cb) => {
+        c.exits.push(cb);
+      },
       close: async () => {
         if (exited || this.closed) return;
         this.send({ op: 'end', ch });
@@ -202,7 +262,11 @@ export class DockerSite implements LabSite {
     if (this.closed) return;
     // exit handlers cannot wait for dockerode: the CLI, if present, removes the container at once;
     // otherwise the closing stream ends the helper and AutoRemove removes it
-    try { execFileSync('docker', ['rm', '-f', this.container.id], { stdio: 'ignore', timeout: 10_000 }); } catch { /* see above */ }
+    try {
+      execFileSync('docker', ['rm', '-f', this.container.id], { stdio: 'ignore', timeout: 10_000 });
+    } catch {
+      /* see above */
+    }
     this.closed = true;
   }
 

@@ -4,7 +4,11 @@ import { execa } from 'execa';
 import { execFileSync } from 'node:child_process';
 
 export class LabCommandError extends Error {
-  constructor(readonly argv: readonly string[], readonly code: number, readonly stderr: string) {
+  constructor(
+    readonly argv: readonly string[],
+    readonly code: number,
+    readonly stderr: string,
+  ) {
     super(`${argv.join(' ')} failed (exit ${code}): ${stderr.trim()}`);
     this.name = 'LabCommandError';
   }
@@ -18,12 +22,18 @@ export async function ip(args: readonly string[], stdin?: string): Promise<strin
 
 export async function listNetns(): Promise<string[]> {
   const out = await ip(['netns', 'list']);
-  return out.split('\n').map((l) => l.trim().split(/\s+/)[0]!).filter(Boolean);
+  return out
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0]!)
+    .filter(Boolean);
 }
 
 export function listNetnsSync(): string[] {
   try {
-    return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.trim().split(/\s+/)[0]!).filter(Boolean);
+    return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/)[0]!)
+      .filter(Boolean);
   } catch {
     return [];
   }
@@ -33,12 +43,27 @@ export function listNetnsSync(): string[] {
 export function destroyNamespacesSync(names: readonly string[]): void {
   for (const ns of names) {
     try {
-      const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
-      for (const pid of pids) try { process.kill(pid, 'SIGKILL'); } catch { /* gone already */ }
-    } catch { /* namespace gone */ }
+      const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' })
+        .split('\n')
+        .filter(Boolean)
+        .map(Number);
+      for (const pid of pids)
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone already */
+        }
+    } catch {
+      /* namespace gone */
+    }
   }
   if (names.length === 0) return;
   try {
-    execFileSync('ip', ['-force', '-batch', '-'], { input: names.map((n) => `netns del ${n}`).join('\n') + '\n', stdio: ['pipe', 'ignore', 'ignore'] });
-  } catch { /* -force keeps going; leftovers are reported by the caller */ }
+    execFileSync('ip', ['-force', '-batch', '-'], {
+      input: names.map((n) => `netns del ${n}`).join('\n') + '\n',
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+  } catch {
+    /* -force keeps going; leftovers are reported by the caller */
+  }
 }

@@ -1,7 +1,16 @@
 // A topology built for real in network namespaces: veths, bridges, addresses,
 // routes, sysctls, one agent per namespace with the standard servers.
 // Rulesets are applied with iptables-restore; probes run through the agents.
-import { compileTopology, type TopologySpec, type Network, type Backend, type Observation, type Probe, type ConntrackRecord, type TableName } from '../model/index.ts';
+import {
+  compileTopology,
+  type TopologySpec,
+  type Network,
+  type Backend,
+  type Observation,
+  type Probe,
+  type ConntrackRecord,
+  type TableName,
+} from '../model/index.ts';
 import { TABLE_HOOKS } from '../model/rules/types.ts';
 import { formatIp } from '../model/ip.ts';
 import { LabCommandError } from './ip.ts';
@@ -62,7 +71,12 @@ export class KernelLab {
    */
   tainted = false;
 
-  private constructor(public spec: TopologySpec, opts: LabOptions, readonly site: LabSite, readonly runId: string) {
+  private constructor(
+    public spec: TopologySpec,
+    opts: LabOptions,
+    readonly site: LabSite,
+    readonly runId: string,
+  ) {
     this.net = compileTopology(spec);
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
     for (const h of spec.hosts) this.ns.set(h.name, nsName(process.pid, this.runId, h.name));
@@ -92,29 +106,38 @@ export class KernelLab {
     await this.ipBatch(spec.hosts.map((h) => `netns add ${this.ns.get(h.name)}`));
     // links: bridges, and each veth pair created once, from its first end, straight into the peer namespace
     const made = new Set<string>();
-    await Promise.all(spec.hosts.map((h) => {
-      const lines = ['link set lo up'];
-      for (const i of h.ifaces) {
-        if (i.bridge) lines.push(`link add ${i.name} type bridge`);
-        else if (i.peer) {
-          const key = [`${h.name}/${i.name}`, `${i.peer.host}/${i.peer.iface}`].sort().join('|');
-          if (made.has(key)) continue;
-          made.add(key);
-          lines.push(`link add ${i.name} type veth peer name ${i.peer.iface} netns ${this.ns.get(i.peer.host)}`);
+    await Promise.all(
+      spec.hosts.map((h) => {
+        const lines = ['link set lo up'];
+        for (const i of h.ifaces) {
+          if (i.bridge) lines.push(`link add ${i.name} type bridge`);
+          else if (i.peer) {
+            const key = [`${h.name}/${i.name}`, `${i.peer.host}/${i.peer.iface}`].sort().join('|');
+            if (made.has(key)) continue;
+            made.add(key);
+            lines.push(`link add ${i.name} type veth peer name ${i.peer.iface} netns ${this.ns.get(i.peer.host)}`);
+          }
         }
-      }
-      return this.ipBatch(lines, this.ns.get(h.name));
-    }));
-    await Promise.all(spec.hosts.map((h) => {
-      const lines: string[] = [];
-      for (const i of h.ifaces) {
-        if (i.master) lines.push(`link set ${i.name} master ${i.master}`, `link set ${i.name} type bridge_slave hairpin ${i.hairpin ? 'on' : 'off'}`);
-        for (const a of i.addrs ?? []) lines.push(`addr add ${a} dev ${i.name}`);
-      }
-      for (const i of h.ifaces) lines.push(`link set ${i.name} up`);
-      for (const r of h.routes ?? []) lines.push(`route add ${r.dst}${r.via ? ` via ${r.via}` : ''}${r.dev ? ` dev ${r.dev}` : ''}`);
-      return this.ipBatch(lines, this.ns.get(h.name));
-    }));
+        return this.ipBatch(lines, this.ns.get(h.name));
+      }),
+    );
+    await Promise.all(
+      spec.hosts.map((h) => {
+        const lines: string[] = [];
+        for (const i of h.ifaces) {
+          if (i.master)
+            lines.push(
+              `link set ${i.name} master ${i.master}`,
+              `link set ${i.name} type bridge_slave hairpin ${i.hairpin ? 'on' : 'off'}`,
+            );
+          for (const a of i.addrs ?? []) lines.push(`addr add ${a} dev ${i.name}`);
+        }
+        for (const i of h.ifaces) lines.push(`link set ${i.name} up`);
+        for (const r of h.routes ?? [])
+          lines.push(`route add ${r.dst}${r.via ? ` via ${r.via}` : ''}${r.dev ? ` dev ${r.dev}` : ''}`);
+        return this.ipBatch(lines, this.ns.get(h.name));
+      }),
+    );
     for (const h of spec.hosts) this.agents.set(h.name, new AgentClient(this.site, this.ns.get(h.name)!, h.name));
     await Promise.all([...this.agents.values()].map((a) => a.ready));
     await Promise.all(spec.hosts.map((h) => this.configure(h.name)));
@@ -146,14 +169,21 @@ export class KernelLab {
     const s = h.sysctls;
     const ifaces = ['all', 'default', ...h.ifaces.keys()];
     const set = (key: string, value: number | boolean) => a.request('sysctl', { key, value: Number(value) });
-    const writes: Promise<unknown>[] = [set('net.ipv4.ip_forward', s.ip_forward), set('net.bridge.bridge-nf-call-iptables', s.bridge_nf_call_iptables)];
+    const writes: Promise<unknown>[] = [
+      set('net.ipv4.ip_forward', s.ip_forward),
+      set('net.bridge.bridge-nf-call-iptables', s.bridge_nf_call_iptables),
+    ];
     // no ICMP rate limiting: a lab is reused for many cases, and probes must not depend on each other
     // (measured: after a few port-unreachable errors to one peer, the next ones were suppressed)
     // no TIME_WAIT sockets: a lab is reused across cases, and a MASQUERADE --random-fully port may pick the
     // 4-tuple of an earlier case's closed connection, whose TIME_WAIT on the server then answers the new SYN
     // (measured: an extra CLOSE entry on the next node, now and then, in long runs)
     writes.push(set('net.ipv4.tcp_max_tw_buckets', 0));
-    writes.push(set('net.ipv4.icmp_ratelimit', 0), set('net.ipv4.icmp_msgs_per_sec', 1_000_000), set('net.ipv4.icmp_msgs_burst', 1_000_000));
+    writes.push(
+      set('net.ipv4.icmp_ratelimit', 0),
+      set('net.ipv4.icmp_msgs_per_sec', 1_000_000),
+      set('net.ipv4.icmp_msgs_burst', 1_000_000),
+    );
     for (const i of ifaces) {
       writes.push(
         set(`net.ipv4.conf.${i}.rp_filter`, i === 'all' ? 0 : s.rp_filter),
@@ -163,23 +193,35 @@ export class KernelLab {
         set(`net.ipv4.conf.${i}.accept_redirects`, s.accept_redirects),
       );
     }
-    writes.push(set('net.ipv6.conf.all.disable_ipv6', 1).catch(() => undefined), set('net.ipv6.conf.default.disable_ipv6', 1).catch(() => undefined));
+    writes.push(
+      set('net.ipv6.conf.all.disable_ipv6', 1).catch(() => undefined),
+      set('net.ipv6.conf.default.disable_ipv6', 1).catch(() => undefined),
+    );
     await Promise.all(writes);
   }
 
   /** Same hosts and links, other settings (sysctls, hairpin, backends): changed in place, not rebuilt. */
   async reconfigure(spec: TopologySpec): Promise<void> {
     const old = this.spec;
-    const shape = (t: TopologySpec) => JSON.stringify(t.hosts.map((h) => [h.name, h.ifaces.map((i) => [i.name, i.addrs, i.peer, i.master, i.bridge]), h.routes]));
-    if (shape(old) !== shape(spec)) throw new Error('reconfigure: the topology differs in more than settings; build a new lab');
+    const shape = (t: TopologySpec) =>
+      JSON.stringify(
+        t.hosts.map((h) => [h.name, h.ifaces.map((i) => [i.name, i.addrs, i.peer, i.master, i.bridge]), h.routes]),
+      );
+    if (shape(old) !== shape(spec))
+      throw new Error('reconfigure: the topology differs in more than settings; build a new lab');
     this.spec = spec;
     this.net = compileTopology(spec);
-    await Promise.all(spec.hosts.map(async (h, idx) => {
-      const before = old.hosts[idx]!;
-      if (JSON.stringify(before.sysctls) !== JSON.stringify(h.sysctls)) await this.configureSysctls(h.name);
-      const flips = h.ifaces.filter((i, k) => i.master && Boolean(i.hairpin) !== Boolean(before.ifaces[k]!.hairpin));
-      await this.ipBatch(flips.map((i) => `link set ${i.name} type bridge_slave hairpin ${i.hairpin ? 'on' : 'off'}`), this.ns.get(h.name));
-    }));
+    await Promise.all(
+      spec.hosts.map(async (h, idx) => {
+        const before = old.hosts[idx]!;
+        if (JSON.stringify(before.sysctls) !== JSON.stringify(h.sysctls)) await this.configureSysctls(h.name);
+        const flips = h.ifaces.filter((i, k) => i.master && Boolean(i.hairpin) !== Boolean(before.ifaces[k]!.hairpin));
+        await this.ipBatch(
+          flips.map((i) => `link set ${i.name} type bridge_slave hairpin ${i.hairpin ? 'on' : 'off'}`),
+          this.ns.get(h.name),
+        );
+      }),
+    );
   }
 
   private agent(host: string): AgentClient {
@@ -210,29 +252,42 @@ export class KernelLab {
    *  reading /proc/net/nf_conntrack walks the whole machine's table, so idle hosts are skipped. */
   async conntrack(): Promise<Record<string, ConntrackRecord[]>> {
     const out: Record<string, ConntrackRecord[]> = {};
-    await Promise.all([...this.applied.keys()].map(async (h) => {
-      const a = this.agent(h);
-      const list = parseConntrack(await a.request<string>('conntrack'));
-      if (list.length) out[h] = list;
-    }));
+    await Promise.all(
+      [...this.applied.keys()].map(async (h) => {
+        const a = this.agent(h);
+        const list = parseConntrack(await a.request<string>('conntrack'));
+        if (list.length) out[h] = list;
+      }),
+    );
     return out;
   }
 
   private async allCounters(): Promise<Map<string, Map<string, number>>> {
     const out = new Map<string, Map<string, number>>();
-    await Promise.all([...this.applied].map(async ([h, per]) => {
-      // a host with rules in both backends reports them as host@nft and host@legacy
-      await Promise.all([...per.keys()].map(async (b) => {
-        const r = await this.agent(h).run([saveCmd(b), '-c']);
-        out.set(per.size > 1 ? `${h}@${b}` : h, countersOf(r.stdout));
-      }));
-    }));
+    await Promise.all(
+      [...this.applied].map(async ([h, per]) => {
+        // a host with rules in both backends reports them as host@nft and host@legacy
+        await Promise.all(
+          [...per.keys()].map(async (b) => {
+            const r = await this.agent(h).run([saveCmd(b), '-c']);
+            out.set(per.size > 1 ? `${h}@${b}` : h, countersOf(r.stdout));
+          }),
+        );
+      }),
+    );
     return out;
   }
 
   async probe(p: Probe, opts: KernelProbeOptions = {}): Promise<KernelObservation> {
     const before = opts.counters ? await this.allCounters() : undefined;
-    const r = await this.agent(p.from).request<AgentProbeResult>('probe', { proto: p.proto, dst: p.dst, dport: p.dport, src: p.src, sport: p.sport, timeoutMs: this.timeoutMs });
+    const r = await this.agent(p.from).request<AgentProbeResult>('probe', {
+      proto: p.proto,
+      dst: p.dst,
+      dport: p.dport,
+      src: p.src,
+      sport: p.sport,
+      timeoutMs: this.timeoutMs,
+    });
     const obs: KernelObservation = {
       outcome: r.outcome,
       responder: r.responder ?? (r.replyFrom ? this.ownerOf(r.replyFrom) : null),
@@ -248,7 +303,15 @@ export class KernelLab {
       obs.rulesHit = hit;
       if (obs.outcome !== 'delivered' && obs.outcome !== 'echo-reply') {
         const stop = hit.find((x) => x.verdict === 'DROP' || x.verdict === 'REJECT');
-        if (stop) obs.droppedAt = { host: stop.host, hook: TABLE_HOOKS[stop.table].includes(stop.chain as never) ? stop.chain : null, table: stop.table, chain: stop.chain, rule: stop.rule, reason: null };
+        if (stop)
+          obs.droppedAt = {
+            host: stop.host,
+            hook: TABLE_HOOKS[stop.table].includes(stop.chain as never) ? stop.chain : null,
+            table: stop.table,
+            chain: stop.chain,
+            rule: stop.rule,
+            reason: null,
+          };
       }
     }
     return obs;
@@ -266,24 +329,30 @@ export class KernelLab {
   }
 
   private ownerOf(addr: string): string | null {
-    for (const h of this.net.hosts.values()) for (const a of h.local.keys()) if (formatIp(a) === addr && a !== 0x7f000001) return h.name;
+    for (const h of this.net.hosts.values())
+      for (const a of h.local.keys()) if (formatIp(a) === addr && a !== 0x7f000001) return h.name;
     return null;
   }
 
   /** Back to a fresh state without rebuilding: no rules, empty conntrack and recent lists. */
   async reset(): Promise<void> {
-    await Promise.all([...this.agents].map(async ([h, a]) => {
-      const applied = this.applied.get(h);
-      if (applied?.has('nft')) await a.run(['nft', 'flush', 'ruleset']);
-      const legacy = applied?.get('legacy');
-      if (legacy) {
-        const empty = legacy.map((t) => [`*${t}`, ...TABLE_HOOKS[t].map((c) => `:${c} ACCEPT [0:0]`), 'COMMIT'].join('\n')).join('\n') + '\n';
-        await a.run(['iptables-legacy-restore'], empty);
-      }
-      this.applied.delete(h);
-      await a.request('recent-flush');
-      await a.run(['conntrack', '-F']);
-    }));
+    await Promise.all(
+      [...this.agents].map(async ([h, a]) => {
+        const applied = this.applied.get(h);
+        if (applied?.has('nft')) await a.run(['nft', 'flush', 'ruleset']);
+        const legacy = applied?.get('legacy');
+        if (legacy) {
+          const empty =
+            legacy
+              .map((t) => [`*${t}`, ...TABLE_HOOKS[t].map((c) => `:${c} ACCEPT [0:0]`), 'COMMIT'].join('\n'))
+              .join('\n') + '\n';
+          await a.run(['iptables-legacy-restore'], empty);
+        }
+        this.applied.delete(h);
+        await a.request('recent-flush');
+        await a.run(['conntrack', '-F']);
+      }),
+    );
   }
 
   async down(): Promise<void> {

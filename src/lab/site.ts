@@ -47,15 +47,29 @@ export class NetnsSite implements LabSite {
   }
 
   spawnAgent(ns: string, host: string): LineChannel {
-    const proc = execa('ip', ['netns', 'exec', ns, process.execPath, `${AGENT_DIR}agent.mjs`, host], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', reject: false, buffer: false });
+    const proc = execa('ip', ['netns', 'exec', ns, process.execPath, `${AGENT_DIR}agent.mjs`, host], {
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      reject: false,
+      buffer: false,
+    });
     let stderr = '';
-    proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+    proc.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     const rl = createInterface({ input: proc.stdout! });
     return {
       pid: proc.pid,
-      write: (line) => { proc.stdin!.write(line + '\n'); },
-      onLine: (cb) => { rl.on('line', cb); },
-      onExit: (cb) => { void proc.then((r) => cb(`code ${r.exitCode ?? r.signal}: ${stderr.trim()}`)); },
+      write: (line) => {
+        proc.stdin!.write(line + '\n');
+      },
+      onLine: (cb) => {
+        rl.on('line', cb);
+      },
+      onExit: (cb) => {
+        void proc.then((r) => cb(`code ${r.exitCode ?? r.signal}: ${stderr.trim()}`));
+      },
       close: async () => {
         proc.stdin!.end();
         const t = setTimeout(() => proc.kill('SIGKILL'), 1000);

@@ -40,7 +40,8 @@ export const ICMP_ECHO_REPLY = 0;
 const ICMP_INVERSE: Record<number, number> = { 8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 17: 18, 18: 17 };
 
 export function invert(t: Tuple): Tuple {
-  if (t.proto === 1) return { proto: 1, src: t.dst, dst: t.src, sport: t.sport, dport: ICMP_INVERSE[t.dport] ?? t.dport };
+  if (t.proto === 1)
+    return { proto: 1, src: t.dst, dst: t.src, sport: t.sport, dport: ICMP_INVERSE[t.dport] ?? t.dport };
   return { proto: t.proto, src: t.dst, sport: t.dport, dst: t.src, dport: t.sport };
 }
 
@@ -99,9 +100,18 @@ export function remove(t: CtTable, e: CtEntry): void {
 
 export function unconfirmed(t: CtTable, orig: Tuple): CtEntry {
   return {
-    id: t.nextId++, orig: { ...orig }, reply: invert(orig),
-    srcNat: false, dstNat: false, natSrcDone: false, natDstDone: false,
-    seenReply: false, confirmed: false, closed: false, mark: 0, expires: 0,
+    id: t.nextId++,
+    orig: { ...orig },
+    reply: invert(orig),
+    srcNat: false,
+    dstNat: false,
+    natSrcDone: false,
+    natDstDone: false,
+    seenReply: false,
+    confirmed: false,
+    closed: false,
+    mark: 0,
+    expires: 0,
   };
 }
 
@@ -123,7 +133,11 @@ export function replyTaken(t: CtTable, reply: Tuple, self: CtEntry): boolean {
   return hit !== undefined && hit.entry !== self;
 }
 
-export function formatTuple(t: Tuple, randomDport?: readonly [number, number], randomSport?: readonly [number, number]): string {
+export function formatTuple(
+  t: Tuple,
+  randomDport?: readonly [number, number],
+  randomSport?: readonly [number, number],
+): string {
   const proto = t.proto;
   if (proto === 6 || proto === 17) {
     const dport = randomDport ? `${randomDport[0]}-${randomDport[1]}` : `${t.dport}`;

@@ -14,7 +14,7 @@ export function parseIp(text: string): U32 | undefined {
   const [ok] = Validator.isValidIPv4String(text);
   if (!ok || !/^\d+\.\d+\.\d+\.\d+$/.test(text)) return undefined;
   const p = text.split('.').map(Number);
-  return (((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0);
+  return ((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0;
 }
 
 export function formatIp(a: U32): string {
@@ -49,7 +49,7 @@ export function parseCidr(text: string): Cidr | undefined {
 }
 
 export function cidrContains(c: Cidr, a: U32): boolean {
-  return ((a & maskOf(c.len)) >>> 0) === c.addr;
+  return (a & maskOf(c.len)) >>> 0 === c.addr;
 }
 
 export function formatCidr(c: Cidr, alwaysLen = true): string {

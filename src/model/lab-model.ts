@@ -59,8 +59,13 @@ export function needsConntrack(rs: Ruleset | undefined): boolean {
  * nf_hook_entries_grow inserts a new hook before the existing ones of equal
  * priority, so the later-loaded backend's chains run first (spec/semantics.md §2.3).
  */
-export function makeLab(net: Network, rulesets: Map<string, Ruleset>, second: Map<string, Ruleset> = new Map()): ModelLab {
-  for (const h of [...rulesets.keys(), ...second.keys()]) if (!net.hosts.has(h)) throw new Error(`ruleset given for unknown host "${h}"`);
+export function makeLab(
+  net: Network,
+  rulesets: Map<string, Ruleset>,
+  second: Map<string, Ruleset> = new Map(),
+): ModelLab {
+  for (const h of [...rulesets.keys(), ...second.keys()])
+    if (!net.hosts.has(h)) throw new Error(`ruleset given for unknown host "${h}"`);
   const layers = new Map<string, CompiledRuleset[]>();
   const ctEnabled = new Set<string>();
   for (const h of new Set([...rulesets.keys(), ...second.keys()])) {

@@ -37,6 +37,11 @@ export interface Weighted<T> {
 }
 
 export const ICMP_UNREACH_NAMES: Record<number, string> = {
-  0: 'net-unreachable', 1: 'host-unreachable', 2: 'proto-unreachable', 3: 'port-unreachable',
-  9: 'net-prohibited', 10: 'host-prohibited', 13: 'admin-prohibited',
+  0: 'net-unreachable',
+  1: 'host-unreachable',
+  2: 'proto-unreachable',
+  3: 'port-unreachable',
+  9: 'net-prohibited',
+  10: 'host-prohibited',
+  13: 'admin-prohibited',
 };

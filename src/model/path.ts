@@ -9,7 +9,17 @@ import { opt } from './rules/descriptors.ts';
 import type { Host, Iface } from './net/topology.ts';
 import { lookupRoute, selectSource, type RouteResult } from './net/routing.ts';
 import {
-  type CtEntry, type Tuple, type CtState, invert, lookup, unconfirmed, confirm, replyTaken, expire, remove, timeoutFor,
+  type CtEntry,
+  type Tuple,
+  type CtState,
+  invert,
+  lookup,
+  unconfirmed,
+  confirm,
+  replyTaken,
+  expire,
+  remove,
+  timeoutFor,
 } from './conntrack.ts';
 import { traverse, type NatRequest, type CompiledRuleset } from './eval/chains.ts';
 import type { MatchEnv } from './eval/matchers.ts';
@@ -21,22 +31,38 @@ import { ICMP_UNREACH_NAMES } from './observation.ts';
 /** Where a packet's journey ended. */
 export type Arrival =
   | { kind: 'local'; host: string; pkt: Pkt; ct: CtRef | undefined }
-  | { kind: 'dropped'; host: string; reason: string; hook?: Hook; table?: TableName; chain?: string; rule?: number | 'policy' }
+  | {
+      kind: 'dropped';
+      host: string;
+      reason: string;
+      hook?: Hook;
+      table?: TableName;
+      chain?: string;
+      rule?: number | 'policy';
+    }
   | { kind: 'rejected'; host: string; pkt: Pkt; with: string; ct: CtRef | undefined }
   | { kind: 'no-route'; host: string };
 
 type Step = { ok: true; ct: CtRef | undefined } | { ok: false; arrival: Arrival };
 
 const MAX_HOPS = 64;
-const SNAT_DEFAULT_RANGES: readonly (readonly [number, number])[] = [[1, 511], [600, 1023], [1024, 65535]];
+const SNAT_DEFAULT_RANGES: readonly (readonly [number, number])[] = [
+  [1, 511],
+  [600, 1023],
+  [1024, 65535],
+];
 
 export function formatPkt(p: Pkt): string {
   const proto = p.proto === 6 ? 'tcp' : p.proto === 17 ? 'udp' : p.proto === 1 ? 'icmp' : `proto ${p.proto}`;
   if (p.proto === 6 || p.proto === 17) {
-    const flags = p.proto === 6 ? ` [${['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG'].filter((_, i) => p.tcpFlags & (1 << i)).join(',')}]` : '';
+    const flags =
+      p.proto === 6
+        ? ` [${['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG'].filter((_, i) => p.tcpFlags & (1 << i)).join(',')}]`
+        : '';
     return `${proto} ${formatIp(p.src)}:${p.sport} > ${formatIp(p.dst)}:${p.dport}${flags}${p.mark ? ` mark=0x${p.mark.toString(16)}` : ''}`;
   }
-  if (p.proto === 1) return `icmp ${formatIp(p.src)} > ${formatIp(p.dst)} type=${p.icmpType} code=${p.icmpCode}${p.icmpType === 8 || p.icmpType === 0 ? ` id=${p.sport}` : ''}`;
+  if (p.proto === 1)
+    return `icmp ${formatIp(p.src)} > ${formatIp(p.dst)} type=${p.icmpType} code=${p.icmpCode}${p.icmpType === 8 || p.icmpType === 0 ? ` id=${p.sport}` : ''}`;
   return `${proto} ${formatIp(p.src)} > ${formatIp(p.dst)}`;
 }
 
@@ -46,7 +72,8 @@ export function isIcmpError(p: Pkt): boolean {
 
 export function tupleOf(p: Pkt): Tuple {
   if (p.proto === 1) return { proto: 1, src: p.src, dst: p.dst, sport: p.sport, dport: p.icmpType };
-  if (p.proto === 6 || p.proto === 17) return { proto: p.proto, src: p.src, dst: p.dst, sport: p.sport, dport: p.dport };
+  if (p.proto === 6 || p.proto === 17)
+    return { proto: p.proto, src: p.src, dst: p.dst, sport: p.sport, dport: p.dport };
   return { proto: p.proto, src: p.src, dst: p.dst, sport: 0, dport: 0 };
 }
 
@@ -154,7 +181,13 @@ export class PathRun {
     // answer is attached in the reply direction and leaves an unconfirmed entry unconfirmed
     if (ct.dir !== 'orig') return true;
     const ok = confirm(this.state(hn).ct, ct.entry, this.world.now);
-    this.emit({ kind: 'ct', host: hn, what: ok ? `confirmed #${ct.entry.id}` : `confirm of #${ct.entry.id} clashes with an existing entry: packet dropped` });
+    this.emit({
+      kind: 'ct',
+      host: hn,
+      what: ok
+        ? `confirmed #${ct.entry.id}`
+        : `confirm of #${ct.entry.id} clashes with an existing entry: packet dropped`,
+    });
     return ok;
   }
 
@@ -164,12 +197,22 @@ export class PathRun {
     if (r.minIp === undefined) return fallback;
     const n = r.maxIp! - r.minIp + 1;
     // The kernel hashes the addresses to pick; the model treats every address of the range as possible.
-    for (let i = 0; i < n - 1; i++) if (this.choose(1 / (n - i), `NAT address ${formatIp(r.minIp + i)} of ${n}`)) return r.minIp + i;
+    for (let i = 0; i < n - 1; i++)
+      if (this.choose(1 / (n - i), `NAT address ${formatIp(r.minIp + i)} of ${n}`)) return r.minIp + i;
     return r.maxIp!;
   }
 
   /** nf_nat_setup_info: choose the new tuple for this manip type and record it in the reply tuple. */
-  private natSetup(hn: string, e: CtEntry, mtype: 'src' | 'dst', req: NatRequest | undefined, hook: Hook, inIf: string, outIf: string, nextHop: U32): boolean {
+  private natSetup(
+    hn: string,
+    e: CtEntry,
+    mtype: 'src' | 'dst',
+    req: NatRequest | undefined,
+    hook: Hook,
+    inIf: string,
+    outIf: string,
+    nextHop: U32,
+  ): boolean {
     const h = this.host(hn);
     const cur = invert(e.reply);
     const nu: Tuple = { ...cur };
@@ -181,7 +224,10 @@ export class PathRun {
       const r = req.range;
       if (req.target === 'DNAT' || req.target === 'SNAT') nu[mtype] = this.pickIp(r, cur[mtype]);
       else if (req.target === 'MASQUERADE') {
-        const a = this.lab.mutation === 'masquerade-first-address' ? selectSource(h, 'eth0', nextHop) : selectSource(h, outIf, nextHop);
+        const a =
+          this.lab.mutation === 'masquerade-first-address'
+            ? selectSource(h, 'eth0', nextHop)
+            : selectSource(h, outIf, nextHop);
         if (a === undefined) return false;
         nu.src = a;
       } else if (req.target === 'REDIRECT') {
@@ -196,13 +242,21 @@ export class PathRun {
     if (ports || (e.orig.proto === 1 && mtype === 'src')) {
       const v = nu[portField];
       const inRange = range === undefined || (v >= range[0] && v <= range[1]);
-      const keep = !random && inRange && (range === undefined || range[0] === range[1] || !taken(nu)) && (range !== undefined || !taken(nu));
+      const keep =
+        !random &&
+        inRange &&
+        (range === undefined || range[0] === range[1] || !taken(nu)) &&
+        (range !== undefined || !taken(nu));
       if (!keep && !(mtype === 'dst' && range === undefined)) {
-        const pick = range ?? (mtype === 'src' ? SNAT_DEFAULT_RANGES.find((d) => v <= d[1]) ?? SNAT_DEFAULT_RANGES[2]! : [v, v]);
+        const pick =
+          range ?? (mtype === 'src' ? (SNAT_DEFAULT_RANGES.find((d) => v <= d[1]) ?? SNAT_DEFAULT_RANGES[2]!) : [v, v]);
         let chosen = pick[0];
         for (let port = pick[0]; port <= pick[1]; port++) {
           nu[portField] = port;
-          if (!taken(nu)) { chosen = port; break; }
+          if (!taken(nu)) {
+            chosen = port;
+            break;
+          }
         }
         nu[portField] = chosen;
         // Any port of the range is possible in the kernel (it starts at a random offset).
@@ -211,8 +265,13 @@ export class PathRun {
     }
     const changed = nu.src !== cur.src || nu.dst !== cur.dst || nu.sport !== cur.sport || nu.dport !== cur.dport;
     e.reply = invert(nu);
-    if (mtype === 'src') { e.natSrcDone = true; if (changed) e.srcNat = true; }
-    else { e.natDstDone = true; if (changed) e.dstNat = true; }
+    if (mtype === 'src') {
+      e.natSrcDone = true;
+      if (changed) e.srcNat = true;
+    } else {
+      e.natDstDone = true;
+      if (changed) e.dstNat = true;
+    }
     return true;
   }
 
@@ -239,13 +298,32 @@ export class PathRun {
     if (ct.state === 'RELATED' && p.embedded) {
       // the quoted header gets the opposite manip, so that it looks like what its sender sent
       const q = p.embedded;
-      if (mtype === 'src') { q.dst = other.dst; q.dport = other.dport; }
-      else { q.src = other.src; q.sport = other.sport; }
+      if (mtype === 'src') {
+        q.dst = other.dst;
+        q.dport = other.dport;
+      } else {
+        q.src = other.src;
+        q.sport = other.sport;
+      }
     }
-    this.emit({ kind: 'nat', host: hn, hook, what: mtype === 'src' ? 'source rewritten' : 'destination rewritten', before, after: formatPkt(p) });
+    this.emit({
+      kind: 'nat',
+      host: hn,
+      hook,
+      what: mtype === 'src' ? 'source rewritten' : 'destination rewritten',
+      before,
+      after: formatPkt(p),
+    });
   }
 
-  private natStep(hn: string, hook: Hook, p: Pkt, ct: CtRef | undefined, env: MatchEnv, nextHop: U32): Arrival | undefined {
+  private natStep(
+    hn: string,
+    hook: Hook,
+    p: Pkt,
+    ct: CtRef | undefined,
+    env: MatchEnv,
+    nextHop: U32,
+  ): Arrival | undefined {
     const nats = this.rules(hn).flatMap((r) => r.get('nat') ?? []);
     if (nats.length === 0 || !ct || p.notrack) return undefined;
     const e = ct.entry;
@@ -257,10 +335,16 @@ export class PathRun {
       for (const nat of nats) {
         const v = traverse(nat, hook, p, env, this.traverseHooks(hn, hook), this.verbose);
         if (v.kind === 'drop') return this.ruleDrop(hn, hook, 'nat', v.chain, v.rule);
-        if (v.kind === 'nat') { req = v.nat; break; }
+        if (v.kind === 'nat') {
+          req = v.nat;
+          break;
+        }
       }
       if (!this.natSetup(hn, e, mtype, req, hook, env.inIf, env.outIf, nextHop)) {
-        return this.drop(hn, `${req?.target ?? 'NAT'}: no address to use on ${req?.target === 'REDIRECT' ? env.inIf : env.outIf}`);
+        return this.drop(
+          hn,
+          `${req?.target ?? 'NAT'}: no address to use on ${req?.target === 'REDIRECT' ? env.inIf : env.outIf}`,
+        );
       }
     }
     this.natManip(hn, hook, p, ct);
@@ -272,8 +356,14 @@ export class PathRun {
   private traverseHooks(hn: string, hook: Hook) {
     return {
       applyNonTerminal: (ext: ExtInstance, p: Pkt, env: MatchEnv) => this.nonTerminal(ext, p, env),
-      onRule: (hit: { table: TableName; chain: string; rule: number | 'policy'; matched: boolean; action: string; spec: string }) =>
-        this.emit({ kind: 'rule', host: hn, hook, ...hit }),
+      onRule: (hit: {
+        table: TableName;
+        chain: string;
+        rule: number | 'policy';
+        matched: boolean;
+        action: string;
+        spec: string;
+      }) => this.emit({ kind: 'rule', host: hn, hook, ...hit }),
     };
   }
 
@@ -319,10 +409,29 @@ export class PathRun {
   };
 
   /** Runs every table registered at `hook` in priority order. */
-  private hook(hn: string, hook: Hook, p: Pkt, inIf: string, outIf: string, ct: CtRef | undefined, attached: boolean, nextHop: U32): Step {
+  private hook(
+    hn: string,
+    hook: Hook,
+    p: Pkt,
+    inIf: string,
+    outIf: string,
+    ct: CtRef | undefined,
+    attached: boolean,
+    nextHop: U32,
+  ): Step {
     this.emit({ kind: 'hook', host: hn, hook, in: inIf, out: outIf, packet: formatPkt(p) });
     const rules = this.rules(hn);
-    const env: MatchEnv = { host: this.host(hn), hook, inIf, outIf, ct, state: this.state(hn), now: this.world.now, choose: this.choose, ruleId: '' };
+    const env: MatchEnv = {
+      host: this.host(hn),
+      hook,
+      inIf,
+      outIf,
+      ct,
+      state: this.state(hn),
+      now: this.world.now,
+      choose: this.choose,
+      ruleId: '',
+    };
     for (const step of PathRun.ORDER[hook]) {
       if (step === 'ct') {
         if (!attached) ct = this.ctIn(hn, p);
@@ -344,7 +453,15 @@ export class PathRun {
         const v = traverse(table, hook, p, env, this.traverseHooks(hn, hook), this.verbose);
         if (v.kind === 'drop') return { ok: false, arrival: this.ruleDrop(hn, hook, step, v.chain, v.rule) };
         if (v.kind === 'reject') {
-          this.emit({ kind: 'drop', host: hn, reason: `REJECT --reject-with ${v.with}`, hook, table: step, chain: v.chain, rule: v.rule });
+          this.emit({
+            kind: 'drop',
+            host: hn,
+            reason: `REJECT --reject-with ${v.with}`,
+            hook,
+            table: step,
+            chain: v.chain,
+            rule: v.rule,
+          });
           return { ok: false, arrival: { kind: 'rejected', host: hn, pkt: { ...p }, with: v.with, ct } };
         }
       }
@@ -363,11 +480,25 @@ export class PathRun {
     if (p.src === 0) p.src = sourceFor(h, p.dst) ?? 0;
     const outDev = r.type === 'local' ? 'lo' : r.dev;
     const before = { dst: p.dst, mark: p.mark };
-    const out = this.hook(hn, 'OUTPUT', p, '', outDev, attachedCt, attachedCt !== undefined, r.type === 'unicast' ? r.nextHop : p.dst);
+    const out = this.hook(
+      hn,
+      'OUTPUT',
+      p,
+      '',
+      outDev,
+      attachedCt,
+      attachedCt !== undefined,
+      r.type === 'unicast' ? r.nextHop : p.dst,
+    );
     if (!out.ok) return out.arrival;
     if (p.dst !== before.dst || p.mark !== before.mark) {
       r = lookupRoute(h, p.dst);
-      this.emit({ kind: 'route', host: hn, dst: formatIp(p.dst), result: `rerouted after OUTPUT: ${describeRoute(r)}` });
+      this.emit({
+        kind: 'route',
+        host: hn,
+        dst: formatIp(p.dst),
+        result: `rerouted after OUTPUT: ${describeRoute(r)}`,
+      });
       if (r.type === 'unreachable') return this.drop(hn, 'no route after OUTPUT rewrite');
       // ip_route_output: a 127/8 source may leave only with route_localnet=1 (spec/semantics.md §3)
       if (r.type === 'unicast' && isLoopback(p.src) && !(h.ifaces.get(r.dev) && h.sysctls.route_localnet)) {
@@ -433,7 +564,12 @@ export class PathRun {
     const h = this.host(hn);
     const toSelf = h.local.has(nextHop);
     const outPort = toSelf ? undefined : this.portFor(h, br, nextHop);
-    this.emit({ kind: 'bridge', host: hn, bridge: br, what: `frame in on ${port.name} for ${toSelf ? 'the bridge itself' : outPort ? `port ${outPort.name}` : 'nobody'}` });
+    this.emit({
+      kind: 'bridge',
+      host: hn,
+      bridge: br,
+      what: `frame in on ${port.name} for ${toSelf ? 'the bridge itself' : outPort ? `port ${outPort.name}` : 'nobody'}`,
+    });
     if (!toSelf && !outPort) return this.drop(hn, `no neighbour answers for ${formatIp(nextHop)} on ${br}`);
     if (!h.sysctls.bridge_nf_call_iptables) {
       if (toSelf) {
@@ -449,11 +585,21 @@ export class PathRun {
     if (!pre.ok) return pre.arrival;
     if (p.dst !== dstBefore) {
       const r = lookupRoute(h, p.dst);
-      this.emit({ kind: 'route', host: hn, dst: formatIp(p.dst), result: `br_netfilter after DNAT: ${describeRoute(r)}` });
+      this.emit({
+        kind: 'route',
+        host: hn,
+        dst: formatIp(p.dst),
+        result: `br_netfilter after DNAT: ${describeRoute(r)}`,
+      });
       if (r.type === 'unicast' && r.dev === br) {
         const again = this.portFor(h, br, r.nextHop);
         if (!again) return this.drop(hn, `no neighbour answers for ${formatIp(r.nextHop)} on ${br}`);
-        this.emit({ kind: 'bridge', host: hn, bridge: br, what: `DNAT target is on the same bridge: frame re-bridged to port ${again.name}` });
+        this.emit({
+          kind: 'bridge',
+          host: hn,
+          bridge: br,
+          what: `DNAT target is on the same bridge: frame re-bridged to port ${again.name}`,
+        });
         return this.bridgeForward(hn, br, port, again, p, pre.ct, true, r.nextHop);
       }
       return this.routeIn(hn, br, p, pre.ct);
@@ -462,7 +608,16 @@ export class PathRun {
     return this.bridgeForward(hn, br, port, outPort!, p, pre.ct, true, nextHop);
   }
 
-  private bridgeForward(hn: string, br: string, inPort: Iface, outPort: Iface, p: Pkt, ct: CtRef | undefined, hooks: boolean, nextHop: U32): Arrival {
+  private bridgeForward(
+    hn: string,
+    br: string,
+    inPort: Iface,
+    outPort: Iface,
+    p: Pkt,
+    ct: CtRef | undefined,
+    hooks: boolean,
+    nextHop: U32,
+  ): Arrival {
     if (outPort === inPort && !inPort.hairpin) {
       return this.drop(hn, `bridge ${br} would send the frame back out of ${inPort.name}, whose hairpin mode is off`);
     }
@@ -480,16 +635,19 @@ export class PathRun {
   private routeIn(hn: string, inIf: string, p: Pkt, ct: CtRef | undefined): Arrival {
     const h = this.host(hn);
     if (inIf !== 'lo') {
-      if (h.local.has(p.src) && !h.sysctls.accept_local) return this.drop(hn, `martian source ${formatIp(p.src)}: a local address arriving on ${inIf} (accept_local=0)`);
+      if (h.local.has(p.src) && !h.sysctls.accept_local)
+        return this.drop(hn, `martian source ${formatIp(p.src)}: a local address arriving on ${inIf} (accept_local=0)`);
       if (isLoopback(p.src)) return this.drop(hn, `martian source ${formatIp(p.src)} on ${inIf}`);
-      if (isLoopback(p.dst) && !h.sysctls.route_localnet) return this.drop(hn, `martian destination ${formatIp(p.dst)} on ${inIf} (route_localnet=0)`);
+      if (isLoopback(p.dst) && !h.sysctls.route_localnet)
+        return this.drop(hn, `martian destination ${formatIp(p.dst)} on ${inIf} (route_localnet=0)`);
     }
     const r = lookupRoute(h, p.dst);
     this.emit({ kind: 'route', host: hn, dst: formatIp(p.dst), result: describeRoute(r) });
     if (inIf !== 'lo' && h.sysctls.rp_filter !== 0) {
       const back = lookupRoute(h, p.src);
       const ok = h.sysctls.rp_filter === 2 ? back.type !== 'unreachable' : back.type === 'unicast' && back.dev === inIf;
-      if (!ok) return this.drop(hn, `rp_filter=${h.sysctls.rp_filter}: no route back to ${formatIp(p.src)} via ${inIf}`);
+      if (!ok)
+        return this.drop(hn, `rp_filter=${h.sysctls.rp_filter}: no route back to ${formatIp(p.src)} via ${inIf}`);
     }
     if (r.type === 'local') {
       const input = this.hook(hn, 'INPUT', p, inIf, '', ct, true, p.dst);
@@ -513,16 +671,49 @@ export class PathRun {
   errorFor(a: Extract<Arrival, { kind: 'rejected' }>): { pkt: Pkt; ct: CtRef | undefined } {
     const o = a.pkt;
     if (a.with === 'tcp-reset') {
-      const pkt: Pkt = { proto: 6, src: o.dst, dst: o.src, sport: o.dport, dport: o.sport, tcpFlags: TCP.RST | TCP.ACK, icmpType: 0, icmpCode: 0, mark: 0, notrack: false };
+      const pkt: Pkt = {
+        proto: 6,
+        src: o.dst,
+        dst: o.src,
+        sport: o.dport,
+        dport: o.sport,
+        tcpFlags: TCP.RST | TCP.ACK,
+        icmpType: 0,
+        icmpCode: 0,
+        mark: 0,
+        notrack: false,
+      };
       // nf_ct_attach: the reset rides on the rejected packet's connection, as RELATED in the other direction
-      const ct = a.ct ? { entry: a.ct.entry, dir: a.ct.dir === 'orig' ? ('reply' as const) : ('orig' as const), state: 'RELATED' as const } : undefined;
+      const ct = a.ct
+        ? {
+            entry: a.ct.entry,
+            dir: a.ct.dir === 'orig' ? ('reply' as const) : ('orig' as const),
+            state: 'RELATED' as const,
+          }
+        : undefined;
       return { pkt, ct };
     }
     const code = REJECT_CODES[a.with] ?? 3;
     const h = this.host(a.host);
     const back = lookupRoute(h, o.src);
-    const src = h.local.has(o.dst) ? o.dst : back.type === 'unicast' ? selectSource(h, back.dev, back.nextHop) ?? 0 : 0;
-    const pkt: Pkt = { proto: 1, src, dst: o.src, sport: 0, dport: 0, tcpFlags: 0, icmpType: 3, icmpCode: code, mark: 0, notrack: false, embedded: tupleOf(o) };
+    const src = h.local.has(o.dst)
+      ? o.dst
+      : back.type === 'unicast'
+        ? (selectSource(h, back.dev, back.nextHop) ?? 0)
+        : 0;
+    const pkt: Pkt = {
+      proto: 1,
+      src,
+      dst: o.src,
+      sport: 0,
+      dport: 0,
+      tcpFlags: 0,
+      icmpType: 3,
+      icmpCode: code,
+      mark: 0,
+      notrack: false,
+      embedded: tupleOf(o),
+    };
     return { pkt, ct: undefined };
   }
 }

@@ -49,12 +49,35 @@ interface Endpoint {
 }
 
 function basePkt(e: Endpoint): Pkt {
-  return { proto: e.proto, src: e.src, dst: e.dst, sport: e.sport, dport: e.proto === 1 ? 0 : e.dport, tcpFlags: 0, icmpType: 0, icmpCode: 0, mark: 0, notrack: false };
+  return {
+    proto: e.proto,
+    src: e.src,
+    dst: e.dst,
+    sport: e.sport,
+    dport: e.proto === 1 ? 0 : e.dport,
+    tcpFlags: 0,
+    icmpType: 0,
+    icmpCode: 0,
+    mark: 0,
+    notrack: false,
+  };
 }
 
 /** The reverse of a received packet, sent from its receiver. */
 function answer(to: Pkt, patch: Partial<Pkt>): Pkt {
-  return { proto: to.proto, src: to.dst, dst: to.src, sport: to.dport, dport: to.sport, tcpFlags: 0, icmpType: 0, icmpCode: 0, mark: 0, notrack: false, ...patch };
+  return {
+    proto: to.proto,
+    src: to.dst,
+    dst: to.src,
+    sport: to.dport,
+    dport: to.sport,
+    tcpFlags: 0,
+    icmpType: 0,
+    icmpCode: 0,
+    mark: 0,
+    notrack: false,
+    ...patch,
+  };
 }
 
 interface Ending {
@@ -67,10 +90,26 @@ interface Ending {
 
 function dropPointOf(a: Arrival): DropPoint {
   if (a.kind === 'dropped') {
-    return { host: a.host, hook: a.hook ?? null, table: a.table ?? null, chain: a.chain ?? null, rule: a.rule ?? null, reason: a.hook ? null : a.reason };
+    return {
+      host: a.host,
+      hook: a.hook ?? null,
+      table: a.table ?? null,
+      chain: a.chain ?? null,
+      rule: a.rule ?? null,
+      reason: a.hook ? null : a.reason,
+    };
   }
-  if (a.kind === 'local') return { host: a.host, hook: null, table: null, chain: null, rule: null, reason: `arrived at ${a.host}, where no socket expects it` };
-  if (a.kind === 'no-route') return { host: a.host, hook: null, table: null, chain: null, rule: null, reason: 'no route' };
+  if (a.kind === 'local')
+    return {
+      host: a.host,
+      hook: null,
+      table: null,
+      chain: null,
+      rule: null,
+      reason: `arrived at ${a.host}, where no socket expects it`,
+    };
+  if (a.kind === 'no-route')
+    return { host: a.host, hook: null, table: null, chain: null, rule: null, reason: 'no route' };
   return { host: a.host, hook: null, table: null, chain: null, rule: null, reason: `rejected with ${a.with}` };
 }
 
@@ -80,10 +119,17 @@ function dropped(a: Arrival): Ending {
 
 /** One deterministic journey of the probe through the model. */
 class ProbePlay {
-  constructor(private readonly run: PathRun, private readonly lab: ModelLab) {}
+  constructor(
+    private readonly run: PathRun,
+    private readonly lab: ModelLab,
+  ) {}
 
   private stage(name: string, p: Pkt): void {
-    this.run.trace.push({ kind: 'stage', name, packet: `${p.proto === 6 ? 'tcp' : p.proto === 17 ? 'udp' : 'icmp'} ${formatIp(p.src)}${p.proto !== 1 ? `:${p.sport}` : ''} > ${formatIp(p.dst)}${p.proto !== 1 ? `:${p.dport}` : ''}` });
+    this.run.trace.push({
+      kind: 'stage',
+      name,
+      packet: `${p.proto === 6 ? 'tcp' : p.proto === 17 ? 'udp' : 'icmp'} ${formatIp(p.src)}${p.proto !== 1 ? `:${p.sport}` : ''} > ${formatIp(p.dst)}${p.proto !== 1 ? `:${p.dport}` : ''}`,
+    });
   }
 
   private send(host: string, p: Pkt, name: string, ct?: Parameters<PathRun['localOut']>[2]): Arrival {
@@ -107,7 +153,12 @@ class ProbePlay {
     const p = a.pkt;
     if (p.proto === 1 && p.embedded) {
       const q = p.embedded;
-      return q.proto === e.proto && q.src === e.src && q.dst === e.dst && (e.proto === 1 || (q.sport === e.sport && q.dport === e.dport));
+      return (
+        q.proto === e.proto &&
+        q.src === e.src &&
+        q.dst === e.dst &&
+        (e.proto === 1 || (q.sport === e.sport && q.dport === e.dport))
+      );
     }
     if (p.proto !== e.proto || p.src !== e.dst || p.dst !== e.src) return false;
     return e.proto === 1 ? p.icmpType === 0 && p.sport === e.sport : p.sport === e.dport && p.dport === e.sport;
@@ -118,12 +169,27 @@ class ProbePlay {
     const err = this.run.errorFor(a);
     const back = this.send(a.host, err.pkt, `${a.with} from ${a.host}`, err.ct);
     const drop = dropPointOf(a);
-    const rej = this.run.trace.findLast((t: TraceEvent) => t.kind === 'drop' && t.host === a.host && t.reason.startsWith('REJECT'));
-    if (rej && rej.kind === 'drop') Object.assign(drop, { hook: rej.hook ?? null, table: rej.table ?? null, chain: rej.chain ?? null, rule: rej.rule ?? null, reason: null });
+    const rej = this.run.trace.findLast(
+      (t: TraceEvent) => t.kind === 'drop' && t.host === a.host && t.reason.startsWith('REJECT'),
+    );
+    if (rej && rej.kind === 'drop')
+      Object.assign(drop, {
+        hook: rej.hook ?? null,
+        table: rej.table ?? null,
+        chain: rej.chain ?? null,
+        rule: rej.rule ?? null,
+        reason: null,
+      });
     if (!this.forClient(back, client, e)) return { outcome: 'dropped', responder: null, seen: null, icmp: null, drop };
     if (back.pkt.proto === 6) return { outcome: 'refused', responder: null, seen: null, icmp: null, drop };
     const name = ICMP_UNREACH_NAMES[back.pkt.icmpCode] ?? `code-${back.pkt.icmpCode}`;
-    return { outcome: name === 'port-unreachable' ? 'refused' : 'icmp-error', responder: null, seen: null, icmp: name, drop };
+    return {
+      outcome: name === 'port-unreachable' ? 'refused' : 'icmp-error',
+      responder: null,
+      seen: null,
+      icmp: name,
+      drop,
+    };
   }
 
   play(client: string, e: Endpoint): Ending {
@@ -131,7 +197,8 @@ class ProbePlay {
     if (e.proto === 6) first.tcpFlags = TCP.SYN;
     if (e.proto === 1) first.icmpType = 8;
     const a1 = this.send(client, first, e.proto === 6 ? 'SYN' : e.proto === 17 ? 'request' : 'echo request');
-    if (a1.kind === 'no-route') return { outcome: 'icmp-error', responder: null, seen: null, icmp: 'net-unreachable', drop: null };
+    if (a1.kind === 'no-route')
+      return { outcome: 'icmp-error', responder: null, seen: null, icmp: 'net-unreachable', drop: null };
     if (a1.kind === 'rejected') return this.rejected(a1, client, e);
     if (a1.kind === 'dropped') return dropped(a1);
     // the first packet reached a host's local stack
@@ -141,20 +208,34 @@ class ProbePlay {
       const rep = this.send(server, answer(a1.pkt, { icmpType: 0, sport: a1.pkt.sport, dport: 0 }), 'echo reply');
       // who answered, as the client can tell: the owner of the reply's source address
       // no server reports what it saw for an echo: seen stays empty, as in the lab
-      if (this.forClient(rep, client, e)) return { outcome: 'echo-reply', responder: this.ownerOf(rep.pkt.src), seen: null, icmp: null, drop: null };
+      if (this.forClient(rep, client, e))
+        return { outcome: 'echo-reply', responder: this.ownerOf(rep.pkt.src), seen: null, icmp: null, drop: null };
       return dropped(rep);
     }
     if (!this.listens(server, e.proto, a1.pkt.dport)) {
-      const refusal = e.proto === 6
-        ? answer(a1.pkt, { tcpFlags: TCP.RST | TCP.ACK })
-        : answer(a1.pkt, { proto: 1, sport: 0, dport: 0, icmpType: 3, icmpCode: 3, embedded: tupleOf(a1.pkt) });
-      const back = this.send(server, refusal, e.proto === 6 ? 'RST (no listener)' : 'ICMP port unreachable (no listener)');
-      if (this.forClient(back, client, e)) return { outcome: 'refused', responder: null, seen: null, icmp: e.proto === 6 ? null : 'port-unreachable', drop: null };
+      const refusal =
+        e.proto === 6
+          ? answer(a1.pkt, { tcpFlags: TCP.RST | TCP.ACK })
+          : answer(a1.pkt, { proto: 1, sport: 0, dport: 0, icmpType: 3, icmpCode: 3, embedded: tupleOf(a1.pkt) });
+      const back = this.send(
+        server,
+        refusal,
+        e.proto === 6 ? 'RST (no listener)' : 'ICMP port unreachable (no listener)',
+      );
+      if (this.forClient(back, client, e))
+        return {
+          outcome: 'refused',
+          responder: null,
+          seen: null,
+          icmp: e.proto === 6 ? null : 'port-unreachable',
+          drop: null,
+        };
       return dropped(back);
     }
     if (e.proto === 17) {
       const resp = this.send(server, answer(a1.pkt, {}), 'response');
-      if (this.forClient(resp, client, e)) return { outcome: 'delivered', responder: server, seen, icmp: null, drop: null };
+      if (this.forClient(resp, client, e))
+        return { outcome: 'delivered', responder: server, seen, icmp: null, drop: null };
       return dropped(resp);
     }
     const synAck = this.send(server, answer(a1.pkt, { tcpFlags: TCP.SYN | TCP.ACK }), 'SYN-ACK');
@@ -162,14 +243,26 @@ class ProbePlay {
     const ack = basePkt(e);
     ack.tcpFlags = TCP.ACK | TCP.PSH;
     const a3 = this.send(client, ack, 'ACK+data');
-    if (a3.kind !== 'local' || a3.host !== server || a3.pkt.dport !== seen.dport || a3.pkt.src !== seen.src || a3.pkt.sport !== seen.sport) return dropped(a3);
+    if (
+      a3.kind !== 'local' ||
+      a3.host !== server ||
+      a3.pkt.dport !== seen.dport ||
+      a3.pkt.src !== seen.src ||
+      a3.pkt.sport !== seen.sport
+    )
+      return dropped(a3);
     const data = this.send(server, answer(a3.pkt, { tcpFlags: TCP.ACK | TCP.PSH }), 'data reply');
     if (!this.forClient(data, client, e)) return dropped(data);
     return { outcome: 'delivered', responder: server, seen, icmp: null, drop: null };
   }
 }
 
-function endpoint(a: U32, port: number | undefined, range: readonly [number, number] | undefined, proto: number): string {
+function endpoint(
+  a: U32,
+  port: number | undefined,
+  range: readonly [number, number] | undefined,
+  proto: number,
+): string {
   if (proto === 1 || port === undefined) return formatIp(a);
   return `${formatIp(a)}:${range ? `${range[0]}-${range[1]}` : port}`;
 }
@@ -183,7 +276,11 @@ function observe(lab: ModelLab, world: World, end: Ending): Observation {
       .map((e) => {
         // a port picked at random (here, or upstream) is shown as its range on both tuples
         const upstream = e.origSportRange && e.reply.dport === e.orig.sport ? e.origSportRange : undefined;
-        return { proto: PROTO_LABEL[e.orig.proto] ?? `${e.orig.proto}`, orig: formatTuple(e.orig, undefined, e.origSportRange), reply: formatTuple(e.reply, e.randomPort ?? upstream) };
+        return {
+          proto: PROTO_LABEL[e.orig.proto] ?? `${e.orig.proto}`,
+          orig: formatTuple(e.orig, undefined, e.origSportRange),
+          reply: formatTuple(e.reply, e.randomPort ?? upstream),
+        };
       })
       .sort((a, b) => (a.orig < b.orig ? -1 : a.orig > b.orig ? 1 : 0));
   }
@@ -191,7 +288,9 @@ function observe(lab: ModelLab, world: World, end: Ending): Observation {
   return {
     outcome: end.outcome,
     responder: end.responder,
-    seen: s ? { src: endpoint(s.src, s.sport, s.sportRange, s.proto), dst: endpoint(s.dst, s.dport, undefined, s.proto) } : null,
+    seen: s
+      ? { src: endpoint(s.src, s.sport, s.sportRange, s.proto), dst: endpoint(s.dst, s.dport, undefined, s.proto) }
+      : null,
     icmp: end.icmp,
     conntrack,
     droppedAt: end.drop,
@@ -199,11 +298,16 @@ function observe(lab: ModelLab, world: World, end: Ending): Observation {
 }
 
 export function resolveProbe(lab: ModelLab, world: World, probe: Probe): { client: string; e: Endpoint } {
-  if (!lab.net.hosts.has(probe.from)) bad(`probe: unknown host "${probe.from}" (hosts: ${[...lab.net.hosts.keys()].join(', ')})`);
+  if (!lab.net.hosts.has(probe.from))
+    bad(`probe: unknown host "${probe.from}" (hosts: ${[...lab.net.hosts.keys()].join(', ')})`);
   const dst = parseIp(probe.dst) ?? bad(`probe: bad destination address "${probe.dst}"`);
   const proto = PROTO_NUM[probe.proto] ?? bad(`probe: unknown protocol "${probe.proto}" (tcp, udp or icmp)`);
-  if (proto !== 1 && (probe.dport === undefined || probe.dport < 1 || probe.dport > 65535)) bad(`probe: ${probe.proto} needs a destination port 1-65535`);
-  const src = probe.src === undefined ? sourceFor(lab.net.hosts.get(probe.from)!, dst) ?? 0 : parseIp(probe.src) ?? bad(`probe: bad source address "${probe.src}"`);
+  if (proto !== 1 && (probe.dport === undefined || probe.dport < 1 || probe.dport > 65535))
+    bad(`probe: ${probe.proto} needs a destination port 1-65535`);
+  const src =
+    probe.src === undefined
+      ? (sourceFor(lab.net.hosts.get(probe.from)!, dst) ?? 0)
+      : (parseIp(probe.src) ?? bad(`probe: bad source address "${probe.src}"`));
   const sport = probe.sport ?? world.nextPort;
   if (sport < 1 || sport > 65535) bad(`probe: source port ${sport} out of range`);
   return { client: probe.from, e: { proto, src, sport, dst, dport: probe.dport ?? 0 } };
@@ -219,7 +323,12 @@ export function runProbe(lab: ModelLab, world: World, probe: Probe, opts: ProbeO
   const out: Weighted<ProbeRun>[] = [];
   let prefix: boolean[] = [];
   for (let branch = 0; ; branch++) {
-    if (branch >= maxBranches) throw new InputError('invalid', `more than ${maxBranches} probabilistic branches`, { file: '<probe>', line: 1, col: 1 });
+    if (branch >= maxBranches)
+      throw new InputError('invalid', `more than ${maxBranches} probabilistic branches`, {
+        file: '<probe>',
+        line: 1,
+        col: 1,
+      });
     const decisions: { taken: boolean; p: number }[] = [];
     let prob = 1;
     const choose = (p: number, label: string): boolean => {
@@ -237,7 +346,12 @@ export function runProbe(lab: ModelLab, world: World, probe: Probe, opts: ProbeO
     const end = new ProbePlay(run, lab).play(client, { ...e });
     if (e.proto === 6) {
       // the client closes: FIN/ACK exchange not modelled, the entries go to TIME_WAIT
-      for (const [, entries] of run.touched) for (const en of entries) if (en.confirmed && en.orig.proto === 6 && end.outcome === 'delivered') { en.closed = true; en.expires = w.now + 120; }
+      for (const [, entries] of run.touched)
+        for (const en of entries)
+          if (en.confirmed && en.orig.proto === 6 && end.outcome === 'delivered') {
+            en.closed = true;
+            en.expires = w.now + 120;
+          }
     }
     out.push({ p: prob, value: { observation: observe(lab, w, end), trace: run.trace, world: w } });
     // next branch: flip the last "taken" decision to "not taken"
@@ -260,4 +374,3 @@ function mergeSame(list: Weighted<ProbeRun>[]): Weighted<ProbeRun>[] {
   }
   return [...byKey.values()];
 }
-

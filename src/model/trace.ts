@@ -5,12 +5,30 @@ import type { Hook, TableName } from './rules/types.ts';
 export type TraceEvent =
   | { kind: 'stage'; name: string; packet: string }
   | { kind: 'hook'; host: string; hook: Hook; in: string; out: string; packet: string }
-  | { kind: 'rule'; host: string; hook: Hook; table: TableName; chain: string; rule: number | 'policy'; matched: boolean; action: string; spec: string }
+  | {
+      kind: 'rule';
+      host: string;
+      hook: Hook;
+      table: TableName;
+      chain: string;
+      rule: number | 'policy';
+      matched: boolean;
+      action: string;
+      spec: string;
+    }
   | { kind: 'ct'; host: string; what: string }
   | { kind: 'nat'; host: string; hook: Hook; what: string; before: string; after: string }
   | { kind: 'route'; host: string; dst: string; result: string }
   | { kind: 'hop'; from: string; to: string }
   | { kind: 'bridge'; host: string; bridge: string; what: string }
   | { kind: 'choice'; label: string; p: number; taken: boolean }
-  | { kind: 'drop'; host: string; reason: string; hook?: Hook; table?: TableName; chain?: string; rule?: number | 'policy' }
+  | {
+      kind: 'drop';
+      host: string;
+      reason: string;
+      hook?: Hook;
+      table?: TableName;
+      chain?: string;
+      rule?: number | 'policy';
+    }
   | { kind: 'deliver'; host: string; what: string };

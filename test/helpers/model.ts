@@ -9,7 +9,10 @@ import type { TopologySpec } from '../../src/model/net/topology.ts';
 
 export function labOf(rules: Record<string, string>, topo: TopologySpec = k8sNode()): ModelLab {
   const net = compileTopology(topo);
-  return makeLab(net, new Map(Object.entries(rules).map(([h, text]) => [h, parseRuleset(text, { file: `${h}.rules` })])));
+  return makeLab(
+    net,
+    new Map(Object.entries(rules).map(([h, text]) => [h, parseRuleset(text, { file: `${h}.rules` })])),
+  );
 }
 
 export function probe(lab: ModelLab, p: Probe, world: World = newWorld(lab)): Weighted<ProbeRun>[] {
@@ -19,7 +22,8 @@ export function probe(lab: ModelLab, p: Probe, world: World = newWorld(lab)): We
 /** The single outcome of a deterministic probe. */
 export function only(lab: ModelLab, p: Probe, world?: World): ProbeRun {
   const r = probe(lab, p, world);
-  if (r.length !== 1) throw new Error(`expected one outcome, got ${r.length}: ${r.map((x) => x.value.observation.outcome).join(', ')}`);
+  if (r.length !== 1)
+    throw new Error(`expected one outcome, got ${r.length}: ${r.map((x) => x.value.observation.outcome).join(', ')}`);
   return r[0]!.value;
 }
 
@@ -38,23 +42,46 @@ export function hooksOn(run: ProbeRun, host: string, stage = 0): string[] {
   return out;
 }
 
-export function kubeProxyNat(svc: { vip: string; port: number; endpoints: string[]; targetPort: number; proto?: string }): string {
+export function kubeProxyNat(svc: {
+  vip: string;
+  port: number;
+  endpoints: string[];
+  targetPort: number;
+  proto?: string;
+}): string {
   const proto = svc.proto ?? 'tcp';
   const seps = svc.endpoints.map((_, i) => `KUBE-SEP-${i}`);
   const lines = [
-    '*nat', ':PREROUTING ACCEPT [0:0]', ':INPUT ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':POSTROUTING ACCEPT [0:0]',
-    ':KUBE-SERVICES - [0:0]', ':KUBE-SVC-X - [0:0]', ':KUBE-MARK-MASQ - [0:0]', ':KUBE-POSTROUTING - [0:0]',
+    '*nat',
+    ':PREROUTING ACCEPT [0:0]',
+    ':INPUT ACCEPT [0:0]',
+    ':OUTPUT ACCEPT [0:0]',
+    ':POSTROUTING ACCEPT [0:0]',
+    ':KUBE-SERVICES - [0:0]',
+    ':KUBE-SVC-X - [0:0]',
+    ':KUBE-MARK-MASQ - [0:0]',
+    ':KUBE-POSTROUTING - [0:0]',
     ...seps.map((s) => `:${s} - [0:0]`),
-    '-A PREROUTING -j KUBE-SERVICES', '-A OUTPUT -j KUBE-SERVICES', '-A POSTROUTING -j KUBE-POSTROUTING',
+    '-A PREROUTING -j KUBE-SERVICES',
+    '-A OUTPUT -j KUBE-SERVICES',
+    '-A POSTROUTING -j KUBE-POSTROUTING',
     '-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000',
     '-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN',
     '-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000',
     '-A KUBE-POSTROUTING -j MASQUERADE --random-fully',
     `-A KUBE-SERVICES -d ${svc.vip}/32 -p ${proto} -m ${proto} --dport ${svc.port} -j KUBE-SVC-X`,
     `-A KUBE-SVC-X ! -s 10.244.0.0/16 -d ${svc.vip}/32 -p ${proto} -m ${proto} --dport ${svc.port} -j KUBE-MARK-MASQ`,
-    ...seps.map((s, i) => (i < seps.length - 1 ? `-A KUBE-SVC-X -m statistic --mode random --probability ${(1 / (seps.length - i)).toFixed(11)} -j ${s}` : `-A KUBE-SVC-X -j ${s}`)),
-    ...svc.endpoints.flatMap((ep, i) => [`-A ${seps[i]} -s ${ep}/32 -j KUBE-MARK-MASQ`, `-A ${seps[i]} -p ${proto} -m ${proto} -j DNAT --to-destination ${ep}:${svc.targetPort}`]),
-    'COMMIT', '',
+    ...seps.map((s, i) =>
+      i < seps.length - 1
+        ? `-A KUBE-SVC-X -m statistic --mode random --probability ${(1 / (seps.length - i)).toFixed(11)} -j ${s}`
+        : `-A KUBE-SVC-X -j ${s}`,
+    ),
+    ...svc.endpoints.flatMap((ep, i) => [
+      `-A ${seps[i]} -s ${ep}/32 -j KUBE-MARK-MASQ`,
+      `-A ${seps[i]} -p ${proto} -m ${proto} -j DNAT --to-destination ${ep}:${svc.targetPort}`,
+    ]),
+    'COMMIT',
+    '',
   ];
   return lines.join('\n');
 }

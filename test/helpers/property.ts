@@ -3,7 +3,8 @@
 import fc from 'fast-check';
 
 function params<Ts>(p: fc.Parameters<Ts>): fc.Parameters<Ts> {
-  const seed = p.seed ?? (process.env.NFC_SEED ? Number(process.env.NFC_SEED) : (Date.now() ^ (Math.random() * 0x7fffffff)) | 0);
+  const seed =
+    p.seed ?? (process.env.NFC_SEED ? Number(process.env.NFC_SEED) : (Date.now() ^ (Math.random() * 0x7fffffff)) | 0);
   const path = p.path ?? process.env.NFC_PATH;
   const run: fc.Parameters<Ts> = { ...p, seed };
   if (path) run.path = path;

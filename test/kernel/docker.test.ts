@@ -16,7 +16,10 @@ const skip = reason !== undefined && !required;
 const title = (t: string) => (skip ? `${t} [skipped: ${reason}]` : t);
 
 async function containersOf(pid: number): Promise<string[]> {
-  const list = await dockerClient().listContainers({ all: true, filters: JSON.stringify({ label: [`org.nfconform.owner-pid=${pid}`] }) });
+  const list = await dockerClient().listContainers({
+    all: true,
+    filters: JSON.stringify({ label: [`org.nfconform.owner-pid=${pid}`] }),
+  });
   return list.map((c) => c.Id);
 }
 
@@ -71,15 +74,19 @@ describe.skipIf(skip)(title('kernel: the Docker lab'), () => {
     expect(await containersOf(pid)).toEqual([]);
   });
 
-  test('after SIGKILL the container goes with its helper, or the next start sweeps it', { timeout: 60_000 }, async () => {
-    const { pid, exited } = await holdLab();
-    expect((await containersOf(pid)).length).toBe(1);
-    process.kill(pid, 'SIGKILL');
-    await exited;
-    await sweepStaleContainers(); // what the next run does first
-    for (let i = 0; i < 50 && (await containersOf(pid)).length; i++) await new Promise((r) => setTimeout(r, 100));
-    expect(await containersOf(pid)).toEqual([]);
-  });
+  test(
+    'after SIGKILL the container goes with its helper, or the next start sweeps it',
+    { timeout: 60_000 },
+    async () => {
+      const { pid, exited } = await holdLab();
+      expect((await containersOf(pid)).length).toBe(1);
+      process.kill(pid, 'SIGKILL');
+      await exited;
+      await sweepStaleContainers(); // what the next run does first
+      for (let i = 0; i < 50 && (await containersOf(pid)).length; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await containersOf(pid)).toEqual([]);
+    },
+  );
 });
 
 describe.skipIf(skip)(title('kernel: Docker lab errors'), () => {
@@ -87,7 +94,9 @@ describe.skipIf(skip)(title('kernel: Docker lab errors'), () => {
     const before = process.env.NFCONFORM_DOCKER_IMAGE;
     process.env.NFCONFORM_DOCKER_IMAGE = 'nfconform-lab:no-such-tag';
     try {
-      await expect(findImage()).rejects.toThrow(/nfconform-lab:no-such-tag is missing\. Build it: `npm run docker:build` \(or `npm run docker:build -- --offline`/);
+      await expect(findImage()).rejects.toThrow(
+        /nfconform-lab:no-such-tag is missing\. Build it: `npm run docker:build` \(or `npm run docker:build -- --offline`/,
+      );
     } finally {
       if (before === undefined) delete process.env.NFCONFORM_DOCKER_IMAGE;
       else process.env.NFCONFORM_DOCKER_IMAGE = before;

@@ -6,14 +6,20 @@ import { skipReason, kernelDescribe } from './env.ts';
 
 describe.skipIf(skipReason)(kernelDescribe('kernel: bounded fuzz campaign'), () => {
   const pool = new LabPool({ timeoutMs: 150 });
-  afterAll(async () => { await pool.close(); });
+  afterAll(async () => {
+    await pool.close();
+  });
   const random = Math.floor(Math.random() * 0x7fffffff);
   for (const seed of [1, 2, 3, random]) {
     test(`${seed === random ? 'a random seed (printed)' : `seed ${seed}`}: 40 cases, model and kernel agree`, async () => {
       if (seed === random) console.log(`random fuzz seed: ${seed}`);
       const r = await fuzz({ oracle: { kind: 'kernel', pool }, runs: 40, seed, shrinkSeconds: 30 });
       const d = r.divergence;
-      expect(d ? `${d.diffs.map((x) => `${x.step}: ${x.diff.field} model=${JSON.stringify(x.diff.model)} kernel=${JSON.stringify(x.diff.kernel)}`).join('\n')}\nreplay: nfconform fuzz --replay ${d.seed}:${d.path}\ncase: ${JSON.stringify(d.case)}` : null).toBeNull();
+      expect(
+        d
+          ? `${d.diffs.map((x) => `${x.step}: ${x.diff.field} model=${JSON.stringify(x.diff.model)} kernel=${JSON.stringify(x.diff.kernel)}`).join('\n')}\nreplay: nfconform fuzz --replay ${d.seed}:${d.path}\ncase: ${JSON.stringify(d.case)}`
+          : null,
+      ).toBeNull();
       expect(r.cases).toBe(40);
     }, 300_000);
   }

@@ -6,7 +6,12 @@ function rootRules(): string {
   const out: string[] = [];
   for (const cmd of ['iptables-nft-save', 'iptables-legacy-save']) {
     try {
-      out.push(execFileSync(cmd, [], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter((l) => !l.startsWith('#')).join('\n'));
+      out.push(
+        execFileSync(cmd, [], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+          .split('\n')
+          .filter((l) => !l.startsWith('#'))
+          .join('\n'),
+      );
     } catch {
       out.push(`${cmd}: unavailable`);
     }
@@ -16,7 +21,10 @@ function rootRules(): string {
 
 function ownNamespaces(): string[] {
   try {
-    return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith('nfc-'));
+    return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.split(' ')[0]!)
+      .filter((n) => n.startsWith('nfc-'));
   } catch {
     return [];
   }
@@ -25,7 +33,13 @@ function ownNamespaces(): string[] {
 /** Lab containers still there (none when no Docker daemon answers). */
 function ownContainers(): string[] {
   try {
-    return execFileSync('docker', ['ps', '-aq', '--filter', 'label=org.nfconform.lab'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 }).split('\n').filter(Boolean);
+    return execFileSync('docker', ['ps', '-aq', '--filter', 'label=org.nfconform.lab'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 10_000,
+    })
+      .split('\n')
+      .filter(Boolean);
   } catch {
     return [];
   }
@@ -39,7 +53,10 @@ export default function setup(): () => Promise<void> {
     const containers = ownContainers();
     if (containers.length) throw new Error(`kernel tests left lab containers behind: ${containers.join(' ')}`);
     const after = rootRules();
-    if (after !== before) throw new Error(`the root namespace's iptables changed during the kernel tests:\n--- before\n${before}\n--- after\n${after}`);
+    if (after !== before)
+      throw new Error(
+        `the root namespace's iptables changed during the kernel tests:\n--- before\n${before}\n--- after\n${after}`,
+      );
     const left = ownNamespaces();
     if (left.length) throw new Error(`kernel tests left namespaces behind: ${left.join(' ')}`);
   };

@@ -9,18 +9,27 @@ import { parseNsName } from '../../src/lab/names.ts';
 import { k8sNode } from '../../src/model/net/presets.ts';
 import { skipReason, kernelDescribe } from './env.ts';
 
-const dnatTo = (ip: string) => `*nat\n-A PREROUTING -d 10.96.0.100/32 -p tcp -j DNAT --to-destination ${ip}:8080\nCOMMIT\n`;
-const namespaces = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
+const dnatTo = (ip: string) =>
+  `*nat\n-A PREROUTING -d 10.96.0.100/32 -p tcp -j DNAT --to-destination ${ip}:8080\nCOMMIT\n`;
+const namespaces = () =>
+  execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter(Boolean);
 
 describe.skipIf(skipReason)(kernelDescribe('kernel: lab isolation and cleanup'), () => {
   test('two labs at once do not interfere', async () => {
     const [a, b] = await Promise.all([KernelLab.up(k8sNode()), KernelLab.up(k8sNode())]);
     try {
       await Promise.all([a.apply('node', dnatTo('10.244.1.11')), b.apply('node', dnatTo('10.244.1.12'))]);
-      const rounds = await Promise.all(Array.from({ length: 10 }, (_, i) => Promise.all([
-        a.probe({ from: 'client', proto: 'tcp', dst: '10.96.0.100', dport: 80, sport: 42000 + i }),
-        b.probe({ from: 'client', proto: 'tcp', dst: '10.96.0.100', dport: 80, sport: 42000 + i }),
-      ])));
+      const rounds = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          Promise.all([
+            a.probe({ from: 'client', proto: 'tcp', dst: '10.96.0.100', dport: 80, sport: 42000 + i }),
+            b.probe({ from: 'client', proto: 'tcp', dst: '10.96.0.100', dport: 80, sport: 42000 + i }),
+          ]),
+        ),
+      );
       for (const [ra, rb] of rounds) {
         expect(ra.responder).toBe('pod1');
         expect(rb.responder).toBe('pod2');
@@ -49,7 +58,9 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: lab isolation and cleanup'),
     });
     const owned = () => namespaces().filter((n) => parseNsName(n)?.pid === pid);
     expect(owned().length).toBe(6);
-    const agentPids = owned().flatMap((ns) => execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number));
+    const agentPids = owned().flatMap((ns) =>
+      execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number),
+    );
     expect(agentPids.length).toBeGreaterThan(0);
     process.kill(pid, 'SIGKILL');
     await new Promise((r) => child.once('exit', r));
@@ -58,7 +69,13 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: lab isolation and cleanup'),
     expect(reaped.filter((n) => parseNsName(n)?.pid === pid).length).toBe(6);
     expect(owned()).toEqual([]);
     // gone, or a zombie waiting for init to collect it
-    const running = (p: number) => { try { return !/^State:\s+Z/m.test(readFileSync(`/proc/${p}/status`, 'utf8')); } catch { return false; } };
+    const running = (p: number) => {
+      try {
+        return !/^State:\s+Z/m.test(readFileSync(`/proc/${p}/status`, 'utf8'));
+      } catch {
+        return false;
+      }
+    };
     for (let i = 0; i < 20 && agentPids.some(running); i++) await new Promise((r) => setTimeout(r, 50));
     expect(agentPids.filter(running)).toEqual([]);
   });
@@ -68,7 +85,10 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: lab isolation and cleanup'),
     const tsx = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
     const child = spawn(tsx, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
     const pid = await new Promise<number>((resolve) => {
-      child.stdout.on('data', (d: Buffer) => { const m = /UP (\d+)/.exec(d.toString()); if (m) resolve(Number(m[1])); });
+      child.stdout.on('data', (d: Buffer) => {
+        const m = /UP (\d+)/.exec(d.toString());
+        if (m) resolve(Number(m[1]));
+      });
     });
     process.kill(pid, 'SIGTERM');
     await new Promise((r) => child.once('exit', r));

@@ -19,7 +19,9 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: compiled Services'), () => {
       expect(r).toMatchObject({ kernelOk: true, modelOk: true });
     }
   });
-  afterAll(async () => { await lab?.down(); });
+  afterAll(async () => {
+    await lab?.down();
+  });
 
   const probes: [string, Probe, string][] = [
     ['ClusterIP from a pod', { from: 'pod2', proto: 'tcp', dst: '10.96.0.100', dport: 80 }, 'delivered'],
@@ -27,19 +29,41 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: compiled Services'), () => {
     ['ClusterIP from the other node', { from: 'node2', proto: 'tcp', dst: '10.96.0.100', dport: 80 }, 'delivered'],
     ['no endpoints: refused', { from: 'client', proto: 'tcp', dst: '10.96.0.101', dport: 80 }, 'refused'],
     ['NodePort', { from: 'client', proto: 'tcp', dst: '192.168.50.10', dport: 30080 }, 'delivered'],
-    ['eTP=Local without a local endpoint', { from: 'client', proto: 'tcp', dst: '192.168.50.10', dport: 30081 }, 'dropped'],
+    [
+      'eTP=Local without a local endpoint',
+      { from: 'client', proto: 'tcp', dst: '192.168.50.10', dport: 30081 },
+      'dropped',
+    ],
     ['affinity', { from: 'client', proto: 'tcp', dst: '10.96.0.104', dport: 80 }, 'delivered'],
     ['affinity again', { from: 'client', proto: 'tcp', dst: '10.96.0.104', dport: 80 }, 'delivered'],
-    ['LoadBalancer IP from an allowed source', { from: 'client', proto: 'tcp', dst: '203.0.113.10', dport: 80 }, 'delivered'],
+    [
+      'LoadBalancer IP from an allowed source',
+      { from: 'client', proto: 'tcp', dst: '203.0.113.10', dport: 80 },
+      'delivered',
+    ],
     ['LoadBalancer IP from another source', { from: 'node2', proto: 'tcp', dst: '203.0.113.10', dport: 80 }, 'dropped'],
     ['UDP Service', { from: 'pod1', proto: 'udp', dst: '10.96.0.10', dport: 53 }, 'delivered'],
     ['ping a ClusterIP', { from: 'pod1', proto: 'icmp', dst: '10.96.0.100' }, 'dropped'],
   ];
   test('an SCTP Service: the kernel and the model both load its rules', async () => {
-    const sctp = readCluster(JSON.stringify({ kind: 'List', items: [
-      { kind: 'Service', metadata: { namespace: 'telco', name: 'sig' }, spec: { clusterIP: '10.96.0.50', ports: [{ name: 's', protocol: 'SCTP', port: 2905, targetPort: 2905 }] } },
-      { kind: 'EndpointSlice', metadata: { namespace: 'telco', name: 'sig-1', labels: { 'kubernetes.io/service-name': 'sig' } }, ports: [{ name: 's', port: 2905, protocol: 'SCTP' }], endpoints: [{ addresses: ['10.244.1.11'], conditions: { ready: true }, nodeName: 'node' }] },
-    ] }));
+    const sctp = readCluster(
+      JSON.stringify({
+        kind: 'List',
+        items: [
+          {
+            kind: 'Service',
+            metadata: { namespace: 'telco', name: 'sig' },
+            spec: { clusterIP: '10.96.0.50', ports: [{ name: 's', protocol: 'SCTP', port: 2905, targetPort: 2905 }] },
+          },
+          {
+            kind: 'EndpointSlice',
+            metadata: { namespace: 'telco', name: 'sig-1', labels: { 'kubernetes.io/service-name': 'sig' } },
+            ports: [{ name: 's', port: 2905, protocol: 'SCTP' }],
+            endpoints: [{ addresses: ['10.244.1.11'], conditions: { ready: true }, nodeName: 'node' }],
+          },
+        ],
+      }),
+    );
     const r = await lab.apply('node2', compileNode(sctp, { nodeName: 'node2', clusterCIDR: '10.244.0.0/16' }));
     expect(r).toMatchObject({ kernelOk: true, modelOk: true });
     await lab.apply('node2', compileNode(cluster, { nodeName: 'node2', clusterCIDR: '10.244.0.0/16' }));
@@ -70,7 +94,11 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: random Service sets (propert
       for (const seed of [1, 2, random]) {
         const r = await fuzz({ oracle: { kind: 'kernel', pool }, kind: 'services', runs: 8, seed, shrinkSeconds: 30 });
         const d = r.divergence;
-        expect(d ? `${d.diffs.map((x) => `${x.step}: ${x.diff.field} model=${JSON.stringify(x.diff.model)} kernel=${JSON.stringify(x.diff.kernel)}`).join('\n')}\nreplay: nfconform fuzz --services --replay ${d.seed}:${d.path}` : null).toBeNull();
+        expect(
+          d
+            ? `${d.diffs.map((x) => `${x.step}: ${x.diff.field} model=${JSON.stringify(x.diff.model)} kernel=${JSON.stringify(x.diff.kernel)}`).join('\n')}\nreplay: nfconform fuzz --services --replay ${d.seed}:${d.path}`
+            : null,
+        ).toBeNull();
       }
     } finally {
       await pool.close();

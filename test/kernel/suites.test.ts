@@ -14,14 +14,18 @@ for (const iptables of ['nft', 'legacy'] as const) {
     // one run over all cases, so that the lab is reused; each case is then its own test
     const reports = runCases(cases, { backends: 'both', iptables });
     runs[iptables] = reports;
-    afterAll(async () => { await reports; });
+    afterAll(async () => {
+      await reports;
+    });
     for (const c of cases) {
       test(c.name, async () => {
         const r = (await reports).find((x) => x.file === c.file)!;
         const problems = r.steps.flatMap((s) => [
           ...s.kernelMisses.map((m) => `${s.label}: kernel ${m}`),
           ...s.oracleMisses.map((m) => `${s.label}: oracle ${m}`),
-          ...s.diffs.map((d) => `${s.label}: ${d.field} model=${JSON.stringify(d.model)} kernel=${JSON.stringify(d.kernel)}`),
+          ...s.diffs.map(
+            (d) => `${s.label}: ${d.field} model=${JSON.stringify(d.model)} kernel=${JSON.stringify(d.kernel)}`,
+          ),
         ]);
         expect(r.error ?? null).toBeNull();
         expect(problems).toEqual([]);

@@ -9,7 +9,11 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: validate a node dump'), () =
     test(`the fixture dump passes on the model and the kernel (iptables-${iptables})`, async () => {
       const r = await validateNode({ ...validateInput('node.iptables-save'), backends: 'both', iptables });
       expect(r.kernel).toBe('ran');
-      expect(r.services.filter((s) => s.status !== 'pass').map((s) => [s.service, s.failure?.kernelMiss ?? s.failure?.modelMiss])).toEqual([]);
+      expect(
+        r.services
+          .filter((s) => s.status !== 'pass')
+          .map((s) => [s.service, s.failure?.kernelMiss ?? s.failure?.modelMiss]),
+      ).toEqual([]);
     });
   }
 

@@ -18,7 +18,9 @@ for (const file of findCaseFiles()) {
 }
 
 test('the schema refuses what the loader refuses', () => {
-  expect(validate({ name: 'x', topology: 'k8s-node', steps: [{ from: 'pod1', proto: 'sctp', dst: '10.0.0.1' }] })).toBe(false);
+  expect(validate({ name: 'x', topology: 'k8s-node', steps: [{ from: 'pod1', proto: 'sctp', dst: '10.0.0.1' }] })).toBe(
+    false,
+  );
   expect(validate({ name: 'x', topology: 'k8s-node', steps: [] })).toBe(false);
   expect(validate({ name: 'x', topology: 'k8s-node', steps: [{ wait: 3 }] })).toBe(true);
 });

@@ -11,7 +11,11 @@ const dir = mkdtempSync(join(tmpdir(), 'nfc-cli-'));
 
 function cli(args: string[]): { code: number; out: string; err: string } {
   try {
-    const out = execFileSync(process.execPath, [BIN, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    const out = execFileSync(process.execPath, [BIN, ...args], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     return { code: 0, out, err: '' };
   } catch (e) {
     const x = e as { status: number; stdout: string; stderr: string };
@@ -47,7 +51,10 @@ test('an unknown match is reported as unsupported, exit 2', () => {
 
 test('a broken case file: exit 2 with the file and the field', () => {
   const f = join(dir, 'case.json');
-  writeFileSync(f, JSON.stringify({ name: 'x', topology: 'k8s-node', steps: [{ from: 'pod1', proto: 'tcp', dst: '10.0.0.1' }] }));
+  writeFileSync(
+    f,
+    JSON.stringify({ name: 'x', topology: 'k8s-node', steps: [{ from: 'pod1', proto: 'tcp', dst: '10.0.0.1' }] }),
+  );
   const r = cli(['check', f, '--backend', 'model']);
   expect(r.code).toBe(2);
   expect(r.err).toContain(`${f}:1:1: steps[0].dport (a number) is required for tcp`);
@@ -63,17 +70,41 @@ test('trace --json gives the observation record and the trace', () => {
   writeFileSync(f, 'iptables -t nat -A PREROUTING -d 10.96.0.1 -p tcp -j DNAT --to-destination 10.244.1.12:8080\n');
   const r = cli(['trace', '--ruleset', `node=${f}`, '--from', 'client', 'tcp', '10.96.0.1:80', '--json']);
   expect(r.code).toBe(0);
-  const j = JSON.parse(r.out) as { results: { p: number; observation: { outcome: string; responder: string }; trace: unknown[] }[] };
+  const j = JSON.parse(r.out) as {
+    results: { p: number; observation: { outcome: string; responder: string }; trace: unknown[] }[];
+  };
   expect(j.results[0]!.observation).toMatchObject({ outcome: 'delivered', responder: 'pod2' });
   expect(j.results[0]!.trace.length).toBeGreaterThan(10);
 });
 
 test('check on the model: a passing case exits 0, a failing one 1', () => {
   const ok = join(dir, 'pass.json');
-  writeFileSync(ok, JSON.stringify({ name: 'pass', topology: 'k8s-node', steps: [{ from: 'pod1', proto: 'tcp', dst: '10.244.1.12', dport: 8080, expect: { outcome: 'delivered', responder: 'pod2' } }] }));
+  writeFileSync(
+    ok,
+    JSON.stringify({
+      name: 'pass',
+      topology: 'k8s-node',
+      steps: [
+        {
+          from: 'pod1',
+          proto: 'tcp',
+          dst: '10.244.1.12',
+          dport: 8080,
+          expect: { outcome: 'delivered', responder: 'pod2' },
+        },
+      ],
+    }),
+  );
   expect(cli(['check', ok, '--backend', 'model']).code).toBe(0);
   const bad = join(dir, 'fail.json');
-  writeFileSync(bad, JSON.stringify({ name: 'fail', topology: 'k8s-node', steps: [{ from: 'pod1', proto: 'tcp', dst: '10.244.1.12', dport: 8080, expect: { outcome: 'dropped' } }] }));
+  writeFileSync(
+    bad,
+    JSON.stringify({
+      name: 'fail',
+      topology: 'k8s-node',
+      steps: [{ from: 'pod1', proto: 'tcp', dst: '10.244.1.12', dport: 8080, expect: { outcome: 'dropped' } }],
+    }),
+  );
   const r = cli(['check', bad, '--backend', 'model']);
   expect(r.code).toBe(1);
   expect(r.out).toContain('outcome delivered, expected dropped');

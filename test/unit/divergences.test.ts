@@ -16,15 +16,25 @@ test('a registered divergence is matched by field and by the values of each side
 
 test('a known divergence is reported, not failed', async () => {
   const c = caseFromDraw({
-    backend: 'nft', ipForward: true, brNf: true, routeLocalnet: false, hairpin1: false, hairpin2: false,
+    backend: 'nft',
+    ipForward: true,
+    brNf: true,
+    routeLocalnet: false,
+    hairpin1: false,
+    hairpin2: false,
     rules: [{ table: 'nat', chain: 3, target: '-j MASQUERADE' }],
     probes: [{ from: 'pod1', proto: 'tcp', dst: '10.0.2.11', dport: 8080 }],
   });
   const oracle = { kind: 'mutant' as const, mutation: 'masquerade-first-address' as const };
   const failing = await judgeCase(c, oracle, []);
   expect(failing.diffs.length).toBeGreaterThan(0);
-  const registry: KnownDivergence[] = [{ id: 'K-masq', field: 'seen', reason: 'planted' }, { id: 'K-ct', field: 'conntrack.', reason: 'planted' }];
+  const registry: KnownDivergence[] = [
+    { id: 'K-masq', field: 'seen', reason: 'planted' },
+    { id: 'K-ct', field: 'conntrack.', reason: 'planted' },
+  ];
   const known = await judgeCase(c, oracle, registry);
   expect(known.diffs).toEqual([]);
-  expect(known.known.map((k) => k.entry.id).sort()).toEqual([...new Set(failing.diffs.map((d) => (d.diff.field === 'seen' ? 'K-masq' : 'K-ct')))].sort());
+  expect(known.known.map((k) => k.entry.id).sort()).toEqual(
+    [...new Set(failing.diffs.map((d) => (d.diff.field === 'seen' ? 'K-masq' : 'K-ct')))].sort(),
+  );
 });

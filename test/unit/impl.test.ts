@@ -15,13 +15,22 @@ describe('implementations under test', () => {
   test('the example adapter fails exactly the externalTrafficPolicy=Local suite', async () => {
     const cases = [suite('external-traffic-policy-local'), suite('no-endpoints')];
     const reports = await runCases(cases, { backends: 'model', impl: implementationOf(adapter) });
-    expect(reports.map((r) => [r.model, r.oracle])).toEqual([['fail', 'fail'], ['pass', 'pass']]);
+    expect(reports.map((r) => [r.model, r.oracle])).toEqual([
+      ['fail', 'fail'],
+      ['pass', 'pass'],
+    ]);
     const builtin = await runCases(cases, { backends: 'model', impl: implementationOf('builtin') });
-    expect(builtin.map((r) => [r.model, r.oracle])).toEqual([['pass', 'pass'], ['pass', 'pass']]);
+    expect(builtin.map((r) => [r.model, r.oracle])).toEqual([
+      ['pass', 'pass'],
+      ['pass', 'pass'],
+    ]);
   });
 
   test('a mutant by name', async () => {
-    const [r] = await runCases([suite('no-endpoints')], { backends: 'model', impl: implementationOf('mutant:reject-becomes-drop') });
+    const [r] = await runCases([suite('no-endpoints')], {
+      backends: 'model',
+      impl: implementationOf('mutant:reject-becomes-drop'),
+    });
     expect(r!.oracle).toBe('fail');
     expect(() => implementationOf('mutant:nope')).toThrow(/no such mutant/);
   });
@@ -33,8 +42,13 @@ describe('implementations under test', () => {
     chmodSync(bogus, 0o755);
     const failing = join(dir, 'fails.mjs');
     writeFileSync(failing, 'process.stderr.write("cannot reach the API server\\n"); process.exit(3);\n');
-    for (const [impl, want] of [[bogus, /bogus\.sh \(output for node\):2:\d+: unsupported: match module "bogus"/], [failing, /failed for node node \(exit 3\): cannot reach the API server/]] as const) {
-      const err = await runCases([suite('no-endpoints')], { backends: 'model', impl: implementationOf(impl) }).catch((e: unknown) => e);
+    for (const [impl, want] of [
+      [bogus, /bogus\.sh \(output for node\):2:\d+: unsupported: match module "bogus"/],
+      [failing, /failed for node node \(exit 3\): cannot reach the API server/],
+    ] as const) {
+      const err = await runCases([suite('no-endpoints')], { backends: 'model', impl: implementationOf(impl) }).catch(
+        (e: unknown) => e,
+      );
       expect(isInputError(err)).toBe(true);
       expect((err as Error).message).toMatch(want);
     }

@@ -16,14 +16,39 @@ const lab = labOf({ node: rules });
 
 describe('kube objects', () => {
   test('reads Services and EndpointSlices of a kubectl List', () => {
-    expect(cluster.services.map((s) => s.name)).toEqual(['web', 'empty', 'np', 'local', 'sticky', 'lb', 'headless', 'ext', 'dns', 'itl', 'extip', 'lb2', 'sticky2']);
+    expect(cluster.services.map((s) => s.name)).toEqual([
+      'web',
+      'empty',
+      'np',
+      'local',
+      'sticky',
+      'lb',
+      'headless',
+      'ext',
+      'dns',
+      'itl',
+      'extip',
+      'lb2',
+      'sticky2',
+    ]);
     expect(cluster.services.find((s) => s.name === 'headless')!.clusterIP).toBeUndefined();
     expect(cluster.services.find((s) => s.name === 'lb')!.loadBalancerIPs).toEqual(['203.0.113.10']);
   });
   test('an invalid object is named with its field', () => {
-    const bad = JSON.stringify({ kind: 'List', items: [{ kind: 'Service', metadata: { namespace: 'ns', name: 'x' }, spec: { clusterIP: '10.96.0.1', ports: [{ port: 70000 }] } }] });
+    const bad = JSON.stringify({
+      kind: 'List',
+      items: [
+        {
+          kind: 'Service',
+          metadata: { namespace: 'ns', name: 'x' },
+          spec: { clusterIP: '10.96.0.1', ports: [{ port: 70000 }] },
+        },
+      ],
+    });
     expect(() => readCluster(bad, 'svc.json')).toThrow(InputError);
-    expect(() => readCluster(bad, 'svc.json')).toThrow('svc.json:1:1: Service ns/x: spec.ports[0].port: must be a port 1-65535, not 70000');
+    expect(() => readCluster(bad, 'svc.json')).toThrow(
+      'svc.json:1:1: Service ns/x: spec.ports[0].port: must be a port 1-65535, not 70000',
+    );
   });
 });
 
@@ -35,13 +60,23 @@ describe('the compiled ruleset', () => {
     for (const m of rules.matchAll(/^:(\S+)/gm)) expect(m[1]!.length).toBeLessThanOrEqual(28);
   });
   test('headless and ExternalName Services produce no rules', () => {
-    const only = readCluster(JSON.stringify({ kind: 'List', items: JSON.parse(fixture).items.filter((i: { metadata: { name: string } }) => ['headless', 'ext'].includes(i.metadata.name)) }));
+    const only = readCluster(
+      JSON.stringify({
+        kind: 'List',
+        items: JSON.parse(fixture).items.filter((i: { metadata: { name: string } }) =>
+          ['headless', 'ext'].includes(i.metadata.name),
+        ),
+      }),
+    );
     const r = compileNode(only, { nodeName: 'node', clusterCIDR: '10.244.0.0/16' });
     expect(r).not.toMatch(/KUBE-SVC-|KUBE-SEP-|DNAT|REJECT/);
   });
   test('a ClusterIP load-balances 1/2 : 1/2, the pod keeps its source', () => {
     const res = probe(lab, { from: 'pod2', proto: 'tcp', dst: '10.96.0.100', dport: 80 });
-    expect(res.map((r) => [r.p, r.value.observation.responder, r.value.observation.seen?.src]).sort()).toEqual([[0.5, 'pod1', '10.244.1.12:40000'], [0.5, 'pod3', '10.244.1.12:40000']]);
+    expect(res.map((r) => [r.p, r.value.observation.responder, r.value.observation.seen?.src]).sort()).toEqual([
+      [0.5, 'pod1', '10.244.1.12:40000'],
+      [0.5, 'pod3', '10.244.1.12:40000'],
+    ]);
   });
   test('no endpoints: REJECT, refused', () => {
     expect(obs(lab, { from: 'pod1', proto: 'tcp', dst: '10.96.0.101', dport: 80 }).outcome).toBe('refused');
@@ -57,35 +92,81 @@ describe('the compiled ruleset', () => {
     expect(obs(lab, { from: 'pod1', proto: 'tcp', dst: '10.96.0.103', dport: 80 }).responder).toBe('pod3');
   });
   test('ClientIP affinity sticks to the first choice', () => {
-    const first = runProbe(lab, newWorld(lab), { from: 'client', proto: 'tcp', dst: '10.96.0.104', dport: 80, sport: 41000 });
+    const first = runProbe(lab, newWorld(lab), {
+      from: 'client',
+      proto: 'tcp',
+      dst: '10.96.0.104',
+      dport: 80,
+      sport: 41000,
+    });
     expect(first.map((b) => b.value.observation.responder).sort()).toEqual(['pod1', 'pod2']);
     for (const branch of first) {
-      const again = runProbe(lab, branch.value.world, { from: 'client', proto: 'tcp', dst: '10.96.0.104', dport: 80, sport: 41001 });
+      const again = runProbe(lab, branch.value.world, {
+        from: 'client',
+        proto: 'tcp',
+        dst: '10.96.0.104',
+        dport: 80,
+        sport: 41001,
+      });
       expect(again.map((r) => r.value.observation.responder)).toEqual([branch.value.observation.responder]);
     }
   });
   test('a LoadBalancer IP with source ranges admits them and drops others; UDP Services work', () => {
-    expect(obs(lab, { from: 'client', proto: 'tcp', dst: '203.0.113.10', dport: 80 })).toMatchObject({ outcome: 'delivered', responder: 'pod2' });
+    expect(obs(lab, { from: 'client', proto: 'tcp', dst: '203.0.113.10', dport: 80 })).toMatchObject({
+      outcome: 'delivered',
+      responder: 'pod2',
+    });
     expect(obs(lab, { from: 'node2', proto: 'tcp', dst: '203.0.113.10', dport: 80 }).outcome).toBe('dropped');
-    expect(obs(lab, { from: 'pod1', proto: 'udp', dst: '10.96.0.10', dport: 53 })).toMatchObject({ outcome: 'delivered', responder: 'pod2' });
+    expect(obs(lab, { from: 'pod1', proto: 'udp', dst: '10.96.0.10', dport: 53 })).toMatchObject({
+      outcome: 'delivered',
+      responder: 'pod2',
+    });
   });
 });
 
 test('ClientIP affinity expires after its timeout: the choice is random again', () => {
-  const first = runProbe(lab, newWorld(lab), { from: 'client', proto: 'tcp', dst: '10.96.0.109', dport: 80, sport: 41000 });
+  const first = runProbe(lab, newWorld(lab), {
+    from: 'client',
+    proto: 'tcp',
+    dst: '10.96.0.109',
+    dport: 80,
+    sport: 41000,
+  });
   for (const branch of first) {
-    const soon = runProbe(lab, { ...branch.value.world, now: branch.value.world.now + 1 }, { from: 'client', proto: 'tcp', dst: '10.96.0.109', dport: 80, sport: 41001 });
+    const soon = runProbe(
+      lab,
+      { ...branch.value.world, now: branch.value.world.now + 1 },
+      { from: 'client', proto: 'tcp', dst: '10.96.0.109', dport: 80, sport: 41001 },
+    );
     expect(soon).toHaveLength(1);
-    const later = runProbe(lab, { ...branch.value.world, now: branch.value.world.now + 3 }, { from: 'client', proto: 'tcp', dst: '10.96.0.109', dport: 80, sport: 41002 });
+    const later = runProbe(
+      lab,
+      { ...branch.value.world, now: branch.value.world.now + 3 },
+      { from: 'client', proto: 'tcp', dst: '10.96.0.109', dport: 80, sport: 41002 },
+    );
     expect(later.map((r) => r.value.observation.responder).sort()).toEqual(['pod1', 'pod2']);
   }
 });
 
 test('an SCTP Service compiles to rules the model loads (sctp port match)', () => {
-  const sctp = readCluster(JSON.stringify({ kind: 'List', items: [
-    { kind: 'Service', metadata: { namespace: 'telco', name: 'sig' }, spec: { clusterIP: '10.96.0.50', ports: [{ name: 's', protocol: 'SCTP', port: 2905, targetPort: 2905 }] } },
-    { kind: 'EndpointSlice', metadata: { namespace: 'telco', name: 'sig-1', labels: { 'kubernetes.io/service-name': 'sig' } }, ports: [{ name: 's', port: 2905, protocol: 'SCTP' }], endpoints: [{ addresses: ['10.244.1.11'], conditions: { ready: true }, nodeName: 'node' }] },
-  ] }));
+  const sctp = readCluster(
+    JSON.stringify({
+      kind: 'List',
+      items: [
+        {
+          kind: 'Service',
+          metadata: { namespace: 'telco', name: 'sig' },
+          spec: { clusterIP: '10.96.0.50', ports: [{ name: 's', protocol: 'SCTP', port: 2905, targetPort: 2905 }] },
+        },
+        {
+          kind: 'EndpointSlice',
+          metadata: { namespace: 'telco', name: 'sig-1', labels: { 'kubernetes.io/service-name': 'sig' } },
+          ports: [{ name: 's', port: 2905, protocol: 'SCTP' }],
+          endpoints: [{ addresses: ['10.244.1.11'], conditions: { ready: true }, nodeName: 'node' }],
+        },
+      ],
+    }),
+  );
   const text = compileNode(sctp, { nodeName: 'node', clusterCIDR: '10.244.0.0/16' });
   expect(text).toContain('-d 10.96.0.50/32 -p sctp');
   expect(() => parseRuleset(text)).not.toThrow();

@@ -17,15 +17,44 @@ const node = compileTopology(k8sNode()).hosts.get('node')!;
 const ip = (s: string) => parseIp(s)!;
 
 function pkt(over: Partial<Pkt> = {}): Pkt {
-  return { proto: 6, src: ip('10.244.1.11'), dst: ip('10.96.0.100'), sport: 40000, dport: 80, tcpFlags: TCP.SYN, icmpType: 0, icmpCode: 0, mark: 0, notrack: false, ...over };
+  return {
+    proto: 6,
+    src: ip('10.244.1.11'),
+    dst: ip('10.96.0.100'),
+    sport: 40000,
+    dport: 80,
+    tcpFlags: TCP.SYN,
+    icmpType: 0,
+    icmpCode: 0,
+    mark: 0,
+    notrack: false,
+    ...over,
+  };
 }
 
 function env(over: Partial<MatchEnv> = {}): MatchEnv {
-  return { host: node, hook: 'PREROUTING', inIf: 'cni0', outIf: '', ct: undefined, state: newHostState(), now: 100, choose: () => true, ruleId: 'r', ...over };
+  return {
+    host: node,
+    hook: 'PREROUTING',
+    inIf: 'cni0',
+    outIf: '',
+    ct: undefined,
+    state: newHostState(),
+    now: 100,
+    choose: () => true,
+    ruleId: 'r',
+    ...over,
+  };
 }
 
 /** Does `spec` (after "-A CHAIN") match the packet? */
-function matches(spec: string, p: Partial<Pkt> = {}, e: Partial<MatchEnv> = {}, table = 'filter', chain = 'INPUT'): boolean {
+function matches(
+  spec: string,
+  p: Partial<Pkt> = {},
+  e: Partial<MatchEnv> = {},
+  table = 'filter',
+  chain = 'INPUT',
+): boolean {
   const rs = parseSave(`*${table}\n-A ${chain} ${spec}\nCOMMIT\n`);
   const rule = rs.tables.get(table as 'filter')!.chains.get(chain)!.rules[0]!;
   return compileRule(rule)(pkt(p), env(e));
@@ -89,7 +118,13 @@ describe('match modules', () => {
     expect(matches('-m mark ! --mark 0x4000/0x4000 -j DROP', { mark: 0 })).toBe(true);
   });
   test('conntrack and state', () => {
-    const e = unconfirmed(newCtTable(), { proto: 6, src: ip('10.244.1.11'), sport: 40000, dst: ip('10.96.0.100'), dport: 80 });
+    const e = unconfirmed(newCtTable(), {
+      proto: 6,
+      src: ip('10.244.1.11'),
+      sport: 40000,
+      dst: ip('10.96.0.100'),
+      dport: 80,
+    });
     e.reply = { proto: 6, src: ip('10.244.1.12'), sport: 8080, dst: ip('10.244.1.11'), dport: 40000 };
     e.dstNat = true;
     const ct = { entry: e, dir: 'orig' as const, state: 'NEW' as const };
@@ -109,8 +144,24 @@ describe('match modules', () => {
     expect(matches('-m addrtype --dst-type UNICAST -j DROP')).toBe(true);
     expect(matches('-m addrtype --dst-type BROADCAST -j DROP', { dst: ip('10.244.1.255') })).toBe(true);
     // 192.168.50.10 is local, but not on cni0
-    expect(matches('-m addrtype --dst-type LOCAL --limit-iface-in -j RETURN', { dst: ip('192.168.50.10') }, { inIf: 'cni0' }, 'nat', 'PREROUTING')).toBe(false);
-    expect(matches('-m addrtype --dst-type LOCAL --limit-iface-in -j RETURN', { dst: ip('10.244.1.1') }, { inIf: 'cni0' }, 'nat', 'PREROUTING')).toBe(true);
+    expect(
+      matches(
+        '-m addrtype --dst-type LOCAL --limit-iface-in -j RETURN',
+        { dst: ip('192.168.50.10') },
+        { inIf: 'cni0' },
+        'nat',
+        'PREROUTING',
+      ),
+    ).toBe(false);
+    expect(
+      matches(
+        '-m addrtype --dst-type LOCAL --limit-iface-in -j RETURN',
+        { dst: ip('10.244.1.1') },
+        { inIf: 'cni0' },
+        'nat',
+        'PREROUTING',
+      ),
+    ).toBe(true);
   });
   test('statistic random asks for a branch with the exact probability', () => {
     const asked: number[] = [];
@@ -139,8 +190,10 @@ describe('match modules', () => {
 });
 
 describe('targets, through the packet path', () => {
-  const filter = (rules: string) => `*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n${rules}\nCOMMIT\n`;
-  const nat = (rules: string) => `*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n${rules}\nCOMMIT\n`;
+  const filter = (rules: string) =>
+    `*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n${rules}\nCOMMIT\n`;
+  const nat = (rules: string) =>
+    `*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n${rules}\nCOMMIT\n`;
   const toPod1 = { from: 'client', proto: 'tcp' as const, dst: '10.244.1.11', dport: 8080 };
 
   test('ACCEPT, DROP and the policy', () => {
@@ -152,36 +205,73 @@ describe('targets, through the packet path', () => {
     expect(p.droppedAt).toMatchObject({ chain: 'FORWARD', rule: 'policy' });
   });
   test('RETURN, jump and goto', () => {
-    const rules = '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:A - [0:0]\n:B - [0:0]\n-A FORWARD -j A\n-A FORWARD -j DROP\n-A A -g B\n-A A -j DROP\n-A B -j RETURN\nCOMMIT\n';
+    const rules =
+      '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:A - [0:0]\n:B - [0:0]\n-A FORWARD -j A\n-A FORWARD -j DROP\n-A A -g B\n-A A -j DROP\n-A B -j RETURN\nCOMMIT\n';
     // goto B then RETURN from B returns to FORWARD (not to A), where the next rule drops
     const o = obs(labOf({ node: rules }), toPod1);
     expect(o.droppedAt).toMatchObject({ chain: 'FORWARD', rule: 2 });
   });
   test('REJECT variants reach the client as refused or icmp-error', () => {
-    expect(obs(labOf({ node: filter('-A FORWARD -j REJECT') }), toPod1)).toMatchObject({ outcome: 'refused', icmp: 'port-unreachable' });
-    expect(obs(labOf({ node: filter('-A FORWARD -p tcp -j REJECT --reject-with tcp-reset') }), toPod1)).toMatchObject({ outcome: 'refused', icmp: null });
-    expect(obs(labOf({ node: filter('-A FORWARD -j REJECT --reject-with icmp-host-prohibited') }), toPod1)).toMatchObject({ outcome: 'icmp-error', icmp: 'host-prohibited' });
-    expect(obs(labOf({ node: filter('-A FORWARD -j REJECT --reject-with icmp-net-unreachable') }), toPod1)).toMatchObject({ outcome: 'icmp-error', icmp: 'net-unreachable' });
+    expect(obs(labOf({ node: filter('-A FORWARD -j REJECT') }), toPod1)).toMatchObject({
+      outcome: 'refused',
+      icmp: 'port-unreachable',
+    });
+    expect(obs(labOf({ node: filter('-A FORWARD -p tcp -j REJECT --reject-with tcp-reset') }), toPod1)).toMatchObject({
+      outcome: 'refused',
+      icmp: null,
+    });
+    expect(
+      obs(labOf({ node: filter('-A FORWARD -j REJECT --reject-with icmp-host-prohibited') }), toPod1),
+    ).toMatchObject({ outcome: 'icmp-error', icmp: 'host-prohibited' });
+    expect(
+      obs(labOf({ node: filter('-A FORWARD -j REJECT --reject-with icmp-net-unreachable') }), toPod1),
+    ).toMatchObject({ outcome: 'icmp-error', icmp: 'net-unreachable' });
   });
   test('LOG, NFLOG and TRACE do not decide', () => {
-    expect(obs(labOf({ node: filter('-A FORWARD -j LOG\n-A FORWARD -j NFLOG\n-A FORWARD -j DROP') }), toPod1).outcome).toBe('dropped');
+    expect(
+      obs(labOf({ node: filter('-A FORWARD -j LOG\n-A FORWARD -j NFLOG\n-A FORWARD -j DROP') }), toPod1).outcome,
+    ).toBe('dropped');
   });
   test('MARK and CONNMARK', () => {
-    const o = obs(labOf({ node: `*mangle\n-A PREROUTING -j MARK --set-mark 0x7\n-A PREROUTING -j CONNMARK --save-mark\nCOMMIT\n${filter('-A FORWARD -m mark --mark 0x7 -j DROP')}` }), toPod1);
+    const o = obs(
+      labOf({
+        node: `*mangle\n-A PREROUTING -j MARK --set-mark 0x7\n-A PREROUTING -j CONNMARK --save-mark\nCOMMIT\n${filter('-A FORWARD -m mark --mark 0x7 -j DROP')}`,
+      }),
+      toPod1,
+    );
     expect(o.droppedAt).toMatchObject({ table: 'filter', rule: 1 });
-    const x = obs(labOf({ node: `*mangle\n-A PREROUTING -j MARK --or-mark 0x10\n-A PREROUTING -j MARK --and-mark 0x10\n-A PREROUTING -j MARK --xor-mark 0x1\nCOMMIT\n${filter('-A FORWARD -m mark --mark 0x11 -j DROP')}` }), toPod1);
+    const x = obs(
+      labOf({
+        node: `*mangle\n-A PREROUTING -j MARK --or-mark 0x10\n-A PREROUTING -j MARK --and-mark 0x10\n-A PREROUTING -j MARK --xor-mark 0x1\nCOMMIT\n${filter('-A FORWARD -m mark --mark 0x11 -j DROP')}`,
+      }),
+      toPod1,
+    );
     expect(x.outcome).toBe('dropped');
   });
   test('DNAT with a port, SNAT, MASQUERADE (address of the outgoing interface) and REDIRECT', () => {
-    const d = obs(labOf({ node: nat('-A PREROUTING -d 10.96.0.1 -p tcp -j DNAT --to-destination 10.244.1.12:8080') }), { from: 'client', proto: 'tcp', dst: '10.96.0.1', dport: 80 });
-    expect(d).toMatchObject({ outcome: 'delivered', responder: 'pod2', seen: { src: '192.168.50.20:40000', dst: '10.244.1.12:8080' } });
+    const d = obs(labOf({ node: nat('-A PREROUTING -d 10.96.0.1 -p tcp -j DNAT --to-destination 10.244.1.12:8080') }), {
+      from: 'client',
+      proto: 'tcp',
+      dst: '10.96.0.1',
+      dport: 80,
+    });
+    expect(d).toMatchObject({
+      outcome: 'delivered',
+      responder: 'pod2',
+      seen: { src: '192.168.50.20:40000', dst: '10.244.1.12:8080' },
+    });
     const s = obs(labOf({ node: nat('-A POSTROUTING -s 192.168.50.20 -j SNAT --to-source 10.0.2.10') }), toPod1);
     expect(s.seen).toEqual({ src: '10.0.2.10:40000', dst: '10.244.1.11:8080' });
     const m = obs(labOf({ node: nat('-A POSTROUTING -s 192.168.50.20 -j MASQUERADE') }), toPod1);
     expect(m.seen).toEqual({ src: '10.244.1.1:40000', dst: '10.244.1.11:8080' });
     const mr = obs(labOf({ node: nat('-A POSTROUTING -s 192.168.50.20 -j MASQUERADE --random-fully') }), toPod1);
     expect(mr.seen).toEqual({ src: '10.244.1.1:1024-65535', dst: '10.244.1.11:8080' });
-    const r = obs(labOf({ node: nat('-A PREROUTING -p tcp --dport 80 -j REDIRECT --to-ports 9090') }), { from: 'client', proto: 'tcp', dst: '10.244.1.11', dport: 80 });
+    const r = obs(labOf({ node: nat('-A PREROUTING -p tcp --dport 80 -j REDIRECT --to-ports 9090') }), {
+      from: 'client',
+      proto: 'tcp',
+      dst: '10.244.1.11',
+      dport: 80,
+    });
     expect(r).toMatchObject({ outcome: 'delivered', responder: 'node', seen: { dst: '192.168.50.10:9090' } });
   });
   test('NOTRACK and CT --notrack leave the packet untracked: no NAT, state UNTRACKED', () => {
@@ -195,7 +285,9 @@ describe('targets, through the packet path', () => {
   test('the nat table is consulted only for the first packet of a connection', () => {
     const lab = labOf({ node: nat('-A PREROUTING -d 10.96.0.1 -p tcp -j DNAT --to-destination 10.244.1.12:8080') });
     const run = only(lab, { from: 'client', proto: 'tcp', dst: '10.96.0.1', dport: 80 });
-    const natRules = run.trace.filter((e) => e.kind === 'rule' && e.table === 'nat' && e.host === 'node' && e.rule !== 'policy');
+    const natRules = run.trace.filter(
+      (e) => e.kind === 'rule' && e.table === 'nat' && e.host === 'node' && e.rule !== 'policy',
+    );
     expect(natRules).toHaveLength(1);
     expect(run.observation.outcome).toBe('delivered');
   });
@@ -204,7 +296,12 @@ describe('targets, through the packet path', () => {
 describe('regressions found by the kernel', () => {
   const dnat = '*nat\n-A PREROUTING -d 10.96.0.1/32 -p tcp -j DNAT --to-destination 10.244.1.12:8080\nCOMMIT\n';
   test('conntrack is inactive with an empty nat table, active once a rule needs it (seed suite C18)', () => {
-    const empty = obs(labOf({ node: '*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n' }), { from: 'pod2', proto: 'tcp', dst: '10.244.1.11', dport: 8080 });
+    const empty = obs(labOf({ node: '*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n' }), {
+      from: 'pod2',
+      proto: 'tcp',
+      dst: '10.244.1.11',
+      dport: 8080,
+    });
     expect(empty.conntrack).toEqual({});
     const used = obs(labOf({ node: dnat }), { from: 'pod2', proto: 'tcp', dst: '10.244.1.11', dport: 8080 });
     expect(used.conntrack.node).toHaveLength(1);
@@ -218,11 +315,25 @@ describe('regressions found by the kernel', () => {
 
 describe('NAT port allocation', () => {
   test('SNAT keeps the source port when it is free, and picks another from 1024-65535 when it clashes', () => {
-    const lab = labOf({ node: '*nat\n-A POSTROUTING -s 10.244.1.0/24 -o eth0 -j SNAT --to-source 192.168.50.10\nCOMMIT\n' });
-    const first = runProbe(lab, newWorld(lab), { from: 'pod1', proto: 'udp', dst: '192.168.50.20', dport: 8080, sport: 40000 });
+    const lab = labOf({
+      node: '*nat\n-A POSTROUTING -s 10.244.1.0/24 -o eth0 -j SNAT --to-source 192.168.50.10\nCOMMIT\n',
+    });
+    const first = runProbe(lab, newWorld(lab), {
+      from: 'pod1',
+      proto: 'udp',
+      dst: '192.168.50.20',
+      dport: 8080,
+      sport: 40000,
+    });
     expect(first[0]!.value.observation.seen?.src).toBe('192.168.50.10:40000');
     // pod2 with the same source port toward the same server: the reply tuple would clash
-    const second = runProbe(lab, first[0]!.value.world, { from: 'pod2', proto: 'udp', dst: '192.168.50.20', dport: 8080, sport: 40000 });
+    const second = runProbe(lab, first[0]!.value.world, {
+      from: 'pod2',
+      proto: 'udp',
+      dst: '192.168.50.20',
+      dport: 8080,
+      sport: 40000,
+    });
     expect(second[0]!.value.observation.seen?.src).toBe('192.168.50.10:1024-65535');
   });
 });

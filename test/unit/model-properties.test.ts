@@ -23,33 +23,47 @@ function labFor(text: string) {
 }
 
 test('a trace is deterministic: the same probe on the same world gives the same results and traces', () => {
-  assertProperty(fc.property(rulesetText(), probeArb(), (text, p) => {
-    const lab = labFor(text);
-    if (!lab) return;
-    const w = newWorld(lab);
-    const a = runProbe(lab, w, p);
-    const b = runProbe(lab, w, p);
-    expect(b.map((r) => [r.p, r.value.observation, r.value.trace])).toEqual(a.map((r) => [r.p, r.value.observation, r.value.trace]));
-  }), { numRuns: 150 });
+  assertProperty(
+    fc.property(rulesetText(), probeArb(), (text, p) => {
+      const lab = labFor(text);
+      if (!lab) return;
+      const w = newWorld(lab);
+      const a = runProbe(lab, w, p);
+      const b = runProbe(lab, w, p);
+      expect(b.map((r) => [r.p, r.value.observation, r.value.trace])).toEqual(
+        a.map((r) => [r.p, r.value.observation, r.value.trace]),
+      );
+    }),
+    { numRuns: 150 },
+  );
 });
 
 test('distribution probabilities sum to 1 (random rulesets and kube-proxy-shaped load balancing)', () => {
   const eps = fc.subarray(['10.244.1.11', '10.244.1.12', '10.244.2.13'], { minLength: 1 });
-  const text = fc.oneof(rulesetText(), eps.map((endpoints) => kubeProxyNat({ vip: '10.96.0.100', port: 80, endpoints, targetPort: 8080 })));
-  assertProperty(fc.property(text, probeArb(), (t, p) => {
-    const lab = labFor(t);
-    if (!lab) return;
-    const res = runProbe(lab, newWorld(lab), p);
-    const sum = res.reduce((s, r) => s + r.p, 0);
-    expect(Math.abs(sum - 1)).toBeLessThan(1e-9);
-    for (const r of res) expect(r.p).toBeGreaterThan(0);
-  }), { numRuns: 200 });
+  const text = fc.oneof(
+    rulesetText(),
+    eps.map((endpoints) => kubeProxyNat({ vip: '10.96.0.100', port: 80, endpoints, targetPort: 8080 })),
+  );
+  assertProperty(
+    fc.property(text, probeArb(), (t, p) => {
+      const lab = labFor(t);
+      if (!lab) return;
+      const res = runProbe(lab, newWorld(lab), p);
+      const sum = res.reduce((s, r) => s + r.p, 0);
+      expect(Math.abs(sum - 1)).toBeLessThan(1e-9);
+      for (const r of res) expect(r.p).toBeGreaterThan(0);
+    }),
+    { numRuns: 200 },
+  );
 });
 
 test('the model never throws anything but InputError on generated rulesets and probes', () => {
-  assertProperty(fc.property(rulesetText(), probeArb(), (t, p) => {
-    const lab = labFor(t);
-    if (!lab) return;
-    runProbe(lab, newWorld(lab), p);
-  }), { numRuns: 200 });
+  assertProperty(
+    fc.property(rulesetText(), probeArb(), (t, p) => {
+      const lab = labFor(t);
+      if (!lab) return;
+      runProbe(lab, newWorld(lab), p);
+    }),
+    { numRuns: 200 },
+  );
 });

@@ -6,7 +6,8 @@ import { compileNode } from '../../src/kube/compile.ts';
 import { MUTANTS } from '../../src/kube/mutants.ts';
 
 const cluster = readCluster(readFileSync(new URL('../../suites/fixtures/services.json', import.meta.url), 'utf8'));
-const both = (c: typeof cluster, rules: (t: string) => string = (t) => t) => ['node', 'node2'].map((n) => rules(compileNode(c, { nodeName: n, clusterCIDR: '10.244.0.0/16' }))).join('\n');
+const both = (c: typeof cluster, rules: (t: string) => string = (t) => t) =>
+  ['node', 'node2'].map((n) => rules(compileNode(c, { nodeName: n, clusterCIDR: '10.244.0.0/16' }))).join('\n');
 const reference = both(cluster);
 
 test('at least 15 mutants, each changing the compiled rules', () => {

@@ -8,7 +8,11 @@ import { rulesetText } from '../../src/conform/arbitraries.ts';
 import { assertProperty } from '../helpers/property.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
-const withoutComments = (s: string) => s.split('\n').filter((l) => !l.startsWith('#') && l.trim() !== '').join('\n') + '\n';
+const withoutComments = (s: string) =>
+  s
+    .split('\n')
+    .filter((l) => !l.startsWith('#') && l.trim() !== '')
+    .join('\n') + '\n';
 
 function errorOf(f: () => unknown): InputError {
   try {
@@ -40,7 +44,9 @@ describe('iptables command lines', () => {
       ].join('\n'),
     );
     const text = printRuleset(rs);
-    expect(text).toContain('-A INPUT -s 192.168.1.10/32 -j DROP\n-A INPUT -s 192.168.8.166/32 -p tcp -m tcp --dport 80 -j ACCEPT');
+    expect(text).toContain(
+      '-A INPUT -s 192.168.1.10/32 -j DROP\n-A INPUT -s 192.168.8.166/32 -p tcp -m tcp --dport 80 -j ACCEPT',
+    );
     expect(text).toContain('-A OUTPUT -d 10.96.0.100/32 -j DNAT --to-destination 10.244.3.10');
     expect(text).toContain('-A POSTROUTING -s 172.20.1.10/32 -j MASQUERADE');
   });
@@ -56,12 +62,27 @@ describe('iptables command lines', () => {
         'iptables -D INPUT 1',
       ].join('\n'),
     );
-    const rules = rs.tables.get('filter')!.chains.get('INPUT')!.rules.map((r) => r.matches[0]!.opts[0]!.value);
-    expect(rules).toEqual([[9, 9], [2, 2]]);
+    const rules = rs.tables
+      .get('filter')!
+      .chains.get('INPUT')!
+      .rules.map((r) => r.matches[0]!.opts[0]!.value);
+    expect(rules).toEqual([
+      [9, 9],
+      [2, 2],
+    ]);
   });
 
   test('-N, -F, -X and -P', () => {
-    const rs = parseCommands(['iptables -N A', 'iptables -N B', 'iptables -A A -j ACCEPT', 'iptables -F A', 'iptables -X A', 'iptables -P FORWARD DROP'].join('\n'));
+    const rs = parseCommands(
+      [
+        'iptables -N A',
+        'iptables -N B',
+        'iptables -A A -j ACCEPT',
+        'iptables -F A',
+        'iptables -X A',
+        'iptables -P FORWARD DROP',
+      ].join('\n'),
+    );
     const t = rs.tables.get('filter')!;
     expect([...t.chains.keys()]).toEqual(['INPUT', 'FORWARD', 'OUTPUT', 'B']);
     expect(t.chains.get('FORWARD')!.policy).toBe('DROP');
@@ -70,25 +91,91 @@ describe('iptables command lines', () => {
 
 describe('bad input gets file:line:col and a reason', () => {
   const cases: [string, string, string, InputError['kind'], number][] = [
-    ['unknown match module', '*filter\n-A INPUT -m nosuch --foo 1 -j ACCEPT\nCOMMIT\n', 'unsupported: match module "nosuch"', 'unsupported', 2],
+    [
+      'unknown match module',
+      '*filter\n-A INPUT -m nosuch --foo 1 -j ACCEPT\nCOMMIT\n',
+      'unsupported: match module "nosuch"',
+      'unsupported',
+      2,
+    ],
     ['unknown target', '*filter\n-A INPUT -j TPROXY\nCOMMIT\n', 'unsupported: target TPROXY', 'unsupported', 2],
-    ['unknown option', '*filter\n-A INPUT -p tcp --nosuch 1 -j ACCEPT\nCOMMIT\n', 'unsupported: option --nosuch', 'unsupported', 2],
-    ['DNAT in POSTROUTING (seed C13)', '*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -j DNAT --to-destination 1.2.3.4\nCOMMIT\n', 'target DNAT is not allowed in nat POSTROUTING', 'invalid', 3],
-    ['DNAT through a user chain reached from POSTROUTING', '*nat\n:X - [0:0]\n-A X -j DNAT --to-destination 1.2.3.4\n-A POSTROUTING -j X\nCOMMIT\n', 'chain X is reached from POSTROUTING', 'invalid', 3],
+    [
+      'unknown option',
+      '*filter\n-A INPUT -p tcp --nosuch 1 -j ACCEPT\nCOMMIT\n',
+      'unsupported: option --nosuch',
+      'unsupported',
+      2,
+    ],
+    [
+      'DNAT in POSTROUTING (seed C13)',
+      '*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -j DNAT --to-destination 1.2.3.4\nCOMMIT\n',
+      'target DNAT is not allowed in nat POSTROUTING',
+      'invalid',
+      3,
+    ],
+    [
+      'DNAT through a user chain reached from POSTROUTING',
+      '*nat\n:X - [0:0]\n-A X -j DNAT --to-destination 1.2.3.4\n-A POSTROUTING -j X\nCOMMIT\n',
+      'chain X is reached from POSTROUTING',
+      'invalid',
+      3,
+    ],
     ['loop', '*filter\n:A - [0:0]\n:B - [0:0]\n-A A -j B\n-A B -j A\nCOMMIT\n', 'form a loop', 'invalid', 4],
-    ['jump to a missing chain', '*filter\n-A INPUT -j nochain\nCOMMIT\n', "Chain 'nochain' does not exist", 'invalid', 2],
-    ['chain name too long', '*filter\n:ABCDEFGHIJKLMNOPQRSTUVWXYZ123 - [0:0]\nCOMMIT\n', 'longer than 28', 'invalid', 2],
+    [
+      'jump to a missing chain',
+      '*filter\n-A INPUT -j nochain\nCOMMIT\n',
+      "Chain 'nochain' does not exist",
+      'invalid',
+      2,
+    ],
+    [
+      'chain name too long',
+      '*filter\n:ABCDEFGHIJKLMNOPQRSTUVWXYZ123 - [0:0]\nCOMMIT\n',
+      'longer than 28',
+      'invalid',
+      2,
+    ],
     ['bad address', '*filter\n-A INPUT -s 10.0.0.300 -j DROP\nCOMMIT\n', 'bad address "10.0.0.300"', 'syntax', 2],
     ['--dport without -p', '*filter\n-A INPUT --dport 80 -j DROP\nCOMMIT\n', 'belongs to match "tcp"', 'syntax', 2],
-    ['-m tcp without -p tcp', '*filter\n-A INPUT -m tcp --dport 80 -j DROP\nCOMMIT\n', 'only valid with -p tcp', 'invalid', 2],
+    [
+      '-m tcp without -p tcp',
+      '*filter\n-A INPUT -m tcp --dport 80 -j DROP\nCOMMIT\n',
+      'only valid with -p tcp',
+      'invalid',
+      2,
+    ],
     ['missing COMMIT', '*filter\n-A INPUT -j DROP\n', 'has no COMMIT', 'syntax', 2],
     ['DROP in nat', '*nat\n-A PREROUTING -j DROP\nCOMMIT\n', 'not intended for filtering', 'invalid', 2],
     ['REJECT in mangle', '*mangle\n-A INPUT -j REJECT\nCOMMIT\n', 'only valid in the filter table', 'invalid', 2],
     ['-o in INPUT', '*filter\n-A INPUT -o eth0 -j DROP\nCOMMIT\n', "Can't use -o with INPUT", 'invalid', 2],
-    ['unterminated quote', '*filter\n-A INPUT -m comment --comment "abc -j DROP\nCOMMIT\n', 'unterminated double quote', 'syntax', 2],
-    ['DNAT port without -p', '*nat\n-A PREROUTING -j DNAT --to-destination 1.2.3.4:80\nCOMMIT\n', 'Need TCP, UDP, SCTP or DCCP', 'invalid', 2],
-    ['addrtype --limit-iface-in from OUTPUT', '*nat\n-A OUTPUT -m addrtype --dst-type LOCAL --limit-iface-in -j RETURN\nCOMMIT\n', '--limit-iface-in cannot be used from OUTPUT', 'invalid', 2],
-    ['statistic without probability', '*nat\n-A PREROUTING -m statistic --mode random -j RETURN\nCOMMIT\n', '--probability is required', 'invalid', 2],
+    [
+      'unterminated quote',
+      '*filter\n-A INPUT -m comment --comment "abc -j DROP\nCOMMIT\n',
+      'unterminated double quote',
+      'syntax',
+      2,
+    ],
+    [
+      'DNAT port without -p',
+      '*nat\n-A PREROUTING -j DNAT --to-destination 1.2.3.4:80\nCOMMIT\n',
+      'Need TCP, UDP, SCTP or DCCP',
+      'invalid',
+      2,
+    ],
+    [
+      'addrtype --limit-iface-in from OUTPUT',
+      '*nat\n-A OUTPUT -m addrtype --dst-type LOCAL --limit-iface-in -j RETURN\nCOMMIT\n',
+      '--limit-iface-in cannot be used from OUTPUT',
+      'invalid',
+      2,
+    ],
+    [
+      'statistic without probability',
+      '*nat\n-A PREROUTING -m statistic --mode random -j RETURN\nCOMMIT\n',
+      '--probability is required',
+      'invalid',
+      2,
+    ],
   ];
   for (const [name, text, message, kind, line] of cases) {
     test(name, () => {
@@ -108,8 +195,16 @@ describe('bad input gets file:line:col and a reason', () => {
 });
 
 describe('load-time validation agrees with the kernel (matrix measured on Linux 6.18)', () => {
-  const matrix = JSON.parse(fixture('target-hook-matrix.json')) as { results: Record<'nft' | 'legacy', Record<string, string[]>> };
-  const chains: Record<string, string[]> = { filter: ['INPUT', 'FORWARD', 'OUTPUT'], nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'], mangle: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'], raw: ['PREROUTING', 'OUTPUT'], security: ['INPUT', 'FORWARD', 'OUTPUT'] };
+  const matrix = JSON.parse(fixture('target-hook-matrix.json')) as {
+    results: Record<'nft' | 'legacy', Record<string, string[]>>;
+  };
+  const chains: Record<string, string[]> = {
+    filter: ['INPUT', 'FORWARD', 'OUTPUT'],
+    nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'],
+    mangle: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'],
+    raw: ['PREROUTING', 'OUTPUT'],
+    security: ['INPUT', 'FORWARD', 'OUTPUT'],
+  };
   for (const backend of ['nft', 'legacy'] as const) {
     test(`iptables-${backend}`, () => {
       for (const [target, accepted] of Object.entries(matrix.results[backend])) {
@@ -117,8 +212,17 @@ describe('load-time validation agrees with the kernel (matrix measured on Linux 
           for (const chain of list) {
             const text = `*${table}\n-A ${chain} -j ${target}\nCOMMIT\n`;
             let ok = true;
-            try { parseRuleset(text, { backend }); } catch (e) { if (!(e instanceof InputError)) throw e; ok = false; }
-            expect({ target, at: `${table}/${chain}`, ok }).toEqual({ target, at: `${table}/${chain}`, ok: accepted.includes(`${table}/${chain}`) });
+            try {
+              parseRuleset(text, { backend });
+            } catch (e) {
+              if (!(e instanceof InputError)) throw e;
+              ok = false;
+            }
+            expect({ target, at: `${table}/${chain}`, ok }).toEqual({
+              target,
+              at: `${table}/${chain}`,
+              ok: accepted.includes(`${table}/${chain}`),
+            });
           }
         }
       }
@@ -127,27 +231,101 @@ describe('load-time validation agrees with the kernel (matrix measured on Linux 
 });
 
 describe('properties', () => {
-  const tokens = ['*filter', '*nat', 'COMMIT', ':INPUT ACCEPT [0:0]', ':X - [0:0]', '-A', '-I', '-D', '-N', '-X', '-F', '-P', 'INPUT', 'X', '-j', '-g', '-m', '-p', 'tcp', 'udp', '--dport', '80', '!', '-s', '10.0.0.0/8', '"', "'", 'DNAT', '--to-destination', '1.2.3.4:80', 'statistic', '--mode', 'random', '--probability', '0.5', 'ACCEPT', 'DROP', 'recent', '--set', 'comment', '--comment', 'MARK', '--set-mark', '0x1', '\n', 'iptables', '-t', 'nat', 'conntrack', '--ctstate', 'NEW', '[1:2]'];
+  const tokens = [
+    '*filter',
+    '*nat',
+    'COMMIT',
+    ':INPUT ACCEPT [0:0]',
+    ':X - [0:0]',
+    '-A',
+    '-I',
+    '-D',
+    '-N',
+    '-X',
+    '-F',
+    '-P',
+    'INPUT',
+    'X',
+    '-j',
+    '-g',
+    '-m',
+    '-p',
+    'tcp',
+    'udp',
+    '--dport',
+    '80',
+    '!',
+    '-s',
+    '10.0.0.0/8',
+    '"',
+    "'",
+    'DNAT',
+    '--to-destination',
+    '1.2.3.4:80',
+    'statistic',
+    '--mode',
+    'random',
+    '--probability',
+    '0.5',
+    'ACCEPT',
+    'DROP',
+    'recent',
+    '--set',
+    'comment',
+    '--comment',
+    'MARK',
+    '--set-mark',
+    '0x1',
+    '\n',
+    'iptables',
+    '-t',
+    'nat',
+    'conntrack',
+    '--ctstate',
+    'NEW',
+    '[1:2]',
+  ];
   test('the parser throws nothing but InputError on arbitrary text', () => {
-    const text = fc.oneof(fc.string({ maxLength: 200 }), fc.array(fc.constantFrom(...tokens), { maxLength: 40 }).map((t) => t.join(' ')));
-    assertProperty(fc.property(text, (s) => {
-      try { parseRuleset(s); } catch (e) { if (!(e instanceof InputError)) throw e; }
-    }), { numRuns: 2000 });
+    const text = fc.oneof(
+      fc.string({ maxLength: 200 }),
+      fc.array(fc.constantFrom(...tokens), { maxLength: 40 }).map((t) => t.join(' ')),
+    );
+    assertProperty(
+      fc.property(text, (s) => {
+        try {
+          parseRuleset(s);
+        } catch (e) {
+          if (!(e instanceof InputError)) throw e;
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
   test('round trip: parse(print(x)) prints the same for generated rulesets', () => {
     let accepted = 0;
-    assertProperty(fc.property(rulesetText(), (text) => {
-      let rs;
-      try { rs = parseRuleset(text); } catch (e) { if (e instanceof InputError) return; throw e; }
-      accepted++;
-      const printed = printRuleset(rs);
-      expect(printRuleset(parseRuleset(printed))).toBe(printed);
-      expect(stripPos(parseRuleset(printed))).toEqual(stripPos(rs));
-    }), { numRuns: 400 });
+    assertProperty(
+      fc.property(rulesetText(), (text) => {
+        let rs;
+        try {
+          rs = parseRuleset(text);
+        } catch (e) {
+          if (e instanceof InputError) return;
+          throw e;
+        }
+        accepted++;
+        const printed = printRuleset(rs);
+        expect(printRuleset(parseRuleset(printed))).toBe(printed);
+        expect(stripPos(parseRuleset(printed))).toEqual(stripPos(rs));
+      }),
+      { numRuns: 400 },
+    );
     expect(accepted).toBeGreaterThan(50);
   });
 });
 
 function stripPos<T>(x: T): T {
-  return JSON.parse(JSON.stringify(x, (k, v) => (k === 'pos' ? undefined : v instanceof Map ? Object.fromEntries(v) : v)), (_k, v) => v) as T;
+  return JSON.parse(
+    JSON.stringify(x, (k, v) => (k === 'pos' ? undefined : v instanceof Map ? Object.fromEntries(v) : v)),
+    (_k, v) => v,
+  ) as T;
 }

@@ -7,9 +7,18 @@ import { reproScript } from '../../src/conform/repro.ts';
 import type { CaseFile } from '../../src/conform/case-file.ts';
 
 const c: CaseFile = {
-  name: 'repro test', topology: 'k8s-node',
-  hosts: { node: { ruleset: 'iptables -t nat -A PREROUTING -d 10.96.0.1 -p tcp -j DNAT --to-destination 10.244.1.12:8080\n', hairpin: ['veth-pod1'] } },
-  steps: [{ from: 'client', proto: 'tcp', dst: '10.96.0.1', dport: 80 }, { from: 'pod1', proto: 'icmp', dst: '10.244.1.12' }],
+  name: 'repro test',
+  topology: 'k8s-node',
+  hosts: {
+    node: {
+      ruleset: 'iptables -t nat -A PREROUTING -d 10.96.0.1 -p tcp -j DNAT --to-destination 10.244.1.12:8080\n',
+      hairpin: ['veth-pod1'],
+    },
+  },
+  steps: [
+    { from: 'client', proto: 'tcp', dst: '10.96.0.1', dport: 80 },
+    { from: 'pod1', proto: 'icmp', dst: '10.244.1.12' },
+  ],
 };
 
 test('repro.sh is valid bash that builds the lab, applies the canonical ruleset and cleans up', () => {
@@ -31,7 +40,21 @@ test('artifacts of a generated Services case: case.json replays with check (serv
   const { serviceCase } = await import('../../src/conform/service-arbitraries.ts');
   const { loadCase } = await import('../../src/conform/case-file.ts');
   const { readFileSync } = await import('node:fs');
-  const c = serviceCase({ services: [{ type: 'NodePort', udp: false, endpoints: [{ pod: 0, ready: true }], targetPort: 8080, etpLocal: false, itpLocal: false, affinity: false, sourceRanges: false }], probes: [{ from: 'client', proto: 'tcp', dst: '192.168.50.10', dport: 30100 }] });
+  const c = serviceCase({
+    services: [
+      {
+        type: 'NodePort',
+        udp: false,
+        endpoints: [{ pod: 0, ready: true }],
+        targetPort: 8080,
+        etpLocal: false,
+        itpLocal: false,
+        affinity: false,
+        sourceRanges: false,
+      },
+    ],
+    probes: [{ from: 'client', proto: 'tcp', dst: '192.168.50.10', dport: 30100 }],
+  });
   const dir = await writeArtifacts(mkdtempSync(join(tmpdir(), 'nfc-art-')), { c, diffs: [] });
   const again = loadCase(join(dir, 'case.json'));
   expect(JSON.parse(again.services!.text!).items[0].spec.ports[0].nodePort).toBe(30100);
@@ -41,7 +64,16 @@ test('artifacts of a generated Services case: case.json replays with check (serv
 });
 
 test('repro.sh of a case with both backends loads the other backend second', () => {
-  const s = reproScript({ ...c, hosts: { node: { backend: 'nft', ruleset: '*filter\n-A INPUT -p tcp --dport 8080 -j DROP\nCOMMIT\n', otherBackendRuleset: '*filter\n-A INPUT -p tcp --dport 9090 -j DROP\nCOMMIT\n' } } });
+  const s = reproScript({
+    ...c,
+    hosts: {
+      node: {
+        backend: 'nft',
+        ruleset: '*filter\n-A INPUT -p tcp --dport 8080 -j DROP\nCOMMIT\n',
+        otherBackendRuleset: '*filter\n-A INPUT -p tcp --dport 9090 -j DROP\nCOMMIT\n',
+      },
+    },
+  });
   const nft = s.indexOf('iptables-nft-restore');
   const legacy = s.indexOf('iptables-legacy-restore');
   expect(nft).toBeGreaterThan(0);

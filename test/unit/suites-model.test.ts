@@ -3,7 +3,6 @@ import { test, expect } from 'vitest';
 import { loadCase, findCaseFiles } from '../../src/conform/case-file.ts';
 import { runCases } from '../../src/conform/run-case.ts';
 
-
 for (const file of findCaseFiles()) {
   const c = loadCase(file);
   test(`suite on the model: ${c.name}`, async () => {
@@ -15,6 +14,12 @@ for (const file of findCaseFiles()) {
 }
 
 test('there is a suite for each seed claim C1-C21', () => {
-  const ids = new Set(findCaseFiles().map((f) => loadCase(f).claim?.id).filter(Boolean));
-  expect([...ids].sort((a, b) => Number(a!.slice(1)) - Number(b!.slice(1)))).toEqual(Array.from({ length: 21 }, (_, i) => `C${i + 1}`));
+  const ids = new Set(
+    findCaseFiles()
+      .map((f) => loadCase(f).claim?.id)
+      .filter(Boolean),
+  );
+  expect([...ids].sort((a, b) => Number(a!.slice(1)) - Number(b!.slice(1)))).toEqual(
+    Array.from({ length: 21 }, (_, i) => `C${i + 1}`),
+  );
 });

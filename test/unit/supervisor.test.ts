@@ -14,12 +14,19 @@ test('run, spawn, send, end; exit when stdin closes', async () => {
   createInterface({ input: p.stdout }).on('line', (l) => {
     const m = JSON.parse(l) as Record<string, unknown>;
     lines.push(m);
-    for (const [i, [ok, res]] of waiters.entries()) if (ok(m)) { waiters.splice(i, 1); res(m); break; }
+    for (const [i, [ok, res]] of waiters.entries())
+      if (ok(m)) {
+        waiters.splice(i, 1);
+        res(m);
+        break;
+      }
   });
-  const next = (ok: (m: Record<string, unknown>) => boolean) => new Promise<Record<string, unknown>>((res) => {
-    const seen = lines.find(ok);
-    if (seen) res(seen); else waiters.push([ok, res]);
-  });
+  const next = (ok: (m: Record<string, unknown>) => boolean) =>
+    new Promise<Record<string, unknown>>((res) => {
+      const seen = lines.find(ok);
+      if (seen) res(seen);
+      else waiters.push([ok, res]);
+    });
   const send = (m: object) => p.stdin.write(JSON.stringify(m) + '\n');
   await next((m) => m.ready === true);
 

@@ -5,7 +5,11 @@ import { fileURLToPath } from 'node:url';
 
 test('tsc --noEmit passes', async () => {
   const root = fileURLToPath(new URL('../../', import.meta.url));
-  const r = await execa(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '--noEmit', '-p', `${root}tsconfig.json`], { reject: false });
+  const r = await execa(
+    process.execPath,
+    [`${root}node_modules/typescript/bin/tsc`, '--noEmit', '-p', `${root}tsconfig.json`],
+    { reject: false },
+  );
   expect(`${r.stdout}${r.stderr}`.trim()).toBe('');
   expect(r.exitCode).toBe(0);
 });

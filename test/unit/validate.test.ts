@@ -17,17 +17,29 @@ describe('validate (model)', () => {
   test('the hand-broken copy fails where it was broken', async () => {
     const r = await validateNode({ ...validateInput('node-broken.iptables-save'), backends: 'model' });
     const status = Object.fromEntries(r.services.map((s) => [s.service, s.status]));
-    expect(Object.entries(status).filter(([, st]) => st !== 'pass')).toEqual([['default/web', 'fail'], ['default/empty', 'fail'], ['default/lb2', 'unsupported']]);
+    expect(Object.entries(status).filter(([, st]) => st !== 'pass')).toEqual([
+      ['default/web', 'fail'],
+      ['default/empty', 'fail'],
+      ['default/lb2', 'unsupported'],
+    ]);
     const web = r.services.find((s) => s.service === 'default/web')!.failure!;
     expect(web.probe).toMatchObject({ from: 'pod-client', dst: '10.96.0.100', dport: 80 });
     expect(web.modelMiss).toMatch(/refused/);
     // the explanation is the failing branch: the DNAT to the wrong port
-    expect(web.modelTrace!.some((e) => e.kind === 'rule' && /10\.244\.2\.13:8081/.test(`${e.spec} ${e.action}`))).toBe(true);
-    expect(r.services.find((s) => s.service === 'default/empty')!.failure!.modelMiss).toMatch(/model: dropped .* the Services say: refused/);
+    expect(web.modelTrace!.some((e) => e.kind === 'rule' && /10\.244\.2\.13:8081/.test(`${e.spec} ${e.action}`))).toBe(
+      true,
+    );
+    expect(r.services.find((s) => s.service === 'default/empty')!.failure!.modelMiss).toMatch(
+      /model: dropped .* the Services say: refused/,
+    );
     const why = r.warnings.map((w) => `${w.text} :: ${w.why}`);
     expect(why.some((w) => /198\.51\.100\.0\/24 -j DROP :: .*foreign/.test(w))).toBe(true);
-    expect(why.some((w) => /default\/old:http cluster IP.* :: for Service default\/old, which does not exist/.test(w))).toBe(true);
-    expect(why.some((w) => /10\.96\.0\.250.* :: matches 10\.96\.0\.250, which is no Service's address/.test(w))).toBe(true);
+    expect(
+      why.some((w) => /default\/old:http cluster IP.* :: for Service default\/old, which does not exist/.test(w)),
+    ).toBe(true);
+    expect(why.some((w) => /10\.96\.0\.250.* :: matches 10\.96\.0\.250, which is no Service's address/.test(w))).toBe(
+      true,
+    );
     expect(why.some((w) => /:KUBE-SEP-STALEENDPOINT234 :: nothing jumps to it/.test(w))).toBe(true);
     expect(r.unsupported.map((u) => u.line)).toEqual([140]);
   });
@@ -37,18 +49,30 @@ describe('validate (model)', () => {
     const withCounters = input.rulesetText.replace(/^-A /gm, '[12:720] -A ');
     const r = await validateNode({ ...input, rulesetText: withCounters, backends: 'model' });
     expect(r.clusterCIDR).toBe('10.244.0.0/16');
-    expect(r.services.filter((s) => s.status !== 'pass').map((s) => [s.service, s.status])).toEqual([['default/web', 'fail'], ['default/empty', 'fail'], ['default/lb2', 'unsupported']]);
+    expect(r.services.filter((s) => s.status !== 'pass').map((s) => [s.service, s.status])).toEqual([
+      ['default/web', 'fail'],
+      ['default/empty', 'fail'],
+      ['default/lb2', 'unsupported'],
+    ]);
     expect(r.warnings.length).toBe(5);
   });
 
   test('a malformed dump is an input error with its line', () => {
-    const err = (() => { try { parseLeniently('*nat\n-A PREROUTING -p tcp --dport x -j ACCEPT\nCOMMIT\n', 'bad.save'); } catch (e) { return e; } })();
+    const err = (() => {
+      try {
+        parseLeniently('*nat\n-A PREROUTING -p tcp --dport x -j ACCEPT\nCOMMIT\n', 'bad.save');
+      } catch (e) {
+        return e;
+      }
+    })();
     expect(isInputError(err)).toBe(true);
     expect((err as Error).message).toMatch(/^bad\.save:2:/);
   });
 
   test('missing node facts are asked for', async () => {
-    await expect(validateNode({ ...validateInput('node.iptables-save'), nodeIps: [], backends: 'model' })).rejects.toThrow(/--node-ip/);
+    await expect(
+      validateNode({ ...validateInput('node.iptables-save'), nodeIps: [], backends: 'model' }),
+    ).rejects.toThrow(/--node-ip/);
     const { nodeName: _n, ...noName } = validateInput('node.iptables-save');
     await expect(validateNode({ ...noName, backends: 'model' })).rejects.toThrow(/--node NAME .*node, node2/);
   });

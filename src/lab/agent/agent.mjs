@@ -38,7 +38,11 @@ function run(argv, stdin) {
 async function serve(req) {
   for (const port of req.tcp) {
     const srv = net.createServer((sock) => {
-      const seen = { host: HOST, src: `${sock.remoteAddress}:${sock.remotePort}`, dst: `${sock.localAddress}:${sock.localPort}` };
+      const seen = {
+        host: HOST,
+        src: `${sock.remoteAddress}:${sock.remotePort}`,
+        dst: `${sock.localAddress}:${sock.localPort}`,
+      };
       sock.on('error', () => {});
       sock.end(JSON.stringify(seen) + '\n');
     });
@@ -70,11 +74,16 @@ async function serve(req) {
 /** errno of a failed socket -> observation outcome and ICMP class (icmp_err_convert in the kernel) */
 function fromErrno(code) {
   switch (code) {
-    case 'ECONNREFUSED': return { outcome: 'refused', icmp: null };
-    case 'ENETUNREACH': return { outcome: 'icmp-error', icmp: 'net-unreachable' };
-    case 'EHOSTUNREACH': return { outcome: 'icmp-error', icmp: 'host-unreachable' };
-    case 'ENOPROTOOPT': return { outcome: 'icmp-error', icmp: 'proto-unreachable' };
-    default: return { outcome: 'dropped', icmp: null, errno: code };
+    case 'ECONNREFUSED':
+      return { outcome: 'refused', icmp: null };
+    case 'ENETUNREACH':
+      return { outcome: 'icmp-error', icmp: 'net-unreachable' };
+    case 'EHOSTUNREACH':
+      return { outcome: 'icmp-error', icmp: 'host-unreachable' };
+    case 'ENOPROTOOPT':
+      return { outcome: 'icmp-error', icmp: 'proto-unreachable' };
+    default:
+      return { outcome: 'dropped', icmp: null, errno: code };
   }
 }
 
@@ -104,10 +113,18 @@ function probeTcp(p) {
           const seen = JSON.parse(data.slice(0, nl));
           // close after the server's FIN (TIME_WAIT stays on the server side), and answer only once the
           // connection is fully closed: no packet of it is still in flight when the lab is reset
-          const result = { outcome: 'delivered', responder: seen.host, seen: { src: seen.src, dst: seen.dst }, icmp: null };
+          const result = {
+            outcome: 'delivered',
+            responder: seen.host,
+            seen: { src: seen.src, dst: seen.dst },
+            icmp: null,
+          };
           clearTimeout(timer);
           const safety = setTimeout(() => finish(result), p.timeoutMs);
-          sock.once('close', () => { clearTimeout(safety); finish(result); });
+          sock.once('close', () => {
+            clearTimeout(safety);
+            finish(result);
+          });
           sock.end();
         } catch {
           finish({ outcome: 'dropped', icmp: null, note: 'garbled answer' });
@@ -127,7 +144,9 @@ function probeUdp(p) {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      try { sock.close(); } catch {}
+      try {
+        sock.close();
+      } catch {}
       resolve(r);
     };
     const timer = setTimeout(() => finish({ outcome: 'dropped', icmp: null }), p.timeoutMs);
@@ -159,7 +178,9 @@ let icmpNext = 1;
 const icmpPending = new Map();
 function icmp() {
   if (icmpHelper) return icmpHelper;
-  icmpHelper = spawn('python3', [new URL('./icmp-helper.py', import.meta.url).pathname], { stdio: ['pipe', 'pipe', 'inherit'] });
+  icmpHelper = spawn('python3', [new URL('./icmp-helper.py', import.meta.url).pathname], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   createInterface({ input: icmpHelper.stdout }).on('line', (line) => {
     const msg = JSON.parse(line);
     const done = icmpPending.get(msg.id);
@@ -179,39 +200,55 @@ function probeIcmp(p) {
   return new Promise((resolve) => {
     const id = icmpNext++;
     icmpPending.set(id, resolve);
-    icmp().stdin.write(JSON.stringify({ id, dst: p.dst, src: p.src ?? null, ident: p.sport ?? 1, timeoutMs: p.timeoutMs }) + '\n');
+    icmp().stdin.write(
+      JSON.stringify({ id, dst: p.dst, src: p.src ?? null, ident: p.sport ?? 1, timeoutMs: p.timeoutMs }) + '\n',
+    );
   });
 }
 
 /** @param {any} req */
 async function handle(req) {
   switch (req.op) {
-    case 'hello': return { host: HOST, pid: process.pid };
+    case 'hello':
+      return { host: HOST, pid: process.pid };
     case 'sysctl':
       writeFileSync(`/proc/sys/${req.key.replace(/\./g, '/')}`, String(req.value));
       return null;
-    case 'serve': return serve(req);
+    case 'serve':
+      return serve(req);
     case 'probe':
       if (req.proto === 'tcp') return probeTcp(req);
       if (req.proto === 'udp') return probeUdp(req);
       return probeIcmp(req);
     case 'conntrack':
-      try { return readFileSync('/proc/net/nf_conntrack', 'utf8'); } catch { return ''; }
+      try {
+        return readFileSync('/proc/net/nf_conntrack', 'utf8');
+      } catch {
+        return '';
+      }
     case 'recent-flush': {
       let names = [];
-      try { names = readdirSync('/proc/net/xt_recent'); } catch {}
+      try {
+        names = readdirSync('/proc/net/xt_recent');
+      } catch {}
       for (const n of names) writeFileSync(`/proc/net/xt_recent/${n}`, '/\n');
       return names.length;
     }
-    case 'run': return run(req.argv, req.stdin);
-    default: throw new Error(`unknown op ${req.op}`);
+    case 'run':
+      return run(req.argv, req.stdin);
+    default:
+      throw new Error(`unknown op ${req.op}`);
   }
 }
 
 const rl = createInterface({ input: process.stdin });
 rl.on('line', (line) => {
   let req;
-  try { req = JSON.parse(line); } catch { return send({ id: null, ok: false, error: 'bad json' }); }
+  try {
+    req = JSON.parse(line);
+  } catch {
+    return send({ id: null, ok: false, error: 'bad json' });
+  }
   handle(req).then(
     (result) => send({ id: req.id, ok: true, result }),
     (e) => send({ id: req.id, ok: false, error: String(e && e.message ? e.message : e) }),
@@ -219,7 +256,10 @@ rl.on('line', (line) => {
 });
 // the parent is gone: exit (stdin closes when the lab ends or its owner dies)
 rl.on('close', () => {
-  for (const s of servers) try { s.close(); } catch {}
+  for (const s of servers)
+    try {
+      s.close();
+    } catch {}
   icmpHelper?.kill();
   process.exit(0);
 });

@@ -26,7 +26,12 @@ function run(id, argv, stdin) {
   let stderr = '';
   let answered = false;
   /** @param {{code: number, stdout: string, stderr: string}} result */
-  const answer = (result) => { if (!answered) { answered = true; send({ id, result }); } };
+  const answer = (result) => {
+    if (!answered) {
+      answered = true;
+      send({ id, result });
+    }
+  };
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
   child.on('error', (e) => answer({ code: 127, stdout, stderr: e.message }));
@@ -42,7 +47,9 @@ function start(ch, argv) {
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   createInterface({ input: child.stdout }).on('line', (line) => send({ ch, line }));
-  child.on('error', (e) => { stderr += e.message; });
+  child.on('error', (e) => {
+    stderr += e.message;
+  });
   child.on('close', (code) => {
     children.delete(ch);
     send({ ch, exit: code ?? 1, stderr });
@@ -58,7 +65,11 @@ function shutdown() {
 const rl = createInterface({ input: process.stdin });
 rl.on('line', (line) => {
   let msg;
-  try { msg = JSON.parse(line); } catch { return; }
+  try {
+    msg = JSON.parse(line);
+  } catch {
+    return;
+  }
   if (msg.op === 'run') run(msg.id, msg.argv, msg.stdin);
   else if (msg.op === 'spawn') start(msg.ch, msg.argv);
   else if (msg.op === 'send') children.get(msg.ch)?.stdin?.write(msg.line + '\n');

@@ -53,11 +53,30 @@ function ifaceTest(name: string): (dev: string) => boolean {
 
 export function compileRule(r: Rule): Test {
   const tests: Test[] = [];
-  if (r.src) { const { neg, value: c } = r.src; const m = maskOf(c.len); tests.push((p) => (((p.src & m) >>> 0) === c.addr) !== neg); }
-  if (r.dst) { const { neg, value: c } = r.dst; const m = maskOf(c.len); tests.push((p) => (((p.dst & m) >>> 0) === c.addr) !== neg); }
-  if (r.proto) { const { neg, value } = r.proto; tests.push((p) => (p.proto === value) !== neg); }
-  if (r.inIface) { const { neg, value } = r.inIface; const t = ifaceTest(value); tests.push((_p, e) => t(e.inIf) !== neg); }
-  if (r.outIface) { const { neg, value } = r.outIface; const t = ifaceTest(value); tests.push((_p, e) => t(e.outIf) !== neg); }
+  if (r.src) {
+    const { neg, value: c } = r.src;
+    const m = maskOf(c.len);
+    tests.push((p) => ((p.src & m) >>> 0 === c.addr) !== neg);
+  }
+  if (r.dst) {
+    const { neg, value: c } = r.dst;
+    const m = maskOf(c.len);
+    tests.push((p) => ((p.dst & m) >>> 0 === c.addr) !== neg);
+  }
+  if (r.proto) {
+    const { neg, value } = r.proto;
+    tests.push((p) => (p.proto === value) !== neg);
+  }
+  if (r.inIface) {
+    const { neg, value } = r.inIface;
+    const t = ifaceTest(value);
+    tests.push((_p, e) => t(e.inIf) !== neg);
+  }
+  if (r.outIface) {
+    const { neg, value } = r.outIface;
+    const t = ifaceTest(value);
+    tests.push((_p, e) => t(e.outIf) !== neg);
+  }
   for (const m of r.matches) {
     const build = MATCHERS[m.name];
     if (!build) throw new Error(`internal: no evaluator for match ${m.name}`);
@@ -78,7 +97,10 @@ function compileChain(table: TableName, c: Chain): CompiledChain {
     const cr: CompiledRule = { index: i, rule, test: compileRule(rule), id: `${table}/${c.name}/${i + 1}` };
     const t = rule.target;
     if (t?.kind === 'ext' && TERMINAL_EXT.has(t.ext.name)) {
-      cr.terminal = t.ext.name === 'REJECT' ? { kind: 'reject', with: opt(t.ext, '--reject-with')!.value as string } : { kind: 'nat', nat: natRequest(t.ext) };
+      cr.terminal =
+        t.ext.name === 'REJECT'
+          ? { kind: 'reject', with: opt(t.ext, '--reject-with')!.value as string }
+          : { kind: 'nat', nat: natRequest(t.ext) };
     }
     return cr;
   });
@@ -91,7 +113,11 @@ function compileChain(table: TableName, c: Chain): CompiledChain {
     for (const r of rules) {
       if (!exactDst(r.rule)) continue;
       const addr = r.rule.dst!.value.addr;
-      if (!byDst.has(addr)) byDst.set(addr, rules.filter((x) => !exactDst(x.rule) || x.rule.dst!.value.addr === addr));
+      if (!byDst.has(addr))
+        byDst.set(
+          addr,
+          rules.filter((x) => !exactDst(x.rule) || x.rule.dst!.value.addr === addr),
+        );
     }
     out.byDst = byDst;
     out.other = other;
@@ -105,7 +131,9 @@ export function compileRuleset(rs: Ruleset): CompiledRuleset {
     const chains = new Map<string, CompiledChain>();
     for (const [cn, c] of t.chains) chains.set(cn, compileChain(name, c));
     for (const c of chains.values()) {
-      for (const r of c.rules) if (r.rule.target?.kind === 'jump' || r.rule.target?.kind === 'goto') r.jumpTo = chains.get(r.rule.target.chain)!;
+      for (const r of c.rules)
+        if (r.rule.target?.kind === 'jump' || r.rule.target?.kind === 'goto')
+          r.jumpTo = chains.get(r.rule.target.chain)!;
     }
     out.set(name, { name, chains });
   }
@@ -159,14 +187,21 @@ const ACCEPT: TableVerdict = { kind: 'accept' };
 const TERMINAL_EXT = new Set(['REJECT', 'DNAT', 'SNAT', 'MASQUERADE', 'REDIRECT']);
 
 function candidates(c: CompiledChain, dst: U32): CompiledRule[] {
-  return c.byDst ? c.byDst.get(dst) ?? c.other : c.rules;
+  return c.byDst ? (c.byDst.get(dst) ?? c.other) : c.rules;
 }
 
 /**
  * Runs `table`'s built-in chain `hook` on the packet. `p` may be changed by
  * non-terminal targets (MARK). Unmatched rules are reported only when `verbose`.
  */
-export function traverse(table: CompiledTable, hook: Hook, p: Pkt, env: MatchEnv, hooks: TraverseHooks, verbose = false): TableVerdict {
+export function traverse(
+  table: CompiledTable,
+  hook: Hook,
+  p: Pkt,
+  env: MatchEnv,
+  hooks: TraverseHooks,
+  verbose = false,
+): TableVerdict {
   const stack: { chain: CompiledChain; list: CompiledRule[]; next: number }[] = [];
   let chain = table.chains.get(hook);
   if (!chain) return ACCEPT;
@@ -185,7 +220,15 @@ export function traverse(table: CompiledTable, hook: Hook, p: Pkt, env: MatchEnv
     const cr = list[k++]!;
     env.ruleId = cr.id;
     if (!cr.test(p, env)) {
-      if (verbose && onRule) onRule({ table: table.name, chain: chain.name, rule: cr.index + 1, matched: false, action: '', spec: printRuleSpec(cr.rule) });
+      if (verbose && onRule)
+        onRule({
+          table: table.name,
+          chain: chain.name,
+          rule: cr.index + 1,
+          matched: false,
+          action: '',
+          spec: printRuleSpec(cr.rule),
+        });
       continue;
     }
     const t: Rule['target'] = cr.rule.target;
@@ -223,7 +266,14 @@ export function traverse(table: CompiledTable, hook: Hook, p: Pkt, env: MatchEnv
 }
 
 function hit(table: CompiledTable, chain: CompiledChain, cr: CompiledRule, action: string): RuleHit {
-  return { table: table.name, chain: chain.name, rule: cr.index + 1, matched: true, action, spec: printRuleSpec(cr.rule) };
+  return {
+    table: table.name,
+    chain: chain.name,
+    rule: cr.index + 1,
+    matched: true,
+    action,
+    spec: printRuleSpec(cr.rule),
+  };
 }
 
 function policyOf(table: CompiledTable, chain: CompiledChain, _env: MatchEnv, hooks: TraverseHooks): TableVerdict {

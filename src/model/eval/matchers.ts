@@ -26,7 +26,7 @@ export interface MatchEnv {
 export type Test = (p: Pkt, env: MatchEnv) => boolean;
 
 const inRange = (r: NumRange, v: number) => v >= r[0] && v <= r[1];
-const inCidr = (c: Cidr, a: U32) => ((a & maskOf(c.len)) >>> 0) === c.addr;
+const inCidr = (c: Cidr, a: U32) => (a & maskOf(c.len)) >>> 0 === c.addr;
 const xor = (neg: boolean, b: boolean) => (neg ? !b : b);
 
 /** Combines the tests of a module's options (all must hold). */
@@ -61,9 +61,18 @@ export const MATCHERS: Record<string, Builder> = {
   tcp: (ext) => {
     const tests: Test[] = [];
     for (const o of ext.opts) {
-      if (o.name === '--sport') { const r = o.value as NumRange; tests.push((p) => xor(o.neg, inRange(r, p.sport))); }
-      if (o.name === '--dport') { const r = o.value as NumRange; tests.push((p) => xor(o.neg, inRange(r, p.dport))); }
-      if (o.name === '--tcp-flags') { const f = o.value as TcpFlags; tests.push((p) => xor(o.neg, (p.tcpFlags & f.mask) === f.comp)); }
+      if (o.name === '--sport') {
+        const r = o.value as NumRange;
+        tests.push((p) => xor(o.neg, inRange(r, p.sport)));
+      }
+      if (o.name === '--dport') {
+        const r = o.value as NumRange;
+        tests.push((p) => xor(o.neg, inRange(r, p.dport)));
+      }
+      if (o.name === '--tcp-flags') {
+        const f = o.value as TcpFlags;
+        tests.push((p) => xor(o.neg, (p.tcpFlags & f.mask) === f.comp));
+      }
     }
     return tests.length ? all(tests) : () => true;
   },
@@ -88,7 +97,7 @@ export const MATCHERS: Record<string, Builder> = {
   mark: (ext) => {
     const o = opt(ext, '--mark')!;
     const m = o.value as MarkMask;
-    return (p) => xor(o.neg, ((p.mark & m.mask) >>> 0) === m.value);
+    return (p) => xor(o.neg, (p.mark & m.mask) >>> 0 === m.value);
   },
   state: (ext) => {
     const o = opt(ext, '--state')!;
@@ -111,14 +120,20 @@ export const MATCHERS: Record<string, Builder> = {
           });
           break;
         }
-        case '--ctorigsrc': case '--ctorigdst': case '--ctreplsrc': case '--ctrepldst': {
+        case '--ctorigsrc':
+        case '--ctorigdst':
+        case '--ctreplsrc':
+        case '--ctrepldst': {
           const c = o.value as Cidr;
           const side = o.name.includes('orig') ? 'orig' : 'reply';
           const field = o.name.endsWith('src') ? 'src' : 'dst';
           tests.push((_p, env) => env.ct !== undefined && xor(o.neg, inCidr(c, env.ct.entry[side][field])));
           break;
         }
-        case '--ctorigsrcport': case '--ctorigdstport': case '--ctreplsrcport': case '--ctrepldstport': {
+        case '--ctorigsrcport':
+        case '--ctorigdstport':
+        case '--ctreplsrcport':
+        case '--ctrepldstport': {
           const r = o.value as NumRange;
           const side = o.name.includes('orig') ? 'orig' : 'reply';
           const field = o.name.includes('srcport') ? 'sport' : 'dport';
@@ -193,9 +208,16 @@ export const MATCHERS: Record<string, Builder> = {
         let hits = 0;
         for (const s of stamps) {
           if (seconds !== undefined && s < since) continue;
-          if (!hitcount || ++hits >= hitcount) { ret = !ret; break; }
+          if (!hitcount || ++hits >= hitcount) {
+            ret = !ret;
+            break;
+          }
         }
-        if (reap && seconds !== undefined) list.set(addr, stamps.filter((s) => s >= since));
+        if (reap && seconds !== undefined)
+          list.set(
+            addr,
+            stamps.filter((s) => s >= since),
+          );
       } else ret = !ret;
       if (action.name === '--update' && ret) list.set(addr, [...(list.get(addr) ?? []), env.now].slice(-20));
       return ret;

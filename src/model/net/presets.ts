@@ -29,7 +29,10 @@ export function k8sNode(): TopologySpec {
           { name: 'eth1', addrs: ['10.0.2.10/24'], peer: { host: 'node2', iface: 'eth1' } },
         ],
         // default route: the client stands in for "the outside" (it does not forward)
-        routes: [{ dst: '10.244.2.0/24', via: '10.0.2.11' }, { dst: 'default', via: '192.168.50.20' }],
+        routes: [
+          { dst: '10.244.2.0/24', via: '10.0.2.11' },
+          { dst: 'default', via: '192.168.50.20' },
+        ],
         sysctls: nodeSys,
       },
       {
@@ -39,7 +42,10 @@ export function k8sNode(): TopologySpec {
           { name: 'veth-pod3', master: 'cni0', peer: { host: 'pod3', iface: 'eth0' }, hairpin: false },
           { name: 'eth1', addrs: ['10.0.2.11/24'], peer: { host: 'node', iface: 'eth1' } },
         ],
-        routes: [{ dst: '10.244.1.0/24', via: '10.0.2.10' }, { dst: 'default', via: '10.0.2.10' }],
+        routes: [
+          { dst: '10.244.1.0/24', via: '10.0.2.10' },
+          { dst: 'default', via: '10.0.2.10' },
+        ],
         sysctls: nodeSys,
       },
       pod('pod1', '10.244.1.11/24', '10.244.1.1', 'node'),

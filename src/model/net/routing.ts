@@ -3,9 +3,7 @@ import { type U32, maskOf, isLoopback } from '../ip.ts';
 import type { Host } from './topology.ts';
 
 export type RouteResult =
-  | { type: 'local'; dev: string }
-  | { type: 'unicast'; dev: string; nextHop: U32; via?: U32 }
-  | { type: 'unreachable' };
+  { type: 'local'; dev: string } | { type: 'unicast'; dev: string; nextHop: U32; via?: U32 } | { type: 'unreachable' };
 
 /** The local table first (own addresses, 127/8), then the main table by longest prefix. */
 export function lookupRoute(h: Host, dst: U32): RouteResult {
@@ -13,8 +11,10 @@ export function lookupRoute(h: Host, dst: U32): RouteResult {
   if (owner !== undefined) return { type: 'local', dev: owner };
   if (isLoopback(dst)) return { type: 'local', dev: 'lo' };
   for (const r of h.routes) {
-    if (((dst & maskOf(r.dst.len)) >>> 0) === r.dst.addr) {
-      return r.via === undefined ? { type: 'unicast', dev: r.dev, nextHop: dst } : { type: 'unicast', dev: r.dev, nextHop: r.via, via: r.via };
+    if ((dst & maskOf(r.dst.len)) >>> 0 === r.dst.addr) {
+      return r.via === undefined
+        ? { type: 'unicast', dev: r.dev, nextHop: dst }
+        : { type: 'unicast', dev: r.dev, nextHop: r.via, via: r.via };
     }
   }
   return { type: 'unreachable' };
@@ -24,7 +24,7 @@ export function lookupRoute(h: Host, dst: U32): RouteResult {
 export function selectSource(h: Host, dev: string, target: U32): U32 | undefined {
   const iface = h.ifaces.get(dev);
   const own = iface?.addrs ?? [];
-  const same = own.find((a) => ((a.ip & maskOf(a.len)) >>> 0) === ((target & maskOf(a.len)) >>> 0));
+  const same = own.find((a) => (a.ip & maskOf(a.len)) >>> 0 === (target & maskOf(a.len)) >>> 0);
   if (same) return same.ip;
   if (own[0] && iface?.kind !== 'lo') return own[0].ip;
   for (const i of h.ifaces.values()) if (i.kind !== 'lo' && i.addrs[0]) return i.addrs[0].ip;
@@ -35,7 +35,7 @@ export function selectSource(h: Host, dev: string, target: U32): U32 | undefined
 export function isBroadcast(h: Host, a: U32): boolean {
   if (a === 0xffffffff) return true;
   for (const i of h.ifaces.values()) {
-    for (const ad of i.addrs) if (ad.len < 31 && ((ad.ip | ~maskOf(ad.len)) >>> 0) === a) return true;
+    for (const ad of i.addrs) if (ad.len < 31 && (ad.ip | ~maskOf(ad.len)) >>> 0 === a) return true;
   }
   return false;
 }

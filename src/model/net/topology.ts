@@ -16,8 +16,13 @@ export interface Sysctls {
 }
 
 export const DEFAULT_SYSCTLS: Sysctls = {
-  ip_forward: false, route_localnet: false, rp_filter: 0, accept_local: false,
-  bridge_nf_call_iptables: true, send_redirects: false, accept_redirects: false,
+  ip_forward: false,
+  route_localnet: false,
+  rp_filter: 0,
+  accept_local: false,
+  bridge_nf_call_iptables: true,
+  send_redirects: false,
+  accept_redirects: false,
 };
 
 export interface IfaceSpec {
@@ -98,8 +103,10 @@ export interface Network {
 }
 
 export const STANDARD_SERVERS: ServerSpec[] = [
-  { proto: 'tcp', port: 8080 }, { proto: 'tcp', port: 9090 },
-  { proto: 'udp', port: 8080 }, { proto: 'udp', port: 9090 },
+  { proto: 'tcp', port: 8080 },
+  { proto: 'tcp', port: 9090 },
+  { proto: 'udp', port: 8080 },
+  { proto: 'udp', port: 9090 },
 ];
 
 export function compileTopology(spec: TopologySpec, file = '<topology>'): Network {
@@ -116,7 +123,13 @@ export function compileTopology(spec: TopologySpec, file = '<topology>'): Networ
       if (ifaces.has(i.name)) fail(`interface ${h.name}/${i.name} is defined twice`);
       const addrs = (i.addrs ?? []).map((a) => parseIfAddr(a) ?? fail(`bad address "${a}" on ${h.name}/${i.name}`));
       for (const a of addrs) local.set(a.ip, i.name);
-      const iface: Iface = { name: i.name, host: h.name, addrs, kind: i.bridge ? 'bridge' : 'veth', hairpin: i.hairpin ?? false };
+      const iface: Iface = {
+        name: i.name,
+        host: h.name,
+        addrs,
+        kind: i.bridge ? 'bridge' : 'veth',
+        hairpin: i.hairpin ?? false,
+      };
       if (i.peer) iface.peer = i.peer;
       if (i.master) iface.master = i.master;
       ifaces.set(i.name, iface);
@@ -130,10 +143,14 @@ export function compileTopology(spec: TopologySpec, file = '<topology>'): Networ
       }
     }
     for (const r of h.routes ?? []) {
-      const dst = r.dst === 'default' ? { addr: 0, len: 0 } : parseCidr(r.dst) ?? fail(`bad route destination "${r.dst}" on ${h.name}`);
-      const via = r.via === undefined ? undefined : parseIp(r.via) ?? fail(`bad gateway "${r.via}" on ${h.name}`);
+      const dst =
+        r.dst === 'default'
+          ? { addr: 0, len: 0 }
+          : (parseCidr(r.dst) ?? fail(`bad route destination "${r.dst}" on ${h.name}`));
+      const via = r.via === undefined ? undefined : (parseIp(r.via) ?? fail(`bad gateway "${r.via}" on ${h.name}`));
       let dev = r.dev;
-      if (!dev && via !== undefined) dev = routes.find((c) => c.connected && ((via & maskOf(c.dst.len)) >>> 0) === c.dst.addr)?.dev;
+      if (!dev && via !== undefined)
+        dev = routes.find((c) => c.connected && (via & maskOf(c.dst.len)) >>> 0 === c.dst.addr)?.dev;
       if (!dev) fail(`route ${r.dst} on ${h.name}: gateway ${r.via ?? '?'} is not on a connected network`);
       const route: Route = { dst, dev: dev!, connected: false };
       if (via !== undefined) route.via = via;
@@ -141,7 +158,10 @@ export function compileTopology(spec: TopologySpec, file = '<topology>'): Networ
     }
     routes.sort((a, b) => b.dst.len - a.dst.len);
     hosts.set(h.name, {
-      name: h.name, ifaces, routes, local,
+      name: h.name,
+      ifaces,
+      routes,
+      local,
       sysctls: { ...DEFAULT_SYSCTLS, ...h.sysctls },
       backend: h.backend ?? 'nft',
       servers: h.servers ?? STANDARD_SERVERS,
@@ -152,9 +172,11 @@ export function compileTopology(spec: TopologySpec, file = '<topology>'): Networ
       if (i.kind === 'veth') {
         if (!i.peer) fail(`${h.name}/${i.name} is a veth without a peer`);
         const other = hosts.get(i.peer!.host)?.ifaces.get(i.peer!.iface);
-        if (!other || other.peer?.host !== h.name || other.peer.iface !== i.name) fail(`${h.name}/${i.name}: peer ${i.peer!.host}/${i.peer!.iface} does not point back`);
+        if (!other || other.peer?.host !== h.name || other.peer.iface !== i.name)
+          fail(`${h.name}/${i.name}: peer ${i.peer!.host}/${i.peer!.iface} does not point back`);
       }
-      if (i.master && h.ifaces.get(i.master)?.kind !== 'bridge') fail(`${h.name}/${i.name}: master ${i.master} is not a bridge`);
+      if (i.master && h.ifaces.get(i.master)?.kind !== 'bridge')
+        fail(`${h.name}/${i.name}: master ${i.master} is not a bridge`);
     }
   }
   return { name: spec.name, hosts };

@@ -10,8 +10,10 @@ import { ruleKey } from './print.ts';
 export const MAX_CHAIN_NAME = 28;
 
 export function checkChainName(name: string, pos: SourcePos): void {
-  if (name.length > MAX_CHAIN_NAME) throw new InputError('invalid', `chain name "${name}" is longer than ${MAX_CHAIN_NAME} characters`, pos);
-  if (name.length === 0 || name.startsWith('-') || name.startsWith('!') || /\s/.test(name)) throw new InputError('invalid', `invalid chain name "${name}"`, pos);
+  if (name.length > MAX_CHAIN_NAME)
+    throw new InputError('invalid', `chain name "${name}" is longer than ${MAX_CHAIN_NAME} characters`, pos);
+  if (name.length === 0 || name.startsWith('-') || name.startsWith('!') || /\s/.test(name))
+    throw new InputError('invalid', `invalid chain name "${name}"`, pos);
   if (RESERVED_CHAIN_NAMES.has(name)) throw new InputError('invalid', `chain name "${name}" is a target name`, pos);
 }
 
@@ -32,7 +34,12 @@ function chainOf(rs: Ruleset, table: TableName, name: string, pos: SourcePos): C
 }
 
 /** Executes one command given as tokens (the leading "iptables" already removed). */
-export function applyCommand(rs: Ruleset, toks: readonly Token[], ctx: CommandContext, defaultTable: TableName = 'filter'): void {
+export function applyCommand(
+  rs: Ruleset,
+  toks: readonly Token[],
+  ctx: CommandContext,
+  defaultTable: TableName = 'filter',
+): void {
   let table = defaultTable;
   const rest: Token[] = [];
   for (let i = 0; i < toks.length; i++) {
@@ -52,22 +59,31 @@ export function applyCommand(rs: Ruleset, toks: readonly Token[], ctx: CommandCo
   const chainTok = rest[1];
   const tbl = tableOf(rs, table);
   const needChain = () => {
-    if (!chainTok || chainTok.text.startsWith('-')) throw new InputError('syntax', `${cmd.text} needs a chain name`, at(cmd));
+    if (!chainTok || chainTok.text.startsWith('-'))
+      throw new InputError('syntax', `${cmd.text} needs a chain name`, at(cmd));
     return chainTok.text;
   };
   const spec = (from: number): Rule => {
     const chain = needChain();
-    const r = parseRuleSpec(rest.slice(from), { file: ctx.file, line: ctx.line, table, chain, hasChain: (n) => tbl.chains.has(n) });
+    const r = parseRuleSpec(rest.slice(from), {
+      file: ctx.file,
+      line: ctx.line,
+      table,
+      chain,
+      hasChain: (n) => tbl.chains.has(n),
+    });
     r.pos = at(cmd);
     return r;
   };
   switch (cmd.text) {
-    case '-A': case '--append': {
+    case '-A':
+    case '--append': {
       const c = chainOf(rs, table, needChain(), at(chainTok));
       c.rules.push(spec(2));
       return;
     }
-    case '-I': case '--insert': {
+    case '-I':
+    case '--insert': {
       const c = chainOf(rs, table, needChain(), at(chainTok));
       let from = 2;
       let index = 1;
@@ -75,17 +91,28 @@ export function applyCommand(rs: Ruleset, toks: readonly Token[], ctx: CommandCo
       if (n && /^\d+$/.test(n.text)) {
         index = Number(n.text);
         from = 3;
-        if (index < 1 || index > c.rules.length + 1) throw new InputError('invalid', `index of insertion too big (chain ${c.name} has ${c.rules.length} rules)`, at(n));
+        if (index < 1 || index > c.rules.length + 1)
+          throw new InputError(
+            'invalid',
+            `index of insertion too big (chain ${c.name} has ${c.rules.length} rules)`,
+            at(n),
+          );
       }
       c.rules.splice(index - 1, 0, spec(from));
       return;
     }
-    case '-D': case '--delete': {
+    case '-D':
+    case '--delete': {
       const c = chainOf(rs, table, needChain(), at(chainTok));
       const n = rest[2];
       if (n && /^\d+$/.test(n.text) && rest.length === 3) {
         const index = Number(n.text);
-        if (index < 1 || index > c.rules.length) throw new InputError('invalid', `index of deletion too big (chain ${c.name} has ${c.rules.length} rules)`, at(n));
+        if (index < 1 || index > c.rules.length)
+          throw new InputError(
+            'invalid',
+            `index of deletion too big (chain ${c.name} has ${c.rules.length} rules)`,
+            at(n),
+          );
         c.rules.splice(index - 1, 1);
         return;
       }
@@ -95,39 +122,59 @@ export function applyCommand(rs: Ruleset, toks: readonly Token[], ctx: CommandCo
       c.rules.splice(idx, 1);
       return;
     }
-    case '-N': case '--new-chain': {
+    case '-N':
+    case '--new-chain': {
       const name = needChain();
       checkChainName(name, at(chainTok));
       if (tbl.chains.has(name)) throw new InputError('invalid', `Chain already exists: ${name}`, at(chainTok));
       tbl.chains.set(name, { name, rules: [] });
       return;
     }
-    case '-F': case '--flush': {
+    case '-F':
+    case '--flush': {
       if (chainTok) chainOf(rs, table, chainTok.text, at(chainTok)).rules = [];
       else for (const c of tbl.chains.values()) c.rules = [];
       return;
     }
-    case '-X': case '--delete-chain': {
+    case '-X':
+    case '--delete-chain': {
       const names = chainTok ? [chainTok.text] : [...tbl.chains.keys()].filter((n) => !isBuiltinChain(table, n));
       for (const name of names) {
         const c = chainOf(rs, table, name, at(chainTok));
-        if (isBuiltinChain(table, name)) throw new InputError('invalid', `cannot delete built-in chain ${name}`, at(chainTok));
-        if (chainTok && c.rules.length > 0) throw new InputError('invalid', `Directory not empty: chain ${name} still has rules`, at(chainTok));
-        const referrer = [...tbl.chains.values()].find((o) => o.rules.some((r) => (r.target?.kind === 'jump' || r.target?.kind === 'goto') && r.target.chain === name));
-        if (referrer && !(names.includes(referrer.name) && !chainTok)) throw new InputError('invalid', `Too many links: chain ${name} is referenced from ${referrer.name}`, at(chainTok));
+        if (isBuiltinChain(table, name))
+          throw new InputError('invalid', `cannot delete built-in chain ${name}`, at(chainTok));
+        if (chainTok && c.rules.length > 0)
+          throw new InputError('invalid', `Directory not empty: chain ${name} still has rules`, at(chainTok));
+        const referrer = [...tbl.chains.values()].find((o) =>
+          o.rules.some((r) => (r.target?.kind === 'jump' || r.target?.kind === 'goto') && r.target.chain === name),
+        );
+        if (referrer && !(names.includes(referrer.name) && !chainTok))
+          throw new InputError(
+            'invalid',
+            `Too many links: chain ${name} is referenced from ${referrer.name}`,
+            at(chainTok),
+          );
       }
       for (const name of names) tbl.chains.delete(name);
       return;
     }
-    case '-P': case '--policy': {
+    case '-P':
+    case '--policy': {
       const name = needChain();
       const p = rest[2];
-      if (!isBuiltinChain(table, name)) throw new InputError('invalid', `-P needs a built-in chain of table ${table}, not "${name}"`, at(chainTok));
-      if (!p || (p.text !== 'ACCEPT' && p.text !== 'DROP')) throw new InputError('syntax', '-P needs ACCEPT or DROP', at(p ?? chainTok));
+      if (!isBuiltinChain(table, name))
+        throw new InputError('invalid', `-P needs a built-in chain of table ${table}, not "${name}"`, at(chainTok));
+      if (!p || (p.text !== 'ACCEPT' && p.text !== 'DROP'))
+        throw new InputError('syntax', '-P needs ACCEPT or DROP', at(p ?? chainTok));
       chainOf(rs, table, name, at(chainTok)).policy = p.text;
       return;
     }
-    case '-L': case '-S': case '-Z': case '--list': case '--list-rules': case '--zero':
+    case '-L':
+    case '-S':
+    case '-Z':
+    case '--list':
+    case '--list-rules':
+    case '--zero':
       return; // read-only or counter-only: no effect on the model's ruleset
     default:
       throw new InputError('syntax', `unknown command "${cmd.text}"`, at(cmd));

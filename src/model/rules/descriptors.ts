@@ -55,7 +55,9 @@ const ALL_TABLES: readonly TableName[] = ['raw', 'mangle', 'nat', 'filter', 'sec
 const fullRange = (v: OptValue, neg: boolean) => !neg && Array.isArray(v) && v[0] === 0 && v[1] === 65535;
 
 const xmark = (name: string, convert: (v: OptValue) => MarkMask, kind: KindName = 'hex32'): OptionDesc => ({
-  name, kind, storeAs: { name: '--set-xmark', convert },
+  name,
+  kind,
+  storeAs: { name: '--set-xmark', convert },
 });
 const u = (v: OptValue) => v as number;
 const markSetters: readonly OptionDesc[] = [
@@ -80,7 +82,12 @@ const tcpUdpOptions = (proto: 'tcp' | 'udp'): OptionDesc[] => [
   ...(proto === 'tcp'
     ? [
         { name: '--tcp-flags', kind: 'tcpFlags', negatable: true } as OptionDesc,
-        { name: '--syn', kind: 'flag', negatable: true, storeAs: { name: '--tcp-flags', convert: () => ({ mask: 0x17, comp: 0x02 }) } } as OptionDesc,
+        {
+          name: '--syn',
+          kind: 'flag',
+          negatable: true,
+          storeAs: { name: '--tcp-flags', convert: () => ({ mask: 0x17, comp: 0x02 }) },
+        } as OptionDesc,
       ]
     : []),
 ];
@@ -94,12 +101,17 @@ export const EXTENSIONS: readonly ExtensionDesc[] = [
   // SCTP ports only (chunk types are not modelled): enough for Services with protocol SCTP
   { name: 'sctp', type: 'match', protos: [IPPROTO.SCTP], implicitFor: IPPROTO.SCTP, options: tcpUdpOptions('udp') },
   {
-    name: 'icmp', type: 'match', protos: [IPPROTO.ICMP], implicitFor: IPPROTO.ICMP,
+    name: 'icmp',
+    type: 'match',
+    protos: [IPPROTO.ICMP],
+    implicitFor: IPPROTO.ICMP,
     options: [{ name: '--icmp-type', kind: 'icmpType', negatable: true }],
     check: (e) => (opt(e, '--icmp-type') ? undefined : 'icmp: option "--icmp-type" must be specified'),
   },
   {
-    name: 'multiport', type: 'match', protos: PORT_PROTOS,
+    name: 'multiport',
+    type: 'match',
+    protos: PORT_PROTOS,
     options: [
       { name: '--sports', aliases: ['--source-ports'], kind: 'portList', negatable: true, group: 'mp' },
       { name: '--dports', aliases: ['--destination-ports'], kind: 'portList', negatable: true, group: 'mp' },
@@ -107,10 +119,21 @@ export const EXTENSIONS: readonly ExtensionDesc[] = [
     ],
     check: (e) => (e.opts.length === 0 ? 'multiport needs one of --sports, --dports or --ports' : undefined),
   },
-  { name: 'comment', type: 'match', options: [{ name: '--comment', kind: 'string', noArb: true }], check: (e) => (opt(e, '--comment') ? undefined : 'comment: option "--comment" must be specified') },
-  { name: 'mark', type: 'match', options: [{ name: '--mark', kind: 'markMask', negatable: true }], check: (e) => (e.opts.length ? undefined : 'mark: --mark is required') },
   {
-    name: 'conntrack', type: 'match',
+    name: 'comment',
+    type: 'match',
+    options: [{ name: '--comment', kind: 'string', noArb: true }],
+    check: (e) => (opt(e, '--comment') ? undefined : 'comment: option "--comment" must be specified'),
+  },
+  {
+    name: 'mark',
+    type: 'match',
+    options: [{ name: '--mark', kind: 'markMask', negatable: true }],
+    check: (e) => (e.opts.length ? undefined : 'mark: --mark is required'),
+  },
+  {
+    name: 'conntrack',
+    type: 'match',
     options: [
       { name: '--ctstate', kind: 'ctStates', negatable: true },
       { name: '--ctorigsrc', kind: 'cidrShort', negatable: true },
@@ -125,28 +148,48 @@ export const EXTENSIONS: readonly ExtensionDesc[] = [
     ],
     check: (e) => (e.opts.length ? undefined : 'conntrack: at least one option is required'),
   },
-  { name: 'state', type: 'match', options: [{ name: '--state', kind: 'states', negatable: true }], check: (e) => (e.opts.length ? undefined : 'state: --state is required') },
   {
-    name: 'addrtype', type: 'match',
+    name: 'state',
+    type: 'match',
+    options: [{ name: '--state', kind: 'states', negatable: true }],
+    check: (e) => (e.opts.length ? undefined : 'state: --state is required'),
+  },
+  {
+    name: 'addrtype',
+    type: 'match',
     options: [
       { name: '--src-type', kind: 'addrTypes', negatable: true },
       { name: '--dst-type', kind: 'addrTypes', negatable: true },
       { name: '--limit-iface-in', kind: 'flag', group: 'limit-iface' },
       { name: '--limit-iface-out', kind: 'flag', group: 'limit-iface' },
     ],
-    check: (e) => (opt(e, '--src-type') || opt(e, '--dst-type') ? undefined : 'addrtype: you must specify --src-type or --dst-type'),
+    check: (e) =>
+      opt(e, '--src-type') || opt(e, '--dst-type') ? undefined : 'addrtype: you must specify --src-type or --dst-type',
     hookCheck: (e, hook) => {
-      if (opt(e, '--limit-iface-in') && (hook === 'OUTPUT' || hook === 'POSTROUTING')) return `addrtype --limit-iface-in cannot be used from ${hook}`;
-      if (opt(e, '--limit-iface-out') && (hook === 'PREROUTING' || hook === 'INPUT')) return `addrtype --limit-iface-out cannot be used from ${hook}`;
+      if (opt(e, '--limit-iface-in') && (hook === 'OUTPUT' || hook === 'POSTROUTING'))
+        return `addrtype --limit-iface-in cannot be used from ${hook}`;
+      if (opt(e, '--limit-iface-out') && (hook === 'PREROUTING' || hook === 'INPUT'))
+        return `addrtype --limit-iface-out cannot be used from ${hook}`;
       return undefined;
     },
   },
   {
-    name: 'statistic', type: 'match',
+    name: 'statistic',
+    type: 'match',
     options: [
       { name: '--mode', kind: 'statMode' },
-      { name: '--probability', kind: 'probability', negatable: true, when: (o) => o.some((x) => x.name === '--mode' && x.value === 'random') },
-      { name: '--every', kind: 'uint', negatable: true, when: (o) => o.some((x) => x.name === '--mode' && x.value === 'nth') },
+      {
+        name: '--probability',
+        kind: 'probability',
+        negatable: true,
+        when: (o) => o.some((x) => x.name === '--mode' && x.value === 'random'),
+      },
+      {
+        name: '--every',
+        kind: 'uint',
+        negatable: true,
+        when: (o) => o.some((x) => x.name === '--mode' && x.value === 'nth'),
+      },
       { name: '--packet', kind: 'uint', fill: 0, when: (o) => o.some((x) => x.name === '--mode' && x.value === 'nth') },
     ],
     check: (e) => {
@@ -159,16 +202,22 @@ export const EXTENSIONS: readonly ExtensionDesc[] = [
         if (!every) return 'statistic: --every is required in nth mode';
         if (packet >= every) return 'statistic: --packet must be less than --every';
       }
-      if (mode === 'random' && opt(e, '--every')) return 'statistic: option "--probability" cannot be used together with "--every"';
-      if (mode === 'random' && opt(e, '--packet')) return 'statistic: option "--probability" cannot be used together with "--packet"';
+      if (mode === 'random' && opt(e, '--every'))
+        return 'statistic: option "--probability" cannot be used together with "--every"';
+      if (mode === 'random' && opt(e, '--packet'))
+        return 'statistic: option "--probability" cannot be used together with "--packet"';
       if (mode === 'nth' && opt(e, '--probability')) return 'statistic: --probability is only valid in random mode';
       return undefined;
     },
   },
   {
-    name: 'recent', type: 'match',
+    name: 'recent',
+    type: 'match',
     options: [
-      recentAction('--set'), recentAction('--rcheck'), recentAction('--update'), recentAction('--remove'),
+      recentAction('--set'),
+      recentAction('--rcheck'),
+      recentAction('--update'),
+      recentAction('--remove'),
       { name: '--seconds', kind: 'uint' },
       { name: '--reap', kind: 'flag' },
       { name: '--hitcount', kind: 'uint' },
@@ -182,57 +231,94 @@ export const EXTENSIONS: readonly ExtensionDesc[] = [
       const actions = e.opts.filter((o) => ['--set', '--rcheck', '--update', '--remove'].includes(o.name));
       if (actions.length !== 1) return 'recent: you must specify one of --set, --rcheck, --update or --remove';
       const a = actions[0]!.name;
-      if ((opt(e, '--seconds') || opt(e, '--hitcount')) && (a === '--set' || a === '--remove')) return 'recent: --seconds and --hitcount need --rcheck or --update';
+      if ((opt(e, '--seconds') || opt(e, '--hitcount')) && (a === '--set' || a === '--remove'))
+        return 'recent: --seconds and --hitcount need --rcheck or --update';
       if (opt(e, '--reap') && !opt(e, '--seconds')) return 'recent: --reap needs --seconds';
       const name = opt(e, '--name')?.value as string | undefined;
-      if (name !== undefined && (name.length === 0 || name.length > 199 || /[/\s]/.test(name))) return `recent: bad list name "${name}"`;
+      if (name !== undefined && (name.length === 0 || name.length > 199 || /[/\s]/.test(name)))
+        return `recent: bad list name "${name}"`;
       return undefined;
     },
   },
   // ---- targets
   {
-    name: 'REJECT', type: 'target', tables: ['filter'], hooks: ['INPUT', 'FORWARD', 'OUTPUT'],
+    name: 'REJECT',
+    type: 'target',
+    tables: ['filter'],
+    hooks: ['INPUT', 'FORWARD', 'OUTPUT'],
     options: [{ name: '--reject-with', kind: 'rejectWith', fill: 'icmp-port-unreachable' }],
-    check: (e, proto) => (opt(e, '--reject-with')?.value === 'tcp-reset' && proto !== IPPROTO.TCP ? 'REJECT --reject-with tcp-reset needs -p tcp' : undefined),
+    check: (e, proto) =>
+      opt(e, '--reject-with')?.value === 'tcp-reset' && proto !== IPPROTO.TCP
+        ? 'REJECT --reject-with tcp-reset needs -p tcp'
+        : undefined,
     verdict: true,
   },
   {
-    name: 'LOG', type: 'target',
+    name: 'LOG',
+    type: 'target',
     options: [
       { name: '--log-prefix', kind: 'string', noArb: true },
       { name: '--log-level', kind: 'logLevel', omitWhen: (v) => v === 4 },
     ],
   },
   {
-    name: 'NFLOG', type: 'target',
+    name: 'NFLOG',
+    type: 'target',
     options: [
       { name: '--nflog-prefix', kind: 'string', noArb: true },
       { name: '--nflog-group', kind: 'uint', omitWhen: (v) => v === 0 },
     ],
   },
-  { name: 'MARK', type: 'target', options: markSetters, check: (e) => (e.opts.length ? undefined : 'MARK: one of --set-xmark, --set-mark, --or-mark, --and-mark, --xor-mark is required') },
   {
-    name: 'CONNMARK', type: 'target',
+    name: 'MARK',
+    type: 'target',
+    options: markSetters,
+    check: (e) =>
+      e.opts.length ? undefined : 'MARK: one of --set-xmark, --set-mark, --or-mark, --and-mark, --xor-mark is required',
+  },
+  {
+    name: 'CONNMARK',
+    type: 'target',
     options: [
       ...markSetters,
       { name: '--save-mark', kind: 'flag', group: 'mark-op' },
       { name: '--restore-mark', kind: 'flag', group: 'mark-op' },
-      { name: '--nfmask', kind: 'hex32', fill: 0xffffffff, when: (o) => o.some((x) => x.name === '--save-mark' || x.name === '--restore-mark') },
-      { name: '--ctmask', kind: 'hex32', fill: 0xffffffff, when: (o) => o.some((x) => x.name === '--save-mark' || x.name === '--restore-mark') },
+      {
+        name: '--nfmask',
+        kind: 'hex32',
+        fill: 0xffffffff,
+        when: (o) => o.some((x) => x.name === '--save-mark' || x.name === '--restore-mark'),
+      },
+      {
+        name: '--ctmask',
+        kind: 'hex32',
+        fill: 0xffffffff,
+        when: (o) => o.some((x) => x.name === '--save-mark' || x.name === '--restore-mark'),
+      },
     ],
-    check: (e) => (opt(e, '--set-xmark') || opt(e, '--save-mark') || opt(e, '--restore-mark') ? undefined : 'CONNMARK: one of --set-mark, --save-mark or --restore-mark is required'),
+    check: (e) =>
+      opt(e, '--set-xmark') || opt(e, '--save-mark') || opt(e, '--restore-mark')
+        ? undefined
+        : 'CONNMARK: one of --set-mark, --save-mark or --restore-mark is required',
   },
   {
-    name: 'DNAT', type: 'target', tables: ['nat'], hooks: ['PREROUTING', 'OUTPUT'],
+    name: 'DNAT',
+    type: 'target',
+    tables: ['nat'],
+    hooks: ['PREROUTING', 'OUTPUT'],
     options: [
       { name: '--to-destination', aliases: ['--to'], kind: 'natDst' },
       { name: '--random', kind: 'flag' },
       { name: '--persistent', kind: 'flag' },
     ],
-    check: (e, p) => (opt(e, '--to-destination') ? needsPortsProto('--to-destination')(e, p) : 'DNAT: --to-destination is required'),
+    check: (e, p) =>
+      opt(e, '--to-destination') ? needsPortsProto('--to-destination')(e, p) : 'DNAT: --to-destination is required',
   },
   {
-    name: 'SNAT', type: 'target', tables: ['nat'], hooks: ['INPUT', 'POSTROUTING'],
+    name: 'SNAT',
+    type: 'target',
+    tables: ['nat'],
+    hooks: ['INPUT', 'POSTROUTING'],
     options: [
       { name: '--to-source', aliases: ['--to'], kind: 'natDst' },
       { name: '--random', kind: 'flag' },
@@ -242,7 +328,10 @@ export const EXTENSIONS: readonly ExtensionDesc[] = [
     check: (e, p) => (opt(e, '--to-source') ? needsPortsProto('--to-source')(e, p) : 'SNAT: --to-source is required'),
   },
   {
-    name: 'MASQUERADE', type: 'target', tables: ['nat'], hooks: ['POSTROUTING'],
+    name: 'MASQUERADE',
+    type: 'target',
+    tables: ['nat'],
+    hooks: ['POSTROUTING'],
     options: [
       { name: '--to-ports', kind: 'natPorts' },
       { name: '--random', kind: 'flag' },
@@ -251,7 +340,10 @@ export const EXTENSIONS: readonly ExtensionDesc[] = [
     check: needsPortsProto('--to-ports'),
   },
   {
-    name: 'REDIRECT', type: 'target', tables: ['nat'], hooks: ['PREROUTING', 'OUTPUT'],
+    name: 'REDIRECT',
+    type: 'target',
+    tables: ['nat'],
+    hooks: ['PREROUTING', 'OUTPUT'],
     options: [
       { name: '--to-ports', kind: 'natPorts' },
       { name: '--random', kind: 'flag' },
@@ -260,7 +352,9 @@ export const EXTENSIONS: readonly ExtensionDesc[] = [
   },
   { name: 'NOTRACK', type: 'target', tables: ['raw'], options: [] },
   {
-    name: 'CT', type: 'target', tables: ['raw'],
+    name: 'CT',
+    type: 'target',
+    tables: ['raw'],
     options: [{ name: '--notrack', kind: 'flag' }],
     check: (e) => (opt(e, '--notrack') ? undefined : 'unsupported: CT without --notrack'),
   },

@@ -4,13 +4,39 @@ import fc from 'fast-check';
 import { type Cidr, parseCidr, formatCidr, parseIp, formatIp, maskOf, type U32 } from '../ip.ts';
 
 export type NumRange = readonly [number, number];
-export interface MarkMask { value: U32; mask: U32 }
-export interface TcpFlags { mask: number; comp: number }
+export interface MarkMask {
+  value: U32;
+  mask: U32;
+}
+export interface TcpFlags {
+  mask: number;
+  comp: number;
+}
 /** type 255 means "any"; codes are an inclusive range */
-export interface IcmpType { type: number; codeLo: number; codeHi: number }
-export interface NatRange { minIp?: U32; maxIp?: U32; minPort?: number; maxPort?: number }
+export interface IcmpType {
+  type: number;
+  codeLo: number;
+  codeHi: number;
+}
+export interface NatRange {
+  minIp?: U32;
+  maxIp?: U32;
+  minPort?: number;
+  maxPort?: number;
+}
 
-export type OptValue = true | string | number | NumRange | readonly NumRange[] | Cidr | MarkMask | TcpFlags | IcmpType | NatRange | readonly string[];
+export type OptValue =
+  | true
+  | string
+  | number
+  | NumRange
+  | readonly NumRange[]
+  | Cidr
+  | MarkMask
+  | TcpFlags
+  | IcmpType
+  | NatRange
+  | readonly string[];
 
 /** A kind: `parse` returns the value, or a string saying what is wrong. */
 export interface Kind<V extends OptValue> {
@@ -54,9 +80,13 @@ function parseU32(t: string): number | undefined {
 }
 
 const arbPort = fc.integer({ min: 0, max: 65535 });
-const arbRange: fc.Arbitrary<NumRange> = fc.tuple(arbPort, arbPort).map(([a, b]) => (a <= b ? [a, b] : [b, a]) as NumRange);
+const arbRange: fc.Arbitrary<NumRange> = fc
+  .tuple(arbPort, arbPort)
+  .map(([a, b]) => (a <= b ? [a, b] : [b, a]) as NumRange);
 const arbIp = fc.nat({ max: 0xffffffff });
-const arbCidr: fc.Arbitrary<Cidr> = fc.record({ addr: arbIp, len: fc.integer({ min: 0, max: 32 }) }).map((c) => ({ addr: (c.addr & maskOf(c.len)) >>> 0, len: c.len }));
+const arbCidr: fc.Arbitrary<Cidr> = fc
+  .record({ addr: arbIp, len: fc.integer({ min: 0, max: 32 }) })
+  .map((c) => ({ addr: (c.addr & maskOf(c.len)) >>> 0, len: c.len }));
 
 /** `iptables-save` quoting: bare when only [A-Za-z0-9_-], otherwise quoted with \" \\ \' escaped. */
 export function saveString(s: string): string {
@@ -83,15 +113,26 @@ function printTcpFlagList(m: number): string {
 
 export const ICMP_TYPE_NAMES: Record<string, readonly [number, number, number]> = {
   any: [255, 0, 255],
-  'echo-reply': [0, 0, 255], pong: [0, 0, 255],
+  'echo-reply': [0, 0, 255],
+  pong: [0, 0, 255],
   'destination-unreachable': [3, 0, 255],
-  'network-unreachable': [3, 0, 0], 'host-unreachable': [3, 1, 1], 'protocol-unreachable': [3, 2, 2],
-  'port-unreachable': [3, 3, 3], 'fragmentation-needed': [3, 4, 4],
-  'network-prohibited': [3, 9, 9], 'host-prohibited': [3, 10, 10], 'communication-prohibited': [3, 13, 13],
-  'source-quench': [4, 0, 255], redirect: [5, 0, 255],
-  'echo-request': [8, 0, 255], ping: [8, 0, 255],
-  'time-exceeded': [11, 0, 255], 'ttl-zero-during-transit': [11, 0, 0],
-  'parameter-problem': [12, 0, 255], 'timestamp-request': [13, 0, 255], 'timestamp-reply': [14, 0, 255],
+  'network-unreachable': [3, 0, 0],
+  'host-unreachable': [3, 1, 1],
+  'protocol-unreachable': [3, 2, 2],
+  'port-unreachable': [3, 3, 3],
+  'fragmentation-needed': [3, 4, 4],
+  'network-prohibited': [3, 9, 9],
+  'host-prohibited': [3, 10, 10],
+  'communication-prohibited': [3, 13, 13],
+  'source-quench': [4, 0, 255],
+  redirect: [5, 0, 255],
+  'echo-request': [8, 0, 255],
+  ping: [8, 0, 255],
+  'time-exceeded': [11, 0, 255],
+  'ttl-zero-during-transit': [11, 0, 0],
+  'parameter-problem': [12, 0, 255],
+  'timestamp-request': [13, 0, 255],
+  'timestamp-reply': [14, 0, 255],
 };
 
 /** A set of names printed in a fixed canonical order (conntrack states, address types). */
@@ -100,7 +141,8 @@ function nameSet(order: readonly string[], min = 1): Kind<readonly string[]> {
     arity: 1,
     parse: ([t]) => {
       const items = t!.split(',');
-      for (const i of items) if (!order.includes(i)) return err(`unknown value "${i}" (expected one of ${order.join(', ')})`);
+      for (const i of items)
+        if (!order.includes(i)) return err(`unknown value "${i}" (expected one of ${order.join(', ')})`);
       return order.filter((o) => items.includes(o));
     },
     print: (v) => [v.join(',')],
@@ -109,7 +151,20 @@ function nameSet(order: readonly string[], min = 1): Kind<readonly string[]> {
 }
 
 export const CT_STATES = ['INVALID', 'NEW', 'RELATED', 'ESTABLISHED', 'UNTRACKED', 'SNAT', 'DNAT'] as const;
-export const ADDR_TYPES = ['UNSPEC', 'UNICAST', 'LOCAL', 'BROADCAST', 'ANYCAST', 'MULTICAST', 'BLACKHOLE', 'UNREACHABLE', 'PROHIBIT', 'THROW', 'NAT', 'XRESOLVE'] as const;
+export const ADDR_TYPES = [
+  'UNSPEC',
+  'UNICAST',
+  'LOCAL',
+  'BROADCAST',
+  'ANYCAST',
+  'MULTICAST',
+  'BLACKHOLE',
+  'UNREACHABLE',
+  'PROHIBIT',
+  'THROW',
+  'NAT',
+  'XRESOLVE',
+] as const;
 
 function parseNatRange(t: string, withIp: boolean): NatRange | undefined {
   let ipPart = t;
@@ -149,7 +204,10 @@ function printNatRange(r: NatRange): string {
   }
   return s;
 }
-const arbPortPair = fc.option(arbRange.filter((r) => r[0] > 0), { nil: undefined });
+const arbPortPair = fc.option(
+  arbRange.filter((r) => r[0] > 0),
+  { nil: undefined },
+);
 
 export const KINDS = {
   flag: { arity: 0, parse: () => true, print: () => [], arb: () => fc.constant(true) } satisfies Kind<true>,
@@ -261,7 +319,9 @@ export const KINDS = {
       fc.oneof(
         fc.constant({ type: 255, codeLo: 0, codeHi: 255 }),
         fc.integer({ min: 0, max: 40 }).map((type) => ({ type, codeLo: 0, codeHi: 255 })),
-        fc.tuple(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 15 })).map(([type, c]) => ({ type, codeLo: c, codeHi: c })),
+        fc
+          .tuple(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 15 }))
+          .map(([type, c]) => ({ type, codeLo: c, codeHi: c })),
       ),
   } satisfies Kind<IcmpType>,
   /** statistic --probability, kept as the kernel's 31-bit fixed point so printing round-trips */
@@ -291,7 +351,10 @@ export const KINDS = {
     arb: () =>
       fc.tuple(arbIp, fc.nat({ max: 3 }), arbPortPair).map(([ip, span, ports]) => {
         const r: NatRange = { minIp: ip, maxIp: Math.min(0xffffffff, ip + span) };
-        if (ports) { r.minPort = ports[0]; r.maxPort = ports[1]; }
+        if (ports) {
+          r.minPort = ports[0];
+          r.maxPort = ports[1];
+        }
         return r;
       }),
   } satisfies Kind<NatRange>,
@@ -332,13 +395,24 @@ export type KindName = keyof typeof KINDS;
 export type KindValue<K extends KindName> = (typeof KINDS)[K] extends Kind<infer V> ? V : never;
 
 export const REJECT_TYPES = [
-  'icmp-net-unreachable', 'icmp-host-unreachable', 'icmp-port-unreachable', 'icmp-proto-unreachable',
-  'icmp-net-prohibited', 'icmp-host-prohibited', 'icmp-admin-prohibited', 'tcp-reset',
+  'icmp-net-unreachable',
+  'icmp-host-unreachable',
+  'icmp-port-unreachable',
+  'icmp-proto-unreachable',
+  'icmp-net-prohibited',
+  'icmp-host-prohibited',
+  'icmp-admin-prohibited',
+  'tcp-reset',
 ] as const;
 const REJECT_ALIASES: Record<string, string> = Object.fromEntries([
   ...REJECT_TYPES.map((t) => [t, t]),
-  ['net-unreach', 'icmp-net-unreachable'], ['host-unreach', 'icmp-host-unreachable'], ['port-unreach', 'icmp-port-unreachable'],
-  ['proto-unreach', 'icmp-proto-unreachable'], ['net-prohib', 'icmp-net-prohibited'], ['host-prohib', 'icmp-host-prohibited'],
-  ['admin-prohib', 'icmp-admin-prohibited'], ['tcp-rst', 'tcp-reset'],
+  ['net-unreach', 'icmp-net-unreachable'],
+  ['host-unreach', 'icmp-host-unreachable'],
+  ['port-unreach', 'icmp-port-unreachable'],
+  ['proto-unreach', 'icmp-proto-unreachable'],
+  ['net-prohib', 'icmp-net-prohibited'],
+  ['host-prohib', 'icmp-host-prohibited'],
+  ['admin-prohib', 'icmp-admin-prohibited'],
+  ['tcp-rst', 'tcp-reset'],
 ]);
 const LOG_LEVELS = ['emerg', 'alert', 'crit', 'error', 'warning', 'notice', 'info', 'debug'];

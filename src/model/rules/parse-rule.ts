@@ -3,12 +3,58 @@
 import { InputError, type SourcePos } from '../errors.ts';
 import { parseCidr } from '../ip.ts';
 import type { Token } from './tokenize.ts';
-import { type Rule, type ExtInstance, type OptInstance, type Target, type TableName, PROTO_NAMES, isBuiltinChain } from './types.ts';
-import { type ExtensionDesc, type OptionDesc, matchDesc, targetDesc, implicitMatchFor, findOption, EXTENSIONS } from './descriptors.ts';
+import {
+  type Rule,
+  type ExtInstance,
+  type OptInstance,
+  type Target,
+  type TableName,
+  PROTO_NAMES,
+  isBuiltinChain,
+} from './types.ts';
+import {
+  type ExtensionDesc,
+  type OptionDesc,
+  matchDesc,
+  targetDesc,
+  implicitMatchFor,
+  findOption,
+  EXTENSIONS,
+} from './descriptors.ts';
 import { KINDS, type Kind, type OptValue } from './kinds.ts';
 
 /** Targets and matches that exist in iptables but are not modelled: reported as unsupported. */
-const KNOWN_UNMODELLED_TARGETS = new Set(['QUEUE', 'NFQUEUE', 'TPROXY', 'TEE', 'CLASSIFY', 'DSCP', 'TOS', 'TTL', 'SECMARK', 'CONNSECMARK', 'AUDIT', 'CHECKSUM', 'NETMAP', 'CLUSTERIP', 'IDLETIMER', 'LED', 'SET', 'SYNPROXY', 'TCPMSS', 'TCPOPTSTRIP', 'HMARK', 'RATEEST', 'ULOG', 'ECN', 'DNPT', 'SNPT', 'HL', 'MIRROR', 'NETMAP']);
+const KNOWN_UNMODELLED_TARGETS = new Set([
+  'QUEUE',
+  'NFQUEUE',
+  'TPROXY',
+  'TEE',
+  'CLASSIFY',
+  'DSCP',
+  'TOS',
+  'TTL',
+  'SECMARK',
+  'CONNSECMARK',
+  'AUDIT',
+  'CHECKSUM',
+  'NETMAP',
+  'CLUSTERIP',
+  'IDLETIMER',
+  'LED',
+  'SET',
+  'SYNPROXY',
+  'TCPMSS',
+  'TCPOPTSTRIP',
+  'HMARK',
+  'RATEEST',
+  'ULOG',
+  'ECN',
+  'DNPT',
+  'SNPT',
+  'HL',
+  'MIRROR',
+  'NETMAP',
+]);
 
 export interface RuleContext {
   file: string;
@@ -30,11 +76,18 @@ function posAt(ctx: RuleContext, col: number): SourcePos {
 }
 
 const RULE_LEVEL: Record<string, 'src' | 'dst' | 'in' | 'out' | 'proto'> = {
-  '-s': 'src', '--source': 'src', '--src': 'src',
-  '-d': 'dst', '--destination': 'dst', '--dst': 'dst',
-  '-i': 'in', '--in-interface': 'in',
-  '-o': 'out', '--out-interface': 'out',
-  '-p': 'proto', '--protocol': 'proto',
+  '-s': 'src',
+  '--source': 'src',
+  '--src': 'src',
+  '-d': 'dst',
+  '--destination': 'dst',
+  '--dst': 'dst',
+  '-i': 'in',
+  '--in-interface': 'in',
+  '-o': 'out',
+  '--out-interface': 'out',
+  '-p': 'proto',
+  '--protocol': 'proto',
 };
 
 export function parseIfaceName(name: string): boolean {
@@ -49,12 +102,25 @@ export function parseProto(text: string): number | undefined {
 }
 
 /** Parses one option's arguments with its kind; throws a positioned error. */
-function readOption(desc: ExtensionDesc, od: OptionDesc, neg: boolean, toks: readonly Token[], i: number, ctx: RuleContext): { inst: OptInstance; next: number } {
+function readOption(
+  desc: ExtensionDesc,
+  od: OptionDesc,
+  neg: boolean,
+  toks: readonly Token[],
+  i: number,
+  ctx: RuleContext,
+): { inst: OptInstance; next: number } {
   const kind = KINDS[od.kind] as Kind<OptValue>;
   const start = toks[i]!;
   const args = toks.slice(i + 1, i + 1 + kind.arity);
-  if (args.length < kind.arity) throw new InputError('syntax', `option ${start.text} of ${desc.name} needs ${kind.arity} argument${kind.arity > 1 ? 's' : ''}`, posAt(ctx, start.col));
-  if (neg && !od.negatable) throw new InputError('syntax', `option ${od.name} of ${desc.name} cannot be negated`, posAt(ctx, start.col));
+  if (args.length < kind.arity)
+    throw new InputError(
+      'syntax',
+      `option ${start.text} of ${desc.name} needs ${kind.arity} argument${kind.arity > 1 ? 's' : ''}`,
+      posAt(ctx, start.col),
+    );
+  if (neg && !od.negatable)
+    throw new InputError('syntax', `option ${od.name} of ${desc.name} cannot be negated`, posAt(ctx, start.col));
   const parsed = kind.parse(args.map((a) => a.text));
   if (typeof parsed === 'object' && parsed !== null && 'error' in parsed) {
     throw new InputError('syntax', `${desc.name} ${od.name}: ${parsed.error}`, posAt(ctx, args[0]?.col ?? start.col));
@@ -69,7 +135,13 @@ function readOption(desc: ExtensionDesc, od: OptionDesc, neg: boolean, toks: rea
 }
 
 /** Canonical order and filled defaults; then the extension's own checks. */
-export function finishExt(desc: ExtensionDesc, opts: OptInstance[], proto: number | undefined, pos: SourcePos, ruleProtoNeg: boolean): ExtInstance {
+export function finishExt(
+  desc: ExtensionDesc,
+  opts: OptInstance[],
+  proto: number | undefined,
+  pos: SourcePos,
+  ruleProtoNeg: boolean,
+): ExtInstance {
   const order = desc.options.filter((o) => !o.storeAs).map((o) => o.name);
   const filled = [...opts];
   for (const od of desc.options) {
@@ -80,19 +152,33 @@ export function finishExt(desc: ExtensionDesc, opts: OptInstance[], proto: numbe
   }
   filled.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   // values iptables-save does not print are the defaults: drop them so that parse(print(x)) equals x
-  const canonical = filled.filter((o) => !desc.options.find((d) => d.name === o.name && !d.storeAs)?.omitWhen?.(o.value, o.neg));
+  const canonical = filled.filter(
+    (o) => !desc.options.find((d) => d.name === o.name && !d.storeAs)?.omitWhen?.(o.value, o.neg),
+  );
   const ext: ExtInstance = { name: desc.name, opts: canonical };
   if (desc.protos && (proto === undefined || ruleProtoNeg || !desc.protos.includes(proto))) {
-    throw new InputError('invalid', `${desc.name} ${desc.type} is only valid with -p ${desc.protos.map((p) => EXT_PROTO_NAME[p] ?? p).join('|')}`, pos);
+    throw new InputError(
+      'invalid',
+      `${desc.name} ${desc.type} is only valid with -p ${desc.protos.map((p) => EXT_PROTO_NAME[p] ?? p).join('|')}`,
+      pos,
+    );
   }
   const problem = desc.check?.(ext, ruleProtoNeg ? undefined : proto);
   if (problem) {
-    if (problem.startsWith('unsupported: ')) throw new InputError('unsupported', problem.slice('unsupported: '.length), pos);
+    if (problem.startsWith('unsupported: '))
+      throw new InputError('unsupported', problem.slice('unsupported: '.length), pos);
     throw new InputError('invalid', problem, pos);
   }
   return ext;
 }
-const EXT_PROTO_NAME: Record<number, string> = { 6: 'tcp', 17: 'udp', 1: 'icmp', 132: 'sctp', 33: 'dccp', 136: 'udplite' };
+const EXT_PROTO_NAME: Record<number, string> = {
+  6: 'tcp',
+  17: 'udp',
+  1: 'icmp',
+  132: 'sctp',
+  33: 'dccp',
+  136: 'udplite',
+};
 
 export function parseRuleSpec(toks: readonly Token[], ctx: RuleContext): Rule {
   const rule: Rule = { matches: [] };
@@ -105,7 +191,8 @@ export function parseRuleSpec(toks: readonly Token[], ctx: RuleContext): Rule {
   const seenRuleOpts = new Set<string>();
 
   const finishMatches = () => {
-    for (const p of pending) rule.matches.push(finishExt(p.desc, p.opts, rule.proto?.value, posAt(ctx, p.col), rule.proto?.neg ?? false));
+    for (const p of pending)
+      rule.matches.push(finishExt(p.desc, p.opts, rule.proto?.value, posAt(ctx, p.col), rule.proto?.neg ?? false));
   };
 
   while (i < toks.length) {
@@ -133,8 +220,10 @@ export function parseRuleSpec(toks: readonly Token[], ctx: RuleContext): Rule {
       } else if (level === 'in' || level === 'out') {
         if (!parseIfaceName(arg.text)) throw new InputError('syntax', `bad interface name "${arg.text}"`, apos);
         if (isBuiltinChain(ctx.table, ctx.chain)) {
-          if (level === 'out' && (ctx.chain === 'INPUT' || ctx.chain === 'PREROUTING')) throw new InputError('invalid', `Can't use -o with ${ctx.chain}`, pos);
-          if (level === 'in' && (ctx.chain === 'OUTPUT' || ctx.chain === 'POSTROUTING')) throw new InputError('invalid', `Can't use -i with ${ctx.chain}`, pos);
+          if (level === 'out' && (ctx.chain === 'INPUT' || ctx.chain === 'PREROUTING'))
+            throw new InputError('invalid', `Can't use -o with ${ctx.chain}`, pos);
+          if (level === 'in' && (ctx.chain === 'OUTPUT' || ctx.chain === 'POSTROUTING'))
+            throw new InputError('invalid', `Can't use -i with ${ctx.chain}`, pos);
         }
         rule[level === 'in' ? 'inIface' : 'outIface'] = { neg, value: arg.text };
       } else {
@@ -172,7 +261,8 @@ export function parseRuleSpec(toks: readonly Token[], ctx: RuleContext): Rule {
     if (t.text === '-f' || t.text === '--fragment') throw new InputError('unsupported', 'fragment matching (-f)', pos);
     if (t.text === '-c' || t.text === '--set-counters') {
       const [p, b] = [toks[i + 1], toks[i + 2]];
-      if (!p || !b || !/^\d+$/.test(p.text) || !/^\d+$/.test(b.text)) throw new InputError('syntax', '-c needs two numbers', pos);
+      if (!p || !b || !/^\d+$/.test(p.text) || !/^\d+$/.test(b.text))
+        throw new InputError('syntax', '-c needs two numbers', pos);
       rule.counters = [Number(p.text), Number(b.text)];
       i += 3;
       continue;
@@ -183,7 +273,10 @@ export function parseRuleSpec(toks: readonly Token[], ctx: RuleContext): Rule {
       let od: OptionDesc | undefined;
       for (const cand of [...(target ? [target] : []), ...[...pending].reverse()]) {
         od = findOption(cand.desc, t.text);
-        if (od) { owner = cand; break; }
+        if (od) {
+          owner = cand;
+          break;
+        }
       }
       if (!owner) {
         const implicit = implicitMatchFor(rule.proto && !rule.proto.neg ? rule.proto.value : undefined);
@@ -196,7 +289,8 @@ export function parseRuleSpec(toks: readonly Token[], ctx: RuleContext): Rule {
       if (!owner || !od) throw unknownOption(t, pending, target, ctx);
       const { inst, next } = readOption(owner.desc, od, neg, toks, i, ctx);
       const clash = owner.opts.find((o) => o.name === inst.name || sameGroup(owner.desc, o.name, inst.name));
-      if (clash) throw new InputError('syntax', `${owner.desc.name}: ${t.text} conflicts with ${clash.name} given before`, pos);
+      if (clash)
+        throw new InputError('syntax', `${owner.desc.name}: ${t.text} conflicts with ${clash.name} given before`, pos);
       owner.opts.push(inst);
       neg = false;
       i = next;
@@ -207,15 +301,26 @@ export function parseRuleSpec(toks: readonly Token[], ctx: RuleContext): Rule {
   if (neg) throw new InputError('syntax', '"!" at end of rule', posAt(ctx, negCol));
   finishMatches();
   if (target && rule.target?.kind === 'ext') {
-    rule.target = { kind: 'ext', ext: finishExt(target.desc, target.opts, rule.proto?.value, posAt(ctx, targetTok!.col), rule.proto?.neg ?? false) };
+    rule.target = {
+      kind: 'ext',
+      ext: finishExt(target.desc, target.opts, rule.proto?.value, posAt(ctx, targetTok!.col), rule.proto?.neg ?? false),
+    };
   }
   if (rule.target?.kind === 'verdict' && rule.target.verdict === 'DROP' && ctx.table === 'nat') {
-    throw new InputError('invalid', 'The "nat" table is not intended for filtering, the use of DROP is therefore inhibited.', posAt(ctx, targetTok?.col ?? 1));
+    throw new InputError(
+      'invalid',
+      'The "nat" table is not intended for filtering, the use of DROP is therefore inhibited.',
+      posAt(ctx, targetTok?.col ?? 1),
+    );
   }
   if (rule.target?.kind === 'ext') {
     const d = targetDesc(rule.target.ext.name)!;
     if (d.tables && !d.tables.includes(ctx.table)) {
-      throw new InputError('invalid', `target ${d.name} is only valid in the ${d.tables.join('/')} table, not ${ctx.table}`, posAt(ctx, targetTok?.col ?? 1));
+      throw new InputError(
+        'invalid',
+        `target ${d.name} is only valid in the ${d.tables.join('/')} table, not ${ctx.table}`,
+        posAt(ctx, targetTok?.col ?? 1),
+      );
     }
   }
   return rule;
@@ -229,9 +334,18 @@ function sameGroup(d: ExtensionDesc, a: string, b: string): boolean {
 function unknownOption(t: Token, pending: PendingExt[], target: PendingExt | undefined, ctx: RuleContext): InputError {
   const pos = posAt(ctx, t.col);
   const known = EXTENSIONS.find((d) => findOption(d, t.text));
-  if (known) return new InputError('syntax', `option ${t.text} belongs to ${known.type} "${known.name}", which is not loaded here (add -m ${known.name}${known.implicitFor ? ` or -p ${known.name}` : ''})`, pos);
+  if (known)
+    return new InputError(
+      'syntax',
+      `option ${t.text} belongs to ${known.type} "${known.name}", which is not loaded here (add -m ${known.name}${known.implicitFor ? ` or -p ${known.name}` : ''})`,
+      pos,
+    );
   const loaded = [...pending.map((p) => p.desc.name), ...(target ? [target.desc.name] : [])];
-  return new InputError('unsupported', `option ${t.text}${loaded.length ? ` (not an option of ${loaded.join(', ')})` : ''}`, pos);
+  return new InputError(
+    'unsupported',
+    `option ${t.text}${loaded.length ? ` (not an option of ${loaded.join(', ')})` : ''}`,
+    pos,
+  );
 }
 
 function parseTargetName(name: string, isGoto: boolean, ctx: RuleContext, pos: SourcePos): Target {

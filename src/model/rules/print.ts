@@ -1,7 +1,15 @@
 // Prints rules and rulesets in the canonical form iptables-save prints (spec/iptables.md §4).
 import { formatCidr } from '../ip.ts';
 import { KINDS, type Kind, type OptValue } from './kinds.ts';
-import { type Rule, type Ruleset, type ExtInstance, type Table, PROTO_BY_NUMBER, TABLE_HOOKS, isBuiltinChain } from './types.ts';
+import {
+  type Rule,
+  type Ruleset,
+  type ExtInstance,
+  type Table,
+  PROTO_BY_NUMBER,
+  TABLE_HOOKS,
+  isBuiltinChain,
+} from './types.ts';
 import { matchDesc, targetDesc, type ExtensionDesc } from './descriptors.ts';
 
 const bang = (neg: boolean) => (neg ? '! ' : '');
@@ -13,7 +21,12 @@ function printExt(desc: ExtensionDesc, ext: ExtInstance): string {
     if (!od) throw new Error(`internal: option ${o.name} not in descriptor ${desc.name}`);
     if (od.omitWhen?.(o.value, o.neg)) continue;
     const kind = KINDS[od.kind] as Kind<OptValue>;
-    parts.push(`${bang(o.neg)}${o.name}${kind.print(o.value).map((a) => ` ${a}`).join('')}`);
+    parts.push(
+      `${bang(o.neg)}${o.name}${kind
+        .print(o.value)
+        .map((a) => ` ${a}`)
+        .join('')}`,
+    );
   }
   return parts.join(' ');
 }

@@ -41,13 +41,15 @@ export function parseSave(text: string, opts: ReadOptions = {}): Ruleset {
     const pos = (col = 1) => ({ file, line: lineNo, col });
     if (trimmed === '' || trimmed.startsWith('#')) return;
     if (trimmed.startsWith('*')) {
-      if (current) throw new InputError('syntax', `table ${current} (line ${startLine}) has no COMMIT before a new table`, pos());
+      if (current)
+        throw new InputError('syntax', `table ${current} (line ${startLine}) has no COMMIT before a new table`, pos());
       current = parseTable(trimmed.slice(1), pos(2));
       startLine = lineNo;
       rs.tables.set(current, emptyTable(current));
       return;
     }
-    if (!current) throw new InputError('syntax', 'rule or chain outside a table (expected "*filter", "*nat", ...)', pos());
+    if (!current)
+      throw new InputError('syntax', 'rule or chain outside a table (expected "*filter", "*nat", ...)', pos());
     if (trimmed === 'COMMIT') {
       validateTable(rs.tables.get(current)!, backend, file);
       current = undefined;
@@ -60,12 +62,18 @@ export function parseSave(text: string, opts: ReadOptions = {}): Ruleset {
       const t = rs.tables.get(current)!;
       const counters = p !== undefined ? ([Number(p), Number(b)] as const) : undefined;
       if (isBuiltinChain(current, name)) {
-        if (policy !== 'ACCEPT' && policy !== 'DROP') throw new InputError('syntax', `bad policy "${policy}" for built-in chain ${name}`, pos(name.length + 3));
+        if (policy !== 'ACCEPT' && policy !== 'DROP')
+          throw new InputError('syntax', `bad policy "${policy}" for built-in chain ${name}`, pos(name.length + 3));
         const c = t.chains.get(name)!;
         c.policy = policy;
         if (counters) c.policyCounters = counters;
       } else {
-        if (policy !== '-') throw new InputError('syntax', `user chain ${name} cannot have a policy ("${policy}"); use "-"`, pos(name.length + 3));
+        if (policy !== '-')
+          throw new InputError(
+            'syntax',
+            `user chain ${name} cannot have a policy ("${policy}"); use "-"`,
+            pos(name.length + 3),
+          );
         checkChainName(name, pos(2));
         t.chains.set(name, { name, rules: [] });
       }
@@ -89,7 +97,11 @@ export function parseSave(text: string, opts: ReadOptions = {}): Ruleset {
   if (current) {
     let last = lines.length;
     while (last > 1 && lines[last - 1]!.trim() === '') last--;
-    throw new InputError('syntax', `table ${current} opened at line ${startLine} has no COMMIT`, { file, line: last, col: 1 });
+    throw new InputError('syntax', `table ${current} opened at line ${startLine} has no COMMIT`, {
+      file,
+      line: last,
+      col: 1,
+    });
   }
   return rs;
 }
@@ -107,7 +119,11 @@ export function parseCommands(text: string, opts: ReadOptions = {}): Ruleset {
     if (toks[0]?.text === 'sudo') toks = toks.slice(1);
     if (toks[0] && /^(\/usr\/s?bin\/)?iptables(-nft|-legacy)?$/.test(toks[0].text)) toks = toks.slice(1);
     else if (!toks[0]?.text.startsWith('-')) {
-      throw new InputError('syntax', `expected an iptables command, got "${toks[0]?.text}"`, { file, line: lineNo, col: toks[0]?.col ?? 1 });
+      throw new InputError('syntax', `expected an iptables command, got "${toks[0]?.text}"`, {
+        file,
+        line: lineNo,
+        col: toks[0]?.col ?? 1,
+      });
     }
     applyCommand(rs, toks, { file, line: lineNo });
     for (const t of rs.tables.keys()) touched.add(t);

@@ -27,7 +27,12 @@ export function tokenize(line: string, file: string, lineNo: number): Token[] {
           text += line[i];
           i++;
         }
-        if (i >= line.length) throw new InputError('syntax', `unterminated ${q === '"' ? 'double' : 'single'} quote`, { file, line: lineNo, col });
+        if (i >= line.length)
+          throw new InputError('syntax', `unterminated ${q === '"' ? 'double' : 'single'} quote`, {
+            file,
+            line: lineNo,
+            col,
+          });
         i++;
       } else if (c === '\\' && i + 1 < line.length) {
         text += line[i + 1];

@@ -59,13 +59,22 @@ export function validateTable(t: Table, backend: Backend, file: string): void {
   for (const c of t.chains.values()) {
     for (const r of c.rules) {
       const j = jumpTarget(r);
-      if (j && !t.chains.has(j)) throw new InputError('invalid', `chain ${c.name} jumps to "${j}", which does not exist in table ${t.name}`, at(r));
+      if (j && !t.chains.has(j))
+        throw new InputError(
+          'invalid',
+          `chain ${c.name} jumps to "${j}", which does not exist in table ${t.name}`,
+          at(r),
+        );
     }
   }
   const loop = findLoop(t);
   if (loop) {
     const rule = t.chains.get(loop[0]!)!.rules.find((r) => jumpTarget(r) === loop[1]);
-    throw new InputError('invalid', `Too many levels of symbolic links: the jumps ${loop.join(' -> ')} form a loop`, at(rule));
+    throw new InputError(
+      'invalid',
+      `Too many levels of symbolic links: the jumps ${loop.join(' -> ')} form a loop`,
+      at(rule),
+    );
   }
   const reach = reachingHooks(t);
   for (const c of t.chains.values()) {
@@ -74,10 +83,19 @@ export function validateTable(t: Table, backend: Backend, file: string): void {
       if (r.target?.kind === 'ext') {
         const d = targetDesc(r.target.ext.name)!;
         const tables = d.tablesByBackend?.[backend] ?? d.tables;
-        if (tables && !tables.includes(t.name)) throw new InputError('invalid', `target ${d.name} is only valid in the ${tables.join('/')} table with iptables-${backend}, not ${t.name}`, at(r));
+        if (tables && !tables.includes(t.name))
+          throw new InputError(
+            'invalid',
+            `target ${d.name} is only valid in the ${tables.join('/')} table with iptables-${backend}, not ${t.name}`,
+            at(r),
+          );
         for (const h of hooks) {
           if (d.hooks && !d.hooks.includes(h)) {
-            throw new InputError('invalid', `target ${d.name} is not allowed in ${t.name} ${h}${c.name !== h ? ` (chain ${c.name} is reached from ${h})` : ''}; it is valid only from ${d.hooks.join(', ')}`, at(r));
+            throw new InputError(
+              'invalid',
+              `target ${d.name} is not allowed in ${t.name} ${h}${c.name !== h ? ` (chain ${c.name} is reached from ${h})` : ''}; it is valid only from ${d.hooks.join(', ')}`,
+              at(r),
+            );
           }
           const why = d.hookCheck?.(r.target.ext, h);
           if (why) throw new InputError('invalid', why, at(r));
@@ -90,7 +108,12 @@ export function validateTable(t: Table, backend: Backend, file: string): void {
           // addrtype --limit-iface-in in a user chain reached from OUTPUT is accepted by nft, refused by legacy)
           if (backend === 'nft' && c.name !== h) continue;
           const why = d.hookCheck?.(m, h);
-          if (why) throw new InputError('invalid', `${why}${c.name !== h ? ` (chain ${c.name} is reached from ${h})` : ''}`, at(r));
+          if (why)
+            throw new InputError(
+              'invalid',
+              `${why}${c.name !== h ? ` (chain ${c.name} is reached from ${h})` : ''}`,
+              at(r),
+            );
         }
       }
     }
