@@ -3,7 +3,8 @@
 import fc from 'fast-check';
 import { EXTENSIONS, type ExtensionDesc, type OptionDesc } from '../model/rules/descriptors.ts';
 import { KINDS, type Kind, type OptValue } from '../model/rules/kinds.ts';
-import { TABLE_HOOKS, type TableName, PROTO_BY_NUMBER } from '../model/rules/types.ts';
+import { TABLE_HOOKS, type TableName } from '../model/rules/types.ts';
+import { protocolName } from '../model/rules/netdb.ts';
 import { formatCidr } from '../model/ip.ts';
 import { parseSave } from '../model/rules/restore.ts';
 import { InputError } from '../model/errors.ts';
@@ -82,7 +83,7 @@ export function ruleSpecText(ctx: RuleGenContext): fc.Arbitrary<string> {
       if (r.src) parts.push(`${r.src[0] ? '! ' : ''}-s ${formatCidr(r.src[1])}`);
       if (r.dst) parts.push(`${r.dst[0] ? '! ' : ''}-d ${formatCidr(r.dst[1])}`);
       if (r.iface) parts.push(`${r.iface[0] ? '! ' : ''}${r.iface[2] ? '-i' : '-o'} ${r.iface[1]}`);
-      if (r.proto !== undefined) parts.push(`-p ${PROTO_BY_NUMBER[r.proto] ?? r.proto}`);
+      if (r.proto !== undefined) parts.push(`-p ${protocolName(r.proto) ?? r.proto}`);
       parts.push(...r.ms);
       if (r.target) parts.push(r.target);
       return parts.join(' ');
