@@ -4,7 +4,7 @@
 # the npm packages and builds dist/ (bin/nfconform.js runs it). Idempotent. Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PKGS=(iptables iproute2 conntrack nftables socat iputils-ping python3)
+PKGS=(iptables iproute2 conntrack nftables socat iputils-ping nfacct python3)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
