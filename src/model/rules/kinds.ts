@@ -227,7 +227,7 @@ export const KINDS = {
     arity: 1,
     parse: ([t]) => (t!.length === 0 ? err('Argument must have a minimum length of 1 characters') : t!.slice(0, 31)),
     print: (v) => [` ${saveString(v)}`],
-    arb: () => fc.stringMatching(/^[a-z][a-z0-9_]{0,30}$/),
+    arb: (fc) => fc.stringMatching(/^[a-z][a-z0-9_]{0,30}$/),
   } satisfies Kind<string>,
   /** printed with the /len even for /32, as -s and -d are */
   cidr: {
