@@ -11,8 +11,7 @@ import {
   type ConntrackRecord,
   type TableName,
 } from '../model/index.ts';
-import { TABLE_HOOKS } from '../model/index.ts';
-import { formatIp } from '../model/index.ts';
+import { TABLE_HOOKS, nfacctNames, formatIp } from '../model/index.ts';
 import { LabCommandError } from './ip.ts';
 import { NetnsSite, type LabSite, type LabRuntime } from './site.ts';
 import { DockerSite } from './docker-site.ts';
@@ -233,6 +232,8 @@ export class KernelLab {
   /** iptables-restore (atomic): the kernel's or iptables' refusal comes back verbatim. */
   async apply(host: string, rulesetText: string, backend?: IptablesFlavor): Promise<ApplyResult> {
     const b = backend ?? this.net.hosts.get(host)!.backend;
+    // nfacct counters are per namespace and must exist first (kube-proxy creates its own the same way)
+    for (const name of nfacctNames(rulesetText)) await this.agent(host).run(['nfacct', 'add', name]);
     const r = await this.agent(host).run([restoreCmd(b)], rulesetText);
     if (r.code !== 0 && b === 'nft') this.tainted = true;
     if (r.code === 0) {

@@ -4,6 +4,7 @@ export { parseRuleset, parseSave, parseCommands, detectFormat } from './rules/re
 export { printRuleset, printRuleSpec, printTable } from './rules/print.ts';
 export type { Ruleset, Rule, Hook, TableName, IptablesFlavor, Backend } from './rules/types.ts';
 export { TABLE_HOOKS, PROTO_BY_NUMBER, isBuiltinChain } from './rules/types.ts';
+export { nfacctNames } from './rules/objects.ts';
 export { EXTENSIONS, type ExtensionDesc, type OptionDesc } from './rules/descriptors.ts';
 export { KINDS, type Kind, type KindName, type OptValue, type NumRange, type NatRange } from './rules/kinds.ts';
 export { parseIp, parseCidr, formatIp, formatCidr, cidrContains, type U32, type Cidr } from './ip.ts';
