@@ -12,6 +12,7 @@ import {
   type TableName,
 } from '../model/index.ts';
 import { TABLE_HOOKS } from '../model/rules/types.ts';
+import { nfacctNames } from '../model/rules/objects.ts';
 import { formatIp } from '../model/ip.ts';
 import { LabCommandError } from './ip.ts';
 import { NetnsSite, type LabSite, type LabRuntime } from './site.ts';
@@ -233,6 +234,8 @@ export class KernelLab {
   /** iptables-restore (atomic): the kernel's or iptables' refusal comes back verbatim. */
   async apply(host: string, rulesetText: string, backend?: Backend): Promise<ApplyResult> {
     const b = backend ?? this.net.hosts.get(host)!.backend;
+    // nfacct counters are per namespace and must exist first (kube-proxy creates its own the same way)
+    for (const name of nfacctNames(rulesetText)) await this.agent(host).run(['nfacct', 'add', name]);
     const r = await this.agent(host).run([restoreCmd(b)], rulesetText);
     if (r.code !== 0 && b === 'nft') this.tainted = true;
     if (r.code === 0) {

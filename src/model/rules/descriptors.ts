@@ -125,6 +125,14 @@ export const EXTENSIONS: readonly ExtensionDesc[] = [
     options: [{ name: '--comment', kind: 'string', noArb: true }],
     check: (e) => (opt(e, '--comment') ? undefined : 'comment: option "--comment" must be specified'),
   },
+  // counting only (xt_nfacct.c: nfacct_mt adds to the named counter and returns true); the
+  // counter object must exist in the kernel when the rule is added (`nfacct add NAME`)
+  {
+    name: 'nfacct',
+    type: 'match',
+    options: [{ name: '--nfacct-name', kind: 'nfacctName', noArb: true }],
+    check: (e) => (opt(e, '--nfacct-name') ? undefined : 'nfacct: option "--nfacct-name" must be specified'),
+  },
   {
     name: 'mark',
     type: 'match',
