@@ -2,7 +2,7 @@
 // nfconform's command line. Bad input exits 2 with file:line:col and the cause, never a stack trace.
 // Each command's module is imported only when that command runs: Docker, fast-check and the lab cost
 // hundreds of milliseconds to load, and `lint` or `--help` need none of them (bench "cli").
-import { isInputError } from '../model/errors.ts';
+import { isInputError } from '../model/index.ts';
 
 type Command = (argv: string[], write: (s: string) => void) => number | Promise<number>;
 const COMMANDS: Record<string, () => Promise<Command>> = {
