@@ -1,14 +1,11 @@
 // `nfconform compile`: Services and EndpointSlices to a node's kube-proxy-shaped ruleset.
-import { parseArgs } from 'node:util';
-import { InputError } from '../model/index.ts';
 import { readCluster, formatObjectWarning } from '../kube/objects.ts';
 import { compileNode, type NodeConfig, type LocalDetector } from '../kube/compile.ts';
 import { readText } from './load.ts';
+import { readFlags, cmdline } from './args.ts';
 
 export const COMPILE_USAGE =
   'usage: nfconform compile --services FILE --node NAME [--node-ip IP ...] [--cluster-cidr CIDR] [--detect-local-mode ClusterCIDR|NodeCIDR|BridgeInterface|InterfaceNamePrefix|None] [--pod-cidr CIDR] [--pod-bridge-interface NAME] [--pod-interface-name-prefix PREFIX] [--masquerade-all] [--nodeport-address CIDR|IP|primary ...] [--localhost-nodeports] [--zone ZONE] [--nfacct] [--canary] [--no-random-fully] [--strict]   (kubectl get svc,endpointslices -A -o json)';
-
-const cmdline = (reason: string) => new InputError('syntax', reason, { file: '<command line>', line: 1, col: 1 });
 
 /** kube-proxy's --detect-local-mode and the flag that goes with each mode. */
 export function detectorOf(values: {
@@ -45,26 +42,23 @@ export function detectorOf(values: {
 }
 
 export function compileCommand(argv: string[], write: (s: string) => void): number {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      services: { type: 'string' },
-      node: { type: 'string' },
-      'node-ip': { type: 'string', multiple: true, default: [] },
-      'cluster-cidr': { type: 'string' },
-      'detect-local-mode': { type: 'string' },
-      'pod-cidr': { type: 'string' },
-      'pod-bridge-interface': { type: 'string' },
-      'pod-interface-name-prefix': { type: 'string' },
-      'masquerade-all': { type: 'boolean', default: false },
-      'nodeport-address': { type: 'string', multiple: true, default: [] },
-      'localhost-nodeports': { type: 'boolean', default: false },
-      zone: { type: 'string' },
-      nfacct: { type: 'boolean', default: false },
-      canary: { type: 'boolean', default: false },
-      'no-random-fully': { type: 'boolean', default: false },
-      strict: { type: 'boolean', default: false },
-    },
+  const { values } = readFlags(argv, {
+    services: { type: 'string' },
+    node: { type: 'string' },
+    'node-ip': { type: 'string', multiple: true, default: [] },
+    'cluster-cidr': { type: 'string' },
+    'detect-local-mode': { type: 'string' },
+    'pod-cidr': { type: 'string' },
+    'pod-bridge-interface': { type: 'string' },
+    'pod-interface-name-prefix': { type: 'string' },
+    'masquerade-all': { type: 'boolean', default: false },
+    'nodeport-address': { type: 'string', multiple: true, default: [] },
+    'localhost-nodeports': { type: 'boolean', default: false },
+    zone: { type: 'string' },
+    nfacct: { type: 'boolean', default: false },
+    canary: { type: 'boolean', default: false },
+    'no-random-fully': { type: 'boolean', default: false },
+    strict: { type: 'boolean', default: false },
   });
   if (!values.services || !values.node) throw cmdline(COMPILE_USAGE);
   const detector = detectorOf(values);

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { Cluster } from './objects.ts';
 import { resolve, reachableEndpoints, type ResolvedPort, type ResolvedEndpoint } from './endpoints.ts';
 import { checkNodeConfig, type NodeConfig, type CheckedNodeConfig, type LocalDetector } from './node-config.ts';
-import { parseCidr, parseIp, cidrContains } from '../model/ip.ts';
+import { parseCidr, parseIp, cidrContains } from '../model/index.ts';
 
 export type { NodeConfig, LocalDetector } from './node-config.ts';
 export { resolve, type ResolvedPort, type ResolvedEndpoint } from './endpoints.ts';

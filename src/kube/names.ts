@@ -2,7 +2,7 @@
 // (k8s.io/apimachinery/pkg/util/validation: IsDNS1123Label, IsDNS1123Subdomain,
 // IsDNS1035Label, IsValidPortName). Every string that reaches a compiled rule passes
 // one of these first, so no value can end a quoted comment or a line (spec/kube.md §1).
-import { parseIp, parseCidr, formatCidr, formatIp, type Cidr } from '../model/ip.ts';
+import { parseIp, parseCidr, formatCidr, formatIp, type Cidr } from '../model/index.ts';
 
 const LABEL_1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;

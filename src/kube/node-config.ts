@@ -2,7 +2,7 @@
 // them reaches a rule: names by the API server's grammar, addresses and CIDRs parsed and
 // printed again in canonical form, so no value can end an argument, a comment or a line.
 import { InputError } from '../model/index.ts';
-import { cidrContains, parseCidr, parseIp, type Cidr } from '../model/ip.ts';
+import { cidrContains, parseCidr, parseIp, type Cidr } from '../model/index.ts';
 import { dns1123Subdomain, labelValue, readCidr, readIp, showValue } from './names.ts';
 
 /** kube-proxy's --detect-local-mode and its argument; none: no local-traffic detector. */
