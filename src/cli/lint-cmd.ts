@@ -2,9 +2,7 @@
 import { parseRuleset, printRuleset } from '../model/index.ts';
 import { readText } from './load.ts';
 import { readFlags, cmdline, oneOf, IPTABLES_FLAVORS } from './args.ts';
-
-export const LINT_USAGE =
-  'usage: nfconform lint FILE [--iptables nft|legacy]   (prints the canonical iptables-save form, or the first error)';
+import { LINT_USAGE } from './usage.ts';
 
 export function lintCommand(argv: string[], write: (s: string) => void): number {
   const { values, positionals } = readFlags(argv, { iptables: { type: 'string' }, backend: { type: 'string' } }, true);
