@@ -1,32 +1,29 @@
 // `nfconform lint FILE`: read a ruleset as iptables-restore or `nft -f` would, print its canonical form
 // (iptables-save, or `nft list ruleset`). The language is read off the content unless --lang says it.
-import { parseArgs } from 'node:util';
-import { InputError, parseRuleset, printRuleset, type Backend } from '../model/index.ts';
-import { lintNft, printNft, detectLanguage } from '../model/nft/index.ts';
+import { InputError, parseRuleset, printRuleset, lintNft, printNft, detectLanguage } from '../model/index.ts';
 import { readText } from './load.ts';
+import { readFlags, cmdline, oneOf, IPTABLES_FLAVORS } from './args.ts';
 
 export const LINT_USAGE =
-  'usage: nfconform lint FILE [--lang iptables|nft] [--backend nft|legacy]   (prints the canonical form, or the errors)';
+  'usage: nfconform lint FILE [--lang iptables|nft] [--iptables nft|legacy]   (prints the canonical form, or the errors)';
 
-const cmdLine = { file: '<command line>', line: 1, col: 1 };
+const LANGS = ['iptables', 'nft'] as const;
 
 export function lintCommand(argv: string[], write: (s: string) => void): number {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { backend: { type: 'string', default: 'nft' }, lang: { type: 'string' } },
-  });
-  const backend = values.backend;
-  if (backend !== 'nft' && backend !== 'legacy')
-    throw new InputError('syntax', `--backend must be nft or legacy`, cmdLine);
-  if (values.lang !== undefined && values.lang !== 'nft' && values.lang !== 'iptables')
-    throw new InputError('syntax', `--lang must be iptables or nft`, cmdLine);
-  if (positionals.length === 0) throw new InputError('syntax', LINT_USAGE, cmdLine);
+  const { values, positionals } = readFlags(
+    argv,
+    { iptables: { type: 'string' }, backend: { type: 'string' }, lang: { type: 'string' } },
+    true,
+  );
+  // --backend is the older spelling of --iptables
+  const flavor = values.iptables ?? values.backend;
+  const backend = oneOf(values.iptables ? '--iptables' : '--backend', flavor ?? 'nft', IPTABLES_FLAVORS);
+  const forced = values.lang === undefined ? undefined : oneOf('--lang', values.lang, LANGS);
+  if (positionals.length === 0) throw cmdline(LINT_USAGE);
   for (const file of positionals) {
     const text = readText(file);
-    const lang = values.lang ?? detectLanguage(text);
-    if (lang === 'iptables') {
-      write(printRuleset(parseRuleset(text, { file, backend: backend as Backend })));
+    if ((forced ?? detectLanguage(text)) === 'iptables') {
+      write(printRuleset(parseRuleset(text, { file, backend })));
       continue;
     }
     const { ruleset, errors } = lintNft(text, { file });
