@@ -1,6 +1,6 @@
 // Does an observation meet a case's partial expectation?
 import type { Observation } from '../model/index.ts';
-import type { ErrorReport } from '../model/observation.ts';
+import type { ErrorReport } from '../model/index.ts';
 import type { Expectation } from './case-file.ts';
 import { endpointAgrees } from './compare.ts';
 

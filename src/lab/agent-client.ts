@@ -1,7 +1,7 @@
 // Talks to one namespace's agent over a line channel (JSON lines). One process per
 // namespace for the lab's whole life: a probe is a message, not a spawn.
 import type { LabSite, LineChannel, RunResult } from './site.ts';
-import type { ErrorReport } from '../model/observation.ts';
+import type { ErrorReport } from '../model/index.ts';
 
 export type { RunResult };
 
