@@ -20,15 +20,22 @@ export function findCaseFiles(dir: string = SUITES_DIR): string[] {
   return out;
 }
 
-import { InputError, PRESETS, type TopologySpec, type Probe, type Observation, type Backend } from '../model/index.ts';
-import type { Sysctls } from '../model/net/topology.ts';
+import {
+  InputError,
+  PRESETS,
+  type TopologySpec,
+  type Probe,
+  type Observation,
+  type IptablesFlavor,
+} from '../model/index.ts';
+import type { Sysctls } from '../model/index.ts';
 
 export interface HostSettings {
   /** iptables-save text or iptables command lines (a list of lines is joined) */
   ruleset?: string;
   /** or a file with it, relative to the case file */
   rulesetFile?: string;
-  backend?: Backend;
+  backend?: IptablesFlavor;
   /** rules loaded with the other iptables backend after `ruleset`: both are evaluated (spec/semantics.md §2.3) */
   otherBackendRuleset?: string;
   sysctls?: Partial<Sysctls>;
@@ -221,7 +228,7 @@ export function caseTopology(c: CaseFile): TopologySpec {
   return base;
 }
 
-export const otherBackend = (b: Backend | undefined): Backend => (b === 'legacy' ? 'nft' : 'legacy');
+export const otherBackend = (b: IptablesFlavor | undefined): IptablesFlavor => (b === 'legacy' ? 'nft' : 'legacy');
 
 /** Cases with rules in both iptables backends at once need a fresh lab: legacy tables, once used, stay registered. */
 export function mixesBackends(c: CaseFile): boolean {

@@ -2,7 +2,7 @@
 // and sysctls (spec/semantics.md §1). JSON-serialisable: topology files use this shape.
 import { InputError } from '../errors.ts';
 import { parseIfAddr, parseCidr, parseIp, type IfAddr, type Cidr, type U32 } from '../ip.ts';
-import type { Backend } from '../rules/types.ts';
+import type { IptablesFlavor } from '../rules/types.ts';
 
 export interface Sysctls {
   ip_forward: boolean;
@@ -56,7 +56,7 @@ export interface HostSpec {
   ifaces: IfaceSpec[];
   routes?: RouteSpec[];
   sysctls?: Partial<Sysctls>;
-  backend?: Backend;
+  backend?: IptablesFlavor;
   servers?: ServerSpec[];
 }
 
@@ -91,7 +91,7 @@ export interface Host {
   /** longest prefix first */
   routes: Route[];
   sysctls: Sysctls;
-  backend: Backend;
+  backend: IptablesFlavor;
   servers: ServerSpec[];
   /** address -> interface that owns it */
   local: Map<U32, string>;

@@ -2,7 +2,14 @@
 // validation and the fast-check arbitraries (spec/iptables.md §3). Option order
 // here is the order iptables-save prints them in.
 import type { KindName, OptValue, MarkMask, NatRange } from './kinds.ts';
-import { type Hook, type TableName, type Backend, type ExtInstance, type OptInstance, IPPROTO } from './types.ts';
+import {
+  type Hook,
+  type TableName,
+  type IptablesFlavor,
+  type ExtInstance,
+  type OptInstance,
+  IPPROTO,
+} from './types.ts';
 
 export interface OptionDesc {
   name: string;
@@ -34,7 +41,7 @@ export interface ExtensionDesc {
   /** hooks from which the rule may be reached (kernel: xt_target.hooks) */
   hooks?: readonly Hook[];
   /** a per-backend override of `tables` (TRACE differs; measured, see spec) */
-  tablesByBackend?: Partial<Record<Backend, readonly TableName[]>>;
+  tablesByBackend?: Partial<Record<IptablesFlavor, readonly TableName[]>>;
   /** iptables' own checks on the options: a message when the instance is not acceptable */
   check?: (ext: ExtInstance, ruleProto: number | undefined) => string | undefined;
   /** checks that depend on the hook the rule is reached from */
