@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { relative } from 'node:path';
 import pc from 'picocolors';
 import { InputError } from '../model/index.ts';
-import { loadCase, findCaseFiles, SUITES_DIR, type CaseFile } from '../conform/case-file.ts';
+import { readCase, findCaseFiles, SUITES_DIR, type CaseFile } from '../conform/case-file.ts';
 import { runCases, type Backends, type CaseReport } from '../conform/run-case.ts';
 import { labSkipReason } from '../lab/prereq.ts';
 import type { LabRuntime } from '../lab/site.ts';
@@ -14,9 +14,9 @@ import { crossDiffs } from '../conform/cross-compare.ts';
 import { truthTable, failureDetails, summary, writeJson, writeJunit } from './report.ts';
 
 export const CHECK_USAGE =
-  'usage: nfconform check FILE... [--backend model|kernel|both|netns|docker] [--iptables nft|legacy|both] [--impl builtin|mutant:NAME|COMMAND] [--json] [--junit FILE]';
+  'usage: nfconform check FILE... [--backend model|kernel|both|netns|docker] [--iptables nft|legacy|both] [--impl builtin|mutant:NAME|COMMAND] [--allow-path DIR ...] [--json] [--junit FILE]';
 export const RUN_USAGE =
-  'usage: nfconform run [SUITE...] [--tags a,b] [--backend model|kernel|both|netns|docker] [--iptables nft|legacy|both] [--impl builtin|mutant:NAME|COMMAND] [--junit FILE] [--json FILE]';
+  'usage: nfconform run [SUITE...] [--tags a,b] [--backend model|kernel|both|netns|docker] [--iptables nft|legacy|both] [--impl builtin|mutant:NAME|COMMAND] [--allow-path DIR ...] [--junit FILE] [--json FILE]';
 
 function iptablesOf(v: string | undefined): 'nft' | 'legacy' | 'both' | undefined {
   if (v === undefined) return undefined;
@@ -142,10 +142,11 @@ export async function checkCommand(argv: string[], write: (s: string) => void): 
       junit: { type: 'string' },
       iptables: { type: 'string' },
       impl: { type: 'string' },
+      'allow-path': { type: 'string', multiple: true, default: [] },
     },
   });
   if (!positionals.length) throw cmdline(CHECK_USAGE);
-  const cases = positionals.map(loadCase);
+  const cases = positionals.map((f) => readCase(f, { allowPaths: values['allow-path'] }));
   const how = backendOf(values.backend, 'both');
   const { reports, crossFailed } = await executeAll(
     cases,
@@ -173,9 +174,10 @@ export async function runCommand(argv: string[], write: (s: string) => void): Pr
       list: { type: 'boolean', default: false },
       iptables: { type: 'string' },
       impl: { type: 'string' },
+      'allow-path': { type: 'string', multiple: true, default: [] },
     },
   });
-  let cases = findCaseFiles(SUITES_DIR).map(loadCase);
+  let cases = findCaseFiles(SUITES_DIR).map((f) => readCase(f, { allowPaths: values['allow-path'] }));
   if (positionals.length)
     cases = cases.filter((c) =>
       positionals.some((p) => c.name.includes(p) || relative(SUITES_DIR, c.file ?? '').startsWith(p)),
