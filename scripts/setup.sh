@@ -3,7 +3,7 @@
 # tools from Debian, then the npm packages. Idempotent. Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PKGS=(iptables iproute2 conntrack nftables socat iputils-ping)
+PKGS=(iptables iproute2 conntrack nftables socat iputils-ping nfacct)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,10 +1,10 @@
 // `nfconform doctor [--cleanup]`: are the kernel lab's prerequisites here? Exact install hints.
-import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
 import pc from 'picocolors';
 import { reapStale, ownNamespacesSync } from '../lab/cleanup.ts';
 import { canCreateNetns } from '../lab/prereq.ts';
 import { dockerSkipReason, ownContainers, sweepStaleContainers, findImage } from '../lab/docker-site.ts';
+import { readFlags } from './args.ts';
 
 export const DOCTOR_USAGE =
   'usage: nfconform doctor [--cleanup]   (checks root, netns and tools; --cleanup removes labs of dead runs)';
@@ -25,7 +25,7 @@ function has(cmd: string, args: string[] = ['--version']): boolean {
 }
 
 export async function doctorCommand(argv: string[], write: (s: string) => void): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { cleanup: { type: 'boolean', default: false } } });
+  const { values } = readFlags(argv, { cleanup: { type: 'boolean', default: false } });
   const apt = (pkg: string) => `apt-get update && apt-get install -y ${pkg}   (or: bash scripts/setup.sh)`;
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
   const checks: Check[] = [
@@ -55,8 +55,8 @@ export async function doctorCommand(argv: string[], write: (s: string) => void):
   const docker = await dockerSkipReason();
   write(
     docker
-      ? `${pc.yellow('·')} Docker lab (--backend docker) unavailable${pc.dim(`  → ${docker}`)}`
-      : `${pc.green('✓')} Docker lab (--backend docker): image ${await findImage()}`,
+      ? `${pc.yellow('·')} Docker lab (--runtime docker) unavailable${pc.dim(`  → ${docker}`)}`
+      : `${pc.green('✓')} Docker lab (--runtime docker): image ${await findImage()}`,
   );
   if (!docker) {
     const containers = await ownContainers();

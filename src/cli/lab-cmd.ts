@@ -1,20 +1,19 @@
 // `nfconform lab up|down|status|exec`: a lab to explore by hand. `up` leaves a
 // small holder process that owns the lab (its pid is in the namespace names),
 // so the lab survives the command and is still reaped if the holder dies.
-import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { InputError, printRuleset } from '../model/index.ts';
+import { printRuleset } from '../model/index.ts';
 import { KernelLab } from '../lab/kernel-lab.ts';
 import { ownNamespacesSync } from '../lab/cleanup.ts';
 import { parseNsName, pidAlive } from '../lab/names.ts';
 import { loadTopology, loadTopologySpec, loadRulesets } from './load.ts';
+import { cmdline, readFlags } from './args.ts';
 
 export const LAB_USAGE = `usage: nfconform lab up [--topology k8s-node|FILE] [--ruleset HOST=FILE ...]
                     lab status | lab down [RUNID] | lab exec HOST [--lab RUNID] -- CMD...`;
 
-const cmdline = (reason: string) => new InputError('syntax', reason, { file: '<command line>', line: 1, col: 1 });
 const BIN = fileURLToPath(new URL('../../bin/nfconform.js', import.meta.url));
 
 interface LabInfo {
@@ -40,12 +39,9 @@ export async function labCommand(argv: string[], write: (s: string) => void): Pr
   const [sub, ...rest] = argv;
   switch (sub) {
     case 'up': {
-      const { values } = parseArgs({
-        args: rest,
-        options: {
-          topology: { type: 'string', default: 'k8s-node' },
-          ruleset: { type: 'string', multiple: true, default: [] },
-        },
+      const { values } = readFlags(rest, {
+        topology: { type: 'string', default: 'k8s-node' },
+        ruleset: { type: 'string', multiple: true, default: [] },
       });
       loadRulesets(values.ruleset, loadTopology(values.topology)); // bad input is reported here, not in the holder
       const child = spawn(process.execPath, [BIN, 'lab', '__hold', ...rest], {
@@ -70,12 +66,9 @@ export async function labCommand(argv: string[], write: (s: string) => void): Pr
       return 0;
     }
     case '__hold': {
-      const { values } = parseArgs({
-        args: rest,
-        options: {
-          topology: { type: 'string', default: 'k8s-node' },
-          ruleset: { type: 'string', multiple: true, default: [] },
-        },
+      const { values } = readFlags(rest, {
+        topology: { type: 'string', default: 'k8s-node' },
+        ruleset: { type: 'string', multiple: true, default: [] },
       });
       const spec = loadTopologySpec(values.topology);
       const rulesets = loadRulesets(values.ruleset, loadTopology(values.topology));
@@ -106,11 +99,7 @@ export async function labCommand(argv: string[], write: (s: string) => void): Pr
     case 'exec': {
       const dash = rest.indexOf('--');
       if (dash < 0 || dash === rest.length - 1) throw cmdline(`lab exec needs "-- CMD"\n${LAB_USAGE}`);
-      const { values, positionals } = parseArgs({
-        args: rest.slice(0, dash),
-        allowPositionals: true,
-        options: { lab: { type: 'string' } },
-      });
+      const { values, positionals } = readFlags(rest.slice(0, dash), { lab: { type: 'string' } }, true);
       const host = positionals[0];
       if (!host) throw cmdline(`lab exec needs a host\n${LAB_USAGE}`);
       const l = labs()

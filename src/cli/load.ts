@@ -8,9 +8,8 @@ import {
   type Ruleset,
   type Network,
   type TopologySpec,
-  type Backend,
+  type IptablesFlavor,
 } from '../model/index.ts';
-import type { LabRuntime } from '../lab/site.ts';
 import { quote } from '../model/errors.ts';
 import { loadJson } from '../model/json.ts';
 import { checkTopology } from '../model/net/check-topology.ts';
@@ -70,18 +69,7 @@ export function loadRulesets(pairs: readonly string[], net: Network): Map<string
         `--ruleset: no host "${host}" in topology ${net.name} (hosts: ${[...net.hosts.keys()].join(', ')})`,
         { file: '<command line>', line: 1, col: 1 },
       );
-    out.set(host, parseRuleset(readText(file), { file, backend: h.backend as Backend }));
+    out.set(host, parseRuleset(readText(file), { file, backend: h.backend as IptablesFlavor }));
   }
   return out;
-}
-
-/** `--backend netns|docker`: where a kernel lab runs. */
-export function runtimeOf(v: string, what: string): LabRuntime {
-  if (v !== 'netns' && v !== 'docker')
-    throw new InputError('syntax', `--backend must be netns or docker (where ${what} runs), not "${v}"`, {
-      file: '<command line>',
-      line: 1,
-      col: 1,
-    });
-  return v;
 }

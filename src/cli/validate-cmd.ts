@@ -1,20 +1,16 @@
 // `nfconform validate`: a node's iptables-save dump against its Services, per Service
 // pass / fail / unsupported, the smallest failing probe explained, and the rules no Service explains.
-import { parseArgs } from 'node:util';
 import pc from 'picocolors';
-import { InputError } from '../model/index.ts';
 import { validateNode, type ValidationReport, type ServiceVerdict } from '../conform/validate.ts';
 import { renderTrace, renderObservation } from '../conform/render.ts';
 import { labSkipReason } from '../lab/prereq.ts';
 import { DockerLabError } from '../lab/docker-site.ts';
 import { readText } from './load.ts';
-import { backendOf } from './cases-cmd.ts';
+import { readFlags, cmdline, sidesOf, iptablesOf } from './args.ts';
 import { xml, writeOut } from './report.ts';
 
 export const VALIDATE_USAGE =
-  'usage: nfconform validate --services FILE --ruleset NODE.iptables-save --node-ip IP [--node-ip IP ...] [--node NAME] [--pod-cidr CIDR] [--cluster-cidr CIDR] [--backend model|kernel|both|netns|docker] [--iptables nft|legacy] [--strict] [--json] [--junit FILE]';
-
-const cmdline = (reason: string) => new InputError('syntax', reason, { file: '<command line>', line: 1, col: 1 });
+  'usage: nfconform validate --services FILE --ruleset NODE.iptables-save --node-ip IP [--node-ip IP ...] [--node NAME] [--pod-cidr CIDR] [--cluster-cidr CIDR] [--sides model|kernel|both] [--runtime netns|docker] [--iptables nft|legacy] [--strict] [--json] [--junit FILE]';
 
 const MARK: Record<ServiceVerdict['status'], string> = {
   pass: pc.green('✓ pass'),
@@ -95,27 +91,25 @@ function writeValidationJunit(path: string, r: ValidationReport): void {
 }
 
 export async function validateCommand(argv: string[], write: (s: string) => void): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      services: { type: 'string' },
-      ruleset: { type: 'string' },
-      node: { type: 'string' },
-      'node-ip': { type: 'string', multiple: true, default: [] },
-      'pod-cidr': { type: 'string' },
-      'cluster-cidr': { type: 'string' },
-      backend: { type: 'string' },
-      iptables: { type: 'string' },
-      strict: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      junit: { type: 'string' },
-    },
+  const { values } = readFlags(argv, {
+    services: { type: 'string' },
+    ruleset: { type: 'string' },
+    node: { type: 'string' },
+    'node-ip': { type: 'string', multiple: true, default: [] },
+    'pod-cidr': { type: 'string' },
+    'cluster-cidr': { type: 'string' },
+    sides: { type: 'string' },
+    runtime: { type: 'string' },
+    backend: { type: 'string' },
+    iptables: { type: 'string' },
+    strict: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    junit: { type: 'string' },
   });
   if (!values.services || !values.ruleset) throw cmdline(VALIDATE_USAGE);
-  if (values.iptables && values.iptables !== 'nft' && values.iptables !== 'legacy')
-    throw cmdline('--iptables must be nft or legacy');
-  const how = backendOf(values.backend, 'both');
-  const kernelSkip = how.backends === 'model' ? undefined : await labSkipReason(how.runtime);
+  const iptables = iptablesOf(values.iptables);
+  const how = sidesOf(values, 'both');
+  const kernelSkip = how.sides === 'model' ? undefined : await labSkipReason(how.runtime);
   if (kernelSkip && how.runtime === 'docker') throw new DockerLabError(kernelSkip);
   const tty = process.stderr.isTTY && !values.json;
   const report = await validateNode({
@@ -127,9 +121,9 @@ export async function validateCommand(argv: string[], write: (s: string) => void
     ...(values.node ? { nodeName: values.node } : {}),
     ...(values['pod-cidr'] ? { podCIDR: values['pod-cidr'] } : {}),
     ...(values['cluster-cidr'] ? { clusterCIDR: values['cluster-cidr'] } : {}),
-    backends: how.backends,
+    sides: how.sides,
     runtime: how.runtime,
-    ...(values.iptables ? { iptables: values.iptables as 'nft' | 'legacy' } : {}),
+    ...(iptables ? { iptables } : {}),
     ...(kernelSkip ? { kernelSkip } : {}),
     onProgress: (done, total) => {
       if (tty) process.stderr.write(done === total ? '\r\x1b[K' : `\r\x1b[K${pc.dim(`probe ${done + 1}/${total}`)}`);

@@ -1,12 +1,12 @@
 // fast-check arbitraries for iptables rules and rulesets, driven by the
 // descriptor table: a new option in the table is generated without touching this file.
 import fc from 'fast-check';
-import { EXTENSIONS, type ExtensionDesc, type OptionDesc } from '../model/rules/descriptors.ts';
-import { KINDS, type Kind, type OptValue } from '../model/rules/kinds.ts';
-import { TABLE_HOOKS, type TableName, PROTO_BY_NUMBER } from '../model/rules/types.ts';
-import { formatCidr } from '../model/ip.ts';
-import { parseSave } from '../model/rules/restore.ts';
-import { InputError } from '../model/errors.ts';
+import { EXTENSIONS, type ExtensionDesc, type OptionDesc } from '../model/index.ts';
+import { KINDS, type Kind, type OptValue } from '../model/index.ts';
+import { TABLE_HOOKS, type TableName, PROTO_BY_NUMBER } from '../model/index.ts';
+import { formatCidr } from '../model/index.ts';
+import { parseSave } from '../model/index.ts';
+import { InputError } from '../model/index.ts';
 
 /** Text for one option of an extension, maybe negated; values from the kind's own arbitrary unless given. */
 export function optionText(

@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Observation, Probe } from '../model/index.ts';
-import type { TraceEvent } from '../model/trace.ts';
+import type { TraceEvent } from '../model/index.ts';
 import { caseTopology, isApply, isWait, type CaseFile } from './case-file.ts';
 import { LabPool, withServices } from './run-case.ts';
 import { reproScript } from './repro.ts';

@@ -26,9 +26,9 @@ import {
   type TopologySpec,
   type Probe,
   type Observation,
-  type Backend,
+  type IptablesFlavor,
+  type Sysctls,
 } from '../model/index.ts';
-import type { Sysctls } from '../model/net/topology.ts';
 import { quote } from '../model/errors.ts';
 import { JsonChecker, loadJson, type JsonPath } from '../model/json.ts';
 import { limits, limitHint } from '../model/limits.ts';
@@ -42,7 +42,7 @@ export interface HostSettings {
   ruleset?: string;
   /** or a file with it, relative to the case file */
   rulesetFile?: string;
-  backend?: Backend;
+  backend?: IptablesFlavor;
   /** rules loaded with the other iptables backend after `ruleset`: both are evaluated (spec/semantics.md §2.3) */
   otherBackendRuleset?: string;
   sysctls?: Partial<Sysctls>;
@@ -387,7 +387,7 @@ export function caseTopology(c: CaseFile): TopologySpec {
   return base;
 }
 
-export const otherBackend = (b: Backend | undefined): Backend => (b === 'legacy' ? 'nft' : 'legacy');
+export const otherBackend = (b: IptablesFlavor | undefined): IptablesFlavor => (b === 'legacy' ? 'nft' : 'legacy');
 
 /** Cases with rules in both iptables backends at once need a fresh lab: legacy tables, once used, stay registered. */
 export function mixesBackends(c: CaseFile): boolean {

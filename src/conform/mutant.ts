@@ -10,8 +10,8 @@ import {
   type Weighted,
   type Ruleset,
 } from '../model/index.ts';
-import { compileTopology } from '../model/net/topology.ts';
-import type { Mutation } from '../model/lab-model.ts';
+import { compileTopology } from '../model/index.ts';
+import type { Mutation } from '../model/index.ts';
 import { caseTopology, isApply, isWait, type CaseFile } from './case-file.ts';
 import { judge, type FieldDiff } from './compare.ts';
 

@@ -15,7 +15,7 @@ import {
   type TopologySpec,
   type ProbeRun,
 } from '../model/index.ts';
-import { compileTopology } from '../model/net/topology.ts';
+import { compileTopology } from '../model/index.ts';
 import { KernelLab, type KernelObservation, type LabOptions } from '../lab/kernel-lab.ts';
 import { judge, type Verdict } from './compare.ts';
 

@@ -1,8 +1,9 @@
 // Runs case files on the model, the kernel, or both, and judges them against
 // their expectations and against each other. Kernel labs are reused across
 // cases with the same topology (reset, not rebuilt).
-import { formatIp as formatIpOf, parseIp as parseIpOf } from '../model/ip.ts';
-import type { Backend } from '../model/rules/types.ts';
+import { formatIp as formatIpOf, parseIp as parseIpOf } from '../model/index.ts';
+import type { IptablesFlavor } from '../model/index.ts';
+import type { Sides } from './sides.ts';
 import {
   makeLab,
   newWorld,
@@ -17,7 +18,7 @@ import {
   type TopologySpec,
   type ProbeRun,
 } from '../model/index.ts';
-import { compileTopology } from '../model/net/topology.ts';
+import { compileTopology } from '../model/index.ts';
 import { PairedLab } from './paired-lab.ts';
 import type { LabOptions } from '../lab/kernel-lab.ts';
 import {
@@ -43,9 +44,9 @@ import { builtinImpl, type Implementation, type ImplInput } from './impl.ts';
 import type { CompilerMutant } from '../kube/mutants.ts';
 import { predict, K8S_NODE_LAYOUT } from '../kube/oracle.ts';
 import { modelMiss, kernelMiss } from './oracle-compare.ts';
-import { sourceFor } from '../model/path.ts';
+import { sourceFor } from '../model/index.ts';
 
-export type Backends = 'model' | 'kernel' | 'both';
+export type { Sides } from './sides.ts';
 export type Mark = 'pass' | 'fail' | 'skip';
 
 export interface StepReport {
@@ -86,7 +87,7 @@ function stepLabel(s: Step, i: number): string {
   return `${s.from} ${s.proto} ${s.dst}${s.proto === 'icmp' ? '' : `:${s.dport}`}${s.repeat ? ` ×${s.repeat}` : ''} (#${i + 1})`;
 }
 
-function parseFor(c: CaseFile, host: string, text: string, backend?: Backend): Ruleset {
+function parseFor(c: CaseFile, host: string, text: string, backend?: IptablesFlavor): Ruleset {
   return parseRuleset(text, {
     file: `${c.file ?? c.name}#${host}${backend ? `@${backend}` : ''}`,
     ...(backend ? { backend } : {}),
@@ -349,9 +350,9 @@ export interface RunOptions {
   mutant?: CompilerMutant;
   /** the implementation that compiles Services (default: the built-in compiler, or `mutant`) */
   impl?: Implementation;
-  backends: Backends;
+  sides: Sides;
   /** run every host's rules with this iptables backend, whatever the case says */
-  iptables?: Backend;
+  iptables?: IptablesFlavor;
   /** a lab pool to reuse (the caller closes it); otherwise one is made with `lab` and closed */
   pool?: LabPool;
   lab?: LabOptions;
@@ -383,19 +384,19 @@ export async function runCases(cases: readonly CaseFile[], opts: RunOptions): Pr
         const c = withIptables(await withServices(c0, opts.impl ?? builtinImpl(opts.mutant)), opts.iptables);
         const topo = caseTopology(c);
         const probes = c.steps.reduce((n, st) => n + (isControl(st) ? 0 : (st.repeat ?? 1)), 0);
-        const portBase = opts.backends === 'model' ? FIRST_PORT : pool.reservePorts(probes);
+        const portBase = opts.sides === 'model' ? FIRST_PORT : pool.reservePorts(probes);
         rep.steps = runModel(c, topo, portBase);
-        if (opts.backends !== 'kernel') rep.model = rep.steps.some((s) => s.modelMisses.length) ? 'fail' : 'pass';
-        if (opts.backends !== 'model') {
+        if (opts.sides !== 'kernel') rep.model = rep.steps.some((s) => s.modelMisses.length) ? 'fail' : 'pass';
+        if (opts.sides !== 'model') {
           if (opts.kernelSkip) rep.skipReason = opts.kernelSkip;
           else {
             await runKernel(c, topo, pool, rep.steps, portBase);
             rep.kernel = rep.steps.some((s) => s.kernelMisses.length) ? 'fail' : 'pass';
-            if (opts.backends === 'both') rep.agree = rep.steps.some((s) => s.diffs.length) ? 'fail' : 'pass';
+            if (opts.sides === 'both') rep.agree = rep.steps.some((s) => s.diffs.length) ? 'fail' : 'pass';
           }
         }
         if (c.services) {
-          judgeOracle(c, topo, rep.steps, opts.backends);
+          judgeOracle(c, topo, rep.steps, opts.sides);
           rep.oracle = rep.steps.some((s) => s.oracleMisses.length) ? 'fail' : 'pass';
         }
       } catch (e) {
@@ -415,7 +416,7 @@ export async function runCases(cases: readonly CaseFile[], opts: RunOptions): Pr
 }
 
 /** The case with every host on one iptables backend (nft or legacy). */
-export function withIptables(c: CaseFile, backend: Backend | undefined): CaseFile {
+export function withIptables(c: CaseFile, backend: IptablesFlavor | undefined): CaseFile {
   if (!backend) return c;
   const hosts = structuredClone(c.hosts ?? {});
   const topo = caseTopology(c);
@@ -474,7 +475,7 @@ function c0Services(s: Step): string | undefined {
 }
 
 /** The model's distribution must be the oracle's; each kernel observation one of its results. */
-function judgeOracle(c: CaseFile, topo: TopologySpec, steps: StepReport[], backends: Backends): void {
+function judgeOracle(c: CaseFile, topo: TopologySpec, steps: StepReport[], sides: Sides): void {
   const layout = {
     ...K8S_NODE_LAYOUT,
     clusterCIDR: c.services!.clusterCIDR,
@@ -489,7 +490,7 @@ function judgeOracle(c: CaseFile, topo: TopologySpec, steps: StepReport[], backe
     const src = s.src ?? formatIpOf(sourceFor(net.hosts.get(s.from)!, parseIpOf(s.dst)!) ?? 0);
     const want = predict(cluster, layout, probeOf(s), src);
     if (!want) return;
-    if (backends !== 'kernel') {
+    if (sides !== 'kernel') {
       for (const [r, dist] of rep.model.entries()) {
         const miss = modelMiss(want, dist, src, rep.sports[r]);
         if (miss) rep.oracleMisses.push(miss);

@@ -13,20 +13,21 @@ import {
   type Probe,
   type TopologySpec,
   type HostSpec,
-  type Backend,
+  type IptablesFlavor,
   type TraceEvent,
   type Observation,
   type Weighted,
 } from '../model/index.ts';
-import { parseIp, parseCidr, formatIp, cidrContains } from '../model/ip.ts';
-import { compileTopology } from '../model/net/topology.ts';
-import { sourceFor } from '../model/path.ts';
+import { parseIp, parseCidr, formatIp, cidrContains } from '../model/index.ts';
+import { compileTopology } from '../model/index.ts';
+import { sourceFor } from '../model/index.ts';
 import { readCluster, type Cluster } from '../kube/objects.ts';
 import { resolve, type ResolvedPort } from '../kube/compile.ts';
 import { predict, type ClusterLayout } from '../kube/oracle.ts';
 import { unexplainedRules, type RuleWarning } from '../kube/explain-rules.ts';
 import { KernelLab, type KernelObservation } from '../lab/kernel-lab.ts';
 import type { LabRuntime } from '../lab/site.ts';
+import type { Sides } from './sides.ts';
 import { modelMiss, kernelMiss, expectedOf, showDistribution, unexpectedBranch } from './oracle-compare.ts';
 
 export interface ValidateInput {
@@ -40,8 +41,8 @@ export interface ValidateInput {
   nodeIps: string[];
   podCIDR?: string;
   clusterCIDR?: string;
-  backends: 'model' | 'kernel' | 'both';
-  iptables?: Backend;
+  sides: Sides;
+  iptables?: IptablesFlavor;
   runtime?: LabRuntime;
   /** why kernel runs cannot happen here, if so */
   kernelSkip?: string;
@@ -358,7 +359,7 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
 
   const net = compileTopology(topo);
   const lab = makeLab(net, new Map([[nodeName, ruleset]]));
-  const runKernel = input.backends !== 'model' && !input.kernelSkip;
+  const runKernel = input.sides !== 'model' && !input.kernelSkip;
   let kernel: KernelLab | undefined;
   const verdicts = new Map<string, ServiceVerdict>();
   for (const s of cluster.services) {
@@ -395,7 +396,7 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
       if (!want) continue;
       v.probes++;
       const failure: ProbeFailure = { label: p.label, probe, oracle: showDistribution(expectedOf(want)) };
-      if (input.backends !== 'kernel') {
+      if (input.sides !== 'kernel') {
         const runs = runProbe(lab, newWorld(lab), probe);
         const dist = runs.map((x) => ({ p: x.p, value: x.value.observation }));
         const miss = modelMiss(want, dist, src, probe.sport);
@@ -425,7 +426,7 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
     warnings: unexplainedRules(ruleset, cluster, nodeName),
     unsupported,
     kernel: runKernel ? 'ran' : 'skipped',
-    ...(input.kernelSkip && input.backends !== 'model' ? { kernelSkip: input.kernelSkip } : {}),
+    ...(input.kernelSkip && input.sides !== 'model' ? { kernelSkip: input.kernelSkip } : {}),
     topology: topo,
   };
 }

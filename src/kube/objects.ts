@@ -2,7 +2,7 @@
 // reduced to the fields that decide what kube-proxy programs. Invalid objects get an
 // error that names the object and the field.
 import { InputError } from '../model/index.ts';
-import { parseIp, parseCidr } from '../model/ip.ts';
+import { parseIp, parseCidr } from '../model/index.ts';
 
 export type ServiceType = 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName';
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';

@@ -1,6 +1,6 @@
 // The Service-level oracle: from the Services alone, what must happen to a probe,
 // as the Kubernetes documentation describes Services (no rules involved).
-import { parseIp, parseCidr, cidrContains } from '../model/ip.ts';
+import { parseIp, parseCidr, cidrContains } from '../model/index.ts';
 import type { Probe } from '../model/index.ts';
 import type { Cluster } from './objects.ts';
 import { resolve, type ResolvedEndpoint, type ResolvedPort } from './compile.ts';

@@ -5,14 +5,14 @@ import {
   compileTopology,
   type TopologySpec,
   type Network,
-  type Backend,
+  type IptablesFlavor,
   type Observation,
   type Probe,
   type ConntrackRecord,
   type TableName,
 } from '../model/index.ts';
-import { TABLE_HOOKS } from '../model/rules/types.ts';
-import { formatIp, formatCidr, parseCidr, parseIp } from '../model/ip.ts';
+import { TABLE_HOOKS, nfacctNames, formatIp } from '../model/index.ts';
+import { formatCidr, parseCidr, parseIp } from '../model/ip.ts';
 import { LabCommandError, batchLine, checkArgs } from './ip.ts';
 import { NetnsSite, type LabSite, type LabRuntime } from './site.ts';
 import { DockerSite } from './docker-site.ts';
@@ -53,14 +53,14 @@ export interface KernelObservation extends Observation {
   note?: string;
 }
 
-const restoreCmd = (b: Backend) => (b === 'nft' ? 'iptables-nft-restore' : 'iptables-legacy-restore');
-const saveCmd = (b: Backend) => (b === 'nft' ? 'iptables-nft-save' : 'iptables-legacy-save');
+const restoreCmd = (b: IptablesFlavor) => (b === 'nft' ? 'iptables-nft-restore' : 'iptables-legacy-restore');
+const saveCmd = (b: IptablesFlavor) => (b === 'nft' ? 'iptables-nft-save' : 'iptables-legacy-save');
 
 export class KernelLab {
   readonly ns = new Map<string, string>();
   readonly agents = new Map<string, AgentClient>();
   /** host -> backend -> tables restored with it (both backends may hold rules at once) */
-  private readonly applied = new Map<string, Map<Backend, TableName[]>>();
+  private readonly applied = new Map<string, Map<IptablesFlavor, TableName[]>>();
   readonly timeoutMs: number;
   private down_ = false;
   net: Network;
@@ -261,13 +261,15 @@ export class KernelLab {
   }
 
   /** iptables-restore (atomic): the kernel's or iptables' refusal comes back verbatim. */
-  async apply(host: string, rulesetText: string, backend?: Backend): Promise<ApplyResult> {
+  async apply(host: string, rulesetText: string, backend?: IptablesFlavor): Promise<ApplyResult> {
     const b = backend ?? this.net.hosts.get(host)!.backend;
+    // nfacct counters are per namespace and must exist first (kube-proxy creates its own the same way)
+    for (const name of nfacctNames(rulesetText)) await this.agent(host).run(['nfacct', 'add', name]);
     const r = await this.agent(host).run([restoreCmd(b)], rulesetText);
     if (r.code !== 0 && b === 'nft') this.tainted = true;
     if (r.code === 0) {
       const tables = [...rulesetText.matchAll(/^\*(\w+)/gm)].map((m) => m[1] as TableName);
-      const per = this.applied.get(host) ?? new Map<Backend, TableName[]>();
+      const per = this.applied.get(host) ?? new Map<IptablesFlavor, TableName[]>();
       per.set(b, [...new Set([...(per.get(b) ?? []), ...tables])]);
       this.applied.set(host, per);
     }

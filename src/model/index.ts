@@ -2,10 +2,23 @@
 export { InputError, isInputError, type SourcePos } from './errors.ts';
 export { parseRuleset, parseSave, parseCommands, detectFormat } from './rules/restore.ts';
 export { printRuleset, printRuleSpec, printTable } from './rules/print.ts';
-export type { Ruleset, Rule, Hook, TableName, Backend } from './rules/types.ts';
-export { compileTopology, type TopologySpec, type HostSpec, type Network, type Host } from './net/topology.ts';
+export type { Ruleset, Rule, Hook, TableName, IptablesFlavor, Backend } from './rules/types.ts';
+export { TABLE_HOOKS, PROTO_BY_NUMBER, isBuiltinChain } from './rules/types.ts';
+export { nfacctNames } from './rules/objects.ts';
+export { EXTENSIONS, type ExtensionDesc, type OptionDesc } from './rules/descriptors.ts';
+export { KINDS, type Kind, type KindName, type OptValue, type NumRange, type NatRange } from './rules/kinds.ts';
+export { parseIp, parseCidr, formatIp, formatCidr, cidrContains, type U32, type Cidr } from './ip.ts';
+export {
+  compileTopology,
+  type TopologySpec,
+  type HostSpec,
+  type Network,
+  type Host,
+  type Sysctls,
+} from './net/topology.ts';
 export { PRESETS, k8sNode } from './net/presets.ts';
-export { makeLab, newWorld, cloneWorld, type ModelLab, type World } from './lab-model.ts';
+export { makeLab, newWorld, cloneWorld, type ModelLab, type World, type Mutation } from './lab-model.ts';
+export { sourceFor } from './path.ts';
 export { runProbe, type Probe, type ProbeRun, type ProbeProto } from './probe.ts';
 export type { Observation, Outcome, Weighted, DropPoint, ConntrackRecord } from './observation.ts';
 export type { TraceEvent } from './trace.ts';

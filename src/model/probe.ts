@@ -279,7 +279,7 @@ function observe(lab: ModelLab, world: World, end: Ending): Observation {
         return {
           proto: PROTO_LABEL[e.orig.proto] ?? `${e.orig.proto}`,
           orig: formatTuple(e.orig, undefined, e.origSportRange),
-          reply: formatTuple(e.reply, e.randomPort ?? upstream),
+          reply: formatTuple(e.reply, e.randomPort ?? upstream, e.randomDstPort),
         };
       })
       .sort((a, b) => (a.orig < b.orig ? -1 : a.orig > b.orig ? 1 : 0));
@@ -289,7 +289,7 @@ function observe(lab: ModelLab, world: World, end: Ending): Observation {
     outcome: end.outcome,
     responder: end.responder,
     seen: s
-      ? { src: endpoint(s.src, s.sport, s.sportRange, s.proto), dst: endpoint(s.dst, s.dport, undefined, s.proto) }
+      ? { src: endpoint(s.src, s.sport, s.sportRange, s.proto), dst: endpoint(s.dst, s.dport, s.dportRange, s.proto) }
       : null,
     icmp: end.icmp,
     conntrack,

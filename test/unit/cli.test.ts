@@ -114,3 +114,29 @@ test('an unknown command or flag: exit 2', () => {
   expect(cli(['nosuch']).code).toBe(2);
   expect(cli(['lint', '--nosuch']).code).toBe(2);
 });
+
+test('--sides, --runtime and --iptables name three things; --backend stays as their alias', () => {
+  const ok = join(dir, 'sides.json');
+  writeFileSync(
+    ok,
+    JSON.stringify({
+      name: 'sides',
+      topology: 'k8s-node',
+      steps: [{ from: 'pod1', proto: 'tcp', dst: '10.244.1.12', dport: 8080, expect: { outcome: 'delivered' } }],
+    }),
+  );
+  const row = (r: { out: string }) => r.out.split('\n').find((l) => l.startsWith('sides '));
+  const sides = cli(['check', ok, '--sides', 'model']);
+  expect(sides.code).toBe(0);
+  // the model ran and passed; kernel, agree and oracle did not run
+  expect(row(sides)).toMatch(/^sides\s+✓\s+·\s+·\s+·$/);
+  expect(cli(['check', ok, '--backend', 'model']).out).toBe(sides.out);
+  expect(cli(['check', ok, '--sides', 'model', '--iptables', 'legacy']).code).toBe(0);
+  const bad = cli(['check', ok, '--sides', 'netns']);
+  expect(bad.code).toBe(2);
+  expect(bad.err).toContain('--sides must be model, kernel or both, not "netns"');
+  expect(cli(['check', ok, '--runtime', 'model']).err).toContain('--runtime must be netns or docker');
+  expect(cli(['trace', '--from', 'pod1', 'tcp', '10.244.1.12:8080', '--runtime', 'vm']).code).toBe(2);
+  expect(cli(['lint', '--iptables', 'iptables', 'x']).err).toContain('--iptables must be nft or legacy');
+  expect(cli(['check', ok, '--nosuch']).err).toMatch(/nfconform: .*--nosuch/);
+});

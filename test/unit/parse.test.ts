@@ -329,3 +329,23 @@ function stripPos<T>(x: T): T {
     (_k, v) => v,
   ) as T;
 }
+
+describe('nfacct (counting only)', () => {
+  test('a kube-proxy nfacct rule reads and prints as iptables-save prints it', () => {
+    const text = [
+      '*filter',
+      ':INPUT ACCEPT [0:0]',
+      '-A INPUT -m comment --comment "kubernetes health check rules" -m nfacct --nfacct-name localhost_nps_accepted_pkts -j ACCEPT',
+      'COMMIT',
+      '',
+    ].join('\n');
+    expect(printRuleset(parseSave(text))).toContain('-m nfacct --nfacct-name  localhost_nps_accepted_pkts -j ACCEPT');
+  });
+  test('the name is required, not negatable, and cut to 31 characters (measured)', () => {
+    const rule = (spec: string) => parseSave(`*filter\n-A INPUT ${spec}\nCOMMIT\n`);
+    expect(errorOf(() => rule('-m nfacct')).message).toMatch(/--nfacct-name" must be specified/);
+    expect(errorOf(() => rule('-m nfacct ! --nfacct-name x')).message).toMatch(/cannot be negated/);
+    const long = 'a'.repeat(40);
+    expect(printRuleset(rule(`-m nfacct --nfacct-name ${long}`))).toContain(`--nfacct-name  ${'a'.repeat(31)}\n`);
+  });
+});

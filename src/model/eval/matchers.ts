@@ -94,6 +94,8 @@ export const MATCHERS: Record<string, Builder> = {
     return (p) => xor(o.neg, has(p.sport) || has(p.dport));
   },
   comment: () => () => true,
+  // counting only: xt_nfacct.c nfacct_mt always returns true
+  nfacct: () => () => true,
   mark: (ext) => {
     const o = opt(ext, '--mark')!;
     const m = o.value as MarkMask;

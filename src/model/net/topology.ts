@@ -4,7 +4,7 @@ import { quote } from '../errors.ts';
 import { JsonChecker, type JsonPath } from '../json.ts';
 import { checkTopology } from './check-topology.ts';
 import { parseIfAddr, parseCidr, parseIp, type IfAddr, type Cidr, type U32 } from '../ip.ts';
-import type { Backend } from '../rules/types.ts';
+import type { IptablesFlavor } from '../rules/types.ts';
 
 export interface Sysctls {
   ip_forward: boolean;
@@ -58,7 +58,7 @@ export interface HostSpec {
   ifaces: IfaceSpec[];
   routes?: RouteSpec[];
   sysctls?: Partial<Sysctls>;
-  backend?: Backend;
+  backend?: IptablesFlavor;
   servers?: ServerSpec[];
 }
 
@@ -93,7 +93,7 @@ export interface Host {
   /** longest prefix first */
   routes: Route[];
   sysctls: Sysctls;
-  backend: Backend;
+  backend: IptablesFlavor;
   servers: ServerSpec[];
   /** address -> interface that owns it */
   local: Map<U32, string>;

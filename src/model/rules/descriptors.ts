@@ -2,7 +2,14 @@
 // validation and the fast-check arbitraries (spec/iptables.md §3). Option order
 // here is the order iptables-save prints them in.
 import type { KindName, OptValue, MarkMask, NatRange } from './kinds.ts';
-import { type Hook, type TableName, type Backend, type ExtInstance, type OptInstance, IPPROTO } from './types.ts';
+import {
+  type Hook,
+  type TableName,
+  type IptablesFlavor,
+  type ExtInstance,
+  type OptInstance,
+  IPPROTO,
+} from './types.ts';
 
 export interface OptionDesc {
   name: string;
@@ -34,7 +41,7 @@ export interface ExtensionDesc {
   /** hooks from which the rule may be reached (kernel: xt_target.hooks) */
   hooks?: readonly Hook[];
   /** a per-backend override of `tables` (TRACE differs; measured, see spec) */
-  tablesByBackend?: Partial<Record<Backend, readonly TableName[]>>;
+  tablesByBackend?: Partial<Record<IptablesFlavor, readonly TableName[]>>;
   /** iptables' own checks on the options: a message when the instance is not acceptable */
   check?: (ext: ExtInstance, ruleProto: number | undefined) => string | undefined;
   /** checks that depend on the hook the rule is reached from */
@@ -124,6 +131,14 @@ export const EXTENSIONS: readonly ExtensionDesc[] = [
     type: 'match',
     options: [{ name: '--comment', kind: 'string', noArb: true }],
     check: (e) => (opt(e, '--comment') ? undefined : 'comment: option "--comment" must be specified'),
+  },
+  // counting only (xt_nfacct.c: nfacct_mt adds to the named counter and returns true); the
+  // counter object must exist in the kernel when the rule is added (`nfacct add NAME`)
+  {
+    name: 'nfacct',
+    type: 'match',
+    options: [{ name: '--nfacct-name', kind: 'nfacctName', noArb: true }],
+    check: (e) => (opt(e, '--nfacct-name') ? undefined : 'nfacct: option "--nfacct-name" must be specified'),
   },
   {
     name: 'mark',

@@ -217,6 +217,14 @@ export const KINDS = {
     print: (v) => [saveString(v)],
     arb: () => fc.string({ minLength: 0, maxLength: 20 }).filter((s) => !s.includes('\n') && !s.includes('\0')),
   } satisfies Kind<string>,
+  /** nfacct --nfacct-name: NFACCT_NAME_MAX is 32 with the NUL, and libxt_nfacct silently keeps the first 31
+   * characters; iptables-save prints it after two spaces (libxt_nfacct.c nfacct_print_name) */
+  nfacctName: {
+    arity: 1,
+    parse: ([t]) => (t!.length === 0 ? err('Argument must have a minimum length of 1 characters') : t!.slice(0, 31)),
+    print: (v) => [` ${saveString(v)}`],
+    arb: () => fc.stringMatching(/^[a-z][a-z0-9_]{0,30}$/),
+  } satisfies Kind<string>,
   /** printed with the /len even for /32, as -s and -d are */
   cidr: {
     arity: 1,

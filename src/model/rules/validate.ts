@@ -2,7 +2,7 @@
 // is committed (spec/iptables.md §5): loops, and for each rule the hooks it can
 // be reached from against what its target and matches allow.
 import { InputError } from '../errors.ts';
-import { type Table, type Hook, type Backend, type Rule, TABLE_HOOKS } from './types.ts';
+import { type Table, type Hook, type IptablesFlavor, type Rule, TABLE_HOOKS } from './types.ts';
 import { matchDesc, targetDesc } from './descriptors.ts';
 
 function jumpTarget(r: Rule): string | undefined {
@@ -54,7 +54,7 @@ function findLoop(t: Table): string[] | undefined {
   return undefined;
 }
 
-export function validateTable(t: Table, backend: Backend, file: string): void {
+export function validateTable(t: Table, backend: IptablesFlavor, file: string): void {
   const at = (r: Rule | undefined) => r?.pos ?? { file, line: 1, col: 1 };
   for (const c of t.chains.values()) {
     for (const r of c.rules) {
