@@ -1,7 +1,7 @@
 // nfconform's command line as a function (main.ts runs it; tests call it in-process).
 // Bad input exits 2 with file:line:col (or the JSON path) and the cause, never a stack trace.
 import { isInputError } from '../model/index.ts';
-import { quote, safeMessage } from '../model/errors.ts';
+import { quote, safeMessage } from '../model/index.ts';
 import { DockerLabError } from '../lab/docker-site.ts';
 import { traceCommand, TRACE_USAGE } from './trace-cmd.ts';
 import { lintCommand, LINT_USAGE } from './lint-cmd.ts';

@@ -10,9 +10,9 @@ import {
   type TopologySpec,
   type IptablesFlavor,
 } from '../model/index.ts';
-import { quote } from '../model/errors.ts';
-import { loadJson } from '../model/json.ts';
-import { checkTopology } from '../model/net/check-topology.ts';
+import { quote } from '../model/index.ts';
+import { loadJson } from '../model/index.ts';
+import { checkTopology } from '../model/index.ts';
 import { readInputFile } from '../conform/input-files.ts';
 
 const kindOf = (p: string) => (existsSync(p) ? 'exists' : 'missing');

@@ -29,12 +29,12 @@ import {
   type IptablesFlavor,
   type Sysctls,
 } from '../model/index.ts';
-import { quote } from '../model/errors.ts';
-import { JsonChecker, loadJson, type JsonPath } from '../model/json.ts';
-import { limits, limitHint } from '../model/limits.ts';
-import { parseIp, parseCidr } from '../model/ip.ts';
-import { checkTopology, checkSysctls } from '../model/net/check-topology.ts';
-import { ifNameProblem } from '../model/net/names.ts';
+import { quote } from '../model/index.ts';
+import { JsonChecker, loadJson, type JsonPath } from '../model/index.ts';
+import { limits, limitHint } from '../model/index.ts';
+import { parseIp, parseCidr } from '../model/index.ts';
+import { checkTopology, checkSysctls } from '../model/index.ts';
+import { ifNameProblem } from '../model/index.ts';
 import { readInputFile, readReference } from './input-files.ts';
 
 export interface HostSettings {

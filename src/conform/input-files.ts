@@ -4,9 +4,9 @@
 // folder allowed with --allow-path; symlinks are followed first, so none leads out.
 import { openSync, readSync, closeSync, statSync, realpathSync } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
-import { InputError, quote } from '../model/errors.ts';
-import { limits, limitHint } from '../model/limits.ts';
-import type { JsonChecker, JsonPath } from '../model/json.ts';
+import { InputError, quote } from '../model/index.ts';
+import { limits, limitHint } from '../model/index.ts';
+import type { JsonChecker, JsonPath } from '../model/index.ts';
 
 function whyNot(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;

@@ -12,7 +12,7 @@ import {
   type TableName,
 } from '../model/index.ts';
 import { TABLE_HOOKS, nfacctNames, formatIp } from '../model/index.ts';
-import { formatCidr, parseCidr, parseIp } from '../model/ip.ts';
+import { formatCidr, parseCidr, parseIp } from '../model/index.ts';
 import { LabCommandError, batchLine, checkArgs } from './ip.ts';
 import { NetnsSite, type LabSite, type LabRuntime } from './site.ts';
 import { DockerSite } from './docker-site.ts';
