@@ -36,6 +36,7 @@ import { parseIp, parseCidr } from '../model/index.ts';
 import { checkTopology, checkSysctls } from '../model/index.ts';
 import { ifNameProblem } from '../model/index.ts';
 import { readInputFile, readReference } from './input-files.ts';
+import type { ErrorReport } from '../model/index.ts';
 
 export interface HostSettings {
   /** iptables-save text or iptables command lines (a list of lines is joined) */
@@ -50,7 +51,9 @@ export interface HostSettings {
   hairpin?: string[];
 }
 
-export type Expectation = Partial<Pick<Observation, 'outcome' | 'responder' | 'icmp'>> & {
+export type Expectation = Partial<Pick<Observation, 'outcome' | 'responder' | 'icmp' | 'replyFrom'>> & {
+  /** fields of the error record that must hold; null: no error */
+  error?: Partial<ErrorReport> | null;
   /** "any": at least one possible result meets the expectation; default "all" */
   mode?: 'all' | 'any';
   seenSrc?: string;
@@ -160,6 +163,7 @@ const STEP_KEYS = {
     'dport',
     'src',
     'sport',
+    'connected',
     'repeat',
     'oracle',
     'label',
@@ -178,6 +182,8 @@ const EXPECT_KEYS = [
   'seenDst',
   'seenSrcAddr',
   'sticky',
+  'replyFrom',
+  'error',
 ];
 const OUTCOMES = ['delivered', 'refused', 'icmp-error', 'echo-reply', 'dropped'] as const;
 const ipv4 = (s: string) => (parseIp(s) === undefined ? 'not an IPv4 address' : undefined);
@@ -339,6 +345,10 @@ function checkProbe(
   if (st.dport !== undefined) p.dport = j.int(st.dport, [...at, 'dport'], 1, 65535);
   if (st.src !== undefined) p.src = j.str(st.src, [...at, 'src'], { grammar: ipv4 });
   if (st.sport !== undefined) p.sport = j.int(st.sport, [...at, 'sport'], 1, 65535);
+  if (st.connected !== undefined) {
+    if (proto !== 'udp') j.fail([...at, 'connected'], 'is for UDP probes only');
+    p.connected = j.bool(st.connected, [...at, 'connected']);
+  }
   if (st.repeat !== undefined) {
     if (typeof st.repeat === 'number' && Number.isInteger(st.repeat) && st.repeat > maxRepeat)
       j.fail([...at, 'repeat'], `${st.repeat} repetitions: ${limitHint('repeat')}`);
@@ -364,9 +374,24 @@ function checkProbe(
     for (const k of ['seenSrc', 'seenDst', 'seenSrcAddr'] as const)
       if (e[k] !== undefined) x[k] = j.str(e[k], [...ep, k], { max: 200 });
     if (e.sticky !== undefined) x.sticky = j.bool(e.sticky, [...ep, 'sticky']);
+    if (e.replyFrom !== undefined)
+      x.replyFrom = e.replyFrom === null ? null : j.str(e.replyFrom, [...ep, 'replyFrom'], { grammar: ipv4 });
+    if (e.error !== undefined) x.error = e.error === null ? null : checkErrorExpect(j, e.error, [...ep, 'error']);
     p.expect = x;
   }
   return p;
+}
+
+function checkErrorExpect(j: JsonChecker, v: unknown, path: JsonPath): Partial<ErrorReport> {
+  const o = j.obj(v, path, ['kind', 'from', 'type', 'code', 'quoted', 'errno']);
+  const out: Partial<ErrorReport> = {};
+  const strOrNull = (k: 'from' | 'quoted' | 'errno') =>
+    o[k] === null ? null : j.str(o[k], [...path, k], { max: 200, grammar: noControl });
+  const intOrNull = (k: 'type' | 'code') => (o[k] === null ? null : j.int(o[k], [...path, k], 0, 255));
+  if (o.kind !== undefined) out.kind = j.oneOf(o.kind, [...path, 'kind'], ['tcp-reset', 'icmp', 'local'] as const);
+  for (const k of ['from', 'quoted', 'errno'] as const) if (o[k] !== undefined) out[k] = strOrNull(k);
+  for (const k of ['type', 'code'] as const) if (o[k] !== undefined) out[k] = intOrNull(k);
+  return out;
 }
 
 /** The case's topology with its per-host settings (sysctls, hairpin, backend) applied. */

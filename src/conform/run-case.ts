@@ -180,6 +180,7 @@ function probeOf(s: ProbeStep): Probe {
   if (s.dport !== undefined) p.dport = s.dport;
   if (s.src !== undefined) p.src = s.src;
   if (s.sport !== undefined) p.sport = s.sport;
+  if (s.connected === false) p.connected = false;
   return p;
 }
 
@@ -434,7 +435,7 @@ export async function withServices(c: CaseFile, impl: Implementation = builtinIm
   const svc = c.services;
   const compileAll = async (text: string): Promise<Record<string, string>> => {
     const cluster: unknown = JSON.parse(text);
-    readCluster(text, svc.file); // the Services must be valid whatever the implementation
+    readCluster(text, svc.file, { strict: true }); // the Services must be valid whatever the implementation
     const out: Record<string, string> = {};
     for (const n of K8S_NODE_LAYOUT.nodes) {
       const input: ImplInput = {
@@ -482,9 +483,9 @@ function judgeOracle(c: CaseFile, topo: TopologySpec, steps: StepReport[], sides
     ...(c.services!.masqueradeAll ? { masqueradeAll: true } : {}),
   };
   const net = compileTopology(topo);
-  let cluster = readCluster(c.services!.text!, c.services!.file);
+  let cluster = readCluster(c.services!.text!, c.services!.file, { strict: true });
   c.steps.forEach((s, i) => {
-    if (isApply(s) && c0Services(s)) cluster = readCluster(c0Services(s)!, c.services!.file);
+    if (isApply(s) && c0Services(s)) cluster = readCluster(c0Services(s)!, c.services!.file, { strict: true });
     if (isControl(s) || s.oracle === false) return;
     const rep = steps[i]!;
     const src = s.src ?? formatIpOf(sourceFor(net.hosts.get(s.from)!, parseIpOf(s.dst)!) ?? 0);
