@@ -115,7 +115,7 @@ export function reproScript(c: CaseFile): string {
         );
       else
         L.push(
-          `echo probe | ip netns exec ${from} socat -T1 - UDP:${s.dst}:${s.dport},sourceport=${sport}${s.src ? `,bind=${s.src}` : ''} || echo "   (no answer / refused: exit $?)"`,
+          `echo probe | ip netns exec ${from} socat -T1 - ${s.connected === false ? 'UDP-SENDTO' : 'UDP'}:${s.dst}:${s.dport},sourceport=${sport}${s.src ? `,bind=${s.src}` : ''} || echo "   (no answer / refused: exit $?)"`,
         );
     }
   }

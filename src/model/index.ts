@@ -20,5 +20,5 @@ export { PRESETS, k8sNode } from './net/presets.ts';
 export { makeLab, newWorld, cloneWorld, type ModelLab, type World, type Mutation } from './lab-model.ts';
 export { sourceFor } from './path.ts';
 export { runProbe, type Probe, type ProbeRun, type ProbeProto } from './probe.ts';
-export type { Observation, Outcome, Weighted, DropPoint, ConntrackRecord } from './observation.ts';
+export type { Observation, Outcome, Weighted, DropPoint, ConntrackRecord, ErrorReport } from './observation.ts';
 export type { TraceEvent } from './trace.ts';
