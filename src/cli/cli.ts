@@ -2,7 +2,7 @@
 // Bad input exits 2 with file:line:col (or the JSON path) and the cause, never a stack trace.
 // Each command's module is imported only when that command runs: Docker, fast-check and the lab cost
 // hundreds of milliseconds to load, and `lint` or `--help` need none of them (bench "cli").
-import { isInputError, quote, safeMessage } from '../model/index.ts';
+import { USAGE } from './usage.ts';
 
 type Command = (argv: string[], write: (s: string) => void) => number | Promise<number>;
 const COMMANDS: Record<string, () => Promise<Command>> = {
@@ -16,32 +16,6 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   doctor: async () => (await import('./doctor-cmd.ts')).doctorCommand,
   lab: async () => (await import('./lab-cmd.ts')).labCommand,
 };
-
-async function usage(): Promise<string> {
-  const [cases, fuzz, compile, validate, trace, lint, doctor, lab] = await Promise.all([
-    import('./cases-cmd.ts'),
-    import('./fuzz-cmd.ts'),
-    import('./compile-cmd.ts'),
-    import('./validate-cmd.ts'),
-    import('./trace-cmd.ts'),
-    import('./lint-cmd.ts'),
-    import('./doctor-cmd.ts'),
-    import('./lab-cmd.ts'),
-  ]);
-  return `nfconform: property-based conformance for netfilter and Kubernetes Services
-
-commands:
-  ${cases.RUN_USAGE}
-  ${cases.CHECK_USAGE}
-  ${fuzz.FUZZ_USAGE}
-  ${compile.COMPILE_USAGE}
-  ${validate.VALIDATE_USAGE}
-  ${trace.TRACE_USAGE.replace(/\n/g, '\n  ')}
-  ${lint.LINT_USAGE}
-  ${doctor.DOCTOR_USAGE}
-  ${lab.LAB_USAGE.replace(/\n/g, '\n  ')}
-`;
-}
 
 /** A Docker problem the user can fix (lab/docker-site.ts), known by name so that dockerode is not loaded here. */
 const isDockerLabError = (e: unknown): e is Error => e instanceof Error && e.name === 'DockerLabError';
@@ -61,12 +35,13 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
   const write = (s: string) => io.out(s.endsWith('\n') ? s : `${s}\n`);
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    write(await usage());
+    write(USAGE);
     return name ? 0 : 2;
   }
   const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!load) {
-    io.err(`nfconform: unknown command ${quote(name)}\n${await usage()}`);
+    const { quote } = await import('../model/index.ts');
+    io.err(`nfconform: unknown command ${quote(name)}\n${USAGE}`);
     return 2;
   }
   try {
@@ -74,6 +49,7 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       await load()
     )(rest, write);
   } catch (e) {
+    const { isInputError, safeMessage } = await import('../model/index.ts');
     if (isInputError(e) || isDockerLabError(e)) {
       io.err(`nfconform: ${e.message}\n`);
       return 2;
