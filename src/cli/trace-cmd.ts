@@ -13,6 +13,7 @@ import { loadTopology, loadRulesets } from './load.ts';
 import { renderTrace, renderObservation } from '../conform/render.ts';
 import { sideBySide } from './side-by-side.ts';
 import { PairedLab } from '../conform/paired-lab.ts';
+import { FIRST_PORT } from '../conform/plan.ts';
 import { dockerSkipReason, DockerLabError } from '../lab/docker-site.ts';
 import type { LabRuntime } from '../lab/site.ts';
 import { loadTopologySpec } from './load.ts';
@@ -61,7 +62,7 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
   const probe: Probe = { from: values.from, ...parseTarget(positionals[0], positionals[1]) };
   if (values.src) probe.src = values.src;
   if (values.sport) probe.sport = intOf('--sport', values.sport);
-  if (values.kernel && probe.sport === undefined) probe.sport = 40000;
+  if (values.kernel && probe.sport === undefined) probe.sport = FIRST_PORT;
   const results = runProbe(lab, newWorld(lab), probe, { verbose: values.verbose });
   if (values.kernel && runtime === 'docker') {
     const why = await dockerSkipReason();
