@@ -4,8 +4,10 @@ import { benchModel, type Figure } from './model.ts';
 import { benchLab } from './lab.ts';
 import { benchFuzz, BenchFailure } from './fuzz.ts';
 import { benchDocker } from './docker.ts';
+import { benchCli } from './cli.ts';
 
 const sections: [string, () => Figure[] | Promise<Figure[]>][] = [
+  ['cli', () => benchCli()],
   ['model', () => benchModel(Number(process.env.BENCH_SECONDS ?? 2))],
   ['lab', () => benchLab()],
   ['fuzz', () => benchFuzz()],

@@ -17,7 +17,11 @@ export const cmdline = (reason: string, kind: 'syntax' | 'invalid' = 'syntax'): 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 /** node:util parseArgs, strict, whose errors (unknown flag, missing value) are command-line errors. */
-export function readFlags<O extends Options>(argv: string[], options: O, allowPositionals = false) {
+export function readFlags<O extends Options>(
+  argv: string[],
+  options: O,
+  allowPositionals = false,
+): ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: boolean; strict: true }>> {
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (e) {

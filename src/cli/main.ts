@@ -1,59 +1,69 @@
 #!/usr/bin/env node
 // nfconform's command line. Bad input exits 2 with file:line:col and the cause, never a stack trace.
+// Each command's module is imported only when that command runs: Docker, fast-check and the lab cost
+// hundreds of milliseconds to load, and `lint` or `--help` need none of them (bench "cli").
 import { isInputError } from '../model/index.ts';
-import { DockerLabError } from '../lab/docker-site.ts';
-import { traceCommand, TRACE_USAGE } from './trace-cmd.ts';
-import { lintCommand, LINT_USAGE } from './lint-cmd.ts';
-import { doctorCommand, DOCTOR_USAGE } from './doctor-cmd.ts';
-import { labCommand, LAB_USAGE } from './lab-cmd.ts';
-import { checkCommand, runCommand, CHECK_USAGE, RUN_USAGE } from './cases-cmd.ts';
-import { fuzzCommand, FUZZ_USAGE } from './fuzz-cmd.ts';
-import { compileCommand, COMPILE_USAGE } from './compile-cmd.ts';
-import { validateCommand, VALIDATE_USAGE } from './validate-cmd.ts';
-
-const USAGE = `nfconform: property-based conformance for netfilter and Kubernetes Services
-
-commands:
-  ${RUN_USAGE}
-  ${CHECK_USAGE}
-  ${FUZZ_USAGE}
-  ${COMPILE_USAGE}
-  ${VALIDATE_USAGE}
-  ${TRACE_USAGE.replace(/\n/g, '\n  ')}
-  ${LINT_USAGE}
-  ${DOCTOR_USAGE}
-  ${LAB_USAGE.replace(/\n/g, '\n  ')}
-`;
 
 type Command = (argv: string[], write: (s: string) => void) => number | Promise<number>;
-const COMMANDS: Record<string, Command> = {
-  compile: compileCommand,
-  validate: validateCommand,
-  fuzz: fuzzCommand,
-  run: runCommand,
-  check: checkCommand,
-  trace: traceCommand,
-  lint: lintCommand,
-  doctor: doctorCommand,
-  lab: labCommand,
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  compile: async () => (await import('./compile-cmd.ts')).compileCommand,
+  validate: async () => (await import('./validate-cmd.ts')).validateCommand,
+  fuzz: async () => (await import('./fuzz-cmd.ts')).fuzzCommand,
+  run: async () => (await import('./cases-cmd.ts')).runCommand,
+  check: async () => (await import('./cases-cmd.ts')).checkCommand,
+  trace: async () => (await import('./trace-cmd.ts')).traceCommand,
+  lint: async () => (await import('./lint-cmd.ts')).lintCommand,
+  doctor: async () => (await import('./doctor-cmd.ts')).doctorCommand,
+  lab: async () => (await import('./lab-cmd.ts')).labCommand,
 };
+
+async function usage(): Promise<string> {
+  const [cases, fuzz, compile, validate, trace, lint, doctor, lab] = await Promise.all([
+    import('./cases-cmd.ts'),
+    import('./fuzz-cmd.ts'),
+    import('./compile-cmd.ts'),
+    import('./validate-cmd.ts'),
+    import('./trace-cmd.ts'),
+    import('./lint-cmd.ts'),
+    import('./doctor-cmd.ts'),
+    import('./lab-cmd.ts'),
+  ]);
+  return `nfconform: property-based conformance for netfilter and Kubernetes Services
+
+commands:
+  ${cases.RUN_USAGE}
+  ${cases.CHECK_USAGE}
+  ${fuzz.FUZZ_USAGE}
+  ${compile.COMPILE_USAGE}
+  ${validate.VALIDATE_USAGE}
+  ${trace.TRACE_USAGE.replace(/\n/g, '\n  ')}
+  ${lint.LINT_USAGE}
+  ${doctor.DOCTOR_USAGE}
+  ${lab.LAB_USAGE.replace(/\n/g, '\n  ')}
+`;
+}
+
+/** A Docker problem the user can fix (lab/docker-site.ts), known by name so that dockerode is not loaded here. */
+const isDockerLabError = (e: unknown): e is Error => e instanceof Error && e.name === 'DockerLabError';
 
 export async function main(argv: string[]): Promise<number> {
   const write = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    write(USAGE);
+    write(await usage());
     return name ? 0 : 2;
   }
-  const cmd = COMMANDS[name];
-  if (!cmd) {
-    process.stderr.write(`nfconform: unknown command "${name}"\n${USAGE}`);
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!load) {
+    process.stderr.write(`nfconform: unknown command "${name}"\n${await usage()}`);
     return 2;
   }
   try {
-    return await cmd(rest, write);
+    return await (
+      await load()
+    )(rest, write);
   } catch (e) {
-    if (isInputError(e) || e instanceof DockerLabError) {
+    if (isInputError(e) || isDockerLabError(e)) {
       process.stderr.write(`nfconform: ${e.message}\n`);
       return 2;
     }

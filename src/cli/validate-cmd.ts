@@ -6,6 +6,7 @@ import { renderTrace, renderObservation } from '../conform/render.ts';
 import { labSkipReason } from '../lab/prereq.ts';
 import { DockerLabError } from '../lab/docker-site.ts';
 import { readText } from './load.ts';
+import { formatObjectWarning } from '../kube/objects.ts';
 import { readFlags, cmdline, sidesOf, iptablesOf } from './args.ts';
 import { xml, writeOut } from './report.ts';
 
@@ -61,6 +62,11 @@ export function renderValidation(r: ValidationReport): string {
       grouped.set(k, [...(grouped.get(k) ?? []), w.why]);
     }
     for (const [k, why] of grouped) out.push(`  ${k}\n      ${pc.dim(why.join('; '))}`);
+  }
+  if (r.objectWarnings.length) {
+    out.push('', pc.yellow(`invalid objects, skipped as kube-proxy skips them: ${r.objectWarnings.length}`));
+    for (const w of r.objectWarnings.slice(0, 20)) out.push(`  ${formatObjectWarning(w)}`);
+    if (r.objectWarnings.length > 20) out.push(`  and ${r.objectWarnings.length - 20} more`);
   }
   if (r.unsupported.length) {
     out.push('', pc.yellow(`unsupported by the model (left out of its copy of the dump):`));
@@ -146,6 +152,9 @@ export async function validateCommand(argv: string[], write: (s: string) => void
   else write(renderValidation(report));
   const failed = report.services.some((s) => s.status === 'fail');
   const strictFail =
-    values.strict && (report.warnings.length > 0 || report.services.some((s) => s.status === 'unsupported'));
+    values.strict &&
+    (report.warnings.length > 0 ||
+      report.objectWarnings.length > 0 ||
+      report.services.some((s) => s.status === 'unsupported'));
   return failed || strictFail ? 1 : 0;
 }

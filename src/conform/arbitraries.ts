@@ -15,7 +15,7 @@ export function optionText(
 ): fc.Arbitrary<string> {
   const kind = KINDS[od.kind] as Kind<OptValue>;
   return fc
-    .tuple(od.negatable ? fc.boolean() : fc.constant(false), values ? values(od.kind) : kind.arb())
+    .tuple(od.negatable ? fc.boolean() : fc.constant(false), values ? values(od.kind) : kind.arb(fc))
     .map(([neg, v]) => `${neg ? '! ' : ''}${od.name}${kind.arity === 0 ? '' : ` ${kind.print(v).join(' ')}`}`);
 }
 
@@ -60,7 +60,7 @@ function acceptedAlone(ctx: RuleGenContext, spec: string): boolean {
 export function ruleSpecText(ctx: RuleGenContext): fc.Arbitrary<string> {
   const matches = EXTENSIONS.filter((d) => d.type === 'match');
   const targets = EXTENSIONS.filter((d) => d.type === 'target' && (!d.tables || d.tables.includes(ctx.table)));
-  const arbCidr = KINDS.cidr.arb();
+  const arbCidr = KINDS.cidr.arb(fc);
   return fc
     .record({
       src: fc.option(fc.tuple(fc.boolean(), arbCidr), { nil: undefined }),

@@ -72,7 +72,7 @@ function valueArb(kind: KindName): fc.Arbitrary<OptValue> {
     case 'uint':
       return fc.integer({ min: 1, max: 4 });
     default:
-      return (KINDS[kind] as Kind<OptValue>).arb();
+      return (KINDS[kind] as Kind<OptValue>).arb(fc);
   }
 }
 

@@ -227,7 +227,7 @@ export async function withServices(c: CaseFile, impl: Implementation = builtinIm
   const svc = c.services;
   const compileAll = async (text: string): Promise<Record<string, string>> => {
     const cluster: unknown = JSON.parse(text);
-    readCluster(text, svc.file); // the Services must be valid whatever the implementation
+    readCluster(text, svc.file, { strict: true }); // the Services must be valid whatever the implementation
     const out: Record<string, string> = {};
     for (const n of K8S_NODE_LAYOUT.nodes) {
       const input: ImplInput = {

@@ -360,7 +360,8 @@ function judgeOracle(plan: CasePlan, steps: StepReport[], sides: Sides): void {
     ...(svc.masqueradeAll ? { masqueradeAll: true } : {}),
   };
   const clusters = new Map<string, Cluster>();
-  const clusterOf = (text: string) => clusters.get(text) ?? clusters.set(text, readCluster(text, svc.file)).get(text)!;
+  const clusterOf = (text: string) =>
+    clusters.get(text) ?? clusters.set(text, readCluster(text, svc.file, { strict: true })).get(text)!;
   for (const s of probeSteps(plan)) {
     if (s.oracleCluster === undefined) continue;
     const rep = steps[s.index]!;

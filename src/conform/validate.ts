@@ -21,8 +21,8 @@ import {
 import { parseIp, parseCidr, formatIp, cidrContains } from '../model/index.ts';
 import { compileTopology } from '../model/index.ts';
 import { sourceFor } from '../model/index.ts';
-import { readCluster, type Cluster } from '../kube/objects.ts';
-import { resolve, type ResolvedPort } from '../kube/compile.ts';
+import { readCluster, type Cluster, type ObjectWarning } from '../kube/objects.ts';
+import { resolve, reachableEndpoints, type ResolvedPort } from '../kube/endpoints.ts';
 import { predict, type ClusterLayout } from '../kube/oracle.ts';
 import { unexplainedRules, type RuleWarning } from '../kube/explain-rules.ts';
 import { KernelLab, type KernelObservation } from '../lab/kernel-lab.ts';
@@ -78,6 +78,8 @@ export interface ValidationReport {
   podCIDR: string;
   services: ServiceVerdict[];
   warnings: RuleWarning[];
+  /** Services and EndpointSlices skipped (or values ignored) as invalid, as kube-proxy skips them */
+  objectWarnings: ObjectWarning[];
   /** lines the model does not support, left out of its copy of the dump */
   unsupported: { line: number; text: string; reason: string }[];
   kernel: 'ran' | 'skipped';
@@ -337,7 +339,9 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
     throw bad('<command line>', 'give the cluster CIDR with --cluster-cidr CIDR (the dump does not show it)');
   const { ruleset, unsupported } = parseLeniently(input.rulesetText, input.rulesetFile);
   const ports = resolve(cluster, nodeName);
-  const localIp = ports.flatMap((rp) => rp.local).find((e) => !input.nodeIps.includes(e.ip))?.ip;
+  const localIp = ports
+    .flatMap((rp) => reachableEndpoints(rp))
+    .find((e) => e.isLocal && !input.nodeIps.includes(e.ip))?.ip;
   const podCIDR = input.podCIDR ?? (localIp ? `${localIp.split('.').slice(0, 3).join('.')}.0/24` : undefined);
   if (!podCIDR || !parseCidr(podCIDR))
     throw bad('<command line>', "give the node's pod CIDR with --pod-cidr CIDR (no local endpoint shows it)");
@@ -425,6 +429,7 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
     podCIDR,
     services: [...verdicts.values()],
     warnings: unexplainedRules(ruleset, cluster, nodeName),
+    objectWarnings: cluster.warnings,
     unsupported,
     kernel: runKernel ? 'ran' : 'skipped',
     ...(input.kernelSkip && input.sides !== 'model' ? { kernelSkip: input.kernelSkip } : {}),

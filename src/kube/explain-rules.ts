@@ -7,7 +7,7 @@ import { printRuleSpec, type Ruleset, type Rule, type TableName } from '../model
 import { isBuiltinChain } from '../model/index.ts';
 import { formatIp } from '../model/index.ts';
 import type { Cluster } from './objects.ts';
-import { resolve } from './compile.ts';
+import { resolve } from './endpoints.ts';
 
 export interface RuleWarning {
   table: TableName;

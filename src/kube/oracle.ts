@@ -3,7 +3,7 @@
 import { parseIp, parseCidr, cidrContains } from '../model/index.ts';
 import type { Probe } from '../model/index.ts';
 import type { Cluster } from './objects.ts';
-import { resolve, type ResolvedEndpoint, type ResolvedPort } from './compile.ts';
+import { resolve, type ResolvedEndpoint, type ResolvedPort } from './endpoints.ts';
 
 /** Where things are: nodes and their addresses, which node each host's traffic enters, the pod network. */
 export interface ClusterLayout {
@@ -91,7 +91,7 @@ export function predict(
     const rp = vip.find((x) => matches(x, x.port.port));
     if (!rp) return [{ p: 1, outcome: 'dropped', responder: null }]; // another port or protocol: not forwarded (C20)
     const eps = rp.svc.internalTrafficPolicy === 'Local' ? rp.local : rp.cluster;
-    if (eps.length === 0) return [{ p: 1, outcome: rp.cluster.length ? 'dropped' : 'refused', responder: null }];
+    if (eps.length === 0) return [{ p: 1, outcome: rp.hasEndpoints ? 'dropped' : 'refused', responder: null }];
     return spread(
       eps,
       layout,
@@ -115,11 +115,11 @@ export function predict(
   );
   if (ext) {
     // a node's own packets to an external address without endpoints are not intercepted: they leave the cluster
-    if (ext.cluster.length === 0 && layout.nodes.some((n) => n.name === probe.from)) return undefined;
+    if (!ext.hasEndpoints && layout.nodes.some((n) => n.name === probe.from)) return undefined;
     const ranges = ext.svc.loadBalancerIPs.includes(probe.dst) ? ext.svc.loadBalancerSourceRanges : [];
     const a = parseIp(src)!;
     // a Service without endpoints refuses before its source ranges are looked at
-    if (ranges.length && ext.cluster.length > 0 && !ranges.some((r) => cidrContains(parseCidr(r)!, a)))
+    if (ranges.length && ext.hasEndpoints && !ranges.some((r) => cidrContains(parseCidr(r)!, a)))
       return [{ p: 1, outcome: 'dropped', responder: null }];
     return external(ext, layout, src, inCluster, entry);
   }
@@ -138,11 +138,11 @@ function external(
   // externalTrafficPolicy=Local concerns outside clients: pods and nodes still use every endpoint
   const local = rp.svc.externalTrafficPolicy === 'Local' && !fromPod && !fromNode;
   if (rp.svc.externalTrafficPolicy === 'Local' && fromPod) {
-    if (rp.cluster.length === 0) return [{ p: 1, outcome: 'refused', responder: null }];
+    if (!rp.hasEndpoints) return [{ p: 1, outcome: 'refused', responder: null }];
     return spread(rp.cluster, layout, (e) => e.ip !== src, rp.svc.sessionAffinity === 'ClientIP');
   }
   const eps = local ? rp.local : rp.cluster;
-  if (eps.length === 0) return [{ p: 1, outcome: rp.cluster.length ? 'dropped' : 'refused', responder: null }];
+  if (eps.length === 0) return [{ p: 1, outcome: rp.hasEndpoints ? 'dropped' : 'refused', responder: null }];
   // Cluster policy masquerades; Local keeps the client's address
   return spread(eps, layout, (e) => local && e.ip !== src, rp.svc.sessionAffinity === 'ClientIP');
 }

@@ -167,7 +167,7 @@ class ProbePlay {
   /** A REJECT's answer travels back; the client sees it only if it refers to its socket. */
   private rejected(a: Extract<Arrival, { kind: 'rejected' }>, client: string, e: Endpoint): Ending {
     const err = this.run.errorFor(a);
-    const back = this.send(a.host, err.pkt, `${a.with} from ${a.host}`, err.ct);
+    const back = this.send(a.host, err.pkt, a.with, err.ct);
     const drop = dropPointOf(a);
     const rej = this.run.trace.findLast(
       (t: TraceEvent) => t.kind === 'drop' && t.host === a.host && t.reason.startsWith('REJECT'),

@@ -140,3 +140,22 @@ test('--sides, --runtime and --iptables name three things; --backend stays as th
   expect(cli(['lint', '--iptables', 'iptables', 'x']).err).toContain('--iptables must be nft or legacy');
   expect(cli(['check', ok, '--nosuch']).err).toMatch(/nfconform: .*--nosuch/);
 });
+
+test('trace names a REJECT answer once: "icmp-port-unreachable from node", not "from node from node"', () => {
+  const f = join(dir, 'reject.rules');
+  writeFileSync(f, '*filter\n-A FORWARD -p tcp --dport 8080 -j REJECT\nCOMMIT\n');
+  const r = cli(['trace', '--ruleset', `node=${f}`, '--from', 'pod2', 'tcp', '10.244.2.13:8080']);
+  expect(r.code).toBe(0);
+  expect(r.out).toContain('▶ icmp-port-unreachable from node: icmp 10.244.1.1 > 10.244.1.12');
+  expect(r.out).not.toMatch(/from (\S+) from \1/);
+});
+
+test('--help lists every command and exits 0; no command exits 2 with the same text', () => {
+  const help = cli(['--help']);
+  expect(help.code).toBe(0);
+  for (const c of ['run', 'check', 'fuzz', 'compile', 'validate', 'trace', 'lint', 'doctor', 'lab up'])
+    expect(help.out).toContain(`nfconform ${c}`);
+  const none = cli([]);
+  expect(none.code).toBe(2);
+  expect(none.out).toBe(help.out);
+});

@@ -1,6 +1,8 @@
 // Value kinds of iptables options: each knows how to parse, print (canonically,
 // as iptables-save prints it) and generate itself. Descriptors refer to kinds by name.
-import fc from 'fast-check';
+// fast-check is passed in, not imported: the parser (and so `nfconform lint`) must not pay its load.
+import type FastCheck from 'fast-check';
+export type FC = typeof FastCheck;
 import { type Cidr, parseCidr, formatCidr, parseIp, formatIp, maskOf, type U32 } from '../ip.ts';
 
 export type NumRange = readonly [number, number];
@@ -44,7 +46,8 @@ export interface Kind<V extends OptValue> {
   arity: 0 | 1 | 2;
   parse(args: readonly string[]): V | { error: string };
   print(v: V): string[];
-  arb(): fc.Arbitrary<V>;
+  /** generates values; `fc` is fast-check, given by the caller (src/conform/arbitraries.ts) */
+  arb(fc: FC): FastCheck.Arbitrary<V>;
 }
 
 const err = (error: string) => ({ error });
@@ -79,14 +82,14 @@ function parseU32(t: string): number | undefined {
   return undefined;
 }
 
-const arbPort = fc.integer({ min: 0, max: 65535 });
-const arbRange: fc.Arbitrary<NumRange> = fc
-  .tuple(arbPort, arbPort)
-  .map(([a, b]) => (a <= b ? [a, b] : [b, a]) as NumRange);
-const arbIp = fc.nat({ max: 0xffffffff });
-const arbCidr: fc.Arbitrary<Cidr> = fc
-  .record({ addr: arbIp, len: fc.integer({ min: 0, max: 32 }) })
-  .map((c) => ({ addr: (c.addr & maskOf(c.len)) >>> 0, len: c.len }));
+const arbPort = (fc: FC) => fc.integer({ min: 0, max: 65535 });
+const arbRange = (fc: FC): FastCheck.Arbitrary<NumRange> =>
+  fc.tuple(arbPort(fc), arbPort(fc)).map(([a, b]) => (a <= b ? [a, b] : [b, a]) as NumRange);
+const arbIp = (fc: FC) => fc.nat({ max: 0xffffffff });
+const arbCidr = (fc: FC): FastCheck.Arbitrary<Cidr> =>
+  fc
+    .record({ addr: arbIp(fc), len: fc.integer({ min: 0, max: 32 }) })
+    .map((c) => ({ addr: (c.addr & maskOf(c.len)) >>> 0, len: c.len }));
 
 /** `iptables-save` quoting: bare when only [A-Za-z0-9_-], otherwise quoted with \" \\ \' escaped. */
 export function saveString(s: string): string {
@@ -146,7 +149,7 @@ function nameSet(order: readonly string[], min = 1): Kind<readonly string[]> {
       return order.filter((o) => items.includes(o));
     },
     print: (v) => [v.join(',')],
-    arb: () => fc.subarray([...order], { minLength: min }),
+    arb: (fc) => fc.subarray([...order], { minLength: min }),
   };
 }
 
@@ -204,18 +207,19 @@ function printNatRange(r: NatRange): string {
   }
   return s;
 }
-const arbPortPair = fc.option(
-  arbRange.filter((r) => r[0] > 0),
-  { nil: undefined },
-);
+const arbPortPair = (fc: FC) =>
+  fc.option(
+    arbRange(fc).filter((r) => r[0] > 0),
+    { nil: undefined },
+  );
 
 export const KINDS = {
-  flag: { arity: 0, parse: () => true, print: () => [], arb: () => fc.constant(true) } satisfies Kind<true>,
+  flag: { arity: 0, parse: () => true, print: () => [], arb: (fc) => fc.constant(true) } satisfies Kind<true>,
   string: {
     arity: 1,
     parse: ([t]) => (t!.length > 255 ? err('string longer than 255 characters') : t!),
     print: (v) => [saveString(v)],
-    arb: () => fc.string({ minLength: 0, maxLength: 20 }).filter((s) => !s.includes('\n') && !s.includes('\0')),
+    arb: (fc) => fc.string({ minLength: 0, maxLength: 20 }).filter((s) => !s.includes('\n') && !s.includes('\0')),
   } satisfies Kind<string>,
   /** nfacct --nfacct-name: NFACCT_NAME_MAX is 32 with the NUL, and libxt_nfacct silently keeps the first 31
    * characters; iptables-save prints it after two spaces (libxt_nfacct.c nfacct_print_name) */
@@ -223,45 +227,45 @@ export const KINDS = {
     arity: 1,
     parse: ([t]) => (t!.length === 0 ? err('Argument must have a minimum length of 1 characters') : t!.slice(0, 31)),
     print: (v) => [` ${saveString(v)}`],
-    arb: () => fc.stringMatching(/^[a-z][a-z0-9_]{0,30}$/),
+    arb: (fc) => fc.stringMatching(/^[a-z][a-z0-9_]{0,30}$/),
   } satisfies Kind<string>,
   /** printed with the /len even for /32, as -s and -d are */
   cidr: {
     arity: 1,
     parse: ([t]) => parseCidr(t!) ?? err(`bad address "${t}"`),
     print: (v) => [formatCidr(v, true)],
-    arb: () => arbCidr,
+    arb: arbCidr,
   } satisfies Kind<Cidr>,
   /** printed without /32, as conntrack --ctorigdst is */
   cidrShort: {
     arity: 1,
     parse: ([t]) => parseCidr(t!) ?? err(`bad address "${t}"`),
     print: (v) => [formatCidr(v, false)],
-    arb: () => arbCidr,
+    arb: arbCidr,
   } satisfies Kind<Cidr>,
   uint: {
     arity: 1,
     parse: ([t]) => (/^\d{1,10}$/.test(t!) && Number(t) <= 0xffffffff ? Number(t) : err(`bad number "${t}"`)),
     print: (v) => [`${v}`],
-    arb: () => fc.integer({ min: 1, max: 100000 }),
+    arb: (fc) => fc.integer({ min: 1, max: 100000 }),
   } satisfies Kind<number>,
   hex32: {
     arity: 1,
     parse: ([t]) => parseU32(t!) ?? err(`bad 32-bit value "${t}"`),
     print: (v) => [hex(v)],
-    arb: () => fc.nat({ max: 0xffffffff }),
+    arb: (fc) => fc.nat({ max: 0xffffffff }),
   } satisfies Kind<number>,
   port: {
     arity: 1,
     parse: ([t]) => parsePort(t!) ?? err(`bad port "${t}"`),
     print: (v) => [`${v}`],
-    arb: () => arbPort,
+    arb: arbPort,
   } satisfies Kind<number>,
   portRange: {
     arity: 1,
     parse: ([t]) => parsePortRange(t!) ?? err(`bad port or port range "${t}"`),
     print: (v) => [printRange(v)],
-    arb: () => arbRange,
+    arb: arbRange,
   } satisfies Kind<NumRange>,
   portList: {
     arity: 1,
@@ -277,7 +281,7 @@ export const KINDS = {
       return slots > 15 ? err('too many ports specified (at most 15, a range counts as 2)') : out;
     },
     print: (v) => [v.map((r) => printRange(r)).join(',')],
-    arb: () => fc.array(arbRange, { minLength: 1, maxLength: 5 }),
+    arb: (fc) => fc.array(arbRange(fc), { minLength: 1, maxLength: 5 }),
   } satisfies Kind<readonly NumRange[]>,
   markMask: {
     arity: 1,
@@ -288,7 +292,7 @@ export const KINDS = {
       return value === undefined || mask === undefined ? err(`bad mark "${t}"`) : { value, mask };
     },
     print: (v) => [v.mask === 0xffffffff ? hex(v.value) : `${hex(v.value)}/${hex(v.mask)}`],
-    arb: () => fc.record({ value: fc.nat({ max: 0xffffffff }), mask: fc.nat({ max: 0xffffffff }) }),
+    arb: (fc) => fc.record({ value: fc.nat({ max: 0xffffffff }), mask: fc.nat({ max: 0xffffffff }) }),
   } satisfies Kind<MarkMask>,
   /** MARK/CONNMARK --set-xmark: always printed value/mask */
   xmark: {
@@ -300,7 +304,7 @@ export const KINDS = {
       return value === undefined || mask === undefined ? err(`bad mark "${t}"`) : { value, mask };
     },
     print: (v) => [`${hex(v.value)}/${hex(v.mask)}`],
-    arb: () => fc.record({ value: fc.nat({ max: 0xffffffff }), mask: fc.nat({ max: 0xffffffff }) }),
+    arb: (fc) => fc.record({ value: fc.nat({ max: 0xffffffff }), mask: fc.nat({ max: 0xffffffff }) }),
   } satisfies Kind<MarkMask>,
   tcpFlags: {
     arity: 2,
@@ -310,7 +314,7 @@ export const KINDS = {
       return mask === undefined || comp === undefined ? err(`bad TCP flags "${m} ${c}"`) : { mask, comp };
     },
     print: (v) => [printTcpFlagList(v.mask), printTcpFlagList(v.comp)],
-    arb: () => fc.record({ mask: fc.integer({ min: 1, max: 0x3f }), comp: fc.integer({ min: 0, max: 0x3f }) }),
+    arb: (fc) => fc.record({ mask: fc.integer({ min: 1, max: 0x3f }), comp: fc.integer({ min: 0, max: 0x3f }) }),
   } satisfies Kind<TcpFlags>,
   icmpType: {
     arity: 1,
@@ -323,7 +327,7 @@ export const KINDS = {
       return { type: Number(m[1]), codeLo: code ?? 0, codeHi: code ?? 255 };
     },
     print: (v) => [v.type === 255 ? 'any' : v.codeLo === 0 && v.codeHi === 255 ? `${v.type}` : `${v.type}/${v.codeLo}`],
-    arb: () =>
+    arb: (fc) =>
       fc.oneof(
         fc.constant({ type: 255, codeLo: 0, codeHi: 255 }),
         fc.integer({ min: 0, max: 40 }).map((type) => ({ type, codeLo: 0, codeHi: 255 })),
@@ -341,7 +345,7 @@ export const KINDS = {
       return Math.round(p * 0x80000000);
     },
     print: (v) => [(v / 0x80000000).toFixed(11)],
-    arb: () => fc.integer({ min: 0, max: 0x80000000 }),
+    arb: (fc) => fc.integer({ min: 0, max: 0x80000000 }),
   } satisfies Kind<number>,
   ctStates: nameSet(CT_STATES),
   states: nameSet(CT_STATES.slice(0, 5)),
@@ -350,14 +354,14 @@ export const KINDS = {
     arity: 1,
     parse: ([t]) => (t === 'random' || t === 'nth' ? t : err(`bad statistic mode "${t}" (random or nth)`)),
     print: (v) => [v],
-    arb: () => fc.constantFrom('random', 'nth'),
+    arb: (fc) => fc.constantFrom('random', 'nth'),
   } satisfies Kind<string>,
   natDst: {
     arity: 1,
     parse: ([t]) => parseNatRange(t!, true) ?? err(`bad address range "${t}"`),
     print: (v) => [printNatRange(v)],
-    arb: () =>
-      fc.tuple(arbIp, fc.nat({ max: 3 }), arbPortPair).map(([ip, span, ports]) => {
+    arb: (fc) =>
+      fc.tuple(arbIp(fc), fc.nat({ max: 3 }), arbPortPair(fc)).map(([ip, span, ports]) => {
         const r: NatRange = { minIp: ip, maxIp: Math.min(0xffffffff, ip + span) };
         if (ports) {
           r.minPort = ports[0];
@@ -373,13 +377,16 @@ export const KINDS = {
       return r && r.minPort !== undefined ? r : err(`bad port range "${t}"`);
     },
     print: (v) => [printNatRange(v)],
-    arb: () => arbRange.filter((r) => r[0] > 0).map((r) => ({ minPort: r[0], maxPort: r[1] })),
+    arb: (fc) =>
+      arbRange(fc)
+        .filter((r) => r[0] > 0)
+        .map((r) => ({ minPort: r[0], maxPort: r[1] })),
   } satisfies Kind<NatRange>,
   rejectWith: {
     arity: 1,
     parse: ([t]) => REJECT_ALIASES[t!] ?? err(`unknown --reject-with type "${t}"`),
     print: (v) => [v],
-    arb: () => fc.constantFrom(...REJECT_TYPES),
+    arb: (fc) => fc.constantFrom(...REJECT_TYPES),
   } satisfies Kind<string>,
   logLevel: {
     arity: 1,
@@ -389,13 +396,13 @@ export const KINDS = {
       return /^[0-7]$/.test(t!) ? Number(t) : err(`bad log level "${t}"`);
     },
     print: (v) => [`${v}`],
-    arb: () => fc.integer({ min: 0, max: 7 }),
+    arb: (fc) => fc.integer({ min: 0, max: 7 }),
   } satisfies Kind<number>,
   ctDir: {
     arity: 1,
     parse: ([t]) => (t === 'ORIGINAL' || t === 'REPLY' ? t : err(`bad --ctdir "${t}"`)),
     print: (v) => [v],
-    arb: () => fc.constantFrom('ORIGINAL', 'REPLY'),
+    arb: (fc) => fc.constantFrom('ORIGINAL', 'REPLY'),
   } satisfies Kind<string>,
 } as const;
 
