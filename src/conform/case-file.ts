@@ -29,6 +29,7 @@ import {
   type IptablesFlavor,
 } from '../model/index.ts';
 import type { Sysctls } from '../model/index.ts';
+import type { ErrorReport } from '../model/index.ts';
 
 export interface HostSettings {
   /** iptables-save text or iptables command lines (a list of lines is joined) */
@@ -43,7 +44,9 @@ export interface HostSettings {
   hairpin?: string[];
 }
 
-export type Expectation = Partial<Pick<Observation, 'outcome' | 'responder' | 'icmp'>> & {
+export type Expectation = Partial<Pick<Observation, 'outcome' | 'responder' | 'icmp' | 'replyFrom'>> & {
+  /** fields of the error record that must hold; null: no error */
+  error?: Partial<ErrorReport> | null;
   /** "any": at least one possible result meets the expectation; default "all" */
   mode?: 'all' | 'any';
   seenSrc?: string;
@@ -205,6 +208,8 @@ export function checkCase(raw: unknown, file: string): CaseFile {
     if (typeof st.dst !== 'string') fail(file, `steps[${i}].dst (an address) is required`);
     if (st.proto !== 'icmp' && typeof st.dport !== 'number')
       fail(file, `steps[${i}].dport (a number) is required for ${st.proto}`);
+    if (st.connected !== undefined && (typeof st.connected !== 'boolean' || st.proto !== 'udp'))
+      fail(file, `steps[${i}].connected (true or false) is for UDP probes only`);
     if (st.repeat !== undefined && (typeof st.repeat !== 'number' || st.repeat < 1 || st.repeat > 10000))
       fail(file, `steps[${i}].repeat must be 1..10000`);
   });

@@ -124,6 +124,7 @@ export function probeOf(s: ProbeStep): Probe {
   if (s.dport !== undefined) p.dport = s.dport;
   if (s.src !== undefined) p.src = s.src;
   if (s.sport !== undefined) p.sport = s.sport;
+  if (s.connected === false) p.connected = false;
   return p;
 }
 

@@ -105,7 +105,7 @@ export function reproScript(plan: CasePlan): string {
         );
       else
         L.push(
-          `echo probe | ip netns exec ${from} socat -T1 - UDP:${dst}:${dport},sourceport=${sport}${src ? `,bind=${src}` : ''} || echo "   (no answer / refused: exit $?)"`,
+          `echo probe | ip netns exec ${from} socat -T1 - ${s.probe.connected === false ? 'UDP-SENDTO' : 'UDP'}:${dst}:${dport},sourceport=${sport}${src ? `,bind=${src}` : ''} || echo "   (no answer / refused: exit $?)"`,
         );
     }
   }

@@ -287,13 +287,27 @@ export class KernelLab {
       dport: p.dport,
       src: p.src,
       sport: p.sport,
+      connected: p.connected,
       timeoutMs: this.timeoutMs,
     });
+    const e = r.error;
     const obs: KernelObservation = {
       outcome: r.outcome,
-      responder: r.responder ?? (r.replyFrom ? this.ownerOf(r.replyFrom) : null),
+      // a reset's or an ICMP error's sender is not a responder (spec/observation.md)
+      responder: r.responder ?? (r.outcome === 'echo-reply' && r.replyFrom ? this.ownerOf(r.replyFrom) : null),
       seen: r.seen ?? null,
       icmp: r.icmp,
+      replyFrom: r.replyFrom ?? null,
+      error: e
+        ? {
+            kind: e.kind,
+            from: e.from ?? null,
+            type: e.type ?? null,
+            code: e.code ?? null,
+            quoted: e.quoted ?? null,
+            errno: e.errno ?? null,
+          }
+        : null,
       conntrack: opts.conntrack === false ? {} : await this.conntrack(),
       droppedAt: null,
     };

@@ -20,5 +20,6 @@ export { PRESETS, k8sNode } from './net/presets.ts';
 export { makeLab, newWorld, cloneWorld, type ModelLab, type World, type Mutation } from './lab-model.ts';
 export { sourceFor } from './path.ts';
 export { runProbe, type Probe, type ProbeRun, type ProbeProto } from './probe.ts';
-export type { Observation, Outcome, Weighted, DropPoint, ConntrackRecord } from './observation.ts';
+export type { Observation, Outcome, Weighted, DropPoint, ConntrackRecord, ErrorReport } from './observation.ts';
 export type { TraceEvent } from './trace.ts';
+export { parseNft, lintNft, printNft, detectLanguage, type NftRuleset } from './nft/index.ts';

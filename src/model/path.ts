@@ -704,14 +704,7 @@ export class PathRun {
         notrack: false,
       };
       // nf_ct_attach: the reset rides on the rejected packet's connection, as RELATED in the other direction
-      const ct = a.ct
-        ? {
-            entry: a.ct.entry,
-            dir: a.ct.dir === 'orig' ? ('reply' as const) : ('orig' as const),
-            state: 'RELATED' as const,
-          }
-        : undefined;
-      return { pkt, ct };
+      return { pkt, ct: relatedTo(a.ct) };
     }
     const code = REJECT_CODES[a.with] ?? 3;
     const h = this.host(a.host);
@@ -734,8 +727,16 @@ export class PathRun {
       notrack: false,
       embedded: tupleOf(o),
     };
-    return { pkt, ct: undefined };
+    // icmp_glue_bits: every ICMP error icmp_send builds is nf_ct_attach'ed to the offending packet's
+    // connection (RELATED, other direction), confirmed or not: NAT translates it back (measured:
+    // a DNATed probe REJECTed in FORWARD hears the error from the Service address)
+    return { pkt, ct: relatedTo(a.ct) };
   }
+}
+
+/** nf_conntrack_attach: an answer generated for a packet joins its connection, in the other direction. */
+function relatedTo(ct: CtRef | undefined): CtRef | undefined {
+  return ct ? { entry: ct.entry, dir: ct.dir === 'orig' ? 'reply' : 'orig', state: 'RELATED' } : undefined;
 }
 
 const REJECT_CODES: Record<string, number> = Object.fromEntries(
