@@ -18,7 +18,7 @@ import {
 import { compileTopology } from '../model/index.ts';
 import { KernelLab, type KernelObservation, type LabOptions } from '../lab/kernel-lab.ts';
 import { judge, type Verdict } from './compare.ts';
-import { FIRST_PORT } from './plan.ts';
+import { FIRST_PORT } from './ports.ts';
 
 export interface PairedProbe {
   probe: Probe;

@@ -32,10 +32,9 @@ import {
   type Step,
 } from './case-file.ts';
 
-/** Source ports of probes that do not choose one: FIRST_PORT, FIRST_PORT+1, ... (the one counter). */
-export const FIRST_PORT = 41000;
-/** The counter wraps below the kernel's ephemeral range (ip_local_port_range starts at 32768, ends at 60999). */
-export const LAST_PORT = 60999;
+import { FIRST_PORT } from './ports.ts';
+
+export { FIRST_PORT, LAST_PORT } from './ports.ts';
 
 /** A ruleset as the model read it (once), and what the kernel is given. */
 export interface PlannedRuleset {

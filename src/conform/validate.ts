@@ -28,7 +28,7 @@ import { unexplainedRules, type RuleWarning } from '../kube/explain-rules.ts';
 import { KernelLab, type KernelObservation } from '../lab/kernel-lab.ts';
 import type { LabRuntime } from '../lab/site.ts';
 import type { Sides } from './sides.ts';
-import { FIRST_PORT } from './plan.ts';
+import { FIRST_PORT } from './ports.ts';
 import { modelMiss, kernelMiss, expectedOf, showDistribution, unexpectedBranch } from './oracle-compare.ts';
 
 export interface ValidateInput {
