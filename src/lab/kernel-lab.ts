@@ -31,6 +31,8 @@ export interface LabOptions {
   timeoutMs?: number;
   /** where the namespaces live: on this machine (default) or inside a Docker container */
   runtime?: LabRuntime;
+  /** made by `nfconform lab up` (its run id says so): `lab down` may take it down */
+  handMade?: boolean;
 }
 
 export interface ApplyResult {
@@ -84,7 +86,7 @@ export class KernelLab {
 
   static async up(spec: TopologySpec, opts: LabOptions = {}): Promise<KernelLab> {
     compileTopology(spec); // a bad topology is refused before anything is made
-    const runId = newRunId();
+    const runId = newRunId(opts.handMade);
     let site: LabSite;
     if (opts.runtime === 'docker') site = await DockerSite.open(runId);
     else {
