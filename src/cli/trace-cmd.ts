@@ -12,6 +12,7 @@ import {
 import { loadTopology, loadRulesets } from './load.ts';
 import { renderTrace, renderObservation } from '../conform/render.ts';
 import { sideBySide } from './side-by-side.ts';
+import { FIRST_PORT } from '../conform/ports.ts';
 import type { LabRuntime } from '../lab/site.ts';
 import { loadTopologySpec } from './load.ts';
 import { readFlags, cmdline, runtimeOf, intOf } from './args.ts';
@@ -57,7 +58,7 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
   const probe: Probe = { from: values.from, ...parseTarget(positionals[0], positionals[1]) };
   if (values.src) probe.src = values.src;
   if (values.sport) probe.sport = intOf('--sport', values.sport);
-  if (values.kernel && probe.sport === undefined) probe.sport = 40000;
+  if (values.kernel && probe.sport === undefined) probe.sport = FIRST_PORT;
   const results = runProbe(lab, newWorld(lab), probe, { verbose: values.verbose });
   if (values.kernel && runtime === 'docker') {
     const { dockerSkipReason, DockerLabError } = await import('../lab/docker-site.ts');
