@@ -5,10 +5,7 @@
 import { formatCidr, type Ruleset, type Rule, type TableName } from '../model/index.ts';
 
 export type DumpDetector =
-  | { mode: 'ClusterCIDR'; cidr: string }
-  | { mode: 'Interface'; iface: string }
-  | { mode: 'None' }
-  | { mode: 'Unknown' };
+  { mode: 'ClusterCIDR'; cidr: string } | { mode: 'Interface'; iface: string } | { mode: 'None' } | { mode: 'Unknown' };
 
 export interface DumpSettings {
   detector: DumpDetector;
@@ -67,10 +64,17 @@ export function dumpSettings(rs: Ruleset): DumpSettings {
   if (!detector) detector = sawServiceChain && !masqueradeAll ? { mode: 'None' } : { mode: 'Unknown' };
   const fw = filter?.chains.get('KUBE-FIREWALL');
   const localhostNodePorts =
-    fw?.rules.some((r) => r.dst && !r.dst.neg && formatCidr(r.dst.value) === '127.0.0.0/8' && r.target?.kind === 'verdict') ??
-    false;
+    fw?.rules.some(
+      (r) => r.dst && !r.dst.neg && formatCidr(r.dst.value) === '127.0.0.0/8' && r.target?.kind === 'verdict',
+    ) ?? false;
   const missingJumps = JUMPS.filter(
-    ([t, from, to]) => !(rs.tables.get(t)?.chains.get(from)?.rules.some((r) => target(r) === to) ?? false),
+    ([t, from, to]) =>
+      !(
+        rs.tables
+          .get(t)
+          ?.chains.get(from)
+          ?.rules.some((r) => target(r) === to) ?? false
+      ),
   ).map(([t, from, to]) => `${t} ${from} -> ${to}`);
   return { detector, masqueradeAll, localhostNodePorts, missingJumps };
 }
