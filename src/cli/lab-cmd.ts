@@ -10,9 +10,7 @@ import { ownNamespacesSync } from '../lab/cleanup.ts';
 import { parseNsName, pidAlive } from '../lab/names.ts';
 import { loadTopology, loadTopologySpec, loadRulesets } from './load.ts';
 import { cmdline, readFlags } from './args.ts';
-
-export const LAB_USAGE = `usage: nfconform lab up [--topology k8s-node|FILE] [--ruleset HOST=FILE ...]
-                    lab status | lab down [RUNID] | lab exec HOST [--lab RUNID] -- CMD...`;
+import { LAB_USAGE } from './usage.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/nfconform.js', import.meta.url));
 

@@ -2,7 +2,7 @@
 // nfconform's command line. Bad input exits 2 with file:line:col and the cause, never a stack trace.
 // Each command's module is imported only when that command runs: Docker, fast-check and the lab cost
 // hundreds of milliseconds to load, and `lint` or `--help` need none of them (bench "cli").
-import { isInputError } from '../model/index.ts';
+import { USAGE } from './usage.ts';
 
 type Command = (argv: string[], write: (s: string) => void) => number | Promise<number>;
 const COMMANDS: Record<string, () => Promise<Command>> = {
@@ -17,32 +17,6 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   lab: async () => (await import('./lab-cmd.ts')).labCommand,
 };
 
-async function usage(): Promise<string> {
-  const [cases, fuzz, compile, validate, trace, lint, doctor, lab] = await Promise.all([
-    import('./cases-cmd.ts'),
-    import('./fuzz-cmd.ts'),
-    import('./compile-cmd.ts'),
-    import('./validate-cmd.ts'),
-    import('./trace-cmd.ts'),
-    import('./lint-cmd.ts'),
-    import('./doctor-cmd.ts'),
-    import('./lab-cmd.ts'),
-  ]);
-  return `nfconform: property-based conformance for netfilter and Kubernetes Services
-
-commands:
-  ${cases.RUN_USAGE}
-  ${cases.CHECK_USAGE}
-  ${fuzz.FUZZ_USAGE}
-  ${compile.COMPILE_USAGE}
-  ${validate.VALIDATE_USAGE}
-  ${trace.TRACE_USAGE.replace(/\n/g, '\n  ')}
-  ${lint.LINT_USAGE}
-  ${doctor.DOCTOR_USAGE}
-  ${lab.LAB_USAGE.replace(/\n/g, '\n  ')}
-`;
-}
-
 /** A Docker problem the user can fix (lab/docker-site.ts), known by name so that dockerode is not loaded here. */
 const isDockerLabError = (e: unknown): e is Error => e instanceof Error && e.name === 'DockerLabError';
 
@@ -50,12 +24,12 @@ export async function main(argv: string[]): Promise<number> {
   const write = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    write(await usage());
+    write(USAGE);
     return name ? 0 : 2;
   }
   const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!load) {
-    process.stderr.write(`nfconform: unknown command "${name}"\n${await usage()}`);
+    process.stderr.write(`nfconform: unknown command "${name}"\n${USAGE}`);
     return 2;
   }
   try {
@@ -63,6 +37,7 @@ export async function main(argv: string[]): Promise<number> {
       await load()
     )(rest, write);
   } catch (e) {
+    const { isInputError } = await import('../model/index.ts');
     if (isInputError(e) || isDockerLabError(e)) {
       process.stderr.write(`nfconform: ${e.message}\n`);
       return 2;

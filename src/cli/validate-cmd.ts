@@ -9,9 +9,7 @@ import { readText } from './load.ts';
 import { formatObjectWarning } from '../kube/objects.ts';
 import { readFlags, cmdline, sidesOf, iptablesOf } from './args.ts';
 import { xml, writeOut } from './report.ts';
-
-export const VALIDATE_USAGE =
-  'usage: nfconform validate --services FILE --ruleset NODE.iptables-save --node-ip IP [--node-ip IP ...] [--node NAME] [--pod-cidr CIDR] [--cluster-cidr CIDR] [--sides model|kernel|both] [--runtime netns|docker] [--iptables nft|legacy] [--strict] [--json] [--junit FILE]';
+import { VALIDATE_USAGE } from './usage.ts';
 
 const MARK: Record<ServiceVerdict['status'], string> = {
   pass: pc.green('✓ pass'),

@@ -28,6 +28,7 @@ import { unexplainedRules, type RuleWarning } from '../kube/explain-rules.ts';
 import { KernelLab, type KernelObservation } from '../lab/kernel-lab.ts';
 import type { LabRuntime } from '../lab/site.ts';
 import type { Sides } from './sides.ts';
+import { FIRST_PORT } from './ports.ts';
 import { modelMiss, kernelMiss, expectedOf, showDistribution, unexpectedBranch } from './oracle-compare.ts';
 
 export interface ValidateInput {
@@ -388,7 +389,7 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
           { file: input.rulesetFile, line: Number(/line:? (\d+)/.exec(r.stderr)?.[1] ?? 1), col: 1 },
         );
     }
-    let sport = 41000;
+    let sport = FIRST_PORT;
     let done = 0;
     for (const p of planned) {
       input.onProgress?.(done++, planned.length);

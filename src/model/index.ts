@@ -22,3 +22,4 @@ export { sourceFor } from './path.ts';
 export { runProbe, type Probe, type ProbeRun, type ProbeProto } from './probe.ts';
 export type { Observation, Outcome, Weighted, DropPoint, ConntrackRecord, ErrorReport } from './observation.ts';
 export type { TraceEvent } from './trace.ts';
+export { parseNft, lintNft, printNft, detectLanguage, type NftRuleset } from './nft/index.ts';
