@@ -12,7 +12,8 @@ import {
   type TableName,
 } from '../model/index.ts';
 import { TABLE_HOOKS, nfacctNames, formatIp } from '../model/index.ts';
-import { LabCommandError } from './ip.ts';
+import { formatCidr, parseCidr, parseIp } from '../model/index.ts';
+import { LabCommandError, batchLine, checkArgs } from './ip.ts';
 import { NetnsSite, type LabSite, type LabRuntime } from './site.ts';
 import { DockerSite } from './docker-site.ts';
 import { nsName, newRunId } from './names.ts';
@@ -89,6 +90,7 @@ export class KernelLab {
   }
 
   static async up(spec: TopologySpec, opts: LabOptions = {}): Promise<KernelLab> {
+    compileTopology(spec); // a bad topology is refused before anything is made
     const runId = newRunId();
     let site: LabSite;
     if (opts.runtime === 'docker') site = await DockerSite.open(runId);
@@ -109,39 +111,63 @@ export class KernelLab {
 
   private async build(): Promise<void> {
     const spec = this.spec;
-    await this.ipBatch(spec.hosts.map((h) => `netns add ${this.ns.get(h.name)}`));
+    const ns = (host: string) => this.ns.get(host)!;
+    // every line from checked names (model/net/names.ts) and parsed, re-formatted addresses; batchLine
+    // refuses anything else, so no input can add a command to a batch. `name`/`dev` keywords: a
+    // name such as "help" or "type" stays a name.
+    await this.ipBatch(spec.hosts.map((h) => batchLine('netns', 'add', ns(h.name))));
     // links: bridges, and each veth pair created once, from its first end, straight into the peer namespace
     const made = new Set<string>();
     await Promise.all(
       spec.hosts.map((h) => {
-        const lines = ['link set lo up'];
+        const lines = [batchLine('link', 'set', 'dev', 'lo', 'up')];
         for (const i of h.ifaces) {
-          if (i.bridge) lines.push(`link add ${i.name} type bridge`);
+          if (i.bridge) lines.push(batchLine('link', 'add', 'name', i.name, 'type', 'bridge'));
           else if (i.peer) {
             const key = [`${h.name}/${i.name}`, `${i.peer.host}/${i.peer.iface}`].sort().join('|');
             if (made.has(key)) continue;
             made.add(key);
-            lines.push(`link add ${i.name} type veth peer name ${i.peer.iface} netns ${this.ns.get(i.peer.host)}`);
+            lines.push(
+              batchLine(
+                'link',
+                'add',
+                'name',
+                i.name,
+                'type',
+                'veth',
+                'peer',
+                'name',
+                i.peer.iface,
+                'netns',
+                ns(i.peer.host),
+              ),
+            );
           }
         }
-        return this.ipBatch(lines, this.ns.get(h.name));
+        return this.ipBatch(lines, ns(h.name));
       }),
     );
     await Promise.all(
       spec.hosts.map((h) => {
         const lines: string[] = [];
+        const compiled = this.net.hosts.get(h.name)!;
         for (const i of h.ifaces) {
           if (i.master)
             lines.push(
-              `link set ${i.name} master ${i.master}`,
-              `link set ${i.name} type bridge_slave hairpin ${i.hairpin ? 'on' : 'off'}`,
+              batchLine('link', 'set', 'dev', i.name, 'master', i.master),
+              batchLine('link', 'set', 'dev', i.name, 'type', 'bridge_slave', 'hairpin', i.hairpin ? 'on' : 'off'),
             );
-          for (const a of i.addrs ?? []) lines.push(`addr add ${a} dev ${i.name}`);
+          for (const a of compiled.ifaces.get(i.name)!.addrs)
+            lines.push(batchLine('addr', 'add', `${formatIp(a.ip)}/${a.len}`, 'dev', i.name));
         }
-        for (const i of h.ifaces) lines.push(`link set ${i.name} up`);
-        for (const r of h.routes ?? [])
-          lines.push(`route add ${r.dst}${r.via ? ` via ${r.via}` : ''}${r.dev ? ` dev ${r.dev}` : ''}`);
-        return this.ipBatch(lines, this.ns.get(h.name));
+        for (const i of h.ifaces) lines.push(batchLine('link', 'set', 'dev', i.name, 'up'));
+        // the spec's routes (not the compiled ones): a route without "dev" leaves the choice to the kernel
+        for (const r of h.routes ?? []) {
+          const dst = r.dst === 'default' ? 'default' : formatCidr(parseCidr(r.dst)!);
+          const via = r.via === undefined ? [] : ['via', formatIp(parseIp(r.via)!)];
+          lines.push(batchLine('route', 'add', dst, ...via, ...(r.dev ? ['dev', r.dev] : [])));
+        }
+        return this.ipBatch(lines, ns(h.name));
       }),
     );
     for (const h of spec.hosts) this.agents.set(h.name, new AgentClient(this.site, this.ns.get(h.name)!, h.name));
@@ -153,6 +179,7 @@ export class KernelLab {
   private async ipBatch(lines: readonly string[], ns?: string): Promise<void> {
     if (lines.length === 0) return;
     const argv = ['ip', ...(ns ? ['-n', ns] : []), '-batch', '-'];
+    checkArgs(argv);
     const r = await this.site.run(argv, lines.join('\n') + '\n');
     if (r.code !== 0) throw new LabCommandError(argv, r.code, r.stderr);
   }
@@ -174,7 +201,9 @@ export class KernelLab {
     const a = this.agents.get(hostName)!;
     const s = h.sysctls;
     const ifaces = ['all', 'default', ...h.ifaces.keys()];
-    const set = (key: string, value: number | boolean) => a.request('sysctl', { key, value: Number(value) });
+    // a path under /proc/sys as segments, not a dotted key: an interface name may hold dots (eth0.100)
+    const set = (key: string | readonly string[], value: number | boolean) =>
+      a.request('sysctl', { path: typeof key === 'string' ? key.split('.') : key, value: Number(value) });
     const writes: Promise<unknown>[] = [
       set('net.ipv4.ip_forward', s.ip_forward),
       set('net.bridge.bridge-nf-call-iptables', s.bridge_nf_call_iptables),
@@ -196,11 +225,11 @@ export class KernelLab {
     );
     for (const i of ifaces) {
       writes.push(
-        set(`net.ipv4.conf.${i}.rp_filter`, i === 'all' ? 0 : s.rp_filter),
-        set(`net.ipv4.conf.${i}.accept_local`, s.accept_local),
-        set(`net.ipv4.conf.${i}.route_localnet`, s.route_localnet),
-        set(`net.ipv4.conf.${i}.send_redirects`, s.send_redirects),
-        set(`net.ipv4.conf.${i}.accept_redirects`, s.accept_redirects),
+        set(['net', 'ipv4', 'conf', i, 'rp_filter'], i === 'all' ? 0 : s.rp_filter),
+        set(['net', 'ipv4', 'conf', i, 'accept_local'], s.accept_local),
+        set(['net', 'ipv4', 'conf', i, 'route_localnet'], s.route_localnet),
+        set(['net', 'ipv4', 'conf', i, 'send_redirects'], s.send_redirects),
+        set(['net', 'ipv4', 'conf', i, 'accept_redirects'], s.accept_redirects),
       );
     }
     writes.push(
@@ -227,7 +256,9 @@ export class KernelLab {
         if (JSON.stringify(before.sysctls) !== JSON.stringify(h.sysctls)) await this.configureSysctls(h.name);
         const flips = h.ifaces.filter((i, k) => i.master && Boolean(i.hairpin) !== Boolean(before.ifaces[k]!.hairpin));
         await this.ipBatch(
-          flips.map((i) => `link set ${i.name} type bridge_slave hairpin ${i.hairpin ? 'on' : 'off'}`),
+          flips.map((i) =>
+            batchLine('link', 'set', 'dev', i.name, 'type', 'bridge_slave', 'hairpin', i.hairpin ? 'on' : 'off'),
+          ),
           this.ns.get(h.name),
         );
       }),

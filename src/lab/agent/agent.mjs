@@ -121,9 +121,14 @@ async function handle(req) {
   switch (req.op) {
     case 'hello':
       return { host: HOST, pid: process.pid };
-    case 'sysctl':
-      writeFileSync(`/proc/sys/${req.key.replace(/\./g, '/')}`, String(req.value));
+    case 'sysctl': {
+      // segments, not a dotted key: an interface name may hold dots (eth0.100); none may climb out of /proc/sys
+      const path = req.path;
+      if (!Array.isArray(path) || !path.every((p) => typeof p === 'string' && /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(p)))
+        throw new Error(`bad sysctl path ${JSON.stringify(path)}`);
+      writeFileSync(`/proc/sys/${path.join('/')}`, String(Number(req.value)));
       return null;
+    }
     case 'serve':
       return serve(req);
     case 'probe':
