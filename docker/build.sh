@@ -38,16 +38,16 @@ if [ "$offline" = 0 ]; then
 fi
 
 command -v debootstrap >/dev/null || { echo "docker/build.sh: debootstrap is missing: apt-get install debootstrap" >&2; exit 2; }
+# $DEBIAN_MIRROR, else the Debian mirror the machine's apt sources name, else debootstrap's own default.
 mirror=${DEBIAN_MIRROR:-}
 if [ -z "$mirror" ]; then
   mirror=$(grep -shoE '^(URIs:|deb) +[a-z]+://[^ ]+/debian/?( |$)' /etc/apt/sources.list.d/* /etc/apt/sources.list 2>/dev/null \
     | head -1 | awk '{print $2}' || true)
-  mirror=${mirror:-http://deb.debian.org/debian}
 fi
 root=$(mktemp -d /var/tmp/nfconform-rootfs.XXXXXX)
 trap 'rm -rf "$root"' EXIT
-echo "docker/build.sh: debootstrap bookworm from $mirror into $root" >&2
-debootstrap --variant=minbase --include="$pkgs" bookworm "$root" "$mirror" >"$root.log" 2>&1 \
+echo "docker/build.sh: debootstrap bookworm from ${mirror:-the default mirror of debootstrap} into $root" >&2
+debootstrap --variant=minbase --include="$pkgs" bookworm "$root" ${mirror:+"$mirror"} >"$root.log" 2>&1 \
   || { tail -20 "$root.log" >&2; rm -f "$root.log"; exit 1; }
 rm -f "$root.log"
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*

@@ -2,11 +2,11 @@
 // Reports what killed each one and how long the first counterexample took.
 import fc from 'fast-check';
 import { loadCase, findCaseFiles } from '../src/conform/case-file.ts';
-import { runCases, LabPool, type Backends } from '../src/conform/run-case.ts';
+import { runCases, LabPool, type Sides } from '../src/conform/run-case.ts';
 import { serviceCaseArb, serviceCase } from '../src/conform/service-arbitraries.ts';
 import { MUTANTS, type CompilerMutant } from '../src/kube/mutants.ts';
 
-const backends: Backends = process.argv.includes('--kernel') ? 'both' : 'model';
+const sides: Sides = process.argv.includes('--kernel') ? 'both' : 'model';
 const PROPERTY_CASES = 300;
 // one lab for the whole run, reset between cases (kernel runs only)
 const pool = new LabPool();
@@ -20,7 +20,7 @@ const property = fc
 async function killer(mutant: CompilerMutant | undefined): Promise<{ by: string | undefined; ms: number }> {
   const t0 = performance.now();
   for (const c of suites) {
-    const [r] = await runCases([c], { backends, pool, ...(mutant ? { mutant } : {}) });
+    const [r] = await runCases([c], { sides, pool, ...(mutant ? { mutant } : {}) });
     if ([r!.model, r!.kernel, r!.agree, r!.oracle].includes('fail') || r!.error) {
       // the first thing that went wrong, on stderr: what the table's "killed by" rests on
       const s = r!.steps.find(
@@ -36,7 +36,7 @@ async function killer(mutant: CompilerMutant | undefined): Promise<{ by: string 
     }
   }
   for (const c of property) {
-    const [r] = await runCases([c], { backends, pool, ...(mutant ? { mutant } : {}) });
+    const [r] = await runCases([c], { sides, pool, ...(mutant ? { mutant } : {}) });
     if (r!.oracle === 'fail' || r!.error) return { by: `property: ${c.name}`, ms: performance.now() - t0 };
   }
   return { by: undefined, ms: performance.now() - t0 };
@@ -49,7 +49,7 @@ if (reference.by) {
   process.exit(1);
 }
 console.log(
-  `${suites.length} Service suites and ${PROPERTY_CASES} property cases, on ${backends === 'model' ? 'the model (judged by expectations and the oracle)' : 'the model and the kernel'}\n`,
+  `${suites.length} Service suites and ${PROPERTY_CASES} property cases, on ${sides === 'model' ? 'the model (judged by expectations and the oracle)' : 'the model and the kernel'}\n`,
 );
 console.log('| mutant | killed by | time to the first counterexample |');
 console.log('|---|---|---|');

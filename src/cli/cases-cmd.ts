@@ -1,38 +1,26 @@
 // `nfconform check FILE...` and `nfconform run [SUITE...]`: case files on the
 // model, the kernel or both; a truth table, JSON and JUnit; exit 0/1/2.
-import { parseArgs } from 'node:util';
 import { relative } from 'node:path';
 import pc from 'picocolors';
-import { InputError } from '../model/index.ts';
-import { loadCase, findCaseFiles, SUITES_DIR, type CaseFile } from '../conform/case-file.ts';
-import { runCases, type Backends, type CaseReport } from '../conform/run-case.ts';
+import { readCase, findCaseFiles, SUITES_DIR, type CaseFile } from '../conform/case-file.ts';
+import { runCases, type CaseReport } from '../conform/run-case.ts';
+import type { Sides } from '../conform/sides.ts';
 import { labSkipReason } from '../lab/prereq.ts';
-import type { LabRuntime } from '../lab/site.ts';
 import { DockerLabError } from '../lab/docker-site.ts';
 import { implementationOf, type Implementation } from '../conform/impl.ts';
 import { crossDiffs } from '../conform/cross-compare.ts';
+import { readFlags, cmdline, sidesOf, iptablesOrBothOf, type SidesAndRuntime } from './args.ts';
 import { truthTable, failureDetails, summary, writeJson, writeJunit } from './report.ts';
-
-export const CHECK_USAGE =
-  'usage: nfconform check FILE... [--backend model|kernel|both|netns|docker] [--iptables nft|legacy|both] [--impl builtin|mutant:NAME|COMMAND] [--json] [--junit FILE]';
-export const RUN_USAGE =
-  'usage: nfconform run [SUITE...] [--tags a,b] [--backend model|kernel|both|netns|docker] [--iptables nft|legacy|both] [--impl builtin|mutant:NAME|COMMAND] [--junit FILE] [--json FILE]';
-
-function iptablesOf(v: string | undefined): 'nft' | 'legacy' | 'both' | undefined {
-  if (v === undefined) return undefined;
-  if (v !== 'nft' && v !== 'legacy' && v !== 'both')
-    throw cmdline(`--iptables must be nft, legacy or both, not "${v}"`);
-  return v;
-}
+import { CHECK_USAGE } from './usage.ts';
 
 /** `--iptables both`: every case on iptables-nft, then on iptables-legacy; the two kernels are also
  *  compared with each other, step by step (what is not left to chance), and any difference fails. */
 async function executeAll(
   cases: CaseFile[],
-  how: ReturnType<typeof backendOf>,
+  how: SidesAndRuntime,
   write: (s: string) => void,
   json: boolean,
-  iptables: 'nft' | 'legacy' | 'both' | undefined,
+  iptables: ReturnType<typeof iptablesOrBothOf>,
   impl: Implementation,
 ): Promise<{ reports: CaseReport[]; crossFailed: boolean }> {
   if (iptables !== 'both')
@@ -41,7 +29,7 @@ async function executeAll(
   const legacy = await execute(cases, how, write, json, 'legacy', impl);
   const tag = (rs: CaseReport[], b: string) => rs.map((r) => ({ ...r, name: `${r.name} [${b}]` }));
   const reports = [...tag(nft, 'nft'), ...tag(legacy, 'legacy')];
-  if (how.backends === 'model') return { reports, crossFailed: false };
+  if (how.sides === 'model') return { reports, crossFailed: false };
   const { compared, diffs } = crossDiffs(nft, legacy);
   if (!json) {
     write(
@@ -55,20 +43,9 @@ async function executeAll(
   return { reports, crossFailed: diffs.length > 0 };
 }
 
-const cmdline = (reason: string) => new InputError('syntax', reason, { file: '<command line>', line: 1, col: 1 });
-
-/** model|kernel|both say which sides run; netns|docker mean both, with the kernel lab in that runtime. */
-export function backendOf(v: string | undefined, fallback: Backends): { backends: Backends; runtime: LabRuntime } {
-  if (v === undefined) return { backends: fallback, runtime: 'netns' };
-  if (v === 'netns' || v === 'docker') return { backends: 'both', runtime: v };
-  if (v !== 'model' && v !== 'kernel' && v !== 'both')
-    throw cmdline(`--backend must be model, kernel, both, netns or docker, not "${v}"`);
-  return { backends: v, runtime: 'netns' };
-}
-
 async function execute(
   cases: CaseFile[],
-  { backends, runtime }: ReturnType<typeof backendOf>,
+  { sides, runtime }: SidesAndRuntime,
   write: (s: string) => void,
   json: boolean,
   iptables: 'nft' | 'legacy' | undefined,
@@ -76,14 +53,14 @@ async function execute(
 ): Promise<CaseReport[]> {
   if (impl.name !== 'builtin' && !json)
     write(pc.cyan(`Services compiled by: ${impl.name}${iptables ? ` (loaded with iptables-${iptables})` : ''}`));
-  const kernelSkip = backends === 'model' ? undefined : await labSkipReason(runtime);
+  const kernelSkip = sides === 'model' ? undefined : await labSkipReason(runtime);
   // asked for by name, the Docker lab must run: its absence is an error that says what to do
   if (kernelSkip && runtime === 'docker') throw new DockerLabError(kernelSkip);
   if (kernelSkip && !json) write(pc.yellow(`kernel runs skipped (${runtime}): ${kernelSkip}`));
   const tty = process.stderr.isTTY;
   const t0 = performance.now();
   return runCases(cases, {
-    backends,
+    sides,
     lab: { runtime },
     impl,
     ...(iptables ? { iptables } : {}),
@@ -106,7 +83,7 @@ async function execute(
 
 function finish(
   reports: CaseReport[],
-  backends: Backends,
+  sides: Sides,
   write: (s: string) => void,
   opts: { json: boolean; jsonFile?: string; junit?: string },
 ): number {
@@ -121,9 +98,7 @@ function finish(
       ),
     );
   } else {
-    write(
-      truthTable(reports, { model: backends !== 'kernel', kernel: backends !== 'model', agree: backends === 'both' }),
-    );
+    write(truthTable(reports, { model: sides !== 'kernel', kernel: sides !== 'model', agree: sides === 'both' }));
     const details = failureDetails(reports);
     if (details) write(`\n${details}`);
   }
@@ -133,39 +108,43 @@ function finish(
 }
 
 export async function checkCommand(argv: string[], write: (s: string) => void): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
+  const { values, positionals } = readFlags(
+    argv,
+    {
+      sides: { type: 'string' },
+      runtime: { type: 'string' },
       backend: { type: 'string' },
       json: { type: 'boolean', default: false },
       junit: { type: 'string' },
       iptables: { type: 'string' },
       impl: { type: 'string' },
+      'allow-path': { type: 'string', multiple: true, default: [] },
     },
-  });
+    true,
+  );
   if (!positionals.length) throw cmdline(CHECK_USAGE);
-  const cases = positionals.map(loadCase);
-  const how = backendOf(values.backend, 'both');
+  const cases = positionals.map((f) => readCase(f, { allowPaths: values['allow-path'] }));
+  const how = sidesOf(values, 'both');
   const { reports, crossFailed } = await executeAll(
     cases,
     how,
     write,
     values.json,
-    iptablesOf(values.iptables),
+    iptablesOrBothOf(values.iptables),
     implementationOf(values.impl),
   );
   return Math.max(
-    finish(reports, how.backends, write, { json: values.json, ...(values.junit ? { junit: values.junit } : {}) }),
+    finish(reports, how.sides, write, { json: values.json, ...(values.junit ? { junit: values.junit } : {}) }),
     crossFailed ? 1 : 0,
   );
 }
 
 export async function runCommand(argv: string[], write: (s: string) => void): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
+  const { values, positionals } = readFlags(
+    argv,
+    {
+      sides: { type: 'string' },
+      runtime: { type: 'string' },
       backend: { type: 'string' },
       tags: { type: 'string' },
       junit: { type: 'string' },
@@ -173,9 +152,11 @@ export async function runCommand(argv: string[], write: (s: string) => void): Pr
       list: { type: 'boolean', default: false },
       iptables: { type: 'string' },
       impl: { type: 'string' },
+      'allow-path': { type: 'string', multiple: true, default: [] },
     },
-  });
-  let cases = findCaseFiles(SUITES_DIR).map(loadCase);
+    true,
+  );
+  let cases = findCaseFiles(SUITES_DIR).map((f) => readCase(f, { allowPaths: values['allow-path'] }));
   if (positionals.length)
     cases = cases.filter((c) =>
       positionals.some((p) => c.name.includes(p) || relative(SUITES_DIR, c.file ?? '').startsWith(p)),
@@ -189,17 +170,17 @@ export async function runCommand(argv: string[], write: (s: string) => void): Pr
     for (const c of cases) write(`${c.name}  ${pc.dim((c.tags ?? []).join(','))}`);
     return 0;
   }
-  const how = backendOf(values.backend, 'both');
+  const how = sidesOf(values, 'both');
   const { reports, crossFailed } = await executeAll(
     cases,
     how,
     write,
     false,
-    iptablesOf(values.iptables),
+    iptablesOrBothOf(values.iptables),
     implementationOf(values.impl),
   );
   return Math.max(
-    finish(reports, how.backends, write, {
+    finish(reports, how.sides, write, {
       json: false,
       ...(values.json ? { jsonFile: values.json } : {}),
       ...(values.junit ? { junit: values.junit } : {}),

@@ -1,36 +1,84 @@
 // `nfconform compile`: Services and EndpointSlices to a node's kube-proxy-shaped ruleset.
-import { parseArgs } from 'node:util';
-import { InputError } from '../model/index.ts';
-import { readCluster } from '../kube/objects.ts';
-import { compileNode } from '../kube/compile.ts';
+import { readCluster, formatObjectWarning } from '../kube/objects.ts';
+import { compileNode, type NodeConfig, type LocalDetector } from '../kube/compile.ts';
 import { readText } from './load.ts';
+import { readFlags, cmdline } from './args.ts';
+import { COMPILE_USAGE } from './usage.ts';
 
-export const COMPILE_USAGE =
-  'usage: nfconform compile --services FILE --node NAME [--cluster-cidr CIDR] [--masquerade-all] [--nodeport-address IP ...] [--localhost-nodeports]   (kubectl get svc,endpointslices -A -o json)';
+/** kube-proxy's --detect-local-mode and the flag that goes with each mode. */
+export function detectorOf(values: {
+  'detect-local-mode'?: string | undefined;
+  'cluster-cidr'?: string | undefined;
+  'pod-cidr'?: string | undefined;
+  'pod-bridge-interface'?: string | undefined;
+  'pod-interface-name-prefix'?: string | undefined;
+}): LocalDetector | undefined | 'none' {
+  const mode = values['detect-local-mode'];
+  const need = (flag: keyof typeof values, m: string) => {
+    const v = values[flag];
+    if (!v) throw cmdline(`--detect-local-mode ${m} needs --${flag}`);
+    return v;
+  };
+  switch (mode) {
+    case undefined:
+      return undefined;
+    case 'None':
+      return 'none';
+    case 'ClusterCIDR':
+      return { mode, cidr: need('cluster-cidr', mode) };
+    case 'NodeCIDR':
+      return { mode, cidr: need('pod-cidr', mode) };
+    case 'BridgeInterface':
+      return { mode, iface: need('pod-bridge-interface', mode) };
+    case 'InterfaceNamePrefix':
+      return { mode, prefix: need('pod-interface-name-prefix', mode) };
+    default:
+      throw cmdline(
+        `--detect-local-mode must be ClusterCIDR, NodeCIDR, BridgeInterface, InterfaceNamePrefix or None, not ${JSON.stringify(mode.slice(0, 40))}`,
+      );
+  }
+}
 
 export function compileCommand(argv: string[], write: (s: string) => void): number {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      services: { type: 'string' },
-      node: { type: 'string' },
-      'cluster-cidr': { type: 'string' },
-      'masquerade-all': { type: 'boolean', default: false },
-      'nodeport-address': { type: 'string', multiple: true, default: [] },
-      'localhost-nodeports': { type: 'boolean', default: false },
-    },
+  const { values } = readFlags(argv, {
+    services: { type: 'string' },
+    node: { type: 'string' },
+    'node-ip': { type: 'string', multiple: true, default: [] },
+    'cluster-cidr': { type: 'string' },
+    'detect-local-mode': { type: 'string' },
+    'pod-cidr': { type: 'string' },
+    'pod-bridge-interface': { type: 'string' },
+    'pod-interface-name-prefix': { type: 'string' },
+    'masquerade-all': { type: 'boolean', default: false },
+    'nodeport-address': { type: 'string', multiple: true, default: [] },
+    'localhost-nodeports': { type: 'boolean', default: false },
+    zone: { type: 'string' },
+    nfacct: { type: 'boolean', default: false },
+    canary: { type: 'boolean', default: false },
+    'no-random-fully': { type: 'boolean', default: false },
+    strict: { type: 'boolean', default: false },
   });
-  if (!values.services || !values.node)
-    throw new InputError('syntax', COMPILE_USAGE, { file: '<command line>', line: 1, col: 1 });
+  if (!values.services || !values.node) throw cmdline(COMPILE_USAGE);
+  const detector = detectorOf(values);
   const cluster = readCluster(readText(values.services), values.services);
-  write(
-    compileNode(cluster, {
-      nodeName: values.node,
-      masqueradeAll: values['masquerade-all'],
-      localhostNodePorts: values['localhost-nodeports'],
-      nodePortAddresses: values['nodeport-address'],
-      ...(values['cluster-cidr'] ? { clusterCIDR: values['cluster-cidr'] } : {}),
-    }),
-  );
-  return 0;
+  for (const w of cluster.warnings.slice(0, 20))
+    process.stderr.write(`nfconform compile: warning: ${values.services}: ${formatObjectWarning(w)}\n`);
+  if (cluster.warnings.length > 20)
+    process.stderr.write(`nfconform compile: warning: ${values.services}: and ${cluster.warnings.length - 20} more\n`);
+  const config: NodeConfig = {
+    nodeName: values.node,
+    nodeIPs: values['node-ip'],
+    masqueradeAll: values['masquerade-all'],
+    localhostNodePorts: values['localhost-nodeports'],
+    nodePortAddresses: values['nodeport-address'],
+    nfacct: values.nfacct,
+    canary: values.canary,
+    randomFully: !values['no-random-fully'],
+  };
+  if (values.zone !== undefined) config.zone = values.zone;
+  if (detector === undefined) {
+    if (values['cluster-cidr']) config.clusterCIDR = values['cluster-cidr'];
+  } else if (detector !== 'none') config.detectLocal = detector;
+  write(compileNode(cluster, config));
+  return values.strict && cluster.warnings.length ? 1 : 0;
 }

@@ -1,13 +1,11 @@
 // `nfconform doctor [--cleanup]`: are the kernel lab's prerequisites here? Exact install hints.
-import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import pc from 'picocolors';
 import { reapStale, ownNamespacesSync } from '../lab/cleanup.ts';
 import { canCreateNetns } from '../lab/prereq.ts';
 import { dockerSkipReason, ownContainers, sweepStaleContainers, findImage } from '../lab/docker-site.ts';
-
-export const DOCTOR_USAGE =
-  'usage: nfconform doctor [--cleanup]   (checks root, netns and tools; --cleanup removes labs of dead runs)';
+import { readFlags } from './args.ts';
 
 interface Check {
   name: string;
@@ -24,11 +22,36 @@ function has(cmd: string, args: string[] = ['--version']): boolean {
   }
 }
 
+/** package.json's engines.node, ">=X.Y": the one place the minimum Node.js version is written. */
+export function minimumNode(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    engines: { node: string };
+  };
+  return pkg.engines.node.replace(/^>=\s*/, '');
+}
+
+/** Whether version a.b.c is at least min (x.y[.z]). */
+export function atLeast(version: string, min: string): boolean {
+  const a = version.replace(/^v/, '').split('.').map(Number);
+  const b = min.split('.').map(Number);
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d > 0;
+  }
+  return true;
+}
+
 export async function doctorCommand(argv: string[], write: (s: string) => void): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { cleanup: { type: 'boolean', default: false } } });
+  const { values } = readFlags(argv, { cleanup: { type: 'boolean', default: false } });
   const apt = (pkg: string) => `apt-get update && apt-get install -y ${pkg}   (or: bash scripts/setup.sh)`;
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  const minNode = minimumNode();
   const checks: Check[] = [
+    {
+      name: `Node.js >= ${minNode} (this is ${process.version})`,
+      ok: atLeast(process.versions.node, minNode),
+      hint: `install Node.js 20 (>= ${minNode}) or 22 LTS, e.g. nvm install 22, or the Node.js project's Debian packages; Debian 12's own nodejs is 18`,
+    },
     {
       name: 'running as root',
       ok: root,
@@ -46,6 +69,7 @@ export async function doctorCommand(argv: string[], write: (s: string) => void):
     { name: 'nft', ok: has('nft'), hint: apt('nftables') },
     { name: 'socat', ok: has('socat', ['-V']), hint: apt('socat') },
     { name: 'ping', ok: has('ping', ['-V']), hint: apt('iputils-ping') },
+    { name: "python3 (the lab agent's ICMP helper)", ok: has('python3'), hint: apt('python3') },
   ];
   for (const c of checks)
     write(`${c.ok ? pc.green('✓') : pc.red('✗')} ${c.name}${c.ok ? '' : pc.dim(`  → ${c.hint}`)}`);
@@ -55,8 +79,8 @@ export async function doctorCommand(argv: string[], write: (s: string) => void):
   const docker = await dockerSkipReason();
   write(
     docker
-      ? `${pc.yellow('·')} Docker lab (--backend docker) unavailable${pc.dim(`  → ${docker}`)}`
-      : `${pc.green('✓')} Docker lab (--backend docker): image ${await findImage()}`,
+      ? `${pc.yellow('·')} Docker lab (--runtime docker) unavailable${pc.dim(`  → ${docker}`)}`
+      : `${pc.green('✓')} Docker lab (--runtime docker): image ${await findImage()}`,
   );
   if (!docker) {
     const containers = await ownContainers();

@@ -1,27 +1,13 @@
 // `nfconform fuzz`: a campaign of random cases on the model and the kernel.
-import { parseArgs } from 'node:util';
 import pc from 'picocolors';
-import { InputError } from '../model/index.ts';
 import { fuzz, type FuzzProgress } from '../conform/fuzz.ts';
 import { LabPool } from '../conform/run-case.ts';
 import { writeArtifacts } from '../conform/artifacts.ts';
 import { labSkipReason } from '../lab/prereq.ts';
-import { runtimeOf } from './load.ts';
-
-export const FUZZ_USAGE =
-  'usage: nfconform fuzz [--runs N | --time 10m] [--seed S] [--iptables nft|legacy] [--backend netns|docker] [--out DIR] [--replay SEED:PATH] [--shrink-time 2m] [--timeout 150ms] [--services]';
+import { readFlags, cmdline, runtimeOf, iptablesOf, parseDuration, intOf } from './args.ts';
 
 /** Dropped probes dominate a campaign's time; 150 ms is still >100 times a lab round trip. */
 export const FUZZ_PROBE_TIMEOUT = '150ms';
-
-const cmdline = (reason: string) => new InputError('syntax', reason, { file: '<command line>', line: 1, col: 1 });
-
-export function parseDuration(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s);
-  if (!m) throw cmdline(`bad duration "${s}" (e.g. 90s, 10m, 1h)`);
-  const n = Number(m[1]);
-  return m[2] === 'ms' ? n / 1000 : m[2] === 'm' ? n * 60 : m[2] === 'h' ? n * 3600 : n;
-}
 
 function bar(p: FuzzProgress, total: number | undefined): string {
   const rate = p.elapsedMs > 0 ? (p.probes / (p.elapsedMs / 1000)).toFixed(1) : '0';
@@ -33,33 +19,24 @@ function bar(p: FuzzProgress, total: number | undefined): string {
 }
 
 export async function fuzzCommand(argv: string[], write: (s: string) => void): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      runs: { type: 'string' },
-      time: { type: 'string' },
-      seed: { type: 'string' },
-      iptables: { type: 'string' },
-      out: { type: 'string', default: 'fuzz-out' },
-      replay: { type: 'string' },
-      'shrink-time': { type: 'string', default: '120s' },
-      timeout: { type: 'string', default: FUZZ_PROBE_TIMEOUT },
-      services: { type: 'boolean', default: false },
-      backend: { type: 'string', default: 'netns' },
-    },
+  const { values } = readFlags(argv, {
+    runs: { type: 'string' },
+    time: { type: 'string' },
+    seed: { type: 'string' },
+    iptables: { type: 'string' },
+    out: { type: 'string', default: 'fuzz-out' },
+    replay: { type: 'string' },
+    'shrink-time': { type: 'string', default: '120s' },
+    timeout: { type: 'string', default: FUZZ_PROBE_TIMEOUT },
+    services: { type: 'boolean', default: false },
+    runtime: { type: 'string' },
+    backend: { type: 'string' },
   });
-  const runtime = runtimeOf(values.backend, 'the kernel lab');
+  const runtime = runtimeOf(values.runtime, values.backend, 'the kernel lab');
+  const iptables = iptablesOf(values.iptables);
   const skip = await labSkipReason(runtime);
-  if (skip)
-    throw new InputError('invalid', `fuzz needs the kernel lab (${runtime}): ${skip}`, {
-      file: '<command line>',
-      line: 1,
-      col: 1,
-    });
-  if (values.iptables && values.iptables !== 'nft' && values.iptables !== 'legacy')
-    throw cmdline('--iptables must be nft or legacy');
-  const runs = values.runs === undefined ? undefined : Number(values.runs);
-  if (runs !== undefined && !(Number.isInteger(runs) && runs > 0)) throw cmdline(`bad --runs "${values.runs}"`);
+  if (skip) throw cmdline(`fuzz needs the kernel lab (${runtime}): ${skip}`, 'invalid');
+  const runs = values.runs === undefined ? undefined : intOf('--runs', values.runs, 1);
   let replay: { seed: number; path: string } | undefined;
   if (values.replay) {
     const m = /^(-?\d+):([\d:]*)$/.exec(values.replay);
@@ -75,8 +52,8 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
       kind: values.services ? 'services' : 'rulesets',
       ...(runs !== undefined ? { runs } : values.time ? {} : { runs: 100 }),
       ...(values.time ? { timeSeconds: parseDuration(values.time) } : {}),
-      ...(values.seed ? { seed: Number(values.seed) } : {}),
-      ...(values.iptables ? { backend: values.iptables as 'nft' | 'legacy' } : {}),
+      ...(values.seed ? { seed: intOf('--seed', values.seed, -(2 ** 31)) } : {}),
+      ...(iptables ? { backend: iptables } : {}),
       ...(replay ? { replay } : {}),
       shrinkSeconds: parseDuration(values['shrink-time']),
       onProgress: (p) => {

@@ -3,7 +3,7 @@ import pc from 'picocolors';
 import type { Observation, Weighted } from '../model/index.ts';
 import { compareObservation } from '../conform/compare.ts';
 
-const FIELDS = ['outcome', 'responder', 'seen', 'icmp', 'droppedAt'] as const;
+const FIELDS = ['outcome', 'responder', 'replyFrom', 'seen', 'icmp', 'error', 'droppedAt'] as const;
 function show(v: unknown): string {
   if (v === null || v === undefined) return '-';
   if (typeof v === 'string') return v;

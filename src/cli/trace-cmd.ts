@@ -1,5 +1,4 @@
 // `nfconform trace`: one probe through the model, printed as an annotated path.
-import { parseArgs } from 'node:util';
 import {
   InputError,
   makeLab,
@@ -13,15 +12,11 @@ import {
 import { loadTopology, loadRulesets } from './load.ts';
 import { renderTrace, renderObservation } from '../conform/render.ts';
 import { sideBySide } from './side-by-side.ts';
-import { PairedLab } from '../conform/paired-lab.ts';
-import { dockerSkipReason, DockerLabError } from '../lab/docker-site.ts';
+import { FIRST_PORT } from '../conform/ports.ts';
 import type { LabRuntime } from '../lab/site.ts';
-import { loadTopologySpec, runtimeOf } from './load.ts';
-
-export const TRACE_USAGE = `usage: nfconform trace --topology k8s-node|FILE --ruleset HOST=FILE [--ruleset HOST=FILE ...]
-                      --from HOST (tcp|udp|icmp) DST[:PORT] [--src IP] [--sport N] [--json] [--verbose] [--kernel [--backend netns|docker]]`;
-
-const cmdline = (reason: string) => new InputError('syntax', reason, { file: '<command line>', line: 1, col: 1 });
+import { loadTopologySpec } from './load.ts';
+import { readFlags, cmdline, runtimeOf, intOf } from './args.ts';
+import { TRACE_USAGE } from './usage.ts';
 
 export function parseTarget(
   proto: string | undefined,
@@ -40,10 +35,9 @@ export function parseTarget(
 }
 
 export async function traceCommand(argv: string[], write: (s: string) => void): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
+  const { values, positionals } = readFlags(
+    argv,
+    {
       topology: { type: 'string', default: 'k8s-node' },
       ruleset: { type: 'string', multiple: true, default: [] },
       from: { type: 'string' },
@@ -52,22 +46,22 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
       json: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       kernel: { type: 'boolean', default: false },
-      backend: { type: 'string', default: 'netns' },
+      runtime: { type: 'string' },
+      backend: { type: 'string' },
     },
-  });
-  const runtime = runtimeOf(values.backend, 'the --kernel lab');
+    true,
+  );
+  const runtime = runtimeOf(values.runtime, values.backend, 'the --kernel lab');
   if (!values.from) throw cmdline(`--from HOST is required\n${TRACE_USAGE}`);
   const net = loadTopology(values.topology);
   const lab = makeLab(net, loadRulesets(values.ruleset, net));
   const probe: Probe = { from: values.from, ...parseTarget(positionals[0], positionals[1]) };
   if (values.src) probe.src = values.src;
-  if (values.sport) {
-    if (!/^\d+$/.test(values.sport)) throw cmdline(`bad --sport "${values.sport}"`);
-    probe.sport = Number(values.sport);
-  }
-  if (values.kernel && probe.sport === undefined) probe.sport = 40000;
+  if (values.sport) probe.sport = intOf('--sport', values.sport);
+  if (values.kernel && probe.sport === undefined) probe.sport = FIRST_PORT;
   const results = runProbe(lab, newWorld(lab), probe, { verbose: values.verbose });
   if (values.kernel && runtime === 'docker') {
+    const { dockerSkipReason, DockerLabError } = await import('../lab/docker-site.ts');
     const why = await dockerSkipReason();
     if (why) throw new DockerLabError(why);
   }
@@ -110,6 +104,8 @@ async function kernelProbe(
   probe: Probe,
   runtime: LabRuntime,
 ) {
+  // the lab (execa, agents) is loaded only for --kernel: a model-only trace starts faster without it
+  const { PairedLab } = await import('../conform/paired-lab.ts');
   const lab = await PairedLab.up(loadTopologySpec(topology), { runtime });
   try {
     // command-line files are not iptables-restore input: apply the canonical iptables-save form

@@ -1,20 +1,15 @@
 // `nfconform validate`: a node's iptables-save dump against its Services, per Service
 // pass / fail / unsupported, the smallest failing probe explained, and the rules no Service explains.
-import { parseArgs } from 'node:util';
 import pc from 'picocolors';
-import { InputError } from '../model/index.ts';
 import { validateNode, type ValidationReport, type ServiceVerdict } from '../conform/validate.ts';
 import { renderTrace, renderObservation } from '../conform/render.ts';
 import { labSkipReason } from '../lab/prereq.ts';
 import { DockerLabError } from '../lab/docker-site.ts';
 import { readText } from './load.ts';
-import { backendOf } from './cases-cmd.ts';
+import { formatObjectWarning } from '../kube/objects.ts';
+import { readFlags, cmdline, sidesOf, iptablesOf } from './args.ts';
 import { xml, writeOut } from './report.ts';
-
-export const VALIDATE_USAGE =
-  'usage: nfconform validate --services FILE --ruleset NODE.iptables-save --node-ip IP [--node-ip IP ...] [--node NAME] [--pod-cidr CIDR] [--cluster-cidr CIDR] [--backend model|kernel|both|netns|docker] [--iptables nft|legacy] [--strict] [--json] [--junit FILE]';
-
-const cmdline = (reason: string) => new InputError('syntax', reason, { file: '<command line>', line: 1, col: 1 });
+import { VALIDATE_USAGE } from './usage.ts';
 
 const MARK: Record<ServiceVerdict['status'], string> = {
   pass: pc.green('✓ pass'),
@@ -66,28 +61,53 @@ export function renderValidation(r: ValidationReport): string {
     }
     for (const [k, why] of grouped) out.push(`  ${k}\n      ${pc.dim(why.join('; '))}`);
   }
+  if (r.objectWarnings.length) {
+    out.push('', pc.yellow(`invalid objects, skipped as kube-proxy skips them: ${r.objectWarnings.length}`));
+    for (const w of r.objectWarnings.slice(0, 20)) out.push(`  ${formatObjectWarning(w)}`);
+    if (r.objectWarnings.length > 20) out.push(`  and ${r.objectWarnings.length - 20} more`);
+  }
   if (r.unsupported.length) {
     out.push('', pc.yellow(`unsupported by the model (left out of its copy of the dump):`));
     for (const u of r.unsupported) out.push(`  line ${u.line}: ${u.text}\n      ${pc.dim(u.reason)}`);
   }
   if (r.kernelSkip) out.push('', pc.yellow(`kernel replay skipped: ${r.kernelSkip}`));
   const n = (s: ServiceVerdict['status']) => r.services.filter((x) => x.status === s).length;
+  const skipped = r.probes.filter((p) => p.status === 'skipped').length;
+  out.push(
+    '',
+    pc.dim(
+      `pod traffic told by: ${r.detector}; probes: ${r.sent} sent, ${skipped} not sent (--json lists each, and why)`,
+    ),
+  );
   const line = `${r.services.length} Services on node ${r.node}: ${n('pass')} passed, ${n('fail')} failed, ${n('unsupported')} unsupported; ${r.warnings.length} warnings`;
-  out.push('', n('fail') ? pc.red(line) : pc.green(line));
+  out.push('', n('fail') || r.sent === 0 ? pc.red(line) : pc.green(line));
+  if (r.sent === 0) out.push(pc.red('nothing was probed: this run checked nothing, so it fails'));
   return out.join('\n');
 }
 
+/** JUnit: one test case per probe of the plan (sent: pass or failure per side; not sent: skipped, with why). */
 function writeValidationJunit(path: string, r: ValidationReport): void {
-  const cases = r.services.map((s) => {
-    const name = xml(s.service);
-    if (s.status === 'fail')
-      return `  <testcase classname="validate.${xml(r.node)}" name="${name}"><failure message="${xml(s.failure!.label)}">${xml([s.failure!.modelMiss, s.failure!.kernelMiss].filter(Boolean).join('\n'))}</failure></testcase>`;
-    if (s.status === 'unsupported')
-      return `  <testcase classname="validate.${xml(r.node)}" name="${name}"><skipped message="unsupported: ${xml(s.reason ?? '')}"/></testcase>`;
-    return `  <testcase classname="validate.${xml(r.node)}" name="${name}"/>`;
+  const cls = (service: string) => `validate.${xml(r.node)}.${xml(service)}`;
+  const cases = r.probes.map((p) => {
+    const head = `  <testcase classname="${cls(p.service)}" name="${xml(p.label)}"`;
+    if (p.status === 'skipped') return `${head}><skipped message="${xml(p.why ?? '')}"/></testcase>`;
+    const misses = [p.modelMiss, p.kernelMiss].filter(Boolean).join('\n');
+    const sides = `model: ${p.model ?? 'not run'}, kernel: ${p.kernel ?? 'not run'}; the Services say: ${p.oracle ?? ''}`;
+    if (misses) return `${head}><failure message="${xml(sides)}">${xml(misses)}</failure></testcase>`;
+    return `${head}><system-out>${xml(sides)}</system-out></testcase>`;
   });
-  const failures = r.services.filter((s) => s.status === 'fail').length;
-  const skipped = r.services.filter((s) => s.status === 'unsupported').length;
+  // Services without any probe (unsupported, or nothing to probe) still show, as skipped
+  for (const s of r.services)
+    if (!r.probes.some((p) => p.service === s.service))
+      cases.push(
+        `  <testcase classname="${cls(s.service)}" name="${xml(s.service)}"><skipped message="${xml(`${s.status === 'unsupported' ? 'unsupported: ' : 'not probed: '}${s.reason ?? ''}`)}"/></testcase>`,
+      );
+  if (r.sent === 0)
+    cases.push(
+      `  <testcase classname="validate.${xml(r.node)}" name="at least one probe"><failure message="nothing was probed: this run checked nothing"/></testcase>`,
+    );
+  const failures = cases.filter((c) => c.includes('<failure')).length;
+  const skipped = cases.filter((c) => c.includes('<skipped')).length;
   writeOut(
     path,
     `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="nfconform validate" tests="${cases.length}" failures="${failures}" skipped="${skipped}">\n${cases.join('\n')}\n</testsuite>\n`,
@@ -95,27 +115,25 @@ function writeValidationJunit(path: string, r: ValidationReport): void {
 }
 
 export async function validateCommand(argv: string[], write: (s: string) => void): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      services: { type: 'string' },
-      ruleset: { type: 'string' },
-      node: { type: 'string' },
-      'node-ip': { type: 'string', multiple: true, default: [] },
-      'pod-cidr': { type: 'string' },
-      'cluster-cidr': { type: 'string' },
-      backend: { type: 'string' },
-      iptables: { type: 'string' },
-      strict: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      junit: { type: 'string' },
-    },
+  const { values } = readFlags(argv, {
+    services: { type: 'string' },
+    ruleset: { type: 'string' },
+    node: { type: 'string' },
+    'node-ip': { type: 'string', multiple: true, default: [] },
+    'pod-cidr': { type: 'string' },
+    'cluster-cidr': { type: 'string' },
+    sides: { type: 'string' },
+    runtime: { type: 'string' },
+    backend: { type: 'string' },
+    iptables: { type: 'string' },
+    strict: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    junit: { type: 'string' },
   });
   if (!values.services || !values.ruleset) throw cmdline(VALIDATE_USAGE);
-  if (values.iptables && values.iptables !== 'nft' && values.iptables !== 'legacy')
-    throw cmdline('--iptables must be nft or legacy');
-  const how = backendOf(values.backend, 'both');
-  const kernelSkip = how.backends === 'model' ? undefined : await labSkipReason(how.runtime);
+  const iptables = iptablesOf(values.iptables);
+  const how = sidesOf(values, 'both');
+  const kernelSkip = how.sides === 'model' ? undefined : await labSkipReason(how.runtime);
   if (kernelSkip && how.runtime === 'docker') throw new DockerLabError(kernelSkip);
   const tty = process.stderr.isTTY && !values.json;
   const report = await validateNode({
@@ -127,9 +145,9 @@ export async function validateCommand(argv: string[], write: (s: string) => void
     ...(values.node ? { nodeName: values.node } : {}),
     ...(values['pod-cidr'] ? { podCIDR: values['pod-cidr'] } : {}),
     ...(values['cluster-cidr'] ? { clusterCIDR: values['cluster-cidr'] } : {}),
-    backends: how.backends,
+    sides: how.sides,
     runtime: how.runtime,
-    ...(values.iptables ? { iptables: values.iptables as 'nft' | 'legacy' } : {}),
+    ...(iptables ? { iptables } : {}),
     ...(kernelSkip ? { kernelSkip } : {}),
     onProgress: (done, total) => {
       if (tty) process.stderr.write(done === total ? '\r\x1b[K' : `\r\x1b[K${pc.dim(`probe ${done + 1}/${total}`)}`);
@@ -152,6 +170,10 @@ export async function validateCommand(argv: string[], write: (s: string) => void
   else write(renderValidation(report));
   const failed = report.services.some((s) => s.status === 'fail');
   const strictFail =
-    values.strict && (report.warnings.length > 0 || report.services.some((s) => s.status === 'unsupported'));
-  return failed || strictFail ? 1 : 0;
+    values.strict &&
+    (report.warnings.length > 0 ||
+      report.objectWarnings.length > 0 ||
+      report.services.some((s) => s.status === 'unsupported'));
+  // a run that probed nothing checked nothing: a failure, never a pass
+  return failed || strictFail || report.sent === 0 ? 1 : 0;
 }

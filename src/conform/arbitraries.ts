@@ -1,13 +1,12 @@
 // fast-check arbitraries for iptables rules and rulesets, driven by the
 // descriptor table: a new option in the table is generated without touching this file.
 import fc from 'fast-check';
-import { EXTENSIONS, type ExtensionDesc, type OptionDesc } from '../model/rules/descriptors.ts';
-import { KINDS, type Kind, type OptValue } from '../model/rules/kinds.ts';
-import { TABLE_HOOKS, type TableName } from '../model/rules/types.ts';
-import { protocolName } from '../model/rules/netdb.ts';
-import { formatCidr } from '../model/ip.ts';
-import { parseSave } from '../model/rules/restore.ts';
-import { InputError } from '../model/errors.ts';
+import { EXTENSIONS, type ExtensionDesc, type OptionDesc } from '../model/index.ts';
+import { KINDS, type Kind, type OptValue } from '../model/index.ts';
+import { TABLE_HOOKS, type TableName, protocolName } from '../model/index.ts';
+import { formatCidr } from '../model/index.ts';
+import { parseSave } from '../model/index.ts';
+import { InputError } from '../model/index.ts';
 
 /** Text for one option of an extension, maybe negated; values from the kind's own arbitrary unless given. */
 export function optionText(
@@ -16,7 +15,7 @@ export function optionText(
 ): fc.Arbitrary<string> {
   const kind = KINDS[od.kind] as Kind<OptValue>;
   return fc
-    .tuple(od.negatable ? fc.boolean() : fc.constant(false), values ? values(od.kind) : kind.arb())
+    .tuple(od.negatable ? fc.boolean() : fc.constant(false), values ? values(od.kind) : kind.arb(fc))
     .map(([neg, v]) => `${neg ? '! ' : ''}${od.name}${kind.arity === 0 ? '' : ` ${kind.print(v).join(' ')}`}`);
 }
 
@@ -61,7 +60,7 @@ function acceptedAlone(ctx: RuleGenContext, spec: string): boolean {
 export function ruleSpecText(ctx: RuleGenContext): fc.Arbitrary<string> {
   const matches = EXTENSIONS.filter((d) => d.type === 'match');
   const targets = EXTENSIONS.filter((d) => d.type === 'target' && (!d.tables || d.tables.includes(ctx.table)));
-  const arbCidr = KINDS.cidr.arb();
+  const arbCidr = KINDS.cidr.arb(fc);
   return fc
     .record({
       src: fc.option(fc.tuple(fc.boolean(), arbCidr), { nil: undefined }),

@@ -27,16 +27,7 @@ function recordAgrees(m: ConntrackRecord, k: ConntrackRecord): boolean {
   return m.proto === k.proto && tupleAgrees(m.orig, k.orig) && tupleAgrees(m.reply, k.reply);
 }
 
-/** The socket API cannot tell these ICMP codes apart (icmp_err_convert): compare classes. */
-const ICMP_CLASS: Record<string, string> = {
-  'host-unreachable': 'host',
-  'host-prohibited': 'host',
-  'admin-prohibited': 'host',
-  'net-unreachable': 'net',
-  'net-prohibited': 'net',
-  'port-unreachable': 'port',
-  'proto-unreachable': 'proto',
-};
+const ERROR_FIELDS = ['kind', 'from', 'type', 'code', 'quoted', 'errno'] as const;
 
 export function compareObservation(model: Observation, kernel: Observation): FieldDiff[] {
   const diffs: FieldDiff[] = [];
@@ -51,13 +42,14 @@ export function compareObservation(model: Observation, kernel: Observation): Fie
   ) {
     diffs.push({ field: 'seen', model: ms, kernel: ks });
   }
-  if (
-    model.outcome === 'icmp-error' &&
-    kernel.outcome === 'icmp-error' &&
-    ICMP_CLASS[model.icmp ?? ''] !== ICMP_CLASS[kernel.icmp ?? '']
-  ) {
-    diffs.push({ field: 'icmp', model: model.icmp, kernel: kernel.icmp });
-  }
+  // the lab reads the ICMP error itself (a raw socket), not the errno class: the code is compared exactly
+  if (model.icmp !== kernel.icmp) diffs.push({ field: 'icmp', model: model.icmp, kernel: kernel.icmp });
+  if (model.replyFrom !== kernel.replyFrom)
+    diffs.push({ field: 'replyFrom', model: model.replyFrom, kernel: kernel.replyFrom });
+  const me = model.error;
+  const ke = kernel.error;
+  if ((me === null) !== (ke === null) || (me && ke && ERROR_FIELDS.some((f) => me[f] !== ke[f])))
+    diffs.push({ field: 'error', model: me, kernel: ke });
   const hosts = new Set([...Object.keys(model.conntrack), ...Object.keys(kernel.conntrack)]);
   for (const h of [...hosts].sort()) {
     const m = model.conntrack[h] ?? [];

@@ -1,5 +1,6 @@
 // Does an observation meet a case's partial expectation?
 import type { Observation } from '../model/index.ts';
+import type { ErrorReport } from '../model/index.ts';
 import type { Expectation } from './case-file.ts';
 import { endpointAgrees } from './compare.ts';
 
@@ -21,5 +22,13 @@ export function misses(o: Observation, exp: Expectation): string[] {
     out.push(`seen destination ${o.seen?.dst ?? '-'}, expected ${exp.seenDst}`);
   if (exp.seenSrcAddr !== undefined && o.seen?.src.split(':')[0] !== exp.seenSrcAddr)
     out.push(`seen source address ${o.seen?.src.split(':')[0] ?? '-'}, expected ${exp.seenSrcAddr}`);
+  if (exp.replyFrom !== undefined && o.replyFrom !== exp.replyFrom)
+    out.push(`reply from ${o.replyFrom ?? '-'}, expected ${exp.replyFrom ?? '-'}`);
+  if (exp.error === null && o.error !== null) out.push(`error ${JSON.stringify(o.error)}, expected none`);
+  if (exp.error) {
+    const e = o.error;
+    for (const [k, v] of Object.entries(exp.error) as [keyof ErrorReport, unknown][])
+      if (!e || e[k] !== v) out.push(`error.${k} ${e ? String(e[k]) : '(no error)'}, expected ${String(v)}`);
+  }
   return out;
 }

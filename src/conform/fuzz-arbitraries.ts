@@ -3,12 +3,12 @@
 // variants and probes. Built from records, tuples and map (no chain) so that
 // shrinking reaches small cases.
 import fc from 'fast-check';
-import { EXTENSIONS, type ExtensionDesc } from '../model/rules/descriptors.ts';
-import { KINDS, type Kind, type KindName, type OptValue, type NumRange, type NatRange } from '../model/rules/kinds.ts';
-import { TABLE_HOOKS, type TableName, type Backend } from '../model/rules/types.ts';
-import { parseCidr, parseIp } from '../model/ip.ts';
-import { parseSave } from '../model/rules/restore.ts';
-import { InputError } from '../model/errors.ts';
+import { EXTENSIONS, type ExtensionDesc } from '../model/index.ts';
+import { KINDS, type Kind, type KindName, type OptValue, type NumRange, type NatRange } from '../model/index.ts';
+import { TABLE_HOOKS, type TableName, type IptablesFlavor } from '../model/index.ts';
+import { parseCidr, parseIp } from '../model/index.ts';
+import { parseSave } from '../model/index.ts';
+import { InputError } from '../model/index.ts';
 import type { CaseFile } from './case-file.ts';
 import { probeArb } from './probe-arbitraries.ts';
 import { optionText } from './arbitraries.ts';
@@ -72,7 +72,7 @@ function valueArb(kind: KindName): fc.Arbitrary<OptValue> {
     case 'uint':
       return fc.integer({ min: 1, max: 4 });
     default:
-      return (KINDS[kind] as Kind<OptValue>).arb();
+      return (KINDS[kind] as Kind<OptValue>).arb(fc);
   }
 }
 
@@ -182,7 +182,7 @@ function ruleText(r: RuleDraw): string {
 }
 
 /** The rule alone, in its chain, as iptables-restore would take it (U2 may not jump to itself). */
-function acceptedAlone(r: RuleDraw, backend: Backend): boolean {
+function acceptedAlone(r: RuleDraw, backend: IptablesFlavor): boolean {
   const chain = chainOf(r);
   if (chain === 'U2' && /-[jg] U[12]\b/.test(r.target)) return false;
   if (chain === 'U1' && /-[jg] U1\b/.test(r.target)) return false;
@@ -196,7 +196,7 @@ function acceptedAlone(r: RuleDraw, backend: Backend): boolean {
 }
 
 /** iptables-save text from rule draws: the rules that are valid alone, grouped by table. */
-export function rulesetFrom(rules: readonly RuleDraw[], backend: Backend): string {
+export function rulesetFrom(rules: readonly RuleDraw[], backend: IptablesFlavor): string {
   const kept = rules.filter((r) => acceptedAlone(r, backend));
   const out: string[] = [];
   for (const t of TABLES) {
@@ -210,7 +210,7 @@ export function rulesetFrom(rules: readonly RuleDraw[], backend: Backend): strin
 }
 
 export interface CaseDraw {
-  backend: Backend;
+  backend: IptablesFlavor;
   ipForward: boolean;
   brNf: boolean;
   routeLocalnet: boolean;
@@ -223,10 +223,10 @@ export interface CaseDraw {
 }
 
 export function caseDrawArb(
-  opts: { backend?: Backend; maxRules?: number; maxProbes?: number } = {},
+  opts: { backend?: IptablesFlavor; maxRules?: number; maxProbes?: number } = {},
 ): fc.Arbitrary<CaseDraw> {
   return fc.record({
-    backend: opts.backend ? fc.constant(opts.backend) : fc.constantFrom<Backend>('nft', 'legacy'),
+    backend: opts.backend ? fc.constant(opts.backend) : fc.constantFrom<IptablesFlavor>('nft', 'legacy'),
     ipForward: fc.constantFrom(true, false),
     brNf: fc.constantFrom(true, false),
     routeLocalnet: fc.constantFrom(false, true),

@@ -3,8 +3,8 @@
 // divergence is shrunk within a time bound and handed back for the artifacts.
 import fc from 'fast-check';
 import { isInputError, parseRuleset } from '../model/index.ts';
-import type { Mutation } from '../model/lab-model.ts';
-import type { Backend } from '../model/rules/types.ts';
+import type { Mutation } from '../model/index.ts';
+import type { IptablesFlavor } from '../model/index.ts';
 import { caseDrawArb, caseFromDraw, type CaseDraw } from './fuzz-arbitraries.ts';
 import { serviceCaseArb, serviceCase } from './service-arbitraries.ts';
 import { caseTopology, type CaseFile } from './case-file.ts';
@@ -37,7 +37,7 @@ export interface FuzzOptions {
   runs?: number;
   timeSeconds?: number;
   seed?: number;
-  backend?: Backend;
+  backend?: IptablesFlavor;
   /** replay one case: the seed and path printed by an earlier run */
   replay?: { seed: number; path: string };
   shrinkSeconds?: number;
@@ -63,7 +63,7 @@ export async function judgeCase(
   registry: readonly KnownDivergence[],
 ): Promise<CaseJudgement> {
   let raw: { diffs: StepDiff[]; probes: number };
-  if (oracle.kind === 'mutant') raw = judgeAgainstMutant(c, oracle.mutation);
+  if (oracle.kind === 'mutant') raw = await judgeAgainstMutant(c, oracle.mutation);
   else raw = await judgeOnKernel(c, oracle.pool);
   const out: CaseJudgement = { diffs: [], known: [], probes: raw.probes };
   for (const d of raw.diffs) {
@@ -92,7 +92,7 @@ async function judgeOnKernel(c: CaseFile, pool: LabPool): Promise<{ diffs: StepD
       };
     }
   }
-  const [rep] = await runCases([c], { backends: 'both', pool });
+  const [rep] = await runCases([c], { sides: 'both', pool });
   const diffs: StepDiff[] = [];
   if (rep!.error) diffs.push({ step: 'rulesets', diff: { field: 'apply', model: 'accepted', kernel: rep!.error } });
   for (const s of rep!.steps) for (const d of s.diffs) diffs.push({ step: s.label, diff: d });

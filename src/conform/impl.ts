@@ -31,7 +31,7 @@ export function builtinImpl(mutant?: CompilerMutant): Implementation {
   return {
     name: mutant ? `mutant:${mutant.name}` : 'builtin',
     compile: async (input, text, file) => {
-      const read = readCluster(text, file);
+      const read = readCluster(text, file, { strict: true });
       const cluster = mutant?.services ? mutant.services(read) : read;
       const rules = compileNode(cluster, {
         nodeName: input.node.name,

@@ -1,40 +1,20 @@
 // The kube-proxy iptables mode's shape: from Services, EndpointSlices and a node's
 // configuration, the node's iptables-save ruleset. Learned from kube-proxy
-// (pkg/proxy/iptables/proxier.go); written anew, and checked by behaviour on the
-// model and the kernel, not by text.
+// (pkg/proxy/iptables/proxier.go, 1.28-1.34); written anew, and checked by behaviour on
+// the model and the kernel, not by text (spec/kube.md §2).
 import { createHash } from 'node:crypto';
-import type { Cluster, Service, ServicePort, Endpoint } from './objects.ts';
+import type { Cluster } from './objects.ts';
+import { resolve, reachableEndpoints, type ResolvedPort, type ResolvedEndpoint } from './endpoints.ts';
+import { checkNodeConfig, type NodeConfig, type CheckedNodeConfig, type LocalDetector } from './node-config.ts';
+import { parseCidr, parseIp, cidrContains } from '../model/index.ts';
 
-export interface NodeConfig {
-  nodeName: string;
-  /** pod CIDR of the cluster: traffic from outside it is masqueraded */
-  clusterCIDR?: string;
-  /** masquerade all Service traffic */
-  masqueradeAll?: boolean;
-  /** the addresses NodePorts answer on; empty: every local address (addrtype LOCAL) */
-  nodePortAddresses?: string[];
-  /** NodePorts also answer on 127.0.0.1 (the node must have route_localnet=1, as kube-proxy sets it) */
-  localhostNodePorts?: boolean;
-}
+export type { NodeConfig, LocalDetector } from './node-config.ts';
+export { resolve, type ResolvedPort, type ResolvedEndpoint } from './endpoints.ts';
 
 export const MASQ_MARK = '0x4000';
-
-/** A Service port and the endpoints kube-proxy would use for it. */
-export interface ResolvedPort {
-  svc: Service;
-  port: ServicePort;
-  /** "ns/name:port" or "ns/name" */
-  spn: string;
-  /** endpoints used for cluster traffic */
-  cluster: ResolvedEndpoint[];
-  /** endpoints on this node, for Local policies */
-  local: ResolvedEndpoint[];
-}
-
-export interface ResolvedEndpoint extends Endpoint {
-  port: number;
-  isLocal: boolean;
-}
+/** kube-proxy's nfacct counters (pkg/proxy/metrics) */
+export const NFACCT_LOCALHOST_NODEPORTS = 'localhost_nps_accepted_pkts';
+export const NFACCT_INVALID_DROPPED = 'ct_state_invalid_dropped_pkts';
 
 const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 function base32(buf: Buffer): string {
@@ -58,288 +38,293 @@ export function hashName(prefix: string, ...parts: string[]): string {
   return prefix + base32(createHash('sha256').update(parts.join('')).digest()).slice(0, 16);
 }
 
-const proto = (p: ServicePort) => p.protocol.toLowerCase();
-
-/** Endpoints per Service port: ready ones, or serving-and-terminating ones when none is ready. */
-export function resolve(cluster: Cluster, nodeName: string): ResolvedPort[] {
-  const out: ResolvedPort[] = [];
-  for (const svc of cluster.services) {
-    if (svc.clusterIP === undefined) continue; // headless and ExternalName: no rules
-    for (const port of svc.ports) {
-      const spn = `${svc.namespace}/${svc.name}${port.name ? `:${port.name}` : ''}`;
-      const all: ResolvedEndpoint[] = [];
-      for (const slice of cluster.slices) {
-        if (slice.namespace !== svc.namespace || slice.service !== svc.name) continue;
-        const sp = slice.ports.find((p) => p.name === port.name && p.protocol === port.protocol);
-        if (!sp) continue;
-        for (const e of slice.endpoints) all.push({ ...e, port: sp.port, isLocal: e.nodeName === nodeName });
-      }
-      const pick = (eps: ResolvedEndpoint[]) => {
-        const ready = eps.filter((e) => e.ready);
-        return ready.length ? ready : eps.filter((e) => e.serving && e.terminating);
-      };
-      const cluster_ = pick(all);
-      out.push({ svc, port, spn, cluster: cluster_, local: pick(all.filter((e) => e.isLocal)) });
-    }
-  }
-  return out;
+/** A comment argument. Its text comes from checked names only; this refuses anything that could end it. */
+export function comment(text: string): string {
+  if (!/^[\x20-\x7e]*$/.test(text) || /["\\]/.test(text) || text.length > 256)
+    throw new Error(`internal: unsafe comment text ${JSON.stringify(text.slice(0, 60))}`);
+  return `-m comment --comment "${text}"`;
 }
 
-/** The node's ruleset, as iptables-save text (nat and filter tables). */
-export function compileNode(cluster: Cluster, node: NodeConfig): string {
-  const ports = resolve(cluster, node.nodeName);
-  const nat = new Rules();
-  const filter = new Rules();
+/** The local-traffic detector's match for pod traffic, and for traffic that is not (kube-proxy's IfLocal/IfNotLocal). */
+function ifLocal(d: LocalDetector, not: boolean): string {
+  const n = not ? '! ' : '';
+  switch (d.mode) {
+    case 'ClusterCIDR':
+    case 'NodeCIDR':
+      return `${n}-s ${d.cidr}`;
+    case 'BridgeInterface':
+      return `${n}-i ${d.iface}`;
+    case 'InterfaceNamePrefix':
+      return `${n}-i ${d.prefix}+`;
+  }
+}
+
+/** The node's ruleset, as iptables-save text (filter and nat tables; mangle with the canary chains). */
+export function compileNode(cluster: Cluster, config: NodeConfig): string {
+  const node = checkNodeConfig(config);
+  const ports = resolve(cluster, node.nodeName, node.zone !== undefined ? { zone: node.zone } : {});
+  const nat = new Rules('nat');
+  const filter = new Rules('filter');
   for (const c of ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ']) nat.chain(c);
   for (const c of ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-FORWARD', 'KUBE-PROXY-FIREWALL', 'KUBE-NODEPORTS'])
     filter.chain(c);
+  // kube-proxy's jumps from the built-in chains (iptablesJumpChains), and kubelet's KUBE-FIREWALL
+  nat.add('PREROUTING', `${comment('kubernetes service portals')} -j KUBE-SERVICES`);
+  nat.add('OUTPUT', `${comment('kubernetes service portals')} -j KUBE-SERVICES`);
+  nat.add('POSTROUTING', `${comment('kubernetes postrouting rules')} -j KUBE-POSTROUTING`);
+  const fw = `-m conntrack --ctstate NEW ${comment('kubernetes load balancer firewall')} -j KUBE-PROXY-FIREWALL`;
+  const ext = `-m conntrack --ctstate NEW ${comment('kubernetes externally-visible service portals')} -j KUBE-EXTERNAL-SERVICES`;
+  const portals = `-m conntrack --ctstate NEW ${comment('kubernetes service portals')} -j KUBE-SERVICES`;
+  filter.add('INPUT', fw);
+  filter.add('INPUT', `${comment('kubernetes health check service ports')} -j KUBE-NODEPORTS`);
+  filter.add('INPUT', ext);
+  filter.add('FORWARD', fw);
+  filter.add('FORWARD', `${comment('kubernetes forwarding rules')} -j KUBE-FORWARD`);
+  filter.add('FORWARD', portals);
+  filter.add('FORWARD', ext);
+  filter.add('OUTPUT', fw);
+  filter.add('OUTPUT', portals);
 
-  nat.add('PREROUTING', '-m comment --comment "kubernetes service portals" -j KUBE-SERVICES');
-  nat.add('OUTPUT', '-m comment --comment "kubernetes service portals" -j KUBE-SERVICES');
-  nat.add('POSTROUTING', '-m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING');
   nat.add('KUBE-MARK-MASQ', `-j MARK --or-mark ${MASQ_MARK}`);
   nat.add('KUBE-POSTROUTING', `-m mark ! --mark ${MASQ_MARK}/${MASQ_MARK} -j RETURN`);
   // clear the mark, so that a packet that passes twice is not masqueraded twice
   nat.add('KUBE-POSTROUTING', `-j MARK --xor-mark ${MASQ_MARK}`);
   nat.add(
     'KUBE-POSTROUTING',
-    '-m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully',
+    `${comment('kubernetes service traffic requiring SNAT')} -j MASQUERADE${node.randomFully ? ' --random-fully' : ''}`,
   );
-
-  filter.add(
-    'INPUT',
-    '-m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL',
-  );
-  filter.add('INPUT', '-m comment --comment "kubernetes health check service ports" -j KUBE-NODEPORTS');
-  filter.add(
-    'INPUT',
-    '-m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES',
-  );
-  filter.add(
-    'FORWARD',
-    '-m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL',
-  );
-  filter.add('FORWARD', '-m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD');
-  filter.add(
-    'FORWARD',
-    '-m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
-  );
-  filter.add(
-    'FORWARD',
-    '-m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES',
-  );
-  filter.add(
-    'OUTPUT',
-    '-m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL',
-  );
-  filter.add('OUTPUT', '-m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES');
-  filter.add('KUBE-FORWARD', '-m conntrack --ctstate INVALID -j DROP');
-  filter.add(
-    'KUBE-FORWARD',
-    `-m comment --comment "kubernetes forwarding rules" -m mark --mark ${MASQ_MARK}/${MASQ_MARK} -j ACCEPT`,
-  );
-  filter.add(
-    'KUBE-FORWARD',
-    '-m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
-  );
-
-  for (const rp of ports) compilePort(rp, node, nat, filter);
 
   if (node.localhostNodePorts) {
-    // packets to 127/8 from outside the host are martians; kube-proxy drops them explicitly since route_localnet lets them in
+    // route_localnet lets packets to 127/8 in from outside; kubelet and kube-proxy drop them unless DNATed
+    filter.chain('KUBE-FIREWALL');
+    filter.add(
+      'KUBE-FIREWALL',
+      `! -s 127.0.0.0/8 -d 127.0.0.0/8 ${comment('block incoming localnet connections')} -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP`,
+    );
+  }
+  if (node.localhostNodePorts || node.canary) {
     filter.chain('KUBE-FIREWALL');
     filter.add('INPUT', '-j KUBE-FIREWALL');
     filter.add('OUTPUT', '-j KUBE-FIREWALL');
-    filter.add(
-      'KUBE-FIREWALL',
-      '! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block incoming localnet connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP',
-    );
-  } else if (!node.nodePortAddresses?.length) {
-    nat.add('KUBE-SERVICES', '-d 127.0.0.0/8 -m comment --comment "localhost NodePorts are disabled" -j RETURN');
   }
-  if (node.nodePortAddresses?.length) {
-    for (const ip of node.nodePortAddresses)
-      nat.add(
-        'KUBE-SERVICES',
-        `-d ${ip}/32 -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -j KUBE-NODEPORTS`,
-      );
-  } else
+
+  for (const rp of ports) compilePort(rp, node, nat, filter);
+
+  // the NodePort catch-all, last in KUBE-SERVICES
+  const np = comment('kubernetes service nodeports; NOTE: this must be the last rule in this chain');
+  if (node.nodePortIPs === undefined)
     nat.add(
       'KUBE-SERVICES',
-      '-m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS',
+      `${node.localhostNodePorts ? '' : '! -d 127.0.0.0/8 '}${np} -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS`,
     );
-  return `${filter.print('filter')}${nat.print('nat')}`;
+  else for (const ip of node.nodePortIPs) nat.add('KUBE-SERVICES', `-d ${ip}/32 ${np} -j KUBE-NODEPORTS`);
+
+  filter.add(
+    'KUBE-FORWARD',
+    `-m conntrack --ctstate INVALID${node.nfacct ? ` -m nfacct --nfacct-name ${NFACCT_INVALID_DROPPED}` : ''} -j DROP`,
+  );
+  filter.add(
+    'KUBE-FORWARD',
+    `${comment('kubernetes forwarding rules')} -m mark --mark ${MASQ_MARK}/${MASQ_MARK} -j ACCEPT`,
+  );
+  filter.add(
+    'KUBE-FORWARD',
+    `${comment('kubernetes forwarding conntrack rule')} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+  );
+  let mangle = '';
+  if (node.canary) {
+    // kube-proxy watches its canary chains to notice a flushed table; kubelet has its own
+    for (const t of [nat, filter]) for (const c of ['KUBE-KUBELET-CANARY', 'KUBE-PROXY-CANARY']) t.chain(c);
+    const m = new Rules('mangle');
+    for (const c of ['KUBE-KUBELET-CANARY', 'KUBE-PROXY-CANARY']) m.chain(c);
+    mangle = m.print();
+  }
+  return `${mangle}${filter.print()}${nat.print()}`;
 }
 
-function compilePort(rp: ResolvedPort, node: NodeConfig, nat: Rules, filter: Rules): void {
+function compilePort(rp: ResolvedPort, node: CheckedNodeConfig, nat: Rules, filter: Rules): void {
   const { svc, port, spn } = rp;
-  const p = proto(port);
+  const p = port.protocol.toLowerCase();
   const svcChain = hashName('KUBE-SVC-', spn, p);
   const svlChain = hashName('KUBE-SVL-', spn, p);
   const extChain = hashName('KUBE-EXT-', spn, p);
   const fwChain = hashName('KUBE-FW-', spn, p);
-  const hasNodePort = port.nodePort !== undefined && (svc.type === 'NodePort' || svc.type === 'LoadBalancer');
-  const externals = [...svc.externalIPs, ...svc.loadBalancerIPs];
-  const hasExternal = hasNodePort || externals.length > 0;
   const clusterEps = rp.cluster;
-  const internalEps = svc.internalTrafficPolicy === 'Local' ? rp.local : clusterEps;
-  const externalEps = svc.externalTrafficPolicy === 'Local' ? rp.local : clusterEps;
-  const comment = (what: string) => `-m comment --comment "${spn}${what}"`;
-  /** The masquerade rule of the internal traffic chain (KUBE-SVC, or KUBE-SVL with internalTrafficPolicy=Local). */
-  const internalMasquerade = (chain: string) => {
-    const match = `-d ${svc.clusterIP}/32 -p ${p} ${comment(' cluster IP')} -m ${p} --dport ${port.port} -j KUBE-MARK-MASQ`;
-    if (node.masqueradeAll) nat.add(chain, match);
-    else if (node.clusterCIDR) nat.add(chain, `! -s ${node.clusterCIDR} ${match}`);
-  };
+  const usesClusterChain = clusterEps.length > 0 && rp.usesCluster;
+  const usesLocalChain = rp.local.length > 0 && rp.usesLocal;
+  const internalChain = rp.internalLocal ? svlChain : svcChain;
+  const hasInternal = rp.hasEndpoints && (!rp.internalLocal || rp.local.length > 0);
+  const hasExternal = rp.hasEndpoints && (!rp.externalLocal || rp.local.length > 0);
+  const externalPolicyChain = rp.externalLocal ? svlChain : svcChain;
+  const usesExtChain = rp.hasEndpoints && rp.externallyAccessible;
+  const usesFw = rp.hasEndpoints && svc.loadBalancerIPs.length > 0 && svc.loadBalancerSourceRanges.length > 0;
+  const lbChain = usesFw ? fwChain : extChain;
+  // no endpoints anywhere: REJECT; none for this kind of traffic under a Local policy: DROP
+  const why = rp.hasEndpoints ? ' has no local endpoints' : ' has no endpoints';
+  const verdict = rp.hasEndpoints ? '-j DROP' : '-j REJECT --reject-with icmp-port-unreachable';
+  const vip = (ip: string) => `-d ${ip}/32 -p ${p}`;
+  const dport = (n: number) => `-m ${p} --dport ${n}`;
 
-  // ClusterIP: no endpoints at all is refused; none on this node with internalTrafficPolicy=Local is dropped
-  if (internalEps.length === 0) {
-    if (clusterEps.length > 0)
-      filter.add(
-        'KUBE-SERVICES',
-        `-d ${svc.clusterIP}/32 -p ${p} ${comment(' has no local endpoints')} -m ${p} --dport ${port.port} -j DROP`,
-      );
-    else
-      filter.add(
-        'KUBE-SERVICES',
-        `-d ${svc.clusterIP}/32 -p ${p} ${comment(' has no endpoints')} -m ${p} --dport ${port.port} -j REJECT --reject-with icmp-port-unreachable`,
-      );
-  } else {
-    const internalChain = svc.internalTrafficPolicy === 'Local' ? svlChain : svcChain;
+  if (hasInternal)
     nat.add(
       'KUBE-SERVICES',
-      `-d ${svc.clusterIP}/32 -p ${p} ${comment(' cluster IP')} -m ${p} --dport ${port.port} -j ${internalChain}`,
+      `${vip(svc.clusterIP!)} ${comment(`${spn} cluster IP`)} ${dport(port.port)} -j ${internalChain}`,
     );
+  else filter.add('KUBE-SERVICES', `${vip(svc.clusterIP!)} ${comment(`${spn}${why}`)} ${dport(port.port)} ${verdict}`);
+
+  for (const ip of svc.externalIPs) {
+    if (rp.hasEndpoints)
+      nat.add('KUBE-SERVICES', `${vip(ip)} ${comment(`${spn} external IP`)} ${dport(port.port)} -j ${extChain}`);
+    if (!hasExternal)
+      filter.add('KUBE-EXTERNAL-SERVICES', `${vip(ip)} ${comment(`${spn}${why}`)} ${dport(port.port)} ${verdict}`);
   }
-  // external entry points: NodePort, external IPs, load balancer IPs. With endpoints, they go to
-  // the EXT chain; what it does not DNAT (externalTrafficPolicy=Local, none on this node) meets the
-  // filter rule below ("DROP anything that didn't get short-circuited by the EXT chain")
-  if (hasExternal) {
-    if (externalEps.length === 0) {
-      const why = clusterEps.length > 0 ? ' has no local endpoints' : ' has no endpoints';
-      const verdict = clusterEps.length > 0 ? '-j DROP' : '-j REJECT --reject-with icmp-port-unreachable';
-      for (const ip of externals)
-        filter.add(
-          'KUBE-EXTERNAL-SERVICES',
-          `-d ${ip}/32 -p ${p} ${comment(why)} -m ${p} --dport ${port.port} ${verdict}`,
-        );
-      if (hasNodePort)
-        filter.add(
-          'KUBE-EXTERNAL-SERVICES',
-          `-p ${p} ${comment(why)} -m addrtype --dst-type LOCAL -m ${p} --dport ${port.nodePort} ${verdict}`,
-        );
-    }
-    if (clusterEps.length > 0) {
-      nat.chain(extChain);
-      if (svc.externalTrafficPolicy === 'Local') {
-        // pods and the node itself may still use every endpoint; the client's address is kept otherwise
-        if (node.clusterCIDR) nat.add(extChain, `-s ${node.clusterCIDR} ${comment('')} -j ${svcChain}`);
-        nat.add(extChain, `${comment('')} -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ`);
-        nat.add(extChain, `${comment('')} -m addrtype --src-type LOCAL -j ${svcChain}`);
-        if (externalEps.length > 0) nat.add(extChain, `-j ${svlChain}`);
-      } else {
-        nat.add(extChain, `${comment('')} -j KUBE-MARK-MASQ`);
-        nat.add(extChain, `-j ${svcChain}`);
-      }
-      for (const ip of externals) {
-        const isLb = svc.loadBalancerIPs.includes(ip);
-        const entry = isLb && svc.loadBalancerSourceRanges.length ? fwChain : extChain;
+  for (const ip of svc.loadBalancerIPs) {
+    if (rp.hasEndpoints)
+      nat.add('KUBE-SERVICES', `${vip(ip)} ${comment(`${spn} loadbalancer IP`)} ${dport(port.port)} -j ${lbChain}`);
+    if (usesFw)
+      filter.add(
+        'KUBE-PROXY-FIREWALL',
+        `${vip(ip)} ${comment(`${spn} traffic not accepted by ${fwChain}`)} ${dport(port.port)} -j DROP`,
+      );
+  }
+  if (!hasExternal)
+    for (const ip of svc.loadBalancerIPs)
+      filter.add('KUBE-EXTERNAL-SERVICES', `${vip(ip)} ${comment(`${spn}${why}`)} ${dport(port.port)} ${verdict}`);
+
+  if (rp.hasNodePort) {
+    const n = port.nodePort!;
+    if (rp.hasEndpoints) {
+      if (node.localhostNodePorts && node.nfacct)
         nat.add(
-          'KUBE-SERVICES',
-          `-d ${ip}/32 -p ${p} ${comment(isLb ? ' loadbalancer IP' : ' external IP')} -m ${p} --dport ${port.port} -j ${entry}`,
+          'KUBE-NODEPORTS',
+          `-d 127.0.0.0/8 -p ${p} ${comment(spn)} ${dport(n)} -m nfacct --nfacct-name ${NFACCT_LOCALHOST_NODEPORTS} -j ${extChain}`,
         );
-      }
-      if (svc.loadBalancerSourceRanges.length && svc.loadBalancerIPs.length) {
-        nat.chain(fwChain);
-        for (const range of svc.loadBalancerSourceRanges)
-          nat.add(fwChain, `-s ${range} ${comment(' loadbalancer IP')} -j ${extChain}`);
-        // others fall through; the filter firewall drops them
-        for (const ip of svc.loadBalancerIPs)
-          filter.add(
-            'KUBE-PROXY-FIREWALL',
-            `-d ${ip}/32 -p ${p} ${comment(' traffic not accepted by KUBE-FW')} -m ${p} --dport ${port.port} -j DROP`,
-          );
-      }
-      if (hasNodePort)
-        nat.add('KUBE-NODEPORTS', `-p ${p} ${comment('')} -m ${p} --dport ${port.nodePort} -j ${extChain}`);
+      nat.add('KUBE-NODEPORTS', `-p ${p} ${comment(spn)} ${dport(n)} -j ${extChain}`);
     }
+    if (!hasExternal)
+      filter.add(
+        'KUBE-EXTERNAL-SERVICES',
+        `-p ${p} ${comment(`${spn}${why}`)} -m addrtype --dst-type LOCAL ${dport(n)} ${verdict}`,
+      );
   }
-  // service chains
-  const needSvc = (internalEps.length > 0 && svc.internalTrafficPolicy === 'Cluster') || hasExternal;
-  if (needSvc && clusterEps.length > 0) {
+  // the load balancer's health checks reach kube-proxy's health server, whatever the endpoints
+  if (svc.healthCheckNodePort !== undefined)
+    filter.add(
+      'KUBE-NODEPORTS',
+      `-p tcp ${comment(`${spn} health check node port`)} -m tcp --dport ${svc.healthCheckNodePort} -j ACCEPT`,
+    );
+
+  // internal traffic: masquerade what does not come from a pod (or everything with masqueradeAll)
+  if (hasInternal) {
+    const match = `${vip(svc.clusterIP!)} ${comment(`${spn} cluster IP`)} ${dport(port.port)} -j KUBE-MARK-MASQ`;
+    if (node.masqueradeAll) nat.add(internalChain, match);
+    else if (node.detectLocal) nat.add(internalChain, `${ifLocal(node.detectLocal, true)} ${match}`);
+  }
+  if (usesExtChain) {
+    nat.chain(extChain);
+    if (!rp.externalLocal) {
+      // endpoints may be on other nodes: masquerade so the replies come back through this node
+      nat.add(extChain, `${comment(`masquerade traffic for ${spn} external destinations`)} -j KUBE-MARK-MASQ`);
+    } else {
+      // pods and the node itself may use every endpoint; outside clients keep their address
+      if (node.detectLocal)
+        nat.add(
+          extChain,
+          `${ifLocal(node.detectLocal, false)} ${comment(`pod traffic for ${spn} external destinations`)} -j ${svcChain}`,
+        );
+      nat.add(
+        extChain,
+        `${comment(`masquerade LOCAL traffic for ${spn} external destinations`)} -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ`,
+      );
+      nat.add(
+        extChain,
+        `${comment(`route LOCAL traffic for ${spn} external destinations`)} -m addrtype --src-type LOCAL -j ${svcChain}`,
+      );
+    }
+    if (hasExternal) nat.add(extChain, `-j ${externalPolicyChain}`);
+  }
+  if (usesFw) {
+    nat.chain(fwChain);
+    const lb = comment(`${spn} loadbalancer IP`);
+    let allowFromNode = false;
+    const primary = node.nodeIPs[0] === undefined ? undefined : parseIp(node.nodeIPs[0]);
+    for (const range of svc.loadBalancerSourceRanges) {
+      nat.add(fwChain, `-s ${range} ${lb} -j ${extChain}`);
+      if (primary !== undefined && cidrContains(parseCidr(range)!, primary)) allowFromNode = true;
+    }
+    // the node's own requests to a load-balancer IP it holds come from that IP
+    if (allowFromNode) for (const ip of svc.loadBalancerIPs) nat.add(fwChain, `-s ${ip}/32 ${lb} -j ${extChain}`);
+    // what reaches the end of the chain is not DNATed; KUBE-PROXY-FIREWALL drops it
+    nat.add(fwChain, comment(`other traffic to ${spn} will be dropped by KUBE-PROXY-FIREWALL`));
+  }
+  if (usesClusterChain) {
     nat.chain(svcChain);
-    internalMasquerade(svcChain);
-    endpointRules(nat, svcChain, rp, clusterEps, p, comment);
+    endpointRules(nat, svcChain, rp, clusterEps, p);
   }
-  const needSvl =
-    (svc.internalTrafficPolicy === 'Local' && internalEps.length > 0) ||
-    (svc.externalTrafficPolicy === 'Local' && hasExternal && externalEps.length > 0);
-  if (needSvl) {
+  if (usesLocalChain) {
     nat.chain(svlChain);
-    // with internalTrafficPolicy=Local this is the internal chain, and carries the masquerade rule
-    if (svc.internalTrafficPolicy === 'Local') internalMasquerade(svlChain);
-    endpointRules(nat, svlChain, rp, rp.local, p, comment);
+    endpointRules(nat, svlChain, rp, rp.local, p);
+  }
+  const affinity = svc.sessionAffinity === 'ClientIP';
+  for (const e of reachableEndpoints(rp)) {
+    const sep = sepName(rp, e, p);
+    nat.chain(sep);
+    // hairpin: an endpoint reaching itself through the Service must be masqueraded
+    nat.add(sep, `-s ${e.ip}/32 ${comment(spn)} -j KUBE-MARK-MASQ`);
+    nat.add(
+      sep,
+      `-p ${p} ${comment(spn)} ${affinity ? `-m recent --set --name ${sep} --mask 255.255.255.255 --rsource ` : ''}-m ${p} -j DNAT --to-destination ${e.ip}:${e.port}`,
+    );
   }
 }
 
-/** Affinity (recent), then random choice with probabilities 1/(n-i), then one chain per endpoint. */
-function endpointRules(
-  nat: Rules,
-  chain: string,
-  rp: ResolvedPort,
-  eps: ResolvedEndpoint[],
-  p: string,
-  comment: (w: string) => string,
-): void {
-  const affinity = rp.svc.sessionAffinity === 'ClientIP';
-  const seps = eps.map((e) => ({ e, name: hashName('KUBE-SEP-', rp.spn, p, `${e.ip}:${e.port}`) }));
-  if (affinity)
+const sepName = (rp: ResolvedPort, e: ResolvedEndpoint, p: string) =>
+  hashName('KUBE-SEP-', rp.spn, p, `${e.ip}:${e.port}`);
+
+/** Affinity (recent), then random choice with probabilities 1/(n-i), the last one unconditional. */
+function endpointRules(nat: Rules, chain: string, rp: ResolvedPort, eps: ResolvedEndpoint[], p: string): void {
+  const seps = eps.map((e) => ({ e, name: sepName(rp, e, p) }));
+  const to = (e: ResolvedEndpoint) => comment(`${rp.spn} -> ${e.ip}:${e.port}`);
+  if (rp.svc.sessionAffinity === 'ClientIP')
     for (const s of seps)
       nat.add(
         chain,
-        `${comment(` -> ${s.e.ip}:${s.e.port}`)} -m recent --rcheck --seconds ${rp.svc.affinitySeconds} --reap --name ${s.name} --mask 255.255.255.255 --rsource -j ${s.name}`,
+        `${to(s.e)} -m recent --rcheck --seconds ${rp.svc.affinitySeconds} --reap --name ${s.name} --mask 255.255.255.255 --rsource -j ${s.name}`,
       );
   seps.forEach((s, i) => {
     const n = seps.length - i;
     nat.add(
       chain,
       n > 1
-        ? `${comment(` -> ${s.e.ip}:${s.e.port}`)} -m statistic --mode random --probability ${(1 / n).toFixed(11)} -j ${s.name}`
-        : `${comment(` -> ${s.e.ip}:${s.e.port}`)} -j ${s.name}`,
+        ? `${to(s.e)} -m statistic --mode random --probability ${(1 / n).toFixed(11)} -j ${s.name}`
+        : `${to(s.e)} -j ${s.name}`,
     );
   });
-  for (const s of seps) {
-    if (nat.has(s.name)) continue;
-    nat.chain(s.name);
-    // hairpin: an endpoint reaching itself through the Service must be masqueraded
-    nat.add(s.name, `-s ${s.e.ip}/32 ${comment('')} -j KUBE-MARK-MASQ`);
-    nat.add(
-      s.name,
-      `-p ${p} ${comment('')} ${affinity ? `-m recent --set --name ${s.name} --mask 255.255.255.255 --rsource ` : ''}-m ${p} -j DNAT --to-destination ${s.e.ip}:${s.e.port}`,
-    );
-  }
 }
+
+const BUILTIN: Record<string, string[]> = {
+  mangle: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'],
+  nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'],
+  filter: ['INPUT', 'FORWARD', 'OUTPUT'],
+};
 
 class Rules {
   private readonly chains = new Map<string, string[]>();
-  private static readonly BUILTIN: Record<string, string[]> = {
-    nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'],
-    filter: ['INPUT', 'FORWARD', 'OUTPUT'],
-  };
+  constructor(private readonly table: 'nat' | 'filter' | 'mangle') {}
   chain(name: string): void {
+    if (!/^[A-Z0-9-]{1,28}$/.test(name)) throw new Error(`internal: bad chain name ${JSON.stringify(name)}`);
     if (!this.chains.has(name)) this.chains.set(name, []);
   }
-  has(name: string): boolean {
-    return this.chains.has(name);
-  }
   add(chain: string, spec: string): void {
+    // every value was checked on the way in; a line break here would be a new rule
+    if (/[\r\n\0]/.test(spec)) throw new Error('internal: a rule spec with a line break');
     this.chain(chain);
     this.chains.get(chain)!.push(spec);
   }
-  print(table: 'nat' | 'filter'): string {
-    const builtin = Rules.BUILTIN[table]!;
+  print(): string {
+    const builtin = BUILTIN[this.table]!;
     const user = [...this.chains.keys()].filter((c) => !builtin.includes(c));
-    const lines = [`*${table}`, ...builtin.map((c) => `:${c} ACCEPT [0:0]`), ...user.map((c) => `:${c} - [0:0]`)];
+    const lines = [`*${this.table}`, ...builtin.map((c) => `:${c} ACCEPT [0:0]`), ...user.map((c) => `:${c} - [0:0]`)];
     for (const [c, rules] of this.chains) for (const r of rules) lines.push(`-A ${c} ${r}`);
     lines.push('COMMIT');
     return lines.join('\n') + '\n';

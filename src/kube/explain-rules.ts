@@ -4,10 +4,10 @@
 // rules are attributed by their "ns/name:port" comments, by reachability from the
 // kube-proxy entry chains, and by the addresses they match.
 import { printRuleSpec, type Ruleset, type Rule, type TableName } from '../model/index.ts';
-import { isBuiltinChain } from '../model/rules/types.ts';
-import { formatIp } from '../model/ip.ts';
+import { isBuiltinChain } from '../model/index.ts';
+import { formatIp } from '../model/index.ts';
 import type { Cluster } from './objects.ts';
-import { resolve } from './compile.ts';
+import { resolve } from './endpoints.ts';
 
 export interface RuleWarning {
   table: TableName;

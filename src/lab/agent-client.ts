@@ -1,6 +1,7 @@
 // Talks to one namespace's agent over a line channel (JSON lines). One process per
 // namespace for the lab's whole life: a probe is a message, not a spawn.
 import type { LabSite, LineChannel, RunResult } from './site.ts';
+import type { ErrorReport } from '../model/index.ts';
 
 export type { RunResult };
 
@@ -10,8 +11,9 @@ export interface AgentProbeResult {
   seen?: { src: string; dst: string };
   icmp: string | null;
   replyFrom?: string;
+  /** as the helper reports it: absent fields are null */
+  error?: Partial<ErrorReport> & Pick<ErrorReport, 'kind'>;
   note?: string;
-  errno?: string;
 }
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };

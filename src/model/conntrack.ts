@@ -31,6 +31,8 @@ export interface CtEntry {
   expires: number;
   /** the reply tuple's port was picked at random from this range (--random*, or a clash) */
   randomPort?: readonly [number, number];
+  /** a DNAT picked the reply tuple's source port at random from this range (--random with a port range) */
+  randomDstPort?: readonly [number, number];
   /** the original source port was picked at random upstream (another host's NAT) */
   origSportRange?: readonly [number, number];
 }

@@ -1,11 +1,30 @@
 // The model's public surface: what kube, lab, conform and cli may import.
-export { InputError, isInputError, type SourcePos } from './errors.ts';
+export { InputError, isInputError, quote, safeMessage, formatJsonPath, type SourcePos } from './errors.ts';
+export { JsonChecker, loadJson, parseJson, locateJson, type JsonPath, type JsonObject } from './json.ts';
+export { limits, limitHint, LIMIT_ENV, type Limits } from './limits.ts';
+export { checkTopology, checkSysctls } from './net/check-topology.ts';
+export { ifNameProblem, hostNameProblem } from './net/names.ts';
 export { parseRuleset, parseSave, parseCommands, detectFormat } from './rules/restore.ts';
 export { printRuleset, printRuleSpec, printTable } from './rules/print.ts';
-export type { Ruleset, Rule, Hook, TableName, Backend } from './rules/types.ts';
-export { compileTopology, type TopologySpec, type HostSpec, type Network, type Host } from './net/topology.ts';
+export type { Ruleset, Rule, Hook, TableName, IptablesFlavor, Backend } from './rules/types.ts';
+export { TABLE_HOOKS, isBuiltinChain } from './rules/types.ts';
+export { protocolName, parseProtocolName, PROTOCOLS, SERVICES } from './rules/netdb.ts';
+export { nfacctNames } from './rules/objects.ts';
+export { EXTENSIONS, type ExtensionDesc, type OptionDesc } from './rules/descriptors.ts';
+export { KINDS, type Kind, type KindName, type OptValue, type NumRange, type NatRange } from './rules/kinds.ts';
+export { parseIp, parseCidr, formatIp, formatCidr, cidrContains, type U32, type Cidr } from './ip.ts';
+export {
+  compileTopology,
+  type TopologySpec,
+  type HostSpec,
+  type Network,
+  type Host,
+  type Sysctls,
+} from './net/topology.ts';
 export { PRESETS, k8sNode } from './net/presets.ts';
-export { makeLab, newWorld, cloneWorld, type ModelLab, type World } from './lab-model.ts';
+export { makeLab, newWorld, cloneWorld, type ModelLab, type World, type Mutation } from './lab-model.ts';
+export { sourceFor } from './path.ts';
 export { runProbe, type Probe, type ProbeRun, type ProbeProto } from './probe.ts';
-export type { Observation, Outcome, Weighted, DropPoint, ConntrackRecord } from './observation.ts';
+export type { Observation, Outcome, Weighted, DropPoint, ConntrackRecord, ErrorReport } from './observation.ts';
 export type { TraceEvent } from './trace.ts';
+export { parseNft, lintNft, printNft, detectLanguage, type NftRuleset } from './nft/index.ts';

@@ -1,5 +1,4 @@
 // IPv4 as uint32 numbers: the hot path compares masks, never objects (spec/semantics.md §2).
-import { Validator } from 'ip-num';
 
 export type U32 = number;
 
@@ -16,10 +15,13 @@ export function cidrMask(c: Cidr): U32 {
   return c.mask ?? maskOf(c.len);
 }
 
-/** Parses a dotted quad; returns undefined when it is not one. ip-num does the validation. */
+// Four decimal octets 0-255, none zero-padded ("010" is octal to inet_aton-style parsers: refused, not
+// guessed). The same check ip-num's Validator made, without ip-num's 0.3 s load on every CLI start.
+const DOTTED_QUAD = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+/** Parses a dotted quad; returns undefined when it is not one. */
 export function parseIp(text: string): U32 | undefined {
-  const [ok] = Validator.isValidIPv4String(text);
-  if (!ok || !/^\d+\.\d+\.\d+\.\d+$/.test(text)) return undefined;
+  if (!DOTTED_QUAD.test(text)) return undefined;
   const p = text.split('.').map(Number);
   return ((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0;
 }

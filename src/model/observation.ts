@@ -19,10 +19,30 @@ export interface DropPoint {
   reason: string | null;
 }
 
+/** What told the client that its probe failed (spec/observation.md). */
+export interface ErrorReport {
+  /** a TCP reset, an ICMP error, or the client's own stack refusing the send (no packet answered) */
+  kind: 'tcp-reset' | 'icmp' | 'local';
+  /** source address of the reset or ICMP error as the client received it (after any NAT) */
+  from: string | null;
+  /** ICMP type and code */
+  type: number | null;
+  code: number | null;
+  /** the header the ICMP error quotes, as the client received it: "udp a:p>b:q", "icmp a>b id=N" */
+  quoted: string | null;
+  /** the errno of the send or connect itself: EPERM (a DROP or REJECT in the client's OUTPUT or
+   *  POSTROUTING, for UDP and ICMP; TCP retransmits instead), ENETUNREACH (no route) */
+  errno: string | null;
+}
+
 export interface Observation {
   outcome: Outcome;
-  /** host whose server answered */
+  /** host whose server answered (delivered), or that owns the echo reply's source (echo-reply); never
+   *  the sender of a reset or ICMP error: that is `error.from` */
   responder: string | null;
+  /** source address of whatever answered (reply, echo reply, reset, ICMP error) as the client received it */
+  replyFrom: string | null;
+  error: ErrorReport | null;
   /** source and destination as the server saw them; a NAT-picked random port is shown as lo-hi */
   seen: { src: string; dst: string } | null;
   icmp: string | null;

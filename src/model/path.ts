@@ -51,6 +51,7 @@ const SNAT_DEFAULT_RANGES: readonly (readonly [number, number])[] = [
   [600, 1023],
   [1024, 65535],
 ];
+const ICMP_ID_RANGE: readonly [number, number] = [0, 65535];
 
 export function formatPkt(p: Pkt): string {
   const proto = p.proto === 6 ? 'tcp' : p.proto === 17 ? 'udp' : p.proto === 1 ? 'icmp' : `proto ${p.proto}`;
@@ -239,28 +240,41 @@ export class PathRun {
       random = req.random || req.randomFully;
     }
     const taken = (t: Tuple) => replyTaken(this.state(hn).ct, invert(t), e);
-    if (ports || (e.orig.proto === 1 && mtype === 'src')) {
-      const v = nu[portField];
+    // nf_nat_l4proto_unique_tuple: ICMP's "port" is the echo id, the same field for either manip type,
+    // drawn from 0-65535 for SNAT and DNAT alike; TCP/UDP without a range keep a DNAT's port
+    const icmp = e.orig.proto === 1;
+    const key = icmp ? 'sport' : portField;
+    if (ports || icmp) {
+      const v = nu[key];
       const inRange = range === undefined || (v >= range[0] && v <= range[1]);
       const keep =
         !random &&
         inRange &&
         (range === undefined || range[0] === range[1] || !taken(nu)) &&
         (range !== undefined || !taken(nu));
-      if (!keep && !(mtype === 'dst' && range === undefined)) {
+      if (!keep && !(!icmp && mtype === 'dst' && range === undefined)) {
         const pick =
-          range ?? (mtype === 'src' ? (SNAT_DEFAULT_RANGES.find((d) => v <= d[1]) ?? SNAT_DEFAULT_RANGES[2]!) : [v, v]);
+          range ??
+          (icmp
+            ? ICMP_ID_RANGE
+            : mtype === 'src'
+              ? (SNAT_DEFAULT_RANGES.find((d) => v <= d[1]) ?? SNAT_DEFAULT_RANGES[2]!)
+              : [v, v]);
         let chosen = pick[0];
         for (let port = pick[0]; port <= pick[1]; port++) {
-          nu[portField] = port;
+          nu[key] = port;
           if (!taken(nu)) {
             chosen = port;
             break;
           }
         }
-        nu[portField] = chosen;
-        // Any port of the range is possible in the kernel (it starts at a random offset).
-        if (pick[0] !== pick[1] && (mtype === 'src' || random)) e.randomPort = [pick[0], pick[1]];
+        nu[key] = chosen;
+        // Any port of the range is possible in the kernel: it starts at a random offset for SNAT and
+        // --random, at the range's start for a DNAT (so a DNAT's clash picks the first free one).
+        if (pick[0] !== pick[1] && (mtype === 'src' || random)) {
+          if (mtype === 'src' || icmp) e.randomPort = [pick[0], pick[1]];
+          else e.randomDstPort = [pick[0], pick[1]];
+        }
       }
     }
     const changed = nu.src !== cur.src || nu.dst !== cur.dst || nu.sport !== cur.sport || nu.dport !== cur.dport;
@@ -294,17 +308,23 @@ export class PathRun {
     } else {
       p.dst = target.dst;
       if (p.proto === 6 || p.proto === 17) p.dport = target.dport;
+      // icmp_manip_pkt writes the echo id from the target tuple for either manip type: a reply un-NATed
+      // on its destination gets its original id back
+      else if (p.proto === 1 && !isIcmpError(p)) p.sport = target.sport;
+      if (ct.dir === 'orig' && e.randomDstPort) p.dportRange = e.randomDstPort;
     }
     if (ct.state === 'RELATED' && p.embedded) {
-      // the quoted header gets the opposite manip, so that it looks like what its sender sent
+      // nf_nat_icmp_reply_translation: the quoted header gets the opposite manip from the other
+      // direction's tuple, so that it looks like what its sender sent; a quoted ICMP gets that id
       const q = p.embedded;
       if (mtype === 'src') {
         q.dst = other.dst;
-        q.dport = other.dport;
+        if (q.proto !== 1) q.dport = other.dport;
       } else {
         q.src = other.src;
         q.sport = other.sport;
       }
+      if (q.proto === 1) q.sport = other.sport;
     }
     this.emit({
       kind: 'nat',
@@ -684,14 +704,7 @@ export class PathRun {
         notrack: false,
       };
       // nf_ct_attach: the reset rides on the rejected packet's connection, as RELATED in the other direction
-      const ct = a.ct
-        ? {
-            entry: a.ct.entry,
-            dir: a.ct.dir === 'orig' ? ('reply' as const) : ('orig' as const),
-            state: 'RELATED' as const,
-          }
-        : undefined;
-      return { pkt, ct };
+      return { pkt, ct: relatedTo(a.ct) };
     }
     const code = REJECT_CODES[a.with] ?? 3;
     const h = this.host(a.host);
@@ -714,8 +727,16 @@ export class PathRun {
       notrack: false,
       embedded: tupleOf(o),
     };
-    return { pkt, ct: undefined };
+    // icmp_glue_bits: every ICMP error icmp_send builds is nf_ct_attach'ed to the offending packet's
+    // connection (RELATED, other direction), confirmed or not: NAT translates it back (measured:
+    // a DNATed probe REJECTed in FORWARD hears the error from the Service address)
+    return { pkt, ct: relatedTo(a.ct) };
   }
+}
+
+/** nf_conntrack_attach: an answer generated for a packet joins its connection, in the other direction. */
+function relatedTo(ct: CtRef | undefined): CtRef | undefined {
+  return ct ? { entry: ct.entry, dir: ct.dir === 'orig' ? 'reply' : 'orig', state: 'RELATED' } : undefined;
 }
 
 const REJECT_CODES: Record<string, number> = Object.fromEntries(

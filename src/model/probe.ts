@@ -8,7 +8,14 @@ import { type Pkt, TCP } from './eval/packet.ts';
 import { formatTuple, PROTO_LABEL } from './conntrack.ts';
 import { type ModelLab, type World, cloneWorld } from './lab-model.ts';
 import type { TraceEvent } from './trace.ts';
-import { type Observation, type Outcome, type DropPoint, type Weighted, ICMP_UNREACH_NAMES } from './observation.ts';
+import {
+  type Observation,
+  type Outcome,
+  type DropPoint,
+  type Weighted,
+  type ErrorReport,
+  ICMP_UNREACH_NAMES,
+} from './observation.ts';
 
 export type ProbeProto = 'tcp' | 'udp' | 'icmp';
 
@@ -19,6 +26,8 @@ export interface Probe {
   dport?: number;
   src?: string;
   sport?: number;
+  /** UDP: false for an unconnected socket, which takes a reply from any address (default true) */
+  connected?: boolean;
 }
 
 export interface ProbeRun {
@@ -46,6 +55,8 @@ interface Endpoint {
   sport: number;
   dst: U32;
   dport: number;
+  /** UDP socket not connected: any source may answer */
+  unconnected?: boolean;
 }
 
 function basePkt(e: Endpoint): Pkt {
@@ -86,6 +97,44 @@ interface Ending {
   seen: Pkt | null;
   icmp: string | null;
   drop: DropPoint | null;
+  replyFrom?: U32;
+  error?: ErrorReport;
+}
+
+/** The reset or ICMP error as the client received it; `errno` when its own send was refused too. */
+function errorOf(p: Pkt, errno: string | null): ErrorReport {
+  if (p.proto === 6) return { kind: 'tcp-reset', from: formatIp(p.src), type: null, code: null, quoted: null, errno };
+  const q = p.embedded;
+  return {
+    kind: 'icmp',
+    from: formatIp(p.src),
+    type: p.icmpType,
+    code: p.icmpCode,
+    quoted: q ? `${PROTO_LABEL[q.proto] ?? q.proto} ${formatTuple(q)}` : null,
+    errno,
+  };
+}
+
+const localError = (errno: string): ErrorReport => ({
+  kind: 'local',
+  from: null,
+  type: null,
+  code: null,
+  quoted: null,
+  errno,
+});
+
+/** nf_hook_slow turns NF_DROP into -EPERM for the sender: a UDP or ICMP send dropped (or REJECTed) in the
+ *  client's own OUTPUT or POSTROUTING fails at once. TCP's connect ignores it and retransmits the SYN
+ *  (tcp_connect returns only -ECONNREFUSED), so it stays silent (measured: spec/observation.md). */
+function sendErrno(client: string, proto: number, host: string, hook: string | null | undefined): string | null {
+  return proto !== 6 && host === client && (hook === 'OUTPUT' || hook === 'POSTROUTING') ? 'EPERM' : null;
+}
+
+/** The name of an ICMP error (spec/observation.md): destination-unreachable codes by name, then types. */
+function icmpName(p: Pkt): string {
+  if (p.icmpType === 3) return ICMP_UNREACH_NAMES[p.icmpCode] ?? `code-${p.icmpCode}`;
+  return p.icmpType === 11 ? 'time-exceeded' : p.icmpType === 12 ? 'parameter-problem' : `type-${p.icmpType}`;
 }
 
 function dropPointOf(a: Arrival): DropPoint {
@@ -115,6 +164,14 @@ function dropPointOf(a: Arrival): DropPoint {
 
 function dropped(a: Arrival): Ending {
   return { outcome: 'dropped', responder: null, seen: null, icmp: null, drop: dropPointOf(a) };
+}
+
+/** The first packet never left the client: its send failed with EPERM, or went silently (TCP). */
+function droppedFirst(a: Arrival, client: string, proto: number): Ending {
+  const end = dropped(a);
+  const errno = a.kind === 'dropped' ? sendErrno(client, proto, a.host, a.hook) : null;
+  if (errno) end.error = localError(errno);
+  return end;
 }
 
 /** One deterministic journey of the probe through the model. */
@@ -160,14 +217,17 @@ class ProbePlay {
         (e.proto === 1 || (q.sport === e.sport && q.dport === e.dport))
       );
     }
+    // an unconnected UDP socket takes a datagram from any address (__udp4_lib_lookup scores the peer only
+    // when connected)
+    if (e.unconnected && p.proto === 17) return p.dst === e.src && p.dport === e.sport;
     if (p.proto !== e.proto || p.src !== e.dst || p.dst !== e.src) return false;
     return e.proto === 1 ? p.icmpType === 0 && p.sport === e.sport : p.sport === e.dport && p.dport === e.sport;
   }
 
   /** A REJECT's answer travels back; the client sees it only if it refers to its socket. */
-  private rejected(a: Extract<Arrival, { kind: 'rejected' }>, client: string, e: Endpoint): Ending {
+  private rejected(a: Extract<Arrival, { kind: 'rejected' }>, client: string, e: Endpoint, first: boolean): Ending {
     const err = this.run.errorFor(a);
-    const back = this.send(a.host, err.pkt, `${a.with} from ${a.host}`, err.ct);
+    const back = this.send(a.host, err.pkt, a.with, err.ct);
     const drop = dropPointOf(a);
     const rej = this.run.trace.findLast(
       (t: TraceEvent) => t.kind === 'drop' && t.host === a.host && t.reason.startsWith('REJECT'),
@@ -180,15 +240,26 @@ class ProbePlay {
         rule: rej.rule ?? null,
         reason: null,
       });
-    if (!this.forClient(back, client, e)) return { outcome: 'dropped', responder: null, seen: null, icmp: null, drop };
-    if (back.pkt.proto === 6) return { outcome: 'refused', responder: null, seen: null, icmp: null, drop };
-    const name = ICMP_UNREACH_NAMES[back.pkt.icmpCode] ?? `code-${back.pkt.icmpCode}`;
+    // REJECT returns NF_DROP after answering: in the client's own OUTPUT, its send failed as well
+    const errno = first ? sendErrno(client, e.proto, a.host, drop.hook) : null;
+    if (!this.forClient(back, client, e)) {
+      const end: Ending = { outcome: 'dropped', responder: null, seen: null, icmp: null, drop };
+      if (errno) end.error = localError(errno);
+      return end;
+    }
+    const error = errorOf(back.pkt, errno);
+    const replyFrom = back.pkt.src;
+    if (back.pkt.proto === 6)
+      return { outcome: 'refused', responder: null, seen: null, icmp: null, drop, error, replyFrom };
+    const name = icmpName(back.pkt);
     return {
       outcome: name === 'port-unreachable' ? 'refused' : 'icmp-error',
       responder: null,
       seen: null,
       icmp: name,
       drop,
+      error,
+      replyFrom,
     };
   }
 
@@ -198,9 +269,16 @@ class ProbePlay {
     if (e.proto === 1) first.icmpType = 8;
     const a1 = this.send(client, first, e.proto === 6 ? 'SYN' : e.proto === 17 ? 'request' : 'echo request');
     if (a1.kind === 'no-route')
-      return { outcome: 'icmp-error', responder: null, seen: null, icmp: 'net-unreachable', drop: null };
-    if (a1.kind === 'rejected') return this.rejected(a1, client, e);
-    if (a1.kind === 'dropped') return dropped(a1);
+      return {
+        outcome: 'icmp-error',
+        responder: null,
+        seen: null,
+        icmp: 'net-unreachable',
+        drop: null,
+        error: localError('ENETUNREACH'),
+      };
+    if (a1.kind === 'rejected') return this.rejected(a1, client, e, true);
+    if (a1.kind === 'dropped') return droppedFirst(a1, client, e.proto);
     // the first packet reached a host's local stack
     const server = a1.host;
     const seen = { ...a1.pkt };
@@ -209,7 +287,14 @@ class ProbePlay {
       // who answered, as the client can tell: the owner of the reply's source address
       // no server reports what it saw for an echo: seen stays empty, as in the lab
       if (this.forClient(rep, client, e))
-        return { outcome: 'echo-reply', responder: this.ownerOf(rep.pkt.src), seen: null, icmp: null, drop: null };
+        return {
+          outcome: 'echo-reply',
+          responder: this.ownerOf(rep.pkt.src),
+          seen: null,
+          icmp: null,
+          drop: null,
+          replyFrom: rep.pkt.src,
+        };
       return dropped(rep);
     }
     if (!this.listens(server, e.proto, a1.pkt.dport)) {
@@ -229,13 +314,15 @@ class ProbePlay {
           seen: null,
           icmp: e.proto === 6 ? null : 'port-unreachable',
           drop: null,
+          error: errorOf(back.pkt, null),
+          replyFrom: back.pkt.src,
         };
       return dropped(back);
     }
     if (e.proto === 17) {
       const resp = this.send(server, answer(a1.pkt, {}), 'response');
       if (this.forClient(resp, client, e))
-        return { outcome: 'delivered', responder: server, seen, icmp: null, drop: null };
+        return { outcome: 'delivered', responder: server, seen, icmp: null, drop: null, replyFrom: resp.pkt.src };
       return dropped(resp);
     }
     const synAck = this.send(server, answer(a1.pkt, { tcpFlags: TCP.SYN | TCP.ACK }), 'SYN-ACK');
@@ -253,7 +340,7 @@ class ProbePlay {
       return dropped(a3);
     const data = this.send(server, answer(a3.pkt, { tcpFlags: TCP.ACK | TCP.PSH }), 'data reply');
     if (!this.forClient(data, client, e)) return dropped(data);
-    return { outcome: 'delivered', responder: server, seen, icmp: null, drop: null };
+    return { outcome: 'delivered', responder: server, seen, icmp: null, drop: null, replyFrom: data.pkt.src };
   }
 }
 
@@ -279,7 +366,7 @@ function observe(lab: ModelLab, world: World, end: Ending): Observation {
         return {
           proto: PROTO_LABEL[e.orig.proto] ?? `${e.orig.proto}`,
           orig: formatTuple(e.orig, undefined, e.origSportRange),
-          reply: formatTuple(e.reply, e.randomPort ?? upstream),
+          reply: formatTuple(e.reply, e.randomPort ?? upstream, e.randomDstPort),
         };
       })
       .sort((a, b) => (a.orig < b.orig ? -1 : a.orig > b.orig ? 1 : 0));
@@ -289,9 +376,11 @@ function observe(lab: ModelLab, world: World, end: Ending): Observation {
     outcome: end.outcome,
     responder: end.responder,
     seen: s
-      ? { src: endpoint(s.src, s.sport, s.sportRange, s.proto), dst: endpoint(s.dst, s.dport, undefined, s.proto) }
+      ? { src: endpoint(s.src, s.sport, s.sportRange, s.proto), dst: endpoint(s.dst, s.dport, s.dportRange, s.proto) }
       : null,
     icmp: end.icmp,
+    replyFrom: end.replyFrom === undefined ? null : formatIp(end.replyFrom),
+    error: end.error ?? null,
     conntrack,
     droppedAt: end.drop,
   };
@@ -310,7 +399,10 @@ export function resolveProbe(lab: ModelLab, world: World, probe: Probe): { clien
       : (parseIp(probe.src) ?? bad(`probe: bad source address "${probe.src}"`));
   const sport = probe.sport ?? world.nextPort;
   if (sport < 1 || sport > 65535) bad(`probe: source port ${sport} out of range`);
-  return { client: probe.from, e: { proto, src, sport, dst, dport: probe.dport ?? 0 } };
+  if (probe.connected === false && proto !== 17) bad('probe: only a UDP probe can be unconnected');
+  const e: Endpoint = { proto, src, sport, dst, dport: probe.dport ?? 0 };
+  if (probe.connected === false) e.unconnected = true;
+  return { client: probe.from, e };
 }
 
 /**

@@ -4,7 +4,7 @@ import { SUITES_DIR } from '../../src/conform/case-file.ts';
 import type { ValidateInput } from '../../src/conform/validate.ts';
 
 const fx = (f: string) => `${SUITES_DIR}fixtures/${f}`;
-export const validateInput = (dump: string): Omit<ValidateInput, 'backends'> => ({
+export const validateInput = (dump: string): Omit<ValidateInput, 'sides'> => ({
   servicesText: readFileSync(fx('services.json'), 'utf8'),
   servicesFile: fx('services.json'),
   rulesetText: readFileSync(fx(dump), 'utf8'),

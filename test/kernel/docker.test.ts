@@ -46,8 +46,8 @@ describe.skipIf(skip)(title('kernel: the Docker lab'), () => {
 
   test('the seed suites observe the same on netns and on Docker', { timeout: 300_000 }, async () => {
     const cases = findCaseFiles(`${SUITES_DIR}seed`).map(loadCase);
-    const netns = await runCases(cases, { backends: 'kernel', lab: { runtime: 'netns' } });
-    const docker = await runCases(cases, { backends: 'kernel', lab: { runtime: 'docker' } });
+    const netns = await runCases(cases, { sides: 'kernel', lab: { runtime: 'netns' } });
+    const docker = await runCases(cases, { sides: 'kernel', lab: { runtime: 'docker' } });
     for (const r of [...netns, ...docker]) expect(r.error ?? null).toBeNull();
     const { compared, diffs } = crossDiffs(netns, docker);
     expect(compared).toBeGreaterThan(50);

@@ -12,7 +12,7 @@ for (const iptables of ['nft', 'legacy'] as const) {
   describe.skipIf(skipReason)(kernelDescribe(`kernel: suites (iptables-${iptables})`), () => {
     const cases = findCaseFiles().map(loadCase);
     // one run over all cases, so that the lab is reused; each case is then its own test
-    const reports = runCases(cases, { backends: 'both', iptables });
+    const reports = runCases(cases, { sides: 'both', iptables });
     runs[iptables] = reports;
     afterAll(async () => {
       await reports;

@@ -7,7 +7,7 @@ import { skipReason, kernelDescribe } from './env.ts';
 describe.skipIf(skipReason)(kernelDescribe('kernel: validate a node dump'), () => {
   for (const iptables of ['nft', 'legacy'] as const) {
     test(`the fixture dump passes on the model and the kernel (iptables-${iptables})`, async () => {
-      const r = await validateNode({ ...validateInput('node.iptables-save'), backends: 'both', iptables });
+      const r = await validateNode({ ...validateInput('node.iptables-save'), sides: 'both', iptables });
       expect(r.kernel).toBe('ran');
       expect(
         r.services
@@ -18,7 +18,7 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: validate a node dump'), () =
   }
 
   test('the hand-broken copy fails on the kernel too', async () => {
-    const r = await validateNode({ ...validateInput('node-broken.iptables-save'), backends: 'kernel' });
+    const r = await validateNode({ ...validateInput('node-broken.iptables-save'), sides: 'kernel' });
     const empty = r.services.find((s) => s.service === 'default/empty')!;
     expect(empty.status).toBe('fail');
     expect(empty.failure!.kernelMiss).toMatch(/kernel: dropped .* the Services say: refused/);

@@ -57,12 +57,12 @@ test('a broken case file: exit 2 with the file and the field', () => {
   );
   const r = cli(['check', f, '--backend', 'model']);
   expect(r.code).toBe(2);
-  expect(r.err).toContain(`${f}:1:1: steps[0].dport (a number) is required for tcp`);
+  expect(r.err).toContain(`${f}:1:44: steps[0].dport: a port 1..65535 is required for tcp`);
   const g = join(dir, 'notjson.json');
   writeFileSync(g, '{\n  "name": "x",\n  oops\n}\n');
   const s = cli(['check', g]);
   expect(s.code).toBe(2);
-  expect(s.err).toMatch(new RegExp(`${g}:3:\\d+: not valid JSON`));
+  expect(s.err).toMatch(new RegExp(`${g}:3:\\d+: the case file is not valid JSON`));
 });
 
 test('trace --json gives the observation record and the trace', () => {
@@ -113,4 +113,49 @@ test('check on the model: a passing case exits 0, a failing one 1', () => {
 test('an unknown command or flag: exit 2', () => {
   expect(cli(['nosuch']).code).toBe(2);
   expect(cli(['lint', '--nosuch']).code).toBe(2);
+});
+
+test('--sides, --runtime and --iptables name three things; --backend stays as their alias', () => {
+  const ok = join(dir, 'sides.json');
+  writeFileSync(
+    ok,
+    JSON.stringify({
+      name: 'sides',
+      topology: 'k8s-node',
+      steps: [{ from: 'pod1', proto: 'tcp', dst: '10.244.1.12', dport: 8080, expect: { outcome: 'delivered' } }],
+    }),
+  );
+  const row = (r: { out: string }) => r.out.split('\n').find((l) => l.startsWith('sides '));
+  const sides = cli(['check', ok, '--sides', 'model']);
+  expect(sides.code).toBe(0);
+  // the model ran and passed; kernel, agree and oracle did not run
+  expect(row(sides)).toMatch(/^sides\s+✓\s+·\s+·\s+·$/);
+  expect(cli(['check', ok, '--backend', 'model']).out).toBe(sides.out);
+  expect(cli(['check', ok, '--sides', 'model', '--iptables', 'legacy']).code).toBe(0);
+  const bad = cli(['check', ok, '--sides', 'netns']);
+  expect(bad.code).toBe(2);
+  expect(bad.err).toContain('--sides must be model, kernel or both, not "netns"');
+  expect(cli(['check', ok, '--runtime', 'model']).err).toContain('--runtime must be netns or docker');
+  expect(cli(['trace', '--from', 'pod1', 'tcp', '10.244.1.12:8080', '--runtime', 'vm']).code).toBe(2);
+  expect(cli(['lint', '--iptables', 'iptables', 'x']).err).toContain('--iptables must be nft or legacy');
+  expect(cli(['check', ok, '--nosuch']).err).toMatch(/nfconform: .*--nosuch/);
+});
+
+test('trace names a REJECT answer once: "icmp-port-unreachable from node", not "from node from node"', () => {
+  const f = join(dir, 'reject.rules');
+  writeFileSync(f, '*filter\n-A FORWARD -p tcp --dport 8080 -j REJECT\nCOMMIT\n');
+  const r = cli(['trace', '--ruleset', `node=${f}`, '--from', 'pod2', 'tcp', '10.244.2.13:8080']);
+  expect(r.code).toBe(0);
+  expect(r.out).toContain('▶ icmp-port-unreachable from node: icmp 10.244.1.1 > 10.244.1.12');
+  expect(r.out).not.toMatch(/from (\S+) from \1/);
+});
+
+test('--help lists every command and exits 0; no command exits 2 with the same text', () => {
+  const help = cli(['--help']);
+  expect(help.code).toBe(0);
+  for (const c of ['run', 'check', 'fuzz', 'compile', 'validate', 'trace', 'lint', 'doctor', 'lab up'])
+    expect(help.out).toContain(`nfconform ${c}`);
+  const none = cli([]);
+  expect(none.code).toBe(2);
+  expect(none.out).toBe(help.out);
 });

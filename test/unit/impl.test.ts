@@ -14,12 +14,12 @@ const adapter = `${SUITES_DIR}adapters/ignore-local-policy.mjs`;
 describe('implementations under test', () => {
   test('the example adapter fails exactly the externalTrafficPolicy=Local suite', async () => {
     const cases = [suite('external-traffic-policy-local'), suite('no-endpoints')];
-    const reports = await runCases(cases, { backends: 'model', impl: implementationOf(adapter) });
+    const reports = await runCases(cases, { sides: 'model', impl: implementationOf(adapter) });
     expect(reports.map((r) => [r.model, r.oracle])).toEqual([
       ['fail', 'fail'],
       ['pass', 'pass'],
     ]);
-    const builtin = await runCases(cases, { backends: 'model', impl: implementationOf('builtin') });
+    const builtin = await runCases(cases, { sides: 'model', impl: implementationOf('builtin') });
     expect(builtin.map((r) => [r.model, r.oracle])).toEqual([
       ['pass', 'pass'],
       ['pass', 'pass'],
@@ -28,7 +28,7 @@ describe('implementations under test', () => {
 
   test('a mutant by name', async () => {
     const [r] = await runCases([suite('no-endpoints')], {
-      backends: 'model',
+      sides: 'model',
       impl: implementationOf('mutant:reject-becomes-drop'),
     });
     expect(r!.oracle).toBe('fail');
@@ -46,7 +46,7 @@ describe('implementations under test', () => {
       [bogus, /bogus\.sh \(output for node\):2:\d+: unsupported: match module "bogus"/],
       [failing, /failed for node node \(exit 3\): cannot reach the API server/],
     ] as const) {
-      const err = await runCases([suite('no-endpoints')], { backends: 'model', impl: implementationOf(impl) }).catch(
+      const err = await runCases([suite('no-endpoints')], { sides: 'model', impl: implementationOf(impl) }).catch(
         (e: unknown) => e,
       );
       expect(isInputError(err)).toBe(true);

@@ -8,7 +8,7 @@ import { assertAsyncProperty } from '../helpers/property.ts';
 test('oracle and model agree on random Service sets and probes', async () => {
   await assertAsyncProperty(
     fc.asyncProperty(serviceCaseArb(20), async (d) => {
-      const [r] = await runCases([serviceCase(d)], { backends: 'model' });
+      const [r] = await runCases([serviceCase(d)], { sides: 'model' });
       const misses = r!.steps.flatMap((s) => s.oracleMisses.map((m) => `${s.label}: ${m}`));
       expect(r!.error ?? null).toBeNull();
       expect(misses).toEqual([]);

@@ -6,7 +6,7 @@ import { runCases } from '../../src/conform/run-case.ts';
 for (const file of findCaseFiles()) {
   const c = loadCase(file);
   test(`suite on the model: ${c.name}`, async () => {
-    const [r] = await runCases([c], { backends: 'model' });
+    const [r] = await runCases([c], { sides: 'model' });
     const misses = r!.steps.flatMap((s) => s.modelMisses.map((m) => `${s.label}: ${m}`));
     expect(misses).toEqual([]);
     expect(r!.model).toBe('pass');

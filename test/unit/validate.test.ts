@@ -6,7 +6,7 @@ import { isInputError } from '../../src/model/index.ts';
 
 describe('validate (model)', () => {
   test('the fixture dump passes for every Service, with no warnings', async () => {
-    const r = await validateNode({ ...validateInput('node.iptables-save'), backends: 'model' });
+    const r = await validateNode({ ...validateInput('node.iptables-save'), sides: 'model' });
     expect(r.services.map((s) => [s.service, s.status]).filter(([, st]) => st !== 'pass')).toEqual([]);
     expect(r.services.reduce((n, s) => n + s.probes, 0)).toBeGreaterThan(25);
     expect(r.warnings).toEqual([]);
@@ -15,7 +15,7 @@ describe('validate (model)', () => {
   });
 
   test('the hand-broken copy fails where it was broken', async () => {
-    const r = await validateNode({ ...validateInput('node-broken.iptables-save'), backends: 'model' });
+    const r = await validateNode({ ...validateInput('node-broken.iptables-save'), sides: 'model' });
     const status = Object.fromEntries(r.services.map((s) => [s.service, s.status]));
     expect(Object.entries(status).filter(([, st]) => st !== 'pass')).toEqual([
       ['default/web', 'fail'],
@@ -47,7 +47,7 @@ describe('validate (model)', () => {
   test('a dump with counters (iptables-save -c) is read the same way', async () => {
     const input = validateInput('node-broken.iptables-save');
     const withCounters = input.rulesetText.replace(/^-A /gm, '[12:720] -A ');
-    const r = await validateNode({ ...input, rulesetText: withCounters, backends: 'model' });
+    const r = await validateNode({ ...input, rulesetText: withCounters, sides: 'model' });
     expect(r.clusterCIDR).toBe('10.244.0.0/16');
     expect(r.services.filter((s) => s.status !== 'pass').map((s) => [s.service, s.status])).toEqual([
       ['default/web', 'fail'],
@@ -70,10 +70,10 @@ describe('validate (model)', () => {
   });
 
   test('missing node facts are asked for', async () => {
-    await expect(
-      validateNode({ ...validateInput('node.iptables-save'), nodeIps: [], backends: 'model' }),
-    ).rejects.toThrow(/--node-ip/);
+    await expect(validateNode({ ...validateInput('node.iptables-save'), nodeIps: [], sides: 'model' })).rejects.toThrow(
+      /--node-ip/,
+    );
     const { nodeName: _n, ...noName } = validateInput('node.iptables-save');
-    await expect(validateNode({ ...noName, backends: 'model' })).rejects.toThrow(/--node NAME .*node, node2/);
+    await expect(validateNode({ ...noName, sides: 'model' })).rejects.toThrow(/--node NAME .*node, node2/);
   });
 });

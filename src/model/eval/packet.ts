@@ -21,6 +21,8 @@ export interface Pkt {
   notrack: boolean;
   /** set once a NAT binding picked the source port at random from this range */
   sportRange?: readonly [number, number];
+  /** set once a DNAT binding picked the destination port at random from this range */
+  dportRange?: readonly [number, number];
 }
 
 export interface CtRef {

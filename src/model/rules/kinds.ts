@@ -1,6 +1,8 @@
 // Value kinds of iptables options: each knows how to parse, print (canonically,
 // as iptables-save prints it) and generate itself. Descriptors refer to kinds by name.
-import fc from 'fast-check';
+// fast-check is passed in, not imported: the parser (and so `nfconform lint`) must not pay its load.
+import type FastCheck from 'fast-check';
+export type FC = typeof FastCheck;
 import { type Cidr, formatCidr, formatIp, maskOf, type U32 } from '../ip.ts';
 import { parseCNumber, parsePortText, serviceToPort } from './netdb.ts';
 import { parseHostMask, parseDotted, maskLen, type AddrMask } from './addr.ts';
@@ -57,7 +59,8 @@ export interface Kind<V extends OptValue> {
   arity: 0 | 1 | 2;
   parse(args: readonly string[], ctx?: ParseContext): V | { error: string };
   print(v: V): string[];
-  arb(): fc.Arbitrary<V>;
+  /** generates values; `fc` is fast-check, given by the caller (src/conform/arbitraries.ts) */
+  arb(fc: FC): FastCheck.Arbitrary<V>;
 }
 
 const err = (error: string) => ({ error });
@@ -129,14 +132,14 @@ function prefixPick(names: readonly string[], input: string): string | undefined
   return names.find((n) => n.toLowerCase().startsWith(low));
 }
 
-const arbPort = fc.integer({ min: 0, max: 65535 });
-const arbRange: fc.Arbitrary<NumRange> = fc
-  .tuple(arbPort, arbPort)
-  .map(([a, b]) => (a <= b ? [a, b] : [b, a]) as NumRange);
-const arbIp = fc.nat({ max: 0xffffffff });
-const arbCidr: fc.Arbitrary<Cidr> = fc
-  .record({ addr: arbIp, len: fc.integer({ min: 0, max: 32 }) })
-  .map((c) => ({ addr: (c.addr & maskOf(c.len)) >>> 0, len: c.len }));
+const arbPort = (fc: FC) => fc.integer({ min: 0, max: 65535 });
+const arbRange = (fc: FC): FastCheck.Arbitrary<NumRange> =>
+  fc.tuple(arbPort(fc), arbPort(fc)).map(([a, b]) => (a <= b ? [a, b] : [b, a]) as NumRange);
+const arbIp = (fc: FC) => fc.nat({ max: 0xffffffff });
+const arbCidr = (fc: FC): FastCheck.Arbitrary<Cidr> =>
+  fc
+    .record({ addr: arbIp(fc), len: fc.integer({ min: 0, max: 32 }) })
+    .map((c) => ({ addr: (c.addr & maskOf(c.len)) >>> 0, len: c.len }));
 
 /** `iptables-save` quoting: bare when only [A-Za-z0-9_-], otherwise quoted with \" \\ \' escaped. */
 export function saveString(s: string): string {
@@ -246,7 +249,7 @@ function nameSet(order: readonly string[], parseOrder: readonly string[] = order
       return order.filter((o) => got.has(o));
     },
     print: (v) => [v.join(',')],
-    arb: () => fc.subarray([...order], { minLength: min }),
+    arb: (fc) => fc.subarray([...order], { minLength: min }),
   };
 }
 // libxt_conntrack conntrack_ps_state tries the names in this order
@@ -335,13 +338,14 @@ function printNatRange(r: NatRange): string {
   }
   return s;
 }
-const arbPortPair = fc.option(
-  arbRange.filter((r) => r[0] > 0),
-  { nil: undefined },
-);
+const arbPortPair = (fc: FC) =>
+  fc.option(
+    arbRange(fc).filter((r) => r[0] > 0),
+    { nil: undefined },
+  );
 
 export const KINDS = {
-  flag: { arity: 0, parse: () => true, print: () => [], arb: () => fc.constant(true) } satisfies Kind<true>,
+  flag: { arity: 0, parse: () => true, print: () => [], arb: (fc) => fc.constant(true) } satisfies Kind<true>,
   string: {
     arity: 1,
     // XTTYPE_STRING: longer text is cut to the field (comment 256, LOG prefix 30, ...), as libxtables does
@@ -351,14 +355,14 @@ export const KINDS = {
       return t!.slice(0, max);
     },
     print: (v) => [saveString(v)],
-    arb: () => fc.string({ minLength: 0, maxLength: 20 }).filter((s) => !s.includes('\n') && !s.includes('\0')),
+    arb: (fc) => fc.string({ minLength: 0, maxLength: 20 }).filter((s) => !s.includes('\n') && !s.includes('\0')),
   } satisfies Kind<string>,
   /** recent --name: printed as is, unquoted (libxt_recent.c recent_save) */
   rawString: {
     arity: 1,
     parse: ([t], ctx) => t!.slice(0, (ctx?.range ?? [0, 255])[1]),
     print: (v) => [v],
-    arb: () => fc.stringMatching(/^[A-Za-z0-9_-]{1,20}$/),
+    arb: (fc) => fc.stringMatching(/^[A-Za-z0-9_-]{1,20}$/),
   } satisfies Kind<string>,
   /** nfacct --nfacct-name: NFACCT_NAME_MAX is 32 with the NUL, and libxt_nfacct silently keeps the first 31
    * characters; iptables-save prints it after two spaces (libxt_nfacct.c nfacct_print_name) */
@@ -366,14 +370,14 @@ export const KINDS = {
     arity: 1,
     parse: ([t]) => (t!.length === 0 ? err('Argument must have a minimum length of 1 characters') : t!.slice(0, 31)),
     print: (v) => [` ${saveString(v)}`],
-    arb: () => fc.stringMatching(/^[a-z][a-z0-9_]{0,30}$/),
+    arb: (fc) => fc.stringMatching(/^[a-z][a-z0-9_]{0,30}$/),
   } satisfies Kind<string>,
   /** printed with the /len even for /32, as -s and -d are */
   cidr: {
     arity: 1,
     parse: ([t]) => toCidr(parseHostMask(t!)),
     print: (v) => [formatCidr(v, true)],
-    arb: () => arbCidr,
+    arb: arbCidr,
   } satisfies Kind<Cidr>,
   /** printed without /32, as conntrack --ctorigdst is */
   cidrShort: {
@@ -381,7 +385,7 @@ export const KINDS = {
     // XTTYPE_HOSTMASK (conntrack): the address keeps its host bits, as iptables-save shows
     parse: ([t]) => toCidr(parseHostMask(t!)),
     print: (v) => [formatCidr(v, false)],
-    arb: () => arbCidr,
+    arb: arbCidr,
   } satisfies Kind<Cidr>,
   /** XTTYPE_HOST (recent --mask): one address, no /mask; printed dotted */
   host: {
@@ -391,7 +395,7 @@ export const KINDS = {
       return toCidr(parseHostMask(t!));
     },
     print: (v) => [formatIp(v.addr)],
-    arb: () => arbIp.map((addr) => ({ addr, len: 32 })),
+    arb: (fc) => arbIp(fc).map((addr) => ({ addr, len: 32 })),
   } satisfies Kind<Cidr>,
   uint: {
     arity: 1,
@@ -402,25 +406,25 @@ export const KINDS = {
       return n === undefined || n < min ? err(`bad value "${t}", or out of range (${min}-${max})`) : n;
     },
     print: (v) => [`${v}`],
-    arb: () => fc.integer({ min: 1, max: 100000 }),
+    arb: (fc) => fc.integer({ min: 1, max: 100000 }),
   } satisfies Kind<number>,
   hex32: {
     arity: 1,
     parse: ([t]) => parseU32(t!) ?? err(`bad 32-bit value "${t}"`),
     print: (v) => [hex(v)],
-    arb: () => fc.nat({ max: 0xffffffff }),
+    arb: (fc) => fc.nat({ max: 0xffffffff }),
   } satisfies Kind<number>,
   port: {
     arity: 1,
     parse: ([t]) => portByName(t!) ?? err(`Port "${t}" does not resolve to anything.`),
     print: (v) => [`${v}`],
-    arb: () => arbPort,
+    arb: arbPort,
   } satisfies Kind<number>,
   portRange: {
     arity: 1,
     parse: ([t], ctx) => parsePortRange(t!, ctx),
     print: (v) => [printRange(v)],
-    arb: () => arbRange,
+    arb: arbRange,
   } satisfies Kind<NumRange>,
   portList: {
     arity: 1,
@@ -456,20 +460,20 @@ export const KINDS = {
       return out;
     },
     print: (v) => [v.map((r) => printRange(r)).join(',')],
-    arb: () => fc.array(arbRange, { minLength: 1, maxLength: 5 }),
+    arb: (fc) => fc.array(arbRange(fc), { minLength: 1, maxLength: 5 }),
   } satisfies Kind<readonly NumRange[]>,
   markMask: {
     arity: 1,
     parse: ([t]) => parseMarkMask(t!) ?? err(`bad value "${t}"`),
     print: (v) => [v.mask === 0xffffffff ? hex(v.value) : `${hex(v.value)}/${hex(v.mask)}`],
-    arb: () => fc.record({ value: fc.nat({ max: 0xffffffff }), mask: fc.nat({ max: 0xffffffff }) }),
+    arb: (fc) => fc.record({ value: fc.nat({ max: 0xffffffff }), mask: fc.nat({ max: 0xffffffff }) }),
   } satisfies Kind<MarkMask>,
   /** MARK/CONNMARK --set-xmark: always printed value/mask */
   xmark: {
     arity: 1,
     parse: ([t]) => parseMarkMask(t!) ?? err(`bad value "${t}"`),
     print: (v) => [`${hex(v.value)}/${hex(v.mask)}`],
-    arb: () => fc.record({ value: fc.nat({ max: 0xffffffff }), mask: fc.nat({ max: 0xffffffff }) }),
+    arb: (fc) => fc.record({ value: fc.nat({ max: 0xffffffff }), mask: fc.nat({ max: 0xffffffff }) }),
   } satisfies Kind<MarkMask>,
   tcpFlags: {
     arity: 2,
@@ -479,13 +483,13 @@ export const KINDS = {
       return mask === undefined || comp === undefined ? err(`bad TCP flags "${m} ${c}"`) : { mask, comp };
     },
     print: (v) => [printTcpFlagList(v.mask), printTcpFlagList(v.comp)],
-    arb: () => fc.record({ mask: fc.integer({ min: 1, max: 0x3f }), comp: fc.integer({ min: 0, max: 0x3f }) }),
+    arb: (fc) => fc.record({ mask: fc.integer({ min: 1, max: 0x3f }), comp: fc.integer({ min: 0, max: 0x3f }) }),
   } satisfies Kind<TcpFlags>,
   icmpType: {
     arity: 1,
     parse: ([t]) => parseIcmp(t!),
     print: (v) => [v.type === 255 ? 'any' : v.codeLo === 0 && v.codeHi === 255 ? `${v.type}` : `${v.type}/${v.codeLo}`],
-    arb: () =>
+    arb: (fc) =>
       fc.oneof(
         fc.constant({ type: 255, codeLo: 0, codeHi: 255 }),
         fc.integer({ min: 0, max: 40 }).map((type) => ({ type, codeLo: 0, codeHi: 255 })),
@@ -505,7 +509,7 @@ export const KINDS = {
       return Math.round(p * 0x80000000);
     },
     print: (v) => [(v / 0x80000000).toFixed(11)],
-    arb: () => fc.integer({ min: 0, max: 0x80000000 }),
+    arb: (fc) => fc.integer({ min: 0, max: 0x80000000 }),
   } satisfies Kind<number>,
   ctStates: nameSet(CT_STATES, CT_PARSE_ORDER),
   states: nameSet(CT_STATES.slice(0, 5), CT_PARSE_ORDER.slice(0, 5)),
@@ -514,15 +518,15 @@ export const KINDS = {
     arity: 1,
     parse: ([t]) => (t === 'random' || t === 'nth' ? t : err(`bad statistic mode "${t}" (random or nth)`)),
     print: (v) => [v],
-    arb: () => fc.constantFrom('random', 'nth'),
+    arb: (fc) => fc.constantFrom('random', 'nth'),
   } satisfies Kind<string>,
   natDst: {
     arity: 1,
     parse: ([t], ctx) => parseNatRange(t!, true, ctx),
     // ports without an address print after a colon (libxt_NAT.c __NAT_print)
     print: (v) => [v.minIp === undefined ? `:${printNatRange(v)}` : printNatRange(v)],
-    arb: () =>
-      fc.tuple(arbIp, fc.nat({ max: 3 }), arbPortPair).map(([ip, span, ports]) => {
+    arb: (fc) =>
+      fc.tuple(arbIp(fc), fc.nat({ max: 3 }), arbPortPair(fc)).map(([ip, span, ports]) => {
         const r: NatRange = { minIp: ip, maxIp: Math.min(0xffffffff, ip + span) };
         if (ports) {
           r.minPort = ports[0];
@@ -535,7 +539,10 @@ export const KINDS = {
     arity: 1,
     parse: ([t], ctx) => parseNatRange(t!, false, ctx),
     print: (v) => [printNatRange(v)],
-    arb: () => arbRange.filter((r) => r[0] > 0).map((r) => ({ minPort: r[0], maxPort: r[1] })),
+    arb: (fc) =>
+      arbRange(fc)
+        .filter((r) => r[0] > 0)
+        .map((r) => ({ minPort: r[0], maxPort: r[1] })),
   } satisfies Kind<NatRange>,
   rejectWith: {
     arity: 1,
@@ -546,14 +553,14 @@ export const KINDS = {
       return hit ? hit[0] : err(`unknown reject type "${t}"`);
     },
     print: (v) => [v],
-    arb: () => fc.constantFrom(...REJECT_TYPES),
+    arb: (fc) => fc.constantFrom(...REJECT_TYPES),
   } satisfies Kind<string>,
   logLevel: {
     arity: 1,
     // xtopt_parse_sysloglevel: a C number 0..7 or a syslog name
     parse: ([t]) => parseCNumber(t!, 7) ?? LOG_LEVELS[t!] ?? err(`log level "${t}" unknown`),
     print: (v) => [`${v}`],
-    arb: () => fc.integer({ min: 0, max: 7 }),
+    arb: (fc) => fc.integer({ min: 0, max: 7 }),
   } satisfies Kind<number>,
   ctDir: {
     arity: 1,
@@ -562,7 +569,7 @@ export const KINDS = {
       return u === 'ORIGINAL' || u === 'REPLY' ? u : err(`bad --ctdir "${t}"`);
     },
     print: (v) => [v],
-    arb: () => fc.constantFrom('ORIGINAL', 'REPLY'),
+    arb: (fc) => fc.constantFrom('ORIGINAL', 'REPLY'),
   } satisfies Kind<string>,
 } as const;
 

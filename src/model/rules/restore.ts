@@ -1,7 +1,14 @@
 // Reads rulesets: iptables-save / iptables-restore text, or a file of iptables
 // command lines as the seed writes them. Validation runs per COMMIT, as the kernel does.
 import { InputError } from '../errors.ts';
-import { type Ruleset, type TableName, type Backend, emptyRuleset, emptyTable, isBuiltinChain } from './types.ts';
+import {
+  type Ruleset,
+  type TableName,
+  type IptablesFlavor,
+  emptyRuleset,
+  emptyTable,
+  isBuiltinChain,
+} from './types.ts';
 import { tokenize, tokenizeRestore } from './tokenize.ts';
 import { applyCommand, checkChainName, parseTable } from './commands.ts';
 import { validateTable } from './validate.ts';
@@ -19,7 +26,7 @@ export function detectFormat(text: string): RulesetFormat {
 
 export interface ReadOptions {
   file?: string;
-  backend?: Backend;
+  backend?: IptablesFlavor;
 }
 
 export function parseRuleset(text: string, opts: ReadOptions = {}): Ruleset {

@@ -1,0 +1,2 @@
+/** Whether dist/ is current (bin/dist-current.js). */
+export declare function distIsCurrent(root: string): boolean;
