@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Backend, TableName } from '../model/rules/types.ts';
+import type { IptablesFlavor as Backend, TableName } from '../model/index.ts';
 
 /** Where a rule is put: directly in a built-in chain, or in its own user chain (jumped to from `via`, or not). */
 export interface RulePlacement {

@@ -2,10 +2,7 @@
 // `lint` (parse + canonical print) and by real iptables-restore + iptables-save,
 // and the two must agree on acceptance and on the canonical text (spec/iptables.md §8).
 import fc from 'fast-check';
-import { parseSave } from '../model/rules/restore.ts';
-import { printRuleSpec } from '../model/rules/print.ts';
-import { InputError } from '../model/errors.ts';
-import type { Backend } from '../model/rules/types.ts';
+import { parseSave, printRuleSpec, InputError, type IptablesFlavor as Backend } from '../model/index.ts';
 import { judgeWithIptables, TARGET_CHAIN, type OracleVerdict, type RuleItem } from './iptables-oracle.ts';
 import { ruleItem } from './rule-text-arb.ts';
 

@@ -4,11 +4,22 @@
 // abbreviations, `--opt=value`, service names, dotted and odd netmasks, hex numbers,
 // reversed ranges...), plus a share of broken texts, so that refusals are judged too.
 import fc from 'fast-check';
-import { EXTENSIONS, type ExtensionDesc, type OptionDesc } from '../model/rules/descriptors.ts';
-import { KINDS, type Kind, type KindName, type OptValue } from '../model/rules/kinds.ts';
-import { TABLE_HOOKS, TABLES, type TableName } from '../model/rules/types.ts';
-import { PROTOCOLS, SERVICES, protocolName } from '../model/rules/netdb.ts';
-import { formatIp } from '../model/ip.ts';
+import {
+  EXTENSIONS,
+  KINDS,
+  TABLE_HOOKS,
+  TABLES,
+  PROTOCOLS,
+  SERVICES,
+  protocolName,
+  formatIp,
+  type ExtensionDesc,
+  type OptionDesc,
+  type Kind,
+  type KindName,
+  type OptValue,
+  type TableName,
+} from '../model/index.ts';
 import { NFACCT_NAMES, TARGET_CHAIN, type RuleItem } from './iptables-oracle.ts';
 
 const pick = <T>(xs: readonly T[]) => fc.constantFrom(...xs);

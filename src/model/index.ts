@@ -7,7 +7,7 @@ export { ifNameProblem, hostNameProblem } from './net/names.ts';
 export { parseRuleset, parseSave, parseCommands, detectFormat } from './rules/restore.ts';
 export { printRuleset, printRuleSpec, printTable } from './rules/print.ts';
 export type { Ruleset, Rule, Hook, TableName, IptablesFlavor, Backend } from './rules/types.ts';
-export { TABLE_HOOKS, isBuiltinChain } from './rules/types.ts';
+export { TABLE_HOOKS, TABLES, isBuiltinChain } from './rules/types.ts';
 export { protocolName, parseProtocolName, PROTOCOLS, SERVICES } from './rules/netdb.ts';
 export { nfacctNames } from './rules/objects.ts';
 export { EXTENSIONS, type ExtensionDesc, type OptionDesc } from './rules/descriptors.ts';
