@@ -27,10 +27,15 @@ import { countersOf, movedRules, type RuleCount } from './counters.ts';
  *  so that a "dropped" verdict always rests on exactly one SYN. */
 export const DEFAULT_PROBE_TIMEOUT_MS = 250;
 
+/** net.ipv4.route.error_cost: the time ip_error's bucket takes to earn one routing error back (HZ) */
+const ROUTE_ERROR_COST_MS = 1000;
+
 export interface LabOptions {
   timeoutMs?: number;
   /** where the namespaces live: on this machine (default) or inside a Docker container */
   runtime?: LabRuntime;
+  /** made by `nfconform lab up` (its run id says so): `lab down` may take it down */
+  handMade?: boolean;
 }
 
 export interface ApplyResult {
@@ -70,6 +75,10 @@ export class KernelLab {
    * longer be reset to a fresh state and must be rebuilt.
    */
   tainted = false;
+  /** hosts where rules were applied (or tried) since the last reset */
+  private readonly dirty = new Set<string>();
+  /** each host's forwarded packets that met no route, when last reset (IpExt InNoRoutes) */
+  private readonly noRoutes = new Map<string, number>();
 
   private constructor(
     public spec: TopologySpec,
@@ -84,7 +93,7 @@ export class KernelLab {
 
   static async up(spec: TopologySpec, opts: LabOptions = {}): Promise<KernelLab> {
     compileTopology(spec); // a bad topology is refused before anything is made
-    const runId = newRunId();
+    const runId = newRunId(opts.handMade);
     let site: LabSite;
     if (opts.runtime === 'docker') site = await DockerSite.open(runId);
     else {
@@ -207,7 +216,11 @@ export class KernelLab {
     // 4-tuple of an earlier case's closed connection, whose TIME_WAIT on the server then answers the new SYN
     // (measured: an extra CLOSE entry on the next node, now and then, in long runs)
     writes.push(set('net.ipv4.tcp_max_tw_buckets', 0));
+    // icmp_ratemask 0: no ICMP error goes through icmpv4_xrlim_allow, whose inet_peer token bucket is the one
+    // ip_error() spends for routing errors: with icmp_ratelimit=0 alone, every error emptied it, and a routing
+    // error within a second of any ICMP error to the same peer was suppressed (issue 14 §2)
     writes.push(
+      set('net.ipv4.icmp_ratemask', 0),
       set('net.ipv4.icmp_ratelimit', 0),
       set('net.ipv4.icmp_msgs_per_sec', 1_000_000),
       set('net.ipv4.icmp_msgs_burst', 1_000_000),
@@ -266,6 +279,7 @@ export class KernelLab {
     // nfacct counters are per namespace and must exist first (kube-proxy creates its own the same way)
     for (const name of nfacctNames(rulesetText)) await this.agent(host).run(['nfacct', 'add', name]);
     const r = await this.agent(host).run([restoreCmd(b)], rulesetText);
+    this.dirty.add(host);
     if (r.code !== 0 && b === 'nft') this.tainted = true;
     if (r.code === 0) {
       const tables = [...rulesetText.matchAll(/^\*(\w+)/gm)].map((m) => m[1] as TableName);
@@ -380,14 +394,18 @@ export class KernelLab {
     return null;
   }
 
-  /** Back to a fresh state without rebuilding: no rules, empty conntrack and recent lists. */
+  /**
+   * Back to a fresh state without rebuilding: no rules, empty conntrack and recent lists, and ip_error's
+   * token bucket refilled. What is undone is read from the kernel, not from what this lab believes it
+   * applied: a failed iptables-legacy-restore has committed the tables before the failing one.
+   */
   async reset(): Promise<void> {
-    await Promise.all(
+    const waits = await Promise.all(
       [...this.agents].map(async ([h, a]) => {
-        const applied = this.applied.get(h);
-        if (applied?.has('nft')) await a.run(['nft', 'flush', 'ruleset']);
-        const legacy = applied?.get('legacy');
-        if (legacy) {
+        const st = await a.request<{ legacyTables: string[]; inNoRoutes: number }>('lab-state');
+        if (this.dirty.has(h)) await a.run(['nft', 'flush', 'ruleset']);
+        const legacy = st.legacyTables.filter((t): t is TableName => t in TABLE_HOOKS);
+        if (legacy.length) {
           const empty =
             legacy
               .map((t) => [`*${t}`, ...TABLE_HOOKS[t].map((c) => `:${c} ACCEPT [0:0]`), 'COMMIT'].join('\n'))
@@ -395,10 +413,18 @@ export class KernelLab {
           await a.run(['iptables-legacy-restore'], empty);
         }
         this.applied.delete(h);
+        this.dirty.delete(h);
         await a.request('recent-flush');
         await a.run(['conntrack', '-F']);
+        const spent = st.inNoRoutes - (this.noRoutes.get(h) ?? 0);
+        this.noRoutes.set(h, st.inNoRoutes);
+        return spent;
       }),
     );
+    // ip_error: a burst of 5 routing errors per source, then one a second (error_cost = 1 s, error_burst =
+    // 5 s, global sysctls a namespace cannot change): wait until the tokens the last case spent are back
+    const spent = Math.min(5, Math.max(0, ...waits));
+    if (spent > 0) await new Promise((r) => setTimeout(r, spent * ROUTE_ERROR_COST_MS));
   }
 
   async down(): Promise<void> {
