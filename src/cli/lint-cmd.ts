@@ -3,9 +3,7 @@
 import { InputError, parseRuleset, printRuleset, lintNft, printNft, detectLanguage } from '../model/index.ts';
 import { readText } from './load.ts';
 import { readFlags, cmdline, oneOf, IPTABLES_FLAVORS } from './args.ts';
-
-export const LINT_USAGE =
-  'usage: nfconform lint FILE [--lang iptables|nft] [--iptables nft|legacy]   (prints the canonical form, or the errors)';
+import { LINT_USAGE } from './usage.ts';
 
 const LANGS = ['iptables', 'nft'] as const;
 
