@@ -34,6 +34,8 @@ export interface LabOptions {
   timeoutMs?: number;
   /** where the namespaces live: on this machine (default) or inside a Docker container */
   runtime?: LabRuntime;
+  /** made by `nfconform lab up` (its run id says so): `lab down` may take it down */
+  handMade?: boolean;
 }
 
 /** conntrack -D filters, as in a case file (spec/case-file.md) */
@@ -122,7 +124,7 @@ export class KernelLab {
 
   static async up(spec: TopologySpec, opts: LabOptions = {}): Promise<KernelLab> {
     compileTopology(spec); // a bad topology is refused before anything is made
-    const runId = newRunId();
+    const runId = newRunId(opts.handMade);
     let site: LabSite;
     if (opts.runtime === 'docker') site = await DockerSite.open(runId);
     else {
