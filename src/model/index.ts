@@ -14,7 +14,8 @@ export {
 } from './rules/restore.ts';
 export { printRuleset, printRuleSpec, printTable } from './rules/print.ts';
 export type { Ruleset, Rule, Hook, TableName, IptablesFlavor, Backend } from './rules/types.ts';
-export { TABLE_HOOKS, PROTO_BY_NUMBER, isBuiltinChain } from './rules/types.ts';
+export { TABLE_HOOKS, TABLES, isBuiltinChain } from './rules/types.ts';
+export { protocolName, parseProtocolName, PROTOCOLS, SERVICES } from './rules/netdb.ts';
 export { nfacctNames } from './rules/objects.ts';
 export { EXTENSIONS, type ExtensionDesc, type OptionDesc } from './rules/descriptors.ts';
 export { KINDS, type Kind, type KindName, type OptValue, type NumRange, type NatRange } from './rules/kinds.ts';

@@ -9,7 +9,7 @@ import {
   emptyTable,
   isBuiltinChain,
 } from './types.ts';
-import { tokenize, type Token } from './tokenize.ts';
+import { tokenize, tokenizeRestore, type Token } from './tokenize.ts';
 import { applyCommand, checkChainName, parseTable } from './commands.ts';
 import { validateTable } from './validate.ts';
 
@@ -86,7 +86,7 @@ export function parseSave(text: string, opts: ReadOptions = {}): Ruleset {
       }
       return;
     }
-    let toks = tokenize(line, file, lineNo);
+    let toks = tokenizeRestore(line);
     let counters: readonly [number, number] | undefined;
     const first = toks[0]!;
     const cm = /^\[(\d+):(\d+)\]$/.exec(first.text);
@@ -94,7 +94,7 @@ export function parseSave(text: string, opts: ReadOptions = {}): Ruleset {
       counters = [Number(cm[1]), Number(cm[2])];
       toks = toks.slice(1);
     }
-    applyCommand(rs, toks, { file, line: lineNo }, current);
+    applyCommand(rs, toks, { file, line: lineNo, backend }, current);
     if (counters) {
       const chain = rs.tables.get(current)!.chains.get(toks[1]?.text ?? '');
       const last = chain?.rules.at(-1);
@@ -142,7 +142,7 @@ export function applyCommandLines(base: Ruleset, text: string, opts: ReadOptions
     const lineNo = idx + 1;
     const line = raw.replace(/\r$/, '');
     if (line.trim() === '' || line.trim().startsWith('#')) return;
-    applyCommand(rs, commandArgs(line, file, lineNo), { file, line: lineNo });
+    applyCommand(rs, commandArgs(line, file, lineNo), { file, line: lineNo, backend: opts.backend ?? 'nft' });
     // a table is validated when a command named it, or (from an empty ruleset) created it
     for (const t of rs.tables.keys()) if (!base.tables.has(t)) touched.add(t);
     touched.add(tableOfLine(line));
