@@ -80,6 +80,17 @@ export interface CaseReport {
 }
 
 /** The model alone: each possibility is checked; the world follows the most likely branch. */
+/** A probe's own input error (`<probe>`: too many branches, ...) named by its case file and step. */
+function inStep<T>(plan: CasePlan, index: number, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (isInputError(e) && e.pos?.file === '<probe>' && plan.file)
+      throw e.at({ file: plan.file, line: 0, col: 0, jsonPath: ['steps', index] });
+    throw e;
+  }
+}
+
 function runModel(plan: CasePlan): StepReport[] {
   const rulesets = modelRulesets(plan.rulesets);
   const second = modelRulesets(plan.otherRulesets);
@@ -128,7 +139,7 @@ function runModel(plan: CasePlan): StepReport[] {
     for (const [r, sport] of s.sports.entries()) {
       const p = { ...s.probe, sport };
       rep.sports.push(sport);
-      const res = runProbe(lab, world, p);
+      const res = inStep(plan, s.index, () => runProbe(lab, world, p));
       if (r === 0 && res[0]) rep.trace = res[0].value.trace;
       const obs = res.map((x) => ({ p: x.p, value: x.value.observation }));
       rep.model.push(obs);

@@ -1,6 +1,15 @@
 // The model's public surface: what kube, lab, conform and cli may import.
 export { InputError, isInputError, quote, safeMessage, formatJsonPath, type SourcePos } from './errors.ts';
-export { JsonChecker, loadJson, parseJson, locateJson, type JsonPath, type JsonObject } from './json.ts';
+export {
+  JsonChecker,
+  loadJson,
+  parseJson,
+  locateJson,
+  jsonPosition,
+  parseFieldPath,
+  type JsonPath,
+  type JsonObject,
+} from './json.ts';
 export { limits, limitHint, LIMIT_ENV, type Limits } from './limits.ts';
 export { checkTopology, checkSysctls } from './net/check-topology.ts';
 export { ifNameProblem, hostNameProblem } from './net/names.ts';
