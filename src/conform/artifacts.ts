@@ -95,6 +95,10 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
         for (const r of s.rulesets) await lab.apply(r.host, r.kernelText);
         continue;
       }
+      if (s.kind === 'command') {
+        await lab.command(s.command, plan.file ?? plan.name);
+        continue;
+      }
       for (const sport of s.sports) {
         const p = { ...s.probe, sport };
         const r = await lab.probe(p, { counters: true });
