@@ -9,7 +9,7 @@ import {
   emptyTable,
   isBuiltinChain,
 } from './types.ts';
-import { tokenize, tokenizeRestore } from './tokenize.ts';
+import { tokenize, tokenizeRestore, type Token } from './tokenize.ts';
 import { applyCommand, checkChainName, parseTable } from './commands.ts';
 import { validateTable } from './validate.ts';
 
@@ -178,29 +178,48 @@ const IPTABLES_PROGRAM = /^(?:\/usr)?(?:\/s?bin\/)?iptables(?:-nft|-legacy)?$/;
 /** Lines of "iptables [-t T] -A ..." commands, as scripts write them: `sudo` and program paths, backslash
  * continuations; blank lines and # comments are skipped. */
 export function parseCommands(text: string, opts: ReadOptions = {}): Ruleset {
+  return applyCommandLines(emptyRuleset(), text, opts);
+}
+
+/** One command line as iptables' arguments (the leading `sudo` and `iptables`, `/sbin/iptables-legacy`... dropped). */
+export function commandArgs(line: string, file: string, lineNo: number): Token[] {
+  let toks = tokenize(line, file, lineNo);
+  if (toks[0]?.text === 'sudo') toks = toks.slice(1);
+  if (toks[0] && IPTABLES_PROGRAM.test(toks[0].text)) toks = toks.slice(1);
+  else if (!toks[0]?.text.startsWith('-')) {
+    throw new InputError(
+      'syntax',
+      /ip6tables/.test(toks[0]?.text ?? '')
+        ? 'ip6tables (IPv6) is not modelled'
+        : `expected an iptables command, got "${toks[0]?.text}"`,
+      { file, line: lineNo, col: toks[0]?.col ?? 1 },
+    );
+  }
+  return toks;
+}
+
+/** Command lines (-A -I -R -D -N -F -X -P) run in order on a copy of `base`, as a host's iptables would. */
+export function applyCommandLines(base: Ruleset, text: string, opts: ReadOptions = {}): Ruleset {
   const file = opts.file ?? '<commands>';
   const problems = opts.problems;
-  const rs = emptyRuleset();
+  const rs = structuredClone(base);
   const touched = new Set<TableName>();
   for (const { line, lineNo } of logicalLines(text)) {
     if (line.trim() === '' || line.trim().startsWith('#')) continue;
-    attempt(problems, () => {
-      let toks = tokenize(line, file, lineNo);
-      if (toks[0]?.text === 'sudo') toks = toks.slice(1);
-      if (toks[0] && IPTABLES_PROGRAM.test(toks[0].text)) toks = toks.slice(1);
-      else if (!toks[0]?.text.startsWith('-')) {
-        throw new InputError(
-          'syntax',
-          /ip6tables/.test(toks[0]?.text ?? '')
-            ? 'ip6tables (IPv6) is not modelled'
-            : `expected an iptables command, got "${toks[0]?.text}"`,
-          { file, line: lineNo, col: toks[0]?.col ?? 1 },
-        );
-      }
-      applyCommand(rs, toks, { file, line: lineNo, backend: opts.backend ?? 'nft' });
-    });
-    for (const t of rs.tables.keys()) touched.add(t);
+    attempt(problems, () =>
+      applyCommand(rs, commandArgs(line, file, lineNo), { file, line: lineNo, backend: opts.backend ?? 'nft' }),
+    );
+    // a table is validated when a command named it, or (from an empty ruleset) created it
+    for (const t of rs.tables.keys()) if (!base.tables.has(t)) touched.add(t);
+    touched.add(tableOfLine(line));
   }
-  for (const t of touched) validateTable(rs.tables.get(t)!, opts.backend ?? 'nft', file, problems);
+  for (const t of touched)
+    if (rs.tables.has(t)) validateTable(rs.tables.get(t)!, opts.backend ?? 'nft', file, problems);
   return rs;
+}
+
+/** The table a command line names (-t), filter otherwise. */
+function tableOfLine(line: string): TableName {
+  const m = /(?:^|\s)(?:-t|--table)\s+(\w+)/.exec(line);
+  return (m?.[1] ?? 'filter') as TableName;
 }
