@@ -13,7 +13,14 @@ export {
 export { limits, limitHint, LIMIT_ENV, type Limits } from './limits.ts';
 export { checkTopology, checkSysctls } from './net/check-topology.ts';
 export { ifNameProblem, hostNameProblem } from './net/names.ts';
-export { parseRuleset, parseSave, parseCommands, detectFormat } from './rules/restore.ts';
+export {
+  parseRuleset,
+  parseSave,
+  parseCommands,
+  applyCommandLines,
+  commandArgs,
+  detectFormat,
+} from './rules/restore.ts';
 export { printRuleset, printRuleSpec, printTable } from './rules/print.ts';
 export type { Ruleset, Rule, Hook, TableName, IptablesFlavor, Backend } from './rules/types.ts';
 export { TABLE_HOOKS, TABLES, isBuiltinChain } from './rules/types.ts';
@@ -37,3 +44,4 @@ export { runProbe, type Probe, type ProbeRun, type ProbeProto } from './probe.ts
 export type { Observation, Outcome, Weighted, DropPoint, ConntrackRecord, ErrorReport } from './observation.ts';
 export type { TraceEvent } from './trace.ts';
 export { parseNft, lintNft, printNft, detectLanguage, type NftRuleset } from './nft/index.ts';
+export { conntrackDelete, recentWrite, type ConntrackFilter } from './world-commands.ts';
