@@ -11,7 +11,7 @@ import {
   type Ruleset,
 } from '../model/index.ts';
 import { compileTopology } from '../model/index.ts';
-import type { Mutation } from '../model/index.ts';
+import { modelMutant, type Mutation } from '../model/index.ts';
 import { caseTopology, isApply, isWait, type CaseFile } from './case-file.ts';
 import { judge, type FieldDiff } from './compare.ts';
 
@@ -33,7 +33,8 @@ export function judgeAgainstMutant(c: CaseFile, mutation: Mutation | 'none'): { 
     throw e;
   }
   const ref = makeLab(net, rulesets);
-  const mut = mutation === 'none' ? makeLab(net, rulesets) : { ...makeLab(net, rulesets), mutation };
+  const mut =
+    mutation === 'none' ? makeLab(net, rulesets) : makeLab(net, rulesets, new Map(), modelMutant(mutation).semantics);
   let wr = newWorld(ref);
   let wm = newWorld(mut);
   const diffs: StepDiff[] = [];
