@@ -2,7 +2,7 @@
 // model, the kernel or both; a truth table, JSON and JUnit; exit 0/1/2.
 import { relative } from 'node:path';
 import pc from 'picocolors';
-import { loadCase, findCaseFiles, SUITES_DIR, type CaseFile } from '../conform/case-file.ts';
+import { readCase, findCaseFiles, SUITES_DIR, type CaseFile } from '../conform/case-file.ts';
 import { runCases, type CaseReport } from '../conform/run-case.ts';
 import type { Sides } from '../conform/sides.ts';
 import { labSkipReason } from '../lab/prereq.ts';
@@ -11,11 +11,7 @@ import { implementationOf, type Implementation } from '../conform/impl.ts';
 import { crossDiffs } from '../conform/cross-compare.ts';
 import { readFlags, cmdline, sidesOf, iptablesOrBothOf, type SidesAndRuntime } from './args.ts';
 import { truthTable, failureDetails, summary, writeJson, writeJunit } from './report.ts';
-
-export const CHECK_USAGE =
-  'usage: nfconform check FILE... [--sides model|kernel|both] [--runtime netns|docker] [--iptables nft|legacy|both] [--impl builtin|mutant:NAME|COMMAND] [--json] [--junit FILE]';
-export const RUN_USAGE =
-  'usage: nfconform run [SUITE...] [--tags a,b] [--sides model|kernel|both] [--runtime netns|docker] [--iptables nft|legacy|both] [--impl builtin|mutant:NAME|COMMAND] [--junit FILE] [--json FILE]';
+import { CHECK_USAGE } from './usage.ts';
 
 /** `--iptables both`: every case on iptables-nft, then on iptables-legacy; the two kernels are also
  *  compared with each other, step by step (what is not left to chance), and any difference fails. */
@@ -122,11 +118,12 @@ export async function checkCommand(argv: string[], write: (s: string) => void): 
       junit: { type: 'string' },
       iptables: { type: 'string' },
       impl: { type: 'string' },
+      'allow-path': { type: 'string', multiple: true, default: [] },
     },
     true,
   );
   if (!positionals.length) throw cmdline(CHECK_USAGE);
-  const cases = positionals.map(loadCase);
+  const cases = positionals.map((f) => readCase(f, { allowPaths: values['allow-path'] }));
   const how = sidesOf(values, 'both');
   const { reports, crossFailed } = await executeAll(
     cases,
@@ -155,10 +152,11 @@ export async function runCommand(argv: string[], write: (s: string) => void): Pr
       list: { type: 'boolean', default: false },
       iptables: { type: 'string' },
       impl: { type: 'string' },
+      'allow-path': { type: 'string', multiple: true, default: [] },
     },
     true,
   );
-  let cases = findCaseFiles(SUITES_DIR).map(loadCase);
+  let cases = findCaseFiles(SUITES_DIR).map((f) => readCase(f, { allowPaths: values['allow-path'] }));
   if (positionals.length)
     cases = cases.filter((c) =>
       positionals.some((p) => c.name.includes(p) || relative(SUITES_DIR, c.file ?? '').startsWith(p)),

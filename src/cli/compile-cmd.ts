@@ -3,9 +3,7 @@ import { readCluster, formatObjectWarning } from '../kube/objects.ts';
 import { compileNode, type NodeConfig, type LocalDetector } from '../kube/compile.ts';
 import { readText } from './load.ts';
 import { readFlags, cmdline } from './args.ts';
-
-export const COMPILE_USAGE =
-  'usage: nfconform compile --services FILE --node NAME [--node-ip IP ...] [--cluster-cidr CIDR] [--detect-local-mode ClusterCIDR|NodeCIDR|BridgeInterface|InterfaceNamePrefix|None] [--pod-cidr CIDR] [--pod-bridge-interface NAME] [--pod-interface-name-prefix PREFIX] [--masquerade-all] [--nodeport-address CIDR|IP|primary ...] [--localhost-nodeports] [--zone ZONE] [--nfacct] [--canary] [--no-random-fully] [--strict]   (kubectl get svc,endpointslices -A -o json)';
+import { COMPILE_USAGE } from './usage.ts';
 
 /** kube-proxy's --detect-local-mode and the flag that goes with each mode. */
 export function detectorOf(values: {

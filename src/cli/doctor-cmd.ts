@@ -7,9 +7,6 @@ import { canCreateNetns } from '../lab/prereq.ts';
 import { dockerSkipReason, ownContainers, sweepStaleContainers, findImage } from '../lab/docker-site.ts';
 import { readFlags } from './args.ts';
 
-export const DOCTOR_USAGE =
-  'usage: nfconform doctor [--cleanup]   (checks root, netns and tools; --cleanup removes labs of dead runs)';
-
 interface Check {
   name: string;
   ok: boolean;

@@ -6,9 +6,6 @@ import { writeArtifacts } from '../conform/artifacts.ts';
 import { labSkipReason } from '../lab/prereq.ts';
 import { readFlags, cmdline, runtimeOf, iptablesOf, parseDuration, intOf } from './args.ts';
 
-export const FUZZ_USAGE =
-  'usage: nfconform fuzz [--runs N | --time 10m] [--seed S] [--iptables nft|legacy] [--runtime netns|docker] [--out DIR] [--replay SEED:PATH] [--shrink-time 2m] [--timeout 150ms] [--services]';
-
 /** Dropped probes dominate a campaign's time; 150 ms is still >100 times a lab round trip. */
 export const FUZZ_PROBE_TIMEOUT = '150ms';
 

@@ -12,14 +12,11 @@ import {
 import { loadTopology, loadRulesets } from './load.ts';
 import { renderTrace, renderObservation } from '../conform/render.ts';
 import { sideBySide } from './side-by-side.ts';
-import { PairedLab } from '../conform/paired-lab.ts';
-import { dockerSkipReason, DockerLabError } from '../lab/docker-site.ts';
+import { FIRST_PORT } from '../conform/ports.ts';
 import type { LabRuntime } from '../lab/site.ts';
 import { loadTopologySpec } from './load.ts';
 import { readFlags, cmdline, runtimeOf, intOf } from './args.ts';
-
-export const TRACE_USAGE = `usage: nfconform trace --topology k8s-node|FILE --ruleset HOST=FILE [--ruleset HOST=FILE ...]
-                      --from HOST (tcp|udp|icmp) DST[:PORT] [--src IP] [--sport N] [--json] [--verbose] [--kernel [--runtime netns|docker]]`;
+import { TRACE_USAGE } from './usage.ts';
 
 export function parseTarget(
   proto: string | undefined,
@@ -61,9 +58,10 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
   const probe: Probe = { from: values.from, ...parseTarget(positionals[0], positionals[1]) };
   if (values.src) probe.src = values.src;
   if (values.sport) probe.sport = intOf('--sport', values.sport);
-  if (values.kernel && probe.sport === undefined) probe.sport = 40000;
+  if (values.kernel && probe.sport === undefined) probe.sport = FIRST_PORT;
   const results = runProbe(lab, newWorld(lab), probe, { verbose: values.verbose });
   if (values.kernel && runtime === 'docker') {
+    const { dockerSkipReason, DockerLabError } = await import('../lab/docker-site.ts');
     const why = await dockerSkipReason();
     if (why) throw new DockerLabError(why);
   }
@@ -106,6 +104,8 @@ async function kernelProbe(
   probe: Probe,
   runtime: LabRuntime,
 ) {
+  // the lab (execa, agents) is loaded only for --kernel: a model-only trace starts faster without it
+  const { PairedLab } = await import('../conform/paired-lab.ts');
   const lab = await PairedLab.up(loadTopologySpec(topology), { runtime });
   try {
     // command-line files are not iptables-restore input: apply the canonical iptables-save form

@@ -4,10 +4,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import type { Observation, Probe } from '../model/index.ts';
-import type { TraceEvent } from '../model/index.ts';
-import { caseTopology, isApply, isWait, type CaseFile } from './case-file.ts';
-import { LabPool, withServices } from './run-case.ts';
+import type { Observation, TraceEvent } from '../model/index.ts';
+import type { CaseFile } from './case-file.ts';
+import type { LabPool } from './run-case.ts';
+import { planCase, probeCount, FIRST_PORT } from './plan.ts';
 import { reproScript } from './repro.ts';
 import { renderPlain } from './render.ts';
 import type { KernelObservation } from '../lab/kernel-lab.ts';
@@ -48,9 +48,11 @@ export interface ExplainInput {
   path?: string;
 }
 
-/** Runs the case once more with counters, and writes case.json, repro.sh and explain.md. */
+/** Runs the case once more with counters, and writes case.json, repro.sh and explain.md, all from one plan
+ *  (the same rulesets in both flavors, the same source ports). */
 export async function writeArtifacts(dir: string, input: ExplainInput, pool?: LabPool): Promise<string> {
-  const c = await withServices(input.c);
+  const plan = await planCase(input.c, { firstPort: pool ? pool.reservePorts(probeCount(input.c)) : FIRST_PORT });
+  const c = plan.case;
   const out = join(dir, caseId(c));
   mkdirSync(out, { recursive: true });
   const md: string[] = [`# ${c.name}`, ''];
@@ -70,60 +72,53 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
   );
   const observed: Record<number, Observation> = {};
   if (pool) {
-    const lab = await pool.get(caseTopology(c));
-    for (const [h, s] of Object.entries(c.hosts ?? {})) if (s.ruleset) await lab.apply(h, s.ruleset);
-    let port = 41000;
+    const lab = await pool.get(plan.topology, { fresh: plan.freshLab });
+    for (const r of plan.rulesets) await lab.apply(r.host, r.kernelText);
+    // both flavors' rules, the other one second, as the run had them (spec/semantics.md §2.3)
+    for (const r of plan.otherRulesets) if (r.parsed) await lab.applyOther(r.host, r.parsed, r.kernelText);
     let explained = false;
-    for (const [i, s] of c.steps.entries()) {
-      if (isWait(s)) {
-        await lab.wait(s.wait);
+    for (const s of plan.steps) {
+      if (s.kind === 'wait') {
+        await lab.wait(s.seconds);
         continue;
       }
-      if (isApply(s)) {
-        for (const [h, text] of Object.entries(s.apply)) await lab.apply(h, text);
+      if (s.kind === 'apply') {
+        for (const r of s.rulesets) await lab.apply(r.host, r.kernelText);
         continue;
       }
-      const p: Probe = {
-        from: s.from,
-        proto: s.proto,
-        dst: s.dst,
-        ...(s.dport ? { dport: s.dport } : {}),
-        ...(s.src ? { src: s.src } : {}),
-        sport: s.sport ?? port++,
-      };
-      const r = await lab.probe(p, { counters: true });
-      observed[i] = r.kernel;
-      if (explained || r.verdict.diffs.length === 0) continue;
-      explained = true;
-      const best = r.model[0]!;
-      md.push(
-        `## The first diverging probe: #${i + 1} ${s.from} ${s.proto} ${s.dst}${s.dport ? `:${s.dport}` : ''} (source port ${p.sport})`,
-        '',
-      );
-      md.push(firstParting(best.value.trace, r.kernel), '');
-      md.push(
-        '### The model',
-        '',
-        '```',
-        renderPlain.trace(best.value.trace),
-        renderPlain.observation(best.value.observation, best.p),
-        '```',
-        '',
-      );
-      if (r.model.length > 1) md.push(`(the model allows ${r.model.length} results; the most likely is shown)`, '');
-      md.push(
-        '### The kernel',
-        '',
-        '```',
-        renderPlain.observation(r.kernel),
-        '',
-        'rules whose counters moved:',
-        ...(r.kernel.rulesHit ?? []).map(
-          (h) => `  ${h.host} ${h.table} ${h.chain} ${h.rule}: ${h.packets} packet(s) ${h.spec}`,
-        ),
-        '```',
-        '',
-      );
+      for (const sport of s.sports) {
+        const p = { ...s.probe, sport };
+        const r = await lab.probe(p, { counters: true });
+        observed[s.index] ??= r.kernel;
+        if (explained || r.verdict.diffs.length === 0) continue;
+        explained = true;
+        const best = r.model[0]!;
+        md.push(`## The first diverging probe: ${s.label} (source port ${p.sport})`, '');
+        md.push(firstParting(best.value.trace, r.kernel), '');
+        md.push(
+          '### The model',
+          '',
+          '```',
+          renderPlain.trace(best.value.trace),
+          renderPlain.observation(best.value.observation, best.p),
+          '```',
+          '',
+        );
+        if (r.model.length > 1) md.push(`(the model allows ${r.model.length} results; the most likely is shown)`, '');
+        md.push(
+          '### The kernel',
+          '',
+          '```',
+          renderPlain.observation(r.kernel),
+          '',
+          'rules whose counters moved:',
+          ...(r.kernel.rulesHit ?? []).map(
+            (h) => `  ${h.host} ${h.table} ${h.chain} ${h.rule}: ${h.packets} packet(s) ${h.spec}`,
+          ),
+          '```',
+          '',
+        );
+      }
     }
     if (!explained)
       md.push(
@@ -147,7 +142,7 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
     saved.services = { ...rest, file: 'services.json' };
   }
   writeFileSync(join(out, 'case.json'), JSON.stringify({ ...saved, file: undefined }, null, 2) + '\n');
-  writeFileSync(join(out, 'repro.sh'), reproScript(c), { mode: 0o755 });
+  writeFileSync(join(out, 'repro.sh'), reproScript(plan), { mode: 0o755 });
   writeFileSync(join(out, 'explain.md'), md.join('\n') + '\n');
   return out;
 }

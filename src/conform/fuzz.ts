@@ -63,7 +63,7 @@ export async function judgeCase(
   registry: readonly KnownDivergence[],
 ): Promise<CaseJudgement> {
   let raw: { diffs: StepDiff[]; probes: number };
-  if (oracle.kind === 'mutant') raw = judgeAgainstMutant(c, oracle.mutation);
+  if (oracle.kind === 'mutant') raw = await judgeAgainstMutant(c, oracle.mutation);
   else raw = await judgeOnKernel(c, oracle.pool);
   const out: CaseJudgement = { diffs: [], known: [], probes: raw.probes };
   for (const d of raw.diffs) {

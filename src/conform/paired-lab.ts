@@ -18,6 +18,7 @@ import {
 import { compileTopology } from '../model/index.ts';
 import { KernelLab, type KernelObservation, type LabOptions } from '../lab/kernel-lab.ts';
 import { judge, type Verdict } from './compare.ts';
+import { FIRST_PORT } from './ports.ts';
 
 export interface PairedProbe {
   probe: Probe;
@@ -39,7 +40,7 @@ export class PairedLab {
   private second = new Map<string, Ruleset>();
   model: ModelLab;
   world: World;
-  private nextPort = 41000;
+  private nextPort = FIRST_PORT;
 
   private constructor(
     readonly kernel: KernelLab,

@@ -1,17 +1,17 @@
 // A plain-bash reproducer for a case: ip netns, iptables-restore, socat, ping.
 // It needs no nfconform, cleans up after itself, and shows the kernel's behaviour.
+// It reads the case's plan: the same canonical rulesets, flavors and source ports as every other consumer.
 import type { TopologySpec } from '../model/index.ts';
-import { printRuleset, parseRuleset } from '../model/index.ts';
-import { type CaseFile, caseTopology, isApply, isWait } from './case-file.ts';
+import type { CasePlan, PlannedRuleset } from './plan.ts';
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-export function reproScript(c: CaseFile): string {
-  const topo: TopologySpec = caseTopology(c);
+export function reproScript(plan: CasePlan): string {
+  const topo: TopologySpec = plan.topology;
   const ns = (h: string) => `nfr-$$-${h}`;
   const L: string[] = [
     '#!/usr/bin/env bash',
-    `# Reproducer for: ${c.name}`,
+    `# Reproducer for: ${plan.name}`,
     '# Plain bash: needs root, iproute2, iptables, conntrack, socat and ping. Cleans up on exit.',
     'set -u',
     `HOSTS=(${topo.hosts.map((h) => h.name).join(' ')})`,
@@ -73,49 +73,39 @@ export function reproScript(c: CaseFile): string {
       );
     }
   }
-  const restore = (host: string, text: string, other = false) => {
-    const own = c.hosts?.[host]?.backend ?? topo.hosts.find((h) => h.name === host)?.backend ?? 'nft';
-    const backend = other ? (own === 'legacy' ? 'nft' : 'legacy') : own;
-    let body = text;
-    try {
-      body = printRuleset(parseRuleset(text));
-    } catch {
-      /* let iptables judge */
-    }
+  const restore = (r: PlannedRuleset) => {
     L.push(
-      `echo "== ruleset for ${host} (iptables-${backend}-restore)"`,
-      `ip netns exec ${ns(host)} iptables-${backend}-restore <<'RULES' || echo "   iptables-restore refused it (exit $?)"`,
-      body.trimEnd(),
+      `echo "== ruleset for ${r.host} (iptables-${r.flavor}-restore)"`,
+      `ip netns exec ${ns(r.host)} iptables-${r.flavor}-restore <<'RULES' || echo "   iptables-restore refused it (exit $?)"`,
+      r.kernelText.trimEnd(),
       'RULES',
     );
   };
-  for (const [h, s] of Object.entries(c.hosts ?? {})) if (s.ruleset) restore(h, s.ruleset);
-  // rules in the other backend come second: at equal priority they run first (spec/semantics.md §2.3)
-  for (const [h, s] of Object.entries(c.hosts ?? {}))
-    if (s.otherBackendRuleset) restore(h, s.otherBackendRuleset, true);
+  for (const r of plan.rulesets) restore(r);
+  // rules in the other flavor come second: at equal priority they run first (spec/semantics.md §2.3)
+  for (const r of plan.otherRulesets) restore(r);
   L.push('sleep 0.3', 'set +e');
-  let port = 41000;
-  for (const s of c.steps) {
-    if (isWait(s)) {
-      L.push(`sleep ${s.wait}`);
+  for (const s of plan.steps) {
+    if (s.kind === 'wait') {
+      L.push(`sleep ${s.seconds}`);
       continue;
     }
-    if (isApply(s)) {
-      for (const [h, text] of Object.entries(s.apply)) restore(h, text);
+    if (s.kind === 'apply') {
+      for (const r of s.rulesets) restore(r);
       continue;
     }
-    for (let r = 0; r < (s.repeat ?? 1); r++) {
-      const sport = s.sport ?? port++;
-      const from = ns(s.from);
-      L.push(`echo "== probe: ${s.from} ${s.proto} ${s.dst}${s.dport ? `:${s.dport}` : ''}"`);
-      if (s.proto === 'icmp') L.push(`ip netns exec ${from} ping -n -c1 -W1 ${s.src ? `-I ${s.src} ` : ''}${s.dst}`);
-      else if (s.proto === 'tcp')
+    const { from: host, proto, dst, dport, src } = s.probe;
+    for (const sport of s.sports) {
+      const from = ns(host);
+      L.push(`echo "== probe: ${host} ${proto} ${dst}${dport ? `:${dport}` : ''}"`);
+      if (proto === 'icmp') L.push(`ip netns exec ${from} ping -n -c1 -W1 ${src ? `-I ${src} ` : ''}${dst}`);
+      else if (proto === 'tcp')
         L.push(
-          `ip netns exec ${from} socat -T1 - TCP:${s.dst}:${s.dport},sourceport=${sport}${s.src ? `,bind=${s.src}` : ''},connect-timeout=1 </dev/null || echo "   (no answer / refused: exit $?)"`,
+          `ip netns exec ${from} socat -T1 - TCP:${dst}:${dport},sourceport=${sport}${src ? `,bind=${src}` : ''},connect-timeout=1 </dev/null || echo "   (no answer / refused: exit $?)"`,
         );
       else
         L.push(
-          `echo probe | ip netns exec ${from} socat -T1 - ${s.connected === false ? 'UDP-SENDTO' : 'UDP'}:${s.dst}:${s.dport},sourceport=${sport}${s.src ? `,bind=${s.src}` : ''} || echo "   (no answer / refused: exit $?)"`,
+          `echo probe | ip netns exec ${from} socat -T1 - ${s.probe.connected === false ? 'UDP-SENDTO' : 'UDP'}:${dst}:${dport},sourceport=${sport}${src ? `,bind=${src}` : ''} || echo "   (no answer / refused: exit $?)"`,
         );
     }
   }

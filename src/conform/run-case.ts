@@ -1,52 +1,50 @@
 // Runs case files on the model, the kernel, or both, and judges them against
 // their expectations and against each other. Kernel labs are reused across
 // cases with the same topology (reset, not rebuilt).
-import { formatIp as formatIpOf, parseIp as parseIpOf } from '../model/index.ts';
-import type { IptablesFlavor } from '../model/index.ts';
-import type { Sides } from './sides.ts';
 import {
   makeLab,
   newWorld,
   runProbe,
-  parseRuleset,
-  printRuleset as printRulesetOf,
   isInputError,
+  formatIp,
+  parseIp,
+  sourceFor,
+  type IptablesFlavor,
   type Observation,
   type Weighted,
   type Probe,
-  type Ruleset,
   type TopologySpec,
   type ProbeRun,
 } from '../model/index.ts';
-import { compileTopology } from '../model/index.ts';
+import type { Sides } from './sides.ts';
 import { PairedLab } from './paired-lab.ts';
 import type { LabOptions } from '../lab/kernel-lab.ts';
-import {
-  type CaseFile,
-  type Step,
-  isApply,
-  isWait,
-  isControl,
-  caseTopology,
-  type ProbeStep,
-  otherBackend,
-  mixesBackends,
-} from './case-file.ts';
+import type { CaseFile, ProbeStep } from './case-file.ts';
 import { misses } from './expect.ts';
 import { chiSquare } from './chisq.ts';
+import type { FieldDiff } from './compare.ts';
+import { readCluster, type Cluster } from '../kube/objects.ts';
+import type { Implementation } from './impl.ts';
+import type { CompilerMutant } from '../kube/mutants.ts';
+import { predict, K8S_NODE_LAYOUT } from '../kube/oracle.ts';
+import { modelMiss, kernelMiss } from './oracle-compare.ts';
+import {
+  planCase,
+  acceptedRulesets,
+  modelRulesets,
+  probeCount,
+  probeSteps,
+  FIRST_PORT,
+  LAST_PORT,
+  type CasePlan,
+} from './plan.ts';
 
 /** Significance of the distribution check: a correct model fails it once in 10,000 runs (spec/equivalence.md §3). */
 export const DISTRIBUTION_ALPHA = 1e-4;
 const category = (o: Observation) => `${o.outcome} ${o.responder ?? '-'}`;
-import type { FieldDiff } from './compare.ts';
-import { readCluster } from '../kube/objects.ts';
-import { builtinImpl, type Implementation, type ImplInput } from './impl.ts';
-import type { CompilerMutant } from '../kube/mutants.ts';
-import { predict, K8S_NODE_LAYOUT } from '../kube/oracle.ts';
-import { modelMiss, kernelMiss } from './oracle-compare.ts';
-import { sourceFor } from '../model/index.ts';
 
 export type { Sides } from './sides.ts';
+export { FIRST_PORT, withServices, withIptables } from './plan.ts';
 export type Mark = 'pass' | 'fail' | 'skip';
 
 export interface StepReport {
@@ -80,46 +78,15 @@ export interface CaseReport {
   ms: number;
 }
 
-function stepLabel(s: Step, i: number): string {
-  if (s.label) return s.label;
-  if (isApply(s)) return `apply ${Object.keys(s.apply).join(', ')}`;
-  if (isWait(s)) return `wait ${s.wait} s`;
-  return `${s.from} ${s.proto} ${s.dst}${s.proto === 'icmp' ? '' : `:${s.dport}`}${s.repeat ? ` ×${s.repeat}` : ''} (#${i + 1})`;
-}
-
-function parseFor(c: CaseFile, host: string, text: string, backend?: IptablesFlavor): Ruleset {
-  return parseRuleset(text, {
-    file: `${c.file ?? c.name}#${host}${backend ? `@${backend}` : ''}`,
-    ...(backend ? { backend } : {}),
-  });
-}
-
-/** Each host's rules in its other iptables backend (spec/semantics.md §2.3). */
-function secondRulesets(c: CaseFile, topo: TopologySpec): Map<string, Ruleset> {
-  const out = new Map<string, Ruleset>();
-  for (const [h, s] of Object.entries(c.hosts ?? {})) {
-    if (s.otherBackendRuleset === undefined) continue;
-    out.set(
-      h,
-      parseFor(c, h, s.otherBackendRuleset, otherBackend(topo.hosts.find((x) => x.name === h)?.backend ?? 'nft')),
-    );
-  }
-  return out;
-}
-
 /** The model alone: each possibility is checked; the world follows the most likely branch. */
-function runModel(c: CaseFile, topo: TopologySpec, portBase = FIRST_PORT): StepReport[] {
-  const net = compileTopology(topo);
-  const rulesets = new Map<string, Ruleset>();
-  for (const [h, s] of Object.entries(c.hosts ?? {}))
-    if (s.ruleset !== undefined) rulesets.set(h, parseFor(c, h, s.ruleset));
-  const second = secondRulesets(c, topo);
-  let lab = makeLab(net, rulesets, second);
+function runModel(plan: CasePlan): StepReport[] {
+  const rulesets = modelRulesets(plan.rulesets);
+  const second = modelRulesets(plan.otherRulesets);
+  let lab = makeLab(plan.network, rulesets, second);
   let world = newWorld(lab);
-  let port = portBase;
-  return c.steps.map((s, i): StepReport => {
+  return plan.steps.map((s): StepReport => {
     const rep: StepReport = {
-      label: stepLabel(s, i),
+      label: s.label,
       model: [],
       kernel: [],
       modelMisses: [],
@@ -128,30 +95,28 @@ function runModel(c: CaseFile, topo: TopologySpec, portBase = FIRST_PORT): StepR
       oracleMisses: [],
       sports: [],
     };
-    if (isWait(s)) {
-      world = { ...world, now: world.now + s.wait };
+    if (s.kind === 'wait') {
+      world = { ...world, now: world.now + s.seconds };
       return rep;
     }
-    if (isApply(s)) {
+    if (s.kind === 'apply') {
       let refused = false;
-      for (const [h, text] of Object.entries(s.apply)) {
-        try {
-          rulesets.set(h, parseFor(c, h, text));
-        } catch (e) {
-          if (!isInputError(e)) throw e;
+      for (const r of s.rulesets) {
+        if (r.parsed) rulesets.set(r.host, r.parsed);
+        else {
           refused = true;
-          if (!s.expectRefused) rep.modelMisses.push(`ruleset for ${h} refused: ${e.message}`);
+          if (!s.expectRefused) rep.modelMisses.push(`ruleset for ${r.host} refused: ${r.refusal!.message}`);
         }
       }
       if (s.expectRefused && !refused) rep.modelMisses.push('the ruleset was accepted, expected a refusal');
-      lab = makeLab(net, rulesets, second);
+      lab = makeLab(plan.network, rulesets, second);
       return rep;
     }
-    rep.probe = probeOf(s);
+    rep.probe = s.probe;
     const perRepeat: string[][] = [];
-    for (let r = 0; r < (s.repeat ?? 1); r++) {
-      const p = s.sport !== undefined ? rep.probe : { ...rep.probe, sport: port++ };
-      rep.sports.push(p.sport!);
+    for (const [r, sport] of s.sports.entries()) {
+      const p = { ...s.probe, sport };
+      rep.sports.push(sport);
       const res = runProbe(lab, world, p);
       if (r === 0 && res[0]) rep.trace = res[0].value.trace;
       const obs = res.map((x) => ({ p: x.p, value: x.value.observation }));
@@ -175,15 +140,6 @@ function runModel(c: CaseFile, topo: TopologySpec, portBase = FIRST_PORT): StepR
   });
 }
 
-function probeOf(s: ProbeStep): Probe {
-  const p: Probe = { from: s.from, proto: s.proto, dst: s.dst };
-  if (s.dport !== undefined) p.dport = s.dport;
-  if (s.src !== undefined) p.src = s.src;
-  if (s.sport !== undefined) p.sport = s.sport;
-  if (s.connected === false) p.connected = false;
-  return p;
-}
-
 /** "all": every repetition must meet the expectation; "any": one repetition is enough. */
 function combine(perRepeat: string[][], mode: 'all' | 'any' | undefined): string[] {
   if (mode === 'any') return perRepeat.some((m) => m.length === 0) ? [] : [...new Set(perRepeat.flat())].slice(0, 3);
@@ -201,9 +157,6 @@ function expectOver(possible: Weighted<Observation>[], exp: NonNullable<ProbeSte
 }
 
 /** Keeps one kernel lab per topology and resets it between cases. */
-/** Source ports of probes that do not choose one: FIRST_PORT, FIRST_PORT+1, ... */
-export const FIRST_PORT = 41000;
-
 export class LabPool {
   private current: { key: string; lab: PairedLab } | undefined;
   /**
@@ -214,7 +167,7 @@ export class LabPool {
   private nextPort = FIRST_PORT;
 
   reservePorts(n: number): number {
-    if (this.nextPort + n > 60999) this.nextPort = FIRST_PORT;
+    if (this.nextPort + n > LAST_PORT) this.nextPort = FIRST_PORT;
     const base = this.nextPort;
     this.nextPort += n;
     return base;
@@ -254,45 +207,37 @@ export class LabPool {
   }
 }
 
-async function runKernel(
-  c: CaseFile,
-  topo: TopologySpec,
-  pool: LabPool,
-  steps: StepReport[],
-  portBase = FIRST_PORT,
-): Promise<void> {
-  const lab = await pool.get(topo, { fresh: mixesBackends(c) });
-  for (const [h, s] of Object.entries(c.hosts ?? {})) {
-    if (s.ruleset === undefined) continue;
-    const r = await lab.apply(h, printable(c, h, s.ruleset));
-    if (!r.kernelOk)
-      throw new Error(`the kernel refused the ruleset for ${h} that the model accepted: ${r.kernelError}`);
+async function runKernel(plan: CasePlan, pool: LabPool, steps: StepReport[]): Promise<void> {
+  const lab = await pool.get(plan.topology, { fresh: plan.freshLab });
+  for (const r of plan.rulesets) {
+    const a = await lab.apply(r.host, r.kernelText);
+    if (!a.kernelOk)
+      throw new Error(`the kernel refused the ruleset for ${r.host} that the model accepted: ${a.kernelError}`);
   }
-  // then the other backend's rules: registered later, they run first at equal priority (spec/semantics.md §2.3)
-  for (const [h, rs] of secondRulesets(c, topo)) {
-    const r = await lab.applyOther(h, rs, printRulesetOf(rs));
-    if (!r.kernelOk)
+  // then the other flavor's rules: registered later, they run first at equal priority (spec/semantics.md §2.3)
+  for (const r of plan.otherRulesets) {
+    const a = await lab.applyOther(r.host, r.parsed!, r.kernelText);
+    if (!a.kernelOk)
       throw new Error(
-        `the kernel refused the other backend's rules for ${h} that the model accepted: ${r.kernelError}`,
+        `the kernel refused the other backend's rules for ${r.host} that the model accepted: ${a.kernelError}`,
       );
   }
-  let port = portBase;
-  for (const [i, s] of c.steps.entries()) {
-    const rep = steps[i]!;
-    if (isWait(s)) {
-      await lab.wait(s.wait);
+  for (const s of plan.steps) {
+    const rep = steps[s.index]!;
+    if (s.kind === 'wait') {
+      await lab.wait(s.seconds);
       continue;
     }
-    if (isApply(s)) {
+    if (s.kind === 'apply') {
       let refused = false;
-      for (const [h, text] of Object.entries(s.apply)) {
-        const r = await lab.apply(h, printableOrRaw(c, h, text));
-        if (!r.kernelOk) refused = true;
-        if (r.kernelOk !== r.modelOk)
+      for (const r of s.rulesets) {
+        const a = await lab.apply(r.host, r.kernelText);
+        if (!a.kernelOk) refused = true;
+        if (a.kernelOk !== a.modelOk)
           rep.diffs.push({
-            field: `apply.${h}`,
-            model: r.modelOk ? 'accepted' : `refused: ${r.modelError}`,
-            kernel: r.kernelOk ? 'accepted' : `refused: ${r.kernelError}`,
+            field: `apply.${r.host}`,
+            model: a.modelOk ? 'accepted' : `refused: ${a.modelError}`,
+            kernel: a.kernelOk ? 'accepted' : `refused: ${a.kernelError}`,
           });
       }
       if (s.expectRefused && !refused) rep.kernelMisses.push('the kernel accepted the ruleset, expected a refusal');
@@ -300,9 +245,8 @@ async function runKernel(
       continue;
     }
     const perRepeat: string[][] = [];
-    for (let r = 0; r < (s.repeat ?? 1); r++) {
-      const p = s.sport !== undefined ? rep.probe! : { ...rep.probe!, sport: port++ };
-      const res = await lab.probe(p);
+    for (const sport of s.sports) {
+      const res = await lab.probe({ ...s.probe, sport });
       rep.kernel.push(res.kernel);
       if (s.expect) perRepeat.push(misses(res.kernel, s.expect));
       rep.diffs.push(...res.verdict.diffs);
@@ -330,19 +274,6 @@ async function runKernel(
         });
       }
     }
-  }
-}
-
-/** Command-line rulesets are not iptables-restore input: give the kernel the canonical form. */
-function printable(c: CaseFile, host: string, text: string): string {
-  return printRulesetOf(parseFor(c, host, text));
-}
-function printableOrRaw(c: CaseFile, host: string, text: string): string {
-  try {
-    return printable(c, host, text);
-  } catch (e) {
-    if (isInputError(e)) return text; // let the kernel judge what the model refuses
-    throw e;
   }
 }
 
@@ -382,22 +313,26 @@ export async function runCases(cases: readonly CaseFile[], opts: RunOptions): Pr
         ms: 0,
       };
       try {
-        const c = withIptables(await withServices(c0, opts.impl ?? builtinImpl(opts.mutant)), opts.iptables);
-        const topo = caseTopology(c);
-        const probes = c.steps.reduce((n, st) => n + (isControl(st) ? 0 : (st.repeat ?? 1)), 0);
-        const portBase = opts.sides === 'model' ? FIRST_PORT : pool.reservePorts(probes);
-        rep.steps = runModel(c, topo, portBase);
+        const firstPort = opts.sides === 'model' ? FIRST_PORT : pool.reservePorts(probeCount(c0));
+        const plan = await planCase(c0, {
+          firstPort,
+          ...(opts.impl ? { impl: opts.impl } : {}),
+          ...(opts.mutant ? { mutant: opts.mutant } : {}),
+          ...(opts.iptables ? { iptables: opts.iptables } : {}),
+        });
+        acceptedRulesets(plan);
+        rep.steps = runModel(plan);
         if (opts.sides !== 'kernel') rep.model = rep.steps.some((s) => s.modelMisses.length) ? 'fail' : 'pass';
         if (opts.sides !== 'model') {
           if (opts.kernelSkip) rep.skipReason = opts.kernelSkip;
           else {
-            await runKernel(c, topo, pool, rep.steps, portBase);
+            await runKernel(plan, pool, rep.steps);
             rep.kernel = rep.steps.some((s) => s.kernelMisses.length) ? 'fail' : 'pass';
             if (opts.sides === 'both') rep.agree = rep.steps.some((s) => s.diffs.length) ? 'fail' : 'pass';
           }
         }
-        if (c.services) {
-          judgeOracle(c, topo, rep.steps, opts.sides);
+        if (plan.services) {
+          judgeOracle(plan, rep.steps, opts.sides);
           rep.oracle = rep.steps.some((s) => s.oracleMisses.length) ? 'fail' : 'pass';
         }
       } catch (e) {
@@ -416,81 +351,23 @@ export async function runCases(cases: readonly CaseFile[], opts: RunOptions): Pr
   return out;
 }
 
-/** The case with every host on one iptables backend (nft or legacy). */
-export function withIptables(c: CaseFile, backend: IptablesFlavor | undefined): CaseFile {
-  if (!backend) return c;
-  const hosts = structuredClone(c.hosts ?? {});
-  const topo = caseTopology(c);
-  // a host with rules in both backends keeps its own choice
-  for (const h of topo.hosts)
-    if (hosts[h.name]?.otherBackendRuleset === undefined) (hosts[h.name] ??= {}).backend = backend;
-  return { ...c, hosts };
-}
-
-/** A case with "services": each node's ruleset compiled from them by the implementation under test (the
- *  built-in compiler by default), bridge ports in hairpin mode (kubelet's hairpin-veth); `apply: { services }`
- *  steps become the nodes' new rulesets. What the implementation writes must parse: else an input error naming it. */
-export async function withServices(c: CaseFile, impl: Implementation = builtinImpl()): Promise<CaseFile> {
-  if (!c.services?.text) return c;
-  const svc = c.services;
-  const compileAll = async (text: string): Promise<Record<string, string>> => {
-    const cluster: unknown = JSON.parse(text);
-    readCluster(text, svc.file, { strict: true }); // the Services must be valid whatever the implementation
-    const out: Record<string, string> = {};
-    for (const n of K8S_NODE_LAYOUT.nodes) {
-      const input: ImplInput = {
-        apiVersion: 'nfconform/v1',
-        node: { name: n.name, addresses: [...n.addresses] },
-        clusterCIDR: svc.clusterCIDR,
-        masqueradeAll: svc.masqueradeAll ?? false,
-        localhostNodePorts: svc.localhostNodePorts ?? false,
-        cluster,
-      };
-      const rules = await impl.compile(input, text, svc.file);
-      parseRuleset(rules, { file: `${impl.name} (output for ${n.name})` });
-      out[n.name] = rules;
-    }
-    return out;
-  };
-  const hosts = structuredClone(c.hosts ?? {});
-  for (const [node, text] of Object.entries(await compileAll(svc.text!))) {
-    const h = (hosts[node] ??= {});
-    if (h.ruleset === undefined) h.ruleset = text;
-  }
-  const ports: Record<string, string[]> = { node: ['veth-pod1', 'veth-pod2'], node2: ['veth-pod3'] };
-  for (const [node, list] of Object.entries(ports)) if (hosts[node]!.hairpin === undefined) hosts[node]!.hairpin = list;
-  const steps = await Promise.all(
-    c.steps.map(async (s) =>
-      isApply(s) && s.apply.services !== undefined
-        ? { ...s, apply: await compileAll(s.apply.services), [SERVICES_TEXT]: s.apply.services }
-        : s,
-    ),
-  );
-  return { ...c, hosts, steps };
-}
-
-/** The Services text an apply step installed, kept beside the compiled rulesets. */
-const SERVICES_TEXT = Symbol('services');
-function c0Services(s: Step): string | undefined {
-  return (s as { [SERVICES_TEXT]?: string })[SERVICES_TEXT];
-}
-
 /** The model's distribution must be the oracle's; each kernel observation one of its results. */
-function judgeOracle(c: CaseFile, topo: TopologySpec, steps: StepReport[], sides: Sides): void {
+function judgeOracle(plan: CasePlan, steps: StepReport[], sides: Sides): void {
+  const svc = plan.services!;
   const layout = {
     ...K8S_NODE_LAYOUT,
-    clusterCIDR: c.services!.clusterCIDR,
-    ...(c.services!.masqueradeAll ? { masqueradeAll: true } : {}),
+    clusterCIDR: svc.clusterCIDR,
+    ...(svc.masqueradeAll ? { masqueradeAll: true } : {}),
   };
-  const net = compileTopology(topo);
-  let cluster = readCluster(c.services!.text!, c.services!.file, { strict: true });
-  c.steps.forEach((s, i) => {
-    if (isApply(s) && c0Services(s)) cluster = readCluster(c0Services(s)!, c.services!.file, { strict: true });
-    if (isControl(s) || s.oracle === false) return;
-    const rep = steps[i]!;
-    const src = s.src ?? formatIpOf(sourceFor(net.hosts.get(s.from)!, parseIpOf(s.dst)!) ?? 0);
-    const want = predict(cluster, layout, probeOf(s), src);
-    if (!want) return;
+  const clusters = new Map<string, Cluster>();
+  const clusterOf = (text: string) =>
+    clusters.get(text) ?? clusters.set(text, readCluster(text, svc.file, { strict: true })).get(text)!;
+  for (const s of probeSteps(plan)) {
+    if (s.oracleCluster === undefined) continue;
+    const rep = steps[s.index]!;
+    const src = s.probe.src ?? formatIp(sourceFor(plan.network.hosts.get(s.probe.from)!, parseIp(s.probe.dst)!) ?? 0);
+    const want = predict(clusterOf(s.oracleCluster), layout, s.probe, src);
+    if (!want) continue;
     if (sides !== 'kernel') {
       for (const [r, dist] of rep.model.entries()) {
         const miss = modelMiss(want, dist, src, rep.sports[r]);
@@ -502,5 +379,5 @@ function judgeOracle(c: CaseFile, topo: TopologySpec, steps: StepReport[], sides
       if (miss) rep.oracleMisses.push(miss);
     }
     rep.oracleMisses = [...new Set(rep.oracleMisses)];
-  });
+  }
 }

@@ -7,9 +7,16 @@ import { resolve, type ResolvedEndpoint, type ResolvedPort } from './endpoints.t
 
 /** Where things are: nodes and their addresses, which node each host's traffic enters, the pod network. */
 export interface ClusterLayout {
+  /** the pod network; also the local-traffic detector unless `podTraffic` says otherwise */
   clusterCIDR: string;
+  /** how the node tells pod traffic (kube-proxy's --detect-local-mode): by source CIDR, by the hosts
+   *  whose packets enter through pod interfaces (BridgeInterface, InterfaceNamePrefix), or not at all */
+  podTraffic?: { cidr: string } | { hosts: string[] } | 'none';
   masqueradeAll?: boolean;
-  nodes: { name: string; addresses: string[] }[];
+  /** NodePorts answer on 127.0.0.1 too (kube-proxy's localhost NodePorts, route_localnet=1) */
+  localhostNodePorts?: boolean;
+  /** each node's addresses (the primary one first) and its topology.kubernetes.io/zone label */
+  nodes: { name: string; addresses: string[]; zone?: string }[];
   /** the node a host's packets to a Service reach first */
   entryNode: Record<string, string>;
   /** address -> host, for responders */
@@ -74,13 +81,11 @@ export function predict(
   probe: Probe,
   src: string,
 ): OracleResult[] | undefined {
-  const ports = layout.nodes.flatMap((n) => resolve(cluster, n.name).map((rp) => ({ node: n.name, rp })));
+  const ports = layout.nodes.flatMap((n) =>
+    resolve(cluster, n.name, n.zone !== undefined ? { zone: n.zone } : {}).map((rp) => ({ node: n.name, rp })),
+  );
   const entry = layout.entryNode[probe.from];
-  const inCluster = (() => {
-    const c = parseCidr(layout.clusterCIDR)!;
-    const a = parseIp(src);
-    return a !== undefined && cidrContains(c, a);
-  })();
+  const inCluster = isPodTraffic(layout, probe.from, src);
   const at = (node: string | undefined) => ports.filter((x) => x.node === node).map((x) => x.rp);
   const proto = probe.proto.toUpperCase();
   const matches = (rp: ResolvedPort, port: number | undefined) => rp.port.protocol === proto && port === probe.dport;
@@ -92,23 +97,12 @@ export function predict(
     if (!rp) return [{ p: 1, outcome: 'dropped', responder: null }]; // another port or protocol: not forwarded (C20)
     const eps = rp.svc.internalTrafficPolicy === 'Local' ? rp.local : rp.cluster;
     if (eps.length === 0) return [{ p: 1, outcome: rp.hasEndpoints ? 'dropped' : 'refused', responder: null }];
-    return spread(
-      eps,
-      layout,
-      (e) => inCluster && !layout.masqueradeAll && e.ip !== src,
-      rp.svc.sessionAffinity === 'ClientIP',
-    );
+    // masqueraded unless the detector takes it for pod traffic; without a detector nothing is
+    const masq = layout.masqueradeAll || (layout.podTraffic !== 'none' && !inCluster);
+    return spread(eps, layout, (e) => !masq && e.ip !== src, rp.svc.sessionAffinity === 'ClientIP');
   }
-  // a NodePort on a node's address: handled by the node that owns it
-  const owner = layout.nodes.find((n) => n.addresses.includes(probe.dst))?.name;
-  if (owner) {
-    const rp = at(owner).find(
-      (x) => (x.svc.type === 'NodePort' || x.svc.type === 'LoadBalancer') && matches(x, x.port.nodePort),
-    );
-    if (!rp) return undefined;
-    return external(rp, layout, src, inCluster, owner);
-  }
-  // a load balancer or external IP, handled by the node the client's packets reach
+  // a load balancer or external IP (even one that is also a node's address: its rule comes before the
+  // NodePort catch-all in KUBE-SERVICES), handled by the node the client's packets reach
   const ext = at(entry).find(
     (x) =>
       (x.svc.loadBalancerIPs.includes(probe.dst) || x.svc.externalIPs.includes(probe.dst)) && matches(x, x.port.port),
@@ -116,14 +110,49 @@ export function predict(
   if (ext) {
     // a node's own packets to an external address without endpoints are not intercepted: they leave the cluster
     if (!ext.hasEndpoints && layout.nodes.some((n) => n.name === probe.from)) return undefined;
-    const ranges = ext.svc.loadBalancerIPs.includes(probe.dst) ? ext.svc.loadBalancerSourceRanges : [];
+    const isLb = ext.svc.loadBalancerIPs.includes(probe.dst);
+    const ranges = isLb ? ext.svc.loadBalancerSourceRanges : [];
     const a = parseIp(src)!;
+    // kube-proxy also admits the load-balancer IPs themselves as sources when a range holds the node's
+    // primary address (a node reaching a VIP it holds locally sends from the VIP)
+    const primary = parseIp(layout.nodes.find((n) => n.name === entry)?.addresses[0] ?? '');
+    const admitsNode = primary !== undefined && ranges.some((r) => cidrContains(parseCidr(r)!, primary));
+    const admitted =
+      ranges.some((r) => cidrContains(parseCidr(r)!, a)) || (admitsNode && ext.svc.loadBalancerIPs.includes(src));
     // a Service without endpoints refuses before its source ranges are looked at
-    if (ranges.length && ext.hasEndpoints && !ranges.some((r) => cidrContains(parseCidr(r)!, a)))
-      return [{ p: 1, outcome: 'dropped', responder: null }];
+    if (ranges.length && ext.hasEndpoints && !admitted) return [{ p: 1, outcome: 'dropped', responder: null }];
     return external(ext, layout, src, inCluster, entry);
   }
+  // a NodePort on 127.0.0.1, from a node itself: DNATed with localhost NodePorts (masqueraded: 127/8
+  // cannot leave the node), else nothing intercepts it and nothing listens there
+  if (probe.dst === '127.0.0.1' && layout.nodes.some((n) => n.name === probe.from)) {
+    const rp = at(probe.from).find((x) => x.hasNodePort && matches(x, x.port.nodePort));
+    if (!rp) return undefined;
+    if (!layout.localhostNodePorts) {
+      // the filter rules for node ports without (local) endpoints still match: 127.0.0.1 is a local address
+      const noLocal = rp.hasEndpoints && rp.externalLocal && rp.local.length === 0;
+      return [{ p: 1, outcome: noLocal ? 'dropped' : 'refused', responder: null }];
+    }
+    return external(rp, layout, src, false, probe.from).map((r) => ({ ...r, sourceKept: false }));
+  }
+  // a NodePort on a node's address: handled by the node that owns it
+  const owner = layout.nodes.find((n) => n.addresses.includes(probe.dst))?.name;
+  if (owner) {
+    const rp = at(owner).find((x) => x.hasNodePort && matches(x, x.port.nodePort));
+    if (!rp) return undefined;
+    return external(rp, layout, src, inCluster, owner);
+  }
   return undefined;
+}
+
+/** Whether the node's local-traffic detector takes the probe for pod traffic. */
+function isPodTraffic(layout: ClusterLayout, from: string, src: string): boolean {
+  const d = layout.podTraffic ?? { cidr: layout.clusterCIDR };
+  if (d === 'none') return false;
+  if ('hosts' in d) return d.hosts.includes(from);
+  const c = parseCidr(d.cidr);
+  const a = parseIp(src);
+  return c !== undefined && a !== undefined && cidrContains(c, a);
 }
 
 function external(
@@ -134,7 +163,7 @@ function external(
   handler: string | undefined,
 ): OracleResult[] {
   // "node traffic" is traffic from the handling node's own addresses
-  const fromNode = layout.nodes.some((n) => n.name === handler && n.addresses.includes(src));
+  const fromNode = layout.nodes.some((n) => n.name === handler && n.addresses.includes(src)) || src.startsWith('127.');
   // externalTrafficPolicy=Local concerns outside clients: pods and nodes still use every endpoint
   const local = rp.svc.externalTrafficPolicy === 'Local' && !fromPod && !fromNode;
   if (rp.svc.externalTrafficPolicy === 'Local' && fromPod) {

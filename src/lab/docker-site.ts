@@ -2,7 +2,8 @@
 // labelled with the run and its owner), the lab's namespaces inside it, and one
 // long-lived helper (agent/supervisor.mjs) driven over the container's attached
 // stdin/stdout. No `docker exec` per command: one costs ~100 ms here.
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { PassThrough } from 'node:stream';
 import { createInterface } from 'node:readline';
@@ -27,8 +28,10 @@ export class DockerLabError extends Error {
   }
 }
 
+/** dockerode takes ~0.5 s to load: loaded on the first use of a Docker lab, not with this module. */
 export function dockerClient(): Docker {
-  return new Docker();
+  const DockerClass = createRequire(import.meta.url)('dockerode') as typeof Docker;
+  return new DockerClass();
 }
 
 /** Why a Docker lab cannot start here, or undefined. */

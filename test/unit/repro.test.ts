@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { reproScript } from '../../src/conform/repro.ts';
 import type { CaseFile } from '../../src/conform/case-file.ts';
+import { planCase } from '../../src/conform/plan.ts';
 
 const c: CaseFile = {
   name: 'repro test',
@@ -21,8 +22,8 @@ const c: CaseFile = {
   ],
 };
 
-test('repro.sh is valid bash that builds the lab, applies the canonical ruleset and cleans up', () => {
-  const s = reproScript(c);
+test('repro.sh is valid bash that builds the lab, applies the canonical ruleset and cleans up', async () => {
+  const s = reproScript(await planCase(c));
   const dir = mkdtempSync(join(tmpdir(), 'nfc-repro-'));
   writeFileSync(join(dir, 'repro.sh'), s);
   execFileSync('bash', ['-n', join(dir, 'repro.sh')]); // syntax check
@@ -63,17 +64,19 @@ test('artifacts of a generated Services case: case.json replays with check (serv
   execFileSync('bash', ['-n', join(dir, 'repro.sh')]);
 });
 
-test('repro.sh of a case with both backends loads the other backend second', () => {
-  const s = reproScript({
-    ...c,
-    hosts: {
-      node: {
-        backend: 'nft',
-        ruleset: '*filter\n-A INPUT -p tcp --dport 8080 -j DROP\nCOMMIT\n',
-        otherBackendRuleset: '*filter\n-A INPUT -p tcp --dport 9090 -j DROP\nCOMMIT\n',
+test('repro.sh of a case with both backends loads the other backend second', async () => {
+  const s = reproScript(
+    await planCase({
+      ...c,
+      hosts: {
+        node: {
+          backend: 'nft',
+          ruleset: '*filter\n-A INPUT -p tcp --dport 8080 -j DROP\nCOMMIT\n',
+          otherBackendRuleset: '*filter\n-A INPUT -p tcp --dport 9090 -j DROP\nCOMMIT\n',
+        },
       },
-    },
-  });
+    }),
+  );
   const nft = s.indexOf('iptables-nft-restore');
   const legacy = s.indexOf('iptables-legacy-restore');
   expect(nft).toBeGreaterThan(0);

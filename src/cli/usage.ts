@@ -1,0 +1,43 @@
+// Every command's usage line, apart from the commands themselves: `nfconform --help` prints them all
+// without loading any command (each command throws its own line on a bad command line).
+
+export const RUN_USAGE =
+  'usage: nfconform run [SUITE...] [--tags a,b] [--sides model|kernel|both] [--runtime netns|docker] [--iptables nft|legacy|both] [--impl builtin|mutant:NAME|COMMAND] [--allow-path DIR ...] [--junit FILE] [--json FILE]';
+
+export const CHECK_USAGE =
+  'usage: nfconform check FILE... [--sides model|kernel|both] [--runtime netns|docker] [--iptables nft|legacy|both] [--impl builtin|mutant:NAME|COMMAND] [--allow-path DIR ...] [--json] [--junit FILE]';
+
+export const FUZZ_USAGE =
+  'usage: nfconform fuzz [--runs N | --time 10m] [--seed S] [--iptables nft|legacy] [--runtime netns|docker] [--out DIR] [--replay SEED:PATH] [--shrink-time 2m] [--timeout 150ms] [--services]';
+
+export const COMPILE_USAGE =
+  'usage: nfconform compile --services FILE --node NAME [--node-ip IP ...] [--cluster-cidr CIDR] [--detect-local-mode ClusterCIDR|NodeCIDR|BridgeInterface|InterfaceNamePrefix|None] [--pod-cidr CIDR] [--pod-bridge-interface NAME] [--pod-interface-name-prefix PREFIX] [--masquerade-all] [--nodeport-address CIDR|IP|primary ...] [--localhost-nodeports] [--zone ZONE] [--nfacct] [--canary] [--no-random-fully] [--strict]   (kubectl get svc,endpointslices -A -o json)';
+
+export const VALIDATE_USAGE =
+  'usage: nfconform validate --services FILE --ruleset NODE.iptables-save --node-ip IP [--node-ip IP ...] [--node NAME] [--pod-cidr CIDR] [--cluster-cidr CIDR] [--sides model|kernel|both] [--runtime netns|docker] [--iptables nft|legacy] [--strict] [--json] [--junit FILE]';
+
+export const TRACE_USAGE = `usage: nfconform trace --topology k8s-node|FILE --ruleset HOST=FILE [--ruleset HOST=FILE ...]
+                      --from HOST (tcp|udp|icmp) DST[:PORT] [--src IP] [--sport N] [--json] [--verbose] [--kernel [--runtime netns|docker]]`;
+
+export const LINT_USAGE =
+  'usage: nfconform lint FILE [--lang iptables|nft] [--iptables nft|legacy]   (prints the canonical form, or the errors)';
+
+export const DOCTOR_USAGE =
+  'usage: nfconform doctor [--cleanup]   (checks root, netns and tools; --cleanup removes labs of dead runs)';
+
+export const LAB_USAGE = `usage: nfconform lab up [--topology k8s-node|FILE] [--ruleset HOST=FILE ...]
+                    lab status | lab down [RUNID] | lab exec HOST [--lab RUNID] -- CMD...`;
+
+export const USAGE = `nfconform: property-based conformance for netfilter and Kubernetes Services
+
+commands:
+  ${RUN_USAGE}
+  ${CHECK_USAGE}
+  ${FUZZ_USAGE}
+  ${COMPILE_USAGE}
+  ${VALIDATE_USAGE}
+  ${TRACE_USAGE.replace(/\n/g, '\n  ')}
+  ${LINT_USAGE}
+  ${DOCTOR_USAGE}
+  ${LAB_USAGE.replace(/\n/g, '\n  ')}
+`;

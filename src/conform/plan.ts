@@ -1,0 +1,271 @@
+// One case, read and checked once: the plan every consumer reads (the model run, the kernel run, the mutant
+// oracle, explain.md, repro.sh, the Docker runtime). Services are compiled, the iptables choice is applied,
+// every ruleset is parsed once in its host's iptables flavor with its canonical text, and every probe's source
+// ports are fixed by one counter (README "How the pieces are built", spec/equivalence.md §1).
+import {
+  parseRuleset,
+  printRuleset,
+  isInputError,
+  compileTopology,
+  type InputError,
+  type IptablesFlavor,
+  type Network,
+  type Probe,
+  type Ruleset,
+  type TopologySpec,
+} from '../model/index.ts';
+import { readCluster } from '../kube/objects.ts';
+import { K8S_NODE_LAYOUT } from '../kube/oracle.ts';
+import type { CompilerMutant } from '../kube/mutants.ts';
+import { builtinImpl, type Implementation, type ImplInput } from './impl.ts';
+import {
+  caseTopology,
+  isApply,
+  isWait,
+  isControl,
+  otherBackend,
+  mixesBackends,
+  type CaseFile,
+  type CaseServices,
+  type Expectation,
+  type ProbeStep,
+  type Step,
+} from './case-file.ts';
+
+import { FIRST_PORT } from './ports.ts';
+
+export { FIRST_PORT, LAST_PORT } from './ports.ts';
+
+/** A ruleset as the model read it (once), and what the kernel is given. */
+export interface PlannedRuleset {
+  host: string;
+  flavor: IptablesFlavor;
+  /** as the case wrote it */
+  text: string;
+  /** the model's reading; undefined when it refused the text */
+  parsed: Ruleset | undefined;
+  refusal: InputError | undefined;
+  /** the canonical iptables-save form (command lines are not iptables-restore input); the raw text when the
+   *  model refused it, so that the kernel judges it too */
+  kernelText: string;
+}
+
+export interface ProbePlan {
+  kind: 'probe';
+  index: number;
+  label: string;
+  /** the probe without its source port */
+  probe: Probe;
+  /** the source port of each repetition (the same on every side) */
+  sports: number[];
+  expect: Expectation | undefined;
+  /** with repeat: the kernel's counts must fit the model's probabilities (chi-square) */
+  distribution: boolean;
+  /** the Services in force at this step, when the Service-level oracle judges it */
+  oracleCluster: string | undefined;
+}
+
+export interface ApplyPlan {
+  kind: 'apply';
+  index: number;
+  label: string;
+  rulesets: PlannedRuleset[];
+  expectRefused: boolean;
+}
+
+export interface WaitPlan {
+  kind: 'wait';
+  index: number;
+  label: string;
+  seconds: number;
+}
+
+export type PlannedStep = ProbePlan | ApplyPlan | WaitPlan;
+
+export interface CasePlan {
+  /** the case with Services compiled and the iptables choice applied (what case.json and repro.sh replay) */
+  case: CaseFile;
+  name: string;
+  file: string | undefined;
+  topology: TopologySpec;
+  network: Network;
+  /** each host's rules in its own iptables flavor */
+  rulesets: PlannedRuleset[];
+  /** rules in a host's other flavor, loaded second: both are evaluated (spec/semantics.md §2.3) */
+  otherRulesets: PlannedRuleset[];
+  steps: PlannedStep[];
+  /** probes sent in all (repetitions counted) */
+  probes: number;
+  /** a fresh lab, not a reset one: legacy tables, once used, stay registered */
+  freshLab: boolean;
+  services: CaseServices | undefined;
+}
+
+export interface PlanOptions {
+  /** the implementation that compiles Services (default: the built-in compiler, or `mutant`) */
+  impl?: Implementation;
+  mutant?: CompilerMutant;
+  /** every host's rules with this iptables flavor, whatever the case says */
+  iptables?: IptablesFlavor;
+  /** the first source port (a lab pool gives cases sharing a lab disjoint ranges) */
+  firstPort?: number;
+}
+
+export function stepLabel(s: Step, i: number): string {
+  if (s.label) return s.label;
+  if (isApply(s)) return `apply ${Object.keys(s.apply).join(', ')}`;
+  if (isWait(s)) return `wait ${s.wait} s`;
+  return `${s.from} ${s.proto} ${s.dst}${s.proto === 'icmp' ? '' : `:${s.dport}`}${s.repeat ? ` ×${s.repeat}` : ''} (#${i + 1})`;
+}
+
+export function probeOf(s: ProbeStep): Probe {
+  const p: Probe = { from: s.from, proto: s.proto, dst: s.dst };
+  if (s.dport !== undefined) p.dport = s.dport;
+  if (s.src !== undefined) p.src = s.src;
+  if (s.sport !== undefined) p.sport = s.sport;
+  if (s.connected === false) p.connected = false;
+  return p;
+}
+
+/** How many probes a case sends (repetitions counted): the size of its port range. */
+export const probeCount = (c: CaseFile): number =>
+  c.steps.reduce((n, st) => n + (isControl(st) ? 0 : (st.repeat ?? 1)), 0);
+
+/** One host's ruleset, read once in the given flavor. */
+export function planRuleset(c: CaseFile, host: string, text: string, flavor: IptablesFlavor): PlannedRuleset {
+  try {
+    const parsed = parseRuleset(text, { file: `${c.file ?? c.name}#${host}@${flavor}`, backend: flavor });
+    return { host, flavor, text, parsed, refusal: undefined, kernelText: printRuleset(parsed) };
+  } catch (e) {
+    if (!isInputError(e)) throw e;
+    return { host, flavor, text, parsed: undefined, refusal: e, kernelText: text };
+  }
+}
+
+/** The plan of a case. Rulesets the model refuses are kept with their refusal (see `acceptedRulesets`). */
+export async function planCase(c0: CaseFile, opts: PlanOptions = {}): Promise<CasePlan> {
+  const c = withIptables(await withServices(c0, opts.impl ?? builtinImpl(opts.mutant)), opts.iptables);
+  const topology = caseTopology(c);
+  const network = compileTopology(topology);
+  const flavorOf = (h: string) => network.hosts.get(h)?.backend ?? 'nft';
+  const rulesets: PlannedRuleset[] = [];
+  const otherRulesets: PlannedRuleset[] = [];
+  for (const [h, s] of Object.entries(c.hosts ?? {})) {
+    if (s.ruleset !== undefined) rulesets.push(planRuleset(c, h, s.ruleset, flavorOf(h)));
+    if (s.otherBackendRuleset !== undefined)
+      otherRulesets.push(planRuleset(c, h, s.otherBackendRuleset, otherBackend(flavorOf(h))));
+  }
+  let port = opts.firstPort ?? FIRST_PORT;
+  let cluster = c.services?.text;
+  const steps = c.steps.map((s, index): PlannedStep => {
+    const label = stepLabel(s, index);
+    if (isWait(s)) return { kind: 'wait', index, label, seconds: s.wait };
+    if (isApply(s)) {
+      cluster = servicesOf(s) ?? cluster;
+      return {
+        kind: 'apply',
+        index,
+        label,
+        rulesets: Object.entries(s.apply).map(([h, text]) => planRuleset(c, h, text, flavorOf(h))),
+        expectRefused: s.expectRefused ?? false,
+      };
+    }
+    const probe = probeOf(s);
+    const sports = Array.from({ length: s.repeat ?? 1 }, () => s.sport ?? port++);
+    return {
+      kind: 'probe',
+      index,
+      label,
+      probe,
+      sports,
+      expect: s.expect,
+      distribution: s.distribution ?? false,
+      oracleCluster: s.oracle === false ? undefined : cluster,
+    };
+  });
+  return {
+    case: c,
+    name: c.name,
+    file: c.file,
+    topology,
+    network,
+    rulesets,
+    otherRulesets,
+    steps,
+    probes: probeCount(c),
+    freshLab: mixesBackends(c),
+    services: c.services,
+  };
+}
+
+/** The initial rulesets, all of which the model must accept: a refusal is the case's input error. */
+export function acceptedRulesets(plan: CasePlan): void {
+  for (const r of [...plan.rulesets, ...plan.otherRulesets]) if (r.refusal) throw r.refusal;
+}
+
+/** host -> ruleset, for the model (each host's own flavor, or the other one). */
+export function modelRulesets(list: readonly PlannedRuleset[]): Map<string, Ruleset> {
+  return new Map(list.flatMap((r) => (r.parsed ? [[r.host, r.parsed] as const] : [])));
+}
+
+/** The case with every host on one iptables flavor (nft or legacy). */
+export function withIptables(c: CaseFile, flavor: IptablesFlavor | undefined): CaseFile {
+  if (!flavor) return c;
+  const hosts = structuredClone(c.hosts ?? {});
+  const topo = caseTopology(c);
+  // a host with rules in both flavors keeps its own choice
+  for (const h of topo.hosts)
+    if (hosts[h.name]?.otherBackendRuleset === undefined) (hosts[h.name] ??= {}).backend = flavor;
+  return { ...c, hosts };
+}
+
+/** A case with "services": each node's ruleset compiled from them by the implementation under test (the
+ *  built-in compiler by default), bridge ports in hairpin mode (kubelet's hairpin-veth); `apply: { services }`
+ *  steps become the nodes' new rulesets. What the implementation writes must parse: else an input error naming it. */
+export async function withServices(c: CaseFile, impl: Implementation = builtinImpl()): Promise<CaseFile> {
+  if (!c.services?.text) return c;
+  const svc = c.services;
+  const compileAll = async (text: string): Promise<Record<string, string>> => {
+    const cluster: unknown = JSON.parse(text);
+    readCluster(text, svc.file, { strict: true }); // the Services must be valid whatever the implementation
+    const out: Record<string, string> = {};
+    for (const n of K8S_NODE_LAYOUT.nodes) {
+      const input: ImplInput = {
+        apiVersion: 'nfconform/v1',
+        node: { name: n.name, addresses: [...n.addresses] },
+        clusterCIDR: svc.clusterCIDR,
+        masqueradeAll: svc.masqueradeAll ?? false,
+        localhostNodePorts: svc.localhostNodePorts ?? false,
+        cluster,
+      };
+      const rules = await impl.compile(input, text, svc.file);
+      parseRuleset(rules, { file: `${impl.name} (output for ${n.name})` });
+      out[n.name] = rules;
+    }
+    return out;
+  };
+  const hosts = structuredClone(c.hosts ?? {});
+  for (const [node, text] of Object.entries(await compileAll(svc.text!))) {
+    const h = (hosts[node] ??= {});
+    if (h.ruleset === undefined) h.ruleset = text;
+  }
+  const ports: Record<string, string[]> = { node: ['veth-pod1', 'veth-pod2'], node2: ['veth-pod3'] };
+  for (const [node, list] of Object.entries(ports)) if (hosts[node]!.hairpin === undefined) hosts[node]!.hairpin = list;
+  const steps = await Promise.all(
+    c.steps.map(async (s) =>
+      isApply(s) && s.apply.services !== undefined
+        ? { ...s, apply: await compileAll(s.apply.services), [SERVICES_TEXT]: s.apply.services }
+        : s,
+    ),
+  );
+  return { ...c, hosts, steps };
+}
+
+/** The Services text an apply step installed, kept beside the compiled rulesets (not written to case.json). */
+const SERVICES_TEXT = Symbol('services');
+function servicesOf(s: Step): string | undefined {
+  return (s as { [SERVICES_TEXT]?: string })[SERVICES_TEXT];
+}
+
+/** The plan's probe steps. */
+export const probeSteps = (plan: CasePlan): ProbePlan[] => plan.steps.filter((s): s is ProbePlan => s.kind === 'probe');

@@ -1,0 +1,412 @@
+// Runs parsed commands against a ruleset as one transaction, with the checks nft and the kernel make
+// (spec/nft.md §4): a refused command refuses the whole file, as `nft -f` does.
+import { InputError, type SourcePos } from '../errors.ts';
+import { DTYPES } from './datatypes.ts';
+import { selector, CHAIN_TYPE_HOOKS } from './descriptors.ts';
+import { parseNftCommands, resolveElement, type Command, type TableRef } from './parse.ts';
+import { validateNftTable } from './validate.ts';
+import { canonicalElements, sameValue } from './sets.ts';
+import {
+  emptyNftRuleset,
+  tableKey,
+  type NftRuleset,
+  type NftTable,
+  type NftChain,
+  type NftSet,
+  type Stmt,
+  type Expr,
+  type Element,
+  type Verdict,
+  type DtypeName,
+} from './types.ts';
+
+const invalid = (msg: string, pos: SourcePos) => new InputError('invalid', msg, pos);
+
+function cloneRuleset(rs: NftRuleset): NftRuleset {
+  return structuredClone(rs);
+}
+
+function table(rs: NftRuleset, ref: TableRef, pos: SourcePos): NftTable {
+  const t = rs.tables.get(tableKey(ref.family, ref.table));
+  if (!t) throw invalid(`no table ${ref.family} ${ref.table}`, pos);
+  return t;
+}
+function chainOf(t: NftTable, name: string, pos: SourcePos): NftChain {
+  const c = t.chains.get(name);
+  if (!c) throw invalid(`no chain ${name} in table ${t.family} ${t.name}`, pos);
+  return c;
+}
+function setOf(t: NftTable, name: string, pos: SourcePos): NftSet {
+  const s = t.sets.get(name);
+  if (!s) throw invalid(`no set or map ${name} in table ${t.family} ${t.name}`, pos);
+  return s;
+}
+
+export function exprDtypes(e: Expr): DtypeName[] {
+  switch (e.kind) {
+    case 'sel':
+    case 'and':
+      return [selector(e.name).dtype];
+    case 'concat':
+      return e.parts.map((p) => selector(p).dtype);
+    case 'numgen':
+      return ['integer'];
+  }
+}
+
+const sameTypes = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+// nft compares datatypes by their base type: iface_index keys are not set types, integer matches mark
+const compatible = (want: readonly DtypeName[], have: readonly DtypeName[]) =>
+  sameTypes(
+    want.map((d) => (d === 'integer' ? 'mark' : d)),
+    have.map((d) => (d === 'integer' ? 'mark' : d)),
+  );
+
+function checkVerdictTarget(t: NftTable, v: Verdict | undefined, pos: SourcePos): void {
+  if (!v || (v.kind !== 'jump' && v.kind !== 'goto')) return;
+  const c = t.chains.get(v.chain);
+  if (!c) throw invalid(`${v.kind} to chain ${v.chain}, which does not exist`, pos);
+  if (c.base) throw invalid(`cannot ${v.kind} to base chain ${v.chain}`, pos);
+}
+
+/** nft's protocol context over a rule (src/evaluate.c): conflicting protocols, nat ports need one. */
+function checkRule(t: NftTable, stmts: readonly Stmt[], spos: readonly SourcePos[], pos: SourcePos): void {
+  let proto: number | undefined;
+  const at = (i: number) => spos[i] ?? pos;
+  const l4Of = (name: string) => selector(name).l4;
+  const useL4 = (l4: string | undefined, i: number) => {
+    if (l4 !== 'tcp' && l4 !== 'udp') return;
+    const n = l4 === 'tcp' ? 6 : 17;
+    if (proto !== undefined && proto !== n)
+      throw invalid(
+        `conflicting protocols specified: ${proto === 6 ? 'tcp' : proto === 17 ? 'udp' : proto} vs. ${l4}`,
+        at(i),
+      );
+    proto = n;
+  };
+  stmts.forEach((s, i) => {
+    if (s.k === 'match' || s.k === 'vmap') {
+      const e = s.k === 'match' ? s.left : s.key;
+      const names = e.kind === 'concat' ? e.parts : e.kind === 'numgen' ? [] : [e.name];
+      for (const n of names) useL4(l4Of(n), i);
+      if (s.k === 'match' && e.kind === 'sel' && selector(e.name).field === 'l4proto' && s.op === 'eq') {
+        if (s.right.kind === 'values' && s.right.value.kind === 'value') {
+          const n = s.right.value.v as number;
+          if (proto !== undefined && proto !== n && (n === 6 || n === 17))
+            throw invalid(`conflicting protocols specified`, at(i));
+          proto = n;
+        }
+      }
+      const want = exprDtypes(e);
+      const ref =
+        s.k === 'match'
+          ? s.right.kind === 'ref'
+            ? s.right.name
+            : undefined
+          : s.map.kind === 'ref'
+            ? s.map.name
+            : undefined;
+      if (ref !== undefined) {
+        const set = setOf(t, ref, at(i));
+        if (s.k === 'vmap' && !set.map) throw invalid(`${ref} is a set, vmap needs a map`, at(i));
+        if (s.k === 'match' && set.map) throw invalid(`${ref} is a map; use vmap`, at(i));
+        if (!compatible(want, set.key))
+          throw invalid(
+            `datatype mismatch: ${ref} holds ${set.key.join(' . ')}, the expression is ${want.join(' . ')}`,
+            at(i),
+          );
+      }
+      if (s.k === 'vmap' && s.map.kind === 'set')
+        for (const el of s.map.elements) checkVerdictTarget(t, el.verdict, at(i));
+      if (s.k === 'match' && s.left.kind === 'sel' && selector(s.left.name).dtype === 'iface_index')
+        checkIface(s.right, at(i));
+    }
+    if (s.k === 'verdict') checkVerdictTarget(t, s.v, at(i));
+    if (s.k === 'nat') {
+      if (t.family === 'inet' && !s.ipFamily)
+        throw invalid('ip or ip6 must be specified with address for inet tables', at(i));
+      if (s.port !== undefined && proto !== 6 && proto !== 17)
+        throw invalid('transport protocol mapping is only valid after transport protocol match', at(i));
+    }
+    if (s.k === 'masquerade' && s.port !== undefined && proto !== 6 && proto !== 17)
+      throw invalid('transport protocol mapping is only valid after transport protocol match', at(i));
+    if (s.k === 'reject' && s.with?.type === 'tcp-reset') {
+      if (proto !== undefined && proto !== 6)
+        throw invalid('conflicting protocols specified: reject with tcp reset', at(i));
+    }
+    if (s.k === 'reject' && s.with?.type === 'icmpx' && t.family === 'ip')
+      throw invalid('abstracted ICMP unreachable not supported', at(i));
+    if (s.k === 'reject' && s.with?.type === 'icmp' && t.family === 'inet')
+      throw new InputError('unsupported', 'reject with icmp in an inet table', at(i));
+  });
+}
+
+/** iif/oif name an interface that must exist when the rule is loaded: only "lo" is known to the model. */
+function checkIface(right: Extract<Stmt, { k: 'match' }>['right'], pos: SourcePos): void {
+  const names =
+    right.kind === 'values' ? [right.value] : right.kind === 'set' ? right.elements.map((e) => e.key[0]!) : [];
+  for (const v of names)
+    if (!(v.kind === 'value' && v.v === 'lo'))
+      throw new InputError('unsupported', 'iif/oif of an interface other than "lo" (resolved when loaded)', pos);
+}
+
+function addElements(t: NftTable, set: NftSet, els: readonly Element[], create: boolean, pos: SourcePos): void {
+  for (const el of els) {
+    checkVerdictTarget(t, el.verdict, pos);
+    if (!set.interval && el.key.some((v) => v.kind === 'prefix' || v.kind === 'range'))
+      throw invalid(`set ${set.name} has no "flags interval" but an element is a prefix or range`, pos);
+    const same = set.elements.find((e) => e.key.every((v, i) => sameValue(v, el.key[i]!)));
+    if (same) {
+      if (create) throw invalid(`element already exists in ${set.name}`, pos);
+      if (JSON.stringify(same.verdict) !== JSON.stringify(el.verdict))
+        throw invalid(`element already exists in ${set.name} with another verdict`, pos);
+      continue;
+    }
+    set.elements.push(el);
+  }
+  if (set.interval && set.key.length === 1) {
+    const c = canonicalElements(set.elements, set.key, false);
+    if (c.overlap) throw invalid(`conflicting intervals specified in set ${set.name}`, pos);
+  }
+}
+
+function usesSet(c: NftChain, name: string): boolean {
+  return c.rules.some((r) =>
+    r.stmts.some(
+      (s) =>
+        (s.k === 'match' && s.right.kind === 'ref' && s.right.name === name) ||
+        (s.k === 'vmap' && s.map.kind === 'ref' && s.map.name === name),
+    ),
+  );
+}
+
+function jumpsTo(t: NftTable, name: string): boolean {
+  const hit = (v: Verdict | undefined) => (v?.kind === 'jump' || v?.kind === 'goto') && v.chain === name;
+  for (const c of t.chains.values())
+    for (const r of c.rules)
+      for (const s of r.stmts) {
+        if (s.k === 'verdict' && hit(s.v)) return true;
+        if (s.k === 'vmap' && s.map.kind === 'set' && s.map.elements.some((e) => hit(e.verdict))) return true;
+      }
+  for (const s of t.sets.values()) if (s.elements.some((e) => hit(e.verdict))) return true;
+  return false;
+}
+
+/** rules made by the transaction in progress */
+const freshRules = new WeakMap<NftRuleset, WeakSet<object>>();
+
+export function runCommand(rs: NftRuleset, c: Command): void {
+  let fresh = freshRules.get(rs);
+  if (!fresh) freshRules.set(rs, (fresh = new WeakSet()));
+  const pos = c.pos;
+  switch (c.op) {
+    case 'flush-ruleset':
+      rs.tables.clear();
+      return;
+    case 'add-table':
+    case 'create-table': {
+      const key = tableKey(c.family, c.table);
+      if (rs.tables.has(key)) {
+        if (c.op === 'create-table') throw invalid(`table ${c.family} ${c.table} already exists`, pos);
+        return;
+      }
+      const t: NftTable = { family: c.family, name: c.table, sets: new Map(), chains: new Map(), nextHandle: 1 };
+      if (c.comment !== undefined) t.comment = c.comment;
+      rs.tables.set(key, t);
+      return;
+    }
+    case 'delete-table':
+      table(rs, c, pos);
+      rs.tables.delete(tableKey(c.family, c.table));
+      return;
+    case 'flush-table':
+      for (const ch of table(rs, c, pos).chains.values()) ch.rules = [];
+      return;
+    case 'add-chain':
+    case 'create-chain': {
+      const t = table(rs, c, pos);
+      const old = t.chains.get(c.chain);
+      if (c.base) {
+        if (!CHAIN_TYPE_HOOKS[c.base.type].includes(c.base.hook))
+          throw invalid(`chain type ${c.base.type} cannot be registered at hook ${c.base.hook}`, pos);
+        // nat chains must run after conntrack (kernel: nf_nat hooks need priority > NF_IP_PRI_CONNTRACK, measured)
+        if (c.base.type === 'nat' && c.base.priority <= -200)
+          throw invalid(`nat chain priority ${c.base.priority} must be above -200 (after conntrack)`, pos);
+      }
+      if (old) {
+        if (c.op === 'create-chain') throw invalid(`chain ${c.chain} already exists`, pos);
+        if (c.base) {
+          if (
+            !old.base ||
+            old.base.type !== c.base.type ||
+            old.base.hook !== c.base.hook ||
+            old.base.priority !== c.base.priority
+          )
+            throw invalid(`chain ${c.chain} already exists with another type, hook or priority`, pos);
+          old.base.policy = c.base.policy;
+        }
+        return;
+      }
+      const ch: NftChain = { name: c.chain, rules: [], handle: t.nextHandle++ };
+      if (c.base) ch.base = { ...c.base };
+      if (c.comment !== undefined) ch.comment = c.comment;
+      t.chains.set(c.chain, ch);
+      return;
+    }
+    case 'delete-chain': {
+      const t = table(rs, c, pos);
+      const ch = chainOf(t, c.chain, pos);
+      if (ch.rules.length || jumpsTo(t, c.chain))
+        throw invalid(`chain ${c.chain} is busy (has rules or is jumped to)`, pos);
+      t.chains.delete(c.chain);
+      return;
+    }
+    case 'flush-chain':
+      chainOf(table(rs, c, pos), c.chain, pos).rules = [];
+      return;
+    case 'add-set':
+    case 'create-set': {
+      const t = table(rs, c, pos);
+      const old = t.sets.get(c.set.name);
+      if (old) {
+        if (
+          c.op === 'create-set' ||
+          old.map !== c.set.map ||
+          !sameTypes(old.key, c.set.key) ||
+          old.interval !== c.set.interval
+        )
+          throw invalid(`set ${c.set.name} already exists`, pos);
+        return;
+      }
+      const s: NftSet = {
+        name: c.set.name,
+        map: c.set.map,
+        key: c.set.key,
+        interval: c.set.interval,
+        elements: [],
+        handle: t.nextHandle++,
+      };
+      if (c.set.data) s.data = c.set.data;
+      if (c.set.comment !== undefined) s.comment = c.set.comment;
+      t.sets.set(s.name, s);
+      return;
+    }
+    case 'delete-set': {
+      const t = table(rs, c, pos);
+      setOf(t, c.set, pos);
+      if ([...t.chains.values()].some((ch) => usesSet(ch, c.set))) throw invalid(`set ${c.set} is in use`, pos);
+      t.sets.delete(c.set);
+      return;
+    }
+    case 'flush-set':
+      setOf(table(rs, c, pos), c.set, pos).elements = [];
+      return;
+    case 'add-element':
+    case 'create-element':
+    case 'delete-element': {
+      const t = table(rs, c, pos);
+      const set = setOf(t, c.set, pos);
+      const types = set.key.map((k) => DTYPES[k]);
+      const els = c.elements.map((r) => resolveElement(r, types, set.map, pos.file));
+      if (c.op === 'delete-element') {
+        for (const el of els) {
+          const i = set.elements.findIndex((e) => e.key.every((v, n) => sameValue(v, el.key[n]!)));
+          if (i < 0) throw invalid(`element does not exist in ${set.name}`, pos);
+          set.elements.splice(i, 1);
+        }
+        return;
+      }
+      addElements(t, set, els, c.op === 'create-element', pos);
+      return;
+    }
+    case 'add-rule':
+    case 'insert-rule': {
+      const t = table(rs, c, pos);
+      const ch = chainOf(t, c.chain, pos);
+      checkRule(t, c.stmts, c.spos, pos);
+      // each anonymous set or map a rule holds is a kernel object made first, with its own handle
+      t.nextHandle += c.stmts.filter(
+        (s) =>
+          (s.k === 'vmap' && s.map.kind === 'set') ||
+          (s.k === 'match' && s.right.kind === 'set' && !(s.right.elements.length === 1 && s.left.kind !== 'concat')),
+      ).length;
+      const rule = {
+        stmts: c.stmts,
+        handle: t.nextHandle++,
+        pos,
+        ...(c.comment !== undefined ? { comment: c.comment } : {}),
+      };
+      let at: number;
+      if (c.handle !== undefined) {
+        // the kernel finds a position only among rules of earlier transactions (measured)
+        const i = ch.rules.findIndex((r) => r.handle === c.handle && !fresh.has(r));
+        if (i < 0) throw invalid(`no rule with handle ${c.handle} in chain ${c.chain}`, pos);
+        at = c.op === 'add-rule' ? i + 1 : i;
+      } else if (c.index !== undefined) {
+        if (c.index >= ch.rules.length) throw invalid(`no rule at index ${c.index} in chain ${c.chain}`, pos);
+        at = c.op === 'add-rule' ? c.index + 1 : c.index;
+      } else at = c.op === 'add-rule' ? ch.rules.length : 0;
+      ch.rules.splice(at, 0, rule);
+      fresh.add(rule);
+      return;
+    }
+    case 'delete-rule': {
+      const ch = chainOf(table(rs, c, pos), c.chain, pos);
+      const i = ch.rules.findIndex((r) => r.handle === c.handle);
+      if (i < 0) throw invalid(`no rule with handle ${c.handle} in chain ${c.chain}`, pos);
+      ch.rules.splice(i, 1);
+      return;
+    }
+  }
+}
+
+export interface NftReadOptions {
+  file?: string;
+  /** the state the transaction starts from (default: empty) */
+  base?: NftRuleset;
+}
+
+/** `nft -f`: every command of the file, then the kernel's checks at commit; all or nothing. */
+export function parseNft(text: string, opts: NftReadOptions = {}): NftRuleset {
+  const file = opts.file ?? '<nft>';
+  const rs = opts.base ? cloneRuleset(opts.base) : emptyNftRuleset();
+  const cmds = parseNftCommands(text, file);
+  for (const c of cmds) runCommand(rs, c);
+  for (const t of rs.tables.values()) validateNftTable(t, file);
+  return rs;
+}
+
+/**
+ * Every error of a file, for lint: a syntax error ends parsing (nft's parser recovers differently, so
+ * only the first is certain); after a clean parse every refused command is reported, the rest still run.
+ */
+export function lintNft(text: string, opts: NftReadOptions = {}): { ruleset: NftRuleset; errors: InputError[] } {
+  const file = opts.file ?? '<nft>';
+  const rs = opts.base ? cloneRuleset(opts.base) : emptyNftRuleset();
+  const errors: InputError[] = [];
+  let cmds: Command[];
+  try {
+    cmds = parseNftCommands(text, file);
+  } catch (e) {
+    if (e instanceof InputError) return { ruleset: rs, errors: [e] };
+    throw e;
+  }
+  for (const c of cmds) {
+    try {
+      runCommand(rs, c);
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      errors.push(e);
+    }
+  }
+  for (const t of rs.tables.values()) {
+    try {
+      validateNftTable(t, file);
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      errors.push(e);
+    }
+  }
+  return { ruleset: rs, errors };
+}

@@ -1,0 +1,964 @@
+// Reads `nft -f` input and `nft list ruleset` output into commands (spec/nft.md §2). A table block
+// becomes, as nft makes it: the table, then its sets and chains, then their elements, then the rules
+// (so rules may name chains and sets declared later in the same block, not in a later block).
+import { InputError, type SourcePos } from '../errors.ts';
+import { lex, type Tok } from './lex.ts';
+import { DTYPES, DTYPE_BY_SET_TYPE, type DtypeDesc } from './datatypes.ts';
+import {
+  matchSelector,
+  selector,
+  KNOWN_UNMODELLED,
+  NAMED_PRIORITIES,
+  LOG_LEVELS,
+  REJECT_ICMP,
+  REJECT_ICMPX,
+} from './descriptors.ts';
+import {
+  FAMILIES,
+  NFT_HOOKS,
+  CHAIN_TYPES,
+  type Family,
+  type NftHook,
+  type ChainType,
+  type DtypeName,
+  type Value,
+  type Expr,
+  type Rhs,
+  type Stmt,
+  type Verdict,
+  type Element,
+  type MarkSource,
+  type BaseSpec,
+} from './types.ts';
+
+export interface TableRef {
+  family: Family;
+  table: string;
+}
+
+export interface SetDecl {
+  name: string;
+  map: boolean;
+  key: DtypeName[];
+  data?: 'verdict';
+  interval: boolean;
+  comment?: string;
+  elements?: RawElement[];
+}
+
+export type Command = { pos: SourcePos } & (
+  | ({ op: 'add-table' | 'create-table'; comment?: string } & TableRef)
+  | ({ op: 'delete-table' | 'flush-table' } & TableRef)
+  | { op: 'flush-ruleset' }
+  | ({ op: 'add-chain' | 'create-chain'; chain: string; base?: BaseSpec; comment?: string } & TableRef)
+  | ({ op: 'delete-chain' | 'flush-chain'; chain: string } & TableRef)
+  | ({ op: 'add-set' | 'create-set'; set: SetDecl } & TableRef)
+  | ({ op: 'delete-set' | 'flush-set'; set: string; map: boolean } & TableRef)
+  | ({ op: 'add-element' | 'create-element' | 'delete-element'; set: string; elements: RawElement[] } & TableRef)
+  | ({
+      op: 'add-rule' | 'insert-rule';
+      chain: string;
+      stmts: Stmt[];
+      comment?: string;
+      /** add: after this handle; insert: before it */
+      handle?: number;
+      index?: number;
+      spos: SourcePos[];
+    } & TableRef)
+  | ({ op: 'delete-rule'; chain: string; handle: number } & TableRef)
+);
+
+const isEnd = (t: Tok) =>
+  t.kind === 'nl' || t.kind === 'eof' || (t.kind === 'punct' && (t.text === ';' || t.text === '}'));
+
+export class NftParser {
+  private i = 0;
+  private readonly toks: Tok[];
+  readonly commands: Command[] = [];
+
+  constructor(
+    text: string,
+    private readonly file: string,
+  ) {
+    this.toks = lex(text, file);
+  }
+
+  private get t(): Tok {
+    return this.toks[this.i]!;
+  }
+  private peek(n = 1): Tok {
+    return this.toks[Math.min(this.i + n, this.toks.length - 1)]!;
+  }
+  pos(t: Tok = this.t): SourcePos {
+    return { file: this.file, line: t.line, col: t.col };
+  }
+  private err(msg: string, t: Tok = this.t): InputError {
+    return new InputError('syntax', msg, this.pos(t));
+  }
+  private unsupported(what: string, t: Tok = this.t): InputError {
+    return new InputError('unsupported', what, this.pos(t));
+  }
+  private is(text: string, t: Tok = this.t): boolean {
+    return (t.kind === 'word' || t.kind === 'punct') && t.text === text;
+  }
+  private next(): Tok {
+    const t = this.t;
+    if (t.kind !== 'eof') this.i++;
+    return t;
+  }
+  private expect(text: string): Tok {
+    if (!this.is(text)) throw this.err(`expected "${text}", got ${this.describe(this.t)}`);
+    return this.next();
+  }
+  private describe(t: Tok): string {
+    return t.kind === 'eof' ? 'end of file' : t.kind === 'nl' ? 'end of line' : `"${t.text}"`;
+  }
+  private word(what: string): Tok {
+    const t = this.t;
+    if (t.kind !== 'word' && t.kind !== 'string') throw this.err(`expected ${what}, got ${this.describe(t)}`);
+    return this.next();
+  }
+  private skipNl(): void {
+    while (this.t.kind === 'nl') this.next();
+  }
+  private skipSeps(): void {
+    while (this.t.kind === 'nl' || this.is(';')) this.next();
+  }
+  /** end of a command: newline, ";", end of file, or a closing brace (left in place) */
+  private endCommand(): void {
+    if (this.t.kind === 'nl' || this.is(';')) this.next();
+    else if (this.t.kind !== 'eof' && !this.is('}')) throw this.err(`unexpected ${this.describe(this.t)}`);
+  }
+
+  parseFile(): Command[] {
+    this.skipSeps();
+    while (this.t.kind !== 'eof') {
+      this.command();
+      this.skipSeps();
+    }
+    return this.commands;
+  }
+
+  private family(): Family {
+    const t = this.t;
+    if ((FAMILIES as readonly string[]).includes(t.text) && t.kind === 'word' && this.peek().kind === 'word') {
+      this.next();
+      return t.text as Family;
+    }
+    if (['ip6', 'arp', 'bridge', 'netdev'].includes(t.text) && this.peek().kind === 'word')
+      throw this.unsupported(`family ${t.text}`);
+    return 'ip';
+  }
+  private tableRef(): TableRef {
+    const family = this.family();
+    return { family, table: this.name('table name') };
+  }
+  private name(what: string): string {
+    const t = this.word(what);
+    if (t.text.length === 0 || t.text.length > 255) throw this.err(`bad ${what} "${t.text}"`, t);
+    return t.text;
+  }
+
+  private command(): void {
+    const t = this.t;
+    const pos = this.pos();
+    const verb = t.text;
+    if (verb === 'table') {
+      this.next();
+      const ref = this.tableRef();
+      this.commands.push({ op: 'add-table', ...ref, pos });
+      if (this.is('{')) this.tableBlock(ref);
+      return this.endCommand();
+    }
+    if (verb === 'flush' && this.peek().text === 'ruleset') {
+      this.next();
+      this.next();
+      this.commands.push({ op: 'flush-ruleset', pos });
+      return this.endCommand();
+    }
+    if (!['add', 'create', 'insert', 'delete', 'flush'].includes(verb) || t.kind !== 'word') {
+      if (['list', 'replace', 'reset', 'rename', 'monitor', 'describe', 'destroy', 'define', 'include'].includes(verb))
+        throw this.unsupported(`command "${verb}"`);
+      throw this.err(`unexpected ${this.describe(t)} (expected a command such as "add rule" or "table")`);
+    }
+    this.next();
+    const objTok = this.word('an object (table, chain, rule, set, map, element)');
+    const obj = objTok.text;
+    if (verb === 'insert' && obj !== 'rule') throw this.err(`"insert" works on rules only`, objTok);
+    switch (obj) {
+      case 'table': {
+        const ref = this.tableRef();
+        if (verb === 'delete' || verb === 'flush') this.commands.push({ op: `${verb}-table`, ...ref, pos });
+        else {
+          this.commands.push({ op: `${verb as 'add' | 'create'}-table`, ...ref, pos });
+          if (this.is('{')) this.tableBlock(ref, true);
+        }
+        return this.endCommand();
+      }
+      case 'chain': {
+        const ref = this.tableRef();
+        const chain = this.name('chain name');
+        if (verb === 'delete' || verb === 'flush') this.commands.push({ op: `${verb}-chain`, ...ref, chain, pos });
+        else {
+          const body = this.is('{') ? this.chainBlock(ref, chain, true) : undefined;
+          this.commands.push({ op: `${verb as 'add' | 'create'}-chain`, ...ref, chain, ...body?.decl, pos });
+          for (const r of body?.rules ?? []) this.commands.push(r);
+        }
+        return this.endCommand();
+      }
+      case 'set':
+      case 'map': {
+        const ref = this.tableRef();
+        const nameTok = this.t;
+        const name = this.name(`${obj} name`);
+        if (verb === 'delete' || verb === 'flush') {
+          this.commands.push({ op: `${verb}-set`, ...ref, set: name, map: obj === 'map', pos });
+          return this.endCommand();
+        }
+        if (!this.is('{')) throw this.err(`${obj} ${name} needs a body { type ... }`);
+        const decl = this.setBlock(name, obj === 'map', nameTok);
+        this.commands.push({
+          op: `${verb as 'add' | 'create'}-set`,
+          ...ref,
+          set: withoutElements(decl),
+          pos,
+        });
+        if (decl.elements) this.commands.push({ op: 'add-element', ...ref, set: name, elements: decl.elements, pos });
+        return this.endCommand();
+      }
+      case 'element': {
+        const ref = this.tableRef();
+        const set = this.name('set name');
+        const elements = this.rawElementList();
+        const op = verb === 'delete' ? 'delete-element' : verb === 'create' ? 'create-element' : 'add-element';
+        if (verb === 'flush' || verb === 'insert') throw this.err(`"${verb} element" is not a command`, t);
+        this.commands.push({ op, ...ref, set, elements, pos });
+        return this.endCommand();
+      }
+      case 'rule': {
+        const ref = this.tableRef();
+        const chain = this.name('chain name');
+        if (verb === 'delete') {
+          this.expect('handle');
+          const h = this.uint('a rule handle');
+          this.commands.push({ op: 'delete-rule', ...ref, chain, handle: h, pos });
+          return this.endCommand();
+        }
+        if (verb !== 'add' && verb !== 'insert') throw this.err(`"${verb} rule" is not a command`, t);
+        let handle: number | undefined;
+        let index: number | undefined;
+        if (this.is('position') || this.is('handle')) {
+          this.next();
+          handle = this.uint('a rule handle');
+        } else if (this.is('index')) {
+          this.next();
+          index = this.uint('a rule index');
+        }
+        const r = this.rule();
+        this.commands.push({
+          op: `${verb}-rule`,
+          ...ref,
+          chain,
+          ...r,
+          ...(handle !== undefined ? { handle } : {}),
+          ...(index !== undefined ? { index } : {}),
+          pos,
+        });
+        return this.endCommand();
+      }
+      default:
+        if (['counter', 'quota', 'limit', 'flowtable', 'ct', 'secmark', 'synproxy'].includes(obj))
+          throw this.unsupported(`${obj} objects`, objTok);
+        throw this.err(`unknown object "${obj}"`, objTok);
+    }
+  }
+
+  private uint(what: string): number {
+    const t = this.word(what);
+    if (!/^\d+$/.test(t.text)) throw this.err(`expected ${what}, got "${t.text}"`, t);
+    return Number(t.text);
+  }
+
+  private tableBlock(ref: TableRef, fromAdd = false): void {
+    this.expect('{');
+    const decls: Command[] = [];
+    const elems: Command[] = [];
+    const rules: Command[] = [];
+    for (;;) {
+      this.skipSeps();
+      if (this.is('}')) break;
+      const t = this.t;
+      const pos = this.pos();
+      if (t.kind === 'eof') throw this.err(`table ${ref.table} has no closing "}"`);
+      if (this.is('comment')) {
+        this.next();
+        const c = this.word('a quoted comment');
+        const add = this.commands.findLast((c) => c.op === 'add-table' || c.op === 'create-table');
+        if (add && (add.op === 'add-table' || add.op === 'create-table')) add.comment = c.text;
+        this.endCommand();
+        continue;
+      }
+      if (this.is('chain')) {
+        this.next();
+        const chain = this.name('chain name');
+        const body = this.is('{') ? this.chainBlock(ref, chain, false) : { decl: {}, rules: [] };
+        decls.push({ op: 'add-chain', ...ref, chain, ...body.decl, pos });
+        rules.push(...body.rules);
+        this.endCommand();
+        continue;
+      }
+      if (this.is('set') || this.is('map')) {
+        const map = this.next().text === 'map';
+        const nameTok = this.t;
+        const name = this.name('set name');
+        const decl = this.setBlock(name, map, nameTok);
+        decls.push({ op: 'add-set', ...ref, set: withoutElements(decl), pos });
+        if (decl.elements) elems.push({ op: 'add-element', ...ref, set: name, elements: decl.elements, pos });
+        this.endCommand();
+        continue;
+      }
+      if (['flags', 'flowtable', 'counter', 'quota', 'limit', 'ct', 'secmark', 'synproxy'].includes(t.text))
+        throw this.unsupported(`"${t.text}" in a table`);
+      throw this.err(`unexpected ${this.describe(t)} in table ${ref.table}${fromAdd ? '' : ''}`);
+    }
+    this.expect('}');
+    this.commands.push(...decls, ...elems, ...rules);
+  }
+
+  private chainBlock(
+    ref: TableRef,
+    chain: string,
+    single: boolean,
+  ): { decl: { base?: BaseSpec; comment?: string }; rules: Command[] } {
+    this.expect('{');
+    const decl: { base?: BaseSpec; comment?: string } = {};
+    const rules: Command[] = [];
+    let policy: 'accept' | 'drop' | undefined;
+    let policyTok: Tok | undefined;
+    for (;;) {
+      this.skipSeps();
+      if (this.is('}')) break;
+      if (this.t.kind === 'eof') throw this.err(`chain ${chain} has no closing "}"`);
+      const pos = this.pos();
+      if (this.is('type') && this.peek().kind === 'word') {
+        if (decl.base) throw this.err(`chain ${chain} has two "type" lines`);
+        decl.base = this.baseSpec();
+        this.endCommand();
+        continue;
+      }
+      if (this.is('policy')) {
+        policyTok = this.next();
+        const p = this.word('accept or drop');
+        if (p.text !== 'accept' && p.text !== 'drop') throw this.err(`bad policy "${p.text}" (accept or drop)`, p);
+        policy = p.text;
+        this.endCommand();
+        continue;
+      }
+      if (this.is('comment') && this.peek().kind === 'string') {
+        this.next();
+        decl.comment = this.next().text;
+        this.endCommand();
+        continue;
+      }
+      if (this.is('devices') || this.is('device') || this.is('flags'))
+        throw this.unsupported(`"${this.t.text}" in a chain`);
+      if (single) throw this.err(`rules cannot be given in "add chain" (use "add rule")`);
+      const r = this.rule();
+      rules.push({ op: 'add-rule', ...ref, chain, ...r, pos });
+      this.endCommand();
+    }
+    this.expect('}');
+    if (policy !== undefined) {
+      if (!decl.base)
+        throw this.err(`policy is only for base chains (chain ${chain} has no "type ... hook")`, policyTok);
+      decl.base.policy = policy;
+    }
+    return { decl, rules };
+  }
+
+  private baseSpec(): BaseSpec {
+    this.expect('type');
+    const tt = this.word('a chain type');
+    if (!(CHAIN_TYPES as readonly string[]).includes(tt.text)) throw this.err(`unknown chain type "${tt.text}"`, tt);
+    this.expect('hook');
+    const ht = this.word('a hook');
+    if (['ingress', 'egress'].includes(ht.text)) throw this.unsupported(`hook ${ht.text}`, ht);
+    if (!(NFT_HOOKS as readonly string[]).includes(ht.text)) throw this.err(`unknown hook "${ht.text}"`, ht);
+    const hook = ht.text as NftHook;
+    if (this.is('device')) throw this.unsupported('device in a base chain');
+    this.expect('priority');
+    const priority = this.priority(hook);
+    return { type: tt.text as ChainType, hook, priority, policy: 'accept' };
+  }
+
+  /** "filter", "dstnat - 10", "-110", "- 5" (nftables src/parser_bison.y prio_spec) */
+  private priority(hook: NftHook): number {
+    const t = this.t;
+    let base: number;
+    if (this.is('-') && this.peek().kind === 'word' && /^\d+$/.test(this.peek().text)) {
+      this.next();
+      base = -Number(this.next().text);
+    } else {
+      const w = this.word('a priority');
+      if (/^-?\d+$/.test(w.text)) base = Number(w.text);
+      else {
+        const named = NAMED_PRIORITIES.find((p) => p.name === w.text);
+        if (!named || (named.hooks && !named.hooks.includes(hook)))
+          throw new InputError('invalid', `invalid priority "${w.text}" for hook ${hook}`, this.pos(w));
+        base = named.value;
+        if ((this.is('+') || this.is('-')) && this.peek().kind === 'word') {
+          const sign = this.next().text === '-' ? -1 : 1;
+          const n = this.word('a number');
+          if (!/^\d+$/.test(n.text)) throw this.err(`bad priority offset "${n.text}"`, n);
+          base += sign * Number(n.text);
+        } else if (this.t.kind === 'word' && /^[+-]\d+$/.test(this.t.text)) {
+          base += Number(this.next().text);
+        }
+      }
+    }
+    if (base < -2147483648 || base > 2147483647)
+      throw new InputError('unsupported', `priority ${base} outside the 32-bit range`, this.pos(t));
+    return base;
+  }
+
+  private setBlock(name: string, map: boolean, nameTok: Tok): SetDecl {
+    this.expect('{');
+    const decl: SetDecl = { name, map, key: [], interval: false };
+    for (;;) {
+      this.skipSeps();
+      if (this.is('}')) break;
+      if (this.t.kind === 'eof') throw this.err(`set ${name} has no closing "}"`);
+      const k = this.word('a set property');
+      switch (k.text) {
+        case 'type': {
+          for (;;) {
+            const d = this.word('a datatype');
+            const dt = DTYPE_BY_SET_TYPE.get(d.text);
+            if (!dt) {
+              if (d.text === 'verdict') throw this.err('verdict cannot be a key', d);
+              throw this.unsupported(`set datatype "${d.text}"`, d);
+            }
+            decl.key.push(dt.name);
+            if (this.is('.')) {
+              this.next();
+              continue;
+            }
+            break;
+          }
+          if (map) {
+            this.expect(':');
+            const d = this.word('a map data type');
+            if (d.text !== 'verdict') throw this.unsupported(`maps to "${d.text}" (only verdict maps)`, d);
+            decl.data = 'verdict';
+          } else if (this.is(':')) throw this.err(`a set has no data (use "map ${name}")`);
+          break;
+        }
+        case 'flags': {
+          for (;;) {
+            const f = this.word('a set flag');
+            if (f.text === 'interval') decl.interval = true;
+            else throw this.unsupported(`set flag "${f.text}"`, f);
+            if (!this.is(',')) break;
+            this.next();
+          }
+          break;
+        }
+        case 'comment':
+          decl.comment = this.word('a quoted comment').text;
+          break;
+        case 'elements': {
+          if (decl.key.length === 0) throw this.err(`set ${name}: "type" must come before "elements"`, k);
+          this.expect('=');
+          decl.elements = this.rawElementList();
+          break;
+        }
+        case 'typeof':
+        case 'size':
+        case 'timeout':
+        case 'gc-interval':
+        case 'policy':
+        case 'counter':
+        case 'auto-merge':
+          throw this.unsupported(`set property "${k.text}"`, k);
+        default:
+          throw this.err(`unknown set property "${k.text}"`, k);
+      }
+      this.endCommand();
+    }
+    this.expect('}');
+    if (decl.key.length === 0) throw this.err(`set ${name} has no type`, nameTok);
+    return decl;
+  }
+
+  /** "{ a, b . c : verdict, ... }" of a known key type (anonymous sets and verdict maps in rules) */
+  private elementList(decl: SetDecl): Element[] {
+    const types = decl.key.map((k) => DTYPES[k]);
+    return this.rawElementList().map((r) => resolveElement(r, types, decl.map, this.file));
+  }
+
+  /** "{ ... }" with values kept as words: resolved against the set's type when the command runs */
+  private rawElementList(): RawElement[] {
+    this.expect('{');
+    const out: RawElement[] = [];
+    for (;;) {
+      this.skipNl();
+      if (this.is('}')) break;
+      out.push(this.rawElement());
+      this.skipNl();
+      if (this.is(',')) {
+        this.next();
+        continue;
+      }
+      if (!this.is('}')) throw this.err(`expected "," or "}" in an element list, got ${this.describe(this.t)}`);
+    }
+    this.expect('}');
+    return out;
+  }
+
+  private rawElement(): RawElement {
+    const pos = this.pos();
+    const comps: RawValue[] = [];
+    for (;;) {
+      comps.push(this.rawValue());
+      if (this.is('.')) {
+        this.next();
+        continue;
+      }
+      break;
+    }
+    if (this.is(':')) {
+      this.next();
+      return { pos, comps, verdict: this.verdict(true) };
+    }
+    return { pos, comps };
+  }
+
+  /** A value's text: "a", "a/len", "a-b", "a - b", "a- b", or a quoted string. */
+  private rawValue(): RawValue {
+    const t = this.t;
+    if (t.kind !== 'word' && t.kind !== 'string') throw this.err(`expected a value, got ${this.describe(t)}`);
+    this.next();
+    let text = t.text;
+    if (t.kind === 'word' && text.endsWith('-') && this.t.kind === 'word') text += this.next().text;
+    else if (t.kind === 'word' && this.is('-') && this.peek().kind === 'word') {
+      this.next();
+      text += '-' + this.next().text;
+    }
+    return { text, quoted: t.kind === 'string', pos: this.pos(t) };
+  }
+
+  value(dt: DtypeDesc): Value {
+    return typedValue(dt, this.rawValue());
+  }
+
+  verdict(inMap: boolean): Verdict {
+    const t = this.word('a verdict');
+    switch (t.text) {
+      case 'accept':
+      case 'drop':
+      case 'return':
+      case 'continue':
+        return { kind: t.text };
+      case 'jump':
+      case 'goto':
+        return { kind: t.text, chain: this.name('chain name') };
+      case 'queue':
+        throw this.unsupported('queue verdicts', t);
+      default:
+        throw this.err(`expected a verdict${inMap ? ' after ":"' : ''}, got "${t.text}"`, t);
+    }
+  }
+
+  // ---------------------------------------------------------------- rules
+
+  rule(): { stmts: Stmt[]; comment?: string; spos: SourcePos[] } {
+    const stmts: Stmt[] = [];
+    const spos: SourcePos[] = [];
+    let comment: string | undefined;
+    let terminal: Tok | undefined;
+    while (!isEnd(this.t)) {
+      const t = this.t;
+      if (comment !== undefined) throw this.err(`nothing may follow a rule's comment`);
+      if (this.is('comment')) {
+        this.next();
+        comment = this.word('a quoted comment').text;
+        if (comment.length > 128) throw new InputError('invalid', 'comment is longer than 128 characters', this.pos(t));
+        continue;
+      }
+      const s = this.stmt();
+      if (terminal) throw new InputError('invalid', 'statement after a terminal statement has no effect', this.pos(t));
+      if (s.k === 'verdict' || s.k === 'vmap' || s.k === 'reject' || s.k === 'nat' || s.k === 'masquerade')
+        terminal = t;
+      stmts.push(s);
+      spos.push(this.pos(t));
+    }
+    if (stmts.length === 0) throw this.err('empty rule');
+    return comment !== undefined ? { stmts, comment, spos } : { stmts, spos };
+  }
+
+  private words(n: number): string[] {
+    const out: string[] = [];
+    for (let k = 0; k < n; k++) {
+      const t = this.peek(k);
+      if (t.kind !== 'word') break;
+      out.push(t.text);
+    }
+    return out;
+  }
+
+  private stmt(): Stmt {
+    const t = this.t;
+    const w = t.text;
+    if (t.kind !== 'word') {
+      if (this.is('@')) throw this.unsupported('raw payload expressions (@base,offset,length)');
+      throw this.err(`unexpected ${this.describe(t)}`);
+    }
+    switch (w) {
+      case 'accept':
+      case 'drop':
+      case 'return':
+      case 'continue':
+      case 'jump':
+      case 'goto':
+        return { k: 'verdict', v: this.verdict(false) };
+      case 'counter': {
+        this.next();
+        let packets = 0;
+        let bytes = 0;
+        if (this.is('packets')) {
+          this.next();
+          packets = this.uint('a packet count');
+          this.expect('bytes');
+          bytes = this.uint('a byte count');
+        }
+        return { k: 'counter', packets, bytes };
+      }
+      case 'notrack':
+        this.next();
+        return { k: 'notrack' };
+      case 'log':
+        return this.logStmt();
+      case 'reject':
+        return this.rejectStmt();
+      case 'dnat':
+      case 'snat':
+        return this.natStmt(w);
+      case 'masquerade':
+        return this.masqStmt();
+      case 'numgen': {
+        const e = this.numgen();
+        return this.afterExpr(e, t);
+      }
+    }
+    // "meta mark set", "mark set", "ct mark set"
+    const ws = this.words(3);
+    const sel = matchSelector(ws);
+    if (sel && (sel.desc.name === 'meta mark' || sel.desc.name === 'ct mark') && ws[sel.used] === 'set') {
+      this.i += sel.used + 1;
+      return { k: 'mark', target: sel.desc.name === 'meta mark' ? 'meta' : 'ct', value: this.markSource() };
+    }
+    if (sel) {
+      this.i += sel.used;
+      const parts = [sel.desc];
+      while (this.is('.')) {
+        this.next();
+        const more = matchSelector(this.words(3));
+        if (!more) throw this.unsupported(`"${this.t.text}" in a concatenation`);
+        if (!more.desc.concat) throw this.unsupported(`${more.desc.name} in a concatenation`);
+        this.i += more.used;
+        parts.push(more.desc);
+      }
+      if (parts.length > 1) {
+        if (!sel.desc.concat) throw this.unsupported(`${sel.desc.name} in a concatenation`, t);
+        return this.afterExpr({ kind: 'concat', parts: parts.map((p) => p.name) }, t);
+      }
+      if (this.is('&') || this.is('and')) {
+        const op = this.next();
+        if (sel.desc.dtype !== 'mark') throw this.unsupported(`"&" on ${sel.desc.name}`, op);
+        const m = this.value(DTYPES.mark);
+        if (m.kind !== 'value') throw this.err('expected a mask', op);
+        return this.afterExpr({ kind: 'and', name: sel.desc.name, mask: m.v as number }, t);
+      }
+      if (this.is('|') || this.is('^') || this.is('or') || this.is('xor') || this.is('<<') || this.is('>>'))
+        throw this.unsupported(`"${this.t.text}" in a match`);
+      return this.afterExpr({ kind: 'sel', name: sel.desc.name }, t);
+    }
+    if (KNOWN_UNMODELLED.has(w)) throw this.unsupported(`"${ws.slice(0, 2).join(' ')}"`);
+    throw this.err(`unknown statement or expression "${w}"`);
+  }
+
+  private numgen(): Expr {
+    this.expect('numgen');
+    const kind = this.word('random or inc');
+    if (kind.text === 'inc') throw this.unsupported('numgen inc', kind);
+    if (kind.text !== 'random') throw this.err(`expected "random", got "${kind.text}"`, kind);
+    this.expect('mod');
+    const modTok = this.t;
+    const mod = this.uint('a modulus');
+    if (mod === 0 || mod > 0xffffffff)
+      throw new InputError('invalid', 'numgen modulus must be 1 or more', this.pos(modTok));
+    let offset = 0;
+    if (this.is('offset')) {
+      this.next();
+      offset = this.uint('an offset');
+    }
+    return { kind: 'numgen', mod, offset };
+  }
+
+  private exprDtypes(e: Expr): DtypeDesc[] {
+    switch (e.kind) {
+      case 'sel':
+      case 'and':
+        return [DTYPES[selector(e.name).dtype]];
+      case 'concat':
+        return e.parts.map((p) => DTYPES[selector(p).dtype]);
+      case 'numgen':
+        return [DTYPES.integer];
+    }
+  }
+
+  /** After a selector: "vmap ...", or a match's operator and right side. */
+  private afterExpr(left: Expr, start: Tok): Stmt {
+    const dts = this.exprDtypes(left);
+    if (this.is('vmap')) {
+      this.next();
+      if (this.is('@')) {
+        this.next();
+        return { k: 'vmap', key: left, map: { kind: 'ref', name: this.name('map name') } };
+      }
+      if (!this.is('{')) throw this.err('expected "@map" or "{ ... }" after vmap');
+      return {
+        k: 'vmap',
+        key: left,
+        map: {
+          kind: 'set',
+          elements: this.elementList({ name: '', map: true, key: dts.map((d) => d.name), interval: false }),
+        },
+      };
+    }
+    if (this.is('map')) throw this.unsupported('data maps (map @m); only verdict maps');
+    if (this.is('set')) throw this.err(`"set" is only for meta mark and ct mark`);
+    let op: 'eq' | 'ne' = 'eq';
+    if (this.is('==')) this.next();
+    else if (this.is('!=')) {
+      this.next();
+      op = 'ne';
+    } else if (this.is('<') || this.is('>') || ['lt', 'gt', 'le', 'ge', '<=', '>='].includes(this.t.text))
+      throw this.unsupported(`the "${this.t.text}" comparison`);
+    if (isEnd(this.t)) throw this.err(`${this.describe(start)} needs a value to compare with`);
+    let right: Rhs;
+    if (this.is('@')) {
+      this.next();
+      right = { kind: 'ref', name: this.name('set name') };
+    } else if (this.is('{')) {
+      right = {
+        kind: 'set',
+        elements: this.elementList({ name: '', map: false, key: dts.map((d) => d.name), interval: true }),
+      };
+    } else if (dts.length > 1) {
+      throw this.unsupported('a concatenation compared with a single value (use a set)', start);
+    } else {
+      const dt = dts[0]!;
+      const first = this.value(dt);
+      if (dt.flags && this.is(',')) {
+        let bits = first.kind === 'value' ? (first.v as number) : 0;
+        while (this.is(',')) {
+          this.next();
+          const v = this.value(dt);
+          if (v.kind !== 'value') throw this.err('expected a flag');
+          bits |= v.v as number;
+        }
+        right = { kind: 'values', value: { kind: 'flags', v: bits } };
+      } else right = { kind: 'values', value: first };
+    }
+    if (left.kind === 'and' && !(right.kind === 'values' && right.value.kind === 'value'))
+      throw this.unsupported('a masked mark compared with a set, range or prefix', start);
+    return { k: 'match', left, op, right };
+  }
+
+  private markSource(): MarkSource {
+    const t = this.t;
+    const ws = this.words(2);
+    const sel = matchSelector(ws);
+    if (sel && (sel.desc.name === 'meta mark' || sel.desc.name === 'ct mark')) {
+      this.i += sel.used;
+      const from = sel.desc.name === 'meta mark' ? 'meta' : 'ct';
+      const OPS: Record<string, '|' | '&' | '^'> = { '|': '|', or: '|', '&': '&', and: '&', '^': '^', xor: '^' };
+      const op = OPS[this.t.text];
+      if (op && (this.t.kind === 'punct' || this.t.kind === 'word')) {
+        this.next();
+        const v = this.value(DTYPES.mark);
+        if (v.kind !== 'value') throw this.err('expected a number');
+        return { kind: 'from', from, op, v: v.v as number };
+      }
+      return { kind: 'from', from };
+    }
+    if (t.kind === 'word' && !/^(0x[0-9a-fA-F]+|\d+)$/.test(t.text)) {
+      if (KNOWN_UNMODELLED.has(t.text)) throw this.unsupported(`mark set from "${t.text}"`);
+      throw this.err(`expected a mark value, got "${t.text}"`);
+    }
+    const v = this.value(DTYPES.mark);
+    if (v.kind !== 'value') throw this.err('expected a mark value', t);
+    return { kind: 'const', v: v.v as number };
+  }
+
+  private logStmt(): Stmt {
+    this.expect('log');
+    const s: Extract<Stmt, { k: 'log' }> = { k: 'log' };
+    for (;;) {
+      if (this.is('prefix')) {
+        this.next();
+        const p = this.t;
+        if (p.kind !== 'string' && p.kind !== 'word') throw this.err('expected a quoted prefix');
+        this.next();
+        if (p.text.length > 127)
+          throw new InputError('invalid', 'log prefix is longer than 127 characters', this.pos(p));
+        s.prefix = p.text;
+      } else if (this.is('level')) {
+        this.next();
+        const l = this.word('a log level');
+        if (!(LOG_LEVELS as readonly string[]).includes(l.text)) throw this.err(`unknown log level "${l.text}"`, l);
+        s.level = l.text;
+      } else if (this.is('flags')) {
+        this.next();
+        const f = this.word('log flags');
+        if (f.text !== 'all') throw this.unsupported(`log flags ${f.text}`, f);
+        s.flags = 'all';
+      } else if (this.is('group') || this.is('snaplen') || this.is('queue-threshold'))
+        throw this.unsupported(`log ${this.t.text}`);
+      else break;
+    }
+    return s;
+  }
+
+  private rejectStmt(): Stmt {
+    this.expect('reject');
+    if (!this.is('with')) return { k: 'reject' };
+    this.next();
+    const w = this.word('icmp, icmpx or tcp');
+    if (w.text === 'tcp') {
+      this.expect('reset');
+      return { k: 'reject', with: { type: 'tcp-reset' } };
+    }
+    if (w.text === 'icmp' || w.text === 'icmpx') {
+      if (this.is('type')) this.next();
+      const c = this.word('an icmp code');
+      const list: readonly string[] = w.text === 'icmp' ? REJECT_ICMP : REJECT_ICMPX;
+      if (!list.includes(c.text)) throw this.err(`unknown ${w.text} reject code "${c.text}"`, c);
+      return { k: 'reject', with: { type: w.text, code: c.text } };
+    }
+    if (w.text === 'icmpv6') throw this.unsupported('reject with icmpv6', w);
+    throw this.err(`expected icmp, icmpx or tcp after "reject with", got "${w.text}"`, w);
+  }
+
+  private natStmt(type: 'dnat' | 'snat'): Stmt {
+    this.next();
+    let ipFamily = false;
+    if (this.is('ip')) {
+      this.next();
+      ipFamily = true;
+    } else if (this.is('ip6')) throw this.unsupported(`${type} ip6`);
+    this.expect('to');
+    const t = this.t;
+    if (t.kind !== 'word') throw this.err(`expected an address after "${type} to"`);
+    this.next();
+    const addr = DTYPES.ipv4_addr.parse(t.text, false);
+    if (typeof addr !== 'number') {
+      if (t.text.includes('-') || t.text.includes('/')) throw this.unsupported(`${type} to an address range`, t);
+      throw this.err(`"${t.text}" is not an IPv4 address`, t);
+    }
+    let port: number | undefined;
+    if (this.is(':')) {
+      this.next();
+      const p = this.word('a port');
+      const v = DTYPES.inet_service.parse(p.text, false);
+      if (typeof v !== 'number') {
+        if (p.text.includes('-')) throw this.unsupported(`${type} to a port range`, p);
+        throw this.err(`"${p.text}" is not a port`, p);
+      }
+      port = v;
+    }
+    if (['random', 'fully-random', 'persistent'].includes(this.t.text)) throw this.unsupported(`${type} flags`);
+    return port !== undefined ? { k: 'nat', type, ipFamily, addr, port } : { k: 'nat', type, ipFamily, addr };
+  }
+
+  private masqStmt(): Stmt {
+    this.expect('masquerade');
+    const s: Extract<Stmt, { k: 'masquerade' }> = { k: 'masquerade', flags: [] };
+    if (this.is('to')) {
+      this.next();
+      this.expect(':');
+      const p = this.word('a port');
+      const v = DTYPES.inet_service.parse(p.text, false);
+      if (typeof v !== 'number') throw this.unsupported(`masquerade to "${p.text}"`, p);
+      s.port = v;
+    }
+    while (['random', 'fully-random', 'persistent'].includes(this.t.text)) {
+      s.flags.push(this.next().text);
+      if (this.is(',')) this.next();
+    }
+    return s;
+  }
+}
+
+function withoutElements(d: SetDecl): SetDecl {
+  const { elements: _e, ...rest } = d;
+  void _e;
+  return rest;
+}
+
+export interface RawValue {
+  text: string;
+  quoted: boolean;
+  pos: SourcePos;
+}
+export interface RawElement {
+  pos: SourcePos;
+  comps: RawValue[];
+  verdict?: Verdict;
+}
+
+/** A value of a datatype: a/len, a-b, a symbol or a number (nftables src/datatype.c). */
+export function typedValue(dt: DtypeDesc, raw: RawValue): Value {
+  const { text, quoted, pos } = raw;
+  const bad = () => new InputError('syntax', `"${text}" is not a valid ${dt.name} value`, pos);
+  if (!quoted && dt.prefix && text.includes('/')) {
+    const [a, l] = text.split('/') as [string, string];
+    const v = dt.parse(a, false);
+    if (typeof v !== 'number' || !/^\d{1,2}$/.test(l) || Number(l) > dt.bits) throw bad();
+    const len = Number(l);
+    const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+    return len === dt.bits ? { kind: 'value', v } : { kind: 'prefix', v: (v & mask) >>> 0, len };
+  }
+  const dash = text.indexOf('-', 1);
+  if (!quoted && dt.range && dash > 0 && dt.parse(text, false) === undefined) {
+    const lo = dt.parse(text.slice(0, dash), false);
+    const hi = dt.parse(text.slice(dash + 1), false);
+    if (typeof lo !== 'number' || typeof hi !== 'number') throw bad();
+    if (hi < lo) throw new InputError('invalid', `range ${text} has zero or negative size`, pos);
+    return { kind: 'range', lo, hi };
+  }
+  const v = dt.parse(text, quoted);
+  if (v === undefined) throw bad();
+  return { kind: 'value', v };
+}
+
+export function resolveElement(r: RawElement, types: readonly DtypeDesc[], map: boolean, file: string): Element {
+  void file;
+  const wild = r.comps.find((c, n) => types[n]?.name === 'ifname' && c.text.endsWith('*'));
+  if (wild) throw new InputError('unsupported', `interface wildcard "${wild.text}" in a set`, wild.pos);
+  if (r.comps.length !== types.length)
+    throw new InputError(
+      'syntax',
+      `element has ${r.comps.length} component${r.comps.length > 1 ? 's' : ''}, the key has ${types.length}`,
+      r.pos,
+    );
+  const key = r.comps.map((c, n) => typedValue(types[n]!, c));
+  if (map && !r.verdict) throw new InputError('syntax', 'a map element needs ": verdict"', r.pos);
+  if (!map && r.verdict) throw new InputError('syntax', 'a set element has no data', r.pos);
+  return r.verdict ? { key, verdict: r.verdict } : { key };
+}
+
+export function parseNftCommands(text: string, file: string): Command[] {
+  return new NftParser(text, file).parseFile();
+}

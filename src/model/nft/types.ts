@@ -1,0 +1,127 @@
+// The nft ruleset as data (spec/nft.md §3). Values are numbers (addresses as uint32, ports, marks,
+// protocol numbers, flag bitmasks) or strings (interface names); the datatype says how to read them.
+import type { SourcePos } from '../errors.ts';
+
+export const FAMILIES = ['ip', 'inet'] as const;
+export type Family = (typeof FAMILIES)[number];
+
+export const NFT_HOOKS = ['prerouting', 'input', 'forward', 'output', 'postrouting'] as const;
+export type NftHook = (typeof NFT_HOOKS)[number];
+
+export const CHAIN_TYPES = ['filter', 'nat', 'route'] as const;
+export type ChainType = (typeof CHAIN_TYPES)[number];
+
+export type DtypeName =
+  | 'ipv4_addr'
+  | 'inet_service'
+  | 'inet_proto'
+  | 'mark'
+  | 'ifname'
+  | 'iface_index'
+  | 'ct_state'
+  | 'ct_status'
+  | 'fib_addrtype'
+  | 'integer';
+
+export type Atom = number | string;
+
+/** One side of a comparison or one set element component. */
+export type Value =
+  | { kind: 'value'; v: Atom }
+  | { kind: 'prefix'; v: number; len: number }
+  | { kind: 'range'; lo: number; hi: number }
+  /** a comma list of flags ("ct state established,new"): one bitmask */
+  | { kind: 'flags'; v: number };
+
+export type SelectorName = string;
+
+/** The left side of a match, the key of a lookup. */
+export type Expr =
+  | { kind: 'sel'; name: SelectorName }
+  | { kind: 'concat'; parts: SelectorName[] }
+  | { kind: 'numgen'; mod: number; offset: number }
+  /** "meta mark & 0x4000" */
+  | { kind: 'and'; name: SelectorName; mask: number };
+
+export type Verdict = { kind: 'accept' | 'drop' | 'return' | 'continue' } | { kind: 'jump' | 'goto'; chain: string };
+
+export interface Element {
+  /** one Value per concatenated component */
+  key: Value[];
+  verdict?: Verdict;
+}
+
+export type Rhs =
+  { kind: 'values'; value: Value } | { kind: 'set'; elements: Element[] } | { kind: 'ref'; name: string };
+
+export type MarkSource =
+  { kind: 'const'; v: number } | { kind: 'from'; from: 'meta' | 'ct'; op?: '|' | '&' | '^'; v?: number };
+
+export type Stmt =
+  | { k: 'match'; left: Expr; op: 'eq' | 'ne'; right: Rhs }
+  | { k: 'vmap'; key: Expr; map: { kind: 'ref'; name: string } | { kind: 'set'; elements: Element[] } }
+  | { k: 'counter'; packets: number; bytes: number }
+  | { k: 'mark'; target: 'meta' | 'ct'; value: MarkSource }
+  | { k: 'nat'; type: 'dnat' | 'snat'; ipFamily: boolean; addr: number; port?: number }
+  | { k: 'masquerade'; flags: string[]; port?: number }
+  | { k: 'notrack' }
+  | { k: 'log'; prefix?: string; level?: string; flags?: string }
+  | { k: 'reject'; with?: { type: 'icmp' | 'icmpx'; code: string } | { type: 'tcp-reset' } }
+  | { k: 'verdict'; v: Verdict };
+
+export interface NftRule {
+  stmts: Stmt[];
+  comment?: string;
+  handle: number;
+  pos?: SourcePos;
+}
+
+export interface BaseSpec {
+  type: ChainType;
+  hook: NftHook;
+  priority: number;
+  policy: 'accept' | 'drop';
+}
+
+export interface NftChain {
+  name: string;
+  base?: BaseSpec;
+  comment?: string;
+  rules: NftRule[];
+  handle: number;
+  pos?: SourcePos;
+}
+
+export interface NftSet {
+  name: string;
+  map: boolean;
+  key: DtypeName[];
+  /** maps: only verdict maps are in the subset */
+  data?: 'verdict';
+  interval: boolean;
+  comment?: string;
+  elements: Element[];
+  handle: number;
+}
+
+export interface NftTable {
+  family: Family;
+  name: string;
+  comment?: string;
+  /** sets and maps, in creation order */
+  sets: Map<string, NftSet>;
+  /** chains in creation order (nft lists them so) */
+  chains: Map<string, NftChain>;
+  nextHandle: number;
+}
+
+export interface NftRuleset {
+  /** tables in creation order; key "family name" */
+  tables: Map<string, NftTable>;
+}
+
+export const tableKey = (family: Family, name: string) => `${family} ${name}`;
+
+export function emptyNftRuleset(): NftRuleset {
+  return { tables: new Map() };
+}
