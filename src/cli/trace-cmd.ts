@@ -1,5 +1,6 @@
 // `nfconform trace`: one probe through the model, printed as an annotated path.
 import {
+  quote,
   InputError,
   makeLab,
   newWorld,
@@ -12,6 +13,8 @@ import {
 import { loadTopology, loadRulesets } from './load.ts';
 import { renderTrace, renderObservation } from '../conform/render.ts';
 import { sideBySide } from './side-by-side.ts';
+import { diagramOf, renderDiagramText } from '../conform/diagram.ts';
+import { writeOut } from './report.ts';
 import { FIRST_PORT } from '../conform/ports.ts';
 import type { LabRuntime } from '../lab/site.ts';
 import { loadTopologySpec } from './load.ts';
@@ -25,11 +28,14 @@ export function parseTarget(
   if (proto !== 'tcp' && proto !== 'udp' && proto !== 'icmp')
     throw cmdline(`expected tcp, udp or icmp, got "${proto ?? ''}"\n${TRACE_USAGE}`);
   if (!target) throw cmdline(`missing destination\n${TRACE_USAGE}`);
-  const [dst, port] = target.split(':');
-  const out: Pick<Probe, 'proto' | 'dst' | 'dport'> = { proto: proto as ProbeProto, dst: dst! };
-  if (port !== undefined) {
-    if (!/^\d+$/.test(port)) throw cmdline(`bad port in "${target}"`);
-    out.dport = Number(port);
+  // DST or DST:PORT, nothing more: "10.96.0.100:80:90" is refused, not read as port 80
+  const m = /^([^:]+)(?::(\d{1,5}))?$/.exec(target);
+  if (!m) throw cmdline(`bad destination ${quote(target)}: expected ADDRESS or ADDRESS:PORT`);
+  const out: Pick<Probe, 'proto' | 'dst' | 'dport'> = { proto: proto as ProbeProto, dst: m[1]! };
+  if (m[2] !== undefined) {
+    const port = Number(m[2]);
+    if (port < 1 || port > 65535) throw cmdline(`bad port in ${quote(target)}: 1..65535`);
+    out.dport = port;
   }
   return out;
 }
@@ -45,6 +51,8 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
       sport: { type: 'string' },
       json: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
+      diagram: { type: 'boolean', default: false },
+      html: { type: 'string' },
       kernel: { type: 'boolean', default: false },
       runtime: { type: 'string' },
       backend: { type: 'string' },
@@ -66,6 +74,19 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
     if (why) throw new DockerLabError(why);
   }
   const kernel = values.kernel ? await kernelProbe(values.topology, lab.rulesets, probe, runtime) : undefined;
+  if (values.html) {
+    const { tracePage } = await import('../conform/html.ts');
+    const title = `nfconform trace: ${probe.from} → ${probe.proto} ${probe.dst}${probe.dport !== undefined ? `:${probe.dport}` : ''}`;
+    writeOut(
+      values.html,
+      tracePage({
+        title,
+        probe,
+        results: results.map((r) => ({ p: r.p, observation: r.value.observation, trace: r.value.trace })),
+        kernel,
+      }),
+    );
+  }
   if (values.json) {
     write(
       JSON.stringify(
@@ -82,7 +103,7 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
   }
   results.forEach((r, i) => {
     if (results.length > 1) write(`\n── possibility ${i + 1} of ${results.length}, p=${r.p.toFixed(6)} ──`);
-    write(renderTrace(r.value.trace));
+    write(values.diagram ? renderDiagramText(diagramOf(r.value.trace)) : renderTrace(r.value.trace));
     write(renderObservation(r.value.observation, r.p));
   });
   if (kernel) {

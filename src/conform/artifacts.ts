@@ -1,15 +1,16 @@
 // What a divergence leaves behind: case.json (replayable with `nfconform check`),
 // repro.sh (plain bash) and explain.md (the model's path against the kernel's
-// observation, naming the first point where they part).
+// observation, naming the first point where they part), and the same as a page, explain.html.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Observation, TraceEvent } from '../model/index.ts';
 import type { CaseFile } from './case-file.ts';
-import type { LabPool } from './run-case.ts';
+import { runCases, type LabPool } from './run-case.ts';
 import { planCase, probeCount, FIRST_PORT } from './plan.ts';
 import { reproScript } from './repro.ts';
 import { renderPlain } from './render.ts';
+import { esc, page, tracePage } from './html.ts';
 import type { KernelObservation } from '../lab/kernel-lab.ts';
 import type { StepDiff } from './mutant.ts';
 
@@ -70,6 +71,14 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
     ),
     '',
   );
+  const differences = `<h2>Differences</h2><ul>${input.diffs
+    .map(
+      (d) =>
+        `<li>${esc(d.step)}: <b>${esc(d.diff.field)}</b>: model <code>${esc(JSON.stringify(d.diff.model))}</code>, kernel <code>${esc(JSON.stringify(d.diff.kernel))}</code></li>`,
+    )
+    .join('')}</ul>`;
+  // explain.html: the same explanation as a page, the first diverging probe's path drawn (html.ts)
+  let html = page(c.name, `<h1>${esc(c.name)}</h1>${differences}`);
   const observed: Record<number, Observation> = {};
   if (pool) {
     const lab = await pool.get(plan.topology, { fresh: plan.freshLab });
@@ -84,6 +93,10 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
       }
       if (s.kind === 'apply') {
         for (const r of s.rulesets) await lab.apply(r.host, r.kernelText);
+        continue;
+      }
+      if (s.kind === 'command') {
+        await lab.command(s.command, plan.file ?? plan.name);
         continue;
       }
       for (const sport of s.sports) {
@@ -105,6 +118,17 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
           '',
         );
         if (r.model.length > 1) md.push(`(the model allows ${r.model.length} results; the most likely is shown)`, '');
+        const moved = (r.kernel.rulesHit ?? []).map(
+          (h) =>
+            `<li class="mono">${esc(`${h.host} ${h.table} ${h.chain} ${h.rule}: ${h.packets} packet(s) ${h.spec}`)}</li>`,
+        );
+        html = tracePage({
+          title: `${c.name}: ${s.label} (source port ${p.sport})`,
+          probe: p,
+          results: r.model.map((m) => ({ p: m.p, observation: m.value.observation, trace: m.value.trace })),
+          kernel: r.kernel,
+          extra: `${differences}<p>${esc(firstParting(best.value.trace, r.kernel).replace(/\*\*|`/g, ''))}</p><h2>Rules whose counters moved on the kernel</h2><ul>${moved.join('')}</ul>`,
+        });
         md.push(
           '### The kernel',
           '',
@@ -126,6 +150,22 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
         '',
       );
   }
+  if (!pool) {
+    // no kernel here (a campaign against a model mutant): the page draws the model's path of the first
+    // differing probe
+    const [rep] = await runCases([input.c], { sides: 'model' });
+    const step =
+      rep?.steps.find((s) => s.label === input.diffs[0]?.step && s.trace && s.probe) ??
+      rep?.steps.find((s) => s.trace && s.probe);
+    const first = step?.model[0]?.[0];
+    if (step?.trace && step.probe && first)
+      html = tracePage({
+        title: `${c.name}: ${step.label}`,
+        probe: step.probe,
+        results: [{ p: first.p, observation: first.value, trace: step.trace }],
+        extra: differences,
+      });
+  }
   const steps = input.c.steps.map((s, i) =>
     observed[i]
       ? {
@@ -144,5 +184,6 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
   writeFileSync(join(out, 'case.json'), JSON.stringify({ ...saved, file: undefined }, null, 2) + '\n');
   writeFileSync(join(out, 'repro.sh'), reproScript(plan), { mode: 0o755 });
   writeFileSync(join(out, 'explain.md'), md.join('\n') + '\n');
+  writeFileSync(join(out, 'explain.html'), html);
   return out;
 }

@@ -11,6 +11,7 @@ import {
   type Mutation,
 } from '../model/index.ts';
 import type { CaseFile } from './case-file.ts';
+import { modelCommand } from './case-commands.ts';
 import { judge, type FieldDiff } from './compare.ts';
 import { planCase, modelRulesets, type CasePlan } from './plan.ts';
 
@@ -54,6 +55,13 @@ export function judgePlanAgainstMutant(
     }
     if (s.kind === 'apply') {
       for (const r of s.rulesets) if (r.parsed) rulesets.set(r.host, r.parsed);
+      ({ ref, mut } = labs());
+      continue;
+    }
+    if (s.kind === 'command') {
+      const file = plan.file ?? plan.name;
+      modelCommand(s.command, rulesets, wr, file);
+      if (s.command.type !== 'iptables') modelCommand(s.command, rulesets, wm, file);
       ({ ref, mut } = labs());
       continue;
     }

@@ -28,6 +28,7 @@ import type { Implementation } from './impl.ts';
 import type { CompilerMutant } from '../kube/mutants.ts';
 import { predict, K8S_NODE_LAYOUT } from '../kube/oracle.ts';
 import { modelMiss, kernelMiss } from './oracle-compare.ts';
+import { modelCommand } from './case-commands.ts';
 import {
   planCase,
   acceptedRulesets,
@@ -79,6 +80,17 @@ export interface CaseReport {
 }
 
 /** The model alone: each possibility is checked; the world follows the most likely branch. */
+/** A probe's own input error (`<probe>`: too many branches, ...) named by its case file and step. */
+function inStep<T>(plan: CasePlan, index: number, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (isInputError(e) && e.pos?.file === '<probe>' && plan.file)
+      throw e.at({ file: plan.file, line: 0, col: 0, jsonPath: ['steps', index] });
+    throw e;
+  }
+}
+
 function runModel(plan: CasePlan): StepReport[] {
   const rulesets = modelRulesets(plan.rulesets);
   const second = modelRulesets(plan.otherRulesets);
@@ -99,6 +111,16 @@ function runModel(plan: CasePlan): StepReport[] {
       world = { ...world, now: world.now + s.seconds };
       return rep;
     }
+    if (s.kind === 'command') {
+      const out = modelCommand(s.command, rulesets, world, plan.file ?? plan.name);
+      if (s.command.type === 'iptables') {
+        const refused = Object.values(out).filter((x): x is string => x !== null);
+        if (s.command.expectRefused && !refused.length) rep.modelMisses.push('every command ran, expected a refusal');
+        if (!s.command.expectRefused) rep.modelMisses.push(...refused);
+        lab = makeLab(plan.network, rulesets, second);
+      }
+      return rep;
+    }
     if (s.kind === 'apply') {
       let refused = false;
       for (const r of s.rulesets) {
@@ -117,7 +139,7 @@ function runModel(plan: CasePlan): StepReport[] {
     for (const [r, sport] of s.sports.entries()) {
       const p = { ...s.probe, sport };
       rep.sports.push(sport);
-      const res = runProbe(lab, world, p);
+      const res = inStep(plan, s.index, () => runProbe(lab, world, p));
       if (r === 0 && res[0]) rep.trace = res[0].value.trace;
       const obs = res.map((x) => ({ p: x.p, value: x.value.observation }));
       rep.model.push(obs);
@@ -228,6 +250,18 @@ async function runKernel(plan: CasePlan, pool: LabPool, steps: StepReport[]): Pr
       await lab.wait(s.seconds);
       continue;
     }
+    if (s.kind === 'command') {
+      const { model, kernel } = await lab.command(s.command, plan.file ?? plan.name);
+      if (s.command.type === 'iptables') {
+        for (const h of Object.keys(kernel))
+          if ((model[h] === null) !== (kernel[h] === null) || commandNo(model[h]) !== commandNo(kernel[h]))
+            rep.diffs.push({ field: `iptables.${h}`, model: model[h] ?? 'ran', kernel: kernel[h] ?? 'ran' });
+        const refused = Object.values(kernel).filter((x): x is string => x !== null);
+        if (s.command.expectRefused && !refused.length) rep.kernelMisses.push('every command ran, expected a refusal');
+        if (!s.command.expectRefused) rep.kernelMisses.push(...refused.map((x) => `the kernel: ${x}`));
+      }
+      continue;
+    }
     if (s.kind === 'apply') {
       let refused = false;
       for (const r of s.rulesets) {
@@ -276,6 +310,9 @@ async function runKernel(plan: CasePlan, pool: LabPool, steps: StepReport[]): Pr
     }
   }
 }
+
+/** "command 3 refused: ..." -> 3: which command a side refused (the messages differ) */
+const commandNo = (x: string | null | undefined) => (x ? /^command (\d+)/.exec(x)?.[1] : undefined);
 
 export interface RunOptions {
   /** compile Services with a deliberately wrong compiler (`npm run mutants`) */

@@ -1,13 +1,30 @@
 // The model's public surface: what kube, lab, conform and cli may import.
 export { InputError, isInputError, quote, safeMessage, formatJsonPath, type SourcePos } from './errors.ts';
-export { JsonChecker, loadJson, parseJson, locateJson, type JsonPath, type JsonObject } from './json.ts';
+export {
+  JsonChecker,
+  loadJson,
+  parseJson,
+  locateJson,
+  jsonPosition,
+  parseFieldPath,
+  type JsonPath,
+  type JsonObject,
+} from './json.ts';
 export { limits, limitHint, LIMIT_ENV, type Limits } from './limits.ts';
 export { checkTopology, checkSysctls } from './net/check-topology.ts';
 export { ifNameProblem, hostNameProblem } from './net/names.ts';
-export { parseRuleset, parseSave, parseCommands, detectFormat } from './rules/restore.ts';
+export {
+  parseRuleset,
+  parseSave,
+  parseCommands,
+  applyCommandLines,
+  commandArgs,
+  detectFormat,
+} from './rules/restore.ts';
 export { printRuleset, printRuleSpec, printTable } from './rules/print.ts';
 export type { Ruleset, Rule, Hook, TableName, IptablesFlavor, Backend } from './rules/types.ts';
-export { TABLE_HOOKS, PROTO_BY_NUMBER, isBuiltinChain } from './rules/types.ts';
+export { TABLE_HOOKS, TABLES, isBuiltinChain } from './rules/types.ts';
+export { protocolName, parseProtocolName, PROTOCOLS, SERVICES } from './rules/netdb.ts';
 export { nfacctNames } from './rules/objects.ts';
 export { EXTENSIONS, type ExtensionDesc, type OptionDesc } from './rules/descriptors.ts';
 export { KINDS, type Kind, type KindName, type OptValue, type NumRange, type NatRange } from './rules/kinds.ts';
@@ -29,3 +46,4 @@ export { runProbe, type Probe, type ProbeRun, type ProbeProto } from './probe.ts
 export type { Observation, Outcome, Weighted, DropPoint, ConntrackRecord, ErrorReport } from './observation.ts';
 export type { TraceEvent } from './trace.ts';
 export { parseNft, lintNft, printNft, detectLanguage, type NftRuleset } from './nft/index.ts';
+export { conntrackDelete, recentWrite, type ConntrackFilter } from './world-commands.ts';

@@ -2,7 +2,7 @@
 // RETURN and the policy (spec/iptables.md §7). Rulesets are compiled once into
 // closures; long chains get an index on exact destination addresses so that a
 // kube-proxy KUBE-SERVICES chain is not scanned linearly.
-import { type U32, maskOf } from '../ip.ts';
+import { type U32, cidrMask } from '../ip.ts';
 import type { Ruleset, Rule, TableName, Hook, Chain } from '../rules/types.ts';
 import { printRuleSpec } from '../rules/print.ts';
 import { MATCHERS, type Test, type MatchEnv } from './matchers.ts';
@@ -56,12 +56,12 @@ export function compileRule(r: Rule): Test {
   const tests: Test[] = [];
   if (r.src) {
     const { neg, value: c } = r.src;
-    const m = maskOf(c.len);
+    const m = cidrMask(c);
     tests.push((p) => ((p.src & m) >>> 0 === c.addr) !== neg);
   }
   if (r.dst) {
     const { neg, value: c } = r.dst;
-    const m = maskOf(c.len);
+    const m = cidrMask(c);
     tests.push((p) => ((p.dst & m) >>> 0 === c.addr) !== neg);
   }
   if (r.proto) {
@@ -91,7 +91,8 @@ export function compileRule(r: Rule): Test {
   };
 }
 
-const exactDst = (r: Rule) => r.dst !== undefined && !r.dst.neg && r.dst.value.len === 32;
+const exactDst = (r: Rule) =>
+  r.dst !== undefined && !r.dst.neg && r.dst.value.len === 32 && r.dst.value.mask === undefined;
 
 function compileChain(table: TableName, c: Chain): CompiledChain {
   const rules = c.rules.map((rule, i): CompiledRule => {

@@ -1,7 +1,16 @@
-// The iptables commands (-A -I -D -N -F -X -P) applied to a Ruleset. Both the
+// The iptables commands (-A -I -R -D -N -F -X -P) applied to a Ruleset. Both the
 // iptables-save reader and the command-line reader go through here.
 import { InputError, type SourcePos } from '../errors.ts';
-import { type Ruleset, type Rule, type TableName, type Chain, TABLES, isBuiltinChain, tableOf } from './types.ts';
+import {
+  type Ruleset,
+  type Rule,
+  type TableName,
+  type Chain,
+  type Backend,
+  TABLES,
+  isBuiltinChain,
+  tableOf,
+} from './types.ts';
 import { RESERVED_CHAIN_NAMES } from './descriptors.ts';
 import { parseRuleSpec } from './parse-rule.ts';
 import type { Token } from './tokenize.ts';
@@ -25,6 +34,7 @@ export function parseTable(name: string, pos: SourcePos): TableName {
 export interface CommandContext {
   file: string;
   line: number;
+  backend?: Backend;
 }
 
 function chainOf(rs: Ruleset, table: TableName, name: string, pos: SourcePos): Chain {
@@ -55,7 +65,7 @@ export function applyCommand(
   }
   const cmd = rest[0];
   const at = (tok: Token | undefined): SourcePos => ({ file: ctx.file, line: ctx.line, col: tok?.col ?? 1 });
-  if (!cmd) throw new InputError('syntax', 'no command (-A, -I, -D, -N, -F, -X or -P)', at(undefined));
+  if (!cmd) throw new InputError('syntax', 'no command (-A, -I, -R, -D, -N, -F, -X or -P)', at(undefined));
   const chainTok = rest[1];
   const tbl = tableOf(rs, table);
   const needChain = () => {
@@ -63,23 +73,24 @@ export function applyCommand(
       throw new InputError('syntax', `${cmd.text} needs a chain name`, at(cmd));
     return chainTok.text;
   };
-  const spec = (from: number): Rule => {
+  const spec = (from: number): Rule[] => {
     const chain = needChain();
-    const r = parseRuleSpec(rest.slice(from), {
+    const rules = parseRuleSpec(rest.slice(from), {
       file: ctx.file,
       line: ctx.line,
       table,
       chain,
       hasChain: (n) => tbl.chains.has(n),
+      ...(ctx.backend ? { backend: ctx.backend } : {}),
     });
-    r.pos = at(cmd);
-    return r;
+    for (const r of rules) r.pos = at(cmd);
+    return rules;
   };
   switch (cmd.text) {
     case '-A':
     case '--append': {
       const c = chainOf(rs, table, needChain(), at(chainTok));
-      c.rules.push(spec(2));
+      c.rules.push(...spec(2));
       return;
     }
     case '-I':
@@ -98,7 +109,26 @@ export function applyCommand(
             at(n),
           );
       }
-      c.rules.splice(index - 1, 0, spec(from));
+      c.rules.splice(index - 1, 0, ...spec(from));
+      return;
+    }
+    case '-R':
+    case '--replace': {
+      const c = chainOf(rs, table, needChain(), at(chainTok));
+      const n = rest[2];
+      if (!n || !/^\d+$/.test(n.text)) throw new InputError('syntax', '-R needs a rule number', at(n ?? chainTok));
+      const index = Number(n.text);
+      if (index < 1 || index > c.rules.length)
+        throw new InputError(
+          'invalid',
+          `index of replacement too big (chain ${c.name} has ${c.rules.length} rules)`,
+          at(n),
+        );
+      const rules = spec(3);
+      // iptables: "Replacement rule does not specify a unique address"
+      if (rules.length !== 1)
+        throw new InputError('invalid', '-R: the replacement rule does not specify a unique address', at(cmd));
+      c.rules[index - 1] = rules[0]!;
       return;
     }
     case '-D':
@@ -116,10 +146,12 @@ export function applyCommand(
         c.rules.splice(index - 1, 1);
         return;
       }
-      const key = ruleKey(spec(2));
-      const idx = c.rules.findIndex((r) => ruleKey(r) === key);
-      if (idx < 0) throw new InputError('invalid', `Bad rule (does a matching rule exist in that chain?)`, at(cmd));
-      c.rules.splice(idx, 1);
+      for (const r of spec(2)) {
+        const key = ruleKey(r);
+        const idx = c.rules.findIndex((x) => ruleKey(x) === key);
+        if (idx < 0) throw new InputError('invalid', `Bad rule (does a matching rule exist in that chain?)`, at(cmd));
+        c.rules.splice(idx, 1);
+      }
       return;
     }
     case '-N':
