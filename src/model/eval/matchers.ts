@@ -185,8 +185,8 @@ export const MATCHERS: Record<string, Builder> = {
   },
   recent: (ext) => {
     const action = ext.opts.find((o) => ['--set', '--rcheck', '--update', '--remove'].includes(o.name))!;
-    const name = optValue(ext, '--name', 'string')!;
-    const mask = optValue(ext, '--mask', 'cidrShort')!.addr;
+    const name = optValue(ext, '--name', 'rawString')!;
+    const mask = optValue(ext, '--mask', 'host')!.addr;
     const useSrc = !hasOpt(ext, '--rdest');
     const seconds = optValue(ext, '--seconds', 'uint');
     const hitcount = optValue(ext, '--hitcount', 'uint');
