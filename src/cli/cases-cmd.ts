@@ -2,7 +2,7 @@
 // model, the kernel or both; a truth table, JSON and JUnit; exit 0/1/2.
 import { relative } from 'node:path';
 import pc from 'picocolors';
-import { loadCase, findCaseFiles, SUITES_DIR, type CaseFile } from '../conform/case-file.ts';
+import { readCase, findCaseFiles, SUITES_DIR, type CaseFile } from '../conform/case-file.ts';
 import { runCases, type CaseReport } from '../conform/run-case.ts';
 import type { Sides } from '../conform/sides.ts';
 import { labSkipReason } from '../lab/prereq.ts';
@@ -118,11 +118,12 @@ export async function checkCommand(argv: string[], write: (s: string) => void): 
       junit: { type: 'string' },
       iptables: { type: 'string' },
       impl: { type: 'string' },
+      'allow-path': { type: 'string', multiple: true, default: [] },
     },
     true,
   );
   if (!positionals.length) throw cmdline(CHECK_USAGE);
-  const cases = positionals.map(loadCase);
+  const cases = positionals.map((f) => readCase(f, { allowPaths: values['allow-path'] }));
   const how = sidesOf(values, 'both');
   const { reports, crossFailed } = await executeAll(
     cases,
@@ -151,10 +152,11 @@ export async function runCommand(argv: string[], write: (s: string) => void): Pr
       list: { type: 'boolean', default: false },
       iptables: { type: 'string' },
       impl: { type: 'string' },
+      'allow-path': { type: 'string', multiple: true, default: [] },
     },
     true,
   );
-  let cases = findCaseFiles(SUITES_DIR).map(loadCase);
+  let cases = findCaseFiles(SUITES_DIR).map((f) => readCase(f, { allowPaths: values['allow-path'] }));
   if (positionals.length)
     cases = cases.filter((c) =>
       positionals.some((p) => c.name.includes(p) || relative(SUITES_DIR, c.file ?? '').startsWith(p)),

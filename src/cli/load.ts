@@ -1,5 +1,5 @@
 // Reading the CLI's inputs: topologies (preset or file) and rulesets per host.
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import {
   InputError,
   parseRuleset,
@@ -10,25 +10,39 @@ import {
   type TopologySpec,
   type IptablesFlavor,
 } from '../model/index.ts';
+import { quote } from '../model/index.ts';
+import { loadJson } from '../model/index.ts';
+import { checkTopology } from '../model/index.ts';
+import { readInputFile } from '../conform/input-files.ts';
 
+const kindOf = (p: string) => (existsSync(p) ? 'exists' : 'missing');
+
+/** A file named on the command line: a regular file within the size cap (directories and devices are refused). */
 export function readText(path: string): string {
-  if (!existsSync(path)) throw new InputError('invalid', `file not found: ${path}`, { file: path, line: 1, col: 1 });
-  return readFileSync(path, 'utf8');
+  return readInputFile(path);
 }
 
+/** `--topology`: a preset's name (looked up in a Map) or a topology file, checked against spec/topology.schema.json. */
 export function loadTopologySpec(nameOrFile: string): TopologySpec {
-  const preset = PRESETS[nameOrFile];
+  const preset = PRESETS.get(nameOrFile);
   if (preset) return preset();
-  const text = readText(nameOrFile);
-  try {
-    return JSON.parse(text) as TopologySpec;
-  } catch (e) {
-    throw new InputError('syntax', `topology is not valid JSON: ${(e as Error).message}`, {
-      file: nameOrFile,
-      line: 1,
-      col: 1,
-    });
-  }
+  if (!/[./]/.test(nameOrFile) && kindOf(nameOrFile) === 'missing')
+    throw new InputError(
+      'invalid',
+      `--topology: no preset or file ${quote(nameOrFile)} (presets: ${[...PRESETS.keys()].join(', ')})`,
+      { file: '<command line>', line: 0, col: 0 },
+    );
+  const text = readInputFile(nameOrFile, 'a topology file');
+  return loadJson(
+    text,
+    nameOrFile,
+    (raw, j) => {
+      const spec = checkTopology(raw, j);
+      compileTopology(spec, nameOrFile); // the parts must hold together too
+      return spec;
+    },
+    'the topology file',
+  );
 }
 
 export function loadTopology(nameOrFile: string): Network {

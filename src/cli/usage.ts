@@ -2,10 +2,10 @@
 // without loading any command (each command throws its own line on a bad command line).
 
 export const RUN_USAGE =
-  'usage: nfconform run [SUITE...] [--tags a,b] [--sides model|kernel|both] [--runtime netns|docker] [--iptables nft|legacy|both] [--impl builtin|mutant:NAME|COMMAND] [--junit FILE] [--json FILE]';
+  'usage: nfconform run [SUITE...] [--tags a,b] [--sides model|kernel|both] [--runtime netns|docker] [--iptables nft|legacy|both] [--impl builtin|mutant:NAME|COMMAND] [--allow-path DIR ...] [--junit FILE] [--json FILE]';
 
 export const CHECK_USAGE =
-  'usage: nfconform check FILE... [--sides model|kernel|both] [--runtime netns|docker] [--iptables nft|legacy|both] [--impl builtin|mutant:NAME|COMMAND] [--json] [--junit FILE]';
+  'usage: nfconform check FILE... [--sides model|kernel|both] [--runtime netns|docker] [--iptables nft|legacy|both] [--impl builtin|mutant:NAME|COMMAND] [--allow-path DIR ...] [--json] [--junit FILE]';
 
 export const FUZZ_USAGE =
   'usage: nfconform fuzz [--runs N | --time 10m] [--seed S] [--iptables nft|legacy] [--runtime netns|docker] [--out DIR] [--replay SEED:PATH] [--shrink-time 2m] [--timeout 150ms] [--services]';

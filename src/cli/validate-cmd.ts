@@ -72,22 +72,42 @@ export function renderValidation(r: ValidationReport): string {
   }
   if (r.kernelSkip) out.push('', pc.yellow(`kernel replay skipped: ${r.kernelSkip}`));
   const n = (s: ServiceVerdict['status']) => r.services.filter((x) => x.status === s).length;
+  const skipped = r.probes.filter((p) => p.status === 'skipped').length;
+  out.push(
+    '',
+    pc.dim(
+      `pod traffic told by: ${r.detector}; probes: ${r.sent} sent, ${skipped} not sent (--json lists each, and why)`,
+    ),
+  );
   const line = `${r.services.length} Services on node ${r.node}: ${n('pass')} passed, ${n('fail')} failed, ${n('unsupported')} unsupported; ${r.warnings.length} warnings`;
-  out.push('', n('fail') ? pc.red(line) : pc.green(line));
+  out.push('', n('fail') || r.sent === 0 ? pc.red(line) : pc.green(line));
+  if (r.sent === 0) out.push(pc.red('nothing was probed: this run checked nothing, so it fails'));
   return out.join('\n');
 }
 
+/** JUnit: one test case per probe of the plan (sent: pass or failure per side; not sent: skipped, with why). */
 function writeValidationJunit(path: string, r: ValidationReport): void {
-  const cases = r.services.map((s) => {
-    const name = xml(s.service);
-    if (s.status === 'fail')
-      return `  <testcase classname="validate.${xml(r.node)}" name="${name}"><failure message="${xml(s.failure!.label)}">${xml([s.failure!.modelMiss, s.failure!.kernelMiss].filter(Boolean).join('\n'))}</failure></testcase>`;
-    if (s.status === 'unsupported')
-      return `  <testcase classname="validate.${xml(r.node)}" name="${name}"><skipped message="unsupported: ${xml(s.reason ?? '')}"/></testcase>`;
-    return `  <testcase classname="validate.${xml(r.node)}" name="${name}"/>`;
+  const cls = (service: string) => `validate.${xml(r.node)}.${xml(service)}`;
+  const cases = r.probes.map((p) => {
+    const head = `  <testcase classname="${cls(p.service)}" name="${xml(p.label)}"`;
+    if (p.status === 'skipped') return `${head}><skipped message="${xml(p.why ?? '')}"/></testcase>`;
+    const misses = [p.modelMiss, p.kernelMiss].filter(Boolean).join('\n');
+    const sides = `model: ${p.model ?? 'not run'}, kernel: ${p.kernel ?? 'not run'}; the Services say: ${p.oracle ?? ''}`;
+    if (misses) return `${head}><failure message="${xml(sides)}">${xml(misses)}</failure></testcase>`;
+    return `${head}><system-out>${xml(sides)}</system-out></testcase>`;
   });
-  const failures = r.services.filter((s) => s.status === 'fail').length;
-  const skipped = r.services.filter((s) => s.status === 'unsupported').length;
+  // Services without any probe (unsupported, or nothing to probe) still show, as skipped
+  for (const s of r.services)
+    if (!r.probes.some((p) => p.service === s.service))
+      cases.push(
+        `  <testcase classname="${cls(s.service)}" name="${xml(s.service)}"><skipped message="${xml(`${s.status === 'unsupported' ? 'unsupported: ' : 'not probed: '}${s.reason ?? ''}`)}"/></testcase>`,
+      );
+  if (r.sent === 0)
+    cases.push(
+      `  <testcase classname="validate.${xml(r.node)}" name="at least one probe"><failure message="nothing was probed: this run checked nothing"/></testcase>`,
+    );
+  const failures = cases.filter((c) => c.includes('<failure')).length;
+  const skipped = cases.filter((c) => c.includes('<skipped')).length;
   writeOut(
     path,
     `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="nfconform validate" tests="${cases.length}" failures="${failures}" skipped="${skipped}">\n${cases.join('\n')}\n</testsuite>\n`,
@@ -154,5 +174,6 @@ export async function validateCommand(argv: string[], write: (s: string) => void
     (report.warnings.length > 0 ||
       report.objectWarnings.length > 0 ||
       report.services.some((s) => s.status === 'unsupported'));
-  return failed || strictFail ? 1 : 0;
+  // a run that probed nothing checked nothing: a failure, never a pass
+  return failed || strictFail || report.sent === 0 ? 1 : 0;
 }

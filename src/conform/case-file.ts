@@ -1,8 +1,8 @@
 // Case files (spec/case-file.md, spec/case.schema.json): a topology, per-host
 // rulesets and settings, and steps (probes with optional expectations, or new
 // rulesets). Suites are named, tagged case files.
-import { readFileSync, existsSync, readdirSync, statSync } from 'node:fs';
-import { dirname, resolve, join } from 'node:path';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The project's suites folder. */
@@ -21,14 +21,21 @@ export function findCaseFiles(dir: string = SUITES_DIR): string[] {
 }
 
 import {
-  InputError,
   PRESETS,
+  compileTopology,
   type TopologySpec,
   type Probe,
   type Observation,
   type IptablesFlavor,
+  type Sysctls,
 } from '../model/index.ts';
-import type { Sysctls } from '../model/index.ts';
+import { quote } from '../model/index.ts';
+import { JsonChecker, loadJson, type JsonPath } from '../model/index.ts';
+import { limits, limitHint } from '../model/index.ts';
+import { parseIp, parseCidr } from '../model/index.ts';
+import { checkTopology, checkSysctls } from '../model/index.ts';
+import { ifNameProblem } from '../model/index.ts';
+import { readInputFile, readReference } from './input-files.ts';
 import type { ErrorReport } from '../model/index.ts';
 
 export interface HostSettings {
@@ -124,111 +131,283 @@ export function isControl(s: Step): s is ApplyStep | WaitStep {
   return 'apply' in s || 'wait' in s;
 }
 
-function fail(file: string, reason: string): never {
-  throw new InputError('invalid', reason, { file, line: 1, col: 1 });
+/** Where a case file may read the files it names (spec/case-file.md "Files"). */
+export interface CaseLoadOptions {
+  /** folders besides the case file's own and the project's suites/ below which its references may point */
+  allowPaths?: readonly string[];
 }
 
-/** Reads and checks a case file; every problem names the file and the field. */
+/** Reads and checks a case file; every problem names the file, line:col and the JSON path of the field. */
 export function loadCase(file: string): CaseFile {
-  if (!existsSync(file)) fail(file, 'file not found');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    const m = /position (\d+)/.exec((e as Error).message);
-    const text = readFileSync(file, 'utf8');
-    const pos = m ? Number(m[1]) : 0;
-    const line = text.slice(0, pos).split('\n').length;
-    const col = pos - text.lastIndexOf('\n', pos - 1);
-    throw new InputError('syntax', `not valid JSON: ${(e as Error).message}`, { file, line, col });
-  }
-  return checkCase(raw, file);
+  return readCase(file, {});
 }
 
-export function checkCase(raw: unknown, file: string): CaseFile {
-  const c = raw as Record<string, unknown>;
-  if (typeof c !== 'object' || c === null || Array.isArray(c)) fail(file, 'a case file is a JSON object');
-  if (typeof c.name !== 'string' || !c.name) fail(file, '"name" (a string) is required');
-  if (typeof c.topology !== 'string' && (typeof c.topology !== 'object' || c.topology === null))
-    fail(file, '"topology" must be a preset name or a topology object');
-  if (typeof c.topology === 'string' && !PRESETS[c.topology])
-    fail(file, `"topology": unknown preset "${c.topology}" (known: ${Object.keys(PRESETS).join(', ')})`);
-  if (!Array.isArray(c.steps) || c.steps.length === 0) fail(file, '"steps" must be a non-empty array');
-  const hosts = (c.hosts ?? {}) as Record<string, HostSettings>;
-  if (c.services !== undefined) {
-    const sv = c.services as Record<string, unknown>;
-    if (typeof sv !== 'object' || sv === null || typeof sv.file !== 'string' || typeof sv.clusterCIDR !== 'string')
-      fail(file, '"services" needs "file" and "clusterCIDR"');
-    const path = resolve(dirname(file), sv.file as string);
-    if (!existsSync(path)) fail(file, `services.file: ${path} not found`);
-    sv.text = readFileSync(path, 'utf8');
-  }
-  const text = (v: unknown, where: string): string => {
-    if (typeof v === 'string') return v;
-    if (Array.isArray(v) && v.every((l) => typeof l === 'string')) return v.join('\n') + '\n';
-    return fail(file, `${where} must be a string or a list of lines`);
+/** loadCase, with more folders its references may point into. */
+export function readCase(file: string, opts: CaseLoadOptions): CaseFile {
+  const text = readInputFile(file, 'a case file');
+  return loadJson(text, file, (raw, j) => checkCaseWith(raw, j, file, opts), 'the case file');
+}
+
+/** A parsed case file, checked (the files it names are read, confined as in loadCase). */
+export function checkCase(raw: unknown, file: string, opts: CaseLoadOptions = {}): CaseFile {
+  return checkCaseWith(raw, new JsonChecker(file), file, opts);
+}
+
+const STEP_KEYS = {
+  wait: ['wait', 'label'],
+  apply: ['apply', 'expectRefused', 'label'],
+  probe: [
+    'from',
+    'proto',
+    'dst',
+    'dport',
+    'src',
+    'sport',
+    'connected',
+    'repeat',
+    'oracle',
+    'label',
+    'expect',
+    'distribution',
+    'observed',
+  ],
+} as const;
+const EXPECT_KEYS = [
+  'mode',
+  'outcome',
+  'responder',
+  'responderIn',
+  'icmp',
+  'seenSrc',
+  'seenDst',
+  'seenSrcAddr',
+  'sticky',
+  'replyFrom',
+  'error',
+];
+const OUTCOMES = ['delivered', 'refused', 'icmp-error', 'echo-reply', 'dropped'] as const;
+const ipv4 = (s: string) => (parseIp(s) === undefined ? 'not an IPv4 address' : undefined);
+const noControl = (s: string) => (/[\u0000-\u001f\u007f]/.test(s) ? 'control characters are not allowed' : undefined);
+
+function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoadOptions): CaseFile {
+  const lim = limits();
+  const c = j.obj(
+    raw,
+    [],
+    ['$schema', 'name', 'description', 'tags', 'claim', 'services', 'topology', 'hosts', 'steps'],
+  );
+  const ref = (v: unknown, path: JsonPath) =>
+    readReference(file, j.str(v, path, { max: 4096 }), path, j, [SUITES_DIR, ...(opts.allowPaths ?? [])]);
+  const out: CaseFile = {
+    name: j.str(c.name, ['name'], { max: 500, grammar: noControl }),
+    topology: 'k8s-node',
+    steps: [],
+    file,
   };
-  for (const [h, s] of Object.entries(hosts)) {
-    if (s.ruleset !== undefined) s.ruleset = text(s.ruleset, `hosts.${h}.ruleset`);
-    if (s.rulesetFile !== undefined) {
-      const path = resolve(dirname(file), s.rulesetFile);
-      if (!existsSync(path)) fail(file, `hosts.${h}.rulesetFile: ${path} not found`);
-      s.ruleset = readFileSync(path, 'utf8');
-    }
-    if (s.backend !== undefined && s.backend !== 'nft' && s.backend !== 'legacy')
-      fail(file, `hosts.${h}.backend must be "nft" or "legacy"`);
-    if (s.otherBackendRuleset !== undefined)
-      s.otherBackendRuleset = text(s.otherBackendRuleset, `hosts.${h}.otherBackendRuleset`);
+  if (c.description !== undefined) out.description = j.str(c.description, ['description'], { min: 0 });
+  if (c.tags !== undefined)
+    out.tags = j.arr(c.tags, ['tags'], 1000).map((t, i) => j.str(t, ['tags', i], { max: 200, grammar: noControl }));
+  if (c.claim !== undefined) {
+    const cl = j.obj(c.claim, ['claim'], ['id', 'seed', 'actual']);
+    out.claim = {
+      id: j.str(cl.id, ['claim', 'id'], {
+        grammar: (s) => (/^C[0-9]{1,6}$/.test(s) ? undefined : 'must be C<number>'),
+      }),
+      seed: j.str(cl.seed, ['claim', 'seed'], { min: 0 }),
+    };
+    if (cl.actual !== undefined) out.claim.actual = j.str(cl.actual, ['claim', 'actual'], { min: 0 });
   }
-  (c.steps as unknown[]).forEach((s, i) => {
-    const st = s as Record<string, unknown>;
-    if (typeof st !== 'object' || st === null) fail(file, `steps[${i}] must be an object`);
+
+  // the topology first: hosts, steps and settings are checked against it
+  if (typeof c.topology === 'string') {
+    if (!PRESETS.has(c.topology))
+      j.fail(['topology'], `unknown preset ${quote(c.topology)} (known: ${[...PRESETS.keys()].join(', ')})`);
+    out.topology = c.topology;
+  } else if (typeof c.topology === 'object' && c.topology !== null && !Array.isArray(c.topology))
+    out.topology = checkTopology(c.topology, j, ['topology']);
+  else j.fail(['topology'], `must be a preset name (${[...PRESETS.keys()].join(', ')}) or a topology object`);
+  const base = typeof out.topology === 'string' ? PRESETS.get(out.topology)!() : out.topology;
+  const hostNames = new Set(base.hosts.map((h) => h.name));
+
+  if (c.services !== undefined) {
+    const sv = j.obj(c.services, ['services'], ['file', 'clusterCIDR', 'masqueradeAll', 'localhostNodePorts']);
+    const services: CaseServices = {
+      file: j.str(sv.file, ['services', 'file']),
+      clusterCIDR: j.str(sv.clusterCIDR, ['services', 'clusterCIDR'], {
+        grammar: (s) =>
+          /^\d+\.\d+\.\d+\.\d+\/\d{1,2}$/.test(s) && parseCidr(s) ? undefined : 'not an IPv4 CIDR a.b.c.d/len',
+      }),
+    };
+    if (sv.masqueradeAll !== undefined)
+      services.masqueradeAll = j.bool(sv.masqueradeAll, ['services', 'masqueradeAll']);
+    if (sv.localhostNodePorts !== undefined)
+      services.localhostNodePorts = j.bool(sv.localhostNodePorts, ['services', 'localhostNodePorts']);
+    for (const n of ['node', 'node2'])
+      if (!hostNames.has(n))
+        j.fail(['services'], `a case with Services needs the k8s-node layout (no host ${quote(n)})`);
+    services.text = ref(sv.file, ['services', 'file']);
+    out.services = services;
+  }
+
+  const text = (v: unknown, path: JsonPath): string => {
+    if (typeof v === 'string') return v;
+    if (Array.isArray(v))
+      return (
+        j
+          .arr(v, path)
+          .map((l, i) => j.str(l, [...path, i], { min: 0 }))
+          .join('\n') + '\n'
+      );
+    return j.fail(path, `must be a string or a list of lines, not ${quote(v)}`);
+  };
+  const hosts: Record<string, HostSettings> = {};
+  if (c.hosts !== undefined) {
+    const ho = j.obj(c.hosts, ['hosts']);
+    for (const [h, v] of Object.entries(ho)) {
+      const at = ['hosts', h];
+      if (!hostNames.has(h))
+        j.fail(at, `no such host in topology ${quote(base.name)} (hosts: ${[...hostNames].join(', ')})`);
+      const o = j.obj(v, at, ['ruleset', 'rulesetFile', 'backend', 'otherBackendRuleset', 'sysctls', 'hairpin']);
+      const s: HostSettings = {};
+      if (o.ruleset !== undefined && o.rulesetFile !== undefined)
+        j.fail([...at, 'rulesetFile'], 'give "ruleset" or "rulesetFile", not both');
+      if (o.ruleset !== undefined) s.ruleset = text(o.ruleset, [...at, 'ruleset']);
+      if (o.rulesetFile !== undefined) {
+        s.rulesetFile = j.str(o.rulesetFile, [...at, 'rulesetFile']);
+        s.ruleset = ref(o.rulesetFile, [...at, 'rulesetFile']);
+      }
+      if (o.backend !== undefined) s.backend = j.oneOf(o.backend, [...at, 'backend'], ['nft', 'legacy'] as const);
+      if (o.otherBackendRuleset !== undefined)
+        s.otherBackendRuleset = text(o.otherBackendRuleset, [...at, 'otherBackendRuleset']);
+      if (o.sysctls !== undefined) s.sysctls = checkSysctls(j, o.sysctls, [...at, 'sysctls']);
+      if (o.hairpin !== undefined)
+        s.hairpin = j
+          .arr(o.hairpin, [...at, 'hairpin'], 256)
+          .map((x, i) => j.str(x, [...at, 'hairpin', i], { grammar: ifNameProblem }));
+      hosts[h] = s;
+    }
+  }
+  out.hosts = hosts;
+
+  const steps = j.arr(c.steps, ['steps'], lim.steps);
+  if (steps.length === 0) j.fail(['steps'], 'must have at least one step');
+  out.steps = steps.map((v, i): Step => {
+    const at = ['steps', i];
+    const st = j.obj(v, at);
     if ('wait' in st) {
-      if (typeof st.wait !== 'number' || st.wait < 0 || st.wait > 600)
-        fail(file, `steps[${i}].wait must be 0..600 seconds`);
-      return;
+      j.obj(st, at, STEP_KEYS.wait);
+      const w: WaitStep = { wait: j.num(st.wait, [...at, 'wait'], 0, 600) };
+      if (st.label !== undefined) w.label = j.str(st.label, [...at, 'label'], { min: 0, max: 500 });
+      return w;
     }
     if ('apply' in st) {
-      if (typeof st.apply !== 'object' || st.apply === null) fail(file, `steps[${i}].apply must map hosts to rulesets`);
-      const apply = st.apply as Record<string, unknown>;
-      for (const h of Object.keys(apply)) {
+      j.obj(st, at, STEP_KEYS.apply);
+      const apply: Record<string, string> = {};
+      for (const [h, r] of Object.entries(j.obj(st.apply, [...at, 'apply']))) {
+        const p = [...at, 'apply', h];
         if (h === 'services') {
           // new Services mid-case: compiled again for every node when the case runs
-          if (c.services === undefined || typeof apply[h] !== 'string')
-            fail(file, `steps[${i}].apply.services needs a case with "services" and a file name`);
-          const path = resolve(dirname(file), apply[h] as string);
-          if (!existsSync(path)) fail(file, `steps[${i}].apply.services: ${path} not found`);
-          apply[h] = readFileSync(path, 'utf8');
-        } else apply[h] = text(apply[h], `steps[${i}].apply.${h}`);
+          if (out.services === undefined) j.fail(p, 'needs a case with "services"');
+          apply[h] = ref(r, p);
+        } else {
+          if (!hostNames.has(h))
+            j.fail(p, `no such host in topology ${quote(base.name)} (hosts: ${[...hostNames].join(', ')})`);
+          apply[h] = text(r, p);
+        }
       }
-      return;
+      const a: ApplyStep = { apply };
+      if (st.expectRefused !== undefined) a.expectRefused = j.bool(st.expectRefused, [...at, 'expectRefused']);
+      if (st.label !== undefined) a.label = j.str(st.label, [...at, 'label'], { min: 0, max: 500 });
+      return a;
     }
-    if (typeof st.from !== 'string') fail(file, `steps[${i}].from (a host) is required`);
-    if (!['tcp', 'udp', 'icmp'].includes(st.proto as string)) fail(file, `steps[${i}].proto must be tcp, udp or icmp`);
-    if (typeof st.dst !== 'string') fail(file, `steps[${i}].dst (an address) is required`);
-    if (st.proto !== 'icmp' && typeof st.dport !== 'number')
-      fail(file, `steps[${i}].dport (a number) is required for ${st.proto}`);
-    if (st.connected !== undefined && (typeof st.connected !== 'boolean' || st.proto !== 'udp'))
-      fail(file, `steps[${i}].connected (true or false) is for UDP probes only`);
-    if (st.repeat !== undefined && (typeof st.repeat !== 'number' || st.repeat < 1 || st.repeat > 10000))
-      fail(file, `steps[${i}].repeat must be 1..10000`);
+    return checkProbe(j, st, at, hostNames, lim.repeat);
   });
-  return { ...(c as unknown as CaseFile), hosts, file };
+
+  // the topology with the case's settings must hold together (bridge ports, peers, routes)
+  compileTopology(caseTopology(out), file, typeof out.topology === 'string' ? [] : ['topology']);
+  return out;
+}
+
+function checkProbe(
+  j: JsonChecker,
+  st: Record<string, unknown>,
+  at: JsonPath,
+  hosts: Set<string>,
+  maxRepeat: number,
+): ProbeStep {
+  j.obj(st, at, STEP_KEYS.probe);
+  const from = j.str(st.from, [...at, 'from'], {
+    grammar: (s) => (hosts.has(s) ? undefined : `no such host (hosts: ${[...hosts].join(', ')})`),
+  });
+  const proto = j.oneOf(st.proto, [...at, 'proto'], ['tcp', 'udp', 'icmp'] as const);
+  const p: ProbeStep = { from, proto, dst: j.str(st.dst, [...at, 'dst'], { grammar: ipv4 }) };
+  if (proto !== 'icmp' && st.dport === undefined) j.fail([...at, 'dport'], `a port 1..65535 is required for ${proto}`);
+  if (st.dport !== undefined) p.dport = j.int(st.dport, [...at, 'dport'], 1, 65535);
+  if (st.src !== undefined) p.src = j.str(st.src, [...at, 'src'], { grammar: ipv4 });
+  if (st.sport !== undefined) p.sport = j.int(st.sport, [...at, 'sport'], 1, 65535);
+  if (st.connected !== undefined) {
+    if (proto !== 'udp') j.fail([...at, 'connected'], 'is for UDP probes only');
+    p.connected = j.bool(st.connected, [...at, 'connected']);
+  }
+  if (st.repeat !== undefined) {
+    if (typeof st.repeat === 'number' && Number.isInteger(st.repeat) && st.repeat > maxRepeat)
+      j.fail([...at, 'repeat'], `${st.repeat} repetitions: ${limitHint('repeat')}`);
+    p.repeat = j.int(st.repeat, [...at, 'repeat'], 1, maxRepeat);
+  }
+  if (st.oracle !== undefined) p.oracle = j.bool(st.oracle, [...at, 'oracle']);
+  if (st.label !== undefined) p.label = j.str(st.label, [...at, 'label'], { min: 0, max: 500 });
+  if (st.distribution !== undefined) p.distribution = j.bool(st.distribution, [...at, 'distribution']);
+  if (st.observed !== undefined) j.obj(st.observed, [...at, 'observed']); // informational, not read
+  if (st.expect !== undefined) {
+    const ep = [...at, 'expect'];
+    const e = j.obj(st.expect, ep, EXPECT_KEYS);
+    const x: Expectation = {};
+    const orNull = (v: unknown, k: string) => (v === null ? null : j.str(v, [...ep, k], { max: 200 }));
+    if (e.mode !== undefined) x.mode = j.oneOf(e.mode, [...ep, 'mode'], ['all', 'any'] as const);
+    if (e.outcome !== undefined) x.outcome = j.oneOf(e.outcome, [...ep, 'outcome'], OUTCOMES);
+    if (e.responder !== undefined) x.responder = orNull(e.responder, 'responder');
+    if (e.responderIn !== undefined)
+      x.responderIn = j
+        .arr(e.responderIn, [...ep, 'responderIn'], 1000)
+        .map((r, k) => j.str(r, [...ep, 'responderIn', k], { max: 200 }));
+    if (e.icmp !== undefined) x.icmp = orNull(e.icmp, 'icmp');
+    for (const k of ['seenSrc', 'seenDst', 'seenSrcAddr'] as const)
+      if (e[k] !== undefined) x[k] = j.str(e[k], [...ep, k], { max: 200 });
+    if (e.sticky !== undefined) x.sticky = j.bool(e.sticky, [...ep, 'sticky']);
+    if (e.replyFrom !== undefined)
+      x.replyFrom = e.replyFrom === null ? null : j.str(e.replyFrom, [...ep, 'replyFrom'], { grammar: ipv4 });
+    if (e.error !== undefined) x.error = e.error === null ? null : checkErrorExpect(j, e.error, [...ep, 'error']);
+    p.expect = x;
+  }
+  return p;
+}
+
+function checkErrorExpect(j: JsonChecker, v: unknown, path: JsonPath): Partial<ErrorReport> {
+  const o = j.obj(v, path, ['kind', 'from', 'type', 'code', 'quoted', 'errno']);
+  const out: Partial<ErrorReport> = {};
+  const strOrNull = (k: 'from' | 'quoted' | 'errno') =>
+    o[k] === null ? null : j.str(o[k], [...path, k], { max: 200, grammar: noControl });
+  const intOrNull = (k: 'type' | 'code') => (o[k] === null ? null : j.int(o[k], [...path, k], 0, 255));
+  if (o.kind !== undefined) out.kind = j.oneOf(o.kind, [...path, 'kind'], ['tcp-reset', 'icmp', 'local'] as const);
+  for (const k of ['from', 'quoted', 'errno'] as const) if (o[k] !== undefined) out[k] = strOrNull(k);
+  for (const k of ['type', 'code'] as const) if (o[k] !== undefined) out[k] = intOrNull(k);
+  return out;
 }
 
 /** The case's topology with its per-host settings (sysctls, hairpin, backend) applied. */
 export function caseTopology(c: CaseFile): TopologySpec {
-  const base: TopologySpec = typeof c.topology === 'string' ? PRESETS[c.topology]!() : structuredClone(c.topology);
+  const base: TopologySpec = typeof c.topology === 'string' ? PRESETS.get(c.topology)!() : structuredClone(c.topology);
+  const j: JsonChecker = new JsonChecker(c.file ?? '<case>');
   for (const [h, s] of Object.entries(c.hosts ?? {})) {
     const host = base.hosts.find((x) => x.name === h);
-    if (!host) fail(c.file ?? '<case>', `hosts.${h}: no such host in topology ${base.name}`);
+    if (!host) j.fail(['hosts', h], `no such host in topology ${quote(base.name)}`);
     if (s.sysctls) host.sysctls = { ...host.sysctls, ...s.sysctls };
     if (s.backend) host.backend = s.backend;
-    for (const port of s.hairpin ?? []) {
-      const i = host.ifaces.find((x) => x.name === port);
-      if (!i?.master) fail(c.file ?? '<case>', `hosts.${h}.hairpin: ${port} is not a bridge port`);
-      i.hairpin = true;
-    }
+    (s.hairpin ?? []).forEach((port, i) => {
+      const iface = host.ifaces.find((x) => x.name === port);
+      if (!iface?.master) j.fail(['hosts', h, 'hairpin', i], `${quote(port)} is not a bridge port of ${quote(h)}`);
+      iface.hairpin = true;
+    });
   }
   return base;
 }

@@ -10,10 +10,14 @@ export interface ComparableRecord {
   responder: string | null;
   seen: { src: string; dst: string } | null;
   icmp: string | null;
+  replyFrom: string | null;
+  /** the error record, ports of its quoted header masked */
+  error: Observation['error'];
   conntrack?: Record<string, string[]>;
 }
 
-const addrsOnly = (t: string) => t.replace(/:\d+/g, '');
+/** ports and ICMP echo ids (a probe's source port) masked: two runs may hand out different ones */
+const addrsOnly = (t: string) => t.replace(/:\d+/g, '').replace(/ id=\d+/g, '');
 const ctAddrs = (x: Observation['conntrack']) =>
   Object.fromEntries(
     Object.entries(x)
@@ -37,6 +41,8 @@ export function comparableRecords(reports: readonly CaseReport[]): Map<string, C
           outcome: k.outcome,
           responder: k.responder,
           icmp: k.icmp,
+          replyFrom: k.replyFrom,
+          error: k.error ? { ...k.error, quoted: k.error.quoted === null ? null : addrsOnly(k.error.quoted) } : null,
           seen: k.seen ? { src: addrsOnly(k.seen.src), dst: k.seen.dst } : null,
           ...(chance ? {} : { conntrack: ctAddrs(k.conntrack) }),
         });

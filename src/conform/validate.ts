@@ -9,22 +9,28 @@ import {
   makeLab,
   newWorld,
   runProbe,
+  parseIp,
+  parseCidr,
+  formatIp,
+  cidrContains,
+  compileTopology,
+  sourceFor,
   type Ruleset,
   type Probe,
   type TopologySpec,
-  type HostSpec,
   type IptablesFlavor,
   type TraceEvent,
   type Observation,
   type Weighted,
 } from '../model/index.ts';
-import { parseIp, parseCidr, formatIp, cidrContains } from '../model/index.ts';
-import { compileTopology } from '../model/index.ts';
-import { sourceFor } from '../model/index.ts';
-import { readCluster, type Cluster, type ObjectWarning } from '../kube/objects.ts';
-import { resolve, reachableEndpoints, type ResolvedPort } from '../kube/endpoints.ts';
-import { predict, type ClusterLayout } from '../kube/oracle.ts';
+import { readCluster, type ObjectWarning } from '../kube/objects.ts';
+import { resolve, reachableEndpoints } from '../kube/endpoints.ts';
+import { predict } from '../kube/oracle.ts';
 import { unexplainedRules, type RuleWarning } from '../kube/explain-rules.ts';
+import { buildNodeLab } from '../kube/node-lab.ts';
+import { planProbes } from '../kube/probe-plan.ts';
+import { dumpSettings, type DumpSettings } from '../kube/dump-settings.ts';
+import { dns1123Subdomain } from '../kube/names.ts';
 import { KernelLab, type KernelObservation } from '../lab/kernel-lab.ts';
 import type { LabRuntime } from '../lab/site.ts';
 import type { Sides } from './sides.ts';
@@ -72,9 +78,27 @@ export interface ServiceVerdict {
   failure?: ProbeFailure;
 }
 
+/** One probe of the plan: sent (with each side's verdict) or not, and why not. */
+export interface ProbeRecord {
+  service: string;
+  label: string;
+  probe?: Probe;
+  status: 'sent' | 'skipped';
+  why?: string;
+  /** what the Services say */
+  oracle?: string;
+  model?: 'pass' | 'fail';
+  kernel?: 'pass' | 'fail';
+  modelMiss?: string;
+  kernelMiss?: string;
+}
+
 export interface ValidationReport {
   node: string;
+  /** the pod-traffic detector used: a CIDR, an interface, or none */
   clusterCIDR: string;
+  detector: string;
+  settings: DumpSettings;
   podCIDR: string;
   services: ServiceVerdict[];
   warnings: RuleWarning[];
@@ -85,6 +109,10 @@ export interface ValidationReport {
   kernel: 'ran' | 'skipped';
   kernelSkip?: string;
   topology: TopologySpec;
+  /** every probe of the plan, in order */
+  probes: ProbeRecord[];
+  /** probes sent; 0 means nothing was checked, which is a failure */
+  sent: number;
 }
 
 /** an `-A CHAIN ...` line, with or without the packet/byte counters of `iptables-save -c` */
@@ -109,11 +137,6 @@ export function parseLeniently(
       lines[e.pos.line - 1] = '';
     }
   }
-}
-
-/** kube-proxy's masquerade rule `! -s CLUSTER_CIDR -d VIP ... -j KUBE-MARK-MASQ` tells the cluster CIDR. */
-function clusterCidrOf(text: string): string | undefined {
-  return /^(?:\[\d+:\d+\]\s+)?-A KUBE-SVC-\S+ ! -s (\d+\.\d+\.\d+\.\d+\/\d+) .*-j KUBE-MARK-MASQ/m.exec(text)?.[1];
 }
 
 /** Which Service each per-Service chain belongs to: from the commented jumps into it, then down its jumps. */
@@ -141,174 +164,6 @@ function chainOwners(rs: Ruleset): Map<string, string> {
   return owner;
 }
 
-interface PlannedProbe {
-  service: string;
-  label: string;
-  probe: Probe;
-}
-
-const POD_CLIENT = 'pod-client';
-const OUTSIDE = 'client';
-const REMOTE = 'remote';
-
-/** The lab that matches the node: the node, its local endpoints as pods on cni0, a pod that is no endpoint,
- *  an outside client on the primary network, and one host holding every endpoint of other nodes. */
-function buildTopology(
-  cluster: Cluster,
-  nodeName: string,
-  nodeIps: string[],
-  podCIDR: string,
-  clusterCIDR: string,
-  routeLocalnet: boolean,
-): { topo: TopologySpec; layout: ClusterLayout } {
-  const ports = resolve(cluster, nodeName);
-  const pod = parseCidr(podCIDR)!;
-  const eps = new Map<string, boolean>(); // ip -> local
-  for (const rp of ports) for (const e of rp.cluster) eps.set(e.ip, e.isLocal);
-  for (const rp of ports) for (const e of rp.local) eps.set(e.ip, true);
-  const serverPorts = [...new Set(ports.flatMap((rp) => [...rp.cluster, ...rp.local].map((e) => e.port)))];
-  const servers = ports
-    .flatMap((rp) =>
-      [...rp.cluster, ...rp.local].map((e) => ({
-        proto: rp.port.protocol === 'UDP' ? ('udp' as const) : ('tcp' as const),
-        port: e.port,
-      })),
-    )
-    .filter((s, i, all) => all.findIndex((x) => x.proto === s.proto && x.port === s.port) === i);
-  if (servers.length === 0) servers.push({ proto: 'tcp', port: 8080 });
-  const used = new Set([...eps.keys(), ...nodeIps]);
-  const freeIn = (c: { addr: number; len: number }, from: 'low' | 'high') => {
-    const size = 2 ** (32 - c.len);
-    for (let k = 1; k < size - 1; k++) {
-      const a = formatIp((c.addr + (from === 'low' ? k : size - 1 - k)) >>> 0);
-      if (!used.has(a)) {
-        used.add(a);
-        return a;
-      }
-    }
-    throw bad('<command line>', `no free address left in ${formatIp(c.addr)}/${c.len}`);
-  };
-  const gateway = freeIn(pod, 'low');
-  const off = { ip_forward: false, rp_filter: 0 as const, send_redirects: false, accept_redirects: false };
-  const primary = parseCidr(`${nodeIps[0]}/24`)!;
-  const clientIp = freeIn(primary, 'high');
-  const localPods = [...eps]
-    .filter(([ip, local]) => local && cidrContains(pod, parseIp(ip)!) && !nodeIps.includes(ip))
-    .map(([ip]) => ip);
-  const remote = [...eps].filter(([ip, local]) => !local && !nodeIps.includes(ip)).map(([ip]) => ip);
-  const hostOf: Record<string, string> = {};
-  const podHosts: HostSpec[] = [];
-  const veths: HostSpec['ifaces'] = [];
-  const addPod = (name: string, ip: string) => {
-    hostOf[ip] = name;
-    veths.push({ name: `v-${name}`.slice(0, 15), master: 'cni0', peer: { host: name, iface: 'eth0' }, hairpin: true });
-    podHosts.push({
-      name,
-      ifaces: [
-        { name: 'eth0', addrs: [`${ip}/${pod.len}`], peer: { host: nodeName, iface: `v-${name}`.slice(0, 15) } },
-      ],
-      routes: [{ dst: 'default', via: gateway }],
-      sysctls: off,
-      servers,
-    });
-  };
-  localPods.forEach((ip, i) => addPod(`ep${i + 1}`, ip));
-  addPod(POD_CLIENT, freeIn(pod, 'high'));
-  for (const ip of nodeIps) hostOf[ip] = nodeName;
-  hostOf[gateway] = nodeName;
-  hostOf[clientIp] = OUTSIDE;
-  for (const ip of remote) hostOf[ip] = REMOTE;
-  const transfer = { node: '198.18.0.1', remote: '198.18.0.2' };
-  const node: HostSpec = {
-    name: nodeName,
-    ifaces: [
-      { name: 'cni0', bridge: true, addrs: [`${gateway}/${pod.len}`] },
-      ...veths,
-      {
-        name: 'eth0',
-        addrs: [`${nodeIps[0]}/24`, ...nodeIps.slice(1).map((ip) => `${ip}/32`)],
-        peer: { host: OUTSIDE, iface: 'eth0' },
-      },
-      { name: 'eth1', addrs: [`${transfer.node}/30`], peer: { host: REMOTE, iface: 'eth0' } },
-    ],
-    routes: [...remote.map((ip) => ({ dst: `${ip}/32`, via: transfer.remote })), { dst: 'default', via: clientIp }],
-    sysctls: { ...off, ip_forward: true, bridge_nf_call_iptables: true, route_localnet: routeLocalnet },
-    servers,
-  };
-  const hosts: HostSpec[] = [
-    node,
-    ...podHosts,
-    {
-      name: OUTSIDE,
-      ifaces: [{ name: 'eth0', addrs: [`${clientIp}/24`], peer: { host: nodeName, iface: 'eth0' } }],
-      routes: [{ dst: 'default', via: nodeIps[0]! }],
-      sysctls: off,
-      servers,
-    },
-    {
-      name: REMOTE,
-      ifaces: [
-        {
-          name: 'eth0',
-          addrs: [`${transfer.remote}/30`, ...remote.map((ip) => `${ip}/32`)],
-          peer: { host: nodeName, iface: 'eth1' },
-        },
-      ],
-      routes: [{ dst: 'default', via: transfer.node }],
-      sysctls: off,
-      servers,
-    },
-  ];
-  const entryNode = Object.fromEntries(hosts.map((h) => [h.name, nodeName]));
-  return {
-    topo: { name: `validate-${nodeName}`, hosts },
-    layout: {
-      clusterCIDR,
-      nodes: [{ name: nodeName, addresses: [...nodeIps, gateway] }],
-      entryNode,
-      hostOf,
-      serverPorts,
-    },
-  };
-}
-
-/** Probes per Service port, simplest first: ClusterIP from a pod and from the node, then NodePort, then external addresses. */
-function planProbes(
-  ports: readonly ResolvedPort[],
-  nodeName: string,
-  nodeIps: string[],
-): { planned: PlannedProbe[]; sctp: Set<string> } {
-  const planned: PlannedProbe[] = [];
-  const sctp = new Set<string>();
-  for (const rp of ports) {
-    const service = `${rp.svc.namespace}/${rp.svc.name}`;
-    if (rp.port.protocol === 'SCTP') {
-      sctp.add(service);
-      continue;
-    }
-    const proto = rp.port.protocol === 'UDP' ? ('udp' as const) : ('tcp' as const);
-    const add = (from: string, dst: string, dport: number, what: string) =>
-      planned.push({
-        service,
-        label: `${what} ${dst}:${dport}/${proto} from ${from}`,
-        probe: { from, proto, dst, dport },
-      });
-    if (rp.svc.clusterIP) {
-      add(POD_CLIENT, rp.svc.clusterIP, rp.port.port, `${rp.spn} ClusterIP`);
-      add(nodeName, rp.svc.clusterIP, rp.port.port, `${rp.spn} ClusterIP`);
-    }
-    if (rp.port.nodePort && (rp.svc.type === 'NodePort' || rp.svc.type === 'LoadBalancer')) {
-      add(OUTSIDE, nodeIps[0]!, rp.port.nodePort, `${rp.spn} NodePort`);
-      add(POD_CLIENT, nodeIps[0]!, rp.port.nodePort, `${rp.spn} NodePort`);
-      // NodePorts answer on every node address
-      for (const ip of nodeIps.slice(1)) add(OUTSIDE, ip, rp.port.nodePort, `${rp.spn} NodePort`);
-    }
-    for (const ip of rp.svc.loadBalancerIPs) add(OUTSIDE, ip, rp.port.port, `${rp.spn} LoadBalancer IP`);
-    for (const ip of rp.svc.externalIPs) add(OUTSIDE, ip, rp.port.port, `${rp.spn} external IP`);
-  }
-  return { planned, sctp };
-}
-
 export async function validateNode(input: ValidateInput): Promise<ValidationReport> {
   const cluster = readCluster(input.servicesText, input.servicesFile);
   if (input.nodeIps.length === 0)
@@ -329,25 +184,73 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
       '<command line>',
       `say which node the dump is from with --node NAME (the EndpointSlices name ${nodeNames.length ? nodeNames.join(', ') : 'no node'})`,
     );
-  if (!/^[a-z0-9]([-a-z0-9.]{0,40}[a-z0-9])?$/.test(nodeName))
+  const nameWhy = dns1123Subdomain(nodeName);
+  if (nameWhy || nodeName.length > 42)
     throw bad(
       '<command line>',
-      `--node ${nodeName}: not a node name nfconform can use for a lab host (lower-case letters, digits, "-" and ".", at most 42)`,
+      `--node ${JSON.stringify(nodeName.slice(0, 60))}: ${nameWhy ?? 'at most 42 characters (it names a lab host)'}`,
     );
-  const clusterCIDR = input.clusterCIDR ?? clusterCidrOf(input.rulesetText);
-  if (!clusterCIDR || !parseCidr(clusterCIDR))
-    throw bad('<command line>', 'give the cluster CIDR with --cluster-cidr CIDR (the dump does not show it)');
   const { ruleset, unsupported } = parseLeniently(input.rulesetText, input.rulesetFile);
+  // the node's settings, read off the parsed dump (never off its text's order)
+  const settings = dumpSettings(ruleset);
+  let podTraffic: { cidr: string } | 'interface' | 'none';
+  let bridge = 'cni0';
+  let detector: string;
+  let clusterCIDR: string | undefined;
+  if (input.clusterCIDR !== undefined) {
+    const c = parseCidr(input.clusterCIDR);
+    if (!c || !input.clusterCIDR.includes('/'))
+      throw bad('<command line>', `--cluster-cidr ${JSON.stringify(input.clusterCIDR.slice(0, 60))}: not an IPv4 CIDR`);
+    clusterCIDR = input.clusterCIDR;
+    podTraffic = { cidr: clusterCIDR };
+    detector = `ClusterCIDR ${clusterCIDR} (--cluster-cidr)`;
+  } else if (settings.detector.mode === 'ClusterCIDR') {
+    clusterCIDR = settings.detector.cidr;
+    podTraffic = { cidr: clusterCIDR };
+    detector = `ClusterCIDR ${clusterCIDR} (from the dump)`;
+  } else if (settings.detector.mode === 'Interface') {
+    // the lab's bridge takes the interface's name (a prefix "cali+" names it "cali0")
+    const iface = settings.detector.iface;
+    bridge = iface.endsWith('+') ? `${iface.slice(0, -1)}0` : iface;
+    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(bridge))
+      throw bad(
+        input.rulesetFile,
+        `the dump's pod interface ${JSON.stringify(iface.slice(0, 20))} cannot name a lab bridge`,
+      );
+    podTraffic = 'interface';
+    detector = `interface ${iface} (from the dump)`;
+  } else {
+    podTraffic = 'none';
+    detector =
+      settings.detector.mode === 'None'
+        ? 'none (the dump masquerades no ClusterIP traffic by source)'
+        : 'none (the dump shows no detector)';
+  }
   const ports = resolve(cluster, nodeName);
   const localIp = ports
     .flatMap((rp) => reachableEndpoints(rp))
     .find((e) => e.isLocal && !input.nodeIps.includes(e.ip))?.ip;
-  const podCIDR = input.podCIDR ?? (localIp ? `${localIp.split('.').slice(0, 3).join('.')}.0/24` : undefined);
+  const podCIDR =
+    input.podCIDR ??
+    (localIp
+      ? `${localIp.split('.').slice(0, 3).join('.')}.0/24`
+      : freePodCidr(
+          clusterCIDR,
+          ports.flatMap((rp) => reachableEndpoints(rp).map((e) => e.ip)),
+        ));
   if (!podCIDR || !parseCidr(podCIDR))
     throw bad('<command line>', "give the node's pod CIDR with --pod-cidr CIDR (no local endpoint shows it)");
-  const routeLocalnet = /^(?:\[\d+:\d+\]\s+)?-A KUBE-FIREWALL .*-d 127\.0\.0\.0\/8/m.test(input.rulesetText);
-  const { topo, layout } = buildTopology(cluster, nodeName, input.nodeIps, podCIDR, clusterCIDR, routeLocalnet);
-  const { planned, sctp } = planProbes(ports, nodeName, input.nodeIps);
+  const { topo, layout } = buildNodeLab({
+    cluster,
+    nodeName,
+    nodeIps: input.nodeIps,
+    podCIDR,
+    bridge,
+    podTraffic,
+    routeLocalnet: settings.localhostNodePorts,
+  });
+  if (settings.masqueradeAll) layout.masqueradeAll = true;
+  const { planned, unsent } = planProbes(ports, nodeName, input.nodeIps);
 
   // Services the model cannot judge: an unsupported rule in their chains, or in a chain every Service shares
   const owners = chainOwners(ruleset);
@@ -369,7 +272,7 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
   const verdicts = new Map<string, ServiceVerdict>();
   for (const s of cluster.services) {
     const name = `${s.namespace}/${s.name}`;
-    const why = everyService ?? unsupportedBy.get(name) ?? (sctp.has(name) ? 'SCTP ports cannot be probed' : undefined);
+    const why = everyService ?? unsupportedBy.get(name);
     const note = why ?? (s.clusterIP ? undefined : 'no virtual IP (headless or ExternalName): nothing to forward');
     verdicts.set(name, {
       service: name,
@@ -377,6 +280,11 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
       probes: 0,
       ...(note ? { reason: note } : {}),
     });
+  }
+  const records: ProbeRecord[] = unsent.map((u) => ({ ...u, status: 'skipped' as const }));
+  for (const u of unsent) {
+    const v = verdicts.get(u.service)!;
+    if (v.status === 'pass' && !v.reason) v.reason = u.why;
   }
   try {
     if (runKernel) {
@@ -394,28 +302,56 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
     for (const p of planned) {
       input.onProgress?.(done++, planned.length);
       const v = verdicts.get(p.service)!;
-      if (v.status !== 'pass') continue;
+      if (v.status !== 'pass') {
+        records.push({
+          service: p.service,
+          label: p.label,
+          probe: p.probe,
+          status: 'skipped',
+          why: v.status === 'fail' ? 'the Service already failed at a simpler probe' : `unsupported: ${v.reason}`,
+        });
+        continue;
+      }
       const probe = { ...p.probe, sport: sport++ };
       const src = formatIp(sourceFor(net.hosts.get(probe.from)!, parseIp(probe.dst)!) ?? 0);
       const want = predict(cluster, layout, probe, src);
-      if (!want) continue;
+      if (!want) {
+        records.push({
+          service: p.service,
+          label: p.label,
+          probe,
+          status: 'skipped',
+          why: 'the Services say nothing about it',
+        });
+        continue;
+      }
       v.probes++;
-      const failure: ProbeFailure = { label: p.label, probe, oracle: showDistribution(expectedOf(want)) };
+      const oracle = showDistribution(expectedOf(want));
+      const rec: ProbeRecord = { service: p.service, label: p.label, probe, status: 'sent', oracle };
+      records.push(rec);
+      const failure: ProbeFailure = { label: p.label, probe, oracle };
       if (input.sides !== 'kernel') {
         const runs = runProbe(lab, newWorld(lab), probe);
         const dist = runs.map((x) => ({ p: x.p, value: x.value.observation }));
         const miss = modelMiss(want, dist, src, probe.sport);
-        if (miss)
+        rec.model = miss ? 'fail' : 'pass';
+        if (miss) {
+          rec.modelMiss = miss;
           Object.assign(failure, {
             modelMiss: miss,
             model: dist,
             modelTrace: runs[Math.max(0, unexpectedBranch(want, dist, src, probe.sport))]?.value.trace ?? [],
           });
+        }
       }
       if (kernel) {
         const k = await kernel.probe(probe, { counters: true });
         const miss = kernelMiss(want, k, src, probe.sport);
-        if (miss) Object.assign(failure, { kernelMiss: miss, kernel: k });
+        rec.kernel = miss ? 'fail' : 'pass';
+        if (miss) {
+          rec.kernelMiss = miss;
+          Object.assign(failure, { kernelMiss: miss, kernel: k });
+        }
       }
       if (failure.modelMiss || failure.kernelMiss) Object.assign(v, { status: 'fail', failure });
     }
@@ -423,16 +359,43 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
   } finally {
     await kernel?.down();
   }
+  const warnings = unexplainedRules(ruleset, cluster, nodeName);
+  for (const j of settings.missingJumps) {
+    const [table, chain] = j.split(' ') as ['nat' | 'filter', string];
+    warnings.push({
+      table,
+      chain,
+      text: j,
+      why: "kube-proxy's jump from a built-in chain is missing: the dump may be partial (iptables-save -t TABLE?) or that path is broken",
+    });
+  }
   return {
     node: nodeName,
-    clusterCIDR,
+    clusterCIDR: clusterCIDR ?? '',
+    detector,
+    settings,
     podCIDR,
     services: [...verdicts.values()],
-    warnings: unexplainedRules(ruleset, cluster, nodeName),
+    warnings,
     objectWarnings: cluster.warnings,
     unsupported,
     kernel: runKernel ? 'ran' : 'skipped',
     ...(input.kernelSkip && input.sides !== 'model' ? { kernelSkip: input.kernelSkip } : {}),
     topology: topo,
+    probes: records,
+    sent: records.filter((r) => r.status === 'sent').length,
   };
+}
+
+/** A /24 for the lab's pods when no local endpoint shows one: inside the cluster CIDR if known, clear of endpoints. */
+function freePodCidr(clusterCIDR: string | undefined, endpoints: string[]): string | undefined {
+  const base = clusterCIDR ? parseCidr(clusterCIDR) : parseCidr('10.254.0.0/16');
+  if (!base) return undefined;
+  const used = endpoints.map((e) => parseIp(e)!);
+  if (base.len > 24) return clusterCIDR;
+  for (let k = 0; k < 2 ** (24 - base.len) && k < 4096; k++) {
+    const net = { addr: (base.addr + k * 256) >>> 0, len: 24 };
+    if (!used.some((a) => cidrContains(net, a))) return `${formatIp(net.addr)}/24`;
+  }
+  return undefined;
 }

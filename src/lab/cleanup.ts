@@ -1,7 +1,7 @@
 // Every lab registers here; on normal exit, SIGINT and SIGTERM its namespaces
 // and agents are removed. Labs of dead owners (SIGKILL, crash) are reaped at the next start.
 import { listNetns, listNetnsSync, destroyNamespacesSync } from './ip.ts';
-import { parseNsName, pidAlive, PREFIX } from './names.ts';
+import { parseNsName, ownerAlive, PREFIX } from './names.ts';
 
 /** run id -> synchronous teardown (exit handlers cannot wait) */
 const live = new Map<string, () => void>();
@@ -40,11 +40,11 @@ export function unregisterLab(id: string): void {
   live.delete(id);
 }
 
-/** Deletes namespaces whose owner pid is dead. Returns what was reaped. */
+/** Deletes namespaces whose owner is gone (its pid dead, or reused by a process that started later). Returns what was reaped. */
 export async function reapStale(): Promise<string[]> {
   const stale = (await listNetns()).filter((n) => {
     const p = parseNsName(n);
-    return p !== undefined && p.pid !== process.pid && !pidAlive(p.pid);
+    return p !== undefined && p.pid !== process.pid && !ownerAlive(p);
   });
   destroyNamespacesSync(stale);
   return stale;

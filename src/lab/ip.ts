@@ -14,7 +14,33 @@ export class LabCommandError extends Error {
   }
 }
 
+/**
+ * What may stand in an `ip -batch` line or an `ip` argument built from a topology: names
+ * (src/model/net/names.ts), formatted addresses and CIDRs, keywords. Nothing that ends a line,
+ * starts a comment or a quote. Topologies are checked when loaded; this is the second wall.
+ */
+const SAFE_TOKEN = /^[A-Za-z0-9_][A-Za-z0-9_.:/-]*$/;
+
+export class UnsafeArgumentError extends Error {
+  constructor(token: string) {
+    super(`refused to pass ${JSON.stringify(token.slice(0, 80))} to ip: not a checked name or address`);
+    this.name = 'UnsafeArgumentError';
+  }
+}
+
+/** One `ip -batch` line from tokens, each checked against SAFE_TOKEN. */
+export function batchLine(...tokens: readonly (string | number)[]): string {
+  for (const t of tokens) if (!SAFE_TOKEN.test(String(t))) throw new UnsafeArgumentError(String(t));
+  return tokens.join(' ');
+}
+
+/** Arguments for one `ip` process: none may hold a line break or a NUL (ip -batch and netns names). */
+export function checkArgs(args: readonly string[]): void {
+  for (const a of args) if (/[\n\r\0]/.test(a)) throw new UnsafeArgumentError(a);
+}
+
 export async function ip(args: readonly string[], stdin?: string): Promise<string> {
+  checkArgs(args);
   const r = await execa('ip', args, { input: stdin ?? '', reject: false });
   if (r.exitCode !== 0) throw new LabCommandError(['ip', ...args], r.exitCode ?? 1, String(r.stderr));
   return String(r.stdout);
@@ -58,9 +84,19 @@ export function destroyNamespacesSync(names: readonly string[]): void {
     }
   }
   if (names.length === 0) return;
+  // a name another tool made may not fit a batch line: such names get a process of their own
+  const odd = names.filter((n) => !SAFE_TOKEN.test(n));
+  for (const n of odd)
+    try {
+      execFileSync('ip', ['netns', 'del', n], { stdio: 'ignore' });
+    } catch {
+      /* reported by the caller */
+    }
+  const lines = names.filter((n) => SAFE_TOKEN.test(n)).map((n) => batchLine('netns', 'del', n));
+  if (lines.length === 0) return;
   try {
     execFileSync('ip', ['-force', '-batch', '-'], {
-      input: names.map((n) => `netns del ${n}`).join('\n') + '\n',
+      input: lines.join('\n') + '\n',
       stdio: ['pipe', 'ignore', 'ignore'],
     });
   } catch {

@@ -12,7 +12,8 @@ import {
   type TableName,
 } from '../model/index.ts';
 import { TABLE_HOOKS, nfacctNames, formatIp } from '../model/index.ts';
-import { LabCommandError } from './ip.ts';
+import { formatCidr, parseCidr, parseIp } from '../model/index.ts';
+import { LabCommandError, batchLine, checkArgs } from './ip.ts';
 import { NetnsSite, type LabSite, type LabRuntime } from './site.ts';
 import { DockerSite } from './docker-site.ts';
 import { nsName, newRunId } from './names.ts';
@@ -26,10 +27,15 @@ import { countersOf, movedRules, type RuleCount } from './counters.ts';
  *  so that a "dropped" verdict always rests on exactly one SYN. */
 export const DEFAULT_PROBE_TIMEOUT_MS = 250;
 
+/** net.ipv4.route.error_cost: the time ip_error's bucket takes to earn one routing error back (HZ) */
+const ROUTE_ERROR_COST_MS = 1000;
+
 export interface LabOptions {
   timeoutMs?: number;
   /** where the namespaces live: on this machine (default) or inside a Docker container */
   runtime?: LabRuntime;
+  /** made by `nfconform lab up` (its run id says so): `lab down` may take it down */
+  handMade?: boolean;
 }
 
 export interface ApplyResult {
@@ -69,6 +75,10 @@ export class KernelLab {
    * longer be reset to a fresh state and must be rebuilt.
    */
   tainted = false;
+  /** hosts where rules were applied (or tried) since the last reset */
+  private readonly dirty = new Set<string>();
+  /** each host's forwarded packets that met no route, when last reset (IpExt InNoRoutes) */
+  private readonly noRoutes = new Map<string, number>();
 
   private constructor(
     public spec: TopologySpec,
@@ -82,7 +92,8 @@ export class KernelLab {
   }
 
   static async up(spec: TopologySpec, opts: LabOptions = {}): Promise<KernelLab> {
-    const runId = newRunId();
+    compileTopology(spec); // a bad topology is refused before anything is made
+    const runId = newRunId(opts.handMade);
     let site: LabSite;
     if (opts.runtime === 'docker') site = await DockerSite.open(runId);
     else {
@@ -102,39 +113,63 @@ export class KernelLab {
 
   private async build(): Promise<void> {
     const spec = this.spec;
-    await this.ipBatch(spec.hosts.map((h) => `netns add ${this.ns.get(h.name)}`));
+    const ns = (host: string) => this.ns.get(host)!;
+    // every line from checked names (model/net/names.ts) and parsed, re-formatted addresses; batchLine
+    // refuses anything else, so no input can add a command to a batch. `name`/`dev` keywords: a
+    // name such as "help" or "type" stays a name.
+    await this.ipBatch(spec.hosts.map((h) => batchLine('netns', 'add', ns(h.name))));
     // links: bridges, and each veth pair created once, from its first end, straight into the peer namespace
     const made = new Set<string>();
     await Promise.all(
       spec.hosts.map((h) => {
-        const lines = ['link set lo up'];
+        const lines = [batchLine('link', 'set', 'dev', 'lo', 'up')];
         for (const i of h.ifaces) {
-          if (i.bridge) lines.push(`link add ${i.name} type bridge`);
+          if (i.bridge) lines.push(batchLine('link', 'add', 'name', i.name, 'type', 'bridge'));
           else if (i.peer) {
             const key = [`${h.name}/${i.name}`, `${i.peer.host}/${i.peer.iface}`].sort().join('|');
             if (made.has(key)) continue;
             made.add(key);
-            lines.push(`link add ${i.name} type veth peer name ${i.peer.iface} netns ${this.ns.get(i.peer.host)}`);
+            lines.push(
+              batchLine(
+                'link',
+                'add',
+                'name',
+                i.name,
+                'type',
+                'veth',
+                'peer',
+                'name',
+                i.peer.iface,
+                'netns',
+                ns(i.peer.host),
+              ),
+            );
           }
         }
-        return this.ipBatch(lines, this.ns.get(h.name));
+        return this.ipBatch(lines, ns(h.name));
       }),
     );
     await Promise.all(
       spec.hosts.map((h) => {
         const lines: string[] = [];
+        const compiled = this.net.hosts.get(h.name)!;
         for (const i of h.ifaces) {
           if (i.master)
             lines.push(
-              `link set ${i.name} master ${i.master}`,
-              `link set ${i.name} type bridge_slave hairpin ${i.hairpin ? 'on' : 'off'}`,
+              batchLine('link', 'set', 'dev', i.name, 'master', i.master),
+              batchLine('link', 'set', 'dev', i.name, 'type', 'bridge_slave', 'hairpin', i.hairpin ? 'on' : 'off'),
             );
-          for (const a of i.addrs ?? []) lines.push(`addr add ${a} dev ${i.name}`);
+          for (const a of compiled.ifaces.get(i.name)!.addrs)
+            lines.push(batchLine('addr', 'add', `${formatIp(a.ip)}/${a.len}`, 'dev', i.name));
         }
-        for (const i of h.ifaces) lines.push(`link set ${i.name} up`);
-        for (const r of h.routes ?? [])
-          lines.push(`route add ${r.dst}${r.via ? ` via ${r.via}` : ''}${r.dev ? ` dev ${r.dev}` : ''}`);
-        return this.ipBatch(lines, this.ns.get(h.name));
+        for (const i of h.ifaces) lines.push(batchLine('link', 'set', 'dev', i.name, 'up'));
+        // the spec's routes (not the compiled ones): a route without "dev" leaves the choice to the kernel
+        for (const r of h.routes ?? []) {
+          const dst = r.dst === 'default' ? 'default' : formatCidr(parseCidr(r.dst)!);
+          const via = r.via === undefined ? [] : ['via', formatIp(parseIp(r.via)!)];
+          lines.push(batchLine('route', 'add', dst, ...via, ...(r.dev ? ['dev', r.dev] : [])));
+        }
+        return this.ipBatch(lines, ns(h.name));
       }),
     );
     for (const h of spec.hosts) this.agents.set(h.name, new AgentClient(this.site, this.ns.get(h.name)!, h.name));
@@ -146,6 +181,7 @@ export class KernelLab {
   private async ipBatch(lines: readonly string[], ns?: string): Promise<void> {
     if (lines.length === 0) return;
     const argv = ['ip', ...(ns ? ['-n', ns] : []), '-batch', '-'];
+    checkArgs(argv);
     const r = await this.site.run(argv, lines.join('\n') + '\n');
     if (r.code !== 0) throw new LabCommandError(argv, r.code, r.stderr);
   }
@@ -167,7 +203,9 @@ export class KernelLab {
     const a = this.agents.get(hostName)!;
     const s = h.sysctls;
     const ifaces = ['all', 'default', ...h.ifaces.keys()];
-    const set = (key: string, value: number | boolean) => a.request('sysctl', { key, value: Number(value) });
+    // a path under /proc/sys as segments, not a dotted key: an interface name may hold dots (eth0.100)
+    const set = (key: string | readonly string[], value: number | boolean) =>
+      a.request('sysctl', { path: typeof key === 'string' ? key.split('.') : key, value: Number(value) });
     const writes: Promise<unknown>[] = [
       set('net.ipv4.ip_forward', s.ip_forward),
       set('net.bridge.bridge-nf-call-iptables', s.bridge_nf_call_iptables),
@@ -178,18 +216,22 @@ export class KernelLab {
     // 4-tuple of an earlier case's closed connection, whose TIME_WAIT on the server then answers the new SYN
     // (measured: an extra CLOSE entry on the next node, now and then, in long runs)
     writes.push(set('net.ipv4.tcp_max_tw_buckets', 0));
+    // icmp_ratemask 0: no ICMP error goes through icmpv4_xrlim_allow, whose inet_peer token bucket is the one
+    // ip_error() spends for routing errors: with icmp_ratelimit=0 alone, every error emptied it, and a routing
+    // error within a second of any ICMP error to the same peer was suppressed (issue 14 §2)
     writes.push(
+      set('net.ipv4.icmp_ratemask', 0),
       set('net.ipv4.icmp_ratelimit', 0),
       set('net.ipv4.icmp_msgs_per_sec', 1_000_000),
       set('net.ipv4.icmp_msgs_burst', 1_000_000),
     );
     for (const i of ifaces) {
       writes.push(
-        set(`net.ipv4.conf.${i}.rp_filter`, i === 'all' ? 0 : s.rp_filter),
-        set(`net.ipv4.conf.${i}.accept_local`, s.accept_local),
-        set(`net.ipv4.conf.${i}.route_localnet`, s.route_localnet),
-        set(`net.ipv4.conf.${i}.send_redirects`, s.send_redirects),
-        set(`net.ipv4.conf.${i}.accept_redirects`, s.accept_redirects),
+        set(['net', 'ipv4', 'conf', i, 'rp_filter'], i === 'all' ? 0 : s.rp_filter),
+        set(['net', 'ipv4', 'conf', i, 'accept_local'], s.accept_local),
+        set(['net', 'ipv4', 'conf', i, 'route_localnet'], s.route_localnet),
+        set(['net', 'ipv4', 'conf', i, 'send_redirects'], s.send_redirects),
+        set(['net', 'ipv4', 'conf', i, 'accept_redirects'], s.accept_redirects),
       );
     }
     writes.push(
@@ -216,7 +258,9 @@ export class KernelLab {
         if (JSON.stringify(before.sysctls) !== JSON.stringify(h.sysctls)) await this.configureSysctls(h.name);
         const flips = h.ifaces.filter((i, k) => i.master && Boolean(i.hairpin) !== Boolean(before.ifaces[k]!.hairpin));
         await this.ipBatch(
-          flips.map((i) => `link set ${i.name} type bridge_slave hairpin ${i.hairpin ? 'on' : 'off'}`),
+          flips.map((i) =>
+            batchLine('link', 'set', 'dev', i.name, 'type', 'bridge_slave', 'hairpin', i.hairpin ? 'on' : 'off'),
+          ),
           this.ns.get(h.name),
         );
       }),
@@ -235,6 +279,7 @@ export class KernelLab {
     // nfacct counters are per namespace and must exist first (kube-proxy creates its own the same way)
     for (const name of nfacctNames(rulesetText)) await this.agent(host).run(['nfacct', 'add', name]);
     const r = await this.agent(host).run([restoreCmd(b)], rulesetText);
+    this.dirty.add(host);
     if (r.code !== 0 && b === 'nft') this.tainted = true;
     if (r.code === 0) {
       const tables = [...rulesetText.matchAll(/^\*(\w+)/gm)].map((m) => m[1] as TableName);
@@ -349,14 +394,18 @@ export class KernelLab {
     return null;
   }
 
-  /** Back to a fresh state without rebuilding: no rules, empty conntrack and recent lists. */
+  /**
+   * Back to a fresh state without rebuilding: no rules, empty conntrack and recent lists, and ip_error's
+   * token bucket refilled. What is undone is read from the kernel, not from what this lab believes it
+   * applied: a failed iptables-legacy-restore has committed the tables before the failing one.
+   */
   async reset(): Promise<void> {
-    await Promise.all(
+    const waits = await Promise.all(
       [...this.agents].map(async ([h, a]) => {
-        const applied = this.applied.get(h);
-        if (applied?.has('nft')) await a.run(['nft', 'flush', 'ruleset']);
-        const legacy = applied?.get('legacy');
-        if (legacy) {
+        const st = await a.request<{ legacyTables: string[]; inNoRoutes: number }>('lab-state');
+        if (this.dirty.has(h)) await a.run(['nft', 'flush', 'ruleset']);
+        const legacy = st.legacyTables.filter((t): t is TableName => t in TABLE_HOOKS);
+        if (legacy.length) {
           const empty =
             legacy
               .map((t) => [`*${t}`, ...TABLE_HOOKS[t].map((c) => `:${c} ACCEPT [0:0]`), 'COMMIT'].join('\n'))
@@ -364,10 +413,18 @@ export class KernelLab {
           await a.run(['iptables-legacy-restore'], empty);
         }
         this.applied.delete(h);
+        this.dirty.delete(h);
         await a.request('recent-flush');
         await a.run(['conntrack', '-F']);
+        const spent = st.inNoRoutes - (this.noRoutes.get(h) ?? 0);
+        this.noRoutes.set(h, st.inNoRoutes);
+        return spent;
       }),
     );
+    // ip_error: a burst of 5 routing errors per source, then one a second (error_cost = 1 s, error_burst =
+    // 5 s, global sysctls a namespace cannot change): wait until the tokens the last case spent are back
+    const spent = Math.min(5, Math.max(0, ...waits));
+    if (spent > 0) await new Promise((r) => setTimeout(r, spent * ROUTE_ERROR_COST_MS));
   }
 
   async down(): Promise<void> {

@@ -1,5 +1,9 @@
 // The model's public surface: what kube, lab, conform and cli may import.
-export { InputError, isInputError, type SourcePos } from './errors.ts';
+export { InputError, isInputError, quote, safeMessage, formatJsonPath, type SourcePos } from './errors.ts';
+export { JsonChecker, loadJson, parseJson, locateJson, type JsonPath, type JsonObject } from './json.ts';
+export { limits, limitHint, LIMIT_ENV, type Limits } from './limits.ts';
+export { checkTopology, checkSysctls } from './net/check-topology.ts';
+export { ifNameProblem, hostNameProblem } from './net/names.ts';
 export { parseRuleset, parseSave, parseCommands, detectFormat } from './rules/restore.ts';
 export { printRuleset, printRuleSpec, printTable } from './rules/print.ts';
 export type { Ruleset, Rule, Hook, TableName, IptablesFlavor, Backend } from './rules/types.ts';

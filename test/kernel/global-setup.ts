@@ -36,7 +36,7 @@ function orphanNamespaces(): string[] {
       .split('\n')
       .map((l) => l.split(' ')[0]!)
       .filter((n) => {
-        const m = /^nfc-(\d+)-/.exec(n);
+        const m = /^nfc-(\d+)(?:t\d+)?-/.exec(n);
         return m !== null && !alive(Number(m[1]));
       });
   } catch {

@@ -4,7 +4,7 @@
 import { describe, test, expect, beforeAll, afterAll, beforeEach } from 'vitest';
 import { PairedLab, type PairedProbe } from '../../src/conform/paired-lab.ts';
 import { k8sNode } from '../../src/model/net/presets.ts';
-import type { Probe } from '../../src/model/index.ts';
+import type { Probe, TopologySpec } from '../../src/model/index.ts';
 import { skipReason, kernelDescribe } from './env.ts';
 
 const filter = (...rules: string[]) => `*filter\n${rules.join('\n')}\nCOMMIT\n`;
@@ -132,5 +132,59 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: what a failed probe tells th
     expect(un.kernel).toMatchObject({ outcome: 'delivered', responder: 'pod1', replyFrom: '10.244.1.11' });
     const conn = await agreed({ from: 'client', proto: 'udp', dst: '10.96.0.1', dport: 8080 });
     expect(conn.kernel).toMatchObject({ outcome: 'dropped', replyFrom: null });
+  });
+});
+
+/** a host behind a router that forwards but has no route beyond its own links */
+const routerLab = (): TopologySpec => ({
+  name: 'router',
+  hosts: [
+    {
+      name: 'a',
+      ifaces: [{ name: 'eth0', addrs: ['10.0.0.2/24'], peer: { host: 'r', iface: 'eth0' } }],
+      routes: [{ dst: 'default', via: '10.0.0.1' }],
+    },
+    {
+      name: 'r',
+      ifaces: [{ name: 'eth0', addrs: ['10.0.0.1/24'], peer: { host: 'a', iface: 'eth0' } }],
+      sysctls: { ip_forward: true },
+    },
+  ],
+});
+
+describe.skipIf(skipReason)(kernelDescribe('kernel: routing errors are not rate-limited away'), () => {
+  let lab: PairedLab;
+  beforeAll(async () => {
+    lab = await PairedLab.up(routerLab());
+  });
+  afterAll(async () => {
+    await lab?.down();
+  });
+
+  const unroutable = (sport: number): Probe => ({ from: 'a', proto: 'udp', dst: '10.9.9.9', dport: 7, sport });
+
+  test('a routing error right after another ICMP error to the same peer is sent (icmp_ratemask=0)', async () => {
+    await lab.reset();
+    for (let i = 0; i < 3; i++) {
+      const closed = await lab.probe({ from: 'a', proto: 'udp', dst: '10.0.0.1', dport: 7, sport: 42000 + i });
+      expect(closed.kernel).toMatchObject({ outcome: 'refused', icmp: 'port-unreachable' });
+      const r = await lab.probe(unroutable(42100 + i));
+      expect(r.verdict.diffs).toEqual([]);
+      expect(r.kernel).toMatchObject({
+        outcome: 'icmp-error',
+        icmp: 'net-unreachable',
+        error: { kind: 'icmp', from: '10.0.0.1', code: 0, quoted: `udp 10.0.0.2:${42100 + i}>10.9.9.9:7` },
+      });
+    }
+  });
+
+  test("after a reset, ip_error's bucket is full again: five routing errors in a row, as in a fresh lab", async () => {
+    for (let round = 0; round < 2; round++) {
+      await lab.reset();
+      for (let i = 0; i < 5; i++) {
+        const r = await lab.probe(unroutable(43000 + round * 10 + i));
+        expect(r.kernel.icmp, `round ${round}, probe ${i}`).toBe('net-unreachable');
+      }
+    }
   });
 });

@@ -57,12 +57,12 @@ test('a broken case file: exit 2 with the file and the field', () => {
   );
   const r = cli(['check', f, '--backend', 'model']);
   expect(r.code).toBe(2);
-  expect(r.err).toContain(`${f}:1:1: steps[0].dport (a number) is required for tcp`);
+  expect(r.err).toContain(`${f}:1:44: steps[0].dport: a port 1..65535 is required for tcp`);
   const g = join(dir, 'notjson.json');
   writeFileSync(g, '{\n  "name": "x",\n  oops\n}\n');
   const s = cli(['check', g]);
   expect(s.code).toBe(2);
-  expect(s.err).toMatch(new RegExp(`${g}:3:\\d+: not valid JSON`));
+  expect(s.err).toMatch(new RegExp(`${g}:3:\\d+: the case file is not valid JSON`));
 });
 
 test('trace --json gives the observation record and the trace', () => {

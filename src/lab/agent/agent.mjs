@@ -121,9 +121,14 @@ async function handle(req) {
   switch (req.op) {
     case 'hello':
       return { host: HOST, pid: process.pid };
-    case 'sysctl':
-      writeFileSync(`/proc/sys/${req.key.replace(/\./g, '/')}`, String(req.value));
+    case 'sysctl': {
+      // segments, not a dotted key: an interface name may hold dots (eth0.100); none may climb out of /proc/sys
+      const path = req.path;
+      if (!Array.isArray(path) || !path.every((p) => typeof p === 'string' && /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(p)))
+        throw new Error(`bad sysctl path ${JSON.stringify(path)}`);
+      writeFileSync(`/proc/sys/${path.join('/')}`, String(Number(req.value)));
       return null;
+    }
     case 'serve':
       return serve(req);
     case 'probe':
@@ -134,6 +139,24 @@ async function handle(req) {
       } catch {
         return '';
       }
+    case 'lab-state': {
+      // what a reset must undo or wait out: registered iptables-legacy tables (a failed restore has
+      // committed the tables before the failing one), and forwarded packets that met no route (each costs a
+      // token of ip_error's per-source bucket: net/ipv4/route.c, error_cost/error_burst, not per namespace)
+      let legacyTables = [];
+      try {
+        legacyTables = readFileSync('/proc/net/ip_tables_names', 'utf8').split('\n').filter(Boolean);
+      } catch {}
+      let inNoRoutes = 0;
+      try {
+        const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+        const i = lines.findIndex((l) => l.startsWith('IpExt:'));
+        const names = lines[i].split(/\s+/);
+        const values = lines[i + 1].split(/\s+/);
+        inNoRoutes = Number(values[names.indexOf('InNoRoutes')] ?? 0);
+      } catch {}
+      return { legacyTables, inNoRoutes };
+    }
     case 'recent-flush': {
       let names = [];
       try {

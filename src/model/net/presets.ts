@@ -61,4 +61,5 @@ export function k8sNode(): TopologySpec {
   });
 }
 
-export const PRESETS: Record<string, () => TopologySpec> = { 'k8s-node': k8sNode };
+/** A Map, not an object: `--topology constructor` must not find Object.prototype's members. */
+export const PRESETS: ReadonlyMap<string, () => TopologySpec> = new Map([['k8s-node', k8sNode]]);

@@ -1,6 +1,8 @@
 // Topologies as data: hosts (network namespaces), veth pairs, bridges, routes
 // and sysctls (spec/semantics.md §1). JSON-serialisable: topology files use this shape.
-import { InputError } from '../errors.ts';
+import { quote } from '../errors.ts';
+import { JsonChecker, type JsonPath } from '../json.ts';
+import { checkTopology } from './check-topology.ts';
 import { parseIfAddr, parseCidr, parseIp, type IfAddr, type Cidr, type U32 } from '../ip.ts';
 import type { IptablesFlavor } from '../rules/types.ts';
 
@@ -109,19 +111,28 @@ export const STANDARD_SERVERS: ServerSpec[] = [
   { proto: 'udp', port: 9090 },
 ];
 
-export function compileTopology(spec: TopologySpec, file = '<topology>'): Network {
-  const fail = (reason: string): never => {
-    throw new InputError('invalid', `topology ${spec.name}: ${reason}`, { file, line: 1, col: 1 });
-  };
+/**
+ * The packet path's form of a topology. The spec is checked first (check-topology.ts: shapes,
+ * name grammar, addresses), then its parts against each other; every refusal names the JSON path
+ * (below `path`, where the topology sits in its file).
+ */
+export function compileTopology(input: TopologySpec, file = '<topology>', path: JsonPath = []): Network {
+  const j: JsonChecker = new JsonChecker(file);
+  const spec = checkTopology(input, j, path);
+  const at = (...p: (string | number)[]) => [...path, 'hosts', ...p];
   const hosts = new Map<string, Host>();
-  for (const h of spec.hosts) {
-    if (hosts.has(h.name)) fail(`host ${h.name} is defined twice`);
+  const index = new Map<string, number>();
+  spec.hosts.forEach((h, hi) => {
+    if (hosts.has(h.name)) j.fail(at(hi, 'name'), `host ${quote(h.name)} is defined twice`);
+    index.set(h.name, hi);
     const ifaces = new Map<string, Iface>();
     ifaces.set('lo', { name: 'lo', host: h.name, addrs: [{ ip: 0x7f000001, len: 8 }], kind: 'lo', hairpin: false });
     const local = new Map<U32, string>([[0x7f000001, 'lo']]);
-    for (const i of h.ifaces) {
-      if (ifaces.has(i.name)) fail(`interface ${h.name}/${i.name} is defined twice`);
-      const addrs = (i.addrs ?? []).map((a) => parseIfAddr(a) ?? fail(`bad address "${a}" on ${h.name}/${i.name}`));
+    h.ifaces.forEach((i, ii) => {
+      if (ifaces.has(i.name)) j.fail(at(hi, 'ifaces', ii, 'name'), `interface ${quote(i.name)} is defined twice`);
+      if (i.bridge && (i.peer || i.master))
+        j.fail(at(hi, 'ifaces', ii), 'a bridge has no "peer" or "master" (a bridge inside a bridge is not modelled)');
+      const addrs = (i.addrs ?? []).map((a) => parseIfAddr(a)!);
       for (const a of addrs) local.set(a.ip, i.name);
       const iface: Iface = {
         name: i.name,
@@ -133,7 +144,7 @@ export function compileTopology(spec: TopologySpec, file = '<topology>'): Networ
       if (i.peer) iface.peer = i.peer;
       if (i.master) iface.master = i.master;
       ifaces.set(i.name, iface);
-    }
+    });
     const routes: Route[] = [];
     for (const i of ifaces.values()) {
       if (i.kind === 'lo' || i.master) continue;
@@ -142,20 +153,25 @@ export function compileTopology(spec: TopologySpec, file = '<topology>'): Networ
         routes.push({ dst, dev: i.name, connected: true });
       }
     }
-    for (const r of h.routes ?? []) {
-      const dst =
-        r.dst === 'default'
-          ? { addr: 0, len: 0 }
-          : (parseCidr(r.dst) ?? fail(`bad route destination "${r.dst}" on ${h.name}`));
-      const via = r.via === undefined ? undefined : (parseIp(r.via) ?? fail(`bad gateway "${r.via}" on ${h.name}`));
+    (h.routes ?? []).forEach((r, ri) => {
+      const dst = r.dst === 'default' ? { addr: 0, len: 0 } : parseCidr(r.dst)!;
+      const via = r.via === undefined ? undefined : parseIp(r.via)!;
       let dev = r.dev;
+      if (dev !== undefined && !ifaces.has(dev))
+        j.fail(at(hi, 'routes', ri, 'dev'), `no interface ${quote(dev)} on host ${quote(h.name)}`);
       if (!dev && via !== undefined)
         dev = routes.find((c) => c.connected && (via & maskOf(c.dst.len)) >>> 0 === c.dst.addr)?.dev;
-      if (!dev) fail(`route ${r.dst} on ${h.name}: gateway ${r.via ?? '?'} is not on a connected network`);
-      const route: Route = { dst, dev: dev!, connected: false };
+      if (!dev)
+        j.fail(
+          at(hi, 'routes', ri),
+          via === undefined
+            ? 'a route needs "via" or "dev"'
+            : `gateway ${quote(r.via)} is not on a connected network of ${quote(h.name)}`,
+        );
+      const route: Route = { dst, dev, connected: false };
       if (via !== undefined) route.via = via;
       routes.push(route);
-    }
+    });
     routes.sort((a, b) => b.dst.len - a.dst.len);
     hosts.set(h.name, {
       name: h.name,
@@ -166,17 +182,20 @@ export function compileTopology(spec: TopologySpec, file = '<topology>'): Networ
       backend: h.backend ?? 'nft',
       servers: h.servers ?? STANDARD_SERVERS,
     });
-  }
+  });
   for (const h of hosts.values()) {
+    const hi = index.get(h.name)!;
+    const specIfaces = spec.hosts[hi]!.ifaces;
     for (const i of h.ifaces.values()) {
+      const ii = specIfaces.findIndex((x) => x.name === i.name);
       if (i.kind === 'veth') {
-        if (!i.peer) fail(`${h.name}/${i.name} is a veth without a peer`);
-        const other = hosts.get(i.peer!.host)?.ifaces.get(i.peer!.iface);
+        if (!i.peer) j.fail(at(hi, 'ifaces', ii), `${quote(i.name)} is a veth without a peer (or "bridge": true)`);
+        const other = hosts.get(i.peer.host)?.ifaces.get(i.peer.iface);
         if (!other || other.peer?.host !== h.name || other.peer.iface !== i.name)
-          fail(`${h.name}/${i.name}: peer ${i.peer!.host}/${i.peer!.iface} does not point back`);
+          j.fail(at(hi, 'ifaces', ii, 'peer'), `peer ${quote(`${i.peer.host}/${i.peer.iface}`)} does not point back`);
       }
       if (i.master && h.ifaces.get(i.master)?.kind !== 'bridge')
-        fail(`${h.name}/${i.name}: master ${i.master} is not a bridge`);
+        j.fail(at(hi, 'ifaces', ii, 'master'), `${quote(i.master)} is not a bridge on ${quote(h.name)}`);
     }
   }
   return { name: spec.name, hosts };

@@ -1,0 +1,66 @@
+// Issue 14 §2: a reused lab gives exactly the results of a fresh one. A small campaign (generated cases
+// and cases aimed at the known leaks) runs once through one reused lab and once with a fresh lab for
+// every case; the kernel's observations must be the same, step by step.
+import { describe, test, expect } from 'vitest';
+import fc from 'fast-check';
+import { runCases, LabPool, type CaseReport } from '../../src/conform/run-case.ts';
+import { caseDrawArb, caseFromDraw } from '../../src/conform/fuzz-arbitraries.ts';
+import { crossDiffs } from '../../src/conform/cross-compare.ts';
+import type { CaseFile } from '../../src/conform/case-file.ts';
+import { skipReason, kernelDescribe } from './env.ts';
+
+/** A legacy restore that fails in its second table: the first (a DROP in INPUT) is committed already. */
+const partialRestore: CaseFile = {
+  name: 'a legacy restore that fails part-way',
+  topology: 'k8s-node',
+  hosts: { node: { backend: 'legacy' } },
+  steps: [
+    {
+      apply: {
+        node: '*filter\n-A INPUT -p tcp --dport 8080 -j DROP\nCOMMIT\n*nat\n-A PREROUTING -j NO-SUCH-CHAIN\nCOMMIT\n',
+      },
+      expectRefused: true,
+    },
+  ],
+};
+/** No rules: meets whatever an earlier case left behind. */
+const bare: CaseFile = {
+  name: 'no rules',
+  topology: 'k8s-node',
+  steps: [
+    { from: 'client', proto: 'tcp', dst: '192.168.50.10', dport: 8080, expect: { outcome: 'delivered' } },
+    { from: 'pod1', proto: 'udp', dst: '10.244.1.1', dport: 9090, expect: { outcome: 'delivered' } },
+  ],
+};
+
+function kernelProblems(reports: readonly CaseReport[]): string[] {
+  return reports.flatMap((r) => [
+    ...(r.error ? [`${r.name}: ${r.error}`] : []),
+    ...r.steps.flatMap((s) => s.kernelMisses.map((m) => `${r.name} / ${s.label}: ${m}`)),
+  ]);
+}
+
+describe.skipIf(skipReason)(kernelDescribe('kernel: a reused lab is a fresh lab'), () => {
+  test('a small campaign gives the same observations through one reused lab and through fresh labs', async () => {
+    const generated = fc
+      .sample(caseDrawArb({ maxRules: 4, maxProbes: 3 }), { seed: 14, numRuns: 10 })
+      .map((d, i) => caseFromDraw(d, `generated ${i}`));
+    const cases = [partialRestore, bare, ...generated.slice(0, 5), partialRestore, ...generated.slice(5), bare].map(
+      (c, i) => ({ ...c, name: `${i} ${c.name}` }),
+    );
+    const pool = new LabPool();
+    let reused: CaseReport[];
+    try {
+      reused = await runCases(cases, { sides: 'kernel', pool });
+    } finally {
+      await pool.close();
+    }
+    const fresh: CaseReport[] = [];
+    for (const c of cases) fresh.push(...(await runCases([c], { sides: 'kernel' })));
+    expect(kernelProblems(fresh)).toEqual([]);
+    expect(kernelProblems(reused)).toEqual([]);
+    const { compared, diffs } = crossDiffs(reused, fresh);
+    expect(diffs).toEqual([]);
+    expect(compared).toBeGreaterThan(10);
+  }, 600_000);
+});
