@@ -48,6 +48,16 @@ export default defineConfig({
       },
       {
         test: {
+          // the HTML pages in headless chromium (scripts/setup.sh installs it; never skipped)
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
+        test: {
           // npm pack of a copy of the tree, installed into an empty folder (needs the npm registry)
           name: 'package',
           include: ['test/package/**/*.test.ts'],

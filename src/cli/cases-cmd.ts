@@ -1,6 +1,6 @@
 // `nfconform check FILE...` and `nfconform run [SUITE...]`: case files on the
 // model, the kernel or both; a truth table, JSON and JUnit; exit 0/1/2.
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
 import pc from 'picocolors';
 import { readCase, findCaseFiles, SUITES_DIR, type CaseFile } from '../conform/case-file.ts';
 import { runCases, type CaseReport } from '../conform/run-case.ts';
@@ -10,7 +10,8 @@ import { DockerLabError } from '../lab/docker-site.ts';
 import { implementationOf, type Implementation } from '../conform/impl.ts';
 import { crossDiffs } from '../conform/cross-compare.ts';
 import { readFlags, cmdline, sidesOf, iptablesOrBothOf, type SidesAndRuntime } from './args.ts';
-import { truthTable, failureDetails, summary, writeJson, writeJunit } from './report.ts';
+import { truthTable, failureDetails, summary, writeJson, writeJunit, writeOut } from './report.ts';
+import { runPage } from '../conform/html.ts';
 import { CHECK_USAGE } from './usage.ts';
 
 /** `--iptables both`: every case on iptables-nft, then on iptables-legacy; the two kernels are also
@@ -85,9 +86,11 @@ function finish(
   reports: CaseReport[],
   sides: Sides,
   write: (s: string) => void,
-  opts: { json: boolean; jsonFile?: string; junit?: string },
+  opts: { json: boolean; jsonFile?: string; junit?: string; html?: string; title: string },
 ): number {
+  const used = { model: sides !== 'kernel', kernel: sides !== 'model', agree: sides === 'both' };
   if (opts.jsonFile) writeJson(opts.jsonFile, reports);
+  if (opts.html) writeOut(join(opts.html, 'index.html'), runPage(reports, used, opts.title));
   if (opts.junit) writeJunit(opts.junit, reports);
   if (opts.json) {
     write(
@@ -98,7 +101,7 @@ function finish(
       ),
     );
   } else {
-    write(truthTable(reports, { model: sides !== 'kernel', kernel: sides !== 'model', agree: sides === 'both' }));
+    write(truthTable(reports, used));
     const details = failureDetails(reports);
     if (details) write(`\n${details}`);
   }
@@ -116,6 +119,7 @@ export async function checkCommand(argv: string[], write: (s: string) => void): 
       backend: { type: 'string' },
       json: { type: 'boolean', default: false },
       junit: { type: 'string' },
+      html: { type: 'string' },
       iptables: { type: 'string' },
       impl: { type: 'string' },
       'allow-path': { type: 'string', multiple: true, default: [] },
@@ -134,7 +138,12 @@ export async function checkCommand(argv: string[], write: (s: string) => void): 
     implementationOf(values.impl),
   );
   return Math.max(
-    finish(reports, how.sides, write, { json: values.json, ...(values.junit ? { junit: values.junit } : {}) }),
+    finish(reports, how.sides, write, {
+      title: 'nfconform check',
+      json: values.json,
+      ...(values.junit ? { junit: values.junit } : {}),
+      ...(values.html ? { html: values.html } : {}),
+    }),
     crossFailed ? 1 : 0,
   );
 }
@@ -149,6 +158,7 @@ export async function runCommand(argv: string[], write: (s: string) => void): Pr
       tags: { type: 'string' },
       junit: { type: 'string' },
       json: { type: 'string' },
+      html: { type: 'string' },
       list: { type: 'boolean', default: false },
       iptables: { type: 'string' },
       impl: { type: 'string' },
@@ -181,9 +191,11 @@ export async function runCommand(argv: string[], write: (s: string) => void): Pr
   );
   return Math.max(
     finish(reports, how.sides, write, {
+      title: 'nfconform run',
       json: false,
       ...(values.json ? { jsonFile: values.json } : {}),
       ...(values.junit ? { junit: values.junit } : {}),
+      ...(values.html ? { html: values.html } : {}),
     }),
     crossFailed ? 1 : 0,
   );

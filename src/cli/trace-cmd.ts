@@ -12,6 +12,8 @@ import {
 import { loadTopology, loadRulesets } from './load.ts';
 import { renderTrace, renderObservation } from '../conform/render.ts';
 import { sideBySide } from './side-by-side.ts';
+import { diagramOf, renderDiagramText } from '../conform/diagram.ts';
+import { writeOut } from './report.ts';
 import { FIRST_PORT } from '../conform/ports.ts';
 import type { LabRuntime } from '../lab/site.ts';
 import { loadTopologySpec } from './load.ts';
@@ -45,6 +47,8 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
       sport: { type: 'string' },
       json: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
+      diagram: { type: 'boolean', default: false },
+      html: { type: 'string' },
       kernel: { type: 'boolean', default: false },
       runtime: { type: 'string' },
       backend: { type: 'string' },
@@ -66,6 +70,19 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
     if (why) throw new DockerLabError(why);
   }
   const kernel = values.kernel ? await kernelProbe(values.topology, lab.rulesets, probe, runtime) : undefined;
+  if (values.html) {
+    const { tracePage } = await import('../conform/html.ts');
+    const title = `nfconform trace: ${probe.from} → ${probe.proto} ${probe.dst}${probe.dport !== undefined ? `:${probe.dport}` : ''}`;
+    writeOut(
+      values.html,
+      tracePage({
+        title,
+        probe,
+        results: results.map((r) => ({ p: r.p, observation: r.value.observation, trace: r.value.trace })),
+        kernel,
+      }),
+    );
+  }
   if (values.json) {
     write(
       JSON.stringify(
@@ -82,7 +99,7 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
   }
   results.forEach((r, i) => {
     if (results.length > 1) write(`\n── possibility ${i + 1} of ${results.length}, p=${r.p.toFixed(6)} ──`);
-    write(renderTrace(r.value.trace));
+    write(values.diagram ? renderDiagramText(diagramOf(r.value.trace)) : renderTrace(r.value.trace));
     write(renderObservation(r.value.observation, r.p));
   });
   if (kernel) {

@@ -2,10 +2,10 @@
 // without loading any command (each command throws its own line on a bad command line).
 
 export const RUN_USAGE =
-  'usage: nfconform run [SUITE...] [--tags a,b] [--sides model|kernel|both] [--runtime netns|docker] [--iptables nft|legacy|both] [--impl builtin|mutant:NAME|COMMAND] [--allow-path DIR ...] [--junit FILE] [--json FILE]';
+  'usage: nfconform run [SUITE...] [--tags a,b] [--sides model|kernel|both] [--runtime netns|docker] [--iptables nft|legacy|both] [--impl builtin|mutant:NAME|COMMAND] [--allow-path DIR ...] [--junit FILE] [--json FILE] [--html DIR]';
 
 export const CHECK_USAGE =
-  'usage: nfconform check FILE... [--sides model|kernel|both] [--runtime netns|docker] [--iptables nft|legacy|both] [--impl builtin|mutant:NAME|COMMAND] [--allow-path DIR ...] [--json] [--junit FILE]';
+  'usage: nfconform check FILE... [--sides model|kernel|both] [--runtime netns|docker] [--iptables nft|legacy|both] [--impl builtin|mutant:NAME|COMMAND] [--allow-path DIR ...] [--json] [--junit FILE] [--html DIR]';
 
 export const FUZZ_USAGE =
   'usage: nfconform fuzz [--runs N | --time 10m] [--seed S] [--iptables nft|legacy] [--runtime netns|docker] [--out DIR] [--replay SEED:PATH] [--shrink-time 2m] [--timeout 150ms] [--services]';
@@ -17,7 +17,7 @@ export const VALIDATE_USAGE =
   'usage: nfconform validate --services FILE --ruleset NODE.iptables-save --node-ip IP [--node-ip IP ...] [--node NAME] [--pod-cidr CIDR] [--cluster-cidr CIDR] [--sides model|kernel|both] [--runtime netns|docker] [--iptables nft|legacy] [--strict] [--json] [--junit FILE]';
 
 export const TRACE_USAGE = `usage: nfconform trace --topology k8s-node|FILE --ruleset HOST=FILE [--ruleset HOST=FILE ...]
-                      --from HOST (tcp|udp|icmp) DST[:PORT] [--src IP] [--sport N] [--json] [--verbose] [--kernel [--runtime netns|docker]]`;
+                      --from HOST (tcp|udp|icmp) DST[:PORT] [--src IP] [--sport N] [--json] [--verbose] [--diagram] [--html FILE] [--kernel [--runtime netns|docker]]`;
 
 export const LINT_USAGE =
   'usage: nfconform lint FILE [--lang iptables|nft] [--iptables nft|legacy]   (prints the canonical form, or the errors)';

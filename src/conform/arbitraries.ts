@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { EXTENSIONS, type ExtensionDesc, type OptionDesc } from '../model/index.ts';
 import { KINDS, type Kind, type OptValue } from '../model/index.ts';
-import { TABLE_HOOKS, type TableName, PROTO_BY_NUMBER } from '../model/index.ts';
+import { TABLE_HOOKS, type TableName, protocolName } from '../model/index.ts';
 import { formatCidr } from '../model/index.ts';
 import { parseSave } from '../model/index.ts';
 import { InputError } from '../model/index.ts';
@@ -82,7 +82,7 @@ export function ruleSpecText(ctx: RuleGenContext): fc.Arbitrary<string> {
       if (r.src) parts.push(`${r.src[0] ? '! ' : ''}-s ${formatCidr(r.src[1])}`);
       if (r.dst) parts.push(`${r.dst[0] ? '! ' : ''}-d ${formatCidr(r.dst[1])}`);
       if (r.iface) parts.push(`${r.iface[0] ? '! ' : ''}${r.iface[2] ? '-i' : '-o'} ${r.iface[1]}`);
-      if (r.proto !== undefined) parts.push(`-p ${PROTO_BY_NUMBER[r.proto] ?? r.proto}`);
+      if (r.proto !== undefined) parts.push(`-p ${protocolName(r.proto) ?? r.proto}`);
       parts.push(...r.ms);
       if (r.target) parts.push(r.target);
       return parts.join(' ');

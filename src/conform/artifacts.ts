@@ -1,6 +1,6 @@
 // What a divergence leaves behind: case.json (replayable with `nfconform check`),
 // repro.sh (plain bash) and explain.md (the model's path against the kernel's
-// observation, naming the first point where they part).
+// observation, naming the first point where they part), and the same as a page, explain.html.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -12,6 +12,7 @@ import { judge } from './compare.ts';
 import { planCase, probeCount, FIRST_PORT } from './plan.ts';
 import { reproScript } from './repro.ts';
 import { renderPlain } from './render.ts';
+import { esc, page, tracePage } from './html.ts';
 import type { KernelObservation } from '../lab/kernel-lab.ts';
 import type { StepDiff } from './mutant.ts';
 
@@ -72,6 +73,14 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
     ),
     '',
   );
+  const differences = `<h2>Differences</h2><ul>${input.diffs
+    .map(
+      (d) =>
+        `<li>${esc(d.step)}: <b>${esc(d.diff.field)}</b>: model <code>${esc(JSON.stringify(d.diff.model))}</code>, kernel <code>${esc(JSON.stringify(d.diff.kernel))}</code></li>`,
+    )
+    .join('')}</ul>`;
+  // explain.html: the same explanation as a page, the first diverging probe's path drawn (html.ts)
+  let html = page(c.name, `<h1>${esc(c.name)}</h1>${differences}`);
   const observed: Record<number, Observation> = {};
   if (pool) {
     // the same paired loop as the run, with counters: both flavors' rules, the same ports
@@ -99,6 +108,18 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
           '',
         );
         if (r.model[i]!.length > 1) md.push(`(the model allows ${r.model[i]!.length} results; the first is shown)`, '');
+        const moved = (k.rulesHit ?? []).map(
+          (h) =>
+            `<li class="mono">${esc(`${h.host} ${h.table} ${h.chain} ${h.rule}: ${h.packets} packet(s) ${h.spec}`)}</li>`,
+        );
+        const p = { ...s.probe, sport: s.sports[i]! };
+        html = tracePage({
+          title: `${c.name}: ${s.label} (source port ${p.sport})`,
+          probe: p,
+          results: r.model[i]!.map((m, j) => ({ p: m.p, observation: m.value, trace: r.allTraces[i]?.[j] ?? [] })),
+          kernel: k,
+          extra: `${differences}<p>${esc(firstParting(trace, k).replace(/\*\*|`/g, ''))}</p><h2>Rules whose counters moved on the kernel</h2><ul>${moved.join('')}</ul>`,
+        });
         md.push(
           '### The kernel',
           '',
@@ -138,5 +159,6 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
   writeFileSync(join(out, 'case.json'), JSON.stringify({ ...saved, file: undefined }, null, 2) + '\n');
   writeFileSync(join(out, 'repro.sh'), reproScript(plan), { mode: 0o755 });
   writeFileSync(join(out, 'explain.md'), md.join('\n') + '\n');
+  writeFileSync(join(out, 'explain.html'), html);
   return out;
 }

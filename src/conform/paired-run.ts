@@ -46,6 +46,8 @@ export interface StepResult {
   kernel: KernelObservation[] | undefined;
   /** the model's trace of its first possibility, per repetition (the first only, unless `traces: 'all'`) */
   traces: TraceEvent[][];
+  /** with `traces: 'all'`: the trace of every possibility, per repetition */
+  allTraces: TraceEvent[][][];
   /** apply steps */
   applied: AppliedRuleset[];
 }
@@ -113,6 +115,7 @@ export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): A
       followed: [],
       kernel: kernel ? [] : undefined,
       traces: [],
+      allTraces: [],
       applied: [],
     };
     if (step.kind === 'wait') {
@@ -137,6 +140,7 @@ export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): A
         const dist = runs.map((x) => ({ p: x.p, value: x.value.observation }));
         r.model.push(dist);
         if (runs[0] && (i === 0 || opts.traces === 'all')) r.traces.push(runs[0].value.trace);
+        if (opts.traces === 'all') r.allTraces.push(runs.map((x) => x.value.trace));
         let follow = mostLikely(runs);
         if (kernel) {
           const k = await kernelDid(() => kernel.probe(p, { ...(opts.counters ? { counters: true } : {}) }));

@@ -28,7 +28,7 @@ import { resolve, reachableEndpoints } from '../kube/endpoints.ts';
 import { predict } from '../kube/oracle.ts';
 import { unexplainedRules, type RuleWarning } from '../kube/explain-rules.ts';
 import { buildNodeLab } from '../kube/node-lab.ts';
-import { planProbes } from '../kube/probe-plan.ts';
+import { planProbes, type PlannedProbe } from '../kube/probe-plan.ts';
 import { dumpSettings, type DumpSettings } from '../kube/dump-settings.ts';
 import { dns1123Subdomain } from '../kube/names.ts';
 import { KernelLab, type KernelObservation } from '../lab/kernel-lab.ts';
@@ -250,7 +250,21 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
     routeLocalnet: settings.localhostNodePorts,
   });
   if (settings.masqueradeAll) layout.masqueradeAll = true;
-  const { planned, unsent } = planProbes(ports, nodeName, input.nodeIps);
+  if (settings.localhostNodePorts) layout.localhostNodePorts = true;
+  const { planned, unsent } = planProbes(ports, nodeName, input.nodeIps, layout.hostOf);
+  // NodePorts on 127.0.0.1 from the node itself: answered with localhost NodePorts, refused without
+  for (const rp of ports)
+    if (rp.hasNodePort && rp.port.protocol !== 'SCTP')
+      planned.push({
+        service: `${rp.svc.namespace}/${rp.svc.name}`,
+        label: `${rp.spn} localhost NodePort 127.0.0.1:${rp.port.nodePort}/${rp.port.protocol.toLowerCase()} from ${nodeName}`,
+        probe: {
+          from: nodeName,
+          proto: rp.port.protocol === 'UDP' ? 'udp' : 'tcp',
+          dst: '127.0.0.1',
+          dport: rp.port.nodePort!,
+        },
+      });
 
   // Services the model cannot judge: an unsupported rule in their chains, or in a chain every Service shares
   const owners = chainOwners(ruleset);
@@ -313,7 +327,7 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
         continue;
       }
       const probe = { ...p.probe, sport: sport++ };
-      const src = formatIp(sourceFor(net.hosts.get(probe.from)!, parseIp(probe.dst)!) ?? 0);
+      const src = probe.src ?? formatIp(sourceFor(net.hosts.get(probe.from)!, parseIp(probe.dst)!) ?? 0);
       const want = predict(cluster, layout, probe, src);
       if (!want) {
         records.push({
@@ -326,6 +340,23 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
         continue;
       }
       v.probes++;
+      if (p.check === 'sticks') {
+        sport++;
+        const rec = await stickiness(p, probe, lab, kernel, input.sides !== 'kernel');
+        records.push(rec);
+        if (rec.modelMiss || rec.kernelMiss)
+          Object.assign(v, {
+            status: 'fail',
+            failure: {
+              label: p.label,
+              probe,
+              oracle: rec.oracle!,
+              ...(rec.modelMiss ? { modelMiss: rec.modelMiss } : {}),
+              ...(rec.kernelMiss ? { kernelMiss: rec.kernelMiss } : {}),
+            },
+          });
+        continue;
+      }
       const oracle = showDistribution(expectedOf(want));
       const rec: ProbeRecord = { service: p.service, label: p.label, probe, status: 'sent', oracle };
       records.push(rec);
@@ -333,14 +364,32 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
       if (input.sides !== 'kernel') {
         const runs = runProbe(lab, newWorld(lab), probe);
         const dist = runs.map((x) => ({ p: x.p, value: x.value.observation }));
-        const miss = modelMiss(want, dist, src, probe.sport);
+        // every model probe starts from a fresh world: no affinity entry yet, so even a sticky Service's
+        // first connection must follow the oracle's distribution exactly
+        const miss = modelMiss(
+          want.map(({ affinity: _a, ...w }) => w),
+          dist,
+          src,
+          probe.sport,
+        );
         rec.model = miss ? 'fail' : 'pass';
         if (miss) {
           rec.modelMiss = miss;
           Object.assign(failure, {
             modelMiss: miss,
             model: dist,
-            modelTrace: runs[Math.max(0, unexpectedBranch(want, dist, src, probe.sport))]?.value.trace ?? [],
+            modelTrace:
+              runs[
+                Math.max(
+                  0,
+                  unexpectedBranch(
+                    want.map(({ affinity: _a, ...w }) => w),
+                    dist,
+                    src,
+                    probe.sport,
+                  ),
+                )
+              ]?.value.trace ?? [],
           });
         }
       }
@@ -369,6 +418,13 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
       why: "kube-proxy's jump from a built-in chain is missing: the dump may be partial (iptables-save -t TABLE?) or that path is broken",
     });
   }
+  if (settings.localnetUnprotected)
+    warnings.push({
+      table: 'filter',
+      chain: 'KUBE-FIREWALL',
+      text: 'filter KUBE-FIREWALL: no drop of outside packets to 127.0.0.0/8',
+      why: 'localhost NodePorts are on (route_localnet=1) but nothing drops outside packets to 127/8 (kube-proxy and kubelet add that rule)',
+    });
   return {
     node: nodeName,
     clusterCIDR: clusterCIDR ?? '',
@@ -385,6 +441,43 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
     probes: records,
     sent: records.filter((r) => r.status === 'sent').length,
   };
+}
+
+/** ClientIP affinity: a second connection from the same client reaches the endpoint of the first. */
+async function stickiness(
+  p: PlannedProbe,
+  probe: Probe & { sport: number },
+  lab: ReturnType<typeof makeLab>,
+  kernel: KernelLab | undefined,
+  model: boolean,
+): Promise<ProbeRecord> {
+  const rec: ProbeRecord = {
+    service: p.service,
+    label: p.label,
+    probe,
+    status: 'sent',
+    oracle: 'a second connection reaches the endpoint of the first',
+  };
+  const again = { ...probe, sport: probe.sport + 1 };
+  if (model) {
+    const misses: string[] = [];
+    for (const first of runProbe(lab, newWorld(lab), probe)) {
+      const was = first.value.observation.responder;
+      for (const second of runProbe(lab, first.value.world, again))
+        if (second.value.observation.responder !== was)
+          misses.push(`first ${was ?? 'no answer'}, then ${second.value.observation.responder ?? 'no answer'}`);
+    }
+    rec.model = misses.length ? 'fail' : 'pass';
+    if (misses.length) rec.modelMiss = `model: the affinity does not hold (${[...new Set(misses)].join('; ')})`;
+  }
+  if (kernel) {
+    const a = await kernel.probe(probe);
+    const b = await kernel.probe(again);
+    rec.kernel = a.responder === b.responder ? 'pass' : 'fail';
+    if (rec.kernel === 'fail')
+      rec.kernelMiss = `kernel: the affinity does not hold (first ${a.responder ?? 'no answer'}, then ${b.responder ?? 'no answer'})`;
+  }
+  return rec;
 }
 
 /** A /24 for the lab's pods when no local endpoint shows one: inside the cluster CIDR if known, clear of endpoints. */

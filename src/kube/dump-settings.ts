@@ -10,8 +10,10 @@ export type DumpDetector =
 export interface DumpSettings {
   detector: DumpDetector;
   masqueradeAll: boolean;
-  /** KUBE-FIREWALL drops outside packets to 127/8: kube-proxy runs with localhost NodePorts (route_localnet=1) */
+  /** NodePorts answer on 127.0.0.1 (kube-proxy sets route_localnet=1): read off the NodePort catch-all */
   localhostNodePorts: boolean;
+  /** localhost NodePorts are on but KUBE-FIREWALL lacks its drop of outside packets to 127/8 */
+  localnetUnprotected: boolean;
   /** kube-proxy's jumps from built-in chains that the dump lacks, as "table CHAIN -> TARGET" */
   missingJumps: string[];
 }
@@ -33,6 +35,12 @@ const JUMPS: [TableName, string, string][] = [
   ['filter', 'FORWARD', 'KUBE-EXTERNAL-SERVICES'],
   ['filter', 'OUTPUT', 'KUBE-PROXY-FIREWALL'],
   ['filter', 'OUTPUT', 'KUBE-SERVICES'],
+];
+
+/** kubelet's (and kube-proxy's copy of its) jumps to KUBE-FIREWALL, when that chain exists */
+const KUBELET_JUMPS: [TableName, string, string][] = [
+  ['filter', 'INPUT', 'KUBE-FIREWALL'],
+  ['filter', 'OUTPUT', 'KUBE-FIREWALL'],
 ];
 
 export function dumpSettings(rs: Ruleset): DumpSettings {
@@ -63,18 +71,39 @@ export function dumpSettings(rs: Ruleset): DumpSettings {
         }
   if (!detector) detector = sawServiceChain && !masqueradeAll ? { mode: 'None' } : { mode: 'Unknown' };
   const fw = filter?.chains.get('KUBE-FIREWALL');
-  const localhostNodePorts =
+  const localnetDrop =
     fw?.rules.some(
       (r) => r.dst && !r.dst.neg && formatCidr(r.dst.value) === '127.0.0.0/8' && r.target?.kind === 'verdict',
     ) ?? false;
-  const missingJumps = JUMPS.filter(
-    ([t, from, to]) =>
-      !(
-        rs.tables
-          .get(t)
-          ?.chains.get(from)
-          ?.rules.some((r) => target(r) === to) ?? false
-      ),
-  ).map(([t, from, to]) => `${t} ${from} -> ${to}`);
-  return { detector, masqueradeAll, localhostNodePorts, missingJumps };
+  // the NodePort catch-all excludes 127/8 (or an older RETURN rule does) unless localhost NodePorts are on
+  const services = [...(nat?.chains.get('KUBE-SERVICES')?.rules ?? [])];
+  const catchAll = services.find((r) => target(r) === 'KUBE-NODEPORTS' && r.matches.some((m) => m.name === 'addrtype'));
+  const is127 = (c: { value: { addr: number; len: number } } | undefined) =>
+    c !== undefined && formatCidr(c.value) === '127.0.0.0/8';
+  const loopbackReturn = services.some((r) => is127(r.dst) && !r.dst!.neg && r.target?.kind === 'verdict');
+  const loopbackRule = services.some(
+    (r) => target(r) === 'KUBE-NODEPORTS' && r.dst && !r.dst.neg && r.dst.value.addr >>> 24 === 127,
+  );
+  const localhostNodePorts = catchAll
+    ? !(catchAll.dst?.neg && is127(catchAll.dst)) && !loopbackReturn
+    : loopbackRule || (!services.some((r) => target(r) === 'KUBE-NODEPORTS') && localnetDrop);
+  const jumps = fw ? [...JUMPS, ...KUBELET_JUMPS] : JUMPS;
+  const missingJumps = jumps
+    .filter(
+      ([t, from, to]) =>
+        !(
+          rs.tables
+            .get(t)
+            ?.chains.get(from)
+            ?.rules.some((r) => target(r) === to) ?? false
+        ),
+    )
+    .map(([t, from, to]) => `${t} ${from} -> ${to}`);
+  return {
+    detector,
+    masqueradeAll,
+    localhostNodePorts,
+    localnetUnprotected: localhostNodePorts && !localnetDrop,
+    missingJumps,
+  };
 }

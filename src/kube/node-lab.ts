@@ -17,6 +17,8 @@ import type { ClusterLayout } from './oracle.ts';
 export const POD_CLIENT = 'pod-client';
 export const OUTSIDE = 'client';
 export const REMOTE = 'remote';
+/** holds every Service address: what the node fails to intercept is answered there */
+export const UPSTREAM = 'upstream';
 const CMDLINE = { file: '<command line>', line: 1, col: 1 };
 
 export interface NodeLabOptions {
@@ -94,7 +96,13 @@ export function buildNodeLab(o: NodeLabOptions): { topo: TopologySpec; layout: C
   hostOf[gateway] = nodeName;
   hostOf[clientIp] = OUTSIDE;
   for (const ip of remote) hostOf[ip] = REMOTE;
-  const transfer = { node: '198.18.0.1', remote: '198.18.0.2' };
+  // an upstream host holds every Service address: a packet the node's rules fail to intercept
+  // reaches it and is answered there, visibly, instead of vanishing as it would in an empty network
+  const vips = [
+    ...new Set(ports.flatMap((rp) => [rp.svc.clusterIP, ...rp.svc.externalIPs, ...rp.svc.loadBalancerIPs])),
+  ].filter((ip): ip is string => ip !== undefined && !nodeIps.includes(ip) && !eps.has(ip) && !hostOf[ip]);
+  const transfer = { node: '198.18.0.1', remote: '198.18.0.2', node2: '198.18.0.5', upstream: '198.18.0.6' };
+  for (const ip of vips) hostOf[ip] = UPSTREAM;
   const node: HostSpec = {
     name: nodeName,
     ifaces: [
@@ -106,8 +114,15 @@ export function buildNodeLab(o: NodeLabOptions): { topo: TopologySpec; layout: C
         peer: { host: OUTSIDE, iface: 'eth0' },
       },
       { name: 'eth1', addrs: [`${transfer.node}/30`], peer: { host: REMOTE, iface: 'eth0' } },
+      ...(vips.length
+        ? [{ name: 'eth2', addrs: [`${transfer.node2}/30`], peer: { host: UPSTREAM, iface: 'eth0' } }]
+        : []),
     ],
-    routes: [...remote.map((ip) => ({ dst: `${ip}/32`, via: transfer.remote })), { dst: 'default', via: clientIp }],
+    routes: [
+      ...remote.map((ip) => ({ dst: `${ip}/32`, via: transfer.remote })),
+      ...vips.map((ip) => ({ dst: `${ip}/32`, via: transfer.upstream })),
+      { dst: 'default', via: clientIp },
+    ],
     sysctls: { ...off, ip_forward: true, bridge_nf_call_iptables: true, route_localnet: routeLocalnet },
     servers,
   };
@@ -135,6 +150,26 @@ export function buildNodeLab(o: NodeLabOptions): { topo: TopologySpec; layout: C
       servers,
     },
   ];
+  if (vips.length)
+    hosts.push({
+      name: UPSTREAM,
+      ifaces: [
+        {
+          name: 'eth0',
+          addrs: [`${transfer.upstream}/30`, ...vips.map((ip) => `${ip}/32`)],
+          peer: { host: nodeName, iface: 'eth2' },
+        },
+      ],
+      routes: [{ dst: 'default', via: transfer.node2 }],
+      sysctls: off,
+      servers: [
+        ...servers,
+        ...ports.map((rp) => ({
+          proto: rp.port.protocol === 'UDP' ? ('udp' as const) : ('tcp' as const),
+          port: rp.port.port,
+        })),
+      ].filter((x, i, all) => all.findIndex((y) => y.proto === x.proto && y.port === x.port) === i),
+    });
   const podNames = podHosts.map((h) => h.name);
   const entryNode = Object.fromEntries(hosts.map((h) => [h.name, nodeName]));
   return {
@@ -147,7 +182,13 @@ export function buildNodeLab(o: NodeLabOptions): { topo: TopologySpec; layout: C
           : typeof o.podTraffic === 'object'
             ? { cidr: o.podTraffic.cidr }
             : { hosts: podNames },
-      nodes: [{ name: nodeName, addresses: [...nodeIps, gateway] }],
+      // every local address is the node's own (addrtype LOCAL), the transfer links' too
+      nodes: [
+        {
+          name: nodeName,
+          addresses: [...nodeIps, gateway, transfer.node, ...(vips.length ? [transfer.node2] : [])],
+        },
+      ],
       entryNode,
       hostOf,
       serverPorts,

@@ -13,6 +13,8 @@ export interface ClusterLayout {
    *  whose packets enter through pod interfaces (BridgeInterface, InterfaceNamePrefix), or not at all */
   podTraffic?: { cidr: string } | { hosts: string[] } | 'none';
   masqueradeAll?: boolean;
+  /** NodePorts answer on 127.0.0.1 too (kube-proxy's localhost NodePorts, route_localnet=1) */
+  localhostNodePorts?: boolean;
   /** each node's addresses (the primary one first) and its topology.kubernetes.io/zone label */
   nodes: { name: string; addresses: string[]; zone?: string }[];
   /** the node a host's packets to a Service reach first */
@@ -121,6 +123,18 @@ export function predict(
     if (ranges.length && ext.hasEndpoints && !admitted) return [{ p: 1, outcome: 'dropped', responder: null }];
     return external(ext, layout, src, inCluster, entry);
   }
+  // a NodePort on 127.0.0.1, from a node itself: DNATed with localhost NodePorts (masqueraded: 127/8
+  // cannot leave the node), else nothing intercepts it and nothing listens there
+  if (probe.dst === '127.0.0.1' && layout.nodes.some((n) => n.name === probe.from)) {
+    const rp = at(probe.from).find((x) => x.hasNodePort && matches(x, x.port.nodePort));
+    if (!rp) return undefined;
+    if (!layout.localhostNodePorts) {
+      // the filter rules for node ports without (local) endpoints still match: 127.0.0.1 is a local address
+      const noLocal = rp.hasEndpoints && rp.externalLocal && rp.local.length === 0;
+      return [{ p: 1, outcome: noLocal ? 'dropped' : 'refused', responder: null }];
+    }
+    return external(rp, layout, src, false, probe.from).map((r) => ({ ...r, sourceKept: false }));
+  }
   // a NodePort on a node's address: handled by the node that owns it
   const owner = layout.nodes.find((n) => n.addresses.includes(probe.dst))?.name;
   if (owner) {
@@ -149,7 +163,7 @@ function external(
   handler: string | undefined,
 ): OracleResult[] {
   // "node traffic" is traffic from the handling node's own addresses
-  const fromNode = layout.nodes.some((n) => n.name === handler && n.addresses.includes(src));
+  const fromNode = layout.nodes.some((n) => n.name === handler && n.addresses.includes(src)) || src.startsWith('127.');
   // externalTrafficPolicy=Local concerns outside clients: pods and nodes still use every endpoint
   const local = rp.svc.externalTrafficPolicy === 'Local' && !fromPod && !fromNode;
   if (rp.svc.externalTrafficPolicy === 'Local' && fromPod) {

@@ -1,12 +1,14 @@
 // Which probes `validate` sends for each Service port, simplest first (spec/kube.md §6).
 import type { Probe } from '../model/index.ts';
-import type { ResolvedPort } from './endpoints.ts';
+import { reachableEndpoints, type ResolvedPort } from './endpoints.ts';
 import { POD_CLIENT, OUTSIDE } from './node-lab.ts';
 
 export interface PlannedProbe {
   service: string;
   label: string;
   probe: Probe;
+  /** sticks: a second connection from the same client must reach the same endpoint (ClientIP affinity) */
+  check?: 'sticks';
 }
 
 /** A probe validate cannot send, and why. */
@@ -19,11 +21,14 @@ export interface UnsentProbe {
 export const SCTP_WHY =
   'not probed: nfconform sends TCP, UDP and ICMP probes only (the model and the lab agent have no SCTP sockets yet)';
 
-/** Probes per Service port, simplest first: ClusterIP from a pod and from the node, then NodePort, then external addresses. */
+/** Probes per Service port, simplest first: ClusterIP from a pod and from the node, then the NodePort, then
+ *  load-balancer and external IPs (from outside, from a pod, from the node), then each endpoint reaching
+ *  itself through the Service (hairpin). `hostOf` names the lab host of each endpoint address. */
 export function planProbes(
   ports: readonly ResolvedPort[],
   nodeName: string,
   nodeIps: string[],
+  hostOf: Record<string, string> = {},
 ): { planned: PlannedProbe[]; unsent: UnsentProbe[] } {
   const planned: PlannedProbe[] = [];
   const unsent: UnsentProbe[] = [];
@@ -35,24 +40,43 @@ export function planProbes(
       continue;
     }
     const proto = rp.port.protocol === 'UDP' ? ('udp' as const) : ('tcp' as const);
-    const add = (from: string, dst: string, dport: number, what: string) =>
+    const add = (from: string, dst: string, dport: number, what: string, src?: string) =>
       planned.push({
         service,
-        label: `${what} ${dst}:${dport}/${proto} from ${from}`,
-        probe: { from, proto, dst, dport },
+        label: `${what} ${dst}:${dport}/${proto} from ${from}${src ? ` (${src})` : ''}`,
+        probe: { from, proto, dst, dport, ...(src ? { src } : {}) },
       });
     if (rp.svc.clusterIP) {
       add(POD_CLIENT, rp.svc.clusterIP, rp.port.port, `${rp.spn} ClusterIP`);
       add(nodeName, rp.svc.clusterIP, rp.port.port, `${rp.spn} ClusterIP`);
+      if (rp.svc.sessionAffinity === 'ClientIP')
+        planned.push({
+          service,
+          label: `${rp.spn} ClientIP affinity: a second connection to ${rp.svc.clusterIP}:${rp.port.port}/${proto} from ${POD_CLIENT} sticks`,
+          probe: { from: POD_CLIENT, proto, dst: rp.svc.clusterIP, dport: rp.port.port },
+          check: 'sticks',
+        });
     }
     if (rp.hasNodePort && rp.port.nodePort !== undefined) {
       add(OUTSIDE, nodeIps[0]!, rp.port.nodePort, `${rp.spn} NodePort`);
       add(POD_CLIENT, nodeIps[0]!, rp.port.nodePort, `${rp.spn} NodePort`);
+      add(nodeName, nodeIps[0]!, rp.port.nodePort, `${rp.spn} NodePort`);
       // NodePorts answer on every node address
       for (const ip of nodeIps.slice(1)) add(OUTSIDE, ip, rp.port.nodePort, `${rp.spn} NodePort`);
     }
-    for (const ip of rp.svc.loadBalancerIPs) add(OUTSIDE, ip, rp.port.port, `${rp.spn} LoadBalancer IP`);
-    for (const ip of rp.svc.externalIPs) add(OUTSIDE, ip, rp.port.port, `${rp.spn} external IP`);
+    // external addresses: from outside, and the short circuits for pods and the node itself
+    for (const [ips, what] of [
+      [rp.svc.loadBalancerIPs, 'LoadBalancer IP'],
+      [rp.svc.externalIPs, 'external IP'],
+    ] as const)
+      for (const ip of ips)
+        for (const from of [OUTSIDE, POD_CLIENT, nodeName]) add(from, ip, rp.port.port, `${rp.spn} ${what}`);
+    // hairpin: every endpoint of this node's chains reaching itself through the ClusterIP
+    if (rp.svc.clusterIP)
+      for (const e of reachableEndpoints(rp)) {
+        const host = hostOf[e.ip];
+        if (host && host !== nodeName) add(host, rp.svc.clusterIP, rp.port.port, `${rp.spn} hairpin`, e.ip);
+      }
   }
   return { planned, unsent };
 }

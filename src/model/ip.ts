@@ -6,6 +6,13 @@ export interface Cidr {
   /** network address, already masked */
   addr: U32;
   len: number;
+  /** set only for a netmask with holes (iptables accepts `-s 10.0.0.0/255.0.255.0`); `len` is then unused */
+  mask?: U32;
+}
+
+/** The netmask of a Cidr, contiguous or not. */
+export function cidrMask(c: Cidr): U32 {
+  return c.mask ?? maskOf(c.len);
 }
 
 // Four decimal octets 0-255, none zero-padded ("010" is octal to inet_aton-style parsers: refused, not
@@ -51,10 +58,12 @@ export function parseCidr(text: string): Cidr | undefined {
 }
 
 export function cidrContains(c: Cidr, a: U32): boolean {
-  return (a & maskOf(c.len)) >>> 0 === c.addr;
+  return (a & cidrMask(c)) >>> 0 === c.addr;
 }
 
+/** `a.b.c.d/len`, or `a.b.c.d/m.a.s.k` for a mask with holes, as iptables-save prints them. */
 export function formatCidr(c: Cidr, alwaysLen = true): string {
+  if (c.mask !== undefined) return `${formatIp(c.addr)}/${formatIp(c.mask)}`;
   return !alwaysLen && c.len === 32 ? formatIp(c.addr) : `${formatIp(c.addr)}/${c.len}`;
 }
 

@@ -21,7 +21,7 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: validate a node dump'), () =
     const r = await validateNode({ ...validateInput('node-broken.iptables-save'), sides: 'kernel' });
     const empty = r.services.find((s) => s.service === 'default/empty')!;
     expect(empty.status).toBe('fail');
-    expect(empty.failure!.kernelMiss).toMatch(/kernel: dropped .* the Services say: refused/);
+    expect(empty.failure!.kernelMiss).toMatch(/kernel: delivered upstream .* the Services say: refused/);
     // the rules the probe moved are part of the explanation
     expect(empty.failure!.kernel!.rulesHit!.length).toBeGreaterThan(0);
     expect(r.services.find((s) => s.service === 'default/lb2')!.status).toBe('unsupported');

@@ -37,7 +37,7 @@ test('a malformed ruleset: exit 2, file:line:col, the cause, no stack trace', ()
   const r = cli(['lint', f]);
   expect(r.code).toBe(2);
   expect(r.err).toContain(`${f}:2:`);
-  expect(r.err).toContain('bad port or port range "99999"');
+  expect(r.err).toContain("invalid port/service `99999' specified");
   expect(r.err).not.toMatch(/\n\s+at /);
 });
 

@@ -30,7 +30,7 @@ describe('validate (model)', () => {
       true,
     );
     expect(r.services.find((s) => s.service === 'default/empty')!.failure!.modelMiss).toMatch(
-      /model: dropped .* the Services say: refused/,
+      /model: delivered upstream .* the Services say: refused/,
     );
     const why = r.warnings.map((w) => `${w.text} :: ${w.why}`);
     expect(why.some((w) => /198\.51\.100\.0\/24 -j DROP :: .*foreign/.test(w))).toBe(true);

@@ -2,7 +2,7 @@
 // RETURN and the policy (spec/iptables.md §7). Rulesets are compiled once into
 // closures; long chains get an index on exact destination addresses so that a
 // kube-proxy KUBE-SERVICES chain is not scanned linearly.
-import { type U32, maskOf } from '../ip.ts';
+import { type U32, cidrMask } from '../ip.ts';
 import type { Ruleset, Rule, TableName, Hook, ExtInstance, Chain } from '../rules/types.ts';
 import type { NatRange } from '../rules/kinds.ts';
 import { opt } from '../rules/descriptors.ts';
@@ -55,12 +55,12 @@ export function compileRule(r: Rule): Test {
   const tests: Test[] = [];
   if (r.src) {
     const { neg, value: c } = r.src;
-    const m = maskOf(c.len);
+    const m = cidrMask(c);
     tests.push((p) => ((p.src & m) >>> 0 === c.addr) !== neg);
   }
   if (r.dst) {
     const { neg, value: c } = r.dst;
-    const m = maskOf(c.len);
+    const m = cidrMask(c);
     tests.push((p) => ((p.dst & m) >>> 0 === c.addr) !== neg);
   }
   if (r.proto) {
@@ -90,7 +90,8 @@ export function compileRule(r: Rule): Test {
   };
 }
 
-const exactDst = (r: Rule) => r.dst !== undefined && !r.dst.neg && r.dst.value.len === 32;
+const exactDst = (r: Rule) =>
+  r.dst !== undefined && !r.dst.neg && r.dst.value.len === 32 && r.dst.value.mask === undefined;
 
 function compileChain(table: TableName, c: Chain): CompiledChain {
   const rules = c.rules.map((rule, i): CompiledRule => {

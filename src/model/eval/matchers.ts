@@ -1,6 +1,6 @@
 // How each match module decides (spec/iptables.md §6). Keyed by the descriptor
 // names; a unit test checks that every match descriptor has an evaluator.
-import { type Cidr, type U32, maskOf } from '../ip.ts';
+import { type Cidr, type U32, cidrMask } from '../ip.ts';
 import type { ExtInstance } from '../rules/types.ts';
 import type { NumRange, MarkMask, TcpFlags, IcmpType } from '../rules/kinds.ts';
 import { opt } from '../rules/descriptors.ts';
@@ -26,7 +26,8 @@ export interface MatchEnv {
 export type Test = (p: Pkt, env: MatchEnv) => boolean;
 
 const inRange = (r: NumRange, v: number) => v >= r[0] && v <= r[1];
-const inCidr = (c: Cidr, a: U32) => (a & maskOf(c.len)) >>> 0 === c.addr;
+// both sides masked: conntrack addresses keep their host bits (xt_conntrack.c conntrack_addrcmp)
+const inCidr = (c: Cidr, a: U32) => ((a ^ c.addr) & cidrMask(c)) >>> 0 === 0;
 const xor = (neg: boolean, b: boolean) => (neg ? !b : b);
 
 /** Combines the tests of a module's options (all must hold). */

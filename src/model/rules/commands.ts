@@ -1,7 +1,16 @@
 // The iptables commands (-A -I -D -N -F -X -P) applied to a Ruleset. Both the
 // iptables-save reader and the command-line reader go through here.
 import { InputError, type SourcePos } from '../errors.ts';
-import { type Ruleset, type Rule, type TableName, type Chain, TABLES, isBuiltinChain, tableOf } from './types.ts';
+import {
+  type Ruleset,
+  type Rule,
+  type TableName,
+  type Chain,
+  type Backend,
+  TABLES,
+  isBuiltinChain,
+  tableOf,
+} from './types.ts';
 import { RESERVED_CHAIN_NAMES } from './descriptors.ts';
 import { parseRuleSpec } from './parse-rule.ts';
 import type { Token } from './tokenize.ts';
@@ -25,6 +34,7 @@ export function parseTable(name: string, pos: SourcePos): TableName {
 export interface CommandContext {
   file: string;
   line: number;
+  backend?: Backend;
 }
 
 function chainOf(rs: Ruleset, table: TableName, name: string, pos: SourcePos): Chain {
@@ -63,23 +73,24 @@ export function applyCommand(
       throw new InputError('syntax', `${cmd.text} needs a chain name`, at(cmd));
     return chainTok.text;
   };
-  const spec = (from: number): Rule => {
+  const spec = (from: number): Rule[] => {
     const chain = needChain();
-    const r = parseRuleSpec(rest.slice(from), {
+    const rules = parseRuleSpec(rest.slice(from), {
       file: ctx.file,
       line: ctx.line,
       table,
       chain,
       hasChain: (n) => tbl.chains.has(n),
+      ...(ctx.backend ? { backend: ctx.backend } : {}),
     });
-    r.pos = at(cmd);
-    return r;
+    for (const r of rules) r.pos = at(cmd);
+    return rules;
   };
   switch (cmd.text) {
     case '-A':
     case '--append': {
       const c = chainOf(rs, table, needChain(), at(chainTok));
-      c.rules.push(spec(2));
+      c.rules.push(...spec(2));
       return;
     }
     case '-I':
@@ -98,7 +109,7 @@ export function applyCommand(
             at(n),
           );
       }
-      c.rules.splice(index - 1, 0, spec(from));
+      c.rules.splice(index - 1, 0, ...spec(from));
       return;
     }
     case '-D':
@@ -116,10 +127,12 @@ export function applyCommand(
         c.rules.splice(index - 1, 1);
         return;
       }
-      const key = ruleKey(spec(2));
-      const idx = c.rules.findIndex((r) => ruleKey(r) === key);
-      if (idx < 0) throw new InputError('invalid', `Bad rule (does a matching rule exist in that chain?)`, at(cmd));
-      c.rules.splice(idx, 1);
+      for (const r of spec(2)) {
+        const key = ruleKey(r);
+        const idx = c.rules.findIndex((x) => ruleKey(x) === key);
+        if (idx < 0) throw new InputError('invalid', `Bad rule (does a matching rule exist in that chain?)`, at(cmd));
+        c.rules.splice(idx, 1);
+      }
       return;
     }
     case '-N':

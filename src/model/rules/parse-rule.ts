@@ -1,7 +1,10 @@
-// Parses a rule specification (everything after "-A CHAIN") into a Rule, driven
-// by the descriptor table (spec/iptables.md §2).
+// Parses a rule specification (everything after "-A CHAIN") into rules, as iptables
+// 1.8.9 does (iptables/xshared.c do_parse, command_default, ipv4_post_parse): options
+// through getopt_long (getopt.ts) over the options known at that point, driven by the
+// descriptor table (spec/iptables.md §2). One text may give several rules: `-s a,b`
+// is one rule per address.
 import { InputError, type SourcePos } from '../errors.ts';
-import { parseCidr } from '../ip.ts';
+import type { Cidr } from '../ip.ts';
 import type { Token } from './tokenize.ts';
 import {
   type Rule,
@@ -9,7 +12,7 @@ import {
   type OptInstance,
   type Target,
   type TableName,
-  PROTO_NAMES,
+  type Backend,
   isBuiltinChain,
 } from './types.ts';
 import {
@@ -21,10 +24,13 @@ import {
   findOption,
   EXTENSIONS,
 } from './descriptors.ts';
-import { KINDS, type Kind, type OptValue } from './kinds.ts';
+import { KINDS, type Kind, type OptValue, type ParseContext } from './kinds.ts';
+import { parseProtocolName, protocolName } from './netdb.ts';
+import { parseAddrList, maskLen, type AddrMask } from './addr.ts';
+import { resolveLong, ORIGINAL_OPTS, SHORT_OPTIONS, type LongOption } from './getopt.ts';
 
 /** Targets and matches that exist in iptables but are not modelled: reported as unsupported. */
-const KNOWN_UNMODELLED_TARGETS = new Set([
+export const KNOWN_UNMODELLED_TARGETS = new Set([
   'QUEUE',
   'NFQUEUE',
   'TPROXY',
@@ -53,7 +59,6 @@ const KNOWN_UNMODELLED_TARGETS = new Set([
   'SNPT',
   'HL',
   'MIRROR',
-  'NETMAP',
 ]);
 
 export interface RuleContext {
@@ -63,76 +68,37 @@ export interface RuleContext {
   chain: string;
   /** chains that exist in the table at this point */
   hasChain: (name: string) => boolean;
+  backend?: Backend;
 }
 
 interface PendingExt {
   desc: ExtensionDesc;
   opts: OptInstance[];
+  /** option names as written (canonical), before defaults are filled in */
+  given: string[];
   col: number;
+  /** set when a newer instance of the same module was loaded (xtables_find_match marks it completed) */
+  completed?: boolean;
 }
+
+type Owner =
+  { t: 'rule'; letter: string } | { t: 'ext'; ext: PendingExt; od?: OptionDesc; unmodelled?: string; hasArg: 0 | 1 };
 
 function posAt(ctx: RuleContext, col: number): SourcePos {
   return { file: ctx.file, line: ctx.line, col };
 }
 
-const RULE_LEVEL: Record<string, 'src' | 'dst' | 'in' | 'out' | 'proto'> = {
-  '-s': 'src',
-  '--source': 'src',
-  '--src': 'src',
-  '-d': 'dst',
-  '--destination': 'dst',
-  '--dst': 'dst',
-  '-i': 'in',
-  '--in-interface': 'in',
-  '-o': 'out',
-  '--out-interface': 'out',
-  '-p': 'proto',
-  '--protocol': 'proto',
-};
-
+/** xtables_parse_interface: at most 15 characters; '+' at the end is a wildcard. */
 export function parseIfaceName(name: string): boolean {
-  return name.length > 0 && name.length <= 15 && !/[\s/]/.test(name) && name !== '.' && name !== '..';
+  return name.length <= 15;
 }
 
+/** `-p` as iptables reads it (lowercased first), through the embedded protocol database. */
 export function parseProto(text: string): number | undefined {
-  const lower = text.toLowerCase();
-  if (lower in PROTO_NAMES) return PROTO_NAMES[lower];
-  if (/^\d{1,3}$/.test(text) && Number(text) <= 255) return Number(text);
-  return undefined;
+  return parseProtocolName(text.toLowerCase());
 }
 
-/** Parses one option's arguments with its kind; throws a positioned error. */
-function readOption(
-  desc: ExtensionDesc,
-  od: OptionDesc,
-  neg: boolean,
-  toks: readonly Token[],
-  i: number,
-  ctx: RuleContext,
-): { inst: OptInstance; next: number } {
-  const kind = KINDS[od.kind] as Kind<OptValue>;
-  const start = toks[i]!;
-  const args = toks.slice(i + 1, i + 1 + kind.arity);
-  if (args.length < kind.arity)
-    throw new InputError(
-      'syntax',
-      `option ${start.text} of ${desc.name} needs ${kind.arity} argument${kind.arity > 1 ? 's' : ''}`,
-      posAt(ctx, start.col),
-    );
-  if (neg && !od.negatable)
-    throw new InputError('syntax', `option ${od.name} of ${desc.name} cannot be negated`, posAt(ctx, start.col));
-  const parsed = kind.parse(args.map((a) => a.text));
-  if (typeof parsed === 'object' && parsed !== null && 'error' in parsed) {
-    throw new InputError('syntax', `${desc.name} ${od.name}: ${parsed.error}`, posAt(ctx, args[0]?.col ?? start.col));
-  }
-  let name = od.name;
-  let value = parsed as OptValue;
-  if (od.storeAs) {
-    name = od.storeAs.name;
-    value = od.storeAs.convert(value);
-  }
-  return { inst: { name, neg, value }, next: i + 1 + kind.arity };
-}
+const EXT_PROTO_NAME = (p: number) => protocolName(p) ?? String(p);
 
 /** Canonical order and filled defaults; then the extension's own checks. */
 export function finishExt(
@@ -141,9 +107,10 @@ export function finishExt(
   proto: number | undefined,
   pos: SourcePos,
   ruleProtoNeg: boolean,
+  given: readonly string[] = opts.map((o) => o.name),
 ): ExtInstance {
   const order = desc.options.filter((o) => !o.storeAs).map((o) => o.name);
-  const filled = [...opts];
+  const filled = desc.normalize ? desc.normalize([...opts]) : [...opts];
   for (const od of desc.options) {
     if (od.fill === undefined || filled.some((o) => o.name === od.name)) continue;
     if (od.group && filled.some((o) => desc.options.find((d) => d.name === o.name)?.group === od.group)) continue;
@@ -156,165 +123,363 @@ export function finishExt(
     (o) => !desc.options.find((d) => d.name === o.name && !d.storeAs)?.omitWhen?.(o.value, o.neg),
   );
   const ext: ExtInstance = { name: desc.name, opts: canonical };
-  if (desc.protos && (proto === undefined || ruleProtoNeg || !desc.protos.includes(proto))) {
-    throw new InputError(
-      'invalid',
-      `${desc.name} ${desc.type} is only valid with -p ${desc.protos.map((p) => EXT_PROTO_NAME[p] ?? p).join('|')}`,
-      pos,
-    );
-  }
-  const problem = desc.check?.(ext, ruleProtoNeg ? undefined : proto);
+  const problem = desc.check?.(ext, ruleProtoNeg ? undefined : proto, given);
   if (problem) {
     if (problem.startsWith('unsupported: '))
       throw new InputError('unsupported', problem.slice('unsupported: '.length), pos);
     throw new InputError('invalid', problem, pos);
   }
+  if (desc.protos && (proto === undefined || ruleProtoNeg || !desc.protos.includes(proto))) {
+    throw new InputError(
+      'invalid',
+      `${desc.name} ${desc.type} is only valid with -p ${desc.protos.map(EXT_PROTO_NAME).join('|')}`,
+      pos,
+    );
+  }
   return ext;
 }
-const EXT_PROTO_NAME: Record<number, string> = {
-  6: 'tcp',
-  17: 'udp',
-  1: 'icmp',
-  132: 'sctp',
-  33: 'dccp',
-  136: 'udplite',
-};
 
-export function parseRuleSpec(toks: readonly Token[], ctx: RuleContext): Rule {
-  const rule: Rule = { matches: [] };
+/** The getopt table at this point: iptables' own options, then the newest module's options first. */
+function optionTable(loaded: readonly PendingExt[]): LongOption<Owner>[] {
+  const table: LongOption<Owner>[] = ORIGINAL_OPTS.map(([name, hasArg, letter]) => ({
+    name,
+    hasArg: hasArg === 2 ? 0 : hasArg,
+    key: `rule:${letter}`,
+    owner: { t: 'rule', letter },
+  }));
+  for (const ext of [...loaded].reverse()) {
+    for (const od of ext.desc.options) {
+      const hasArg = KINDS[od.kind].arity === 0 ? 0 : 1;
+      for (const n of [od.name, ...(od.aliases ?? [])])
+        table.push({
+          name: n.slice(2),
+          hasArg,
+          key: `${ext.desc.name}:${od.name}`,
+          owner: { t: 'ext', ext, od, hasArg },
+        });
+    }
+    for (const [n, hasArg] of ext.desc.more ?? [])
+      table.push({
+        name: n.slice(2),
+        hasArg,
+        key: `${ext.desc.name}:${n}`,
+        owner: { t: 'ext', ext, unmodelled: n, hasArg },
+      });
+  }
+  return table;
+}
+
+interface RuleLevel {
+  src?: { neg: boolean; text: string; col: number };
+  dst?: { neg: boolean; text: string; col: number };
+  proto?: { neg: boolean; value: number };
+}
+
+/** Converts a parsed address to the rule's form: a prefix length when the mask is contiguous. */
+function toCidr(a: AddrMask): Cidr {
+  const len = maskLen(a.mask);
+  return len === undefined ? { addr: a.addr, len: 32, mask: a.mask } : { addr: a.addr, len };
+}
+
+export function parseRuleSpec(input: readonly Token[], ctx: RuleContext): Rule[] {
+  let toks = input;
+  const base: Rule = { matches: [] };
+  const level: RuleLevel = {};
   const pending: PendingExt[] = [];
+  /** modules whose options are in the getopt table (a second instance of a module adds none) */
+  const merged: PendingExt[] = [];
   let target: PendingExt | undefined;
   let targetTok: Token | undefined;
-  let i = 0;
-  let neg = false;
-  let negCol = 0;
-  const seenRuleOpts = new Set<string>();
+  let protoUsed = false;
+  let invert = false;
+  let invertCol = 0;
+  const seen = new Set<string>();
 
-  const finishMatches = () => {
-    for (const p of pending)
-      rule.matches.push(finishExt(p.desc, p.opts, rule.proto?.value, posAt(ctx, p.col), rule.proto?.neg ?? false));
+  const setOption = (letter: string, pos: SourcePos) => {
+    if (seen.has(letter)) throw new InputError('syntax', `multiple -${letter} flags not allowed`, pos);
+    seen.add(letter);
+    if (invert && !'sdpiof'.includes(letter))
+      throw new InputError('syntax', `cannot have ! before -${letter}`, posAt(ctx, invertCol));
   };
 
+  const loadMatch = (d: ExtensionDesc, col: number): PendingExt => {
+    for (const p of pending) if (p.desc === d) p.completed = true;
+    const ext: PendingExt = { desc: d, opts: [], given: [], col };
+    if (!pending.some((p) => p.desc === d)) merged.push(ext);
+    pending.push(ext);
+    return ext;
+  };
+
+  /** The owner of the option word `word` (without its dashes), as getopt_long and command_default find it. */
+  const lookup = (word: string) => resolveLong(optionTable([...merged, ...(target ? [target] : [])]), word);
+
+  let i = 0;
   while (i < toks.length) {
     const t = toks[i]!;
     const pos = posAt(ctx, t.col);
     if (t.text === '!') {
-      if (neg) throw new InputError('syntax', 'double negation "! !"', pos);
-      neg = true;
-      negCol = t.col;
+      if (invert) throw new InputError('syntax', 'multiple consecutive ! not allowed', pos);
+      invert = true;
+      invertCol = t.col;
       i++;
       continue;
     }
-    const level = RULE_LEVEL[t.text];
-    if (level) {
-      const arg = toks[i + 1];
-      if (!arg) throw new InputError('syntax', `option ${t.text} needs an argument`, pos);
-      if (seenRuleOpts.has(level)) throw new InputError('syntax', `multiple ${t.text} flags not allowed`, pos);
-      seenRuleOpts.add(level);
-      const apos = posAt(ctx, arg.col);
-      if (level === 'src' || level === 'dst') {
-        const c = parseCidr(arg.text);
-        if (!c) throw new InputError('syntax', `bad address "${arg.text}" for ${t.text}`, apos);
-        // iptables-save omits "-s 0.0.0.0/0"
-        if (!(c.len === 0 && !neg)) rule[level] = { neg, value: c };
-      } else if (level === 'in' || level === 'out') {
-        if (!parseIfaceName(arg.text)) throw new InputError('syntax', `bad interface name "${arg.text}"`, apos);
-        if (isBuiltinChain(ctx.table, ctx.chain)) {
-          if (level === 'out' && (ctx.chain === 'INPUT' || ctx.chain === 'PREROUTING'))
-            throw new InputError('invalid', `Can't use -o with ${ctx.chain}`, pos);
-          if (level === 'in' && (ctx.chain === 'OUTPUT' || ctx.chain === 'POSTROUTING'))
-            throw new InputError('invalid', `Can't use -i with ${ctx.chain}`, pos);
-        }
-        rule[level === 'in' ? 'inIface' : 'outIface'] = { neg, value: arg.text };
-      } else {
-        const p = parseProto(arg.text);
-        if (p === undefined) throw new InputError('syntax', `unknown protocol "${arg.text}"`, apos);
-        if (!(p === 0 && !neg)) rule.proto = { neg, value: p };
-      }
-      neg = false;
-      i += 2;
-      continue;
+    if (t.text === '--') {
+      if (i + 1 < toks.length)
+        throw new InputError('syntax', 'unknown arguments found on commandline', posAt(ctx, toks[i + 1]!.col));
+      break;
     }
-    if (t.text === '-m' || t.text === '--match') {
-      if (neg) throw new InputError('syntax', '"!" cannot negate -m', posAt(ctx, negCol));
-      const arg = toks[i + 1];
-      if (!arg) throw new InputError('syntax', '-m needs a module name', pos);
-      const d = matchDesc(arg.text);
-      if (!d) throw new InputError('unsupported', `match module "${arg.text}"`, posAt(ctx, arg.col));
-      pending.push({ desc: d, opts: [], col: t.col });
-      i += 2;
-      continue;
+    if (!t.text.startsWith('-') || t.text === '-') {
+      const prev = toks[i - 1]?.text;
+      const old = prev === '!' && i >= 2 && /^-/.test(toks[i - 2]!.text) && !/^-/.test(t.text);
+      throw new InputError(
+        'syntax',
+        old
+          ? `Bad argument \`${t.text}': the old negation form \`${toks[i - 2]!.text} ! ${t.text}' is gone (iptables 1.4.3); write \`! ${toks[i - 2]!.text} ${t.text}'`
+          : `Bad argument \`${t.text}'`,
+        pos,
+      );
     }
-    if (t.text === '-j' || t.text === '--jump' || t.text === '-g' || t.text === '--goto') {
-      if (neg) throw new InputError('syntax', `"!" cannot negate ${t.text}`, posAt(ctx, negCol));
-      if (rule.target || target) throw new InputError('syntax', 'more than one target (-j/-g)', pos);
-      const arg = toks[i + 1];
-      if (!arg) throw new InputError('syntax', `${t.text} needs a target`, pos);
-      const apos = posAt(ctx, arg.col);
-      const isGoto = t.text === '-g' || t.text === '--goto';
-      rule.target = parseTargetName(arg.text, isGoto, ctx, apos);
-      targetTok = arg;
-      if (rule.target.kind === 'ext') target = { desc: targetDesc(arg.text)!, opts: [], col: arg.col };
-      i += 2;
-      continue;
-    }
-    if (t.text === '-f' || t.text === '--fragment') throw new InputError('unsupported', 'fragment matching (-f)', pos);
-    if (t.text === '-c' || t.text === '--set-counters') {
-      const [p, b] = [toks[i + 1], toks[i + 2]];
-      if (!p || !b || !/^\d+$/.test(p.text) || !/^\d+$/.test(b.text))
-        throw new InputError('syntax', '-c needs two numbers', pos);
-      rule.counters = [Number(p.text), Number(b.text)];
-      i += 3;
-      continue;
-    }
-    if (t.text.startsWith('-')) {
-      // an extension option: the target's first, then the newest match that knows it, then an implicit protocol match
-      let owner: PendingExt | undefined;
-      let od: OptionDesc | undefined;
-      for (const cand of [...(target ? [target] : []), ...[...pending].reverse()]) {
-        od = findOption(cand.desc, t.text);
-        if (od) {
-          owner = cand;
-          break;
+
+    // one option: its owner, its argument (attached, `=value` or the next word) and where reading goes on
+    let owner: Owner;
+    let arg: string | undefined;
+    let argCol = t.col;
+    let next = i + 1;
+    let shown = t.text;
+    if (t.text.startsWith('--')) {
+      const eq = t.text.indexOf('=');
+      const word = eq < 0 ? t.text.slice(2) : t.text.slice(2, eq);
+      let r = lookup(word);
+      if (r.kind !== 'found') {
+        // command_default: an option nobody knows loads the protocol's match once, then getopt tries again
+        const implicit = implicitMatchFor(level.proto?.value);
+        if (implicit && !protoUsed) {
+          protoUsed = true;
+          loadMatch(implicit, t.col);
+          r = lookup(word);
         }
       }
-      if (!owner) {
-        const implicit = implicitMatchFor(rule.proto && !rule.proto.neg ? rule.proto.value : undefined);
-        od = implicit ? findOption(implicit, t.text) : undefined;
-        if (implicit && od && !pending.some((p) => p.desc === implicit)) {
-          owner = { desc: implicit, opts: [], col: t.col };
-          pending.push(owner);
+      if (r.kind === 'ambiguous')
+        throw new InputError('syntax', `option "${t.text}" is ambiguous (${r.candidates.join(', ')})`, pos);
+      if (r.kind === 'unknown') throw unknownOption(t, pending, target, ctx);
+      owner = r.opt.owner;
+      shown = `--${r.opt.name}`;
+      if (r.opt.hasArg === 0 && eq >= 0) throw new InputError('syntax', `unknown option "${t.text}"`, pos);
+      if (r.opt.hasArg === 1) {
+        if (eq >= 0) arg = t.text.slice(eq + 1);
+        else if (i + 1 < toks.length) {
+          arg = toks[i + 1]!.text;
+          argCol = toks[i + 1]!.col;
+          next = i + 2;
+        } else throw new InputError('syntax', `option "${t.text}" requires an argument`, pos);
+      }
+    } else {
+      // a short option (clusters of argument-less letters such as -fv are read one by one)
+      const letter = t.text[1]!;
+      const has = SHORT_OPTIONS[letter];
+      if (has === undefined) throw new InputError('syntax', `unknown option "${t.text}"`, pos);
+      owner = { t: 'rule', letter };
+      shown = `-${letter}`;
+      if (has === 1) {
+        if (t.text.length > 2) arg = t.text.slice(2);
+        else if (i + 1 < toks.length) {
+          arg = toks[i + 1]!.text;
+          argCol = toks[i + 1]!.col;
+          next = i + 2;
+        } else throw new InputError('syntax', `option "${t.text}" requires an argument`, pos);
+      } else if (t.text.length > 2) {
+        if (has === 2) arg = t.text.slice(2);
+        else {
+          // -fv: treat the rest as another short option cluster
+          const rest: Token = { text: `-${t.text.slice(2)}`, col: t.col + 2 };
+          toks = [...toks.slice(0, i + 1), rest, ...toks.slice(i + 1)];
         }
       }
-      if (!owner || !od) throw unknownOption(t, pending, target, ctx);
-      const { inst, next } = readOption(owner.desc, od, neg, toks, i, ctx);
-      const clash = owner.opts.find((o) => o.name === inst.name || sameGroup(owner.desc, o.name, inst.name));
+    }
+    const apos = posAt(ctx, argCol);
+
+    if (owner.t === 'ext') {
+      const first = owner.ext;
+      const ext = [...pending].reverse().find((p) => p.desc === first.desc && !p.completed) ?? first;
+      if (owner.unmodelled) throw new InputError('unsupported', `option ${owner.unmodelled} of ${ext.desc.name}`, pos);
+      const od = owner.od!;
+      const kind = KINDS[od.kind] as Kind<OptValue>;
+      const args = arg === undefined ? [] : [arg];
+      if (kind.arity === 2) {
+        // extra words are read straight from argv (libxt_tcp: --tcp-flags MASK COMP)
+        if (next >= toks.length) throw new InputError('syntax', `${shown} needs two arguments`, pos);
+        args.push(toks[next]!.text);
+        next++;
+      }
+      const name = od.storeAs?.name ?? od.name;
+      if (invert && !od.negatable)
+        throw new InputError(
+          'syntax',
+          `${ext.desc.name}: option "${od.name}" cannot be inverted.`,
+          posAt(ctx, invertCol),
+        );
+      if (ext.given.includes(od.name) || ext.opts.some((o) => o.name === name && od.storeAs === undefined))
+        throw new InputError('syntax', `${ext.desc.name}: option "${od.name}" can only be used once.`, pos);
+      const clash = od.lastWins ? undefined : ext.opts.find((o) => sameGroup(ext.desc, o.name, name));
       if (clash)
-        throw new InputError('syntax', `${owner.desc.name}: ${t.text} conflicts with ${clash.name} given before`, pos);
-      owner.opts.push(inst);
-      neg = false;
+        throw new InputError(
+          'syntax',
+          `${ext.desc.name}: option "${od.name}" cannot be used together with "${clash.name}".`,
+          pos,
+        );
+      const pctx: ParseContext = {
+        ext: ext.desc.name,
+        proto: level.proto?.value,
+        protoNeg: level.proto?.neg ?? false,
+        ...((od.rangeBy?.[ctx.backend ?? 'nft'] ?? od.range)
+          ? { range: od.rangeBy?.[ctx.backend ?? 'nft'] ?? od.range! }
+          : {}),
+      };
+      const parsed = kind.parse(args, pctx);
+      if (typeof parsed === 'object' && parsed !== null && 'error' in parsed)
+        throw new InputError('syntax', `${ext.desc.name} ${od.name}: ${parsed.error}`, apos);
+      let value = od.storeAs ? od.storeAs.convert(parsed as OptValue) : (parsed as OptValue);
+      let neg = invert;
+      // iptables-nft writes tcp/udp "! --dport 0:N" as "dport >= N+1" and reads it back so (same packets)
+      if (
+        ctx.backend !== 'legacy' &&
+        neg &&
+        od.kind === 'portRange' &&
+        (ext.desc.name === 'tcp' || ext.desc.name === 'udp')
+      ) {
+        const [lo, hi] = value as readonly [number, number];
+        if (lo === 0 && hi < 65535) {
+          value = [hi + 1, 65535];
+          neg = false;
+        }
+      }
+      if (!ext.desc.droppedBy?.[ctx.backend ?? 'nft']?.includes(name)) ext.opts.push({ name, neg, value });
+      ext.given.push(od.name);
+      invert = false;
       i = next;
       continue;
     }
-    throw new InputError('syntax', `unexpected "${t.text}"`, pos);
+
+    const L = owner.letter;
+    const a = arg ?? '';
+    switch (L) {
+      case 's':
+      case 'd': {
+        setOption(L, pos);
+        const spec = { neg: invert, text: a, col: argCol };
+        if (L === 's') level.src = spec;
+        else level.dst = spec;
+        break;
+      }
+      case 'i':
+      case 'o': {
+        if (a === '') throw new InputError('syntax', `Empty interface is likely to be undesired`, apos);
+        setOption(L, pos);
+        if (!parseIfaceName(a))
+          throw new InputError('syntax', `interface name \`${a}' must be shorter than IFNAMSIZ (15)`, apos);
+        // a lone "+" matches every interface: the kernel keeps no name, iptables-save prints nothing
+        if (!(a === '+' && !invert)) base[L === 'i' ? 'inIface' : 'outIface'] = { neg: invert, value: a };
+        break;
+      }
+      case 'p': {
+        setOption(L, pos);
+        const p = parseProto(a);
+        if (p === undefined) throw new InputError('syntax', `unknown protocol "${a.toLowerCase()}" specified`, apos);
+        if (p === 0 && invert) throw new InputError('invalid', 'rule would never match protocol', pos);
+        level.proto = { neg: invert, value: p };
+        if (!(p === 0 && !invert)) base.proto = { neg: invert, value: p };
+        break;
+      }
+      case 'm': {
+        if (invert) throw new InputError('syntax', 'unexpected ! flag before --match', posAt(ctx, invertCol));
+        const d = matchDesc(a);
+        if (!d) throw new InputError('unsupported', `match module "${a}"`, apos);
+        loadMatch(d, t.col);
+        break;
+      }
+      case 'j':
+      case 'g': {
+        setOption('j', pos);
+        if (a === '') throw new InputError('syntax', 'Invalid target name (too short)', apos);
+        const isGoto = L === 'g';
+        base.target = parseTargetName(a, isGoto, ctx, apos);
+        targetTok = { text: a, col: argCol };
+        if (base.target.kind === 'ext') target = { desc: targetDesc(a)!, opts: [], given: [], col: argCol };
+        break;
+      }
+      case 'c': {
+        setOption('c', pos);
+        // "-c P,B" or "-c P B" (xshared.c: the byte count after a comma, else the next word)
+        const comma = a.indexOf(',', 1);
+        const pc = comma >= 0 ? a.slice(0, comma) : a;
+        let bc: string | undefined = comma >= 0 ? a.slice(comma + 1) : undefined;
+        if (bc === undefined && next < toks.length && !toks[next]!.text.startsWith('-') && toks[next]!.text !== '!') {
+          bc = toks[next]!.text;
+          next++;
+        }
+        if (bc === undefined) throw new InputError('syntax', '-c requires packet and byte counter', pos);
+        const pn = /^\s*\+?\d+/.exec(pc);
+        const bn = /^\s*\+?\d+/.exec(bc);
+        if (!pn) throw new InputError('syntax', '-c packet counter not numeric', pos);
+        if (!bn) throw new InputError('syntax', '-c byte counter not numeric', pos);
+        base.counters = [Number(pn[0].trim()), Number(bn[0].trim())];
+        break;
+      }
+      case 'f':
+        throw new InputError('unsupported', 'fragment matching (-f)', pos);
+      case 't':
+        throw new InputError('syntax', 'The -t option cannot be used here (the table comes from "*TABLE")', pos);
+      case 'w':
+      case 'W':
+        throw new InputError('syntax', `You cannot use \`-${L}' from iptables-restore`, pos);
+      case 'v':
+      case 'n':
+      case 'x':
+      case '0':
+      case '4':
+        // listing options: no effect on a rule
+        if (invert) throw new InputError('syntax', `cannot have ! before -${L}`, posAt(ctx, invertCol));
+        break;
+      default:
+        throw new InputError('syntax', `unexpected option "${shown}" in a rule`, pos);
+    }
+    invert = false;
+    i = next;
   }
-  if (neg) throw new InputError('syntax', '"!" at end of rule', posAt(ctx, negCol));
-  finishMatches();
-  if (target && rule.target?.kind === 'ext') {
-    rule.target = {
-      kind: 'ext',
-      ext: finishExt(target.desc, target.opts, rule.proto?.value, posAt(ctx, targetTok!.col), rule.proto?.neg ?? false),
-    };
-  }
-  if (rule.target?.kind === 'verdict' && rule.target.verdict === 'DROP' && ctx.table === 'nat') {
+  if (invert) throw new InputError('syntax', 'nothing appropriate following !', posAt(ctx, invertCol));
+
+  // -o/-i in built-in chains that never see that interface (do_parse)
+  if (ctx.chain === 'PREROUTING' || ctx.chain === 'INPUT')
+    if (seen.has('o')) throw new InputError('invalid', `Can't use -o with ${ctx.chain}`, posAt(ctx, 1));
+  if (ctx.chain === 'POSTROUTING' || ctx.chain === 'OUTPUT')
+    if (seen.has('i')) throw new InputError('invalid', `Can't use -i with ${ctx.chain}`, posAt(ctx, 1));
+  if (base.target?.kind === 'verdict' && base.target.verdict === 'DROP' && ctx.table === 'nat') {
     throw new InputError(
       'invalid',
       'The "nat" table is not intended for filtering, the use of DROP is therefore inhibited.',
       posAt(ctx, targetTok?.col ?? 1),
     );
   }
-  if (rule.target?.kind === 'ext') {
-    const d = targetDesc(rule.target.ext.name)!;
+  for (const p of pending)
+    base.matches.push(
+      finishExt(p.desc, p.opts, level.proto?.value, posAt(ctx, p.col), level.proto?.neg ?? false, p.given),
+    );
+  if (target && base.target?.kind === 'ext') {
+    base.target = {
+      kind: 'ext',
+      ext: finishExt(
+        target.desc,
+        target.opts,
+        level.proto?.value,
+        posAt(ctx, targetTok!.col),
+        level.proto?.neg ?? false,
+        target.given,
+      ),
+    };
+  }
+  if (base.target?.kind === 'ext') {
+    const d = targetDesc(base.target.ext.name)!;
     if (d.tables && !d.tables.includes(ctx.table)) {
       throw new InputError(
         'invalid',
@@ -323,7 +488,43 @@ export function parseRuleSpec(toks: readonly Token[], ctx: RuleContext): Rule {
       );
     }
   }
-  return rule;
+
+  // addresses last (ipv4_post_parse): one rule per source x destination
+  const addrs = (spec: RuleLevel['src']) => {
+    if (!spec) return [undefined];
+    const r = parseAddrList(spec.text);
+    if (!r.ok) throw new InputError('syntax', r.error, posAt(ctx, spec.col));
+    return r.value;
+  };
+  const srcs = addrs(level.src);
+  const dsts = addrs(level.dst);
+  // iptables-nft turns "! -s 0.0.0.0/0" into a zero-length payload compare, which nf_tables refuses (measured)
+  for (const [spec, list] of [
+    [level.src, srcs],
+    [level.dst, dsts],
+  ] as const)
+    if (ctx.backend !== 'legacy' && spec?.neg && list.some((a) => a?.mask === 0))
+      throw new InputError(
+        'invalid',
+        'iptables-nft: a negated 0.0.0.0/0 is refused by nf_tables (EINVAL)',
+        posAt(ctx, spec.col),
+      );
+  if ((srcs.length > 1 || dsts.length > 1) && (level.src?.neg || level.dst?.neg))
+    throw new InputError(
+      'invalid',
+      '! not allowed with multiple source or destination IP addresses',
+      posAt(ctx, (level.src?.neg ? level.src : level.dst)!.col),
+    );
+  const out: Rule[] = [];
+  for (const s of srcs)
+    for (const d of dsts) {
+      const r: Rule = { ...base, matches: base.matches };
+      // iptables-save omits "-s 0.0.0.0/0" unless negated
+      if (s && !(s.mask === 0 && s.addr === 0 && !level.src!.neg)) r.src = { neg: level.src!.neg, value: toCidr(s) };
+      if (d && !(d.mask === 0 && d.addr === 0 && !level.dst!.neg)) r.dst = { neg: level.dst!.neg, value: toCidr(d) };
+      out.push(r);
+    }
+  return out;
 }
 
 function sameGroup(d: ExtensionDesc, a: string, b: string): boolean {
@@ -333,17 +534,18 @@ function sameGroup(d: ExtensionDesc, a: string, b: string): boolean {
 
 function unknownOption(t: Token, pending: PendingExt[], target: PendingExt | undefined, ctx: RuleContext): InputError {
   const pos = posAt(ctx, t.col);
-  const known = EXTENSIONS.find((d) => findOption(d, t.text));
+  const word = t.text.split('=')[0]!;
+  const known = EXTENSIONS.find((d) => findOption(d, word));
   if (known)
     return new InputError(
       'syntax',
-      `option ${t.text} belongs to ${known.type} "${known.name}", which is not loaded here (add -m ${known.name}${known.implicitFor ? ` or -p ${known.name}` : ''})`,
+      `unknown option "${word}": it belongs to ${known.type} "${known.name}", which is not loaded here (add -m ${known.name}${known.implicitFor ? ` or -p ${known.name}` : ''})`,
       pos,
     );
   const loaded = [...pending.map((p) => p.desc.name), ...(target ? [target.desc.name] : [])];
   return new InputError(
-    'unsupported',
-    `option ${t.text}${loaded.length ? ` (not an option of ${loaded.join(', ')})` : ''}`,
+    'syntax',
+    `unknown option "${word}"${loaded.length ? ` (loaded: ${loaded.join(', ')})` : ''}`,
     pos,
   );
 }

@@ -1,16 +1,9 @@
 // Prints rules and rulesets in the canonical form iptables-save prints (spec/iptables.md §4).
 import { formatCidr } from '../ip.ts';
 import { KINDS, type Kind, type OptValue } from './kinds.ts';
-import {
-  type Rule,
-  type Ruleset,
-  type ExtInstance,
-  type Table,
-  PROTO_BY_NUMBER,
-  TABLE_HOOKS,
-  isBuiltinChain,
-} from './types.ts';
+import { type Rule, type Ruleset, type ExtInstance, type Table, TABLE_HOOKS, isBuiltinChain } from './types.ts';
 import { matchDesc, targetDesc, type ExtensionDesc } from './descriptors.ts';
+import { protocolName } from './netdb.ts';
 
 const bang = (neg: boolean) => (neg ? '! ' : '');
 
@@ -38,7 +31,7 @@ export function printRuleSpec(r: Rule): string {
   if (r.dst) parts.push(`${bang(r.dst.neg)}-d ${formatCidr(r.dst.value)}`);
   if (r.inIface) parts.push(`${bang(r.inIface.neg)}-i ${r.inIface.value}`);
   if (r.outIface) parts.push(`${bang(r.outIface.neg)}-o ${r.outIface.value}`);
-  if (r.proto) parts.push(`${bang(r.proto.neg)}-p ${PROTO_BY_NUMBER[r.proto.value] ?? r.proto.value}`);
+  if (r.proto) parts.push(`${bang(r.proto.neg)}-p ${protocolName(r.proto.value) ?? r.proto.value}`);
   for (const m of r.matches) {
     const body = printExt(matchDesc(m.name)!, m);
     parts.push(body ? `-m ${m.name} ${body}` : `-m ${m.name}`);

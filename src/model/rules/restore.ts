@@ -9,7 +9,7 @@ import {
   emptyTable,
   isBuiltinChain,
 } from './types.ts';
-import { tokenize } from './tokenize.ts';
+import { tokenize, tokenizeRestore } from './tokenize.ts';
 import { applyCommand, checkChainName, parseTable } from './commands.ts';
 import { validateTable } from './validate.ts';
 
@@ -86,7 +86,7 @@ export function parseSave(text: string, opts: ReadOptions = {}): Ruleset {
       }
       return;
     }
-    let toks = tokenize(line, file, lineNo);
+    let toks = tokenizeRestore(line);
     let counters: readonly [number, number] | undefined;
     const first = toks[0]!;
     const cm = /^\[(\d+):(\d+)\]$/.exec(first.text);
@@ -94,7 +94,7 @@ export function parseSave(text: string, opts: ReadOptions = {}): Ruleset {
       counters = [Number(cm[1]), Number(cm[2])];
       toks = toks.slice(1);
     }
-    applyCommand(rs, toks, { file, line: lineNo }, current);
+    applyCommand(rs, toks, { file, line: lineNo, backend }, current);
     if (counters) {
       const chain = rs.tables.get(current)!.chains.get(toks[1]?.text ?? '');
       const last = chain?.rules.at(-1);
@@ -132,7 +132,7 @@ export function parseCommands(text: string, opts: ReadOptions = {}): Ruleset {
         col: toks[0]?.col ?? 1,
       });
     }
-    applyCommand(rs, toks, { file, line: lineNo });
+    applyCommand(rs, toks, { file, line: lineNo, backend: opts.backend ?? 'nft' });
     for (const t of rs.tables.keys()) touched.add(t);
   });
   for (const t of touched) validateTable(rs.tables.get(t)!, opts.backend ?? 'nft', file);

@@ -46,3 +46,55 @@ export function tokenize(line: string, file: string, lineNo: number): Token[] {
   }
   return out;
 }
+
+/** An iptables-restore line split as iptables does it (xshared.c add_param_to_argv): only double quotes group,
+ * a backslash escapes only inside them, single quotes are ordinary characters, and a closing quote ends the word. */
+export function tokenizeRestore(line: string): Token[] {
+  const out: Token[] = [];
+  let quoteOpen = false;
+  let escaped = false;
+  let quoted = false;
+  let text = '';
+  let col = 0;
+  const emit = () => {
+    out.push({ text, col });
+    text = '';
+    quoted = false;
+    col = 0;
+  };
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quoteOpen) {
+      if (escaped) {
+        text += c;
+        escaped = false;
+        continue;
+      }
+      if (c === '\\') {
+        escaped = true;
+        continue;
+      }
+      if (c !== '"') {
+        text += c;
+        continue;
+      }
+      quoteOpen = false;
+      emit();
+      continue;
+    }
+    if (c === '"') {
+      quoteOpen = true;
+      quoted = true;
+      if (col === 0) col = i + 1;
+      continue;
+    }
+    if (c === ' ' || c === '\t' || c === '\n') {
+      if (text.length > 0 || quoted) emit();
+      continue;
+    }
+    if (col === 0) col = i + 1;
+    text += c;
+  }
+  if (text.length > 0) emit();
+  return out;
+}

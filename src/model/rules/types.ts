@@ -107,22 +107,4 @@ export function tableOf(rs: Ruleset, name: TableName): Table {
   return t;
 }
 
-export const PROTO_NAMES: Record<string, number> = {
-  all: 0,
-  icmp: 1,
-  igmp: 2,
-  ipip: 4,
-  tcp: 6,
-  egp: 8,
-  udp: 17,
-  gre: 47,
-  esp: 50,
-  ah: 51,
-  sctp: 132,
-  udplite: 136,
-  dccp: 33,
-};
-export const PROTO_BY_NUMBER: Record<number, string> = Object.fromEntries(
-  Object.entries(PROTO_NAMES).map(([k, v]) => [v, k]),
-);
 export const IPPROTO = { ICMP: 1, TCP: 6, UDP: 17, SCTP: 132, DCCP: 33, UDPLITE: 136 } as const;
