@@ -1,5 +1,6 @@
 // `nfconform trace`: one probe through the model, printed as an annotated path.
 import {
+  quote,
   InputError,
   makeLab,
   newWorld,
@@ -27,11 +28,14 @@ export function parseTarget(
   if (proto !== 'tcp' && proto !== 'udp' && proto !== 'icmp')
     throw cmdline(`expected tcp, udp or icmp, got "${proto ?? ''}"\n${TRACE_USAGE}`);
   if (!target) throw cmdline(`missing destination\n${TRACE_USAGE}`);
-  const [dst, port] = target.split(':');
-  const out: Pick<Probe, 'proto' | 'dst' | 'dport'> = { proto: proto as ProbeProto, dst: dst! };
-  if (port !== undefined) {
-    if (!/^\d+$/.test(port)) throw cmdline(`bad port in "${target}"`);
-    out.dport = Number(port);
+  // DST or DST:PORT, nothing more: "10.96.0.100:80:90" is refused, not read as port 80
+  const m = /^([^:]+)(?::(\d{1,5}))?$/.exec(target);
+  if (!m) throw cmdline(`bad destination ${quote(target)}: expected ADDRESS or ADDRESS:PORT`);
+  const out: Pick<Probe, 'proto' | 'dst' | 'dport'> = { proto: proto as ProbeProto, dst: m[1]! };
+  if (m[2] !== undefined) {
+    const port = Number(m[2]);
+    if (port < 1 || port > 65535) throw cmdline(`bad port in ${quote(target)}: 1..65535`);
+    out.dport = port;
   }
   return out;
 }

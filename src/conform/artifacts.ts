@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Observation, TraceEvent } from '../model/index.ts';
 import type { CaseFile } from './case-file.ts';
-import { labSide, type LabPool } from './run-case.ts';
+import { labSide, runPlan, type LabPool } from './run-case.ts';
 import { pairedRun, loadRulesets } from './paired-run.ts';
 import { judge } from './compare.ts';
 import { planCase, probeCount, FIRST_PORT } from './plan.ts';
@@ -140,6 +140,21 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
         "The divergence did not show again on this run (a probabilistic rule may have taken the model's branch this time).",
         '',
       );
+  }
+  if (!pool) {
+    // no kernel here (a campaign against a model mutant): the page draws the model's path of the first
+    // differing probe, from the same plan
+    const { steps: reps } = await runPlan(plan);
+    const step =
+      reps.find((s) => s.label === input.diffs[0]?.step && s.trace && s.probe) ?? reps.find((s) => s.trace && s.probe);
+    const first = step?.model[0]?.[0];
+    if (step?.trace && step.probe && first)
+      html = tracePage({
+        title: `${c.name}: ${step.label}`,
+        probe: step.probe,
+        results: [{ p: first.p, observation: first.value, trace: step.trace }],
+        extra: differences,
+      });
   }
   const steps = input.c.steps.map((s, i) =>
     observed[i]

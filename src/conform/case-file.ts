@@ -91,7 +91,45 @@ export interface WaitStep {
   label?: string;
 }
 
-export type Step = ProbeStep | ApplyStep | WaitStep;
+/** conntrack -D filters (typed: each becomes one option of the command, never shell text) */
+export interface ConntrackMatch {
+  proto?: 'tcp' | 'udp' | 'icmp';
+  origSrc?: string;
+  origDst?: string;
+  origSport?: number;
+  origDport?: number;
+  replySrc?: string;
+  replyDst?: string;
+  replySport?: number;
+  replyDport?: number;
+}
+
+/** `conntrack -F` (flush) or `conntrack -D` (delete, with filters) on one host, on both sides. */
+export interface ConntrackStep {
+  conntrack: { host: string; flush?: true; delete?: ConntrackMatch };
+  label?: string;
+}
+
+/** A write to /proc/net/xt_recent/LIST on one host: add or remove an address, or empty the list. */
+export interface RecentStep {
+  recent: { host: string; list: string; add?: string; remove?: string; flush?: true };
+  label?: string;
+}
+
+/** iptables commands run one by one on each host's current rules (-A -I -R -D -N -F -X -P), in its flavor. */
+export interface IptablesStep {
+  iptables: Record<string, string[]>;
+  /** the kernel (and so the model) must refuse one of them */
+  expectRefused?: boolean;
+  label?: string;
+}
+
+export type CommandStep = ConntrackStep | RecentStep | IptablesStep;
+export type Step = ProbeStep | ApplyStep | WaitStep | CommandStep;
+
+export function isCommand(s: Step): s is CommandStep {
+  return 'conntrack' in s || 'recent' in s || 'iptables' in s;
+}
 
 export function isWait(s: Step): s is WaitStep {
   return 'wait' in s;
@@ -127,8 +165,8 @@ export function isApply(s: Step): s is ApplyStep {
 }
 
 /** A step that sends nothing (a ruleset change or a pause). */
-export function isControl(s: Step): s is ApplyStep | WaitStep {
-  return 'apply' in s || 'wait' in s;
+export function isControl(s: Step): s is Exclude<Step, ProbeStep> {
+  return !('from' in s);
 }
 
 /** Where a case file may read the files it names (spec/case-file.md "Files"). */
@@ -155,6 +193,9 @@ export function checkCase(raw: unknown, file: string, opts: CaseLoadOptions = {}
 
 const STEP_KEYS = {
   wait: ['wait', 'label'],
+  conntrack: ['conntrack', 'label'],
+  recent: ['recent', 'label'],
+  iptables: ['iptables', 'expectRefused', 'label'],
   apply: ['apply', 'expectRefused', 'label'],
   probe: [
     'from',
@@ -320,12 +361,98 @@ function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoa
       if (st.label !== undefined) a.label = j.str(st.label, [...at, 'label'], { min: 0, max: 500 });
       return a;
     }
+    if ('conntrack' in st || 'recent' in st || 'iptables' in st) return checkCommand(j, st, at, hostNames);
     return checkProbe(j, st, at, hostNames, lim.repeat);
   });
 
   // the topology with the case's settings must hold together (bridge ports, peers, routes)
   compileTopology(caseTopology(out), file, typeof out.topology === 'string' ? [] : ['topology']);
   return out;
+}
+
+const CT_MATCH_KEYS = [
+  'proto',
+  'origSrc',
+  'origDst',
+  'origSport',
+  'origDport',
+  'replySrc',
+  'replyDst',
+  'replySport',
+  'replyDport',
+] as const;
+/** xt_recent: a list name is 1..200 characters, no "/" (it names a file under /proc/net/xt_recent) */
+const recentName = (s: string) => (/^[A-Za-z0-9_.-]{1,200}$/.test(s) ? undefined : 'not a recent list name');
+
+function checkCommand(j: JsonChecker, st: Record<string, unknown>, at: JsonPath, hosts: Set<string>): CommandStep {
+  const host = (v: unknown, p: JsonPath) =>
+    j.str(v, p, { grammar: (x) => (hosts.has(x) ? undefined : `no such host (hosts: ${[...hosts].join(', ')})`) });
+  const label = (step: { label?: string }) => {
+    if (st.label !== undefined) step.label = j.str(st.label, [...at, 'label'], { min: 0, max: 500 });
+  };
+  if ('conntrack' in st) {
+    j.obj(st, at, STEP_KEYS.conntrack);
+    const p = [...at, 'conntrack'];
+    const o = j.obj(st.conntrack, p, ['host', 'flush', 'delete']);
+    const c: ConntrackStep['conntrack'] = { host: host(o.host, [...p, 'host']) };
+    if ((o.flush === undefined) === (o.delete === undefined))
+      j.fail(p, 'needs one of "flush": true or "delete": {filters}');
+    if (o.flush !== undefined) {
+      if (j.bool(o.flush, [...p, 'flush']) !== true) j.fail([...p, 'flush'], 'must be true');
+      c.flush = true;
+    } else {
+      const dp = [...p, 'delete'];
+      const d = j.obj(o.delete, dp, CT_MATCH_KEYS);
+      if (Object.keys(d).length === 0) j.fail(dp, 'needs at least one filter (to delete every entry: "flush": true)');
+      const m: ConntrackMatch = {};
+      if (d.proto !== undefined) m.proto = j.oneOf(d.proto, [...dp, 'proto'], ['tcp', 'udp', 'icmp'] as const);
+      for (const k of ['origSrc', 'origDst', 'replySrc', 'replyDst'] as const)
+        if (d[k] !== undefined) m[k] = j.str(d[k], [...dp, k], { grammar: ipv4 });
+      for (const k of ['origSport', 'origDport', 'replySport', 'replyDport'] as const)
+        if (d[k] !== undefined) {
+          if (m.proto !== 'tcp' && m.proto !== 'udp') j.fail([...dp, k], 'a port filter needs "proto": "tcp" or "udp"');
+          m[k] = j.int(d[k], [...dp, k], 1, 65535);
+        }
+      c.delete = m;
+    }
+    const step: ConntrackStep = { conntrack: c };
+    label(step);
+    return step;
+  }
+  if ('recent' in st) {
+    j.obj(st, at, STEP_KEYS.recent);
+    const p = [...at, 'recent'];
+    const o = j.obj(st.recent, p, ['host', 'list', 'add', 'remove', 'flush']);
+    const r: RecentStep['recent'] = {
+      host: host(o.host, [...p, 'host']),
+      list: j.str(o.list, [...p, 'list'], { grammar: recentName }),
+    };
+    const ops = ['add', 'remove', 'flush'].filter((k) => o[k] !== undefined);
+    if (ops.length !== 1) j.fail(p, 'needs exactly one of "add": address, "remove": address, "flush": true');
+    if (o.add !== undefined) r.add = j.str(o.add, [...p, 'add'], { grammar: ipv4 });
+    if (o.remove !== undefined) r.remove = j.str(o.remove, [...p, 'remove'], { grammar: ipv4 });
+    if (o.flush !== undefined) {
+      if (j.bool(o.flush, [...p, 'flush']) !== true) j.fail([...p, 'flush'], 'must be true');
+      r.flush = true;
+    }
+    const step: RecentStep = { recent: r };
+    label(step);
+    return step;
+  }
+  j.obj(st, at, STEP_KEYS.iptables);
+  const p = [...at, 'iptables'];
+  const cmds: Record<string, string[]> = {};
+  for (const [h, v] of Object.entries(j.obj(st.iptables, p))) {
+    host(h, [...p, h]);
+    cmds[h] = j
+      .arr(v, [...p, h], 1000)
+      .map((line, k) => j.str(line, [...p, h, k], { max: 10_000, grammar: noControl }));
+    if (cmds[h].length === 0) j.fail([...p, h], 'needs at least one command');
+  }
+  const step: IptablesStep = { iptables: cmds };
+  if (st.expectRefused !== undefined) step.expectRefused = j.bool(st.expectRefused, [...at, 'expectRefused']);
+  label(step);
+  return step;
 }
 
 function checkProbe(

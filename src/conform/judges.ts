@@ -65,6 +65,21 @@ export const judgeExpectation: Judge = (step, r) => {
     }
     return out;
   }
+  if (step.kind === 'command') {
+    // iptables commands: what each side refused (conntrack and recent writes either run or fail the lab)
+    if (step.command.type !== 'iptables' || !r.commanded) return out;
+    const expectRefused = step.command.expectRefused;
+    const refusals = (o: Record<string, string | null>) => Object.values(o).filter((x): x is string => x !== null);
+    const model = refusals(r.commanded.model);
+    if (expectRefused && !model.length) out.push(expectation('model', 'every command ran, expected a refusal'));
+    if (!expectRefused) out.push(...model.map((t) => expectation('model', t)));
+    if (r.commanded.kernel) {
+      const kernel = refusals(r.commanded.kernel);
+      if (expectRefused && !kernel.length) out.push(expectation('kernel', 'every command ran, expected a refusal'));
+      if (!expectRefused) out.push(...kernel.map((t) => expectation('kernel', `the kernel: ${t}`)));
+    }
+    return out;
+  }
   if (step.kind !== 'probe') return out;
   const exp = step.expect;
   {
@@ -97,6 +112,19 @@ export const judgeExpectation: Judge = (step, r) => {
  *  refused by one side must be refused by the other. */
 export const judgeDifference: Judge = (step, r) => {
   if (!r.kernel) return [];
+  if (step.kind === 'command') {
+    // which command each side refused, per host (the messages differ)
+    const c = r.commanded;
+    if (!c?.kernel) return [];
+    return Object.keys(c.kernel)
+      .filter(
+        (h) => (c.model[h] === null) !== (c.kernel![h] === null) || commandNo(c.model[h]) !== commandNo(c.kernel![h]),
+      )
+      .map((h) => ({
+        judge: 'difference',
+        diff: { field: `iptables.${h}`, model: c.model[h] ?? 'ran', kernel: c.kernel![h] ?? 'ran' },
+      }));
+  }
   if (step.kind === 'apply')
     return r.applied
       .filter((a) => (a.modelRefusal === undefined) !== (a.kernelRefusal === undefined))
@@ -112,6 +140,9 @@ export const judgeDifference: Judge = (step, r) => {
     judge(r.model[i]!, k).diffs.map((diff): Finding => ({ judge: 'difference', diff })),
   );
 };
+
+/** "command 3 refused: ..." -> 3: which command a side refused */
+const commandNo = (x: string | null | undefined) => (x ? /^command (\d+)/.exec(x)?.[1] : undefined);
 
 const category = (o: Observation) => `${o.outcome} ${o.responder ?? '-'}`;
 

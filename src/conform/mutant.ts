@@ -14,7 +14,8 @@ import {
 } from '../model/index.ts';
 import type { CaseFile } from './case-file.ts';
 import type { FieldDiff } from './compare.ts';
-import { planCase, modelRulesets, type CasePlan } from './plan.ts';
+import { planCase, modelRulesets, type CasePlan, type CaseCommand } from './plan.ts';
+import { modelCommand } from './case-commands.ts';
 import { pairedRun, loadRulesets, type KernelSide } from './paired-run.ts';
 import { judgeDifference } from './judges.ts';
 
@@ -65,6 +66,12 @@ class MutantSide implements KernelSide {
 
   async wait(seconds: number) {
     this.world = { ...this.world, now: this.world.now + seconds };
+  }
+
+  async command(cmd: CaseCommand, file: string) {
+    const out = modelCommand(cmd, this.rulesets, this.world, file);
+    if (cmd.type === 'iptables') this.lab = this.make();
+    return out;
   }
 }
 

@@ -6,6 +6,7 @@ import {
   runProbe,
   parseRuleset,
   isInputError,
+  commandArgs,
   type ModelLab,
   type World,
   type Probe,
@@ -18,6 +19,8 @@ import {
 import { compileTopology } from '../model/index.ts';
 import { KernelLab, type KernelObservation, type LabOptions } from '../lab/kernel-lab.ts';
 import { judge, type Verdict } from './compare.ts';
+import { modelCommand, type CommandOutcome } from './case-commands.ts';
+import type { CaseCommand } from './plan.ts';
 import { FIRST_PORT } from './ports.ts';
 
 export interface PairedProbe {
@@ -101,6 +104,37 @@ export class PairedLab {
     this.spec = spec;
     this.model = makeLab(compileTopology(spec), this.rulesets, this.second);
     this.world = newWorld(this.model);
+  }
+
+  /**
+   * A command between probes (spec/case-file.md) on both sides. For iptables commands: the first command
+   * each side refused, per host (null: all ran), so that refusals are compared too.
+   */
+  async command(cmd: CaseCommand, file: string): Promise<{ model: CommandOutcome; kernel: CommandOutcome }> {
+    const model = modelCommand(cmd, this.rulesets, this.world, file);
+    const kernel: CommandOutcome = {};
+    if (cmd.type === 'conntrack') {
+      const r = await this.kernel.conntrackDelete(cmd.host, cmd.match);
+      if (!r.ok) throw new Error(`conntrack on ${cmd.host} failed: ${r.stderr}`);
+    } else if (cmd.type === 'recent') {
+      const line = cmd.op === 'flush' ? '/' : `${cmd.op === 'add' ? '+' : '-'}${cmd.addr}`;
+      const r = await this.kernel.recentWrite(cmd.host, cmd.list, line);
+      if (!r.ok) throw new Error(`/proc/net/xt_recent/${cmd.list} on ${cmd.host}: ${r.stderr}`);
+    } else {
+      for (const h of cmd.hosts) {
+        kernel[h.host] = null;
+        for (const [i, line] of h.lines.entries()) {
+          const args = commandArgs(line, `${file}#${h.host}`, i + 1).map((t) => t.text);
+          const r = await this.kernel.iptables(h.host, h.flavor, args);
+          if (!r.ok) {
+            kernel[h.host] = `command ${i + 1} refused: ${r.stderr}`;
+            break;
+          }
+        }
+      }
+      this.model = makeLab(this.model.net, this.rulesets, this.second);
+    }
+    return { model, kernel };
   }
 
   /** Time passes on both sides: the model's clock, and the kernel's for real. */

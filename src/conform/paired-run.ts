@@ -3,6 +3,7 @@
 // model's world follows the branch the kernel took (spec/equivalence.md §4); otherwise its most likely branch.
 // Judges (judges.ts) turn each result into findings; nothing here decides pass or fail.
 import {
+  isInputError,
   makeLab,
   newWorld,
   runProbe,
@@ -17,13 +18,16 @@ import {
 import type { KernelObservation } from '../lab/kernel-lab.ts';
 import { judge } from './compare.ts';
 import { InternalError, LabFailure } from './errors.ts';
-import { modelRulesets, type CasePlan, type PlannedStep } from './plan.ts';
+import { modelRulesets, type CaseCommand, type CasePlan, type PlannedStep } from './plan.ts';
+import { modelCommand, type CommandOutcome } from './case-commands.ts';
 
 /** What a run needs of a kernel: the lab (lab/kernel-lab.ts), or a stand-in such as a mutant model. */
 export interface KernelSide {
   apply(host: string, text: string, flavor: IptablesFlavor): Promise<{ ok: boolean; stderr: string }>;
   probe(p: Probe, opts: { counters?: boolean }): Promise<KernelObservation>;
   wait(seconds: number): Promise<void>;
+  /** a command between probes (spec/case-file.md); for iptables commands, the first one refused per host */
+  command(cmd: CaseCommand, file: string): Promise<CommandOutcome>;
 }
 
 export interface AppliedRuleset {
@@ -50,6 +54,8 @@ export interface StepResult {
   allTraces: TraceEvent[][][];
   /** apply steps */
   applied: AppliedRuleset[];
+  /** command steps: what each side refused (iptables commands), per host */
+  commanded: { model: CommandOutcome; kernel: CommandOutcome | undefined } | undefined;
 }
 
 export interface PairedRunOptions {
@@ -73,10 +79,17 @@ const kernelDid = async <T>(what: () => Promise<T>): Promise<T> => {
   }
 };
 
-const modelDid = <T>(what: () => T): T => {
+/** The model's step: its own input errors (a probe with too many branches) are bad input naming the case
+ *  file and step (exit 2); anything else it throws is a bug (exit 3). */
+const modelDid = <T>(plan: CasePlan, index: number, what: () => T): T => {
   try {
     return what();
   } catch (e) {
+    if (isInputError(e)) {
+      if (e.pos?.file === '<probe>' && plan.file)
+        throw e.at({ file: plan.file, line: 0, col: 0, jsonPath: ['steps', index] });
+      throw e;
+    }
     throw new InternalError('model', e);
   }
 };
@@ -103,8 +116,8 @@ export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): A
   const probe = opts.runProbe ?? runProbe;
   const rulesets = modelRulesets(plan.rulesets);
   const second = modelRulesets(plan.otherRulesets);
-  let lab = modelDid(() => makeLab(plan.network, rulesets, second));
-  let world: World = modelDid(() => newWorld(lab));
+  let lab = modelDid(plan, -1, () => makeLab(plan.network, rulesets, second));
+  let world: World = modelDid(plan, -1, () => newWorld(lab));
   const kernel = opts.kernel;
   const sides = { model: opts.modelSide ?? true, kernel: kernel !== undefined };
   for (const step of plan.steps) {
@@ -117,6 +130,7 @@ export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): A
       traces: [],
       allTraces: [],
       applied: [],
+      commanded: undefined,
     };
     if (step.kind === 'wait') {
       world = { ...world, now: world.now + step.seconds };
@@ -132,11 +146,18 @@ export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): A
           kernelRefusal: k && !k.ok ? k.stderr : undefined,
         });
       }
-      lab = modelDid(() => makeLab(plan.network, rulesets, second));
+      lab = modelDid(plan, step.index, () => makeLab(plan.network, rulesets, second));
+    } else if (step.kind === 'command') {
+      const file = plan.file ?? plan.name;
+      const model = modelDid(plan, step.index, () => modelCommand(step.command, rulesets, world, file));
+      const k = kernel ? await kernelDid(() => kernel.command(step.command, file)) : undefined;
+      r.commanded = { model, kernel: k };
+      if (step.command.type === 'iptables')
+        lab = modelDid(plan, step.index, () => makeLab(plan.network, rulesets, second));
     } else {
       for (const [i, sport] of step.sports.entries()) {
         const p: Probe = { ...step.probe, sport };
-        const runs: Weighted<ProbeRun>[] = modelDid(() => probe(lab, world, p));
+        const runs: Weighted<ProbeRun>[] = modelDid(plan, step.index, () => probe(lab, world, p));
         const dist = runs.map((x) => ({ p: x.p, value: x.value.observation }));
         r.model.push(dist);
         if (runs[0] && (i === 0 || opts.traces === 'all')) r.traces.push(runs[0].value.trace);

@@ -23,7 +23,10 @@ import {
   isApply,
   isWait,
   isControl,
+  isCommand,
   otherBackend,
+  type CommandStep,
+  type ConntrackMatch,
   mixesBackends,
   type CaseFile,
   type CaseServices,
@@ -80,7 +83,20 @@ export interface WaitPlan {
   seconds: number;
 }
 
-export type PlannedStep = ProbePlan | ApplyPlan | WaitPlan;
+/** A command between probes (spec/case-file.md): typed, run on both sides. */
+export type CaseCommand =
+  | { type: 'conntrack'; host: string; match: ConntrackMatch | undefined }
+  | { type: 'recent'; host: string; list: string; op: 'add' | 'remove' | 'flush'; addr: string | undefined }
+  | { type: 'iptables'; hosts: { host: string; flavor: IptablesFlavor; lines: string[] }[]; expectRefused: boolean };
+
+export interface CommandPlan {
+  kind: 'command';
+  index: number;
+  label: string;
+  command: CaseCommand;
+}
+
+export type PlannedStep = ProbePlan | ApplyPlan | WaitPlan | CommandPlan;
 
 export interface CasePlan {
   /** the case with Services compiled and the iptables choice applied (what case.json and repro.sh replay) */
@@ -115,6 +131,10 @@ export function stepLabel(s: Step, i: number): string {
   if (s.label) return s.label;
   if (isApply(s)) return `apply ${Object.keys(s.apply).join(', ')}`;
   if (isWait(s)) return `wait ${s.wait} s`;
+  if ('conntrack' in s)
+    return `conntrack ${s.conntrack.flush ? '-F' : `-D ${JSON.stringify(s.conntrack.delete)}`} on ${s.conntrack.host}`;
+  if ('recent' in s) return `recent ${s.recent.list} on ${s.recent.host}`;
+  if ('iptables' in s) return `iptables on ${Object.keys(s.iptables).join(', ')}`;
   return `${s.from} ${s.proto} ${s.dst}${s.proto === 'icmp' ? '' : `:${s.dport}`}${s.repeat ? ` ×${s.repeat}` : ''} (#${i + 1})`;
 }
 
@@ -160,6 +180,7 @@ export async function planCase(c0: CaseFile, opts: PlanOptions = {}): Promise<Ca
   const steps = c.steps.map((s, index): PlannedStep => {
     const label = stepLabel(s, index);
     if (isWait(s)) return { kind: 'wait', index, label, seconds: s.wait };
+    if (isCommand(s)) return { kind: 'command', index, label, command: commandOf(s, flavorOf) };
     if (isApply(s)) {
       cluster = servicesOf(s) ?? cluster;
       return {
@@ -195,6 +216,20 @@ export async function planCase(c0: CaseFile, opts: PlanOptions = {}): Promise<Ca
     probes: probeCount(c),
     freshLab: mixesBackends(c),
     services: c.services,
+  };
+}
+
+function commandOf(s: CommandStep, flavorOf: (h: string) => IptablesFlavor): CaseCommand {
+  if ('conntrack' in s) return { type: 'conntrack', host: s.conntrack.host, match: s.conntrack.delete };
+  if ('recent' in s) {
+    const r = s.recent;
+    const op = r.add !== undefined ? 'add' : r.remove !== undefined ? 'remove' : 'flush';
+    return { type: 'recent', host: r.host, list: r.list, op, addr: r.add ?? r.remove };
+  }
+  return {
+    type: 'iptables',
+    hosts: Object.entries(s.iptables).map(([host, lines]) => ({ host, flavor: flavorOf(host), lines })),
+    expectRefused: s.expectRefused ?? false,
   };
 }
 

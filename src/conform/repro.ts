@@ -1,8 +1,9 @@
 // A plain-bash reproducer for a case: ip netns, iptables-restore, socat, ping.
 // It needs no nfconform, cleans up after itself, and shows the kernel's behaviour.
 // It reads the case's plan: the same canonical rulesets, flavors and source ports as every other consumer.
-import type { TopologySpec } from '../model/index.ts';
-import type { CasePlan, PlannedRuleset } from './plan.ts';
+import { commandArgs, type TopologySpec } from '../model/index.ts';
+import type { CaseCommand, CasePlan, PlannedRuleset } from './plan.ts';
+import { conntrackFilterArgs } from '../lab/kernel-lab.ts';
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -94,6 +95,10 @@ export function reproScript(plan: CasePlan): string {
       for (const r of s.rulesets) restore(r);
       continue;
     }
+    if (s.kind === 'command') {
+      L.push(...commandLines(s.command, ns, plan.file ?? plan.name));
+      continue;
+    }
     const { from: host, proto, dst, dport, src } = s.probe;
     for (const sport of s.sports) {
       const from = ns(host);
@@ -112,4 +117,25 @@ export function reproScript(plan: CasePlan): string {
   for (const h of topo.hosts)
     L.push(`echo "== conntrack on ${h.name}"`, `ip netns exec ${ns(h.name)} conntrack -L 2>/dev/null`);
   return L.join('\n') + '\n';
+}
+
+/** A case's command step as shell lines: every value is a checked address, port, name or iptables argument,
+ *  and each is single-quoted. */
+function commandLines(c: CaseCommand, ns: (h: string) => string, file: string): string[] {
+  if (c.type === 'conntrack')
+    return [
+      `ip netns exec ${ns(c.host)} conntrack ${(c.match ? ['-D', ...conntrackFilterArgs(c.match)] : ['-F']).map(q).join(' ')}`,
+    ];
+  if (c.type === 'recent') {
+    const line = c.op === 'flush' ? '/' : `${c.op === 'add' ? '+' : '-'}${c.addr}`;
+    return [`echo ${q(line)} | ip netns exec ${ns(c.host)} tee ${q(`/proc/net/xt_recent/${c.list}`)} >/dev/null`];
+  }
+  return c.hosts.flatMap((h) =>
+    h.lines.map(
+      (line, i) =>
+        `ip netns exec ${ns(h.host)} iptables-${h.flavor} ${commandArgs(line, `${file}#${h.host}`, i + 1)
+          .map((t) => q(t.text))
+          .join(' ')} || echo "   iptables refused it (exit $?)"`,
+    ),
+  );
 }

@@ -3,6 +3,7 @@
 // reused across cases with the same topology (reset, not rebuilt).
 import {
   isInputError,
+  commandArgs,
   type IptablesFlavor,
   type Observation,
   type Weighted,
@@ -12,12 +13,21 @@ import {
 } from '../model/index.ts';
 import type { Sides } from './sides.ts';
 import { PairedLab } from './paired-lab.ts';
-import type { LabOptions } from '../lab/kernel-lab.ts';
+import type { KernelLab, LabOptions } from '../lab/kernel-lab.ts';
+import type { CommandOutcome } from './case-commands.ts';
 import type { CaseFile } from './case-file.ts';
 import type { FieldDiff } from './compare.ts';
 import type { Implementation } from './impl.ts';
 import type { CompilerMutant } from '../kube/mutants.ts';
-import { planCase, acceptedRulesets, probeCount, FIRST_PORT, LAST_PORT, type CasePlan } from './plan.ts';
+import {
+  planCase,
+  acceptedRulesets,
+  probeCount,
+  FIRST_PORT,
+  LAST_PORT,
+  type CasePlan,
+  type CaseCommand,
+} from './plan.ts';
 import { pairedRun, loadRulesets, type KernelSide, type StepResult, type PairedRunOptions } from './paired-run.ts';
 import { judgesFor, type Finding } from './judges.ts';
 import { InternalError, LabFailure } from './errors.ts';
@@ -143,7 +153,37 @@ export function labSide(lab: PairedLab): KernelSide {
     apply: (host, text, flavor) => lab.kernel.apply(host, text, flavor),
     probe: (p, o) => lab.kernel.probe(p, o),
     wait: (seconds) => new Promise((r) => setTimeout(r, seconds * 1000)),
+    command: (cmd, file) => kernelCommand(lab.kernel, cmd, file),
   };
+}
+
+/** A command between probes on the kernel. conntrack and recent writes must work (else the lab failed);
+ *  iptables commands run one at a time, a host stopping at its first refusal, which is returned. */
+async function kernelCommand(kernel: KernelLab, cmd: CaseCommand, file: string): Promise<CommandOutcome> {
+  if (cmd.type === 'conntrack') {
+    const r = await kernel.conntrackDelete(cmd.host, cmd.match);
+    if (!r.ok) throw new LabFailure(new Error(`conntrack on ${cmd.host} failed: ${r.stderr}`));
+    return {};
+  }
+  if (cmd.type === 'recent') {
+    const line = cmd.op === 'flush' ? '/' : `${cmd.op === 'add' ? '+' : '-'}${cmd.addr}`;
+    const r = await kernel.recentWrite(cmd.host, cmd.list, line);
+    if (!r.ok) throw new LabFailure(new Error(`/proc/net/xt_recent/${cmd.list} on ${cmd.host}: ${r.stderr}`));
+    return {};
+  }
+  const out: CommandOutcome = {};
+  for (const h of cmd.hosts) {
+    out[h.host] = null;
+    for (const [i, line] of h.lines.entries()) {
+      const args = commandArgs(line, `${file}#${h.host}`, i + 1).map((t) => t.text);
+      const r = await kernel.iptables(h.host, h.flavor, args);
+      if (!r.ok) {
+        out[h.host] = `command ${i + 1} refused: ${r.stderr}`;
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 /** One step's report: the loop's result and the judges' findings, read by field. */

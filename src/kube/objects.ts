@@ -3,7 +3,7 @@
 // checked as the API server checks it (names.ts). An invalid object is skipped with a
 // warning that names the object and the field, as kube-proxy logs and skips; with
 // `strict` the first one is an input error instead (case files, spec/kube.md §1).
-import { InputError } from '../model/index.ts';
+import { InputError, parseJson, jsonPosition, parseFieldPath } from '../model/index.ts';
 import {
   dns1035Label,
   dns1123Label,
@@ -331,19 +331,17 @@ export interface ReadOptions {
 
 /** Reads a `kubectl ... -o json` List (or a single object); other kinds are ignored. */
 export function readCluster(text: string, file = '<services>', opts: ReadOptions = {}): ReadCluster {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new InputError('syntax', `not valid JSON: ${(e as Error).message}`, { file, line: 1, col: 1 });
-  }
+  // depth-capped (nothing recursive below meets a deeply nested value), syntax errors at their line:col
+  const raw = parseJson(text, file, 'the Services file');
+  const at = (path: (string | number)[]) => jsonPosition(text, path);
   const top = new Reader();
   let items: unknown[];
   try {
     const root = top.obj(raw, 'the document');
     items = root.kind === 'List' || Array.isArray(root.items) ? top.list(root.items, 'items') : [root];
   } catch (e) {
-    if (e instanceof ObjectProblem) throw new InputError('invalid', e.message, { file, line: 1, col: 1 });
+    if (e instanceof ObjectProblem)
+      throw new InputError('invalid', e.message, { file, ...at(parseFieldPath(e.field)) });
     throw e;
   }
   const out: ReadCluster = { services: [], slices: [], warnings: [] };
@@ -373,7 +371,11 @@ export function readCluster(text: string, file = '<services>', opts: ReadOptions
     } catch (e) {
       if (!(e instanceof ObjectProblem)) throw e;
       const object = e.object === `items[${i}]` ? e.object : `${e.object} (items[${i}])`;
-      if (opts.strict) throw new InputError('invalid', `${object}: ${e.field}: ${e.reason}`, { file, line: 1, col: 1 });
+      if (opts.strict)
+        throw new InputError('invalid', `${object}: ${e.field}: ${e.reason}`, {
+          file,
+          ...at(['items', i, ...parseFieldPath(e.field)]),
+        });
       out.warnings.push({ object, field: e.field, reason: e.reason, skipped: true });
     }
   });

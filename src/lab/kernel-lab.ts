@@ -38,6 +38,37 @@ export interface LabOptions {
   handMade?: boolean;
 }
 
+/** conntrack -D filters, as in a case file (spec/case-file.md) */
+export interface ConntrackArgs {
+  proto?: 'tcp' | 'udp' | 'icmp';
+  origSrc?: string;
+  origDst?: string;
+  origSport?: number;
+  origDport?: number;
+  replySrc?: string;
+  replyDst?: string;
+  replySport?: number;
+  replyDport?: number;
+}
+
+const CONNTRACK_OPTION: Record<keyof ConntrackArgs, string> = {
+  proto: '--proto',
+  origSrc: '--orig-src',
+  origDst: '--orig-dst',
+  origSport: '--orig-port-src',
+  origDport: '--orig-port-dst',
+  replySrc: '--reply-src',
+  replyDst: '--reply-dst',
+  replySport: '--reply-port-src',
+  replyDport: '--reply-port-dst',
+};
+
+/** conntrack's options for the filters; the protocol first (the port options need it) */
+export function conntrackFilterArgs(m: ConntrackArgs): string[] {
+  const keys = (Object.keys(CONNTRACK_OPTION) as (keyof ConntrackArgs)[]).filter((k) => m[k] !== undefined);
+  return keys.flatMap((k) => [CONNTRACK_OPTION[k], String(m[k])]);
+}
+
 export interface ApplyResult {
   ok: boolean;
   code: number;
@@ -287,6 +318,35 @@ export class KernelLab {
       per.set(b, [...new Set([...(per.get(b) ?? []), ...tables])]);
       this.applied.set(host, per);
     }
+    return { ok: r.code === 0, code: r.code, stderr: r.stderr.trim() };
+  }
+
+  /** `conntrack -F`, or `conntrack -D` with filters (argv from typed fields). Deleting nothing is no error. */
+  async conntrackDelete(host: string, match: ConntrackArgs | undefined): Promise<ApplyResult> {
+    const argv = ['conntrack', ...(match ? ['-D', ...conntrackFilterArgs(match)] : ['-F'])];
+    const r = await this.agent(host).run(argv);
+    const ok = r.code === 0 || /0 flow entries have been deleted/.test(r.stderr);
+    return { ok, code: ok ? 0 : r.code, stderr: r.stderr.trim() };
+  }
+
+  /** A write to /proc/net/xt_recent/LIST: "+addr", "-addr" or "/"; the list exists once a rule names it. */
+  async recentWrite(host: string, list: string, line: string): Promise<ApplyResult> {
+    try {
+      await this.agent(host).request('recent-write', { list, line });
+      return { ok: true, code: 0, stderr: '' };
+    } catch (e) {
+      return { ok: false, code: 1, stderr: (e as Error).message };
+    }
+  }
+
+  /** One iptables command (its arguments, never a shell line) in the host's flavor. */
+  async iptables(host: string, flavor: IptablesFlavor, args: readonly string[]): Promise<ApplyResult> {
+    const r = await this.agent(host).run([flavor === 'nft' ? 'iptables-nft' : 'iptables-legacy', ...args]);
+    this.dirty.add(host);
+    const t = args.indexOf('-t') >= 0 ? args[args.indexOf('-t') + 1] : 'filter';
+    const per = this.applied.get(host) ?? new Map<IptablesFlavor, TableName[]>();
+    if (t && t in TABLE_HOOKS) per.set(flavor, [...new Set([...(per.get(flavor) ?? []), t as TableName])]);
+    this.applied.set(host, per);
     return { ok: r.code === 0, code: r.code, stderr: r.stderr.trim() };
   }
 

@@ -1,10 +1,26 @@
 // The model's public surface: what kube, lab, conform and cli may import.
 export { InputError, isInputError, quote, safeMessage, formatJsonPath, type SourcePos } from './errors.ts';
-export { JsonChecker, loadJson, parseJson, locateJson, type JsonPath, type JsonObject } from './json.ts';
+export {
+  JsonChecker,
+  loadJson,
+  parseJson,
+  locateJson,
+  jsonPosition,
+  parseFieldPath,
+  type JsonPath,
+  type JsonObject,
+} from './json.ts';
 export { limits, limitHint, LIMIT_ENV, type Limits } from './limits.ts';
 export { checkTopology, checkSysctls } from './net/check-topology.ts';
 export { ifNameProblem, hostNameProblem } from './net/names.ts';
-export { parseRuleset, parseSave, parseCommands, detectFormat } from './rules/restore.ts';
+export {
+  parseRuleset,
+  parseSave,
+  parseCommands,
+  applyCommandLines,
+  commandArgs,
+  detectFormat,
+} from './rules/restore.ts';
 export { printRuleset, printRuleSpec, printTable } from './rules/print.ts';
 export type { Ruleset, Rule, Hook, TableName, IptablesFlavor, Backend } from './rules/types.ts';
 export { TABLE_HOOKS, TABLES, isBuiltinChain } from './rules/types.ts';
@@ -28,3 +44,16 @@ export { runProbe, type Probe, type ProbeRun, type ProbeProto } from './probe.ts
 export type { Observation, Outcome, Weighted, DropPoint, ConntrackRecord, ErrorReport } from './observation.ts';
 export type { TraceEvent } from './trace.ts';
 export { parseNft, lintNft, printNft, detectLanguage, type NftRuleset } from './nft/index.ts';
+export {
+  SELECTORS as NFT_SELECTORS,
+  DTYPES as NFT_DTYPES,
+  NAMED_PRIORITIES as NFT_NAMED_PRIORITIES,
+  CHAIN_TYPE_HOOKS as NFT_CHAIN_TYPE_HOOKS,
+  LOG_LEVELS as NFT_LOG_LEVELS,
+  REJECT_ICMP as NFT_REJECT_ICMP,
+  REJECT_ICMPX as NFT_REJECT_ICMPX,
+  type SelectorDesc as NftSelectorDesc,
+  type DtypeName as NftDtypeName,
+  type NftHook,
+} from './nft/index.ts';
+export { conntrackDelete, recentWrite, type ConntrackFilter } from './world-commands.ts';

@@ -116,6 +116,22 @@ export function offsetOf(text: string, path: JsonPath): number {
   return i;
 }
 
+/** Line and column of the value at `path` in valid JSON text (of its deepest existing part). */
+export function jsonPosition(text: string, path: JsonPath): { line: number; col: number } {
+  return lineCol(text, offsetOf(text, path));
+}
+
+/** "spec.ports[0].port", 'metadata.labels["a/b"]' as path segments. */
+export function parseFieldPath(field: string): (string | number)[] {
+  const out: (string | number)[] = [];
+  for (const m of field.matchAll(/\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]|([^.[\]]+)/g)) {
+    if (m[1] !== undefined) out.push(Number(m[1]));
+    else if (m[2] !== undefined) out.push(m[2]);
+    else out.push(m[3]!);
+  }
+  return out;
+}
+
 /** The error with the line and column of its JSON path in `text`. */
 export function locateJson(e: unknown, text: string): unknown {
   if (!(e instanceof InputError) || !e.pos?.jsonPath || e.pos.line > 0) return e;

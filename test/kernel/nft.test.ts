@@ -4,6 +4,7 @@ import { describe, test, expect } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import { parseNft, printNft } from '../../src/model/nft/index.ts';
 import { judgeNft, nftJudgeSkipReason } from '../../src/lab/nft-judge.ts';
+import { nftAgreement, nftSamples } from '../../src/conform/nft-agreement.ts';
 
 const skip = nftJudgeSkipReason();
 const name = (n: string) => (skip ? `${n} [skipped: ${skip}]` : n);
@@ -23,4 +24,19 @@ describe.skipIf(skip)(name('kernel: nft fixtures'), () => {
       expect(printNft(parseNft(read(f), { file: f })), f).toBe(v.listing);
     });
   });
+});
+
+describe.skipIf(skip)(name('kernel: the nft parser against real nft on generated rulesets'), () => {
+  test('400 generated rulesets (fixed seed): accepted or refused alike and listed alike, >= 99% of those in the subset', async () => {
+    const r = await nftAgreement(nftSamples(400, 20261201));
+    const report = r.disagreements
+      .slice(0, 3)
+      .map((d) => `${d.kind}\n${d.text}--- model:\n${d.model}\n--- nft:\n${d.nft}`)
+      .join('\n');
+    // the run must have judged listings and refusals both
+    expect(r.counts['same-listing']).toBeGreaterThan(50);
+    expect(r.counts['both-refuse']).toBeGreaterThan(50);
+    expect(r.counts.unsupported / r.total).toBeLessThan(0.25);
+    expect(r.agreement, report).toBeGreaterThanOrEqual(0.99);
+  }, 300_000);
 });

@@ -47,7 +47,7 @@ describe('kube objects', () => {
     });
     expect(() => readCluster(bad, 'svc.json', { strict: true })).toThrow(InputError);
     expect(() => readCluster(bad, 'svc.json', { strict: true })).toThrow(
-      'svc.json:1:1: Service ns/x (items[0]): spec.ports[0].port: must be a port 1-65535, not 70000',
+      'svc.json:1:133: Service ns/x (items[0]): spec.ports[0].port: must be a port 1-65535, not 70000',
     );
     // without strict, the object is skipped with a warning that names it and its field
     const read = readCluster(bad, 'svc.json');

@@ -157,6 +157,13 @@ async function handle(req) {
       } catch {}
       return { legacyTables, inNoRoutes };
     }
+    case 'recent-write': {
+      // one line to /proc/net/xt_recent/LIST: "+addr", "-addr" or "/" (the list name checked again here)
+      if (!/^[A-Za-z0-9_.-]{1,200}$/.test(req.list) || !/^([+-][0-9.]{7,15}|\/)$/.test(req.line))
+        throw new Error('bad recent list or line');
+      writeFileSync(`/proc/net/xt_recent/${req.list}`, `${req.line}\n`);
+      return null;
+    }
     case 'recent-flush': {
       let names = [];
       try {

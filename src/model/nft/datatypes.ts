@@ -3,6 +3,7 @@
 // elements, src/mergesort.c), and how many elements nft prints per line (src/expression.c).
 import { parseIp, formatIp } from '../ip.ts';
 import type { Atom, DtypeName } from './types.ts';
+import { PROTO_BY_NAME, PROTO_NAME } from './protocols.ts';
 
 export interface DtypeDesc {
   name: DtypeName;
@@ -22,22 +23,8 @@ export interface DtypeDesc {
   print(v: Atom): string;
 }
 
-const PROTOS: Record<string, number> = {
-  icmp: 1,
-  igmp: 2,
-  ipencap: 4,
-  tcp: 6,
-  egp: 8,
-  udp: 17,
-  gre: 47,
-  esp: 50,
-  ah: 51,
-  sctp: 132,
-  udplite: 136,
-  dccp: 33,
-};
-// the names nft prints (its /etc/protocols lookup on Debian 12)
-const PROTO_PRINT: Record<number, string> = Object.fromEntries(Object.entries(PROTOS).map(([k, v]) => [v, k]));
+const PROTOS = PROTO_BY_NAME as Record<string, number>;
+const PROTO_PRINT = PROTO_NAME;
 const SERVICES: Record<string, number> = { ssh: 22, http: 80, https: 443, domain: 53, smtp: 25, ftp: 21, telnet: 23 };
 
 const uint = (max: number) => (text: string) => {
@@ -118,6 +105,8 @@ export const DTYPES: Record<DtypeName, DtypeDesc> = {
     setType: 'mark',
     bits: 32,
     byteorder: 'host',
+    // "meta mark 0x12340000/16" is how nft lists "meta mark & 0xffff0000 == 0x12340000"
+    prefix: true,
     range: true,
     perLine: 5,
     parse: uint(0xffffffff),

@@ -1,4 +1,4 @@
-// The iptables commands (-A -I -D -N -F -X -P) applied to a Ruleset. Both the
+// The iptables commands (-A -I -R -D -N -F -X -P) applied to a Ruleset. Both the
 // iptables-save reader and the command-line reader go through here.
 import { InputError, type SourcePos } from '../errors.ts';
 import {
@@ -65,7 +65,7 @@ export function applyCommand(
   }
   const cmd = rest[0];
   const at = (tok: Token | undefined): SourcePos => ({ file: ctx.file, line: ctx.line, col: tok?.col ?? 1 });
-  if (!cmd) throw new InputError('syntax', 'no command (-A, -I, -D, -N, -F, -X or -P)', at(undefined));
+  if (!cmd) throw new InputError('syntax', 'no command (-A, -I, -R, -D, -N, -F, -X or -P)', at(undefined));
   const chainTok = rest[1];
   const tbl = tableOf(rs, table);
   const needChain = () => {
@@ -110,6 +110,25 @@ export function applyCommand(
           );
       }
       c.rules.splice(index - 1, 0, ...spec(from));
+      return;
+    }
+    case '-R':
+    case '--replace': {
+      const c = chainOf(rs, table, needChain(), at(chainTok));
+      const n = rest[2];
+      if (!n || !/^\d+$/.test(n.text)) throw new InputError('syntax', '-R needs a rule number', at(n ?? chainTok));
+      const index = Number(n.text);
+      if (index < 1 || index > c.rules.length)
+        throw new InputError(
+          'invalid',
+          `index of replacement too big (chain ${c.name} has ${c.rules.length} rules)`,
+          at(n),
+        );
+      const rules = spec(3);
+      // iptables: "Replacement rule does not specify a unique address"
+      if (rules.length !== 1)
+        throw new InputError('invalid', '-R: the replacement rule does not specify a unique address', at(cmd));
+      c.rules[index - 1] = rules[0]!;
       return;
     }
     case '-D':

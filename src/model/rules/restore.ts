@@ -9,7 +9,7 @@ import {
   emptyTable,
   isBuiltinChain,
 } from './types.ts';
-import { tokenize, tokenizeRestore } from './tokenize.ts';
+import { tokenize, tokenizeRestore, type Token } from './tokenize.ts';
 import { applyCommand, checkChainName, parseTable } from './commands.ts';
 import { validateTable } from './validate.ts';
 
@@ -115,26 +115,44 @@ export function parseSave(text: string, opts: ReadOptions = {}): Ruleset {
 
 /** Lines of "iptables [-t T] -A ..." commands; blank lines and # comments are skipped. */
 export function parseCommands(text: string, opts: ReadOptions = {}): Ruleset {
+  return applyCommandLines(emptyRuleset(), text, opts);
+}
+
+/** One command line as iptables' arguments (the leading `sudo` and `iptables[-nft|-legacy]` dropped). */
+export function commandArgs(line: string, file: string, lineNo: number): Token[] {
+  let toks = tokenize(line, file, lineNo);
+  if (toks[0]?.text === 'sudo') toks = toks.slice(1);
+  if (toks[0] && /^(\/usr\/s?bin\/)?iptables(-nft|-legacy)?$/.test(toks[0].text)) toks = toks.slice(1);
+  else if (!toks[0]?.text.startsWith('-')) {
+    throw new InputError('syntax', `expected an iptables command, got "${toks[0]?.text}"`, {
+      file,
+      line: lineNo,
+      col: toks[0]?.col ?? 1,
+    });
+  }
+  return toks;
+}
+
+/** Command lines (-A -I -R -D -N -F -X -P) run in order on a copy of `base`, as a host's iptables would. */
+export function applyCommandLines(base: Ruleset, text: string, opts: ReadOptions = {}): Ruleset {
   const file = opts.file ?? '<commands>';
-  const rs = emptyRuleset();
+  const rs = structuredClone(base);
   const touched = new Set<TableName>();
   text.split('\n').forEach((raw, idx) => {
     const lineNo = idx + 1;
     const line = raw.replace(/\r$/, '');
     if (line.trim() === '' || line.trim().startsWith('#')) return;
-    let toks = tokenize(line, file, lineNo);
-    if (toks[0]?.text === 'sudo') toks = toks.slice(1);
-    if (toks[0] && /^(\/usr\/s?bin\/)?iptables(-nft|-legacy)?$/.test(toks[0].text)) toks = toks.slice(1);
-    else if (!toks[0]?.text.startsWith('-')) {
-      throw new InputError('syntax', `expected an iptables command, got "${toks[0]?.text}"`, {
-        file,
-        line: lineNo,
-        col: toks[0]?.col ?? 1,
-      });
-    }
-    applyCommand(rs, toks, { file, line: lineNo, backend: opts.backend ?? 'nft' });
-    for (const t of rs.tables.keys()) touched.add(t);
+    applyCommand(rs, commandArgs(line, file, lineNo), { file, line: lineNo, backend: opts.backend ?? 'nft' });
+    // a table is validated when a command named it, or (from an empty ruleset) created it
+    for (const t of rs.tables.keys()) if (!base.tables.has(t)) touched.add(t);
+    touched.add(tableOfLine(line));
   });
-  for (const t of touched) validateTable(rs.tables.get(t)!, opts.backend ?? 'nft', file);
+  for (const t of touched) if (rs.tables.has(t)) validateTable(rs.tables.get(t)!, opts.backend ?? 'nft', file);
   return rs;
+}
+
+/** The table a command line names (-t), filter otherwise. */
+function tableOfLine(line: string): TableName {
+  const m = /(?:^|\s)(?:-t|--table)\s+(\w+)/.exec(line);
+  return (m?.[1] ?? 'filter') as TableName;
 }
