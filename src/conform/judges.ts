@@ -184,6 +184,7 @@ export function oracleJudge(plan: CasePlan): Judge {
     ...K8S_NODE_LAYOUT,
     clusterCIDR: svc.clusterCIDR,
     ...(svc.masqueradeAll ? { masqueradeAll: true } : {}),
+    ...(svc.localhostNodePorts ? { localhostNodePorts: true } : {}),
   };
   const clusters = new Map<string, Cluster>();
   const clusterOf = (text: string) =>
