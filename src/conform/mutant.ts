@@ -5,6 +5,7 @@ import {
   makeLab,
   newWorld,
   runProbe,
+  modelMutant,
   parseRuleset,
   type Mutation,
   type IptablesFlavor,
@@ -40,9 +41,11 @@ class MutantSide implements KernelSide {
     this.world = newWorld(this.lab);
   }
 
+  /** a mutant is the kernel's semantics with one decision replaced (model/mutants.ts) */
   private make(): ModelLab {
-    const lab = makeLab(this.plan.network, this.rulesets, this.second);
-    return this.mutation === 'none' ? lab : { ...lab, mutation: this.mutation };
+    return this.mutation === 'none'
+      ? makeLab(this.plan.network, this.rulesets, this.second)
+      : makeLab(this.plan.network, this.rulesets, this.second, modelMutant(this.mutation).semantics);
   }
 
   async apply(host: string, text: string, flavor: IptablesFlavor) {

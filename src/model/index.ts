@@ -38,7 +38,9 @@ export {
   type Sysctls,
 } from './net/topology.ts';
 export { PRESETS, k8sNode } from './net/presets.ts';
-export { makeLab, newWorld, cloneWorld, type ModelLab, type World, type Mutation } from './lab-model.ts';
+export { makeLab, newWorld, cloneWorld, type ModelLab, type World } from './lab-model.ts';
+export { KERNEL, type Semantics } from './semantics.ts';
+export { MUTATIONS, modelMutant, type Mutation, type ModelMutant } from './mutants.ts';
 export { sourceFor } from './path.ts';
 export { runProbe, type Probe, type ProbeRun, type ProbeProto } from './probe.ts';
 export type { Observation, Outcome, Weighted, DropPoint, ConntrackRecord, ErrorReport } from './observation.ts';

@@ -3,7 +3,7 @@
 // elements, src/mergesort.c), and how many elements nft prints per line (src/expression.c).
 import { parseIp, formatIp } from '../ip.ts';
 import type { Atom, DtypeName } from './types.ts';
-import { PROTO_BY_NAME, PROTO_NAME } from './protocols.ts';
+import { PROTO_BY_NAME, PROTO_NAME, SERVICE_BY_NAME } from './protocols.ts';
 
 export interface DtypeDesc {
   name: DtypeName;
@@ -25,7 +25,7 @@ export interface DtypeDesc {
 
 const PROTOS = PROTO_BY_NAME as Record<string, number>;
 const PROTO_PRINT = PROTO_NAME;
-const SERVICES: Record<string, number> = { ssh: 22, http: 80, https: 443, domain: 53, smtp: 25, ftp: 21, telnet: 23 };
+const SERVICES = SERVICE_BY_NAME as Record<string, number>;
 
 const uint = (max: number) => (text: string) => {
   if (!/^(0x[0-9a-fA-F]+|\d+)$/.test(text)) return undefined;
