@@ -144,7 +144,13 @@ export class PathRun {
         return { entry: e, dir: 'reply', state: 'ESTABLISHED' };
       }
       if (hit.dir === 'reply') e.seenReply = true;
-      if (p.proto === 6 && p.tcpFlags & TCP.RST) e.closed = true;
+      if (p.proto === 6 && p.tcpFlags & TCP.RST) e.closed = e.reset = true;
+      // nf_conntrack_proto_tcp: the handshake's ACK (SYN_RECV -> ESTABLISHED) assures the connection;
+      // nf_conntrack_proto_udp: a flow that has seen a reply and still sends after 2 s (stream_ts)
+      if (e.seenReply && !e.closed) {
+        if (p.proto === 6 && hit.dir === 'orig' && (p.tcpFlags & (TCP.SYN | TCP.ACK)) === TCP.ACK) e.assured = true;
+        if (p.proto === 17 && this.world.now - (e.created ?? this.world.now) > 2) e.assured = true;
+      }
       e.expires = this.world.now + timeoutFor(e);
       const state: CtState = hit.dir === 'reply' || e.seenReply ? 'ESTABLISHED' : 'NEW';
       this.note(hn, e);
@@ -164,6 +170,7 @@ export class PathRun {
       return undefined;
     }
     const e = unconfirmed(st.ct, t);
+    e.created = this.world.now;
     if (p.sportRange) e.origSportRange = p.sportRange;
     this.note(hn, e);
     this.emit({ kind: 'ct', host: hn, what: `NEW connection #${e.id} (unconfirmed)` });
