@@ -55,7 +55,7 @@ export function benchModel(seconds = 2): Figure[] {
       choose: () => (flip = !flip),
       ruleId: '',
     };
-    const hooks = { applyNonTerminal: () => '' };
+    const hooks = {};
     const pkt: Pkt = {
       proto: 6,
       src,

@@ -75,6 +75,12 @@ export async function doctorCommand(argv: string[], write: (s: string) => void):
     write(`${c.ok ? pc.green('✓') : pc.red('✗')} ${c.name}${c.ok ? '' : pc.dim(`  → ${c.hint}`)}`);
   const labs = ownNamespacesSync();
   write(`${labs.length} nfconform namespace(s) present${labs.length ? `: ${labs.join(' ')}` : ''}`);
+  // a browser is needed only by the HTML pages' test (test/browser): reported, not required to run labs
+  write(
+    has('chromium')
+      ? `${pc.green('✓')} chromium (the HTML pages' browser test)`
+      : `${pc.yellow('·')} chromium missing (the HTML pages' browser test)${pc.dim(`  → ${apt('chromium')}`)}`,
+  );
   // the Docker lab is optional: reported, never required
   const docker = await dockerSkipReason();
   write(

@@ -10,7 +10,13 @@ const LANGS = ['iptables', 'nft'] as const;
 export function lintCommand(argv: string[], write: (s: string) => void): number {
   const { values, positionals } = readFlags(
     argv,
-    { iptables: { type: 'string' }, backend: { type: 'string' }, lang: { type: 'string' } },
+    {
+      iptables: { type: 'string' },
+      backend: { type: 'string' },
+      lang: { type: 'string' },
+      strict: { type: 'boolean' },
+      noflush: { type: 'boolean' },
+    },
     true,
   );
   // --backend is the older spelling of --iptables
@@ -21,7 +27,20 @@ export function lintCommand(argv: string[], write: (s: string) => void): number 
   for (const file of positionals) {
     const text = readText(file);
     if ((forced ?? detectLanguage(text)) === 'iptables') {
-      write(printRuleset(parseRuleset(text, { file, backend })));
+      // every problem of the file in one run: errors (exit 2), and unsupported features as warnings
+      // unless --strict makes them errors too
+      const problems: InputError[] = [];
+      const rs = parseRuleset(text, { file, backend, problems, ...(values.noflush ? { noflush: true } : {}) });
+      const byPos = (a: InputError, b: InputError) =>
+        (a.pos?.line ?? 0) - (b.pos?.line ?? 0) || (a.pos?.col ?? 0) - (b.pos?.col ?? 0);
+      const fatal = problems.filter((p) => values.strict || p.kind !== 'unsupported').sort(byPos);
+      if (fatal.length) {
+        const [first, ...rest] = problems.sort(byPos) as [InputError, ...InputError[]];
+        const more = rest.map((e) => `\nnfconform: ${e.message}`).join('');
+        throw new InputError(first.kind, `${first.reason}${more}`, first.pos);
+      }
+      for (const w of problems.sort(byPos)) process.stderr.write(`nfconform lint: warning: ${w.message}\n`);
+      write(printRuleset(rs));
       continue;
     }
     const { ruleset, errors } = lintNft(text, { file });

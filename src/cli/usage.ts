@@ -20,7 +20,7 @@ export const TRACE_USAGE = `usage: nfconform trace --topology k8s-node|FILE --ru
                       --from HOST (tcp|udp|icmp) DST[:PORT] [--src IP] [--sport N] [--json] [--verbose] [--diagram] [--html FILE] [--kernel [--runtime netns|docker]]`;
 
 export const LINT_USAGE =
-  'usage: nfconform lint FILE [--lang iptables|nft] [--iptables nft|legacy]   (prints the canonical form, or the errors)';
+  'usage: nfconform lint FILE [--lang iptables|nft] [--iptables nft|legacy] [--noflush] [--strict]   (prints the canonical form, or every error as file:line:col; --strict: unsupported features are errors too)';
 
 export const DOCTOR_USAGE =
   'usage: nfconform doctor [--cleanup]   (checks root, netns and tools; --cleanup removes labs of dead runs)';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Observation, TraceEvent } from '../model/index.ts';
 import type { CaseFile } from './case-file.ts';
-import type { LabPool } from './run-case.ts';
+import { runCases, type LabPool } from './run-case.ts';
 import { planCase, probeCount, FIRST_PORT } from './plan.ts';
 import { reproScript } from './repro.ts';
 import { renderPlain } from './render.ts';
@@ -149,6 +149,22 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
         "The divergence did not show again on this run (a probabilistic rule may have taken the model's branch this time).",
         '',
       );
+  }
+  if (!pool) {
+    // no kernel here (a campaign against a model mutant): the page draws the model's path of the first
+    // differing probe
+    const [rep] = await runCases([input.c], { sides: 'model' });
+    const step =
+      rep?.steps.find((s) => s.label === input.diffs[0]?.step && s.trace && s.probe) ??
+      rep?.steps.find((s) => s.trace && s.probe);
+    const first = step?.model[0]?.[0];
+    if (step?.trace && step.probe && first)
+      html = tracePage({
+        title: `${c.name}: ${step.label}`,
+        probe: step.probe,
+        results: [{ p: first.p, observation: first.value, trace: step.trace }],
+        extra: differences,
+      });
   }
   const steps = input.c.steps.map((s, i) =>
     observed[i]

@@ -1,7 +1,15 @@
 // A second model with a planted bug, as the oracle: shows that the engine finds
 // and shrinks a divergence without needing a kernel (the "planted bug" test).
 // It reads the same plan as every other consumer: rulesets, apply and wait steps, repetitions, source ports.
-import { makeLab, newWorld, runProbe, type Observation, type Weighted, type Mutation } from '../model/index.ts';
+import {
+  makeLab,
+  newWorld,
+  runProbe,
+  modelMutant,
+  type Observation,
+  type Weighted,
+  type Mutation,
+} from '../model/index.ts';
 import type { CaseFile } from './case-file.ts';
 import { modelCommand } from './case-commands.ts';
 import { judge, type FieldDiff } from './compare.ts';
@@ -30,8 +38,9 @@ export function judgePlanAgainstMutant(
   const second = modelRulesets(plan.otherRulesets);
   const labs = () => {
     const ref = makeLab(plan.network, rulesets, second);
-    const mut = makeLab(plan.network, rulesets, second);
-    return { ref, mut: mutation === 'none' ? mut : { ...mut, mutation } };
+    // a mutant is the kernel's semantics with one decision replaced (model/mutants.ts)
+    const mut = mutation === 'none' ? ref : makeLab(plan.network, rulesets, second, modelMutant(mutation).semantics);
+    return { ref, mut };
   };
   let { ref, mut } = labs();
   let wr = newWorld(ref);

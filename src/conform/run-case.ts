@@ -395,6 +395,7 @@ function judgeOracle(plan: CasePlan, steps: StepReport[], sides: Sides): void {
     ...K8S_NODE_LAYOUT,
     clusterCIDR: svc.clusterCIDR,
     ...(svc.masqueradeAll ? { masqueradeAll: true } : {}),
+    ...(svc.localhostNodePorts ? { localhostNodePorts: true } : {}),
   };
   const clusters = new Map<string, Cluster>();
   const clusterOf = (text: string) =>

@@ -10,11 +10,13 @@ import { createInterface } from 'node:readline';
 import { execFileSync } from 'node:child_process';
 import type { LabSite, LineChannel, RunResult } from './site.ts';
 import { AGENT_DIR } from './site.ts';
-import { pidAlive } from './names.ts';
+import { ownerAlive, startTimeOf } from './names.ts';
 
 const IMAGE_REPO = 'nfconform-lab';
 const LABEL = 'org.nfconform.lab';
 const OWNER_PID = 'org.nfconform.owner-pid';
+/** the owner's start time (/proc/PID/stat field 22): a reused pid does not keep a container alive */
+const OWNER_START = 'org.nfconform.owner-start';
 const OWNER_HOST = 'org.nfconform.owner-host';
 const RUN = 'org.nfconform.run';
 /** where the agent folder is mounted read-only in the container */
@@ -81,7 +83,10 @@ export async function sweepStaleContainers(docker: Docker = dockerClient()): Pro
     (c) =>
       c.Labels[OWNER_HOST] === hostname() &&
       Number(c.Labels[OWNER_PID]) !== process.pid &&
-      !pidAlive(Number(c.Labels[OWNER_PID])),
+      !ownerAlive({
+        pid: Number(c.Labels[OWNER_PID]),
+        ...(c.Labels[OWNER_START] ? { start: Number(c.Labels[OWNER_START]) } : {}),
+      }),
   );
   await Promise.all(
     stale.map((c) =>
@@ -132,7 +137,13 @@ export class DockerSite implements LabSite {
       Image: image,
       name: `nfc-${process.pid}-${runId}`,
       Cmd: ['node', `${AGENT_IN}supervisor.mjs`],
-      Labels: { [LABEL]: '1', [RUN]: runId, [OWNER_PID]: String(process.pid), [OWNER_HOST]: hostname() },
+      Labels: {
+        [LABEL]: '1',
+        [RUN]: runId,
+        [OWNER_PID]: String(process.pid),
+        [OWNER_START]: String(startTimeOf(process.pid) ?? ''),
+        [OWNER_HOST]: hostname(),
+      },
       OpenStdin: true,
       StdinOnce: true, // stdin closes when this process goes away: the helper exits and the container is removed
       AttachStdin: true,

@@ -304,6 +304,24 @@ export class KernelLab {
     return a;
   }
 
+  /**
+   * Native nft: `nft -f -` (one transaction, all or nothing) in the host's namespace; nft's refusal comes
+   * back verbatim. reset() removes native tables with the rest (`nft flush ruleset`). spec/nft.md §7.
+   */
+  async applyNft(host: string, text: string): Promise<ApplyResult> {
+    const r = await this.agent(host).run(['nft', '-f', '-'], text);
+    this.dirty.add(host);
+    return { ok: r.code === 0, code: r.code, stderr: r.stderr.trim() };
+  }
+
+  /** `nft list ruleset` of a host: native tables and iptables-nft's tables alike. */
+  async listNft(host: string): Promise<string> {
+    const argv = ['nft', 'list', 'ruleset'];
+    const r = await this.agent(host).run(argv);
+    if (r.code !== 0) throw new LabCommandError(argv, r.code, r.stderr);
+    return r.stdout;
+  }
+
   /** iptables-restore (atomic): the kernel's or iptables' refusal comes back verbatim. */
   async apply(host: string, rulesetText: string, backend?: IptablesFlavor): Promise<ApplyResult> {
     const b = backend ?? this.net.hosts.get(host)!.backend;

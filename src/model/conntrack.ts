@@ -68,21 +68,37 @@ export interface CtTable {
   nextId: number;
   entries: CtEntry[];
   index: Map<string, { entry: CtEntry; dir: CtDir }>;
+  /** entries this table may change in place; others are shared with a clone and copied on first write */
+  owned: WeakSet<CtEntry>;
 }
 
 export function newCtTable(): CtTable {
-  return { nextId: 1, entries: [], index: new Map() };
+  return { nextId: 1, entries: [], index: new Map(), owned: new WeakSet() };
 }
 
+/**
+ * A copy that shares its entries with `t` until either side changes one (copy on write, in lookup):
+ * a probe clones the world once per branch, and copying every entry made a run of n repeated
+ * probes cost O(n^2) entry copies (issue 17: repeat 4000 took 57 s).
+ */
 export function cloneCtTable(t: CtTable): CtTable {
-  const out: CtTable = { nextId: t.nextId, entries: [], index: new Map() };
-  for (const e of t.entries) {
-    const c: CtEntry = { ...e, orig: { ...e.orig }, reply: { ...e.reply } };
-    out.entries.push(c);
-    out.index.set(tupleKey(c.orig), { entry: c, dir: 'orig' });
-    out.index.set(tupleKey(c.reply), { entry: c, dir: 'reply' });
-  }
-  return out;
+  t.owned = new WeakSet(); // from now on the original shares its entries too
+  return { nextId: t.nextId, entries: t.entries.slice(), index: new Map(t.index), owned: new WeakSet() };
+}
+
+/** The table's own copy of a shared entry, put in place of the shared one. */
+function own(t: CtTable, e: CtEntry): CtEntry {
+  if (t.owned.has(e)) return e;
+  const c: CtEntry = { ...e, orig: { ...e.orig }, reply: { ...e.reply } };
+  const i = t.entries.indexOf(e);
+  if (i >= 0) t.entries[i] = c;
+  for (const [key, dir] of [
+    [tupleKey(e.orig), 'orig'],
+    [tupleKey(e.reply), 'reply'],
+  ] as const)
+    if (t.index.get(key)?.entry === e) t.index.set(key, { entry: c, dir });
+  t.owned.add(c);
+  return c;
 }
 
 export function expire(t: CtTable, now: number): void {
@@ -96,7 +112,11 @@ export function expire(t: CtTable, now: number): void {
   t.entries = live;
 }
 
+/** The entry a tuple belongs to, writable: callers change it (seen reply, NAT, marks, timeouts). */
 export function lookup(t: CtTable, tuple: Tuple): { entry: CtEntry; dir: CtDir } | undefined {
+  const hit = t.index.get(tupleKey(tuple));
+  if (!hit || t.owned.has(hit.entry)) return hit;
+  own(t, hit.entry);
   return t.index.get(tupleKey(tuple));
 }
 
@@ -130,6 +150,7 @@ export function confirm(t: CtTable, e: CtEntry, now: number): boolean {
   e.confirmed = true;
   e.expires = now + timeoutFor(e);
   t.entries.push(e);
+  t.owned.add(e);
   t.index.set(tupleKey(e.orig), { entry: e, dir: 'orig' });
   t.index.set(tupleKey(e.reply), { entry: e, dir: 'reply' });
   return true;

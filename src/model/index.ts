@@ -38,10 +38,24 @@ export {
   type Sysctls,
 } from './net/topology.ts';
 export { PRESETS, k8sNode } from './net/presets.ts';
-export { makeLab, newWorld, cloneWorld, type ModelLab, type World, type Mutation } from './lab-model.ts';
+export { makeLab, newWorld, cloneWorld, type ModelLab, type World } from './lab-model.ts';
+export { KERNEL, type Semantics } from './semantics.ts';
+export { MUTATIONS, modelMutant, type Mutation, type ModelMutant } from './mutants.ts';
 export { sourceFor } from './path.ts';
 export { runProbe, type Probe, type ProbeRun, type ProbeProto } from './probe.ts';
 export type { Observation, Outcome, Weighted, DropPoint, ConntrackRecord, ErrorReport } from './observation.ts';
 export type { TraceEvent } from './trace.ts';
 export { parseNft, lintNft, printNft, detectLanguage, type NftRuleset } from './nft/index.ts';
+export {
+  SELECTORS as NFT_SELECTORS,
+  DTYPES as NFT_DTYPES,
+  NAMED_PRIORITIES as NFT_NAMED_PRIORITIES,
+  CHAIN_TYPE_HOOKS as NFT_CHAIN_TYPE_HOOKS,
+  LOG_LEVELS as NFT_LOG_LEVELS,
+  REJECT_ICMP as NFT_REJECT_ICMP,
+  REJECT_ICMPX as NFT_REJECT_ICMPX,
+  type SelectorDesc as NftSelectorDesc,
+  type DtypeName as NftDtypeName,
+  type NftHook,
+} from './nft/index.ts';
 export { conntrackDelete, recentWrite, type ConntrackFilter } from './world-commands.ts';

@@ -160,6 +160,11 @@ interface StrOpts {
 export class JsonChecker {
   constructor(readonly file: string) {}
 
+  /** "is required (a string)" for a missing field, else "must be a string, not 3" */
+  private wrong(path: JsonPath, v: unknown, what: string): never {
+    this.fail(path, v === undefined ? `is required (${what})` : `must be ${what}, not ${quote(v)}`);
+  }
+
   fail(path: JsonPath, reason: string): never {
     const pos: SourcePos = { file: this.file, line: 0, col: 0, jsonPath: path };
     throw new InputError('invalid', reason, pos);
@@ -167,7 +172,7 @@ export class JsonChecker {
 
   /** An object; with `keys`, any other key is refused (a misspelt field is not silently ignored). */
   obj(v: unknown, path: JsonPath, keys?: readonly string[]): JsonObject {
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(path, `must be an object, not ${quote(v)}`);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.wrong(path, v, 'an object');
     if (keys)
       for (const k of Object.keys(v))
         if (!keys.includes(k)) this.fail([...path, k], `unknown field (known: ${keys.join(', ')})`);
@@ -175,7 +180,7 @@ export class JsonChecker {
   }
 
   str(v: unknown, path: JsonPath, opts: StrOpts = {}): string {
-    if (typeof v !== 'string') this.fail(path, `must be a string, not ${quote(v)}`);
+    if (typeof v !== 'string') this.wrong(path, v, 'a string');
     const min = opts.min ?? 1;
     if (v.length < min) this.fail(path, min === 1 ? 'must not be empty' : `must have at least ${min} characters`);
     if (opts.max !== undefined && v.length > opts.max) this.fail(path, `must have at most ${opts.max} characters`);
@@ -186,29 +191,29 @@ export class JsonChecker {
 
   int(v: unknown, path: JsonPath, min: number, max: number): number {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
-      this.fail(path, `must be an integer ${min}..${max}, not ${quote(v)}`);
+      this.wrong(path, v, `an integer ${min}..${max}`);
     return v;
   }
 
   num(v: unknown, path: JsonPath, min: number, max: number): number {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max)
-      this.fail(path, `must be a number ${min}..${max}, not ${quote(v)}`);
+      this.wrong(path, v, `a number ${min}..${max}`);
     return v;
   }
 
   bool(v: unknown, path: JsonPath): boolean {
-    if (typeof v !== 'boolean') this.fail(path, `must be true or false, not ${quote(v)}`);
+    if (typeof v !== 'boolean') this.wrong(path, v, 'true or false');
     return v;
   }
 
   arr(v: unknown, path: JsonPath, max = Infinity): unknown[] {
-    if (!Array.isArray(v)) this.fail(path, `must be a list, not ${quote(v)}`);
+    if (!Array.isArray(v)) this.wrong(path, v, 'a list');
     if (v.length > max) this.fail(path, `has ${v.length} entries, at most ${max} allowed`);
     return v;
   }
 
   oneOf<T extends string | number>(v: unknown, path: JsonPath, values: readonly T[]): T {
-    if (!values.includes(v as T)) this.fail(path, `must be one of ${values.join(', ')}, not ${quote(v)}`);
+    if (!values.includes(v as T)) this.wrong(path, v, `one of ${values.join(', ')}`);
     return v as T;
   }
 }

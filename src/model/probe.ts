@@ -5,7 +5,7 @@ import { InputError } from './errors.ts';
 import { parseIp, formatIp, type U32 } from './ip.ts';
 import { PathRun, type Arrival, tupleOf, sourceFor } from './path.ts';
 import { type Pkt, TCP } from './eval/packet.ts';
-import { formatTuple, PROTO_LABEL, tcpStateOf, ctFlagsOf } from './conntrack.ts';
+import { formatTuple, PROTO_LABEL, tcpStateOf, ctFlagsOf, type CtEntry } from './conntrack.ts';
 import { type ModelLab, type World, cloneWorld } from './lab-model.ts';
 import type { TraceEvent } from './trace.ts';
 import {
@@ -358,23 +358,49 @@ function endpoint(
   return `${formatIp(a)}:${range ? `${range[0]}-${range[1]}` : port}`;
 }
 
+type CtRecord = Observation['conntrack'][string][number];
+
+/**
+ * Each entry's record, made once and shared by every observation that shows the entry: a run of n
+ * repeated probes shows O(n^2) entries in all, which as fresh objects took gigabytes (issue 17).
+ * Valid while the entry's tuples and ranges are the same objects (they are replaced, never edited).
+ */
+const RECORDS = new WeakMap<CtEntry, { from: readonly unknown[]; rec: CtRecord }>();
+
+function recordOf(e: CtEntry): CtRecord {
+  const from = [
+    e.orig,
+    e.reply,
+    e.origSportRange,
+    e.randomPort,
+    e.randomDstPort,
+    e.seenReply,
+    e.closed,
+    e.reset,
+    e.assured,
+  ];
+  const hit = RECORDS.get(e);
+  if (hit && hit.from.every((x, i) => x === from[i])) return hit.rec;
+  // a port picked at random (here, or upstream) is shown as its range on both tuples
+  const upstream = e.origSportRange && e.reply.dport === e.orig.sport ? e.origSportRange : undefined;
+  const rec: CtRecord = {
+    proto: PROTO_LABEL[e.orig.proto] ?? `${e.orig.proto}`,
+    orig: formatTuple(e.orig, undefined, e.origSportRange),
+    reply: formatTuple(e.reply, e.randomPort ?? upstream, e.randomDstPort),
+    state: e.orig.proto === 6 ? tcpStateOf(e) : null,
+    flags: ctFlagsOf(e),
+  };
+  RECORDS.set(e, { from, rec });
+  return rec;
+}
+
 function observe(lab: ModelLab, world: World, end: Ending): Observation {
   const conntrack: Observation['conntrack'] = {};
   for (const h of [...lab.ctEnabled].sort()) {
     const st = world.hosts.get(h)!;
     conntrack[h] = st.ct.entries
       .filter((e) => e.confirmed && e.expires > world.now)
-      .map((e) => {
-        // a port picked at random (here, or upstream) is shown as its range on both tuples
-        const upstream = e.origSportRange && e.reply.dport === e.orig.sport ? e.origSportRange : undefined;
-        return {
-          proto: PROTO_LABEL[e.orig.proto] ?? `${e.orig.proto}`,
-          orig: formatTuple(e.orig, undefined, e.origSportRange),
-          reply: formatTuple(e.reply, e.randomPort ?? upstream, e.randomDstPort),
-          state: e.orig.proto === 6 ? tcpStateOf(e) : null,
-          flags: ctFlagsOf(e),
-        };
-      })
+      .map(recordOf)
       .sort((a, b) => (a.orig < b.orig ? -1 : a.orig > b.orig ? 1 : 0));
   }
   const s = end.seen;
@@ -465,6 +491,7 @@ export function runProbe(lab: ModelLab, world: World, probe: Probe, opts: ProbeO
 
 /** Results with equal observations are one outcome; their probabilities add up. */
 function mergeSame(list: Weighted<ProbeRun>[]): Weighted<ProbeRun>[] {
+  if (list.length < 2) return list; // one result: nothing to merge (and no O(conntrack) key to build)
   const byKey = new Map<string, Weighted<ProbeRun>>();
   for (const r of list) {
     const key = JSON.stringify(r.value.observation);

@@ -216,7 +216,7 @@ test('run --html: the truth table with filters by tag, suite and status, failure
   expect(onlyFail.dom).toContain('1 of 2 cases shown');
 });
 
-test('fuzz artifacts: explain.html beside explain.md opens and lists the differences', async () => {
+test('fuzz artifacts: explain.html beside explain.md draws the path and lists the differences', async () => {
   const { writeArtifacts } = await import('../../src/conform/artifacts.ts');
   const out = await writeArtifacts(mkdtempSync(join(dir, 'fuzz-')), {
     c: {
@@ -229,7 +229,8 @@ test('fuzz artifacts: explain.html beside explain.md opens and lists the differe
   expect(existsSync(join(out, 'explain.md'))).toBe(true);
   const page = open(pathToFileURL(join(out, 'explain.html')).href);
   expect(consoleErrors(page.log)).toEqual([]);
-  expect(page.dom).toContain('<h1>planted &lt;divergence&gt;</h1>');
+  expect(page.dom).toContain('<h1>planted &lt;divergence&gt;: pod1 tcp 10.244.1.12:8080');
+  expect(page.dom).toMatch(/<div class="diagram">.*data-host="pod1".*data-host="node".*data-host="pod2"/s);
   expect(page.dom).toMatch(
     /<li>pod1 tcp 10\.244\.1\.12:8080: <b>outcome<\/b>: model <code>"delivered"<\/code>, kernel <code>"dropped"<\/code><\/li>/,
   );

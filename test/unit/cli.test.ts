@@ -1,6 +1,6 @@
 // The command line: bad input exits 2 with file:line:col and no stack trace.
 import { test, expect } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,17 +10,12 @@ const BIN = fileURLToPath(new URL('../../bin/nfconform.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'nfc-cli-'));
 
 function cli(args: string[]): { code: number; out: string; err: string } {
-  try {
-    const out = execFileSync(process.execPath, [BIN, ...args], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1' },
-    });
-    return { code: 0, out, err: '' };
-  } catch (e) {
-    const x = e as { status: number; stdout: string; stderr: string };
-    return { code: x.status, out: x.stdout, err: x.stderr };
-  }
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 
 test('lint prints the canonical form', () => {
@@ -41,12 +36,59 @@ test('a malformed ruleset: exit 2, file:line:col, the cause, no stack trace', ()
   expect(r.err).not.toMatch(/\n\s+at /);
 });
 
-test('an unknown match is reported as unsupported, exit 2', () => {
+test('an unknown match is a warning (exit 0); --strict makes it an error (exit 2)', () => {
   const f = join(dir, 'unsupported.rules');
-  writeFileSync(f, '*filter\n-A INPUT -m physdev --physdev-in veth0 -j DROP\nCOMMIT\n');
+  writeFileSync(f, '*filter\n-A INPUT -m physdev --physdev-in veth0 -j DROP\n-A INPUT -j ACCEPT\nCOMMIT\n');
+  const r = cli(['lint', f]);
+  expect(r.code).toBe(0);
+  expect(r.err).toContain(`${f}:2:13: unsupported: match module "physdev"`);
+  expect(r.out).toContain('-A INPUT -j ACCEPT');
+  const s = cli(['lint', '--strict', f]);
+  expect(s.code).toBe(2);
+  expect(s.err).toContain('unsupported: match module "physdev"');
+});
+
+test('lint lists every problem of a file in one run, each as file:line:col', () => {
+  const f = join(dir, 'many.rules');
+  writeFileSync(
+    f,
+    [
+      '* nat',
+      '-A PREROUTING -p tcp --dport 99999 -j ACCEPT',
+      '-A PREROUTING -m nosuch -j ACCEPT',
+      '-A PREROUTING -d ! 10.0.0.0/8 -j ACCEPT',
+      '-A PREROUTING -j NOCHAIN-HERE',
+      '-A PREROUTING -p tcp -j REDIRECT --to-port 8080',
+      'COMMIT',
+      '',
+    ].join('\n'),
+  );
   const r = cli(['lint', f]);
   expect(r.code).toBe(2);
-  expect(r.err).toContain('unsupported: match module "physdev"');
+  for (const at of [':2:30: ', ':3:18: unsupported', ':4:20: ', ':5:18: ']) expect(r.err).toContain(`${f}${at}`);
+  expect(r.err).toContain("write `! -d 10.0.0.0/8'");
+  expect(r.err).not.toContain(`${f}:6:`);
+});
+
+test('--noflush: chains a fragment jumps to without declaring them are taken to exist', () => {
+  const f = join(dir, 'fragment.rules');
+  writeFileSync(f, '*filter\n:KUBE-FW - [0:0]\n-A INPUT -j KUBE-FIREWALL\n-A KUBE-FW -j DROP\nCOMMIT\n');
+  expect(cli(['lint', f]).code).toBe(2);
+  const r = cli(['lint', '--noflush', f]);
+  expect(r.code).toBe(0);
+  expect(r.out).toContain('-A INPUT -j KUBE-FIREWALL');
+});
+
+test('a script: program paths, sudo and backslash continuations', () => {
+  const f = join(dir, 'script.sh');
+  writeFileSync(
+    f,
+    '#!/bin/sh\n/sbin/iptables -A INPUT -p tcp \\\n    --dport ssh \\\n    -j ACCEPT\nsudo /usr/sbin/iptables-legacy -t nat -A POSTROUTING -s 10.0.0.0/8,10.1.0.0/16 -j MASQUERADE\n',
+  );
+  const r = cli(['lint', f]);
+  expect(r.code).toBe(0);
+  expect(r.out).toContain('-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT');
+  expect(r.out).toContain('-A POSTROUTING -s 10.1.0.0/16 -j MASQUERADE');
 });
 
 test('a broken case file: exit 2 with the file and the field', () => {

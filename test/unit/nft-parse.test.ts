@@ -85,7 +85,12 @@ describe('bad nft input: file:line:col, typed', () => {
     ],
     ['conflicting protocols', inChain('meta l4proto udp tcp dport 80'), 'invalid', ''],
     ['statement after a verdict', inChain('accept counter'), 'invalid', ''],
-    ['a loop', 'table ip t {\n chain a { jump b; }\n chain b { jump a; }\n}\n', 'invalid', ''],
+    [
+      'a loop reached from a base chain',
+      'table ip t {\n chain h { type filter hook input priority 0; jump a; }\n chain a { jump b; }\n chain b { jump a; }\n}\n',
+      'invalid',
+      '',
+    ],
     ['ip6 family', 'table ip6 t {\n}\n', 'unsupported', 'x.nft:1:7'],
     ['a data map', 'table ip t {\n map m { type ipv4_addr : ipv4_addr; }\n}\n', 'unsupported', ''],
     ['limit', inChain('limit rate 10/second'), 'unsupported', ''],

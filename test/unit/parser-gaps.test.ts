@@ -116,3 +116,24 @@ test('single quotes are ordinary characters in iptables-restore input', () => {
     /Bad argument `b''/,
   );
 });
+
+describe('files as tools write them', () => {
+  test('"* nat" (a space after the star, as Istio writes it) is the nat table', () => {
+    const rs = parseRuleset('* nat\n-A OUTPUT -p tcp -j REDIRECT --to-ports 15001\nCOMMIT\n');
+    expect(rs.tables.get('nat')!.chains.get('OUTPUT')!.rules).toHaveLength(1);
+  });
+  test('with problems collected, every bad line is reported and the good ones are kept', () => {
+    const problems: InputError[] = [];
+    const rs = parseRuleset(
+      '*filter\n-A INPUT -s 1.2.3.4.5 -j ACCEPT\n-A INPUT -m nosuch -j ACCEPT\n-A INPUT -j DROP\nCOMMIT\n',
+      {
+        problems,
+      },
+    );
+    expect(problems.map((p) => [p.pos?.line, p.kind])).toEqual([
+      [2, 'syntax'],
+      [3, 'unsupported'],
+    ]);
+    expect(rs.tables.get('filter')!.chains.get('INPUT')!.rules).toHaveLength(1);
+  });
+});

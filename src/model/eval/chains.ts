@@ -3,12 +3,13 @@
 // closures; long chains get an index on exact destination addresses so that a
 // kube-proxy KUBE-SERVICES chain is not scanned linearly.
 import { type U32, cidrMask } from '../ip.ts';
-import type { Ruleset, Rule, TableName, Hook, ExtInstance, Chain } from '../rules/types.ts';
-import type { NatRange } from '../rules/kinds.ts';
-import { opt } from '../rules/descriptors.ts';
+import type { Ruleset, Rule, TableName, Hook, Chain } from '../rules/types.ts';
 import { printRuleSpec } from '../rules/print.ts';
 import { MATCHERS, type Test, type MatchEnv } from './matchers.ts';
+import { targetAction, type TargetAction, type NatRequest } from './targets.ts';
 import type { Pkt } from './packet.ts';
+
+export type { NatRequest } from './targets.ts';
 
 export interface CompiledRule {
   index: number;
@@ -16,8 +17,8 @@ export interface CompiledRule {
   test: Test;
   /** "table/chain/number": key of per-rule state (statistic nth counters) */
   id: string;
-  /** terminal extension targets, decoded once */
-  terminal?: { kind: 'reject'; with: string } | { kind: 'nat'; nat: NatRequest };
+  /** an extension target's action, decoded once (eval/targets.ts) */
+  action?: TargetAction;
   /** the chain a jump or goto goes to, resolved once */
   jumpTo?: CompiledChain;
 }
@@ -96,13 +97,7 @@ const exactDst = (r: Rule) =>
 function compileChain(table: TableName, c: Chain): CompiledChain {
   const rules = c.rules.map((rule, i): CompiledRule => {
     const cr: CompiledRule = { index: i, rule, test: compileRule(rule), id: `${table}/${c.name}/${i + 1}` };
-    const t = rule.target;
-    if (t?.kind === 'ext' && TERMINAL_EXT.has(t.ext.name)) {
-      cr.terminal =
-        t.ext.name === 'REJECT'
-          ? { kind: 'reject', with: opt(t.ext, '--reject-with')!.value as string }
-          : { kind: 'nat', nat: natRequest(t.ext) };
-    }
+    if (rule.target?.kind === 'ext') cr.action = targetAction(rule.target.ext);
     return cr;
   });
   const other = rules.filter((r) => !exactDst(r.rule));
@@ -148,14 +143,6 @@ export type TableVerdict =
   | { kind: 'reject'; with: string; chain: string; rule: number }
   | { kind: 'nat'; nat: NatRequest; chain: string; rule: number };
 
-export interface NatRequest {
-  target: 'DNAT' | 'SNAT' | 'MASQUERADE' | 'REDIRECT';
-  range: NatRange;
-  random: boolean;
-  randomFully: boolean;
-  persistent: boolean;
-}
-
 export interface RuleHit {
   table: TableName;
   chain: string;
@@ -167,25 +154,11 @@ export interface RuleHit {
 }
 
 export interface TraverseHooks {
-  /** per-rule side effects that are not verdicts (MARK, CONNMARK, NOTRACK, LOG) */
-  applyNonTerminal: (ext: ExtInstance, p: Pkt, env: MatchEnv) => string;
+  /** every rule that matched (and, when verbose, every rule that did not), for the trace */
   onRule?: (hit: RuleHit) => void;
 }
 
-function natRequest(ext: ExtInstance): NatRequest {
-  const target = ext.name as NatRequest['target'];
-  const rangeOpt = opt(ext, '--to-destination') ?? opt(ext, '--to-source') ?? opt(ext, '--to-ports');
-  return {
-    target,
-    range: (rangeOpt?.value as NatRange | undefined) ?? {},
-    random: opt(ext, '--random') !== undefined,
-    randomFully: opt(ext, '--random-fully') !== undefined,
-    persistent: opt(ext, '--persistent') !== undefined,
-  };
-}
-
 const ACCEPT: TableVerdict = { kind: 'accept' };
-const TERMINAL_EXT = new Set(['REJECT', 'DNAT', 'SNAT', 'MASQUERADE', 'REDIRECT']);
 
 function candidates(c: CompiledChain, dst: U32): CompiledRule[] {
   return c.byDst ? (c.byDst.get(dst) ?? c.other) : c.rules;
@@ -255,14 +228,15 @@ export function traverse(
       k = 0;
       continue;
     }
-    const term = cr.terminal;
-    if (term) {
-      onRule?.(hit(table, chain, cr, printRuleSpec({ matches: [], target: t })));
-      if (term.kind === 'reject') return { kind: 'reject', with: term.with, chain: chain.name, rule: cr.index + 1 };
-      return { kind: 'nat', nat: term.nat, chain: chain.name, rule: cr.index + 1 };
+    const action = cr.action!;
+    if (action.kind === 'continue') {
+      const what = action.act(p, env);
+      onRule?.(hit(table, chain, cr, what));
+      continue;
     }
-    const action = hooks.applyNonTerminal(t.ext, p, env);
-    onRule?.(hit(table, chain, cr, action));
+    onRule?.(hit(table, chain, cr, printRuleSpec({ matches: [], target: t })));
+    if (action.kind === 'reject') return { kind: 'reject', with: action.with, chain: chain.name, rule: cr.index + 1 };
+    return { kind: 'nat', nat: action.nat, chain: chain.name, rule: cr.index + 1 };
   }
 }
 

@@ -2,8 +2,8 @@
 // names; a unit test checks that every match descriptor has an evaluator.
 import { type Cidr, type U32, cidrMask } from '../ip.ts';
 import type { ExtInstance } from '../rules/types.ts';
-import type { NumRange, MarkMask, TcpFlags, IcmpType } from '../rules/kinds.ts';
-import { opt } from '../rules/descriptors.ts';
+import type { NumRange } from '../rules/kinds.ts';
+import { optValue, valueAs, hasOpt } from './options.ts';
 import type { Pkt, CtRef, HostState } from './packet.ts';
 import type { Host } from '../net/topology.ts';
 import { isBroadcast } from '../net/routing.ts';
@@ -63,15 +63,15 @@ export const MATCHERS: Record<string, Builder> = {
     const tests: Test[] = [];
     for (const o of ext.opts) {
       if (o.name === '--sport') {
-        const r = o.value as NumRange;
+        const r = valueAs(ext.name, o, 'portRange');
         tests.push((p) => xor(o.neg, inRange(r, p.sport)));
       }
       if (o.name === '--dport') {
-        const r = o.value as NumRange;
+        const r = valueAs(ext.name, o, 'portRange');
         tests.push((p) => xor(o.neg, inRange(r, p.dport)));
       }
       if (o.name === '--tcp-flags') {
-        const f = o.value as TcpFlags;
+        const f = valueAs(ext.name, o, 'tcpFlags');
         tests.push((p) => xor(o.neg, (p.tcpFlags & f.mask) === f.comp));
       }
     }
@@ -80,15 +80,15 @@ export const MATCHERS: Record<string, Builder> = {
   udp: (ext) => MATCHERS.tcp!(ext),
   sctp: (ext) => MATCHERS.tcp!(ext),
   icmp: (ext) => {
-    const o = opt(ext, '--icmp-type');
+    const o = ext.opts.find((x) => x.name === '--icmp-type');
     if (!o) return () => true;
-    const t = o.value as IcmpType;
+    const t = valueAs(ext.name, o, 'icmpType');
     if (t.type === 255) return () => !o.neg;
     return (p) => xor(o.neg, p.icmpType === t.type && p.icmpCode >= t.codeLo && p.icmpCode <= t.codeHi);
   },
   multiport: (ext) => {
     const o = ext.opts[0]!;
-    const list = o.value as readonly NumRange[];
+    const list = valueAs(ext.name, o, 'portList');
     const has = (v: number) => list.some((r) => inRange(r, v));
     if (o.name === '--sports') return (p) => xor(o.neg, has(p.sport));
     if (o.name === '--dports') return (p) => xor(o.neg, has(p.dport));
@@ -98,13 +98,13 @@ export const MATCHERS: Record<string, Builder> = {
   // counting only: xt_nfacct.c nfacct_mt always returns true
   nfacct: () => () => true,
   mark: (ext) => {
-    const o = opt(ext, '--mark')!;
-    const m = o.value as MarkMask;
+    const o = ext.opts.find((x) => x.name === '--mark')!;
+    const m = valueAs(ext.name, o, 'markMask');
     return (p) => xor(o.neg, (p.mark & m.mask) >>> 0 === m.value);
   },
   state: (ext) => {
-    const o = opt(ext, '--state')!;
-    const set = o.value as readonly string[];
+    const o = ext.opts.find((x) => x.name === '--state')!;
+    const set = valueAs(ext.name, o, 'states');
     return (p, env) => xor(o.neg, set.includes(ctStateOf(env, p)));
   },
   conntrack: (ext) => {
@@ -112,7 +112,7 @@ export const MATCHERS: Record<string, Builder> = {
     for (const o of ext.opts) {
       switch (o.name) {
         case '--ctstate': {
-          const set = o.value as readonly string[];
+          const set = valueAs(ext.name, o, 'ctStates');
           tests.push((p, env) => {
             const st = ctStateOf(env, p);
             let hit = set.includes(st);
@@ -127,7 +127,7 @@ export const MATCHERS: Record<string, Builder> = {
         case '--ctorigdst':
         case '--ctreplsrc':
         case '--ctrepldst': {
-          const c = o.value as Cidr;
+          const c = valueAs(ext.name, o, 'cidrShort');
           const side = o.name.includes('orig') ? 'orig' : 'reply';
           const field = o.name.endsWith('src') ? 'src' : 'dst';
           tests.push((_p, env) => env.ct !== undefined && xor(o.neg, inCidr(c, env.ct.entry[side][field])));
@@ -137,14 +137,14 @@ export const MATCHERS: Record<string, Builder> = {
         case '--ctorigdstport':
         case '--ctreplsrcport':
         case '--ctrepldstport': {
-          const r = o.value as NumRange;
+          const r = valueAs(ext.name, o, 'portRange');
           const side = o.name.includes('orig') ? 'orig' : 'reply';
           const field = o.name.includes('srcport') ? 'sport' : 'dport';
           tests.push((_p, env) => env.ct !== undefined && xor(o.neg, inRange(r, env.ct.entry[side][field])));
           break;
         }
         case '--ctdir': {
-          const want = o.value === 'ORIGINAL' ? 'orig' : 'reply';
+          const want = valueAs(ext.name, o, 'ctDir') === 'ORIGINAL' ? 'orig' : 'reply';
           tests.push((_p, env) => env.ct !== undefined && env.ct.dir === want);
           break;
         }
@@ -154,27 +154,27 @@ export const MATCHERS: Record<string, Builder> = {
   },
   addrtype: (ext) => {
     const tests: Test[] = [];
-    const limitIn = opt(ext, '--limit-iface-in') !== undefined;
-    const limitOut = opt(ext, '--limit-iface-out') !== undefined;
+    const limitIn = hasOpt(ext, '--limit-iface-in');
+    const limitOut = hasOpt(ext, '--limit-iface-out');
     const dev = (env: MatchEnv) => (limitIn ? env.inIf : limitOut ? env.outIf : undefined);
     for (const o of ext.opts) {
       if (o.name !== '--src-type' && o.name !== '--dst-type') continue;
-      const set = o.value as readonly string[];
+      const set = valueAs(ext.name, o, 'addrTypes');
       const field = o.name === '--src-type' ? 'src' : 'dst';
       tests.push((p, env) => xor(o.neg, set.includes(addrType(env.host, p[field], dev(env)))));
     }
     return all(tests);
   },
   statistic: (ext) => {
-    const mode = opt(ext, '--mode')!.value;
+    const mode = optValue(ext, '--mode', 'statMode');
     if (mode === 'random') {
-      const o = opt(ext, '--probability')!;
-      const prob = (o.value as number) / 0x80000000;
+      const o = ext.opts.find((x) => x.name === '--probability')!;
+      const prob = valueAs(ext.name, o, 'probability') / 0x80000000;
       return (_p, env) => xor(o.neg, env.choose(prob, `statistic --probability ${prob.toFixed(5)}`));
     }
-    const every = opt(ext, '--every')!;
-    const packet = (opt(ext, '--packet')?.value as number | undefined) ?? 0;
-    const everyMinus1 = (every.value as number) - 1;
+    const every = ext.opts.find((x) => x.name === '--every')!;
+    const packet = optValue(ext, '--packet', 'uint') ?? 0;
+    const everyMinus1 = valueAs(ext.name, every, 'uint') - 1;
     return (_p, env) => {
       // xt_statistic: count wraps at every-1; the rule matches when the new count equals --packet
       const old = env.state.nth.get(env.ruleId) ?? 0;
@@ -185,12 +185,12 @@ export const MATCHERS: Record<string, Builder> = {
   },
   recent: (ext) => {
     const action = ext.opts.find((o) => ['--set', '--rcheck', '--update', '--remove'].includes(o.name))!;
-    const name = opt(ext, '--name')!.value as string;
-    const mask = (opt(ext, '--mask')!.value as Cidr).addr;
-    const useSrc = opt(ext, '--rdest') === undefined;
-    const seconds = opt(ext, '--seconds')?.value as number | undefined;
-    const hitcount = opt(ext, '--hitcount')?.value as number | undefined;
-    const reap = opt(ext, '--reap') !== undefined;
+    const name = optValue(ext, '--name', 'rawString')!;
+    const mask = optValue(ext, '--mask', 'host')!.addr;
+    const useSrc = !hasOpt(ext, '--rdest');
+    const seconds = optValue(ext, '--seconds', 'uint');
+    const hitcount = optValue(ext, '--hitcount', 'uint');
+    const reap = hasOpt(ext, '--reap');
     return (p, env) => {
       let list = env.state.recent.get(name);
       if (!list) env.state.recent.set(name, (list = new Map()));

@@ -1,5 +1,5 @@
 // The packet as the model sees it, and the per-host mutable state rules can touch.
-import type { U32 } from '../ip.ts';
+import { type U32, formatIp } from '../ip.ts';
 import type { CtTable, CtEntry, CtDir, CtState, Tuple } from '../conntrack.ts';
 import { cloneCtTable, newCtTable } from '../conntrack.ts';
 
@@ -53,4 +53,19 @@ export function clonePkt(p: Pkt): Pkt {
   const c = { ...p };
   if (p.embedded) c.embedded = { ...p.embedded };
   return c;
+}
+
+/** One line for traces: "tcp a:p > b:q [SYN]", "icmp a > b type=8 code=0 id=N". */
+export function formatPkt(p: Pkt): string {
+  const proto = p.proto === 6 ? 'tcp' : p.proto === 17 ? 'udp' : p.proto === 1 ? 'icmp' : `proto ${p.proto}`;
+  if (p.proto === 6 || p.proto === 17) {
+    const flags =
+      p.proto === 6
+        ? ` [${['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG'].filter((_, i) => p.tcpFlags & (1 << i)).join(',')}]`
+        : '';
+    return `${proto} ${formatIp(p.src)}:${p.sport} > ${formatIp(p.dst)}:${p.dport}${flags}${p.mark ? ` mark=0x${p.mark.toString(16)}` : ''}`;
+  }
+  if (p.proto === 1)
+    return `icmp ${formatIp(p.src)} > ${formatIp(p.dst)} type=${p.icmpType} code=${p.icmpCode}${p.icmpType === 8 || p.icmpType === 0 ? ` id=${p.sport}` : ''}`;
+  return `${proto} ${formatIp(p.src)} > ${formatIp(p.dst)}`;
 }

@@ -2,6 +2,8 @@
 // (spec/nft.md §4): a refused command refuses the whole file, as `nft -f` does.
 import { InputError, type SourcePos } from '../errors.ts';
 import { DTYPES } from './datatypes.ts';
+import { PROTO_NAME } from './protocols.ts';
+import { protoAfter } from './proto-ctx.ts';
 import { selector, CHAIN_TYPE_HOOKS } from './descriptors.ts';
 import { parseNftCommands, resolveElement, type Command, type TableRef } from './parse.ts';
 import { validateNftTable } from './validate.ts';
@@ -73,16 +75,15 @@ function checkVerdictTarget(t: NftTable, v: Verdict | undefined, pos: SourcePos)
 /** nft's protocol context over a rule (src/evaluate.c): conflicting protocols, nat ports need one. */
 function checkRule(t: NftTable, stmts: readonly Stmt[], spos: readonly SourcePos[], pos: SourcePos): void {
   let proto: number | undefined;
+  // an ip payload match before a nat statement tells nft the family in an inet table
+  let ipContext = false;
   const at = (i: number) => spos[i] ?? pos;
   const l4Of = (name: string) => selector(name).l4;
   const useL4 = (l4: string | undefined, i: number) => {
     if (l4 !== 'tcp' && l4 !== 'udp') return;
     const n = l4 === 'tcp' ? 6 : 17;
     if (proto !== undefined && proto !== n)
-      throw invalid(
-        `conflicting protocols specified: ${proto === 6 ? 'tcp' : proto === 17 ? 'udp' : proto} vs. ${l4}`,
-        at(i),
-      );
+      throw invalid(`conflicting protocols specified: ${PROTO_NAME[proto] ?? 'unknown'} vs. ${l4}`, at(i));
     proto = n;
   };
   stmts.forEach((s, i) => {
@@ -90,14 +91,8 @@ function checkRule(t: NftTable, stmts: readonly Stmt[], spos: readonly SourcePos
       const e = s.k === 'match' ? s.left : s.key;
       const names = e.kind === 'concat' ? e.parts : e.kind === 'numgen' ? [] : [e.name];
       for (const n of names) useL4(l4Of(n), i);
-      if (s.k === 'match' && e.kind === 'sel' && selector(e.name).field === 'l4proto' && s.op === 'eq') {
-        if (s.right.kind === 'values' && s.right.value.kind === 'value') {
-          const n = s.right.value.v as number;
-          if (proto !== undefined && proto !== n && (n === 6 || n === 17))
-            throw invalid(`conflicting protocols specified`, at(i));
-          proto = n;
-        }
-      }
+      if (names.some((n) => n.startsWith('ip '))) ipContext = true;
+      proto = protoAfter(s, proto);
       const want = exprDtypes(e);
       const ref =
         s.k === 'match'
@@ -117,28 +112,37 @@ function checkRule(t: NftTable, stmts: readonly Stmt[], spos: readonly SourcePos
             at(i),
           );
       }
+      if (s.k === 'vmap' && s.map.kind === 'set') {
+        // one key with two verdicts reaches the kernel twice (EEXIST, measured)
+        const seen = new Map<string, string>();
+        for (const el of s.map.elements) {
+          const k = JSON.stringify(el.key);
+          const v = JSON.stringify(el.verdict);
+          if (seen.has(k) && seen.get(k) !== v) throw invalid('a key of the verdict map has two verdicts', at(i));
+          seen.set(k, v);
+        }
+      }
       if (s.k === 'vmap' && s.map.kind === 'set')
         for (const el of s.map.elements) checkVerdictTarget(t, el.verdict, at(i));
       if (s.k === 'match' && s.left.kind === 'sel' && selector(s.left.name).dtype === 'iface_index')
         checkIface(s.right, at(i));
     }
+    // measured: refused after a udp (or udplite) context, accepted after others
+    if (s.k === 'reject' && s.with?.type === 'tcp-reset' && (proto === 17 || proto === 136))
+      throw invalid('you cannot use tcp reset with this protocol', at(i));
     if (s.k === 'verdict') checkVerdictTarget(t, s.v, at(i));
     if (s.k === 'nat') {
-      if (t.family === 'inet' && !s.ipFamily)
+      if (t.family === 'inet' && !s.ipFamily && !ipContext)
         throw invalid('ip or ip6 must be specified with address for inet tables', at(i));
       if (s.port !== undefined && proto !== 6 && proto !== 17)
         throw invalid('transport protocol mapping is only valid after transport protocol match', at(i));
     }
     if (s.k === 'masquerade' && s.port !== undefined && proto !== 6 && proto !== 17)
       throw invalid('transport protocol mapping is only valid after transport protocol match', at(i));
-    if (s.k === 'reject' && s.with?.type === 'tcp-reset') {
-      if (proto !== undefined && proto !== 6)
-        throw invalid('conflicting protocols specified: reject with tcp reset', at(i));
-    }
     if (s.k === 'reject' && s.with?.type === 'icmpx' && t.family === 'ip')
       throw invalid('abstracted ICMP unreachable not supported', at(i));
-    if (s.k === 'reject' && s.with?.type === 'icmp' && t.family === 'inet')
-      throw new InputError('unsupported', 'reject with icmp in an inet table', at(i));
+    if (s.k === 'reject' && s.with?.type === 'icmp' && t.family === 'inet' && !ipContext)
+      throw new InputError('unsupported', 'reject with icmp in an inet table without an ip match before it', at(i));
   });
 }
 

@@ -3,6 +3,7 @@
 // elements, src/mergesort.c), and how many elements nft prints per line (src/expression.c).
 import { parseIp, formatIp } from '../ip.ts';
 import type { Atom, DtypeName } from './types.ts';
+import { PROTO_BY_NAME, PROTO_NAME, SERVICE_BY_NAME } from './protocols.ts';
 
 export interface DtypeDesc {
   name: DtypeName;
@@ -22,23 +23,9 @@ export interface DtypeDesc {
   print(v: Atom): string;
 }
 
-const PROTOS: Record<string, number> = {
-  icmp: 1,
-  igmp: 2,
-  ipencap: 4,
-  tcp: 6,
-  egp: 8,
-  udp: 17,
-  gre: 47,
-  esp: 50,
-  ah: 51,
-  sctp: 132,
-  udplite: 136,
-  dccp: 33,
-};
-// the names nft prints (its /etc/protocols lookup on Debian 12)
-const PROTO_PRINT: Record<number, string> = Object.fromEntries(Object.entries(PROTOS).map(([k, v]) => [v, k]));
-const SERVICES: Record<string, number> = { ssh: 22, http: 80, https: 443, domain: 53, smtp: 25, ftp: 21, telnet: 23 };
+const PROTOS = PROTO_BY_NAME as Record<string, number>;
+const PROTO_PRINT = PROTO_NAME;
+const SERVICES = SERVICE_BY_NAME as Record<string, number>;
 
 const uint = (max: number) => (text: string) => {
   if (!/^(0x[0-9a-fA-F]+|\d+)$/.test(text)) return undefined;
@@ -118,6 +105,8 @@ export const DTYPES: Record<DtypeName, DtypeDesc> = {
     setType: 'mark',
     bits: 32,
     byteorder: 'host',
+    // "meta mark 0x12340000/16" is how nft lists "meta mark & 0xffff0000 == 0x12340000"
+    prefix: true,
     range: true,
     perLine: 5,
     parse: uint(0xffffffff),

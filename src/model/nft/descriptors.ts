@@ -61,7 +61,7 @@ export const SELECTORS: readonly SelectorDesc[] = [
     concat: true,
   },
   { name: 'ip protocol', dtype: 'inet_proto', payload: { base: 'network', offset: 9, len: 1 }, field: 'l4proto' },
-  { name: 'meta l4proto', aliases: ['l4proto'], dtype: 'inet_proto', field: 'l4proto', concat: true },
+  { name: 'meta l4proto', dtype: 'inet_proto', field: 'l4proto', concat: true },
   port('tcp', 'sport'),
   port('tcp', 'dport'),
   port('udp', 'sport'),

@@ -15,6 +15,7 @@ export interface Tok {
 const PUNCT = [
   '!=',
   '==',
+  '+',
   '{',
   '}',
   ';',

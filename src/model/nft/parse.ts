@@ -739,8 +739,11 @@ export class NftParser {
     if (this.is('map')) throw this.unsupported('data maps (map @m); only verdict maps');
     if (this.is('set')) throw this.err(`"set" is only for meta mark and ct mark`);
     let op: 'eq' | 'ne' = 'eq';
-    if (this.is('==')) this.next();
-    else if (this.is('!=')) {
+    let explicit = false;
+    if (this.is('==')) {
+      this.next();
+      explicit = true;
+    } else if (this.is('!=')) {
       this.next();
       op = 'ne';
     } else if (this.is('<') || this.is('>') || ['lt', 'gt', 'le', 'ge', '<=', '>='].includes(this.t.text))
@@ -760,7 +763,18 @@ export class NftParser {
     } else {
       const dt = dts[0]!;
       const first = this.value(dt);
-      if (dt.flags && this.is(',')) {
+      if (dt.flags && this.is('|')) {
+        // "a | b", as nft lists an equality on several flags: the whole value
+        let bits = first.kind === 'value' ? (first.v as number) : 0;
+        while (this.is('|')) {
+          this.next();
+          const v = this.value(dt);
+          if (v.kind !== 'value') throw this.err('expected a flag');
+          bits |= v.v as number;
+        }
+        right = { kind: 'values', value: { kind: 'flags', v: bits } };
+        explicit = true;
+      } else if (dt.flags && this.is(',')) {
         let bits = first.kind === 'value' ? (first.v as number) : 0;
         while (this.is(',')) {
           this.next();
@@ -771,9 +785,20 @@ export class NftParser {
         right = { kind: 'values', value: { kind: 'flags', v: bits } };
       } else right = { kind: 'values', value: first };
     }
+    if (left.kind === 'sel' && dts[0]!.name === 'mark' && right.kind === 'values' && right.value.kind === 'prefix') {
+      const { v, len } = right.value;
+      const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+      return {
+        k: 'match',
+        left: { kind: 'and', name: left.name, mask },
+        op,
+        right: { kind: 'values', value: { kind: 'value', v } },
+      };
+    }
     if (left.kind === 'and' && !(right.kind === 'values' && right.value.kind === 'value'))
       throw this.unsupported('a masked mark compared with a set, range or prefix', start);
-    return { k: 'match', left, op, right };
+    const flagsEq = explicit && dts.length === 1 && dts[0]!.flags && right.kind !== 'ref';
+    return flagsEq ? { k: 'match', left, op, right, explicit: true } : { k: 'match', left, op, right };
   }
 
   private markSource(): MarkSource {

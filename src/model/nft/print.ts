@@ -6,7 +6,9 @@ import { DTYPES, type DtypeDesc } from './datatypes.ts';
 import { selector, NAMED_PRIORITIES } from './descriptors.ts';
 import { canonicalElements } from './sets.ts';
 import { exprDtypes } from './apply.ts';
+import { protoAfter } from './proto-ctx.ts';
 import type {
+  Rhs,
   NftRuleset,
   NftTable,
   NftChain,
@@ -19,6 +21,11 @@ import type {
   Verdict,
   NftHook,
 } from './types.ts';
+
+function prefixLen(mask: number): number | undefined {
+  for (let len = 0; len <= 32; len++) if ((len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0) === mask) return len;
+  return undefined;
+}
 
 export function printPriority(prio: number, hook: NftHook): string {
   for (const p of NAMED_PRIORITIES) {
@@ -55,7 +62,7 @@ function printElement(e: Element, dts: readonly DtypeDesc[]): string {
 /** A named set's "elements = { ... }": nft breaks lines after perLine elements (src/expression.c). */
 function printNamedElements(s: NftSet): string {
   const dts = s.key.map((k) => DTYPES[k]);
-  const { elements } = canonicalElements(s.elements, s.key, false);
+  const { elements } = canonicalElements(s.elements, s.key, false, s.interval);
   const perLine = s.key.length > 1 ? 0 : dts[0]!.perLine;
   let out = '{ ';
   let count = 0;
@@ -97,17 +104,23 @@ function exprText(e: Expr, l4: (name: string) => string): string {
 
 interface Ctx {
   family: NftTable['family'];
+  /** an ip expression in the rule tells nft the family in an inet table */
+  ipContext?: boolean;
 }
-
-type Item = { stmt: Stmt; text?: string };
 
 const isPortEq = (s: Stmt): s is Extract<Stmt, { k: 'match' }> =>
   s.k === 'match' &&
   s.op === 'eq' &&
   s.left.kind === 'sel' &&
   selector(s.left.name).payload?.base === 'transport' &&
-  s.right.kind === 'values' &&
-  s.right.value.kind === 'value';
+  singleValue(s.right) !== undefined;
+
+/** "v" or "{ v }" (nft turns a one-element anonymous set into a plain comparison) */
+function singleValue(r: Rhs): number | undefined {
+  const v =
+    r.kind === 'values' ? r.value : r.kind === 'set' && r.elements.length === 1 ? r.elements[0]!.key[0]! : undefined;
+  return v?.kind === 'value' && typeof v.v === 'number' ? v.v : undefined;
+}
 
 const isDep = (s: Stmt): number | undefined =>
   s.k === 'match' &&
@@ -119,73 +132,123 @@ const isDep = (s: Stmt): number | undefined =>
     ? (s.right.value.v as number)
     : undefined;
 
-/** The statements of a rule as nft lists them. */
+const transportL4 = (s: Stmt): ('tcp' | 'udp' | 'th')[] => {
+  const e = s.k === 'match' ? s.left : s.k === 'vmap' ? s.key : undefined;
+  if (!e || e.kind === 'numgen') return [];
+  const names = e.kind === 'concat' ? e.parts : [e.name];
+  return names.map((n) => selector(n).l4).filter((x): x is 'tcp' | 'udp' | 'th' => x !== undefined);
+};
+
+interface PrintItem {
+  stmt?: Stmt;
+  /** the protocol context when the statement ran (names th selectors) */
+  proto?: number;
+  /** a dependency nft inserted itself ("meta l4proto tcp" before "tcp dport") */
+  dep?: number;
+  text?: string;
+}
+
+/**
+ * The statements of a rule as nft lists them (nftables src/evaluate.c, src/netlink_delinearize.c):
+ * nft inserts "meta l4proto X" before the first tcp/udp expression that has no protocol yet (at the
+ * rule's start for "reject with tcp reset"); two port equalities become one load, listed by offset
+ * where the later stood; on listing, a dependency directly followed (through matches only) by a
+ * transport expression is left out. All measured against nft 1.0.6.
+ */
 export function printRuleBody(r: NftRule, ctx: Ctx): string {
-  const stmts = r.stmts;
-  const drop = new Set<number>();
+  const items: PrintItem[] = [];
   let proto: number | undefined;
-  let pendingDep: number | undefined;
-  // protocol context: a later transport expression consumes the dependency and names the protocol
-  stmts.forEach((s, i) => {
-    const dep = isDep(s);
-    if (dep !== undefined && (dep === 6 || dep === 17)) {
-      if (proto === undefined) pendingDep = i;
-      proto ??= dep;
+  for (const s of r.stmts) {
+    proto = protoAfter(s, proto);
+    const l4 = transportL4(s).find((x) => x !== 'th');
+    if (l4 && proto === undefined) {
+      proto = l4 === 'tcp' ? 6 : 17;
+      items.push({ dep: proto });
     }
-    if (s.k === 'reject' && s.with?.type === 'tcp-reset' && pendingDep !== undefined && proto === 6) {
-      drop.add(pendingDep);
-      pendingDep = undefined;
+    if (s.k === 'reject' && s.with?.type === 'tcp-reset' && proto === undefined) {
+      proto = 6;
+      items.unshift({ dep: 6 });
     }
-    // a statement between the dependency and its user keeps the dependency (measured with nft 1.0.6)
-    if (s.k !== 'match' && s.k !== 'vmap') pendingDep = undefined;
-    const exprs = s.k === 'match' ? [s.left] : s.k === 'vmap' ? [s.key] : [];
-    for (const e of exprs) {
-      if (e.kind !== 'sel') continue;
-      const l4 = selector(e.name).l4;
-      if (!l4) continue;
-      if (l4 === 'tcp' || l4 === 'udp') proto ??= l4 === 'tcp' ? 6 : 17;
-      if (pendingDep !== undefined && proto !== undefined) {
-        drop.add(pendingDep);
-        pendingDep = undefined;
-      }
-    }
-  });
-  const protoName = proto === 6 ? 'tcp' : proto === 17 ? 'udp' : undefined;
-  const l4name = (name: string) => {
+    items.push(proto !== undefined ? { stmt: s, proto } : { stmt: s });
+  }
+  const protoName = (p: number | undefined) => (p === 6 ? 'tcp' : p === 17 ? 'udp' : undefined);
+  const namer = (p: number | undefined) => (name: string) => {
     const d = selector(name);
-    if (d.l4 && protoName && d.l4 !== protoName) return `${protoName} ${name.split(' ')[1]}`;
+    const pn = protoName(p);
+    if (d.l4 && pn && d.l4 !== pn) return `${pn} ${name.split(' ')[1]}`;
     return d.name;
   };
-  // adjacent-in-effect port equalities are merged into one load and listed by header offset
-  const ports = stmts.map((s, i) => (isPortEq(s) ? i : -1)).filter((i) => i >= 0);
-  const items: Item[] = [];
-  let mergedAt = -1;
-  let merged: string | undefined;
-  if (ports.length === 2) {
-    const [a, b] = ports.map((i) => stmts[i] as Extract<Stmt, { k: 'match' }>) as [
-      Extract<Stmt, { k: 'match' }>,
-      Extract<Stmt, { k: 'match' }>,
-    ];
-    const oa = selector((a.left as { name: string }).name).payload!.offset;
-    const ob = selector((b.left as { name: string }).name).payload!.offset;
-    if (oa !== ob) {
-      const [lo, hi] = oa < ob ? [a, b] : [b, a];
-      const lv = (lo.right as { value: { v: number } }).value.v;
-      const hv = (hi.right as { value: { v: number } }).value.v;
-      mergedAt = ports[1]!;
-      drop.add(ports[0]!);
-      const loName = l4name((lo.left as { name: string }).name);
-      const hiName = l4name((hi.left as { name: string }).name);
-      merged = loName.startsWith('th ')
-        ? `@th,0,32 0x${((lv * 65536 + hv) >>> 0).toString(16)}`
-        : `${loName} ${lv} ${hiName} ${hv}`;
-    }
+  // port equalities pair up (each with the next one at another offset) into one load, listed by
+  // header offset where the later one stood
+  const nameOf = (m: Extract<Stmt, { k: 'match' }>) => (m.left as { name: string }).name;
+  const valOf = (m: Extract<Stmt, { k: 'match' }>) => singleValue(m.right)!;
+  const offOf = (m: Extract<Stmt, { k: 'match' }>) => selector(nameOf(m)).payload!.offset;
+  for (let i = 0; i < items.length; i++) {
+    const a = items[i]!;
+    if (a.text !== undefined || !a.stmt || !isPortEq(a.stmt)) continue;
+    const am = a.stmt;
+    const j = items.findIndex(
+      (b, k) => k > i && b.text === undefined && !!b.stmt && isPortEq(b.stmt) && offOf(b.stmt) !== offOf(am),
+    );
+    if (j < 0) continue;
+    const bm = items[j]!.stmt as Extract<Stmt, { k: 'match' }>;
+    const [lo, hi] = offOf(am) < offOf(bm) ? [am, bm] : [bm, am];
+    const l4name = namer(items[j]!.proto);
+    const loName = l4name(nameOf(lo));
+    items[j] = {
+      stmt: lo,
+      ...(items[j]!.proto !== undefined ? { proto: items[j]!.proto } : {}),
+      text: loName.startsWith('th ')
+        ? `@th,0,32 0x${((valOf(lo) * 65536 + valOf(hi)) >>> 0).toString(16)}`
+        : `${loName} ${valOf(lo)} ${l4name(nameOf(hi))} ${valOf(hi)}`,
+    };
+    items.splice(i, 1);
+    i--;
   }
-  stmts.forEach((s, i) => {
-    if (i === mergedAt) items.push({ stmt: s, text: merged! });
-    else if (!drop.has(i)) items.push({ stmt: s });
+  // dependency removal in listing order
+  const drop = new Set<number>();
+  let pending: number | undefined;
+  items.forEach((it, i) => {
+    if (it.dep !== undefined) {
+      pending = i;
+      return;
+    }
+    const s = it.stmt!;
+    const userDep = isDep(s);
+    if (userDep !== undefined && (userDep === 6 || userDep === 17)) {
+      // a later protocol match takes over as the dependency (measured)
+      // in an inet table the dependency nft removes is meta l4proto, never ip protocol
+      const removable = !(
+        ctx.family === 'inet' &&
+        s.k === 'match' &&
+        s.left.kind === 'sel' &&
+        s.left.name === 'ip protocol'
+      );
+      pending = removable ? i : undefined;
+      return;
+    }
+    const consumes =
+      transportL4(s).some((x) => x === 'tcp' || x === 'udp' || (x === 'th' && protoName(it.proto) !== undefined)) ||
+      // in an inet table the dependency of "reject with tcp reset" stays (measured)
+      (s.k === 'reject' && s.with?.type === 'tcp-reset' && ctx.family === 'ip');
+    if (consumes && pending !== undefined) {
+      drop.add(pending);
+      pending = undefined;
+    } else if (s.k !== 'match' && s.k !== 'vmap') pending = undefined;
   });
-  const parts = items.map((it) => it.text ?? printStmt(it.stmt, ctx, l4name));
+  const ipContext = r.stmts.some((s) => {
+    const e = s.k === 'match' ? s.left : s.k === 'vmap' ? s.key : undefined;
+    return !!e && e.kind !== 'numgen' && (e.kind === 'concat' ? e.parts : [e.name]).some((n) => n.startsWith('ip '));
+  });
+  const parts = items
+    .map((it, i) =>
+      drop.has(i)
+        ? undefined
+        : it.dep !== undefined
+          ? `meta l4proto ${it.dep === 6 ? 'tcp' : 'udp'}`
+          : (it.text ?? printStmt(it.stmt!, { ...ctx, ipContext }, namer(it.proto))),
+    )
+    .filter((x): x is string => x !== undefined);
   if (r.comment !== undefined) parts.push(`comment "${r.comment}"`);
   return parts.join(' ');
 }
@@ -194,18 +257,30 @@ function printStmt(s: Stmt, ctx: Ctx, l4name: (n: string) => string): string {
   switch (s.k) {
     case 'match': {
       const dts = exprDtypes(s.left).map((d) => DTYPES[d]);
+      // a mask of leading ones lists as a prefix: "meta mark & 0xffff0000 == X" is "meta mark X/16"
+      if (s.left.kind === 'and' && s.right.kind === 'values' && s.right.value.kind === 'value') {
+        const len = prefixLen(s.left.mask);
+        if (len !== undefined) {
+          const v = DTYPES.mark.print(s.right.value.v as number);
+          return `${l4name(s.left.name)} ${s.op === 'ne' ? '!= ' : ''}${len === 32 ? v : `${v}/${len}`}`;
+        }
+      }
       const left = exprText(s.left, l4name);
       let right: string;
       if (s.right.kind === 'ref') right = `@${s.right.name}`;
       else if (s.right.kind === 'set') {
-        if (s.right.elements.length === 1 && dts.length === 1)
+        if (s.right.elements.length === 1 && dts.length === 1) {
           right = printValue(s.right.elements[0]!.key[0]!, dts[0]!);
-        else right = printAnon(s.right.elements, dts, true);
+          if (s.explicit && dts[0]!.flags && s.op === 'eq') right = `== ${right}`;
+        } else right = printAnon(s.right.elements, dts, true);
       } else {
         const v = s.right.value;
         const dt = dts[0]!;
-        if (v.kind === 'flags' && s.op === 'ne') {
-          right = dt.print(v.v).split(',').join(' | ');
+        if (dt.flags && (s.op === 'ne' || s.explicit) && (v.kind === 'flags' || v.kind === 'value')) {
+          // "==" and "!=" on flags compare the whole value: nft lists several bits as "a | b"
+          const bits = dt.print(v.v).split(',');
+          right = bits.join(' | ');
+          if (bits.length === 1 && s.explicit) right = `== ${right}`;
         } else if (v.kind === 'prefix' && v.len === dt.bits) right = dt.print(v.v);
         else right = printValue(v, dt);
       }
@@ -220,7 +295,10 @@ function printStmt(s: Stmt, ctx: Ctx, l4name: (n: string) => string): string {
     case 'counter':
       return `counter packets ${s.packets} bytes ${s.bytes}`;
     case 'mark': {
-      const src = s.value;
+      let src = s.value;
+      // nft drops an operation that changes nothing (| 0, ^ 0, & 0xffffffff)
+      if (src.kind === 'from' && src.op && (src.op === '&' ? src.v === 0xffffffff : src.v === 0))
+        src = { kind: 'from', from: src.from };
       const v =
         src.kind === 'const'
           ? DTYPES.mark.print(src.v)
@@ -251,9 +329,9 @@ function printStmt(s: Stmt, ctx: Ctx, l4name: (n: string) => string): string {
     }
     case 'reject': {
       const w = s.with;
-      if (!w) return 'reject';
+      if (!w) return ctx.family === 'inet' && ctx.ipContext ? 'reject with icmp port-unreachable' : 'reject';
       if (w.type === 'tcp-reset') return 'reject with tcp reset';
-      const dflt = ctx.family === 'ip' ? w.type === 'icmp' : w.type === 'icmpx';
+      const dflt = ctx.family === 'ip' || ctx.ipContext ? w.type === 'icmp' : w.type === 'icmpx';
       if (dflt && w.code === 'port-unreachable') return 'reject';
       return `reject with ${w.type} ${w.code}`;
     }

@@ -44,7 +44,13 @@ export interface Canonical {
   overlap: boolean;
 }
 
-export function canonicalElements(els: readonly Element[], key: readonly DtypeName[], autoMerge: boolean): Canonical {
+export function canonicalElements(
+  els: readonly Element[],
+  key: readonly DtypeName[],
+  autoMerge: boolean,
+  /** a named set with "flags interval": the kernel's interval tree lists strings in byte order */
+  intervalSet = false,
+): Canonical {
   const dts = key.map((k) => DTYPES[k]);
   const interval = key.length === 1 && els.some((e) => e.key[0]!.kind === 'prefix' || e.key[0]!.kind === 'range');
   if (interval) {
@@ -82,6 +88,10 @@ export function canonicalElements(els: readonly Element[], key: readonly DtypeNa
     seen.add(k);
     return true;
   });
+  if (intervalSet && key.length === 1 && uniq.some((e) => typeof firstAtom(e.key[0]!) === 'string')) {
+    const str = (e: Element) => String(firstAtom(e.key[0]!));
+    return { overlap: false, elements: [...uniq].sort((a, b) => (str(a) < str(b) ? -1 : str(a) > str(b) ? 1 : 0)) };
+  }
   const keyed = uniq.map((e) => ({ e, k: sortKey(dts, e.key.map(firstAtom)) }));
   keyed.sort((a, b) => compareKeys(a.k, b.k));
   return { overlap: false, elements: keyed.map((x) => x.e) };

@@ -58,7 +58,8 @@ export type MarkSource =
   { kind: 'const'; v: number } | { kind: 'from'; from: 'meta' | 'ct'; op?: '|' | '&' | '^'; v?: number };
 
 export type Stmt =
-  | { k: 'match'; left: Expr; op: 'eq' | 'ne'; right: Rhs }
+  /** explicit: "==" was written (for flag types it means equality, not "any of these bits") */
+  | { k: 'match'; left: Expr; op: 'eq' | 'ne'; right: Rhs; explicit?: true }
   | { k: 'vmap'; key: Expr; map: { kind: 'ref'; name: string } | { kind: 'set'; elements: Element[] } }
   | { k: 'counter'; packets: number; bytes: number }
   | { k: 'mark'; target: 'meta' | 'ct'; value: MarkSource }

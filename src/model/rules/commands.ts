@@ -35,6 +35,8 @@ export interface CommandContext {
   file: string;
   line: number;
   backend?: Backend;
+  /** iptables-restore --noflush: a chain the rule jumps to but the text never declares exists already */
+  assumeChains?: boolean;
 }
 
 function chainOf(rs: Ruleset, table: TableName, name: string, pos: SourcePos): Chain {
@@ -80,7 +82,13 @@ export function applyCommand(
       line: ctx.line,
       table,
       chain,
-      hasChain: (n) => tbl.chains.has(n),
+      hasChain: (n) => {
+        if (tbl.chains.has(n)) return true;
+        if (!ctx.assumeChains || isBuiltinChain(table, n) || RESERVED_CHAIN_NAMES.has(n) || n.length > MAX_CHAIN_NAME)
+          return false;
+        tbl.chains.set(n, { name: n, rules: [] });
+        return true;
+      },
       ...(ctx.backend ? { backend: ctx.backend } : {}),
     });
     for (const r of rules) r.pos = at(cmd);

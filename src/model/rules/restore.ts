@@ -27,6 +27,25 @@ export function detectFormat(text: string): RulesetFormat {
 export interface ReadOptions {
   file?: string;
   backend?: IptablesFlavor;
+  /** collect every problem here and read on (the bad line is left out) instead of stopping at the first */
+  problems?: InputError[];
+  /** `iptables-restore --noflush`: tables are added to, not replaced, and chains the text jumps to without
+   * declaring them are taken to exist already (kube-proxy's restore input, ufw's before.rules) */
+  noflush?: boolean;
+}
+
+/** Runs `f`; an InputError is collected when `problems` is given, else thrown. Returns whether f succeeded. */
+function attempt(problems: InputError[] | undefined, f: () => void): boolean {
+  try {
+    f();
+    return true;
+  } catch (e) {
+    if (problems && e instanceof InputError) {
+      problems.push(e);
+      return false;
+    }
+    throw e;
+  }
 }
 
 export function parseRuleset(text: string, opts: ReadOptions = {}): Ruleset {
@@ -37,8 +56,11 @@ export function parseRuleset(text: string, opts: ReadOptions = {}): Ruleset {
 export function parseSave(text: string, opts: ReadOptions = {}): Ruleset {
   const file = opts.file ?? '<ruleset>';
   const backend = opts.backend ?? 'nft';
+  const problems = opts.problems;
   const rs = emptyRuleset();
   let current: TableName | undefined;
+  /** a table header that could not be read: its lines are skipped up to COMMIT */
+  let skipping = false;
   let startLine = 0;
   const lines = text.split('\n');
   lines.forEach((raw, idx) => {
@@ -47,88 +69,131 @@ export function parseSave(text: string, opts: ReadOptions = {}): Ruleset {
     const trimmed = line.trim();
     const pos = (col = 1) => ({ file, line: lineNo, col });
     if (trimmed === '' || trimmed.startsWith('#')) return;
-    if (trimmed.startsWith('*')) {
-      if (current)
-        throw new InputError('syntax', `table ${current} (line ${startLine}) has no COMMIT before a new table`, pos());
-      current = parseTable(trimmed.slice(1), pos(2));
-      startLine = lineNo;
-      rs.tables.set(current, emptyTable(current));
-      return;
-    }
-    if (!current)
-      throw new InputError('syntax', 'rule or chain outside a table (expected "*filter", "*nat", ...)', pos());
-    if (trimmed === 'COMMIT') {
-      validateTable(rs.tables.get(current)!, backend, file);
-      current = undefined;
-      return;
-    }
-    if (trimmed.startsWith(':')) {
-      const m = /^:(\S+)\s+(\S+)(?:\s+\[(\d+):(\d+)\])?\s*$/.exec(trimmed);
-      if (!m) throw new InputError('syntax', 'bad chain line (expected ":NAME POLICY [packets:bytes]")', pos());
-      const [, name, policy, p, b] = m as unknown as [string, string, string, string?, string?];
-      const t = rs.tables.get(current)!;
-      const counters = p !== undefined ? ([Number(p), Number(b)] as const) : undefined;
-      if (isBuiltinChain(current, name)) {
-        if (policy !== 'ACCEPT' && policy !== 'DROP')
-          throw new InputError('syntax', `bad policy "${policy}" for built-in chain ${name}`, pos(name.length + 3));
-        const c = t.chains.get(name)!;
-        c.policy = policy;
-        if (counters) c.policyCounters = counters;
-      } else {
-        if (policy !== '-')
-          throw new InputError(
-            'syntax',
-            `user chain ${name} cannot have a policy ("${policy}"); use "-"`,
-            pos(name.length + 3),
-          );
-        checkChainName(name, pos(2));
-        t.chains.set(name, { name, rules: [] });
+    attempt(problems, () => {
+      if (trimmed.startsWith('*')) {
+        if (current || skipping) {
+          const open = current ?? 'table';
+          current = undefined;
+          skipping = false;
+          throw new InputError('syntax', `${open} (line ${startLine}) has no COMMIT before a new table`, pos());
+        }
+        startLine = lineNo;
+        // iptables-restore takes the first word after "*" (strtok): "* nat" is the nat table (Istio writes it)
+        const name = trimmed.slice(1).trim().split(/\s+/)[0] ?? '';
+        skipping = true;
+        current = parseTable(name, pos(line.indexOf(name) + 1));
+        skipping = false;
+        if (!opts.noflush || !rs.tables.has(current)) rs.tables.set(current, emptyTable(current));
+        return;
       }
-      return;
-    }
-    let toks = tokenizeRestore(line);
-    let counters: readonly [number, number] | undefined;
-    const first = toks[0]!;
-    const cm = /^\[(\d+):(\d+)\]$/.exec(first.text);
-    if (cm) {
-      counters = [Number(cm[1]), Number(cm[2])];
-      toks = toks.slice(1);
-    }
-    applyCommand(rs, toks, { file, line: lineNo, backend }, current);
-    if (counters) {
-      const chain = rs.tables.get(current)!.chains.get(toks[1]?.text ?? '');
-      const last = chain?.rules.at(-1);
-      if (last && toks[0]?.text === '-A') last.counters = counters;
-    }
+      if (skipping && trimmed !== 'COMMIT') return;
+      if (!current && !skipping)
+        throw new InputError('syntax', 'rule or chain outside a table (expected "*filter", "*nat", ...)', pos());
+      if (trimmed === 'COMMIT') {
+        const t = current;
+        current = undefined;
+        skipping = false;
+        if (t) validateTable(rs.tables.get(t)!, backend, file, problems);
+        return;
+      }
+      const table = current!;
+      if (trimmed.startsWith(':')) {
+        const m = /^:(\S+)\s+(\S+)(?:\s+\[(\d+):(\d+)\])?\s*$/.exec(trimmed);
+        if (!m) throw new InputError('syntax', 'bad chain line (expected ":NAME POLICY [packets:bytes]")', pos());
+        const [, name, policy, p, b] = m as unknown as [string, string, string, string?, string?];
+        const t = rs.tables.get(table)!;
+        const counters = p !== undefined ? ([Number(p), Number(b)] as const) : undefined;
+        if (isBuiltinChain(table, name)) {
+          if (policy !== 'ACCEPT' && policy !== 'DROP')
+            throw new InputError('syntax', `bad policy "${policy}" for built-in chain ${name}`, pos(name.length + 3));
+          const c = t.chains.get(name)!;
+          c.policy = policy;
+          if (counters) c.policyCounters = counters;
+        } else {
+          if (policy !== '-')
+            throw new InputError(
+              'syntax',
+              `user chain ${name} cannot have a policy ("${policy}"); use "-"`,
+              pos(name.length + 3),
+            );
+          checkChainName(name, pos(2));
+          // declaring a chain that exists flushes it (iptables-restore), with or without --noflush
+          t.chains.set(name, { name, rules: [] });
+        }
+        return;
+      }
+      let toks = tokenizeRestore(line);
+      let counters: readonly [number, number] | undefined;
+      const first = toks[0]!;
+      const cm = /^\[(\d+):(\d+)\]$/.exec(first.text);
+      if (cm) {
+        counters = [Number(cm[1]), Number(cm[2])];
+        toks = toks.slice(1);
+      }
+      applyCommand(rs, toks, { file, line: lineNo, backend, ...(opts.noflush ? { assumeChains: true } : {}) }, table);
+      if (counters) {
+        const chain = rs.tables.get(table)!.chains.get(toks[1]?.text ?? '');
+        const last = chain?.rules.at(-1);
+        if (last && toks[0]?.text === '-A') last.counters = counters;
+      }
+    });
   });
   if (current) {
     let last = lines.length;
     while (last > 1 && lines[last - 1]!.trim() === '') last--;
-    throw new InputError('syntax', `table ${current} opened at line ${startLine} has no COMMIT`, {
-      file,
-      line: last,
-      col: 1,
+    attempt(problems, () => {
+      throw new InputError('syntax', `table ${current} opened at line ${startLine} has no COMMIT`, {
+        file,
+        line: last,
+        col: 1,
+      });
     });
   }
   return rs;
 }
 
-/** Lines of "iptables [-t T] -A ..." commands; blank lines and # comments are skipped. */
+/** Joins shell continuation lines ("...\\" at the end of a line), keeping each command's first line number. */
+function logicalLines(text: string): { line: string; lineNo: number }[] {
+  const out: { line: string; lineNo: number }[] = [];
+  let acc: string | undefined;
+  let start = 0;
+  text.split('\n').forEach((raw, idx) => {
+    const line = raw.replace(/\r$/, '');
+    if (acc === undefined) start = idx + 1;
+    const cont = /(^|[^\\])(\\\\)*\\$/.test(line);
+    const piece = cont ? line.slice(0, -1) : line;
+    acc = acc === undefined ? piece : `${acc} ${piece}`;
+    if (!cont) {
+      out.push({ line: acc, lineNo: start });
+      acc = undefined;
+    }
+  });
+  if (acc !== undefined) out.push({ line: acc, lineNo: start });
+  return out;
+}
+
+/** An iptables program name as scripts call it: iptables, /sbin/iptables, /usr/sbin/iptables-legacy, ... */
+const IPTABLES_PROGRAM = /^(?:\/usr)?(?:\/s?bin\/)?iptables(?:-nft|-legacy)?$/;
+
+/** Lines of "iptables [-t T] -A ..." commands, as scripts write them: `sudo` and program paths, backslash
+ * continuations; blank lines and # comments are skipped. */
 export function parseCommands(text: string, opts: ReadOptions = {}): Ruleset {
   return applyCommandLines(emptyRuleset(), text, opts);
 }
 
-/** One command line as iptables' arguments (the leading `sudo` and `iptables[-nft|-legacy]` dropped). */
+/** One command line as iptables' arguments (the leading `sudo` and `iptables`, `/sbin/iptables-legacy`... dropped). */
 export function commandArgs(line: string, file: string, lineNo: number): Token[] {
   let toks = tokenize(line, file, lineNo);
   if (toks[0]?.text === 'sudo') toks = toks.slice(1);
-  if (toks[0] && /^(\/usr\/s?bin\/)?iptables(-nft|-legacy)?$/.test(toks[0].text)) toks = toks.slice(1);
+  if (toks[0] && IPTABLES_PROGRAM.test(toks[0].text)) toks = toks.slice(1);
   else if (!toks[0]?.text.startsWith('-')) {
-    throw new InputError('syntax', `expected an iptables command, got "${toks[0]?.text}"`, {
-      file,
-      line: lineNo,
-      col: toks[0]?.col ?? 1,
-    });
+    throw new InputError(
+      'syntax',
+      /ip6tables/.test(toks[0]?.text ?? '')
+        ? 'ip6tables (IPv6) is not modelled'
+        : `expected an iptables command, got "${toks[0]?.text}"`,
+      { file, line: lineNo, col: toks[0]?.col ?? 1 },
+    );
   }
   return toks;
 }
@@ -136,18 +201,20 @@ export function commandArgs(line: string, file: string, lineNo: number): Token[]
 /** Command lines (-A -I -R -D -N -F -X -P) run in order on a copy of `base`, as a host's iptables would. */
 export function applyCommandLines(base: Ruleset, text: string, opts: ReadOptions = {}): Ruleset {
   const file = opts.file ?? '<commands>';
+  const problems = opts.problems;
   const rs = structuredClone(base);
   const touched = new Set<TableName>();
-  text.split('\n').forEach((raw, idx) => {
-    const lineNo = idx + 1;
-    const line = raw.replace(/\r$/, '');
-    if (line.trim() === '' || line.trim().startsWith('#')) return;
-    applyCommand(rs, commandArgs(line, file, lineNo), { file, line: lineNo, backend: opts.backend ?? 'nft' });
+  for (const { line, lineNo } of logicalLines(text)) {
+    if (line.trim() === '' || line.trim().startsWith('#')) continue;
+    attempt(problems, () =>
+      applyCommand(rs, commandArgs(line, file, lineNo), { file, line: lineNo, backend: opts.backend ?? 'nft' }),
+    );
     // a table is validated when a command named it, or (from an empty ruleset) created it
     for (const t of rs.tables.keys()) if (!base.tables.has(t)) touched.add(t);
     touched.add(tableOfLine(line));
-  });
-  for (const t of touched) if (rs.tables.has(t)) validateTable(rs.tables.get(t)!, opts.backend ?? 'nft', file);
+  }
+  for (const t of touched)
+    if (rs.tables.has(t)) validateTable(rs.tables.get(t)!, opts.backend ?? 'nft', file, problems);
   return rs;
 }
 

@@ -92,34 +92,48 @@ function tooDeep(t: Table): { chain: string; rule: Rule } | undefined {
   return undefined;
 }
 
-export function validateTable(t: Table, backend: IptablesFlavor, file: string): void {
+export function validateTable(t: Table, backend: IptablesFlavor, file: string, problems?: InputError[]): void {
+  // with `problems`, every problem is collected (lint lists them all); else the first is thrown
+  const fail = (e: InputError): void => {
+    if (problems) problems.push(e);
+    else throw e;
+  };
   const at = (r: Rule | undefined) => r?.pos ?? { file, line: 1, col: 1 };
+  let missing = false;
   for (const c of t.chains.values()) {
     for (const r of c.rules) {
       const j = jumpTarget(r);
       if (j && !t.chains.has(j))
-        throw new InputError(
-          'invalid',
-          `chain ${c.name} jumps to "${j}", which does not exist in table ${t.name}`,
-          at(r),
-        );
+        ((missing = true),
+          fail(
+            new InputError(
+              'invalid',
+              `chain ${c.name} jumps to "${j}", which does not exist in table ${t.name}`,
+              at(r),
+            ),
+          ));
     }
   }
+  if (missing) return;
   const loop = findLoop(t);
   if (loop) {
     const rule = t.chains.get(loop[0]!)!.rules.find((r) => jumpTarget(r) === loop[1]);
-    throw new InputError(
-      'invalid',
-      `Too many levels of symbolic links: the jumps ${loop.join(' -> ')} form a loop`,
-      at(rule),
+    return fail(
+      new InputError(
+        'invalid',
+        `Too many levels of symbolic links: the jumps ${loop.join(' -> ')} form a loop`,
+        at(rule),
+      ),
     );
   }
   const deep = backend === 'nft' ? tooDeep(t) : undefined;
   if (deep)
-    throw new InputError(
-      'invalid',
-      `RULE_APPEND failed (Too many links): rule in chain ${deep.chain}: a chain ${NFT_JUMP_STACK_SIZE} jumps or gotos below a built-in chain is refused by iptables-nft (NFT_JUMP_STACK_SIZE)`,
-      at(deep.rule),
+    return fail(
+      new InputError(
+        'invalid',
+        `RULE_APPEND failed (Too many links): rule in chain ${deep.chain}: a chain ${NFT_JUMP_STACK_SIZE} jumps or gotos below a built-in chain is refused by iptables-nft (NFT_JUMP_STACK_SIZE)`,
+        at(deep.rule),
+      ),
     );
   const reach = reachingHooks(t);
   for (const c of t.chains.values()) {
@@ -129,21 +143,29 @@ export function validateTable(t: Table, backend: IptablesFlavor, file: string): 
         const d = targetDesc(r.target.ext.name)!;
         const tables = d.tablesByBackend?.[backend] ?? d.tables;
         if (tables && !tables.includes(t.name))
-          throw new InputError(
-            'invalid',
-            `target ${d.name} is only valid in the ${tables.join('/')} table with iptables-${backend}, not ${t.name}`,
-            at(r),
+          fail(
+            new InputError(
+              'invalid',
+              `target ${d.name} is only valid in the ${tables.join('/')} table with iptables-${backend}, not ${t.name}`,
+              at(r),
+            ),
           );
         for (const h of hooks) {
           if (d.hooks && !d.hooks.includes(h)) {
-            throw new InputError(
-              'invalid',
-              `target ${d.name} is not allowed in ${t.name} ${h}${c.name !== h ? ` (chain ${c.name} is reached from ${h})` : ''}; it is valid only from ${d.hooks.join(', ')}`,
-              at(r),
+            fail(
+              new InputError(
+                'invalid',
+                `target ${d.name} is not allowed in ${t.name} ${h}${c.name !== h ? ` (chain ${c.name} is reached from ${h})` : ''}; it is valid only from ${d.hooks.join(', ')}`,
+                at(r),
+              ),
             );
+            break;
           }
           const why = d.hookCheck?.(r.target.ext, h);
-          if (why) throw new InputError('invalid', why, at(r));
+          if (why) {
+            fail(new InputError('invalid', why, at(r)));
+            break;
+          }
         }
       }
       for (const m of r.matches) {
@@ -153,12 +175,16 @@ export function validateTable(t: Table, backend: IptablesFlavor, file: string): 
           // addrtype --limit-iface-in in a user chain reached from OUTPUT is accepted by nft, refused by legacy)
           if (backend === 'nft' && c.name !== h) continue;
           const why = d.hookCheck?.(m, h);
-          if (why)
-            throw new InputError(
-              'invalid',
-              `${why}${c.name !== h ? ` (chain ${c.name} is reached from ${h})` : ''}`,
-              at(r),
+          if (why) {
+            fail(
+              new InputError(
+                'invalid',
+                `${why}${c.name !== h ? ` (chain ${c.name} is reached from ${h})` : ''}`,
+                at(r),
+              ),
             );
+            break;
+          }
         }
       }
     }

@@ -1,0 +1,364 @@
+// fast-check arbitraries for nft rulesets (`nft -f` text), driven by the model's nft descriptor tables:
+// selectors and their datatypes, named priorities, chain types and hooks, statements. Most generated
+// rulesets are meant to load; some are meant to be refused (wrong hook, loops, bad types, missing
+// objects), so that the parser's refusals are judged too (spec/nft.md §6).
+import fc from 'fast-check';
+import {
+  NFT_SELECTORS,
+  NFT_DTYPES,
+  NFT_NAMED_PRIORITIES,
+  NFT_LOG_LEVELS,
+  NFT_REJECT_ICMP,
+  NFT_REJECT_ICMPX,
+  type NftSelectorDesc,
+  type NftDtypeName,
+  type NftHook,
+} from '../model/index.ts';
+
+type Family = 'ip' | 'inet';
+const HOOKS: readonly NftHook[] = ['prerouting', 'input', 'forward', 'output', 'postrouting'];
+
+const ADDRS = ['10.0.0.1', '10.0.0.2', '10.96.0.10', '192.168.1.1', '172.16.5.4', '10.244.1.12', '127.0.0.1'];
+const PORTS = [22, 53, 80, 443, 8080, 9090, 30080];
+const IFNAMES = ['eth0', 'cni0', 'lo', 'veth1', 'eth*'];
+
+const u8 = fc.integer({ min: 0, max: 255 });
+const ipText = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom(...ADDRS) },
+  { weight: 1, arbitrary: fc.tuple(u8, u8, u8, u8).map((p) => p.join('.')) },
+);
+
+/** A value of a datatype as nft input text; `interval` allows prefixes and ranges. */
+export function valueText(dt: NftDtypeName, interval: boolean): fc.Arbitrary<string> {
+  switch (dt) {
+    case 'ipv4_addr':
+      return interval
+        ? fc.oneof(
+            { weight: 3, arbitrary: ipText },
+            { weight: 2, arbitrary: fc.tuple(ipText, fc.integer({ min: 0, max: 32 })).map(([a, l]) => `${a}/${l}`) },
+            { weight: 1, arbitrary: fc.tuple(ipText, ipText).map(([a, b]) => `${a}-${b}`) },
+          )
+        : ipText;
+    case 'inet_service': {
+      const port = fc.oneof(fc.constantFrom(...PORTS), fc.integer({ min: 0, max: 65535 }));
+      return interval
+        ? fc.oneof(
+            { weight: 3, arbitrary: port.map(String) },
+            { weight: 1, arbitrary: fc.tuple(port, port).map(([a, b]) => `${a}-${b}`) },
+            { weight: 1, arbitrary: fc.constantFrom('ssh', 'http', 'https') },
+          )
+        : port.map(String);
+    }
+    case 'inet_proto':
+      return fc.oneof(
+        fc.constantFrom('tcp', 'udp', 'icmp', 'tcp', 'udp'),
+        fc.integer({ min: 0, max: 255 }).map(String),
+      );
+    case 'mark':
+      return fc.oneof(
+        fc.constantFrom('0x4000', '0x8000', '0', '1'),
+        fc.integer({ min: 0, max: 0xffffffff }).map((n) => `0x${n.toString(16)}`),
+        fc.integer({ min: 0, max: 1000 }).map(String),
+      );
+    case 'ifname':
+      return fc.constantFrom(...IFNAMES).map((n) => `"${n}"`);
+    case 'iface_index':
+      return fc.constant('"lo"');
+    case 'ct_state':
+    case 'ct_status':
+    case 'fib_addrtype': {
+      const syms = Object.keys(NFT_DTYPES[dt].symbols ?? {});
+      return fc.constantFrom(...syms);
+    }
+    case 'integer':
+      return fc.integer({ min: 0, max: 9 }).map(String);
+  }
+}
+
+export interface NftGenSet {
+  name: string;
+  map: boolean;
+  key: NftDtypeName[];
+  interval: boolean;
+}
+
+export interface NftGenContext {
+  family: Family;
+  /** the base chain's type and hook when the rule is in (or reached from) one */
+  base?: { type: 'filter' | 'nat' | 'route'; hook: NftHook };
+  sets: readonly NftGenSet[];
+  /** chains a rule may jump or go to */
+  targets: readonly string[];
+}
+
+const concatSelectors = NFT_SELECTORS.filter((s) => s.concat);
+const spelled = (s: NftSelectorDesc) => fc.constantFrom(s.name, ...(s.aliases ?? []));
+
+function verdictText(ctx: NftGenContext, withTargets = true): fc.Arbitrary<string> {
+  const simple = fc.constantFrom('accept', 'drop', 'return', 'continue');
+  if (!withTargets || ctx.targets.length === 0) return simple;
+  return fc.oneof(
+    simple,
+    fc.tuple(fc.constantFrom('jump', 'goto'), fc.constantFrom(...ctx.targets)).map(([v, c]) => `${v} ${c}`),
+  );
+}
+
+function setLiteral(dts: readonly NftDtypeName[], interval: boolean, verdicts?: fc.Arbitrary<string>) {
+  const el = fc.tuple(...dts.map((d) => valueText(d, interval && dts.length === 1))).map((parts) => parts.join(' . '));
+  const item = verdicts ? fc.tuple(el, verdicts).map(([k, v]) => `${k} : ${v}`) : el;
+  return fc.array(item, { minLength: 1, maxLength: 4 }).map((xs) => `{ ${xs.join(', ')} }`);
+}
+
+function matchText(ctx: NftGenContext): fc.Arbitrary<string> {
+  return fc.constantFrom(...NFT_SELECTORS).chain((s) => {
+    const dt = s.dtype;
+    const d = NFT_DTYPES[dt];
+    const refs = ctx.sets.filter((x) => !x.map && x.key.length === 1 && x.key[0] === dt);
+    const rhs: fc.Arbitrary<string>[] = [valueText(dt, !!(d.prefix || d.range))];
+    if (dt !== 'iface_index' && dt !== 'fib_addrtype') rhs.push(setLiteral([dt], !!(d.prefix || d.range)));
+    if (d.flags)
+      rhs.push(fc.uniqueArray(valueText(dt, false), { minLength: 2, maxLength: 3 }).map((xs) => xs.join(',')));
+    if (refs.length) rhs.push(fc.constantFrom(...refs).map((r) => `@${r.name}`));
+    const masked =
+      dt === 'mark'
+        ? [fc.tuple(valueText('mark', false), valueText('mark', false)).map(([m, v]) => `& ${m} == ${v}`)]
+        : [];
+    return fc
+      .tuple(
+        spelled(s),
+        fc.oneof(
+          {
+            weight: 5,
+            arbitrary: fc.tuple(fc.constantFrom('', '', '== ', '!= '), fc.oneof(...rhs)).map(([op, v]) => `${op}${v}`),
+          },
+          ...masked.map((m) => ({ weight: 1, arbitrary: m })),
+        ),
+      )
+      .map(([name, rest]) => `${name} ${rest}`);
+  });
+}
+
+function vmapText(ctx: NftGenContext): fc.Arbitrary<string> {
+  const maps = ctx.sets.filter((x) => x.map);
+  const concat = fc.uniqueArray(fc.constantFrom(...concatSelectors), { minLength: 1, maxLength: 3 }).chain((parts) => {
+    const key = parts.map((p) => p.dtype);
+    const same = maps.filter((m) => m.key.length === key.length && m.key.every((k, i) => k === key[i]));
+    const right: fc.Arbitrary<string>[] = [setLiteral(key, false, verdictText(ctx))];
+    if (same.length) right.push(fc.constantFrom(...same).map((m) => `@${m.name}`));
+    return fc
+      .tuple(fc.tuple(...parts.map(spelled)), fc.oneof(...right))
+      .map(([names, r]) => `${names.join(' . ')} vmap ${r}`);
+  });
+  const numgen = fc
+    .integer({ min: 1, max: 4 })
+    .chain((mod) =>
+      fc
+        .tuple(fc.array(verdictText(ctx), { minLength: mod, maxLength: mod }), fc.boolean())
+        .map(
+          ([vs, withOffset]) =>
+            `numgen random mod ${mod}${withOffset ? ' offset 1' : ''} vmap { ${vs.map((v, i) => `${i + (withOffset ? 1 : 0)} : ${v}`).join(', ')} }`,
+        ),
+    );
+  // the kube-proxy shape, as its proxier writes it
+  const kp = maps.length
+    ? fc.constantFrom(...maps).map((m) => `ip daddr . meta l4proto . th dport vmap @${m.name}`)
+    : fc.constant('ip daddr . meta l4proto . th dport vmap { 10.96.0.10 . tcp . 80 : accept }');
+  return fc.oneof(concat, numgen, kp);
+}
+
+function statementText(): fc.Arbitrary<string> {
+  const mark = fc.constantFrom('meta mark', 'mark', 'ct mark');
+  return fc.oneof(
+    fc.constant('counter'),
+    fc.integer({ min: 0, max: 99 }).map((n) => `counter packets ${n} bytes ${n * 60}`),
+    fc
+      .tuple(
+        mark,
+        fc.oneof(
+          valueText('mark', false),
+          fc
+            .tuple(fc.constantFrom('meta mark', 'mark', 'ct mark'), fc.constantFrom('|', '&', '^', 'or', 'xor'))
+            .chain(([m, op]) => valueText('mark', false).map((v) => `${m} ${op} ${v}`)),
+          fc.constantFrom('meta mark', 'ct mark'),
+        ),
+      )
+      .map(([m, v]) => `${m} set ${v}`),
+    fc
+      .tuple(
+        fc.option(fc.constantFrom('"p: "', '"kube"', 'x'), { nil: undefined }),
+        fc.option(fc.constantFrom(...NFT_LOG_LEVELS.filter((l) => l !== 'audit')), { nil: undefined }),
+      )
+      .map(([p, l]) => ['log', ...(p ? [`prefix ${p}`] : []), ...(l ? [`level ${l}`] : [])].join(' ')),
+    fc.constant('notrack'),
+  );
+}
+
+function terminalText(ctx: NftGenContext): fc.Arbitrary<string> {
+  const fam = ctx.family === 'inet' ? fc.constantFrom(' ip', ' ip', '') : fc.constantFrom('', '', ' ip');
+  const port = fc.option(fc.constantFrom(...PORTS), { nil: undefined });
+  return fc.oneof(
+    { weight: 4, arbitrary: verdictText(ctx) },
+    { weight: 1, arbitrary: fc.constant('reject') },
+    {
+      weight: 1,
+      arbitrary: fc.oneof(
+        fc.constant('reject with tcp reset'),
+        fc.constantFrom(...NFT_REJECT_ICMP).map((c) => `reject with icmp type ${c}`),
+        fc.constantFrom(...NFT_REJECT_ICMPX).map((c) => `reject with icmpx type ${c}`),
+      ),
+    },
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(fc.constantFrom('dnat', 'snat'), fam, ipText, port)
+        .map(([t, f, a, p]) => `${t}${f} to ${a}${p !== undefined ? `:${p}` : ''}`),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(port, fc.subarray(['random', 'fully-random', 'persistent'], { maxLength: 2 }))
+        .map(([p, f]) =>
+          ['masquerade', ...(p !== undefined ? [`to :${p}`] : []), ...(f.length ? [f.join(',')] : [])].join(' '),
+        ),
+    },
+    { weight: 2, arbitrary: vmapText(ctx) },
+  );
+}
+
+/** One rule: matches, statements, maybe a terminal statement, maybe a comment. */
+export function nftRuleText(ctx: NftGenContext): fc.Arbitrary<string> {
+  const protoDep = fc.constantFrom('meta l4proto tcp', 'meta l4proto udp', 'ip protocol tcp', 'tcp dport 80');
+  return fc
+    .tuple(
+      fc.option(protoDep, { freq: 3, nil: undefined }),
+      fc.array(fc.oneof({ weight: 4, arbitrary: matchText(ctx) }, { weight: 1, arbitrary: statementText() }), {
+        maxLength: 3,
+      }),
+      fc.option(terminalText(ctx), { freq: 2, nil: undefined }),
+      fc.option(fc.constantFrom('comment "a rule"', 'comment "svc/ns"'), { freq: 8, nil: undefined }),
+    )
+    .map(([dep, body, term, comment]) => [
+      ...(dep ? [dep] : []),
+      ...body,
+      ...(term ? [term] : []),
+      ...(comment ? [comment] : []),
+    ])
+    .filter((parts) => parts.length > 0 && !(parts.length === 1 && parts[0]!.startsWith('comment')))
+    .map((parts) => parts.join(' '));
+}
+
+function priorityText(hook: NftHook): fc.Arbitrary<string> {
+  const named = NFT_NAMED_PRIORITIES.filter((p) => !p.hooks || p.hooks.includes(hook)).map((p) => p.name);
+  return fc.oneof(
+    fc.constantFrom(...named),
+    fc
+      .tuple(fc.constantFrom(...named), fc.constantFrom('+', '-'), fc.integer({ min: 1, max: 15 }))
+      .map(([n, s, k]) => `${n} ${s} ${k}`),
+    fc.integer({ min: -400, max: 400 }).map(String),
+    fc.constantFrom('-110', '-100', '100', '0', '-5'),
+  );
+}
+
+interface ChainPlan {
+  name: string;
+  base?: { type: 'filter' | 'nat' | 'route'; hook: NftHook; prio: string; policy?: 'accept' | 'drop' };
+}
+
+const setPlan = (i: number): fc.Arbitrary<NftGenSet & { elements?: string }> =>
+  fc.boolean().chain((map) =>
+    fc
+      .oneof(
+        fc.constantFrom<NftDtypeName[]>(['ipv4_addr'], ['inet_service'], ['mark'], ['ifname'], ['inet_proto']),
+        fc.constant<NftDtypeName[]>(['ipv4_addr', 'inet_proto', 'inet_service']),
+        fc.constant<NftDtypeName[]>(['inet_proto', 'inet_service']),
+      )
+      .chain((key) =>
+        fc.tuple(fc.boolean(), fc.boolean()).chain(([interval, withElements]) => {
+          const s = { name: `${map ? 'm' : 's'}${i}`, map, key, interval: interval && key.length === 1 };
+          if (!withElements) return fc.constant(s);
+          const vs = fc.constantFrom('accept', 'drop', 'continue');
+          return setLiteral(key, s.interval, map ? vs : undefined).map((e) => ({ ...s, elements: e }));
+        }),
+      ),
+  );
+
+/** A whole ruleset as `nft -f` text: one or two tables, sets and maps, base and regular chains, rules. */
+export function nftRulesetText(): fc.Arbitrary<string> {
+  return fc.constantFrom<Family>('ip', 'inet', 'ip').chain((family) =>
+    fc
+      .tuple(
+        fc.array(setPlan(0), { maxLength: 3 }),
+        fc.array(
+          fc.option(
+            fc
+              .tuple(fc.constantFrom<'filter' | 'nat' | 'route'>('filter', 'nat', 'filter'), fc.constantFrom(...HOOKS))
+              .chain(([type, hook]) =>
+                fc
+                  .tuple(
+                    priorityText(hook),
+                    fc.option(fc.constantFrom<'accept' | 'drop'>('accept', 'drop'), { nil: undefined }),
+                  )
+                  .map(([prio, policy]) => ({ type, hook, prio, ...(policy ? { policy } : {}) })),
+              ),
+            { freq: 2, nil: undefined },
+          ),
+          { minLength: 1, maxLength: 4 },
+        ),
+        fc.boolean(),
+      )
+      .chain(([setsRaw, bases, commandForm]) => {
+        const sets = setsRaw.map((s, i) => ({ ...s, name: `${s.map ? 'm' : 's'}${i}` }));
+        const chains: ChainPlan[] = bases.map((b, i) => (b ? { name: `c${i}`, base: b } : { name: `c${i}` }));
+        const regular = chains.filter((c) => !c.base).map((c) => c.name);
+        const rulesPer = chains.map((c, i) => {
+          // jumps go forward to regular chains mostly (a loop now and then is refused, as by the kernel)
+          const later = regular.filter((r) => Number(r.slice(1)) > i);
+          const ctx: NftGenContext = {
+            family,
+            sets,
+            targets: later.length ? later : regular,
+            ...(c.base ? { base: { type: c.base.type, hook: c.base.hook } } : {}),
+          };
+          return fc.array(nftRuleText(ctx), { maxLength: 4 });
+        });
+        return fc.tuple(...rulesPer).map((rules) => renderRuleset(family, sets, chains, rules, commandForm));
+      }),
+  );
+}
+
+function baseLine(b: NonNullable<ChainPlan['base']>): string {
+  return `type ${b.type} hook ${b.hook} priority ${b.prio};${b.policy ? ` policy ${b.policy};` : ''}`;
+}
+
+function setBody(s: NftGenSet & { elements?: string }): string {
+  const type = s.key.map((k) => NFT_DTYPES[k].setType).join(' . ') + (s.map ? ' : verdict' : '');
+  return `type ${type};${s.interval ? ' flags interval;' : ''}${s.elements ? ` elements = ${s.elements};` : ''}`;
+}
+
+function renderRuleset(
+  family: Family,
+  sets: readonly (NftGenSet & { elements?: string })[],
+  chains: readonly ChainPlan[],
+  rules: readonly string[][],
+  commandForm: boolean,
+): string {
+  if (commandForm) {
+    const out = [`add table ${family} t`];
+    for (const s of sets) out.push(`add ${s.map ? 'map' : 'set'} ${family} t ${s.name} { ${setBody(s)} }`);
+    for (const c of chains) out.push(`add chain ${family} t ${c.name}${c.base ? ` { ${baseLine(c.base)} }` : ''}`);
+    chains.forEach((c, i) => {
+      for (const r of rules[i]!) out.push(`add rule ${family} t ${c.name} ${r}`);
+    });
+    return out.join('\n') + '\n';
+  }
+  const out = [`table ${family} t {`];
+  for (const s of sets) out.push(`\t${s.map ? 'map' : 'set'} ${s.name} { ${setBody(s)} }`);
+  chains.forEach((c, i) => {
+    out.push(`\tchain ${c.name} {`);
+    if (c.base) out.push(`\t\t${baseLine(c.base)}`);
+    for (const r of rules[i]!) out.push(`\t\t${r}`);
+    out.push('\t}');
+  });
+  out.push('}');
+  return out.join('\n') + '\n';
+}

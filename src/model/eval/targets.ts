@@ -1,0 +1,100 @@
+// How each target acts (spec/iptables.md §7). Keyed by the descriptor names, like the matchers; a
+// unit test checks that every target descriptor has an action. Terminal targets end the traversal
+// with a decision the packet path carries out (REJECT's answer, a NAT binding request); the others
+// act on the packet or its connection, and the traversal goes on.
+import type { ExtInstance } from '../rules/types.ts';
+import type { NatRange } from '../rules/kinds.ts';
+import type { Pkt } from './packet.ts';
+import type { MatchEnv } from './matchers.ts';
+import { optValue, hasOpt } from './options.ts';
+
+export interface NatRequest {
+  target: 'DNAT' | 'SNAT' | 'MASQUERADE' | 'REDIRECT';
+  range: NatRange;
+  random: boolean;
+  randomFully: boolean;
+  persistent: boolean;
+}
+
+export type TargetAction =
+  | { kind: 'reject'; with: string }
+  | { kind: 'nat'; nat: NatRequest }
+  /** not terminal: acts on the packet or its connection and says what it did, for the trace */
+  | { kind: 'continue'; act: (p: Pkt, env: MatchEnv) => string };
+
+type Builder = (ext: ExtInstance) => TargetAction;
+
+const nat =
+  (target: NatRequest['target'], rangeOpt: '--to-destination' | '--to-source' | '--to-ports'): Builder =>
+  (ext) => ({
+    kind: 'nat',
+    nat: {
+      target,
+      range:
+        (rangeOpt === '--to-ports' ? optValue(ext, rangeOpt, 'natPorts') : optValue(ext, rangeOpt, 'natDst')) ?? {},
+      random: hasOpt(ext, '--random'),
+      randomFully: hasOpt(ext, '--random-fully'),
+      persistent: hasOpt(ext, '--persistent'),
+    },
+  });
+
+const noVerdict: Builder = (ext) => ({ kind: 'continue', act: () => ext.name }); // LOG, NFLOG, TRACE
+
+// NOTRACK and CT --notrack: the packet is not tracked (xt_CT.c notrack_tg)
+const notrack: Builder = () => ({
+  kind: 'continue',
+  act: (p) => {
+    p.notrack = true;
+    return 'NOTRACK';
+  },
+});
+
+export const TARGETS: Record<string, Builder> = {
+  REJECT: (ext) => ({ kind: 'reject', with: optValue(ext, '--reject-with', 'rejectWith') ?? 'icmp-port-unreachable' }),
+  DNAT: nat('DNAT', '--to-destination'),
+  SNAT: nat('SNAT', '--to-source'),
+  MASQUERADE: nat('MASQUERADE', '--to-ports'),
+  REDIRECT: nat('REDIRECT', '--to-ports'),
+  MARK: (ext) => {
+    // xt_MARK mark_tg: mark = (mark & ~mask) ^ value
+    const m = optValue(ext, '--set-xmark', 'xmark')!;
+    return {
+      kind: 'continue',
+      act: (p) => {
+        p.mark = ((p.mark & ~m.mask) ^ m.value) >>> 0;
+        return `MARK -> 0x${p.mark.toString(16)}`;
+      },
+    };
+  },
+  CONNMARK: (ext) => {
+    // xt_connmark.c connmark_tg_shift: set-xmark on the ctmark, save-mark and restore-mark through the masks
+    const x = optValue(ext, '--set-xmark', 'xmark');
+    const nf = optValue(ext, '--nfmask', 'hex32') ?? 0xffffffff;
+    const ctm = optValue(ext, '--ctmask', 'hex32') ?? 0xffffffff;
+    const save = hasOpt(ext, '--save-mark');
+    const restore = hasOpt(ext, '--restore-mark');
+    return {
+      kind: 'continue',
+      act: (p, env) => {
+        const e = env.ct?.entry;
+        if (!e) return 'CONNMARK (no connection)';
+        if (x) e.mark = ((e.mark & ~x.mask) ^ x.value) >>> 0;
+        if (save) e.mark = ((e.mark & ~ctm) ^ (p.mark & nf)) >>> 0;
+        if (restore) p.mark = ((p.mark & ~nf) ^ (e.mark & ctm)) >>> 0;
+        return `CONNMARK ctmark=0x${e.mark.toString(16)} mark=0x${p.mark.toString(16)}`;
+      },
+    };
+  },
+  NOTRACK: notrack,
+  CT: notrack,
+  LOG: noVerdict,
+  NFLOG: noVerdict,
+  TRACE: noVerdict,
+};
+
+/** The action of an extension target, decoded once when its rule is compiled. */
+export function targetAction(ext: ExtInstance): TargetAction {
+  const build = TARGETS[ext.name];
+  if (!build) throw new Error(`internal: no action for target ${ext.name}`);
+  return build(ext);
+}
