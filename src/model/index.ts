@@ -38,6 +38,7 @@ export {
   type Sysctls,
 } from './net/topology.ts';
 export { PRESETS, k8sNode } from './net/presets.ts';
+export { checkSnapshot, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot, type CommandRecord } from './net/snapshot.ts';
 export { makeLab, newWorld, cloneWorld, type ModelLab, type World } from './lab-model.ts';
 export { KERNEL, type Semantics } from './semantics.ts';
 export { MUTATIONS, modelMutant, type Mutation, type ModelMutant } from './mutants.ts';
