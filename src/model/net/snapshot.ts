@@ -55,7 +55,7 @@ export function checkSnapshot(raw: unknown, j: JsonChecker, path: JsonPath = [])
     const co = j.obj(c, [...path, 'commands', i]);
     const argv = j
       .arr(co.argv, [...path, 'commands', i, 'argv'])
-      .map((a, k) => j.str(a, [...path, 'commands', i, 'argv', k], { max: Infinity }));
+      .map((a, k) => j.str(a, [...path, 'commands', i, 'argv', k], { min: 0, max: Infinity }));
     const status = j.oneOf(co.status, [...path, 'commands', i, 'status'], ['ok', 'absent', 'failed'] as const);
     const rec: CommandRecord = { argv, status };
     if (co.error !== undefined) rec.error = j.str(co.error, [...path, 'commands', i, 'error'], { max: Infinity });
