@@ -2,6 +2,8 @@
 // the model's world following the branch the kernel took.
 import {
   makeLab,
+  KERNEL,
+  type Semantics,
   newWorld,
   runProbe,
   parseRuleset,
@@ -44,12 +46,14 @@ export class PairedLab {
   model: ModelLab;
   world: World;
   private nextPort = FIRST_PORT;
+  /** netfilter's semantics on the model side: the kernel's, or a model mutant's (`npm run mutants -- --model`) */
+  private semantics: Semantics = KERNEL;
 
   private constructor(
     readonly kernel: KernelLab,
     public spec: TopologySpec,
   ) {
-    this.model = makeLab(compileTopology(spec), this.rulesets);
+    this.model = makeLab(compileTopology(spec), this.rulesets, this.second, this.semantics);
     this.world = newWorld(this.model);
   }
 
@@ -70,7 +74,7 @@ export class PairedLab {
       modelError = e.message;
     }
     const k = await this.kernel.apply(host, text, backend);
-    this.model = makeLab(this.model.net, this.rulesets, this.second);
+    this.model = makeLab(this.model.net, this.rulesets, this.second, this.semantics);
     return { kernelOk: k.ok, kernelError: k.stderr, modelOk, modelError };
   }
 
@@ -79,7 +83,7 @@ export class PairedLab {
     const backend = this.model.net.hosts.get(host)!.backend === 'legacy' ? 'nft' : 'legacy';
     this.second.set(host, rs);
     const k = await this.kernel.apply(host, text, backend);
-    this.model = makeLab(this.model.net, this.rulesets, this.second);
+    this.model = makeLab(this.model.net, this.rulesets, this.second, this.semantics);
     return { kernelOk: k.ok, kernelError: k.stderr, modelOk: true, modelError: '' };
   }
 
@@ -102,7 +106,7 @@ export class PairedLab {
   async reconfigure(spec: TopologySpec): Promise<void> {
     await this.kernel.reconfigure(spec);
     this.spec = spec;
-    this.model = makeLab(compileTopology(spec), this.rulesets, this.second);
+    this.model = makeLab(compileTopology(spec), this.rulesets, this.second, this.semantics);
     this.world = newWorld(this.model);
   }
 
@@ -132,7 +136,7 @@ export class PairedLab {
           }
         }
       }
-      this.model = makeLab(this.model.net, this.rulesets, this.second);
+      this.model = makeLab(this.model.net, this.rulesets, this.second, this.semantics);
     }
     return { model, kernel };
   }
@@ -143,11 +147,18 @@ export class PairedLab {
     await new Promise((r) => setTimeout(r, seconds * 1000));
   }
 
+  /** The model side's semantics from now on (its rules are compiled again). */
+  useSemantics(semantics: Semantics): void {
+    if (semantics === this.semantics) return;
+    this.semantics = semantics;
+    this.model = makeLab(this.model.net, this.rulesets, this.second, this.semantics);
+  }
+
   /** Both sides back to no rules and empty state. */
   async reset(): Promise<void> {
     this.rulesets = new Map();
     this.second = new Map();
-    this.model = makeLab(this.model.net, this.rulesets);
+    this.model = makeLab(this.model.net, this.rulesets, this.second, this.semantics);
     this.world = newWorld(this.model);
     await this.kernel.reset();
   }

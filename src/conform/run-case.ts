@@ -3,6 +3,8 @@
 // cases with the same topology (reset, not rebuilt).
 import {
   makeLab,
+  KERNEL,
+  type Semantics,
   newWorld,
   runProbe,
   isInputError,
@@ -198,7 +200,16 @@ export class LabPool {
   constructor(private readonly labOptions: LabOptions = {}) {}
 
   /** `fresh`: a new lab, not a reset one (mixed-backend cases: legacy tables stay registered once used) */
+  /** the model side's semantics in every lab this pool hands out (a model mutant's, for `npm run mutants -- --model`) */
+  semantics: Semantics = KERNEL;
+
   async get(topo: TopologySpec, opts: { fresh?: boolean } = {}): Promise<PairedLab> {
+    const lab = await this.labFor(topo, opts);
+    lab.useSemantics(this.semantics);
+    return lab;
+  }
+
+  private async labFor(topo: TopologySpec, opts: { fresh?: boolean }): Promise<PairedLab> {
     if (this.current?.lab.kernel.tainted || opts.fresh) await this.close();
     const key = JSON.stringify(topo);
     if (this.current?.key === key) {
