@@ -2,6 +2,7 @@
 // (test/helpers/mutated-inputs.ts). Prints the exit codes per kind, the slowest input and the peak
 // memory; exits 1 on any exit-3 result, unlocated input error, input over 5 s or run over 512 MB.
 import { parseArgs } from 'node:util';
+import { writeFileSync } from 'node:fs';
 import { fuzzInputs } from '../test/helpers/mutated-inputs.ts';
 
 const { values } = parseArgs({
@@ -28,4 +29,8 @@ for (const f of r.failures.slice(0, 10))
   console.log(`FAIL ${f.kind}: ${f.message}\n  input: ${JSON.stringify(f.input.slice(0, 400))}`);
 for (const s of r.slow.slice(0, 10))
   console.log(`SLOW ${s.kind}: ${s.ms.toFixed(0)} ms\n  input: ${JSON.stringify(s.input.slice(0, 400))}`);
+if (r.failures.length) {
+  writeFileSync('fuzz-inputs-failures.json', JSON.stringify(r.failures, null, 1));
+  console.log('the failing inputs, whole: fuzz-inputs-failures.json');
+}
 process.exitCode = r.failures.length || r.slow.length || grew > 512 ? 1 : 0;

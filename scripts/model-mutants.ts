@@ -35,10 +35,8 @@ export async function runModelMutants(args: readonly string[]): Promise<number> 
       const t0 = performance.now();
       let killedAt: number | undefined;
       let oracle: FuzzOracle;
-      if (pool) {
-        pool.semantics = modelMutant(name).semantics;
-        oracle = { kind: 'kernel', pool };
-      } else oracle = { kind: 'mutant', mutation: name };
+      if (pool) oracle = { kind: 'kernel', pool, semantics: modelMutant(name).semantics };
+      else oracle = { kind: 'mutant', mutation: name };
       const r = await fuzz({
         oracle,
         runs: cases,
@@ -54,9 +52,8 @@ export async function runModelMutants(args: readonly string[]): Promise<number> 
         first = `${d.step}: ${d.diff.field} model ${JSON.stringify(d.diff.model)} kernel ${JSON.stringify(d.diff.kernel)}`;
         if (pool) {
           // a kill counts only if the reference model agrees with the kernel on the same case
-          pool.semantics = KERNEL;
           const again = await fuzz({
-            oracle: { kind: 'kernel', pool },
+            oracle: { kind: 'kernel', pool, semantics: KERNEL },
             replay: { seed: r.divergence.seed, path: r.divergence.path },
             shrinkSeconds: 0,
           });

@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   lint: async () => (await import('./lint-cmd.ts')).lintCommand,
   doctor: async () => (await import('./doctor-cmd.ts')).doctorCommand,
   lab: async () => (await import('./lab-cmd.ts')).labCommand,
+  snapshot: async () => (await import('./snapshot-cmd.ts')).snapshotCommand,
 };
 
 /** A Docker problem the user can fix (lab/docker-site.ts), known by name so that dockerode is not loaded here. */

@@ -9,6 +9,8 @@ import {
   type Probe,
   type ProbeProto,
   type Ruleset,
+  type ModelLab,
+  parseIp,
 } from '../model/index.ts';
 import { loadTopology, loadRulesets } from './load.ts';
 import { renderTrace, renderObservation } from '../conform/render.ts';
@@ -44,7 +46,8 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
   const { values, positionals } = readFlags(
     argv,
     {
-      topology: { type: 'string', default: 'k8s-node' },
+      topology: { type: 'string' },
+      snapshot: { type: 'string' },
       ruleset: { type: 'string', multiple: true, default: [] },
       from: { type: 'string' },
       src: { type: 'string' },
@@ -61,10 +64,27 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
   );
   const runtime = runtimeOf(values.runtime, values.backend, 'the --kernel lab');
   if (!values.from) throw cmdline(`--from HOST is required\n${TRACE_USAGE}`);
-  const net = loadTopology(values.topology);
-  const lab = makeLab(net, loadRulesets(values.ruleset, net));
-  const probe: Probe = { from: values.from, ...parseTarget(positionals[0], positionals[1]) };
+  if (values.snapshot !== undefined && (values.topology !== undefined || values.ruleset.length || values.kernel))
+    throw cmdline(
+      `--snapshot takes the topology and rules from the snapshot: no --topology, --ruleset or --kernel\n${TRACE_USAGE}`,
+    );
+  const topology = values.topology ?? 'k8s-node';
+  let lab: ModelLab;
+  let from = values.from;
+  let notes: string[] = [];
+  if (values.snapshot !== undefined) {
+    const { snapshotLab, snapshotSource } = await import('./snapshot-load.ts');
+    const s = snapshotLab(values.snapshot, [values.from]);
+    lab = s.lab;
+    notes = s.built.notes;
+    from = snapshotSource(s, values.from);
+  } else {
+    const net = loadTopology(topology);
+    lab = makeLab(net, loadRulesets(values.ruleset, net));
+  }
+  const probe: Probe = { from, ...parseTarget(positionals[0], positionals[1]) };
   if (values.src) probe.src = values.src;
+  else if (values.snapshot !== undefined && parseIp(values.from) !== undefined) probe.src = values.from;
   if (values.sport) probe.sport = intOf('--sport', values.sport);
   if (values.kernel && probe.sport === undefined) probe.sport = FIRST_PORT;
   const results = runProbe(lab, newWorld(lab), probe, { verbose: values.verbose });
@@ -73,7 +93,7 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
     const why = await dockerSkipReason();
     if (why) throw new DockerLabError(why);
   }
-  const kernel = values.kernel ? await kernelProbe(values.topology, lab.rulesets, probe, runtime) : undefined;
+  const kernel = values.kernel ? await kernelProbe(topology, lab.rulesets, probe, runtime) : undefined;
   if (values.html) {
     const { tracePage } = await import('../conform/html.ts');
     const title = `nfconform trace: ${probe.from} → ${probe.proto} ${probe.dst}${probe.dport !== undefined ? `:${probe.dport}` : ''}`;
@@ -92,6 +112,7 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
       JSON.stringify(
         {
           probe,
+          ...(notes.length ? { notes } : {}),
           results: results.map((r) => ({ p: r.p, observation: r.value.observation, trace: r.value.trace })),
           ...(kernel ? { kernel } : {}),
         },
@@ -101,6 +122,7 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
     );
     return 0;
   }
+  for (const n of notes) write(`snapshot: ${n}`);
   results.forEach((r, i) => {
     if (results.length > 1) write(`\n── possibility ${i + 1} of ${results.length}, p=${r.p.toFixed(6)} ──`);
     write(values.diagram ? renderDiagramText(diagramOf(r.value.trace)) : renderTrace(r.value.trace));

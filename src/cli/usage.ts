@@ -14,13 +14,16 @@ export const COMPILE_USAGE =
   'usage: nfconform compile --services FILE --node NAME [--node-ip IP ...] [--cluster-cidr CIDR] [--detect-local-mode ClusterCIDR|NodeCIDR|BridgeInterface|InterfaceNamePrefix|None] [--pod-cidr CIDR] [--pod-bridge-interface NAME] [--pod-interface-name-prefix PREFIX] [--masquerade-all] [--nodeport-address CIDR|IP|primary ...] [--localhost-nodeports] [--zone ZONE] [--nfacct] [--canary] [--no-random-fully] [--strict]   (kubectl get svc,endpointslices -A -o json)';
 
 export const VALIDATE_USAGE =
-  'usage: nfconform validate --services FILE --ruleset NODE.iptables-save --node-ip IP [--node-ip IP ...] [--node NAME] [--pod-cidr CIDR] [--cluster-cidr CIDR] [--sides model|kernel|both] [--runtime netns|docker] [--iptables nft|legacy] [--strict] [--json] [--junit FILE]';
+  'usage: nfconform validate --services FILE (--ruleset NODE.iptables-save --node-ip IP [--node-ip IP ...] | --snapshot FILE) [--node NAME] [--pod-cidr CIDR] [--cluster-cidr CIDR] [--sides model|kernel|both] [--runtime netns|docker] [--iptables nft|legacy] [--strict] [--json] [--junit FILE]';
 
-export const TRACE_USAGE = `usage: nfconform trace --topology k8s-node|FILE --ruleset HOST=FILE [--ruleset HOST=FILE ...]
-                      --from HOST (tcp|udp|icmp) DST[:PORT] [--src IP] [--sport N] [--json] [--verbose] [--diagram] [--html FILE] [--kernel [--runtime netns|docker]]`;
+export const TRACE_USAGE = `usage: nfconform trace (--topology k8s-node|FILE --ruleset HOST=FILE [--ruleset HOST=FILE ...] | --snapshot FILE)
+                      --from HOST|ADDR|IFACE (tcp|udp|icmp) DST[:PORT] [--src IP] [--sport N] [--json] [--verbose] [--diagram] [--html FILE] [--kernel [--runtime netns|docker]]`;
 
 export const LINT_USAGE =
   'usage: nfconform lint FILE [--lang iptables|nft] [--iptables nft|legacy] [--noflush] [--strict]   (prints the canonical form, or every error as file:line:col; --strict: unsupported features are errors too)';
+
+export const SNAPSHOT_USAGE =
+  'usage: nfconform snapshot [--netns NAME] [-o FILE]   (reads, read-only, the rules, addresses, links, routes and sysctls of this host or of namespace NAME: spec/snapshot.md)';
 
 export const DOCTOR_USAGE =
   'usage: nfconform doctor [--cleanup]   (checks root, netns and tools; --cleanup removes labs of dead runs)';
@@ -38,6 +41,7 @@ commands:
   ${VALIDATE_USAGE}
   ${TRACE_USAGE.replace(/\n/g, '\n  ')}
   ${LINT_USAGE}
+  ${SNAPSHOT_USAGE}
   ${DOCTOR_USAGE}
   ${LAB_USAGE.replace(/\n/g, '\n  ')}
 `;

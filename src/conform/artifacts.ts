@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Observation, TraceEvent } from '../model/index.ts';
 import type { CaseFile } from './case-file.ts';
-import { runCases, type LabPool } from './run-case.ts';
+import { labSide, runPlan, type LabPool } from './run-case.ts';
+import { pairedRun, loadRulesets } from './paired-run.ts';
+import { judge } from './compare.ts';
 import { planCase, probeCount, FIRST_PORT } from './plan.ts';
 import { reproScript } from './repro.ts';
 import { renderPlain } from './render.ts';
@@ -81,62 +83,51 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
   let html = page(c.name, `<h1>${esc(c.name)}</h1>${differences}`);
   const observed: Record<number, Observation> = {};
   if (pool) {
-    const lab = await pool.get(plan.topology, { fresh: plan.freshLab });
-    for (const r of plan.rulesets) await lab.apply(r.host, r.kernelText);
-    // both flavors' rules, the other one second, as the run had them (spec/semantics.md §2.3)
-    for (const r of plan.otherRulesets) if (r.parsed) await lab.applyOther(r.host, r.parsed, r.kernelText);
+    // the same paired loop as the run, with counters: both flavors' rules, the same ports
+    const kernel = labSide(await pool.get(plan.topology, { fresh: plan.freshLab }));
+    await loadRulesets(plan, kernel);
     let explained = false;
-    for (const s of plan.steps) {
-      if (s.kind === 'wait') {
-        await lab.wait(s.seconds);
-        continue;
-      }
-      if (s.kind === 'apply') {
-        for (const r of s.rulesets) await lab.apply(r.host, r.kernelText);
-        continue;
-      }
-      if (s.kind === 'command') {
-        await lab.command(s.command, plan.file ?? plan.name);
-        continue;
-      }
-      for (const sport of s.sports) {
-        const p = { ...s.probe, sport };
-        const r = await lab.probe(p, { counters: true });
-        observed[s.index] ??= r.kernel;
-        if (explained || r.verdict.diffs.length === 0) continue;
+    for await (const r of pairedRun(plan, { kernel, counters: true, traces: 'all' })) {
+      const s = r.step;
+      if (s.kind !== 'probe') continue;
+      for (const [i, k] of r.kernel!.entries()) {
+        observed[s.index] ??= k;
+        if (explained || judge(r.model[i]!, k).diffs.length === 0) continue;
         explained = true;
-        const best = r.model[0]!;
-        md.push(`## The first diverging probe: ${s.label} (source port ${p.sport})`, '');
-        md.push(firstParting(best.value.trace, r.kernel), '');
+        const best = r.model[i]![0]!;
+        const trace = r.traces[i] ?? [];
+        md.push(`## The first diverging probe: ${s.label} (source port ${s.sports[i]})`, '');
+        md.push(firstParting(trace, k), '');
         md.push(
           '### The model',
           '',
           '```',
-          renderPlain.trace(best.value.trace),
-          renderPlain.observation(best.value.observation, best.p),
+          renderPlain.trace(trace),
+          renderPlain.observation(best.value, best.p),
           '```',
           '',
         );
-        if (r.model.length > 1) md.push(`(the model allows ${r.model.length} results; the most likely is shown)`, '');
-        const moved = (r.kernel.rulesHit ?? []).map(
+        if (r.model[i]!.length > 1) md.push(`(the model allows ${r.model[i]!.length} results; the first is shown)`, '');
+        const moved = (k.rulesHit ?? []).map(
           (h) =>
             `<li class="mono">${esc(`${h.host} ${h.table} ${h.chain} ${h.rule}: ${h.packets} packet(s) ${h.spec}`)}</li>`,
         );
+        const p = { ...s.probe, sport: s.sports[i]! };
         html = tracePage({
           title: `${c.name}: ${s.label} (source port ${p.sport})`,
           probe: p,
-          results: r.model.map((m) => ({ p: m.p, observation: m.value.observation, trace: m.value.trace })),
-          kernel: r.kernel,
-          extra: `${differences}<p>${esc(firstParting(best.value.trace, r.kernel).replace(/\*\*|`/g, ''))}</p><h2>Rules whose counters moved on the kernel</h2><ul>${moved.join('')}</ul>`,
+          results: r.model[i]!.map((m, j) => ({ p: m.p, observation: m.value, trace: r.allTraces[i]?.[j] ?? [] })),
+          kernel: k,
+          extra: `${differences}<p>${esc(firstParting(trace, k).replace(/\*\*|`/g, ''))}</p><h2>Rules whose counters moved on the kernel</h2><ul>${moved.join('')}</ul>`,
         });
         md.push(
           '### The kernel',
           '',
           '```',
-          renderPlain.observation(r.kernel),
+          renderPlain.observation(k),
           '',
           'rules whose counters moved:',
-          ...(r.kernel.rulesHit ?? []).map(
+          ...(k.rulesHit ?? []).map(
             (h) => `  ${h.host} ${h.table} ${h.chain} ${h.rule}: ${h.packets} packet(s) ${h.spec}`,
           ),
           '```',
@@ -152,11 +143,10 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
   }
   if (!pool) {
     // no kernel here (a campaign against a model mutant): the page draws the model's path of the first
-    // differing probe
-    const [rep] = await runCases([input.c], { sides: 'model' });
+    // differing probe, from the same plan
+    const { steps: reps } = await runPlan(plan);
     const step =
-      rep?.steps.find((s) => s.label === input.diffs[0]?.step && s.trace && s.probe) ??
-      rep?.steps.find((s) => s.trace && s.probe);
+      reps.find((s) => s.label === input.diffs[0]?.step && s.trace && s.probe) ?? reps.find((s) => s.trace && s.probe);
     const first = step?.model[0]?.[0];
     if (step?.trace && step.probe && first)
       html = tracePage({

@@ -2,18 +2,21 @@
 // the model and the oracle (the kernel, or a mutant model) must agree. The first
 // divergence is shrunk within a time bound and handed back for the artifacts.
 import fc from 'fast-check';
-import { isInputError, parseRuleset } from '../model/index.ts';
-import type { Mutation } from '../model/index.ts';
+import type { Mutation, Semantics } from '../model/index.ts';
 import type { IptablesFlavor } from '../model/index.ts';
 import { caseDrawArb, caseFromDraw, type CaseDraw } from './fuzz-arbitraries.ts';
 import { serviceCaseArb, serviceCase } from './service-arbitraries.ts';
-import { caseTopology, type CaseFile } from './case-file.ts';
-import { runCases, LabPool } from './run-case.ts';
+import type { CaseFile } from './case-file.ts';
+import { runPlanned, type LabPool, type RunOptions } from './run-case.ts';
+import { planCase, probeCount } from './plan.ts';
+import { InternalError } from './errors.ts';
 import { judgeAgainstMutant, type StepDiff } from './mutant.ts';
 import { loadRegistry, knownFor, type KnownDivergence } from './divergences.ts';
 
 /** The kernel, or a copy of the model with a planted bug ('none': the reference model itself). */
-export type FuzzOracle = { kind: 'kernel'; pool: LabPool } | { kind: 'mutant'; mutation: Mutation | 'none' };
+export type FuzzOracle =
+  /** the kernel judges the model; `semantics`: the model side runs a model mutant's (`npm run mutants -- --model`) */
+  { kind: 'kernel'; pool: LabPool; semantics?: Semantics } | { kind: 'mutant'; mutation: Mutation | 'none' };
 
 export interface CaseJudgement {
   diffs: StepDiff[];
@@ -45,6 +48,8 @@ export interface FuzzOptions {
   maxProbes?: number;
   registry?: readonly KnownDivergence[];
   onProgress?: (p: FuzzProgress) => void;
+  /** the model's probe on the kernel oracle (tests plant a crash here) */
+  runProbe?: RunOptions['runProbe'];
 }
 
 export interface FuzzResult {
@@ -61,10 +66,15 @@ export async function judgeCase(
   c: CaseFile,
   oracle: FuzzOracle,
   registry: readonly KnownDivergence[],
+  plant: Pick<FuzzOptions, 'runProbe'> = {},
 ): Promise<CaseJudgement> {
   let raw: { diffs: StepDiff[]; probes: number };
   if (oracle.kind === 'mutant') raw = await judgeAgainstMutant(c, oracle.mutation);
-  else raw = await judgeOnKernel(c, oracle.pool);
+  else
+    raw = await judgeOnKernel(c, oracle.pool, {
+      ...plant,
+      ...(oracle.semantics ? { semantics: oracle.semantics } : {}),
+    });
   const out: CaseJudgement = { diffs: [], known: [], probes: raw.probes };
   for (const d of raw.diffs) {
     const entry = knownFor(d.diff, registry);
@@ -74,32 +84,40 @@ export async function judgeCase(
   return out;
 }
 
-async function judgeOnKernel(c: CaseFile, pool: LabPool): Promise<{ diffs: StepDiff[]; probes: number }> {
+async function judgeOnKernel(
+  c: CaseFile,
+  pool: LabPool,
+  plant: Pick<FuzzOptions, 'runProbe'> & { semantics?: Semantics },
+): Promise<{ diffs: StepDiff[]; probes: number }> {
+  const plan = await planCase(c, { firstPort: pool.reservePorts(probeCount(c)) });
   // a ruleset the model refuses must be refused by the kernel as well
-  for (const [h, s] of Object.entries(c.hosts ?? {})) {
-    if (s.ruleset === undefined) continue;
-    try {
-      parseRuleset(s.ruleset, { backend: s.backend ?? 'nft' });
-    } catch (e) {
-      if (!isInputError(e)) throw e;
-      const lab = await pool.get(caseTopology(c));
-      const k = await lab.kernel.apply(h, s.ruleset, s.backend ?? 'nft');
-      return {
-        diffs: k.ok
-          ? [{ step: `ruleset for ${h}`, diff: { field: 'apply', model: `refused: ${e.message}`, kernel: 'accepted' } }]
-          : [],
-        probes: 0,
-      };
-    }
+  const refused = [...plan.rulesets, ...plan.otherRulesets].find((r) => r.refusal);
+  if (refused) {
+    const lab = await pool.get(plan.topology, { fresh: plan.freshLab });
+    const k = await lab.kernel.apply(refused.host, refused.text, refused.flavor);
+    return {
+      diffs: k.ok
+        ? [
+            {
+              step: `ruleset for ${refused.host}`,
+              diff: { field: 'apply', model: `refused: ${refused.refusal!.message}`, kernel: 'accepted' },
+            },
+          ]
+        : [],
+      probes: 0,
+    };
   }
-  const [rep] = await runCases([c], { sides: 'both', pool });
+  const rep = await runPlanned(plan, { sides: 'both', ...plant }, pool);
   const diffs: StepDiff[] = [];
-  if (rep!.error) diffs.push({ step: 'rulesets', diff: { field: 'apply', model: 'accepted', kernel: rep!.error } });
-  for (const s of rep!.steps) for (const d of s.diffs) diffs.push({ step: s.label, diff: d });
+  // read by field: a ruleset the kernel refused, or a lab that failed (a model crash is thrown, never a diff)
+  if (rep.kernelRefused)
+    diffs.push({ step: 'rulesets', diff: { field: 'apply', model: 'accepted', kernel: rep.kernelRefused.stderr } });
+  else if (rep.error) diffs.push({ step: 'rulesets', diff: { field: 'lab', model: null, kernel: rep.error } });
+  for (const s of rep.steps) for (const d of s.diffs) diffs.push({ step: s.label, diff: d });
   // with Services, the Service-level oracle is a third party to agree with
-  for (const s of rep!.steps)
+  for (const s of rep.steps)
     for (const m of s.oracleMisses) diffs.push({ step: s.label, diff: { field: 'oracle', model: m, kernel: null } });
-  return { diffs, probes: rep!.steps.reduce((n, s) => n + s.kernel.length, 0) };
+  return { diffs, probes: rep.steps.reduce((n, s) => n + s.kernel.length, 0) };
 }
 
 export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
@@ -113,6 +131,8 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
   let last: { draw: unknown; diffs: StepDiff[] } | undefined;
   let shrinks = -1;
   const services = opts.kind === 'services';
+  let crash: { error: InternalError; run: number } | undefined;
+  let runIndex = 0;
   const arb: fc.Arbitrary<unknown> = services
     ? serviceCaseArb(20)
     : caseDrawArb({
@@ -125,9 +145,19 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
 
   const prop = fc.asyncProperty(arb, async (draw) => {
     // past the shrink budget every candidate "passes", so the shrinker stops at the smallest failure so far
-    if (performance.now() > shrinkDeadline) return true;
+    if (performance.now() > shrinkDeadline || crash) return true;
     const c = toCase(draw);
-    const j = await judgeCase(c, opts.oracle, registry);
+    let j: CaseJudgement;
+    try {
+      j = await judgeCase(c, opts.oracle, registry, opts.runProbe ? { runProbe: opts.runProbe } : {});
+    } catch (e) {
+      // a crash of the model or the engine is not a divergence: the campaign stops and says how to reproduce it
+      if (!(e instanceof InternalError)) throw e;
+      crash = { error: e, run: runIndex };
+      return true;
+    } finally {
+      runIndex++;
+    }
     stats.cases++;
     stats.probes += j.probes;
     stats.known += j.known.length;
@@ -157,6 +187,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
     params.markInterruptAsFailure = false;
   }
   const details = await fc.check(prop, params);
+  if (crash) throw crash.error.with({ seed, path: opts.replay ? opts.replay.path : String(crash.run) });
   const result: FuzzResult = {
     seed,
     cases: stats.cases,

@@ -1,23 +1,81 @@
-// A second model with a planted bug, as the oracle: shows that the engine finds
-// and shrinks a divergence without needing a kernel (the "planted bug" test).
-// It reads the same plan as every other consumer: rulesets, apply and wait steps, repetitions, source ports.
+// A second model with a planted bug, as the oracle: shows that the engine finds and shrinks a divergence
+// without needing a kernel (the "planted bug" test). The mutant plays the kernel in the same paired loop as a
+// real lab (paired-run.ts): the same plan, rulesets, apply and wait steps, repetitions and source ports.
 import {
   makeLab,
   newWorld,
   runProbe,
   modelMutant,
-  type Observation,
-  type Weighted,
+  parseRuleset,
   type Mutation,
+  type IptablesFlavor,
+  type Ruleset,
+  type ModelLab,
+  type World,
 } from '../model/index.ts';
 import type { CaseFile } from './case-file.ts';
+import type { FieldDiff } from './compare.ts';
+import { planCase, modelRulesets, type CasePlan, type CaseCommand } from './plan.ts';
 import { modelCommand } from './case-commands.ts';
-import { judge, type FieldDiff } from './compare.ts';
-import { planCase, modelRulesets, type CasePlan } from './plan.ts';
+import { pairedRun, loadRulesets, type KernelSide } from './paired-run.ts';
+import { judgeDifference } from './judges.ts';
 
 export interface StepDiff {
   step: string;
   diff: FieldDiff;
+}
+
+/** A model with a planted bug behind the kernel side's interface: it answers with its most likely result. */
+class MutantSide implements KernelSide {
+  private lab: ModelLab;
+  private world: World;
+  private readonly rulesets = new Map<string, Ruleset>();
+  private readonly second: Map<string, Ruleset>;
+
+  constructor(
+    private readonly plan: CasePlan,
+    private readonly mutation: Mutation | 'none',
+  ) {
+    this.second = modelRulesets(plan.otherRulesets);
+    this.lab = this.make();
+    this.world = newWorld(this.lab);
+  }
+
+  /** a mutant is the kernel's semantics with one decision replaced (model/mutants.ts) */
+  private make(): ModelLab {
+    return this.mutation === 'none'
+      ? makeLab(this.plan.network, this.rulesets, this.second)
+      : makeLab(this.plan.network, this.rulesets, this.second, modelMutant(this.mutation).semantics);
+  }
+
+  async apply(host: string, text: string, flavor: IptablesFlavor) {
+    // the plan's other-flavor rules are in `second` already
+    if (this.plan.otherRulesets.some((r) => r.host === host && r.flavor === flavor)) return { ok: true, stderr: '' };
+    try {
+      this.rulesets.set(host, parseRuleset(text, { backend: flavor }));
+    } catch (e) {
+      return { ok: false, stderr: (e as Error).message };
+    }
+    this.lab = this.make();
+    return { ok: true, stderr: '' };
+  }
+
+  async probe(p: Parameters<KernelSide['probe']>[0]) {
+    const runs = runProbe(this.lab, this.world, p);
+    const best = [...runs].sort((a, b) => b.p - a.p)[0]!;
+    this.world = best.value.world;
+    return best.value.observation;
+  }
+
+  async wait(seconds: number) {
+    this.world = { ...this.world, now: this.world.now + seconds };
+  }
+
+  async command(cmd: CaseCommand, file: string) {
+    const out = modelCommand(cmd, this.rulesets, this.world, file);
+    if (cmd.type === 'iptables') this.lab = this.make();
+    return out;
+  }
 }
 
 /** Runs the case on the reference model and on a mutant; the mutant plays the kernel. */
@@ -28,57 +86,20 @@ export async function judgeAgainstMutant(
   return judgePlanAgainstMutant(await planCase(c), mutation);
 }
 
-export function judgePlanAgainstMutant(
+export async function judgePlanAgainstMutant(
   plan: CasePlan,
   mutation: Mutation | 'none',
-): { diffs: StepDiff[]; probes: number } {
+): Promise<{ diffs: StepDiff[]; probes: number }> {
   // a case whose rules the model refuses has nothing to compare between two models
   if ([...plan.rulesets, ...plan.otherRulesets].some((r) => r.refusal)) return { diffs: [], probes: 0 };
-  const rulesets = modelRulesets(plan.rulesets);
-  const second = modelRulesets(plan.otherRulesets);
-  const labs = () => {
-    const ref = makeLab(plan.network, rulesets, second);
-    // a mutant is the kernel's semantics with one decision replaced (model/mutants.ts)
-    const mut = mutation === 'none' ? ref : makeLab(plan.network, rulesets, second, modelMutant(mutation).semantics);
-    return { ref, mut };
-  };
-  let { ref, mut } = labs();
-  let wr = newWorld(ref);
-  let wm = newWorld(mut);
+  const kernel = new MutantSide(plan, mutation);
+  await loadRulesets(plan, kernel);
   const diffs: StepDiff[] = [];
   let probes = 0;
-  for (const s of plan.steps) {
-    if (s.kind === 'wait') {
-      wr = { ...wr, now: wr.now + s.seconds };
-      wm = { ...wm, now: wm.now + s.seconds };
-      continue;
-    }
-    if (s.kind === 'apply') {
-      for (const r of s.rulesets) if (r.parsed) rulesets.set(r.host, r.parsed);
-      ({ ref, mut } = labs());
-      continue;
-    }
-    if (s.kind === 'command') {
-      const file = plan.file ?? plan.name;
-      modelCommand(s.command, rulesets, wr, file);
-      if (s.command.type !== 'iptables') modelCommand(s.command, rulesets, wm, file);
-      ({ ref, mut } = labs());
-      continue;
-    }
-    for (const sport of s.sports) {
-      const p = { ...s.probe, sport };
-      const r = runProbe(ref, wr, p);
-      const m = runProbe(mut, wm, p);
-      probes++;
-      const refObs: Weighted<Observation>[] = r.map((x) => ({ p: x.p, value: x.value.observation }));
-      for (const x of m) {
-        const v = judge(refObs, x.value.observation);
-        for (const d of v.diffs) diffs.push({ step: s.label, diff: d });
-        if (v.diffs.length) break;
-      }
-      wr = [...r].sort((a, b) => b.p - a.p)[0]!.value.world;
-      wm = [...m].sort((a, b) => b.p - a.p)[0]!.value.world;
-    }
+  for await (const r of pairedRun(plan, { kernel })) {
+    probes += r.kernel?.length ?? 0;
+    for (const f of judgeDifference(r.step, r))
+      if (f.judge === 'difference') diffs.push({ step: r.step.label, diff: f.diff });
   }
   return { diffs, probes };
 }

@@ -2,8 +2,6 @@
 // the model's world following the branch the kernel took.
 import {
   makeLab,
-  KERNEL,
-  type Semantics,
   newWorld,
   runProbe,
   parseRuleset,
@@ -46,14 +44,12 @@ export class PairedLab {
   model: ModelLab;
   world: World;
   private nextPort = FIRST_PORT;
-  /** netfilter's semantics on the model side: the kernel's, or a model mutant's (`npm run mutants -- --model`) */
-  private semantics: Semantics = KERNEL;
 
   private constructor(
     readonly kernel: KernelLab,
     public spec: TopologySpec,
   ) {
-    this.model = makeLab(compileTopology(spec), this.rulesets, this.second, this.semantics);
+    this.model = makeLab(compileTopology(spec), this.rulesets);
     this.world = newWorld(this.model);
   }
 
@@ -74,7 +70,7 @@ export class PairedLab {
       modelError = e.message;
     }
     const k = await this.kernel.apply(host, text, backend);
-    this.model = makeLab(this.model.net, this.rulesets, this.second, this.semantics);
+    this.model = makeLab(this.model.net, this.rulesets, this.second);
     return { kernelOk: k.ok, kernelError: k.stderr, modelOk, modelError };
   }
 
@@ -83,7 +79,7 @@ export class PairedLab {
     const backend = this.model.net.hosts.get(host)!.backend === 'legacy' ? 'nft' : 'legacy';
     this.second.set(host, rs);
     const k = await this.kernel.apply(host, text, backend);
-    this.model = makeLab(this.model.net, this.rulesets, this.second, this.semantics);
+    this.model = makeLab(this.model.net, this.rulesets, this.second);
     return { kernelOk: k.ok, kernelError: k.stderr, modelOk: true, modelError: '' };
   }
 
@@ -106,7 +102,7 @@ export class PairedLab {
   async reconfigure(spec: TopologySpec): Promise<void> {
     await this.kernel.reconfigure(spec);
     this.spec = spec;
-    this.model = makeLab(compileTopology(spec), this.rulesets, this.second, this.semantics);
+    this.model = makeLab(compileTopology(spec), this.rulesets, this.second);
     this.world = newWorld(this.model);
   }
 
@@ -136,7 +132,7 @@ export class PairedLab {
           }
         }
       }
-      this.model = makeLab(this.model.net, this.rulesets, this.second, this.semantics);
+      this.model = makeLab(this.model.net, this.rulesets, this.second);
     }
     return { model, kernel };
   }
@@ -147,18 +143,11 @@ export class PairedLab {
     await new Promise((r) => setTimeout(r, seconds * 1000));
   }
 
-  /** The model side's semantics from now on (its rules are compiled again). */
-  useSemantics(semantics: Semantics): void {
-    if (semantics === this.semantics) return;
-    this.semantics = semantics;
-    this.model = makeLab(this.model.net, this.rulesets, this.second, this.semantics);
-  }
-
   /** Both sides back to no rules and empty state. */
   async reset(): Promise<void> {
     this.rulesets = new Map();
     this.second = new Map();
-    this.model = makeLab(this.model.net, this.rulesets, this.second, this.semantics);
+    this.model = makeLab(this.model.net, this.rulesets);
     this.world = newWorld(this.model);
     await this.kernel.reset();
   }

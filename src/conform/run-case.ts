@@ -1,16 +1,9 @@
-// Runs case files on the model, the kernel, or both, and judges them against
-// their expectations and against each other. Kernel labs are reused across
-// cases with the same topology (reset, not rebuilt).
+// Runs case files on the model, the kernel, or both: each case is planned (plan.ts), run once by the paired
+// loop (paired-run.ts) and judged (judges.ts); this file only turns findings into reports. Kernel labs are
+// reused across cases with the same topology (reset, not rebuilt).
 import {
-  makeLab,
-  KERNEL,
-  type Semantics,
-  newWorld,
-  runProbe,
   isInputError,
-  formatIp,
-  parseIp,
-  sourceFor,
+  commandArgs,
   type IptablesFlavor,
   type Observation,
   type Weighted,
@@ -20,40 +13,34 @@ import {
 } from '../model/index.ts';
 import type { Sides } from './sides.ts';
 import { PairedLab } from './paired-lab.ts';
-import type { LabOptions } from '../lab/kernel-lab.ts';
-import type { CaseFile, ProbeStep } from './case-file.ts';
-import { misses } from './expect.ts';
-import { chiSquare } from './chisq.ts';
+import type { KernelLab, LabOptions } from '../lab/kernel-lab.ts';
+import type { CommandOutcome } from './case-commands.ts';
+import type { CaseFile } from './case-file.ts';
 import type { FieldDiff } from './compare.ts';
-import { readCluster, type Cluster } from '../kube/objects.ts';
 import type { Implementation } from './impl.ts';
 import type { CompilerMutant } from '../kube/mutants.ts';
-import { predict, K8S_NODE_LAYOUT } from '../kube/oracle.ts';
-import { modelMiss, kernelMiss } from './oracle-compare.ts';
-import { modelCommand } from './case-commands.ts';
 import {
   planCase,
   acceptedRulesets,
-  modelRulesets,
   probeCount,
-  probeSteps,
   FIRST_PORT,
   LAST_PORT,
   type CasePlan,
+  type CaseCommand,
 } from './plan.ts';
-
-/** Significance of the distribution check: a correct model fails it once in 10,000 runs (spec/equivalence.md §3). */
-export const DISTRIBUTION_ALPHA = 1e-4;
-const category = (o: Observation) => `${o.outcome} ${o.responder ?? '-'}`;
+import { pairedRun, loadRulesets, type KernelSide, type StepResult, type PairedRunOptions } from './paired-run.ts';
+import { judgesFor, type Finding } from './judges.ts';
+import { InternalError, LabFailure } from './errors.ts';
 
 export type { Sides } from './sides.ts';
 export { FIRST_PORT, withServices, withIptables } from './plan.ts';
+export { DISTRIBUTION_ALPHA } from './judges.ts';
 export type Mark = 'pass' | 'fail' | 'skip';
 
 export interface StepReport {
   /** disagreements with the Service-level oracle (cases with "services") */
   oracleMisses: string[];
-  /** the source port of each repetition (the same on every backend) */
+  /** the source port of each repetition (the same on every side) */
   sports: number[];
   label: string;
   probe?: Probe;
@@ -66,8 +53,15 @@ export interface StepReport {
   trace?: ProbeRun['trace'];
 }
 
+/** A ruleset the kernel refused although the model accepted it (the case could not run on the kernel). */
+export interface KernelRefusal {
+  host: string;
+  flavor: IptablesFlavor;
+  stderr: string;
+}
+
 export interface CaseReport {
-  /** the Service-level oracle agreed with the backends that ran ('skip' without "services") */
+  /** the Service-level oracle agreed with the sides that ran ('skip' without "services") */
   oracle: Mark;
   name: string;
   file: string | undefined;
@@ -76,108 +70,11 @@ export interface CaseReport {
   kernel: Mark;
   agree: Mark;
   skipReason?: string;
+  /** why the kernel side failed: a refused ruleset, or a lab failure */
   error?: string;
+  kernelRefused?: KernelRefusal;
   steps: StepReport[];
   ms: number;
-}
-
-/** The model alone: each possibility is checked; the world follows the most likely branch. */
-/** A probe's own input error (`<probe>`: too many branches, ...) named by its case file and step. */
-function inStep<T>(plan: CasePlan, index: number, f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    if (isInputError(e) && e.pos?.file === '<probe>' && plan.file)
-      throw e.at({ file: plan.file, line: 0, col: 0, jsonPath: ['steps', index] });
-    throw e;
-  }
-}
-
-function runModel(plan: CasePlan): StepReport[] {
-  const rulesets = modelRulesets(plan.rulesets);
-  const second = modelRulesets(plan.otherRulesets);
-  let lab = makeLab(plan.network, rulesets, second);
-  let world = newWorld(lab);
-  return plan.steps.map((s): StepReport => {
-    const rep: StepReport = {
-      label: s.label,
-      model: [],
-      kernel: [],
-      modelMisses: [],
-      kernelMisses: [],
-      diffs: [],
-      oracleMisses: [],
-      sports: [],
-    };
-    if (s.kind === 'wait') {
-      world = { ...world, now: world.now + s.seconds };
-      return rep;
-    }
-    if (s.kind === 'command') {
-      const out = modelCommand(s.command, rulesets, world, plan.file ?? plan.name);
-      if (s.command.type === 'iptables') {
-        const refused = Object.values(out).filter((x): x is string => x !== null);
-        if (s.command.expectRefused && !refused.length) rep.modelMisses.push('every command ran, expected a refusal');
-        if (!s.command.expectRefused) rep.modelMisses.push(...refused);
-        lab = makeLab(plan.network, rulesets, second);
-      }
-      return rep;
-    }
-    if (s.kind === 'apply') {
-      let refused = false;
-      for (const r of s.rulesets) {
-        if (r.parsed) rulesets.set(r.host, r.parsed);
-        else {
-          refused = true;
-          if (!s.expectRefused) rep.modelMisses.push(`ruleset for ${r.host} refused: ${r.refusal!.message}`);
-        }
-      }
-      if (s.expectRefused && !refused) rep.modelMisses.push('the ruleset was accepted, expected a refusal');
-      lab = makeLab(plan.network, rulesets, second);
-      return rep;
-    }
-    rep.probe = s.probe;
-    const perRepeat: string[][] = [];
-    for (const [r, sport] of s.sports.entries()) {
-      const p = { ...s.probe, sport };
-      rep.sports.push(sport);
-      const res = inStep(plan, s.index, () => runProbe(lab, world, p));
-      if (r === 0 && res[0]) rep.trace = res[0].value.trace;
-      const obs = res.map((x) => ({ p: x.p, value: x.value.observation }));
-      rep.model.push(obs);
-      if (s.expect) perRepeat.push(expectOver(obs, s.expect));
-      world = [...res].sort((a, b) => b.p - a.p)[0]!.value.world;
-    }
-    rep.modelMisses = combine(perRepeat, s.expect?.mode);
-    if (s.expect?.sticky) {
-      // after the first connection the model must have no choice left, and follow the same endpoint
-      const later = rep.model.slice(1);
-      const open = later.findIndex((d) => new Set(d.map((x) => x.value.responder)).size > 1);
-      if (open >= 0)
-        rep.modelMisses.push(
-          `repetition ${open + 2} may still go to ${[...new Set(later[open]!.map((x) => x.value.responder))].join(' or ')}: nothing sticks`,
-        );
-      const firsts = new Set(rep.model.map((d) => [...d].sort((a, b) => b.p - a.p)[0]?.value.responder ?? null));
-      if (firsts.size > 1) rep.modelMisses.push(`responders changed across repetitions: ${[...firsts].join(', ')}`);
-    }
-    return rep;
-  });
-}
-
-/** "all": every repetition must meet the expectation; "any": one repetition is enough. */
-function combine(perRepeat: string[][], mode: 'all' | 'any' | undefined): string[] {
-  if (mode === 'any') return perRepeat.some((m) => m.length === 0) ? [] : [...new Set(perRepeat.flat())].slice(0, 3);
-  return [...new Set(perRepeat.flat())];
-}
-
-function expectOver(possible: Weighted<Observation>[], exp: NonNullable<ProbeStep['expect']>): string[] {
-  const each = possible.map((o) => misses(o.value, exp));
-  if (exp.mode === 'any')
-    return each.some((m) => m.length === 0) ? [] : [`no possible result meets the expectation: ${each[0]!.join('; ')}`];
-  // "all": every possible result must meet it
-  return each.flatMap((m, i) =>
-    m.map((x) => (possible.length > 1 ? `${x} (possibility p=${possible[i]!.p.toFixed(3)})` : x)),
-  );
 }
 
 /** Keeps one kernel lab per topology and resets it between cases. */
@@ -200,16 +97,7 @@ export class LabPool {
   constructor(private readonly labOptions: LabOptions = {}) {}
 
   /** `fresh`: a new lab, not a reset one (mixed-backend cases: legacy tables stay registered once used) */
-  /** the model side's semantics in every lab this pool hands out (a model mutant's, for `npm run mutants -- --model`) */
-  semantics: Semantics = KERNEL;
-
   async get(topo: TopologySpec, opts: { fresh?: boolean } = {}): Promise<PairedLab> {
-    const lab = await this.labFor(topo, opts);
-    lab.useSemantics(this.semantics);
-    return lab;
-  }
-
-  private async labFor(topo: TopologySpec, opts: { fresh?: boolean }): Promise<PairedLab> {
     if (this.current?.lab.kernel.tainted || opts.fresh) await this.close();
     const key = JSON.stringify(topo);
     if (this.current?.key === key) {
@@ -240,156 +128,207 @@ export class LabPool {
   }
 }
 
-async function runKernel(plan: CasePlan, pool: LabPool, steps: StepReport[]): Promise<void> {
-  const lab = await pool.get(plan.topology, { fresh: plan.freshLab });
-  for (const r of plan.rulesets) {
-    const a = await lab.apply(r.host, r.kernelText);
-    if (!a.kernelOk)
-      throw new Error(`the kernel refused the ruleset for ${r.host} that the model accepted: ${a.kernelError}`);
-  }
-  // then the other flavor's rules: registered later, they run first at equal priority (spec/semantics.md §2.3)
-  for (const r of plan.otherRulesets) {
-    const a = await lab.applyOther(r.host, r.parsed!, r.kernelText);
-    if (!a.kernelOk)
-      throw new Error(
-        `the kernel refused the other backend's rules for ${r.host} that the model accepted: ${a.kernelError}`,
-      );
-  }
-  for (const s of plan.steps) {
-    const rep = steps[s.index]!;
-    if (s.kind === 'wait') {
-      await lab.wait(s.seconds);
-      continue;
-    }
-    if (s.kind === 'command') {
-      const { model, kernel } = await lab.command(s.command, plan.file ?? plan.name);
-      if (s.command.type === 'iptables') {
-        for (const h of Object.keys(kernel))
-          if ((model[h] === null) !== (kernel[h] === null) || commandNo(model[h]) !== commandNo(kernel[h]))
-            rep.diffs.push({ field: `iptables.${h}`, model: model[h] ?? 'ran', kernel: kernel[h] ?? 'ran' });
-        const refused = Object.values(kernel).filter((x): x is string => x !== null);
-        if (s.command.expectRefused && !refused.length) rep.kernelMisses.push('every command ran, expected a refusal');
-        if (!s.command.expectRefused) rep.kernelMisses.push(...refused.map((x) => `the kernel: ${x}`));
-      }
-      continue;
-    }
-    if (s.kind === 'apply') {
-      let refused = false;
-      for (const r of s.rulesets) {
-        const a = await lab.apply(r.host, r.kernelText);
-        if (!a.kernelOk) refused = true;
-        if (a.kernelOk !== a.modelOk)
-          rep.diffs.push({
-            field: `apply.${r.host}`,
-            model: a.modelOk ? 'accepted' : `refused: ${a.modelError}`,
-            kernel: a.kernelOk ? 'accepted' : `refused: ${a.kernelError}`,
-          });
-      }
-      if (s.expectRefused && !refused) rep.kernelMisses.push('the kernel accepted the ruleset, expected a refusal');
-      if (!s.expectRefused && refused) rep.kernelMisses.push('the kernel refused the ruleset');
-      continue;
-    }
-    const perRepeat: string[][] = [];
-    for (const sport of s.sports) {
-      const res = await lab.probe({ ...s.probe, sport });
-      rep.kernel.push(res.kernel);
-      if (s.expect) perRepeat.push(misses(res.kernel, s.expect));
-      rep.diffs.push(...res.verdict.diffs);
-    }
-    rep.kernelMisses = combine(perRepeat, s.expect?.mode);
-    if (s.expect?.sticky && new Set(rep.kernel.map((k) => k.responder)).size > 1)
-      rep.kernelMisses.push(`responders changed across repetitions: ${rep.kernel.map((k) => k.responder).join(', ')}`);
-    if (s.distribution && rep.model[0]) {
-      const expected = new Map<string, number>();
-      for (const m of rep.model[0]) expected.set(category(m.value), (expected.get(category(m.value)) ?? 0) + m.p);
-      const observed = new Map<string, number>();
-      for (const k of rep.kernel) observed.set(category(k), (observed.get(category(k)) ?? 0) + 1);
-      const x = chiSquare(observed, expected);
-      if (x.impossible.length)
-        rep.diffs.push({
-          field: 'distribution',
-          model: Object.fromEntries(expected),
-          kernel: Object.fromEntries(observed),
-        });
-      else if (x.pValue < DISTRIBUTION_ALPHA) {
-        rep.diffs.push({
-          field: 'distribution',
-          model: Object.fromEntries(expected),
-          kernel: { ...Object.fromEntries(observed), chiSquare: Number(x.statistic.toFixed(2)), pValue: x.pValue },
-        });
-      }
-    }
-  }
-}
-
-/** "command 3 refused: ..." -> 3: which command a side refused (the messages differ) */
-const commandNo = (x: string | null | undefined) => (x ? /^command (\d+)/.exec(x)?.[1] : undefined);
-
 export interface RunOptions {
   /** compile Services with a deliberately wrong compiler (`npm run mutants`) */
   mutant?: CompilerMutant;
   /** the implementation that compiles Services (default: the built-in compiler, or `mutant`) */
   impl?: Implementation;
   sides: Sides;
-  /** run every host's rules with this iptables backend, whatever the case says */
+  /** run every host's rules with this iptables flavor, whatever the case says */
   iptables?: IptablesFlavor;
   /** a lab pool to reuse (the caller closes it); otherwise one is made with `lab` and closed */
   pool?: LabPool;
   lab?: LabOptions;
   /** why kernel runs cannot happen here (not root, ...), if so */
   kernelSkip?: string;
+  /** the model's probe (tests plant a crash here) */
+  runProbe?: PairedRunOptions['runProbe'];
+  /** the model side's semantics (a model mutant's, for `npm run mutants -- --model`) */
+  semantics?: PairedRunOptions['semantics'];
   onCase?: (r: CaseReport, index: number) => void;
   onStart?: (c: CaseFile, index: number) => void;
+}
+
+/** The kernel lab as the paired loop's kernel side. */
+export function labSide(lab: PairedLab): KernelSide {
+  return {
+    apply: (host, text, flavor) => lab.kernel.apply(host, text, flavor),
+    probe: (p, o) => lab.kernel.probe(p, o),
+    wait: (seconds) => new Promise((r) => setTimeout(r, seconds * 1000)),
+    command: (cmd, file) => kernelCommand(lab.kernel, cmd, file),
+  };
+}
+
+/** A command between probes on the kernel. conntrack and recent writes must work (else the lab failed);
+ *  iptables commands run one at a time, a host stopping at its first refusal, which is returned. */
+async function kernelCommand(kernel: KernelLab, cmd: CaseCommand, file: string): Promise<CommandOutcome> {
+  if (cmd.type === 'conntrack') {
+    const r = await kernel.conntrackDelete(cmd.host, cmd.match);
+    if (!r.ok) throw new LabFailure(new Error(`conntrack on ${cmd.host} failed: ${r.stderr}`));
+    return {};
+  }
+  if (cmd.type === 'recent') {
+    const line = cmd.op === 'flush' ? '/' : `${cmd.op === 'add' ? '+' : '-'}${cmd.addr}`;
+    const r = await kernel.recentWrite(cmd.host, cmd.list, line);
+    if (!r.ok) throw new LabFailure(new Error(`/proc/net/xt_recent/${cmd.list} on ${cmd.host}: ${r.stderr}`));
+    return {};
+  }
+  const out: CommandOutcome = {};
+  for (const h of cmd.hosts) {
+    out[h.host] = null;
+    for (const [i, line] of h.lines.entries()) {
+      const args = commandArgs(line, `${file}#${h.host}`, i + 1).map((t) => t.text);
+      const r = await kernel.iptables(h.host, h.flavor, args);
+      if (!r.ok) {
+        out[h.host] = `command ${i + 1} refused: ${r.stderr}`;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** One step's report: the loop's result and the judges' findings, read by field. */
+export function stepReport(r: StepResult, findings: readonly Finding[]): StepReport {
+  const texts = (judge: 'expectation' | 'oracle', side: 'model' | 'kernel') =>
+    findings.flatMap((f) => (f.judge === judge && f.side === side ? [f.text] : []));
+  const rep: StepReport = {
+    label: r.step.label,
+    model: r.model,
+    kernel: r.kernel ?? [],
+    modelMisses: texts('expectation', 'model'),
+    kernelMisses: texts('expectation', 'kernel'),
+    diffs: findings.flatMap((f) => (f.judge === 'difference' || f.judge === 'chi-square' ? [f.diff] : [])),
+    oracleMisses: [...texts('oracle', 'model'), ...texts('oracle', 'kernel')],
+    sports: r.step.kind === 'probe' ? r.step.sports : [],
+  };
+  if (r.step.kind === 'probe') rep.probe = r.step.probe;
+  if (r.traces[0]) rep.trace = r.traces[0];
+  return rep;
+}
+
+/** Runs the plan through the paired loop and the judges. */
+export async function runPlan(
+  plan: CasePlan,
+  opts: PairedRunOptions = {},
+): Promise<{ results: StepResult[]; steps: StepReport[] }> {
+  const judges = judgesFor(plan);
+  const results: StepResult[] = [];
+  const steps: StepReport[] = [];
+  for await (const r of pairedRun(plan, opts)) {
+    results.push(r);
+    steps.push(
+      stepReport(
+        r,
+        judges.flatMap((j) => j(r.step, r)),
+      ),
+    );
+  }
+  return { results, steps };
+}
+
+/** An error of the engine's own code, as an internal error naming the case. */
+function internal(e: unknown, c: CaseFile): InternalError {
+  const where = { case: c.file ?? c.name };
+  return e instanceof InternalError ? e.with(where) : new InternalError('engine', e, where);
+}
+
+const mark = (failed: boolean): Mark => (failed ? 'fail' : 'pass');
+
+/** One case: plan, run, judge. Bad input throws its InputError; a model or engine crash an InternalError;
+ *  a lab failure or a refused ruleset marks the kernel side failed (spec/equivalence.md §5). */
+export async function runCase(c0: CaseFile, opts: RunOptions, pool: LabPool): Promise<CaseReport> {
+  const t0 = performance.now();
+  let plan: CasePlan;
+  try {
+    const kernelWanted = opts.sides !== 'model' && !opts.kernelSkip;
+    plan = await planCase(c0, {
+      firstPort: kernelWanted ? pool.reservePorts(probeCount(c0)) : FIRST_PORT,
+      ...(opts.impl ? { impl: opts.impl } : {}),
+      ...(opts.mutant ? { mutant: opts.mutant } : {}),
+      ...(opts.iptables ? { iptables: opts.iptables } : {}),
+    });
+    acceptedRulesets(plan);
+  } catch (e) {
+    if (isInputError(e)) throw e;
+    throw internal(e, c0);
+  }
+  const rep = await runPlanned(plan, opts, pool);
+  rep.ms = performance.now() - t0;
+  return rep;
+}
+
+/** A planned case (its initial rulesets accepted by the model) on the sides asked for. */
+export async function runPlanned(
+  plan: CasePlan,
+  opts: Omit<RunOptions, 'pool' | 'lab'>,
+  pool: LabPool,
+): Promise<CaseReport> {
+  const c0 = plan.case;
+  const rep: CaseReport = {
+    name: c0.name,
+    file: c0.file,
+    tags: c0.tags ?? [],
+    model: 'skip',
+    kernel: 'skip',
+    agree: 'skip',
+    oracle: 'skip',
+    steps: [],
+    ms: 0,
+  };
+  const kernelWanted = opts.sides !== 'model' && !opts.kernelSkip;
+  if (opts.sides !== 'model' && opts.kernelSkip) rep.skipReason = opts.kernelSkip;
+  const modelSide = opts.sides !== 'kernel';
+  const base = {
+    modelSide,
+    ...(opts.runProbe ? { runProbe: opts.runProbe } : {}),
+    ...(opts.semantics ? { semantics: opts.semantics } : {}),
+  };
+  try {
+    let run: { steps: StepReport[] } | undefined;
+    if (kernelWanted) {
+      try {
+        const lab = await pool.get(plan.topology, { fresh: plan.freshLab }).catch((e: unknown) => {
+          throw new LabFailure(e);
+        });
+        const kernel = labSide(lab);
+        const refused = (await loadRulesets(plan, kernel)).find((a) => a.kernelRefusal !== undefined);
+        if (refused) {
+          const other = plan.otherRulesets.some((r) => r.host === refused.host && r.flavor === refused.flavor);
+          rep.kernelRefused = { host: refused.host, flavor: refused.flavor, stderr: refused.kernelRefusal! };
+          rep.error = `the kernel refused ${other ? "the other backend's rules" : 'the ruleset'} for ${refused.host} that the model accepted: ${refused.kernelRefusal}`;
+          rep.kernel = 'fail';
+        } else {
+          run = await runPlan(plan, { ...base, kernel });
+          rep.kernel = mark(run.steps.some((s) => s.kernelMisses.length));
+          if (opts.sides === 'both') rep.agree = mark(run.steps.some((s) => s.diffs.length));
+        }
+      } catch (e) {
+        if (!(e instanceof LabFailure)) throw e;
+        rep.error = e.message;
+        rep.kernel = 'fail';
+        run = undefined;
+      }
+    }
+    // without a kernel (or when it failed), the model alone
+    run ??= await runPlan(plan, base);
+    rep.steps = run.steps;
+    if (modelSide) rep.model = mark(rep.steps.some((s) => s.modelMisses.length));
+    if (plan.services && !rep.error) rep.oracle = mark(rep.steps.some((s) => s.oracleMisses.length));
+  } catch (e) {
+    if (isInputError(e)) throw e;
+    throw internal(e, c0);
+  }
+  return rep;
 }
 
 export async function runCases(cases: readonly CaseFile[], opts: RunOptions): Promise<CaseReport[]> {
   const pool = opts.pool ?? new LabPool(opts.lab);
   const out: CaseReport[] = [];
   try {
-    for (const [i, c0] of cases.entries()) {
-      opts.onStart?.(c0, i);
-      const t0 = performance.now();
-      const rep: CaseReport = {
-        name: c0.name,
-        file: c0.file,
-        tags: c0.tags ?? [],
-        model: 'skip',
-        kernel: 'skip',
-        agree: 'skip',
-        oracle: 'skip',
-        steps: [],
-        ms: 0,
-      };
-      try {
-        const firstPort = opts.sides === 'model' ? FIRST_PORT : pool.reservePorts(probeCount(c0));
-        const plan = await planCase(c0, {
-          firstPort,
-          ...(opts.impl ? { impl: opts.impl } : {}),
-          ...(opts.mutant ? { mutant: opts.mutant } : {}),
-          ...(opts.iptables ? { iptables: opts.iptables } : {}),
-        });
-        acceptedRulesets(plan);
-        rep.steps = runModel(plan);
-        if (opts.sides !== 'kernel') rep.model = rep.steps.some((s) => s.modelMisses.length) ? 'fail' : 'pass';
-        if (opts.sides !== 'model') {
-          if (opts.kernelSkip) rep.skipReason = opts.kernelSkip;
-          else {
-            await runKernel(plan, pool, rep.steps);
-            rep.kernel = rep.steps.some((s) => s.kernelMisses.length) ? 'fail' : 'pass';
-            if (opts.sides === 'both') rep.agree = rep.steps.some((s) => s.diffs.length) ? 'fail' : 'pass';
-          }
-        }
-        if (plan.services) {
-          judgeOracle(plan, rep.steps, opts.sides);
-          rep.oracle = rep.steps.some((s) => s.oracleMisses.length) ? 'fail' : 'pass';
-        }
-      } catch (e) {
-        if (!isInputError(e) && !(e instanceof Error)) throw e;
-        rep.error = (e as Error).message;
-        if (isInputError(e)) throw e;
-        rep.kernel = 'fail';
-      }
-      rep.ms = performance.now() - t0;
+    for (const [i, c] of cases.entries()) {
+      opts.onStart?.(c, i);
+      const rep = await runCase(c, opts, pool);
       out.push(rep);
       opts.onCase?.(rep, i);
     }
@@ -397,36 +336,4 @@ export async function runCases(cases: readonly CaseFile[], opts: RunOptions): Pr
     if (!opts.pool) await pool.close();
   }
   return out;
-}
-
-/** The model's distribution must be the oracle's; each kernel observation one of its results. */
-function judgeOracle(plan: CasePlan, steps: StepReport[], sides: Sides): void {
-  const svc = plan.services!;
-  const layout = {
-    ...K8S_NODE_LAYOUT,
-    clusterCIDR: svc.clusterCIDR,
-    ...(svc.masqueradeAll ? { masqueradeAll: true } : {}),
-    ...(svc.localhostNodePorts ? { localhostNodePorts: true } : {}),
-  };
-  const clusters = new Map<string, Cluster>();
-  const clusterOf = (text: string) =>
-    clusters.get(text) ?? clusters.set(text, readCluster(text, svc.file, { strict: true })).get(text)!;
-  for (const s of probeSteps(plan)) {
-    if (s.oracleCluster === undefined) continue;
-    const rep = steps[s.index]!;
-    const src = s.probe.src ?? formatIp(sourceFor(plan.network.hosts.get(s.probe.from)!, parseIp(s.probe.dst)!) ?? 0);
-    const want = predict(clusterOf(s.oracleCluster), layout, s.probe, src);
-    if (!want) continue;
-    if (sides !== 'kernel') {
-      for (const [r, dist] of rep.model.entries()) {
-        const miss = modelMiss(want, dist, src, rep.sports[r]);
-        if (miss) rep.oracleMisses.push(miss);
-      }
-    }
-    for (const [r, k] of rep.kernel.entries()) {
-      const miss = kernelMiss(want, k, src, rep.sports[r]);
-      if (miss) rep.oracleMisses.push(miss);
-    }
-    rep.oracleMisses = [...new Set(rep.oracleMisses)];
-  }
 }

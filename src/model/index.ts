@@ -38,6 +38,14 @@ export {
   type Sysctls,
 } from './net/topology.ts';
 export { PRESETS, k8sNode } from './net/presets.ts';
+export {
+  topologyFromSnapshots,
+  type HostSnapshot,
+  type SnapshotTopology,
+  type SnapshotRulesets,
+  type FromSnapshotOptions,
+} from './net/from-snapshot.ts';
+export { checkSnapshot, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot, type CommandRecord } from './net/snapshot.ts';
 export { makeLab, newWorld, cloneWorld, type ModelLab, type World } from './lab-model.ts';
 export { KERNEL, type Semantics } from './semantics.ts';
 export { MUTATIONS, modelMutant, type Mutation, type ModelMutant } from './mutants.ts';

@@ -422,7 +422,11 @@ export async function fuzzInputs(perKind: number, seed: number, limitMs = 5000):
       report.peakRssMb = Math.max(report.peakRssMb, mb());
       if (ms > limitMs) report.slow.push({ kind: k.name, ms, input: input.slice(0, 2000) });
       if (o.code === 3 || o.unlocated)
-        report.failures.push({ kind: k.name, input: input.slice(0, 2000), message: (o.message ?? '').slice(0, 2000) });
+        report.failures.push({
+          kind: k.name,
+          input: input.slice(0, 200_000),
+          message: (o.message ?? '').slice(0, 4000),
+        });
     }
   }
   return report;

@@ -8,7 +8,19 @@ import { join } from 'node:path';
 import type { CaseFile } from '../../src/conform/case-file.ts';
 import { runCases, LabPool } from '../../src/conform/run-case.ts';
 import { writeArtifacts } from '../../src/conform/artifacts.ts';
+import { fuzz } from '../../src/conform/fuzz.ts';
+import { InternalError } from '../../src/conform/errors.ts';
+import { runProbe } from '../../src/model/index.ts';
 import { skipReason, kernelDescribe } from './env.ts';
+
+/** The model's probe with a planted TypeError on its second call. */
+function crashOnSecond(): typeof runProbe {
+  let calls = 0;
+  return (lab, world, p, o) => {
+    if (++calls === 2) throw new TypeError('planted');
+    return runProbe(lab, world, p, o);
+  };
+}
 
 const mixed: CaseFile = {
   name: 'plan: rules in both flavors',
@@ -52,5 +64,17 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: one plan per case'), () => {
     expect(saved.steps.map((s) => s.observed?.outcome)).toEqual(['delivered', 'dropped', 'delivered']);
     const repro = readFileSync(join(dir, 'repro.sh'), 'utf8');
     expect(repro.indexOf('iptables-legacy-restore')).toBeGreaterThan(repro.indexOf('iptables-nft-restore'));
+  });
+
+  test('a crash in the model pass is an internal error: no kernel failure, no divergence', async () => {
+    const err = await runCases([mixed], { sides: 'both', pool, runProbe: crashOnSecond() }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InternalError);
+    expect((err as InternalError).phase).toBe('model');
+    // fuzz stops and says how to reproduce it; it does not record an "apply" difference
+    const f = await fuzz({ oracle: { kind: 'kernel', pool }, runs: 3, seed: 5, runProbe: crashOnSecond() }).catch(
+      (e: unknown) => e,
+    );
+    expect(f).toBeInstanceOf(InternalError);
+    expect((f as InternalError).message).toMatch(/nfconform fuzz --replay 5:\d+/);
   });
 });

@@ -14,7 +14,7 @@ test('there are at least 20 model mutants and each replaces at least one decisio
   }
 });
 
-const node = (ruleset: string, sysctls: Record<string, boolean> = {}): CaseFile['hosts'] => ({
+const node = (ruleset: string, sysctls: Record<string, boolean> = {}): NonNullable<CaseFile['hosts']> => ({
   node: { ruleset, sysctls },
 });
 const cases: [Mutation, CaseFile][] = [

@@ -73,6 +73,11 @@ describe('what iptables accepts', () => {
     ]);
   });
 
+  test('a protocol number above 255: legacy keeps it (it matches nothing), nft keeps its low 8 bits', () => {
+    expect(rules('-p mptcp', 'filter', 'legacy')).toEqual(['-p mptcp']);
+    expect(rules('-p mptcp', 'filter', 'nft')).toEqual(['-p tcp']);
+  });
+
   test('iptables-nft writes "! --dport 0:N" back as "--dport N+1:65535"', () => {
     expect(rules('-p tcp ! --dport 0:1649', 'filter', 'nft')).toEqual(['-p tcp -m tcp --dport 1650:65535']);
     expect(rules('-p tcp ! --dport 0:1649', 'filter', 'legacy')).toEqual(['-p tcp -m tcp ! --dport 0:1649']);

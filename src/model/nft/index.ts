@@ -7,3 +7,4 @@ export * from './types.ts';
 export { SELECTORS, NAMED_PRIORITIES, CHAIN_TYPE_HOOKS, LOG_LEVELS, REJECT_ICMP, REJECT_ICMPX } from './descriptors.ts';
 export type { SelectorDesc } from './descriptors.ts';
 export { DTYPES } from './datatypes.ts';
+export { evalBaseChain, matches, type NftEnv, type NftOutcome, type NftRuleHit, type Tri } from './eval.ts';

@@ -37,9 +37,7 @@ export function parseProtocolName(lower: string): number | undefined {
   if (n !== undefined) return n;
   const chain = CHAIN_PROTOS.find(([name]) => name === lower);
   if (chain) return chain[1];
-  // the rule keeps 8 bits: "mptcp" (262) is stored, and printed, as 6 (tcp), as iptables does
-  const n2 = PROTOCOLS.find((p) => p.name === lower || p.aliases.includes(lower))?.number;
-  return n2 === undefined ? undefined : n2 & 0xff;
+  return PROTOCOLS.find((p) => p.name === lower || p.aliases.includes(lower))?.number;
 }
 
 /** The name iptables-save prints for a protocol number, or undefined (it then prints the number). */

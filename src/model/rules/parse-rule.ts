@@ -384,7 +384,10 @@ export function parseRuleSpec(input: readonly Token[], ctx: RuleContext): Rule[]
       }
       case 'p': {
         setOption(L, pos);
-        const p = parseProto(a);
+        const full = parseProto(a);
+        // iptables-legacy keeps 16 bits (ipt_ip.proto), so "mptcp" (262) stays 262 and matches nothing;
+        // iptables-nft keeps 8, so it becomes 6 (tcp) (measured)
+        const p = full === undefined || ctx.backend === 'legacy' ? full : full & 0xff;
         if (p === undefined) throw new InputError('syntax', `unknown protocol "${a.toLowerCase()}" specified`, apos);
         if (p === 0 && invert) throw new InputError('invalid', 'rule would never match protocol', pos);
         level.proto = { neg: invert, value: p };

@@ -1,0 +1,72 @@
+// `--snapshot FILE` (trace, validate): a snapshot file read and checked, and the model lab it describes.
+import {
+  InputError,
+  loadJson,
+  checkSnapshot,
+  compileTopology,
+  makeLab,
+  parseRuleset,
+  parseIp,
+  topologyFromSnapshots,
+  type ModelLab,
+  type Ruleset,
+  type Snapshot,
+  type SnapshotTopology,
+} from '../model/index.ts';
+import { readText } from './load.ts';
+
+/** the snapshot's own host in the topology built from it */
+export const SNAPSHOT_HOST = 'node';
+
+export function loadSnapshot(file: string): Snapshot {
+  return loadJson(readText(file), file, (raw, j) => checkSnapshot(raw, j), 'the snapshot file');
+}
+
+export interface SnapshotLab {
+  lab: ModelLab;
+  built: SnapshotTopology;
+}
+
+/** The host of the snapshot and a synthesized neighbour on each link, with the snapshot's rules. */
+export function snapshotLab(file: string, extraAddrs: readonly string[] = []): SnapshotLab {
+  const snapshot = loadSnapshot(file);
+  const built = topologyFromSnapshots([{ host: SNAPSHOT_HOST, snapshot }], {
+    name: 'snapshot',
+    extraAddrs: extraAddrs.filter((a) => parseIp(a) !== undefined),
+  });
+  const net = compileTopology(built.spec, file);
+  const first = new Map<string, Ruleset>();
+  const second = new Map<string, Ruleset>();
+  for (const [host, rs] of built.rulesets) {
+    first.set(host, parseRuleset(rs.text, { file: `${file}: iptables.${rs.backend}`, backend: rs.backend }));
+    const other = rs.backend === 'nft' ? 'legacy' : 'nft';
+    if (rs.other !== undefined)
+      second.set(host, parseRuleset(rs.other, { file: `${file}: iptables.${other}`, backend: other }));
+  }
+  return { lab: makeLab(net, first, second), built };
+}
+
+/**
+ * `--from` on a snapshot: a host of the built topology, an address (the host or neighbour that owns it:
+ * snapshotLab gave each such address to the neighbour on its link), or an interface of the snapshot's
+ * host (the neighbour behind it).
+ */
+export function snapshotSource(s: SnapshotLab, from: string): string {
+  const net = s.lab.net;
+  if (net.hosts.has(from)) return from;
+  const ip = parseIp(from);
+  if (ip !== undefined) {
+    for (const h of net.hosts.values()) if (h.local.has(ip)) return h.name;
+  }
+  const iface = net.hosts.get(SNAPSHOT_HOST)?.ifaces.get(from);
+  if (iface?.peer) return iface.peer.host;
+  if (iface?.kind === 'bridge') {
+    const port = [...net.hosts.get(SNAPSHOT_HOST)!.ifaces.values()].find((i) => i.master === from && i.peer);
+    if (port?.peer) return port.peer.host;
+  }
+  throw new InputError(
+    'invalid',
+    `--from ${JSON.stringify(from)}: not a host (${[...net.hosts.keys()].join(', ')}), an address, or an interface of the snapshot's host with a neighbour`,
+    { file: '<command line>', line: 1, col: 1 },
+  );
+}

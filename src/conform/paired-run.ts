@@ -1,0 +1,190 @@
+// The paired loop: the one run of a case. It walks the planned steps once, driving the model and, when asked,
+// the kernel lab, step by step, and yields a typed result per step from ONE model run. When a kernel runs, the
+// model's world follows the branch the kernel took (spec/equivalence.md §4); otherwise its most likely branch.
+// Judges (judges.ts) turn each result into findings; nothing here decides pass or fail.
+import {
+  isInputError,
+  makeLab,
+  newWorld,
+  runProbe,
+  type IptablesFlavor,
+  type Observation,
+  type Probe,
+  type ProbeRun,
+  type TraceEvent,
+  type Weighted,
+  type World,
+  type Semantics,
+} from '../model/index.ts';
+import type { KernelObservation } from '../lab/kernel-lab.ts';
+import { judge } from './compare.ts';
+import { InternalError, LabFailure } from './errors.ts';
+import { modelRulesets, type CaseCommand, type CasePlan, type PlannedStep } from './plan.ts';
+import { modelCommand, type CommandOutcome } from './case-commands.ts';
+
+/** What a run needs of a kernel: the lab (lab/kernel-lab.ts), or a stand-in such as a mutant model. */
+export interface KernelSide {
+  apply(host: string, text: string, flavor: IptablesFlavor): Promise<{ ok: boolean; stderr: string }>;
+  probe(p: Probe, opts: { counters?: boolean }): Promise<KernelObservation>;
+  wait(seconds: number): Promise<void>;
+  /** a command between probes (spec/case-file.md); for iptables commands, the first one refused per host */
+  command(cmd: CaseCommand, file: string): Promise<CommandOutcome>;
+}
+
+export interface AppliedRuleset {
+  host: string;
+  flavor: IptablesFlavor;
+  /** why the model refused it (undefined: accepted) */
+  modelRefusal: string | undefined;
+  /** why the kernel refused it (undefined: accepted, or no kernel) */
+  kernelRefusal: string | undefined;
+}
+
+export interface StepResult {
+  step: PlannedStep;
+  sides: { model: boolean; kernel: boolean };
+  /** probe steps: the model's possibilities for each repetition */
+  model: Weighted<Observation>[][];
+  /** the possibility the model's world followed, per repetition (the kernel's, else the most likely) */
+  followed: number[];
+  /** the kernel's observation per repetition (undefined: no kernel ran) */
+  kernel: KernelObservation[] | undefined;
+  /** the model's trace of its first possibility, per repetition (the first only, unless `traces: 'all'`) */
+  traces: TraceEvent[][];
+  /** with `traces: 'all'`: the trace of every possibility, per repetition */
+  allTraces: TraceEvent[][][];
+  /** apply steps */
+  applied: AppliedRuleset[];
+  /** command steps: what each side refused (iptables commands), per host */
+  commanded: { model: CommandOutcome; kernel: CommandOutcome | undefined } | undefined;
+}
+
+export interface PairedRunOptions {
+  /** the kernel side; none: the model alone */
+  kernel?: KernelSide;
+  /** read which rules the kernel hit (iptables-save -c around each probe) */
+  counters?: boolean;
+  /** keep every repetition's trace, not only the first one's */
+  traces?: 'first' | 'all';
+  /** does the report count the model's column (the model runs anyway) */
+  modelSide?: boolean;
+  /** the model's probe (tests plant a crash here) */
+  runProbe?: typeof runProbe;
+  /** netfilter's semantics on the model side: the kernel's, or a model mutant's (`npm run mutants -- --model`) */
+  semantics?: Semantics;
+}
+
+const kernelDid = async <T>(what: () => Promise<T>): Promise<T> => {
+  try {
+    return await what();
+  } catch (e) {
+    throw e instanceof LabFailure ? e : new LabFailure(e);
+  }
+};
+
+/** The model's step: its own input errors (a probe with too many branches) are bad input naming the case
+ *  file and step (exit 2); anything else it throws is a bug (exit 3). */
+const modelDid = <T>(plan: CasePlan, index: number, what: () => T): T => {
+  try {
+    return what();
+  } catch (e) {
+    if (isInputError(e)) {
+      if (e.pos?.file === '<probe>' && plan.file)
+        throw e.at({ file: plan.file, line: 0, col: 0, jsonPath: ['steps', index] });
+      throw e;
+    }
+    throw new InternalError('model', e);
+  }
+};
+
+/** Loads the plan's rulesets on the kernel side: its own flavor first, then the other one (registered later,
+ *  its chains run first at equal priority: spec/semantics.md §2.3). The refusals, in plan order. */
+export async function loadRulesets(plan: CasePlan, kernel: KernelSide): Promise<AppliedRuleset[]> {
+  const out: AppliedRuleset[] = [];
+  for (const r of [...plan.rulesets, ...plan.otherRulesets]) {
+    const k = await kernelDid(() => kernel.apply(r.host, r.kernelText, r.flavor));
+    out.push({
+      host: r.host,
+      flavor: r.flavor,
+      modelRefusal: r.refusal?.message,
+      kernelRefusal: k.ok ? undefined : k.stderr,
+    });
+  }
+  return out;
+}
+
+/** The run: one result per planned step, in order. The plan's initial rulesets must be ones the model
+ *  accepted (acceptedRulesets); the kernel side must already hold them (loadRulesets). */
+export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): AsyncGenerator<StepResult> {
+  const probe = opts.runProbe ?? runProbe;
+  const rulesets = modelRulesets(plan.rulesets);
+  const second = modelRulesets(plan.otherRulesets);
+  let lab = modelDid(plan, -1, () => makeLab(plan.network, rulesets, second, opts.semantics));
+  let world: World = modelDid(plan, -1, () => newWorld(lab));
+  const kernel = opts.kernel;
+  const sides = { model: opts.modelSide ?? true, kernel: kernel !== undefined };
+  for (const step of plan.steps) {
+    const r: StepResult = {
+      step,
+      sides,
+      model: [],
+      followed: [],
+      kernel: kernel ? [] : undefined,
+      traces: [],
+      allTraces: [],
+      applied: [],
+      commanded: undefined,
+    };
+    if (step.kind === 'wait') {
+      world = { ...world, now: world.now + step.seconds };
+      if (kernel) await kernelDid(() => kernel.wait(step.seconds));
+    } else if (step.kind === 'apply') {
+      for (const rs of step.rulesets) {
+        if (rs.parsed) rulesets.set(rs.host, rs.parsed);
+        const k = kernel ? await kernelDid(() => kernel.apply(rs.host, rs.kernelText, rs.flavor)) : undefined;
+        r.applied.push({
+          host: rs.host,
+          flavor: rs.flavor,
+          modelRefusal: rs.refusal?.message,
+          kernelRefusal: k && !k.ok ? k.stderr : undefined,
+        });
+      }
+      lab = modelDid(plan, step.index, () => makeLab(plan.network, rulesets, second, opts.semantics));
+    } else if (step.kind === 'command') {
+      const file = plan.file ?? plan.name;
+      const model = modelDid(plan, step.index, () => modelCommand(step.command, rulesets, world, file));
+      const k = kernel ? await kernelDid(() => kernel.command(step.command, file)) : undefined;
+      r.commanded = { model, kernel: k };
+      if (step.command.type === 'iptables')
+        lab = modelDid(plan, step.index, () => makeLab(plan.network, rulesets, second, opts.semantics));
+    } else {
+      for (const [i, sport] of step.sports.entries()) {
+        const p: Probe = { ...step.probe, sport };
+        const runs: Weighted<ProbeRun>[] = modelDid(plan, step.index, () => probe(lab, world, p));
+        const dist = runs.map((x) => ({ p: x.p, value: x.value.observation }));
+        r.model.push(dist);
+        if (runs[0] && (i === 0 || opts.traces === 'all')) r.traces.push(runs[0].value.trace);
+        if (opts.traces === 'all') r.allTraces.push(runs.map((x) => x.value.trace));
+        let follow = mostLikely(runs);
+        if (kernel) {
+          const k = await kernelDid(() => kernel.probe(p, { ...(opts.counters ? { counters: true } : {}) }));
+          r.kernel!.push(k);
+          // the model continues from the branch the kernel took (or its most likely one)
+          const matched = judge(dist, k).matched;
+          const at = dist.findIndex((d) => d === matched);
+          if (at >= 0) follow = at;
+        }
+        r.followed.push(follow);
+        world = runs[follow]!.value.world;
+      }
+    }
+    yield r;
+  }
+}
+
+/** The index of the most likely possibility (the first of equals). */
+function mostLikely(runs: readonly Weighted<unknown>[]): number {
+  let best = 0;
+  for (let i = 1; i < runs.length; i++) if (runs[i]!.p > runs[best]!.p) best = i;
+  return best;
+}

@@ -1,0 +1,293 @@
+// The nft evaluator: one packet through a chain of an nft table, as pure functions over the model's
+// packet (spec/nft.md §8). Kernel: net/netfilter/nf_tables_core.c nft_do_chain (rules in order, the
+// first expression that does not match ends the rule, NFT_BREAK), nft_cmp.c, nft_range.c, nft_bitwise.c,
+// nft_lookup.c (sets and verdict maps), nft_numgen.c (random: each of mod values equally likely),
+// nft_immediate.c (verdicts), nft_meta.c, nft_ct.c, nft_fib.c. jump pushes a return point, goto does
+// not, return pops one; the end of a base chain applies its policy. Matches are three-valued: what the
+// model cannot know (an unknown fib address type, a missing interface name) is "unknown", never guessed.
+// Not wired into the packet path yet (src/model/path.ts).
+import type { Pkt } from '../eval/packet.ts';
+import { selector, type SelectorDesc } from './descriptors.ts';
+import { valueBounds } from './sets.ts';
+import { CT_STATE } from './datatypes.ts';
+import type { NftTable, NftChain, Stmt, Expr, Value, Element, Verdict, Atom, NftHook } from './types.ts';
+
+export type Tri = boolean | 'unknown';
+
+export interface NftEnv {
+  hook: NftHook;
+  /** interface names, when the hook has them */
+  iif?: string;
+  oif?: string;
+  /** conntrack as the ct expressions read it; absent: untracked */
+  ct?: { state: number; status: number; mark: number };
+  /** RTN_* address type of an address (fib), undefined when the model cannot tell */
+  fibAddrType?: (addr: number) => number | undefined;
+}
+
+/** A field of the packet or its context; undefined: not present (the expression breaks), 'unknown': cannot tell. */
+function field(d: SelectorDesc, pkt: Pkt, env: NftEnv): Atom | undefined | 'unknown' {
+  const l4ok = pkt.proto === 6 || pkt.proto === 17;
+  switch (d.field) {
+    case 'saddr':
+      return pkt.src;
+    case 'daddr':
+      return pkt.dst;
+    case 'l4proto':
+      return pkt.proto;
+    case 'sport':
+    case 'dport':
+      // tcp/udp selectors carry their protocol check (the dependency nft adds); th reads the header
+      if (d.l4 === 'tcp' && pkt.proto !== 6) return undefined;
+      if (d.l4 === 'udp' && pkt.proto !== 17) return undefined;
+      if (!l4ok) return 'unknown';
+      return d.field === 'sport' ? pkt.sport : pkt.dport;
+    case 'mark':
+      return pkt.mark;
+    case 'ctmark':
+      return env.ct ? env.ct.mark : 0;
+    case 'ctstate':
+      return env.ct ? env.ct.state : CT_STATE.untracked!;
+    case 'ctstatus':
+      return env.ct ? env.ct.status : 0;
+    case 'iif':
+    case 'iifname':
+      return env.iif ?? 'unknown';
+    case 'oif':
+    case 'oifname':
+      return env.oif ?? 'unknown';
+    case 'fib-daddr-type':
+    case 'fib-saddr-type': {
+      const t = env.fibAddrType?.(d.field === 'fib-daddr-type' ? pkt.dst : pkt.src);
+      return t ?? 'unknown';
+    }
+  }
+}
+
+function valueHas(v: Value, x: Atom, flagsAny: boolean): boolean {
+  if (typeof x === 'string') {
+    if (v.kind !== 'value' || typeof v.v !== 'string') return false;
+    // "eth*": a prefix of the name (nft_cmp on the name's first bytes)
+    return v.v.endsWith('*') ? x.startsWith(v.v.slice(0, -1)) : x === v.v;
+  }
+  if (flagsAny && (v.kind === 'value' || v.kind === 'flags')) return (x & (v.v as number)) !== 0;
+  const b = valueBounds(v);
+  return !!b && x >= b[0] && x <= b[1];
+}
+
+const keyHas = (el: Element, xs: readonly Atom[]) => el.key.every((v, i) => valueHas(v, xs[i]!, false));
+
+function exprValues(e: Expr, pkt: Pkt, env: NftEnv): Atom[] | undefined | 'unknown' {
+  if (e.kind === 'numgen') return 'unknown';
+  const names = e.kind === 'concat' ? e.parts : [e.name];
+  const out: Atom[] = [];
+  for (const n of names) {
+    const v = field(selector(n), pkt, env);
+    if (v === undefined || v === 'unknown') return v;
+    out.push(e.kind === 'and' ? ((v as number) & e.mask) >>> 0 : v);
+  }
+  return out;
+}
+
+/** Does a match statement hold for the packet? */
+export function matches(s: Extract<Stmt, { k: 'match' }>, t: NftTable, pkt: Pkt, env: NftEnv, rnd?: number): Tri {
+  let xs: Atom[] | undefined | 'unknown';
+  if (s.left.kind === 'numgen') {
+    if (rnd === undefined) return 'unknown';
+    xs = [rnd + s.left.offset];
+  } else xs = exprValues(s.left, pkt, env);
+  if (xs === undefined) return false;
+  if (xs === 'unknown') return 'unknown';
+  const flags = s.left.kind === 'sel' && !!selector(s.left.name).dtype.startsWith('ct_s') && !s.explicit;
+  let hit: boolean;
+  if (s.right.kind === 'ref') hit = (t.sets.get(s.right.name)?.elements ?? []).some((el) => keyHas(el, xs));
+  else if (s.right.kind === 'set') hit = s.right.elements.some((el) => keyHas(el, xs));
+  else if (flags && s.op === 'eq') hit = valueHas(s.right.value, xs[0]!, true);
+  else hit = valueHas(s.right.value, xs[0]!, false);
+  return s.op === 'ne' ? !hit : hit;
+}
+
+export type NftVerdict = 'accept' | 'drop';
+
+export interface NftRuleHit {
+  chain: string;
+  /** index of the rule in its chain */
+  rule: number;
+}
+
+export interface NftOutcome {
+  /** probability of this branch (numgen makes several) */
+  p: number;
+  /** the verdict, or 'unknown' when a match could not be decided */
+  verdict: NftVerdict | 'unknown';
+  /** the rules whose statements ran, in order */
+  trace: NftRuleHit[];
+  pkt: Pkt;
+  ctMark?: number;
+  /** a NAT statement that ended the chain */
+  nat?: Extract<Stmt, { k: 'nat' }> | Extract<Stmt, { k: 'masquerade' }>;
+  reject?: Extract<Stmt, { k: 'reject' }>;
+}
+
+interface Frame {
+  chain: NftChain;
+  rule: number;
+  /** the bottom frame carries the base chain's policy, also when a goto replaced its chain */
+  policy?: NftVerdict;
+}
+
+const MAX_STEPS = 10_000;
+
+/** The packet through a base chain: every branch with its probability. */
+export function evalBaseChain(t: NftTable, chain: string, pkt: Pkt, env: NftEnv): NftOutcome[] {
+  const c = t.chains.get(chain);
+  if (!c?.base) throw new Error(`internal: ${chain} is not a base chain of ${t.name}`);
+  const out: NftOutcome[] = [];
+  const bottom: Frame = { chain: c, rule: 0, policy: c.base.policy };
+  run(t, [bottom], { p: 1, verdict: 'accept', trace: [], pkt: { ...pkt } }, env, out, 0);
+  return out;
+}
+
+function mark(src: Extract<Stmt, { k: 'mark' }>['value'], pkt: Pkt, ctMark: number): number {
+  if (src.kind === 'const') return src.v;
+  const base = src.from === 'meta' ? pkt.mark : ctMark;
+  if (!src.op) return base;
+  const v = src.v!;
+  return (src.op === '|' ? base | v : src.op === '&' ? base & v : base ^ v) >>> 0;
+}
+
+function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOutcome[], steps: number): void {
+  for (;;) {
+    if (++steps > MAX_STEPS) throw new Error('internal: nft evaluation does not end');
+    const top = stack[stack.length - 1];
+    if (!top) return void out.push(o);
+    const { chain } = top;
+    if (top.rule >= chain.rules.length) {
+      stack.pop();
+      if (stack.length === 0) return void out.push({ ...o, verdict: top.policy ?? 'accept' });
+      continue;
+    }
+    const ruleIndex = top.rule++;
+    const r = chain.rules[ruleIndex]!;
+    let ctMark = o.ctMark ?? env.ct?.mark ?? 0;
+    let pkt = o.pkt;
+    let traced = false;
+    const hit = () => {
+      if (!traced) o = { ...o, trace: [...o.trace, { chain: chain.name, rule: ruleIndex }] };
+      traced = true;
+    };
+    let next: Verdict | undefined;
+    let stop = false;
+    for (let i = 0; i < r.stmts.length && !stop; i++) {
+      const s = r.stmts[i]!;
+      if (s.k === 'match') {
+        const m = matches(s, t, pkt, env);
+        if (m === 'unknown') return void out.push({ ...o, verdict: 'unknown' });
+        if (!m) {
+          stop = true;
+          break;
+        }
+        continue;
+      }
+      hit();
+      switch (s.k) {
+        case 'counter':
+        case 'log':
+          break;
+        case 'notrack':
+          pkt = { ...pkt, notrack: true };
+          break;
+        case 'mark': {
+          const v = mark(s.value, pkt, ctMark);
+          if (s.target === 'meta') pkt = { ...pkt, mark: v };
+          else ctMark = v;
+          break;
+        }
+        case 'verdict':
+          next = s.v;
+          stop = true;
+          break;
+        case 'nat':
+        case 'masquerade':
+          return void out.push({ ...o, pkt, ctMark, verdict: 'accept', nat: s });
+        case 'reject':
+          return void out.push({ ...o, pkt, ctMark, verdict: 'drop', reject: s });
+        case 'vmap': {
+          const els = s.map.kind === 'ref' ? (t.sets.get(s.map.name)?.elements ?? []) : s.map.elements;
+          if (s.key.kind === 'numgen') {
+            // nft_numgen.c: a random value in [0, mod), offset added; each equally likely
+            const { mod, offset } = s.key;
+            for (let k = 0; k < mod; k++) {
+              const el = els.find((e) => keyHas(e, [k + offset]));
+              const branch: NftOutcome = { ...o, p: o.p / mod, pkt, ctMark };
+              if (!el)
+                run(
+                  t,
+                  stack.map((f) => ({ ...f })),
+                  branch,
+                  env,
+                  out,
+                  steps,
+                );
+              else
+                follow(
+                  t,
+                  stack.map((f) => ({ ...f })),
+                  branch,
+                  el.verdict!,
+                  env,
+                  out,
+                  steps,
+                );
+            }
+            return;
+          }
+          const xs = exprValues(s.key, pkt, env);
+          if (xs === 'unknown') return void out.push({ ...o, verdict: 'unknown' });
+          const el = xs === undefined ? undefined : els.find((e) => keyHas(e, xs));
+          if (el) {
+            next = el.verdict;
+            stop = true;
+          }
+          break;
+        }
+      }
+    }
+    o = { ...o, pkt, ctMark };
+    if (next) return follow(t, stack, o, next, env, out, steps);
+  }
+}
+
+function follow(
+  t: NftTable,
+  stack: Frame[],
+  o: NftOutcome,
+  v: Verdict,
+  env: NftEnv,
+  out: NftOutcome[],
+  steps: number,
+): void {
+  switch (v.kind) {
+    case 'accept':
+    case 'drop':
+      return void out.push({ ...o, verdict: v.kind });
+    case 'continue':
+      return run(t, stack, o, env, out, steps);
+    case 'return': {
+      // from the base chain (or what a goto put in its place): the policy
+      const popped = stack.pop()!;
+      if (stack.length === 0) return void out.push({ ...o, verdict: popped.policy ?? 'accept' });
+      return run(t, stack, o, env, out, steps);
+    }
+    case 'jump':
+    case 'goto': {
+      const c = t.chains.get(v.chain);
+      if (!c) throw new Error(`internal: no chain ${v.chain}`);
+      if (v.kind === 'goto') {
+        const replaced = stack.pop()!;
+        stack.push(replaced.policy ? { chain: c, rule: 0, policy: replaced.policy } : { chain: c, rule: 0 });
+      } else stack.push({ chain: c, rule: 0 });
+      return run(t, stack, o, env, out, steps);
+    }
+  }
+}
