@@ -134,10 +134,10 @@ function checkRule(t: NftTable, stmts: readonly Stmt[], spos: readonly SourcePos
     if (s.k === 'nat') {
       if (t.family === 'inet' && !s.ipFamily && !ipContext)
         throw invalid('ip or ip6 must be specified with address for inet tables', at(i));
-      if (s.port !== undefined && proto !== 6 && proto !== 17)
+      if (s.port !== undefined && proto === undefined)
         throw invalid('transport protocol mapping is only valid after transport protocol match', at(i));
     }
-    if (s.k === 'masquerade' && s.port !== undefined && proto !== 6 && proto !== 17)
+    if (s.k === 'masquerade' && s.port !== undefined && proto === undefined)
       throw invalid('transport protocol mapping is only valid after transport protocol match', at(i));
     if (s.k === 'reject' && s.with?.type === 'icmpx' && t.family === 'ip')
       throw invalid('abstracted ICMP unreachable not supported', at(i));

@@ -106,6 +106,8 @@ interface Ctx {
   family: NftTable['family'];
   /** an ip expression in the rule tells nft the family in an inet table */
   ipContext?: boolean;
+  /** the protocol context where the statement stands */
+  proto?: number;
 }
 
 const isPortEq = (s: Stmt): s is Extract<Stmt, { k: 'match' }> =>
@@ -246,7 +248,12 @@ export function printRuleBody(r: NftRule, ctx: Ctx): string {
         ? undefined
         : it.dep !== undefined
           ? `meta l4proto ${it.dep === 6 ? 'tcp' : 'udp'}`
-          : (it.text ?? printStmt(it.stmt!, { ...ctx, ipContext }, namer(it.proto))),
+          : (it.text ??
+            printStmt(
+              it.stmt!,
+              { ...ctx, ipContext, ...(it.proto !== undefined ? { proto: it.proto } : {}) },
+              namer(it.proto),
+            )),
     )
     .filter((x): x is string => x !== undefined);
   if (r.comment !== undefined) parts.push(`comment "${r.comment}"`);
@@ -328,12 +335,17 @@ function printStmt(s: Stmt, ctx: Ctx, l4name: (n: string) => string): string {
       return out.join(' ');
     }
     case 'reject': {
+      // measured: icmp port-unreachable is left implicit in an ip table;
+      // in an inet table icmpx port-unreachable is, and a bare reject after an ip match is icmp
       const w = s.with;
-      if (!w) return ctx.family === 'inet' && ctx.ipContext ? 'reject with icmp port-unreachable' : 'reject';
-      if (w.type === 'tcp-reset') return 'reject with tcp reset';
-      const dflt = ctx.family === 'ip' || ctx.ipContext ? w.type === 'icmp' : w.type === 'icmpx';
-      if (dflt && w.code === 'port-unreachable') return 'reject';
-      return `reject with ${w.type} ${w.code}`;
+      if (w?.type === 'tcp-reset') return 'reject with tcp reset';
+      const type = w?.type ?? (ctx.family === 'inet' && !ctx.ipContext ? 'icmpx' : 'icmp');
+      const code = w?.code ?? 'port-unreachable';
+      if (code === 'port-unreachable') {
+        if (type === 'icmpx') return 'reject';
+        if (ctx.family === 'ip') return 'reject';
+      }
+      return `reject with ${type} ${code}`;
     }
     case 'verdict':
       return printVerdict(s.v);
