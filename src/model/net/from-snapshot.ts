@@ -249,6 +249,10 @@ export function topologyFromSnapshots(
     if (snapshot.ipset !== null && /^create /m.test(snapshot.ipset))
       notes.push(`${host}: ipset sets present; the model does not read them (rules matching sets are unsupported)`);
     if (nft === null && legacy === null) notes.push(`${host}: no iptables-save output (iptables absent): no rules`);
+    // listening sockets are not read (no process or socket list): the host answers as a lab host does
+    notes.push(
+      `${host}: its listening sockets are not read; the model assumes the standard servers (tcp and udp 8080, 9090)`,
+    );
     rulesets.set(host, rs);
     hosts.unshift({
       name: host,
