@@ -1,6 +1,12 @@
 // `npm run mutants`: the suites and a bounded property campaign against each compiler mutant.
 // Reports what killed each one and how long the first counterexample took.
 import fc from 'fast-check';
+
+// `--model`: the model mutants (src/model/mutants.ts) against a fuzz campaign, not the compiler mutants
+if (process.argv.includes('--model')) {
+  const { runModelMutants } = await import('./model-mutants.ts');
+  process.exit(await runModelMutants(process.argv.slice(2)));
+}
 import { loadCase, findCaseFiles } from '../src/conform/case-file.ts';
 import { runCases, LabPool, type Sides } from '../src/conform/run-case.ts';
 import { serviceCaseArb, serviceCase } from '../src/conform/service-arbitraries.ts';

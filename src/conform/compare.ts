@@ -24,7 +24,13 @@ function tupleAgrees(model: string, kernel: string): boolean {
 }
 
 function recordAgrees(m: ConntrackRecord, k: ConntrackRecord): boolean {
-  return m.proto === k.proto && tupleAgrees(m.orig, k.orig) && tupleAgrees(m.reply, k.reply);
+  return (
+    m.proto === k.proto &&
+    tupleAgrees(m.orig, k.orig) &&
+    tupleAgrees(m.reply, k.reply) &&
+    m.state === k.state &&
+    m.flags.join(',') === k.flags.join(',')
+  );
 }
 
 const ERROR_FIELDS = ['kind', 'from', 'type', 'code', 'quoted', 'errno'] as const;

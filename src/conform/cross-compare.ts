@@ -22,7 +22,12 @@ const ctAddrs = (x: Observation['conntrack']) =>
   Object.fromEntries(
     Object.entries(x)
       .sort(([a], [b]) => a.localeCompare(b))
-      .map(([h, l]) => [h, l.map((e) => `${e.proto} ${addrsOnly(e.orig)} / ${addrsOnly(e.reply)}`).sort()]),
+      .map(([h, l]) => [
+        h,
+        l
+          .map((e) => `${e.proto} ${addrsOnly(e.orig)} / ${addrsOnly(e.reply)} ${e.state ?? ''} ${e.flags.join(',')}`)
+          .sort(),
+      ]),
   );
 
 /** "case / step #repetition" -> what the kernel observed, for the comparable steps. */

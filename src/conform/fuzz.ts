@@ -2,7 +2,7 @@
 // the model and the oracle (the kernel, or a mutant model) must agree. The first
 // divergence is shrunk within a time bound and handed back for the artifacts.
 import fc from 'fast-check';
-import type { Mutation } from '../model/index.ts';
+import type { Mutation, Semantics } from '../model/index.ts';
 import type { IptablesFlavor } from '../model/index.ts';
 import { caseDrawArb, caseFromDraw, type CaseDraw } from './fuzz-arbitraries.ts';
 import { serviceCaseArb, serviceCase } from './service-arbitraries.ts';
@@ -14,7 +14,9 @@ import { judgeAgainstMutant, type StepDiff } from './mutant.ts';
 import { loadRegistry, knownFor, type KnownDivergence } from './divergences.ts';
 
 /** The kernel, or a copy of the model with a planted bug ('none': the reference model itself). */
-export type FuzzOracle = { kind: 'kernel'; pool: LabPool } | { kind: 'mutant'; mutation: Mutation | 'none' };
+export type FuzzOracle =
+  /** the kernel judges the model; `semantics`: the model side runs a model mutant's (`npm run mutants -- --model`) */
+  { kind: 'kernel'; pool: LabPool; semantics?: Semantics } | { kind: 'mutant'; mutation: Mutation | 'none' };
 
 export interface CaseJudgement {
   diffs: StepDiff[];
@@ -68,7 +70,11 @@ export async function judgeCase(
 ): Promise<CaseJudgement> {
   let raw: { diffs: StepDiff[]; probes: number };
   if (oracle.kind === 'mutant') raw = await judgeAgainstMutant(c, oracle.mutation);
-  else raw = await judgeOnKernel(c, oracle.pool, plant);
+  else
+    raw = await judgeOnKernel(c, oracle.pool, {
+      ...plant,
+      ...(oracle.semantics ? { semantics: oracle.semantics } : {}),
+    });
   const out: CaseJudgement = { diffs: [], known: [], probes: raw.probes };
   for (const d of raw.diffs) {
     const entry = knownFor(d.diff, registry);
@@ -81,7 +87,7 @@ export async function judgeCase(
 async function judgeOnKernel(
   c: CaseFile,
   pool: LabPool,
-  plant: Pick<FuzzOptions, 'runProbe'>,
+  plant: Pick<FuzzOptions, 'runProbe'> & { semantics?: Semantics },
 ): Promise<{ diffs: StepDiff[]; probes: number }> {
   const plan = await planCase(c, { firstPort: pool.reservePorts(probeCount(c)) });
   // a ruleset the model refuses must be refused by the kernel as well

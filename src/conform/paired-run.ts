@@ -14,6 +14,7 @@ import {
   type TraceEvent,
   type Weighted,
   type World,
+  type Semantics,
 } from '../model/index.ts';
 import type { KernelObservation } from '../lab/kernel-lab.ts';
 import { judge } from './compare.ts';
@@ -69,6 +70,8 @@ export interface PairedRunOptions {
   modelSide?: boolean;
   /** the model's probe (tests plant a crash here) */
   runProbe?: typeof runProbe;
+  /** netfilter's semantics on the model side: the kernel's, or a model mutant's (`npm run mutants -- --model`) */
+  semantics?: Semantics;
 }
 
 const kernelDid = async <T>(what: () => Promise<T>): Promise<T> => {
@@ -116,7 +119,7 @@ export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): A
   const probe = opts.runProbe ?? runProbe;
   const rulesets = modelRulesets(plan.rulesets);
   const second = modelRulesets(plan.otherRulesets);
-  let lab = modelDid(plan, -1, () => makeLab(plan.network, rulesets, second));
+  let lab = modelDid(plan, -1, () => makeLab(plan.network, rulesets, second, opts.semantics));
   let world: World = modelDid(plan, -1, () => newWorld(lab));
   const kernel = opts.kernel;
   const sides = { model: opts.modelSide ?? true, kernel: kernel !== undefined };
@@ -146,14 +149,14 @@ export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): A
           kernelRefusal: k && !k.ok ? k.stderr : undefined,
         });
       }
-      lab = modelDid(plan, step.index, () => makeLab(plan.network, rulesets, second));
+      lab = modelDid(plan, step.index, () => makeLab(plan.network, rulesets, second, opts.semantics));
     } else if (step.kind === 'command') {
       const file = plan.file ?? plan.name;
       const model = modelDid(plan, step.index, () => modelCommand(step.command, rulesets, world, file));
       const k = kernel ? await kernelDid(() => kernel.command(step.command, file)) : undefined;
       r.commanded = { model, kernel: k };
       if (step.command.type === 'iptables')
-        lab = modelDid(plan, step.index, () => makeLab(plan.network, rulesets, second));
+        lab = modelDid(plan, step.index, () => makeLab(plan.network, rulesets, second, opts.semantics));
     } else {
       for (const [i, sport] of step.sports.entries()) {
         const p: Probe = { ...step.probe, sport };

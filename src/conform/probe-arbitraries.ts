@@ -25,6 +25,11 @@ export function probeArb(extraDsts: readonly string[] = []): fc.Arbitrary<Probe>
       proto: fc.constantFrom('tcp' as const, 'udp' as const, 'icmp' as const),
       dst: fc.constantFrom(...VIRTUAL_IPS, ...LAB_ADDRESSES, ...extraDsts),
       dport: fc.constantFrom(...PORTS),
+      // UDP from an unconnected socket too, one probe in four (it shrinks to a connected one)
+      connected: fc.constantFrom(true, true, true, false),
     })
-    .map((p) => (p.proto === 'icmp' ? { from: p.from, proto: p.proto, dst: p.dst } : p));
+    .map(({ connected, ...p }): Probe => {
+      if (p.proto === 'icmp') return { from: p.from, proto: p.proto, dst: p.dst };
+      return p.proto === 'udp' && !connected ? { ...p, connected: false } : p;
+    });
 }

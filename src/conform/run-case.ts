@@ -143,6 +143,8 @@ export interface RunOptions {
   kernelSkip?: string;
   /** the model's probe (tests plant a crash here) */
   runProbe?: PairedRunOptions['runProbe'];
+  /** the model side's semantics (a model mutant's, for `npm run mutants -- --model`) */
+  semantics?: PairedRunOptions['semantics'];
   onCase?: (r: CaseReport, index: number) => void;
   onStart?: (c: CaseFile, index: number) => void;
 }
@@ -277,7 +279,11 @@ export async function runPlanned(
   const kernelWanted = opts.sides !== 'model' && !opts.kernelSkip;
   if (opts.sides !== 'model' && opts.kernelSkip) rep.skipReason = opts.kernelSkip;
   const modelSide = opts.sides !== 'kernel';
-  const base = { modelSide, ...(opts.runProbe ? { runProbe: opts.runProbe } : {}) };
+  const base = {
+    modelSide,
+    ...(opts.runProbe ? { runProbe: opts.runProbe } : {}),
+    ...(opts.semantics ? { semantics: opts.semantics } : {}),
+  };
   try {
     let run: { steps: StepReport[] } | undefined;
     if (kernelWanted) {

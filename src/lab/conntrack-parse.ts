@@ -25,7 +25,18 @@ export function parseConntrack(text: string): ConntrackRecord[] {
     if (tuples.length < 2) continue;
     // the kernel's own background traffic (IGMP reports when a bridge comes up, multicast) is no probe's
     if (!['tcp', 'udp', 'icmp'].includes(proto) || Number(tuples[0]!.get('dst')?.split('.')[0]) >= 224) continue;
-    out.push({ proto, orig: side(tuples, proto, 0), reply: side(tuples, proto, 1) });
+    // "ipv4 2 tcp 6 117 TIME_WAIT src=... [UNREPLIED] src=... [ASSURED] mark=0 ...": a TCP entry's state is the
+    // word before its first tuple; the status flags are bracketed
+    out.push({
+      proto,
+      orig: side(tuples, proto, 0),
+      reply: side(tuples, proto, 1),
+      state: proto === 'tcp' && /^[A-Z_0-9]+$/.test(words[5] ?? '') ? words[5]! : null,
+      flags: words
+        .filter((w) => w === '[ASSURED]' || w === '[UNREPLIED]')
+        .map((w) => w.slice(1, -1))
+        .sort(),
+    });
   }
   return out.sort((a, b) => (a.orig < b.orig ? -1 : a.orig > b.orig ? 1 : 0));
 }

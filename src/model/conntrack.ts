@@ -27,6 +27,12 @@ export interface CtEntry {
   confirmed: boolean;
   /** TCP connection closed (RST or FIN): a new SYN replaces it */
   closed: boolean;
+  /** closed by a RST (CLOSE), not by the FIN exchange (TIME_WAIT) */
+  reset?: boolean;
+  /** IPS_ASSURED: the TCP handshake completed, or a UDP stream outlived 2 s */
+  assured?: boolean;
+  /** model clock when the connection began */
+  created?: number;
   mark: number;
   expires: number;
   /** the reply tuple's port was picked at random from this range (--random*, or a clash) */
@@ -169,6 +175,19 @@ export function formatTuple(
   }
   if (proto === 1) return `${formatIp(t.src)}>${formatIp(t.dst)} id=${t.sport}`;
   return `${formatIp(t.src)}>${formatIp(t.dst)}`;
+}
+
+/** The TCP state /proc/net/nf_conntrack shows, as far as the model follows a probe's connection: the FIN
+ *  exchange after a delivered probe is not played packet by packet, it ends in TIME_WAIT. */
+export function tcpStateOf(e: CtEntry): string {
+  if (!e.seenReply) return 'SYN_SENT';
+  if (e.closed) return e.reset ? 'CLOSE' : 'TIME_WAIT';
+  return e.assured ? 'ESTABLISHED' : 'SYN_RECV';
+}
+
+/** The status flags /proc/net/nf_conntrack shows ([UNREPLIED], [ASSURED]). */
+export function ctFlagsOf(e: CtEntry): string[] {
+  return [...(e.assured ? ['ASSURED'] : []), ...(e.seenReply ? [] : ['UNREPLIED'])];
 }
 
 export const PROTO_LABEL: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp' };

@@ -44,7 +44,9 @@ export function makeLab(
   const layers = new Map<string, CompiledRuleset[]>();
   const ctEnabled = new Set<string>();
   for (const h of new Set([...rulesets.keys(), ...second.keys()])) {
-    const inOrder = [second.get(h), rulesets.get(h)].filter((x): x is Ruleset => x !== undefined);
+    const inOrder = [second.get(h), rulesets.get(h)]
+      .filter((x): x is Ruleset => x !== undefined)
+      .map((rs) => semantics.load(rs));
     layers.set(h, inOrder.map(compileRuleset));
     if (inOrder.some((rs) => semantics.needsConntrack(rs))) ctEnabled.add(h);
   }

@@ -7,6 +7,10 @@ export interface ConntrackRecord {
   proto: string;
   orig: string;
   reply: string;
+  /** TCP only: SYN_SENT, SYN_RECV, ESTABLISHED, TIME_WAIT, CLOSE, ... */
+  state: string | null;
+  /** ASSURED, UNREPLIED (sorted) */
+  flags: string[];
 }
 
 export interface DropPoint {

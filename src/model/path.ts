@@ -6,7 +6,6 @@ import { type U32, formatIp, isLoopback } from './ip.ts';
 import type { Hook, TableName } from './rules/types.ts';
 import type { Host, Iface } from './net/topology.ts';
 import { lookupRoute, selectSource, type RouteResult } from './net/routing.ts';
-import { martian, reversePath } from './net/martians.ts';
 import type { CtEntry } from './conntrack.ts';
 import { traverse, type NatRequest, type CompiledRuleset, type TraverseHooks } from './eval/chains.ts';
 import type { MatchEnv } from './eval/matchers.ts';
@@ -15,7 +14,6 @@ import type { ModelLab, World } from './lab-model.ts';
 import type { TraceEvent } from './trace.ts';
 import type { HostCtx, Semantics } from './semantics.ts';
 import { manipOf } from './nat.ts';
-import { answerFor } from './answers.ts';
 
 export { tupleOf, isIcmpError } from './tracking.ts';
 export { formatPkt } from './eval/packet.ts';
@@ -279,7 +277,7 @@ export class PathRun {
    *  when the peer is in another namespace (spec/semantics.md §1; found by `npm run mutants -- --kernel`). */
   private wire(hn: string, iface: Iface, nextHop: U32, p: Pkt): Arrival {
     const peer = iface.peer!;
-    if (peer.host !== hn) p.mark = 0;
+    if (peer.host !== hn && this.lab.semantics.scrubsMark) p.mark = 0;
     this.emit({ kind: 'hop', from: `${hn}/${iface.name}`, to: `${peer.host}/${peer.iface}` });
     return this.receive(peer.host, peer.iface, nextHop, p);
   }
@@ -355,14 +353,19 @@ export class PathRun {
 
   private bridgeForward(b: BridgeHop): Arrival {
     const { host: hn, bridge: br, pkt: p } = b;
-    if (b.outPort === b.inPort && !b.inPort.hairpin) {
+    if (b.outPort === b.inPort && !this.lab.semantics.hairpinAllowed(b.inPort)) {
       return this.drop(hn, `bridge ${br} would send the frame back out of ${b.inPort.name}, whose hairpin mode is off`);
     }
+    if (!this.lab.semantics.bridges(this.host(hn))) return this.drop(hn, `bridge ${br} does not forward`);
     if (b.netfilter) {
       const nh = b.nextHop;
-      const fwd = this.hook({ host: hn, hook: 'FORWARD', pkt: p, in: br, out: br, nextHop: nh, ct: b.netfilter.ct });
-      if (!fwd.ok) return fwd.arrival;
-      const post = this.hook({ host: hn, hook: 'POSTROUTING', pkt: p, in: '', out: br, nextHop: nh, ct: fwd.ct });
+      let ct = b.netfilter.ct;
+      if (this.lab.semantics.bridgedForward) {
+        const fwd = this.hook({ host: hn, hook: 'FORWARD', pkt: p, in: br, out: br, nextHop: nh, ct });
+        if (!fwd.ok) return fwd.arrival;
+        ct = fwd.ct;
+      }
+      const post = this.hook({ host: hn, hook: 'POSTROUTING', pkt: p, in: '', out: br, nextHop: nh, ct });
       if (!post.ok) return post.arrival;
     }
     if (++this.hops > MAX_HOPS) return this.drop(hn, 'too many hops (bridge loop)');
@@ -372,11 +375,12 @@ export class PathRun {
   /** The routing decision for a received packet (PREROUTING already done). */
   private routeIn(hn: string, inIf: string, p: Pkt, ct: CtRef | undefined): Arrival {
     const h = this.host(hn);
-    const bad = martian(h, inIf, p.src, p.dst);
+    const sem = this.lab.semantics;
+    const bad = sem.martian(h, inIf, p.src, p.dst);
     if (bad) return this.drop(hn, bad);
     const r = lookupRoute(h, p.dst);
     this.emit({ kind: 'route', host: hn, dst: formatIp(p.dst), result: describeRoute(r) });
-    const noPath = reversePath(h, inIf, p.src);
+    const noPath = sem.reversePath(h, inIf, p.src);
     if (noPath) return this.drop(hn, noPath);
     if (r.type === 'local') {
       const input = this.hook({ host: hn, hook: 'INPUT', pkt: p, in: inIf, out: '', nextHop: p.dst, ct });
@@ -384,7 +388,7 @@ export class PathRun {
       this.emit({ kind: 'deliver', host: hn, what: formatPkt(p) });
       return { kind: 'local', host: hn, pkt: p, ct: input.ct };
     }
-    if (!h.sysctls.ip_forward) return this.drop(hn, `${formatIp(p.dst)} is not local and ip_forward=0`);
+    if (!sem.forwards(h)) return this.drop(hn, `${formatIp(p.dst)} is not local and ip_forward=0`);
     if (r.type === 'unreachable') {
       this.emit({ kind: 'drop', host: hn, reason: `no route to ${formatIp(p.dst)}: ICMP net unreachable` });
       return { kind: 'rejected', host: hn, pkt: { ...p }, with: 'icmp-net-unreachable', ct };
@@ -399,7 +403,7 @@ export class PathRun {
 
   /** The ICMP error or TCP reset a REJECT (or a missing route) sends back (spec §6.3, answers.ts). */
   errorFor(a: Extract<Arrival, { kind: 'rejected' }>): { pkt: Pkt; ct: CtRef | undefined } {
-    return answerFor(this.host(a.host), a.pkt, a.with, a.ct);
+    return this.lab.semantics.answerFor(this.host(a.host), a.pkt, a.with, a.ct);
   }
 }
 

@@ -5,7 +5,7 @@ import { InputError } from './errors.ts';
 import { parseIp, formatIp, type U32 } from './ip.ts';
 import { PathRun, type Arrival, tupleOf, sourceFor } from './path.ts';
 import { type Pkt, TCP } from './eval/packet.ts';
-import { formatTuple, PROTO_LABEL, type CtEntry } from './conntrack.ts';
+import { formatTuple, PROTO_LABEL, tcpStateOf, ctFlagsOf, type CtEntry } from './conntrack.ts';
 import { type ModelLab, type World, cloneWorld } from './lab-model.ts';
 import type { TraceEvent } from './trace.ts';
 import {
@@ -176,6 +176,9 @@ function droppedFirst(a: Arrival, client: string, proto: number): Ending {
 
 /** One deterministic journey of the probe through the model. */
 class ProbePlay {
+  /** the client's connect() completed: whatever happens next, it closes the connection (FIN) */
+  handshake = false;
+
   constructor(
     private readonly run: PathRun,
     private readonly lab: ModelLab,
@@ -327,6 +330,7 @@ class ProbePlay {
     }
     const synAck = this.send(server, answer(a1.pkt, { tcpFlags: TCP.SYN | TCP.ACK }), 'SYN-ACK');
     if (!this.forClient(synAck, client, e)) return dropped(synAck);
+    this.handshake = true;
     const ack = basePkt(e);
     ack.tcpFlags = TCP.ACK | TCP.PSH;
     const a3 = this.send(client, ack, 'ACK+data');
@@ -364,7 +368,17 @@ type CtRecord = Observation['conntrack'][string][number];
 const RECORDS = new WeakMap<CtEntry, { from: readonly unknown[]; rec: CtRecord }>();
 
 function recordOf(e: CtEntry): CtRecord {
-  const from = [e.orig, e.reply, e.origSportRange, e.randomPort, e.randomDstPort];
+  const from = [
+    e.orig,
+    e.reply,
+    e.origSportRange,
+    e.randomPort,
+    e.randomDstPort,
+    e.seenReply,
+    e.closed,
+    e.reset,
+    e.assured,
+  ];
   const hit = RECORDS.get(e);
   if (hit && hit.from.every((x, i) => x === from[i])) return hit.rec;
   // a port picked at random (here, or upstream) is shown as its range on both tuples
@@ -373,6 +387,8 @@ function recordOf(e: CtEntry): CtRecord {
     proto: PROTO_LABEL[e.orig.proto] ?? `${e.orig.proto}`,
     orig: formatTuple(e.orig, undefined, e.origSportRange),
     reply: formatTuple(e.reply, e.randomPort ?? upstream, e.randomDstPort),
+    state: e.orig.proto === 6 ? tcpStateOf(e) : null,
+    flags: ctFlagsOf(e),
   };
   RECORDS.set(e, { from, rec });
   return rec;
@@ -451,12 +467,14 @@ export function runProbe(lab: ModelLab, world: World, probe: Probe, opts: ProbeO
     const w = cloneWorld(world);
     if (probe.sport === undefined) w.nextPort++;
     const run: PathRun = new PathRun(lab, w, choose, opts.verbose ?? false);
-    const end = new ProbePlay(run, lab).play(client, { ...e });
+    const play = new ProbePlay(run, lab);
+    const end = play.play(client, { ...e });
     if (e.proto === 6) {
-      // the client closes: FIN/ACK exchange not modelled, the entries go to TIME_WAIT
+      // the client closes once connected, answered or not: the FIN/ACK exchange is not played packet by
+      // packet, the entries go to TIME_WAIT (measured: also when the answer was dropped after the handshake)
       for (const [, entries] of run.touched)
         for (const en of entries)
-          if (en.confirmed && en.orig.proto === 6 && end.outcome === 'delivered') {
+          if (en.confirmed && en.orig.proto === 6 && (end.outcome === 'delivered' || play.handshake)) {
             en.closed = true;
             en.expires = w.now + 120;
           }

@@ -4,8 +4,10 @@
 // through `lab.semantics`, never through a branch on a mutant's name.
 import type { U32 } from './ip.ts';
 import type { Hook, TableName, Ruleset } from './rules/types.ts';
-import type { Host } from './net/topology.ts';
+import type { Host, Iface } from './net/topology.ts';
 import { selectSource } from './net/routing.ts';
+import { martian, reversePath } from './net/martians.ts';
+import { answerFor } from './answers.ts';
 import type { CtEntry, CtDir } from './conntrack.ts';
 import type { HostState, Pkt, CtRef } from './eval/packet.ts';
 import type { NatRequest } from './eval/targets.ts';
@@ -49,6 +51,22 @@ export interface Semantics {
   natManip(cx: HostCtx, hook: Hook, p: Pkt, ct: CtRef): void;
   /** the address MASQUERADE takes for a packet routed out of `outIf` to `nextHop` */
   masqueradeSource(h: Host, outIf: string, nextHop: U32): U32 | undefined;
+  /** how a ruleset is loaded: as written (a mutant may misread it, e.g. goto as jump) */
+  load(rs: Ruleset): Ruleset;
+  /** the packet mark is cleared when a frame crosses into another namespace (skb_scrub_packet) */
+  readonly scrubsMark: boolean;
+  /** may a bridge send a frame back out of the port it came in on */
+  hairpinAllowed(port: Iface): boolean;
+  /** br_netfilter hands a bridged frame to the IPv4 FORWARD hooks */
+  readonly bridgedForward: boolean;
+  /** does the host route packets that are not for it; does its bridge forward frames */
+  forwards(h: Host): boolean;
+  bridges(h: Host): boolean;
+  /** martian addresses and reverse-path filtering at the routing decision (net/martians.ts) */
+  martian(h: Host, inIf: string, src: U32, dst: U32): string | undefined;
+  reversePath(h: Host, inIf: string, src: U32): string | undefined;
+  /** the answer a host sends for a refused packet (answers.ts) */
+  answerFor(h: Host, o: Pkt, withWhat: string, ct: CtRef | undefined): { pkt: Pkt; ct: CtRef | undefined };
 }
 
 /** The kernel's semantics: the reference model. */
@@ -69,4 +87,13 @@ export const KERNEL: Semantics = {
   natSetup,
   natManip,
   masqueradeSource: (h, outIf, nextHop) => selectSource(h, outIf, nextHop),
+  load: (rs) => rs,
+  scrubsMark: true,
+  hairpinAllowed: (port) => port.hairpin === true,
+  bridgedForward: true,
+  forwards: (h) => h.sysctls.ip_forward,
+  bridges: () => true,
+  martian,
+  reversePath,
+  answerFor,
 };

@@ -61,7 +61,13 @@ export function conntrackIn(cx: HostCtx, p: Pkt): CtRef | undefined {
       return { entry: e, dir: 'reply', state: 'ESTABLISHED' };
     }
     if (hit.dir === 'reply') e.seenReply = true;
-    if (p.proto === 6 && p.tcpFlags & TCP.RST) e.closed = true;
+    if (p.proto === 6 && p.tcpFlags & TCP.RST) e.closed = e.reset = true;
+    // nf_conntrack_proto_tcp: the handshake's ACK (SYN_RECV -> ESTABLISHED) assures the connection;
+    // nf_conntrack_proto_udp: a flow that has seen a reply and still sends after 2 s (stream_ts)
+    if (e.seenReply && !e.closed) {
+      if (p.proto === 6 && hit.dir === 'orig' && (p.tcpFlags & (TCP.SYN | TCP.ACK)) === TCP.ACK) e.assured = true;
+      if (p.proto === 17 && cx.now - (e.created ?? cx.now) > 2) e.assured = true;
+    }
     e.expires = cx.now + timeoutFor(e);
     const state: CtState = hit.dir === 'reply' || e.seenReply ? 'ESTABLISHED' : 'NEW';
     cx.note(e);
@@ -81,6 +87,7 @@ export function conntrackIn(cx: HostCtx, p: Pkt): CtRef | undefined {
     return undefined;
   }
   const e = unconfirmed(table, t);
+  e.created = cx.now;
   if (p.sportRange) e.origSportRange = p.sportRange;
   cx.note(e);
   say(`NEW connection #${e.id} (unconfirmed)`);

@@ -1,0 +1,91 @@
+// `npm run mutants -- --model`: a fuzz campaign against each model mutant (src/model/mutants.ts).
+// With the kernel as the oracle (default, needs root) the mutant plays the model and the kernel the
+// judge; `--oracle model` compares each mutant with the reference model instead (no root, fast).
+// Prints killed N of M and the median number of cases to the first divergence.
+import { fuzz, type FuzzOracle } from '../src/conform/fuzz.ts';
+import { LabPool } from '../src/conform/run-case.ts';
+import { MUTATIONS, modelMutant, KERNEL, type Mutation } from '../src/model/index.ts';
+
+function flag(args: readonly string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+interface Row {
+  name: Mutation;
+  killedAt: number | undefined;
+  first: string;
+  seconds: number;
+}
+
+export async function runModelMutants(args: readonly string[]): Promise<number> {
+  const cases = Number(flag(args, '--cases') ?? 1000);
+  const seed = Number(flag(args, '--seed') ?? 20261201);
+  const oracleKind = flag(args, '--oracle') ?? 'kernel';
+  const only = flag(args, '--only')?.split(',');
+  if (oracleKind === 'kernel' && process.getuid?.() !== 0) {
+    console.error('the kernel campaign needs root; use --oracle model to compare with the reference model');
+    return 2;
+  }
+  const names = MUTATIONS.filter((m) => !only || only.includes(m));
+  const pool = oracleKind === 'kernel' ? new LabPool({ timeoutMs: 150 }) : undefined;
+  const rows: Row[] = [];
+  try {
+    for (const name of names) {
+      const t0 = performance.now();
+      let killedAt: number | undefined;
+      let oracle: FuzzOracle;
+      if (pool) oracle = { kind: 'kernel', pool, semantics: modelMutant(name).semantics };
+      else oracle = { kind: 'mutant', mutation: name };
+      const r = await fuzz({
+        oracle,
+        runs: cases,
+        seed,
+        shrinkSeconds: 0,
+        onProgress: (p) => {
+          if (p.divergences > 0 && killedAt === undefined) killedAt = p.cases;
+        },
+      });
+      let first = '';
+      if (r.divergence) {
+        const d = r.divergence.diffs[0]!;
+        first = `${d.step}: ${d.diff.field} model ${JSON.stringify(d.diff.model)} kernel ${JSON.stringify(d.diff.kernel)}`;
+        if (pool) {
+          // a kill counts only if the reference model agrees with the kernel on the same case
+          const again = await fuzz({
+            oracle: { kind: 'kernel', pool, semantics: KERNEL },
+            replay: { seed: r.divergence.seed, path: r.divergence.path },
+            shrinkSeconds: 0,
+          });
+          if (again.divergence) {
+            first = `(not counted: the reference model diverges on this case too) ${first}`;
+            killedAt = undefined;
+          }
+        }
+      } else killedAt = undefined;
+      const row: Row = { name, killedAt, first, seconds: (performance.now() - t0) / 1000 };
+      rows.push(row);
+      process.stderr.write(
+        `${name}: ${killedAt !== undefined ? `killed after ${killedAt} cases` : `survived ${r.cases} cases`} (${row.seconds.toFixed(0)} s)${first ? `: ${first.slice(0, 240)}` : ''}\n`,
+      );
+    }
+  } finally {
+    await pool?.close();
+  }
+  console.log(
+    `\nModel mutants against ${oracleKind === 'kernel' ? 'the kernel' : 'the reference model'}: fuzz campaigns of up to ${cases} cases (seed ${seed})\n`,
+  );
+  console.log('| mutant | the misreading | cases to the first divergence | first difference |');
+  console.log('|---|---|---|---|');
+  for (const r of rows)
+    console.log(
+      `| ${r.name} | ${modelMutant(r.name).description} | ${r.killedAt ?? '**survived**'} | ${r.first.replace(/\|/g, '\\|').slice(0, 160)} |`,
+    );
+  const killed = rows.filter((r) => r.killedAt !== undefined);
+  const at = killed.map((r) => r.killedAt!).sort((a, b) => a - b);
+  const median = at.length ? at[Math.floor((at.length - 1) / 2)]! : undefined;
+  console.log(
+    `\nkilled ${killed.length} of ${rows.length} (${rows.length ? Math.round((killed.length / rows.length) * 100) : 0}%), median cases to the first divergence ${median ?? '-'} (goal: >= 90% within ${cases})`,
+  );
+  return 0;
+}
