@@ -7,6 +7,10 @@ import {
   makeLab,
   parseRuleset,
   parseIp,
+  parseIfAddr,
+  maskOf,
+  formatCidr,
+  type IptablesFlavor,
   topologyFromSnapshots,
   type ModelLab,
   type Ruleset,
@@ -69,4 +73,42 @@ export function snapshotSource(s: SnapshotLab, from: string): string {
     `--from ${JSON.stringify(from)}: not a host (${[...net.hosts.keys()].join(', ')}), an address, or an interface of the snapshot's host with a neighbour`,
     { file: '<command line>', line: 1, col: 1 },
   );
+}
+
+export interface SnapshotNode {
+  rulesetText: string;
+  rulesetFile: string;
+  backend: IptablesFlavor;
+  /** the default route's interface's address first, then the other non-bridge addresses */
+  nodeIps: string[];
+  /** the first bridge's subnet (the pods' network behind it) */
+  podCIDR?: string;
+}
+
+/** What `validate --snapshot` takes from a snapshot: the node's rules, addresses and pod network. */
+export function snapshotNode(file: string): SnapshotNode {
+  const built = topologyFromSnapshots([{ host: SNAPSHOT_HOST, snapshot: loadSnapshot(file) }]);
+  const host = built.spec.hosts.find((h) => h.name === SNAPSHOT_HOST)!;
+  const rs = built.rulesets.get(SNAPSHOT_HOST)!;
+  const def = host.routes?.find((r) => r.dst === 'default');
+  const defDev = def?.dev ?? host.ifaces.find((i) => def?.via && i.addrs?.some((a) => sameNet(a, def.via!)))?.name;
+  const plain = host.ifaces.filter((i) => !i.bridge && i.addrs?.length);
+  plain.sort((a, b) => Number(b.name === defDev) - Number(a.name === defDev));
+  const nodeIps = plain.flatMap((i) => (i.addrs ?? []).map((a) => a.split('/')[0]!));
+  const bridge = host.ifaces.find((i) => i.bridge && i.addrs?.length);
+  const out: SnapshotNode = {
+    rulesetText: rs.text,
+    rulesetFile: `${file}: iptables.${rs.backend}`,
+    backend: rs.backend,
+    nodeIps,
+  };
+  const b = bridge?.addrs?.[0] ? parseIfAddr(bridge.addrs[0]) : undefined;
+  if (b) out.podCIDR = formatCidr({ addr: (b.ip & maskOf(b.len)) >>> 0, len: b.len });
+  return out;
+}
+
+function sameNet(ifAddr: string, ip: string): boolean {
+  const a = parseIfAddr(ifAddr);
+  const b = parseIp(ip);
+  return a !== undefined && b !== undefined && ((a.ip ^ b) & maskOf(a.len)) >>> 0 === 0;
 }

@@ -118,6 +118,7 @@ export async function validateCommand(argv: string[], write: (s: string) => void
   const { values } = readFlags(argv, {
     services: { type: 'string' },
     ruleset: { type: 'string' },
+    snapshot: { type: 'string' },
     node: { type: 'string' },
     'node-ip': { type: 'string', multiple: true, default: [] },
     'pod-cidr': { type: 'string' },
@@ -130,8 +131,13 @@ export async function validateCommand(argv: string[], write: (s: string) => void
     json: { type: 'boolean', default: false },
     junit: { type: 'string' },
   });
-  if (!values.services || !values.ruleset) throw cmdline(VALIDATE_USAGE);
-  const iptables = iptablesOf(values.iptables);
+  if (!values.services || !values.ruleset === !values.snapshot) throw cmdline(VALIDATE_USAGE);
+  // --snapshot: the node's rules, addresses and pod network from a snapshot of it (spec/snapshot.md);
+  // --node-ip and --pod-cidr, when given, still win
+  const snap = values.snapshot ? (await import('./snapshot-load.ts')).snapshotNode(values.snapshot) : undefined;
+  const iptables = iptablesOf(values.iptables) ?? snap?.backend;
+  const nodeIps = values['node-ip'].length ? values['node-ip'] : (snap?.nodeIps ?? []);
+  const podCIDR = values['pod-cidr'] ?? snap?.podCIDR;
   const how = sidesOf(values, 'both');
   const kernelSkip = how.sides === 'model' ? undefined : await labSkipReason(how.runtime);
   if (kernelSkip && how.runtime === 'docker') throw new DockerLabError(kernelSkip);
@@ -139,11 +145,11 @@ export async function validateCommand(argv: string[], write: (s: string) => void
   const report = await validateNode({
     servicesText: readText(values.services),
     servicesFile: values.services,
-    rulesetText: readText(values.ruleset),
-    rulesetFile: values.ruleset,
-    nodeIps: values['node-ip'],
+    rulesetText: snap ? snap.rulesetText : readText(values.ruleset!),
+    rulesetFile: snap ? snap.rulesetFile : values.ruleset!,
+    nodeIps,
     ...(values.node ? { nodeName: values.node } : {}),
-    ...(values['pod-cidr'] ? { podCIDR: values['pod-cidr'] } : {}),
+    ...(podCIDR ? { podCIDR } : {}),
     ...(values['cluster-cidr'] ? { clusterCIDR: values['cluster-cidr'] } : {}),
     sides: how.sides,
     runtime: how.runtime,

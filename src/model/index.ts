@@ -28,7 +28,17 @@ export { protocolName, parseProtocolName, PROTOCOLS, SERVICES } from './rules/ne
 export { nfacctNames } from './rules/objects.ts';
 export { EXTENSIONS, type ExtensionDesc, type OptionDesc } from './rules/descriptors.ts';
 export { KINDS, type Kind, type KindName, type OptValue, type NumRange, type NatRange } from './rules/kinds.ts';
-export { parseIp, parseCidr, formatIp, formatCidr, cidrContains, type U32, type Cidr } from './ip.ts';
+export {
+  parseIp,
+  parseCidr,
+  parseIfAddr,
+  maskOf,
+  formatIp,
+  formatCidr,
+  cidrContains,
+  type U32,
+  type Cidr,
+} from './ip.ts';
 export {
   compileTopology,
   type TopologySpec,

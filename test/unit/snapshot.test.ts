@@ -1,6 +1,7 @@
 // #15 §1: a topology built from a host snapshot (pure), and `trace --snapshot` on it.
 import { test, expect } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { topologyFromSnapshots, compileTopology, checkSnapshot, JsonChecker } from '../../src/model/index.ts';
@@ -82,4 +83,36 @@ test('trace --snapshot: a pod behind a bridge port reaches a ClusterIP DNATed to
   writeFileSync(f, '{"format":"nfconform-snapshot","version":1}');
   expect(await main(['trace', '--snapshot', f, '--from', 'x', 'udp', '1.2.3.4'], io)).toBe(2);
   expect(out).toMatch(/node\.json.*taken|iptables/);
+});
+
+test('validate --snapshot takes the node rules, addresses and pod network from the snapshot', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nfc-snapv-'));
+  const fx = (f: string) => fileURLToPath(new URL(`../../suites/fixtures/${f}`, import.meta.url));
+  const run = async (args: string[]) => {
+    let out = '';
+    const io = { out: (s: string) => void (out += s), err: (s: string) => void (out += s) };
+    const code = await main(
+      ['validate', '--services', fx('services.json'), '--node', 'node', '--sides', 'model', '--json', ...args],
+      io,
+    );
+    return { code, out };
+  };
+  const statuses = (out: string) =>
+    (JSON.parse(out) as { services: { service: string; status: string }[] }).services.map(
+      (s) => `${s.service} ${s.status}`,
+    );
+  for (const [dump, code] of [
+    ['node.iptables-save', 0],
+    ['node-broken.iptables-save', 1],
+  ] as const) {
+    const f = join(dir, `${dump}.json`);
+    writeFileSync(f, JSON.stringify(nodeSnapshot(readFileSync(fx(dump), 'utf8'))));
+    const bySnapshot = await run(['--snapshot', f]);
+    const byFlags = await run(['--ruleset', fx(dump), '--node-ip', '192.168.50.10', '--pod-cidr', '10.244.1.0/24']);
+    expect(bySnapshot.code, bySnapshot.out).toBe(code);
+    expect(byFlags.code).toBe(code);
+    expect(statuses(bySnapshot.out)).toEqual(statuses(byFlags.out));
+    expect(statuses(bySnapshot.out).length).toBeGreaterThan(5);
+  }
+  expect((await run(['--snapshot', 'x.json', '--ruleset', fx('node.iptables-save')])).code).toBe(2);
 });

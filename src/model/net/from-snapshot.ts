@@ -75,6 +75,12 @@ export function topologyFromSnapshots(
   // veth pairs across snapshots: A's link_index is B's ifindex and back, each pairing unique
   const peerOf = new Map<string, Link>();
   const key = (h: string, i: string) => `${h}/${i}`;
+  const subnetsOf = (e: Link) => {
+    const own = links.get(e.host)!;
+    const bridge =
+      e.link.master !== undefined ? own.find((l) => l.name === e.link.master && l.kind === 'bridge') : undefined;
+    return (bridge ?? e.link).addrs;
+  };
   const vethEnds: Link[] = [...links].flatMap(([host, ls]) =>
     ls.filter((l) => l.kind === 'veth' && l.linkIndex !== undefined).map((link) => ({ host, link })),
   );
@@ -82,7 +88,10 @@ export function topologyFromSnapshots(
     const cands = vethEnds.filter(
       (b) => b.host !== a.host && b.link.ifindex === a.link.linkIndex && b.link.linkIndex === a.link.ifindex,
     );
-    if (cands.length === 1) peerOf.set(key(a.host, a.link.name), cands[0]!);
+    // ifindexes are per namespace and often collide (every pod's eth0 may be 2): among several ends that
+    // fit, the one sharing a subnet with this end (or with its bridge) is the peer
+    const fit = cands.length > 1 ? cands.filter((b) => sharesSubnet(subnetsOf(a), subnetsOf(b))) : cands;
+    if (fit.length === 1) peerOf.set(key(a.host, a.link.name), fit[0]!);
     else if (cands.length > 1)
       notes.push(
         `${a.host}/${a.link.name}: its veth peer is ambiguous (${cands.map((c) => key(c.host, c.link.name)).join(', ')}); a neighbour is synthesized instead`,
@@ -260,6 +269,10 @@ export function topologyFromSnapshots(
     nb.ifaces[0]!.addrs = [...(nb.ifaces[0]!.addrs ?? []), `${formatIp(a)}/32`];
   }
   return { spec: { name: opts.name ?? 'snapshot', hosts }, rulesets, synthesized, notes };
+}
+
+function sharesSubnet(a: readonly { ip: U32; len: number }[], b: readonly { ip: U32; len: number }[]): boolean {
+  return a.some((x) => b.some((y) => ((x.ip ^ y.ip) & maskOf(Math.min(x.len, y.len))) >>> 0 === 0));
 }
 
 /** The synthesized neighbour that a snapshot host's longest matching route leads to. */
