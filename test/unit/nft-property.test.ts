@@ -22,11 +22,19 @@ test('generated nft rulesets: accepted and reloadable once printed, or refused w
         return;
       }
       accepted++;
-      expect(() => parseNft(printed, { file: 'printed.nft' })).not.toThrow();
+      // nft itself lists two port matches without a protocol as a raw load ("@th,0,32 0x..."), which is
+      // outside the subset: such a listing may come back as unsupported, never as a syntax or other error
+      try {
+        parseNft(printed, { file: 'printed.nft' });
+      } catch (e) {
+        if (!(e instanceof InputError && e.kind === 'unsupported' && printed.includes('@th,'))) throw e;
+      }
     }),
     { numRuns: 300 },
   );
-  // a run that checked nothing must not pass
-  expect(accepted).toBeGreaterThan(20);
-  expect(refused).toBeGreaterThan(20);
+  // a run that checked nothing must not pass (a replay of one counterexample runs once)
+  if (!process.env.NFC_PATH) {
+    expect(accepted).toBeGreaterThan(20);
+    expect(refused).toBeGreaterThan(20);
+  }
 });

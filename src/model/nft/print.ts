@@ -217,6 +217,11 @@ export function printRuleBody(r: NftRule, ctx: Ctx): string {
     }
     const s = it.stmt!;
     const userDep = isDep(s);
+    // a match on another protocol between a dependency and its user keeps the dependency
+    if (userDep !== undefined && userDep !== 6 && userDep !== 17) {
+      pending = undefined;
+      return;
+    }
     if (userDep !== undefined && (userDep === 6 || userDep === 17)) {
       // a later protocol match takes over as the dependency (measured)
       // in an inet table the dependency nft removes is meta l4proto, never ip protocol
