@@ -36,6 +36,7 @@ import { parseIp, parseCidr } from '../model/index.ts';
 import { checkTopology, checkSysctls } from '../model/index.ts';
 import { ifNameProblem } from '../model/index.ts';
 import { readInputFile, readReference } from './input-files.ts';
+import type { ConntrackArgs } from '../lab/kernel-lab.ts';
 import type { ErrorReport } from '../model/index.ts';
 
 export interface HostSettings {
@@ -92,17 +93,7 @@ export interface WaitStep {
 }
 
 /** conntrack -D filters (typed: each becomes one option of the command, never shell text) */
-export interface ConntrackMatch {
-  proto?: 'tcp' | 'udp' | 'icmp';
-  origSrc?: string;
-  origDst?: string;
-  origSport?: number;
-  origDport?: number;
-  replySrc?: string;
-  replyDst?: string;
-  replySport?: number;
-  replyDport?: number;
-}
+export type ConntrackMatch = ConntrackArgs;
 
 /** `conntrack -F` (flush) or `conntrack -D` (delete, with filters) on one host, on both sides. */
 export interface ConntrackStep {
