@@ -26,7 +26,11 @@ case "${1:-}" in
       for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
       docker info >/dev/null 2>&1 || { tail -20 /var/log/nfconform-dockerd.log >&2; echo "docker-lab: dockerd did not start" >&2; exit 1; }
     fi
-    if [ -z "$(docker images -q 'nfconform-lab' 2>/dev/null)" ]; then
+    # (re)build when there is no image, or when it lacks a package of docker/packages.txt (an image
+    # built before the list grew)
+    img=$(docker images -q 'nfconform-lab' 2>/dev/null | head -1)
+    # shellcheck disable=SC2046 # one word a package
+    if [ -z "$img" ] || ! docker run --rm --network none "$img" dpkg -s $(cat docker/packages.txt) >/dev/null 2>&1; then
       bash docker/build.sh --offline
     fi
     ;;
