@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import {
   EXTENSIONS,
   KINDS,
+  REJECT_TYPES,
   TABLE_HOOKS,
   TABLES,
   PROTOCOLS,
@@ -158,20 +159,8 @@ const KIND_TEXT: Record<KindName, () => fc.Arbitrary<string[]>> = {
   natDst: () => natRangeText(true).map((s) => [s]),
   natPorts: () => natRangeText(false).map((s) => [s]),
   rejectWith: () =>
-    pick([
-      'icmp-net-unreachable',
-      'icmp-host-unreachable',
-      'icmp-port-unreachable',
-      'icmp-proto-unreachable',
-      'icmp-net-prohibited',
-      'icmp-host-prohibited',
-      'icmp-admin-prohibited',
-      'tcp-reset',
-      'net-unreach',
-      'tcp-rst',
-      'port-unreach',
-      'icmp-bogus',
-    ]).map((s) => [s]),
+    // the kernel's names, then aliases iptables also reads, then a bogus one
+    pick([...REJECT_TYPES, 'net-unreach', 'tcp-rst', 'port-unreach', 'icmp-bogus']).map((s) => [s]),
   logLevel: () =>
     fc
       .oneof(fc.integer({ min: 0, max: 8 }).map(String), pick(['info', 'debug', 'warn', 'emerg', 'panic', 'x']))

@@ -27,7 +27,15 @@ export { TABLE_HOOKS, TABLES, isBuiltinChain } from './rules/types.ts';
 export { protocolName, parseProtocolName, PROTOCOLS, SERVICES } from './rules/netdb.ts';
 export { nfacctNames } from './rules/objects.ts';
 export { EXTENSIONS, type ExtensionDesc, type OptionDesc } from './rules/descriptors.ts';
-export { KINDS, type Kind, type KindName, type OptValue, type NumRange, type NatRange } from './rules/kinds.ts';
+export {
+  KINDS,
+  REJECT_TYPES,
+  type Kind,
+  type KindName,
+  type OptValue,
+  type NumRange,
+  type NatRange,
+} from './rules/kinds.ts';
 export {
   parseIp,
   parseCidr,
