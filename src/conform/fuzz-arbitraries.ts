@@ -244,6 +244,16 @@ export function caseDrawArb(
   });
 }
 
+/** The node's ipsets when a drawn rule names one (the setMatch kind draws these names): lab addresses and ports. */
+export const FUZZ_IPSETS = [
+  'create allowed hash:ip family inet',
+  'add allowed 10.244.1.11',
+  'add allowed 192.168.50.20',
+  'create blocked hash:net,port family inet',
+  'add blocked 10.244.0.0/16,tcp:8080',
+  'add blocked 192.168.50.0/24,udp:9090',
+];
+
 export function caseFromDraw(d: CaseDraw, name = 'fuzz case'): CaseFile {
   const ruleset = rulesetFrom(d.rules, d.backend);
   const hairpin = [...(d.hairpin1 ? ['veth-pod1'] : []), ...(d.hairpin2 ? ['veth-pod2'] : [])];
@@ -255,5 +265,6 @@ export function caseFromDraw(d: CaseDraw, name = 'fuzz case'): CaseFile {
   const other = rulesetFrom(d.otherRules ?? [], d.backend === 'legacy' ? 'nft' : 'legacy');
   if (other) node.otherBackendRuleset = other;
   if (hairpin.length) node.hairpin = hairpin;
+  if (/--match-set/.test(`${ruleset}${other}`)) node.ipsets = [...FUZZ_IPSETS];
   return { name, tags: ['fuzz'], topology: 'k8s-node', hosts: { node }, steps: d.probes.map((p) => ({ ...p })) };
 }

@@ -26,6 +26,7 @@ export type { Ruleset, Rule, Hook, TableName, IptablesFlavor, Backend } from './
 export { TABLE_HOOKS, TABLES, isBuiltinChain } from './rules/types.ts';
 export { protocolName, parseProtocolName, PROTOCOLS, SERVICES } from './rules/netdb.ts';
 export { nfacctNames } from './rules/objects.ts';
+export { ipsetRestoreText, parseIpsets, type Ipset } from './net/ipsets.ts';
 export { EXTENSIONS, type ExtensionDesc, type OptionDesc } from './rules/descriptors.ts';
 export {
   KINDS,

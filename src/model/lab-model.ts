@@ -5,6 +5,25 @@ import type { Ruleset } from './rules/types.ts';
 import { compileRuleset, type CompiledRuleset } from './eval/chains.ts';
 import { type HostState, newHostState, cloneHostState } from './eval/packet.ts';
 import { KERNEL, type Semantics } from './semantics.ts';
+import type { Host } from './net/topology.ts';
+import { InputError } from './errors.ts';
+
+/** libxt_set/xt_set.c: a rule naming a set the host lacks does not load ("Set X doesn't exist."). */
+function checkSetsExist(host: Host, rs: Ruleset): void {
+  for (const t of rs.tables.values())
+    for (const c of t.chains.values())
+      for (const r of c.rules)
+        for (const m of r.matches) {
+          if (m.name !== 'set') continue;
+          const ref = m.opts.find((o) => o.name === '--match-set')?.value as { name: string } | undefined;
+          if (ref && !host.ipsets.has(ref.name))
+            throw new InputError(
+              'invalid',
+              `Set ${ref.name} doesn't exist on host ${host.name} (give it in the host's "ipsets")`,
+              r.pos ?? { file: host.name, line: 1, col: 1 },
+            );
+        }
+}
 
 export interface ModelLab {
   net: Network;
@@ -41,6 +60,7 @@ export function makeLab(
 ): ModelLab {
   for (const h of [...rulesets.keys(), ...second.keys()])
     if (!net.hosts.has(h)) throw new Error(`ruleset given for unknown host "${h}"`);
+  for (const [h, rs] of [...rulesets, ...second]) checkSetsExist(net.hosts.get(h)!, rs);
   const layers = new Map<string, CompiledRuleset[]>();
   const ctEnabled = new Set<string>();
   for (const h of new Set([...rulesets.keys(), ...second.keys()])) {

@@ -98,7 +98,7 @@ describe('bad input gets file:line:col and a reason', () => {
       'unsupported',
       2,
     ],
-    ['unknown target', '*filter\n-A INPUT -j TPROXY\nCOMMIT\n', 'unsupported: target TPROXY', 'unsupported', 2],
+    ['unknown target', '*filter\n-A INPUT -j TEE\nCOMMIT\n', 'unsupported: target TEE', 'unsupported', 2],
     [
       'unknown option',
       '*filter\n-A INPUT -p tcp --nosuch 1 -j ACCEPT\nCOMMIT\n',

@@ -8,6 +8,7 @@ import type { Pkt, CtRef, HostState } from './packet.ts';
 import type { Host } from '../net/topology.ts';
 import { isBroadcast } from '../net/routing.ts';
 import type { Hook } from '../rules/types.ts';
+import { MODULE_MATCHERS } from './matchers-modules.ts';
 
 export interface MatchEnv {
   host: Host;
@@ -21,6 +22,8 @@ export interface MatchEnv {
   choose: (p: number, label: string) => boolean;
   /** identity of the rule being evaluated (table/chain/index), for per-rule state */
   ruleId: string;
+  /** the bridge ports of a frame br_netfilter handed to the IPv4 hooks (xt_physdev; absent: not bridged) */
+  phys?: { in: string; out?: string };
 }
 
 export type Test = (p: Pkt, env: MatchEnv) => boolean;
@@ -226,4 +229,5 @@ export const MATCHERS: Record<string, Builder> = {
       return ret;
     };
   },
+  ...MODULE_MATCHERS,
 };

@@ -20,7 +20,10 @@ export type TargetAction =
   | { kind: 'reject'; with: string }
   | { kind: 'nat'; nat: NatRequest }
   /** not terminal: acts on the packet or its connection and says what it did, for the trace */
-  | { kind: 'continue'; act: (p: Pkt, env: MatchEnv) => string };
+  | { kind: 'continue'; act: (p: Pkt, env: MatchEnv) => string }
+  /** terminal for this table: accepted (on to the next table or hook) or dropped; `silent`: a local sender is
+   *  not told (no EPERM: nf_queue frees the packet and nf_hook_slow returns 0) */
+  | { kind: 'decide'; verdict: 'accept' | 'drop'; silent: boolean; what: string };
 
 type Builder = (ext: ExtInstance) => TargetAction;
 
@@ -50,6 +53,17 @@ const notrack: Builder = () => ({
 });
 
 export const TARGETS: Record<string, Builder> = {
+  // xt_NFQUEUE.c + nf_queue(): the lab has no userspace reader, so __nf_queue fails with -ESRCH; with
+  // --queue-bypass the packet goes on as if accepted by this table, else it is freed (no error to a sender)
+  NFQUEUE: (ext) =>
+    hasOpt(ext, '--queue-bypass')
+      ? { kind: 'decide', verdict: 'accept', silent: false, what: 'NFQUEUE: no reader, --queue-bypass: accepted' }
+      : { kind: 'decide', verdict: 'drop', silent: true, what: 'NFQUEUE: no reader: dropped' },
+  // xt_TPROXY.c tproxy_tg4: only a socket with IP_TRANSPARENT takes the packet; the lab has none: NF_DROP
+  TPROXY: () => ({ kind: 'decide', verdict: 'drop', silent: false, what: 'TPROXY: no transparent socket: dropped' }),
+  // XT_CONTINUE; they rewrite only what the model does not follow (the MSS option, a checksum)
+  TCPMSS: (ext) => ({ kind: 'continue', act: () => `TCPMSS ${ext.opts.map((o) => o.name).join(' ')}` }),
+  CHECKSUM: () => ({ kind: 'continue', act: () => 'CHECKSUM --checksum-fill' }),
   REJECT: (ext) => ({ kind: 'reject', with: optValue(ext, '--reject-with', 'rejectWith') ?? 'icmp-port-unreachable' }),
   DNAT: nat('DNAT', '--to-destination'),
   SNAT: nat('SNAT', '--to-source'),
@@ -86,7 +100,12 @@ export const TARGETS: Record<string, Builder> = {
     };
   },
   NOTRACK: notrack,
-  CT: notrack,
+  // xt_CT.c: --notrack wins; a helper only reads the payloads of its protocol (FTP commands, ...), which no
+  // probe sends; zones are refused as unsupported at parse time (descriptors-modules.ts)
+  CT: (ext) =>
+    hasOpt(ext, '--notrack')
+      ? notrack(ext)
+      : { kind: 'continue', act: () => `CT ${ext.opts.map((o) => `${o.name} ${String(o.value)}`).join(' ')}`.trim() },
   LOG: noVerdict,
   NFLOG: noVerdict,
   TRACE: noVerdict,

@@ -32,8 +32,6 @@ import { resolveLong, ORIGINAL_OPTS, SHORT_OPTIONS, type LongOption } from './ge
 /** Targets and matches that exist in iptables but are not modelled: reported as unsupported. */
 export const KNOWN_UNMODELLED_TARGETS = new Set([
   'QUEUE',
-  'NFQUEUE',
-  'TPROXY',
   'TEE',
   'CLASSIFY',
   'DSCP',
@@ -42,14 +40,12 @@ export const KNOWN_UNMODELLED_TARGETS = new Set([
   'SECMARK',
   'CONNSECMARK',
   'AUDIT',
-  'CHECKSUM',
   'NETMAP',
   'CLUSTERIP',
   'IDLETIMER',
   'LED',
   'SET',
   'SYNPROXY',
-  'TCPMSS',
   'TCPOPTSTRIP',
   'HMARK',
   'RATEEST',
@@ -430,7 +426,10 @@ export function parseRuleSpec(input: readonly Token[], ctx: RuleContext): Rule[]
         break;
       }
       case 'f':
-        throw new InputError('unsupported', 'fragment matching (-f)', pos);
+        // -f: second and later fragments (ipt_ip.flags IPT_F_FRAG); it takes no argument
+        setOption(L, pos);
+        base.frag = { neg: invert, value: true };
+        break;
       case 't':
         throw new InputError('syntax', 'The -t option cannot be used here (the table comes from "*TABLE")', pos);
       case 'w':
@@ -483,6 +482,8 @@ export function parseRuleSpec(input: readonly Token[], ctx: RuleContext): Rule[]
   }
   if (base.target?.kind === 'ext') {
     const d = targetDesc(base.target.ext.name)!;
+    const why = d.ruleCheck?.(base, ctx.backend ?? 'nft');
+    if (why) throw new InputError('invalid', why, posAt(ctx, targetTok?.col ?? 1));
     if (d.tables && !d.tables.includes(ctx.table)) {
       throw new InputError(
         'invalid',
