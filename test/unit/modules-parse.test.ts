@@ -5,6 +5,7 @@ import { describe, test, expect } from 'vitest';
 import { parseSave } from '../../src/model/rules/restore.ts';
 import { printRuleSpec } from '../../src/model/rules/print.ts';
 import { InputError } from '../../src/model/errors.ts';
+import { compileRuleset } from '../../src/model/eval/chains.ts';
 import type { IptablesFlavor, TableName } from '../../src/model/rules/types.ts';
 
 function lint(table: TableName, chain: string, spec: string, backend: IptablesFlavor): string[] | InputError {
@@ -167,6 +168,22 @@ const PRINTED: readonly (readonly [TableName, string, string, string])[] = [
   ['raw', 'PREROUTING', '-j CT --notrack --zone 1', '-j CT --notrack --zone 1'],
   ['raw', 'PREROUTING', '-j CT --zone 0', '-j CT'],
   ['raw', 'PREROUTING', '-j CT', '-j CT'],
+  ['raw', 'PREROUTING', '-j CT --zone 0x10', '-j CT --zone 16'],
+  ['raw', 'PREROUTING', '-p tcp -j CT --zone mark --zone-reply 58167', '-p tcp -j CT --zone-reply mark'],
+  [
+    'filter',
+    'OUTPUT',
+    '-p tcp --syn -j TCPMSS --set-mss 7277 --clamp-mss-to-pmtu',
+    '-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j TCPMSS --clamp-mss-to-pmtu',
+  ],
+  ['raw', 'PREROUTING', '-j CT --zone-orig mark', '-j CT --zone-orig mark'],
+  ['filter', 'INPUT', '-m iprange --src-range 1.2.3 -j DROP', '-m iprange --src-range 1.2.3.0-1.2.3.0 -j DROP'],
+  [
+    'mangle',
+    'PREROUTING',
+    '-p tcp -j TPROXY --on-port 010 --on-ip 1.2.3',
+    '-p tcp -j TPROXY --on-port 10 --on-ip 1.2.0.3 --tproxy-mark 0x0/0x0',
+  ],
   [
     'filter',
     'OUTPUT',
@@ -210,6 +227,7 @@ const REFUSED: readonly (readonly [TableName, string, string, readonly IptablesF
   ['mangle', 'POSTROUTING', '-j CHECKSUM', ['nft', 'legacy']],
   ['mangle', 'PREROUTING', '-j TPROXY --on-port 1234', ['nft', 'legacy']],
   ['mangle', 'PREROUTING', '-p tcp -j TPROXY --on-ip 1.2.3.4', ['nft', 'legacy']],
+  ['filter', 'INPUT', '-m iprange --src-range 1.2.3.4.5 -j DROP', ['nft', 'legacy']],
   ['raw', 'PREROUTING', '-p tcp --dport 21 -j CT --helper nosuch', ['nft', 'legacy']],
   ['raw', 'PREROUTING', '-j CT --helper ftp', ['nft', 'legacy']],
   ['raw', 'PREROUTING', '-p udp -j CT --helper ftp', ['nft', 'legacy']],
@@ -240,8 +258,20 @@ test('physdev --physdev-out in a user chain reached from OUTPUT: iptables-nft lo
   expect(() => parseSave(text, { backend: 'legacy' })).toThrow(/physdev-out/);
 });
 
-test('CT zones are reported as unsupported, not guessed', () => {
-  const r = lint('raw', 'PREROUTING', '-j CT --zone 1', 'nft');
-  expect(r).toBeInstanceOf(InputError);
-  expect((r as InputError).kind).toBe('unsupported');
+test('CT zones print as iptables-save prints them, and are not evaluated (unsupported), not guessed', () => {
+  expect(lint('raw', 'PREROUTING', '-j CT --zone 1 --zone-orig 2', 'nft')).toEqual(['-j CT --zone-orig 2']);
+  expect(lint('raw', 'PREROUTING', '-j CT --zone-orig 1 --zone-reply 2', 'nft')).toEqual(['-j CT --zone 2']);
+  expect(lint('raw', 'PREROUTING', '-j CT --zone-reply 1', 'legacy')).toEqual(['-j CT --zone-reply 1']);
+  expect(lint('raw', 'PREROUTING', '-j CT --zone mark', 'legacy')).toEqual(['-j CT --zone mark']);
+  const rs = parseSave('*raw\n-A PREROUTING -j CT --zone 1\nCOMMIT\n');
+  const e = (() => {
+    try {
+      compileRuleset(rs);
+    } catch (x) {
+      return x;
+    }
+    return undefined;
+  })();
+  expect(e).toBeInstanceOf(InputError);
+  expect((e as InputError).kind).toBe('unsupported');
 });

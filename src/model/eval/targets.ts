@@ -7,6 +7,7 @@ import type { NatRange } from '../rules/kinds.ts';
 import type { Pkt } from './packet.ts';
 import type { MatchEnv } from './matchers.ts';
 import { optValue, hasOpt } from './options.ts';
+import { InputError } from '../errors.ts';
 
 export interface NatRequest {
   target: 'DNAT' | 'SNAT' | 'MASQUERADE' | 'REDIRECT';
@@ -101,11 +102,17 @@ export const TARGETS: Record<string, Builder> = {
   },
   NOTRACK: notrack,
   // xt_CT.c: --notrack wins; a helper only reads the payloads of its protocol (FTP commands, ...), which no
-  // probe sends; zones are refused as unsupported at parse time (descriptors-modules.ts)
-  CT: (ext) =>
-    hasOpt(ext, '--notrack')
-      ? notrack(ext)
-      : { kind: 'continue', act: () => `CT ${ext.opts.map((o) => `${o.name} ${String(o.value)}`).join(' ')}`.trim() },
+  // probe sends; conntrack zones are not modelled: the ruleset loads (lint prints it) but is not evaluated
+  CT: (ext) => {
+    if (hasOpt(ext, '--notrack')) return notrack(ext);
+    const zone = ext.opts.find((o) => o.name.startsWith('--zone'));
+    if (zone)
+      throw new InputError('unsupported', `CT ${zone.name} (conntrack zones are not modelled: spec/modules.md)`);
+    return {
+      kind: 'continue',
+      act: () => `CT ${ext.opts.map((o) => `${o.name} ${String(o.value)}`).join(' ')}`.trim(),
+    };
+  },
   LOG: noVerdict,
   NFLOG: noVerdict,
   TRACE: noVerdict,

@@ -32,7 +32,9 @@ function normalizeZone(opts: OptInstance[]): OptInstance[] {
   const zones = opts.filter((o) => ZONE_OPTS.includes(o.name));
   if (zones.length === 0) return opts;
   const rest = opts.filter((o) => !ZONE_OPTS.includes(o.name));
-  const value = zones.at(-1)!.value;
+  // "mark" sets XT_CT_ZONE_MARK, which a later numeric id does not clear (measured: --zone mark --zone-reply 5
+  // prints --zone-reply mark)
+  const value = zones.some((o) => o.value === 'mark') ? 'mark' : zones.at(-1)!.value;
   const orig = zones.some((o) => o.name === '--zone-orig');
   const reply = zones.some((o) => o.name === '--zone-reply');
   if (value === 0) return rest;
@@ -40,7 +42,8 @@ function normalizeZone(opts: OptInstance[]): OptInstance[] {
   return [...rest, { name, neg: false, value }];
 }
 
-const zoneOpt = (name: string): OptionDesc => ({ name, kind: 'ctZone', group: 'ct-zone', lastWins: true });
+// not drawn by the fuzz arbitraries: the model does not evaluate zones
+const zoneOpt = (name: string): OptionDesc => ({ name, kind: 'ctZone', group: 'ct-zone', lastWins: true, noArb: true });
 
 /** A rule whose tcp match looks at SYN (xt_TCPMSS.c find_syn_match). */
 function hasSynMatch(r: Rule): boolean {
@@ -166,14 +169,19 @@ export const MODULE_EXTENSIONS: readonly ExtensionDesc[] = [
     type: 'target',
     protos: [IPPROTO.TCP],
     options: [
-      { name: '--set-mss', kind: 'uint', range: [0, 65535], group: 'mss' },
-      { name: '--clamp-mss-to-pmtu', kind: 'flag', group: 'mss' },
+      { name: '--set-mss', kind: 'uint', range: [0, 65535], group: 'mss', lastWins: true },
+      { name: '--clamp-mss-to-pmtu', kind: 'flag', group: 'mss', lastWins: true },
     ],
-    // libxt_TCPMSS: --set-mss 65535 is XT_TCPMSS_CLAMP_PMTU
-    normalize: (opts) =>
-      opts.map((o) =>
-        o.name === '--set-mss' && o.value === 65535 ? { ...o, name: '--clamp-mss-to-pmtu', value: true } : o,
-      ),
+    // libxt_TCPMSS: both options write info->mss, so the later one wins (measured); --set-mss 65535 is
+    // XT_TCPMSS_CLAMP_PMTU
+    normalize: (opts) => {
+      const last = opts.filter((o) => o.name === '--set-mss' || o.name === '--clamp-mss-to-pmtu').at(-1);
+      return opts
+        .filter((o) => (o.name !== '--set-mss' && o.name !== '--clamp-mss-to-pmtu') || o === last)
+        .map((o) =>
+          o.name === '--set-mss' && o.value === 65535 ? { ...o, name: '--clamp-mss-to-pmtu', value: true } : o,
+        );
+    },
     check: (e) => (e.opts.length ? undefined : 'TCPMSS target: At least one parameter is required'),
     hookCheck: (e, hook) =>
       has(e, '--clamp-mss-to-pmtu') && !['FORWARD', 'OUTPUT', 'POSTROUTING'].includes(hook)
@@ -201,7 +209,8 @@ export const MODULE_EXTENSIONS: readonly ExtensionDesc[] = [
     hooks: ['PREROUTING'],
     protos: [IPPROTO.TCP, IPPROTO.UDP],
     options: [
-      { name: '--on-port', kind: 'uint', range: [0, 65535] },
+      // XTTYPE_PORT: decimal or a service name ("010" is 10)
+      { name: '--on-port', kind: 'port' },
       { name: '--on-ip', kind: 'ipAddr', fill: 0 },
       { name: '--tproxy-mark', kind: 'xmark', fill: { value: 0, mask: 0 } satisfies MarkMask },
     ],
@@ -236,8 +245,6 @@ export const MODULE_EXTENSIONS: readonly ExtensionDesc[] = [
         if (proto === undefined || !protos.includes(proto))
           return `CT --helper ${helper}: the rule must give -p for the helper's protocol (ENOENT)`;
       }
-      if (has(e, '--zone') || has(e, '--zone-orig') || has(e, '--zone-reply'))
-        if (!has(e, '--notrack')) return 'unsupported: CT --zone (conntrack zones are not modelled)';
       return undefined;
     },
   },

@@ -3,7 +3,7 @@
 // 1.8.9 prints (checked with real iptables-restore/iptables-save on both flavors: test/unit/modules-parse).
 import { formatIp, type U32 } from '../ip.ts';
 import { parseCNumber } from './netdb.ts';
-import { parseDotted } from './addr.ts';
+import { numericToAddr, inetAton } from './addr.ts';
 import type { Kind, NumRange } from './kinds.ts';
 
 const err = (error: string) => ({ error });
@@ -118,13 +118,14 @@ const mac: Kind<string> = {
       .map((b) => b.map((x) => x.toString(16).padStart(2, '0')).join(':')),
 };
 
-/** libxt_iprange iprange_parse_range: FROM[-TO] (dotted quads); a reversed range loads and matches nothing. */
+/** libxt_iprange iprange_parse_range: FROM[-TO], each xtables_numeric_to_ipaddr (missing parts are zeros:
+ *  "1.2.3" is 1.2.3.0); a reversed range loads and matches nothing. */
 const ipRange: Kind<NumRange> = {
   arity: 1,
   parse: ([t]) => {
     const i = t!.indexOf('-');
-    const a = parseDotted(i < 0 ? t! : t!.slice(0, i));
-    const b = i < 0 ? a : parseDotted(t!.slice(i + 1));
+    const a = numericToAddr(i < 0 ? t! : t!.slice(0, i), false);
+    const b = i < 0 ? a : numericToAddr(t!.slice(i + 1), false);
     if (a === undefined || b === undefined) return err(`"${t}" is not a valid IP address range`);
     return [a, b];
   },
@@ -156,12 +157,8 @@ const pktType: Kind<number> = {
 /** An interface name as physdev takes it (xtables_parse_interface: at most 15 characters, '+' a wildcard). */
 const ifaceName: Kind<string> = {
   arity: 1,
-  parse: ([t]) =>
-    t!.length === 0
-      ? err('Empty interface is likely to be undesired')
-      : t!.length > 15
-        ? err(`interface name \`${t}' must be shorter than IFNAMSIZ (15)`)
-        : t!,
+  // an empty name is taken (and printed as an empty word), measured
+  parse: ([t]) => (t!.length > 15 ? err(`interface name \`${t}' must be shorter than IFNAMSIZ (15)`) : t!),
   print: (v) => [v],
   arb: (fc) => fc.constantFrom('eth0', 'cni0', 'veth-pod1', 'veth-pod2', 'veth+', 'eth+'),
 };
@@ -219,10 +216,11 @@ const helperName: Kind<string> = {
   arb: (fc) => fc.constantFrom('ftp', 'tftp'),
 };
 
-/** A host address without a mask (TPROXY --on-ip), printed dotted. */
+/** A host address without a mask (TPROXY --on-ip, XTTYPE_HOST: getaddrinfo, so inet_aton's forms: "1.2.3" is
+ *  1.2.0.3), printed dotted. */
 const ipAddr: Kind<U32> = {
   arity: 1,
-  parse: ([t]) => parseDotted(t!) ?? err(`Bad IP address "${t}"`),
+  parse: ([t]) => inetAton(t!) ?? err(`Bad IP address "${t}"`),
   print: (v) => [formatIp(v)],
   arb: (fc) => fc.nat({ max: 0xffffffff }),
 };
