@@ -11,32 +11,27 @@
 //   probe before it again, so that the verdict and the conntrack table after the change are observed.
 // Everything here is a plain record (no chain), so that fast-check shrinks it towards nothing.
 import fc from 'fast-check';
-import { TABLE_HOOKS, type IptablesFlavor, type Probe, type TableName } from '../model/index.ts';
+import {
+  K8S_NODE,
+  TABLE_HOOKS,
+  type IptablesFlavor,
+  type NodeFacts,
+  type Probe,
+  type TableName,
+} from '../model/index.ts';
 import type { ProbeStep, Step } from './case-file.ts';
-import { LAB_HOSTS } from './probe-arbitraries.ts';
+import { LAB_HOSTS, VIRTUAL_IPS } from './probe-arbitraries.ts';
 import { acceptedAlone, chainOf, ruleText, rulesetFrom, type RuleDraw } from './fuzz-arbitraries.ts';
 
-const SERVICE_ADDRS = ['10.96.0.100', '10.96.0.10', '192.168.50.10', '10.244.1.1'] as const;
-const ENDPOINTS = [
-  '10.244.1.11',
-  '10.244.1.12',
-  '10.244.2.13',
-  '192.168.50.10',
-  '192.168.50.20',
-  '127.0.0.1',
-  '10.0.2.11',
-] as const;
-const POD_ENDPOINTS = ['10.244.1.11', '10.244.1.12', '10.244.2.13'] as const;
+// the palette's pools, from the preset's facts (one source: model/net/preset-facts.ts)
+const [NODE, NODE2] = K8S_NODE.nodes as [NodeFacts, NodeFacts];
+const CLIENT = K8S_NODE.others[0]!.ip;
+const POD_ENDPOINTS = K8S_NODE.pods.map((x) => x.ip);
+/** a Service's address: a virtual IP, or one of the node's own (a NodePort) */
+const SERVICE_ADDRS = [VIRTUAL_IPS[2]!, VIRTUAL_IPS[1]!, ...NODE.addresses.slice(0, 2)];
+const ENDPOINTS = [...POD_ENDPOINTS, NODE.addresses[0]!, CLIENT, '127.0.0.1', NODE2.addresses[0]!];
 /** the lab host that holds each endpoint address */
-const OWNER: Record<string, string> = {
-  '10.244.1.11': 'pod1',
-  '10.244.1.12': 'pod2',
-  '10.244.2.13': 'pod3',
-  '192.168.50.10': 'node',
-  '192.168.50.20': 'client',
-  '127.0.0.1': 'node',
-  '10.0.2.11': 'node2',
-};
+const OWNER: Record<string, string> = { ...K8S_NODE.hostOf, '127.0.0.1': NODE.name };
 const SERVICE_PORTS = [80, 8080, 9090, 30080] as const;
 /** 7777: nothing listens there (a port unreachable or a reset along the NAT) */
 const TARGET_PORTS = [0, 8080, 9090, 7777] as const;
@@ -51,9 +46,9 @@ const CT_STATES = ['NEW', 'ESTABLISHED', 'RELATED', 'INVALID', 'UNTRACKED', 'DNA
 
 type Proto = 'tcp' | 'udp' | 'icmp';
 export interface Palette {
-  vip: (typeof SERVICE_ADDRS)[number];
-  ep: (typeof ENDPOINTS)[number];
-  ep2: (typeof ENDPOINTS)[number];
+  vip: string;
+  ep: string;
+  ep2: string;
   port: (typeof SERVICE_PORTS)[number];
   tport: (typeof TARGET_PORTS)[number];
   proto: Proto;
@@ -302,8 +297,7 @@ export function reachArb(): fc.Arbitrary<ReachDraw> {
   });
 }
 
-const addrOf = (p: Palette, a: Addr): string =>
-  a === 'client' ? '192.168.50.20' : a === 'pods' ? '10.244.0.0/16' : p[a];
+const addrOf = (p: Palette, a: Addr): string => (a === 'client' ? CLIENT : a === 'pods' ? K8S_NODE.clusterCIDR : p[a]);
 
 const hooksOf = (table: TableName): readonly string[] => TABLE_HOOKS[table];
 const pick = <T>(list: readonly T[], i: number): T => list[i % list.length]!;
@@ -449,7 +443,7 @@ export function resolveAll(recipes: readonly Recipe[], p: Palette): Resolved {
 
 function aimedProbe(a: AimedProbe, p: Palette): ProbeStep {
   const proto = a.proto === 'palette' ? p.proto : a.proto;
-  const from = a.from === 'owner' ? (OWNER[p.ep] ?? 'node') : LAB_HOSTS[a.from % LAB_HOSTS.length]!;
+  const from = a.from === 'owner' ? (OWNER[p.ep] ?? NODE.name) : LAB_HOSTS[a.from % LAB_HOSTS.length]!;
   const dst = addrOf(p, a.to === 'pods' ? 'ep' : a.to);
   const probe: ProbeStep =
     proto === 'icmp'
