@@ -69,7 +69,16 @@ export {
   type FromSnapshotOptions,
 } from './net/from-snapshot.ts';
 export { checkSnapshot, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot, type CommandRecord } from './net/snapshot.ts';
-export { makeLab, newWorld, cloneWorld, type ModelLab, type World } from './lab-model.ts';
+export {
+  makeLab,
+  newWorld,
+  cloneWorld,
+  LOAD_KINDS,
+  type ModelLab,
+  type World,
+  type LoadKind,
+  type LabRules,
+} from './lab-model.ts';
 export { KERNEL, type Semantics } from './semantics.ts';
 export { MUTATIONS, modelMutant, type Mutation, type ModelMutant } from './mutants.ts';
 export { sourceFor } from './path.ts';
@@ -86,7 +95,7 @@ export type {
   ErrorReport,
 } from './observation.ts';
 export type { TraceEvent } from './trace.ts';
-export { parseNft, lintNft, printNft, detectLanguage, type NftRuleset } from './nft/index.ts';
+export { parseNft, parseNftCommands, lintNft, printNft, detectLanguage, type NftRuleset } from './nft/index.ts';
 export {
   SELECTORS as NFT_SELECTORS,
   DTYPES as NFT_DTYPES,

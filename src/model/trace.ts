@@ -12,9 +12,12 @@ export type TraceEvent =
       kind: 'rule';
       host: string;
       hook: Hook;
-      table: TableName;
+      /** an iptables table, or an nft table as "family name" */
+      table: TableName | string;
       chain: string;
       rule: number | 'policy';
+      /** nft rules: the rule's handle */
+      handle?: number;
       matched: boolean;
       action: string;
       spec: string;
@@ -33,7 +36,7 @@ export type TraceEvent =
       host: string;
       reason: string;
       hook?: Hook;
-      table?: TableName;
+      table?: TableName | string;
       chain?: string;
       rule?: number | 'policy';
     }
