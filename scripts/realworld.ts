@@ -38,7 +38,6 @@ if (b.size) {
 }
 const problems = rows.flatMap((r) => r.problems.map((p) => `${r.id}: ${p}`));
 if (problems.length) console.log(`\nproblems:\n${problems.map((p) => `  ${p}`).join('\n')}`);
-if (values.verbose)
-  for (const r of rows) for (const w of r.warnings) console.log(`  warning ${r.id}: ${w}`);
+if (values.verbose) for (const r of rows) for (const w of r.warnings) console.log(`  warning ${r.id}: ${w}`);
 if (values.json) writeFileSync(values.json, JSON.stringify({ totals: totals(rows), rows }, null, 2));
 process.exit(problems.length ? 1 : 0);

@@ -13,7 +13,14 @@ import {
 } from '../model/index.ts';
 import { quote } from '../model/index.ts';
 import { loadJson } from '../model/index.ts';
-import { checkTopology, checkIpCapture, isIpCapture, topologyFromIpJson, readSysctlText, parseJson } from '../model/index.ts';
+import {
+  checkTopology,
+  checkIpCapture,
+  isIpCapture,
+  topologyFromIpJson,
+  readSysctlText,
+  parseJson,
+} from '../model/index.ts';
 import type { IpJson } from '../model/index.ts';
 import { readInputFile } from '../conform/input-files.ts';
 
@@ -65,7 +72,9 @@ export function loadTopologySpec(nameOrFile: string): TopologySpec {
     text,
     nameOrFile,
     (raw, j) => {
-      const spec = isIpCapture(raw) ? topologyFromIpJson(checkIpCapture(raw, j), { name: nameOrFile }).spec : checkTopology(raw, j);
+      const spec = isIpCapture(raw)
+        ? topologyFromIpJson(checkIpCapture(raw, j), { name: nameOrFile }).spec
+        : checkTopology(raw, j);
       compileTopology(spec, nameOrFile); // the parts must hold together too
       return spec;
     },

@@ -5,18 +5,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  parseRuleset,
-  compileTopology,
-  rulesetWarnings,
-  InputError,
-  loadJson,
-  type IptablesFlavor,
-} from '../model/index.ts';
+import { parseRuleset, InputError, loadJson, type IptablesFlavor } from '../model/index.ts';
 import { readCase, type CaseFile } from './case-file.ts';
 import { runCases, LabPool, type CaseReport } from './run-case.ts';
 import type { Sides } from './sides.ts';
-import { caseTopology } from './case-file.ts';
+import { caseWarnings } from './case-warnings.ts';
 
 export const REALWORLD_DIR = fileURLToPath(new URL('../../suites/realworld/', import.meta.url));
 
@@ -211,18 +204,6 @@ async function measureEntry(e: RealworldEntry, opts: MeasureOptions, pool: LabPo
   return row;
 }
 
-/** What the case's rulesets name that its topology lacks (src/model/net/ruleset-warnings.ts). */
-export function caseWarnings(c: CaseFile): string[] {
-  const net = compileTopology(caseTopology(c), c.file);
-  const out: string[] = [];
-  for (const [host, s] of Object.entries(c.hosts ?? {})) {
-    if (s.ruleset === undefined) continue;
-    const rs = parseRuleset(s.ruleset, { file: s.rulesetFile ?? host, backend: s.backend ?? 'nft', problems: [] });
-    for (const w of rulesetWarnings(net, host, rs)) out.push(w.message);
-  }
-  return out;
-}
-
 const pct = (a: number, b: number) => (b === 0 ? '-' : `${((100 * a) / b).toFixed(1)}%`);
 
 /** The table `npm run realworld` prints, with a totals line against the issue's targets. */
@@ -237,7 +218,11 @@ export function renderTable(rows: readonly RealworldRow[]): string {
     r.agreeing === undefined ? `-/${r.probes}` : `${r.agreeing}/${r.probes}`,
   ]);
   const widths = head.map((h, k) => Math.max(h.length, ...body.map((b) => b[k]!.length)));
-  const line = (cells: string[]) => cells.map((c, k) => c.padEnd(widths[k]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, k) => c.padEnd(widths[k]!))
+      .join('  ')
+      .trimEnd();
   const t = totals(rows);
   return [
     line(head),

@@ -34,7 +34,12 @@ export const IP_CAPTURE_KEYS = ['link', 'addr', 'route', 'sysctls'] as const;
 /** True when a parsed JSON document is an ip capture (link/addr arrays) rather than a topology (hosts). */
 export function isIpCapture(raw: unknown): boolean {
   return (
-    typeof raw === 'object' && raw !== null && !Array.isArray(raw) && 'link' in raw && 'addr' in raw && !('hosts' in raw)
+    typeof raw === 'object' &&
+    raw !== null &&
+    !Array.isArray(raw) &&
+    'link' in raw &&
+    'addr' in raw &&
+    !('hosts' in raw)
   );
 }
 
@@ -63,8 +68,7 @@ export function readSysctlText(text: string, file = '<sysctl>'): Record<string, 
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) return;
     const m = /^([A-Za-z0-9_./-]+)\s*=\s*(.*)$/.exec(line);
-    if (!m)
-      throw new InputError('syntax', 'expected "key = value" (sysctl output)', { file, line: i + 1, col: 1 });
+    if (!m) throw new InputError('syntax', 'expected "key = value" (sysctl output)', { file, line: i + 1, col: 1 });
     const key = m[1]!;
     const conf = /^net[./]ipv4[./]conf[./](.+)[./]([^./]+)$/.exec(key);
     out[conf ? `net/ipv4/conf/${conf[1]}/${conf[2]}` : key.replaceAll('.', '/')] = m[2]!;
@@ -73,7 +77,10 @@ export function readSysctlText(text: string, file = '<sysctl>'): Record<string, 
 }
 
 /** The host's topology: one host named `opts.host` (default "node") and a neighbour on each link. */
-export function topologyFromIpJson(ip: IpJson, opts: { host?: string; name?: string; extraAddrs?: readonly string[] } = {}): IpJsonTopology {
+export function topologyFromIpJson(
+  ip: IpJson,
+  opts: { host?: string; name?: string; extraAddrs?: readonly string[] } = {},
+): IpJsonTopology {
   const snapshot: Snapshot = {
     format: SNAPSHOT_FORMAT,
     version: SNAPSHOT_VERSION,

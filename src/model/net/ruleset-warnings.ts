@@ -1,8 +1,11 @@
 // What a host's rules name that the topology lacks (spec/semantics.md §1.4): interfaces the host does not
-// have (`-i`/`-o`, a `+` wildcard matching none of them) and addresses no host of the topology holds (`-d`
-// of a single address, the address of a DNAT or SNAT). Such a rule can never match, or a translated packet
-// goes nowhere, so a trace that ends in a drop (often far from the rule: "martian source") is misleading;
-// trace and check say so before the result. Pure; a warning, never an error.
+// have (`-i`/`-o`, a `+` wildcard matching none of them) and addresses no host of the topology holds: the
+// address of a DNAT or SNAT, and a single-address `-d` of a filter rule that lets traffic on (ACCEPT, a
+// jump or goto; filter sees the translated destination, so that is a real host, such as a container a
+// published port leads to). Virtual addresses that rules only translate or refuse (a Service IP) are not
+// named. Such a rule never matches in the topology, or a translated packet goes nowhere, so a trace that
+// ends in a drop (often far from the rule: "martian source") misleads; trace and check say so first.
+// Pure; a warning, never an error.
 import { formatIp, type U32 } from '../ip.ts';
 import type { Ruleset, Rule } from '../rules/types.ts';
 import type { NatRange } from '../rules/kinds.ts';
@@ -44,7 +47,7 @@ function natAddrs(rule: Rule): U32[] {
 export function rulesetWarnings(net: Network, hostName: string, rs: Ruleset): TopologyWarning[] {
   const host = net.hosts.get(hostName);
   if (!host) return [];
-  const names = ['lo', ...host.ifaces.keys()];
+  const names = [...new Set(['lo', ...host.ifaces.keys()])];
   const owned = new Set<U32>();
   for (const h of net.hosts.values()) for (const a of h.local.keys()) owned.add(a);
   const seen = new Map<string, TopologyWarning>();
@@ -61,6 +64,10 @@ export function rulesetWarnings(net: Network, hostName: string, rs: Ruleset): To
   for (const table of rs.tables.values())
     for (const chain of table.chains.values())
       for (const rule of chain.rules) {
+        const passes =
+          rule.target?.kind === 'jump' ||
+          rule.target?.kind === 'goto' ||
+          (rule.target?.kind === 'verdict' && rule.target.verdict === 'ACCEPT');
         for (const i of [rule.inIface, rule.outIface])
           if (i && !ifaceMatches(i.value, names))
             note(
@@ -70,11 +77,23 @@ export function rulesetWarnings(net: Network, hostName: string, rs: Ruleset): To
               `${hostName}'s rules name interface ${i.value}, which ${hostName} does not have in the topology (${names.join(', ')})`,
             );
         const addrs: { a: U32; what: string }[] = natAddrs(rule).map((a) => ({ a, what: 'a NAT address' }));
-        if (rule.dst && rule.dst.value.len === 32 && !rule.dst.value.mask)
+        if (
+          table.name === 'filter' &&
+          passes &&
+          rule.dst &&
+          !rule.dst.neg &&
+          rule.dst.value.len === 32 &&
+          !rule.dst.value.mask
+        )
           addrs.push({ a: rule.dst.value.addr, what: 'a destination' });
         for (const { a, what } of addrs)
           if (!SPECIAL(a) && !owned.has(a))
-            note('address', formatIp(a), rule, `${hostName}'s rules name ${formatIp(a)} (${what}), which no host of the topology has`);
+            note(
+              'address',
+              formatIp(a),
+              rule,
+              `${hostName}'s rules name ${formatIp(a)} (${what}), which no host of the topology has`,
+            );
       }
   return [...seen.values()].map((w) => ({
     ...w,
