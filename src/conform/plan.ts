@@ -7,6 +7,7 @@ import {
   printRuleset,
   isInputError,
   compileTopology,
+  K8S_NODE,
   type InputError,
   type IptablesFlavor,
   type Network,
@@ -15,7 +16,6 @@ import {
   type TopologySpec,
 } from '../model/index.ts';
 import { readCluster } from '../kube/objects.ts';
-import { K8S_NODE_LAYOUT } from '../kube/oracle.ts';
 import type { CompilerMutant } from '../kube/mutants.ts';
 import { builtinImpl, type Implementation, type ImplInput } from './impl.ts';
 import {
@@ -264,7 +264,7 @@ export async function withServices(c: CaseFile, impl: Implementation = builtinIm
     const cluster: unknown = JSON.parse(text);
     readCluster(text, svc.file, { strict: true }); // the Services must be valid whatever the implementation
     const out: Record<string, string> = {};
-    for (const n of K8S_NODE_LAYOUT.nodes) {
+    for (const n of K8S_NODE.nodes) {
       const input: ImplInput = {
         apiVersion: 'nfconform/v1',
         node: { name: n.name, addresses: [...n.addresses] },
@@ -284,8 +284,7 @@ export async function withServices(c: CaseFile, impl: Implementation = builtinIm
     const h = (hosts[node] ??= {});
     if (h.ruleset === undefined) h.ruleset = text;
   }
-  const ports: Record<string, string[]> = { node: ['veth-pod1', 'veth-pod2'], node2: ['veth-pod3'] };
-  for (const [node, list] of Object.entries(ports)) if (hosts[node]!.hairpin === undefined) hosts[node]!.hairpin = list;
+  for (const n of K8S_NODE.nodes) if (hosts[n.name]!.hairpin === undefined) hosts[n.name]!.hairpin = [...n.bridgePorts];
   const steps = await Promise.all(
     c.steps.map(async (s) =>
       isApply(s) && s.apply.services !== undefined

@@ -20,9 +20,10 @@ export {
   applyCommandLines,
   commandArgs,
   detectFormat,
+  restoreOnto,
 } from './rules/restore.ts';
 export { printRuleset, printRuleSpec, printTable } from './rules/print.ts';
-export type { Ruleset, Rule, Hook, TableName, IptablesFlavor, Backend } from './rules/types.ts';
+export type { Ruleset, Rule, Hook, TableName, IptablesFlavor } from './rules/types.ts';
 export { TABLE_HOOKS, TABLES, isBuiltinChain } from './rules/types.ts';
 export { protocolName, parseProtocolName, PROTOCOLS, SERVICES } from './rules/netdb.ts';
 export { nfacctNames } from './rules/objects.ts';
@@ -49,13 +50,15 @@ export {
 } from './ip.ts';
 export {
   compileTopology,
+  STANDARD_SERVERS,
   type TopologySpec,
   type HostSpec,
   type Network,
   type Host,
   type Sysctls,
 } from './net/topology.ts';
-export { PRESETS, k8sNode } from './net/presets.ts';
+export { PRESETS, k8sNode, K8S_NODE_CLUSTER_CIDR } from './net/presets.ts';
+export { K8S_NODE, topologyFacts, type TopologyFacts, type NodeFacts } from './net/preset-facts.ts';
 export {
   topologyFromSnapshots,
   type HostSnapshot,
@@ -95,3 +98,4 @@ export {
   type NftHook,
 } from './nft/index.ts';
 export { conntrackDelete, recentWrite, type ConntrackFilter } from './world-commands.ts';
+export { ruleComment } from './eval/options.ts';
