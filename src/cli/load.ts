@@ -37,6 +37,12 @@ export function readText(path: string): string {
  * (`sysctl -a` text, optional).
  */
 export function readIpDir(dir: string): IpJson {
+  if (!existsSync(join(dir, 'link.json')))
+    throw new InputError(
+      'invalid',
+      '--topology: is a directory, and not one of ip -j output (link.json, addr.json, route.json: spec/snapshot.md)',
+      { file: dir, line: 0, col: 0 },
+    );
   const part = (name: string): unknown[] => {
     const file = join(dir, name);
     const raw = parseJson(readInputFile(file, `an ip -j output (${name})`), file);
