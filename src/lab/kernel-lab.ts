@@ -20,6 +20,7 @@ import { nsName, newRunId } from './names.ts';
 import { registerLab, unregisterLab, reapStale } from './cleanup.ts';
 import { AgentClient, type AgentProbeResult, type RunResult } from './agent-client.ts';
 import { parseConntrack } from './conntrack-parse.ts';
+import { flowEntries, type WireEntry, type WireTuple } from './conntrack-flow.ts';
 import { countersOf, movedRules, type RuleCount } from './counters.ts';
 
 /** Long enough for any round trip between namespaces on a loaded 2-core machine
@@ -78,8 +79,8 @@ export interface ApplyResult {
 export interface KernelProbeOptions {
   /** read iptables-save -c before and after (two spawns per host with rules) to find the rules hit */
   counters?: boolean;
-  /** read the conntrack tables after the probe (default true). Each read walks the machine's whole
-   *  conntrack hash (~3 ms here), so batch runs read once per batch with `conntrack()` instead. */
+  /** read the probe's own conntrack entries after it (default true): looked up by tuple, so a probe costs
+   *  the same however many entries the lab holds (the whole table: `conntrack()`) */
   conntrack?: boolean;
 }
 
@@ -329,6 +330,8 @@ export class KernelLab {
   async applyNft(host: string, text: string): Promise<ApplyResult> {
     const r = await this.agent(host).run(['nft', '-f', '-'], text);
     this.dirty.add(host);
+    // a host with rules: its conntrack table is read after each probe (conntrack())
+    if (r.code === 0 && !this.applied.has(host)) this.applied.set(host, new Map());
     return { ok: r.code === 0, code: r.code, stderr: r.stderr.trim() };
   }
 
@@ -340,7 +343,7 @@ export class KernelLab {
     return r.stdout;
   }
 
-  /** iptables-restore (atomic): the kernel's or iptables' refusal comes back verbatim. */
+  /** iptables-restore (each table at its COMMIT): the kernel's or iptables' refusal comes back verbatim. */
   async apply(host: string, rulesetText: string, backend?: IptablesFlavor): Promise<ApplyResult> {
     const b = backend ?? this.net.hosts.get(host)!.backend;
     // nfacct counters are per namespace and must exist first (kube-proxy creates its own the same way)
@@ -348,12 +351,11 @@ export class KernelLab {
     const r = await this.agent(host).run([restoreCmd(b)], rulesetText);
     this.dirty.add(host);
     if (r.code !== 0 && b === 'nft') this.tainted = true;
-    if (r.code === 0) {
-      const tables = [...rulesetText.matchAll(/^\*(\w+)/gm)].map((m) => m[1] as TableName);
-      const per = this.applied.get(host) ?? new Map<IptablesFlavor, TableName[]>();
-      per.set(b, [...new Set([...(per.get(b) ?? []), ...tables])]);
-      this.applied.set(host, per);
-    }
+    // a refused restore has committed the tables before the failing one (both flavors): read this host too
+    const tables = [...rulesetText.matchAll(/^\*(\w+)/gm)].map((m) => m[1] as TableName);
+    const per = this.applied.get(host) ?? new Map<IptablesFlavor, TableName[]>();
+    per.set(b, [...new Set([...(per.get(b) ?? []), ...tables])]);
+    this.applied.set(host, per);
     return { ok: r.code === 0, code: r.code, stderr: r.stderr.trim() };
   }
 
@@ -404,6 +406,13 @@ export class KernelLab {
     return out;
   }
 
+  /** The entries of the flow that starts with `tuple`, on the hosts that have rules (spec/observation.md). */
+  async flowConntrack(tuple: WireTuple): Promise<Record<string, ConntrackRecord[]>> {
+    return flowEntries([...this.applied.keys()], tuple, (h, tuples) =>
+      this.agent(h).request<WireEntry[]>('ct-flow', { tuples }),
+    );
+  }
+
   private async allCounters(): Promise<Map<string, Map<string, number>>> {
     const out = new Map<string, Map<string, number>>();
     await Promise.all(
@@ -449,7 +458,7 @@ export class KernelLab {
             errno: e.errno ?? null,
           }
         : null,
-      conntrack: opts.conntrack === false ? {} : await this.conntrack(),
+      conntrack: opts.conntrack === false || !r.tuple ? {} : await this.flowConntrack(r.tuple),
       droppedAt: null,
     };
     if (r.note) obs.note = r.note;

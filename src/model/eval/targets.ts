@@ -7,7 +7,7 @@ import type { NatRange } from '../rules/kinds.ts';
 import type { Pkt } from './packet.ts';
 import type { MatchEnv } from './matchers.ts';
 import { optValue, hasOpt } from './options.ts';
-import { InputError } from '../errors.ts';
+import { targetDesc, UNMODELLED_TARGETS } from '../rules/descriptors.ts';
 
 export interface NatRequest {
   target: 'DNAT' | 'SNAT' | 'MASQUERADE' | 'REDIRECT';
@@ -24,7 +24,9 @@ export type TargetAction =
   | { kind: 'continue'; act: (p: Pkt, env: MatchEnv) => string }
   /** terminal for this table: accepted (on to the next table or hook) or dropped; `silent`: a local sender is
    *  not told (no EPERM: nf_queue frees the packet and nf_hook_slow returns 0) */
-  | { kind: 'decide'; verdict: 'accept' | 'drop'; silent: boolean; what: string };
+  | { kind: 'decide'; verdict: 'accept' | 'drop'; silent: boolean; what: string }
+  /** an unmodelled target whose effect on the packet's fate is unknown (spec/semantics.md §10) */
+  | { kind: 'unknown'; why: string };
 
 type Builder = (ext: ExtInstance) => TargetAction;
 
@@ -43,6 +45,10 @@ const nat =
   });
 
 const noVerdict: Builder = (ext) => ({ kind: 'continue', act: () => ext.name }); // LOG, NFLOG, TRACE
+
+/** Targets that only observe: XT_CONTINUE whatever their options, and nothing the model reads is written
+ *  (xt_LOG.c, xt_NFLOG.c, xt_TRACE.c). */
+export const OBSERVING_TARGETS: ReadonlySet<string> = new Set(['LOG', 'NFLOG', 'TRACE']);
 
 // NOTRACK and CT --notrack: the packet is not tracked (xt_CT.c notrack_tg)
 const notrack: Builder = () => ({
@@ -102,12 +108,11 @@ export const TARGETS: Record<string, Builder> = {
   },
   NOTRACK: notrack,
   // xt_CT.c: --notrack wins; a helper only reads the payloads of its protocol (FTP commands, ...), which no
-  // probe sends; conntrack zones are not modelled: the ruleset loads (lint prints it) but is not evaluated
+  // probe sends; conntrack zones are not modelled: the packet's fate after such a rule is unknown
   CT: (ext) => {
     if (hasOpt(ext, '--notrack')) return notrack(ext);
     const zone = ext.opts.find((o) => o.name.startsWith('--zone'));
-    if (zone)
-      throw new InputError('unsupported', `CT ${zone.name} (conntrack zones are not modelled: spec/modules.md)`);
+    if (zone) return { kind: 'unknown', why: `CT ${zone.name}: conntrack zones are not modelled (spec/modules.md)` };
     return {
       kind: 'continue',
       act: () => `CT ${ext.opts.map((o) => `${o.name} ${String(o.value)}`).join(' ')}`.trim(),
@@ -118,8 +123,15 @@ export const TARGETS: Record<string, Builder> = {
   TRACE: noVerdict,
 };
 
-/** The action of an extension target, decoded once when its rule is compiled. */
+/** The action of an extension target, decoded once when its rule is compiled. An opaque one goes on when
+ *  its known effect is XT_CONTINUE with no write the model reads; otherwise its fate is unknown. */
 export function targetAction(ext: ExtInstance): TargetAction {
+  if (ext.opaque) {
+    const known = targetDesc(ext.name) ? undefined : UNMODELLED_TARGETS[ext.name];
+    if (known?.effect === 'continue')
+      return { kind: 'continue', act: () => `${ext.name} (not modelled: ${known.what}; goes on)` };
+    return { kind: 'unknown', why: ext.opaque.why };
+  }
   const build = TARGETS[ext.name];
   if (!build) throw new Error(`internal: no action for target ${ext.name}`);
   return build(ext);

@@ -160,7 +160,7 @@ const ifaceName: Kind<string> = {
   // an empty name is taken (and printed as an empty word), measured
   parse: ([t]) => (t!.length > 15 ? err(`interface name \`${t}' must be shorter than IFNAMSIZ (15)`) : t!),
   print: (v) => [v],
-  arb: (fc) => fc.constantFrom('eth0', 'cni0', 'veth-pod1', 'veth-pod2', 'veth+', 'eth+'),
+  arb: (fc) => fc.constantFrom('eth0', 'cni0', 'veth+', 'eth+', 'vethX'),
 };
 
 /** libxt_set parse_dirs: "src" / "dst" words separated by commas, at most IPSET_DIM_MAX (6). */
