@@ -244,6 +244,29 @@ export function renderTable(rows: readonly RealworldRow[]): string {
   ].join('\n');
 }
 
+/** The same table in Markdown, for the README (`npm run realworld -- --markdown`). */
+export function renderMarkdown(rows: readonly RealworldRow[]): string {
+  const t = totals(rows);
+  const cell = (r: RealworldRow) =>
+    r.lintRefused
+      ? 'lint refuses'
+      : r.traceable
+        ? 'yes'
+        : r.indeterminate
+          ? `no (${r.indeterminate} open)`
+          : `no (${r.blocker ?? '?'})`;
+  const agree = (r: RealworldRow) => (r.agreeing === undefined ? `-/${r.probes}` : `${r.agreeing}/${r.probes}`);
+  return [
+    '| file | origin | rules | modelled | traceable | probes agreeing |',
+    '|---|---|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.file.replace(/^rules\//, '')} | ${r.origin} | ${r.rules} | ${pct(r.modelled, r.rules)} | ${cell(r)} | ${agree(r)} |`,
+    ),
+    `| **all: ${rows.length} files, ${t.origins} origins** | | ${t.rules} | ${pct(t.modelled, t.rules)} | ${t.traceable} (${pct(t.traceable, rows.length)}) | ${t.kernelProbes ? `${t.agreeing}/${t.kernelProbes}` : '-'} |`,
+  ].join('\n');
+}
+
 export interface Totals {
   origins: number;
   refused: number;
