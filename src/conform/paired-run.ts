@@ -15,6 +15,7 @@ import {
   type Weighted,
   type World,
   type Semantics,
+  type RuleLanguage,
 } from '../model/index.ts';
 import type { KernelObservation } from '../lab/kernel-lab.ts';
 import { judge } from './compare.ts';
@@ -24,7 +25,13 @@ import { modelCommand, type CommandOutcome } from './case-commands.ts';
 
 /** What a run needs of a kernel: the lab (lab/kernel-lab.ts), or a stand-in such as a mutant model. */
 export interface KernelSide {
-  apply(host: string, text: string, flavor: IptablesFlavor): Promise<{ ok: boolean; stderr: string }>;
+  /** iptables-restore in `flavor`, or `nft -f` for native nft (lang 'nft') */
+  apply(
+    host: string,
+    text: string,
+    flavor: IptablesFlavor,
+    lang?: RuleLanguage,
+  ): Promise<{ ok: boolean; stderr: string }>;
   probe(p: Probe, opts: { counters?: boolean }): Promise<KernelObservation>;
   wait(seconds: number): Promise<void>;
   /** a command between probes (spec/case-file.md); for iptables commands, the first one refused per host */
@@ -102,7 +109,7 @@ const modelDid = <T>(plan: CasePlan, index: number, what: () => T): T => {
 export async function loadRulesets(plan: CasePlan, kernel: KernelSide): Promise<AppliedRuleset[]> {
   const out: AppliedRuleset[] = [];
   for (const r of [...plan.rulesets, ...plan.otherRulesets]) {
-    const k = await kernelDid(() => kernel.apply(r.host, r.kernelText, r.flavor));
+    const k = await kernelDid(() => kernel.apply(r.host, r.kernelText, r.flavor, r.lang));
     out.push({
       host: r.host,
       flavor: r.flavor,
@@ -141,7 +148,7 @@ export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): A
     } else if (step.kind === 'apply') {
       for (const rs of step.rulesets) {
         if (rs.parsed) rulesets.set(rs.host, rs.parsed);
-        const k = kernel ? await kernelDid(() => kernel.apply(rs.host, rs.kernelText, rs.flavor)) : undefined;
+        const k = kernel ? await kernelDid(() => kernel.apply(rs.host, rs.kernelText, rs.flavor, rs.lang)) : undefined;
         r.applied.push({
           host: rs.host,
           flavor: rs.flavor,

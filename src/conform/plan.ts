@@ -5,7 +5,13 @@
 import {
   parseRuleset,
   printRuleset,
+  parseNft,
+  printNft,
+  detectLanguage,
+  type NftRuleset,
+  type RuleLanguage,
   isInputError,
+  InputError as InputErrorClass,
   compileTopology,
   type InputError,
   type IptablesFlavor,
@@ -17,6 +23,7 @@ import {
 import { readCluster } from '../kube/objects.ts';
 import { K8S_NODE_LAYOUT } from '../kube/oracle.ts';
 import type { CompilerMutant } from '../kube/mutants.ts';
+import type { ProxyMode } from '../kube/proxy-mode.ts';
 import { builtinImpl, type Implementation, type ImplInput } from './impl.ts';
 import {
   caseTopology,
@@ -42,11 +49,15 @@ export { FIRST_PORT, LAST_PORT } from './ports.ts';
 /** A ruleset as the model read it (once), and what the kernel is given. */
 export interface PlannedRuleset {
   host: string;
+  /** iptables rules (in `flavor`), or native nft (`nft -f` text; `flavor` then says nothing) */
+  lang: RuleLanguage;
   flavor: IptablesFlavor;
   /** as the case wrote it */
   text: string;
-  /** the model's reading; undefined when it refused the text */
+  /** the model's reading of iptables rules; undefined when it refused the text (or for nft) */
   parsed: Ruleset | undefined;
+  /** the model's reading of nft rules */
+  nft?: NftRuleset;
   refusal: InputError | undefined;
   /** the canonical iptables-save form (command lines are not iptables-restore input); the raw text when the
    *  model refused it, so that the kernel judges it too */
@@ -115,6 +126,8 @@ export interface CasePlan {
   /** a fresh lab, not a reset one: legacy tables, once used, stay registered */
   freshLab: boolean;
   services: CaseServices | undefined;
+  /** kube-proxy's mode the Services were compiled in */
+  mode: ProxyMode;
 }
 
 export interface PlanOptions {
@@ -125,6 +138,8 @@ export interface PlanOptions {
   iptables?: IptablesFlavor;
   /** the first source port (a lab pool gives cases sharing a lab disjoint ranges) */
   firstPort?: number;
+  /** kube-proxy's mode the Services are compiled in (default iptables) */
+  mode?: ProxyMode;
 }
 
 export function stepLabel(s: Step, i: number): string {
@@ -151,20 +166,30 @@ export function probeOf(s: ProbeStep): Probe {
 export const probeCount = (c: CaseFile): number =>
   c.steps.reduce((n, st) => n + (isControl(st) ? 0 : (st.repeat ?? 1)), 0);
 
-/** One host's ruleset, read once in the given flavor. */
+/** One host's ruleset, read once in the given flavor (or as nft, when it is nft text: spec/nft.md §1). The
+ *  kernel gets nft text as written: its "add, then delete" of a table replaces what a reset left. */
 export function planRuleset(c: CaseFile, host: string, text: string, flavor: IptablesFlavor): PlannedRuleset {
+  const lang = detectLanguage(text);
   try {
+    if (lang === 'nft') {
+      const nft = parseNft(text, { file: `${c.file ?? c.name}#${host}@nft` });
+      printNft(nft);
+      return { host, lang, flavor, text, parsed: undefined, nft, refusal: undefined, kernelText: text };
+    }
     const parsed = parseRuleset(text, { file: `${c.file ?? c.name}#${host}@${flavor}`, backend: flavor });
-    return { host, flavor, text, parsed, refusal: undefined, kernelText: printRuleset(parsed) };
+    return { host, lang, flavor, text, parsed, refusal: undefined, kernelText: printRuleset(parsed) };
   } catch (e) {
     if (!isInputError(e)) throw e;
-    return { host, flavor, text, parsed: undefined, refusal: e, kernelText: text };
+    return { host, lang, flavor, text, parsed: undefined, refusal: e, kernelText: text };
   }
 }
 
 /** The plan of a case. Rulesets the model refuses are kept with their refusal (see `acceptedRulesets`). */
 export async function planCase(c0: CaseFile, opts: PlanOptions = {}): Promise<CasePlan> {
-  const c = withIptables(await withServices(c0, opts.impl ?? builtinImpl(opts.mutant)), opts.iptables);
+  const c = withIptables(
+    await withServices(c0, opts.impl ?? builtinImpl(opts.mutant), opts.mode ?? 'iptables'),
+    opts.iptables,
+  );
   const topology = caseTopology(c);
   const network = compileTopology(topology);
   const flavorOf = (h: string) => network.hosts.get(h)?.backend ?? 'nft';
@@ -199,7 +224,7 @@ export async function planCase(c0: CaseFile, opts: PlanOptions = {}): Promise<Ca
       label,
       probe,
       sports,
-      expect: s.expect,
+      expect: (opts.mode === 'nftables' && s.expectNftables) || s.expect,
       distribution: s.distribution ?? false,
       oracleCluster: s.oracle === false ? undefined : cluster,
     };
@@ -216,6 +241,7 @@ export async function planCase(c0: CaseFile, opts: PlanOptions = {}): Promise<Ca
     probes: probeCount(c),
     freshLab: mixesBackends(c),
     services: c.services,
+    mode: opts.mode ?? 'iptables',
   };
 }
 
@@ -233,9 +259,27 @@ function commandOf(s: CommandStep, flavorOf: (h: string) => IptablesFlavor): Cas
   };
 }
 
-/** The initial rulesets, all of which the model must accept: a refusal is the case's input error. */
+/** The initial rulesets, all of which the model must accept: a refusal is the case's input error. An nft
+ *  ruleset the model reads only in part (a feature outside its subset) is left to the kernel: see
+ *  `modelUnsupported`. */
 export function acceptedRulesets(plan: CasePlan): void {
-  for (const r of [...plan.rulesets, ...plan.otherRulesets]) if (r.refusal) throw r.refusal;
+  for (const r of [...plan.rulesets, ...plan.otherRulesets])
+    if (r.refusal && !(r.lang === 'nft' && r.refusal.kind === 'unsupported')) throw r.refusal;
+}
+
+/** Why the model cannot judge this plan, if it cannot: nft rules it does not evaluate (yet), or nft features
+ *  outside its subset. The kernel and the Service-level oracle still judge it. */
+export function modelUnsupported(plan: CasePlan): string | undefined {
+  const all = [
+    ...plan.rulesets,
+    ...plan.otherRulesets,
+    ...plan.steps.flatMap((s) => (s.kind === 'apply' ? s.rulesets : [])),
+  ];
+  const nft = all.filter((r) => r.lang === 'nft');
+  const part = nft.find((r) => r.refusal);
+  if (part) return `the model does not read all of ${part.host}'s nft rules: ${part.refusal!.message}`;
+  if (nft.length) return `the model does not evaluate native nft rulesets in the packet path yet (issue #16)`;
+  return undefined;
 }
 
 /** host -> ruleset, for the model (each host's own flavor, or the other one). */
@@ -257,7 +301,11 @@ export function withIptables(c: CaseFile, flavor: IptablesFlavor | undefined): C
 /** A case with "services": each node's ruleset compiled from them by the implementation under test (the
  *  built-in compiler by default), bridge ports in hairpin mode (kubelet's hairpin-veth); `apply: { services }`
  *  steps become the nodes' new rulesets. What the implementation writes must parse: else an input error naming it. */
-export async function withServices(c: CaseFile, impl: Implementation = builtinImpl()): Promise<CaseFile> {
+export async function withServices(
+  c: CaseFile,
+  impl: Implementation = builtinImpl(),
+  mode: ProxyMode = 'iptables',
+): Promise<CaseFile> {
   if (!c.services?.text) return c;
   const svc = c.services;
   const compileAll = async (text: string): Promise<Record<string, string>> => {
@@ -271,10 +319,13 @@ export async function withServices(c: CaseFile, impl: Implementation = builtinIm
         clusterCIDR: svc.clusterCIDR,
         masqueradeAll: svc.masqueradeAll ?? false,
         localhostNodePorts: svc.localhostNodePorts ?? false,
+        proxyMode: mode,
         cluster,
       };
       const rules = await impl.compile(input, text, svc.file);
-      parseRuleset(rules, { file: `${impl.name} (output for ${n.name})` });
+      const file = `${impl.name} (output for ${n.name})`;
+      if (mode === 'nftables') readNftOutput(rules, file);
+      else parseRuleset(rules, { file });
       out[n.name] = rules;
     }
     return out;
@@ -294,6 +345,22 @@ export async function withServices(c: CaseFile, impl: Implementation = builtinIm
     ),
   );
   return { ...c, hosts, steps };
+}
+
+/** What an implementation wrote in nftables mode: nft text the model reads (features outside its subset are
+ *  left to the kernel); iptables-save text there is bad output. */
+function readNftOutput(rules: string, file: string): void {
+  if (detectLanguage(rules) !== 'nft')
+    throw new InputErrorClass('invalid', 'nftables mode: the implementation wrote no nft ruleset (`nft -f` text)', {
+      file,
+      line: 1,
+      col: 1,
+    });
+  try {
+    parseNft(rules, { file });
+  } catch (e) {
+    if (!isInputError(e) || e.kind !== 'unsupported') throw e;
+  }
 }
 
 /** The Services text an apply step installed, kept beside the compiled rulesets (not written to case.json). */

@@ -71,7 +71,7 @@ export { sourceFor } from './path.ts';
 export { runProbe, type Probe, type ProbeRun, type ProbeProto } from './probe.ts';
 export type { Observation, Outcome, Weighted, DropPoint, ConntrackRecord, ErrorReport } from './observation.ts';
 export type { TraceEvent } from './trace.ts';
-export { parseNft, lintNft, printNft, detectLanguage, type NftRuleset } from './nft/index.ts';
+export { parseNft, lintNft, printNft, detectLanguage, type NftRuleset, type RuleLanguage } from './nft/index.ts';
 export {
   SELECTORS as NFT_SELECTORS,
   DTYPES as NFT_DTYPES,
