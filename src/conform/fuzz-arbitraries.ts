@@ -6,24 +6,20 @@ import fc from 'fast-check';
 import { EXTENSIONS, type ExtensionDesc } from '../model/index.ts';
 import { KINDS, type Kind, type KindName, type OptValue, type NumRange, type NatRange } from '../model/index.ts';
 import { TABLE_HOOKS, type TableName, type IptablesFlavor } from '../model/index.ts';
-import { parseCidr, parseIp } from '../model/index.ts';
+import { parseCidr, parseIp, K8S_NODE } from '../model/index.ts';
 import { parseSave } from '../model/index.ts';
 import { InputError } from '../model/index.ts';
 import type { CaseFile } from './case-file.ts';
 import { probeArb } from './probe-arbitraries.ts';
 import { optionText } from './arbitraries.ts';
 
+// the preset's networks and addresses (one source: model/net/preset-facts.ts), virtual IPs, loopback
 const LAB_CIDRS = [
-  '10.244.0.0/16',
-  '10.244.1.0/24',
-  '10.244.1.11',
-  '10.244.1.12',
-  '10.244.2.13',
-  '192.168.50.20',
-  '192.168.50.10',
+  K8S_NODE.clusterCIDR,
+  ...K8S_NODE.subnets,
+  ...K8S_NODE.addresses,
   '10.96.0.0/12',
   '10.96.0.100',
-  '10.0.2.0/24',
   '127.0.0.0/8',
 ].map((c) => parseCidr(c)!);
 const LAB_PORTS: NumRange[] = [
@@ -34,7 +30,10 @@ const LAB_PORTS: NumRange[] = [
   [1, 1024],
   [8000, 9999],
 ];
-const ENDPOINTS = ['10.244.1.11', '10.244.1.12', '10.244.2.13', '192.168.50.10', '10.244.1.1'];
+const ENDPOINTS = [...K8S_NODE.pods.map((p) => p.ip), ...K8S_NODE.nodes[0]!.addresses];
+const [POD_A, POD_B] = [K8S_NODE.pods[0]!, K8S_NODE.pods[1]!];
+const CLIENT = K8S_NODE.others[0]!.ip;
+const NODE_IP = K8S_NODE.nodes[0]!.addresses[0]!;
 
 /** Values that make rules meet the lab's traffic; kinds without a lab pool use their own arbitrary. */
 function valueArb(kind: KindName): fc.Arbitrary<OptValue> {
@@ -137,8 +136,8 @@ export const ruleArb: fc.Arbitrary<RuleDraw> = fc.oneof(
         {
           table: fc.constant(table),
           chain: fc.nat({ max: 6 }),
-          src: fc.constantFrom('10.244.0.0/16', '10.244.1.11', '192.168.50.20', '! -s 10.244.0.0/16'),
-          dst: fc.constantFrom('10.96.0.100', '10.244.1.12', '192.168.50.10', '10.244.0.0/16'),
+          src: fc.constantFrom(K8S_NODE.clusterCIDR, POD_A.ip, CLIENT, `! -s ${K8S_NODE.clusterCIDR}`),
+          dst: fc.constantFrom('10.96.0.100', POD_B.ip, NODE_IP, K8S_NODE.clusterCIDR),
           proto: fc.constantFrom('tcp', 'udp', 'icmp'),
           match: matchArb,
           target: targetArbFor(table),
@@ -246,7 +245,8 @@ export function caseDrawArb(
 
 export function caseFromDraw(d: CaseDraw, name = 'fuzz case'): CaseFile {
   const ruleset = rulesetFrom(d.rules, d.backend);
-  const hairpin = [...(d.hairpin1 ? ['veth-pod1'] : []), ...(d.hairpin2 ? ['veth-pod2'] : [])];
+  const [port1, port2] = K8S_NODE.nodes[0]!.bridgePorts;
+  const hairpin = [...(d.hairpin1 ? [port1!] : []), ...(d.hairpin2 ? [port2!] : [])];
   const node: NonNullable<CaseFile['hosts']>[string] = {
     backend: d.backend,
     sysctls: { ip_forward: d.ipForward, bridge_nf_call_iptables: d.brNf, route_localnet: d.routeLocalnet },

@@ -13,6 +13,7 @@ import {
   isInputError,
   InputError as InputErrorClass,
   compileTopology,
+  K8S_NODE,
   type InputError,
   type IptablesFlavor,
   type Network,
@@ -21,7 +22,6 @@ import {
   type TopologySpec,
 } from '../model/index.ts';
 import { readCluster } from '../kube/objects.ts';
-import { K8S_NODE_LAYOUT } from '../kube/oracle.ts';
 import type { CompilerMutant } from '../kube/mutants.ts';
 import type { ProxyMode } from '../kube/proxy-mode.ts';
 import { builtinImpl, type Implementation, type ImplInput } from './impl.ts';
@@ -312,7 +312,7 @@ export async function withServices(
     const cluster: unknown = JSON.parse(text);
     readCluster(text, svc.file, { strict: true }); // the Services must be valid whatever the implementation
     const out: Record<string, string> = {};
-    for (const n of K8S_NODE_LAYOUT.nodes) {
+    for (const n of K8S_NODE.nodes) {
       const input: ImplInput = {
         apiVersion: 'nfconform/v1',
         node: { name: n.name, addresses: [...n.addresses] },
@@ -335,8 +335,7 @@ export async function withServices(
     const h = (hosts[node] ??= {});
     if (h.ruleset === undefined) h.ruleset = text;
   }
-  const ports: Record<string, string[]> = { node: ['veth-pod1', 'veth-pod2'], node2: ['veth-pod3'] };
-  for (const [node, list] of Object.entries(ports)) if (hosts[node]!.hairpin === undefined) hosts[node]!.hairpin = list;
+  for (const n of K8S_NODE.nodes) if (hosts[n.name]!.hairpin === undefined) hosts[n.name]!.hairpin = [...n.bridgePorts];
   const steps = await Promise.all(
     c.steps.map(async (s) =>
       isApply(s) && s.apply.services !== undefined

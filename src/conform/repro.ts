@@ -1,7 +1,7 @@
 // A plain-bash reproducer for a case: ip netns, iptables-restore, socat, ping.
 // It needs no nfconform, cleans up after itself, and shows the kernel's behaviour.
 // It reads the case's plan: the same canonical rulesets, flavors and source ports as every other consumer.
-import { commandArgs, type TopologySpec } from '../model/index.ts';
+import { commandArgs, STANDARD_SERVERS, type TopologySpec } from '../model/index.ts';
 import type { CaseCommand, CasePlan, PlannedRuleset } from './plan.ts';
 import { conntrackFilterArgs } from '../lab/kernel-lab.ts';
 
@@ -65,7 +65,7 @@ export function reproScript(plan: CasePlan): string {
       );
     }
     // servers: every host answers on TCP/UDP 8080 and 9090 with its name and the addresses it saw
-    for (const port of [8080, 9090]) {
+    for (const port of new Set(STANDARD_SERVERS.map((s) => s.port))) {
       L.push(
         `ip netns exec ${ns(h.name)} socat TCP-LISTEN:${port},fork,reuseaddr SYSTEM:${q(`echo ${h.name} $SOCAT_PEERADDR:$SOCAT_PEERPORT $SOCAT_SOCKADDR:$SOCAT_SOCKPORT`)} >/dev/null 2>&1 & disown`,
       );

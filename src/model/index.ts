@@ -49,13 +49,15 @@ export {
 } from './ip.ts';
 export {
   compileTopology,
+  STANDARD_SERVERS,
   type TopologySpec,
   type HostSpec,
   type Network,
   type Host,
   type Sysctls,
 } from './net/topology.ts';
-export { PRESETS, k8sNode } from './net/presets.ts';
+export { PRESETS, k8sNode, K8S_NODE_CLUSTER_CIDR } from './net/presets.ts';
+export { K8S_NODE, topologyFacts, type TopologyFacts, type NodeFacts } from './net/preset-facts.ts';
 export {
   topologyFromSnapshots,
   type HostSnapshot,

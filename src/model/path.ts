@@ -334,7 +334,16 @@ export class PathRun {
         dst: formatIp(p.dst),
         result: `br_netfilter after DNAT: ${describeRoute(r)}`,
       });
+      // br_nf_pre_routing_finish: ip_route_input with the bridge as input device. Not local and the
+      // bridge not forwarding: ip_route_input_slow's no_route gives an ip_error route on lo (never an
+      // error since 251da4130115, so the "bridged DNAT needs no ip_forward" fallback is dead code),
+      // the frame goes up the bridge's stack and ip_error drops it without an ICMP error.
+      if (r.type !== 'local' && !this.lab.semantics.forwards(h)) {
+        return this.drop(hn, `${formatIp(p.dst)} after PREROUTING NAT is not local and ip_forward=0 on ${br}`);
+      }
       if (r.type === 'unicast' && r.dev === br) {
+        const bad = this.lab.semantics.martian(h, br, p.src, p.dst) ?? this.lab.semantics.reversePath(h, br, p.src);
+        if (bad) return this.drop(hn, bad);
         const again = this.portFor(h, br, r.nextHop);
         if (!again) return this.drop(hn, `no neighbour answers for ${formatIp(r.nextHop)} on ${br}`);
         this.emit({
