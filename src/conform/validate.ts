@@ -3,6 +3,7 @@
 // hosts); probes per Service port are judged by the Service-level oracle, on the model
 // and by replaying the dump on the kernel (spec/kube.md §6).
 import {
+  ruleComment,
   InputError,
   isInputError,
   parseRuleset,
@@ -150,7 +151,7 @@ function chainOwners(rs: Ruleset): Map<string, string> {
         for (const r of c.rules) {
           const to = r.target?.kind === 'jump' || r.target?.kind === 'goto' ? r.target.chain : undefined;
           if (!to || owner.has(to) || !/^KUBE-(SVC|SVL|EXT|FW|SEP|XLB)-/.test(to)) continue;
-          const comment = r.matches.find((m) => m.name === 'comment')?.opts[0]?.value as string | undefined;
+          const comment = ruleComment(r);
           const named = comment ? /^([^/\s]+\/[^:\s]+)/.exec(comment)?.[1] : undefined;
           const o = owner.get(c.name) ?? named;
           if (o) {

@@ -22,7 +22,7 @@ export {
   detectFormat,
 } from './rules/restore.ts';
 export { printRuleset, printRuleSpec, printTable } from './rules/print.ts';
-export type { Ruleset, Rule, Hook, TableName, IptablesFlavor, Backend } from './rules/types.ts';
+export type { Ruleset, Rule, Hook, TableName, IptablesFlavor } from './rules/types.ts';
 export { TABLE_HOOKS, TABLES, isBuiltinChain } from './rules/types.ts';
 export { protocolName, parseProtocolName, PROTOCOLS, SERVICES } from './rules/netdb.ts';
 export { nfacctNames } from './rules/objects.ts';
@@ -87,3 +87,4 @@ export {
   type NftHook,
 } from './nft/index.ts';
 export { conntrackDelete, recentWrite, type ConntrackFilter } from './world-commands.ts';
+export { ruleComment } from './eval/options.ts';

@@ -70,6 +70,17 @@ export function opt(ext: ExtInstance, name: string): OptInstance | undefined {
   return ext.opts.find((o) => o.name === name);
 }
 
+// Narrowed reads for the checks below (eval/options.ts reads by kind, but it is built from this table).
+const numOpt = (e: ExtInstance, name: string): number | undefined => {
+  const v = opt(e, name)?.value;
+  return typeof v === 'number' ? v : undefined;
+};
+const strOpt = (e: ExtInstance, name: string): string | undefined => {
+  const v = opt(e, name)?.value;
+  return typeof v === 'string' ? v : undefined;
+};
+const isMarkMask = (v: OptValue): v is MarkMask => typeof v === 'object' && v !== null && 'value' in v && 'mask' in v;
+
 const PORT_PROTOS = [IPPROTO.TCP, IPPROTO.UDP, IPPROTO.SCTP, IPPROTO.DCCP, IPPROTO.UDPLITE] as const;
 const ALL_TABLES: readonly TableName[] = ['raw', 'mangle', 'nat', 'filter', 'security'];
 const fullRange = (v: OptValue, neg: boolean) => !neg && Array.isArray(v) && v[0] === 0 && v[1] === 65535;
@@ -258,8 +269,8 @@ export const EXTENSIONS: readonly ExtensionDesc[] = [
       if (mode === 'random' && !has('--probability')) return '--probability must be specified when using random mode';
       if (mode === 'nth' && !has('--every')) return '--every and --packet must be specified when using nth mode';
       if (mode === 'nth') {
-        const every = opt(e, '--every')!.value as number;
-        const packet = (opt(e, '--packet')?.value as number | undefined) ?? 0;
+        const every = numOpt(e, '--every') ?? 0;
+        const packet = numOpt(e, '--packet') ?? 0;
         if (packet > every - 1) return 'the --packet p must be 0 <= p <= n-1';
       }
       return undefined;
@@ -297,7 +308,7 @@ export const EXTENSIONS: readonly ExtensionDesc[] = [
       if ((opt(e, '--seconds') || opt(e, '--hitcount')) && (a === '--set' || a === '--remove'))
         return 'recent: --seconds and --hitcount need --rcheck or --update';
       if (opt(e, '--reap') && !opt(e, '--seconds')) return 'recent: --reap needs --seconds';
-      const name = opt(e, '--name')?.value as string | undefined;
+      const name = strOpt(e, '--name');
       // xt_recent.c recent_mt_check: an empty name is refused; '/' cannot name a /proc entry
       if (name !== undefined && (name.length === 0 || name.length > 199 || name.includes('/')))
         return `recent: bad list name "${name}"`;
@@ -379,13 +390,10 @@ export const EXTENSIONS: readonly ExtensionDesc[] = [
       if (set < 0) return opts;
       const ct = opts.findIndex((o) => o.name === '--ctmask');
       const out = opts.filter((o) => o.name !== '--nfmask' && o.name !== '--ctmask');
-      if (ct > set) {
-        const v = opts[set]!.value as MarkMask;
-        out[out.findIndex((o) => o.name === '--set-xmark')] = {
-          ...opts[set]!,
-          value: { value: v.value, mask: opts[ct]!.value as number },
-        };
-      }
+      const v = opts[set]!.value;
+      const mask = opts[ct]?.value;
+      if (ct > set && isMarkMask(v) && typeof mask === 'number')
+        out[out.findIndex((o) => o.name === '--set-xmark')] = { ...opts[set]!, value: { value: v.value, mask } };
       return out;
     },
     more: [

@@ -12,7 +12,7 @@ import {
   type OptInstance,
   type Target,
   type TableName,
-  type Backend,
+  type IptablesFlavor,
   isBuiltinChain,
 } from './types.ts';
 import {
@@ -68,7 +68,7 @@ export interface RuleContext {
   chain: string;
   /** chains that exist in the table at this point */
   hasChain: (name: string) => boolean;
-  backend?: Backend;
+  backend?: IptablesFlavor;
 }
 
 interface PendingExt {

@@ -21,8 +21,6 @@ export const TABLE_HOOKS: Record<TableName, readonly Hook[]> = {
 /** Which iptables a ruleset is loaded with: iptables-nft or iptables-legacy (spec/semantics.md §2.3).
  *  Not the sides of a run (model/kernel: conform's `Sides`) nor where a lab runs (lab's `LabRuntime`). */
 export type IptablesFlavor = 'nft' | 'legacy';
-/** @deprecated the old name of IptablesFlavor */
-export type Backend = IptablesFlavor;
 
 export interface Negatable<T> {
   neg: boolean;
