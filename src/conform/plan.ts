@@ -5,25 +5,26 @@
 import {
   parseRuleset,
   printRuleset,
-  parseNft,
-  printNft,
-  detectLanguage,
-  type NftRuleset,
-  type RuleLanguage,
   isInputError,
-  InputError as InputErrorClass,
   compileTopology,
   K8S_NODE,
-  type InputError,
+  InputError,
   type IptablesFlavor,
   type Network,
   type Probe,
   type Ruleset,
   type TopologySpec,
+  type NftRuleset,
+  type LoadKind,
+  parseNft,
+  parseNftCommands,
+  detectLanguage,
+  type RuleLanguage,
+  LOAD_KINDS,
 } from '../model/index.ts';
+import type { ProxyMode } from '../kube/proxy-mode.ts';
 import { readCluster } from '../kube/objects.ts';
 import type { CompilerMutant } from '../kube/mutants.ts';
-import type { ProxyMode } from '../kube/proxy-mode.ts';
 import { builtinImpl, type Implementation, type ImplInput } from './impl.ts';
 import {
   caseTopology,
@@ -49,19 +50,27 @@ export { FIRST_PORT, LAST_PORT } from './ports.ts';
 /** A ruleset as the model read it (once), and what the kernel is given. */
 export interface PlannedRuleset {
   host: string;
-  /** iptables rules (in `flavor`), or native nft (`nft -f` text; `flavor` then says nothing) */
+  /** iptables rules (in `flavor`); or, in an apply step, native nft (`nft -f` text; `flavor` then says nothing) */
   lang: RuleLanguage;
   flavor: IptablesFlavor;
   /** as the case wrote it */
   text: string;
-  /** the model's reading of iptables rules; undefined when it refused the text (or for nft) */
+  /** the model's reading; undefined when it refused the text */
   parsed: Ruleset | undefined;
-  /** the model's reading of nft rules */
-  nft?: NftRuleset;
   refusal: InputError | undefined;
+  /** the model's reading of nft rules (lang 'nft') */
+  nft?: NftRuleset;
   /** the canonical iptables-save form (command lines are not iptables-restore input); the raw text when the
    *  model refused it, so that the kernel judges it too */
   kernelText: string;
+}
+
+/** A native nft ruleset as the model read it (once); the kernel is given the text as written (`nft -f`). */
+export interface PlannedNft {
+  host: string;
+  text: string;
+  parsed: NftRuleset | undefined;
+  refusal: InputError | undefined;
 }
 
 export interface ProbePlan {
@@ -120,6 +129,10 @@ export interface CasePlan {
   rulesets: PlannedRuleset[];
   /** rules in a host's other flavor, loaded second: both are evaluated (spec/semantics.md §2.3) */
   otherRulesets: PlannedRuleset[];
+  /** native nft rulesets (spec/nft.md) */
+  nftRulesets: PlannedNft[];
+  /** the order each host loads its rule sources in (hosts not listed: LOAD_KINDS' order) */
+  loadOrder: Map<string, readonly LoadKind[]>;
   steps: PlannedStep[];
   /** probes sent in all (repetitions counted) */
   probes: number;
@@ -166,14 +179,14 @@ export function probeOf(s: ProbeStep): Probe {
 export const probeCount = (c: CaseFile): number =>
   c.steps.reduce((n, st) => n + (isControl(st) ? 0 : (st.repeat ?? 1)), 0);
 
-/** One host's ruleset, read once in the given flavor (or as nft, when it is nft text: spec/nft.md §1). The
- *  kernel gets nft text as written: its "add, then delete" of a table replaces what a reset left. */
+/** One host's ruleset, read once in the given flavor. */
+/** One host's ruleset, read once in the given flavor; nft text (Services compiled in nftables mode, in an apply
+ *  step) is read as nft and given to the kernel as written (its "add, then delete" of a table replaces it). */
 export function planRuleset(c: CaseFile, host: string, text: string, flavor: IptablesFlavor): PlannedRuleset {
   const lang = detectLanguage(text);
   try {
     if (lang === 'nft') {
       const nft = parseNft(text, { file: `${c.file ?? c.name}#${host}@nft` });
-      printNft(nft);
       return { host, lang, flavor, text, parsed: undefined, nft, refusal: undefined, kernelText: text };
     }
     const parsed = parseRuleset(text, { file: `${c.file ?? c.name}#${host}@${flavor}`, backend: flavor });
@@ -181,6 +194,37 @@ export function planRuleset(c: CaseFile, host: string, text: string, flavor: Ipt
   } catch (e) {
     if (!isInputError(e)) throw e;
     return { host, lang, flavor, text, parsed: undefined, refusal: e, kernelText: text };
+  }
+}
+
+/** iptables-nft's tables (ip family): native nft beside iptables-nft must leave them alone. */
+const XT_TABLES = new Set(['raw', 'mangle', 'nat', 'filter', 'security']);
+
+/** One host's nft ruleset, read once. Beside iptables-nft rules, touching iptables-nft's own tables (or flushing
+ *  the ruleset after them) is outside the model: refused as unsupported (spec/semantics.md §2.4). */
+export function planNft(
+  c: CaseFile,
+  host: string,
+  text: string,
+  beside: { xtNft: boolean; xtNftBefore: boolean },
+): PlannedNft {
+  const file = `${c.file ?? c.name}#${host}@nft`;
+  try {
+    if (beside.xtNft)
+      for (const cmd of parseNftCommands(text, file)) {
+        if (cmd.op === 'flush-ruleset' && beside.xtNftBefore)
+          throw new InputError('unsupported', "flush ruleset after iptables-nft's rules: not modelled", cmd.pos);
+        if ('family' in cmd && cmd.family === 'ip' && XT_TABLES.has(cmd.table))
+          throw new InputError(
+            'unsupported',
+            `table ip ${cmd.table} is iptables-nft's: not modelled beside it`,
+            cmd.pos,
+          );
+      }
+    return { host, text, parsed: parseNft(text, { file }), refusal: undefined };
+  } catch (e) {
+    if (!isInputError(e)) throw e;
+    return { host, text, parsed: undefined, refusal: e };
   }
 }
 
@@ -195,10 +239,25 @@ export async function planCase(c0: CaseFile, opts: PlanOptions = {}): Promise<Ca
   const flavorOf = (h: string) => network.hosts.get(h)?.backend ?? 'nft';
   const rulesets: PlannedRuleset[] = [];
   const otherRulesets: PlannedRuleset[] = [];
+  const nftRulesets: PlannedNft[] = [];
+  const loadOrder = new Map<string, readonly LoadKind[]>();
   for (const [h, s] of Object.entries(c.hosts ?? {})) {
     if (s.ruleset !== undefined) rulesets.push(planRuleset(c, h, s.ruleset, flavorOf(h)));
     if (s.otherBackendRuleset !== undefined)
       otherRulesets.push(planRuleset(c, h, s.otherBackendRuleset, otherBackend(flavorOf(h))));
+    const order = s.loadOrder ?? LOAD_KINDS;
+    loadOrder.set(h, order);
+    if (s.nft !== undefined) {
+      const flavors = [flavorOf(h), otherBackend(flavorOf(h))];
+      const before = order.slice(0, order.indexOf('nft'));
+      const xtNft =
+        (s.ruleset !== undefined && flavors[0] === 'nft') ||
+        (s.otherBackendRuleset !== undefined && flavors[1] === 'nft');
+      const xtNftBefore =
+        (before.includes('ruleset') && s.ruleset !== undefined && flavors[0] === 'nft') ||
+        (before.includes('otherBackendRuleset') && s.otherBackendRuleset !== undefined && flavors[1] === 'nft');
+      nftRulesets.push(planNft(c, h, s.nft, { xtNft, xtNftBefore }));
+    }
   }
   let port = opts.firstPort ?? FIRST_PORT;
   let cluster = c.services?.text;
@@ -237,6 +296,8 @@ export async function planCase(c0: CaseFile, opts: PlanOptions = {}): Promise<Ca
     network,
     rulesets,
     otherRulesets,
+    nftRulesets,
+    loadOrder,
     steps,
     probes: probeCount(c),
     freshLab: mixesBackends(c),
@@ -259,27 +320,41 @@ function commandOf(s: CommandStep, flavorOf: (h: string) => IptablesFlavor): Cas
   };
 }
 
-/** The initial rulesets, all of which the model must accept: a refusal is the case's input error. An nft
- *  ruleset the model reads only in part (a feature outside its subset) is left to the kernel: see
- *  `modelUnsupported`. */
+/** The initial rulesets, all of which the model must accept: a refusal is the case's input error. */
 export function acceptedRulesets(plan: CasePlan): void {
-  for (const r of [...plan.rulesets, ...plan.otherRulesets])
-    if (r.refusal && !(r.lang === 'nft' && r.refusal.kind === 'unsupported')) throw r.refusal;
+  for (const r of [...plan.rulesets, ...plan.otherRulesets, ...plan.nftRulesets])
+    if (r.refusal && !(plan.mode === 'nftables' && plan.nftRulesets.includes(r as PlannedNft) && unsupported(r)))
+      throw r.refusal;
 }
 
-/** Why the model cannot judge this plan, if it cannot: nft rules it does not evaluate (yet), or nft features
- *  outside its subset. The kernel and the Service-level oracle still judge it. */
+const unsupported = (r: { refusal: InputError | undefined }) => r.refusal?.kind === 'unsupported';
+
+/** Why the model cannot judge this plan, if it cannot: Services compiled in nftables mode with nft features
+ *  outside the model's subset (spec/nft.md §3, e.g. ClientIP affinity's dynamic sets). The kernel and the
+ *  Service-level oracle still judge it. */
 export function modelUnsupported(plan: CasePlan): string | undefined {
-  const all = [
-    ...plan.rulesets,
-    ...plan.otherRulesets,
-    ...plan.steps.flatMap((s) => (s.kind === 'apply' ? s.rulesets : [])),
-  ];
-  const nft = all.filter((r) => r.lang === 'nft');
-  const part = nft.find((r) => r.refusal);
-  if (part) return `the model does not read all of ${part.host}'s nft rules: ${part.refusal!.message}`;
-  if (nft.length) return `the model does not evaluate native nft rulesets in the packet path yet (issue #16)`;
-  return undefined;
+  if (plan.mode !== 'nftables') return undefined;
+  const later = plan.steps.flatMap((s) => (s.kind === 'apply' ? s.rulesets.filter((r) => r.lang === 'nft') : []));
+  const part = [...plan.nftRulesets, ...later].find(unsupported);
+  return part ? `the model does not read all of ${part.host}'s nft rules: ${part.refusal!.message}` : undefined;
+}
+
+/** host -> nft ruleset, for the model. */
+export function modelNft(plan: CasePlan): Map<string, NftRuleset> {
+  return new Map(plan.nftRulesets.flatMap((r) => (r.parsed ? [[r.host, r.parsed] as const] : [])));
+}
+
+/** The plan's rule sources in load order, host by host (what the kernel side loads, and repro.sh). */
+export type PlannedLoad = { kind: 'xt'; r: PlannedRuleset } | { kind: 'nft'; r: PlannedNft };
+export function plannedLoads(plan: CasePlan): PlannedLoad[] {
+  const hosts = [...new Set([...plan.rulesets, ...plan.otherRulesets, ...plan.nftRulesets].map((r) => r.host))];
+  return hosts.flatMap((h) =>
+    (plan.loadOrder.get(h) ?? LOAD_KINDS).flatMap((k): PlannedLoad[] => {
+      if (k === 'nft') return plan.nftRulesets.filter((r) => r.host === h).map((r) => ({ kind: 'nft' as const, r }));
+      const list = k === 'ruleset' ? plan.rulesets : plan.otherRulesets;
+      return list.filter((r) => r.host === h).map((r) => ({ kind: 'xt' as const, r }));
+    }),
+  );
 }
 
 /** host -> ruleset, for the model (each host's own flavor, or the other one). */
@@ -333,7 +408,9 @@ export async function withServices(
   const hosts = structuredClone(c.hosts ?? {});
   for (const [node, text] of Object.entries(await compileAll(svc.text!))) {
     const h = (hosts[node] ??= {});
-    if (h.ruleset === undefined) h.ruleset = text;
+    // nftables mode: the node's native nft (hosts.H.nft), loaded after any iptables rules the case has
+    if (mode === 'nftables') h.nft ??= text;
+    else h.ruleset ??= text;
   }
   for (const n of K8S_NODE.nodes) if (hosts[n.name]!.hairpin === undefined) hosts[n.name]!.hairpin = [...n.bridgePorts];
   const steps = await Promise.all(
@@ -347,10 +424,10 @@ export async function withServices(
 }
 
 /** What an implementation wrote in nftables mode: nft text the model reads (features outside its subset are
- *  left to the kernel); iptables-save text there is bad output. */
+ *  left to the kernel and the oracle: modelUnsupported); iptables-save text there is bad output. */
 function readNftOutput(rules: string, file: string): void {
   if (detectLanguage(rules) !== 'nft')
-    throw new InputErrorClass('invalid', 'nftables mode: the implementation wrote no nft ruleset (`nft -f` text)', {
+    throw new InputError('invalid', 'nftables mode: the implementation wrote no nft ruleset (`nft -f` text)', {
       file,
       line: 1,
       col: 1,

@@ -156,8 +156,8 @@ export interface RunOptions {
 /** The kernel lab as the paired loop's kernel side. */
 export function labSide(lab: PairedLab): KernelSide {
   return {
-    apply: (host, text, flavor, lang) =>
-      lang === 'nft' ? lab.kernel.applyNft(host, text) : lab.kernel.apply(host, text, flavor),
+    apply: (host, text, flavor) => lab.kernel.apply(host, text, flavor),
+    applyNft: (host, text) => lab.kernel.applyNft(host, text),
     probe: (p, o) => lab.kernel.probe(p, o),
     wait: (seconds) => new Promise((r) => setTimeout(r, seconds * 1000)),
     command: (cmd, file) => kernelCommand(lab.kernel, cmd, file),
@@ -284,7 +284,8 @@ export async function runPlanned(
   };
   const kernelWanted = opts.sides !== 'model' && !opts.kernelSkip;
   if (opts.sides !== 'model' && opts.kernelSkip) rep.skipReason = opts.kernelSkip;
-  // nft rules the model cannot evaluate: the kernel and the oracle judge, the model's column is skipped
+  // Services compiled into nft the model reads only in part: the kernel and the oracle judge, the model's
+  // column is skipped with the reason
   const modelGap = opts.sides !== 'kernel' ? modelUnsupported(plan) : undefined;
   if (modelGap) rep.skipReason = rep.skipReason ? `${rep.skipReason}; ${modelGap}` : modelGap;
   const modelSide = opts.sides !== 'kernel' && !modelGap;
@@ -304,8 +305,9 @@ export async function runPlanned(
         const refused = (await loadRulesets(plan, kernel)).find((a) => a.kernelRefusal !== undefined);
         if (refused) {
           const other = plan.otherRulesets.some((r) => r.host === refused.host && r.flavor === refused.flavor);
+          const what = refused.lang === 'nft' ? 'the nft ruleset' : other ? "the other backend's rules" : 'the ruleset';
           rep.kernelRefused = { host: refused.host, flavor: refused.flavor, stderr: refused.kernelRefusal! };
-          rep.error = `the kernel refused ${other ? "the other backend's rules" : 'the ruleset'} for ${refused.host} that the model accepted: ${refused.kernelRefusal}`;
+          rep.error = `the kernel refused ${what} for ${refused.host} that the model accepted: ${refused.kernelRefusal}`;
           rep.kernel = 'fail';
         } else {
           run = await runPlan(plan, { ...base, kernel });
