@@ -11,6 +11,7 @@ import {
   type Ruleset,
   type ModelLab,
   parseIp,
+  rulesetWarnings,
 } from '../model/index.ts';
 import { loadTopology, loadRulesets } from './load.ts';
 import { renderTrace, renderObservation } from '../conform/render.ts';
@@ -82,6 +83,8 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
     const net = loadTopology(topology);
     lab = makeLab(net, loadRulesets(values.ruleset, net));
   }
+  // rules naming interfaces or addresses the topology lacks: said first, the result may mislead otherwise
+  const warnings = [...lab.rulesets].flatMap(([host, rs]) => rulesetWarnings(lab.net, host, rs).map((w) => w.message));
   const probe: Probe = { from, ...parseTarget(positionals[0], positionals[1]) };
   if (values.src) probe.src = values.src;
   else if (values.snapshot !== undefined && parseIp(values.from) !== undefined) probe.src = values.from;
@@ -113,6 +116,7 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
         {
           probe,
           ...(notes.length ? { notes } : {}),
+          ...(warnings.length ? { warnings } : {}),
           results: results.map((r) => ({
             p: r.p,
             observation: r.value.observation,
@@ -131,6 +135,7 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
     return 0;
   }
   for (const n of notes) write(`snapshot: ${n}`);
+  for (const w of warnings) write(`warning: ${w}`);
   const show = (trace: Parameters<typeof renderTrace>[0]) =>
     write(values.diagram ? renderDiagramText(diagramOf(trace)) : renderTrace(trace));
   results.forEach((r, i) => {
