@@ -13,6 +13,7 @@ import { readFlags, cmdline, sidesOf, iptablesOrBothOf, proxyModeOf, type SidesA
 import type { ProxyMode } from '../kube/proxy-mode.ts';
 import { truthTable, failureDetails, summary, writeJson, writeJunit, writeOut } from './report.ts';
 import { runPage } from '../conform/html.ts';
+import { caseWarnings } from '../conform/case-warnings.ts';
 import { CHECK_USAGE } from './usage.ts';
 
 /** `--iptables both`: every case on iptables-nft, then on iptables-legacy; the two kernels are also
@@ -61,6 +62,8 @@ async function execute(
         `Services compiled by: ${impl.name} in ${mode} mode${iptables && mode === 'iptables' ? ` (loaded with iptables-${iptables})` : ''}`,
       ),
     );
+  // rules that name what the topology lacks: said before the results, which they would otherwise mislead
+  if (!json) for (const c of cases) for (const w of caseWarnings(c)) write(pc.yellow(`warning: ${c.name}: ${w}`));
   const kernelSkip = sides === 'model' ? undefined : await labSkipReason(runtime);
   // asked for by name, the Docker lab must run: its absence is an error that says what to do
   if (kernelSkip && runtime === 'docker') throw new DockerLabError(kernelSkip);

@@ -11,6 +11,7 @@ import {
   type Ruleset,
   type ModelLab,
   parseIp,
+  rulesetWarnings,
 } from '../model/index.ts';
 import { loadTopology, loadRulesets } from './load.ts';
 import { renderTrace, renderObservation } from '../conform/render.ts';
@@ -82,6 +83,8 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
     const net = loadTopology(topology);
     lab = makeLab(net, loadRulesets(values.ruleset, net));
   }
+  // rules naming interfaces or addresses the topology lacks: said first, the result may mislead otherwise
+  const warnings = [...lab.rulesets].flatMap(([host, rs]) => rulesetWarnings(lab.net, host, rs).map((w) => w.message));
   const probe: Probe = { from, ...parseTarget(positionals[0], positionals[1]) };
   if (values.src) probe.src = values.src;
   else if (values.snapshot !== undefined && parseIp(values.from) !== undefined) probe.src = values.from;
@@ -113,7 +116,16 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
         {
           probe,
           ...(notes.length ? { notes } : {}),
-          results: results.map((r) => ({ p: r.p, observation: r.value.observation, trace: r.value.trace })),
+          ...(warnings.length ? { warnings } : {}),
+          results: results.map((r) => ({
+            p: r.p,
+            observation: r.value.observation,
+            trace: r.value.trace,
+            // an indeterminate result: each possible branch's own trace (spec/semantics.md §10)
+            ...(r.value.branches
+              ? { branches: r.value.branches.map((b) => ({ observation: b.observation, trace: b.trace })) }
+              : {}),
+          })),
           ...(kernel ? { kernel } : {}),
         },
         null,
@@ -123,9 +135,21 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
     return 0;
   }
   for (const n of notes) write(`snapshot: ${n}`);
+  for (const w of warnings) write(`warning: ${w}`);
+  const show = (trace: Parameters<typeof renderTrace>[0]) =>
+    write(values.diagram ? renderDiagramText(diagramOf(trace)) : renderTrace(trace));
   results.forEach((r, i) => {
     if (results.length > 1) write(`\n── possibility ${i + 1} of ${results.length}, p=${r.p.toFixed(6)} ──`);
-    write(values.diagram ? renderDiagramText(diagramOf(r.value.trace)) : renderTrace(r.value.trace));
+    const branches = r.value.branches;
+    if (branches) {
+      // indeterminate: each branch the unknown rules allow, with its own path
+      branches.forEach((b, j) => {
+        write(`\n── branch ${j + 1} of ${branches.length} (what the unknown rules decide is assumed) ──`);
+        show(b.trace);
+        write(renderObservation(b.observation));
+      });
+      write('');
+    } else show(r.value.trace);
     write(renderObservation(r.value.observation, r.p));
   });
   if (kernel) {

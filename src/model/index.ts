@@ -68,6 +68,16 @@ export {
   type SnapshotRulesets,
   type FromSnapshotOptions,
 } from './net/from-snapshot.ts';
+export {
+  topologyFromIpJson,
+  checkIpCapture,
+  isIpCapture,
+  readSysctlText,
+  IP_JSON_HOST,
+  type IpJson,
+  type IpJsonTopology,
+} from './net/from-ip-json.ts';
+export { rulesetWarnings, type TopologyWarning } from './net/ruleset-warnings.ts';
 export { checkSnapshot, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot, type CommandRecord } from './net/snapshot.ts';
 export {
   makeLab,
