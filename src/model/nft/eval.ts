@@ -174,26 +174,23 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
     const r = chain.rules[ruleIndex]!;
     let ctMark = o.ctMark ?? env.ct?.mark ?? 0;
     let pkt = o.pkt;
-    let traced = false;
-    const hit = () => {
-      if (!traced) o = { ...o, trace: [...o.trace, { chain: chain.name, rule: ruleIndex }] };
-      traced = true;
-    };
+    // nft_do_chain traces a rule (NFT_TRACETYPE_RULE) once all its expressions ran without NFT_BREAK: a
+    // failed match or a lookup miss ends the rule untraced (the statements before it have acted)
+    const traced = (x: NftOutcome): NftOutcome => ({
+      ...x,
+      trace: [...x.trace, { chain: chain.name, rule: ruleIndex }],
+    });
     let next: Verdict | undefined;
-    let stop = false;
-    for (let i = 0; i < r.stmts.length && !stop; i++) {
+    let broke = false;
+    for (let i = 0; i < r.stmts.length && !broke && !next; i++) {
       const s = r.stmts[i]!;
-      if (s.k === 'match') {
-        const m = matches(s, t, pkt, env);
-        if (m === 'unknown') return void out.push({ ...o, verdict: 'unknown' });
-        if (!m) {
-          stop = true;
+      switch (s.k) {
+        case 'match': {
+          const m = matches(s, t, pkt, env);
+          if (m === 'unknown') return void out.push({ ...o, verdict: 'unknown' });
+          if (!m) broke = true;
           break;
         }
-        continue;
-      }
-      hit();
-      switch (s.k) {
         case 'counter':
         case 'log':
           break;
@@ -208,13 +205,12 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
         }
         case 'verdict':
           next = s.v;
-          stop = true;
           break;
         case 'nat':
         case 'masquerade':
-          return void out.push({ ...o, pkt, ctMark, verdict: 'accept', nat: s });
+          return void out.push(traced({ ...o, pkt, ctMark, verdict: 'accept', nat: s }));
         case 'reject':
-          return void out.push({ ...o, pkt, ctMark, verdict: 'drop', reject: s });
+          return void out.push(traced({ ...o, pkt, ctMark, verdict: 'drop', reject: s }));
         case 'vmap': {
           const els = s.map.kind === 'ref' ? (t.sets.get(s.map.name)?.elements ?? []) : s.map.elements;
           if (s.key.kind === 'numgen') {
@@ -223,39 +219,22 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
             for (let k = 0; k < mod; k++) {
               const el = els.find((e) => keyHas(e, [k + offset]));
               const branch: NftOutcome = { ...o, p: o.p / mod, pkt, ctMark };
-              if (!el)
-                run(
-                  t,
-                  stack.map((f) => ({ ...f })),
-                  branch,
-                  env,
-                  out,
-                  steps,
-                );
-              else
-                follow(
-                  t,
-                  stack.map((f) => ({ ...f })),
-                  branch,
-                  el.verdict!,
-                  env,
-                  out,
-                  steps,
-                );
+              const frames = stack.map((f) => ({ ...f }));
+              if (!el) run(t, frames, branch, env, out, steps);
+              else follow(t, frames, traced(branch), el.verdict!, env, out, steps);
             }
             return;
           }
           const xs = exprValues(s.key, pkt, env);
           if (xs === 'unknown') return void out.push({ ...o, verdict: 'unknown' });
           const el = xs === undefined ? undefined : els.find((e) => keyHas(e, xs));
-          if (el) {
-            next = el.verdict;
-            stop = true;
-          }
+          if (el) next = el.verdict;
+          else broke = true;
           break;
         }
       }
     }
+    if (!broke) o = traced(o);
     o = { ...o, pkt, ctMark };
     if (next) return follow(t, stack, o, next, env, out, steps);
   }
