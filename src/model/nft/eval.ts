@@ -90,6 +90,13 @@ function exprValues(e: Expr, pkt: Pkt, env: NftEnv): Atom[] | undefined | 'unkno
   return out;
 }
 
+/** What the model could not tell for an expression (for the trace and the indeterminate result). */
+function whyUnknown(e: Expr, pkt: Pkt, env: NftEnv): string {
+  const names = e.kind === 'concat' ? e.parts : e.kind === 'numgen' ? [] : [e.name];
+  const n = names.find((x) => field(selector(x), pkt, env) === 'unknown');
+  return n ? `nft ${n} of this packet` : 'nft expression';
+}
+
 /** Does a match statement hold for the packet? */
 export function matches(s: Extract<Stmt, { k: 'match' }>, t: NftTable, pkt: Pkt, env: NftEnv, rnd?: number): Tri {
   let xs: Atom[] | undefined | 'unknown';
@@ -121,6 +128,8 @@ export interface NftOutcome {
   p: number;
   /** the verdict, or 'unknown' when a match could not be decided */
   verdict: NftVerdict | 'unknown';
+  /** 'unknown': the rule whose match could not be decided, and why */
+  undecided?: NftRuleHit & { why: string };
   /** the rules whose statements ran, in order */
   trace: NftRuleHit[];
   pkt: Pkt;
@@ -187,7 +196,12 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
       switch (s.k) {
         case 'match': {
           const m = matches(s, t, pkt, env);
-          if (m === 'unknown') return void out.push({ ...o, verdict: 'unknown' });
+          if (m === 'unknown')
+            return void out.push({
+              ...o,
+              verdict: 'unknown',
+              undecided: { chain: chain.name, rule: ruleIndex, why: whyUnknown(s.left, pkt, env) },
+            });
           if (!m) broke = true;
           break;
         }
@@ -226,7 +240,12 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
             return;
           }
           const xs = exprValues(s.key, pkt, env);
-          if (xs === 'unknown') return void out.push({ ...o, verdict: 'unknown' });
+          if (xs === 'unknown')
+            return void out.push({
+              ...o,
+              verdict: 'unknown',
+              undecided: { chain: chain.name, rule: ruleIndex, why: whyUnknown(s.key, pkt, env) },
+            });
           const el = xs === undefined ? undefined : els.find((e) => keyHas(e, xs));
           if (el) next = el.verdict;
           else broke = true;
