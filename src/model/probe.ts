@@ -396,7 +396,12 @@ function recordOf(e: CtEntry): CtRecord {
 
 function observe(lab: ModelLab, world: World, end: Ending): Observation {
   const conntrack: Observation['conntrack'] = {};
-  for (const h of [...lab.ctEnabled].sort()) {
+  // a host whose rules no longer need conntrack keeps its entries until they expire (the rule's destroy
+  // calls nf_ct_netns_put, which unregisters the hooks, not the table: nf_conntrack_proto.c), so a host is
+  // listed while conntrack runs there or while it still holds entries
+  const live = (h: string) => world.hosts.get(h)!.ct.entries.some((e) => e.confirmed && e.expires > world.now);
+  const hosts = [...world.hosts.keys()].filter((h) => lab.ctEnabled.has(h) || live(h));
+  for (const h of hosts.sort()) {
     const st = world.hosts.get(h)!;
     conntrack[h] = st.ct.entries
       .filter((e) => e.confirmed && e.expires > world.now)
