@@ -28,6 +28,8 @@ import {
   type Observation,
   type IptablesFlavor,
   type Sysctls,
+  type LoadKind,
+  LOAD_KINDS,
 } from '../model/index.ts';
 import { quote } from '../model/index.ts';
 import { JsonChecker, loadJson, type JsonPath } from '../model/index.ts';
@@ -47,6 +49,12 @@ export interface HostSettings {
   backend?: IptablesFlavor;
   /** rules loaded with the other iptables backend after `ruleset`: both are evaluated (spec/semantics.md §2.3) */
   otherBackendRuleset?: string;
+  /** a native nft ruleset (`nft -f` text), loaded after the iptables rules unless `loadOrder` says otherwise */
+  nft?: string;
+  /** or a file with it, relative to the case file */
+  nftFile?: string;
+  /** the order the host loads its rule sources in: each of those given, once (spec/semantics.md §2.4) */
+  loadOrder?: LoadKind[];
   sysctls?: Partial<Sysctls>;
   /** bridge ports with hairpin mode on */
   hairpin?: string[];
@@ -299,7 +307,17 @@ function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoa
       const at = ['hosts', h];
       if (!hostNames.has(h))
         j.fail(at, `no such host in topology ${quote(base.name)} (hosts: ${[...hostNames].join(', ')})`);
-      const o = j.obj(v, at, ['ruleset', 'rulesetFile', 'backend', 'otherBackendRuleset', 'sysctls', 'hairpin']);
+      const o = j.obj(v, at, [
+        'ruleset',
+        'rulesetFile',
+        'backend',
+        'otherBackendRuleset',
+        'nft',
+        'nftFile',
+        'loadOrder',
+        'sysctls',
+        'hairpin',
+      ]);
       const s: HostSettings = {};
       if (o.ruleset !== undefined && o.rulesetFile !== undefined)
         j.fail([...at, 'rulesetFile'], 'give "ruleset" or "rulesetFile", not both');
@@ -311,6 +329,24 @@ function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoa
       if (o.backend !== undefined) s.backend = j.oneOf(o.backend, [...at, 'backend'], ['nft', 'legacy'] as const);
       if (o.otherBackendRuleset !== undefined)
         s.otherBackendRuleset = text(o.otherBackendRuleset, [...at, 'otherBackendRuleset']);
+      if (o.nft !== undefined && o.nftFile !== undefined)
+        j.fail([...at, 'nftFile'], 'give "nft" or "nftFile", not both');
+      if (o.nft !== undefined) s.nft = text(o.nft, [...at, 'nft']);
+      if (o.nftFile !== undefined) {
+        s.nftFile = j.str(o.nftFile, [...at, 'nftFile']);
+        s.nft = ref(o.nftFile, [...at, 'nftFile']);
+      }
+      if (o.loadOrder !== undefined) {
+        const given = LOAD_KINDS.filter(
+          (k) => (k === 'ruleset' ? s.ruleset : k === 'nft' ? s.nft : s.otherBackendRuleset) !== undefined,
+        );
+        const list = j
+          .arr(o.loadOrder, [...at, 'loadOrder'], 3)
+          .map((x, i) => j.oneOf(x, [...at, 'loadOrder', i], LOAD_KINDS));
+        if (list.length !== given.length || !given.every((k) => list.includes(k)))
+          j.fail([...at, 'loadOrder'], `must list each of the host's rule sources once: ${given.join(', ')}`);
+        s.loadOrder = list;
+      }
       if (o.sysctls !== undefined) s.sysctls = checkSysctls(j, o.sysctls, [...at, 'sysctls']);
       if (o.hairpin !== undefined)
         s.hairpin = j
@@ -532,7 +568,10 @@ export function caseTopology(c: CaseFile): TopologySpec {
 
 export const otherBackend = (b: IptablesFlavor | undefined): IptablesFlavor => (b === 'legacy' ? 'nft' : 'legacy');
 
-/** Cases with rules in both iptables backends at once need a fresh lab: legacy tables, once used, stay registered. */
+/** Cases with rules in both iptables backends, or nft beside iptables, need a fresh lab: legacy tables, once used,
+ *  stay registered, and hook registration order decides ties (spec/semantics.md §2.4). */
 export function mixesBackends(c: CaseFile): boolean {
-  return Object.values(c.hosts ?? {}).some((h) => h.otherBackendRuleset !== undefined);
+  return Object.values(c.hosts ?? {}).some(
+    (h) => h.otherBackendRuleset !== undefined || (h.nft !== undefined && h.ruleset !== undefined),
+  );
 }

@@ -68,14 +68,23 @@ export {
   type FromSnapshotOptions,
 } from './net/from-snapshot.ts';
 export { checkSnapshot, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot, type CommandRecord } from './net/snapshot.ts';
-export { makeLab, newWorld, cloneWorld, type ModelLab, type World } from './lab-model.ts';
+export {
+  makeLab,
+  newWorld,
+  cloneWorld,
+  LOAD_KINDS,
+  type ModelLab,
+  type World,
+  type LoadKind,
+  type LabRules,
+} from './lab-model.ts';
 export { KERNEL, type Semantics } from './semantics.ts';
 export { MUTATIONS, modelMutant, type Mutation, type ModelMutant } from './mutants.ts';
 export { sourceFor } from './path.ts';
 export { runProbe, type Probe, type ProbeRun, type ProbeProto } from './probe.ts';
 export type { Observation, Outcome, Weighted, DropPoint, ConntrackRecord, ErrorReport } from './observation.ts';
 export type { TraceEvent } from './trace.ts';
-export { parseNft, lintNft, printNft, detectLanguage, type NftRuleset } from './nft/index.ts';
+export { parseNft, parseNftCommands, lintNft, printNft, detectLanguage, type NftRuleset } from './nft/index.ts';
 export {
   SELECTORS as NFT_SELECTORS,
   DTYPES as NFT_DTYPES,

@@ -9,9 +9,12 @@ export type TraceEvent =
       kind: 'rule';
       host: string;
       hook: Hook;
-      table: TableName;
+      /** an iptables table, or an nft table as "family name" */
+      table: TableName | string;
       chain: string;
       rule: number | 'policy';
+      /** nft rules: the rule's handle */
+      handle?: number;
       matched: boolean;
       action: string;
       spec: string;
@@ -27,7 +30,7 @@ export type TraceEvent =
       host: string;
       reason: string;
       hook?: Hook;
-      table?: TableName;
+      table?: TableName | string;
       chain?: string;
       rule?: number | 'policy';
     }

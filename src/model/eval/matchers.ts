@@ -44,7 +44,7 @@ function ctStateOf(env: MatchEnv, p: Pkt): string {
   return env.ct?.state ?? 'INVALID';
 }
 
-function addrType(host: Host, a: U32, limitDev: string | undefined): string {
+export function addrType(host: Host, a: U32, limitDev: string | undefined): string {
   if (a === 0) return 'UNSPEC';
   if (a >>> 28 === 0xe) return 'MULTICAST';
   const owner = host.local.get(a);
