@@ -9,12 +9,16 @@ import { fileURLToPath } from 'node:url';
 export const SUITES_DIR = fileURLToPath(new URL('../../suites/', import.meta.url));
 
 /** Every case file below `dir` (JSON files; schemas and the fixtures/ inputs excluded), in a stable order. */
+/** Folders findCaseFiles does not walk into: fixtures, and the real-world corpus (its own runner,
+ *  `npm run realworld`: suites/realworld/README.md), whose rulesets may hold what the model lacks. */
+const NOT_SUITES = new Set(['fixtures', 'realworld']);
+
 export function findCaseFiles(dir: string = SUITES_DIR): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir).sort()) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) {
-      if (name !== 'fixtures') out.push(...findCaseFiles(p));
+      if (!NOT_SUITES.has(name)) out.push(...findCaseFiles(p));
     } else if (name.endsWith('.json') && !name.endsWith('.schema.json')) out.push(p);
   }
   return out;
@@ -35,7 +39,7 @@ import { quote } from '../model/index.ts';
 import { JsonChecker, loadJson, type JsonPath } from '../model/index.ts';
 import { limits, limitHint } from '../model/index.ts';
 import { parseIp, parseCidr } from '../model/index.ts';
-import { checkTopology, checkSysctls } from '../model/index.ts';
+import { checkTopology, checkSysctls, checkIpCapture, isIpCapture, topologyFromIpJson } from '../model/index.ts';
 import { ifNameProblem } from '../model/index.ts';
 import { readInputFile, readReference } from './input-files.ts';
 import type { ConntrackArgs } from '../lab/kernel-lab.ts';
@@ -234,7 +238,7 @@ function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoa
   const c = j.obj(
     raw,
     [],
-    ['$schema', 'name', 'description', 'tags', 'claim', 'services', 'topology', 'hosts', 'steps'],
+    ['$schema', 'name', 'description', 'tags', 'claim', 'services', 'topology', 'topologyFile', 'hosts', 'steps'],
   );
   const ref = (v: unknown, path: JsonPath) =>
     readReference(file, j.str(v, path, { max: 4096 }), path, j, [SUITES_DIR, ...(opts.allowPaths ?? [])]);
@@ -259,7 +263,20 @@ function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoa
   }
 
   // the topology first: hosts, steps and settings are checked against it
-  if (typeof c.topology === 'string') {
+  if (c.topologyFile !== undefined) {
+    // a topology file or an ip capture (one host's `ip -j` output: spec/snapshot.md), relative to the case
+    if (c.topology !== undefined) j.fail(['topologyFile'], 'give either "topology" or "topologyFile", not both');
+    const name = j.str(c.topologyFile, ['topologyFile'], { max: 4096 });
+    const text = ref(c.topologyFile, ['topologyFile']);
+    out.topology = loadJson(
+      text,
+      name,
+      (raw, tj) =>
+        isIpCapture(raw) ? topologyFromIpJson(checkIpCapture(raw, tj), { name }).spec : checkTopology(raw, tj),
+      'the topology file',
+    );
+  } else if (c.topology === undefined) out.topology = 'k8s-node';
+  else if (typeof c.topology === 'string') {
     if (!PRESETS.has(c.topology))
       j.fail(['topology'], `unknown preset ${quote(c.topology)} (known: ${[...PRESETS.keys()].join(', ')})`);
     out.topology = c.topology;

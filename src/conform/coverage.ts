@@ -27,7 +27,14 @@ export interface CoverageReport {
   zero: Record<CoverageKind, string[]>;
 }
 
-const OUTCOMES = ['delivered', 'refused', 'icmp-error', 'echo-reply', 'dropped'] as const satisfies readonly Outcome[];
+const OUTCOMES = [
+  'delivered',
+  'refused',
+  'icmp-error',
+  'echo-reply',
+  'dropped',
+  'indeterminate',
+] as const satisfies readonly Outcome[];
 // every outcome the observation record can carry is listed (a new one fails typechecking here)
 const _allOutcomes: [Exclude<Outcome, (typeof OUTCOMES)[number]>] extends [never] ? true : false = true;
 void _allOutcomes;

@@ -7,7 +7,9 @@ import type { Hook } from './rules/types.ts';
 import type { Host, Iface } from './net/topology.ts';
 import { lookupRoute, selectSource, type RouteResult } from './net/routing.ts';
 import type { CtEntry } from './conntrack.ts';
-import { traverse, type NatRequest, type TraverseHooks } from './eval/chains.ts';
+import { traverse, type NatRequest, type TraverseHooks, type TableVerdict } from './eval/chains.ts';
+import { printRuleSpec } from './rules/print.ts';
+import type { UnknownRule } from './observation.ts';
 import type { MatchEnv } from './eval/matchers.ts';
 import { type Pkt, type CtRef, type HostState, formatPkt } from './eval/packet.ts';
 import type { ModelLab, World } from './lab-model.ts';
@@ -40,7 +42,9 @@ export type Arrival =
       rule?: number | 'policy';
     }
   | { kind: 'rejected'; host: string; pkt: Pkt; with: string; ct: CtRef | undefined }
-  | { kind: 'no-route'; host: string };
+  | { kind: 'no-route'; host: string }
+  /** an unmodelled target took the packet: what happens next is unknown (spec/semantics.md §10) */
+  | { kind: 'unknown'; host: string; rule: UnknownRule };
 
 /** A packet at one hook of one host. */
 export interface HookSite {
@@ -91,6 +95,10 @@ export class PathRun {
     readonly world: World,
     readonly choose: (p: number, label: string) => boolean,
     readonly verbose = false,
+    /** an unknown rule's answer in this branch (both are followed: probe.ts) */
+    readonly decide: (rule: UnknownRule) => boolean = () => {
+      throw new Error('internal: an unknown rule reached with no way to follow both answers');
+    },
   ) {}
 
   private host(name: string): Host {
@@ -128,6 +136,36 @@ export class PathRun {
     return { onRule: (hit) => this.emit({ kind: 'rule', host: hn, hook, ...hit }) };
   }
 
+  /** A question the rule being evaluated cannot answer: an inert rule's answer cannot matter (it is taken
+   *  as "no match"); otherwise both answers are followed (spec/semantics.md §10). */
+  private ask(hn: string, hook: Hook, env: MatchEnv, why: string): boolean {
+    const cr = env.rule;
+    if (!cr) throw new Error('internal: an unknown match outside a rule');
+    const rule: UnknownRule = {
+      host: hn,
+      hook,
+      table: cr.table,
+      chain: cr.chain,
+      rule: cr.index + 1,
+      spec: printRuleSpec(cr.rule),
+      why,
+    };
+    if (cr.inert) {
+      this.emit({ kind: 'unknown', branch: 'no effect', ...rule });
+      return false;
+    }
+    const answer = this.decide(rule);
+    this.emit({ kind: 'unknown', branch: answer ? 'matches' : 'does not match', ...rule });
+    return answer;
+  }
+
+  /** An unmodelled target (or an nft chain the model cannot decide) took the packet: its fate is unknown. */
+  private fateUnknown(hn: string, hook: Hook, table: string, v: Extract<TableVerdict, { kind: 'unknown' }>): Arrival {
+    const rule: UnknownRule = { host: hn, hook, table, chain: v.chain, rule: v.rule, spec: v.spec, why: v.why };
+    this.emit({ kind: 'unknown', branch: 'fate unknown', ...rule });
+    return { kind: 'unknown', host: hn, rule };
+  }
+
   private ruleDrop(hn: string, hook: Hook, table: string, chain: string, rule: number | 'policy'): Arrival {
     const reason = `${table} ${chain} ${rule === 'policy' ? 'policy DROP' : `rule ${rule} DROP`}`;
     this.emit({ kind: 'drop', host: hn, reason, hook, table, chain, rule });
@@ -151,6 +189,7 @@ export class PathRun {
         if (l.kind === 'xt') {
           const v = traverse(l.rs.get('nat')!, s.hook, p, env, this.traverseHooks(s.host, s.hook), this.verbose);
           if (v.kind === 'drop') return this.ruleDrop(s.host, s.hook, 'nat', v.chain, v.rule);
+          if (v.kind === 'unknown') return this.fateUnknown(s.host, s.hook, 'nat', v);
           if (v.kind === 'nat') {
             req = v.nat;
             break;
@@ -272,6 +311,7 @@ export class PathRun {
       now: this.world.now,
       choose: this.choose,
       ruleId: '',
+      unknown: (why) => this.ask(hn, hook, env, why),
     };
     for (const entry of this.hooksOf(hn).hooks[hook]) {
       switch (entry.kind) {
@@ -297,6 +337,7 @@ export class PathRun {
           const step = entry.table;
           const v = traverse(entry.rs.get(step)!, hook, p, env, this.traverseHooks(hn, hook), this.verbose);
           if (v.kind === 'drop') return { ok: false, arrival: this.ruleDrop(hn, hook, step, v.chain, v.rule) };
+          if (v.kind === 'unknown') return { ok: false, arrival: this.fateUnknown(hn, hook, step, v) };
           if (v.kind === 'reject') {
             this.emit({
               kind: 'drop',

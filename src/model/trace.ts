@@ -1,6 +1,9 @@
 // The trace every evaluation returns: what happened, in order, on which host,
 // hook, table, chain and rule (spec/semantics.md §9).
 import type { Hook, TableName } from './rules/types.ts';
+import type { UnknownRule } from './observation.ts';
+
+export type UnknownBranch = 'matches' | 'does not match' | 'no effect' | 'fate unknown';
 
 export type TraceEvent =
   | { kind: 'stage'; name: string; packet: string }
@@ -25,6 +28,9 @@ export type TraceEvent =
   | { kind: 'hop'; from: string; to: string }
   | { kind: 'bridge'; host: string; bridge: string; what: string }
   | { kind: 'choice'; label: string; p: number; taken: boolean }
+  /** a rule the model cannot evaluate (spec/semantics.md §10): which answer this branch follows, or that
+   *  the answer cannot matter (the rule is inert), or that its target took the packet somewhere unknown */
+  | ({ kind: 'unknown'; branch: UnknownBranch } & UnknownRule)
   | {
       kind: 'drop';
       host: string;

@@ -52,14 +52,14 @@ test('a case is counted by option, match, target, sysctl value, step kind, topol
   expect(r.counts.topology['hairpin veth-pod2 off']).toBe(1);
   expect(r.counts.outcome).toEqual({ delivered: 3, dropped: 1 });
   // the zero lists: what the model implements minus what was counted
-  expect(r.zero.outcome).toEqual(['refused', 'icmp-error', 'echo-reply']);
+  expect(r.zero.outcome).toEqual(['refused', 'icmp-error', 'echo-reply', 'indeterminate']);
   expect(r.zero.target).toContain('MASQUERADE');
   expect(r.zero.target).not.toContain('DNAT');
   expect(r.zero.step).toContain('wait');
   expect(r.zero.topology).toContain('iptables nft');
   const text = renderCoverage(r);
-  expect(text).toMatch(/outcome: 2 of 5 exercised/);
-  expect(text).toMatch(/never: refused, icmp-error, echo-reply/);
+  expect(text).toMatch(/outcome: 2 of 6 exercised/);
+  expect(text).toMatch(/never: refused, icmp-error, echo-reply, indeterminate/);
   expect(renderCoverage(r, { markdown: true })).toMatch(/^\| kind \| exercised/);
 });
 
