@@ -138,6 +138,9 @@ export async function judgePlanAgainstMutant(
   for await (const r of pairedRun(plan, { kernel, ...(semantics ? { semantics } : {}) })) {
     probes += r.kernel?.length ?? 0;
     for (const k of r.kernel ?? []) outcomes.push(k.outcome);
+    // where the stand-in itself cannot say what the kernel does (an unsupported rule decided), there is
+    // nothing to compare: a kernel always gives a definite outcome
+    if (r.kernel?.some((k) => k.outcome === 'indeterminate')) continue;
     for (const f of judgeDifference(r.step, r))
       if (f.judge === 'difference') diffs.push({ step: r.step.label, diff: f.diff });
   }
