@@ -174,6 +174,22 @@ const KIND_TEXT: Record<KindName, () => fc.Arbitrary<string[]>> = {
       .oneof(fc.integer({ min: 0, max: 8 }).map(String), pick(['info', 'debug', 'warn', 'emerg', 'panic', 'x']))
       .map((s) => [s]),
   ctDir: () => pick(['ORIGINAL', 'REPLY', 'original', 'reply', 'both']).map((s) => [s]),
+  limitRate: () =>
+    fc
+      .oneof(
+        {
+          weight: 6,
+          arbitrary: fc
+            .tuple(
+              fc.integer({ min: 1, max: 12000 }),
+              pick(['', '/s', '/sec', '/second', '/m', '/min', '/hour', '/h', '/day', '/MIN']),
+            )
+            .map(([n, u]) => `${n}${u}`),
+        },
+        { weight: 1, arbitrary: pick(['0/sec', '5/x', '3/', '5abc/sec', '20000/s', '-1/s']) },
+      )
+      .map((s) => [s]),
+  plenMask: () => fc.oneof(fc.integer({ min: 0, max: 33 }).map(String), pick(['128', '129', 'x'])).map((s) => [s]),
   uidRange: () => idText(['root', 'nobody', 'daemon', 'nosuchuser']).map((s) => [s]),
   gidRange: () => idText(['root', 'nogroup', 'users', 'nosuchgroup']).map((s) => [s]),
   mac: () =>

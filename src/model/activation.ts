@@ -1,7 +1,8 @@
 // When connection tracking runs in a namespace (spec/semantics.md §4.1).
 import type { Ruleset } from './rules/types.ts';
 
-const CT_MATCHES = new Set(['conntrack', 'state']);
+// connmark_mt_check and connlimit_mt_check call nf_ct_netns_get too (spec/modules.md)
+const CT_MATCHES = new Set(['conntrack', 'state', 'connmark', 'connlimit']);
 // NOTRACK and CT --notrack do not take a conntrack reference (xt_CT.c: notrack_chk, xt_ct_tg_check)
 const CT_TARGETS = new Set(['CONNMARK', 'DNAT', 'SNAT', 'MASQUERADE', 'REDIRECT']);
 
@@ -17,6 +18,14 @@ export function needsConntrack(rs: Ruleset): boolean {
       for (const r of c.rules) {
         if (r.matches.some((m) => CT_MATCHES.has(m.name))) return true;
         if (r.target?.kind === 'ext' && CT_TARGETS.has(r.target.ext.name)) return true;
+        // xt_ct_tg_check: every CT but --notrack (a helper, a zone, or none) takes the reference
+        if (
+          r.target?.kind === 'ext' &&
+          r.target.ext.name === 'CT' &&
+          !r.target.ext.opaque &&
+          !r.target.ext.opts.some((o) => o.name === '--notrack')
+        )
+          return true;
       }
     }
   }

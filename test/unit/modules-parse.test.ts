@@ -193,6 +193,97 @@ const PRINTED: readonly (readonly [TableName, string, string, string])[] = [
   ['filter', 'OUTPUT', '-j LOG --log-level debug', '-j LOG --log-level 7'],
 ];
 
+const LIMITS: readonly (readonly [string, string])[] = [
+  ['--limit 3/min --limit-burst 7', '--limit 3/min --limit-burst 7'],
+  ['--limit 5/sec', '--limit 5/sec'],
+  ['', '--limit 3/hour'],
+  ['--limit 100/hour', '--limit 100/hour'],
+  ['--limit 7/s', '--limit 7/sec'],
+  ['--limit 1000/s', '--limit 1000/sec'],
+  ['--limit 10000/sec', '--limit 10000/sec'],
+  ['--limit 5/m', '--limit 5/min'],
+  ['--limit 5/h', '--limit 5/hour'],
+  ['--limit 5/d', '--limit 5/day'],
+  ['--limit 5', '--limit 5/sec'],
+  ['--limit 5abc/sec', '--limit 5/sec'],
+  ['--limit 7/min', '--limit 7/min'],
+  ['--limit 1000/hour', '--limit 1000/hour'],
+  ['--limit 13/day', '--limit 13/day'],
+  ['--limit 2/day', '--limit 2/day'],
+  ['--limit 1/hour --limit-burst 1000', '--limit 1/hour --limit-burst 1000'],
+  ['--limit 3/MIN', '--limit 3/min'],
+];
+for (const [input, printed] of LIMITS)
+  for (const [t, c, i, p] of [
+    ['filter', 'INPUT', `-m limit ${input} -j ACCEPT`.replace('  ', ' '), `-m limit ${printed} -j ACCEPT`],
+  ] as const)
+    (PRINTED as (readonly [TableName, string, string, string])[]).push([t, c, i, p]);
+(PRINTED as (readonly [TableName, string, string, string])[]).push(
+  [
+    'filter',
+    'INPUT',
+    '-m connlimit --connlimit-above 0 -j ACCEPT',
+    '-m connlimit --connlimit-above 0 --connlimit-mask 32 --connlimit-saddr -j ACCEPT',
+  ],
+  [
+    'filter',
+    'INPUT',
+    '-m connlimit --connlimit-upto 5 --connlimit-mask 0 -j ACCEPT',
+    '-m connlimit --connlimit-upto 5 --connlimit-mask 0 --connlimit-saddr -j ACCEPT',
+  ],
+  [
+    'filter',
+    'INPUT',
+    '-m connlimit --connlimit-above 5 --connlimit-mask 33 -j ACCEPT',
+    '-m connlimit --connlimit-above 5 --connlimit-mask 32 --connlimit-saddr -j ACCEPT',
+  ],
+  [
+    'filter',
+    'INPUT',
+    '-m connlimit ! --connlimit-above 5 -j ACCEPT',
+    '-m connlimit --connlimit-upto 5 --connlimit-mask 32 --connlimit-saddr -j ACCEPT',
+  ],
+  [
+    'filter',
+    'INPUT',
+    '-m connlimit ! --connlimit-upto 5 -j ACCEPT',
+    '-m connlimit --connlimit-above 5 --connlimit-mask 32 --connlimit-saddr -j ACCEPT',
+  ],
+  [
+    'filter',
+    'INPUT',
+    '-m connlimit --connlimit-upto 2 --connlimit-mask 24 --connlimit-daddr -j ACCEPT',
+    '-m connlimit --connlimit-upto 2 --connlimit-mask 24 --connlimit-daddr -j ACCEPT',
+  ],
+  ['filter', 'INPUT', '-m socket --nowildcard -j ACCEPT', '-m socket --nowildcard -j ACCEPT'],
+  ['filter', 'INPUT', '-m socket -j ACCEPT', '-m socket -j ACCEPT'],
+  [
+    'mangle',
+    'PREROUTING',
+    '-m socket --transparent --nowildcard --restore-skmark -j ACCEPT',
+    '-m socket --transparent --nowildcard --restore-skmark -j ACCEPT',
+  ],
+  ['mangle', 'PREROUTING', '-m rpfilter -j DROP', '-m rpfilter -j DROP'],
+  [
+    'mangle',
+    'PREROUTING',
+    '-m rpfilter --loose --validmark --accept-local --invert -j DROP',
+    '-m rpfilter --loose --validmark --accept-local --invert -j DROP',
+  ],
+  [
+    'filter',
+    'INPUT',
+    '-m mac --mac-source 00:11:22:AA:bb:cc -j ACCEPT',
+    '-m mac --mac-source 00:11:22:aa:bb:cc -j ACCEPT',
+  ],
+  [
+    'filter',
+    'INPUT',
+    '-m mac ! --mac-source 0:1:2:3:4:5 -j ACCEPT',
+    '-m mac ! --mac-source 00:01:02:03:04:05 -j ACCEPT',
+  ],
+);
+
 // [table, chain, input, flavors that refuse it]
 const REFUSED: readonly (readonly [TableName, string, string, readonly IptablesFlavor[]])[] = [
   ['filter', 'OUTPUT', '-m owner -j ACCEPT', ['nft', 'legacy']],
@@ -232,6 +323,30 @@ const REFUSED: readonly (readonly [TableName, string, string, readonly IptablesF
   ['raw', 'PREROUTING', '-j CT --helper ftp', ['nft', 'legacy']],
   ['raw', 'PREROUTING', '-p udp -j CT --helper ftp', ['nft', 'legacy']],
   ['raw', 'PREROUTING', '! -p tcp -j CT --helper ftp', ['nft', 'legacy']],
+  ['filter', 'INPUT', '-m limit --limit 20000/sec -j ACCEPT', ['nft', 'legacy']],
+  ['filter', 'INPUT', '-m limit --limit 5/x -j ACCEPT', ['nft', 'legacy']],
+  ['filter', 'INPUT', '-m limit --limit 0/sec -j ACCEPT', ['nft', 'legacy']],
+  ['filter', 'INPUT', '-m limit --limit-burst 10001 -j ACCEPT', ['nft', 'legacy']],
+  ['filter', 'INPUT', '-m limit ! --limit 5/sec -j ACCEPT', ['nft', 'legacy']],
+  ['filter', 'INPUT', '-m limit --limit 3/sec/ -j ACCEPT', ['nft', 'legacy']],
+  ['filter', 'INPUT', '-m limit --limit 3/ -j ACCEPT', ['nft', 'legacy']],
+  ['filter', 'INPUT', '-m limit --limit 1/day -j ACCEPT', ['legacy']],
+  ['filter', 'INPUT', '-m limit --limit-burst 0 -j ACCEPT', ['legacy']],
+  ['filter', 'INPUT', '-m connlimit --connlimit-saddr -j ACCEPT', ['nft', 'legacy']],
+  [
+    'filter',
+    'INPUT',
+    '-m connlimit --connlimit-above 2 --connlimit-saddr --connlimit-daddr -j ACCEPT',
+    ['nft', 'legacy'],
+  ],
+  ['filter', 'INPUT', '-m connlimit --connlimit-above 2 --connlimit-upto 3 -j ACCEPT', ['nft', 'legacy']],
+  ['filter', 'INPUT', '-m socket ! --transparent -j ACCEPT', ['nft', 'legacy']],
+  ['filter', 'OUTPUT', '-m socket -j DROP', ['nft', 'legacy']],
+  ['mangle', 'PREROUTING', '-m rpfilter ! --loose -j DROP', ['nft', 'legacy']],
+  ['filter', 'INPUT', '-m rpfilter -j ACCEPT', ['nft', 'legacy']],
+  ['filter', 'INPUT', '-m mac --mac-source 0:1:2:3:4 -j DROP', ['nft', 'legacy']],
+  ['filter', 'INPUT', '-m mac --mac-source 000:1:2:3:4:5 -j DROP', ['nft', 'legacy']],
+  ['filter', 'OUTPUT', '-m mac --mac-source 00:01:02:03:04:05 -j ACCEPT', ['nft', 'legacy']],
 ];
 
 describe.each(['nft', 'legacy'] as const)('modules on iptables-%s', (backend) => {

@@ -51,13 +51,13 @@ describe('every probe is visible', () => {
       } else expect(p.why).toBeTruthy();
     }
     expect(r.probes.some((p) => p.status === 'skipped' && /already failed/.test(p.why!))).toBe(true);
-    // lb2's rate limit (-m limit, not modelled) decides its probes: sent, the model indeterminate, naming the rule
+    // lb2's rate limit (-m hashlimit, not modelled) decides its probes: sent, the model indeterminate, naming the rule
     const hinged = r.probes.filter((p) => p.model === 'indeterminate');
     expect(hinged.length).toBeGreaterThan(0);
     for (const p of hinged) {
       expect(p.service).toBe('default/lb2');
       expect(p.indeterminate).toMatch(
-        /delivered.*decided by nat KUBE-SVC-LBYPAOV3RZZSNGQI rule 2 \(match module "limit"\)/,
+        /delivered.*decided by nat KUBE-SVC-LBYPAOV3RZZSNGQI rule 2 \(match module "hashlimit"\)/,
       );
     }
   });

@@ -33,7 +33,19 @@ function pktTypeOf(p: Pkt, env: MatchEnv): number {
   return 0;
 }
 
+/** A module whose decision rests on what the lab cannot pin: both answers are followed (spec/semantics.md §10). */
+const open =
+  (why: string): Builder =>
+  () =>
+  (_p, env) =>
+    env.unknown(why);
+
 export const MODULE_MATCHERS: Record<string, Builder> = {
+  limit: open('limit: the token bucket refills with time the lab cannot pin'),
+  connlimit: open("connlimit: the count of the host's connections is not followed"),
+  socket: open('socket: the socket lookup is not modelled'),
+  rpfilter: open('rpfilter: the reverse route lookup is not modelled'),
+  mac: open("mac: the lab's interfaces get random MAC addresses"),
   owner: (ext) => {
     // xt_owner.c owner_mt, with info->match = the options given and info->invert = the negated ones
     const given = ext.opts.filter((o) => o.name !== '--suppl-groups');

@@ -103,6 +103,84 @@ export const MODULE_EXTENSIONS: readonly ExtensionDesc[] = [
     check: (e) => (has(e, '--match-set') ? undefined : "You must specify `--match-set' with proper arguments"),
   },
   {
+    // xt_mac.c: the Ethernet source address of the received frame
+    name: 'mac',
+    type: 'match',
+    options: [{ name: '--mac-source', kind: 'mac', negatable: true }],
+    check: (e) => (has(e, '--mac-source') ? undefined : 'mac: option "--mac-source" must be specified'),
+    hooks: ['PREROUTING', 'INPUT', 'FORWARD'],
+  },
+  {
+    // xt_limit.c limit_mt: a token bucket (burst, refilled by the jiffies that passed): when it matches
+    // depends on time the lab cannot pin, so the model leaves it open (spec/modules.md)
+    name: 'limit',
+    type: 'match',
+    options: [
+      { name: '--limit', kind: 'limitRate', fill: 12000000 },
+      { name: '--limit-burst', kind: 'uint', range: [0, 10000], fill: 5, omitWhen: (v) => v === 5 },
+    ],
+    // limit_mt_check (x_tables; iptables-nft turns limit into nft's own limit, which takes these): a zero
+    // burst, or a burst whose credit overflows 32 bits (user2credits(avg * burst) < user2credits(avg))
+    ruleCheck: (r, backend) => {
+      if (backend !== 'legacy') return undefined;
+      for (const m of r.matches) {
+        if (m.name !== 'limit') continue;
+        const avg = opt(m, '--limit')?.value as number;
+        const burst = (opt(m, '--limit-burst')?.value as number | undefined) ?? 5;
+        if (burst === 0 || (avg * burst) % 2 ** 32 < avg)
+          return 'xt_limit: Overflow, try lower (the kernel refuses it)';
+      }
+      return undefined;
+    },
+  },
+  {
+    // xt_connlimit.c: counts the host's connections from (to) the masked address: not followed here
+    name: 'connlimit',
+    type: 'match',
+    options: [
+      { name: '--connlimit-upto', kind: 'uint', negatable: true, group: 'connlimit' },
+      { name: '--connlimit-above', kind: 'uint', negatable: true, group: 'connlimit' },
+      { name: '--connlimit-mask', kind: 'plenMask', fill: 32 },
+      { name: '--connlimit-saddr', kind: 'flag', group: 'connlimit-dir', fill: true },
+      { name: '--connlimit-daddr', kind: 'flag', group: 'connlimit-dir' },
+    ],
+    // "! --connlimit-above N" is "--connlimit-upto N" and the other way round (libxt_connlimit)
+    normalize: (opts) =>
+      opts.map((o) =>
+        o.neg && (o.name === '--connlimit-above' || o.name === '--connlimit-upto')
+          ? { ...o, neg: false, name: o.name === '--connlimit-above' ? '--connlimit-upto' : '--connlimit-above' }
+          : o,
+      ),
+    check: (e) =>
+      has(e, '--connlimit-above') || has(e, '--connlimit-upto')
+        ? undefined
+        : 'You must specify "--connlimit-above" or "--connlimit-upto".',
+  },
+  {
+    // xt_socket.c: a local socket for the packet's tuple: not followed here
+    name: 'socket',
+    type: 'match',
+    hooks: ['PREROUTING', 'INPUT'],
+    options: [
+      { name: '--transparent', kind: 'flag' },
+      { name: '--nowildcard', kind: 'flag' },
+      { name: '--restore-skmark', kind: 'flag' },
+    ],
+  },
+  {
+    // xt_rpfilter.c: a reverse route lookup: not followed here; raw and mangle PREROUTING only (rpfilter_check)
+    name: 'rpfilter',
+    type: 'match',
+    tables: ['raw', 'mangle'],
+    hooks: ['PREROUTING'],
+    options: [
+      { name: '--loose', kind: 'flag' },
+      { name: '--validmark', kind: 'flag' },
+      { name: '--accept-local', kind: 'flag' },
+      { name: '--invert', kind: 'flag' },
+    ],
+  },
+  {
     // xt_iprange.c iprange_mt4: inclusive address ranges
     name: 'iprange',
     type: 'match',

@@ -61,7 +61,8 @@ export interface ExtensionDesc {
   /** checks that depend on the hook the rule is reached from, made by the extension's checkentry: iptables-nft
    *  makes them only in a built-in chain itself (measured) */
   hookCheck?: (ext: ExtInstance, hook: Hook) => string | undefined;
-  /** checks on the whole rule (x_tables hands the target the rule's matches: xt_TCPMSS find_syn_match) */
+  /** checks on the whole rule that depend on the flavor (x_tables hands a target the rule's matches: xt_TCPMSS
+   *  find_syn_match; iptables-nft turns some matches into nft expressions with other limits) */
   ruleCheck?: (rule: Rule, backend: IptablesFlavor) => string | undefined;
   /** a target that can end traversal (ACCEPT/DROP/STOLEN semantics), for documentation and arbitraries */
   verdict?: boolean;

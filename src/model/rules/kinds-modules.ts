@@ -225,7 +225,68 @@ const ipAddr: Kind<U32> = {
   arb: (fc) => fc.nat({ max: 0xffffffff }),
 };
 
+/** libxt_limit: rates are kept as the average period in 1/XT_LIMIT_SCALE (10000) of a second. */
+const LIMIT_UNITS: readonly (readonly [string, number])[] = [
+  ['day', 10000 * 24 * 60 * 60],
+  ['hour', 10000 * 60 * 60],
+  ['min', 10000 * 60],
+  ['sec', 10000],
+];
+/** libxt_limit parse_rate: N[/second|minute|hour|day, any case-insensitive prefix]; N as atoi reads it. */
+const limitRate: Kind<number> = {
+  arity: 1,
+  parse: ([t]) => {
+    const slash = t!.indexOf('/');
+    let mult = 1;
+    if (slash >= 0) {
+      const u = t!.slice(slash + 1).toLowerCase();
+      const unit = [
+        ['second', 1],
+        ['minute', 60],
+        ['hour', 3600],
+        ['day', 86400],
+      ].find(([n]) => u !== '' && (n as string).startsWith(u));
+      if (!unit) return err(`bad rate "${t}"'`);
+      mult = unit[1] as number;
+    }
+    const m = /^[ \t\n\v\f\r]*([+-]?\d+)/.exec(t!);
+    const r = m ? Number(m[1]) : 0;
+    if (r === 0 || !Number.isSafeInteger(r)) return err(`bad rate "${t}"'`);
+    // atoi into a uint32_t: a negative rate is huge, and the period rounds to 0
+    const period = r < 0 ? 0 : Math.floor((10000 * mult) / r);
+    if (period === 0) return err(`Rate too fast "${t}"`);
+    return period;
+  },
+  // print_rate: the largest unit that still divides well
+  print: (v) => {
+    let i = 1;
+    for (; i < LIMIT_UNITS.length; i++) {
+      const mult = LIMIT_UNITS[i]![1];
+      if (v > mult || Math.floor(mult / v) < mult % v) break;
+    }
+    const [name, mult] = LIMIT_UNITS[i - 1]!;
+    return [`${Math.floor(mult / v)}/${name}`];
+  },
+  arb: (fc) =>
+    fc
+      .tuple(fc.integer({ min: 1, max: 100 }), fc.constantFrom(10000, 600000, 36000000))
+      .map(([r, mult]) => Math.floor(mult / r)),
+};
+
+/** connlimit --connlimit-mask: a prefix length read for any family (up to 128); IPv4 keeps at most 32. */
+const plenMask: Kind<number> = {
+  arity: 1,
+  parse: ([t]) => {
+    const n = parseCNumber(t!, 128);
+    return n === undefined ? err(`bad prefix length "${t}"`) : Math.min(n, 32);
+  },
+  print: (v) => [`${v}`],
+  arb: (fc) => fc.integer({ min: 0, max: 32 }),
+};
+
 export const MODULE_KINDS = {
+  limitRate,
+  plenMask,
   uidRange: idRange(USERS),
   gidRange: idRange(GROUPS),
   mac,

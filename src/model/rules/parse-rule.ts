@@ -530,6 +530,10 @@ export function parseRuleSpec(input: readonly Token[], ctx: RuleContext): Rule[]
       ),
     };
   }
+  for (const p of pending) {
+    const why = p.desc.ruleCheck?.(base, ctx.backend ?? 'nft');
+    if (why) throw new InputError('invalid', why, posAt(ctx, p.col));
+  }
   if (base.target?.kind === 'ext') {
     const d = targetDesc(base.target.ext.name);
     const why = d?.ruleCheck?.(base, ctx.backend ?? 'nft');

@@ -174,6 +174,11 @@ export function validateTable(t: Table, backend: IptablesFlavor, file: string, p
       for (const m of r.matches) {
         const d = matchDesc(m.name);
         if (!d) continue;
+        // a checkentry's table test (xt_rpfilter rpfilter_check), made in every chain
+        if (d.tables && !d.tables.includes(t.name)) {
+          fail(new InputError('invalid', `${d.name} match is only valid in the ${d.tables.join('/')} table`, at(r)));
+          continue;
+        }
         for (const h of hooks) {
           if (d.hooks && !d.hooks.includes(h)) {
             fail(
