@@ -29,6 +29,7 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
     'shrink-time': { type: 'string', default: '120s' },
     timeout: { type: 'string', default: FUZZ_PROBE_TIMEOUT },
     services: { type: 'boolean', default: false },
+    labs: { type: 'string', default: '1' },
     runtime: { type: 'string' },
     backend: { type: 'string' },
   });
@@ -56,6 +57,7 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
       ...(iptables ? { backend: iptables } : {}),
       ...(replay ? { replay } : {}),
       shrinkSeconds: parseDuration(values['shrink-time']),
+      labs: intOf('--labs', values.labs, 1),
       onProgress: (p) => {
         const now = performance.now();
         if (tty) process.stderr.write(`\r\x1b[K${bar(p, runs)}`);
