@@ -95,7 +95,7 @@ export interface Verdict {
 
 /** Differences of an indeterminate possibility's branch from the kernel: an exact branch is compared field by
  *  field; an open one (an unmodelled target took the packet) admits any observation with one of its outcomes. */
-function compareBranch(branch: Observation, kernel: Observation): FieldDiff[] {
+export function compareBranch(branch: Observation, kernel: Observation): FieldDiff[] {
   const ind = branch.indeterminate;
   if (!ind) return compareObservation(branch, kernel);
   return kernel.outcome !== 'indeterminate' && ind.outcomes.includes(kernel.outcome)
