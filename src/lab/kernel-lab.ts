@@ -22,6 +22,7 @@ import { AgentClient, type AgentProbeResult, type RunResult } from './agent-clie
 import { parseConntrack } from './conntrack-parse.ts';
 import { flowEntries, type WireEntry, type WireTuple } from './conntrack-flow.ts';
 import { countersOf, movedRules, type RuleCount } from './counters.ts';
+import { NFTRACE_RULESET, parseTrace, type TraceSegment } from './nftrace.ts';
 
 /** Long enough for any round trip between namespaces on a loaded 2-core machine
  *  (well under 1 ms normally), shorter than TCP's first SYN retransmission (1 s),
@@ -82,11 +83,15 @@ export interface KernelProbeOptions {
   /** read the probe's own conntrack entries after it (default true): looked up by tuple, so a probe costs
    *  the same however many entries the lab holds (the whole table: `conntrack()`) */
   conntrack?: boolean;
+  /** read the kernel's rule trace of the hosts traced with `enableNftrace` (nftrace.ts) */
+  nftrace?: boolean;
 }
 
 export interface KernelObservation extends Observation {
   /** rules whose packet counters moved, per host (with `counters`) */
   rulesHit?: RuleCount[];
+  /** the kernel's nft rule trace, per traced host (with `nftrace`) */
+  nftrace?: Record<string, TraceSegment[]>;
   note?: string;
 }
 
@@ -98,6 +103,8 @@ export class KernelLab {
   readonly agents = new Map<string, AgentClient>();
   /** host -> backend -> tables restored with it (both backends may hold rules at once) */
   private readonly applied = new Map<string, Map<IptablesFlavor, TableName[]>>();
+  /** hosts whose packets carry the nftrace bit (enableNftrace) */
+  private readonly traced = new Set<string>();
   readonly timeoutMs: number;
   private down_ = false;
   net: Network;
@@ -411,7 +418,17 @@ export class KernelLab {
     return out;
   }
 
+  /** Sets the nftrace bit on every packet of `host` (a table of its own at the lowest priority), so that
+   *  probes with `nftrace` read the kernel's rule trace. reset() removes it with the rest. */
+  async enableNftrace(host: string): Promise<void> {
+    const r = await this.applyNft(host, NFTRACE_RULESET);
+    if (!r.ok) throw new LabCommandError(['nft', '-f', '-'], r.code, r.stderr);
+    this.traced.add(host);
+  }
+
   async probe(p: Probe, opts: KernelProbeOptions = {}): Promise<KernelObservation> {
+    const traced = opts.nftrace ? [...this.traced] : [];
+    await Promise.all(traced.map((h) => this.agent(h).request('trace-start')));
     const before = opts.counters ? await this.allCounters() : undefined;
     const r = await this.agent(p.from).request<AgentProbeResult>('probe', {
       proto: p.proto,
@@ -444,6 +461,10 @@ export class KernelLab {
       droppedAt: null,
     };
     if (r.note) obs.note = r.note;
+    if (traced.length) {
+      const lines = await Promise.all(traced.map((h) => this.agent(h).request<string[]>('trace-stop')));
+      obs.nftrace = Object.fromEntries(traced.map((h, i) => [h, parseTrace(lines[i]!)]));
+    }
     if (before) {
       const after = await this.allCounters();
       const hit = movedRules(before, after);
@@ -500,6 +521,7 @@ export class KernelLab {
           await a.run(['iptables-legacy-restore'], empty);
         }
         this.applied.delete(h);
+        this.traced.delete(h);
         this.dirty.delete(h);
         await a.request('recent-flush');
         await a.run(['conntrack', '-F']);
