@@ -69,6 +69,12 @@ export function compareObservation(model: Observation, kernel: Observation): Fie
     }
     if (!ok) diffs.push({ field: `conntrack.${h}`, model: m, kernel: k });
   }
+  // a model stand-in for the kernel (a mutant) may be indeterminate too: then what is open must be the same
+  if (
+    (model.indeterminate || kernel.indeterminate) &&
+    JSON.stringify(model.indeterminate) !== JSON.stringify(kernel.indeterminate)
+  )
+    diffs.push({ field: 'indeterminate', model: model.indeterminate ?? null, kernel: kernel.indeterminate ?? null });
   const md = model.droppedAt;
   const kd = kernel.droppedAt;
   if (
@@ -109,7 +115,7 @@ export function judge(model: readonly Weighted<Observation>[], kernel: Observati
   let best: FieldDiff[] | undefined;
   for (const m of model) {
     const ind = m.value.indeterminate;
-    if (ind) {
+    if (ind && !kernel.indeterminate) {
       for (const [branch, b] of ind.possible.entries()) {
         const d = compareBranch(b, kernel);
         if (d.length === 0) return { matched: m, diffs: [], indeterminate: { branch } };
