@@ -28,12 +28,13 @@ import {
   type Observation,
   type IptablesFlavor,
   type Sysctls,
+  type IfaceSysctls,
 } from '../model/index.ts';
 import { quote } from '../model/index.ts';
 import { JsonChecker, loadJson, type JsonPath } from '../model/index.ts';
 import { limits, limitHint } from '../model/index.ts';
 import { parseIp, parseCidr } from '../model/index.ts';
-import { checkTopology, checkSysctls } from '../model/index.ts';
+import { checkTopology, checkSysctls, checkIfaceSysctls } from '../model/index.ts';
 import { ifNameProblem } from '../model/index.ts';
 import { readInputFile, readReference } from './input-files.ts';
 import type { ConntrackArgs } from '../lab/kernel-lab.ts';
@@ -50,6 +51,8 @@ export interface HostSettings {
   sysctls?: Partial<Sysctls>;
   /** bridge ports with hairpin mode on */
   hairpin?: string[];
+  /** per-interface sysctls (net.ipv4.conf.IFACE.*), by interface name */
+  ifaceSysctls?: Record<string, Partial<IfaceSysctls>>;
 }
 
 export type Expectation = Partial<Pick<Observation, 'outcome' | 'responder' | 'icmp' | 'replyFrom'>> & {
@@ -299,7 +302,15 @@ function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoa
       const at = ['hosts', h];
       if (!hostNames.has(h))
         j.fail(at, `no such host in topology ${quote(base.name)} (hosts: ${[...hostNames].join(', ')})`);
-      const o = j.obj(v, at, ['ruleset', 'rulesetFile', 'backend', 'otherBackendRuleset', 'sysctls', 'hairpin']);
+      const o = j.obj(v, at, [
+        'ruleset',
+        'rulesetFile',
+        'backend',
+        'otherBackendRuleset',
+        'sysctls',
+        'hairpin',
+        'ifaceSysctls',
+      ]);
       const s: HostSettings = {};
       if (o.ruleset !== undefined && o.rulesetFile !== undefined)
         j.fail([...at, 'rulesetFile'], 'give "ruleset" or "rulesetFile", not both');
@@ -316,6 +327,16 @@ function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoa
         s.hairpin = j
           .arr(o.hairpin, [...at, 'hairpin'], 256)
           .map((x, i) => j.str(x, [...at, 'hairpin', i], { grammar: ifNameProblem }));
+      if (o.ifaceSysctls !== undefined) {
+        const per = j.obj(o.ifaceSysctls, [...at, 'ifaceSysctls']);
+        // fromEntries: an own property even for a name such as "__proto__"
+        s.ifaceSysctls = Object.fromEntries(
+          Object.entries(per).map(([name, conf]) => {
+            j.str(name, [...at, 'ifaceSysctls', name], { grammar: ifNameProblem });
+            return [name, checkIfaceSysctls(j, conf, [...at, 'ifaceSysctls', name])];
+          }),
+        );
+      }
       hosts[h] = s;
     }
   }
@@ -512,7 +533,7 @@ function checkErrorExpect(j: JsonChecker, v: unknown, path: JsonPath): Partial<E
   return out;
 }
 
-/** The case's topology with its per-host settings (sysctls, hairpin, backend) applied. */
+/** The case's topology with its per-host settings (sysctls, hairpin, interface sysctls, backend) applied. */
 export function caseTopology(c: CaseFile): TopologySpec {
   const base: TopologySpec = typeof c.topology === 'string' ? PRESETS.get(c.topology)!() : structuredClone(c.topology);
   const j: JsonChecker = new JsonChecker(c.file ?? '<case>');
@@ -526,6 +547,11 @@ export function caseTopology(c: CaseFile): TopologySpec {
       if (!iface?.master) j.fail(['hosts', h, 'hairpin', i], `${quote(port)} is not a bridge port of ${quote(h)}`);
       iface.hairpin = true;
     });
+    for (const [name, conf] of Object.entries(s.ifaceSysctls ?? {})) {
+      const iface = host.ifaces.find((x) => x.name === name);
+      if (!iface) j.fail(['hosts', h, 'ifaceSysctls', name], `no interface ${quote(name)} on ${quote(h)}`);
+      iface.sysctls = { ...iface.sysctls, ...conf };
+    }
   }
   return base;
 }

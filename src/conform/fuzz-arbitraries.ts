@@ -12,6 +12,7 @@ import { InputError } from '../model/index.ts';
 import type { CaseFile } from './case-file.ts';
 import { probeArb } from './probe-arbitraries.ts';
 import { optionText } from './arbitraries.ts';
+import { reachArb, withRules, type ReachDraw } from './reach-arbitraries.ts';
 
 const LAB_CIDRS = [
   '10.244.0.0/16',
@@ -220,6 +221,8 @@ export interface CaseDraw {
   /** rules in the other iptables backend at the same time (spec/semantics.md §2.3); mostly none */
   otherRules?: RuleDraw[];
   probes: ReturnType<typeof probeArb> extends fc.Arbitrary<infer P> ? P[] : never;
+  /** the corners drawn on purpose (reach-arbitraries.ts): sysctls, REJECT, NAT, REJECT behind the NAT */
+  reach?: ReachDraw | undefined;
 }
 
 export function caseDrawArb(
@@ -241,11 +244,13 @@ export function caseDrawArb(
           { weight: 1, arbitrary: fc.array(ruleArb, { minLength: 1, maxLength: 3 }) },
         ),
     probes: fc.array(probeArb(), { minLength: 1, maxLength: opts.maxProbes ?? 5 }),
+    // two cases in three; shrinks to none
+    reach: fc.option(reachArb(), { nil: undefined, freq: 3 }),
   });
 }
 
 export function caseFromDraw(d: CaseDraw, name = 'fuzz case'): CaseFile {
-  const ruleset = rulesetFrom(d.rules, d.backend);
+  const ruleset = withRules(rulesetFrom(d.rules, d.backend), d.reach?.node ?? []);
   const hairpin = [...(d.hairpin1 ? ['veth-pod1'] : []), ...(d.hairpin2 ? ['veth-pod2'] : [])];
   const node: NonNullable<CaseFile['hosts']>[string] = {
     backend: d.backend,
@@ -255,5 +260,14 @@ export function caseFromDraw(d: CaseDraw, name = 'fuzz case'): CaseFile {
   const other = rulesetFrom(d.otherRules ?? [], d.backend === 'legacy' ? 'nft' : 'legacy');
   if (other) node.otherBackendRuleset = other;
   if (hairpin.length) node.hairpin = hairpin;
-  return { name, tags: ['fuzz'], topology: 'k8s-node', hosts: { node }, steps: d.probes.map((p) => ({ ...p })) };
+  const hosts: NonNullable<CaseFile['hosts']> = { node };
+  if (d.reach) {
+    node.sysctls = { ...node.sysctls, ...d.reach.sysctls.node };
+    const own = Object.entries(d.reach.sysctls.nodeIfaces).filter(([, v]) => Object.keys(v).length > 0);
+    if (own.length) node.ifaceSysctls = Object.fromEntries(own);
+    hosts.node2 = { sysctls: { ...d.reach.sysctls.node2 } };
+    const r = d.reach.remote;
+    if (r) hosts[r.host] = { ...hosts[r.host], backend: d.backend, ruleset: withRules('', r.rules) };
+  }
+  return { name, tags: ['fuzz'], topology: 'k8s-node', hosts, steps: d.probes.map((p) => ({ ...p })) };
 }

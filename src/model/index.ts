@@ -11,7 +11,7 @@ export {
   type JsonObject,
 } from './json.ts';
 export { limits, limitHint, LIMIT_ENV, type Limits } from './limits.ts';
-export { checkTopology, checkSysctls } from './net/check-topology.ts';
+export { checkTopology, checkSysctls, checkIfaceSysctls } from './net/check-topology.ts';
 export { ifNameProblem, hostNameProblem } from './net/names.ts';
 export {
   parseRuleset,
@@ -49,11 +49,14 @@ export {
 } from './ip.ts';
 export {
   compileTopology,
+  ifaceConf,
+  DEFAULT_SYSCTLS,
   type TopologySpec,
   type HostSpec,
   type Network,
   type Host,
   type Sysctls,
+  type IfaceSysctls,
 } from './net/topology.ts';
 export { PRESETS, k8sNode } from './net/presets.ts';
 export {
