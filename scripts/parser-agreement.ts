@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { measureAgreement } from '../src/conform/parser-agreement.ts';
-import type { Backend } from '../src/model/rules/types.ts';
+import type { IptablesFlavor } from '../src/model/rules/types.ts';
 
 const { values } = parseArgs({
   options: {
@@ -14,7 +14,7 @@ const { values } = parseArgs({
     json: { type: 'string' },
   },
 });
-const backends: Backend[] = values.backend === 'both' ? ['nft', 'legacy'] : [values.backend as Backend];
+const backends: IptablesFlavor[] = values.backend === 'both' ? ['nft', 'legacy'] : [values.backend as IptablesFlavor];
 const out: unknown[] = [];
 for (const b of backends) {
   const t0 = Date.now();

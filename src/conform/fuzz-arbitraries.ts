@@ -6,25 +6,22 @@ import fc from 'fast-check';
 import { EXTENSIONS, type ExtensionDesc } from '../model/index.ts';
 import { KINDS, type Kind, type KindName, type OptValue, type NumRange, type NatRange } from '../model/index.ts';
 import { TABLE_HOOKS, type TableName, type IptablesFlavor } from '../model/index.ts';
-import { parseCidr, parseIp } from '../model/index.ts';
+import { parseCidr, parseIp, K8S_NODE } from '../model/index.ts';
 import { parseSave } from '../model/index.ts';
 import { InputError } from '../model/index.ts';
 import type { CaseFile } from './case-file.ts';
 import { probeArb } from './probe-arbitraries.ts';
 import { optionText } from './arbitraries.ts';
-import { reachArb, withRules, type ReachDraw } from './reach-arbitraries.ts';
+import { reachArb, reachSteps, resolveAll, type ReachDraw } from './reach-arbitraries.ts';
+import { cornerArb, withRules, type CornerDraw } from './corner-arbitraries.ts';
 
+// the preset's networks and addresses (one source: model/net/preset-facts.ts), virtual IPs, loopback
 const LAB_CIDRS = [
-  '10.244.0.0/16',
-  '10.244.1.0/24',
-  '10.244.1.11',
-  '10.244.1.12',
-  '10.244.2.13',
-  '192.168.50.20',
-  '192.168.50.10',
+  K8S_NODE.clusterCIDR,
+  ...K8S_NODE.subnets,
+  ...K8S_NODE.addresses,
   '10.96.0.0/12',
   '10.96.0.100',
-  '10.0.2.0/24',
   '127.0.0.0/8',
 ].map((c) => parseCidr(c)!);
 const LAB_PORTS: NumRange[] = [
@@ -35,7 +32,10 @@ const LAB_PORTS: NumRange[] = [
   [1, 1024],
   [8000, 9999],
 ];
-const ENDPOINTS = ['10.244.1.11', '10.244.1.12', '10.244.2.13', '192.168.50.10', '10.244.1.1'];
+const ENDPOINTS = [...K8S_NODE.pods.map((p) => p.ip), ...K8S_NODE.nodes[0]!.addresses];
+const [POD_A, POD_B] = [K8S_NODE.pods[0]!, K8S_NODE.pods[1]!];
+const CLIENT = K8S_NODE.others[0]!.ip;
+const NODE_IP = K8S_NODE.nodes[0]!.addresses[0]!;
 
 /** Values that make rules meet the lab's traffic; kinds without a lab pool use their own arbitrary. */
 function valueArb(kind: KindName): fc.Arbitrary<OptValue> {
@@ -124,6 +124,8 @@ const TABLES: TableName[] = ['filter', 'nat', 'mangle', 'raw', 'security'];
 export interface RuleDraw {
   table: TableName;
   chain: number;
+  /** the chain by name (reach-arbitraries.ts), instead of `chain` */
+  chainName?: string;
   src?: string;
   dst?: string;
   proto?: string;
@@ -138,8 +140,8 @@ export const ruleArb: fc.Arbitrary<RuleDraw> = fc.oneof(
         {
           table: fc.constant(table),
           chain: fc.nat({ max: 6 }),
-          src: fc.constantFrom('10.244.0.0/16', '10.244.1.11', '192.168.50.20', '! -s 10.244.0.0/16'),
-          dst: fc.constantFrom('10.96.0.100', '10.244.1.12', '192.168.50.10', '10.244.0.0/16'),
+          src: fc.constantFrom(K8S_NODE.clusterCIDR, POD_A.ip, CLIENT, `! -s ${K8S_NODE.clusterCIDR}`),
+          dst: fc.constantFrom('10.96.0.100', POD_B.ip, NODE_IP, K8S_NODE.clusterCIDR),
           proto: fc.constantFrom('tcp', 'udp', 'icmp'),
           match: matchArb,
           target: targetArbFor(table),
@@ -151,7 +153,8 @@ export const ruleArb: fc.Arbitrary<RuleDraw> = fc.oneof(
 );
 
 /** The built-in chains a target may be in (descriptor hooks), plus the user chains. */
-function chainOf(r: RuleDraw): string {
+export function chainOf(r: RuleDraw): string {
+  if (r.chainName) return r.chainName;
   const name = /^-j (\S+)/.exec(r.target)?.[1];
   const hooks = EXTENSIONS.find((d) => d.type === 'target' && d.name === name)?.hooks;
   const builtin = TABLE_HOOKS[r.table].filter((h) => !hooks || hooks.includes(h));
@@ -171,7 +174,7 @@ function protoFor(r: RuleDraw): string | undefined {
   return proto;
 }
 
-function ruleText(r: RuleDraw): string {
+export function ruleText(r: RuleDraw): string {
   const parts: string[] = [];
   if (r.src) parts.push(r.src.startsWith('!') ? r.src : `-s ${r.src}`);
   if (r.dst) parts.push(`-d ${r.dst}`);
@@ -183,7 +186,7 @@ function ruleText(r: RuleDraw): string {
 }
 
 /** The rule alone, in its chain, as iptables-restore would take it (U2 may not jump to itself). */
-function acceptedAlone(r: RuleDraw, backend: IptablesFlavor): boolean {
+export function acceptedAlone(r: RuleDraw, backend: IptablesFlavor): boolean {
   const chain = chainOf(r);
   if (chain === 'U2' && /-[jg] U[12]\b/.test(r.target)) return false;
   if (chain === 'U1' && /-[jg] U1\b/.test(r.target)) return false;
@@ -196,14 +199,20 @@ function acceptedAlone(r: RuleDraw, backend: IptablesFlavor): boolean {
   }
 }
 
-/** iptables-save text from rule draws: the rules that are valid alone, grouped by table. */
-export function rulesetFrom(rules: readonly RuleDraw[], backend: IptablesFlavor): string {
+/** iptables-save text from rule draws: the rules that are valid alone, grouped by table; built-in chains'
+ *  policies ACCEPT unless `policies` says DROP (keys "table CHAIN"). */
+export function rulesetFrom(
+  rules: readonly RuleDraw[],
+  backend: IptablesFlavor,
+  policies: ReadonlySet<string> = new Set(),
+): string {
   const kept = rules.filter((r) => acceptedAlone(r, backend));
   const out: string[] = [];
   for (const t of TABLES) {
     const mine = kept.filter((r) => r.table === t);
     if (!mine.length) continue;
-    out.push(`*${t}`, ...TABLE_HOOKS[t].map((c) => `:${c} ACCEPT [0:0]`), ':U1 - [0:0]', ':U2 - [0:0]');
+    const policy = (c: string) => (policies.has(`${t} ${c}`) ? 'DROP' : 'ACCEPT');
+    out.push(`*${t}`, ...TABLE_HOOKS[t].map((c) => `:${c} ${policy(c)} [0:0]`), ':U1 - [0:0]', ':U2 - [0:0]');
     for (const r of mine) out.push(`-A ${chainOf(r)} ${ruleText(r)}`);
     out.push('COMMIT');
   }
@@ -221,8 +230,10 @@ export interface CaseDraw {
   /** rules in the other iptables backend at the same time (spec/semantics.md §2.3); mostly none */
   otherRules?: RuleDraw[];
   probes: ReturnType<typeof probeArb> extends fc.Arbitrary<infer P> ? P[] : never;
-  /** the corners drawn on purpose (reach-arbitraries.ts): sysctls, REJECT, NAT, REJECT behind the NAT */
+  /** rules, probes and mid-case steps that meet on purpose (reach-arbitraries.ts); shrinks to none */
   reach?: ReachDraw | undefined;
+  /** sysctls, REJECT everywhere it loads, NAT in every nat chain, REJECT behind the NAT (corner-arbitraries.ts) */
+  corners?: CornerDraw | undefined;
 }
 
 export function caseDrawArb(
@@ -244,14 +255,18 @@ export function caseDrawArb(
           { weight: 1, arbitrary: fc.array(ruleArb, { minLength: 1, maxLength: 3 }) },
         ),
     probes: fc.array(probeArb(), { minLength: 1, maxLength: opts.maxProbes ?? 5 }),
-    // two cases in three; shrinks to none
     reach: fc.option(reachArb(), { nil: undefined, freq: 3 }),
+    // one case in two; shrinks to none
+    corners: fc.option(cornerArb(), { nil: undefined, freq: 2 }),
   });
 }
 
 export function caseFromDraw(d: CaseDraw, name = 'fuzz case'): CaseFile {
-  const ruleset = withRules(rulesetFrom(d.rules, d.backend), d.reach?.node ?? []);
-  const hairpin = [...(d.hairpin1 ? ['veth-pod1'] : []), ...(d.hairpin2 ? ['veth-pod2'] : [])];
+  const reach = d.reach ? resolveAll(d.reach.recipes, d.reach.palette) : undefined;
+  const nodeRules = reach ? [...d.rules, ...reach.node] : d.rules;
+  const ruleset = withRules(rulesetFrom(nodeRules, d.backend, new Set(reach?.policies)), d.corners?.node ?? []);
+  const [port1, port2] = K8S_NODE.nodes[0]!.bridgePorts;
+  const hairpin = [...(d.hairpin1 ? [port1!] : []), ...(d.hairpin2 ? [port2!] : [])];
   const node: NonNullable<CaseFile['hosts']>[string] = {
     backend: d.backend,
     sysctls: { ip_forward: d.ipForward, bridge_nf_call_iptables: d.brNf, route_localnet: d.routeLocalnet },
@@ -261,13 +276,18 @@ export function caseFromDraw(d: CaseDraw, name = 'fuzz case'): CaseFile {
   if (other) node.otherBackendRuleset = other;
   if (hairpin.length) node.hairpin = hairpin;
   const hosts: NonNullable<CaseFile['hosts']> = { node };
-  if (d.reach) {
-    node.sysctls = { ...node.sysctls, ...d.reach.sysctls.node };
-    const own = Object.entries(d.reach.sysctls.nodeIfaces).filter(([, v]) => Object.keys(v).length > 0);
+  if (reach?.node2.length) hosts.node2 = { backend: d.backend, ruleset: rulesetFrom(reach.node2, d.backend) };
+  if (d.corners) {
+    node.sysctls = { ...node.sysctls, ...d.corners.sysctls.node };
+    const own = Object.entries(d.corners.sysctls.nodeIfaces).filter(([, v]) => Object.keys(v).length > 0);
     if (own.length) node.ifaceSysctls = Object.fromEntries(own);
-    hosts.node2 = { sysctls: { ...d.reach.sysctls.node2 } };
-    const r = d.reach.remote;
-    if (r) hosts[r.host] = { ...hosts[r.host], backend: d.backend, ruleset: withRules('', r.rules) };
+    hosts.node2 = { ...hosts.node2, sysctls: { ...d.corners.sysctls.node2 } };
+    const r = d.corners.remote;
+    if (r) {
+      const h = hosts[r.host] ?? {};
+      hosts[r.host] = { ...h, backend: d.backend, ruleset: withRules(h.ruleset ?? '', r.rules) };
+    }
   }
-  return { name, tags: ['fuzz'], topology: 'k8s-node', hosts, steps: d.probes.map((p) => ({ ...p })) };
+  const steps = d.reach ? reachSteps(d.reach, d.probes, nodeRules, d.backend) : d.probes.map((p) => ({ ...p }));
+  return { name, tags: ['fuzz'], topology: 'k8s-node', hosts, steps };
 }

@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { IptablesFlavor as Backend, TableName } from '../model/index.ts';
+import type { IptablesFlavor, TableName } from '../model/index.ts';
 
 /** Where a rule is put: directly in a built-in chain, or in its own user chain (jumped to from `via`, or not). */
 export interface RulePlacement {
@@ -90,7 +90,7 @@ function attribute(save: string, items: readonly RuleItem[]): string[][] {
   return out;
 }
 
-async function runBatch(backend: Backend, table: TableName, text: string) {
+async function runBatch(backend: IptablesFlavor, table: TableName, text: string) {
   const counters = text.includes('nfacct') ? NFACCT_NAMES : [];
   return execa('unshare', ['-n', 'sh', '-c', SCRIPT, 'sh', backend, table, ...counters], {
     input: text,
@@ -107,7 +107,7 @@ const SINGLES = [
 
 /** Each item alone, all in one namespace and one shell: cheap refusals (no iptables-save, no node per rule). */
 async function singles(
-  backend: Backend,
+  backend: IptablesFlavor,
   items: readonly RuleItem[],
 ): Promise<({ ok: true } | { ok: false; message: string })[]> {
   const dir = mkdtempSync(join(tmpdir(), 'nfc-parser-'));
@@ -134,7 +134,7 @@ async function singles(
  * the rest, and those that loaded after all, go in batches read back with iptables-save.
  */
 export async function judgeWithIptables(
-  backend: Backend,
+  backend: IptablesFlavor,
   items: readonly RuleItem[],
   likelyRefused: readonly boolean[] = [],
 ): Promise<OracleVerdict[]> {
@@ -159,7 +159,7 @@ export async function judgeWithIptables(
 }
 
 async function narrow(
-  backend: Backend,
+  backend: IptablesFlavor,
   table: TableName,
   all: readonly RuleItem[],
   idx: number[],

@@ -4,6 +4,7 @@
 // objects), so that the parser's refusals are judged too (spec/nft.md §6).
 import fc from 'fast-check';
 import {
+  K8S_NODE,
   NFT_SELECTORS,
   NFT_DTYPES,
   NFT_NAMED_PRIORITIES,
@@ -18,7 +19,7 @@ import {
 type Family = 'ip' | 'inet';
 const HOOKS: readonly NftHook[] = ['prerouting', 'input', 'forward', 'output', 'postrouting'];
 
-const ADDRS = ['10.0.0.1', '10.0.0.2', '10.96.0.10', '192.168.1.1', '172.16.5.4', '10.244.1.12', '127.0.0.1'];
+const ADDRS = ['10.0.0.1', '10.0.0.2', '10.96.0.10', '192.168.1.1', '172.16.5.4', K8S_NODE.pods[1]!.ip, '127.0.0.1'];
 const PORTS = [22, 53, 80, 443, 8080, 9090, 30080];
 const IFNAMES = ['eth0', 'cni0', 'lo', 'veth1', 'eth*'];
 

@@ -2,14 +2,14 @@
 // `lint` (parse + canonical print) and by real iptables-restore + iptables-save,
 // and the two must agree on acceptance and on the canonical text (spec/iptables.md §8).
 import fc from 'fast-check';
-import { parseSave, printRuleSpec, InputError, type IptablesFlavor as Backend } from '../model/index.ts';
+import { parseSave, printRuleSpec, InputError, type IptablesFlavor } from '../model/index.ts';
 import { judgeWithIptables, TARGET_CHAIN, type OracleVerdict, type RuleItem } from './iptables-oracle.ts';
 import { ruleItem } from './rule-text-arb.ts';
 
 export type LintVerdict = { ok: true; rules: string[] } | { ok: false; message: string; unsupported: boolean };
 
 /** What `lint` makes of one item, placed exactly as the oracle places it. */
-export function lintItem(item: RuleItem, backend: Backend): LintVerdict {
+export function lintItem(item: RuleItem, backend: IptablesFlavor): LintVerdict {
   const chain = item.builtin ?? 'R0';
   const lines = [`*${item.table}`, `:${TARGET_CHAIN} - [0:0]`];
   if (!item.builtin) lines.push(':R0 - [0:0]');
@@ -35,7 +35,7 @@ export interface Disagreement {
 }
 
 export interface AgreementReport {
-  backend: Backend;
+  backend: IptablesFlavor;
   checked: number;
   agreed: number;
   /** rules both sides accepted */
@@ -49,7 +49,7 @@ export function agrees(l: LintVerdict, o: OracleVerdict): 'accept' | 'text' | un
   return undefined;
 }
 
-export async function compareItems(backend: Backend, items: readonly RuleItem[]): Promise<AgreementReport> {
+export async function compareItems(backend: IptablesFlavor, items: readonly RuleItem[]): Promise<AgreementReport> {
   const lints = items.map((item) => lintItem(item, backend));
   // lint's verdict only decides how iptables is asked (alone or in a batch), never the answer
   const verdicts = await judgeWithIptables(
@@ -78,7 +78,7 @@ export function sampleItems(n: number, seed: number): RuleItem[] {
 
 /** Runs `n` generated rules in batches of `batch` per restore call, `parallel` namespaces at a time. */
 export async function measureAgreement(
-  backend: Backend,
+  backend: IptablesFlavor,
   n: number,
   seed: number,
   batch = 200,

@@ -1,249 +1,568 @@
-// The corners of the packet path a campaign must reach (issue 14 §1), drawn on purpose rather than left to
-// the descriptor-driven rules: the sysctls the path reads (both nodes, and the node's interfaces), REJECT in every chain where it
-// loads (filter INPUT, FORWARD, OUTPUT and a user chain called from them) with every --reject-with, NAT in
-// every nat chain (DNAT in PREROUTING and OUTPUT, SNAT and MASQUERADE in POSTROUTING and INPUT), and REJECT
-// on a host behind the NAT, so that ICMP errors and resets (RELATED packets) cross a NATed path. The
-// addresses and ports are the probes' own (probe-arbitraries.ts), so that most probes meet these rules.
-// Records and tuples only (no chain), so that shrinking reaches small cases.
+// Reach (issue 14 §1 and §4): what independent random rules and probes almost never produce, drawn on purpose.
+// - A small palette per case (a Service address, two endpoints, a port, a protocol) shared by the rules and
+//   the probes, so that NAT, filters, marks, jumps and probes meet: a DNAT's endpoint is what a filter
+//   matches on and what a probe goes to.
+// - Recipes for the packet path's decisions: DNAT (with statistic in both modes, --random), SNAT/MASQUERADE,
+//   filters in any table and hook (conntrack states, NOTRACK, REJECT), jumps and gotos into user chains
+//   with rules after them, a mark set on one host and tested on another, DROP policies.
+// - Probes aimed at the palette, repeated (statistic --mode nth is judged on each repetition: the sequence).
+// - Steps between probes: -D, -R, -I n on the current rules (typed iptables steps), conntrack -F/-D, and
+//   restores that fail part-way (a valid table and an invalid one, in either order), each followed by the
+//   probe before it again, so that the verdict and the conntrack table after the change are observed.
+// Everything here is a plain record (no chain), so that fast-check shrinks it towards nothing.
 import fc from 'fast-check';
-import { REJECT_TYPES, type TableName, type Sysctls, type IfaceSysctls } from '../model/index.ts';
-import { VIRTUAL_IPS, PORTS } from './probe-arbitraries.ts';
+import {
+  K8S_NODE,
+  TABLE_HOOKS,
+  type IptablesFlavor,
+  type NodeFacts,
+  type Probe,
+  type TableName,
+} from '../model/index.ts';
+import type { ProbeStep, Step } from './case-file.ts';
+import { LAB_HOSTS, VIRTUAL_IPS } from './probe-arbitraries.ts';
+import { acceptedAlone, chainOf, ruleText, rulesetFrom, type RuleDraw } from './fuzz-arbitraries.ts';
 
-/** One rule in a chain of a table, as the text after `-A CHAIN`. */
-export interface ReachRule {
-  table: TableName;
-  chain: string;
-  spec: string;
-  /** put before the drawn rules of the chain (else after) */
-  first: boolean;
-}
-
-/** The node's and node2's settings, beyond what the base draw varies. */
-export interface ReachSysctls {
-  node: Pick<Sysctls, 'rp_filter' | 'accept_local'>;
-  node2: Pick<Sysctls, 'ip_forward' | 'rp_filter' | 'route_localnet' | 'bridge_nf_call_iptables'>;
-  /** the node's interfaces' own settings (net.ipv4.conf.IFACE.*), over the host's */
-  nodeIfaces: Partial<Record<'cni0' | 'eth0' | 'eth1', Partial<IfaceSysctls>>>;
-}
-
-export interface ReachDraw {
-  sysctls: ReachSysctls;
-  /** REJECT and NAT rules for the node */
-  node: ReachRule[];
-  /** REJECT rules on one host behind (or in front of) the node's NAT */
-  remote?: { host: RemoteHost; rules: ReachRule[] };
-}
-
-type RemoteHost = 'node2' | 'pod1' | 'pod2' | 'pod3' | 'client';
-
-/** A user chain that REJECT rules may sit in (jumped to from INPUT, FORWARD or OUTPUT). */
-export const REJECT_USER_CHAIN = 'REJ';
-
-const MATCH_DSTS = [...VIRTUAL_IPS, '10.244.1.11', '10.244.1.12', '10.244.2.13', '192.168.50.10', '10.244.1.1'];
-/** DNAT targets: pods, both nodes, the client, loopback (route_localnet), nobody (10.244.1.99), a VIP */
-const DNAT_TO = [
-  '10.244.1.11',
-  '10.244.1.12',
-  '10.244.2.13',
-  '10.244.1.1',
-  '192.168.50.10',
-  '192.168.50.20',
-  '10.0.2.11',
-  '127.0.0.1',
-  '10.244.1.99',
-  '10.96.0.1',
-];
-/** open (8080, 9090) and closed (80, 7777) ports: a closed one answers with a reset or a port-unreachable */
-const DNAT_PORTS = [undefined, 8080, 9090, 80, 7777];
-const SNAT_TO = ['10.244.1.1', '192.168.50.10', '10.0.2.10', '10.244.1.11'];
-const OUT_IFACES = [undefined, 'cni0', 'eth0', 'eth1'];
+// the palette's pools, from the preset's facts (one source: model/net/preset-facts.ts)
+const [NODE, NODE2] = K8S_NODE.nodes as [NodeFacts, NodeFacts];
+const CLIENT = K8S_NODE.others[0]!.ip;
+const POD_ENDPOINTS = K8S_NODE.pods.map((x) => x.ip);
+/** a Service's address: a virtual IP, or one of the node's own (a NodePort) */
+const SERVICE_ADDRS = [VIRTUAL_IPS[2]!, VIRTUAL_IPS[1]!, ...NODE.addresses.slice(0, 2)];
+const ENDPOINTS = [...POD_ENDPOINTS, NODE.addresses[0]!, CLIENT, '127.0.0.1', NODE2.addresses[0]!];
+/** the lab host that holds each endpoint address */
+const OWNER: Record<string, string> = { ...K8S_NODE.hostOf, '127.0.0.1': NODE.name };
+const SERVICE_PORTS = [80, 8080, 9090, 30080] as const;
+/** 7777: nothing listens there (a port unreachable or a reset along the NAT) */
+const TARGET_PORTS = [0, 8080, 9090, 7777] as const;
+const REJECT_WITH = [
+  'icmp-port-unreachable',
+  'icmp-host-unreachable',
+  'icmp-net-unreachable',
+  'icmp-admin-prohibited',
+  'tcp-reset',
+] as const;
+const CT_STATES = ['NEW', 'ESTABLISHED', 'RELATED', 'INVALID', 'UNTRACKED', 'DNAT', 'SNAT'] as const;
 
 type Proto = 'tcp' | 'udp' | 'icmp';
-const protoArb = fc.constantFrom<Proto | undefined>(undefined, 'tcp', 'udp', 'icmp');
-
-/** `-p P [--dport N]`, `-d A`: the port only with a port protocol. */
-function matchText(m: { proto: Proto | undefined; dst: string | undefined; dport: number | undefined }): string[] {
-  const parts: string[] = [];
-  if (m.dst) parts.push(`-d ${m.dst}`);
-  if (m.proto) parts.push(`-p ${m.proto}`);
-  if (m.dport !== undefined && (m.proto === 'tcp' || m.proto === 'udp')) parts.push(`--dport ${m.dport}`);
-  return parts;
+export interface Palette {
+  vip: string;
+  ep: string;
+  ep2: string;
+  port: (typeof SERVICE_PORTS)[number];
+  tport: (typeof TARGET_PORTS)[number];
+  proto: Proto;
 }
 
-/** mostly absent: a rule that matches most probes reaches its corner often */
-const seldom = <T>(values: readonly T[], weight = 3) =>
-  fc.oneof(
-    { weight, arbitrary: fc.constant<T | undefined>(undefined) },
-    { weight: 1, arbitrary: fc.constantFrom<T | undefined>(...values) },
-  );
+/** An address by its role in the palette. */
+type Addr = 'vip' | 'ep' | 'ep2' | 'client' | 'pods';
+type Verdict = 'DROP' | 'ACCEPT' | 'REJECT' | 'RETURN' | 'NOTRACK';
 
-const matchArb = fc.record({
-  proto: protoArb,
-  dst: seldom(MATCH_DSTS),
-  dport: seldom(PORTS),
-});
-
-/** REJECT where it loads (filter INPUT/FORWARD/OUTPUT: ipt_REJECT's .table and .hooks), any --reject-with. */
-function rejectArb(chains: readonly ('INPUT' | 'FORWARD' | 'OUTPUT')[]): fc.Arbitrary<ReachRule[]> {
-  return fc
-    .record({
-      chain: fc.constantFrom(...chains),
-      viaUser: fc.boolean(),
-      with: fc.constantFrom(...REJECT_TYPES),
-      match: matchArb,
-      // not ESTABLISHED: a TCP exchange blocked after its handshake leaves conntrack states that move with the
-      // server's retransmissions (FIN_WAIT, then CLOSE_WAIT a second later), which the model has no clock for
-      ctstate: seldom(['NEW', 'DNAT', 'SNAT', 'RELATED']),
-      first: fc.boolean(),
-    })
-    .map((d): ReachRule[] => {
-      const m = { ...d.match };
-      // tcp-reset needs -p tcp (libipt_REJECT's check)
-      if (d.with === 'tcp-reset') m.proto = 'tcp';
-      const parts = matchText(m);
-      if (d.ctstate) parts.push(`-m conntrack --ctstate ${d.ctstate}`);
-      parts.push(`-j REJECT --reject-with ${d.with}`);
-      const spec = parts.join(' ');
-      if (!d.viaUser) return [{ table: 'filter', chain: d.chain, spec, first: d.first }];
-      return [
-        { table: 'filter', chain: REJECT_USER_CHAIN, spec, first: true },
-        { table: 'filter', chain: d.chain, spec: `-j ${REJECT_USER_CHAIN}`, first: d.first },
-      ];
-    });
-}
-
-/** DNAT in PREROUTING or OUTPUT to a pod, a node, the client, loopback, nobody, with an open or closed port. */
-const dnatArb: fc.Arbitrary<ReachRule> = fc
-  .record({
-    chain: fc.constantFrom('PREROUTING', 'OUTPUT'),
-    match: matchArb,
-    to: fc.constantFrom(...DNAT_TO),
-    port: fc.constantFrom(...DNAT_PORTS),
-    first: fc.boolean(),
-  })
-  .map((d) => {
-    const withPort = d.port !== undefined && (d.match.proto === 'tcp' || d.match.proto === 'udp');
-    const to = withPort ? `${d.to}:${d.port}` : d.to;
-    return {
-      table: 'nat',
-      chain: d.chain,
-      spec: [...matchText(d.match), `-j DNAT --to-destination ${to}`].join(' '),
-      first: d.first,
+export type Recipe =
+  | { r: 'dnat'; output: boolean; to: 'ep' | 'ep2'; port: boolean; random: boolean; stat: 'none' | 'nth' | 'random' }
+  | { r: 'snat'; chain: 'POSTROUTING' | 'INPUT'; masq: boolean; random: boolean; src: Addr | 'any'; to: 'ep' | 'vip' }
+  | {
+      r: 'filter';
+      host: 'node' | 'node2';
+      table: 'filter' | 'mangle' | 'raw' | 'security' | 'nat';
+      chain: number;
+      src: Addr | 'any';
+      dst: Addr | 'any';
+      proto: boolean;
+      state: (typeof CT_STATES)[number] | 'any';
+      nth: boolean;
+      verdict: Verdict;
+      rejectWith: number;
+    }
+  | {
+      r: 'jump';
+      table: 'filter' | 'mangle' | 'nat';
+      chain: number;
+      goto: boolean;
+      inner: Addr | 'none';
+      innerVerdict: Verdict;
+      after: Verdict;
+    }
+  | {
+      r: 'mark';
+      setChain: number;
+      on: Addr | 'any';
+      host: 'node' | 'node2';
+      testTable: 'filter' | 'mangle';
+      testChain: number;
+      verdict: Verdict;
+    }
+  | { r: 'policy'; chain: 'INPUT' | 'FORWARD' | 'OUTPUT' }
+  /** a NAT and a rule in another table or hook that matches the address before or after it */
+  | {
+      r: 'natpair';
+      snat: boolean;
+      natChain: number;
+      table: 'filter' | 'mangle' | 'raw' | 'security';
+      chain: number;
+      after: boolean;
+      verdict: Verdict;
     };
-  });
 
-/** SNAT or MASQUERADE in POSTROUTING, SNAT in INPUT (nf_nat's source manipulation hooks). */
-const snatArb: fc.Arbitrary<ReachRule> = fc
-  .record({
-    chain: fc.constantFrom('POSTROUTING', 'POSTROUTING', 'INPUT'),
-    src: seldom(['10.244.0.0/16', '192.168.50.20', '10.244.1.11'], 2),
-    match: matchArb,
-    out: fc.constantFrom(...OUT_IFACES),
-    masquerade: fc.boolean(),
-    to: fc.constantFrom(...SNAT_TO),
-    first: fc.boolean(),
-  })
-  .map((d) => {
-    const parts: string[] = [];
-    if (d.src) parts.push(`-s ${d.src}`);
-    parts.push(...matchText(d.match));
-    if (d.out && d.chain === 'POSTROUTING') parts.push(`-o ${d.out}`);
-    parts.push(d.masquerade && d.chain === 'POSTROUTING' ? '-j MASQUERADE' : `-j SNAT --to-source ${d.to}`);
-    return { table: 'nat', chain: d.chain, spec: parts.join(' '), first: d.first };
-  });
+const addrArb = fc.constantFrom<Addr>('vip', 'ep', 'ep2', 'client', 'pods');
+const anyAddrArb = fc.constantFrom<Addr | 'any'>('any', 'vip', 'ep', 'ep2', 'client', 'pods');
+const verdictArb = fc.constantFrom<Verdict>('DROP', 'ACCEPT', 'REJECT', 'RETURN', 'NOTRACK', 'DROP', 'REJECT');
 
-const REMOTE_CHAINS: Record<RemoteHost, ('INPUT' | 'FORWARD' | 'OUTPUT')[]> = {
-  node2: ['INPUT', 'FORWARD', 'OUTPUT'],
-  pod1: ['INPUT', 'OUTPUT'],
-  pod2: ['INPUT', 'OUTPUT'],
-  pod3: ['INPUT', 'OUTPUT'],
-  client: ['INPUT', 'OUTPUT'],
-};
-
-const remoteArb = fc
-  .constantFrom<RemoteHost>('node2', 'pod1', 'pod2', 'pod3', 'client')
-  .chain((host) =>
-    fc.array(rejectArb(REMOTE_CHAINS[host]), { minLength: 1, maxLength: 2 }).map((rs) => ({ host, rules: rs.flat() })),
-  );
-
-const ifaceSysctlsArb: fc.Arbitrary<Partial<IfaceSysctls>> = fc.record(
+export const recipeArb: fc.Arbitrary<Recipe> = fc.oneof(
   {
-    forwarding: fc.boolean(),
-    rp_filter: fc.constantFrom<IfaceSysctls['rp_filter']>(0, 1, 2),
-    route_localnet: fc.boolean(),
-    accept_local: fc.boolean(),
+    weight: 3,
+    arbitrary: fc.record({
+      r: fc.constant('dnat' as const),
+      output: fc.boolean(),
+      to: fc.constantFrom('ep' as const, 'ep2' as const),
+      port: fc.boolean(),
+      random: fc.constantFrom(false, false, false, true),
+      stat: fc.constantFrom('none' as const, 'nth' as const, 'random' as const),
+    }),
   },
-  { requiredKeys: [] },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      r: fc.constant('snat' as const),
+      chain: fc.constantFrom('POSTROUTING' as const, 'INPUT' as const),
+      masq: fc.boolean(),
+      random: fc.constantFrom(false, false, true),
+      src: anyAddrArb,
+      to: fc.constantFrom('ep' as const, 'vip' as const),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      r: fc.constant('filter' as const),
+      host: fc.constantFrom('node' as const, 'node' as const, 'node' as const, 'node2' as const),
+      table: fc.constantFrom(
+        'filter' as const,
+        'filter' as const,
+        'mangle' as const,
+        'raw' as const,
+        'security' as const,
+        'nat' as const,
+      ),
+      chain: fc.nat({ max: 4 }),
+      src: anyAddrArb,
+      dst: anyAddrArb,
+      proto: fc.boolean(),
+      state: fc.constantFrom('any' as const, 'any' as const, ...CT_STATES),
+      nth: fc.constantFrom(false, false, false, true),
+      verdict: verdictArb,
+      rejectWith: fc.nat({ max: REJECT_WITH.length - 1 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      r: fc.constant('jump' as const),
+      table: fc.constantFrom('filter' as const, 'mangle' as const, 'nat' as const),
+      chain: fc.nat({ max: 4 }),
+      goto: fc.boolean(),
+      inner: fc.constantFrom<Addr | 'none'>('none', 'vip', 'ep', 'client', 'pods'),
+      innerVerdict: verdictArb,
+      after: verdictArb,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      r: fc.constant('mark' as const),
+      setChain: fc.nat({ max: 4 }),
+      on: anyAddrArb,
+      host: fc.constantFrom('node' as const, 'node2' as const),
+      testTable: fc.constantFrom('filter' as const, 'mangle' as const),
+      testChain: fc.nat({ max: 4 }),
+      verdict: verdictArb,
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      r: fc.constant('natpair' as const),
+      snat: fc.boolean(),
+      natChain: fc.nat({ max: 1 }),
+      table: fc.constantFrom(
+        'filter' as const,
+        'filter' as const,
+        'mangle' as const,
+        'raw' as const,
+        'security' as const,
+      ),
+      chain: fc.nat({ max: 4 }),
+      after: fc.boolean(),
+      verdict: verdictArb,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      r: fc.constant('policy' as const),
+      chain: fc.constantFrom('INPUT' as const, 'FORWARD' as const, 'OUTPUT' as const),
+    }),
+  },
 );
 
-const sysctlsArb: fc.Arbitrary<ReachSysctls> = fc.record({
-  node: fc.record({
-    rp_filter: fc.constantFrom<Sysctls['rp_filter']>(0, 1, 2),
-    accept_local: fc.boolean(),
-  }),
-  node2: fc.record({
-    ip_forward: fc.constantFrom(true, true, false),
-    rp_filter: fc.constantFrom<Sysctls['rp_filter']>(0, 1, 2),
-    route_localnet: fc.boolean(),
-    bridge_nf_call_iptables: fc.constantFrom(true, true, false),
-  }),
-  nodeIfaces: fc.record({ cni0: ifaceSysctlsArb, eth0: ifaceSysctlsArb, eth1: ifaceSysctlsArb }, { requiredKeys: [] }),
-});
-
-/** NAT and REJECT on the node, sometimes REJECT on another host; shrinks towards fewer rules and no remote. */
-export function reachArb(): fc.Arbitrary<ReachDraw> {
-  return fc.record(
-    {
-      sysctls: sysctlsArb,
-      node: fc
-        .array(
-          fc.oneof(
-            { weight: 3, arbitrary: rejectArb(['INPUT', 'FORWARD', 'OUTPUT']) },
-            { weight: 3, arbitrary: dnatArb.map((r) => [r]) },
-            { weight: 2, arbitrary: snatArb.map((r) => [r]) },
-          ),
-          { minLength: 1, maxLength: 4 },
-        )
-        .map((rs) => rs.flat()),
-      remote: remoteArb,
-    },
-    { requiredKeys: ['sysctls', 'node'] },
-  );
+export interface AimedProbe {
+  /** a lab host, or the host that holds the palette's endpoint (hairpin) */
+  from: number | 'owner';
+  to: Addr;
+  proto: 'palette' | Proto;
+  port: 'port' | 'tport' | 'other';
+  connected: boolean;
+  repeat: number;
 }
 
-/**
- * iptables-save text with `extra` rules merged in: each table's section gets its user chains declared and
- * its rules put first or last in their chain; a table the text lacks gets a section of its own.
- */
-export function withRules(text: string, extra: readonly ReachRule[]): string {
-  if (!extra.length) return text;
-  const sections = new Map<string, { head: string[]; rules: string[] }>();
-  const order: string[] = [];
-  let cur: { head: string[]; rules: string[] } | undefined;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('*')) {
-      cur = { head: [line], rules: [] };
-      sections.set(line.slice(1), cur);
-      order.push(line.slice(1));
-    } else if (!cur || line === 'COMMIT' || line === '') continue;
-    else if (line.startsWith(':')) cur.head.push(line);
-    else cur.rules.push(line);
-  }
-  for (const r of extra) {
-    if (!sections.has(r.table)) {
-      sections.set(r.table, { head: [`*${r.table}`], rules: [] });
-      order.push(r.table);
+const aimedArb: fc.Arbitrary<AimedProbe> = fc.record({
+  from: fc.oneof(
+    { weight: 3, arbitrary: fc.nat({ max: LAB_HOSTS.length - 1 }) },
+    { weight: 1, arbitrary: fc.constant('owner' as const) },
+  ),
+  to: fc.constantFrom<Addr>('vip', 'vip', 'ep', 'ep2', 'client'),
+  proto: fc.constantFrom<AimedProbe['proto']>('palette', 'palette', 'tcp', 'udp', 'icmp'),
+  port: fc.constantFrom<AimedProbe['port']>('port', 'port', 'tport', 'other'),
+  connected: fc.constantFrom(true, true, true, false),
+  // repeated connections: statistic's sequence, conntrack reuse, affinity
+  repeat: fc.constantFrom(1, 1, 1, 2, 3, 4),
+});
+
+/** A step between probes. `which` picks one of the rules in place when the step runs. */
+export type MidStep =
+  | { k: 'delete'; which: number }
+  | { k: 'replace'; which: number; rule: Recipe }
+  | { k: 'insert'; which: number; rule: Recipe }
+  | { k: 'ct-flush' }
+  | { k: 'ct-delete'; proto: Proto; dst: Addr }
+  | { k: 'partial'; good: Recipe[]; badFirst: boolean; bad: 'chain' | 'option' };
+
+const midArb: fc.Arbitrary<{ at: number; step: MidStep }> = fc.record({
+  at: fc.nat({ max: 7 }),
+  step: fc.oneof(
+    { weight: 2, arbitrary: fc.record({ k: fc.constant('delete' as const), which: fc.nat({ max: 15 }) }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({ k: fc.constant('replace' as const), which: fc.nat({ max: 15 }), rule: recipeArb }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({ k: fc.constant('insert' as const), which: fc.nat({ max: 15 }), rule: recipeArb }),
+    },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant('ct-flush' as const) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        k: fc.constant('ct-delete' as const),
+        proto: fc.constantFrom<Proto>('tcp', 'udp', 'icmp'),
+        dst: addrArb,
+      }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        k: fc.constant('partial' as const),
+        good: fc.array(recipeArb, { minLength: 1, maxLength: 3 }),
+        badFirst: fc.constantFrom(false, false, true),
+        bad: fc.constantFrom('chain' as const, 'option' as const),
+      }),
+    },
+  ),
+});
+
+export interface ReachDraw {
+  palette: Palette;
+  recipes: Recipe[];
+  aimed: AimedProbe[];
+  mid: { at: number; step: MidStep }[];
+}
+
+export function reachArb(): fc.Arbitrary<ReachDraw> {
+  return fc.record({
+    palette: fc.record({
+      vip: fc.constantFrom(...SERVICE_ADDRS),
+      // pods are the usual endpoints: twice as likely as the other addresses
+      ep: fc.constantFrom(...ENDPOINTS, ...POD_ENDPOINTS),
+      ep2: fc.constantFrom(...ENDPOINTS, ...POD_ENDPOINTS),
+      port: fc.constantFrom(...SERVICE_PORTS),
+      tport: fc.constantFrom(...TARGET_PORTS),
+      proto: fc.constantFrom<Proto>('tcp', 'tcp', 'udp', 'icmp'),
+    }),
+    recipes: fc.array(recipeArb, { minLength: 1, maxLength: 5 }),
+    aimed: fc.array(aimedArb, { minLength: 1, maxLength: 3 }),
+    mid: fc.oneof(
+      { weight: 1, arbitrary: fc.constant<{ at: number; step: MidStep }[]>([]) },
+      { weight: 2, arbitrary: fc.array(midArb, { minLength: 1, maxLength: 3 }) },
+    ),
+  });
+}
+
+const addrOf = (p: Palette, a: Addr): string => (a === 'client' ? CLIENT : a === 'pods' ? K8S_NODE.clusterCIDR : p[a]);
+
+const hooksOf = (table: TableName): readonly string[] => TABLE_HOOKS[table];
+const pick = <T>(list: readonly T[], i: number): T => list[i % list.length]!;
+
+function verdictText(v: Verdict, rejectWith = 0): string {
+  if (v === 'REJECT') return `-j REJECT --reject-with ${REJECT_WITH[rejectWith % REJECT_WITH.length]}`;
+  return `-j ${v}`;
+}
+
+/** The rules a recipe stands for, per host, and the built-in chains it sets to DROP ("table CHAIN"). */
+export interface Resolved {
+  node: RuleDraw[];
+  node2: RuleDraw[];
+  policies: string[];
+}
+
+export function resolveRecipe(x: Recipe, p: Palette): Resolved {
+  const out: Resolved = { node: [], node2: [], policies: [] };
+  const rule = (
+    table: TableName,
+    chainName: string,
+    parts: Omit<RuleDraw, 'table' | 'chain' | 'chainName'>,
+  ): RuleDraw => {
+    // NOTRACK loads only in raw, REJECT only in filter's INPUT, FORWARD and OUTPUT: another verdict there
+    let target = parts.target;
+    if (target === '-j NOTRACK' && table !== 'raw') target = '-j DROP';
+    if (target.startsWith('-j REJECT') && (table !== 'filter' || !['INPUT', 'FORWARD', 'OUTPUT'].includes(chainName)))
+      target = '-j DROP';
+    if (target === '-j DROP' && table === 'nat') target = '-j RETURN';
+    if (target.includes('tcp-reset')) parts = { ...parts, proto: 'tcp' };
+    return { table, chain: 0, chainName, ...parts, target };
+  };
+  const proto = p.proto;
+  const dport = (pr: Proto) => (pr === 'icmp' ? undefined : `-m ${pr} --dport ${p.port}`);
+  switch (x.r) {
+    case 'dnat': {
+      const chain = x.output ? 'OUTPUT' : 'PREROUTING';
+      const target = (to: string) =>
+        `-j DNAT --to-destination ${to}${x.port && p.tport && proto !== 'icmp' ? `:${p.tport}` : ''}${x.random ? ' --random' : ''}`;
+      const match = dport(proto);
+      const stat =
+        x.stat === 'nth'
+          ? '-m statistic --mode nth --every 2 --packet 1'
+          : x.stat === 'random'
+            ? '-m statistic --mode random --probability 0.50000000000'
+            : undefined;
+      const both = [match, stat].filter(Boolean).join(' ');
+      out.node.push(
+        rule('nat', chain, { dst: p.vip, proto, ...(both ? { match: both } : {}), target: target(p[x.to]) }),
+      );
+      // kube-proxy's shape: the rule after the statistic one takes the rest
+      if (stat)
+        out.node.push(
+          rule('nat', chain, {
+            dst: p.vip,
+            proto,
+            ...(match ? { match } : {}),
+            target: target(p[x.to === 'ep' ? 'ep2' : 'ep']),
+          }),
+        );
+      break;
+    }
+    case 'snat': {
+      const target = x.masq
+        ? `-j MASQUERADE${x.random ? ' --random' : ''}`
+        : `-j SNAT --to-source ${x.to === 'vip' ? p.vip : p.ep}${x.random ? ' --random' : ''}`;
+      const chain = x.masq ? 'POSTROUTING' : x.chain;
+      out.node.push(rule('nat', chain, { ...(x.src !== 'any' ? { src: addrOf(p, x.src) } : {}), proto, target }));
+      break;
+    }
+    case 'filter': {
+      const table = x.verdict === 'NOTRACK' ? 'raw' : x.table;
+      const chain = pick(hooksOf(table), x.chain);
+      const matches = [
+        x.proto ? dport(proto) : undefined,
+        x.state !== 'any' ? `-m conntrack --ctstate ${x.state}` : undefined,
+        x.nth ? '-m statistic --mode nth --every 2 --packet 0' : undefined,
+      ].filter(Boolean);
+      const r = rule(table, chain, {
+        ...(x.src !== 'any' ? { src: addrOf(p, x.src) } : {}),
+        ...(x.dst !== 'any' ? { dst: addrOf(p, x.dst) } : {}),
+        ...(x.proto ? { proto } : {}),
+        ...(matches.length ? { match: matches.join(' ') } : {}),
+        target: verdictText(x.verdict, x.rejectWith),
+      });
+      out[x.host].push(r);
+      break;
+    }
+    case 'jump': {
+      const chain = pick(hooksOf(x.table), x.chain);
+      out.node.push(rule(x.table, chain, { dst: p.vip, target: `${x.goto ? '-g' : '-j'} U1` }));
+      if (x.inner !== 'none')
+        out.node.push(rule(x.table, 'U1', { src: addrOf(p, x.inner), target: verdictText(x.innerVerdict) }));
+      out.node.push(rule(x.table, chain, { target: verdictText(x.after) }));
+      break;
+    }
+    case 'mark': {
+      const setChain = pick(hooksOf('mangle'), x.setChain);
+      out.node.push(
+        rule('mangle', setChain, {
+          ...(x.on !== 'any' ? { dst: addrOf(p, x.on) } : {}),
+          target: '-j MARK --set-xmark 0x4000/0x4000',
+        }),
+      );
+      const testChain = pick(hooksOf(x.testTable), x.testChain);
+      out[x.host].push(
+        rule(x.testTable, testChain, { match: '-m mark --mark 0x4000/0x4000', target: verdictText(x.verdict) }),
+      );
+      break;
+    }
+    case 'policy':
+      out.policies.push(`filter ${x.chain}`);
+      break;
+    case 'natpair': {
+      const natChain = x.snat ? pick(['INPUT', 'POSTROUTING'], x.natChain) : pick(['PREROUTING', 'OUTPUT'], x.natChain);
+      out.node.push(
+        rule('nat', natChain, {
+          ...(x.snat ? {} : { dst: p.vip }),
+          proto,
+          target: x.snat ? `-j SNAT --to-source ${p.ep}` : `-j DNAT --to-destination ${p.ep}`,
+        }),
+      );
+      const chain = pick(hooksOf(x.table), x.chain);
+      // after the NAT the rule meets the new address; before it, the old one (for SNAT: any but the new one)
+      const on = x.snat ? (x.after ? { src: p.ep } : { src: `! -s ${p.ep}` }) : { dst: x.after ? p.ep : p.vip };
+      out.node.push(rule(x.table, chain, { ...on, proto, target: verdictText(x.verdict) }));
+      break;
     }
   }
-  const out: string[] = [];
-  for (const t of order) {
-    const s = sections.get(t)!;
-    const mine = extra.filter((r) => r.table === t);
-    const declared = new Set(s.head.filter((l) => l.startsWith(':')).map((l) => l.slice(1).split(' ')[0]));
-    const users = [...new Set(mine.map((r) => r.chain).filter((c) => c === REJECT_USER_CHAIN && !declared.has(c)))];
-    const first = mine.filter((r) => r.first).map((r) => `-A ${r.chain} ${r.spec}`);
-    const last = mine.filter((r) => !r.first).map((r) => `-A ${r.chain} ${r.spec}`);
-    out.push(...s.head, ...users.map((u) => `:${u} - [0:0]`), ...first, ...s.rules, ...last, 'COMMIT');
+  return out;
+}
+
+export function resolveAll(recipes: readonly Recipe[], p: Palette): Resolved {
+  const all: Resolved = { node: [], node2: [], policies: [] };
+  for (const x of recipes) {
+    const r = resolveRecipe(x, p);
+    all.node.push(...r.node);
+    all.node2.push(...r.node2);
+    all.policies.push(...r.policies);
   }
-  return out.join('\n') + '\n';
+  return all;
+}
+
+function aimedProbe(a: AimedProbe, p: Palette): ProbeStep {
+  const proto = a.proto === 'palette' ? p.proto : a.proto;
+  const from = a.from === 'owner' ? (OWNER[p.ep] ?? NODE.name) : LAB_HOSTS[a.from % LAB_HOSTS.length]!;
+  const dst = addrOf(p, a.to === 'pods' ? 'ep' : a.to);
+  const probe: ProbeStep =
+    proto === 'icmp'
+      ? { from, proto, dst }
+      : { from, proto, dst, dport: a.port === 'port' ? p.port : a.port === 'tport' ? p.tport || 8080 : 9090 };
+  if (proto === 'udp' && !a.connected) probe.connected = false;
+  if (a.repeat > 1) probe.repeat = a.repeat;
+  return probe;
+}
+
+/** Where each rule of the node sits: table and chain, in ruleset order (rulesetFrom keeps each chain's order). */
+interface Placed {
+  table: TableName;
+  chain: string;
+}
+
+function placedRules(rules: readonly RuleDraw[], backend: IptablesFlavor): Placed[] {
+  return rules.filter((r) => acceptedAlone(r, backend)).map((r) => ({ table: r.table, chain: chainOf(r) }));
+}
+
+const position = (placed: readonly Placed[], i: number): number =>
+  placed.slice(0, i).filter((x) => x.table === placed[i]!.table && x.chain === placed[i]!.chain).length + 1;
+
+/** The steps of a mid-case change, on the node (undefined: nothing to do, e.g. -D with no rule in place). */
+function midSteps(m: MidStep, p: Palette, placed: Placed[], backend: IptablesFlavor): Step | undefined {
+  switch (m.k) {
+    case 'ct-flush':
+      return { conntrack: { host: 'node', flush: true } };
+    case 'ct-delete':
+      return {
+        conntrack: { host: 'node', delete: { proto: m.proto, origDst: addrOf(p, m.dst === 'pods' ? 'ep' : m.dst) } },
+      };
+    case 'delete': {
+      if (!placed.length) return undefined;
+      const i = m.which % placed.length;
+      const at = placed[i]!;
+      const line = `-t ${at.table} -D ${at.chain} ${position(placed, i)}`;
+      placed.splice(i, 1);
+      return { iptables: { node: [line] } };
+    }
+    case 'replace': {
+      if (!placed.length) return undefined;
+      const i = m.which % placed.length;
+      const at = placed[i]!;
+      const r = resolveRecipe(m.rule, p).node[0];
+      if (!r) return undefined;
+      const moved = { ...r, table: at.table, chainName: at.chain };
+      if (!acceptedAlone(moved, backend)) return undefined;
+      return { iptables: { node: [`-t ${at.table} -R ${at.chain} ${position(placed, i)} ${ruleText(moved)}`] } };
+    }
+    case 'insert': {
+      const r = resolveRecipe(m.rule, p).node[0];
+      if (!r || !acceptedAlone(r, backend)) return undefined;
+      const chain = chainOf(r);
+      const count = placed.filter((x) => x.table === r.table && x.chain === chain).length;
+      const n = 1 + (m.which % (count + 1));
+      // the new rule goes before the n-th rule of its chain (or last)
+      let seen = 0;
+      let at = placed.length;
+      for (const [k, x] of placed.entries())
+        if (x.table === r.table && x.chain === chain && ++seen === n) {
+          at = k;
+          break;
+        }
+      placed.splice(at, 0, { table: r.table, chain });
+      return { iptables: { node: [`-t ${r.table} -I ${chain} ${n} ${ruleText(r)}`] } };
+    }
+    case 'partial': {
+      const good = resolveAll(m.good, p);
+      const text = rulesetFrom(good.node, backend, new Set(good.policies));
+      const named = new Set([...text.matchAll(/^\*(\w+)/gm)].map((x) => x[1]));
+      const badTable = (['mangle', 'raw', 'nat', 'filter'] as TableName[]).find((t) => !named.has(t));
+      if (!badTable) return undefined;
+      const hook = TABLE_HOOKS[badTable][0]!;
+      const badRule = m.bad === 'chain' ? `-A ${hook} -j NO-SUCH-CHAIN` : `-A ${hook} -p tcp --dport 70000 -j ACCEPT`;
+      const bad = [
+        `*${badTable}`,
+        ...TABLE_HOOKS[badTable].map((c) => `:${c} ACCEPT [0:0]`),
+        badRule,
+        'COMMIT',
+        '',
+      ].join('\n');
+      // the good tables before the bad one are committed, after it they are not (both flavors)
+      for (const t of named) {
+        if (!m.badFirst) for (let k = placed.length - 1; k >= 0; k--) if (placed[k]!.table === t) placed.splice(k, 1);
+      }
+      if (!m.badFirst) placed.push(...placedRules(good.node, backend));
+      return {
+        apply: { node: m.badFirst ? bad + text : text + bad },
+        expectRefused: true,
+        label: `a restore that fails part-way (${m.bad})`,
+      };
+    }
+  }
+}
+
+/** The case's steps: its probes (aimed ones first), with the mid-case changes each followed by the probe before it. */
+export function reachSteps(
+  d: ReachDraw,
+  probes: readonly Probe[],
+  nodeRules: readonly RuleDraw[],
+  backend: IptablesFlavor,
+): Step[] {
+  const all: ProbeStep[] = [...d.aimed.map((a) => aimedProbe(a, d.palette)), ...probes.map((x) => ({ ...x }))];
+  const placed = placedRules(nodeRules, backend);
+  const after = new Map<number, MidStep[]>();
+  for (const m of d.mid) {
+    const i = m.at % all.length;
+    after.set(i, [...(after.get(i) ?? []), m.step]);
+  }
+  const steps: Step[] = [];
+  for (const [i, probe] of all.entries()) {
+    steps.push(probe);
+    for (const m of after.get(i) ?? []) {
+      const s = midSteps(m, d.palette, placed, backend);
+      if (!s) continue;
+      const { repeat: _r, ...again } = probe;
+      steps.push(s, again);
+    }
+  }
+  return steps;
 }

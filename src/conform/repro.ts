@@ -1,8 +1,8 @@
 // A plain-bash reproducer for a case: ip netns, iptables-restore, socat, ping.
 // It needs no nfconform, cleans up after itself, and shows the kernel's behaviour.
 // It reads the case's plan: the same canonical rulesets, flavors and source ports as every other consumer.
-import { commandArgs, type TopologySpec } from '../model/index.ts';
-import type { CaseCommand, CasePlan, PlannedRuleset } from './plan.ts';
+import { commandArgs, STANDARD_SERVERS, type TopologySpec } from '../model/index.ts';
+import { plannedLoads, type CaseCommand, type CasePlan, type PlannedRuleset } from './plan.ts';
 import { conntrackFilterArgs } from '../lab/kernel-lab.ts';
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -71,7 +71,7 @@ export function reproScript(plan: CasePlan): string {
       );
     }
     // servers: every host answers on TCP/UDP 8080 and 9090 with its name and the addresses it saw
-    for (const port of [8080, 9090]) {
+    for (const port of new Set(STANDARD_SERVERS.map((s) => s.port))) {
       L.push(
         `ip netns exec ${ns(h.name)} socat TCP-LISTEN:${port},fork,reuseaddr SYSTEM:${q(`echo ${h.name} $SOCAT_PEERADDR:$SOCAT_PEERPORT $SOCAT_SOCKADDR:$SOCAT_SOCKPORT`)} >/dev/null 2>&1 & disown`,
       );
@@ -88,9 +88,17 @@ export function reproScript(plan: CasePlan): string {
       'RULES',
     );
   };
-  for (const r of plan.rulesets) restore(r);
-  // rules in the other flavor come second: at equal priority they run first (spec/semantics.md §2.3)
-  for (const r of plan.otherRulesets) restore(r);
+  // in each host's load order: at equal priority the later-loaded run first (spec/semantics.md §2.3-§2.4)
+  for (const l of plannedLoads(plan)) {
+    if (l.kind === 'xt') restore(l.r);
+    else
+      L.push(
+        `echo "== nft ruleset for ${l.r.host} (nft -f)"`,
+        `ip netns exec ${ns(l.r.host)} nft -f - <<'RULES' || echo "   nft refused it (exit $?)"`,
+        l.r.text.trimEnd(),
+        'RULES',
+      );
+  }
   L.push('sleep 0.3', 'set +e');
   for (const s of plan.steps) {
     if (s.kind === 'wait') {

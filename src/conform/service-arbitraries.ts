@@ -1,14 +1,10 @@
 // Random Service sets for the k8s-node lab: 1-20 Services with 0-5 endpoints, random
 // types, traffic policies and affinity; and probes aimed at their entry points.
 import fc from 'fast-check';
-import type { Probe } from '../model/index.ts';
+import { K8S_NODE, type Probe } from '../model/index.ts';
 import type { CaseFile } from './case-file.ts';
 
-const PODS = [
-  { ip: '10.244.1.11', node: 'node' },
-  { ip: '10.244.1.12', node: 'node' },
-  { ip: '10.244.2.13', node: 'node2' },
-];
+const PODS = K8S_NODE.pods.map(({ ip, node }) => ({ ip, node }));
 
 export interface ServiceDraw {
   type: 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName' | 'Headless';
@@ -49,7 +45,7 @@ export function clusterJson(services: readonly ServiceDraw[]): string {
     if (s.etpLocal && (s.type === 'NodePort' || s.type === 'LoadBalancer')) spec.externalTrafficPolicy = 'Local';
     if (s.itpLocal) spec.internalTrafficPolicy = 'Local';
     if (s.affinity) spec.sessionAffinity = 'ClientIP';
-    if (s.type === 'LoadBalancer' && s.sourceRanges) spec.loadBalancerSourceRanges = ['192.168.50.0/24'];
+    if (s.type === 'LoadBalancer' && s.sourceRanges) spec.loadBalancerSourceRanges = [K8S_NODE.others[0]!.subnet];
     const svc: Record<string, unknown> = { kind: 'Service', metadata: { namespace: 'default', name }, spec };
     if (s.type === 'LoadBalancer') svc.status = { loadBalancer: { ingress: [{ ip: `203.0.113.${100 + i}` }] } };
     items.push(svc);
@@ -72,7 +68,7 @@ export function clusterJson(services: readonly ServiceDraw[]): string {
   return JSON.stringify({ kind: 'List', items });
 }
 
-const HOSTS = ['pod1', 'pod2', 'pod3', 'node', 'node2', 'client'];
+const HOSTS = [...K8S_NODE.pods, ...K8S_NODE.nodes, ...K8S_NODE.others].map((h) => h.name);
 
 /** A probe at one of the Services' entry points: ClusterIP, a node address + nodePort, or a load balancer IP. */
 export function serviceProbeArb(count: number): fc.Arbitrary<Probe> {
@@ -85,8 +81,8 @@ export function serviceProbeArb(count: number): fc.Arbitrary<Probe> {
     })
     .map(({ from, svc, via, udp }): Probe => {
       const proto = udp ? 'udp' : 'tcp';
-      if (via === 'node-port') return { from, proto, dst: '192.168.50.10', dport: 30100 + svc };
-      if (via === 'node2-port') return { from, proto, dst: '10.0.2.11', dport: 30100 + svc };
+      if (via === 'node-port') return { from, proto, dst: primaryOf('node'), dport: 30100 + svc };
+      if (via === 'node2-port') return { from, proto, dst: primaryOf('node2'), dport: 30100 + svc };
       if (via === 'lb-ip') return { from, proto, dst: `203.0.113.${100 + svc}`, dport: 80 };
       return { from, proto, dst: `10.96.1.${svc + 1}`, dport: 80 };
     });
@@ -115,21 +111,17 @@ function remap(p: Probe, n: number): string {
  * may bypass that node: the connection breaks on the kernel and the model alike, which the
  * Service semantics do not describe; see the notes of spec/kube.md.)
  */
-const ENTRY_ADDRESS: Record<string, string> = {
-  node: '192.168.50.10',
-  pod1: '192.168.50.10',
-  pod2: '192.168.50.10',
-  client: '192.168.50.10',
-  node2: '10.0.2.11',
-  pod3: '10.0.2.11',
-};
+const primaryOf = (node: string): string => K8S_NODE.nodes.find((n) => n.name === node)!.addresses[0]!;
+const ENTRY_ADDRESS: Record<string, string> = Object.fromEntries(
+  Object.entries(K8S_NODE.entryNode).map(([host, node]) => [host, primaryOf(node)]),
+);
 
 export function serviceCase(d: { services: ServiceDraw[]; probes: Probe[] }, name = 'random Services'): CaseFile {
   return {
     name,
     tags: ['service', 'property'],
     topology: 'k8s-node',
-    services: { file: '<generated>', clusterCIDR: '10.244.0.0/16', text: clusterJson(d.services) },
+    services: { file: '<generated>', clusterCIDR: K8S_NODE.clusterCIDR, text: clusterJson(d.services) },
     steps: d.probes.map((p) => {
       if (p.dport! < 30000) return { ...p };
       return { ...p, dst: ENTRY_ADDRESS[p.from]!, dport: 30100 + ((p.dport! - 30100) % d.services.length) };

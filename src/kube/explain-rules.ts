@@ -4,7 +4,7 @@
 // rules are attributed by their "ns/name:port" comments, by reachability from the
 // kube-proxy entry chains, and by the addresses they match.
 import { printRuleSpec, type Ruleset, type Rule, type TableName } from '../model/index.ts';
-import { isBuiltinChain } from '../model/index.ts';
+import { isBuiltinChain, ruleComment } from '../model/index.ts';
 import { formatIp } from '../model/index.ts';
 import type { Cluster } from './objects.ts';
 import { resolve } from './endpoints.ts';
@@ -37,7 +37,7 @@ const KUBE_FIXED = new Set([
 ]);
 const PER_SERVICE = /^KUBE-(SVC|SVL|EXT|FW|SEP|XLB)-[A-Z2-7]{16}$/;
 
-const commentOf = (r: Rule) => r.matches.find((m) => m.name === 'comment')?.opts[0]?.value as string | undefined;
+const commentOf = ruleComment;
 /** "ns/name:port ..." or "ns/name ..." at the start of a comment names a Service port */
 const spnOf = (comment: string | undefined) =>
   comment ? /^([a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?)(:[^\s]*)?(\s|$)/.exec(comment) : null;

@@ -1,6 +1,6 @@
 // The Service-level oracle: from the Services alone, what must happen to a probe,
 // as the Kubernetes documentation describes Services (no rules involved).
-import { parseIp, parseCidr, cidrContains } from '../model/index.ts';
+import { parseIp, parseCidr, cidrContains, K8S_NODE } from '../model/index.ts';
 import type { Probe } from '../model/index.ts';
 import type { Cluster } from './objects.ts';
 import { resolve, type ResolvedEndpoint, type ResolvedPort } from './endpoints.ts';
@@ -35,25 +35,13 @@ export interface OracleResult {
   affinity?: boolean;
 }
 
+/** The `k8s-node` preset as the oracle sees it (derived from the preset: model/net/preset-facts.ts). */
 export const K8S_NODE_LAYOUT: ClusterLayout = {
-  clusterCIDR: '10.244.0.0/16',
-  nodes: [
-    { name: 'node', addresses: ['192.168.50.10', '10.244.1.1', '10.0.2.10'] },
-    { name: 'node2', addresses: ['10.244.2.1', '10.0.2.11'] },
-  ],
-  entryNode: { node: 'node', pod1: 'node', pod2: 'node', client: 'node', node2: 'node2', pod3: 'node2' },
-  hostOf: {
-    '10.244.1.11': 'pod1',
-    '10.244.1.12': 'pod2',
-    '10.244.2.13': 'pod3',
-    '192.168.50.20': 'client',
-    '192.168.50.10': 'node',
-    '10.244.1.1': 'node',
-    '10.0.2.10': 'node',
-    '10.244.2.1': 'node2',
-    '10.0.2.11': 'node2',
-  },
-  serverPorts: [8080, 9090],
+  clusterCIDR: K8S_NODE.clusterCIDR,
+  nodes: K8S_NODE.nodes.map((n) => ({ name: n.name, addresses: [...n.addresses] })),
+  entryNode: { ...K8S_NODE.entryNode },
+  hostOf: { ...K8S_NODE.hostOf },
+  serverPorts: [...K8S_NODE.serverPorts],
 };
 
 function spread(

@@ -20,9 +20,12 @@ export {
   applyCommandLines,
   commandArgs,
   detectFormat,
+  restoreOnto,
 } from './rules/restore.ts';
 export { printRuleset, printRuleSpec, printTable } from './rules/print.ts';
-export type { Ruleset, Rule, Hook, TableName, IptablesFlavor, Backend } from './rules/types.ts';
+export { opaqueRules, unsupportedProblems, type OpaqueRule } from './rules/opaque.ts';
+export { UNMODELLED_TARGETS } from './rules/descriptors.ts';
+export type { Ruleset, Rule, Hook, TableName, IptablesFlavor } from './rules/types.ts';
 export { TABLE_HOOKS, TABLES, isBuiltinChain } from './rules/types.ts';
 export { protocolName, parseProtocolName, PROTOCOLS, SERVICES } from './rules/netdb.ts';
 export { nfacctNames } from './rules/objects.ts';
@@ -51,6 +54,7 @@ export {
   compileTopology,
   ifaceConf,
   DEFAULT_SYSCTLS,
+  STANDARD_SERVERS,
   type TopologySpec,
   type HostSpec,
   type Network,
@@ -58,7 +62,8 @@ export {
   type Sysctls,
   type IfaceSysctls,
 } from './net/topology.ts';
-export { PRESETS, k8sNode } from './net/presets.ts';
+export { PRESETS, k8sNode, K8S_NODE_CLUSTER_CIDR } from './net/presets.ts';
+export { K8S_NODE, topologyFacts, type TopologyFacts, type NodeFacts } from './net/preset-facts.ts';
 export {
   topologyFromSnapshots,
   type HostSnapshot,
@@ -66,15 +71,44 @@ export {
   type SnapshotRulesets,
   type FromSnapshotOptions,
 } from './net/from-snapshot.ts';
+export {
+  topologyFromIpJson,
+  checkIpCapture,
+  isIpCapture,
+  readSysctlText,
+  IP_JSON_HOST,
+  type IpJson,
+  type IpJsonTopology,
+} from './net/from-ip-json.ts';
+export { rulesetWarnings, type TopologyWarning } from './net/ruleset-warnings.ts';
 export { checkSnapshot, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot, type CommandRecord } from './net/snapshot.ts';
-export { makeLab, newWorld, cloneWorld, type ModelLab, type World } from './lab-model.ts';
+export {
+  makeLab,
+  newWorld,
+  cloneWorld,
+  LOAD_KINDS,
+  type ModelLab,
+  type World,
+  type LoadKind,
+  type LabRules,
+} from './lab-model.ts';
 export { KERNEL, type Semantics } from './semantics.ts';
 export { MUTATIONS, modelMutant, type Mutation, type ModelMutant } from './mutants.ts';
 export { sourceFor } from './path.ts';
 export { runProbe, type Probe, type ProbeRun, type ProbeProto } from './probe.ts';
-export type { Observation, Outcome, Weighted, DropPoint, ConntrackRecord, ErrorReport } from './observation.ts';
+export type {
+  Observation,
+  Outcome,
+  ExactOutcome,
+  Indeterminate,
+  UnknownRule,
+  Weighted,
+  DropPoint,
+  ConntrackRecord,
+  ErrorReport,
+} from './observation.ts';
 export type { TraceEvent } from './trace.ts';
-export { parseNft, lintNft, printNft, detectLanguage, type NftRuleset } from './nft/index.ts';
+export { parseNft, parseNftCommands, lintNft, printNft, detectLanguage, type NftRuleset } from './nft/index.ts';
 export {
   SELECTORS as NFT_SELECTORS,
   DTYPES as NFT_DTYPES,
@@ -88,3 +122,4 @@ export {
   type NftHook,
 } from './nft/index.ts';
 export { conntrackDelete, recentWrite, type ConntrackFilter } from './world-commands.ts';
+export { ruleComment } from './eval/options.ts';

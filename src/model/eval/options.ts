@@ -2,7 +2,7 @@
 // (rules/descriptors.ts). The evaluators read values through these, once, when a rule is compiled;
 // the kind is checked against the descriptor table, so a wrong reading fails loudly instead of
 // being cast silently.
-import type { ExtInstance, OptInstance } from '../rules/types.ts';
+import type { ExtInstance, OptInstance, Rule } from '../rules/types.ts';
 import type { KindName, KindValue } from '../rules/kinds.ts';
 import { EXTENSIONS } from '../rules/descriptors.ts';
 
@@ -27,4 +27,10 @@ export function optValue<K extends KindName>(ext: ExtInstance, name: string, kin
 /** Whether option `name` (a flag, or any option) is given. */
 export function hasOpt(ext: ExtInstance, name: string): boolean {
   return ext.opts.some((x) => x.name === name);
+}
+
+/** The text of a rule's `-m comment --comment`, if it has one. */
+export function ruleComment(r: Rule): string | undefined {
+  const m = r.matches.find((x) => x.name === 'comment');
+  return m && optValue(m, '--comment', 'string');
 }

@@ -2,6 +2,9 @@
 // part of the project's interface: users and documents refer to them.
 import type { TopologySpec, HostSpec } from './topology.ts';
 
+/** The cluster's pod network: both nodes' bridge subnets lie in it (kube-proxy's --cluster-cidr). */
+export const K8S_NODE_CLUSTER_CIDR = '10.244.0.0/16';
+
 const off = { ip_forward: false, rp_filter: 0 as const, send_redirects: false, accept_redirects: false };
 const nodeSys = { ...off, ip_forward: true, bridge_nf_call_iptables: true };
 

@@ -6,7 +6,7 @@ import {
   type Rule,
   type TableName,
   type Chain,
-  type Backend,
+  type IptablesFlavor,
   TABLES,
   isBuiltinChain,
   tableOf,
@@ -34,7 +34,7 @@ export function parseTable(name: string, pos: SourcePos): TableName {
 export interface CommandContext {
   file: string;
   line: number;
-  backend?: Backend;
+  backend?: IptablesFlavor;
   /** iptables-restore --noflush: a chain the rule jumps to but the text never declares exists already */
   assumeChains?: boolean;
 }

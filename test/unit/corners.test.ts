@@ -1,10 +1,10 @@
-// The fuzzer's reach (issue 14 §1): the corners drawn on purpose (src/conform/reach-arbitraries.ts) all come
+// The fuzzer's reach (issue 14 §1): the corners drawn on purpose (src/conform/corner-arbitraries.ts) all come
 // up in a campaign-sized sample and load on the model, and per-interface sysctls follow the kernel's rules
 // for combining conf.all with an interface's own value (spec/semantics.md §1).
 import { test, expect } from 'vitest';
 import fc from 'fast-check';
 import { REJECT_TYPES, compileTopology, k8sNode, ifaceConf, DEFAULT_SYSCTLS } from '../../src/model/index.ts';
-import { reachArb, withRules, REJECT_USER_CHAIN } from '../../src/conform/reach-arbitraries.ts';
+import { cornerArb, withRules, REJECT_USER_CHAIN } from '../../src/conform/corner-arbitraries.ts';
 import { caseDrawArb, caseFromDraw } from '../../src/conform/fuzz-arbitraries.ts';
 import { checkCase, caseTopology } from '../../src/conform/case-file.ts';
 import { planCase } from '../../src/conform/plan.ts';
@@ -12,7 +12,7 @@ import { InputError } from '../../src/model/index.ts';
 
 test('REJECT with every --reject-with in every chain where it loads, NAT in every nat chain, remote REJECT', () => {
   const seen = new Set<string>();
-  for (const d of fc.sample(reachArb(), { seed: 14, numRuns: 3000 })) {
+  for (const d of fc.sample(cornerArb(), { seed: 14, numRuns: 3000 })) {
     for (const r of d.node) {
       const target = /-j (\S+)(?: --reject-with (\S+))?/.exec(r.spec)!;
       if (target[1] === 'REJECT') seen.add(`${r.chain} ${target[2]}`);
@@ -42,14 +42,15 @@ test('REJECT with every --reject-with in every chain where it loads, NAT in ever
 
 test('drawn cases load on the model (no ruleset refused), and most carry the drawn corners', async () => {
   const draws = fc.sample(caseDrawArb(), { seed: 7, numRuns: 150 });
-  let reach = 0;
+  let corners = 0;
   for (const d of draws) {
-    const plan = await planCase(caseFromDraw(d));
+    // the corners alone: reach-arbitraries.ts' recipes may be refused on purpose (a refusal is judged too)
+    const plan = await planCase(caseFromDraw({ ...d, reach: undefined }));
     const refused = [...plan.rulesets, ...plan.otherRulesets].find((r) => r.refusal);
     expect(refused?.refusal?.message, refused?.text).toBeUndefined();
-    if (d.reach) reach++;
+    if (d.corners) corners++;
   }
-  expect(reach).toBeGreaterThan(draws.length / 2);
+  expect(corners).toBeGreaterThan(draws.length / 3);
 });
 
 test('withRules puts rules first or last in their chain and declares the REJECT user chain', () => {
