@@ -6,7 +6,14 @@
 // addresses and ports are the probes' own (probe-arbitraries.ts), so that most probes meet these rules.
 // Records and tuples only (no chain), so that shrinking reaches small cases.
 import fc from 'fast-check';
-import { REJECT_TYPES, type TableName, type Sysctls, type IfaceSysctls } from '../model/index.ts';
+import {
+  K8S_NODE,
+  REJECT_TYPES,
+  type NodeFacts,
+  type TableName,
+  type Sysctls,
+  type IfaceSysctls,
+} from '../model/index.ts';
 import { VIRTUAL_IPS, PORTS } from './probe-arbitraries.ts';
 
 /** One rule in a chain of a table, as the text after `-A CHAIN`. */
@@ -39,24 +46,26 @@ type RemoteHost = 'node2' | 'pod1' | 'pod2' | 'pod3' | 'client';
 /** A user chain that REJECT rules may sit in (jumped to from INPUT, FORWARD or OUTPUT). */
 export const REJECT_USER_CHAIN = 'REJ';
 
-const MATCH_DSTS = [...VIRTUAL_IPS, '10.244.1.11', '10.244.1.12', '10.244.2.13', '192.168.50.10', '10.244.1.1'];
-/** DNAT targets: pods, both nodes, the client, loopback (route_localnet), nobody (10.244.1.99), a VIP */
-const DNAT_TO = [
-  '10.244.1.11',
-  '10.244.1.12',
-  '10.244.2.13',
-  '10.244.1.1',
-  '192.168.50.10',
-  '192.168.50.20',
-  '10.0.2.11',
-  '127.0.0.1',
-  '10.244.1.99',
-  '10.96.0.1',
-];
-/** open (8080, 9090) and closed (80, 7777) ports: a closed one answers with a reset or a port-unreachable */
-const DNAT_PORTS = [undefined, 8080, 9090, 80, 7777];
-const SNAT_TO = ['10.244.1.1', '192.168.50.10', '10.0.2.10', '10.244.1.11'];
-const OUT_IFACES = [undefined, 'cni0', 'eth0', 'eth1'];
+// the pools, from the preset's facts (one source: model/net/preset-facts.ts)
+const [NODE, NODE2] = K8S_NODE.nodes as [NodeFacts, NodeFacts];
+const [NODE_PRIMARY, NODE_BRIDGE] = NODE.addresses as [string, string, ...string[]];
+const PODS = K8S_NODE.pods.map((p) => p.ip);
+const CLIENT = K8S_NODE.others[0]!.ip;
+/** an address in the node's pod subnet that no host holds: nobody answers ARP for it */
+const NOBODY = (() => {
+  const [a, b, c] = NODE.podCidr.split('/')[0]!.split('.');
+  return `${a}.${b}.${c}.99`;
+})();
+const MATCH_DSTS = [...VIRTUAL_IPS, ...PODS, NODE_PRIMARY, NODE_BRIDGE];
+/** DNAT targets: pods, both nodes, the client, loopback (route_localnet), nobody, a VIP */
+const DNAT_TO = [...PODS, NODE_BRIDGE, NODE_PRIMARY, CLIENT, NODE2.addresses[0]!, '127.0.0.1', NOBODY, VIRTUAL_IPS[0]!];
+/** open (the servers') and closed (80, 7777) ports: a closed one answers with a reset or a port-unreachable */
+const DNAT_PORTS = [undefined, ...K8S_NODE.serverPorts, 80, 7777];
+/** the node's own addresses, and one it does not hold (a pod's) */
+const SNAT_TO = [...NODE.addresses, PODS[0]!];
+const SNAT_SRC = [K8S_NODE.clusterCIDR, CLIENT, PODS[0]!];
+const [BRIDGE, UPLINK, PEERLINK] = [NODE.bridge, 'eth0', 'eth1'];
+const OUT_IFACES = [undefined, BRIDGE, UPLINK, PEERLINK];
 
 type Proto = 'tcp' | 'udp' | 'icmp';
 const protoArb = fc.constantFrom<Proto | undefined>(undefined, 'tcp', 'udp', 'icmp');
@@ -136,7 +145,7 @@ const dnatArb: fc.Arbitrary<CornerRule> = fc
 const snatArb: fc.Arbitrary<CornerRule> = fc
   .record({
     chain: fc.constantFrom('POSTROUTING', 'POSTROUTING', 'INPUT'),
-    src: seldom(['10.244.0.0/16', '192.168.50.20', '10.244.1.11'], 2),
+    src: seldom(SNAT_SRC, 2),
     match: matchArb,
     out: fc.constantFrom(...OUT_IFACES),
     masquerade: fc.boolean(),
