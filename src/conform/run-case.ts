@@ -19,9 +19,11 @@ import type { CaseFile } from './case-file.ts';
 import type { FieldDiff } from './compare.ts';
 import type { Implementation } from './impl.ts';
 import type { CompilerMutant } from '../kube/mutants.ts';
+import type { ProxyMode } from '../kube/proxy-mode.ts';
 import {
   planCase,
   acceptedRulesets,
+  modelUnsupported,
   probeCount,
   FIRST_PORT,
   LAST_PORT,
@@ -49,6 +51,9 @@ export interface StepReport {
   modelMisses: string[];
   kernelMisses: string[];
   diffs: FieldDiff[];
+  /** the model's result hinges on rules it cannot evaluate (spec/semantics.md §10): what is open, or which
+   *  possible result the kernel's was; agreements, but not exact ones */
+  indeterminate: string[];
   /** the model trace of the first repetition, for explanations */
   trace?: ProbeRun['trace'];
 }
@@ -74,6 +79,8 @@ export interface CaseReport {
   error?: string;
   kernelRefused?: KernelRefusal;
   steps: StepReport[];
+  /** steps whose model result is indeterminate (spec/semantics.md §10) */
+  indeterminate: number;
   ms: number;
 }
 
@@ -136,6 +143,8 @@ export interface RunOptions {
   sides: Sides;
   /** run every host's rules with this iptables flavor, whatever the case says */
   iptables?: IptablesFlavor;
+  /** kube-proxy's mode the cases' Services are compiled in (default iptables) */
+  mode?: ProxyMode;
   /** a lab pool to reuse (the caller closes it); otherwise one is made with `lab` and closed */
   pool?: LabPool;
   lab?: LabOptions;
@@ -201,6 +210,7 @@ export function stepReport(r: StepResult, findings: readonly Finding[]): StepRep
     kernelMisses: texts('expectation', 'kernel'),
     diffs: findings.flatMap((f) => (f.judge === 'difference' || f.judge === 'chi-square' ? [f.diff] : [])),
     oracleMisses: [...texts('oracle', 'model'), ...texts('oracle', 'kernel')],
+    indeterminate: findings.flatMap((f) => (f.judge === 'indeterminate' ? [f.text] : [])),
     sports: r.step.kind === 'probe' ? r.step.sports : [],
   };
   if (r.step.kind === 'probe') rep.probe = r.step.probe;
@@ -248,6 +258,7 @@ export async function runCase(c0: CaseFile, opts: RunOptions, pool: LabPool): Pr
       ...(opts.impl ? { impl: opts.impl } : {}),
       ...(opts.mutant ? { mutant: opts.mutant } : {}),
       ...(opts.iptables ? { iptables: opts.iptables } : {}),
+      ...(opts.mode ? { mode: opts.mode } : {}),
     });
     acceptedRulesets(plan);
   } catch (e) {
@@ -275,11 +286,16 @@ export async function runPlanned(
     agree: 'skip',
     oracle: 'skip',
     steps: [],
+    indeterminate: 0,
     ms: 0,
   };
   const kernelWanted = opts.sides !== 'model' && !opts.kernelSkip;
   if (opts.sides !== 'model' && opts.kernelSkip) rep.skipReason = opts.kernelSkip;
-  const modelSide = opts.sides !== 'kernel';
+  // Services compiled into nft the model reads only in part: the kernel and the oracle judge, the model's
+  // column is skipped with the reason
+  const modelGap = opts.sides !== 'kernel' ? modelUnsupported(plan) : undefined;
+  if (modelGap) rep.skipReason = rep.skipReason ? `${rep.skipReason}; ${modelGap}` : modelGap;
+  const modelSide = opts.sides !== 'kernel' && !modelGap;
   const base = {
     modelSide,
     ...(opts.runProbe ? { runProbe: opts.runProbe } : {}),
@@ -303,7 +319,7 @@ export async function runPlanned(
         } else {
           run = await runPlan(plan, { ...base, kernel });
           rep.kernel = mark(run.steps.some((s) => s.kernelMisses.length));
-          if (opts.sides === 'both') rep.agree = mark(run.steps.some((s) => s.diffs.length));
+          if (opts.sides === 'both' && modelSide) rep.agree = mark(run.steps.some((s) => s.diffs.length));
         }
       } catch (e) {
         if (!(e instanceof LabFailure)) throw e;
@@ -315,6 +331,7 @@ export async function runPlanned(
     // without a kernel (or when it failed), the model alone
     run ??= await runPlan(plan, base);
     rep.steps = run.steps;
+    rep.indeterminate = run.steps.filter((s) => s.indeterminate.length).length;
     if (modelSide) rep.model = mark(rep.steps.some((s) => s.modelMisses.length));
     if (plan.services && !rep.error) rep.oracle = mark(rep.steps.some((s) => s.oracleMisses.length));
   } catch (e) {

@@ -21,7 +21,9 @@ import { nsName, newRunId } from './names.ts';
 import { registerLab, unregisterLab, reapStale } from './cleanup.ts';
 import { AgentClient, type AgentProbeResult, type RunResult } from './agent-client.ts';
 import { parseConntrack } from './conntrack-parse.ts';
+import { flowEntries, type WireEntry, type WireTuple } from './conntrack-flow.ts';
 import { countersOf, movedRules, type RuleCount } from './counters.ts';
+import { NFTRACE_RULESET, parseTrace, type TraceSegment } from './nftrace.ts';
 
 /** Long enough for any round trip between namespaces on a loaded 2-core machine
  *  (well under 1 ms normally), shorter than TCP's first SYN retransmission (1 s),
@@ -79,14 +81,18 @@ export interface ApplyResult {
 export interface KernelProbeOptions {
   /** read iptables-save -c before and after (two spawns per host with rules) to find the rules hit */
   counters?: boolean;
-  /** read the conntrack tables after the probe (default true). Each read walks the machine's whole
-   *  conntrack hash (~3 ms here), so batch runs read once per batch with `conntrack()` instead. */
+  /** read the probe's own conntrack entries after it (default true): looked up by tuple, so a probe costs
+   *  the same however many entries the lab holds (the whole table: `conntrack()`) */
   conntrack?: boolean;
+  /** read the kernel's rule trace of the hosts traced with `enableNftrace` (nftrace.ts) */
+  nftrace?: boolean;
 }
 
 export interface KernelObservation extends Observation {
   /** rules whose packet counters moved, per host (with `counters`) */
   rulesHit?: RuleCount[];
+  /** the kernel's nft rule trace, per traced host (with `nftrace`) */
+  nftrace?: Record<string, TraceSegment[]>;
   note?: string;
 }
 
@@ -98,6 +104,8 @@ export class KernelLab {
   readonly agents = new Map<string, AgentClient>();
   /** host -> backend -> tables restored with it (both backends may hold rules at once) */
   private readonly applied = new Map<string, Map<IptablesFlavor, TableName[]>>();
+  /** hosts whose packets carry the nftrace bit (enableNftrace) */
+  private readonly traced = new Set<string>();
   readonly timeoutMs: number;
   private down_ = false;
   net: Network;
@@ -393,6 +401,13 @@ export class KernelLab {
     return out;
   }
 
+  /** The entries of the flow that starts with `tuple`, on the hosts that have rules (spec/observation.md). */
+  async flowConntrack(tuple: WireTuple): Promise<Record<string, ConntrackRecord[]>> {
+    return flowEntries([...this.applied.keys()], tuple, (h, tuples) =>
+      this.agent(h).request<WireEntry[]>('ct-flow', { tuples }),
+    );
+  }
+
   private async allCounters(): Promise<Map<string, Map<string, number>>> {
     const out = new Map<string, Map<string, number>>();
     await Promise.all(
@@ -409,7 +424,17 @@ export class KernelLab {
     return out;
   }
 
+  /** Sets the nftrace bit on every packet of `host` (a table of its own at the lowest priority), so that
+   *  probes with `nftrace` read the kernel's rule trace. reset() removes it with the rest. */
+  async enableNftrace(host: string): Promise<void> {
+    const r = await this.applyNft(host, NFTRACE_RULESET);
+    if (!r.ok) throw new LabCommandError(['nft', '-f', '-'], r.code, r.stderr);
+    this.traced.add(host);
+  }
+
   async probe(p: Probe, opts: KernelProbeOptions = {}): Promise<KernelObservation> {
+    const traced = opts.nftrace ? [...this.traced] : [];
+    await Promise.all(traced.map((h) => this.agent(h).request('trace-start')));
     const before = opts.counters ? await this.allCounters() : undefined;
     const r = await this.agent(p.from).request<AgentProbeResult>('probe', {
       proto: p.proto,
@@ -438,10 +463,14 @@ export class KernelLab {
             errno: e.errno ?? null,
           }
         : null,
-      conntrack: opts.conntrack === false ? {} : await this.conntrack(),
+      conntrack: opts.conntrack === false || !r.tuple ? {} : await this.flowConntrack(r.tuple),
       droppedAt: null,
     };
     if (r.note) obs.note = r.note;
+    if (traced.length) {
+      const lines = await Promise.all(traced.map((h) => this.agent(h).request<string[]>('trace-stop')));
+      obs.nftrace = Object.fromEntries(traced.map((h, i) => [h, parseTrace(lines[i]!)]));
+    }
     if (before) {
       const after = await this.allCounters();
       const hit = movedRules(before, after);
@@ -498,6 +527,7 @@ export class KernelLab {
           await a.run(['iptables-legacy-restore'], empty);
         }
         this.applied.delete(h);
+        this.traced.delete(h);
         this.dirty.delete(h);
         await a.request('recent-flush');
         await a.run(['conntrack', '-F']);
