@@ -72,6 +72,8 @@ export interface HostSettings {
   hairpin?: string[];
   /** per-interface sysctls (net.ipv4.conf.IFACE.*), by interface name */
   ifaceSysctls?: Record<string, Partial<IfaceSysctls>>;
+  /** ipset state (`ipset save` lines), loaded before the rules (spec/modules.md) */
+  ipsets?: string[];
 }
 
 export type Expectation = Partial<Pick<Observation, 'outcome' | 'responder' | 'icmp' | 'replyFrom'>> & {
@@ -349,6 +351,7 @@ function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoa
         'sysctls',
         'hairpin',
         'ifaceSysctls',
+        'ipsets',
       ]);
       const s: HostSettings = {};
       if (o.ruleset !== undefined && o.rulesetFile !== undefined)
@@ -394,6 +397,11 @@ function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoa
           }),
         );
       }
+      // read (and each line checked) with the topology, in caseTopology -> compileTopology
+      if (o.ipsets !== undefined)
+        s.ipsets = text(o.ipsets, [...at, 'ipsets'])
+          .split('\n')
+          .filter((l) => l.trim() !== '');
       hosts[h] = s;
     }
   }
@@ -592,7 +600,7 @@ function checkErrorExpect(j: JsonChecker, v: unknown, path: JsonPath): Partial<E
   return out;
 }
 
-/** The case's topology with its per-host settings (sysctls, hairpin, interface sysctls, backend) applied. */
+/** The case's topology with its per-host settings (sysctls, hairpin, interface sysctls, backend, ipsets) applied. */
 export function caseTopology(c: CaseFile): TopologySpec {
   const base: TopologySpec = typeof c.topology === 'string' ? PRESETS.get(c.topology)!() : structuredClone(c.topology);
   const j: JsonChecker = new JsonChecker(c.file ?? '<case>');
@@ -601,6 +609,7 @@ export function caseTopology(c: CaseFile): TopologySpec {
     if (!host) j.fail(['hosts', h], `no such host in topology ${quote(base.name)}`);
     if (s.sysctls) host.sysctls = { ...host.sysctls, ...s.sysctls };
     if (s.backend) host.backend = s.backend;
+    if (s.ipsets) host.ipsets = [...(host.ipsets ?? []), ...s.ipsets];
     (s.hairpin ?? []).forEach((port, i) => {
       const iface = host.ifaces.find((x) => x.name === port);
       if (!iface?.master) j.fail(['hosts', h, 'hairpin', i], `${quote(port)} is not a bridge port of ${quote(h)}`);
