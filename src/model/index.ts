@@ -105,7 +105,16 @@ export type {
   ErrorReport,
 } from './observation.ts';
 export type { TraceEvent } from './trace.ts';
-export { parseNft, parseNftCommands, lintNft, printNft, detectLanguage, type NftRuleset } from './nft/index.ts';
+export {
+  parseNft,
+  parseNftCommands,
+  parseNftJson,
+  lintNft,
+  printNft,
+  detectLanguage,
+  isNftJson,
+  type NftRuleset,
+} from './nft/index.ts';
 export {
   SELECTORS as NFT_SELECTORS,
   DTYPES as NFT_DTYPES,
