@@ -52,6 +52,7 @@ export {
 } from './ip.ts';
 export {
   compileTopology,
+  DEFAULT_SYSCTLS,
   STANDARD_SERVERS,
   type TopologySpec,
   type HostSpec,
@@ -114,6 +115,7 @@ export {
   detectLanguage,
   isNftJson,
   type NftRuleset,
+  type RuleLanguage,
 } from './nft/index.ts';
 export {
   SELECTORS as NFT_SELECTORS,
