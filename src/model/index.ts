@@ -112,9 +112,11 @@ export type { TraceEvent } from './trace.ts';
 export {
   parseNft,
   parseNftCommands,
+  parseNftJson,
   lintNft,
   printNft,
   detectLanguage,
+  isNftJson,
   type NftRuleset,
   type RuleLanguage,
 } from './nft/index.ts';
