@@ -17,7 +17,10 @@ export function truthTable(
   for (const r of reports) {
     const name = r.name.length > w ? `${r.name.slice(0, w - 1)}…` : r.name.padEnd(w);
     lines.push(
-      `${name}    ${cell(r.model, used.model)}      ${cell(r.kernel, used.kernel)}      ${cell(r.agree, used.agree)}      ${cell(r.oracle, r.oracle !== 'skip')}${r.skipReason && used.kernel ? pc.dim(`   kernel skipped: ${r.skipReason}`) : ''}`,
+      `${name}    ${cell(r.model, used.model)}      ${cell(r.kernel, used.kernel)}     ` +
+        ` ${cell(r.agree, used.agree)}     ` +
+        ` ${cell(r.oracle, r.oracle !== 'skip')}` +
+        (r.skipReason && used.kernel ? pc.dim(`   kernel skipped: ${r.skipReason}`) : ''),
     );
   }
   return lines.join('\n');
@@ -38,7 +41,8 @@ export function failureDetails(reports: readonly CaseReport[]): string {
       for (const m of s.oracleMisses) out.push(`    ${s.label}: ${pc.yellow('oracle')} ${m}`);
       for (const d of s.diffs)
         out.push(
-          `    ${s.label}: ${d.field}  ${pc.red(`- model  ${JSON.stringify(d.model)}`)}\n${' '.repeat(s.label.length + 6 + d.field.length)}${pc.green(`+ kernel ${JSON.stringify(d.kernel)}`)}`,
+          `    ${s.label}: ${d.field}  ${pc.red(`- model  ${JSON.stringify(d.model)}`)}\n` +
+            `${' '.repeat(s.label.length + 6 + d.field.length)}${pc.green(`+ kernel ${JSON.stringify(d.kernel)}`)}`,
         );
       if (!traced && (s.diffs.length || s.modelMisses.length) && s.trace) {
         // the model's path for the first failing probe, to see where it parts from the kernel
@@ -77,7 +81,9 @@ export function summary(reports: readonly CaseReport[]): {
     passed,
     failed,
     skipped,
-    line: `${reports.length} cases: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} with a backend skipped` : ''}`,
+    line:
+      `${reports.length} cases: ${passed} passed,` +
+      ` ${failed} failed${skipped ? `, ${skipped} with a backend skipped` : ''}`,
   };
 }
 
@@ -126,11 +132,15 @@ export function writeJunit(path: string, reports: readonly CaseReport[]): void {
           ].map((m) => `${s.label}: ${m}`),
         );
         cases.push(
-          `  <testcase classname="${classname}" name="${name}" time="${(r.ms / 1000).toFixed(3)}"><failure message="${xml(why[0] ?? r.error ?? 'failed')}">${xml([r.error ?? '', ...why].join('\n'))}</failure></testcase>`,
+          `  <testcase classname="${classname}" name="${name}"` +
+            ` time="${(r.ms / 1000).toFixed(3)}"><failure` +
+            ` message="${xml(why[0] ?? r.error ?? 'failed')}"` +
+            `>${xml([r.error ?? '', ...why].join('\n'))}</failure></testcase>`,
         );
       } else if (mark === 'skip') {
         cases.push(
-          `  <testcase classname="${classname}" name="${name}"><skipped message="${xml(r.skipReason ?? 'backend not selected')}"/></testcase>`,
+          `  <testcase classname="${classname}" name="${name}"><skipped` +
+            ` message="${xml(r.skipReason ?? 'backend not selected')}"/></testcase>`,
         );
       } else cases.push(`  <testcase classname="${classname}" name="${name}" time="${(r.ms / 1000).toFixed(3)}"/>`);
     }
@@ -139,6 +149,8 @@ export function writeJunit(path: string, reports: readonly CaseReport[]): void {
   const skipped = cases.filter((c) => c.includes('<skipped')).length;
   writeOut(
     path,
-    `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="nfconform" tests="${cases.length}" failures="${failures}" skipped="${skipped}">\n${cases.join('\n')}\n</testsuite>\n`,
+    `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="nfconform"` +
+      ` tests="${cases.length}" failures="${failures}"` +
+      ` skipped="${skipped}">\n${cases.join('\n')}\n</testsuite>\n`,
   );
 }

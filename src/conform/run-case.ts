@@ -296,7 +296,9 @@ export async function runPlanned(
         if (refused) {
           const other = plan.otherRulesets.some((r) => r.host === refused.host && r.flavor === refused.flavor);
           rep.kernelRefused = { host: refused.host, flavor: refused.flavor, stderr: refused.kernelRefusal! };
-          rep.error = `the kernel refused ${other ? "the other backend's rules" : 'the ruleset'} for ${refused.host} that the model accepted: ${refused.kernelRefusal}`;
+          rep.error =
+            `the kernel refused ${other ? "the other backend's rules" : 'the ruleset'} for` +
+            ` ${refused.host} that the model accepted: ${refused.kernelRefusal}`;
           rep.kernel = 'fail';
         } else {
           run = await runPlan(plan, { ...base, kernel });

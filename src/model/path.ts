@@ -309,7 +309,9 @@ export class PathRun {
       kind: 'bridge',
       host: hn,
       bridge: br,
-      what: `frame in on ${port.name} for ${toSelf ? 'the bridge itself' : outPort ? `port ${outPort.name}` : 'nobody'}`,
+      what:
+        `frame in on ${port.name} for` +
+        ` ${toSelf ? 'the bridge itself' : outPort ? `port ${outPort.name}` : 'nobody'}`,
     });
     if (!toSelf && !outPort) return this.drop(hn, `no neighbour answers for ${formatIp(nextHop)} on ${br}`);
     const preSite: HookSite = { host: hn, hook: 'PREROUTING', pkt: p, in: br, out: '', nextHop: p.dst, ct: 'lookup' };

@@ -18,7 +18,10 @@ function send(msg) {
   process.stdout.write(JSON.stringify(msg) + '\n');
 }
 
-/** Runs a command in this namespace; argv array, never a shell. @param {string[]} argv @param {string | undefined} stdin */
+/**
+ * Runs a command in this namespace; argv array, never a shell.
+ * @param {string[]} argv @param {string | undefined} stdin
+ */
 function run(argv, stdin) {
   return new Promise((resolve) => {
     const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -97,7 +100,10 @@ function helper() {
   });
   return prober;
 }
-/** @param {{proto: string, dst: string, dport?: number, src?: string, sport?: number, connected?: boolean, timeoutMs: number}} p */
+/**
+ * @param {{proto: string, dst: string, dport?: number, src?: string, sport?: number,
+ *   connected?: boolean, timeoutMs: number}} p
+ */
 function probe(p) {
   return new Promise((resolve) => {
     const id = proberNext++;
