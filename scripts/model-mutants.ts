@@ -1,7 +1,7 @@
 // `npm run mutants -- --model`: a fuzz campaign against each model mutant (src/model/mutants.ts).
-// With the kernel as the oracle (default, needs root) the mutant plays the model and the kernel the
-// judge; `--oracle model` compares each mutant with the reference model instead (no root, fast).
-// Prints killed N of M and the median number of cases to the first divergence.
+// The mutant always plays the model. `--kernel` (the default as root; `--oracle kernel`): the kernel
+// judges; `--model-only` (`--oracle model`; the default without root): the reference model stands in
+// for the kernel (no lab, fast). Prints killed N of M and the median number of cases to the first divergence.
 import { fuzz, type FuzzOracle } from '../src/conform/fuzz.ts';
 import { LabPool } from '../src/conform/run-case.ts';
 import { MUTATIONS, modelMutant, KERNEL, type Mutation } from '../src/model/index.ts';
@@ -21,10 +21,18 @@ interface Row {
 export async function runModelMutants(args: readonly string[]): Promise<number> {
   const cases = Number(flag(args, '--cases') ?? 1000);
   const seed = Number(flag(args, '--seed') ?? 20261201);
-  const oracleKind = flag(args, '--oracle') ?? 'kernel';
+  const oracleKind = args.includes('--kernel')
+    ? 'kernel'
+    : args.includes('--model-only')
+      ? 'model'
+      : (flag(args, '--oracle') ?? (process.getuid?.() === 0 ? 'kernel' : 'model'));
+  if (oracleKind !== 'kernel' && oracleKind !== 'model') {
+    console.error(`--oracle takes kernel or model, not "${oracleKind}"`);
+    return 2;
+  }
   const only = flag(args, '--only')?.split(',');
   if (oracleKind === 'kernel' && process.getuid?.() !== 0) {
-    console.error('the kernel campaign needs root; use --oracle model to compare with the reference model');
+    console.error('the kernel campaign needs root; --model-only compares with the reference model instead');
     return 2;
   }
   const names = MUTATIONS.filter((m) => !only || only.includes(m));
@@ -36,7 +44,7 @@ export async function runModelMutants(args: readonly string[]): Promise<number> 
       let killedAt: number | undefined;
       let oracle: FuzzOracle;
       if (pool) oracle = { kind: 'kernel', pool, semantics: modelMutant(name).semantics };
-      else oracle = { kind: 'mutant', mutation: name };
+      else oracle = { kind: 'mutant', mutation: name, plays: 'model' };
       const r = await fuzz({
         oracle,
         runs: cases,

@@ -12,6 +12,7 @@ import { InputError } from '../model/index.ts';
 import type { CaseFile } from './case-file.ts';
 import { probeArb } from './probe-arbitraries.ts';
 import { optionText } from './arbitraries.ts';
+import { reachArb, reachSteps, resolveAll, type ReachDraw } from './reach-arbitraries.ts';
 
 // the preset's networks and addresses (one source: model/net/preset-facts.ts), virtual IPs, loopback
 const LAB_CIDRS = [
@@ -122,6 +123,8 @@ const TABLES: TableName[] = ['filter', 'nat', 'mangle', 'raw', 'security'];
 export interface RuleDraw {
   table: TableName;
   chain: number;
+  /** the chain by name (reach-arbitraries.ts), instead of `chain` */
+  chainName?: string;
   src?: string;
   dst?: string;
   proto?: string;
@@ -149,7 +152,8 @@ export const ruleArb: fc.Arbitrary<RuleDraw> = fc.oneof(
 );
 
 /** The built-in chains a target may be in (descriptor hooks), plus the user chains. */
-function chainOf(r: RuleDraw): string {
+export function chainOf(r: RuleDraw): string {
+  if (r.chainName) return r.chainName;
   const name = /^-j (\S+)/.exec(r.target)?.[1];
   const hooks = EXTENSIONS.find((d) => d.type === 'target' && d.name === name)?.hooks;
   const builtin = TABLE_HOOKS[r.table].filter((h) => !hooks || hooks.includes(h));
@@ -169,7 +173,7 @@ function protoFor(r: RuleDraw): string | undefined {
   return proto;
 }
 
-function ruleText(r: RuleDraw): string {
+export function ruleText(r: RuleDraw): string {
   const parts: string[] = [];
   if (r.src) parts.push(r.src.startsWith('!') ? r.src : `-s ${r.src}`);
   if (r.dst) parts.push(`-d ${r.dst}`);
@@ -181,7 +185,7 @@ function ruleText(r: RuleDraw): string {
 }
 
 /** The rule alone, in its chain, as iptables-restore would take it (U2 may not jump to itself). */
-function acceptedAlone(r: RuleDraw, backend: IptablesFlavor): boolean {
+export function acceptedAlone(r: RuleDraw, backend: IptablesFlavor): boolean {
   const chain = chainOf(r);
   if (chain === 'U2' && /-[jg] U[12]\b/.test(r.target)) return false;
   if (chain === 'U1' && /-[jg] U1\b/.test(r.target)) return false;
@@ -194,14 +198,20 @@ function acceptedAlone(r: RuleDraw, backend: IptablesFlavor): boolean {
   }
 }
 
-/** iptables-save text from rule draws: the rules that are valid alone, grouped by table. */
-export function rulesetFrom(rules: readonly RuleDraw[], backend: IptablesFlavor): string {
+/** iptables-save text from rule draws: the rules that are valid alone, grouped by table; built-in chains'
+ *  policies ACCEPT unless `policies` says DROP (keys "table CHAIN"). */
+export function rulesetFrom(
+  rules: readonly RuleDraw[],
+  backend: IptablesFlavor,
+  policies: ReadonlySet<string> = new Set(),
+): string {
   const kept = rules.filter((r) => acceptedAlone(r, backend));
   const out: string[] = [];
   for (const t of TABLES) {
     const mine = kept.filter((r) => r.table === t);
     if (!mine.length) continue;
-    out.push(`*${t}`, ...TABLE_HOOKS[t].map((c) => `:${c} ACCEPT [0:0]`), ':U1 - [0:0]', ':U2 - [0:0]');
+    const policy = (c: string) => (policies.has(`${t} ${c}`) ? 'DROP' : 'ACCEPT');
+    out.push(`*${t}`, ...TABLE_HOOKS[t].map((c) => `:${c} ${policy(c)} [0:0]`), ':U1 - [0:0]', ':U2 - [0:0]');
     for (const r of mine) out.push(`-A ${chainOf(r)} ${ruleText(r)}`);
     out.push('COMMIT');
   }
@@ -219,6 +229,8 @@ export interface CaseDraw {
   /** rules in the other iptables backend at the same time (spec/semantics.md §2.3); mostly none */
   otherRules?: RuleDraw[];
   probes: ReturnType<typeof probeArb> extends fc.Arbitrary<infer P> ? P[] : never;
+  /** rules, probes and mid-case steps that meet on purpose (reach-arbitraries.ts); shrinks to none */
+  reach?: ReachDraw | undefined;
 }
 
 export function caseDrawArb(
@@ -240,11 +252,14 @@ export function caseDrawArb(
           { weight: 1, arbitrary: fc.array(ruleArb, { minLength: 1, maxLength: 3 }) },
         ),
     probes: fc.array(probeArb(), { minLength: 1, maxLength: opts.maxProbes ?? 5 }),
+    reach: fc.option(reachArb(), { nil: undefined, freq: 3 }),
   });
 }
 
 export function caseFromDraw(d: CaseDraw, name = 'fuzz case'): CaseFile {
-  const ruleset = rulesetFrom(d.rules, d.backend);
+  const reach = d.reach ? resolveAll(d.reach.recipes, d.reach.palette) : undefined;
+  const nodeRules = reach ? [...d.rules, ...reach.node] : d.rules;
+  const ruleset = rulesetFrom(nodeRules, d.backend, new Set(reach?.policies));
   const [port1, port2] = K8S_NODE.nodes[0]!.bridgePorts;
   const hairpin = [...(d.hairpin1 ? [port1!] : []), ...(d.hairpin2 ? [port2!] : [])];
   const node: NonNullable<CaseFile['hosts']>[string] = {
@@ -255,5 +270,8 @@ export function caseFromDraw(d: CaseDraw, name = 'fuzz case'): CaseFile {
   const other = rulesetFrom(d.otherRules ?? [], d.backend === 'legacy' ? 'nft' : 'legacy');
   if (other) node.otherBackendRuleset = other;
   if (hairpin.length) node.hairpin = hairpin;
-  return { name, tags: ['fuzz'], topology: 'k8s-node', hosts: { node }, steps: d.probes.map((p) => ({ ...p })) };
+  const hosts: NonNullable<CaseFile['hosts']> = { node };
+  if (reach?.node2.length) hosts.node2 = { backend: d.backend, ruleset: rulesetFrom(reach.node2, d.backend) };
+  const steps = d.reach ? reachSteps(d.reach, d.probes, nodeRules, d.backend) : d.probes.map((p) => ({ ...p }));
+  return { name, tags: ['fuzz'], topology: 'k8s-node', hosts, steps };
 }

@@ -10,13 +10,15 @@ import type { CaseFile } from './case-file.ts';
 import { runPlanned, type LabPool, type RunOptions } from './run-case.ts';
 import { planCase, probeCount } from './plan.ts';
 import { InternalError } from './errors.ts';
-import { judgeAgainstMutant, type StepDiff } from './mutant.ts';
+import { judgeAgainstMutant, type StepDiff, type MutantRole } from './mutant.ts';
 import { loadRegistry, knownFor, type KnownDivergence } from './divergences.ts';
 
 /** The kernel, or a copy of the model with a planted bug ('none': the reference model itself). */
 export type FuzzOracle =
   /** the kernel judges the model; `semantics`: the model side runs a model mutant's (`npm run mutants -- --model`) */
-  { kind: 'kernel'; pool: LabPool; semantics?: Semantics } | { kind: 'mutant'; mutation: Mutation | 'none' };
+  | { kind: 'kernel'; pool: LabPool; semantics?: Semantics }
+  /** `plays`: the mutant is the kernel (default) or the model, with the reference model as the kernel */
+  | { kind: 'mutant'; mutation: Mutation | 'none'; plays?: MutantRole };
 
 export interface CaseJudgement {
   diffs: StepDiff[];
@@ -69,7 +71,7 @@ export async function judgeCase(
   plant: Pick<FuzzOptions, 'runProbe'> = {},
 ): Promise<CaseJudgement> {
   let raw: { diffs: StepDiff[]; probes: number };
-  if (oracle.kind === 'mutant') raw = await judgeAgainstMutant(c, oracle.mutation);
+  if (oracle.kind === 'mutant') raw = await judgeAgainstMutant(c, oracle.mutation, oracle.plays ?? 'kernel');
   else
     raw = await judgeOnKernel(c, oracle.pool, {
       ...plant,

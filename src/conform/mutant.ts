@@ -7,6 +7,9 @@ import {
   runProbe,
   modelMutant,
   parseRuleset,
+  restoreOnto,
+  isInputError,
+  type InputError,
   type Mutation,
   type IptablesFlavor,
   type Ruleset,
@@ -51,13 +54,19 @@ class MutantSide implements KernelSide {
   async apply(host: string, text: string, flavor: IptablesFlavor) {
     // the plan's other-flavor rules are in `second` already
     if (this.plan.otherRulesets.some((r) => r.host === host && r.flavor === flavor)) return { ok: true, stderr: '' };
+    let parsed: Ruleset | undefined;
+    let refusal: InputError | undefined;
     try {
-      this.rulesets.set(host, parseRuleset(text, { backend: flavor }));
+      parsed = parseRuleset(text, { backend: flavor });
     } catch (e) {
-      return { ok: false, stderr: (e as Error).message };
+      if (!isInputError(e)) throw e;
+      refusal = e;
     }
+    // as iptables-restore: the tables named are replaced, a refused text keeps what it committed before the error
+    const next = restoreOnto(this.rulesets.get(host), text, parsed, refusal, { backend: flavor });
+    if (next) this.rulesets.set(host, next);
     this.lab = this.make();
-    return { ok: true, stderr: '' };
+    return refusal ? { ok: false, stderr: refusal.message } : { ok: true, stderr: '' };
   }
 
   async probe(p: Parameters<KernelSide['probe']>[0]) {
@@ -78,25 +87,33 @@ class MutantSide implements KernelSide {
   }
 }
 
-/** Runs the case on the reference model and on a mutant; the mutant plays the kernel. */
+/** Which side the mutant plays: the kernel (the planted-bug tests), or the model with the reference model
+ *  standing in for the kernel (`npm run mutants -- --model` without a kernel: the same roles as its kernel run). */
+export type MutantRole = 'kernel' | 'model';
+
+/** Runs the case on the reference model and on a mutant; by default the mutant plays the kernel. */
 export async function judgeAgainstMutant(
   c: CaseFile,
   mutation: Mutation | 'none',
+  plays: MutantRole = 'kernel',
 ): Promise<{ diffs: StepDiff[]; probes: number }> {
-  return judgePlanAgainstMutant(await planCase(c), mutation);
+  return judgePlanAgainstMutant(await planCase(c), mutation, plays);
 }
 
 export async function judgePlanAgainstMutant(
   plan: CasePlan,
   mutation: Mutation | 'none',
+  plays: MutantRole = 'kernel',
 ): Promise<{ diffs: StepDiff[]; probes: number }> {
   // a case whose rules the model refuses has nothing to compare between two models
   if ([...plan.rulesets, ...plan.otherRulesets].some((r) => r.refusal)) return { diffs: [], probes: 0 };
-  const kernel = new MutantSide(plan, mutation);
+  const asModel = plays === 'model' && mutation !== 'none';
+  const kernel = new MutantSide(plan, asModel ? 'none' : mutation);
   await loadRulesets(plan, kernel);
   const diffs: StepDiff[] = [];
   let probes = 0;
-  for await (const r of pairedRun(plan, { kernel })) {
+  const semantics = asModel ? modelMutant(mutation).semantics : undefined;
+  for await (const r of pairedRun(plan, { kernel, ...(semantics ? { semantics } : {}) })) {
     probes += r.kernel?.length ?? 0;
     for (const f of judgeDifference(r.step, r))
       if (f.judge === 'difference') diffs.push({ step: r.step.label, diff: f.diff });

@@ -7,6 +7,7 @@ import {
   makeLab,
   newWorld,
   runProbe,
+  restoreOnto,
   type IptablesFlavor,
   type Observation,
   type Probe,
@@ -140,7 +141,9 @@ export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): A
       if (kernel) await kernelDid(() => kernel.wait(step.seconds));
     } else if (step.kind === 'apply') {
       for (const rs of step.rulesets) {
-        if (rs.parsed) rulesets.set(rs.host, rs.parsed);
+        // only the tables the text names are replaced; a refused text keeps what it committed before the error
+        const next = restoreOnto(rulesets.get(rs.host), rs.text, rs.parsed, rs.refusal, { backend: rs.flavor });
+        if (next) rulesets.set(rs.host, next);
         const k = kernel ? await kernelDid(() => kernel.apply(rs.host, rs.kernelText, rs.flavor)) : undefined;
         r.applied.push({
           host: rs.host,

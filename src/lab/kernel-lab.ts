@@ -322,7 +322,7 @@ export class KernelLab {
     return r.stdout;
   }
 
-  /** iptables-restore (atomic): the kernel's or iptables' refusal comes back verbatim. */
+  /** iptables-restore (each table at its COMMIT): the kernel's or iptables' refusal comes back verbatim. */
   async apply(host: string, rulesetText: string, backend?: IptablesFlavor): Promise<ApplyResult> {
     const b = backend ?? this.net.hosts.get(host)!.backend;
     // nfacct counters are per namespace and must exist first (kube-proxy creates its own the same way)
@@ -330,12 +330,11 @@ export class KernelLab {
     const r = await this.agent(host).run([restoreCmd(b)], rulesetText);
     this.dirty.add(host);
     if (r.code !== 0 && b === 'nft') this.tainted = true;
-    if (r.code === 0) {
-      const tables = [...rulesetText.matchAll(/^\*(\w+)/gm)].map((m) => m[1] as TableName);
-      const per = this.applied.get(host) ?? new Map<IptablesFlavor, TableName[]>();
-      per.set(b, [...new Set([...(per.get(b) ?? []), ...tables])]);
-      this.applied.set(host, per);
-    }
+    // a refused restore has committed the tables before the failing one (both flavors): read this host too
+    const tables = [...rulesetText.matchAll(/^\*(\w+)/gm)].map((m) => m[1] as TableName);
+    const per = this.applied.get(host) ?? new Map<IptablesFlavor, TableName[]>();
+    per.set(b, [...new Set([...(per.get(b) ?? []), ...tables])]);
+    this.applied.set(host, per);
     return { ok: r.code === 0, code: r.code, stderr: r.stderr.trim() };
   }
 

@@ -20,6 +20,7 @@ export {
   applyCommandLines,
   commandArgs,
   detectFormat,
+  restoreOnto,
 } from './rules/restore.ts';
 export { printRuleset, printRuleSpec, printTable } from './rules/print.ts';
 export type { Ruleset, Rule, Hook, TableName, IptablesFlavor } from './rules/types.ts';

@@ -226,3 +226,38 @@ function tableOfLine(line: string): TableName {
   const m = /(?:^|\s)(?:-t|--table)\s+(\w+)/.exec(line);
   return (m?.[1] ?? 'filter') as TableName;
 }
+
+/**
+ * What iptables-restore (without --noflush) leaves after reading `text`: each table it names is replaced at
+ * that table's COMMIT, every other table stays as it was. A refused restore keeps the tables it committed
+ * before the error: both flavors commit per COMMIT line (iptables-restore.c and xtables-restore.c call
+ * `cb->commit` at each COMMIT; measured with iptables 1.8.9, nft and legacy: a valid *filter followed by a
+ * *nat with a jump to a missing chain exits 2 with the filter rules loaded). `refusal` is the model's
+ * refusal of the whole text (its line says where reading stopped).
+ */
+export function restoreOnto(
+  current: Ruleset | undefined,
+  text: string,
+  next: Ruleset | undefined,
+  refusal: InputError | undefined,
+  opts: ReadOptions = {},
+): Ruleset | undefined {
+  const committed = next ?? (refusal ? committedBefore(text, refusal.pos?.line, opts) : undefined);
+  if (!committed) return current;
+  return { ...current, tables: new Map([...(current?.tables ?? []), ...committed.tables]) };
+}
+
+/** The tables of a refused restore whose COMMIT came before the error line. */
+function committedBefore(text: string, errorLine: number | undefined, opts: ReadOptions): Ruleset | undefined {
+  if (detectFormat(text) !== 'save' || !errorLine || opts.noflush) return undefined;
+  const lines = text.split('\n');
+  let upTo = 0;
+  for (let i = 0; i < Math.min(errorLine - 1, lines.length); i++) if (lines[i]!.trim() === 'COMMIT') upTo = i + 1;
+  if (upTo === 0) return undefined;
+  try {
+    return parseSave(lines.slice(0, upTo).join('\n') + '\n', opts);
+  } catch (e) {
+    if (e instanceof InputError) return undefined;
+    throw e;
+  }
+}
