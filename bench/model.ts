@@ -54,6 +54,7 @@ export function benchModel(seconds = 2): Figure[] {
       now: 0,
       choose: () => (flip = !flip),
       ruleId: '',
+      unknown: () => false,
     };
     const hooks = {};
     const pkt: Pkt = {

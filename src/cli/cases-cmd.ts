@@ -12,6 +12,7 @@ import { crossDiffs } from '../conform/cross-compare.ts';
 import { readFlags, cmdline, sidesOf, iptablesOrBothOf, type SidesAndRuntime } from './args.ts';
 import { truthTable, failureDetails, summary, writeJson, writeJunit, writeOut } from './report.ts';
 import { runPage } from '../conform/html.ts';
+import { caseWarnings } from '../conform/case-warnings.ts';
 import { CHECK_USAGE } from './usage.ts';
 
 /** `--iptables both`: every case on iptables-nft, then on iptables-legacy; the two kernels are also
@@ -54,6 +55,8 @@ async function execute(
 ): Promise<CaseReport[]> {
   if (impl.name !== 'builtin' && !json)
     write(pc.cyan(`Services compiled by: ${impl.name}${iptables ? ` (loaded with iptables-${iptables})` : ''}`));
+  // rules that name what the topology lacks: said before the results, which they would otherwise mislead
+  if (!json) for (const c of cases) for (const w of caseWarnings(c)) write(pc.yellow(`warning: ${c.name}: ${w}`));
   const kernelSkip = sides === 'model' ? undefined : await labSkipReason(runtime);
   // asked for by name, the Docker lab must run: its absence is an error that says what to do
   if (kernelSkip && runtime === 'docker') throw new DockerLabError(kernelSkip);

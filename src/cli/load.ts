@@ -1,5 +1,6 @@
 // Reading the CLI's inputs: topologies (preset or file) and rulesets per host.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   InputError,
   parseRuleset,
@@ -12,7 +13,15 @@ import {
 } from '../model/index.ts';
 import { quote } from '../model/index.ts';
 import { loadJson } from '../model/index.ts';
-import { checkTopology } from '../model/index.ts';
+import {
+  checkTopology,
+  checkIpCapture,
+  isIpCapture,
+  topologyFromIpJson,
+  readSysctlText,
+  parseJson,
+} from '../model/index.ts';
+import type { IpJson } from '../model/index.ts';
 import { readInputFile } from '../conform/input-files.ts';
 
 const kindOf = (p: string) => (existsSync(p) ? 'exists' : 'missing');
@@ -22,10 +31,42 @@ export function readText(path: string): string {
   return readInputFile(path);
 }
 
-/** `--topology`: a preset's name (looked up in a Map) or a topology file, checked against spec/topology.schema.json. */
+/**
+ * A folder of one host's `ip -j` output (spec/snapshot.md "A topology from ip -j output"): link.json
+ * (`ip -j -d link`), addr.json (`ip -j addr`), route.json (`ip -j route`, optional) and sysctl.txt
+ * (`sysctl -a` text, optional).
+ */
+export function readIpDir(dir: string): IpJson {
+  if (!existsSync(join(dir, 'link.json')))
+    throw new InputError(
+      'invalid',
+      '--topology: is a directory, and not one of ip -j output (link.json, addr.json, route.json: spec/snapshot.md)',
+      { file: dir, line: 0, col: 0 },
+    );
+  const part = (name: string): unknown[] => {
+    const file = join(dir, name);
+    const raw = parseJson(readInputFile(file, `an ip -j output (${name})`), file);
+    if (!Array.isArray(raw))
+      throw new InputError('invalid', `expected a JSON array, as ip -j prints`, { file, line: 1, col: 1 });
+    return raw;
+  };
+  const out: IpJson = { link: part('link.json'), addr: part('addr.json'), route: [] };
+  if (existsSync(join(dir, 'route.json'))) out.route = part('route.json');
+  const sysctl = join(dir, 'sysctl.txt');
+  if (existsSync(sysctl)) out.sysctls = readSysctlText(readInputFile(sysctl, 'sysctl output'), sysctl);
+  return out;
+}
+
+/** `--topology`: a preset's name (looked up in a Map), a topology file (spec/topology.schema.json), an ip
+ *  capture file, or a folder of `ip -j` output; the last two describe one host, named "node". */
 export function loadTopologySpec(nameOrFile: string): TopologySpec {
   const preset = PRESETS.get(nameOrFile);
   if (preset) return preset();
+  if (existsSync(nameOrFile) && statSync(nameOrFile).isDirectory()) {
+    const spec = topologyFromIpJson(readIpDir(nameOrFile), { name: nameOrFile }).spec;
+    compileTopology(spec, nameOrFile);
+    return spec;
+  }
   if (!/[./]/.test(nameOrFile) && kindOf(nameOrFile) === 'missing')
     throw new InputError(
       'invalid',
@@ -37,7 +78,9 @@ export function loadTopologySpec(nameOrFile: string): TopologySpec {
     text,
     nameOrFile,
     (raw, j) => {
-      const spec = checkTopology(raw, j);
+      const spec = isIpCapture(raw)
+        ? topologyFromIpJson(checkIpCapture(raw, j), { name: nameOrFile }).spec
+        : checkTopology(raw, j);
       compileTopology(spec, nameOrFile); // the parts must hold together too
       return spec;
     },

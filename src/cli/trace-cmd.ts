@@ -11,6 +11,7 @@ import {
   type Ruleset,
   type ModelLab,
   parseIp,
+  rulesetWarnings,
 } from '../model/index.ts';
 import { loadTopology, loadRulesets } from './load.ts';
 import { renderTrace, renderObservation } from '../conform/render.ts';
@@ -82,6 +83,8 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
     const net = loadTopology(topology);
     lab = makeLab(net, loadRulesets(values.ruleset, net));
   }
+  // rules naming interfaces or addresses the topology lacks: said first, the result may mislead otherwise
+  const warnings = [...lab.rulesets].flatMap(([host, rs]) => rulesetWarnings(lab.net, host, rs).map((w) => w.message));
   const probe: Probe = { from, ...parseTarget(positionals[0], positionals[1]) };
   if (values.src) probe.src = values.src;
   else if (values.snapshot !== undefined && parseIp(values.from) !== undefined) probe.src = values.from;
@@ -115,6 +118,7 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
         {
           probe,
           ...(notes.length ? { notes } : {}),
+          ...(warnings.length ? { warnings } : {}),
           results: results.map((r) => ({ p: r.p, observation: r.value.observation, trace: r.value.trace })),
           ...(kernel ? { kernel } : {}),
         },
@@ -125,6 +129,7 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
     return 0;
   }
   for (const n of notes) write(`snapshot: ${n}`);
+  for (const w of warnings) write(`warning: ${w}`);
   results.forEach((r, i) => {
     if (results.length > 1) write(`\n── possibility ${i + 1} of ${results.length}, p=${r.p.toFixed(6)} ──`);
     write(values.diagram ? renderDiagramText(diagramOf(r.value.trace)) : renderTrace(r.value.trace));

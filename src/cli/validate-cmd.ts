@@ -70,7 +70,7 @@ export function renderValidation(r: ValidationReport): string {
     if (r.objectWarnings.length > 20) out.push(`  and ${r.objectWarnings.length - 20} more`);
   }
   if (r.unsupported.length) {
-    out.push('', pc.yellow(`unsupported by the model (left out of its copy of the dump):`));
+    out.push('', pc.yellow(`rules the model cannot evaluate (kept and evaluated as unknown, or left out):`));
     for (const u of r.unsupported) out.push(`  line ${u.line}: ${u.text}\n      ${pc.dim(u.reason)}`);
   }
   if (r.kernelSkip) out.push('', pc.yellow(`kernel replay skipped: ${r.kernelSkip}`));
@@ -97,8 +97,8 @@ function writeValidationJunit(path: string, r: ValidationReport): void {
     const head = `  <testcase classname="${cls(p.service)}" name="${xml(p.label)}"`;
     if (p.status === 'skipped') return `${head}><skipped message="${xml(p.why ?? '')}"/></testcase>`;
     const misses = [p.modelMiss, p.kernelMiss].filter(Boolean).join('\n');
-    const sides =
-      `model: ${p.model ?? 'not run'}, kernel: ${p.kernel ?? 'not run'}; the Services say:` + ` ${p.oracle ?? ''}`;
+    const model = p.model === 'indeterminate' ? `indeterminate (${p.indeterminate ?? ''})` : (p.model ?? 'not run');
+    const sides = `model: ${model}, kernel: ${p.kernel ?? 'not run'}; the Services say: ${p.oracle ?? ''}`;
     if (misses) return `${head}><failure message="${xml(sides)}">${xml(misses)}</failure></testcase>`;
     return `${head}><system-out>${xml(sides)}</system-out></testcase>`;
   });

@@ -9,12 +9,16 @@ import { fileURLToPath } from 'node:url';
 export const SUITES_DIR = fileURLToPath(new URL('../../suites/', import.meta.url));
 
 /** Every case file below `dir` (JSON files; schemas and the fixtures/ inputs excluded), in a stable order. */
+/** Folders findCaseFiles does not walk into: fixtures, and the real-world corpus (its own runner,
+ *  `npm run realworld`: suites/realworld/README.md), whose rulesets may hold what the model lacks. */
+const NOT_SUITES = new Set(['fixtures', 'realworld']);
+
 export function findCaseFiles(dir: string = SUITES_DIR): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir).sort()) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) {
-      if (name !== 'fixtures') out.push(...findCaseFiles(p));
+      if (!NOT_SUITES.has(name)) out.push(...findCaseFiles(p));
     } else if (name.endsWith('.json') && !name.endsWith('.schema.json')) out.push(p);
   }
   return out;
@@ -28,12 +32,14 @@ import {
   type Observation,
   type IptablesFlavor,
   type Sysctls,
+  type LoadKind,
+  LOAD_KINDS,
 } from '../model/index.ts';
 import { quote } from '../model/index.ts';
 import { JsonChecker, loadJson, type JsonPath } from '../model/index.ts';
 import { limits, limitHint } from '../model/index.ts';
 import { parseIp, parseCidr } from '../model/index.ts';
-import { checkTopology, checkSysctls } from '../model/index.ts';
+import { checkTopology, checkSysctls, checkIpCapture, isIpCapture, topologyFromIpJson } from '../model/index.ts';
 import { ifNameProblem } from '../model/index.ts';
 import { readInputFile, readReference } from './input-files.ts';
 import type { ConntrackArgs } from '../lab/kernel-lab.ts';
@@ -47,6 +53,12 @@ export interface HostSettings {
   backend?: IptablesFlavor;
   /** rules loaded with the other iptables backend after `ruleset`: both are evaluated (spec/semantics.md §2.3) */
   otherBackendRuleset?: string;
+  /** a native nft ruleset (`nft -f` text), loaded after the iptables rules unless `loadOrder` says otherwise */
+  nft?: string;
+  /** or a file with it, relative to the case file */
+  nftFile?: string;
+  /** the order the host loads its rule sources in: each of those given, once (spec/semantics.md §2.4) */
+  loadOrder?: LoadKind[];
   sysctls?: Partial<Sysctls>;
   /** bridge ports with hairpin mode on */
   hairpin?: string[];
@@ -226,7 +238,7 @@ function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoa
   const c = j.obj(
     raw,
     [],
-    ['$schema', 'name', 'description', 'tags', 'claim', 'services', 'topology', 'hosts', 'steps'],
+    ['$schema', 'name', 'description', 'tags', 'claim', 'services', 'topology', 'topologyFile', 'hosts', 'steps'],
   );
   const ref = (v: unknown, path: JsonPath) =>
     readReference(file, j.str(v, path, { max: 4096 }), path, j, [SUITES_DIR, ...(opts.allowPaths ?? [])]);
@@ -251,7 +263,20 @@ function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoa
   }
 
   // the topology first: hosts, steps and settings are checked against it
-  if (typeof c.topology === 'string') {
+  if (c.topologyFile !== undefined) {
+    // a topology file or an ip capture (one host's `ip -j` output: spec/snapshot.md), relative to the case
+    if (c.topology !== undefined) j.fail(['topologyFile'], 'give either "topology" or "topologyFile", not both');
+    const name = j.str(c.topologyFile, ['topologyFile'], { max: 4096 });
+    const text = ref(c.topologyFile, ['topologyFile']);
+    out.topology = loadJson(
+      text,
+      name,
+      (raw, tj) =>
+        isIpCapture(raw) ? topologyFromIpJson(checkIpCapture(raw, tj), { name }).spec : checkTopology(raw, tj),
+      'the topology file',
+    );
+  } else if (c.topology === undefined) out.topology = 'k8s-node';
+  else if (typeof c.topology === 'string') {
     if (!PRESETS.has(c.topology))
       j.fail(['topology'], `unknown preset ${quote(c.topology)} (known: ${[...PRESETS.keys()].join(', ')})`);
     out.topology = c.topology;
@@ -299,7 +324,17 @@ function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoa
       const at = ['hosts', h];
       if (!hostNames.has(h))
         j.fail(at, `no such host in topology ${quote(base.name)} (hosts: ${[...hostNames].join(', ')})`);
-      const o = j.obj(v, at, ['ruleset', 'rulesetFile', 'backend', 'otherBackendRuleset', 'sysctls', 'hairpin']);
+      const o = j.obj(v, at, [
+        'ruleset',
+        'rulesetFile',
+        'backend',
+        'otherBackendRuleset',
+        'nft',
+        'nftFile',
+        'loadOrder',
+        'sysctls',
+        'hairpin',
+      ]);
       const s: HostSettings = {};
       if (o.ruleset !== undefined && o.rulesetFile !== undefined)
         j.fail([...at, 'rulesetFile'], 'give "ruleset" or "rulesetFile", not both');
@@ -311,6 +346,24 @@ function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoa
       if (o.backend !== undefined) s.backend = j.oneOf(o.backend, [...at, 'backend'], ['nft', 'legacy'] as const);
       if (o.otherBackendRuleset !== undefined)
         s.otherBackendRuleset = text(o.otherBackendRuleset, [...at, 'otherBackendRuleset']);
+      if (o.nft !== undefined && o.nftFile !== undefined)
+        j.fail([...at, 'nftFile'], 'give "nft" or "nftFile", not both');
+      if (o.nft !== undefined) s.nft = text(o.nft, [...at, 'nft']);
+      if (o.nftFile !== undefined) {
+        s.nftFile = j.str(o.nftFile, [...at, 'nftFile']);
+        s.nft = ref(o.nftFile, [...at, 'nftFile']);
+      }
+      if (o.loadOrder !== undefined) {
+        const given = LOAD_KINDS.filter(
+          (k) => (k === 'ruleset' ? s.ruleset : k === 'nft' ? s.nft : s.otherBackendRuleset) !== undefined,
+        );
+        const list = j
+          .arr(o.loadOrder, [...at, 'loadOrder'], 3)
+          .map((x, i) => j.oneOf(x, [...at, 'loadOrder', i], LOAD_KINDS));
+        if (list.length !== given.length || !given.every((k) => list.includes(k)))
+          j.fail([...at, 'loadOrder'], `must list each of the host's rule sources once: ${given.join(', ')}`);
+        s.loadOrder = list;
+      }
       if (o.sysctls !== undefined) s.sysctls = checkSysctls(j, o.sysctls, [...at, 'sysctls']);
       if (o.hairpin !== undefined)
         s.hairpin = j
@@ -532,7 +585,10 @@ export function caseTopology(c: CaseFile): TopologySpec {
 
 export const otherBackend = (b: IptablesFlavor | undefined): IptablesFlavor => (b === 'legacy' ? 'nft' : 'legacy');
 
-/** Cases with rules in both iptables backends at once need a fresh lab: legacy tables, once used, stay registered. */
+/** Cases with rules in both iptables backends, or nft beside iptables, need a fresh lab: legacy tables, once used,
+ *  stay registered, and hook registration order decides ties (spec/semantics.md §2.4). */
 export function mixesBackends(c: CaseFile): boolean {
-  return Object.values(c.hosts ?? {}).some((h) => h.otherBackendRuleset !== undefined);
+  return Object.values(c.hosts ?? {}).some(
+    (h) => h.otherBackendRuleset !== undefined || (h.nft !== undefined && h.ruleset !== undefined),
+  );
 }

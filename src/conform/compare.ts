@@ -88,12 +88,35 @@ export interface Verdict {
   matched: Weighted<Observation> | undefined;
   /** differences to the closest possibility when none matched */
   diffs: FieldDiff[];
+  /** the matched possibility is indeterminate (spec/semantics.md §10): the kernel's observation is that of
+   *  its branch `branch` (an index into `indeterminate.possible`). An agreement, but not an exact one. */
+  indeterminate?: { branch: number };
 }
 
-/** The kernel's one observation must be one of the model's possibilities. */
+/** Differences of an indeterminate possibility's branch from the kernel: an exact branch is compared field by
+ *  field; an open one (an unmodelled target took the packet) admits any observation with one of its outcomes. */
+function compareBranch(branch: Observation, kernel: Observation): FieldDiff[] {
+  const ind = branch.indeterminate;
+  if (!ind) return compareObservation(branch, kernel);
+  return kernel.outcome !== 'indeterminate' && ind.outcomes.includes(kernel.outcome)
+    ? []
+    : [{ field: 'outcome', model: `one of ${ind.outcomes.join(', ')}`, kernel: kernel.outcome }];
+}
+
+/** The kernel's one observation must be one of the model's possibilities; for an indeterminate one, the
+ *  observation of one of its branches. */
 export function judge(model: readonly Weighted<Observation>[], kernel: Observation): Verdict {
   let best: FieldDiff[] | undefined;
   for (const m of model) {
+    const ind = m.value.indeterminate;
+    if (ind) {
+      for (const [branch, b] of ind.possible.entries()) {
+        const d = compareBranch(b, kernel);
+        if (d.length === 0) return { matched: m, diffs: [], indeterminate: { branch } };
+        if (!best || d.length < best.length) best = d;
+      }
+      continue;
+    }
     const d = compareObservation(m.value, kernel);
     if (d.length === 0) return { matched: m, diffs: [] };
     if (!best || d.length < best.length) best = d;

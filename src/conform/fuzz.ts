@@ -93,10 +93,13 @@ async function judgeOnKernel(
 ): Promise<{ diffs: StepDiff[]; probes: number }> {
   const plan = await planCase(c, { firstPort: pool.reservePorts(probeCount(c)) });
   // a ruleset the model refuses must be refused by the kernel as well
-  const refused = [...plan.rulesets, ...plan.otherRulesets].find((r) => r.refusal);
+  const refused = [...plan.rulesets, ...plan.otherRulesets, ...plan.nftRulesets].find((r) => r.refusal);
   if (refused) {
     const lab = await pool.get(plan.topology, { fresh: plan.freshLab });
-    const k = await lab.kernel.apply(refused.host, refused.text, refused.flavor);
+    const k =
+      'flavor' in refused
+        ? await lab.kernel.apply(refused.host, refused.text, refused.flavor)
+        : await lab.kernel.applyNft(refused.host, refused.text);
     return {
       diffs: k.ok
         ? [

@@ -2,6 +2,8 @@
 // without needing a kernel (the "planted bug" test). The mutant plays the kernel in the same paired loop as a
 // real lab (paired-run.ts): the same plan, rulesets, apply and wait steps, repetitions and source ports.
 import {
+  parseNft,
+  type NftRuleset,
   makeLab,
   newWorld,
   runProbe,
@@ -34,6 +36,8 @@ class MutantSide implements KernelSide {
   private world: World;
   private readonly rulesets = new Map<string, Ruleset>();
   private readonly second: Map<string, Ruleset>;
+  /** native nft rulesets arrive with applyNft, as on a kernel */
+  private readonly nft = new Map<string, NftRuleset>();
 
   constructor(
     private readonly plan: CasePlan,
@@ -46,9 +50,18 @@ class MutantSide implements KernelSide {
 
   /** a mutant is the kernel's semantics with one decision replaced (model/mutants.ts) */
   private make(): ModelLab {
-    return this.mutation === 'none'
-      ? makeLab(this.plan.network, this.rulesets, this.second)
-      : makeLab(this.plan.network, this.rulesets, this.second, modelMutant(this.mutation).semantics);
+    const sem = this.mutation === 'none' ? undefined : modelMutant(this.mutation).semantics;
+    return makeLab(this.plan.network, this.rulesets, this.second, sem, { nft: this.nft, order: this.plan.loadOrder });
+  }
+
+  async applyNft(host: string, text: string) {
+    try {
+      this.nft.set(host, parseNft(text));
+    } catch (e) {
+      return { ok: false, stderr: (e as Error).message };
+    }
+    this.lab = this.make();
+    return { ok: true, stderr: '' };
   }
 
   async apply(host: string, text: string, flavor: IptablesFlavor) {
@@ -106,7 +119,8 @@ export async function judgePlanAgainstMutant(
   plays: MutantRole = 'kernel',
 ): Promise<{ diffs: StepDiff[]; probes: number }> {
   // a case whose rules the model refuses has nothing to compare between two models
-  if ([...plan.rulesets, ...plan.otherRulesets].some((r) => r.refusal)) return { diffs: [], probes: 0 };
+  if ([...plan.rulesets, ...plan.otherRulesets, ...plan.nftRulesets].some((r) => r.refusal))
+    return { diffs: [], probes: 0 };
   const asModel = plays === 'model' && mutation !== 'none';
   const kernel = new MutantSide(plan, asModel ? 'none' : mutation);
   await loadRulesets(plan, kernel);

@@ -20,12 +20,14 @@ import {
 import type { KernelObservation } from '../lab/kernel-lab.ts';
 import { judge } from './compare.ts';
 import { InternalError, LabFailure } from './errors.ts';
-import { modelRulesets, type CaseCommand, type CasePlan, type PlannedStep } from './plan.ts';
+import { modelRulesets, modelNft, plannedLoads, type CaseCommand, type CasePlan, type PlannedStep } from './plan.ts';
 import { modelCommand, type CommandOutcome } from './case-commands.ts';
 
 /** What a run needs of a kernel: the lab (lab/kernel-lab.ts), or a stand-in such as a mutant model. */
 export interface KernelSide {
   apply(host: string, text: string, flavor: IptablesFlavor): Promise<{ ok: boolean; stderr: string }>;
+  /** `nft -f` of a native nft ruleset */
+  applyNft(host: string, text: string): Promise<{ ok: boolean; stderr: string }>;
   probe(p: Probe, opts: { counters?: boolean }): Promise<KernelObservation>;
   wait(seconds: number): Promise<void>;
   /** a command between probes (spec/case-file.md); for iptables commands, the first one refused per host */
@@ -35,6 +37,8 @@ export interface KernelSide {
 export interface AppliedRuleset {
   host: string;
   flavor: IptablesFlavor;
+  /** the rules' language: iptables (in `flavor`) or native nft */
+  lang: 'iptables' | 'nft';
   /** why the model refused it (undefined: accepted) */
   modelRefusal: string | undefined;
   /** why the kernel refused it (undefined: accepted, or no kernel) */
@@ -98,15 +102,20 @@ const modelDid = <T>(plan: CasePlan, index: number, what: () => T): T => {
   }
 };
 
-/** Loads the plan's rulesets on the kernel side: its own flavor first, then the other one (registered later,
- *  its chains run first at equal priority: spec/semantics.md §2.3). The refusals, in plan order. */
+/** Loads the plan's rule sources on the kernel side in each host's load order (by default its own flavor, then
+ *  the other one, then nft; at equal priority the later-registered run first: spec/semantics.md §2.3-§2.4).
+ *  The refusals, in load order. */
 export async function loadRulesets(plan: CasePlan, kernel: KernelSide): Promise<AppliedRuleset[]> {
   const out: AppliedRuleset[] = [];
-  for (const r of [...plan.rulesets, ...plan.otherRulesets]) {
-    const k = await kernelDid(() => kernel.apply(r.host, r.kernelText, r.flavor));
+  for (const l of plannedLoads(plan)) {
+    const r = l.r;
+    const k = await kernelDid(() =>
+      l.kind === 'nft' ? kernel.applyNft(r.host, r.text) : kernel.apply(r.host, l.r.kernelText, l.r.flavor),
+    );
     out.push({
       host: r.host,
-      flavor: r.flavor,
+      flavor: l.kind === 'nft' ? 'nft' : l.r.flavor,
+      lang: l.kind === 'nft' ? 'nft' : 'iptables',
       modelRefusal: r.refusal?.message,
       kernelRefusal: k.ok ? undefined : k.stderr,
     });
@@ -120,7 +129,8 @@ export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): A
   const probe = opts.runProbe ?? runProbe;
   const rulesets = modelRulesets(plan.rulesets);
   const second = modelRulesets(plan.otherRulesets);
-  let lab = modelDid(plan, -1, () => makeLab(plan.network, rulesets, second, opts.semantics));
+  const native = { nft: modelNft(plan), order: plan.loadOrder };
+  let lab = modelDid(plan, -1, () => makeLab(plan.network, rulesets, second, opts.semantics, native));
   let world: World = modelDid(plan, -1, () => newWorld(lab));
   const kernel = opts.kernel;
   const sides = { model: opts.modelSide ?? true, kernel: kernel !== undefined };
@@ -148,18 +158,19 @@ export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): A
         r.applied.push({
           host: rs.host,
           flavor: rs.flavor,
+          lang: 'iptables',
           modelRefusal: rs.refusal?.message,
           kernelRefusal: k && !k.ok ? k.stderr : undefined,
         });
       }
-      lab = modelDid(plan, step.index, () => makeLab(plan.network, rulesets, second, opts.semantics));
+      lab = modelDid(plan, step.index, () => makeLab(plan.network, rulesets, second, opts.semantics, native));
     } else if (step.kind === 'command') {
       const file = plan.file ?? plan.name;
       const model = modelDid(plan, step.index, () => modelCommand(step.command, rulesets, world, file));
       const k = kernel ? await kernelDid(() => kernel.command(step.command, file)) : undefined;
       r.commanded = { model, kernel: k };
       if (step.command.type === 'iptables')
-        lab = modelDid(plan, step.index, () => makeLab(plan.network, rulesets, second, opts.semantics));
+        lab = modelDid(plan, step.index, () => makeLab(plan.network, rulesets, second, opts.semantics, native));
     } else {
       for (const [i, sport] of step.sports.entries()) {
         const p: Probe = { ...step.probe, sport };

@@ -8,12 +8,17 @@ import {
   isInputError,
   compileTopology,
   K8S_NODE,
-  type InputError,
+  InputError,
   type IptablesFlavor,
   type Network,
   type Probe,
   type Ruleset,
   type TopologySpec,
+  type NftRuleset,
+  type LoadKind,
+  parseNft,
+  parseNftCommands,
+  LOAD_KINDS,
 } from '../model/index.ts';
 import { readCluster } from '../kube/objects.ts';
 import type { CompilerMutant } from '../kube/mutants.ts';
@@ -51,6 +56,14 @@ export interface PlannedRuleset {
   /** the canonical iptables-save form (command lines are not iptables-restore input); the raw text when the
    *  model refused it, so that the kernel judges it too */
   kernelText: string;
+}
+
+/** A native nft ruleset as the model read it (once); the kernel is given the text as written (`nft -f`). */
+export interface PlannedNft {
+  host: string;
+  text: string;
+  parsed: NftRuleset | undefined;
+  refusal: InputError | undefined;
 }
 
 export interface ProbePlan {
@@ -109,6 +122,10 @@ export interface CasePlan {
   rulesets: PlannedRuleset[];
   /** rules in a host's other flavor, loaded second: both are evaluated (spec/semantics.md §2.3) */
   otherRulesets: PlannedRuleset[];
+  /** native nft rulesets (spec/nft.md) */
+  nftRulesets: PlannedNft[];
+  /** the order each host loads its rule sources in (hosts not listed: LOAD_KINDS' order) */
+  loadOrder: Map<string, readonly LoadKind[]>;
   steps: PlannedStep[];
   /** probes sent in all (repetitions counted) */
   probes: number;
@@ -163,6 +180,37 @@ export function planRuleset(c: CaseFile, host: string, text: string, flavor: Ipt
   }
 }
 
+/** iptables-nft's tables (ip family): native nft beside iptables-nft must leave them alone. */
+const XT_TABLES = new Set(['raw', 'mangle', 'nat', 'filter', 'security']);
+
+/** One host's nft ruleset, read once. Beside iptables-nft rules, touching iptables-nft's own tables (or flushing
+ *  the ruleset after them) is outside the model: refused as unsupported (spec/semantics.md §2.4). */
+export function planNft(
+  c: CaseFile,
+  host: string,
+  text: string,
+  beside: { xtNft: boolean; xtNftBefore: boolean },
+): PlannedNft {
+  const file = `${c.file ?? c.name}#${host}@nft`;
+  try {
+    if (beside.xtNft)
+      for (const cmd of parseNftCommands(text, file)) {
+        if (cmd.op === 'flush-ruleset' && beside.xtNftBefore)
+          throw new InputError('unsupported', "flush ruleset after iptables-nft's rules: not modelled", cmd.pos);
+        if ('family' in cmd && cmd.family === 'ip' && XT_TABLES.has(cmd.table))
+          throw new InputError(
+            'unsupported',
+            `table ip ${cmd.table} is iptables-nft's: not modelled beside it`,
+            cmd.pos,
+          );
+      }
+    return { host, text, parsed: parseNft(text, { file }), refusal: undefined };
+  } catch (e) {
+    if (!isInputError(e)) throw e;
+    return { host, text, parsed: undefined, refusal: e };
+  }
+}
+
 /** The plan of a case. Rulesets the model refuses are kept with their refusal (see `acceptedRulesets`). */
 export async function planCase(c0: CaseFile, opts: PlanOptions = {}): Promise<CasePlan> {
   const c = withIptables(await withServices(c0, opts.impl ?? builtinImpl(opts.mutant)), opts.iptables);
@@ -171,10 +219,25 @@ export async function planCase(c0: CaseFile, opts: PlanOptions = {}): Promise<Ca
   const flavorOf = (h: string) => network.hosts.get(h)?.backend ?? 'nft';
   const rulesets: PlannedRuleset[] = [];
   const otherRulesets: PlannedRuleset[] = [];
+  const nftRulesets: PlannedNft[] = [];
+  const loadOrder = new Map<string, readonly LoadKind[]>();
   for (const [h, s] of Object.entries(c.hosts ?? {})) {
     if (s.ruleset !== undefined) rulesets.push(planRuleset(c, h, s.ruleset, flavorOf(h)));
     if (s.otherBackendRuleset !== undefined)
       otherRulesets.push(planRuleset(c, h, s.otherBackendRuleset, otherBackend(flavorOf(h))));
+    const order = s.loadOrder ?? LOAD_KINDS;
+    loadOrder.set(h, order);
+    if (s.nft !== undefined) {
+      const flavors = [flavorOf(h), otherBackend(flavorOf(h))];
+      const before = order.slice(0, order.indexOf('nft'));
+      const xtNft =
+        (s.ruleset !== undefined && flavors[0] === 'nft') ||
+        (s.otherBackendRuleset !== undefined && flavors[1] === 'nft');
+      const xtNftBefore =
+        (before.includes('ruleset') && s.ruleset !== undefined && flavors[0] === 'nft') ||
+        (before.includes('otherBackendRuleset') && s.otherBackendRuleset !== undefined && flavors[1] === 'nft');
+      nftRulesets.push(planNft(c, h, s.nft, { xtNft, xtNftBefore }));
+    }
   }
   let port = opts.firstPort ?? FIRST_PORT;
   let cluster = c.services?.text;
@@ -213,6 +276,8 @@ export async function planCase(c0: CaseFile, opts: PlanOptions = {}): Promise<Ca
     network,
     rulesets,
     otherRulesets,
+    nftRulesets,
+    loadOrder,
     steps,
     probes: probeCount(c),
     freshLab: mixesBackends(c),
@@ -236,7 +301,25 @@ function commandOf(s: CommandStep, flavorOf: (h: string) => IptablesFlavor): Cas
 
 /** The initial rulesets, all of which the model must accept: a refusal is the case's input error. */
 export function acceptedRulesets(plan: CasePlan): void {
-  for (const r of [...plan.rulesets, ...plan.otherRulesets]) if (r.refusal) throw r.refusal;
+  for (const r of [...plan.rulesets, ...plan.otherRulesets, ...plan.nftRulesets]) if (r.refusal) throw r.refusal;
+}
+
+/** host -> nft ruleset, for the model. */
+export function modelNft(plan: CasePlan): Map<string, NftRuleset> {
+  return new Map(plan.nftRulesets.flatMap((r) => (r.parsed ? [[r.host, r.parsed] as const] : [])));
+}
+
+/** The plan's rule sources in load order, host by host (what the kernel side loads, and repro.sh). */
+export type PlannedLoad = { kind: 'xt'; r: PlannedRuleset } | { kind: 'nft'; r: PlannedNft };
+export function plannedLoads(plan: CasePlan): PlannedLoad[] {
+  const hosts = [...new Set([...plan.rulesets, ...plan.otherRulesets, ...plan.nftRulesets].map((r) => r.host))];
+  return hosts.flatMap((h) =>
+    (plan.loadOrder.get(h) ?? LOAD_KINDS).flatMap((k): PlannedLoad[] => {
+      if (k === 'nft') return plan.nftRulesets.filter((r) => r.host === h).map((r) => ({ kind: 'nft' as const, r }));
+      const list = k === 'ruleset' ? plan.rulesets : plan.otherRulesets;
+      return list.filter((r) => r.host === h).map((r) => ({ kind: 'xt' as const, r }));
+    }),
+  );
 }
 
 /** host -> ruleset, for the model (each host's own flavor, or the other one). */

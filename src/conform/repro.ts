@@ -2,7 +2,7 @@
 // It needs no nfconform, cleans up after itself, and shows the kernel's behaviour.
 // It reads the case's plan: the same canonical rulesets, flavors and source ports as every other consumer.
 import { commandArgs, STANDARD_SERVERS, type TopologySpec } from '../model/index.ts';
-import type { CaseCommand, CasePlan, PlannedRuleset } from './plan.ts';
+import { plannedLoads, type CaseCommand, type CasePlan, type PlannedRuleset } from './plan.ts';
 import { conntrackFilterArgs } from '../lab/kernel-lab.ts';
 
 /** what a repro server answers besides its name: the addresses it saw (socat's environment) */
@@ -93,9 +93,17 @@ export function reproScript(plan: CasePlan): string {
       'RULES',
     );
   };
-  for (const r of plan.rulesets) restore(r);
-  // rules in the other flavor come second: at equal priority they run first (spec/semantics.md §2.3)
-  for (const r of plan.otherRulesets) restore(r);
+  // in each host's load order: at equal priority the later-loaded run first (spec/semantics.md §2.3-§2.4)
+  for (const l of plannedLoads(plan)) {
+    if (l.kind === 'xt') restore(l.r);
+    else
+      L.push(
+        `echo "== nft ruleset for ${l.r.host} (nft -f)"`,
+        `ip netns exec ${ns(l.r.host)} nft -f - <<'RULES' || echo "   nft refused it (exit $?)"`,
+        l.r.text.trimEnd(),
+        'RULES',
+      );
+  }
   L.push('sleep 0.3', 'set +e');
   for (const s of plan.steps) {
     if (s.kind === 'wait') {

@@ -153,6 +153,7 @@ export interface RunOptions {
 export function labSide(lab: PairedLab): KernelSide {
   return {
     apply: (host, text, flavor) => lab.kernel.apply(host, text, flavor),
+    applyNft: (host, text) => lab.kernel.applyNft(host, text),
     probe: (p, o) => lab.kernel.probe(p, o),
     wait: (seconds) => new Promise((r) => setTimeout(r, seconds * 1000)),
     command: (cmd, file) => kernelCommand(lab.kernel, cmd, file),
@@ -295,10 +296,10 @@ export async function runPlanned(
         const refused = (await loadRulesets(plan, kernel)).find((a) => a.kernelRefusal !== undefined);
         if (refused) {
           const other = plan.otherRulesets.some((r) => r.host === refused.host && r.flavor === refused.flavor);
+          const what = refused.lang === 'nft' ? 'the nft ruleset' : other ? "the other backend's rules" : 'the ruleset';
           rep.kernelRefused = { host: refused.host, flavor: refused.flavor, stderr: refused.kernelRefusal! };
           rep.error =
-            `the kernel refused ${other ? "the other backend's rules" : 'the ruleset'} for` +
-            ` ${refused.host} that the model accepted: ${refused.kernelRefusal}`;
+            `the kernel refused ${what} for ${refused.host} that the model accepted: ` + refused.kernelRefusal!;
           rep.kernel = 'fail';
         } else {
           run = await runPlan(plan, { ...base, kernel });

@@ -23,6 +23,7 @@ import {
   type TraceEvent,
   type Observation,
   type Weighted,
+  opaqueRules,
 } from '../model/index.ts';
 import { readCluster, type ObjectWarning } from '../kube/objects.ts';
 import { resolve, reachableEndpoints } from '../kube/endpoints.ts';
@@ -77,6 +78,9 @@ export interface ServiceVerdict {
   reason?: string;
   /** the smallest failing probe (probes run from the simplest) */
   failure?: ProbeFailure;
+  /** unsupported because a probe's model result hinges on a rule the model cannot evaluate (the other probes
+   *  are still sent: the kernel may fail the Service) */
+  hinges?: boolean;
 }
 
 /** One probe of the plan: sent (with each side's verdict) or not, and why not. */
@@ -88,10 +92,13 @@ export interface ProbeRecord {
   why?: string;
   /** what the Services say */
   oracle?: string;
-  model?: 'pass' | 'fail';
+  /** indeterminate: the result hinges on a rule the model cannot evaluate (spec/semantics.md §10) */
+  model?: 'pass' | 'fail' | 'indeterminate';
   kernel?: 'pass' | 'fail';
   modelMiss?: string;
   kernelMiss?: string;
+  /** model indeterminate: the possible outcomes and the rules that decide */
+  indeterminate?: string;
 }
 
 export interface ValidationReport {
@@ -121,7 +128,9 @@ const RULE_LINE = /^(?:\[\d+:\d+\]\s+)?-A (\S+)/;
 
 const bad = (file: string, reason: string) => new InputError('invalid', reason, { file, line: 1, col: 1 });
 
-/** The dump as the model reads it: unsupported lines are blanked (and listed), anything else malformed is an error. */
+/** The dump as the model reads it: rules it cannot evaluate are kept and listed (evaluated as unknown: spec/
+ *  semantics.md §10); what it still refuses as unsupported is blanked (and listed); anything else malformed is
+ *  an error. */
 export function parseLeniently(
   text: string,
   file: string,
@@ -130,11 +139,17 @@ export function parseLeniently(
   const unsupported: ValidationReport['unsupported'] = [];
   for (;;) {
     try {
-      return { ruleset: parseRuleset(lines.join('\n'), { file }), unsupported };
+      const ruleset = parseRuleset(lines.join('\n'), { file });
+      for (const o of opaqueRules(ruleset)) {
+        const line = o.ext.opaque!.pos?.line ?? o.r.pos?.line ?? 0;
+        unsupported.push({ line, text: lines[line - 1] ?? '', reason: `${o.ext.opaque!.why} (evaluated as unknown)` });
+      }
+      unsupported.sort((a, b) => a.line - b.line);
+      return { ruleset, unsupported };
     } catch (e) {
       if (!isInputError(e) || e.kind !== 'unsupported' || !e.pos || !RULE_LINE.test(lines[e.pos.line - 1] ?? ''))
         throw e;
-      unsupported.push({ line: e.pos.line, text: lines[e.pos.line - 1]!, reason: e.reason });
+      unsupported.push({ line: e.pos.line, text: lines[e.pos.line - 1]!, reason: `${e.reason} (left out)` });
       lines[e.pos.line - 1] = '';
     }
   }
@@ -275,6 +290,8 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
   const unsupportedBy = new Map<string, string>();
   let everyService: string | undefined;
   for (const u of unsupported) {
+    // a kept rule is judged probe by probe (a Service is unsupported only when a probe hinges on it)
+    if (!u.reason.endsWith('(left out)')) continue;
     const chain = RULE_LINE.exec(u.text)![1]!;
     const named = /--comment "?([^/\s"]+\/[^:\s"]+)/.exec(u.text)?.[1];
     const svc = owners.get(chain) ?? named;
@@ -320,7 +337,7 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
     for (const p of planned) {
       input.onProgress?.(done++, planned.length);
       const v = verdicts.get(p.service)!;
-      if (v.status !== 'pass') {
+      if (v.status === 'fail' || (v.status === 'unsupported' && !v.hinges)) {
         records.push({
           service: p.service,
           label: p.label,
@@ -368,33 +385,50 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
       if (input.sides !== 'kernel') {
         const runs = runProbe(lab, newWorld(lab), probe);
         const dist = runs.map((x) => ({ p: x.p, value: x.value.observation }));
-        // every model probe starts from a fresh world: no affinity entry yet, so even a sticky Service's
-        // first connection must follow the oracle's distribution exactly
-        const miss = modelMiss(
-          want.map(({ affinity: _a, ...w }) => w),
-          dist,
-          src,
-          probe.sport,
-        );
-        rec.model = miss ? 'fail' : 'pass';
-        if (miss) {
-          rec.modelMiss = miss;
-          Object.assign(failure, {
-            modelMiss: miss,
-            model: dist,
-            modelTrace:
-              runs[
-                Math.max(
-                  0,
-                  unexpectedBranch(
-                    want.map(({ affinity: _a, ...w }) => w),
-                    dist,
-                    src,
-                    probe.sport,
-                  ),
-                )
-              ]?.value.trace ?? [],
-          });
+        const open = dist.map((d) => d.value.indeterminate).filter((x) => x !== undefined);
+        if (open.length) {
+          // the probe's result hinges on rules the model cannot evaluate: the model cannot judge the Service
+          // (the kernel still can); the record says which rules decide
+          const rules = [
+            ...new Set(open.flatMap((x) => x.decidedBy.map((r) => `${r.table} ${r.chain} rule ${r.rule} (${r.why})`))),
+          ];
+          const outcomes = [...new Set(open.flatMap((x) => x.outcomes))].join(' or ');
+          rec.model = 'indeterminate';
+          rec.indeterminate = `${outcomes}, decided by ${rules.join('; ')}`;
+          if (v.status === 'pass') {
+            v.status = 'unsupported';
+            v.hinges = true;
+            v.reason = `probe "${p.label}" hinges on ${rules.join('; ')}`;
+          }
+        } else {
+          // every model probe starts from a fresh world: no affinity entry yet, so even a sticky Service's
+          // first connection must follow the oracle's distribution exactly
+          const miss = modelMiss(
+            want.map(({ affinity: _a, ...w }) => w),
+            dist,
+            src,
+            probe.sport,
+          );
+          rec.model = miss ? 'fail' : 'pass';
+          if (miss) {
+            rec.modelMiss = miss;
+            Object.assign(failure, {
+              modelMiss: miss,
+              model: dist,
+              modelTrace:
+                runs[
+                  Math.max(
+                    0,
+                    unexpectedBranch(
+                      want.map(({ affinity: _a, ...w }) => w),
+                      dist,
+                      src,
+                      probe.sport,
+                    ),
+                  )
+                ]?.value.trace ?? [],
+            });
+          }
         }
       }
       if (kernel) {
@@ -406,7 +440,10 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
           Object.assign(failure, { kernelMiss: miss, kernel: k });
         }
       }
-      if (failure.modelMiss || failure.kernelMiss) Object.assign(v, { status: 'fail', failure });
+      if (failure.modelMiss || failure.kernelMiss) {
+        Object.assign(v, { status: 'fail', failure });
+        delete v.hinges;
+      }
     }
     input.onProgress?.(planned.length, planned.length);
   } finally {

@@ -311,6 +311,8 @@ export class KernelLab {
   async applyNft(host: string, text: string): Promise<ApplyResult> {
     const r = await this.agent(host).run(['nft', '-f', '-'], text);
     this.dirty.add(host);
+    // a host with rules: its conntrack table is read after each probe (conntrack())
+    if (r.code === 0 && !this.applied.has(host)) this.applied.set(host, new Map());
     return { ok: r.code === 0, code: r.code, stderr: r.stderr.trim() };
   }
 

@@ -23,6 +23,8 @@ export {
   restoreOnto,
 } from './rules/restore.ts';
 export { printRuleset, printRuleSpec, printTable } from './rules/print.ts';
+export { opaqueRules, unsupportedProblems, type OpaqueRule } from './rules/opaque.ts';
+export { UNMODELLED_TARGETS } from './rules/descriptors.ts';
 export type { Ruleset, Rule, Hook, TableName, IptablesFlavor } from './rules/types.ts';
 export { TABLE_HOOKS, TABLES, isBuiltinChain } from './rules/types.ts';
 export { protocolName, parseProtocolName, PROTOCOLS, SERVICES } from './rules/netdb.ts';
@@ -66,15 +68,44 @@ export {
   type SnapshotRulesets,
   type FromSnapshotOptions,
 } from './net/from-snapshot.ts';
+export {
+  topologyFromIpJson,
+  checkIpCapture,
+  isIpCapture,
+  readSysctlText,
+  IP_JSON_HOST,
+  type IpJson,
+  type IpJsonTopology,
+} from './net/from-ip-json.ts';
+export { rulesetWarnings, type TopologyWarning } from './net/ruleset-warnings.ts';
 export { checkSnapshot, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot, type CommandRecord } from './net/snapshot.ts';
-export { makeLab, newWorld, cloneWorld, type ModelLab, type World } from './lab-model.ts';
+export {
+  makeLab,
+  newWorld,
+  cloneWorld,
+  LOAD_KINDS,
+  type ModelLab,
+  type World,
+  type LoadKind,
+  type LabRules,
+} from './lab-model.ts';
 export { KERNEL, type Semantics } from './semantics.ts';
 export { MUTATIONS, modelMutant, type Mutation, type ModelMutant } from './mutants.ts';
 export { sourceFor } from './path.ts';
 export { runProbe, type Probe, type ProbeRun, type ProbeProto } from './probe.ts';
-export type { Observation, Outcome, Weighted, DropPoint, ConntrackRecord, ErrorReport } from './observation.ts';
+export type {
+  Observation,
+  Outcome,
+  ExactOutcome,
+  Indeterminate,
+  UnknownRule,
+  Weighted,
+  DropPoint,
+  ConntrackRecord,
+  ErrorReport,
+} from './observation.ts';
 export type { TraceEvent } from './trace.ts';
-export { parseNft, lintNft, printNft, detectLanguage, type NftRuleset } from './nft/index.ts';
+export { parseNft, parseNftCommands, lintNft, printNft, detectLanguage, type NftRuleset } from './nft/index.ts';
 export {
   SELECTORS as NFT_SELECTORS,
   DTYPES as NFT_DTYPES,

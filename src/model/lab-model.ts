@@ -2,17 +2,28 @@
 // mutable world state.
 import type { Network } from './net/topology.ts';
 import type { Ruleset } from './rules/types.ts';
-import { compileRuleset, type CompiledRuleset } from './eval/chains.ts';
+import { compileRuleset } from './eval/chains.ts';
 import { type HostState, newHostState, cloneHostState } from './eval/packet.ts';
 import { KERNEL, type Semantics } from './semantics.ts';
+import type { NftRuleset } from './nft/types.ts';
+import { nftNeedsConntrack } from './nft/in-path.ts';
+import { hostHooks, type HostHooks, type HostLoad } from './hook-table.ts';
+
+/** A host's rule sources, named as a case file names them (spec/case-file.md). */
+export type LoadKind = 'ruleset' | 'otherBackendRuleset' | 'nft';
+export const LOAD_KINDS: readonly LoadKind[] = ['ruleset', 'otherBackendRuleset', 'nft'];
 
 export interface ModelLab {
   net: Network;
   rulesets: Map<string, Ruleset>;
   /** rulesets loaded with the host's other iptables backend, after `rulesets` (spec/semantics.md §2.3) */
   second: Map<string, Ruleset>;
-  /** each host's compiled rulesets in evaluation order: at equal priority the later-registered runs first */
-  layers: Map<string, CompiledRuleset[]>;
+  /** native nft rulesets (spec/nft.md) */
+  nft: Map<string, NftRuleset>;
+  /** the order each host loaded its rule sources in (default LOAD_KINDS' order) */
+  order: Map<string, readonly LoadKind[]>;
+  /** each host's hooks: every rule source in the kernel's order (hook-table.ts, spec/semantics.md §2.4) */
+  hooks: Map<string, HostHooks>;
   /** hosts where connection tracking is active (spec/semantics.md §4.1) */
   ctEnabled: Set<string>;
   /** netfilter's semantics: the kernel's, or a model mutant's (semantics.ts) */
@@ -27,30 +38,54 @@ export interface World {
   nextPort: number;
 }
 
+/** Native nft rulesets and the load order, beside the iptables rulesets. */
+export interface LabRules {
+  nft?: Map<string, NftRuleset>;
+  order?: Map<string, readonly LoadKind[]>;
+}
+
 /**
  * `second` holds rulesets loaded with the other iptables backend after the first
- * (iptables-legacy and iptables-nft at once in one namespace). Both are evaluated:
- * nf_hook_entries_grow inserts a new hook before the existing ones of equal
- * priority, so the later-loaded backend's chains run first (spec/semantics.md §2.3).
+ * (iptables-legacy and iptables-nft at once in one namespace), `rules.nft` native nft rulesets; a host
+ * loads them in `rules.order` (default: ruleset, other backend, nft). All are evaluated: at each hook
+ * by priority, the later-registered first at equal priority (hook-table.ts, spec/semantics.md §2.3-§2.4).
  */
 export function makeLab(
   net: Network,
   rulesets: Map<string, Ruleset>,
   second: Map<string, Ruleset> = new Map(),
   semantics: Semantics = KERNEL,
+  rules: LabRules = {},
 ): ModelLab {
-  for (const h of [...rulesets.keys(), ...second.keys()])
+  const nft = rules.nft ?? new Map<string, NftRuleset>();
+  const order = rules.order ?? new Map<string, readonly LoadKind[]>();
+  for (const h of [...rulesets.keys(), ...second.keys(), ...nft.keys()])
     if (!net.hosts.has(h)) throw new Error(`ruleset given for unknown host "${h}"`);
-  const layers = new Map<string, CompiledRuleset[]>();
+  const hooks = new Map<string, HostHooks>();
   const ctEnabled = new Set<string>();
-  for (const h of new Set([...rulesets.keys(), ...second.keys()])) {
-    const inOrder = [second.get(h), rulesets.get(h)]
-      .filter((x): x is Ruleset => x !== undefined)
-      .map((rs) => semantics.load(rs));
-    layers.set(h, inOrder.map(compileRuleset));
-    if (inOrder.some((rs) => semantics.needsConntrack(rs))) ctEnabled.add(h);
+  for (const h of net.hosts.keys()) {
+    const loads: HostLoad[] = [];
+    let ctLoad: number | undefined;
+    for (const kind of order.get(h) ?? LOAD_KINDS) {
+      let needsCt = false;
+      if (kind === 'nft') {
+        const rs = nft.get(h);
+        if (!rs) continue;
+        loads.push({ kind: 'nft', rs });
+        needsCt = nftNeedsConntrack(rs);
+      } else {
+        const rs0 = (kind === 'ruleset' ? rulesets : second).get(h);
+        if (!rs0) continue;
+        const rs = semantics.load(rs0);
+        loads.push({ kind: 'xt', rs: compileRuleset(rs) });
+        needsCt = semantics.needsConntrack(rs);
+      }
+      if (needsCt) ctLoad ??= loads.length - 1;
+    }
+    hooks.set(h, hostHooks(loads, semantics.hookOrder, ctLoad));
+    if (ctLoad !== undefined) ctEnabled.add(h);
   }
-  return { net, rulesets, second, layers, ctEnabled, semantics };
+  return { net, rulesets, second, nft, order, hooks, ctEnabled, semantics };
 }
 
 export function newWorld(lab: ModelLab): World {

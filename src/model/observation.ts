@@ -1,7 +1,36 @@
 // The observation record: the result of one probe, the same shape for the
 // model and the kernel lab (spec/observation.md).
 
-export type Outcome = 'delivered' | 'refused' | 'icmp-error' | 'echo-reply' | 'dropped';
+export type Outcome = ExactOutcome | 'indeterminate';
+/** What a journey the model could follow to its end did. */
+export type ExactOutcome = 'delivered' | 'refused' | 'icmp-error' | 'echo-reply' | 'dropped';
+
+/** A rule the model could not evaluate, where a journey reached it (spec/semantics.md §10). */
+export interface UnknownRule {
+  host: string;
+  hook: string;
+  table: string;
+  chain: string;
+  rule: number;
+  /** the rule as iptables-save prints it */
+  spec: string;
+  /** what the model does not know: "match module \"foo\"", "target NFQUEUE" */
+  why: string;
+}
+
+/** What an `indeterminate` observation leaves open (spec/observation.md). */
+export interface Indeterminate {
+  /** every outcome some answer of the unknown rules leads to, sorted */
+  outcomes: ExactOutcome[];
+  /** the unknown rules whose answer changes the result (the rules that decide) */
+  decidedBy: UnknownRule[];
+  /** the observation of each distinct result; an open one (an unmodelled target took the packet) is itself
+   *  indeterminate, with `open` set */
+  possible: Observation[];
+  /** an unmodelled target took the packet somewhere: its fate, not only its verdict, is unknown, so any
+   *  observation whose outcome is in `outcomes` is possible */
+  open: boolean;
+}
 
 export interface ConntrackRecord {
   proto: string;
@@ -52,6 +81,8 @@ export interface Observation {
   icmp: string | null;
   conntrack: Record<string, ConntrackRecord[]>;
   droppedAt: DropPoint | null;
+  /** only with outcome `indeterminate` (the model's side): what is open; the other fields are then empty */
+  indeterminate?: Indeterminate;
 }
 
 /** One possible result and its exact probability (statistic rules yield several). */

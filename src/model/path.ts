@@ -3,17 +3,27 @@
 // journey; probabilistic rules are resolved through `choose`. Conntrack (tracking.ts) and NAT
 // (nat.ts) are reached through the lab's semantics (semantics.ts), the rules through eval/.
 import { type U32, formatIp, isLoopback } from './ip.ts';
-import type { Hook, TableName } from './rules/types.ts';
+import type { Hook } from './rules/types.ts';
 import type { Host, Iface } from './net/topology.ts';
 import { lookupRoute, selectSource, type RouteResult } from './net/routing.ts';
 import type { CtEntry } from './conntrack.ts';
-import { traverse, type NatRequest, type CompiledRuleset, type TraverseHooks } from './eval/chains.ts';
+import { traverse, type NatRequest, type TraverseHooks, type TableVerdict } from './eval/chains.ts';
+import { printRuleSpec } from './rules/print.ts';
+import type { UnknownRule } from './observation.ts';
 import type { MatchEnv } from './eval/matchers.ts';
 import { type Pkt, type CtRef, type HostState, formatPkt } from './eval/packet.ts';
 import type { ModelLab, World } from './lab-model.ts';
 import type { TraceEvent } from './trace.ts';
 import type { HostCtx, Semantics } from './semantics.ts';
 import { manipOf } from './nat.ts';
+import type { HostHooks } from './hook-table.ts';
+import { InputError } from './errors.ts';
+import { addrType } from './eval/matchers.ts';
+import type { NftTable, NftChain, Stmt } from './nft/types.ts';
+import { evalBaseChain, type NftEnv } from './nft/eval.ts';
+import { ctView, natRequestOf, rejectWith } from './nft/in-path.ts';
+import { printRuleBody } from './nft/print.ts';
+import { FIB_ADDRTYPE } from './nft/datatypes.ts';
 
 export { tupleOf, isIcmpError } from './tracking.ts';
 export { formatPkt } from './eval/packet.ts';
@@ -26,12 +36,15 @@ export type Arrival =
       host: string;
       reason: string;
       hook?: Hook;
-      table?: TableName;
+      /** an iptables table, or an nft table as "family name" */
+      table?: string;
       chain?: string;
       rule?: number | 'policy';
     }
   | { kind: 'rejected'; host: string; pkt: Pkt; with: string; ct: CtRef | undefined }
-  | { kind: 'no-route'; host: string };
+  | { kind: 'no-route'; host: string }
+  /** an unmodelled target took the packet: what happens next is unknown (spec/semantics.md §10) */
+  | { kind: 'unknown'; host: string; rule: UnknownRule };
 
 /** A packet at one hook of one host. */
 export interface HookSite {
@@ -63,6 +76,13 @@ interface BridgeHop {
 
 const MAX_HOPS = 64;
 
+/** What an nft rule that did not end the chain did, for the trace. */
+function actionOf(s: Stmt | undefined): string {
+  if (!s) return '';
+  if (s.k === 'verdict') return 'chain' in s.v ? `${s.v.kind} ${s.v.chain}` : s.v.kind;
+  return s.k;
+}
+
 export class PathRun {
   readonly trace: TraceEvent[] = [];
   /** conntrack entries this journey touched, by host */
@@ -75,14 +95,18 @@ export class PathRun {
     readonly world: World,
     readonly choose: (p: number, label: string) => boolean,
     readonly verbose = false,
+    /** an unknown rule's answer in this branch (both are followed: probe.ts) */
+    readonly decide: (rule: UnknownRule) => boolean = () => {
+      throw new Error('internal: an unknown rule reached with no way to follow both answers');
+    },
   ) {}
 
   private host(name: string): Host {
     return this.lab.net.hosts.get(name)!;
   }
-  /** the host's rulesets in evaluation order (two when both iptables backends hold rules) */
-  private rules(name: string): readonly CompiledRuleset[] {
-    return this.lab.layers.get(name) ?? [];
+  /** the host's hooks: every rule source in the kernel's order */
+  private hooksOf(name: string): HostHooks {
+    return this.lab.hooks.get(name)!;
   }
   private emit(e: TraceEvent): void {
     this.trace.push(e);
@@ -112,29 +136,70 @@ export class PathRun {
     return { onRule: (hit) => this.emit({ kind: 'rule', host: hn, hook, ...hit }) };
   }
 
-  private ruleDrop(hn: string, hook: Hook, table: TableName, chain: string, rule: number | 'policy'): Arrival {
+  /** A question the rule being evaluated cannot answer: an inert rule's answer cannot matter (it is taken
+   *  as "no match"); otherwise both answers are followed (spec/semantics.md §10). */
+  private ask(hn: string, hook: Hook, env: MatchEnv, why: string): boolean {
+    const cr = env.rule;
+    if (!cr) throw new Error('internal: an unknown match outside a rule');
+    const rule: UnknownRule = {
+      host: hn,
+      hook,
+      table: cr.table,
+      chain: cr.chain,
+      rule: cr.index + 1,
+      spec: printRuleSpec(cr.rule),
+      why,
+    };
+    if (cr.inert) {
+      this.emit({ kind: 'unknown', branch: 'no effect', ...rule });
+      return false;
+    }
+    const answer = this.decide(rule);
+    this.emit({ kind: 'unknown', branch: answer ? 'matches' : 'does not match', ...rule });
+    return answer;
+  }
+
+  /** An unmodelled target (or an nft chain the model cannot decide) took the packet: its fate is unknown. */
+  private fateUnknown(hn: string, hook: Hook, table: string, v: Extract<TableVerdict, { kind: 'unknown' }>): Arrival {
+    const rule: UnknownRule = { host: hn, hook, table, chain: v.chain, rule: v.rule, spec: v.spec, why: v.why };
+    this.emit({ kind: 'unknown', branch: 'fate unknown', ...rule });
+    return { kind: 'unknown', host: hn, rule };
+  }
+
+  private ruleDrop(hn: string, hook: Hook, table: string, chain: string, rule: number | 'policy'): Arrival {
     const reason = `${table} ${chain} ${rule === 'policy' ? 'policy DROP' : `rule ${rule} DROP`}`;
     this.emit({ kind: 'drop', host: hn, reason, hook, table, chain, rule });
     return { kind: 'dropped', host: hn, reason, hook, table, chain, rule };
   }
 
-  /** nf_nat_inet_fn: a new connection gets its binding from the nat chains, then the packet is rewritten. */
+  /** nf_nat_inet_fn: a new connection gets its binding from the nat lookups (iptables nat tables and nft nat
+   *  chains, in the nat core's order: hook-table.ts) until one sets one up, then the packet is rewritten. */
   private natStep(s: HookSite, ct: CtRef | undefined, env: MatchEnv): Arrival | undefined {
     const p = s.pkt;
-    const nats = this.rules(s.host).flatMap((r) => r.get('nat') ?? []);
-    if (nats.length === 0 || !ct || p.notrack) return undefined;
+    const { nat, natCore } = this.hooksOf(s.host);
+    const lookups = nat[s.hook];
+    if (!natCore || !ct || p.notrack) return undefined;
     const cx = this.hostCtx(s.host);
     const e = ct.entry;
     const mtype = manipOf(s.hook);
     const done = mtype === 'dst' ? e.natDstDone : e.natSrcDone;
     if (ct.state === 'NEW' && !done) {
-      // the nat chains (one per loaded backend) run in order until one sets up a binding
       let req: NatRequest | undefined;
-      for (const nat of nats) {
-        const v = traverse(nat, s.hook, p, env, this.traverseHooks(s.host, s.hook), this.verbose);
-        if (v.kind === 'drop') return this.ruleDrop(s.host, s.hook, 'nat', v.chain, v.rule);
-        if (v.kind === 'nat') {
-          req = v.nat;
+      for (const l of lookups) {
+        if (l.kind === 'xt') {
+          const v = traverse(l.rs.get('nat')!, s.hook, p, env, this.traverseHooks(s.host, s.hook), this.verbose);
+          if (v.kind === 'drop') return this.ruleDrop(s.host, s.hook, 'nat', v.chain, v.rule);
+          if (v.kind === 'unknown') return this.fateUnknown(s.host, s.hook, 'nat', v);
+          if (v.kind === 'nat') {
+            req = v.nat;
+            break;
+          }
+          continue;
+        }
+        const o = this.nftChain(s, l.table, l.chain, ct);
+        if (o.kind === 'stop') return o.arrival;
+        if (o.nat) {
+          req = o.nat;
           break;
         }
       }
@@ -150,11 +215,90 @@ export class PathRun {
     return undefined;
   }
 
-  /** Runs every table registered at the site's hook in priority order (the semantics' hook order). */
+  /** One nft base chain (nft/eval.ts): one of its possibilities taken through `choose`, its effects on the
+   *  packet and its connection applied, its rules traced; a drop or reject ends the journey. */
+  private nftChain(
+    s: HookSite,
+    table: NftTable,
+    chain: NftChain,
+    ct: CtRef | undefined,
+  ): { kind: 'stop'; arrival: Arrival } | { kind: 'accept'; nat?: NatRequest } {
+    const { host: hn, hook, pkt: p } = s;
+    const h = this.host(hn);
+    const view = ctView(ct, p);
+    const env: NftEnv = {
+      hook: chain.base!.hook,
+      iif: s.in,
+      oif: s.out,
+      ...(view ? { ct: view } : {}),
+      fibAddrType: (a) => FIB_ADDRTYPE[addrType(h, a, undefined).toLowerCase()],
+    };
+    const label = `${table.family} ${table.name}`;
+    const outs = evalBaseChain(table, chain.name, p, env);
+    let o = outs[outs.length - 1]!;
+    let rest = 1;
+    for (const [i, x] of outs.slice(0, -1).entries()) {
+      if (this.choose(x.p / rest, `${label} ${chain.name}: numgen branch ${i + 1} of ${outs.length}`)) {
+        o = x;
+        break;
+      }
+      rest -= x.p;
+    }
+    if (o.verdict === 'unknown')
+      throw new InputError(
+        'unsupported',
+        `nft ${label} chain ${chain.name}: a match the model cannot decide for ${formatPkt(p)} (spec/nft.md §8)`,
+        { file: '<probe>', line: 1, col: 1 },
+      );
+    for (const [i, hit] of o.trace.entries()) {
+      const r = table.chains.get(hit.chain)!.rules[hit.rule]!;
+      const last = i === o.trace.length - 1 && !o.policy;
+      this.emit({
+        kind: 'rule',
+        host: hn,
+        hook,
+        table: label,
+        chain: hit.chain,
+        rule: hit.rule + 1,
+        handle: r.handle,
+        matched: true,
+        action: last ? (o.nat ? o.nat.k : o.reject ? 'reject' : o.verdict) : actionOf(r.stmts[r.stmts.length - 1]),
+        spec: printRuleBody(r, { family: table.family }),
+      });
+    }
+    if (o.policy)
+      this.emit({
+        kind: 'rule',
+        host: hn,
+        hook,
+        table: label,
+        chain: chain.name,
+        rule: 'policy',
+        matched: true,
+        action: o.verdict,
+        spec: '',
+      });
+    p.mark = o.pkt.mark;
+    p.notrack = o.pkt.notrack;
+    if (ct && o.ctMark !== undefined) ct.entry.mark = o.ctMark;
+    const last = o.policy ? 'policy' : o.trace.length ? o.trace[o.trace.length - 1]! : undefined;
+    const at =
+      last === 'policy' || !last
+        ? { chain: chain.name, rule: 'policy' as const }
+        : { chain: last.chain, rule: last.rule + 1 };
+    if (o.reject) {
+      const withWhat = rejectWith(o.reject);
+      this.emit({ kind: 'drop', host: hn, reason: `${label} reject (${withWhat})`, hook, table: label, ...at });
+      return { kind: 'stop', arrival: { kind: 'rejected', host: hn, pkt: { ...p }, with: withWhat, ct } };
+    }
+    if (o.verdict === 'drop') return { kind: 'stop', arrival: this.ruleDrop(hn, hook, label, at.chain, at.rule) };
+    return o.nat ? { kind: 'accept', nat: natRequestOf(o.nat) } : { kind: 'accept' };
+  }
+
+  /** Runs every rule source registered at the site's hook in the kernel's order (hook-table.ts). */
   private hook(s: HookSite): Step {
     const { host: hn, hook, pkt: p } = s;
     this.emit({ kind: 'hook', host: hn, hook, in: s.in, out: s.out, packet: formatPkt(p) });
-    const rules = this.rules(hn);
     const sem = this.lab.semantics;
     let ct = s.ct === 'lookup' ? undefined : s.ct;
     const env: MatchEnv = {
@@ -167,39 +311,45 @@ export class PathRun {
       now: this.world.now,
       choose: this.choose,
       ruleId: '',
+      unknown: (why) => this.ask(hn, hook, env, why),
     };
-    for (const step of sem.hookOrder[hook]) {
-      if (step === 'ct') {
-        if (s.ct === 'lookup' && this.lab.ctEnabled.has(hn) && !p.notrack) ct = sem.conntrackIn(this.hostCtx(hn), p);
-        env.ct = ct;
-        continue;
-      }
-      if (step === 'confirm') {
-        if (!sem.conntrackConfirm(this.hostCtx(hn), ct))
-          return { ok: false, arrival: this.drop(hn, 'conntrack confirm clash') };
-        continue;
-      }
-      if (step === 'nat') {
-        const a = this.natStep(s, ct, env);
-        if (a) return { ok: false, arrival: a };
-        continue;
-      }
-      for (const layer of rules) {
-        const table = layer.get(step);
-        if (!table) continue;
-        const v = traverse(table, hook, p, env, this.traverseHooks(hn, hook), this.verbose);
-        if (v.kind === 'drop') return { ok: false, arrival: this.ruleDrop(hn, hook, step, v.chain, v.rule) };
-        if (v.kind === 'reject') {
-          this.emit({
-            kind: 'drop',
-            host: hn,
-            reason: `REJECT --reject-with ${v.with}`,
-            hook,
-            table: step,
-            chain: v.chain,
-            rule: v.rule,
-          });
-          return { ok: false, arrival: { kind: 'rejected', host: hn, pkt: { ...p }, with: v.with, ct } };
+    for (const entry of this.hooksOf(hn).hooks[hook]) {
+      switch (entry.kind) {
+        case 'ct':
+          if (s.ct === 'lookup' && this.lab.ctEnabled.has(hn) && !p.notrack) ct = sem.conntrackIn(this.hostCtx(hn), p);
+          env.ct = ct;
+          continue;
+        case 'confirm':
+          if (!sem.conntrackConfirm(this.hostCtx(hn), ct))
+            return { ok: false, arrival: this.drop(hn, 'conntrack confirm clash') };
+          continue;
+        case 'nat': {
+          const a = this.natStep(s, ct, env);
+          if (a) return { ok: false, arrival: a };
+          continue;
+        }
+        case 'nft': {
+          const o = this.nftChain(s, entry.table, entry.chain, ct);
+          if (o.kind === 'stop') return { ok: false, arrival: o.arrival };
+          continue;
+        }
+        case 'xt': {
+          const step = entry.table;
+          const v = traverse(entry.rs.get(step)!, hook, p, env, this.traverseHooks(hn, hook), this.verbose);
+          if (v.kind === 'drop') return { ok: false, arrival: this.ruleDrop(hn, hook, step, v.chain, v.rule) };
+          if (v.kind === 'unknown') return { ok: false, arrival: this.fateUnknown(hn, hook, step, v) };
+          if (v.kind === 'reject') {
+            this.emit({
+              kind: 'drop',
+              host: hn,
+              reason: `REJECT --reject-with ${v.with}`,
+              hook,
+              table: step,
+              chain: v.chain,
+              rule: v.rule,
+            });
+            return { ok: false, arrival: { kind: 'rejected', host: hn, pkt: { ...p }, with: v.with, ct } };
+          }
         }
       }
     }

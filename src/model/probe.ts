@@ -14,8 +14,10 @@ import {
   type DropPoint,
   type Weighted,
   type ErrorReport,
+  type UnknownRule,
   ICMP_UNREACH_NAMES,
 } from './observation.ts';
+import { foldBranches, openObservation, type Decision, type Played } from './indeterminate.ts';
 
 export type ProbeProto = 'tcp' | 'udp' | 'icmp';
 
@@ -34,6 +36,9 @@ export interface ProbeRun {
   observation: Observation;
   trace: TraceEvent[];
   world: World;
+  /** an indeterminate result: one exact (or open) run per entry of `observation.indeterminate.possible`;
+   *  `trace` and `world` are then the first one's */
+  branches?: ProbeRun[];
 }
 
 export interface ProbeOptions {
@@ -137,7 +142,7 @@ function icmpName(p: Pkt): string {
   return p.icmpType === 11 ? 'time-exceeded' : p.icmpType === 12 ? 'parameter-problem' : `type-${p.icmpType}`;
 }
 
-function dropPointOf(a: Arrival): DropPoint {
+function dropPointOf(a: Ended): DropPoint {
   if (a.kind === 'dropped') {
     return {
       host: a.host,
@@ -162,16 +167,24 @@ function dropPointOf(a: Arrival): DropPoint {
   return { host: a.host, hook: null, table: null, chain: null, rule: null, reason: `rejected with ${a.with}` };
 }
 
-function dropped(a: Arrival): Ending {
+function dropped(a: Ended): Ending {
   return { outcome: 'dropped', responder: null, seen: null, icmp: null, drop: dropPointOf(a) };
 }
 
 /** The first packet never left the client: its send failed with EPERM, or went silently (TCP). */
-function droppedFirst(a: Arrival, client: string, proto: number): Ending {
+function droppedFirst(a: Ended, client: string, proto: number): Ending {
   const end = dropped(a);
   const errno = a.kind === 'dropped' ? sendErrno(client, proto, a.host, a.hook) : null;
   if (errno) end.error = localError(errno);
   return end;
+}
+
+/** Where a journey the model could follow ended. */
+type Ended = Exclude<Arrival, { kind: 'unknown' }>;
+
+/** Thrown out of a journey when an unmodelled target took a packet (spec/semantics.md §10). */
+class FateUnknown {
+  constructor(readonly rule: UnknownRule) {}
 }
 
 /** One deterministic journey of the probe through the model. */
@@ -195,9 +208,12 @@ class ProbePlay {
     });
   }
 
-  private send(host: string, p: Pkt, name: string, ct?: Parameters<PathRun['localOut']>[2]): Arrival {
+  private send(host: string, p: Pkt, name: string, ct?: Parameters<PathRun['localOut']>[2]): Ended {
     this.stage(`${name} from ${host}`, p);
-    return this.run.localOut(host, p, ct);
+    const a = this.run.localOut(host, p, ct);
+    // an unmodelled target took one of the probe's packets: the probe's result is open from here on
+    if (a.kind === 'unknown') throw new FateUnknown(a.rule);
+    return a;
   }
 
   private ownerOf(addr: U32): string | null {
@@ -447,49 +463,80 @@ export function resolveProbe(lab: ModelLab, world: World, probe: Probe): { clien
 export function runProbe(lab: ModelLab, world: World, probe: Probe, opts: ProbeOptions = {}): Weighted<ProbeRun>[] {
   const { client, e } = resolveProbe(lab, world, probe);
   const maxBranches = opts.maxBranches ?? 4096;
-  const out: Weighted<ProbeRun>[] = [];
+  const played: Played<ProbeRun>[] = [];
+  let unknowns = false;
   let prefix: boolean[] = [];
   for (let branch = 0; ; branch++) {
     if (branch >= maxBranches)
-      throw new InputError('invalid', `more than ${maxBranches} probabilistic branches`, {
+      throw new InputError('invalid', `more than ${maxBranches} probabilistic or unknown branches`, {
         file: '<probe>',
         line: 1,
         col: 1,
       });
-    const decisions: { taken: boolean; p: number }[] = [];
-    let prob = 1;
+    const decisions: Decision[] = [];
+    const next = (): boolean => {
+      const i = decisions.length;
+      return i < prefix.length ? prefix[i]! : true;
+    };
     const choose = (p: number, label: string): boolean => {
       if (p <= 0 || p >= 1) return p >= 1;
-      const i = decisions.length;
-      const taken = i < prefix.length ? prefix[i]! : true;
-      decisions.push({ taken, p });
-      prob *= taken ? p : 1 - p;
+      const taken = next();
+      decisions.push({ kind: 'chance', taken, p });
       run.trace.push({ kind: 'choice', label, p, taken });
+      return taken;
+    };
+    // an unknown rule: both answers are followed, like a probabilistic choice without a probability
+    const decide = (rule: UnknownRule): boolean => {
+      const taken = next();
+      decisions.push({ kind: 'unknown', taken, rule });
+      unknowns = true;
       return taken;
     };
     const w = cloneWorld(world);
     if (probe.sport === undefined) w.nextPort++;
-    const run: PathRun = new PathRun(lab, w, choose, opts.verbose ?? false);
+    const run: PathRun = new PathRun(lab, w, choose, opts.verbose ?? false, decide);
     const play = new ProbePlay(run, lab);
-    const end = play.play(client, { ...e });
-    if (e.proto === 6) {
-      // the client closes once connected, answered or not: the FIN/ACK exchange is not played packet by
-      // packet, the entries go to TIME_WAIT (measured: also when the answer was dropped after the handshake)
-      for (const [, entries] of run.touched)
-        for (const en of entries)
-          if (en.confirmed && en.orig.proto === 6 && (end.outcome === 'delivered' || play.handshake)) {
-            en.closed = true;
-            en.expires = w.now + 120;
-          }
+    let observation: Observation;
+    try {
+      const end = play.play(client, { ...e });
+      if (e.proto === 6) {
+        // the client closes once connected, answered or not: the FIN/ACK exchange is not played packet by
+        // packet, the entries go to TIME_WAIT (measured: also when the answer was dropped after the handshake)
+        for (const [, entries] of run.touched)
+          for (const en of entries)
+            if (en.confirmed && en.orig.proto === 6 && (end.outcome === 'delivered' || play.handshake)) {
+              en.closed = true;
+              en.expires = w.now + 120;
+            }
+      }
+      observation = observe(lab, w, end);
+    } catch (err) {
+      if (!(err instanceof FateUnknown)) throw err;
+      observation = openObservation(e.proto, err.rule);
+      unknowns = true;
     }
-    out.push({ p: prob, value: { observation: observe(lab, w, end), trace: run.trace, world: w } });
+    played.push({ decisions, observation, world: w, run: { observation, trace: run.trace, world: w } });
     // next branch: flip the last "taken" decision to "not taken"
     let j = decisions.length - 1;
     while (j >= 0 && !decisions[j]!.taken) j--;
     if (j < 0) break;
     prefix = [...decisions.slice(0, j).map((d) => d.taken), false];
   }
-  return mergeSame(out);
+  if (!unknowns) return mergeSame(played.map((b) => ({ p: probabilityOf(b.decisions), value: b.run })));
+  return mergeSame(
+    foldBranches(played).map(({ p, value }) => {
+      const run: ProbeRun = { ...value.head.run, observation: value.observation };
+      if (value.branches) run.branches = value.branches.map((b) => b.run);
+      return { p, value: run };
+    }),
+  );
+}
+
+/** A branch's probability: the product of its probabilistic decisions. */
+function probabilityOf(ds: readonly Decision[]): number {
+  let p = 1;
+  for (const d of ds) if (d.kind === 'chance') p *= d.taken ? d.p : 1 - d.p;
+  return p;
 }
 
 /** Results with equal observations are one outcome; their probabilities add up. */

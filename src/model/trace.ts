@@ -1,6 +1,9 @@
 // The trace every evaluation returns: what happened, in order, on which host,
 // hook, table, chain and rule (spec/semantics.md §9).
 import type { Hook, TableName } from './rules/types.ts';
+import type { UnknownRule } from './observation.ts';
+
+export type UnknownBranch = 'matches' | 'does not match' | 'no effect' | 'fate unknown';
 
 export type TraceEvent =
   | { kind: 'stage'; name: string; packet: string }
@@ -9,9 +12,12 @@ export type TraceEvent =
       kind: 'rule';
       host: string;
       hook: Hook;
-      table: TableName;
+      /** an iptables table, or an nft table as "family name" */
+      table: TableName | string;
       chain: string;
       rule: number | 'policy';
+      /** nft rules: the rule's handle */
+      handle?: number;
       matched: boolean;
       action: string;
       spec: string;
@@ -22,12 +28,15 @@ export type TraceEvent =
   | { kind: 'hop'; from: string; to: string }
   | { kind: 'bridge'; host: string; bridge: string; what: string }
   | { kind: 'choice'; label: string; p: number; taken: boolean }
+  /** a rule the model cannot evaluate (spec/semantics.md §10): which answer this branch follows, or that
+   *  the answer cannot matter (the rule is inert), or that its target took the packet somewhere unknown */
+  | ({ kind: 'unknown'; branch: UnknownBranch } & UnknownRule)
   | {
       kind: 'drop';
       host: string;
       reason: string;
       hook?: Hook;
-      table?: TableName;
+      table?: TableName | string;
       chain?: string;
       rule?: number | 'policy';
     }

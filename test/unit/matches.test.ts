@@ -43,6 +43,7 @@ function env(over: Partial<MatchEnv> = {}): MatchEnv {
     now: 100,
     choose: () => true,
     ruleId: 'r',
+    unknown: () => true,
     ...over,
   };
 }

@@ -35,9 +35,13 @@ describe('matches', () => {
     expect(run(base('iifname "eth*" drop')).map((o) => o.verdict)).toEqual(['drop']);
   });
 
-  test('ct state: a flag list is any of those bits; untracked without conntrack', () => {
-    const body = base('ct state established,related accept\nct state untracked drop');
-    expect(run(body).map((o) => o.verdict)).toEqual(['drop']);
+  test('ct state: a flag list is any of those bits; invalid without a connection, untracked after notrack', () => {
+    const body = base('ct state established,related accept\nct state untracked drop\nct state invalid counter');
+    expect(run(body, { notrack: true }).map((o) => o.verdict)).toEqual(['drop']);
+    // nft_ct.c nft_ct_get_eval: no connection and not untracked reads as invalid
+    expect(run(body).map((o) => [o.verdict, o.policy, o.trace.length])).toEqual([['accept', true, 1]]);
+    // other ct keys break the rule without a connection, != too
+    expect(run(base('ct mark != 1 drop')).map((o) => o.verdict)).toEqual(['accept']);
     const est: NftEnv = { ...env, ct: { state: 2, status: 0, mark: 0 } };
     expect(run(body, {}, est).map((o) => o.verdict)).toEqual(['accept']);
   });

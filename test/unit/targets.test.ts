@@ -43,6 +43,7 @@ const env = (over: Partial<MatchEnv> = {}): MatchEnv => ({
   now: 0,
   choose: () => true,
   ruleId: 'r',
+  unknown: () => true,
   ...over,
 });
 

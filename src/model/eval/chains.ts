@@ -3,10 +3,11 @@
 // closures; long chains get an index on exact destination addresses so that a
 // kube-proxy KUBE-SERVICES chain is not scanned linearly.
 import { type U32, cidrMask } from '../ip.ts';
-import type { Ruleset, Rule, TableName, Hook, Chain } from '../rules/types.ts';
+import type { Ruleset, Rule, TableName, Hook, Chain, ExtInstance } from '../rules/types.ts';
 import { printRuleSpec } from '../rules/print.ts';
+import { targetDesc, UNMODELLED_TARGETS } from '../rules/descriptors.ts';
 import { MATCHERS, type Test, type MatchEnv } from './matchers.ts';
-import { targetAction, type TargetAction, type NatRequest } from './targets.ts';
+import { targetAction, OBSERVING_TARGETS, type TargetAction, type NatRequest } from './targets.ts';
 import type { Pkt } from './packet.ts';
 
 export type { NatRequest } from './targets.ts';
@@ -15,6 +16,11 @@ export interface CompiledRule {
   index: number;
   rule: Rule;
   test: Test;
+  table: TableName;
+  chain: string;
+  /** its target changes nothing and its matches have no side effects: whether it matches cannot matter, so
+   *  an unknown match in it is not followed both ways (spec/semantics.md §10) */
+  inert: boolean;
   /** "table/chain/number": key of per-rule state (statistic nth counters) */
   id: string;
   /** an extension target's action, decoded once (eval/targets.ts) */
@@ -79,6 +85,10 @@ export function compileRule(r: Rule): Test {
     tests.push((_p, e) => t(e.outIf) !== neg);
   }
   for (const m of r.matches) {
+    if (m.opaque) {
+      tests.push(opaqueTest(m));
+      continue;
+    }
     const build = MATCHERS[m.name];
     if (!build) throw new Error(`internal: no evaluator for match ${m.name}`);
     tests.push(build(m));
@@ -91,12 +101,44 @@ export function compileRule(r: Rule): Test {
   };
 }
 
+/** An instance the model cannot evaluate: the options it knows are tested exactly, the rest is unknown. A
+ *  negated unknown is unknown too: both answers are followed either way (spec/semantics.md §10). */
+function opaqueTest(m: ExtInstance): Test {
+  const why = m.opaque!.why;
+  const build = m.opts.length ? MATCHERS[m.name] : undefined;
+  const known = build ? build({ name: m.name, opts: m.opts }) : undefined;
+  if (!known) return (_p, e) => e.unknown(why);
+  return (p, e) => known(p, e) && e.unknown(why);
+}
+
+/** Matches whose evaluation changes state (recent lists, nth counters): a rule with one is never inert. */
+const STATEFUL_MATCHES = new Set(['recent', 'statistic']);
+
+/** Whether a rule's match result cannot change anything: no target, or a target that only observes (LOG,
+ *  NFLOG, TRACE: XT_CONTINUE, no write), or an unmodelled target that writes nothing the model reads. */
+function isInert(r: Rule): boolean {
+  if (r.matches.some((m) => STATEFUL_MATCHES.has(m.name))) return false;
+  const t = r.target;
+  if (!t) return true;
+  if (t.kind !== 'ext') return false;
+  if (t.ext.opaque) return !targetDesc(t.ext.name) && UNMODELLED_TARGETS[t.ext.name]?.effect === 'continue';
+  return OBSERVING_TARGETS.has(t.ext.name);
+}
+
 const exactDst = (r: Rule) =>
   r.dst !== undefined && !r.dst.neg && r.dst.value.len === 32 && r.dst.value.mask === undefined;
 
 function compileChain(table: TableName, c: Chain): CompiledChain {
   const rules = c.rules.map((rule, i): CompiledRule => {
-    const cr: CompiledRule = { index: i, rule, test: compileRule(rule), id: `${table}/${c.name}/${i + 1}` };
+    const cr: CompiledRule = {
+      index: i,
+      rule,
+      test: compileRule(rule),
+      id: `${table}/${c.name}/${i + 1}`,
+      table,
+      chain: c.name,
+      inert: isInert(rule),
+    };
     if (rule.target?.kind === 'ext') cr.action = targetAction(rule.target.ext);
     return cr;
   });
@@ -141,7 +183,9 @@ export type TableVerdict =
   | { kind: 'accept' }
   | { kind: 'drop'; chain: string; rule: number | 'policy' }
   | { kind: 'reject'; with: string; chain: string; rule: number }
-  | { kind: 'nat'; nat: NatRequest; chain: string; rule: number };
+  | { kind: 'nat'; nat: NatRequest; chain: string; rule: number }
+  /** an unmodelled target took the packet: its fate is unknown (spec/semantics.md §10) */
+  | { kind: 'unknown'; why: string; chain: string; rule: number; spec: string };
 
 export interface RuleHit {
   table: TableName;
@@ -193,6 +237,7 @@ export function traverse(
     }
     const cr = list[k++]!;
     env.ruleId = cr.id;
+    env.rule = cr;
     if (!cr.test(p, env)) {
       if (verbose && onRule)
         onRule({
@@ -235,6 +280,8 @@ export function traverse(
       continue;
     }
     onRule?.(hit(table, chain, cr, printRuleSpec({ matches: [], target: t })));
+    if (action.kind === 'unknown')
+      return { kind: 'unknown', why: action.why, chain: chain.name, rule: cr.index + 1, spec: printRuleSpec(cr.rule) };
     if (action.kind === 'reject') return { kind: 'reject', with: action.with, chain: chain.name, rule: cr.index + 1 };
     return { kind: 'nat', nat: action.nat, chain: chain.name, rule: cr.index + 1 };
   }

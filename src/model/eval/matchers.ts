@@ -8,6 +8,7 @@ import type { Pkt, CtRef, HostState } from './packet.ts';
 import type { Host } from '../net/topology.ts';
 import { isBroadcast } from '../net/routing.ts';
 import type { Hook } from '../rules/types.ts';
+import type { CompiledRule } from './chains.ts';
 
 export interface MatchEnv {
   host: Host;
@@ -21,6 +22,14 @@ export interface MatchEnv {
   choose: (p: number, label: string) => boolean;
   /** identity of the rule being evaluated (table/chain/index), for per-rule state */
   ruleId: string;
+  /** the rule being evaluated (set by the traversal; a unit test may leave it out) */
+  rule?: CompiledRule;
+  /**
+   * A question the model cannot answer (an unmodelled match, state the lab cannot pin: spec/semantics.md §10).
+   * Both answers are followed, each in its own branch of the probe; returns this branch's answer. `why` says
+   * what is not known ("match module \"foo\""). A matcher that cannot decide calls this instead of guessing.
+   */
+  unknown: (why: string) => boolean;
 }
 
 export type Test = (p: Pkt, env: MatchEnv) => boolean;
@@ -44,7 +53,7 @@ function ctStateOf(env: MatchEnv, p: Pkt): string {
   return env.ct?.state ?? 'INVALID';
 }
 
-function addrType(host: Host, a: U32, limitDev: string | undefined): string {
+export function addrType(host: Host, a: U32, limitDev: string | undefined): string {
   if (a === 0) return 'UNSPEC';
   if (a >>> 28 === 0xe) return 'MULTICAST';
   const owner = host.local.get(a);

@@ -7,6 +7,7 @@ import type { NatRange } from '../rules/kinds.ts';
 import type { Pkt } from './packet.ts';
 import type { MatchEnv } from './matchers.ts';
 import { optValue, hasOpt } from './options.ts';
+import { targetDesc, UNMODELLED_TARGETS } from '../rules/descriptors.ts';
 
 export interface NatRequest {
   target: 'DNAT' | 'SNAT' | 'MASQUERADE' | 'REDIRECT';
@@ -20,7 +21,9 @@ export type TargetAction =
   | { kind: 'reject'; with: string }
   | { kind: 'nat'; nat: NatRequest }
   /** not terminal: acts on the packet or its connection and says what it did, for the trace */
-  | { kind: 'continue'; act: (p: Pkt, env: MatchEnv) => string };
+  | { kind: 'continue'; act: (p: Pkt, env: MatchEnv) => string }
+  /** an unmodelled target whose effect on the packet's fate is unknown (spec/semantics.md §10) */
+  | { kind: 'unknown'; why: string };
 
 type Builder = (ext: ExtInstance) => TargetAction;
 
@@ -39,6 +42,10 @@ const nat =
   });
 
 const noVerdict: Builder = (ext) => ({ kind: 'continue', act: () => ext.name }); // LOG, NFLOG, TRACE
+
+/** Targets that only observe: XT_CONTINUE whatever their options, and nothing the model reads is written
+ *  (xt_LOG.c, xt_NFLOG.c, xt_TRACE.c). */
+export const OBSERVING_TARGETS: ReadonlySet<string> = new Set(['LOG', 'NFLOG', 'TRACE']);
 
 // NOTRACK and CT --notrack: the packet is not tracked (xt_CT.c notrack_tg)
 const notrack: Builder = () => ({
@@ -92,8 +99,15 @@ export const TARGETS: Record<string, Builder> = {
   TRACE: noVerdict,
 };
 
-/** The action of an extension target, decoded once when its rule is compiled. */
+/** The action of an extension target, decoded once when its rule is compiled. An opaque one goes on when
+ *  its known effect is XT_CONTINUE with no write the model reads; otherwise its fate is unknown. */
 export function targetAction(ext: ExtInstance): TargetAction {
+  if (ext.opaque) {
+    const known = targetDesc(ext.name) ? undefined : UNMODELLED_TARGETS[ext.name];
+    if (known?.effect === 'continue')
+      return { kind: 'continue', act: () => `${ext.name} (not modelled: ${known.what}; goes on)` };
+    return { kind: 'unknown', why: ext.opaque.why };
+  }
   const build = TARGETS[ext.name];
   if (!build) throw new Error(`internal: no action for target ${ext.name}`);
   return build(ext);

@@ -5,7 +5,7 @@
 // nft_immediate.c (verdicts), nft_meta.c, nft_ct.c, nft_fib.c. jump pushes a return point, goto does
 // not, return pops one; the end of a base chain applies its policy. Matches are three-valued: what the
 // model cannot know (an unknown fib address type, a missing interface name) is "unknown", never guessed.
-// Not wired into the packet path yet (src/model/path.ts).
+// The packet path (src/model/path.ts) runs it at each registered base chain (nft-hook.ts).
 import type { Pkt } from '../eval/packet.ts';
 import { selector, type SelectorDesc } from './descriptors.ts';
 import { valueBounds } from './sets.ts';
@@ -19,7 +19,8 @@ export interface NftEnv {
   /** interface names, when the hook has them */
   iif?: string;
   oif?: string;
-  /** conntrack as the ct expressions read it; absent: untracked */
+  /** the packet's connection as the ct expressions read it; absent: none (nft_ct.c: `ct state` reads invalid,
+   *  or untracked after notrack; other ct keys break the rule) */
   ct?: { state: number; status: number; mark: number };
   /** RTN_* address type of an address (fib), undefined when the model cannot tell */
   fibAddrType?: (addr: number) => number | undefined;
@@ -45,11 +46,11 @@ function field(d: SelectorDesc, pkt: Pkt, env: NftEnv): Atom | undefined | 'unkn
     case 'mark':
       return pkt.mark;
     case 'ctmark':
-      return env.ct ? env.ct.mark : 0;
+      return env.ct?.mark;
     case 'ctstate':
-      return env.ct ? env.ct.state : CT_STATE.untracked!;
+      return env.ct ? env.ct.state : pkt.notrack ? CT_STATE.untracked! : CT_STATE.invalid!;
     case 'ctstatus':
-      return env.ct ? env.ct.status : 0;
+      return env.ct?.status;
     case 'iif':
     case 'iifname':
       return env.iif ?? 'unknown';
@@ -127,6 +128,8 @@ export interface NftOutcome {
   /** a NAT statement that ended the chain */
   nat?: Extract<Stmt, { k: 'nat' }> | Extract<Stmt, { k: 'masquerade' }>;
   reject?: Extract<Stmt, { k: 'reject' }>;
+  /** the verdict is the base chain's policy (no rule gave one) */
+  policy?: true;
 }
 
 interface Frame {
@@ -164,7 +167,7 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
     const { chain } = top;
     if (top.rule >= chain.rules.length) {
       stack.pop();
-      if (stack.length === 0) return void out.push({ ...o, verdict: top.policy ?? 'accept' });
+      if (stack.length === 0) return void out.push({ ...o, verdict: top.policy ?? 'accept', policy: true });
       continue;
     }
     const ruleIndex = top.rule++;
@@ -276,7 +279,7 @@ function follow(
     case 'return': {
       // from the base chain (or what a goto put in its place): the policy
       const popped = stack.pop()!;
-      if (stack.length === 0) return void out.push({ ...o, verdict: popped.policy ?? 'accept' });
+      if (stack.length === 0) return void out.push({ ...o, verdict: popped.policy ?? 'accept', policy: true });
       return run(t, stack, o, env, out, steps);
     }
     case 'jump':

@@ -475,6 +475,52 @@ export const EXTENSIONS: readonly ExtensionDesc[] = [
   { name: 'TRACE', type: 'target', tablesByBackend: { legacy: ['raw'], nft: ALL_TABLES }, options: [] },
 ];
 
+/**
+ * Targets iptables 1.8.9 has that the model does not evaluate, and what is known of their effect (kernel:
+ * net/netfilter/xt_*.c, net/ipv4/netfilter/ipt_*.c). A rule using one is kept (printed back as written) and
+ * evaluated as unknown (spec/semantics.md §10):
+ * - 'continue': the target returns XT_CONTINUE and writes only what no modelled match or path step reads
+ *   (DSCP/TOS bits, the skb priority, TCP MSS, checksums, ...): the traversal goes on, exactly;
+ * - 'fate': the packet's fate after it is unknown (it is queued, proxied, rewritten, or a field the path
+ *   reads changes): the journey ends there, and any outcome is possible.
+ * A name not listed here nor in EXTENSIONS is an unknown target: 'fate'.
+ */
+export const UNMODELLED_TARGETS: Readonly<Record<string, { effect: 'continue' | 'fate'; what: string }>> = {
+  QUEUE: { effect: 'fate', what: 'hands the packet to userspace' },
+  NFQUEUE: { effect: 'fate', what: 'hands the packet to userspace' },
+  TPROXY: { effect: 'fate', what: 'diverts the packet to a local socket' },
+  SYNPROXY: { effect: 'fate', what: 'answers the handshake itself' },
+  CLUSTERIP: { effect: 'fate', what: 'filters by cluster hash' },
+  MIRROR: { effect: 'fate', what: 'sends the packet back' },
+  NETMAP: { effect: 'fate', what: 'rewrites addresses' },
+  DNPT: { effect: 'fate', what: 'rewrites IPv6 prefixes' },
+  SNPT: { effect: 'fate', what: 'rewrites IPv6 prefixes' },
+  // the path does not model TTL: a lowered TTL may end the journey at the next router
+  TTL: { effect: 'fate', what: 'changes the TTL, which the model does not follow' },
+  HL: { effect: 'fate', what: 'changes the hop limit, which the model does not follow' },
+  // the packet mark is read by `-m mark`, CONNMARK and routing
+  HMARK: { effect: 'fate', what: 'sets the packet mark from a hash' },
+  CLASSIFY: { effect: 'continue', what: 'sets the skb priority (queueing only)' },
+  DSCP: { effect: 'continue', what: 'rewrites the DSCP bits' },
+  TOS: { effect: 'continue', what: 'rewrites the TOS bits' },
+  ECN: { effect: 'continue', what: 'rewrites ECN bits' },
+  TCPMSS: { effect: 'continue', what: 'rewrites the TCP MSS option' },
+  TCPOPTSTRIP: { effect: 'continue', what: 'strips TCP options' },
+  CHECKSUM: { effect: 'continue', what: 'fills in a checksum' },
+  // no LSM policy reads the security mark on the lab's hosts
+  SECMARK: { effect: 'continue', what: 'sets the security mark' },
+  CONNSECMARK: { effect: 'continue', what: 'copies the security mark' },
+  AUDIT: { effect: 'continue', what: 'writes an audit record' },
+  IDLETIMER: { effect: 'continue', what: 'restarts a timer' },
+  LED: { effect: 'continue', what: 'blinks a LED' },
+  RATEEST: { effect: 'continue', what: 'feeds a rate estimator' },
+  ULOG: { effect: 'continue', what: 'logs' },
+  // the clone goes to another gateway; the original packet goes on (xt_TEE.c returns XT_CONTINUE)
+  TEE: { effect: 'continue', what: 'sends a copy elsewhere' },
+  // writes ipset membership, which no modelled match reads (a model of `-m set` must make this 'fate')
+  SET: { effect: 'continue', what: 'adds to or deletes from an ipset' },
+};
+
 const BY_NAME = new Map(EXTENSIONS.map((d) => [`${d.type}:${d.name}`, d]));
 export function matchDesc(name: string): ExtensionDesc | undefined {
   return BY_NAME.get(`match:${name}`);

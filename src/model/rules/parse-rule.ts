@@ -23,43 +23,15 @@ import {
   implicitMatchFor,
   findOption,
   EXTENSIONS,
+  UNMODELLED_TARGETS,
 } from './descriptors.ts';
 import { KINDS, type Kind, type OptValue, type ParseContext } from './kinds.ts';
 import { parseProtocolName, protocolName } from './netdb.ts';
 import { parseAddrList, maskLen, type AddrMask } from './addr.ts';
 import { resolveLong, ORIGINAL_OPTS, SHORT_OPTIONS, type LongOption } from './getopt.ts';
 
-/** Targets and matches that exist in iptables but are not modelled: reported as unsupported. */
-export const KNOWN_UNMODELLED_TARGETS = new Set([
-  'QUEUE',
-  'NFQUEUE',
-  'TPROXY',
-  'TEE',
-  'CLASSIFY',
-  'DSCP',
-  'TOS',
-  'TTL',
-  'SECMARK',
-  'CONNSECMARK',
-  'AUDIT',
-  'CHECKSUM',
-  'NETMAP',
-  'CLUSTERIP',
-  'IDLETIMER',
-  'LED',
-  'SET',
-  'SYNPROXY',
-  'TCPMSS',
-  'TCPOPTSTRIP',
-  'HMARK',
-  'RATEEST',
-  'ULOG',
-  'ECN',
-  'DNPT',
-  'SNPT',
-  'HL',
-  'MIRROR',
-]);
+/** Targets that exist in iptables but are not modelled: kept opaque, reported as unsupported. */
+export const KNOWN_UNMODELLED_TARGETS: ReadonlySet<string> = new Set(Object.keys(UNMODELLED_TARGETS));
 
 export interface RuleContext {
   file: string;
@@ -79,6 +51,15 @@ interface PendingExt {
   col: number;
   /** set when a newer instance of the same module was loaded (xtables_find_match marks it completed) */
   completed?: boolean;
+  /** every word read for it, as written (printed back when the instance is opaque) */
+  raw: string[];
+  /** set when the model cannot evaluate it: an unknown module or target, or an unmodelled option */
+  why?: string;
+}
+
+/** A module or target iptables may have but the descriptor table does not: options unknown, kept as words. */
+function unknownDesc(name: string, type: 'match' | 'target'): ExtensionDesc {
+  return { name, type, options: [] };
 }
 
 type Owner =
@@ -108,6 +89,8 @@ export function finishExt(
   pos: SourcePos,
   ruleProtoNeg: boolean,
   given: readonly string[] = opts.map((o) => o.name),
+  opaque?: ExtInstance['opaque'],
+  raw?: readonly string[],
 ): ExtInstance {
   const order = desc.options.filter((o) => !o.storeAs).map((o) => o.name);
   const filled = desc.normalize ? desc.normalize([...opts]) : [...opts];
@@ -123,8 +106,15 @@ export function finishExt(
     (o) => !desc.options.find((d) => d.name === o.name && !d.storeAs)?.omitWhen?.(o.value, o.neg),
   );
   const ext: ExtInstance = { name: desc.name, opts: canonical };
-  const problem = desc.check?.(ext, ruleProtoNeg ? undefined : proto, given);
+  if (opaque) ext.opaque = opaque;
+  // an opaque instance's own checks are iptables' business (they may need the options the model does not know)
+  const problem = opaque ? undefined : desc.check?.(ext, ruleProtoNeg ? undefined : proto, given);
   if (problem) {
+    // a form the model does not evaluate (CT without --notrack): kept, evaluated as unknown
+    if (problem.startsWith('unsupported: ') && raw) {
+      ext.opaque = { args: raw, why: problem.slice('unsupported: '.length), pos };
+      return ext;
+    }
     if (problem.startsWith('unsupported: '))
       throw new InputError('unsupported', problem.slice('unsupported: '.length), pos);
     throw new InputError('invalid', problem, pos);
@@ -202,9 +192,12 @@ export function parseRuleSpec(input: readonly Token[], ctx: RuleContext): Rule[]
       throw new InputError('syntax', `cannot have ! before -${letter}`, posAt(ctx, invertCol));
   };
 
+  /** the newest module or target whose options the model does not know: unknown option words go to it */
+  let lastUnknown: PendingExt | undefined;
+
   const loadMatch = (d: ExtensionDesc, col: number): PendingExt => {
     for (const p of pending) if (p.desc === d) p.completed = true;
-    const ext: PendingExt = { desc: d, opts: [], given: [], col };
+    const ext: PendingExt = { desc: d, opts: [], given: [], col, raw: [] };
     if (!pending.some((p) => p.desc === d)) merged.push(ext);
     pending.push(ext);
     return ext;
@@ -255,7 +248,11 @@ export function parseRuleSpec(input: readonly Token[], ctx: RuleContext): Rule[]
       if (r.kind !== 'found') {
         // command_default: an option nobody knows loads the protocol's match once, then getopt tries again
         const implicit = implicitMatchFor(level.proto?.value);
-        if (implicit && !protoUsed) {
+        // ... unless a module the model does not know is loaded and the protocol's match has no such option:
+        // then the word is taken to be that module's (its options are not known here)
+        const implicitHas = (d: ExtensionDesc) =>
+          resolveLong(optionTable([{ desc: d, opts: [], given: [], col: 0, raw: [] }]), word).kind === 'found';
+        if (implicit && !protoUsed && (!lastUnknown || implicitHas(implicit))) {
           protoUsed = true;
           loadMatch(implicit, t.col);
           r = lookup(word);
@@ -263,6 +260,17 @@ export function parseRuleSpec(input: readonly Token[], ctx: RuleContext): Rule[]
       }
       if (r.kind === 'ambiguous')
         throw new InputError('syntax', `option "${t.text}" is ambiguous (${r.candidates.join(', ')})`, pos);
+      if (r.kind === 'unknown' && lastUnknown) {
+        // an option of a module the model does not know: kept as written with the words after it that are
+        // not options (its arguments, as far as they can be told apart)
+        if (invert) lastUnknown.raw.push('!');
+        lastUnknown.raw.push(t.text);
+        let k = i + 1;
+        while (eq < 0 && k < toks.length && !isOptionWord(toks[k]!.text)) lastUnknown.raw.push(toks[k++]!.text);
+        invert = false;
+        i = k;
+        continue;
+      }
       if (r.kind === 'unknown') throw unknownOption(t, pending, target, ctx);
       owner = r.opt.owner;
       shown = `--${r.opt.name}`;
@@ -303,7 +311,17 @@ export function parseRuleSpec(input: readonly Token[], ctx: RuleContext): Rule[]
     if (owner.t === 'ext') {
       const first = owner.ext;
       const ext = [...pending].reverse().find((p) => p.desc === first.desc && !p.completed) ?? first;
-      if (owner.unmodelled) throw new InputError('unsupported', `option ${owner.unmodelled} of ${ext.desc.name}`, pos);
+      if (invert) ext.raw.push('!');
+      ext.raw.push(t.text);
+      if (arg !== undefined && next > i + 1) ext.raw.push(toks[i + 1]!.text);
+      if (owner.unmodelled) {
+        // an option the model does not evaluate: the instance is kept, evaluated as unknown
+        ext.why ??= `option ${owner.unmodelled} of ${ext.desc.name}`;
+        lastUnknown = ext;
+        invert = false;
+        i = next;
+        continue;
+      }
       const od = owner.od!;
       const kind = KINDS[od.kind] as Kind<OptValue>;
       const args = arg === undefined ? [] : [arg];
@@ -311,6 +329,7 @@ export function parseRuleSpec(input: readonly Token[], ctx: RuleContext): Rule[]
         // extra words are read straight from argv (libxt_tcp: --tcp-flags MASK COMP)
         if (next >= toks.length) throw new InputError('syntax', `${shown} needs two arguments`, pos);
         args.push(toks[next]!.text);
+        ext.raw.push(toks[next]!.text);
         next++;
       }
       const name = od.storeAs?.name ?? od.name;
@@ -398,8 +417,15 @@ export function parseRuleSpec(input: readonly Token[], ctx: RuleContext): Rule[]
       case 'm': {
         if (invert) throw new InputError('syntax', 'unexpected ! flag before --match', posAt(ctx, invertCol));
         const d = matchDesc(a);
-        if (!d) throw new InputError('unsupported', `match module "${a}"`, apos);
-        loadMatch(d, t.col);
+        if (d) {
+          loadMatch(d, t.col);
+          break;
+        }
+        // a module the model does not know: kept, its options as written, evaluated as unknown
+        if (!/^[\w.-]+$/.test(a)) throw new InputError('syntax', `Couldn't load match \`${a}'`, apos);
+        const ext = loadMatch(unknownDesc(a, 'match'), argCol);
+        ext.why = `match module "${a}"`;
+        lastUnknown = ext;
         break;
       }
       case 'j':
@@ -409,7 +435,14 @@ export function parseRuleSpec(input: readonly Token[], ctx: RuleContext): Rule[]
         const isGoto = L === 'g';
         base.target = parseTargetName(a, isGoto, ctx, apos);
         targetTok = { text: a, col: argCol };
-        if (base.target.kind === 'ext') target = { desc: targetDesc(a)!, opts: [], given: [], col: argCol };
+        if (base.target.kind === 'ext') {
+          const d = targetDesc(a);
+          target = { desc: d ?? unknownDesc(a, 'target'), opts: [], given: [], col: argCol, raw: [] };
+          if (!d) {
+            target.why = `target ${a}`;
+            lastUnknown = target;
+          }
+        }
         break;
       }
       case 'c': {
@@ -465,9 +498,20 @@ export function parseRuleSpec(input: readonly Token[], ctx: RuleContext): Rule[]
       posAt(ctx, targetTok?.col ?? 1),
     );
   }
+  const opaqueOf = (p: PendingExt, col: number): ExtInstance['opaque'] =>
+    p.why === undefined ? undefined : { args: p.raw, why: p.why, pos: posAt(ctx, col) };
   for (const p of pending)
     base.matches.push(
-      finishExt(p.desc, p.opts, level.proto?.value, posAt(ctx, p.col), level.proto?.neg ?? false, p.given),
+      finishExt(
+        p.desc,
+        p.opts,
+        level.proto?.value,
+        posAt(ctx, p.col),
+        level.proto?.neg ?? false,
+        p.given,
+        opaqueOf(p, p.col),
+        p.raw,
+      ),
     );
   if (target && base.target?.kind === 'ext') {
     base.target = {
@@ -479,12 +523,14 @@ export function parseRuleSpec(input: readonly Token[], ctx: RuleContext): Rule[]
         posAt(ctx, targetTok!.col),
         level.proto?.neg ?? false,
         target.given,
+        opaqueOf(target, targetTok!.col),
+        target.raw,
       ),
     };
   }
   if (base.target?.kind === 'ext') {
-    const d = targetDesc(base.target.ext.name)!;
-    if (d.tables && !d.tables.includes(ctx.table)) {
+    const d = targetDesc(base.target.ext.name);
+    if (d?.tables && !d.tables.includes(ctx.table)) {
       throw new InputError(
         'invalid',
         `target ${d.name} is only valid in the ${d.tables.join('/')} table, not ${ctx.table}`,
@@ -531,6 +577,11 @@ export function parseRuleSpec(input: readonly Token[], ctx: RuleContext): Rule[]
   return out;
 }
 
+/** A word that starts an option (or negates one): it ends an unknown option's arguments. */
+function isOptionWord(w: string): boolean {
+  return w === '!' || (w.startsWith('-') && w.length > 1 && !/^-\d/.test(w));
+}
+
 function sameGroup(d: ExtensionDesc, a: string, b: string): boolean {
   const ga = d.options.find((o) => o.name === a)?.group;
   return ga !== undefined && ga === d.options.find((o) => o.name === b)?.group;
@@ -564,12 +615,16 @@ function parseTargetName(name: string, isGoto: boolean, ctx: RuleContext, pos: S
     if (isGoto) throw new InputError('invalid', `cannot goto target ${name}`, pos);
     return { kind: 'ext', ext: { name, opts: [] } };
   }
-  if (KNOWN_UNMODELLED_TARGETS.has(name)) throw new InputError('unsupported', `target ${name}`, pos);
+  // a target the model does not evaluate: kept (opaque), evaluated as unknown (spec/semantics.md §10)
+  const opaque = (): Target => {
+    if (isGoto) throw new InputError('invalid', `cannot goto target ${name}`, pos);
+    return { kind: 'ext', ext: { name, opts: [] } };
+  };
+  if (KNOWN_UNMODELLED_TARGETS.has(name) && !ctx.hasChain(name)) return opaque();
   if (isBuiltinChain(ctx.table, name)) throw new InputError('invalid', `cannot jump to built-in chain ${name}`, pos);
   if (!ctx.hasChain(name)) {
-    if (/^[A-Z][A-Z0-9_]*$/.test(name) && name.length <= 12 && !name.includes('-')) {
-      throw new InputError('unsupported', `target ${name} (or chain "${name}" does not exist)`, pos);
-    }
+    // an extension's name as iptables spells targets (upper case): a target of a module the model lacks
+    if (/^[A-Z][A-Z0-9_]*$/.test(name) && name.length <= 12 && !name.includes('-')) return opaque();
     throw new InputError('invalid', `Chain '${name}' does not exist`, pos);
   }
   return isGoto ? { kind: 'goto', chain: name } : { kind: 'jump', chain: name };

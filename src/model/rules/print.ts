@@ -7,7 +7,16 @@ import { protocolName } from './netdb.ts';
 
 const bang = (neg: boolean) => (neg ? '! ' : '');
 
-function printExt(desc: ExtensionDesc, ext: ExtInstance): string {
+/** A word as iptables-save writes it: quoted when it holds blanks or quotes (xtables_save_string). */
+function word(w: string): string {
+  if (w !== '' && !/[\s"'\\]/.test(w)) return w;
+  return `"${w.replace(/(["\\])/g, '\\$1')}"`;
+}
+
+function printExt(desc: ExtensionDesc | undefined, ext: ExtInstance): string {
+  // an instance the model cannot evaluate is printed back as it was written (spec/iptables.md §4)
+  if (ext.opaque) return ext.opaque.args.map(word).join(' ');
+  if (!desc) throw new Error(`internal: no descriptor for ${ext.name}`);
   const parts: string[] = [];
   for (const o of ext.opts) {
     const od = desc.options.find((d) => d.name === o.name && !d.storeAs);
@@ -33,7 +42,7 @@ export function printRuleSpec(r: Rule): string {
   if (r.outIface) parts.push(`${bang(r.outIface.neg)}-o ${r.outIface.value}`);
   if (r.proto) parts.push(`${bang(r.proto.neg)}-p ${protocolName(r.proto.value) ?? r.proto.value}`);
   for (const m of r.matches) {
-    const body = printExt(matchDesc(m.name)!, m);
+    const body = printExt(matchDesc(m.name), m);
     parts.push(body ? `-m ${m.name} ${body}` : `-m ${m.name}`);
   }
   const t = r.target;
@@ -41,7 +50,7 @@ export function printRuleSpec(r: Rule): string {
   else if (t?.kind === 'jump') parts.push(`-j ${t.chain}`);
   else if (t?.kind === 'goto') parts.push(`-g ${t.chain}`);
   else if (t?.kind === 'ext') {
-    const body = printExt(targetDesc(t.ext.name)!, t.ext);
+    const body = printExt(targetDesc(t.ext.name), t.ext);
     parts.push(body ? `-j ${t.ext.name} ${body}` : `-j ${t.ext.name}`);
   }
   return parts.join(' ');

@@ -12,6 +12,7 @@ import {
 import { tokenize, tokenizeRestore, type Token } from './tokenize.ts';
 import { applyCommand, checkChainName, parseTable } from './commands.ts';
 import { validateTable } from './validate.ts';
+import { unsupportedProblems } from './opaque.ts';
 
 export type RulesetFormat = 'save' | 'commands';
 
@@ -152,6 +153,7 @@ export function parseSave(text: string, opts: ReadOptions = {}): Ruleset {
       });
     });
   }
+  problems?.push(...unsupportedProblems(rs));
   return rs;
 }
 
@@ -218,6 +220,7 @@ export function applyCommandLines(base: Ruleset, text: string, opts: ReadOptions
   }
   for (const t of touched)
     if (rs.tables.has(t)) validateTable(rs.tables.get(t)!, opts.backend ?? 'nft', file, problems);
+  problems?.push(...unsupportedProblems(rs));
   return rs;
 }
 

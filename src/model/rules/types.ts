@@ -34,11 +34,24 @@ export interface OptInstance {
   value: OptValue;
 }
 
+/** A module or target instance the model cannot evaluate (spec/semantics.md §10): kept so that the ruleset
+ *  loads, printed back as written, evaluated as unknown. */
+export interface Opaque {
+  /** the arguments after `-m NAME` / `-j NAME` as written, word by word (printed back as they are) */
+  args: readonly string[];
+  /** what the model does not know: "match module \"foo\"", "option --ctstatus of conntrack", "target TTL" */
+  why: string;
+  /** where it was written */
+  pos?: SourcePos;
+}
+
 export interface ExtInstance {
-  /** module or target name as in the descriptor table */
+  /** module or target name as in the descriptor table (or, when opaque, as written) */
   name: string;
-  /** options in canonical (print) order */
+  /** options in canonical (print) order; for an opaque instance, those of its options the model knows */
   opts: OptInstance[];
+  /** set when the model cannot evaluate the instance: an unknown module or target, or an unmodelled option */
+  opaque?: Opaque;
 }
 
 export type Target =

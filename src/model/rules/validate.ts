@@ -141,8 +141,10 @@ export function validateTable(t: Table, backend: IptablesFlavor, file: string, p
   for (const c of t.chains.values()) {
     const hooks = reach.get(c.name)!;
     for (const r of c.rules) {
-      if (r.target?.kind === 'ext') {
-        const d = targetDesc(r.target.ext.name)!;
+      // a target the model does not know is checked by iptables alone
+      const td = r.target?.kind === 'ext' ? targetDesc(r.target.ext.name) : undefined;
+      if (r.target?.kind === 'ext' && td) {
+        const d = td;
         const tables = d.tablesByBackend?.[backend] ?? d.tables;
         if (tables && !tables.includes(t.name))
           fail(
@@ -173,7 +175,8 @@ export function validateTable(t: Table, backend: IptablesFlavor, file: string, p
         }
       }
       for (const m of r.matches) {
-        const d = matchDesc(m.name)!;
+        const d = matchDesc(m.name);
+        if (!d) continue;
         for (const h of hooks) {
           // iptables-nft checks a match's hook restrictions only in the base chain itself (measured:
           // addrtype --limit-iface-in in a user chain reached from OUTPUT is accepted by nft, refused by legacy)

@@ -1,0 +1,64 @@
+// #12 §4: the real-world corpus (suites/realworld/) holds together: sources recorded, lint refuses no
+// file, every probe carries an expectation (judged by the kernel), and every file the model reads whole
+// meets its expectations on the model. `npm run realworld` measures the rest; the kernel test runs it.
+import { test, expect, describe } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readCorpus, lintSummary, countRuleLines, REALWORLD_DIR } from '../../src/conform/realworld.ts';
+import { readCase } from '../../src/conform/case-file.ts';
+import { runCases } from '../../src/conform/run-case.ts';
+import { findCaseFiles } from '../../src/conform/case-file.ts';
+
+const corpus = readCorpus();
+
+test('at least 40 rulesets from at least 10 origins, each with its source and licence', () => {
+  expect(corpus.length).toBeGreaterThanOrEqual(40);
+  expect(new Set(corpus.map((e) => e.origin)).size).toBeGreaterThanOrEqual(10);
+  expect(new Set(corpus.map((e) => e.id)).size).toBe(corpus.length);
+  for (const e of corpus) {
+    expect(e.source.licence, e.id).toMatch(/^(Apache-2\.0|BSD-3-Clause|GPL-[23]\.0(-or-later)?|LGPL-2\.1-or-later)$/);
+    // the attribution the licence asks for travels with the file
+    const head = readFileSync(join(REALWORLD_DIR, e.rules), 'utf8').split('\n').slice(0, 3).join('\n');
+    expect(head, e.id).toMatch(/^# /);
+    expect(head, e.id).toContain('repository' in e.source ? e.source.commit : e.source.licence);
+  }
+});
+
+test('the corpus is not a suite of `run`: its cases are found only when asked for', () => {
+  expect(findCaseFiles().some((f) => f.includes('/suites/realworld/'))).toBe(false);
+  expect(findCaseFiles(join(REALWORLD_DIR, 'cases')).length).toBe(corpus.length);
+});
+
+test('rule lines are counted in both forms, continuation lines joined', () => {
+  expect(countRuleLines('*filter\n-A INPUT -j ACCEPT\n[1:2] -A INPUT -j DROP\n# -A x\nCOMMIT\n')).toBe(2);
+  expect(countRuleLines('iptables \\\n-w \\\n--insert INPUT \\\n--jump ACCEPT\niptables -N X\n')).toBe(1);
+});
+
+describe('each file', () => {
+  for (const e of corpus) {
+    test(`${e.id}: lint does not refuse it, its case loads, every probe has an expectation`, () => {
+      const s = lintSummary(readFileSync(join(REALWORLD_DIR, e.rules), 'utf8'), e.rules, e.backend);
+      expect(s.errors).toEqual([]);
+      expect(s.rules).toBeGreaterThan(0);
+      const c = readCase(join(REALWORLD_DIR, e.case), {});
+      const probes = c.steps.filter((st) => 'from' in st);
+      expect(probes.length).toBeGreaterThanOrEqual(5);
+      for (const p of probes) expect('expect' in p && p.expect?.outcome, JSON.stringify(p)).toBeTruthy();
+    });
+  }
+});
+
+describe('files the model reads whole meet their expectations on the model', () => {
+  const whole = corpus.filter(
+    (e) => lintSummary(readFileSync(join(REALWORLD_DIR, e.rules), 'utf8'), e.rules, e.backend).unsupported.length === 0,
+  );
+  test('there are such files (a parser or model regression would shrink them)', () => {
+    expect(whole.length).toBeGreaterThanOrEqual(17);
+  });
+  for (const e of whole)
+    test(e.id, async () => {
+      const [r] = await runCases([readCase(join(REALWORLD_DIR, e.case), {})], { sides: 'model' });
+      expect(r?.steps.flatMap((s) => s.modelMisses.map((m) => `${s.label}: ${m}`))).toEqual([]);
+      expect(r?.model).toBe('pass');
+    });
+});
