@@ -5,11 +5,13 @@ import { benchLab } from './lab.ts';
 import { benchFuzz, BenchFailure } from './fuzz.ts';
 import { benchDocker } from './docker.ts';
 import { benchCli } from './cli.ts';
+import { benchRepeat } from './repeat.ts';
 
 const sections: [string, () => Figure[] | Promise<Figure[]>][] = [
   ['cli', () => benchCli()],
   ['model', () => benchModel(Number(process.env.BENCH_SECONDS ?? 2))],
   ['lab', () => benchLab()],
+  ['repeat', () => benchRepeat()],
   ['fuzz', () => benchFuzz()],
   ['docker', () => benchDocker()],
 ];

@@ -18,9 +18,10 @@ export function truthTable(
     const name = r.name.length > w ? `${r.name.slice(0, w - 1)}…` : r.name.padEnd(w);
     lines.push(
       `${name}    ${cell(r.model, used.model)}      ${cell(r.kernel, used.kernel)}     ` +
-        ` ${cell(r.agree, used.agree)}     ` +
-        ` ${cell(r.oracle, r.oracle !== 'skip')}` +
-        (r.skipReason && used.kernel ? pc.dim(`   kernel skipped: ${r.skipReason}`) : ''),
+        ` ${r.indeterminate && r.agree === 'pass' ? pc.yellow('?') : cell(r.agree, used.agree)}    ` +
+        `  ${cell(r.oracle, r.oracle !== 'skip')}` +
+        (r.skipReason && used.kernel ? pc.dim(`   kernel skipped: ${r.skipReason}`) : '') +
+        (r.indeterminate ? pc.yellow(`   ${r.indeterminate} step(s) indeterminate`) : ''),
     );
   }
   return lines.join('\n');
@@ -63,11 +64,14 @@ export function summary(reports: readonly CaseReport[]): {
   passed: number;
   failed: number;
   skipped: number;
+  /** steps whose model result hinged on rules the model cannot evaluate (agreements, not exact ones) */
+  indeterminate: number;
   line: string;
 } {
   let passed = 0;
   let failed = 0;
   let skipped = 0;
+  const indeterminate = reports.reduce((n, r) => n + r.indeterminate, 0);
   for (const r of reports) {
     const marks = [r.model, r.kernel, r.agree, r.oracle];
     if (marks.includes('fail') || r.error) failed++;
@@ -81,9 +85,11 @@ export function summary(reports: readonly CaseReport[]): {
     passed,
     failed,
     skipped,
+    indeterminate,
     line:
-      `${reports.length} cases: ${passed} passed,` +
-      ` ${failed} failed${skipped ? `, ${skipped} with a backend skipped` : ''}`,
+      `${reports.length} cases: ${passed} passed, ${failed} failed` +
+      (skipped ? `, ${skipped} with a backend skipped` : '') +
+      (indeterminate ? `; ${indeterminate} steps indeterminate (spec/semantics.md §10)` : ''),
   };
 }
 
@@ -141,6 +147,15 @@ export function writeJunit(path: string, reports: readonly CaseReport[]): void {
         cases.push(
           `  <testcase classname="${classname}" name="${name}"><skipped` +
             ` message="${xml(r.skipReason ?? 'backend not selected')}"/></testcase>`,
+        );
+      } else if (r.indeterminate && (backend === 'agree' || backend === 'model')) {
+        // a pass that hinged on rules the model cannot evaluate: said so, never a silent pass
+        const open = r.steps.flatMap((s) => s.indeterminate.map((t) => `${s.label}: indeterminate: ${t}`));
+        cases.push(
+          `  <testcase classname="${classname}" name="${name}"` +
+            ` time="${(r.ms / 1000).toFixed(3)}"><properties><property name="indeterminate"` +
+            ` value="${r.indeterminate}"/></properties><system-out>${xml(open.join('\n'))}</system-out>` +
+            `</testcase>`,
         );
       } else cases.push(`  <testcase classname="${classname}" name="${name}" time="${(r.ms / 1000).toFixed(3)}"/>`);
     }

@@ -119,7 +119,15 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
           probe,
           ...(notes.length ? { notes } : {}),
           ...(warnings.length ? { warnings } : {}),
-          results: results.map((r) => ({ p: r.p, observation: r.value.observation, trace: r.value.trace })),
+          results: results.map((r) => ({
+            p: r.p,
+            observation: r.value.observation,
+            trace: r.value.trace,
+            // an indeterminate result: each possible branch's own trace (spec/semantics.md §10)
+            ...(r.value.branches
+              ? { branches: r.value.branches.map((b) => ({ observation: b.observation, trace: b.trace })) }
+              : {}),
+          })),
           ...(kernel ? { kernel } : {}),
         },
         null,
@@ -130,9 +138,20 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
   }
   for (const n of notes) write(`snapshot: ${n}`);
   for (const w of warnings) write(`warning: ${w}`);
+  const show = (trace: Parameters<typeof renderTrace>[0]) =>
+    write(values.diagram ? renderDiagramText(diagramOf(trace)) : renderTrace(trace));
   results.forEach((r, i) => {
     if (results.length > 1) write(`\n── possibility ${i + 1} of ${results.length}, p=${r.p.toFixed(6)} ──`);
-    write(values.diagram ? renderDiagramText(diagramOf(r.value.trace)) : renderTrace(r.value.trace));
+    const branches = r.value.branches;
+    if (branches) {
+      // indeterminate: each branch the unknown rules allow, with its own path
+      branches.forEach((b, j) => {
+        write(`\n── branch ${j + 1} of ${branches.length} (what the unknown rules decide is assumed) ──`);
+        show(b.trace);
+        write(renderObservation(b.observation));
+      });
+      write('');
+    } else show(r.value.trace);
     write(renderObservation(r.value.observation, r.p));
   });
   if (kernel) {

@@ -2,6 +2,7 @@
 // host runs in kernel order (spec/semantics.md §9) and, inside each hook, the tables' rules that were
 // evaluated, the one that decided, NAT rewrites and conntrack decisions. One structure, drawn as text
 // (`trace --diagram`) and as HTML (html.ts).
+import { unknownText } from './render.ts';
 import type { TraceEvent } from '../model/index.ts';
 import picocolors from 'picocolors';
 
@@ -103,6 +104,9 @@ export function diagramOf(events: readonly TraceEvent[]): DiagramStage[] {
         else current('?').entries.push(entry);
         break;
       }
+      case 'unknown':
+        current(e.host).entries.push({ kind: 'note', what: unknownText(e) });
+        break;
       case 'drop':
         current(e.host).entries.push({ kind: 'drop', reason: e.reason });
         break;

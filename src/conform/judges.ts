@@ -21,7 +21,10 @@ export type Finding =
   /** the kernel's observation is none of the model's possibilities, or they differ on a refusal */
   | { judge: 'difference'; diff: FieldDiff }
   /** the kernel's counts do not fit the model's probabilities */
-  | { judge: 'chi-square'; diff: FieldDiff };
+  | { judge: 'chi-square'; diff: FieldDiff }
+  /** the model's result hinges on rules it cannot evaluate (spec/semantics.md §10): with a kernel, the kernel's
+   *  observation was one of the possible ones (an agreement, not an exact one); without, what is open */
+  | { judge: 'indeterminate'; text: string };
 
 export type Judge = (step: PlannedStep, result: StepResult) => Finding[];
 
@@ -36,8 +39,18 @@ function combine(perRepeat: string[][], mode: 'all' | 'any' | undefined): string
   return [...new Set(perRepeat.flat())];
 }
 
+/** An indeterminate possibility meets an expectation when one of its exact branches does (an open one may be
+ *  anything): it is counted as indeterminate, never as a plain pass (judgeIndeterminate). */
+function missesOf(o: Observation, exp: NonNullable<ProbeStep['expect']>): string[] {
+  const ind = o.indeterminate;
+  if (!ind) return misses(o, exp);
+  if (ind.open) return [];
+  const each = ind.possible.map((b) => missesOf(b, exp));
+  return each.some((m) => m.length === 0) ? [] : (each[0] ?? []);
+}
+
 function expectOver(possible: Weighted<Observation>[], exp: NonNullable<ProbeStep['expect']>): string[] {
-  const each = possible.map((o) => misses(o.value, exp));
+  const each = possible.map((o) => missesOf(o.value, exp));
   if (exp.mode === 'any')
     return each.some((m) => m.length === 0) ? [] : [`no possible result meets the expectation: ${each[0]!.join('; ')}`];
   // "all": every possible result must meet it
@@ -142,6 +155,35 @@ export const judgeDifference: Judge = (step, r) => {
   );
 };
 
+/** What is open in the model's result: the possible outcomes and the rules that decide. */
+function openText(o: Observation): string {
+  const ind = o.indeterminate!;
+  const rules = ind.decidedBy.map((r) => `${r.host} ${r.table} ${r.chain} #${r.rule} (${r.why})`).join('; ');
+  return `${ind.outcomes.join(' or ')}, decided by ${rules}`;
+}
+
+/** Steps whose model result hinges on rules the model cannot evaluate: counted apart, never a silent pass. With
+ *  a kernel, the kernel's observation was one of the possible ones (else judgeDifference reports it). */
+export const judgeIndeterminate: Judge = (step, r) => {
+  if (step.kind !== 'probe') return [];
+  const out: Finding[] = [];
+  r.model.forEach((dist, i) => {
+    const k = r.kernel?.[i];
+    if (k) {
+      const v = judge(dist, k);
+      if (v.indeterminate && v.matched)
+        out.push({
+          judge: 'indeterminate',
+          text: `the kernel's ${k.outcome} is one of the model's possible results: ${openText(v.matched.value)}`,
+        });
+      return;
+    }
+    for (const d of dist)
+      if (d.value.indeterminate) out.push({ judge: 'indeterminate', text: `model: ${openText(d.value)}` });
+  });
+  return [...new Map(out.map((f) => [JSON.stringify(f), f])).values()];
+};
+
 /** "command 3 refused: ..." -> 3: which command a side refused */
 const commandNo = (x: string | null | undefined) => (x ? /^command (\d+)/.exec(x)?.[1] : undefined);
 
@@ -216,5 +258,5 @@ export const sourceOf = (plan: CasePlan, step: ProbePlan): string =>
 
 /** Every judge, in report order. */
 export function judgesFor(plan: CasePlan): Judge[] {
-  return [judgeExpectation, judgeDifference, judgeDistribution, oracleJudge(plan)];
+  return [judgeExpectation, judgeDifference, judgeDistribution, judgeIndeterminate, oracleJudge(plan)];
 }

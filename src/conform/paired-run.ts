@@ -180,16 +180,20 @@ export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): A
         if (runs[0] && (i === 0 || opts.traces === 'all')) r.traces.push(runs[0].value.trace);
         if (opts.traces === 'all') r.allTraces.push(runs.map((x) => x.value.trace));
         let follow = mostLikely(runs);
+        let branch: number | undefined;
         if (kernel) {
           const k = await kernelDid(() => kernel.probe(p, { ...(opts.counters ? { counters: true } : {}) }));
           r.kernel!.push(k);
           // the model continues from the branch the kernel took (or its most likely one)
-          const matched = judge(dist, k).matched;
-          const at = dist.findIndex((d) => d === matched);
+          const v = judge(dist, k);
+          const at = dist.findIndex((d) => d === v.matched);
           if (at >= 0) follow = at;
+          // an indeterminate possibility: the world of the branch whose observation the kernel made
+          branch = at >= 0 ? v.indeterminate?.branch : undefined;
         }
         r.followed.push(follow);
-        world = runs[follow]!.value.world;
+        const run = runs[follow]!.value;
+        world = (branch !== undefined ? run.branches?.[branch]?.world : undefined) ?? run.world;
       }
     }
     yield r;

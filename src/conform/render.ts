@@ -47,6 +47,9 @@ export function renderTrace(events: readonly TraceEvent[], pc: Colors = picocolo
       case 'choice':
         lines.push(`  ${pc.yellow(`  ⑂ ${e.label}: ${e.taken ? 'taken' : 'not taken'} (p=${branchP(e).toFixed(4)})`)}`);
         break;
+      case 'unknown':
+        lines.push(`  ${pad(e.host, 7)}   ${pc.yellow(unknownText(e))}`);
+        break;
       case 'drop':
         lines.push(`  ${pad(e.host, 7)} ${pc.red(`✗ ${e.reason}`)}`);
         break;
@@ -58,7 +61,45 @@ export function renderTrace(events: readonly TraceEvent[], pc: Colors = picocolo
   return lines.join('\n');
 }
 
+/** A rule the model cannot evaluate, as a trace line: which answer this branch follows (spec/semantics.md §10). */
+export function unknownText(e: Extract<TraceEvent, { kind: 'unknown' }>): string {
+  const what =
+    e.branch === 'no effect'
+      ? 'whatever it answers changes nothing'
+      : e.branch === 'fate unknown'
+        ? "the packet's fate is unknown from here"
+        : `this branch assumes it ${e.branch === 'matches' ? 'matches' : 'does not match'}`;
+  return `? ${e.table} ${e.chain} #${e.rule} ${e.spec}: ${e.why} is not modelled; ${what}`;
+}
+
+/** The rules an indeterminate result hinges on, one line each. */
+export function decidedByText(o: Observation): string[] {
+  return (o.indeterminate?.decidedBy ?? []).map(
+    (r) => `${r.host} ${r.hook} ${r.table} ${r.chain} #${r.rule} ${r.spec}  (${r.why})`,
+  );
+}
+
 export function renderObservation(o: Observation, p?: number, pc: Colors = picocolors): string {
+  const ind = o.indeterminate;
+  if (ind) {
+    const head =
+      `${pc.bold('outcome')} ${pc.yellow('indeterminate')}: ${ind.outcomes.join(' or ')}` +
+      (ind.open ? ' (an unmodelled target took the packet: any of these)' : '') +
+      (p !== undefined && p < 1 ? pc.dim(` (p=${p.toFixed(6)})`) : '');
+    return [
+      head,
+      '  decided by rules the model cannot evaluate (spec/semantics.md §10):',
+      ...decidedByText(o).map((t) => `    ${t}`),
+      ...(ind.possible.length > 1 || !ind.open
+        ? [
+            '  possible results:',
+            ...ind.possible.map(
+              (x, i) => `    ${i + 1}. ${renderObservation(x, undefined, pc).split('\n').join('\n       ')}`,
+            ),
+          ]
+        : []),
+    ].join('\n');
+  }
   const colour =
     o.outcome === 'delivered' || o.outcome === 'echo-reply' ? pc.green : o.outcome === 'dropped' ? pc.red : pc.yellow;
   const parts = [

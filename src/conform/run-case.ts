@@ -49,6 +49,9 @@ export interface StepReport {
   modelMisses: string[];
   kernelMisses: string[];
   diffs: FieldDiff[];
+  /** the model's result hinges on rules it cannot evaluate (spec/semantics.md §10): what is open, or which
+   *  possible result the kernel's was; agreements, but not exact ones */
+  indeterminate: string[];
   /** the model trace of the first repetition, for explanations */
   trace?: ProbeRun['trace'];
 }
@@ -74,6 +77,8 @@ export interface CaseReport {
   error?: string;
   kernelRefused?: KernelRefusal;
   steps: StepReport[];
+  /** steps whose model result is indeterminate (spec/semantics.md §10) */
+  indeterminate: number;
   ms: number;
 }
 
@@ -201,6 +206,7 @@ export function stepReport(r: StepResult, findings: readonly Finding[]): StepRep
     kernelMisses: texts('expectation', 'kernel'),
     diffs: findings.flatMap((f) => (f.judge === 'difference' || f.judge === 'chi-square' ? [f.diff] : [])),
     oracleMisses: [...texts('oracle', 'model'), ...texts('oracle', 'kernel')],
+    indeterminate: findings.flatMap((f) => (f.judge === 'indeterminate' ? [f.text] : [])),
     sports: r.step.kind === 'probe' ? r.step.sports : [],
   };
   if (r.step.kind === 'probe') rep.probe = r.step.probe;
@@ -275,6 +281,7 @@ export async function runPlanned(
     agree: 'skip',
     oracle: 'skip',
     steps: [],
+    indeterminate: 0,
     ms: 0,
   };
   const kernelWanted = opts.sides !== 'model' && !opts.kernelSkip;
@@ -316,6 +323,7 @@ export async function runPlanned(
     // without a kernel (or when it failed), the model alone
     run ??= await runPlan(plan, base);
     rep.steps = run.steps;
+    rep.indeterminate = run.steps.filter((s) => s.indeterminate.length).length;
     if (modelSide) rep.model = mark(rep.steps.some((s) => s.modelMisses.length));
     if (plan.services && !rep.error) rep.oracle = mark(rep.steps.some((s) => s.oracleMisses.length));
   } catch (e) {

@@ -14,6 +14,8 @@ export interface AgentProbeResult {
   /** as the helper reports it: absent fields are null */
   error?: Partial<ErrorReport> & Pick<ErrorReport, 'kind'>;
   note?: string;
+  /** the tuple the probe's first packet left with (null: it had no source address) */
+  tuple?: [number, string, number, string, number] | null;
 }
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };

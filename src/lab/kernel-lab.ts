@@ -20,6 +20,7 @@ import { nsName, newRunId } from './names.ts';
 import { registerLab, unregisterLab, reapStale } from './cleanup.ts';
 import { AgentClient, type AgentProbeResult, type RunResult } from './agent-client.ts';
 import { parseConntrack } from './conntrack-parse.ts';
+import { flowEntries, type WireEntry, type WireTuple } from './conntrack-flow.ts';
 import { countersOf, movedRules, type RuleCount } from './counters.ts';
 
 /** Long enough for any round trip between namespaces on a loaded 2-core machine
@@ -78,8 +79,8 @@ export interface ApplyResult {
 export interface KernelProbeOptions {
   /** read iptables-save -c before and after (two spawns per host with rules) to find the rules hit */
   counters?: boolean;
-  /** read the conntrack tables after the probe (default true). Each read walks the machine's whole
-   *  conntrack hash (~3 ms here), so batch runs read once per batch with `conntrack()` instead. */
+  /** read the probe's own conntrack entries after it (default true): looked up by tuple, so a probe costs
+   *  the same however many entries the lab holds (the whole table: `conntrack()`) */
   conntrack?: boolean;
 }
 
@@ -387,6 +388,13 @@ export class KernelLab {
     return out;
   }
 
+  /** The entries of the flow that starts with `tuple`, on the hosts that have rules (spec/observation.md). */
+  async flowConntrack(tuple: WireTuple): Promise<Record<string, ConntrackRecord[]>> {
+    return flowEntries([...this.applied.keys()], tuple, (h, tuples) =>
+      this.agent(h).request<WireEntry[]>('ct-flow', { tuples }),
+    );
+  }
+
   private async allCounters(): Promise<Map<string, Map<string, number>>> {
     const out = new Map<string, Map<string, number>>();
     await Promise.all(
@@ -432,7 +440,7 @@ export class KernelLab {
             errno: e.errno ?? null,
           }
         : null,
-      conntrack: opts.conntrack === false ? {} : await this.conntrack(),
+      conntrack: opts.conntrack === false || !r.tuple ? {} : await this.flowConntrack(r.tuple),
       droppedAt: null,
     };
     if (r.note) obs.note = r.note;

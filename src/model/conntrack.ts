@@ -1,5 +1,6 @@
 // Connection tracking and NAT bindings (spec/semantics.md §4).
 import { type U32, formatIp } from './ip.ts';
+import { PMap } from './pmap.ts';
 
 export interface Tuple {
   proto: number;
@@ -66,50 +67,56 @@ export function timeoutFor(e: CtEntry): number {
 
 export interface CtTable {
   nextId: number;
-  entries: CtEntry[];
-  index: Map<string, { entry: CtEntry; dir: CtDir }>;
+  /** both tuples of each confirmed entry -> the entry; persistent (pmap.ts), so a copy of the table is free */
+  index: PMap<{ entry: CtEntry; dir: CtDir }>;
   /** entries this table may change in place; others are shared with a clone and copied on first write */
   owned: WeakSet<CtEntry>;
+  /** the clock at the last expire(): an entry's expiry is always set later than the clock, so while the
+   *  clock stays, nothing can have expired since */
+  expiredAt: number;
 }
 
 export function newCtTable(): CtTable {
-  return { nextId: 1, entries: [], index: new Map(), owned: new WeakSet() };
+  return { nextId: 1, index: PMap.empty(), owned: new WeakSet(), expiredAt: -Infinity };
+}
+
+/** The table's confirmed entries (each once, through its original tuple). */
+export function entriesOf(t: CtTable): CtEntry[] {
+  const out: CtEntry[] = [];
+  for (const x of t.index.values()) if (x.dir === 'orig') out.push(x.entry);
+  return out;
 }
 
 /**
- * A copy that shares its entries with `t` until either side changes one (copy on write, in lookup):
- * a probe clones the world once per branch, and copying every entry made a run of n repeated
- * probes cost O(n^2) entry copies (issue 17: repeat 4000 took 57 s).
+ * A copy that shares its entries with `t` until either side changes one (copy on write, in lookup), and its
+ * index with `t` for good (persistent): a probe clones the world once per branch, and copying every entry
+ * made a run of n repeated probes cost O(n^2) (issue 17: repeat 4000 took 57 s).
  */
 export function cloneCtTable(t: CtTable): CtTable {
   t.owned = new WeakSet(); // from now on the original shares its entries too
-  return { nextId: t.nextId, entries: t.entries.slice(), index: new Map(t.index), owned: new WeakSet() };
+  return { nextId: t.nextId, index: t.index, owned: new WeakSet(), expiredAt: t.expiredAt };
 }
 
 /** The table's own copy of a shared entry, put in place of the shared one. */
 function own(t: CtTable, e: CtEntry): CtEntry {
   if (t.owned.has(e)) return e;
   const c: CtEntry = { ...e, orig: { ...e.orig }, reply: { ...e.reply } };
-  const i = t.entries.indexOf(e);
-  if (i >= 0) t.entries[i] = c;
   for (const [key, dir] of [
     [tupleKey(e.orig), 'orig'],
     [tupleKey(e.reply), 'reply'],
   ] as const)
-    if (t.index.get(key)?.entry === e) t.index.set(key, { entry: c, dir });
+    if (t.index.get(key)?.entry === e) t.index = t.index.set(key, { entry: c, dir });
   t.owned.add(c);
   return c;
 }
 
 export function expire(t: CtTable, now: number): void {
-  const live = t.entries.filter((e) => e.expires > now);
-  if (live.length === t.entries.length) return;
-  for (const e of t.entries) {
+  if (now === t.expiredAt) return;
+  t.expiredAt = now;
+  for (const e of entriesOf(t)) {
     if (e.expires > now) continue;
-    t.index.delete(tupleKey(e.orig));
-    t.index.delete(tupleKey(e.reply));
+    t.index = t.index.delete(tupleKey(e.orig)).delete(tupleKey(e.reply));
   }
-  t.entries = live;
 }
 
 /** The entry a tuple belongs to, writable: callers change it (seen reply, NAT, marks, timeouts). */
@@ -121,9 +128,7 @@ export function lookup(t: CtTable, tuple: Tuple): { entry: CtEntry; dir: CtDir }
 }
 
 export function remove(t: CtTable, e: CtEntry): void {
-  t.entries = t.entries.filter((x) => x !== e);
-  t.index.delete(tupleKey(e.orig));
-  t.index.delete(tupleKey(e.reply));
+  t.index = t.index.delete(tupleKey(e.orig)).delete(tupleKey(e.reply));
 }
 
 export function unconfirmed(t: CtTable, orig: Tuple): CtEntry {
@@ -149,11 +154,31 @@ export function confirm(t: CtTable, e: CtEntry, now: number): boolean {
   if (t.index.has(tupleKey(e.orig)) || t.index.has(tupleKey(e.reply))) return false;
   e.confirmed = true;
   e.expires = now + timeoutFor(e);
-  t.entries.push(e);
   t.owned.add(e);
-  t.index.set(tupleKey(e.orig), { entry: e, dir: 'orig' });
-  t.index.set(tupleKey(e.reply), { entry: e, dir: 'reply' });
+  t.index = t.index.set(tupleKey(e.orig), { entry: e, dir: 'orig' }).set(tupleKey(e.reply), { entry: e, dir: 'reply' });
   return true;
+}
+
+/**
+ * The entries of one flow on each host (spec/observation.md "conntrack"): starting from the tuple its first
+ * packet left with, every live confirmed entry one of whose tuples is known, on any host, adds its tuples and
+ * their inverses (the packet after that host's NAT, the reply before it), until nothing new is found. Index
+ * lookups only: a probe costs the same however many entries the tables hold (issue 17).
+ */
+export function flowEntries(tables: ReadonlyMap<string, CtTable>, start: Tuple, now: number): Map<string, CtEntry[]> {
+  const out = new Map<string, CtEntry[]>([...tables.keys()].map((h) => [h, []]));
+  const known = new Set([tupleKey(start)]);
+  const todo = [start];
+  for (let t = todo.pop(); t; t = todo.pop()) {
+    for (const [h, table] of tables) {
+      const e = table.index.get(tupleKey(t))?.entry;
+      if (!e || !e.confirmed || e.expires <= now || out.get(h)!.includes(e)) continue;
+      out.get(h)!.push(e);
+      for (const x of [e.orig, e.reply, invert(e.orig), invert(e.reply)])
+        if (!known.has(tupleKey(x))) (known.add(tupleKey(x)), todo.push(x));
+    }
+  }
+  return out;
 }
 
 /** nf_nat_used_tuple: is this reply tuple taken by another confirmed connection? */

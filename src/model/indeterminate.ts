@@ -5,6 +5,7 @@
 // observations and the rules that decide. Probabilistic branches keep their exact probabilities.
 import type { ExactOutcome, Observation, UnknownRule, Weighted } from './observation.ts';
 import type { World } from './lab-model.ts';
+import { entriesOf, tupleKey } from './conntrack.ts';
 
 /** One decision a branch took: a probabilistic one (statistic, NAT) or an answer to an unknown rule. */
 export type Decision =
@@ -84,7 +85,9 @@ function addRules(into: UnknownRule[], more: readonly UnknownRule[]): void {
 function fingerprint<R>(b: Played<R>): string {
   const hosts = [...b.world.hosts].map(([h, s]) => [
     h,
-    s.ct.entries.map(({ id: _id, ...e }) => e),
+    entriesOf(s.ct)
+      .sort((a, b) => (tupleKey(a.orig) < tupleKey(b.orig) ? -1 : 1))
+      .map(({ id: _id, ...e }) => e),
     [...s.recent].map(([n, m]) => [n, [...m]]),
     [...s.nth],
   ]);

@@ -5,7 +5,7 @@ import { InputError } from './errors.ts';
 import { parseIp, formatIp, type U32 } from './ip.ts';
 import { PathRun, type Arrival, tupleOf, sourceFor } from './path.ts';
 import { type Pkt, TCP } from './eval/packet.ts';
-import { formatTuple, PROTO_LABEL, tcpStateOf, ctFlagsOf, type CtEntry } from './conntrack.ts';
+import { formatTuple, PROTO_LABEL, tcpStateOf, ctFlagsOf, flowEntries, type CtEntry } from './conntrack.ts';
 import { type ModelLab, type World, cloneWorld } from './lab-model.ts';
 import type { TraceEvent } from './trace.ts';
 import {
@@ -413,15 +413,18 @@ function recordOf(e: CtEntry): CtRecord {
   return rec;
 }
 
-function observe(lab: ModelLab, world: World, end: Ending): Observation {
+/** The observation; its conntrack entries are the probe's flow's (those reached from `start`, its tuple). */
+function observe(lab: ModelLab, world: World, end: Ending, start: Endpoint): Observation {
   const conntrack: Observation['conntrack'] = {};
-  for (const h of [...lab.ctEnabled].sort()) {
-    const st = world.hosts.get(h)!;
-    conntrack[h] = st.ct.entries
-      .filter((e) => e.confirmed && e.expires > world.now)
+  const hosts = [...lab.ctEnabled].sort();
+  const first = basePkt(start);
+  if (start.proto === 1) first.icmpType = 8; // an echo request, as play() sends it
+  const flow = flowEntries(new Map(hosts.map((h) => [h, world.hosts.get(h)!.ct])), tupleOf(first), world.now);
+  for (const h of hosts)
+    conntrack[h] = flow
+      .get(h)!
       .map(recordOf)
       .sort((a, b) => (a.orig < b.orig ? -1 : a.orig > b.orig ? 1 : 0));
-  }
   const s = end.seen;
   return {
     outcome: end.outcome,
@@ -509,7 +512,7 @@ export function runProbe(lab: ModelLab, world: World, probe: Probe, opts: ProbeO
               en.expires = w.now + 120;
             }
       }
-      observation = observe(lab, w, end);
+      observation = observe(lab, w, end, e);
     } catch (err) {
       if (!(err instanceof FateUnknown)) throw err;
       observation = openObservation(e.proto, err.rule);

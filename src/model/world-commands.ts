@@ -2,7 +2,7 @@
 // `conntrack -D` with filters, and writes to /proc/net/xt_recent/LIST (spec/case-file.md).
 import type { U32 } from './ip.ts';
 import type { World } from './lab-model.ts';
-import { remove, type CtEntry, type Tuple } from './conntrack.ts';
+import { remove, entriesOf, type CtEntry, type Tuple } from './conntrack.ts';
 
 /** conntrack -D filters: each given field must match (the --orig-* and --reply-* options). */
 export interface ConntrackFilter {
@@ -38,7 +38,7 @@ function matches(e: CtEntry, f: ConntrackFilter): boolean {
 /** conntrack -D (a filter) or -F (none): the matching entries leave the host's table; how many did. */
 export function conntrackDelete(world: World, host: string, filter: ConntrackFilter | undefined): number {
   const ct = world.hosts.get(host)!.ct;
-  const gone = ct.entries.filter((e) => e.expires > world.now && (!filter || matches(e, filter)));
+  const gone = entriesOf(ct).filter((e) => e.expires > world.now && (!filter || matches(e, filter)));
   for (const e of gone) remove(ct, e);
   return gone.length;
 }

@@ -18,10 +18,8 @@ function send(msg) {
   process.stdout.write(JSON.stringify(msg) + '\n');
 }
 
-/**
- * Runs a command in this namespace; argv array, never a shell.
- * @param {string[]} argv @param {string | undefined} stdin
- */
+/** Runs a command in this namespace; argv array, never a shell. @param {string[]} argv @param {string | undefined}
+ * stdin */
 function run(argv, stdin) {
   return new Promise((resolve) => {
     const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -100,25 +98,25 @@ function helper() {
   });
   return prober;
 }
-/**
- * @param {{proto: string, dst: string, dport?: number, src?: string, sport?: number,
- *   connected?: boolean, timeoutMs: number}} p
- */
-function probe(p) {
+/** One request to the helper, answered in order. @param {Record<string, unknown>} req @returns {Promise<any>} */
+function toHelper(req) {
   return new Promise((resolve) => {
     const id = proberNext++;
     proberPending.set(id, resolve);
-    const req = {
-      id,
-      proto: p.proto,
-      dst: p.dst,
-      dport: p.dport ?? null,
-      src: p.src ?? null,
-      sport: p.sport ?? null,
-      connected: p.connected !== false,
-      timeoutMs: p.timeoutMs,
-    };
-    helper().stdin.write(JSON.stringify(req) + '\n');
+    helper().stdin.write(JSON.stringify({ ...req, id }) + '\n');
+  });
+}
+/** @param {{proto: string, dst: string, dport?: number, src?: string, sport?: number, connected?: boolean, timeoutMs:
+ * number}} p */
+function probe(p) {
+  return toHelper({
+    proto: p.proto,
+    dst: p.dst,
+    dport: p.dport ?? null,
+    src: p.src ?? null,
+    sport: p.sport ?? null,
+    connected: p.connected !== false,
+    timeoutMs: p.timeoutMs,
   });
 }
 
@@ -139,6 +137,12 @@ async function handle(req) {
       return serve(req);
     case 'probe':
       return probe(req);
+    case 'ct-flow': {
+      // the entries of one flow, looked up by tuple in the kernel (the helper speaks ctnetlink)
+      const r = await toHelper({ op: 'ct-flow', tuples: req.tuples });
+      if (!Array.isArray(r.entries)) throw new Error(r.error ?? r.note ?? 'no answer from the probe helper');
+      return r.entries;
+    }
     case 'conntrack':
       try {
         return readFileSync('/proc/net/nf_conntrack', 'utf8');

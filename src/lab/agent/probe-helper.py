@@ -3,7 +3,10 @@
 first probe (Node.js has neither ICMP sockets nor IP_RECVERR). JSON lines on stdio:
 {"id": 1, "proto": "tcp"|"udp"|"icmp", "dst": "10.96.0.1", "dport": 80, "src": null, "sport": 41000,
  "connected": true, "timeoutMs": 250}
--> {"id": 1, "outcome": ..., "responder": ..., "seen": ..., "icmp": ..., "replyFrom": ..., "error": ...}
+-> {"id": 1, "outcome": ..., "responder": ..., "seen": ..., "icmp": ..., "replyFrom": ..., "error": ...,
+    "tuple": [proto, src, sport, dst, dport]}
+{"id": 2, "op": "ct-flow", "tuples": [[6, "192.168.50.20", 41000, "10.96.0.100", 80]]}
+-> {"id": 2, "entries": [...]}: this namespace's conntrack entries of one flow (ctnetlink lookups by tuple)
 
 What the client's stack received is read from raw sockets opened before the probe is sent
 (a raw socket gets a copy of every ICMP or TCP packet delivered locally, after INPUT:
@@ -17,6 +20,7 @@ UNREACH = {0: "net-unreachable", 1: "host-unreachable", 2: "proto-unreachable", 
 PROTO = {1: "icmp", 6: "tcp", 17: "udp"}
 IP_RECVERR = 11
 SLICE = 0.02
+LOCAL = [None]  # the probe socket's (address, port), once it has one
 
 
 def icmp_name(t, code):
@@ -173,7 +177,7 @@ def probe_tcp(req, sn):
         bind(s, req)
         s.setblocking(False)
         rc = s.connect_ex((req["dst"], int(req["dport"])))
-        local = s.getsockname()
+        local = LOCAL[0] = s.getsockname()
         if rc not in (0, errno.EINPROGRESS):
             return local_error(OSError(rc, errno.errorcode.get(rc, str(rc))))
         clock = Clock(req["timeoutMs"])
@@ -244,9 +248,9 @@ def probe_udp(req, sn):
             else:
                 s.sendto(b"probe", dst)
         except OSError as e:
-            local = s.getsockname()
+            local = LOCAL[0] = s.getsockname()
             return refused_locally(e, sn, 17, local[0], local[1], req["timeoutMs"])
-        local = s.getsockname()
+        local = LOCAL[0] = s.getsockname()
         clock = Clock(req["timeoutMs"])
         while True:
             r = clock.wait([s])
@@ -305,17 +309,160 @@ def probe_icmp(req, sn):
                 return from_error({"kind": "icmp", "type": t, "code": code, "from": addr[0], "quoted": text})
 
 
+# ---- conntrack entries of one flow, by tuple (ctnetlink IPCTNL_MSG_CT_GET: a hash lookup, where
+# /proc/net/nf_conntrack walks the whole machine's table; include/uapi/linux/netfilter/nfnetlink_conntrack.h)
+NETLINK_NETFILTER = 12
+CT_GET = (1 << 8) | 1  # NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_GET
+NLM_F_REQUEST = 1
+NLMSG_ERROR = 2
+NLA_F_NESTED = 0x8000
+CTA_TUPLE_ORIG, CTA_TUPLE_REPLY, CTA_STATUS, CTA_PROTOINFO = 1, 2, 3, 4
+CTA_TUPLE_IP, CTA_TUPLE_PROTO = 1, 2
+CTA_IP_V4_SRC, CTA_IP_V4_DST = 1, 2
+CTA_PROTO_NUM, CTA_PROTO_SRC_PORT, CTA_PROTO_DST_PORT = 1, 2, 3
+CTA_PROTO_ICMP_ID, CTA_PROTO_ICMP_TYPE, CTA_PROTO_ICMP_CODE = 4, 5, 6
+IPS_SEEN_REPLY, IPS_ASSURED = 1 << 1, 1 << 2
+TCP_STATES = ["NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT",
+              "CLOSE", "SYN_SENT2"]
+ICMP_INVERSE = {8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 17: 18, 18: 17}
+_ct = {"sock": None, "seq": 0}
+
+
+def nla(kind, payload):
+    n = 4 + len(payload)
+    return struct.pack("=HH", n, kind) + payload + b"\0" * ((4 - n % 4) % 4)
+
+
+def nla_parse(b):
+    out = {}
+    i = 0
+    while i + 4 <= len(b):
+        n, kind = struct.unpack_from("=HH", b, i)
+        if n < 4:
+            break
+        out[kind & 0x3FFF] = b[i + 4:i + n]
+        i += (n + 3) & ~3
+    return out
+
+
+def tuple_attr(t):
+    """[proto, src, sport, dst, dport] (ICMP: sport is the echo id, dport the type) -> CTA_TUPLE_* attributes."""
+    proto, src, sport, dst, dport = t
+    ip = nla(CTA_IP_V4_SRC, socket.inet_aton(src)) + nla(CTA_IP_V4_DST, socket.inet_aton(dst))
+    p = nla(CTA_PROTO_NUM, struct.pack("B", proto))
+    if proto == 1:
+        p += nla(CTA_PROTO_ICMP_ID, struct.pack("!H", sport)) + nla(CTA_PROTO_ICMP_TYPE, struct.pack("B", dport))
+        p += nla(CTA_PROTO_ICMP_CODE, b"\0")
+    else:
+        p += nla(CTA_PROTO_SRC_PORT, struct.pack("!H", sport)) + nla(CTA_PROTO_DST_PORT, struct.pack("!H", dport))
+    return nla(CTA_TUPLE_IP | NLA_F_NESTED, ip) + nla(CTA_TUPLE_PROTO | NLA_F_NESTED, p)
+
+
+def tuple_of(b):
+    a = nla_parse(b)
+    ip, pr = nla_parse(a.get(CTA_TUPLE_IP, b"")), nla_parse(a.get(CTA_TUPLE_PROTO, b""))
+    src, dst = ip_of(ip[CTA_IP_V4_SRC]), ip_of(ip[CTA_IP_V4_DST])
+    proto = pr[CTA_PROTO_NUM][0]
+    if proto == 1:
+        return [1, src, struct.unpack("!H", pr[CTA_PROTO_ICMP_ID])[0], dst, pr[CTA_PROTO_ICMP_TYPE][0]]
+    if CTA_PROTO_SRC_PORT in pr:
+        return [proto, src, struct.unpack("!H", pr[CTA_PROTO_SRC_PORT])[0], dst,
+                struct.unpack("!H", pr[CTA_PROTO_DST_PORT])[0]]
+    return [proto, src, 0, dst, 0]
+
+
+def ct_get(t):
+    """The confirmed entry one of whose two tuples is t (nf_conntrack_find_get), or None."""
+    if _ct["sock"] is None:
+        s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
+        s.bind((0, 0))
+        _ct["sock"] = s
+    s = _ct["sock"]
+    _ct["seq"] += 1
+    body = struct.pack("=BBH", socket.AF_INET, 0, 0) + nla(CTA_TUPLE_ORIG | NLA_F_NESTED, tuple_attr(t))
+    s.send(struct.pack("=IHHII", 16 + len(body), CT_GET, NLM_F_REQUEST, _ct["seq"], 0) + body)
+    while True:
+        data = s.recv(65536)
+        n, kind, _, seq, _ = struct.unpack_from("=IHHII", data, 0)
+        if seq != _ct["seq"]:
+            continue  # a late answer to an earlier request
+        if kind == NLMSG_ERROR:
+            return None  # ENOENT: no such entry
+        a = nla_parse(data[16 + 4:n])
+        status = struct.unpack("!I", a[CTA_STATUS])[0] if CTA_STATUS in a else 0
+        state = None
+        if CTA_PROTOINFO in a:
+            tcp = nla_parse(nla_parse(a[CTA_PROTOINFO]).get(1, b""))
+            if 1 in tcp:
+                state = TCP_STATES[tcp[1][0]] if tcp[1][0] < len(TCP_STATES) else str(tcp[1][0])
+        flags = sorted((["ASSURED"] if status & IPS_ASSURED else []) + ([] if status & IPS_SEEN_REPLY else ["UNREPLIED"]))
+        return {"orig": tuple_of(a[CTA_TUPLE_ORIG]), "reply": tuple_of(a[CTA_TUPLE_REPLY]), "state": state,
+                "flags": flags}
+
+
+def inverse(t):
+    proto, src, sport, dst, dport = t
+    if proto == 1:
+        return [1, dst, sport, src, ICMP_INVERSE.get(dport, dport)]
+    return [proto, dst, dport, src, sport]
+
+
+def ct_flow(tuples):
+    """Every entry reachable from the tuples: an entry is found by either of its tuples, and each entry found
+    adds its tuples and their inverses (the packet after this host's NAT, the reply before it)."""
+    todo = [list(t) for t in tuples]
+    asked = set()
+    found = {}
+    while todo:
+        t = todo.pop()
+        key = tuple(t)
+        if key in asked:
+            continue
+        asked.add(key)
+        e = ct_get(t)
+        if e is None or tuple(e["orig"]) in found:
+            continue
+        found[tuple(e["orig"])] = e
+        for x in (e["orig"], e["reply"]):
+            todo += [x, inverse(x)]
+    return list(found.values())
+
+
+
+def route_src(dst):
+    """The source address this namespace's routing picks for dst (a UDP connect sends nothing), or None."""
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.connect((dst, 9))
+        return u.getsockname()[0]
+    except OSError:
+        return None
+    finally:
+        u.close()
+
+
 def probe(req):
+    """The probe's result, with the tuple its first packet left with (its conntrack entries' starting point)."""
     proto = req.get("proto", "icmp")
     sn = Sniffer(tcp=proto == "tcp")
+    LOCAL[0] = None
     try:
         if proto == "tcp":
-            return probe_tcp(req, sn)
-        if proto == "udp":
-            return probe_udp(req, sn)
-        return probe_icmp(req, sn)
+            out = probe_tcp(req, sn)
+        elif proto == "udp":
+            out = probe_udp(req, sn)
+        else:
+            out = probe_icmp(req, sn)
     finally:
         sn.close()
+    src, sport = LOCAL[0] or (req.get("src"), req.get("sport"))
+    if not src or src == "0.0.0.0":
+        src = route_src(req["dst"])
+    if proto == "icmp":
+        out["tuple"] = [1, src, int(req.get("sport") or 1) & 0xFFFF, req["dst"], 8] if src else None
+    elif src and src != "0.0.0.0" and sport:
+        out["tuple"] = [6 if proto == "tcp" else 17, src, int(sport), req["dst"], int(req["dport"])]
+    return out
 
 
 sys.stdout.write(json.dumps({"id": 0, "ready": True}) + "\n")
@@ -324,7 +471,13 @@ for line in sys.stdin:
     req = {}
     try:
         req = json.loads(line)
-        out = probe(req)
+        if req.get("op") == "ct-flow":
+            try:
+                out = {"entries": ct_flow(req["tuples"])}
+            except Exception as e:
+                out = {"error": "conntrack lookup: %s" % e}
+        else:
+            out = probe(req)
     except Exception as e:  # report, never die: the agent waits for an answer
         out = {"outcome": "dropped", "icmp": None, "note": "helper error: %s" % e}
     out["id"] = req.get("id") if isinstance(req, dict) else None
