@@ -5,6 +5,7 @@
 //   --iptables nft|legacy[|both]    which iptables loads the rules (model's IptablesFlavor)
 // `--backend` still takes any of model|kernel|both|netns|docker (run, check, validate), netns|docker
 // (trace, fuzz) or nft|legacy (lint).
+import { PROXY_MODES, type ProxyMode } from '../kube/proxy-mode.ts';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InputError, type IptablesFlavor } from '../model/index.ts';
 import type { LabRuntime } from '../lab/site.ts';
@@ -93,4 +94,12 @@ export function parseDuration(s: string): number {
 export function intOf(flag: string, v: string, min = 0): number {
   if (!/^-?\d+$/.test(v) || Number(v) < min) throw cmdline(`bad ${flag} "${v}"`);
   return Number(v);
+}
+
+/** `--mode iptables|nftables`: kube-proxy's mode the Services are compiled in (default iptables). */
+export function proxyModeOf(v: string | undefined): ProxyMode {
+  if (v === undefined) return 'iptables';
+  if (!(PROXY_MODES as readonly string[]).includes(v))
+    throw cmdline(`--mode must be ${PROXY_MODES.join(' or ')}, not ${JSON.stringify(v.slice(0, 40))}`);
+  return v as ProxyMode;
 }

@@ -9,7 +9,8 @@ import { labSkipReason } from '../lab/prereq.ts';
 import { DockerLabError } from '../lab/docker-site.ts';
 import { implementationOf, type Implementation } from '../conform/impl.ts';
 import { crossDiffs } from '../conform/cross-compare.ts';
-import { readFlags, cmdline, sidesOf, iptablesOrBothOf, type SidesAndRuntime } from './args.ts';
+import { readFlags, cmdline, sidesOf, iptablesOrBothOf, proxyModeOf, type SidesAndRuntime } from './args.ts';
+import type { ProxyMode } from '../kube/proxy-mode.ts';
 import { truthTable, failureDetails, summary, writeJson, writeJunit, writeOut } from './report.ts';
 import { runPage } from '../conform/html.ts';
 import { caseWarnings } from '../conform/case-warnings.ts';
@@ -24,11 +25,12 @@ async function executeAll(
   json: boolean,
   iptables: ReturnType<typeof iptablesOrBothOf>,
   impl: Implementation,
+  mode: ProxyMode,
 ): Promise<{ reports: CaseReport[]; crossFailed: boolean }> {
   if (iptables !== 'both')
-    return { reports: await execute(cases, how, write, json, iptables, impl), crossFailed: false };
-  const nft = await execute(cases, how, write, json, 'nft', impl);
-  const legacy = await execute(cases, how, write, json, 'legacy', impl);
+    return { reports: await execute(cases, how, write, json, iptables, impl, mode), crossFailed: false };
+  const nft = await execute(cases, how, write, json, 'nft', impl, mode);
+  const legacy = await execute(cases, how, write, json, 'legacy', impl, mode);
   const tag = (rs: CaseReport[], b: string) => rs.map((r) => ({ ...r, name: `${r.name} [${b}]` }));
   const reports = [...tag(nft, 'nft'), ...tag(legacy, 'legacy')];
   if (how.sides === 'model') return { reports, crossFailed: false };
@@ -52,9 +54,15 @@ async function execute(
   json: boolean,
   iptables: 'nft' | 'legacy' | undefined,
   impl: Implementation,
+  mode: ProxyMode,
 ): Promise<CaseReport[]> {
-  if (impl.name !== 'builtin' && !json)
-    write(pc.cyan(`Services compiled by: ${impl.name}${iptables ? ` (loaded with iptables-${iptables})` : ''}`));
+  if ((impl.name !== 'builtin' || mode !== 'iptables') && !json)
+    write(
+      pc.cyan(
+        `Services compiled by: ${impl.name} in` +
+          ` ${mode} mode${iptables && mode === 'iptables' ? ` (loaded with iptables-${iptables})` : ''}`,
+      ),
+    );
   // rules that name what the topology lacks: said before the results, which they would otherwise mislead
   if (!json) for (const c of cases) for (const w of caseWarnings(c)) write(pc.yellow(`warning: ${c.name}: ${w}`));
   const kernelSkip = sides === 'model' ? undefined : await labSkipReason(runtime);
@@ -67,6 +75,7 @@ async function execute(
     sides,
     lab: { runtime },
     impl,
+    mode,
     ...(iptables ? { iptables } : {}),
     ...(kernelSkip ? { kernelSkip } : {}),
     onStart: (c, i) => {
@@ -126,6 +135,7 @@ export async function checkCommand(argv: string[], write: (s: string) => void): 
       html: { type: 'string' },
       iptables: { type: 'string' },
       impl: { type: 'string' },
+      mode: { type: 'string' },
       'allow-path': { type: 'string', multiple: true, default: [] },
     },
     true,
@@ -140,6 +150,7 @@ export async function checkCommand(argv: string[], write: (s: string) => void): 
     values.json,
     iptablesOrBothOf(values.iptables),
     implementationOf(values.impl),
+    proxyModeOf(values.mode),
   );
   return Math.max(
     finish(reports, how.sides, write, {
@@ -166,6 +177,7 @@ export async function runCommand(argv: string[], write: (s: string) => void): Pr
       list: { type: 'boolean', default: false },
       iptables: { type: 'string' },
       impl: { type: 'string' },
+      mode: { type: 'string' },
       'allow-path': { type: 'string', multiple: true, default: [] },
     },
     true,
@@ -192,6 +204,7 @@ export async function runCommand(argv: string[], write: (s: string) => void): Pr
     false,
     iptablesOrBothOf(values.iptables),
     implementationOf(values.impl),
+    proxyModeOf(values.mode),
   );
   return Math.max(
     finish(reports, how.sides, write, {

@@ -1,8 +1,10 @@
-// `nfconform compile`: Services and EndpointSlices to a node's kube-proxy-shaped ruleset.
+// `nfconform compile`: Services and EndpointSlices to a node's kube-proxy-shaped ruleset (iptables-save, or
+// with --mode nftables the `kube-proxy` nft table).
 import { readCluster, formatObjectWarning } from '../kube/objects.ts';
-import { compileNode, type NodeConfig, type LocalDetector } from '../kube/compile.ts';
+import type { NodeConfig, LocalDetector } from '../kube/compile.ts';
+import { compileNodeIn } from '../kube/proxy-mode.ts';
 import { readText } from './load.ts';
-import { readFlags, cmdline } from './args.ts';
+import { readFlags, cmdline, proxyModeOf } from './args.ts';
 import { COMPILE_USAGE } from './usage.ts';
 
 /** kube-proxy's --detect-local-mode and the flag that goes with each mode. */
@@ -58,8 +60,10 @@ export function compileCommand(argv: string[], write: (s: string) => void): numb
     canary: { type: 'boolean', default: false },
     'no-random-fully': { type: 'boolean', default: false },
     strict: { type: 'boolean', default: false },
+    mode: { type: 'string' },
   });
   if (!values.services || !values.node) throw cmdline(COMPILE_USAGE);
+  const mode = proxyModeOf(values.mode);
   const detector = detectorOf(values);
   const cluster = readCluster(readText(values.services), values.services);
   for (const w of cluster.warnings.slice(0, 20))
@@ -80,6 +84,6 @@ export function compileCommand(argv: string[], write: (s: string) => void): numb
   if (detector === undefined) {
     if (values['cluster-cidr']) config.clusterCIDR = values['cluster-cidr'];
   } else if (detector !== 'none') config.detectLocal = detector;
-  write(compileNode(cluster, config));
+  write(compileNodeIn(mode, cluster, config));
   return values.strict && cluster.warnings.length ? 1 : 0;
 }

@@ -86,6 +86,9 @@ export interface ProbeStep extends Probe {
   /** with repeat: the kernel's outcome/responder counts must fit the model's probabilities (chi-square) */
   distribution?: boolean;
   expect?: Expectation;
+  /** what holds instead of `expect` when the case's Services are compiled in kube-proxy's nftables mode (its
+   *  documented differences: spec/kube.md §2a) */
+  expectNftables?: Expectation;
   /** a name for the step in reports */
   label?: string;
 }
@@ -212,6 +215,7 @@ const STEP_KEYS = {
     'oracle',
     'label',
     'expect',
+    'expectNftables',
     'distribution',
     'observed',
   ],
@@ -529,28 +533,30 @@ function checkProbe(
   if (st.label !== undefined) p.label = j.str(st.label, [...at, 'label'], { min: 0, max: 500 });
   if (st.distribution !== undefined) p.distribution = j.bool(st.distribution, [...at, 'distribution']);
   if (st.observed !== undefined) j.obj(st.observed, [...at, 'observed']); // informational, not read
-  if (st.expect !== undefined) {
-    const ep = [...at, 'expect'];
-    const e = j.obj(st.expect, ep, EXPECT_KEYS);
-    const x: Expectation = {};
-    const orNull = (v: unknown, k: string) => (v === null ? null : j.str(v, [...ep, k], { max: 200 }));
-    if (e.mode !== undefined) x.mode = j.oneOf(e.mode, [...ep, 'mode'], ['all', 'any'] as const);
-    if (e.outcome !== undefined) x.outcome = j.oneOf(e.outcome, [...ep, 'outcome'], OUTCOMES);
-    if (e.responder !== undefined) x.responder = orNull(e.responder, 'responder');
-    if (e.responderIn !== undefined)
-      x.responderIn = j
-        .arr(e.responderIn, [...ep, 'responderIn'], 1000)
-        .map((r, k) => j.str(r, [...ep, 'responderIn', k], { max: 200 }));
-    if (e.icmp !== undefined) x.icmp = orNull(e.icmp, 'icmp');
-    for (const k of ['seenSrc', 'seenDst', 'seenSrcAddr'] as const)
-      if (e[k] !== undefined) x[k] = j.str(e[k], [...ep, k], { max: 200 });
-    if (e.sticky !== undefined) x.sticky = j.bool(e.sticky, [...ep, 'sticky']);
-    if (e.replyFrom !== undefined)
-      x.replyFrom = e.replyFrom === null ? null : j.str(e.replyFrom, [...ep, 'replyFrom'], { grammar: ipv4 });
-    if (e.error !== undefined) x.error = e.error === null ? null : checkErrorExpect(j, e.error, [...ep, 'error']);
-    p.expect = x;
-  }
+  if (st.expect !== undefined) p.expect = checkExpect(j, st.expect, [...at, 'expect']);
+  if (st.expectNftables !== undefined) p.expectNftables = checkExpect(j, st.expectNftables, [...at, 'expectNftables']);
   return p;
+}
+
+function checkExpect(j: JsonChecker, v: unknown, ep: JsonPath): Expectation {
+  const e = j.obj(v, ep, EXPECT_KEYS);
+  const x: Expectation = {};
+  const orNull = (v: unknown, k: string) => (v === null ? null : j.str(v, [...ep, k], { max: 200 }));
+  if (e.mode !== undefined) x.mode = j.oneOf(e.mode, [...ep, 'mode'], ['all', 'any'] as const);
+  if (e.outcome !== undefined) x.outcome = j.oneOf(e.outcome, [...ep, 'outcome'], OUTCOMES);
+  if (e.responder !== undefined) x.responder = orNull(e.responder, 'responder');
+  if (e.responderIn !== undefined)
+    x.responderIn = j
+      .arr(e.responderIn, [...ep, 'responderIn'], 1000)
+      .map((r, k) => j.str(r, [...ep, 'responderIn', k], { max: 200 }));
+  if (e.icmp !== undefined) x.icmp = orNull(e.icmp, 'icmp');
+  for (const k of ['seenSrc', 'seenDst', 'seenSrcAddr'] as const)
+    if (e[k] !== undefined) x[k] = j.str(e[k], [...ep, k], { max: 200 });
+  if (e.sticky !== undefined) x.sticky = j.bool(e.sticky, [...ep, 'sticky']);
+  if (e.replyFrom !== undefined)
+    x.replyFrom = e.replyFrom === null ? null : j.str(e.replyFrom, [...ep, 'replyFrom'], { grammar: ipv4 });
+  if (e.error !== undefined) x.error = e.error === null ? null : checkErrorExpect(j, e.error, [...ep, 'error']);
+  return x;
 }
 
 function checkErrorExpect(j: JsonChecker, v: unknown, path: JsonPath): Partial<ErrorReport> {

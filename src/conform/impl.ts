@@ -1,12 +1,12 @@
 // Implementations under test (spec/impl-contract.md): what turns a cluster's Services
-// and EndpointSlices into one node's iptables-save ruleset. The built-in compiler,
+// and EndpointSlices into one node's ruleset (iptables-save, or nft in nftables mode). The built-in compiler,
 // a compiler mutant, or any external command speaking the contract on stdin/stdout.
 import { execa } from 'execa';
 import { existsSync, statSync, accessSync, constants } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { InputError } from '../model/index.ts';
 import { readCluster } from '../kube/objects.ts';
-import { compileNode } from '../kube/compile.ts';
+import { compileNodeIn, type ProxyMode } from '../kube/proxy-mode.ts';
 import { MUTANTS, type CompilerMutant } from '../kube/mutants.ts';
 
 /** What an implementation reads on stdin (spec/impl-contract.md §2). */
@@ -16,6 +16,8 @@ export interface ImplInput {
   clusterCIDR: string;
   masqueradeAll: boolean;
   localhostNodePorts: boolean;
+  /** kube-proxy's mode to write: iptables-save text, or the `kube-proxy` nft table (`nft -f` text) */
+  proxyMode: ProxyMode;
   /** `kubectl get svc,endpointslices -A -o json` output, as given */
   cluster: unknown;
 }
@@ -23,7 +25,7 @@ export interface ImplInput {
 export interface Implementation {
   /** for reports: "builtin", "mutant:NAME" or the command's path */
   name: string;
-  /** the node's ruleset, iptables-save format */
+  /** the node's ruleset: iptables-save text, or nft text in nftables mode */
   compile(input: ImplInput, clusterText: string, file: string): Promise<string>;
 }
 
@@ -33,7 +35,7 @@ export function builtinImpl(mutant?: CompilerMutant): Implementation {
     compile: async (input, text, file) => {
       const read = readCluster(text, file, { strict: true });
       const cluster = mutant?.services ? mutant.services(read) : read;
-      const rules = compileNode(cluster, {
+      const rules = compileNodeIn(input.proxyMode, cluster, {
         nodeName: input.node.name,
         clusterCIDR: input.clusterCIDR,
         ...(input.masqueradeAll ? { masqueradeAll: true } : {}),

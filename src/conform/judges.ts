@@ -228,6 +228,7 @@ export function oracleJudge(plan: CasePlan): Judge {
     clusterCIDR: svc.clusterCIDR,
     ...(svc.masqueradeAll ? { masqueradeAll: true } : {}),
     ...(svc.localhostNodePorts ? { localhostNodePorts: true } : {}),
+    proxyMode: plan.mode,
   };
   const clusters = new Map<string, Cluster>();
   const clusterOf = (text: string) =>

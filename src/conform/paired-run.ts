@@ -151,14 +151,21 @@ export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): A
       if (kernel) await kernelDid(() => kernel.wait(step.seconds));
     } else if (step.kind === 'apply') {
       for (const rs of step.rulesets) {
-        // only the tables the text names are replaced; a refused text keeps what it committed before the error
-        const next = restoreOnto(rulesets.get(rs.host), rs.text, rs.parsed, rs.refusal, { backend: rs.flavor });
-        if (next) rulesets.set(rs.host, next);
-        const k = kernel ? await kernelDid(() => kernel.apply(rs.host, rs.kernelText, rs.flavor)) : undefined;
+        let k: { ok: boolean; stderr: string } | undefined;
+        if (rs.lang === 'nft') {
+          // Services recompiled in nftables mode: the text replaces the host's nft table (spec/kube.md §2a)
+          if (rs.nft) native.nft.set(rs.host, rs.nft);
+          k = kernel ? await kernelDid(() => kernel.applyNft(rs.host, rs.kernelText)) : undefined;
+        } else {
+          // only the tables the text names are replaced; a refused text keeps what it committed before the error
+          const next = restoreOnto(rulesets.get(rs.host), rs.text, rs.parsed, rs.refusal, { backend: rs.flavor });
+          if (next) rulesets.set(rs.host, next);
+          k = kernel ? await kernelDid(() => kernel.apply(rs.host, rs.kernelText, rs.flavor)) : undefined;
+        }
         r.applied.push({
           host: rs.host,
-          flavor: rs.flavor,
-          lang: 'iptables',
+          flavor: rs.lang === 'nft' ? 'nft' : rs.flavor,
+          lang: rs.lang,
           modelRefusal: rs.refusal?.message,
           kernelRefusal: k && !k.ok ? k.stderr : undefined,
         });

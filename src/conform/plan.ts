@@ -18,8 +18,11 @@ import {
   type LoadKind,
   parseNft,
   parseNftCommands,
+  detectLanguage,
+  type RuleLanguage,
   LOAD_KINDS,
 } from '../model/index.ts';
+import type { ProxyMode } from '../kube/proxy-mode.ts';
 import { readCluster } from '../kube/objects.ts';
 import type { CompilerMutant } from '../kube/mutants.ts';
 import { builtinImpl, type Implementation, type ImplInput } from './impl.ts';
@@ -47,12 +50,16 @@ export { FIRST_PORT, LAST_PORT } from './ports.ts';
 /** A ruleset as the model read it (once), and what the kernel is given. */
 export interface PlannedRuleset {
   host: string;
+  /** iptables rules (in `flavor`); or, in an apply step, native nft (`nft -f` text; `flavor` then says nothing) */
+  lang: RuleLanguage;
   flavor: IptablesFlavor;
   /** as the case wrote it */
   text: string;
   /** the model's reading; undefined when it refused the text */
   parsed: Ruleset | undefined;
   refusal: InputError | undefined;
+  /** the model's reading of nft rules (lang 'nft') */
+  nft?: NftRuleset;
   /** the canonical iptables-save form (command lines are not iptables-restore input); the raw text when the
    *  model refused it, so that the kernel judges it too */
   kernelText: string;
@@ -132,6 +139,8 @@ export interface CasePlan {
   /** a fresh lab, not a reset one: legacy tables, once used, stay registered */
   freshLab: boolean;
   services: CaseServices | undefined;
+  /** kube-proxy's mode the Services were compiled in */
+  mode: ProxyMode;
 }
 
 export interface PlanOptions {
@@ -142,6 +151,8 @@ export interface PlanOptions {
   iptables?: IptablesFlavor;
   /** the first source port (a lab pool gives cases sharing a lab disjoint ranges) */
   firstPort?: number;
+  /** kube-proxy's mode the Services are compiled in (default iptables) */
+  mode?: ProxyMode;
 }
 
 export function stepLabel(s: Step, i: number): string {
@@ -170,13 +181,20 @@ export const probeCount = (c: CaseFile): number =>
   c.steps.reduce((n, st) => n + (isControl(st) ? 0 : (st.repeat ?? 1)), 0);
 
 /** One host's ruleset, read once in the given flavor. */
+/** One host's ruleset, read once in the given flavor; nft text (Services compiled in nftables mode, in an apply
+ *  step) is read as nft and given to the kernel as written (its "add, then delete" of a table replaces it). */
 export function planRuleset(c: CaseFile, host: string, text: string, flavor: IptablesFlavor): PlannedRuleset {
+  const lang = detectLanguage(text);
   try {
+    if (lang === 'nft') {
+      const nft = parseNft(text, { file: `${c.file ?? c.name}#${host}@nft` });
+      return { host, lang, flavor, text, parsed: undefined, nft, refusal: undefined, kernelText: text };
+    }
     const parsed = parseRuleset(text, { file: `${c.file ?? c.name}#${host}@${flavor}`, backend: flavor });
-    return { host, flavor, text, parsed, refusal: undefined, kernelText: printRuleset(parsed) };
+    return { host, lang, flavor, text, parsed, refusal: undefined, kernelText: printRuleset(parsed) };
   } catch (e) {
     if (!isInputError(e)) throw e;
-    return { host, flavor, text, parsed: undefined, refusal: e, kernelText: text };
+    return { host, lang, flavor, text, parsed: undefined, refusal: e, kernelText: text };
   }
 }
 
@@ -213,7 +231,10 @@ export function planNft(
 
 /** The plan of a case. Rulesets the model refuses are kept with their refusal (see `acceptedRulesets`). */
 export async function planCase(c0: CaseFile, opts: PlanOptions = {}): Promise<CasePlan> {
-  const c = withIptables(await withServices(c0, opts.impl ?? builtinImpl(opts.mutant)), opts.iptables);
+  const c = withIptables(
+    await withServices(c0, opts.impl ?? builtinImpl(opts.mutant), opts.mode ?? 'iptables'),
+    opts.iptables,
+  );
   const topology = caseTopology(c);
   const network = compileTopology(topology);
   const flavorOf = (h: string) => network.hosts.get(h)?.backend ?? 'nft';
@@ -263,7 +284,7 @@ export async function planCase(c0: CaseFile, opts: PlanOptions = {}): Promise<Ca
       label,
       probe,
       sports,
-      expect: s.expect,
+      expect: (opts.mode === 'nftables' && s.expectNftables) || s.expect,
       distribution: s.distribution ?? false,
       oracleCluster: s.oracle === false ? undefined : cluster,
     };
@@ -282,6 +303,7 @@ export async function planCase(c0: CaseFile, opts: PlanOptions = {}): Promise<Ca
     probes: probeCount(c),
     freshLab: mixesBackends(c),
     services: c.services,
+    mode: opts.mode ?? 'iptables',
   };
 }
 
@@ -301,7 +323,21 @@ function commandOf(s: CommandStep, flavorOf: (h: string) => IptablesFlavor): Cas
 
 /** The initial rulesets, all of which the model must accept: a refusal is the case's input error. */
 export function acceptedRulesets(plan: CasePlan): void {
-  for (const r of [...plan.rulesets, ...plan.otherRulesets, ...plan.nftRulesets]) if (r.refusal) throw r.refusal;
+  for (const r of [...plan.rulesets, ...plan.otherRulesets, ...plan.nftRulesets])
+    if (r.refusal && !(plan.mode === 'nftables' && plan.nftRulesets.includes(r as PlannedNft) && unsupported(r)))
+      throw r.refusal;
+}
+
+const unsupported = (r: { refusal: InputError | undefined }) => r.refusal?.kind === 'unsupported';
+
+/** Why the model cannot judge this plan, if it cannot: Services compiled in nftables mode with nft features
+ *  outside the model's subset (spec/nft.md §3, e.g. ClientIP affinity's dynamic sets). The kernel and the
+ *  Service-level oracle still judge it. */
+export function modelUnsupported(plan: CasePlan): string | undefined {
+  if (plan.mode !== 'nftables') return undefined;
+  const later = plan.steps.flatMap((s) => (s.kind === 'apply' ? s.rulesets.filter((r) => r.lang === 'nft') : []));
+  const part = [...plan.nftRulesets, ...later].find(unsupported);
+  return part ? `the model does not read all of ${part.host}'s nft rules: ${part.refusal!.message}` : undefined;
 }
 
 /** host -> nft ruleset, for the model. */
@@ -341,7 +377,11 @@ export function withIptables(c: CaseFile, flavor: IptablesFlavor | undefined): C
 /** A case with "services": each node's ruleset compiled from them by the implementation under test (the
  *  built-in compiler by default), bridge ports in hairpin mode (kubelet's hairpin-veth); `apply: { services }`
  *  steps become the nodes' new rulesets. What the implementation writes must parse: else an input error naming it. */
-export async function withServices(c: CaseFile, impl: Implementation = builtinImpl()): Promise<CaseFile> {
+export async function withServices(
+  c: CaseFile,
+  impl: Implementation = builtinImpl(),
+  mode: ProxyMode = 'iptables',
+): Promise<CaseFile> {
   if (!c.services?.text) return c;
   const svc = c.services;
   const compileAll = async (text: string): Promise<Record<string, string>> => {
@@ -355,10 +395,13 @@ export async function withServices(c: CaseFile, impl: Implementation = builtinIm
         clusterCIDR: svc.clusterCIDR,
         masqueradeAll: svc.masqueradeAll ?? false,
         localhostNodePorts: svc.localhostNodePorts ?? false,
+        proxyMode: mode,
         cluster,
       };
       const rules = await impl.compile(input, text, svc.file);
-      parseRuleset(rules, { file: `${impl.name} (output for ${n.name})` });
+      const file = `${impl.name} (output for ${n.name})`;
+      if (mode === 'nftables') readNftOutput(rules, file);
+      else parseRuleset(rules, { file });
       out[n.name] = rules;
     }
     return out;
@@ -366,7 +409,9 @@ export async function withServices(c: CaseFile, impl: Implementation = builtinIm
   const hosts = structuredClone(c.hosts ?? {});
   for (const [node, text] of Object.entries(await compileAll(svc.text!))) {
     const h = (hosts[node] ??= {});
-    if (h.ruleset === undefined) h.ruleset = text;
+    // nftables mode: the node's native nft (hosts.H.nft), loaded after any iptables rules the case has
+    if (mode === 'nftables') h.nft ??= text;
+    else h.ruleset ??= text;
   }
   for (const n of K8S_NODE.nodes) if (hosts[n.name]!.hairpin === undefined) hosts[n.name]!.hairpin = [...n.bridgePorts];
   const steps = await Promise.all(
@@ -377,6 +422,22 @@ export async function withServices(c: CaseFile, impl: Implementation = builtinIm
     ),
   );
   return { ...c, hosts, steps };
+}
+
+/** What an implementation wrote in nftables mode: nft text the model reads (features outside its subset are
+ *  left to the kernel and the oracle: modelUnsupported); iptables-save text there is bad output. */
+function readNftOutput(rules: string, file: string): void {
+  if (detectLanguage(rules) !== 'nft')
+    throw new InputError('invalid', 'nftables mode: the implementation wrote no nft ruleset (`nft -f` text)', {
+      file,
+      line: 1,
+      col: 1,
+    });
+  try {
+    parseNft(rules, { file });
+  } catch (e) {
+    if (!isInputError(e) || e.kind !== 'unsupported') throw e;
+  }
 }
 
 /** The Services text an apply step installed, kept beside the compiled rulesets (not written to case.json). */

@@ -94,15 +94,16 @@ export function reproScript(plan: CasePlan): string {
     );
   };
   // in each host's load order: at equal priority the later-loaded run first (spec/semantics.md §2.3-§2.4)
+  const nftLoad = (host: string, text: string) =>
+    L.push(
+      `echo "== nft ruleset for ${host} (nft -f)"`,
+      `ip netns exec ${ns(host)} nft -f - <<'RULES' || echo "   nft refused it (exit $?)"`,
+      text.trimEnd(),
+      'RULES',
+    );
   for (const l of plannedLoads(plan)) {
     if (l.kind === 'xt') restore(l.r);
-    else
-      L.push(
-        `echo "== nft ruleset for ${l.r.host} (nft -f)"`,
-        `ip netns exec ${ns(l.r.host)} nft -f - <<'RULES' || echo "   nft refused it (exit $?)"`,
-        l.r.text.trimEnd(),
-        'RULES',
-      );
+    else nftLoad(l.r.host, l.r.text);
   }
   L.push('sleep 0.3', 'set +e');
   for (const s of plan.steps) {
@@ -111,7 +112,9 @@ export function reproScript(plan: CasePlan): string {
       continue;
     }
     if (s.kind === 'apply') {
-      for (const r of s.rulesets) restore(r);
+      for (const r of s.rulesets)
+        if (r.lang === 'nft') nftLoad(r.host, r.text);
+        else restore(r);
       continue;
     }
     if (s.kind === 'command') {

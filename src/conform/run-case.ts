@@ -19,9 +19,11 @@ import type { CaseFile } from './case-file.ts';
 import type { FieldDiff } from './compare.ts';
 import type { Implementation } from './impl.ts';
 import type { CompilerMutant } from '../kube/mutants.ts';
+import type { ProxyMode } from '../kube/proxy-mode.ts';
 import {
   planCase,
   acceptedRulesets,
+  modelUnsupported,
   probeCount,
   FIRST_PORT,
   LAST_PORT,
@@ -141,6 +143,8 @@ export interface RunOptions {
   sides: Sides;
   /** run every host's rules with this iptables flavor, whatever the case says */
   iptables?: IptablesFlavor;
+  /** kube-proxy's mode the cases' Services are compiled in (default iptables) */
+  mode?: ProxyMode;
   /** a lab pool to reuse (the caller closes it); otherwise one is made with `lab` and closed */
   pool?: LabPool;
   lab?: LabOptions;
@@ -254,6 +258,7 @@ export async function runCase(c0: CaseFile, opts: RunOptions, pool: LabPool): Pr
       ...(opts.impl ? { impl: opts.impl } : {}),
       ...(opts.mutant ? { mutant: opts.mutant } : {}),
       ...(opts.iptables ? { iptables: opts.iptables } : {}),
+      ...(opts.mode ? { mode: opts.mode } : {}),
     });
     acceptedRulesets(plan);
   } catch (e) {
@@ -286,7 +291,11 @@ export async function runPlanned(
   };
   const kernelWanted = opts.sides !== 'model' && !opts.kernelSkip;
   if (opts.sides !== 'model' && opts.kernelSkip) rep.skipReason = opts.kernelSkip;
-  const modelSide = opts.sides !== 'kernel';
+  // Services compiled into nft the model reads only in part: the kernel and the oracle judge, the model's
+  // column is skipped with the reason
+  const modelGap = opts.sides !== 'kernel' ? modelUnsupported(plan) : undefined;
+  if (modelGap) rep.skipReason = rep.skipReason ? `${rep.skipReason}; ${modelGap}` : modelGap;
+  const modelSide = opts.sides !== 'kernel' && !modelGap;
   const base = {
     modelSide,
     ...(opts.runProbe ? { runProbe: opts.runProbe } : {}),
@@ -311,7 +320,7 @@ export async function runPlanned(
         } else {
           run = await runPlan(plan, { ...base, kernel });
           rep.kernel = mark(run.steps.some((s) => s.kernelMisses.length));
-          if (opts.sides === 'both') rep.agree = mark(run.steps.some((s) => s.diffs.length));
+          if (opts.sides === 'both' && modelSide) rep.agree = mark(run.steps.some((s) => s.diffs.length));
         }
       } catch (e) {
         if (!(e instanceof LabFailure)) throw e;

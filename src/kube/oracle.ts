@@ -4,6 +4,7 @@ import { parseIp, parseCidr, cidrContains, K8S_NODE } from '../model/index.ts';
 import type { Probe } from '../model/index.ts';
 import type { Cluster } from './objects.ts';
 import { resolve, type ResolvedEndpoint, type ResolvedPort } from './endpoints.ts';
+import type { ProxyMode } from './proxy-mode.ts';
 
 /** Where things are: nodes and their addresses, which node each host's traffic enters, the pod network. */
 export interface ClusterLayout {
@@ -13,8 +14,10 @@ export interface ClusterLayout {
    *  whose packets enter through pod interfaces (BridgeInterface, InterfaceNamePrefix), or not at all */
   podTraffic?: { cidr: string } | { hosts: string[] } | 'none';
   masqueradeAll?: boolean;
-  /** NodePorts answer on 127.0.0.1 too (kube-proxy's localhost NodePorts, route_localnet=1) */
+  /** NodePorts answer on 127.0.0.1 too (kube-proxy's localhost NodePorts, route_localnet=1; iptables mode only) */
   localhostNodePorts?: boolean;
+  /** kube-proxy's mode (default iptables): nftables mode differs where spec/kube.md §2a says */
+  proxyMode?: ProxyMode;
   /** each node's addresses (the primary one first) and its topology.kubernetes.io/zone label */
   nodes: { name: string; addresses: string[]; zone?: string }[];
   /** the node a host's packets to a Service reach first */
@@ -78,12 +81,14 @@ export function predict(
   const at = (node: string | undefined) => ports.filter((x) => x.node === node).map((x) => x.rp);
   const proto = probe.proto.toUpperCase();
   const matches = (rp: ResolvedPort, port: number | undefined) => rp.port.protocol === proto && port === probe.dport;
+  const nft = layout.proxyMode === 'nftables';
 
   // a ClusterIP
   const vip = at(entry).filter((rp) => rp.svc.clusterIP === probe.dst);
   if (vip.length) {
     const rp = vip.find((x) => matches(x, x.port.port));
-    if (!rp) return [{ p: 1, outcome: 'dropped', responder: null }]; // another port or protocol: not forwarded (C20)
+    // another port or protocol: not forwarded (C20); nftables mode rejects it (its cluster-ips check)
+    if (!rp) return [{ p: 1, outcome: nft ? 'refused' : 'dropped', responder: null }];
     const eps = rp.svc.internalTrafficPolicy === 'Local' ? rp.local : rp.cluster;
     if (eps.length === 0) return [{ p: 1, outcome: rp.hasEndpoints ? 'dropped' : 'refused', responder: null }];
     // masqueraded unless the detector takes it for pod traffic; without a detector nothing is
@@ -117,6 +122,8 @@ export function predict(
   if (probe.dst === '127.0.0.1' && layout.nodes.some((n) => n.name === probe.from)) {
     const rp = at(probe.from).find((x) => x.hasNodePort && matches(x, x.port.nodePort));
     if (!rp) return undefined;
+    // nftables mode has no localhost NodePorts and leaves 127/8 alone: nothing listens there
+    if (nft) return [{ p: 1, outcome: 'refused', responder: null }];
     if (!layout.localhostNodePorts) {
       // the filter rules for node ports without (local) endpoints still match: 127.0.0.1 is a local address
       const noLocal = rp.hasEndpoints && rp.externalLocal && rp.local.length === 0;

@@ -22,17 +22,25 @@ import { AgentClient, type AgentProbeResult, type RunResult } from './agent-clie
 import { parseConntrack } from './conntrack-parse.ts';
 import { flowEntries, type WireEntry, type WireTuple } from './conntrack-flow.ts';
 import { countersOf, movedRules, type RuleCount } from './counters.ts';
+import { NFTRACE_RULESET, parseTrace, type TraceSegment } from './nftrace.ts';
 
 /** Long enough for any round trip between namespaces on a loaded 2-core machine
  *  (well under 1 ms normally), shorter than TCP's first SYN retransmission (1 s),
  *  so that a "dropped" verdict always rests on exactly one SYN. */
 export const DEFAULT_PROBE_TIMEOUT_MS = 250;
 
+/** A probe that heard nothing within its timeout waits this much longer before it counts as dropped: under
+ *  load an answer can come late, and a late answer is not a drop (spec/observation.md "Confirming a
+ *  timeout"). A TCP SYN's confirmation ends 0.9 s after it was sent, before its first retransmission. */
+export const DEFAULT_CONFIRM_MS = 500;
+
 /** net.ipv4.route.error_cost: the time ip_error's bucket takes to earn one routing error back (HZ) */
 const ROUTE_ERROR_COST_MS = 1000;
 
 export interface LabOptions {
   timeoutMs?: number;
+  /** the confirmation wait of a timeout (default DEFAULT_CONFIRM_MS; 0: none) */
+  confirmMs?: number;
   /** where the namespaces live: on this machine (default) or inside a Docker container */
   runtime?: LabRuntime;
   /** made by `nfconform lab up` (its run id says so): `lab down` may take it down */
@@ -82,11 +90,15 @@ export interface KernelProbeOptions {
   /** read the probe's own conntrack entries after it (default true): looked up by tuple, so a probe costs
    *  the same however many entries the lab holds (the whole table: `conntrack()`) */
   conntrack?: boolean;
+  /** read the kernel's rule trace of the hosts traced with `enableNftrace` (nftrace.ts) */
+  nftrace?: boolean;
 }
 
 export interface KernelObservation extends Observation {
   /** rules whose packet counters moved, per host (with `counters`) */
   rulesHit?: RuleCount[];
+  /** the kernel's nft rule trace, per traced host (with `nftrace`) */
+  nftrace?: Record<string, TraceSegment[]>;
   note?: string;
 }
 
@@ -98,7 +110,10 @@ export class KernelLab {
   readonly agents = new Map<string, AgentClient>();
   /** host -> backend -> tables restored with it (both backends may hold rules at once) */
   private readonly applied = new Map<string, Map<IptablesFlavor, TableName[]>>();
+  /** hosts whose packets carry the nftrace bit (enableNftrace) */
+  private readonly traced = new Set<string>();
   readonly timeoutMs: number;
+  confirmMs: number;
   private down_ = false;
   net: Network;
   /**
@@ -120,6 +135,7 @@ export class KernelLab {
   ) {
     this.net = compileTopology(spec);
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
+    this.confirmMs = opts.confirmMs ?? DEFAULT_CONFIRM_MS;
     for (const h of spec.hosts) this.ns.set(h.name, nsName(process.pid, this.runId, h.name));
   }
 
@@ -411,7 +427,17 @@ export class KernelLab {
     return out;
   }
 
+  /** Sets the nftrace bit on every packet of `host` (a table of its own at the lowest priority), so that
+   *  probes with `nftrace` read the kernel's rule trace. reset() removes it with the rest. */
+  async enableNftrace(host: string): Promise<void> {
+    const r = await this.applyNft(host, NFTRACE_RULESET);
+    if (!r.ok) throw new LabCommandError(['nft', '-f', '-'], r.code, r.stderr);
+    this.traced.add(host);
+  }
+
   async probe(p: Probe, opts: KernelProbeOptions = {}): Promise<KernelObservation> {
+    const traced = opts.nftrace ? [...this.traced] : [];
+    await Promise.all(traced.map((h) => this.agent(h).request('trace-start')));
     const before = opts.counters ? await this.allCounters() : undefined;
     const r = await this.agent(p.from).request<AgentProbeResult>('probe', {
       proto: p.proto,
@@ -421,6 +447,7 @@ export class KernelLab {
       sport: p.sport,
       connected: p.connected,
       timeoutMs: this.timeoutMs,
+      confirmMs: this.confirmMs,
     });
     const e = r.error;
     const obs: KernelObservation = {
@@ -444,6 +471,10 @@ export class KernelLab {
       droppedAt: null,
     };
     if (r.note) obs.note = r.note;
+    if (traced.length) {
+      const lines = await Promise.all(traced.map((h) => this.agent(h).request<string[]>('trace-stop')));
+      obs.nftrace = Object.fromEntries(traced.map((h, i) => [h, parseTrace(lines[i]!)]));
+    }
     if (before) {
       const after = await this.allCounters();
       const hit = movedRules(before, after);
@@ -500,6 +531,7 @@ export class KernelLab {
           await a.run(['iptables-legacy-restore'], empty);
         }
         this.applied.delete(h);
+        this.traced.delete(h);
         this.dirty.delete(h);
         await a.request('recent-flush');
         await a.run(['conntrack', '-F']);

@@ -52,6 +52,7 @@ export {
 } from './ip.ts';
 export {
   compileTopology,
+  DEFAULT_SYSCTLS,
   STANDARD_SERVERS,
   type TopologySpec,
   type HostSpec,
@@ -105,7 +106,15 @@ export type {
   ErrorReport,
 } from './observation.ts';
 export type { TraceEvent } from './trace.ts';
-export { parseNft, parseNftCommands, lintNft, printNft, detectLanguage, type NftRuleset } from './nft/index.ts';
+export {
+  parseNft,
+  parseNftCommands,
+  lintNft,
+  printNft,
+  detectLanguage,
+  type NftRuleset,
+  type RuleLanguage,
+} from './nft/index.ts';
 export {
   SELECTORS as NFT_SELECTORS,
   DTYPES as NFT_DTYPES,

@@ -17,7 +17,6 @@ import type { TraceEvent } from './trace.ts';
 import type { HostCtx, Semantics } from './semantics.ts';
 import { manipOf } from './nat.ts';
 import type { HostHooks } from './hook-table.ts';
-import { InputError } from './errors.ts';
 import { addrType } from './eval/matchers.ts';
 import type { NftTable, NftChain, Stmt } from './nft/types.ts';
 import { evalBaseChain, type NftEnv } from './nft/eval.ts';
@@ -244,12 +243,22 @@ export class PathRun {
       }
       rest -= x.p;
     }
-    if (o.verdict === 'unknown')
-      throw new InputError(
-        'unsupported',
-        `nft ${label} chain ${chain.name}: a match the model cannot decide for ${formatPkt(p)} (spec/nft.md §8)`,
-        { file: '<probe>', line: 1, col: 1 },
-      );
+    if (o.verdict === 'unknown') {
+      // a match the model cannot decide: the packet's fate is unknown (spec/semantics.md §10, spec/nft.md §8)
+      const u = o.undecided!;
+      const r = table.chains.get(u.chain)!.rules[u.rule]!;
+      const rule = {
+        host: hn,
+        hook,
+        table: label,
+        chain: u.chain,
+        rule: u.rule + 1,
+        spec: printRuleBody(r, { family: table.family }),
+        why: u.why,
+      };
+      this.emit({ kind: 'unknown', branch: 'fate unknown', ...rule });
+      return { kind: 'stop', arrival: { kind: 'unknown', host: hn, rule } };
+    }
     for (const [i, hit] of o.trace.entries()) {
       const r = table.chains.get(hit.chain)!.rules[hit.rule]!;
       const last = i === o.trace.length - 1 && !o.policy;
@@ -261,6 +270,7 @@ export class PathRun {
         chain: hit.chain,
         rule: hit.rule + 1,
         handle: r.handle,
+        base: chain.name,
         matched: true,
         action: last ? (o.nat ? o.nat.k : o.reject ? 'reject' : o.verdict) : actionOf(r.stmts[r.stmts.length - 1]),
         spec: printRuleBody(r, { family: table.family }),
@@ -274,6 +284,7 @@ export class PathRun {
         table: label,
         chain: chain.name,
         rule: 'policy',
+        base: chain.name,
         matched: true,
         action: o.verdict,
         spec: '',

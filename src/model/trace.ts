@@ -16,8 +16,9 @@ export type TraceEvent =
       table: TableName | string;
       chain: string;
       rule: number | 'policy';
-      /** nft rules: the rule's handle */
+      /** nft rules: the rule's handle, and the base chain whose evaluation reached it */
       handle?: number;
+      base?: string;
       matched: boolean;
       action: string;
       spec: string;

@@ -106,8 +106,10 @@ function toHelper(req) {
     helper().stdin.write(JSON.stringify({ ...req, id }) + '\n');
   });
 }
-/** @param {{proto: string, dst: string, dport?: number, src?: string, sport?: number, connected?: boolean, timeoutMs:
- * number}} p */
+/**
+ * @param {{proto: string, dst: string, dport?: number, src?: string, sport?: number, connected?: boolean,
+ *   timeoutMs: number, confirmMs?: number}} p
+ */
 function probe(p) {
   return toHelper({
     proto: p.proto,
@@ -117,7 +119,58 @@ function probe(p) {
     sport: p.sport ?? null,
     connected: p.connected !== false,
     timeoutMs: p.timeoutMs,
+    confirmMs: p.confirmMs ?? 0,
   });
+}
+
+/**
+ * The kernel's rule trace (`meta nftrace set 1` + `nft monitor`, spec/nft.md §7): one monitor at a time. A
+ * marker table added and deleted in this namespace shows when the monitor listens, and, since netlink keeps
+ * the order of events, that every trace of the packets before it has been read.
+ * @type {{child: import('node:child_process').ChildProcess, lines: string[], from: number,
+ *   waiters: Array<{line: string, resolve: (at: number) => void}>} | null}
+ */
+let monitor = null;
+let markers = 0;
+
+/** @param {NonNullable<typeof monitor>} m */
+async function monitorSync(m) {
+  const name = `nfc_sync_${process.pid}_${++markers}`;
+  /** @type {Promise<number>} */
+  const seen = new Promise((resolve, reject) => {
+    m.waiters.push({ line: `delete table inet ${name}`, resolve });
+    const t = setTimeout(() => reject(new Error('nft monitor did not report its marker within 60 s')), 60000);
+    t.unref();
+  });
+  for (const verb of ['add', 'delete']) {
+    const r = await run(['nft', verb, 'table', 'inet', name]);
+    if (r.code !== 0) throw new Error(`nft ${verb} table: ${r.stderr}`);
+  }
+  return seen;
+}
+
+async function traceStart() {
+  monitor?.child.kill();
+  const child = spawn('nft', ['-a', 'monitor'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  /** @type {NonNullable<typeof monitor>} */
+  const m = { child, lines: [], from: 0, waiters: [] };
+  monitor = m;
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    m.lines.push(line);
+    const w = m.waiters.findIndex((x) => line.startsWith(x.line));
+    if (w >= 0) m.waiters.splice(w, 1)[0].resolve(m.lines.length);
+  });
+  m.from = await monitorSync(m);
+  return null;
+}
+
+async function traceStop() {
+  const m = monitor;
+  if (!m) throw new Error('no nft monitor running');
+  const to = await monitorSync(m);
+  m.child.kill();
+  monitor = null;
+  return m.lines.slice(m.from, to).filter((l) => l.startsWith('trace id '));
 }
 
 /** @param {any} req */
@@ -184,6 +237,10 @@ async function handle(req) {
     }
     case 'run':
       return run(req.argv, req.stdin);
+    case 'trace-start':
+      return traceStart();
+    case 'trace-stop':
+      return traceStop();
     default:
       throw new Error(`unknown op ${req.op}`);
   }
@@ -209,6 +266,7 @@ rl.on('close', () => {
       s.close();
     } catch {}
   prober?.kill();
+  monitor?.child.kill();
   process.exit(0);
 });
 // the prober starts now, beside the lab's build, and the agent is ready once it is: no probe waits for a

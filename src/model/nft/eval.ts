@@ -90,6 +90,13 @@ function exprValues(e: Expr, pkt: Pkt, env: NftEnv): Atom[] | undefined | 'unkno
   return out;
 }
 
+/** What the model could not tell for an expression (for the trace and the indeterminate result). */
+function whyUnknown(e: Expr, pkt: Pkt, env: NftEnv): string {
+  const names = e.kind === 'concat' ? e.parts : e.kind === 'numgen' ? [] : [e.name];
+  const n = names.find((x) => field(selector(x), pkt, env) === 'unknown');
+  return n ? `nft ${n} of this packet` : 'nft expression';
+}
+
 /** Does a match statement hold for the packet? */
 export function matches(s: Extract<Stmt, { k: 'match' }>, t: NftTable, pkt: Pkt, env: NftEnv, rnd?: number): Tri {
   let xs: Atom[] | undefined | 'unknown';
@@ -121,6 +128,8 @@ export interface NftOutcome {
   p: number;
   /** the verdict, or 'unknown' when a match could not be decided */
   verdict: NftVerdict | 'unknown';
+  /** 'unknown': the rule whose match could not be decided, and why */
+  undecided?: NftRuleHit & { why: string };
   /** the rules whose statements ran, in order */
   trace: NftRuleHit[];
   pkt: Pkt;
@@ -174,26 +183,28 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
     const r = chain.rules[ruleIndex]!;
     let ctMark = o.ctMark ?? env.ct?.mark ?? 0;
     let pkt = o.pkt;
-    let traced = false;
-    const hit = () => {
-      if (!traced) o = { ...o, trace: [...o.trace, { chain: chain.name, rule: ruleIndex }] };
-      traced = true;
-    };
+    // nft_do_chain traces a rule (NFT_TRACETYPE_RULE) once all its expressions ran without NFT_BREAK: a
+    // failed match or a lookup miss ends the rule untraced (the statements before it have acted)
+    const traced = (x: NftOutcome): NftOutcome => ({
+      ...x,
+      trace: [...x.trace, { chain: chain.name, rule: ruleIndex }],
+    });
     let next: Verdict | undefined;
-    let stop = false;
-    for (let i = 0; i < r.stmts.length && !stop; i++) {
+    let broke = false;
+    for (let i = 0; i < r.stmts.length && !broke && !next; i++) {
       const s = r.stmts[i]!;
-      if (s.k === 'match') {
-        const m = matches(s, t, pkt, env);
-        if (m === 'unknown') return void out.push({ ...o, verdict: 'unknown' });
-        if (!m) {
-          stop = true;
+      switch (s.k) {
+        case 'match': {
+          const m = matches(s, t, pkt, env);
+          if (m === 'unknown')
+            return void out.push({
+              ...o,
+              verdict: 'unknown',
+              undecided: { chain: chain.name, rule: ruleIndex, why: whyUnknown(s.left, pkt, env) },
+            });
+          if (!m) broke = true;
           break;
         }
-        continue;
-      }
-      hit();
-      switch (s.k) {
         case 'counter':
         case 'log':
           break;
@@ -208,13 +219,12 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
         }
         case 'verdict':
           next = s.v;
-          stop = true;
           break;
         case 'nat':
         case 'masquerade':
-          return void out.push({ ...o, pkt, ctMark, verdict: 'accept', nat: s });
+          return void out.push(traced({ ...o, pkt, ctMark, verdict: 'accept', nat: s }));
         case 'reject':
-          return void out.push({ ...o, pkt, ctMark, verdict: 'drop', reject: s });
+          return void out.push(traced({ ...o, pkt, ctMark, verdict: 'drop', reject: s }));
         case 'vmap': {
           const els = s.map.kind === 'ref' ? (t.sets.get(s.map.name)?.elements ?? []) : s.map.elements;
           if (s.key.kind === 'numgen') {
@@ -223,39 +233,27 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
             for (let k = 0; k < mod; k++) {
               const el = els.find((e) => keyHas(e, [k + offset]));
               const branch: NftOutcome = { ...o, p: o.p / mod, pkt, ctMark };
-              if (!el)
-                run(
-                  t,
-                  stack.map((f) => ({ ...f })),
-                  branch,
-                  env,
-                  out,
-                  steps,
-                );
-              else
-                follow(
-                  t,
-                  stack.map((f) => ({ ...f })),
-                  branch,
-                  el.verdict!,
-                  env,
-                  out,
-                  steps,
-                );
+              const frames = stack.map((f) => ({ ...f }));
+              if (!el) run(t, frames, branch, env, out, steps);
+              else follow(t, frames, traced(branch), el.verdict!, env, out, steps);
             }
             return;
           }
           const xs = exprValues(s.key, pkt, env);
-          if (xs === 'unknown') return void out.push({ ...o, verdict: 'unknown' });
+          if (xs === 'unknown')
+            return void out.push({
+              ...o,
+              verdict: 'unknown',
+              undecided: { chain: chain.name, rule: ruleIndex, why: whyUnknown(s.key, pkt, env) },
+            });
           const el = xs === undefined ? undefined : els.find((e) => keyHas(e, xs));
-          if (el) {
-            next = el.verdict;
-            stop = true;
-          }
+          if (el) next = el.verdict;
+          else broke = true;
           break;
         }
       }
     }
+    if (!broke) o = traced(o);
     o = { ...o, pkt, ctMark };
     if (next) return follow(t, stack, o, next, env, out, steps);
   }

@@ -1,0 +1,300 @@
+// The kube-proxy nftables mode's shape: from Services, EndpointSlices and a node's configuration, the
+// node's `kube-proxy` table as `nft -f` input. Learned from kube-proxy (pkg/proxy/nftables/proxier.go and
+// its README and proxier_test.go, 1.33-1.35); written anew and checked by behaviour (the Service-level oracle on the
+// kernel
+// and the model) and by real nft, which must load it and list it as the model prints it (spec/kube.md §2a).
+import { createHash } from 'node:crypto';
+import type { Cluster } from './objects.ts';
+import { resolve, reachableEndpoints, type ResolvedPort, type ResolvedEndpoint } from './endpoints.ts';
+import { checkNodeConfig, type NodeConfig, type CheckedNodeConfig, type LocalDetector } from './node-config.ts';
+import { cidrContains, parseCidr, parseIp } from '../model/index.ts';
+
+export const NFT_TABLE = 'kube-proxy';
+export const NFT_MASQ_MARK = '0x00004000';
+
+/** The base chains (kube-proxy 1.33+): the firewall check runs before DNAT (dstnat - 10) so that it sees
+ *  load-balancer addresses; the endpoint and ClusterIP checks run at filter priority, after DNAT, so that
+ *  they see only what no Service took (a node's own packet to an external IP it short-circuits passes).
+ *  nft 1.0.6 names `dstnat` at prerouting only, so priorities are numbers (dstnat -100, srcnat 100). */
+const BASE_CHAINS: readonly { name: string; type: 'filter' | 'nat'; hook: string; prio: number }[] = [
+  { name: 'filter-prerouting-pre-dnat', type: 'filter', hook: 'prerouting', prio: -110 },
+  { name: 'filter-output-pre-dnat', type: 'filter', hook: 'output', prio: -110 },
+  { name: 'filter-forward', type: 'filter', hook: 'forward', prio: 0 },
+  { name: 'filter-input', type: 'filter', hook: 'input', prio: 0 },
+  { name: 'filter-output', type: 'filter', hook: 'output', prio: 0 },
+  { name: 'nat-prerouting', type: 'nat', hook: 'prerouting', prio: -100 },
+  { name: 'nat-output', type: 'nat', hook: 'output', prio: -100 },
+  { name: 'nat-postrouting', type: 'nat', hook: 'postrouting', prio: 100 },
+];
+
+/** Jumps from the base chains to the top-level chains, in order (new connections only for the checks). */
+const JUMPS: readonly { from: string; to: string; newOnly: boolean }[] = [
+  { from: 'filter-prerouting-pre-dnat', to: 'firewall-check', newOnly: true },
+  { from: 'filter-output-pre-dnat', to: 'firewall-check', newOnly: true },
+  { from: 'filter-forward', to: 'service-endpoints-check', newOnly: true },
+  { from: 'filter-forward', to: 'cluster-ips-check', newOnly: true },
+  { from: 'filter-input', to: 'nodeport-endpoints-check', newOnly: true },
+  { from: 'filter-input', to: 'service-endpoints-check', newOnly: true },
+  { from: 'filter-output', to: 'service-endpoints-check', newOnly: true },
+  { from: 'filter-output', to: 'cluster-ips-check', newOnly: true },
+  { from: 'nat-prerouting', to: 'services', newOnly: false },
+  { from: 'nat-output', to: 'services', newOnly: false },
+  { from: 'nat-postrouting', to: 'masquerading', newOnly: false },
+];
+
+const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** kube-proxy's nft names: 8 base32 characters of SHA-256(name), "-", then the readable name. */
+export function nftHashName(prefix: string, name: string): string {
+  const digest = createHash('sha256').update(name).digest();
+  let bits = 0;
+  let value = 0;
+  let out = '';
+  for (const byte of digest) {
+    value = ((value << 8) | byte) & 0xffff;
+    bits += 8;
+    while (bits >= 5 && out.length < 8) {
+      out += B32[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    if (out.length >= 8) break;
+  }
+  return `${prefix}${out}-${name}`;
+}
+
+/** A quoted nft string. Its text comes from checked names only; this refuses anything that could end it. */
+function quoted(text: string): string {
+  if (!/^[\x20-\x7e]*$/.test(text) || /["\\]/.test(text) || text.length > 128)
+    throw new Error(`internal: unsafe nft string ${JSON.stringify(text.slice(0, 60))}`);
+  return `"${text}"`;
+}
+
+/** kube-proxy's local-traffic detector in nft (IfLocalNFT / IfNotLocalNFT). */
+function ifLocal(d: LocalDetector, not: boolean): string {
+  const op = not ? '!= ' : '';
+  switch (d.mode) {
+    case 'ClusterCIDR':
+    case 'NodeCIDR':
+      return `ip saddr ${op}${d.cidr}`;
+    case 'BridgeInterface':
+      return `iifname ${op}${quoted(d.iface)}`;
+    case 'InterfaceNamePrefix':
+      return `iifname ${op}${quoted(`${d.prefix}*`)}`;
+  }
+}
+
+interface Chain {
+  comment?: string;
+  rules: string[];
+}
+
+/** One table's objects as `nft -f` text (a table block), with every name and value checked on the way in. */
+class Table {
+  readonly chains = new Map<string, Chain>();
+  readonly sets: string[] = [];
+  private readonly elements = new Map<string, string[]>();
+  chain(name: string, comment?: string): void {
+    if (!/^[A-Za-z][A-Za-z0-9_./-]{0,255}$/.test(name)) throw new Error(`internal: bad chain name ${name}`);
+    if (!this.chains.has(name)) this.chains.set(name, comment === undefined ? { rules: [] } : { comment, rules: [] });
+  }
+  add(chain: string, rule: string): void {
+    if (/[\r\n\0;{}]/.test(rule.replace(/\{[^{}\n;]*\}/g, ''))) throw new Error('internal: a rule with a separator');
+    this.chain(chain);
+    this.chains.get(chain)!.rules.push(rule);
+  }
+  /** a set or map declaration: its body lines (without elements) */
+  set(kind: 'set' | 'map', name: string, body: string[]): void {
+    this.sets.push(`${kind} ${name}\n${body.join('\n')}`);
+    if (!this.elements.has(name)) this.elements.set(name, []);
+  }
+  element(set: string, text: string): void {
+    const list = this.elements.get(set);
+    if (!list) throw new Error(`internal: no set ${set}`);
+    if (!list.includes(text)) list.push(text);
+  }
+  print(): string {
+    const out = [`table ip ${NFT_TABLE} {`, `\tcomment "rules for kube-proxy"`];
+    for (const s of this.sets) {
+      const [head, ...body] = s.split('\n');
+      const name = head!.split(' ')[1]!;
+      const els = this.elements.get(name)!;
+      out.push(`\t${head} {`, ...body.map((l) => `\t\t${l}`));
+      if (els.length) out.push(`\t\telements = { ${els.join(',\n\t\t\t     ')} }`);
+      out.push('\t}');
+    }
+    const base = new Map(BASE_CHAINS.map((b) => [b.name, b]));
+    for (const [name, c] of this.chains) {
+      out.push(`\tchain ${name} {`);
+      if (c.comment !== undefined) out.push(`\t\tcomment ${quoted(c.comment)}`);
+      const b = base.get(name);
+      if (b) out.push(`\t\ttype ${b.type} hook ${b.hook} priority ${b.prio}; policy accept;`);
+      for (const r of c.rules) out.push(`\t\t${r}`);
+      out.push('\t}');
+    }
+    out.push('}');
+    return out.join('\n') + '\n';
+  }
+}
+
+/** The node's `kube-proxy` table as `nft -f` input. It first removes a table of that name (kube-proxy's own
+ *  "add, then delete" idiom, one transaction), so that loading it again replaces the rules. */
+export function compileNodeNft(cluster: Cluster, config: NodeConfig): string {
+  const node = checkNodeConfig(config);
+  const ports = resolve(cluster, node.nodeName, node.zone !== undefined ? { zone: node.zone } : {});
+  const t = new Table();
+  const addr = 'ipv4_addr . inet_proto . inet_service : verdict';
+  t.set('set', 'cluster-ips', ['type ipv4_addr', 'comment "Active ClusterIPs"']);
+  // --nodeport-addresses: a set of the node's addresses (localhost NodePorts do not exist in nftables mode)
+  const nodePortIPs = node.nodePortIPs?.filter((ip) => !ip.startsWith('127.'));
+  if (nodePortIPs) {
+    t.set('set', 'nodeport-ips', ['type ipv4_addr', 'comment "IPs that accept NodePort traffic"']);
+    for (const ip of nodePortIPs) t.element('nodeport-ips', ip);
+  }
+  t.set('map', 'no-endpoint-services', [
+    `type ${addr}`,
+    'comment "vmap to drop or reject packets to services with no endpoints"',
+  ]);
+  t.set('map', 'no-endpoint-nodeports', [
+    'type inet_proto . inet_service : verdict',
+    'comment "vmap to drop or reject packets to service nodeports with no endpoints"',
+  ]);
+  t.set('map', 'firewall-ips', [`type ${addr}`, 'comment "destinations that are subject to LoadBalancerSourceRanges"']);
+  t.set('map', 'service-ips', [`type ${addr}`, 'comment "ClusterIP, ExternalIP and LoadBalancer IP traffic"']);
+  t.set('map', 'service-nodeports', ['type inet_proto . inet_service : verdict', 'comment "NodePort traffic"']);
+
+  for (const b of BASE_CHAINS) t.chain(b.name);
+  for (const j of JUMPS) t.add(j.from, `${j.newOnly ? 'ct state new ' : ''}jump ${j.to}`);
+  t.add('mark-for-masquerade', `meta mark set meta mark | ${NFT_MASQ_MARK}`);
+  // clear the mark before masquerading, so that a packet that passes twice is not masqueraded twice
+  t.add('masquerading', `meta mark & ${NFT_MASQ_MARK} == 0x00000000 return`);
+  t.add('masquerading', `meta mark set meta mark ^ ${NFT_MASQ_MARK}`);
+  t.add('masquerading', 'masquerade fully-random');
+  // a ClusterIP on a port no Service has is rejected (connection refused), as a missing Service port
+  t.add('cluster-ips-check', 'ip daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"');
+  // reject is allowed at input/forward/output only (before Linux 5.9): reached through a goto from there
+  t.chain('reject-chain', 'helper for @no-endpoint-services / @no-endpoint-nodeports');
+  t.add('reject-chain', 'reject');
+  t.add('service-endpoints-check', 'ip daddr . meta l4proto . th dport vmap @no-endpoint-services');
+  t.add(
+    'nodeport-endpoints-check',
+    `${nodePortIPs ? 'ip daddr @nodeport-ips' : 'ip daddr != 127.0.0.0/8'} meta l4proto . th` +
+      ` dport vmap @no-endpoint-nodeports`,
+  );
+  t.add('firewall-check', 'ip daddr . meta l4proto . th dport vmap @firewall-ips');
+  t.add('services', 'ip daddr . meta l4proto . th dport vmap @service-ips');
+  t.add(
+    'services',
+    (nodePortIPs ? 'ip daddr @nodeport-ips' : 'fib daddr type local ip daddr != 127.0.0.0/8') +
+      ' meta l4proto . th dport vmap @service-nodeports',
+  );
+
+  for (const rp of ports) compilePort(rp, node, t);
+  return `add table ip ${NFT_TABLE}\ndelete table ip ${NFT_TABLE}\n${t.print()}`;
+}
+
+const base = (rp: ResolvedPort, p: string) => `${rp.svc.namespace}/${rp.svc.name}/${p}/${rp.port.name}`;
+const endpointChain = (rp: ResolvedPort, e: ResolvedEndpoint, p: string) =>
+  nftHashName('endpoint-', `${base(rp, p)}__${e.ip}/${e.port}`);
+const affinitySet = (rp: ResolvedPort, e: ResolvedEndpoint, p: string) =>
+  nftHashName('affinity-', `${base(rp, p)}__${e.ip}/${e.port}`);
+
+function compilePort(rp: ResolvedPort, node: CheckedNodeConfig, t: Table): void {
+  const { svc, port } = rp;
+  const p = port.protocol.toLowerCase();
+  const clusterChain = nftHashName('service-', base(rp, p));
+  const localChain = nftHashName('local-', base(rp, p));
+  const extChain = nftHashName('external-', base(rp, p));
+  const fwChain = nftHashName('firewall-', base(rp, p));
+  const usesClusterChain = rp.cluster.length > 0 && rp.usesCluster;
+  const usesLocalChain = rp.local.length > 0 && rp.usesLocal;
+  const internalChain = rp.internalLocal ? localChain : clusterChain;
+  const hasInternal = rp.hasEndpoints && (!rp.internalLocal || rp.local.length > 0);
+  const hasExternal = rp.hasEndpoints && (!rp.externalLocal || rp.local.length > 0);
+  const externalPolicyChain = rp.externalLocal ? localChain : clusterChain;
+  const usesExtChain = rp.hasEndpoints && rp.externallyAccessible;
+  // no endpoints anywhere: reject; none for this kind of traffic under a Local policy: drop
+  const internalVerdict = rp.hasEndpoints ? 'drop' : 'goto reject-chain';
+  const externalVerdict = rp.hasEndpoints ? 'drop' : 'goto reject-chain';
+  const key = (ip: string, n: number) => `${ip} . ${p} . ${n}`;
+  const cip = svc.clusterIP!;
+
+  t.element('cluster-ips', cip);
+  if (hasInternal) t.element('service-ips', `${key(cip, port.port)} : goto ${internalChain}`);
+  else t.element('no-endpoint-services', `${key(cip, port.port)} : ${internalVerdict}`);
+
+  for (const ip of svc.externalIPs) {
+    if (rp.hasEndpoints) t.element('service-ips', `${key(ip, port.port)} : goto ${extChain}`);
+    if (!hasExternal) t.element('no-endpoint-services', `${key(ip, port.port)} : ${externalVerdict}`);
+  }
+  const usesFw = svc.loadBalancerIPs.length > 0 && svc.loadBalancerSourceRanges.length > 0;
+  for (const ip of svc.loadBalancerIPs) {
+    if (rp.hasEndpoints) t.element('service-ips', `${key(ip, port.port)} : goto ${extChain}`);
+    if (usesFw) t.element('firewall-ips', `${key(ip, port.port)} : goto ${fwChain}`);
+  }
+  if (!hasExternal)
+    for (const ip of svc.loadBalancerIPs)
+      t.element('no-endpoint-services', `${key(ip, port.port)} : ${externalVerdict}`);
+  if (rp.hasNodePort) {
+    const n = port.nodePort!;
+    if (rp.hasEndpoints) t.element('service-nodeports', `${p} . ${n} : goto ${extChain}`);
+    if (!hasExternal) t.element('no-endpoint-nodeports', `${p} . ${n} : ${externalVerdict}`);
+  }
+
+  // internal traffic: masquerade what does not come from a pod (or everything with masqueradeAll)
+  if (hasInternal) {
+    const match = `ip daddr ${cip}`;
+    if (node.masqueradeAll) t.add(internalChain, `${match} jump mark-for-masquerade`);
+    else if (node.detectLocal)
+      t.add(internalChain, `${match} ${ifLocal(node.detectLocal, true)} jump mark-for-masquerade`);
+  }
+  if (usesExtChain) {
+    t.chain(extChain);
+    if (!rp.externalLocal) {
+      // endpoints may be on other nodes: masquerade so that the replies come back through this node
+      t.add(extChain, 'jump mark-for-masquerade');
+    } else {
+      // pods and the node itself may use every endpoint; outside clients keep their address
+      if (node.detectLocal)
+        t.add(extChain, `${ifLocal(node.detectLocal, false)} goto ${clusterChain} comment "short-circuit pod traffic"`);
+      t.add(extChain, 'fib saddr type local jump mark-for-masquerade comment "masquerade local traffic"');
+      t.add(extChain, `fib saddr type local goto ${clusterChain} comment "short-circuit local traffic"`);
+    }
+    if (hasExternal) t.add(extChain, `goto ${externalPolicyChain}`);
+  }
+  if (usesFw) {
+    t.chain(fwChain);
+    const sources = [...svc.loadBalancerSourceRanges];
+    const primary = node.nodeIPs[0] === undefined ? undefined : parseIp(node.nodeIPs[0]);
+    // the node's own requests to a load-balancer IP it holds come from that IP
+    if (primary !== undefined && svc.loadBalancerSourceRanges.some((r) => cidrContains(parseCidr(r)!, primary)))
+      sources.push(...svc.loadBalancerIPs);
+    t.add(fwChain, `ip saddr != { ${sources.join(', ')} } drop`);
+  }
+  const affinity = svc.sessionAffinity === 'ClientIP';
+  const eps = reachableEndpoints(rp);
+  if (affinity)
+    for (const e of eps)
+      t.set('set', affinitySet(rp, e, p), [
+        'type ipv4_addr',
+        'flags dynamic,timeout',
+        `timeout ${svc.affinitySeconds}s`,
+      ]);
+  if (usesClusterChain) endpointRules(t, clusterChain, rp, rp.cluster, p);
+  if (usesLocalChain) endpointRules(t, localChain, rp, rp.local, p);
+  for (const e of eps) {
+    const ch = endpointChain(rp, e, p);
+    // hairpin: an endpoint reaching itself through the Service must be masqueraded
+    t.add(ch, `ip saddr ${e.ip} jump mark-for-masquerade`);
+    if (affinity) t.add(ch, `update @${affinitySet(rp, e, p)} { ip saddr }`);
+    t.add(ch, `meta l4proto ${p} dnat to ${e.ip}:${e.port}`);
+  }
+}
+
+/** Affinity (the source in an endpoint's set), then `numgen random mod n` over the endpoints. */
+function endpointRules(t: Table, chain: string, rp: ResolvedPort, eps: ResolvedEndpoint[], p: string): void {
+  t.chain(chain);
+  if (rp.svc.sessionAffinity === 'ClientIP')
+    for (const e of eps) t.add(chain, `ip saddr @${affinitySet(rp, e, p)} goto ${endpointChain(rp, e, p)}`);
+  const arms = eps.map((e, i) => `${i} : goto ${endpointChain(rp, e, p)}`);
+  t.add(chain, `numgen random mod ${eps.length} vmap { ${arms.join(', ')} }`);
+}
