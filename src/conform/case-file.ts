@@ -62,6 +62,8 @@ export interface HostSettings {
   sysctls?: Partial<Sysctls>;
   /** bridge ports with hairpin mode on */
   hairpin?: string[];
+  /** ipset state (`ipset save` lines), loaded before the rules (spec/modules.md) */
+  ipsets?: string[];
 }
 
 export type Expectation = Partial<Pick<Observation, 'outcome' | 'responder' | 'icmp' | 'replyFrom'>> & {
@@ -338,6 +340,7 @@ function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoa
         'loadOrder',
         'sysctls',
         'hairpin',
+        'ipsets',
       ]);
       const s: HostSettings = {};
       if (o.ruleset !== undefined && o.rulesetFile !== undefined)
@@ -373,6 +376,11 @@ function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoa
         s.hairpin = j
           .arr(o.hairpin, [...at, 'hairpin'], 256)
           .map((x, i) => j.str(x, [...at, 'hairpin', i], { grammar: ifNameProblem }));
+      // read (and each line checked) with the topology, in caseTopology -> compileTopology
+      if (o.ipsets !== undefined)
+        s.ipsets = text(o.ipsets, [...at, 'ipsets'])
+          .split('\n')
+          .filter((l) => l.trim() !== '');
       hosts[h] = s;
     }
   }
@@ -571,7 +579,7 @@ function checkErrorExpect(j: JsonChecker, v: unknown, path: JsonPath): Partial<E
   return out;
 }
 
-/** The case's topology with its per-host settings (sysctls, hairpin, backend) applied. */
+/** The case's topology with its per-host settings (sysctls, hairpin, backend, ipsets) applied. */
 export function caseTopology(c: CaseFile): TopologySpec {
   const base: TopologySpec = typeof c.topology === 'string' ? PRESETS.get(c.topology)!() : structuredClone(c.topology);
   const j: JsonChecker = new JsonChecker(c.file ?? '<case>');
@@ -580,6 +588,7 @@ export function caseTopology(c: CaseFile): TopologySpec {
     if (!host) j.fail(['hosts', h], `no such host in topology ${quote(base.name)}`);
     if (s.sysctls) host.sysctls = { ...host.sysctls, ...s.sysctls };
     if (s.backend) host.backend = s.backend;
+    if (s.ipsets) host.ipsets = [...(host.ipsets ?? []), ...s.ipsets];
     (s.hairpin ?? []).forEach((port, i) => {
       const iface = host.ifaces.find((x) => x.name === port);
       if (!iface?.master) j.fail(['hosts', h, 'hairpin', i], `${quote(port)} is not a bridge port of ${quote(h)}`);

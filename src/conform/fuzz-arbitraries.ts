@@ -36,9 +36,14 @@ const [POD_A, POD_B] = [K8S_NODE.pods[0]!, K8S_NODE.pods[1]!];
 const CLIENT = K8S_NODE.others[0]!.ip;
 const NODE_IP = K8S_NODE.nodes[0]!.addresses[0]!;
 
+/** The preset node's bridge ports (physdev). */
+const BRIDGE_PORTS = K8S_NODE.nodes[0]!.bridgePorts;
+
 /** Values that make rules meet the lab's traffic; kinds without a lab pool use their own arbitrary. */
 function valueArb(kind: KindName): fc.Arbitrary<OptValue> {
   switch (kind) {
+    case 'ifaceName':
+      return fc.constantFrom(...BRIDGE_PORTS, 'veth+');
     case 'cidr':
     case 'cidrShort':
       return fc.constantFrom(...LAB_CIDRS);
@@ -256,6 +261,16 @@ export function caseDrawArb(
   });
 }
 
+/** The node's ipsets when a drawn rule names one (the setMatch kind draws these names): lab addresses and ports. */
+export const FUZZ_IPSETS = [
+  'create allowed hash:ip family inet',
+  'add allowed 10.244.1.11',
+  'add allowed 192.168.50.20',
+  'create blocked hash:net,port family inet',
+  'add blocked 10.244.0.0/16,tcp:8080',
+  'add blocked 192.168.50.0/24,udp:9090',
+];
+
 export function caseFromDraw(d: CaseDraw, name = 'fuzz case'): CaseFile {
   const reach = d.reach ? resolveAll(d.reach.recipes, d.reach.palette) : undefined;
   const nodeRules = reach ? [...d.rules, ...reach.node] : d.rules;
@@ -270,6 +285,7 @@ export function caseFromDraw(d: CaseDraw, name = 'fuzz case'): CaseFile {
   const other = rulesetFrom(d.otherRules ?? [], d.backend === 'legacy' ? 'nft' : 'legacy');
   if (other) node.otherBackendRuleset = other;
   if (hairpin.length) node.hairpin = hairpin;
+  if (/--match-set/.test(`${ruleset}${other}`)) node.ipsets = [...FUZZ_IPSETS];
   const hosts: NonNullable<CaseFile['hosts']> = { node };
   if (reach?.node2.length) hosts.node2 = { backend: d.backend, ruleset: rulesetFrom(reach.node2, d.backend) };
   const steps = d.reach ? reachSteps(d.reach, d.probes, nodeRules, d.backend) : d.probes.map((p) => ({ ...p }));

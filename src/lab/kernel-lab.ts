@@ -11,7 +11,7 @@ import {
   type ConntrackRecord,
   type TableName,
 } from '../model/index.ts';
-import { TABLE_HOOKS, nfacctNames, formatIp } from '../model/index.ts';
+import { TABLE_HOOKS, nfacctNames, formatIp, ipsetRestoreText } from '../model/index.ts';
 import { formatCidr, parseCidr, parseIp } from '../model/index.ts';
 import { LabCommandError, batchLine, checkArgs } from './ip.ts';
 import { NetnsSite, type LabSite, type LabRuntime } from './site.ts';
@@ -234,8 +234,18 @@ export class KernelLab {
     if (r.code !== 0) throw new LabCommandError(argv, r.code, r.stderr);
   }
 
+  /** The host's ipsets (spec/modules.md), with `ipset restore` from the parsed values, before any rule names them. */
+  private async loadIpsets(hostName: string): Promise<void> {
+    const text = ipsetRestoreText(this.net.hosts.get(hostName)!.ipsets);
+    if (!text) return;
+    const argv = ['ipset', 'restore'];
+    const r = await this.agents.get(hostName)!.run(argv, text);
+    if (r.code !== 0) throw new LabCommandError(argv, r.code, r.stderr);
+  }
+
   private async configure(hostName: string): Promise<void> {
     await this.configureSysctls(hostName);
+    await this.loadIpsets(hostName);
     const h = this.net.hosts.get(hostName)!;
     const a = this.agents.get(hostName)!;
     const addrs = ['127.0.0.1', ...[...h.local.keys()].filter((x) => x !== 0x7f000001).map(formatIp)];
@@ -304,6 +314,14 @@ export class KernelLab {
       spec.hosts.map(async (h, idx) => {
         const before = old.hosts[idx]!;
         if (JSON.stringify(before.sysctls) !== JSON.stringify(h.sysctls)) await this.configureSysctls(h.name);
+        // reconfigure follows a reset: no rule names a set any more, so every set can go
+        if (JSON.stringify(before.ipsets ?? []) !== JSON.stringify(h.ipsets ?? [])) {
+          if (before.ipsets?.length) {
+            const r = await this.agent(h.name).run(['ipset', 'destroy']);
+            if (r.code !== 0) throw new LabCommandError(['ipset', 'destroy'], r.code, r.stderr);
+          }
+          await this.loadIpsets(h.name);
+        }
         const flips = h.ifaces.filter((i, k) => i.master && Boolean(i.hairpin) !== Boolean(before.ifaces[k]!.hairpin));
         await this.ipBatch(
           flips.map((i) =>

@@ -29,6 +29,7 @@ export type { Ruleset, Rule, Hook, TableName, IptablesFlavor } from './rules/typ
 export { TABLE_HOOKS, TABLES, isBuiltinChain } from './rules/types.ts';
 export { protocolName, parseProtocolName, PROTOCOLS, SERVICES } from './rules/netdb.ts';
 export { nfacctNames } from './rules/objects.ts';
+export { ipsetRestoreText, parseIpsets, type Ipset } from './net/ipsets.ts';
 export { EXTENSIONS, type ExtensionDesc, type OptionDesc } from './rules/descriptors.ts';
 export {
   KINDS,
@@ -109,9 +110,11 @@ export type { TraceEvent } from './trace.ts';
 export {
   parseNft,
   parseNftCommands,
+  parseNftJson,
   lintNft,
   printNft,
   detectLanguage,
+  isNftJson,
   type NftRuleset,
   type RuleLanguage,
 } from './nft/index.ts';

@@ -39,6 +39,8 @@ export type Arrival =
       table?: string;
       chain?: string;
       rule?: number | 'policy';
+      /** the sender is not told (NFQUEUE without a reader) */
+      silent?: true;
     }
   | { kind: 'rejected'; host: string; pkt: Pkt; with: string; ct: CtRef | undefined }
   | { kind: 'no-route'; host: string }
@@ -57,6 +59,8 @@ export interface HookSite {
   nextHop: U32;
   /** the packet's connection; 'lookup': conntrack looks it up here (the first hook in a namespace) */
   ct: CtRef | undefined | 'lookup';
+  /** bridge ports, when br_netfilter handed the frame to the IPv4 hooks (its nf_bridge info) */
+  phys?: { in: string; out?: string } | undefined;
 }
 
 type Step = { ok: true; ct: CtRef | undefined } | { ok: false; arrival: Arrival };
@@ -165,10 +169,19 @@ export class PathRun {
     return { kind: 'unknown', host: hn, rule };
   }
 
-  private ruleDrop(hn: string, hook: Hook, table: string, chain: string, rule: number | 'policy'): Arrival {
-    const reason = `${table} ${chain} ${rule === 'policy' ? 'policy DROP' : `rule ${rule} DROP`}`;
+  private ruleDrop(
+    hn: string,
+    hook: Hook,
+    table: string,
+    chain: string,
+    rule: number | 'policy',
+    silent?: true,
+  ): Arrival {
+    const reason = `${table} ${chain} ${rule === 'policy' ? 'policy DROP' : `rule ${rule} ${silent ? 'dropped (NFQUEUE)' : 'DROP'}`}`;
     this.emit({ kind: 'drop', host: hn, reason, hook, table, chain, rule });
-    return { kind: 'dropped', host: hn, reason, hook, table, chain, rule };
+    const a: Arrival = { kind: 'dropped', host: hn, reason, hook, table, chain, rule };
+    if (silent) a.silent = true;
+    return a;
   }
 
   /** nf_nat_inet_fn: a new connection gets its binding from the nat lookups (iptables nat tables and nft nat
@@ -187,7 +200,7 @@ export class PathRun {
       for (const l of lookups) {
         if (l.kind === 'xt') {
           const v = traverse(l.rs.get('nat')!, s.hook, p, env, this.traverseHooks(s.host, s.hook), this.verbose);
-          if (v.kind === 'drop') return this.ruleDrop(s.host, s.hook, 'nat', v.chain, v.rule);
+          if (v.kind === 'drop') return this.ruleDrop(s.host, s.hook, 'nat', v.chain, v.rule, v.silent);
           if (v.kind === 'unknown') return this.fateUnknown(s.host, s.hook, 'nat', v);
           if (v.kind === 'nat') {
             req = v.nat;
@@ -324,6 +337,7 @@ export class PathRun {
       ruleId: '',
       unknown: (why) => this.ask(hn, hook, env, why),
     };
+    if (s.phys) env.phys = s.phys;
     for (const entry of this.hooksOf(hn).hooks[hook]) {
       switch (entry.kind) {
         case 'ct':
@@ -347,7 +361,8 @@ export class PathRun {
         case 'xt': {
           const step = entry.table;
           const v = traverse(entry.rs.get(step)!, hook, p, env, this.traverseHooks(hn, hook), this.verbose);
-          if (v.kind === 'drop') return { ok: false, arrival: this.ruleDrop(hn, hook, step, v.chain, v.rule) };
+          if (v.kind === 'drop')
+            return { ok: false, arrival: this.ruleDrop(hn, hook, step, v.chain, v.rule, v.silent) };
           if (v.kind === 'unknown') return { ok: false, arrival: this.fateUnknown(hn, hook, step, v) };
           if (v.kind === 'reject') {
             this.emit({
@@ -483,9 +498,11 @@ export class PathRun {
       }
       return this.bridgeForward({ ...hop, outPort: outPort!, nextHop, netfilter: null });
     }
-    // br_netfilter: the IPv4 PREROUTING hooks see the bridged frame, with -i the bridge (spec §7)
+    // br_netfilter: the IPv4 PREROUTING hooks see the bridged frame, with -i the bridge (spec §7); the frame
+    // keeps its nf_bridge info (the port it came in on) through the IPv4 hooks after (xt_physdev)
+    const phys = { in: port.name };
     const dstBefore = p.dst;
-    const pre = this.hook(preSite);
+    const pre = this.hook({ ...preSite, phys });
     if (!pre.ok) return pre.arrival;
     if (p.dst !== dstBefore) {
       const r = lookupRoute(h, p.dst);
@@ -515,9 +532,9 @@ export class PathRun {
         });
         return this.bridgeForward({ ...hop, outPort: again, nextHop: r.nextHop, netfilter: { ct: pre.ct } });
       }
-      return this.routeIn(hn, br, p, pre.ct);
+      return this.routeIn(hn, br, p, pre.ct, phys);
     }
-    if (toSelf) return this.routeIn(hn, br, p, pre.ct);
+    if (toSelf) return this.routeIn(hn, br, p, pre.ct, phys);
     return this.bridgeForward({ ...hop, outPort: outPort!, nextHop, netfilter: { ct: pre.ct } });
   }
 
@@ -530,12 +547,13 @@ export class PathRun {
     if (b.netfilter) {
       const nh = b.nextHop;
       let ct = b.netfilter.ct;
+      const phys = { in: b.inPort.name, out: b.outPort.name };
       if (this.lab.semantics.bridgedForward) {
-        const fwd = this.hook({ host: hn, hook: 'FORWARD', pkt: p, in: br, out: br, nextHop: nh, ct });
+        const fwd = this.hook({ host: hn, hook: 'FORWARD', pkt: p, in: br, out: br, nextHop: nh, ct, phys });
         if (!fwd.ok) return fwd.arrival;
         ct = fwd.ct;
       }
-      const post = this.hook({ host: hn, hook: 'POSTROUTING', pkt: p, in: '', out: br, nextHop: nh, ct });
+      const post = this.hook({ host: hn, hook: 'POSTROUTING', pkt: p, in: '', out: br, nextHop: nh, ct, phys });
       if (!post.ok) return post.arrival;
     }
     if (++this.hops > MAX_HOPS) return this.drop(hn, 'too many hops (bridge loop)');
@@ -543,7 +561,7 @@ export class PathRun {
   }
 
   /** The routing decision for a received packet (PREROUTING already done). */
-  private routeIn(hn: string, inIf: string, p: Pkt, ct: CtRef | undefined): Arrival {
+  private routeIn(hn: string, inIf: string, p: Pkt, ct: CtRef | undefined, phys?: HookSite['phys']): Arrival {
     const h = this.host(hn);
     const sem = this.lab.semantics;
     const bad = sem.martian(h, inIf, p.src, p.dst);
@@ -553,7 +571,7 @@ export class PathRun {
     const noPath = sem.reversePath(h, inIf, p.src);
     if (noPath) return this.drop(hn, noPath);
     if (r.type === 'local') {
-      const input = this.hook({ host: hn, hook: 'INPUT', pkt: p, in: inIf, out: '', nextHop: p.dst, ct });
+      const input = this.hook({ host: hn, hook: 'INPUT', pkt: p, in: inIf, out: '', nextHop: p.dst, ct, phys });
       if (!input.ok) return input.arrival;
       this.emit({ kind: 'deliver', host: hn, what: formatPkt(p) });
       return { kind: 'local', host: hn, pkt: p, ct: input.ct };
@@ -564,9 +582,18 @@ export class PathRun {
       return { kind: 'rejected', host: hn, pkt: { ...p }, with: 'icmp-net-unreachable', ct };
     }
     const nh = r.nextHop;
-    const fwd = this.hook({ host: hn, hook: 'FORWARD', pkt: p, in: inIf, out: r.dev, nextHop: nh, ct });
+    const fwd = this.hook({ host: hn, hook: 'FORWARD', pkt: p, in: inIf, out: r.dev, nextHop: nh, ct, phys });
     if (!fwd.ok) return fwd.arrival;
-    const post = this.hook({ host: hn, hook: 'POSTROUTING', pkt: p, in: '', out: r.dev, nextHop: nh, ct: fwd.ct });
+    const post = this.hook({
+      host: hn,
+      hook: 'POSTROUTING',
+      pkt: p,
+      in: '',
+      out: r.dev,
+      nextHop: nh,
+      ct: fwd.ct,
+      phys,
+    });
     if (!post.ok) return post.arrival;
     return this.transmit(hn, r.dev, r.nextHop, p);
   }

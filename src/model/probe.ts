@@ -174,7 +174,7 @@ function dropped(a: Ended): Ending {
 /** The first packet never left the client: its send failed with EPERM, or went silently (TCP). */
 function droppedFirst(a: Ended, client: string, proto: number): Ending {
   const end = dropped(a);
-  const errno = a.kind === 'dropped' ? sendErrno(client, proto, a.host, a.hook) : null;
+  const errno = a.kind === 'dropped' && !a.silent ? sendErrno(client, proto, a.host, a.hook) : null;
   if (errno) end.error = localError(errno);
   return end;
 }
@@ -205,7 +205,16 @@ class ProbePlay {
     });
   }
 
-  private send(host: string, p: Pkt, name: string, ct?: Parameters<PathRun['localOut']>[2]): Ended {
+  /** `sock`: the socket the packet leaves with (xt_owner): a process's (the lab's probes and servers), a kernel
+   *  control socket's (resets and ICMP errors of the stack, echo replies), or none (REJECT's tcp-reset) */
+  private send(
+    host: string,
+    p: Pkt,
+    name: string,
+    ct?: Parameters<PathRun['localOut']>[2],
+    sock: 'process' | 'kernel' | 'none' = 'process',
+  ): Ended {
+    if (sock !== 'none') p.sock = { host, kind: sock };
     this.stage(`${name} from ${host}`, p);
     const a = this.run.localOut(host, p, ct);
     // an unmodelled target took one of the probe's packets: the probe's result is open from here on
@@ -246,7 +255,8 @@ class ProbePlay {
   /** A REJECT's answer travels back; the client sees it only if it refers to its socket. */
   private rejected(a: Extract<Arrival, { kind: 'rejected' }>, client: string, e: Endpoint, first: boolean): Ending {
     const err = this.run.errorFor(a);
-    const back = this.send(a.host, err.pkt, a.with, err.ct);
+    // nf_send_reset builds its reset without a socket; nf_send_unreach goes through icmp_send's control socket
+    const back = this.send(a.host, err.pkt, a.with, err.ct, err.pkt.proto === 6 ? 'none' : 'kernel');
     const drop = dropPointOf(a);
     const rej = this.run.trace.findLast(
       (t: TraceEvent) => t.kind === 'drop' && t.host === a.host && t.reason.startsWith('REJECT'),
@@ -302,7 +312,13 @@ class ProbePlay {
     const server = a1.host;
     const seen = { ...a1.pkt };
     if (e.proto === 1) {
-      const rep = this.send(server, answer(a1.pkt, { icmpType: 0, sport: a1.pkt.sport, dport: 0 }), 'echo reply');
+      const rep = this.send(
+        server,
+        answer(a1.pkt, { icmpType: 0, sport: a1.pkt.sport, dport: 0 }),
+        'echo reply',
+        undefined,
+        'kernel',
+      );
       // who answered, as the client can tell: the owner of the reply's source address
       // no server reports what it saw for an echo: seen stays empty, as in the lab
       if (this.forClient(rep, client, e))
@@ -325,6 +341,8 @@ class ProbePlay {
         server,
         refusal,
         e.proto === 6 ? 'RST (no listener)' : 'ICMP port unreachable (no listener)',
+        undefined,
+        'kernel',
       );
       if (this.forClient(back, client, e))
         return {

@@ -12,6 +12,7 @@ const MAX_IFACES = 256;
 const MAX_ADDRS = 64;
 const MAX_ROUTES = 1024;
 const MAX_SERVERS = 64;
+const MAX_IPSET_LINES = 100000;
 
 const SYSCTL_BOOLS = [
   'ip_forward',
@@ -85,7 +86,7 @@ function checkServer(j: JsonChecker, v: unknown, path: JsonPath): ServerSpec {
 }
 
 function checkHost(j: JsonChecker, v: unknown, path: JsonPath): HostSpec {
-  const o = j.obj(v, path, ['name', 'ifaces', 'routes', 'sysctls', 'backend', 'servers']);
+  const o = j.obj(v, path, ['name', 'ifaces', 'routes', 'sysctls', 'backend', 'servers', 'ipsets']);
   const out: HostSpec = {
     name: hostName(j, o.name, [...path, 'name']),
     ifaces: j.arr(o.ifaces, [...path, 'ifaces'], MAX_IFACES).map((x, k) => checkIface(j, x, [...path, 'ifaces', k])),
@@ -100,6 +101,11 @@ function checkHost(j: JsonChecker, v: unknown, path: JsonPath): HostSpec {
     out.servers = j
       .arr(o.servers, [...path, 'servers'], MAX_SERVERS)
       .map((x, k) => checkServer(j, x, [...path, 'servers', k]));
+  // `ipset save` lines: read in compileTopology (ipsets.ts), which names the line of a problem
+  if (o.ipsets !== undefined)
+    out.ipsets = j
+      .arr(o.ipsets, [...path, 'ipsets'], MAX_IPSET_LINES)
+      .map((x, k) => j.str(x, [...path, 'ipsets', k], { max: 1000 }));
   return out;
 }
 

@@ -5,6 +5,7 @@ import { JsonChecker, type JsonPath } from '../json.ts';
 import { checkTopology } from './check-topology.ts';
 import { parseIfAddr, parseCidr, parseIp, type IfAddr, type Cidr, type U32 } from '../ip.ts';
 import type { IptablesFlavor } from '../rules/types.ts';
+import { parseIpsets, type Ipset } from './ipsets.ts';
 
 export interface Sysctls {
   ip_forward: boolean;
@@ -60,6 +61,8 @@ export interface HostSpec {
   sysctls?: Partial<Sysctls>;
   backend?: IptablesFlavor;
   servers?: ServerSpec[];
+  /** ipset state, as `ipset save` prints it (create/add lines): loaded with `ipset restore` before any rule */
+  ipsets?: string[];
 }
 
 export interface TopologySpec {
@@ -97,6 +100,8 @@ export interface Host {
   servers: ServerSpec[];
   /** address -> interface that owns it */
   local: Map<U32, string>;
+  /** ipsets by name (spec/modules.md: set) */
+  ipsets: Map<string, Ipset>;
 }
 
 export interface Network {
@@ -173,7 +178,10 @@ export function compileTopology(input: TopologySpec, file = '<topology>', path: 
       routes.push(route);
     });
     routes.sort((a, b) => b.dst.len - a.dst.len);
+    const ipsets = parseIpsets(h.ipsets ?? []);
+    if (!(ipsets instanceof Map)) j.fail(at(hi, 'ipsets', ipsets.line - 1), ipsets.error);
     hosts.set(h.name, {
+      ipsets,
       name: h.name,
       ifaces,
       routes,
