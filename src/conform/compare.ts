@@ -109,22 +109,9 @@ export function judge(model: readonly Weighted<Observation>[], kernel: Observati
   let best: FieldDiff[] | undefined;
   for (const m of model) {
     const ind = m.value.indeterminate;
-    // only a model oracle (a mutant, model-vs-model fuzz) observes "indeterminate": the same outcome sets agree
-    const other = kernel.indeterminate;
-    if (other) {
-      const same = ind !== undefined && ind.outcomes.join() === other.outcomes.join();
-      if (same) return { matched: m, diffs: [] };
-      const d = [
-        {
-          field: 'outcome',
-          model: ind ? `one of ${ind.outcomes.join(', ')}` : m.value.outcome,
-          kernel: `one of ${other.outcomes.join(', ')}`,
-        },
-      ];
-      if (!best) best = d;
-      continue;
-    }
-    if (ind) {
+    // only a model stands in for the kernel with an indeterminate observation (a mutant oracle): two models
+    // are compared as they are
+    if (ind && kernel.outcome !== 'indeterminate') {
       for (const [branch, b] of ind.possible.entries()) {
         const d = compareBranch(b, kernel);
         if (d.length === 0) return { matched: m, diffs: [], indeterminate: { branch } };
