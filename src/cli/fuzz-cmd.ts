@@ -3,6 +3,8 @@ import pc from 'picocolors';
 import { fuzz, type FuzzProgress } from '../conform/fuzz.ts';
 import { LabPool } from '../conform/run-case.ts';
 import { writeArtifacts } from '../conform/artifacts.ts';
+import { renderCoverage } from '../conform/coverage.ts';
+import { writeFile } from 'node:fs/promises';
 import { labSkipReason } from '../lab/prereq.ts';
 import { readFlags, cmdline, runtimeOf, iptablesOf, parseDuration, intOf } from './args.ts';
 
@@ -31,6 +33,8 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
     services: { type: 'boolean', default: false },
     runtime: { type: 'string' },
     backend: { type: 'string' },
+    json: { type: 'string' },
+    coverage: { type: 'boolean', default: false },
   });
   const runtime = runtimeOf(values.runtime, values.backend, 'the kernel lab');
   const iptables = iptablesOf(values.iptables);
@@ -66,6 +70,23 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
       },
     });
     if (tty) process.stderr.write('\n');
+    // what the campaign exercised, and what the model implements that it never did (--coverage: every count)
+    write(renderCoverage(result.coverage, { items: values.coverage }));
+    if (values.json) {
+      const d = result.divergence;
+      const report = {
+        seed: result.seed,
+        cases: result.cases,
+        probes: result.probes,
+        elapsedMs: Math.round(result.elapsedMs),
+        divergences: d ? 1 : 0,
+        divergence: d ? { path: d.path, diffs: d.diffs, case: d.case } : null,
+        known: result.known.map((k) => ({ id: k.entry.id, step: k.diff.step, field: k.diff.diff.field })),
+        coverage: result.coverage,
+      };
+      await writeFile(values.json, JSON.stringify(report, null, 2) + '\n');
+      write(`wrote ${values.json}`);
+    }
     write(
       `seed ${result.seed}: ${result.cases} cases, ${result.probes} probes in ${(result.elapsedMs / 1000).toFixed(1)} s (${(result.cases / (result.elapsedMs / 60000)).toFixed(0)} cases/min)`,
     );

@@ -8,7 +8,7 @@ export const CHECK_USAGE =
   'usage: nfconform check FILE... [--sides model|kernel|both] [--runtime netns|docker] [--iptables nft|legacy|both] [--mode iptables|nftables] [--impl builtin|mutant:NAME|COMMAND] [--allow-path DIR ...] [--json] [--junit FILE] [--html DIR]';
 
 export const FUZZ_USAGE =
-  'usage: nfconform fuzz [--runs N | --time 10m] [--seed S] [--iptables nft|legacy] [--runtime netns|docker] [--out DIR] [--replay SEED:PATH] [--shrink-time 2m] [--timeout 150ms] [--services]';
+  'usage: nfconform fuzz [--runs N | --time 10m] [--seed S] [--iptables nft|legacy] [--runtime netns|docker] [--out DIR] [--replay SEED:PATH] [--shrink-time 2m] [--timeout 150ms] [--services] [--json FILE] [--coverage]';
 
 export const COMPILE_USAGE =
   'usage: nfconform compile --services FILE --node NAME [--mode iptables|nftables] [--node-ip IP ...] [--cluster-cidr CIDR] [--detect-local-mode ClusterCIDR|NodeCIDR|BridgeInterface|InterfaceNamePrefix|None] [--pod-cidr CIDR] [--pod-bridge-interface NAME] [--pod-interface-name-prefix PREFIX] [--masquerade-all] [--nodeport-address CIDR|IP|primary ...] [--localhost-nodeports] [--zone ZONE] [--nfacct] [--canary] [--no-random-fully] [--strict]   (kubectl get svc,endpointslices -A -o json)';

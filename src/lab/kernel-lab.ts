@@ -29,11 +29,18 @@ import { NFTRACE_RULESET, parseTrace, type TraceSegment } from './nftrace.ts';
  *  so that a "dropped" verdict always rests on exactly one SYN. */
 export const DEFAULT_PROBE_TIMEOUT_MS = 250;
 
+/** A probe that heard nothing within its timeout waits this much longer before it counts as dropped: under
+ *  load an answer can come late, and a late answer is not a drop (spec/observation.md "Confirming a
+ *  timeout"). A TCP SYN's confirmation ends 0.9 s after it was sent, before its first retransmission. */
+export const DEFAULT_CONFIRM_MS = 500;
+
 /** net.ipv4.route.error_cost: the time ip_error's bucket takes to earn one routing error back (HZ) */
 const ROUTE_ERROR_COST_MS = 1000;
 
 export interface LabOptions {
   timeoutMs?: number;
+  /** the confirmation wait of a timeout (default DEFAULT_CONFIRM_MS; 0: none) */
+  confirmMs?: number;
   /** where the namespaces live: on this machine (default) or inside a Docker container */
   runtime?: LabRuntime;
   /** made by `nfconform lab up` (its run id says so): `lab down` may take it down */
@@ -106,6 +113,7 @@ export class KernelLab {
   /** hosts whose packets carry the nftrace bit (enableNftrace) */
   private readonly traced = new Set<string>();
   readonly timeoutMs: number;
+  confirmMs: number;
   private down_ = false;
   net: Network;
   /**
@@ -127,6 +135,7 @@ export class KernelLab {
   ) {
     this.net = compileTopology(spec);
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
+    this.confirmMs = opts.confirmMs ?? DEFAULT_CONFIRM_MS;
     for (const h of spec.hosts) this.ns.set(h.name, nsName(process.pid, this.runId, h.name));
   }
 
@@ -438,6 +447,7 @@ export class KernelLab {
       sport: p.sport,
       connected: p.connected,
       timeoutMs: this.timeoutMs,
+      confirmMs: this.confirmMs,
     });
     const e = r.error;
     const obs: KernelObservation = {

@@ -52,6 +52,7 @@ export {
 } from './ip.ts';
 export {
   compileTopology,
+  DEFAULT_SYSCTLS,
   STANDARD_SERVERS,
   type TopologySpec,
   type HostSpec,

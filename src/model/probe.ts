@@ -413,10 +413,14 @@ function recordOf(e: CtEntry): CtRecord {
 /** The observation; its conntrack entries are the probe's flow's (those reached from `start`, its tuple). */
 function observe(lab: ModelLab, world: World, end: Ending, start: Endpoint): Observation {
   const conntrack: Observation['conntrack'] = {};
-  const hosts = [...lab.ctEnabled].sort();
+  // a host whose rules no longer need conntrack keeps its entries until they expire (the rule's destroy
+  // calls nf_ct_netns_put, which unregisters the hooks, not the table: nf_conntrack_proto.c), so a host is
+  // listed while conntrack runs there or while it still holds entries
+  const all = [...world.hosts.keys()].sort();
   const first = basePkt(start);
   if (start.proto === 1) first.icmpType = 8; // an echo request, as play() sends it
-  const flow = flowEntries(new Map(hosts.map((h) => [h, world.hosts.get(h)!.ct])), tupleOf(first), world.now);
+  const flow = flowEntries(new Map(all.map((h) => [h, world.hosts.get(h)!.ct])), tupleOf(first), world.now);
+  const hosts = all.filter((h) => lab.ctEnabled.has(h) || flow.get(h)!.length > 0);
   for (const h of hosts)
     conntrack[h] = flow
       .get(h)!

@@ -64,7 +64,9 @@ test('the model run, the mutant oracle and repro.sh see the same ports and rules
   expect(planned.map((s) => report!.steps[s.index]!.sports)).toEqual(planned.map((s) => s.sports));
   expect(planned.map((s) => report!.steps[s.index]!.label)).toEqual(planned.map((s) => s.label));
   // the mutant oracle sends every repetition, through the apply and wait steps
-  expect(await judgePlanAgainstMutant(plan, 'none')).toEqual({ diffs: [], probes: plan.probes });
+  const judged = await judgePlanAgainstMutant(plan, 'none');
+  expect(judged).toMatchObject({ diffs: [], probes: plan.probes });
+  expect(judged.outcomes).toHaveLength(plan.probes);
   // repro.sh: the same ports (ICMP has none), and both flavors' rules in the plan's order and canonical form
   const script = reproScript(plan);
   expect(reproPorts(script)).toEqual(planned.filter((s) => s.probe.proto !== 'icmp').flatMap((s) => s.sports));

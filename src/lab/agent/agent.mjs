@@ -105,7 +105,7 @@ function toHelper(req) {
     helper().stdin.write(JSON.stringify({ ...req, id }) + '\n');
   });
 }
-/** @param {{proto: string, dst: string, dport?: number, src?: string, sport?: number, connected?: boolean, timeoutMs: number}} p */
+/** @param {{proto: string, dst: string, dport?: number, src?: string, sport?: number, connected?: boolean, timeoutMs: number, confirmMs?: number}} p */
 function probe(p) {
   return toHelper({
     proto: p.proto,
@@ -115,6 +115,7 @@ function probe(p) {
     sport: p.sport ?? null,
     connected: p.connected !== false,
     timeoutMs: p.timeoutMs,
+    confirmMs: p.confirmMs ?? 0,
   });
 }
 

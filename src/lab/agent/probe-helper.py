@@ -2,7 +2,7 @@
 """The lab's prober: one long-lived process per namespace, started by the agent on the
 first probe (Node.js has neither ICMP sockets nor IP_RECVERR). JSON lines on stdio:
 {"id": 1, "proto": "tcp"|"udp"|"icmp", "dst": "10.96.0.1", "dport": 80, "src": null, "sport": 41000,
- "connected": true, "timeoutMs": 250}
+ "connected": true, "timeoutMs": 250, "confirmMs": 500}
 -> {"id": 1, "outcome": ..., "responder": ..., "seen": ..., "icmp": ..., "replyFrom": ..., "error": ...,
     "tuple": [proto, src, sport, dst, dport]}
 {"id": 2, "op": "ct-flow", "tuples": [[6, "192.168.50.20", 41000, "10.96.0.100", 80]]}
@@ -20,6 +20,7 @@ UNREACH = {0: "net-unreachable", 1: "host-unreachable", 2: "proto-unreachable", 
 PROTO = {1: "icmp", 6: "tcp", 17: "udp"}
 IP_RECVERR = 11
 SLICE = 0.02
+SYN_WAIT_S = 0.9  # below TCP's first SYN retransmission (TCP_TIMEOUT_INIT, 1 s): a drop rests on one SYN
 LOCAL = [None]  # the probe socket's (address, port), once it has one
 
 
@@ -41,11 +42,17 @@ def checksum(b):
 class Clock:
     """A deadline that stretches by the time this process was kept from running: on a loaded
     machine a sleep of 20 ms that lasts 200 ms means the servers were starved too, and a
-    "dropped" verdict must not rest on that (issue 14 §2)."""
+    "dropped" verdict must not rest on that (issue 14 §2). With `confirm_ms`, a deadline that
+    passes with nothing heard is confirmed by a second, longer wait before it counts as a drop
+    (spec/observation.md "Confirming a timeout"); `hard_s`: the confirmation ends by this much real
+    time after the start (a TCP SYN's stays below its first retransmission, 1 s)."""
 
-    def __init__(self, ms):
+    def __init__(self, ms, confirm_ms=0, hard_s=None):
         self.left = ms / 1000.0
         self.last = time.monotonic()
+        self.confirm = confirm_ms / 1000.0
+        self.hard = self.last + hard_s if hard_s else None
+        self.confirming = False
 
     def tick(self, asked):
         now = time.monotonic()
@@ -56,12 +63,25 @@ class Clock:
 
     def wait(self, socks, writable=()):
         """select() on socks (readable) and writable for at most one slice; None when the time is up."""
-        if self.left <= 0:
+        if self.left <= 0 and self.confirm > 0:
+            self.left, self.confirm, self.confirming = self.confirm, 0.0, True
+        hard = self.hard if self.confirming else None
+        if self.left <= 0 or (hard is not None and time.monotonic() >= hard):
             return None
         asked = min(SLICE, self.left)
+        if hard is not None:
+            asked = max(0.0, min(asked, hard - time.monotonic()))
         r, w, _ = select.select(socks, writable, [], asked)
         self.tick(asked if not (r or w) else 0)
         return r + w
+
+    def mark(self, out):
+        """The result, with a note when it came in the confirmation wait (a late answer, not a drop)."""
+        if self.confirming and out.get("outcome") != "dropped":
+            out["note"] = "answered after the probe timeout, within its confirmation wait"
+        elif self.confirming:
+            out["note"] = "no answer within the probe timeout and its confirmation wait"
+        return out
 
 
 def ip_of(b):
@@ -180,20 +200,21 @@ def probe_tcp(req, sn):
         local = LOCAL[0] = s.getsockname()
         if rc not in (0, errno.EINPROGRESS):
             return local_error(OSError(rc, errno.errorcode.get(rc, str(rc))))
-        clock = Clock(req["timeoutMs"])
+        clock = Clock(req["timeoutMs"], req.get("confirmMs") or 0, SYN_WAIT_S)
         # connected, refused, or an ICMP error aborted the SYN (tcp_v4_err in SYN_SENT)
         while True:
             r = clock.wait([], [s])
             if r is None:
-                return {"outcome": "dropped", "icmp": None}
+                return clock.mark({"outcome": "dropped", "icmp": None})
             if r:
                 break
         rc = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if rc:
             err = sn.icmp_error(6, local[0], local[1]) or sn.reset(local[0], local[1])
             if err:
-                return from_error(err)
+                return clock.mark(from_error(err))
             return local_error(OSError(rc, errno.errorcode.get(rc, str(rc))))
+        syn_clock = clock
         # the handshake went through: the answer is on its way, give it time (a data or reply drop is
         # rare, and waiting costs only then)
         data = b""
@@ -218,8 +239,8 @@ def probe_tcp(req, sn):
             seen = json.loads(data[:data.index(b"\n")])
         except ValueError:
             return {"outcome": "dropped", "icmp": None, "note": "garbled answer"}
-        result = {"outcome": "delivered", "responder": seen["host"], "icmp": None, "replyFrom": req["dst"],
-                  "seen": {"src": seen["src"], "dst": seen["dst"]}}
+        result = syn_clock.mark({"outcome": "delivered", "responder": seen["host"], "icmp": None,
+                                 "replyFrom": req["dst"], "seen": {"src": seen["src"], "dst": seen["dst"]}})
         if eof:
             # close after the server's FIN, and answer once the last ACK is in: no packet of this connection
             # is still in flight when the lab is reset
@@ -251,12 +272,12 @@ def probe_udp(req, sn):
             local = LOCAL[0] = s.getsockname()
             return refused_locally(e, sn, 17, local[0], local[1], req["timeoutMs"])
         local = LOCAL[0] = s.getsockname()
-        clock = Clock(req["timeoutMs"])
+        clock = Clock(req["timeoutMs"], req.get("confirmMs") or 0)
         while True:
             r = clock.wait([s])
             if r is None:
                 err = sn.icmp_error(17, local[0], local[1])
-                return from_error(err) if err else {"outcome": "dropped", "icmp": None}
+                return clock.mark(from_error(err) if err else {"outcome": "dropped", "icmp": None})
             if not r:
                 continue
             try:
@@ -264,14 +285,14 @@ def probe_udp(req, sn):
             except OSError as e:
                 err = sn.icmp_error(17, local[0], local[1])
                 if err:
-                    return from_error(err)
+                    return clock.mark(from_error(err))
                 return local_error(e)
             try:
                 seen = json.loads(m)
             except ValueError:
                 return {"outcome": "dropped", "icmp": None, "note": "garbled answer"}
-            return {"outcome": "delivered", "responder": seen["host"], "icmp": None, "replyFrom": frm[0],
-                    "seen": {"src": seen["src"], "dst": seen["dst"]}}
+            return clock.mark({"outcome": "delivered", "responder": seen["host"], "icmp": None, "replyFrom": frm[0],
+                               "seen": {"src": seen["src"], "dst": seen["dst"]}})
     finally:
         s.close()
 
@@ -289,11 +310,11 @@ def probe_icmp(req, sn):
         sock.sendto(pkt, (req["dst"], 0))
     except OSError as e:
         return refused_locally(e, sn, 1, None, ident, req["timeoutMs"])
-    clock = Clock(req["timeoutMs"])
+    clock = Clock(req["timeoutMs"], req.get("confirmMs") or 0)
     while True:
         r = clock.wait([sock])
         if r is None:
-            return {"outcome": "dropped", "icmp": None}
+            return clock.mark({"outcome": "dropped", "icmp": None})
         if not r:
             continue
         data, addr = sock.recvfrom(65535)
@@ -302,11 +323,12 @@ def probe_icmp(req, sn):
         if t == 0:
             rid, rseq = struct.unpack("!HH", data[ihl + 4:ihl + 8])
             if rid == ident and rseq == seq:
-                return {"outcome": "echo-reply", "replyFrom": addr[0], "icmp": None}
+                return clock.mark({"outcome": "echo-reply", "replyFrom": addr[0], "icmp": None})
         elif t in (3, 11, 12):
             text, q = quoted_of(data[ihl + 8:])
             if q and q[0] == 1 and q[2] == ident and q[4] == 8:
-                return from_error({"kind": "icmp", "type": t, "code": code, "from": addr[0], "quoted": text})
+                return clock.mark(from_error({"kind": "icmp", "type": t, "code": code, "from": addr[0],
+                                              "quoted": text}))
 
 
 # ---- conntrack entries of one flow, by tuple (ctnetlink IPCTNL_MSG_CT_GET: a hash lookup, where
