@@ -109,7 +109,9 @@ export function judge(model: readonly Weighted<Observation>[], kernel: Observati
   let best: FieldDiff[] | undefined;
   for (const m of model) {
     const ind = m.value.indeterminate;
-    if (ind) {
+    // only a model stands in for the kernel with an indeterminate observation (a mutant oracle): two models
+    // are compared as they are
+    if (ind && kernel.outcome !== 'indeterminate') {
       for (const [branch, b] of ind.possible.entries()) {
         const d = compareBranch(b, kernel);
         if (d.length === 0) return { matched: m, diffs: [], indeterminate: { branch } };

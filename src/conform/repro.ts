@@ -60,8 +60,14 @@ export function reproScript(plan: CasePlan): string {
       `${x} net.ipv4.ip_forward=${Number(s.ip_forward)} net.bridge.bridge-nf-call-iptables=${Number(s.bridge_nf_call_iptables)} || true`,
     );
     for (const i of ['all', 'default', 'lo', ...h.ifaces.map((f) => f.name)]) {
+      // an interface's own settings over the host's (topology.ts IfaceSysctls)
+      const own = h.ifaces.find((f) => f.name === i)?.sysctls ?? {};
+      const fwd =
+        i === 'all' || i === 'default'
+          ? ''
+          : ` net.ipv4.conf.${i}.forwarding=${Number(own.forwarding ?? s.ip_forward)}`;
       L.push(
-        `${x} net.ipv4.conf.${i}.rp_filter=${i === 'all' ? 0 : s.rp_filter} net.ipv4.conf.${i}.accept_local=${Number(s.accept_local)} net.ipv4.conf.${i}.route_localnet=${Number(s.route_localnet)} net.ipv4.conf.${i}.send_redirects=${Number(s.send_redirects)} net.ipv4.conf.${i}.accept_redirects=${Number(s.accept_redirects)}`,
+        `${x}${fwd} net.ipv4.conf.${i}.rp_filter=${i === 'all' ? 0 : (own.rp_filter ?? s.rp_filter)} net.ipv4.conf.${i}.accept_local=${Number(own.accept_local ?? s.accept_local)} net.ipv4.conf.${i}.route_localnet=${Number(own.route_localnet ?? s.route_localnet)} net.ipv4.conf.${i}.send_redirects=${Number(s.send_redirects)} net.ipv4.conf.${i}.accept_redirects=${Number(s.accept_redirects)}`,
       );
     }
     // servers: every host answers on TCP/UDP 8080 and 9090 with its name and the addresses it saw

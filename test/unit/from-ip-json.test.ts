@@ -136,3 +136,33 @@ test('warnings skip wildcards that match, loopback, and addresses rules only tra
     ['address', '10.244.1.99'],
   ]);
 });
+
+test('trace and check say first what the rules name that the topology lacks; a fitting topology, nothing', async () => {
+  let out = '';
+  const io = { out: (s: string) => void (out += s), err: (s: string) => void (out += s) };
+  const docker = join(RULES, 'docker-usernet-portmap.rules');
+  expect(
+    await main(['trace', '--ruleset', `node=${docker}`, '--from', 'client', 'tcp', '192.168.50.10:8080'], io),
+  ).toBe(0);
+  expect(out.split('\n')[0]).toMatch(/^warning: node's rules name interface bridge1, which node does not have/);
+  expect(out).toMatch(/warning: node's rules name 192\.0\.2\.2 \(a DNAT destination\), which no host/);
+  out = '';
+  const args = ['trace', '--topology', join(TOPO, 'docker-host.ip.json'), '--ruleset', `node=${docker}`, '--json'];
+  expect(await main([...args, '--from', 'node-nb-eth0', 'tcp', '203.0.113.10:8080'], io)).toBe(0);
+  expect((JSON.parse(out) as { warnings?: string[] }).warnings).toBeUndefined();
+  // check: the same corpus case on the preset instead of its own host
+  const dir = mkdtempSync(join(tmpdir(), 'nfc-warn-'));
+  const c = join(dir, 'case.json');
+  writeFileSync(
+    c,
+    JSON.stringify({
+      name: 'docker on the preset',
+      topology: 'k8s-node',
+      hosts: { node: { ruleset: readFileSync(docker, 'utf8') } },
+      steps: [{ from: 'client', proto: 'tcp', dst: '192.168.50.10', dport: 9090 }],
+    }),
+  );
+  out = '';
+  expect(await main(['check', c, '--sides', 'model'], io)).toBe(0);
+  expect(out).toMatch(/warning: docker on the preset: node's rules name interface docker0/);
+});

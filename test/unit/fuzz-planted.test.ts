@@ -7,7 +7,7 @@ test('a planted bug (MASQUERADE ignores the outgoing interface) is found and shr
   const r = await fuzz({
     oracle: { kind: 'mutant', mutation: 'masquerade-first-address' },
     runs: 3000,
-    seed: 3,
+    seed: 5,
     shrinkSeconds: 30,
   });
   expect(r.divergence, `no divergence in ${r.cases} cases`).toBeDefined();

@@ -26,11 +26,11 @@ describe('the parser keeps what the model cannot evaluate', () => {
       '-A INPUT -m foo --bar 1 --baz -j LOG --log-prefix "x y"',
       '-A INPUT -p tcp -m tcp --dport 22 --tcp-option 5 -j DROP',
       '-A INPUT -m conntrack --ctstatus CONFIRMED -j ACCEPT',
-      '-A INPUT -p tcp -m tcp --dport 80 -j NFQUEUE --queue-num 3 --queue-bypass',
+      '-A INPUT -p tcp -m tcp --dport 80 -j QUEUE',
       '-A INPUT -j FOOBAR --x "a b"',
-      '-A INPUT -m set --match-set myset src -m limit --limit 5/s -j ACCEPT',
-      '-A INPUT -p tcp -j TCPMSS --clamp-mss-to-pmtu',
-      '-A INPUT -m physdev ! --physdev-is-bridged -j DROP',
+      '-A INPUT -m quota --quota 1000 -m dscp --dscp 1 -j ACCEPT',
+      '-A INPUT -p tcp -j TOS --set-tos 0x10',
+      '-A INPUT -m ttl ! --ttl-eq 64 -j DROP',
     );
     const problems: InputError[] = [];
     const rs = parseRuleset(text, { file: 'x.rules', problems });
@@ -40,12 +40,12 @@ describe('the parser keeps what the model cannot evaluate', () => {
       ['unsupported', 5, 'match module "foo"'],
       ['unsupported', 6, 'option --tcp-option of tcp'],
       ['unsupported', 7, 'option --ctstatus of conntrack'],
-      ['unsupported', 8, 'target NFQUEUE'],
+      ['unsupported', 8, 'target QUEUE'],
       ['unsupported', 9, 'target FOOBAR'],
-      ['unsupported', 10, 'match module "set"'],
-      ['unsupported', 10, 'match module "limit"'],
-      ['unsupported', 11, 'target TCPMSS'],
-      ['unsupported', 12, 'match module "physdev"'],
+      ['unsupported', 10, 'match module "quota"'],
+      ['unsupported', 10, 'match module "dscp"'],
+      ['unsupported', 11, 'target TOS'],
+      ['unsupported', 12, 'match module "ttl"'],
     ]);
     expect(opaqueRules(rs)).toHaveLength(9);
     // the options of an unmodelled option's module that the model knows are still read
@@ -134,11 +134,11 @@ describe('three-valued evaluation', () => {
   });
 
   test('an unmodelled target that takes the packet leaves its fate open; one that only rewrites unread fields goes on', () => {
-    const q = results('-A FORWARD -p tcp -j NFQUEUE --queue-num 1')[0]!.value.observation;
+    const q = results('-A FORWARD -p tcp -j QUEUE')[0]!.value.observation;
     expect(q.outcome).toBe('indeterminate');
     expect(q.indeterminate!.open).toBe(true);
     expect(q.indeterminate!.outcomes).toEqual(['delivered', 'dropped', 'icmp-error', 'refused']);
-    expect(q.indeterminate!.decidedBy[0]!.why).toBe('target NFQUEUE');
+    expect(q.indeterminate!.decidedBy[0]!.why).toBe('target QUEUE');
     // TCPMSS returns XT_CONTINUE and writes the MSS option only
     expect(outcomes('-A FORWARD -p tcp -j TCPMSS --clamp-mss-to-pmtu\n-A FORWARD -j DROP')).toEqual(['dropped']);
     expect(outcomes('-A FORWARD -p tcp -j DSCP --set-dscp 1')).toEqual(['delivered']);
@@ -207,7 +207,7 @@ describe('the kernel comparison', () => {
   });
 
   test('an open result agrees with any observation whose outcome is in its set', () => {
-    const model = results('-A FORWARD -p tcp -j NFQUEUE --queue-num 1').map((r) => ({
+    const model = results('-A FORWARD -p tcp -j QUEUE').map((r) => ({
       p: r.p,
       value: r.value.observation,
     }));

@@ -463,7 +463,10 @@ export function parseRuleSpec(input: readonly Token[], ctx: RuleContext): Rule[]
         break;
       }
       case 'f':
-        throw new InputError('unsupported', 'fragment matching (-f)', pos);
+        // -f: second and later fragments (ipt_ip.flags IPT_F_FRAG); it takes no argument
+        setOption(L, pos);
+        base.frag = { neg: invert, value: true };
+        break;
       case 't':
         throw new InputError('syntax', 'The -t option cannot be used here (the table comes from "*TABLE")', pos);
       case 'w':
@@ -529,6 +532,8 @@ export function parseRuleSpec(input: readonly Token[], ctx: RuleContext): Rule[]
   }
   if (base.target?.kind === 'ext') {
     const d = targetDesc(base.target.ext.name);
+    const why = d?.ruleCheck?.(base, ctx.backend ?? 'nft');
+    if (why) throw new InputError('invalid', why, posAt(ctx, targetTok?.col ?? 1));
     if (d?.tables && !d.tables.includes(ctx.table)) {
       throw new InputError(
         'invalid',

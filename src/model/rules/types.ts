@@ -67,6 +67,8 @@ export interface Rule {
   outIface?: Negatable<string>;
   /** IP protocol number; 0 ("all") is represented by absence */
   proto?: Negatable<number>;
+  /** -f: a second or later fragment */
+  frag?: Negatable<true>;
   matches: ExtInstance[];
   target?: Target;
   counters?: readonly [number, number];
