@@ -34,7 +34,8 @@ export interface OracleResult {
   responder: string | null;
   /** whether the server sees the client's own address (undefined: not said) */
   sourceKept?: boolean;
-  /** ClientIP affinity: only the first connection is spread; later ones stick (compare possibilities, not probabilities) */
+  /** ClientIP affinity: only the first connection is spread; later ones stick (compare possibilities, not
+   * probabilities) */
   affinity?: boolean;
 }
 

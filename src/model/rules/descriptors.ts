@@ -268,7 +268,10 @@ const BASE_EXTENSIONS: readonly ExtensionDesc[] = [
       const mode = opt(e, '--mode')?.value;
       const has = (n: string) => given.includes(n);
       if (has('--probability') && (has('--every') || has('--packet')))
-        return `statistic: option "--probability" cannot be used together with "--${has('--every') ? 'every' : 'packet'}"`;
+        return (
+          `statistic: option "--probability" cannot be used together with` +
+          ` "--${has('--every') ? 'every' : 'packet'}"`
+        );
       if (has('--every') && !has('--packet')) return 'statistic: option "--every" also requires "--packet".';
       if (has('--packet') && !has('--every')) return 'statistic: option "--packet" also requires "--every".';
       if (mode === undefined) return 'statistic: option "--mode" must be specified';

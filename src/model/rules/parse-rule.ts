@@ -228,7 +228,8 @@ export function parseRuleSpec(input: readonly Token[], ctx: RuleContext): Rule[]
       throw new InputError(
         'syntax',
         old
-          ? `Bad argument \`${t.text}': the old negation form \`${toks[i - 2]!.text} ! ${t.text}' is gone (iptables 1.4.3); write \`! ${toks[i - 2]!.text} ${t.text}'`
+          ? `Bad argument \`${t.text}': the old negation form \`${toks[i - 2]!.text} ! ${t.text}' is` +
+              ` gone (iptables 1.4.3); write \`! ${toks[i - 2]!.text} ${t.text}'`
           : `Bad argument \`${t.text}'`,
         pos,
       );
@@ -598,7 +599,8 @@ function unknownOption(t: Token, pending: PendingExt[], target: PendingExt | und
   if (known)
     return new InputError(
       'syntax',
-      `unknown option "${word}": it belongs to ${known.type} "${known.name}", which is not loaded here (add -m ${known.name}${known.implicitFor ? ` or -p ${known.name}` : ''})`,
+      `unknown option "${word}": it belongs to ${known.type} "${known.name}", which is not` +
+        ` loaded here (add -m ${known.name}${known.implicitFor ? ` or -p ${known.name}` : ''})`,
       pos,
     );
   const loaded = [...pending.map((p) => p.desc.name), ...(target ? [target.desc.name] : [])];
