@@ -3,6 +3,8 @@ import pc from 'picocolors';
 import { fuzz, type FuzzProgress } from '../conform/fuzz.ts';
 import { LabPool } from '../conform/run-case.ts';
 import { writeArtifacts } from '../conform/artifacts.ts';
+import { renderCoverage } from '../conform/coverage.ts';
+import { writeFile } from 'node:fs/promises';
 import { labSkipReason } from '../lab/prereq.ts';
 import { readFlags, cmdline, runtimeOf, iptablesOf, parseDuration, intOf } from './args.ts';
 
@@ -15,7 +17,10 @@ function bar(p: FuzzProgress, total: number | undefined): string {
   const width = 24;
   const fill = frac === undefined ? '' : `[${'#'.repeat(Math.round(frac * width)).padEnd(width, '.')}] `;
   const div = p.divergences ? pc.red(`divergences ${p.divergences}`) : pc.green('divergences 0');
-  return `${fill}cases ${p.cases}  probes ${p.probes} (${rate}/s)  ${div}  known ${p.known}  ${(p.elapsedMs / 1000).toFixed(0)} s${p.shrinking ? pc.yellow('  shrinking…') : ''}`;
+  return (
+    `${fill}cases ${p.cases}  probes ${p.probes} (${rate}/s)  ${div}  known ${p.known} ` +
+    ` ${(p.elapsedMs / 1000).toFixed(0)} s${p.shrinking ? pc.yellow('  shrinking…') : ''}`
+  );
 }
 
 export async function fuzzCommand(argv: string[], write: (s: string) => void): Promise<number> {
@@ -32,6 +37,8 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
     labs: { type: 'string', default: '1' },
     runtime: { type: 'string' },
     backend: { type: 'string' },
+    json: { type: 'string' },
+    coverage: { type: 'boolean', default: false },
   });
   const runtime = runtimeOf(values.runtime, values.backend, 'the kernel lab');
   const iptables = iptablesOf(values.iptables);
@@ -68,8 +75,27 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
       },
     });
     if (tty) process.stderr.write('\n');
+    // what the campaign exercised, and what the model implements that it never did (--coverage: every count)
+    write(renderCoverage(result.coverage, { items: values.coverage }));
+    if (values.json) {
+      const d = result.divergence;
+      const report = {
+        seed: result.seed,
+        cases: result.cases,
+        probes: result.probes,
+        elapsedMs: Math.round(result.elapsedMs),
+        divergences: d ? 1 : 0,
+        divergence: d ? { path: d.path, diffs: d.diffs, case: d.case } : null,
+        known: result.known.map((k) => ({ id: k.entry.id, step: k.diff.step, field: k.diff.diff.field })),
+        coverage: result.coverage,
+      };
+      await writeFile(values.json, JSON.stringify(report, null, 2) + '\n');
+      write(`wrote ${values.json}`);
+    }
     write(
-      `seed ${result.seed}: ${result.cases} cases, ${result.probes} probes in ${(result.elapsedMs / 1000).toFixed(1)} s (${(result.cases / (result.elapsedMs / 60000)).toFixed(0)} cases/min)`,
+      `seed ${result.seed}: ${result.cases} cases, ${result.probes} probes in` +
+        ` ${(result.elapsedMs / 1000).toFixed(1)} s` +
+        ` (${(result.cases / (result.elapsedMs / 60000)).toFixed(0)} cases/min)`,
     );
     for (const k of result.known)
       write(pc.yellow(`known divergence ${k.entry.id}: ${k.diff.step}: ${k.diff.diff.field} (${k.entry.reason})`));

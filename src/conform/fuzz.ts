@@ -12,6 +12,7 @@ import { planCase, probeCount } from './plan.ts';
 import { InternalError } from './errors.ts';
 import { judgeAgainstMutant, type StepDiff, type MutantRole } from './mutant.ts';
 import { loadRegistry, knownFor, type KnownDivergence } from './divergences.ts';
+import { CoverageCounter, type CoverageReport } from './coverage.ts';
 
 /** The kernel, or a copy of the model with a planted bug ('none': the reference model itself). */
 export type FuzzOracle =
@@ -24,6 +25,8 @@ export interface CaseJudgement {
   diffs: StepDiff[];
   known: { diff: StepDiff; entry: KnownDivergence }[];
   probes: number;
+  /** the judging side's outcome of every probe (coverage.ts) */
+  outcomes: string[];
 }
 
 export interface FuzzProgress {
@@ -63,6 +66,8 @@ export interface FuzzResult {
   probes: number;
   elapsedMs: number;
   known: CaseJudgement['known'];
+  /** what the campaign's cases exercised (shrinking excluded) */
+  coverage: CoverageReport;
   divergence?: { draw: unknown; case: CaseFile; diffs: StepDiff[]; path: string; seed: number; shrinks: number };
 }
 
@@ -73,14 +78,14 @@ export async function judgeCase(
   registry: readonly KnownDivergence[],
   plant: Pick<FuzzOptions, 'runProbe'> = {},
 ): Promise<CaseJudgement> {
-  let raw: { diffs: StepDiff[]; probes: number };
+  let raw: { diffs: StepDiff[]; probes: number; outcomes: string[] };
   if (oracle.kind === 'mutant') raw = await judgeAgainstMutant(c, oracle.mutation, oracle.plays ?? 'kernel');
   else
     raw = await judgeOnKernel(c, oracle.pool, {
       ...plant,
       ...(oracle.semantics ? { semantics: oracle.semantics } : {}),
     });
-  const out: CaseJudgement = { diffs: [], known: [], probes: raw.probes };
+  const out: CaseJudgement = { diffs: [], known: [], probes: raw.probes, outcomes: raw.outcomes };
   for (const d of raw.diffs) {
     const entry = knownFor(d.diff, registry);
     if (entry) out.known.push({ diff: d, entry });
@@ -93,7 +98,7 @@ async function judgeOnKernel(
   c: CaseFile,
   pool: LabPool,
   plant: Pick<FuzzOptions, 'runProbe'> & { semantics?: Semantics },
-): Promise<{ diffs: StepDiff[]; probes: number }> {
+): Promise<{ diffs: StepDiff[]; probes: number; outcomes: string[] }> {
   const plan = await planCase(c, { firstPort: pool.reservePorts(probeCount(c)) });
   // a ruleset the model refuses must be refused by the kernel as well
   const refused = [...plan.rulesets, ...plan.otherRulesets, ...plan.nftRulesets].find((r) => r.refusal);
@@ -113,6 +118,7 @@ async function judgeOnKernel(
           ]
         : [],
       probes: 0,
+      outcomes: [],
     };
   }
   const rep = await runPlanned(plan, { sides: 'both', ...plant }, pool);
@@ -125,7 +131,11 @@ async function judgeOnKernel(
   // with Services, the Service-level oracle is a third party to agree with
   for (const s of rep.steps)
     for (const m of s.oracleMisses) diffs.push({ step: s.label, diff: { field: 'oracle', model: m, kernel: null } });
-  return { diffs, probes: rep.steps.reduce((n, s) => n + s.kernel.length, 0) };
+  return {
+    diffs,
+    probes: rep.steps.reduce((n, s) => n + s.kernel.length, 0),
+    outcomes: rep.steps.flatMap((s) => s.kernel.map((k) => k.outcome)),
+  };
 }
 
 export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
@@ -168,6 +178,7 @@ async function fuzzSideBySide(opts: FuzzOptions, labs: number): Promise<FuzzResu
   const runs = opts.runs ?? (opts.timeSeconds !== undefined ? 1_000_000 : 100);
   const stats: FuzzProgress = { cases: 0, probes: 0, divergences: 0, known: 0, elapsedMs: 0, shrinking: false };
   const known: CaseJudgement['known'][] = [];
+  const coverage = new CoverageCounter();
   let draws: unknown[] = [];
   const drawAt = (i: number): unknown => {
     // drawn in growing batches: fc.sample starts from the seed each time
@@ -197,6 +208,7 @@ async function fuzzSideBySide(opts: FuzzOptions, labs: number): Promise<FuzzResu
       stats.probes += j.probes;
       stats.known += j.known.length;
       known[i] = j.known;
+      coverage.record(c, j.outcomes);
       stats.elapsedMs = performance.now() - t0;
       if (j.diffs.length) {
         if (!failed || i < failed.index) failed = { index: i, diffs: j.diffs };
@@ -216,6 +228,7 @@ async function fuzzSideBySide(opts: FuzzOptions, labs: number): Promise<FuzzResu
     probes: stats.probes,
     elapsedMs: performance.now() - t0,
     known: known.flatMap((k) => k ?? []),
+    coverage: coverage.report(),
   };
   if (failed?.crash) throw failed.crash.with({ seed, path: String(failed.index) });
   if (failed) {
@@ -244,6 +257,7 @@ async function fuzzInTurn(opts: FuzzOptions): Promise<FuzzResult> {
   const t0 = performance.now();
   const stats: FuzzProgress = { cases: 0, probes: 0, divergences: 0, known: 0, elapsedMs: 0, shrinking: false };
   const known: CaseJudgement['known'] = [];
+  const coverage = new CoverageCounter();
   let shrinkDeadline = Infinity;
   let last: { draw: unknown; diffs: StepDiff[] } | undefined;
   let shrinks = -1;
@@ -269,7 +283,10 @@ async function fuzzInTurn(opts: FuzzOptions): Promise<FuzzResult> {
     stats.cases++;
     stats.probes += j.probes;
     stats.known += j.known.length;
-    if (!stats.shrinking) known.push(...j.known);
+    if (!stats.shrinking) {
+      known.push(...j.known);
+      coverage.record(c, j.outcomes);
+    }
     stats.elapsedMs = performance.now() - t0;
     if (j.diffs.length) {
       if (!last) {
@@ -302,6 +319,7 @@ async function fuzzInTurn(opts: FuzzOptions): Promise<FuzzResult> {
     probes: stats.probes,
     elapsedMs: performance.now() - t0,
     known,
+    coverage: coverage.report(),
   };
   if (details.failed && last) {
     const draw = details.counterexample?.[0] ?? last.draw;

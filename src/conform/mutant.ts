@@ -104,12 +104,19 @@ class MutantSide implements KernelSide {
  *  standing in for the kernel (`npm run mutants -- --model` without a kernel: the same roles as its kernel run). */
 export type MutantRole = 'kernel' | 'model';
 
+/** the differences, how many probes ran, and the outcome the kernel's stand-in observed for each */
+export interface MutantJudgement {
+  diffs: StepDiff[];
+  probes: number;
+  outcomes: string[];
+}
+
 /** Runs the case on the reference model and on a mutant; by default the mutant plays the kernel. */
 export async function judgeAgainstMutant(
   c: CaseFile,
   mutation: Mutation | 'none',
   plays: MutantRole = 'kernel',
-): Promise<{ diffs: StepDiff[]; probes: number }> {
+): Promise<MutantJudgement> {
   return judgePlanAgainstMutant(await planCase(c), mutation, plays);
 }
 
@@ -117,20 +124,25 @@ export async function judgePlanAgainstMutant(
   plan: CasePlan,
   mutation: Mutation | 'none',
   plays: MutantRole = 'kernel',
-): Promise<{ diffs: StepDiff[]; probes: number }> {
+): Promise<MutantJudgement> {
   // a case whose rules the model refuses has nothing to compare between two models
   if ([...plan.rulesets, ...plan.otherRulesets, ...plan.nftRulesets].some((r) => r.refusal))
-    return { diffs: [], probes: 0 };
+    return { diffs: [], probes: 0, outcomes: [] };
   const asModel = plays === 'model' && mutation !== 'none';
   const kernel = new MutantSide(plan, asModel ? 'none' : mutation);
   await loadRulesets(plan, kernel);
   const diffs: StepDiff[] = [];
+  const outcomes: string[] = [];
   let probes = 0;
   const semantics = asModel ? modelMutant(mutation).semantics : undefined;
   for await (const r of pairedRun(plan, { kernel, ...(semantics ? { semantics } : {}) })) {
     probes += r.kernel?.length ?? 0;
+    for (const k of r.kernel ?? []) outcomes.push(k.outcome);
+    // where the stand-in itself cannot say what the kernel does (an unsupported rule decided), there is
+    // nothing to compare: a kernel always gives a definite outcome
+    if (r.kernel?.some((k) => k.outcome === 'indeterminate')) continue;
     for (const f of judgeDifference(r.step, r))
       if (f.judge === 'difference') diffs.push({ step: r.step.label, diff: f.diff });
   }
-  return { diffs, probes };
+  return { diffs, probes, outcomes };
 }
