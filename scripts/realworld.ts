@@ -1,9 +1,9 @@
 // The real-world corpus (suites/realworld/): per file lint, modelled rules, traceable, probes agreeing.
-// usage: npm run realworld [-- --sides model|both] [--only ID,...] [--json FILE] [--verbose]
+// usage: npm run realworld [-- --sides model|both] [--only ID,...] [--json FILE] [--markdown] [--verbose]
 // Exit 1 when a probe's expectation is missed or model and kernel disagree; 0 otherwise.
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
-import { readCorpus, measureCorpus, renderTable, totals, blockers } from '../src/conform/realworld.ts';
+import { readCorpus, measureCorpus, renderTable, renderMarkdown, totals, blockers } from '../src/conform/realworld.ts';
 import { labSkipReason } from '../src/lab/prereq.ts';
 
 const { values } = parseArgs({
@@ -12,6 +12,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     json: { type: 'string' },
     verbose: { type: 'boolean', default: false },
+    markdown: { type: 'boolean', default: false },
   },
 });
 if (values.sides !== 'model' && values.sides !== 'both') {
@@ -30,7 +31,7 @@ const rows = await measureCorpus(entries, {
       `[${i + 1}/${n}] ${r.id}: ${r.traceable ? 'traceable' : `not traceable (${r.blocker ?? '?'})`}, ${r.problems.length} problems\n`,
     ),
 });
-console.log(renderTable(rows));
+console.log(values.markdown ? renderMarkdown(rows) : renderTable(rows));
 const b = blockers(rows);
 if (b.size) {
   console.log('\nwhat blocks the files that do not trace:');

@@ -117,7 +117,10 @@ export interface RealworldRow {
   probes: number;
   /** probes run on the kernel whose observations the model matched (undefined: the kernel did not run) */
   agreeing?: number;
-  /** probes whose expectation (kernel or model) was missed, or where model and kernel differ */
+  /** probes whose outcome hinges on a rule the model cannot evaluate (outcome `indeterminate`) */
+  indeterminate: number;
+  /** expectations the kernel missed, expectations the model missed with an exact outcome, and every field
+   *  where model and kernel differ (an indeterminate outcome whose possibilities include the kernel's agrees) */
   problems: string[];
   /** interfaces and addresses the ruleset names that the topology lacks */
   warnings: string[];
@@ -128,11 +131,13 @@ export interface MeasureOptions {
   only?: readonly string[];
   onRow?: (row: RealworldRow, i: number, n: number) => void;
   kernelSkip?: string;
+  /** a lab pool to reuse (else one of its own, closed at the end) */
+  pool?: LabPool;
 }
 
 /** Lints, traces and (with the kernel) checks every file of the corpus. */
 export async function measureCorpus(entries: readonly RealworldEntry[], opts: MeasureOptions): Promise<RealworldRow[]> {
-  const pool = new LabPool();
+  const pool = opts.pool ?? new LabPool();
   const rows: RealworldRow[] = [];
   const chosen = entries.filter((e) => !opts.only?.length || opts.only.includes(e.id));
   try {
@@ -142,7 +147,7 @@ export async function measureCorpus(entries: readonly RealworldEntry[], opts: Me
       opts.onRow?.(row, i, chosen.length);
     }
   } finally {
-    await pool.close();
+    if (!opts.pool) await pool.close();
   }
   return rows;
 }
@@ -161,6 +166,7 @@ async function measureEntry(e: RealworldEntry, opts: MeasureOptions, pool: LabPo
     lintErrors: lint.errors,
     traceable: false,
     probes: 0,
+    indeterminate: 0,
     problems: [],
     warnings: [],
   };
@@ -186,16 +192,18 @@ async function measureEntry(e: RealworldEntry, opts: MeasureOptions, pool: LabPo
   }
   if (!rep) return row;
   const modelRan = rep.model !== 'skip' && rep.steps.length > 0 && rep.steps.every((s) => s.model.length > 0);
-  const exact = rep.steps.every((s) =>
-    s.model.every((branches) => branches.every((b) => (b.value.outcome as string) !== 'indeterminate')),
-  );
+  const open = (s: (typeof rep.steps)[number]) =>
+    s.model.some((branches) => branches.some((b) => b.value.outcome === 'indeterminate'));
+  row.indeterminate = rep.steps.filter((s) => s.probe && open(s)).length;
+  const exact = row.indeterminate === 0;
   row.traceable = modelRan && exact && !rep.error;
   if (!row.traceable)
     row.blocker = rep.error ?? (exact ? 'the model did not run every probe' : 'a probe hinges on an unsupported rule');
   if (rep.kernel !== 'skip' && !rep.error)
     row.agreeing = rep.steps.filter((s) => s.probe && s.kernel.length > 0 && s.diffs.length === 0).length;
   for (const s of rep.steps) {
-    for (const m of s.modelMisses) row.problems.push(`${s.label}: model ${m}`);
+    // an indeterminate outcome misses an exact expectation by design: counted in `indeterminate`, not here
+    if (!open(s)) for (const m of s.modelMisses) row.problems.push(`${s.label}: model ${m}`);
     for (const m of s.kernelMisses) row.problems.push(`${s.label}: kernel ${m}`);
     for (const d of s.diffs)
       row.problems.push(`${s.label}: ${d.field} model=${JSON.stringify(d.model)} kernel=${JSON.stringify(d.kernel)}`);
@@ -214,7 +222,7 @@ export function renderTable(rows: readonly RealworldRow[]): string {
     r.origin,
     String(r.rules),
     pct(r.modelled, r.rules),
-    r.lintRefused ? 'lint refuses' : r.traceable ? 'yes' : 'no',
+    r.lintRefused ? 'lint refuses' : r.traceable ? 'yes' : r.indeterminate ? `no: ${r.indeterminate} open` : 'no',
     r.agreeing === undefined ? `-/${r.probes}` : `${r.agreeing}/${r.probes}`,
   ]);
   const widths = head.map((h, k) => Math.max(h.length, ...body.map((b) => b[k]!.length)));
@@ -231,7 +239,31 @@ export function renderTable(rows: readonly RealworldRow[]): string {
     `${rows.length} files from ${t.origins} origins; lint refuses ${t.refused}; ${t.traceable} trace end to end (${pct(t.traceable, rows.length)}, target 90%); ` +
       `${t.modelledOfTraceable}/${t.rulesOfTraceable} rule lines of those modelled (${pct(t.modelledOfTraceable, t.rulesOfTraceable)}, target 95%); ` +
       `${t.modelled}/${t.rules} of all files (${pct(t.modelled, t.rules)}); ` +
+      `${t.indeterminate} probes indeterminate on the model; ` +
       (t.kernelProbes ? `${t.agreeing}/${t.kernelProbes} probes agree with the kernel` : 'the kernel did not run'),
+  ].join('\n');
+}
+
+/** The same table in Markdown, for the README (`npm run realworld -- --markdown`). */
+export function renderMarkdown(rows: readonly RealworldRow[]): string {
+  const t = totals(rows);
+  const cell = (r: RealworldRow) =>
+    r.lintRefused
+      ? 'lint refuses'
+      : r.traceable
+        ? 'yes'
+        : r.indeterminate
+          ? `no (${r.indeterminate} open)`
+          : `no (${r.blocker ?? '?'})`;
+  const agree = (r: RealworldRow) => (r.agreeing === undefined ? `-/${r.probes}` : `${r.agreeing}/${r.probes}`);
+  return [
+    '| file | origin | rules | modelled | traceable | probes agreeing |',
+    '|---|---|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.file.replace(/^rules\//, '')} | ${r.origin} | ${r.rules} | ${pct(r.modelled, r.rules)} | ${cell(r)} | ${agree(r)} |`,
+    ),
+    `| **all: ${rows.length} files, ${t.origins} origins** | | ${t.rules} | ${pct(t.modelled, t.rules)} | ${t.traceable} (${pct(t.traceable, rows.length)}) | ${t.kernelProbes ? `${t.agreeing}/${t.kernelProbes}` : '-'} |`,
   ].join('\n');
 }
 
@@ -245,6 +277,8 @@ export interface Totals {
   modelledOfTraceable: number;
   kernelProbes: number;
   agreeing: number;
+  /** probes whose model outcome is indeterminate */
+  indeterminate: number;
 }
 
 export function totals(rows: readonly RealworldRow[]): Totals {
@@ -261,6 +295,7 @@ export function totals(rows: readonly RealworldRow[]): Totals {
     modelledOfTraceable: sum(tr, (r) => r.modelled),
     kernelProbes: sum(ran, (r) => r.probes),
     agreeing: sum(ran, (r) => r.agreeing ?? 0),
+    indeterminate: sum(rows, (r) => r.indeterminate),
   };
 }
 
