@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # chromium: the HTML pages' browser test (test/browser) opens them headless
-PKGS=(iptables iproute2 conntrack nftables socat iputils-ping nfacct python3 chromium)
+PKGS=(iptables iproute2 conntrack nftables socat iputils-ping nfacct ipset python3 chromium)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -32,6 +32,7 @@ import {
   type Observation,
   type IptablesFlavor,
   type Sysctls,
+  type IfaceSysctls,
   type LoadKind,
   LOAD_KINDS,
 } from '../model/index.ts';
@@ -39,7 +40,14 @@ import { quote } from '../model/index.ts';
 import { JsonChecker, loadJson, type JsonPath } from '../model/index.ts';
 import { limits, limitHint } from '../model/index.ts';
 import { parseIp, parseCidr } from '../model/index.ts';
-import { checkTopology, checkSysctls, checkIpCapture, isIpCapture, topologyFromIpJson } from '../model/index.ts';
+import {
+  checkTopology,
+  checkSysctls,
+  checkIfaceSysctls,
+  checkIpCapture,
+  isIpCapture,
+  topologyFromIpJson,
+} from '../model/index.ts';
 import { ifNameProblem } from '../model/index.ts';
 import { readInputFile, readReference } from './input-files.ts';
 import type { ConntrackArgs } from '../lab/kernel-lab.ts';
@@ -62,6 +70,10 @@ export interface HostSettings {
   sysctls?: Partial<Sysctls>;
   /** bridge ports with hairpin mode on */
   hairpin?: string[];
+  /** per-interface sysctls (net.ipv4.conf.IFACE.*), by interface name */
+  ifaceSysctls?: Record<string, Partial<IfaceSysctls>>;
+  /** ipset state (`ipset save` lines), loaded before the rules (spec/modules.md) */
+  ipsets?: string[];
 }
 
 export type Expectation = Partial<Pick<Observation, 'outcome' | 'responder' | 'icmp' | 'replyFrom'>> & {
@@ -338,6 +350,8 @@ function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoa
         'loadOrder',
         'sysctls',
         'hairpin',
+        'ifaceSysctls',
+        'ipsets',
       ]);
       const s: HostSettings = {};
       if (o.ruleset !== undefined && o.rulesetFile !== undefined)
@@ -373,6 +387,21 @@ function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoa
         s.hairpin = j
           .arr(o.hairpin, [...at, 'hairpin'], 256)
           .map((x, i) => j.str(x, [...at, 'hairpin', i], { grammar: ifNameProblem }));
+      if (o.ifaceSysctls !== undefined) {
+        const per = j.obj(o.ifaceSysctls, [...at, 'ifaceSysctls']);
+        // fromEntries: an own property even for a name such as "__proto__"
+        s.ifaceSysctls = Object.fromEntries(
+          Object.entries(per).map(([name, conf]) => {
+            j.str(name, [...at, 'ifaceSysctls', name], { grammar: ifNameProblem });
+            return [name, checkIfaceSysctls(j, conf, [...at, 'ifaceSysctls', name])];
+          }),
+        );
+      }
+      // read (and each line checked) with the topology, in caseTopology -> compileTopology
+      if (o.ipsets !== undefined)
+        s.ipsets = text(o.ipsets, [...at, 'ipsets'])
+          .split('\n')
+          .filter((l) => l.trim() !== '');
       hosts[h] = s;
     }
   }
@@ -571,7 +600,7 @@ function checkErrorExpect(j: JsonChecker, v: unknown, path: JsonPath): Partial<E
   return out;
 }
 
-/** The case's topology with its per-host settings (sysctls, hairpin, backend) applied. */
+/** The case's topology with its per-host settings (sysctls, hairpin, interface sysctls, backend, ipsets) applied. */
 export function caseTopology(c: CaseFile): TopologySpec {
   const base: TopologySpec = typeof c.topology === 'string' ? PRESETS.get(c.topology)!() : structuredClone(c.topology);
   const j: JsonChecker = new JsonChecker(c.file ?? '<case>');
@@ -580,11 +609,17 @@ export function caseTopology(c: CaseFile): TopologySpec {
     if (!host) j.fail(['hosts', h], `no such host in topology ${quote(base.name)}`);
     if (s.sysctls) host.sysctls = { ...host.sysctls, ...s.sysctls };
     if (s.backend) host.backend = s.backend;
+    if (s.ipsets) host.ipsets = [...(host.ipsets ?? []), ...s.ipsets];
     (s.hairpin ?? []).forEach((port, i) => {
       const iface = host.ifaces.find((x) => x.name === port);
       if (!iface?.master) j.fail(['hosts', h, 'hairpin', i], `${quote(port)} is not a bridge port of ${quote(h)}`);
       iface.hairpin = true;
     });
+    for (const [name, conf] of Object.entries(s.ifaceSysctls ?? {})) {
+      const iface = host.ifaces.find((x) => x.name === name);
+      if (!iface) j.fail(['hosts', h, 'ifaceSysctls', name], `no interface ${quote(name)} on ${quote(h)}`);
+      iface.sysctls = { ...iface.sysctls, ...conf };
+    }
   }
   return base;
 }

@@ -28,10 +28,14 @@ export type OracleVerdict = { ok: true; rules: string[] } | { ok: false; message
 export const TARGET_CHAIN = 'TGT';
 /** nfacct counters every namespace has, so that `-m nfacct` rules can load. */
 export const NFACCT_NAMES = ['acct0', 'acct1', 'kube_pkts'] as const;
+/** ipsets every namespace has, so that `-m set` rules can load (a set must exist: libxt_set get_set_byname). */
+export const IPSET_NAMES = ['allowed', 'blocked'] as const;
+const IPSETS = 'ipset create allowed hash:ip >/dev/null 2>&1; ipset create blocked hash:net,port >/dev/null 2>&1';
 
 const SCRIPT = [
   'b=$1; t=$2; shift 2',
   'for n in "$@"; do nfacct add "$n" >/dev/null 2>&1; done',
+  IPSETS,
   'iptables-$b-restore || exit $?',
   'exec iptables-$b-save -t "$t"',
 ].join('\n');
@@ -101,6 +105,7 @@ async function runBatch(backend: IptablesFlavor, table: TableName, text: string)
 const SINGLES = [
   'b=$1; d=$2; shift 2',
   'for n in "$@"; do nfacct add "$n" >/dev/null 2>&1; done',
+  IPSETS,
   'cd "$d" || exit 99',
   'for f in *.in; do iptables-$b-restore < "$f" 2> "${f%.in}.err"; echo $? > "${f%.in}.rc"; done',
 ].join('\n');

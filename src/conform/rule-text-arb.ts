@@ -21,7 +21,7 @@ import {
   type OptValue,
   type TableName,
 } from '../model/index.ts';
-import { NFACCT_NAMES, TARGET_CHAIN, type RuleItem } from './iptables-oracle.ts';
+import { IPSET_NAMES, NFACCT_NAMES, TARGET_CHAIN, type RuleItem } from './iptables-oracle.ts';
 
 const pick = <T>(xs: readonly T[]) => fc.constantFrom(...xs);
 const octet = fc.integer({ min: 0, max: 255 });
@@ -87,6 +87,14 @@ const icmpText = fc.oneof(
     .tuple(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 20 }))
     .map(([t, a, b]) => `${t}/${a}-${b}`),
 );
+const idText = (names: readonly string[]) =>
+  fc.oneof(
+    { weight: 4, arbitrary: fc.nat({ max: 70000 }).map(String) },
+    { weight: 2, arbitrary: fc.tuple(fc.nat({ max: 2000 }), fc.nat({ max: 2000 })).map(([a, b]) => `${a}-${b}`) },
+    { weight: 2, arbitrary: pick(names) },
+    { weight: 1, arbitrary: pick(['4294967294', '4294967295', '1:2', '0x10', '-1']) },
+  );
+const macText = (b: readonly number[]) => b.map((x) => x.toString(16).padStart(2, '0')).join(':');
 const stringText = fc.oneof(
   fc.stringMatching(/^[A-Za-z0-9_.:-]{1,20}$/),
   fc.stringMatching(/^[A-Za-z0-9 ]{1,12}$/).map((s) => `"${s}"`),
@@ -166,6 +174,44 @@ const KIND_TEXT: Record<KindName, () => fc.Arbitrary<string[]>> = {
       .oneof(fc.integer({ min: 0, max: 8 }).map(String), pick(['info', 'debug', 'warn', 'emerg', 'panic', 'x']))
       .map((s) => [s]),
   ctDir: () => pick(['ORIGINAL', 'REPLY', 'original', 'reply', 'both']).map((s) => [s]),
+  uidRange: () => idText(['root', 'nobody', 'daemon', 'nosuchuser']).map((s) => [s]),
+  gidRange: () => idText(['root', 'nogroup', 'users', 'nosuchgroup']).map((s) => [s]),
+  mac: () =>
+    fc
+      .oneof(
+        { weight: 6, arbitrary: fc.array(fc.nat({ max: 255 }), { minLength: 6, maxLength: 6 }).map(macText) },
+        { weight: 1, arbitrary: pick(['0:1:2:3:4:5', 'AA:BB:CC:DD:EE:FF', '00:11:22:33:44', '000:1:2:3:4:5', 'zz']) },
+      )
+      .map((s) => [s]),
+  ipRange: () =>
+    fc
+      .oneof(
+        { weight: 3, arbitrary: fc.tuple(ip, ip).map(([a, b]) => `${a}-${b}`) },
+        { weight: 2, arbitrary: ip },
+        { weight: 1, arbitrary: pick(['10.0.0.0/8', '1.2.3', '1.2.3.4-', 'x']) },
+      )
+      .map((s) => [s]),
+  pktType: () =>
+    pick(['unicast', 'broadcast', 'multicast', 'host', 'otherhost', 'BROADCAST', 'loopback']).map((s) => [s]),
+  ifaceName: () => IFACE_TEXT.map((s) => [s]),
+  setMatch: () =>
+    fc
+      .tuple(
+        // only sets that exist in the oracle's namespace: lint cannot know the kernel's sets
+        pick(IPSET_NAMES),
+        pick(['src', 'dst', 'src,dst', 'dst,src', 'src,src,dst', 'SRC', 'src,,dst']),
+      )
+      .map(([n, f]) => [n, f]),
+  queueBalance: () =>
+    fc
+      .oneof(
+        { weight: 4, arbitrary: fc.tuple(fc.nat({ max: 20 }), fc.nat({ max: 20 })).map(([a, b]) => `${a}:${b}`) },
+        { weight: 1, arbitrary: pick(['1', '2:70000', 'x:1']) },
+      )
+      .map((s) => [s]),
+  ctZone: () => fc.oneof(fc.integer({ min: 0, max: 65536 }).map(String), pick(['mark', '0x10', 'x'])).map((s) => [s]),
+  helperName: () => pick(['ftp', 'tftp', 'sip', 'irc', 'nosuch']).map((s) => [s]),
+  ipAddr: () => fc.oneof({ weight: 4, arbitrary: ip }, { weight: 1, arbitrary: pick(['1.2.3', 'x']) }).map((s) => [s]),
 };
 
 /** Spellings of a long option iptables accepts: its name, an alias, a prefix (maybe ambiguous), `=value`. */
@@ -177,7 +223,9 @@ function optionName(od: OptionDesc): fc.Arbitrary<string> {
       weight: 2,
       arbitrary: fc
         .tuple(pick(names), fc.integer({ min: 5, max: 14 }))
-        .map(([n, k]) => n.slice(0, Math.min(n.length, k))),
+        // "--help" is iptables' own option (it prints the help and loads nothing), not --helper's abbreviation
+        .map(([n, k]) => n.slice(0, Math.min(n.length, k)))
+        .map((n) => (n === '--help' ? '--helpe' : n)),
     },
   );
 }
@@ -237,6 +285,7 @@ const ruleLevel: fc.Arbitrary<string[]>[] = [
   fc.tuple(neg(), pick(['-d', '--destination', '--dst', '--dest']), addrListText).map(([n, o, a]) => [...n, o, a]),
   fc.tuple(neg(), pick(['-i', '-i', '--in-interface', '--in-i']), IFACE_TEXT).map(([n, o, a]) => [...n, o, a]),
   fc.tuple(neg(), pick(['-o', '-o', '--out-interface', '--out']), IFACE_TEXT).map(([n, o, a]) => [...n, o, a]),
+  fc.tuple(neg(3), pick(['-f', '--fragments', '--frag'])).map(([n, o]) => [...n, o]),
 ];
 
 export interface ItemGenOptions {

@@ -5,6 +5,25 @@ import type { Ruleset } from './rules/types.ts';
 import { compileRuleset } from './eval/chains.ts';
 import { type HostState, newHostState, cloneHostState } from './eval/packet.ts';
 import { KERNEL, type Semantics } from './semantics.ts';
+import type { Host } from './net/topology.ts';
+import { InputError } from './errors.ts';
+
+/** libxt_set/xt_set.c: a rule naming a set the host lacks does not load ("Set X doesn't exist."). */
+function checkSetsExist(host: Host, rs: Ruleset): void {
+  for (const t of rs.tables.values())
+    for (const c of t.chains.values())
+      for (const r of c.rules)
+        for (const m of r.matches) {
+          if (m.name !== 'set') continue;
+          const ref = m.opts.find((o) => o.name === '--match-set')?.value as { name: string } | undefined;
+          if (ref && !host.ipsets.has(ref.name))
+            throw new InputError(
+              'invalid',
+              `Set ${ref.name} doesn't exist on host ${host.name} (give it in the host's "ipsets")`,
+              r.pos ?? { file: host.name, line: 1, col: 1 },
+            );
+        }
+}
 import type { NftRuleset } from './nft/types.ts';
 import { nftNeedsConntrack } from './nft/in-path.ts';
 import { hostHooks, type HostHooks, type HostLoad } from './hook-table.ts';
@@ -61,6 +80,7 @@ export function makeLab(
   const order = rules.order ?? new Map<string, readonly LoadKind[]>();
   for (const h of [...rulesets.keys(), ...second.keys(), ...nft.keys()])
     if (!net.hosts.has(h)) throw new Error(`ruleset given for unknown host "${h}"`);
+  for (const [h, rs] of [...rulesets, ...second]) checkSetsExist(net.hosts.get(h)!, rs);
   const hooks = new Map<string, HostHooks>();
   const ctEnabled = new Set<string>();
   for (const h of net.hosts.keys()) {

@@ -4,7 +4,7 @@
 // (nat.ts) are reached through the lab's semantics (semantics.ts), the rules through eval/.
 import { type U32, formatIp, isLoopback } from './ip.ts';
 import type { Hook } from './rules/types.ts';
-import type { Host, Iface } from './net/topology.ts';
+import { confOf, type Host, type Iface } from './net/topology.ts';
 import { lookupRoute, selectSource, type RouteResult } from './net/routing.ts';
 import type { CtEntry } from './conntrack.ts';
 import { traverse, type NatRequest, type TraverseHooks, type TableVerdict } from './eval/chains.ts';
@@ -39,6 +39,8 @@ export type Arrival =
       table?: string;
       chain?: string;
       rule?: number | 'policy';
+      /** the sender is not told (NFQUEUE without a reader) */
+      silent?: true;
     }
   | { kind: 'rejected'; host: string; pkt: Pkt; with: string; ct: CtRef | undefined }
   | { kind: 'no-route'; host: string }
@@ -57,6 +59,8 @@ export interface HookSite {
   nextHop: U32;
   /** the packet's connection; 'lookup': conntrack looks it up here (the first hook in a namespace) */
   ct: CtRef | undefined | 'lookup';
+  /** bridge ports, when br_netfilter handed the frame to the IPv4 hooks (its nf_bridge info) */
+  phys?: { in: string; out?: string } | undefined;
 }
 
 type Step = { ok: true; ct: CtRef | undefined } | { ok: false; arrival: Arrival };
@@ -165,10 +169,20 @@ export class PathRun {
     return { kind: 'unknown', host: hn, rule };
   }
 
-  private ruleDrop(hn: string, hook: Hook, table: string, chain: string, rule: number | 'policy'): Arrival {
-    const reason = `${table} ${chain} ${rule === 'policy' ? 'policy DROP' : `rule ${rule} DROP`}`;
+  private ruleDrop(
+    hn: string,
+    hook: Hook,
+    table: string,
+    chain: string,
+    rule: number | 'policy',
+    silent?: true,
+  ): Arrival {
+    const how = rule === 'policy' ? 'policy DROP' : `rule ${rule} ${silent ? 'dropped (NFQUEUE)' : 'DROP'}`;
+    const reason = `${table} ${chain} ${how}`;
     this.emit({ kind: 'drop', host: hn, reason, hook, table, chain, rule });
-    return { kind: 'dropped', host: hn, reason, hook, table, chain, rule };
+    const a: Arrival = { kind: 'dropped', host: hn, reason, hook, table, chain, rule };
+    if (silent) a.silent = true;
+    return a;
   }
 
   /** nf_nat_inet_fn: a new connection gets its binding from the nat lookups (iptables nat tables and nft nat
@@ -187,7 +201,7 @@ export class PathRun {
       for (const l of lookups) {
         if (l.kind === 'xt') {
           const v = traverse(l.rs.get('nat')!, s.hook, p, env, this.traverseHooks(s.host, s.hook), this.verbose);
-          if (v.kind === 'drop') return this.ruleDrop(s.host, s.hook, 'nat', v.chain, v.rule);
+          if (v.kind === 'drop') return this.ruleDrop(s.host, s.hook, 'nat', v.chain, v.rule, v.silent);
           if (v.kind === 'unknown') return this.fateUnknown(s.host, s.hook, 'nat', v);
           if (v.kind === 'nat') {
             req = v.nat;
@@ -324,6 +338,7 @@ export class PathRun {
       ruleId: '',
       unknown: (why) => this.ask(hn, hook, env, why),
     };
+    if (s.phys) env.phys = s.phys;
     for (const entry of this.hooksOf(hn).hooks[hook]) {
       switch (entry.kind) {
         case 'ct':
@@ -347,7 +362,8 @@ export class PathRun {
         case 'xt': {
           const step = entry.table;
           const v = traverse(entry.rs.get(step)!, hook, p, env, this.traverseHooks(hn, hook), this.verbose);
-          if (v.kind === 'drop') return { ok: false, arrival: this.ruleDrop(hn, hook, step, v.chain, v.rule) };
+          if (v.kind === 'drop')
+            return { ok: false, arrival: this.ruleDrop(hn, hook, step, v.chain, v.rule, v.silent) };
           if (v.kind === 'unknown') return { ok: false, arrival: this.fateUnknown(hn, hook, step, v) };
           if (v.kind === 'reject') {
             this.emit({
@@ -397,7 +413,7 @@ export class PathRun {
       });
       if (r.type === 'unreachable') return this.drop(hn, 'no route after OUTPUT rewrite');
       // ip_route_output: a 127/8 source may leave only with route_localnet=1 (spec/semantics.md §3)
-      if (r.type === 'unicast' && isLoopback(p.src) && !(h.ifaces.get(r.dev) && h.sysctls.route_localnet)) {
+      if (r.type === 'unicast' && isLoopback(p.src) && !(h.ifaces.get(r.dev) && confOf(h, r.dev).route_localnet)) {
         return this.drop(hn, `martian source ${formatIp(p.src)} out of ${r.dev} after DNAT (route_localnet=0)`);
       }
     }
@@ -470,7 +486,9 @@ export class PathRun {
       kind: 'bridge',
       host: hn,
       bridge: br,
-      what: `frame in on ${port.name} for ${toSelf ? 'the bridge itself' : outPort ? `port ${outPort.name}` : 'nobody'}`,
+      what:
+        `frame in on ${port.name} for` +
+        ` ${toSelf ? 'the bridge itself' : outPort ? `port ${outPort.name}` : 'nobody'}`,
     });
     if (!toSelf && !outPort) return this.drop(hn, `no neighbour answers for ${formatIp(nextHop)} on ${br}`);
     const preSite: HookSite = { host: hn, hook: 'PREROUTING', pkt: p, in: br, out: '', nextHop: p.dst, ct: 'lookup' };
@@ -483,9 +501,11 @@ export class PathRun {
       }
       return this.bridgeForward({ ...hop, outPort: outPort!, nextHop, netfilter: null });
     }
-    // br_netfilter: the IPv4 PREROUTING hooks see the bridged frame, with -i the bridge (spec §7)
+    // br_netfilter: the IPv4 PREROUTING hooks see the bridged frame, with -i the bridge (spec §7); the frame
+    // keeps its nf_bridge info (the port it came in on) through the IPv4 hooks after (xt_physdev)
+    const phys = { in: port.name };
     const dstBefore = p.dst;
-    const pre = this.hook(preSite);
+    const pre = this.hook({ ...preSite, phys });
     if (!pre.ok) return pre.arrival;
     if (p.dst !== dstBefore) {
       const r = lookupRoute(h, p.dst);
@@ -499,8 +519,8 @@ export class PathRun {
       // bridge not forwarding: ip_route_input_slow's no_route gives an ip_error route on lo (never an
       // error since 251da4130115, so the "bridged DNAT needs no ip_forward" fallback is dead code),
       // the frame goes up the bridge's stack and ip_error drops it without an ICMP error.
-      if (r.type !== 'local' && !this.lab.semantics.forwards(h)) {
-        return this.drop(hn, `${formatIp(p.dst)} after PREROUTING NAT is not local and ip_forward=0 on ${br}`);
+      if (r.type !== 'local' && !this.lab.semantics.forwards(h, br)) {
+        return this.drop(hn, `${formatIp(p.dst)} after PREROUTING NAT is not local and ${noForwarding(h, br)}`);
       }
       if (r.type === 'unicast' && r.dev === br) {
         const bad = this.lab.semantics.martian(h, br, p.src, p.dst) ?? this.lab.semantics.reversePath(h, br, p.src);
@@ -515,9 +535,9 @@ export class PathRun {
         });
         return this.bridgeForward({ ...hop, outPort: again, nextHop: r.nextHop, netfilter: { ct: pre.ct } });
       }
-      return this.routeIn(hn, br, p, pre.ct);
+      return this.routeIn(hn, br, p, pre.ct, phys);
     }
-    if (toSelf) return this.routeIn(hn, br, p, pre.ct);
+    if (toSelf) return this.routeIn(hn, br, p, pre.ct, phys);
     return this.bridgeForward({ ...hop, outPort: outPort!, nextHop, netfilter: { ct: pre.ct } });
   }
 
@@ -530,12 +550,13 @@ export class PathRun {
     if (b.netfilter) {
       const nh = b.nextHop;
       let ct = b.netfilter.ct;
+      const phys = { in: b.inPort.name, out: b.outPort.name };
       if (this.lab.semantics.bridgedForward) {
-        const fwd = this.hook({ host: hn, hook: 'FORWARD', pkt: p, in: br, out: br, nextHop: nh, ct });
+        const fwd = this.hook({ host: hn, hook: 'FORWARD', pkt: p, in: br, out: br, nextHop: nh, ct, phys });
         if (!fwd.ok) return fwd.arrival;
         ct = fwd.ct;
       }
-      const post = this.hook({ host: hn, hook: 'POSTROUTING', pkt: p, in: '', out: br, nextHop: nh, ct });
+      const post = this.hook({ host: hn, hook: 'POSTROUTING', pkt: p, in: '', out: br, nextHop: nh, ct, phys });
       if (!post.ok) return post.arrival;
     }
     if (++this.hops > MAX_HOPS) return this.drop(hn, 'too many hops (bridge loop)');
@@ -543,7 +564,7 @@ export class PathRun {
   }
 
   /** The routing decision for a received packet (PREROUTING already done). */
-  private routeIn(hn: string, inIf: string, p: Pkt, ct: CtRef | undefined): Arrival {
+  private routeIn(hn: string, inIf: string, p: Pkt, ct: CtRef | undefined, phys?: HookSite['phys']): Arrival {
     const h = this.host(hn);
     const sem = this.lab.semantics;
     const bad = sem.martian(h, inIf, p.src, p.dst);
@@ -553,26 +574,44 @@ export class PathRun {
     const noPath = sem.reversePath(h, inIf, p.src);
     if (noPath) return this.drop(hn, noPath);
     if (r.type === 'local') {
-      const input = this.hook({ host: hn, hook: 'INPUT', pkt: p, in: inIf, out: '', nextHop: p.dst, ct });
+      const input = this.hook({ host: hn, hook: 'INPUT', pkt: p, in: inIf, out: '', nextHop: p.dst, ct, phys });
       if (!input.ok) return input.arrival;
       this.emit({ kind: 'deliver', host: hn, what: formatPkt(p) });
       return { kind: 'local', host: hn, pkt: p, ct: input.ct };
     }
-    if (!sem.forwards(h)) return this.drop(hn, `${formatIp(p.dst)} is not local and ip_forward=0`);
+    if (!sem.forwards(h, inIf)) return this.drop(hn, `${formatIp(p.dst)} is not local and ${noForwarding(h, inIf)}`);
     if (r.type === 'unreachable') {
       this.emit({ kind: 'drop', host: hn, reason: `no route to ${formatIp(p.dst)}: ICMP net unreachable` });
       return { kind: 'rejected', host: hn, pkt: { ...p }, with: 'icmp-net-unreachable', ct };
     }
     const nh = r.nextHop;
-    const fwd = this.hook({ host: hn, hook: 'FORWARD', pkt: p, in: inIf, out: r.dev, nextHop: nh, ct });
+    const fwd = this.hook({ host: hn, hook: 'FORWARD', pkt: p, in: inIf, out: r.dev, nextHop: nh, ct, phys });
     if (!fwd.ok) return fwd.arrival;
-    const post = this.hook({ host: hn, hook: 'POSTROUTING', pkt: p, in: '', out: r.dev, nextHop: nh, ct: fwd.ct });
+    const post = this.hook({
+      host: hn,
+      hook: 'POSTROUTING',
+      pkt: p,
+      in: '',
+      out: r.dev,
+      nextHop: nh,
+      ct: fwd.ct,
+      phys,
+    });
     if (!post.ok) return post.arrival;
     return this.transmit(hn, r.dev, r.nextHop, p);
   }
 
   /** The ICMP error or TCP reset a REJECT (or a missing route) sends back (spec §6.3, answers.ts). */
   errorFor(a: Extract<Arrival, { kind: 'rejected' }>): { pkt: Pkt; ct: CtRef | undefined } {
+    const e = a.ct?.entry;
+    // nf_send_reset: nf_ct_set_closing(skb_nfct(oldskb)), the rejected packet's (confirmed) TCP connection
+    // goes to CLOSE (nf_conntrack_tcp_set_closing); an ICMP error leaves its state alone
+    if (a.with === 'tcp-reset' && e?.confirmed && e.orig.proto === 6 && !e.closed) {
+      e.closed = e.reset = true;
+      e.expires = this.world.now + 10;
+      this.note(a.host, e);
+      this.emit({ kind: 'ct', host: a.host, what: `REJECT with a reset: connection #${e.id} set closing (CLOSE)` });
+    }
     return this.lab.semantics.answerFor(this.host(a.host), a.pkt, a.with, a.ct);
   }
 }
@@ -609,6 +648,11 @@ export function sourceFor(h: Host, dst: U32): U32 | undefined {
   if (r.type === 'unreachable') return undefined;
   if (r.type === 'local') return isLoopback(dst) ? 0x7f000001 : dst;
   return selectSource(h, r.dev, r.nextHop);
+}
+
+/** Why `ifName` does not forward: the host's ip_forward, or the interface's own setting. */
+function noForwarding(h: Host, ifName: string): string {
+  return h.sysctls.ip_forward ? `${ifName} does not forward (conf.${ifName}.forwarding=0)` : 'ip_forward=0';
 }
 
 export function describeRoute(r: RouteResult): string {

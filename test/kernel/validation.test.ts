@@ -23,12 +23,24 @@ const TARGETS = [
   'ACCEPT',
   'REJECT --reject-with tcp-reset',
   'DNAT --to-destination 1.2.3.4:80',
+  // spec/modules.md
+  'NFQUEUE --queue-bypass',
+  'TPROXY --on-port 1',
+  'TCPMSS --clamp-mss-to-pmtu',
+  'TCPMSS --set-mss 1400',
+  'CHECKSUM --checksum-fill',
+  'CT --helper ftp',
 ];
 const MATCHES = [
   '-m addrtype --dst-type LOCAL --limit-iface-in',
   '-m addrtype --dst-type LOCAL --limit-iface-out',
   '-p tcp -m multiport --dports 1,2',
   '-m multiport --dports 1,2',
+  '-m owner --uid-owner 0',
+  '-m physdev --physdev-out eth0',
+  '-m physdev --physdev-is-out --physdev-is-bridged',
+  '-p tcp --syn',
+  '-p tcp -m pkttype --pkt-type unicast',
 ];
 
 describe.skipIf(skipReason)(kernelDescribe('kernel: load-time validation'), () => {
@@ -89,7 +101,15 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: load-time validation'), () =
       const disagreements: string[] = [];
       for (const table of Object.keys(TABLE_HOOKS) as TableName[]) {
         for (const chain of TABLE_HOOKS[table]) {
-          const specs = [...TARGETS.map((t) => `-j ${t}`), ...MATCHES.map((m) => `${m} -j ACCEPT`)];
+          const specs = [
+            ...TARGETS.map((t) => `-j ${t}`),
+            // targets that need a protocol, and TCPMSS with and without the SYN match x_tables asks for
+            ...TARGETS.filter((t) => /^(TPROXY|TCPMSS|CT --helper)/.test(t)).flatMap((t) => [
+              `-p tcp -j ${t}`,
+              `-p tcp --tcp-flags SYN,RST SYN -j ${t}`,
+            ]),
+            ...MATCHES.map((m) => `${m} -j ACCEPT`),
+          ];
           for (const spec of specs) {
             // the same rule directly and through a user chain reached from this hook
             for (const text of [

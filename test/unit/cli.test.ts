@@ -38,14 +38,14 @@ test('a malformed ruleset: exit 2, file:line:col, the cause, no stack trace', ()
 
 test('an unknown match is a warning (exit 0); --strict makes it an error (exit 2)', () => {
   const f = join(dir, 'unsupported.rules');
-  writeFileSync(f, '*filter\n-A INPUT -m physdev --physdev-in veth0 -j DROP\n-A INPUT -j ACCEPT\nCOMMIT\n');
+  writeFileSync(f, '*filter\n-A INPUT -m cluster --cluster-total-nodes 2 -j DROP\n-A INPUT -j ACCEPT\nCOMMIT\n');
   const r = cli(['lint', f]);
   expect(r.code).toBe(0);
-  expect(r.err).toContain(`${f}:2:13: unsupported: match module "physdev"`);
+  expect(r.err).toContain(`${f}:2:13: unsupported: match module "cluster"`);
   expect(r.out).toContain('-A INPUT -j ACCEPT');
   const s = cli(['lint', '--strict', f]);
   expect(s.code).toBe(2);
-  expect(s.err).toContain('unsupported: match module "physdev"');
+  expect(s.err).toContain('unsupported: match module "cluster"');
 });
 
 test('lint lists every problem of a file in one run, each as file:line:col', () => {
@@ -83,7 +83,8 @@ test('a script: program paths, sudo and backslash continuations', () => {
   const f = join(dir, 'script.sh');
   writeFileSync(
     f,
-    '#!/bin/sh\n/sbin/iptables -A INPUT -p tcp \\\n    --dport ssh \\\n    -j ACCEPT\nsudo /usr/sbin/iptables-legacy -t nat -A POSTROUTING -s 10.0.0.0/8,10.1.0.0/16 -j MASQUERADE\n',
+    '#!/bin/sh\n/sbin/iptables -A INPUT -p tcp \\\n    --dport ssh \\\n    -j ACCEPT\nsudo' +
+      ' /usr/sbin/iptables-legacy -t nat -A POSTROUTING -s 10.0.0.0/8,10.1.0.0/16 -j MASQUERADE\n',
   );
   const r = cli(['lint', f]);
   expect(r.code).toBe(0);

@@ -84,6 +84,12 @@ export function compileRule(r: Rule): Test {
     const t = ifaceTest(value);
     tests.push((_p, e) => t(e.outIf) !== neg);
   }
+  // -f: a second or later fragment; the model's packets are never fragments (and conntrack reassembles
+  // before PREROUTING), so only "! -f" holds (spec/modules.md)
+  if (r.frag) {
+    const { neg } = r.frag;
+    tests.push(() => neg);
+  }
   for (const m of r.matches) {
     if (m.opaque) {
       tests.push(opaqueTest(m));
@@ -181,7 +187,7 @@ export function compileRuleset(rs: Ruleset): CompiledRuleset {
 /** What a table decided for a packet. NAT targets carry their request to the nat hook. */
 export type TableVerdict =
   | { kind: 'accept' }
-  | { kind: 'drop'; chain: string; rule: number | 'policy' }
+  | { kind: 'drop'; chain: string; rule: number | 'policy'; silent?: true }
   | { kind: 'reject'; with: string; chain: string; rule: number }
   | { kind: 'nat'; nat: NatRequest; chain: string; rule: number }
   /** an unmodelled target took the packet: its fate is unknown (spec/semantics.md §10) */
@@ -278,6 +284,13 @@ export function traverse(
       const what = action.act(p, env);
       onRule?.(hit(table, chain, cr, what));
       continue;
+    }
+    if (action.kind === 'decide') {
+      onRule?.(hit(table, chain, cr, action.what));
+      if (action.verdict === 'accept') return ACCEPT;
+      return action.silent
+        ? { kind: 'drop', chain: chain.name, rule: cr.index + 1, silent: true }
+        : { kind: 'drop', chain: chain.name, rule: cr.index + 1 };
     }
     onRule?.(hit(table, chain, cr, printRuleSpec({ matches: [], target: t })));
     if (action.kind === 'unknown')

@@ -8,6 +8,7 @@ import type { Pkt, CtRef, HostState } from './packet.ts';
 import type { Host } from '../net/topology.ts';
 import { isBroadcast } from '../net/routing.ts';
 import type { Hook } from '../rules/types.ts';
+import { MODULE_MATCHERS } from './matchers-modules.ts';
 import type { CompiledRule } from './chains.ts';
 
 export interface MatchEnv {
@@ -22,6 +23,8 @@ export interface MatchEnv {
   choose: (p: number, label: string) => boolean;
   /** identity of the rule being evaluated (table/chain/index), for per-rule state */
   ruleId: string;
+  /** the bridge ports of a frame br_netfilter handed to the IPv4 hooks (xt_physdev; absent: not bridged) */
+  phys?: { in: string; out?: string };
   /** the rule being evaluated (set by the traversal; a unit test may leave it out) */
   rule?: CompiledRule;
   /**
@@ -239,4 +242,5 @@ export const MATCHERS: Record<string, Builder> = {
       return ret;
     };
   },
+  ...MODULE_MATCHERS,
 };

@@ -19,6 +19,9 @@ export interface Pkt {
   embedded?: Tuple;
   mark: number;
   notrack: boolean;
+  /** the socket a locally generated packet carries (xt_owner): a process's, or a kernel control socket's
+   *  (resets, ICMP errors, echo replies); absent for forwarded packets and REJECT's resets */
+  sock?: { host: string; kind: 'process' | 'kernel' };
   /** set once a NAT binding picked the source port at random from this range */
   sportRange?: readonly [number, number];
   /** set once a DNAT binding picked the destination port at random from this range */
@@ -52,6 +55,7 @@ export function cloneHostState(s: HostState): HostState {
 export function clonePkt(p: Pkt): Pkt {
   const c = { ...p };
   if (p.embedded) c.embedded = { ...p.embedded };
+  if (p.sock) c.sock = { ...p.sock };
   return c;
 }
 
@@ -63,9 +67,16 @@ export function formatPkt(p: Pkt): string {
       p.proto === 6
         ? ` [${['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG'].filter((_, i) => p.tcpFlags & (1 << i)).join(',')}]`
         : '';
-    return `${proto} ${formatIp(p.src)}:${p.sport} > ${formatIp(p.dst)}:${p.dport}${flags}${p.mark ? ` mark=0x${p.mark.toString(16)}` : ''}`;
+    return (
+      `${proto} ${formatIp(p.src)}:${p.sport} >` +
+      ` ${formatIp(p.dst)}:${p.dport}${flags}${p.mark ? ` mark=0x${p.mark.toString(16)}` : ''}`
+    );
   }
   if (p.proto === 1)
-    return `icmp ${formatIp(p.src)} > ${formatIp(p.dst)} type=${p.icmpType} code=${p.icmpCode}${p.icmpType === 8 || p.icmpType === 0 ? ` id=${p.sport}` : ''}`;
+    return (
+      `icmp ${formatIp(p.src)} >` +
+      ` ${formatIp(p.dst)} type=${p.icmpType} code` +
+      `=${p.icmpCode}${p.icmpType === 8 || p.icmpType === 0 ? ` id=${p.sport}` : ''}`
+    );
   return `${proto} ${formatIp(p.src)} > ${formatIp(p.dst)}`;
 }

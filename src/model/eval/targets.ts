@@ -22,6 +22,9 @@ export type TargetAction =
   | { kind: 'nat'; nat: NatRequest }
   /** not terminal: acts on the packet or its connection and says what it did, for the trace */
   | { kind: 'continue'; act: (p: Pkt, env: MatchEnv) => string }
+  /** terminal for this table: accepted (on to the next table or hook) or dropped; `silent`: a local sender is
+   *  not told (no EPERM: nf_queue frees the packet and nf_hook_slow returns 0) */
+  | { kind: 'decide'; verdict: 'accept' | 'drop'; silent: boolean; what: string }
   /** an unmodelled target whose effect on the packet's fate is unknown (spec/semantics.md §10) */
   | { kind: 'unknown'; why: string };
 
@@ -57,6 +60,17 @@ const notrack: Builder = () => ({
 });
 
 export const TARGETS: Record<string, Builder> = {
+  // xt_NFQUEUE.c + nf_queue(): the lab has no userspace reader, so __nf_queue fails with -ESRCH; with
+  // --queue-bypass the packet goes on as if accepted by this table, else it is freed (no error to a sender)
+  NFQUEUE: (ext) =>
+    hasOpt(ext, '--queue-bypass')
+      ? { kind: 'decide', verdict: 'accept', silent: false, what: 'NFQUEUE: no reader, --queue-bypass: accepted' }
+      : { kind: 'decide', verdict: 'drop', silent: true, what: 'NFQUEUE: no reader: dropped' },
+  // xt_TPROXY.c tproxy_tg4: only a socket with IP_TRANSPARENT takes the packet; the lab has none: NF_DROP
+  TPROXY: () => ({ kind: 'decide', verdict: 'drop', silent: false, what: 'TPROXY: no transparent socket: dropped' }),
+  // XT_CONTINUE; they rewrite only what the model does not follow (the MSS option, a checksum)
+  TCPMSS: (ext) => ({ kind: 'continue', act: () => `TCPMSS ${ext.opts.map((o) => o.name).join(' ')}` }),
+  CHECKSUM: () => ({ kind: 'continue', act: () => 'CHECKSUM --checksum-fill' }),
   REJECT: (ext) => ({ kind: 'reject', with: optValue(ext, '--reject-with', 'rejectWith') ?? 'icmp-port-unreachable' }),
   DNAT: nat('DNAT', '--to-destination'),
   SNAT: nat('SNAT', '--to-source'),
@@ -93,7 +107,17 @@ export const TARGETS: Record<string, Builder> = {
     };
   },
   NOTRACK: notrack,
-  CT: notrack,
+  // xt_CT.c: --notrack wins; a helper only reads the payloads of its protocol (FTP commands, ...), which no
+  // probe sends; conntrack zones are not modelled: the packet's fate after such a rule is unknown
+  CT: (ext) => {
+    if (hasOpt(ext, '--notrack')) return notrack(ext);
+    const zone = ext.opts.find((o) => o.name.startsWith('--zone'));
+    if (zone) return { kind: 'unknown', why: `CT ${zone.name}: conntrack zones are not modelled (spec/modules.md)` };
+    return {
+      kind: 'continue',
+      act: () => `CT ${ext.opts.map((o) => `${o.name} ${String(o.value)}`).join(' ')}`.trim(),
+    };
+  },
   LOG: noVerdict,
   NFLOG: noVerdict,
   TRACE: noVerdict,

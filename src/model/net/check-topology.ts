@@ -4,7 +4,7 @@
 import { JsonChecker, type JsonPath } from '../json.ts';
 import { parseIfAddr, parseCidr, parseIp } from '../ip.ts';
 import { ifNameProblem, hostNameProblem } from './names.ts';
-import type { TopologySpec, HostSpec, IfaceSpec, RouteSpec, ServerSpec, Sysctls } from './topology.ts';
+import type { TopologySpec, HostSpec, IfaceSpec, RouteSpec, ServerSpec, Sysctls, IfaceSysctls } from './topology.ts';
 
 /** A lab makes one namespace per host and one agent in each: more is a mistake, not a test. */
 export const MAX_HOSTS = 64;
@@ -12,6 +12,7 @@ const MAX_IFACES = 256;
 const MAX_ADDRS = 64;
 const MAX_ROUTES = 1024;
 const MAX_SERVERS = 64;
+const MAX_IPSET_LINES = 100000;
 
 const SYSCTL_BOOLS = [
   'ip_forward',
@@ -36,8 +37,20 @@ export function checkSysctls(j: JsonChecker, v: unknown, path: JsonPath): Partia
   return out;
 }
 
+const IFACE_SYSCTL_BOOLS = ['forwarding', 'route_localnet', 'accept_local'] as const;
+export const IFACE_SYSCTL_KEYS: readonly (keyof IfaceSysctls)[] = [...IFACE_SYSCTL_BOOLS, 'rp_filter'];
+
+/** One interface's sysctls (net.ipv4.conf.IFACE.*): topology.ts IfaceSysctls. */
+export function checkIfaceSysctls(j: JsonChecker, v: unknown, path: JsonPath): Partial<IfaceSysctls> {
+  const o = j.obj(v, path, IFACE_SYSCTL_KEYS);
+  const out: Partial<IfaceSysctls> = {};
+  for (const k of IFACE_SYSCTL_BOOLS) if (o[k] !== undefined) out[k] = j.bool(o[k], [...path, k]);
+  if (o.rp_filter !== undefined) out.rp_filter = j.oneOf(o.rp_filter, [...path, 'rp_filter'], [0, 1, 2] as const);
+  return out;
+}
+
 function checkIface(j: JsonChecker, v: unknown, path: JsonPath): IfaceSpec {
-  const o = j.obj(v, path, ['name', 'addrs', 'peer', 'bridge', 'master', 'hairpin']);
+  const o = j.obj(v, path, ['name', 'addrs', 'peer', 'bridge', 'master', 'hairpin', 'sysctls']);
   const out: IfaceSpec = { name: ifName(j, o.name, [...path, 'name']) };
   if (o.addrs !== undefined)
     out.addrs = j.arr(o.addrs, [...path, 'addrs'], MAX_ADDRS).map((a, k) =>
@@ -58,6 +71,7 @@ function checkIface(j: JsonChecker, v: unknown, path: JsonPath): IfaceSpec {
   }
   if (o.master !== undefined) out.master = ifName(j, o.master, [...path, 'master']);
   if (o.hairpin !== undefined) out.hairpin = j.bool(o.hairpin, [...path, 'hairpin']);
+  if (o.sysctls !== undefined) out.sysctls = checkIfaceSysctls(j, o.sysctls, [...path, 'sysctls']);
   return out;
 }
 
@@ -85,7 +99,7 @@ function checkServer(j: JsonChecker, v: unknown, path: JsonPath): ServerSpec {
 }
 
 function checkHost(j: JsonChecker, v: unknown, path: JsonPath): HostSpec {
-  const o = j.obj(v, path, ['name', 'ifaces', 'routes', 'sysctls', 'backend', 'servers']);
+  const o = j.obj(v, path, ['name', 'ifaces', 'routes', 'sysctls', 'backend', 'servers', 'ipsets']);
   const out: HostSpec = {
     name: hostName(j, o.name, [...path, 'name']),
     ifaces: j.arr(o.ifaces, [...path, 'ifaces'], MAX_IFACES).map((x, k) => checkIface(j, x, [...path, 'ifaces', k])),
@@ -100,6 +114,11 @@ function checkHost(j: JsonChecker, v: unknown, path: JsonPath): HostSpec {
     out.servers = j
       .arr(o.servers, [...path, 'servers'], MAX_SERVERS)
       .map((x, k) => checkServer(j, x, [...path, 'servers', k]));
+  // `ipset save` lines: read in compileTopology (ipsets.ts), which names the line of a problem
+  if (o.ipsets !== undefined)
+    out.ipsets = j
+      .arr(o.ipsets, [...path, 'ipsets'], MAX_IPSET_LINES)
+      .map((x, k) => j.str(x, [...path, 'ipsets', k], { max: 1000 }));
   return out;
 }
 

@@ -26,7 +26,7 @@ export function parseDotted(t: string): U32 | undefined {
 }
 
 /** __numeric_to_ipaddr: up to four C-number parts 0..255; an address with fewer parts is completed with zeros. */
-function numericToAddr(t: string, isMask: boolean): U32 | undefined {
+export function numericToAddr(t: string, isMask: boolean): U32 | undefined {
   const parts = t.split('.');
   if (parts.length > 4 || (isMask && parts.length !== 4)) return undefined;
   const bytes = [0, 0, 0, 0];
@@ -39,7 +39,7 @@ function numericToAddr(t: string, isMask: boolean): U32 | undefined {
 }
 
 /** inet_aton, which getaddrinfo applies to a numeric host: 1 to 4 C-number parts, the last filling the rest. */
-function inetAton(t: string): U32 | undefined {
+export function inetAton(t: string): U32 | undefined {
   const parts = t.split('.');
   if (parts.length > 4) return undefined;
   const nums: number[] = [];
@@ -71,10 +71,14 @@ function parseHost(t: string): U32 | { error: string } {
   if (a !== undefined) return a;
   if (t.startsWith('!'))
     return {
-      error: `host/network \`${t}' not found: "!" goes before the option (\`! -s ADDR'), the form \`-s ! ADDR' is gone since iptables 1.4.3`,
+      error:
+        `host/network \`${t}' not found: "!" goes before the option (\`! -s ADDR'), the form \`-s` +
+        ` ! ADDR' is gone since iptables 1.4.3`,
     };
   return {
-    error: `host/network \`${t}' not found (host names are not resolved: they would make the ruleset depend on this machine's resolver; write the address)`,
+    error:
+      `host/network \`${t}' not found (host names are not resolved: they would make the ruleset` +
+      ` depend on this machine's resolver; write the address)`,
   };
 }
 

@@ -8,8 +8,10 @@ import {
   type IptablesFlavor,
   type ExtInstance,
   type OptInstance,
+  type Rule,
   IPPROTO,
 } from './types.ts';
+import { MODULE_EXTENSIONS } from './descriptors-modules.ts';
 
 export interface OptionDesc {
   name: string;
@@ -44,7 +46,8 @@ export interface ExtensionDesc {
   protos?: readonly number[];
   /** tables the extension may be used in (kernel: xt_target.table) */
   tables?: readonly TableName[];
-  /** hooks from which the rule may be reached (kernel: xt_target.hooks) */
+  /** hooks from which the rule may be reached (kernel: xt_target.hooks, xt_match.hooks); enforced through
+   *  user chains on both flavors (nft_match_validate/nft_target_validate run with the base chain's hook) */
   hooks?: readonly Hook[];
   /** rewrites the options as written (in input order) into what iptables stores, before defaults are filled */
   normalize?: (opts: OptInstance[]) => OptInstance[];
@@ -55,8 +58,11 @@ export interface ExtensionDesc {
   /** iptables' own checks on the options: a message when the instance is not acceptable; `given` lists the
    * options as the rule wrote them (before defaults were filled in) */
   check?: (ext: ExtInstance, ruleProto: number | undefined, given: readonly string[]) => string | undefined;
-  /** checks that depend on the hook the rule is reached from */
+  /** checks that depend on the hook the rule is reached from, made by the extension's checkentry: iptables-nft
+   *  makes them only in a built-in chain itself (measured) */
   hookCheck?: (ext: ExtInstance, hook: Hook) => string | undefined;
+  /** checks on the whole rule (x_tables hands the target the rule's matches: xt_TCPMSS find_syn_match) */
+  ruleCheck?: (rule: Rule, backend: IptablesFlavor) => string | undefined;
   /** a target that can end traversal (ACCEPT/DROP/STOLEN semantics), for documentation and arbitraries */
   verdict?: boolean;
   /** loaded implicitly by -p (tcp, udp, icmp) */
@@ -131,7 +137,7 @@ const tcpUdpOptions = (proto: 'tcp' | 'udp'): OptionDesc[] => [
 
 const recentAction = (name: string): OptionDesc => ({ name, kind: 'flag', negatable: true, group: 'recent-action' });
 
-export const EXTENSIONS: readonly ExtensionDesc[] = [
+const BASE_EXTENSIONS: readonly ExtensionDesc[] = [
   // ---- matches
   {
     name: 'tcp',
@@ -262,7 +268,10 @@ export const EXTENSIONS: readonly ExtensionDesc[] = [
       const mode = opt(e, '--mode')?.value;
       const has = (n: string) => given.includes(n);
       if (has('--probability') && (has('--every') || has('--packet')))
-        return `statistic: option "--probability" cannot be used together with "--${has('--every') ? 'every' : 'packet'}"`;
+        return (
+          `statistic: option "--probability" cannot be used together with` +
+          ` "--${has('--every') ? 'every' : 'packet'}"`
+        );
       if (has('--every') && !has('--packet')) return 'statistic: option "--every" also requires "--packet".';
       if (has('--packet') && !has('--every')) return 'statistic: option "--packet" also requires "--every".';
       if (mode === undefined) return 'statistic: option "--mode" must be specified';
@@ -453,24 +462,11 @@ export const EXTENSIONS: readonly ExtensionDesc[] = [
     ],
   },
   { name: 'NOTRACK', type: 'target', tables: ['raw'], options: [] },
-  {
-    name: 'CT',
-    type: 'target',
-    tables: ['raw'],
-    options: [{ name: '--notrack', kind: 'flag' }],
-    more: [
-      ['--helper', 1],
-      ['--ctevents', 1],
-      ['--expevents', 1],
-      ['--zone-orig', 1],
-      ['--zone-reply', 1],
-      ['--zone', 1],
-      ['--timeout', 1],
-    ],
-    check: (e) => (opt(e, '--notrack') ? undefined : 'unsupported: CT without --notrack'),
-  },
   { name: 'TRACE', type: 'target', tablesByBackend: { legacy: ['raw'], nft: ALL_TABLES }, options: [] },
 ];
+
+/** THE table: the base extensions and the modules of spec/modules.md (descriptors-modules.ts). */
+export const EXTENSIONS: readonly ExtensionDesc[] = [...BASE_EXTENSIONS, ...MODULE_EXTENSIONS];
 
 /**
  * Targets iptables 1.8.9 has that the model does not evaluate, and what is known of their effect (kernel:
@@ -480,12 +476,11 @@ export const EXTENSIONS: readonly ExtensionDesc[] = [
  *   (DSCP/TOS bits, the skb priority, TCP MSS, checksums, ...): the traversal goes on, exactly;
  * - 'fate': the packet's fate after it is unknown (it is queued, proxied, rewritten, or a field the path
  *   reads changes): the journey ends there, and any outcome is possible.
- * A name not listed here nor in EXTENSIONS is an unknown target: 'fate'.
+ * A name not listed here nor in EXTENSIONS is an unknown target: 'fate'. NFQUEUE, TPROXY, TCPMSS and CHECKSUM
+ * are modelled (spec/modules.md).
  */
 export const UNMODELLED_TARGETS: Readonly<Record<string, { effect: 'continue' | 'fate'; what: string }>> = {
   QUEUE: { effect: 'fate', what: 'hands the packet to userspace' },
-  NFQUEUE: { effect: 'fate', what: 'hands the packet to userspace' },
-  TPROXY: { effect: 'fate', what: 'diverts the packet to a local socket' },
   SYNPROXY: { effect: 'fate', what: 'answers the handshake itself' },
   CLUSTERIP: { effect: 'fate', what: 'filters by cluster hash' },
   MIRROR: { effect: 'fate', what: 'sends the packet back' },
@@ -501,9 +496,7 @@ export const UNMODELLED_TARGETS: Readonly<Record<string, { effect: 'continue' | 
   DSCP: { effect: 'continue', what: 'rewrites the DSCP bits' },
   TOS: { effect: 'continue', what: 'rewrites the TOS bits' },
   ECN: { effect: 'continue', what: 'rewrites ECN bits' },
-  TCPMSS: { effect: 'continue', what: 'rewrites the TCP MSS option' },
   TCPOPTSTRIP: { effect: 'continue', what: 'strips TCP options' },
-  CHECKSUM: { effect: 'continue', what: 'fills in a checksum' },
   // no LSM policy reads the security mark on the lab's hosts
   SECMARK: { effect: 'continue', what: 'sets the security mark' },
   CONNSECMARK: { effect: 'continue', what: 'copies the security mark' },
@@ -514,9 +507,26 @@ export const UNMODELLED_TARGETS: Readonly<Record<string, { effect: 'continue' | 
   ULOG: { effect: 'continue', what: 'logs' },
   // the clone goes to another gateway; the original packet goes on (xt_TEE.c returns XT_CONTINUE)
   TEE: { effect: 'continue', what: 'sends a copy elsewhere' },
-  // writes ipset membership, which no modelled match reads (a model of `-m set` must make this 'fate')
-  SET: { effect: 'continue', what: 'adds to or deletes from an ipset' },
+  // writes ipset membership, which `-m set` reads (spec/modules.md): what later rules see is unknown
+  SET: { effect: 'fate', what: 'adds to or deletes from an ipset, which -m set reads' },
 };
+
+/** The extensions iptables 1.8.9 ships (its extensions/ directory, IPv4 and both-family libxt_*): a name not
+ *  here and not in EXTENSIONS is refused by a stock iptables ("Couldn't load match/target"). Such a rule is
+ *  still kept (a host may have the extension from elsewhere, e.g. xtables-addons), but `lint` says so and the
+ *  parser-agreement measure counts it as a refusal. */
+export const IPTABLES_MATCHES: ReadonlySet<string> = new Set(
+  (
+    'addrtype ah bpf cgroup cluster comment connbytes connlabel connlimit connmark conntrack cpu dccp devgroup ' +
+    'dscp ecn esp hashlimit helper icmp iprange ipvs length limit mac mark multiport nfacct osf owner physdev ' +
+    'pkttype policy quota rateest realm recent rpfilter sctp set socket state statistic string tcp tcpmss time ' +
+    'tos ttl u32 udp'
+  ).split(' '),
+);
+export const IPTABLES_TARGETS: ReadonlySet<string> = new Set([
+  ...Object.keys(UNMODELLED_TARGETS).filter((t) => t !== 'MIRROR' && t !== 'ULOG'),
+  ...'CONNMARK CT DNAT LOG MARK MASQUERADE NFLOG NOTRACK REDIRECT REJECT SNAT TRACE'.split(' '),
+]);
 
 const BY_NAME = new Map(EXTENSIONS.map((d) => [`${d.type}:${d.name}`, d]));
 export function matchDesc(name: string): ExtensionDesc | undefined {

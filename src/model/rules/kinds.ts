@@ -6,6 +6,7 @@ export type FC = typeof FastCheck;
 import { type Cidr, formatCidr, formatIp, maskOf, type U32 } from '../ip.ts';
 import { parseCNumber, parsePortText, serviceToPort } from './netdb.ts';
 import { parseHostMask, parseDotted, maskLen, type AddrMask } from './addr.ts';
+import { MODULE_KINDS, type SetRef } from './kinds-modules.ts';
 
 export type NumRange = readonly [number, number];
 export interface MarkMask {
@@ -40,6 +41,7 @@ export type OptValue =
   | TcpFlags
   | IcmpType
   | NatRange
+  | SetRef
   | readonly string[];
 
 /** What a value's parser may depend on, as in the iptables extension that reads it. */
@@ -571,6 +573,7 @@ export const KINDS = {
     print: (v) => [v],
     arb: (fc) => fc.constantFrom('ORIGINAL', 'REPLY'),
   } satisfies Kind<string>,
+  ...MODULE_KINDS,
 } as const;
 
 export type KindName = keyof typeof KINDS;

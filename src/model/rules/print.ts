@@ -41,6 +41,7 @@ export function printRuleSpec(r: Rule): string {
   if (r.inIface) parts.push(`${bang(r.inIface.neg)}-i ${r.inIface.value}`);
   if (r.outIface) parts.push(`${bang(r.outIface.neg)}-o ${r.outIface.value}`);
   if (r.proto) parts.push(`${bang(r.proto.neg)}-p ${protocolName(r.proto.value) ?? r.proto.value}`);
+  if (r.frag) parts.push(`${bang(r.frag.neg)}-f`);
   for (const m of r.matches) {
     const body = printExt(matchDesc(m.name), m);
     parts.push(body ? `-m ${m.name} ${body}` : `-m ${m.name}`);

@@ -43,6 +43,8 @@ export interface Opaque {
   why: string;
   /** where it was written */
   pos?: SourcePos;
+  /** the extension is not one iptables 1.8.9 ships: a stock iptables refuses the rule */
+  foreign?: boolean;
 }
 
 export interface ExtInstance {
@@ -67,6 +69,8 @@ export interface Rule {
   outIface?: Negatable<string>;
   /** IP protocol number; 0 ("all") is represented by absence */
   proto?: Negatable<number>;
+  /** -f: a second or later fragment */
+  frag?: Negatable<true>;
   matches: ExtInstance[];
   target?: Target;
   counters?: readonly [number, number];

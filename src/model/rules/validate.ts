@@ -131,7 +131,9 @@ export function validateTable(t: Table, backend: IptablesFlavor, file: string, p
     return fail(
       new InputError(
         'invalid',
-        `RULE_APPEND failed (Too many links): rule in chain ${deep.chain}: a chain ${NFT_JUMP_STACK_SIZE} jumps or gotos below a built-in chain is refused by iptables-nft (NFT_JUMP_STACK_SIZE)`,
+        `RULE_APPEND failed (Too many links): rule in chain ${deep.chain}: a chain` +
+          ` ${NFT_JUMP_STACK_SIZE} jumps or gotos below a built-in chain is refused by iptables-nft` +
+          ` (NFT_JUMP_STACK_SIZE)`,
         at(deep.rule),
       ),
     );
@@ -157,13 +159,16 @@ export function validateTable(t: Table, backend: IptablesFlavor, file: string, p
             fail(
               new InputError(
                 'invalid',
-                `target ${d.name} is not allowed in ${t.name} ${h}${c.name !== h ? ` (chain ${c.name} is reached from ${h})` : ''}; it is valid only from ${d.hooks.join(', ')}`,
+                `target ${d.name} is not allowed in` +
+                  ` ${t.name} ${h}${c.name !== h ? ` (chain ${c.name} is reached from ${h})` : ''}; it is` +
+                  ` valid only from ${d.hooks.join(', ')}`,
                 at(r),
               ),
             );
             break;
           }
-          const why = d.hookCheck?.(r.target.ext, h);
+          // checkentry's own hook checks: iptables-nft makes them only in the built-in chain (as for matches)
+          const why = backend === 'nft' && c.name !== h ? undefined : d.hookCheck?.(r.target.ext, h);
           if (why) {
             fail(new InputError('invalid', why, at(r)));
             break;
@@ -174,6 +179,18 @@ export function validateTable(t: Table, backend: IptablesFlavor, file: string, p
         const d = matchDesc(m.name);
         if (!d) continue;
         for (const h of hooks) {
+          if (d.hooks && !d.hooks.includes(h)) {
+            fail(
+              new InputError(
+                'invalid',
+                `match ${d.name} is not allowed in` +
+                  ` ${t.name} ${h}${c.name !== h ? ` (chain ${c.name} is reached from ${h})` : ''}; it is` +
+                  ` valid only from ${d.hooks.join(', ')}`,
+                at(r),
+              ),
+            );
+            break;
+          }
           // iptables-nft checks a match's hook restrictions only in the base chain itself (measured:
           // addrtype --limit-iface-in in a user chain reached from OUTPUT is accepted by nft, refused by legacy)
           if (backend === 'nft' && c.name !== h) continue;
