@@ -69,7 +69,8 @@ export function commandImpl(path: string): Implementation {
       if (r.exitCode !== 0) {
         throw new InputError(
           'invalid',
-          `the implementation failed for node ${input.node.name} (exit ${r.exitCode ?? r.signal}): ${String(r.stderr).trim().split('\n').slice(-3).join(' | ')}`,
+          `the implementation failed for node ${input.node.name} (exit ${r.exitCode ?? r.signal}):` +
+            ` ${String(r.stderr).trim().split('\n').slice(-3).join(' | ')}`,
           { file: path, line: 1, col: 1 },
         );
       }

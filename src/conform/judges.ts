@@ -105,7 +105,8 @@ export const judgeExpectation: Judge = (step, r) => {
       const open = later.findIndex((d) => new Set(d.map((x) => x.value.responder)).size > 1);
       if (open >= 0)
         model.push(
-          `repetition ${open + 2} may still go to ${[...new Set(later[open]!.map((x) => x.value.responder))].join(' or ')}: nothing sticks`,
+          `repetition ${open + 2} may still go to` +
+            ` ${[...new Set(later[open]!.map((x) => x.value.responder))].join(' or ')}: nothing sticks`,
         );
       const firsts = new Set(r.model.map((d, i) => d[r.followed[i]!]?.value.responder ?? null));
       if (firsts.size > 1) model.push(`responders changed across repetitions: ${[...firsts].join(', ')}`);

@@ -34,7 +34,8 @@ export interface OracleResult {
   responder: string | null;
   /** whether the server sees the client's own address (undefined: not said) */
   sourceKept?: boolean;
-  /** ClientIP affinity: only the first connection is spread; later ones stick (compare possibilities, not probabilities) */
+  /** ClientIP affinity: only the first connection is spread; later ones stick (compare possibilities, not
+   * probabilities) */
   affinity?: boolean;
 }
 
@@ -101,8 +102,6 @@ export function predict(
       (x.svc.loadBalancerIPs.includes(probe.dst) || x.svc.externalIPs.includes(probe.dst)) && matches(x, x.port.port),
   );
   if (ext) {
-    // a node's own packets to an external address without endpoints are not intercepted: they leave the cluster
-    if (!ext.hasEndpoints && layout.nodes.some((n) => n.name === probe.from)) return undefined;
     const isLb = ext.svc.loadBalancerIPs.includes(probe.dst);
     const ranges = isLb ? ext.svc.loadBalancerSourceRanges : [];
     const a = parseIp(src)!;
@@ -112,8 +111,16 @@ export function predict(
     const admitsNode = primary !== undefined && ranges.some((r) => cidrContains(parseCidr(r)!, primary));
     const admitted =
       ranges.some((r) => cidrContains(parseCidr(r)!, a)) || (admitsNode && ext.svc.loadBalancerIPs.includes(src));
-    // a Service without endpoints refuses before its source ranges are looked at
-    if (ranges.length && ext.hasEndpoints && !admitted) return [{ p: 1, outcome: 'dropped', responder: null }];
+    const dropped: OracleResult[] = [{ p: 1, outcome: 'dropped', responder: null }];
+    // nftables mode looks at the source ranges first (its firewall check runs before DNAT, endpoints or not)
+    if (nft && ranges.length && !admitted) return dropped;
+    if (!ext.hasEndpoints && layout.nodes.some((n) => n.name === probe.from)) {
+      // a node's own packets to an external address without endpoints: iptables mode does not intercept them
+      // (they leave the cluster; the oracle says nothing), nftables mode's output check rejects them
+      return nft ? [{ p: 1, outcome: 'refused', responder: null }] : undefined;
+    }
+    // iptables mode: a Service without endpoints refuses before its source ranges are looked at
+    if (ranges.length && ext.hasEndpoints && !admitted) return dropped;
     return external(ext, layout, src, inCluster, entry);
   }
   // a NodePort on 127.0.0.1, from a node itself: DNATed with localhost NodePorts (masqueraded: 127/8

@@ -177,7 +177,8 @@ export class PathRun {
     rule: number | 'policy',
     silent?: true,
   ): Arrival {
-    const reason = `${table} ${chain} ${rule === 'policy' ? 'policy DROP' : `rule ${rule} ${silent ? 'dropped (NFQUEUE)' : 'DROP'}`}`;
+    const how = rule === 'policy' ? 'policy DROP' : `rule ${rule} ${silent ? 'dropped (NFQUEUE)' : 'DROP'}`;
+    const reason = `${table} ${chain} ${how}`;
     this.emit({ kind: 'drop', host: hn, reason, hook, table, chain, rule });
     const a: Arrival = { kind: 'dropped', host: hn, reason, hook, table, chain, rule };
     if (silent) a.silent = true;
@@ -485,7 +486,9 @@ export class PathRun {
       kind: 'bridge',
       host: hn,
       bridge: br,
-      what: `frame in on ${port.name} for ${toSelf ? 'the bridge itself' : outPort ? `port ${outPort.name}` : 'nobody'}`,
+      what:
+        `frame in on ${port.name} for` +
+        ` ${toSelf ? 'the bridge itself' : outPort ? `port ${outPort.name}` : 'nobody'}`,
     });
     if (!toSelf && !outPort) return this.drop(hn, `no neighbour answers for ${formatIp(nextHop)} on ${br}`);
     const preSite: HookSite = { host: hn, hook: 'PREROUTING', pkt: p, in: br, out: '', nextHop: p.dst, ct: 'lookup' };

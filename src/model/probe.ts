@@ -206,7 +206,10 @@ class ProbePlay {
     this.run.trace.push({
       kind: 'stage',
       name,
-      packet: `${p.proto === 6 ? 'tcp' : p.proto === 17 ? 'udp' : 'icmp'} ${formatIp(p.src)}${p.proto !== 1 ? `:${p.sport}` : ''} > ${formatIp(p.dst)}${p.proto !== 1 ? `:${p.dport}` : ''}`,
+      packet:
+        `${p.proto === 6 ? 'tcp' : p.proto === 17 ? 'udp' : 'icmp'} ` +
+        `${formatIp(p.src)}${p.proto !== 1 ? `:${p.sport}` : ''} > ` +
+        `${formatIp(p.dst)}${p.proto !== 1 ? `:${p.dport}` : ''}`,
     });
   }
 

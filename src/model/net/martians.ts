@@ -16,7 +16,8 @@ export function martian(h: Host, inIf: string, src: U32, dst: U32): string | und
   return undefined;
 }
 
-/** rp_filter (of the input interface) =1: the route back to the source must leave by the interface the packet came in on; 2: any route. */
+/** rp_filter (of the input interface) =1: the route back to the source must leave by the interface the packet came in
+ * on; 2: any route. */
 export function reversePath(h: Host, inIf: string, src: U32): string | undefined {
   const rp = confOf(h, inIf).rp_filter;
   if (inIf === 'lo' || rp === 0) return undefined;

@@ -75,7 +75,8 @@ export function rulesetWarnings(net: Network, hostName: string, rs: Ruleset): To
               'interface',
               i.value,
               rule,
-              `${hostName}'s rules name interface ${i.value}, which ${hostName} does not have in the topology (${names.join(', ')})`,
+              `${hostName}'s rules name interface ${i.value}, which ${hostName} does not have in the` +
+                ` topology (${names.join(', ')})`,
             );
         const addrs: { a: U32; what: string }[] = dnatAddrs(rule).map((a) => ({ a, what: 'a DNAT destination' }));
         if (
