@@ -1,6 +1,15 @@
 // `nfconform lint FILE`: read a ruleset as iptables-restore or `nft -f` would, print its canonical form
 // (iptables-save, or `nft list ruleset`). The language is read off the content unless --lang says it.
-import { InputError, parseRuleset, printRuleset, lintNft, printNft, detectLanguage } from '../model/index.ts';
+import {
+  InputError,
+  parseRuleset,
+  printRuleset,
+  lintNft,
+  printNft,
+  detectLanguage,
+  isNftJson,
+  parseNftJson,
+} from '../model/index.ts';
 import { readText } from './load.ts';
 import { readFlags, cmdline, oneOf, IPTABLES_FLAVORS } from './args.ts';
 import { LINT_USAGE } from './usage.ts';
@@ -43,7 +52,10 @@ export function lintCommand(argv: string[], write: (s: string) => void): number 
       write(printRuleset(rs));
       continue;
     }
-    const { ruleset, errors } = lintNft(text, { file });
+    // the JSON form: its first error (exit 2), else the same listing
+    const { ruleset, errors } = isNftJson(text)
+      ? { ruleset: parseNftJson(text, file), errors: [] }
+      : lintNft(text, { file });
     if (errors.length) {
       const [first, ...rest] = errors as [InputError, ...InputError[]];
       const more = rest.map((e) => `\nnfconform: ${e.message}`).join('');

@@ -103,6 +103,11 @@ export class LabPool {
 
   constructor(private readonly labOptions: LabOptions = {}) {}
 
+  /** Another pool with the same lab options (labs side by side: fuzz.ts). */
+  sibling(): LabPool {
+    return new LabPool(this.labOptions);
+  }
+
   /** `fresh`: a new lab, not a reset one (mixed-backend cases: legacy tables stay registered once used) */
   async get(topo: TopologySpec, opts: { fresh?: boolean } = {}): Promise<PairedLab> {
     if (this.current?.lab.kernel.tainted || opts.fresh) await this.close();
@@ -314,7 +319,8 @@ export async function runPlanned(
           const other = plan.otherRulesets.some((r) => r.host === refused.host && r.flavor === refused.flavor);
           const what = refused.lang === 'nft' ? 'the nft ruleset' : other ? "the other backend's rules" : 'the ruleset';
           rep.kernelRefused = { host: refused.host, flavor: refused.flavor, stderr: refused.kernelRefusal! };
-          rep.error = `the kernel refused ${what} for ${refused.host} that the model accepted: ${refused.kernelRefusal}`;
+          rep.error =
+            `the kernel refused ${what} for ${refused.host} that the model accepted: ` + refused.kernelRefusal!;
           rep.kernel = 'fail';
         } else {
           run = await runPlan(plan, { ...base, kernel });

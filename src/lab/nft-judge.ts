@@ -13,12 +13,19 @@ export interface NftVerdict {
   listing: string;
   /** nft's error text after a refused load */
   stderr: string;
+  /** `nft -j list ruleset` after a successful load (with `json`) */
+  json?: string;
 }
 
 const SCRIPT = `
+json=$1; shift
 for f in "$@"; do
   nft flush ruleset
-  if nft -f "$f" 2>"$f.err"; then nft list ruleset >"$f.out" 2>>"$f.err"; echo ok >"$f.rc"; else echo no >"$f.rc"; fi
+  if nft -f "$f" 2>"$f.err"; then
+    nft list ruleset >"$f.out" 2>>"$f.err"
+    if [ "$json" = 1 ]; then nft -j list ruleset >"$f.json" 2>>"$f.err"; fi
+    echo ok >"$f.rc"
+  else echo no >"$f.rc"; fi
 done
 `;
 
@@ -33,7 +40,8 @@ export function nftJudgeSkipReason(): string | undefined {
   }
 }
 
-export async function judgeNft(texts: readonly string[]): Promise<NftVerdict[]> {
+/** Each text loaded and listed by real nft; with `json`, also listed as `nft -j` writes it. */
+export async function judgeNft(texts: readonly string[], opts: { json?: boolean } = {}): Promise<NftVerdict[]> {
   const dir = mkdtempSync(join(tmpdir(), 'nfc-nft-'));
   try {
     const files = texts.map((t, i) => {
@@ -41,13 +49,16 @@ export async function judgeNft(texts: readonly string[]): Promise<NftVerdict[]> 
       writeFileSync(f, t);
       return f;
     });
-    await execa('unshare', ['-n', 'sh', '-c', SCRIPT, 'sh', ...files], { timeout: 60_000 + texts.length * 2_000 });
+    await execa('unshare', ['-n', 'sh', '-c', SCRIPT, 'sh', opts.json ? '1' : '0', ...files], {
+      timeout: 60_000 + texts.length * 2_000,
+    });
     return files.map((f) => {
       const rc = existsSync(`${f}.rc`) ? readFileSync(`${f}.rc`, 'utf8').trim() : 'no';
       return {
         ok: rc === 'ok',
         listing: existsSync(`${f}.out`) ? readFileSync(`${f}.out`, 'utf8') : '',
         stderr: existsSync(`${f}.err`) ? readFileSync(`${f}.err`, 'utf8').trim() : '',
+        ...(existsSync(`${f}.json`) ? { json: readFileSync(`${f}.json`, 'utf8') } : {}),
       };
     });
   } finally {

@@ -5,6 +5,9 @@ import { fuzz } from '../../src/conform/fuzz.ts';
 import { LabPool } from '../../src/conform/run-case.ts';
 import { skipReason, kernelDescribe } from './env.ts';
 
+const diffLine = (x: { step: string; diff: { field: string; model: unknown; kernel: unknown } }): string =>
+  `${x.step}: ${x.diff.field} model=${JSON.stringify(x.diff.model)} kernel=${JSON.stringify(x.diff.kernel)}`;
+
 describe.skipIf(skipReason)(kernelDescribe('kernel: bounded fuzz campaign'), () => {
   const pool = new LabPool({ timeoutMs: 150 });
   afterAll(async () => {
@@ -12,18 +15,40 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: bounded fuzz campaign'), () 
   });
   const random = Math.floor(Math.random() * 0x7fffffff);
   for (const seed of [1, 2, 3, random]) {
-    test(`${seed === random ? 'a random seed (printed)' : `seed ${seed}`}: 40 cases, model and kernel agree`, async () => {
-      if (seed === random) console.log(`random fuzz seed: ${seed}`);
-      const r = await fuzz({ oracle: { kind: 'kernel', pool }, runs: 40, seed, shrinkSeconds: 30 });
-      const d = r.divergence;
-      expect(
-        d
-          ? `${d.diffs.map((x) => `${x.step}: ${x.diff.field} model=${JSON.stringify(x.diff.model)} kernel=${JSON.stringify(x.diff.kernel)}`).join('\n')}\nreplay: nfconform fuzz --replay ${d.seed}:${d.path}\ncase: ${JSON.stringify(d.case)}`
-          : null,
-      ).toBeNull();
-      // a registered ("known") divergence is still a divergence: the bounded campaign allows none
-      expect(r.known.map((k) => `${k.entry.id}: ${k.diff.step}: ${k.diff.diff.field}`)).toEqual([]);
-      expect(r.cases).toBe(40);
-    }, 300_000);
+    test(
+      `${seed === random ? 'a random seed (printed)' : `seed ${seed}`}: 40 cases, model and` + ` kernel agree`,
+      async () => {
+        if (seed === random) console.log(`random fuzz seed: ${seed}`);
+        const r = await fuzz({ oracle: { kind: 'kernel', pool }, runs: 40, seed, shrinkSeconds: 30 });
+        const d = r.divergence;
+        expect(
+          d
+            ? `${d.diffs.map(diffLine).join('\n')}\nreplay: nfconform fuzz --replay ${d.seed}:${d.path}\n` +
+                `case: ${JSON.stringify(d.case)}`
+            : null,
+        ).toBeNull();
+        // a registered ("known") divergence is still a divergence: the bounded campaign allows none
+        expect(r.known.map((k) => `${k.entry.id}: ${k.diff.step}: ${k.diff.diff.field}`)).toEqual([]);
+        expect(r.cases).toBe(40);
+      },
+      300_000,
+    );
   }
+});
+
+describe.skipIf(skipReason)(kernelDescribe('kernel: a campaign on labs side by side'), () => {
+  const pool = new LabPool({ timeoutMs: 150 });
+  afterAll(async () => {
+    await pool.close();
+  });
+  test('seed 7 on 3 labs is the campaign on one lab: the same cases, the same first divergence (if any)', async () => {
+    const one = await fuzz({ oracle: { kind: 'kernel', pool }, runs: 20, seed: 7, shrinkSeconds: 5 });
+    const three = await fuzz({ oracle: { kind: 'kernel', pool }, runs: 20, seed: 7, shrinkSeconds: 5, labs: 3 });
+    // a divergence is the same draw (its index, the first part of the path) found either way
+    expect(three.divergence?.path.split(':')[0]).toBe(one.divergence?.path.split(':')[0]);
+    if (!one.divergence) {
+      expect(three.cases).toBe(20);
+      expect(three.probes).toBe(one.probes);
+    }
+  }, 300_000);
 });

@@ -1,5 +1,5 @@
 // Reads `nft -f` input and `nft list ruleset` output into commands (spec/nft.md §2). A table block
-// becomes, as nft makes it: the table, then its sets and chains, then their elements, then the rules
+// becomes, as nft makes it: the table, then its chains and sets, then their elements, then the rules
 // (so rules may name chains and sets declared later in the same block, not in a later block).
 import { InputError, type SourcePos } from '../errors.ts';
 import { lex, type Tok } from './lex.ts';
@@ -281,7 +281,10 @@ export class NftParser {
 
   private tableBlock(ref: TableRef, fromAdd = false): void {
     this.expect('{');
+    // nft expands a table block chains first, then sets, then elements and rules (src/cmd.c nft_cmd_expand):
+    // the kernel's handles come in that order
     const decls: Command[] = [];
+    const sets: Command[] = [];
     const elems: Command[] = [];
     const rules: Command[] = [];
     for (;;) {
@@ -312,7 +315,7 @@ export class NftParser {
         const nameTok = this.t;
         const name = this.name('set name');
         const decl = this.setBlock(name, map, nameTok);
-        decls.push({ op: 'add-set', ...ref, set: withoutElements(decl), pos });
+        sets.push({ op: 'add-set', ...ref, set: withoutElements(decl), pos });
         if (decl.elements) elems.push({ op: 'add-element', ...ref, set: name, elements: decl.elements, pos });
         this.endCommand();
         continue;
@@ -322,7 +325,7 @@ export class NftParser {
       throw this.err(`unexpected ${this.describe(t)} in table ${ref.table}${fromAdd ? '' : ''}`);
     }
     this.expect('}');
-    this.commands.push(...decls, ...elems, ...rules);
+    this.commands.push(...decls, ...sets, ...elems, ...rules);
   }
 
   private chainBlock(

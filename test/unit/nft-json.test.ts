@@ -1,0 +1,47 @@
+// `nft -j list ruleset` read into the model's AST (src/model/nft/json.ts, spec/nft.md §1): the same listing
+// as the text, the kernel's handles, and errors with the JSON path.
+import { describe, test, expect } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { parseNft, parseNftJson, printNft } from '../../src/model/nft/index.ts';
+import { InputError } from '../../src/model/errors.ts';
+
+const dir = new URL('../fixtures/nft/', import.meta.url);
+const read = (f: string) => readFileSync(new URL(f, dir), 'utf8');
+
+describe('nft -j', () => {
+  test('the JSON of a fixture reads to its listing (nft leaves the table comment out) with its handles', () => {
+    const rs = parseNftJson(read('json-form.json'), 'json-form.json');
+    expect(printNft(rs)).toBe(read('json-form.list').replace('\tcomment "kube"\n', ''));
+    const text = parseNft(read('json-form.nft'), { file: 'json-form.nft' });
+    const handles = (x: typeof rs) =>
+      [...x.tables.values()].map((t) => [
+        [...t.chains.values()].map((c) => [c.name, c.handle, c.rules.map((r) => r.handle)]),
+        [...t.sets.values()].map((s) => [s.name, s.handle]),
+      ]);
+    // the text transaction makes the handles the kernel gave (chains, then sets, then rules)
+    expect(handles(text)).toEqual(handles(rs));
+  });
+
+  test('errors name the line, column and JSON path; the unsupported is said so', () => {
+    const bad = (j: unknown) => {
+      try {
+        parseNftJson(JSON.stringify(j), 'x.json');
+      } catch (e) {
+        if (e instanceof InputError) return [e.kind, e.message];
+        throw e;
+      }
+      return undefined;
+    };
+    const table = { table: { family: 'ip', name: 't', handle: 1 } };
+    const chain = { chain: { family: 'ip', table: 't', name: 'c', handle: 1 } };
+    expect(
+      bad({
+        nftables: [table, chain, { rule: { family: 'ip', table: 't', chain: 'c', expr: [{ limit: { rate: 1 } }] } }],
+      }),
+    ).toEqual(['unsupported', 'x.json:1:186: nftables[2].rule.expr[0].limit: unsupported: statement "limit"']);
+    expect(
+      bad({ nftables: [table, { rule: { family: 'ip', table: 't', chain: 'nope', expr: [{ accept: null }] } }] })?.[1],
+    ).toMatch(/^x\.json:1:\d+: nftables\[1\]\.rule: no chain nope in table ip t$/);
+    expect(bad([1])).toEqual(['invalid', 'x.json:1:1: expected {"nftables": [...]} (nft -j list ruleset)']);
+  });
+});
