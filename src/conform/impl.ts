@@ -41,7 +41,8 @@ export function builtinImpl(mutant?: CompilerMutant): Implementation {
         ...(input.masqueradeAll ? { masqueradeAll: true } : {}),
         ...(input.localhostNodePorts ? { localhostNodePorts: true } : {}),
       });
-      return mutant?.rules ? mutant.rules(rules) : rules;
+      const bug = input.proxyMode === 'nftables' ? mutant?.nftRules : mutant?.rules;
+      return bug ? bug(rules) : rules;
     },
   };
 }
