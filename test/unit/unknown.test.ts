@@ -37,11 +37,11 @@ describe('the parser keeps what the model cannot evaluate', () => {
     expect(printRuleset(rs)).toBe(text);
     // each one is listed as unsupported, where it was written; nothing else is a problem
     expect(problems.map((p) => [p.kind, p.pos?.line, p.reason.replace(/ \(kept.*/, '')])).toEqual([
-      ['unsupported', 5, 'match module "foo"'],
+      ['unsupported', 5, 'match module "foo" (not a module of iptables 1.8.9: the host needs it from elsewhere)'],
       ['unsupported', 6, 'option --tcp-option of tcp'],
       ['unsupported', 7, 'option --ctstatus of conntrack'],
       ['unsupported', 8, 'target QUEUE'],
-      ['unsupported', 9, 'target FOOBAR'],
+      ['unsupported', 9, 'target FOOBAR (not a target of iptables 1.8.9, nor a chain defined here)'],
       ['unsupported', 10, 'match module "quota"'],
       ['unsupported', 10, 'match module "dscp"'],
       ['unsupported', 11, 'target TOS'],
@@ -83,7 +83,7 @@ describe('three-valued evaluation', () => {
         chain: 'FORWARD',
         rule: 1,
         spec: '-p tcp -m foo --bar 1 -j DROP',
-        why: 'match module "foo"',
+        why: 'match module "foo" (not a module of iptables 1.8.9: the host needs it from elsewhere)',
       },
     ]);
     // each possible result is exact, with its own branch (world and trace)

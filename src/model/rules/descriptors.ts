@@ -511,6 +511,23 @@ export const UNMODELLED_TARGETS: Readonly<Record<string, { effect: 'continue' | 
   SET: { effect: 'fate', what: 'adds to or deletes from an ipset, which -m set reads' },
 };
 
+/** The extensions iptables 1.8.9 ships (its extensions/ directory, IPv4 and both-family libxt_*): a name not
+ *  here and not in EXTENSIONS is refused by a stock iptables ("Couldn't load match/target"). Such a rule is
+ *  still kept (a host may have the extension from elsewhere, e.g. xtables-addons), but `lint` says so and the
+ *  parser-agreement measure counts it as a refusal. */
+export const IPTABLES_MATCHES: ReadonlySet<string> = new Set(
+  (
+    'addrtype ah bpf cgroup cluster comment connbytes connlabel connlimit connmark conntrack cpu dccp devgroup ' +
+    'dscp ecn esp hashlimit helper icmp iprange ipvs length limit mac mark multiport nfacct osf owner physdev ' +
+    'pkttype policy quota rateest realm recent rpfilter sctp set socket state statistic string tcp tcpmss time ' +
+    'tos ttl u32 udp'
+  ).split(' '),
+);
+export const IPTABLES_TARGETS: ReadonlySet<string> = new Set([
+  ...Object.keys(UNMODELLED_TARGETS).filter((t) => t !== 'MIRROR' && t !== 'ULOG'),
+  ...'CONNMARK CT DNAT LOG MARK MASQUERADE NFLOG NOTRACK REDIRECT REJECT SNAT TRACE'.split(' '),
+]);
+
 const BY_NAME = new Map(EXTENSIONS.map((d) => [`${d.type}:${d.name}`, d]));
 export function matchDesc(name: string): ExtensionDesc | undefined {
   return BY_NAME.get(`match:${name}`);
