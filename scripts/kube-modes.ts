@@ -8,8 +8,8 @@ const t0 = performance.now();
 const r = await modeDiff(runs, seed);
 const s = ((performance.now() - t0) / 1000).toFixed(0);
 process.stdout.write(
-  `${r.sets} random Service sets (seed ${seed}; ${r.skipped} left out), ` +
-    `${r.probes} probes on the model in both modes: ` +
+  `${r.sets} random Service sets (seed ${seed}; ${r.skipped} left out), ${r.probes} probes` +
+    ` on the model in both modes: ` +
     `${r.same} alike, ${r.documented} differ as documented, ${r.undocumented.length} undocumented (${s} s)\n`,
 );
 for (const u of r.undocumented.slice(0, 10))

@@ -49,7 +49,8 @@ export function sideBySide(model: readonly Weighted<Observation>[], kernel: Obse
   if (best.open && best.d.length === 0)
     rows.push(
       pc.yellow(
-        "model and kernel agree, but not exactly: the model's result is indeterminate (rules it cannot evaluate decide) and the kernel's is one of its possible results",
+        "model and kernel agree, but not exactly: the model's result is indeterminate (rules it" +
+          " cannot evaluate decide) and the kernel's is one of its possible results",
       ),
     );
   else

@@ -159,6 +159,8 @@ export interface CaseServices {
   clusterCIDR: string;
   masqueradeAll?: boolean;
   localhostNodePorts?: boolean;
+  /** kube-proxy's --nodeport-addresses: IPv4 CIDRs or addresses, or `primary` (spec/kube.md) */
+  nodePortAddresses?: string[];
   /** read from `file` */
   text?: string;
 }
@@ -303,7 +305,11 @@ function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoa
   const hostNames = new Set(base.hosts.map((h) => h.name));
 
   if (c.services !== undefined) {
-    const sv = j.obj(c.services, ['services'], ['file', 'clusterCIDR', 'masqueradeAll', 'localhostNodePorts']);
+    const sv = j.obj(
+      c.services,
+      ['services'],
+      ['file', 'clusterCIDR', 'masqueradeAll', 'localhostNodePorts', 'nodePortAddresses'],
+    );
     const services: CaseServices = {
       file: j.str(sv.file, ['services', 'file']),
       clusterCIDR: j.str(sv.clusterCIDR, ['services', 'clusterCIDR'], {
@@ -315,6 +321,16 @@ function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoa
       services.masqueradeAll = j.bool(sv.masqueradeAll, ['services', 'masqueradeAll']);
     if (sv.localhostNodePorts !== undefined)
       services.localhostNodePorts = j.bool(sv.localhostNodePorts, ['services', 'localhostNodePorts']);
+    if (sv.nodePortAddresses !== undefined)
+      services.nodePortAddresses = j.arr(sv.nodePortAddresses, ['services', 'nodePortAddresses'], 64).map((v, i) =>
+        j.str(v, ['services', 'nodePortAddresses', i], {
+          grammar: (s) =>
+            s === 'primary' ||
+            (/^\d+\.\d+\.\d+\.\d+(\/\d{1,2})?$/.test(s) && parseCidr(s.includes('/') ? s : `${s}/32`))
+              ? undefined
+              : 'not an IPv4 CIDR, an IPv4 address or "primary"',
+        }),
+      );
     for (const n of ['node', 'node2'])
       if (!hostNames.has(n))
         j.fail(['services'], `a case with Services needs the k8s-node layout (no host ${quote(n)})`);

@@ -16,6 +16,9 @@ export interface ClusterLayout {
   masqueradeAll?: boolean;
   /** NodePorts answer on 127.0.0.1 too (kube-proxy's localhost NodePorts, route_localnet=1; iptables mode only) */
   localhostNodePorts?: boolean;
+  /** kube-proxy's --nodeport-addresses: NodePorts answer only on node addresses inside these (CIDRs, addresses
+   *  or `primary`, the node's first address); absent: on every local address */
+  nodePortAddresses?: string[];
   /** kube-proxy's mode (default iptables): nftables mode differs where spec/kube.md §2a says */
   proxyMode?: ProxyMode;
   /** each node's addresses (the primary one first) and its topology.kubernetes.io/zone label */
@@ -139,12 +142,25 @@ export function predict(
   }
   // a NodePort on a node's address: handled by the node that owns it
   const owner = layout.nodes.find((n) => n.addresses.includes(probe.dst))?.name;
+  // an address outside --nodeport-addresses has no NodePort rule: the oracle says nothing of it
+  if (owner && !nodePortAddressOf(layout, owner, probe.dst)) return undefined;
   if (owner) {
     const rp = at(owner).find((x) => x.hasNodePort && matches(x, x.port.nodePort));
     if (!rp) return undefined;
     return external(rp, layout, src, inCluster, owner);
   }
   return undefined;
+}
+
+/** Whether `addr` of node `node` answers NodePorts under --nodeport-addresses. */
+export function nodePortAddressOf(layout: ClusterLayout, node: string, addr: string): boolean {
+  const given = layout.nodePortAddresses;
+  if (!given?.length) return true;
+  const a = parseIp(addr)!;
+  const primary = layout.nodes.find((n) => n.name === node)?.addresses[0];
+  return given.some((g) =>
+    g === 'primary' ? primary === addr : cidrContains(parseCidr(g.includes('/') ? g : `${g}/32`)!, a),
+  );
 }
 
 /** Whether the node's local-traffic detector takes the probe for pod traffic. */

@@ -173,7 +173,8 @@ describe('match modules', () => {
     const rs = parseSave('*filter\n-A INPUT -m statistic --mode nth --every 3 --packet 0 -j DROP\nCOMMIT\n');
     const t = compileRule(rs.tables.get('filter')!.chains.get('INPUT')!.rules[0]!);
     const e = env();
-    expect([1, 2, 3, 4, 5, 6].map(() => t(pkt(), e))).toEqual([false, false, true, false, false, true]);
+    // packets 0, 3, ... counted from 0: the first matches (measured: suites/regressions/statistic-nth-*)
+    expect([1, 2, 3, 4, 5, 6].map(() => t(pkt(), e))).toEqual([true, false, false, true, false, false]);
   });
   test('recent: --set, --rcheck, --update with --seconds, --remove, --rdest', () => {
     const state = newHostState();
