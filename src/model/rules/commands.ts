@@ -37,6 +37,8 @@ export interface CommandContext {
   backend?: IptablesFlavor;
   /** iptables-restore --noflush: a chain the rule jumps to but the text never declares exists already */
   assumeChains?: boolean;
+  /** refuse names iptables 1.8.9 cannot load (see ReadOptions.asIptables) */
+  refuseForeign?: boolean;
 }
 
 function chainOf(rs: Ruleset, table: TableName, name: string, pos: SourcePos): Chain {
@@ -94,7 +96,7 @@ export function applyCommand(
     for (const r of rules) r.pos = at(cmd);
     // a command runs the real iptables: a name that is neither a chain of the table nor an extension
     // iptables 1.8.9 ships is refused there ("Couldn't load target"), not kept as unknown (lint keeps it)
-    for (const r of rules) {
+    for (const r of ctx.refuseForeign ? rules : []) {
       const foreign = [...r.matches, ...(r.target?.kind === 'ext' ? [r.target.ext] : [])].find(
         (e) => e.opaque?.foreign,
       );
