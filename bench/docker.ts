@@ -7,7 +7,8 @@ import type { Figure } from './model.ts';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const DNAT =
-  '*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -d 10.96.0.100/32 -p tcp --dport 80 -j DNAT --to-destination 10.244.1.12:8080\nCOMMIT\n';
+  '*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -d 10.96.0.100/32 -p tcp --dport 80 -j DNAT' +
+  ' --to-destination 10.244.1.12:8080\nCOMMIT\n';
 
 async function measure(runtime: LabRuntime): Promise<Figure[]> {
   const ups: number[] = [];

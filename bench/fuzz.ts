@@ -19,10 +19,12 @@ export async function benchFuzz(): Promise<Figure[]> {
     const d = r.divergence;
     if (d || r.known.length) {
       const lines = [
-        `fuzz campaign (seed ${BENCH_FUZZ_SEED}, ${cases} cases) met a divergence after ${r.cases} cases: no valid throughput`,
+        `fuzz campaign (seed ${BENCH_FUZZ_SEED}, ${cases} cases) met a divergence after` +
+          ` ${r.cases} cases: no valid throughput`,
         ...(d?.diffs ?? []).map(
           (x) =>
-            `  ${x.step}: ${x.diff.field}  model ${JSON.stringify(x.diff.model)}  kernel ${JSON.stringify(x.diff.kernel)}`,
+            `  ${x.step}: ${x.diff.field}  model ${JSON.stringify(x.diff.model)}  kernel` +
+            ` ${JSON.stringify(x.diff.kernel)}`,
         ),
         ...r.known.map((k) => `  known divergence (${k.entry.id}): ${k.diff.step}: ${k.diff.diff.field}`),
         ...(d ? [`  replay: nfconform fuzz --replay ${d.seed}:${d.path}`] : []),

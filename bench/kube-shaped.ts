@@ -22,7 +22,8 @@ export function kubeShapedRuleset(services: number, endpointsPer = 2): { text: s
     const svc = `KUBE-SVC-${s.toString(36).toUpperCase().padStart(6, '0')}`;
     chains.push(`:${svc} - [0:0]`);
     rules.push(
-      `-A KUBE-SERVICES -d ${vip}/32 -p tcp -m comment --comment "ns/svc-${s}:http cluster IP" -m tcp --dport 80 -j ${svc}`,
+      `-A KUBE-SERVICES -d ${vip}/32 -p tcp -m comment --comment "ns/svc-${s}:http cluster IP"` +
+        ` -m tcp --dport 80 -j ${svc}`,
     );
     rules.push(`-A ${svc} ! -s 10.244.0.0/16 -d ${vip}/32 -p tcp -m tcp --dport 80 -j KUBE-MARK-MASQ`);
     for (let e = 0; e < endpointsPer; e++) {

@@ -1,5 +1,6 @@
 // One case with one repeated DNAT probe, run in its own process so that its peak memory is its own:
-// `tsx bench/repeat-one.ts N [model|both]` prints (after a warm-up that builds the lab) {"ms", "maxRssMb", "marks"} (bench/repeat.ts).
+// `tsx bench/repeat-one.ts N [model|both]` prints (after a warm-up that builds the lab) {"ms", "maxRssMb", "marks"}
+// (bench/repeat.ts).
 import { runCases, LabPool } from '../src/conform/run-case.ts';
 import type { CaseFile } from '../src/conform/case-file.ts';
 

@@ -32,7 +32,8 @@ for (const [name, run] of sections) {
   console.log(`\n## ${name}`);
   for (const f of figures)
     console.log(
-      `${f.name.padEnd(72)} ${String(f.value.toLocaleString('en')).padStart(12)} ${f.unit}${f.goal ? `   (goal ${f.goal})` : ''}`,
+      `${f.name.padEnd(72)} ${String(f.value.toLocaleString('en')).padStart(12)} ${f.unit}` +
+        (f.goal ? `   (goal ${f.goal})` : ''),
     );
 }
 if (failures.length) {

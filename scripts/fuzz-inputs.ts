@@ -18,12 +18,15 @@ for (const [name, k] of Object.entries(r.kinds)) {
     .map(([c, n]) => `exit ${c}: ${n}`)
     .join(', ');
   console.log(
-    `${name.padEnd(15)} ${String(k.inputs).padStart(6)} inputs  ${codes}  worst ${k.worstMs.toFixed(0)} ms${k.skipped ? `  (${k.skipped} command lines skipped: they would start a lab or write a file)` : ''}`,
+    `${name.padEnd(15)} ${String(k.inputs).padStart(6)} inputs  ${codes}  worst` +
+      ` ${k.worstMs.toFixed(0)} m` +
+      `s${k.skipped ? `  (${k.skipped} command lines skipped: they would start a lab or write a file)` : ''}`,
   );
 }
 const grew = r.peakRssMb - r.baseRssMb;
 console.log(
-  `${total} inputs in ${((performance.now() - t0) / 1000).toFixed(1)} s, seed ${seed}; peak RSS ${r.peakRssMb.toFixed(0)} MB (+${grew.toFixed(0)} MB)`,
+  `${total} inputs in ${((performance.now() - t0) / 1000).toFixed(1)} s, seed ${seed}; peak` +
+    ` RSS ${r.peakRssMb.toFixed(0)} MB (+${grew.toFixed(0)} MB)`,
 );
 for (const f of r.failures.slice(0, 10))
   console.log(`FAIL ${f.kind}: ${f.message}\n  input: ${JSON.stringify(f.input.slice(0, 400))}`);

@@ -57,7 +57,9 @@ export async function runModelMutants(args: readonly string[]): Promise<number> 
       let first = '';
       if (r.divergence) {
         const d = r.divergence.diffs[0]!;
-        first = `${d.step}: ${d.diff.field} model ${JSON.stringify(d.diff.model)} kernel ${JSON.stringify(d.diff.kernel)}`;
+        first =
+          `${d.step}: ${d.diff.field} model ${JSON.stringify(d.diff.model)} kernel` +
+          ` ${JSON.stringify(d.diff.kernel)}`;
         if (pool) {
           // a kill counts only if the reference model agrees with the kernel on the same case
           const again = await fuzz({
@@ -74,26 +76,32 @@ export async function runModelMutants(args: readonly string[]): Promise<number> 
       const row: Row = { name, killedAt, first, seconds: (performance.now() - t0) / 1000 };
       rows.push(row);
       process.stderr.write(
-        `${name}: ${killedAt !== undefined ? `killed after ${killedAt} cases` : `survived ${r.cases} cases`} (${row.seconds.toFixed(0)} s)${first ? `: ${first.slice(0, 240)}` : ''}\n`,
+        `${name}: ${killedAt !== undefined ? `killed after ${killedAt} cases` : `survived ${r.cases} cases`}` +
+          ` (${row.seconds.toFixed(0)} s)${first ? `: ${first.slice(0, 240)}` : ''}\n`,
       );
     }
   } finally {
     await pool?.close();
   }
   console.log(
-    `\nModel mutants against ${oracleKind === 'kernel' ? 'the kernel' : 'the reference model'}: fuzz campaigns of up to ${cases} cases (seed ${seed})\n`,
+    `\nModel mutants against` +
+      ` ${oracleKind === 'kernel' ? 'the kernel' : 'the reference model'}: fuzz campaigns of up` +
+      ` to ${cases} cases (seed ${seed})\n`,
   );
   console.log('| mutant | the misreading | cases to the first divergence | first difference |');
   console.log('|---|---|---|---|');
   for (const r of rows)
     console.log(
-      `| ${r.name} | ${modelMutant(r.name).description} | ${r.killedAt ?? '**survived**'} | ${r.first.replace(/\|/g, '\\|').slice(0, 160)} |`,
+      `| ${r.name} | ${modelMutant(r.name).description} | ${r.killedAt ?? '**survived**'} |` +
+        ` ${r.first.replace(/\|/g, '\\|').slice(0, 160)} |`,
     );
   const killed = rows.filter((r) => r.killedAt !== undefined);
   const at = killed.map((r) => r.killedAt!).sort((a, b) => a - b);
   const median = at.length ? at[Math.floor((at.length - 1) / 2)]! : undefined;
   console.log(
-    `\nkilled ${killed.length} of ${rows.length} (${rows.length ? Math.round((killed.length / rows.length) * 100) : 0}%), median cases to the first divergence ${median ?? '-'} (goal: >= 90% within ${cases})`,
+    `\nkilled ${killed.length} of` +
+      ` ${rows.length} (${rows.length ? Math.round((killed.length / rows.length) * 100) : 0}%),` +
+      ` median cases to the first divergence ${median ?? '-'} (goal: >= 90% within ${cases})`,
   );
   return 0;
 }

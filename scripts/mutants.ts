@@ -12,6 +12,8 @@ import { runCases, LabPool, type Sides } from '../src/conform/run-case.ts';
 import { serviceCaseArb, serviceCase } from '../src/conform/service-arbitraries.ts';
 import { MUTANTS, type CompilerMutant } from '../src/kube/mutants.ts';
 
+const differs = (d: { field: string }): string => `${d.field} differs`;
+
 const sides: Sides = process.argv.includes('--kernel') ? 'both' : 'model';
 const PROPERTY_CASES = 300;
 // one lab for the whole run, reset between cases (kernel runs only)
@@ -35,7 +37,7 @@ async function killer(mutant: CompilerMutant | undefined): Promise<{ by: string 
       const why =
         r!.error ??
         (s
-          ? `${s.label}: ${[...s.modelMisses, ...s.kernelMisses, ...s.oracleMisses, ...s.diffs.map((d) => `${d.field} differs`)][0]}`
+          ? `${s.label}: ${[...s.modelMisses, ...s.kernelMisses, ...s.oracleMisses, ...s.diffs.map(differs)][0]}`
           : '');
       process.stderr.write(`${mutant?.name ?? 'reference'}: ${c.name}: ${why.slice(0, 300)}\n`);
       return { by: `suite: ${c.name}`, ms: performance.now() - t0 };
@@ -55,7 +57,8 @@ if (reference.by) {
   process.exit(1);
 }
 console.log(
-  `${suites.length} Service suites and ${PROPERTY_CASES} property cases, on ${sides === 'model' ? 'the model (judged by expectations and the oracle)' : 'the model and the kernel'}\n`,
+  `${suites.length} Service suites and ${PROPERTY_CASES} property cases, on` +
+    ` ${sides === 'model' ? 'the model (judged by expectations and the oracle)' : 'the model and the kernel'}\n`,
 );
 console.log('| mutant | killed by | time to the first counterexample |');
 console.log('|---|---|---|');
@@ -74,6 +77,8 @@ for (const m of MUTANTS) {
 times.sort((a, b) => a - b);
 const median = times.length ? times[Math.floor(times.length / 2)]! : NaN;
 console.log(
-  `\nkilled ${killed} of ${MUTANTS.length} (${((100 * killed) / MUTANTS.length).toFixed(0)}%), median time to the first counterexample ${(median / 1000).toFixed(2)} s (goal: >= 95%, < 30 s)`,
+  `\nkilled ${killed} of` +
+    ` ${MUTANTS.length} (${((100 * killed) / MUTANTS.length).toFixed(0)}%), median time to the` +
+    ` first counterexample ${(median / 1000).toFixed(2)} s (goal: >= 95%, < 30 s)`,
 );
 await pool.close();

@@ -28,7 +28,9 @@ const rows = await measureCorpus(entries, {
   ...(kernelSkip ? { kernelSkip } : {}),
   onRow: (r, i, n) =>
     process.stderr.write(
-      `[${i + 1}/${n}] ${r.id}: ${r.traceable ? 'traceable' : `not traceable (${r.blocker ?? '?'})`}, ${r.problems.length} problems\n`,
+      `[${i + 1}/${n}] ${r.id}:` +
+        ` ${r.traceable ? 'traceable' : `not traceable (${r.blocker ?? '?'})`},` +
+        ` ${r.problems.length} problems\n`,
     ),
 });
 console.log(values.markdown ? renderMarkdown(rows) : renderTable(rows));

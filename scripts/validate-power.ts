@@ -114,7 +114,10 @@ for (const d of DUMPS) {
   const pct = scored.length ? (100 * caught.length) / scored.length : 100;
   console.log(`\n## ${d.name}`);
   console.log(
-    `${outcomes.length} variants: ${outcomes.length - scored.length} equivalent, ${scored.length} scored, ${caught.length} caught (${pct.toFixed(1)}%): ${byProbe.length} by a failing probe, ${caught.length - byProbe.length} by a warning only (--strict)`,
+    `${outcomes.length} variants: ${outcomes.length - scored.length} equivalent,` +
+      ` ${scored.length} scored, ${caught.length} caught (${pct.toFixed(1)}%):` +
+      ` ${byProbe.length} by a failing probe, ${caught.length - byProbe.length} by a warning only` +
+      ` (--strict)`,
   );
   for (const kind of ['delete', 'dnat-port', 'probability', 'masq-mark'] as const) {
     const k = scored.filter((o) => o.v.kind === kind);
@@ -136,11 +139,15 @@ for (const d of DUMPS) {
   if (process.argv.includes('--verbose'))
     for (const o of byProbe) console.log(`  caught ${o.v.id}: first failing probe ${o.caught}`);
   rows.push(
-    `| ${d.name} | ${outcomes.length} | ${outcomes.length - scored.length} | ${byProbe.length} | ${caught.length - byProbe.length} | ${caught.length}/${scored.length} | ${pct.toFixed(1)}% |`,
+    `| ${d.name} | ${outcomes.length} | ${outcomes.length - scored.length} |` +
+      ` ${byProbe.length} | ${caught.length - byProbe.length} |` +
+      ` ${caught.length}/${scored.length} | ${pct.toFixed(1)}% |`,
   );
 }
 const pct = totalScored ? (100 * totalCaught) / totalScored : 100;
 console.log(
-  `\n| dump | variants | equivalent | by a failing probe | by a warning only | caught | % |\n|---|---|---|---|---|---|---|\n${rows.join('\n')}\n| all | | | | | ${totalCaught}/${totalScored} | ${pct.toFixed(1)}% |`,
+  `\n| dump | variants | equivalent | by a failing probe | by a warning only | caught | %` +
+    ` |\n|---|---|---|---|---|---|---|\n${rows.join('\n')}\n| all | | | | |` +
+    ` ${totalCaught}/${totalScored} | ${pct.toFixed(1)}% |`,
 );
 process.exit(pct >= 95 ? 0 : 1);

@@ -59,7 +59,8 @@ async function execute(
   if ((impl.name !== 'builtin' || mode !== 'iptables') && !json)
     write(
       pc.cyan(
-        `Services compiled by: ${impl.name} in ${mode} mode${iptables && mode === 'iptables' ? ` (loaded with iptables-${iptables})` : ''}`,
+        `Services compiled by: ${impl.name} in` +
+          ` ${mode} mode${iptables && mode === 'iptables' ? ` (loaded with iptables-${iptables})` : ''}`,
       ),
     );
   // rules that name what the topology lacks: said before the results, which they would otherwise mislead
@@ -85,7 +86,8 @@ async function execute(
       if (!tty && !json) {
         const bad = [r.model, r.kernel, r.agree].includes('fail');
         process.stderr.write(
-          `[${i + 1}/${cases.length}] ${bad ? 'FAIL' : 'ok  '} ${r.name} (${Math.round(r.ms)} ms, ${((performance.now() - t0) / 1000).toFixed(1)} s so far)\n`,
+          `[${i + 1}/${cases.length}] ${bad ? 'FAIL' : 'ok  '} ${r.name} (${Math.round(r.ms)} ms,` +
+            ` ${((performance.now() - t0) / 1000).toFixed(1)} s so far)\n`,
         );
       }
       if (tty && i === cases.length - 1) process.stderr.write('\r\x1b[K');

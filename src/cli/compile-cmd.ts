@@ -36,7 +36,8 @@ export function detectorOf(values: {
       return { mode, prefix: need('pod-interface-name-prefix', mode) };
     default:
       throw cmdline(
-        `--detect-local-mode must be ClusterCIDR, NodeCIDR, BridgeInterface, InterfaceNamePrefix or None, not ${JSON.stringify(mode.slice(0, 40))}`,
+        `--detect-local-mode must be ClusterCIDR, NodeCIDR, BridgeInterface, InterfaceNamePrefix` +
+          ` or None, not ${JSON.stringify(mode.slice(0, 40))}`,
       );
   }
 }

@@ -50,7 +50,9 @@ export async function doctorCommand(argv: string[], write: (s: string) => void):
     {
       name: `Node.js >= ${minNode} (this is ${process.version})`,
       ok: atLeast(process.versions.node, minNode),
-      hint: `install Node.js 20 (>= ${minNode}) or 22 LTS, e.g. nvm install 22, or the Node.js project's Debian packages; Debian 12's own nodejs is 18`,
+      hint:
+        `install Node.js 20 (>= ${minNode}) or 22 LTS, e.g. nvm install 22, or the Node.js` +
+        ` project's Debian packages; Debian 12's own nodejs is 18`,
     },
     {
       name: 'running as root',

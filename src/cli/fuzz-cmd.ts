@@ -17,7 +17,10 @@ function bar(p: FuzzProgress, total: number | undefined): string {
   const width = 24;
   const fill = frac === undefined ? '' : `[${'#'.repeat(Math.round(frac * width)).padEnd(width, '.')}] `;
   const div = p.divergences ? pc.red(`divergences ${p.divergences}`) : pc.green('divergences 0');
-  return `${fill}cases ${p.cases}  probes ${p.probes} (${rate}/s)  ${div}  known ${p.known}  ${(p.elapsedMs / 1000).toFixed(0)} s${p.shrinking ? pc.yellow('  shrinking…') : ''}`;
+  return (
+    `${fill}cases ${p.cases}  probes ${p.probes} (${rate}/s)  ${div}  known ${p.known} ` +
+    ` ${(p.elapsedMs / 1000).toFixed(0)} s${p.shrinking ? pc.yellow('  shrinking…') : ''}`
+  );
 }
 
 export async function fuzzCommand(argv: string[], write: (s: string) => void): Promise<number> {
@@ -88,7 +91,9 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
       write(`wrote ${values.json}`);
     }
     write(
-      `seed ${result.seed}: ${result.cases} cases, ${result.probes} probes in ${(result.elapsedMs / 1000).toFixed(1)} s (${(result.cases / (result.elapsedMs / 60000)).toFixed(0)} cases/min)`,
+      `seed ${result.seed}: ${result.cases} cases, ${result.probes} probes in` +
+        ` ${(result.elapsedMs / 1000).toFixed(1)} s` +
+        ` (${(result.cases / (result.elapsedMs / 60000)).toFixed(0)} cases/min)`,
     );
     for (const k of result.known)
       write(pc.yellow(`known divergence ${k.entry.id}: ${k.diff.step}: ${k.diff.diff.field} (${k.entry.reason})`));

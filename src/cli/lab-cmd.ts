@@ -47,7 +47,8 @@ export function downTargets(all: readonly LabInfo[], id: string | undefined): La
   const other = id ? all.find((l) => l.runId === id) : undefined;
   if (other)
     throw cmdline(
-      `lab ${quote(id)} belongs to a run (pid ${other.owner.pid}), not to "lab up": it goes when that run ends${other.alive ? '' : ' (its owner is gone: nfconform doctor --cleanup)'}`,
+      `lab ${quote(id)} belongs to a run (pid ${other.owner.pid}), not to "lab up": it goes when` +
+        ` that run ends${other.alive ? '' : ' (its owner is gone: nfconform doctor --cleanup)'}`,
     );
   throw cmdline(id ? `no lab ${quote(id)}` : 'no labs made by "nfconform lab up" to take down');
 }
@@ -100,7 +101,9 @@ export async function labCommand(argv: string[], write: (s: string) => void): Pr
       if (!all.length) write('no labs');
       for (const l of all)
         write(
-          `${l.runId}  ${l.handMade ? 'lab up' : 'a run '}  pid ${l.owner.pid} ${l.alive ? 'alive' : 'DEAD (stale: nfconform doctor --cleanup)'}  hosts: ${[...l.hosts.keys()].join(' ')}`,
+          `${l.runId}  ${l.handMade ? 'lab up' : 'a run '}  pid` +
+            ` ${l.owner.pid} ${l.alive ? 'alive' : 'DEAD (stale: nfconform doctor --cleanup)'}  hosts:` +
+            ` ${[...l.hosts.keys()].join(' ')}`,
         );
       return 0;
     }

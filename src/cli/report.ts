@@ -17,7 +17,11 @@ export function truthTable(
   for (const r of reports) {
     const name = r.name.length > w ? `${r.name.slice(0, w - 1)}…` : r.name.padEnd(w);
     lines.push(
-      `${name}    ${cell(r.model, used.model)}      ${cell(r.kernel, used.kernel)}      ${r.indeterminate && r.agree === 'pass' ? pc.yellow('?') : cell(r.agree, used.agree)}      ${cell(r.oracle, r.oracle !== 'skip')}${r.skipReason && used.kernel ? pc.dim(`   kernel skipped: ${r.skipReason}`) : ''}${r.indeterminate ? pc.yellow(`   ${r.indeterminate} step(s) indeterminate`) : ''}`,
+      `${name}    ${cell(r.model, used.model)}      ${cell(r.kernel, used.kernel)}     ` +
+        ` ${r.indeterminate && r.agree === 'pass' ? pc.yellow('?') : cell(r.agree, used.agree)}    ` +
+        `  ${cell(r.oracle, r.oracle !== 'skip')}` +
+        (r.skipReason && used.kernel ? pc.dim(`   kernel skipped: ${r.skipReason}`) : '') +
+        (r.indeterminate ? pc.yellow(`   ${r.indeterminate} step(s) indeterminate`) : ''),
     );
   }
   return lines.join('\n');
@@ -38,7 +42,8 @@ export function failureDetails(reports: readonly CaseReport[]): string {
       for (const m of s.oracleMisses) out.push(`    ${s.label}: ${pc.yellow('oracle')} ${m}`);
       for (const d of s.diffs)
         out.push(
-          `    ${s.label}: ${d.field}  ${pc.red(`- model  ${JSON.stringify(d.model)}`)}\n${' '.repeat(s.label.length + 6 + d.field.length)}${pc.green(`+ kernel ${JSON.stringify(d.kernel)}`)}`,
+          `    ${s.label}: ${d.field}  ${pc.red(`- model  ${JSON.stringify(d.model)}`)}\n` +
+            `${' '.repeat(s.label.length + 6 + d.field.length)}${pc.green(`+ kernel ${JSON.stringify(d.kernel)}`)}`,
         );
       if (!traced && (s.diffs.length || s.modelMisses.length) && s.trace) {
         // the model's path for the first failing probe, to see where it parts from the kernel
@@ -81,7 +86,10 @@ export function summary(reports: readonly CaseReport[]): {
     failed,
     skipped,
     indeterminate,
-    line: `${reports.length} cases: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} with a backend skipped` : ''}${indeterminate ? `; ${indeterminate} steps indeterminate (spec/semantics.md §10)` : ''}`,
+    line:
+      `${reports.length} cases: ${passed} passed, ${failed} failed` +
+      (skipped ? `, ${skipped} with a backend skipped` : '') +
+      (indeterminate ? `; ${indeterminate} steps indeterminate (spec/semantics.md §10)` : ''),
   };
 }
 
@@ -130,17 +138,24 @@ export function writeJunit(path: string, reports: readonly CaseReport[]): void {
           ].map((m) => `${s.label}: ${m}`),
         );
         cases.push(
-          `  <testcase classname="${classname}" name="${name}" time="${(r.ms / 1000).toFixed(3)}"><failure message="${xml(why[0] ?? r.error ?? 'failed')}">${xml([r.error ?? '', ...why].join('\n'))}</failure></testcase>`,
+          `  <testcase classname="${classname}" name="${name}"` +
+            ` time="${(r.ms / 1000).toFixed(3)}"><failure` +
+            ` message="${xml(why[0] ?? r.error ?? 'failed')}"` +
+            `>${xml([r.error ?? '', ...why].join('\n'))}</failure></testcase>`,
         );
       } else if (mark === 'skip') {
         cases.push(
-          `  <testcase classname="${classname}" name="${name}"><skipped message="${xml(r.skipReason ?? 'backend not selected')}"/></testcase>`,
+          `  <testcase classname="${classname}" name="${name}"><skipped` +
+            ` message="${xml(r.skipReason ?? 'backend not selected')}"/></testcase>`,
         );
       } else if (r.indeterminate && (backend === 'agree' || backend === 'model')) {
         // a pass that hinged on rules the model cannot evaluate: said so, never a silent pass
         const open = r.steps.flatMap((s) => s.indeterminate.map((t) => `${s.label}: indeterminate: ${t}`));
         cases.push(
-          `  <testcase classname="${classname}" name="${name}" time="${(r.ms / 1000).toFixed(3)}"><properties><property name="indeterminate" value="${r.indeterminate}"/></properties><system-out>${xml(open.join('\n'))}</system-out></testcase>`,
+          `  <testcase classname="${classname}" name="${name}"` +
+            ` time="${(r.ms / 1000).toFixed(3)}"><properties><property name="indeterminate"` +
+            ` value="${r.indeterminate}"/></properties><system-out>${xml(open.join('\n'))}</system-out>` +
+            `</testcase>`,
         );
       } else cases.push(`  <testcase classname="${classname}" name="${name}" time="${(r.ms / 1000).toFixed(3)}"/>`);
     }
@@ -149,6 +164,8 @@ export function writeJunit(path: string, reports: readonly CaseReport[]): void {
   const skipped = cases.filter((c) => c.includes('<skipped')).length;
   writeOut(
     path,
-    `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="nfconform" tests="${cases.length}" failures="${failures}" skipped="${skipped}">\n${cases.join('\n')}\n</testsuite>\n`,
+    `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="nfconform"` +
+      ` tests="${cases.length}" failures="${failures}"` +
+      ` skipped="${skipped}">\n${cases.join('\n')}\n</testsuite>\n`,
   );
 }

@@ -1,7 +1,7 @@
 // Model and kernel observations next to each other, with every differing field marked.
 import pc from 'picocolors';
 import type { Observation, Weighted } from '../model/index.ts';
-import { compareObservation } from '../conform/compare.ts';
+import { compareObservation, compareBranch } from '../conform/compare.ts';
 
 const FIELDS = ['outcome', 'responder', 'replyFrom', 'seen', 'icmp', 'error', 'droppedAt'] as const;
 function show(v: unknown): string {
@@ -15,9 +15,18 @@ function show(v: unknown): string {
 }
 
 export function sideBySide(model: readonly Weighted<Observation>[], kernel: Observation): string {
-  const best = [...model]
-    .map((m) => ({ m, d: compareObservation(m.value, kernel) }))
-    .sort((a, b) => a.d.length - b.d.length)[0];
+  // an indeterminate result stands for its possible results: the kernel is compared with each
+  // (spec/semantics.md §10)
+  const candidates = model.flatMap((m) =>
+    m.value.indeterminate
+      ? m.value.indeterminate.possible.map((b) => ({
+          m: { p: m.p, value: b },
+          d: compareBranch(b, kernel),
+          open: true,
+        }))
+      : [{ m, d: compareObservation(m.value, kernel), open: false }],
+  );
+  const best = candidates.sort((a, b) => a.d.length - b.d.length)[0];
   if (!best) return 'no model result';
   const differs = new Set(best.d.map((d) => d.field.split('.')[0]));
   const rows: string[] = [`${'field'.padEnd(12)} ${'model'.padEnd(44)} kernel`];
@@ -37,10 +46,18 @@ export function sideBySide(model: readonly Weighted<Observation>[], kernel: Obse
     rows.push(
       pc.dim(`(the model allows ${model.length} results; compared with the closest, p=${best.m.p.toFixed(4)})`),
     );
-  rows.push(
-    best.d.length === 0
-      ? pc.green('model and kernel agree')
-      : pc.red(`model and kernel differ in: ${best.d.map((d) => d.field).join(', ')}`),
-  );
+  if (best.open && best.d.length === 0)
+    rows.push(
+      pc.yellow(
+        "model and kernel agree, but not exactly: the model's result is indeterminate (rules it" +
+          " cannot evaluate decide) and the kernel's is one of its possible results",
+      ),
+    );
+  else
+    rows.push(
+      best.d.length === 0
+        ? pc.green('model and kernel agree')
+        : pc.red(`model and kernel differ in: ${best.d.map((d) => d.field).join(', ')}`),
+    );
   return rows.join('\n');
 }

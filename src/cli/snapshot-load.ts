@@ -70,7 +70,8 @@ export function snapshotSource(s: SnapshotLab, from: string): string {
   }
   throw new InputError(
     'invalid',
-    `--from ${JSON.stringify(from)}: not a host (${[...net.hosts.keys()].join(', ')}), an address, or an interface of the snapshot's host with a neighbour`,
+    `--from ${JSON.stringify(from)}: not a host (${[...net.hosts.keys()].join(', ')}), an` +
+      ` address, or an interface of the snapshot's host with a neighbour`,
     { file: '<command line>', line: 1, col: 1 },
   );
 }

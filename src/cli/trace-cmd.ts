@@ -99,7 +99,9 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
   const kernel = values.kernel ? await kernelProbe(topology, lab.rulesets, probe, runtime) : undefined;
   if (values.html) {
     const { tracePage } = await import('../conform/html.ts');
-    const title = `nfconform trace: ${probe.from} → ${probe.proto} ${probe.dst}${probe.dport !== undefined ? `:${probe.dport}` : ''}`;
+    const title =
+      `nfconform trace: ${probe.from} →` +
+      ` ${probe.proto} ${probe.dst}${probe.dport !== undefined ? `:${probe.dport}` : ''}`;
     writeOut(
       values.html,
       tracePage({

@@ -2,28 +2,47 @@
 // without loading any command (each command throws its own line on a bad command line).
 
 export const RUN_USAGE =
-  'usage: nfconform run [SUITE...] [--tags a,b] [--sides model|kernel|both] [--runtime netns|docker] [--iptables nft|legacy|both] [--mode iptables|nftables] [--impl builtin|mutant:NAME|COMMAND] [--allow-path DIR ...] [--junit FILE] [--json FILE] [--html DIR]';
+  'usage: nfconform run [SUITE...] [--tags a,b] [--sides model|kernel|both] [--runtime' +
+  ' netns|docker] [--iptables nft|legacy|both] [--mode iptables|nftables] [--impl' +
+  ' builtin|mutant:NAME|COMMAND] [--allow-path DIR ...] [--junit FILE] [--json FILE] [--html DIR]';
 
 export const CHECK_USAGE =
-  'usage: nfconform check FILE... [--sides model|kernel|both] [--runtime netns|docker] [--iptables nft|legacy|both] [--mode iptables|nftables] [--impl builtin|mutant:NAME|COMMAND] [--allow-path DIR ...] [--json] [--junit FILE] [--html DIR]';
+  'usage: nfconform check FILE... [--sides model|kernel|both] [--runtime netns|docker]' +
+  ' [--iptables nft|legacy|both] [--mode iptables|nftables] [--impl' +
+  ' builtin|mutant:NAME|COMMAND] [--allow-path DIR ...] [--json] [--junit FILE] [--html DIR]';
 
 export const FUZZ_USAGE =
-  'usage: nfconform fuzz [--runs N | --time 10m] [--seed S] [--iptables nft|legacy] [--runtime netns|docker] [--out DIR] [--replay SEED:PATH] [--shrink-time 2m] [--timeout 150ms] [--services] [--json FILE] [--coverage]';
+  'usage: nfconform fuzz [--runs N | --time 10m] [--seed S] [--iptables nft|legacy]' +
+  ' [--runtime netns|docker] [--out DIR] [--replay SEED:PATH] [--shrink-time 2m] [--timeout' +
+  ' 150ms] [--services] [--json FILE] [--coverage]';
 
 export const COMPILE_USAGE =
-  'usage: nfconform compile --services FILE --node NAME [--mode iptables|nftables] [--node-ip IP ...] [--cluster-cidr CIDR] [--detect-local-mode ClusterCIDR|NodeCIDR|BridgeInterface|InterfaceNamePrefix|None] [--pod-cidr CIDR] [--pod-bridge-interface NAME] [--pod-interface-name-prefix PREFIX] [--masquerade-all] [--nodeport-address CIDR|IP|primary ...] [--localhost-nodeports] [--zone ZONE] [--nfacct] [--canary] [--no-random-fully] [--strict]   (kubectl get svc,endpointslices -A -o json)';
+  'usage: nfconform compile --services FILE --node NAME [--mode iptables|nftables]' +
+  ' [--node-ip IP ...] [--cluster-cidr CIDR] [--detect-local-mode' +
+  ' ClusterCIDR|NodeCIDR|BridgeInterface|InterfaceNamePrefix|None] [--pod-cidr CIDR]' +
+  ' [--pod-bridge-interface NAME] [--pod-interface-name-prefix PREFIX] [--masquerade-all]' +
+  ' [--nodeport-address CIDR|IP|primary ...] [--localhost-nodeports] [--zone ZONE] [--nfacct]' +
+  ' [--canary] [--no-random-fully] [--strict]   (kubectl get svc,endpointslices -A -o json)';
 
 export const VALIDATE_USAGE =
-  'usage: nfconform validate --services FILE (--ruleset NODE.iptables-save --node-ip IP [--node-ip IP ...] | --snapshot FILE) [--node NAME] [--pod-cidr CIDR] [--cluster-cidr CIDR] [--sides model|kernel|both] [--runtime netns|docker] [--iptables nft|legacy] [--strict] [--json] [--junit FILE]';
+  'usage: nfconform validate --services FILE (--ruleset NODE.iptables-save --node-ip IP' +
+  ' [--node-ip IP ...] | --snapshot FILE) [--node NAME] [--pod-cidr CIDR] [--cluster-cidr' +
+  ' CIDR] [--sides model|kernel|both] [--runtime netns|docker] [--iptables nft|legacy]' +
+  ' [--strict] [--json] [--junit FILE]';
 
-export const TRACE_USAGE = `usage: nfconform trace (--topology k8s-node|FILE --ruleset HOST=FILE [--ruleset HOST=FILE ...] | --snapshot FILE)
-                      --from HOST|ADDR|IFACE (tcp|udp|icmp) DST[:PORT] [--src IP] [--sport N] [--json] [--verbose] [--diagram] [--html FILE] [--kernel [--runtime netns|docker]]`;
+export const TRACE_USAGE =
+  'usage: nfconform trace (--topology k8s-node|FILE --ruleset HOST=FILE [--ruleset HOST=FILE ...]' +
+  ' | --snapshot FILE)\n                      --from HOST|ADDR|IFACE (tcp|udp|icmp) DST[:PORT] [--src IP]' +
+  ' [--sport N] [--json] [--verbose] [--diagram] [--html FILE] [--kernel [--runtime netns|docker]]';
 
 export const LINT_USAGE =
-  'usage: nfconform lint FILE [--lang iptables|nft] [--iptables nft|legacy] [--noflush] [--strict]   (prints the canonical form, or every error as file:line:col; --strict: unsupported features are errors too)';
+  'usage: nfconform lint FILE [--lang iptables|nft] [--iptables nft|legacy] [--noflush]' +
+  ' [--strict]   (prints the canonical form, or every error as file:line:col; --strict:' +
+  ' unsupported features are errors too)';
 
 export const SNAPSHOT_USAGE =
-  'usage: nfconform snapshot [--netns NAME] [-o FILE]   (reads, read-only, the rules, addresses, links, routes and sysctls of this host or of namespace NAME: spec/snapshot.md)';
+  'usage: nfconform snapshot [--netns NAME] [-o FILE]   (reads, read-only, the rules,' +
+  ' addresses, links, routes and sysctls of this host or of namespace NAME: spec/snapshot.md)';
 
 export const DOCTOR_USAGE =
   'usage: nfconform doctor [--cleanup]   (checks root, netns and tools; --cleanup removes labs of dead runs)';

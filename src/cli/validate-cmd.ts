@@ -34,7 +34,8 @@ function failureText(v: ServiceVerdict): string {
     out.push(`  ${pc.red(f.kernelMiss)}`, `    kernel observed: ${renderObservation(f.kernel)}`);
     for (const h of f.kernel.rulesHit ?? [])
       out.push(
-        `      ${h.host} ${h.table} ${h.chain} ${h.rule === 'policy' ? 'policy' : `#${h.rule}`} ${h.spec || h.verdict} (${h.packets} pkt)`,
+        `      ${h.host} ${h.table} ${h.chain} ${h.rule === 'policy' ? 'policy' : `#${h.rule}`}` +
+          ` ${h.spec || h.verdict} (${h.packets} pkt)`,
       );
   }
   return out.join('\n');
@@ -47,7 +48,9 @@ export function renderValidation(r: ValidationReport): string {
   for (const s of r.services) {
     const note = s.status === 'fail' ? s.failure!.label : (s.reason ?? '');
     out.push(
-      `${s.service.padEnd(width)}  ${MARK[s.status]}${' '.repeat(16 - s.status.length - 2)}${String(s.probes).padStart(6)}  ${pc.dim(note)}`,
+      `${s.service.padEnd(width)} ` +
+        ` ${MARK[s.status]}${' '.repeat(16 - s.status.length - 2)}${String(s.probes).padStart(6)} ` +
+        ` ${pc.dim(note)}`,
     );
   }
   const failed = r.services.filter((s) => s.status === 'fail');
@@ -79,7 +82,9 @@ export function renderValidation(r: ValidationReport): string {
       `pod traffic told by: ${r.detector}; probes: ${r.sent} sent, ${skipped} not sent (--json lists each, and why)`,
     ),
   );
-  const line = `${r.services.length} Services on node ${r.node}: ${n('pass')} passed, ${n('fail')} failed, ${n('unsupported')} unsupported; ${r.warnings.length} warnings`;
+  const line =
+    `${r.services.length} Services on node ${r.node}: ${n('pass')} passed,` +
+    ` ${n('fail')} failed, ${n('unsupported')} unsupported; ${r.warnings.length} warnings`;
   out.push('', n('fail') || r.sent === 0 ? pc.red(line) : pc.green(line));
   if (r.sent === 0) out.push(pc.red('nothing was probed: this run checked nothing, so it fails'));
   return out.join('\n');
@@ -101,17 +106,22 @@ function writeValidationJunit(path: string, r: ValidationReport): void {
   for (const s of r.services)
     if (!r.probes.some((p) => p.service === s.service))
       cases.push(
-        `  <testcase classname="${cls(s.service)}" name="${xml(s.service)}"><skipped message="${xml(`${s.status === 'unsupported' ? 'unsupported: ' : 'not probed: '}${s.reason ?? ''}`)}"/></testcase>`,
+        `  <testcase classname="${cls(s.service)}" name="${xml(s.service)}"><skipped` +
+          ` message="${xml(`${s.status === 'unsupported' ? 'unsupported' : 'not probed'}: ${s.reason ?? ''}`)}"/>` +
+          `</testcase>`,
       );
   if (r.sent === 0)
     cases.push(
-      `  <testcase classname="validate.${xml(r.node)}" name="at least one probe"><failure message="nothing was probed: this run checked nothing"/></testcase>`,
+      `  <testcase classname="validate.${xml(r.node)}" name="at least one probe"><failure` +
+        ` message="nothing was probed: this run checked nothing"/></testcase>`,
     );
   const failures = cases.filter((c) => c.includes('<failure')).length;
   const skipped = cases.filter((c) => c.includes('<skipped')).length;
   writeOut(
     path,
-    `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="nfconform validate" tests="${cases.length}" failures="${failures}" skipped="${skipped}">\n${cases.join('\n')}\n</testsuite>\n`,
+    `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="nfconform validate"` +
+      ` tests="${cases.length}" failures="${failures}"` +
+      ` skipped="${skipped}">\n${cases.join('\n')}\n</testsuite>\n`,
   );
 }
 

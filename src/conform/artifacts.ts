@@ -34,14 +34,20 @@ export function firstParting(trace: readonly TraceEvent[], kernel: KernelObserva
   }
   for (const k of modelHits) {
     if (!hits.has(k))
-      return `The model's first rule the kernel did not hit: **${k}** (the model says it matched; its counter did not move on the kernel).`;
+      return (
+        `The model's first rule the kernel did not hit: **${k}** (the model says it matched; its` +
+        ` counter did not move on the kernel).`
+      );
   }
   for (const r of kernel.rulesHit ?? []) {
     const k = `${r.host} ${r.table} ${r.chain} ${r.rule}`;
     if (!modelHits.includes(k))
       return `The kernel hit **${k}**${r.spec ? ` (\`${r.spec}\`)` : ''}, which the model did not.`;
   }
-  return 'Both sides hit the same rules: they part after the rules, in connection tracking, NAT or delivery (compare the fields below).';
+  return (
+    'Both sides hit the same rules: they part after the rules, in connection tracking, NAT or' +
+    ' delivery (compare the fields below).'
+  );
 }
 
 export interface ExplainInput {
@@ -61,7 +67,8 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
   const md: string[] = [`# ${c.name}`, ''];
   if (input.seed !== undefined)
     md.push(
-      `Replay: \`nfconform fuzz --replay ${input.seed}:${input.path ?? ''}\` — or \`nfconform check ${join(out, 'case.json')}\`, or \`bash ${join(out, 'repro.sh')}\`.`,
+      `Replay: \`nfconform fuzz --replay ${input.seed}:${input.path ?? ''}\` — or \`nfconform` +
+        ` check ${join(out, 'case.json')}\`, or \`bash ${join(out, 'repro.sh')}\`.`,
       '',
     );
   md.push(
@@ -69,14 +76,17 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
     '',
     ...input.diffs.map(
       (d) =>
-        `- ${d.step}: **${d.diff.field}** — model \`${JSON.stringify(d.diff.model)}\`, kernel \`${JSON.stringify(d.diff.kernel)}\``,
+        `- ${d.step}: **${d.diff.field}** — model \`${JSON.stringify(d.diff.model)}\`, kernel` +
+        ` \`${JSON.stringify(d.diff.kernel)}\``,
     ),
     '',
   );
   const differences = `<h2>Differences</h2><ul>${input.diffs
     .map(
       (d) =>
-        `<li>${esc(d.step)}: <b>${esc(d.diff.field)}</b>: model <code>${esc(JSON.stringify(d.diff.model))}</code>, kernel <code>${esc(JSON.stringify(d.diff.kernel))}</code></li>`,
+        `<li>${esc(d.step)}: <b>${esc(d.diff.field)}</b>: model` +
+        ` <code>${esc(JSON.stringify(d.diff.model))}</code>, kernel` +
+        ` <code>${esc(JSON.stringify(d.diff.kernel))}</code></li>`,
     )
     .join('')}</ul>`;
   // explain.html: the same explanation as a page, the first diverging probe's path drawn (html.ts)
@@ -110,7 +120,8 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
         if (r.model[i]!.length > 1) md.push(`(the model allows ${r.model[i]!.length} results; the first is shown)`, '');
         const moved = (k.rulesHit ?? []).map(
           (h) =>
-            `<li class="mono">${esc(`${h.host} ${h.table} ${h.chain} ${h.rule}: ${h.packets} packet(s) ${h.spec}`)}</li>`,
+            `<li class="mono">${esc(`${h.host} ${h.table} ${h.chain} ${h.rule}: ${h.packets} packet(s)`)}` +
+            ` ${esc(h.spec)}</li>`,
         );
         const p = { ...s.probe, sport: s.sports[i]! };
         html = tracePage({
@@ -118,7 +129,9 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
           probe: p,
           results: r.model[i]!.map((m, j) => ({ p: m.p, observation: m.value, trace: r.allTraces[i]?.[j] ?? [] })),
           kernel: k,
-          extra: `${differences}<p>${esc(firstParting(trace, k).replace(/\*\*|`/g, ''))}</p><h2>Rules whose counters moved on the kernel</h2><ul>${moved.join('')}</ul>`,
+          extra:
+            `${differences}<p>${esc(firstParting(trace, k).replace(/\*\*|`/g, ''))}</p><h2>Rules whose` +
+            ` counters moved on the kernel</h2><ul>${moved.join('')}</ul>`,
         });
         md.push(
           '### The kernel',
@@ -137,7 +150,8 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
     }
     if (!explained)
       md.push(
-        "The divergence did not show again on this run (a probabilistic rule may have taken the model's branch this time).",
+        'The divergence did not show again on this run (a probabilistic rule may have taken the' +
+          " model's branch this time).",
         '',
       );
   }

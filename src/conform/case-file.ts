@@ -32,6 +32,7 @@ import {
   type Observation,
   type IptablesFlavor,
   type Sysctls,
+  type IfaceSysctls,
   type LoadKind,
   LOAD_KINDS,
 } from '../model/index.ts';
@@ -39,7 +40,14 @@ import { quote } from '../model/index.ts';
 import { JsonChecker, loadJson, type JsonPath } from '../model/index.ts';
 import { limits, limitHint } from '../model/index.ts';
 import { parseIp, parseCidr } from '../model/index.ts';
-import { checkTopology, checkSysctls, checkIpCapture, isIpCapture, topologyFromIpJson } from '../model/index.ts';
+import {
+  checkTopology,
+  checkSysctls,
+  checkIfaceSysctls,
+  checkIpCapture,
+  isIpCapture,
+  topologyFromIpJson,
+} from '../model/index.ts';
 import { ifNameProblem } from '../model/index.ts';
 import { readInputFile, readReference } from './input-files.ts';
 import type { ConntrackArgs } from '../lab/kernel-lab.ts';
@@ -62,6 +70,8 @@ export interface HostSettings {
   sysctls?: Partial<Sysctls>;
   /** bridge ports with hairpin mode on */
   hairpin?: string[];
+  /** per-interface sysctls (net.ipv4.conf.IFACE.*), by interface name */
+  ifaceSysctls?: Record<string, Partial<IfaceSysctls>>;
   /** ipset state (`ipset save` lines), loaded before the rules (spec/modules.md) */
   ipsets?: string[];
 }
@@ -149,6 +159,8 @@ export interface CaseServices {
   clusterCIDR: string;
   masqueradeAll?: boolean;
   localhostNodePorts?: boolean;
+  /** kube-proxy's --nodeport-addresses: IPv4 CIDRs or addresses, or `primary` (spec/kube.md) */
+  nodePortAddresses?: string[];
   /** read from `file` */
   text?: string;
 }
@@ -293,7 +305,11 @@ function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoa
   const hostNames = new Set(base.hosts.map((h) => h.name));
 
   if (c.services !== undefined) {
-    const sv = j.obj(c.services, ['services'], ['file', 'clusterCIDR', 'masqueradeAll', 'localhostNodePorts']);
+    const sv = j.obj(
+      c.services,
+      ['services'],
+      ['file', 'clusterCIDR', 'masqueradeAll', 'localhostNodePorts', 'nodePortAddresses'],
+    );
     const services: CaseServices = {
       file: j.str(sv.file, ['services', 'file']),
       clusterCIDR: j.str(sv.clusterCIDR, ['services', 'clusterCIDR'], {
@@ -305,6 +321,16 @@ function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoa
       services.masqueradeAll = j.bool(sv.masqueradeAll, ['services', 'masqueradeAll']);
     if (sv.localhostNodePorts !== undefined)
       services.localhostNodePorts = j.bool(sv.localhostNodePorts, ['services', 'localhostNodePorts']);
+    if (sv.nodePortAddresses !== undefined)
+      services.nodePortAddresses = j.arr(sv.nodePortAddresses, ['services', 'nodePortAddresses'], 64).map((v, i) =>
+        j.str(v, ['services', 'nodePortAddresses', i], {
+          grammar: (s) =>
+            s === 'primary' ||
+            (/^\d+\.\d+\.\d+\.\d+(\/\d{1,2})?$/.test(s) && parseCidr(s.includes('/') ? s : `${s}/32`))
+              ? undefined
+              : 'not an IPv4 CIDR, an IPv4 address or "primary"',
+        }),
+      );
     for (const n of ['node', 'node2'])
       if (!hostNames.has(n))
         j.fail(['services'], `a case with Services needs the k8s-node layout (no host ${quote(n)})`);
@@ -340,6 +366,7 @@ function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoa
         'loadOrder',
         'sysctls',
         'hairpin',
+        'ifaceSysctls',
         'ipsets',
       ]);
       const s: HostSettings = {};
@@ -376,6 +403,16 @@ function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoa
         s.hairpin = j
           .arr(o.hairpin, [...at, 'hairpin'], 256)
           .map((x, i) => j.str(x, [...at, 'hairpin', i], { grammar: ifNameProblem }));
+      if (o.ifaceSysctls !== undefined) {
+        const per = j.obj(o.ifaceSysctls, [...at, 'ifaceSysctls']);
+        // fromEntries: an own property even for a name such as "__proto__"
+        s.ifaceSysctls = Object.fromEntries(
+          Object.entries(per).map(([name, conf]) => {
+            j.str(name, [...at, 'ifaceSysctls', name], { grammar: ifNameProblem });
+            return [name, checkIfaceSysctls(j, conf, [...at, 'ifaceSysctls', name])];
+          }),
+        );
+      }
       // read (and each line checked) with the topology, in caseTopology -> compileTopology
       if (o.ipsets !== undefined)
         s.ipsets = text(o.ipsets, [...at, 'ipsets'])
@@ -579,7 +616,7 @@ function checkErrorExpect(j: JsonChecker, v: unknown, path: JsonPath): Partial<E
   return out;
 }
 
-/** The case's topology with its per-host settings (sysctls, hairpin, backend, ipsets) applied. */
+/** The case's topology with its per-host settings (sysctls, hairpin, interface sysctls, backend, ipsets) applied. */
 export function caseTopology(c: CaseFile): TopologySpec {
   const base: TopologySpec = typeof c.topology === 'string' ? PRESETS.get(c.topology)!() : structuredClone(c.topology);
   const j: JsonChecker = new JsonChecker(c.file ?? '<case>');
@@ -594,6 +631,11 @@ export function caseTopology(c: CaseFile): TopologySpec {
       if (!iface?.master) j.fail(['hosts', h, 'hairpin', i], `${quote(port)} is not a bridge port of ${quote(h)}`);
       iface.hairpin = true;
     });
+    for (const [name, conf] of Object.entries(s.ifaceSysctls ?? {})) {
+      const iface = host.ifaces.find((x) => x.name === name);
+      if (!iface) j.fail(['hosts', h, 'ifaceSysctls', name], `no interface ${quote(name)} on ${quote(h)}`);
+      iface.sysctls = { ...iface.sysctls, ...conf };
+    }
   }
   return base;
 }

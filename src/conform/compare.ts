@@ -69,6 +69,12 @@ export function compareObservation(model: Observation, kernel: Observation): Fie
     }
     if (!ok) diffs.push({ field: `conntrack.${h}`, model: m, kernel: k });
   }
+  // a model stand-in for the kernel (a mutant) may be indeterminate too: then what is open must be the same
+  if (
+    (model.indeterminate || kernel.indeterminate) &&
+    JSON.stringify(model.indeterminate) !== JSON.stringify(kernel.indeterminate)
+  )
+    diffs.push({ field: 'indeterminate', model: model.indeterminate ?? null, kernel: kernel.indeterminate ?? null });
   const md = model.droppedAt;
   const kd = kernel.droppedAt;
   if (
@@ -95,7 +101,7 @@ export interface Verdict {
 
 /** Differences of an indeterminate possibility's branch from the kernel: an exact branch is compared field by
  *  field; an open one (an unmodelled target took the packet) admits any observation with one of its outcomes. */
-function compareBranch(branch: Observation, kernel: Observation): FieldDiff[] {
+export function compareBranch(branch: Observation, kernel: Observation): FieldDiff[] {
   const ind = branch.indeterminate;
   if (!ind) return compareObservation(branch, kernel);
   return kernel.outcome !== 'indeterminate' && ind.outcomes.includes(kernel.outcome)
@@ -109,7 +115,9 @@ export function judge(model: readonly Weighted<Observation>[], kernel: Observati
   let best: FieldDiff[] | undefined;
   for (const m of model) {
     const ind = m.value.indeterminate;
-    if (ind) {
+    // only a model stands in for the kernel with an indeterminate observation (a mutant oracle): two models
+    // are compared as they are
+    if (ind && kernel.outcome !== 'indeterminate') {
       for (const [branch, b] of ind.possible.entries()) {
         const d = compareBranch(b, kernel);
         if (d.length === 0) return { matched: m, diffs: [], indeterminate: { branch } };

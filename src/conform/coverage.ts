@@ -194,7 +194,8 @@ export function renderCoverage(r: CoverageReport, opts: { markdown?: boolean; it
       const seen = universe[k].length - r.zero[k].length;
       const items = Object.entries(r.counts[k]).map(([x, n]) => `${x} ${n}`);
       out.push(
-        `| ${k} | ${seen} of ${universe[k].length} | ${items.join(', ').replace(/\|/g, '\\|')} | ${r.zero[k].join(', ').replace(/\|/g, '\\|') || '-'} |`,
+        `| ${k} | ${seen} of ${universe[k].length} | ${items.join(', ').replace(/\|/g, '\\|')} |` +
+          ` ${r.zero[k].join(', ').replace(/\|/g, '\\|') || '-'} |`,
       );
     }
     return out.join('\n');

@@ -34,7 +34,8 @@ export class InternalError extends Error {
         : '',
     ].filter(Boolean);
     super(
-      `internal error in the ${phase} (a bug in nfconform, not a divergence): ${why}${how.length ? `\n  ${how.join('\n  ')}` : ''}`,
+      `internal error in the ${phase} (a bug in nfconform, not a divergence):` +
+        ` ${why}${how.length ? `\n  ${how.join('\n  ')}` : ''}`,
     );
     if (cause instanceof Error && cause.stack) this.stack = `${this.message}\n${cause.stack}`;
   }

@@ -13,6 +13,7 @@ import type { CaseFile } from './case-file.ts';
 import { probeArb } from './probe-arbitraries.ts';
 import { optionText } from './arbitraries.ts';
 import { reachArb, reachSteps, resolveAll, type ReachDraw } from './reach-arbitraries.ts';
+import { cornerArb, withRules, type CornerDraw } from './corner-arbitraries.ts';
 
 // the preset's networks and addresses (one source: model/net/preset-facts.ts), virtual IPs, loopback
 const LAB_CIDRS = [
@@ -236,6 +237,8 @@ export interface CaseDraw {
   probes: ReturnType<typeof probeArb> extends fc.Arbitrary<infer P> ? P[] : never;
   /** rules, probes and mid-case steps that meet on purpose (reach-arbitraries.ts); shrinks to none */
   reach?: ReachDraw | undefined;
+  /** sysctls, REJECT everywhere it loads, NAT in every nat chain, REJECT behind the NAT (corner-arbitraries.ts) */
+  corners?: CornerDraw | undefined;
 }
 
 export function caseDrawArb(
@@ -258,6 +261,8 @@ export function caseDrawArb(
         ),
     probes: fc.array(probeArb(), { minLength: 1, maxLength: opts.maxProbes ?? 5 }),
     reach: fc.option(reachArb(), { nil: undefined, freq: 3 }),
+    // one case in two; shrinks to none
+    corners: fc.option(cornerArb(), { nil: undefined, freq: 2 }),
   });
 }
 
@@ -274,7 +279,7 @@ export const FUZZ_IPSETS = [
 export function caseFromDraw(d: CaseDraw, name = 'fuzz case'): CaseFile {
   const reach = d.reach ? resolveAll(d.reach.recipes, d.reach.palette) : undefined;
   const nodeRules = reach ? [...d.rules, ...reach.node] : d.rules;
-  const ruleset = rulesetFrom(nodeRules, d.backend, new Set(reach?.policies));
+  const ruleset = withRules(rulesetFrom(nodeRules, d.backend, new Set(reach?.policies)), d.corners?.node ?? []);
   const [port1, port2] = K8S_NODE.nodes[0]!.bridgePorts;
   const hairpin = [...(d.hairpin1 ? [port1!] : []), ...(d.hairpin2 ? [port2!] : [])];
   const node: NonNullable<CaseFile['hosts']>[string] = {
@@ -288,6 +293,17 @@ export function caseFromDraw(d: CaseDraw, name = 'fuzz case'): CaseFile {
   if (/--match-set/.test(`${ruleset}${other}`)) node.ipsets = [...FUZZ_IPSETS];
   const hosts: NonNullable<CaseFile['hosts']> = { node };
   if (reach?.node2.length) hosts.node2 = { backend: d.backend, ruleset: rulesetFrom(reach.node2, d.backend) };
+  if (d.corners) {
+    node.sysctls = { ...node.sysctls, ...d.corners.sysctls.node };
+    const own = Object.entries(d.corners.sysctls.nodeIfaces).filter(([, v]) => Object.keys(v).length > 0);
+    if (own.length) node.ifaceSysctls = Object.fromEntries(own);
+    hosts.node2 = { ...hosts.node2, sysctls: { ...d.corners.sysctls.node2 } };
+    const r = d.corners.remote;
+    if (r) {
+      const h = hosts[r.host] ?? {};
+      hosts[r.host] = { ...h, backend: d.backend, ruleset: withRules(h.ruleset ?? '', r.rules) };
+    }
+  }
   const steps = d.reach ? reachSteps(d.reach, d.probes, nodeRules, d.backend) : d.probes.map((p) => ({ ...p }));
   return { name, tags: ['fuzz'], topology: 'k8s-node', hosts, steps };
 }

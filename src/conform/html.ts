@@ -28,7 +28,8 @@ h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em}code,.mono{font-family:u
 .rule{color:#57606a}.rule.matched{color:#1a7f37}.rule.decided{font-weight:700;background:#dafbe1;border-radius:3px}
 .nat{color:#8250df}.ct{color:#0969da}.note{color:#6e7781}.choice{color:#9a6700;font-weight:600}
 .drop{color:#cf222e;font-weight:700}.deliver{color:#1a7f37;font-weight:700}
-table{border-collapse:collapse;margin:.5em 0;background:#fff}td,th{border:1px solid #d0d7de;padding:.25em .5em;text-align:left;vertical-align:top}
+table{border-collapse:collapse;margin:.5em 0;background:#fff}
+td,th{border:1px solid #d0d7de;padding:.25em .5em;text-align:left;vertical-align:top}
 tr.diff td{background:#ffebe9}tr.diff td.mark{color:#cf222e;font-weight:700}td.mark{color:#1a7f37}
 .pass{color:#1a7f37;font-weight:700}.fail{color:#cf222e;font-weight:700}.skip{color:#8c959f}
 .filters{display:flex;gap:1em;flex-wrap:wrap;margin:.5em 0}.summary{font-weight:600}
@@ -49,7 +50,11 @@ function entryHtml(en: DiagramEntry): string {
       const where = `${en.table} ${en.chain} ${en.rule === 'policy' ? 'policy' : `#${en.rule}`}`;
       const verdict = en.matched ? `→ ${en.action}` : '(no match)';
       const cls = `e rule${en.matched ? ' matched' : ''}${en.decided ? ' decided' : ''}`;
-      return `<div class="${cls}" title="${esc(en.spec)}">${esc(where)} ${en.rule === 'policy' ? '' : esc(en.spec)} ${esc(verdict)}${en.decided ? ' ◀ decided' : ''}</div>`;
+      return (
+        `<div class="${cls}" title="${esc(en.spec)}"` +
+        `>${esc(where)} ${en.rule === 'policy' ? '' : esc(en.spec)} ${esc(verdict)}` +
+        `${en.decided ? ' ◀ decided' : ''}</div>`
+      );
     }
     case 'nat':
       return `<div class="e nat">NAT ${esc(en.what)}: ${esc(en.before)} ⇒ ${esc(en.after)}</div>`;
@@ -58,7 +63,10 @@ function entryHtml(en: DiagramEntry): string {
     case 'note':
       return `<div class="e note">${esc(en.what)}</div>`;
     case 'choice':
-      return `<div class="e choice">⑂ ${esc(en.label)}: ${en.taken ? 'taken' : 'not taken'} (p=${branchP(en).toFixed(4)})</div>`;
+      return (
+        `<div class="e choice">⑂ ${esc(en.label)}:` +
+        ` ${en.taken ? 'taken' : 'not taken'} (p=${branchP(en).toFixed(4)})</div>`
+      );
     case 'drop':
       return `<div class="e drop">✗ ${esc(en.reason)}</div>`;
     case 'deliver':
@@ -78,13 +86,20 @@ export function diagramHtml(stages: readonly DiagramStage[]): string {
               const entries = st.entries.map(entryHtml).join('');
               if (!st.hook) return entries;
               const io = `${st.hook.in ? ` in=${st.hook.in}` : ''}${st.hook.out ? ` out=${st.hook.out}` : ''}`;
-              return `<div class="hook" data-hook="${esc(st.hook.name)}"><span class="name">${esc(st.hook.name)}</span>${esc(io)} <span class="pkt mono">${esc(st.hook.packet)}</span>${entries}</div>`;
+              return (
+                `<div class="hook" data-hook="${esc(st.hook.name)}"><span` +
+                ` class="name">${esc(st.hook.name)}</span>${esc(io)} <span class="pkt` +
+                ` mono">${esc(st.hook.packet)}</span>${entries}</div>`
+              );
             })
             .join('');
           return `${hop}<div class="host" data-host="${esc(h.host)}"><h4>${esc(h.host)}</h4>${steps}</div>`;
         })
         .join('');
-      return `<section class="stage"><h3>▶ ${esc(s.title)}: <span class="mono">${esc(s.packet)}</span></h3><div class="path">${hosts}</div></section>`;
+      return (
+        `<section class="stage"><h3>▶ ${esc(s.title)}: <span` +
+        ` class="mono">${esc(s.packet)}</span></h3><div class="path">${hosts}</div></section>`
+      );
     })
     .join('\n');
 }
@@ -103,14 +118,22 @@ export function sideBySideHtml(model: readonly Weighted<Observation>[], kernel: 
   const rows = FIELDS.map((f) => {
     const diff = differs.has(f);
     const k = kernel ? `<td class="mono">${esc(show(kernel[f]))}</td>` : '';
-    return `<tr class="${diff ? 'diff' : 'same'}" data-field="${f}"><td class="mark">${kernel ? (diff ? '✗' : '✓') : ''}</td><th>${f}</th><td class="mono">${esc(show(shown.value[f]))}</td>${k}</tr>`;
+    return (
+      `<tr class="${diff ? 'diff' : 'same'}" data-field="${f}"><td` +
+      ` class="mark">${kernel ? (diff ? '✗' : '✓') : ''}</td><th>${f}</th><td` +
+      ` class="mono">${esc(show(shown.value[f]))}</td>${k}</tr>`
+    );
   }).join('');
   const verdict = !kernel
     ? ''
     : differs.size
       ? `<p class="fail">model and kernel differ in ${[...differs].join(', ')}</p>`
       : '<p class="pass">model and kernel agree</p>';
-  return `<table class="sbs"><tr><th></th><th>field</th><th>model${model.length > 1 ? ` (closest of ${model.length}, p=${shown.p.toFixed(4)})` : ''}</th>${kernel ? '<th>kernel</th>' : ''}</tr>${rows}</table>${verdict}`;
+  return (
+    `<table class="sbs"><tr><th></th><th>field</th><th>mode` +
+    `l${model.length > 1 ? ` (closest of ${model.length}, p=${shown.p.toFixed(4)})` : ''}</th` +
+    `>${kernel ? '<th>kernel</th>' : ''}</tr>${rows}</table>${verdict}`
+  );
 }
 
 export interface TracePageInput {
@@ -125,15 +148,19 @@ export interface TracePageInput {
 
 export function tracePage(input: TracePageInput): string {
   const { probe } = input;
-  const head = `<h1>${esc(input.title)}</h1><p class="mono">${esc(`${probe.from} → ${probe.proto} ${probe.dst}${probe.dport !== undefined ? `:${probe.dport}` : ''}`)}</p>`;
+  const port = probe.dport !== undefined ? `:${probe.dport}` : '';
+  const sent = `${probe.from} → ${probe.proto} ${probe.dst}${port}`;
+  const head = `<h1>${esc(input.title)}</h1><p class="mono">${esc(sent)}</p>`;
   const sbs = `<h2>${input.kernel ? 'Model and kernel' : 'Observation (model)'}</h2>${sideBySideHtml(
     input.results.map((r) => ({ p: r.p, value: r.observation })),
     input.kernel,
   )}`;
+  const n = input.results.length;
   const paths = input.results
     .map(
       (r, i) =>
-        `<h2>Path${input.results.length > 1 ? ` — possibility ${i + 1} of ${input.results.length}, p=${r.p.toFixed(6)}` : ''}</h2><div class="diagram">${diagramHtml(diagramOf(r.trace))}</div>`,
+        `<h2>Path${n > 1 ? ` — possibility ${i + 1} of ${n}, p=${r.p.toFixed(6)}` : ''}` +
+        `</h2><div class="diagram">${diagramHtml(diagramOf(r.trace))}</div>`,
     )
     .join('\n');
   return page(input.title, `${head}${sbs}${paths}${input.extra ?? ''}`);
@@ -156,8 +183,10 @@ const suiteOf = (r: CaseReport) => (r.file ? (/([^/]+)\/[^/]+$/.exec(r.file)?.[1
 const FILTER_SCRIPT = `
 const rows=[...document.querySelectorAll('tr.case')];
 const sel=(id)=>document.getElementById(id);
-function apply(){const t=sel('f-tag').value,s=sel('f-suite').value,st=sel('f-status').value,q=sel('f-text').value.toLowerCase();let n=0;
-for(const r of rows){const ok=(!t||r.dataset.tags.split(' ').includes(t))&&(!s||r.dataset.suite===s)&&(!st||r.dataset.status===st)&&(!q||r.dataset.name.toLowerCase().includes(q));
+function apply(){const t=sel('f-tag').value,s=sel('f-suite').value,
+st=sel('f-status').value,q=sel('f-text').value.toLowerCase();let n=0;
+for(const r of rows){const ok=(!t||r.dataset.tags.split(' ').includes(t))&&(!s||r.dataset.suite===s)&&
+(!st||r.dataset.status===st)&&(!q||r.dataset.name.toLowerCase().includes(q));
 r.hidden=!ok;const d=document.getElementById('d-'+r.dataset.i);if(d)d.hidden=!ok;if(ok)n++;}
 sel('shown').textContent=n+' of '+rows.length+' cases shown';}
 for(const id of ['f-tag','f-suite','f-status','f-text'])sel(id).addEventListener('input',apply);
@@ -179,7 +208,13 @@ export function runPage(
   const rows = reports
     .map(
       (r, i) =>
-        `<tr class="case" data-i="${i}" data-name="${esc(r.name)}" data-tags="${esc(r.tags.join(' '))}" data-suite="${esc(suiteOf(r))}" data-status="${statusOf(r)}"><td>${esc(r.name)}</td><td>${esc(suiteOf(r))}</td><td>${esc(r.tags.join(', '))}</td><td>${markHtml(r.model, used.model)}</td><td>${markHtml(r.kernel, used.kernel)}</td><td>${markHtml(r.agree, used.agree)}</td><td>${markHtml(r.oracle, r.oracle !== 'skip')}</td><td class="${statusOf(r)}">${statusOf(r)}</td><td>${Math.round(r.ms)}</td></tr>`,
+        `<tr class="case" data-i="${i}" data-name="${esc(r.name)}"` +
+        ` data-tags="${esc(r.tags.join(' '))}" data-suite="${esc(suiteOf(r))}"` +
+        ` data-status="${statusOf(r)}"><td>${esc(r.name)}</td><td>${esc(suiteOf(r))}</td><td` +
+        `>${esc(r.tags.join(', '))}</td><td>${markHtml(r.model, used.model)}</td><td` +
+        `>${markHtml(r.kernel, used.kernel)}</td><td>${markHtml(r.agree, used.agree)}</td><td` +
+        `>${markHtml(r.oracle, r.oracle !== 'skip')}</td><td` +
+        ` class="${statusOf(r)}">${statusOf(r)}</td><td>${Math.round(r.ms)}</td></tr>`,
     )
     .join('\n');
   const details = reports
@@ -193,7 +228,8 @@ export function runPage(
 <label>status <select id="f-status"><option value="">all</option>${options(['pass', 'fail', 'skip'])}</select></label>
 <label>name <input id="f-text" type="search"></label>
 <span id="shown"></span></div>
-<table id="truth"><thead><tr><th>case</th><th>suite</th><th>tags</th><th>model</th><th>kernel</th><th>agree</th><th>oracle</th><th>status</th><th>ms</th></tr></thead><tbody>
+<table id="truth"><thead><tr><th>case</th><th>suite</th><th>tags</th><th>model</th><th>kernel</th><th>agree</th>
+<th>oracle</th><th>status</th><th>ms</th></tr></thead><tbody>
 ${rows}
 </tbody></table>
 ${details ? `<h2>Failures</h2>${details}` : ''}`;
@@ -213,7 +249,10 @@ function failureHtml(r: CaseReport): string {
       ];
       const sbs = s.model[0] ? sideBySideHtml(s.model[0], s.kernel[0]) : '';
       const path = s.trace ? `<div class="diagram">${diagramHtml(diagramOf(s.trace))}</div>` : '';
-      return `<details open><summary>${esc(s.label)}</summary><ul>${misses.map((m) => `<li class="miss">${esc(m)}</li>`).join('')}</ul>${sbs}${path}</details>`;
+      return (
+        `<details open><summary>${esc(s.label)}</summary><ul` +
+        `>${misses.map((m) => `<li class="miss">${esc(m)}</li>`).join('')}</ul>${sbs}${path}</details>`
+      );
     })
     .join('');
   return `<h3 class="fail">${esc(r.name)}</h3>${r.error ? `<p class="miss">${esc(r.error)}</p>` : ''}${steps}`;

@@ -16,6 +16,8 @@ export interface ImplInput {
   clusterCIDR: string;
   masqueradeAll: boolean;
   localhostNodePorts: boolean;
+  /** kube-proxy's --nodeport-addresses (absent: every local address) */
+  nodePortAddresses?: string[];
   /** kube-proxy's mode to write: iptables-save text, or the `kube-proxy` nft table (`nft -f` text) */
   proxyMode: ProxyMode;
   /** `kubectl get svc,endpointslices -A -o json` output, as given */
@@ -40,6 +42,10 @@ export function builtinImpl(mutant?: CompilerMutant): Implementation {
         clusterCIDR: input.clusterCIDR,
         ...(input.masqueradeAll ? { masqueradeAll: true } : {}),
         ...(input.localhostNodePorts ? { localhostNodePorts: true } : {}),
+        // the CIDRs are matched against the node's addresses (kube-proxy's NodePortAddresses)
+        ...(input.nodePortAddresses
+          ? { nodePortAddresses: input.nodePortAddresses, nodeIPs: input.node.addresses }
+          : {}),
       });
       return mutant?.rules ? mutant.rules(rules) : rules;
     },
@@ -69,7 +75,8 @@ export function commandImpl(path: string): Implementation {
       if (r.exitCode !== 0) {
         throw new InputError(
           'invalid',
-          `the implementation failed for node ${input.node.name} (exit ${r.exitCode ?? r.signal}): ${String(r.stderr).trim().split('\n').slice(-3).join(' | ')}`,
+          `the implementation failed for node ${input.node.name} (exit ${r.exitCode ?? r.signal}):` +
+            ` ${String(r.stderr).trim().split('\n').slice(-3).join(' | ')}`,
           { file: path, line: 1, col: 1 },
         );
       }

@@ -95,7 +95,8 @@ export function readReference(
   if (!roots.some((r) => real === r || real.startsWith(r.endsWith(sep) ? r : r + sep)))
     j.fail(
       path,
-      `${quote(ref)} is outside the case file's folder (files a case names must be below it, or below a folder given with --allow-path)`,
+      `${quote(ref)} is outside the case file's folder (files a case names must be below it, or` +
+        ` below a folder given with --allow-path)`,
     );
   const why = kindProblem(real);
   if (why) j.fail(path, `${quote(ref)} ${why}`);

@@ -1,6 +1,14 @@
 // The judges: pure functions of (planned step, step result) that return typed findings
 // (spec/equivalence.md). Reports, JUnit, JSON, fuzz and the known-divergence registry read these fields.
-import { formatIp, parseIp, sourceFor, type Observation, type Weighted } from '../model/index.ts';
+import {
+  formatIp,
+  parseIp,
+  parseCidr,
+  cidrContains,
+  sourceFor,
+  type Observation,
+  type Weighted,
+} from '../model/index.ts';
 import { readCluster, type Cluster } from '../kube/objects.ts';
 import { predict, K8S_NODE_LAYOUT } from '../kube/oracle.ts';
 import type { ProbeStep } from './case-file.ts';
@@ -10,6 +18,9 @@ import { misses } from './expect.ts';
 import { modelMiss, kernelMiss } from './oracle-compare.ts';
 import type { CasePlan, PlannedStep, ProbePlan } from './plan.ts';
 import type { StepResult } from './paired-run.ts';
+
+const holdsLoopback = (g: string): boolean =>
+  g !== 'primary' && cidrContains(parseCidr(g.includes('/') ? g : `${g}/32`)!, parseIp('127.0.0.1')!);
 
 export type Side = 'model' | 'kernel';
 
@@ -105,7 +116,8 @@ export const judgeExpectation: Judge = (step, r) => {
       const open = later.findIndex((d) => new Set(d.map((x) => x.value.responder)).size > 1);
       if (open >= 0)
         model.push(
-          `repetition ${open + 2} may still go to ${[...new Set(later[open]!.map((x) => x.value.responder))].join(' or ')}: nothing sticks`,
+          `repetition ${open + 2} may still go to` +
+            ` ${[...new Set(later[open]!.map((x) => x.value.responder))].join(' or ')}: nothing sticks`,
         );
       const firsts = new Set(r.model.map((d, i) => d[r.followed[i]!]?.value.responder ?? null));
       if (firsts.size > 1) model.push(`responders changed across repetitions: ${[...firsts].join(', ')}`);
@@ -226,7 +238,11 @@ export function oracleJudge(plan: CasePlan): Judge {
     ...K8S_NODE_LAYOUT,
     clusterCIDR: svc.clusterCIDR,
     ...(svc.masqueradeAll ? { masqueradeAll: true } : {}),
-    ...(svc.localhostNodePorts ? { localhostNodePorts: true } : {}),
+    // kube-proxy turns localhost NodePorts off when no --nodeport-addresses entry holds 127.0.0.1
+    ...(svc.localhostNodePorts && (!svc.nodePortAddresses || svc.nodePortAddresses.some(holdsLoopback))
+      ? { localhostNodePorts: true }
+      : {}),
+    ...(svc.nodePortAddresses ? { nodePortAddresses: svc.nodePortAddresses } : {}),
     proxyMode: plan.mode,
   };
   const clusters = new Map<string, Cluster>();

@@ -157,7 +157,8 @@ function vmapText(ctx: NftGenContext): fc.Arbitrary<string> {
         .tuple(fc.array(verdictText(ctx), { minLength: mod, maxLength: mod }), fc.boolean())
         .map(
           ([vs, withOffset]) =>
-            `numgen random mod ${mod}${withOffset ? ' offset 1' : ''} vmap { ${vs.map((v, i) => `${i + (withOffset ? 1 : 0)} : ${v}`).join(', ')} }`,
+            `numgen random mod ${mod}${withOffset ? ' offset 1' : ''} vmap {` +
+            ` ${vs.map((v, i) => `${i + (withOffset ? 1 : 0)} : ${v}`).join(', ')} }`,
         ),
     );
   // the kube-proxy shape, as its proxier writes it

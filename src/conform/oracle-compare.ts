@@ -7,10 +7,12 @@ type Judged = Pick<OracleResult, 'outcome' | 'responder' | 'sourceKept'>;
 
 const keyOf = (r: Judged) => {
   const o = r.outcome === 'delivered' ? r : { outcome: r.outcome, responder: r.responder };
-  return `${o.outcome} ${o.responder ?? '-'}${o.sourceKept === undefined ? '' : o.sourceKept ? ' kept' : ' masqueraded'}`;
+  const source = o.sourceKept === undefined ? '' : o.sourceKept ? ' kept' : ' masqueraded';
+  return `${o.outcome} ${o.responder ?? '-'}${source}`;
 };
 
-/** Kept: the server saw the client's own address and port (a masquerade that happens to keep the address still picks a port). */
+/** Kept: the server saw the client's own address and port (a masquerade that happens to keep the address still picks a
+ * port). */
 function asOracle(o: Observation, src: string, sport: number | undefined): Judged {
   const outcome = o.outcome === 'delivered' || o.outcome === 'refused' ? o.outcome : 'dropped';
   return { outcome, responder: o.responder, ...(o.seen ? { sourceKept: o.seen.src === `${src}:${sport}` } : {}) };

@@ -94,7 +94,9 @@ export class PairedLab {
     // the model continues from the branch the kernel took (or its most likely one)
     const next =
       model.find((m) => m.value.observation === verdict.matched?.value) ?? [...model].sort((a, b) => b.p - a.p)[0]!;
-    this.world = next.value.world;
+    // an indeterminate possibility: the branch whose observation the kernel made (spec/semantics.md §10)
+    const branch = verdict.indeterminate ? next.value.branches?.[verdict.indeterminate.branch] : undefined;
+    this.world = (branch ?? next.value).world;
     return { probe, kernel, model, verdict };
   }
 

@@ -19,6 +19,11 @@ export function lintItem(item: RuleItem, backend: IptablesFlavor): LintVerdict {
     const rs = parseSave(lines.join('\n'), { file: '<rule>', backend });
     const rules = rs.tables.get(item.table)!.chains.get(chain)!.rules;
     const own = item.builtin ? rules : rules;
+    // kept by the model, but a stock iptables 1.8.9 has no such extension and refuses the rule
+    const foreign = own
+      .flatMap((r) => [...r.matches, ...(r.target?.kind === 'ext' ? [r.target.ext] : [])])
+      .find((x) => x.opaque?.foreign);
+    if (foreign) return { ok: false, message: `unsupported: ${foreign.opaque!.why}`, unsupported: true };
     return { ok: true, rules: own.map((r) => printRuleSpec(r)) };
   } catch (e) {
     if (e instanceof InputError) return { ok: false, message: e.message, unsupported: e.kind === 'unsupported' };

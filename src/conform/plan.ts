@@ -163,7 +163,8 @@ export function stepLabel(s: Step, i: number): string {
     return `conntrack ${s.conntrack.flush ? '-F' : `-D ${JSON.stringify(s.conntrack.delete)}`} on ${s.conntrack.host}`;
   if ('recent' in s) return `recent ${s.recent.list} on ${s.recent.host}`;
   if ('iptables' in s) return `iptables on ${Object.keys(s.iptables).join(', ')}`;
-  return `${s.from} ${s.proto} ${s.dst}${s.proto === 'icmp' ? '' : `:${s.dport}`}${s.repeat ? ` ×${s.repeat}` : ''} (#${i + 1})`;
+  const port = s.proto === 'icmp' ? '' : `:${s.dport}`;
+  return `${s.from} ${s.proto} ${s.dst}${port}${s.repeat ? ` ×${s.repeat}` : ''} (#${i + 1})`;
 }
 
 export function probeOf(s: ProbeStep): Probe {
@@ -394,6 +395,7 @@ export async function withServices(
         clusterCIDR: svc.clusterCIDR,
         masqueradeAll: svc.masqueradeAll ?? false,
         localhostNodePorts: svc.localhostNodePorts ?? false,
+        ...(svc.nodePortAddresses ? { nodePortAddresses: svc.nodePortAddresses } : {}),
         proxyMode: mode,
         cluster,
       };

@@ -336,7 +336,8 @@ export function resolveRecipe(x: Recipe, p: Palette): Resolved {
     case 'dnat': {
       const chain = x.output ? 'OUTPUT' : 'PREROUTING';
       const target = (to: string) =>
-        `-j DNAT --to-destination ${to}${x.port && p.tport && proto !== 'icmp' ? `:${p.tport}` : ''}${x.random ? ' --random' : ''}`;
+        `-j DNAT --to-destination ${to}${x.port && p.tport && proto !== 'icmp' ? `:${p.tport}` : ''}` +
+        (x.random ? ' --random' : '');
       const match = dport(proto);
       const stat =
         x.stat === 'nth'

@@ -236,8 +236,10 @@ export function renderTable(rows: readonly RealworldRow[]): string {
     line(head),
     ...body.map(line),
     '',
-    `${rows.length} files from ${t.origins} origins; lint refuses ${t.refused}; ${t.traceable} trace end to end (${pct(t.traceable, rows.length)}, target 90%); ` +
-      `${t.modelledOfTraceable}/${t.rulesOfTraceable} rule lines of those modelled (${pct(t.modelledOfTraceable, t.rulesOfTraceable)}, target 95%); ` +
+    `${rows.length} files from ${t.origins} origins; lint refuses ${t.refused};` +
+      ` ${t.traceable} trace end to end (${pct(t.traceable, rows.length)}, target 90%); ` +
+      (`${t.modelledOfTraceable}/${t.rulesOfTraceable} rule lines of those modelled` +
+        ` (${pct(t.modelledOfTraceable, t.rulesOfTraceable)}, target 95%); `) +
       `${t.modelled}/${t.rules} of all files (${pct(t.modelled, t.rules)}); ` +
       `${t.indeterminate} probes indeterminate on the model; ` +
       (t.kernelProbes ? `${t.agreeing}/${t.kernelProbes} probes agree with the kernel` : 'the kernel did not run'),
@@ -261,9 +263,12 @@ export function renderMarkdown(rows: readonly RealworldRow[]): string {
     '|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.file.replace(/^rules\//, '')} | ${r.origin} | ${r.rules} | ${pct(r.modelled, r.rules)} | ${cell(r)} | ${agree(r)} |`,
+        `| ${r.file.replace(/^rules\//, '')} | ${r.origin} | ${r.rules} |` +
+        ` ${pct(r.modelled, r.rules)} | ${cell(r)} | ${agree(r)} |`,
     ),
-    `| **all: ${rows.length} files, ${t.origins} origins** | | ${t.rules} | ${pct(t.modelled, t.rules)} | ${t.traceable} (${pct(t.traceable, rows.length)}) | ${t.kernelProbes ? `${t.agreeing}/${t.kernelProbes}` : '-'} |`,
+    `| **all: ${rows.length} files, ${t.origins} origins** | | ${t.rules} |` +
+      ` ${pct(t.modelled, t.rules)} | ${t.traceable} (${pct(t.traceable, rows.length)}) |` +
+      ` ${t.kernelProbes ? `${t.agreeing}/${t.kernelProbes}` : '-'} |`,
   ].join('\n');
 }
 

@@ -2,6 +2,9 @@
 import picocolors from 'picocolors';
 import type { TraceEvent, Observation } from '../model/index.ts';
 
+/** the probability of the branch a choice took */
+const branchP = (e: { taken: boolean; p: number }): number => (e.taken ? e.p : 1 - e.p);
+
 const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
 type Colors = ReturnType<typeof picocolors.createColors>;
 const plain = picocolors.createColors(false);
@@ -24,7 +27,8 @@ export function renderTrace(events: readonly TraceEvent[], pc: Colors = picocolo
         break;
       case 'hook':
         lines.push(
-          `  ${pad(e.host, 7)} ${pc.bold(e.hook)}${e.in ? ` in=${e.in}` : ''}${e.out ? ` out=${e.out}` : ''}  ${pc.dim(e.packet)}`,
+          `  ${pad(e.host, 7)} ${pc.bold(e.hook)}${e.in ? ` in=${e.in}` : ''}${e.out ? ` out=${e.out}` : ''}` +
+            `  ${pc.dim(e.packet)}`,
         );
         break;
       case 'ct':
@@ -41,9 +45,7 @@ export function renderTrace(events: readonly TraceEvent[], pc: Colors = picocolo
         lines.push(`  ${pad(e.host, 7)}   ${pc.magenta(`NAT ${e.what}`)}: ${e.before} ⇒ ${e.after}`);
         break;
       case 'choice':
-        lines.push(
-          `  ${pc.yellow(`  ⑂ ${e.label}: ${e.taken ? 'taken' : 'not taken'} (p=${(e.taken ? e.p : 1 - e.p).toFixed(4)})`)}`,
-        );
+        lines.push(`  ${pc.yellow(`  ⑂ ${e.label}: ${e.taken ? 'taken' : 'not taken'} (p=${branchP(e).toFixed(4)})`)}`);
         break;
       case 'unknown':
         lines.push(`  ${pad(e.host, 7)}   ${pc.yellow(unknownText(e))}`);
@@ -80,7 +82,10 @@ export function decidedByText(o: Observation): string[] {
 export function renderObservation(o: Observation, p?: number, pc: Colors = picocolors): string {
   const ind = o.indeterminate;
   if (ind) {
-    const head = `${pc.bold('outcome')} ${pc.yellow('indeterminate')}: ${ind.outcomes.join(' or ')}${ind.open ? ' (an unmodelled target took the packet: any of these)' : ''}${p !== undefined && p < 1 ? pc.dim(` (p=${p.toFixed(6)})`) : ''}`;
+    const head =
+      `${pc.bold('outcome')} ${pc.yellow('indeterminate')}: ${ind.outcomes.join(' or ')}` +
+      (ind.open ? ' (an unmodelled target took the packet: any of these)' : '') +
+      (p !== undefined && p < 1 ? pc.dim(` (p=${p.toFixed(6)})`) : '');
     return [
       head,
       '  decided by rules the model cannot evaluate (spec/semantics.md §10):',
@@ -106,7 +111,9 @@ export function renderObservation(o: Observation, p?: number, pc: Colors = picoc
   if (o.droppedAt) {
     const d = o.droppedAt;
     parts.push(
-      `dropped at ${d.host}${d.hook ? ` ${d.hook} ${d.table} ${d.chain} ${d.rule === 'policy' ? 'policy' : `#${d.rule}`}` : ''}${d.reason ? ` (${d.reason})` : ''}`,
+      `dropped at ${d.host}` +
+        (d.hook ? ` ${d.hook} ${d.table} ${d.chain} ${d.rule === 'policy' ? 'policy' : `#${d.rule}`}` : '') +
+        (d.reason ? ` (${d.reason})` : ''),
     );
   }
   const ct = Object.entries(o.conntrack).flatMap(([h, list]) =>

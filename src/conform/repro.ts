@@ -5,6 +5,9 @@ import { commandArgs, STANDARD_SERVERS, type TopologySpec } from '../model/index
 import { plannedLoads, type CaseCommand, type CasePlan, type PlannedRuleset } from './plan.ts';
 import { conntrackFilterArgs } from '../lab/kernel-lab.ts';
 
+/** what a repro server answers besides its name: the addresses it saw (socat's environment) */
+const SOCAT_SEEN = '$SOCAT_PEERADDR:$SOCAT_PEERPORT $SOCAT_SOCKADDR:$SOCAT_SOCKPORT';
+
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 export function reproScript(plan: CasePlan): string {
@@ -16,7 +19,8 @@ export function reproScript(plan: CasePlan): string {
     '# Plain bash: needs root, iproute2, iptables, conntrack, socat and ping. Cleans up on exit.',
     'set -u',
     `HOSTS=(${topo.hosts.map((h) => h.name).join(' ')})`,
-    'cleanup() { for h in "${HOSTS[@]}"; do ip netns pids "nfr-$$-$h" 2>/dev/null | xargs -r kill -9 2>/dev/null; ip netns del "nfr-$$-$h" 2>/dev/null; done; }',
+    'cleanup() { for h in "${HOSTS[@]}"; do ip netns pids "nfr-$$-$h" 2>/dev/null | xargs -r' +
+      ' kill -9 2>/dev/null; ip netns del "nfr-$$-$h" 2>/dev/null; done; }',
     'trap cleanup EXIT INT TERM',
     'set -e',
   ];
@@ -57,27 +61,44 @@ export function reproScript(plan: CasePlan): string {
       L.push(`ip -n ${ns(h.name)} route add ${r.dst}${r.via ? ` via ${r.via}` : ''}${r.dev ? ` dev ${r.dev}` : ''}`);
     const x = `ip netns exec ${ns(h.name)} sysctl -qw`;
     L.push(
-      `${x} net.ipv4.ip_forward=${Number(s.ip_forward)} net.bridge.bridge-nf-call-iptables=${Number(s.bridge_nf_call_iptables)} || true`,
+      `${x} net.ipv4.ip_forward=${Number(s.ip_forward)}` +
+        ` net.bridge.bridge-nf-call-iptables=${Number(s.bridge_nf_call_iptables)} || true`,
     );
     for (const i of ['all', 'default', 'lo', ...h.ifaces.map((f) => f.name)]) {
+      // an interface's own settings over the host's (topology.ts IfaceSysctls)
+      const own = h.ifaces.find((f) => f.name === i)?.sysctls ?? {};
+      const fwd =
+        i === 'all' || i === 'default'
+          ? ''
+          : ` net.ipv4.conf.${i}.forwarding=${Number(own.forwarding ?? s.ip_forward)}`;
       L.push(
-        `${x} net.ipv4.conf.${i}.rp_filter=${i === 'all' ? 0 : s.rp_filter} net.ipv4.conf.${i}.accept_local=${Number(s.accept_local)} net.ipv4.conf.${i}.route_localnet=${Number(s.route_localnet)} net.ipv4.conf.${i}.send_redirects=${Number(s.send_redirects)} net.ipv4.conf.${i}.accept_redirects=${Number(s.accept_redirects)}`,
+        [
+          `${x}${fwd}`,
+          `net.ipv4.conf.${i}.rp_filter=${i === 'all' ? 0 : (own.rp_filter ?? s.rp_filter)}`,
+          `net.ipv4.conf.${i}.accept_local=${Number(own.accept_local ?? s.accept_local)}`,
+          `net.ipv4.conf.${i}.route_localnet=${Number(own.route_localnet ?? s.route_localnet)}`,
+          `net.ipv4.conf.${i}.send_redirects=${Number(s.send_redirects)}`,
+          `net.ipv4.conf.${i}.accept_redirects=${Number(s.accept_redirects)}`,
+        ].join(' '),
       );
     }
     // servers: every host answers on TCP/UDP 8080 and 9090 with its name and the addresses it saw
     for (const port of new Set(STANDARD_SERVERS.map((s) => s.port))) {
       L.push(
-        `ip netns exec ${ns(h.name)} socat TCP-LISTEN:${port},fork,reuseaddr SYSTEM:${q(`echo ${h.name} $SOCAT_PEERADDR:$SOCAT_PEERPORT $SOCAT_SOCKADDR:$SOCAT_SOCKPORT`)} >/dev/null 2>&1 & disown`,
+        `ip netns exec ${ns(h.name)} socat TCP-LISTEN:${port},fork,reuseaddr` +
+          ` SYSTEM:${q(`echo ${h.name} ${SOCAT_SEEN}`)} >/dev/null 2>&1 & disown`,
       );
       L.push(
-        `ip netns exec ${ns(h.name)} socat UDP-RECVFROM:${port},fork,reuseaddr SYSTEM:${q(`echo ${h.name} $SOCAT_PEERADDR:$SOCAT_PEERPORT`)} >/dev/null 2>&1 & disown`,
+        `ip netns exec ${ns(h.name)} socat UDP-RECVFROM:${port},fork,reuseaddr` +
+          ` SYSTEM:${q(`echo ${h.name} $SOCAT_PEERADDR:$SOCAT_PEERPORT`)} >/dev/null 2>&1 & disown`,
       );
     }
   }
   const restore = (r: PlannedRuleset) => {
     L.push(
       `echo "== ruleset for ${r.host} (iptables-${r.flavor}-restore)"`,
-      `ip netns exec ${ns(r.host)} iptables-${r.flavor}-restore <<'RULES' || echo "   iptables-restore refused it (exit $?)"`,
+      `ip netns exec ${ns(r.host)} iptables-${r.flavor}-restore <<'RULES' || echo "  ` +
+        ` iptables-restore refused it (exit $?)"`,
       r.kernelText.trimEnd(),
       'RULES',
     );
@@ -117,11 +138,15 @@ export function reproScript(plan: CasePlan): string {
       if (proto === 'icmp') L.push(`ip netns exec ${from} ping -n -c1 -W1 ${src ? `-I ${src} ` : ''}${dst}`);
       else if (proto === 'tcp')
         L.push(
-          `ip netns exec ${from} socat -T1 - TCP:${dst}:${dport},sourceport=${sport}${src ? `,bind=${src}` : ''},connect-timeout=1 </dev/null || echo "   (no answer / refused: exit $?)"`,
+          `ip netns exec ${from} socat -T1 -` +
+            ` TCP:${dst}:${dport},sourceport=${sport}${src ? `,bind=${src}` : ''},connect-timeout=1` +
+            ` </dev/null || echo "   (no answer / refused: exit $?)"`,
         );
       else
         L.push(
-          `echo probe | ip netns exec ${from} socat -T1 - ${s.probe.connected === false ? 'UDP-SENDTO' : 'UDP'}:${dst}:${dport},sourceport=${sport}${src ? `,bind=${src}` : ''} || echo "   (no answer / refused: exit $?)"`,
+          `echo probe | ip netns exec ${from} socat -T1 -` +
+            ` ${s.probe.connected === false ? 'UDP-SENDTO' : 'UDP'}:${dst}:${dport},sourceport` +
+            `=${sport}${src ? `,bind=${src}` : ''} || echo "   (no answer / refused: exit $?)"`,
         );
     }
   }
@@ -135,7 +160,8 @@ export function reproScript(plan: CasePlan): string {
 function commandLines(c: CaseCommand, ns: (h: string) => string, file: string): string[] {
   if (c.type === 'conntrack')
     return [
-      `ip netns exec ${ns(c.host)} conntrack ${(c.match ? ['-D', ...conntrackFilterArgs(c.match)] : ['-F']).map(q).join(' ')}`,
+      `ip netns exec ${ns(c.host)} conntrack` +
+        ` ${(c.match ? ['-D', ...conntrackFilterArgs(c.match)] : ['-F']).map(q).join(' ')}`,
     ];
   if (c.type === 'recent') {
     const line = c.op === 'flush' ? '/' : `${c.op === 'add' ? '+' : '-'}${c.addr}`;

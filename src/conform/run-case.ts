@@ -314,7 +314,8 @@ export async function runPlanned(
           const other = plan.otherRulesets.some((r) => r.host === refused.host && r.flavor === refused.flavor);
           const what = refused.lang === 'nft' ? 'the nft ruleset' : other ? "the other backend's rules" : 'the ruleset';
           rep.kernelRefused = { host: refused.host, flavor: refused.flavor, stderr: refused.kernelRefusal! };
-          rep.error = `the kernel refused ${what} for ${refused.host} that the model accepted: ${refused.kernelRefusal}`;
+          rep.error =
+            `the kernel refused ${what} for ${refused.host} that the model accepted: ` + refused.kernelRefusal!;
           rep.kernel = 'fail';
         } else {
           run = await runPlan(plan, { ...base, kernel });

@@ -198,7 +198,8 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
   if (!nodeName)
     throw bad(
       '<command line>',
-      `say which node the dump is from with --node NAME (the EndpointSlices name ${nodeNames.length ? nodeNames.join(', ') : 'no node'})`,
+      `say which node the dump is from with --node NAME (the EndpointSlices name` +
+        ` ${nodeNames.length ? nodeNames.join(', ') : 'no node'})`,
     );
   const nameWhy = dns1123Subdomain(nodeName);
   if (nameWhy || nodeName.length > 42)
@@ -273,7 +274,9 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
     if (rp.hasNodePort && rp.port.protocol !== 'SCTP')
       planned.push({
         service: `${rp.svc.namespace}/${rp.svc.name}`,
-        label: `${rp.spn} localhost NodePort 127.0.0.1:${rp.port.nodePort}/${rp.port.protocol.toLowerCase()} from ${nodeName}`,
+        label:
+          `${rp.spn} localhost NodePort` +
+          ` 127.0.0.1:${rp.port.nodePort}/${rp.port.protocol.toLowerCase()} from ${nodeName}`,
         probe: {
           from: nodeName,
           proto: rp.port.protocol === 'UDP' ? 'udp' : 'tcp',
@@ -453,7 +456,9 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
       table,
       chain,
       text: j,
-      why: "kube-proxy's jump from a built-in chain is missing: the dump may be partial (iptables-save -t TABLE?) or that path is broken",
+      why:
+        "kube-proxy's jump from a built-in chain is missing: the dump may be partial" +
+        ' (iptables-save -t TABLE?) or that path is broken',
     });
   }
   if (settings.localnetUnprotected)
@@ -461,7 +466,9 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
       table: 'filter',
       chain: 'KUBE-FIREWALL',
       text: 'filter KUBE-FIREWALL: no drop of outside packets to 127.0.0.0/8',
-      why: 'localhost NodePorts are on (route_localnet=1) but nothing drops outside packets to 127/8 (kube-proxy and kubelet add that rule)',
+      why:
+        'localhost NodePorts are on (route_localnet=1) but nothing drops outside packets to 127/8' +
+        ' (kube-proxy and kubelet add that rule)',
     });
   return {
     node: nodeName,
@@ -513,7 +520,9 @@ async function stickiness(
     const b = await kernel.probe(again);
     rec.kernel = a.responder === b.responder ? 'pass' : 'fail';
     if (rec.kernel === 'fail')
-      rec.kernelMiss = `kernel: the affinity does not hold (first ${a.responder ?? 'no answer'}, then ${b.responder ?? 'no answer'})`;
+      rec.kernelMiss =
+        `kernel: the affinity does not hold (first ${a.responder ?? 'no answer'}, then` +
+        ` ${b.responder ?? 'no answer'})`;
   }
   return rec;
 }

@@ -1,6 +1,7 @@
 // The kube-proxy nftables mode's shape: from Services, EndpointSlices and a node's configuration, the
 // node's `kube-proxy` table as `nft -f` input. Learned from kube-proxy (pkg/proxy/nftables/proxier.go and
-// its README and proxier_test.go, 1.33-1.35); written anew and checked by behaviour (the Service-level oracle on the kernel
+// its README and proxier_test.go, 1.33-1.35); written anew and checked by behaviour (the Service-level oracle on the
+// kernel
 // and the model) and by real nft, which must load it and list it as the model prints it (spec/kube.md §2a).
 import { createHash } from 'node:crypto';
 import type { Cluster } from './objects.ts';
@@ -176,13 +177,15 @@ export function compileNodeNft(cluster: Cluster, config: NodeConfig): string {
   t.add('service-endpoints-check', 'ip daddr . meta l4proto . th dport vmap @no-endpoint-services');
   t.add(
     'nodeport-endpoints-check',
-    `${nodePortIPs ? 'ip daddr @nodeport-ips' : 'ip daddr != 127.0.0.0/8'} meta l4proto . th dport vmap @no-endpoint-nodeports`,
+    `${nodePortIPs ? 'ip daddr @nodeport-ips' : 'ip daddr != 127.0.0.0/8'} meta l4proto . th` +
+      ` dport vmap @no-endpoint-nodeports`,
   );
   t.add('firewall-check', 'ip daddr . meta l4proto . th dport vmap @firewall-ips');
   t.add('services', 'ip daddr . meta l4proto . th dport vmap @service-ips');
   t.add(
     'services',
-    `${nodePortIPs ? 'ip daddr @nodeport-ips' : 'fib daddr type local ip daddr != 127.0.0.0/8'} meta l4proto . th dport vmap @service-nodeports`,
+    (nodePortIPs ? 'ip daddr @nodeport-ips' : 'fib daddr type local ip daddr != 127.0.0.0/8') +
+      ' meta l4proto . th dport vmap @service-nodeports',
   );
 
   for (const rp of ports) compilePort(rp, node, t);

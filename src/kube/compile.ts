@@ -45,7 +45,8 @@ export function comment(text: string): string {
   return `-m comment --comment "${text}"`;
 }
 
-/** The local-traffic detector's match for pod traffic, and for traffic that is not (kube-proxy's IfLocal/IfNotLocal). */
+/** The local-traffic detector's match for pod traffic, and for traffic that is not (kube-proxy's IfLocal/IfNotLocal).
+ * */
 function ifLocal(d: LocalDetector, not: boolean): string {
   const n = not ? '! ' : '';
   switch (d.mode) {
@@ -73,7 +74,9 @@ export function compileNode(cluster: Cluster, config: NodeConfig): string {
   nat.add('OUTPUT', `${comment('kubernetes service portals')} -j KUBE-SERVICES`);
   nat.add('POSTROUTING', `${comment('kubernetes postrouting rules')} -j KUBE-POSTROUTING`);
   const fw = `-m conntrack --ctstate NEW ${comment('kubernetes load balancer firewall')} -j KUBE-PROXY-FIREWALL`;
-  const ext = `-m conntrack --ctstate NEW ${comment('kubernetes externally-visible service portals')} -j KUBE-EXTERNAL-SERVICES`;
+  const ext =
+    `-m conntrack --ctstate NEW ${comment('kubernetes externally-visible service portals')} -j` +
+    ` KUBE-EXTERNAL-SERVICES`;
   const portals = `-m conntrack --ctstate NEW ${comment('kubernetes service portals')} -j KUBE-SERVICES`;
   filter.add('INPUT', fw);
   filter.add('INPUT', `${comment('kubernetes health check service ports')} -j KUBE-NODEPORTS`);
@@ -99,7 +102,8 @@ export function compileNode(cluster: Cluster, config: NodeConfig): string {
     filter.chain('KUBE-FIREWALL');
     filter.add(
       'KUBE-FIREWALL',
-      `! -s 127.0.0.0/8 -d 127.0.0.0/8 ${comment('block incoming localnet connections')} -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP`,
+      `! -s 127.0.0.0/8 -d 127.0.0.0/8 ${comment('block incoming localnet connections')} -m` +
+        ` conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP`,
     );
   }
   if (node.localhostNodePorts || node.canary) {
@@ -197,7 +201,8 @@ function compilePort(rp: ResolvedPort, node: CheckedNodeConfig, nat: Rules, filt
       if (node.localhostNodePorts && node.nfacct)
         nat.add(
           'KUBE-NODEPORTS',
-          `-d 127.0.0.0/8 -p ${p} ${comment(spn)} ${dport(n)} -m nfacct --nfacct-name ${NFACCT_LOCALHOST_NODEPORTS} -j ${extChain}`,
+          `-d 127.0.0.0/8 -p ${p} ${comment(spn)} ${dport(n)} -m nfacct --nfacct-name` +
+            ` ${NFACCT_LOCALHOST_NODEPORTS} -j ${extChain}`,
         );
       nat.add('KUBE-NODEPORTS', `-p ${p} ${comment(spn)} ${dport(n)} -j ${extChain}`);
     }
@@ -230,15 +235,18 @@ function compilePort(rp: ResolvedPort, node: CheckedNodeConfig, nat: Rules, filt
       if (node.detectLocal)
         nat.add(
           extChain,
-          `${ifLocal(node.detectLocal, false)} ${comment(`pod traffic for ${spn} external destinations`)} -j ${svcChain}`,
+          `${ifLocal(node.detectLocal, false)} ${comment(`pod traffic for ${spn} external destinations`)}` +
+            ` -j ${svcChain}`,
         );
       nat.add(
         extChain,
-        `${comment(`masquerade LOCAL traffic for ${spn} external destinations`)} -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ`,
+        `${comment(`masquerade LOCAL traffic for ${spn} external destinations`)} -m addrtype` +
+          ` --src-type LOCAL -j KUBE-MARK-MASQ`,
       );
       nat.add(
         extChain,
-        `${comment(`route LOCAL traffic for ${spn} external destinations`)} -m addrtype --src-type LOCAL -j ${svcChain}`,
+        `${comment(`route LOCAL traffic for ${spn} external destinations`)} -m addrtype --src-type` +
+          ` LOCAL -j ${svcChain}`,
       );
     }
     if (hasExternal) nat.add(extChain, `-j ${externalPolicyChain}`);
@@ -273,7 +281,9 @@ function compilePort(rp: ResolvedPort, node: CheckedNodeConfig, nat: Rules, filt
     nat.add(sep, `-s ${e.ip}/32 ${comment(spn)} -j KUBE-MARK-MASQ`);
     nat.add(
       sep,
-      `-p ${p} ${comment(spn)} ${affinity ? `-m recent --set --name ${sep} --mask 255.255.255.255 --rsource ` : ''}-m ${p} -j DNAT --to-destination ${e.ip}:${e.port}`,
+      `-p ${p} ${comment(spn)} ` +
+        (affinity ? `-m recent --set --name ${sep} --mask 255.255.255.255 --rsource ` : '') +
+        `-m ${p} -j DNAT --to-destination ${e.ip}:${e.port}`,
     );
   }
 }
@@ -289,7 +299,8 @@ function endpointRules(nat: Rules, chain: string, rp: ResolvedPort, eps: Resolve
     for (const s of seps)
       nat.add(
         chain,
-        `${to(s.e)} -m recent --rcheck --seconds ${rp.svc.affinitySeconds} --reap --name ${s.name} --mask 255.255.255.255 --rsource -j ${s.name}`,
+        `${to(s.e)} -m recent --rcheck --seconds ${rp.svc.affinitySeconds} --reap --name` +
+          ` ${s.name} --mask 255.255.255.255 --rsource -j ${s.name}`,
       );
   seps.forEach((s, i) => {
     const n = seps.length - i;

@@ -21,7 +21,10 @@ export function dns1123Label(s: string): string | undefined {
 export function dns1035Label(s: string): string | undefined {
   if (s.length > 63) return 'must be at most 63 characters (a DNS-1035 label)';
   if (!LABEL_1035.test(s))
-    return 'must be a DNS-1035 label: lower-case letters, digits and "-", starting with a letter and ending with a letter or digit';
+    return (
+      'must be a DNS-1035 label: lower-case letters, digits and "-", starting with a letter and' +
+      ' ending with a letter or digit'
+    );
   return undefined;
 }
 
@@ -29,7 +32,10 @@ export function dns1035Label(s: string): string | undefined {
 export function dns1123Subdomain(s: string): string | undefined {
   if (s.length > 253) return 'must be at most 253 characters (a DNS-1123 subdomain)';
   if (!SUBDOMAIN.test(s))
-    return 'must be a DNS-1123 subdomain: lower-case letters, digits, "-" and ".", each part starting and ending with a letter or digit';
+    return (
+      'must be a DNS-1123 subdomain: lower-case letters, digits, "-" and ".", each part starting' +
+      ' and ending with a letter or digit'
+    );
   return undefined;
 }
 

@@ -16,7 +16,8 @@ export interface NodeConfig {
   nodeName: string;
   /** pod CIDR of the cluster: shorthand for detectLocal ClusterCIDR */
   clusterCIDR?: string;
-  /** how pod traffic is told from other traffic; none: no detector (kube-proxy then masquerades nothing for ClusterIPs) */
+  /** how pod traffic is told from other traffic; none: no detector (kube-proxy then masquerades nothing for ClusterIPs)
+   * */
   detectLocal?: LocalDetector;
   /** masquerade all Service traffic */
   masqueradeAll?: boolean;

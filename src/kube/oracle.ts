@@ -16,6 +16,9 @@ export interface ClusterLayout {
   masqueradeAll?: boolean;
   /** NodePorts answer on 127.0.0.1 too (kube-proxy's localhost NodePorts, route_localnet=1; iptables mode only) */
   localhostNodePorts?: boolean;
+  /** kube-proxy's --nodeport-addresses: NodePorts answer only on node addresses inside these (CIDRs, addresses
+   *  or `primary`, the node's first address); absent: on every local address */
+  nodePortAddresses?: string[];
   /** kube-proxy's mode (default iptables): nftables mode differs where spec/kube.md §2a says */
   proxyMode?: ProxyMode;
   /** each node's addresses (the primary one first) and its topology.kubernetes.io/zone label */
@@ -34,7 +37,8 @@ export interface OracleResult {
   responder: string | null;
   /** whether the server sees the client's own address (undefined: not said) */
   sourceKept?: boolean;
-  /** ClientIP affinity: only the first connection is spread; later ones stick (compare possibilities, not probabilities) */
+  /** ClientIP affinity: only the first connection is spread; later ones stick (compare possibilities, not
+   * probabilities) */
   affinity?: boolean;
 }
 
@@ -101,8 +105,6 @@ export function predict(
       (x.svc.loadBalancerIPs.includes(probe.dst) || x.svc.externalIPs.includes(probe.dst)) && matches(x, x.port.port),
   );
   if (ext) {
-    // a node's own packets to an external address without endpoints are not intercepted: they leave the cluster
-    if (!ext.hasEndpoints && layout.nodes.some((n) => n.name === probe.from)) return undefined;
     const isLb = ext.svc.loadBalancerIPs.includes(probe.dst);
     const ranges = isLb ? ext.svc.loadBalancerSourceRanges : [];
     const a = parseIp(src)!;
@@ -112,8 +114,16 @@ export function predict(
     const admitsNode = primary !== undefined && ranges.some((r) => cidrContains(parseCidr(r)!, primary));
     const admitted =
       ranges.some((r) => cidrContains(parseCidr(r)!, a)) || (admitsNode && ext.svc.loadBalancerIPs.includes(src));
-    // a Service without endpoints refuses before its source ranges are looked at
-    if (ranges.length && ext.hasEndpoints && !admitted) return [{ p: 1, outcome: 'dropped', responder: null }];
+    const dropped: OracleResult[] = [{ p: 1, outcome: 'dropped', responder: null }];
+    // nftables mode looks at the source ranges first (its firewall check runs before DNAT, endpoints or not)
+    if (nft && ranges.length && !admitted) return dropped;
+    if (!ext.hasEndpoints && layout.nodes.some((n) => n.name === probe.from)) {
+      // a node's own packets to an external address without endpoints: iptables mode does not intercept them
+      // (they leave the cluster; the oracle says nothing), nftables mode's output check rejects them
+      return nft ? [{ p: 1, outcome: 'refused', responder: null }] : undefined;
+    }
+    // iptables mode: a Service without endpoints refuses before its source ranges are looked at
+    if (ranges.length && ext.hasEndpoints && !admitted) return dropped;
     return external(ext, layout, src, inCluster, entry);
   }
   // a NodePort on 127.0.0.1, from a node itself: DNATed with localhost NodePorts (masqueraded: 127/8
@@ -132,12 +142,25 @@ export function predict(
   }
   // a NodePort on a node's address: handled by the node that owns it
   const owner = layout.nodes.find((n) => n.addresses.includes(probe.dst))?.name;
+  // an address outside --nodeport-addresses has no NodePort rule: the oracle says nothing of it
+  if (owner && !nodePortAddressOf(layout, owner, probe.dst)) return undefined;
   if (owner) {
     const rp = at(owner).find((x) => x.hasNodePort && matches(x, x.port.nodePort));
     if (!rp) return undefined;
     return external(rp, layout, src, inCluster, owner);
   }
   return undefined;
+}
+
+/** Whether `addr` of node `node` answers NodePorts under --nodeport-addresses. */
+export function nodePortAddressOf(layout: ClusterLayout, node: string, addr: string): boolean {
+  const given = layout.nodePortAddresses;
+  if (!given?.length) return true;
+  const a = parseIp(addr)!;
+  const primary = layout.nodes.find((n) => n.name === node)?.addresses[0];
+  return given.some((g) =>
+    g === 'primary' ? primary === addr : cidrContains(parseCidr(g.includes('/') ? g : `${g}/32`)!, a),
+  );
 }
 
 /** Whether the node's local-traffic detector takes the probe for pod traffic. */

@@ -52,7 +52,9 @@ export function planProbes(
       if (rp.svc.sessionAffinity === 'ClientIP')
         planned.push({
           service,
-          label: `${rp.spn} ClientIP affinity: a second connection to ${rp.svc.clusterIP}:${rp.port.port}/${proto} from ${POD_CLIENT} sticks`,
+          label:
+            `${rp.spn} ClientIP affinity: a second connection to` +
+            ` ${rp.svc.clusterIP}:${rp.port.port}/${proto} from ${POD_CLIENT} sticks`,
           probe: { from: POD_CLIENT, proto, dst: rp.svc.clusterIP, dport: rp.port.port },
           check: 'sticks',
         });

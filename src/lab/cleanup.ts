@@ -40,7 +40,8 @@ export function unregisterLab(id: string): void {
   live.delete(id);
 }
 
-/** Deletes namespaces whose owner is gone (its pid dead, or reused by a process that started later). Returns what was reaped. */
+/** Deletes namespaces whose owner is gone (its pid dead, or reused by a process that started later). Returns what was
+ * reaped. */
 export async function reapStale(): Promise<string[]> {
   const stale = (await listNetns()).filter((n) => {
     const p = parseNsName(n);

@@ -53,7 +53,8 @@ export async function dockerSkipReason(docker: Docker = dockerClient()): Promise
 
 function noDaemon(e: unknown): DockerLabError {
   return new DockerLabError(
-    `no Docker daemon answers (${(e as Error).message}). Start one: Docker Desktop on a laptop; on Linux as root \`dockerd --iptables=false --bridge=none &\` (see README, "Docker").`,
+    `no Docker daemon answers (${(e as Error).message}). Start one: Docker Desktop on a` +
+      ` laptop; on Linux as root \`dockerd --iptables=false --bridge=none &\` (see README, "Docker").`,
   );
 }
 
@@ -71,7 +72,8 @@ export async function findImage(docker: Docker = dockerClient()): Promise<string
     : tags.find((t) => t.startsWith(`${IMAGE_REPO}:iptables-`));
   if (!tag)
     throw new DockerLabError(
-      `the lab image ${wanted ?? `${IMAGE_REPO}:iptables-*`} is missing. Build it: \`npm run docker:build\` (or \`npm run docker:build -- --offline\` without an image registry).`,
+      `the lab image ${wanted ?? `${IMAGE_REPO}:iptables-*`} is missing. Build it: \`npm run` +
+        ` docker:build\` (or \`npm run docker:build -- --offline\` without an image registry).`,
     );
   return tag;
 }
@@ -204,7 +206,9 @@ export class DockerSite implements LabSite {
       const msg = (e as Error).message;
       if (/caps|capabilit|operation not permitted/i.test(msg))
         throw new DockerLabError(
-          `Docker refused the lab container's capabilities NET_ADMIN and SYS_ADMIN (${msg}). The daemon must allow --cap-add NET_ADMIN --cap-add SYS_ADMIN (not --privileged); on rootless or restricted daemons use the netns backend as root instead.`,
+          `Docker refused the lab container's capabilities NET_ADMIN and SYS_ADMIN (${msg}). The` +
+            ` daemon must allow --cap-add NET_ADMIN --cap-add SYS_ADMIN (not --privileged); on rootless` +
+            ` or restricted daemons use the netns backend as root instead.`,
         );
       throw new DockerLabError(`the lab container did not start: ${msg}`);
     }

@@ -3,6 +3,7 @@
 // Rulesets are applied with iptables-restore; probes run through the agents.
 import {
   compileTopology,
+  ifaceConf,
   type TopologySpec,
   type Network,
   type IptablesFlavor,
@@ -264,10 +265,10 @@ export class KernelLab {
     // a path under /proc/sys as segments, not a dotted key: an interface name may hold dots (eth0.100)
     const set = (key: string | readonly string[], value: number | boolean) =>
       a.request('sysctl', { path: typeof key === 'string' ? key.split('.') : key, value: Number(value) });
-    const writes: Promise<unknown>[] = [
-      set('net.ipv4.ip_forward', s.ip_forward),
-      set('net.bridge.bridge-nf-call-iptables', s.bridge_nf_call_iptables),
-    ];
+    // ip_forward first: a write that changes it sets every interface's conf.forwarding (inet_forward_change),
+    // one that does not change it sets none; so each interface's forwarding is written after it, always
+    await set('net.ipv4.ip_forward', s.ip_forward);
+    const writes: Promise<unknown>[] = [set('net.bridge.bridge-nf-call-iptables', s.bridge_nf_call_iptables)];
     // no ICMP rate limiting: a lab is reused for many cases, and probes must not depend on each other
     // (measured: after a few port-unreachable errors to one peer, the next ones were suppressed)
     // no TIME_WAIT sockets: a lab is reused across cases, and a MASQUERADE --random-fully port may pick the
@@ -284,10 +285,14 @@ export class KernelLab {
       set('net.ipv4.icmp_msgs_burst', 1_000_000),
     );
     for (const i of ifaces) {
+      // an interface's own settings (topology.ts IfaceSysctls); conf.all keeps the host's (rp_filter: 0)
+      const own = h.ifaces.get(i)?.conf ?? ifaceConf(s, undefined);
+      const mine = this.spec.hosts.find((x) => x.name === hostName)?.ifaces.find((x) => x.name === i)?.sysctls;
+      if (i !== 'all' && i !== 'default') writes.push(set(['net', 'ipv4', 'conf', i, 'forwarding'], own.forwarding));
       writes.push(
-        set(['net', 'ipv4', 'conf', i, 'rp_filter'], i === 'all' ? 0 : s.rp_filter),
-        set(['net', 'ipv4', 'conf', i, 'accept_local'], s.accept_local),
-        set(['net', 'ipv4', 'conf', i, 'route_localnet'], s.route_localnet),
+        set(['net', 'ipv4', 'conf', i, 'rp_filter'], i === 'all' ? 0 : own.rp_filter),
+        set(['net', 'ipv4', 'conf', i, 'accept_local'], mine?.accept_local ?? s.accept_local),
+        set(['net', 'ipv4', 'conf', i, 'route_localnet'], mine?.route_localnet ?? s.route_localnet),
         set(['net', 'ipv4', 'conf', i, 'send_redirects'], s.send_redirects),
         set(['net', 'ipv4', 'conf', i, 'accept_redirects'], s.accept_redirects),
       );
@@ -313,7 +318,8 @@ export class KernelLab {
     await Promise.all(
       spec.hosts.map(async (h, idx) => {
         const before = old.hosts[idx]!;
-        if (JSON.stringify(before.sysctls) !== JSON.stringify(h.sysctls)) await this.configureSysctls(h.name);
+        const conf = (x: typeof h) => JSON.stringify([x.sysctls, x.ifaces.map((i) => i.sysctls)]);
+        if (conf(before) !== conf(h)) await this.configureSysctls(h.name);
         // reconfigure follows a reset: no rule names a set any more, so every set can go
         if (JSON.stringify(before.ipsets ?? []) !== JSON.stringify(h.ipsets ?? [])) {
           if (before.ipsets?.length) {

@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import type { LabRuntime } from './site.ts';
 import { dockerSkipReason } from './docker-site.ts';
 
-/** Why a lab of this runtime cannot run here: the netns lab needs root and the tools, the Docker lab a daemon and the image. */
+/** Why a lab of this runtime cannot run here: the netns lab needs root and the tools, the Docker lab a daemon and the
+ * image. */
 export async function labSkipReason(runtime: LabRuntime = 'netns'): Promise<string | undefined> {
   return runtime === 'docker' ? dockerSkipReason() : kernelSkipReason();
 }

@@ -30,6 +30,8 @@ export interface CtEntry {
   closed: boolean;
   /** closed by a RST (CLOSE), not by the FIN exchange (TIME_WAIT) */
   reset?: boolean;
+  /** a FIN went through and the close went no further (FIN_WAIT): the client's FIN never reached the server */
+  fin?: boolean;
   /** IPS_ASSURED: the TCP handshake completed, or a UDP stream outlived 2 s */
   assured?: boolean;
   /** model clock when the connection began */
@@ -60,7 +62,8 @@ export function tupleKey(t: Tuple): string {
 
 /** Default timeouts in seconds (nf_conntrack_*_timeout sysctls). */
 export function timeoutFor(e: CtEntry): number {
-  if (e.orig.proto === 6) return e.closed ? 120 : e.seenReply ? 432000 : 120;
+  // nf_conntrack_tcp_timeout_{time_wait,fin_wait,syn_sent} 120 s, close 10 s, established 5 days
+  if (e.orig.proto === 6) return e.reset ? 10 : e.closed || e.fin ? 120 : e.seenReply ? 432000 : 120;
   if (e.orig.proto === 17) return e.seenReply ? 120 : 30;
   return 30;
 }
@@ -203,10 +206,14 @@ export function formatTuple(
 }
 
 /** The TCP state /proc/net/nf_conntrack shows, as far as the model follows a probe's connection: the FIN
- *  exchange after a delivered probe is not played packet by packet, it ends in TIME_WAIT. */
+ *  exchange after a delivered probe is not played packet by packet, it ends in TIME_WAIT; a FIN that went
+ *  no further than some host leaves FIN_WAIT behind it (tcp_conntracks: ESTABLISHED + FIN). */
 export function tcpStateOf(e: CtEntry): string {
+  // a RST (or nf_ct_set_closing) closes a connection in any state, answered or not (tcp_conntracks: rst -> sCL)
+  if (e.reset) return 'CLOSE';
   if (!e.seenReply) return 'SYN_SENT';
-  if (e.closed) return e.reset ? 'CLOSE' : 'TIME_WAIT';
+  if (e.closed) return 'TIME_WAIT';
+  if (e.fin) return 'FIN_WAIT';
   return e.assured ? 'ESTABLISHED' : 'SYN_RECV';
 }
 

@@ -11,7 +11,7 @@ export {
   type JsonObject,
 } from './json.ts';
 export { limits, limitHint, LIMIT_ENV, type Limits } from './limits.ts';
-export { checkTopology, checkSysctls } from './net/check-topology.ts';
+export { checkTopology, checkSysctls, checkIfaceSysctls } from './net/check-topology.ts';
 export { ifNameProblem, hostNameProblem } from './net/names.ts';
 export {
   parseRuleset,
@@ -53,6 +53,7 @@ export {
 } from './ip.ts';
 export {
   compileTopology,
+  ifaceConf,
   DEFAULT_SYSCTLS,
   STANDARD_SERVERS,
   type TopologySpec,
@@ -60,6 +61,7 @@ export {
   type Network,
   type Host,
   type Sysctls,
+  type IfaceSysctls,
 } from './net/topology.ts';
 export { PRESETS, k8sNode, K8S_NODE_CLUSTER_CIDR } from './net/presets.ts';
 export { K8S_NODE, topologyFacts, type TopologyFacts, type NodeFacts } from './net/preset-facts.ts';

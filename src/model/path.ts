@@ -4,7 +4,7 @@
 // (nat.ts) are reached through the lab's semantics (semantics.ts), the rules through eval/.
 import { type U32, formatIp, isLoopback } from './ip.ts';
 import type { Hook } from './rules/types.ts';
-import type { Host, Iface } from './net/topology.ts';
+import { confOf, type Host, type Iface } from './net/topology.ts';
 import { lookupRoute, selectSource, type RouteResult } from './net/routing.ts';
 import type { CtEntry } from './conntrack.ts';
 import { traverse, type NatRequest, type TraverseHooks, type TableVerdict } from './eval/chains.ts';
@@ -177,7 +177,8 @@ export class PathRun {
     rule: number | 'policy',
     silent?: true,
   ): Arrival {
-    const reason = `${table} ${chain} ${rule === 'policy' ? 'policy DROP' : `rule ${rule} ${silent ? 'dropped (NFQUEUE)' : 'DROP'}`}`;
+    const how = rule === 'policy' ? 'policy DROP' : `rule ${rule} ${silent ? 'dropped (NFQUEUE)' : 'DROP'}`;
+    const reason = `${table} ${chain} ${how}`;
     this.emit({ kind: 'drop', host: hn, reason, hook, table, chain, rule });
     const a: Arrival = { kind: 'dropped', host: hn, reason, hook, table, chain, rule };
     if (silent) a.silent = true;
@@ -412,7 +413,7 @@ export class PathRun {
       });
       if (r.type === 'unreachable') return this.drop(hn, 'no route after OUTPUT rewrite');
       // ip_route_output: a 127/8 source may leave only with route_localnet=1 (spec/semantics.md §3)
-      if (r.type === 'unicast' && isLoopback(p.src) && !(h.ifaces.get(r.dev) && h.sysctls.route_localnet)) {
+      if (r.type === 'unicast' && isLoopback(p.src) && !(h.ifaces.get(r.dev) && confOf(h, r.dev).route_localnet)) {
         return this.drop(hn, `martian source ${formatIp(p.src)} out of ${r.dev} after DNAT (route_localnet=0)`);
       }
     }
@@ -485,7 +486,9 @@ export class PathRun {
       kind: 'bridge',
       host: hn,
       bridge: br,
-      what: `frame in on ${port.name} for ${toSelf ? 'the bridge itself' : outPort ? `port ${outPort.name}` : 'nobody'}`,
+      what:
+        `frame in on ${port.name} for` +
+        ` ${toSelf ? 'the bridge itself' : outPort ? `port ${outPort.name}` : 'nobody'}`,
     });
     if (!toSelf && !outPort) return this.drop(hn, `no neighbour answers for ${formatIp(nextHop)} on ${br}`);
     const preSite: HookSite = { host: hn, hook: 'PREROUTING', pkt: p, in: br, out: '', nextHop: p.dst, ct: 'lookup' };
@@ -516,8 +519,8 @@ export class PathRun {
       // bridge not forwarding: ip_route_input_slow's no_route gives an ip_error route on lo (never an
       // error since 251da4130115, so the "bridged DNAT needs no ip_forward" fallback is dead code),
       // the frame goes up the bridge's stack and ip_error drops it without an ICMP error.
-      if (r.type !== 'local' && !this.lab.semantics.forwards(h)) {
-        return this.drop(hn, `${formatIp(p.dst)} after PREROUTING NAT is not local and ip_forward=0 on ${br}`);
+      if (r.type !== 'local' && !this.lab.semantics.forwards(h, br)) {
+        return this.drop(hn, `${formatIp(p.dst)} after PREROUTING NAT is not local and ${noForwarding(h, br)}`);
       }
       if (r.type === 'unicast' && r.dev === br) {
         const bad = this.lab.semantics.martian(h, br, p.src, p.dst) ?? this.lab.semantics.reversePath(h, br, p.src);
@@ -576,7 +579,7 @@ export class PathRun {
       this.emit({ kind: 'deliver', host: hn, what: formatPkt(p) });
       return { kind: 'local', host: hn, pkt: p, ct: input.ct };
     }
-    if (!sem.forwards(h)) return this.drop(hn, `${formatIp(p.dst)} is not local and ip_forward=0`);
+    if (!sem.forwards(h, inIf)) return this.drop(hn, `${formatIp(p.dst)} is not local and ${noForwarding(h, inIf)}`);
     if (r.type === 'unreachable') {
       this.emit({ kind: 'drop', host: hn, reason: `no route to ${formatIp(p.dst)}: ICMP net unreachable` });
       return { kind: 'rejected', host: hn, pkt: { ...p }, with: 'icmp-net-unreachable', ct };
@@ -600,6 +603,15 @@ export class PathRun {
 
   /** The ICMP error or TCP reset a REJECT (or a missing route) sends back (spec §6.3, answers.ts). */
   errorFor(a: Extract<Arrival, { kind: 'rejected' }>): { pkt: Pkt; ct: CtRef | undefined } {
+    const e = a.ct?.entry;
+    // nf_send_reset: nf_ct_set_closing(skb_nfct(oldskb)), the rejected packet's (confirmed) TCP connection
+    // goes to CLOSE (nf_conntrack_tcp_set_closing); an ICMP error leaves its state alone
+    if (a.with === 'tcp-reset' && e?.confirmed && e.orig.proto === 6 && !e.closed) {
+      e.closed = e.reset = true;
+      e.expires = this.world.now + 10;
+      this.note(a.host, e);
+      this.emit({ kind: 'ct', host: a.host, what: `REJECT with a reset: connection #${e.id} set closing (CLOSE)` });
+    }
     return this.lab.semantics.answerFor(this.host(a.host), a.pkt, a.with, a.ct);
   }
 }
@@ -636,6 +648,11 @@ export function sourceFor(h: Host, dst: U32): U32 | undefined {
   if (r.type === 'unreachable') return undefined;
   if (r.type === 'local') return isLoopback(dst) ? 0x7f000001 : dst;
   return selectSource(h, r.dev, r.nextHop);
+}
+
+/** Why `ifName` does not forward: the host's ip_forward, or the interface's own setting. */
+function noForwarding(h: Host, ifName: string): string {
+  return h.sysctls.ip_forward ? `${ifName} does not forward (conf.${ifName}.forwarding=0)` : 'ip_forward=0';
 }
 
 export function describeRoute(r: RouteResult): string {

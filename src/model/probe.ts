@@ -191,6 +191,11 @@ class FateUnknown {
 class ProbePlay {
   /** the client's connect() completed: whatever happens next, it closes the connection (FIN) */
   handshake = false;
+  /** a RST reset the client's socket: it sends no FIN */
+  reset = false;
+  /** the server's stack and the first packet as it saw it */
+  private server: string | undefined;
+  private seen: Pkt | undefined;
 
   constructor(
     private readonly run: PathRun,
@@ -201,7 +206,10 @@ class ProbePlay {
     this.run.trace.push({
       kind: 'stage',
       name,
-      packet: `${p.proto === 6 ? 'tcp' : p.proto === 17 ? 'udp' : 'icmp'} ${formatIp(p.src)}${p.proto !== 1 ? `:${p.sport}` : ''} > ${formatIp(p.dst)}${p.proto !== 1 ? `:${p.dport}` : ''}`,
+      packet:
+        `${p.proto === 6 ? 'tcp' : p.proto === 17 ? 'udp' : 'icmp'} ` +
+        `${formatIp(p.src)}${p.proto !== 1 ? `:${p.sport}` : ''} > ` +
+        `${formatIp(p.dst)}${p.proto !== 1 ? `:${p.dport}` : ''}`,
     });
   }
 
@@ -292,6 +300,43 @@ class ProbePlay {
     };
   }
 
+  /** A REJECT's answer that no socket of the client waits for still goes its way: its RST resets the
+   *  connections it passes, and nf_send_reset set the rejected packet's connection closing. */
+  private answerAway(a: Arrival): void {
+    if (a.kind !== 'rejected') return;
+    const err = this.run.errorFor(a);
+    this.send(a.host, err.pkt, a.with, err.ct);
+  }
+
+  /** Did a packet of the client's connection reach the server's socket? */
+  private reachesServer(a: Arrival): a is Extract<Arrival, { kind: 'local' }> {
+    const seen = this.seen!;
+    return (
+      a.kind === 'local' &&
+      a.host === this.server &&
+      a.pkt.dport === seen.dport &&
+      a.pkt.src === seen.src &&
+      a.pkt.sport === seen.sport
+    );
+  }
+
+  /**
+   * The client closes a connection that got no answer (its socket not reset): its FIN takes the way of its
+   * ACK. True when it reached the server, whose close then completes the exchange (TIME_WAIT, measured);
+   * otherwise every host it passed keeps FIN_WAIT, and a REJECT on the way answers it as any other packet.
+   */
+  closeReachesServer(client: string, e: Endpoint): boolean {
+    if (!this.handshake || this.reset) return false;
+    const fin = basePkt(e);
+    fin.tcpFlags = TCP.FIN | TCP.ACK;
+    const a = this.send(client, fin, 'FIN');
+    if (a.kind === 'rejected') {
+      const err = this.run.errorFor(a);
+      this.send(a.host, err.pkt, a.with, err.ct);
+    }
+    return this.reachesServer(a);
+  }
+
   play(client: string, e: Endpoint): Ending {
     const first = basePkt(e);
     if (e.proto === 6) first.tcpFlags = TCP.SYN;
@@ -363,21 +408,31 @@ class ProbePlay {
       return dropped(resp);
     }
     const synAck = this.send(server, answer(a1.pkt, { tcpFlags: TCP.SYN | TCP.ACK }), 'SYN-ACK');
-    if (!this.forClient(synAck, client, e)) return dropped(synAck);
+    if (!this.forClient(synAck, client, e)) {
+      this.answerAway(synAck);
+      return dropped(synAck);
+    }
     this.handshake = true;
+    this.server = server;
+    this.seen = seen;
+    // the lab's client sends nothing: the handshake's last ACK lets the server accept, and the server writes
+    // its answer at once (agent.mjs serve)
     const ack = basePkt(e);
-    ack.tcpFlags = TCP.ACK | TCP.PSH;
-    const a3 = this.send(client, ack, 'ACK+data');
-    if (
-      a3.kind !== 'local' ||
-      a3.host !== server ||
-      a3.pkt.dport !== seen.dport ||
-      a3.pkt.src !== seen.src ||
-      a3.pkt.sport !== seen.sport
-    )
-      return dropped(a3);
+    ack.tcpFlags = TCP.ACK;
+    const a3 = this.send(client, ack, 'ACK');
+    if (a3.kind === 'rejected') {
+      // the answer reaches a connected socket that has IP_RECVERR: tcp_v4_err reports any ICMP error (and a
+      // RST resets it), so the client's wait for the answer ends with it (probe-helper.py)
+      const end = this.rejected(a3, client, e, false);
+      if (end.error?.kind === 'tcp-reset') this.reset = true;
+      return end;
+    }
+    if (!this.reachesServer(a3)) return dropped(a3);
     const data = this.send(server, answer(a3.pkt, { tcpFlags: TCP.ACK | TCP.PSH }), 'data reply');
-    if (!this.forClient(data, client, e)) return dropped(data);
+    if (!this.forClient(data, client, e)) {
+      this.answerAway(data);
+      return dropped(data);
+    }
     return { outcome: 'delivered', responder: server, seen, icmp: null, drop: null, replyFrom: data.pkt.src };
   }
 }
@@ -411,6 +466,7 @@ function recordOf(e: CtEntry): CtRecord {
     e.seenReply,
     e.closed,
     e.reset,
+    e.fin,
     e.assured,
   ];
   const hit = RECORDS.get(e);
@@ -522,11 +578,13 @@ export function runProbe(lab: ModelLab, world: World, probe: Probe, opts: ProbeO
     try {
       const end = play.play(client, { ...e });
       if (e.proto === 6) {
-        // the client closes once connected, answered or not: the FIN/ACK exchange is not played packet by
-        // packet, the entries go to TIME_WAIT (measured: also when the answer was dropped after the handshake)
+        // the client closes once connected, answered or not: when its FIN reaches the server the FIN/ACK
+        // exchange is not played packet by packet, the entries go to TIME_WAIT (measured: also when the
+        // answer was dropped after the handshake); a FIN that does not get there leaves FIN_WAIT on its way
+        const closes = end.outcome === 'delivered' || play.closeReachesServer(client, { ...e });
         for (const [, entries] of run.touched)
           for (const en of entries)
-            if (en.confirmed && en.orig.proto === 6 && (end.outcome === 'delivered' || play.handshake)) {
+            if (en.confirmed && en.orig.proto === 6 && closes) {
               en.closed = true;
               en.expires = w.now + 120;
             }

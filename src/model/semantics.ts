@@ -4,7 +4,7 @@
 // through `lab.semantics`, never through a branch on a mutant's name.
 import type { U32 } from './ip.ts';
 import type { Hook, TableName, Ruleset } from './rules/types.ts';
-import type { Host, Iface } from './net/topology.ts';
+import { confOf, type Host, type Iface } from './net/topology.ts';
 import { selectSource } from './net/routing.ts';
 import { martian, reversePath } from './net/martians.ts';
 import { answerFor } from './answers.ts';
@@ -59,8 +59,8 @@ export interface Semantics {
   hairpinAllowed(port: Iface): boolean;
   /** br_netfilter hands a bridged frame to the IPv4 FORWARD hooks */
   readonly bridgedForward: boolean;
-  /** does the host route packets that are not for it; does its bridge forward frames */
-  forwards(h: Host): boolean;
+  /** does the host route packets received on `inIf` that are not for it; does its bridge forward frames */
+  forwards(h: Host, inIf: string): boolean;
   bridges(h: Host): boolean;
   /** martian addresses and reverse-path filtering at the routing decision (net/martians.ts) */
   martian(h: Host, inIf: string, src: U32, dst: U32): string | undefined;
@@ -91,7 +91,8 @@ export const KERNEL: Semantics = {
   scrubsMark: true,
   hairpinAllowed: (port) => port.hairpin === true,
   bridgedForward: true,
-  forwards: (h) => h.sysctls.ip_forward,
+  // IN_DEV_FORWARD(in_dev): the input interface's conf.forwarding (ip_forward writes every interface's)
+  forwards: (h, inIf) => confOf(h, inIf).forwarding,
   bridges: () => true,
   martian,
   reversePath,

@@ -62,6 +62,8 @@ export function conntrackIn(cx: HostCtx, p: Pkt): CtRef | undefined {
     }
     if (hit.dir === 'reply') e.seenReply = true;
     if (p.proto === 6 && p.tcpFlags & TCP.RST) e.closed = e.reset = true;
+    // tcp_conntracks: a FIN of an established connection, either direction: FIN_WAIT
+    if (p.proto === 6 && p.tcpFlags & TCP.FIN && e.seenReply && !e.closed) e.fin = true;
     // nf_conntrack_proto_tcp: the handshake's ACK (SYN_RECV -> ESTABLISHED) assures the connection;
     // nf_conntrack_proto_udp: a flow that has seen a reply and still sends after 2 s (stream_ts)
     if (e.seenReply && !e.closed) {

@@ -232,6 +232,7 @@ test('fuzz artifacts: explain.html beside explain.md draws the path and lists th
   expect(page.dom).toContain('<h1>planted &lt;divergence&gt;: pod1 tcp 10.244.1.12:8080');
   expect(page.dom).toMatch(/<div class="diagram">.*data-host="pod1".*data-host="node".*data-host="pod2"/s);
   expect(page.dom).toMatch(
-    /<li>pod1 tcp 10\.244\.1\.12:8080: <b>outcome<\/b>: model <code>"delivered"<\/code>, kernel <code>"dropped"<\/code><\/li>/,
+    '<li>pod1 tcp 10.244.1.12:8080: <b>outcome</b>: model <code>"delivered"</code>,' +
+      ' kernel <code>"dropped"</code></li>',
   );
 });

@@ -276,8 +276,10 @@ export function kinds(): Kind[] {
     ['check', okCase, '--sides', 'model'],
   ].map((a) => a.join('\u0000'));
   // nothing that starts a lab, runs a command or writes a file
-  const FORBIDDEN =
-    /^(--kernel|--junit|--json=|--runtime|--backend|--sides|--impl|--out|--replay|--cleanup|lab|doctor|fuzz|run|validate|kernel|both|netns|docker)$/;
+  const FORBIDDEN = new RegExp(
+    '^(--kernel|--junit|--json=|--runtime|--backend|--sides|--impl|--out|--replay|--cleanup' +
+      '|lab|doctor|fuzz|run|validate|kernel|both|netns|docker)$',
+  );
 
   return [
     {

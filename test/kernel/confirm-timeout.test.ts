@@ -5,7 +5,8 @@ import { KernelLab, DEFAULT_CONFIRM_MS } from '../../src/lab/kernel-lab.ts';
 import { k8sNode } from '../../src/model/net/presets.ts';
 import { skipReason, kernelDescribe } from './env.ts';
 
-// a UDP server on pod1 that answers one request 1 s late (far from the 250 ms timeout on either side), as the lab's servers answer (JSON of what it saw)
+// a UDP server on pod1 that answers one request 1 s late (far from the 250 ms timeout on either side), as the lab's
+// servers answer (JSON of what it saw)
 const LATE_SERVER = [
   'import json, socket, time',
   's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
@@ -35,17 +36,20 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: a timeout is confirmed befor
     throw new Error('the late server did not start');
   }
 
-  test('an answer 1 s late, after the 250 ms timeout, is delivered within a 3 s confirmation, with a note', async () => {
-    const server = await lateServer();
-    lab.confirmMs = 3000;
-    const o = await lab
-      .probe({ from: 'client', proto: 'udp', dst: '10.244.1.11', dport: 7000, sport: 43000 })
-      .finally(() => (lab.confirmMs = DEFAULT_CONFIRM_MS));
-    const ran = await server.done;
-    expect(o.outcome, JSON.stringify([o, ran])).toBe('delivered');
-    expect(o.responder).toBe('pod1');
-    expect(o.note).toMatch(/after the probe timeout/);
-  });
+  test(
+    'an answer 1 s late, after the 250 ms timeout, is delivered within a 3 s confirmation,' + ' with a note',
+    async () => {
+      const server = await lateServer();
+      lab.confirmMs = 3000;
+      const o = await lab
+        .probe({ from: 'client', proto: 'udp', dst: '10.244.1.11', dport: 7000, sport: 43000 })
+        .finally(() => (lab.confirmMs = DEFAULT_CONFIRM_MS));
+      const ran = await server.done;
+      expect(o.outcome, JSON.stringify([o, ran])).toBe('delivered');
+      expect(o.responder).toBe('pod1');
+      expect(o.note).toMatch(/after the probe timeout/);
+    },
+  );
 
   test('without the confirmation wait the same late answer would have been a drop', async () => {
     const server = await lateServer();

@@ -95,7 +95,8 @@ describe.skipIf(skip)(title('kernel: Docker lab errors'), () => {
     process.env.NFCONFORM_DOCKER_IMAGE = 'nfconform-lab:no-such-tag';
     try {
       await expect(findImage()).rejects.toThrow(
-        /nfconform-lab:no-such-tag is missing\. Build it: `npm run docker:build` \(or `npm run docker:build -- --offline`/,
+        'nfconform-lab:no-such-tag is missing. Build it: `npm run docker:build`' +
+          ' (or `npm run docker:build -- --offline`',
       );
     } finally {
       if (before === undefined) delete process.env.NFCONFORM_DOCKER_IMAGE;

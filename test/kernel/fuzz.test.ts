@@ -5,6 +5,9 @@ import { fuzz } from '../../src/conform/fuzz.ts';
 import { LabPool } from '../../src/conform/run-case.ts';
 import { skipReason, kernelDescribe } from './env.ts';
 
+const diffLine = (x: { step: string; diff: { field: string; model: unknown; kernel: unknown } }): string =>
+  `${x.step}: ${x.diff.field} model=${JSON.stringify(x.diff.model)} kernel=${JSON.stringify(x.diff.kernel)}`;
+
 describe.skipIf(skipReason)(kernelDescribe('kernel: bounded fuzz campaign'), () => {
   const pool = new LabPool({ timeoutMs: 150 });
   afterAll(async () => {
@@ -12,18 +15,23 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: bounded fuzz campaign'), () 
   });
   const random = Math.floor(Math.random() * 0x7fffffff);
   for (const seed of [1, 2, 3, random]) {
-    test(`${seed === random ? 'a random seed (printed)' : `seed ${seed}`}: 40 cases, model and kernel agree`, async () => {
-      if (seed === random) console.log(`random fuzz seed: ${seed}`);
-      const r = await fuzz({ oracle: { kind: 'kernel', pool }, runs: 40, seed, shrinkSeconds: 30 });
-      const d = r.divergence;
-      expect(
-        d
-          ? `${d.diffs.map((x) => `${x.step}: ${x.diff.field} model=${JSON.stringify(x.diff.model)} kernel=${JSON.stringify(x.diff.kernel)}`).join('\n')}\nreplay: nfconform fuzz --replay ${d.seed}:${d.path}\ncase: ${JSON.stringify(d.case)}`
-          : null,
-      ).toBeNull();
-      // a registered ("known") divergence is still a divergence: the bounded campaign allows none
-      expect(r.known.map((k) => `${k.entry.id}: ${k.diff.step}: ${k.diff.diff.field}`)).toEqual([]);
-      expect(r.cases).toBe(40);
-    }, 300_000);
+    test(
+      `${seed === random ? 'a random seed (printed)' : `seed ${seed}`}: 40 cases, model and` + ` kernel agree`,
+      async () => {
+        if (seed === random) console.log(`random fuzz seed: ${seed}`);
+        const r = await fuzz({ oracle: { kind: 'kernel', pool }, runs: 40, seed, shrinkSeconds: 30 });
+        const d = r.divergence;
+        expect(
+          d
+            ? `${d.diffs.map(diffLine).join('\n')}\nreplay: nfconform fuzz --replay ${d.seed}:${d.path}\n` +
+                `case: ${JSON.stringify(d.case)}`
+            : null,
+        ).toBeNull();
+        // a registered ("known") divergence is still a divergence: the bounded campaign allows none
+        expect(r.known.map((k) => `${k.entry.id}: ${k.diff.step}: ${k.diff.diff.field}`)).toEqual([]);
+        expect(r.cases).toBe(40);
+      },
+      300_000,
+    );
   }
 });

@@ -8,6 +8,9 @@ import { k8sNode } from '../../src/model/net/presets.ts';
 import type { Probe } from '../../src/model/index.ts';
 import { skipReason, kernelDescribe } from './env.ts';
 
+const diffLine = (x: { step: string; diff: { field: string; model: unknown; kernel: unknown } }): string =>
+  `${x.step}: ${x.diff.field} model=${JSON.stringify(x.diff.model)} kernel=${JSON.stringify(x.diff.kernel)}`;
+
 const cluster = readCluster(readFileSync(new URL('../../suites/fixtures/services.json', import.meta.url), 'utf8'));
 
 describe.skipIf(skipReason)(kernelDescribe('kernel: compiled Services'), () => {
@@ -84,24 +87,34 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: compiled Services'), () => {
 });
 
 describe.skipIf(skipReason)(kernelDescribe('kernel: random Service sets (property)'), () => {
-  test('the Service oracle, the model over the compiled rules and the kernel agree (fixed seeds and one random seed)', async () => {
-    const { fuzz } = await import('../../src/conform/fuzz.ts');
-    const { LabPool } = await import('../../src/conform/run-case.ts');
-    const pool = new LabPool({ timeoutMs: 150 });
-    try {
-      const random = Math.floor(Math.random() * 0x7fffffff);
-      console.log(`random Service-property seed: ${random}`);
-      for (const seed of [1, 2, random]) {
-        const r = await fuzz({ oracle: { kind: 'kernel', pool }, kind: 'services', runs: 8, seed, shrinkSeconds: 30 });
-        const d = r.divergence;
-        expect(
-          d
-            ? `${d.diffs.map((x) => `${x.step}: ${x.diff.field} model=${JSON.stringify(x.diff.model)} kernel=${JSON.stringify(x.diff.kernel)}`).join('\n')}\nreplay: nfconform fuzz --services --replay ${d.seed}:${d.path}`
-            : null,
-        ).toBeNull();
+  test(
+    'the Service oracle, the model over the compiled rules and the kernel agree (fixed seeds' + ' and one random seed)',
+    async () => {
+      const { fuzz } = await import('../../src/conform/fuzz.ts');
+      const { LabPool } = await import('../../src/conform/run-case.ts');
+      const pool = new LabPool({ timeoutMs: 150 });
+      try {
+        const random = Math.floor(Math.random() * 0x7fffffff);
+        console.log(`random Service-property seed: ${random}`);
+        for (const seed of [1, 2, random]) {
+          const r = await fuzz({
+            oracle: { kind: 'kernel', pool },
+            kind: 'services',
+            runs: 8,
+            seed,
+            shrinkSeconds: 30,
+          });
+          const d = r.divergence;
+          expect(
+            d
+              ? `${d.diffs.map(diffLine).join('\n')}\nreplay: nfconform fuzz --services --replay ${d.seed}:${d.path}`
+              : null,
+          ).toBeNull();
+        }
+      } finally {
+        await pool.close();
       }
-    } finally {
-      await pool.close();
-    }
-  }, 300_000);
+    },
+    300_000,
+  );
 });

@@ -29,37 +29,45 @@ describe.skipIf(skip)(name('kernel: nft fixtures'), () => {
 });
 
 describe.skipIf(skip)(name('kernel: the nft parser against real nft on generated rulesets'), () => {
-  test('400 generated rulesets (fixed seed): accepted or refused alike and listed alike, >= 99% of those in the subset', async () => {
-    const r = await nftAgreement(nftSamples(400, 20261201));
-    const report = r.disagreements
-      .slice(0, 3)
-      .map((d) => `${d.kind}\n${d.text}--- model:\n${d.model}\n--- nft:\n${d.nft}`)
-      .join('\n');
-    // the run must have judged listings and refusals both
-    expect(r.counts['same-listing']).toBeGreaterThan(50);
-    expect(r.counts['both-refuse']).toBeGreaterThan(50);
-    expect(r.counts.unsupported / r.total).toBeLessThan(0.25);
-    expect(r.agreement, report).toBeGreaterThanOrEqual(0.99);
-  }, 300_000);
+  test(
+    '400 generated rulesets (fixed seed): accepted or refused alike and listed alike, >= 99%' +
+      ' of those in the subset',
+    async () => {
+      const r = await nftAgreement(nftSamples(400, 20261201));
+      const report = r.disagreements
+        .slice(0, 3)
+        .map((d) => `${d.kind}\n${d.text}--- model:\n${d.model}\n--- nft:\n${d.nft}`)
+        .join('\n');
+      // the run must have judged listings and refusals both
+      expect(r.counts['same-listing']).toBeGreaterThan(50);
+      expect(r.counts['both-refuse']).toBeGreaterThan(50);
+      expect(r.counts.unsupported / r.total).toBeLessThan(0.25);
+      expect(r.agreement, report).toBeGreaterThanOrEqual(0.99);
+    },
+    300_000,
+  );
 });
 
 describe.skipIf(skipReason)(kernelDescribe('kernel: the lab applies nft'), () => {
-  test('applyNft loads a native ruleset into a lab host, listNft shows it as the model prints it, reset removes it', async () => {
-    const lab = await KernelLab.up({ name: 'one', hosts: [{ name: 'h', ifaces: [] }] });
-    try {
-      const text = read('kube-proxy.nft');
-      const r = await lab.applyNft('h', text);
-      expect(r).toMatchObject({ ok: true, code: 0 });
-      expect(await lab.listNft('h')).toBe(printNft(parseNft(text)));
-      const bad = await lab.applyNft('h', 'add rule ip kube-proxy services jump nosuch\n');
-      expect(bad.ok).toBe(false);
-      expect(bad.stderr).toContain('No such file or directory');
-      await lab.reset();
-      expect(await lab.listNft('h')).toBe('');
-    } finally {
-      await lab.down();
-    }
-  });
+  test(
+    'applyNft loads a native ruleset into a lab host, listNft shows it as the model prints it,' + ' reset removes it',
+    async () => {
+      const lab = await KernelLab.up({ name: 'one', hosts: [{ name: 'h', ifaces: [] }] });
+      try {
+        const text = read('kube-proxy.nft');
+        const r = await lab.applyNft('h', text);
+        expect(r).toMatchObject({ ok: true, code: 0 });
+        expect(await lab.listNft('h')).toBe(printNft(parseNft(text)));
+        const bad = await lab.applyNft('h', 'add rule ip kube-proxy services jump nosuch\n');
+        expect(bad.ok).toBe(false);
+        expect(bad.stderr).toContain('No such file or directory');
+        await lab.reset();
+        expect(await lab.listNft('h')).toBe('');
+      } finally {
+        await lab.down();
+      }
+    },
+  );
 });
 
 describe.skipIf(skip)(name('kernel: nft -j list ruleset read back'), () => {
@@ -100,7 +108,8 @@ describe.skipIf(skip)(name('kernel: nft -j list ruleset read back'), () => {
         ]);
       if (JSON.stringify(handles(model)) !== JSON.stringify(handles(fromJson)))
         problems.push(
-          `handles of #${i}: model ${JSON.stringify(handles(model))} kernel ${JSON.stringify(handles(fromJson))}\n${texts[i]}`,
+          `handles of #${i}: model ${JSON.stringify(handles(model))} kernel` +
+            ` ${JSON.stringify(handles(fromJson))}\n${texts[i]}`,
         );
     });
     expect(read).toBeGreaterThan(80);

@@ -38,7 +38,8 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: nftrace against the model tr
           compared += cmp.compared;
           for (const d of cmp.diffs)
             problems.push(
-              `${r.step.label} #${i + 1} on ${d.host}: model only ${JSON.stringify(d.modelOnly)}, kernel only ${JSON.stringify(d.kernelOnly)}`,
+              `${r.step.label} #${i + 1} on ${d.host}: model only ${JSON.stringify(d.modelOnly)}, kernel` +
+                ` only ${JSON.stringify(d.kernelOnly)}`,
             );
         }
       }

@@ -93,7 +93,8 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: what a failed probe tells th
   test('an error about a DNATed packet comes back from the Service address, quoting what the client sent', async () => {
     await lab.apply(
       'node',
-      `*nat\n-A PREROUTING -d 10.96.0.1 -j DNAT --to-destination 10.244.1.11\nCOMMIT\n${filter('-A FORWARD -j REJECT --reject-with icmp-admin-prohibited')}`,
+      `*nat\n-A PREROUTING -d 10.96.0.1 -j DNAT --to-destination` +
+        ` 10.244.1.11\nCOMMIT\n${filter('-A FORWARD -j REJECT --reject-with icmp-admin-prohibited')}`,
     );
     for (const proto of ['udp', 'tcp', 'icmp'] as const) {
       const r = await agreed({ from: 'client', proto, dst: '10.96.0.1', dport: 9090, sport: 41100 });
@@ -103,30 +104,35 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: what a failed probe tells th
       await lab.reset();
       await lab.apply(
         'node',
-        `*nat\n-A PREROUTING -d 10.96.0.1 -j DNAT --to-destination 10.244.1.11\nCOMMIT\n${filter('-A FORWARD -j REJECT --reject-with icmp-admin-prohibited')}`,
+        `*nat\n-A PREROUTING -d 10.96.0.1 -j DNAT --to-destination` +
+          ` 10.244.1.11\nCOMMIT\n${filter('-A FORWARD -j REJECT --reject-with icmp-admin-prohibited')}`,
       );
     }
   });
 
-  test('a send dropped in OUTPUT: EPERM for UDP and ICMP, silence for TCP; a REJECT in OUTPUT answers too', async () => {
-    await lab.apply('node', filter('-A OUTPUT -d 10.244.1.11 -j DROP'));
-    for (const proto of ['udp', 'icmp'] as const) {
-      const r = await agreed({ from: 'node', proto, dst: '10.244.1.11', dport: 8080 });
-      expect(r.kernel).toMatchObject({ outcome: 'dropped', error: { kind: 'local', errno: 'EPERM' } });
-    }
-    const tcp = await agreed({ from: 'node', proto: 'tcp', dst: '10.244.1.11', dport: 8080 });
-    expect(tcp.kernel).toMatchObject({ outcome: 'dropped', error: null });
-    await lab.reset();
-    await lab.apply('node', filter('-A OUTPUT -d 10.244.1.11 -p udp -j REJECT'));
-    const rej = await agreed({ from: 'node', proto: 'udp', dst: '10.244.1.11', dport: 8080 });
-    expect(rej.kernel).toMatchObject({ outcome: 'refused', error: { kind: 'icmp', code: 3, errno: 'EPERM' } });
-  });
+  test(
+    'a send dropped in OUTPUT: EPERM for UDP and ICMP, silence for TCP; a REJECT in OUTPUT' + ' answers too',
+    async () => {
+      await lab.apply('node', filter('-A OUTPUT -d 10.244.1.11 -j DROP'));
+      for (const proto of ['udp', 'icmp'] as const) {
+        const r = await agreed({ from: 'node', proto, dst: '10.244.1.11', dport: 8080 });
+        expect(r.kernel).toMatchObject({ outcome: 'dropped', error: { kind: 'local', errno: 'EPERM' } });
+      }
+      const tcp = await agreed({ from: 'node', proto: 'tcp', dst: '10.244.1.11', dport: 8080 });
+      expect(tcp.kernel).toMatchObject({ outcome: 'dropped', error: null });
+      await lab.reset();
+      await lab.apply('node', filter('-A OUTPUT -d 10.244.1.11 -p udp -j REJECT'));
+      const rej = await agreed({ from: 'node', proto: 'udp', dst: '10.244.1.11', dport: 8080 });
+      expect(rej.kernel).toMatchObject({ outcome: 'refused', error: { kind: 'icmp', code: 3, errno: 'EPERM' } });
+    },
+  );
 
   test('an unconnected UDP socket takes a reply from another address; a connected one does not', async () => {
     // the request is DNATed, the reply is NOTRACKed: it comes back from the pod's own address, not un-DNATed
     await lab.apply(
       'node',
-      '*raw\n-A PREROUTING -s 10.244.1.11 -p udp --sport 8080 -j NOTRACK\nCOMMIT\n*nat\n-A PREROUTING -d 10.96.0.1 -p udp -j DNAT --to-destination 10.244.1.11\nCOMMIT\n',
+      '*raw\n-A PREROUTING -s 10.244.1.11 -p udp --sport 8080 -j NOTRACK\nCOMMIT\n*nat\n-A' +
+        ' PREROUTING -d 10.96.0.1 -p udp -j DNAT --to-destination 10.244.1.11\nCOMMIT\n',
     );
     const un = await agreed({ from: 'client', proto: 'udp', dst: '10.96.0.1', dport: 8080, connected: false });
     expect(un.kernel).toMatchObject({ outcome: 'delivered', responder: 'pod1', replyFrom: '10.244.1.11' });

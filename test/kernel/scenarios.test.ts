@@ -93,7 +93,8 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: ClusterIP, NodePort, REJECT,
         '-A INPUT -m conntrack --ctstate NEW -j KUBE-SERVICES',
         '-A FORWARD -m conntrack --ctstate NEW -j KUBE-SERVICES',
         '-A OUTPUT -m conntrack --ctstate NEW -j KUBE-SERVICES',
-        '-A KUBE-SERVICES -d 10.96.0.100/32 -p tcp -m comment --comment "default/empty has no endpoints" -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable',
+        '-A KUBE-SERVICES -d 10.96.0.100/32 -p tcp -m comment --comment "default/empty has no' +
+          ' endpoints" -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable',
         'COMMIT',
         '',
       ].join('\n'),
@@ -130,7 +131,10 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: ClusterIP, NodePort, REJECT,
 
 describe.skipIf(skipReason)(kernelDescribe('kernel: hairpin through a ClusterIP (C21)'), () => {
   for (const hairpin of [false, true]) {
-    test(`bridge port hairpin ${hairpin ? 'on, with MASQUERADE: works, the pod sees the bridge address' : 'off: the SYN is dropped by the bridge'}`, async () => {
+    const what = hairpin
+      ? 'on, with MASQUERADE: works, the pod sees the bridge address'
+      : 'off: the SYN is dropped by the bridge';
+    test(`bridge port hairpin ${what}`, async () => {
       const spec = k8sNode();
       for (const i of spec.hosts.find((h) => h.name === 'node')!.ifaces)
         if (i.name === 'veth-pod1') i.hairpin = hairpin;

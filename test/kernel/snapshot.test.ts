@@ -60,32 +60,35 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: snapshot round trip'), () =>
     await lab?.down();
   });
 
-  test('snapshots of every host rebuild the lab: the same links, and the same observation for every probe', async () => {
-    const snaps = await snapshotAll(lab);
-    for (const { snapshot } of snaps) {
-      expect(snapshot.kernel).toMatch(/^\d+\.\d+/);
-      expect(snapshot.iptables.nft).not.toBeNull();
-      expect(snapshot.sysctls['net/ipv4/ip_forward']).toMatch(/^[01]$/);
-    }
-    const rebuilt = topologyFromSnapshots(snaps, { name: 'k8s-node' });
-    // every link is joined to its real peer: nothing synthesized
-    expect([...rebuilt.synthesized.keys()]).toEqual([]);
-    const original = k8sNode();
-    for (const h of original.hosts) {
-      const r = rebuilt.spec.hosts.find((x) => x.name === h.name)!;
-      expect(r, h.name).toBeDefined();
-      const canon = (i: object) => JSON.stringify(i, Object.keys(i).sort().concat('host', 'iface'));
-      expect(new Set(r.ifaces.map(canon))).toEqual(
-        new Set(h.ifaces.map((i) => canon({ ...i, ...(i.master ? { hairpin: i.hairpin ?? false } : {}) }))),
-      );
-    }
-    const cases = seedCases();
-    expect(cases.length).toBeGreaterThanOrEqual(4);
-    const before = await observations(cases, original);
-    const after = await observations(cases, rebuilt.spec);
-    expect(before.length).toBeGreaterThan(10);
-    expect(after).toEqual(before);
-  });
+  test(
+    'snapshots of every host rebuild the lab: the same links, and the same observation for' + ' every probe',
+    async () => {
+      const snaps = await snapshotAll(lab);
+      for (const { snapshot } of snaps) {
+        expect(snapshot.kernel).toMatch(/^\d+\.\d+/);
+        expect(snapshot.iptables.nft).not.toBeNull();
+        expect(snapshot.sysctls['net/ipv4/ip_forward']).toMatch(/^[01]$/);
+      }
+      const rebuilt = topologyFromSnapshots(snaps, { name: 'k8s-node' });
+      // every link is joined to its real peer: nothing synthesized
+      expect([...rebuilt.synthesized.keys()]).toEqual([]);
+      const original = k8sNode();
+      for (const h of original.hosts) {
+        const r = rebuilt.spec.hosts.find((x) => x.name === h.name)!;
+        expect(r, h.name).toBeDefined();
+        const canon = (i: object) => JSON.stringify(i, Object.keys(i).sort().concat('host', 'iface'));
+        expect(new Set(r.ifaces.map(canon))).toEqual(
+          new Set(h.ifaces.map((i) => canon({ ...i, ...(i.master ? { hairpin: i.hairpin ?? false } : {}) }))),
+        );
+      }
+      const cases = seedCases();
+      expect(cases.length).toBeGreaterThanOrEqual(4);
+      const before = await observations(cases, original);
+      const after = await observations(cases, rebuilt.spec);
+      expect(before.length).toBeGreaterThan(10);
+      expect(after).toEqual(before);
+    },
+  );
 
   test('hairpin and sysctls changed on the live node come back through the snapshot', async () => {
     const spec = k8sNode();

@@ -16,7 +16,8 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: trace --kernel --html'), () 
     const rules = join(dir, 'nat.rules');
     writeFileSync(
       rules,
-      '*nat\n-A PREROUTING -d 10.96.0.100/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 10.244.1.11:8080\nCOMMIT\n',
+      '*nat\n-A PREROUTING -d 10.96.0.100/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination' +
+        ' 10.244.1.11:8080\nCOMMIT\n',
     );
     const html = join(dir, 'trace.html');
     const out = execFileSync(
@@ -41,7 +42,8 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: trace --kernel --html'), () 
     expect(page).toContain('<h2>Model and kernel</h2>');
     expect(page).toContain('<th>kernel</th>');
     expect(page).toMatch(
-      /<tr class="same" data-field="responder"><td class="mark">✓<\/td><th>responder<\/th><td class="mono">pod1<\/td><td class="mono">pod1<\/td>/,
+      '<tr class="same" data-field="responder"><td class="mark">✓</td><th>responder</th>' +
+        '<td class="mono">pod1</td><td class="mono">pod1</td>',
     );
     expect(page).not.toContain('<tr class="diff"');
     expect(page).toContain('<p class="pass">model and kernel agree</p>');

@@ -100,12 +100,15 @@ test('the installed CLI runs its own suites on the model', () => {
 
 test('import { ... } from "nfconform" and its subpaths works, and a consumer type-checks', () => {
   const script = `
-import { parseRuleset, printRuleset, compileTopology, k8sNode, makeLab, newWorld, runProbe, renderPlain, readCluster, compileNode } from 'nfconform';
+import { parseRuleset, printRuleset, compileTopology, k8sNode, makeLab, newWorld, runProbe } from 'nfconform';
+import { renderPlain, readCluster, compileNode } from 'nfconform';
 import { rulesetText, probeArb, topologyArb, serviceDrawArb } from 'nfconform/arbitraries';
 import { KernelLab, labSkipReason } from 'nfconform/lab';
 import { PairedLab, runCases } from 'nfconform/conform';
 import fc from 'fast-check';
-const rs = parseRuleset('*nat\\n-A PREROUTING -d 10.96.0.100 -p tcp --dport 80 -j DNAT --to-destination 10.244.1.11:8080\\nCOMMIT\\n');
+const rs = parseRuleset(
+  '*nat\\n-A PREROUTING -d 10.96.0.100 -p tcp --dport 80 -j DNAT --to-destination 10.244.1.11:8080\\nCOMMIT\\n',
+);
 const lab = makeLab(compileTopology(k8sNode()), new Map([['node', rs]]));
 const [r] = runProbe(lab, newWorld(lab), { from: 'pod2', proto: 'tcp', dst: '10.96.0.100', dport: 80 });
 const cluster = readCluster(JSON.stringify({ items: [] }));
@@ -115,7 +118,7 @@ console.log(JSON.stringify({
   traced: renderPlain.trace(r.value.trace).includes('NAT destination rewritten'),
   printed: printRuleset(rs).includes('--to-destination 10.244.1.11:8080'),
   compiled: compileNode(cluster, { nodeName: 'node' }).includes('*nat'),
-  samples: [fc.sample(rulesetText(), 3), fc.sample(probeArb(), 3), fc.sample(topologyArb(), 3), fc.sample(serviceDrawArb, 3)].map((s) => s.length),
+  samples: [rulesetText(), probeArb(), topologyArb(), serviceDrawArb].map((a) => fc.sample(a, 3).length),
   lab: [typeof KernelLab, typeof labSkipReason, typeof PairedLab, typeof runCases],
 }));
 `;

@@ -43,7 +43,10 @@ export function violations(): string[] {
 }
 
 test('the import scanner sees static, type-only, re-export and dynamic imports', () => {
-  const text = `import { a } from '../model/ip.ts';\nimport type { B } from './b.ts';\nexport { c } from '../lab/c.ts';\nconst d = await import('../cli/d.ts');\nimport '../kube/side-effect.ts';\nimport {\n  e,\n} from '../conform/e.ts';`;
+  const text =
+    `import { a } from '../model/ip.ts';\nimport type { B } from './b.ts';\nexport { c } from` +
+    ` '../lab/c.ts';\nconst d = await import('../cli/d.ts');\nimport` +
+    ` '../kube/side-effect.ts';\nimport {\n  e,\n} from '../conform/e.ts';`;
   expect(importsOf(text)).toEqual([
     '../model/ip.ts',
     './b.ts',

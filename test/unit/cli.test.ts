@@ -83,7 +83,8 @@ test('a script: program paths, sudo and backslash continuations', () => {
   const f = join(dir, 'script.sh');
   writeFileSync(
     f,
-    '#!/bin/sh\n/sbin/iptables -A INPUT -p tcp \\\n    --dport ssh \\\n    -j ACCEPT\nsudo /usr/sbin/iptables-legacy -t nat -A POSTROUTING -s 10.0.0.0/8,10.1.0.0/16 -j MASQUERADE\n',
+    '#!/bin/sh\n/sbin/iptables -A INPUT -p tcp \\\n    --dport ssh \\\n    -j ACCEPT\nsudo' +
+      ' /usr/sbin/iptables-legacy -t nat -A POSTROUTING -s 10.0.0.0/8,10.1.0.0/16 -j MASQUERADE\n',
   );
   const r = cli(['lint', f]);
   expect(r.code).toBe(0);

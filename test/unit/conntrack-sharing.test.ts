@@ -6,7 +6,8 @@ import { makeLab, newWorld, runProbe, parseRuleset, k8sNode, compileTopology } f
 const rules = parseRuleset(
   [
     '*nat',
-    '-A PREROUTING -d 10.96.0.100/32 -p udp -m statistic --mode random --probability 0.5 -j DNAT --to-destination 10.244.1.11:8080',
+    '-A PREROUTING -d 10.96.0.100/32 -p udp -m statistic --mode random --probability 0.5 -j' +
+      ' DNAT --to-destination 10.244.1.11:8080',
     '-A PREROUTING -d 10.96.0.100/32 -p udp -j DNAT --to-destination 10.244.1.12:8080',
     'COMMIT',
     '',

@@ -15,7 +15,8 @@ const CASE: CaseFile = {
       hairpin: ['veth-pod1'],
       ruleset: [
         '*nat',
-        '-A PREROUTING -d 10.96.0.100 -m statistic --mode nth --every 2 --packet 0 -j DNAT --to-destination 10.244.1.11',
+        '-A PREROUTING -d 10.96.0.100 -m statistic --mode nth --every 2 --packet 0 -j DNAT' +
+          ' --to-destination 10.244.1.11',
         '-A PREROUTING -d 10.96.0.100 -j DNAT --to-destination 10.244.1.12',
         'COMMIT',
       ].join('\n'),

@@ -2,6 +2,12 @@
 import { test, expect } from 'vitest';
 import { dumpVariants } from '../../src/kube/dump-variants.ts';
 
+const LOCALHOST_NP =
+  '-A KUBE-NODEPORTS -d 127.0.0.0/8 -p tcp -m tcp --dport 30000' +
+  ' -m nfacct --nfacct-name localhost_nps_accepted_pkts -j KUBE-SVC-A';
+const FIRST_SEP =
+  '-A KUBE-SVC-A -m comment --comment "ns/a -> 10.0.0.1:80" -m statistic --mode random' +
+  ' --probability 0.50000000000 -p tcp -j DNAT --to-destination 10.0.0.1:80';
 const dump = `*filter
 :INPUT ACCEPT [0:0]
 :FORWARD ACCEPT [0:0]
@@ -18,9 +24,9 @@ COMMIT
 :KUBE-NODEPORTS - [0:0]
 :KUBE-SVC-A - [0:0]
 -A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
--A KUBE-NODEPORTS -d 127.0.0.0/8 -p tcp -m tcp --dport 30000 -m nfacct --nfacct-name localhost_nps_accepted_pkts -j KUBE-SVC-A
+${LOCALHOST_NP}
 -A KUBE-NODEPORTS -p tcp -m tcp --dport 30000 -j KUBE-SVC-A
--A KUBE-SVC-A -m comment --comment "ns/a -> 10.0.0.1:80" -m statistic --mode random --probability 0.50000000000 -p tcp -j DNAT --to-destination 10.0.0.1:80
+${FIRST_SEP}
 -A KUBE-SVC-A -p tcp -j DNAT --to-destination 10.0.0.2:80
 -A KUBE-SVC-A -m comment --comment "nothing but a comment"
 COMMIT
@@ -38,8 +44,7 @@ test('every rule deleted, DNAT ports, probabilities and the masquerade mark edit
   const eq = Object.fromEntries(v.filter((x) => x.equivalent).map((x) => [x.before, x.equivalent]));
   expect(eq).toEqual({
     '-A INPUT -j KUBE-EMPTY': 'it jumps to KUBE-EMPTY, which is empty',
-    '-A KUBE-NODEPORTS -d 127.0.0.0/8 -p tcp -m tcp --dport 30000 -m nfacct --nfacct-name localhost_nps_accepted_pkts -j KUBE-SVC-A':
-      'the next rule has the same target and matches every packet this one does (only counters differ)',
+    [LOCALHOST_NP]: 'the next rule has the same target and matches every packet this one does (only counters differ)',
     '-A KUBE-SVC-A -m comment --comment "nothing but a comment"': 'a rule without a target only counts packets',
   });
   // each variant's text is the dump with exactly that line changed

@@ -63,28 +63,31 @@ test('an ip capture is told from a topology, and its frame is checked with the J
   expect(() => checkIpCapture({ link: [], addr: [], extra: 1 }, new JsonChecker('c.json'))).toThrow(/extra/);
 });
 
-test('--topology takes an ip capture file, or a folder of link.json, addr.json, route.json and sysctl.txt', async () => {
-  const fromFile = loadTopologySpec(join(TOPO, 'docker-host.ip.json'));
-  expect(fromFile.hosts.map((h) => h.name)).toContain('node-pod-veth0a1b2c3');
-  const dir = mkdtempSync(join(tmpdir(), 'nfc-ipjson-'));
-  const raw = JSON.parse(readFileSync(join(TOPO, 'router.ip.json'), 'utf8')) as Record<string, unknown>;
-  for (const k of ['link', 'addr', 'route']) writeFileSync(join(dir, `${k}.json`), JSON.stringify(raw[k]));
-  writeFileSync(join(dir, 'sysctl.txt'), 'net.ipv4.ip_forward = 1\n');
-  const spec = loadTopologySpec(dir);
-  expect(spec.hosts.find((h) => h.name === 'node')?.sysctls?.ip_forward).toBe(true);
-  // a LAN host reaches the internet through the router
-  let out = '';
-  const io = { out: (s: string) => void (out += s), err: (s: string) => void (out += s) };
-  expect(
-    await main(['trace', '--topology', dir, '--from', 'node-nb-eth1', '--json', 'tcp', '203.0.113.1:8080'], io),
-  ).toBe(0);
-  const r = JSON.parse(out) as { results: { observation: { outcome: string; responder: string } }[] };
-  expect(r.results[0]!.observation).toMatchObject({ outcome: 'delivered', responder: 'node-nb-eth0' });
-  writeFileSync(join(dir, 'addr.json'), '{}');
-  out = '';
-  expect(await main(['trace', '--topology', dir, '--from', 'node', 'tcp', '1.2.3.4:80'], io)).toBe(2);
-  expect(out).toMatch(/addr\.json.*a JSON array/);
-});
+test(
+  '--topology takes an ip capture file, or a folder of link.json, addr.json, route.json and' + ' sysctl.txt',
+  async () => {
+    const fromFile = loadTopologySpec(join(TOPO, 'docker-host.ip.json'));
+    expect(fromFile.hosts.map((h) => h.name)).toContain('node-pod-veth0a1b2c3');
+    const dir = mkdtempSync(join(tmpdir(), 'nfc-ipjson-'));
+    const raw = JSON.parse(readFileSync(join(TOPO, 'router.ip.json'), 'utf8')) as Record<string, unknown>;
+    for (const k of ['link', 'addr', 'route']) writeFileSync(join(dir, `${k}.json`), JSON.stringify(raw[k]));
+    writeFileSync(join(dir, 'sysctl.txt'), 'net.ipv4.ip_forward = 1\n');
+    const spec = loadTopologySpec(dir);
+    expect(spec.hosts.find((h) => h.name === 'node')?.sysctls?.ip_forward).toBe(true);
+    // a LAN host reaches the internet through the router
+    let out = '';
+    const io = { out: (s: string) => void (out += s), err: (s: string) => void (out += s) };
+    expect(
+      await main(['trace', '--topology', dir, '--from', 'node-nb-eth1', '--json', 'tcp', '203.0.113.1:8080'], io),
+    ).toBe(0);
+    const r = JSON.parse(out) as { results: { observation: { outcome: string; responder: string } }[] };
+    expect(r.results[0]!.observation).toMatchObject({ outcome: 'delivered', responder: 'node-nb-eth0' });
+    writeFileSync(join(dir, 'addr.json'), '{}');
+    out = '';
+    expect(await main(['trace', '--topology', dir, '--from', 'node', 'tcp', '1.2.3.4:80'], io)).toBe(2);
+    expect(out).toMatch(/addr\.json.*a JSON array/);
+  },
+);
 
 test('a case file names its topology with topologyFile, relative to it; not together with topology', () => {
   const file = fileURLToPath(new URL('../../suites/realworld/cases/x.json', import.meta.url));
@@ -135,4 +138,34 @@ test('warnings skip wildcards that match, loopback, and addresses rules only tra
     ['interface', 'wg+'],
     ['address', '10.244.1.99'],
   ]);
+});
+
+test('trace and check say first what the rules name that the topology lacks; a fitting topology, nothing', async () => {
+  let out = '';
+  const io = { out: (s: string) => void (out += s), err: (s: string) => void (out += s) };
+  const docker = join(RULES, 'docker-usernet-portmap.rules');
+  expect(
+    await main(['trace', '--ruleset', `node=${docker}`, '--from', 'client', 'tcp', '192.168.50.10:8080'], io),
+  ).toBe(0);
+  expect(out.split('\n')[0]).toMatch(/^warning: node's rules name interface bridge1, which node does not have/);
+  expect(out).toMatch(/warning: node's rules name 192\.0\.2\.2 \(a DNAT destination\), which no host/);
+  out = '';
+  const args = ['trace', '--topology', join(TOPO, 'docker-host.ip.json'), '--ruleset', `node=${docker}`, '--json'];
+  expect(await main([...args, '--from', 'node-nb-eth0', 'tcp', '203.0.113.10:8080'], io)).toBe(0);
+  expect((JSON.parse(out) as { warnings?: string[] }).warnings).toBeUndefined();
+  // check: the same corpus case on the preset instead of its own host
+  const dir = mkdtempSync(join(tmpdir(), 'nfc-warn-'));
+  const c = join(dir, 'case.json');
+  writeFileSync(
+    c,
+    JSON.stringify({
+      name: 'docker on the preset',
+      topology: 'k8s-node',
+      hosts: { node: { ruleset: readFileSync(docker, 'utf8') } },
+      steps: [{ from: 'client', proto: 'tcp', dst: '192.168.50.10', dport: 9090 }],
+    }),
+  );
+  out = '';
+  expect(await main(['check', c, '--sides', 'model'], io)).toBe(0);
+  expect(out).toMatch(/warning: docker on the preset: node's rules name interface docker0/);
 });

@@ -3,7 +3,7 @@ import { test, expect } from 'vitest';
 import { fuzz } from '../../src/conform/fuzz.ts';
 import { caseFromDraw, type CaseDraw } from '../../src/conform/fuzz-arbitraries.ts';
 
-test('a planted bug (MASQUERADE ignores the outgoing interface) is found and shrunk to a case of a few rules', async () => {
+test('a planted bug (MASQUERADE ignores the outgoing interface) is found and shrunk to a few rules', async () => {
   const r = await fuzz({
     oracle: { kind: 'mutant', mutation: 'masquerade-first-address' },
     runs: 3000,

@@ -55,17 +55,20 @@ describe('compile --mode nftables', () => {
     expect(listed).not.toContain('default/ext/');
   });
 
-  test('ClientIP affinity uses dynamic sets with a timeout, which the model reports as unsupported (kernel only)', () => {
-    const text = compileNodeNft(cluster, config);
-    expect(text).toMatch(/flags dynamic,timeout\n\t\ttimeout 60s/);
-    expect(text).toMatch(/update @affinity-\S+ \{ ip saddr \}/);
-    expect(() => parseNft(text, { file: 'c.nft' })).toThrow(InputError);
-    try {
-      parseNft(text, { file: 'c.nft' });
-    } catch (e) {
-      expect((e as InputError).kind).toBe('unsupported');
-    }
-  });
+  test(
+    'ClientIP affinity uses dynamic sets with a timeout, which the model reports as' + ' unsupported (kernel only)',
+    () => {
+      const text = compileNodeNft(cluster, config);
+      expect(text).toMatch(/flags dynamic,timeout\n\t\ttimeout 60s/);
+      expect(text).toMatch(/update @affinity-\S+ \{ ip saddr \}/);
+      expect(() => parseNft(text, { file: 'c.nft' })).toThrow(InputError);
+      try {
+        parseNft(text, { file: 'c.nft' });
+      } catch (e) {
+        expect((e as InputError).kind).toBe('unsupported');
+      }
+    },
+  );
 
   test('--nodeport-addresses: a nodeport-ips set without loopback addresses; localhost NodePorts do not exist', () => {
     const text = compileNodeIn('nftables', noAffinity, {

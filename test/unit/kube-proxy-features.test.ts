@@ -115,7 +115,8 @@ describe('rules of current kube-proxy', () => {
   });
   test('health check node port ACCEPTed in filter KUBE-NODEPORTS', () => {
     expect(text).toContain(
-      '-A KUBE-NODEPORTS -p tcp -m comment --comment "default/hc:http health check node port" -m tcp --dport 32100 -j ACCEPT',
+      '-A KUBE-NODEPORTS -p tcp -m comment --comment "default/hc:http health check node port" -m' +
+        ' tcp --dport 32100 -j ACCEPT',
     );
   });
   test('a source range holding the node address admits the load-balancer IPs; the FW chain ends in a comment', () => {
@@ -123,7 +124,10 @@ describe('rules of current kube-proxy', () => {
       /-A KUBE-FW-\S+ -s 203\.0\.113\.20\/32 -m comment --comment "default\/lbr:http loadbalancer IP" -j KUBE-EXT-/,
     );
     expect(text).toMatch(
-      /-A KUBE-FW-\S+ -m comment --comment "other traffic to default\/lbr:http will be dropped by KUBE-PROXY-FIREWALL"\n/,
+      new RegExp(
+        '-A KUBE-FW-\\S+ -m comment --comment "other traffic to default/lbr:http' +
+          ' will be dropped by KUBE-PROXY-FIREWALL"\n',
+      ),
     );
   });
   test('nfacct, canary chains, KUBE-FIREWALL, --random-fully', () => {

@@ -33,7 +33,8 @@ const cases: [Mutation, CaseFile][] = [
       name: 'filter OUTPUT sees the endpoint',
       topology: 'k8s-node',
       hosts: node(
-        '*nat\n-A OUTPUT -d 10.96.0.100/32 -p tcp -j DNAT --to-destination 10.244.1.11:8080\nCOMMIT\n*filter\n-A OUTPUT -d 10.244.1.11/32 -j DROP\nCOMMIT\n',
+        '*nat\n-A OUTPUT -d 10.96.0.100/32 -p tcp -j DNAT --to-destination' +
+          ' 10.244.1.11:8080\nCOMMIT\n*filter\n-A OUTPUT -d 10.244.1.11/32 -j DROP\nCOMMIT\n',
       ),
       steps: [{ from: 'node', proto: 'tcp', dst: '10.96.0.100', dport: 80 }],
     },

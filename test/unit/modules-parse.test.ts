@@ -187,8 +187,10 @@ const PRINTED: readonly (readonly [TableName, string, string, string])[] = [
   [
     'filter',
     'OUTPUT',
-    '-j LOG --log-uid --log-macdecode --log-ip-options --log-tcp-options --log-tcp-sequence --log-level 7 --log-prefix "x y"',
-    '-j LOG --log-prefix "x y" --log-level 7 --log-tcp-sequence --log-tcp-options --log-ip-options --log-uid --log-macdecode',
+    '-j LOG --log-uid --log-macdecode --log-ip-options --log-tcp-options --log-tcp-sequence' +
+      ' --log-level 7 --log-prefix "x y"',
+    '-j LOG --log-prefix "x y" --log-level 7 --log-tcp-sequence --log-tcp-options' +
+      ' --log-ip-options --log-uid --log-macdecode',
   ],
   ['filter', 'OUTPUT', '-j LOG --log-level debug', '-j LOG --log-level 7'],
 ];
@@ -252,11 +254,14 @@ test('owner and its hook limit hold through a user chain on both flavors (xt_mat
   }
 });
 
-test('physdev --physdev-out in a user chain reached from OUTPUT: iptables-nft loads it, iptables-legacy refuses', () => {
-  const text = '*filter\n:U - [0:0]\n-A OUTPUT -j U\n-A U -m physdev --physdev-out eth0 -j ACCEPT\nCOMMIT\n';
-  expect(() => parseSave(text, { backend: 'nft' })).not.toThrow();
-  expect(() => parseSave(text, { backend: 'legacy' })).toThrow(/physdev-out/);
-});
+test(
+  'physdev --physdev-out in a user chain reached from OUTPUT: iptables-nft loads it,' + ' iptables-legacy refuses',
+  () => {
+    const text = '*filter\n:U - [0:0]\n-A OUTPUT -j U\n-A U -m physdev --physdev-out eth0 -j ACCEPT\nCOMMIT\n';
+    expect(() => parseSave(text, { backend: 'nft' })).not.toThrow();
+    expect(() => parseSave(text, { backend: 'legacy' })).toThrow(/physdev-out/);
+  },
+);
 
 test('CT zones print as iptables-save prints them; the fate of a packet after one is unknown, not guessed', () => {
   expect(lint('raw', 'PREROUTING', '-j CT --zone 1 --zone-orig 2', 'nft')).toEqual(['-j CT --zone-orig 2']);

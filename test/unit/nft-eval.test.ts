@@ -57,7 +57,8 @@ describe('matches', () => {
 describe('sets, maps and numgen', () => {
   test("kube-proxy's concatenated verdict map", () => {
     const body = [
-      'map service-ips { type ipv4_addr . inet_proto . inet_service : verdict; elements = { 10.96.0.10 . tcp . 80 : goto svc } }',
+      'map service-ips { type ipv4_addr . inet_proto . inet_service : verdict; elements = {' +
+        ' 10.96.0.10 . tcp . 80 : goto svc } }',
       'chain svc { meta l4proto tcp dnat to 10.244.1.11:8080; }',
       'chain c { type nat hook prerouting priority dstnat; policy accept;',
       'ip daddr . meta l4proto . th dport vmap @service-ips',

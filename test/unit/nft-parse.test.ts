@@ -87,7 +87,8 @@ describe('bad nft input: file:line:col, typed', () => {
     ['statement after a verdict', inChain('accept counter'), 'invalid', ''],
     [
       'a loop reached from a base chain',
-      'table ip t {\n chain h { type filter hook input priority 0; jump a; }\n chain a { jump b; }\n chain b { jump a; }\n}\n',
+      'table ip t {\n chain h { type filter hook input priority 0; jump a; }\n chain a { jump b;' +
+        ' }\n chain b { jump a; }\n}\n',
       'invalid',
       '',
     ],

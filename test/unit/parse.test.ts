@@ -328,7 +328,8 @@ describe('nfacct (counting only)', () => {
     const text = [
       '*filter',
       ':INPUT ACCEPT [0:0]',
-      '-A INPUT -m comment --comment "kubernetes health check rules" -m nfacct --nfacct-name localhost_nps_accepted_pkts -j ACCEPT',
+      '-A INPUT -m comment --comment "kubernetes health check rules" -m nfacct --nfacct-name' +
+        ' localhost_nps_accepted_pkts -j ACCEPT',
       'COMMIT',
       '',
     ].join('\n');

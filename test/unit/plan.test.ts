@@ -43,17 +43,20 @@ test('one counter: every probe without a source port gets the next one, repetiti
   expect(probeSteps(shifted)[0]!.sports).toEqual([50000, 50001]);
 });
 
-test('each ruleset is read once, in its host flavor, with its canonical text; the other flavor is kept apart', async () => {
-  const plan = await planCase(mixed);
-  expect(plan.rulesets.map((r) => [r.host, r.flavor])).toEqual([['node', 'nft']]);
-  expect(plan.otherRulesets.map((r) => [r.host, r.flavor])).toEqual([['node', 'legacy']]);
-  expect(plan.otherRulesets[0]!.kernelText).toContain('-A INPUT -p tcp -m tcp --dport 9090 -j DROP');
-  expect(plan.freshLab).toBe(true);
-  // --iptables legacy moves every host but one with rules in both flavors
-  const legacy = await planCase(mixed, { iptables: 'legacy' });
-  expect(legacy.network.hosts.get('node2')!.backend).toBe('legacy');
-  expect(legacy.rulesets[0]!.flavor).toBe('nft');
-});
+test(
+  'each ruleset is read once, in its host flavor, with its canonical text; the other flavor' + ' is kept apart',
+  async () => {
+    const plan = await planCase(mixed);
+    expect(plan.rulesets.map((r) => [r.host, r.flavor])).toEqual([['node', 'nft']]);
+    expect(plan.otherRulesets.map((r) => [r.host, r.flavor])).toEqual([['node', 'legacy']]);
+    expect(plan.otherRulesets[0]!.kernelText).toContain('-A INPUT -p tcp -m tcp --dport 9090 -j DROP');
+    expect(plan.freshLab).toBe(true);
+    // --iptables legacy moves every host but one with rules in both flavors
+    const legacy = await planCase(mixed, { iptables: 'legacy' });
+    expect(legacy.network.hosts.get('node2')!.backend).toBe('legacy');
+    expect(legacy.rulesets[0]!.flavor).toBe('nft');
+  },
+);
 
 test('the model run, the mutant oracle and repro.sh see the same ports and rulesets as the plan', async () => {
   const plan = await planCase(mixed);

@@ -36,33 +36,37 @@ test('repro.sh is valid bash that builds the lab, applies the canonical ruleset 
   expect(s).not.toMatch(/nfconform|node bin/);
 });
 
-test('artifacts of a generated Services case: case.json replays with check (services.json beside it), repro.sh carries the compiled rules', async () => {
-  const { writeArtifacts } = await import('../../src/conform/artifacts.ts');
-  const { serviceCase } = await import('../../src/conform/service-arbitraries.ts');
-  const { loadCase } = await import('../../src/conform/case-file.ts');
-  const { readFileSync } = await import('node:fs');
-  const c = serviceCase({
-    services: [
-      {
-        type: 'NodePort',
-        udp: false,
-        endpoints: [{ pod: 0, ready: true }],
-        targetPort: 8080,
-        etpLocal: false,
-        itpLocal: false,
-        affinity: false,
-        sourceRanges: false,
-      },
-    ],
-    probes: [{ from: 'client', proto: 'tcp', dst: '192.168.50.10', dport: 30100 }],
-  });
-  const dir = await writeArtifacts(mkdtempSync(join(tmpdir(), 'nfc-art-')), { c, diffs: [] });
-  const again = loadCase(join(dir, 'case.json'));
-  expect(JSON.parse(again.services!.text!).items[0].spec.ports[0].nodePort).toBe(30100);
-  const repro = readFileSync(join(dir, 'repro.sh'), 'utf8');
-  expect(repro).toMatch(/KUBE-NODEPORTS -p tcp .* --dport 30100 -j KUBE-EXT-/);
-  execFileSync('bash', ['-n', join(dir, 'repro.sh')]);
-});
+test(
+  'artifacts of a generated Services case: case.json replays with check (services.json' +
+    ' beside it), repro.sh carries the compiled rules',
+  async () => {
+    const { writeArtifacts } = await import('../../src/conform/artifacts.ts');
+    const { serviceCase } = await import('../../src/conform/service-arbitraries.ts');
+    const { loadCase } = await import('../../src/conform/case-file.ts');
+    const { readFileSync } = await import('node:fs');
+    const c = serviceCase({
+      services: [
+        {
+          type: 'NodePort',
+          udp: false,
+          endpoints: [{ pod: 0, ready: true }],
+          targetPort: 8080,
+          etpLocal: false,
+          itpLocal: false,
+          affinity: false,
+          sourceRanges: false,
+        },
+      ],
+      probes: [{ from: 'client', proto: 'tcp', dst: '192.168.50.10', dport: 30100 }],
+    });
+    const dir = await writeArtifacts(mkdtempSync(join(tmpdir(), 'nfc-art-')), { c, diffs: [] });
+    const again = loadCase(join(dir, 'case.json'));
+    expect(JSON.parse(again.services!.text!).items[0].spec.ports[0].nodePort).toBe(30100);
+    const repro = readFileSync(join(dir, 'repro.sh'), 'utf8');
+    expect(repro).toMatch(/KUBE-NODEPORTS -p tcp .* --dport 30100 -j KUBE-EXT-/);
+    execFileSync('bash', ['-n', join(dir, 'repro.sh')]);
+  },
+);
 
 test('repro.sh of a case with both backends loads the other backend second', async () => {
   const s = reproScript(

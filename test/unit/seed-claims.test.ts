@@ -29,20 +29,24 @@ describe('hook paths', () => {
     expect(hooksOn(sameNode, 'node')).toEqual(['PREROUTING', 'FORWARD', 'POSTROUTING']);
     expect(sameNode.observation.responder).toBe('pod2');
   });
-  test('C5: a non-local destination is forwarded only with ip_forward=1; the seed misses that bridged pod-to-pod traffic does not need it', () => {
-    const topo = k8sNode();
-    topo.hosts.find((h) => h.name === 'node')!.sysctls!.ip_forward = false;
-    const noFwd = labOf({ node: filter('') }, topo);
-    const routed = obs(noFwd, { from: 'pod1', proto: 'tcp', dst: '192.168.50.20', dport: 8080 });
-    expect(routed.outcome).toBe('dropped');
-    expect(routed.droppedAt?.reason).toContain('ip_forward=0');
-    // bridged frames still pass the FORWARD hook through br_netfilter, and are delivered
-    const bridged = only(noFwd, { from: 'pod1', proto: 'tcp', dst: '10.244.1.12', dport: 8080 });
-    expect(bridged.observation.outcome).toBe('delivered');
-    expect(hooksOn(bridged, 'node')).toContain('FORWARD');
-    // local destinations go to INPUT regardless
-    expect(obs(noFwd, { from: 'client', proto: 'tcp', dst: '192.168.50.10', dport: 8080 }).outcome).toBe('delivered');
-  });
+  test(
+    'C5: a non-local destination is forwarded only with ip_forward=1; the seed misses that' +
+      ' bridged pod-to-pod traffic does not need it',
+    () => {
+      const topo = k8sNode();
+      topo.hosts.find((h) => h.name === 'node')!.sysctls!.ip_forward = false;
+      const noFwd = labOf({ node: filter('') }, topo);
+      const routed = obs(noFwd, { from: 'pod1', proto: 'tcp', dst: '192.168.50.20', dport: 8080 });
+      expect(routed.outcome).toBe('dropped');
+      expect(routed.droppedAt?.reason).toContain('ip_forward=0');
+      // bridged frames still pass the FORWARD hook through br_netfilter, and are delivered
+      const bridged = only(noFwd, { from: 'pod1', proto: 'tcp', dst: '10.244.1.12', dport: 8080 });
+      expect(bridged.observation.outcome).toBe('delivered');
+      expect(hooksOn(bridged, 'node')).toContain('FORWARD');
+      // local destinations go to INPUT regardless
+      expect(obs(noFwd, { from: 'client', proto: 'tcp', dst: '192.168.50.10', dport: 8080 }).outcome).toBe('delivered');
+    },
+  );
 });
 
 describe('iptables examples', () => {
@@ -58,7 +62,9 @@ describe('iptables examples', () => {
   });
   test('C7: -I takes precedence over -A; -t selects the table', () => {
     const lab = labOf({
-      node: 'iptables -A INPUT -s 192.168.50.20 -j DROP\niptables -I INPUT -s 192.168.50.20 -p tcp --dport 8080 -j ACCEPT\n',
+      node:
+        'iptables -A INPUT -s 192.168.50.20 -j DROP\niptables -I INPUT -s 192.168.50.20 -p tcp' +
+        ' --dport 8080 -j ACCEPT\n',
     });
     expect(obs(lab, { from: 'client', proto: 'tcp', dst: '192.168.50.10', dport: 8080 }).outcome).toBe('delivered');
     expect(obs(lab, { from: 'client', proto: 'tcp', dst: '192.168.50.10', dport: 9090 }).outcome).toBe('dropped');
@@ -74,7 +80,9 @@ describe('iptables examples', () => {
     expect(() => parseRuleset('iptables -t nat -A POSTROUTING -j SNAT')).toThrow('SNAT: --to-source is required');
     expect(() => parseRuleset('iptables -t nat -A PREROUTING -j DNAT')).toThrow('DNAT: --to-destination is required');
     const lab = labOf({
-      node: 'iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE\niptables -t nat -A POSTROUTING -o eth1 -j MASQUERADE\n',
+      node:
+        'iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE\niptables -t nat -A POSTROUTING -o' +
+        ' eth1 -j MASQUERADE\n',
     });
     expect(obs(lab, { from: 'pod1', proto: 'tcp', dst: '192.168.50.20', dport: 8080 }).seen?.src).toBe(
       '192.168.50.10:40000',

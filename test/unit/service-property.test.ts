@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { serviceCaseArb, serviceCase } from '../../src/conform/service-arbitraries.ts';
 import { runCases } from '../../src/conform/run-case.ts';
 import { assertAsyncProperty } from '../helpers/property.ts';
+import { modeDiff, modeDiffArb } from '../../src/conform/mode-diff.ts';
 
 test('oracle and model agree on random Service sets and probes', async () => {
   await assertAsyncProperty(
@@ -16,3 +17,24 @@ test('oracle and model agree on random Service sets and probes', async () => {
     { numRuns: 200 },
   );
 }, 120_000);
+
+test('in nftables mode too: oracle and model agree on random Service sets and probes (affinity aside)', async () => {
+  await assertAsyncProperty(
+    fc.asyncProperty(modeDiffArb(20), async (d) => {
+      const [r] = await runCases([serviceCase(d)], { sides: 'model', mode: 'nftables' });
+      const misses = r!.steps.flatMap((s) => s.oracleMisses.map((m) => `${s.label}: ${m}`));
+      expect(r!.error ?? null).toBeNull();
+      expect(r!.model).not.toBe('skip');
+      expect(misses).toEqual([]);
+    }),
+    { numRuns: 100 },
+  );
+}, 180_000);
+
+test('iptables mode against nftables mode on random Service sets: every difference is a documented one', async () => {
+  const r = await modeDiff(40, 20261201);
+  expect(r.sets).toBe(40);
+  expect(r.probes).toBeGreaterThan(60);
+  expect(r.documented).toBeGreaterThan(0);
+  expect(r.undocumented).toEqual([]);
+}, 180_000);

@@ -37,11 +37,11 @@ describe('the parser keeps what the model cannot evaluate', () => {
     expect(printRuleset(rs)).toBe(text);
     // each one is listed as unsupported, where it was written; nothing else is a problem
     expect(problems.map((p) => [p.kind, p.pos?.line, p.reason.replace(/ \(kept.*/, '')])).toEqual([
-      ['unsupported', 5, 'match module "foo"'],
+      ['unsupported', 5, 'match module "foo" (not a module of iptables 1.8.9: the host needs it from elsewhere)'],
       ['unsupported', 6, 'option --tcp-option of tcp'],
       ['unsupported', 7, 'option --ctstatus of conntrack'],
       ['unsupported', 8, 'target QUEUE'],
-      ['unsupported', 9, 'target FOOBAR'],
+      ['unsupported', 9, 'target FOOBAR (not a target of iptables 1.8.9, nor a chain defined here)'],
       ['unsupported', 10, 'match module "quota"'],
       ['unsupported', 10, 'match module "dscp"'],
       ['unsupported', 11, 'target TOS'],
@@ -83,7 +83,7 @@ describe('three-valued evaluation', () => {
         chain: 'FORWARD',
         rule: 1,
         spec: '-p tcp -m foo --bar 1 -j DROP',
-        why: 'match module "foo"',
+        why: 'match module "foo" (not a module of iptables 1.8.9: the host needs it from elsewhere)',
       },
     ]);
     // each possible result is exact, with its own branch (world and trace)
@@ -133,21 +133,26 @@ describe('three-valued evaluation', () => {
     expect(outcomes('-A FORWARD -p tcp -m tcp --dport 8080 --tcp-option 5 -j DROP')).toEqual(['indeterminate']);
   });
 
-  test('an unmodelled target that takes the packet leaves its fate open; one that only rewrites unread fields goes on', () => {
-    const q = results('-A FORWARD -p tcp -j QUEUE')[0]!.value.observation;
-    expect(q.outcome).toBe('indeterminate');
-    expect(q.indeterminate!.open).toBe(true);
-    expect(q.indeterminate!.outcomes).toEqual(['delivered', 'dropped', 'icmp-error', 'refused']);
-    expect(q.indeterminate!.decidedBy[0]!.why).toBe('target QUEUE');
-    // TCPMSS returns XT_CONTINUE and writes the MSS option only
-    expect(outcomes('-A FORWARD -p tcp -j TCPMSS --clamp-mss-to-pmtu\n-A FORWARD -j DROP')).toEqual(['dropped']);
-    expect(outcomes('-A FORWARD -p tcp -j DSCP --set-dscp 1')).toEqual(['delivered']);
-  });
+  test(
+    'an unmodelled target that takes the packet leaves its fate open; one that only rewrites' +
+      ' unread fields goes on',
+    () => {
+      const q = results('-A FORWARD -p tcp -j QUEUE')[0]!.value.observation;
+      expect(q.outcome).toBe('indeterminate');
+      expect(q.indeterminate!.open).toBe(true);
+      expect(q.indeterminate!.outcomes).toEqual(['delivered', 'dropped', 'icmp-error', 'refused']);
+      expect(q.indeterminate!.decidedBy[0]!.why).toBe('target QUEUE');
+      // TCPMSS returns XT_CONTINUE and writes the MSS option only
+      expect(outcomes('-A FORWARD -p tcp -j TCPMSS --clamp-mss-to-pmtu\n-A FORWARD -j DROP')).toEqual(['dropped']);
+      expect(outcomes('-A FORWARD -p tcp -j DSCP --set-dscp 1')).toEqual(['delivered']);
+    },
+  );
 
   test('statistic branches keep their probabilities beside an unknown rule that does not matter', () => {
     // NEW: the SYN only (every packet of the exchange crosses FORWARD)
     const r = results(
-      '-A FORWARD -m conntrack --ctstate NEW -m statistic --mode random --probability 0.25 -j DROP\n-A FORWARD -m foo -j LOG',
+      '-A FORWARD -m conntrack --ctstate NEW -m statistic --mode random --probability 0.25 -j' +
+        ' DROP\n-A FORWARD -m foo -j LOG',
     );
     expect(r.map((x) => [x.value.observation.outcome, x.p])).toEqual([
       ['dropped', 0.25],
@@ -172,7 +177,9 @@ describe('three-valued evaluation', () => {
 
   test('nfacct always matches; LOG, NFLOG and TRACE never change the verdict (they are exact, not unknown)', () => {
     const r = results(
-      '-A FORWARD -m nfacct --nfacct-name c -j LOG --log-prefix "p " --log-level 7 --log-tcp-options\n-A FORWARD -m nfacct --nfacct-name c -j NFLOG --nflog-group 3\n-A FORWARD -m nfacct --nfacct-name c -j DROP',
+      '-A FORWARD -m nfacct --nfacct-name c -j LOG --log-prefix "p " --log-level 7' +
+        ' --log-tcp-options\n-A FORWARD -m nfacct --nfacct-name c -j NFLOG --nflog-group 3\n-A' +
+        ' FORWARD -m nfacct --nfacct-name c -j DROP',
     );
     expect(r).toHaveLength(1);
     expect(r[0]!.value.observation.outcome).toBe('dropped');

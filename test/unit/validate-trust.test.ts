@@ -18,7 +18,11 @@ describe('validate reads the parsed dump', () => {
   test("the cluster CIDR is found whatever the order of a rule's matches (kube-proxy's own order)", async () => {
     // kube-proxy writes "-m comment ... -d VIP --dport 80 ! -s CIDR"; iptables-save prints "! -s CIDR -d VIP ..."
     const reordered = dump.replace(
-      /^(-A KUBE-SVC-\S+) ! -s (\S+) (-d \S+ -p tcp) (-m comment --comment "[^"]*") (-m tcp --dport \d+) -j KUBE-MARK-MASQ$/gm,
+      new RegExp(
+        '^(-A KUBE-SVC-\\S+) ! -s (\\S+) (-d \\S+ -p tcp) (-m comment --comment "[^"]*")' +
+          ' (-m tcp --dport \\d+) -j KUBE-MARK-MASQ$',
+        'gm',
+      ),
       '$1 $4 $3 $5 ! -s $2 -j KUBE-MARK-MASQ',
     );
     expect(reordered).not.toBe(dump);

@@ -18,7 +18,8 @@ function send(msg) {
   process.stdout.write(JSON.stringify(msg) + '\n');
 }
 
-/** Runs a command in this namespace; argv array, never a shell. @param {string[]} argv @param {string | undefined} stdin */
+/** Runs a command in this namespace; argv array, never a shell. @param {string[]} argv @param {string | undefined}
+ * stdin */
 function run(argv, stdin) {
   return new Promise((resolve) => {
     const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -105,7 +106,10 @@ function toHelper(req) {
     helper().stdin.write(JSON.stringify({ ...req, id }) + '\n');
   });
 }
-/** @param {{proto: string, dst: string, dport?: number, src?: string, sport?: number, connected?: boolean, timeoutMs: number, confirmMs?: number}} p */
+/**
+ * @param {{proto: string, dst: string, dport?: number, src?: string, sport?: number, connected?: boolean,
+ *   timeoutMs: number, confirmMs?: number}} p
+ */
 function probe(p) {
   return toHelper({
     proto: p.proto,

@@ -187,12 +187,16 @@ export const MATCHERS: Record<string, Builder> = {
     const every = ext.opts.find((x) => x.name === '--every')!;
     const packet = optValue(ext, '--packet', 'uint') ?? 0;
     const everyMinus1 = valueAs(ext.name, every, 'uint') - 1;
+    // libxt_statistic.c sets the counter's start to (every-1) - packet; xt_statistic.c advances it, wrapping
+    // after every-1, and matches when it wraps to 0. So --packet P matches packets P, P+every, ... counted
+    // from 0 (measured on both flavors: --every 2 --packet 0 takes the first connection). Here the count
+    // starts at 0 instead: after k packets it is k mod every, and packet k (from 1) matches when that is P+1.
+    const hit = (packet + 1) % (everyMinus1 + 1);
     return (_p, env) => {
-      // xt_statistic: count wraps at every-1; the rule matches when the new count equals --packet
       const old = env.state.nth.get(env.ruleId) ?? 0;
       const next = old === everyMinus1 ? 0 : old + 1;
       env.state.nth.set(env.ruleId, next);
-      return xor(every.neg, next === packet);
+      return xor(every.neg, next === hit);
     };
   },
   recent: (ext) => {

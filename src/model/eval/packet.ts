@@ -67,9 +67,16 @@ export function formatPkt(p: Pkt): string {
       p.proto === 6
         ? ` [${['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG'].filter((_, i) => p.tcpFlags & (1 << i)).join(',')}]`
         : '';
-    return `${proto} ${formatIp(p.src)}:${p.sport} > ${formatIp(p.dst)}:${p.dport}${flags}${p.mark ? ` mark=0x${p.mark.toString(16)}` : ''}`;
+    return (
+      `${proto} ${formatIp(p.src)}:${p.sport} >` +
+      ` ${formatIp(p.dst)}:${p.dport}${flags}${p.mark ? ` mark=0x${p.mark.toString(16)}` : ''}`
+    );
   }
   if (p.proto === 1)
-    return `icmp ${formatIp(p.src)} > ${formatIp(p.dst)} type=${p.icmpType} code=${p.icmpCode}${p.icmpType === 8 || p.icmpType === 0 ? ` id=${p.sport}` : ''}`;
+    return (
+      `icmp ${formatIp(p.src)} >` +
+      ` ${formatIp(p.dst)} type=${p.icmpType} code` +
+      `=${p.icmpCode}${p.icmpType === 8 || p.icmpType === 0 ? ` id=${p.sport}` : ''}`
+    );
   return `${proto} ${formatIp(p.src)} > ${formatIp(p.dst)}`;
 }

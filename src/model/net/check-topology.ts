@@ -4,7 +4,7 @@
 import { JsonChecker, type JsonPath } from '../json.ts';
 import { parseIfAddr, parseCidr, parseIp } from '../ip.ts';
 import { ifNameProblem, hostNameProblem } from './names.ts';
-import type { TopologySpec, HostSpec, IfaceSpec, RouteSpec, ServerSpec, Sysctls } from './topology.ts';
+import type { TopologySpec, HostSpec, IfaceSpec, RouteSpec, ServerSpec, Sysctls, IfaceSysctls } from './topology.ts';
 
 /** A lab makes one namespace per host and one agent in each: more is a mistake, not a test. */
 export const MAX_HOSTS = 64;
@@ -37,8 +37,20 @@ export function checkSysctls(j: JsonChecker, v: unknown, path: JsonPath): Partia
   return out;
 }
 
+const IFACE_SYSCTL_BOOLS = ['forwarding', 'route_localnet', 'accept_local'] as const;
+export const IFACE_SYSCTL_KEYS: readonly (keyof IfaceSysctls)[] = [...IFACE_SYSCTL_BOOLS, 'rp_filter'];
+
+/** One interface's sysctls (net.ipv4.conf.IFACE.*): topology.ts IfaceSysctls. */
+export function checkIfaceSysctls(j: JsonChecker, v: unknown, path: JsonPath): Partial<IfaceSysctls> {
+  const o = j.obj(v, path, IFACE_SYSCTL_KEYS);
+  const out: Partial<IfaceSysctls> = {};
+  for (const k of IFACE_SYSCTL_BOOLS) if (o[k] !== undefined) out[k] = j.bool(o[k], [...path, k]);
+  if (o.rp_filter !== undefined) out.rp_filter = j.oneOf(o.rp_filter, [...path, 'rp_filter'], [0, 1, 2] as const);
+  return out;
+}
+
 function checkIface(j: JsonChecker, v: unknown, path: JsonPath): IfaceSpec {
-  const o = j.obj(v, path, ['name', 'addrs', 'peer', 'bridge', 'master', 'hairpin']);
+  const o = j.obj(v, path, ['name', 'addrs', 'peer', 'bridge', 'master', 'hairpin', 'sysctls']);
   const out: IfaceSpec = { name: ifName(j, o.name, [...path, 'name']) };
   if (o.addrs !== undefined)
     out.addrs = j.arr(o.addrs, [...path, 'addrs'], MAX_ADDRS).map((a, k) =>
@@ -59,6 +71,7 @@ function checkIface(j: JsonChecker, v: unknown, path: JsonPath): IfaceSpec {
   }
   if (o.master !== undefined) out.master = ifName(j, o.master, [...path, 'master']);
   if (o.hairpin !== undefined) out.hairpin = j.bool(o.hairpin, [...path, 'hairpin']);
+  if (o.sysctls !== undefined) out.sysctls = checkIfaceSysctls(j, o.sysctls, [...path, 'sysctls']);
   return out;
 }
 

@@ -102,7 +102,8 @@ export function topologyFromIpJson(
   const notes = built.notes.filter((n) => !n.includes('no iptables-save output'));
   if (!ip.sysctls || !('net/ipv4/ip_forward' in ip.sysctls))
     notes.push(
-      `${host}: no sysctls given; ip_forward is off and bridged frames pass iptables only if net/bridge/bridge-nf-call-iptables is 1 (a case's hosts.${host}.sysctls sets them)`,
+      `${host}: no sysctls given; ip_forward is off and bridged frames pass iptables only if` +
+        ` net/bridge/bridge-nf-call-iptables is 1 (a case's hosts.${host}.sysctls sets them)`,
     );
   return { spec: built.spec, synthesized: built.synthesized, notes };
 }

@@ -94,7 +94,9 @@ export function topologyFromSnapshots(
     if (fit.length === 1) peerOf.set(key(a.host, a.link.name), fit[0]!);
     else if (cands.length > 1)
       notes.push(
-        `${a.host}/${a.link.name}: its veth peer is ambiguous (${cands.map((c) => key(c.host, c.link.name)).join(', ')}); a neighbour is synthesized instead`,
+        `${a.host}/${a.link.name}: its veth peer is ambiguous` +
+          ` (${cands.map((c) => key(c.host, c.link.name)).join(', ')}); a neighbour is synthesized` +
+          ` instead`,
       );
   }
   const freeIn = (net: U32, len: number): U32 | undefined => {
@@ -243,7 +245,9 @@ export function topologyFromSnapshots(
     if (hasTables(other)) {
       rs.other = other;
       notes.push(
-        `${host}: rules in both iptables backends; the order they were loaded in is not recorded, the model takes ${backend === 'nft' ? 'legacy' : 'nft'}'s as loaded last (spec/semantics.md §2.3)`,
+        `${host}: rules in both iptables backends; the order they were loaded in is not recorded,` +
+          ` the model takes ${backend === 'nft' ? 'legacy' : 'nft'}'s as loaded last` +
+          ` (spec/semantics.md §2.3)`,
       );
     }
     if (snapshot.ipset !== null && /^create /m.test(snapshot.ipset))

@@ -128,7 +128,9 @@ export function readSysctls(s: Snapshot, ifaces: readonly string[], notes: strin
     const best = [...counts].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]![0];
     if (counts.size > 1)
       notes.push(
-        `${k} differs between interfaces (${names.map((i) => `${i}=${effective(k, i)}`).join(', ')}); the model takes ${best} for the whole host`,
+        `${k} differs between interfaces` +
+          ` (${names.map((i) => `${i}=${effective(k, i)}`).join(', ')}); the model takes ${best} for` +
+          ` the whole host`,
       );
     return best;
   };

@@ -1,6 +1,6 @@
 // What a host's rules name that the topology lacks (spec/semantics.md §1.4): interfaces the host does not
 // have (`-i`/`-o`, a `+` wildcard matching none of them) and addresses no host of the topology holds: the
-// address of a DNAT or SNAT, and a single-address `-d` of a filter rule that lets traffic on (ACCEPT, a
+// address of a DNAT, and a single-address `-d` of a filter rule that lets traffic on (ACCEPT, a
 // jump or goto; filter sees the translated destination, so that is a real host, such as a container a
 // published port leads to). Virtual addresses that rules only translate or refuse (a Service IP) are not
 // named. Such a rule never matches in the topology, or a translated packet goes nowhere, so a trace that
@@ -31,14 +31,15 @@ function ifaceMatches(pattern: string, names: readonly string[]): boolean {
   return names.includes(pattern);
 }
 
-function natAddrs(rule: Rule): U32[] {
+function dnatAddrs(rule: Rule): U32[] {
   const t = rule.target;
-  if (t?.kind !== 'ext' || (t.ext.name !== 'DNAT' && t.ext.name !== 'SNAT')) return [];
+  // a DNAT destination must be some host's; an SNAT source need not (a floating address, or SNAT in nat
+  // INPUT, whose replies never leave the host: suites/seed/C11)
+  if (t?.kind !== 'ext' || t.ext.name !== 'DNAT') return [];
   const out: U32[] = [];
   for (const o of t.ext.opts) {
     const v = o.value as NatRange;
-    if ((o.name === '--to-destination' || o.name === '--to-source') && typeof v === 'object' && v.minIp !== undefined)
-      out.push(v.minIp);
+    if (o.name === '--to-destination' && typeof v === 'object' && v.minIp !== undefined) out.push(v.minIp);
   }
   return out;
 }
@@ -74,9 +75,10 @@ export function rulesetWarnings(net: Network, hostName: string, rs: Ruleset): To
               'interface',
               i.value,
               rule,
-              `${hostName}'s rules name interface ${i.value}, which ${hostName} does not have in the topology (${names.join(', ')})`,
+              `${hostName}'s rules name interface ${i.value}, which ${hostName} does not have in the` +
+                ` topology (${names.join(', ')})`,
             );
-        const addrs: { a: U32; what: string }[] = natAddrs(rule).map((a) => ({ a, what: 'a NAT address' }));
+        const addrs: { a: U32; what: string }[] = dnatAddrs(rule).map((a) => ({ a, what: 'a DNAT destination' }));
         if (
           table.name === 'filter' &&
           passes &&

@@ -28,6 +28,19 @@ export const DEFAULT_SYSCTLS: Sysctls = {
   accept_redirects: false,
 };
 
+/**
+ * Settings of one interface (net.ipv4.conf.IFACE.*), over the host's: `forwarding` alone decides whether a
+ * packet received on the interface is forwarded (IN_DEV_FORWARD; ip_forward writes every interface's),
+ * rp_filter is the larger of conf.all (0 in a lab) and the interface's (IN_DEV_MAXCONF), route_localnet
+ * and accept_local hold when conf.all (the host's value) or the interface's is on (IN_DEV_ORCONF).
+ */
+export interface IfaceSysctls {
+  forwarding: boolean;
+  rp_filter: 0 | 1 | 2;
+  route_localnet: boolean;
+  accept_local: boolean;
+}
+
 export interface IfaceSpec {
   name: string;
   /** "a.b.c.d/len" */
@@ -40,6 +53,8 @@ export interface IfaceSpec {
   master?: string;
   /** bridge port hairpin mode */
   hairpin?: boolean;
+  /** this interface's own sysctls, where they differ from the host's */
+  sysctls?: Partial<IfaceSysctls>;
 }
 
 export interface RouteSpec {
@@ -80,6 +95,8 @@ export interface Iface {
   peer?: { host: string; iface: string };
   master?: string;
   hairpin: boolean;
+  /** the settings in force for packets received on (or, route_localnet, sent out of) this interface */
+  conf: IfaceSysctls;
 }
 
 export interface Route {
@@ -131,7 +148,15 @@ export function compileTopology(input: TopologySpec, file = '<topology>', path: 
     if (hosts.has(h.name)) j.fail(at(hi, 'name'), `host ${quote(h.name)} is defined twice`);
     index.set(h.name, hi);
     const ifaces = new Map<string, Iface>();
-    ifaces.set('lo', { name: 'lo', host: h.name, addrs: [{ ip: 0x7f000001, len: 8 }], kind: 'lo', hairpin: false });
+    const hostSys: Sysctls = { ...DEFAULT_SYSCTLS, ...h.sysctls };
+    ifaces.set('lo', {
+      name: 'lo',
+      host: h.name,
+      addrs: [{ ip: 0x7f000001, len: 8 }],
+      kind: 'lo',
+      hairpin: false,
+      conf: ifaceConf(hostSys, undefined),
+    });
     const local = new Map<U32, string>([[0x7f000001, 'lo']]);
     h.ifaces.forEach((i, ii) => {
       if (ifaces.has(i.name)) j.fail(at(hi, 'ifaces', ii, 'name'), `interface ${quote(i.name)} is defined twice`);
@@ -145,6 +170,7 @@ export function compileTopology(input: TopologySpec, file = '<topology>', path: 
         addrs,
         kind: i.bridge ? 'bridge' : 'veth',
         hairpin: i.hairpin ?? false,
+        conf: ifaceConf(hostSys, i.sysctls),
       };
       if (i.peer) iface.peer = i.peer;
       if (i.master) iface.master = i.master;
@@ -186,7 +212,7 @@ export function compileTopology(input: TopologySpec, file = '<topology>', path: 
       ifaces,
       routes,
       local,
-      sysctls: { ...DEFAULT_SYSCTLS, ...h.sysctls },
+      sysctls: hostSys,
       backend: h.backend ?? 'nft',
       servers: h.servers ?? STANDARD_SERVERS,
     });
@@ -207,6 +233,21 @@ export function compileTopology(input: TopologySpec, file = '<topology>', path: 
     }
   }
   return { name: spec.name, hosts };
+}
+
+/** The interface's settings in force, from the host's and its own (the kernel's IN_DEV_* rules above). */
+export function ifaceConf(host: Sysctls, own: Partial<IfaceSysctls> | undefined): IfaceSysctls {
+  return {
+    forwarding: own?.forwarding ?? host.ip_forward,
+    rp_filter: own?.rp_filter ?? host.rp_filter,
+    route_localnet: host.route_localnet || (own?.route_localnet ?? false),
+    accept_local: host.accept_local || (own?.accept_local ?? false),
+  };
+}
+
+/** The settings of `ifName` on `h` (the host's own for a name it lacks). */
+export function confOf(h: Host, ifName: string): IfaceSysctls {
+  return h.ifaces.get(ifName)?.conf ?? ifaceConf(h.sysctls, undefined);
 }
 
 function ipStr(a: U32): string {

@@ -258,7 +258,8 @@ function objectLines(o: J, path: JsonPath): { lines: Line[]; handle?: { kind: st
       const parts: string[] = [];
       if (body.type !== undefined) {
         parts.push(
-          `type ${str(body.type, [...at, 'type'])} hook ${str(body.hook, [...at, 'hook'])} priority ${str(body.prio, [...at, 'prio'])};`,
+          `type ${str(body.type, [...at, 'type'])} hook ${str(body.hook, [...at, 'hook'])} priority` +
+            ` ${str(body.prio, [...at, 'prio'])};`,
         );
         if (body.policy !== undefined) parts.push(`policy ${str(body.policy, [...at, 'policy'])};`);
       }
@@ -277,7 +278,8 @@ function objectLines(o: J, path: JsonPath): { lines: Line[]; handle?: { kind: st
         parts.push(`elements = { ${els.join(', ')} };`);
       }
       return done(
-        `add ${k} ${fam} ${name(body.table, [...at, 'table'])} ${name(body.name, [...at, 'name'])} { ${parts.join(' ')} }`,
+        `add ${k} ${fam} ${name(body.table, [...at, 'table'])} ${name(body.name, [...at, 'name'])}` +
+          ` { ${parts.join(' ')} }`,
       );
     }
     case 'rule': {
@@ -285,7 +287,8 @@ function objectLines(o: J, path: JsonPath): { lines: Line[]; handle?: { kind: st
       const stmts = body.expr.map((x, i) => stmtText(x, [...at, 'expr', i]));
       const comment = body.comment !== undefined ? ` comment ${quoted(str(body.comment, [...at, 'comment']))}` : '';
       return done(
-        `add rule ${fam} ${name(body.table, [...at, 'table'])} ${name(body.chain, [...at, 'chain'])} ${stmts.join(' ')}${comment}`,
+        `add rule ${fam} ${name(body.table, [...at, 'table'])} ${name(body.chain, [...at, 'chain'])}` +
+          ` ${stmts.join(' ')}${comment}`,
       );
     }
     default:

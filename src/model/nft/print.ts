@@ -314,7 +314,7 @@ function printStmt(s: Stmt, ctx: Ctx, l4name: (n: string) => string): string {
       const v =
         src.kind === 'const'
           ? DTYPES.mark.print(src.v)
-          : `${src.from === 'meta' ? 'meta mark' : 'ct mark'}${src.op ? ` ${src.op} ${DTYPES.mark.print(src.v!)}` : ''}`;
+          : (src.from === 'meta' ? 'meta mark' : 'ct mark') + (src.op ? ` ${src.op} ${DTYPES.mark.print(src.v!)}` : '');
       return `${s.target === 'meta' ? 'meta mark' : 'ct mark'} set ${v}`;
     }
     case 'nat': {
@@ -373,7 +373,8 @@ function printChain(c: NftChain, ctx: Ctx): string {
   if (c.comment !== undefined) lines.push(`\t\tcomment "${c.comment}"`);
   if (c.base)
     lines.push(
-      `\t\ttype ${c.base.type} hook ${c.base.hook} priority ${printPriority(c.base.priority, c.base.hook)}; policy ${c.base.policy};`,
+      `\t\ttype ${c.base.type} hook ${c.base.hook} priority` +
+        ` ${printPriority(c.base.priority, c.base.hook)}; policy ${c.base.policy};`,
     );
   for (const r of c.rules) lines.push(`\t\t${printRuleBody(r, ctx)}`);
   lines.push('\t}');

@@ -71,10 +71,14 @@ function parseHost(t: string): U32 | { error: string } {
   if (a !== undefined) return a;
   if (t.startsWith('!'))
     return {
-      error: `host/network \`${t}' not found: "!" goes before the option (\`! -s ADDR'), the form \`-s ! ADDR' is gone since iptables 1.4.3`,
+      error:
+        `host/network \`${t}' not found: "!" goes before the option (\`! -s ADDR'), the form \`-s` +
+        ` ! ADDR' is gone since iptables 1.4.3`,
     };
   return {
-    error: `host/network \`${t}' not found (host names are not resolved: they would make the ruleset depend on this machine's resolver; write the address)`,
+    error:
+      `host/network \`${t}' not found (host names are not resolved: they would make the ruleset` +
+      ` depend on this machine's resolver; write the address)`,
   };
 }
 

@@ -142,7 +142,10 @@ export const MODULE_EXTENSIONS: readonly ExtensionDesc[] = [
     hookCheck: (e, hook) => {
       const bridged = opt(e, '--physdev-is-bridged');
       if ((has(e, '--physdev-out') || has(e, '--physdev-is-out')) && (!bridged || bridged.neg) && hook === 'OUTPUT')
-        return '--physdev-out and --physdev-is-out only supported in the FORWARD and POSTROUTING chains with bridged traffic';
+        return (
+          '--physdev-out and --physdev-is-out only supported in the FORWARD and POSTROUTING chains' +
+          ' with bridged traffic'
+        );
       return undefined;
     },
   },

@@ -268,7 +268,10 @@ const BASE_EXTENSIONS: readonly ExtensionDesc[] = [
       const mode = opt(e, '--mode')?.value;
       const has = (n: string) => given.includes(n);
       if (has('--probability') && (has('--every') || has('--packet')))
-        return `statistic: option "--probability" cannot be used together with "--${has('--every') ? 'every' : 'packet'}"`;
+        return (
+          `statistic: option "--probability" cannot be used together with` +
+          ` "--${has('--every') ? 'every' : 'packet'}"`
+        );
       if (has('--every') && !has('--packet')) return 'statistic: option "--every" also requires "--packet".';
       if (has('--packet') && !has('--every')) return 'statistic: option "--packet" also requires "--every".';
       if (mode === undefined) return 'statistic: option "--mode" must be specified';
@@ -507,6 +510,23 @@ export const UNMODELLED_TARGETS: Readonly<Record<string, { effect: 'continue' | 
   // writes ipset membership, which `-m set` reads (spec/modules.md): what later rules see is unknown
   SET: { effect: 'fate', what: 'adds to or deletes from an ipset, which -m set reads' },
 };
+
+/** The extensions iptables 1.8.9 ships (its extensions/ directory, IPv4 and both-family libxt_*): a name not
+ *  here and not in EXTENSIONS is refused by a stock iptables ("Couldn't load match/target"). Such a rule is
+ *  still kept (a host may have the extension from elsewhere, e.g. xtables-addons), but `lint` says so and the
+ *  parser-agreement measure counts it as a refusal. */
+export const IPTABLES_MATCHES: ReadonlySet<string> = new Set(
+  (
+    'addrtype ah bpf cgroup cluster comment connbytes connlabel connlimit connmark conntrack cpu dccp devgroup ' +
+    'dscp ecn esp hashlimit helper icmp iprange ipvs length limit mac mark multiport nfacct osf owner physdev ' +
+    'pkttype policy quota rateest realm recent rpfilter sctp set socket state statistic string tcp tcpmss time ' +
+    'tos ttl u32 udp'
+  ).split(' '),
+);
+export const IPTABLES_TARGETS: ReadonlySet<string> = new Set([
+  ...Object.keys(UNMODELLED_TARGETS).filter((t) => t !== 'MIRROR' && t !== 'ULOG'),
+  ...'CONNMARK CT DNAT LOG MARK MASQUERADE NFLOG NOTRACK REDIRECT REJECT SNAT TRACE'.split(' '),
+]);
 
 const BY_NAME = new Map(EXTENSIONS.map((d) => [`${d.type}:${d.name}`, d]));
 export function matchDesc(name: string): ExtensionDesc | undefined {

@@ -24,6 +24,8 @@ import {
   findOption,
   EXTENSIONS,
   UNMODELLED_TARGETS,
+  IPTABLES_MATCHES,
+  IPTABLES_TARGETS,
 } from './descriptors.ts';
 import { KINDS, type Kind, type OptValue, type ParseContext } from './kinds.ts';
 import { parseProtocolName, protocolName } from './netdb.ts';
@@ -228,7 +230,8 @@ export function parseRuleSpec(input: readonly Token[], ctx: RuleContext): Rule[]
       throw new InputError(
         'syntax',
         old
-          ? `Bad argument \`${t.text}': the old negation form \`${toks[i - 2]!.text} ! ${t.text}' is gone (iptables 1.4.3); write \`! ${toks[i - 2]!.text} ${t.text}'`
+          ? `Bad argument \`${t.text}': the old negation form \`${toks[i - 2]!.text} ! ${t.text}' is` +
+              ` gone (iptables 1.4.3); write \`! ${toks[i - 2]!.text} ${t.text}'`
           : `Bad argument \`${t.text}'`,
         pos,
       );
@@ -423,7 +426,9 @@ export function parseRuleSpec(input: readonly Token[], ctx: RuleContext): Rule[]
         // a module the model does not know: kept, its options as written, evaluated as unknown
         if (!/^[\w.-]+$/.test(a)) throw new InputError('syntax', `Couldn't load match \`${a}'`, apos);
         const ext = loadMatch(unknownDesc(a, 'match'), argCol);
-        ext.why = `match module "${a}"`;
+        ext.why = IPTABLES_MATCHES.has(a)
+          ? `match module "${a}"`
+          : `match module "${a}" (not a module of iptables 1.8.9: the host needs it from elsewhere)`;
         lastUnknown = ext;
         break;
       }
@@ -438,7 +443,9 @@ export function parseRuleSpec(input: readonly Token[], ctx: RuleContext): Rule[]
           const d = targetDesc(a);
           target = { desc: d ?? unknownDesc(a, 'target'), opts: [], given: [], col: argCol, raw: [] };
           if (!d) {
-            target.why = `target ${a}`;
+            target.why = IPTABLES_TARGETS.has(a)
+              ? `target ${a}`
+              : `target ${a} (not a target of iptables 1.8.9, nor a chain defined here)`;
             lastUnknown = target;
           }
         }
@@ -500,8 +507,16 @@ export function parseRuleSpec(input: readonly Token[], ctx: RuleContext): Rule[]
       posAt(ctx, targetTok?.col ?? 1),
     );
   }
-  const opaqueOf = (p: PendingExt, col: number): ExtInstance['opaque'] =>
-    p.why === undefined ? undefined : { args: p.raw, why: p.why, pos: posAt(ctx, col) };
+  const opaqueOf = (p: PendingExt, col: number): ExtInstance['opaque'] => {
+    if (p.why === undefined) return undefined;
+    const shipped = (p.desc.type === 'match' ? IPTABLES_MATCHES : IPTABLES_TARGETS).has(p.desc.name);
+    return {
+      args: p.raw,
+      why: p.why,
+      pos: posAt(ctx, col),
+      ...(shipped || matchDesc(p.desc.name) || targetDesc(p.desc.name) ? {} : { foreign: true }),
+    };
+  };
   for (const p of pending)
     base.matches.push(
       finishExt(
@@ -598,7 +613,8 @@ function unknownOption(t: Token, pending: PendingExt[], target: PendingExt | und
   if (known)
     return new InputError(
       'syntax',
-      `unknown option "${word}": it belongs to ${known.type} "${known.name}", which is not loaded here (add -m ${known.name}${known.implicitFor ? ` or -p ${known.name}` : ''})`,
+      `unknown option "${word}": it belongs to ${known.type} "${known.name}", which is not` +
+        ` loaded here (add -m ${known.name}${known.implicitFor ? ` or -p ${known.name}` : ''})`,
       pos,
     );
   const loaded = [...pending.map((p) => p.desc.name), ...(target ? [target.desc.name] : [])];

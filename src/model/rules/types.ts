@@ -43,6 +43,8 @@ export interface Opaque {
   why: string;
   /** where it was written */
   pos?: SourcePos;
+  /** the extension is not one iptables 1.8.9 ships: a stock iptables refuses the rule */
+  foreign?: boolean;
 }
 
 export interface ExtInstance {

@@ -131,7 +131,9 @@ export function validateTable(t: Table, backend: IptablesFlavor, file: string, p
     return fail(
       new InputError(
         'invalid',
-        `RULE_APPEND failed (Too many links): rule in chain ${deep.chain}: a chain ${NFT_JUMP_STACK_SIZE} jumps or gotos below a built-in chain is refused by iptables-nft (NFT_JUMP_STACK_SIZE)`,
+        `RULE_APPEND failed (Too many links): rule in chain ${deep.chain}: a chain` +
+          ` ${NFT_JUMP_STACK_SIZE} jumps or gotos below a built-in chain is refused by iptables-nft` +
+          ` (NFT_JUMP_STACK_SIZE)`,
         at(deep.rule),
       ),
     );
@@ -157,7 +159,9 @@ export function validateTable(t: Table, backend: IptablesFlavor, file: string, p
             fail(
               new InputError(
                 'invalid',
-                `target ${d.name} is not allowed in ${t.name} ${h}${c.name !== h ? ` (chain ${c.name} is reached from ${h})` : ''}; it is valid only from ${d.hooks.join(', ')}`,
+                `target ${d.name} is not allowed in` +
+                  ` ${t.name} ${h}${c.name !== h ? ` (chain ${c.name} is reached from ${h})` : ''}; it is` +
+                  ` valid only from ${d.hooks.join(', ')}`,
                 at(r),
               ),
             );
@@ -179,7 +183,9 @@ export function validateTable(t: Table, backend: IptablesFlavor, file: string, p
             fail(
               new InputError(
                 'invalid',
-                `match ${d.name} is not allowed in ${t.name} ${h}${c.name !== h ? ` (chain ${c.name} is reached from ${h})` : ''}; it is valid only from ${d.hooks.join(', ')}`,
+                `match ${d.name} is not allowed in` +
+                  ` ${t.name} ${h}${c.name !== h ? ` (chain ${c.name} is reached from ${h})` : ''}; it is` +
+                  ` valid only from ${d.hooks.join(', ')}`,
                 at(r),
               ),
             );

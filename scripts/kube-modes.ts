@@ -1,0 +1,17 @@
+// The iptables-mode vs nftables-mode campaign (spec/kube.md §2a): `npx tsx scripts/kube-modes.ts [RUNS] [SEED]`.
+// Exit 1 when a probe differs in a way the documented differences do not explain.
+import { modeDiff } from '../src/conform/mode-diff.ts';
+
+const runs = Number(process.argv[2] ?? 1000);
+const seed = Number(process.argv[3] ?? 20261201);
+const t0 = performance.now();
+const r = await modeDiff(runs, seed);
+const s = ((performance.now() - t0) / 1000).toFixed(0);
+process.stdout.write(
+  `${r.sets} random Service sets (seed ${seed}; ${r.skipped} left out), ${r.probes} probes` +
+    ` on the model in both modes: ` +
+    `${r.same} alike, ${r.documented} differ as documented, ${r.undocumented.length} undocumented (${s} s)\n`,
+);
+for (const u of r.undocumented.slice(0, 10))
+  process.stdout.write(`- ${u.probe}\n  iptables: ${u.iptables.join(' | ')}\n  nftables: ${u.nftables.join(' | ')}\n`);
+process.exitCode = r.undocumented.length ? 1 : 0;
