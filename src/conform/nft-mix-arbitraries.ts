@@ -4,12 +4,21 @@
 // numgen and masquerade. The cases carry no expectations: the kernel judges the model (scripts/nft-fuzz.ts).
 import fc from 'fast-check';
 import type { CaseFile, HostSettings, ProbeStep } from './case-file.ts';
-import type { LoadKind } from '../model/index.ts';
+import { K8S_NODE, type LoadKind, type NodeFacts } from '../model/index.ts';
 
-const PORTS = [8080, 9090];
+// the lab's facts (one source: model/net/preset-facts.ts)
+const NODE = K8S_NODE.nodes[0] as NodeFacts;
+const NODE_IP = NODE.addresses[0]!;
+const BRIDGE_IP = NODE.addresses[1]!;
+const POD_NAMES = K8S_NODE.pods.filter((p) => p.node === NODE.name).map((p) => p.name) as [string, string];
+const PODS = K8S_NODE.pods.filter((p) => p.node === NODE.name).map((p) => p.ip) as [string, string];
+const CLIENT_HOST = K8S_NODE.others[0]!;
+const CLIENT = CLIENT_HOST.ip;
+const PORTS = K8S_NODE.serverPorts as [number, number];
+const [P1, P2] = PORTS;
 const MARKS = ['0x1', '0x2'];
-const ADDRS = ['192.168.50.20', '10.244.1.11', '10.244.1.12', '192.168.50.10'];
-const PODS = ['10.244.1.11', '10.244.1.12'];
+const ADDRS = [CLIENT, ...PODS, NODE_IP];
+const VIP = '10.96.0.100';
 
 const pick = <T>(xs: readonly T[]) => fc.constantFrom(...xs);
 const port = pick(PORTS);
@@ -27,36 +36,36 @@ function filterRule(hook: Hook): fc.Arbitrary<string> {
     mark.map((m) => `meta mark ${m} drop`),
     mark.map((m) => `meta mark ${m} counter`),
     addr.map((a) => `ip saddr ${a} counter`),
-    addr.map((a) => `ip daddr ${a} tcp dport 9090 drop`),
+    addr.map((a) => `ip daddr ${a} tcp dport ${P2} drop`),
     fc.constant('ct state established,related accept'),
     port.map((p) => `ct state new tcp dport ${p} counter`),
     mark.map((m) => `ct mark set ${m}`),
     mark.map((m) => `ct mark ${m} drop`),
     fc.constant('ip protocol icmp jump u'),
     port.map((p) => `tcp dport ${p} goto u`),
-    fc.constant('fib daddr type local udp dport 9090 drop'),
+    fc.constant(`fib daddr type local udp dport ${P2} drop`),
     fc.constant('numgen random mod 2 vmap { 0 : jump u, 1 : continue }'),
   ];
   if (hook !== 'postrouting')
     any.push(
       port.map((p) => `udp dport ${p} reject`),
-      fc.constant('tcp dport 9090 reject with tcp reset'),
+      fc.constant(`tcp dport ${P2} reject with tcp reset`),
     );
   if (hook === 'prerouting' || hook === 'input' || hook === 'forward')
-    any.push(fc.constant('iifname "eth0" udp dport 8080 drop'));
+    any.push(fc.constant(`iifname "eth0" udp dport ${P1} drop`));
   if (hook === 'forward' || hook === 'output' || hook === 'postrouting')
-    any.push(fc.constant('oifname "cni0" tcp dport 9090 drop'));
+    any.push(fc.constant(`oifname "${NODE.bridge}" tcp dport ${P2} drop`));
   return fc.oneof(...any);
 }
 
 const dnatRule = fc.oneof(
-  pick(PODS).map((p) => `ip daddr 10.96.0.100 tcp dport 80 dnat to ${p}:8080`),
-  fc.constant('ip daddr 10.96.0.100 tcp dport 80 numgen random mod 2 vmap { 0 : jump e1, 1 : jump e2 }'),
-  mark.map((m) => `ip daddr 10.96.0.100 meta mark set ${m}`),
+  pick(PODS).map((p) => `ip daddr ${VIP} tcp dport 80 dnat to ${p}:${P1}`),
+  fc.constant(`ip daddr ${VIP} tcp dport 80 numgen random mod 2 vmap { 0 : jump e1, 1 : jump e2 }`),
+  mark.map((m) => `ip daddr ${VIP} meta mark set ${m}`),
 );
 const srcnatRule = fc.oneof(
-  fc.constant('ip daddr 10.244.1.0/24 masquerade'),
-  fc.constant('ip saddr 192.168.50.20 oifname "cni0" snat to 10.244.1.1'),
+  fc.constant(`ip daddr ${NODE.podCidr} masquerade`),
+  fc.constant(`ip saddr ${CLIENT} oifname "${NODE.bridge}" snat to ${BRIDGE_IP}`),
   mark.map((m) => `meta mark ${m} masquerade`),
 );
 
@@ -109,9 +118,9 @@ export const nftMixRuleset: fc.Arbitrary<string> = fc
     });
     // dnat in e1/e2 needs an ip protocol context in an inet table
     const ipTo = family === 'inet' ? 'ip to' : 'to';
-    L.push('  chain u {', '    meta mark set 0x2', '    udp dport 9090 drop', '  }');
-    L.push('  chain e1 {', `    meta l4proto tcp dnat ${ipTo} 10.244.1.11:8080`, '  }');
-    L.push('  chain e2 {', `    meta l4proto tcp dnat ${ipTo} 10.244.1.12:8080`, '  }', '}');
+    L.push('  chain u {', '    meta mark set 0x2', `    udp dport ${P2} drop`, '  }');
+    L.push('  chain e1 {', `    meta l4proto tcp dnat ${ipTo} ${PODS[0]}:${P1}`, '  }');
+    L.push('  chain e2 {', `    meta l4proto tcp dnat ${ipTo} ${PODS[1]}:${P1}`, '  }', '}');
     return L.join('\n') + '\n';
   });
 
@@ -123,23 +132,24 @@ const iptablesLine = fc.oneof(
   pick(PODS).map(
     (p) => `iptables -t nat -A PREROUTING -d 10.96.0.100 -p tcp --dport 80 -j DNAT --to-destination ${p}:8080`,
   ),
-  fc.constant('iptables -t nat -A POSTROUTING -d 10.244.1.0/24 -j MASQUERADE'),
+  fc.constant(`iptables -t nat -A POSTROUTING -d ${NODE.podCidr} -j MASQUERADE`),
   port.map((p) => `iptables -A INPUT -p tcp --dport ${p} -m conntrack --ctstate NEW -j REJECT`),
-  fc.constant('iptables -t raw -A PREROUTING -p udp --dport 9090 -j NOTRACK'),
+  fc.constant(`iptables -t raw -A PREROUTING -p udp --dport ${P2} -j NOTRACK`),
 );
 
+const C = CLIENT_HOST.name;
 const PROBES: ProbeStep[] = [
-  { from: 'client', proto: 'tcp', dst: '192.168.50.10', dport: 8080 },
-  { from: 'client', proto: 'tcp', dst: '192.168.50.10', dport: 9090 },
-  { from: 'client', proto: 'udp', dst: '192.168.50.10', dport: 9090 },
-  { from: 'client', proto: 'udp', dst: '192.168.50.10', dport: 8080 },
-  { from: 'client', proto: 'tcp', dst: '10.96.0.100', dport: 80 },
-  { from: 'client', proto: 'tcp', dst: '10.244.1.11', dport: 9090 },
-  { from: 'client', proto: 'icmp', dst: '192.168.50.10' },
-  { from: 'pod1', proto: 'tcp', dst: '10.96.0.100', dport: 80 },
-  { from: 'pod2', proto: 'tcp', dst: '192.168.50.10', dport: 9090 },
-  { from: 'node', proto: 'tcp', dst: '10.244.1.12', dport: 8080 },
-  { from: 'node', proto: 'udp', dst: '192.168.50.20', dport: 9090 },
+  { from: C, proto: 'tcp', dst: NODE_IP, dport: P1 },
+  { from: C, proto: 'tcp', dst: NODE_IP, dport: P2 },
+  { from: C, proto: 'udp', dst: NODE_IP, dport: P2 },
+  { from: C, proto: 'udp', dst: NODE_IP, dport: P1 },
+  { from: C, proto: 'tcp', dst: VIP, dport: 80 },
+  { from: C, proto: 'tcp', dst: PODS[0], dport: P2 },
+  { from: C, proto: 'icmp', dst: NODE_IP },
+  { from: POD_NAMES[0], proto: 'tcp', dst: VIP, dport: 80 },
+  { from: POD_NAMES[1], proto: 'tcp', dst: NODE_IP, dport: P2 },
+  { from: NODE.name, proto: 'tcp', dst: PODS[1], dport: P1 },
+  { from: NODE.name, proto: 'udp', dst: CLIENT, dport: P2 },
 ];
 
 /** One mixed namespace on `node`: nft, maybe iptables rules in either flavor or both, in a random order. */
@@ -174,7 +184,7 @@ export const nftMixCase: fc.Arbitrary<CaseFile> = fc
       name: 'nft mix',
       tags: ['fuzz', 'nft'],
       topology: 'k8s-node',
-      hosts: { node },
+      hosts: { [NODE.name]: node },
       steps: d.probes.map((p) => ({ ...p })),
     } as CaseFile;
   });
