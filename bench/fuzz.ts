@@ -4,22 +4,28 @@
 import { fuzz } from '../src/conform/fuzz.ts';
 import { LabPool } from '../src/conform/run-case.ts';
 import type { Figure } from './model.ts';
+import { loadavg, cpus } from 'node:os';
 
 export const BENCH_FUZZ_SEED = 20261125;
 
 /** Thrown by a bench section whose run is not valid; `bench/run.ts` prints it loudly and exits 1. */
 export class BenchFailure extends Error {}
 
-export async function benchFuzz(): Promise<Figure[]> {
-  if (process.getuid?.() !== 0) return [{ name: 'fuzz: skipped (not root)', value: 0, unit: '' }];
-  const cases = Number(process.env.BENCH_FUZZ_CASES ?? 300);
+/** One campaign of the bench's seed on `labs` labs side by side; a divergence fails the bench. */
+async function campaign(cases: number, labs: number): Promise<{ perMin: number; probes: number }> {
   const pool = new LabPool({ timeoutMs: 150 });
   try {
-    const r = await fuzz({ oracle: { kind: 'kernel', pool }, runs: cases, seed: BENCH_FUZZ_SEED, shrinkSeconds: 1 });
+    const r = await fuzz({
+      oracle: { kind: 'kernel', pool },
+      runs: cases,
+      seed: BENCH_FUZZ_SEED,
+      shrinkSeconds: 1,
+      labs,
+    });
     const d = r.divergence;
     if (d || r.known.length) {
       const lines = [
-        `fuzz campaign (seed ${BENCH_FUZZ_SEED}, ${cases} cases) met a divergence after` +
+        `fuzz campaign (seed ${BENCH_FUZZ_SEED}, ${cases} cases, ${labs} labs) met a divergence after` +
           ` ${r.cases} cases: no valid throughput`,
         ...(d?.diffs ?? []).map(
           (x) =>
@@ -33,21 +39,46 @@ export async function benchFuzz(): Promise<Figure[]> {
     }
     if (r.cases !== cases)
       throw new BenchFailure(`fuzz campaign ran ${r.cases} of ${cases} cases: no valid throughput`);
-    const perMin = r.cases / (r.elapsedMs / 60000);
-    return [
-      {
-        name: `fuzz: random cases per minute on the kernel (${r.cases} cases, ${r.probes} probes, no divergence)`,
-        value: Math.round(perMin),
-        unit: 'cases/min',
-      },
-      {
-        name: 'fuzz: time for 1,000 cases at that rate',
-        value: Math.round((1000 / perMin) * 60),
-        unit: 's',
-        goal: '<= 300 s',
-      },
-    ];
+    return { perMin: r.cases / (r.elapsedMs / 60000), probes: r.probes };
   } finally {
     await pool.close();
   }
+}
+
+/** The same seed on one lab and then on BENCH_FUZZ_LABS labs side by side, back to back (the machine is
+ *  shared: the ratio of the two, under the same load, is the figure that travels). */
+export async function benchFuzz(): Promise<Figure[]> {
+  if (process.getuid?.() !== 0) return [{ name: 'fuzz: skipped (not root)', value: 0, unit: '' }];
+  const cases = Number(process.env.BENCH_FUZZ_CASES ?? 300);
+  const labs = Number(process.env.BENCH_FUZZ_LABS ?? 6);
+  const load0 = loadavg()[0]!;
+  const one = await campaign(cases, 1);
+  const many = await campaign(cases, labs);
+  const load1 = loadavg()[0]!;
+  const round = (x: number) => Math.round(x * 100) / 100;
+  return [
+    {
+      name: `fuzz: random cases per minute, one lab (${cases} cases, ${one.probes} probes, no divergence)`,
+      value: Math.round(one.perMin),
+      unit: 'cases/min',
+    },
+    {
+      name: `fuzz: random cases per minute, ${labs} labs side by side (same cases)`,
+      value: Math.round(many.perMin),
+      unit: 'cases/min',
+      goal: '>= 1,000',
+    },
+    { name: `fuzz: ${labs} labs against one lab`, value: round(many.perMin / one.perMin), unit: 'x' },
+    {
+      name: 'fuzz: time for 1,000 cases at the faster rate',
+      value: Math.round((1000 / many.perMin) * 60),
+      unit: 's',
+      goal: '<= 300 s',
+    },
+    {
+      name: 'fuzz: load average (1 min) before / after',
+      value: round(load0),
+      unit: `/ ${round(load1)} on ${cpus().length} cores`,
+    },
+  ];
 }

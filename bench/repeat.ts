@@ -4,8 +4,10 @@ import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
 import type { Figure } from './model.ts';
 
-/** Before this change (commit 9737d0f, the whole conntrack table in every observation; `nfconform check`
- *  of the same case on this machine, 2026-12-01, load average 1.5): for the README and the report. */
+/** Before this change (commit 9737d0f, the whole conntrack table in every observation): `nfconform check
+ *  --json` of the same case on this machine, 2026-12-01, load average 1.5 (the JSON report alone was 340 MB
+ *  at 1000; at 2000 it overflowed a string: exit 3). With this file's runner at load average 28: 1000 took
+ *  117 s and 288 MB, 2000 did not end within 900 s. */
 export const REPEAT_BEFORE = { 1000: { s: 28, rssMb: 1590 }, 2000: { s: 163, rssMb: 1574 } } as const;
 
 const ONE = fileURLToPath(new URL('./repeat-one.ts', import.meta.url));
@@ -32,7 +34,7 @@ export async function benchRepeat(): Promise<Figure[]> {
   }
   for (const [n, b] of Object.entries(REPEAT_BEFORE))
     figures.push({
-      name: `repeat: ${n} DNAT probes before (9737d0f, measured once)`,
+      name: `repeat: ${n} DNAT probes before (9737d0f, check --json, load 1.5, measured once)`,
       value: b.s,
       unit: `s, ${b.rssMb} MB`,
     });

@@ -34,6 +34,7 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
     'shrink-time': { type: 'string', default: '120s' },
     timeout: { type: 'string', default: FUZZ_PROBE_TIMEOUT },
     services: { type: 'boolean', default: false },
+    labs: { type: 'string', default: '1' },
     runtime: { type: 'string' },
     backend: { type: 'string' },
     json: { type: 'string' },
@@ -63,6 +64,7 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
       ...(iptables ? { backend: iptables } : {}),
       ...(replay ? { replay } : {}),
       shrinkSeconds: parseDuration(values['shrink-time']),
+      labs: intOf('--labs', values.labs, 1),
       onProgress: (p) => {
         const now = performance.now();
         if (tty) process.stderr.write(`\r\x1b[K${bar(p, runs)}`);

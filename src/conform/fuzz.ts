@@ -55,6 +55,9 @@ export interface FuzzOptions {
   onProgress?: (p: FuzzProgress) => void;
   /** the model's probe on the kernel oracle (tests plant a crash here) */
   runProbe?: RunOptions['runProbe'];
+  /** kernel oracle: how many labs run cases side by side (default 1). The cases are the same as with one
+   *  lab (drawn from the seed in the same order); a divergence is shrunk afterwards on one lab. */
+  labs?: number;
 }
 
 export interface FuzzResult {
@@ -136,6 +139,118 @@ async function judgeOnKernel(
 }
 
 export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
+  const labs = opts.oracle.kind === 'kernel' ? Math.max(1, opts.labs ?? 1) : 1;
+  if (labs > 1 && !opts.replay) return fuzzSideBySide(opts, labs);
+  return fuzzInTurn(opts);
+}
+
+/** The campaign's draw (its arbitrary) and how a draw becomes a case. */
+function drawing(opts: FuzzOptions): {
+  arb: fc.Arbitrary<unknown>;
+  toCase: (draw: unknown, name?: string) => CaseFile;
+} {
+  const services = opts.kind === 'services';
+  const arb: fc.Arbitrary<unknown> = services
+    ? serviceCaseArb(20)
+    : caseDrawArb({
+        ...(opts.backend ? { backend: opts.backend } : {}),
+        maxRules: opts.maxRules ?? 6,
+        maxProbes: opts.maxProbes ?? 5,
+      });
+  const toCase = (draw: unknown, name?: string) =>
+    services ? serviceCase(draw as Parameters<typeof serviceCase>[0], name) : caseFromDraw(draw as CaseDraw, name);
+  return { arb, toCase };
+}
+
+/**
+ * Labs side by side (issue 14 §4: campaign speed): the cases fast-check would draw for this seed, in order
+ * (fc.sample gives the same values as fc.check's runs, and run i replays as path "i"), are handed out to
+ * `labs` lab pools; a case's result is its own whatever lab ran it (a reset lab is a fresh lab:
+ * spec/observation.md). The first failing case in draw order is then replayed and shrunk on one lab.
+ */
+async function fuzzSideBySide(opts: FuzzOptions, labs: number): Promise<FuzzResult> {
+  const registry = opts.registry ?? loadRegistry();
+  const seed = opts.seed ?? Math.floor(Math.random() * 0x7fffffff);
+  const oracle = opts.oracle as Extract<FuzzOracle, { kind: 'kernel' }>;
+  const { arb, toCase } = drawing(opts);
+  const t0 = performance.now();
+  const deadline = opts.timeSeconds !== undefined ? t0 + opts.timeSeconds * 1000 : Infinity;
+  const runs = opts.runs ?? (opts.timeSeconds !== undefined ? 1_000_000 : 100);
+  const stats: FuzzProgress = { cases: 0, probes: 0, divergences: 0, known: 0, elapsedMs: 0, shrinking: false };
+  const known: CaseJudgement['known'][] = [];
+  const coverage = new CoverageCounter();
+  let draws: unknown[] = [];
+  const drawAt = (i: number): unknown => {
+    // drawn in growing batches: fc.sample starts from the seed each time
+    if (i >= draws.length)
+      draws = fc.sample(arb, { seed, numRuns: Math.min(runs, Math.max(64, draws.length * 2, i + 1)) });
+    return draws[i];
+  };
+  let next = 0;
+  let stopAt = runs; // no index at or past this one is handed out
+  let failed: { index: number; crash?: InternalError; diffs?: StepDiff[] } | undefined;
+  const pools = [oracle.pool, ...Array.from({ length: labs - 1 }, () => oracle.pool.sibling())];
+  const worker = async (pool: LabPool) => {
+    while (next < stopAt && performance.now() < deadline) {
+      const i = next++;
+      const c = toCase(drawAt(i));
+      const lab: FuzzOracle = { ...oracle, pool };
+      let j: CaseJudgement;
+      try {
+        j = await judgeCase(c, lab, registry, opts.runProbe ? { runProbe: opts.runProbe } : {});
+      } catch (e) {
+        if (!(e instanceof InternalError)) throw e;
+        if (!failed || i < failed.index) failed = { index: i, crash: e };
+        stopAt = Math.min(stopAt, i);
+        continue;
+      }
+      stats.cases++;
+      stats.probes += j.probes;
+      stats.known += j.known.length;
+      known[i] = j.known;
+      coverage.record(c, j.outcomes);
+      stats.elapsedMs = performance.now() - t0;
+      if (j.diffs.length) {
+        if (!failed || i < failed.index) failed = { index: i, diffs: j.diffs };
+        stopAt = Math.min(stopAt, i);
+      }
+      opts.onProgress?.({ ...stats });
+    }
+  };
+  try {
+    await Promise.all(pools.map(worker));
+  } finally {
+    await Promise.all(pools.slice(1).map((p) => p.close()));
+  }
+  const result: FuzzResult = {
+    seed,
+    cases: stats.cases,
+    probes: stats.probes,
+    elapsedMs: performance.now() - t0,
+    known: known.flatMap((k) => k ?? []),
+    coverage: coverage.report(),
+  };
+  if (failed?.crash) throw failed.crash.with({ seed, path: String(failed.index) });
+  if (failed) {
+    // the first failing case in draw order, replayed and shrunk as `fuzz --replay SEED:INDEX` would
+    const shrunk = await fuzzInTurn({ ...opts, replay: { seed, path: String(failed.index) } });
+    if (shrunk.divergence) result.divergence = shrunk.divergence;
+    // did not fail again on replay: the case as it failed, unshrunk
+    else
+      result.divergence = {
+        draw: drawAt(failed.index),
+        case: toCase(drawAt(failed.index), `fuzz divergence (seed ${seed})`),
+        diffs: failed.diffs ?? [],
+        path: String(failed.index),
+        seed,
+        shrinks: 0,
+      };
+    result.elapsedMs = performance.now() - t0;
+  }
+  return result;
+}
+
+async function fuzzInTurn(opts: FuzzOptions): Promise<FuzzResult> {
   const registry = opts.registry ?? loadRegistry();
   const seed = opts.replay?.seed ?? opts.seed ?? Math.floor(Math.random() * 0x7fffffff);
   const shrinkMs = (opts.shrinkSeconds ?? 120) * 1000;
@@ -146,18 +261,9 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
   let shrinkDeadline = Infinity;
   let last: { draw: unknown; diffs: StepDiff[] } | undefined;
   let shrinks = -1;
-  const services = opts.kind === 'services';
   let crash: { error: InternalError; run: number } | undefined;
   let runIndex = 0;
-  const arb: fc.Arbitrary<unknown> = services
-    ? serviceCaseArb(20)
-    : caseDrawArb({
-        ...(opts.backend ? { backend: opts.backend } : {}),
-        maxRules: opts.maxRules ?? 6,
-        maxProbes: opts.maxProbes ?? 5,
-      });
-  const toCase = (draw: unknown, name?: string) =>
-    services ? serviceCase(draw as Parameters<typeof serviceCase>[0], name) : caseFromDraw(draw as CaseDraw, name);
+  const { arb, toCase } = drawing(opts);
 
   const prop = fc.asyncProperty(arb, async (draw) => {
     // past the shrink budget every candidate "passes", so the shrinker stops at the smallest failure so far

@@ -103,6 +103,11 @@ export class LabPool {
 
   constructor(private readonly labOptions: LabOptions = {}) {}
 
+  /** Another pool with the same lab options (labs side by side: fuzz.ts). */
+  sibling(): LabPool {
+    return new LabPool(this.labOptions);
+  }
+
   /** `fresh`: a new lab, not a reset one (mixed-backend cases: legacy tables stay registered once used) */
   async get(topo: TopologySpec, opts: { fresh?: boolean } = {}): Promise<PairedLab> {
     if (this.current?.lab.kernel.tainted || opts.fresh) await this.close();

@@ -449,12 +449,15 @@ export class PathRun {
     return this.wire(hn, iface, nextHop, p);
   }
 
-  /** The frame crosses a veth pair; conntrack state does not cross namespaces, and neither does the
+  /** The frame crosses a veth pair; conntrack state (untracked too) does not cross namespaces, and neither does the
    *  packet mark: veth's __dev_forward_skb calls skb_scrub_packet(skb, xnet), which zeroes skb->mark
    *  when the peer is in another namespace (spec/semantics.md §1; found by `npm run mutants -- --kernel`). */
   private wire(hn: string, iface: Iface, nextHop: U32, p: Pkt): Arrival {
     const peer = iface.peer!;
     if (peer.host !== hn && this.lab.semantics.scrubsMark) p.mark = 0;
+    // skb_scrub_packet's nf_reset_ct, whatever xnet: a NOTRACK (untracked) state stays behind as well, and
+    // the next namespace's conntrack tracks the packet afresh (found by the kernel campaign on seed 5001)
+    p.notrack = false;
     this.emit({ kind: 'hop', from: `${hn}/${iface.name}`, to: `${peer.host}/${peer.iface}` });
     return this.receive(peer.host, peer.iface, nextHop, p);
   }

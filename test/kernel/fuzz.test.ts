@@ -35,3 +35,20 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: bounded fuzz campaign'), () 
     );
   }
 });
+
+describe.skipIf(skipReason)(kernelDescribe('kernel: a campaign on labs side by side'), () => {
+  const pool = new LabPool({ timeoutMs: 150 });
+  afterAll(async () => {
+    await pool.close();
+  });
+  test('seed 7 on 3 labs is the campaign on one lab: the same cases, the same first divergence (if any)', async () => {
+    const one = await fuzz({ oracle: { kind: 'kernel', pool }, runs: 20, seed: 7, shrinkSeconds: 5 });
+    const three = await fuzz({ oracle: { kind: 'kernel', pool }, runs: 20, seed: 7, shrinkSeconds: 5, labs: 3 });
+    // a divergence is the same draw (its index, the first part of the path) found either way
+    expect(three.divergence?.path.split(':')[0]).toBe(one.divergence?.path.split(':')[0]);
+    if (!one.divergence) {
+      expect(three.cases).toBe(20);
+      expect(three.probes).toBe(one.probes);
+    }
+  }, 300_000);
+});

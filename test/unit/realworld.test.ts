@@ -55,7 +55,7 @@ describe('on the model, every exact outcome meets its expectation', () => {
       expect(row?.problems).toEqual([]);
       if (row?.traceable) traced.push(e.id);
     });
-  test('files that trace end to end (a parser or model regression would lose some)', () => {
-    expect(traced.length).toBeGreaterThanOrEqual(38);
+  test('every file traces end to end (a parser or model regression would lose some)', () => {
+    expect(traced.length).toBe(corpus.length);
   });
 });

@@ -196,6 +196,12 @@ async function handle(req) {
       if (!Array.isArray(r.entries)) throw new Error(r.error ?? r.note ?? 'no answer from the probe helper');
       return r.entries;
     }
+    case 'ct-flush': {
+      // conntrack -F without spawning it (one process less per host and reset)
+      const r = await toHelper({ op: 'ct-flush' });
+      if (!Array.isArray(r.entries)) throw new Error(r.error ?? r.note ?? 'no answer from the probe helper');
+      return null;
+    }
     case 'conntrack':
       try {
         return readFileSync('/proc/net/nf_conntrack', 'utf8');
