@@ -59,7 +59,11 @@ export function modelCommand(
     out[h.host] = null;
     for (const [i, line] of h.lines.entries()) {
       try {
-        rs = applyCommandLines(rs, line, { file: `${file}#${h.host} command ${i + 1}`, backend: h.flavor });
+        rs = applyCommandLines(rs, line, {
+          file: `${file}#${h.host} command ${i + 1}`,
+          backend: h.flavor,
+          asIptables: true,
+        });
       } catch (e) {
         if (!isInputError(e)) throw e;
         out[h.host] = `command ${i + 1} refused: ${e.message}`;

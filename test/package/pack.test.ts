@@ -118,7 +118,12 @@ console.log(JSON.stringify({
   traced: renderPlain.trace(r.value.trace).includes('NAT destination rewritten'),
   printed: printRuleset(rs).includes('--to-destination 10.244.1.11:8080'),
   compiled: compileNode(cluster, { nodeName: 'node' }).includes('*nat'),
-  samples: [rulesetText(), probeArb(), topologyArb(), serviceDrawArb].map((a) => fc.sample(a, 3).length),
+  samples: [
+    fc.sample(rulesetText(), 3).length,
+    fc.sample(probeArb(), 3).length,
+    fc.sample(topologyArb(), 3).length,
+    fc.sample(serviceDrawArb, 3).length,
+  ],
   lab: [typeof KernelLab, typeof labSkipReason, typeof PairedLab, typeof runCases],
 }));
 `;

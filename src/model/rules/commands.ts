@@ -37,6 +37,8 @@ export interface CommandContext {
   backend?: IptablesFlavor;
   /** iptables-restore --noflush: a chain the rule jumps to but the text never declares exists already */
   assumeChains?: boolean;
+  /** refuse names iptables 1.8.9 cannot load (see ReadOptions.asIptables) */
+  refuseForeign?: boolean;
 }
 
 function chainOf(rs: Ruleset, table: TableName, name: string, pos: SourcePos): Chain {
@@ -92,6 +94,20 @@ export function applyCommand(
       ...(ctx.backend ? { backend: ctx.backend } : {}),
     });
     for (const r of rules) r.pos = at(cmd);
+    // a command runs the real iptables: a name that is neither a chain of the table nor an extension
+    // iptables 1.8.9 ships is refused there ("Couldn't load target"), not kept as unknown (lint keeps it)
+    for (const r of ctx.refuseForeign ? rules : []) {
+      const foreign = [...r.matches, ...(r.target?.kind === 'ext' ? [r.target.ext] : [])].find(
+        (e) => e.opaque?.foreign,
+      );
+      if (foreign)
+        throw new InputError(
+          'invalid',
+          `Couldn't load ${foreign === (r.target?.kind === 'ext' ? r.target.ext : undefined) ? 'target' : 'match'}` +
+            ` "${foreign.name}": no chain of that name in table ${table}, and iptables 1.8.9 ships no such extension`,
+          foreign.opaque!.pos ?? at(cmd),
+        );
+    }
     return rules;
   };
   switch (cmd.text) {

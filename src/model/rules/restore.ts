@@ -33,6 +33,9 @@ export interface ReadOptions {
   /** `iptables-restore --noflush`: tables are added to, not replaced, and chains the text jumps to without
    * declaring them are taken to exist already (kube-proxy's restore input, ufw's before.rules) */
   noflush?: boolean;
+  /** the commands run on the real iptables (a case's command steps): a name that is neither a chain nor a
+   *  shipped extension is refused, as iptables refuses it, instead of kept as unknown (lint's reading) */
+  asIptables?: boolean;
 }
 
 /** Runs `f`; an InputError is collected when `problems` is given, else thrown. Returns whether f succeeded. */
@@ -212,7 +215,12 @@ export function applyCommandLines(base: Ruleset, text: string, opts: ReadOptions
   for (const { line, lineNo } of logicalLines(text)) {
     if (line.trim() === '' || line.trim().startsWith('#')) continue;
     attempt(problems, () =>
-      applyCommand(rs, commandArgs(line, file, lineNo), { file, line: lineNo, backend: opts.backend ?? 'nft' }),
+      applyCommand(rs, commandArgs(line, file, lineNo), {
+        file,
+        line: lineNo,
+        backend: opts.backend ?? 'nft',
+        ...(opts.asIptables ? { refuseForeign: true } : {}),
+      }),
     );
     // a table is validated when a command named it, or (from an empty ruleset) created it
     for (const t of rs.tables.keys()) if (!base.tables.has(t)) touched.add(t);
