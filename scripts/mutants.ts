@@ -10,11 +10,14 @@ if (process.argv.includes('--model')) {
 import { loadCase, findCaseFiles } from '../src/conform/case-file.ts';
 import { runCases, LabPool, type Sides } from '../src/conform/run-case.ts';
 import { serviceCaseArb, serviceCase } from '../src/conform/service-arbitraries.ts';
-import { MUTANTS, type CompilerMutant } from '../src/kube/mutants.ts';
+import { modeDiffArb } from '../src/conform/mode-diff.ts';
+import { MUTANTS, applies, type CompilerMutant } from '../src/kube/mutants.ts';
 
 const differs = (d: { field: string }): string => `${d.field} differs`;
 
 const sides: Sides = process.argv.includes('--kernel') ? 'both' : 'model';
+// `--nftables`: the Services compiled in kube-proxy's nftables mode, each mutant by its nftables-mode twin
+const mode = process.argv.includes('--nftables') ? 'nftables' : 'iptables';
 const PROPERTY_CASES = 300;
 // one lab for the whole run, reset between cases (kernel runs only)
 const pool = new LabPool();
@@ -22,13 +25,13 @@ const suites = findCaseFiles()
   .map(loadCase)
   .filter((c) => c.services);
 const property = fc
-  .sample(serviceCaseArb(20), { numRuns: PROPERTY_CASES, seed: 4242 })
+  .sample(mode === 'nftables' ? modeDiffArb(20) : serviceCaseArb(20), { numRuns: PROPERTY_CASES, seed: 4242 })
   .map((d, i) => serviceCase(d, `property case ${i + 1}`));
 
 async function killer(mutant: CompilerMutant | undefined): Promise<{ by: string | undefined; ms: number }> {
   const t0 = performance.now();
   for (const c of suites) {
-    const [r] = await runCases([c], { sides, pool, ...(mutant ? { mutant } : {}) });
+    const [r] = await runCases([c], { sides, pool, mode, ...(mutant ? { mutant } : {}) });
     if ([r!.model, r!.kernel, r!.agree, r!.oracle].includes('fail') || r!.error) {
       // the first thing that went wrong, on stderr: what the table's "killed by" rests on
       const s = r!.steps.find(
@@ -44,7 +47,7 @@ async function killer(mutant: CompilerMutant | undefined): Promise<{ by: string 
     }
   }
   for (const c of property) {
-    const [r] = await runCases([c], { sides, pool, ...(mutant ? { mutant } : {}) });
+    const [r] = await runCases([c], { sides, pool, mode, ...(mutant ? { mutant } : {}) });
     if (r!.oracle === 'fail' || r!.error) return { by: `property: ${c.name}`, ms: performance.now() - t0 };
   }
   return { by: undefined, ms: performance.now() - t0 };
@@ -57,14 +60,15 @@ if (reference.by) {
   process.exit(1);
 }
 console.log(
-  `${suites.length} Service suites and ${PROPERTY_CASES} property cases, on` +
+  `${suites.length} Service suites and ${PROPERTY_CASES} property cases, Services in ${mode} mode, on` +
     ` ${sides === 'model' ? 'the model (judged by expectations and the oracle)' : 'the model and the kernel'}\n`,
 );
 console.log('| mutant | killed by | time to the first counterexample |');
 console.log('|---|---|---|');
 const times: number[] = [];
 let killed = 0;
-for (const m of MUTANTS) {
+const mutants = MUTANTS.filter((x) => applies(x, mode));
+for (const m of mutants) {
   const k = await killer(m);
   if (k.by) {
     killed++;
@@ -78,7 +82,7 @@ times.sort((a, b) => a - b);
 const median = times.length ? times[Math.floor(times.length / 2)]! : NaN;
 console.log(
   `\nkilled ${killed} of` +
-    ` ${MUTANTS.length} (${((100 * killed) / MUTANTS.length).toFixed(0)}%), median time to the` +
+    ` ${mutants.length} (${((100 * killed) / mutants.length).toFixed(0)}%) in ${mode} mode, median time to the` +
     ` first counterexample ${(median / 1000).toFixed(2)} s (goal: >= 95%, < 30 s)`,
 );
 await pool.close();

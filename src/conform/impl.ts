@@ -47,7 +47,8 @@ export function builtinImpl(mutant?: CompilerMutant): Implementation {
           ? { nodePortAddresses: input.nodePortAddresses, nodeIPs: input.node.addresses }
           : {}),
       });
-      return mutant?.rules ? mutant.rules(rules) : rules;
+      const bug = input.proxyMode === 'nftables' ? mutant?.nftRules : mutant?.rules;
+      return bug ? bug(rules) : rules;
     },
   };
 }

@@ -10,7 +10,14 @@ export interface CompilerMutant {
   services?: (c: Cluster) => Cluster;
   /** a compiler that writes wrong rules */
   rules?: (text: string) => string;
+  /** its nftables-mode twin: the same bug in the `kube-proxy` nft table (compile-nft.ts's text); a mutant with
+   *  `rules` and no twin has none in that mode (`applies` says so) */
+  nftRules?: (text: string) => string;
 }
+
+/** Whether the mutant is a compiler bug in this mode (Services-only mutants are bugs in both). */
+export const applies = (m: CompilerMutant, mode: 'iptables' | 'nftables'): boolean =>
+  mode === 'iptables' || m.rules === undefined || m.nftRules !== undefined;
 
 const dropLines = (re: RegExp) => (t: string) =>
   t
@@ -18,6 +25,20 @@ const dropLines = (re: RegExp) => (t: string) =>
     .filter((l) => !re.test(l))
     .join('\n');
 const mapLines = (f: (l: string) => string) => (t: string) => t.split('\n').map(f).join('\n');
+/** Applies f to the rule lines of one chain of compile-nft.ts's table block. */
+const inChain = (chain: string, f: (l: string) => string | undefined) => (t: string) => {
+  let cur = '';
+  return t
+    .split('\n')
+    .flatMap((l) => {
+      const m = /^\tchain (\S+) \{$/.exec(l);
+      if (m) cur = m[1]!;
+      if (cur !== chain || !l.startsWith('\t\t')) return [l];
+      const out = f(l);
+      return out === undefined ? [] : [out];
+    })
+    .join('\n');
+};
 const services =
   (f: (s: Cluster['services'][number]) => Cluster['services'][number]) =>
   (c: Cluster): Cluster => ({ ...c, services: c.services.map(f) });
@@ -27,6 +48,7 @@ export const MUTANTS: readonly CompilerMutant[] = [
     name: 'no-hairpin-masquerade',
     description: 'the hairpin masquerade in each SEP chain is dropped',
     rules: dropLines(/^-A KUBE-SEP-\S+ -s \S+ .*-j KUBE-MARK-MASQ$/),
+    nftRules: dropLines(/^\t\tip saddr [\d.]+ jump mark-for-masquerade$/),
   },
   {
     name: 'probability-off-by-one',
@@ -34,41 +56,51 @@ export const MUTANTS: readonly CompilerMutant[] = [
     rules: mapLines((l) =>
       l.replace(/--probability (\d\.\d+)/, (_m, p: string) => `--probability ${(1 / (1 / Number(p) + 1)).toFixed(11)}`),
     ),
+    nftRules: mapLines((l) =>
+      l.replace(/numgen random mod (\d+) /, (_m, n: string) => `numgen random mod ${Number(n) + 1} `),
+    ),
   },
   {
     name: 'no-reject-without-endpoints',
     description: 'no filter REJECT for a Service without endpoints',
     rules: dropLines(/-j REJECT/),
+    nftRules: mapLines((l) => l.replace(/ : goto reject-chain/, ' : accept')),
   },
   {
     name: 'reject-becomes-drop',
     description: 'a Service without endpoints is dropped, not rejected',
     rules: mapLines((l) => l.replace('-j REJECT --reject-with icmp-port-unreachable', '-j DROP')),
+    nftRules: mapLines((l) => l.replace(/ : goto reject-chain/, ' : drop')),
   },
   {
     name: 'local-policy-masquerades',
     description: 'externalTrafficPolicy=Local masquerades anyway',
     rules: mapLines((l) => l.replace(/^-A (KUBE-EXT-\S+) -j (KUBE-SVL-\S+)$/, '-A $1 -j KUBE-MARK-MASQ\n-A $1 -j $2')),
+    nftRules: mapLines((l) => l.replace(/^\t\tgoto (local-\S+)$/, '\t\tjump mark-for-masquerade\n\t\tgoto $1')),
   },
   {
     name: 'affinity-never-set',
     description: 'ClientIP affinity is checked but never recorded (no recent --set)',
     rules: mapLines((l) => l.replace(/-m recent --set --name \S+ --mask 255\.255\.255\.255 --rsource /, '')),
+    nftRules: dropLines(/^\t\tupdate @affinity-/),
   },
   {
     name: 'nodeports-not-reached',
     description: 'KUBE-SERVICES does not jump to KUBE-NODEPORTS',
     rules: dropLines(/^-A KUBE-SERVICES .*-j KUBE-NODEPORTS$/),
+    nftRules: dropLines(/vmap @service-nodeports$/),
   },
   {
     name: 'mark-not-cleared',
     description: 'the masquerade mark is not cleared before MASQUERADE',
     rules: dropLines(/^-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000\/0x0$|--xor-mark 0x4000/),
+    nftRules: dropLines(/^\t\tmeta mark set meta mark \^ /),
   },
   {
     name: 'dnat-without-port',
     description: 'DNAT to the endpoint address without its port',
     rules: mapLines((l) => l.replace(/(-j DNAT --to-destination [\d.]+):\d+/, '$1')),
+    nftRules: mapLines((l) => l.replace(/(dnat to [\d.]+):\d+$/, '$1')),
   },
   {
     name: 'source-ranges-skipped',
@@ -79,6 +111,7 @@ export const MUTANTS: readonly CompilerMutant[] = [
     name: 'cluster-cidr-inverted',
     description: '"! -s clusterCIDR" written as "-s clusterCIDR"',
     rules: mapLines((l) => l.replace(/^(-A KUBE-SV[CL]-\S+) ! -s /, '$1 -s ')),
+    nftRules: mapLines((l) => l.replace(/^(\t\tip daddr [\d.]+ ip saddr) != /, '$1 ')),
   },
   {
     name: 'internal-policy-ignored',
@@ -94,6 +127,7 @@ export const MUTANTS: readonly CompilerMutant[] = [
     name: 'no-masquerade',
     description: 'KUBE-POSTROUTING marks but never masquerades',
     rules: dropLines(/-j MASQUERADE/),
+    nftRules: dropLines(/^\t\tmasquerade/),
   },
   {
     name: 'last-endpoint-gets-a-probability',
@@ -104,11 +138,20 @@ export const MUTANTS: readonly CompilerMutant[] = [
         '$1 -m statistic --mode random --probability 0.50000000000 -j $2',
       ),
     ),
+    // one endpoint: behind 1/2, as the iptables mutant's 0.5; several: the last arm is gone (1/n falls through)
+    nftRules: mapLines((l) =>
+      l.replace(/numgen random mod (\d+) vmap \{ (.*) \}$/, (_m, n: string, arms: string) =>
+        n === '1'
+          ? `numgen random mod 2 vmap { ${arms} }`
+          : `numgen random mod ${n} vmap { ${arms.replace(/, [^,]*$/, '')} }`,
+      ),
+    ),
   },
   {
     name: 'output-not-hooked',
     description: 'nat OUTPUT does not jump to KUBE-SERVICES (node processes are not served)',
     rules: dropLines(/^-A OUTPUT .*-j KUBE-SERVICES$/),
+    nftRules: inChain('nat-output', (l) => (l === '\t\tjump services' ? undefined : l)),
   },
   {
     name: 'external-ips-ignored',
