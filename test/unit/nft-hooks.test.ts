@@ -10,7 +10,7 @@ import { compileRuleset } from '../../src/model/eval/chains.ts';
 const xt = (lines: string[]): HostLoad => ({ kind: 'xt', rs: compileRuleset(parseRuleset(lines.join('\n') + '\n')) });
 const nft = (text: string): HostLoad => ({ kind: 'nft', rs: parseNft(text) });
 const chain = (name: string, type: string, hook: string, prio: string) =>
-  `table ip ${name} { chain c { type ${type} hook ${hook} priority ${prio}; policy accept; } }\n`;
+  `table ip ${name} {\n  chain c { type ${type} hook ${hook} priority ${prio}; policy accept; }\n}\n`;
 const label = (e: HookEntry) => (e.kind === 'xt' ? `xt:${e.table}` : e.kind === 'nft' ? `nft:${e.table.name}` : e.kind);
 
 describe('hook order', () => {

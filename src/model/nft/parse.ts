@@ -130,6 +130,14 @@ export class NftParser {
     else if (this.t.kind !== 'eof' && !this.is('}')) throw this.err(`unexpected ${this.describe(this.t)}`);
   }
 
+  /** The end of an item inside a block: nft's grammar wants a newline or ";" before the block's "}" (measured:
+   *  `chain c { counter }` and `table t { chain c { } }` are syntax errors), except after `elements = { }`. */
+  private endItem(closeOk = false): void {
+    if (this.t.kind === 'nl' || this.is(';')) this.next();
+    else if (this.is('}') && !closeOk) throw this.err(`unexpected "}", expecting newline or semicolon`);
+    else if (this.t.kind !== 'eof' && !this.is('}')) throw this.err(`unexpected ${this.describe(this.t)}`);
+  }
+
   parseFile(): Command[] {
     this.skipSeps();
     while (this.t.kind !== 'eof') {
@@ -298,7 +306,7 @@ export class NftParser {
         const c = this.word('a quoted comment');
         const add = this.commands.findLast((c) => c.op === 'add-table' || c.op === 'create-table');
         if (add && (add.op === 'add-table' || add.op === 'create-table')) add.comment = c.text;
-        this.endCommand();
+        this.endItem();
         continue;
       }
       if (this.is('chain')) {
@@ -307,7 +315,7 @@ export class NftParser {
         const body = this.is('{') ? this.chainBlock(ref, chain, false) : { decl: {}, rules: [] };
         decls.push({ op: 'add-chain', ...ref, chain, ...body.decl, pos });
         rules.push(...body.rules);
-        this.endCommand();
+        this.endItem();
         continue;
       }
       if (this.is('set') || this.is('map')) {
@@ -317,7 +325,7 @@ export class NftParser {
         const decl = this.setBlock(name, map, nameTok);
         sets.push({ op: 'add-set', ...ref, set: withoutElements(decl), pos });
         if (decl.elements) elems.push({ op: 'add-element', ...ref, set: name, elements: decl.elements, pos });
-        this.endCommand();
+        this.endItem();
         continue;
       }
       if (['flags', 'flowtable', 'counter', 'quota', 'limit', 'ct', 'secmark', 'synproxy'].includes(t.text))
@@ -346,7 +354,7 @@ export class NftParser {
       if (this.is('type') && this.peek().kind === 'word') {
         if (decl.base) throw this.err(`chain ${chain} has two "type" lines`);
         decl.base = this.baseSpec();
-        this.endCommand();
+        this.endItem();
         continue;
       }
       if (this.is('policy')) {
@@ -354,13 +362,13 @@ export class NftParser {
         const p = this.word('accept or drop');
         if (p.text !== 'accept' && p.text !== 'drop') throw this.err(`bad policy "${p.text}" (accept or drop)`, p);
         policy = p.text;
-        this.endCommand();
+        this.endItem();
         continue;
       }
       if (this.is('comment') && this.peek().kind === 'string') {
         this.next();
         decl.comment = this.next().text;
-        this.endCommand();
+        this.endItem();
         continue;
       }
       if (this.is('devices') || this.is('device') || this.is('flags'))
@@ -368,7 +376,7 @@ export class NftParser {
       if (single) throw this.err(`rules cannot be given in "add chain" (use "add rule")`);
       const r = this.rule();
       rules.push({ op: 'add-rule', ...ref, chain, ...r, pos });
-      this.endCommand();
+      this.endItem();
     }
     this.expect('}');
     if (policy !== undefined) {
@@ -486,7 +494,7 @@ export class NftParser {
         default:
           throw this.err(`unknown set property "${k.text}"`, k);
       }
-      this.endCommand();
+      this.endItem(k.text === 'elements');
     }
     this.expect('}');
     if (decl.key.length === 0) throw this.err(`set ${name} has no type`, nameTok);

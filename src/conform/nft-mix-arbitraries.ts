@@ -1,0 +1,190 @@
+// Random namespaces mixing native nft base chains with iptables rules of either flavor, in a random load
+// order, on the standard lab (issue #16 "Fuzz"): rules aimed at the lab's own addresses and ports so that
+// probes meet them, base chains at priorities around iptables' own and conntrack's, nat chains with dnat,
+// numgen and masquerade. The cases carry no expectations: the kernel judges the model (scripts/nft-fuzz.ts).
+import fc from 'fast-check';
+import type { CaseFile, HostSettings, ProbeStep } from './case-file.ts';
+import { K8S_NODE, type LoadKind, type NodeFacts } from '../model/index.ts';
+
+// the lab's facts (one source: model/net/preset-facts.ts)
+const NODE = K8S_NODE.nodes[0] as NodeFacts;
+const NODE_IP = NODE.addresses[0]!;
+const BRIDGE_IP = NODE.addresses[1]!;
+const POD_NAMES = K8S_NODE.pods.filter((p) => p.node === NODE.name).map((p) => p.name) as [string, string];
+const PODS = K8S_NODE.pods.filter((p) => p.node === NODE.name).map((p) => p.ip) as [string, string];
+const CLIENT_HOST = K8S_NODE.others[0]!;
+const CLIENT = CLIENT_HOST.ip;
+const PORTS = K8S_NODE.serverPorts as [number, number];
+const [P1, P2] = PORTS;
+const MARKS = ['0x1', '0x2'];
+const ADDRS = [CLIENT, ...PODS, NODE_IP];
+const VIP = '10.96.0.100';
+
+const pick = <T>(xs: readonly T[]) => fc.constantFrom(...xs);
+const port = pick(PORTS);
+const mark = pick(MARKS);
+const addr = pick(ADDRS);
+
+type Hook = 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting';
+
+/** rules a filter chain may hold (every one in nft's subset, valid at every hook unless noted) */
+function filterRule(hook: Hook): fc.Arbitrary<string> {
+  const any: fc.Arbitrary<string>[] = [
+    port.map((p) => `tcp dport ${p} drop`),
+    port.map((p) => `tcp dport ${p} counter accept`),
+    fc.tuple(port, mark).map(([p, m]) => `tcp dport ${p} meta mark set ${m}`),
+    mark.map((m) => `meta mark ${m} drop`),
+    mark.map((m) => `meta mark ${m} counter`),
+    addr.map((a) => `ip saddr ${a} counter`),
+    addr.map((a) => `ip daddr ${a} tcp dport ${P2} drop`),
+    fc.constant('ct state established,related accept'),
+    port.map((p) => `ct state new tcp dport ${p} counter`),
+    mark.map((m) => `ct mark set ${m}`),
+    mark.map((m) => `ct mark ${m} drop`),
+    fc.constant('ip protocol icmp jump u'),
+    port.map((p) => `tcp dport ${p} goto u`),
+    fc.constant(`fib daddr type local udp dport ${P2} drop`),
+    fc.constant('numgen random mod 2 vmap { 0 : jump u, 1 : continue }'),
+  ];
+  if (hook !== 'postrouting')
+    any.push(
+      port.map((p) => `udp dport ${p} reject`),
+      fc.constant(`tcp dport ${P2} reject with tcp reset`),
+    );
+  if (hook === 'prerouting' || hook === 'input' || hook === 'forward')
+    any.push(fc.constant(`iifname "eth0" udp dport ${P1} drop`));
+  if (hook === 'forward' || hook === 'output' || hook === 'postrouting')
+    any.push(fc.constant(`oifname "${NODE.bridge}" tcp dport ${P2} drop`));
+  return fc.oneof(...any);
+}
+
+const dnatRule = fc.oneof(
+  pick(PODS).map((p) => `ip daddr ${VIP} tcp dport 80 dnat to ${p}:${P1}`),
+  fc.constant(`ip daddr ${VIP} tcp dport 80 numgen random mod 2 vmap { 0 : jump e1, 1 : jump e2 }`),
+  mark.map((m) => `ip daddr ${VIP} meta mark set ${m}`),
+);
+const srcnatRule = fc.oneof(
+  fc.constant(`ip daddr ${NODE.podCidr} masquerade`),
+  fc.constant(`ip saddr ${CLIENT} oifname "${NODE.bridge}" snat to ${BRIDGE_IP}`),
+  mark.map((m) => `meta mark ${m} masquerade`),
+);
+
+interface ChainDraw {
+  type: 'filter' | 'nat';
+  hook: Hook;
+  prio: number;
+  policy: 'accept' | 'drop';
+  rules: string[];
+}
+
+const PRIOS = [-310, -300, -200, -160, -150, -101, -100, -99, -5, 0, 5, 50, 99, 100, 101];
+const HOOKS: readonly Hook[] = ['prerouting', 'input', 'forward', 'output', 'postrouting'];
+
+const filterChain: fc.Arbitrary<ChainDraw> = pick(HOOKS).chain((hook) =>
+  fc.record({
+    type: fc.constant('filter' as const),
+    hook: fc.constant(hook),
+    prio: pick(PRIOS),
+    policy: fc.constantFrom<('accept' | 'drop')[]>('accept', 'accept', 'accept', 'drop'),
+    rules: fc.array(filterRule(hook), { maxLength: 3 }),
+  }),
+);
+const natChain: fc.Arbitrary<ChainDraw> = fc.oneof(
+  fc.record({
+    type: fc.constant('nat' as const),
+    hook: fc.constant<Hook>('prerouting'),
+    prio: pick([-105, -100, -95, -50]),
+    policy: fc.constant<'accept'>('accept'),
+    rules: fc.array(dnatRule, { minLength: 1, maxLength: 2 }),
+  }),
+  fc.record({
+    type: fc.constant('nat' as const),
+    hook: fc.constant<Hook>('postrouting'),
+    prio: pick([95, 100, 105]),
+    policy: fc.constant<'accept'>('accept'),
+    rules: fc.array(srcnatRule, { minLength: 1, maxLength: 2 }),
+  }),
+);
+
+/** an nft ruleset of one table: base chains, and the regular chains u, e1, e2 they may jump to */
+export const nftMixRuleset: fc.Arbitrary<string> = fc
+  .tuple(pick(['ip', 'inet']), fc.array(fc.oneof(filterChain, filterChain, natChain), { minLength: 1, maxLength: 3 }))
+  .map(([family, chains]) => {
+    const L = [`table ${family} fz {`];
+    chains.forEach((c, i) => {
+      L.push(`  chain b${i} {`, `    type ${c.type} hook ${c.hook} priority ${c.prio}; policy ${c.policy};`);
+      for (const r of c.rules) L.push(`    ${r}`);
+      L.push('  }');
+    });
+    // dnat in e1/e2 needs an ip protocol context in an inet table
+    const ipTo = family === 'inet' ? 'ip to' : 'to';
+    L.push('  chain u {', '    meta mark set 0x2', `    udp dport ${P2} drop`, '  }');
+    L.push('  chain e1 {', `    meta l4proto tcp dnat ${ipTo} ${PODS[0]}:${P1}`, '  }');
+    L.push('  chain e2 {', `    meta l4proto tcp dnat ${ipTo} ${PODS[1]}:${P1}`, '  }', '}');
+    return L.join('\n') + '\n';
+  });
+
+const iptablesLine = fc.oneof(
+  mark.map((m) => `iptables -A INPUT -m mark --mark ${m} -j DROP`),
+  port.map((p) => `iptables -A INPUT -p tcp --dport ${p} -j DROP`),
+  mark.map((m) => `iptables -A FORWARD -m mark --mark ${m} -j DROP`),
+  fc.tuple(port, mark).map(([p, m]) => `iptables -t mangle -A PREROUTING -p tcp --dport ${p} -j MARK --set-mark ${m}`),
+  pick(PODS).map(
+    (p) => `iptables -t nat -A PREROUTING -d 10.96.0.100 -p tcp --dport 80 -j DNAT --to-destination ${p}:8080`,
+  ),
+  fc.constant(`iptables -t nat -A POSTROUTING -d ${NODE.podCidr} -j MASQUERADE`),
+  port.map((p) => `iptables -A INPUT -p tcp --dport ${p} -m conntrack --ctstate NEW -j REJECT`),
+  fc.constant(`iptables -t raw -A PREROUTING -p udp --dport ${P2} -j NOTRACK`),
+);
+
+const C = CLIENT_HOST.name;
+const PROBES: ProbeStep[] = [
+  { from: C, proto: 'tcp', dst: NODE_IP, dport: P1 },
+  { from: C, proto: 'tcp', dst: NODE_IP, dport: P2 },
+  { from: C, proto: 'udp', dst: NODE_IP, dport: P2 },
+  { from: C, proto: 'udp', dst: NODE_IP, dport: P1 },
+  { from: C, proto: 'tcp', dst: VIP, dport: 80 },
+  { from: C, proto: 'tcp', dst: PODS[0], dport: P2 },
+  { from: C, proto: 'icmp', dst: NODE_IP },
+  { from: POD_NAMES[0], proto: 'tcp', dst: VIP, dport: 80 },
+  { from: POD_NAMES[1], proto: 'tcp', dst: NODE_IP, dport: P2 },
+  { from: NODE.name, proto: 'tcp', dst: PODS[1], dport: P1 },
+  { from: NODE.name, proto: 'udp', dst: CLIENT, dport: P2 },
+];
+
+/** One mixed namespace on `node`: nft, maybe iptables rules in either flavor or both, in a random order. */
+export const nftMixCase: fc.Arbitrary<CaseFile> = fc
+  .record({
+    nft: nftMixRuleset,
+    backend: pick(['nft', 'legacy'] as const),
+    ruleset: fc.option(fc.array(iptablesLine, { minLength: 1, maxLength: 3 }), { nil: undefined }),
+    other: fc.option(fc.array(iptablesLine, { minLength: 1, maxLength: 2 }), { freq: 4, nil: undefined }),
+    probes: fc.shuffledSubarray(PROBES, { minLength: 2, maxLength: 4 }),
+    seed: fc.nat(),
+  })
+  .map((d) => {
+    const node: HostSettings = { backend: d.backend, nft: d.nft, sysctls: { ip_forward: true } };
+    const kinds: LoadKind[] = ['nft'];
+    if (d.ruleset) {
+      node.ruleset = d.ruleset.join('\n') + '\n';
+      kinds.push('ruleset');
+      if (d.other) {
+        node.otherBackendRuleset = d.other.join('\n') + '\n';
+        kinds.push('otherBackendRuleset');
+      }
+    }
+    // a permutation from the seed
+    const order = [...kinds];
+    for (let i = order.length - 1, s = d.seed; i > 0; i--, s = Math.floor(s / 7)) {
+      const j = s % (i + 1);
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    if (order.length > 1) node.loadOrder = order;
+    return {
+      name: 'nft mix',
+      tags: ['fuzz', 'nft'],
+      topology: 'k8s-node',
+      hosts: { [NODE.name]: node },
+      steps: d.probes.map((p) => ({ ...p })),
+    } as CaseFile;
+  });
