@@ -5,7 +5,7 @@
 import type { U32 } from './ip.ts';
 import type { Hook, TableName, Ruleset } from './rules/types.ts';
 import { confOf, type Host, type Iface } from './net/topology.ts';
-import { selectSource } from './net/routing.ts';
+import { selectMasqueradeSource } from './net/routing.ts';
 import { martian, reversePath } from './net/martians.ts';
 import { answerFor } from './answers.ts';
 import type { CtEntry, CtDir } from './conntrack.ts';
@@ -86,7 +86,7 @@ export const KERNEL: Semantics = {
   rstOnlyReplyDeletes: true,
   natSetup,
   natManip,
-  masqueradeSource: (h, outIf, nextHop) => selectSource(h, outIf, nextHop),
+  masqueradeSource: (h, outIf, nextHop) => selectMasqueradeSource(h, outIf, nextHop),
   load: (rs) => rs,
   scrubsMark: true,
   hairpinAllowed: (port) => port.hairpin === true,

@@ -31,6 +31,26 @@ export function selectSource(h: Host, dev: string, target: U32): U32 | undefined
   return own[0]?.ip;
 }
 
+/**
+ * MASQUERADE's source: inet_select_addr(out, nexthop, RT_SCOPE_UNIVERSE) (nf_nat_masquerade_ipv4). Host-scope
+ * addresses (127/8: the kernel's on lo, iproute2's default scope for 127/8 elsewhere) are never taken, not even
+ * with route_localnet; when the interface has none left, the first universe address of any interface in device
+ * order is (the topology's order, in which the lab creates them).
+ */
+export function selectMasqueradeSource(h: Host, dev: string, target: U32): U32 | undefined {
+  const universe = (i: { addrs: { ip: U32; len: number }[] } | undefined) =>
+    (i?.addrs ?? []).filter((a) => a.ip >>> 24 !== 127);
+  const own = universe(h.ifaces.get(dev));
+  const same = own.find((a) => (a.ip & maskOf(a.len)) >>> 0 === (target & maskOf(a.len)) >>> 0);
+  if (same) return same.ip;
+  if (own[0]) return own[0].ip;
+  for (const i of h.ifaces.values()) {
+    const first = universe(i)[0];
+    if (first) return first.ip;
+  }
+  return undefined;
+}
+
 /** Is `a` a subnet broadcast address of one of the host's interfaces? */
 export function isBroadcast(h: Host, a: U32): boolean {
   if (a === 0xffffffff) return true;
