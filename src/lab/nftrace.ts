@@ -7,15 +7,16 @@
 /** The table the lab adds to trace a host's packets; its own lines are left out. */
 export const TRACE_TABLE = 'nfc_trace';
 
-/** INT_MIN: before every other hook entry, so that every chain sees the trace bit */
+/** INT_MIN: before every other hook entry, so that every chain sees the trace bit. IPv4 only: the lab's
+ *  interfaces send IPv6 neighbour discovery and MLD on their own, which inet chains would trace too. */
 export const NFTRACE_RULESET = `table inet ${TRACE_TABLE} {
   chain pre {
     type filter hook prerouting priority -2147483648; policy accept;
-    meta nftrace set 1
+    meta nfproto ipv4 meta nftrace set 1
   }
   chain out {
     type filter hook output priority -2147483648; policy accept;
-    meta nftrace set 1
+    meta nfproto ipv4 meta nftrace set 1
   }
 }
 `;

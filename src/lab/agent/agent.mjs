@@ -133,20 +133,39 @@ function probe(p) {
 let monitor = null;
 let markers = 0;
 
-/** @param {NonNullable<typeof monitor>} m */
-async function monitorSync(m) {
-  const name = `nfc_sync_${process.pid}_${++markers}`;
-  /** @type {Promise<number>} */
-  const seen = new Promise((resolve, reject) => {
-    m.waiters.push({ line: `delete table inet ${name}`, resolve });
-    const t = setTimeout(() => reject(new Error('nft monitor did not report its marker within 60 s')), 60000);
-    t.unref();
-  });
-  for (const verb of ['add', 'delete']) {
-    const r = await run(['nft', verb, 'table', 'inet', name]);
-    if (r.code !== 0) throw new Error(`nft ${verb} table: ${r.stderr}`);
+/**
+ * Adds and deletes a marker table and waits until the monitor reports it. A monitor that is not yet
+ * subscribed misses the marker (a fresh `nft monitor` on a busy machine): with `retryMs`, a new marker is
+ * sent every `retryMs` until one is seen, which also proves the monitor listens.
+ * @param {NonNullable<typeof monitor>} m @param {number} [retryMs]
+ */
+async function monitorSync(m, retryMs) {
+  const deadline = Date.now() + 60000;
+  for (;;) {
+    const name = `nfc_sync_${process.pid}_${++markers}`;
+    /** @type {{line: string, resolve: (at: number) => void}} */
+    let waiter = { line: `delete table inet ${name}`, resolve: () => {} };
+    /** @type {Promise<number>} */
+    const seen = new Promise((resolve) => {
+      waiter = { line: waiter.line, resolve };
+      m.waiters.push(waiter);
+    });
+    for (const verb of ['add', 'delete']) {
+      const r = await run(['nft', verb, 'table', 'inet', name]);
+      if (r.code !== 0) throw new Error(`nft ${verb} table: ${r.stderr}`);
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error('nft monitor did not report its marker within 60 s');
+    const wait = retryMs === undefined ? left : Math.min(retryMs, left);
+    /** @type {number | undefined} */
+    const at = await Promise.race([
+      seen,
+      new Promise((resolve) => setTimeout(resolve, wait).unref()).then(() => undefined),
+    ]);
+    if (at !== undefined) return at;
+    m.waiters.splice(m.waiters.indexOf(waiter), 1);
+    if (retryMs === undefined) throw new Error('nft monitor did not report its marker within 60 s');
   }
-  return seen;
 }
 
 async function traceStart() {
@@ -160,7 +179,8 @@ async function traceStart() {
     const w = m.waiters.findIndex((x) => line.startsWith(x.line));
     if (w >= 0) m.waiters.splice(w, 1)[0].resolve(m.lines.length);
   });
-  m.from = await monitorSync(m);
+  // the monitor subscribes some time after it starts: send markers until it reports one
+  m.from = await monitorSync(m, 300);
   return null;
 }
 
