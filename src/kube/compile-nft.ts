@@ -5,7 +5,7 @@
 // and the model) and by real nft, which must load it and list it as the model prints it (spec/kube.md §2a).
 import { createHash } from 'node:crypto';
 import type { Cluster } from './objects.ts';
-import { resolve, reachableEndpoints, type ResolvedPort, type ResolvedEndpoint } from './endpoints.ts';
+import { resolve, reachableEndpoints, portChains, type ResolvedPort, type ResolvedEndpoint } from './endpoints.ts';
 import { checkNodeConfig, type NodeConfig, type CheckedNodeConfig, type LocalDetector } from './node-config.ts';
 import { cidrContains, parseCidr, parseIp } from '../model/index.ts';
 
@@ -205,13 +205,9 @@ function compilePort(rp: ResolvedPort, node: CheckedNodeConfig, t: Table): void 
   const localChain = nftHashName('local-', base(rp, p));
   const extChain = nftHashName('external-', base(rp, p));
   const fwChain = nftHashName('firewall-', base(rp, p));
-  const usesClusterChain = rp.cluster.length > 0 && rp.usesCluster;
-  const usesLocalChain = rp.local.length > 0 && rp.usesLocal;
+  const { usesClusterChain, usesLocalChain, hasInternal, hasExternal, usesExtChain } = portChains(rp);
   const internalChain = rp.internalLocal ? localChain : clusterChain;
-  const hasInternal = rp.hasEndpoints && (!rp.internalLocal || rp.local.length > 0);
-  const hasExternal = rp.hasEndpoints && (!rp.externalLocal || rp.local.length > 0);
   const externalPolicyChain = rp.externalLocal ? localChain : clusterChain;
-  const usesExtChain = rp.hasEndpoints && rp.externallyAccessible;
   // no endpoints anywhere: reject; none for this kind of traffic under a Local policy: drop
   const internalVerdict = rp.hasEndpoints ? 'drop' : 'goto reject-chain';
   const externalVerdict = rp.hasEndpoints ? 'drop' : 'goto reject-chain';

@@ -4,7 +4,7 @@
 // the model and the kernel, not by text (spec/kube.md §2).
 import { createHash } from 'node:crypto';
 import type { Cluster } from './objects.ts';
-import { resolve, reachableEndpoints, type ResolvedPort, type ResolvedEndpoint } from './endpoints.ts';
+import { resolve, reachableEndpoints, portChains, type ResolvedPort, type ResolvedEndpoint } from './endpoints.ts';
 import { checkNodeConfig, type NodeConfig, type CheckedNodeConfig, type LocalDetector } from './node-config.ts';
 import { parseCidr, parseIp, cidrContains } from '../model/index.ts';
 
@@ -154,13 +154,9 @@ function compilePort(rp: ResolvedPort, node: CheckedNodeConfig, nat: Rules, filt
   const extChain = hashName('KUBE-EXT-', spn, p);
   const fwChain = hashName('KUBE-FW-', spn, p);
   const clusterEps = rp.cluster;
-  const usesClusterChain = clusterEps.length > 0 && rp.usesCluster;
-  const usesLocalChain = rp.local.length > 0 && rp.usesLocal;
+  const { usesClusterChain, usesLocalChain, hasInternal, hasExternal, usesExtChain } = portChains(rp);
   const internalChain = rp.internalLocal ? svlChain : svcChain;
-  const hasInternal = rp.hasEndpoints && (!rp.internalLocal || rp.local.length > 0);
-  const hasExternal = rp.hasEndpoints && (!rp.externalLocal || rp.local.length > 0);
   const externalPolicyChain = rp.externalLocal ? svlChain : svcChain;
-  const usesExtChain = rp.hasEndpoints && rp.externallyAccessible;
   const usesFw = rp.hasEndpoints && svc.loadBalancerIPs.length > 0 && svc.loadBalancerSourceRanges.length > 0;
   const lbChain = usesFw ? fwChain : extChain;
   // no endpoints anywhere: REJECT; none for this kind of traffic under a Local policy: DROP

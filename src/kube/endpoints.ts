@@ -32,6 +32,31 @@ export interface ResolvedPort {
   externalLocal: boolean;
 }
 
+/** Which of a port's chains carry traffic: the same in both proxy modes (kube-proxy's iptables and nftables
+ *  proxiers derive them alike from the port's endpoints and traffic policies). */
+export interface PortChains {
+  /** the Cluster-policy chain (KUBE-SVC / service-*) has endpoint rules */
+  usesClusterChain: boolean;
+  /** the Local-policy chain (KUBE-SVL / local-*) has endpoint rules */
+  usesLocalChain: boolean;
+  /** internal traffic (cluster IP) has an endpoint to go to; else it is rejected or dropped */
+  hasInternal: boolean;
+  /** external traffic has an endpoint to go to under its policy */
+  hasExternal: boolean;
+  /** the external chain (KUBE-EXT / external-*) exists */
+  usesExtChain: boolean;
+}
+
+export function portChains(rp: ResolvedPort): PortChains {
+  return {
+    usesClusterChain: rp.cluster.length > 0 && rp.usesCluster,
+    usesLocalChain: rp.local.length > 0 && rp.usesLocal,
+    hasInternal: rp.hasEndpoints && (!rp.internalLocal || rp.local.length > 0),
+    hasExternal: rp.hasEndpoints && (!rp.externalLocal || rp.local.length > 0),
+    usesExtChain: rp.hasEndpoints && rp.externallyAccessible,
+  };
+}
+
 export interface ResolveOptions {
   /** the node's topology.kubernetes.io/zone label, for zone hints */
   zone?: string;
