@@ -8,6 +8,7 @@ import {
   isInputError,
   conntrackDelete,
   recentWrite,
+  carryRuleState,
   type ConntrackFilter,
   type Ruleset,
   type World,
@@ -59,11 +60,13 @@ export function modelCommand(
     out[h.host] = null;
     for (const [i, line] of h.lines.entries()) {
       try {
+        const before = rs;
         rs = applyCommandLines(rs, line, {
           file: `${file}#${h.host} command ${i + 1}`,
           backend: h.flavor,
           asIptables: true,
         });
+        carryRuleState(world, h.host, before, rs, h.flavor);
       } catch (e) {
         if (!isInputError(e)) throw e;
         out[h.host] = `command ${i + 1} refused: ${e.message}`;

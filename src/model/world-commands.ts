@@ -3,6 +3,8 @@
 import type { U32 } from './ip.ts';
 import type { World } from './lab-model.ts';
 import { remove, entriesOf, type CtEntry, type Tuple } from './conntrack.ts';
+import { printRuleSpec } from './rules/print.ts';
+import type { Ruleset, TableName, IptablesFlavor } from './rules/types.ts';
 
 /** conntrack -D filters: each given field must match (the --orig-* and --reply-* options). */
 export interface ConntrackFilter {
@@ -57,4 +59,70 @@ export function recentWrite(
   if ('flush' in op) l.clear();
   else if ('remove' in op) l.delete(op.remove);
   else l.set(op.add, [...(l.get(op.add) ?? []), world.now].slice(-20));
+}
+
+/**
+ * Per-rule state (statistic nth counters, keyed table/chain/position) across one iptables command.
+ * iptables-legacy replaces the whole table the command names, so every rule of a changed table starts
+ * afresh (xt_statistic's checkentry gives each entry a new master counter); iptables-nft adds, replaces or
+ * deletes single rules, so a rule that stays keeps its counter wherever it now stands. Rules are followed by
+ * their printed text, chain by chain (a longest common subsequence), so `-I`, `-D` and `-R` shift the
+ * counters as the kernel's rule objects move.
+ */
+export function carryRuleState(
+  world: World,
+  host: string,
+  before: Ruleset,
+  after: Ruleset,
+  flavor: IptablesFlavor,
+): void {
+  const st = world.hosts.get(host);
+  if (!st || st.nth.size === 0) return;
+  const texts = (rs: Ruleset, table: string, chain: string): string[] =>
+    rs.tables
+      .get(table as TableName)
+      ?.chains.get(chain)
+      ?.rules.map(printRuleSpec) ?? [];
+  const tableText = (rs: Ruleset, table: string): string =>
+    [...(rs.tables.get(table as TableName)?.chains.values() ?? [])]
+      .map((c) => `${c.name}\n${c.rules.map(printRuleSpec).join('\n')}`)
+      .join('\n\n');
+  const moved = new Map<string, Map<number, number>>();
+  const next = new Map<string, number>();
+  for (const [key, count] of st.nth) {
+    const first = key.indexOf('/');
+    const last = key.lastIndexOf('/');
+    const table = key.slice(0, first);
+    const chain = key.slice(first + 1, last);
+    const index = Number(key.slice(last + 1));
+    if (flavor === 'legacy') {
+      if (tableText(before, table) === tableText(after, table)) next.set(key, count);
+      continue;
+    }
+    const ck = `${table}/${chain}`;
+    let map = moved.get(ck);
+    if (!map) moved.set(ck, (map = alignRules(texts(before, table, chain), texts(after, table, chain))));
+    const to = map.get(index);
+    if (to !== undefined) next.set(`${ck}/${to}`, count);
+  }
+  st.nth = next;
+}
+
+/** Old position -> new position (both from 1) of the rules a longest common subsequence keeps. */
+function alignRules(a: readonly string[], b: readonly string[]): Map<number, number> {
+  const n = a.length;
+  const m = b.length;
+  const len: number[][] = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
+  for (let i = n - 1; i >= 0; i--)
+    for (let j = m - 1; j >= 0; j--)
+      len[i]![j] = a[i] === b[j] ? len[i + 1]![j + 1]! + 1 : Math.max(len[i + 1]![j]!, len[i]![j + 1]!);
+  const out = new Map<number, number>();
+  let i = 0;
+  let j = 0;
+  while (i < n && j < m) {
+    if (a[i] === b[j]) out.set(++i, ++j);
+    else if (len[i + 1]![j]! >= len[i]![j + 1]!) i++;
+    else j++;
+  }
+  return out;
 }
