@@ -23,7 +23,7 @@ import { AgentClient, type AgentProbeResult, type RunResult } from './agent-clie
 import { parseConntrack } from './conntrack-parse.ts';
 import { flowEntries, type WireEntry, type WireTuple } from './conntrack-flow.ts';
 import { countersOf, movedRules, type RuleCount } from './counters.ts';
-import { NFTRACE_RULESET, parseTrace, type TraceSegment } from './nftrace.ts';
+import { NFTRACE_RULESET, parseTrace, flowSegments, type TraceSegment } from './nftrace.ts';
 
 /** Long enough for any round trip between namespaces on a loaded 2-core machine
  *  (well under 1 ms normally), shorter than TCP's first SYN retransmission (1 s),
@@ -497,7 +497,19 @@ export class KernelLab {
     if (r.note) obs.note = r.note;
     if (traced.length) {
       const lines = await Promise.all(traced.map((h) => this.agent(h).request<string[]>('trace-stop')));
-      obs.nftrace = Object.fromEntries(traced.map((h, i) => [h, parseTrace(lines[i]!)]));
+      // the probe's own packets: its client port, and the port each reply goes back to (a NAT's choice)
+      const ports = new Set<number>(r.tuple ? [r.tuple[2]] : []);
+      for (const recs of Object.values(obs.conntrack))
+        for (const c of recs) {
+          const back = /:(\d+)$/.exec(c.reply);
+          if (back) ports.add(Number(back[1]));
+        }
+      obs.nftrace = Object.fromEntries(
+        traced.map((h, i) => {
+          const segs = parseTrace(lines[i]!);
+          return [h, r.tuple && p.proto !== 'icmp' ? flowSegments(segs, ports) : segs];
+        }),
+      );
     }
     if (before) {
       const after = await this.allCounters();

@@ -31,6 +31,15 @@ export interface TraceSegment {
   rules: { chain: string; handle: number }[];
   /** the base chain's policy, when it decided */
   policy?: string;
+  /** the packet's transport ports as the trace printed them (TCP and UDP) */
+  ports?: [number, number];
+}
+
+/** The segments of one flow's packets: those without ports (ICMP), and those one of whose ports is the
+ *  flow's (its client port, or the port a NAT gave it). A late packet of an earlier connection is traced in
+ *  the same window but is not this probe's. */
+export function flowSegments(segs: readonly TraceSegment[], ports: ReadonlySet<number>): TraceSegment[] {
+  return segs.filter((s) => !s.ports || ports.has(s.ports[0]) || ports.has(s.ports[1]));
 }
 
 /** One segment as text, for comparisons and reports: "inet t input: input#4 foo#9 | policy accept". */
@@ -61,6 +70,9 @@ export function parseTrace(lines: readonly string[]): TraceSegment[] {
     const key = `${id} ${family} ${table}`;
     if (kind === 'packet:') {
       const seg: TraceSegment = { table: `${family} ${table}`, base: chain, rules: [] };
+      const sp = / (?:tcp|udp) sport (\d+)/.exec(rest);
+      const dp = / (?:tcp|udp) dport (\d+)/.exec(rest);
+      if (sp && dp) seg.ports = [Number(sp[1]), Number(dp[1])];
       open.set(key, seg);
       out.push(seg);
       continue;

@@ -64,3 +64,20 @@ describe('nftrace', () => {
     ]);
   });
 });
+
+test("a probe's trace keeps its own flow's packets: a late packet of an earlier connection is not its", async () => {
+  const { parseTrace, flowSegments } = await import('../../src/lab/nftrace.ts');
+  const lines = [
+    'trace id a1 ip kp pre packet: iif "eth0" ip saddr 192.168.50.20 ip daddr 10.96.0.100 tcp sport 41001 tcp dport 80',
+    'trace id a1 ip kp pre rule ip daddr 10.96.0.100 tcp dport 80 jump svc (verdict jump svc)' +
+      ' # handle 4 (verdict jump svc)',
+    'trace id b2 ip kp pre packet: iif "eth0" ip saddr 192.168.50.20 ip daddr 10.96.0.100 tcp sport 41000 tcp dport 80',
+    'trace id b2 ip kp pre policy accept',
+  ];
+  const segs = parseTrace(lines);
+  expect(segs.map((s) => s.ports)).toEqual([
+    [41001, 80],
+    [41000, 80],
+  ]);
+  expect(flowSegments(segs, new Set([41001])).map((s) => s.rules.length)).toEqual([1]);
+});
