@@ -507,7 +507,7 @@ export class KernelLab {
       obs.nftrace = Object.fromEntries(
         traced.map((h, i) => {
           const segs = parseTrace(lines[i]!);
-          return [h, r.tuple && p.proto !== 'icmp' ? flowSegments(segs, ports) : segs];
+          return [h, flowSegments(segs, r.tuple && p.proto !== 'icmp' ? ports : 'any')];
         }),
       );
     }

@@ -33,13 +33,16 @@ export interface TraceSegment {
   policy?: string;
   /** the packet's transport ports as the trace printed them (TCP and UDP) */
   ports?: [number, number];
+  /** the packet is neither TCP, UDP nor ICMP (an interface's own IGMP report): never a probe's */
+  foreign?: true;
 }
 
 /** The segments of one flow's packets: those without ports (ICMP), and those one of whose ports is the
  *  flow's (its client port, or the port a NAT gave it). A late packet of an earlier connection is traced in
  *  the same window but is not this probe's. */
-export function flowSegments(segs: readonly TraceSegment[], ports: ReadonlySet<number>): TraceSegment[] {
-  return segs.filter((s) => !s.ports || ports.has(s.ports[0]) || ports.has(s.ports[1]));
+export function flowSegments(segs: readonly TraceSegment[], ports: ReadonlySet<number> | 'any'): TraceSegment[] {
+  const ours = (s: TraceSegment) => ports === 'any' || !s.ports || ports.has(s.ports[0]) || ports.has(s.ports[1]);
+  return segs.filter((s) => !s.foreign && ours(s));
 }
 
 /** One segment as text, for comparisons and reports: "inet t input: input#4 foo#9 | policy accept". */
@@ -73,6 +76,7 @@ export function parseTrace(lines: readonly string[]): TraceSegment[] {
       const sp = / (?:tcp|udp) sport (\d+)/.exec(rest);
       const dp = / (?:tcp|udp) dport (\d+)/.exec(rest);
       if (sp && dp) seg.ports = [Number(sp[1]), Number(dp[1])];
+      else if (!/ icmp (type|code|id) /.test(` ${rest} `)) seg.foreign = true;
       open.set(key, seg);
       out.push(seg);
       continue;

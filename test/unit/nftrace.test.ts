@@ -81,3 +81,15 @@ test("a probe's trace keeps its own flow's packets: a late packet of an earlier 
   ]);
   expect(flowSegments(segs, new Set([41001])).map((s) => s.rules.length)).toEqual([1]);
 });
+
+test("an interface's own IGMP report in the window is nobody's probe", async () => {
+  const { parseTrace, flowSegments } = await import('../../src/lab/nftrace.ts');
+  const segs = parseTrace([
+    'trace id c3 inet f out packet: oif "eth0" ip saddr 10.244.1.1 ip daddr 224.0.0.22 ip protocol igmp',
+    'trace id c3 inet f out policy accept',
+    'trace id d4 inet f out packet: oif "eth0" ip saddr 10.244.1.1 ip daddr 10.244.1.11 icmp type echo-request',
+    'trace id d4 inet f out policy accept',
+  ]);
+  expect(flowSegments(segs, 'any').map((s) => s.table)).toEqual(['inet f']);
+  expect(flowSegments(segs, new Set([41000])).length).toBe(1);
+});
