@@ -64,7 +64,7 @@ export function modelCommand(
         rs = applyCommandLines(rs, line, {
           file: `${file}#${h.host} command ${i + 1}`,
           backend: h.flavor,
-          asIptables: true,
+          refuseForeign: true,
         });
         carryRuleState(world, h.host, before, rs, h.flavor);
       } catch (e) {

@@ -325,8 +325,7 @@ function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoa
       services.nodePortAddresses = j.arr(sv.nodePortAddresses, ['services', 'nodePortAddresses'], 64).map((v, i) =>
         j.str(v, ['services', 'nodePortAddresses', i], {
           grammar: (s) =>
-            s === 'primary' ||
-            (/^\d+\.\d+\.\d+\.\d+(\/\d{1,2})?$/.test(s) && parseCidr(s.includes('/') ? s : `${s}/32`))
+            s === 'primary' || (/^\d+\.\d+\.\d+\.\d+(\/\d{1,2})?$/.test(s) && parseCidr(s))
               ? undefined
               : 'not an IPv4 CIDR, an IPv4 address or "primary"',
         }),

@@ -19,8 +19,7 @@ import { modelMiss, kernelMiss } from './oracle-compare.ts';
 import type { CasePlan, PlannedStep, ProbePlan } from './plan.ts';
 import type { StepResult } from './paired-run.ts';
 
-const holdsLoopback = (g: string): boolean =>
-  g !== 'primary' && cidrContains(parseCidr(g.includes('/') ? g : `${g}/32`)!, parseIp('127.0.0.1')!);
+const holdsLoopback = (g: string): boolean => g !== 'primary' && cidrContains(parseCidr(g)!, parseIp('127.0.0.1')!);
 
 export type Side = 'model' | 'kernel';
 

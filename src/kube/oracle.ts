@@ -158,9 +158,7 @@ export function nodePortAddressOf(layout: ClusterLayout, node: string, addr: str
   if (!given?.length) return true;
   const a = parseIp(addr)!;
   const primary = layout.nodes.find((n) => n.name === node)?.addresses[0];
-  return given.some((g) =>
-    g === 'primary' ? primary === addr : cidrContains(parseCidr(g.includes('/') ? g : `${g}/32`)!, a),
-  );
+  return given.some((g) => (g === 'primary' ? primary === addr : cidrContains(parseCidr(g)!, a)));
 }
 
 /** Whether the node's local-traffic detector takes the probe for pod traffic. */

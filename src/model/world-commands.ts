@@ -87,6 +87,10 @@ export function carryRuleState(
     [...(rs.tables.get(table as TableName)?.chains.values() ?? [])]
       .map((c) => `${c.name}\n${c.rules.map(printRuleSpec).join('\n')}`)
       .join('\n\n');
+  // legacy: whether each table the counters live in changed (once per table, not once per counter)
+  const changed = new Map<string, boolean>();
+  const tableChanged = (table: string): boolean =>
+    changed.get(table) ?? changed.set(table, tableText(before, table) !== tableText(after, table)).get(table)!;
   const moved = new Map<string, Map<number, number>>();
   const next = new Map<string, number>();
   for (const [key, count] of st.nth) {
@@ -96,7 +100,7 @@ export function carryRuleState(
     const chain = key.slice(first + 1, last);
     const index = Number(key.slice(last + 1));
     if (flavor === 'legacy') {
-      if (tableText(before, table) === tableText(after, table)) next.set(key, count);
+      if (!tableChanged(table)) next.set(key, count);
       continue;
     }
     const ck = `${table}/${chain}`;

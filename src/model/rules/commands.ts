@@ -37,7 +37,7 @@ export interface CommandContext {
   backend?: IptablesFlavor;
   /** iptables-restore --noflush: a chain the rule jumps to but the text never declares exists already */
   assumeChains?: boolean;
-  /** refuse names iptables 1.8.9 cannot load (see ReadOptions.asIptables) */
+  /** refuse names iptables 1.8.9 cannot load (see ReadOptions.refuseForeign) */
   refuseForeign?: boolean;
 }
 

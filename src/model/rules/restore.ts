@@ -35,7 +35,7 @@ export interface ReadOptions {
   noflush?: boolean;
   /** the commands run on the real iptables (a case's command steps): a name that is neither a chain nor a
    *  shipped extension is refused, as iptables refuses it, instead of kept as unknown (lint's reading) */
-  asIptables?: boolean;
+  refuseForeign?: boolean;
 }
 
 /** Runs `f`; an InputError is collected when `problems` is given, else thrown. Returns whether f succeeded. */
@@ -219,7 +219,7 @@ export function applyCommandLines(base: Ruleset, text: string, opts: ReadOptions
         file,
         line: lineNo,
         backend: opts.backend ?? 'nft',
-        ...(opts.asIptables ? { refuseForeign: true } : {}),
+        ...(opts.refuseForeign ? { refuseForeign: true } : {}),
       }),
     );
     // a table is validated when a command named it, or (from an empty ruleset) created it
