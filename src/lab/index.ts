@@ -11,3 +11,4 @@ export {
 export { labSkipReason, kernelSkipReason, canCreateNetns } from './prereq.ts';
 export { DockerLabError } from './docker-site.ts';
 export type { LabRuntime } from './site.ts';
+export { PhaseTimes, PHASES, renderProfile, type Phase, type PhaseTime } from './profile.ts';
