@@ -5,7 +5,7 @@ import { LabPool } from '../conform/run-case.ts';
 import { writeArtifacts } from '../conform/artifacts.ts';
 import { renderCoverage } from '../conform/coverage.ts';
 import { writeFile } from 'node:fs/promises';
-import { labSkipReason } from '../lab/prereq.ts';
+import { labSkipReason, kernelLogQuiet } from '../lab/prereq.ts';
 import { PhaseTimes, renderProfile } from '../lab/profile.ts';
 import { readFlags, cmdline, runtimeOf, iptablesOf, parseDuration, intOf } from './args.ts';
 
@@ -70,6 +70,7 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
       ...(replay ? { replay } : {}),
       shrinkSeconds: parseDuration(values['shrink-time']),
       labs,
+      quietLog: kernelLogQuiet(),
       onProgress: (p) => {
         const now = performance.now();
         if (tty) process.stderr.write(`\r\x1b[K${bar(p, runs)}`);
