@@ -132,5 +132,11 @@ export {
   type DtypeName as NftDtypeName,
   type NftHook,
 } from './nft/index.ts';
-export { conntrackDelete, recentWrite, carryRuleState, type ConntrackFilter } from './world-commands.ts';
+export {
+  conntrackDelete,
+  recentWrite,
+  carryRuleState,
+  withoutNftSets,
+  type ConntrackFilter,
+} from './world-commands.ts';
 export { ruleComment } from './eval/options.ts';
