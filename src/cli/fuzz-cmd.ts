@@ -5,7 +5,7 @@ import { LabPool } from '../conform/run-case.ts';
 import { writeArtifacts } from '../conform/artifacts.ts';
 import { renderCoverage } from '../conform/coverage.ts';
 import { writeFile } from 'node:fs/promises';
-import { labSkipReason } from '../lab/prereq.ts';
+import { labSkipReason, kernelLogQuiet } from '../lab/prereq.ts';
 import { readFlags, cmdline, runtimeOf, iptablesOf, parseDuration, intOf } from './args.ts';
 
 /** Dropped probes dominate a campaign's time; 150 ms is still >100 times a lab round trip. */
@@ -65,6 +65,7 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
       ...(replay ? { replay } : {}),
       shrinkSeconds: parseDuration(values['shrink-time']),
       labs: intOf('--labs', values.labs, 1),
+      quietLog: kernelLogQuiet(),
       onProgress: (p) => {
         const now = performance.now();
         if (tty) process.stderr.write(`\r\x1b[K${bar(p, runs)}`);

@@ -51,6 +51,9 @@ export interface FuzzOptions {
   shrinkSeconds?: number;
   maxRules?: number;
   maxProbes?: number;
+  /** LOG and TRACE may be drawn: the kernel oracle's log stays quiet (lab/prereq.ts kernelLogQuiet); a model
+   *  oracle writes no log at all */
+  quietLog?: boolean;
   registry?: readonly KnownDivergence[];
   onProgress?: (p: FuzzProgress) => void;
   /** the model's probe on the kernel oracle (tests plant a crash here) */
@@ -156,6 +159,7 @@ function drawing(opts: FuzzOptions): {
         ...(opts.backend ? { backend: opts.backend } : {}),
         maxRules: opts.maxRules ?? 6,
         maxProbes: opts.maxProbes ?? 5,
+        quietLog: opts.quietLog ?? false,
       });
   const toCase = (draw: unknown, name?: string) =>
     services ? serviceCase(draw as Parameters<typeof serviceCase>[0], name) : caseFromDraw(draw as CaseDraw, name);
