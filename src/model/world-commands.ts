@@ -42,6 +42,9 @@ export function conntrackDelete(world: World, host: string, filter: ConntrackFil
   const ct = world.hosts.get(host)!.ct;
   const gone = entriesOf(ct).filter((e) => e.expires > world.now && (!filter || matches(e, filter)));
   for (const e of gone) remove(ct, e);
+  // a flow's late packet may now start a new connection the model does not follow: it may meet a nat rule's
+  // bucket, so no bucket is sure of its count any more (spec/modules.md)
+  if (gone.length) world.hosts.get(host)!.tokens.set('*', Infinity);
   return gone.length;
 }
 
