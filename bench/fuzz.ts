@@ -3,6 +3,7 @@
 // with the divergence and its replay, and prints no throughput.
 import { fuzz } from '../src/conform/fuzz.ts';
 import { LabPool } from '../src/conform/run-case.ts';
+import { PhaseTimes, renderProfile } from '../src/lab/profile.ts';
 import type { Figure } from './model.ts';
 import { loadavg, cpus } from 'node:os';
 
@@ -13,7 +14,8 @@ export class BenchFailure extends Error {}
 
 /** One campaign of the bench's seed on `labs` labs side by side; a divergence fails the bench. */
 async function campaign(cases: number, labs: number): Promise<{ perMin: number; probes: number }> {
-  const pool = new LabPool({ timeoutMs: 150 });
+  const profile = new PhaseTimes();
+  const pool = new LabPool({ timeoutMs: 150, profile });
   try {
     const r = await fuzz({
       oracle: { kind: 'kernel', pool },
@@ -39,6 +41,10 @@ async function campaign(cases: number, labs: number): Promise<{ perMin: number; 
     }
     if (r.cases !== cases)
       throw new BenchFailure(`fuzz campaign ran ${r.cases} of ${cases} cases: no valid throughput`);
+    // where the time went, before the figures (issue 14 §4)
+    console.log(
+      `\nfuzz campaign, ${cases} cases on ${labs} lab(s):\n${renderProfile(profile.report(), r.elapsedMs, labs)}`,
+    );
     return { perMin: r.cases / (r.elapsedMs / 60000), probes: r.probes };
   } finally {
     await pool.close();

@@ -5,7 +5,8 @@ import { LabPool } from '../conform/run-case.ts';
 import { writeArtifacts } from '../conform/artifacts.ts';
 import { renderCoverage } from '../conform/coverage.ts';
 import { writeFile } from 'node:fs/promises';
-import { labSkipReason } from '../lab/prereq.ts';
+import { labSkipReason, kernelLogQuiet } from '../lab/prereq.ts';
+import { PhaseTimes, renderProfile } from '../lab/profile.ts';
 import { readFlags, cmdline, runtimeOf, iptablesOf, parseDuration, intOf } from './args.ts';
 
 /** Dropped probes dominate a campaign's time; 150 ms is still >100 times a lab round trip. */
@@ -39,6 +40,7 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
     backend: { type: 'string' },
     json: { type: 'string' },
     coverage: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
   });
   const runtime = runtimeOf(values.runtime, values.backend, 'the kernel lab');
   const iptables = iptablesOf(values.iptables);
@@ -51,7 +53,10 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
     if (!m) throw cmdline('--replay expects SEED:PATH as printed by a failing run');
     replay = { seed: Number(m[1]), path: m[2]! };
   }
-  const pool = new LabPool({ timeoutMs: parseDuration(values.timeout) * 1000, runtime });
+  // where the time goes: always in --json, printed with --profile
+  const profile = new PhaseTimes();
+  const labs = intOf('--labs', values.labs, 1);
+  const pool = new LabPool({ timeoutMs: parseDuration(values.timeout) * 1000, runtime, profile });
   const tty = process.stderr.isTTY;
   let lastLine = 0;
   try {
@@ -64,7 +69,8 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
       ...(iptables ? { backend: iptables } : {}),
       ...(replay ? { replay } : {}),
       shrinkSeconds: parseDuration(values['shrink-time']),
-      labs: intOf('--labs', values.labs, 1),
+      labs,
+      quietLog: kernelLogQuiet(),
       onProgress: (p) => {
         const now = performance.now();
         if (tty) process.stderr.write(`\r\x1b[K${bar(p, runs)}`);
@@ -88,10 +94,12 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
         divergence: d ? { path: d.path, diffs: d.diffs, case: d.case } : null,
         known: result.known.map((k) => ({ id: k.entry.id, step: k.diff.step, field: k.diff.diff.field })),
         coverage: result.coverage,
+        profile: { wallMs: Math.round(result.elapsedMs), labs, phases: result.profile ?? [] },
       };
       await writeFile(values.json, JSON.stringify(report, null, 2) + '\n');
       write(`wrote ${values.json}`);
     }
+    if (values.profile) write(renderProfile(result.profile ?? [], result.elapsedMs, labs));
     write(
       `seed ${result.seed}: ${result.cases} cases, ${result.probes} probes in` +
         ` ${(result.elapsedMs / 1000).toFixed(1)} s` +

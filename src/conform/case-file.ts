@@ -159,6 +159,9 @@ export interface CaseServices {
   clusterCIDR: string;
   masqueradeAll?: boolean;
   localhostNodePorts?: boolean;
+  /** false: kube-proxy runs without a local-traffic detector (no --cluster-cidr; spec/kube.md); the cluster
+   *  CIDR then only says where the pods are */
+  localTrafficDetector?: boolean;
   /** kube-proxy's --nodeport-addresses: IPv4 CIDRs or addresses, or `primary` (spec/kube.md) */
   nodePortAddresses?: string[];
   /** read from `file` */
@@ -308,7 +311,7 @@ function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoa
     const sv = j.obj(
       c.services,
       ['services'],
-      ['file', 'clusterCIDR', 'masqueradeAll', 'localhostNodePorts', 'nodePortAddresses'],
+      ['file', 'clusterCIDR', 'masqueradeAll', 'localhostNodePorts', 'localTrafficDetector', 'nodePortAddresses'],
     );
     const services: CaseServices = {
       file: j.str(sv.file, ['services', 'file']),
@@ -321,6 +324,8 @@ function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoa
       services.masqueradeAll = j.bool(sv.masqueradeAll, ['services', 'masqueradeAll']);
     if (sv.localhostNodePorts !== undefined)
       services.localhostNodePorts = j.bool(sv.localhostNodePorts, ['services', 'localhostNodePorts']);
+    if (sv.localTrafficDetector !== undefined)
+      services.localTrafficDetector = j.bool(sv.localTrafficDetector, ['services', 'localTrafficDetector']);
     if (sv.nodePortAddresses !== undefined)
       services.nodePortAddresses = j.arr(sv.nodePortAddresses, ['services', 'nodePortAddresses'], 64).map((v, i) =>
         j.str(v, ['services', 'nodePortAddresses', i], {

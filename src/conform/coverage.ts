@@ -84,6 +84,14 @@ export function coverageUniverse(): Record<CoverageKind, string[]> {
   };
 }
 
+/** The option as written: a spelling the parser stores under another name (MARK --or-mark as --set-xmark, tcp
+ *  --syn as --tcp-flags: descriptors' storeAs) counts as itself when the rule's line has it. */
+function spelling(ext: string, type: 'match' | 'target', stored: string, words: ReadonlySet<string>): string {
+  const desc = EXTENSIONS.find((d) => d.name === ext && d.type === type);
+  const written = desc?.options.find((od) => od.storeAs?.name === stored && words.has(od.name));
+  return written?.name ?? stored;
+}
+
 export class CoverageCounter {
   private cases = 0;
   private readonly counts = Object.fromEntries(COVERAGE_KINDS.map((k) => [k, new Map<string, number>()])) as Record<
@@ -153,12 +161,14 @@ export class CoverageCounter {
       if (isInputError(e)) return;
       throw e;
     }
+    const lines = text.split('\n');
     for (const t of rs.tables.values())
       for (const ch of t.chains.values())
         for (const r of ch.rules) {
+          const words = new Set((r.pos ? (lines[r.pos.line - 1] ?? '') : '').split(/\s+/));
           for (const m of r.matches) {
             this.add('match', m.name);
-            for (const o of m.opts) this.add('option', `${m.name} ${o.name}`);
+            for (const o of m.opts) this.add('option', `${m.name} ${spelling(m.name, 'match', o.name, words)}`);
           }
           const tg = r.target;
           if (!tg) continue;
@@ -166,7 +176,8 @@ export class CoverageCounter {
           else if (tg.kind === 'jump' || tg.kind === 'goto') this.add('target', tg.kind);
           else {
             this.add('target', tg.ext.name);
-            for (const o of tg.ext.opts) this.add('option', `${tg.ext.name} ${o.name}`);
+            for (const o of tg.ext.opts)
+              this.add('option', `${tg.ext.name} ${spelling(tg.ext.name, 'target', o.name, words)}`);
           }
         }
   }

@@ -14,6 +14,7 @@ import { probeArb } from './probe-arbitraries.ts';
 import { optionText } from './arbitraries.ts';
 import { reachArb, reachSteps, resolveAll, type ReachDraw } from './reach-arbitraries.ts';
 import { cornerArb, withRules, type CornerDraw } from './corner-arbitraries.ts';
+import { rareArb, rareNodeRules, withRareSteps, type RareDraw } from './rare-arbitraries.ts';
 
 // the preset's networks and addresses (one source: model/net/preset-facts.ts), virtual IPs, loopback
 const LAB_CIDRS = [
@@ -239,10 +240,19 @@ export interface CaseDraw {
   reach?: ReachDraw | undefined;
   /** sysctls, REJECT everywhere it loads, NAT in every nat chain, REJECT behind the NAT (corner-arbitraries.ts) */
   corners?: CornerDraw | undefined;
+  /** what campaigns never drew otherwise: rare spellings, redirect sysctls, node2's hairpin, wait/recent/apply/
+   *  chain/policy steps (rare-arbitraries.ts); shrinks to none */
+  rare?: RareDraw | undefined;
 }
 
 export function caseDrawArb(
-  opts: { backend?: IptablesFlavor; maxRules?: number; maxProbes?: number } = {},
+  opts: {
+    backend?: IptablesFlavor;
+    maxRules?: number;
+    maxProbes?: number;
+    /** LOG and TRACE may be drawn: they write nothing to the host's log (rare-arbitraries.ts) */
+    quietLog?: boolean;
+  } = {},
 ): fc.Arbitrary<CaseDraw> {
   return fc.record({
     backend: opts.backend ? fc.constant(opts.backend) : fc.constantFrom<IptablesFlavor>('nft', 'legacy'),
@@ -263,6 +273,8 @@ export function caseDrawArb(
     reach: fc.option(reachArb(), { nil: undefined, freq: 3 }),
     // one case in two; shrinks to none
     corners: fc.option(cornerArb(), { nil: undefined, freq: 2 }),
+    // one case in three; shrinks to none
+    rare: fc.option(rareArb({ quietLog: opts.quietLog ?? false }), { nil: undefined, freq: 3 }),
   });
 }
 
@@ -279,7 +291,10 @@ export const FUZZ_IPSETS = [
 export function caseFromDraw(d: CaseDraw, name = 'fuzz case'): CaseFile {
   const reach = d.reach ? resolveAll(d.reach.recipes, d.reach.palette) : undefined;
   const nodeRules = reach ? [...d.rules, ...reach.node] : d.rules;
-  const ruleset = withRules(rulesetFrom(nodeRules, d.backend, new Set(reach?.policies)), d.corners?.node ?? []);
+  const ruleset = withRules(rulesetFrom(nodeRules, d.backend, new Set(reach?.policies)), [
+    ...(d.corners?.node ?? []),
+    ...(d.rare ? rareNodeRules(d.rare) : []),
+  ]);
   const [port1, port2] = K8S_NODE.nodes[0]!.bridgePorts;
   const hairpin = [...(d.hairpin1 ? [port1!] : []), ...(d.hairpin2 ? [port2!] : [])];
   const node: NonNullable<CaseFile['hosts']>[string] = {
@@ -304,6 +319,15 @@ export function caseFromDraw(d: CaseDraw, name = 'fuzz case'): CaseFile {
       hosts[r.host] = { ...h, backend: d.backend, ruleset: withRules(h.ruleset ?? '', r.rules) };
     }
   }
-  const steps = d.reach ? reachSteps(d.reach, d.probes, nodeRules, d.backend) : d.probes.map((p) => ({ ...p }));
+  if (d.rare) {
+    const r = d.rare;
+    node.sysctls = { ...node.sysctls, ...r.sysctls.node };
+    hosts.node2 = { ...hosts.node2, sysctls: { ...hosts.node2?.sysctls, ...r.sysctls.node2 } };
+    if (r.hairpinNode2) hosts.node2.hairpin = [...K8S_NODE.nodes[1]!.bridgePorts];
+    for (const [h, s] of Object.entries(r.sysctls.hosts))
+      hosts[h] = { ...hosts[h], sysctls: { ...hosts[h]?.sysctls, ...s } };
+  }
+  const drawn = d.reach ? reachSteps(d.reach, d.probes, nodeRules, d.backend) : d.probes.map((p) => ({ ...p }));
+  const steps = d.rare ? withRareSteps(drawn, d.rare) : drawn;
   return { name, tags: ['fuzz'], topology: 'k8s-node', hosts, steps };
 }

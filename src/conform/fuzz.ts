@@ -13,6 +13,7 @@ import { InternalError } from './errors.ts';
 import { judgeAgainstMutant, type StepDiff, type MutantRole } from './mutant.ts';
 import { loadRegistry, knownFor, type KnownDivergence } from './divergences.ts';
 import { CoverageCounter, type CoverageReport } from './coverage.ts';
+import type { PhaseTime } from '../lab/profile.ts';
 
 /** The kernel, or a copy of the model with a planted bug ('none': the reference model itself). */
 export type FuzzOracle =
@@ -51,6 +52,9 @@ export interface FuzzOptions {
   shrinkSeconds?: number;
   maxRules?: number;
   maxProbes?: number;
+  /** LOG and TRACE may be drawn: the kernel oracle's log stays quiet (lab/prereq.ts kernelLogQuiet); a model
+   *  oracle writes no log at all */
+  quietLog?: boolean;
   registry?: readonly KnownDivergence[];
   onProgress?: (p: FuzzProgress) => void;
   /** the model's probe on the kernel oracle (tests plant a crash here) */
@@ -68,6 +72,8 @@ export interface FuzzResult {
   known: CaseJudgement['known'];
   /** what the campaign's cases exercised (shrinking excluded) */
   coverage: CoverageReport;
+  /** kernel oracle with a profiling pool (`LabOptions.profile`): where the labs' time went, summed over labs */
+  profile?: PhaseTime[];
   divergence?: { draw: unknown; case: CaseFile; diffs: StepDiff[]; path: string; seed: number; shrinks: number };
 }
 
@@ -99,7 +105,8 @@ async function judgeOnKernel(
   pool: LabPool,
   plant: Pick<FuzzOptions, 'runProbe'> & { semantics?: Semantics },
 ): Promise<{ diffs: StepDiff[]; probes: number; outcomes: string[] }> {
-  const plan = await planCase(c, { firstPort: pool.reservePorts(probeCount(c)) });
+  const planned = () => planCase(c, { firstPort: pool.reservePorts(probeCount(c)) });
+  const plan = await (pool.profile ? pool.profile.time('plan', planned) : planned());
   // a ruleset the model refuses must be refused by the kernel as well
   const refused = [...plan.rulesets, ...plan.otherRulesets, ...plan.nftRulesets].find((r) => r.refusal);
   if (refused) {
@@ -156,6 +163,7 @@ function drawing(opts: FuzzOptions): {
         ...(opts.backend ? { backend: opts.backend } : {}),
         maxRules: opts.maxRules ?? 6,
         maxProbes: opts.maxProbes ?? 5,
+        quietLog: opts.quietLog ?? false,
       });
   const toCase = (draw: unknown, name?: string) =>
     services ? serviceCase(draw as Parameters<typeof serviceCase>[0], name) : caseFromDraw(draw as CaseDraw, name);
@@ -233,7 +241,9 @@ async function fuzzSideBySide(opts: FuzzOptions, labs: number): Promise<FuzzResu
   if (failed?.crash) throw failed.crash.with({ seed, path: String(failed.index) });
   if (failed) {
     // the first failing case in draw order, replayed and shrunk as `fuzz --replay SEED:INDEX` would
+    const tShrink = performance.now();
     const shrunk = await fuzzInTurn({ ...opts, replay: { seed, path: String(failed.index) } });
+    oracle.pool.profile?.add('shrink', performance.now() - tShrink);
     if (shrunk.divergence) result.divergence = shrunk.divergence;
     // did not fail again on replay: the case as it failed, unshrunk
     else
@@ -247,6 +257,7 @@ async function fuzzSideBySide(opts: FuzzOptions, labs: number): Promise<FuzzResu
       };
     result.elapsedMs = performance.now() - t0;
   }
+  if (oracle.pool.profile) result.profile = oracle.pool.profile.report();
   return result;
 }
 
@@ -259,6 +270,7 @@ async function fuzzInTurn(opts: FuzzOptions): Promise<FuzzResult> {
   const known: CaseJudgement['known'] = [];
   const coverage = new CoverageCounter();
   let shrinkDeadline = Infinity;
+  let shrinkStart: number | undefined;
   let last: { draw: unknown; diffs: StepDiff[] } | undefined;
   let shrinks = -1;
   let crash: { error: InternalError; run: number } | undefined;
@@ -290,7 +302,8 @@ async function fuzzInTurn(opts: FuzzOptions): Promise<FuzzResult> {
     stats.elapsedMs = performance.now() - t0;
     if (j.diffs.length) {
       if (!last) {
-        shrinkDeadline = performance.now() + shrinkMs;
+        shrinkStart = performance.now();
+        shrinkDeadline = shrinkStart + shrinkMs;
         stats.divergences++;
         stats.shrinking = true;
       }
@@ -312,6 +325,9 @@ async function fuzzInTurn(opts: FuzzOptions): Promise<FuzzResult> {
     params.markInterruptAsFailure = false;
   }
   const details = await fc.check(prop, params);
+  const profile = opts.oracle.kind === 'kernel' ? opts.oracle.pool.profile : undefined;
+  // a replay's shrinking is booked by the campaign that asked for it (fuzzSideBySide)
+  if (shrinkStart !== undefined && !opts.replay) profile?.add('shrink', performance.now() - shrinkStart);
   if (crash) throw crash.error.with({ seed, path: opts.replay ? opts.replay.path : String(crash.run) });
   const result: FuzzResult = {
     seed,
@@ -320,6 +336,7 @@ async function fuzzInTurn(opts: FuzzOptions): Promise<FuzzResult> {
     elapsedMs: performance.now() - t0,
     known,
     coverage: coverage.report(),
+    ...(profile ? { profile: profile.report() } : {}),
   };
   if (details.failed && last) {
     const draw = details.counterexample?.[0] ?? last.draw;

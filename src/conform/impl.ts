@@ -16,6 +16,8 @@ export interface ImplInput {
   clusterCIDR: string;
   masqueradeAll: boolean;
   localhostNodePorts: boolean;
+  /** false: no local-traffic detector (kube-proxy without --cluster-cidr); absent: detect by clusterCIDR */
+  localTrafficDetector?: boolean;
   /** kube-proxy's --nodeport-addresses (absent: every local address) */
   nodePortAddresses?: string[];
   /** kube-proxy's mode to write: iptables-save text, or the `kube-proxy` nft table (`nft -f` text) */
@@ -39,7 +41,7 @@ export function builtinImpl(mutant?: CompilerMutant): Implementation {
       const cluster = mutant?.services ? mutant.services(read) : read;
       const rules = compileNodeIn(input.proxyMode, cluster, {
         nodeName: input.node.name,
-        clusterCIDR: input.clusterCIDR,
+        ...(input.localTrafficDetector === false ? {} : { clusterCIDR: input.clusterCIDR }),
         ...(input.masqueradeAll ? { masqueradeAll: true } : {}),
         ...(input.localhostNodePorts ? { localhostNodePorts: true } : {}),
         // the CIDRs are matched against the node's addresses (kube-proxy's NodePortAddresses)

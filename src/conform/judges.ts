@@ -236,6 +236,7 @@ export function oracleJudge(plan: CasePlan): Judge {
   const layout = {
     ...K8S_NODE_LAYOUT,
     clusterCIDR: svc.clusterCIDR,
+    ...(svc.localTrafficDetector === false ? { podTraffic: 'none' as const } : {}),
     ...(svc.masqueradeAll ? { masqueradeAll: true } : {}),
     // kube-proxy turns localhost NodePorts off when no --nodeport-addresses entry holds 127.0.0.1
     ...(svc.localhostNodePorts && (!svc.nodePortAddresses || svc.nodePortAddresses.some(holdsLoopback))

@@ -284,6 +284,30 @@ const setPlan = (i: number): fc.Arbitrary<NftGenSet & { elements?: string }> =>
       ),
   );
 
+/** Now and then a table, the first chain or the first set takes a name nft's scanner knows as a keyword in
+ *  another start condition (accepted), or one it refuses: a keyword, a quoted string, a number (names.ts). */
+const KEYWORD_NAMES = [
+  'filter',
+  'input',
+  'nat',
+  'state',
+  'new',
+  'daddr',
+  'to',
+  'nh',
+  'counter',
+  'ip',
+  'jump',
+  '"x"',
+  '10',
+];
+const names: fc.Arbitrary<{ table?: string; chain?: string; set?: string }> = fc.oneof(
+  { weight: 8, arbitrary: fc.constant({}) },
+  { weight: 1, arbitrary: fc.constantFrom(...KEYWORD_NAMES).map((table) => ({ table })) },
+  { weight: 1, arbitrary: fc.constantFrom(...KEYWORD_NAMES).map((chain) => ({ chain })) },
+  { weight: 1, arbitrary: fc.constantFrom(...KEYWORD_NAMES).map((set) => ({ set })) },
+);
+
 /** A whole ruleset as `nft -f` text: one or two tables, sets and maps, base and regular chains, rules. */
 export function nftRulesetText(): fc.Arbitrary<string> {
   return fc.constantFrom<Family>('ip', 'inet', 'ip').chain((family) =>
@@ -307,23 +331,29 @@ export function nftRulesetText(): fc.Arbitrary<string> {
           { minLength: 1, maxLength: 4 },
         ),
         fc.boolean(),
+        names,
       )
-      .chain(([setsRaw, bases, commandForm]) => {
-        const sets = setsRaw.map((s, i) => ({ ...s, name: `${s.map ? 'm' : 's'}${i}` }));
-        const chains: ChainPlan[] = bases.map((b, i) => (b ? { name: `c${i}`, base: b } : { name: `c${i}` }));
-        const regular = chains.filter((c) => !c.base).map((c) => c.name);
+      .chain(([setsRaw, bases, commandForm, nm]) => {
+        const sets = setsRaw.map((s, i) => ({ ...s, name: i === 0 && nm.set ? nm.set : `${s.map ? 'm' : 's'}${i}` }));
+        const chains: ChainPlan[] = bases.map((b, i) => {
+          const name = i === 0 && nm.chain ? nm.chain : `c${i}`;
+          return b ? { name, base: b } : { name };
+        });
+        const regular = chains.flatMap((c, i) => (c.base ? [] : [{ name: c.name, i }]));
         const rulesPer = chains.map((c, i) => {
           // jumps go forward to regular chains mostly (a loop now and then is refused, as by the kernel)
-          const later = regular.filter((r) => Number(r.slice(1)) > i);
+          const later = regular.filter((r) => r.i > i).map((r) => r.name);
           const ctx: NftGenContext = {
             family,
             sets,
-            targets: later.length ? later : regular,
+            targets: later.length ? later : regular.map((r) => r.name),
             ...(c.base ? { base: { type: c.base.type, hook: c.base.hook } } : {}),
           };
           return fc.array(nftRuleText(ctx), { maxLength: 4 });
         });
-        return fc.tuple(...rulesPer).map((rules) => renderRuleset(family, sets, chains, rules, commandForm));
+        return fc
+          .tuple(...rulesPer)
+          .map((rules) => renderRuleset(family, nm.table ?? 't', sets, chains, rules, commandForm));
       }),
   );
 }
@@ -339,21 +369,22 @@ function setBody(s: NftGenSet & { elements?: string }): string {
 
 function renderRuleset(
   family: Family,
+  t: string,
   sets: readonly (NftGenSet & { elements?: string })[],
   chains: readonly ChainPlan[],
   rules: readonly string[][],
   commandForm: boolean,
 ): string {
   if (commandForm) {
-    const out = [`add table ${family} t`];
-    for (const s of sets) out.push(`add ${s.map ? 'map' : 'set'} ${family} t ${s.name} { ${setBody(s)} }`);
-    for (const c of chains) out.push(`add chain ${family} t ${c.name}${c.base ? ` { ${baseLine(c.base)} }` : ''}`);
+    const out = [`add table ${family} ${t}`];
+    for (const s of sets) out.push(`add ${s.map ? 'map' : 'set'} ${family} ${t} ${s.name} { ${setBody(s)} }`);
+    for (const c of chains) out.push(`add chain ${family} ${t} ${c.name}${c.base ? ` { ${baseLine(c.base)} }` : ''}`);
     chains.forEach((c, i) => {
-      for (const r of rules[i]!) out.push(`add rule ${family} t ${c.name} ${r}`);
+      for (const r of rules[i]!) out.push(`add rule ${family} ${t} ${c.name} ${r}`);
     });
     return out.join('\n') + '\n';
   }
-  const out = [`table ${family} t {`];
+  const out = [`table ${family} ${t} {`];
   for (const s of sets) out.push(`\t${s.map ? 'map' : 'set'} ${s.name} { ${setBody(s)} }`);
   chains.forEach((c, i) => {
     out.push(`\tchain ${c.name} {`);

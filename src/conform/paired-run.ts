@@ -18,6 +18,7 @@ import {
   type Semantics,
 } from '../model/index.ts';
 import type { KernelObservation } from '../lab/kernel-lab.ts';
+import type { PhaseTimes } from '../lab/profile.ts';
 import { judge } from './compare.ts';
 import { InternalError, LabFailure } from './errors.ts';
 import { modelRulesets, modelNft, plannedLoads, type CaseCommand, type CasePlan, type PlannedStep } from './plan.ts';
@@ -77,6 +78,8 @@ export interface PairedRunOptions {
   runProbe?: typeof runProbe;
   /** netfilter's semantics on the model side: the kernel's, or a model mutant's (`npm run mutants -- --model`) */
   semantics?: Semantics;
+  /** books the model's time (`fuzz --profile`) */
+  profile?: PhaseTimes;
 }
 
 const kernelDid = async <T>(what: () => Promise<T>): Promise<T> => {
@@ -89,9 +92,9 @@ const kernelDid = async <T>(what: () => Promise<T>): Promise<T> => {
 
 /** The model's step: its own input errors (a probe with too many branches) are bad input naming the case
  *  file and step (exit 2); anything else it throws is a bug (exit 3). */
-const modelDid = <T>(plan: CasePlan, index: number, what: () => T): T => {
+const modelDid = <T>(plan: CasePlan, index: number, what: () => T, profile?: PhaseTimes): T => {
   try {
-    return what();
+    return profile ? profile.timeSync('model', what) : what();
   } catch (e) {
     if (isInputError(e)) {
       if (e.pos?.file === '<probe>' && plan.file)
@@ -127,11 +130,12 @@ export async function loadRulesets(plan: CasePlan, kernel: KernelSide): Promise<
  *  accepted (acceptedRulesets); the kernel side must already hold them (loadRulesets). */
 export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): AsyncGenerator<StepResult> {
   const probe = opts.runProbe ?? runProbe;
+  const modelStep = <T>(index: number, what: () => T): T => modelDid(plan, index, what, opts.profile);
   const rulesets = modelRulesets(plan.rulesets);
   const second = modelRulesets(plan.otherRulesets);
   const native = { nft: modelNft(plan), order: plan.loadOrder };
-  let lab = modelDid(plan, -1, () => makeLab(plan.network, rulesets, second, opts.semantics, native));
-  let world: World = modelDid(plan, -1, () => newWorld(lab));
+  let lab = modelStep(-1, () => makeLab(plan.network, rulesets, second, opts.semantics, native));
+  let world: World = modelStep(-1, () => newWorld(lab));
   const kernel = opts.kernel;
   const sides = { model: opts.modelSide ?? true, kernel: kernel !== undefined };
   for (const step of plan.steps) {
@@ -170,18 +174,18 @@ export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): A
           kernelRefusal: k && !k.ok ? k.stderr : undefined,
         });
       }
-      lab = modelDid(plan, step.index, () => makeLab(plan.network, rulesets, second, opts.semantics, native));
+      lab = modelStep(step.index, () => makeLab(plan.network, rulesets, second, opts.semantics, native));
     } else if (step.kind === 'command') {
       const file = plan.file ?? plan.name;
-      const model = modelDid(plan, step.index, () => modelCommand(step.command, rulesets, world, file));
+      const model = modelStep(step.index, () => modelCommand(step.command, rulesets, world, file));
       const k = kernel ? await kernelDid(() => kernel.command(step.command, file)) : undefined;
       r.commanded = { model, kernel: k };
       if (step.command.type === 'iptables')
-        lab = modelDid(plan, step.index, () => makeLab(plan.network, rulesets, second, opts.semantics, native));
+        lab = modelStep(step.index, () => makeLab(plan.network, rulesets, second, opts.semantics, native));
     } else {
       for (const [i, sport] of step.sports.entries()) {
         const p: Probe = { ...step.probe, sport };
-        const runs: Weighted<ProbeRun>[] = modelDid(plan, step.index, () => probe(lab, world, p));
+        const runs: Weighted<ProbeRun>[] = modelStep(step.index, () => probe(lab, world, p));
         const dist = runs.map((x) => ({ p: x.p, value: x.value.observation }));
         r.model.push(dist);
         if (runs[0] && (i === 0 || opts.traces === 'all')) r.traces.push(runs[0].value.trace);

@@ -395,6 +395,7 @@ export async function withServices(
         clusterCIDR: svc.clusterCIDR,
         masqueradeAll: svc.masqueradeAll ?? false,
         localhostNodePorts: svc.localhostNodePorts ?? false,
+        ...(svc.localTrafficDetector === false ? { localTrafficDetector: false } : {}),
         ...(svc.nodePortAddresses ? { nodePortAddresses: svc.nodePortAddresses } : {}),
         proxyMode: mode,
         cluster,

@@ -14,6 +14,7 @@ import {
 import type { Sides } from './sides.ts';
 import { PairedLab } from './paired-lab.ts';
 import type { KernelLab, LabOptions } from '../lab/kernel-lab.ts';
+import type { PhaseTimes } from '../lab/profile.ts';
 import type { CommandOutcome } from './case-commands.ts';
 import type { CaseFile } from './case-file.ts';
 import type { FieldDiff } from './compare.ts';
@@ -103,6 +104,11 @@ export class LabPool {
 
   constructor(private readonly labOptions: LabOptions = {}) {}
 
+  /** where its labs' time goes (LabOptions.profile), if it keeps a profile */
+  get profile(): PhaseTimes | undefined {
+    return this.labOptions.profile;
+  }
+
   /** Another pool with the same lab options (labs side by side: fuzz.ts). */
   sibling(): LabPool {
     return new LabPool(this.labOptions);
@@ -169,7 +175,10 @@ export function labSide(lab: PairedLab): KernelSide {
     apply: (host, text, flavor) => lab.kernel.apply(host, text, flavor),
     applyNft: (host, text) => lab.kernel.applyNft(host, text),
     probe: (p, o) => lab.kernel.probe(p, o),
-    wait: (seconds) => new Promise((r) => setTimeout(r, seconds * 1000)),
+    wait: (seconds) => {
+      const wait = () => new Promise<void>((r) => setTimeout(r, seconds * 1000));
+      return lab.kernel.profile ? lab.kernel.profile.time('wait', wait) : wait();
+    },
     command: (cmd, file) => kernelCommand(lab.kernel, cmd, file),
   };
 }
@@ -323,7 +332,7 @@ export async function runPlanned(
             `the kernel refused ${what} for ${refused.host} that the model accepted: ` + refused.kernelRefusal!;
           rep.kernel = 'fail';
         } else {
-          run = await runPlan(plan, { ...base, kernel });
+          run = await runPlan(plan, { ...base, kernel, ...(pool.profile ? { profile: pool.profile } : {}) });
           rep.kernel = mark(run.steps.some((s) => s.kernelMisses.length));
           if (opts.sides === 'both' && modelSide) rep.agree = mark(run.steps.some((s) => s.diffs.length));
         }

@@ -35,6 +35,7 @@ import { dumpSettings, type DumpSettings } from '../kube/dump-settings.ts';
 import { dns1123Subdomain } from '../kube/names.ts';
 import { KernelLab, type KernelObservation } from '../lab/kernel-lab.ts';
 import type { LabRuntime } from '../lab/site.ts';
+import { sctpSupport, sctpUnprobedWhy } from '../lab/sctp.ts';
 import type { Sides } from './sides.ts';
 import { FIRST_PORT } from './ports.ts';
 import { modelMiss, kernelMiss, expectedOf, showDistribution, unexpectedBranch } from './oracle-compare.ts';
@@ -268,7 +269,9 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
   });
   if (settings.masqueradeAll) layout.masqueradeAll = true;
   if (settings.localhostNodePorts) layout.localhostNodePorts = true;
-  const { planned, unsent } = planProbes(ports, nodeName, input.nodeIps, layout.hostOf);
+  // SCTP ports are not probed; why is measured on this kernel (only when there are some)
+  const sctpWhy = ports.some((rp) => rp.port.protocol === 'SCTP') ? sctpUnprobedWhy(await sctpSupport()) : undefined;
+  const { planned, unsent } = planProbes(ports, nodeName, input.nodeIps, layout.hostOf, sctpWhy);
   // NodePorts on 127.0.0.1 from the node itself: answered with localhost NodePorts, refused without
   for (const rp of ports)
     if (rp.hasNodePort && rp.port.protocol !== 'SCTP')

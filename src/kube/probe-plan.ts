@@ -18,6 +18,7 @@ export interface UnsentProbe {
   why: string;
 }
 
+/** The reason when nothing was measured; callers with a lab pass the measured one (lab/sctp.ts). */
 export const SCTP_WHY =
   'not probed: nfconform sends TCP, UDP and ICMP probes only (the model and the lab agent have no SCTP sockets yet)';
 
@@ -29,6 +30,7 @@ export function planProbes(
   nodeName: string,
   nodeIps: string[],
   hostOf: Record<string, string> = {},
+  sctpWhy: string = SCTP_WHY,
 ): { planned: PlannedProbe[]; unsent: UnsentProbe[] } {
   const planned: PlannedProbe[] = [];
   const unsent: UnsentProbe[] = [];
@@ -36,7 +38,7 @@ export function planProbes(
     const service = `${rp.svc.namespace}/${rp.svc.name}`;
     if (rp.port.protocol === 'SCTP') {
       // the model's probes and the lab agent speak TCP, UDP and ICMP only
-      unsent.push({ service, label: `${rp.spn} ${rp.port.port}/sctp`, why: SCTP_WHY });
+      unsent.push({ service, label: `${rp.spn} ${rp.port.port}/sctp`, why: sctpWhy });
       continue;
     }
     const proto = rp.port.protocol === 'UDP' ? ('udp' as const) : ('tcp' as const);

@@ -10,4 +10,6 @@ export {
 } from './kernel-lab.ts';
 export { labSkipReason, kernelSkipReason, canCreateNetns } from './prereq.ts';
 export { DockerLabError } from './docker-site.ts';
+export { sctpSupport, sctpUnprobedWhy, type SctpSupport } from './sctp.ts';
 export type { LabRuntime } from './site.ts';
+export { PhaseTimes, PHASES, renderProfile, type Phase, type PhaseTime } from './profile.ts';

@@ -24,6 +24,7 @@ import { parseConntrack } from './conntrack-parse.ts';
 import { flowEntries, type WireEntry, type WireTuple } from './conntrack-flow.ts';
 import { countersOf, movedRules, type RuleCount } from './counters.ts';
 import { NFTRACE_RULESET, parseTrace, flowSegments, type TraceSegment } from './nftrace.ts';
+import type { PhaseTimes, Phase } from './profile.ts';
 
 /** Long enough for any round trip between namespaces on a loaded 2-core machine
  *  (well under 1 ms normally), shorter than TCP's first SYN retransmission (1 s),
@@ -46,6 +47,8 @@ export interface LabOptions {
   runtime?: LabRuntime;
   /** made by `nfconform lab up` (its run id says so): `lab down` may take it down */
   handMade?: boolean;
+  /** where the lab's time goes (`fuzz --profile`); shared by the labs of one campaign */
+  profile?: PhaseTimes;
 }
 
 /** conntrack -D filters, as in a case file (spec/case-file.md) */
@@ -115,6 +118,8 @@ export class KernelLab {
   private readonly traced = new Set<string>();
   readonly timeoutMs: number;
   confirmMs: number;
+  /** where the lab's time goes (LabOptions.profile) */
+  readonly profile: PhaseTimes | undefined;
   private down_ = false;
   net: Network;
   /**
@@ -137,11 +142,13 @@ export class KernelLab {
     this.net = compileTopology(spec);
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
     this.confirmMs = opts.confirmMs ?? DEFAULT_CONFIRM_MS;
+    this.profile = opts.profile;
     for (const h of spec.hosts) this.ns.set(h.name, nsName(process.pid, this.runId, h.name));
   }
 
   static async up(spec: TopologySpec, opts: LabOptions = {}): Promise<KernelLab> {
     compileTopology(spec); // a bad topology is refused before anything is made
+    const t0 = performance.now();
     const runId = newRunId(opts.handMade);
     let site: LabSite;
     if (opts.runtime === 'docker') site = await DockerSite.open(runId);
@@ -156,6 +163,8 @@ export class KernelLab {
     } catch (e) {
       await lab.down();
       throw e;
+    } finally {
+      opts.profile?.add('build', performance.now() - t0);
     }
     return lab;
   }
@@ -306,6 +315,10 @@ export class KernelLab {
 
   /** Same hosts and links, other settings (sysctls, hairpin, backends): changed in place, not rebuilt. */
   async reconfigure(spec: TopologySpec): Promise<void> {
+    return this.timed('reconfigure', () => this.reconfigureNow(spec));
+  }
+
+  private async reconfigureNow(spec: TopologySpec): Promise<void> {
     const old = this.spec;
     const shape = (t: TopologySpec) =>
       JSON.stringify(
@@ -339,6 +352,11 @@ export class KernelLab {
     );
   }
 
+  /** `what`, its time booked to `phase` when the lab keeps a profile */
+  private timed<T>(phase: Phase, what: () => Promise<T>): Promise<T> {
+    return this.profile ? this.profile.time(phase, what) : what();
+  }
+
   private agent(host: string): AgentClient {
     const a = this.agents.get(host);
     if (!a) throw new Error(`no host "${host}" in lab ${this.spec.name}`);
@@ -350,7 +368,7 @@ export class KernelLab {
    * back verbatim. reset() removes native tables with the rest (`nft flush ruleset`). spec/nft.md §7.
    */
   async applyNft(host: string, text: string): Promise<ApplyResult> {
-    const r = await this.agent(host).run(['nft', '-f', '-'], text);
+    const r = await this.timed('apply', () => this.agent(host).run(['nft', '-f', '-'], text));
     this.dirty.add(host);
     // a host with rules: its conntrack table is read after each probe (conntrack())
     if (r.code === 0 && !this.applied.has(host)) this.applied.set(host, new Map());
@@ -368,9 +386,11 @@ export class KernelLab {
   /** iptables-restore (each table at its COMMIT): the kernel's or iptables' refusal comes back verbatim. */
   async apply(host: string, rulesetText: string, backend?: IptablesFlavor): Promise<ApplyResult> {
     const b = backend ?? this.net.hosts.get(host)!.backend;
-    // nfacct counters are per namespace and must exist first (kube-proxy creates its own the same way)
-    for (const name of nfacctNames(rulesetText)) await this.agent(host).run(['nfacct', 'add', name]);
-    const r = await this.agent(host).run([restoreCmd(b)], rulesetText);
+    const r = await this.timed('apply', async () => {
+      // nfacct counters are per namespace and must exist first (kube-proxy creates its own the same way)
+      for (const name of nfacctNames(rulesetText)) await this.agent(host).run(['nfacct', 'add', name]);
+      return this.agent(host).run([restoreCmd(b)], rulesetText);
+    });
     this.dirty.add(host);
     if (r.code !== 0 && b === 'nft') this.tainted = true;
     // a refused restore has committed the tables before the failing one (both flavors): read this host too
@@ -384,7 +404,7 @@ export class KernelLab {
   /** `conntrack -F`, or `conntrack -D` with filters (argv from typed fields). Deleting nothing is no error. */
   async conntrackDelete(host: string, match: ConntrackArgs | undefined): Promise<ApplyResult> {
     const argv = ['conntrack', ...(match ? ['-D', ...conntrackFilterArgs(match)] : ['-F'])];
-    const r = await this.agent(host).run(argv);
+    const r = await this.timed('command', () => this.agent(host).run(argv));
     const ok = r.code === 0 || /0 flow entries have been deleted/.test(r.stderr);
     return { ok, code: ok ? 0 : r.code, stderr: r.stderr.trim() };
   }
@@ -392,7 +412,7 @@ export class KernelLab {
   /** A write to /proc/net/xt_recent/LIST: "+addr", "-addr" or "/"; the list exists once a rule names it. */
   async recentWrite(host: string, list: string, line: string): Promise<ApplyResult> {
     try {
-      await this.agent(host).request('recent-write', { list, line });
+      await this.timed('command', () => this.agent(host).request('recent-write', { list, line }));
       return { ok: true, code: 0, stderr: '' };
     } catch (e) {
       return { ok: false, code: 1, stderr: (e as Error).message };
@@ -401,7 +421,8 @@ export class KernelLab {
 
   /** One iptables command (its arguments, never a shell line) in the host's flavor. */
   async iptables(host: string, flavor: IptablesFlavor, args: readonly string[]): Promise<ApplyResult> {
-    const r = await this.agent(host).run([flavor === 'nft' ? 'iptables-nft' : 'iptables-legacy', ...args]);
+    const argv = [flavor === 'nft' ? 'iptables-nft' : 'iptables-legacy', ...args];
+    const r = await this.timed('command', () => this.agent(host).run(argv));
     this.dirty.add(host);
     const t = args.indexOf('-t') >= 0 ? args[args.indexOf('-t') + 1] : 'filter';
     const per = this.applied.get(host) ?? new Map<IptablesFlavor, TableName[]>();
@@ -461,8 +482,10 @@ export class KernelLab {
 
   async probe(p: Probe, opts: KernelProbeOptions = {}): Promise<KernelObservation> {
     const traced = opts.nftrace ? [...this.traced] : [];
-    await Promise.all(traced.map((h) => this.agent(h).request('trace-start')));
-    const before = opts.counters ? await this.allCounters() : undefined;
+    if (traced.length)
+      await this.timed('nftrace', () => Promise.all(traced.map((h) => this.agent(h).request('trace-start'))));
+    const before = opts.counters ? await this.timed('counters', () => this.allCounters()) : undefined;
+    const t0 = performance.now();
     const r = await this.agent(p.from).request<AgentProbeResult>('probe', {
       proto: p.proto,
       dst: p.dst,
@@ -473,6 +496,8 @@ export class KernelLab {
       timeoutMs: this.timeoutMs,
       confirmMs: this.confirmMs,
     });
+    // a drop costs the timeout and its confirmation wait; an answer, a round trip
+    this.profile?.add(r.outcome === 'dropped' ? 'probe-dropped' : 'probe-answered', performance.now() - t0);
     const e = r.error;
     const obs: KernelObservation = {
       outcome: r.outcome,
@@ -491,12 +516,15 @@ export class KernelLab {
             errno: e.errno ?? null,
           }
         : null,
-      conntrack: opts.conntrack === false || !r.tuple ? {} : await this.flowConntrack(r.tuple),
+      conntrack:
+        opts.conntrack === false || !r.tuple ? {} : await this.timed('conntrack', () => this.flowConntrack(r.tuple!)),
       droppedAt: null,
     };
     if (r.note) obs.note = r.note;
     if (traced.length) {
-      const lines = await Promise.all(traced.map((h) => this.agent(h).request<string[]>('trace-stop')));
+      const lines = await this.timed('nftrace', () =>
+        Promise.all(traced.map((h) => this.agent(h).request<string[]>('trace-stop'))),
+      );
       // the probe's own packets: its client port, and the port each reply goes back to (a NAT's choice)
       const ports = new Set<number>(r.tuple ? [r.tuple[2]] : []);
       for (const recs of Object.values(obs.conntrack))
@@ -512,7 +540,7 @@ export class KernelLab {
       );
     }
     if (before) {
-      const after = await this.allCounters();
+      const after = await this.timed('counters', () => this.allCounters());
       const hit = movedRules(before, after);
       obs.rulesHit = hit;
       if (obs.outcome !== 'delivered' && obs.outcome !== 'echo-reply') {
@@ -554,6 +582,7 @@ export class KernelLab {
    * applied: a failed iptables-legacy-restore has committed the tables before the failing one.
    */
   async reset(): Promise<void> {
+    const t0 = performance.now();
     const waits = await Promise.all(
       [...this.agents].map(async ([h, a]) => {
         const st = await a.request<{ legacyTables: string[]; inNoRoutes: number }>('lab-state');
@@ -578,15 +607,18 @@ export class KernelLab {
     );
     // ip_error: a burst of 5 routing errors per source, then one a second (error_cost = 1 s, error_burst =
     // 5 s, global sysctls a namespace cannot change): wait until the tokens the last case spent are back
+    this.profile?.add('reset', performance.now() - t0);
     const spent = Math.min(5, Math.max(0, ...waits));
-    if (spent > 0) await new Promise((r) => setTimeout(r, spent * ROUTE_ERROR_COST_MS));
+    if (spent > 0) await this.timed('reset-wait', () => new Promise((r) => setTimeout(r, spent * ROUTE_ERROR_COST_MS)));
   }
 
   async down(): Promise<void> {
     if (this.down_) return;
     this.down_ = true;
+    const t0 = performance.now();
     await Promise.all([...this.agents.values()].map((a) => a.close().catch(() => undefined)));
     await this.site.close([...this.ns.values()]);
     unregisterLab(this.runId);
+    this.profile?.add('down', performance.now() - t0);
   }
 }

@@ -1,5 +1,6 @@
 // Why the kernel lab cannot run here, if it cannot (not root, no netns, tools missing).
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { LabRuntime } from './site.ts';
 import { dockerSkipReason } from './docker-site.ts';
 
@@ -28,6 +29,19 @@ export function canCreateNetns(): boolean {
     execFileSync('ip', ['netns', 'add', ns], { stdio: 'ignore' });
     execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
     return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether LOG (and iptables-legacy's TRACE) in a lab namespace writes nothing to the kernel log: only
+ * init_net logs unless net.netfilter.nf_log_all_netns is on (nf_log_syslog.c nf_log_allowed). Read, never
+ * written; unreadable counts as not quiet.
+ */
+export function kernelLogQuiet(): boolean {
+  try {
+    return readFileSync('/proc/sys/net/netfilter/nf_log_all_netns', 'utf8').trim() === '0';
   } catch {
     return false;
   }

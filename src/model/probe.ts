@@ -246,12 +246,13 @@ class ProbePlay {
     const p = a.pkt;
     if (p.proto === 1 && p.embedded) {
       const q = p.embedded;
-      return (
-        q.proto === e.proto &&
-        q.src === e.src &&
-        q.dst === e.dst &&
-        (e.proto === 1 || (q.sport === e.sport && q.dport === e.dport))
-      );
+      // a TCP socket hears an error only through its own connection (tcp_v4_err looks the quoted 4-tuple up);
+      // for a UDP probe the client's stack is read (spec/observation.md, probe-helper.py icmp_error): an error
+      // quoting the probe's source address and port counts whatever destination it quotes, e.g. one not
+      // un-DNATed on its way back (bridged past conntrack with bridge-nf-call-iptables=0)
+      if (q.proto !== e.proto || q.src !== e.src) return false;
+      if (e.proto === 17) return q.sport === e.sport;
+      return q.dst === e.dst && (e.proto === 1 || (q.sport === e.sport && q.dport === e.dport));
     }
     // an unconnected UDP socket takes a datagram from any address (__udp4_lib_lookup scores the peer only
     // when connected)

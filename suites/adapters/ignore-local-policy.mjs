@@ -30,9 +30,13 @@ try {
   const services = join(dir, 'services.json');
   writeFileSync(services, JSON.stringify(input.cluster));
   const cli = fileURLToPath(new URL('../../bin/nfconform.js', import.meta.url));
-  const args = [cli, 'compile', '--services', services, '--node', input.node.name, '--cluster-cidr', input.clusterCIDR];
+  const args = [cli, 'compile', '--services', services, '--node', input.node.name];
+  // without a local-traffic detector kube-proxy gets no --cluster-cidr
+  if (input.localTrafficDetector !== false) args.push('--cluster-cidr', input.clusterCIDR);
   if (input.masqueradeAll) args.push('--masquerade-all');
   if (input.localhostNodePorts) args.push('--localhost-nodeports');
+  for (const a of input.nodePortAddresses ?? []) args.push('--nodeport-address', a);
+  if (input.nodePortAddresses) for (const ip of input.node.addresses) args.push('--node-ip', ip);
   process.stdout.write(execFileSync(process.execPath, args, { encoding: 'utf8' }));
 } finally {
   rmSync(dir, { recursive: true, force: true });

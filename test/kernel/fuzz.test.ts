@@ -3,6 +3,7 @@
 import { describe, test, expect, afterAll } from 'vitest';
 import { fuzz } from '../../src/conform/fuzz.ts';
 import { LabPool } from '../../src/conform/run-case.ts';
+import { PhaseTimes } from '../../src/lab/profile.ts';
 import { skipReason, kernelDescribe } from './env.ts';
 
 const diffLine = (x: { step: string; diff: { field: string; model: unknown; kernel: unknown } }): string =>
@@ -43,12 +44,23 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: a campaign on labs side by s
   });
   test('seed 7 on 3 labs is the campaign on one lab: the same cases, the same first divergence (if any)', async () => {
     const one = await fuzz({ oracle: { kind: 'kernel', pool }, runs: 20, seed: 7, shrinkSeconds: 5 });
-    const three = await fuzz({ oracle: { kind: 'kernel', pool }, runs: 20, seed: 7, shrinkSeconds: 5, labs: 3 });
+    // the three labs keep a profile (`fuzz --profile`): every probe is booked as answered or dropped
+    const profiled = new LabPool({ timeoutMs: 150, profile: new PhaseTimes() });
+    let three: Awaited<ReturnType<typeof fuzz>>;
+    try {
+      three = await fuzz({ oracle: { kind: 'kernel', pool: profiled }, runs: 20, seed: 7, shrinkSeconds: 5, labs: 3 });
+    } finally {
+      await profiled.close();
+    }
     // a divergence is the same draw (its index, the first part of the path) found either way
     expect(three.divergence?.path.split(':')[0]).toBe(one.divergence?.path.split(':')[0]);
     if (!one.divergence) {
       expect(three.cases).toBe(20);
       expect(three.probes).toBe(one.probes);
+      const count = (phase: string) => three.profile?.find((x) => x.phase === phase)?.count ?? 0;
+      expect(count('probe-answered') + count('probe-dropped')).toBe(three.probes);
+      expect(count('build')).toBeGreaterThanOrEqual(3);
+      expect(count('plan')).toBe(20);
     }
   }, 300_000);
 });

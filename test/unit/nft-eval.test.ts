@@ -55,6 +55,26 @@ describe('matches', () => {
 });
 
 describe('sets, maps and numgen', () => {
+  test('th dport of an ICMP packet (its checksum) in a lookup: a miss when a known component misses', () => {
+    const icmp = { proto: 1, sport: 0, dport: 0, icmpType: 8 };
+    const vmap = (els: string) => base(`ip daddr . meta l4proto . th dport vmap { ${els} }`);
+    // no element has protocol icmp: a miss whatever the checksum, as on the kernel (regression case)
+    expect(run(vmap('10.96.0.10 . tcp . 80 : drop, 10.96.0.10 . udp . 53 : drop'), icmp).map((o) => o.verdict)).toEqual(
+      ['accept'],
+    );
+    // an icmp element with one port: it hinges on the checksum, unknown
+    expect(run(vmap('10.96.0.10 . icmp . 80 : drop'), icmp).map((o) => o.verdict)).toEqual(['unknown']);
+    // every port: a hit whatever the checksum
+    expect(run(vmap('10.96.0.10 . icmp . 0-65535 : drop'), icmp).map((o) => o.verdict)).toEqual(['drop']);
+    // sets too, and != of a miss
+    expect(run(base('ip daddr . meta l4proto . th dport { 10.96.0.10 . tcp . 80 } drop'), icmp)[0]!.verdict).toBe(
+      'accept',
+    );
+    expect(run(base('meta l4proto . th dport != { tcp . 80 } drop'), icmp)[0]!.verdict).toBe('drop');
+    // alone, th dport of ICMP is still unknown
+    expect(run(base('th dport 80 drop'), icmp)[0]!.verdict).toBe('unknown');
+  });
+
   test("kube-proxy's concatenated verdict map", () => {
     const body = [
       'map service-ips { type ipv4_addr . inet_proto . inet_service : verdict; elements = {' +

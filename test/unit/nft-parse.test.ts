@@ -125,3 +125,44 @@ describe('language detection', () => {
     expect(detectLanguage('iptables -A INPUT -j ACCEPT\n')).toBe('iptables');
   });
 });
+
+describe('keywords and quoted strings as names (measured with nft 1.0.6 in a throw-away namespace)', () => {
+  const positions = (n: string): [string, string][] => [
+    ['table', `table ip ${n} {\n}\n`],
+    ['chain', `table ip t {\n\tchain ${n} {\n\t}\n}\n`],
+    ['set', `table ip t {\n\tset ${n} {\n\t\ttype ipv4_addr\n\t}\n}\n`],
+    ['add chain', `add table ip t\nadd chain ip t ${n}\nadd rule ip t ${n} accept\n`],
+  ];
+  // nft took these: words its scanner reads as keywords only in another start condition, times, `_x`
+  for (const n of ['filter', 'input', 'nat', 'state', 'new', 'daddr', 'ingress', 'to', 'level', '_x', '1d', 'a..b'])
+    for (const [where, text] of positions(n))
+      test(`${where} ${n}: accepted and listed unquoted`, () => {
+        expect(printNft(parseNft(text, { file: 'x.nft' }))).toContain(` ${n} {`);
+      });
+  // nft refused these: keywords of the scanner's initial state, quoted strings, numbers
+  for (const n of [
+    'counter',
+    'chain',
+    'ip',
+    'inet',
+    'tcp',
+    'accept',
+    'jump',
+    'comment',
+    'th',
+    '"foo"',
+    '"filter"',
+    '10',
+  ])
+    for (const [where, text] of positions(n))
+      test(`${where} ${n}: a syntax error at the name`, () => {
+        const e = errorOf(text);
+        expect(e.kind).toBe('syntax');
+        expect(e.message).toMatch(/bad (table|chain|set) name/);
+      });
+  test('a keyword as a jump target or a set reference is refused; nh only after @', () => {
+    expect(errorOf(inChain('jump counter')).message).toContain('"counter" is an nft keyword');
+    expect(errorOf(inChain('ip saddr @nh accept')).message).toContain('"nh" is an nft keyword');
+    expect(printNft(parseNft('table ip t {\n\tchain nh {\n\t}\n}\n'))).toContain('chain nh {');
+  });
+});

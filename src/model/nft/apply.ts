@@ -72,8 +72,16 @@ function checkVerdictTarget(t: NftTable, v: Verdict | undefined, pos: SourcePos)
   if (c.base) throw invalid(`cannot ${v.kind} to base chain ${v.chain}`, pos);
 }
 
-/** nft's protocol context over a rule (src/evaluate.c): conflicting protocols, nat ports need one. */
-function checkRule(t: NftTable, stmts: readonly Stmt[], spos: readonly SourcePos[], pos: SourcePos): void {
+/** nft's protocol context over a rule (src/evaluate.c): conflicting protocols, nat ports need one. A listing
+ *  of the kernel's state skips the conflict check: nft may list a rule it would refuse to read (measured, nft
+ *  1.0.6: `ip protocol tcp meta l4proto { udp } ... th dport` lists its th as `udp dport`). */
+function checkRule(
+  t: NftTable,
+  stmts: readonly Stmt[],
+  spos: readonly SourcePos[],
+  pos: SourcePos,
+  listing = false,
+): void {
   let proto: number | undefined;
   // an ip payload match before a nat statement tells nft the family in an inet table
   let ipContext = false;
@@ -82,7 +90,7 @@ function checkRule(t: NftTable, stmts: readonly Stmt[], spos: readonly SourcePos
   const useL4 = (l4: string | undefined, i: number) => {
     if (l4 !== 'tcp' && l4 !== 'udp') return;
     const n = l4 === 'tcp' ? 6 : 17;
-    if (proto !== undefined && proto !== n)
+    if (proto !== undefined && proto !== n && !listing)
       throw invalid(`conflicting protocols specified: ${PROTO_NAME[proto] ?? 'unknown'} vs. ${l4}`, at(i));
     proto = n;
   };
@@ -200,7 +208,7 @@ function jumpsTo(t: NftTable, name: string): boolean {
 /** rules made by the transaction in progress */
 const freshRules = new WeakMap<NftRuleset, WeakSet<object>>();
 
-export function runCommand(rs: NftRuleset, c: Command): void {
+export function runCommand(rs: NftRuleset, c: Command, listing = false): void {
   let fresh = freshRules.get(rs);
   if (!fresh) freshRules.set(rs, (fresh = new WeakSet()));
   const pos = c.pos;
@@ -328,7 +336,7 @@ export function runCommand(rs: NftRuleset, c: Command): void {
     case 'insert-rule': {
       const t = table(rs, c, pos);
       const ch = chainOf(t, c.chain, pos);
-      checkRule(t, c.stmts, c.spos, pos);
+      checkRule(t, c.stmts, c.spos, pos, listing);
       // each anonymous set or map a rule holds is a kernel object made first, with its own handle
       t.nextHandle += c.stmts.filter(
         (s) =>
@@ -369,6 +377,8 @@ export interface NftReadOptions {
   file?: string;
   /** the state the transaction starts from (default: empty) */
   base?: NftRuleset;
+  /** the text is a listing of the kernel's state (`nft -j list ruleset`), not input (checkRule) */
+  listing?: boolean;
 }
 
 /** `nft -f`: every command of the file, then the kernel's checks at commit; all or nothing. */
@@ -376,7 +386,7 @@ export function parseNft(text: string, opts: NftReadOptions = {}): NftRuleset {
   const file = opts.file ?? '<nft>';
   const rs = opts.base ? cloneRuleset(opts.base) : emptyNftRuleset();
   const cmds = parseNftCommands(text, file);
-  for (const c of cmds) runCommand(rs, c);
+  for (const c of cmds) runCommand(rs, c, opts.listing);
   for (const t of rs.tables.values()) validateNftTable(t, file);
   return rs;
 }

@@ -9,7 +9,7 @@
 import type { Pkt } from '../eval/packet.ts';
 import { selector, type SelectorDesc } from './descriptors.ts';
 import { valueBounds } from './sets.ts';
-import { CT_STATE } from './datatypes.ts';
+import { CT_STATE, DTYPES } from './datatypes.ts';
 import type { NftTable, NftChain, Stmt, Expr, Value, Element, Verdict, Atom, NftHook } from './types.ts';
 
 export type Tri = boolean | 'unknown';
@@ -78,6 +78,59 @@ function valueHas(v: Value, x: Atom, flagsAny: boolean): boolean {
 
 const keyHas = (el: Element, xs: readonly Atom[]) => el.key.every((v, i) => valueHas(v, xs[i]!, false));
 
+/** Each component of a key: its value, 'unknown' when the model cannot tell it; undefined: one is absent
+ *  (the expression breaks the rule). */
+function keyParts(e: Expr, pkt: Pkt, env: NftEnv): (Atom | 'unknown')[] | undefined {
+  if (e.kind === 'numgen') return ['unknown'];
+  const names = e.kind === 'concat' ? e.parts : [e.name];
+  const out: (Atom | 'unknown')[] = [];
+  for (const n of names) {
+    const v = field(selector(n), pkt, env);
+    if (v === undefined) return undefined;
+    out.push(v === 'unknown' || e.kind !== 'and' ? v : ((v as number) & e.mask) >>> 0);
+  }
+  return out;
+}
+
+const spansAll = (v: Value, bits: number) => {
+  const b = valueBounds(v);
+  return !!b && b[0] === 0 && b[1] >= 2 ** bits - 1;
+};
+
+/** The width of each component of a key, for spansAll. */
+const keyBits = (e: Expr): number[] =>
+  e.kind === 'numgen' ? [32] : (e.kind === 'concat' ? e.parts : [e.name]).map((n) => DTYPES[selector(n).dtype].bits);
+
+/**
+ * A set or map lookup (nft_lookup.c) with components the model may not know: an element whose known
+ * components miss cannot match, whatever the unknown ones hold. `ip daddr . meta l4proto . th dport` of an
+ * ICMP packet reads the ICMP checksum as the port (nft_payload.c: the transport header of any protocol), but
+ * no element keyed `tcp` or `udp` can match it: a miss, as the kernel finds (spec/nft.md §8). Keys in a set
+ * do not overlap, so one element that surely matches is the one.
+ */
+function lookup(
+  els: readonly Element[],
+  parts: readonly (Atom | 'unknown')[],
+  bits: readonly number[],
+): Element | undefined | 'unknown' {
+  let open = false;
+  for (const el of els) {
+    let sure = true;
+    let miss = false;
+    el.key.forEach((v, i) => {
+      const x = parts[i]!;
+      if (x === 'unknown') sure = false;
+      else if (!valueHas(v, x, false)) miss = true;
+    });
+    if (miss) continue;
+    if (sure) return el;
+    // an element whose unknown components all span their whole type matches whatever they hold
+    if (el.key.every((v, i) => parts[i] !== 'unknown' || spansAll(v, bits[i]!))) return el;
+    open = true;
+  }
+  return open ? 'unknown' : undefined;
+}
+
 function exprValues(e: Expr, pkt: Pkt, env: NftEnv): Atom[] | undefined | 'unknown' {
   if (e.kind === 'numgen') return 'unknown';
   const names = e.kind === 'concat' ? e.parts : [e.name];
@@ -99,6 +152,17 @@ function whyUnknown(e: Expr, pkt: Pkt, env: NftEnv): string {
 
 /** Does a match statement hold for the packet? */
 export function matches(s: Extract<Stmt, { k: 'match' }>, t: NftTable, pkt: Pkt, env: NftEnv, rnd?: number): Tri {
+  const right = s.right;
+  if (right.kind !== 'values') {
+    // a set lookup (an equality on each element, flags too), three-valued per component
+    if (s.left.kind === 'numgen' && rnd === undefined) return 'unknown';
+    const parts = s.left.kind === 'numgen' ? [rnd! + s.left.offset] : keyParts(s.left, pkt, env);
+    if (parts === undefined) return false;
+    const els = right.kind === 'ref' ? (t.sets.get(right.name)?.elements ?? []) : right.elements;
+    const hit = lookup(els, parts, keyBits(s.left));
+    if (hit === 'unknown') return 'unknown';
+    return s.op === 'ne' ? hit === undefined : hit !== undefined;
+  }
   let xs: Atom[] | undefined | 'unknown';
   if (s.left.kind === 'numgen') {
     if (rnd === undefined) return 'unknown';
@@ -107,11 +171,7 @@ export function matches(s: Extract<Stmt, { k: 'match' }>, t: NftTable, pkt: Pkt,
   if (xs === undefined) return false;
   if (xs === 'unknown') return 'unknown';
   const flags = s.left.kind === 'sel' && !!selector(s.left.name).dtype.startsWith('ct_s') && !s.explicit;
-  let hit: boolean;
-  if (s.right.kind === 'ref') hit = (t.sets.get(s.right.name)?.elements ?? []).some((el) => keyHas(el, xs));
-  else if (s.right.kind === 'set') hit = s.right.elements.some((el) => keyHas(el, xs));
-  else if (flags && s.op === 'eq') hit = valueHas(s.right.value, xs[0]!, true);
-  else hit = valueHas(s.right.value, xs[0]!, false);
+  const hit = valueHas(right.value, xs[0]!, flags && s.op === 'eq');
   return s.op === 'ne' ? !hit : hit;
 }
 
@@ -239,14 +299,14 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
             }
             return;
           }
-          const xs = exprValues(s.key, pkt, env);
-          if (xs === 'unknown')
+          const parts = keyParts(s.key, pkt, env);
+          const el = parts === undefined ? undefined : lookup(els, parts, keyBits(s.key));
+          if (el === 'unknown')
             return void out.push({
               ...o,
               verdict: 'unknown',
               undecided: { chain: chain.name, rule: ruleIndex, why: whyUnknown(s.key, pkt, env) },
             });
-          const el = xs === undefined ? undefined : els.find((e) => keyHas(e, xs));
           if (el) next = el.verdict;
           else broke = true;
           break;

@@ -320,7 +320,7 @@ export function parseNftJson(text: string, file = '<nft.json>'): NftRuleset {
   }
   let rs: NftRuleset;
   try {
-    rs = parseNft(lines.map((l) => l.text).join('\n') + '\n', { file });
+    rs = parseNft(lines.map((l) => l.text).join('\n') + '\n', { file, listing: true });
   } catch (e) {
     if (!(e instanceof InputError) || !e.pos) throw e;
     const l = lines[e.pos.line - 1];

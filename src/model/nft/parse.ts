@@ -3,6 +3,7 @@
 // (so rules may name chains and sets declared later in the same block, not in a later block).
 import { InputError, type SourcePos } from '../errors.ts';
 import { lex, type Tok } from './lex.ts';
+import { nameProblem } from './names.ts';
 import { DTYPES, DTYPE_BY_SET_TYPE, type DtypeDesc } from './datatypes.ts';
 import {
   matchSelector,
@@ -149,21 +150,24 @@ export class NftParser {
 
   private family(): Family {
     const t = this.t;
-    if ((FAMILIES as readonly string[]).includes(t.text) && t.kind === 'word' && this.peek().kind === 'word') {
+    const named = this.peek().kind === 'word' || this.peek().kind === 'string';
+    if ((FAMILIES as readonly string[]).includes(t.text) && t.kind === 'word' && named) {
       this.next();
       return t.text as Family;
     }
-    if (['ip6', 'arp', 'bridge', 'netdev'].includes(t.text) && this.peek().kind === 'word')
-      throw this.unsupported(`family ${t.text}`);
+    if (['ip6', 'arp', 'bridge', 'netdev'].includes(t.text) && named) throw this.unsupported(`family ${t.text}`);
     return 'ip';
   }
   private tableRef(): TableRef {
     const family = this.family();
     return { family, table: this.name('table name') };
   }
-  private name(what: string): string {
+  /** a table, chain, set or map name: nft's scanner STRING, never a keyword or a quoted string (names.ts) */
+  private name(what: string, afterAt = false): string {
     const t = this.word(what);
     if (t.text.length === 0 || t.text.length > 255) throw this.err(`bad ${what} "${t.text}"`, t);
+    const why = nameProblem(t.text, t.kind === 'string', afterAt);
+    if (why) throw this.err(`bad ${what}: ${why}`, t);
     return t.text;
   }
 
@@ -735,7 +739,7 @@ export class NftParser {
       this.next();
       if (this.is('@')) {
         this.next();
-        return { k: 'vmap', key: left, map: { kind: 'ref', name: this.name('map name') } };
+        return { k: 'vmap', key: left, map: { kind: 'ref', name: this.name('map name', true) } };
       }
       if (!this.is('{')) throw this.err('expected "@map" or "{ ... }" after vmap');
       return {
@@ -763,7 +767,7 @@ export class NftParser {
     let right: Rhs;
     if (this.is('@')) {
       this.next();
-      right = { kind: 'ref', name: this.name('set name') };
+      right = { kind: 'ref', name: this.name('set name', true) };
     } else if (this.is('{')) {
       right = {
         kind: 'set',

@@ -1,0 +1,84 @@
+// The rare draws (issue 14 §4, rare-arbitraries.ts): what earlier campaigns never exercised must be drawn, load on
+// the model, and be counted by the coverage under the spelling it was written in.
+import { test, expect } from 'vitest';
+import fc from 'fast-check';
+import { caseDrawArb, caseFromDraw } from '../../src/conform/fuzz-arbitraries.ts';
+import { rareArb, rareNodeRules, withRareSteps, RARE_RECENT_LIST } from '../../src/conform/rare-arbitraries.ts';
+import { checkCase } from '../../src/conform/case-file.ts';
+import { planCase } from '../../src/conform/plan.ts';
+import { CoverageCounter } from '../../src/conform/coverage.ts';
+import type { Step } from '../../src/conform/case-file.ts';
+
+test('rare rules load on the model in both flavors, alone and with the steps they bring', async () => {
+  const draws = fc.sample(caseDrawArb({ quietLog: true }), { seed: 11, numRuns: 200 });
+  let rare = 0;
+  for (const d of draws) {
+    if (!d.rare) continue;
+    rare++;
+    // the rare part alone: the reach recipes may be refused on purpose
+    const c = caseFromDraw({ ...d, reach: undefined, corners: undefined, rules: [], otherRules: [] });
+    checkCase(JSON.parse(JSON.stringify(c)), 'rare.json');
+    const plan = await planCase(c);
+    const refused = [...plan.rulesets, ...plan.otherRulesets].find((r) => r.refusal);
+    expect(refused?.refusal?.message, refused?.text).toBeUndefined();
+  }
+  expect(rare).toBeGreaterThan(draws.length / 5);
+});
+
+test('LOG and TRACE are drawn only when the kernel log stays quiet', () => {
+  const kinds = (quietLog: boolean) =>
+    new Set(
+      fc
+        .sample(rareArb({ quietLog }), { seed: 3, numRuns: 400 })
+        .flatMap((d) => [...d.rules, ...d.steps.flatMap((s) => ('rule' in s.step ? [s.step.rule] : []))])
+        .map((r) => r.kind),
+    );
+  expect(kinds(false).has('log')).toBe(false);
+  expect(kinds(false).has('trace')).toBe(false);
+  expect(kinds(true).has('log')).toBe(true);
+  expect(kinds(true).has('trace')).toBe(true);
+});
+
+test('a recent write comes with the rules that name its list; each step is followed by its probe again', () => {
+  const d = fc.sample(rareArb(), { seed: 5, numRuns: 50 })[0]!;
+  const draw = { ...d, rules: [], steps: [{ at: 0, step: { k: 'recent' as const, op: 'add' as const, addr: 0 } }] };
+  expect(rareNodeRules(draw).some((r) => r.spec.includes(`--name ${RARE_RECENT_LIST} --set`))).toBe(true);
+  const probe: Step = { from: 'client', proto: 'tcp', dst: '192.168.50.10', dport: 8080, repeat: 3 };
+  const steps = withRareSteps([probe], draw);
+  expect(steps).toEqual([
+    probe,
+    { recent: { host: 'node', list: RARE_RECENT_LIST, add: '192.168.50.20' } },
+    { from: 'client', proto: 'tcp', dst: '192.168.50.10', dport: 8080 },
+  ]);
+});
+
+test('a sample campaign of draws reaches every spelling and step the README listed at zero', () => {
+  const c = new CoverageCounter();
+  for (const d of fc.sample(caseDrawArb({ quietLog: true }), { seed: 20261201, numRuns: 600 }))
+    c.record(caseFromDraw(d), []);
+  const r = c.report();
+  const was = [
+    'tcp --syn',
+    'sctp --sport',
+    'sctp --dport',
+    'comment --comment',
+    'nfacct --nfacct-name',
+    'recent --rttl',
+    ...['MARK', 'CONNMARK'].flatMap((t) =>
+      ['--set-mark', '--or-mark', '--and-mark', '--xor-mark'].map((o) => `${t} ${o}`),
+    ),
+    'CT --zone',
+    'CT --zone-orig',
+    'CT --zone-reply',
+    'NFLOG --nflog-group',
+    'LOG --log-prefix',
+  ];
+  for (const o of was) expect(r.zero.option, o).not.toContain(o);
+  for (const t of ['LOG', 'NFLOG', 'TRACE']) expect(r.zero.target).not.toContain(t);
+  expect(r.zero.sysctl).toEqual([]);
+  for (const s of ['apply', 'wait', 'recent', ...['-A', '-N', '-F', '-X', '-P'].map((x) => `iptables ${x}`)])
+    expect(r.zero.step, s).not.toContain(s);
+  expect(r.zero.topology).not.toContain('hairpin veth-pod3 on');
+  // a stored spelling counts as written, not as the option it is stored under
+  expect(r.counts.option['MARK --or-mark']).toBeGreaterThan(0);
+});
