@@ -25,10 +25,10 @@ export const COMPILE_USAGE =
   ' [--canary] [--no-random-fully] [--strict]   (kubectl get svc,endpointslices -A -o json)';
 
 export const VALIDATE_USAGE =
-  'usage: nfconform validate --services FILE (--ruleset NODE.iptables-save --node-ip IP' +
+  'usage: nfconform validate --services FILE (--ruleset NODE.iptables-save|NODE.nft --node-ip IP' +
   ' [--node-ip IP ...] | --snapshot FILE) [--node NAME] [--pod-cidr CIDR] [--cluster-cidr' +
   ' CIDR] [--sides model|kernel|both] [--runtime netns|docker] [--iptables nft|legacy]' +
-  ' [--strict] [--json] [--junit FILE]';
+  ' [--mode iptables|nftables] [--strict] [--json] [--junit FILE]';
 
 export const TRACE_USAGE =
   'usage: nfconform trace (--topology k8s-node|FILE --ruleset HOST=FILE [--ruleset HOST=FILE ...]' +

@@ -1,4 +1,4 @@
-// `nfconform validate`: a node's iptables-save dump against its Services, per Service
+// `nfconform validate`: a node's iptables-save or nft dump against its Services, per Service
 // pass / fail / unsupported, the smallest failing probe explained, and the rules no Service explains.
 import pc from 'picocolors';
 import { validateNode, type ValidationReport, type ServiceVerdict } from '../conform/validate.ts';
@@ -7,7 +7,7 @@ import { labSkipReason } from '../lab/prereq.ts';
 import { DockerLabError } from '../lab/docker-site.ts';
 import { readText } from './load.ts';
 import { formatObjectWarning } from '../kube/objects.ts';
-import { readFlags, cmdline, sidesOf, iptablesOf } from './args.ts';
+import { readFlags, cmdline, sidesOf, iptablesOf, proxyModeOf } from './args.ts';
 import { xml, writeOut } from './report.ts';
 import { VALIDATE_USAGE } from './usage.ts';
 
@@ -138,6 +138,7 @@ export async function validateCommand(argv: string[], write: (s: string) => void
     runtime: { type: 'string' },
     backend: { type: 'string' },
     iptables: { type: 'string' },
+    mode: { type: 'string' },
     strict: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     junit: { type: 'string' },
@@ -158,6 +159,8 @@ export async function validateCommand(argv: string[], write: (s: string) => void
     servicesFile: values.services,
     rulesetText: snap ? snap.rulesetText : readText(values.ruleset!),
     rulesetFile: snap ? snap.rulesetFile : values.ruleset!,
+    // the dump's language from its content, unless --mode says (kube-proxy's iptables or nftables mode)
+    ...(values.mode !== undefined ? { mode: proxyModeOf(values.mode) } : {}),
     nodeIps,
     ...(values.node ? { nodeName: values.node } : {}),
     ...(podCIDR ? { podCIDR } : {}),

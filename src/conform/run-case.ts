@@ -196,8 +196,10 @@ async function kernelCommand(kernel: KernelLab, cmd: CaseCommand, file: string):
   if (cmd.type === 'recent') {
     const line = cmd.op === 'flush' ? '/' : `${cmd.op === 'add' ? '+' : '-'}${cmd.addr}`;
     const r = await kernel.recentWrite(cmd.host, cmd.list, line);
+    // no rule names the list: its /proc file is gone, a refusal as the model's (case-commands.ts)
+    if (!r.ok && /ENOENT/.test(r.stderr)) return { [cmd.host]: `command 1 refused: ${r.stderr}` };
     if (!r.ok) throw new LabFailure(new Error(`/proc/net/xt_recent/${cmd.list} on ${cmd.host}: ${r.stderr}`));
-    return {};
+    return { [cmd.host]: null };
   }
   const out: CommandOutcome = {};
   for (const h of cmd.hosts) {

@@ -24,7 +24,12 @@ import {
   type Observation,
   type Weighted,
   opaqueRules,
+  detectLanguage,
+  KERNEL,
+  type NftRuleset,
 } from '../model/index.ts';
+import { readNftDump } from './validate-nft.ts';
+import { nftDumpSettings, nftOwner, unexplainedNft, type NftDumpSettings } from '../kube/nft-dump.ts';
 import { readCluster, type ObjectWarning } from '../kube/objects.ts';
 import { resolve, reachableEndpoints } from '../kube/endpoints.ts';
 import { predict } from '../kube/oracle.ts';
@@ -45,6 +50,8 @@ export interface ValidateInput {
   servicesFile: string;
   rulesetText: string;
   rulesetFile: string;
+  /** the dump's rule language: kube-proxy's iptables or nftables mode (default: told by its content) */
+  mode?: 'iptables' | 'nftables';
   /** the Kubernetes node the dump is from (endpoints with this nodeName are local) */
   nodeName?: string;
   /** the node's IPv4 addresses; the first is its primary one */
@@ -208,9 +215,12 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
       '<command line>',
       `--node ${JSON.stringify(nodeName.slice(0, 60))}: ${nameWhy ?? 'at most 42 characters (it names a lab host)'}`,
     );
-  const { ruleset, unsupported } = parseLeniently(input.rulesetText, input.rulesetFile);
+  const nftMode = input.mode ? input.mode === 'nftables' : detectLanguage(input.rulesetText) === 'nft';
   // the node's settings, read off the parsed dump (never off its text's order)
-  const settings = dumpSettings(ruleset);
+  const nftDump = nftMode ? readNftDump(input.rulesetText, input.rulesetFile) : undefined;
+  const xt = nftDump ? undefined : parseLeniently(input.rulesetText, input.rulesetFile);
+  const unsupported = nftDump?.unsupported ?? xt!.unsupported;
+  const settings: NftDumpSettings = nftDump ? nftDumpSettings(nftDump.ruleset) : dumpSettings(xt!.ruleset);
   let podTraffic: { cidr: string } | 'interface' | 'none';
   let bridge = 'cni0';
   let detector: string;
@@ -269,6 +279,8 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
   });
   if (settings.masqueradeAll) layout.masqueradeAll = true;
   if (settings.localhostNodePorts) layout.localhostNodePorts = true;
+  if (settings.proxyMode) layout.proxyMode = settings.proxyMode;
+  if (settings.nodePortAddresses) layout.nodePortAddresses = settings.nodePortAddresses;
   // SCTP ports are not probed; why is measured on this kernel (only when there are some)
   const sctpWhy = ports.some((rp) => rp.port.protocol === 'SCTP') ? sctpUnprobedWhy(await sctpSupport()) : undefined;
   const { planned, unsent } = planProbes(ports, nodeName, input.nodeIps, layout.hostOf, sctpWhy);
@@ -289,14 +301,15 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
       });
 
   // Services the model cannot judge: an unsupported rule in their chains, or in a chain every Service shares
-  const owners = chainOwners(ruleset);
+  const owners = xt ? chainOwners(xt.ruleset) : new Map<string, string>();
   const unsupportedBy = new Map<string, string>();
   let everyService: string | undefined;
   for (const u of unsupported) {
     // a kept rule is judged probe by probe (a Service is unsupported only when a probe hinges on it)
     if (!u.reason.endsWith('(left out)')) continue;
-    const chain = RULE_LINE.exec(u.text)![1]!;
-    const named = /--comment "?([^/\s"]+\/[^:\s"]+)/.exec(u.text)?.[1];
+    // nft: the chain or set the item was in names its Service (kube-proxy's names carry "ns/name")
+    const chain = nftDump ? (nftDump.blockOf(u.line) ?? '') : RULE_LINE.exec(u.text)![1]!;
+    const named = nftDump ? nftOwner(chain) : /--comment "?([^/\s"]+\/[^:\s"]+)/.exec(u.text)?.[1];
     const svc = owners.get(chain) ?? named;
     const why = `line ${u.line}: ${u.reason}`;
     if (svc) unsupportedBy.set(svc, why);
@@ -304,7 +317,9 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
   }
 
   const net = compileTopology(topo);
-  const lab = makeLab(net, new Map([[nodeName, ruleset]]));
+  const lab = nftDump
+    ? makeLab(net, new Map(), new Map(), KERNEL, { nft: new Map<string, NftRuleset>([[nodeName, nftDump.ruleset]]) })
+    : makeLab(net, new Map([[nodeName, xt!.ruleset]]));
   const runKernel = input.sides !== 'model' && !input.kernelSkip;
   let kernel: KernelLab | undefined;
   const verdicts = new Map<string, ServiceVerdict>();
@@ -327,11 +342,14 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
   try {
     if (runKernel) {
       kernel = await KernelLab.up(topo, { ...(input.runtime ? { runtime: input.runtime } : {}) });
-      const r = await kernel.apply(nodeName, input.rulesetText, input.iptables ?? 'nft');
+      const r = nftDump
+        ? await kernel.applyNft(nodeName, nftDump.kernelText)
+        : await kernel.apply(nodeName, input.rulesetText, input.iptables ?? 'nft');
       if (!r.ok)
         throw new InputError(
           'invalid',
-          `the kernel refused the dump (iptables-${input.iptables ?? 'nft'}-restore): ${r.stderr}`,
+          `the kernel refused the dump (${nftDump ? 'nft -f' : `iptables-${input.iptables ?? 'nft'}-restore`}):` +
+            ` ${r.stderr}`,
           { file: input.rulesetFile, line: Number(/line:? (\d+)/.exec(r.stderr)?.[1] ?? 1), col: 1 },
         );
     }
@@ -452,18 +470,30 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
   } finally {
     await kernel?.down();
   }
-  const warnings = unexplainedRules(ruleset, cluster, nodeName);
+  const warnings = nftDump
+    ? unexplainedNft(nftDump.ruleset, cluster, nodeName)
+    : unexplainedRules(xt!.ruleset, cluster, nodeName);
   for (const j of settings.missingJumps) {
-    const [table, chain] = j.split(' ') as ['nat' | 'filter', string];
+    // iptables "nat PREROUTING -> KUBE-SERVICES"; nft "ip kube-proxy nat-prerouting -> services"
+    const words = j.split(' ');
+    const [table, chain] = nftDump ? [`${words[0]} ${words[1]}`, words[2]!] : [words[0]!, words[1]!];
     warnings.push({
       table,
       chain,
       text: j,
-      why:
-        "kube-proxy's jump from a built-in chain is missing: the dump may be partial" +
-        ' (iptables-save -t TABLE?) or that path is broken',
+      why: nftDump
+        ? "kube-proxy's jump from its base chain is missing (or the chain lacks its hook): that path is broken"
+        : "kube-proxy's jump from a built-in chain is missing: the dump may be partial" +
+          ' (iptables-save -t TABLE?) or that path is broken',
     });
   }
+  if (settings.markMismatch)
+    warnings.push({
+      table: `ip kube-proxy`,
+      chain: 'masquerading',
+      text: settings.markMismatch,
+      why: 'the masquerade mark set is not the one tested: traffic to masquerade is not masqueraded',
+    });
   if (settings.localnetUnprotected)
     warnings.push({
       table: 'filter',

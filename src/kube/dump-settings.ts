@@ -16,6 +16,10 @@ export interface DumpSettings {
   localnetUnprotected: boolean;
   /** kube-proxy's jumps from built-in chains that the dump lacks, as "table CHAIN -> TARGET" */
   missingJumps: string[];
+  /** the dump is kube-proxy's nftables mode (nft-dump.ts) */
+  proxyMode?: 'nftables';
+  /** --nodeport-addresses as the dump shows them (nftables mode: the nodeport-ips set), as CIDRs */
+  nodePortAddresses?: string[];
 }
 
 const target = (r: Rule) => (r.target?.kind === 'jump' || r.target?.kind === 'goto' ? r.target.chain : undefined);

@@ -10,7 +10,8 @@ import type { Cluster } from './objects.ts';
 import { resolve } from './endpoints.ts';
 
 export interface RuleWarning {
-  table: TableName;
+  /** an iptables table, or an nft table as "family name" */
+  table: TableName | string;
   chain: string;
   /** 1-based rule number, or undefined for the whole chain */
   rule?: number;
