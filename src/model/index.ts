@@ -137,6 +137,8 @@ export {
   recentWrite,
   carryRuleState,
   withoutNftSets,
+  recentListsOf,
+  pruneRecentLists,
   type ConntrackFilter,
 } from './world-commands.ts';
 export { ruleComment } from './eval/options.ts';

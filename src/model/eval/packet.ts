@@ -40,6 +40,9 @@ export interface HostState {
   recent: Map<string, Map<U32, number[]>>;
   /** statistic nth counters, keyed by table/chain/rule */
   nth: Map<string, number>;
+  /** limit/hashlimit buckets: packets that may have spent a token of each (spec/modules.md); key "*" counts
+   *  packets no bucket can be sure of (a conntrack flush lets old flows start anew) */
+  tokens: Map<string, number>;
   /** elements nft add/update statements put in named sets: "family table set" -> key -> entry (nft/dyn-state.ts) */
   nftSets: Map<string, Map<string, NftDynEntry>>;
 }
@@ -53,14 +56,14 @@ export interface NftDynEntry {
 }
 
 export function newHostState(): HostState {
-  return { ct: newCtTable(), recent: new Map(), nth: new Map(), nftSets: new Map() };
+  return { ct: newCtTable(), recent: new Map(), nth: new Map(), tokens: new Map(), nftSets: new Map() };
 }
 
 export function cloneHostState(s: HostState): HostState {
   const recent = new Map<string, Map<U32, number[]>>();
   for (const [k, m] of s.recent) recent.set(k, new Map([...m].map(([a, ts]) => [a, [...ts]])));
   const nftSets = new Map([...s.nftSets].map(([k, m]) => [k, new Map(m)] as const));
-  return { ct: cloneCtTable(s.ct), recent, nth: new Map(s.nth), nftSets };
+  return { ct: cloneCtTable(s.ct), recent, nth: new Map(s.nth), tokens: new Map(s.tokens), nftSets };
 }
 
 export function clonePkt(p: Pkt): Pkt {
