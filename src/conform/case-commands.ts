@@ -9,6 +9,8 @@ import {
   conntrackDelete,
   recentWrite,
   carryRuleState,
+  recentListsOf,
+  pruneRecentLists,
   type ConntrackFilter,
   type Ruleset,
   type World,
@@ -45,6 +47,9 @@ export function modelCommand(
     return {};
   }
   if (cmd.type === 'recent') {
+    // the list's /proc file exists while a rule names it (xt_recent.c): else the write fails (ENOENT)
+    if (!recentListsOf(rulesets.get(cmd.host)).has(cmd.list))
+      return { [cmd.host]: `command 1 refused: no recent list "${cmd.list}" (no rule of ${cmd.host} names it)` };
     const addr = cmd.addr === undefined ? 0 : parseIp(cmd.addr)!;
     recentWrite(
       world,
@@ -52,7 +57,7 @@ export function modelCommand(
       cmd.list,
       cmd.op === 'add' ? { add: addr } : cmd.op === 'remove' ? { remove: addr } : { flush: true },
     );
-    return {};
+    return { [cmd.host]: null };
   }
   const out: CommandOutcome = {};
   for (const h of cmd.hosts) {
@@ -74,6 +79,7 @@ export function modelCommand(
       }
     }
     rulesets.set(h.host, rs);
+    pruneRecentLists(world, h.host, rs);
   }
   return out;
 }

@@ -131,6 +131,8 @@ export interface ConntrackStep {
 /** A write to /proc/net/xt_recent/LIST on one host: add or remove an address, or empty the list. */
 export interface RecentStep {
   recent: { host: string; list: string; add?: string; remove?: string; flush?: true };
+  /** the write must fail on both sides: no rule of the host names the list (its /proc file is gone) */
+  expectRefused?: boolean;
   label?: string;
 }
 
@@ -217,7 +219,7 @@ export function checkCase(raw: unknown, file: string, opts: CaseLoadOptions = {}
 const STEP_KEYS = {
   wait: ['wait', 'label'],
   conntrack: ['conntrack', 'label'],
-  recent: ['recent', 'label'],
+  recent: ['recent', 'expectRefused', 'label'],
   iptables: ['iptables', 'expectRefused', 'label'],
   apply: ['apply', 'expectRefused', 'label'],
   probe: [
@@ -533,6 +535,7 @@ function checkCommand(j: JsonChecker, st: Record<string, unknown>, at: JsonPath,
       r.flush = true;
     }
     const step: RecentStep = { recent: r };
+    if (st.expectRefused !== undefined) step.expectRefused = j.bool(st.expectRefused, [...at, 'expectRefused']);
     label(step);
     return step;
   }

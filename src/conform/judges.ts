@@ -89,8 +89,9 @@ export const judgeExpectation: Judge = (step, r) => {
     return out;
   }
   if (step.kind === 'command') {
-    // iptables commands: what each side refused (conntrack and recent writes either run or fail the lab)
-    if (step.command.type !== 'iptables' || !r.commanded) return out;
+    // iptables commands and recent writes: what each side refused (conntrack either runs or fails the lab); a
+    // recent write is refused when no rule names its list
+    if (step.command.type === 'conntrack' || !r.commanded) return out;
     const expectRefused = step.command.expectRefused;
     const refusals = (o: Record<string, string | null>) => Object.values(o).filter((x): x is string => x !== null);
     const model = refusals(r.commanded.model);

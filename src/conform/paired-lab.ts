@@ -6,6 +6,7 @@ import {
   runProbe,
   parseRuleset,
   isInputError,
+  pruneRecentLists,
   commandArgs,
   type ModelLab,
   type World,
@@ -64,6 +65,7 @@ export class PairedLab {
     let modelError = '';
     try {
       this.rulesets.set(host, parseRuleset(text, { file: `${host}.rules`, backend }));
+      pruneRecentLists(this.world, host, this.rulesets.get(host));
     } catch (e) {
       if (!isInputError(e)) throw e;
       modelOk = false;
@@ -121,7 +123,10 @@ export class PairedLab {
     } else if (cmd.type === 'recent') {
       const line = cmd.op === 'flush' ? '/' : `${cmd.op === 'add' ? '+' : '-'}${cmd.addr}`;
       const r = await this.kernel.recentWrite(cmd.host, cmd.list, line);
-      if (!r.ok) throw new Error(`/proc/net/xt_recent/${cmd.list} on ${cmd.host}: ${r.stderr}`);
+      // no rule names the list: its /proc file is gone, a refusal as the model's (case-commands.ts)
+      if (!r.ok && /ENOENT/.test(r.stderr)) kernel[cmd.host] = `command 1 refused: ${r.stderr}`;
+      else if (!r.ok) throw new Error(`/proc/net/xt_recent/${cmd.list} on ${cmd.host}: ${r.stderr}`);
+      else kernel[cmd.host] = null;
     } else {
       for (const h of cmd.hosts) {
         kernel[h.host] = null;

@@ -16,6 +16,7 @@ import {
   type Weighted,
   type World,
   type Semantics,
+  pruneRecentLists,
 } from '../model/index.ts';
 import type { KernelObservation } from '../lab/kernel-lab.ts';
 import type { PhaseTimes } from '../lab/profile.ts';
@@ -164,6 +165,8 @@ export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): A
           // only the tables the text names are replaced; a refused text keeps what it committed before the error
           const next = restoreOnto(rulesets.get(rs.host), rs.text, rs.parsed, rs.refusal, { backend: rs.flavor });
           if (next) rulesets.set(rs.host, next);
+          // a list no rule names any more is gone with its entries (xt_recent.c recent_mt_destroy)
+          pruneRecentLists(world, rs.host, rulesets.get(rs.host));
           k = kernel ? await kernelDid(() => kernel.apply(rs.host, rs.kernelText, rs.flavor)) : undefined;
         }
         r.applied.push({

@@ -106,7 +106,14 @@ export interface WaitPlan {
 /** A command between probes (spec/case-file.md): typed, run on both sides. */
 export type CaseCommand =
   | { type: 'conntrack'; host: string; match: ConntrackMatch | undefined }
-  | { type: 'recent'; host: string; list: string; op: 'add' | 'remove' | 'flush'; addr: string | undefined }
+  | {
+      type: 'recent';
+      host: string;
+      list: string;
+      op: 'add' | 'remove' | 'flush';
+      addr: string | undefined;
+      expectRefused: boolean;
+    }
   | { type: 'iptables'; hosts: { host: string; flavor: IptablesFlavor; lines: string[] }[]; expectRefused: boolean };
 
 export interface CommandPlan {
@@ -312,7 +319,14 @@ function commandOf(s: CommandStep, flavorOf: (h: string) => IptablesFlavor): Cas
   if ('recent' in s) {
     const r = s.recent;
     const op = r.add !== undefined ? 'add' : r.remove !== undefined ? 'remove' : 'flush';
-    return { type: 'recent', host: r.host, list: r.list, op, addr: r.add ?? r.remove };
+    return {
+      type: 'recent',
+      host: r.host,
+      list: r.list,
+      op,
+      addr: r.add ?? r.remove,
+      expectRefused: s.expectRefused ?? false,
+    };
   }
   return {
     type: 'iptables',

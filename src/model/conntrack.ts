@@ -30,8 +30,11 @@ export interface CtEntry {
   closed: boolean;
   /** closed by a RST (CLOSE), not by the FIN exchange (TIME_WAIT) */
   reset?: boolean;
-  /** a FIN went through and the close went no further (FIN_WAIT): the client's FIN never reached the server */
-  fin?: boolean;
+  /** where the FIN exchange stands after the handshake (tcp_conntracks): FIN_WAIT, CLOSE_WAIT, LAST_ACK or
+   *  TIME_WAIT; absent before the first FIN */
+  tcpClose?: TcpClose;
+  /** the TCP states retransmissions can move this entry to before it is read (tcpMoves); spec/equivalence.md */
+  moves?: readonly string[];
   /** IPS_ASSURED: the TCP handshake completed, or a UDP stream outlived 2 s */
   assured?: boolean;
   /** model clock when the connection began */
@@ -60,10 +63,46 @@ export function tupleKey(t: Tuple): string {
   return `${t.proto}:${t.src}:${t.sport}>${t.dst}:${t.dport}`;
 }
 
+/** The FIN exchange's states of tcp_conntracks (nf_conntrack_proto_tcp.c): sFW, sCW, sLA, sTW. */
+export type TcpClose = 'FIN_WAIT' | 'CLOSE_WAIT' | 'LAST_ACK' | 'TIME_WAIT';
+
+/** nf_conntrack_tcp_timeout_{fin_wait,close_wait,last_ack,time_wait} */
+const CLOSE_TIMEOUT: Record<TcpClose, number> = { FIN_WAIT: 120, CLOSE_WAIT: 60, LAST_ACK: 30, TIME_WAIT: 120 };
+
+/**
+ * tcp_conntracks once a reply was seen, for the packets of a close: a FIN (either direction) moves
+ * ESTABLISHED/SYN_RECV to FIN_WAIT, FIN_WAIT and CLOSE_WAIT to LAST_ACK; an ACK moves FIN_WAIT to CLOSE_WAIT
+ * and LAST_ACK to TIME_WAIT (get_conntrack_index: a FIN|ACK counts as a FIN). Other packets leave it.
+ */
+export function tcpCloseStep(state: TcpClose | undefined, flags: number): TcpClose | undefined {
+  if (flags & 0x01) return !state ? 'FIN_WAIT' : state === 'TIME_WAIT' ? state : 'LAST_ACK';
+  if (flags & 0x10 && state) return state === 'FIN_WAIT' ? 'CLOSE_WAIT' : state === 'LAST_ACK' ? 'TIME_WAIT' : state;
+  return state;
+}
+
+/**
+ * The states an entry in `state` can reach when retransmitted FINs (`fin`) and ACKs (`ack`) pass it again, in
+ * any order and number: the lab reads the entry at some moment of that sequence (spec/equivalence.md).
+ */
+export function tcpMoves(state: TcpClose | undefined, ops: ReadonlySet<'fin' | 'ack'>): TcpClose[] {
+  const seen = new Set<TcpClose | undefined>([state]);
+  const todo = [state];
+  while (todo.length) {
+    const s = todo.pop();
+    for (const op of ops) {
+      const n = tcpCloseStep(s, op === 'fin' ? 0x01 : 0x10);
+      if (!seen.has(n)) (seen.add(n), todo.push(n));
+    }
+  }
+  seen.delete(state);
+  return [...seen].filter((x): x is TcpClose => x !== undefined);
+}
+
 /** Default timeouts in seconds (nf_conntrack_*_timeout sysctls). */
 export function timeoutFor(e: CtEntry): number {
-  // nf_conntrack_tcp_timeout_{time_wait,fin_wait,syn_sent} 120 s, close 10 s, established 5 days
-  if (e.orig.proto === 6) return e.reset ? 10 : e.closed || e.fin ? 120 : e.seenReply ? 432000 : 120;
+  // nf_conntrack_tcp_timeout_{time_wait,syn_sent} 120 s, close 10 s, established 5 days
+  if (e.orig.proto === 6)
+    return e.reset ? 10 : e.closed ? 120 : e.tcpClose ? CLOSE_TIMEOUT[e.tcpClose] : e.seenReply ? 432000 : 120;
   if (e.orig.proto === 17) return e.seenReply ? 120 : 30;
   return 30;
 }
@@ -206,14 +245,13 @@ export function formatTuple(
 }
 
 /** The TCP state /proc/net/nf_conntrack shows, as far as the model follows a probe's connection: the FIN
- *  exchange after a delivered probe is not played packet by packet, it ends in TIME_WAIT; a FIN that went
- *  no further than some host leaves FIN_WAIT behind it (tcp_conntracks: ESTABLISHED + FIN). */
+ *  exchange is played packet by packet (probe.ts close), each packet moving the entries it passes. */
 export function tcpStateOf(e: CtEntry): string {
   // a RST (or nf_ct_set_closing) closes a connection in any state, answered or not (tcp_conntracks: rst -> sCL)
   if (e.reset) return 'CLOSE';
   if (!e.seenReply) return 'SYN_SENT';
   if (e.closed) return 'TIME_WAIT';
-  if (e.fin) return 'FIN_WAIT';
+  if (e.tcpClose) return e.tcpClose;
   return e.assured ? 'ESTABLISHED' : 'SYN_RECV';
 }
 

@@ -139,5 +139,12 @@ export {
   type DtypeName as NftDtypeName,
   type NftHook,
 } from './nft/index.ts';
-export { conntrackDelete, recentWrite, carryRuleState, type ConntrackFilter } from './world-commands.ts';
+export {
+  conntrackDelete,
+  recentWrite,
+  carryRuleState,
+  recentListsOf,
+  pruneRecentLists,
+  type ConntrackFilter,
+} from './world-commands.ts';
 export { ruleComment } from './eval/options.ts';

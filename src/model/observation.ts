@@ -40,6 +40,10 @@ export interface ConntrackRecord {
   state: string | null;
   /** ASSURED, UNREPLIED (sorted) */
   flags: string[];
+  /** model only: the TCP states the connection's retransmissions (a FIN or the server's SYN-ACK, data or FIN
+   *  sent again, and the ACKs answering them) can move it to by the time the lab reads it; the kernel's
+   *  state may be any of these instead of `state` (spec/equivalence.md) */
+  moves?: string[];
 }
 
 export interface DropPoint {

@@ -90,6 +90,8 @@ export class PathRun {
   readonly trace: TraceEvent[] = [];
   /** conntrack entries this journey touched, by host */
   readonly touched = new Map<string, Set<CtEntry>>();
+  /** while set, the entries each packet's journey touches are added here too (probe.ts close) */
+  tap: Set<CtEntry> | undefined;
   private hops = 0;
   private readonly ctx = new Map<string, HostCtx>();
 
@@ -131,6 +133,7 @@ export class PathRun {
     let s = this.touched.get(host);
     if (!s) this.touched.set(host, (s = new Set()));
     s.add(e);
+    this.tap?.add(e);
   }
 
   // ---- hooks (spec §2)

@@ -5,7 +5,7 @@ import { InputError } from './errors.ts';
 import { parseIp, formatIp, type U32 } from './ip.ts';
 import { PathRun, type Arrival, tupleOf, sourceFor } from './path.ts';
 import { type Pkt, TCP } from './eval/packet.ts';
-import { formatTuple, PROTO_LABEL, tcpStateOf, ctFlagsOf, flowEntries, type CtEntry } from './conntrack.ts';
+import { formatTuple, PROTO_LABEL, tcpStateOf, ctFlagsOf, flowEntries, tcpMoves, type CtEntry } from './conntrack.ts';
 import { type ModelLab, type World, cloneWorld } from './lab-model.ts';
 import type { TraceEvent } from './trace.ts';
 import {
@@ -193,6 +193,13 @@ class ProbePlay {
   handshake = false;
   /** a RST reset the client's socket: it sends no FIN */
   reset = false;
+  /** the server accepted: the handshake's ACK as it reached the server */
+  private accepted: Pkt | undefined;
+  /** the server's answer reached the client */
+  private answered = false;
+  /** the entries the handshake's ACK and the server's answer passed (close: what retransmissions pass again) */
+  private handshakeAck: Set<CtEntry> | undefined;
+  private answerHit: Set<CtEntry> | undefined;
   /** the server's stack and the first packet as it saw it */
   private server: string | undefined;
   private seen: Pkt | undefined;
@@ -321,21 +328,89 @@ class ProbePlay {
     );
   }
 
-  /**
-   * The client closes a connection that got no answer (its socket not reset): its FIN takes the way of its
-   * ACK. True when it reached the server, whose close then completes the exchange (TIME_WAIT, measured);
-   * otherwise every host it passed keeps FIN_WAIT, and a REJECT on the way answers it as any other packet.
-   */
-  closeReachesServer(client: string, e: Endpoint): boolean {
-    if (!this.handshake || this.reset) return false;
-    const fin = basePkt(e);
-    fin.tcpFlags = TCP.FIN | TCP.ACK;
-    const a = this.send(client, fin, 'FIN');
-    if (a.kind === 'rejected') {
+  /** One packet of the close: where it ended, and the entries it passed; a REJECT on the way answers it as any
+   *  other packet (a reset ends the exchange: no side retransmits to a reset socket). */
+  private closePacket(host: string, p: Pkt, name: string, answerReject = true): { a: Ended; hit: Set<CtEntry> } {
+    const prev = this.run.tap;
+    const hit = new Set<CtEntry>();
+    this.run.tap = hit;
+    let a: Ended;
+    try {
+      a = this.send(host, p, name);
+    } finally {
+      this.run.tap = prev;
+      if (prev) for (const x of hit) prev.add(x);
+    }
+    if (answerReject && a.kind === 'rejected') {
       const err = this.run.errorFor(a);
+      if (err.pkt.proto === 6) this.reset = true;
       this.send(a.host, err.pkt, a.with, err.ct);
     }
-    return this.reachesServer(a);
+    return { a, hit };
+  }
+
+  /**
+   * The FIN exchange once connected, packet by packet, each moving the entries it passes (tcpCloseStep): the
+   * lab's server writes its answer and closes (agent.mjs serve: a FIN after the data), the client ACKs what it
+   * gets and closes once it has read the answer or given up (probe-helper.py probe_tcp), and a FIN that gets
+   * there is ACKed. Then what the retransmissions of whatever was not acknowledged can still do to each entry
+   * (its `moves`): the client's FIN again, the server's SYN-ACK (it never got the handshake's ACK), data or FIN
+   * again, each answered by the client's ACK when it gets there (measured: FIN_WAIT, then LAST_ACK when the
+   * FIN is sent again, then TIME_WAIT once the server's SYN-ACK is ACKed again).
+   */
+  close(client: string, e: Endpoint): void {
+    if (!this.handshake || this.reset) return;
+    const server = this.server!;
+    const ops = new Map<CtEntry, Set<'fin' | 'ack'>>();
+    const may = (hit: ReadonlySet<CtEntry> | undefined, op: 'fin' | 'ack') => {
+      for (const x of hit ?? []) {
+        let o = ops.get(x);
+        if (!o) ops.set(x, (o = new Set()));
+        o.add(op);
+      }
+    };
+    const fromClient = (flags: number) => {
+      const p = basePkt(e);
+      p.tcpFlags = flags;
+      return p;
+    };
+    let serverFin: { a: Ended; hit: Set<CtEntry> } | undefined;
+    let clientAck: { a: Ended; hit: Set<CtEntry> } | undefined;
+    if (this.accepted) {
+      serverFin = this.closePacket(server, answer(this.accepted, { tcpFlags: TCP.FIN | TCP.ACK }), 'FIN (server)');
+      if (!this.reset && this.forClient(serverFin.a, client, e))
+        clientAck = this.closePacket(client, fromClient(TCP.ACK), "ACK of the server's FIN");
+    }
+    if (this.reset) return;
+    const clientFin = this.closePacket(client, fromClient(TCP.FIN | TCP.ACK), 'FIN');
+    const fin = clientFin.a;
+    const finIn = this.reachesServer(fin);
+    const serverAck =
+      finIn && fin.kind === 'local'
+        ? this.closePacket(server, answer(fin.pkt, { tcpFlags: TCP.ACK }), "ACK of the client's FIN")
+        : undefined;
+    if (this.reset) return;
+    // the client's ACK of the answer and of the server's FIN may wait (delayed ACK) and ride on its FIN: the
+    // server surely has it only when both got there
+    const ackedByClient = finIn && (clientAck === undefined || this.reachesServer(clientAck.a));
+    // the server never got the handshake's ACK: its SYN-ACK comes again, and the client ACKs it again
+    if (!this.accepted) may(this.handshakeAck, 'ack');
+    // the answer or the server's FIN not acknowledged: sent again (an ACK|PSH, a FIN), answered when it gets there
+    if (this.accepted && !(this.answered && ackedByClient)) {
+      may(this.answerHit, 'ack');
+      if (this.answered) may(clientAck?.hit ?? clientFin.hit, 'ack');
+    }
+    if (serverFin && !(this.forClient(serverFin.a, client, e) && ackedByClient)) {
+      may(serverFin.hit, 'fin');
+      may(clientAck?.hit, 'ack');
+    }
+    // the client's FIN not acknowledged: sent again
+    if (!(serverAck && this.forClient(serverAck.a, client, e))) may(clientFin.hit, 'fin');
+    for (const [x, o] of ops) {
+      if (x.orig.proto !== 6 || x.reset || !x.seenReply) continue;
+      const m = tcpMoves(x.tcpClose, o);
+      if (m.length) x.moves = m;
+    }
   }
 
   play(client: string, e: Endpoint): Ending {
@@ -420,7 +495,8 @@ class ProbePlay {
     // its answer at once (agent.mjs serve)
     const ack = basePkt(e);
     ack.tcpFlags = TCP.ACK;
-    const a3 = this.send(client, ack, 'ACK');
+    const { a: a3, hit } = this.closePacket(client, ack, 'ACK', false);
+    this.handshakeAck = hit;
     if (a3.kind === 'rejected') {
       // the answer reaches a connected socket that has IP_RECVERR: tcp_v4_err reports any ICMP error (and a
       // RST resets it), so the client's wait for the answer ends with it (probe-helper.py)
@@ -429,11 +505,19 @@ class ProbePlay {
       return end;
     }
     if (!this.reachesServer(a3)) return dropped(a3);
-    const data = this.send(server, answer(a3.pkt, { tcpFlags: TCP.ACK | TCP.PSH }), 'data reply');
+    this.accepted = a3.pkt;
+    const { a: data, hit: dataHit } = this.closePacket(
+      server,
+      answer(a3.pkt, { tcpFlags: TCP.ACK | TCP.PSH }),
+      'data reply',
+      false,
+    );
+    this.answerHit = dataHit;
     if (!this.forClient(data, client, e)) {
       this.answerAway(data);
       return dropped(data);
     }
+    this.answered = true;
     return { outcome: 'delivered', responder: server, seen, icmp: null, drop: null, replyFrom: data.pkt.src };
   }
 }
@@ -467,7 +551,8 @@ function recordOf(e: CtEntry): CtRecord {
     e.seenReply,
     e.closed,
     e.reset,
-    e.fin,
+    e.tcpClose,
+    e.moves,
     e.assured,
   ];
   const hit = RECORDS.get(e);
@@ -481,6 +566,8 @@ function recordOf(e: CtEntry): CtRecord {
     state: e.orig.proto === 6 ? tcpStateOf(e) : null,
     flags: ctFlagsOf(e),
   };
+  // a closed connection (TIME_WAIT, CLOSE) moves no more
+  if (e.moves && !e.closed) rec.moves = [...e.moves];
   RECORDS.set(e, { from, rec });
   return rec;
 }
@@ -579,16 +666,8 @@ export function runProbe(lab: ModelLab, world: World, probe: Probe, opts: ProbeO
     try {
       const end = play.play(client, { ...e });
       if (e.proto === 6) {
-        // the client closes once connected, answered or not: when its FIN reaches the server the FIN/ACK
-        // exchange is not played packet by packet, the entries go to TIME_WAIT (measured: also when the
-        // answer was dropped after the handshake); a FIN that does not get there leaves FIN_WAIT on its way
-        const closes = end.outcome === 'delivered' || play.closeReachesServer(client, { ...e });
-        for (const [, entries] of run.touched)
-          for (const en of entries)
-            if (en.confirmed && en.orig.proto === 6 && closes) {
-              en.closed = true;
-              en.expires = w.now + 120;
-            }
+        // the client closes once connected, answered or not: the FIN exchange, packet by packet
+        play.close(client, { ...e });
       }
       observation = observe(lab, w, end, e);
     } catch (err) {

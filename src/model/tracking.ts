@@ -11,6 +11,7 @@ import {
   expire,
   remove,
   timeoutFor,
+  tcpCloseStep,
 } from './conntrack.ts';
 import { type Pkt, type CtRef, TCP } from './eval/packet.ts';
 import type { HostCtx } from './semantics.ts';
@@ -62,8 +63,12 @@ export function conntrackIn(cx: HostCtx, p: Pkt): CtRef | undefined {
     }
     if (hit.dir === 'reply') e.seenReply = true;
     if (p.proto === 6 && p.tcpFlags & TCP.RST) e.closed = e.reset = true;
-    // tcp_conntracks: a FIN of an established connection, either direction: FIN_WAIT
-    if (p.proto === 6 && p.tcpFlags & TCP.FIN && e.seenReply && !e.closed) e.fin = true;
+    // tcp_conntracks after a reply: the FIN exchange, either direction (TIME_WAIT: closed, a SYN reopens it)
+    if (p.proto === 6 && e.seenReply && !e.closed) {
+      const next = tcpCloseStep(e.tcpClose, p.tcpFlags);
+      if (next) e.tcpClose = next;
+      if (next === 'TIME_WAIT') e.closed = true;
+    }
     // nf_conntrack_proto_tcp: the handshake's ACK (SYN_RECV -> ESTABLISHED) assures the connection;
     // nf_conntrack_proto_udp: a flow that has seen a reply and still sends after 2 s (stream_ts)
     if (e.seenReply && !e.closed) {

@@ -42,7 +42,33 @@ export function conntrackDelete(world: World, host: string, filter: ConntrackFil
   const ct = world.hosts.get(host)!.ct;
   const gone = entriesOf(ct).filter((e) => e.expires > world.now && (!filter || matches(e, filter)));
   for (const e of gone) remove(ct, e);
+  // a flow's late packet may now start a new connection the model does not follow: it may meet a nat rule's
+  // bucket, so no bucket is sure of its count any more (spec/modules.md)
+  if (gone.length) world.hosts.get(host)!.tokens.set('*', Infinity);
   return gone.length;
+}
+
+/** The recent lists a ruleset's rules name (xt_recent's --name, DEFAULT when not given). */
+export function recentListsOf(rs: Ruleset | undefined): Set<string> {
+  const names = new Set<string>();
+  for (const t of rs?.tables.values() ?? [])
+    for (const c of t.chains.values())
+      for (const r of c.rules)
+        for (const m of r.matches)
+          if (m.name === 'recent') {
+            const v = m.opts.find((o) => o.name === '--name')?.value;
+            names.add(typeof v === 'string' ? v : 'DEFAULT');
+          }
+  return names;
+}
+
+/** xt_recent keeps a list (and its /proc file) while a rule names it: the last rule's destroy frees it with its
+ *  entries, and a later rule starts it empty (recent_mt_check, recent_mt_destroy). */
+export function pruneRecentLists(world: World, host: string, rs: Ruleset | undefined): void {
+  const lists = world.hosts.get(host)?.recent;
+  if (!lists?.size) return;
+  const named = recentListsOf(rs);
+  for (const name of [...lists.keys()]) if (!named.has(name)) lists.delete(name);
 }
 
 /** A write to /proc/net/xt_recent/LIST: "+addr" adds a hit now, "-addr" forgets it, "/" empties the list

@@ -7,6 +7,7 @@ import { type Cidr, formatCidr, formatIp, maskOf, type U32 } from '../ip.ts';
 import { parseCNumber, parsePortText, serviceToPort } from './netdb.ts';
 import { parseHostMask, parseDotted, maskLen, type AddrMask } from './addr.ts';
 import { MODULE_KINDS, type SetRef } from './kinds-modules.ts';
+import { MODULE_MORE_KINDS } from './kinds-modules-more.ts';
 
 export type NumRange = readonly [number, number];
 export interface MarkMask {
@@ -574,6 +575,7 @@ export const KINDS = {
     arb: (fc) => fc.constantFrom('ORIGINAL', 'REPLY'),
   } satisfies Kind<string>,
   ...MODULE_KINDS,
+  ...MODULE_MORE_KINDS,
 } as const;
 
 export type KindName = keyof typeof KINDS;
