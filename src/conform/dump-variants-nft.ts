@@ -33,7 +33,8 @@ function onlyClusterIpRejects(rs: NftRuleset): string | undefined {
       .map((e) => elementEquivalent(rs, s.name, e)),
   );
   return users.every((u) => u !== undefined)
-    ? 'only ClusterIPs without endpoints go to reject-chain, and cluster-ips-check rejects them the same way right after'
+    ? 'only ClusterIPs without endpoints go to reject-chain, and cluster-ips-check rejects them the same way' +
+        ' right after'
     : undefined;
 }
 
