@@ -116,19 +116,21 @@ export class LabPool {
 
   /** `fresh`: a new lab, not a reset one (mixed-backend cases: legacy tables stay registered once used) */
   async get(topo: TopologySpec, opts: { fresh?: boolean } = {}): Promise<PairedLab> {
-    if (this.current?.lab.kernel.tainted || opts.fresh) await this.close();
+    if (opts.fresh) await this.close();
     const key = JSON.stringify(topo);
     if (this.current?.key === key) {
       await this.current.lab.reset();
-      return this.current.lab;
-    }
-    if (this.current) {
+      // a reset that cannot make it fresh (tainted: KernelLab.reset) means a new lab
+      if (!this.current.lab.kernel.tainted) return this.current.lab;
+    } else if (this.current) {
       try {
         // same hosts and links, other settings: change them in place
         await this.current.lab.reset();
-        await this.current.lab.reconfigure(topo);
-        this.current.key = key;
-        return this.current.lab;
+        if (!this.current.lab.kernel.tainted) {
+          await this.current.lab.reconfigure(topo);
+          this.current.key = key;
+          return this.current.lab;
+        }
       } catch {
         /* a different topology: rebuild */
       }

@@ -118,9 +118,16 @@ export {
   printNft,
   detectLanguage,
   isNftJson,
+  printRuleBody as printNftRuleBody,
   type NftRuleset,
+  type NftTable,
+  type NftRule,
+  type Element as NftElement,
+  type Verdict as NftVerdict,
+  type Value as NftValue,
   type RuleLanguage,
 } from './nft/index.ts';
+export { lex as lexNft } from './nft/lex.ts';
 export {
   SELECTORS as NFT_SELECTORS,
   DTYPES as NFT_DTYPES,
@@ -137,6 +144,7 @@ export {
   conntrackDelete,
   recentWrite,
   carryRuleState,
+  withoutNftSets,
   recentListsOf,
   pruneRecentLists,
   type ConntrackFilter,
