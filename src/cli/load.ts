@@ -23,6 +23,7 @@ import {
 } from '../model/index.ts';
 import type { IpJson } from '../model/index.ts';
 import { readInputFile } from '../conform/input-files.ts';
+import { systemAccounts } from '../conform/system-accounts.ts';
 
 const kindOf = (p: string) => (existsSync(p) ? 'exists' : 'missing');
 
@@ -112,7 +113,10 @@ export function loadRulesets(pairs: readonly string[], net: Network): Map<string
         `--ruleset: no host "${host}" in topology ${net.name} (hosts: ${[...net.hosts.keys()].join(', ')})`,
         { file: '<command line>', line: 1, col: 1 },
       );
-    out.set(host, parseRuleset(readText(file), { file, backend: h.backend as IptablesFlavor }));
+    out.set(
+      host,
+      parseRuleset(readText(file), { file, backend: h.backend as IptablesFlavor, accounts: systemAccounts() }),
+    );
   }
   return out;
 }

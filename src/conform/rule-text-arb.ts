@@ -190,8 +190,11 @@ const KIND_TEXT: Record<KindName, () => fc.Arbitrary<string[]>> = {
       )
       .map((s) => [s]),
   plenMask: () => fc.oneof(fc.integer({ min: 0, max: 33 }).map(String), pick(['128', '129', 'x'])).map((s) => [s]),
-  uidRange: () => idText(['root', 'nobody', 'daemon', 'nosuchuser']).map((s) => [s]),
-  gidRange: () => idText(['root', 'nogroup', 'users', 'nosuchgroup']).map((s) => [s]),
+  // names of base-passwd, names this machine may or may not have (resolved through its accounts on both
+  // sides: system-accounts.ts), and names nobody has
+  uidRange: () => idText(['root', 'nobody', 'daemon', '_apt', 'systemd-network', 'java', 'nosuchuser']).map((s) => [s]),
+  gidRange: () =>
+    idText(['root', 'nogroup', 'users', 'docker', 'systemd-journal', 'java', 'nosuchgroup']).map((s) => [s]),
   mac: () =>
     fc
       .oneof(
@@ -228,6 +231,110 @@ const KIND_TEXT: Record<KindName, () => fc.Arbitrary<string[]>> = {
   ctZone: () => fc.oneof(fc.integer({ min: 0, max: 65536 }).map(String), pick(['mark', '0x10', 'x'])).map((s) => [s]),
   helperName: () => pick(['ftp', 'tftp', 'sip', 'irc', 'nosuch']).map((s) => [s]),
   ipAddr: () => fc.oneof({ weight: 4, arbitrary: ip }, { weight: 1, arbitrary: pick(['1.2.3', 'x']) }).map((s) => [s]),
+  hlRate: () =>
+    fc
+      .oneof(
+        {
+          weight: 6,
+          arbitrary: fc
+            .tuple(
+              fc.integer({ min: 1, max: 2000 }),
+              pick(['', '/s', '/sec', '/second', '/m', '/min', '/minute', '/h', '/hour', '/d', '/day', '/MIN']),
+            )
+            .map(([n, u]) => `${n}${u}`),
+        },
+        { weight: 1, arbitrary: pick(['0/sec', '5/x', '3/', '1000000/s', '1000001/s', '-1/s', '7abc/min']) },
+      )
+      .map((s) => [s]),
+  hlBurst: () =>
+    fc
+      .oneof(
+        { weight: 6, arbitrary: fc.integer({ min: 1, max: 20 }).map(String) },
+        { weight: 1, arbitrary: pick(['0', '10000', '1000000', '1000001', '5k', '2m', '0x10', '010', '5x', '-1']) },
+      )
+      .map((s) => [s]),
+  hlMode: () =>
+    listOf(['srcip', 'srcport', 'dstip', 'dstport'], ['""', 'bogus', 'srcip|dstport', 'dstip,']).map((s) => [s]),
+  hlName: () => pick(['lb2', 'lograte', 'ssh', 'x'.repeat(40), '.', 'a/b', '""']).map((s) => [s]),
+  hlPlen: () => fc.oneof(fc.integer({ min: 0, max: 33 }).map(String), pick(['128', '129', 'x'])).map((s) => [s]),
+  strPattern: () =>
+    fc
+      .oneof(
+        { weight: 6, arbitrary: fc.stringMatching(/^[A-Za-z0-9_.:\/-]{1,20}$/) },
+        { weight: 2, arbitrary: fc.stringMatching(/^[A-Za-z0-9 ]{1,12}$/).map((s) => `"${s}"`) },
+        { weight: 1, arbitrary: pick(['""', 'caf\u00e9', '"a|b"', 'x'.repeat(129), 'GET']) },
+      )
+      .map((s) => [s]),
+  strHex: () =>
+    fc
+      .oneof(
+        {
+          weight: 4,
+          arbitrary: fc
+            .array(fc.nat({ max: 255 }), { minLength: 1, maxLength: 5 })
+            .map((b) => `"|${b.map((x) => x.toString(16).padStart(2, '0')).join(' ')}|"`),
+        },
+        { weight: 1, arbitrary: pick(['"|41 42|c"', '|00|', 'a|5c|', '|4142|', '|0|', '|zz|', 'ab', '"|41"']) },
+      )
+      .map((s) => [s]),
+  strAlgo: () => pick(['bm', 'kmp', 'fsm', 'bm', 'kmp', 'foo']).map((s) => [s]),
+  u32Expr: () =>
+    fc
+      .oneof(
+        { weight: 4, arbitrary: (KINDS.u32Expr as Kind<string>).arb(fc) },
+        {
+          weight: 2,
+          arbitrary: pick([
+            '0>>22&0x3C@0>>16=80',
+            '6&0xFF=6 && 0>>22&0x3C@12>>26&0x3C@0=0x47455420',
+            '0 = 5',
+            '0=1,2,3:5',
+            '0=010',
+            '0x10=1',
+            '0=5:3',
+            '0<<8=0',
+          ]),
+        },
+        { weight: 1, arbitrary: pick(['0=', '=5', '0>5', '0=5||4=6', 'x', '0=1&&', '0&&1=2', '0=-1']) },
+      )
+      .map((s) => [`"${s}"`]),
+  dayTime: () =>
+    pick(['08:00', '8:5', '23:59:59', '00:00', '22:00', '06:00:30', '24:00', '8', '12:60', 'x']).map((s) => [s]),
+  weekdays: () =>
+    listOf(
+      ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun', '1', '7', 'Monday', 'Tu'],
+      ['mon', '0', '8', 'Mon,,Tue'],
+    ).map((s) => [s]),
+  monthdays: () =>
+    fc
+      .oneof(
+        {
+          weight: 4,
+          arbitrary: fc.array(fc.integer({ min: 1, max: 31 }), { minLength: 1, maxLength: 4 }).map((l) => l.join(',')),
+        },
+        { weight: 1, arbitrary: pick(['32', '0', 'x', '1,,2']) },
+      )
+      .map((s) => [s]),
+  date: () =>
+    pick([
+      '2020-01-01',
+      '2020',
+      '2020-1-5T3',
+      '2038-01-19T03:14:07',
+      '2030-12-31T23:59:59',
+      '2024-02-29T12:30',
+      '1969-12-31',
+      '2039-01-01',
+      '2020-02-30',
+      'x',
+    ]).map((s) => [s]),
+};
+
+/** Options without which a module is refused: drawn more often with it, so that accepted texts are judged too */
+const ANCHORS: Readonly<Record<string, readonly string[]>> = {
+  hashlimit: ['--hashlimit-upto', '--hashlimit-name'],
+  string: ['--string', '--algo'],
+  u32: ['--u32'],
 };
 
 /** Spellings of a long option iptables accepts: its name, an alias, a prefix (maybe ambiguous), `=value`. */
@@ -268,8 +375,16 @@ function optionText(od: OptionDesc): fc.Arbitrary<string[]> {
 
 function extensionText(d: ExtensionDesc): fc.Arbitrary<string[]> {
   const usable = d.options;
-  return fc
-    .subarray([...usable], { minLength: Math.min(1, usable.length), maxLength: Math.min(3, usable.length) })
+  const anchors = usable.filter((o) => ANCHORS[d.name]?.includes(o.name));
+  const rest = usable.filter((o) => !anchors.includes(o));
+  const free = fc.subarray([...usable], {
+    minLength: Math.min(1, usable.length),
+    maxLength: Math.min(3, usable.length),
+  });
+  const anchored = fc
+    .subarray([...rest], { minLength: 0, maxLength: Math.min(3, rest.length) })
+    .map((more) => [...anchors, ...more]);
+  return (anchors.length ? fc.oneof(free, { weight: 3, arbitrary: anchored }) : free)
     .chain((chosen) => (chosen.length ? fc.tuple(...chosen.map(optionText)) : fc.constant([] as string[][])))
     .map((parts) => parts.flat());
 }

@@ -1,9 +1,16 @@
 // An nft dump (kube-proxy's nftables mode, `nft list ruleset` or `nft -f` input) as `validate` reads it:
 // what the model does not support is left out item by item (a rule, a set property) and listed, with the
 // chain or set it was in, so that the Service owning that object is judged unsupported (spec/kube.md §6).
-import { isInputError, type InputError } from '../model/index.ts';
-import { parseNft, parseNftJson, printNft, isNftJson, type NftRuleset } from '../model/nft/index.ts';
-import { lex } from '../model/nft/lex.ts';
+import {
+  isInputError,
+  parseNft,
+  parseNftJson,
+  printNft,
+  isNftJson,
+  lexNft as lex,
+  type InputError,
+  type NftRuleset,
+} from '../model/index.ts';
 
 export interface NftDump {
   ruleset: NftRuleset;

@@ -34,7 +34,7 @@ import { readCluster, type ObjectWarning } from '../kube/objects.ts';
 import { resolve, reachableEndpoints } from '../kube/endpoints.ts';
 import { predict } from '../kube/oracle.ts';
 import { unexplainedRules, type RuleWarning } from '../kube/explain-rules.ts';
-import { buildNodeLab } from '../kube/node-lab.ts';
+import { buildNodeLab, POD_CLIENT } from '../kube/node-lab.ts';
 import { planProbes, type PlannedProbe } from '../kube/probe-plan.ts';
 import { dumpSettings, type DumpSettings } from '../kube/dump-settings.ts';
 import { dns1123Subdomain } from '../kube/names.ts';
@@ -299,6 +299,24 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
           dport: rp.port.nodePort!,
         },
       });
+  // nftables mode rejects a ClusterIP on a port no Service port has (its cluster-ips check, spec/kube.md §2a): one
+  // probe per ClusterIP, on a port the lab serves, so that a packet the node lets through is answered upstream
+  if (settings.proxyMode === 'nftables') {
+    const seen = new Set<string>();
+    for (const rp of ports) {
+      const cip = rp.svc.clusterIP;
+      if (!cip || seen.has(cip)) continue;
+      seen.add(cip);
+      const used = ports.filter((x) => x.svc.clusterIP === cip && x.port.protocol === 'TCP').map((x) => x.port.port);
+      const port = layout.serverPorts.find((p) => !used.includes(p));
+      if (port !== undefined)
+        planned.push({
+          service: `${rp.svc.namespace}/${rp.svc.name}`,
+          label: `${rp.svc.namespace}/${rp.svc.name} ClusterIP ${cip}:${port}/tcp (no Service port) from ${POD_CLIENT}`,
+          probe: { from: POD_CLIENT, proto: 'tcp', dst: cip, dport: port },
+        });
+    }
+  }
 
   // Services the model cannot judge: an unsupported rule in their chains, or in a chain every Service shares
   const owners = xt ? chainOwners(xt.ruleset) : new Map<string, string>();

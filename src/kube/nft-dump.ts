@@ -4,15 +4,15 @@
 // The shape is compile-nft.ts's, learned from kube-proxy's pkg/proxy/nftables/proxier.go.
 import { formatIp, formatCidr } from '../model/index.ts';
 import {
-  printRuleBody,
-  DTYPES,
+  printNftRuleBody as printRuleBody,
+  NFT_DTYPES as DTYPES,
   type NftRuleset,
   type NftTable,
   type NftRule,
-  type Verdict,
-  type Value,
-  type DtypeName as NftDtypeName,
-} from '../model/nft/index.ts';
+  type NftVerdict as Verdict,
+  type NftValue as Value,
+  type NftDtypeName,
+} from '../model/index.ts';
 import type { Cluster } from './objects.ts';
 import { resolve } from './endpoints.ts';
 import type { DumpSettings, DumpDetector } from './dump-settings.ts';

@@ -131,9 +131,10 @@ export class KernelLab {
   private down_ = false;
   net: Network;
   /**
-   * A refused iptables-nft-restore leaves a conntrack reference behind in the
-   * namespace (measured: conntrack stays active afterwards), so such a lab can no
-   * longer be reset to a fresh state and must be rebuilt.
+   * The lab cannot be reset to a fresh state and must be rebuilt: after a reset, conntrack is still hooked in
+   * one of its namespaces (a fresh one has it unhooked until a rule needs it: spec §4.1). A refused
+   * iptables-nft-restore was once measured to leave such a reference behind, so it taints the lab until a
+   * reset has looked: reset() reads every namespace and clears this only when none has conntrack hooked.
    */
   tainted = false;
   /** hosts where rules were applied (or tried) since the last reset */
@@ -435,10 +436,13 @@ export class KernelLab {
   /** One iptables command (its arguments, never a shell line) in the host's flavor. */
   async iptables(host: string, flavor: IptablesFlavor, args: readonly string[]): Promise<ApplyResult> {
     const argv = [flavor === 'nft' ? 'iptables-nft' : 'iptables-legacy', ...args];
-    // nfacct counters must exist first, as for a restore (apply): the counter is the case's setup
-    const acct = args.indexOf('--nfacct-name');
-    if (acct >= 0 && args[acct + 1]) await this.agent(host).run(['nfacct', 'add', args[acct + 1]!.slice(0, 31)]);
-    const r = await this.timed('command', () => this.agent(host).run(argv));
+    const r = await this.timed('command', async () => {
+      // a rule's nfacct counter must exist first, as for a restore (apply)
+      for (const [i, a] of args.entries())
+        if (a === '--nfacct-name' && args[i + 1])
+          await this.agent(host).run(['nfacct', 'add', args[i + 1]!.slice(0, 31)]);
+      return this.agent(host).run(argv);
+    });
     this.dirty.add(host);
     const t = args.indexOf('-t') >= 0 ? args[args.indexOf('-t') + 1] : 'filter';
     const per = this.applied.get(host) ?? new Map<IptablesFlavor, TableName[]>();
@@ -616,15 +620,20 @@ export class KernelLab {
         this.dirty.delete(h);
         await a.request('recent-flush');
         await a.request('ct-flush'); // conntrack -F, through the helper's netlink socket: no process
+        // with no rules left, conntrack must be unhooked as in a fresh namespace (a legacy table stays
+        // registered once used, and a refused nft restore once left a reference behind): else rebuild
+        const hooked = await a.request<boolean>('ct-active');
         const spent = st.inNoRoutes - (this.noRoutes.get(h) ?? 0);
         this.noRoutes.set(h, st.inNoRoutes);
-        return spent;
+        return { spent, hooked };
       }),
     );
+    this.tainted = waits.some((w) => w.hooked);
+    this.profile?.add('reset', performance.now() - t0);
+    if (this.tainted) return; // to be rebuilt, not reused: no token to wait for
     // ip_error: a burst of 5 routing errors per source, then one a second (error_cost = 1 s, error_burst =
     // 5 s, global sysctls a namespace cannot change): wait until the tokens the last case spent are back
-    this.profile?.add('reset', performance.now() - t0);
-    const spent = Math.min(5, Math.max(0, ...waits));
+    const spent = Math.min(5, Math.max(0, ...waits.map((w) => w.spent)));
     if (spent > 0) await this.timed('reset-wait', () => new Promise((r) => setTimeout(r, spent * ROUTE_ERROR_COST_MS)));
   }
 

@@ -23,6 +23,7 @@ export {
   restoreOnto,
 } from './rules/restore.ts';
 export { printRuleset, printRuleSpec, printTable } from './rules/print.ts';
+export { accountsFrom, BASE_ACCOUNTS, type Accounts } from './rules/accounts.ts';
 export { opaqueRules, unsupportedProblems, type OpaqueRule } from './rules/opaque.ts';
 export { UNMODELLED_TARGETS } from './rules/descriptors.ts';
 export type { Ruleset, Rule, Hook, TableName, IptablesFlavor } from './rules/types.ts';
@@ -118,9 +119,16 @@ export {
   printNft,
   detectLanguage,
   isNftJson,
+  printRuleBody as printNftRuleBody,
   type NftRuleset,
+  type NftTable,
+  type NftRule,
+  type Element as NftElement,
+  type Verdict as NftVerdict,
+  type Value as NftValue,
   type RuleLanguage,
 } from './nft/index.ts';
+export { lex as lexNft } from './nft/lex.ts';
 export {
   SELECTORS as NFT_SELECTORS,
   DTYPES as NFT_DTYPES,
@@ -137,6 +145,7 @@ export {
   conntrackDelete,
   recentWrite,
   carryRuleState,
+  withoutNftSets,
   recentListsOf,
   pruneRecentLists,
   type ConntrackFilter,

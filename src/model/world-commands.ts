@@ -42,6 +42,9 @@ export function conntrackDelete(world: World, host: string, filter: ConntrackFil
   const ct = world.hosts.get(host)!.ct;
   const gone = entriesOf(ct).filter((e) => e.expires > world.now && (!filter || matches(e, filter)));
   for (const e of gone) remove(ct, e);
+  // a flow's late packet may now start a new connection the model does not follow: it may meet a nat rule's
+  // bucket, so no bucket is sure of its count any more (spec/modules.md)
+  if (gone.length) world.hosts.get(host)!.tokens.set('*', Infinity);
   return gone.length;
 }
 
@@ -152,4 +155,14 @@ function alignRules(a: readonly string[], b: readonly string[]): Map<number, num
     else j++;
   }
   return out;
+}
+
+/** The world after a host's nft rules were loaded anew (a table deleted and made again, as the nftables-mode
+ *  compiler writes it): the elements rules had put in its sets are gone with the old sets (spec/nft.md §8). */
+export function withoutNftSets(world: World, host: string): World {
+  const st = world.hosts.get(host);
+  if (!st || st.nftSets.size === 0) return world;
+  const hosts = new Map(world.hosts);
+  hosts.set(host, { ...st, nftSets: new Map() });
+  return { ...world, hosts };
 }

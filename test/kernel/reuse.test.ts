@@ -7,8 +7,9 @@ import { runCases, LabPool, type CaseReport } from '../../src/conform/run-case.t
 import { caseDrawArb, caseFromDraw } from '../../src/conform/fuzz-arbitraries.ts';
 import { crossDiffs } from '../../src/conform/cross-compare.ts';
 import type { CaseFile } from '../../src/conform/case-file.ts';
+import { KernelLab } from '../../src/lab/kernel-lab.ts';
+import { k8sNode } from '../../src/model/net/presets.ts';
 import { skipReason, kernelDescribe } from './env.ts';
-import { k8sNode } from '../../src/model/index.ts';
 
 /** A legacy restore that fails in its second table: the first (a DROP in INPUT) is committed already. */
 const partialRestore: CaseFile = {
@@ -86,4 +87,34 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: a reused lab is a fresh lab'
     expect(diffs).toEqual([]);
     expect(compared).toBeGreaterThan(10);
   }, 600_000);
+});
+
+describe.skipIf(skipReason)(kernelDescribe('kernel: a reset reads whether the lab is fresh again'), () => {
+  test('conntrack left hooked taints the lab; a refused nft restore alone does not', async () => {
+    const lab = await KernelLab.up(k8sNode());
+    try {
+      // a refused iptables-nft-restore whose first table needs conntrack: the lab is tainted until a reset looks
+      const r = await lab.apply(
+        'node',
+        '*filter\n-A INPUT -m conntrack --ctstate NEW -j ACCEPT\nCOMMIT\n*nat\n-A PREROUTING -j REJECT\nCOMMIT\n',
+        'nft',
+      );
+      expect(r.ok).toBe(false);
+      expect(lab.tainted).toBe(true);
+      await lab.reset();
+      // this kernel unhooks conntrack once the rules are gone: the lab is reused, not rebuilt
+      expect(lab.tainted).toBe(false);
+      // a table the lab does not know of (added by hand, so no reset flushes it) keeps conntrack hooked
+      const t = await lab.exec('pod1', [
+        'nft',
+        'add table ip by_hand; add chain ip by_hand c { type filter hook input priority 0; };' +
+          ' add rule ip by_hand c ct state new accept',
+      ]);
+      expect(t.stderr).toBe('');
+      await lab.reset();
+      expect(lab.tainted).toBe(true);
+    } finally {
+      await lab.down();
+    }
+  }, 120_000);
 });

@@ -7,6 +7,7 @@ import { readCluster } from '../../src/kube/objects.ts';
 import { compileNodeNft } from '../../src/kube/compile-nft.ts';
 import { nftDumpSettings } from '../../src/kube/nft-dump.ts';
 import { readNftDump } from '../../src/conform/validate-nft.ts';
+import { nftDumpVariants } from '../../src/conform/dump-variants-nft.ts';
 
 const parsed = (text: string) => readNftDump(text, 'node.nft').ruleset;
 
@@ -91,5 +92,31 @@ describe('validate an nft dump (model)', () => {
       'meta mark set meta mark | 0x00008000',
     );
     expect(nftDumpSettings(parsed(marked)).markMismatch).toMatch(/sets 0x00008000, masquerading tests 0x00004000/);
+  });
+});
+
+describe('nft dump variants (npm run validate-power)', () => {
+  test('every rule and every element deleted in turn, each variant one element or rule fewer', () => {
+    const vs = nftDumpVariants(input.rulesetText, 'node.nft');
+    const rules = vs.filter((v) => v.id.startsWith('delete line'));
+    const elements = vs.filter((v) => v.id.startsWith('delete element'));
+    expect(rules.length).toBeGreaterThan(60);
+    expect(elements.length).toBeGreaterThan(30);
+    const count = (t: string) => {
+      const rs = parsed(t);
+      const k = [...rs.tables.values()][0]!;
+      return (
+        [...k.chains.values()].reduce((n, c) => n + c.rules.length, 0) +
+        [...k.sets.values()].reduce((n, s) => n + s.elements.length, 0)
+      );
+    };
+    const all = count(input.rulesetText);
+    for (const v of [...rules.slice(0, 5), ...elements.slice(0, 5), ...elements.slice(-5)])
+      expect(count(v.text)).toBe(all - 1);
+    // the reasoned equivalences: a ClusterIP's reject for "no endpoints", which cluster-ips-check repeats
+    expect(vs.filter((v) => v.equivalent).map((v) => v.before.trim())).toEqual([
+      'elements = { 10.96.0.101 . tcp . 80 : goto reject-chain,',
+      'reject',
+    ]);
   });
 });

@@ -222,6 +222,12 @@ async function handle(req) {
       if (!Array.isArray(r.entries)) throw new Error(r.error ?? r.note ?? 'no answer from the probe helper');
       return null;
     }
+    case 'ct-active': {
+      // is conntrack hooked in this namespace: a reset lab must be as a fresh one, where it is not
+      const r = await toHelper({ op: 'ct-active' });
+      if (typeof r.active !== 'boolean') throw new Error(r.error ?? r.note ?? 'no answer from the probe helper');
+      return r.active;
+    }
     case 'conntrack':
       try {
         return readFileSync('/proc/net/nf_conntrack', 'utf8');

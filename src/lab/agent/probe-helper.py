@@ -441,6 +441,20 @@ def ct_flush():
         s.close()
 
 
+def ct_active():
+    """Is conntrack hooked in this namespace (a rule, a table or a leak holds it: nf_ct_netns_get)? A datagram
+    over lo to a port nobody serves, then its tuple looked up: an entry exists only if conntrack saw it (a loopback
+    send runs OUTPUT and POSTROUTING, where the entry is confirmed, before sendto returns)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.sendto(b"x", ("127.0.0.1", 9))
+    finally:
+        s.close()
+    return ct_get([17, "127.0.0.1", port, "127.0.0.1", 9]) is not None
+
+
 def inverse(t):
     proto, src, sport, dst, dport = t
     if proto == 1:
@@ -517,6 +531,11 @@ for line in sys.stdin:
                 out = {"entries": ct_flow(req["tuples"])}
             except Exception as e:
                 out = {"error": "conntrack lookup: %s" % e}
+        elif req.get("op") == "ct-active":
+            try:
+                out = {"active": ct_active()}
+            except Exception as e:
+                out = {"error": "conntrack check: %s" % e}
         elif req.get("op") == "ct-flush":
             try:
                 ct_flush()

@@ -9,6 +9,7 @@ import { targetDesc, UNMODELLED_TARGETS } from '../rules/descriptors.ts';
 import { MATCHERS, type Test, type MatchEnv } from './matchers.ts';
 import { targetAction, OBSERVING_TARGETS, type TargetAction, type NatRequest } from './targets.ts';
 import type { Pkt } from './packet.ts';
+import { pinnedRules } from './buckets.ts';
 
 export type { NatRequest } from './targets.ts';
 
@@ -23,6 +24,8 @@ export interface CompiledRule {
   inert: boolean;
   /** "table/chain/number": key of per-rule state (statistic nth counters) */
   id: string;
+  /** its limit/hashlimit matches may be decided from a fresh bucket (eval/buckets.ts) */
+  pinned?: boolean;
   /** an extension target's action, decoded once (eval/targets.ts) */
   action?: TargetAction;
   /** the chain a jump or goto goes to, resolved once */
@@ -171,10 +174,12 @@ function compileChain(table: TableName, c: Chain): CompiledChain {
 
 export function compileRuleset(rs: Ruleset): CompiledRuleset {
   const out: CompiledRuleset = new Map();
+  const pinned = pinnedRules(rs);
   for (const [name, t] of rs.tables) {
     const chains = new Map<string, CompiledChain>();
     for (const [cn, c] of t.chains) chains.set(cn, compileChain(name, c));
     for (const c of chains.values()) {
+      for (const r of c.rules) if (pinned.has(r.id)) r.pinned = true;
       for (const r of c.rules)
         if (r.rule.target?.kind === 'jump' || r.rule.target?.kind === 'goto')
           r.jumpTo = chains.get(r.rule.target.chain)!;

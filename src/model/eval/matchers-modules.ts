@@ -34,14 +34,13 @@ function pktTypeOf(p: Pkt, env: MatchEnv): number {
 }
 
 /** A module whose decision rests on what the lab cannot pin: both answers are followed (spec/semantics.md §10). */
-const open =
+export const open =
   (why: string): Builder =>
   () =>
   (_p, env) =>
     env.unknown(why);
 
 export const MODULE_MATCHERS: Record<string, Builder> = {
-  limit: open('limit: the token bucket refills with time the lab cannot pin'),
   connlimit: open("connlimit: the count of the host's connections is not followed"),
   socket: open('socket: the socket lookup is not modelled'),
   rpfilter: open('rpfilter: the reverse route lookup is not modelled'),

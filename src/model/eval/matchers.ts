@@ -9,6 +9,7 @@ import type { Host } from '../net/topology.ts';
 import { isBroadcast } from '../net/routing.ts';
 import type { Hook } from '../rules/types.ts';
 import { MODULE_MATCHERS } from './matchers-modules.ts';
+import { MODULE_MORE_MATCHERS } from './matchers-modules-more.ts';
 import type { CompiledRule } from './chains.ts';
 
 export interface MatchEnv {
@@ -243,4 +244,5 @@ export const MATCHERS: Record<string, Builder> = {
     };
   },
   ...MODULE_MATCHERS,
+  ...MODULE_MORE_MATCHERS,
 };

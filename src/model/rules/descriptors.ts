@@ -12,6 +12,7 @@ import {
   IPPROTO,
 } from './types.ts';
 import { MODULE_EXTENSIONS } from './descriptors-modules.ts';
+import { MODULE_MORE_EXTENSIONS } from './descriptors-modules-more.ts';
 
 export interface OptionDesc {
   name: string;
@@ -467,7 +468,11 @@ const BASE_EXTENSIONS: readonly ExtensionDesc[] = [
 ];
 
 /** THE table: the base extensions and the modules of spec/modules.md (descriptors-modules.ts). */
-export const EXTENSIONS: readonly ExtensionDesc[] = [...BASE_EXTENSIONS, ...MODULE_EXTENSIONS];
+export const EXTENSIONS: readonly ExtensionDesc[] = [
+  ...BASE_EXTENSIONS,
+  ...MODULE_EXTENSIONS,
+  ...MODULE_MORE_EXTENSIONS,
+];
 
 /**
  * Targets iptables 1.8.9 has that the model does not evaluate, and what is known of their effect (kernel:
