@@ -8,6 +8,7 @@ import {
   newWorld,
   runProbe,
   restoreOnto,
+  withoutNftSets,
   type IptablesFlavor,
   type Observation,
   type Probe,
@@ -160,6 +161,8 @@ export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): A
         if (rs.lang === 'nft') {
           // Services recompiled in nftables mode: the text replaces the host's nft table (spec/kube.md §2a)
           if (rs.nft) native.nft.set(rs.host, rs.nft);
+          // its "add, then delete" of the table makes the sets anew: what rules added to them is gone
+          world = withoutNftSets(world, rs.host);
           k = kernel ? await kernelDid(() => kernel.applyNft(rs.host, rs.kernelText)) : undefined;
         } else {
           // only the tables the text names are replaced; a refused text keeps what it committed before the error

@@ -143,6 +143,7 @@ export {
   conntrackDelete,
   recentWrite,
   carryRuleState,
+  withoutNftSets,
   recentListsOf,
   pruneRecentLists,
   type ConntrackFilter,

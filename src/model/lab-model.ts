@@ -55,6 +55,8 @@ export interface World {
   now: number;
   /** next ephemeral source port for probes that do not choose one */
   nextPort: number;
+  /** probes played so far (the kernel's clock runs during each: nft/dyn-state.ts) */
+  probes?: number;
 }
 
 /** Native nft rulesets and the load order, beside the iptables rulesets. */
@@ -113,5 +115,11 @@ export function newWorld(lab: ModelLab): World {
 }
 
 export function cloneWorld(w: World): World {
-  return { hosts: new Map([...w.hosts].map(([h, s]) => [h, cloneHostState(s)])), now: w.now, nextPort: w.nextPort };
+  const c: World = {
+    hosts: new Map([...w.hosts].map(([h, s]) => [h, cloneHostState(s)])),
+    now: w.now,
+    nextPort: w.nextPort,
+  };
+  if (w.probes !== undefined) c.probes = w.probes;
+  return c;
 }

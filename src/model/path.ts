@@ -18,11 +18,12 @@ import type { HostCtx, Semantics } from './semantics.ts';
 import { manipOf } from './nat.ts';
 import type { HostHooks } from './hook-table.ts';
 import { addrType } from './eval/matchers.ts';
-import type { NftTable, NftChain, Stmt } from './nft/types.ts';
-import { evalBaseChain, type NftEnv } from './nft/eval.ts';
+import type { NftTable, NftChain, NftSet, Stmt, Atom } from './nft/types.ts';
+import { evalBaseChain, type NftEnv, type NftRuleHit } from './nft/eval.ts';
+import { setLife, setStateKey, applyUpdates, marginAfter } from './nft/dyn-state.ts';
 import { ctView, natRequestOf, rejectWith } from './nft/in-path.ts';
 import { printRuleBody } from './nft/print.ts';
-import { FIB_ADDRTYPE } from './nft/datatypes.ts';
+import { FIB_ADDRTYPE, DTYPES } from './nft/datatypes.ts';
 
 export { tupleOf, isIcmpError } from './tracking.ts';
 export { formatPkt } from './eval/packet.ts';
@@ -94,6 +95,8 @@ export class PathRun {
   tap: Set<CtEntry> | undefined;
   private hops = 0;
   private readonly ctx = new Map<string, HostCtx>();
+  /** answers to "has this nft set element timed out?" in this branch, one per element */
+  private readonly nftAnswers = new Map<string, boolean>();
 
   constructor(
     readonly lab: ModelLab,
@@ -250,6 +253,33 @@ export class PathRun {
       fibAddrType: (a) => FIB_ADDRTYPE[addrType(h, a, undefined).toLowerCase()],
     };
     const label = `${table.family} ${table.name}`;
+    const state = this.world.hosts.get(hn)!;
+    // a set rules change: its elements are the host's state; an element near its timeout is a question
+    const has = (set: NftSet, key: readonly Atom[], at: NftRuleHit): boolean => {
+      const { life, probes } = setLife(state, table, set, key, this.world.now, this.world.probes ?? 0);
+      if (life !== 'unknown') return life === 'present';
+      const memo = `${hn}\0${setStateKey(table, set.name)}\0${JSON.stringify(key)}`;
+      const known = this.nftAnswers.get(memo);
+      if (known !== undefined) return known;
+      const r = table.chains.get(at.chain)!.rules[at.rule]!;
+      const element = key.map((v, i) => DTYPES[set.key[i]!].print(v)).join(' . ');
+      const rule: UnknownRule = {
+        host: hn,
+        hook,
+        table: label,
+        chain: at.chain,
+        rule: at.rule + 1,
+        spec: printRuleBody(r, { family: table.family }),
+        why:
+          `whether @${set.name}'s element ${element} has timed out on the kernel (its time left is within` +
+          ` ${marginAfter(probes)} s, what the case's probes since may have taken: spec/nft.md §8)`,
+      };
+      const answer = this.decide(rule);
+      this.emit({ kind: 'unknown', branch: answer ? 'matches' : 'does not match', ...rule });
+      this.nftAnswers.set(memo, answer);
+      return answer;
+    };
+    env.setHas = has;
     const outs = evalBaseChain(table, chain.name, p, env);
     let o = outs[outs.length - 1]!;
     let rest = 1;
@@ -306,6 +336,8 @@ export class PathRun {
         action: o.verdict,
         spec: '',
       });
+    if (o.updates)
+      applyUpdates(state, table, o.updates, this.world.now, this.world.probes ?? 0, (set, u) => has(set, u.key, u.at));
     p.mark = o.pkt.mark;
     p.notrack = o.pkt.notrack;
     if (ct && o.ctMark !== undefined) ct.entry.mark = o.ctMark;

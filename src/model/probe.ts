@@ -660,6 +660,7 @@ export function runProbe(lab: ModelLab, world: World, probe: Probe, opts: ProbeO
     };
     const w = cloneWorld(world);
     if (probe.sport === undefined) w.nextPort++;
+    w.probes = (w.probes ?? 0) + 1;
     const run: PathRun = new PathRun(lab, w, choose, opts.verbose ?? false, decide);
     const play = new ProbePlay(run, lab);
     let observation: Observation;

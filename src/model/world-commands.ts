@@ -156,3 +156,13 @@ function alignRules(a: readonly string[], b: readonly string[]): Map<number, num
   }
   return out;
 }
+
+/** The world after a host's nft rules were loaded anew (a table deleted and made again, as the nftables-mode
+ *  compiler writes it): the elements rules had put in its sets are gone with the old sets (spec/nft.md §8). */
+export function withoutNftSets(world: World, host: string): World {
+  const st = world.hosts.get(host);
+  if (!st || st.nftSets.size === 0) return world;
+  const hosts = new Map(world.hosts);
+  hosts.set(host, { ...st, nftSets: new Map() });
+  return { ...world, hosts };
+}

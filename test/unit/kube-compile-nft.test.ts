@@ -2,11 +2,11 @@
 // nftables-mode differences (spec/kube.md §2a). Real nft judges the text in test/kernel/kube-nft.test.ts.
 import { describe, test, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { readCluster, type Cluster } from '../../src/kube/objects.ts';
+import { readCluster } from '../../src/kube/objects.ts';
 import { compileNodeNft, nftHashName } from '../../src/kube/compile-nft.ts';
 import { compileNodeIn } from '../../src/kube/proxy-mode.ts';
 import { predict, K8S_NODE_LAYOUT } from '../../src/kube/oracle.ts';
-import { parseNft, printNft, InputError } from '../../src/model/index.ts';
+import { parseNft, printNft } from '../../src/model/index.ts';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -16,10 +16,6 @@ const cli = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { en
 const fixture = readFileSync(new URL('../../suites/fixtures/services.json', import.meta.url), 'utf8');
 const cluster = readCluster(fixture, 'services.json');
 const config = { nodeName: 'node', clusterCIDR: '10.244.0.0/16', nodeIPs: ['192.168.50.10'] };
-const noAffinity: Cluster = {
-  ...cluster,
-  services: cluster.services.filter((s) => s.sessionAffinity !== 'ClientIP'),
-};
 
 describe('compile --mode nftables', () => {
   test("chain names are kube-proxy's (the names its proxier_test.go expects)", () => {
@@ -30,7 +26,7 @@ describe('compile --mode nftables', () => {
   });
 
   test('the model reads what it writes: every chain a map names exists, dispatch by address, protocol and port', () => {
-    const text = compileNodeNft(noAffinity, config);
+    const text = compileNodeNft(cluster, config);
     const rs = parseNft(text, { file: 'compiled.nft' });
     const t = rs.tables.get('ip kube-proxy')!;
     expect([...t.chains.values()].filter((c) => c.base).map((c) => [c.name, c.base!.hook, c.base!.priority])).toEqual([
@@ -55,23 +51,22 @@ describe('compile --mode nftables', () => {
     expect(listed).not.toContain('default/ext/');
   });
 
-  test(
-    'ClientIP affinity uses dynamic sets with a timeout, which the model reports as' + ' unsupported (kernel only)',
-    () => {
-      const text = compileNodeNft(cluster, config);
-      expect(text).toMatch(/flags dynamic,timeout\n\t\ttimeout 60s/);
-      expect(text).toMatch(/update @affinity-\S+ \{ ip saddr \}/);
-      expect(() => parseNft(text, { file: 'c.nft' })).toThrow(InputError);
-      try {
-        parseNft(text, { file: 'c.nft' });
-      } catch (e) {
-        expect((e as InputError).kind).toBe('unsupported');
-      }
-    },
-  );
+  test('ClientIP affinity: a dynamic set per endpoint, updated where it DNATs, looked up before numgen', () => {
+    const text = compileNodeNft(cluster, config);
+    expect(text).toMatch(/flags dynamic,timeout\n\t\ttimeout 60s/);
+    expect(text).toMatch(/update @affinity-\S+ \{ ip saddr \}/);
+    const listed = printNft(parseNft(text, { file: 'c.nft' }));
+    // nft lists the timeout in its units and gives a set an update names a size (measured, nft 1.0.6)
+    expect(listed).toMatch(
+      /set affinity-\S+ \{\n\t\ttype ipv4_addr\n\t\tsize 65535\n\t\tflags dynamic,timeout\n\t\ttimeout 1m\n/,
+    );
+    expect(listed).toMatch(
+      /ip saddr @affinity-\S+ goto endpoint-\S+\n\t\tip saddr @affinity-\S+ goto endpoint-\S+\n\t\tnumgen/,
+    );
+  });
 
   test('--nodeport-addresses: a nodeport-ips set without loopback addresses; localhost NodePorts do not exist', () => {
-    const text = compileNodeIn('nftables', noAffinity, {
+    const text = compileNodeIn('nftables', cluster, {
       ...config,
       nodePortAddresses: ['192.168.50.0/24', '127.0.0.0/8'],
       localhostNodePorts: true,

@@ -13,6 +13,18 @@ for (const file of findCaseFiles()) {
   });
 }
 
+// ClientIP affinity in kube-proxy's nftables mode: its dynamic sets are in the model (spec/nft.md §8)
+for (const file of findCaseFiles()) {
+  const c = loadCase(file);
+  if (!c.services || !c.tags?.includes('affinity')) continue;
+  test(`affinity suite on the model in nftables mode: ${c.name}`, async () => {
+    const [r] = await runCases([c], { sides: 'model', mode: 'nftables' });
+    const misses = r!.steps.flatMap((s) => [...s.modelMisses, ...s.oracleMisses].map((m) => `${s.label}: ${m}`));
+    expect(misses).toEqual([]);
+    expect(r!.model).toBe('pass');
+  });
+}
+
 test('there is a suite for each seed claim C1-C21', () => {
   const ids = new Set(
     findCaseFiles()

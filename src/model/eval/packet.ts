@@ -43,16 +43,27 @@ export interface HostState {
   /** limit/hashlimit buckets: packets that may have spent a token of each (spec/modules.md); key "*" counts
    *  packets no bucket can be sure of (a conntrack flush lets old flows start anew) */
   tokens: Map<string, number>;
+  /** elements nft add/update statements put in named sets: "family table set" -> key -> entry (nft/dyn-state.ts) */
+  nftSets: Map<string, Map<string, NftDynEntry>>;
+}
+
+/** One element a rule added to an nft set: its key, when it expires (world seconds; absent: never), and the
+ *  probe that added it (the world's probe count then). */
+export interface NftDynEntry {
+  key: (number | string)[];
+  expires?: number;
+  probe: number;
 }
 
 export function newHostState(): HostState {
-  return { ct: newCtTable(), recent: new Map(), nth: new Map(), tokens: new Map() };
+  return { ct: newCtTable(), recent: new Map(), nth: new Map(), tokens: new Map(), nftSets: new Map() };
 }
 
 export function cloneHostState(s: HostState): HostState {
   const recent = new Map<string, Map<U32, number[]>>();
   for (const [k, m] of s.recent) recent.set(k, new Map([...m].map(([a, ts]) => [a, [...ts]])));
-  return { ct: cloneCtTable(s.ct), recent, nth: new Map(s.nth), tokens: new Map(s.tokens) };
+  const nftSets = new Map([...s.nftSets].map(([k, m]) => [k, new Map(m)] as const));
+  return { ct: cloneCtTable(s.ct), recent, nth: new Map(s.nth), tokens: new Map(s.tokens), nftSets };
 }
 
 export function clonePkt(p: Pkt): Pkt {

@@ -8,6 +8,7 @@ import { selector, CHAIN_TYPE_HOOKS } from './descriptors.ts';
 import { parseNftCommands, resolveElement, type Command, type TableRef } from './parse.ts';
 import { validateNftTable } from './validate.ts';
 import { canonicalElements, sameValue } from './sets.ts';
+import { inJiffies } from './time.ts';
 import {
   emptyNftRuleset,
   tableKey,
@@ -95,6 +96,12 @@ function checkRule(
     proto = n;
   };
   stmts.forEach((s, i) => {
+    if (s.k === 'dynset') {
+      const names = s.key.kind === 'concat' ? s.key.parts : s.key.kind === 'sel' ? [s.key.name] : [];
+      for (const n of names) useL4(l4Of(n), i);
+      if (names.some((n) => n.startsWith('ip '))) ipContext = true;
+      checkDynset(t, s, at(i));
+    }
     if (s.k === 'match' || s.k === 'vmap') {
       const e = s.k === 'match' ? s.left : s.key;
       const names = e.kind === 'concat' ? e.parts : e.kind === 'numgen' ? [] : [e.name];
@@ -154,6 +161,23 @@ function checkRule(
   });
 }
 
+/** An add/update statement's set (nft_dynset.c nft_dynset_init; errors measured with nft 1.0.6 on Linux 6.18). */
+function checkDynset(t: NftTable, s: Extract<Stmt, { k: 'dynset' }>, pos: SourcePos): void {
+  const set = t.sets.get(s.set);
+  if (!set) throw invalid(`${s.op} @${s.set}: no set ${s.set} in table ${t.family} ${t.name}`, pos);
+  if (set.map) throw invalid(`${s.op} @${s.set}: ${s.set} is a map; ${s.op} takes a set`, pos);
+  const want = exprDtypes(s.key);
+  if (!compatible(want, set.key))
+    throw invalid(
+      `datatype mismatch: ${s.set} holds ${set.key.join(' . ')}, the expression is ${want.join(' . ')}`,
+      pos,
+    );
+  // the interval backends (rbtree, pipapo) have no update operation: EOPNOTSUPP
+  if (set.interval) throw invalid(`${s.op} @${s.set}: a set with "flags interval" cannot be updated by rules`, pos);
+  if (s.timeout !== undefined && !set.timeoutFlag)
+    throw invalid(`${s.op} @${s.set} with a timeout: ${s.set} has no "flags timeout" or "timeout"`, pos);
+}
+
 /** iif/oif name an interface that must exist when the rule is loaded: only "lo" is known to the model. */
 function checkIface(right: Extract<Stmt, { k: 'match' }>['right'], pos: SourcePos): void {
   const names =
@@ -165,6 +189,11 @@ function checkIface(right: Extract<Stmt, { k: 'match' }>['right'], pos: SourcePo
 
 function addElements(t: NftTable, set: NftSet, els: readonly Element[], create: boolean, pos: SourcePos): void {
   for (const el of els) {
+    // an element with a timeout needs a set with timeouts (nf_tables_newsetelem: EINVAL)
+    if ((el.timeout !== undefined || el.expires !== undefined) && !set.timeoutFlag)
+      throw invalid(`set ${set.name} has no "flags timeout" but an element has a timeout`, pos);
+    if (el.timeout !== undefined) el.timeout = inJiffies(el.timeout);
+    if (el.expires !== undefined) el.expires = inJiffies(el.expires);
     checkVerdictTarget(t, el.verdict, pos);
     if (!set.interval && el.key.some((v) => v.kind === 'prefix' || v.kind === 'range'))
       throw invalid(`set ${set.name} has no "flags interval" but an element is a prefix or range`, pos);
@@ -188,6 +217,7 @@ function usesSet(c: NftChain, name: string): boolean {
     r.stmts.some(
       (s) =>
         (s.k === 'match' && s.right.kind === 'ref' && s.right.name === name) ||
+        (s.k === 'dynset' && s.set === name) ||
         (s.k === 'vmap' && s.map.kind === 'ref' && s.map.name === name),
     ),
   );
@@ -205,8 +235,21 @@ function jumpsTo(t: NftTable, name: string): boolean {
   return false;
 }
 
-/** rules made by the transaction in progress */
+/** rules and sets made by the transaction in progress */
 const freshRules = new WeakMap<NftRuleset, WeakSet<object>>();
+
+/** A set an add/update statement names: nft gives it a size (65535, NFT_SET_DYNSET default) and, when the set is
+ *  made in the same transaction, "flags dynamic" (src/evaluate.c); a set of an earlier one keeps its flags
+ *  (measured). A new dynamic set with "flags interval" has no kernel backend (EOPNOTSUPP). */
+function markDynamic(t: NftTable, stmts: readonly Stmt[], fresh: WeakSet<object>, pos: SourcePos): void {
+  for (const s of stmts) {
+    if (s.k !== 'dynset') continue;
+    const set = t.sets.get(s.set)!;
+    set.size ??= 65535;
+    if (fresh.has(set)) set.dynamic = true;
+  }
+  void pos;
+}
 
 export function runCommand(rs: NftRuleset, c: Command, listing = false): void {
   let fresh = freshRules.get(rs);
@@ -282,15 +325,22 @@ export function runCommand(rs: NftRuleset, c: Command, listing = false): void {
       const t = table(rs, c, pos);
       const old = t.sets.get(c.set.name);
       if (old) {
+        const timeout = c.set.timeout ? inJiffies(c.set.timeout) : undefined;
         if (
           c.op === 'create-set' ||
           old.map !== c.set.map ||
           !sameTypes(old.key, c.set.key) ||
-          old.interval !== c.set.interval
+          old.interval !== c.set.interval ||
+          // the kernel compares the flags (nf_tables_newset nft_set_is_same: EEXIST), and takes a new timeout
+          (!fresh.has(old) &&
+            (!!old.dynamic !== !!c.set.dynamic || !!old.timeoutFlag !== !!(c.set.timeoutFlag || timeout)))
         )
           throw invalid(`set ${c.set.name} already exists`, pos);
+        if (timeout) old.timeout = timeout;
         return;
       }
+      if (c.set.interval && c.set.dynamic)
+        throw invalid(`set ${c.set.name}: "flags dynamic" and "flags interval" together have no kernel backend`, pos);
       const s: NftSet = {
         name: c.set.name,
         map: c.set.map,
@@ -300,6 +350,13 @@ export function runCommand(rs: NftRuleset, c: Command, listing = false): void {
         handle: t.nextHandle++,
       };
       if (c.set.data) s.data = c.set.data;
+      if (c.set.dynamic) s.dynamic = true;
+      // a default timeout makes it a set with timeouts (nft adds the flag); 0 is none
+      const timeout = c.set.timeout ? inJiffies(c.set.timeout) : undefined;
+      if (c.set.timeoutFlag || timeout) s.timeoutFlag = true;
+      if (timeout) s.timeout = timeout;
+      if (c.set.size !== undefined) s.size = c.set.size;
+      fresh.add(s);
       if (c.set.comment !== undefined) s.comment = c.set.comment;
       t.sets.set(s.name, s);
       return;
@@ -337,6 +394,7 @@ export function runCommand(rs: NftRuleset, c: Command, listing = false): void {
       const t = table(rs, c, pos);
       const ch = chainOf(t, c.chain, pos);
       checkRule(t, c.stmts, c.spos, pos, listing);
+      markDynamic(t, c.stmts, fresh, pos);
       // each anonymous set or map a rule holds is a kernel object made first, with its own handle
       t.nextHandle += c.stmts.filter(
         (s) =>

@@ -10,7 +10,7 @@ import type { Pkt } from '../eval/packet.ts';
 import { selector, type SelectorDesc } from './descriptors.ts';
 import { valueBounds } from './sets.ts';
 import { CT_STATE, DTYPES } from './datatypes.ts';
-import type { NftTable, NftChain, Stmt, Expr, Value, Element, Verdict, Atom, NftHook } from './types.ts';
+import type { NftTable, NftChain, NftSet, Stmt, Expr, Value, Element, Verdict, Atom, NftHook } from './types.ts';
 
 export type Tri = boolean | 'unknown';
 
@@ -24,6 +24,21 @@ export interface NftEnv {
   ct?: { state: number; status: number; mark: number };
   /** RTN_* address type of an address (fib), undefined when the model cannot tell */
   fibAddrType?: (addr: number) => number | undefined;
+  /** Is the key in a set rules may change ("flags dynamic" or "flags timeout")? Its elements are the host's state
+   *  (dyn-state.ts), and whether one has expired may be a question only both answers settle (the lookup's rule
+   *  is `at`). Absent: the set's loaded elements, as loaded. */
+  setHas?: (set: NftSet, key: readonly Atom[], at: NftRuleHit) => boolean;
+}
+
+/** An add/update statement's element, applied to the host's state when the packet's branch is taken. */
+export interface DynUpdate {
+  set: string;
+  op: 'add' | 'update';
+  key: Atom[];
+  /** ms; absent: the set's own */
+  timeout?: number;
+  /** the rule, for a question on whether an element "add" finds has expired */
+  at: NftRuleHit;
 }
 
 /** A field of the packet or its context; undefined: not present (the expression breaks), 'unknown': cannot tell. */
@@ -150,15 +165,52 @@ function whyUnknown(e: Expr, pkt: Pkt, env: NftEnv): string {
   return n ? `nft ${n} of this packet` : 'nft expression';
 }
 
+const stateful = (set: NftSet) => !!(set.dynamic || set.timeoutFlag);
+const sameKey = (a: readonly Atom[], b: readonly Atom[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** Is the key in a named set: its loaded elements, or, for a set rules change, what this packet added before
+ *  (nft_dynset.c inserts at once) and the host's state. */
+function inNamedSet(
+  t: NftTable,
+  name: string,
+  xs: Atom[],
+  env: NftEnv,
+  pending: readonly DynUpdate[],
+  at?: NftRuleHit,
+) {
+  const set = t.sets.get(name);
+  if (!set) return false;
+  if (stateful(set) && env.setHas && at) {
+    if (pending.some((u) => u.set === name && sameKey(u.key, xs))) return true;
+    return env.setHas(set, xs, at);
+  }
+  return set.elements.some((el) => keyHas(el, xs));
+}
+
 /** Does a match statement hold for the packet? */
-export function matches(s: Extract<Stmt, { k: 'match' }>, t: NftTable, pkt: Pkt, env: NftEnv, rnd?: number): Tri {
+export function matches(
+  s: Extract<Stmt, { k: 'match' }>,
+  t: NftTable,
+  pkt: Pkt,
+  env: NftEnv,
+  rnd?: number,
+  pending: readonly DynUpdate[] = [],
+  at?: NftRuleHit,
+): Tri {
   const right = s.right;
   if (right.kind !== 'values') {
     // a set lookup (an equality on each element, flags too), three-valued per component
     if (s.left.kind === 'numgen' && rnd === undefined) return 'unknown';
     const parts = s.left.kind === 'numgen' ? [rnd! + s.left.offset] : keyParts(s.left, pkt, env);
     if (parts === undefined) return false;
-    const els = right.kind === 'ref' ? (t.sets.get(right.name)?.elements ?? []) : right.elements;
+    const set = right.kind === 'ref' ? t.sets.get(right.name) : undefined;
+    if (set && stateful(set) && env.setHas && at) {
+      // a set rules change: its elements are the host's state (exact keys: no intervals in such a set)
+      if (parts.some((x) => x === 'unknown')) return 'unknown';
+      const has = inNamedSet(t, set.name, parts as Atom[], env, pending, at);
+      return s.op === 'ne' ? !has : has;
+    }
+    const els = right.kind === 'ref' ? (set?.elements ?? []) : right.elements;
     const hit = lookup(els, parts, keyBits(s.left));
     if (hit === 'unknown') return 'unknown';
     return s.op === 'ne' ? hit === undefined : hit !== undefined;
@@ -199,6 +251,8 @@ export interface NftOutcome {
   reject?: Extract<Stmt, { k: 'reject' }>;
   /** the verdict is the base chain's policy (no rule gave one) */
   policy?: true;
+  /** elements add/update statements put in named sets, in order */
+  updates?: DynUpdate[];
 }
 
 interface Frame {
@@ -243,6 +297,8 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
     const r = chain.rules[ruleIndex]!;
     let ctMark = o.ctMark ?? env.ct?.mark ?? 0;
     let pkt = o.pkt;
+    let updates = o.updates ?? [];
+    const here: NftRuleHit = { chain: chain.name, rule: ruleIndex };
     // nft_do_chain traces a rule (NFT_TRACETYPE_RULE) once all its expressions ran without NFT_BREAK: a
     // failed match or a lookup miss ends the rule untraced (the statements before it have acted)
     const traced = (x: NftOutcome): NftOutcome => ({
@@ -255,7 +311,7 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
       const s = r.stmts[i]!;
       switch (s.k) {
         case 'match': {
-          const m = matches(s, t, pkt, env);
+          const m = matches(s, t, pkt, env, undefined, updates, here);
           if (m === 'unknown')
             return void out.push({
               ...o,
@@ -268,6 +324,23 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
         case 'counter':
         case 'log':
           break;
+        case 'dynset': {
+          // nft_dynset_eval: the key's expressions are evaluated; a missing one (no such header) breaks the rule
+          const xs = exprValues(s.key, pkt, env);
+          if (xs === 'unknown')
+            return void out.push({
+              ...o,
+              verdict: 'unknown',
+              undecided: { ...here, why: whyUnknown(s.key, pkt, env) },
+            });
+          if (xs === undefined) broke = true;
+          else {
+            const u: DynUpdate = { set: s.set, op: s.op, key: xs, at: here };
+            if (s.timeout !== undefined) u.timeout = s.timeout;
+            updates = [...updates, u];
+          }
+          break;
+        }
         case 'notrack':
           pkt = { ...pkt, notrack: true };
           break;
@@ -282,9 +355,9 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
           break;
         case 'nat':
         case 'masquerade':
-          return void out.push(traced({ ...o, pkt, ctMark, verdict: 'accept', nat: s }));
+          return void out.push(traced({ ...o, pkt, ctMark, updates, verdict: 'accept', nat: s }));
         case 'reject':
-          return void out.push(traced({ ...o, pkt, ctMark, verdict: 'drop', reject: s }));
+          return void out.push(traced({ ...o, pkt, ctMark, updates, verdict: 'drop', reject: s }));
         case 'vmap': {
           const els = s.map.kind === 'ref' ? (t.sets.get(s.map.name)?.elements ?? []) : s.map.elements;
           if (s.key.kind === 'numgen') {
@@ -292,7 +365,7 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
             const { mod, offset } = s.key;
             for (let k = 0; k < mod; k++) {
               const el = els.find((e) => keyHas(e, [k + offset]));
-              const branch: NftOutcome = { ...o, p: o.p / mod, pkt, ctMark };
+              const branch: NftOutcome = { ...o, p: o.p / mod, pkt, ctMark, updates };
               const frames = stack.map((f) => ({ ...f }));
               if (!el) run(t, frames, branch, env, out, steps);
               else follow(t, frames, traced(branch), el.verdict!, env, out, steps);
@@ -314,7 +387,7 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
       }
     }
     if (!broke) o = traced(o);
-    o = { ...o, pkt, ctMark };
+    o = { ...o, pkt, ctMark, ...(updates.length ? { updates } : {}) };
     if (next) return follow(t, stack, o, next, env, out, steps);
   }
 }

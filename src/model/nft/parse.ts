@@ -3,6 +3,7 @@
 // (so rules may name chains and sets declared later in the same block, not in a later block).
 import { InputError, type SourcePos } from '../errors.ts';
 import { lex, type Tok } from './lex.ts';
+import { parseNftTime } from './time.ts';
 import { nameProblem } from './names.ts';
 import { DTYPES, DTYPE_BY_SET_TYPE, type DtypeDesc } from './datatypes.ts';
 import {
@@ -43,6 +44,11 @@ export interface SetDecl {
   key: DtypeName[];
   data?: 'verdict';
   interval: boolean;
+  dynamic?: true;
+  timeoutFlag?: true;
+  /** ms */
+  timeout?: number;
+  size?: number;
   comment?: string;
   elements?: RawElement[];
 }
@@ -472,7 +478,10 @@ export class NftParser {
           for (;;) {
             const f = this.word('a set flag');
             if (f.text === 'interval') decl.interval = true;
-            else throw this.unsupported(`set flag "${f.text}"`, f);
+            else if (f.text === 'dynamic') decl.dynamic = true;
+            else if (f.text === 'timeout') decl.timeoutFlag = true;
+            else if (f.text === 'constant') throw this.unsupported(`set flag "${f.text}"`, f);
+            else throw this.err(`unknown set flag "${f.text}"`, f);
             if (!this.is(',')) break;
             this.next();
           }
@@ -487,9 +496,17 @@ export class NftParser {
           decl.elements = this.rawElementList();
           break;
         }
-        case 'typeof':
-        case 'size':
         case 'timeout':
+          decl.timeout = this.time();
+          break;
+        case 'size': {
+          const t = this.t;
+          const n = this.uint('a size');
+          if (n === 0 || n > 0xffffffff) throw new InputError('invalid', 'set size must be 1 or more', this.pos(t));
+          decl.size = n;
+          break;
+        }
+        case 'typeof':
         case 'gc-interval':
         case 'policy':
         case 'counter':
@@ -541,11 +558,36 @@ export class NftParser {
       }
       break;
     }
+    const el: RawElement = { pos, comps };
+    // element options (nftables src/parser_bison.y set_elem_option): a timeout, and the time left as listed
+    for (;;) {
+      if (this.is('timeout')) {
+        this.next();
+        el.timeout = this.time();
+      } else if (this.is('expires')) {
+        this.next();
+        el.expires = this.time();
+      } else if (this.is('comment') || this.is('counter')) throw this.unsupported(`element ${this.t.text}`);
+      else break;
+    }
     if (this.is(':')) {
       this.next();
-      return { pos, comps, verdict: this.verdict(true) };
+      el.verdict = this.verdict(true);
     }
-    return { pos, comps };
+    return el;
+  }
+
+  /** a time value ("3h", "1m30s"; src/datatype.c time_parse): ms */
+  private time(): number {
+    const t = this.t;
+    if (t.kind !== 'word') throw this.err(`expected a time such as "10s", got ${this.describe(t)}`);
+    const ms = parseNftTime(t.text);
+    if (ms === undefined) {
+      if (/^\d+$/.test(t.text)) throw this.err(`expected a time with a unit ("${t.text}s"), got "${t.text}"`);
+      throw this.err(`"${t.text}" is not a time (such as 1h30m, 10s, 500ms)`);
+    }
+    this.next();
+    return ms;
   }
 
   /** A value's text: "a", "a/len", "a-b", "a - b", "a- b", or a quoted string. */
@@ -664,6 +706,10 @@ export class NftParser {
         const e = this.numgen();
         return this.afterExpr(e, t);
       }
+      case 'add':
+      case 'update':
+        if (this.peek().text === '@') return this.dynsetStmt(w);
+        break;
     }
     // "meta mark set", "mark set", "ct mark set"
     const ws = this.words(3);
@@ -700,6 +746,41 @@ export class NftParser {
     }
     if (KNOWN_UNMODELLED.has(w)) throw this.unsupported(`"${ws.slice(0, 2).join(' ')}"`);
     throw this.err(`unknown statement or expression "${w}"`);
+  }
+
+  /** "update @set { ip saddr [. th dport] [timeout 10s] }" (nftables src/parser_bison.y set_stmt, nft_dynset.c) */
+  private dynsetStmt(op: 'add' | 'update'): Stmt {
+    this.next();
+    this.expect('@');
+    const set = this.name('set name');
+    this.expect('{');
+    const start = this.t;
+    const parts: string[] = [];
+    for (;;) {
+      const sel = matchSelector(this.words(3));
+      if (!sel) {
+        if (KNOWN_UNMODELLED.has(this.t.text)) throw this.unsupported(`"${this.words(2).join(' ')}" as a set key`);
+        throw this.err(`expected a key expression such as "ip saddr", got ${this.describe(this.t)}`);
+      }
+      this.i += sel.used;
+      parts.push(sel.desc.name);
+      if (!this.is('.')) break;
+      this.next();
+    }
+    if (parts.length > 1) {
+      const bad = parts.find((p) => !selector(p).concat);
+      if (bad) throw this.unsupported(`${bad} in a concatenation`, start);
+    }
+    const key: Expr = parts.length > 1 ? { kind: 'concat', parts } : { kind: 'sel', name: parts[0]! };
+    let timeout: number | undefined;
+    if (this.is('timeout')) {
+      this.next();
+      timeout = this.time();
+    }
+    if (this.is(':')) throw this.unsupported(`${op} of a map element (a set's only)`);
+    this.expect('}');
+    // "timeout 0s" is no timeout of its own (nft leaves it out)
+    return timeout ? { k: 'dynset', op, set, key, timeout } : { k: 'dynset', op, set, key };
   }
 
   private numgen(): Expr {
@@ -956,6 +1037,9 @@ export interface RawElement {
   pos: SourcePos;
   comps: RawValue[];
   verdict?: Verdict;
+  /** ms */
+  timeout?: number;
+  expires?: number;
 }
 
 /** A value of a datatype: a/len, a-b, a symbol or a number (nftables src/datatype.c). */
@@ -996,7 +1080,10 @@ export function resolveElement(r: RawElement, types: readonly DtypeDesc[], map: 
   const key = r.comps.map((c, n) => typedValue(types[n]!, c));
   if (map && !r.verdict) throw new InputError('syntax', 'a map element needs ": verdict"', r.pos);
   if (!map && r.verdict) throw new InputError('syntax', 'a set element has no data', r.pos);
-  return r.verdict ? { key, verdict: r.verdict } : { key };
+  const el: Element = r.verdict ? { key, verdict: r.verdict } : { key };
+  if (r.timeout) el.timeout = r.timeout;
+  if (r.expires) el.expires = r.expires;
+  return el;
 }
 
 export function parseNftCommands(text: string, file: string): Command[] {

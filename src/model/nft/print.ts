@@ -6,6 +6,7 @@ import { DTYPES, type DtypeDesc } from './datatypes.ts';
 import { selector, NAMED_PRIORITIES } from './descriptors.ts';
 import { canonicalElements } from './sets.ts';
 import { exprDtypes } from './apply.ts';
+import { printNftTime } from './time.ts';
 import { protoAfter } from './proto-ctx.ts';
 import type {
   Rhs,
@@ -54,8 +55,11 @@ export function printVerdict(v: Verdict): string {
   return v.kind === 'jump' || v.kind === 'goto' ? `${v.kind} ${v.chain}` : v.kind;
 }
 
-function printElement(e: Element, dts: readonly DtypeDesc[]): string {
-  const k = e.key.map((v, i) => printValue(v, dts[i]!)).join(' . ');
+function printElement(e: Element, dts: readonly DtypeDesc[], setTimeout?: number): string {
+  let k = e.key.map((v, i) => printValue(v, dts[i]!)).join(' . ');
+  // an element's own timeout when it is not the set's, and the time left when known (src/expression.c)
+  if (e.timeout !== undefined && e.timeout !== setTimeout) k += ` timeout ${printNftTime(e.timeout)}`;
+  if (e.expires !== undefined) k += ` expires ${printNftTime(e.expires)}`;
   return e.verdict ? `${k} : ${printVerdict(e.verdict)}` : k;
 }
 
@@ -75,7 +79,7 @@ function printNamedElements(s: NftSet): string {
         count = 0;
       }
     }
-    out += printElement(e, dts);
+    out += printElement(e, dts, s.timeout);
   });
   return `${out} }`;
 }
@@ -135,7 +139,7 @@ const isDep = (s: Stmt): number | undefined =>
     : undefined;
 
 const transportL4 = (s: Stmt): ('tcp' | 'udp' | 'th')[] => {
-  const e = s.k === 'match' ? s.left : s.k === 'vmap' ? s.key : undefined;
+  const e = s.k === 'match' ? s.left : s.k === 'vmap' ? s.key : s.k === 'dynset' ? s.key : undefined;
   if (!e || e.kind === 'numgen') return [];
   const names = e.kind === 'concat' ? e.parts : [e.name];
   return names.map((n) => selector(n).l4).filter((x): x is 'tcp' | 'udp' | 'th' => x !== undefined);
@@ -354,6 +358,10 @@ function printStmt(s: Stmt, ctx: Ctx, l4name: (n: string) => string): string {
     }
     case 'verdict':
       return printVerdict(s.v);
+    case 'dynset': {
+      const t = s.timeout ? ` timeout ${printNftTime(s.timeout)}` : '';
+      return `${s.op} @${s.set} { ${exprText(s.key, l4name)}${t} }`;
+    }
   }
 }
 
@@ -361,7 +369,13 @@ function printSet(s: NftSet): string {
   const lines = [`\t${s.map ? 'map' : 'set'} ${s.name} {`];
   const key = s.key.map((k) => DTYPES[k].setType).join(' . ');
   lines.push(`\t\ttype ${key}${s.map ? ` : ${s.data ?? 'verdict'}` : ''}`);
-  if (s.interval) lines.push('\t\tflags interval');
+  if (s.size !== undefined) lines.push(`\t\tsize ${s.size}`);
+  // measured (nft 1.0.6): a set whose only flag is timeout and that has a default timeout lists no flags line
+  const flags = [s.dynamic && 'dynamic', s.interval && 'interval', s.timeoutFlag && 'timeout'].filter(
+    (f): f is string => !!f,
+  );
+  if (flags.length && !(flags.length === 1 && s.timeoutFlag && s.timeout)) lines.push(`\t\tflags ${flags.join(',')}`);
+  if (s.timeout) lines.push(`\t\ttimeout ${printNftTime(s.timeout)}`);
   if (s.comment !== undefined) lines.push(`\t\tcomment "${s.comment}"`);
   if (s.elements.length) lines.push(`\t\telements = ${printNamedElements(s)}`);
   lines.push('\t}');

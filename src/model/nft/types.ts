@@ -49,6 +49,10 @@ export interface Element {
   /** one Value per concatenated component */
   key: Value[];
   verdict?: Verdict;
+  /** an element's own timeout, in ms (sets with "flags timeout"; nft_set_ext NFT_SET_EXT_TIMEOUT) */
+  timeout?: number;
+  /** the time left, in ms, as `nft list` shows it ("expires 29s992ms"); a loaded file may give it too */
+  expires?: number;
 }
 
 export type Rhs =
@@ -68,7 +72,9 @@ export type Stmt =
   | { k: 'notrack' }
   | { k: 'log'; prefix?: string; level?: string; flags?: string }
   | { k: 'reject'; with?: { type: 'icmp' | 'icmpx'; code: string } | { type: 'tcp-reset' } }
-  | { k: 'verdict'; v: Verdict };
+  | { k: 'verdict'; v: Verdict }
+  /** "update @set { key [timeout T] }", "add @set { ... }" (nft_dynset.c): the packet's key into a named set */
+  | { k: 'dynset'; op: 'add' | 'update'; set: string; key: Expr; timeout?: number };
 
 export interface NftRule {
   stmts: Stmt[];
@@ -100,6 +106,14 @@ export interface NftSet {
   /** maps: only verdict maps are in the subset */
   data?: 'verdict';
   interval: boolean;
+  /** "flags dynamic" (NFT_SET_EVAL): rules may add to it; nft sets it for a set an add/update names */
+  dynamic?: true;
+  /** "flags timeout" (NFT_SET_TIMEOUT): elements may expire */
+  timeoutFlag?: true;
+  /** the default timeout of its elements, in ms ("timeout 3h") */
+  timeout?: number;
+  /** "size N": the most elements it holds */
+  size?: number;
   comment?: string;
   elements: Element[];
   handle: number;

@@ -1,0 +1,80 @@
+// The elements nft rules put in named sets, as a host's state across packets (spec/nft.md §8): `update @s { k }`
+// and `add @s { k }` (net/netfilter/nft_dynset.c nft_dynset_eval) insert the key, with the statement's timeout or
+// else the set's (nft_dynset_new); `update` on an element that is there restarts its timeout, `add` leaves it. An
+// element whose time is up is absent to lookups (nft_set_hash.c nft_rhash_cmp / nft_set_elem_expired: expired once
+// jiffies reach its expiration). Time in a case is what its `wait` steps say; the kernel's clock runs at least as
+// far, and further by what the probes took: the model takes that to be at most EXPIRY_MARGIN_S, and PROBE_SLACK_S
+// for each probe since the element was set (a dropped probe waits for its timeout and its confirmation, 0.75 s
+// by default: src/lab). So an element is surely there while more than the margin is left, surely gone once no
+// time is left, and in between whether it is there is a question both answers of which are followed
+// (spec/semantics.md §10, spec/nft.md §8).
+import type { HostState, NftDynEntry } from '../eval/packet.ts';
+import type { Atom, NftSet, NftTable } from './types.ts';
+import type { DynUpdate } from './eval.ts';
+
+/** How much longer than the case's waits the kernel's clock may have run (seconds), and how much more each probe
+ *  since the element was set adds. */
+export const EXPIRY_MARGIN_S = 0.5;
+export const PROBE_SLACK_S = 1;
+
+export type Life = 'present' | 'gone' | 'unknown';
+
+export const setStateKey = (t: NftTable, set: string) => `${t.family} ${t.name} ${set}`;
+const keyText = (key: readonly Atom[]) => JSON.stringify(key);
+
+/** Whether an element that expires at `expires` (world seconds; undefined: never) is there at `now`, `probes`
+ *  probes after it was set. */
+export function lifeAt(expires: number | undefined, now: number, probes: number): Life {
+  if (expires === undefined) return 'present';
+  const left = expires - now;
+  if (left <= 0) return 'gone';
+  return left > EXPIRY_MARGIN_S + PROBE_SLACK_S * Math.max(0, probes) ? 'present' : 'unknown';
+}
+
+/** The margin, for messages. */
+export const marginAfter = (probes: number): number => EXPIRY_MARGIN_S + PROBE_SLACK_S * Math.max(0, probes);
+
+/** A loaded element's expiry: its time left (or its timeout, or the set's) from the start of the case. */
+function loadedExpiry(set: NftSet, el: { timeout?: number; expires?: number }): number | undefined {
+  const ms = el.expires ?? el.timeout ?? (set.timeoutFlag ? set.timeout : undefined);
+  return ms === undefined ? undefined : ms / 1000;
+}
+
+/** Is the key in the set at `now` (after `probe` probes): what rules added (that decides when there is one),
+ *  else what was loaded. */
+export function setLife(
+  st: HostState,
+  t: NftTable,
+  set: NftSet,
+  key: readonly Atom[],
+  now: number,
+  probe: number,
+): { life: Life; probes: number } {
+  const added = st.nftSets.get(setStateKey(t, set.name))?.get(keyText(key));
+  if (added) return { life: lifeAt(added.expires, now, probe - added.probe), probes: probe - added.probe };
+  const k = keyText(key);
+  const el = set.elements.find((e) => keyText(e.key.map((v) => (v.kind === 'value' ? v.v : NaN))) === k);
+  return { life: el ? lifeAt(loadedExpiry(set, el), now, probe) : 'gone', probes: probe };
+}
+
+/** Applies a packet's add/update statements. `has` answers whether an element an `add` finds is still there. */
+export function applyUpdates(
+  st: HostState,
+  t: NftTable,
+  updates: readonly DynUpdate[],
+  now: number,
+  probe: number,
+  has: (set: NftSet, u: DynUpdate) => boolean,
+): void {
+  for (const u of updates) {
+    const set = t.sets.get(u.set);
+    if (!set) continue;
+    const sk = setStateKey(t, u.set);
+    let m = st.nftSets.get(sk);
+    if (!m) st.nftSets.set(sk, (m = new Map()));
+    if (u.op === 'add' && has(set, u)) continue;
+    const ms = u.timeout ?? (set.timeoutFlag ? set.timeout : undefined);
+    const e: NftDynEntry = ms ? { key: [...u.key], expires: now + ms / 1000, probe } : { key: [...u.key], probe };
+    m.set(keyText(u.key), e);
+  }
+}

@@ -1,0 +1,195 @@
+// Sets rules change (spec/nft.md §3, §8): "flags dynamic,timeout", "timeout", element timeouts, the add/update
+// statements, lookups of what they added as the host's state across packets, and expiry with the case's clock
+// (deterministic where the case's waits decide it, a question both answers of which are followed where not).
+// Listings as nft 1.0.6 prints them on Linux 6.18 (measured in a throw-away namespace).
+import { describe, test, expect } from 'vitest';
+import { parseNft, printNft, InputError } from '../../src/model/index.ts';
+import { parseNftTime, printNftTime } from '../../src/model/nft/time.ts';
+import { lifeAt, EXPIRY_MARGIN_S, PROBE_SLACK_S } from '../../src/model/nft/dyn-state.ts';
+import { evalBaseChain, type NftEnv } from '../../src/model/nft/eval.ts';
+import { parseIp } from '../../src/model/ip.ts';
+import type { Pkt } from '../../src/model/eval/packet.ts';
+
+const list = (text: string) => printNft(parseNft(text, { file: 't.nft' }));
+const refusal = (text: string): InputError => {
+  try {
+    parseNft(text, { file: 't.nft' });
+  } catch (e) {
+    if (e instanceof InputError) return e;
+    throw e;
+  }
+  throw new Error('accepted');
+};
+
+describe('time values', () => {
+  test('read and listed as nft does', () => {
+    expect(parseNftTime('3h')).toBe(10_800_000);
+    expect(parseNftTime('1d2h3m4s5ms')).toBe(93_784_005);
+    expect(parseNftTime('5000ms')).toBe(5000);
+    expect(parseNftTime('90')).toBeUndefined();
+    expect(parseNftTime('1H')).toBeUndefined();
+    expect(parseNftTime('3m1h')).toBeUndefined();
+    expect(printNftTime(10_800_000)).toBe('3h');
+    expect(printNftTime(90_000)).toBe('1m30s');
+    expect(printNftTime(996)).toBe('996ms');
+  });
+});
+
+describe('parse and list', () => {
+  test("kube-proxy's affinity set and its statements", () => {
+    const text = [
+      'table ip t {',
+      '  set aff { type ipv4_addr; flags dynamic,timeout; timeout 10800s; }',
+      '  chain svc { ip saddr @aff goto ep; }',
+      '  chain ep { update @aff { ip saddr }; }',
+      '}',
+    ].join('\n');
+    expect(list(text)).toBe(
+      [
+        'table ip t {',
+        '\tset aff {',
+        '\t\ttype ipv4_addr',
+        '\t\tsize 65535',
+        '\t\tflags dynamic,timeout',
+        '\t\ttimeout 3h',
+        '\t}',
+        '',
+        '\tchain svc {',
+        '\t\tip saddr @aff goto ep',
+        '\t}',
+        '',
+        '\tchain ep {',
+        '\t\tupdate @aff { ip saddr }',
+        '\t}',
+        '}',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  test('flags lines, sizes, statement timeouts and element timeouts as measured', () => {
+    const out = list(
+      [
+        'table ip t {',
+        '  set a { type ipv4_addr; flags timeout; }',
+        '  set b { type ipv4_addr; flags dynamic; timeout 2s; }',
+        '  set c { type ipv4_addr; timeout 2s; elements = { 1.1.1.1, 2.2.2.2 timeout 1m }; }',
+        '  set d { type ipv4_addr . inet_service; flags timeout; }',
+        '  chain x { update @d { ip saddr . tcp dport }; add @a { ip saddr timeout 1m30s }; }',
+        '  chain y { update @a { ip daddr timeout 0s }; add @d { ip daddr . th dport }; }',
+        '}',
+      ].join('\n'),
+    );
+    // a set made in the same transaction as the statement that names it becomes dynamic, with size 65535
+    expect(out).toContain('\tset a {\n\t\ttype ipv4_addr\n\t\tsize 65535\n\t\tflags dynamic,timeout\n\t}');
+    expect(out).toContain('\tset b {\n\t\ttype ipv4_addr\n\t\tflags dynamic,timeout\n\t\ttimeout 2s\n\t}');
+    // only "timeout" with a default timeout: no flags line; an element's own timeout is listed
+    expect(out).toContain(
+      '\tset c {\n\t\ttype ipv4_addr\n\t\ttimeout 2s\n\t\telements = { 1.1.1.1, 2.2.2.2 timeout 1m }',
+    );
+    expect(out).toContain('update @d { ip saddr . tcp dport }\n\t\tadd @a { ip saddr timeout 1m30s }');
+    expect(out).toContain('update @a { ip daddr }\n\t\tadd @d { ip daddr . th dport }');
+  });
+
+  test('a set of an earlier transaction: a size but its own flags; new flags are refused, a new timeout taken', () => {
+    const first = parseNft('table ip t { set a { type ipv4_addr; flags timeout; }\n chain c { }\n }\n');
+    const rs = parseNft('add rule ip t c update @a { ip saddr }\n', { base: first });
+    expect(printNft(rs)).toContain('\t\tsize 65535\n\t\tflags timeout\n');
+    expect(() => parseNft('add set ip t a { type ipv4_addr; }\n', { base: first })).toThrow(/already exists/);
+    const dyn = parseNft('table ip t { set a { type ipv4_addr; flags dynamic,timeout; timeout 3h; }\n}\n');
+    const again = parseNft('add set ip t a { type ipv4_addr; flags dynamic,timeout; timeout 2h; }\n', { base: dyn });
+    expect(printNft(again)).toContain('timeout 2h');
+  });
+
+  test('what nft or the kernel refuses', () => {
+    const set = (decl: string, rule: string) => `table ip t {\n set a { ${decl} }\n chain c { ${rule}; }\n}\n`;
+    expect(refusal(set('type ipv4_addr;', 'update @b { ip saddr }')).message).toMatch(/no set b/);
+    expect(refusal(set('type ipv4_addr;', 'update @a { tcp dport }')).message).toMatch(/datatype mismatch/);
+    expect(refusal(set('type ipv4_addr; flags interval;', 'update @a { ip saddr }')).message).toMatch(/interval/);
+    expect(refusal(set('type ipv4_addr;', 'update @a { ip saddr timeout 5s }')).message).toMatch(/flags timeout/);
+    expect(
+      refusal('table ip t { map m { type ipv4_addr : verdict; }\n chain c { update @m { ip saddr }; }\n}\n').message,
+    ).toMatch(/is a map/);
+    expect(refusal('table ip t { set a { type ipv4_addr; elements = { 1.2.3.4 timeout 5s }; }\n}\n').message).toMatch(
+      /no "flags timeout"/,
+    );
+    const bare = refusal('table ip t { set a { type ipv4_addr; timeout 90; }\n}\n');
+    expect([bare.kind, bare.pos?.line, bare.pos?.col]).toEqual(['syntax', 1, 46]);
+    expect(refusal(set('type ipv4_addr;', 'update @a { ip saddr : accept }')).kind).toBe('unsupported');
+    // the kernel needs the set before the rule that names it is deleted
+    const busy = parseNft(set('type ipv4_addr;', 'update @a { ip saddr }'));
+    expect(() => parseNft('delete set ip t a\n', { base: busy })).toThrow(/in use/);
+  });
+
+  test('a listing with elements that expire reads back and lists the same', () => {
+    const listed = [
+      'table ip t {',
+      '\tset a {',
+      '\t\ttype ipv4_addr',
+      '\t\tsize 65535',
+      '\t\tflags dynamic,timeout',
+      '\t\ttimeout 3h',
+      '\t\telements = { 10.0.0.1 expires 2h59m58s996ms, 10.0.0.2 timeout 1m expires 59s996ms }',
+      '\t}',
+      '}',
+      '',
+    ].join('\n');
+    expect(list(listed)).toBe(listed);
+  });
+});
+
+describe('evaluation', () => {
+  const pkt = (src: string): Pkt => ({
+    proto: 6,
+    src: parseIp(src)!,
+    dst: parseIp('10.96.0.10')!,
+    sport: 40000,
+    dport: 80,
+    tcpFlags: 2,
+    icmpType: 0,
+    icmpCode: 0,
+    mark: 0,
+    notrack: false,
+  });
+  const t = [
+    ...parseNft(
+      [
+        'table ip t {',
+        '  set aff { type ipv4_addr; flags dynamic,timeout; timeout 10s; }',
+        '  chain c { type filter hook prerouting priority 0; policy accept;',
+        '    ip saddr @aff drop',
+        '    tcp dport 80 update @aff { ip saddr } ip saddr @aff counter',
+        '    udp dport 80 update @aff { ip saddr }',
+        '  }',
+        '}',
+      ].join('\n'),
+    ).tables.values(),
+  ][0]!;
+
+  test('an update is a pending element the same packet already finds; the outcome carries it', () => {
+    const seen = new Set<string>();
+    const env: NftEnv = { hook: 'prerouting', iif: 'eth0', setHas: (_s, key) => seen.has(String(key[0])) };
+    const [o] = evalBaseChain(t, 'c', pkt('10.0.0.1'), env);
+    expect(o!.verdict).toBe('accept');
+    expect(o!.trace.map((h) => h.rule)).toEqual([1]);
+    expect(o!.updates?.map((u) => [u.set, u.op, u.key])).toEqual([['aff', 'update', [parseIp('10.0.0.1')]]]);
+    seen.add(String(parseIp('10.0.0.1')));
+    expect(evalBaseChain(t, 'c', pkt('10.0.0.1'), env).map((x) => x.verdict)).toEqual(['drop']);
+  });
+
+  test('the key of another protocol ends the rule without an update (nft_dynset.c: NFT_BREAK)', () => {
+    const env: NftEnv = { hook: 'prerouting', iif: 'eth0', setHas: () => false };
+    const [o] = evalBaseChain(t, 'c', { ...pkt('10.0.0.1'), proto: 1 }, env);
+    expect(o!.updates).toBeUndefined();
+  });
+
+  test('expiry: there while more than the margin is left, gone once no time is left, a question between', () => {
+    expect(lifeAt(undefined, 1e6, 50)).toBe('present');
+    expect(lifeAt(10, 0, 1)).toBe('present');
+    expect(lifeAt(10, 10, 0)).toBe('gone');
+    expect(lifeAt(10, 12, 0)).toBe('gone');
+    expect(lifeAt(10, 10 - EXPIRY_MARGIN_S, 0)).toBe('unknown');
+    expect(lifeAt(10, 10 - EXPIRY_MARGIN_S - PROBE_SLACK_S, 1)).toBe('unknown');
+    expect(lifeAt(10, 10 - EXPIRY_MARGIN_S - PROBE_SLACK_S - 0.01, 1)).toBe('present');
+  });
+});
