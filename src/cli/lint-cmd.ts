@@ -11,6 +11,7 @@ import {
   parseNftJson,
 } from '../model/index.ts';
 import { readText } from './load.ts';
+import { systemAccounts } from '../conform/system-accounts.ts';
 import { readFlags, cmdline, oneOf, IPTABLES_FLAVORS } from './args.ts';
 import { LINT_USAGE } from './usage.ts';
 
@@ -39,7 +40,14 @@ export function lintCommand(argv: string[], write: (s: string) => void): number 
       // every problem of the file in one run: errors (exit 2), and unsupported features as warnings
       // unless --strict makes them errors too
       const problems: InputError[] = [];
-      const rs = parseRuleset(text, { file, backend, problems, ...(values.noflush ? { noflush: true } : {}) });
+      // -m owner names resolve through this machine's accounts, as iptables here resolves them
+      const rs = parseRuleset(text, {
+        file,
+        backend,
+        problems,
+        accounts: systemAccounts(),
+        ...(values.noflush ? { noflush: true } : {}),
+      });
       const byPos = (a: InputError, b: InputError) =>
         (a.pos?.line ?? 0) - (b.pos?.line ?? 0) || (a.pos?.col ?? 0) - (b.pos?.col ?? 0);
       const fatal = problems.filter((p) => values.strict || p.kind !== 'unsupported').sort(byPos);

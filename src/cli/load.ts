@@ -30,6 +30,7 @@ import {
 } from '../model/index.ts';
 import type { IpJson } from '../model/index.ts';
 import { readInputFile } from '../conform/input-files.ts';
+import { systemAccounts } from '../conform/system-accounts.ts';
 
 const kindOf = (p: string) => (existsSync(p) ? 'exists' : 'missing');
 
@@ -147,7 +148,7 @@ export function loadHostRules(
       continue;
     }
     if (out.has(host)) throw twice('iptables');
-    out.set(host, parseRuleset(text, { file, backend: h.backend as IptablesFlavor }));
+    out.set(host, parseRuleset(text, { file, backend: h.backend as IptablesFlavor, accounts: systemAccounts() }));
   }
   return { xt: out, nft, nftText };
 }

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { parseSave, printRuleSpec, InputError, type IptablesFlavor } from '../model/index.ts';
 import { judgeWithIptables, TARGET_CHAIN, type OracleVerdict, type RuleItem } from './iptables-oracle.ts';
 import { ruleItem } from './rule-text-arb.ts';
+import { systemAccounts } from './system-accounts.ts';
 
 export type LintVerdict = { ok: true; rules: string[] } | { ok: false; message: string; unsupported: boolean };
 
@@ -16,7 +17,8 @@ export function lintItem(item: RuleItem, backend: IptablesFlavor): LintVerdict {
   if (!item.builtin && item.via) lines.push(`-A ${item.via} -j R0`);
   lines.push(`-A ${chain} ${item.spec}`, 'COMMIT', '');
   try {
-    const rs = parseSave(lines.join('\n'), { file: '<rule>', backend });
+    // the oracle runs this machine's iptables: owner names resolve through this machine's accounts
+    const rs = parseSave(lines.join('\n'), { file: '<rule>', backend, accounts: systemAccounts() });
     const rules = rs.tables.get(item.table)!.chains.get(chain)!.rules;
     const own = item.builtin ? rules : rules;
     // kept by the model, but a stock iptables 1.8.9 has no such extension and refuses the rule

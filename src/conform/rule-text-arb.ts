@@ -190,8 +190,11 @@ const KIND_TEXT: Record<KindName, () => fc.Arbitrary<string[]>> = {
       )
       .map((s) => [s]),
   plenMask: () => fc.oneof(fc.integer({ min: 0, max: 33 }).map(String), pick(['128', '129', 'x'])).map((s) => [s]),
-  uidRange: () => idText(['root', 'nobody', 'daemon', 'nosuchuser']).map((s) => [s]),
-  gidRange: () => idText(['root', 'nogroup', 'users', 'nosuchgroup']).map((s) => [s]),
+  // names of base-passwd, names this machine may or may not have (resolved through its accounts on both
+  // sides: system-accounts.ts), and names nobody has
+  uidRange: () => idText(['root', 'nobody', 'daemon', '_apt', 'systemd-network', 'java', 'nosuchuser']).map((s) => [s]),
+  gidRange: () =>
+    idText(['root', 'nogroup', 'users', 'docker', 'systemd-journal', 'java', 'nosuchgroup']).map((s) => [s]),
   mac: () =>
     fc
       .oneof(

@@ -23,6 +23,7 @@ export {
   restoreOnto,
 } from './rules/restore.ts';
 export { printRuleset, printRuleSpec, printTable } from './rules/print.ts';
+export { accountsFrom, BASE_ACCOUNTS, type Accounts } from './rules/accounts.ts';
 export { opaqueRules, unsupportedProblems, type OpaqueRule } from './rules/opaque.ts';
 export { UNMODELLED_TARGETS } from './rules/descriptors.ts';
 export type { Ruleset, Rule, Hook, TableName, IptablesFlavor } from './rules/types.ts';

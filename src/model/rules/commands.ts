@@ -15,6 +15,7 @@ import { RESERVED_CHAIN_NAMES } from './descriptors.ts';
 import { parseRuleSpec } from './parse-rule.ts';
 import type { Token } from './tokenize.ts';
 import { ruleKey } from './print.ts';
+import type { Accounts } from './accounts.ts';
 
 export const MAX_CHAIN_NAME = 28;
 
@@ -39,6 +40,8 @@ export interface CommandContext {
   assumeChains?: boolean;
   /** refuse names iptables 1.8.9 cannot load (see ReadOptions.refuseForeign) */
   refuseForeign?: boolean;
+  /** user and group names (see ReadOptions.accounts) */
+  accounts?: Accounts;
 }
 
 function chainOf(rs: Ruleset, table: TableName, name: string, pos: SourcePos): Chain {
@@ -92,6 +95,7 @@ export function applyCommand(
         return true;
       },
       ...(ctx.backend ? { backend: ctx.backend } : {}),
+      ...(ctx.accounts ? { accounts: ctx.accounts } : {}),
     });
     for (const r of rules) r.pos = at(cmd);
     // a command runs the real iptables: a name that is neither a chain of the table nor an extension

@@ -5,6 +5,7 @@ import { formatIp, type U32 } from '../ip.ts';
 import { parseCNumber } from './netdb.ts';
 import { numericToAddr, inetAton } from './addr.ts';
 import type { Kind, NumRange } from './kinds.ts';
+import { BASE_ACCOUNTS } from './accounts.ts';
 
 const err = (error: string) => ({ error });
 
@@ -15,81 +16,20 @@ export interface SetRef {
   dirs: readonly ('src' | 'dst')[];
 }
 
-/**
- * The static accounts of Debian's base-passwd (uid/gid below 100 and nobody/nogroup), which libxt_owner
- * resolves with getpwnam/getgrnam. Names resolve through this table, never through the machine's files.
- */
-const USERS: Record<string, number> = {
-  root: 0,
-  daemon: 1,
-  bin: 2,
-  sys: 3,
-  sync: 4,
-  games: 5,
-  man: 6,
-  lp: 7,
-  mail: 8,
-  news: 9,
-  uucp: 10,
-  proxy: 13,
-  'www-data': 33,
-  backup: 34,
-  list: 38,
-  irc: 39,
-  nobody: 65534,
-};
-const GROUPS: Record<string, number> = {
-  root: 0,
-  daemon: 1,
-  bin: 2,
-  sys: 3,
-  adm: 4,
-  tty: 5,
-  disk: 6,
-  lp: 7,
-  mail: 8,
-  news: 9,
-  uucp: 10,
-  man: 12,
-  proxy: 13,
-  kmem: 15,
-  dialout: 20,
-  fax: 21,
-  voice: 22,
-  cdrom: 24,
-  floppy: 25,
-  tape: 26,
-  sudo: 27,
-  audio: 29,
-  dip: 30,
-  'www-data': 33,
-  backup: 34,
-  operator: 37,
-  list: 38,
-  irc: 39,
-  src: 40,
-  shadow: 42,
-  utmp: 43,
-  video: 44,
-  sasl: 45,
-  plugdev: 46,
-  staff: 50,
-  games: 60,
-  users: 100,
-  nogroup: 65534,
-};
-
-/** libxt_owner owner_parse_range: a name, or N[-M] / N[:M] with 0 <= N, M <= 2^32 - 2 ((uid_t)-1 is invalid). */
-function idRange(names: Record<string, number>): Kind<NumRange> {
+/** libxt_owner owner_parse_range: a name (getpwnam/getgrnam: the account database the parse was given), or
+ *  N[-M] / N[:M] with 0 <= N, M <= 2^32 - 2 ((uid_t)-1 is invalid). */
+function idRange(db: 'users' | 'groups'): Kind<NumRange> {
   return {
     arity: 1,
-    parse: ([t]) => {
-      const byName = Object.hasOwn(names, t!) ? names[t!] : undefined;
+    parse: ([t], ctx) => {
+      // the name first, through the account database the parse was given (accounts.ts)
+      const byName = (ctx?.accounts ?? BASE_ACCOUNTS)[db].get(t!);
       if (byName !== undefined) return [byName, byName];
       const m = /^([^-:]*)(?:[-:](.*))?$/.exec(t!)!;
       const lo = parseCNumber(m[1]!, 0xfffffffe);
       const hi = m[2] === undefined ? lo : parseCNumber(m[2], 0xfffffffe);
-      if (lo === undefined || hi === undefined) return err(`Bad value "${t}"`);
+      if (lo === undefined || hi === undefined)
+        return err(`Bad value "${t}" (a number, a range, or a ${db === 'users' ? 'user' : 'group'} of this machine)`);
       return [lo, hi];
     },
     print: (v) => [v[0] === v[1] ? `${v[0]}` : `${v[0]}-${v[1]}`],
@@ -287,8 +227,8 @@ const plenMask: Kind<number> = {
 export const MODULE_KINDS = {
   limitRate,
   plenMask,
-  uidRange: idRange(USERS),
-  gidRange: idRange(GROUPS),
+  uidRange: idRange('users'),
+  gidRange: idRange('groups'),
   mac,
   ipRange,
   pktType,

@@ -8,6 +8,7 @@ import { parseCNumber, parsePortText, serviceToPort } from './netdb.ts';
 import { parseHostMask, parseDotted, maskLen, type AddrMask } from './addr.ts';
 import { MODULE_KINDS, type SetRef } from './kinds-modules.ts';
 import { MODULE_MORE_KINDS } from './kinds-modules-more.ts';
+import type { Accounts } from './accounts.ts';
 
 export type NumRange = readonly [number, number];
 export interface MarkMask {
@@ -54,6 +55,8 @@ export interface ParseContext {
   protoNeg: boolean;
   /** inclusive bounds of a number option (xt_option_entry .min/.max) */
   range?: readonly [number, number];
+  /** the user and group names of the machine the rules are for (owner; default: accounts.ts BASE_ACCOUNTS) */
+  accounts?: Accounts;
 }
 
 /** A kind: `parse` returns the value, or a string saying what is wrong. */

@@ -28,6 +28,7 @@ import {
   IPTABLES_TARGETS,
 } from './descriptors.ts';
 import { KINDS, type Kind, type OptValue, type ParseContext } from './kinds.ts';
+import type { Accounts } from './accounts.ts';
 import { parseProtocolName, protocolName } from './netdb.ts';
 import { parseAddrList, maskLen, type AddrMask } from './addr.ts';
 import { resolveLong, ORIGINAL_OPTS, SHORT_OPTIONS, type LongOption } from './getopt.ts';
@@ -43,6 +44,8 @@ export interface RuleContext {
   /** chains that exist in the table at this point */
   hasChain: (name: string) => boolean;
   backend?: IptablesFlavor;
+  /** user and group names (owner), see ReadOptions.accounts */
+  accounts?: Accounts;
 }
 
 interface PendingExt {
@@ -354,6 +357,7 @@ export function parseRuleSpec(input: readonly Token[], ctx: RuleContext): Rule[]
         ext: ext.desc.name,
         proto: level.proto?.value,
         protoNeg: level.proto?.neg ?? false,
+        ...(ctx.accounts ? { accounts: ctx.accounts } : {}),
         ...((od.rangeBy?.[ctx.backend ?? 'nft'] ?? od.range)
           ? { range: od.rangeBy?.[ctx.backend ?? 'nft'] ?? od.range! }
           : {}),

@@ -13,6 +13,7 @@ import { tokenize, tokenizeRestore, type Token } from './tokenize.ts';
 import { applyCommand, checkChainName, parseTable } from './commands.ts';
 import { validateTable } from './validate.ts';
 import { unsupportedProblems } from './opaque.ts';
+import type { Accounts } from './accounts.ts';
 
 export type RulesetFormat = 'save' | 'commands';
 
@@ -36,6 +37,9 @@ export interface ReadOptions {
   /** the commands run on the real iptables (a case's command steps): a name that is neither a chain nor a
    *  shipped extension is refused, as iptables refuses it, instead of kept as unknown (lint's reading) */
   refuseForeign?: boolean;
+  /** the user and group names `-m owner` resolves, as getpwnam/getgrnam do on the machine the rules are for
+   *  (default: Debian's base-passwd accounts, accounts.ts) */
+  accounts?: Accounts;
 }
 
 /** Runs `f`; an InputError is collected when `problems` is given, else thrown. Returns whether f succeeded. */
@@ -137,7 +141,18 @@ export function parseSave(text: string, opts: ReadOptions = {}): Ruleset {
         counters = [Number(cm[1]), Number(cm[2])];
         toks = toks.slice(1);
       }
-      applyCommand(rs, toks, { file, line: lineNo, backend, ...(opts.noflush ? { assumeChains: true } : {}) }, table);
+      applyCommand(
+        rs,
+        toks,
+        {
+          file,
+          line: lineNo,
+          backend,
+          ...(opts.noflush ? { assumeChains: true } : {}),
+          ...(opts.accounts ? { accounts: opts.accounts } : {}),
+        },
+        table,
+      );
       if (counters) {
         const chain = rs.tables.get(table)!.chains.get(toks[1]?.text ?? '');
         const last = chain?.rules.at(-1);
@@ -220,6 +235,7 @@ export function applyCommandLines(base: Ruleset, text: string, opts: ReadOptions
         line: lineNo,
         backend: opts.backend ?? 'nft',
         ...(opts.refuseForeign ? { refuseForeign: true } : {}),
+        ...(opts.accounts ? { accounts: opts.accounts } : {}),
       }),
     );
     // a table is validated when a command named it, or (from an empty ruleset) created it
