@@ -15,7 +15,7 @@ export class BenchFailure extends Error {}
 /** One campaign of the bench's seed on `labs` labs side by side; a divergence fails the bench. */
 async function campaign(cases: number, labs: number): Promise<{ perMin: number; probes: number }> {
   const profile = new PhaseTimes();
-  const pool = new LabPool({ timeoutMs: 150, profile });
+  const pool = new LabPool({ timeoutMs: 150, profile }, { spare: true });
   try {
     const r = await fuzz({
       oracle: { kind: 'kernel', pool },
@@ -51,33 +51,38 @@ async function campaign(cases: number, labs: number): Promise<{ perMin: number; 
   }
 }
 
-/** The same seed on one lab and then on BENCH_FUZZ_LABS labs side by side, back to back (the machine is
- *  shared: the ratio of the two, under the same load, is the figure that travels). */
+/** The same seed on one lab and then on each count of BENCH_FUZZ_LABS labs side by side (a comma list, default
+ *  6,12), back to back: the machine is shared, and the ratios, under the same load, are the figures that travel.
+ *  Labs wait out most of a dropped probe's timeout idle, so more labs than cores pay (README "Figures"). */
 export async function benchFuzz(): Promise<Figure[]> {
   if (process.getuid?.() !== 0) return [{ name: 'fuzz: skipped (not root)', value: 0, unit: '' }];
   const cases = Number(process.env.BENCH_FUZZ_CASES ?? 300);
-  const labs = Number(process.env.BENCH_FUZZ_LABS ?? 6);
+  const counts = (process.env.BENCH_FUZZ_LABS ?? '6,12').split(',').map(Number);
   const load0 = loadavg()[0]!;
   const one = await campaign(cases, 1);
-  const many = await campaign(cases, labs);
+  const many: { labs: number; perMin: number }[] = [];
+  for (const labs of counts) many.push({ labs, ...(await campaign(cases, labs)) });
   const load1 = loadavg()[0]!;
   const round = (x: number) => Math.round(x * 100) / 100;
+  const best = many.reduce((a, b) => (b.perMin > a.perMin ? b : a), { labs: 1, perMin: one.perMin });
   return [
     {
       name: `fuzz: random cases per minute, one lab (${cases} cases, ${one.probes} probes, no divergence)`,
       value: Math.round(one.perMin),
       unit: 'cases/min',
     },
+    ...many.flatMap((m) => [
+      {
+        name: `fuzz: random cases per minute, ${m.labs} labs side by side (same cases)`,
+        value: Math.round(m.perMin),
+        unit: 'cases/min',
+        goal: '>= 1,000',
+      },
+      { name: `fuzz: ${m.labs} labs against one lab`, value: round(m.perMin / one.perMin), unit: 'x' },
+    ]),
     {
-      name: `fuzz: random cases per minute, ${labs} labs side by side (same cases)`,
-      value: Math.round(many.perMin),
-      unit: 'cases/min',
-      goal: '>= 1,000',
-    },
-    { name: `fuzz: ${labs} labs against one lab`, value: round(many.perMin / one.perMin), unit: 'x' },
-    {
-      name: 'fuzz: time for 1,000 cases at the faster rate',
-      value: Math.round((1000 / many.perMin) * 60),
+      name: `fuzz: time for 1,000 cases at the fastest rate (${best.labs} labs)`,
+      value: Math.round((1000 / best.perMin) * 60),
       unit: 's',
       goal: '<= 300 s',
     },

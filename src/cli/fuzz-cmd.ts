@@ -56,7 +56,7 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
   // where the time goes: always in --json, printed with --profile
   const profile = new PhaseTimes();
   const labs = intOf('--labs', values.labs, 1);
-  const pool = new LabPool({ timeoutMs: parseDuration(values.timeout) * 1000, runtime, profile });
+  const pool = new LabPool({ timeoutMs: parseDuration(values.timeout) * 1000, runtime, profile }, { spare: true });
   const tty = process.stderr.isTTY;
   let lastLine = 0;
   try {

@@ -88,6 +88,9 @@ export interface CaseReport {
 /** Keeps one kernel lab per topology and resets it between cases. */
 export class LabPool {
   private current: { key: string; lab: PairedLab } | undefined;
+  /** with `spare`: a lab built in the background, ready for the next case that needs a new one (undefined:
+   *  its build failed, and the case builds its own) */
+  private spare: { key: string; lab: Promise<PairedLab | undefined> } | undefined;
   /**
    * Cases sharing a lab get disjoint source ports: a server keeps TIME_WAIT for a
    * closed connection, and a new SYN on the same 4-tuple meets it (measured:
@@ -102,7 +105,12 @@ export class LabPool {
     return base;
   }
 
-  constructor(private readonly labOptions: LabOptions = {}) {}
+  /** `spare`: once a case has needed a new lab, keep the next one built in the background (fuzz campaigns: a lab
+   *  mostly waits on timeouts, so the build runs beside it rather than before the next case) */
+  constructor(
+    private readonly labOptions: LabOptions = {},
+    private readonly poolOptions: { spare?: boolean } = {},
+  ) {}
 
   /** where its labs' time goes (LabOptions.profile), if it keeps a profile */
   get profile(): PhaseTimes | undefined {
@@ -111,12 +119,12 @@ export class LabPool {
 
   /** Another pool with the same lab options (labs side by side: fuzz.ts). */
   sibling(): LabPool {
-    return new LabPool(this.labOptions);
+    return new LabPool(this.labOptions, this.poolOptions);
   }
 
   /** `fresh`: a new lab, not a reset one (mixed-backend cases: legacy tables stay registered once used) */
   async get(topo: TopologySpec, opts: { fresh?: boolean } = {}): Promise<PairedLab> {
-    if (opts.fresh) await this.close();
+    if (opts.fresh) await this.closeCurrent();
     const key = JSON.stringify(topo);
     if (this.current?.key === key) {
       await this.current.lab.reset();
@@ -135,16 +143,43 @@ export class LabPool {
         /* a different topology: rebuild */
       }
     }
-    await this.close();
-    const lab = await PairedLab.up(topo, this.labOptions);
+    const again = this.current !== undefined || opts.fresh === true;
+    await this.closeCurrent();
+    const lab = (await this.takeSpare(topo)) ?? (await PairedLab.up(topo, this.labOptions));
     this.current = { key, lab };
+    // a pool that has needed a new lab once will again (mixed-backend cases, a taint): build it now
+    if (this.poolOptions.spare && again && !this.spare)
+      this.spare = { key, lab: PairedLab.up(topo, this.labOptions).catch(() => undefined) };
     return lab;
   }
 
-  async close(): Promise<void> {
+  /** The spare lab, set to this topology's settings; undefined when there is none or its links differ. A spare
+   *  has never held a rule: it is a fresh lab. */
+  private async takeSpare(topo: TopologySpec): Promise<PairedLab | undefined> {
+    const s = this.spare;
+    this.spare = undefined;
+    const lab = await s?.lab;
+    if (!s || !lab) return undefined;
+    if (s.key === JSON.stringify(topo)) return lab;
+    try {
+      await lab.reconfigure(topo);
+      return lab;
+    } catch {
+      await lab.down();
+      return undefined;
+    }
+  }
+
+  private async closeCurrent(): Promise<void> {
     const c = this.current;
     this.current = undefined;
     await c?.lab.down();
+  }
+
+  async close(): Promise<void> {
+    const s = this.spare;
+    this.spare = undefined;
+    await Promise.all([this.closeCurrent(), s?.lab.then((l) => l?.down())]);
   }
 }
 

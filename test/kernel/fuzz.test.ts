@@ -44,8 +44,9 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: a campaign on labs side by s
   });
   test('seed 7 on 3 labs is the campaign on one lab: the same cases, the same first divergence (if any)', async () => {
     const one = await fuzz({ oracle: { kind: 'kernel', pool }, runs: 20, seed: 7, shrinkSeconds: 5 });
-    // the three labs keep a profile (`fuzz --profile`): every probe is booked as answered or dropped
-    const profiled = new LabPool({ timeoutMs: 150, profile: new PhaseTimes() });
+    // the three labs keep a profile (`fuzz --profile`): every probe is booked as answered or dropped; and a
+    // spare lab each, as `fuzz` does: the same cases give the same results
+    const profiled = new LabPool({ timeoutMs: 150, profile: new PhaseTimes() }, { spare: true });
     let three: Awaited<ReturnType<typeof fuzz>>;
     try {
       three = await fuzz({ oracle: { kind: 'kernel', pool: profiled }, runs: 20, seed: 7, shrinkSeconds: 5, labs: 3 });
