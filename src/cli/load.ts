@@ -10,6 +10,13 @@ import {
   type Network,
   type TopologySpec,
   type IptablesFlavor,
+  detectLanguage,
+  parseNft,
+  parseNftJson,
+  isNftJson,
+  printNft,
+  type NftRuleset,
+  type RuleLanguage,
 } from '../model/index.ts';
 import { quote } from '../model/index.ts';
 import { loadJson } from '../model/index.ts';
@@ -95,7 +102,20 @@ export function loadTopology(nameOrFile: string): Network {
 
 /** "host=path" pairs; each file is iptables-save output or iptables command lines. */
 export function loadRulesets(pairs: readonly string[], net: Network): Map<string, Ruleset> {
+  return loadHostRules(pairs, net, 'iptables').xt;
+}
+
+/** Each host's rules from --ruleset HOST=FILE: iptables-save input, or nft (`nft -f` input, `nft list ruleset`,
+ *  `nft -j list ruleset`) told by the content unless `lang` says; a host may have one of each. `nftText` keeps
+ *  what the kernel loads with `nft -f` (JSON: the model's listing of it). */
+export function loadHostRules(
+  pairs: readonly string[],
+  net: Network,
+  lang?: RuleLanguage,
+): { xt: Map<string, Ruleset>; nft: Map<string, NftRuleset>; nftText: Map<string, string> } {
   const out = new Map<string, Ruleset>();
+  const nft = new Map<string, NftRuleset>();
+  const nftText = new Map<string, string>();
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
     if (eq <= 0)
@@ -113,10 +133,22 @@ export function loadRulesets(pairs: readonly string[], net: Network): Map<string
         `--ruleset: no host "${host}" in topology ${net.name} (hosts: ${[...net.hosts.keys()].join(', ')})`,
         { file: '<command line>', line: 1, col: 1 },
       );
-    out.set(
-      host,
-      parseRuleset(readText(file), { file, backend: h.backend as IptablesFlavor, accounts: systemAccounts() }),
-    );
+    const text = readText(file);
+    const twice = (what: string) =>
+      new InputError('invalid', `--ruleset: two ${what} rulesets for host "${host}"`, {
+        file: '<command line>',
+        line: 1,
+        col: 1,
+      });
+    if ((lang ?? detectLanguage(text)) === 'nft') {
+      if (nft.has(host)) throw twice('nft');
+      const rs = isNftJson(text) ? parseNftJson(text, file) : parseNft(text, { file });
+      nft.set(host, rs);
+      nftText.set(host, isNftJson(text) ? printNft(rs) : text);
+      continue;
+    }
+    if (out.has(host)) throw twice('iptables');
+    out.set(host, parseRuleset(text, { file, backend: h.backend as IptablesFlavor, accounts: systemAccounts() }));
   }
-  return out;
+  return { xt: out, nft, nftText };
 }

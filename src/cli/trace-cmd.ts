@@ -12,8 +12,9 @@ import {
   type ModelLab,
   parseIp,
   rulesetWarnings,
+  KERNEL,
 } from '../model/index.ts';
-import { loadTopology, loadRulesets } from './load.ts';
+import { loadTopology, loadHostRules } from './load.ts';
 import { renderTrace, renderObservation } from '../conform/render.ts';
 import { sideBySide } from './side-by-side.ts';
 import { diagramOf, renderDiagramText } from '../conform/diagram.ts';
@@ -60,9 +61,13 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
       kernel: { type: 'boolean', default: false },
       runtime: { type: 'string' },
       backend: { type: 'string' },
+      lang: { type: 'string' },
     },
     true,
   );
+  const lang = values.lang;
+  if (lang !== undefined && lang !== 'iptables' && lang !== 'nft')
+    throw cmdline(`--lang must be iptables or nft, not ${JSON.stringify(lang.slice(0, 20))}\n${TRACE_USAGE}`);
   const runtime = runtimeOf(values.runtime, values.backend, 'the --kernel lab');
   if (!values.from) throw cmdline(`--from HOST is required\n${TRACE_USAGE}`);
   if (values.snapshot !== undefined && (values.topology !== undefined || values.ruleset.length || values.kernel))
@@ -71,6 +76,8 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
     );
   const topology = values.topology ?? 'k8s-node';
   let lab: ModelLab;
+  // nft rulesets for the --kernel lab, as `nft -f` loads them
+  let nftText = new Map<string, string>();
   let from = values.from;
   let notes: string[] = [];
   if (values.snapshot !== undefined) {
@@ -81,7 +88,10 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
     from = snapshotSource(s, values.from);
   } else {
     const net = loadTopology(topology);
-    lab = makeLab(net, loadRulesets(values.ruleset, net));
+    // each file's language is told by its content (nft: `table`, `add ...`, JSON), or by --lang
+    const rules = loadHostRules(values.ruleset, net, lang);
+    nftText = rules.nftText;
+    lab = makeLab(net, rules.xt, new Map(), KERNEL, { nft: rules.nft });
   }
   // rules naming interfaces or addresses the topology lacks: said first, the result may mislead otherwise
   const warnings = [...lab.rulesets].flatMap(([host, rs]) => rulesetWarnings(lab.net, host, rs).map((w) => w.message));
@@ -96,7 +106,7 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
     const why = await dockerSkipReason();
     if (why) throw new DockerLabError(why);
   }
-  const kernel = values.kernel ? await kernelProbe(topology, lab.rulesets, probe, runtime) : undefined;
+  const kernel = values.kernel ? await kernelProbe(topology, lab.rulesets, nftText, probe, runtime) : undefined;
   if (values.html) {
     const { tracePage } = await import('../conform/html.ts');
     const title =
@@ -170,6 +180,7 @@ export async function traceCommand(argv: string[], write: (s: string) => void): 
 async function kernelProbe(
   topology: string,
   rulesets: ReadonlyMap<string, Ruleset>,
+  nftText: ReadonlyMap<string, string>,
   probe: Probe,
   runtime: LabRuntime,
 ) {
@@ -182,6 +193,15 @@ async function kernelProbe(
       const r = await lab.kernel.apply(host, printRuleset(rs));
       if (!r.ok)
         throw new InputError('invalid', `the kernel refused the ruleset for ${host}: ${r.stderr}`, {
+          file: `<${host}>`,
+          line: 1,
+          col: 1,
+        });
+    }
+    for (const [host, text] of nftText) {
+      const r = await lab.kernel.applyNft(host, text);
+      if (!r.ok)
+        throw new InputError('invalid', `the kernel refused the nft ruleset for ${host}: ${r.stderr}`, {
           file: `<${host}>`,
           line: 1,
           col: 1,

@@ -32,7 +32,8 @@ export const VALIDATE_USAGE =
 
 export const TRACE_USAGE =
   'usage: nfconform trace (--topology k8s-node|FILE --ruleset HOST=FILE [--ruleset HOST=FILE ...]' +
-  ' | --snapshot FILE)\n                      --from HOST|ADDR|IFACE (tcp|udp|icmp) DST[:PORT] [--src IP]' +
+  ' [--lang iptables|nft] | --snapshot FILE)\n                      --from HOST|ADDR|IFACE (tcp|udp|icmp) DST[:PORT]' +
+  ' [--src IP]' +
   ' [--sport N] [--json] [--verbose] [--diagram] [--html FILE] [--kernel [--runtime netns|docker]]';
 
 export const LINT_USAGE =

@@ -1,5 +1,6 @@
 // The kernel's own nft rule trace (`meta nftrace set 1` + `nft monitor`) against the model's trace, rule by
-// rule, on every probe of every nft suite (spec/nft.md §7, issue #16).
+// rule, on every probe of every nft suite and of the ClientIP-affinity Service suites compiled in nftables mode
+// (spec/nft.md §7, issue #16).
 import { describe, test, expect, afterAll } from 'vitest';
 import { join } from 'node:path';
 import { loadCase, findCaseFiles, SUITES_DIR } from '../../src/conform/case-file.ts';
@@ -15,10 +16,16 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: nftrace against the model tr
     await pool.close();
   });
   let total = 0;
-  for (const file of findCaseFiles(join(SUITES_DIR, 'nft'))) {
-    const c = loadCase(file);
-    test(c.name, async () => {
-      const plan = await planCase(c);
+  const cases = [
+    ...findCaseFiles(join(SUITES_DIR, 'nft')).map((f) => ({ c: loadCase(f), mode: 'iptables' as const })),
+    ...findCaseFiles()
+      .map(loadCase)
+      .filter((c) => c.services && c.tags?.includes('affinity'))
+      .map((c) => ({ c, mode: 'nftables' as const })),
+  ];
+  for (const { c, mode } of cases) {
+    test(`${c.name}${mode === 'nftables' ? ' (nftables mode)' : ''}`, async () => {
+      const plan = await planCase(c, { mode });
       acceptedRulesets(plan);
       const lab = await pool.get(plan.topology, { fresh: true });
       const side = labSide(lab);

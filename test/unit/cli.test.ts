@@ -120,6 +120,37 @@ test('trace --json gives the observation record and the trace', () => {
   expect(j.results[0]!.trace.length).toBeGreaterThan(10);
 });
 
+test('trace reads an nft ruleset, told by its content or by --lang nft; a bad one is file:line:col, exit 2', () => {
+  const f = join(dir, 'svc.nft');
+  writeFileSync(
+    f,
+    'table ip kp {\n\tchain pre {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n' +
+      '\t\tip daddr 10.96.0.1 tcp dport 80 numgen random mod 2 vmap { 0 : goto a, 1 : goto b }\n\t}\n' +
+      '\tchain a {\n\t\tmeta l4proto tcp dnat to 10.244.1.11:8080\n\t}\n' +
+      '\tchain b {\n\t\tmeta l4proto tcp dnat to 10.244.1.12:8080\n\t}\n}\n',
+  );
+  for (const extra of [[], ['--lang', 'nft']]) {
+    const r = cli(['trace', '--ruleset', `node=${f}`, '--from', 'client', 'tcp', '10.96.0.1:80', '--json', ...extra]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out) as { results: { p: number; observation: { responder: string }; trace: unknown[] }[] };
+    expect(j.results.map((x) => [x.p, x.observation.responder])).toEqual([
+      [0.5, 'pod1'],
+      [0.5, 'pod2'],
+    ]);
+    expect(JSON.stringify(j.results[0]!.trace)).toContain('ip kp');
+  }
+  // read as iptables it is malformed; a broken nft file names its line
+  expect(
+    cli(['trace', '--ruleset', `node=${f}`, '--lang', 'iptables', '--from', 'client', 'tcp', '10.96.0.1:80']).code,
+  ).toBe(2);
+  const bad = join(dir, 'bad.nft');
+  writeFileSync(bad, 'table ip t {\n\tchain c {\n\t\tjump nosuch\n\t}\n}\n');
+  const r = cli(['trace', '--ruleset', `node=${bad}`, '--from', 'client', 'tcp', '10.96.0.1:80']);
+  expect(r.code).toBe(2);
+  expect(r.err).toMatch(/bad\.nft:3:\d+: .*nosuch/);
+  expect(r.err).not.toMatch(/\n\s+at /);
+});
+
 test('check on the model: a passing case exits 0, a failing one 1', () => {
   const ok = join(dir, 'pass.json');
   writeFileSync(

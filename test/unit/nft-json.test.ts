@@ -45,3 +45,75 @@ describe('nft -j', () => {
     expect(bad([1])).toEqual(['invalid', 'x.json:1:1: expected {"nftables": [...]} (nft -j list ruleset)']);
   });
 });
+
+test('sets rules change: flags, timeout and size, elements with their time, add/update statements (nft 1.0.6)', () => {
+  // as `nft -j list ruleset` wrote it (its flags leave out "dynamic"; times in seconds)
+  const json = JSON.stringify({
+    nftables: [
+      { table: { family: 'ip', name: 't', handle: 1 } },
+      {
+        set: {
+          family: 'ip',
+          name: 'aff',
+          table: 't',
+          type: 'ipv4_addr',
+          handle: 3,
+          size: 65535,
+          flags: ['timeout'],
+          timeout: 10800,
+          elem: [
+            { elem: { val: '10.0.0.1', expires: 10799 } },
+            { elem: { val: '10.0.0.2', timeout: 60, expires: 59 } },
+          ],
+        },
+      },
+      { chain: { family: 'ip', table: 't', name: 'c', handle: 1 } },
+      {
+        rule: {
+          family: 'ip',
+          table: 't',
+          chain: 'c',
+          handle: 4,
+          expr: [
+            { match: { op: '==', left: { payload: { protocol: 'ip', field: 'saddr' } }, right: '@aff' } },
+            { accept: null },
+          ],
+        },
+      },
+      {
+        rule: {
+          family: 'ip',
+          table: 't',
+          chain: 'c',
+          handle: 5,
+          expr: [{ set: { op: 'update', elem: { payload: { protocol: 'ip', field: 'saddr' } }, set: '@aff' } }],
+        },
+      },
+      {
+        rule: {
+          family: 'ip',
+          table: 't',
+          chain: 'c',
+          handle: 6,
+          expr: [
+            {
+              set: {
+                op: 'add',
+                elem: { elem: { val: { payload: { protocol: 'ip', field: 'daddr' } }, timeout: 5 } },
+                set: '@aff',
+              },
+            },
+          ],
+        },
+      },
+    ],
+  });
+  const listed = printNft(parseNftJson(json, 'aff.json'));
+  expect(listed).toContain(
+    '\t\tsize 65535\n\t\tflags dynamic,timeout\n\t\ttimeout 3h\n' +
+      '\t\telements = { 10.0.0.1 expires 2h59m59s, 10.0.0.2 timeout 1m expires 59s }\n',
+  );
+  expect(listed).toContain(
+    '\t\tip saddr @aff accept\n\t\tupdate @aff { ip saddr }\n\t\tadd @aff { ip daddr timeout 5s }\n',
+  );
+});

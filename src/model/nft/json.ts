@@ -133,8 +133,14 @@ function elementText(v: J, path: JsonPath, ifname: boolean): string {
     return `${valueText(v[0], [...path, 0], ifname)} : ${verdictText(v[1], [...path, 1])}`;
   if (isObj(v) && 'elem' in v) {
     const e = v.elem;
-    if (isObj(e) && 'val' in e) return valueText(e.val, [...path, 'elem', 'val'], ifname);
-    return unsupported([...path, 'elem'], 'set elements with timeouts, counters or comments');
+    if (isObj(e) && 'val' in e && Object.keys(e).every((k) => ['val', 'timeout', 'expires'].includes(k))) {
+      // an element with its timeout and time left, in seconds (src/json.c set_elem_expr_json)
+      let text = valueText(e.val, [...path, 'elem', 'val'], ifname);
+      if (e.timeout !== undefined) text += ` timeout ${str(e.timeout, [...path, 'elem', 'timeout'])}s`;
+      if (e.expires !== undefined) text += ` expires ${str(e.expires, [...path, 'elem', 'expires'])}s`;
+      return text;
+    }
+    return unsupported([...path, 'elem'], 'set elements with counters or comments');
   }
   return valueText(v, path, ifname);
 }
@@ -232,6 +238,19 @@ function stmtText(v: J, path: JsonPath): string {
       const key = selectorText(b.key, [...at, 'key']);
       return `${key} vmap ${valueText(b.data, [...at, 'data'], ifnameSel(key))}`;
     }
+    case 'set': {
+      // "update @s { ip saddr [timeout 10s] }" (src/json.c set_stmt_json: op, elem, set)
+      if (b.op !== 'add' && b.op !== 'update') return unsupported([...at, 'op'], `set statement "${String(b.op)}"`);
+      const set = str(b.set, [...at, 'set']);
+      let elem = b.elem;
+      let timeout = '';
+      if (isObj(elem) && 'elem' in elem && isObj(elem.elem)) {
+        const e = elem.elem;
+        if (e.timeout !== undefined) timeout = ` timeout ${str(e.timeout, [...at, 'elem', 'elem', 'timeout'])}s`;
+        elem = e.val;
+      }
+      return `${b.op} ${set} { ${selectorText(elem, [...at, 'elem'])}${timeout} }`;
+    }
     default:
       return unsupported(at, `statement "${k}"`);
   }
@@ -271,6 +290,9 @@ function objectLines(o: J, path: JsonPath): { lines: Line[]; handle?: { kind: st
       const types = (Array.isArray(body.type) ? body.type : [body.type]).map((t, i) => str(t, [...at, 'type', i]));
       const parts = [`type ${types.join(' . ')}${k === 'map' ? ` : ${str(body.map, [...at, 'map'])}` : ''};`];
       if (body.flags !== undefined) parts.push(`flags ${natFlags(body.flags, [...at, 'flags'])};`);
+      // seconds (src/json.c set_print_json)
+      if (body.timeout !== undefined) parts.push(`timeout ${str(body.timeout, [...at, 'timeout'])}s;`);
+      if (body.size !== undefined) parts.push(`size ${str(body.size, [...at, 'size'])};`);
       if (body.comment !== undefined) parts.push(`comment ${quoted(str(body.comment, [...at, 'comment']))};`);
       if (Array.isArray(body.elem) && body.elem.length) {
         const ifname = types.includes('ifname');
