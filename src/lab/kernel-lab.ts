@@ -619,6 +619,13 @@ export class KernelLab {
         this.traced.delete(h);
         this.dirty.delete(h);
         await a.request('recent-flush');
+        // no neighbour entry of the last case, as in a fresh lab: an unresolved one keeps its packets queued and
+        // answers them with host-unreachable when its resolution fails, 3 s after it began (mcast_solicit x
+        // retrans_time, measured), which could fall into the next case's probes. Deleting an unresolved entry
+        // answers its queue now (neigh_invalidate), before conntrack is flushed.
+        const flushed = await a.run(['ip', '-4', 'neigh', 'flush', 'all']);
+        if (flushed.code !== 0)
+          throw new LabCommandError(['ip', '-4', 'neigh', 'flush', 'all'], flushed.code, flushed.stderr);
         await a.request('ct-flush'); // conntrack -F, through the helper's netlink socket: no process
         // with no rules left, conntrack must be unhooked as in a fresh namespace (a legacy table stays
         // registered once used, and a refused nft restore once left a reference behind): else rebuild

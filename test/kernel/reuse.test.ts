@@ -90,7 +90,7 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: a reused lab is a fresh lab'
 });
 
 describe.skipIf(skipReason)(kernelDescribe('kernel: a reset reads whether the lab is fresh again'), () => {
-  test('conntrack left hooked taints the lab; a refused nft restore alone does not', async () => {
+  test('conntrack left hooked taints the lab, a refused nft restore alone does not; no neighbour entry is left', async () => {
     const lab = await KernelLab.up(k8sNode());
     try {
       // a refused iptables-nft-restore whose first table needs conntrack: the lab is tainted until a reset looks
@@ -104,6 +104,15 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: a reset reads whether the la
       await lab.reset();
       // this kernel unhooks conntrack once the rules are gone: the lab is reused, not rebuilt
       expect(lab.tainted).toBe(false);
+      // an address on cni0's subnet that no host holds: its neighbour entry stays unresolved, and would answer
+      // the next case's probes with host-unreachable when its resolution fails; a reset removes it
+      const p = await lab.probe({ from: 'node', proto: 'icmp', dst: '10.244.1.99' });
+      expect(p.outcome).toBe('dropped');
+      expect((await lab.exec('node', ['ip', '-4', 'neigh', 'show', 'to', '10.244.1.99'])).stdout).toMatch(
+        /10\.244\.1\.99/,
+      );
+      await lab.reset();
+      expect((await lab.exec('node', ['ip', '-4', 'neigh', 'show', 'to', '10.244.1.99'])).stdout).toBe('');
       // a table the lab does not know of (added by hand, so no reset flushes it) keeps conntrack hooked
       const t = await lab.exec('pod1', [
         'nft',
