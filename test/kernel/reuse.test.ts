@@ -90,10 +90,9 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: a reused lab is a fresh lab'
 });
 
 describe.skipIf(skipReason)(kernelDescribe('kernel: a reset reads whether the lab is fresh again'), () => {
-  const title =
-    'conntrack left hooked taints the lab, a refused nft restore alone does not; no neighbour entry is left';
+  const name = 'conntrack left hooked taints the lab, a refused nft restore alone does not; no neighbour is left';
   test(
-    title,
+    name,
     async () => {
       const lab = await KernelLab.up(k8sNode());
       try {
