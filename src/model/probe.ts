@@ -272,8 +272,12 @@ class ProbePlay {
     // an unconnected UDP socket takes a datagram from any address (__udp4_lib_lookup scores the peer only
     // when connected)
     if (e.unconnected && p.proto === 17) return p.dst === e.src && p.dport === e.sport;
+    // an echo reply is the client's when its id is (the probe's raw ICMP socket, like ping, matches the id and
+    // sequence only): a reply from another address than the one pinged counts, e.g. an endpoint's reply bridged
+    // back past conntrack (bridge-nf-call-iptables=0), which nobody un-DNATs (spec/observation.md)
+    if (e.proto === 1) return p.proto === 1 && p.icmpType === 0 && p.sport === e.sport;
     if (p.proto !== e.proto || p.src !== e.dst || p.dst !== e.src) return false;
-    return e.proto === 1 ? p.icmpType === 0 && p.sport === e.sport : p.sport === e.dport && p.dport === e.sport;
+    return p.sport === e.dport && p.dport === e.sport;
   }
 
   /** A REJECT's answer travels back; the client sees it only if it refers to its socket. */
