@@ -79,6 +79,7 @@ export function coverageUniverse(): Record<CoverageKind, string[]> {
       'both flavors on one host',
       ...ports.flatMap((p) => [`hairpin ${p} on`, `hairpin ${p} off`]),
       ...K8S_NODE.nodes.map((n) => `rules on ${n.name}`),
+      ...K8S_NODE.nodes.map((n) => `no default route on ${n.name}`),
     ],
     outcome: [...OUTCOMES],
   };
@@ -119,6 +120,7 @@ export class CoverageCounter {
         for (const [k, v] of Object.entries({ ...DEFAULT_SYSCTLS, ...h.sysctls }))
           this.add('sysctl', `${k}=${typeof v === 'boolean' ? Number(v) : v}`);
         for (const f of h.ifaces) if (f.master) this.add('topology', `hairpin ${f.name} ${f.hairpin ? 'on' : 'off'}`);
+        if (!(h.routes ?? []).some((r) => r.dst === 'default')) this.add('topology', `no default route on ${h.name}`);
       }
       if (!s?.ruleset && !s?.otherBackendRuleset) continue;
       this.add('topology', `rules on ${h.name}`);

@@ -14,7 +14,7 @@ import { probeArb } from './probe-arbitraries.ts';
 import { optionText } from './arbitraries.ts';
 import { reachArb, reachSteps, resolveAll, type ReachDraw } from './reach-arbitraries.ts';
 import { cornerArb, withRules, type CornerDraw } from './corner-arbitraries.ts';
-import { rareArb, rareNodeRules, withRareSteps, type RareDraw } from './rare-arbitraries.ts';
+import { rareArb, rareNodeRules, routeVariant, withRareSteps, type RareDraw } from './rare-arbitraries.ts';
 
 // the preset's networks and addresses (one source: model/net/preset-facts.ts), virtual IPs, loopback
 const LAB_CIDRS = [
@@ -329,5 +329,5 @@ export function caseFromDraw(d: CaseDraw, name = 'fuzz case'): CaseFile {
   }
   const drawn = d.reach ? reachSteps(d.reach, d.probes, nodeRules, d.backend) : d.probes.map((p) => ({ ...p }));
   const steps = d.rare ? withRareSteps(drawn, d.rare) : drawn;
-  return { name, tags: ['fuzz'], topology: 'k8s-node', hosts, steps };
+  return { name, tags: ['fuzz'], topology: routeVariant(d.rare) ?? 'k8s-node', hosts, steps };
 }

@@ -6,11 +6,21 @@
 //   legacy TRACE in a namespace write nothing: nf_log_syslog.c nf_log_allowed);
 // - the redirect sysctls (send_redirects on the nodes, accept_redirects where a redirect would land);
 // - hairpin mode on node2's bridge port;
+// - a node without its default route, so that routing itself answers with ICMP net unreachable (ip_error), on a
+//   NATed path too (the corner draws DNAT to an address no route covers);
 // - steps between probes: `wait`, writes to /proc/net/xt_recent/LIST, a successful `apply`, and iptables
 //   -N/-A/-F/-X/-P, each followed by the probe before it again.
 // Records and tuples only (no chain), so that shrinking reaches small cases.
 import fc from 'fast-check';
-import { K8S_NODE, TABLE_HOOKS, type NodeFacts, type Sysctls, type TableName } from '../model/index.ts';
+import {
+  K8S_NODE,
+  TABLE_HOOKS,
+  k8sNode,
+  type NodeFacts,
+  type Sysctls,
+  type TableName,
+  type TopologySpec,
+} from '../model/index.ts';
 import type { ProbeStep, Step } from './case-file.ts';
 import type { CornerRule } from './corner-arbitraries.ts';
 import { VIRTUAL_IPS } from './probe-arbitraries.ts';
@@ -220,6 +230,8 @@ export interface RareDraw {
   };
   /** hairpin mode on node2's bridge port */
   hairpinNode2: boolean;
+  /** the node whose default route is gone (a topology variant: the lab changes its routes in place) */
+  noDefaultRoute?: 'node' | 'node2' | undefined;
   steps: { at: number; step: RareStep }[];
 }
 
@@ -242,6 +254,7 @@ export function rareArb(opts: { quietLog?: boolean } = {}): fc.Arbitrary<RareDra
       ),
     }),
     hairpinNode2: fc.boolean(),
+    noDefaultRoute: fc.constantFrom<RareDraw['noDefaultRoute']>(undefined, undefined, undefined, 'node', 'node2'),
     steps: fc.array(
       stepArb.filter((s) => withRule(s.step as { rule?: RareRule; rules?: RareRule[] })),
       { minLength: 0, maxLength: 2 },
@@ -250,6 +263,15 @@ export function rareArb(opts: { quietLog?: boolean } = {}): fc.Arbitrary<RareDra
 }
 
 const RECENT_ADDRS = [CLIENT, PODS[0]!, PODS[2]!, NODE2.addresses[0]!];
+
+/** k8s-node without `host`'s default route (undefined: the preset unchanged, named). */
+export function routeVariant(d: RareDraw | undefined): TopologySpec | undefined {
+  if (!d?.noDefaultRoute) return undefined;
+  const spec = k8sNode();
+  const h = spec.hosts.find((x) => x.name === d.noDefaultRoute)!;
+  h.routes = (h.routes ?? []).filter((r) => r.dst !== 'default');
+  return spec;
+}
 
 /** The rules of a rare draw for the node, with the recent list's rules when a step writes to it. */
 export function rareNodeRules(d: RareDraw): CornerRule[] {
@@ -286,12 +308,16 @@ function stepsOf(s: RareStep, host: string): Step[] {
           : s.op === 'add'
             ? { host, list: RARE_RECENT_LIST, add: addr }
             : { host, list: RARE_RECENT_LIST, remove: addr };
-      return [{ recent: w }];
+      // the list lives while a rule names it (the case's other steps may have removed them all): a rule that only
+      // names it (no target: it decides nothing) keeps it, so that the write succeeds on both sides
+      const keep: Step = { iptables: { [host]: [`-A OUTPUT -m recent --name ${RARE_RECENT_LIST} --rcheck`] } };
+      return [keep, { recent: w }];
     }
     case 'apply': {
-      // a whole table replaced: the recent list must stay named by some rule (its file goes with the last rule)
-      const rules = s.rules.flatMap(rareRules);
-      return [{ apply: { [host]: restoreText(rules) }, label: 'a restore that succeeds' }];
+      // whole tables replaced, not filter: the recent list's rules and the chain steps' chain live there
+      const rules = s.rules.flatMap(rareRules).filter((r) => r.table !== 'filter');
+      const text = rules.length ? restoreText(rules) : '*mangle\n-A PREROUTING -m comment --comment nfc\nCOMMIT\n';
+      return [{ apply: { [host]: text }, label: 'a restore that succeeds' }];
     }
     case 'chain': {
       const r = rareRules(s.rule).find((x) => x.table === 'filter' && !x.spec.includes(RARE_RECENT_LIST));
@@ -329,10 +355,13 @@ export function withRareSteps(steps: readonly Step[], d: RareDraw, host = NODE.n
     const k = at % probes.length;
     const [probe, i] = probes[k]!;
     const { repeat: _r, ...again } = probe as ProbeStep;
-    const [first, undo] = stepsOf(step, host);
     const list = after.get(i) ?? [];
-    list.push(first!, again);
-    if (undo) list.push(undo, again);
+    if (step.k === 'recent') list.push(...stepsOf(step, host), again);
+    else {
+      const [first, undo] = stepsOf(step, host);
+      list.push(first!, again);
+      if (undo) list.push(undo, again);
+    }
     after.set(i, list);
   }
   return steps.flatMap((s, i) => [s, ...(after.get(i) ?? [])]);

@@ -5,6 +5,7 @@ import {
   compileTopology,
   ifaceConf,
   type TopologySpec,
+  type RouteSpec,
   type Network,
   type IptablesFlavor,
   type Observation,
@@ -108,6 +109,13 @@ export interface KernelObservation extends Observation {
 
 const restoreCmd = (b: IptablesFlavor) => (b === 'nft' ? 'iptables-nft-restore' : 'iptables-legacy-restore');
 const saveCmd = (b: IptablesFlavor) => (b === 'nft' ? 'iptables-nft-save' : 'iptables-legacy-save');
+
+/** `route add|del DST [via GW] [dev DEV]` for ip -batch, from a topology route. */
+function routeLine(op: 'add' | 'del', r: RouteSpec): string {
+  const dst = r.dst === 'default' ? 'default' : formatCidr(parseCidr(r.dst)!);
+  const via = r.via === undefined ? [] : ['via', formatIp(parseIp(r.via)!)];
+  return batchLine('route', op, dst, ...via, ...(r.dev ? ['dev', r.dev] : []));
+}
 
 export class KernelLab {
   readonly ns = new Map<string, string>();
@@ -223,11 +231,7 @@ export class KernelLab {
         }
         for (const i of h.ifaces) lines.push(batchLine('link', 'set', 'dev', i.name, 'up'));
         // the spec's routes (not the compiled ones): a route without "dev" leaves the choice to the kernel
-        for (const r of h.routes ?? []) {
-          const dst = r.dst === 'default' ? 'default' : formatCidr(parseCidr(r.dst)!);
-          const via = r.via === undefined ? [] : ['via', formatIp(parseIp(r.via)!)];
-          lines.push(batchLine('route', 'add', dst, ...via, ...(r.dev ? ['dev', r.dev] : [])));
-        }
+        for (const r of h.routes ?? []) lines.push(routeLine('add', r));
         return this.ipBatch(lines, ns(h.name));
       }),
     );
@@ -322,9 +326,7 @@ export class KernelLab {
   private async reconfigureNow(spec: TopologySpec): Promise<void> {
     const old = this.spec;
     const shape = (t: TopologySpec) =>
-      JSON.stringify(
-        t.hosts.map((h) => [h.name, h.ifaces.map((i) => [i.name, i.addrs, i.peer, i.master, i.bridge]), h.routes]),
-      );
+      JSON.stringify(t.hosts.map((h) => [h.name, h.ifaces.map((i) => [i.name, i.addrs, i.peer, i.master, i.bridge])]));
     if (shape(old) !== shape(spec))
       throw new Error('reconfigure: the topology differs in more than settings; build a new lab');
     this.spec = spec;
@@ -342,6 +344,17 @@ export class KernelLab {
           }
           await this.loadIpsets(h.name);
         }
+        // a route variant (fuzz-arbitraries.ts): the routes that went, then those that came
+        const key = (r: RouteSpec) => JSON.stringify([r.dst, r.via, r.dev]);
+        const now = new Set((h.routes ?? []).map(key));
+        const had = new Set((before.routes ?? []).map(key));
+        await this.ipBatch(
+          [
+            ...(before.routes ?? []).filter((r) => !now.has(key(r))).map((r) => routeLine('del', r)),
+            ...(h.routes ?? []).filter((r) => !had.has(key(r))).map((r) => routeLine('add', r)),
+          ],
+          this.ns.get(h.name),
+        );
         const flips = h.ifaces.filter((i, k) => i.master && Boolean(i.hairpin) !== Boolean(before.ifaces[k]!.hairpin));
         await this.ipBatch(
           flips.map((i) =>
@@ -606,6 +619,13 @@ export class KernelLab {
         this.traced.delete(h);
         this.dirty.delete(h);
         await a.request('recent-flush');
+        // no neighbour entry of the last case, as in a fresh lab: an unresolved one keeps its packets queued and
+        // answers them with host-unreachable when its resolution fails, 3 s after it began (mcast_solicit x
+        // retrans_time, measured), which could fall into the next case's probes. Deleting an unresolved entry
+        // answers its queue now (neigh_invalidate), before conntrack is flushed.
+        const flushed = await a.run(['ip', '-4', 'neigh', 'flush', 'all']);
+        if (flushed.code !== 0)
+          throw new LabCommandError(['ip', '-4', 'neigh', 'flush', 'all'], flushed.code, flushed.stderr);
         await a.request('ct-flush'); // conntrack -F, through the helper's netlink socket: no process
         // with no rules left, conntrack must be unhooked as in a fresh namespace (a legacy table stays
         // registered once used, and a refused nft restore once left a reference behind): else rebuild

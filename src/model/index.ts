@@ -59,6 +59,7 @@ export {
   STANDARD_SERVERS,
   type TopologySpec,
   type HostSpec,
+  type RouteSpec,
   type Network,
   type Host,
   type Sysctls,

@@ -271,12 +271,13 @@ class ProbePlay {
   /** A REJECT's answer travels back; the client sees it only if it refers to its socket. */
   private rejected(a: Extract<Arrival, { kind: 'rejected' }>, client: string, e: Endpoint, first: boolean): Ending {
     const err = this.run.errorFor(a);
-    // nf_send_reset builds its reset without a socket; nf_send_unreach goes through icmp_send's control socket
-    const back = this.send(a.host, err.pkt, a.with, err.ct, err.pkt.proto === 6 ? 'none' : 'kernel');
-    const drop = dropPointOf(a);
+    // the REJECT that answered: the last one before its answer leaves (which a REJECT may drop in turn)
     const rej = this.run.trace.findLast(
       (t: TraceEvent) => t.kind === 'drop' && t.host === a.host && t.reason.startsWith('REJECT'),
     );
+    // nf_send_reset builds its reset without a socket; nf_send_unreach goes through icmp_send's control socket
+    const back = this.send(a.host, err.pkt, a.with, err.ct, err.pkt.proto === 6 ? 'none' : 'kernel');
+    const drop = dropPointOf(a);
     if (rej && rej.kind === 'drop')
       Object.assign(drop, {
         hook: rej.hook ?? null,

@@ -35,6 +35,21 @@ const bare: CaseFile = {
   ],
 };
 
+/** The node without its default route (a topology variant the lab changes in place), then a case that needs it:
+ *  pod1's packet to an address only the default route covers goes to the client, which drops it. */
+const noDefault = k8sNode();
+noDefault.hosts.find((h) => h.name === 'node')!.routes = [{ dst: '10.244.2.0/24', via: '10.0.2.11' }];
+const withoutDefaultRoute: CaseFile = {
+  name: 'the node without its default route',
+  topology: noDefault,
+  steps: [{ from: 'pod1', proto: 'udp', dst: '10.96.0.100', dport: 80, expect: { outcome: 'icmp-error' } }],
+};
+const viaDefaultRoute: CaseFile = {
+  name: 'the default route back',
+  topology: 'k8s-node',
+  steps: [{ from: 'pod1', proto: 'udp', dst: '10.96.0.100', dport: 80, expect: { outcome: 'dropped' } }],
+};
+
 function kernelProblems(reports: readonly CaseReport[]): string[] {
   return reports.flatMap((r) => [
     ...(r.error ? [`${r.name}: ${r.error}`] : []),
@@ -47,9 +62,16 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: a reused lab is a fresh lab'
     const generated = fc
       .sample(caseDrawArb({ maxRules: 4, maxProbes: 3 }), { seed: 14, numRuns: 10 })
       .map((d, i) => caseFromDraw(d, `generated ${i}`));
-    const cases = [partialRestore, bare, ...generated.slice(0, 5), partialRestore, ...generated.slice(5), bare].map(
-      (c, i) => ({ ...c, name: `${i} ${c.name}` }),
-    );
+    const cases = [
+      partialRestore,
+      bare,
+      ...generated.slice(0, 5),
+      partialRestore,
+      withoutDefaultRoute,
+      viaDefaultRoute,
+      ...generated.slice(5),
+      bare,
+    ].map((c, i) => ({ ...c, name: `${i} ${c.name}` }));
     const pool = new LabPool();
     let reused: CaseReport[];
     try {
@@ -68,7 +90,7 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: a reused lab is a fresh lab'
 });
 
 describe.skipIf(skipReason)(kernelDescribe('kernel: a reset reads whether the lab is fresh again'), () => {
-  test('conntrack left hooked taints the lab; a refused nft restore alone does not', async () => {
+  test('conntrack left hooked taints the lab, a refused nft restore alone does not; no neighbour entry is left', async () => {
     const lab = await KernelLab.up(k8sNode());
     try {
       // a refused iptables-nft-restore whose first table needs conntrack: the lab is tainted until a reset looks
@@ -82,6 +104,15 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: a reset reads whether the la
       await lab.reset();
       // this kernel unhooks conntrack once the rules are gone: the lab is reused, not rebuilt
       expect(lab.tainted).toBe(false);
+      // an address on cni0's subnet that no host holds: its neighbour entry stays unresolved, and would answer
+      // the next case's probes with host-unreachable when its resolution fails; a reset removes it
+      const p = await lab.probe({ from: 'node', proto: 'icmp', dst: '10.244.1.99' });
+      expect(p.outcome).toBe('dropped');
+      expect((await lab.exec('node', ['ip', '-4', 'neigh', 'show', 'to', '10.244.1.99'])).stdout).toMatch(
+        /10\.244\.1\.99/,
+      );
+      await lab.reset();
+      expect((await lab.exec('node', ['ip', '-4', 'neigh', 'show', 'to', '10.244.1.99'])).stdout).toBe('');
       // a table the lab does not know of (added by hand, so no reset flushes it) keeps conntrack hooked
       const t = await lab.exec('pod1', [
         'nft',

@@ -47,6 +47,7 @@ test('a recent write comes with the rules that name its list; each step is follo
   const steps = withRareSteps([probe], draw);
   expect(steps).toEqual([
     probe,
+    { iptables: { node: [`-A OUTPUT -m recent --name ${RARE_RECENT_LIST} --rcheck`] } },
     { recent: { host: 'node', list: RARE_RECENT_LIST, add: '192.168.50.20' } },
     { from: 'client', proto: 'tcp', dst: '192.168.50.10', dport: 8080 },
   ]);
@@ -79,6 +80,8 @@ test('a sample campaign of draws reaches every spelling and step the README list
   for (const s of ['apply', 'wait', 'recent', ...['-A', '-N', '-F', '-X', '-P'].map((x) => `iptables ${x}`)])
     expect(r.zero.step, s).not.toContain(s);
   expect(r.zero.topology).not.toContain('hairpin veth-pod3 on');
+  expect(r.zero.topology).not.toContain('no default route on node');
+  expect(r.zero.topology).not.toContain('no default route on node2');
   // a stored spelling counts as written, not as the option it is stored under
   expect(r.counts.option['MARK --or-mark']).toBeGreaterThan(0);
 });
