@@ -171,10 +171,18 @@ function dropped(a: Ended): Ending {
   return { outcome: 'dropped', responder: null, seen: null, icmp: null, drop: dropPointOf(a) };
 }
 
-/** The first packet never left the client: its send failed with EPERM, or went silently (TCP). */
+/** The first packet never left the client: its send failed (EPERM, or the reroute's EINVAL), or went silently
+ *  (TCP retransmits). */
 function droppedFirst(a: Ended, client: string, proto: number): Ending {
   const end = dropped(a);
-  const errno = a.kind === 'dropped' && !a.silent ? sendErrno(client, proto, a.host, a.hook) : null;
+  const errno =
+    a.kind !== 'dropped' || a.silent
+      ? null
+      : a.errno
+        ? proto !== 6 && a.host === client
+          ? a.errno
+          : null
+        : sendErrno(client, proto, a.host, a.hook);
   if (errno) end.error = localError(errno);
   return end;
 }

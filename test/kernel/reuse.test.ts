@@ -90,40 +90,45 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: a reused lab is a fresh lab'
 });
 
 describe.skipIf(skipReason)(kernelDescribe('kernel: a reset reads whether the lab is fresh again'), () => {
-  test('conntrack left hooked taints the lab, a refused nft restore alone does not; no neighbour entry is left', async () => {
-    const lab = await KernelLab.up(k8sNode());
-    try {
-      // a refused iptables-nft-restore whose first table needs conntrack: the lab is tainted until a reset looks
-      const r = await lab.apply(
-        'node',
-        '*filter\n-A INPUT -m conntrack --ctstate NEW -j ACCEPT\nCOMMIT\n*nat\n-A PREROUTING -j REJECT\nCOMMIT\n',
-        'nft',
-      );
-      expect(r.ok).toBe(false);
-      expect(lab.tainted).toBe(true);
-      await lab.reset();
-      // this kernel unhooks conntrack once the rules are gone: the lab is reused, not rebuilt
-      expect(lab.tainted).toBe(false);
-      // an address on cni0's subnet that no host holds: its neighbour entry stays unresolved, and would answer
-      // the next case's probes with host-unreachable when its resolution fails; a reset removes it
-      const p = await lab.probe({ from: 'node', proto: 'icmp', dst: '10.244.1.99' });
-      expect(p.outcome).toBe('dropped');
-      expect((await lab.exec('node', ['ip', '-4', 'neigh', 'show', 'to', '10.244.1.99'])).stdout).toMatch(
-        /10\.244\.1\.99/,
-      );
-      await lab.reset();
-      expect((await lab.exec('node', ['ip', '-4', 'neigh', 'show', 'to', '10.244.1.99'])).stdout).toBe('');
-      // a table the lab does not know of (added by hand, so no reset flushes it) keeps conntrack hooked
-      const t = await lab.exec('pod1', [
-        'nft',
-        'add table ip by_hand; add chain ip by_hand c { type filter hook input priority 0; };' +
-          ' add rule ip by_hand c ct state new accept',
-      ]);
-      expect(t.stderr).toBe('');
-      await lab.reset();
-      expect(lab.tainted).toBe(true);
-    } finally {
-      await lab.down();
-    }
-  }, 120_000);
+  const name = 'conntrack left hooked taints the lab, a refused nft restore alone does not; no neighbour is left';
+  test(
+    name,
+    async () => {
+      const lab = await KernelLab.up(k8sNode());
+      try {
+        // a refused iptables-nft-restore whose first table needs conntrack: the lab is tainted until a reset looks
+        const r = await lab.apply(
+          'node',
+          '*filter\n-A INPUT -m conntrack --ctstate NEW -j ACCEPT\nCOMMIT\n*nat\n-A PREROUTING -j REJECT\nCOMMIT\n',
+          'nft',
+        );
+        expect(r.ok).toBe(false);
+        expect(lab.tainted).toBe(true);
+        await lab.reset();
+        // this kernel unhooks conntrack once the rules are gone: the lab is reused, not rebuilt
+        expect(lab.tainted).toBe(false);
+        // an address on cni0's subnet that no host holds: its neighbour entry stays unresolved, and would answer
+        // the next case's probes with host-unreachable when its resolution fails; a reset removes it
+        const p = await lab.probe({ from: 'node', proto: 'icmp', dst: '10.244.1.99' });
+        expect(p.outcome).toBe('dropped');
+        expect((await lab.exec('node', ['ip', '-4', 'neigh', 'show', 'to', '10.244.1.99'])).stdout).toMatch(
+          /10\.244\.1\.99/,
+        );
+        await lab.reset();
+        expect((await lab.exec('node', ['ip', '-4', 'neigh', 'show', 'to', '10.244.1.99'])).stdout).toBe('');
+        // a table the lab does not know of (added by hand, so no reset flushes it) keeps conntrack hooked
+        const t = await lab.exec('pod1', [
+          'nft',
+          'add table ip by_hand; add chain ip by_hand c { type filter hook input priority 0; };' +
+            ' add rule ip by_hand c ct state new accept',
+        ]);
+        expect(t.stderr).toBe('');
+        await lab.reset();
+        expect(lab.tainted).toBe(true);
+      } finally {
+        await lab.down();
+      }
+    },
+    120_000,
+  );
 });
