@@ -42,6 +42,9 @@ export type Arrival =
       rule?: number | 'policy';
       /** the sender is not told (NFQUEUE without a reader) */
       silent?: true;
+      /** the error the sender's send gets when its own stack drops the packet outside any rule (a failed
+       *  reroute after OUTPUT: ip_route_me_harder's route error) */
+      errno?: string;
     }
   | { kind: 'rejected'; host: string; pkt: Pkt; with: string; ct: CtRef | undefined }
   | { kind: 'no-route'; host: string }
@@ -119,9 +122,9 @@ export class PathRun {
   private emit(e: TraceEvent): void {
     this.trace.push(e);
   }
-  private drop(host: string, reason: string): Arrival {
+  private drop(host: string, reason: string, errno?: string): Arrival {
     this.emit({ kind: 'drop', host, reason });
-    return { kind: 'dropped', host, reason };
+    return errno ? { kind: 'dropped', host, reason, errno } : { kind: 'dropped', host, reason };
   }
 
   /** The host as conntrack and NAT see it during this journey. */
@@ -448,8 +451,10 @@ export class PathRun {
       });
       if (r.type === 'unreachable') return this.drop(hn, 'no route after OUTPUT rewrite');
       // ip_route_output: a 127/8 source may leave only with route_localnet=1 (spec/semantics.md §3)
+      // (__mkroute_output: -EINVAL, which ip_route_me_harder hands back to the sender as its send's error)
       if (r.type === 'unicast' && isLoopback(p.src) && !(h.ifaces.get(r.dev) && confOf(h, r.dev).route_localnet)) {
-        return this.drop(hn, `martian source ${formatIp(p.src)} out of ${r.dev} after DNAT (route_localnet=0)`);
+        const why = `martian source ${formatIp(p.src)} out of ${r.dev} after DNAT (route_localnet=0)`;
+        return this.drop(hn, why, 'EINVAL');
       }
     }
     const post = this.hook({

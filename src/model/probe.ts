@@ -171,10 +171,18 @@ function dropped(a: Ended): Ending {
   return { outcome: 'dropped', responder: null, seen: null, icmp: null, drop: dropPointOf(a) };
 }
 
-/** The first packet never left the client: its send failed with EPERM, or went silently (TCP). */
+/** The first packet never left the client: its send failed (EPERM, or the reroute's EINVAL), or went silently
+ *  (TCP retransmits). */
 function droppedFirst(a: Ended, client: string, proto: number): Ending {
   const end = dropped(a);
-  const errno = a.kind === 'dropped' && !a.silent ? sendErrno(client, proto, a.host, a.hook) : null;
+  const errno =
+    a.kind !== 'dropped' || a.silent
+      ? null
+      : a.errno
+        ? proto !== 6 && a.host === client
+          ? a.errno
+          : null
+        : sendErrno(client, proto, a.host, a.hook);
   if (errno) end.error = localError(errno);
   return end;
 }
@@ -264,8 +272,12 @@ class ProbePlay {
     // an unconnected UDP socket takes a datagram from any address (__udp4_lib_lookup scores the peer only
     // when connected)
     if (e.unconnected && p.proto === 17) return p.dst === e.src && p.dport === e.sport;
+    // an echo reply is the client's when its id is (the probe's raw ICMP socket, like ping, matches the id and
+    // sequence only): a reply from another address than the one pinged counts, e.g. an endpoint's reply bridged
+    // back past conntrack (bridge-nf-call-iptables=0), which nobody un-DNATs (spec/observation.md)
+    if (e.proto === 1) return p.proto === 1 && p.icmpType === 0 && p.sport === e.sport;
     if (p.proto !== e.proto || p.src !== e.dst || p.dst !== e.src) return false;
-    return e.proto === 1 ? p.icmpType === 0 && p.sport === e.sport : p.sport === e.dport && p.dport === e.sport;
+    return p.sport === e.dport && p.dport === e.sport;
   }
 
   /** A REJECT's answer travels back; the client sees it only if it refers to its socket. */
