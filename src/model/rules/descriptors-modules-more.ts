@@ -149,7 +149,8 @@ export const MODULE_MORE_EXTENSIONS: readonly ExtensionDesc[] = [
       const algo = opt(e, '--algo')!.value as string;
       if (!['bm', 'kmp', 'fsm'].includes(algo))
         return `string: no textsearch algorithm "${algo}" in this kernel (ENOENT)`;
-      return undefined;
+      const fsm = algo === 'fsm' ? fsmProblem(pat, has(e, '--icase')) : undefined;
+      return fsm && `string: --algo fsm ${fsm} (the kernel refuses it: EINVAL)`;
     },
   },
   {
@@ -184,3 +185,19 @@ export const MODULE_MORE_EXTENSIONS: readonly ExtensionDesc[] = [
     },
   },
 ];
+
+/** lib/ts_fsm.c fsm_init: an fsm pattern is not text but an array of 4-byte tokens (u16 type in host order,
+ *  little-endian here; u8 recur; u8 value), types up to TS_FSM_SPACE (13), recurrences up to
+ *  TS_FSM_HEAD_IGNORE (4), which only a first token of several may have; no --icase. */
+function fsmProblem(pattern: string, icase: boolean): string | undefined {
+  if (pattern.length % 4 !== 0) return `needs a pattern of 4-byte tokens (${pattern.length} bytes)`;
+  if (icase) return 'cannot ignore case';
+  const tokens = pattern.length / 4;
+  for (let i = 0; i < tokens; i++) {
+    const b = (k: number): number => pattern.charCodeAt(4 * i + k);
+    if (b(0) + 256 * b(1) > 13) return `token ${i + 1}: no match type ${b(0) + 256 * b(1)}`;
+    if (b(2) > 4) return `token ${i + 1}: no recurrence ${b(2)}`;
+    if (b(2) === 4 && (i !== 0 || tokens === 1)) return `token ${i + 1}: head-ignore only on a first token of several`;
+  }
+  return undefined;
+}
