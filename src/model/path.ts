@@ -449,7 +449,8 @@ export class PathRun {
         dst: formatIp(p.dst),
         result: `rerouted after OUTPUT: ${describeRoute(r)}`,
       });
-      if (r.type === 'unreachable') return this.drop(hn, 'no route after OUTPUT rewrite');
+      // ip_route_me_harder hands the route's -ENETUNREACH back to the sender's send (UDP, ICMP)
+      if (r.type === 'unreachable') return this.drop(hn, 'no route after OUTPUT rewrite', 'ENETUNREACH');
       // ip_route_output: a 127/8 source may leave only with route_localnet=1 (spec/semantics.md §3)
       // (__mkroute_output: -EINVAL, which ip_route_me_harder hands back to the sender as its send's error)
       if (r.type === 'unicast' && isLoopback(p.src) && !(h.ifaces.get(r.dev) && confOf(h, r.dev).route_localnet)) {

@@ -184,6 +184,8 @@ function droppedFirst(a: Ended, client: string, proto: number): Ending {
           : null
         : sendErrno(client, proto, a.host, a.hook);
   if (errno) end.error = localError(errno);
+  // the lab reports a send refused for want of a route as the net-unreachable it stands for (probe-helper.py)
+  if (errno === 'ENETUNREACH') return { ...end, outcome: 'icmp-error', icmp: 'net-unreachable' };
   return end;
 }
 
