@@ -171,18 +171,18 @@ function dropped(a: Ended): Ending {
   return { outcome: 'dropped', responder: null, seen: null, icmp: null, drop: dropPointOf(a) };
 }
 
+/** The error a dropped first packet gives its own send: the stack's (a failed reroute), or a rule's EPERM. */
+function droppedSendErrno(a: Ended, client: string, proto: number): string | null {
+  if (a.kind !== 'dropped' || a.silent) return null;
+  if (a.errno) return proto !== 6 && a.host === client ? a.errno : null;
+  return sendErrno(client, proto, a.host, a.hook);
+}
+
 /** The first packet never left the client: its send failed (EPERM, or the reroute's EINVAL), or went silently
  *  (TCP retransmits). */
 function droppedFirst(a: Ended, client: string, proto: number): Ending {
   const end = dropped(a);
-  const errno =
-    a.kind !== 'dropped' || a.silent
-      ? null
-      : a.errno
-        ? proto !== 6 && a.host === client
-          ? a.errno
-          : null
-        : sendErrno(client, proto, a.host, a.hook);
+  const errno = droppedSendErrno(a, client, proto);
   if (errno) end.error = localError(errno);
   // the lab reports a send refused for want of a route as the net-unreachable it stands for (probe-helper.py)
   if (errno === 'ENETUNREACH') return { ...end, outcome: 'icmp-error', icmp: 'net-unreachable' };
