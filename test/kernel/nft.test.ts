@@ -151,3 +151,24 @@ describe.skipIf(skip)(name('kernel: nft -j list ruleset read back'), () => {
     expect(listings.length / read, listings.slice(0, 2).join('\n')).toBeLessThanOrEqual(0.01);
   });
 });
+
+describe.skipIf(skip)(name('kernel: names real nft takes, as measured'), () => {
+  test('every word of names-measured.json in every form: nft accepts or refuses it as recorded', async () => {
+    const m = JSON.parse(read('names-measured.json')) as {
+      forms: Record<string, string>;
+      afterAt: string[];
+      accepted: string[];
+      refused: string[];
+      refusedAfterAt: string[];
+    };
+    const cases = [...m.accepted, ...m.refused, ...m.refusedAfterAt].flatMap((w) =>
+      Object.entries(m.forms).map(([form, text]) => ({ w, form, text: text.replaceAll('W', w) })),
+    );
+    const want = (w: string, form: string) =>
+      !m.refused.includes(w) && !(m.refusedAfterAt.includes(w) && m.afterAt.includes(form));
+    const verdicts = await judgeNft(cases.map((c) => c.text));
+    const differ = cases.filter((c, i) => verdicts[i]!.ok !== want(c.w, c.form)).map((c) => `${c.w} as ${c.form}`);
+    expect(cases.length).toBeGreaterThan(500);
+    expect(differ).toEqual([]);
+  }, 300_000);
+});
