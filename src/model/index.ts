@@ -147,6 +147,7 @@ export {
   conntrackDelete,
   recentWrite,
   carryRuleState,
+  restartTables,
   withoutNftSets,
   recentListsOf,
   pruneRecentLists,
