@@ -534,6 +534,8 @@ export class PathRun {
       spec: 'host-unreachable when resolution gives up (neigh_invalidate)',
       why: 'the time since an earlier packet of the case started resolving this neighbour',
     };
+    // the resolution may have given up already, and this packet started the next one: the latest start
+    state.neighbours.set(key, this.world.now);
     const hears = this.decide(rule);
     this.emit({ kind: 'unknown', branch: hears ? 'matches' : 'does not match', ...rule });
     // icmp_send never answers an ICMP error
