@@ -71,7 +71,7 @@ export function modelCommand(
           backend: h.flavor,
           refuseForeign: true,
         });
-        carryRuleState(world, h.host, before, rs, h.flavor);
+        carryRuleState(world, h.host, before, rs, h.flavor, line);
       } catch (e) {
         if (!isInputError(e)) throw e;
         out[h.host] = `command ${i + 1} refused: ${e.message}`;

@@ -3,7 +3,7 @@
 // any packet meets are named equivalent, with the reason, and left out of the score.
 import type { NftRuleset, NftElement as Element } from '../model/index.ts';
 import { readNftDump } from './validate-nft.ts';
-import type { DumpVariant } from '../kube/dump-variants.ts';
+import { ruleLineVariants, type DumpVariant } from '../kube/dump-variants.ts';
 
 /** Why deleting this element changes nothing, if so. */
 function elementEquivalent(rs: NftRuleset, set: string, el: Element): string | undefined {
@@ -83,35 +83,13 @@ export function nftDumpVariants(text: string, file = 'dump.nft'): DumpVariant[] 
   const { ruleset } = readNftDump(text, file);
   const lines = text.split('\n');
   const out: DumpVariant[] = [];
-  const replaced = (i: number, s: string | undefined) =>
-    [...lines.slice(0, i), ...(s === undefined ? [] : [s]), ...lines.slice(i + 1)].join('\n');
   for (const t of ruleset.tables.values())
     for (const c of t.chains.values())
       for (const r of c.rules) {
         const line = r.pos?.line;
         if (line === undefined) continue;
-        const l = lines[line - 1]!;
         const eq = c.name === 'reject-chain' && c.rules.length === 1 ? onlyClusterIpRejects(ruleset) : undefined;
-        out.push({
-          id: `delete line ${line}`,
-          kind: 'delete',
-          line,
-          before: l,
-          text: replaced(line - 1, undefined),
-          ...(eq ? { equivalent: eq } : {}),
-        });
-        const dnat = /dnat to (\d+\.\d+\.\d+\.\d+):(\d+)/.exec(l);
-        if (dnat) {
-          const after = l.replace(dnat[0], `dnat to ${dnat[1]}:${(Number(dnat[2]) % 65535) + 1}`);
-          out.push({
-            id: `wrong DNAT port line ${line}`,
-            kind: 'dnat-port',
-            line,
-            before: l,
-            after,
-            text: replaced(line - 1, after),
-          });
-        }
+        out.push(...ruleLineVariants(lines, line - 1, 'dnat to', eq));
       }
   const setOf = (rs: NftRuleset, name: string) => rs.tables.get('ip kube-proxy')?.sets.get(name)?.elements ?? [];
   for (const e of elementLines(text, ruleset)) {

@@ -8,6 +8,7 @@ import {
   newWorld,
   runProbe,
   restoreOnto,
+  restartTables,
   withoutNftSets,
   type IptablesFlavor,
   type Observation,
@@ -166,8 +167,16 @@ export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): A
           k = kernel ? await kernelDid(() => kernel.applyNft(rs.host, rs.kernelText)) : undefined;
         } else {
           // only the tables the text names are replaced; a refused text keeps what it committed before the error
-          const next = restoreOnto(rulesets.get(rs.host), rs.text, rs.parsed, rs.refusal, { backend: rs.flavor });
+          const before = rulesets.get(rs.host);
+          const next = restoreOnto(before, rs.text, rs.parsed, rs.refusal, { backend: rs.flavor });
           if (next) rulesets.set(rs.host, next);
+          // each table it committed holds new rule instances: their nth counters start afresh
+          if (next)
+            restartTables(
+              world,
+              rs.host,
+              [...next.tables].filter(([t, v]) => before?.tables.get(t) !== v).map(([t]) => t),
+            );
           // a list no rule names any more is gone with its entries (xt_recent.c recent_mt_destroy)
           pruneRecentLists(world, rs.host, rulesets.get(rs.host));
           k = kernel ? await kernelDid(() => kernel.apply(rs.host, rs.kernelText, rs.flavor)) : undefined;

@@ -64,64 +64,77 @@ function deletionEquivalent(
   return undefined;
 }
 
+/** The dump's lines with line `i` (0-based) replaced by `s`, or deleted. */
+export const withLine = (lines: readonly string[], i: number, s: string | undefined): string =>
+  [...lines.slice(0, i), ...(s === undefined ? [] : [s]), ...lines.slice(i + 1)].join('\n');
+
+/** A variant that replaces line `i` by `after`. */
+const edited = (lines: readonly string[], i: number, kind: VariantKind, id: string, after: string): DumpVariant => ({
+  id: `${id} line ${i + 1}`,
+  kind,
+  line: i + 1,
+  before: lines[i]!,
+  after,
+  text: withLine(lines, i, after),
+});
+
+/** Rule line `i` deleted, and its DNAT port changed (the DNAT written `<dnat> ADDR:PORT`): both languages. */
+export function ruleLineVariants(
+  lines: readonly string[],
+  i: number,
+  dnat: '--to-destination' | 'dnat to',
+  equivalent: string | undefined,
+): DumpVariant[] {
+  const l = lines[i]!;
+  const out: DumpVariant[] = [
+    {
+      id: `delete line ${i + 1}`,
+      kind: 'delete',
+      line: i + 1,
+      before: l,
+      text: withLine(lines, i, undefined),
+      ...(equivalent ? { equivalent } : {}),
+    },
+  ];
+  const port = new RegExp(`${dnat} (\\d+\\.\\d+\\.\\d+\\.\\d+):(\\d+)`).exec(l);
+  if (port)
+    out.push(
+      edited(
+        lines,
+        i,
+        'dnat-port',
+        'wrong DNAT port',
+        l.replace(port[0], `${dnat} ${port[1]}:${(Number(port[2]) % 65535) + 1}`),
+      ),
+    );
+  return out;
+}
+
 export function dumpVariants(text: string): DumpVariant[] {
   const lines = text.split('\n');
   const rules = rulesByLine(text);
   const chains = new Map<string, number>();
   for (const x of rules.values()) chains.set(`${x.table} ${x.chain}`, (chains.get(`${x.table} ${x.chain}`) ?? 0) + 1);
   const out: DumpVariant[] = [];
-  const replaced = (i: number, s: string | undefined) =>
-    [...lines.slice(0, i), ...(s === undefined ? [] : [s]), ...lines.slice(i + 1)].join('\n');
   lines.forEach((l, i) => {
     if (!RULE.test(l)) return;
-    const line = i + 1;
-    const eq = deletionEquivalent(line, rules, chains);
-    out.push({
-      id: `delete line ${line}`,
-      kind: 'delete',
-      line,
-      before: l,
-      text: replaced(i, undefined),
-      ...(eq ? { equivalent: eq } : {}),
-    });
-    const dnat = /--to-destination (\d+\.\d+\.\d+\.\d+):(\d+)/.exec(l);
-    if (dnat) {
-      const after = l.replace(dnat[0], `--to-destination ${dnat[1]}:${(Number(dnat[2]) % 65535) + 1}`);
-      out.push({
-        id: `wrong DNAT port line ${line}`,
-        kind: 'dnat-port',
-        line,
-        before: l,
-        after,
-        text: replaced(i, after),
-      });
-    }
+    out.push(...ruleLineVariants(lines, i, '--to-destination', deletionEquivalent(i + 1, rules, chains)));
     const prob = /--probability (\d+(?:\.\d+)?)/.exec(l);
-    if (prob) {
-      const after = l.replace(prob[0], `--probability ${(Number(prob[1]) / 2).toFixed(11)}`);
-      out.push({
-        id: `wrong probability line ${line}`,
-        kind: 'probability',
-        line,
-        before: l,
-        after,
-        text: replaced(i, after),
-      });
-    }
+    if (prob)
+      out.push(
+        edited(
+          lines,
+          i,
+          'probability',
+          'wrong probability',
+          l.replace(prob[0], `--probability ${(Number(prob[1]) / 2).toFixed(11)}`),
+        ),
+      );
     const mark = /^(?:\[\d+:\d+\]\s+)?-A KUBE-MARK-MASQ .*--or-mark (0x[0-9a-f]+)/i.exec(l);
     if (mark) {
-      const after = l.replace(
-        `--or-mark ${mark[1]}`,
-        `--or-mark ${(Number(mark[1]) << 1) >>> 0 ? `0x${((Number(mark[1]) << 1) >>> 0).toString(16)}` : '0x1'}`,
-      );
-      out.push({
-        id: `masquerade mark dropped line ${line}`,
-        kind: 'masq-mark',
-        line,
-        before: l,
-        after,
-        text: replaced(i, after),
-      });
+      const shifted = (Number(mark[1]) << 1) >>> 0;
+      const after = l.replace(`--or-mark ${mark[1]}`, `--or-mark ${shifted ? `0x${shifted.toString(16)}` : '0x1'}`);
+      out.push(edited(lines, i, 'masq-mark', 'masquerade mark dropped', after));
     }
   });
   return out;

@@ -145,6 +145,7 @@ export {
   conntrackDelete,
   recentWrite,
   carryRuleState,
+  restartTables,
   withoutNftSets,
   recentListsOf,
   pruneRecentLists,

@@ -26,7 +26,7 @@ import type { HostHooks } from './hook-table.ts';
 import { addrType } from './eval/matchers.ts';
 import type { NftTable, NftChain, NftSet, Stmt, Atom } from './nft/types.ts';
 import { evalBaseChain, type NftEnv, type NftRuleHit } from './nft/eval.ts';
-import { setLife, setStateKey, applyUpdates, marginAfter } from './nft/dyn-state.ts';
+import { setLife, setStateKey, applyUpdates, marginAfter, setCount } from './nft/dyn-state.ts';
 import { ctView, natRequestOf, rejectWith } from './nft/in-path.ts';
 import { printRuleBody } from './nft/print.ts';
 import { FIB_ADDRTYPE, DTYPES } from './nft/datatypes.ts';
@@ -289,6 +289,7 @@ export class PathRun {
       return answer;
     };
     env.setHas = has;
+    env.setCount = (set) => setCount(state, table, set, this.world.now, this.world.probes ?? 0);
     const outs = evalBaseChain(table, chain.name, p, env);
     let o = outs[outs.length - 1]!;
     let rest = 1;

@@ -648,12 +648,21 @@ export function runProbe(lab: ModelLab, world: World, probe: Probe, opts: ProbeO
   let unknowns = false;
   let prefix: boolean[] = [];
   for (let branch = 0; ; branch++) {
-    if (branch >= maxBranches)
-      throw new InputError('invalid', `more than ${maxBranches} probabilistic or unknown branches`, {
+    if (branch >= maxBranches) {
+      // rules the model cannot decide, met packet after packet, multiply the branches; past the bound the
+      // result is open (every outcome possible), not an error (spec/semantics.md §10)
+      const asked = played.flatMap((b) => b.decisions.flatMap((d) => (d.kind === 'unknown' ? [d.rule] : [])));
+      const first = played[0];
+      if (asked[0] && first) {
+        const observation = openObservation(e.proto, asked[0]);
+        return [{ p: 1, value: { observation, trace: first.run.trace, world: first.world } }];
+      }
+      throw new InputError('invalid', `more than ${maxBranches} probabilistic branches`, {
         file: '<probe>',
         line: 1,
         col: 1,
       });
+    }
     const decisions: Decision[] = [];
     const next = (): boolean => {
       const i = decisions.length;

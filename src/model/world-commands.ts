@@ -3,8 +3,10 @@
 import type { U32 } from './ip.ts';
 import type { World } from './lab-model.ts';
 import { remove, entriesOf, type CtEntry, type Tuple } from './conntrack.ts';
-import { printRuleSpec } from './rules/print.ts';
-import type { Ruleset, TableName, IptablesFlavor } from './rules/types.ts';
+import { ruleKey } from './rules/print.ts';
+import { commandArgs } from './rules/restore.ts';
+import { InputError } from './errors.ts';
+import type { Ruleset, Table, TableName, IptablesFlavor } from './rules/types.ts';
 
 /** conntrack -D filters: each given field must match (the --orig-* and --reply-* options). */
 export interface ConntrackFilter {
@@ -87,13 +89,32 @@ export function recentWrite(
   else l.set(op.add, [...(l.get(op.add) ?? []), world.now].slice(-20));
 }
 
+const LONG: Record<string, string> = {
+  '-A': '--append',
+  '-I': '--insert',
+  '-R': '--replace',
+  '-D': '--delete',
+  '-N': '--new-chain',
+  '-F': '--flush',
+  '-X': '--delete-chain',
+  '-P': '--policy',
+  '-Z': '--zero',
+};
+const SHORT: Record<string, string> = Object.fromEntries(Object.entries(LONG).map(([s, l]) => [l, s]));
+
+/** iptables commands that change a table (libiptc commits only a changed handle: -L, -S, -C do not) */
+const CHANGING = new Set(['-A', '-I', '-R', '-D', '-N', '-F', '-X', '-P', '-Z'].flatMap((v) => [v, LONG[v]!]));
+
 /**
- * Per-rule state (statistic nth counters, keyed table/chain/position) across one iptables command.
- * iptables-legacy replaces the whole table the command names, so every rule of a changed table starts
- * afresh (xt_statistic's checkentry gives each entry a new master counter); iptables-nft adds, replaces or
- * deletes single rules, so a rule that stays keeps its counter wherever it now stands. Rules are followed by
- * their printed text, chain by chain (a longest common subsequence), so `-I`, `-D` and `-R` shift the
- * counters as the kernel's rule objects move.
+ * Per-rule state (statistic nth counters, keyed table/chain/position) across one iptables command `line`
+ * that turned `before` into `after`. xt_statistic's checkentry gives each rule instance a new counter
+ * (`info->master`, net/netfilter/xt_statistic.c statistic_mt_check). iptables-legacy replaces the whole
+ * table on every command that changes it (libiptc TC_COMMIT, SO_SET_REPLACE: every entry checked anew),
+ * even one that leaves its text alone (-P to the same policy, -Z), so all its rules restart. iptables-nft
+ * sends only the rules the command names (nft.c): an added or replaced rule (-A, -I, -R) is a new rule
+ * with a new counter, a deleted one is gone, and every other rule keeps its counter wherever it now stands
+ * (-Z replaces the rules whose packet counters are not zero, which the model does not count: kept). A
+ * legacy replace also refills every limit bucket of the table (restartLimits).
  */
 export function carryRuleState(
   world: World,
@@ -101,60 +122,112 @@ export function carryRuleState(
   before: Ruleset,
   after: Ruleset,
   flavor: IptablesFlavor,
+  line: string,
 ): void {
   const st = world.hosts.get(host);
-  if (!st || st.nth.size === 0) return;
-  const texts = (rs: Ruleset, table: string, chain: string): string[] =>
-    rs.tables
-      .get(table as TableName)
-      ?.chains.get(chain)
-      ?.rules.map(printRuleSpec) ?? [];
-  const tableText = (rs: Ruleset, table: string): string =>
-    [...(rs.tables.get(table as TableName)?.chains.values() ?? [])]
-      .map((c) => `${c.name}\n${c.rules.map(printRuleSpec).join('\n')}`)
-      .join('\n\n');
-  // legacy: whether each table the counters live in changed (once per table, not once per counter)
-  const changed = new Map<string, boolean>();
-  const tableChanged = (table: string): boolean =>
-    changed.get(table) ?? changed.set(table, tableText(before, table) !== tableText(after, table)).get(table)!;
-  const moved = new Map<string, Map<number, number>>();
+  if (!st) return;
+  const cmd = commandOf(line);
+  if (!cmd || !CHANGING.has(cmd.verb)) return;
+  if (flavor === 'legacy') restartLimits(st.tokens, [cmd.table]);
+  if (st.nth.size === 0) return;
   const next = new Map<string, number>();
   for (const [key, count] of st.nth) {
     const first = key.indexOf('/');
     const last = key.lastIndexOf('/');
     const table = key.slice(0, first);
     const chain = key.slice(first + 1, last);
-    const index = Number(key.slice(last + 1));
-    if (flavor === 'legacy') {
-      if (!tableChanged(table)) next.set(key, count);
-      continue;
+    const pos = Number(key.slice(last + 1));
+    if (table !== cmd.table) next.set(key, count);
+    else if (flavor === 'nft') {
+      const to = movedTo(cmd, chain, pos, before.tables.get(cmd.table), after.tables.get(cmd.table));
+      if (to !== undefined) next.set(`${table}/${chain}/${to}`, count);
     }
-    const ck = `${table}/${chain}`;
-    let map = moved.get(ck);
-    if (!map) moved.set(ck, (map = alignRules(texts(before, table, chain), texts(after, table, chain))));
-    const to = map.get(index);
-    if (to !== undefined) next.set(`${ck}/${to}`, count);
   }
   st.nth = next;
 }
 
-/** Old position -> new position (both from 1) of the rules a longest common subsequence keeps. */
-function alignRules(a: readonly string[], b: readonly string[]): Map<number, number> {
-  const n = a.length;
-  const m = b.length;
-  const len: number[][] = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
-  for (let i = n - 1; i >= 0; i--)
-    for (let j = m - 1; j >= 0; j--)
-      len[i]![j] = a[i] === b[j] ? len[i + 1]![j + 1]! + 1 : Math.max(len[i + 1]![j]!, len[i]![j + 1]!);
-  const out = new Map<number, number>();
-  let i = 0;
-  let j = 0;
-  while (i < n && j < m) {
-    if (a[i] === b[j]) out.set(++i, ++j);
-    else if (len[i + 1]![j]! >= len[i]![j + 1]!) i++;
-    else j++;
+/** Where a rule at `pos` of `chain` stands after an iptables-nft command (undefined: gone or new). */
+function movedTo(cmd: Command, chain: string, pos: number, before?: Table, after?: Table): number | undefined {
+  if (cmd.chain !== undefined && cmd.chain !== chain) return pos;
+  switch (LONG[cmd.verb] ? cmd.verb : SHORT[cmd.verb]) {
+    case '-I': {
+      const grew = (after?.chains.get(chain)?.rules.length ?? 0) - (before?.chains.get(chain)?.rules.length ?? 0);
+      return pos >= (cmd.index ?? 1) ? pos + grew : pos;
+    }
+    case '-R':
+      return pos === cmd.index ? undefined : pos;
+    case '-D': {
+      if (cmd.index !== undefined) return pos === cmd.index ? undefined : pos > cmd.index ? pos - 1 : pos;
+      // by rule spec: the first rule equal to each rule the spec expands to (commands.ts)
+      const keys = (t?: Table) => t?.chains.get(chain)?.rules.map(ruleKey) ?? [];
+      const gone = new Map<string, number>();
+      for (const k of keys(before)) gone.set(k, (gone.get(k) ?? 0) + 1);
+      for (const k of keys(after)) gone.set(k, gone.get(k)! - 1);
+      let to = 0;
+      for (const [i, k] of keys(before).entries()) {
+        if (gone.get(k)! > 0) {
+          gone.set(k, gone.get(k)! - 1);
+          if (i + 1 === pos) return undefined;
+        } else to++;
+        if (i + 1 === pos) return to;
+      }
+      return undefined;
+    }
+    case '-F':
+      return undefined;
+    case '-X':
+      return after?.chains.has(chain) ? pos : undefined;
+    default:
+      return pos;
   }
-  return out;
+}
+
+interface Command {
+  verb: string;
+  table: TableName;
+  chain: string | undefined;
+  index: number | undefined;
+}
+
+/** The command, table, chain and rule number of an iptables command line (as commands.ts reads them). */
+function commandOf(line: string): Command | undefined {
+  let toks: string[];
+  try {
+    toks = commandArgs(line, '<command>', 1).map((t) => t.text);
+  } catch (e) {
+    if (e instanceof InputError) return undefined;
+    throw e;
+  }
+  let table = 'filter';
+  const rest: string[] = [];
+  for (let i = 0; i < toks.length; i++) {
+    if (toks[i] === '-t' || toks[i] === '--table') table = toks[++i] ?? table;
+    else if (toks[i] === '-w' || toks[i] === '--wait') {
+      if (/^\d+$/.test(toks[i + 1] ?? '')) i++;
+    } else rest.push(toks[i]!);
+  }
+  const [verb, chain, n] = rest;
+  if (!verb) return undefined;
+  const hasChain = chain !== undefined && !chain.startsWith('-');
+  return {
+    verb,
+    table: table as TableName,
+    chain: hasChain ? chain : undefined,
+    index: hasChain && n !== undefined && /^\d+$/.test(n) ? Number(n) : undefined,
+  };
+}
+
+/**
+ * A restore replaced `tables` of `host` (each at its COMMIT): every rule in them is a new rule instance with a
+ * new nth counter and a full limit bucket, on both flavors (legacy: SO_SET_REPLACE; iptables-nft-restore
+ * flushes the table and adds its rules anew).
+ */
+export function restartTables(world: World, host: string, tables: Iterable<TableName>): void {
+  const st = world.hosts.get(host);
+  if (!st) return;
+  const gone = new Set<string>(tables);
+  restartLimits(st.tokens, gone);
+  st.nth = new Map([...st.nth].filter(([key]) => !gone.has(key.slice(0, key.indexOf('/')))));
 }
 
 /** The world after a host's nft rules were loaded anew (a table deleted and made again, as the nftables-mode
@@ -165,4 +238,15 @@ export function withoutNftSets(world: World, host: string): World {
   const hosts = new Map(world.hosts);
   hosts.set(host, { ...st, nftSets: new Map() });
   return { ...world, hosts };
+}
+
+/**
+ * limit keeps its bucket in the rule instance too (xt_limit.c limit_mt_check: `info->master`, full at
+ * checkentry; nft_limit likewise per expression): the buckets of rules of `tables` start full again.
+ * hashlimit and recent keep theirs by name across the replace (htable_find_get, recent_table_lookup:
+ * the new rule finds the old table before the old rule lets go of it). Measured with iptables 1.8.9:
+ * after `-I INPUT 1` a spent `limit` rule passes again on legacy and not on nft; recent, hashlimit keep.
+ */
+function restartLimits(tokens: Map<string, number>, tables: Iterable<string>): void {
+  for (const t of tables) for (const k of [...tokens.keys()]) if (k.startsWith(`limit:${t}/`)) tokens.delete(k);
 }

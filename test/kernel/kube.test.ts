@@ -7,6 +7,7 @@ import { PairedLab } from '../../src/conform/paired-lab.ts';
 import { k8sNode } from '../../src/model/net/presets.ts';
 import type { Probe } from '../../src/model/index.ts';
 import { skipReason, kernelDescribe } from './env.ts';
+import { sctpCluster } from '../helpers/clusters.ts';
 
 const diffLine = (x: { step: string; diff: { field: string; model: unknown; kernel: unknown } }): string =>
   `${x.step}: ${x.diff.field} model=${JSON.stringify(x.diff.model)} kernel=${JSON.stringify(x.diff.kernel)}`;
@@ -49,24 +50,7 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: compiled Services'), () => {
     ['ping a ClusterIP', { from: 'pod1', proto: 'icmp', dst: '10.96.0.100' }, 'dropped'],
   ];
   test('an SCTP Service: the kernel and the model both load its rules', async () => {
-    const sctp = readCluster(
-      JSON.stringify({
-        kind: 'List',
-        items: [
-          {
-            kind: 'Service',
-            metadata: { namespace: 'telco', name: 'sig' },
-            spec: { clusterIP: '10.96.0.50', ports: [{ name: 's', protocol: 'SCTP', port: 2905, targetPort: 2905 }] },
-          },
-          {
-            kind: 'EndpointSlice',
-            metadata: { namespace: 'telco', name: 'sig-1', labels: { 'kubernetes.io/service-name': 'sig' } },
-            ports: [{ name: 's', port: 2905, protocol: 'SCTP' }],
-            endpoints: [{ addresses: ['10.244.1.11'], conditions: { ready: true }, nodeName: 'node' }],
-          },
-        ],
-      }),
-    );
+    const sctp = sctpCluster();
     const r = await lab.apply('node2', compileNode(sctp, { nodeName: 'node2', clusterCIDR: '10.244.0.0/16' }));
     expect(r).toMatchObject({ kernelOk: true, modelOk: true });
     await lab.apply('node2', compileNode(cluster, { nodeName: 'node2', clusterCIDR: '10.244.0.0/16' }));

@@ -4,28 +4,9 @@ import { describe, expect, test } from 'vitest';
 import { crossDiffs } from '../../src/conform/cross-compare.ts';
 import type { CaseReport, StepReport } from '../../src/conform/run-case.ts';
 import type { Observation } from '../../src/model/index.ts';
+import { tcpEntryObservation } from '../helpers/observation.ts';
 
-const obs = (state: string, moves?: string[]): Observation =>
-  ({
-    outcome: 'dropped',
-    responder: null,
-    seen: null,
-    icmp: null,
-    replyFrom: null,
-    error: null,
-    conntrack: {
-      node: [
-        {
-          proto: 'tcp',
-          orig: '192.168.50.20:41000>10.244.2.13:8080',
-          reply: '10.244.2.13:8080>192.168.50.20:41000',
-          state,
-          flags: ['ASSURED'],
-          ...(moves ? { moves } : {}),
-        },
-      ],
-    },
-  }) as unknown as Observation;
+const obs = tcpEntryObservation;
 
 const step = (label: string, model: Observation, kernel: Observation): StepReport => ({
   label,

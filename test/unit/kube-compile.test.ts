@@ -8,6 +8,7 @@ import { InputError } from '../../src/model/errors.ts';
 import { labOf, obs, probe } from '../helpers/model.ts';
 import { runProbe } from '../../src/model/probe.ts';
 import { newWorld } from '../../src/model/lab-model.ts';
+import { sctpCluster } from '../helpers/clusters.ts';
 
 const fixture = readFileSync(new URL('../../suites/fixtures/services.json', import.meta.url), 'utf8');
 const cluster = readCluster(fixture, 'services.json');
@@ -160,24 +161,7 @@ test('ClientIP affinity expires after its timeout: the choice is random again', 
 });
 
 test('an SCTP Service compiles to rules the model loads (sctp port match)', () => {
-  const sctp = readCluster(
-    JSON.stringify({
-      kind: 'List',
-      items: [
-        {
-          kind: 'Service',
-          metadata: { namespace: 'telco', name: 'sig' },
-          spec: { clusterIP: '10.96.0.50', ports: [{ name: 's', protocol: 'SCTP', port: 2905, targetPort: 2905 }] },
-        },
-        {
-          kind: 'EndpointSlice',
-          metadata: { namespace: 'telco', name: 'sig-1', labels: { 'kubernetes.io/service-name': 'sig' } },
-          ports: [{ name: 's', port: 2905, protocol: 'SCTP' }],
-          endpoints: [{ addresses: ['10.244.1.11'], conditions: { ready: true }, nodeName: 'node' }],
-        },
-      ],
-    }),
-  );
+  const sctp = sctpCluster();
   const text = compileNode(sctp, { nodeName: 'node', clusterCIDR: '10.244.0.0/16' });
   expect(text).toContain('-d 10.96.0.50/32 -p sctp');
   expect(() => parseRuleset(text)).not.toThrow();

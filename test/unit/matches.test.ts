@@ -5,48 +5,18 @@ import { compileRule } from '../../src/model/eval/chains.ts';
 import { MATCHERS, type MatchEnv } from '../../src/model/eval/matchers.ts';
 import { EXTENSIONS } from '../../src/model/rules/descriptors.ts';
 import { newHostState, type Pkt, TCP } from '../../src/model/eval/packet.ts';
-import { compileTopology } from '../../src/model/net/topology.ts';
-import { k8sNode } from '../../src/model/net/presets.ts';
 import { parseIp } from '../../src/model/ip.ts';
 import { unconfirmed, newCtTable } from '../../src/model/conntrack.ts';
 import { labOf, obs, only } from '../helpers/model.ts';
+import { synPkt, matchEnvOn } from '../helpers/packet.ts';
 import { runProbe } from '../../src/model/probe.ts';
 import { newWorld } from '../../src/model/lab-model.ts';
 
-const node = compileTopology(k8sNode()).hosts.get('node')!;
 const ip = (s: string) => parseIp(s)!;
 
-function pkt(over: Partial<Pkt> = {}): Pkt {
-  return {
-    proto: 6,
-    src: ip('10.244.1.11'),
-    dst: ip('10.96.0.100'),
-    sport: 40000,
-    dport: 80,
-    tcpFlags: TCP.SYN,
-    icmpType: 0,
-    icmpCode: 0,
-    mark: 0,
-    notrack: false,
-    ...over,
-  };
-}
+const pkt = synPkt;
 
-function env(over: Partial<MatchEnv> = {}): MatchEnv {
-  return {
-    host: node,
-    hook: 'PREROUTING',
-    inIf: 'cni0',
-    outIf: '',
-    ct: undefined,
-    state: newHostState(),
-    now: 100,
-    choose: () => true,
-    ruleId: 'r',
-    unknown: () => true,
-    ...over,
-  };
-}
+const env = matchEnvOn;
 
 /** Does `spec` (after "-A CHAIN") match the packet? */
 function matches(

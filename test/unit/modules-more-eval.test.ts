@@ -3,30 +3,17 @@ import { describe, test, expect } from 'vitest';
 import { parseSave } from '../../src/model/rules/restore.ts';
 import { compileRuleset, type CompiledRule } from '../../src/model/eval/chains.ts';
 import type { MatchEnv } from '../../src/model/eval/matchers.ts';
-import { newHostState, type Pkt, type HostState, TCP } from '../../src/model/eval/packet.ts';
+import { newHostState, type Pkt, type HostState } from '../../src/model/eval/packet.ts';
 import { compileTopology } from '../../src/model/net/topology.ts';
 import { k8sNode } from '../../src/model/net/presets.ts';
 import { parseIp } from '../../src/model/ip.ts';
 import { hlGuaranteed, limitGuaranteed } from '../../src/model/rules/kinds-modules-more.ts';
+import { synPkt } from '../helpers/packet.ts';
 
 const node = compileTopology(k8sNode()).hosts.get('node')!;
 const ip = (s: string) => parseIp(s)!;
 
-function pkt(over: Partial<Pkt> = {}): Pkt {
-  return {
-    proto: 6,
-    src: ip('10.244.1.11'),
-    dst: ip('10.96.0.100'),
-    sport: 40000,
-    dport: 80,
-    tcpFlags: TCP.SYN,
-    icmpType: 0,
-    icmpCode: 0,
-    mark: 0,
-    notrack: false,
-    ...over,
-  };
-}
+const pkt = synPkt;
 
 /** The compiled rules of a ruleset text, by "table/chain/number". */
 function rules(text: string): Map<string, CompiledRule> {

@@ -117,3 +117,20 @@ test('sets rules change: flags, timeout and size, elements with their time, add/
     '\t\tip saddr @aff accept\n\t\tupdate @aff { ip saddr }\n\t\tadd @aff { ip daddr timeout 5s }\n',
   );
 });
+
+test('delete @s statements read from nft -j as nft 1.0.6 writes them (measured), flags dynamic put back', () => {
+  // `nft -j list ruleset` of: set s { type ipv4_addr; flags timeout; } and, in chain c,
+  // `delete @s { ip saddr timeout 3s }` and `delete @s { ip daddr }` (1.0.6 leaves "dynamic" out of the flags)
+  const json =
+    '{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}},' +
+    ' {"table": {"family": "ip", "name": "t", "handle": 1}}, {"set": {"family": "ip", "name": "s", "table": "t",' +
+    ' "type": "ipv4_addr", "handle": 2, "size": 65535, "flags": ["timeout"]}}, {"chain": {"family": "ip",' +
+    ' "table": "t", "name": "c", "handle": 1, "type": "filter", "hook": "input", "prio": 0, "policy": "accept"}},' +
+    ' {"rule": {"family": "ip", "table": "t", "chain": "c", "handle": 3, "expr": [{"set": {"op": "delete", "elem":' +
+    ' {"elem": {"val": {"payload": {"protocol": "ip", "field": "saddr"}}, "timeout": 3}}, "set": "@s"}}]}},' +
+    ' {"rule": {"family": "ip", "table": "t", "chain": "c", "handle": 4, "expr": [{"set": {"op": "delete",' +
+    ' "elem": {"payload": {"protocol": "ip", "field": "daddr"}}, "set": "@s"}}]}}]}';
+  const listed = printNft(parseNftJson(json, 'del.json'));
+  expect(listed).toContain('\t\tsize 65535\n\t\tflags dynamic,timeout\n');
+  expect(listed).toContain('\t\tdelete @s { ip saddr timeout 3s }\n\t\tdelete @s { ip daddr }\n');
+});

@@ -5,14 +5,11 @@ import { parseSave } from '../../src/model/rules/restore.ts';
 import { EXTENSIONS } from '../../src/model/rules/descriptors.ts';
 import { TARGETS, targetAction } from '../../src/model/eval/targets.ts';
 import { valueAs, optValue } from '../../src/model/eval/options.ts';
-import { newHostState, type Pkt, TCP } from '../../src/model/eval/packet.ts';
+import { type Pkt } from '../../src/model/eval/packet.ts';
 import type { MatchEnv } from '../../src/model/eval/matchers.ts';
 import type { ExtInstance } from '../../src/model/rules/types.ts';
-import { compileTopology } from '../../src/model/net/topology.ts';
-import { k8sNode } from '../../src/model/net/presets.ts';
 import { unconfirmed, newCtTable } from '../../src/model/conntrack.ts';
-
-const node = compileTopology(k8sNode()).hosts.get('node')!;
+import { synPkt, matchEnvOn } from '../helpers/packet.ts';
 
 function ext(table: string, chain: string, spec: string): ExtInstance {
   const rs = parseSave(`*${table}\n-A ${chain} ${spec}\nCOMMIT\n`);
@@ -21,31 +18,8 @@ function ext(table: string, chain: string, spec: string): ExtInstance {
   return t.ext;
 }
 
-const pkt = (): Pkt => ({
-  proto: 6,
-  src: 1,
-  dst: 2,
-  sport: 40000,
-  dport: 80,
-  tcpFlags: TCP.SYN,
-  icmpType: 0,
-  icmpCode: 0,
-  mark: 0,
-  notrack: false,
-});
-const env = (over: Partial<MatchEnv> = {}): MatchEnv => ({
-  host: node,
-  hook: 'PREROUTING',
-  inIf: 'eth0',
-  outIf: '',
-  ct: undefined,
-  state: newHostState(),
-  now: 0,
-  choose: () => true,
-  ruleId: 'r',
-  unknown: () => true,
-  ...over,
-});
+const pkt = (): Pkt => synPkt({ src: 1, dst: 2 });
+const env = (over: Partial<MatchEnv> = {}): MatchEnv => matchEnvOn({ inIf: 'eth0', now: 0, ...over });
 
 describe('targets', () => {
   test('every target in the descriptor table has an action', () => {

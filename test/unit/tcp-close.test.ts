@@ -3,7 +3,7 @@
 import { test, expect } from 'vitest';
 import { tcpCloseStep, tcpMoves } from '../../src/model/conntrack.ts';
 import { compareObservation } from '../../src/conform/compare.ts';
-import type { Observation } from '../../src/model/index.ts';
+import { tcpEntryObservation } from '../helpers/observation.ts';
 
 const FIN = 0x01 | 0x10;
 const ACK = 0x10;
@@ -30,27 +30,7 @@ test('retransmissions reach only the states their packets lead to', () => {
   expect(tcpMoves(undefined, new Set(['ack']))).toEqual([]);
 });
 
-const obs = (state: string, moves?: string[]): Observation => ({
-  outcome: 'dropped',
-  responder: null,
-  seen: null,
-  icmp: null,
-  replyFrom: null,
-  error: null,
-  conntrack: {
-    node: [
-      {
-        proto: 'tcp',
-        orig: '192.168.50.20:41000>10.244.1.11:8080',
-        reply: '10.244.1.11:8080>192.168.50.20:41000',
-        state,
-        flags: ['ASSURED'],
-        ...(moves ? { moves } : {}),
-      },
-    ],
-  },
-  droppedAt: null,
-});
+const obs = tcpEntryObservation;
 
 test("the kernel's state may be the model's or one its retransmissions reach, nothing else", () => {
   const model = obs('FIN_WAIT', ['LAST_ACK', 'TIME_WAIT']);

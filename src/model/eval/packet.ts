@@ -57,6 +57,9 @@ export interface NftDynEntry {
   key: (number | string)[];
   expires?: number;
   probe: number;
+  /** a rule's `delete @s` marked it dead then (world seconds): lookups miss it at once, the set's count keeps it
+   *  until the garbage collector runs (nft_set_hash.c nft_rhash_delete, nft_rhash_gc) */
+  dead?: number;
 }
 
 export function newHostState(): HostState {

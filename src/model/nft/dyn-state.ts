@@ -1,13 +1,14 @@
 // The elements nft rules put in named sets, as a host's state across packets (spec/nft.md §8): `update @s { k }`
-// and `add @s { k }` (net/netfilter/nft_dynset.c nft_dynset_eval) insert the key, with the statement's timeout or
-// else the set's (nft_dynset_new); `update` on an element that is there restarts its timeout, `add` leaves it. An
-// element whose time is up is absent to lookups (nft_set_hash.c nft_rhash_cmp / nft_set_elem_expired: expired once
-// jiffies reach its expiration). Time in a case is what its `wait` steps say; the kernel's clock runs at least as
-// far, and further by what the probes took: the model takes that to be at most EXPIRY_MARGIN_S, and PROBE_SLACK_S
-// for each probe since the element was set (a dropped probe waits for its timeout and its confirmation, 0.75 s
-// by default: src/lab). So an element is surely there while more than the margin is left, surely gone once no
-// time is left, and in between whether it is there is a question both answers of which are followed
-// (spec/semantics.md §10, spec/nft.md §8).
+// and `add @s { k }` (net/netfilter/nft_dynset.c nft_dynset_eval) insert the key (`delete @s { k }` marks it
+// dead), with the statement's timeout or else the set's (nft_dynset_new), while the set has room (`size`);
+// `update` on an element that is there restarts its timeout, `add` leaves it. An element whose time is up is
+// absent to lookups (nft_set_hash.c nft_rhash_cmp / nft_set_elem_expired: expired once jiffies reach its
+// expiration). Time in a case is what its `wait` steps say; the kernel's clock runs at least as far, and further
+// by what the probes took: the model takes that to be at most EXPIRY_MARGIN_S, and PROBE_SLACK_S for each probe
+// since the element was set (a dropped probe waits for its timeout and its confirmation, 0.75 s by default:
+// src/lab). So an element is surely there while more than the margin is left, surely gone once no time is left,
+// and in between whether it is there is a question both answers of which are followed (spec/semantics.md §10,
+// spec/nft.md §8).
 import type { HostState, NftDynEntry } from '../eval/packet.ts';
 import type { Atom, NftSet, NftTable } from './types.ts';
 import type { DynUpdate } from './eval.ts';
@@ -51,13 +52,48 @@ export function setLife(
   probe: number,
 ): { life: Life; probes: number } {
   const added = st.nftSets.get(setStateKey(t, set.name))?.get(keyText(key));
+  if (added?.dead !== undefined) return { life: 'gone', probes: probe - added.probe };
   if (added) return { life: lifeAt(added.expires, now, probe - added.probe), probes: probe - added.probe };
   const k = keyText(key);
   const el = set.elements.find((e) => keyText(e.key.map((v) => (v.kind === 'value' ? v.v : NaN))) === k);
   return { life: el ? lifeAt(loadedExpiry(set, el), now, probe) : 'gone', probes: probe };
 }
 
-/** Applies a packet's add/update statements. `has` answers whether an element an `add` finds is still there. */
+/** How long after an element expired or was deleted the set's count may still hold it (seconds): the hash
+ *  backend's garbage collector runs every second (nft_set_gc_interval: HZ without gc-interval) as deferrable
+ *  work; the probes' own time is added as for expiry. */
+export const GC_SLACK_S = 1;
+
+/** How many elements the set's count (nft_set nelems, what `size` limits) holds now: `sure` surely, `maybe` at
+ *  most. An expired or deleted element leaves the count only when the garbage collector takes it. */
+export function setCount(
+  st: HostState,
+  t: NftTable,
+  set: NftSet,
+  now: number,
+  probe: number,
+): { sure: number; maybe: number } {
+  const added = st.nftSets.get(setStateKey(t, set.name)) ?? new Map<string, NftDynEntry>();
+  let sure = 0;
+  let maybe = 0;
+  const count = (life: Life, goneAt: number | undefined, probes: number) => {
+    if (life === 'present') sure++;
+    if (life !== 'gone' || goneAt === undefined || now - goneAt < GC_SLACK_S + marginAfter(probes)) maybe++;
+  };
+  for (const e of added.values()) {
+    const probes = probe - e.probe;
+    if (e.dead !== undefined) count('gone', e.dead, probes);
+    else count(lifeAt(e.expires, now, probes), e.expires, probes);
+  }
+  for (const el of set.elements) {
+    const k = keyText(el.key.map((v) => (v.kind === 'value' ? v.v : NaN)));
+    if (added.has(k)) continue;
+    count(lifeAt(loadedExpiry(set, el), now, probe), loadedExpiry(set, el), probe);
+  }
+  return { sure, maybe };
+}
+
+/** Applies a packet's add/update/delete statements. `has` answers whether an element an `add` finds is still there. */
 export function applyUpdates(
   st: HostState,
   t: NftTable,
@@ -72,6 +108,11 @@ export function applyUpdates(
     const sk = setStateKey(t, u.set);
     let m = st.nftSets.get(sk);
     if (!m) st.nftSets.set(sk, (m = new Map()));
+    if (u.op === 'delete') {
+      // nft_rhash_delete marks the element dead; one that is not there is left alone
+      if (has(set, u)) m.set(keyText(u.key), { key: [...u.key], probe, dead: now });
+      continue;
+    }
     if (u.op === 'add' && has(set, u)) continue;
     const ms = u.timeout ?? (set.timeoutFlag ? set.timeout : undefined);
     const e: NftDynEntry = ms ? { key: [...u.key], expires: now + ms / 1000, probe } : { key: [...u.key], probe };

@@ -10,7 +10,19 @@ import type { Pkt } from '../eval/packet.ts';
 import { selector, type SelectorDesc } from './descriptors.ts';
 import { valueBounds } from './sets.ts';
 import { CT_STATE, DTYPES } from './datatypes.ts';
-import type { NftTable, NftChain, NftSet, Stmt, Expr, Value, Element, Verdict, Atom, NftHook } from './types.ts';
+import type {
+  NftTable,
+  NftChain,
+  NftSet,
+  Stmt,
+  Expr,
+  Value,
+  Element,
+  Verdict,
+  Atom,
+  NftHook,
+  DynsetOp,
+} from './types.ts';
 
 export type Tri = boolean | 'unknown';
 
@@ -28,12 +40,15 @@ export interface NftEnv {
    *  (dyn-state.ts), and whether one has expired may be a question only both answers settle (the lookup's rule
    *  is `at`). Absent: the set's loaded elements, as loaded. */
   setHas?: (set: NftSet, key: readonly Atom[], at: NftRuleHit) => boolean;
+  /** How many elements such a set's count holds (dyn-state.ts setCount): surely, at most. Absent: its loaded
+   *  elements. */
+  setCount?: (set: NftSet) => { sure: number; maybe: number };
 }
 
-/** An add/update statement's element, applied to the host's state when the packet's branch is taken. */
+/** An add/update/delete statement's element, applied to the host's state when the packet's branch is taken. */
 export interface DynUpdate {
   set: string;
-  op: 'add' | 'update';
+  op: DynsetOp;
   key: Atom[];
   /** ms; absent: the set's own */
   timeout?: number;
@@ -181,10 +196,35 @@ function inNamedSet(
   const set = t.sets.get(name);
   if (!set) return false;
   if (stateful(set) && env.setHas && at) {
-    if (pending.some((u) => u.set === name && sameKey(u.key, xs))) return true;
+    // what this packet did to the key last decides (an add or update puts it there, a delete takes it out)
+    const mine = pending.findLast((u) => u.set === name && sameKey(u.key, xs));
+    if (mine) return mine.op !== 'delete';
     return env.setHas(set, xs, at);
   }
   return set.elements.some((el) => keyHas(el, xs));
+}
+
+/** May an add/update put the key in the set: it is there already (found, no new element), or the set's count is
+ *  below its size, counting what this packet added (nft_set_hash.c nft_rhash_update, nft_dynset.c). */
+function hasRoom(
+  t: NftTable,
+  name: string,
+  xs: Atom[],
+  env: NftEnv,
+  pending: readonly DynUpdate[],
+  at: NftRuleHit,
+): Tri {
+  const set = t.sets.get(name);
+  if (!set || set.size === undefined) return true;
+  if (inNamedSet(t, name, xs, env, pending, at)) return true;
+  const fresh = new Set<string>();
+  for (const u of pending)
+    if (u.set === name && u.op !== 'delete' && !inNamedSet(t, name, u.key, env, [], at))
+      fresh.add(JSON.stringify(u.key));
+  const count = env.setCount?.(set) ?? { sure: set.elements.length, maybe: set.elements.length };
+  if (count.sure + fresh.size >= set.size) return false;
+  if (count.maybe + fresh.size < set.size) return true;
+  return 'unknown';
 }
 
 /** Does a match statement hold for the packet? */
@@ -333,12 +373,26 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
               verdict: 'unknown',
               undecided: { ...here, why: whyUnknown(s.key, pkt, env) },
             });
-          if (xs === undefined) broke = true;
-          else {
-            const u: DynUpdate = { set: s.set, op: s.op, key: xs, at: here };
-            if (s.timeout !== undefined) u.timeout = s.timeout;
-            updates = [...updates, u];
+          if (xs === undefined) {
+            broke = true;
+            break;
           }
+          // a new element needs room (nft_dynset_new: atomic_add_unless(nelems, 1, size)); a full set makes the
+          // update fail and the rule break (NFT_BREAK); a delete never breaks (nft_dynset_eval returns)
+          const room = s.op === 'delete' ? true : hasRoom(t, s.set, xs, env, updates, here);
+          if (room === 'unknown')
+            return void out.push({
+              ...o,
+              verdict: 'unknown',
+              undecided: { ...here, why: `whether @${s.set} is full (its count of elements is not known exactly)` },
+            });
+          if (!room) {
+            broke = true;
+            break;
+          }
+          const u: DynUpdate = { set: s.set, op: s.op, key: xs, at: here };
+          if (s.timeout !== undefined) u.timeout = s.timeout;
+          updates = [...updates, u];
           break;
         }
         case 'notrack':

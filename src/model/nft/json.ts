@@ -239,8 +239,9 @@ function stmtText(v: J, path: JsonPath): string {
       return `${key} vmap ${valueText(b.data, [...at, 'data'], ifnameSel(key))}`;
     }
     case 'set': {
-      // "update @s { ip saddr [timeout 10s] }" (src/json.c set_stmt_json: op, elem, set)
-      if (b.op !== 'add' && b.op !== 'update') return unsupported([...at, 'op'], `set statement "${String(b.op)}"`);
+      // "update|add|delete @s { ip saddr [timeout 10s] }" (src/json.c set_stmt_json: op, elem, set)
+      if (b.op !== 'add' && b.op !== 'update' && b.op !== 'delete')
+        return unsupported([...at, 'op'], `set statement "${String(b.op)}"`);
       const set = str(b.set, [...at, 'set']);
       let elem = b.elem;
       let timeout = '';

@@ -28,6 +28,7 @@ import {
   type Rhs,
   type Stmt,
   type Verdict,
+  type DynsetOp,
   type Element,
   type MarkSource,
   type BaseSpec,
@@ -708,6 +709,7 @@ export class NftParser {
       }
       case 'add':
       case 'update':
+      case 'delete':
         if (this.peek().text === '@') return this.dynsetStmt(w);
         break;
     }
@@ -748,11 +750,12 @@ export class NftParser {
     throw this.err(`unknown statement or expression "${w}"`);
   }
 
-  /** "update @set { ip saddr [. th dport] [timeout 10s] }" (nftables src/parser_bison.y set_stmt, nft_dynset.c) */
-  private dynsetStmt(op: 'add' | 'update'): Stmt {
+  /** "update @set { ip saddr [. th dport] [timeout 10s] }", "add @set ...", "delete @set ..." (nftables
+   *  src/parser_bison.y set_stmt, nft_dynset.c) */
+  private dynsetStmt(op: DynsetOp): Stmt {
     this.next();
     this.expect('@');
-    const set = this.name('set name');
+    const set = this.name('set name', true);
     this.expect('{');
     const start = this.t;
     const parts: string[] = [];
@@ -777,7 +780,14 @@ export class NftParser {
       this.next();
       timeout = this.time();
     }
-    if (this.is(':')) throw this.unsupported(`${op} of a map element (a set's only)`);
+    if (this.is(':')) {
+      // set_stmt's data is an expression, never a verdict (nft 1.0.6: "syntax error, unexpected accept", measured);
+      // a data map's value (`update @m { ip saddr : 0x1 }`) is outside the subset (verdict maps only)
+      const v = this.peek();
+      if (['accept', 'drop', 'continue', 'return', 'jump', 'goto', 'queue'].includes(v.text))
+        throw this.err(`unexpected ${v.text}: ${op} @${set} takes a value, not a verdict`, v);
+      throw this.unsupported(`${op} of a map element (data maps)`);
+    }
     this.expect('}');
     // "timeout 0s" is no timeout of its own (nft leaves it out)
     return timeout ? { k: 'dynset', op, set, key, timeout } : { k: 'dynset', op, set, key };

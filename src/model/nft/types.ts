@@ -73,8 +73,11 @@ export type Stmt =
   | { k: 'log'; prefix?: string; level?: string; flags?: string }
   | { k: 'reject'; with?: { type: 'icmp' | 'icmpx'; code: string } | { type: 'tcp-reset' } }
   | { k: 'verdict'; v: Verdict }
-  /** "update @set { key [timeout T] }", "add @set { ... }" (nft_dynset.c): the packet's key into a named set */
-  | { k: 'dynset'; op: 'add' | 'update'; set: string; key: Expr; timeout?: number };
+  /** "update @set { key [timeout T] }", "add @set { ... }" (nft_dynset.c): the packet's key into a named set;
+   *  "delete @set { key }" (NFT_DYNSET_OP_DELETE): out of it */
+  | { k: 'dynset'; op: DynsetOp; set: string; key: Expr; timeout?: number };
+
+export type DynsetOp = 'add' | 'update' | 'delete';
 
 export interface NftRule {
   stmts: Stmt[];
