@@ -81,6 +81,8 @@ export interface NftGenSet {
   map: boolean;
   key: NftDtypeName[];
   interval: boolean;
+  /** "flags timeout" or a default "timeout T": add/update/delete statements may give a timeout */
+  timeouts?: boolean;
 }
 
 export interface NftGenContext {
@@ -168,7 +170,50 @@ function vmapText(ctx: NftGenContext): fc.Arbitrary<string> {
   return fc.oneof(concat, numgen, kp);
 }
 
-function statementText(): fc.Arbitrary<string> {
+/** A time as nft reads it: whole seconds mostly (nft -j writes times in seconds), now and then milliseconds. */
+const timeText = fc.oneof(
+  { weight: 9, arbitrary: fc.constantFrom('30s', '1m', '3h', '10s', '1m30s', '1d') },
+  { weight: 1, arbitrary: fc.constantFrom('500ms', '1s500ms', '0s') },
+);
+
+/** "add|update|delete @s { KEY [timeout T] }" (nft_dynset.c): a set of the table and a key of its type mostly; a
+ *  map, a key of another type, a timeout on a set without timeouts or an interval set now and then (refused). */
+function dynsetText(ctx: NftGenContext): fc.Arbitrary<string> | undefined {
+  if (ctx.sets.length === 0) return undefined;
+  const keyOf = (dts: readonly NftDtypeName[]) =>
+    fc
+      .tuple(
+        ...dts.map((d) => {
+          const sels = concatSelectors.filter((x) => x.dtype === d);
+          return sels.length ? fc.constantFrom(...sels).chain(spelled) : fc.constant('ip saddr');
+        }),
+      )
+      .map((parts) => parts.join(' . '));
+  // sets an add/update/delete may name mostly: no map, no interval flag
+  const good = ctx.sets.filter((x) => !x.map && !x.interval);
+  const set = good.length
+    ? fc.oneof(
+        { weight: 4, arbitrary: fc.constantFrom(...good) },
+        { weight: 1, arbitrary: fc.constantFrom(...ctx.sets) },
+      )
+    : fc.constantFrom(...ctx.sets);
+  return fc
+    .tuple(
+      fc.constantFrom('add', 'update', 'update', 'delete'),
+      set,
+      fc.integer({ min: 0, max: 9 }),
+      fc.option(timeText, { freq: 2, nil: undefined }),
+    )
+    .chain(([op, set, odd, time]) =>
+      (odd === 0 ? keyOf(['ipv4_addr', 'inet_service']) : keyOf(set.key)).map((key) => {
+        const t = time !== undefined && (set.timeouts || odd === 1) ? ` timeout ${time}` : '';
+        return `${op} @${set.name} { ${key}${t} }`;
+      }),
+    );
+}
+
+function statementText(ctx?: NftGenContext): fc.Arbitrary<string> {
+  const dyn = ctx ? dynsetText(ctx) : undefined;
   const mark = fc.constantFrom('meta mark', 'mark', 'ct mark');
   return fc.oneof(
     fc.constant('counter'),
@@ -192,6 +237,7 @@ function statementText(): fc.Arbitrary<string> {
       )
       .map(([p, l]) => ['log', ...(p ? [`prefix ${p}`] : []), ...(l ? [`level ${l}`] : [])].join(' ')),
     fc.constant('notrack'),
+    ...(dyn ? [dyn] : []),
   );
 }
 
@@ -227,21 +273,26 @@ function terminalText(ctx: NftGenContext): fc.Arbitrary<string> {
   );
 }
 
-/** One rule: matches, statements, maybe a terminal statement, maybe a comment. */
+/** One rule: matches, statements, maybe an add/update/delete of a set, maybe a terminal statement, maybe a
+ *  comment. */
 export function nftRuleText(ctx: NftGenContext): fc.Arbitrary<string> {
   const protoDep = fc.constantFrom('meta l4proto tcp', 'meta l4proto udp', 'ip protocol tcp', 'tcp dport 80');
+  // a slot of its own where a set may take them (a map or an interval set refuses them)
+  const dyn = ctx.sets.some((x) => !x.map && !x.interval) ? dynsetText(ctx) : undefined;
   return fc
     .tuple(
       fc.option(protoDep, { freq: 3, nil: undefined }),
-      fc.array(fc.oneof({ weight: 4, arbitrary: matchText(ctx) }, { weight: 1, arbitrary: statementText() }), {
+      fc.array(fc.oneof({ weight: 4, arbitrary: matchText(ctx) }, { weight: 1, arbitrary: statementText(ctx) }), {
         maxLength: 3,
       }),
+      dyn ? fc.option(dyn, { freq: 6, nil: undefined }) : fc.constant(undefined),
       fc.option(terminalText(ctx), { freq: 2, nil: undefined }),
       fc.option(fc.constantFrom('comment "a rule"', 'comment "svc/ns"'), { freq: 8, nil: undefined }),
     )
-    .map(([dep, body, term, comment]) => [
+    .map(([dep, body, dynset, term, comment]) => [
       ...(dep ? [dep] : []),
       ...body,
+      ...(dynset ? [dynset] : []),
       ...(term ? [term] : []),
       ...(comment ? [comment] : []),
     ])
@@ -266,7 +317,19 @@ interface ChainPlan {
   base?: { type: 'filter' | 'nat' | 'route'; hook: NftHook; prio: string; policy?: 'accept' | 'drop' };
 }
 
-const setPlan = (i: number): fc.Arbitrary<NftGenSet & { elements?: string }> =>
+type SetPlan = NftGenSet & { elements?: string; props?: string };
+
+/** A set's flags, timeout and size (nft_set_hash.c, nft_dynset.c): now and then "flags dynamic", "flags timeout", a
+ *  default timeout, a small size (elements beyond it are refused: ENFILE). Elements go only in sets without
+ *  timeouts: nft lists their time left ("expires 29s996ms"), which depends on when it lists. */
+const setProps = fc.record({
+  dynamic: fc.integer({ min: 0, max: 3 }).map((n) => n === 0),
+  timeout: fc.option(fc.oneof(fc.constant('flags'), timeText), { freq: 3, nil: undefined }),
+  size: fc.option(fc.constantFrom(1, 2, 3, 65535, 100), { freq: 6, nil: undefined }),
+  odd: fc.integer({ min: 0, max: 9 }),
+});
+
+const setPlan = (i: number): fc.Arbitrary<SetPlan> =>
   fc.boolean().chain((map) =>
     fc
       .oneof(
@@ -275,9 +338,26 @@ const setPlan = (i: number): fc.Arbitrary<NftGenSet & { elements?: string }> =>
         fc.constant<NftDtypeName[]>(['inet_proto', 'inet_service']),
       )
       .chain((key) =>
-        fc.tuple(fc.boolean(), fc.boolean()).chain(([interval, withElements]) => {
-          const s = { name: `${map ? 'm' : 's'}${i}`, map, key, interval: interval && key.length === 1 };
-          if (!withElements) return fc.constant(s);
+        fc.tuple(fc.boolean(), fc.boolean(), setProps).chain(([interval, withElements, p]) => {
+          // "dynamic,interval" has no kernel backend (EOPNOTSUPP): drawn rarely
+          const flags = [
+            ...(interval && key.length === 1 ? ['interval'] : []),
+            ...(p.dynamic && !(interval && key.length === 1 && p.odd !== 0) ? ['dynamic'] : []),
+            ...(p.timeout === 'flags' ? ['timeout'] : []),
+          ];
+          const props =
+            (flags.length ? ` flags ${flags.join(',')};` : '') +
+            (p.timeout && p.timeout !== 'flags' ? ` timeout ${p.timeout};` : '') +
+            (p.size !== undefined ? ` size ${p.size};` : '');
+          const s: SetPlan = {
+            name: `${map ? 'm' : 's'}${i}`,
+            map,
+            key,
+            interval: interval && key.length === 1,
+            ...(p.timeout !== undefined ? { timeouts: true } : {}),
+            ...(props ? { props } : {}),
+          };
+          if (!withElements || s.timeouts) return fc.constant(s);
           const vs = fc.constantFrom('accept', 'drop', 'continue');
           return setLiteral(key, s.interval, map ? vs : undefined).map((e) => ({ ...s, elements: e }));
         }),
@@ -295,6 +375,9 @@ const KEYWORD_NAMES = [
   'daddr',
   'to',
   'nh',
+  'll',
+  'saddr',
+  'th',
   'counter',
   'ip',
   'jump',
@@ -362,15 +445,15 @@ function baseLine(b: NonNullable<ChainPlan['base']>): string {
   return `type ${b.type} hook ${b.hook} priority ${b.prio};${b.policy ? ` policy ${b.policy};` : ''}`;
 }
 
-function setBody(s: NftGenSet & { elements?: string }): string {
+function setBody(s: SetPlan): string {
   const type = s.key.map((k) => NFT_DTYPES[k].setType).join(' . ') + (s.map ? ' : verdict' : '');
-  return `type ${type};${s.interval ? ' flags interval;' : ''}${s.elements ? ` elements = ${s.elements};` : ''}`;
+  return `type ${type};${s.props ?? ''}${s.elements ? ` elements = ${s.elements};` : ''}`;
 }
 
 function renderRuleset(
   family: Family,
   t: string,
-  sets: readonly (NftGenSet & { elements?: string })[],
+  sets: readonly SetPlan[],
   chains: readonly ChainPlan[],
   rules: readonly string[][],
   commandForm: boolean,

@@ -3,6 +3,7 @@
 import { describe, test, expect } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import { parseNft, printNft, parseNftJson } from '../../src/model/nft/index.ts';
+import { InputError } from '../../src/model/index.ts';
 import { judgeNft, nftJudgeSkipReason } from '../../src/lab/nft-judge.ts';
 import { nftAgreement, nftSamples } from '../../src/conform/nft-agreement.ts';
 import { KernelLab } from '../../src/lab/kernel-lab.ts';
@@ -75,12 +76,33 @@ describe.skipIf(skip)(name('kernel: nft -j list ruleset read back'), () => {
     // the JSON form has no table comments (nft 1.0.6 src/json.c): the text listing without them
     const noTableComment = (l: string) =>
       l.replace(/^table [^\n]*\n\tcomment "[^\n]*"\n/gm, (m) => m.split('\n')[0]! + '\n');
-    const texts = nftSamples(400, 20261202);
+    // nft 1.0.6's JSON (src/json.c set_print_json) leaves "dynamic" out of a set's flags: a set no add, update or
+    // delete statement names (those make the model put it back, as nft does for a set they name) lists without it
+    // as nft's text would list it (with a default timeout and no other flag, no flags line; measured)
+    const withoutLostDynamic = (l: string) => {
+      const named = new Set([...l.matchAll(/\b(?:add|update|delete) @(\S+) \{/g)].map((m) => m[1]!));
+      return l.replace(/^\t(set|map) (\S+) \{\n((?:\t\t[^\n]*\n)*?)\t\}/gm, (block, _k: string, name: string) => {
+        if (named.has(name)) return block;
+        return block.replace(/^\t\tflags ([^\n]*)\n/m, (_m, flags: string) => {
+          const rest = flags.split(',').filter((f) => f !== 'dynamic');
+          const implied = rest.length === 1 && rest[0] === 'timeout' && /^\t\ttimeout /m.test(block);
+          return rest.length === 0 || implied ? '' : `\t\tflags ${rest.join(',')}\n`;
+        });
+      });
+    };
+    // ... and writes times in whole seconds: a ruleset with a sub-second time cannot be read back exactly
+    const subSecond = /\btimeout (\d+[dhms])*\d+ms\b/;
+    const all = nftSamples(500, 20261202);
+    const texts = all.filter((t) => !subSecond.test(t));
+    expect(all.length - texts.length).toBeLessThan(50);
     const verdicts = await judgeNft(texts, { json: true });
     const problems: string[] = [];
-    // listings that differ: the protocol-context corner cases of spec/nft.md §6 (as for the text)
+    // listings that differ where the text reads to nft's own listing: the JSON reader's disagreements (rulesets
+    // the text parser already lists otherwise, the protocol-context corners of spec/nft.md §6, are the text
+    // parser's, judged above)
     const listings: string[] = [];
     let read = 0;
+    let textDiffers = 0;
     verdicts.forEach((v, i) => {
       if (!v.ok || !v.json) return;
       let model;
@@ -89,17 +111,24 @@ describe.skipIf(skip)(name('kernel: nft -j list ruleset read back'), () => {
       } catch {
         return; // the text parser's own agreement is judged above
       }
+      if (printNft(model) !== v.listing) {
+        textDiffers++;
+        return;
+      }
       let fromJson;
       try {
         fromJson = parseNftJson(v.json, `gen${i}.json`);
       } catch (e) {
+        // nft lists two port equalities without a protocol as a raw payload load (spec/nft.md §5), outside the
+        // subset: reported as unsupported, as the text reader does with that listing (nft-property.test.ts)
+        if (e instanceof InputError && e.kind === 'unsupported' && /raw payload/.test(e.message)) return;
         problems.push(`reading #${i}: ${(e as Error).message}\n${texts[i]}`);
         return;
       }
       read++;
       // a /0 mask leaves no bits to compare: nft's JSON writes its value garbled (1.0.6), the text as given
       const anyValue = (l: string) => l.replace(/0x[0-9a-f]{8}\/0\b/g, 'X/0');
-      if (anyValue(printNft(fromJson)) !== anyValue(noTableComment(v.listing)))
+      if (anyValue(printNft(fromJson)) !== anyValue(withoutLostDynamic(noTableComment(v.listing))))
         listings.push(`listing of #${i}:\n${texts[i]}--- model:\n${printNft(fromJson)}--- nft:\n${v.listing}`);
       const handles = (rs: typeof model) =>
         [...rs.tables.values()].map((t) => [
@@ -113,7 +142,33 @@ describe.skipIf(skip)(name('kernel: nft -j list ruleset read back'), () => {
         );
     });
     expect(read).toBeGreaterThan(80);
+    expect(textDiffers).toBeLessThan(10);
+    // the run read statements rules change sets with, and sets with sizes and timeouts
+    expect(
+      texts.filter((t, i) => verdicts[i]!.ok && /\b(add|update|delete) @/.test(t.replace(/^add \w+ /gm, ''))).length,
+    ).toBeGreaterThan(5);
     expect(problems.slice(0, 3)).toEqual([]);
     expect(listings.length / read, listings.slice(0, 2).join('\n')).toBeLessThanOrEqual(0.01);
   });
+});
+
+describe.skipIf(skip)(name('kernel: names real nft takes, as measured'), () => {
+  test('every word of names-measured.json in every form: nft accepts or refuses it as recorded', async () => {
+    const m = JSON.parse(read('names-measured.json')) as {
+      forms: Record<string, string>;
+      afterAt: string[];
+      accepted: string[];
+      refused: string[];
+      refusedAfterAt: string[];
+    };
+    const cases = [...m.accepted, ...m.refused, ...m.refusedAfterAt].flatMap((w) =>
+      Object.entries(m.forms).map(([form, text]) => ({ w, form, text: text.replaceAll('W', w) })),
+    );
+    const want = (w: string, form: string) =>
+      !m.refused.includes(w) && !(m.refusedAfterAt.includes(w) && m.afterAt.includes(form));
+    const verdicts = await judgeNft(cases.map((c) => c.text));
+    const differ = cases.filter((c, i) => verdicts[i]!.ok !== want(c.w, c.form)).map((c) => `${c.w} as ${c.form}`);
+    expect(cases.length).toBeGreaterThan(500);
+    expect(differ).toEqual([]);
+  }, 300_000);
 });
