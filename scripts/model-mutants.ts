@@ -35,7 +35,10 @@ export async function runModelMutants(args: readonly string[]): Promise<number> 
     console.error('the kernel campaign needs root; --model-only compares with the reference model instead');
     return 2;
   }
-  const names = MUTATIONS.filter((m) => !only || only.includes(m));
+  // --only keeps its own order (cheap kills first on a slow kernel run)
+  const names = only ? (only.filter((m) => (MUTATIONS as readonly string[]).includes(m)) as Mutation[]) : MUTATIONS;
+  // --labs N: the kernel campaign's cases on N labs side by side (the same cases, in the same order)
+  const labs = Number(flag(args, '--labs') ?? 1);
   const pool = oracleKind === 'kernel' ? new LabPool({ timeoutMs: 150 }) : undefined;
   const rows: Row[] = [];
   try {
@@ -50,12 +53,12 @@ export async function runModelMutants(args: readonly string[]): Promise<number> 
         runs: cases,
         seed,
         shrinkSeconds: 0,
-        onProgress: (p) => {
-          if (p.divergences > 0 && killedAt === undefined) killedAt = p.cases;
-        },
+        ...(pool ? { labs } : {}),
       });
       let first = '';
       if (r.divergence) {
+        // the failing case's place in draw order (its path's first step), whatever lab ran it
+        killedAt = Number(r.divergence.path.split(':')[0]) + 1;
         const d = r.divergence.diffs[0]!;
         first =
           `${d.step}: ${d.diff.field} model ${JSON.stringify(d.diff.model)} kernel` +

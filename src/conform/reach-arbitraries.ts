@@ -100,6 +100,8 @@ export type Recipe =
       natChain: number;
       table: 'filter' | 'mangle' | 'raw' | 'security';
       chain: number;
+      /** in the NAT's own hook (mangle where the table has no such chain): the tables' order there decides */
+      sameHook: boolean;
       after: boolean;
       verdict: Verdict;
     };
@@ -192,6 +194,7 @@ export const recipeArb: fc.Arbitrary<Recipe> = fc.oneof(
         'security' as const,
       ),
       chain: fc.nat({ max: 4 }),
+      sameHook: fc.boolean(),
       after: fc.boolean(),
       verdict: verdictArb,
     }),
@@ -421,10 +424,13 @@ export function resolveRecipe(x: Recipe, p: Palette): Resolved {
           target: x.snat ? `-j SNAT --to-source ${p.ep}` : `-j DNAT --to-destination ${p.ep}`,
         }),
       );
-      const chain = pick(hooksOf(x.table), x.chain);
+      // in the NAT's hook, the tables' priorities decide whether the rule sees the address before or after it
+      // (PREROUTING, OUTPUT: mangle before nat, filter after; INPUT: filter before nat; net/ipv4/netfilter)
+      const table = x.sameHook && !hooksOf(x.table).includes(natChain) ? 'mangle' : x.table;
+      const chain = x.sameHook ? natChain : pick(hooksOf(table), x.chain);
       // after the NAT the rule meets the new address; before it, the old one (for SNAT: any but the new one)
       const on = x.snat ? (x.after ? { src: p.ep } : { src: `! -s ${p.ep}` }) : { dst: x.after ? p.ep : p.vip };
-      out.node.push(rule(x.table, chain, { ...on, proto, target: verdictText(x.verdict) }));
+      out.node.push(rule(table, chain, { ...on, proto, target: verdictText(x.verdict) }));
       break;
     }
   }
