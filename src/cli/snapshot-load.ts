@@ -12,12 +12,14 @@ import {
   formatCidr,
   type IptablesFlavor,
   topologyFromSnapshots,
+  nativeNftTables,
   type ModelLab,
   type Ruleset,
   type Snapshot,
   type SnapshotTopology,
 } from '../model/index.ts';
 import { readText } from './load.ts';
+import { NFT_TABLE } from '../kube/compile-nft.ts';
 
 /** the snapshot's own host in the topology built from it */
 export const SNAPSHOT_HOST = 'node';
@@ -77,6 +79,8 @@ export function snapshotSource(s: SnapshotLab, from: string): string {
 }
 
 export interface SnapshotNode {
+  /** iptables-save text, or (a node whose nft holds kube-proxy's `ip kube-proxy` table: nftables mode) the
+   *  native nft tables of its `nft list ruleset` */
   rulesetText: string;
   rulesetFile: string;
   backend: IptablesFlavor;
@@ -88,7 +92,8 @@ export interface SnapshotNode {
 
 /** What `validate --snapshot` takes from a snapshot: the node's rules, addresses and pod network. */
 export function snapshotNode(file: string): SnapshotNode {
-  const built = topologyFromSnapshots([{ host: SNAPSHOT_HOST, snapshot: loadSnapshot(file) }]);
+  const snapshot = loadSnapshot(file);
+  const built = topologyFromSnapshots([{ host: SNAPSHOT_HOST, snapshot }]);
   const host = built.spec.hosts.find((h) => h.name === SNAPSHOT_HOST)!;
   const rs = built.rulesets.get(SNAPSHOT_HOST)!;
   const def = host.routes?.find((r) => r.dst === 'default');
@@ -97,9 +102,12 @@ export function snapshotNode(file: string): SnapshotNode {
   plain.sort((a, b) => Number(b.name === defDev) - Number(a.name === defDev));
   const nodeIps = plain.flatMap((i) => (i.addrs ?? []).map((a) => a.split('/')[0]!));
   const bridge = host.ifaces.find((i) => i.bridge && i.addrs?.length);
+  // kube-proxy's nftables mode: its table judged as an nft dump (spec/snapshot.md "nftables")
+  const native = nativeNftTables(snapshot);
+  const nftMode = native?.tables.includes(`ip ${NFT_TABLE}`) === true;
   const out: SnapshotNode = {
-    rulesetText: rs.text,
-    rulesetFile: `${file}: iptables.${rs.backend}`,
+    rulesetText: nftMode ? native!.text : rs.text,
+    rulesetFile: nftMode ? `${file}: nft` : `${file}: iptables.${rs.backend}`,
     backend: rs.backend,
     nodeIps,
   };

@@ -3,6 +3,8 @@
 // real lab (paired-run.ts): the same plan, rulesets, apply and wait steps, repetitions and source ports.
 import {
   parseNft,
+  nftSetsRenewedBy,
+  withoutNftSets,
   type NftRuleset,
   makeLab,
   newWorld,
@@ -56,7 +58,10 @@ class MutantSide implements KernelSide {
 
   async applyNft(host: string, text: string) {
     try {
-      this.nft.set(host, parseNft(text));
+      // on the host's nft state, as `nft -f` runs it; what rules put in the sets it keeps stays (spec/nft.md §8)
+      const base = this.nft.get(host);
+      this.nft.set(host, parseNft(text, base ? { base } : {}));
+      this.world = withoutNftSets(this.world, host, nftSetsRenewedBy(text, host));
     } catch (e) {
       return { ok: false, stderr: (e as Error).message };
     }

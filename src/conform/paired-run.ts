@@ -10,6 +10,9 @@ import {
   restoreOnto,
   restartTables,
   withoutNftSets,
+  parseNft,
+  nftSetsRenewedBy,
+  type NftRuleset,
   type IptablesFlavor,
   type Observation,
   type Probe,
@@ -24,7 +27,15 @@ import type { KernelObservation } from '../lab/kernel-lab.ts';
 import type { PhaseTimes } from '../lab/profile.ts';
 import { judge } from './compare.ts';
 import { InternalError, LabFailure } from './errors.ts';
-import { modelRulesets, modelNft, plannedLoads, type CaseCommand, type CasePlan, type PlannedStep } from './plan.ts';
+import {
+  modelRulesets,
+  modelNft,
+  plannedLoads,
+  type CaseCommand,
+  type CasePlan,
+  type PlannedRuleset,
+  type PlannedStep,
+} from './plan.ts';
 import { modelCommand, type CommandOutcome } from './case-commands.ts';
 
 /** What a run needs of a kernel: the lab (lab/kernel-lab.ts), or a stand-in such as a mutant model. */
@@ -159,11 +170,18 @@ export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): A
     } else if (step.kind === 'apply') {
       for (const rs of step.rulesets) {
         let k: { ok: boolean; stderr: string } | undefined;
+        let modelRefusal = rs.refusal?.message;
         if (rs.lang === 'nft') {
-          // Services recompiled in nftables mode: the text replaces the host's nft table (spec/kube.md §2a)
-          if (rs.nft) native.nft.set(rs.host, rs.nft);
-          // its "add, then delete" of the table makes the sets anew: what rules added to them is gone
-          world = withoutNftSets(world, rs.host);
+          // nft text (Services recompiled in nftables mode) runs on the host's nft state, as `nft -f` does
+          // (spec/kube.md §2a): what rules put in the sets it does not renew stays (ClientIP affinity)
+          if (rs.nft) {
+            const applied = modelStep(step.index, () => nftOnto(native.nft.get(rs.host), rs));
+            if ('error' in applied) modelRefusal = applied.error;
+            else {
+              native.nft.set(rs.host, applied.ruleset);
+              world = withoutNftSets(world, rs.host, applied.renewed);
+            }
+          }
           k = kernel ? await kernelDid(() => kernel.applyNft(rs.host, rs.kernelText)) : undefined;
         } else {
           // only the tables the text names are replaced; a refused text keeps what it committed before the error
@@ -185,7 +203,7 @@ export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): A
           host: rs.host,
           flavor: rs.lang === 'nft' ? 'nft' : rs.flavor,
           lang: rs.lang,
-          modelRefusal: rs.refusal?.message,
+          modelRefusal,
           kernelRefusal: k && !k.ok ? k.stderr : undefined,
         });
       }
@@ -227,6 +245,24 @@ export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): A
 }
 
 /** The index of the most likely possibility (the first of equals). */
+/** An applied nft text as `nft -f` runs it: on the host's current nft state, all or nothing; and which sets'
+ *  rule-added elements it throws away. A refusal here (an object of the text the host lacks) is the model's. */
+function nftOnto(
+  base: NftRuleset | undefined,
+  rs: PlannedRuleset,
+): { ruleset: NftRuleset; renewed: (stateKey: string) => boolean } | { error: string } {
+  const file = `${rs.host}@nft`;
+  try {
+    return {
+      ruleset: parseNft(rs.kernelText, { file, ...(base ? { base } : {}) }),
+      renewed: nftSetsRenewedBy(rs.kernelText, file),
+    };
+  } catch (e) {
+    if (isInputError(e)) return { error: e.message };
+    throw e;
+  }
+}
+
 function mostLikely(runs: readonly Weighted<unknown>[]): number {
   let best = 0;
   for (let i = 1; i < runs.length; i++) if (runs[i]!.p > runs[best]!.p) best = i;

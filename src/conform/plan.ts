@@ -189,7 +189,7 @@ export const probeCount = (c: CaseFile): number =>
 
 /** One host's ruleset, read once in the given flavor. */
 /** One host's ruleset, read once in the given flavor; nft text (Services compiled in nftables mode, in an apply
- *  step) is read as nft and given to the kernel as written (its "add, then delete" of a table replaces it). */
+ *  step) is read as nft and given to the kernel as written (the run applies it on the host's nft state). */
 export function planRuleset(c: CaseFile, host: string, text: string, flavor: IptablesFlavor): PlannedRuleset {
   const lang = detectLanguage(text);
   try {

@@ -112,15 +112,25 @@ class Table {
     if (!list) throw new Error(`internal: no set ${set}`);
     if (!list.includes(text)) list.push(text);
   }
+  /** kube-proxy's in-place update, one transaction (pkg/proxy/nftables/proxier.go syncProxyRules): the table
+   *  made if absent, every chain's rules flushed and written again, every set and map but the ClientIP
+   *  affinity sets flushed and filled again; an affinity set is only declared, so that the clients a rule put
+   *  in it stay there across a re-apply (spec/kube.md §2a). */
   print(): string {
-    const out = [`table ip ${NFT_TABLE} {`, `\tcomment "rules for kube-proxy"`];
+    const out = [
+      `add table ip ${NFT_TABLE} { comment "rules for kube-proxy" ; }`,
+      `flush table ip ${NFT_TABLE}`,
+      `table ip ${NFT_TABLE} {`,
+    ];
+    const fill: string[] = [];
     for (const s of this.sets) {
       const [head, ...body] = s.split('\n');
-      const name = head!.split(' ')[1]!;
+      const [kind, name] = head!.split(' ') as [string, string];
+      out.push(`\t${head} {`, ...body.map((l) => `\t\t${l}`), '\t}');
+      if (isAffinitySet(name)) continue;
+      fill.push(`flush ${kind} ip ${NFT_TABLE} ${name}`);
       const els = this.elements.get(name)!;
-      out.push(`\t${head} {`, ...body.map((l) => `\t\t${l}`));
-      if (els.length) out.push(`\t\telements = { ${els.join(',\n\t\t\t     ')} }`);
-      out.push('\t}');
+      if (els.length) fill.push(`add element ip ${NFT_TABLE} ${name} { ${els.join(',\n\t')} }`);
     }
     const base = new Map(BASE_CHAINS.map((b) => [b.name, b]));
     for (const [name, c] of this.chains) {
@@ -131,13 +141,15 @@ class Table {
       for (const r of c.rules) out.push(`\t\t${r}`);
       out.push('\t}');
     }
-    out.push('}');
+    out.push('}', ...fill);
     return out.join('\n') + '\n';
   }
 }
 
-/** The node's `kube-proxy` table as `nft -f` input. It first removes a table of that name (kube-proxy's own
- *  "add, then delete" idiom, one transaction), so that loading it again replaces the rules. */
+const isAffinitySet = (name: string) => name.startsWith('affinity-');
+
+/** The node's `kube-proxy` table as `nft -f` input, written as kube-proxy updates it in place (Table.print):
+ *  loaded again, it replaces the rules and the Services' sets, and keeps the affinity sets' clients. */
 export function compileNodeNft(cluster: Cluster, config: NodeConfig): string {
   const node = checkNodeConfig(config);
   const ports = resolve(cluster, node.nodeName, node.zone !== undefined ? { zone: node.zone } : {});
@@ -189,7 +201,7 @@ export function compileNodeNft(cluster: Cluster, config: NodeConfig): string {
   );
 
   for (const rp of ports) compilePort(rp, node, t);
-  return `add table ip ${NFT_TABLE}\ndelete table ip ${NFT_TABLE}\n${t.print()}`;
+  return t.print();
 }
 
 const base = (rp: ResolvedPort, p: string) => `${rp.svc.namespace}/${rp.svc.name}/${p}/${rp.port.name}`;

@@ -273,49 +273,45 @@ export class KernelLab {
 
   private async configureSysctls(hostName: string): Promise<void> {
     const h = this.net.hosts.get(hostName)!;
-    const a = this.agents.get(hostName)!;
     const s = h.sysctls;
     const ifaces = ['all', 'default', ...h.ifaces.keys()];
+    // every write in one request, applied in this order by the agent (one message, not one per key)
+    const writes: { path: readonly string[]; value: number; optional?: true }[] = [];
     // a path under /proc/sys as segments, not a dotted key: an interface name may hold dots (eth0.100)
     const set = (key: string | readonly string[], value: number | boolean) =>
-      a.request('sysctl', { path: typeof key === 'string' ? key.split('.') : key, value: Number(value) });
+      writes.push({ path: typeof key === 'string' ? key.split('.') : key, value: Number(value) });
     // ip_forward first: a write that changes it sets every interface's conf.forwarding (inet_forward_change),
     // one that does not change it sets none; so each interface's forwarding is written after it, always
-    await set('net.ipv4.ip_forward', s.ip_forward);
-    const writes: Promise<unknown>[] = [set('net.bridge.bridge-nf-call-iptables', s.bridge_nf_call_iptables)];
+    set('net.ipv4.ip_forward', s.ip_forward);
+    set('net.bridge.bridge-nf-call-iptables', s.bridge_nf_call_iptables);
     // no ICMP rate limiting: a lab is reused for many cases, and probes must not depend on each other
     // (measured: after a few port-unreachable errors to one peer, the next ones were suppressed)
     // no TIME_WAIT sockets: a lab is reused across cases, and a MASQUERADE --random-fully port may pick the
     // 4-tuple of an earlier case's closed connection, whose TIME_WAIT on the server then answers the new SYN
     // (measured: an extra CLOSE entry on the next node, now and then, in long runs)
-    writes.push(set('net.ipv4.tcp_max_tw_buckets', 0));
+    set('net.ipv4.tcp_max_tw_buckets', 0);
     // icmp_ratemask 0: no ICMP error goes through icmpv4_xrlim_allow, whose inet_peer token bucket is the one
     // ip_error() spends for routing errors: with icmp_ratelimit=0 alone, every error emptied it, and a routing
     // error within a second of any ICMP error to the same peer was suppressed (issue 14 §2)
-    writes.push(
-      set('net.ipv4.icmp_ratemask', 0),
-      set('net.ipv4.icmp_ratelimit', 0),
-      set('net.ipv4.icmp_msgs_per_sec', 1_000_000),
-      set('net.ipv4.icmp_msgs_burst', 1_000_000),
-    );
+    set('net.ipv4.icmp_ratemask', 0);
+    set('net.ipv4.icmp_ratelimit', 0);
+    set('net.ipv4.icmp_msgs_per_sec', 1_000_000);
+    set('net.ipv4.icmp_msgs_burst', 1_000_000);
     for (const i of ifaces) {
       // an interface's own settings (topology.ts IfaceSysctls); conf.all keeps the host's (rp_filter: 0)
       const own = h.ifaces.get(i)?.conf ?? ifaceConf(s, undefined);
       const mine = this.spec.hosts.find((x) => x.name === hostName)?.ifaces.find((x) => x.name === i)?.sysctls;
-      if (i !== 'all' && i !== 'default') writes.push(set(['net', 'ipv4', 'conf', i, 'forwarding'], own.forwarding));
-      writes.push(
-        set(['net', 'ipv4', 'conf', i, 'rp_filter'], i === 'all' ? 0 : own.rp_filter),
-        set(['net', 'ipv4', 'conf', i, 'accept_local'], mine?.accept_local ?? s.accept_local),
-        set(['net', 'ipv4', 'conf', i, 'route_localnet'], mine?.route_localnet ?? s.route_localnet),
-        set(['net', 'ipv4', 'conf', i, 'send_redirects'], s.send_redirects),
-        set(['net', 'ipv4', 'conf', i, 'accept_redirects'], s.accept_redirects),
-      );
+      if (i !== 'all' && i !== 'default') set(['net', 'ipv4', 'conf', i, 'forwarding'], own.forwarding);
+      set(['net', 'ipv4', 'conf', i, 'rp_filter'], i === 'all' ? 0 : own.rp_filter);
+      set(['net', 'ipv4', 'conf', i, 'accept_local'], mine?.accept_local ?? s.accept_local);
+      set(['net', 'ipv4', 'conf', i, 'route_localnet'], mine?.route_localnet ?? s.route_localnet);
+      set(['net', 'ipv4', 'conf', i, 'send_redirects'], s.send_redirects);
+      set(['net', 'ipv4', 'conf', i, 'accept_redirects'], s.accept_redirects);
     }
-    writes.push(
-      set('net.ipv6.conf.all.disable_ipv6', 1).catch(() => undefined),
-      set('net.ipv6.conf.default.disable_ipv6', 1).catch(() => undefined),
-    );
-    await Promise.all(writes);
+    // IPv6 may be absent: these two may fail
+    for (const k of ['all', 'default'])
+      writes.push({ path: ['net', 'ipv6', 'conf', k, 'disable_ipv6'], value: 1, optional: true });
+    await this.agents.get(hostName)!.request('sysctls', { writes });
   }
 
   /** Same hosts and links, other settings (sysctls, hairpin, backends): changed in place, not rebuilt. */
@@ -623,9 +619,8 @@ export class KernelLab {
         // answers them with host-unreachable when its resolution fails, 3 s after it began (mcast_solicit x
         // retrans_time, measured), which could fall into the next case's probes. Deleting an unresolved entry
         // answers its queue now (neigh_invalidate), before conntrack is flushed.
-        const flushed = await a.run(['ip', '-4', 'neigh', 'flush', 'all']);
-        if (flushed.code !== 0)
-          throw new LabCommandError(['ip', '-4', 'neigh', 'flush', 'all'], flushed.code, flushed.stderr);
+        // `ip -4 neigh flush all` through the helper's netlink socket: no process
+        await a.request('neigh-flush');
         await a.request('ct-flush'); // conntrack -F, through the helper's netlink socket: no process
         // with no rules left, conntrack must be unhooked as in a fresh namespace (a legacy table stays
         // registered once used, and a refused nft restore once left a reference behind): else rebuild

@@ -3,6 +3,7 @@
 // The lab itself (kernel-lab.ts) is the same on both: it only runs commands and
 // talks to agents through a site.
 import { execa } from 'execa';
+import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { destroyNamespacesSync } from './ip.ts';
@@ -39,6 +40,29 @@ export interface LabSite {
 
 export const AGENT_DIR = fileURLToPath(new URL('./agent/', import.meta.url));
 
+let python: string | undefined;
+
+/**
+ * The python3 the agents' probe helpers run, as an absolute path, asked once per process: `python3` on PATH may
+ * be a version manager's shim (pyenv's runs about twenty bash processes per start, measured: half of a fuzz
+ * campaign's process spawns), and each lab starts one helper per namespace. Plain `python3` if the question fails.
+ */
+export function pythonPath(): string {
+  if (python === undefined) {
+    try {
+      const out = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], {
+        encoding: 'utf8',
+        timeout: 30_000,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim();
+      python = out.startsWith('/') ? out : 'python3';
+    } catch {
+      python = 'python3';
+    }
+  }
+  return python;
+}
+
 /** Namespaces on this machine, commands through execa. */
 export class NetnsSite implements LabSite {
   async run(argv: readonly string[], stdin?: string): Promise<RunResult> {
@@ -53,6 +77,7 @@ export class NetnsSite implements LabSite {
       stderr: 'pipe',
       reject: false,
       buffer: false,
+      env: { NFCONFORM_PYTHON: pythonPath() },
     });
     let stderr = '';
     proc.stderr!.on('data', (d: Buffer) => {

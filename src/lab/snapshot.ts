@@ -85,6 +85,7 @@ export async function takeSnapshot(opts: SnapshotOptions = {}): Promise<Snapshot
   const legacy = await run(['iptables-legacy-save', '-c']);
   const ipset = await run(['ipset', 'save']);
   const version = await run(['iptables', '--version']);
+  const nftRuleset = await run(['nft', 'list', 'ruleset']);
   return {
     format: SNAPSHOT_FORMAT,
     version: SNAPSHOT_VERSION,
@@ -94,6 +95,7 @@ export async function takeSnapshot(opts: SnapshotOptions = {}): Promise<Snapshot
     iptablesVersion: version?.trim() || null,
     iptables: { nft, legacy },
     ipset,
+    nft: nftRuleset,
     ip: { link, addr, route, rule },
     sysctls,
     commands,

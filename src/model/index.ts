@@ -74,6 +74,7 @@ export {
   type SnapshotRulesets,
   type FromSnapshotOptions,
 } from './net/from-snapshot.ts';
+export { nativeNftTables } from './net/snapshot-nft.ts';
 export {
   topologyFromIpJson,
   checkIpCapture,
@@ -120,6 +121,7 @@ export {
   detectLanguage,
   isNftJson,
   printRuleBody as printNftRuleBody,
+  setsRenewedBy as nftSetsRenewedBy,
   type NftRuleset,
   type NftTable,
   type NftRule,

@@ -16,6 +16,12 @@ import type { ModelLab, World } from './lab-model.ts';
 import type { TraceEvent } from './trace.ts';
 import type { HostCtx, Semantics } from './semantics.ts';
 import { manipOf } from './nat.ts';
+import { isIcmpError } from './tracking.ts';
+import { routeErrorVerdict, spendRouteError, ROUTE_ERROR_BURST_MS, ROUTE_ERROR_COST_MS } from './route-errors.ts';
+
+/** A neighbour entry's resolution gives up mcast_solicit (3) x retrans_time (1 s) after its first packet; a
+ *  wait this long (world seconds, a margin added) has surely seen it end */
+const NEIGH_GIVES_UP_S = 4;
 import type { HostHooks } from './hook-table.ts';
 import { addrType } from './eval/matchers.ts';
 import type { NftTable, NftChain, NftSet, Stmt, Atom } from './nft/types.ts';
@@ -475,20 +481,68 @@ export class PathRun {
       if (!pre.ok) return pre.arrival;
       return this.routeIn(hn, 'lo', p, pre.ct);
     }
-    return this.transmit(hn, r.dev, r.nextHop, p);
+    return this.transmit(hn, r.dev, r.nextHop, p, post.ct);
   }
 
-  private transmit(hn: string, dev: string, nextHop: U32, p: Pkt): Arrival {
+  /** `ct`: the packet's connection on `hn` (the host whose neighbour resolution may fail answers with it) */
+  private transmit(hn: string, dev: string, nextHop: U32, p: Pkt, ct?: CtRef): Arrival {
     if (++this.hops > MAX_HOPS) return this.drop(hn, 'too many hops (routing loop)');
     const h = this.host(hn);
     const iface = h.ifaces.get(dev)!;
     if (iface.kind === 'bridge') {
       const port = this.portFor(h, dev, nextHop);
-      if (!port) return this.drop(hn, `no neighbour answers for ${formatIp(nextHop)} on ${dev}`);
+      if (!port) return this.neighbourFails(hn, dev, nextHop, p, ct);
       this.emit({ kind: 'bridge', host: hn, bridge: dev, what: `local packet out of port ${port.name}` });
       return this.wire(hn, port, nextHop, p);
     }
+    if (!this.resolves(iface, nextHop)) return this.neighbourFails(hn, dev, nextHop, p, ct);
     return this.wire(hn, iface, nextHop, p);
+  }
+
+  /** Does anyone behind `iface` answer ARP for `addr`: the peer's own address, or one behind its bridge? */
+  private resolves(iface: Iface, addr: U32): boolean {
+    const peer = iface.peer;
+    if (!peer) return false;
+    const h = this.host(peer.host);
+    if (h.local.has(addr)) return true;
+    const master = h.ifaces.get(peer.iface)?.master;
+    return master !== undefined && this.portFor(h, master, addr) !== undefined;
+  }
+
+  /**
+   * Nobody answers `hn`'s ARP for `nextHop`: the packet waits in the neighbour entry's queue until resolution
+   * gives up (neigh_invalidate, mcast_solicit x retrans_time = 3 s after the first packet), and each queued
+   * packet is then answered with host-unreachable (arp_error_report -> icmp_send). A probe gives up before that:
+   * the packet that starts resolution is a silent drop. A later packet of the same case meets the resolution
+   * under way, and its error (or an earlier one quoting the same header) may come while its probe still
+   * listens: both are followed (spec/semantics.md §6.5), until a wait has outlasted the resolution.
+   */
+  private neighbourFails(hn: string, dev: string, nextHop: U32, p: Pkt, ct: CtRef | undefined): Arrival {
+    const reason = `no neighbour answers for ${formatIp(nextHop)} on ${dev}`;
+    const state = this.world.hosts.get(hn)!;
+    const key = `${dev} ${formatIp(nextHop)}`;
+    const started = state.neighbours.get(key);
+    if (started === undefined || this.world.now - started >= NEIGH_GIVES_UP_S) {
+      state.neighbours.set(key, this.world.now);
+      return this.drop(hn, `${reason} (resolution gives up after the probe)`);
+    }
+    const rule: UnknownRule = {
+      host: hn,
+      hook: 'neighbour',
+      table: 'arp',
+      chain: key,
+      rule: 0,
+      spec: 'host-unreachable when resolution gives up (neigh_invalidate)',
+      why: 'the time since an earlier packet of the case started resolving this neighbour',
+    };
+    // the resolution may have given up already, and this packet started the next one: the latest start
+    state.neighbours.set(key, this.world.now);
+    const hears = this.decide(rule);
+    this.emit({ kind: 'unknown', branch: hears ? 'matches' : 'does not match', ...rule });
+    // icmp_send never answers an ICMP error
+    if (!hears || isIcmpError(p)) return this.drop(hn, `${reason} (resolution under way)`);
+    this.emit({ kind: 'drop', host: hn, reason: `${reason}: ICMP host unreachable` });
+    return { kind: 'rejected', host: hn, pkt: { ...p }, with: 'icmp-host-unreachable', ct };
   }
 
   /** The frame crosses a veth pair; conntrack state (untracked too) does not cross namespaces, and neither does the
@@ -626,6 +680,8 @@ export class PathRun {
     }
     if (!sem.forwards(h, inIf)) return this.drop(hn, `${formatIp(p.dst)} is not local and ${noForwarding(h, inIf)}`);
     if (r.type === 'unreachable') {
+      if (!this.routeErrorSent(hn, p.src))
+        return this.drop(hn, `no route to ${formatIp(p.dst)}: ip_error's bucket for ${formatIp(p.src)} is empty`);
       this.emit({ kind: 'drop', host: hn, reason: `no route to ${formatIp(p.dst)}: ICMP net unreachable` });
       return { kind: 'rejected', host: hn, pkt: { ...p }, with: 'icmp-net-unreachable', ct };
     }
@@ -643,7 +699,31 @@ export class PathRun {
       phys,
     });
     if (!post.ok) return post.arrival;
-    return this.transmit(hn, r.dev, r.nextHop, p);
+    return this.transmit(hn, r.dev, r.nextHop, p, post.ct);
+  }
+
+  /** Does ip_error send its ICMP error to `src` (route-errors.ts)? Its bucket spends a token either way; where
+   *  only the time since the source's earlier errors could tell, both answers are followed (spec §6.4). */
+  private routeErrorSent(hn: string, src: U32): boolean {
+    const state = this.world.hosts.get(hn)!;
+    let sent = routeErrorVerdict(state, src, this.world.now) === 'sent';
+    if (!sent) {
+      const rule: UnknownRule = {
+        host: hn,
+        hook: 'routing',
+        table: 'ip_error',
+        chain: `peer ${formatIp(src)}`,
+        rule: 0,
+        spec: 'ICMP error token bucket (net/ipv4/route.c ip_error)',
+        why:
+          `more than ${ROUTE_ERROR_BURST_MS / ROUTE_ERROR_COST_MS} routing errors to one source` +
+          ' without a known wait',
+      };
+      sent = this.decide(rule);
+      this.emit({ kind: 'unknown', branch: sent ? 'matches' : 'does not match', ...rule });
+    }
+    spendRouteError(state, src, this.world.now, sent);
+    return sent;
   }
 
   /** The ICMP error or TCP reset a REJECT (or a missing route) sends back (spec §6.3, answers.ts). */

@@ -46,6 +46,10 @@ export interface ProbeOptions {
   verbose?: boolean;
   /** refuse to enumerate more branches than this */
   maxBranches?: number;
+  /** past this many branches, a probe that asked an unknown rule gets one open result */
+  maxUnknownBranches?: number;
+  /** called once per branch played (for tests and profiles) */
+  onBranch?: () => void;
 }
 
 const PROTO_NUM: Record<ProbeProto, number> = { tcp: 6, udp: 17, icmp: 1 };
@@ -644,17 +648,19 @@ export function resolveProbe(lab: ModelLab, world: World, probe: Probe): { clien
 export function runProbe(lab: ModelLab, world: World, probe: Probe, opts: ProbeOptions = {}): Weighted<ProbeRun>[] {
   const { client, e } = resolveProbe(lab, world, probe);
   const maxBranches = opts.maxBranches ?? 4096;
+  // an unknown rule is asked again by every packet of the exchange: its branches double per packet and rarely
+  // fold back to an exact result, so they are cut sooner than probabilistic ones (spec/semantics.md §10)
+  const maxUnknownBranches = Math.min(maxBranches, opts.maxUnknownBranches ?? 256);
   const played: Played<ProbeRun>[] = [];
   let unknowns = false;
+  let asked: UnknownRule | undefined;
   let prefix: boolean[] = [];
   for (let branch = 0; ; branch++) {
-    if (branch >= maxBranches) {
-      // rules the model cannot decide, met packet after packet, multiply the branches; past the bound the
-      // result is open (every outcome possible), not an error (spec/semantics.md §10)
-      const asked = played.flatMap((b) => b.decisions.flatMap((d) => (d.kind === 'unknown' ? [d.rule] : [])));
+    if (branch >= maxBranches || (asked && branch >= maxUnknownBranches)) {
+      // past the bound the result is open (every outcome possible), not an error
       const first = played[0];
-      if (asked[0] && first) {
-        const observation = openObservation(e.proto, asked[0]);
+      if (asked && first) {
+        const observation = openObservation(e.proto, asked);
         return [{ p: 1, value: { observation, trace: first.run.trace, world: first.world } }];
       }
       throw new InputError('invalid', `more than ${maxBranches} probabilistic branches`, {
@@ -663,6 +669,7 @@ export function runProbe(lab: ModelLab, world: World, probe: Probe, opts: ProbeO
         col: 1,
       });
     }
+    opts.onBranch?.();
     const decisions: Decision[] = [];
     const next = (): boolean => {
       const i = decisions.length;
@@ -680,6 +687,7 @@ export function runProbe(lab: ModelLab, world: World, probe: Probe, opts: ProbeO
       const taken = next();
       decisions.push({ kind: 'unknown', taken, rule });
       unknowns = true;
+      asked ??= rule;
       return taken;
     };
     const w = cloneWorld(world);

@@ -230,13 +230,13 @@ export function restartTables(world: World, host: string, tables: Iterable<Table
   st.nth = new Map([...st.nth].filter(([key]) => !gone.has(key.slice(0, key.indexOf('/')))));
 }
 
-/** The world after a host's nft rules were loaded anew (a table deleted and made again, as the nftables-mode
- *  compiler writes it): the elements rules had put in its sets are gone with the old sets (spec/nft.md §8). */
-export function withoutNftSets(world: World, host: string): World {
+/** The world after nft text was applied on a host: the elements rules had put in the sets it renewed (deleted,
+ *  flushed, or all without `renewed`) are gone with them (spec/nft.md §8, dyn-state.ts setsRenewedBy). */
+export function withoutNftSets(world: World, host: string, renewed: (stateKey: string) => boolean = () => true): World {
   const st = world.hosts.get(host);
-  if (!st || st.nftSets.size === 0) return world;
+  if (!st || ![...st.nftSets.keys()].some(renewed)) return world;
   const hosts = new Map(world.hosts);
-  hosts.set(host, { ...st, nftSets: new Map() });
+  hosts.set(host, { ...st, nftSets: new Map([...st.nftSets].filter(([k]) => !renewed(k))) });
   return { ...world, hosts };
 }
 

@@ -1,6 +1,14 @@
 // validate of an nftables-mode dump on the kernel: the fixture loaded with `nft -f` in a lab built to match
-// the node; the hand-broken copy fails there where it was broken (suites/fixtures/README.md).
-import { describe, test, expect } from 'vitest';
+// the node; the hand-broken copy fails there where it was broken (suites/fixtures/README.md). And
+// `validate --snapshot` of a live node running kube-proxy's nft table: read back with `nft list ruleset`.
+import { describe, test, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KernelLab } from '../../src/lab/kernel-lab.ts';
+import { k8sNode } from '../../src/model/index.ts';
+import { SUITES_DIR } from '../../src/conform/case-file.ts';
+import { main } from '../../src/cli/cli.ts';
 import { validateNode } from '../../src/conform/validate.ts';
 import { validateInput } from '../helpers/validate-input.ts';
 import { skipReason, kernelDescribe } from './env.ts';
@@ -37,5 +45,65 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: validate an nftables-mode no
     expect(failed[0]!.failure!.kernelMiss).toMatch(/kernel: refused/);
     expect(failed[1]!.failure!.kernelMiss).toMatch(/kernel: refused .* the Services say: dropped/);
     expect(r.warnings.length).toBe(5);
+  });
+});
+
+describe.skipIf(skipReason)(kernelDescribe('kernel: validate --snapshot of a live nftables-mode node'), () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nfc-snapshot-nft-'));
+  let lab: KernelLab;
+  beforeAll(async () => {
+    lab = await KernelLab.up(k8sNode());
+  });
+  afterAll(async () => {
+    await lab?.down();
+  });
+  const cli = async (args: string[]): Promise<{ code: number; out: string }> => {
+    let out = '';
+    const io = { out: (s: string) => void (out += s), err: (s: string) => void (out += s) };
+    return { code: await main(args, io), out };
+  };
+  /** the node's namespace loaded with a fixture dump (and an iptables-nft rule beside it), snapshotted and
+   *  validated from the snapshot alone */
+  const validateLive = async (dump: string) => {
+    await lab.reset();
+    expect((await lab.applyNft('node', readFileSync(join(SUITES_DIR, 'fixtures', dump), 'utf8'))).ok).toBe(true);
+    // iptables-nft's own table is in `nft list ruleset` too: it is not part of the nft dump judged
+    const xt = '*filter\n-A INPUT -p tcp -m tcp --dport 9999 -m comment --comment other -j ACCEPT\nCOMMIT\n';
+    expect((await lab.apply('node', xt, 'nft')).ok).toBe(true);
+    const f = join(dir, `${dump}.json`);
+    expect((await cli(['snapshot', '--netns', lab.ns.get('node')!, '-o', f])).code).toBe(0);
+    const snap = JSON.parse(readFileSync(f, 'utf8')) as { nft: string | null };
+    expect(snap.nft).toContain('table ip kube-proxy {');
+    expect(snap.nft).toContain('table ip filter {');
+    const services = join(SUITES_DIR, 'fixtures', 'services.json');
+    const r = await cli(['validate', '--services', services, '--snapshot', f, '--node', 'node', '--sides', 'model']);
+    const json = await cli([
+      'validate',
+      ...['--services', services, '--snapshot', f, '--node', 'node', '--sides', 'model', '--json'],
+    ]);
+    const report = JSON.parse(json.out) as {
+      settings: { proxyMode: string };
+      sent: number;
+      services: { service: string; status: string }[];
+    };
+    return { code: r.code, out: r.out, report };
+  };
+
+  test('the fixture loaded on the node passes, judged as nftables mode', async () => {
+    const { code, out, report } = await validateLive('node.nft');
+    expect(report.settings.proxyMode).toBe('nftables');
+    expect(report.services.filter((s) => s.status === 'fail')).toEqual([]);
+    expect(report.sent).toBeGreaterThan(60);
+    expect(code, out).toBe(0);
+  });
+
+  test('the hand-broken copy loaded on the node fails where it was broken', async () => {
+    const { code, report } = await validateLive('node-broken.nft');
+    expect(report.settings.proxyMode).toBe('nftables');
+    expect(report.services.filter((s) => s.status === 'fail').map((s) => s.service)).toEqual([
+      'default/web',
+      'default/itl',
+    ]);
+    expect(code).toBe(1);
   });
 });

@@ -72,7 +72,7 @@ test('the model never throws anything but InputError on generated rulesets and p
   );
 });
 
-test('unknown rules met by every packet of a connection give an open result, not an error (found by this property)', () => {
+test('unknown rules asked by every packet of a connection: an open result past the bound, not an error', () => {
   // connlimit is not decided by the model; jumped to twice from raw PREROUTING, it is asked twice per packet,
   // and the TCP exchange doubles the branches past the bound (seed 2106089861)
   const lab = labFor(
@@ -85,4 +85,24 @@ test('unknown rules met by every packet of a connection give an open result, not
   expect(r[0]!.value.observation.outcome).toBe('indeterminate');
   expect(r[0]!.value.observation.indeterminate?.open).toBe(true);
   expect(r[0]!.value.observation.indeterminate?.decidedBy[0]?.spec).toContain('connlimit');
+});
+
+test('an unknown match asked by every packet ends open at the unknown bound (256 branches), not at 4096', () => {
+  // the MAC source is not modelled; found by the same property as a 6-second probe (seed 720989206)
+  const lab = labFor(
+    '*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n' +
+      '-A PREROUTING -m mac --mac-source 00:00:00:00:00:00 -m rpfilter -j ACCEPT\nCOMMIT\n',
+  )!;
+  let branches = 0;
+  const r = runProbe(
+    lab,
+    newWorld(lab),
+    { from: 'client', proto: 'tcp', dst: '10.244.2.1', dport: 9090 },
+    {
+      maxBranches: 100_000,
+      onBranch: () => branches++,
+    },
+  );
+  expect(r.map((x) => x.value.observation.indeterminate?.open)).toEqual([true]);
+  expect(branches).toBe(256);
 });

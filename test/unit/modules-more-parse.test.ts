@@ -142,6 +142,8 @@ const MEASURED: readonly (readonly [string, string | null])[] = [
   ],
   ['-m time', '-m time --datestop 2038-01-19T03:14:07'],
   ['-m time ! --weekdays Sat,Sun', '-m time --weekdays Mon,Tue,Wed,Thu,Fri --datestop 2038-01-19T03:14:07'],
+  // no day at all: an empty list, as iptables-save prints it on both flavors (and iptables-restore then refuses)
+  ['-m time ! --weekdays Mon,Tue,Wed,Thu,Fri,Sat,Sun', '-m time --weekdays  --datestop 2038-01-19T03:14:07'],
   [
     '-m time --timestart 22:00 --timestop 06:00',
     '-m time --timestart 22:00:00 --timestop 06:00:00 --datestop 2038-01-19T03:14:07',

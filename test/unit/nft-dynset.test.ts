@@ -174,6 +174,11 @@ describe('size limits and delete statements (measured: nft 1.0.6, Linux 6.18, un
     expect(out).toContain('\t\tsize 65535\n\t\tflags dynamic,timeout\n');
     expect(out).toContain('\t\tdelete @s { ip saddr timeout 3s }\n\t\tdelete @s { ip daddr }\n');
     expect(list(out)).toBe(out);
+    // an ip payload in a set statement's key makes the family ip for a later reject in an inet table (measured)
+    const inet =
+      'table inet t {\n set s { type ipv4_addr; }\n chain c { type filter hook input priority 0; ' +
+      'delete @s { ip daddr } reject; }\n}\n';
+    expect(list(inet)).toContain('\t\tdelete @s { ip daddr } reject with icmp port-unreachable\n');
     const mismatch = 'table ip t {\n set s { type ipv4_addr; }\n chain c { delete @s { ip saddr . tcp dport }; }\n}\n';
     expect(refusal(mismatch).message).toMatch(/datatype mismatch/);
   });

@@ -41,6 +41,21 @@ describe('what nft changes when it lists a rule (measured with nft 1.0.6)', () =
     ['meta l4proto tcp th dport 80', 'tcp dport 80'],
     ['ip protocol tcp tcp dport 80', 'tcp dport 80'],
     ['meta l4proto tcp counter th dport 80', 'meta l4proto tcp counter packets 0 bytes 0 tcp dport 80'],
+    // a one-element set is a comparison, a dependency as any; the last match on tcp, udp or a protocol nft has
+    // no header for before a transport expression (statements' keys too) is its dependency
+    ['ip protocol == { udp } meta iif "lo" udp sport 53', 'iif "lo" udp sport 53'],
+    ['meta l4proto { tcp } tcp dport 80', 'tcp dport 80'],
+    ['ip protocol != { udp } udp sport 53', 'ip protocol != udp udp sport 53'],
+    ['meta l4proto 122 th dport 53', 'th dport 53'],
+    ['ip protocol 122 ip saddr 1.2.3.4 th dport 53', 'ip saddr 1.2.3.4 th dport 53'],
+    ['meta l4proto tcp ip protocol 122 tcp dport 80', 'meta l4proto tcp tcp dport 80'],
+    ['ip protocol 122 udp dport 53', 'ip protocol 122 udp dport 53'],
+    ['ip protocol != 122 th dport 53', 'ip protocol != 122 th dport 53'],
+    ['ip protocol 122 counter th dport 53', 'ip protocol 122 counter packets 0 bytes 0 th dport 53'],
+    [
+      'meta l4proto tcp meta l4proto 250 th dport 80 th sport 80',
+      'meta l4proto tcp meta l4proto 250 @th,0,32 0x500050',
+    ],
     ['tcp dport 80 ip saddr 1.2.3.4 tcp sport 5', 'ip saddr 1.2.3.4 tcp sport 5 tcp dport 80'],
     ['th dport 80 th sport 1', '@th,0,32 0x10050'],
     ['ip saddr { 1.0.0.0/24, 1.0.1.0/24, 9.9.9.9 }', 'ip saddr { 1.0.0.0/23, 9.9.9.9 }'],

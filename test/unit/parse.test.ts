@@ -305,8 +305,10 @@ describe('properties', () => {
           if (e instanceof InputError) return;
           throw e;
         }
-        accepted++;
         const printed = printRuleset(rs);
+        // iptables-save prints "no weekday" as an empty list that iptables-restore refuses (spec/modules.md, time)
+        if (/--weekdays {2}/.test(printed)) return;
+        accepted++;
         expect(printRuleset(parseRuleset(printed))).toBe(printed);
         expect(stripPos(parseRuleset(printed))).toEqual(stripPos(rs));
       }),

@@ -4,7 +4,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { topologyFromSnapshots, compileTopology, checkSnapshot, JsonChecker } from '../../src/model/index.ts';
+import {
+  topologyFromSnapshots,
+  compileTopology,
+  checkSnapshot,
+  JsonChecker,
+  nativeNftTables,
+} from '../../src/model/index.ts';
 import { main } from '../../src/cli/cli.ts';
 import { nodeSnapshot } from '../helpers/snapshot-fixture.ts';
 
@@ -115,4 +121,36 @@ test('validate --snapshot takes the node rules, addresses and pod network from t
     expect(statuses(bySnapshot.out).length).toBeGreaterThan(5);
   }
   expect((await run(['--snapshot', 'x.json', '--ruleset', fx('node.iptables-save')])).code).toBe(2);
+});
+
+test("a snapshot's native nft tables: iptables-nft's own tables left out, an old snapshot without nft read", () => {
+  const listing = [
+    'table ip filter {',
+    '\tchain INPUT {',
+    '\t\ttype filter hook input priority filter; policy accept;',
+    '\t\tmeta l4proto tcp tcp dport 9999 counter packets 0 bytes 0 accept',
+    '\t}',
+    '}',
+    'table ip kube-proxy {',
+    '\tchain services {',
+    '\t}',
+    '}',
+    'table inet fw {',
+    '\tchain input {',
+    '\t\ttype filter hook input priority filter; policy accept;',
+    '\t}',
+    '}',
+    '',
+  ].join('\n');
+  const snap = { ...nodeSnapshot('*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n'), nft: listing };
+  const native = nativeNftTables(snap)!;
+  expect(native.tables).toEqual(['ip kube-proxy', 'inet fw']);
+  expect(native.text).toContain('table ip kube-proxy {\n\tchain services {\n\t}\n}\n');
+  expect(native.text).not.toContain('dport 9999');
+  // without iptables-nft's filter table, a native `ip filter` table is the node's own
+  expect(nativeNftTables({ ...snap, iptables: { nft: '', legacy: null } })!.tables).toHaveLength(3);
+  const { nft: _, ...old } = snap;
+  expect(checkSnapshot(JSON.parse(JSON.stringify(old)), new JsonChecker('old.json')).nft).toBeUndefined();
+  expect(checkSnapshot(JSON.parse(JSON.stringify(snap)), new JsonChecker('s.json')).nft).toBe(listing);
+  expect(nativeNftTables({ ...snap, nft: null })).toBeUndefined();
 });

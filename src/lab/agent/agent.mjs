@@ -81,7 +81,8 @@ let proberNext = 1;
 const proberPending = new Map();
 function helper() {
   if (prober) return prober;
-  prober = spawn('python3', [new URL('./probe-helper.py', import.meta.url).pathname], {
+  // NFCONFORM_PYTHON: the interpreter's path, resolved once by the lab (site.ts pythonPath), not a shim per start
+  prober = spawn(process.env.NFCONFORM_PYTHON || 'python3', [new URL('./probe-helper.py', import.meta.url).pathname], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   createInterface({ input: prober.stdout }).on('line', (line) => {
@@ -193,17 +194,31 @@ async function traceStop() {
   return m.lines.slice(m.from, to).filter((l) => l.startsWith('trace id '));
 }
 
+/** One write under /proc/sys. Segments, not a dotted key: an interface name may hold dots (eth0.100); none may
+ * climb out of /proc/sys. @param {unknown} path @param {unknown} value */
+function writeSysctl(path, value) {
+  if (!Array.isArray(path) || !path.every((p) => typeof p === 'string' && /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(p)))
+    throw new Error(`bad sysctl path ${JSON.stringify(path)}`);
+  writeFileSync(`/proc/sys/${path.join('/')}`, String(Number(value)));
+}
+
 /** @param {any} req */
 async function handle(req) {
   switch (req.op) {
     case 'hello':
       return { host: HOST, pid: process.pid };
-    case 'sysctl': {
-      // segments, not a dotted key: an interface name may hold dots (eth0.100); none may climb out of /proc/sys
-      const path = req.path;
-      if (!Array.isArray(path) || !path.every((p) => typeof p === 'string' && /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(p)))
-        throw new Error(`bad sysctl path ${JSON.stringify(path)}`);
-      writeFileSync(`/proc/sys/${path.join('/')}`, String(Number(req.value)));
+    case 'sysctl':
+      writeSysctl(req.path, req.value);
+      return null;
+    case 'sysctls': {
+      // many writes in one message, in their order; an optional one may fail (IPv6 absent)
+      if (!Array.isArray(req.writes)) throw new Error('sysctls: no writes');
+      for (const w of req.writes)
+        try {
+          writeSysctl(w.path, w.value);
+        } catch (e) {
+          if (w.optional !== true) throw e;
+        }
       return null;
     }
     case 'serve':
@@ -219,6 +234,12 @@ async function handle(req) {
     case 'ct-flush': {
       // conntrack -F without spawning it (one process less per host and reset)
       const r = await toHelper({ op: 'ct-flush' });
+      if (!Array.isArray(r.entries)) throw new Error(r.error ?? r.note ?? 'no answer from the probe helper');
+      return null;
+    }
+    case 'neigh-flush': {
+      // ip -4 neigh flush all without spawning it (probe-helper.py neigh_flush)
+      const r = await toHelper({ op: 'neigh-flush' });
       if (!Array.isArray(r.entries)) throw new Error(r.error ?? r.note ?? 'no answer from the probe helper');
       return null;
     }

@@ -483,6 +483,66 @@ def ct_flow(tuples):
     return list(found.values())
 
 
+# ---- `ip -4 neigh flush all` without a process (iproute2 ip/ipneigh.c do_show_or_flush): dump the IPv4
+# neighbour table, delete every entry but NOARP and PERMANENT ones with RTM_DELNEIGH (neigh_delete ->
+# neigh_update(NUD_FAILED): an unresolved entry answers its queue now, neigh_invalidate), and dump again
+# until nothing is left to delete, at most 10 rounds as ip does
+NETLINK_ROUTE = 0
+RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH = 28, 29, 30
+NLM_F_DUMP = 0x300
+NLMSG_DONE = 3
+NDA_DST = 1
+NUD_NOARP, NUD_PERMANENT = 0x40, 0x80
+
+
+def neigh_flush():
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
+    seq = 0
+    try:
+        s.bind((0, 0))
+        for _ in range(10):
+            seq += 1
+            ndmsg = struct.pack("=BBHiHBB", socket.AF_INET, 0, 0, 0, 0, 0, 0)
+            s.send(struct.pack("=IHHII", 16 + len(ndmsg), RTM_GETNEIGH, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + ndmsg)
+            doomed = []
+            done = False
+            while not done:
+                data = s.recv(1 << 16)
+                i = 0
+                while i + 16 <= len(data):
+                    n, kind, _, mseq, _ = struct.unpack_from("=IHHII", data, i)
+                    if n < 16:
+                        done = True
+                        break
+                    if mseq == seq and kind == NLMSG_DONE:
+                        done = True
+                    elif mseq == seq and kind == NLMSG_ERROR:
+                        code = struct.unpack_from("=i", data, i + 16)[0]
+                        raise OSError(-code, "neighbour dump: %s" % errno.errorcode.get(-code, str(-code)))
+                    elif mseq == seq and kind == RTM_NEWNEIGH:
+                        family, _, _, ifindex, state, _, _ = struct.unpack_from("=BBHiHBB", data, i + 16)
+                        dst = nla_parse(data[i + 28:i + n]).get(NDA_DST)
+                        if family == socket.AF_INET and dst and not state & (NUD_NOARP | NUD_PERMANENT):
+                            doomed.append((ifindex, dst))
+                    i += (n + 3) & ~3
+            if not doomed:
+                return
+            for ifindex, dst in doomed:
+                seq += 1
+                body = struct.pack("=BBHiHBB", socket.AF_INET, 0, 0, ifindex, 0, 0, 0) + nla(NDA_DST, dst)
+                s.send(struct.pack("=IHHII", 16 + len(body), RTM_DELNEIGH, NLM_F_REQUEST | NLM_F_ACK, seq, 0) + body)
+                while True:
+                    data = s.recv(1 << 16)
+                    _, kind, _, mseq, _ = struct.unpack_from("=IHHII", data, 0)
+                    if mseq == seq and kind == NLMSG_ERROR:
+                        break
+                code = struct.unpack_from("=i", data, 16)[0]
+                if code and -code != errno.ENOENT:  # gone meanwhile: as ip, not an error
+                    raise OSError(-code, "neighbour delete: %s" % errno.errorcode.get(-code, str(-code)))
+        raise OSError(errno.EBUSY, "neighbour flush: entries still came back after 10 rounds")
+    finally:
+        s.close()
+
 
 def route_src(dst):
     """The source address this namespace's routing picks for dst (a UDP connect sends nothing), or None."""
@@ -536,6 +596,12 @@ for line in sys.stdin:
                 out = {"active": ct_active()}
             except Exception as e:
                 out = {"error": "conntrack check: %s" % e}
+        elif req.get("op") == "neigh-flush":
+            try:
+                neigh_flush()
+                out = {"entries": []}
+            except Exception as e:
+                out = {"error": str(e)}
         elif req.get("op") == "ct-flush":
             try:
                 ct_flush()

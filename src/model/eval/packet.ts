@@ -45,6 +45,10 @@ export interface HostState {
   tokens: Map<string, number>;
   /** elements nft add/update statements put in named sets: "family table set" -> key -> entry (nft/dyn-state.ts) */
   nftSets: Map<string, Map<string, NftDynEntry>>;
+  /** ip_error's bucket per source address (route-errors.ts): a lower bound of its tokens (ms) at world time `at` */
+  routeErrors: Map<U32, { low: number; at: number }>;
+  /** neighbour entries whose resolution a packet started and nobody answers: "dev address" -> world time */
+  neighbours: Map<string, number>;
 }
 
 /** One element a rule added to an nft set: its key, when it expires (world seconds; absent: never), and the
@@ -59,14 +63,25 @@ export interface NftDynEntry {
 }
 
 export function newHostState(): HostState {
-  return { ct: newCtTable(), recent: new Map(), nth: new Map(), tokens: new Map(), nftSets: new Map() };
+  return {
+    ct: newCtTable(),
+    recent: new Map(),
+    nth: new Map(),
+    tokens: new Map(),
+    nftSets: new Map(),
+    routeErrors: new Map(),
+    neighbours: new Map(),
+  };
 }
 
 export function cloneHostState(s: HostState): HostState {
   const recent = new Map<string, Map<U32, number[]>>();
   for (const [k, m] of s.recent) recent.set(k, new Map([...m].map(([a, ts]) => [a, [...ts]])));
   const nftSets = new Map([...s.nftSets].map(([k, m]) => [k, new Map(m)] as const));
-  return { ct: cloneCtTable(s.ct), recent, nth: new Map(s.nth), tokens: new Map(s.tokens), nftSets };
+  const routeErrors = new Map([...s.routeErrors].map(([a, b]) => [a, { ...b }] as const));
+  const neighbours = new Map(s.neighbours);
+  const [nth, tokens] = [new Map(s.nth), new Map(s.tokens)];
+  return { ct: cloneCtTable(s.ct), recent, nth, tokens, nftSets, routeErrors, neighbours };
 }
 
 export function clonePkt(p: Pkt): Pkt {

@@ -27,6 +27,9 @@ export interface Snapshot {
   iptables: { nft: string | null; legacy: string | null };
   /** `ipset save`, null when ipset is absent */
   ipset: string | null;
+  /** `nft list ruleset` (native nft tables, and iptables-nft's as nft lists them), null when nft is absent or
+   *  failed; absent from snapshots of an nfconform that did not read it */
+  nft?: string | null;
   /** `ip -j -d link`, `ip -j addr`, `ip -j route`, `ip -j rule` as parsed JSON (null when they failed) */
   ip: { link: unknown[] | null; addr: unknown[] | null; route: unknown[] | null; rule: unknown[] | null };
   /** sysctl key in slash form (net/ipv4/conf/eth0/rp_filter) -> value as read */
@@ -73,6 +76,7 @@ export function checkSnapshot(raw: unknown, j: JsonChecker, path: JsonPath = [])
       legacy: maybeStr(j, ipt.legacy, [...path, 'iptables', 'legacy']),
     },
     ipset: maybeStr(j, o.ipset, [...path, 'ipset']),
+    ...(o.nft !== undefined ? { nft: maybeStr(j, o.nft, [...path, 'nft']) } : {}),
     ip: {
       link: maybeArr(j, ip.link, [...path, 'ip', 'link']),
       addr: maybeArr(j, ip.addr, [...path, 'ip', 'addr']),

@@ -12,6 +12,7 @@
 import type { HostState, NftDynEntry } from '../eval/packet.ts';
 import type { Atom, NftSet, NftTable } from './types.ts';
 import type { DynUpdate } from './eval.ts';
+import { parseNftCommands } from './parse.ts';
 
 /** How much longer than the case's waits the kernel's clock may have run (seconds), and how much more each probe
  *  since the element was set adds. */
@@ -118,4 +119,22 @@ export function applyUpdates(
     const e: NftDynEntry = ms ? { key: [...u.key], expires: now + ms / 1000, probe } : { key: [...u.key], probe };
     m.set(keyText(u.key), e);
   }
+}
+
+/**
+ * Which sets' rule-added elements an applied `nft -f` text throws away, as a test on their state keys: those of
+ * a set it deletes or flushes, of a table it deletes (kube-proxy's old "add, then delete"), or all with
+ * `flush ruleset`. Redeclaring a set that is there, or `flush table` (which deletes rules only:
+ * nf_tables_delrule without a chain), keeps them: kube-proxy's in-place update keeps its affinity sets' clients.
+ */
+export function setsRenewedBy(text: string, file: string): (stateKey: string) => boolean {
+  const all = { v: false };
+  const keys = new Set<string>();
+  const prefixes: string[] = [];
+  for (const c of parseNftCommands(text, file)) {
+    if (c.op === 'flush-ruleset') all.v = true;
+    else if (c.op === 'delete-table') prefixes.push(`${c.family} ${c.table} `);
+    else if (c.op === 'delete-set' || c.op === 'flush-set') keys.add(`${c.family} ${c.table} ${c.set}`);
+  }
+  return (k) => all.v || keys.has(k) || prefixes.some((p) => k.startsWith(p));
 }

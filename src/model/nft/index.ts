@@ -4,6 +4,7 @@ export { parseNftCommands, type Command } from './parse.ts';
 export { printNft, printNftTable, printRuleBody, printPriority } from './print.ts';
 export { detectLanguage, isNftJson, type RuleLanguage } from './detect.ts';
 export { parseNftJson } from './json.ts';
+export { setsRenewedBy } from './dyn-state.ts';
 export * from './types.ts';
 export { SELECTORS, NAMED_PRIORITIES, CHAIN_TYPE_HOOKS, LOG_LEVELS, REJECT_ICMP, REJECT_ICMPX } from './descriptors.ts';
 export type { SelectorDesc } from './descriptors.ts';

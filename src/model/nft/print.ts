@@ -7,7 +7,7 @@ import { selector, NAMED_PRIORITIES } from './descriptors.ts';
 import { canonicalElements } from './sets.ts';
 import { exprDtypes } from './apply.ts';
 import { printNftTime } from './time.ts';
-import { protoAfter } from './proto-ctx.ts';
+import { protoAfter, IP_UPPER_PROTOS } from './proto-ctx.ts';
 import type {
   Rhs,
   NftRuleset,
@@ -129,13 +129,9 @@ function singleValue(r: Rhs): number | undefined {
 }
 
 const isDep = (s: Stmt): number | undefined =>
-  s.k === 'match' &&
-  s.op === 'eq' &&
-  s.left.kind === 'sel' &&
-  selector(s.left.name).field === 'l4proto' &&
-  s.right.kind === 'values' &&
-  s.right.value.kind === 'value'
-    ? (s.right.value.v as number)
+  s.k === 'match' && s.op === 'eq' && s.left.kind === 'sel' && selector(s.left.name).field === 'l4proto'
+    ? // "{ udp }" too: nft makes a one-element anonymous set a comparison, a dependency as any (measured)
+      singleValue(s.right)
     : undefined;
 
 const transportL4 = (s: Stmt): ('tcp' | 'udp' | 'th')[] => {
@@ -221,12 +217,16 @@ export function printRuleBody(r: NftRule, ctx: Ctx): string {
     }
     const s = it.stmt!;
     const userDep = isDep(s);
-    // a match on another protocol between a dependency and its user keeps the dependency
-    if (userDep !== undefined && userDep !== 6 && userDep !== 17) {
+    // a match on another protocol nft has a header for between a dependency and its user keeps the dependency
+    // (a th after it would list as that header's field: "icmp checksum", outside the subset)
+    if (userDep !== undefined && userDep !== 6 && userDep !== 17 && IP_UPPER_PROTOS.includes(userDep)) {
       pending = undefined;
       return;
     }
-    if (userDep !== undefined && (userDep === 6 || userDep === 17)) {
+    // tcp, udp, or a protocol nft has no header for: the last one before a transport expression is its
+    // dependency, left out of the listing (measured: `meta l4proto tcp ip protocol 122 tcp dport 80` lists as
+    // `meta l4proto tcp tcp dport 80`, `ip protocol 122 th dport 53` as `th dport 53`)
+    if (userDep !== undefined) {
       // a later protocol match takes over as the dependency (measured)
       // in an inet table the dependency nft removes is meta l4proto, never ip protocol
       const removable = !(
@@ -239,7 +239,15 @@ export function printRuleBody(r: NftRule, ctx: Ctx): string {
       return;
     }
     const consumes =
-      transportL4(s).some((x) => x === 'tcp' || x === 'udp' || (x === 'th' && protoName(it.proto) !== undefined)) ||
+      transportL4(s).some(
+        (x) =>
+          x === 'tcp' ||
+          x === 'udp' ||
+          (x === 'th' &&
+            (protoName(it.proto) !== undefined ||
+              // a port pair nft loads raw (@th,0,32) has no dependency (measured)
+              (pending !== undefined && items[pending]!.dep === undefined && !it.text?.startsWith('@th')))),
+      ) ||
       // in an inet table the dependency of "reject with tcp reset" stays (measured)
       (s.k === 'reject' && s.with?.type === 'tcp-reset' && ctx.family === 'ip');
     if (consumes && pending !== undefined) {
@@ -247,8 +255,9 @@ export function printRuleBody(r: NftRule, ctx: Ctx): string {
       pending = undefined;
     } else if (s.k !== 'match' && s.k !== 'vmap') pending = undefined;
   });
+  // an ip payload anywhere before (a set statement's key too: measured) makes the family ip for reject
   const ipContext = r.stmts.some((s) => {
-    const e = s.k === 'match' ? s.left : s.k === 'vmap' ? s.key : undefined;
+    const e = s.k === 'match' ? s.left : s.k === 'vmap' || s.k === 'dynset' ? s.key : undefined;
     return !!e && e.kind !== 'numgen' && (e.kind === 'concat' ? e.parts : [e.name]).some((n) => n.startsWith('ip '));
   });
   const parts = items

@@ -1,0 +1,61 @@
+// Timing the model follows with bounds (spec/semantics.md §6.4, §6.5): ip_error's per-source bucket and the
+// host-unreachable of a neighbour resolution that gives up. Exact where the bound decides, indeterminate
+// (both results possible) where only elapsed time the model cannot know would.
+import { test, expect } from 'vitest';
+import { loadCase } from '../../src/conform/case-file.ts';
+import { runCases } from '../../src/conform/run-case.ts';
+import { routeErrorVerdict, spendRouteError } from '../../src/model/route-errors.ts';
+import { newHostState } from '../../src/model/eval/packet.ts';
+
+/** each step's model results: per repetition, the outcome, or "a|b" for an indeterminate one */
+async function outcomes(file: string): Promise<string[][]> {
+  const [r] = await runCases([loadCase(file)], { sides: 'model' });
+  return r!.steps.map((s) =>
+    s.model.map((d) => {
+      const o = d[0]!.value;
+      return o.indeterminate ? o.indeterminate.outcomes.join('|') : `${o.outcome}${o.icmp ? ` ${o.icmp}` : ''}`;
+    }),
+  );
+}
+
+test('ip_error: five errors per source at once, then open; a wait earns one a second, five at most', () => {
+  const s = newHostState();
+  const sent: string[] = [];
+  for (let i = 0; i < 7; i++) {
+    const v = routeErrorVerdict(s, 1, 0);
+    sent.push(v);
+    spendRouteError(s, 1, 0, v === 'sent');
+  }
+  expect(sent).toEqual(['sent', 'sent', 'sent', 'sent', 'sent', 'open', 'open']);
+  expect(routeErrorVerdict(s, 2, 0)).toBe('sent'); // another source, its own bucket
+  expect(routeErrorVerdict(s, 1, 0.5)).toBe('open');
+  expect(routeErrorVerdict(s, 1, 1)).toBe('sent');
+  spendRouteError(s, 1, 1, true);
+  expect(routeErrorVerdict(s, 1, 1)).toBe('open');
+  // a long wait fills the bucket to its burst, not beyond
+  const after = [0, 1, 2, 3, 4, 5].map(() => {
+    const v = routeErrorVerdict(s, 1, 100);
+    spendRouteError(s, 1, 100, v === 'sent');
+    return v;
+  });
+  expect(after).toEqual(['sent', 'sent', 'sent', 'sent', 'sent', 'open']);
+});
+
+test('the regression case: the sixth routing error is open, a wait restores what it must', async () => {
+  const o = await outcomes('suites/regressions/route-errors-past-the-burst.json');
+  const na = 'icmp-error net-unreachable';
+  expect(o).toEqual([
+    [na, na, na, na, na],
+    ['dropped|icmp-error', 'dropped|icmp-error'],
+    [na],
+    [],
+    [na],
+    [],
+    [na, na, na, na, na],
+  ]);
+});
+
+test('neighbour resolution: the first packet is a silent drop, a later one within it may hear the error', async () => {
+  const o = await outcomes('suites/regressions/neighbour-failure-answers-later.json');
+  expect(o).toEqual([['dropped'], [], ['dropped|icmp-error'], [], ['dropped']]);
+});
