@@ -122,28 +122,30 @@ export class LabPool {
     return new LabPool(this.labOptions, this.poolOptions);
   }
 
-  /** `fresh`: a new lab, not a reset one (mixed-backend cases: legacy tables stay registered once used) */
+  /** `fresh`: a lab as new, for mixed-backend cases: a new one, or a reset one in which no namespace holds an
+   *  iptables-legacy table (the only state a reset cannot undo that such a case depends on: KernelLab.legacyFree) */
   async get(topo: TopologySpec, opts: { fresh?: boolean } = {}): Promise<PairedLab> {
-    if (opts.fresh) await this.closeCurrent();
     const key = JSON.stringify(topo);
-    if (this.current?.key === key) {
-      await this.current.lab.reset();
-      // a reset that cannot make it fresh (tainted: KernelLab.reset) means a new lab
-      if (!this.current.lab.kernel.tainted) return this.current.lab;
-    } else if (this.current) {
+    const cur = this.current;
+    if (cur) {
+      const same = cur.key === key;
       try {
-        // same hosts and links, other settings: change them in place
-        await this.current.lab.reset();
-        if (!this.current.lab.kernel.tainted) {
-          await this.current.lab.reconfigure(topo);
-          this.current.key = key;
-          return this.current.lab;
+        await cur.lab.reset();
+        // a reset that cannot make it fresh (tainted: KernelLab.reset) means a new lab
+        if (!cur.lab.kernel.tainted && (!opts.fresh || cur.lab.kernel.legacyFree)) {
+          // same hosts and links, other settings: change them in place
+          if (!same) {
+            await cur.lab.reconfigure(topo);
+            cur.key = key;
+          }
+          return cur.lab;
         }
-      } catch {
+      } catch (e) {
+        if (same) throw e;
         /* a different topology: rebuild */
       }
     }
-    const again = this.current !== undefined || opts.fresh === true;
+    const again = cur !== undefined;
     await this.closeCurrent();
     const lab = (await this.takeSpare(topo)) ?? (await PairedLab.up(topo, this.labOptions));
     this.current = { key, lab };

@@ -137,6 +137,12 @@ export class KernelLab {
    * reset has looked: reset() reads every namespace and clears this only when none has conntrack hooked.
    */
   tainted = false;
+  /**
+   * No namespace of the lab holds an iptables-legacy table, as read by the last reset (a built lab holds none):
+   * the lab is then as fresh as a new one for a case that mixes backends, whose hook order depends on which
+   * tables registered first (spec/semantics.md §2.3), and a registered legacy table stays registered.
+   */
+  legacyFree = true;
   /** hosts where rules were applied (or tried) since the last reset */
   private readonly dirty = new Set<string>();
   /** each host's forwarded packets that met no route, when last reset (IpExt InNoRoutes) */
@@ -627,10 +633,11 @@ export class KernelLab {
         const hooked = await a.request<boolean>('ct-active');
         const spent = st.inNoRoutes - (this.noRoutes.get(h) ?? 0);
         this.noRoutes.set(h, st.inNoRoutes);
-        return { spent, hooked };
+        return { spent, hooked, legacy: legacy.length > 0 };
       }),
     );
     this.tainted = waits.some((w) => w.hooked);
+    this.legacyFree = !waits.some((w) => w.legacy);
     this.profile?.add('reset', performance.now() - t0);
     if (this.tainted) return; // to be rebuilt, not reused: no token to wait for
     // ip_error: a burst of 5 routing errors per source, then one a second (error_cost = 1 s, error_burst =

@@ -437,6 +437,12 @@ export class PathRun {
     this.emit({ kind: 'route', host: hn, dst: formatIp(p.dst), result: describeRoute(r) });
     if (r.type === 'unreachable') return { kind: 'no-route', host: hn };
     if (p.src === 0) p.src = sourceFor(h, p.dst) ?? 0;
+    // the first route already refuses a 127/8 source out of a device without route_localnet (__mkroute_output:
+    // -EINVAL): a send fails with it, and an ICMP error the stack would send from 127/8 is not sent (__icmp_send)
+    if (this.loopbackSourceOut(h, r, p)) {
+      const why = `martian source ${formatIp(p.src)} out of ${r.type === 'unicast' ? r.dev : ''} (route_localnet=0)`;
+      return this.drop(hn, why, 'EINVAL');
+    }
     const before = { dst: p.dst, mark: p.mark };
     const out = this.hook({
       host: hn,
@@ -460,7 +466,7 @@ export class PathRun {
       if (r.type === 'unreachable') return this.drop(hn, 'no route after OUTPUT rewrite', 'ENETUNREACH');
       // ip_route_output: a 127/8 source may leave only with route_localnet=1 (spec/semantics.md §3)
       // (__mkroute_output: -EINVAL, which ip_route_me_harder hands back to the sender as its send's error)
-      if (r.type === 'unicast' && isLoopback(p.src) && !(h.ifaces.get(r.dev) && confOf(h, r.dev).route_localnet)) {
+      if (this.loopbackSourceOut(h, r, p)) {
         const why = `martian source ${formatIp(p.src)} out of ${r.dev} after DNAT (route_localnet=0)`;
         return this.drop(hn, why, 'EINVAL');
       }
@@ -482,6 +488,11 @@ export class PathRun {
       return this.routeIn(hn, 'lo', p, pre.ct);
     }
     return this.transmit(hn, r.dev, r.nextHop, p, post.ct);
+  }
+
+  /** ip_route_output: a 127/8 source may leave only through a device with route_localnet=1 (spec/semantics.md §3) */
+  private loopbackSourceOut(h: Host, r: ReturnType<typeof lookupRoute>, p: Pkt): boolean {
+    return r.type === 'unicast' && isLoopback(p.src) && !(h.ifaces.get(r.dev) && confOf(h, r.dev).route_localnet);
   }
 
   /** `ct`: the packet's connection on `hn` (the host whose neighbour resolution may fail answers with it) */

@@ -8,6 +8,7 @@ import { caseDrawArb, caseFromDraw } from '../../src/conform/fuzz-arbitraries.ts
 import { crossDiffs } from '../../src/conform/cross-compare.ts';
 import type { CaseFile } from '../../src/conform/case-file.ts';
 import { KernelLab } from '../../src/lab/kernel-lab.ts';
+import { PhaseTimes } from '../../src/lab/profile.ts';
 import { k8sNode } from '../../src/model/net/presets.ts';
 import { skipReason, kernelDescribe } from './env.ts';
 
@@ -50,6 +51,26 @@ const viaDefaultRoute: CaseFile = {
   steps: [{ from: 'pod1', proto: 'udp', dst: '10.96.0.100', dport: 80, expect: { outcome: 'dropped' } }],
 };
 
+/** iptables-nft and a native nft chain at equal priority: the later-loaded one runs first (spec/semantics.md
+ *  §2.4), so the case depends on the order its hooks registered in; a mixed case, given a lab as new. */
+const nftLoadedLast: CaseFile = {
+  name: 'nft loaded after iptables-nft',
+  topology: 'k8s-node',
+  hosts: {
+    node: {
+      backend: 'nft',
+      ruleset: '*filter\n-A INPUT -p tcp --dport 8080 -m mark --mark 0x1 -j DROP\nCOMMIT\n',
+      nft:
+        'table inet t {\n  chain input {\n    type filter hook input priority filter; policy accept;\n' +
+        '    tcp dport 8080 meta mark set 0x1\n  }\n}\n',
+    },
+  },
+  steps: [
+    { from: 'client', proto: 'tcp', dst: '192.168.50.10', dport: 8080, expect: { outcome: 'dropped' } },
+    { from: 'client', proto: 'tcp', dst: '192.168.50.10', dport: 9090, expect: { outcome: 'delivered' } },
+  ],
+};
+
 function kernelProblems(reports: readonly CaseReport[]): string[] {
   return reports.flatMap((r) => [
     ...(r.error ? [`${r.name}: ${r.error}`] : []),
@@ -63,6 +84,8 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: a reused lab is a fresh lab'
       .sample(caseDrawArb({ maxRules: 4, maxProbes: 3 }), { seed: 14, numRuns: 10 })
       .map((d, i) => caseFromDraw(d, `generated ${i}`));
     const cases = [
+      bare,
+      nftLoadedLast,
       partialRestore,
       bare,
       ...generated.slice(0, 5),
@@ -87,6 +110,25 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: a reused lab is a fresh lab'
     expect(diffs).toEqual([]);
     expect(compared).toBeGreaterThan(10);
   }, 600_000);
+});
+
+describe.skipIf(skipReason)(kernelDescribe('kernel: a mixed-backend case reuses a lab with no legacy table'), () => {
+  test('one lab for cases without legacy tables, a new one once a legacy table is registered', async () => {
+    const profile = new PhaseTimes();
+    const pool = new LabPool({ profile });
+    const builds = () => profile.report().find((p) => p.phase === 'build')?.count ?? 0;
+    try {
+      const first = await runCases([bare, nftLoadedLast, nftLoadedLast], { sides: 'kernel', pool });
+      expect(kernelProblems(first)).toEqual([]);
+      expect(builds()).toBe(1);
+      // a registered legacy table stays registered: the next mixed case gets a new lab
+      const second = await runCases([partialRestore, nftLoadedLast], { sides: 'kernel', pool });
+      expect(kernelProblems(second)).toEqual([]);
+      expect(builds()).toBe(2);
+    } finally {
+      await pool.close();
+    }
+  }, 300_000);
 });
 
 describe.skipIf(skipReason)(kernelDescribe('kernel: a reset reads whether the lab is fresh again'), () => {
