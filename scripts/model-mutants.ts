@@ -54,6 +54,10 @@ export async function runModelMutants(args: readonly string[]): Promise<number> 
         seed,
         shrinkSeconds: 0,
         ...(pool ? { labs } : {}),
+        // a kernel campaign is slow: how far it got, should it be stopped
+        onProgress: (p) => {
+          if (pool && p.cases % 50 === 0) process.stderr.write(`${name}: ${p.cases} cases so far\n`);
+        },
       });
       let first = '';
       if (r.divergence) {

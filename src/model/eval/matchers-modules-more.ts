@@ -35,7 +35,8 @@ function spend(env: MatchEnv, key: string, packets: number, passes: boolean, why
 
 const ruleKeys = new WeakMap<CompiledRule, string>();
 /** xt_limit keeps one bucket per rule: keyed by its text, so that a rule keeps its count when the ruleset
- *  changes around it (where the kernel starts it afresh, the count only errs high) */
+ *  changes around it; a legacy table replace or a restore refills it (world-commands.ts restartLimits), where
+ *  else the kernel starts it afresh (nft -R with the same text) the count only errs high */
 function ruleKey(env: MatchEnv): string {
   const r = env.rule!;
   let k = ruleKeys.get(r);
