@@ -94,7 +94,7 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
   const observed: Record<number, Observation> = {};
   if (pool) {
     // the same paired loop as the run, with counters: both flavors' rules, the same ports
-    const kernel = labSide(await pool.get(plan.topology, { fresh: plan.freshLab }));
+    const kernel = labSide(await pool.get(plan.topology, { fresh: plan.mixedHosts }));
     await loadRulesets(plan, kernel);
     let explained = false;
     for await (const r of pairedRun(plan, { kernel, counters: true, traces: 'all' })) {

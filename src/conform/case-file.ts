@@ -652,7 +652,12 @@ export const otherBackend = (b: IptablesFlavor | undefined): IptablesFlavor => (
 /** Cases with rules in both iptables backends, or nft beside iptables, need a fresh lab: legacy tables, once used,
  *  stay registered, and hook registration order decides ties (spec/semantics.md §2.4). */
 export function mixesBackends(c: CaseFile): boolean {
-  return Object.values(c.hosts ?? {}).some(
-    (h) => h.otherBackendRuleset !== undefined || (h.nft !== undefined && h.ruleset !== undefined),
-  );
+  return mixedHosts(c).length > 0;
+}
+
+/** The hosts a case gives rules of two backends (iptables-nft and -legacy, or nft beside iptables). */
+export function mixedHosts(c: CaseFile): string[] {
+  return Object.entries(c.hosts ?? {})
+    .filter(([, h]) => h.otherBackendRuleset !== undefined || (h.nft !== undefined && h.ruleset !== undefined))
+    .map(([name]) => name);
 }

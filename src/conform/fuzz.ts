@@ -110,7 +110,7 @@ async function judgeOnKernel(
   // a ruleset the model refuses must be refused by the kernel as well
   const refused = [...plan.rulesets, ...plan.otherRulesets, ...plan.nftRulesets].find((r) => r.refusal);
   if (refused) {
-    const lab = await pool.get(plan.topology, { fresh: plan.freshLab });
+    const lab = await pool.get(plan.topology, { fresh: plan.mixedHosts });
     const k =
       'flavor' in refused
         ? await lab.kernel.apply(refused.host, refused.text, refused.flavor)

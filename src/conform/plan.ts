@@ -36,6 +36,7 @@ import {
   type CommandStep,
   type ConntrackMatch,
   mixesBackends,
+  mixedHosts,
   type CaseFile,
   type CaseServices,
   type Expectation,
@@ -145,6 +146,8 @@ export interface CasePlan {
   probes: number;
   /** a fresh lab, not a reset one: legacy tables, once used, stay registered */
   freshLab: boolean;
+  /** the hosts the case mixes backends on: each needs a lab as new there (LabPool.get) */
+  mixedHosts: string[];
   services: CaseServices | undefined;
   /** kube-proxy's mode the Services were compiled in */
   mode: ProxyMode;
@@ -309,6 +312,7 @@ export async function planCase(c0: CaseFile, opts: PlanOptions = {}): Promise<Ca
     steps,
     probes: probeCount(c),
     freshLab: mixesBackends(c),
+    mixedHosts: mixedHosts(c),
     services: c.services,
     mode: opts.mode ?? 'iptables',
   };

@@ -122,9 +122,10 @@ export class LabPool {
     return new LabPool(this.labOptions, this.poolOptions);
   }
 
-  /** `fresh`: a lab as new, for mixed-backend cases: a new one, or a reset one in which no namespace holds an
-   *  iptables-legacy table (the only state a reset cannot undo that such a case depends on: KernelLab.legacyFree) */
-  async get(topo: TopologySpec, opts: { fresh?: boolean } = {}): Promise<PairedLab> {
+  /** `fresh`: a lab as new for mixed-backend cases, on every host (true) or on the hosts listed (the ones a case
+   *  mixes backends on): a new one, or a reset one in which those hosts' namespaces hold no iptables-legacy table
+   *  (the only state a reset cannot undo that such a case depends on: KernelLab.legacyHosts) */
+  async get(topo: TopologySpec, opts: { fresh?: boolean | readonly string[] } = {}): Promise<PairedLab> {
     const key = JSON.stringify(topo);
     const cur = this.current;
     if (cur) {
@@ -132,7 +133,9 @@ export class LabPool {
       try {
         await cur.lab.reset();
         // a reset that cannot make it fresh (tainted: KernelLab.reset) means a new lab
-        if (!cur.lab.kernel.tainted && (!opts.fresh || cur.lab.kernel.legacyFree)) {
+        const legacy = cur.lab.kernel.legacyHosts;
+        const asNew = opts.fresh === true ? legacy.size === 0 : (opts.fresh || []).every((h: string) => !legacy.has(h));
+        if (!cur.lab.kernel.tainted && asNew) {
           // same hosts and links, other settings: change them in place
           if (!same) {
             await cur.lab.reconfigure(topo);
@@ -360,7 +363,7 @@ export async function runPlanned(
     let run: { steps: StepReport[] } | undefined;
     if (kernelWanted) {
       try {
-        const lab = await pool.get(plan.topology, { fresh: plan.freshLab }).catch((e: unknown) => {
+        const lab = await pool.get(plan.topology, { fresh: plan.mixedHosts }).catch((e: unknown) => {
           throw new LabFailure(e);
         });
         const kernel = labSide(lab);

@@ -138,11 +138,11 @@ export class KernelLab {
    */
   tainted = false;
   /**
-   * No namespace of the lab holds an iptables-legacy table, as read by the last reset (a built lab holds none):
-   * the lab is then as fresh as a new one for a case that mixes backends, whose hook order depends on which
-   * tables registered first (spec/semantics.md §2.3), and a registered legacy table stays registered.
+   * The hosts whose namespace holds an iptables-legacy table, as read by the last reset (a built lab: none). A host
+   * outside it is as new for a case that mixes backends on it, whose hook order depends on which tables
+   * registered first (spec/semantics.md §2.3); a registered legacy table stays registered.
    */
-  legacyFree = true;
+  readonly legacyHosts = new Set<string>();
   /** hosts where rules were applied (or tried) since the last reset */
   private readonly dirty = new Set<string>();
   /** each host's forwarded packets that met no route, when last reset (IpExt InNoRoutes) */
@@ -633,11 +633,12 @@ export class KernelLab {
         const hooked = await a.request<boolean>('ct-active');
         const spent = st.inNoRoutes - (this.noRoutes.get(h) ?? 0);
         this.noRoutes.set(h, st.inNoRoutes);
-        return { spent, hooked, legacy: legacy.length > 0 };
+        if (legacy.length) this.legacyHosts.add(h);
+        else this.legacyHosts.delete(h);
+        return { spent, hooked };
       }),
     );
     this.tainted = waits.some((w) => w.hooked);
-    this.legacyFree = !waits.some((w) => w.legacy);
     this.profile?.add('reset', performance.now() - t0);
     if (this.tainted) return; // to be rebuilt, not reused: no token to wait for
     // ip_error: a burst of 5 routing errors per source, then one a second (error_cost = 1 s, error_burst =

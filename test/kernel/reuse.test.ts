@@ -71,6 +71,14 @@ const nftLoadedLast: CaseFile = {
   ],
 };
 
+/** A legacy table on node2 only: a mixed case on node still finds node as new. */
+const legacyOnNode2: CaseFile = {
+  name: 'a legacy filter table on node2',
+  topology: 'k8s-node',
+  hosts: { node2: { backend: 'legacy', ruleset: '*filter\n-A INPUT -p tcp --dport 1 -j DROP\nCOMMIT\n' } },
+  steps: [{ from: 'client', proto: 'tcp', dst: '192.168.50.10', dport: 8080, expect: { outcome: 'delivered' } }],
+};
+
 function kernelProblems(reports: readonly CaseReport[]): string[] {
   return reports.flatMap((r) => [
     ...(r.error ? [`${r.name}: ${r.error}`] : []),
@@ -113,15 +121,15 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: a reused lab is a fresh lab'
 });
 
 describe.skipIf(skipReason)(kernelDescribe('kernel: a mixed-backend case reuses a lab with no legacy table'), () => {
-  test('one lab for cases without legacy tables, a new one once a legacy table is registered', async () => {
+  test('one lab while the mixed host holds no legacy table, a new one once it does', async () => {
     const profile = new PhaseTimes();
     const pool = new LabPool({ profile });
     const builds = () => profile.report().find((p) => p.phase === 'build')?.count ?? 0;
     try {
-      const first = await runCases([bare, nftLoadedLast, nftLoadedLast], { sides: 'kernel', pool });
+      const first = await runCases([bare, nftLoadedLast, legacyOnNode2, nftLoadedLast], { sides: 'kernel', pool });
       expect(kernelProblems(first)).toEqual([]);
       expect(builds()).toBe(1);
-      // a registered legacy table stays registered: the next mixed case gets a new lab
+      // a registered legacy table on the mixed host stays registered: the next mixed case gets a new lab
       const second = await runCases([partialRestore, nftLoadedLast], { sides: 'kernel', pool });
       expect(kernelProblems(second)).toEqual([]);
       expect(builds()).toBe(2);
