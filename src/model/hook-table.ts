@@ -8,13 +8,13 @@
 // function in the nat core's own list, ordered the same way, which nf_nat_inet_fn walks until one sets
 // up a binding (net/netfilter/nf_nat_core.c nf_nat_register_fn, nf_nat_inet_fn). So an nft nat chain's
 // priority orders it among the nat lookups only; its rewrite happens at the nat core's place.
-import type { Hook, TableName } from './rules/types.ts';
+import type { Hook, IptablesFlavor, TableName } from './rules/types.ts';
 import type { CompiledRuleset } from './eval/chains.ts';
 import type { HookStep } from './semantics.ts';
 import type { NftChain, NftHook, NftRuleset, NftTable } from './nft/types.ts';
 
 /** What a host loaded, in load order: an iptables ruleset (either flavor) or an nft ruleset. */
-export type HostLoad = { kind: 'xt'; rs: CompiledRuleset } | { kind: 'nft'; rs: NftRuleset };
+export type HostLoad = { kind: 'xt'; rs: CompiledRuleset; flavor: IptablesFlavor } | { kind: 'nft'; rs: NftRuleset };
 
 /** A rule source registered at one hook. */
 export type HookEntry =
@@ -53,7 +53,7 @@ export function stepPriority(step: HookStep, hook: Hook): number {
     case 'filter':
       return 0;
     case 'security':
-      return 50;
+      return 50; // iptables-legacy's; iptables-nft registers its security chains at 150 (NFT_SECURITY_PRIORITY)
     case 'confirm':
       return INT_MAX;
   }
@@ -92,6 +92,10 @@ export function hostHooks(
   ctLoad: number | undefined,
 ): HostHooks {
   const xtAt = new Map<TableName, Reg<CompiledRuleset>[]>();
+  // iptables-nft 1.8.9 registers the security table's base chains at priority 150, not NF_IP_PRI_SECURITY (50):
+  // at INPUT they run after the nat core's SNAT (100), where legacy's run before it (measured: `nft list
+  // ruleset` after iptables-nft-restore lists `type filter hook input priority 150`)
+  const nftSecurity: Reg<CompiledRuleset>[] = [];
   const nftAt = new Map<Hook, Reg<{ table: NftTable; chain: NftChain }>[]>();
   const natAt = new Map<Hook, Reg<NatLookup>[]>();
   let natCoreSeq: number | undefined;
@@ -106,7 +110,8 @@ export function hostHooks(
       // iptables-nft's base chains, in one transaction)
       // (a missing builtin chain accepts: eval/chains.ts traverse)
       for (const name of load.rs.keys()) {
-        xtAt.set(name, [...(xtAt.get(name) ?? []), { prio: 0, seq: seq0, entry: load.rs }]);
+        if (name === 'security' && load.flavor === 'nft') nftSecurity.push({ prio: 150, seq: seq0, entry: load.rs });
+        else xtAt.set(name, [...(xtAt.get(name) ?? []), { prio: 0, seq: seq0, entry: load.rs }]);
         if (name === 'nat')
           for (const h of HOOKS)
             if (h !== 'FORWARD')
@@ -142,10 +147,13 @@ export function hostHooks(
         for (const r of byKernelOrder(xtAt.get(step) ?? []))
           xt.push({ prio, seq: r.seq, entry: { kind: 'xt', table: step, rs: r.entry } });
     }
-    const nft = byKernelOrder(nftAt.get(h) ?? []).map((r) => ({
-      ...r,
-      entry: { kind: 'nft', ...r.entry } as HookEntry,
-    }));
+    const nft = byKernelOrder<HookEntry>([
+      ...(nftAt.get(h) ?? []).map((r) => ({ ...r, entry: { kind: 'nft', ...r.entry } as HookEntry })),
+      ...(order[h].includes('security') ? nftSecurity : []).map((r) => ({
+        ...r,
+        entry: { kind: 'xt', table: 'security', rs: r.entry } as HookEntry,
+      })),
+    ]);
     hooks[h] = merge(xt, nft);
   }
   return { hooks, nat, natCore: natCoreSeq !== undefined };

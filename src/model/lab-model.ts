@@ -1,7 +1,7 @@
 // A modelled lab: the network, each host's compiled ruleset, the semantics in force, and the
 // mutable world state.
 import type { Network } from './net/topology.ts';
-import type { Ruleset } from './rules/types.ts';
+import type { IptablesFlavor, Ruleset } from './rules/types.ts';
 import { compileRuleset } from './eval/chains.ts';
 import { type HostState, newHostState, cloneHostState } from './eval/packet.ts';
 import { KERNEL, type Semantics } from './semantics.ts';
@@ -99,7 +99,8 @@ export function makeLab(
         const rs0 = (kind === 'ruleset' ? rulesets : second).get(h);
         if (!rs0) continue;
         const rs = semantics.load(rs0);
-        loads.push({ kind: 'xt', rs: compileRuleset(rs) });
+        const flavor = net.hosts.get(h)!.backend;
+        loads.push({ kind: 'xt', rs: compileRuleset(rs), flavor: kind === 'ruleset' ? flavor : otherFlavor(flavor) });
         needsCt = semantics.needsConntrack(rs);
       }
       if (needsCt) ctLoad ??= loads.length - 1;
@@ -109,6 +110,8 @@ export function makeLab(
   }
   return { net, rulesets, second, nft, order, hooks, ctEnabled, semantics };
 }
+
+const otherFlavor = (f: IptablesFlavor): IptablesFlavor => (f === 'nft' ? 'legacy' : 'nft');
 
 export function newWorld(lab: ModelLab): World {
   return { hosts: new Map([...lab.net.hosts.keys()].map((h) => [h, newHostState()])), now: 0, nextPort: 40000 };

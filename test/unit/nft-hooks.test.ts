@@ -6,8 +6,13 @@ import { KERNEL } from '../../src/model/semantics.ts';
 import { parseNft } from '../../src/model/nft/index.ts';
 import { parseRuleset } from '../../src/model/rules/restore.ts';
 import { compileRuleset } from '../../src/model/eval/chains.ts';
+import type { IptablesFlavor } from '../../src/model/rules/types.ts';
 
-const xt = (lines: string[]): HostLoad => ({ kind: 'xt', rs: compileRuleset(parseRuleset(lines.join('\n') + '\n')) });
+const xt = (lines: string[], flavor: IptablesFlavor = 'nft'): HostLoad => ({
+  kind: 'xt',
+  rs: compileRuleset(parseRuleset(lines.join('\n') + '\n', { backend: flavor })),
+  flavor,
+});
 const nft = (text: string): HostLoad => ({ kind: 'nft', rs: parseNft(text) });
 const chain = (name: string, type: string, hook: string, prio: string) =>
   `table ip ${name} {\n  chain c { type ${type} hook ${hook} priority ${prio}; policy accept; }\n}\n`;
@@ -47,6 +52,22 @@ describe('hook order', () => {
     expect(h.natCore).toBe(true);
     expect(h.hooks.POSTROUTING.map(label)).toEqual(['nat', 'confirm']);
     expect(h.nat.POSTROUTING.map((l) => l.kind)).toEqual(['xt']);
+  });
+
+  test("iptables-nft's security table runs after the nat core at INPUT (priority 150), legacy's before it (50)", () => {
+    const rules = ['iptables -t nat -A INPUT -j ACCEPT', 'iptables -t security -A INPUT -j ACCEPT'];
+    const input = (flavor: IptablesFlavor) =>
+      hostHooks([xt(rules, flavor)], KERNEL.hookOrder, 0)
+        .hooks.INPUT.map(label)
+        .join(' ');
+    expect(input('nft')).toBe('nat xt:security confirm');
+    expect(input('legacy')).toBe('xt:security nat confirm');
+    // both flavors in one namespace: each at its own priority
+    const both = hostHooks([xt(rules, 'legacy'), xt(rules, 'nft')], KERNEL.hookOrder, 0);
+    expect(both.hooks.INPUT.map(label)).toEqual(['xt:security', 'nat', 'xt:security', 'confirm']);
+    // an nft chain at 120 sits between them
+    const mid = hostHooks([xt(rules, 'nft'), nft(chain('m', 'filter', 'input', '120'))], KERNEL.hookOrder, 0);
+    expect(mid.hooks.INPUT.map(label)).toEqual(['nat', 'nft:m', 'xt:security', 'confirm']);
   });
 
   test('without nat users there is no nat core', () => {
