@@ -474,6 +474,10 @@ function placedRules(rules: readonly RuleDraw[], backend: IptablesFlavor): Place
 const position = (placed: readonly Placed[], i: number): number =>
   placed.slice(0, i).filter((x) => x.table === placed[i]!.table && x.chain === placed[i]!.chain).length + 1;
 
+/** A command naming U1/U2 runs the real iptables, which refuses it where the table does not declare them (not
+ *  every table of the node's rules does): mid-case commands keep to targets every table has. */
+const jumpsToUserChain = (r: RuleDraw): boolean => /-[jg] U[12]\b/.test(r.target);
+
 /** The steps of a mid-case change, on the node (undefined: nothing to do, e.g. -D with no rule in place). */
 function midSteps(m: MidStep, p: Palette, placed: Placed[], backend: IptablesFlavor): Step | undefined {
   switch (m.k) {
@@ -498,12 +502,12 @@ function midSteps(m: MidStep, p: Palette, placed: Placed[], backend: IptablesFla
       const r = resolveRecipe(m.rule, p).node[0];
       if (!r) return undefined;
       const moved = { ...r, table: at.table, chainName: at.chain };
-      if (!acceptedAlone(moved, backend)) return undefined;
+      if (!acceptedAlone(moved, backend) || jumpsToUserChain(moved)) return undefined;
       return { iptables: { node: [`-t ${at.table} -R ${at.chain} ${position(placed, i)} ${ruleText(moved)}`] } };
     }
     case 'insert': {
       const r = resolveRecipe(m.rule, p).node[0];
-      if (!r || !acceptedAlone(r, backend)) return undefined;
+      if (!r || !acceptedAlone(r, backend) || jumpsToUserChain(r)) return undefined;
       const chain = chainOf(r);
       const count = placed.filter((x) => x.table === r.table && x.chain === chain).length;
       const n = 1 + (m.which % (count + 1));
