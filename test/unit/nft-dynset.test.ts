@@ -9,6 +9,10 @@ import { lifeAt, EXPIRY_MARGIN_S, PROBE_SLACK_S } from '../../src/model/nft/dyn-
 import { evalBaseChain, type NftEnv } from '../../src/model/nft/eval.ts';
 import { parseIp } from '../../src/model/ip.ts';
 import type { Pkt } from '../../src/model/eval/packet.ts';
+import { synPkt } from '../helpers/packet.ts';
+
+/** A TCP SYN from `src` to a ClusterIP (10.96.0.10:80). */
+const pkt = (src: string): Pkt => synPkt({ src: parseIp(src)!, dst: parseIp('10.96.0.10')! });
 
 const list = (text: string) => printNft(parseNft(text, { file: 't.nft' }));
 const refusal = (text: string): InputError => {
@@ -185,18 +189,6 @@ describe('size limits and delete statements (measured: nft 1.0.6, Linux 6.18, un
 });
 
 describe('evaluation', () => {
-  const pkt = (src: string): Pkt => ({
-    proto: 6,
-    src: parseIp(src)!,
-    dst: parseIp('10.96.0.10')!,
-    sport: 40000,
-    dport: 80,
-    tcpFlags: 2,
-    icmpType: 0,
-    icmpCode: 0,
-    mark: 0,
-    notrack: false,
-  });
   const t = [
     ...parseNft(
       [
@@ -241,18 +233,6 @@ describe('evaluation', () => {
 });
 
 describe('evaluation: a full set, delete', () => {
-  const pkt = (src: string): Pkt => ({
-    proto: 6,
-    src: parseIp(src)!,
-    dst: parseIp('10.96.0.10')!,
-    sport: 40000,
-    dport: 80,
-    tcpFlags: 2,
-    icmpType: 0,
-    icmpCode: 0,
-    mark: 0,
-    notrack: false,
-  });
   const table = (rules: string[]) =>
     [
       ...parseNft(

@@ -5,21 +5,11 @@ import { parseNft } from '../../src/model/nft/index.ts';
 import { evalBaseChain, type NftEnv } from '../../src/model/nft/eval.ts';
 import { parseIp } from '../../src/model/ip.ts';
 import type { Pkt } from '../../src/model/eval/packet.ts';
+import { synPkt } from '../helpers/packet.ts';
 
 const table = (body: string) => [...parseNft(`table ip t {\n${body}\n}\n`).tables.values()][0]!;
-const pkt = (over: Partial<Pkt> = {}): Pkt => ({
-  proto: 6,
-  src: parseIp('10.244.1.12')!,
-  dst: parseIp('10.96.0.10')!,
-  sport: 40000,
-  dport: 80,
-  tcpFlags: 2,
-  icmpType: 0,
-  icmpCode: 0,
-  mark: 0,
-  notrack: false,
-  ...over,
-});
+const pkt = (over: Partial<Pkt> = {}): Pkt =>
+  synPkt({ src: parseIp('10.244.1.12')!, dst: parseIp('10.96.0.10')!, ...over });
 const env: NftEnv = { hook: 'prerouting', iif: 'eth0' };
 const run = (body: string, p: Partial<Pkt> = {}, e: NftEnv = env) => evalBaseChain(table(body), 'c', pkt(p), e);
 const base = (rules: string, policy = 'accept') =>
