@@ -80,7 +80,7 @@ export const COMMAND_USAGE: ReadonlyMap<string, string> = new Map([
   ['lab', LAB_USAGE],
 ]);
 
-/** `--help`/`-h` before a `--` asks for the command's usage (after `--`, e.g. `lab exec H -- ls -h`, it is not ours). */
+/** `--help`/`-h` before a `--` asks for the usage (after `--`, as in `lab exec H -- ls -h`, it is not ours). */
 export function asksForHelp(args: readonly string[]): boolean {
   const end = args.indexOf('--');
   return (end < 0 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h');
