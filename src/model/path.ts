@@ -52,7 +52,15 @@ export type Arrival =
        *  reroute after OUTPUT: ip_route_me_harder's route error) */
       errno?: string;
     }
-  | { kind: 'rejected'; host: string; pkt: Pkt; with: string; ct: CtRef | undefined }
+  | {
+      kind: 'rejected';
+      host: string;
+      pkt: Pkt;
+      with: string;
+      ct: CtRef | undefined;
+      /** the rule that rejected it (none for routing's own errors) */
+      by?: { hook: Hook; table: string; chain: string; rule: number | 'policy' };
+    }
   | { kind: 'no-route'; host: string }
   /** an unmodelled target took the packet: what happens next is unknown (spec/semantics.md §10) */
   | { kind: 'unknown'; host: string; rule: UnknownRule };
@@ -359,7 +367,8 @@ export class PathRun {
     if (o.reject) {
       const withWhat = rejectWith(o.reject);
       this.emit({ kind: 'drop', host: hn, reason: `${label} reject (${withWhat})`, hook, table: label, ...at });
-      return { kind: 'stop', arrival: { kind: 'rejected', host: hn, pkt: { ...p }, with: withWhat, ct } };
+      const by = { hook, table: label, ...at };
+      return { kind: 'stop', arrival: { kind: 'rejected', host: hn, pkt: { ...p }, with: withWhat, ct, by } };
     }
     if (o.verdict === 'drop') return { kind: 'stop', arrival: this.ruleDrop(hn, hook, label, at.chain, at.rule) };
     return o.nat ? { kind: 'accept', nat: natRequestOf(o.nat) } : { kind: 'accept' };
@@ -420,7 +429,8 @@ export class PathRun {
               chain: v.chain,
               rule: v.rule,
             });
-            return { ok: false, arrival: { kind: 'rejected', host: hn, pkt: { ...p }, with: v.with, ct } };
+            const by = { hook, table: step, chain: v.chain, rule: v.rule };
+            return { ok: false, arrival: { kind: 'rejected', host: hn, pkt: { ...p }, with: v.with, ct, by } };
           }
         }
       }
