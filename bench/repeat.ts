@@ -54,7 +54,8 @@ export async function benchRepeat(): Promise<Figure[]> {
       const out = await runOne(n, sides);
       got.set(n, out);
       const before = REPEAT_BEFORE[sides][n];
-      const vs = (now: number, then: number | undefined) => (then ? ` (before ${then}: x${round(now / then)})` : '');
+      const vs = (now: number, then: number | undefined) =>
+        then ? ` (before ${round(then)}: x${round(now / then)})` : '';
       figures.push(
         {
           name: `repeat ${sides}: ${n} DNAT probes, time per repetition${vs(out.ms / n, before && before.ms / n)}`,
