@@ -52,7 +52,15 @@ export type Arrival =
        *  reroute after OUTPUT: ip_route_me_harder's route error) */
       errno?: string;
     }
-  | { kind: 'rejected'; host: string; pkt: Pkt; with: string; ct: CtRef | undefined }
+  | {
+      kind: 'rejected';
+      host: string;
+      pkt: Pkt;
+      with: string;
+      ct: CtRef | undefined;
+      /** the bridge port the rejected packet came in on, when br_netfilter handed it to the IPv4 hooks */
+      physIn?: string;
+    }
   | { kind: 'no-route'; host: string }
   /** an unmodelled target took the packet: what happens next is unknown (spec/semantics.md §10) */
   | { kind: 'unknown'; host: string; rule: UnknownRule };
@@ -359,7 +367,9 @@ export class PathRun {
     if (o.reject) {
       const withWhat = rejectWith(o.reject);
       this.emit({ kind: 'drop', host: hn, reason: `${label} reject (${withWhat})`, hook, table: label, ...at });
-      return { kind: 'stop', arrival: { kind: 'rejected', host: hn, pkt: { ...p }, with: withWhat, ct } };
+      const arrival: Arrival = { kind: 'rejected', host: hn, pkt: { ...p }, with: withWhat, ct };
+      if (s.phys) arrival.physIn = s.phys.in;
+      return { kind: 'stop', arrival };
     }
     if (o.verdict === 'drop') return { kind: 'stop', arrival: this.ruleDrop(hn, hook, label, at.chain, at.rule) };
     return o.nat ? { kind: 'accept', nat: natRequestOf(o.nat) } : { kind: 'accept' };
@@ -420,7 +430,9 @@ export class PathRun {
               chain: v.chain,
               rule: v.rule,
             });
-            return { ok: false, arrival: { kind: 'rejected', host: hn, pkt: { ...p }, with: v.with, ct } };
+            const arrival: Arrival = { kind: 'rejected', host: hn, pkt: { ...p }, with: v.with, ct };
+            if (s.phys) arrival.physIn = s.phys.in;
+            return { ok: false, arrival };
           }
         }
       }
@@ -488,6 +500,29 @@ export class PathRun {
       return this.routeIn(hn, 'lo', p, pre.ct);
     }
     return this.transmit(hn, r.dev, r.nextHop, p, post.ct);
+  }
+
+  /**
+   * nf_send_reset for a packet that came in through a bridge port with br_netfilter (nf_bridge_info_exists):
+   * after ip_route_me_harder, the reset leaves straight out of that port (dev_queue_xmit, the original
+   * destination's MAC as its source), past OUTPUT, POSTROUTING and their NAT (net/ipv4/netfilter/nf_reject_ipv4.c).
+   */
+  resetOutOfPort(hn: string, portName: string, p: Pkt): Arrival {
+    const h = this.host(hn);
+    const r = lookupRoute(h, p.dst);
+    this.emit({ kind: 'route', host: hn, dst: formatIp(p.dst), result: describeRoute(r) });
+    const port = h.ifaces.get(portName);
+    if (r.type === 'unreachable' || !port?.peer) return { kind: 'no-route', host: hn };
+    this.emit({
+      kind: 'bridge',
+      host: hn,
+      bridge: port.master ?? '',
+      what: `reset sent straight out of port ${portName} (nf_send_reset of a bridged packet)`,
+    });
+    // addressed to the MAC the rejected frame came from: the host behind the port takes it
+    const peer = this.host(port.peer.host);
+    const nextHop = peer.local.has(p.dst) ? p.dst : ([...peer.local.keys()].find((a) => a !== 0x7f000001) ?? p.dst);
+    return this.wire(hn, port, nextHop, p);
   }
 
   /** ip_route_output: a 127/8 source may leave only through a device with route_localnet=1 (spec/semantics.md §3) */

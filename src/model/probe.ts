@@ -294,7 +294,7 @@ class ProbePlay {
       (t: TraceEvent) => t.kind === 'drop' && t.host === a.host && t.reason.startsWith('REJECT'),
     );
     // nf_send_reset builds its reset without a socket; nf_send_unreach goes through icmp_send's control socket
-    const back = this.send(a.host, err.pkt, a.with, err.ct, err.pkt.proto === 6 ? 'none' : 'kernel');
+    const back = this.answerOf(a, err);
     const drop = dropPointOf(a);
     if (rej && rej.kind === 'drop')
       Object.assign(drop, {
@@ -331,8 +331,18 @@ class ProbePlay {
    *  connections it passes, and nf_send_reset set the rejected packet's connection closing. */
   private answerAway(a: Arrival): void {
     if (a.kind !== 'rejected') return;
-    const err = this.run.errorFor(a);
-    this.send(a.host, err.pkt, a.with, err.ct);
+    this.answerOf(a, this.run.errorFor(a));
+  }
+
+  /** A REJECT's answer leaves: a reset to a packet bridged into the IPv4 hooks goes straight out of the port it
+   *  came in on (PathRun.resetOutOfPort); any other answer is sent as the host's own packet. */
+  private answerOf(a: Extract<Arrival, { kind: 'rejected' }>, err: ReturnType<PathRun['errorFor']>): Ended {
+    if (a.with !== 'tcp-reset' || !a.physIn)
+      return this.send(a.host, err.pkt, a.with, err.ct, err.pkt.proto === 6 ? 'none' : 'kernel');
+    this.stage(`${a.with} from ${a.host}`, err.pkt);
+    const out = this.run.resetOutOfPort(a.host, a.physIn, err.pkt);
+    if (out.kind === 'unknown') throw new FateUnknown(out.rule);
+    return out;
   }
 
   /** Did a packet of the client's connection reach the server's socket? */
@@ -363,7 +373,7 @@ class ProbePlay {
     if (answerReject && a.kind === 'rejected') {
       const err = this.run.errorFor(a);
       if (err.pkt.proto === 6) this.reset = true;
-      this.send(a.host, err.pkt, a.with, err.ct);
+      this.answerOf(a, err);
     }
     return { a, hit };
   }
