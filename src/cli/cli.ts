@@ -2,7 +2,7 @@
 // Bad input exits 2 with file:line:col (or the JSON path) and the cause, never a stack trace.
 // Each command's module is imported only when that command runs: Docker, fast-check and the lab cost
 // hundreds of milliseconds to load, and `lint` or `--help` need none of them (bench "cli").
-import { USAGE } from './usage.ts';
+import { USAGE, COMMAND_USAGE, asksForHelp } from './usage.ts';
 
 type Command = (argv: string[], write: (s: string) => void) => number | Promise<number>;
 const COMMANDS: Record<string, () => Promise<Command>> = {
@@ -35,6 +35,11 @@ const processIo: CliIo = {
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
   const write = (s: string) => io.out(s.endsWith('\n') ? s : `${s}\n`);
   const [name, ...rest] = argv;
+  const commandUsage = COMMAND_USAGE.get(name === 'help' ? (rest[0] ?? '') : (name ?? ''));
+  if (commandUsage && (name === 'help' || asksForHelp(rest))) {
+    write(commandUsage);
+    return 0;
+  }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     write(USAGE);
     return name ? 0 : 2;

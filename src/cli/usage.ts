@@ -65,3 +65,23 @@ commands:
   ${DOCTOR_USAGE}
   ${LAB_USAGE.replace(/\n/g, '\n  ')}
 `;
+
+/** Each command's usage, for `nfconform CMD --help` and `nfconform help CMD`. */
+export const COMMAND_USAGE: ReadonlyMap<string, string> = new Map([
+  ['run', RUN_USAGE],
+  ['check', CHECK_USAGE],
+  ['fuzz', FUZZ_USAGE],
+  ['compile', COMPILE_USAGE],
+  ['validate', VALIDATE_USAGE],
+  ['trace', TRACE_USAGE],
+  ['lint', LINT_USAGE],
+  ['snapshot', SNAPSHOT_USAGE],
+  ['doctor', DOCTOR_USAGE],
+  ['lab', LAB_USAGE],
+]);
+
+/** `--help`/`-h` before a `--` asks for the usage (after `--`, as in `lab exec H -- ls -h`, it is not ours). */
+export function asksForHelp(args: readonly string[]): boolean {
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}

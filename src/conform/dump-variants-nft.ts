@@ -1,7 +1,7 @@
 // Variants of an nft dump (kube-proxy's nftables mode) for `npm run validate-power`: every rule deleted in
 // turn, every set or map element deleted in turn, every DNAT port changed. Variants that cannot change what
 // any packet meets are named equivalent, with the reason, and left out of the score.
-import type { NftRuleset, NftElement as Element } from '../model/index.ts';
+import { printNftElementKey, type NftRuleset, type NftElement as Element } from '../model/index.ts';
 import { readNftDump } from './validate-nft.ts';
 import { ruleLineVariants, type DumpVariant } from '../kube/dump-variants.ts';
 
@@ -38,45 +38,15 @@ function onlyClusterIpRejects(rs: NftRuleset): string | undefined {
     : undefined;
 }
 
-/** The element lines of a dump's sets and maps: the line and its set. */
-function elementLines(text: string, rs: NftRuleset): { line: number; set: string }[] {
-  const t = rs.tables.get('ip kube-proxy');
-  const out: { line: number; set: string }[] = [];
-  const lines = text.split('\n');
-  let set: string | undefined;
-  let inElements = false;
-  lines.forEach((l, i) => {
-    const head = /^\s*(?:set|map) (\S+) \{\s*$/.exec(l);
-    if (head) {
-      set = head[1];
-      inElements = false;
-      return;
-    }
-    if (set === undefined) return;
-    if (/^\s*elements = \{/.test(l)) inElements = true;
-    // one element per line, as nft lists them and the compiler writes them
-    if (inElements && t?.sets.has(set)) out.push({ line: i + 1, set });
-    if (inElements && /\}\s*$/.test(l)) {
-      inElements = false;
-      set = undefined;
-    }
-  });
-  return out;
-}
-
-/** The dump without the element on `line` (one element per line), commas mended. */
-function withoutElementLine(lines: readonly string[], i: number): string {
-  const out = [...lines];
-  const l = out[i]!;
-  const first = /^(\s*elements = \{ )(.*?)(,?)( \})?\s*$/.exec(l);
-  if (first && !first[3])
-    out.splice(i, 1); // the only element: the list goes
-  else if (first) out[i] = `${first[1]!.trimEnd()}`;
-  else if (/\}\s*$/.test(l)) {
-    out[i] = l.replace(/^(\s*).*$/, '$1}');
-    out[i - 1] = out[i - 1]!.replace(/,\s*$/, '');
-  } else out.splice(i, 1);
-  return out.join('\n');
+/** The line of the dump that shows an element (the first line of its set's block holding its key's text), else
+ *  the set's own line. */
+function elementLine(lines: readonly string[], set: string, key: string): number {
+  const head = lines.findIndex((l) => [`set ${set} {`, `map ${set} {`].includes(l.trim()));
+  if (head < 0) return 1;
+  // the key whole: not "10.96.0.10" inside "10.96.0.100"
+  const shows = (l: string) => ` ${l.split(/[\s,{}]+/).join(' ')} `.includes(` ${key} `);
+  for (let i = head; i < lines.length && lines[i]!.trim() !== '}'; i++) if (shows(lines[i]!)) return i + 1;
+  return head + 1;
 }
 
 export function nftDumpVariants(text: string, file = 'dump.nft'): DumpVariant[] {
@@ -91,23 +61,22 @@ export function nftDumpVariants(text: string, file = 'dump.nft'): DumpVariant[] 
         const eq = c.name === 'reject-chain' && c.rules.length === 1 ? onlyClusterIpRejects(ruleset) : undefined;
         out.push(...ruleLineVariants(lines, line - 1, 'dnat to', eq));
       }
-  const setOf = (rs: NftRuleset, name: string) => rs.tables.get('ip kube-proxy')?.sets.get(name)?.elements ?? [];
-  for (const e of elementLines(text, ruleset)) {
-    const variant = withoutElementLine(lines, e.line - 1);
-    // the variant must hold exactly one element fewer in that set, else the text was not one element a line
-    const left = new Set(setOf(readNftDump(variant, file).ruleset, e.set).map((x) => JSON.stringify(x)));
-    const gone = setOf(ruleset, e.set).filter((x) => !left.has(JSON.stringify(x)));
-    const el = gone[0];
-    if (gone.length !== 1 || left.size !== setOf(ruleset, e.set).length - 1 || !el) continue;
-    const eq = elementEquivalent(ruleset, e.set, el);
-    out.push({
-      id: `delete element line ${e.line} (${e.set})`,
-      kind: 'delete',
-      line: e.line,
-      before: lines[e.line - 1]!,
-      text: variant,
-      ...(eq ? { equivalent: eq } : {}),
-    });
-  }
+  // an element deleted by a command after the dump: one element fewer whatever the dump's layout (nft lists
+  // several short elements a line)
+  for (const t of ruleset.tables.values())
+    for (const s of t.sets.values())
+      for (const el of s.elements) {
+        const key = printNftElementKey(s, el);
+        const line = elementLine(lines, s.name, key);
+        const eq = elementEquivalent(ruleset, s.name, el);
+        out.push({
+          id: `delete element ${s.name} { ${key} }`,
+          kind: 'delete',
+          line,
+          before: lines[line - 1]!,
+          text: `${text.replace(/\n?$/, '\n')}delete element ${t.family} ${t.name} ${s.name} { ${key} }\n`,
+          ...(eq ? { equivalent: eq } : {}),
+        });
+      }
   return out.sort((a, b) => a.line - b.line);
 }

@@ -106,8 +106,23 @@ function verdictText(ctx: NftGenContext, withTargets = true): fc.Arbitrary<strin
   );
 }
 
-function setLiteral(dts: readonly NftDtypeName[], interval: boolean, verdicts?: fc.Arbitrary<string>) {
-  const el = fc.tuple(...dts.map((d) => valueText(d, interval && dts.length === 1))).map((parts) => parts.join(' . '));
+/** an element's comment (kube-proxy's "ns/name:port" among them); at most 128 characters, as nft allows */
+const elementComment = fc.option(
+  fc.oneof(fc.constantFrom('default/empty:http', 'x y', ''), fc.stringMatching(/^[a-z0-9/:. -]{1,24}$/)),
+  { freq: 3, nil: undefined },
+);
+
+function setLiteral(
+  dts: readonly NftDtypeName[],
+  interval: boolean,
+  verdicts?: fc.Arbitrary<string>,
+  comments = false,
+) {
+  const key = fc.tuple(...dts.map((d) => valueText(d, interval && dts.length === 1))).map((parts) => parts.join(' . '));
+  // a named set's elements may carry a comment, after the key and before a map's data
+  const el = comments
+    ? fc.tuple(key, elementComment).map(([k, c]) => (c === undefined ? k : `${k} comment "${c}"`))
+    : key;
   const item = verdicts ? fc.tuple(el, verdicts).map(([k, v]) => `${k} : ${v}`) : el;
   return fc.array(item, { minLength: 1, maxLength: 4 }).map((xs) => `{ ${xs.join(', ')} }`);
 }
@@ -359,7 +374,7 @@ const setPlan = (i: number): fc.Arbitrary<SetPlan> =>
           };
           if (!withElements || s.timeouts) return fc.constant(s);
           const vs = fc.constantFrom('accept', 'drop', 'continue');
-          return setLiteral(key, s.interval, map ? vs : undefined).map((e) => ({ ...s, elements: e }));
+          return setLiteral(key, s.interval, map ? vs : undefined, true).map((e) => ({ ...s, elements: e }));
         }),
       ),
   );

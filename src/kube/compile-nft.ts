@@ -224,15 +224,17 @@ function compilePort(rp: ResolvedPort, node: CheckedNodeConfig, t: Table): void 
   const internalVerdict = rp.hasEndpoints ? 'drop' : 'goto reject-chain';
   const externalVerdict = rp.hasEndpoints ? 'drop' : 'goto reject-chain';
   const key = (ip: string, n: number) => `${ip} . ${p} . ${n}`;
+  // kube-proxy names the Service port of each no-endpoint element in its comment ("ns/name:port")
+  const named = (verdict: string) => `comment ${quoted(rp.spn)} : ${verdict}`;
   const cip = svc.clusterIP!;
 
   t.element('cluster-ips', cip);
   if (hasInternal) t.element('service-ips', `${key(cip, port.port)} : goto ${internalChain}`);
-  else t.element('no-endpoint-services', `${key(cip, port.port)} : ${internalVerdict}`);
+  else t.element('no-endpoint-services', `${key(cip, port.port)} ${named(internalVerdict)}`);
 
   for (const ip of svc.externalIPs) {
     if (rp.hasEndpoints) t.element('service-ips', `${key(ip, port.port)} : goto ${extChain}`);
-    if (!hasExternal) t.element('no-endpoint-services', `${key(ip, port.port)} : ${externalVerdict}`);
+    if (!hasExternal) t.element('no-endpoint-services', `${key(ip, port.port)} ${named(externalVerdict)}`);
   }
   const usesFw = svc.loadBalancerIPs.length > 0 && svc.loadBalancerSourceRanges.length > 0;
   for (const ip of svc.loadBalancerIPs) {
@@ -241,11 +243,11 @@ function compilePort(rp: ResolvedPort, node: CheckedNodeConfig, t: Table): void 
   }
   if (!hasExternal)
     for (const ip of svc.loadBalancerIPs)
-      t.element('no-endpoint-services', `${key(ip, port.port)} : ${externalVerdict}`);
+      t.element('no-endpoint-services', `${key(ip, port.port)} ${named(externalVerdict)}`);
   if (rp.hasNodePort) {
     const n = port.nodePort!;
     if (rp.hasEndpoints) t.element('service-nodeports', `${p} . ${n} : goto ${extChain}`);
-    if (!hasExternal) t.element('no-endpoint-nodeports', `${p} . ${n} : ${externalVerdict}`);
+    if (!hasExternal) t.element('no-endpoint-nodeports', `${p} . ${n} ${named(externalVerdict)}`);
   }
 
   // internal traffic: masquerade what does not come from a pod (or everything with masqueradeAll)

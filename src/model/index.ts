@@ -121,6 +121,7 @@ export {
   detectLanguage,
   isNftJson,
   printRuleBody as printNftRuleBody,
+  printElementKey as printNftElementKey,
   setsRenewedBy as nftSetsRenewedBy,
   type NftRuleset,
   type NftTable,

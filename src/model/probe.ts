@@ -3,7 +3,7 @@
 // rules make the result a distribution: every branch is enumerated exactly.
 import { InputError } from './errors.ts';
 import { parseIp, formatIp, type U32 } from './ip.ts';
-import { PathRun, type Arrival, tupleOf, sourceFor } from './path.ts';
+import { PathRun, type Arrival, tupleOf, sourceFor, isIcmpError } from './path.ts';
 import { type Pkt, TCP } from './eval/packet.ts';
 import { formatTuple, PROTO_LABEL, tcpStateOf, ctFlagsOf, flowEntries, tcpMoves, type CtEntry } from './conntrack.ts';
 import { type ModelLab, type World, cloneWorld } from './lab-model.ts';
@@ -141,6 +141,13 @@ function sendErrno(client: string, proto: number, host: string, hook: string | n
 }
 
 /** The name of an ICMP error (spec/observation.md): destination-unreachable codes by name, then types. */
+/** Does the kernel answer this refused packet? Not a reset with a reset (nf_send_reset: `if (oth->rst)`), not an
+ *  ICMP error with an ICMP error (__icmp_send); a REJECT's tcp-reset only loads for TCP rules. */
+function answerable(a: Extract<Ended, { kind: 'rejected' }>): boolean {
+  if (a.with === 'tcp-reset') return a.pkt.proto === 6 && (a.pkt.tcpFlags & TCP.RST) === 0;
+  return !isIcmpError(a.pkt);
+}
+
 function icmpName(p: Pkt): string {
   if (p.icmpType === 3) return ICMP_UNREACH_NAMES[p.icmpCode] ?? `code-${p.icmpCode}`;
   return p.icmpType === 11 ? 'time-exceeded' : p.icmpType === 12 ? 'parameter-problem' : `type-${p.icmpType}`;
@@ -288,13 +295,11 @@ class ProbePlay {
 
   /** A REJECT's answer travels back; the client sees it only if it refers to its socket. */
   private rejected(a: Extract<Arrival, { kind: 'rejected' }>, client: string, e: Endpoint, first: boolean): Ending {
-    const err = this.run.errorFor(a);
     // the REJECT that answered: the last one before its answer leaves (which a REJECT may drop in turn)
     const rej = this.run.trace.findLast(
       (t: TraceEvent) => t.kind === 'drop' && t.host === a.host && t.reason.startsWith('REJECT'),
     );
-    // nf_send_reset builds its reset without a socket; nf_send_unreach goes through icmp_send's control socket
-    const back = this.answerOf(a, err);
+    const back = this.answer(a);
     const drop = dropPointOf(a);
     if (rej && rej.kind === 'drop')
       Object.assign(drop, {
@@ -330,13 +335,27 @@ class ProbePlay {
   /** A REJECT's answer that no socket of the client waits for still goes its way: its RST resets the
    *  connections it passes, and nf_send_reset set the rejected packet's connection closing. */
   private answerAway(a: Arrival): void {
-    if (a.kind !== 'rejected') return;
-    this.answerOf(a, this.run.errorFor(a));
+    if (a.kind === 'rejected') this.answer(a);
   }
 
-  /** A REJECT's answer leaves: a reset to a packet bridged into the IPv4 hooks goes straight out of the port it
-   *  came in on (PathRun.resetOutOfPort); any other answer is sent as the host's own packet. */
-  private answerOf(a: Extract<Arrival, { kind: 'rejected' }>, err: ReturnType<PathRun['errorFor']>): Ended {
+  /**
+   * Sends the answer of a refused packet and returns where it ended. nf_send_reset builds its reset without a
+   * socket; nf_send_unreach goes through icmp_send's control socket. An answer that a REJECT refuses in turn is
+   * answered too, as the kernel does: its connection rides along (nf_ct_attach, icmp_glue_bits), so an ICMP
+   * error about a REJECT's reset confirms the rejected packet's connection, being of the original direction.
+   * The chain ends there: no reset answers a reset (nf_send_reset) and no ICMP error answers an ICMP error
+   * (__icmp_send).
+   */
+  private answer(a: Extract<Arrival, { kind: 'rejected' }>): Ended {
+    const err = this.run.errorFor(a);
+    const back = this.sendAnswer(a, err);
+    if (back.kind === 'rejected' && answerable(back)) this.answer(back);
+    return back;
+  }
+
+  /** A reset to a packet bridged into the IPv4 hooks leaves straight out of the port it came in on
+   *  (PathRun.resetOutOfPort); any other answer is sent as the host's own packet. */
+  private sendAnswer(a: Extract<Arrival, { kind: 'rejected' }>, err: ReturnType<PathRun['errorFor']>): Ended {
     if (a.with !== 'tcp-reset' || !a.physIn)
       return this.send(a.host, err.pkt, a.with, err.ct, err.pkt.proto === 6 ? 'none' : 'kernel');
     this.stage(`${a.with} from ${a.host}`, err.pkt);
@@ -371,9 +390,8 @@ class ProbePlay {
       if (prev) for (const x of hit) prev.add(x);
     }
     if (answerReject && a.kind === 'rejected') {
-      const err = this.run.errorFor(a);
-      if (err.pkt.proto === 6) this.reset = true;
-      this.answerOf(a, err);
+      if (a.with === 'tcp-reset') this.reset = true;
+      this.answer(a);
     }
     return { a, hit };
   }

@@ -41,9 +41,10 @@ describe('compile --mode nftables', () => {
     ]);
     const listed = printNft(rs);
     expect(listed).toContain('10.96.0.100 . tcp . 80 : goto service-SUSTUHLJ-default/web/tcp/http');
-    // default/empty has no endpoints: rejected; default/local (Local, no endpoint here) drops its NodePort
-    expect(listed).toContain('10.96.0.101 . tcp . 80 : goto reject-chain');
-    expect(listed).toMatch(/tcp \. 30081 : drop/);
+    // default/empty has no endpoints: rejected; default/local (Local, no endpoint here) drops its NodePort; each
+    // no-endpoint element names its Service port in a comment, as kube-proxy's do
+    expect(listed).toContain('10.96.0.101 . tcp . 80 comment "default/empty:http" : goto reject-chain');
+    expect(listed).toContain('tcp . 30081 comment "default/local:http" : drop');
     expect(listed).toContain('masquerade fully-random');
     expect(listed).toMatch(/numgen random mod 2 vmap \{ 0 : goto endpoint-\S+, 1 : goto endpoint-\S+ \}/);
     // headless and ExternalName Services write nothing

@@ -382,8 +382,10 @@ export function runCommand(rs: NftRuleset, c: Command, listing = false): void {
       const t = table(rs, c, pos);
       const set = setOf(t, c.set, pos);
       const types = set.key.map((k) => DTYPES[k]);
-      const els = c.elements.map((r) => resolveElement(r, types, set.map, pos.file));
-      if (c.op === 'delete-element') {
+      // a map's element is deleted by its key alone, whatever data is given (measured, nft 1.0.6)
+      const del = c.op === 'delete-element';
+      const els = c.elements.map((r) => resolveElement(r, types, set.map && (!del || !!r.verdict), pos.file));
+      if (del) {
         for (const el of els) {
           const i = set.elements.findIndex((e) => e.key.every((v, n) => sameValue(v, el.key[n]!)));
           if (i < 0) throw invalid(`element does not exist in ${set.name}`, pos);

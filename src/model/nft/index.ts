@@ -1,7 +1,7 @@
 // The nft language (spec/nft.md): parse `nft -f` input and `nft list ruleset` output, print as nft lists.
 export { parseNft, lintNft, runCommand, type NftReadOptions } from './apply.ts';
 export { parseNftCommands, type Command } from './parse.ts';
-export { printNft, printNftTable, printRuleBody, printPriority } from './print.ts';
+export { printNft, printNftTable, printRuleBody, printPriority, printElementKey } from './print.ts';
 export { detectLanguage, isNftJson, type RuleLanguage } from './detect.ts';
 export { parseNftJson } from './json.ts';
 export { setsRenewedBy } from './dyn-state.ts';

@@ -130,17 +130,18 @@ function valueText(v: J, path: JsonPath, ifname: boolean): string {
 /** A set element: a value, or [key, verdict] in a verdict map. */
 function elementText(v: J, path: JsonPath, ifname: boolean): string {
   if (Array.isArray(v) && v.length === 2 && isObj(v[1]))
-    return `${valueText(v[0], [...path, 0], ifname)} : ${verdictText(v[1], [...path, 1])}`;
+    return `${elementText(v[0], [...path, 0], ifname)} : ${verdictText(v[1], [...path, 1])}`;
   if (isObj(v) && 'elem' in v) {
     const e = v.elem;
-    if (isObj(e) && 'val' in e && Object.keys(e).every((k) => ['val', 'timeout', 'expires'].includes(k))) {
-      // an element with its timeout and time left, in seconds (src/json.c set_elem_expr_json)
+    if (isObj(e) && 'val' in e && Object.keys(e).every((k) => ['val', 'timeout', 'expires', 'comment'].includes(k))) {
+      // an element with its timeout, time left (seconds) and comment (src/json.c set_elem_expr_json)
       let text = valueText(e.val, [...path, 'elem', 'val'], ifname);
       if (e.timeout !== undefined) text += ` timeout ${str(e.timeout, [...path, 'elem', 'timeout'])}s`;
       if (e.expires !== undefined) text += ` expires ${str(e.expires, [...path, 'elem', 'expires'])}s`;
+      if (e.comment !== undefined) text += ` comment ${quoted(str(e.comment, [...path, 'elem', 'comment']))}`;
       return text;
     }
-    return unsupported([...path, 'elem'], 'set elements with counters or comments');
+    return unsupported([...path, 'elem'], 'set elements with counters');
   }
   return valueText(v, path, ifname);
 }

@@ -568,7 +568,12 @@ export class NftParser {
       } else if (this.is('expires')) {
         this.next();
         el.expires = this.time();
-      } else if (this.is('comment') || this.is('counter')) throw this.unsupported(`element ${this.t.text}`);
+      } else if (this.is('comment')) {
+        const t = this.next();
+        el.comment = this.word('a quoted comment').text;
+        if (el.comment.length > 128)
+          throw new InputError('invalid', 'comment is longer than 128 characters', this.pos(t));
+      } else if (this.is('counter')) throw this.unsupported(`element ${this.t.text}`);
       else break;
     }
     if (this.is(':')) {
@@ -1050,6 +1055,7 @@ export interface RawElement {
   /** ms */
   timeout?: number;
   expires?: number;
+  comment?: string;
 }
 
 /** A value of a datatype: a/len, a-b, a symbol or a number (nftables src/datatype.c). */
@@ -1093,6 +1099,7 @@ export function resolveElement(r: RawElement, types: readonly DtypeDesc[], map: 
   const el: Element = r.verdict ? { key, verdict: r.verdict } : { key };
   if (r.timeout) el.timeout = r.timeout;
   if (r.expires) el.expires = r.expires;
+  if (r.comment !== undefined) el.comment = r.comment;
   return el;
 }
 

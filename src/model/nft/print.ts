@@ -60,7 +60,14 @@ function printElement(e: Element, dts: readonly DtypeDesc[], setTimeout?: number
   // an element's own timeout when it is not the set's, and the time left when known (src/expression.c)
   if (e.timeout !== undefined && e.timeout !== setTimeout) k += ` timeout ${printNftTime(e.timeout)}`;
   if (e.expires !== undefined) k += ` expires ${printNftTime(e.expires)}`;
+  // the comment last, before a map's data (measured, nft 1.0.6: "10.0.0.1 timeout 30s expires 29s928ms comment "x"")
+  if (e.comment !== undefined) k += ` comment "${e.comment}"`;
   return e.verdict ? `${k} : ${printVerdict(e.verdict)}` : k;
+}
+
+/** An element's key as nft takes it in a command ("10.96.0.10 . tcp . 80"): no options, no data. */
+export function printElementKey(s: NftSet, e: Element): string {
+  return e.key.map((v, i) => printValue(v, DTYPES[s.key[i]!])).join(' . ');
 }
 
 /** A named set's "elements = { ... }": nft breaks lines after perLine elements (src/expression.c). */

@@ -53,6 +53,9 @@ export interface Element {
   timeout?: number;
   /** the time left, in ms, as `nft list` shows it ("expires 29s992ms"); a loaded file may give it too */
   expires?: number;
+  /** the element's comment (kernel userdata NFTNL_UDATA_SET_ELEM_COMMENT): kube-proxy names the Service port of
+   *  each no-endpoint element so */
+  comment?: string;
 }
 
 export type Rhs =
