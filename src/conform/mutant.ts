@@ -26,6 +26,7 @@ import { planCase, modelRulesets, type CasePlan, type CaseCommand } from './plan
 import { modelCommand } from './case-commands.ts';
 import { pairedRun, loadRulesets, type KernelSide } from './paired-run.ts';
 import { judgeDifference } from './judges.ts';
+import type { ProxyMode } from '../kube/proxy-mode.ts';
 
 export interface StepDiff {
   step: string;
@@ -123,8 +124,9 @@ export async function judgeAgainstMutant(
   c: CaseFile,
   mutation: Mutation | 'none',
   plays: MutantRole = 'kernel',
+  mode: ProxyMode = 'iptables',
 ): Promise<MutantJudgement> {
-  return judgePlanAgainstMutant(await planCase(c), mutation, plays);
+  return judgePlanAgainstMutant(await planCase(c, { mode }), mutation, plays);
 }
 
 export async function judgePlanAgainstMutant(

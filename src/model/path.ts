@@ -58,6 +58,8 @@ export type Arrival =
       pkt: Pkt;
       with: string;
       ct: CtRef | undefined;
+      /** the rule that rejected it (none for routing's own errors) */
+      by?: { hook: Hook; table: string; chain: string; rule: number | 'policy' };
       /** the bridge port the rejected packet came in on, when br_netfilter handed it to the IPv4 hooks */
       physIn?: string;
     }
@@ -367,7 +369,8 @@ export class PathRun {
     if (o.reject) {
       const withWhat = rejectWith(o.reject);
       this.emit({ kind: 'drop', host: hn, reason: `${label} reject (${withWhat})`, hook, table: label, ...at });
-      const arrival: Arrival = { kind: 'rejected', host: hn, pkt: { ...p }, with: withWhat, ct };
+      const by = { hook, table: label, ...at };
+      const arrival: Arrival = { kind: 'rejected', host: hn, pkt: { ...p }, with: withWhat, ct, by };
       if (s.phys) arrival.physIn = s.phys.in;
       return { kind: 'stop', arrival };
     }
@@ -430,7 +433,8 @@ export class PathRun {
               chain: v.chain,
               rule: v.rule,
             });
-            const arrival: Arrival = { kind: 'rejected', host: hn, pkt: { ...p }, with: v.with, ct };
+            const by = { hook, table: step, chain: v.chain, rule: v.rule };
+            const arrival: Arrival = { kind: 'rejected', host: hn, pkt: { ...p }, with: v.with, ct, by };
             if (s.phys) arrival.physIn = s.phys.in;
             return { ok: false, arrival };
           }

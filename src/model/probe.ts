@@ -175,6 +175,8 @@ function dropPointOf(a: Ended): DropPoint {
     };
   if (a.kind === 'no-route')
     return { host: a.host, hook: null, table: null, chain: null, rule: null, reason: 'no route' };
+  // the rule that REJECTed it (an iptables REJECT or an nft reject), else routing's own error
+  if (a.by) return { host: a.host, ...a.by, reason: null };
   return { host: a.host, hook: null, table: null, chain: null, rule: null, reason: `rejected with ${a.with}` };
 }
 
@@ -295,20 +297,8 @@ class ProbePlay {
 
   /** A REJECT's answer travels back; the client sees it only if it refers to its socket. */
   private rejected(a: Extract<Arrival, { kind: 'rejected' }>, client: string, e: Endpoint, first: boolean): Ending {
-    // the REJECT that answered: the last one before its answer leaves (which a REJECT may drop in turn)
-    const rej = this.run.trace.findLast(
-      (t: TraceEvent) => t.kind === 'drop' && t.host === a.host && t.reason.startsWith('REJECT'),
-    );
     const back = this.answer(a);
     const drop = dropPointOf(a);
-    if (rej && rej.kind === 'drop')
-      Object.assign(drop, {
-        hook: rej.hook ?? null,
-        table: rej.table ?? null,
-        chain: rej.chain ?? null,
-        rule: rej.rule ?? null,
-        reason: null,
-      });
     // REJECT returns NF_DROP after answering: in the client's own OUTPUT, its send failed as well
     const errno = first ? sendErrno(client, e.proto, a.host, drop.hook) : null;
     if (!this.forClient(back, client, e)) {

@@ -232,8 +232,9 @@ export function traverse(
   verbose = false,
 ): TableVerdict {
   const stack: { chain: CompiledChain; list: CompiledRule[]; next: number }[] = [];
-  let chain = table.chains.get(hook);
-  if (!chain) return ACCEPT;
+  const base = table.chains.get(hook);
+  if (!base) return ACCEPT;
+  let chain = base;
   let list = candidates(chain, p.dst);
   let k = 0;
   const onRule = hooks.onRule;
@@ -241,7 +242,7 @@ export function traverse(
     if (k >= list.length) {
       // fell off the end of the chain
       const frame = stack.pop();
-      if (!frame) return policyOf(table, chain, env, hooks);
+      if (!frame) return policyOf(table, base, env, hooks);
       ({ chain, list } = frame);
       k = frame.next;
       continue;
@@ -271,7 +272,7 @@ export function traverse(
       if (t.verdict === 'ACCEPT') return ACCEPT;
       if (t.verdict === 'DROP') return { kind: 'drop', chain: chain.name, rule: cr.index + 1 };
       const frame = stack.pop(); // RETURN
-      if (!frame) return policyOf(table, chain, env, hooks);
+      if (!frame) return policyOf(table, base, env, hooks);
       ({ chain, list } = frame);
       k = frame.next;
       continue;
@@ -316,6 +317,10 @@ function hit(table: CompiledTable, chain: CompiledChain, cr: CompiledRule, actio
   };
 }
 
+/**
+ * An empty return stack means the built-in chain's policy, also when a goto left it: ipt_do_table takes
+ * `private->underflow[hook]`, nft_do_chain the base chain's policy.
+ */
 function policyOf(table: CompiledTable, chain: CompiledChain, _env: MatchEnv, hooks: TraverseHooks): TableVerdict {
   const policy = chain.policy ?? 'ACCEPT';
   hooks.onRule?.({ table: table.name, chain: chain.name, rule: 'policy', matched: true, action: policy, spec: '' });
