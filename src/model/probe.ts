@@ -323,8 +323,18 @@ class ProbePlay {
   }
 
   /** A REJECT's answer that no socket of the client waits for still goes its way: its RST resets the
-   *  connections it passes, and nf_send_reset set the rejected packet's connection closing. */
+   *  connections it passes, and nf_send_reset set the rejected packet's connection closing. A TCP segment that
+   *  reached a host's stack where no socket takes it (a SYN-ACK to a 127/8 source answered on the server's own
+   *  loopback, say) is answered with a RST (tcp_v4_send_reset: RST alone for a segment with ACK), which moves
+   *  the connections it passes too. */
   private answerAway(a: Arrival): void {
+    if (a.kind === 'local') {
+      const p = a.pkt;
+      if (p.proto !== 6 || p.tcpFlags & TCP.RST) return;
+      const rst = answer(p, { tcpFlags: p.tcpFlags & TCP.ACK ? TCP.RST : TCP.RST | TCP.ACK });
+      this.send(a.host, rst, 'RST (no socket)', undefined, 'kernel');
+      return;
+    }
     if (a.kind === 'rejected') this.answer(a);
   }
 
