@@ -2,12 +2,12 @@
 import pc from 'picocolors';
 import { fuzz, type FuzzProgress } from '../conform/fuzz.ts';
 import { LabPool } from '../conform/run-case.ts';
-import { writeArtifacts } from '../conform/artifacts.ts';
+import { writeArtifacts, replayCommand } from '../conform/artifacts.ts';
 import { renderCoverage } from '../conform/coverage.ts';
 import { writeFile } from 'node:fs/promises';
 import { labSkipReason, kernelLogQuiet } from '../lab/prereq.ts';
 import { PhaseTimes, renderProfile } from '../lab/profile.ts';
-import { readFlags, cmdline, runtimeOf, iptablesOf, parseDuration, intOf } from './args.ts';
+import { readFlags, cmdline, runtimeOf, iptablesOf, parseDuration, intOf, proxyModeOf } from './args.ts';
 
 /** Dropped probes dominate a campaign's time; 150 ms is still >100 times a lab round trip. */
 export const FUZZ_PROBE_TIMEOUT = '150ms';
@@ -35,6 +35,7 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
     'shrink-time': { type: 'string', default: '120s' },
     timeout: { type: 'string', default: FUZZ_PROBE_TIMEOUT },
     services: { type: 'boolean', default: false },
+    mode: { type: 'string' },
     labs: { type: 'string', default: '1' },
     runtime: { type: 'string' },
     backend: { type: 'string' },
@@ -47,6 +48,15 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
   const skip = await labSkipReason(runtime);
   if (skip) throw cmdline(`fuzz needs the kernel lab (${runtime}): ${skip}`, 'invalid');
   const runs = values.runs === undefined ? undefined : intOf('--runs', values.runs, 1);
+  const mode = proxyModeOf(values.mode);
+  if (values.mode !== undefined && !values.services)
+    throw cmdline('--mode is the proxy mode of the drawn Services: it goes with --services');
+  // the flags that shape the draw and its judgement: a replay without them would draw another case
+  const replayFlags = [
+    ...(values.services ? ['--services'] : []),
+    ...(mode === 'nftables' ? ['--mode nftables'] : []),
+    ...(iptables ? [`--iptables ${iptables}`] : []),
+  ];
   let replay: { seed: number; path: string } | undefined;
   if (values.replay) {
     const m = /^(-?\d+):([\d:]*)$/.exec(values.replay);
@@ -63,6 +73,7 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
     const result = await fuzz({
       oracle: { kind: 'kernel', pool },
       kind: values.services ? 'services' : 'rulesets',
+      ...(mode === 'nftables' ? { mode } : {}),
       ...(runs !== undefined ? { runs } : values.time ? {} : { runs: 100 }),
       ...(values.time ? { timeSeconds: parseDuration(values.time) } : {}),
       ...(values.seed ? { seed: intOf('--seed', values.seed, -(2 ** 31)) } : {}),
@@ -87,6 +98,7 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
       const d = result.divergence;
       const report = {
         seed: result.seed,
+        replay: result.divergence ? replayCommand(result.seed, result.divergence.path, replayFlags) : null,
         cases: result.cases,
         probes: result.probes,
         elapsedMs: Math.round(result.elapsedMs),
@@ -117,8 +129,12 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
       write(
         `  ${x.step}: ${x.diff.field}  model ${JSON.stringify(x.diff.model)}  kernel ${JSON.stringify(x.diff.kernel)}`,
       );
-    const dir = await writeArtifacts(values.out, { c: d.case, diffs: d.diffs, seed: d.seed, path: d.path }, pool);
-    write(`replay: nfconform fuzz --replay ${d.seed}:${d.path}`);
+    const dir = await writeArtifacts(
+      values.out,
+      { c: d.case, diffs: d.diffs, seed: d.seed, path: d.path, replayFlags, ...(mode === 'nftables' ? { mode } : {}) },
+      pool,
+    );
+    write(`replay: ${replayCommand(d.seed, d.path, replayFlags)}`);
     write(`wrote ${dir}/case.json, repro.sh, explain.md`);
     return 1;
   } finally {

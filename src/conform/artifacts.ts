@@ -15,6 +15,11 @@ import { renderPlain } from './render.ts';
 import { esc, page, tracePage } from './html.ts';
 import type { KernelObservation } from '../lab/kernel-lab.ts';
 import type { StepDiff } from './mutant.ts';
+import type { ProxyMode } from '../kube/proxy-mode.ts';
+
+/** The command line that replays a campaign's case: its seed and path, and the flags that shaped its draw. */
+export const replayCommand = (seed: number, path: string, flags: readonly string[] = []): string =>
+  ['nfconform fuzz', ...flags, `--replay ${seed}:${path}`].join(' ');
 
 export function caseId(c: CaseFile): string {
   return createHash('sha256')
@@ -55,20 +60,29 @@ export interface ExplainInput {
   diffs: readonly StepDiff[];
   seed?: number;
   path?: string;
+  /** the flags that shape the campaign's draw and its judgement (`--services --mode nftables`, `--iptables X`):
+   *  a replay without them draws another case */
+  replayFlags?: readonly string[];
+  /** kube-proxy's mode the case's Services were compiled in */
+  mode?: ProxyMode;
 }
 
 /** Runs the case once more with counters, and writes case.json, repro.sh and explain.md, all from one plan
  *  (the same rulesets in both flavors, the same source ports). */
 export async function writeArtifacts(dir: string, input: ExplainInput, pool?: LabPool): Promise<string> {
-  const plan = await planCase(input.c, { firstPort: pool ? pool.reservePorts(probeCount(input.c)) : FIRST_PORT });
+  const plan = await planCase(input.c, {
+    firstPort: pool ? pool.reservePorts(probeCount(input.c)) : FIRST_PORT,
+    ...(input.mode ? { mode: input.mode } : {}),
+  });
   const c = plan.case;
   const out = join(dir, caseId(c));
   mkdirSync(out, { recursive: true });
   const md: string[] = [`# ${c.name}`, ''];
   if (input.seed !== undefined)
     md.push(
-      `Replay: \`nfconform fuzz --replay ${input.seed}:${input.path ?? ''}\` — or \`nfconform` +
-        ` check ${join(out, 'case.json')}\`, or \`bash ${join(out, 'repro.sh')}\`.`,
+      `Replay: \`${replayCommand(input.seed, input.path ?? '', input.replayFlags)}\` — or \`nfconform` +
+        ` check ${join(out, 'case.json')}${input.mode === 'nftables' ? ' --mode nftables' : ''}\`, or` +
+        ` \`bash ${join(out, 'repro.sh')}\`.`,
       '',
     );
   md.push(

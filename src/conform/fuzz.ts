@@ -14,6 +14,7 @@ import { judgeAgainstMutant, type StepDiff, type MutantRole } from './mutant.ts'
 import { loadRegistry, knownFor, type KnownDivergence } from './divergences.ts';
 import { CoverageCounter, type CoverageReport } from './coverage.ts';
 import type { PhaseTime } from '../lab/profile.ts';
+import type { ProxyMode } from '../kube/proxy-mode.ts';
 
 /** The kernel, or a copy of the model with a planted bug ('none': the reference model itself). */
 export type FuzzOracle =
@@ -43,6 +44,8 @@ export interface FuzzOptions {
   oracle: FuzzOracle;
   /** what is drawn: rulesets and topology variants (default), or Service sets judged by the Service oracle too */
   kind?: 'rulesets' | 'services';
+  /** kube-proxy's mode the drawn Services are compiled in (kind 'services'; default iptables) */
+  mode?: ProxyMode;
   runs?: number;
   timeSeconds?: number;
   seed?: number;
@@ -62,6 +65,9 @@ export interface FuzzOptions {
   /** kernel oracle: how many labs run cases side by side (default 1). The cases are the same as with one
    *  lab (drawn from the seed in the same order); a divergence is shrunk afterwards on one lab. */
   labs?: number;
+  /** kernel oracle: the first case handed out (a draw index; the cases before it are not run), so that a
+   *  campaign goes on past a case it has already judged (`npm run mutants -- --model`) */
+  from?: number;
 }
 
 export interface FuzzResult {
@@ -82,10 +88,11 @@ export async function judgeCase(
   c: CaseFile,
   oracle: FuzzOracle,
   registry: readonly KnownDivergence[],
-  plant: Pick<FuzzOptions, 'runProbe'> = {},
+  plant: Pick<FuzzOptions, 'runProbe' | 'mode'> = {},
 ): Promise<CaseJudgement> {
   let raw: { diffs: StepDiff[]; probes: number; outcomes: string[] };
-  if (oracle.kind === 'mutant') raw = await judgeAgainstMutant(c, oracle.mutation, oracle.plays ?? 'kernel');
+  if (oracle.kind === 'mutant')
+    raw = await judgeAgainstMutant(c, oracle.mutation, oracle.plays ?? 'kernel', plant.mode ?? 'iptables');
   else
     raw = await judgeOnKernel(c, oracle.pool, {
       ...plant,
@@ -103,9 +110,10 @@ export async function judgeCase(
 async function judgeOnKernel(
   c: CaseFile,
   pool: LabPool,
-  plant: Pick<FuzzOptions, 'runProbe'> & { semantics?: Semantics },
+  plant: Pick<FuzzOptions, 'runProbe' | 'mode'> & { semantics?: Semantics },
 ): Promise<{ diffs: StepDiff[]; probes: number; outcomes: string[] }> {
-  const planned = () => planCase(c, { firstPort: pool.reservePorts(probeCount(c)) });
+  const planned = () =>
+    planCase(c, { firstPort: pool.reservePorts(probeCount(c)), ...(plant.mode ? { mode: plant.mode } : {}) });
   const plan = await (pool.profile ? pool.profile.time('plan', planned) : planned());
   // a ruleset the model refuses must be refused by the kernel as well
   const refused = [...plan.rulesets, ...plan.otherRulesets, ...plan.nftRulesets].find((r) => r.refusal);
@@ -145,9 +153,15 @@ async function judgeOnKernel(
   };
 }
 
+/** What a campaign hands each case's judgement besides the case: a planted probe, the Services' proxy mode. */
+const plantOf = (opts: FuzzOptions): Pick<FuzzOptions, 'runProbe' | 'mode'> => ({
+  ...(opts.runProbe ? { runProbe: opts.runProbe } : {}),
+  ...(opts.mode ? { mode: opts.mode } : {}),
+});
+
 export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
   const labs = opts.oracle.kind === 'kernel' ? Math.max(1, opts.labs ?? 1) : 1;
-  if (labs > 1 && !opts.replay) return fuzzSideBySide(opts, labs);
+  if ((labs > 1 || (opts.from && opts.oracle.kind === 'kernel')) && !opts.replay) return fuzzSideBySide(opts, labs);
   return fuzzInTurn(opts);
 }
 
@@ -194,7 +208,7 @@ async function fuzzSideBySide(opts: FuzzOptions, labs: number): Promise<FuzzResu
       draws = fc.sample(arb, { seed, numRuns: Math.min(runs, Math.max(64, draws.length * 2, i + 1)) });
     return draws[i];
   };
-  let next = 0;
+  let next = opts.from ?? 0;
   let stopAt = runs; // no index at or past this one is handed out
   let failed: { index: number; crash?: InternalError; diffs?: StepDiff[] } | undefined;
   const pools = [oracle.pool, ...Array.from({ length: labs - 1 }, () => oracle.pool.sibling())];
@@ -205,7 +219,7 @@ async function fuzzSideBySide(opts: FuzzOptions, labs: number): Promise<FuzzResu
       const lab: FuzzOracle = { ...oracle, pool };
       let j: CaseJudgement;
       try {
-        j = await judgeCase(c, lab, registry, opts.runProbe ? { runProbe: opts.runProbe } : {});
+        j = await judgeCase(c, lab, registry, plantOf(opts));
       } catch (e) {
         if (!(e instanceof InternalError)) throw e;
         if (!failed || i < failed.index) failed = { index: i, crash: e };
@@ -283,7 +297,7 @@ async function fuzzInTurn(opts: FuzzOptions): Promise<FuzzResult> {
     const c = toCase(draw);
     let j: CaseJudgement;
     try {
-      j = await judgeCase(c, opts.oracle, registry, opts.runProbe ? { runProbe: opts.runProbe } : {});
+      j = await judgeCase(c, opts.oracle, registry, plantOf(opts));
     } catch (e) {
       // a crash of the model or the engine is not a divergence: the campaign stops and says how to reproduce it
       if (!(e instanceof InternalError)) throw e;

@@ -26,6 +26,7 @@ import { planCase, modelRulesets, type CasePlan, type CaseCommand } from './plan
 import { modelCommand } from './case-commands.ts';
 import { pairedRun, loadRulesets, type KernelSide } from './paired-run.ts';
 import { judgeDifference } from './judges.ts';
+import type { ProxyMode } from '../kube/proxy-mode.ts';
 
 export interface StepDiff {
   step: string;
@@ -87,11 +88,13 @@ class MutantSide implements KernelSide {
     return refusal ? { ok: false, stderr: refusal.message } : { ok: true, stderr: '' };
   }
 
-  async probe(p: Parameters<KernelSide['probe']>[0]) {
+  async probe(p: Parameters<KernelSide['probe']>[0], opts: Parameters<KernelSide['probe']>[1]) {
     const runs = runProbe(this.lab, this.world, p);
     const best = [...runs].sort((a, b) => b.p - a.p)[0]!;
     this.world = best.value.world;
-    return best.value.observation;
+    // a kernel knows where a packet was dropped only from its rule counters (KernelLab.probe): the stand-in
+    // says no more, so that a campaign against it judges what a kernel campaign can judge
+    return opts.counters ? best.value.observation : { ...best.value.observation, droppedAt: null };
   }
 
   async wait(seconds: number) {
@@ -121,8 +124,9 @@ export async function judgeAgainstMutant(
   c: CaseFile,
   mutation: Mutation | 'none',
   plays: MutantRole = 'kernel',
+  mode: ProxyMode = 'iptables',
 ): Promise<MutantJudgement> {
-  return judgePlanAgainstMutant(await planCase(c), mutation, plays);
+  return judgePlanAgainstMutant(await planCase(c, { mode }), mutation, plays);
 }
 
 export async function judgePlanAgainstMutant(

@@ -18,10 +18,8 @@ import type { HostCtx, Semantics } from './semantics.ts';
 import { manipOf } from './nat.ts';
 import { isIcmpError } from './tracking.ts';
 import { routeErrorVerdict, spendRouteError, ROUTE_ERROR_BURST_MS, ROUTE_ERROR_COST_MS } from './route-errors.ts';
+import { arpSender, neighKey, neighbourPlan, neighbourPending, neighbourResolved } from './neighbour.ts';
 
-/** A neighbour entry's resolution gives up mcast_solicit (3) x retrans_time (1 s) after its first packet; a
- *  wait this long (world seconds, a margin added) has surely seen it end */
-const NEIGH_GIVES_UP_S = 4;
 import type { HostHooks } from './hook-table.ts';
 import { addrType } from './eval/matchers.ts';
 import type { NftTable, NftChain, NftSet, Stmt, Atom } from './nft/types.ts';
@@ -52,7 +50,17 @@ export type Arrival =
        *  reroute after OUTPUT: ip_route_me_harder's route error) */
       errno?: string;
     }
-  | { kind: 'rejected'; host: string; pkt: Pkt; with: string; ct: CtRef | undefined }
+  | {
+      kind: 'rejected';
+      host: string;
+      pkt: Pkt;
+      with: string;
+      ct: CtRef | undefined;
+      /** the rule that rejected it (none for routing's own errors) */
+      by?: { hook: Hook; table: string; chain: string; rule: number | 'policy' };
+      /** the bridge port the rejected packet came in on, when br_netfilter handed it to the IPv4 hooks */
+      physIn?: string;
+    }
   | { kind: 'no-route'; host: string }
   /** an unmodelled target took the packet: what happens next is unknown (spec/semantics.md §10) */
   | { kind: 'unknown'; host: string; rule: UnknownRule };
@@ -74,6 +82,19 @@ export interface HookSite {
 }
 
 type Step = { ok: true; ct: CtRef | undefined } | { ok: false; arrival: Arrival };
+
+/** Where an ARP request for an address is processed: the owner, and the device its frames arrive on. */
+interface ArpEnd {
+  host: string;
+  dev: string;
+}
+
+/** Where a packet that met a neighbour entry ended; undefined: it goes on now. */
+type Held = Arrival | undefined;
+
+function arpEnd(peer: { host: string; iface: string }, h: Host): ArpEnd {
+  return { host: peer.host, dev: h.ifaces.get(peer.iface)?.master ?? peer.iface };
+}
 
 /** A frame a bridge sends on from one of its ports to another. */
 interface BridgeHop {
@@ -359,7 +380,10 @@ export class PathRun {
     if (o.reject) {
       const withWhat = rejectWith(o.reject);
       this.emit({ kind: 'drop', host: hn, reason: `${label} reject (${withWhat})`, hook, table: label, ...at });
-      return { kind: 'stop', arrival: { kind: 'rejected', host: hn, pkt: { ...p }, with: withWhat, ct } };
+      const by = { hook, table: label, ...at };
+      const arrival: Arrival = { kind: 'rejected', host: hn, pkt: { ...p }, with: withWhat, ct, by };
+      if (s.phys) arrival.physIn = s.phys.in;
+      return { kind: 'stop', arrival };
     }
     if (o.verdict === 'drop') return { kind: 'stop', arrival: this.ruleDrop(hn, hook, label, at.chain, at.rule) };
     return o.nat ? { kind: 'accept', nat: natRequestOf(o.nat) } : { kind: 'accept' };
@@ -420,7 +444,10 @@ export class PathRun {
               chain: v.chain,
               rule: v.rule,
             });
-            return { ok: false, arrival: { kind: 'rejected', host: hn, pkt: { ...p }, with: v.with, ct } };
+            const by = { hook, table: step, chain: v.chain, rule: v.rule };
+            const arrival: Arrival = { kind: 'rejected', host: hn, pkt: { ...p }, with: v.with, ct, by };
+            if (s.phys) arrival.physIn = s.phys.in;
+            return { ok: false, arrival };
           }
         }
       }
@@ -490,6 +517,29 @@ export class PathRun {
     return this.transmit(hn, r.dev, r.nextHop, p, post.ct);
   }
 
+  /**
+   * nf_send_reset for a packet that came in through a bridge port with br_netfilter (nf_bridge_info_exists):
+   * after ip_route_me_harder, the reset leaves straight out of that port (dev_queue_xmit, the original
+   * destination's MAC as its source), past OUTPUT, POSTROUTING and their NAT (net/ipv4/netfilter/nf_reject_ipv4.c).
+   */
+  resetOutOfPort(hn: string, portName: string, p: Pkt): Arrival {
+    const h = this.host(hn);
+    const r = lookupRoute(h, p.dst);
+    this.emit({ kind: 'route', host: hn, dst: formatIp(p.dst), result: describeRoute(r) });
+    const port = h.ifaces.get(portName);
+    if (r.type === 'unreachable' || !port?.peer) return { kind: 'no-route', host: hn };
+    this.emit({
+      kind: 'bridge',
+      host: hn,
+      bridge: port.master ?? '',
+      what: `reset sent straight out of port ${portName} (nf_send_reset of a bridged packet)`,
+    });
+    // addressed to the MAC the rejected frame came from: the host behind the port takes it
+    const peer = this.host(port.peer.host);
+    const nextHop = peer.local.has(p.dst) ? p.dst : ([...peer.local.keys()].find((a) => a !== 0x7f000001) ?? p.dst);
+    return this.wire(hn, port, nextHop, p);
+  }
+
   /** ip_route_output: a 127/8 source may leave only through a device with route_localnet=1 (spec/semantics.md §3) */
   private loopbackSourceOut(h: Host, r: ReturnType<typeof lookupRoute>, p: Pkt): boolean {
     return r.type === 'unicast' && isLoopback(p.src) && !(h.ifaces.get(r.dev) && confOf(h, r.dev).route_localnet);
@@ -500,60 +550,104 @@ export class PathRun {
     if (++this.hops > MAX_HOPS) return this.drop(hn, 'too many hops (routing loop)');
     const h = this.host(hn);
     const iface = h.ifaces.get(dev)!;
-    if (iface.kind === 'bridge') {
-      const port = this.portFor(h, dev, nextHop);
-      if (!port) return this.neighbourFails(hn, dev, nextHop, p, ct);
+    const port = iface.kind === 'bridge' ? this.portFor(h, dev, nextHop) : undefined;
+    const owner = port ? arpEnd(port.peer!, this.host(port.peer!.host)) : this.arpOwner(iface, nextHop);
+    const held = this.resolve(hn, dev, nextHop, p, ct, owner);
+    if (held) return held;
+    if (port) {
       this.emit({ kind: 'bridge', host: hn, bridge: dev, what: `local packet out of port ${port.name}` });
       return this.wire(hn, port, nextHop, p);
     }
-    if (!this.resolves(iface, nextHop)) return this.neighbourFails(hn, dev, nextHop, p, ct);
     return this.wire(hn, iface, nextHop, p);
   }
 
-  /** Does anyone behind `iface` answer ARP for `addr`: the peer's own address, or one behind its bridge? */
-  private resolves(iface: Iface, addr: U32): boolean {
+  /** Who answers ARP for `addr` sent out of `iface` (a veth): the peer itself, or a host behind the peer's
+   *  bridge; and the device arp_process runs on there (a bridge port's frames reach its bridge). */
+  private arpOwner(iface: Iface, addr: U32): ArpEnd | undefined {
     const peer = iface.peer;
-    if (!peer) return false;
+    if (!peer) return undefined;
     const h = this.host(peer.host);
-    if (h.local.has(addr)) return true;
+    if (h.local.has(addr)) return arpEnd(peer, h);
     const master = h.ifaces.get(peer.iface)?.master;
-    return master !== undefined && this.portFor(h, master, addr) !== undefined;
+    const behind = master === undefined ? undefined : this.portFor(h, master, addr);
+    return behind?.peer ? arpEnd(behind.peer, this.host(behind.peer.host)) : undefined;
   }
 
   /**
-   * Nobody answers `hn`'s ARP for `nextHop`: the packet waits in the neighbour entry's queue until resolution
-   * gives up (neigh_invalidate, mcast_solicit x retrans_time = 3 s after the first packet), and each queued
-   * packet is then answered with host-unreachable (arp_error_report -> icmp_send). A probe gives up before that:
-   * the packet that starts resolution is a silent drop. A later packet of the same case meets the resolution
-   * under way, and its error (or an earlier one quoting the same header) may come while its probe still
-   * listens: both are followed (spec/semantics.md §6.5), until a wait has outlasted the resolution.
+   * The sending host's neighbour entry for `nextHop` on `dev` (neighbour.ts, spec/semantics.md §6.5):
+   * undefined when the packet goes on now; else where it ended. A resolution nobody answers (no owner, or an
+   * owner that refuses the ARP's sender, such as 127.0.0.1 after a DNAT out of a route_localnet device)
+   * holds the packet in the entry's queue until it gives up (neigh_invalidate, 3 s), then answers each
+   * queued packet with host-unreachable (arp_error_report); a probe gives up before that, so the packet
+   * that starts it is a silent drop. A later packet within it may be sent when a probe carrying an
+   * answered sender succeeds, may wait past its probe, or may hear the error: every one is followed.
    */
-  private neighbourFails(hn: string, dev: string, nextHop: U32, p: Pkt, ct: CtRef | undefined): Arrival {
-    const reason = `no neighbour answers for ${formatIp(nextHop)} on ${dev}`;
+  private resolve(hn: string, dev: string, nextHop: U32, p: Pkt, ct: CtRef | undefined, owner?: ArpEnd): Held {
+    const h = this.host(hn);
     const state = this.world.hosts.get(hn)!;
-    const key = `${dev} ${formatIp(nextHop)}`;
-    const started = state.neighbours.get(key);
-    if (started === undefined || this.world.now - started >= NEIGH_GIVES_UP_S) {
-      state.neighbours.set(key, this.world.now);
-      return this.drop(hn, `${reason} (resolution gives up after the probe)`);
-    }
-    const rule: UnknownRule = {
+    const key = neighKey(dev, nextHop);
+    if (state.neighbours.get(key)?.kind === 'valid') return undefined;
+    const sip = arpSender(h, dev, nextHop, p.src);
+    const refused = owner
+      ? this.arpRefusal(owner, sip, nextHop)
+      : `no neighbour answers for ${formatIp(nextHop)} on ${dev}`;
+    const plan = neighbourPlan(state, key, this.world.now, refused === undefined);
+    const why = refused === undefined ? `ARP from ${formatIp(sip)} answered` : refused;
+    const unknown = (rule: number, spec: string, whyUnknown: string): UnknownRule => ({
       host: hn,
       hook: 'neighbour',
       table: 'arp',
       chain: key,
-      rule: 0,
-      spec: 'host-unreachable when resolution gives up (neigh_invalidate)',
-      why: 'the time since an earlier packet of the case started resolving this neighbour',
-    };
-    // the resolution may have given up already, and this packet started the next one: the latest start
-    state.neighbours.set(key, this.world.now);
+      rule,
+      spec,
+      why: whyUnknown,
+    });
+    if (plan.kind === 'maybeValid') {
+      const rule = unknown(2, 'an earlier resolution succeeded', 'whether a probe with an answered sender went out');
+      const valid = this.decide(rule);
+      this.emit({ kind: 'unknown', branch: valid ? 'matches' : 'does not match', ...rule });
+      if (valid) return this.arpAnswered(hn, key, owner, sip, refused);
+      neighbourPending(state, key, this.world.now, false);
+      return this.drop(hn, `${why} (resolution gives up after the probe)`);
+    }
+    if (plan.kind === 'send') return this.arpAnswered(hn, key, owner, sip, refused);
+    if (plan.kind === 'silent') return this.drop(hn, `${why} (resolution gives up after the probe)`);
+    if (plan.mayResolve) {
+      const rule = unknown(1, 'the resolution succeeds in time', "when the entry's probes went out (retrans_time)");
+      const sent = this.decide(rule);
+      this.emit({ kind: 'unknown', branch: sent ? 'matches' : 'does not match', ...rule });
+      if (sent) {
+        neighbourResolved(state, key);
+        return undefined;
+      }
+    }
+    const rule = unknown(
+      0,
+      'host-unreachable when resolution gives up (neigh_invalidate)',
+      'the time since an earlier packet of the case started resolving this neighbour',
+    );
     const hears = this.decide(rule);
     this.emit({ kind: 'unknown', branch: hears ? 'matches' : 'does not match', ...rule });
     // icmp_send never answers an ICMP error
-    if (!hears || isIcmpError(p)) return this.drop(hn, `${reason} (resolution under way)`);
-    this.emit({ kind: 'drop', host: hn, reason: `${reason}: ICMP host unreachable` });
+    if (!hears || isIcmpError(p)) return this.drop(hn, `${why} (resolution under way)`);
+    this.emit({ kind: 'drop', host: hn, reason: `${why}: ICMP host unreachable` });
     return { kind: 'rejected', host: hn, pkt: { ...p }, with: 'icmp-host-unreachable', ct };
+  }
+
+  /** Why the owner of `tip` does not answer an ARP request from `sip`: arp_process answers after
+   *  ip_route_input(tip, sip, dev) gives a local route (the martian and reverse-path checks of §3). */
+  private arpRefusal(owner: ArpEnd, sip: U32, tip: U32): string | undefined {
+    const r = this.host(owner.host);
+    const sem = this.lab.semantics;
+    const bad = sem.martian(r, owner.dev, sip, tip) ?? sem.reversePath(r, owner.dev, sip);
+    return bad && `${owner.host} does not answer ARP for ${formatIp(tip)} from ${formatIp(sip)}: ${bad}`;
+  }
+
+  /** An answered resolution: the entry is valid, and the owner has one for the sender (neigh_event_ns). */
+  private arpAnswered(hn: string, key: string, owner: ArpEnd | undefined, sip: U32, refused: string | undefined): Held {
+    neighbourResolved(this.world.hosts.get(hn)!, key);
+    if (owner && refused === undefined) neighbourResolved(this.world.hosts.get(owner.host)!, neighKey(owner.dev, sip));
+    return undefined;
   }
 
   /** The frame crosses a veth pair; conntrack state (untracked too) does not cross namespaces, and neither does the
@@ -636,6 +730,16 @@ export class PathRun {
         const bad = this.lab.semantics.martian(h, br, p.src, p.dst) ?? this.lab.semantics.reversePath(h, br, p.src);
         if (bad) return this.drop(hn, bad);
         const again = this.portFor(h, br, r.nextHop);
+        // br_nf_pre_routing_finish_bridge: the frame's new MAC comes from the node's neighbour entry
+        const held = this.resolve(
+          hn,
+          br,
+          r.nextHop,
+          p,
+          pre.ct,
+          again?.peer && arpEnd(again.peer, this.host(again.peer.host)),
+        );
+        if (held) return held;
         if (!again) return this.drop(hn, `no neighbour answers for ${formatIp(r.nextHop)} on ${br}`);
         this.emit({
           kind: 'bridge',

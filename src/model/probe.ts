@@ -177,6 +177,8 @@ function dropPointOf(a: Ended): DropPoint {
     };
   if (a.kind === 'no-route')
     return { host: a.host, hook: null, table: null, chain: null, rule: null, reason: 'no route' };
+  // the rule that REJECTed it (an iptables REJECT or an nft reject), else routing's own error
+  if (a.by) return { host: a.host, ...a.by, reason: null };
   return { host: a.host, hook: null, table: null, chain: null, rule: null, reason: `rejected with ${a.with}` };
 }
 
@@ -297,20 +299,8 @@ class ProbePlay {
 
   /** A REJECT's answer travels back; the client sees it only if it refers to its socket. */
   private rejected(a: Extract<Arrival, { kind: 'rejected' }>, client: string, e: Endpoint, first: boolean): Ending {
-    // the REJECT that answered: the last one before its answer leaves (which a REJECT may drop in turn)
-    const rej = this.run.trace.findLast(
-      (t: TraceEvent) => t.kind === 'drop' && t.host === a.host && t.reason.startsWith('REJECT'),
-    );
     const back = this.answer(a);
     const drop = dropPointOf(a);
-    if (rej && rej.kind === 'drop')
-      Object.assign(drop, {
-        hook: rej.hook ?? null,
-        table: rej.table ?? null,
-        chain: rej.chain ?? null,
-        rule: rej.rule ?? null,
-        reason: null,
-      });
     // REJECT returns NF_DROP after answering: in the client's own OUTPUT, its send failed as well
     const errno = first ? sendErrno(client, e.proto, a.host, drop.hook) : null;
     if (!this.forClient(back, client, e)) {
@@ -335,8 +325,18 @@ class ProbePlay {
   }
 
   /** A REJECT's answer that no socket of the client waits for still goes its way: its RST resets the
-   *  connections it passes, and nf_send_reset set the rejected packet's connection closing. */
+   *  connections it passes, and nf_send_reset set the rejected packet's connection closing. A TCP segment that
+   *  reached a host's stack where no socket takes it (a SYN-ACK to a 127/8 source answered on the server's own
+   *  loopback, say) is answered with a RST (tcp_v4_send_reset: RST alone for a segment with ACK), which moves
+   *  the connections it passes too. */
   private answerAway(a: Arrival): void {
+    if (a.kind === 'local') {
+      const p = a.pkt;
+      if (p.proto !== 6 || p.tcpFlags & TCP.RST) return;
+      const rst = answer(p, { tcpFlags: p.tcpFlags & TCP.ACK ? TCP.RST : TCP.RST | TCP.ACK });
+      this.send(a.host, rst, 'RST (no socket)', undefined, 'kernel');
+      return;
+    }
     if (a.kind === 'rejected') this.answer(a);
   }
 
@@ -350,9 +350,20 @@ class ProbePlay {
    */
   private answer(a: Extract<Arrival, { kind: 'rejected' }>): Ended {
     const err = this.run.errorFor(a);
-    const back = this.send(a.host, err.pkt, a.with, err.ct, err.pkt.proto === 6 ? 'none' : 'kernel');
+    const back = this.sendAnswer(a, err);
     if (back.kind === 'rejected' && answerable(back)) this.answer(back);
     return back;
+  }
+
+  /** A reset to a packet bridged into the IPv4 hooks leaves straight out of the port it came in on
+   *  (PathRun.resetOutOfPort); any other answer is sent as the host's own packet. */
+  private sendAnswer(a: Extract<Arrival, { kind: 'rejected' }>, err: ReturnType<PathRun['errorFor']>): Ended {
+    if (a.with !== 'tcp-reset' || !a.physIn)
+      return this.send(a.host, err.pkt, a.with, err.ct, err.pkt.proto === 6 ? 'none' : 'kernel');
+    this.stage(`${a.with} from ${a.host}`, err.pkt);
+    const out = this.run.resetOutOfPort(a.host, a.physIn, err.pkt);
+    if (out.kind === 'unknown') throw new FateUnknown(out.rule);
+    return out;
   }
 
   /** Did a packet of the client's connection reach the server's socket? */

@@ -246,3 +246,17 @@ test('CMD --help and help CMD print that command usage and exit 0; -h after -- i
   // not a request for help: `-h` belongs to the command run inside the lab
   expect(cli(['lab', 'exec', 'node', '--lab', 'nosuch', '--', 'ls', '-h']).out).not.toContain('usage:');
 });
+
+test('fuzz --mode goes with --services; a replay line carries the flags that shaped the draw', async () => {
+  const r = cli(['fuzz', '--mode', 'nftables', '--runs', '1']);
+  expect(r.code).toBe(2);
+  expect(r.err).toContain('--mode is the proxy mode of the drawn Services: it goes with --services');
+  expect(cli(['fuzz', '--services', '--mode', 'ipvs']).err).toContain(
+    '--mode must be iptables or nftables, not "ipvs"',
+  );
+  const { replayCommand } = await import('../../src/conform/artifacts.ts');
+  expect(replayCommand(7, '8:0:1', ['--services', '--mode nftables'])).toBe(
+    'nfconform fuzz --services --mode nftables --replay 7:8:0:1',
+  );
+  expect(replayCommand(7, '3')).toBe('nfconform fuzz --replay 7:3');
+});

@@ -59,3 +59,13 @@ test('neighbour resolution: the first packet is a silent drop, a later one withi
   const o = await outcomes('suites/regressions/neighbour-failure-answers-later.json');
   expect(o).toEqual([['dropped'], [], ['dropped|icmp-error'], [], ['dropped']]);
 });
+
+test('ARP from 127.0.0.1: pod2 does not answer it, and a later SYN waits in the resolution', async () => {
+  const o = await outcomes('suites/regressions/arp-from-loopback-source-unanswered.json');
+  expect(o).toEqual([['dropped'], ['dropped|icmp-error|refused'], [], ['refused'], ['dropped']]);
+});
+
+test('ARP from 127.0.0.1: answered with route_localnet and accept_local, not with rp_filter=1', async () => {
+  const o = await outcomes('suites/regressions/arp-from-loopback-source-answered.json');
+  expect(o).toEqual([['dropped'], ['refused'], ['dropped'], ['dropped|icmp-error|refused']]);
+});

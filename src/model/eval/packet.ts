@@ -50,8 +50,8 @@ export interface HostState {
   nftSets: Map<string, Map<string, NftDynEntry>>;
   /** ip_error's bucket per source address (route-errors.ts): a lower bound of its tokens (ms) at world time `at` */
   routeErrors: Map<U32, { low: number; at: number }>;
-  /** neighbour entries whose resolution a packet started and nobody answers: "dev address" -> world time */
-  neighbours: Map<string, number>;
+  /** the host's neighbour (ARP) entries the case made: "dev address" -> its state (path.ts resolve, spec §6.5) */
+  neighbours: Map<string, NeighState>;
 }
 
 /** An xt_recent entry: its hit timestamps (seconds, the last 20) and the TTL stored with it (`recent_mt`: the
@@ -63,6 +63,14 @@ export interface RecentEntry {
 
 /** The sysctl net.ipv4.ip_default_ttl of a new namespace: the TTL every packet of the lab starts with. */
 export const DEFAULT_TTL = 64;
+
+/**
+ * A neighbour entry (the lab flushes them between cases): `valid` once an ARP of it was answered (REACHABLE,
+ * later STALE, still used); `pending` while a resolution nobody answered may be under way, since world time
+ * `at` (the latest packet that may have started it); `answerable`: a packet whose ARP would be answered waited
+ * in it, so the resolution may have succeeded since.
+ */
+export type NeighState = { kind: 'valid' } | { kind: 'pending'; at: number; answerable: boolean };
 
 /** One element a rule added to an nft set: its key, when it expires (world seconds; absent: never), and the
  *  probe that added it (the world's probe count then). */

@@ -1,0 +1,82 @@
+// Neighbour (ARP) resolution of a host that sends on a link (spec/semantics.md §6.5). The lab flushes
+// neighbour entries between cases, so a case's first packet to each next hop resolves it. Resolution
+// succeeds when the owner of the address answers the ARP request, and it answers only a sender its own
+// routing accepts: arp_process (net/ipv4/arp.c) replies after ip_route_input(tip, sip, dev) gives a local
+// route, so a sender that is a martian source there (127/8 without route_localnet, one of its own
+// addresses without accept_local, rp_filter) is never answered. The sender is chosen by arp_solicit
+// (arp_announce=0): the source of the packet waiting in the entry's queue (the newest, neigh_probe's
+// skb_peek_tail) when that is a local address of the sending host (127/8 included), else
+// inet_select_addr(dev, target, RT_SCOPE_LINK). A packet sent while a resolution is under way waits in the
+// queue; the entry's next probe (every retrans_time, 1 s; mcast_solicit = 3 probes) asks with its source,
+// and the queue is sent when one is answered, or answered with host-unreachable when the last gives up.
+import { type U32, formatIp } from './ip.ts';
+import type { Host } from './net/topology.ts';
+import { selectSource } from './net/routing.ts';
+import { addrType } from './eval/matchers.ts';
+import type { HostState, NeighState } from './eval/packet.ts';
+
+/** A resolution gives up mcast_solicit (3) x retrans_time (1 s) after its first probe; a wait this long
+ *  (world seconds, a margin added) has surely seen it end */
+export const NEIGH_GIVES_UP_S = 4;
+
+/** The key of a host's neighbour entry: the device and the next hop's address. */
+export function neighKey(dev: string, addr: U32): string {
+  return `${dev} ${formatIp(addr)}`;
+}
+
+/** arp_solicit's sender address (arp_announce=0) for a packet from `src` waiting for `target` on `dev`. */
+export function arpSender(h: Host, dev: string, target: U32, src: U32): U32 {
+  if (addrType(h, src, undefined) === 'LOCAL') return src;
+  return selectSource(h, dev, target) ?? 0;
+}
+
+/**
+ * What a packet meets at a neighbour entry, before the model's unknowns are asked:
+ * - `send`: the entry is valid, or this packet's ARP is answered at once;
+ * - `silent`: the packet starts a resolution nobody answers; its probe has given up before the resolution
+ *   does (3 s), so it hears nothing;
+ * - `open`: a resolution may be under way. `mayResolve`: a packet whose ARP would be answered waits in it
+ *   (this one or an earlier one), so the entry may be valid by now, or become so while this probe listens;
+ *   either way host-unreachable may come while it listens, if the resolution gives up meanwhile.
+ * - `maybeValid`: an earlier resolution that a packet with an answered sender waited in is over: it
+ *   succeeded (valid) or gave up (this packet, whose ARP is not answered, starts a new one).
+ */
+export type NeighPlan =
+  | { kind: 'send' }
+  | { kind: 'silent' }
+  | { kind: 'open'; mayResolve: boolean }
+  | {
+      kind: 'maybeValid';
+    };
+
+/** The plan for a packet at entry `key` at world time `now`, whose own ARP would be `answered`; updates the
+ *  entry as far as the plan alone decides it (the caller settles `open` and `maybeValid` branches). */
+export function neighbourPlan(state: HostState, key: string, now: number, answered: boolean): NeighPlan {
+  const e: NeighState | undefined = state.neighbours.get(key);
+  if (e?.kind === 'valid') return { kind: 'send' };
+  const over = !e || now - e.at >= NEIGH_GIVES_UP_S;
+  if (over) {
+    // a FAILED (or never made) entry: this packet's probe goes at once (__neigh_event_send, immediate_ok)
+    if (answered) {
+      state.neighbours.set(key, { kind: 'valid' });
+      return { kind: 'send' };
+    }
+    if (e?.answerable) return { kind: 'maybeValid' };
+    state.neighbours.set(key, { kind: 'pending', at: now, answerable: false });
+    return { kind: 'silent' };
+  }
+  // the resolution may have given up already and this packet started the next one: the latest start
+  const answerable = e.answerable || answered;
+  state.neighbours.set(key, { kind: 'pending', at: now, answerable });
+  return { kind: 'open', mayResolve: answerable };
+}
+
+/** The entry became valid (an answered probe). */
+export function neighbourResolved(state: HostState, key: string): void {
+  state.neighbours.set(key, { kind: 'valid' });
+}
+
+/** The entry is (still, or again) a resolution nobody answers, started at `now` at the latest. */
+export function neighbourPending(state: HostState, key: string, now: number, answerable: boolean): void {
+  state.neighbours.set(key, { kind: 'pending', at: now, answerable });
+}

@@ -1,0 +1,70 @@
+// Neighbour resolution (spec/semantics.md §6.5, src/model/neighbour.ts): the ARP's sender, the owner's routing
+// check that decides whether it is answered, and what later packets meet while a resolution nobody answers
+// may be under way. Kernel-checked by suites/regressions/arp-from-loopback-source-*.json.
+import { test, expect } from 'vitest';
+import { k8sNode, type TopologySpec } from '../../src/model/index.ts';
+import { compileTopology } from '../../src/model/net/topology.ts';
+import { martian, reversePath } from '../../src/model/net/martians.ts';
+import { arpSender, neighbourPlan, neighKey, NEIGH_GIVES_UP_S } from '../../src/model/neighbour.ts';
+import { newHostState } from '../../src/model/eval/packet.ts';
+import { parseIp } from '../../src/model/ip.ts';
+
+const ip = (s: string) => parseIp(s)!;
+
+function net(edit: (spec: TopologySpec) => void = () => {}) {
+  const spec = k8sNode();
+  edit(spec);
+  return compileTopology(spec);
+}
+
+test("arp_solicit asks with the waiting packet's source when it is local (127/8 too), else the device's", () => {
+  const node = net().hosts.get('node')!;
+  expect(arpSender(node, 'cni0', ip('10.244.1.12'), ip('127.0.0.1'))).toBe(ip('127.0.0.1'));
+  expect(arpSender(node, 'cni0', ip('10.244.1.12'), ip('127.0.0.5'))).toBe(ip('127.0.0.5'));
+  expect(arpSender(node, 'cni0', ip('10.244.1.12'), ip('192.168.50.10'))).toBe(ip('192.168.50.10'));
+  // a forwarded packet's source is not the node's: inet_select_addr on cni0
+  expect(arpSender(node, 'cni0', ip('10.244.1.12'), ip('192.168.50.20'))).toBe(ip('10.244.1.1'));
+});
+
+test('a 127/8 source needs route_localnet, then accept_local; rp_filter=1 refuses it, =2 does not', () => {
+  const lo = ip('127.0.0.1');
+  const tip = ip('10.244.1.12');
+  const pod2 = (s: Record<string, unknown>) =>
+    net((spec) => {
+      const h = spec.hosts.find((x) => x.name === 'pod2')!;
+      h.sysctls = { ...h.sysctls, ...s };
+    }).hosts.get('pod2')!;
+  expect(martian(pod2({}), 'eth0', lo, tip)).toMatch(/route_localnet=0/);
+  expect(martian(pod2({ route_localnet: true }), 'eth0', lo, tip)).toMatch(/accept_local=0/);
+  expect(martian(pod2({ accept_local: true }), 'eth0', lo, tip)).toMatch(/route_localnet=0/);
+  const both = { route_localnet: true, accept_local: true };
+  expect(martian(pod2(both), 'eth0', lo, tip)).toBeUndefined();
+  expect(reversePath(pod2({ ...both, rp_filter: 1 }), 'eth0', lo)).toMatch(/rp_filter=1/);
+  expect(reversePath(pod2({ ...both, rp_filter: 2 }), 'eth0', lo)).toBeUndefined();
+  expect(reversePath(pod2({ route_localnet: true, rp_filter: 2 }), 'eth0', ip('127.0.0.5'))).toMatch(/rp_filter=2/);
+  // an ordinary source: unchanged
+  expect(martian(pod2({}), 'eth0', ip('192.168.50.10'), tip)).toBeUndefined();
+  expect(reversePath(pod2({ rp_filter: 1 }), 'eth0', ip('192.168.50.10'))).toBeUndefined();
+});
+
+test('a resolution nobody answers: silent first, open within it, answered or failed after it', () => {
+  const s = newHostState();
+  const k = neighKey('cni0', ip('10.244.1.12'));
+  expect(neighbourPlan(s, k, 0, false)).toEqual({ kind: 'silent' });
+  // within it: a refused sender can only wait or hear the error; an answered one may also go out
+  expect(neighbourPlan(s, k, 1, false)).toEqual({ kind: 'open', mayResolve: false });
+  expect(neighbourPlan(s, k, 2, true)).toEqual({ kind: 'open', mayResolve: true });
+  // once a packet with an answered sender waited in it, a refused one may still find the entry resolved
+  expect(neighbourPlan(s, k, 2.5, false)).toEqual({ kind: 'open', mayResolve: true });
+  // past it: resolved (or failed, and this one's probe is answered at once)
+  expect(neighbourPlan(s, k, 2.5 + NEIGH_GIVES_UP_S, true)).toEqual({ kind: 'send' });
+  expect(s.neighbours.get(k)).toEqual({ kind: 'valid' });
+  expect(neighbourPlan(s, k, 100, false)).toEqual({ kind: 'send' });
+  // past a resolution only refused senders waited in: a new one, silent again
+  const t = newHostState();
+  neighbourPlan(t, k, 0, false);
+  expect(neighbourPlan(t, k, NEIGH_GIVES_UP_S, false)).toEqual({ kind: 'silent' });
+  // past one an answered sender waited in: resolved or failed, which a refused sender cannot tell
+  neighbourPlan(t, k, NEIGH_GIVES_UP_S + 1, true);
+  expect(neighbourPlan(t, k, 3 * NEIGH_GIVES_UP_S, false)).toEqual({ kind: 'maybeValid' });
+});
