@@ -32,8 +32,8 @@ async function stand(plan: CasePlan, wrong: (rep: number) => boolean): Promise<K
     applyNft: (h, t) => m.applyNft(h, t),
     wait: (s) => m.wait(s),
     command: (c, f) => m.command(c, f),
-    probe: async (p) => {
-      const k = await m.probe(p);
+    probe: async (p, o) => {
+      const k = await m.probe(p, o);
       return wrong(p.sport! - first) ? { ...k, outcome: 'dropped', responder: null, seen: null } : k;
     },
   };
