@@ -801,6 +801,9 @@ export class PathRun {
       return { kind: 'rejected', host: hn, pkt: { ...p }, with: 'icmp-net-unreachable', ct };
     }
     const nh = r.nextHop;
+    // ip_forward takes one off the TTL before the FORWARD hook (a bridged frame keeps its own); a loop ends at
+    // MAX_HOPS first, as before: ip_forward's time-exceeded at TTL 1 is not modelled
+    p.ttl--;
     const fwd = this.hook({ host: hn, hook: 'FORWARD', pkt: p, in: inIf, out: r.dev, nextHop: nh, ct, phys });
     if (!fwd.ok) return fwd.arrival;
     const post = this.hook({

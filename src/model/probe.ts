@@ -4,7 +4,7 @@
 import { InputError } from './errors.ts';
 import { parseIp, formatIp, type U32 } from './ip.ts';
 import { PathRun, type Arrival, tupleOf, sourceFor, isIcmpError } from './path.ts';
-import { type Pkt, TCP } from './eval/packet.ts';
+import { type Pkt, TCP, DEFAULT_TTL } from './eval/packet.ts';
 import { formatTuple, PROTO_LABEL, tcpStateOf, ctFlagsOf, flowEntries, tcpMoves, type CtEntry } from './conntrack.ts';
 import { type ModelLab, type World, cloneWorld } from './lab-model.ts';
 import type { TraceEvent } from './trace.ts';
@@ -80,6 +80,7 @@ function basePkt(e: Endpoint): Pkt {
     icmpCode: 0,
     mark: 0,
     notrack: false,
+    ttl: DEFAULT_TTL,
   };
 }
 
@@ -96,6 +97,7 @@ function answer(to: Pkt, patch: Partial<Pkt>): Pkt {
     icmpCode: 0,
     mark: 0,
     notrack: false,
+    ttl: DEFAULT_TTL,
     ...patch,
   };
 }
