@@ -68,6 +68,7 @@ export function benchModel(seconds = 2): Figure[] {
       icmpCode: 0,
       mark: 0,
       notrack: false,
+      ttl: 64,
     };
     const rate = timeLoop(seconds, (i) => {
       pkt.dst = vipNums[i % vipNums.length]!;

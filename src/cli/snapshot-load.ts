@@ -83,6 +83,9 @@ export interface SnapshotNode {
    *  native nft tables of its `nft list ruleset` */
   rulesetText: string;
   rulesetFile: string;
+  /** the node's rules in the other language (its iptables rules beside kube-proxy's nft table, its native nft
+   *  tables beside kube-proxy's iptables rules), if it has any */
+  besides?: { text: string; file: string };
   backend: IptablesFlavor;
   /** the default route's interface's address first, then the other non-bridge addresses */
   nodeIps: string[];
@@ -105,12 +108,17 @@ export function snapshotNode(file: string): SnapshotNode {
   // kube-proxy's nftables mode: its table judged as an nft dump (spec/snapshot.md "nftables")
   const native = nativeNftTables(snapshot);
   const nftMode = native?.tables.includes(`ip ${NFT_TABLE}`) === true;
+  const xtFile = `${file}: iptables.${rs.backend}`;
   const out: SnapshotNode = {
     rulesetText: nftMode ? native!.text : rs.text,
-    rulesetFile: nftMode ? `${file}: nft` : `${file}: iptables.${rs.backend}`,
+    rulesetFile: nftMode ? `${file}: nft` : xtFile,
     backend: rs.backend,
     nodeIps,
   };
+  // both kinds on one node (a CNI's iptables rules beside kube-proxy's nft table, a firewall's nft table beside
+  // its iptables rules): the other kind is evaluated beside the dump (spec/snapshot.md "nftables")
+  if (nftMode && /^(\[\d+:\d+\] )?-A |^:\S+ DROP/m.test(rs.text)) out.besides = { text: rs.text, file: xtFile };
+  if (!nftMode && native) out.besides = { text: native.text, file: `${file}: nft` };
   const b = bridge?.addrs?.[0] ? parseIfAddr(bridge.addrs[0]) : undefined;
   if (b) out.podCIDR = formatCidr({ addr: (b.ip & maskOf(b.len)) >>> 0, len: b.len });
   return out;

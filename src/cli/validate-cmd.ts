@@ -159,6 +159,7 @@ export async function validateCommand(argv: string[], write: (s: string) => void
     servicesFile: values.services,
     rulesetText: snap ? snap.rulesetText : readText(values.ruleset!),
     rulesetFile: snap ? snap.rulesetFile : values.ruleset!,
+    ...(snap?.besides ? { besides: snap.besides } : {}),
     // the dump's language from its content, unless --mode says (kube-proxy's iptables or nftables mode)
     ...(values.mode !== undefined ? { mode: proxyModeOf(values.mode) } : {}),
     nodeIps,

@@ -65,6 +65,9 @@ export interface FuzzOptions {
   /** kernel oracle: how many labs run cases side by side (default 1). The cases are the same as with one
    *  lab (drawn from the seed in the same order); a divergence is shrunk afterwards on one lab. */
   labs?: number;
+  /** kernel oracle: the first case handed out (a draw index; the cases before it are not run), so that a
+   *  campaign goes on past a case it has already judged (`npm run mutants -- --model`) */
+  from?: number;
 }
 
 export interface FuzzResult {
@@ -158,7 +161,7 @@ const plantOf = (opts: FuzzOptions): Pick<FuzzOptions, 'runProbe' | 'mode'> => (
 
 export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
   const labs = opts.oracle.kind === 'kernel' ? Math.max(1, opts.labs ?? 1) : 1;
-  if (labs > 1 && !opts.replay) return fuzzSideBySide(opts, labs);
+  if ((labs > 1 || (opts.from && opts.oracle.kind === 'kernel')) && !opts.replay) return fuzzSideBySide(opts, labs);
   return fuzzInTurn(opts);
 }
 
@@ -205,7 +208,7 @@ async function fuzzSideBySide(opts: FuzzOptions, labs: number): Promise<FuzzResu
       draws = fc.sample(arb, { seed, numRuns: Math.min(runs, Math.max(64, draws.length * 2, i + 1)) });
     return draws[i];
   };
-  let next = 0;
+  let next = opts.from ?? 0;
   let stopAt = runs; // no index at or past this one is handed out
   let failed: { index: number; crash?: InternalError; diffs?: StepDiff[] } | undefined;
   const pools = [oracle.pool, ...Array.from({ length: labs - 1 }, () => oracle.pool.sibling())];

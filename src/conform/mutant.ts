@@ -88,11 +88,13 @@ class MutantSide implements KernelSide {
     return refusal ? { ok: false, stderr: refusal.message } : { ok: true, stderr: '' };
   }
 
-  async probe(p: Parameters<KernelSide['probe']>[0]) {
+  async probe(p: Parameters<KernelSide['probe']>[0], opts: Parameters<KernelSide['probe']>[1]) {
     const runs = runProbe(this.lab, this.world, p);
     const best = [...runs].sort((a, b) => b.p - a.p)[0]!;
     this.world = best.value.world;
-    return best.value.observation;
+    // a kernel knows where a packet was dropped only from its rule counters (KernelLab.probe): the stand-in
+    // says no more, so that a campaign against it judges what a kernel campaign can judge
+    return opts.counters ? best.value.observation : { ...best.value.observation, droppedAt: null };
   }
 
   async wait(seconds: number) {

@@ -5,7 +5,8 @@
 // - Recipes for the packet path's decisions: DNAT (with statistic in both modes, --random), SNAT/MASQUERADE,
 //   filters in any table and hook (conntrack states, NOTRACK, REJECT), jumps and gotos into user chains
 //   with rules after them, a mark set on one host and tested on another, DROP policies.
-// - Probes aimed at the palette, repeated (statistic --mode nth is judged on each repetition: the sequence).
+// - Probes aimed at the palette, repeated (statistic --mode nth is judged on each repetition: the sequence), also
+//   sent from the node itself (nat and filter OUTPUT) and from the endpoint to its own Service (hairpin).
 // - Steps between probes: -D, -R, -I n on the current rules (typed iptables steps), conntrack -F/-D, and
 //   restores that fail part-way (a valid table and an invalid one, in either order), each followed by the
 //   probe before it again, so that the verdict and the conntrack table after the change are observed.
@@ -59,7 +60,15 @@ type Addr = 'vip' | 'ep' | 'ep2' | 'client' | 'pods';
 type Verdict = 'DROP' | 'ACCEPT' | 'REJECT' | 'RETURN' | 'NOTRACK';
 
 export type Recipe =
-  | { r: 'dnat'; output: boolean; to: 'ep' | 'ep2'; port: boolean; random: boolean; stat: 'none' | 'nth' | 'random' }
+  | {
+      r: 'dnat';
+      /** kube-proxy jumps to its Services from nat PREROUTING and nat OUTPUT both (pkg/proxy/iptables) */
+      hooks: 'PREROUTING' | 'OUTPUT' | 'both';
+      to: 'ep' | 'ep2';
+      port: boolean;
+      random: boolean;
+      stat: 'none' | 'nth' | 'random';
+    }
   | { r: 'snat'; chain: 'POSTROUTING' | 'INPUT'; masq: boolean; random: boolean; src: Addr | 'any'; to: 'ep' | 'vip' }
   | {
       r: 'filter';
@@ -115,7 +124,7 @@ export const recipeArb: fc.Arbitrary<Recipe> = fc.oneof(
     weight: 3,
     arbitrary: fc.record({
       r: fc.constant('dnat' as const),
-      output: fc.boolean(),
+      hooks: fc.constantFrom('PREROUTING' as const, 'OUTPUT' as const, 'both' as const),
       to: fc.constantFrom('ep' as const, 'ep2' as const),
       port: fc.boolean(),
       random: fc.constantFrom(false, false, false, true),
@@ -209,8 +218,9 @@ export const recipeArb: fc.Arbitrary<Recipe> = fc.oneof(
 );
 
 export interface AimedProbe {
-  /** a lab host, or the host that holds the palette's endpoint (hairpin) */
-  from: number | 'owner';
+  /** a lab host, the host that holds the palette's endpoint (hairpin), or the node whose rules these are
+   *  (locally generated traffic: nat and filter OUTPUT, as a host-network pod or the kubelet sends it) */
+  from: number | 'owner' | 'local';
   to: Addr;
   proto: 'palette' | Proto;
   port: 'port' | 'tport' | 'other';
@@ -222,6 +232,7 @@ const aimedArb: fc.Arbitrary<AimedProbe> = fc.record({
   from: fc.oneof(
     { weight: 3, arbitrary: fc.nat({ max: LAB_HOSTS.length - 1 }) },
     { weight: 1, arbitrary: fc.constant('owner' as const) },
+    { weight: 1, arbitrary: fc.constant('local' as const) },
   ),
   to: fc.constantFrom<Addr>('vip', 'vip', 'ep', 'ep2', 'client'),
   proto: fc.constantFrom<AimedProbe['proto']>('palette', 'palette', 'tcp', 'udp', 'icmp'),
@@ -337,7 +348,6 @@ export function resolveRecipe(x: Recipe, p: Palette): Resolved {
   const dport = (pr: Proto) => (pr === 'icmp' ? undefined : `-m ${pr} --dport ${p.port}`);
   switch (x.r) {
     case 'dnat': {
-      const chain = x.output ? 'OUTPUT' : 'PREROUTING';
       const target = (to: string) =>
         `-j DNAT --to-destination ${to}${x.port && p.tport && proto !== 'icmp' ? `:${p.tport}` : ''}` +
         (x.random ? ' --random' : '');
@@ -349,19 +359,21 @@ export function resolveRecipe(x: Recipe, p: Palette): Resolved {
             ? '-m statistic --mode random --probability 0.50000000000'
             : undefined;
       const both = [match, stat].filter(Boolean).join(' ');
-      out.node.push(
-        rule('nat', chain, { dst: p.vip, proto, ...(both ? { match: both } : {}), target: target(p[x.to]) }),
-      );
-      // kube-proxy's shape: the rule after the statistic one takes the rest
-      if (stat)
+      for (const chain of x.hooks === 'both' ? ['PREROUTING', 'OUTPUT'] : [x.hooks]) {
         out.node.push(
-          rule('nat', chain, {
-            dst: p.vip,
-            proto,
-            ...(match ? { match } : {}),
-            target: target(p[x.to === 'ep' ? 'ep2' : 'ep']),
-          }),
+          rule('nat', chain, { dst: p.vip, proto, ...(both ? { match: both } : {}), target: target(p[x.to]) }),
         );
+        // kube-proxy's shape: the rule after the statistic one takes the rest
+        if (stat)
+          out.node.push(
+            rule('nat', chain, {
+              dst: p.vip,
+              proto,
+              ...(match ? { match } : {}),
+              target: target(p[x.to === 'ep' ? 'ep2' : 'ep']),
+            }),
+          );
+      }
       break;
     }
     case 'snat': {
@@ -431,6 +443,8 @@ export function resolveRecipe(x: Recipe, p: Palette): Resolved {
       // after the NAT the rule meets the new address; before it, the old one (for SNAT: any but the new one)
       const on = x.snat ? (x.after ? { src: p.ep } : { src: `! -s ${p.ep}` }) : { dst: x.after ? p.ep : p.vip };
       out.node.push(rule(table, chain, { ...on, proto, target: verdictText(x.verdict) }));
+      // an ACCEPT decides only with something after it: an allow-list, as an egress or ingress firewall writes it
+      if (x.verdict === 'ACCEPT') out.node.push(rule(table, chain, { proto, target: '-j DROP' }));
       break;
     }
   }
@@ -450,8 +464,15 @@ export function resolveAll(recipes: readonly Recipe[], p: Palette): Resolved {
 
 function aimedProbe(a: AimedProbe, p: Palette): ProbeStep {
   const proto = a.proto === 'palette' ? p.proto : a.proto;
-  const from = a.from === 'owner' ? (OWNER[p.ep] ?? NODE.name) : LAB_HOSTS[a.from % LAB_HOSTS.length]!;
-  const dst = addrOf(p, a.to === 'pods' ? 'ep' : a.to);
+  const from =
+    a.from === 'owner'
+      ? (OWNER[p.ep] ?? NODE.name)
+      : a.from === 'local'
+        ? NODE.name
+        : LAB_HOSTS[a.from % LAB_HOSTS.length]!;
+  // the endpoint's own host sending to the endpoint's address never leaves it: it calls its Service (hairpin)
+  const to = a.to === 'pods' ? 'ep' : a.from === 'owner' && a.to === 'ep' ? 'vip' : a.to;
+  const dst = addrOf(p, to);
   const probe: ProbeStep =
     proto === 'icmp'
       ? { from, proto, dst }

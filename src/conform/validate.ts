@@ -5,8 +5,6 @@
 import {
   ruleComment,
   InputError,
-  isInputError,
-  parseRuleset,
   makeLab,
   newWorld,
   runProbe,
@@ -23,12 +21,15 @@ import {
   type TraceEvent,
   type Observation,
   type Weighted,
-  opaqueRules,
   detectLanguage,
   KERNEL,
   type NftRuleset,
 } from '../model/index.ts';
 import { readNftDump } from './validate-nft.ts';
+import { parseLeniently, RULE_LINE } from './validate-xt.ts';
+import { readBesides, type BesidesInput } from './validate-besides.ts';
+
+export { parseLeniently } from './validate-xt.ts';
 import { nftDumpSettings, nftOwner, unexplainedNft, type NftDumpSettings } from '../kube/nft-dump.ts';
 import { readCluster, type ObjectWarning } from '../kube/objects.ts';
 import { resolve, reachableEndpoints } from '../kube/endpoints.ts';
@@ -52,6 +53,10 @@ export interface ValidateInput {
   rulesetFile: string;
   /** the dump's rule language: kube-proxy's iptables or nftables mode (default: told by its content) */
   mode?: 'iptables' | 'nftables';
+  /** the node's rules in the other language, evaluated beside the dump as the node runs them: beside an nft
+   *  dump its iptables rules (iptables-save text; `iptables` says which), beside an iptables dump its native
+   *  nft tables (validate-besides.ts) */
+  besides?: BesidesInput;
   /** the Kubernetes node the dump is from (endpoints with this nodeName are local) */
   nodeName?: string;
   /** the node's IPv4 addresses; the first is its primary one */
@@ -131,37 +136,7 @@ export interface ValidationReport {
   sent: number;
 }
 
-/** an `-A CHAIN ...` line, with or without the packet/byte counters of `iptables-save -c` */
-const RULE_LINE = /^(?:\[\d+:\d+\]\s+)?-A (\S+)/;
-
 const bad = (file: string, reason: string) => new InputError('invalid', reason, { file, line: 1, col: 1 });
-
-/** The dump as the model reads it: rules it cannot evaluate are kept and listed (evaluated as unknown: spec/
- *  semantics.md §10); what it still refuses as unsupported is blanked (and listed); anything else malformed is
- *  an error. */
-export function parseLeniently(
-  text: string,
-  file: string,
-): { ruleset: Ruleset; unsupported: ValidationReport['unsupported'] } {
-  const lines = text.split('\n');
-  const unsupported: ValidationReport['unsupported'] = [];
-  for (;;) {
-    try {
-      const ruleset = parseRuleset(lines.join('\n'), { file });
-      for (const o of opaqueRules(ruleset)) {
-        const line = o.ext.opaque!.pos?.line ?? o.r.pos?.line ?? 0;
-        unsupported.push({ line, text: lines[line - 1] ?? '', reason: `${o.ext.opaque!.why} (evaluated as unknown)` });
-      }
-      unsupported.sort((a, b) => a.line - b.line);
-      return { ruleset, unsupported };
-    } catch (e) {
-      if (!isInputError(e) || e.kind !== 'unsupported' || !e.pos || !RULE_LINE.test(lines[e.pos.line - 1] ?? ''))
-        throw e;
-      unsupported.push({ line: e.pos.line, text: lines[e.pos.line - 1]!, reason: `${e.reason} (left out)` });
-      lines[e.pos.line - 1] = '';
-    }
-  }
-}
 
 /** Which Service each per-Service chain belongs to: from the commented jumps into it, then down its jumps. */
 function chainOwners(rs: Ruleset): Map<string, string> {
@@ -221,6 +196,7 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
   const xt = nftDump ? undefined : parseLeniently(input.rulesetText, input.rulesetFile);
   const unsupported = nftDump?.unsupported ?? xt!.unsupported;
   const settings: NftDumpSettings = nftDump ? nftDumpSettings(nftDump.ruleset) : dumpSettings(xt!.ruleset);
+  const besides = input.besides ? readBesides(input.besides, nftMode, cluster, nodeName) : undefined;
   let podTraffic: { cidr: string } | 'interface' | 'none';
   let bridge = 'cni0';
   let detector: string;
@@ -321,7 +297,9 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
   // Services the model cannot judge: an unsupported rule in their chains, or in a chain every Service shares
   const owners = xt ? chainOwners(xt.ruleset) : new Map<string, string>();
   const unsupportedBy = new Map<string, string>();
-  let everyService: string | undefined;
+  let everyService: string | undefined = besides?.unsupported
+    ? `rules beside kube-proxy's the model cannot read (${besides.unsupported}) may affect every Service`
+    : undefined;
   for (const u of unsupported) {
     // a kept rule is judged probe by probe (a Service is unsupported only when a probe hinges on it)
     if (!u.reason.endsWith('(left out)')) continue;
@@ -335,9 +313,17 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
   }
 
   const net = compileTopology(topo);
-  const lab = nftDump
-    ? makeLab(net, new Map(), new Map(), KERNEL, { nft: new Map<string, NftRuleset>([[nodeName, nftDump.ruleset]]) })
-    : makeLab(net, new Map([[nodeName, xt!.ruleset]]));
+  // iptables rules and nft tables on one node: each hook runs both, by priority (the model loads iptables first,
+  // as the kernel lab does below)
+  const xtRules = xt?.ruleset ?? besides?.xt;
+  const nftRules = nftDump?.ruleset ?? besides?.nft;
+  const lab = makeLab(
+    net,
+    new Map(xtRules ? [[nodeName, xtRules]] : []),
+    new Map(),
+    KERNEL,
+    nftRules ? { nft: new Map<string, NftRuleset>([[nodeName, nftRules]]) } : {},
+  );
   const runKernel = input.sides !== 'model' && !input.kernelSkip;
   let kernel: KernelLab | undefined;
   const verdicts = new Map<string, ServiceVerdict>();
@@ -360,16 +346,22 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
   try {
     if (runKernel) {
       kernel = await KernelLab.up(topo, { ...(input.runtime ? { runtime: input.runtime } : {}) });
-      const r = nftDump
-        ? await kernel.applyNft(nodeName, nftDump.kernelText)
-        : await kernel.apply(nodeName, input.rulesetText, input.iptables ?? 'nft');
-      if (!r.ok)
-        throw new InputError(
-          'invalid',
-          `the kernel refused the dump (${nftDump ? 'nft -f' : `iptables-${input.iptables ?? 'nft'}-restore`}):` +
-            ` ${r.stderr}`,
-          { file: input.rulesetFile, line: Number(/line:? (\d+)/.exec(r.stderr)?.[1] ?? 1), col: 1 },
-        );
+      const flavor = input.iptables ?? 'nft';
+      const loads: { text: string; file: string; nft: boolean }[] = [];
+      // iptables first, then nft: the order the model takes
+      if (xt) loads.push({ text: input.rulesetText, file: input.rulesetFile, nft: false });
+      if (besides?.xt) loads.push({ text: besides.kernelText, file: besides.file, nft: false });
+      if (besides?.nft) loads.push({ text: besides.kernelText, file: besides.file, nft: true });
+      if (nftDump) loads.push({ text: nftDump.kernelText, file: input.rulesetFile, nft: true });
+      for (const l of loads) {
+        const r = l.nft ? await kernel.applyNft(nodeName, l.text) : await kernel.apply(nodeName, l.text, flavor);
+        if (!r.ok)
+          throw new InputError(
+            'invalid',
+            `the kernel refused the dump (${l.nft ? 'nft -f' : `iptables-${flavor}-restore`}): ${r.stderr}`,
+            { file: l.file, line: Number(/line:? (\d+)/.exec(r.stderr)?.[1] ?? 1), col: 1 },
+          );
+      }
     }
     let sport = FIRST_PORT;
     let done = 0;
@@ -491,6 +483,7 @@ export async function validateNode(input: ValidateInput): Promise<ValidationRepo
   const warnings = nftDump
     ? unexplainedNft(nftDump.ruleset, cluster, nodeName)
     : unexplainedRules(xt!.ruleset, cluster, nodeName);
+  if (besides) warnings.push(...besides.warnings);
   for (const j of settings.missingJumps) {
     // iptables "nat PREROUTING -> KUBE-SERVICES"; nft "ip kube-proxy nat-prerouting -> services"
     const words = j.split(' ');

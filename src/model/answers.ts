@@ -3,7 +3,7 @@
 import type { U32 } from './ip.ts';
 import type { Host } from './net/topology.ts';
 import { lookupRoute, selectSource } from './net/routing.ts';
-import { type Pkt, type CtRef, TCP } from './eval/packet.ts';
+import { type Pkt, type CtRef, TCP, DEFAULT_TTL } from './eval/packet.ts';
 import { tupleOf } from './tracking.ts';
 import { ICMP_UNREACH_NAMES } from './observation.ts';
 
@@ -35,6 +35,7 @@ export function answerFor(
       icmpCode: 0,
       mark: 0,
       notrack: false,
+      ttl: DEFAULT_TTL,
     };
     // nf_ct_attach: the reset rides on the rejected packet's connection, as RELATED in the other direction
     return { pkt, ct: relatedTo(ct) };
@@ -57,6 +58,7 @@ export function answerFor(
     icmpCode: code,
     mark: 0,
     notrack: false,
+    ttl: DEFAULT_TTL,
     embedded: tupleOf(o),
   };
   // icmp_glue_bits: every ICMP error icmp_send builds is nf_ct_attach'ed to the offending packet's

@@ -58,6 +58,8 @@ export type Arrival =
       ct: CtRef | undefined;
       /** the rule that rejected it (none for routing's own errors) */
       by?: { hook: Hook; table: string; chain: string; rule: number | 'policy' };
+      /** the bridge port the rejected packet came in on, when br_netfilter handed it to the IPv4 hooks */
+      physIn?: string;
     }
   | { kind: 'no-route'; host: string }
   /** an unmodelled target took the packet: what happens next is unknown (spec/semantics.md §10) */
@@ -379,7 +381,9 @@ export class PathRun {
       const withWhat = rejectWith(o.reject);
       this.emit({ kind: 'drop', host: hn, reason: `${label} reject (${withWhat})`, hook, table: label, ...at });
       const by = { hook, table: label, ...at };
-      return { kind: 'stop', arrival: { kind: 'rejected', host: hn, pkt: { ...p }, with: withWhat, ct, by } };
+      const arrival: Arrival = { kind: 'rejected', host: hn, pkt: { ...p }, with: withWhat, ct, by };
+      if (s.phys) arrival.physIn = s.phys.in;
+      return { kind: 'stop', arrival };
     }
     if (o.verdict === 'drop') return { kind: 'stop', arrival: this.ruleDrop(hn, hook, label, at.chain, at.rule) };
     return o.nat ? { kind: 'accept', nat: natRequestOf(o.nat) } : { kind: 'accept' };
@@ -441,7 +445,9 @@ export class PathRun {
               rule: v.rule,
             });
             const by = { hook, table: step, chain: v.chain, rule: v.rule };
-            return { ok: false, arrival: { kind: 'rejected', host: hn, pkt: { ...p }, with: v.with, ct, by } };
+            const arrival: Arrival = { kind: 'rejected', host: hn, pkt: { ...p }, with: v.with, ct, by };
+            if (s.phys) arrival.physIn = s.phys.in;
+            return { ok: false, arrival };
           }
         }
       }
@@ -509,6 +515,29 @@ export class PathRun {
       return this.routeIn(hn, 'lo', p, pre.ct);
     }
     return this.transmit(hn, r.dev, r.nextHop, p, post.ct);
+  }
+
+  /**
+   * nf_send_reset for a packet that came in through a bridge port with br_netfilter (nf_bridge_info_exists):
+   * after ip_route_me_harder, the reset leaves straight out of that port (dev_queue_xmit, the original
+   * destination's MAC as its source), past OUTPUT, POSTROUTING and their NAT (net/ipv4/netfilter/nf_reject_ipv4.c).
+   */
+  resetOutOfPort(hn: string, portName: string, p: Pkt): Arrival {
+    const h = this.host(hn);
+    const r = lookupRoute(h, p.dst);
+    this.emit({ kind: 'route', host: hn, dst: formatIp(p.dst), result: describeRoute(r) });
+    const port = h.ifaces.get(portName);
+    if (r.type === 'unreachable' || !port?.peer) return { kind: 'no-route', host: hn };
+    this.emit({
+      kind: 'bridge',
+      host: hn,
+      bridge: port.master ?? '',
+      what: `reset sent straight out of port ${portName} (nf_send_reset of a bridged packet)`,
+    });
+    // addressed to the MAC the rejected frame came from: the host behind the port takes it
+    const peer = this.host(port.peer.host);
+    const nextHop = peer.local.has(p.dst) ? p.dst : ([...peer.local.keys()].find((a) => a !== 0x7f000001) ?? p.dst);
+    return this.wire(hn, port, nextHop, p);
   }
 
   /** ip_route_output: a 127/8 source may leave only through a device with route_localnet=1 (spec/semantics.md §3) */
@@ -772,6 +801,9 @@ export class PathRun {
       return { kind: 'rejected', host: hn, pkt: { ...p }, with: 'icmp-net-unreachable', ct };
     }
     const nh = r.nextHop;
+    // ip_forward takes one off the TTL before the FORWARD hook (a bridged frame keeps its own); a loop ends at
+    // MAX_HOPS first, as before: ip_forward's time-exceeded at TTL 1 is not modelled
+    p.ttl--;
     const fwd = this.hook({ host: hn, hook: 'FORWARD', pkt: p, in: inIf, out: r.dev, nextHop: nh, ct, phys });
     if (!fwd.ok) return fwd.arrival;
     const post = this.hook({

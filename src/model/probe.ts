@@ -4,7 +4,7 @@
 import { InputError } from './errors.ts';
 import { parseIp, formatIp, type U32 } from './ip.ts';
 import { PathRun, type Arrival, tupleOf, sourceFor, isIcmpError } from './path.ts';
-import { type Pkt, TCP } from './eval/packet.ts';
+import { type Pkt, TCP, DEFAULT_TTL } from './eval/packet.ts';
 import { formatTuple, PROTO_LABEL, tcpStateOf, ctFlagsOf, flowEntries, tcpMoves, type CtEntry } from './conntrack.ts';
 import { type ModelLab, type World, cloneWorld } from './lab-model.ts';
 import type { TraceEvent } from './trace.ts';
@@ -80,6 +80,7 @@ function basePkt(e: Endpoint): Pkt {
     icmpCode: 0,
     mark: 0,
     notrack: false,
+    ttl: DEFAULT_TTL,
   };
 }
 
@@ -96,6 +97,7 @@ function answer(to: Pkt, patch: Partial<Pkt>): Pkt {
     icmpCode: 0,
     mark: 0,
     notrack: false,
+    ttl: DEFAULT_TTL,
     ...patch,
   };
 }
@@ -348,9 +350,20 @@ class ProbePlay {
    */
   private answer(a: Extract<Arrival, { kind: 'rejected' }>): Ended {
     const err = this.run.errorFor(a);
-    const back = this.send(a.host, err.pkt, a.with, err.ct, err.pkt.proto === 6 ? 'none' : 'kernel');
+    const back = this.sendAnswer(a, err);
     if (back.kind === 'rejected' && answerable(back)) this.answer(back);
     return back;
+  }
+
+  /** A reset to a packet bridged into the IPv4 hooks leaves straight out of the port it came in on
+   *  (PathRun.resetOutOfPort); any other answer is sent as the host's own packet. */
+  private sendAnswer(a: Extract<Arrival, { kind: 'rejected' }>, err: ReturnType<PathRun['errorFor']>): Ended {
+    if (a.with !== 'tcp-reset' || !a.physIn)
+      return this.send(a.host, err.pkt, a.with, err.ct, err.pkt.proto === 6 ? 'none' : 'kernel');
+    this.stage(`${a.with} from ${a.host}`, err.pkt);
+    const out = this.run.resetOutOfPort(a.host, a.physIn, err.pkt);
+    if (out.kind === 'unknown') throw new FateUnknown(out.rule);
+    return out;
   }
 
   /** Did a packet of the client's connection reach the server's socket? */

@@ -86,7 +86,11 @@ export function recentWrite(
   if (!l) lists.set(list, (l = new Map()));
   if ('flush' in op) l.clear();
   else if ('remove' in op) l.delete(op.remove);
-  else l.set(op.add, [...(l.get(op.add) ?? []), world.now].slice(-20));
+  else {
+    // a new entry gets TTL 0 (matches any --rttl), an existing one keeps its own (recent_entry_init, _update)
+    const e = l.get(op.add);
+    l.set(op.add, e ? { ...e, stamps: [...e.stamps, world.now].slice(-20) } : { stamps: [world.now], ttl: 0 });
+  }
 }
 
 const LONG: Record<string, string> = {

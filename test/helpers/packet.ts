@@ -19,6 +19,7 @@ export const synPkt = (over: Partial<Pkt> = {}): Pkt => ({
   icmpCode: 0,
   mark: 0,
   notrack: false,
+  ttl: 64,
   ...over,
 });
 

@@ -64,24 +64,32 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: validate --snapshot of a liv
   };
   /** the node's namespace loaded with a fixture dump (and an iptables-nft rule beside it), snapshotted and
    *  validated from the snapshot alone */
-  const validateLive = async (dump: string, sides: 'model' | 'both') => {
+  const validateLive = async (
+    dump: string,
+    sides: 'model' | 'both',
+    xt = '*filter\n-A INPUT -p tcp -m tcp --dport 9999 -m comment --comment other -j ACCEPT\nCOMMIT\n',
+    nft?: string,
+  ) => {
     await lab.reset();
-    expect((await lab.applyNft('node', readFileSync(join(SUITES_DIR, 'fixtures', dump), 'utf8'))).ok).toBe(true);
-    // iptables-nft's own table is in `nft list ruleset` too: it is not part of the nft dump judged
-    const xt = '*filter\n-A INPUT -p tcp -m tcp --dport 9999 -m comment --comment other -j ACCEPT\nCOMMIT\n';
-    expect((await lab.apply('node', xt, 'nft')).ok).toBe(true);
+    const text = readFileSync(join(SUITES_DIR, 'fixtures', dump), 'utf8');
+    if (dump.endsWith('.nft')) expect((await lab.applyNft('node', text)).ok).toBe(true);
+    else expect((await lab.apply('node', text, 'nft')).ok).toBe(true);
+    // iptables-nft's own table is in `nft list ruleset` too: it is not part of the nft dump, but evaluated beside it
+    if (xt) expect((await lab.apply('node', xt, 'nft')).ok).toBe(true);
+    if (nft) expect((await lab.applyNft('node', nft)).ok).toBe(true);
     const f = join(dir, `${dump}.json`);
     expect((await cli(['snapshot', '--netns', lab.ns.get('node')!, '-o', f])).code).toBe(0);
     const snap = JSON.parse(readFileSync(f, 'utf8')) as { nft: string | null };
-    expect(snap.nft).toContain('table ip kube-proxy {');
-    expect(snap.nft).toContain('table ip filter {');
+    if (dump.endsWith('.nft')) expect(snap.nft).toContain('table ip kube-proxy {');
+    expect(snap.nft).toContain(dump.endsWith('.nft') ? 'table ip filter {' : 'table inet fw {');
     const services = join(SUITES_DIR, 'fixtures', 'services.json');
     const r = await cli([
       'validate',
       ...['--services', services, '--snapshot', f, '--node', 'node', '--sides', sides, '--json'],
     ]);
     const report = JSON.parse(r.out) as {
-      settings: { proxyMode: string };
+      settings: { proxyMode?: string };
+      warnings: { table: string; chain: string; why: string }[];
       sent: number;
       kernel: string;
       probes: { kernel?: string }[];
@@ -109,6 +117,38 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: validate --snapshot of a liv
       'default/web',
       'default/itl',
     ]);
+    expect(code).toBe(1);
+  });
+
+  test("iptables rules beside kube-proxy's table count: a FORWARD drop of pod3 fails its Services", async () => {
+    const xt = '*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -d 10.244.2.13/32 -j DROP\nCOMMIT\n';
+    const { code, report } = await validateLive('node.nft', 'both', xt);
+    expect(report.settings.proxyMode).toBe('nftables');
+    expect(report.services.filter((s) => s.status === 'fail').map((s) => s.service)).toEqual([
+      'default/web',
+      'default/local',
+    ]);
+    // the kernel, given the snapshot's rules of both kinds, fails the same probes the model fails
+    expect(report.kernel).toBe('ran');
+    const kernelFails = report.probes.filter((p) => p.kernel === 'fail');
+    expect(kernelFails.length).toBeGreaterThan(0);
+    expect(report.warnings.some((w) => w.table === 'filter' && w.chain === 'FORWARD')).toBe(true);
+    expect(code).toBe(1);
+  });
+
+  test("a native nft table beside kube-proxy's iptables rules is evaluated too", async () => {
+    const nft =
+      'table inet fw {\n\tchain fw_forward {\n\t\ttype filter hook forward priority 0; policy accept;\n' +
+      '\t\tip daddr 10.244.2.13 drop\n\t}\n}\n';
+    const { code, report } = await validateLive('node.iptables-save', 'both', '', nft);
+    expect(report.settings.proxyMode).toBeUndefined();
+    expect(report.services.filter((s) => s.status === 'fail').map((s) => s.service)).toEqual([
+      'default/web',
+      'default/local',
+    ]);
+    expect(report.kernel).toBe('ran');
+    expect(report.probes.filter((p) => p.kernel === 'fail').length).toBeGreaterThan(0);
+    expect(report.warnings.some((w) => w.table === 'inet fw')).toBe(true);
     expect(code).toBe(1);
   });
 });

@@ -159,6 +159,26 @@ describe('match modules', () => {
     expect(matches('-m recent --name L --remove -j DROP', {}, at(14))).toBe(true);
     expect(matches('-m recent --name L --rcheck -j DROP', {}, at(14))).toBe(false);
   });
+  test('recent --rttl: the TTL before forwarding against the stored one (suites/regressions/recent-rttl-*)', () => {
+    const state = newHostState();
+    const fwd = { state, hook: 'FORWARD' as const, outIf: 'cni0' };
+    const check = '-m recent --name L --rcheck --rttl -j DROP';
+    // set in INPUT at 64; a routed packet arrives at FORWARD with 63 and compares as 64
+    expect(matches('-m recent --name L --set -j DROP', { ttl: 64 }, { state })).toBe(true);
+    expect(matches(check, { ttl: 63 }, fwd)).toBe(true);
+    // a bridged frame kept 64: it compares as 65; without --rttl the entry is found
+    expect(matches(check, { ttl: 64 }, fwd)).toBe(false);
+    expect(matches('-m recent --name L --rcheck -j DROP', { ttl: 64 }, fwd)).toBe(true);
+    // a socket of this namespace: no correction in OUTPUT; none (REJECT's reset): one more
+    const out = { state, hook: 'OUTPUT' as const, outIf: 'eth0' };
+    const sock = { host: 'node', kind: 'kernel' as const };
+    expect(matches(check, { ttl: 64, sock }, out)).toBe(true);
+    expect(matches(check, { ttl: 64 }, out)).toBe(false);
+    // an --update without --rttl that matches stores the packet's TTL
+    expect(matches('-m recent --name L --update -j DROP', { ttl: 64 }, fwd)).toBe(true);
+    expect(matches(check, { ttl: 64 }, fwd)).toBe(true);
+    expect(matches(check, { ttl: 63 }, fwd)).toBe(false);
+  });
 });
 
 describe('targets, through the packet path', () => {

@@ -136,14 +136,18 @@ describe('u32 reads what the model carries', () => {
     expect(u32('0>>22&0x3C@12>>16&0x3F=2')).toBe(true);
     // no fragment: MF and the offset are 0
     expect(u32('4&0x3FFF=0')).toBe(true);
+    // the TTL the packet carries (64 at its sender, one less per routed hop)
+    expect(u32('8>>24=64')).toBe(true);
+    expect(u32('8>>24=63', { ttl: 63 })).toBe(true);
+    expect(u32('8>>24=64', { ttl: 63 })).toBe(false);
   });
-  test('bytes the model does not carry are unknown: TTL, IP id, sequence numbers, the TCP header length', () => {
-    expect(u32('8>>24=64')).toBe('unknown');
+  test('bytes the model does not carry are unknown: TOS, IP id, sequence numbers, the TCP header length', () => {
+    expect(u32('0>>16&0xFF=0')).toBe('unknown');
     expect(u32('4>>16=0')).toBe('unknown');
     expect(u32('0>>22&0x3C@4=0')).toBe('unknown');
     expect(u32('0>>22&0x3C@12>>26&0x3C@0=0x47455420')).toBe('unknown');
     // a test that fails on known bits decides the whole match
-    expect(u32('8>>24=64&&6&0xFF=17')).toBe(false);
+    expect(u32('4>>16=0&&6&0xFF=17')).toBe(false);
     // beyond any packet
     expect(u32('65535=1')).toBe(false);
   });

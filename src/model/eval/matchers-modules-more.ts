@@ -67,6 +67,8 @@ function knownBytes(p: Pkt): { bytes: (Bits | undefined)[]; minLen: number } {
   // flags and fragment offset: no MF, offset 0 (the lab sends no fragments); DF is not carried
   b[6] = { v: 0, k: 0xbf };
   b[7] = byte(0);
+  // the TTL the model follows (spec/semantics.md §3)
+  b[8] = byte(p.ttl);
   b[9] = byte(p.proto);
   for (let i = 0; i < 4; i++) {
     b[12 + i] = byte(p.src >>> (24 - 8 * i));

@@ -43,6 +43,16 @@ const inRange = (r: NumRange, v: number) => v >= r[0] && v <= r[1];
 const inCidr = (c: Cidr, a: U32) => ((a ^ c.addr) & cidrMask(c)) >>> 0 === 0;
 const xor = (neg: boolean, b: boolean) => (neg ? !b : b);
 
+/**
+ * The TTL xt_recent reads: "as seen before forwarding" (recent_mt), one more at a hook with an output device for a
+ * packet without a socket of this namespace: a forwarded one (ip_forward took one), a bridged frame (nobody did),
+ * REJECT's reset (nf_send_reset builds it without one). A u8: 255 + 1 is 0, which matches any entry.
+ */
+function ttlBeforeForwarding(p: Pkt, env: MatchEnv): number {
+  const ownSocket = p.sock !== undefined && p.sock.host === env.host.name;
+  return env.outIf !== '' && !ownSocket ? (p.ttl + 1) & 0xff : p.ttl;
+}
+
 /** Combines the tests of a module's options (all must hold). */
 function all(tests: Test[]): Test {
   if (tests.length === 1) return tests[0]!;
@@ -208,17 +218,22 @@ export const MATCHERS: Record<string, Builder> = {
     const seconds = optValue(ext, '--seconds', 'uint');
     const hitcount = optValue(ext, '--hitcount', 'uint');
     const reap = hasOpt(ext, '--reap');
+    const rttl = hasOpt(ext, '--rttl');
     return (p, env) => {
       let list = env.state.recent.get(name);
       if (!list) env.state.recent.set(name, (list = new Map()));
       const addr = ((useSrc ? p.src : p.dst) & mask) >>> 0;
-      const stamps = list.get(addr);
+      const ttl = ttlBeforeForwarding(p, env);
+      // recent_entry_lookup: with --rttl only an entry of the same TTL, or one of TTL 0 (a /proc write)
+      let e = list.get(addr);
+      if (e && rttl && e.ttl !== 0 && ttl !== 0 && e.ttl !== ttl) e = undefined;
       let ret = action.neg;
       if (action.name === '--set') {
-        list.set(addr, [...(stamps ?? []), env.now].slice(-20));
+        if (e) e.stamps = [...e.stamps, env.now].slice(-20);
+        list.set(addr, { stamps: e ? e.stamps : [env.now], ttl });
         return !ret;
       }
-      if (!stamps) return ret;
+      if (!e) return ret;
       if (action.name === '--remove') {
         list.delete(addr);
         return !ret;
@@ -226,20 +241,20 @@ export const MATCHERS: Record<string, Builder> = {
       if (seconds !== undefined || hitcount !== undefined) {
         const since = env.now - (seconds ?? 0);
         let hits = 0;
-        for (const s of stamps) {
+        for (const s of e.stamps) {
           if (seconds !== undefined && s < since) continue;
           if (!hitcount || ++hits >= hitcount) {
             ret = !ret;
             break;
           }
         }
-        if (reap && seconds !== undefined)
-          list.set(
-            addr,
-            stamps.filter((s) => s >= since),
-          );
+        if (reap && seconds !== undefined) e.stamps = e.stamps.filter((s) => s >= since);
       } else ret = !ret;
-      if (action.name === '--update' && ret) list.set(addr, [...(list.get(addr) ?? []), env.now].slice(-20));
+      // an update that matched stamps the entry and stores this packet's TTL (recent_mt)
+      if (action.name === '--update' && ret) {
+        e.stamps = [...e.stamps, env.now].slice(-20);
+        e.ttl = ttl;
+      }
       return ret;
     };
   },

@@ -19,6 +19,9 @@ export interface Pkt {
   embedded?: Tuple;
   mark: number;
   notrack: boolean;
+  /** the IP header's TTL: every sender in the lab starts at 64 (net.ipv4.ip_default_ttl), ip_forward takes one
+   *  before FORWARD; a bridged frame keeps it (xt_recent --rttl reads it) */
+  ttl: number;
   /** the socket a locally generated packet carries (xt_owner): a process's, or a kernel control socket's
    *  (resets, ICMP errors, echo replies); absent for forwarded packets and REJECT's resets */
   sock?: { host: string; kind: 'process' | 'kernel' };
@@ -36,8 +39,8 @@ export interface CtRef {
 
 export interface HostState {
   ct: CtTable;
-  /** recent lists: name -> address -> hit timestamps (seconds) */
-  recent: Map<string, Map<U32, number[]>>;
+  /** recent lists: name -> address -> its entry */
+  recent: Map<string, Map<U32, RecentEntry>>;
   /** statistic nth counters, keyed by table/chain/rule */
   nth: Map<string, number>;
   /** limit/hashlimit buckets: packets that may have spent a token of each (spec/modules.md); key "*" counts
@@ -50,6 +53,16 @@ export interface HostState {
   /** the host's neighbour (ARP) entries the case made: "dev address" -> its state (path.ts resolve, spec §6.5) */
   neighbours: Map<string, NeighState>;
 }
+
+/** An xt_recent entry: its hit timestamps (seconds, the last 20) and the TTL stored with it (`recent_mt`: the
+ *  TTL of the packet that set it or last updated it; 0 from a /proc write, which `--rttl` takes for any). */
+export interface RecentEntry {
+  stamps: number[];
+  ttl: number;
+}
+
+/** The sysctl net.ipv4.ip_default_ttl of a new namespace: the TTL every packet of the lab starts with. */
+export const DEFAULT_TTL = 64;
 
 /**
  * A neighbour entry (the lab flushes them between cases): `valid` once an ARP of it was answered (REACHABLE,
@@ -83,8 +96,8 @@ export function newHostState(): HostState {
 }
 
 export function cloneHostState(s: HostState): HostState {
-  const recent = new Map<string, Map<U32, number[]>>();
-  for (const [k, m] of s.recent) recent.set(k, new Map([...m].map(([a, ts]) => [a, [...ts]])));
+  const recent = new Map<string, Map<U32, RecentEntry>>();
+  for (const [k, m] of s.recent) recent.set(k, new Map([...m].map(([a, e]) => [a, { ...e, stamps: [...e.stamps] }])));
   const nftSets = new Map([...s.nftSets].map(([k, m]) => [k, new Map(m)] as const));
   const routeErrors = new Map([...s.routeErrors].map(([a, b]) => [a, { ...b }] as const));
   const neighbours = new Map(s.neighbours);
