@@ -45,6 +45,14 @@ function filterRule(hook: Hook): fc.Arbitrary<string> {
     port.map((p) => `tcp dport ${p} goto u`),
     fc.constant(`fib daddr type local udp dport ${P2} drop`),
     fc.constant('numgen random mod 2 vmap { 0 : jump u, 1 : continue }'),
+    // the table's named sets (SETS below): a lookup, a verdict map, a set rules fill, an anonymous set
+    fc.constant('ip saddr @blk drop'),
+    fc.constant('tcp dport @ports counter accept'),
+    fc.constant(`ip daddr . meta l4proto . th dport vmap @svc`),
+    fc.constant('update @seen { ip saddr }'),
+    fc.constant('ip saddr @seen meta mark set 0x1'),
+    fc.constant('ip saddr != @seen counter'),
+    fc.tuple(addr, addr).map(([a, b]) => `ip saddr { ${a}, ${b} } tcp dport ${P2} drop`),
   ];
   if (hook !== 'postrouting')
     any.push(
@@ -106,6 +114,17 @@ const natChain: fc.Arbitrary<ChainDraw> = fc.oneof(
   }),
 );
 
+/** The table's named sets, always declared (a set no rule names changes nothing): addresses a rule drops, ports it
+ *  accepts, a verdict map keyed like kube-proxy's service-ips (verdicts valid at every hook), and a set the
+ *  packet path fills (nft_dynset.c, as kube-proxy's affinity sets). */
+const SETS = [
+  `  set blk { type ipv4_addr; elements = { ${CLIENT}, ${PODS[1]} }; }`,
+  `  set ports { type inet_service; elements = { ${P1} }; }`,
+  `  map svc { type ipv4_addr . inet_proto . inet_service : verdict; elements = { ${VIP} . tcp . 80 : drop,` +
+    ` ${PODS[0]} . tcp . ${P2} : jump u, ${NODE_IP} . udp . ${P1} : accept }; }`,
+  '  set seen { type ipv4_addr; flags dynamic,timeout; timeout 1m; }',
+];
+
 /** an nft ruleset of one table: base chains, and the regular chains u, e1, e2 they may jump to */
 export const nftMixRuleset: fc.Arbitrary<string> = fc
   .tuple(pick(['ip', 'inet']), fc.array(fc.oneof(filterChain, filterChain, natChain), { minLength: 1, maxLength: 3 }))
@@ -118,6 +137,7 @@ export const nftMixRuleset: fc.Arbitrary<string> = fc
     });
     // dnat in e1/e2 needs an ip protocol context in an inet table
     const ipTo = family === 'inet' ? 'ip to' : 'to';
+    L.push(...SETS);
     L.push('  chain u {', '    meta mark set 0x2', `    udp dport ${P2} drop`, '  }');
     L.push('  chain e1 {', `    meta l4proto tcp dnat ${ipTo} ${PODS[0]}:${P1}`, '  }');
     L.push('  chain e2 {', `    meta l4proto tcp dnat ${ipTo} ${PODS[1]}:${P1}`, '  }', '}');
