@@ -92,8 +92,9 @@ export async function runModelMutants(args: readonly string[]): Promise<number> 
         first = why;
         break;
       }
+      // first, so that the table's cut of the difference keeps it
       if (passed.length)
-        first = `${first}${first ? ' ' : ''}(not counted: case ${passed.join(', ')}, where the reference diverges too)`;
+        first = `(past case ${passed.join(', ')}: the reference model diverges there too) ${first}`.trimEnd();
       const row: Row = { name, killedAt, first, seconds: (performance.now() - t0) / 1000 };
       rows.push(row);
       process.stderr.write(

@@ -9,6 +9,7 @@ import type { CaseFile } from './case-file.ts';
 import { labSide, runPlan, type LabPool } from './run-case.ts';
 import { pairedRun, loadRulesets } from './paired-run.ts';
 import { judge } from './compare.ts';
+import { judgeDifference } from './judges.ts';
 import { planCase, probeCount, FIRST_PORT } from './plan.ts';
 import { reproScript } from './repro.ts';
 import { renderPlain } from './render.ts';
@@ -111,7 +112,8 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
     const kernel = labSide(await pool.get(plan.topology, { fresh: plan.mixedHosts }));
     await loadRulesets(plan, kernel);
     let explained = false;
-    for await (const r of pairedRun(plan, { kernel, counters: true, traces: 'all' })) {
+    // judgeDifference: a diverging repetition is kept however late it comes (paired-run.ts KEEP_NOTABLE)
+    for await (const r of pairedRun(plan, { kernel, counters: true, traces: 'all', judges: [judgeDifference] })) {
       const s = r.step;
       if (s.kind !== 'probe') continue;
       for (const [i, k] of r.kernel!.entries()) {
@@ -120,7 +122,8 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
         explained = true;
         const best = r.model[i]![0]!;
         const trace = r.traces[i] ?? [];
-        md.push(`## The first diverging probe: ${s.label} (source port ${s.sports[i]})`, '');
+        const sport = s.sports[r.shown[i]!]!;
+        md.push(`## The first diverging probe: ${s.label} (source port ${sport})`, '');
         md.push(firstParting(trace, k), '');
         md.push(
           '### The model',
@@ -137,7 +140,7 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
             `<li class="mono">${esc(`${h.host} ${h.table} ${h.chain} ${h.rule}: ${h.packets} packet(s)`)}` +
             ` ${esc(h.spec)}</li>`,
         );
-        const p = { ...s.probe, sport: s.sports[i]! };
+        const p = { ...s.probe, sport };
         html = tracePage({
           title: `${c.name}: ${s.label} (source port ${p.sport})`,
           probe: p,

@@ -46,7 +46,7 @@ export function comparableRecords(reports: readonly CaseReport[]): Map<string, C
       s.kernel.forEach((k, i) => {
         const expected = s.model[i]?.[0]?.value;
         if (expected && Object.values(expected.conntrack).some((l) => l.some((e) => e.moves?.length))) chance = true;
-        out.set(`${r.name} / ${s.label} #${i + 1}`, {
+        out.set(`${r.name} / ${s.label} #${(s.shown?.[i] ?? i) + 1}`, {
           outcome: k.outcome,
           responder: k.responder,
           icmp: k.icmp,

@@ -148,8 +148,11 @@ async function judgeOnKernel(
     for (const m of s.oracleMisses) diffs.push({ step: s.label, diff: { field: 'oracle', model: m, kernel: null } });
   return {
     diffs,
-    probes: rep.steps.reduce((n, s) => n + s.kernel.length, 0),
-    outcomes: rep.steps.flatMap((s) => s.kernel.map((k) => k.outcome)),
+    probes: rep.steps.reduce((n, s) => n + (s.kernel.length ? (s.repetitions ?? 0) : 0), 0),
+    // every repetition's outcome, from the tally (a step lists only some of its repetitions)
+    outcomes: rep.steps.flatMap((s) =>
+      Object.entries(s.tally?.kernel ?? {}).flatMap(([category, n]) => Array<string>(n).fill(category.split(' ')[0]!)),
+    ),
   };
 }
 

@@ -17,7 +17,7 @@ import { chiSquare } from './chisq.ts';
 import { misses } from './expect.ts';
 import { modelMiss, kernelMiss } from './oracle-compare.ts';
 import type { CasePlan, PlannedStep, ProbePlan } from './plan.ts';
-import type { StepResult } from './paired-run.ts';
+import { categoryOf, type Repetition, type StepResult } from './paired-run.ts';
 
 const holdsLoopback = (g: string): boolean => g !== 'primary' && cidrContains(parseCidr(g)!, parseIp('127.0.0.1')!);
 
@@ -36,18 +36,64 @@ export type Finding =
    *  observation was one of the possible ones (an agreement, not an exact one); without, what is open */
   | { judge: 'indeterminate'; text: string };
 
-export type Judge = (step: PlannedStep, result: StepResult) => Finding[];
+/** A judge of one step: it folds a probe step's repetitions as they come (a step keeps only a bounded sample of
+ *  them: paired-run.ts KEEP_FIRST), then gives its findings. */
+export interface StepJudge {
+  /** true: it found something in this repetition (the step then keeps it, within bounds) */
+  repetition(rep: Repetition): boolean;
+  end(result: StepResult): Finding[];
+}
+
+/** Judges are pure: a fold per step, from the planned step alone. */
+export type Judge = (step: PlannedStep) => StepJudge;
 
 /** Significance of the distribution check: a correct model fails it once in 10,000 runs (spec/equivalence.md §3). */
 export const DISTRIBUTION_ALPHA = 1e-4;
 
+/** The most findings of one kind a step lists (and the most repetitions' responders a sticky miss lists): a step
+ *  repeated thousands of times says how many more there were instead. */
+export const MAX_LISTED = 32;
+
 const expectation = (side: Side, text: string): Finding => ({ judge: 'expectation', side, text });
 
-/** "all": every repetition must meet the expectation; "any": one repetition is enough. */
-function combine(perRepeat: string[][], mode: 'all' | 'any' | undefined): string[] {
-  if (mode === 'any') return perRepeat.some((m) => m.length === 0) ? [] : [...new Set(perRepeat.flat())].slice(0, 3);
-  return [...new Set(perRepeat.flat())];
+/** Distinct texts in the order found, at most MAX_LISTED; the rest counted. */
+class Texts {
+  private readonly seen = new Set<string>();
+  more = 0;
+  add(t: string): void {
+    if (this.seen.has(t)) return;
+    if (this.seen.size < MAX_LISTED) this.seen.add(t);
+    else this.more++;
+  }
+  get size(): number {
+    return this.seen.size;
+  }
+  list(): string[] {
+    return [...this.seen, ...(this.more ? [`... and ${this.more} more distinct ones`] : [])];
+  }
 }
+
+/** Each repetition's misses, folded: "all": every repetition must meet the expectation (every distinct miss);
+ *  "any": one repetition is enough (else the first three misses). */
+class Misses {
+  private readonly texts = new Texts();
+  private met = false;
+  constructor(private readonly mode: 'all' | 'any' | undefined) {}
+  add(m: readonly string[]): boolean {
+    if (m.length === 0) this.met = true;
+    for (const t of m) this.texts.add(t);
+    return m.length > 0;
+  }
+  list(): string[] {
+    if (this.mode === 'any') return this.met ? [] : this.texts.list().slice(0, 3);
+    return this.texts.list();
+  }
+}
+
+/** A judge that looks at the step as a whole (apply and command steps), never at single repetitions. */
+const whole =
+  (f: (step: PlannedStep, r: StepResult) => Finding[]): Judge =>
+  (step) => ({ repetition: () => false, end: (r) => f(step, r) });
 
 /** An indeterminate possibility meets an expectation when one of its exact branches does (an open one may be
  *  anything): it is counted as indeterminate, never as a plain pass (judgeIndeterminate). */
@@ -69,8 +115,7 @@ function expectOver(possible: Weighted<Observation>[], exp: NonNullable<ProbeSte
   );
 }
 
-/** The case's expectations, on each side that ran. */
-export const judgeExpectation: Judge = (step, r) => {
+function judgeRefusals(step: PlannedStep, r: StepResult): Finding[] {
   const out: Finding[] = [];
   if (step.kind === 'apply') {
     const modelRefused = r.applied.some((a) => a.modelRefusal !== undefined);
@@ -102,40 +147,61 @@ export const judgeExpectation: Judge = (step, r) => {
       if (expectRefused && !kernel.length) out.push(expectation('kernel', 'every command ran, expected a refusal'));
       if (!expectRefused) out.push(...kernel.map((t) => expectation('kernel', `the kernel: ${t}`)));
     }
-    return out;
-  }
-  if (step.kind !== 'probe') return out;
-  const exp = step.expect;
-  {
-    // the model always runs (its branch is the one the kernel is compared with); whether its column counts
-    // is the report's business
-    const model = combine(exp ? r.model.map((d) => expectOver(d, exp)) : [], exp?.mode);
-    if (exp?.sticky) {
-      // after the first connection the model must have no choice left, and follow the same endpoint
-      const later = r.model.slice(1);
-      const open = later.findIndex((d) => new Set(d.map((x) => x.value.responder)).size > 1);
-      if (open >= 0)
-        model.push(
-          `repetition ${open + 2} may still go to` +
-            ` ${[...new Set(later[open]!.map((x) => x.value.responder))].join(' or ')}: nothing sticks`,
-        );
-      const firsts = new Set(r.model.map((d, i) => d[r.followed[i]!]?.value.responder ?? null));
-      if (firsts.size > 1) model.push(`responders changed across repetitions: ${[...firsts].join(', ')}`);
-    }
-    out.push(...model.map((t) => expectation('model', t)));
-  }
-  if (r.kernel) {
-    const kernel = combine(exp ? r.kernel.map((k) => misses(k, exp)) : [], exp?.mode);
-    if (exp?.sticky && new Set(r.kernel.map((k) => k.responder)).size > 1)
-      kernel.push(`responders changed across repetitions: ${r.kernel.map((k) => k.responder).join(', ')}`);
-    out.push(...kernel.map((t) => expectation('kernel', t)));
   }
   return out;
+}
+
+/** The case's expectations, on each side that ran. */
+export const judgeExpectation: Judge = (step) => {
+  if (step.kind !== 'probe') return whole(judgeRefusals)(step);
+  const exp = step.expect;
+  const model = new Misses(exp?.mode);
+  const kernel = new Misses(exp?.mode);
+  // sticky: after the first connection the model must have no choice left, and follow the same endpoint
+  let open: { at: number; responders: (string | null)[] } | undefined;
+  const followed = new Set<string | null>();
+  const responders = new Set<string | null>();
+  const sequence: (string | null)[] = [];
+  return {
+    repetition(rep) {
+      let found = false;
+      // the model always runs (its branch is the one the kernel is compared with); whether its column counts
+      // is the report's business
+      if (exp) found = model.add(expectOver(rep.model, exp));
+      if (exp?.sticky) {
+        const rs = [...new Set(rep.model.map((x) => x.value.responder))];
+        if (rep.index > 0 && rs.length > 1 && !open) ((open = { at: rep.index, responders: rs }), (found = true));
+        followed.add(rep.model[rep.followed]?.value.responder ?? null);
+      }
+      if (rep.kernel) {
+        if (exp && kernel.add(misses(rep.kernel, exp))) found = true;
+        if (exp?.sticky) {
+          if (responders.size && !responders.has(rep.kernel.responder)) found = true;
+          responders.add(rep.kernel.responder);
+          if (sequence.length < MAX_LISTED) sequence.push(rep.kernel.responder);
+        }
+      }
+      return found;
+    },
+    end(r) {
+      const m = model.list();
+      if (open) m.push(`repetition ${open.at + 1} may still go to ${open.responders.join(' or ')}: nothing sticks`);
+      if (followed.size > 1) m.push(`responders changed across repetitions: ${[...followed].join(', ')}`);
+      const out = m.map((t) => expectation('model', t));
+      if (r.kernel) {
+        const k = kernel.list();
+        if (responders.size > 1) {
+          const more = r.repetitions > sequence.length ? `, ... (${r.repetitions} repetitions)` : '';
+          k.push(`responders changed across repetitions: ${sequence.join(', ')}${more}`);
+        }
+        out.push(...k.map((t) => expectation('kernel', t)));
+      }
+      return out;
+    },
+  };
 };
 
-/** Model against kernel: each kernel observation must be one of the model's possibilities; a ruleset
- *  refused by one side must be refused by the other. */
-export const judgeDifference: Judge = (step, r) => {
+function judgeCommandDifference(step: PlannedStep, r: StepResult): Finding[] {
   if (!r.kernel) return [];
   if (step.kind === 'command') {
     // which command each side refused, per host (the messages differ)
@@ -161,9 +227,24 @@ export const judgeDifference: Judge = (step, r) => {
           kernel: a.kernelRefusal === undefined ? 'accepted' : `refused: ${a.kernelRefusal}`,
         },
       }));
-  return r.kernel.flatMap((k, i) =>
-    judge(r.model[i]!, k).diffs.map((diff): Finding => ({ judge: 'difference', diff })),
-  );
+  return [];
+}
+
+/** Model against kernel: each kernel observation must be one of the model's possibilities (the differences of
+ *  the first MAX_LISTED, in order; the result's tally counts every differing repetition); a ruleset refused by
+ *  one side must be refused by the other. */
+export const judgeDifference: Judge = (step) => {
+  if (step.kind !== 'probe') return whole(judgeCommandDifference)(step);
+  const out: Finding[] = [];
+  return {
+    repetition(rep) {
+      if (!rep.kernel) return false;
+      const diffs = judge(rep.model, rep.kernel).diffs;
+      for (const diff of diffs) if (out.length < MAX_LISTED) out.push({ judge: 'difference', diff });
+      return diffs.length > 0;
+    },
+    end: () => out,
+  };
 };
 
 /** What is open in the model's result: the possible outcomes and the rules that decide. */
@@ -175,38 +256,34 @@ function openText(o: Observation): string {
 
 /** Steps whose model result hinges on rules the model cannot evaluate: counted apart, never a silent pass. With
  *  a kernel, the kernel's observation was one of the possible ones (else judgeDifference reports it). */
-export const judgeIndeterminate: Judge = (step, r) => {
-  if (step.kind !== 'probe') return [];
-  const out: Finding[] = [];
-  r.model.forEach((dist, i) => {
-    const k = r.kernel?.[i];
-    if (k) {
-      const v = judge(dist, k);
-      if (v.indeterminate && v.matched)
-        out.push({
-          judge: 'indeterminate',
-          text: `the kernel's ${k.outcome} is one of the model's possible results: ${openText(v.matched.value)}`,
-        });
-      return;
-    }
-    for (const d of dist)
-      if (d.value.indeterminate) out.push({ judge: 'indeterminate', text: `model: ${openText(d.value)}` });
-  });
-  return [...new Map(out.map((f) => [JSON.stringify(f), f])).values()];
+export const judgeIndeterminate: Judge = (step) => {
+  if (step.kind !== 'probe') return whole(() => [])(step);
+  const texts = new Texts();
+  return {
+    repetition(rep) {
+      const before = texts.size + texts.more;
+      const k = rep.kernel;
+      if (k) {
+        const v = judge(rep.model, k);
+        if (v.indeterminate && v.matched)
+          texts.add(`the kernel's ${k.outcome} is one of the model's possible results: ${openText(v.matched.value)}`);
+      } else for (const d of rep.model) if (d.value.indeterminate) texts.add(`model: ${openText(d.value)}`);
+      return texts.size + texts.more > before;
+    },
+    end: () => texts.list().map((text) => ({ judge: 'indeterminate', text })),
+  };
 };
 
 /** "command 3 refused: ..." -> 3: which command a side refused */
 const commandNo = (x: string | null | undefined) => (x ? /^command (\d+)/.exec(x)?.[1] : undefined);
 
-const category = (o: Observation) => `${o.outcome} ${o.responder ?? '-'}`;
-
-/** With `distribution`: the kernel's outcome/responder counts against the model's first distribution. */
-export const judgeDistribution: Judge = (step, r) => {
+/** With `distribution`: the kernel's outcome/responder counts (over every repetition) against the model's first
+ *  distribution. */
+export const judgeDistribution: Judge = whole((step, r) => {
   if (step.kind !== 'probe' || !step.distribution || !r.kernel || !r.model[0]) return [];
   const expected = new Map<string, number>();
-  for (const m of r.model[0]) expected.set(category(m.value), (expected.get(category(m.value)) ?? 0) + m.p);
-  const observed = new Map<string, number>();
-  for (const k of r.kernel) observed.set(category(k), (observed.get(category(k)) ?? 0) + 1);
+  for (const m of r.model[0]) expected.set(categoryOf(m.value), (expected.get(categoryOf(m.value)) ?? 0) + m.p);
+  const observed = new Map<string, number>(Object.entries(r.tally.kernel));
   const x = chiSquare(observed, expected);
   if (x.impossible.length)
     return [
@@ -227,13 +304,13 @@ export const judgeDistribution: Judge = (step, r) => {
       },
     ];
   return [];
-};
+});
 
 /** The Service-level oracle (spec/kube.md §4): the model's distribution must be the oracle's; each kernel
  *  observation one of its results. Pure, given the plan (the Services in force, the topology). */
 export function oracleJudge(plan: CasePlan): Judge {
   const svc = plan.services;
-  if (!svc) return () => [];
+  if (!svc) return whole(() => []);
   const layout = {
     ...K8S_NODE_LAYOUT,
     clusterCIDR: svc.clusterCIDR,
@@ -249,23 +326,32 @@ export function oracleJudge(plan: CasePlan): Judge {
   const clusters = new Map<string, Cluster>();
   const clusterOf = (text: string) =>
     clusters.get(text) ?? clusters.set(text, readCluster(text, svc.file, { strict: true })).get(text)!;
-  return (step, r) => {
-    if (step.kind !== 'probe' || step.oracleCluster === undefined) return [];
+  return (step) => {
+    if (step.kind !== 'probe' || step.oracleCluster === undefined) return whole(() => [])(step);
     const src = sourceOf(plan, step);
     const want = predict(clusterOf(step.oracleCluster), layout, step.probe, src);
-    if (!want) return [];
-    const out: string[] = [];
-    const sides: Side[] = [];
-    if (r.sides.model)
-      for (const [i, dist] of r.model.entries()) {
-        const miss = modelMiss(want, dist, src, step.sports[i]);
-        if (miss && !out.includes(miss)) (out.push(miss), sides.push('model'));
-      }
-    for (const [i, k] of (r.kernel ?? []).entries()) {
-      const miss = kernelMiss(want, k, src, step.sports[i]);
-      if (miss && !out.includes(miss)) (out.push(miss), sides.push('kernel'));
-    }
-    return out.map((text, i) => ({ judge: 'oracle', side: sides[i]!, text }));
+    if (!want) return whole(() => [])(step);
+    const model = new Texts();
+    const kernel = new Texts();
+    return {
+      repetition(rep) {
+        const m = modelMiss(want, rep.model, src, rep.sport);
+        const k = rep.kernel && kernelMiss(want, rep.kernel, src, rep.sport);
+        if (m) model.add(m);
+        if (k) kernel.add(k);
+        return Boolean(m || k);
+      },
+      end(r) {
+        // the same miss on both sides is listed once, as the model's
+        const ms = r.sides.model ? model.list() : [];
+        return [
+          ...ms.map((text): Finding => ({ judge: 'oracle', side: 'model', text })),
+          ...kernel
+            .list()
+            .flatMap((text): Finding[] => (ms.includes(text) ? [] : [{ judge: 'oracle', side: 'kernel', text }])),
+        ];
+      },
+    };
   };
 }
 

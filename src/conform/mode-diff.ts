@@ -71,7 +71,7 @@ export async function modeDiff(runs: number, seed: number, maxServices = 12): Pr
       const sb = b.steps[k]!;
       if (!sa.probe) return;
       out.probes++;
-      const reps = sa.model.length;
+      const reps = sa.repetitions ?? sa.model.length;
       if (reps > 1) out.sticky += reps - 1;
       const differs = sa.model.map((m, r) => [keys(m), keys(sb.model[r] ?? [])] as const);
       // a later connection to an affinity Service follows the branch each run took for the first (its most

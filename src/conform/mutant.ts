@@ -34,7 +34,7 @@ export interface StepDiff {
 }
 
 /** A model with a planted bug behind the kernel side's interface: it answers with its most likely result. */
-class MutantSide implements KernelSide {
+export class MutantSide implements KernelSide {
   private lab: ModelLab;
   private world: World;
   private readonly rulesets = new Map<string, Ruleset>();
@@ -144,14 +144,14 @@ export async function judgePlanAgainstMutant(
   const outcomes: string[] = [];
   let probes = 0;
   const semantics = asModel ? modelMutant(mutation).semantics : undefined;
-  for await (const r of pairedRun(plan, { kernel, ...(semantics ? { semantics } : {}) })) {
-    probes += r.kernel?.length ?? 0;
-    for (const k of r.kernel ?? []) outcomes.push(k.outcome);
+  for await (const r of pairedRun(plan, { kernel, judges: [judgeDifference], ...(semantics ? { semantics } : {}) })) {
+    const seen = Object.entries(r.tally.kernel);
+    probes += r.kernel ? r.repetitions : 0;
+    for (const [category, n] of seen) for (let i = 0; i < n; i++) outcomes.push(category.split(' ')[0]!);
     // where the stand-in itself cannot say what the kernel does (an unsupported rule decided), there is
     // nothing to compare: a kernel always gives a definite outcome
-    if (r.kernel?.some((k) => k.outcome === 'indeterminate')) continue;
-    for (const f of judgeDifference(r.step, r))
-      if (f.judge === 'difference') diffs.push({ step: r.step.label, diff: f.diff });
+    if (seen.some(([category]) => category.startsWith('indeterminate '))) continue;
+    for (const f of r.findings) if (f.judge === 'difference') diffs.push({ step: r.step.label, diff: f.diff });
   }
   return { diffs, probes, outcomes };
 }

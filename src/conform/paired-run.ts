@@ -37,6 +37,7 @@ import {
   type PlannedStep,
 } from './plan.ts';
 import { modelCommand, type CommandOutcome } from './case-commands.ts';
+import type { Finding, Judge } from './judges.ts';
 
 /** What a run needs of a kernel: the lab (lab/kernel-lab.ts), or a stand-in such as a mutant model. */
 export interface KernelSide {
@@ -60,19 +61,56 @@ export interface AppliedRuleset {
   kernelRefusal: string | undefined;
 }
 
+/** One repetition of a probe step, as the loop made it; judges fold these as they come (issue 17: a step keeps
+ *  only a bounded sample of them, so n repetitions cost linear time and constant memory). */
+export interface Repetition {
+  /** 0-based */
+  index: number;
+  sport: number;
+  /** the model's possibilities */
+  model: Weighted<Observation>[];
+  /** the possibility the model's world followed (the kernel's, else the most likely) */
+  followed: number;
+  /** undefined: no kernel ran */
+  kernel: KernelObservation | undefined;
+}
+
+/** A repeated probe step keeps its first KEEP_FIRST repetitions in full, and after them at most KEEP_NOTABLE ones a
+ *  judge found something in (the first ones): what reports list; every repetition is judged and tallied. */
+export const KEEP_FIRST = 32;
+export const KEEP_NOTABLE = 8;
+
+/** A probe step's counts over all its repetitions, by `outcome responder` (the chi-square judge's categories). */
+export interface Tally {
+  /** the model's expected count: the sum of each repetition's probabilities */
+  model: Record<string, number>;
+  /** the kernel's observed count (empty: no kernel ran) */
+  kernel: Record<string, number>;
+  /** repetitions whose kernel observation was none of the model's possibilities */
+  differing: number;
+}
+
 export interface StepResult {
   step: PlannedStep;
   sides: { model: boolean; kernel: boolean };
-  /** probe steps: the model's possibilities for each repetition */
+  /** probe steps: how many repetitions ran (the arrays below hold the kept ones: `shown`) */
+  repetitions: number;
+  /** the repetition index of each kept entry of model, followed, kernel (and traces with `traces: 'all'`) */
+  shown: number[];
+  /** probe steps: the model's possibilities for each kept repetition */
   model: Weighted<Observation>[][];
-  /** the possibility the model's world followed, per repetition (the kernel's, else the most likely) */
+  /** the possibility the model's world followed, per kept repetition (the kernel's, else the most likely) */
   followed: number[];
-  /** the kernel's observation per repetition (undefined: no kernel ran) */
+  /** the kernel's observation per kept repetition (undefined: no kernel ran) */
   kernel: KernelObservation[] | undefined;
-  /** the model's trace of its first possibility, per repetition (the first only, unless `traces: 'all'`) */
+  /** counts over every repetition */
+  tally: Tally;
+  /** the model's trace of its first possibility: the first repetition's, or each kept one's with `traces: 'all'` */
   traces: TraceEvent[][];
-  /** with `traces: 'all'`: the trace of every possibility, per repetition */
+  /** with `traces: 'all'`: the trace of every possibility, per kept repetition */
   allTraces: TraceEvent[][][];
+  /** with `judges`: what they found (in the order given) */
+  findings: Finding[];
   /** apply steps */
   applied: AppliedRuleset[];
   /** command steps: what each side refused (iptables commands), per host */
@@ -94,6 +132,9 @@ export interface PairedRunOptions {
   semantics?: Semantics;
   /** books the model's time (`fuzz --profile`) */
   profile?: PhaseTimes;
+  /** judges folding every repetition as it comes; the result's `findings` (a repetition they found something in
+   *  is kept, up to KEEP_NOTABLE) */
+  judges?: readonly Judge[];
 }
 
 const kernelDid = async <T>(what: () => Promise<T>): Promise<T> => {
@@ -156,14 +197,19 @@ export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): A
     const r: StepResult = {
       step,
       sides,
+      repetitions: 0,
+      shown: [],
       model: [],
       followed: [],
       kernel: kernel ? [] : undefined,
+      tally: { model: {}, kernel: {}, differing: 0 },
       traces: [],
       allTraces: [],
+      findings: [],
       applied: [],
       commanded: undefined,
     };
+    const judging = (opts.judges ?? []).map((j) => j(step));
     if (step.kind === 'wait') {
       world = { ...world, now: world.now + step.seconds };
       if (kernel) await kernelDid(() => kernel.wait(step.seconds));
@@ -216,35 +262,50 @@ export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): A
       if (step.command.type === 'iptables')
         lab = modelStep(step.index, () => makeLab(plan.network, rulesets, second, opts.semantics, native));
     } else {
+      let notable = 0;
       for (const [i, sport] of step.sports.entries()) {
         const p: Probe = { ...step.probe, sport };
         const runs: Weighted<ProbeRun>[] = modelStep(step.index, () => probe(lab, world, p));
         const dist = runs.map((x) => ({ p: x.p, value: x.value.observation }));
-        r.model.push(dist);
-        if (runs[0] && (i === 0 || opts.traces === 'all')) r.traces.push(runs[0].value.trace);
-        if (opts.traces === 'all') r.allTraces.push(runs.map((x) => x.value.trace));
         let follow = mostLikely(runs);
         let branch: number | undefined;
+        let k: KernelObservation | undefined;
         if (kernel) {
-          const k = await kernelDid(() => kernel.probe(p, { ...(opts.counters ? { counters: true } : {}) }));
-          r.kernel!.push(k);
+          k = await kernelDid(() => kernel.probe(p, { ...(opts.counters ? { counters: true } : {}) }));
           // the model continues from the branch the kernel took (or its most likely one)
           const v = judge(dist, k);
+          if (!v.matched) r.tally.differing++;
           const at = dist.findIndex((d) => d === v.matched);
           if (at >= 0) follow = at;
           // an indeterminate possibility: the world of the branch whose observation the kernel made
           branch = at >= 0 ? v.indeterminate?.branch : undefined;
         }
-        r.followed.push(follow);
+        const rep: Repetition = { index: i, sport, model: dist, followed: follow, kernel: k };
+        tallyOf(r.tally, rep);
+        // every judge sees every repetition (no short cut: each folds its own state)
+        const found = judging.map((j) => j.repetition(rep)).some(Boolean);
+        const keep = i < KEEP_FIRST || (found && notable < KEEP_NOTABLE);
+        if (keep) {
+          if (i >= KEEP_FIRST) notable++;
+          r.shown.push(i);
+          r.model.push(dist);
+          r.followed.push(follow);
+          if (k) r.kernel!.push(k);
+          if (runs[0] && (i === 0 || opts.traces === 'all')) r.traces.push(runs[0].value.trace);
+          if (opts.traces === 'all') r.allTraces.push(runs.map((x) => x.value.trace));
+        }
+        r.repetitions++;
         const run = runs[follow]!.value;
         world = (branch !== undefined ? run.branches?.[branch]?.world : undefined) ?? run.world;
       }
+      // sums of probabilities: no float noise in the report
+      for (const [c, n] of Object.entries(r.tally.model)) r.tally.model[c] = Math.round(n * 1e6) / 1e6;
     }
+    r.findings = judging.flatMap((j) => j.end(r));
     yield r;
   }
 }
 
-/** The index of the most likely possibility (the first of equals). */
 /** An applied nft text as `nft -f` runs it: on the host's current nft state, all or nothing; and which sets'
  *  rule-added elements it throws away. A refusal here (an object of the text the host lacks) is the model's. */
 function nftOnto(
@@ -263,8 +324,17 @@ function nftOnto(
   }
 }
 
+/** The index of the most likely possibility (the first of equals). */
 function mostLikely(runs: readonly Weighted<unknown>[]): number {
   let best = 0;
   for (let i = 1; i < runs.length; i++) if (runs[i]!.p > runs[best]!.p) best = i;
   return best;
+}
+
+/** The category a tally counts: outcome and responder. */
+export const categoryOf = (o: Observation): string => `${o.outcome} ${o.responder ?? '-'}`;
+
+function tallyOf(t: Tally, rep: Repetition): void {
+  for (const m of rep.model) t.model[categoryOf(m.value)] = (t.model[categoryOf(m.value)] ?? 0) + m.p;
+  if (rep.kernel) t.kernel[categoryOf(rep.kernel)] = (t.kernel[categoryOf(rep.kernel)] ?? 0) + 1;
 }

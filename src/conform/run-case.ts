@@ -30,8 +30,16 @@ import {
   LAST_PORT,
   type CasePlan,
   type CaseCommand,
+  type ProbePlan,
 } from './plan.ts';
-import { pairedRun, loadRulesets, type KernelSide, type StepResult, type PairedRunOptions } from './paired-run.ts';
+import {
+  pairedRun,
+  loadRulesets,
+  type KernelSide,
+  type StepResult,
+  type PairedRunOptions,
+  type Tally,
+} from './paired-run.ts';
 import { judgesFor, type Finding } from './judges.ts';
 import { InternalError, LabFailure } from './errors.ts';
 
@@ -43,10 +51,17 @@ export type Mark = 'pass' | 'fail' | 'skip';
 export interface StepReport {
   /** disagreements with the Service-level oracle (cases with "services") */
   oracleMisses: string[];
-  /** the source port of each repetition (the same on every side) */
+  /** the source port of each repetition listed (the same on every side) */
   sports: number[];
   label: string;
   probe?: Probe;
+  /** probe steps: how many repetitions ran; model, kernel and sports list at most KEEP_FIRST + KEEP_NOTABLE of
+   *  them (paired-run.ts): the first ones, then the first ones a judge found something in */
+  repetitions?: number;
+  /** when not every repetition is listed: the (0-based) repetition of each entry of model, kernel and sports */
+  shown?: number[];
+  /** probe steps: outcome/responder counts over every repetition, and how many differed */
+  tally?: Tally;
   model: Weighted<Observation>[][];
   kernel: Observation[];
   modelMisses: string[];
@@ -257,7 +272,7 @@ async function kernelCommand(kernel: KernelLab, cmd: CaseCommand, file: string):
 }
 
 /** One step's report: the loop's result and the judges' findings, read by field. */
-export function stepReport(r: StepResult, findings: readonly Finding[]): StepReport {
+export function stepReport(r: StepResult, findings: readonly Finding[] = r.findings): StepReport {
   const texts = (judge: 'expectation' | 'oracle', side: 'model' | 'kernel') =>
     findings.flatMap((f) => (f.judge === judge && f.side === side ? [f.text] : []));
   const rep: StepReport = {
@@ -269,29 +284,28 @@ export function stepReport(r: StepResult, findings: readonly Finding[]): StepRep
     diffs: findings.flatMap((f) => (f.judge === 'difference' || f.judge === 'chi-square' ? [f.diff] : [])),
     oracleMisses: [...texts('oracle', 'model'), ...texts('oracle', 'kernel')],
     indeterminate: findings.flatMap((f) => (f.judge === 'indeterminate' ? [f.text] : [])),
-    sports: r.step.kind === 'probe' ? r.step.sports : [],
+    sports: r.step.kind === 'probe' ? r.shown.map((i) => (r.step as ProbePlan).sports[i]!) : [],
   };
-  if (r.step.kind === 'probe') rep.probe = r.step.probe;
+  if (r.step.kind === 'probe') {
+    rep.probe = r.step.probe;
+    rep.repetitions = r.repetitions;
+    if (r.shown.length < r.repetitions) rep.shown = r.shown;
+    rep.tally = r.tally;
+  }
   if (r.traces[0]) rep.trace = r.traces[0];
   return rep;
 }
 
-/** Runs the plan through the paired loop and the judges. */
+/** Runs the plan through the paired loop; the judges fold each step as it runs. */
 export async function runPlan(
   plan: CasePlan,
   opts: PairedRunOptions = {},
 ): Promise<{ results: StepResult[]; steps: StepReport[] }> {
-  const judges = judgesFor(plan);
   const results: StepResult[] = [];
   const steps: StepReport[] = [];
-  for await (const r of pairedRun(plan, opts)) {
+  for await (const r of pairedRun(plan, { ...opts, judges: judgesFor(plan) })) {
     results.push(r);
-    steps.push(
-      stepReport(
-        r,
-        judges.flatMap((j) => j(r.step, r)),
-      ),
-    );
+    steps.push(stepReport(r));
   }
   return { results, steps };
 }

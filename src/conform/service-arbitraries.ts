@@ -70,21 +70,27 @@ export function clusterJson(services: readonly ServiceDraw[]): string {
 
 const HOSTS = [...K8S_NODE.pods, ...K8S_NODE.nodes, ...K8S_NODE.others].map((h) => h.name);
 
-/** A probe at one of the Services' entry points: ClusterIP, a node address + nodePort, or a load balancer IP. */
+/**
+ * A probe at one of the Services' entry points: ClusterIP, a node address + nodePort, or a load balancer IP;
+ * mostly at the Service's port, sometimes at a port no Service serves (kube-proxy's nftables mode rejects
+ * those for ClusterIPs) or as a ping (not forwarded), as users' clients do.
+ */
 export function serviceProbeArb(count: number): fc.Arbitrary<Probe> {
   return fc
     .record({
       from: fc.constantFrom(...HOSTS),
       svc: fc.nat({ max: Math.max(0, count - 1) }),
       via: fc.constantFrom('cluster-ip', 'node-port', 'node2-port', 'lb-ip', 'cluster-ip'),
-      udp: fc.boolean(),
+      proto: fc.constantFrom<Probe['proto']>('tcp', 'udp', 'tcp', 'udp', 'tcp', 'udp', 'icmp'),
+      unserved: fc.constantFrom(false, false, false, false, false, true),
     })
-    .map(({ from, svc, via, udp }): Probe => {
-      const proto = udp ? 'udp' : 'tcp';
-      if (via === 'node-port') return { from, proto, dst: primaryOf('node'), dport: 30100 + svc };
-      if (via === 'node2-port') return { from, proto, dst: primaryOf('node2'), dport: 30100 + svc };
-      if (via === 'lb-ip') return { from, proto, dst: `203.0.113.${100 + svc}`, dport: 80 };
-      return { from, proto, dst: `10.96.1.${svc + 1}`, dport: 80 };
+    .map(({ from, svc, via, proto, unserved }): Probe => {
+      const at = (dst: string, dport: number): Probe =>
+        proto === 'icmp' ? { from, proto, dst } : { from, proto, dst, dport };
+      if (via === 'node-port') return at(primaryOf('node'), unserved ? 30099 : 30100 + svc);
+      if (via === 'node2-port') return at(primaryOf('node2'), unserved ? 30099 : 30100 + svc);
+      if (via === 'lb-ip') return at(`203.0.113.${100 + svc}`, unserved ? 81 : 80);
+      return at(`10.96.1.${svc + 1}`, unserved ? 81 : 80);
     });
 }
 
@@ -123,8 +129,10 @@ export function serviceCase(d: { services: ServiceDraw[]; probes: Probe[] }, nam
     topology: 'k8s-node',
     services: { file: '<generated>', clusterCIDR: K8S_NODE.clusterCIDR, text: clusterJson(d.services) },
     steps: d.probes.map((p) => {
-      if (p.dport! < 30000) return { ...p };
-      return { ...p, dst: ENTRY_ADDRESS[p.from]!, dport: 30100 + ((p.dport! - 30100) % d.services.length) };
+      if (p.dport === undefined || p.dport < 30000) return { ...p };
+      // a node port at the node the client reaches first; 30099 is served by no Service
+      const dport = p.dport < 30100 ? p.dport : 30100 + ((p.dport - 30100) % d.services.length);
+      return { ...p, dst: ENTRY_ADDRESS[p.from]!, dport };
     }),
   };
 }

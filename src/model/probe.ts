@@ -584,29 +584,11 @@ function endpoint(
 type CtRecord = Observation['conntrack'][string][number];
 
 /**
- * Each entry's record, made once and shared by every observation that shows the entry: a run of n
- * repeated probes shows O(n^2) entries in all, which as fresh objects took gigabytes (issue 17).
- * Valid while the entry's tuples and ranges are the same objects (they are replaced, never edited).
+ * The entry as an observation shows it, made afresh: an observation shows only its probe's own flow
+ * (observe), so no cache is needed; one keyed by entry held a record for every connection the world
+ * remembers, half of a repeated probe's memory (issue 17).
  */
-const RECORDS = new WeakMap<CtEntry, { from: readonly unknown[]; rec: CtRecord }>();
-
 function recordOf(e: CtEntry): CtRecord {
-  const from = [
-    e.orig,
-    e.reply,
-    e.origSportRange,
-    e.randomPort,
-    e.randomDstPort,
-    e.seenReply,
-    e.picked,
-    e.closed,
-    e.reset,
-    e.tcpClose,
-    e.moves,
-    e.assured,
-  ];
-  const hit = RECORDS.get(e);
-  if (hit && hit.from.every((x, i) => x === from[i])) return hit.rec;
   // a port picked at random (here, or upstream) is shown as its range on both tuples
   const upstream = e.origSportRange && e.reply.dport === e.orig.sport ? e.origSportRange : undefined;
   const rec: CtRecord = {
@@ -618,7 +600,6 @@ function recordOf(e: CtEntry): CtRecord {
   };
   // a closed connection (TIME_WAIT, CLOSE) moves no more
   if (e.moves && !e.closed) rec.moves = [...e.moves];
-  RECORDS.set(e, { from, rec });
   return rec;
 }
 

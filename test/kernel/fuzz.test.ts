@@ -4,6 +4,7 @@ import { describe, test, expect, afterAll } from 'vitest';
 import { fuzz } from '../../src/conform/fuzz.ts';
 import { LabPool } from '../../src/conform/run-case.ts';
 import { PhaseTimes } from '../../src/lab/profile.ts';
+import { modelMutant } from '../../src/model/index.ts';
 import { skipReason, kernelDescribe } from './env.ts';
 
 const diffLine = (x: { step: string; diff: { field: string; model: unknown; kernel: unknown } }): string =>
@@ -63,5 +64,18 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: a campaign on labs side by s
       expect(count('build')).toBeGreaterThanOrEqual(3);
       expect(count('plan')).toBe(20);
     }
+  }, 300_000);
+
+  test('a campaign from case k goes on after a divergence: the cases from k on, in the same draw order', async () => {
+    // a mutant as the model (npm run mutants -- --model): its first divergence, then the campaign after it
+    const oracle = { kind: 'kernel' as const, pool, semantics: modelMutant('no-nat-output').semantics };
+    const first = await fuzz({ oracle, runs: 30, seed: 20261201, shrinkSeconds: 0 });
+    expect(first.divergence).toBeDefined();
+    const k = Number(first.divergence!.path.split(':')[0]) + 1;
+    const next = await fuzz({ oracle, runs: k + 4, seed: 20261201, shrinkSeconds: 0, from: k });
+    // only the cases from k on ran; a divergence among them is one of them
+    expect(next.cases).toBeLessThanOrEqual(4);
+    if (next.divergence) expect(Number(next.divergence.path.split(':')[0])).toBeGreaterThanOrEqual(k);
+    else expect(next.cases).toBe(4);
   }, 300_000);
 });
