@@ -45,7 +45,8 @@ test("the kernel's state may be the model's or one its retransmissions reach, no
   expect(compareObservation(obs('FIN_WAIT'), obs('LAST_ACK')).map((d) => d.field)).toEqual(['conntrack.node']);
 });
 
-test('a connection picked up from an ACK alone (measured: suites/regressions/tcp-connection-picked-up-mid-stream)', async () => {
+// measured: suites/regressions/tcp-connection-picked-up-mid-stream.json
+test('a connection picked up from an ACK alone', async () => {
   const [r] = await runCases([loadCase('suites/regressions/tcp-connection-picked-up-mid-stream.json')], {
     sides: 'model',
   });
