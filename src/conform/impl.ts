@@ -7,6 +7,7 @@ import { resolve as resolvePath } from 'node:path';
 import { InputError } from '../model/index.ts';
 import { readCluster } from '../kube/objects.ts';
 import { compileNodeIn, type ProxyMode } from '../kube/proxy-mode.ts';
+import type { NftNodeState } from '../kube/compile-nft.ts';
 import { MUTANTS, type CompilerMutant } from '../kube/mutants.ts';
 
 /** What an implementation reads on stdin (spec/impl-contract.md §2). */
@@ -24,6 +25,9 @@ export interface ImplInput {
   proxyMode: ProxyMode;
   /** `kubectl get svc,endpointslices -A -o json` output, as given */
   cluster: unknown;
+  /** nftables mode, a resync: what the node's `kube-proxy` table holds now (its chains with their rule counts,
+   *  its sets), so that what went away is deleted as kube-proxy deletes it (absent: a first sync) */
+  existing?: NftNodeState;
 }
 
 export interface Implementation {
@@ -39,16 +43,21 @@ export function builtinImpl(mutant?: CompilerMutant): Implementation {
     compile: async (input, text, file) => {
       const read = readCluster(text, file, { strict: true });
       const cluster = mutant?.services ? mutant.services(read) : read;
-      const rules = compileNodeIn(input.proxyMode, cluster, {
-        nodeName: input.node.name,
-        ...(input.localTrafficDetector === false ? {} : { clusterCIDR: input.clusterCIDR }),
-        ...(input.masqueradeAll ? { masqueradeAll: true } : {}),
-        ...(input.localhostNodePorts ? { localhostNodePorts: true } : {}),
-        // the CIDRs are matched against the node's addresses (kube-proxy's NodePortAddresses)
-        ...(input.nodePortAddresses
-          ? { nodePortAddresses: input.nodePortAddresses, nodeIPs: input.node.addresses }
-          : {}),
-      });
+      const rules = compileNodeIn(
+        input.proxyMode,
+        cluster,
+        {
+          nodeName: input.node.name,
+          ...(input.localTrafficDetector === false ? {} : { clusterCIDR: input.clusterCIDR }),
+          ...(input.masqueradeAll ? { masqueradeAll: true } : {}),
+          ...(input.localhostNodePorts ? { localhostNodePorts: true } : {}),
+          // the CIDRs are matched against the node's addresses (kube-proxy's NodePortAddresses)
+          ...(input.nodePortAddresses
+            ? { nodePortAddresses: input.nodePortAddresses, nodeIPs: input.node.addresses }
+            : {}),
+        },
+        input.existing,
+      );
       const bug = input.proxyMode === 'nftables' ? mutant?.nftRules : mutant?.rules;
       return bug ? bug(rules) : rules;
     },

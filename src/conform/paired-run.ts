@@ -220,7 +220,7 @@ export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): A
         if (rs.lang === 'nft') {
           // nft text (Services recompiled in nftables mode) runs on the host's nft state, as `nft -f` does
           // (spec/kube.md §2a): what rules put in the sets it does not renew stays (ClientIP affinity)
-          if (rs.nft) {
+          if (!rs.refusal) {
             const applied = modelStep(step.index, () => nftOnto(native.nft.get(rs.host), rs));
             if ('error' in applied) modelRefusal = applied.error;
             else {

@@ -24,6 +24,7 @@ import {
 } from '../model/index.ts';
 import type { ProxyMode } from '../kube/proxy-mode.ts';
 import { readCluster } from '../kube/objects.ts';
+import { nftNodeState } from '../kube/compile-nft.ts';
 import type { CompilerMutant } from '../kube/mutants.ts';
 import { builtinImpl, type Implementation, type ImplInput } from './impl.ts';
 import {
@@ -59,8 +60,6 @@ export interface PlannedRuleset {
   /** the model's reading; undefined when it refused the text */
   parsed: Ruleset | undefined;
   refusal: InputError | undefined;
-  /** the model's reading of nft rules (lang 'nft') */
-  nft?: NftRuleset;
   /** the canonical iptables-save form (command lines are not iptables-restore input); the raw text when the
    *  model refused it, so that the kernel judges it too */
   kernelText: string;
@@ -197,8 +196,10 @@ export function planRuleset(c: CaseFile, host: string, text: string, flavor: Ipt
   const lang = detectLanguage(text);
   try {
     if (lang === 'nft') {
-      const nft = parseNft(text, { file: `${c.file ?? c.name}#${host}@nft` });
-      return { host, lang, flavor, text, parsed: undefined, nft, refusal: undefined, kernelText: text };
+      // its commands run on the host's nft state when applied (paired-run.ts nftOnto): a resync deletes objects
+      // only the host holds, so only the syntax is read here
+      parseNftCommands(text, `${c.file ?? c.name}#${host}@nft`);
+      return { host, lang, flavor, text, parsed: undefined, refusal: undefined, kernelText: text };
     }
     const parsed = parseRuleset(text, { file: `${c.file ?? c.name}#${host}@${flavor}`, backend: flavor });
     return { host, lang, flavor, text, parsed, refusal: undefined, kernelText: printRuleset(parsed) };
@@ -402,11 +403,16 @@ export async function withServices(
 ): Promise<CaseFile> {
   if (!c.services?.text) return c;
   const svc = c.services;
+  // nftables mode: each node's kube-proxy table as the model holds it after each compiled ruleset, so that a
+  // resync is told what the node holds (kube-proxy deletes what went away: compile-nft.ts staleCommands)
+  const state = new Map<string, NftRuleset>();
   const compileAll = async (text: string): Promise<Record<string, string>> => {
     const cluster: unknown = JSON.parse(text);
     readCluster(text, svc.file, { strict: true }); // the Services must be valid whatever the implementation
     const out: Record<string, string> = {};
     for (const n of K8S_NODE.nodes) {
+      const held = state.get(n.name);
+      const existing = held ? nftNodeState(held) : undefined;
       const input: ImplInput = {
         apiVersion: 'nfconform/v1',
         node: { name: n.name, addresses: [...n.addresses] },
@@ -417,11 +423,14 @@ export async function withServices(
         ...(svc.nodePortAddresses ? { nodePortAddresses: svc.nodePortAddresses } : {}),
         proxyMode: mode,
         cluster,
+        ...(existing ? { existing } : {}),
       };
       const rules = await impl.compile(input, text, svc.file);
       const file = `${impl.name} (output for ${n.name})`;
-      if (mode === 'nftables') readNftOutput(rules, file);
-      else parseRuleset(rules, { file });
+      if (mode === 'nftables') {
+        const rs = readNftOutput(rules, file, held);
+        if (rs) state.set(n.name, rs);
+      } else parseRuleset(rules, { file });
       out[n.name] = rules;
     }
     return out;
@@ -434,19 +443,22 @@ export async function withServices(
     else h.ruleset ??= text;
   }
   for (const n of K8S_NODE.nodes) if (hosts[n.name]!.hairpin === undefined) hosts[n.name]!.hairpin = [...n.bridgePorts];
-  const steps = await Promise.all(
-    c.steps.map(async (s) =>
-      isApply(s) && s.apply.services !== undefined
-        ? { ...s, apply: await compileAll(s.apply.services), [SERVICES_TEXT]: s.apply.services }
-        : s,
-    ),
-  );
+  // in step order: each resync starts from what the one before left on the node
+  const steps: Step[] = [];
+  for (const s of c.steps) {
+    if (!isApply(s) || s.apply.services === undefined) {
+      steps.push(s);
+      continue;
+    }
+    const compiled = { ...s, apply: await compileAll(s.apply.services), [SERVICES_TEXT]: s.apply.services };
+    steps.push(compiled);
+  }
   return { ...c, hosts, steps };
 }
 
 /** What an implementation wrote in nftables mode: nft text the model reads (features outside its subset are
  *  left to the kernel and the oracle: modelUnsupported); iptables-save text there is bad output. */
-function readNftOutput(rules: string, file: string): void {
+function readNftOutput(rules: string, file: string, base?: NftRuleset): NftRuleset | undefined {
   if (detectLanguage(rules) !== 'nft')
     throw new InputError('invalid', 'nftables mode: the implementation wrote no nft ruleset (`nft -f` text)', {
       file,
@@ -454,9 +466,10 @@ function readNftOutput(rules: string, file: string): void {
       col: 1,
     });
   try {
-    parseNft(rules, { file });
+    return parseNft(rules, { file, ...(base ? { base } : {}) });
   } catch (e) {
     if (!isInputError(e) || e.kind !== 'unsupported') throw e;
+    return undefined;
   }
 }
 

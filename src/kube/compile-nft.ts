@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Cluster } from './objects.ts';
 import { resolve, reachableEndpoints, portChains, type ResolvedPort, type ResolvedEndpoint } from './endpoints.ts';
 import { checkNodeConfig, type NodeConfig, type CheckedNodeConfig, type LocalDetector } from './node-config.ts';
-import { cidrContains, parseCidr, parseIp } from '../model/index.ts';
+import { cidrContains, parseCidr, parseIp, type NftRuleset } from '../model/index.ts';
 
 export const NFT_TABLE = 'kube-proxy';
 export const NFT_MASQ_MARK = '0x00004000';
@@ -147,10 +147,52 @@ class Table {
 }
 
 const isAffinitySet = (name: string) => name.startsWith('affinity-');
+/** kube-proxy's per-Service chains: only they hold a "/" (proxier.go isServiceChainName) */
+const isServiceChain = (name: string) => name.includes('/');
+
+/** What the node's `kube-proxy` table holds before a resync (`nft list chains|sets` of it): kube-proxy deletes
+ *  what went away, and the compiler does the same when told (spec/kube.md §2a). */
+export interface NftNodeState {
+  /** its chains, and how many rules each holds */
+  chains: readonly { name: string; rules: number }[];
+  /** its sets and maps */
+  sets: readonly string[];
+}
+
+/** The node's `kube-proxy` table as an NftNodeState (the model's or a parsed dump's). */
+export function nftNodeState(rs: NftRuleset): NftNodeState | undefined {
+  const t = rs.tables.get(`ip ${NFT_TABLE}`);
+  if (!t) return undefined;
+  return {
+    chains: [...t.chains.values()].map((c) => ({ name: c.name, rules: c.rules.length })),
+    sets: [...t.sets.keys()],
+  };
+}
+
+/** kube-proxy's stale objects (proxier.go syncProxyRules): a per-Service chain no Service uses any more is
+ *  flushed (here by "flush table") and deleted at the next sync, once nothing can reach it (kernels before
+ *  6.2 notice a deleted map element's chain reference late); an empty one is such a chain of an earlier sync.
+ *  An affinity set no endpoint uses any more is deleted at once. */
+function staleCommands(t: Table, existing: NftNodeState): string[] {
+  const sets = new Set(t.sets.map((s) => s.split('\n')[0]!.split(' ')[1]!));
+  const out: string[] = [];
+  for (const c of existing.chains)
+    if (isServiceChain(c.name) && !t.chains.has(c.name) && c.rules === 0)
+      out.push(`delete chain ip ${NFT_TABLE} ${checkedName(c.name)}`);
+  for (const name of existing.sets)
+    if (isAffinitySet(name) && !sets.has(name)) out.push(`delete set ip ${NFT_TABLE} ${checkedName(name)}`);
+  return out;
+}
+
+/** A chain or set name from the node, before it goes into a command. */
+function checkedName(name: string): string {
+  if (!/^[A-Za-z][A-Za-z0-9_./-]{0,255}$/.test(name)) throw new Error(`internal: bad nft name ${name.slice(0, 60)}`);
+  return name;
+}
 
 /** The node's `kube-proxy` table as `nft -f` input, written as kube-proxy updates it in place (Table.print):
  *  loaded again, it replaces the rules and the Services' sets, and keeps the affinity sets' clients. */
-export function compileNodeNft(cluster: Cluster, config: NodeConfig): string {
+export function compileNodeNft(cluster: Cluster, config: NodeConfig, existing?: NftNodeState): string {
   const node = checkNodeConfig(config);
   const ports = resolve(cluster, node.nodeName, node.zone !== undefined ? { zone: node.zone } : {});
   const t = new Table();
@@ -201,7 +243,8 @@ export function compileNodeNft(cluster: Cluster, config: NodeConfig): string {
   );
 
   for (const rp of ports) compilePort(rp, node, t);
-  return t.print();
+  const stale = existing ? staleCommands(t, existing) : [];
+  return t.print() + stale.map((c) => `${c}\n`).join('');
 }
 
 const base = (rp: ResolvedPort, p: string) => `${rp.svc.namespace}/${rp.svc.name}/${p}/${rp.port.name}`;

@@ -7,7 +7,10 @@ import { dirname, resolve } from 'node:path';
 import { loadCase, findCaseFiles, type CaseFile } from '../../src/conform/case-file.ts';
 import { runCases, LabPool } from '../../src/conform/run-case.ts';
 import { readCluster } from '../../src/kube/objects.ts';
-import { compileNodeNft } from '../../src/kube/compile-nft.ts';
+import { compileNodeNft, nftNodeState } from '../../src/kube/compile-nft.ts';
+import { KernelLab } from '../../src/lab/kernel-lab.ts';
+import { k8sNode } from '../../src/model/index.ts';
+import { SUITES_DIR } from '../../src/conform/case-file.ts';
 import { K8S_NODE_LAYOUT } from '../../src/kube/oracle.ts';
 import { parseNft, printNft } from '../../src/model/index.ts';
 import { judgeNft, nftJudgeSkipReason } from '../../src/lab/nft-judge.ts';
@@ -86,4 +89,44 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: every Service suite in nftab
       expect(r.steps.length).toBeGreaterThan(0);
     });
   }
+});
+
+describe.skipIf(skipReason)(kernelDescribe('kernel: an nftables-mode resync deletes what went away'), () => {
+  let lab: KernelLab | undefined;
+  afterAll(async () => {
+    await lab?.down();
+  });
+  const cluster = (f: string) => readCluster(readFileSync(`${SUITES_DIR}fixtures/${f}`, 'utf8'), f);
+  const config = { nodeName: 'node', clusterCIDR: '10.244.0.0/16' };
+
+  test('stale endpoint chains emptied, then deleted a resync later; stale affinity sets deleted at once', async () => {
+    lab = await KernelLab.up(k8sNode());
+    let model = parseNft(compileNodeNft(cluster('affinity-three-endpoints.json'), config), { file: 'a.nft' });
+    expect((await lab.applyNft('node', compileNodeNft(cluster('affinity-three-endpoints.json'), config))).ok).toBe(
+      true,
+    );
+    const counts: [number, number, number][] = [];
+    for (const step of ['first resync', 'second resync']) {
+      // what the node holds, read from the kernel's own listing, as kube-proxy lists its chains and sets
+      const listed = await lab.listNft('node');
+      expect(printNft(model), step).toBe(listed);
+      const text = compileNodeNft(cluster('affinity-one-endpoint.json'), config, nftNodeState(parseNft(listed)));
+      const r = await lab.applyNft('node', text);
+      expect([r.ok, r.stderr], step).toEqual([true, '']);
+      model = parseNft(text, { file: step, base: model });
+      const t = parseNft(await lab.listNft('node')).tables.get('ip kube-proxy')!;
+      const eps = [...t.chains.values()].filter((c) => c.name.startsWith('endpoint-'));
+      counts.push([
+        eps.length,
+        eps.filter((c) => c.rules.length === 0).length,
+        [...t.sets.keys()].filter((n) => n.startsWith('affinity-')).length,
+      ]);
+    }
+    // [endpoint chains, of them empty, affinity sets]
+    expect(counts).toEqual([
+      [3, 2, 1],
+      [1, 0, 1],
+    ]);
+    expect(printNft(model)).toBe(await lab.listNft('node'));
+  });
 });
