@@ -35,6 +35,9 @@ export interface CtEntry {
   tcpClose?: TcpClose;
   /** the TCP states retransmissions can move this entry to before it is read (tcpMoves); spec/equivalence.md */
   moves?: readonly string[];
+  /** picked up in mid-connection (tcp_new with nf_conntrack_tcp_loose=1): its first packet was an ACK without
+   *  SYN, FIN or RST, and tcp_conntracks put it in ESTABLISHED at once; the FIN exchange moves it without a reply */
+  picked?: boolean;
   /** IPS_ASSURED: the TCP handshake completed, or a UDP stream outlived 2 s */
   assured?: boolean;
   /** model clock when the connection began */
@@ -70,7 +73,7 @@ export type TcpClose = 'FIN_WAIT' | 'CLOSE_WAIT' | 'LAST_ACK' | 'TIME_WAIT';
 const CLOSE_TIMEOUT: Record<TcpClose, number> = { FIN_WAIT: 120, CLOSE_WAIT: 60, LAST_ACK: 30, TIME_WAIT: 120 };
 
 /**
- * tcp_conntracks once a reply was seen, for the packets of a close: a FIN (either direction) moves
+ * tcp_conntracks once a reply was seen (or from a pickup), for the packets of a close: a FIN (either direction) moves
  * ESTABLISHED/SYN_RECV to FIN_WAIT, FIN_WAIT and CLOSE_WAIT to LAST_ACK; an ACK moves FIN_WAIT to CLOSE_WAIT
  * and LAST_ACK to TIME_WAIT (get_conntrack_index: a FIN|ACK counts as a FIN). Other packets leave it.
  */
@@ -102,7 +105,17 @@ export function tcpMoves(state: TcpClose | undefined, ops: ReadonlySet<'fin' | '
 export function timeoutFor(e: CtEntry): number {
   // nf_conntrack_tcp_timeout_{time_wait,syn_sent} 120 s, close 10 s, established 5 days
   if (e.orig.proto === 6)
-    return e.reset ? 10 : e.closed ? 120 : e.tcpClose ? CLOSE_TIMEOUT[e.tcpClose] : e.seenReply ? 432000 : 120;
+    return e.reset
+      ? 10
+      : e.closed
+        ? 120
+        : e.tcpClose
+          ? CLOSE_TIMEOUT[e.tcpClose]
+          : e.seenReply
+            ? 432000
+            : e.picked
+              ? 300 // ESTABLISHED, capped at nf_conntrack_tcp_timeout_unacknowledged: nothing came back
+              : 120;
   if (e.orig.proto === 17) return e.seenReply ? 120 : 30;
   return 30;
 }
@@ -249,10 +262,10 @@ export function formatTuple(
 export function tcpStateOf(e: CtEntry): string {
   // a RST (or nf_ct_set_closing) closes a connection in any state, answered or not (tcp_conntracks: rst -> sCL)
   if (e.reset) return 'CLOSE';
-  if (!e.seenReply) return 'SYN_SENT';
+  if (!e.seenReply && !e.picked) return 'SYN_SENT';
   if (e.closed) return 'TIME_WAIT';
   if (e.tcpClose) return e.tcpClose;
-  return e.assured ? 'ESTABLISHED' : 'SYN_RECV';
+  return e.assured || e.picked ? 'ESTABLISHED' : 'SYN_RECV';
 }
 
 /** The status flags /proc/net/nf_conntrack shows ([UNREPLIED], [ASSURED]). */

@@ -17,7 +17,13 @@ import type { TraceEvent } from './trace.ts';
 import type { HostCtx, Semantics } from './semantics.ts';
 import { manipOf } from './nat.ts';
 import { isIcmpError } from './tracking.ts';
-import { routeErrorVerdict, spendRouteError, ROUTE_ERROR_BURST_MS, ROUTE_ERROR_COST_MS } from './route-errors.ts';
+import {
+  routeErrorVerdict,
+  spendRouteError,
+  redirectMet,
+  ROUTE_ERROR_BURST_MS,
+  ROUTE_ERROR_COST_MS,
+} from './route-errors.ts';
 import { arpSender, neighKey, neighbourPlan, neighbourPending, neighbourResolved } from './neighbour.ts';
 
 import type { HostHooks } from './hook-table.ts';
@@ -801,6 +807,7 @@ export class PathRun {
       return { kind: 'rejected', host: hn, pkt: { ...p }, with: 'icmp-net-unreachable', ct };
     }
     const nh = r.nextHop;
+    if (asksForRedirect(h, inIf, r.dev, p.src)) redirectMet(this.world.hosts.get(hn)!, p.src, this.world.now);
     // ip_forward takes one off the TTL before the FORWARD hook (a bridged frame keeps its own); a loop ends at
     // MAX_HOPS first, as before: ip_forward's time-exceeded at TTL 1 is not modelled
     p.ttl--;
@@ -891,6 +898,18 @@ export function sourceFor(h: Host, dst: U32): U32 | undefined {
   if (r.type === 'unreachable') return undefined;
   if (r.type === 'local') return isLoopback(dst) ? 0x7f000001 : dst;
   return selectSource(h, r.dev, r.nextHop);
+}
+
+/**
+ * Does ip_forward ask for an ICMP redirect (ip_rt_send_redirect)? __mkroute_input sets IPSKB_DOREDIRECT for a
+ * packet routed back out the device it came in on when send_redirects is on (conf.all || conf.DEV: the lab sets
+ * both alike) and fib_validate_source found its source directly connected there (shared_media, on by default,
+ * skips the on-link test). The redirect itself is not modelled, only its mark on ip_error's bucket.
+ */
+function asksForRedirect(h: Host, inIf: string, outIf: string, src: U32): boolean {
+  if (inIf !== outIf || !h.sysctls.send_redirects) return false;
+  const back = lookupRoute(h, src);
+  return back.type === 'unicast' && back.via === undefined && back.dev === inIf;
 }
 
 /** Why `ifName` does not forward: the host's ip_forward, or the interface's own setting. */

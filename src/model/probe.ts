@@ -456,7 +456,7 @@ class ProbePlay {
     // the client's FIN not acknowledged: sent again
     if (!(serverAck && this.forClient(serverAck.a, client, e))) may(clientFin.hit, 'fin');
     for (const [x, o] of ops) {
-      if (x.orig.proto !== 6 || x.reset || !x.seenReply) continue;
+      if (x.orig.proto !== 6 || x.reset || !(x.seenReply || x.picked)) continue;
       const m = tcpMoves(x.tcpClose, o);
       if (m.length) x.moves = m;
     }

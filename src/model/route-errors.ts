@@ -33,3 +33,13 @@ export function spendRouteError(state: HostState, src: U32, now: number, sent: b
   const low = bucketAt(state, src, now);
   state.routeErrors.set(src, { low: sent ? Math.max(0, low - ROUTE_ERROR_COST_MS) : low, at: now });
 }
+
+/**
+ * ip_rt_send_redirect (net/ipv4/route.c) counts redirects in the same inet_peer as ip_error's bucket: after
+ * ip_rt_redirect_silence (about 20 s) without one it sets rate_tokens to 0, and a redirect it sends (or withholds
+ * past ip_rt_redirect_number) moves rate_last to now. ip_forward asks for one before the FORWARD hook, whatever
+ * the hook then does. The model keeps a lower bound of the bucket: after a redirect, that bound is 0.
+ */
+export function redirectMet(state: HostState, src: U32, now: number): void {
+  state.routeErrors.set(src, { low: 0, at: now });
+}

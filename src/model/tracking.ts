@@ -64,7 +64,7 @@ export function conntrackIn(cx: HostCtx, p: Pkt): CtRef | undefined {
     if (hit.dir === 'reply') e.seenReply = true;
     if (p.proto === 6 && p.tcpFlags & TCP.RST) e.closed = e.reset = true;
     // tcp_conntracks after a reply: the FIN exchange, either direction (TIME_WAIT: closed, a SYN reopens it)
-    if (p.proto === 6 && e.seenReply && !e.closed) {
+    if (p.proto === 6 && (e.seenReply || e.picked) && !e.closed) {
       const next = tcpCloseStep(e.tcpClose, p.tcpFlags);
       if (next) e.tcpClose = next;
       if (next === 'TIME_WAIT') e.closed = true;
@@ -72,6 +72,8 @@ export function conntrackIn(cx: HostCtx, p: Pkt): CtRef | undefined {
     // nf_conntrack_proto_tcp: the handshake's ACK (SYN_RECV -> ESTABLISHED) assures the connection;
     // nf_conntrack_proto_udp: a flow that has seen a reply and still sends after 2 s (stream_ts)
     if (e.seenReply && !e.closed) {
+      // (a picked-up connection: the client ACKs the first data at once, tcp_event_data_recv's quickack, which the
+      // close below does not play; its ACK of the server's FIN stands in for it: spec/divergences.md)
       if (p.proto === 6 && hit.dir === 'orig' && (p.tcpFlags & (TCP.SYN | TCP.ACK)) === TCP.ACK) e.assured = true;
       if (p.proto === 17 && cx.now - (e.created ?? cx.now) > 2) e.assured = true;
     }
@@ -83,7 +85,9 @@ export function conntrackIn(cx: HostCtx, p: Pkt): CtRef | undefined {
   }
   if (p.proto === 6) {
     const syn = (p.tcpFlags & (TCP.SYN | TCP.ACK | TCP.RST)) === TCP.SYN;
-    const looseAck = (p.tcpFlags & (TCP.SYN | TCP.RST)) === 0 && (p.tcpFlags & TCP.ACK) !== 0;
+    // tcp_new with nf_conntrack_tcp_loose=1: tcp_conntracks takes sNO to ESTABLISHED on an ACK alone
+    // (get_conntrack_index: a FIN|ACK is a FIN, sNO -> sIV; a SYN|ACK too)
+    const looseAck = (p.tcpFlags & (TCP.SYN | TCP.RST | TCP.FIN)) === 0 && (p.tcpFlags & TCP.ACK) !== 0;
     if (!syn && !looseAck) {
       say('TCP packet cannot start a connection: INVALID');
       return undefined;
@@ -95,6 +99,7 @@ export function conntrackIn(cx: HostCtx, p: Pkt): CtRef | undefined {
   }
   const e = unconfirmed(table, t);
   e.created = cx.now;
+  if (p.proto === 6 && (p.tcpFlags & TCP.SYN) === 0) e.picked = true;
   if (p.sportRange) e.origSportRange = p.sportRange;
   cx.note(e);
   say(`NEW connection #${e.id} (unconfirmed)`);

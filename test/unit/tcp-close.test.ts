@@ -4,6 +4,8 @@ import { test, expect } from 'vitest';
 import { tcpCloseStep, tcpMoves } from '../../src/model/conntrack.ts';
 import { compareObservation } from '../../src/conform/compare.ts';
 import { tcpEntryObservation } from '../helpers/observation.ts';
+import { loadCase } from '../../src/conform/case-file.ts';
+import { runCases } from '../../src/conform/run-case.ts';
 
 const FIN = 0x01 | 0x10;
 const ACK = 0x10;
@@ -41,4 +43,19 @@ test("the kernel's state may be the model's or one its retransmissions reach, no
   expect(compareObservation(model, obs('ESTABLISHED')).map((d) => d.field)).toEqual(['conntrack.node']);
   // without moves the state is compared exactly
   expect(compareObservation(obs('FIN_WAIT'), obs('LAST_ACK')).map((d) => d.field)).toEqual(['conntrack.node']);
+});
+
+// measured: suites/regressions/tcp-connection-picked-up-mid-stream.json
+test('a connection picked up from an ACK alone', async () => {
+  const [r] = await runCases([loadCase('suites/regressions/tcp-connection-picked-up-mid-stream.json')], {
+    sides: 'model',
+  });
+  const entries = r!.steps.map((s) =>
+    (s.model[0]![0]!.value.conntrack['node'] ?? []).map((e) => `${e.orig} ${e.state} ${e.flags.join(',')}`),
+  );
+  expect(entries).toEqual([
+    ['10.244.1.11:8080>10.244.1.1:41000 CLOSE_WAIT UNREPLIED'],
+    ['10.244.1.1:41001>10.244.1.12:8080 TIME_WAIT ASSURED'],
+    ['10.244.2.13:8080>10.0.2.10:41002 ESTABLISHED UNREPLIED'],
+  ]);
 });
