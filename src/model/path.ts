@@ -199,6 +199,11 @@ export class PathRun {
       this.emit({ kind: 'unknown', branch: 'no effect', ...rule });
       return false;
     }
+    return this.branchOn(rule);
+  }
+
+  /** An unknown rule's two answers: the one this branch follows, written into the trace. */
+  private branchOn(rule: UnknownRule): boolean {
     const answer = this.decide(rule);
     this.emit({ kind: 'unknown', branch: answer ? 'matches' : 'does not match', ...rule });
     return answer;
@@ -310,8 +315,7 @@ export class PathRun {
           `whether @${set.name}'s element ${element} has timed out on the kernel (its time left is within` +
           ` ${marginAfter(probes)} s, what the case's probes since may have taken: spec/nft.md §8)`,
       };
-      const answer = this.decide(rule);
-      this.emit({ kind: 'unknown', branch: answer ? 'matches' : 'does not match', ...rule });
+      const answer = this.branchOn(rule);
       this.nftAnswers.set(memo, answer);
       return answer;
     };
@@ -610,8 +614,7 @@ export class PathRun {
     });
     if (plan.kind === 'maybeValid') {
       const rule = unknown(2, 'an earlier resolution succeeded', 'whether a probe with an answered sender went out');
-      const valid = this.decide(rule);
-      this.emit({ kind: 'unknown', branch: valid ? 'matches' : 'does not match', ...rule });
+      const valid = this.branchOn(rule);
       if (valid) return this.arpAnswered(hn, key, owner, sip, refused);
       neighbourPending(state, key, this.world.now, false);
       return this.drop(hn, `${why} (resolution gives up after the probe)`);
@@ -620,8 +623,7 @@ export class PathRun {
     if (plan.kind === 'silent') return this.drop(hn, `${why} (resolution gives up after the probe)`);
     if (plan.mayResolve) {
       const rule = unknown(1, 'the resolution succeeds in time', "when the entry's probes went out (retrans_time)");
-      const sent = this.decide(rule);
-      this.emit({ kind: 'unknown', branch: sent ? 'matches' : 'does not match', ...rule });
+      const sent = this.branchOn(rule);
       if (sent) {
         neighbourResolved(state, key);
         return undefined;
@@ -632,8 +634,7 @@ export class PathRun {
       'host-unreachable when resolution gives up (neigh_invalidate)',
       'the time since an earlier packet of the case started resolving this neighbour',
     );
-    const hears = this.decide(rule);
-    this.emit({ kind: 'unknown', branch: hears ? 'matches' : 'does not match', ...rule });
+    const hears = this.branchOn(rule);
     // icmp_send never answers an ICMP error
     if (!hears || isIcmpError(p)) return this.drop(hn, `${why} (resolution under way)`);
     this.emit({ kind: 'drop', host: hn, reason: `${why}: ICMP host unreachable` });
@@ -844,8 +845,7 @@ export class PathRun {
           `more than ${ROUTE_ERROR_BURST_MS / ROUTE_ERROR_COST_MS} routing errors to one source` +
           ' without a known wait',
       };
-      sent = this.decide(rule);
-      this.emit({ kind: 'unknown', branch: sent ? 'matches' : 'does not match', ...rule });
+      sent = this.branchOn(rule);
     }
     spendRouteError(state, src, this.world.now, sent);
     return sent;

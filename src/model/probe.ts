@@ -142,7 +142,6 @@ function sendErrno(client: string, proto: number, host: string, hook: string | n
   return proto !== 6 && host === client && (hook === 'OUTPUT' || hook === 'POSTROUTING') ? 'EPERM' : null;
 }
 
-/** The name of an ICMP error (spec/observation.md): destination-unreachable codes by name, then types. */
 /** Does the kernel answer this refused packet? Not a reset with a reset (nf_send_reset: `if (oth->rst)`), not an
  *  ICMP error with an ICMP error (__icmp_send); a REJECT's tcp-reset only loads for TCP rules. */
 function answerable(a: Extract<Ended, { kind: 'rejected' }>): boolean {
@@ -150,6 +149,7 @@ function answerable(a: Extract<Ended, { kind: 'rejected' }>): boolean {
   return !isIcmpError(a.pkt);
 }
 
+/** The name of an ICMP error (spec/observation.md): destination-unreachable codes by name, then types. */
 function icmpName(p: Pkt): string {
   if (p.icmpType === 3) return ICMP_UNREACH_NAMES[p.icmpCode] ?? `code-${p.icmpCode}`;
   return p.icmpType === 11 ? 'time-exceeded' : p.icmpType === 12 ? 'parameter-problem' : `type-${p.icmpType}`;
