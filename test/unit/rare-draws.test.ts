@@ -95,7 +95,8 @@ test('a sample campaign of draws reaches every spelling and step the README list
   expect(r.counts.option['MARK --or-mark']).toBeGreaterThan(0);
 });
 
-test('the routing-loop variant loops the Service address between the nodes, and the model ends it by the TTL', async () => {
+const LOOP_TEST = 'the routing-loop variant loops the Service address between the nodes; the model ends it by the TTL';
+test(LOOP_TEST, async () => {
   const d = fc.sample(rareArb(), { seed: 7, numRuns: 1 })[0]!;
   const spec = routeVariant({ ...d, noDefaultRoute: undefined, routingLoop: true })!;
   const node = spec.hosts.find((h) => h.name === 'node')!;
