@@ -159,7 +159,8 @@ describe("kube-proxy's own fixture: the Services of its TestOverallNFTablesRules
   test('affinity, source ranges, masquerading and NodePorts on --nodeport-addresses', () => {
     expect(rules('service-HVFWP5L3')).toEqual([
       'ip daddr 172.30.0.45 ip saddr != 10.0.0.0/8 jump mark-for-masquerade',
-      'ip saddr @affinity-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80 goto endpoint-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80',
+      'ip saddr @affinity-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80' +
+        ' goto endpoint-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80',
       'numgen random mod 1 vmap { 0 : goto endpoint-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80 }',
     ]);
     expect(rules('endpoint-GTK6MW7G')).toEqual([
