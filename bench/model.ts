@@ -3,12 +3,14 @@ import { parseRuleset } from '../src/model/rules/restore.ts';
 import { compileRuleset, traverse } from '../src/model/eval/chains.ts';
 import { compileTopology } from '../src/model/net/topology.ts';
 import { k8sNode } from '../src/model/net/presets.ts';
-import { newHostState, type Pkt, TCP } from '../src/model/eval/packet.ts';
+import { newHostState, type Pkt } from '../src/model/eval/packet.ts';
 import type { MatchEnv } from '../src/model/eval/matchers.ts';
 import { parseIp } from '../src/model/ip.ts';
 import { makeLab, newWorld } from '../src/model/lab-model.ts';
 import { runProbe } from '../src/model/probe.ts';
 import { kubeShapedRuleset } from './kube-shaped.ts';
+// the packet and environment the evaluator's unit tests use (one definition of a pod's SYN on the node)
+import { synPkt, matchEnvOn } from '../test/helpers/packet.ts';
 
 export interface Figure {
   name: string;
@@ -44,32 +46,16 @@ export function benchModel(seconds = 2): Figure[] {
     const src = parseIp('10.244.1.11')!;
     const state = newHostState();
     let flip = false;
-    const env: MatchEnv = {
+    const env: MatchEnv = matchEnvOn({
       host: node,
-      hook: 'PREROUTING',
-      inIf: 'cni0',
-      outIf: '',
-      ct: undefined,
       state,
       now: 0,
       choose: () => (flip = !flip),
       ruleId: '',
       unknown: () => false,
-    };
+    });
     const hooks = {};
-    const pkt: Pkt = {
-      proto: 6,
-      src,
-      dst: 0,
-      sport: 40000,
-      dport: 80,
-      tcpFlags: TCP.SYN,
-      icmpType: 0,
-      icmpCode: 0,
-      mark: 0,
-      notrack: false,
-      ttl: 64,
-    };
+    const pkt: Pkt = synPkt({ src, dst: 0 });
     const rate = timeLoop(seconds, (i) => {
       pkt.dst = vipNums[i % vipNums.length]!;
       pkt.mark = 0;

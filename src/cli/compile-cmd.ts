@@ -3,6 +3,7 @@
 import { readCluster, formatObjectWarning } from '../kube/objects.ts';
 import type { NodeConfig, LocalDetector } from '../kube/compile.ts';
 import { compileNodeIn } from '../kube/proxy-mode.ts';
+import { existingFromDump } from '../conform/nft-existing.ts';
 import { readText } from './load.ts';
 import { readFlags, cmdline, proxyModeOf } from './args.ts';
 import { COMPILE_USAGE } from './usage.ts';
@@ -61,9 +62,15 @@ export function compileCommand(argv: string[], write: (s: string) => void): numb
     'no-random-fully': { type: 'boolean', default: false },
     strict: { type: 'boolean', default: false },
     mode: { type: 'string' },
+    existing: { type: 'string' },
   });
   if (!values.services || !values.node) throw cmdline(COMPILE_USAGE);
   const mode = proxyModeOf(values.mode);
+  if (values.existing !== undefined && mode !== 'nftables')
+    throw cmdline("--existing is the node's nft state (`nft list ruleset`): it goes with --mode nftables");
+  // the node's table before this sync: the output is then the resync kube-proxy would run there (spec/kube.md §2a)
+  const existing =
+    values.existing === undefined ? undefined : existingFromDump(readText(values.existing), values.existing);
   const detector = detectorOf(values);
   const cluster = readCluster(readText(values.services), values.services);
   for (const w of cluster.warnings.slice(0, 20))
@@ -84,6 +91,6 @@ export function compileCommand(argv: string[], write: (s: string) => void): numb
   if (detector === undefined) {
     if (values['cluster-cidr']) config.clusterCIDR = values['cluster-cidr'];
   } else if (detector !== 'none') config.detectLocal = detector;
-  write(compileNodeIn(mode, cluster, config));
+  write(compileNodeIn(mode, cluster, config, existing));
   return values.strict && cluster.warnings.length ? 1 : 0;
 }

@@ -17,7 +17,7 @@ export const FUZZ_USAGE =
   ' 150ms] [--services [--mode iptables|nftables]] [--json FILE] [--coverage] [--labs N] [--profile]';
 
 export const COMPILE_USAGE =
-  'usage: nfconform compile --services FILE --node NAME [--mode iptables|nftables]' +
+  'usage: nfconform compile --services FILE --node NAME [--mode iptables|nftables [--existing NODE.nft]]' +
   ' [--node-ip IP ...] [--cluster-cidr CIDR] [--detect-local-mode' +
   ' ClusterCIDR|NodeCIDR|BridgeInterface|InterfaceNamePrefix|None] [--pod-cidr CIDR]' +
   ' [--pod-bridge-interface NAME] [--pod-interface-name-prefix PREFIX] [--masquerade-all]' +

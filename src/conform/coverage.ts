@@ -227,3 +227,18 @@ export function renderCoverage(r: CoverageReport, opts: { markdown?: boolean; it
   }
   return out.join('\n');
 }
+
+/** Campaigns run as parts (one seed each: scripts/campaign.ts) as one: counts summed, and a thing is never
+ *  exercised only when no part exercised it. */
+export function mergeCoverage(parts: readonly CoverageReport[]): CoverageReport {
+  const universe = coverageUniverse();
+  const counts = {} as CoverageReport['counts'];
+  const zero = {} as CoverageReport['zero'];
+  for (const k of COVERAGE_KINDS) {
+    const m = new Map<string, number>();
+    for (const p of parts) for (const [x, n] of Object.entries(p.counts[k] ?? {})) m.set(x, (m.get(x) ?? 0) + n);
+    counts[k] = Object.fromEntries([...m].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)));
+    zero[k] = universe[k].filter((x) => !m.get(x));
+  }
+  return { cases: parts.reduce((s, p) => s + p.cases, 0), counts, zero };
+}

@@ -7,7 +7,8 @@ import { dirname, resolve } from 'node:path';
 import { loadCase, findCaseFiles, type CaseFile } from '../../src/conform/case-file.ts';
 import { runCases, LabPool } from '../../src/conform/run-case.ts';
 import { readCluster } from '../../src/kube/objects.ts';
-import { compileNodeNft, nftNodeState } from '../../src/kube/compile-nft.ts';
+import { compileNodeNft } from '../../src/kube/compile-nft.ts';
+import { existingFromDump } from '../../src/conform/nft-existing.ts';
 import { KernelLab } from '../../src/lab/kernel-lab.ts';
 import { k8sNode } from '../../src/model/index.ts';
 import { SUITES_DIR } from '../../src/conform/case-file.ts';
@@ -110,7 +111,7 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: an nftables-mode resync dele
       // what the node holds, read from the kernel's own listing, as kube-proxy lists its chains and sets
       const listed = await lab.listNft('node');
       expect(printNft(model), step).toBe(listed);
-      const text = compileNodeNft(cluster('affinity-one-endpoint.json'), config, nftNodeState(parseNft(listed)));
+      const text = compileNodeNft(cluster('affinity-one-endpoint.json'), config, existingFromDump(listed, step));
       const r = await lab.applyNft('node', text);
       expect([r.ok, r.stderr], step).toEqual([true, '']);
       model = parseNft(text, { file: step, base: model });
@@ -127,6 +128,38 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: an nftables-mode resync dele
       [3, 2, 1],
       [1, 0, 1],
     ]);
+    expect(printNft(model)).toBe(await lab.listNft('node'));
+  });
+
+  test('compile --existing: from node.nft (a real listing), each resync loads and lists as the model', async () => {
+    lab ??= await KernelLab.up(k8sNode());
+    const fixture = readFileSync(`${SUITES_DIR}fixtures/node.nft`, 'utf8');
+    // the node starts from the fixture's table alone
+    expect((await lab.applyNft('node', `add table ip kube-proxy\ndelete table ip kube-proxy\n${fixture}`)).ok).toBe(
+      true,
+    );
+    let model = parseNft(fixture, { file: 'node.nft' });
+    const deleted: string[][] = [];
+    for (const step of ['first resync', 'second resync', 'third resync']) {
+      const listed = await lab.listNft('node');
+      expect(printNft(model), step).toBe(listed);
+      const text = compileNodeNft(cluster('affinity-one-endpoint.json'), config, existingFromDump(listed, step));
+      const r = await lab.applyNft('node', text);
+      expect([r.ok, r.stderr], step).toEqual([true, '']);
+      model = parseNft(text, { file: step, base: model });
+      deleted.push(
+        text
+          .split('\n')
+          .filter((l) => l.startsWith('delete '))
+          .map((l) => l.split(' ')[1]!),
+      );
+    }
+    // affinity sets at the first resync, the emptied per-Service chains at the second, nothing at the third
+    expect(deleted[0]!.length).toBeGreaterThan(0);
+    expect(new Set(deleted[0])).toEqual(new Set(['set']));
+    expect(deleted[1]!.length).toBeGreaterThan(5);
+    expect(new Set(deleted[1])).toEqual(new Set(['chain']));
+    expect(deleted[2]).toEqual([]);
     expect(printNft(model)).toBe(await lab.listNft('node'));
   });
 });

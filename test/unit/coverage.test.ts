@@ -1,6 +1,6 @@
 // Campaign coverage (issue 14 §4): what a campaign exercised, and what the model implements that it never did.
 import { test, expect } from 'vitest';
-import { CoverageCounter, coverageUniverse, renderCoverage } from '../../src/conform/coverage.ts';
+import { CoverageCounter, coverageUniverse, mergeCoverage, renderCoverage } from '../../src/conform/coverage.ts';
 import { fuzz } from '../../src/conform/fuzz.ts';
 import { EXTENSIONS } from '../../src/model/index.ts';
 import type { CaseFile } from '../../src/conform/case-file.ts';
@@ -62,6 +62,24 @@ test('a case is counted by option, match, target, sysctl value, step kind, topol
   expect(text).toMatch(/outcome: 2 of 6 exercised/);
   expect(text).toMatch(/never: refused, icmp-error, echo-reply, indeterminate/);
   expect(renderCoverage(r, { markdown: true })).toMatch(/^\| kind \| exercised/);
+});
+
+test('parts of a campaign merge into one report: counts summed, zero only where no part counted', () => {
+  const a = new CoverageCounter();
+  a.record(CASE, ['delivered', 'dropped']);
+  const b = new CoverageCounter();
+  b.record({ ...CASE, hosts: { node: { ...CASE.hosts!.node!, backend: 'nft' } } }, ['refused']);
+  const m = mergeCoverage([a.report(), b.report()]);
+  expect(m.cases).toBe(2);
+  expect(m.counts.option['DNAT --to-destination']).toBe(4);
+  expect(m.counts.topology['iptables legacy']).toBe(1);
+  expect(m.counts.topology['iptables nft']).toBe(1);
+  expect(m.counts.outcome).toEqual({ delivered: 1, dropped: 1, refused: 1 });
+  // 'iptables nft' was zero in the first part, counted in the second: not zero in the whole
+  expect(a.report().zero.topology).toContain('iptables nft');
+  expect(m.zero.topology).not.toContain('iptables nft');
+  expect(m.zero.outcome).toEqual(['icmp-error', 'echo-reply', 'indeterminate']);
+  expect(mergeCoverage([]).cases).toBe(0);
 });
 
 test('the universe is the descriptor table: every option of every extension, every target', () => {

@@ -4,13 +4,10 @@ import { parseSave } from '../../src/model/rules/restore.ts';
 import { compileRuleset, type CompiledRule } from '../../src/model/eval/chains.ts';
 import type { MatchEnv } from '../../src/model/eval/matchers.ts';
 import { newHostState, type Pkt, type HostState } from '../../src/model/eval/packet.ts';
-import { compileTopology } from '../../src/model/net/topology.ts';
-import { k8sNode } from '../../src/model/net/presets.ts';
 import { parseIp } from '../../src/model/ip.ts';
 import { hlGuaranteed, limitGuaranteed } from '../../src/model/rules/kinds-modules-more.ts';
-import { synPkt } from '../helpers/packet.ts';
+import { synPkt, matchEnvOn } from '../helpers/packet.ts';
 
-const node = compileTopology(k8sNode()).hosts.get('node')!;
 const ip = (s: string) => parseIp(s)!;
 
 const pkt = synPkt;
@@ -26,22 +23,15 @@ function rules(text: string): Map<string, CompiledRule> {
 /** true, false, or "unknown" when the rule asked */
 function run(r: CompiledRule, p: Partial<Pkt> = {}, state: HostState = newHostState()): boolean | 'unknown' {
   let asked = false;
-  const env: MatchEnv = {
-    host: node,
-    hook: 'PREROUTING',
-    inIf: 'cni0',
-    outIf: '',
-    ct: undefined,
+  const env: MatchEnv = matchEnvOn({
     state,
-    now: 100,
-    choose: () => true,
     ruleId: r.id,
     rule: r,
     unknown: () => {
       asked = true;
       return true;
     },
-  };
+  });
   const v = r.test(pkt(p), env);
   return asked ? 'unknown' : v;
 }
