@@ -24,6 +24,7 @@ import {
   ROUTE_ERROR_BURST_MS,
   ROUTE_ERROR_COST_MS,
 } from './route-errors.ts';
+import { TIME_EXCEEDED } from './answers.ts';
 import { arpSender, neighKey, neighbourPlan, neighbourPending, neighbourResolved } from './neighbour.ts';
 
 import type { HostHooks } from './hook-table.ts';
@@ -114,7 +115,9 @@ interface BridgeHop {
   netfilter: { ct: CtRef | undefined } | null;
 }
 
-const MAX_HOPS = 64;
+/** a guard only: every routed hop takes one off the TTL (64), so a routing loop meets ip_forward's time-exceeded
+ *  first; bridged hops keep the TTL, and no lab topology has a bridge loop */
+const MAX_HOPS = 256;
 
 /** What an nft rule that did not end the chain did, for the trace. */
 function actionOf(s: Stmt | undefined): string {
@@ -809,9 +812,14 @@ export class PathRun {
       return { kind: 'rejected', host: hn, pkt: { ...p }, with: 'icmp-net-unreachable', ct };
     }
     const nh = r.nextHop;
+    // ip_forward (net/ipv4/ip_forward.c): `ip_hdr(skb)->ttl <= 1` goes to too_many_hops, icmp_send(ICMP_TIME_EXCEEDED,
+    // ICMP_EXC_TTL) before the redirect and the FORWARD hook: a routing loop ends here (spec/semantics.md §6.4)
+    if (p.ttl <= 1) {
+      this.emit({ kind: 'drop', host: hn, reason: `TTL ${p.ttl} would expire in transit: ICMP time exceeded` });
+      return { kind: 'rejected', host: hn, pkt: { ...p }, with: TIME_EXCEEDED, ct };
+    }
     if (asksForRedirect(h, inIf, r.dev, p.src)) redirectMet(this.world.hosts.get(hn)!, p.src, this.world.now);
-    // ip_forward takes one off the TTL before the FORWARD hook (a bridged frame keeps its own); a loop ends at
-    // MAX_HOPS first, as before: ip_forward's time-exceeded at TTL 1 is not modelled
+    // ip_forward takes one off the TTL before the FORWARD hook (a bridged frame keeps its own)
     p.ttl--;
     const fwd = this.hook({ host: hn, hook: 'FORWARD', pkt: p, in: inIf, out: r.dev, nextHop: nh, ct, phys });
     if (!fwd.ok) return fwd.arrival;

@@ -91,6 +91,104 @@ describe('compile --mode nftables', () => {
   });
 });
 
+describe("kube-proxy's own fixture: the Services of its TestOverallNFTablesRules (pkg/proxy/nftables)", () => {
+  // its node: test-node at 192.168.0.2, pods in 10.0.0.0/8, --nodeport-addresses 192.168.0.2/32 (NewFakeProxier).
+  // The whole table, loaded by nft 1.0.6 and listed, was compared chain by chain and set by set with the listing
+  // of kube-proxy 1.35's expected transaction: equal but for its `ip daddr { service CIDRs } drop` (spec/kube.md
+  // §2a). Here, what makes that shape: chains, their rules, and the verdict-map elements.
+  const overall = readCluster(
+    readFileSync(new URL('../../suites/fixtures/kube-proxy-overall.json', import.meta.url), 'utf8'),
+    'kube-proxy-overall.json',
+  );
+  const text = compileNodeNft(overall, {
+    nodeName: 'test-node',
+    nodeIPs: ['192.168.0.2'],
+    clusterCIDR: '10.0.0.0/8',
+    nodePortAddresses: ['192.168.0.2/32'],
+  });
+  const t = parseNft(text, { file: 'overall.nft' }).tables.get('ip kube-proxy')!;
+  const listed = printNft(parseNft(text, { file: 'overall.nft' }));
+  const rules = (chain: string) => {
+    const c = [...t.chains.keys()].find((n) => n.startsWith(chain));
+    const m = new RegExp(`\\tchain ${c!.replace(/[/.]/g, (x) => `\\${x}`)} \\{\\n((?:\\t\\t.*\\n)*)`).exec(listed);
+    return m![1]!.trim().split(/\n\t*/);
+  };
+  const elements = (set: string) => {
+    const m = new RegExp(`\\t(?:set|map) ${set} \\{[^}]*?elements = \\{ ([^}]*) \\}`).exec(listed);
+    return m ? m[1]!.split(/,\s+/) : [];
+  };
+
+  test('its per-Service chains, named as it names them', () => {
+    expect([...t.chains.keys()].filter((n) => n.includes('/')).sort()).toEqual([
+      'endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80',
+      'endpoint-5RFCDDV7-ns4/svc4/tcp/p80__10.180.0.5/80',
+      'endpoint-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80',
+      'endpoint-SGOXE6O3-ns2/svc2/tcp/p80__10.180.0.2/80',
+      'endpoint-UEIP74TE-ns3/svc3/tcp/p80__10.180.0.3/80',
+      'endpoint-UNZV3OEC-ns4/svc4/tcp/p80__10.180.0.4/80',
+      'external-42NFTM6N-ns2/svc2/tcp/p80',
+      'external-4AT6LBPK-ns3/svc3/tcp/p80',
+      'external-HVFWP5L3-ns5/svc5/tcp/p80',
+      'external-LAUZTJTB-ns4/svc4/tcp/p80',
+      'firewall-HVFWP5L3-ns5/svc5/tcp/p80',
+      'service-42NFTM6N-ns2/svc2/tcp/p80',
+      'service-4AT6LBPK-ns3/svc3/tcp/p80',
+      'service-HVFWP5L3-ns5/svc5/tcp/p80',
+      'service-LAUZTJTB-ns4/svc4/tcp/p80',
+      'service-ULMVA6XW-ns1/svc1/tcp/p80',
+    ]);
+    expect([...t.sets.keys()].filter((n) => n.startsWith('affinity-'))).toEqual([
+      'affinity-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80',
+    ]);
+  });
+
+  test('the Local-policy LoadBalancer without a local endpoint: short circuits, then drop for the rest', () => {
+    expect(rules('external-42NFTM6N')).toEqual([
+      'ip saddr 10.0.0.0/8 goto service-42NFTM6N-ns2/svc2/tcp/p80 comment "short-circuit pod traffic"',
+      'fib saddr type local jump mark-for-masquerade comment "masquerade local traffic"',
+      'fib saddr type local goto service-42NFTM6N-ns2/svc2/tcp/p80 comment "short-circuit local traffic"',
+    ]);
+    expect(elements('no-endpoint-nodeports')).toEqual(['tcp . 3001 comment "ns2/svc2:p80" : drop']);
+    expect(elements('no-endpoint-services').sort()).toEqual([
+      '1.2.3.4 . tcp . 80 comment "ns2/svc2:p80" : drop',
+      '172.30.0.46 . tcp . 80 comment "ns6/svc6:p80" : goto reject-chain',
+      '192.168.99.22 . tcp . 80 comment "ns2/svc2:p80" : drop',
+    ]);
+  });
+
+  test('affinity, source ranges, masquerading and NodePorts on --nodeport-addresses', () => {
+    expect(rules('service-HVFWP5L3')).toEqual([
+      'ip daddr 172.30.0.45 ip saddr != 10.0.0.0/8 jump mark-for-masquerade',
+      'ip saddr @affinity-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80' +
+        ' goto endpoint-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80',
+      'numgen random mod 1 vmap { 0 : goto endpoint-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80 }',
+    ]);
+    expect(rules('endpoint-GTK6MW7G')).toEqual([
+      'ip saddr 10.180.0.3 jump mark-for-masquerade',
+      'update @affinity-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80 { ip saddr }',
+      'meta l4proto tcp dnat to 10.180.0.3:80',
+    ]);
+    expect(rules('firewall-HVFWP5L3')).toEqual(['ip saddr != 203.0.113.0/25 drop']);
+    expect(rules('external-LAUZTJTB')).toEqual(['jump mark-for-masquerade', 'goto service-LAUZTJTB-ns4/svc4/tcp/p80']);
+    expect(rules('masquerading')).toEqual([
+      'meta mark & 0x00004000 == 0x00000000 return',
+      'meta mark set meta mark ^ 0x00004000',
+      'masquerade fully-random',
+    ]);
+    expect(rules('services')).toEqual([
+      'ip daddr . meta l4proto . th dport vmap @service-ips',
+      'ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports',
+    ]);
+    expect(elements('nodeport-ips')).toEqual(['192.168.0.2']);
+    expect(elements('firewall-ips')).toEqual(['5.6.7.8 . tcp . 80 : goto firewall-HVFWP5L3-ns5/svc5/tcp/p80']);
+    expect(elements('service-nodeports').sort()).toEqual([
+      'tcp . 3001 : goto external-42NFTM6N-ns2/svc2/tcp/p80',
+      'tcp . 3002 : goto external-HVFWP5L3-ns5/svc5/tcp/p80',
+      'tcp . 3003 : goto external-4AT6LBPK-ns3/svc3/tcp/p80',
+    ]);
+  });
+});
+
 describe('the oracle in nftables mode', () => {
   const layout = { ...K8S_NODE_LAYOUT, proxyMode: 'nftables' as const };
   test('another port of a ClusterIP, or a ping, is rejected (the cluster-ips check), not dropped', () => {
