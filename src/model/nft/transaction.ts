@@ -8,7 +8,7 @@ import { InputError } from '../errors.ts';
 import type { HostState, NftDynEntry } from '../eval/packet.ts';
 import { parseNft, lintNft, isKernelRefusal } from './apply.ts';
 import { keyText, lifeAt, loadedExpiry, setStateKey, type Life } from './dyn-state.ts';
-import { emptyNftRuleset, type Atom, type Element, type NftRuleset, type NftSet } from './types.ts';
+import { emptyNftRuleset, isDataMap, type Atom, type Element, type NftRuleset, type NftSet } from './types.ts';
 
 export type DynSets = HostState['nftSets'];
 
@@ -28,8 +28,9 @@ export interface NftTxAt {
   probes: number;
 }
 
-/** Sets whose elements are the host's state (as eval.ts reads them: setHas); interval sets keep theirs. */
-const held = (s: NftSet) => !!(s.dynamic || s.timeoutFlag) && !s.interval;
+/** Sets and data maps whose elements are the host's state (as eval.ts reads them: setHas, setData); interval sets
+ *  and verdict maps (eval.ts reads their elements) keep theirs. */
+const held = (s: NftSet) => !!(s.dynamic || s.timeoutFlag) && !s.interval && (!s.map || isDataMap(s));
 const atomsOf = (el: Element): Atom[] => el.key.map((v) => (v.kind === 'value' ? v.v : NaN));
 
 interface Materialized {
@@ -65,11 +66,13 @@ function materialize(base: NftRuleset | undefined, sets: DynSets | undefined, at
         const key = atomsOf(el);
         if (added.has(keyText(key))) continue; // what rules did to the key decides (dyn-state.ts setLife)
         const exp = loadedExpiry(s, el);
-        put(el, { key, probe: 0, ...(exp !== undefined ? { expires: exp } : {}) }, lifeAt(exp, at.now, at.probes));
+        const e: NftDynEntry = { key, probe: 0, ...(exp !== undefined ? { expires: exp } : {}) };
+        if (el.data) e.data = [...el.data];
+        put(el, e, lifeAt(exp, at.now, at.probes));
       }
       for (const e of added.values()) {
         const life = e.dead !== undefined ? 'gone' : lifeAt(e.expires, at.now, at.probes - e.probe);
-        put({ key: e.key.map((v) => ({ kind: 'value', v })) }, e, life);
+        put({ key: e.key.map((v) => ({ kind: 'value', v })), ...(e.data ? { data: [...e.data] } : {}) }, e, life);
       }
       s.elements = els;
       m.gone.set(s, gone);
@@ -88,7 +91,12 @@ function dematerialize(m: Materialized, at: NftTxAt): DynSets {
       for (const el of s.elements) {
         const key = atomsOf(el);
         const ms = el.expires ?? el.timeout ?? (s.timeoutFlag ? s.timeout : undefined);
-        const fresh: NftDynEntry = { key, probe: at.probes, ...(ms ? { expires: at.now + ms / 1000 } : {}) };
+        const fresh: NftDynEntry = {
+          key,
+          probe: at.probes,
+          ...(ms ? { expires: at.now + ms / 1000 } : {}),
+          ...(el.data ? { data: [...el.data] } : {}),
+        };
         entries.set(keyText(key), m.origin.get(el) ?? fresh);
       }
       s.elements = [];
