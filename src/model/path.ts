@@ -33,9 +33,9 @@ import type { HostHooks } from './hook-table.ts';
 import { addrType } from './eval/matchers.ts';
 import type { NftTable, NftChain, NftSet, Stmt, Atom } from './nft/types.ts';
 import { evalBaseChain, type NftEnv, type NftRuleHit } from './nft/eval.ts';
-import { setLife, setStateKey, applyUpdates, marginAfter, setCount } from './nft/dyn-state.ts';
+import { setLife, setStateKey, applyUpdates, marginAfter, setCount, setData } from './nft/dyn-state.ts';
 import { ctView, natRequestOf, rejectWith } from './nft/in-path.ts';
-import { printRuleBody } from './nft/print.ts';
+import { printRuleBody, tableCtx } from './nft/print.ts';
 import { FIB_ADDRTYPE, DTYPES } from './nft/datatypes.ts';
 
 export { tupleOf, isIcmpError } from './tracking.ts';
@@ -321,7 +321,7 @@ export class PathRun {
         table: label,
         chain: at.chain,
         rule: at.rule + 1,
-        spec: printRuleBody(r, { family: table.family }),
+        spec: printRuleBody(r, tableCtx(table)),
         why:
           `whether @${set.name}'s element ${element} has timed out on the kernel (its time left is within` +
           ` ${marginAfter(probes)} s, what the case's probes since may have taken: spec/nft.md §8)`,
@@ -332,6 +332,7 @@ export class PathRun {
     };
     env.setHas = has;
     env.setCount = (set) => setCount(state, table, set, this.world.now, this.world.probes ?? 0);
+    env.setData = (set, key) => setData(state, table, set, key);
     const outs = evalBaseChain(table, chain.name, p, env);
     let o = outs[outs.length - 1]!;
     let rest = 1;
@@ -352,7 +353,7 @@ export class PathRun {
         table: label,
         chain: u.chain,
         rule: u.rule + 1,
-        spec: printRuleBody(r, { family: table.family }),
+        spec: printRuleBody(r, tableCtx(table)),
         why: u.why,
       };
       this.emit({ kind: 'unknown', branch: 'fate unknown', ...rule });
@@ -372,7 +373,7 @@ export class PathRun {
         base: chain.name,
         matched: true,
         action: last ? (o.nat ? o.nat.k : o.reject ? 'reject' : o.verdict) : actionOf(r.stmts[r.stmts.length - 1]),
-        spec: printRuleBody(r, { family: table.family }),
+        spec: printRuleBody(r, tableCtx(table)),
       });
     }
     if (o.policy)

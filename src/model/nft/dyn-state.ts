@@ -12,7 +12,6 @@
 import type { HostState, NftDynEntry } from '../eval/packet.ts';
 import type { Atom, NftSet, NftTable } from './types.ts';
 import type { DynUpdate } from './eval.ts';
-import { parseNftCommands } from './parse.ts';
 
 /** How much longer than the case's waits the kernel's clock may have run (seconds), and how much more each probe
  *  since the element was set adds. */
@@ -22,7 +21,7 @@ export const PROBE_SLACK_S = 1;
 export type Life = 'present' | 'gone' | 'unknown';
 
 export const setStateKey = (t: NftTable, set: string) => `${t.family} ${t.name} ${set}`;
-const keyText = (key: readonly Atom[]) => JSON.stringify(key);
+export const keyText = (key: readonly Atom[]) => JSON.stringify(key);
 
 /** Whether an element that expires at `expires` (world seconds; undefined: never) is there at `now`, `probes`
  *  probes after it was set. */
@@ -37,7 +36,7 @@ export function lifeAt(expires: number | undefined, now: number, probes: number)
 export const marginAfter = (probes: number): number => EXPIRY_MARGIN_S + PROBE_SLACK_S * Math.max(0, probes);
 
 /** A loaded element's expiry: its time left (or its timeout, or the set's) from the start of the case. */
-function loadedExpiry(set: NftSet, el: { timeout?: number; expires?: number }): number | undefined {
+export function loadedExpiry(set: NftSet, el: { timeout?: number; expires?: number }): number | undefined {
   const ms = el.expires ?? el.timeout ?? (set.timeoutFlag ? set.timeout : undefined);
   return ms === undefined ? undefined : ms / 1000;
 }
@@ -58,6 +57,14 @@ export function setLife(
   const k = keyText(key);
   const el = set.elements.find((e) => keyText(e.key.map((v) => (v.kind === 'value' ? v.v : NaN))) === k);
   return { life: el ? lifeAt(loadedExpiry(set, el), now, probe) : 'gone', probes: probe };
+}
+
+/** The value a data map holds for a key that is there: what a rule gave it, else the loaded element's. */
+export function setData(st: HostState, t: NftTable, set: NftSet, key: readonly Atom[]): Atom[] | undefined {
+  const k = keyText(key);
+  const added = st.nftSets.get(setStateKey(t, set.name))?.get(k);
+  if (added && added.dead === undefined) return added.data;
+  return set.elements.find((e) => keyText(e.key.map((v) => (v.kind === 'value' ? v.v : NaN))) === k)?.data;
 }
 
 /** How long after an element expired or was deleted the set's count may still hold it (seconds): the hash
@@ -114,27 +121,14 @@ export function applyUpdates(
       if (has(set, u)) m.set(keyText(u.key), { key: [...u.key], probe, dead: now });
       continue;
     }
-    if (u.op === 'add' && has(set, u)) continue;
+    // (whether it is there is asked only where it matters: an add, or a data map's value)
+    const there = u.op === 'add' || set.map ? has(set, u) : false;
+    if (u.op === 'add' && there) continue;
     const ms = u.timeout ?? (set.timeoutFlag ? set.timeout : undefined);
     const e: NftDynEntry = ms ? { key: [...u.key], expires: now + ms / 1000, probe } : { key: [...u.key], probe };
+    // an element that is there keeps its value (an update restarts its timeout only); a new one takes the rule's
+    const data = !set.map ? undefined : there ? setData(st, t, set, u.key) : u.data;
+    if (data) e.data = [...data];
     m.set(keyText(u.key), e);
   }
-}
-
-/**
- * Which sets' rule-added elements an applied `nft -f` text throws away, as a test on their state keys: those of
- * a set it deletes or flushes, of a table it deletes (kube-proxy's old "add, then delete"), or all with
- * `flush ruleset`. Redeclaring a set that is there, or `flush table` (which deletes rules only:
- * nf_tables_delrule without a chain), keeps them: kube-proxy's in-place update keeps its affinity sets' clients.
- */
-export function setsRenewedBy(text: string, file: string): (stateKey: string) => boolean {
-  const all = { v: false };
-  const keys = new Set<string>();
-  const prefixes: string[] = [];
-  for (const c of parseNftCommands(text, file)) {
-    if (c.op === 'flush-ruleset') all.v = true;
-    else if (c.op === 'delete-table') prefixes.push(`${c.family} ${c.table} `);
-    else if (c.op === 'delete-set' || c.op === 'flush-set') keys.add(`${c.family} ${c.table} ${c.set}`);
-  }
-  return (k) => all.v || keys.has(k) || prefixes.some((p) => k.startsWith(p));
 }
