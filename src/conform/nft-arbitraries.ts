@@ -232,11 +232,12 @@ function lookupText(ctx: NftGenContext, data: readonly NftDtypeName[]): fc.Arbit
     fc.constant<NftDtypeName[]>(['ipv4_addr', 'inet_service']),
     fc.constant<NftDtypeName[]>(['mark']),
   );
-  const anon = anonKey.chain((key) =>
+  // keys of an anonymous map are intervals now and then (an interval map): most random ranges are empty (refused)
+  const anon = fc.tuple(anonKey, fc.integer({ min: 0, max: 3 })).chain(([key, n]) =>
     fc
       .tuple(
         keyOf(key),
-        fc.array(fc.tuple(fc.tuple(...key.map((d) => valueText(d, key.length === 1))), dataText(data)), {
+        fc.array(fc.tuple(fc.tuple(...key.map((d) => valueText(d, key.length === 1 && n === 0))), dataText(data)), {
           minLength: 1,
           maxLength: 3,
         }),
@@ -280,7 +281,11 @@ function dynsetText(ctx: NftGenContext): fc.Arbitrary<string> | undefined {
           odd === 0 ? keyOf(['ipv4_addr', 'inet_service']) : keyOf(set.key),
           // a data map's element takes a value (a delete's too: EINVAL without); a set's none, now and then one
           // (refused)
-          set.data && odd !== 3 ? dataText(set.data) : odd === 2 ? dataText(['mark']) : fc.constant(undefined),
+          set.data && odd !== 3
+            ? dataText(set.data)
+            : odd === 2 && op === 'add'
+              ? dataText(['mark'])
+              : fc.constant(undefined),
         )
         .map(([key, data]) => {
           const t = time !== undefined && (set.timeouts || odd === 1) ? ` timeout ${time}` : '';
@@ -293,13 +298,7 @@ function statementText(ctx?: NftGenContext): fc.Arbitrary<string> {
   const dyn = ctx ? dynsetText(ctx) : undefined;
   const mark = fc.constantFrom('meta mark', 'mark', 'ct mark');
   // a mark from a data map (nft_lookup.c with a data register): mark data mostly, other data now and then
-  const fromMap = ctx
-    ? [
-        fc
-          .tuple(mark, fc.constantFrom(...DATA_TYPES.slice(0, 1), ...DATA_TYPES))
-          .chain(([m, data]) => lookupText(ctx, data).map((l) => `${m} set ${l}`)),
-      ]
-    : [];
+  const fromMap = ctx ? [fc.tuple(mark, lookupText(ctx, ['mark'])).map(([m, l]) => `${m} set ${l}`)] : [];
   return fc.oneof(
     ...fromMap,
     fc.constant('counter'),
@@ -358,16 +357,19 @@ function terminalText(ctx: NftGenContext): fc.Arbitrary<string> {
     { weight: 2, arbitrary: vmapText(ctx) },
     {
       // "dnat to KEY map ..." : an address, or an address and a port, from a data map; a port after it now and then
-      weight: 2,
+      weight: 1,
       arbitrary: fc
         .tuple(
           fc.constantFrom('dnat', 'snat'),
           fam,
           fc.constantFrom<NftDtypeName[]>(['ipv4_addr'], ['ipv4_addr', 'inet_service']),
-          fc.option(fc.constantFrom(...PORTS), { freq: 4, nil: undefined }),
+          fc.option(fc.constantFrom(...PORTS), { freq: 6, nil: undefined }),
         )
         .chain(([t, f, data, p]) =>
-          lookupText(ctx, data).map((l) => `${t}${f} to ${l}${p !== undefined ? ` : ${p}` : ''}`),
+          // (a port after a map of addresses and ports is refused: rarely)
+          lookupText(ctx, data).map(
+            (l) => `${t}${f} to ${l}${p !== undefined && (data.length === 1 || p === 22) ? ` : ${p}` : ''}`,
+          ),
         ),
     },
   );
@@ -430,7 +432,7 @@ const setProps = fc.record({
 });
 
 const setPlan = (i: number): fc.Arbitrary<SetPlan> =>
-  fc.tuple(fc.boolean(), fc.option(fc.constantFrom(...DATA_TYPES), { freq: 2, nil: undefined })).chain(([map, data]) =>
+  fc.tuple(fc.boolean(), fc.option(fc.constantFrom(...DATA_TYPES), { freq: 3, nil: undefined })).chain(([map, data]) =>
     fc
       .oneof(
         fc.constantFrom<NftDtypeName[]>(['ipv4_addr'], ['inet_service'], ['mark'], ['ifname'], ['inet_proto']),
