@@ -34,6 +34,30 @@ function recordAgrees(m: ConntrackRecord, k: ConntrackRecord): boolean {
   );
 }
 
+/**
+ * Can every model record be paired with its own kernel record? A perfect matching (augmenting paths), not a
+ * greedy one: a model range ("a:1024-65535") may take a kernel record that only an exact model record fits
+ * (a routing loop through a DNAT makes a chain of entries, each with its port remapped: regression
+ * routing-loop-time-exceeded).
+ */
+function everyMatched(m: readonly ConntrackRecord[], k: readonly ConntrackRecord[]): boolean {
+  const fits = m.map((r) => k.flatMap((x, i) => (recordAgrees(r, x) ? [i] : [])));
+  const owner: (number | undefined)[] = k.map(() => undefined);
+  const place = (mi: number, seen: Set<number>): boolean => {
+    for (const ki of fits[mi]!) {
+      if (seen.has(ki)) continue;
+      seen.add(ki);
+      const o = owner[ki];
+      if (o === undefined || place(o, seen)) {
+        owner[ki] = mi;
+        return true;
+      }
+    }
+    return false;
+  };
+  return m.every((_, mi) => place(mi, new Set()));
+}
+
 const ERROR_FIELDS = ['kind', 'from', 'type', 'code', 'quoted', 'errno'] as const;
 
 export function compareObservation(model: Observation, kernel: Observation): FieldDiff[] {
@@ -61,13 +85,7 @@ export function compareObservation(model: Observation, kernel: Observation): Fie
   for (const h of [...hosts].sort()) {
     const m = model.conntrack[h] ?? [];
     const k = kernel.conntrack[h] ?? [];
-    const unmatched = [...k];
-    let ok = m.length === k.length;
-    for (const r of m) {
-      const i = unmatched.findIndex((x) => recordAgrees(r, x));
-      if (i < 0) ok = false;
-      else unmatched.splice(i, 1);
-    }
+    const ok = m.length === k.length && everyMatched(m, k);
     if (!ok) diffs.push({ field: `conntrack.${h}`, model: m, kernel: k });
   }
   // a model stand-in for the kernel (a mutant) may be indeterminate too: then what is open must be the same

@@ -9,12 +9,27 @@ import {
   K8S_NODE,
   parseRuleset,
   isInputError,
+  compileTopology,
+  lookupRoute,
+  type TopologySpec,
   type Outcome,
   type Ruleset,
   type Sysctls,
   type IptablesFlavor,
 } from '../model/index.ts';
 import { caseTopology, isApply, isCommand, isWait, mixesBackends, type CaseFile } from './case-file.ts';
+
+/** Does `host` route some prefix to a gateway that routes it straight back (a two-router loop)? */
+function routesBackAndForth(topo: TopologySpec, host: string): boolean {
+  const net = compileTopology(topo);
+  const h = net.hosts.get(host)!;
+  return h.routes.some((r) => {
+    if (r.via === undefined) return false;
+    const gw = [...net.hosts.values()].find((x) => x.local.has(r.via!));
+    const back = gw && lookupRoute(gw, r.dst.addr);
+    return back?.type === 'unicast' && h.local.has(back.nextHop);
+  });
+}
 
 export const COVERAGE_KINDS = ['option', 'match', 'target', 'sysctl', 'step', 'topology', 'outcome'] as const;
 export type CoverageKind = (typeof COVERAGE_KINDS)[number];
@@ -80,6 +95,7 @@ export function coverageUniverse(): Record<CoverageKind, string[]> {
       ...ports.flatMap((p) => [`hairpin ${p} on`, `hairpin ${p} off`]),
       ...K8S_NODE.nodes.map((n) => `rules on ${n.name}`),
       ...K8S_NODE.nodes.map((n) => `no default route on ${n.name}`),
+      'routing loop',
     ],
     outcome: [...OUTCOMES],
   };
@@ -121,6 +137,7 @@ export class CoverageCounter {
           this.add('sysctl', `${k}=${typeof v === 'boolean' ? Number(v) : v}`);
         for (const f of h.ifaces) if (f.master) this.add('topology', `hairpin ${f.name} ${f.hairpin ? 'on' : 'off'}`);
         if (!(h.routes ?? []).some((r) => r.dst === 'default')) this.add('topology', `no default route on ${h.name}`);
+        if (routesBackAndForth(topo, h.name)) this.add('topology', 'routing loop');
       }
       if (!s?.ruleset && !s?.otherBackendRuleset) continue;
       this.add('topology', `rules on ${h.name}`);

@@ -8,6 +8,8 @@
 // - hairpin mode on node2's bridge port;
 // - a node without its default route, so that routing itself answers with ICMP net unreachable (ip_error), on a
 //   NATed path too (the corner draws DNAT to an address no route covers);
+// - a routing loop between the nodes for a Service address, so that ip_forward answers ICMP time exceeded when
+//   the TTL runs out, and a DNAT in the loop makes an entry a pass (each remapped: a clash with the one before);
 // - steps between probes: `wait`, writes to /proc/net/xt_recent/LIST, a successful `apply`, and iptables
 //   -N/-A/-F/-X/-P, each followed by the probe before it again.
 // Records and tuples only (no chain), so that shrinking reaches small cases.
@@ -232,6 +234,9 @@ export interface RareDraw {
   hairpinNode2: boolean;
   /** the node whose default route is gone (a topology variant: the lab changes its routes in place) */
   noDefaultRoute?: 'node' | 'node2' | undefined;
+  /** node routes the Service address LOOP_DST to node2, whose default route sends it back: a routing loop that
+   *  ends in ICMP time exceeded (ip_forward), DNATed away or not (a topology variant) */
+  routingLoop?: boolean | undefined;
   steps: { at: number; step: RareStep }[];
 }
 
@@ -255,6 +260,7 @@ export function rareArb(opts: { quietLog?: boolean } = {}): fc.Arbitrary<RareDra
     }),
     hairpinNode2: fc.boolean(),
     noDefaultRoute: fc.constantFrom<RareDraw['noDefaultRoute']>(undefined, undefined, undefined, 'node', 'node2'),
+    routingLoop: fc.constantFrom(false, false, false, true),
     steps: fc.array(
       stepArb.filter((s) => withRule(s.step as { rule?: RareRule; rules?: RareRule[] })),
       { minLength: 0, maxLength: 2 },
@@ -264,12 +270,23 @@ export function rareArb(opts: { quietLog?: boolean } = {}): fc.Arbitrary<RareDra
 
 const RECENT_ADDRS = [CLIENT, PODS[0]!, PODS[2]!, NODE2.addresses[0]!];
 
-/** k8s-node without `host`'s default route (undefined: the preset unchanged, named). */
+/** The Service address the routing-loop variant loops: the probes' and the DNATs' most drawn one. */
+export const LOOP_DST = VIRTUAL_IPS[2]!;
+
+/** k8s-node without `host`'s default route, and/or with node routing LOOP_DST to node2 (which routes it back by
+ *  its default route, if it has one): undefined, the preset unchanged, named. */
 export function routeVariant(d: RareDraw | undefined): TopologySpec | undefined {
-  if (!d?.noDefaultRoute) return undefined;
+  if (!d?.noDefaultRoute && !d?.routingLoop) return undefined;
   const spec = k8sNode();
-  const h = spec.hosts.find((x) => x.name === d.noDefaultRoute)!;
-  h.routes = (h.routes ?? []).filter((r) => r.dst !== 'default');
+  if (d.noDefaultRoute) {
+    const h = spec.hosts.find((x) => x.name === d.noDefaultRoute)!;
+    h.routes = (h.routes ?? []).filter((r) => r.dst !== 'default');
+  }
+  if (d.routingLoop) {
+    const node = spec.hosts.find((x) => x.name === NODE.name)!;
+    const gw = NODE2.addresses.find((a) => (node.routes ?? []).some((r) => r.via === a));
+    node.routes = [{ dst: `${LOOP_DST}/32`, via: gw ?? NODE2.addresses[0]! }, ...(node.routes ?? [])];
+  }
   return spec;
 }
 

@@ -1,5 +1,6 @@
 // The answers a host's stack sends for a packet it refuses (spec/semantics.md §6.3): the TCP reset
-// or ICMP destination-unreachable of a REJECT, or the net-unreachable of a missing route.
+// or ICMP destination-unreachable of a REJECT, the net-unreachable of a missing route, or the time-exceeded
+// of a TTL that runs out in ip_forward.
 import type { U32 } from './ip.ts';
 import type { Host } from './net/topology.ts';
 import { lookupRoute, selectSource } from './net/routing.ts';
@@ -10,6 +11,10 @@ import { ICMP_UNREACH_NAMES } from './observation.ts';
 const REJECT_CODES: Record<string, number> = Object.fromEntries(
   Object.entries(ICMP_UNREACH_NAMES).map(([code, name]) => [`icmp-${name}`, Number(code)]),
 );
+
+/** The `with` of ip_forward's answer to a packet whose TTL runs out: no REJECT sends it (icmp_send
+ *  ICMP_TIME_EXCEEDED, ICMP_EXC_TTL: type 11, code 0). */
+export const TIME_EXCEEDED = 'icmp-time-exceeded';
 
 /** nf_conntrack_attach: an answer generated for a packet joins its connection, in the other direction. */
 export function relatedTo(ct: CtRef | undefined): CtRef | undefined {
@@ -40,7 +45,7 @@ export function answerFor(
     // nf_ct_attach: the reset rides on the rejected packet's connection, as RELATED in the other direction
     return { pkt, ct: relatedTo(ct) };
   }
-  const code = REJECT_CODES[withWhat] ?? 3;
+  const [type, code] = withWhat === TIME_EXCEEDED ? [11, 0] : [3, REJECT_CODES[withWhat] ?? 3];
   const back = lookupRoute(h, o.src);
   const src: U32 = h.local.has(o.dst)
     ? o.dst
@@ -54,7 +59,7 @@ export function answerFor(
     sport: 0,
     dport: 0,
     tcpFlags: 0,
-    icmpType: 3,
+    icmpType: type,
     icmpCode: code,
     mark: 0,
     notrack: false,

@@ -85,6 +85,7 @@ export {
   type IpJsonTopology,
 } from './net/from-ip-json.ts';
 export { rulesetWarnings, type TopologyWarning } from './net/ruleset-warnings.ts';
+export { lookupRoute } from './net/routing.ts';
 export { checkSnapshot, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot, type CommandRecord } from './net/snapshot.ts';
 export {
   makeLab,

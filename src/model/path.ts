@@ -24,15 +24,16 @@ import {
   ROUTE_ERROR_BURST_MS,
   ROUTE_ERROR_COST_MS,
 } from './route-errors.ts';
+import { TIME_EXCEEDED } from './answers.ts';
 import { arpSender, neighKey, neighbourPlan, neighbourPending, neighbourResolved } from './neighbour.ts';
 
 import type { HostHooks } from './hook-table.ts';
 import { addrType } from './eval/matchers.ts';
 import type { NftTable, NftChain, NftSet, Stmt, Atom } from './nft/types.ts';
 import { evalBaseChain, type NftEnv, type NftRuleHit } from './nft/eval.ts';
-import { setLife, setStateKey, applyUpdates, marginAfter, setCount } from './nft/dyn-state.ts';
+import { setLife, setStateKey, applyUpdates, marginAfter, setCount, setData } from './nft/dyn-state.ts';
 import { ctView, natRequestOf, rejectWith } from './nft/in-path.ts';
-import { printRuleBody } from './nft/print.ts';
+import { printRuleBody, tableCtx } from './nft/print.ts';
 import { FIB_ADDRTYPE, DTYPES } from './nft/datatypes.ts';
 
 export { tupleOf, isIcmpError } from './tracking.ts';
@@ -114,7 +115,9 @@ interface BridgeHop {
   netfilter: { ct: CtRef | undefined } | null;
 }
 
-const MAX_HOPS = 64;
+/** a guard only: every routed hop takes one off the TTL (64), so a routing loop meets ip_forward's time-exceeded
+ *  first; bridged hops keep the TTL, and no lab topology has a bridge loop */
+const MAX_HOPS = 256;
 
 /** What an nft rule that did not end the chain did, for the trace. */
 function actionOf(s: Stmt | undefined): string {
@@ -310,7 +313,7 @@ export class PathRun {
         table: label,
         chain: at.chain,
         rule: at.rule + 1,
-        spec: printRuleBody(r, { family: table.family }),
+        spec: printRuleBody(r, tableCtx(table)),
         why:
           `whether @${set.name}'s element ${element} has timed out on the kernel (its time left is within` +
           ` ${marginAfter(probes)} s, what the case's probes since may have taken: spec/nft.md §8)`,
@@ -321,6 +324,7 @@ export class PathRun {
     };
     env.setHas = has;
     env.setCount = (set) => setCount(state, table, set, this.world.now, this.world.probes ?? 0);
+    env.setData = (set, key) => setData(state, table, set, key);
     const outs = evalBaseChain(table, chain.name, p, env);
     let o = outs[outs.length - 1]!;
     let rest = 1;
@@ -341,7 +345,7 @@ export class PathRun {
         table: label,
         chain: u.chain,
         rule: u.rule + 1,
-        spec: printRuleBody(r, { family: table.family }),
+        spec: printRuleBody(r, tableCtx(table)),
         why: u.why,
       };
       this.emit({ kind: 'unknown', branch: 'fate unknown', ...rule });
@@ -361,7 +365,7 @@ export class PathRun {
         base: chain.name,
         matched: true,
         action: last ? (o.nat ? o.nat.k : o.reject ? 'reject' : o.verdict) : actionOf(r.stmts[r.stmts.length - 1]),
-        spec: printRuleBody(r, { family: table.family }),
+        spec: printRuleBody(r, tableCtx(table)),
       });
     }
     if (o.policy)
@@ -808,9 +812,14 @@ export class PathRun {
       return { kind: 'rejected', host: hn, pkt: { ...p }, with: 'icmp-net-unreachable', ct };
     }
     const nh = r.nextHop;
+    // ip_forward (net/ipv4/ip_forward.c): `ip_hdr(skb)->ttl <= 1` goes to too_many_hops, icmp_send(ICMP_TIME_EXCEEDED,
+    // ICMP_EXC_TTL) before the redirect and the FORWARD hook: a routing loop ends here (spec/semantics.md §6.4)
+    if (p.ttl <= 1) {
+      this.emit({ kind: 'drop', host: hn, reason: `TTL ${p.ttl} would expire in transit: ICMP time exceeded` });
+      return { kind: 'rejected', host: hn, pkt: { ...p }, with: TIME_EXCEEDED, ct };
+    }
     if (asksForRedirect(h, inIf, r.dev, p.src)) redirectMet(this.world.hosts.get(hn)!, p.src, this.world.now);
-    // ip_forward takes one off the TTL before the FORWARD hook (a bridged frame keeps its own); a loop ends at
-    // MAX_HOPS first, as before: ip_forward's time-exceeded at TTL 1 is not modelled
+    // ip_forward takes one off the TTL before the FORWARD hook (a bridged frame keeps its own)
     p.ttl--;
     const fwd = this.hook({ host: hn, hook: 'FORWARD', pkt: p, in: inIf, out: r.dev, nextHop: nh, ct, phys });
     if (!fwd.ok) return fwd.arrival;

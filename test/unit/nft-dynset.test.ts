@@ -113,15 +113,16 @@ describe('parse and list', () => {
     expect(refusal(set('type ipv4_addr;', 'update @a { ip saddr timeout 5s }')).message).toMatch(/flags timeout/);
     expect(
       refusal('table ip t { map m { type ipv4_addr : verdict; }\n chain c { update @m { ip saddr }; }\n}\n').message,
-    ).toMatch(/is a map/);
+    ).toMatch(/is a verdict map/);
     expect(refusal('table ip t { set a { type ipv4_addr; elements = { 1.2.3.4 timeout 5s }; }\n}\n').message).toMatch(
       /no "flags timeout"/,
     );
     const bare = refusal('table ip t { set a { type ipv4_addr; timeout 90; }\n}\n');
     expect([bare.kind, bare.pos?.line, bare.pos?.col]).toEqual(['syntax', 1, 46]);
-    // nft's set statement takes no verdict as data (syntax error, measured); data maps are outside the subset
+    // nft's set statement takes no verdict as data (syntax error, measured); a value for a set's element is refused
+    // (nft 1.0.6 crashes on it, measured)
     expect(refusal(set('type ipv4_addr;', 'update @a { ip saddr : accept }')).kind).toBe('syntax');
-    expect(refusal(set('type ipv4_addr;', 'update @a { ip saddr : 0x1 }')).kind).toBe('unsupported');
+    expect(refusal(set('type ipv4_addr;', 'update @a { ip saddr : 0x1 }')).kind).toBe('invalid');
     // the kernel needs the set before the rule that names it is deleted
     const busy = parseNft(set('type ipv4_addr;', 'update @a { ip saddr }'));
     expect(() => parseNft('delete set ip t a\n', { base: busy })).toThrow(/in use/);

@@ -108,7 +108,7 @@ describe('bad nft input: file:line:col, typed', () => {
       '',
     ],
     ['ip6 family', 'table ip6 t {\n}\n', 'unsupported', 'x.nft:1:7'],
-    ['a data map', 'table ip t {\n map m { type ipv4_addr : ipv4_addr; }\n}\n', 'unsupported', ''],
+    ['a map to a type outside the subset', 'table ip t {\n map m { type ipv4_addr : ifname; }\n}\n', 'unsupported', ''],
     ['limit', inChain('limit rate 10/second'), 'unsupported', ''],
     ['dstnat at input', 'table ip t {\n chain c { type filter hook input priority dstnat; }\n}\n', 'invalid', ''],
     ['nat at priority -200', 'table ip t {\n chain c { type nat hook prerouting priority -200; }\n}\n', 'invalid', ''],

@@ -3,7 +3,15 @@
 import { test, expect } from 'vitest';
 import fc from 'fast-check';
 import { caseDrawArb, caseFromDraw } from '../../src/conform/fuzz-arbitraries.ts';
-import { rareArb, rareNodeRules, withRareSteps, RARE_RECENT_LIST } from '../../src/conform/rare-arbitraries.ts';
+import {
+  rareArb,
+  rareNodeRules,
+  withRareSteps,
+  routeVariant,
+  LOOP_DST,
+  RARE_RECENT_LIST,
+} from '../../src/conform/rare-arbitraries.ts';
+import { runCases } from '../../src/conform/run-case.ts';
 import { checkCase } from '../../src/conform/case-file.ts';
 import { planCase } from '../../src/conform/plan.ts';
 import { CoverageCounter } from '../../src/conform/coverage.ts';
@@ -82,6 +90,28 @@ test('a sample campaign of draws reaches every spelling and step the README list
   expect(r.zero.topology).not.toContain('hairpin veth-pod3 on');
   expect(r.zero.topology).not.toContain('no default route on node');
   expect(r.zero.topology).not.toContain('no default route on node2');
+  expect(r.zero.topology).not.toContain('routing loop');
   // a stored spelling counts as written, not as the option it is stored under
   expect(r.counts.option['MARK --or-mark']).toBeGreaterThan(0);
+});
+
+const LOOP_TEST = 'the routing-loop variant loops the Service address between the nodes; the model ends it by the TTL';
+test(LOOP_TEST, async () => {
+  const d = fc.sample(rareArb(), { seed: 7, numRuns: 1 })[0]!;
+  const spec = routeVariant({ ...d, noDefaultRoute: undefined, routingLoop: true })!;
+  const node = spec.hosts.find((h) => h.name === 'node')!;
+  expect(node.routes?.[0]).toEqual({ dst: `${LOOP_DST}/32`, via: '10.0.2.11' });
+  expect(routeVariant({ ...d, noDefaultRoute: undefined, routingLoop: false })).toBeUndefined();
+  // ip_forward's time exceeded, from the router that sees TTL 1: node2 for the client (node sees even TTLs)
+  const c = {
+    name: 'loop',
+    topology: spec,
+    steps: [{ from: 'client', proto: 'udp' as const, dst: LOOP_DST, dport: 80 }],
+  };
+  const [r] = await runCases([c], { sides: 'model' });
+  const obs = r!.steps[0]!.model[0]!.map((w) => w.value);
+  expect(obs.map((o) => [o.outcome, o.icmp, o.replyFrom])).toEqual([['icmp-error', 'time-exceeded', '10.0.2.11']]);
+  const counter = new CoverageCounter();
+  counter.record(c, []);
+  expect(counter.report().counts.topology['routing loop']).toBe(1);
 });

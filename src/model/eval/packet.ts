@@ -78,6 +78,8 @@ export interface NftDynEntry {
   key: (number | string)[];
   expires?: number;
   probe: number;
+  /** a data map's value for it (nft_dynset_new: set when the element is made, kept by later updates) */
+  data?: (number | string)[];
   /** a rule's `delete @s` marked it dead then (world seconds): lookups miss it at once, the set's count keeps it
    *  until the garbage collector runs (nft_set_hash.c nft_rhash_delete, nft_rhash_gc) */
   dead?: number;

@@ -21,6 +21,9 @@ import {
   type Element,
   type Verdict,
   type DtypeName,
+  type MapLookup,
+  type MapData,
+  isDataMap,
 } from './types.ts';
 
 const invalid = (msg: string, pos: SourcePos) => new InputError('invalid', msg, pos);
@@ -120,6 +123,8 @@ function checkRule(
       if (ref !== undefined) {
         const set = setOf(t, ref, at(i));
         if (s.k === 'vmap' && !set.map) throw invalid(`${ref} is a set, vmap needs a map`, at(i));
+        if (s.k === 'vmap' && isDataMap(set))
+          throw invalid(`datatype mismatch: expected netfilter verdict, ${ref} maps to ${dataText(set.data)}`, at(i));
         if (s.k === 'match' && set.map) throw invalid(`${ref} is a map; use vmap`, at(i));
         if (!compatible(want, set.key))
           throw invalid(
@@ -146,9 +151,28 @@ function checkRule(
     if (s.k === 'reject' && s.with?.type === 'tcp-reset' && (proto === 17 || proto === 136))
       throw invalid('you cannot use tcp reset with this protocol', at(i));
     if (s.k === 'verdict') checkVerdictTarget(t, s.v, at(i));
+    if (s.k === 'mark' && s.value.kind === 'map') {
+      // the key's protocol and family count for what follows (measured: `meta mark set ip saddr map {...} dnat to
+      // 10.0.0.1` loads in an inet table)
+      const names = keyNames(s.value.lookup.key);
+      for (const n of names) useL4(l4Of(n), i);
+      if (names.some((n) => n.startsWith('ip '))) ipContext = true;
+      checkLookup(t, s.value.lookup, ['mark'], at(i));
+    }
     if (s.k === 'nat') {
       if (t.family === 'inet' && !s.ipFamily && !ipContext)
         throw invalid('ip or ip6 must be specified with address for inet tables', at(i));
+      if (typeof s.addr !== 'number') {
+        for (const n of keyNames(s.addr.key)) useL4(l4Of(n), i);
+        const data = checkLookup(t, s.addr, undefined, at(i));
+        if (data.length > 1) {
+          // an address and a port: the port needs a transport protocol, before or in the key (measured)
+          if (proto === undefined)
+            throw invalid('transport protocol mapping is only valid after transport protocol match', at(i));
+          // nft 1.0.6 aborts on a port after such a map (netlink_linearize.c: assertion `stmt->nat.proto == NULL')
+          if (s.port !== undefined) throw invalid(`a port after a map that gives the port too`, at(i));
+        }
+      }
       if (s.port !== undefined && proto === undefined)
         throw invalid('transport protocol mapping is only valid after transport protocol match', at(i));
     }
@@ -161,12 +185,68 @@ function checkRule(
   });
 }
 
+const keyNames = (e: Expr): string[] => (e.kind === 'concat' ? e.parts : e.kind === 'numgen' ? [] : [e.name]);
+const dataText = (d: MapData | undefined) => (Array.isArray(d) ? d.join(' . ') : 'verdict');
+
+/** A data-map lookup of a statement (nft_lookup.c with a data register): the map exists and is a data map of the
+ *  key's type and of the data the statement takes (`want`; for nat an address, or an address and a port); an
+ *  anonymous map holds a key once (two values: EEXIST, measured). Returns the map's data type. */
+function checkLookup(t: NftTable, l: MapLookup, want: DtypeName[] | undefined, pos: SourcePos): DtypeName[] {
+  const key = exprDtypes(l.key);
+  let data: DtypeName[];
+  if (l.map.kind === 'ref') {
+    const set = setOf(t, l.map.name, pos);
+    if (!set.map || !Array.isArray(set.data))
+      throw invalid(`${l.map.name} is a ${set.map ? 'verdict map' : 'set'}; a data map is needed here`, pos);
+    if (!compatible(key, set.key))
+      throw invalid(
+        `datatype mismatch: ${l.map.name} holds ${set.key.join(' . ')}, the expression is ${key.join(' . ')}`,
+        pos,
+      );
+    data = set.data;
+  } else {
+    data = l.map.elements[0]?.data ? [...(want ?? natData(l.map.elements))] : [...(want ?? ['ipv4_addr'])];
+    const seen = new Map<string, string>();
+    for (const el of l.map.elements) {
+      const k = JSON.stringify(el.key);
+      const v = JSON.stringify(el.data);
+      if (seen.has(k) && seen.get(k) !== v) throw invalid('a key of the map has two values (File exists)', pos);
+      seen.set(k, v);
+    }
+  }
+  const ok = want
+    ? sameTypes(data, want)
+    : sameTypes(data, ['ipv4_addr']) || sameTypes(data, ['ipv4_addr', 'inet_service']);
+  if (!ok)
+    throw invalid(
+      `datatype mismatch: the map gives ${data.join(' . ')}, expected ${want?.join(' . ') ?? 'ipv4_addr'}`,
+      pos,
+    );
+  return data;
+}
+
+const natData = (els: readonly Element[]): DtypeName[] =>
+  (els[0]?.data?.length ?? 1) > 1 ? ['ipv4_addr', 'inet_service'] : ['ipv4_addr'];
+
 /** An add/update/delete statement's set (nft_dynset.c nft_dynset_init, the same checks for the three operations;
  *  errors measured with nft 1.0.6 on Linux 6.18). */
 function checkDynset(t: NftTable, s: Extract<Stmt, { k: 'dynset' }>, pos: SourcePos): void {
   const set = t.sets.get(s.set);
   if (!set) throw invalid(`${s.op} @${s.set}: no set ${s.set} in table ${t.family} ${t.name}`, pos);
-  if (set.map) throw invalid(`${s.op} @${s.set}: ${s.set} is a map; ${s.op} takes a set`, pos);
+  if (set.map && !isDataMap(set))
+    throw invalid(`${s.op} @${s.set}: ${s.set} is a verdict map, which rules cannot update (EOPNOTSUPP)`, pos);
+  if (set.map && s.op !== 'delete' && !s.rawData && !s.data)
+    throw invalid(`${s.op} @${s.set}: ${s.set} is a map; the element needs ": value"`, pos);
+  if (!set.map && s.rawData) throw invalid(`${s.op} @${s.set}: ${s.set} is a set; its elements have no value`, pos);
+  if (s.rawData && Array.isArray(set.data)) {
+    const el = resolveElement({ pos, comps: [], data: s.rawData }, [], set.data, pos.file);
+    s.data = el.data!;
+    delete s.rawData;
+  }
+  // a map declared with a size and neither "flags dynamic" nor timeouts gets the kernel's fixed-size hash, which has
+  // no update (EOPNOTSUPP, measured; nft adds "flags dynamic" to a new set an add/update names, not to a map)
+  if (set.map && set.fixedSize && !set.dynamic && !set.timeoutFlag)
+    throw invalid(`${s.op} @${s.set}: a map with a "size" and no "flags dynamic" cannot be updated by rules`, pos);
   const want = exprDtypes(s.key);
   if (!compatible(want, set.key))
     throw invalid(
@@ -203,6 +283,8 @@ function addElements(t: NftTable, set: NftSet, els: readonly Element[], create: 
       if (create) throw invalid(`element already exists in ${set.name}`, pos);
       if (JSON.stringify(same.verdict) !== JSON.stringify(el.verdict))
         throw invalid(`element already exists in ${set.name} with another verdict`, pos);
+      if (JSON.stringify(same.data) !== JSON.stringify(el.data))
+        throw invalid(`element already exists in ${set.name} with another value`, pos);
       continue;
     }
     set.elements.push(el);
@@ -223,9 +305,17 @@ function usesSet(c: NftChain, name: string): boolean {
       (s) =>
         (s.k === 'match' && s.right.kind === 'ref' && s.right.name === name) ||
         (s.k === 'dynset' && s.set === name) ||
-        (s.k === 'vmap' && s.map.kind === 'ref' && s.map.name === name),
+        (s.k === 'vmap' && s.map.kind === 'ref' && s.map.name === name) ||
+        (lookupOf(s)?.map.kind === 'ref' && (lookupOf(s)!.map as { name: string }).name === name),
     ),
   );
+}
+
+/** The data-map lookup a statement reads, if any. */
+export function lookupOf(s: Stmt): MapLookup | undefined {
+  if (s.k === 'mark' && s.value.kind === 'map') return s.value.lookup;
+  if (s.k === 'nat' && typeof s.addr !== 'number') return s.addr;
+  return undefined;
 }
 
 function jumpsTo(t: NftTable, name: string): boolean {
@@ -251,7 +341,8 @@ function markDynamic(t: NftTable, stmts: readonly Stmt[], fresh: WeakSet<object>
     if (s.k !== 'dynset') continue;
     const set = t.sets.get(s.set)!;
     set.size ??= 65535;
-    if (fresh.has(set)) set.dynamic = true;
+    // a map is not made dynamic (measured: `update @m { k : v }` lists no "flags dynamic")
+    if (fresh.has(set) && !set.map) set.dynamic = true;
   }
   void pos;
 }
@@ -334,6 +425,7 @@ export function runCommand(rs: NftRuleset, c: Command, listing = false): void {
         if (
           c.op === 'create-set' ||
           old.map !== c.set.map ||
+          dataText(old.data) !== dataText(c.set.data) ||
           !sameTypes(old.key, c.set.key) ||
           old.interval !== c.set.interval ||
           // the kernel compares the flags (nf_tables_newset nft_set_is_same: EEXIST), and takes a new timeout
@@ -361,6 +453,7 @@ export function runCommand(rs: NftRuleset, c: Command, listing = false): void {
       if (c.set.timeoutFlag || timeout) s.timeoutFlag = true;
       if (timeout) s.timeout = timeout;
       if (c.set.size !== undefined) s.size = c.set.size;
+      if (c.set.size !== undefined && !c.set.dynamic && !s.timeoutFlag && !c.set.interval) s.fixedSize = true;
       fresh.add(s);
       if (c.set.comment !== undefined) s.comment = c.set.comment;
       t.sets.set(s.name, s);
@@ -384,7 +477,10 @@ export function runCommand(rs: NftRuleset, c: Command, listing = false): void {
       const types = set.key.map((k) => DTYPES[k]);
       // a map's element is deleted by its key alone, whatever data is given (measured, nft 1.0.6)
       const del = c.op === 'delete-element';
-      const els = c.elements.map((r) => resolveElement(r, types, set.map && (!del || !!r.verdict), pos.file));
+      const data = set.map && (!del || r0(c.elements)) ? (set.data ?? 'verdict') : undefined;
+      const els = c.elements.map((r) =>
+        resolveElement(r, types, del && !r.verdict && !r.data ? undefined : data, pos.file),
+      );
       if (del) {
         for (const el of els) {
           const i = set.elements.findIndex((e) => e.key.every((v, n) => sameValue(v, el.key[n]!)));
@@ -406,6 +502,7 @@ export function runCommand(rs: NftRuleset, c: Command, listing = false): void {
       t.nextHandle += c.stmts.filter(
         (s) =>
           (s.k === 'vmap' && s.map.kind === 'set') ||
+          lookupOf(s)?.map.kind === 'set' ||
           (s.k === 'match' && s.right.kind === 'set' && !(s.right.elements.length === 1 && s.left.kind !== 'concat')),
       ).length;
       const rule = {
@@ -437,6 +534,8 @@ export function runCommand(rs: NftRuleset, c: Command, listing = false): void {
     }
   }
 }
+
+const r0 = (els: readonly { verdict?: unknown; data?: unknown }[]) => els.some((r) => r.verdict || r.data);
 
 export interface NftReadOptions {
   file?: string;

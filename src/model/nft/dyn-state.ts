@@ -60,6 +60,14 @@ export function setLife(
   return { life: el ? lifeAt(loadedExpiry(set, el), now, probe) : 'gone', probes: probe };
 }
 
+/** The value a data map holds for a key that is there: what a rule gave it, else the loaded element's. */
+export function setData(st: HostState, t: NftTable, set: NftSet, key: readonly Atom[]): Atom[] | undefined {
+  const k = keyText(key);
+  const added = st.nftSets.get(setStateKey(t, set.name))?.get(k);
+  if (added && added.dead === undefined) return added.data;
+  return set.elements.find((e) => keyText(e.key.map((v) => (v.kind === 'value' ? v.v : NaN))) === k)?.data;
+}
+
 /** How long after an element expired or was deleted the set's count may still hold it (seconds): the hash
  *  backend's garbage collector runs every second (nft_set_gc_interval: HZ without gc-interval) as deferrable
  *  work; the probes' own time is added as for expiry. */
@@ -114,9 +122,14 @@ export function applyUpdates(
       if (has(set, u)) m.set(keyText(u.key), { key: [...u.key], probe, dead: now });
       continue;
     }
-    if (u.op === 'add' && has(set, u)) continue;
+    // (whether it is there is asked only where it matters: an add, or a data map's value)
+    const there = u.op === 'add' || set.map ? has(set, u) : false;
+    if (u.op === 'add' && there) continue;
     const ms = u.timeout ?? (set.timeoutFlag ? set.timeout : undefined);
     const e: NftDynEntry = ms ? { key: [...u.key], expires: now + ms / 1000, probe } : { key: [...u.key], probe };
+    // an element that is there keeps its value (an update restarts its timeout only); a new one takes the rule's
+    const data = !set.map ? undefined : there ? setData(st, t, set, u.key) : u.data;
+    if (data) e.data = [...data];
     m.set(keyText(u.key), e);
   }
 }

@@ -22,6 +22,8 @@ import type {
   Atom,
   NftHook,
   DynsetOp,
+  MapLookup,
+  MarkSource,
 } from './types.ts';
 
 export type Tri = boolean | 'unknown';
@@ -43,6 +45,8 @@ export interface NftEnv {
   /** How many elements such a set's count holds (dyn-state.ts setCount): surely, at most. Absent: its loaded
    *  elements. */
   setCount?: (set: NftSet) => { sure: number; maybe: number };
+  /** The value such a map holds for a key that is there (dyn-state.ts setData). Absent: its loaded elements'. */
+  setData?: (set: NftSet, key: readonly Atom[]) => Atom[] | undefined;
 }
 
 /** An add/update/delete statement's element, applied to the host's state when the packet's branch is taken. */
@@ -52,6 +56,8 @@ export interface DynUpdate {
   key: Atom[];
   /** ms; absent: the set's own */
   timeout?: number;
+  /** a data map's value for a new element (an element that is there keeps its own: nft_dynset.c) */
+  data?: Atom[];
   /** the rule, for a question on whether an element "add" finds has expired */
   at: NftRuleHit;
 }
@@ -204,6 +210,41 @@ function inNamedSet(
   return set.elements.some((el) => keyHas(el, xs));
 }
 
+/** The value a stateful data map holds for a key that is there: what this packet's add/update gave it when it was
+ *  not there before, else the host's state or the loaded element's (an update leaves an element's value alone:
+ *  nft_dynset_eval finds it, nft_dynset_new runs only for a new one). */
+function dataOf(t: NftTable, set: NftSet, xs: Atom[], env: NftEnv, pending: readonly DynUpdate[], at: NftRuleHit) {
+  const mine = pending.filter((u) => u.set === set.name && sameKey(u.key, xs));
+  const lastDelete = mine.findLastIndex((u) => u.op === 'delete');
+  const after = mine.slice(lastDelete + 1);
+  const before = lastDelete < 0 && inNamedSet(t, set.name, xs, env, [], at);
+  if (!before && after[0]) return after[0].data;
+  return env.setData?.(set, xs) ?? set.elements.find((el) => keyHas(el, xs))?.data;
+}
+
+/** A data map's value for the packet's key (nft_lookup.c with a data register): the element's data; undefined
+ *  when it misses or the key has no value (NFT_BREAK: the rule ends), 'unknown' when the model cannot tell. */
+function mapValue(
+  t: NftTable,
+  l: MapLookup,
+  pkt: Pkt,
+  env: NftEnv,
+  pending: readonly DynUpdate[],
+  at: NftRuleHit,
+): Atom[] | undefined | 'unknown' {
+  const parts = keyParts(l.key, pkt, env);
+  if (parts === undefined) return undefined;
+  const set = l.map.kind === 'ref' ? t.sets.get(l.map.name) : undefined;
+  if (set && stateful(set) && env.setHas) {
+    if (parts.some((x) => x === 'unknown')) return 'unknown';
+    const xs = parts as Atom[];
+    return inNamedSet(t, set.name, xs, env, pending, at) ? dataOf(t, set, xs, env, pending, at) : undefined;
+  }
+  const els = l.map.kind === 'ref' ? (set?.elements ?? []) : l.map.elements;
+  const hit = lookup(els, parts, keyBits(l.key));
+  return hit === 'unknown' ? 'unknown' : hit?.data;
+}
+
 /** May an add/update put the key in the set: it is there already (found, no new element), or the set's count is
  *  below its size, counting what this packet added (nft_set_hash.c nft_rhash_update, nft_dynset.c). */
 function hasRoom(
@@ -269,6 +310,8 @@ export function matches(
 
 export type NftVerdict = 'accept' | 'drop';
 
+export type ResolvedNat = Extract<Stmt, { k: 'nat' }> & { addr: number };
+
 export interface NftRuleHit {
   chain: string;
   /** index of the rule in its chain */
@@ -286,8 +329,8 @@ export interface NftOutcome {
   trace: NftRuleHit[];
   pkt: Pkt;
   ctMark?: number;
-  /** a NAT statement that ended the chain */
-  nat?: Extract<Stmt, { k: 'nat' }> | Extract<Stmt, { k: 'masquerade' }>;
+  /** a NAT statement that ended the chain, its address (and port) read from its map if it has one */
+  nat?: ResolvedNat | Extract<Stmt, { k: 'masquerade' }>;
   reject?: Extract<Stmt, { k: 'reject' }>;
   /** the verdict is the base chain's policy (no rule gave one) */
   policy?: true;
@@ -314,7 +357,7 @@ export function evalBaseChain(t: NftTable, chain: string, pkt: Pkt, env: NftEnv)
   return out;
 }
 
-function mark(src: Extract<Stmt, { k: 'mark' }>['value'], pkt: Pkt, ctMark: number): number {
+function mark(src: Exclude<MarkSource, { kind: 'map' }>, pkt: Pkt, ctMark: number): number {
   if (src.kind === 'const') return src.v;
   const base = src.from === 'meta' ? pkt.mark : ctMark;
   if (!src.op) return base;
@@ -392,6 +435,7 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
           }
           const u: DynUpdate = { set: s.set, op: s.op, key: xs, at: here };
           if (s.timeout !== undefined) u.timeout = s.timeout;
+          if (s.data) u.data = s.data;
           updates = [...updates, u];
           break;
         }
@@ -399,7 +443,22 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
           pkt = { ...pkt, notrack: true };
           break;
         case 'mark': {
-          const v = mark(s.value, pkt, ctMark);
+          let v: number;
+          if (s.value.kind === 'map') {
+            const d = mapValue(t, s.value.lookup, pkt, env, updates, here);
+            if (d === 'unknown')
+              return void out.push({
+                ...o,
+                verdict: 'unknown',
+                undecided: { ...here, why: whyUnknown(s.value.lookup.key, pkt, env) },
+              });
+            // a miss ends the rule (nft_lookup_eval: NFT_BREAK), the mark unchanged
+            if (d === undefined) {
+              broke = true;
+              break;
+            }
+            v = d[0] as number;
+          } else v = mark(s.value, pkt, ctMark);
           if (s.target === 'meta') pkt = { ...pkt, mark: v };
           else ctMark = v;
           break;
@@ -407,7 +466,34 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
         case 'verdict':
           next = s.v;
           break;
-        case 'nat':
+        case 'nat': {
+          if (typeof s.addr === 'number') {
+            const nat: ResolvedNat = { ...s, addr: s.addr };
+            return void out.push(traced({ ...o, pkt, ctMark, updates, verdict: 'accept', nat }));
+          }
+          // "dnat to KEY map @m": the address (and port) the map holds for the packet; a miss ends the rule
+          // (nft_lookup_eval: NFT_BREAK) and nft_nat_eval never runs
+          const d = mapValue(t, s.addr, pkt, env, updates, here);
+          if (d === 'unknown')
+            return void out.push({
+              ...o,
+              verdict: 'unknown',
+              undecided: { ...here, why: whyUnknown(s.addr.key, pkt, env) },
+            });
+          if (d === undefined) {
+            broke = true;
+            break;
+          }
+          const port = d.length > 1 ? (d[1] as number) : s.port;
+          const nat: ResolvedNat = {
+            k: 'nat',
+            type: s.type,
+            ipFamily: s.ipFamily,
+            addr: d[0] as number,
+            ...(port !== undefined ? { port } : {}),
+          };
+          return void out.push(traced({ ...o, pkt, ctMark, updates, verdict: 'accept', nat }));
+        }
         case 'masquerade':
           return void out.push(traced({ ...o, pkt, ctMark, updates, verdict: 'accept', nat: s }));
         case 'reject':

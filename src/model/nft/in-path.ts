@@ -7,7 +7,7 @@ import type { NatRequest } from '../eval/targets.ts';
 import { selector } from './descriptors.ts';
 import { CT_STATE, CT_STATUS } from './datatypes.ts';
 import type { Expr, NftRuleset, Stmt } from './types.ts';
-import type { NftEnv } from './eval.ts';
+import type { NftEnv, ResolvedNat } from './eval.ts';
 
 const CT_FIELDS = new Set(['ctmark', 'ctstate', 'ctstatus']);
 const usesCt = (e: Expr) =>
@@ -28,6 +28,7 @@ export function nftNeedsConntrack(rs: NftRuleset): boolean {
           if (s.k === 'match' && usesCt(s.left)) return true;
           if (s.k === 'vmap' && usesCt(s.key)) return true;
           if (s.k === 'mark' && (s.target === 'ct' || (s.value.kind === 'from' && s.value.from === 'ct'))) return true;
+          if (s.k === 'mark' && s.value.kind === 'map' && usesCt(s.value.lookup.key)) return true;
           if (s.k === 'nat' || s.k === 'masquerade') return true;
         }
   return false;
@@ -55,7 +56,7 @@ export function ctView(ct: CtRef | undefined, p: Pkt): NftEnv['ct'] {
 }
 
 /** A nat or masquerade statement as the nat core's request (nft_nat.c nft_nat_eval, nft_masq.c). */
-export function natRequestOf(s: Extract<Stmt, { k: 'nat' }> | Extract<Stmt, { k: 'masquerade' }>): NatRequest {
+export function natRequestOf(s: ResolvedNat | Extract<Stmt, { k: 'masquerade' }>): NatRequest {
   if (s.k === 'masquerade') {
     const range = s.port !== undefined ? { minPort: s.port, maxPort: s.port } : {};
     return {

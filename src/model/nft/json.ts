@@ -127,10 +127,12 @@ function valueText(v: J, path: JsonPath, ifname: boolean): string {
   }
 }
 
-/** A set element: a value, or [key, verdict] in a verdict map. */
+/** A set element: a value, [key, verdict] in a verdict map, [key, value] in a data map. */
 function elementText(v: J, path: JsonPath, ifname: boolean): string {
-  if (Array.isArray(v) && v.length === 2 && isObj(v[1]))
+  if (Array.isArray(v) && v.length === 2 && isObj(v[1]) && VERDICTS.includes(Object.keys(v[1])[0] ?? ''))
     return `${elementText(v[0], [...path, 0], ifname)} : ${verdictText(v[1], [...path, 1])}`;
+  if (Array.isArray(v) && v.length === 2)
+    return `${elementText(v[0], [...path, 0], ifname)} : ${valueText(v[1], [...path, 1], false)}`;
   if (isObj(v) && 'elem' in v) {
     const e = v.elem;
     if (isObj(e) && 'val' in e && Object.keys(e).every((k) => ['val', 'timeout', 'expires', 'comment'].includes(k))) {
@@ -159,8 +161,18 @@ function verdictText(v: J, path: JsonPath): string {
 
 const ifnameSel = (sel: string) => /^(meta )?(iif|oif|iifname|oifname)$/.test(sel);
 
+/** {"map": {"key": KEY, "data": "@m" | {"set": [[k, v], ...]}}}: "KEY map @m" (a data map's lookup) */
+function lookupText(v: J, path: JsonPath): string | undefined {
+  if (!isObj(v) || !('map' in v) || !isObj(v.map)) return undefined;
+  const at = [...path, 'map'];
+  const key = selectorText(v.map.key, [...at, 'key']);
+  return `${key} map ${valueText(v.map.data, [...at, 'data'], ifnameSel(key))}`;
+}
+
 function markValueText(v: J, path: JsonPath): string {
   if (typeof v === 'number' || typeof v === 'string') return str(v, path);
+  const lookup = lookupText(v, path);
+  if (lookup !== undefined) return lookup;
   const [k, body] = only(v, path);
   if (k === 'meta' || k === 'ct') return selectorText(v, path);
   if ((k === '|' || k === '&' || k === '^') && Array.isArray(body) && body.length === 2)
@@ -213,7 +225,9 @@ function stmtText(v: J, path: JsonPath): string {
       const fam = b.family !== undefined ? ` ${str(b.family, [...at, 'family'])}` : '';
       const port = b.port !== undefined ? `:${str(b.port, [...at, 'port'])}` : '';
       if (b.flags !== undefined) unsupported([...at, 'flags'], `${k} flags`);
-      return `${k}${fam} to ${str(b.addr, [...at, 'addr'])}${port}`;
+      // "dnat to ip daddr map @m" (the address, or address and port, a data map holds)
+      const addr = lookupText(b.addr, [...at, 'addr']) ?? str(b.addr, [...at, 'addr']);
+      return `${k}${fam} to ${addr}${port}`;
     }
     case 'masquerade': {
       const port = b.port !== undefined ? ` to :${str(b.port, [...at, 'port'])}` : '';

@@ -31,6 +31,11 @@ import {
   type DynsetOp,
   type Element,
   type MarkSource,
+  type MapData,
+  type MapLookup,
+  type Atom,
+  type RawValue,
+  DATA_TYPES,
   type BaseSpec,
 } from './types.ts';
 
@@ -43,7 +48,7 @@ export interface SetDecl {
   name: string;
   map: boolean;
   key: DtypeName[];
-  data?: 'verdict';
+  data?: MapData;
   interval: boolean;
   dynamic?: true;
   timeoutFlag?: true;
@@ -75,6 +80,8 @@ export type Command = { pos: SourcePos } & (
     } & TableRef)
   | ({ op: 'delete-rule'; chain: string; handle: number } & TableRef)
 );
+
+const VERDICT_WORDS = ['accept', 'drop', 'return', 'continue', 'jump', 'goto', 'queue'];
 
 const isEnd = (t: Tok) =>
   t.kind === 'nl' || t.kind === 'eof' || (t.kind === 'punct' && (t.text === ';' || t.text === '}'));
@@ -469,9 +476,7 @@ export class NftParser {
           }
           if (map) {
             this.expect(':');
-            const d = this.word('a map data type');
-            if (d.text !== 'verdict') throw this.unsupported(`maps to "${d.text}" (only verdict maps)`, d);
-            decl.data = 'verdict';
+            decl.data = this.mapDataType();
           } else if (this.is(':')) throw this.err(`a set has no data (use "map ${name}")`);
           break;
         }
@@ -523,10 +528,73 @@ export class NftParser {
     return decl;
   }
 
+  /** A map's data type after ":" (nft's set_data_type): "verdict", one of DATA_TYPES, or "ipv4_addr .
+   *  inet_service" (an address and a port for nat); other types are outside the subset. */
+  private mapDataType(): MapData {
+    const start = this.t;
+    const names: string[] = [];
+    for (;;) {
+      names.push(this.word('a map data type').text);
+      if (!this.is('.')) break;
+      this.next();
+    }
+    if (names.length === 1 && names[0] === 'verdict') return 'verdict';
+    if (names.includes('verdict')) throw this.err('verdict cannot be part of a concatenation', start);
+    const dts = names.map((n) => DTYPE_BY_SET_TYPE.get(n)?.name);
+    const one = dts.length === 1 && dts[0] !== undefined && DATA_TYPES.includes(dts[0]);
+    const addrPort = dts.length === 2 && dts[0] === 'ipv4_addr' && dts[1] === 'inet_service';
+    if (!one && !addrPort) throw this.unsupported(`maps to "${names.join(' . ')}"`, start);
+    return dts as DtypeName[];
+  }
+
   /** "{ a, b . c : verdict, ... }" of a known key type (anonymous sets and verdict maps in rules) */
   private elementList(decl: SetDecl): Element[] {
     const types = decl.key.map((k) => DTYPES[k]);
-    return this.rawElementList().map((r) => resolveElement(r, types, decl.map, this.file));
+    const data = decl.map ? (decl.data ?? 'verdict') : undefined;
+    return this.rawElementList().map((r) => resolveElement(r, types, data, this.file));
+  }
+
+  /** "KEY map @m | { k : v, ... }" after its key: the data is `mark` for a mark, an address (or an address and a
+   *  port, "10.0.0.2 . 8080") for nat. */
+  private mapLookup(key: Expr, use: 'mark' | 'nat'): MapLookup {
+    this.expect('map');
+    if (key.kind === 'numgen') throw this.unsupported('a numgen key of a data map (numgen ... map)');
+    if (this.is('@')) {
+      this.next();
+      return { key, map: { kind: 'ref', name: this.name('map name', true) } };
+    }
+    if (!this.is('{')) throw this.err('expected "@map" or "{ ... }" after map');
+    const raws = this.rawElementList();
+    let data: DtypeName[] = ['mark'];
+    if (use === 'nat') {
+      const n = Math.max(...raws.map((r) => r.data?.length ?? 1));
+      data = n > 1 ? ['ipv4_addr', 'inet_service'] : ['ipv4_addr'];
+    }
+    const types = this.exprDtypes(key);
+    return { key, map: { kind: 'set', elements: raws.map((r) => resolveElement(r, types, data, this.file)) } };
+  }
+
+  /** The key of a data-map lookup: a selector or a concatenation ("ip daddr . th dport"). */
+  private lookupKey(): Expr {
+    const start = this.t;
+    const parts: string[] = [];
+    for (;;) {
+      const sel = matchSelector(this.words(3));
+      if (!sel) {
+        if (KNOWN_UNMODELLED.has(this.t.text)) throw this.unsupported(`"${this.words(2).join(' ')}" as a map key`);
+        throw this.err(`expected a key expression such as "ip daddr", got ${this.describe(this.t)}`);
+      }
+      this.i += sel.used;
+      parts.push(sel.desc.name);
+      if (!this.is('.')) break;
+      this.next();
+    }
+    if (parts.length > 1) {
+      const bad = parts.find((p) => !selector(p).concat);
+      if (bad) throw this.unsupported(`${bad} in a concatenation`, start);
+      return { kind: 'concat', parts };
+    }
+    return { kind: 'sel', name: parts[0]! };
   }
 
   /** "{ ... }" with values kept as words: resolved against the set's type when the command runs */
@@ -578,7 +646,15 @@ export class NftParser {
     }
     if (this.is(':')) {
       this.next();
-      el.verdict = this.verdict(true);
+      if (VERDICT_WORDS.includes(this.t.text)) el.verdict = this.verdict(true);
+      else {
+        // a data map's value: "10.0.0.2", "10.0.0.2 . 8080", "0x1"
+        el.data = [this.rawValue()];
+        while (this.is('.')) {
+          this.next();
+          el.data.push(this.rawValue());
+        }
+      }
     }
     return el;
   }
@@ -785,17 +861,29 @@ export class NftParser {
       this.next();
       timeout = this.time();
     }
+    let data: RawValue[] | undefined;
     if (this.is(':')) {
-      // set_stmt's data is an expression, never a verdict (nft 1.0.6: "syntax error, unexpected accept", measured);
-      // a data map's value (`update @m { ip saddr : 0x1 }`) is outside the subset (verdict maps only)
-      const v = this.peek();
-      if (['accept', 'drop', 'continue', 'return', 'jump', 'goto', 'queue'].includes(v.text))
-        throw this.err(`unexpected ${v.text}: ${op} @${set} takes a value, not a verdict`, v);
-      throw this.unsupported(`${op} of a map element (data maps)`);
+      // map_stmt's data is an expression, never a verdict (nft 1.0.6: "syntax error, unexpected accept", measured);
+      // a constant is in the subset (`update @m { ip saddr : 0x1 }`), read against the map's type when it runs
+      const v = this.next();
+      if (VERDICT_WORDS.includes(this.t.text))
+        throw this.err(`unexpected ${this.t.text}: ${op} @${set} takes a value, not a verdict`, this.t);
+      if (op === 'delete') throw this.err(`delete @${set} takes a key alone`, v);
+      if (matchSelector(this.words(3)) || KNOWN_UNMODELLED.has(this.t.text))
+        throw this.unsupported(`${op} of a map element with a value read from the packet`);
+      data = [this.rawValue()];
+      while (this.is('.')) {
+        this.next();
+        data.push(this.rawValue());
+      }
     }
     this.expect('}');
     // "timeout 0s" is no timeout of its own (nft leaves it out)
-    return timeout ? { k: 'dynset', op, set, key, timeout } : { k: 'dynset', op, set, key };
+    const s: Extract<Stmt, { k: 'dynset' }> = timeout
+      ? { k: 'dynset', op, set, key, timeout }
+      : { k: 'dynset', op, set, key };
+    if (data) s.rawData = data;
+    return s;
   }
 
   private numgen(): Expr {
@@ -914,8 +1002,10 @@ export class NftParser {
 
   private markSource(): MarkSource {
     const t = this.t;
-    const ws = this.words(2);
+    const ws = this.words(4);
     const sel = matchSelector(ws);
+    if (sel && (ws[sel.used] === 'map' || this.peek(sel.used).text === '.'))
+      return { kind: 'map', lookup: this.mapLookup(this.lookupKey(), 'mark') };
     if (sel && (sel.desc.name === 'meta mark' || sel.desc.name === 'ct mark')) {
       this.i += sel.used;
       const from = sel.desc.name === 'meta mark' ? 'meta' : 'ct';
@@ -994,28 +1084,40 @@ export class NftParser {
       this.next();
       ipFamily = true;
     } else if (this.is('ip6')) throw this.unsupported(`${type} ip6`);
+    if (this.is('addr')) throw this.unsupported(`${type} ip addr . port to (the explicit form)`);
     this.expect('to');
     const t = this.t;
     if (t.kind !== 'word') throw this.err(`expected an address after "${type} to"`);
+    if (this.is('numgen')) throw this.unsupported(`a numgen key of a data map (${type} to numgen ... map)`);
+    if (matchSelector(this.words(3))) {
+      // "dnat to ip daddr . th dport map @m [: port]": the address (and port) a data map holds for the key
+      const addr = this.mapLookup(this.lookupKey(), 'nat');
+      const port = this.natPort(type);
+      if (['random', 'fully-random', 'persistent'].includes(this.t.text)) throw this.unsupported(`${type} flags`);
+      return port !== undefined ? { k: 'nat', type, ipFamily, addr, port } : { k: 'nat', type, ipFamily, addr };
+    }
     this.next();
     const addr = DTYPES.ipv4_addr.parse(t.text, false);
     if (typeof addr !== 'number') {
       if (t.text.includes('-') || t.text.includes('/')) throw this.unsupported(`${type} to an address range`, t);
       throw this.err(`"${t.text}" is not an IPv4 address`, t);
     }
-    let port: number | undefined;
-    if (this.is(':')) {
-      this.next();
-      const p = this.word('a port');
-      const v = DTYPES.inet_service.parse(p.text, false);
-      if (typeof v !== 'number') {
-        if (p.text.includes('-')) throw this.unsupported(`${type} to a port range`, p);
-        throw this.err(`"${p.text}" is not a port`, p);
-      }
-      port = v;
-    }
+    const port = this.natPort(type);
     if (['random', 'fully-random', 'persistent'].includes(this.t.text)) throw this.unsupported(`${type} flags`);
     return port !== undefined ? { k: 'nat', type, ipFamily, addr, port } : { k: 'nat', type, ipFamily, addr };
+  }
+
+  /** ": port" after a nat address or map */
+  private natPort(type: string): number | undefined {
+    if (!this.is(':')) return undefined;
+    this.next();
+    const p = this.word('a port');
+    const v = DTYPES.inet_service.parse(p.text, false);
+    if (typeof v !== 'number') {
+      if (p.text.includes('-')) throw this.unsupported(`${type} to a port range`, p);
+      throw this.err(`"${p.text}" is not a port`, p);
+    }
+    return v;
   }
 
   private masqStmt(): Stmt {
@@ -1043,11 +1145,7 @@ function withoutElements(d: SetDecl): SetDecl {
   return rest;
 }
 
-export interface RawValue {
-  text: string;
-  quoted: boolean;
-  pos: SourcePos;
-}
+export type { RawValue };
 export interface RawElement {
   pos: SourcePos;
   comps: RawValue[];
@@ -1056,6 +1154,8 @@ export interface RawElement {
   timeout?: number;
   expires?: number;
   comment?: string;
+  /** a data map's value, read against the map's data type */
+  data?: RawValue[];
 }
 
 /** A value of a datatype: a/len, a-b, a symbol or a number (nftables src/datatype.c). */
@@ -1083,7 +1183,14 @@ export function typedValue(dt: DtypeDesc, raw: RawValue): Value {
   return { kind: 'value', v };
 }
 
-export function resolveElement(r: RawElement, types: readonly DtypeDesc[], map: boolean, file: string): Element {
+/** An element read against its set's key types and, for a map, its data (undefined: a set; a delete of a map's
+ *  element passes undefined too: the key decides). */
+export function resolveElement(
+  r: RawElement,
+  types: readonly DtypeDesc[],
+  data: MapData | undefined,
+  file: string,
+): Element {
   void file;
   const wild = r.comps.find((c, n) => types[n]?.name === 'ifname' && c.text.endsWith('*'));
   if (wild) throw new InputError('unsupported', `interface wildcard "${wild.text}" in a set`, wild.pos);
@@ -1094,9 +1201,23 @@ export function resolveElement(r: RawElement, types: readonly DtypeDesc[], map: 
       r.pos,
     );
   const key = r.comps.map((c, n) => typedValue(types[n]!, c));
-  if (map && !r.verdict) throw new InputError('syntax', 'a map element needs ": verdict"', r.pos);
-  if (!map && r.verdict) throw new InputError('syntax', 'a set element has no data', r.pos);
-  const el: Element = r.verdict ? { key, verdict: r.verdict } : { key };
+  const given = r.verdict ? 'a verdict' : r.data ? 'a value' : undefined;
+  if (data === undefined && given) throw new InputError('syntax', 'a set element has no data', r.pos);
+  if (data === 'verdict' && !r.verdict)
+    throw new InputError(r.data ? 'invalid' : 'syntax', 'a verdict map element needs ": verdict"', r.pos);
+  let values: Atom[] | undefined;
+  if (Array.isArray(data)) {
+    if (!r.data) throw new InputError(r.verdict ? 'invalid' : 'syntax', `a map element needs ": value"`, r.pos);
+    if (r.data.length !== data.length)
+      throw new InputError('invalid', `the map's data is ${data.join(' . ')}: ${r.data.length} values given`, r.pos);
+    values = r.data.map((raw, n) => {
+      const v = typedValue(DTYPES[data[n]!], raw);
+      // an interval as a map's value (a nat address range) is outside the subset
+      if (v.kind !== 'value') throw new InputError('unsupported', `a range or prefix as a map's value`, raw.pos);
+      return v.v;
+    });
+  }
+  const el: Element = r.verdict ? { key, verdict: r.verdict } : values ? { key, data: values } : { key };
   if (r.timeout) el.timeout = r.timeout;
   if (r.expires) el.expires = r.expires;
   if (r.comment !== undefined) el.comment = r.comment;

@@ -5,7 +5,7 @@
 import { DTYPES, type DtypeDesc } from './datatypes.ts';
 import { selector, NAMED_PRIORITIES } from './descriptors.ts';
 import { canonicalElements } from './sets.ts';
-import { exprDtypes } from './apply.ts';
+import { exprDtypes, lookupOf } from './apply.ts';
 import { printNftTime } from './time.ts';
 import { protoAfter, IP_UPPER_PROTOS } from './proto-ctx.ts';
 import type {
@@ -21,6 +21,8 @@ import type {
   Element,
   Verdict,
   NftHook,
+  MapLookup,
+  DtypeName,
 } from './types.ts';
 
 function prefixLen(mask: number): number | undefined {
@@ -55,13 +57,14 @@ export function printVerdict(v: Verdict): string {
   return v.kind === 'jump' || v.kind === 'goto' ? `${v.kind} ${v.chain}` : v.kind;
 }
 
-function printElement(e: Element, dts: readonly DtypeDesc[], setTimeout?: number): string {
+function printElement(e: Element, dts: readonly DtypeDesc[], setTimeout?: number, data?: readonly DtypeName[]): string {
   let k = e.key.map((v, i) => printValue(v, dts[i]!)).join(' . ');
   // an element's own timeout when it is not the set's, and the time left when known (src/expression.c)
   if (e.timeout !== undefined && e.timeout !== setTimeout) k += ` timeout ${printNftTime(e.timeout)}`;
   if (e.expires !== undefined) k += ` expires ${printNftTime(e.expires)}`;
   // the comment last, before a map's data (measured, nft 1.0.6: "10.0.0.1 timeout 30s expires 29s928ms comment "x"")
   if (e.comment !== undefined) k += ` comment "${e.comment}"`;
+  if (e.data) return `${k} : ${e.data.map((v, i) => DTYPES[data?.[i] ?? 'mark'].print(v)).join(' . ')}`;
   return e.verdict ? `${k} : ${printVerdict(e.verdict)}` : k;
 }
 
@@ -86,19 +89,34 @@ function printNamedElements(s: NftSet): string {
         count = 0;
       }
     }
-    out += printElement(e, dts, s.timeout);
+    out += printElement(e, dts, s.timeout, Array.isArray(s.data) ? s.data : undefined);
   });
   return `${out} }`;
 }
 
-function printAnon(els: readonly Element[], dts: readonly DtypeDesc[], autoMerge: boolean): string {
+function printAnon(
+  els: readonly Element[],
+  dts: readonly DtypeDesc[],
+  autoMerge: boolean,
+  data?: readonly DtypeName[],
+): string {
   const { elements } = canonicalElements(
     els,
     dts.map((d) => d.name),
     autoMerge,
   );
-  return `{ ${elements.map((e) => printElement(e, dts)).join(', ')} }`;
+  return `{ ${elements.map((e) => printElement(e, dts, undefined, data)).join(', ')} }`;
 }
+
+/** "KEY map @m" or "KEY map { k : v }" (the data types of an anonymous map: those of the statement) */
+function printLookup(l: MapLookup, l4name: (n: string) => string, data: readonly DtypeName[]): string {
+  const dts = exprDtypes(l.key).map((d) => DTYPES[d]);
+  const map = l.map.kind === 'ref' ? `@${l.map.name}` : printAnon(l.map.elements, dts, false, data);
+  return `${exprText(l.key, l4name)} map ${map}`;
+}
+
+const anonNatData = (l: MapLookup): DtypeName[] =>
+  l.map.kind === 'set' && (l.map.elements[0]?.data?.length ?? 1) > 1 ? ['ipv4_addr', 'inet_service'] : ['ipv4_addr'];
 
 function exprText(e: Expr, l4: (name: string) => string): string {
   switch (e.kind) {
@@ -115,6 +133,8 @@ function exprText(e: Expr, l4: (name: string) => string): string {
 
 interface Ctx {
   family: NftTable['family'];
+  /** a named map's data types (a data map's values print by them) */
+  mapData?: (name: string) => DtypeName[] | undefined;
   /** an ip expression in the rule tells nft the family in an inet table */
   ipContext?: boolean;
   /** the protocol context where the statement stands */
@@ -142,7 +162,7 @@ const isDep = (s: Stmt): number | undefined =>
     : undefined;
 
 const transportL4 = (s: Stmt): ('tcp' | 'udp' | 'th')[] => {
-  const e = s.k === 'match' ? s.left : s.k === 'vmap' ? s.key : s.k === 'dynset' ? s.key : undefined;
+  const e = s.k === 'match' ? s.left : s.k === 'vmap' ? s.key : s.k === 'dynset' ? s.key : lookupOf(s)?.key;
   if (!e || e.kind === 'numgen') return [];
   const names = e.kind === 'concat' ? e.parts : [e.name];
   return names.map((n) => selector(n).l4).filter((x): x is 'tcp' | 'udp' | 'th' => x !== undefined);
@@ -264,7 +284,14 @@ export function printRuleBody(r: NftRule, ctx: Ctx): string {
   });
   // an ip payload anywhere before (a set statement's key too: measured) makes the family ip for reject
   const ipContext = r.stmts.some((s) => {
-    const e = s.k === 'match' ? s.left : s.k === 'vmap' || s.k === 'dynset' ? s.key : undefined;
+    const e =
+      s.k === 'match'
+        ? s.left
+        : s.k === 'vmap' || s.k === 'dynset'
+          ? s.key
+          : s.k === 'mark' && s.value.kind === 'map'
+            ? s.value.lookup.key
+            : undefined;
     return !!e && e.kind !== 'numgen' && (e.kind === 'concat' ? e.parts : [e.name]).some((n) => n.startsWith('ip '));
   });
   const parts = items
@@ -334,12 +361,23 @@ function printStmt(s: Stmt, ctx: Ctx, l4name: (n: string) => string): string {
       const v =
         src.kind === 'const'
           ? DTYPES.mark.print(src.v)
-          : (src.from === 'meta' ? 'meta mark' : 'ct mark') + (src.op ? ` ${src.op} ${DTYPES.mark.print(src.v!)}` : '');
+          : src.kind === 'map'
+            ? printLookup(src.lookup, l4name, ['mark'])
+            : (src.from === 'meta' ? 'meta mark' : 'ct mark') +
+              (src.op ? ` ${src.op} ${DTYPES.mark.print(src.v!)}` : '');
       return `${s.target === 'meta' ? 'meta mark' : 'ct mark'} set ${v}`;
     }
     case 'nat': {
+      const port = s.port !== undefined ? `:${s.port}` : '';
+      if (typeof s.addr !== 'number') {
+        // nft names the family of a map that gives an address and a port, in an ip table too (measured)
+        const data =
+          s.addr.map.kind === 'ref' ? (ctx.mapData?.(s.addr.map.name) ?? ['ipv4_addr']) : anonNatData(s.addr);
+        const fam = ctx.family === 'inet' || data.length > 1 ? ' ip' : '';
+        return `${s.type}${fam} to ${printLookup(s.addr, l4name, data)}${port}`;
+      }
       const fam = ctx.family === 'inet' ? ' ip' : '';
-      return `${s.type}${fam} to ${DTYPES.ipv4_addr.print(s.addr)}${s.port !== undefined ? `:${s.port}` : ''}`;
+      return `${s.type}${fam} to ${DTYPES.ipv4_addr.print(s.addr)}${port}`;
     }
     case 'masquerade': {
       const order = ['random', 'fully-random', 'persistent'];
@@ -376,7 +414,9 @@ function printStmt(s: Stmt, ctx: Ctx, l4name: (n: string) => string): string {
       return printVerdict(s.v);
     case 'dynset': {
       const t = s.timeout ? ` timeout ${printNftTime(s.timeout)}` : '';
-      return `${s.op} @${s.set} { ${exprText(s.key, l4name)}${t} }`;
+      const types = s.data ? (ctx.mapData?.(s.set) ?? []) : [];
+      const d = s.data ? ` : ${s.data.map((v, i) => DTYPES[types[i] ?? 'mark'].print(v)).join(' . ')}` : '';
+      return `${s.op} @${s.set} { ${exprText(s.key, l4name)}${t}${d} }`;
     }
   }
 }
@@ -384,7 +424,8 @@ function printStmt(s: Stmt, ctx: Ctx, l4name: (n: string) => string): string {
 function printSet(s: NftSet): string {
   const lines = [`\t${s.map ? 'map' : 'set'} ${s.name} {`];
   const key = s.key.map((k) => DTYPES[k].setType).join(' . ');
-  lines.push(`\t\ttype ${key}${s.map ? ` : ${s.data ?? 'verdict'}` : ''}`);
+  const data = Array.isArray(s.data) ? s.data.map((d) => DTYPES[d].setType).join(' . ') : 'verdict';
+  lines.push(`\t\ttype ${key}${s.map ? ` : ${data}` : ''}`);
   if (s.size !== undefined) lines.push(`\t\tsize ${s.size}`);
   // measured (nft 1.0.6): a set whose only flag is timeout and that has a default timeout lists no flags line
   const flags = [s.dynamic && 'dynamic', s.interval && 'interval', s.timeoutFlag && 'timeout'].filter(
@@ -411,8 +452,19 @@ function printChain(c: NftChain, ctx: Ctx): string {
   return lines.join('\n');
 }
 
+/** What printing a rule of the table needs to know of it. */
+export function tableCtx(t: NftTable): Ctx {
+  return {
+    family: t.family,
+    mapData: (name) => {
+      const d = t.sets.get(name)?.data;
+      return Array.isArray(d) ? d : undefined;
+    },
+  };
+}
+
 export function printNftTable(t: NftTable): string {
-  const ctx: Ctx = { family: t.family };
+  const ctx = tableCtx(t);
   const head = [`table ${t.family} ${t.name} {`];
   if (t.comment !== undefined) head.push(`\tcomment "${t.comment}"`);
   const objs = [...[...t.sets.values()].map(printSet), ...[...t.chains.values()].map((c) => printChain(c, ctx))];

@@ -55,28 +55,29 @@ export function canonicalElements(
   const interval = key.length === 1 && els.some((e) => e.key[0]!.kind === 'prefix' || e.key[0]!.kind === 'range');
   if (interval) {
     const items = els
-      .map((e) => ({ b: valueBounds(e.key[0]!)!, verdict: e.verdict }))
+      .map((e) => ({ b: valueBounds(e.key[0]!)!, verdict: e.verdict, data: e.data }))
       .sort((a, b) => a.b[0] - b.b[0] || a.b[1] - b.b[1]);
     let overlap = false;
-    const out: { lo: number; hi: number; verdict: Element['verdict'] }[] = [];
+    const out: { lo: number; hi: number; verdict: Element['verdict']; data: Element['data'] }[] = [];
     for (const it of items) {
       const last = out.at(-1);
       if (last && it.b[0] <= last.hi) {
         if (!(it.b[0] === last.lo && it.b[1] === last.hi)) overlap = true;
-        if (autoMerge && !it.verdict) last.hi = Math.max(last.hi, it.b[1]);
+        if (autoMerge && !it.verdict && !it.data) last.hi = Math.max(last.hi, it.b[1]);
         continue;
       }
-      if (autoMerge && !it.verdict && last && !last.verdict && it.b[0] === last.hi + 1) {
+      if (autoMerge && !it.verdict && !it.data && last && !last.verdict && !last.data && it.b[0] === last.hi + 1) {
         last.hi = it.b[1];
         continue;
       }
-      out.push({ lo: it.b[0], hi: it.b[1], verdict: it.verdict });
+      out.push({ lo: it.b[0], hi: it.b[1], verdict: it.verdict, data: it.data });
     }
     return {
       overlap,
       elements: out.map((o) => {
         const e: Element = { key: [intervalValue(o.lo, o.hi, key[0]!)] };
         if (o.verdict) e.verdict = o.verdict;
+        if (o.data) e.data = o.data;
         return e;
       }),
     };

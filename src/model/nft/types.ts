@@ -25,6 +25,13 @@ export type DtypeName =
 
 export type Atom = number | string;
 
+/** A value as written, read against a datatype once the set it belongs to is known. */
+export interface RawValue {
+  text: string;
+  quoted: boolean;
+  pos: SourcePos;
+}
+
 /** One side of a comparison or one set element component. */
 export type Value =
   | { kind: 'value'; v: Atom }
@@ -49,6 +56,8 @@ export interface Element {
   /** one Value per concatenated component */
   key: Value[];
   verdict?: Verdict;
+  /** a data map's value, one atom per component of the map's data type ("10.0.0.2 . 8080") */
+  data?: Atom[];
   /** an element's own timeout, in ms (sets with "flags timeout"; nft_set_ext NFT_SET_EXT_TIMEOUT) */
   timeout?: number;
   /** the time left, in ms, as `nft list` shows it ("expires 29s992ms"); a loaded file may give it too */
@@ -61,8 +70,17 @@ export interface Element {
 export type Rhs =
   { kind: 'values'; value: Value } | { kind: 'set'; elements: Element[] } | { kind: 'ref'; name: string };
 
+/** "KEY map @m" or "KEY map { k : v, ... }": the value a data map holds for the packet's key (nft_lookup.c with a
+ *  data register; a miss ends the rule, NFT_BREAK) */
+export interface MapLookup {
+  key: Expr;
+  map: { kind: 'ref'; name: string } | { kind: 'set'; elements: Element[] };
+}
+
 export type MarkSource =
-  { kind: 'const'; v: number } | { kind: 'from'; from: 'meta' | 'ct'; op?: '|' | '&' | '^'; v?: number };
+  | { kind: 'const'; v: number }
+  | { kind: 'from'; from: 'meta' | 'ct'; op?: '|' | '&' | '^'; v?: number }
+  | { kind: 'map'; lookup: MapLookup };
 
 export type Stmt =
   /** explicit: "==" was written (for flag types it means equality, not "any of these bits") */
@@ -70,7 +88,8 @@ export type Stmt =
   | { k: 'vmap'; key: Expr; map: { kind: 'ref'; name: string } | { kind: 'set'; elements: Element[] } }
   | { k: 'counter'; packets: number; bytes: number }
   | { k: 'mark'; target: 'meta' | 'ct'; value: MarkSource }
-  | { k: 'nat'; type: 'dnat' | 'snat'; ipFamily: boolean; addr: number; port?: number }
+  /** addr: an address, or a data map giving one (ipv4_addr) or an address and a port (ipv4_addr . inet_service) */
+  | { k: 'nat'; type: 'dnat' | 'snat'; ipFamily: boolean; addr: number | MapLookup; port?: number }
   | { k: 'masquerade'; flags: string[]; port?: number }
   | { k: 'notrack' }
   | { k: 'log'; prefix?: string; level?: string; flags?: string }
@@ -78,9 +97,26 @@ export type Stmt =
   | { k: 'verdict'; v: Verdict }
   /** "update @set { key [timeout T] }", "add @set { ... }" (nft_dynset.c): the packet's key into a named set;
    *  "delete @set { key }" (NFT_DYNSET_OP_DELETE): out of it */
-  | { k: 'dynset'; op: DynsetOp; set: string; key: Expr; timeout?: number };
+  | {
+      k: 'dynset';
+      op: DynsetOp;
+      set: string;
+      key: Expr;
+      timeout?: number;
+      /** a data map's value for the element (`update @m { ip saddr : 0x1 }`): constants only, read against the
+       *  map's data type when the rule is added (rawData, as written) */
+      data?: Atom[];
+      rawData?: RawValue[];
+    };
 
 export type DynsetOp = 'add' | 'update' | 'delete';
+
+export type MapData = 'verdict' | DtypeName[];
+
+/** The datatypes a data map may hold in the subset (nft's set_data_type): one of these, or an address and a port. */
+export const DATA_TYPES: readonly DtypeName[] = ['ipv4_addr', 'inet_service', 'mark', 'inet_proto'];
+
+export const isDataMap = (s: { map: boolean; data?: MapData }): boolean => s.map && Array.isArray(s.data);
 
 export interface NftRule {
   stmts: Stmt[];
@@ -109,8 +145,8 @@ export interface NftSet {
   name: string;
   map: boolean;
   key: DtypeName[];
-  /** maps: only verdict maps are in the subset */
-  data?: 'verdict';
+  /** a map's data: verdicts, or values of these types (one type, or ipv4_addr . inet_service for nat) */
+  data?: MapData;
   interval: boolean;
   /** "flags dynamic" (NFT_SET_EVAL): rules may add to it; nft sets it for a set an add/update names */
   dynamic?: true;
@@ -120,6 +156,9 @@ export interface NftSet {
   timeout?: number;
   /** "size N": the most elements it holds */
   size?: number;
+  /** declared with a size and no "flags dynamic", timeout or interval: the kernel picks its fixed-size hash, which
+   *  rules cannot update (nft_set_hash.c nft_hash_type has no .update) */
+  fixedSize?: true;
   comment?: string;
   elements: Element[];
   handle: number;
