@@ -177,6 +177,20 @@ describe("a kube-proxy 1.36 node's masquerading (the hairpin set, no mark-for-ma
     expect(r.sent).toBeGreaterThan(40);
   });
 
+  test("1.36's squashed endpoint chains (a numgen-keyed dnat map): that Service unsupported", async () => {
+    const squashed = dump.replace(
+      /(\tchain service-SUSTUHLJ-default\/web\/tcp\/http \{\n)\t\tnumgen .*\n/,
+      '$1\t\tmeta l4proto tcp dnat ip to numgen random mod 2 map' +
+        ' { 0 : 10.244.1.11 . 8080, 1 : 10.244.2.13 . 8080 }\n',
+    );
+    expect(squashed).not.toBe(dump);
+    const r = await validateNode({ ...input, rulesetText: squashed, sides: 'model' });
+    expect(r.unsupported.map((u) => u.reason)).toEqual([expect.stringMatching(/numgen key of a data map/)]);
+    expect(r.services.filter((s) => s.status !== 'pass').map((s) => [s.service, s.status])).toEqual([
+      ['default/web', 'unsupported'],
+    ]);
+  });
+
   test('without the hairpin set element, a pod reaching itself through its Service fails', async () => {
     const broken = dump.replace(/elements = \{ 10\.244\.1\.11 \. 10\.244\.1\.11 \. tcp \. 8080,\n\s*/, 'elements = { ');
     expect(broken).not.toBe(dump);
