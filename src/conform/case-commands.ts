@@ -11,6 +11,9 @@ import {
   carryRuleState,
   recentListsOf,
   pruneRecentLists,
+  nftTransaction,
+  followedNftOutcome,
+  type NftRuleset,
   type ConntrackFilter,
   type Ruleset,
   type World,
@@ -41,6 +44,8 @@ export function modelCommand(
   rulesets: Map<string, Ruleset>,
   world: World,
   file: string,
+  nft: Map<string, NftRuleset> = new Map(),
+  kernel?: CommandOutcome,
 ): CommandOutcome {
   if (cmd.type === 'conntrack') {
     conntrackDelete(world, cmd.host, cmd.match ? filterOf(cmd.match) : undefined);
@@ -59,6 +64,7 @@ export function modelCommand(
     );
     return { [cmd.host]: null };
   }
+  if (cmd.type === 'nft') return nftCommand(cmd, nft, world, file, kernel);
   const out: CommandOutcome = {};
   for (const h of cmd.hosts) {
     let rs = rulesets.get(h.host) ?? parseRuleset('', { backend: h.flavor });
@@ -80,6 +86,32 @@ export function modelCommand(
     }
     rulesets.set(h.host, rs);
     pruneRecentLists(world, h.host, rs);
+  }
+  return out;
+}
+
+/**
+ * An nft step on the model: each host's text is one `nft -f` transaction on its nft state and the elements rules
+ * put in its sets (spec/nft.md §8.2); `nft` and the host's set state change when it commits. Where an element
+ * near its timeout decides whether it is refused, the model follows what the kernel answered (`kernel`).
+ */
+function nftCommand(
+  cmd: Extract<CaseCommand, { type: 'nft' }>,
+  nft: Map<string, NftRuleset>,
+  world: World,
+  file: string,
+  kernel: CommandOutcome | undefined,
+): CommandOutcome {
+  const out: CommandOutcome = {};
+  for (const h of cmd.hosts) {
+    const st = world.hosts.get(h.host);
+    const at = { file: `${file}#${h.host} nft`, now: world.now, probes: world.probes ?? 0 };
+    const outcomes = nftTransaction(nft.get(h.host), st?.nftSets, h.text, at);
+    const k = kernel?.[h.host];
+    const o = followedNftOutcome(outcomes, k === undefined ? undefined : k !== null);
+    nft.set(h.host, o.ruleset);
+    if (st) world.hosts.set(h.host, { ...st, nftSets: o.sets });
+    out[h.host] = o.refusal === undefined ? null : `nft -f refused: ${o.refusal}`;
   }
   return out;
 }

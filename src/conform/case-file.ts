@@ -144,11 +144,21 @@ export interface IptablesStep {
   label?: string;
 }
 
-export type CommandStep = ConntrackStep | RecentStep | IptablesStep;
+/** nft commands (`nft -f` text) run on each host's current nft state as one transaction, all or nothing
+ *  (spec/case-file.md, spec/nft.md §8.2): kube-proxy's incremental updates (`add|delete element`, `flush chain`,
+ *  `delete rule ... handle N`, ...). */
+export interface NftStep {
+  nft: Record<string, string>;
+  /** the kernel (and so the model) must refuse it on one host */
+  expectRefused?: boolean;
+  label?: string;
+}
+
+export type CommandStep = ConntrackStep | RecentStep | IptablesStep | NftStep;
 export type Step = ProbeStep | ApplyStep | WaitStep | CommandStep;
 
 export function isCommand(s: Step): s is CommandStep {
-  return 'conntrack' in s || 'recent' in s || 'iptables' in s;
+  return 'conntrack' in s || 'recent' in s || 'iptables' in s || 'nft' in s;
 }
 
 export function isWait(s: Step): s is WaitStep {
@@ -221,6 +231,7 @@ const STEP_KEYS = {
   conntrack: ['conntrack', 'label'],
   recent: ['recent', 'expectRefused', 'label'],
   iptables: ['iptables', 'expectRefused', 'label'],
+  nft: ['nft', 'expectRefused', 'label'],
   apply: ['apply', 'expectRefused', 'label'],
   probe: [
     'from',
@@ -460,7 +471,8 @@ function checkCaseWith(raw: unknown, j: JsonChecker, file: string, opts: CaseLoa
       if (st.label !== undefined) a.label = j.str(st.label, [...at, 'label'], { min: 0, max: 500 });
       return a;
     }
-    if ('conntrack' in st || 'recent' in st || 'iptables' in st) return checkCommand(j, st, at, hostNames);
+    if ('conntrack' in st || 'recent' in st || 'iptables' in st || 'nft' in st)
+      return checkCommand(j, st, at, hostNames, text);
     return checkProbe(j, st, at, hostNames, lim.repeat);
   });
 
@@ -483,7 +495,13 @@ const CT_MATCH_KEYS = [
 /** xt_recent: a list name is 1..200 characters, no "/" (it names a file under /proc/net/xt_recent) */
 const recentName = (s: string) => (/^[A-Za-z0-9_.-]{1,200}$/.test(s) ? undefined : 'not a recent list name');
 
-function checkCommand(j: JsonChecker, st: Record<string, unknown>, at: JsonPath, hosts: Set<string>): CommandStep {
+function checkCommand(
+  j: JsonChecker,
+  st: Record<string, unknown>,
+  at: JsonPath,
+  hosts: Set<string>,
+  text: (v: unknown, path: JsonPath) => string,
+): CommandStep {
   const host = (v: unknown, p: JsonPath) =>
     j.str(v, p, { grammar: (x) => (hosts.has(x) ? undefined : `no such host (hosts: ${[...hosts].join(', ')})`) });
   const label = (step: { label?: string }) => {
@@ -535,6 +553,25 @@ function checkCommand(j: JsonChecker, st: Record<string, unknown>, at: JsonPath,
       r.flush = true;
     }
     const step: RecentStep = { recent: r };
+    if (st.expectRefused !== undefined) step.expectRefused = j.bool(st.expectRefused, [...at, 'expectRefused']);
+    label(step);
+    return step;
+  }
+  if ('nft' in st) {
+    // nft -f text per host (a string or a list of lines); nft reads it, the model and the kernel judge it
+    j.obj(st, at, STEP_KEYS.nft);
+    const p = [...at, 'nft'];
+    const texts: Record<string, string> = {};
+    const o = j.obj(st.nft, p);
+    if (Object.keys(o).length === 0) j.fail(p, 'needs at least one host');
+    for (const [h, v] of Object.entries(o)) {
+      host(h, [...p, h]);
+      const t = text(v, [...p, h]);
+      if (t.trim() === '') j.fail([...p, h], 'needs at least one command');
+      if (t.length > 1_000_000) j.fail([...p, h], 'at most 1,000,000 characters');
+      texts[h] = t;
+    }
+    const step: NftStep = { nft: Object.fromEntries(Object.entries(texts)) };
     if (st.expectRefused !== undefined) step.expectRefused = j.bool(st.expectRefused, [...at, 'expectRefused']);
     label(step);
     return step;

@@ -156,6 +156,12 @@ export class CoverageCounter {
       } else if (isCommand(st)) {
         if ('conntrack' in st) this.add('step', st.conntrack.flush ? 'conntrack -F' : 'conntrack -D');
         else if ('recent' in st) this.add('step', 'recent');
+        else if ('nft' in st)
+          for (const text of Object.values(st.nft))
+            for (const l of text.split(/[\n;]/)) {
+              const cmd = /^\s*(add|insert|delete|flush|create)\s+(\w+)/.exec(l);
+              if (cmd) this.add('step', `nft ${cmd[1]} ${cmd[2]}`);
+            }
         else
           for (const lines of Object.values(st.iptables))
             for (const l of lines) {

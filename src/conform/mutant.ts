@@ -2,9 +2,8 @@
 // without needing a kernel (the "planted bug" test). The mutant plays the kernel in the same paired loop as a
 // real lab (paired-run.ts): the same plan, rulesets, apply and wait steps, repetitions and source ports.
 import {
-  parseNft,
-  nftSetsRenewedBy,
-  withoutNftSets,
+  nftTransaction,
+  followedNftOutcome,
   type NftRuleset,
   makeLab,
   newWorld,
@@ -58,16 +57,14 @@ export class MutantSide implements KernelSide {
   }
 
   async applyNft(host: string, text: string) {
-    try {
-      // on the host's nft state, as `nft -f` runs it; what rules put in the sets it keeps stays (spec/nft.md §8)
-      const base = this.nft.get(host);
-      this.nft.set(host, parseNft(text, base ? { base } : {}));
-      this.world = withoutNftSets(this.world, host, nftSetsRenewedBy(text, host));
-    } catch (e) {
-      return { ok: false, stderr: (e as Error).message };
-    }
+    // on the host's nft state, as `nft -f` runs it; what rules put in the sets it keeps stays (spec/nft.md §8)
+    const st = this.world.hosts.get(host);
+    const at = { file: `${host}@nft`, now: this.world.now, probes: this.world.probes ?? 0 };
+    const o = followedNftOutcome(nftTransaction(this.nft.get(host), st?.nftSets, text, at), undefined);
+    this.nft.set(host, o.ruleset);
+    if (st) this.world = { ...this.world, hosts: new Map(this.world.hosts).set(host, { ...st, nftSets: o.sets }) };
     this.lab = this.make();
-    return { ok: true, stderr: '' };
+    return o.refusal === undefined ? { ok: true, stderr: '' } : { ok: false, stderr: o.refusal };
   }
 
   async apply(host: string, text: string, flavor: IptablesFlavor) {
@@ -102,8 +99,8 @@ export class MutantSide implements KernelSide {
   }
 
   async command(cmd: CaseCommand, file: string) {
-    const out = modelCommand(cmd, this.rulesets, this.world, file);
-    if (cmd.type === 'iptables') this.lab = this.make();
+    const out = modelCommand(cmd, this.rulesets, this.world, file, this.nft);
+    if (cmd.type === 'iptables' || cmd.type === 'nft') this.lab = this.make();
     return out;
   }
 }

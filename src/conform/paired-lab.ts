@@ -127,6 +127,12 @@ export class PairedLab {
       if (!r.ok && /ENOENT/.test(r.stderr)) kernel[cmd.host] = `command 1 refused: ${r.stderr}`;
       else if (!r.ok) throw new Error(`/proc/net/xt_recent/${cmd.list} on ${cmd.host}: ${r.stderr}`);
       else kernel[cmd.host] = null;
+    } else if (cmd.type === 'nft') {
+      // the paired lab holds no native nft rules: the commands run on an empty nft state on both sides
+      for (const h of cmd.hosts) {
+        const r = await this.kernel.applyNft(h.host, h.text);
+        kernel[h.host] = r.ok ? null : `nft -f refused: ${r.stderr}`;
+      }
     } else {
       for (const h of cmd.hosts) {
         kernel[h.host] = null;

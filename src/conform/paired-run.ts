@@ -9,10 +9,8 @@ import {
   runProbe,
   restoreOnto,
   restartTables,
-  withoutNftSets,
-  parseNft,
-  nftSetsRenewedBy,
-  type NftRuleset,
+  nftTransaction,
+  followedNftOutcome,
   type IptablesFlavor,
   type Observation,
   type Probe,
@@ -27,15 +25,7 @@ import type { KernelObservation } from '../lab/kernel-lab.ts';
 import type { PhaseTimes } from '../lab/profile.ts';
 import { judge } from './compare.ts';
 import { InternalError, LabFailure } from './errors.ts';
-import {
-  modelRulesets,
-  modelNft,
-  plannedLoads,
-  type CaseCommand,
-  type CasePlan,
-  type PlannedRuleset,
-  type PlannedStep,
-} from './plan.ts';
+import { modelRulesets, modelNft, plannedLoads, type CaseCommand, type CasePlan, type PlannedStep } from './plan.ts';
 import { modelCommand, type CommandOutcome } from './case-commands.ts';
 import type { Finding, Judge } from './judges.ts';
 
@@ -220,15 +210,20 @@ export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): A
         if (rs.lang === 'nft') {
           // nft text (Services recompiled in nftables mode) runs on the host's nft state, as `nft -f` does
           // (spec/kube.md §2a): what rules put in the sets it does not renew stays (ClientIP affinity)
-          if (!rs.refusal) {
-            const applied = modelStep(step.index, () => nftOnto(native.nft.get(rs.host), rs));
-            if ('error' in applied) modelRefusal = applied.error;
-            else {
-              native.nft.set(rs.host, applied.ruleset);
-              world = withoutNftSets(world, rs.host, applied.renewed);
-            }
-          }
           k = kernel ? await kernelDid(() => kernel.applyNft(rs.host, rs.kernelText)) : undefined;
+          if (!rs.refusal) {
+            const st = world.hosts.get(rs.host);
+            const at = { file: `${rs.host}@nft`, now: world.now, probes: world.probes ?? 0 };
+            const applied = modelStep(step.index, () =>
+              followedNftOutcome(
+                nftTransaction(native.nft.get(rs.host), st?.nftSets, rs.kernelText, at),
+                k ? !k.ok : undefined,
+              ),
+            );
+            modelRefusal = applied.refusal;
+            native.nft.set(rs.host, applied.ruleset);
+            if (st) world = { ...world, hosts: new Map(world.hosts).set(rs.host, { ...st, nftSets: applied.sets }) };
+          }
         } else {
           // only the tables the text names are replaced; a refused text keeps what it committed before the error
           const before = rulesets.get(rs.host);
@@ -256,10 +251,11 @@ export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): A
       lab = modelStep(step.index, () => makeLab(plan.network, rulesets, second, opts.semantics, native));
     } else if (step.kind === 'command') {
       const file = plan.file ?? plan.name;
-      const model = modelStep(step.index, () => modelCommand(step.command, rulesets, world, file));
+      // the kernel first: where an element near its timeout decides an nft step, the model follows its answer
       const k = kernel ? await kernelDid(() => kernel.command(step.command, file)) : undefined;
+      const model = modelStep(step.index, () => modelCommand(step.command, rulesets, world, file, native.nft, k));
       r.commanded = { model, kernel: k };
-      if (step.command.type === 'iptables')
+      if (step.command.type === 'iptables' || step.command.type === 'nft')
         lab = modelStep(step.index, () => makeLab(plan.network, rulesets, second, opts.semantics, native));
     } else {
       let notable = 0;
@@ -303,24 +299,6 @@ export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): A
     }
     r.findings = judging.flatMap((j) => j.end(r));
     yield r;
-  }
-}
-
-/** An applied nft text as `nft -f` runs it: on the host's current nft state, all or nothing; and which sets'
- *  rule-added elements it throws away. A refusal here (an object of the text the host lacks) is the model's. */
-function nftOnto(
-  base: NftRuleset | undefined,
-  rs: PlannedRuleset,
-): { ruleset: NftRuleset; renewed: (stateKey: string) => boolean } | { error: string } {
-  const file = `${rs.host}@nft`;
-  try {
-    return {
-      ruleset: parseNft(rs.kernelText, { file, ...(base ? { base } : {}) }),
-      renewed: nftSetsRenewedBy(rs.kernelText, file),
-    };
-  } catch (e) {
-    if (isInputError(e)) return { error: e.message };
-    throw e;
   }
 }
 

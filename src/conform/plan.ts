@@ -114,7 +114,9 @@ export type CaseCommand =
       addr: string | undefined;
       expectRefused: boolean;
     }
-  | { type: 'iptables'; hosts: { host: string; flavor: IptablesFlavor; lines: string[] }[]; expectRefused: boolean };
+  | { type: 'iptables'; hosts: { host: string; flavor: IptablesFlavor; lines: string[] }[]; expectRefused: boolean }
+  /** `nft -f` of each host's text on its current nft state, one transaction per host */
+  | { type: 'nft'; hosts: { host: string; text: string }[]; expectRefused: boolean };
 
 export interface CommandPlan {
   kind: 'command';
@@ -172,6 +174,7 @@ export function stepLabel(s: Step, i: number): string {
     return `conntrack ${s.conntrack.flush ? '-F' : `-D ${JSON.stringify(s.conntrack.delete)}`} on ${s.conntrack.host}`;
   if ('recent' in s) return `recent ${s.recent.list} on ${s.recent.host}`;
   if ('iptables' in s) return `iptables on ${Object.keys(s.iptables).join(', ')}`;
+  if ('nft' in s) return `nft on ${Object.keys(s.nft).join(', ')}`;
   const port = s.proto === 'icmp' ? '' : `:${s.dport}`;
   return `${s.from} ${s.proto} ${s.dst}${port}${s.repeat ? ` ×${s.repeat}` : ''} (#${i + 1})`;
 }
@@ -333,6 +336,12 @@ function commandOf(s: CommandStep, flavorOf: (h: string) => IptablesFlavor): Cas
       expectRefused: s.expectRefused ?? false,
     };
   }
+  if ('nft' in s)
+    return {
+      type: 'nft',
+      hosts: Object.entries(s.nft).map(([host, text]) => ({ host, text })),
+      expectRefused: s.expectRefused ?? false,
+    };
   return {
     type: 'iptables',
     hosts: Object.entries(s.iptables).map(([host, lines]) => ({ host, flavor: flavorOf(host), lines })),

@@ -104,13 +104,7 @@ export function reproScript(plan: CasePlan): string {
     );
   };
   // in each host's load order: at equal priority the later-loaded run first (spec/semantics.md §2.3-§2.4)
-  const nftLoad = (host: string, text: string) =>
-    L.push(
-      `echo "== nft ruleset for ${host} (nft -f)"`,
-      `ip netns exec ${ns(host)} nft -f - <<'RULES' || echo "   nft refused it (exit $?)"`,
-      text.trimEnd(),
-      'RULES',
-    );
+  const nftLoad = (host: string, text: string) => L.push(...nftLines(`nft ruleset for ${host}`, ns(host), text));
   for (const l of plannedLoads(plan)) {
     if (l.kind === 'xt') restore(l.r);
     else nftLoad(l.r.host, l.r.text);
@@ -155,6 +149,19 @@ export function reproScript(plan: CasePlan): string {
   return L.join('\n') + '\n';
 }
 
+/** `nft -f` of a text as shell lines: a here-document whose end marker is no line of the text. */
+function nftLines(what: string, netns: string, text: string): string[] {
+  const lines = new Set(text.split('\n'));
+  let tag = 'RULES';
+  for (let n = 1; lines.has(tag); n++) tag = `RULES_${n}`;
+  return [
+    `echo "== ${what} (nft -f)"`,
+    `ip netns exec ${netns} nft -f - <<'${tag}' || echo "   nft refused it (exit $?)"`,
+    text.trimEnd(),
+    tag,
+  ];
+}
+
 /** A case's command step as shell lines: every value is a checked address, port, name or iptables argument,
  *  and each is single-quoted. */
 function commandLines(c: CaseCommand, ns: (h: string) => string, file: string): string[] {
@@ -167,6 +174,7 @@ function commandLines(c: CaseCommand, ns: (h: string) => string, file: string): 
     const line = c.op === 'flush' ? '/' : `${c.op === 'add' ? '+' : '-'}${c.addr}`;
     return [`echo ${q(line)} | ip netns exec ${ns(c.host)} tee ${q(`/proc/net/xt_recent/${c.list}`)} >/dev/null`];
   }
+  if (c.type === 'nft') return c.hosts.flatMap((h) => nftLines(`nft commands for ${h.host}`, ns(h.host), h.text));
   return c.hosts.flatMap((h) =>
     h.lines.map(
       (line, i) =>

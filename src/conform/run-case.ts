@@ -257,6 +257,14 @@ async function kernelCommand(kernel: KernelLab, cmd: CaseCommand, file: string):
     return { [cmd.host]: null };
   }
   const out: CommandOutcome = {};
+  if (cmd.type === 'nft') {
+    // one `nft -f -` per host: a transaction, all or nothing
+    for (const h of cmd.hosts) {
+      const r = await kernel.applyNft(h.host, h.text);
+      out[h.host] = r.ok ? null : `nft -f refused: ${r.stderr}`;
+    }
+    return out;
+  }
   for (const h of cmd.hosts) {
     out[h.host] = null;
     for (const [i, line] of h.lines.entries()) {

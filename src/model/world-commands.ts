@@ -234,16 +234,6 @@ export function restartTables(world: World, host: string, tables: Iterable<Table
   st.nth = new Map([...st.nth].filter(([key]) => !gone.has(key.slice(0, key.indexOf('/')))));
 }
 
-/** The world after nft text was applied on a host: the elements rules had put in the sets it renewed (deleted,
- *  flushed, or all without `renewed`) are gone with them (spec/nft.md §8, dyn-state.ts setsRenewedBy). */
-export function withoutNftSets(world: World, host: string, renewed: (stateKey: string) => boolean = () => true): World {
-  const st = world.hosts.get(host);
-  if (!st || ![...st.nftSets.keys()].some(renewed)) return world;
-  const hosts = new Map(world.hosts);
-  hosts.set(host, { ...st, nftSets: new Map([...st.nftSets].filter(([k]) => !renewed(k))) });
-  return { ...world, hosts };
-}
-
 /**
  * limit keeps its bucket in the rule instance too (xt_limit.c limit_mt_check: `info->master`, full at
  * checkentry; nft_limit likewise per expression): the buckets of rules of `tables` start full again.

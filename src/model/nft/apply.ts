@@ -28,6 +28,17 @@ import {
 
 const invalid = (msg: string, pos: SourcePos) => new InputError('invalid', msg, pos);
 
+/** Refusals the kernel makes (nf_tables_api.c), not nft's evaluation: nft has sent the whole batch then, and
+ *  the kernel processed every message before it aborted, so the handles the batch took stay taken (measured,
+ *  nft 1.0.6 on Linux 6.18: a refused `delete rule ... handle 99` after an `add rule` moves the next handle on). */
+const kernelRefusals = new WeakSet<InputError>();
+const byKernel = (msg: string, pos: SourcePos) => {
+  const e = invalid(msg, pos);
+  kernelRefusals.add(e);
+  return e;
+};
+export const isKernelRefusal = (e: unknown): boolean => e instanceof InputError && kernelRefusals.has(e);
+
 function cloneRuleset(rs: NftRuleset): NftRuleset {
   return structuredClone(rs);
 }
@@ -39,7 +50,7 @@ function table(rs: NftRuleset, ref: TableRef, pos: SourcePos): NftTable {
 }
 function chainOf(t: NftTable, name: string, pos: SourcePos): NftChain {
   const c = t.chains.get(name);
-  if (!c) throw invalid(`no chain ${name} in table ${t.family} ${t.name}`, pos);
+  if (!c) throw byKernel(`no chain ${name} in table ${t.family} ${t.name}`, pos);
   return c;
 }
 function setOf(t: NftTable, name: string, pos: SourcePos): NftSet {
@@ -280,11 +291,14 @@ function addElements(t: NftTable, set: NftSet, els: readonly Element[], create: 
       throw invalid(`set ${set.name} has no "flags interval" but an element is a prefix or range`, pos);
     const same = set.elements.find((e) => e.key.every((v, i) => sameValue(v, el.key[i]!)));
     if (same) {
-      if (create) throw invalid(`element already exists in ${set.name}`, pos);
+      if (create) throw byKernel(`element already exists in ${set.name}`, pos);
       if (JSON.stringify(same.verdict) !== JSON.stringify(el.verdict))
-        throw invalid(`element already exists in ${set.name} with another verdict`, pos);
+        throw byKernel(`element already exists in ${set.name} with another verdict`, pos);
       if (JSON.stringify(same.data) !== JSON.stringify(el.data))
-        throw invalid(`element already exists in ${set.name} with another value`, pos);
+        throw byKernel(`element already exists in ${set.name} with another value`, pos);
+      // adding it again gives it the new timeout (the element's, else the set's) and a new expiry (nf_tables_api.c
+      // nft_add_set_elem, "set element timeout update support", Linux 6.10; measured on 6.18)
+      if (set.timeoutFlag) set.elements[set.elements.indexOf(same)] = el;
       continue;
     }
     set.elements.push(el);
@@ -406,10 +420,11 @@ export function runCommand(rs: NftRuleset, c: Command, listing = false): void {
       return;
     }
     case 'delete-chain': {
+      // its rules go with it; only a chain something jumps to is busy (nf_tables_delchain: EBUSY while `use` is
+      // left after its rules; measured, nft 1.0.6 on Linux 6.18: a chain with rules is deleted)
       const t = table(rs, c, pos);
-      const ch = chainOf(t, c.chain, pos);
-      if (ch.rules.length || jumpsTo(t, c.chain))
-        throw invalid(`chain ${c.chain} is busy (has rules or is jumped to)`, pos);
+      chainOf(t, c.chain, pos);
+      if (jumpsTo(t, c.chain)) throw byKernel(`chain ${c.chain} is busy (a rule or map jumps to it)`, pos);
       t.chains.delete(c.chain);
       return;
     }
@@ -484,7 +499,7 @@ export function runCommand(rs: NftRuleset, c: Command, listing = false): void {
       if (del) {
         for (const el of els) {
           const i = set.elements.findIndex((e) => e.key.every((v, n) => sameValue(v, el.key[n]!)));
-          if (i < 0) throw invalid(`element does not exist in ${set.name}`, pos);
+          if (i < 0) throw byKernel(`element does not exist in ${set.name}`, pos);
           set.elements.splice(i, 1);
         }
         return;
@@ -528,7 +543,7 @@ export function runCommand(rs: NftRuleset, c: Command, listing = false): void {
     case 'delete-rule': {
       const ch = chainOf(table(rs, c, pos), c.chain, pos);
       const i = ch.rules.findIndex((r) => r.handle === c.handle);
-      if (i < 0) throw invalid(`no rule with handle ${c.handle} in chain ${c.chain}`, pos);
+      if (i < 0) throw byKernel(`no rule with handle ${c.handle} in chain ${c.chain}`, pos);
       ch.rules.splice(i, 1);
       return;
     }
@@ -543,15 +558,28 @@ export interface NftReadOptions {
   base?: NftRuleset;
   /** the text is a listing of the kernel's state (`nft -j list ruleset`), not input (checkRule) */
   listing?: boolean;
+  /** `base` is the transaction's own copy: changed in place, so that its untouched objects keep their identity
+   *  (transaction.ts follows elements through it); a refused text leaves it half-changed */
+  inPlace?: boolean;
+}
+
+/** The checks at commit (loops, depth, where nat and reject may run) are the kernel's. */
+function atCommit(check: () => void): void {
+  try {
+    check();
+  } catch (e) {
+    if (e instanceof InputError && e.kind === 'invalid') kernelRefusals.add(e);
+    throw e;
+  }
 }
 
 /** `nft -f`: every command of the file, then the kernel's checks at commit; all or nothing. */
 export function parseNft(text: string, opts: NftReadOptions = {}): NftRuleset {
   const file = opts.file ?? '<nft>';
-  const rs = opts.base ? cloneRuleset(opts.base) : emptyNftRuleset();
+  const rs = opts.base ? (opts.inPlace ? opts.base : cloneRuleset(opts.base)) : emptyNftRuleset();
   const cmds = parseNftCommands(text, file);
   for (const c of cmds) runCommand(rs, c, opts.listing);
-  for (const t of rs.tables.values()) validateNftTable(t, file);
+  for (const t of rs.tables.values()) atCommit(() => validateNftTable(t, file));
   return rs;
 }
 
@@ -580,7 +608,7 @@ export function lintNft(text: string, opts: NftReadOptions = {}): { ruleset: Nft
   }
   for (const t of rs.tables.values()) {
     try {
-      validateNftTable(t, file);
+      atCommit(() => validateNftTable(t, file));
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
       errors.push(e);

@@ -12,7 +12,6 @@
 import type { HostState, NftDynEntry } from '../eval/packet.ts';
 import type { Atom, NftSet, NftTable } from './types.ts';
 import type { DynUpdate } from './eval.ts';
-import { parseNftCommands } from './parse.ts';
 
 /** How much longer than the case's waits the kernel's clock may have run (seconds), and how much more each probe
  *  since the element was set adds. */
@@ -22,7 +21,7 @@ export const PROBE_SLACK_S = 1;
 export type Life = 'present' | 'gone' | 'unknown';
 
 export const setStateKey = (t: NftTable, set: string) => `${t.family} ${t.name} ${set}`;
-const keyText = (key: readonly Atom[]) => JSON.stringify(key);
+export const keyText = (key: readonly Atom[]) => JSON.stringify(key);
 
 /** Whether an element that expires at `expires` (world seconds; undefined: never) is there at `now`, `probes`
  *  probes after it was set. */
@@ -37,7 +36,7 @@ export function lifeAt(expires: number | undefined, now: number, probes: number)
 export const marginAfter = (probes: number): number => EXPIRY_MARGIN_S + PROBE_SLACK_S * Math.max(0, probes);
 
 /** A loaded element's expiry: its time left (or its timeout, or the set's) from the start of the case. */
-function loadedExpiry(set: NftSet, el: { timeout?: number; expires?: number }): number | undefined {
+export function loadedExpiry(set: NftSet, el: { timeout?: number; expires?: number }): number | undefined {
   const ms = el.expires ?? el.timeout ?? (set.timeoutFlag ? set.timeout : undefined);
   return ms === undefined ? undefined : ms / 1000;
 }
@@ -132,22 +131,4 @@ export function applyUpdates(
     if (data) e.data = [...data];
     m.set(keyText(u.key), e);
   }
-}
-
-/**
- * Which sets' rule-added elements an applied `nft -f` text throws away, as a test on their state keys: those of
- * a set it deletes or flushes, of a table it deletes (kube-proxy's old "add, then delete"), or all with
- * `flush ruleset`. Redeclaring a set that is there, or `flush table` (which deletes rules only:
- * nf_tables_delrule without a chain), keeps them: kube-proxy's in-place update keeps its affinity sets' clients.
- */
-export function setsRenewedBy(text: string, file: string): (stateKey: string) => boolean {
-  const all = { v: false };
-  const keys = new Set<string>();
-  const prefixes: string[] = [];
-  for (const c of parseNftCommands(text, file)) {
-    if (c.op === 'flush-ruleset') all.v = true;
-    else if (c.op === 'delete-table') prefixes.push(`${c.family} ${c.table} `);
-    else if (c.op === 'delete-set' || c.op === 'flush-set') keys.add(`${c.family} ${c.table} ${c.set}`);
-  }
-  return (k) => all.v || keys.has(k) || prefixes.some((p) => k.startsWith(p));
 }
