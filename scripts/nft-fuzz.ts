@@ -13,11 +13,13 @@ const cases = fc
 const pool = new LabPool();
 let diverged = 0;
 let probes = 0;
+let commands = 0;
 const t0 = Date.now();
 try {
   for (const c of cases) {
     const [r] = await runCases([c], { sides: 'both', pool });
-    probes += c.steps.length;
+    probes += c.steps.filter((s) => 'from' in s).length;
+    commands += c.steps.filter((s) => 'nft' in s).length;
     const diffs = r!.steps.flatMap((s) =>
       s.diffs.map((d) => `${s.label}: ${d.field} model=${JSON.stringify(d.model)} kernel=${JSON.stringify(d.kernel)}`),
     );
@@ -29,7 +31,6 @@ try {
 } finally {
   await pool.close();
 }
-console.log(
-  `\n${cases.length} cases, ${probes} probes, ${diverged} diverged, ${Math.round((Date.now() - t0) / 1000)} s`,
-);
+const took = Math.round((Date.now() - t0) / 1000);
+console.log(`\n${cases.length} cases, ${probes} probes, ${commands} nft steps, ${diverged} diverged, ${took} s`);
 process.exit(diverged ? 1 : 0);

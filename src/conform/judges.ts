@@ -213,7 +213,7 @@ function judgeCommandDifference(step: PlannedStep, r: StepResult): Finding[] {
       )
       .map((h) => ({
         judge: 'difference',
-        diff: { field: `iptables.${h}`, model: c.model[h] ?? 'ran', kernel: c.kernel![h] ?? 'ran' },
+        diff: { field: `${step.command.type}.${h}`, model: c.model[h] ?? 'ran', kernel: c.kernel![h] ?? 'ran' },
       }));
   }
   if (step.kind === 'apply')

@@ -80,6 +80,8 @@ export interface NftGenSet {
   name: string;
   map: boolean;
   key: NftDtypeName[];
+  /** a data map's value types (absent: a set, or a verdict map) */
+  data?: NftDtypeName[];
   interval: boolean;
   /** "flags timeout" or a default "timeout T": add/update/delete statements may give a timeout */
   timeouts?: boolean;
@@ -157,7 +159,9 @@ function matchText(ctx: NftGenContext): fc.Arbitrary<string> {
 }
 
 function vmapText(ctx: NftGenContext): fc.Arbitrary<string> {
-  const maps = ctx.sets.filter((x) => x.map);
+  // verdict maps; a data map now and then (refused: nft wants verdicts)
+  const verdictMaps = ctx.sets.filter((x) => x.map && !x.data);
+  const maps = verdictMaps.length ? verdictMaps : ctx.sets.filter((x) => x.map);
   const concat = fc.uniqueArray(fc.constantFrom(...concatSelectors), { minLength: 1, maxLength: 3 }).chain((parts) => {
     const key = parts.map((p) => p.dtype);
     const same = maps.filter((m) => m.key.length === key.length && m.key.every((k, i) => k === key[i]));
@@ -193,19 +197,71 @@ const timeText = fc.oneof(
 
 /** "add|update|delete @s { KEY [timeout T] }" (nft_dynset.c): a set of the table and a key of its type mostly; a
  *  map, a key of another type, a timeout on a set without timeouts or an interval set now and then (refused). */
-function dynsetText(ctx: NftGenContext): fc.Arbitrary<string> | undefined {
-  if (ctx.sets.length === 0) return undefined;
-  const keyOf = (dts: readonly NftDtypeName[]) =>
+/** A key expression of these types ("ip saddr . th dport"). */
+const keyOf = (dts: readonly NftDtypeName[]) =>
+  fc
+    .tuple(
+      ...dts.map((d) => {
+        const sels = concatSelectors.filter((x) => x.dtype === d);
+        return sels.length ? fc.constantFrom(...sels).chain(spelled) : fc.constant('ip saddr');
+      }),
+    )
+    .map((parts) => parts.join(' . '));
+
+/** A data map's value: one value of each type ("10.0.0.2 . 8080"). */
+const dataText = (dts: readonly NftDtypeName[]) =>
+  fc.tuple(...dts.map((d) => valueText(d, false))).map((parts) => parts.join(' . '));
+
+/** The data-map types nat and marks read (and the rest of the subset's, refused by those statements). */
+const DATA_TYPES: readonly NftDtypeName[][] = [
+  ['mark'],
+  ['ipv4_addr'],
+  ['ipv4_addr', 'inet_service'],
+  ['inet_service'],
+];
+
+/** "KEY map @m" or "KEY map { k : v, ... }" giving values of `data`: a map of the table of that data mostly, an
+ *  anonymous one, and now and then a map of other data or a key of another type (refused). */
+function lookupText(ctx: NftGenContext, data: readonly NftDtypeName[]): fc.Arbitrary<string> {
+  const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+  const named = ctx.sets.filter((x) => x.data && same(x.data, data));
+  const others = ctx.sets.filter((x) => x.map);
+  const anonKey = fc.oneof(
+    fc.constant<NftDtypeName[]>(['ipv4_addr']),
+    fc.constant<NftDtypeName[]>(['inet_service']),
+    fc.constant<NftDtypeName[]>(['ipv4_addr', 'inet_service']),
+    fc.constant<NftDtypeName[]>(['mark']),
+  );
+  // keys of an anonymous map are intervals now and then (an interval map): most random ranges are empty (refused)
+  const anon = fc.tuple(anonKey, fc.integer({ min: 0, max: 3 })).chain(([key, n]) =>
     fc
       .tuple(
-        ...dts.map((d) => {
-          const sels = concatSelectors.filter((x) => x.dtype === d);
-          return sels.length ? fc.constantFrom(...sels).chain(spelled) : fc.constant('ip saddr');
+        keyOf(key),
+        fc.array(fc.tuple(fc.tuple(...key.map((d) => valueText(d, key.length === 1 && n === 0))), dataText(data)), {
+          minLength: 1,
+          maxLength: 3,
         }),
       )
-      .map((parts) => parts.join(' . '));
-  // sets an add/update/delete may name mostly: no map, no interval flag
-  const good = ctx.sets.filter((x) => !x.map && !x.interval);
+      .map(([k, els]) => `${k} map { ${els.map(([kv, v]) => `${kv.join(' . ')} : ${v}`).join(', ')} }`),
+  );
+  const arbs: { weight: number; arbitrary: fc.Arbitrary<string> }[] = [{ weight: 3, arbitrary: anon }];
+  if (named.length)
+    arbs.push({
+      weight: 5,
+      arbitrary: fc.constantFrom(...named).chain((m) => keyOf(m.key).map((k) => `${k} map @${m.name}`)),
+    });
+  if (others.length)
+    arbs.push({
+      weight: 1,
+      arbitrary: fc.constantFrom(...others).chain((m) => keyOf(m.key).map((k) => `${k} map @${m.name}`)),
+    });
+  return fc.oneof(...arbs);
+}
+
+function dynsetText(ctx: NftGenContext): fc.Arbitrary<string> | undefined {
+  if (ctx.sets.length === 0) return undefined;
+  // sets an add/update/delete may name mostly: no verdict map, no interval flag
+  const good = ctx.sets.filter((x) => (!x.map || x.data) && !x.interval);
   const set = good.length
     ? fc.oneof(
         { weight: 4, arbitrary: fc.constantFrom(...good) },
@@ -220,17 +276,31 @@ function dynsetText(ctx: NftGenContext): fc.Arbitrary<string> | undefined {
       fc.option(timeText, { freq: 2, nil: undefined }),
     )
     .chain(([op, set, odd, time]) =>
-      (odd === 0 ? keyOf(['ipv4_addr', 'inet_service']) : keyOf(set.key)).map((key) => {
-        const t = time !== undefined && (set.timeouts || odd === 1) ? ` timeout ${time}` : '';
-        return `${op} @${set.name} { ${key}${t} }`;
-      }),
+      fc
+        .tuple(
+          odd === 0 ? keyOf(['ipv4_addr', 'inet_service']) : keyOf(set.key),
+          // a data map's element takes a value (a delete's too: EINVAL without); a set's none, now and then one
+          // (refused)
+          set.data && odd !== 3
+            ? dataText(set.data)
+            : odd === 2 && op === 'add'
+              ? dataText(['mark'])
+              : fc.constant(undefined),
+        )
+        .map(([key, data]) => {
+          const t = time !== undefined && (set.timeouts || odd === 1) ? ` timeout ${time}` : '';
+          return `${op} @${set.name} { ${key}${t}${data !== undefined ? ` : ${data}` : ''} }`;
+        }),
     );
 }
 
 function statementText(ctx?: NftGenContext): fc.Arbitrary<string> {
   const dyn = ctx ? dynsetText(ctx) : undefined;
   const mark = fc.constantFrom('meta mark', 'mark', 'ct mark');
+  // a mark from a data map (nft_lookup.c with a data register): mark data mostly, other data now and then
+  const fromMap = ctx ? [fc.tuple(mark, lookupText(ctx, ['mark'])).map(([m, l]) => `${m} set ${l}`)] : [];
   return fc.oneof(
+    ...fromMap,
     fc.constant('counter'),
     fc.integer({ min: 0, max: 99 }).map((n) => `counter packets ${n} bytes ${n * 60}`),
     fc
@@ -285,6 +355,23 @@ function terminalText(ctx: NftGenContext): fc.Arbitrary<string> {
         ),
     },
     { weight: 2, arbitrary: vmapText(ctx) },
+    {
+      // "dnat to KEY map ..." : an address, or an address and a port, from a data map; a port after it now and then
+      weight: 1,
+      arbitrary: fc
+        .tuple(
+          fc.constantFrom('dnat', 'snat'),
+          fam,
+          fc.constantFrom<NftDtypeName[]>(['ipv4_addr'], ['ipv4_addr', 'inet_service']),
+          fc.option(fc.constantFrom(...PORTS), { freq: 6, nil: undefined }),
+        )
+        .chain(([t, f, data, p]) =>
+          // (a port after a map of addresses and ports is refused: rarely)
+          lookupText(ctx, data).map(
+            (l) => `${t}${f} to ${l}${p !== undefined && (data.length === 1 || p === 22) ? ` : ${p}` : ''}`,
+          ),
+        ),
+    },
   );
 }
 
@@ -293,7 +380,7 @@ function terminalText(ctx: NftGenContext): fc.Arbitrary<string> {
 export function nftRuleText(ctx: NftGenContext): fc.Arbitrary<string> {
   const protoDep = fc.constantFrom('meta l4proto tcp', 'meta l4proto udp', 'ip protocol tcp', 'tcp dport 80');
   // a slot of its own where a set may take them (a map or an interval set refuses them)
-  const dyn = ctx.sets.some((x) => !x.map && !x.interval) ? dynsetText(ctx) : undefined;
+  const dyn = ctx.sets.some((x) => (!x.map || x.data) && !x.interval) ? dynsetText(ctx) : undefined;
   return fc
     .tuple(
       fc.option(protoDep, { freq: 3, nil: undefined }),
@@ -345,7 +432,7 @@ const setProps = fc.record({
 });
 
 const setPlan = (i: number): fc.Arbitrary<SetPlan> =>
-  fc.boolean().chain((map) =>
+  fc.tuple(fc.boolean(), fc.option(fc.constantFrom(...DATA_TYPES), { freq: 3, nil: undefined })).chain(([map, data]) =>
     fc
       .oneof(
         fc.constantFrom<NftDtypeName[]>(['ipv4_addr'], ['inet_service'], ['mark'], ['ifname'], ['inet_proto']),
@@ -368,12 +455,13 @@ const setPlan = (i: number): fc.Arbitrary<SetPlan> =>
             name: `${map ? 'm' : 's'}${i}`,
             map,
             key,
+            ...(map && data ? { data } : {}),
             interval: interval && key.length === 1,
             ...(p.timeout !== undefined ? { timeouts: true } : {}),
             ...(props ? { props } : {}),
           };
           if (!withElements || s.timeouts) return fc.constant(s);
-          const vs = fc.constantFrom('accept', 'drop', 'continue');
+          const vs = s.data ? dataText(s.data) : fc.constantFrom('accept', 'drop', 'continue');
           return setLiteral(key, s.interval, map ? vs : undefined, true).map((e) => ({ ...s, elements: e }));
         }),
       ),
@@ -461,7 +549,8 @@ function baseLine(b: NonNullable<ChainPlan['base']>): string {
 }
 
 function setBody(s: SetPlan): string {
-  const type = s.key.map((k) => NFT_DTYPES[k].setType).join(' . ') + (s.map ? ' : verdict' : '');
+  const data = s.data ? s.data.map((k) => NFT_DTYPES[k].setType).join(' . ') : 'verdict';
+  const type = s.key.map((k) => NFT_DTYPES[k].setType).join(' . ') + (s.map ? ` : ${data}` : '');
   return `type ${type};${s.props ?? ''}${s.elements ? ` elements = ${s.elements};` : ''}`;
 }
 

@@ -1,9 +1,10 @@
 // Random namespaces mixing native nft base chains with iptables rules of either flavor, in a random load
 // order, on the standard lab (issue #16 "Fuzz"): rules aimed at the lab's own addresses and ports so that
 // probes meet them, base chains at priorities around iptables' own and conntrack's, nat chains with dnat,
-// numgen and masquerade. The cases carry no expectations: the kernel judges the model (scripts/nft-fuzz.ts).
+// numgen and masquerade, and nft steps between probes. The cases carry no expectations: the kernel judges the
+// model (scripts/nft-fuzz.ts).
 import fc from 'fast-check';
-import type { CaseFile, HostSettings, ProbeStep } from './case-file.ts';
+import type { CaseFile, HostSettings, NftStep, ProbeStep, Step } from './case-file.ts';
 import { K8S_NODE, type LoadKind, type NodeFacts } from '../model/index.ts';
 
 // the lab's facts (one source: model/net/preset-facts.ts)
@@ -157,6 +158,35 @@ const iptablesLine = fc.oneof(
   fc.constant(`iptables -t raw -A PREROUTING -p udp --dport ${P2} -j NOTRACK`),
 );
 
+/** One command of an nft step between probes, as kube-proxy's nftables mode updates a node (spec/nft.md §8.2):
+ *  elements in and out of the sets (the client's address, which `update @seen` puts there too), flushed chains,
+ *  rules added and deleted by handle (handles drawn near the table's: some name a rule, some nothing), the
+ *  regular chain e2 deleted (busy while a rule jumps to it). `%F` is the table's family; chains b1 and b2 may not
+ *  exist: the kernel refuses, and so must the model. */
+const chainNo = fc.oneof(
+  { arbitrary: fc.constant(0), weight: 4 },
+  { arbitrary: fc.integer({ min: 1, max: 2 }), weight: 1 },
+);
+const handle = fc.integer({ min: 4, max: 16 });
+const nftCommand: fc.Arbitrary<string> = fc.oneof(
+  { arbitrary: fc.tuple(pick(['blk', 'seen']), addr).map(([s, a]) => `add element %F fz ${s} { ${a} }`), weight: 3 },
+  { arbitrary: fc.tuple(pick(['blk', 'seen']), addr).map(([s, a]) => `delete element %F fz ${s} { ${a} }`), weight: 1 },
+  { arbitrary: port.map((p) => `add element %F fz ports { ${p} }`), weight: 1 },
+  { arbitrary: fc.constant(`delete element %F fz ports { ${P1} }`), weight: 1 },
+  { arbitrary: fc.constant(`add element %F fz seen { ${CLIENT} timeout 30s }`), weight: 1 },
+  { arbitrary: fc.constant(`delete element %F fz seen { ${CLIENT} }`), weight: 2 },
+  { arbitrary: chainNo.map((i) => `flush chain %F fz b${i}`), weight: 2 },
+  { arbitrary: fc.tuple(chainNo, handle).map(([i, h]) => `delete rule %F fz b${i} handle ${h}`), weight: 3 },
+  { arbitrary: fc.tuple(chainNo, port).map(([i, p]) => `add rule %F fz b${i} tcp dport ${p} drop`), weight: 3 },
+  { arbitrary: fc.tuple(chainNo, addr).map(([i, a]) => `insert rule %F fz b${i} ip saddr ${a} accept`), weight: 2 },
+  { arbitrary: fc.constant('add rule %F fz b0 ip saddr @seen counter'), weight: 1 },
+  { arbitrary: handle.map((h) => `delete rule %F fz u handle ${h}`), weight: 1 },
+  { arbitrary: fc.constant(`add rule %F fz u tcp dport ${P1} drop`), weight: 1 },
+  { arbitrary: fc.constant('delete chain %F fz e2'), weight: 1 },
+);
+/** an nft step: one or two commands, one transaction */
+const nftStepDraw = fc.array(nftCommand, { minLength: 1, maxLength: 2 });
+
 const C = CLIENT_HOST.name;
 const PROBES: ProbeStep[] = [
   { from: C, proto: 'tcp', dst: NODE_IP, dport: P1 },
@@ -180,6 +210,8 @@ export const nftMixCase: fc.Arbitrary<CaseFile> = fc
     ruleset: fc.option(fc.array(iptablesLine, { minLength: 1, maxLength: 3 }), { nil: undefined }),
     other: fc.option(fc.array(iptablesLine, { minLength: 1, maxLength: 2 }), { freq: 4, nil: undefined }),
     probes: fc.shuffledSubarray(PROBES, { minLength: 2, maxLength: 4 }),
+    // before each probe but the first, maybe an nft step
+    commands: fc.array(fc.option(nftStepDraw, { freq: 2, nil: undefined }), { minLength: 4, maxLength: 4 }),
     seed: fc.nat(),
   })
   .map((d) => {
@@ -200,11 +232,19 @@ export const nftMixCase: fc.Arbitrary<CaseFile> = fc
       [order[i], order[j]] = [order[j]!, order[i]!];
     }
     if (order.length > 1) node.loadOrder = order;
+    const family = /^table (\w+)/.exec(d.nft)![1]!;
+    const steps: Step[] = d.probes.flatMap((p, i) => {
+      const cmds = i > 0 ? d.commands[i] : undefined;
+      const nft: NftStep[] = cmds
+        ? [{ nft: { [NODE.name]: cmds.map((c) => c.replace('%F', family)).join('\n') + '\n' } }]
+        : [];
+      return [...nft, { ...p }];
+    });
     return {
       name: 'nft mix',
       tags: ['fuzz', 'nft'],
       topology: 'k8s-node',
       hosts: { [NODE.name]: node },
-      steps: d.probes.map((p) => ({ ...p })),
+      steps,
     } as CaseFile;
   });

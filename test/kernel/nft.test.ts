@@ -94,7 +94,7 @@ describe.skipIf(skip)(name('kernel: nft -j list ruleset read back'), () => {
     const subSecond = /\btimeout (\d+[dhms])*\d+ms\b/;
     const all = nftSamples(500, 20261202);
     const texts = all.filter((t) => !subSecond.test(t));
-    expect(all.length - texts.length).toBeLessThan(50);
+    expect(all.length - texts.length).toBeLessThan(75);
     const verdicts = await judgeNft(texts, { json: true });
     const problems: string[] = [];
     // listings that differ where the text reads to nft's own listing: the JSON reader's disagreements (rulesets
@@ -122,6 +122,8 @@ describe.skipIf(skip)(name('kernel: nft -j list ruleset read back'), () => {
         // nft lists two port equalities without a protocol as a raw payload load (spec/nft.md §5), outside the
         // subset: reported as unsupported, as the text reader does with that listing (nft-property.test.ts)
         if (e instanceof InputError && e.kind === 'unsupported' && /raw payload/.test(e.message)) return;
+        // nft 1.0.6 writes a data map's add/update/delete as a string, not JSON (spec/nft.md §1): unsupported
+        if (e instanceof InputError && e.kind === 'unsupported' && /no JSON form/.test(e.message)) return;
         problems.push(`reading #${i}: ${(e as Error).message}\n${texts[i]}`);
         return;
       }
@@ -153,7 +155,8 @@ describe.skipIf(skip)(name('kernel: nft -j list ruleset read back'), () => {
             ` ${JSON.stringify(handles(fromJson))}\n${texts[i]}`,
         );
     });
-    expect(read).toBeGreaterThan(80);
+    // (fewer since the generator draws data maps too, whose nat and update statements are often refused)
+    expect(read).toBeGreaterThan(60);
     expect(textDiffers).toBeLessThan(10);
     // the run read statements rules change sets with, and sets with sizes and timeouts
     expect(

@@ -104,6 +104,13 @@ describe('match modules', () => {
     expect(matches('-m conntrack --ctstate DNAT -j DROP', {}, { ct })).toBe(true);
     expect(matches('-m conntrack --ctstate INVALID -j DROP')).toBe(true);
     expect(matches('-m conntrack --ctstate UNTRACKED -j DROP', { notrack: true })).toBe(true);
+    // no connection: conntrack_mt looks at --ctstate alone (and without it does not match)
+    expect(matches('-m conntrack --ctstate INVALID --ctdir ORIGINAL -j DROP')).toBe(true);
+    expect(matches('-m conntrack --ctstate UNTRACKED --ctorigsrc 10.0.0.1 -j DROP', { notrack: true })).toBe(true);
+    expect(matches('-m conntrack --ctdir ORIGINAL -j DROP')).toBe(false);
+    expect(matches('-m conntrack ! --ctorigsrc 10.0.0.1 -j DROP')).toBe(false);
+    expect(matches('-m conntrack --ctstate NEW --ctdir ORIGINAL -j DROP')).toBe(false);
+    expect(matches('-m conntrack --ctstate NEW --ctdir REPLY -j DROP', {}, { ct })).toBe(false);
     expect(matches('-m conntrack --ctorigdst 10.96.0.100 --ctorigdstport 80 -j DROP', {}, { ct })).toBe(true);
     expect(matches('-m conntrack --ctreplsrc 10.244.1.12 -j DROP', {}, { ct })).toBe(true);
     expect(matches('-m conntrack ! --ctorigdst 10.96.0.0/12 -j DROP', {}, { ct })).toBe(false);

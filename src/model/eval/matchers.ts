@@ -132,18 +132,20 @@ export const MATCHERS: Record<string, Builder> = {
   },
   conntrack: (ext) => {
     const tests: Test[] = [];
+    let state: Test | undefined;
     for (const o of ext.opts) {
       switch (o.name) {
         case '--ctstate': {
           const set = valueAs(ext.name, o, 'ctStates');
-          tests.push((p, env) => {
+          state = (p, env) => {
             const st = ctStateOf(env, p);
             let hit = set.includes(st);
             const e = env.ct?.entry;
             if (!hit && e && set.includes('SNAT') && e.srcNat) hit = true;
             if (!hit && e && set.includes('DNAT') && e.dstNat) hit = true;
             return xor(o.neg, hit);
-          });
+          };
+          tests.push(state);
           break;
         }
         case '--ctorigsrc':
@@ -173,7 +175,12 @@ export const MATCHERS: Record<string, Builder> = {
         }
       }
     }
-    return all(tests);
+    const whole = all(tests);
+    // conntrack_mt (xt_conntrack.c): a packet without a connection (INVALID, UNTRACKED, or in raw before
+    // conntrack ran) is judged on --ctstate alone: with it the match is its answer, whatever --ctdir or
+    // --ctorig* say; without it, no match (spec/divergences.md, seed 20261304)
+    const alone = state;
+    return (p, env) => (env.ct === undefined || p.notrack ? (alone?.(p, env) ?? false) : whole(p, env));
   },
   addrtype: (ext) => {
     const tests: Test[] = [];

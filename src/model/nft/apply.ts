@@ -246,7 +246,8 @@ function checkDynset(t: NftTable, s: Extract<Stmt, { k: 'dynset' }>, pos: Source
   if (!set) throw invalid(`${s.op} @${s.set}: no set ${s.set} in table ${t.family} ${t.name}`, pos);
   if (set.map && !isDataMap(set))
     throw invalid(`${s.op} @${s.set}: ${s.set} is a verdict map, which rules cannot update (EOPNOTSUPP)`, pos);
-  if (set.map && s.op !== 'delete' && !s.rawData && !s.data)
+  // a map's statement needs a value, a delete's too (nft_dynset_init: no NFTA_DYNSET_SREG_DATA, EINVAL; measured)
+  if (set.map && !s.rawData && !s.data)
     throw invalid(`${s.op} @${s.set}: ${s.set} is a map; the element needs ": value"`, pos);
   if (!set.map && s.rawData) throw invalid(`${s.op} @${s.set}: ${s.set} is a set; its elements have no value`, pos);
   if (s.rawData && Array.isArray(set.data)) {

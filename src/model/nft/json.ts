@@ -185,6 +185,10 @@ const natFlags = (v: J, path: JsonPath): string =>
 
 /** One statement of a rule's "expr" list. */
 function stmtText(v: J, path: JsonPath): string {
+  // nft 1.0.6 has no JSON for a map's add/update/delete ("stmt ops map have no json callback", measured): it writes
+  // the statement as a string of its text
+  if (typeof v === 'string')
+    return unsupported(path, `a statement nft wrote as text ("${v}"): no JSON form in nft 1.0.6`);
   const [k, body] = only(v, path);
   const at = [...path, k];
   const b = isObj(body) ? body : {};

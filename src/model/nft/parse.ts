@@ -865,10 +865,9 @@ export class NftParser {
     if (this.is(':')) {
       // map_stmt's data is an expression, never a verdict (nft 1.0.6: "syntax error, unexpected accept", measured);
       // a constant is in the subset (`update @m { ip saddr : 0x1 }`), read against the map's type when it runs
-      const v = this.next();
+      this.next();
       if (VERDICT_WORDS.includes(this.t.text))
         throw this.err(`unexpected ${this.t.text}: ${op} @${set} takes a value, not a verdict`, this.t);
-      if (op === 'delete') throw this.err(`delete @${set} takes a key alone`, v);
       if (matchSelector(this.words(3)) || KNOWN_UNMODELLED.has(this.t.text))
         throw this.unsupported(`${op} of a map element with a value read from the packet`);
       data = [this.rawValue()];

@@ -55,10 +55,10 @@ export function canonicalElements(
   const interval = key.length === 1 && els.some((e) => e.key[0]!.kind === 'prefix' || e.key[0]!.kind === 'range');
   if (interval) {
     const items = els
-      .map((e) => ({ b: valueBounds(e.key[0]!)!, verdict: e.verdict, data: e.data }))
+      .map((e) => ({ b: valueBounds(e.key[0]!)!, verdict: e.verdict, data: e.data, el: e }))
       .sort((a, b) => a.b[0] - b.b[0] || a.b[1] - b.b[1]);
     let overlap = false;
-    const out: { lo: number; hi: number; verdict: Element['verdict']; data: Element['data'] }[] = [];
+    const out: { lo: number; hi: number; verdict: Element['verdict']; data: Element['data']; el: Element }[] = [];
     for (const it of items) {
       const last = out.at(-1);
       if (last && it.b[0] <= last.hi) {
@@ -70,7 +70,7 @@ export function canonicalElements(
         last.hi = it.b[1];
         continue;
       }
-      out.push({ lo: it.b[0], hi: it.b[1], verdict: it.verdict, data: it.data });
+      out.push({ lo: it.b[0], hi: it.b[1], verdict: it.verdict, data: it.data, el: it.el });
     }
     return {
       overlap,
@@ -78,6 +78,10 @@ export function canonicalElements(
         const e: Element = { key: [intervalValue(o.lo, o.hi, key[0]!)] };
         if (o.verdict) e.verdict = o.verdict;
         if (o.data) e.data = o.data;
+        // an element's own options stay with it (a named interval set's comments, timeouts: measured)
+        if (o.el.timeout !== undefined) e.timeout = o.el.timeout;
+        if (o.el.expires !== undefined) e.expires = o.el.expires;
+        if (o.el.comment !== undefined) e.comment = o.el.comment;
         return e;
       }),
     };
