@@ -31,7 +31,18 @@ export interface CornerSysctls {
   node2: Pick<Sysctls, 'ip_forward' | 'rp_filter' | 'route_localnet' | 'bridge_nf_call_iptables'>;
   /** the node's interfaces' own settings (net.ipv4.conf.IFACE.*), over the host's */
   nodeIfaces: Partial<Record<'cni0' | 'eth0' | 'eth1', Partial<IfaceSysctls>>>;
+  /** ARP settings (arp_ignore, arp_announce, arp_filter) of the hosts that answer and ask on the node's links */
+  arp: Partial<Record<ArpHost, ArpSysctls>>;
 }
+
+type ArpHost = 'node' | 'node2' | 'pod1' | 'client';
+type ArpSysctls = Pick<Sysctls, 'arp_ignore' | 'arp_announce' | 'arp_filter'>;
+
+const arpArb: fc.Arbitrary<ArpSysctls> = fc.record({
+  arp_ignore: fc.constantFrom<Sysctls['arp_ignore']>(0, 1, 2, 8, 0, 2),
+  arp_announce: fc.constantFrom<Sysctls['arp_announce']>(0, 1, 2),
+  arp_filter: fc.boolean(),
+});
 
 export interface CornerDraw {
   sysctls: CornerSysctls;
@@ -196,6 +207,10 @@ const sysctlsArb: fc.Arbitrary<CornerSysctls> = fc.record({
     route_localnet: fc.boolean(),
     bridge_nf_call_iptables: fc.constantFrom(true, true, false),
   }),
+  // each host's ARP settings one case in four or so (arp_ignore=8 silences the host on its links)
+  arp: fc
+    .record({ node: arpArb, node2: arpArb, pod1: arpArb, client: arpArb }, { requiredKeys: [] })
+    .filter((x) => Object.keys(x).length <= 2),
   // one case in three: an interface that does not forward drops much of what a case sends
   nodeIfaces: fc.oneof(
     { weight: 2, arbitrary: fc.constant({}) },

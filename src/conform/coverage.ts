@@ -55,7 +55,11 @@ const _allOutcomes: [Exclude<Outcome, (typeof OUTCOMES)[number]>] extends [never
 void _allOutcomes;
 
 /** non-boolean sysctls and the values the model reads (spec/semantics.md §6) */
-const SYSCTL_VALUES: Partial<Record<keyof Sysctls, readonly number[]>> = { rp_filter: [0, 1, 2] };
+const SYSCTL_VALUES: Partial<Record<keyof Sysctls, readonly number[]>> = {
+  rp_filter: [0, 1, 2],
+  arp_ignore: [0, 1, 2, 8],
+  arp_announce: [0, 1, 2],
+};
 
 const STEP_KINDS = [
   'probe tcp',

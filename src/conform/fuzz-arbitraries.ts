@@ -313,6 +313,8 @@ export function caseFromDraw(d: CaseDraw, name = 'fuzz case'): CaseFile {
     const own = Object.entries(d.corners.sysctls.nodeIfaces).filter(([, v]) => Object.keys(v).length > 0);
     if (own.length) node.ifaceSysctls = Object.fromEntries(own);
     hosts.node2 = { ...hosts.node2, sysctls: { ...d.corners.sysctls.node2 } };
+    for (const [h, s] of Object.entries(d.corners.sysctls.arp ?? {}))
+      hosts[h] = { ...hosts[h], sysctls: { ...hosts[h]?.sysctls, ...s } };
     const r = d.corners.remote;
     if (r) {
       const h = hosts[r.host] ?? {};

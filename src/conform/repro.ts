@@ -46,6 +46,9 @@ export function reproScript(plan: CasePlan): string {
       bridge_nf_call_iptables: true,
       send_redirects: false,
       accept_redirects: false,
+      arp_ignore: 0,
+      arp_announce: 0,
+      arp_filter: false,
       ...h.sysctls,
     };
     for (const i of h.ifaces) {
@@ -79,6 +82,8 @@ export function reproScript(plan: CasePlan): string {
           `net.ipv4.conf.${i}.route_localnet=${Number(own.route_localnet ?? s.route_localnet)}`,
           `net.ipv4.conf.${i}.send_redirects=${Number(s.send_redirects)}`,
           `net.ipv4.conf.${i}.accept_redirects=${Number(s.accept_redirects)}`,
+          `net.ipv4.conf.${i}.arp_ignore=${s.arp_ignore} net.ipv4.conf.${i}.arp_announce=${s.arp_announce}`,
+          `net.ipv4.conf.${i}.arp_filter=${Number(s.arp_filter)}`,
         ].join(' '),
       );
     }

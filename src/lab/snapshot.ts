@@ -7,7 +7,16 @@ import { execa } from 'execa';
 import { SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot, type CommandRecord } from '../model/index.ts';
 
 /** the per-interface sysctls the packet path reads (src/model/net/topology.ts Sysctls; spec/semantics.md §3) */
-export const CONF_SYSCTLS = ['rp_filter', 'accept_local', 'route_localnet', 'send_redirects', 'accept_redirects'];
+export const CONF_SYSCTLS = [
+  'rp_filter',
+  'accept_local',
+  'route_localnet',
+  'send_redirects',
+  'accept_redirects',
+  'arp_ignore',
+  'arp_announce',
+  'arp_filter',
+];
 /** the namespace-wide ones, and the kernel's release */
 export const GLOBAL_SYSCTLS = ['net/ipv4/ip_forward', 'net/bridge/bridge-nf-call-iptables', 'kernel/osrelease'];
 

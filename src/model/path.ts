@@ -27,7 +27,7 @@ import {
   ROUTE_ERROR_COST_MS,
 } from './route-errors.ts';
 import { TIME_EXCEEDED, REDIRECT } from './answers.ts';
-import { arpSender, neighKey, neighbourPlan, neighbourPending, neighbourResolved } from './neighbour.ts';
+import { arpSender, arpIgnored, neighKey, neighbourPlan, neighbourPending, neighbourResolved } from './neighbour.ts';
 
 import type { HostHooks } from './hook-table.ts';
 import { addrType } from './eval/matchers.ts';
@@ -661,7 +661,9 @@ export class PathRun {
   private arpRefusal(owner: ArpEnd, sip: U32, tip: U32): string | undefined {
     const r = this.host(owner.host);
     const sem = this.lab.semantics;
-    const bad = sem.martian(r, owner.dev, sip, tip) ?? sem.reversePath(r, owner.dev, sip);
+    // arp_process: ip_route_input first, then arp_ignore and arp_filter for a local route
+    const bad =
+      sem.martian(r, owner.dev, sip, tip) ?? sem.reversePath(r, owner.dev, sip) ?? arpIgnored(r, owner.dev, sip, tip);
     return bad && `${owner.host} does not answer ARP for ${formatIp(tip)} from ${formatIp(sip)}: ${bad}`;
   }
 

@@ -5,7 +5,7 @@ import { test, expect } from 'vitest';
 import { k8sNode, type TopologySpec } from '../../src/model/index.ts';
 import { compileTopology } from '../../src/model/net/topology.ts';
 import { martian, reversePath } from '../../src/model/net/martians.ts';
-import { arpSender, neighbourPlan, neighKey, NEIGH_GIVES_UP_S } from '../../src/model/neighbour.ts';
+import { arpSender, arpIgnored, neighbourPlan, neighKey, NEIGH_GIVES_UP_S } from '../../src/model/neighbour.ts';
 import { newHostState } from '../../src/model/eval/packet.ts';
 import { parseIp } from '../../src/model/ip.ts';
 
@@ -67,4 +67,34 @@ test('a resolution nobody answers: silent first, open within it, answered or fai
   // past one an answered sender waited in: resolved or failed, which a refused sender cannot tell
   neighbourPlan(t, k, NEIGH_GIVES_UP_S + 1, true);
   expect(neighbourPlan(t, k, 3 * NEIGH_GIVES_UP_S, false)).toEqual({ kind: 'maybeValid' });
+});
+
+test('arp_announce picks the ARP sender; arp_ignore and arp_filter decide whom the owner answers', () => {
+  const net = compileTopology(k8sNode());
+  const node = net.hosts.get('node')!;
+  const pod1 = net.hosts.get('pod1')!;
+  const ip = (a: string): number => parseIp(a)!;
+  const [eth0Addr, cni0Addr, pod1Addr, clientAddr] = [
+    ip('192.168.50.10'),
+    ip('10.244.1.1'),
+    ip('10.244.1.11'),
+    ip('192.168.50.20'),
+  ];
+  const withSys = <T extends { sysctls: object }>(h: T, s: object): T => ({ ...h, sysctls: { ...h.sysctls, ...s } });
+  // a SNATed packet from the node's eth0 address, queued for pod1 on cni0
+  expect(arpSender(node, 'cni0', pod1Addr, eth0Addr)).toBe(eth0Addr);
+  expect(arpSender(withSys(node, { arp_announce: 1 }), 'cni0', pod1Addr, eth0Addr)).toBe(cni0Addr);
+  expect(arpSender(withSys(node, { arp_announce: 1 }), 'cni0', pod1Addr, cni0Addr)).toBe(cni0Addr);
+  expect(arpSender(withSys(node, { arp_announce: 2 }), 'cni0', pod1Addr, eth0Addr)).toBe(cni0Addr);
+  expect(arpSender(node, 'cni0', pod1Addr, clientAddr)).toBe(cni0Addr);
+  expect(arpIgnored(pod1, 'eth0', eth0Addr, pod1Addr)).toBeUndefined();
+  expect(arpIgnored(withSys(pod1, { arp_ignore: 2 }), 'eth0', eth0Addr, pod1Addr)).toMatch(/arp_ignore=2/);
+  expect(arpIgnored(withSys(pod1, { arp_ignore: 2 }), 'eth0', cni0Addr, pod1Addr)).toBeUndefined();
+  expect(arpIgnored(withSys(pod1, { arp_ignore: 1 }), 'eth0', eth0Addr, pod1Addr)).toBeUndefined();
+  expect(arpIgnored(withSys(pod1, { arp_ignore: 8 }), 'eth0', cni0Addr, pod1Addr)).toMatch(/arp_ignore=8/);
+  // the node's eth0 address asked on cni0: with arp_ignore=1 only cni0's own addresses are answered there
+  expect(arpIgnored(withSys(node, { arp_ignore: 1 }), 'cni0', pod1Addr, eth0Addr)).toMatch(/arp_ignore=1/);
+  // arp_filter: the route back to the client leaves by eth0, not cni0
+  expect(arpIgnored(withSys(node, { arp_filter: true }), 'cni0', clientAddr, cni0Addr)).toMatch(/arp_filter/);
+  expect(arpIgnored(withSys(node, { arp_filter: true }), 'eth0', clientAddr, eth0Addr)).toBeUndefined();
 });

@@ -21,8 +21,9 @@ const SYSCTL_BOOLS = [
   'bridge_nf_call_iptables',
   'send_redirects',
   'accept_redirects',
+  'arp_filter',
 ] as const;
-export const SYSCTL_KEYS: readonly (keyof Sysctls)[] = [...SYSCTL_BOOLS, 'rp_filter'];
+export const SYSCTL_KEYS: readonly (keyof Sysctls)[] = [...SYSCTL_BOOLS, 'rp_filter', 'arp_ignore', 'arp_announce'];
 
 const hostName = (j: JsonChecker, v: unknown, path: JsonPath) =>
   j.str(v, path, { max: Infinity, grammar: hostNameProblem });
@@ -34,6 +35,10 @@ export function checkSysctls(j: JsonChecker, v: unknown, path: JsonPath): Partia
   const out: Partial<Sysctls> = {};
   for (const k of SYSCTL_BOOLS) if (o[k] !== undefined) out[k] = j.bool(o[k], [...path, k]);
   if (o.rp_filter !== undefined) out.rp_filter = j.oneOf(o.rp_filter, [...path, 'rp_filter'], [0, 1, 2] as const);
+  if (o.arp_ignore !== undefined)
+    out.arp_ignore = j.oneOf(o.arp_ignore, [...path, 'arp_ignore'], [0, 1, 2, 8] as const);
+  if (o.arp_announce !== undefined)
+    out.arp_announce = j.oneOf(o.arp_announce, [...path, 'arp_announce'], [0, 1, 2] as const);
   return out;
 }
 

@@ -96,7 +96,15 @@ export function extraRules(s: Snapshot): string[] {
   });
 }
 
-type Conf = 'rp_filter' | 'accept_local' | 'route_localnet' | 'send_redirects' | 'accept_redirects';
+type Conf =
+  | 'rp_filter'
+  | 'accept_local'
+  | 'route_localnet'
+  | 'send_redirects'
+  | 'accept_redirects'
+  | 'arp_ignore'
+  | 'arp_announce'
+  | 'arp_filter';
 
 /**
  * The model's host-wide sysctls from per-interface ones. The kernel reads, per interface:
@@ -114,7 +122,8 @@ export function readSysctls(s: Snapshot, ifaces: readonly string[], notes: strin
   const effective = (k: Conf, i: string): number => {
     const all = v(`net/ipv4/conf/all/${k}`) ?? 0;
     const own = v(`net/ipv4/conf/${i}/${k}`) ?? v(`net/ipv4/conf/default/${k}`) ?? 0;
-    if (k === 'rp_filter') return Math.max(all, own);
+    // max(all, IF): IN_DEV_RPFILTER, IN_DEV_ARP_IGNORE, IN_DEV_ARP_ANNOUNCE (IN_DEV_MAXCONF)
+    if (k === 'rp_filter' || k === 'arp_ignore' || k === 'arp_announce') return Math.max(all, own);
     if (k === 'accept_redirects' && forwarding) return all && own ? 1 : 0;
     return all || own ? 1 : 0;
   };
@@ -144,5 +153,15 @@ export function readSysctls(s: Snapshot, ifaces: readonly string[], notes: strin
     route_localnet: hostWide('route_localnet') === 1,
     send_redirects: hostWide('send_redirects') === 1,
     accept_redirects: hostWide('accept_redirects') === 1,
+    arp_ignore: oneOf(hostWide('arp_ignore'), [0, 1, 2, 8] as const, notes, 'arp_ignore'),
+    arp_announce: oneOf(hostWide('arp_announce'), [0, 1, 2] as const, notes, 'arp_announce'),
+    arp_filter: hostWide('arp_filter') === 1,
   };
+}
+
+/** A sysctl value the model knows, else 0 with a note (arp_ignore 3-7: not modelled). */
+function oneOf<T extends number>(v: number, known: readonly T[], notes: string[], name: string): T {
+  if ((known as readonly number[]).includes(v)) return v as T;
+  notes.push(`${name}=${v} is not modelled; the model takes 0`);
+  return known[0]!;
 }

@@ -16,6 +16,13 @@ export interface Sysctls {
   bridge_nf_call_iptables: boolean;
   send_redirects: boolean;
   accept_redirects: boolean;
+  /** arp_ignore (net/ipv4/arp.c arp_ignore): 0 any local address, 1 only the receiving device's, 2 that and the
+   *  sender on its subnet, 8 none (the lab writes conf.all, default and every interface alike) */
+  arp_ignore: 0 | 1 | 2 | 8;
+  /** arp_announce (arp_solicit): 0 the queued packet's local source, 1 only when on-link with the target, 2 never */
+  arp_announce: 0 | 1 | 2;
+  /** arp_filter (arp_filter): answer only when the route back to the sender leaves by the receiving device */
+  arp_filter: boolean;
 }
 
 export const DEFAULT_SYSCTLS: Sysctls = {
@@ -26,6 +33,9 @@ export const DEFAULT_SYSCTLS: Sysctls = {
   bridge_nf_call_iptables: true,
   send_redirects: false,
   accept_redirects: false,
+  arp_ignore: 0,
+  arp_announce: 0,
+  arp_filter: false,
 };
 
 /**
