@@ -115,6 +115,16 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
     // judgeDifference: a diverging repetition is kept however late it comes (paired-run.ts KEEP_NOTABLE)
     for await (const r of pairedRun(plan, { kernel, counters: true, traces: 'all', judges: [judgeDifference] })) {
       const s = r.step;
+      if (s.kind === 'command' && !explained) {
+        // a command step (iptables, nft) one side refused and the other ran: what each said
+        const c = r.commanded;
+        const parted = Object.keys(c?.kernel ?? {}).filter((h) => (c!.model[h] === null) !== (c!.kernel![h] === null));
+        for (const h of parted) {
+          explained = true;
+          md.push(`## The first diverging step: ${s.label} on ${h}`, '');
+          md.push('```', `model:  ${c!.model[h] ?? 'ran'}`, `kernel: ${c!.kernel![h] ?? 'ran'}`, '```', '');
+        }
+      }
       if (s.kind !== 'probe') continue;
       for (const [i, k] of r.kernel!.entries()) {
         observed[s.index] ??= k;

@@ -16,6 +16,7 @@ import {
   type Weighted,
   type TopologySpec,
   type ProbeRun,
+  type NftRuleset,
 } from '../model/index.ts';
 import { compileTopology } from '../model/index.ts';
 import { KernelLab, type KernelObservation, type LabOptions } from '../lab/kernel-lab.ts';
@@ -42,6 +43,8 @@ export class PairedLab {
   private rulesets = new Map<string, Ruleset>();
   /** rules in each host's other iptables backend (spec/semantics.md §2.3) */
   private second = new Map<string, Ruleset>();
+  /** native nft state nft steps built (spec/nft.md §8.2) */
+  private nft = new Map<string, NftRuleset>();
   model: ModelLab;
   world: World;
   private nextPort = FIRST_PORT;
@@ -72,7 +75,7 @@ export class PairedLab {
       modelError = e.message;
     }
     const k = await this.kernel.apply(host, text, backend);
-    this.model = makeLab(this.model.net, this.rulesets, this.second);
+    this.model = makeLab(this.model.net, this.rulesets, this.second, undefined, { nft: this.nft });
     return { kernelOk: k.ok, kernelError: k.stderr, modelOk, modelError };
   }
 
@@ -81,7 +84,7 @@ export class PairedLab {
     const backend = this.model.net.hosts.get(host)!.backend === 'legacy' ? 'nft' : 'legacy';
     this.second.set(host, rs);
     const k = await this.kernel.apply(host, text, backend);
-    this.model = makeLab(this.model.net, this.rulesets, this.second);
+    this.model = makeLab(this.model.net, this.rulesets, this.second, undefined, { nft: this.nft });
     return { kernelOk: k.ok, kernelError: k.stderr, modelOk: true, modelError: '' };
   }
 
@@ -106,7 +109,7 @@ export class PairedLab {
   async reconfigure(spec: TopologySpec): Promise<void> {
     await this.kernel.reconfigure(spec);
     this.spec = spec;
-    this.model = makeLab(compileTopology(spec), this.rulesets, this.second);
+    this.model = makeLab(compileTopology(spec), this.rulesets, this.second, undefined, { nft: this.nft });
     this.world = newWorld(this.model);
   }
 
@@ -115,8 +118,18 @@ export class PairedLab {
    * each side refused, per host (null: all ran), so that refusals are compared too.
    */
   async command(cmd: CaseCommand, file: string): Promise<{ model: CommandOutcome; kernel: CommandOutcome }> {
-    const model = modelCommand(cmd, this.rulesets, this.world, file);
     const kernel: CommandOutcome = {};
+    if (cmd.type === 'nft') {
+      // the kernel first: where an element near its timeout decides, the model follows its answer
+      for (const h of cmd.hosts) {
+        const r = await this.kernel.applyNft(h.host, h.text);
+        kernel[h.host] = r.ok ? null : `nft -f refused: ${r.stderr}`;
+      }
+      const model = modelCommand(cmd, this.rulesets, this.world, file, this.nft, kernel);
+      this.model = makeLab(this.model.net, this.rulesets, this.second, undefined, { nft: this.nft });
+      return { model, kernel };
+    }
+    const model = modelCommand(cmd, this.rulesets, this.world, file);
     if (cmd.type === 'conntrack') {
       const r = await this.kernel.conntrackDelete(cmd.host, cmd.match);
       if (!r.ok) throw new Error(`conntrack on ${cmd.host} failed: ${r.stderr}`);
@@ -127,12 +140,6 @@ export class PairedLab {
       if (!r.ok && /ENOENT/.test(r.stderr)) kernel[cmd.host] = `command 1 refused: ${r.stderr}`;
       else if (!r.ok) throw new Error(`/proc/net/xt_recent/${cmd.list} on ${cmd.host}: ${r.stderr}`);
       else kernel[cmd.host] = null;
-    } else if (cmd.type === 'nft') {
-      // the paired lab holds no native nft rules: the commands run on an empty nft state on both sides
-      for (const h of cmd.hosts) {
-        const r = await this.kernel.applyNft(h.host, h.text);
-        kernel[h.host] = r.ok ? null : `nft -f refused: ${r.stderr}`;
-      }
     } else {
       for (const h of cmd.hosts) {
         kernel[h.host] = null;
@@ -145,7 +152,7 @@ export class PairedLab {
           }
         }
       }
-      this.model = makeLab(this.model.net, this.rulesets, this.second);
+      this.model = makeLab(this.model.net, this.rulesets, this.second, undefined, { nft: this.nft });
     }
     return { model, kernel };
   }
@@ -160,6 +167,7 @@ export class PairedLab {
   async reset(): Promise<void> {
     this.rulesets = new Map();
     this.second = new Map();
+    this.nft = new Map();
     this.model = makeLab(this.model.net, this.rulesets);
     this.world = newWorld(this.model);
     await this.kernel.reset();

@@ -50,6 +50,8 @@ const FIXED_CHAINS = new Set([
   'services',
 ]);
 const FIXED_SETS = new Set([
+  // kube-proxy 1.36's hairpin set (spec/kube.md §2a, "Which kube-proxy")
+  'hairpin-connections',
   'cluster-ips',
   'nodeport-ips',
   'no-endpoint-services',
@@ -153,7 +155,31 @@ export function nftDumpSettings(rs: NftRuleset): NftDumpSettings {
       }
     }
   }
-  if (!detector) detector = sawServiceChain && !masqueradeAll ? { mode: 'None' } : { mode: 'Unknown' };
+  // kube-proxy 1.36: one rule first in `services` marks ClusterIP traffic, `ip daddr @cluster-ips ip saddr != CIDR
+  // meta mark set meta mark | M` (`iifname != IF`; no source match: masquerade-all), none without a detector
+  let clusterIpsRule = false;
+  for (const r of t?.chains.get('services')?.rules ?? []) {
+    const matches = r.stmts.filter((x) => x.k === 'match');
+    const toClusterIps = matches.some(
+      (x) =>
+        x.left.kind === 'sel' && x.left.name === 'ip daddr' && x.right.kind === 'ref' && x.right.name === 'cluster-ips',
+    );
+    if (!toClusterIps || !r.stmts.some((x) => x.k === 'mark' && x.target === 'meta')) continue;
+    clusterIpsRule = true;
+    const saddr = matches.find((x) => x.left.kind === 'sel' && x.left.name === 'ip saddr');
+    const iif = matches.find((x) => x.left.kind === 'sel' && x.left.name === 'iifname');
+    const v = saddr?.right.kind === 'values' ? saddr.right.value : undefined;
+    const i = iif?.right.kind === 'values' && iif.right.value.kind === 'value' ? iif.right.value.v : undefined;
+    if (saddr?.op === 'ne' && v?.kind === 'prefix')
+      detector ??= { mode: 'ClusterCIDR', cidr: formatCidr({ addr: v.v, len: v.len }) };
+    else if (iif?.op === 'ne' && i !== undefined)
+      detector ??= { mode: 'Interface', iface: String(i).replace(/\*$/, '+') };
+    else if (!saddr && !iif) masqueradeAll = true;
+  }
+  // 1.36 has no masquerade rule in the Service chains: without the `services` rule, no detector (as before 1.36)
+  const is136 = t?.sets.has('hairpin-connections') === true;
+  if (!detector)
+    detector = (sawServiceChain || is136) && !masqueradeAll && !clusterIpsRule ? { mode: 'None' } : { mode: 'Unknown' };
   // --nodeport-addresses: the nodeport-ips set, when the services chain's NodePort rule looks it up
   const services = t?.chains.get('services')?.rules ?? [];
   const usesNodePortIps = services.some((r) =>
@@ -165,12 +191,16 @@ export function nftDumpSettings(rs: NftRuleset): NftDumpSettings {
         .filter((a): a is number => a !== undefined)
         .map((a) => `${formatIp(a)}/32`)
     : undefined;
-  // the masquerade mark: what mark-for-masquerade ORs in, and what masquerading tests
-  const set = t?.chains
-    .get('mark-for-masquerade')
-    ?.rules.flatMap((r) => r.stmts)
-    .find((s) => s.k === 'mark' && s.target === 'meta' && s.value.kind === 'from' && s.value.op === '|');
+  // the masquerade mark: what mark-for-masquerade ORs in (kube-proxy 1.36, without that chain: what `services`
+  // ORs in), and what masquerading tests
+  const orMark = (chain: string) =>
+    t?.chains
+      .get(chain)
+      ?.rules.flatMap((r) => r.stmts)
+      .find((s) => s.k === 'mark' && s.target === 'meta' && s.value.kind === 'from' && s.value.op === '|');
+  const set = orMark('mark-for-masquerade') ?? orMark('services');
   const mark = set?.k === 'mark' && set.value.kind === 'from' ? set.value.v : undefined;
+  const markSetter = orMark('mark-for-masquerade') ? 'mark-for-masquerade' : 'services';
   const tested = t?.chains
     .get('masquerading')
     ?.rules.flatMap((r) => r.stmts)
@@ -192,7 +222,7 @@ export function nftDumpSettings(rs: NftRuleset): NftDumpSettings {
     ...(nodePortIps ? { nodePortAddresses: nodePortIps } : {}),
     ...(mark !== undefined ? { masqueradeMark: hex(mark) } : {}),
     ...(mark !== undefined && testedMark !== undefined && mark !== testedMark
-      ? { markMismatch: `mark-for-masquerade sets ${hex(mark)}, masquerading tests ${hex(testedMark)}` }
+      ? { markMismatch: `${markSetter} sets ${hex(mark)}, masquerading tests ${hex(testedMark)}` }
       : {}),
   };
 }

@@ -6,11 +6,12 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KernelLab } from '../../src/lab/kernel-lab.ts';
-import { k8sNode } from '../../src/model/index.ts';
+import { k8sNode, parseNft, printNft } from '../../src/model/index.ts';
 import { SUITES_DIR } from '../../src/conform/case-file.ts';
 import { main } from '../../src/cli/cli.ts';
 import { validateNode } from '../../src/conform/validate.ts';
 import { validateInput } from '../helpers/validate-input.ts';
+import { withMasquerading136 } from '../helpers/kube-proxy-136.ts';
 import { skipReason, kernelDescribe } from './env.ts';
 import { judgeNft } from '../../src/lab/nft-judge.ts';
 
@@ -45,6 +46,21 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: validate an nftables-mode no
     expect(failed[0]!.failure!.kernelMiss).toMatch(/kernel: refused/);
     expect(failed[1]!.failure!.kernelMiss).toMatch(/kernel: refused .* the Services say: dropped/);
     expect(r.warnings.length).toBe(5);
+  });
+
+  test("kube-proxy 1.36's masquerading (the hairpin set): nft lists it as the model, it passes on both", async () => {
+    const dump = withMasquerading136(validateInput('node.nft').rulesetText, '10.244.0.0/16');
+    const [v] = await judgeNft([dump]);
+    expect([v!.ok, v!.listing]).toEqual([true, printNft(parseNft(dump, { file: '1.36.nft' }))]);
+    const r = await validateNode({ ...validateInput('node.nft'), rulesetText: dump, sides: 'both' });
+    expect(r.kernel).toBe('ran');
+    expect(
+      r.services
+        .filter((s) => s.status !== 'pass')
+        .map((s) => [s.service, s.status, s.failure?.kernelMiss ?? s.failure?.modelMiss ?? s.reason]),
+    ).toEqual([]);
+    expect(r.probes.filter((p) => p.kernel === 'pass').length).toBeGreaterThan(60);
+    expect(r.warnings).toEqual([]);
   });
 });
 

@@ -8,6 +8,7 @@ import { compileNodeNft } from '../../src/kube/compile-nft.ts';
 import { nftDumpSettings } from '../../src/kube/nft-dump.ts';
 import { readNftDump } from '../../src/conform/validate-nft.ts';
 import { nftDumpVariants } from '../../src/conform/dump-variants-nft.ts';
+import { withMasquerading136 } from '../helpers/kube-proxy-136.ts';
 
 const parsed = (text: string) => readNftDump(text, 'node.nft').ruleset;
 
@@ -139,5 +140,61 @@ describe('nft dump variants (npm run validate-power)', () => {
       'elements = { 10.96.0.101 . tcp . 80 comment "default/empty:http" : goto reject-chain,',
       'reject',
     ]);
+  });
+});
+
+describe("a kube-proxy 1.36 node's masquerading (the hairpin set, no mark-for-masquerade chain)", () => {
+  // node.nft with 1.36's masquerade rework (test/helpers/kube-proxy-136.ts; nft lists it as the model prints it)
+  const dump = withMasquerading136(input.rulesetText, '10.244.0.0/16');
+
+  test('its settings come off the `services` rule and the masquerading rule, with no warning', () => {
+    const s = nftDumpSettings(parsed(dump));
+    expect(s).toMatchObject({
+      detector: { mode: 'ClusterCIDR', cidr: '10.244.0.0/16' },
+      masqueradeAll: false,
+      masqueradeMark: '0x00004000',
+      missingJumps: [],
+    });
+    expect(s.markMismatch).toBeUndefined();
+    const all = nftDumpSettings(parsed(dump.replace(' ip saddr != 10.244.0.0/16 meta mark set', ' meta mark set')));
+    expect(all.masqueradeAll).toBe(true);
+    // without a detector: neither that rule nor the external chains' short circuit of pod traffic
+    const none = nftDumpSettings(
+      parsed(
+        dump
+          .replace(/\n\t\tip daddr @cluster-ips ip saddr .*/, '')
+          .replace(/\n\t\tip saddr 10\.244\.0\.0\/16 goto .*/g, ''),
+      ),
+    );
+    expect(none.detector).toEqual({ mode: 'None' });
+  });
+
+  test('every Service passes on the model, hairpin and the mark clear included', async () => {
+    const r = await validateNode({ ...input, rulesetText: dump, sides: 'model' });
+    expect(r.services.filter((s) => s.status !== 'pass').map((s) => [s.service, s.status, s.reason])).toEqual([]);
+    expect(r.unsupported).toEqual([]);
+    expect(r.warnings).toEqual([]);
+    expect(r.sent).toBeGreaterThan(40);
+  });
+
+  test("1.36's squashed endpoint chains (a numgen-keyed dnat map): that Service unsupported", async () => {
+    const squashed = dump.replace(
+      /(\tchain service-SUSTUHLJ-default\/web\/tcp\/http \{\n)\t\tnumgen .*\n/,
+      '$1\t\tmeta l4proto tcp dnat ip to numgen random mod 2 map' +
+        ' { 0 : 10.244.1.11 . 8080, 1 : 10.244.2.13 . 8080 }\n',
+    );
+    expect(squashed).not.toBe(dump);
+    const r = await validateNode({ ...input, rulesetText: squashed, sides: 'model' });
+    expect(r.unsupported.map((u) => u.reason)).toEqual([expect.stringMatching(/numgen key of a data map/)]);
+    expect(r.services.filter((s) => s.status !== 'pass').map((s) => [s.service, s.status])).toEqual([
+      ['default/web', 'unsupported'],
+    ]);
+  });
+
+  test('without the hairpin set element, a pod reaching itself through its Service fails', async () => {
+    const broken = dump.replace(/elements = \{ 10\.244\.1\.11 \. 10\.244\.1\.11 \. tcp \. 8080,\n\s*/, 'elements = { ');
+    expect(broken).not.toBe(dump);
+    const r = await validateNode({ ...input, rulesetText: broken, sides: 'model' });
+    expect(r.services.filter((s) => s.status === 'fail').length).toBeGreaterThan(0);
   });
 });
