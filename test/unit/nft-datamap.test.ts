@@ -83,6 +83,12 @@ describe('parse and list as nft 1.0.6 does', () => {
     expect(kind('meta mark set ip saddr map @v')).toBe('invalid');
     expect(kind('ip saddr vmap @mk')).toBe('invalid');
     expect(kind('meta mark set ip saddr map { 10.0.0.1 : 1, 10.0.0.1 : 2 }')).toBe('invalid');
+    // an anonymous map's intervals may not overlap (verdict maps too); one given twice is one
+    expect(kind('meta mark set ip saddr map { 10.0.0.0/8 : 1, 10.1.0.0/16 : 2 }')).toBe('invalid');
+    expect(kind('ip saddr vmap { 10.0.0.0/8 : accept, 10.1.0.0/16 : drop }')).toBe('invalid');
+    expect(printNft(parseNft(nat(maps, '  meta mark set ip saddr map { 10.0.0.0/8 : 1, 10.0.0.0/8 : 1 }')))).toContain(
+      'map { 10.0.0.0/8 : 0x00000001 }',
+    );
     // a map with a size and no "flags dynamic" has the kernel's fixed-size hash: no updates (EOPNOTSUPP)
     expect(refusal(nat(' map s { type ipv4_addr : mark; size 10; }', '  update @s { ip saddr : 1 }')).kind).toBe(
       'invalid',

@@ -153,8 +153,10 @@ function checkRule(
           seen.set(k, v);
         }
       }
-      if (s.k === 'vmap' && s.map.kind === 'set')
+      if (s.k === 'vmap' && s.map.kind === 'set') {
         for (const el of s.map.elements) checkVerdictTarget(t, el.verdict, at(i));
+        checkAnonIntervals(s.map.elements, want, at(i));
+      }
       if (s.k === 'match' && s.left.kind === 'sel' && selector(s.left.name).dtype === 'iface_index')
         checkIface(s.right, at(i));
     }
@@ -217,6 +219,7 @@ function checkLookup(t: NftTable, l: MapLookup, want: DtypeName[] | undefined, p
     data = set.data;
   } else {
     data = l.map.elements[0]?.data ? [...(want ?? natData(l.map.elements))] : [...(want ?? ['ipv4_addr'])];
+    checkAnonIntervals(l.map.elements, key, pos);
     const seen = new Map<string, string>();
     for (const el of l.map.elements) {
       const k = JSON.stringify(el.key);
@@ -234,6 +237,13 @@ function checkLookup(t: NftTable, l: MapLookup, want: DtypeName[] | undefined, p
       pos,
     );
   return data;
+}
+
+/** An anonymous map's intervals may not overlap (nft: "conflicting intervals specified", measured; an anonymous set's
+ *  are merged instead), an interval given twice is one. */
+function checkAnonIntervals(els: readonly Element[], key: readonly DtypeName[], pos: SourcePos): void {
+  if (key.length === 1 && canonicalElements(els, key, false).overlap)
+    throw invalid('conflicting intervals specified', pos);
 }
 
 const natData = (els: readonly Element[]): DtypeName[] =>
