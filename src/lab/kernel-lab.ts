@@ -638,7 +638,11 @@ export class KernelLab {
         return { spent, hooked };
       }),
     );
-    this.tainted = waits.some((w) => w.hooked);
+    // a host that sent ICMP redirects leaves state no reset undoes: its redirect count per source (inet_peer:
+    // ip_rt_send_redirect's backoff, ~20 s of silence to start again) and the nexthop exceptions receivers made
+    // (__ip_do_redirect, ip_rt_gc_timeout 300 s): a rebuild, as a fresh lab would have neither (issue 14)
+    const redirected = [...this.net.hosts.values()].some((h) => h.sysctls.send_redirects);
+    this.tainted = redirected || waits.some((w) => w.hooked);
     this.profile?.add('reset', performance.now() - t0);
     if (this.tainted) return; // to be rebuilt, not reused: no token to wait for
     // ip_error: a burst of 5 routing errors per source, then one a second (error_cost = 1 s, error_burst =

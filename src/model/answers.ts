@@ -15,6 +15,9 @@ const REJECT_CODES: Record<string, number> = Object.fromEntries(
 /** The `with` of ip_forward's answer to a packet whose TTL runs out: no REJECT sends it (icmp_send
  *  ICMP_TIME_EXCEEDED, ICMP_EXC_TTL: type 11, code 0). */
 export const TIME_EXCEEDED = 'icmp-time-exceeded';
+/** The `with` of ip_rt_send_redirect's redirect (icmp_send ICMP_REDIRECT, ICMP_REDIR_HOST: type 5, code 1); its
+ *  gateway field is not kept in the packet (the path keeps it) */
+export const REDIRECT = 'icmp-redirect';
 
 /** nf_conntrack_attach: an answer generated for a packet joins its connection, in the other direction. */
 export function relatedTo(ct: CtRef | undefined): CtRef | undefined {
@@ -45,7 +48,8 @@ export function answerFor(
     // nf_ct_attach: the reset rides on the rejected packet's connection, as RELATED in the other direction
     return { pkt, ct: relatedTo(ct) };
   }
-  const [type, code] = withWhat === TIME_EXCEEDED ? [11, 0] : [3, REJECT_CODES[withWhat] ?? 3];
+  const [type, code] =
+    withWhat === TIME_EXCEEDED ? [11, 0] : withWhat === REDIRECT ? [5, 1] : [3, REJECT_CODES[withWhat] ?? 3];
   const back = lookupRoute(h, o.src);
   const src: U32 = h.local.has(o.dst)
     ? o.dst

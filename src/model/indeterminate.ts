@@ -93,6 +93,8 @@ function fingerprint<R>(b: Played<R>): string {
     [...s.tokens],
     [...s.nftSets].map(([n, m]) => [n, [...m]]),
     [...s.routeErrors],
+    [...s.redirects],
+    [...s.exceptions],
     [...s.neighbours],
   ]);
   return JSON.stringify([b.observation, hosts]);

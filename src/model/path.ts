@@ -21,10 +21,12 @@ import {
   routeErrorVerdict,
   spendRouteError,
   redirectMet,
+  redirectVerdict,
+  redirectCounted,
   ROUTE_ERROR_BURST_MS,
   ROUTE_ERROR_COST_MS,
 } from './route-errors.ts';
-import { TIME_EXCEEDED } from './answers.ts';
+import { TIME_EXCEEDED, REDIRECT } from './answers.ts';
 import { arpSender, neighKey, neighbourPlan, neighbourPending, neighbourResolved } from './neighbour.ts';
 
 import type { HostHooks } from './hook-table.ts';
@@ -244,6 +246,12 @@ export class PathRun {
     if (!natCore || !ct || p.notrack) return undefined;
     const cx = this.hostCtx(s.host);
     const e = ct.entry;
+    // nf_nat_icmp_reply_translation: a redirect about a connection that is NATed, or whose NAT is not done both
+    // ways yet, is dropped ("Redirects on non-null nats must be dropped")
+    if (ct.state === 'RELATED' && p.proto === 1 && p.icmpType === 5) {
+      if (!(e.natSrcDone && e.natDstDone) || e.srcNat || e.dstNat)
+        return this.drop(s.host, 'nat: an ICMP redirect about a NATed (or not yet NATed) connection is dropped');
+    }
     const mtype = manipOf(s.hook);
     const done = mtype === 'dst' ? e.natDstDone : e.natSrcDone;
     if (ct.state === 'NEW' && !done) {
@@ -474,7 +482,8 @@ export class PathRun {
   /** A packet sent by a local process on `hn` (or a reset or ICMP error its stack sends, on `attachedCt`). */
   localOut(hn: string, p: Pkt, attachedCt?: CtRef): Arrival {
     const h = this.host(hn);
-    let r = lookupRoute(h, p.dst);
+    let r = this.routeTo(hn, p.dst);
+    if (r === 'unknown') return this.exceptionUnknown(hn, p.dst);
     this.emit({ kind: 'route', host: hn, dst: formatIp(p.dst), result: describeRoute(r) });
     if (r.type === 'unreachable') return { kind: 'no-route', host: hn };
     if (p.src === 0) p.src = sourceFor(h, p.dst) ?? 0;
@@ -496,7 +505,9 @@ export class PathRun {
     });
     if (!out.ok) return out.arrival;
     if (p.dst !== before.dst || p.mark !== before.mark) {
-      r = lookupRoute(h, p.dst);
+      const again = this.routeTo(hn, p.dst);
+      if (again === 'unknown') return this.exceptionUnknown(hn, p.dst);
+      r = again;
       this.emit({
         kind: 'route',
         host: hn,
@@ -794,7 +805,8 @@ export class PathRun {
     const sem = this.lab.semantics;
     const bad = sem.martian(h, inIf, p.src, p.dst);
     if (bad) return this.drop(hn, bad);
-    const r = lookupRoute(h, p.dst);
+    const r = this.routeTo(hn, p.dst);
+    if (r === 'unknown') return this.exceptionUnknown(hn, p.dst);
     this.emit({ kind: 'route', host: hn, dst: formatIp(p.dst), result: describeRoute(r) });
     const noPath = sem.reversePath(h, inIf, p.src);
     if (noPath) return this.drop(hn, noPath);
@@ -818,7 +830,11 @@ export class PathRun {
       this.emit({ kind: 'drop', host: hn, reason: `TTL ${p.ttl} would expire in transit: ICMP time exceeded` });
       return { kind: 'rejected', host: hn, pkt: { ...p }, with: TIME_EXCEEDED, ct };
     }
-    if (asksForRedirect(h, inIf, r.dev, p.src)) redirectMet(this.world.hosts.get(hn)!, p.src, this.world.now);
+    if (asksForRedirect(h, inIf, r.dev, p.src)) {
+      redirectMet(this.world.hosts.get(hn)!, p.src, this.world.now);
+      const taken = this.sendRedirect(hn, p, r.nextHop, ct);
+      if (taken) return taken;
+    }
     // ip_forward takes one off the TTL before the FORWARD hook (a bridged frame keeps its own)
     p.ttl--;
     const fwd = this.hook({ host: hn, hook: 'FORWARD', pkt: p, in: inIf, out: r.dev, nextHop: nh, ct, phys });
@@ -835,6 +851,93 @@ export class PathRun {
     });
     if (!post.ok) return post.arrival;
     return this.transmit(hn, r.dev, r.nextHop, p, post.ct);
+  }
+
+  /** The route to `dst` from `hn`, through a nexthop exception a taken redirect made (fib_lookup, then
+   *  find_exception/rt_bind_exception: the exception's gateway replaces the route's); 'unknown' where it is open. */
+  private routeTo(hn: string, dst: U32): RouteResult | 'unknown' {
+    const r = lookupRoute(this.host(hn), dst);
+    const x = this.world.hosts.get(hn)!.exceptions.get(dst);
+    if (x === undefined || r.type !== 'unicast') return r;
+    if (x === 'unknown') return 'unknown';
+    return { type: 'unicast', dev: r.dev, nextHop: x, via: x };
+  }
+
+  private exceptionUnknown(hn: string, dst: U32): Arrival {
+    const rule: UnknownRule = {
+      host: hn,
+      hook: 'routing',
+      table: 'ip_do_redirect',
+      chain: `to ${formatIp(dst)}`,
+      rule: 0,
+      spec: 'a nexthop exception from an ICMP redirect',
+      why: 'whether a redirect this host got made one (its neighbour entry for the new gateway was not valid)',
+    };
+    this.emit({ kind: 'unknown', branch: 'fate unknown', ...rule });
+    return { kind: 'unknown', host: hn, rule };
+  }
+
+  /**
+   * ip_rt_send_redirect: icmp_send(ICMP_REDIRECT, ICMP_REDIR_HOST, the route's next hop) for `p`, counted per
+   * source (route-errors.ts). The redirect is the node's own packet, attached to `p`'s connection (RELATED, other
+   * direction): it passes OUTPUT and POSTROUTING like any ICMP error (its rules, their counters), and the nat
+   * hook drops it when that connection is NATed or its NAT not yet done (nf_nat_icmp_reply_translation: "Redirects
+   * on non-null nats must be dropped"). A redirect that reaches a host which may take it (accept_redirects, from
+   * its gateway for that destination, to another on-link gateway: __ip_do_redirect) makes a nexthop exception
+   * there (routeTo) when its neighbour entry for the new gateway is valid and a socket takes the redirect; where
+   * that is open, the host's later packets to that destination have an unknown fate. Returns an unknown arrival
+   * when the redirect's own journey met one, else undefined (the packet goes on).
+   */
+  private sendRedirect(hn: string, p: Pkt, gw: U32, ct: CtRef | undefined): Arrival | undefined {
+    const state = this.world.hosts.get(hn)!;
+    // icmp_send never answers an ICMP error
+    if (isIcmpError(p)) return undefined;
+    let sent = redirectVerdict(state, p.src, this.world.now) === 'sent';
+    if (!sent) {
+      sent = this.branchOn({
+        host: hn,
+        hook: 'routing',
+        table: 'ip_rt_send_redirect',
+        chain: `peer ${formatIp(p.src)}`,
+        rule: 0,
+        spec: 'ICMP redirect rate limit (net/ipv4/route.c ip_rt_send_redirect)',
+        why: 'the time since the last redirect to this source (redirect_load << n, redirect_silence)',
+      });
+    }
+    redirectCounted(state, p.src, this.world.now, sent);
+    if (!sent) return undefined;
+    const answer = this.lab.semantics.answerFor(this.host(hn), p, REDIRECT, ct);
+    answer.pkt.sock = { host: hn, kind: 'kernel' };
+    this.emit({ kind: 'route', host: hn, dst: formatIp(p.dst), result: `ICMP redirect to ${formatIp(p.src)}` });
+    const a = this.localOut(hn, answer.pkt, answer.ct);
+    if (a.kind === 'unknown') return a;
+    if (a.kind !== 'local' || !a.pkt.embedded) return undefined;
+    const rh = this.host(a.host);
+    const q = a.pkt.embedded;
+    const old = lookupRoute(rh, q.dst);
+    // __ip_do_redirect: from the route's gateway (the redirect's source), to another gateway that is unicast
+    // (inet_addr_type, shared_media on by default), on a device whose IN_DEV_RX_REDIRECTS allows it
+    const mayTake =
+      rh.sysctls.accept_redirects &&
+      old.type === 'unicast' &&
+      old.via === a.pkt.src &&
+      gw !== old.via &&
+      addrType(rh, gw, undefined) === 'UNICAST';
+    if (!mayTake) return undefined;
+    // the exception is made when the new gateway's neighbour entry is valid (else neigh_event_send only starts
+    // resolving it, and a later redirect may make it), and only through a socket of the quoted packet
+    // (tcp_v4_err, __udp4_lib_err, ping_err, raw_err: ipv4_sk_redirect); a packet of the host's stack has none
+    const valid = this.world.hosts.get(a.host)!.neighbours.get(neighKey(old.dev, gw))?.kind === 'valid';
+    const made = valid && p.sock?.kind === 'process' && p.sock.host === a.host ? gw : 'unknown';
+    this.world.hosts.get(a.host)!.exceptions.set(q.dst, made);
+    this.emit({
+      kind: 'route',
+      host: a.host,
+      dst: formatIp(q.dst),
+      result:
+        made === 'unknown' ? 'redirect taken: a nexthop exception may follow' : `redirect taken: via ${formatIp(gw)}`,
+    });
+    return undefined;
   }
 
   /** Does ip_error send its ICMP error to `src` (route-errors.ts)? Its bucket spends a token either way; where
@@ -913,7 +1016,7 @@ export function sourceFor(h: Host, dst: U32): U32 | undefined {
  * Does ip_forward ask for an ICMP redirect (ip_rt_send_redirect)? __mkroute_input sets IPSKB_DOREDIRECT for a
  * packet routed back out the device it came in on when send_redirects is on (conf.all || conf.DEV: the lab sets
  * both alike) and fib_validate_source found its source directly connected there (shared_media, on by default,
- * skips the on-link test). The redirect itself is not modelled, only its mark on ip_error's bucket.
+ * skips the on-link test). The redirect is sent (PathRun.sendRedirect) and marks ip_error's bucket.
  */
 function asksForRedirect(h: Host, inIf: string, outIf: string, src: U32): boolean {
   if (inIf !== outIf || !h.sysctls.send_redirects) return false;

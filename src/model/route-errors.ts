@@ -34,6 +34,31 @@ export function spendRouteError(state: HostState, src: U32, now: number, sent: b
   state.routeErrors.set(src, { low: sent ? Math.max(0, low - ROUTE_ERROR_COST_MS) : low, at: now });
 }
 
+/** ip_rt_redirect_load (HZ/50), ip_rt_redirect_number and ip_rt_redirect_silence (load << (number + 1)), in
+ *  seconds: global sysctls (net.ipv4.route.redirect_*), defaults */
+export const REDIRECT_LOAD_S = 0.02;
+export const REDIRECT_NUMBER = 9;
+export const REDIRECT_SILENCE_S = REDIRECT_LOAD_S * 2 ** (REDIRECT_NUMBER + 1);
+
+/** Does ip_rt_send_redirect send this redirect: 'sent', 'withheld', or 'open' (time the model cannot bound)?
+ *  After redirect_silence without one the count starts again; past redirect_number nothing is sent; else the
+ *  n-th waits redirect_load << n after the last. The model's clock is a lower bound of the time gone by. */
+export function redirectVerdict(state: HostState, src: U32, now: number): 'sent' | 'withheld' | 'open' {
+  const r = state.redirects.get(src);
+  if (!r || now - r.at > REDIRECT_SILENCE_S) return 'sent';
+  if (r.n < REDIRECT_NUMBER && now - r.at > REDIRECT_LOAD_S * 2 ** r.n) return 'sent';
+  return 'open';
+}
+
+/** The count after a redirect was sent or withheld (rate_last moves on a send, and on a withheld one past
+ *  redirect_number; a sent one after a silence starts the count again). */
+export function redirectCounted(state: HostState, src: U32, now: number, sent: boolean): void {
+  const r = state.redirects.get(src);
+  const fresh = !r || now - r.at > REDIRECT_SILENCE_S;
+  if (sent) state.redirects.set(src, { n: (fresh ? 0 : r.n) + 1, at: now });
+  else if (r && r.n >= REDIRECT_NUMBER) state.redirects.set(src, { n: r.n, at: now });
+}
+
 /**
  * ip_rt_send_redirect (net/ipv4/route.c) counts redirects in the same inet_peer as ip_error's bucket: after
  * ip_rt_redirect_silence (about 20 s) without one it sets rate_tokens to 0, and a redirect it sends (or withholds

@@ -17,7 +17,8 @@ import { type Pkt, type CtRef, TCP } from './eval/packet.ts';
 import type { HostCtx } from './semantics.ts';
 
 export function isIcmpError(p: Pkt): boolean {
-  return p.proto === 1 && (p.icmpType === 3 || p.icmpType === 11 || p.icmpType === 12) && p.embedded !== undefined;
+  // icmp_is_err: destination unreachable, source quench, redirect, time exceeded, parameter problem
+  return p.proto === 1 && [3, 4, 5, 11, 12].includes(p.icmpType) && p.embedded !== undefined;
 }
 
 /** The conntrack tuple of a packet: TCP/UDP ports; ICMP the echo id and the type. */

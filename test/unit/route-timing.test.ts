@@ -4,7 +4,7 @@
 import { test, expect } from 'vitest';
 import { loadCase } from '../../src/conform/case-file.ts';
 import { runCases } from '../../src/conform/run-case.ts';
-import { routeErrorVerdict, spendRouteError } from '../../src/model/route-errors.ts';
+import { routeErrorVerdict, spendRouteError, redirectVerdict, redirectCounted } from '../../src/model/route-errors.ts';
 import { newHostState } from '../../src/model/eval/packet.ts';
 
 /** each step's model results: per repetition, the outcome, or "a|b" for an indeterminate one */
@@ -68,4 +68,21 @@ test('ARP from 127.0.0.1: pod2 does not answer it, and a later SYN waits in the 
 test('ARP from 127.0.0.1: answered with route_localnet and accept_local, not with rp_filter=1', async () => {
   const o = await outcomes('suites/regressions/arp-from-loopback-source-answered.json');
   expect(o).toEqual([['dropped'], ['refused'], ['dropped'], ['dropped|icmp-error|refused']]);
+});
+
+test('ip_rt_send_redirect: the first redirect goes at once, the next after redirect_load << n, none past 9', () => {
+  const s = newHostState();
+  const src = 0x0af4010c;
+  expect(redirectVerdict(s, src, 0)).toBe('sent');
+  redirectCounted(s, src, 0, true);
+  // 40 ms after the first: the model's clock cannot tell within a case
+  expect(redirectVerdict(s, src, 0)).toBe('open');
+  expect(redirectVerdict(s, src, 0.05)).toBe('sent');
+  for (let i = 0; i < 8; i++) redirectCounted(s, src, 0, true);
+  expect(s.redirects.get(src)?.n).toBe(9);
+  expect(redirectVerdict(s, src, 10)).toBe('open');
+  // after redirect_silence (~20.5 s) the count starts again
+  expect(redirectVerdict(s, src, 21)).toBe('sent');
+  redirectCounted(s, src, 21, true);
+  expect(s.redirects.get(src)).toEqual({ n: 1, at: 21 });
 });

@@ -50,6 +50,11 @@ export interface HostState {
   nftSets: Map<string, Map<string, NftDynEntry>>;
   /** ip_error's bucket per source address (route-errors.ts): a lower bound of its tokens (ms) at world time `at` */
   routeErrors: Map<U32, { low: number; at: number }>;
+  /** ip_rt_send_redirect's count per source (route-errors.ts): redirects sent since the last silence, the last at */
+  redirects: Map<U32, { n: number; at: number }>;
+  /** nexthop exceptions a taken ICMP redirect made (__ip_do_redirect): destination -> its new gateway, or
+   *  'unknown' where whether one was made is open (path.ts sendRedirect) */
+  exceptions: Map<U32, U32 | 'unknown'>;
   /** the host's neighbour (ARP) entries the case made: "dev address" -> its state (path.ts resolve, spec §6.5) */
   neighbours: Map<string, NeighState>;
 }
@@ -93,6 +98,8 @@ export function newHostState(): HostState {
     tokens: new Map(),
     nftSets: new Map(),
     routeErrors: new Map(),
+    redirects: new Map(),
+    exceptions: new Map(),
     neighbours: new Map(),
   };
 }
@@ -103,8 +110,19 @@ export function cloneHostState(s: HostState): HostState {
   const nftSets = new Map([...s.nftSets].map(([k, m]) => [k, new Map(m)] as const));
   const routeErrors = new Map([...s.routeErrors].map(([a, b]) => [a, { ...b }] as const));
   const neighbours = new Map(s.neighbours);
+  const redirects = new Map([...s.redirects].map(([a, b]) => [a, { ...b }] as const));
   const [nth, tokens] = [new Map(s.nth), new Map(s.tokens)];
-  return { ct: cloneCtTable(s.ct), recent, nth, tokens, nftSets, routeErrors, neighbours };
+  return {
+    ct: cloneCtTable(s.ct),
+    recent,
+    nth,
+    tokens,
+    nftSets,
+    routeErrors,
+    redirects,
+    neighbours,
+    exceptions: new Map(s.exceptions),
+  };
 }
 
 export function clonePkt(p: Pkt): Pkt {
