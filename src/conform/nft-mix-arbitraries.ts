@@ -54,6 +54,12 @@ function filterRule(hook: Hook): fc.Arbitrary<string> {
     fc.constant('ip saddr @seen meta mark set 0x1'),
     fc.constant('ip saddr != @seen counter'),
     fc.tuple(addr, addr).map(([a, b]) => `ip saddr { ${a}, ${b} } tcp dport ${P2} drop`),
+    // data maps (nft_lookup.c with a data register; a miss ends the rule): a mark from the table's map or an
+    // anonymous one, and a map rules fill with a value (nft_dynset.c)
+    fc.constant('meta mark set tcp dport map @mk'),
+    mark.map((m) => `ct mark set ip saddr map { ${CLIENT} : ${m} } counter`),
+    fc.constant('update @dmk { ip saddr : 0x2 }'),
+    fc.constant('meta mark set ip saddr map @dmk'),
   ];
   if (hook !== 'postrouting')
     any.push(
@@ -71,11 +77,15 @@ const dnatRule = fc.oneof(
   pick(PODS).map((p) => `ip daddr ${VIP} tcp dport 80 dnat to ${p}:${P1}`),
   fc.constant(`ip daddr ${VIP} tcp dport 80 numgen random mod 2 vmap { 0 : jump e1, 1 : jump e2 }`),
   mark.map((m) => `ip daddr ${VIP} meta mark set ${m}`),
+  // an address and port from the table's map (VIP:81 misses it: the rule ends), or an address from an anonymous one
+  fc.constant(`ip daddr ${VIP} meta l4proto tcp dnat to ip daddr . th dport map @nat2`),
+  fc.constant(`ip daddr ${VIP} dnat to tcp dport map { 80 : ${PODS[1]}, 81 : ${PODS[0]} } : ${P2}`),
 );
 const srcnatRule = fc.oneof(
   fc.constant(`ip daddr ${NODE.podCidr} masquerade`),
   fc.constant(`ip saddr ${CLIENT} oifname "${NODE.bridge}" snat to ${BRIDGE_IP}`),
   mark.map((m) => `meta mark ${m} masquerade`),
+  fc.constant(`ip saddr ${CLIENT} oifname "${NODE.bridge}" snat to ip saddr map { ${CLIENT} : ${BRIDGE_IP} }`),
 );
 
 interface ChainDraw {
@@ -124,6 +134,11 @@ const SETS = [
   `  map svc { type ipv4_addr . inet_proto . inet_service : verdict; elements = { ${VIP} . tcp . 80 : drop,` +
     ` ${PODS[0]} . tcp . ${P2} : jump u, ${NODE_IP} . udp . ${P1} : accept }; }`,
   '  set seen { type ipv4_addr; flags dynamic,timeout; timeout 1m; }',
+  // data maps: an address and a port for dnat, marks by port, marks rules put in
+  '  map nat2 { type ipv4_addr . inet_service : ipv4_addr . inet_service;' +
+    ` elements = { ${VIP} . 80 : ${PODS[0]} . ${P1} }; }`,
+  `  map mk { type inet_service : mark; elements = { ${P1} : 0x1 }; }`,
+  '  map dmk { type ipv4_addr : mark; flags dynamic,timeout; timeout 1m; }',
 ];
 
 /** an nft ruleset of one table: base chains, and the regular chains u, e1, e2 they may jump to */
@@ -194,6 +209,7 @@ const PROBES: ProbeStep[] = [
   { from: C, proto: 'udp', dst: NODE_IP, dport: P2 },
   { from: C, proto: 'udp', dst: NODE_IP, dport: P1 },
   { from: C, proto: 'tcp', dst: VIP, dport: 80 },
+  { from: C, proto: 'tcp', dst: VIP, dport: 81 },
   { from: C, proto: 'tcp', dst: PODS[0], dport: P2 },
   { from: C, proto: 'icmp', dst: NODE_IP },
   { from: POD_NAMES[0], proto: 'tcp', dst: VIP, dport: 80 },

@@ -88,6 +88,9 @@ export interface HookSite {
   ct: CtRef | undefined | 'lookup';
   /** bridge ports, when br_netfilter handed the frame to the IPv4 hooks (its nf_bridge info) */
   phys?: { in: string; out?: string } | undefined;
+  /** OUTPUT: the reroute NAT's own hook function does when it changed the destination (nf_nat_ipv4_local_fn
+   *  calls ip_route_me_harder before the next priority runs); an arrival when the new route fails */
+  rerouteAfterNat?: () => Arrival | undefined;
 }
 
 type Step = { ok: true; ct: CtRef | undefined } | { ok: false; arrival: Arrival };
@@ -441,7 +444,8 @@ export class PathRun {
             return { ok: false, arrival: this.drop(hn, 'conntrack confirm clash') };
           continue;
         case 'nat': {
-          const a = this.natStep(s, ct, env);
+          const dst = p.dst;
+          const a = this.natStep(s, ct, env) ?? (p.dst !== dst ? s.rerouteAfterNat?.() : undefined);
           if (a) return { ok: false, arrival: a };
           continue;
         }
@@ -494,6 +498,28 @@ export class PathRun {
       return this.drop(hn, why, 'EINVAL');
     }
     const before = { dst: p.dst, mark: p.mark };
+    let rerouted = false;
+    const reroute = (what: string): Arrival | undefined => {
+      rerouted = true;
+      const again = this.routeTo(hn, p.dst);
+      if (again === 'unknown') return this.exceptionUnknown(hn, p.dst);
+      r = again;
+      this.emit({
+        kind: 'route',
+        host: hn,
+        dst: formatIp(p.dst),
+        result: `rerouted after ${what}: ${describeRoute(r)}`,
+      });
+      // ip_route_me_harder hands the route's -ENETUNREACH back to the sender's send (UDP, ICMP)
+      if (r.type === 'unreachable') return this.drop(hn, `no route after ${what}`, 'ENETUNREACH');
+      // ip_route_output: a 127/8 source may leave only with route_localnet=1 (spec/semantics.md §3)
+      // (__mkroute_output: -EINVAL, which ip_route_me_harder hands back to the sender as its send's error)
+      if (this.loopbackSourceOut(h, r, p)) {
+        const why = `martian source ${formatIp(p.src)} out of ${r.type === 'unicast' ? r.dev : ''} after ${what}`;
+        return this.drop(hn, `${why} (route_localnet=0)`, 'EINVAL');
+      }
+      return undefined;
+    };
     const out = this.hook({
       host: hn,
       hook: 'OUTPUT',
@@ -502,26 +528,13 @@ export class PathRun {
       out: r.type === 'local' ? 'lo' : r.dev,
       nextHop: r.type === 'unicast' ? r.nextHop : p.dst,
       ct: attachedCt ?? 'lookup',
+      // the tables after nat OUTPUT (filter, security) see the packet only when its new route holds
+      rerouteAfterNat: () => reroute('OUTPUT DNAT'),
     });
     if (!out.ok) return out.arrival;
-    if (p.dst !== before.dst || p.mark !== before.mark) {
-      const again = this.routeTo(hn, p.dst);
-      if (again === 'unknown') return this.exceptionUnknown(hn, p.dst);
-      r = again;
-      this.emit({
-        kind: 'route',
-        host: hn,
-        dst: formatIp(p.dst),
-        result: `rerouted after OUTPUT: ${describeRoute(r)}`,
-      });
-      // ip_route_me_harder hands the route's -ENETUNREACH back to the sender's send (UDP, ICMP)
-      if (r.type === 'unreachable') return this.drop(hn, 'no route after OUTPUT rewrite', 'ENETUNREACH');
-      // ip_route_output: a 127/8 source may leave only with route_localnet=1 (spec/semantics.md §3)
-      // (__mkroute_output: -EINVAL, which ip_route_me_harder hands back to the sender as its send's error)
-      if (this.loopbackSourceOut(h, r, p)) {
-        const why = `martian source ${formatIp(p.src)} out of ${r.dev} after DNAT (route_localnet=0)`;
-        return this.drop(hn, why, 'EINVAL');
-      }
+    if (!rerouted && (p.dst !== before.dst || p.mark !== before.mark)) {
+      const failed = reroute('OUTPUT');
+      if (failed) return failed;
     }
     const post = this.hook({
       host: hn,

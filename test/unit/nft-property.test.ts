@@ -33,7 +33,10 @@ test('generated nft rulesets: accepted and reloadable once printed, or refused w
       } catch (e) {
         const rawLoad = e instanceof InputError && e.kind === 'unsupported' && printed.includes('@th,');
         const conflicting = e instanceof InputError && e.message.includes('conflicting protocols specified');
-        if (!rawLoad && !conflicting) throw e;
+        // a data map that rules fill (`add @m { k : v }`) lists without "flags dynamic" but with "size 65535",
+        // which nft 1.0.6 then refuses to load (EOPNOTSUPP, measured): the model's listing does the same
+        const unflagged = e instanceof InputError && e.message.includes('cannot be updated by rules');
+        if (!rawLoad && !conflicting && !unflagged) throw e;
         if (conflicting) conflicts++;
       }
     }),

@@ -96,6 +96,19 @@ describe('nft -f on the host state', () => {
     expect(c!.sets.get('ip t seen')!.get('[3232248340]')!.expires).toBe(3608); // untouched: kept
   });
 
+  test("a data map's value added by traffic stays through a transaction; delete element takes it", () => {
+    const rs = parseNft(
+      'table ip m {\n map mk { type ipv4_addr : mark; flags timeout; timeout 1h; }\n' +
+        ' chain c { type filter hook input priority 0; update @mk { ip saddr : 0x5 }; }\n}\n',
+    );
+    const sets = new Map([['ip m mk', new Map([['[3232248340]', { key: [3232248340], probe: 0, data: [5] }]])]]);
+    const [a] = nftTransaction(rs, sets, 'add rule ip m c counter', at(1, 1));
+    expect(a!.sets.get('ip m mk')!.get('[3232248340]')).toEqual({ key: [3232248340], probe: 0, data: [5] });
+    const [b] = nftTransaction(a!.ruleset, a!.sets, 'delete element ip m mk { 192.168.50.20 }', at(1, 1));
+    expect(b!.refusal).toBeUndefined();
+    expect(b!.sets.get('ip m mk')).toBeUndefined();
+  });
+
   test('handles: never reused, and a batch the kernel refuses takes them too; nft refusals send nothing', () => {
     expect(handles(base)).toEqual([5, 6, 7]);
     const [r] = nftTransaction(base, undefined, 'add rule ip t input counter\ndelete rule ip t input handle 99', at());

@@ -8,6 +8,7 @@
 // The packet path (src/model/path.ts) runs it at each registered base chain (nft-hook.ts).
 import type { Pkt } from '../eval/packet.ts';
 import { selector, type SelectorDesc } from './descriptors.ts';
+import { rulesChange } from './held.ts';
 import { valueBounds } from './sets.ts';
 import { CT_STATE, DTYPES } from './datatypes.ts';
 import type {
@@ -186,7 +187,6 @@ function whyUnknown(e: Expr, pkt: Pkt, env: NftEnv): string {
   return n ? `nft ${n} of this packet` : 'nft expression';
 }
 
-const stateful = (set: NftSet) => !!(set.dynamic || set.timeoutFlag);
 const sameKey = (a: readonly Atom[], b: readonly Atom[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** Is the key in a named set: its loaded elements, or, for a set rules change, what this packet added before
@@ -201,7 +201,7 @@ function inNamedSet(
 ) {
   const set = t.sets.get(name);
   if (!set) return false;
-  if (stateful(set) && env.setHas && at) {
+  if (rulesChange(t, set) && env.setHas && at) {
     // what this packet did to the key last decides (an add or update puts it there, a delete takes it out)
     const mine = pending.findLast((u) => u.set === name && sameKey(u.key, xs));
     if (mine) return mine.op !== 'delete';
@@ -235,7 +235,7 @@ function mapValue(
   const parts = keyParts(l.key, pkt, env);
   if (parts === undefined) return undefined;
   const set = l.map.kind === 'ref' ? t.sets.get(l.map.name) : undefined;
-  if (set && stateful(set) && env.setHas) {
+  if (set && rulesChange(t, set) && env.setHas) {
     if (parts.some((x) => x === 'unknown')) return 'unknown';
     const xs = parts as Atom[];
     return inNamedSet(t, set.name, xs, env, pending, at) ? dataOf(t, set, xs, env, pending, at) : undefined;
@@ -285,7 +285,7 @@ export function matches(
     const parts = s.left.kind === 'numgen' ? [rnd! + s.left.offset] : keyParts(s.left, pkt, env);
     if (parts === undefined) return false;
     const set = right.kind === 'ref' ? t.sets.get(right.name) : undefined;
-    if (set && stateful(set) && env.setHas && at) {
+    if (set && rulesChange(t, set) && env.setHas && at) {
       // a set rules change: its elements are the host's state (exact keys: no intervals in such a set)
       if (parts.some((x) => x === 'unknown')) return 'unknown';
       const has = inNamedSet(t, set.name, parts as Atom[], env, pending, at);

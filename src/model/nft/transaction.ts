@@ -8,7 +8,16 @@ import { InputError } from '../errors.ts';
 import type { HostState, NftDynEntry } from '../eval/packet.ts';
 import { parseNft, lintNft, isKernelRefusal } from './apply.ts';
 import { keyText, lifeAt, loadedExpiry, setStateKey, type Life } from './dyn-state.ts';
-import { emptyNftRuleset, isDataMap, type Atom, type Element, type NftRuleset, type NftSet } from './types.ts';
+import { rulesChange } from './held.ts';
+import {
+  emptyNftRuleset,
+  isDataMap,
+  type Atom,
+  type Element,
+  type NftRuleset,
+  type NftSet,
+  type NftTable,
+} from './types.ts';
 
 export type DynSets = HostState['nftSets'];
 
@@ -30,7 +39,7 @@ export interface NftTxAt {
 
 /** Sets and data maps whose elements are the host's state (as eval.ts reads them: setHas, setData); interval sets
  *  and verdict maps (eval.ts reads their elements) keep theirs. */
-const held = (s: NftSet) => !!(s.dynamic || s.timeoutFlag) && !s.interval && (!s.map || isDataMap(s));
+const held = (t: NftTable, s: NftSet) => rulesChange(t, s, true) && !s.interval && (!s.map || isDataMap(s));
 const atomsOf = (el: Element): Atom[] => el.key.map((v) => (v.kind === 'value' ? v.v : NaN));
 
 interface Materialized {
@@ -53,7 +62,7 @@ function materialize(base: NftRuleset | undefined, sets: DynSets | undefined, at
   };
   for (const t of m.rs.tables.values())
     for (const s of t.sets.values()) {
-      if (!held(s)) continue;
+      if (!held(t, s)) continue;
       const added = sets?.get(setStateKey(t, s.name)) ?? new Map<string, NftDynEntry>();
       const els: Element[] = [];
       const gone = new Map<string, NftDynEntry>();
@@ -86,7 +95,7 @@ function dematerialize(m: Materialized, at: NftTxAt): DynSets {
   const out: DynSets = new Map();
   for (const t of m.rs.tables.values())
     for (const s of t.sets.values()) {
-      if (!held(s)) continue;
+      if (!held(t, s)) continue;
       const entries = new Map(m.gone.get(s) ?? []);
       for (const el of s.elements) {
         const key = atomsOf(el);
