@@ -8,8 +8,8 @@
 // skb_peek_tail) when that is a local address of the sending host (127/8 included), else
 // inet_select_addr(dev, target, RT_SCOPE_LINK); arp_announce 1 and 2 narrow that, and arp_ignore and arp_filter
 // narrow whom the owner answers (arpIgnored), after its routing check. A packet sent while a resolution is
-// under way waits in the queue; the entry's next probe (every retrans_time, 1 s; mcast_solicit = 3 probes) asks with its source,
-// and the queue is sent when one is answered, or answered with host-unreachable when the last gives up.
+// under way waits in the queue; the entry's next probe (every retrans_time, 1 s; mcast_solicit = 3 probes)
+// asks with its source, and the queue is sent when one is answered, or answered with host-unreachable when the last gives up.
 import { type U32, formatIp, maskOf } from './ip.ts';
 import type { Host } from './net/topology.ts';
 import { lookupRoute, selectSource } from './net/routing.ts';
