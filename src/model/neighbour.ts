@@ -1,15 +1,14 @@
-// Neighbour (ARP) resolution of a host that sends on a link (spec/semantics.md §6.5). The lab flushes
-// neighbour entries between cases, so a case's first packet to each next hop resolves it. Resolution
-// succeeds when the owner of the address answers the ARP request, and it answers only a sender its own
-// routing accepts: arp_process (net/ipv4/arp.c) replies after ip_route_input(tip, sip, dev) gives a local
-// route, so a sender that is a martian source there (127/8 without route_localnet, one of its own
-// addresses without accept_local, rp_filter) is never answered. The sender is chosen by arp_solicit
-// (arp_announce=0): the source of the packet waiting in the entry's queue (the newest, neigh_probe's
-// skb_peek_tail) when that is a local address of the sending host (127/8 included), else
-// inet_select_addr(dev, target, RT_SCOPE_LINK); arp_announce 1 and 2 narrow that, and arp_ignore and arp_filter
-// narrow whom the owner answers (arpIgnored), after its routing check. A packet sent while a resolution is
-// under way waits in the queue; the entry's next probe (every retrans_time, 1 s; mcast_solicit = 3 probes)
-// asks with its source, and the queue is sent when one is answered, or answered with host-unreachable when the last gives up.
+// Neighbour (ARP) resolution of a host that sends on a link (spec/semantics.md §6.5). The lab flushes neighbour
+// entries between cases, so a case's first packet to each next hop resolves it. Resolution succeeds when the owner of
+// the address answers the ARP request, and it answers only a sender its own routing accepts: arp_process
+// (net/ipv4/arp.c) replies after ip_route_input(tip, sip, dev) gives a local route, so a sender that is a martian
+// source there (127/8 without route_localnet, one of its own addresses without accept_local, rp_filter) is never
+// answered. The sender is chosen by arp_solicit (arp_announce=0): the source of the packet waiting in the entry's
+// queue (the newest, neigh_probe's skb_peek_tail) when that is a local address of the sending host (127/8 included),
+// else inet_select_addr(dev, target, RT_SCOPE_LINK); arp_announce 1 and 2 narrow that, and arp_ignore and arp_filter
+// narrow whom the owner answers (arpIgnored), after its routing check. A packet sent while a resolution is under way
+// waits in the queue; the entry's next probe (every retrans_time, 1 s; mcast_solicit = 3 probes) asks with its source,
+// and the queue is sent when one is answered, or answered with host-unreachable when the last gives up.
 import { type U32, formatIp, maskOf } from './ip.ts';
 import type { Host } from './net/topology.ts';
 import { lookupRoute, selectSource } from './net/routing.ts';
