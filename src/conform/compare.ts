@@ -137,6 +137,14 @@ export function judge(model: readonly Weighted<Observation>[], kernel: Observati
     // only a model stands in for the kernel with an indeterminate observation (a mutant oracle): two models
     // are compared as they are
     if (ind && kernel.outcome !== 'indeterminate') {
+      // an open result with no branches behind it (the packet's fate itself is unknown, as after a route
+      // exception the model cannot date): any observation with one of its outcomes, and one world to go on from
+      if (ind.open && ind.possible.length === 0) {
+        const d = compareBranch(m.value, kernel);
+        if (d.length === 0) return { matched: m, diffs: [] };
+        if (!best || d.length < best.length) best = d;
+        continue;
+      }
       for (const [branch, b] of ind.possible.entries()) {
         const d = compareBranch(b, kernel);
         if (d.length === 0) return { matched: m, diffs: [], indeterminate: { branch } };

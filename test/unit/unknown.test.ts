@@ -8,6 +8,7 @@ import { opaqueRules } from '../../src/model/rules/opaque.ts';
 import type { InputError } from '../../src/model/errors.ts';
 import { labOf, probe } from '../helpers/model.ts';
 import { judge } from '../../src/conform/compare.ts';
+import { openObservation } from '../../src/model/indeterminate.ts';
 import type { Observation } from '../../src/model/observation.ts';
 
 const filter = (...rules: string[]) =>
@@ -220,5 +221,23 @@ describe('the kernel comparison', () => {
     }));
     expect(judge(model, exact('')).indeterminate).toEqual({ branch: 0 });
     expect(judge(model, { ...exact(''), outcome: 'echo-reply' }).matched).toBeUndefined();
+  });
+
+  test('an open result with no branch behind it agrees with an outcome in its set, and with nothing else', () => {
+    const rule = {
+      host: 'node',
+      hook: 'OUTPUT',
+      table: 'route',
+      chain: '',
+      rule: 0,
+      spec: '',
+      why: 'a route exception',
+    };
+    const model = [{ p: 1, value: openObservation(6, rule) }];
+    const v = judge(model, exact(''));
+    expect(v.matched).toBe(model[0]);
+    expect(v.diffs).toEqual([]);
+    expect(judge(model, { ...exact(''), outcome: 'echo-reply' }).matched).toBeUndefined();
+    expect(judge(model, { ...exact(''), outcome: 'echo-reply' }).diffs[0]!.field).toBe('outcome');
   });
 });
