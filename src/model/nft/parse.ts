@@ -574,15 +574,16 @@ export class NftParser {
     return { key, map: { kind: 'set', elements: raws.map((r) => resolveElement(r, types, data, this.file)) } };
   }
 
-  /** The key of a data-map lookup: a selector or a concatenation ("ip daddr . th dport"). */
-  private lookupKey(): Expr {
+  /** The key of a data-map lookup or a set statement: a selector or a concatenation ("ip daddr . th dport");
+   *  `role` and `example` name it in errors. */
+  private keyExpr(role: 'map' | 'set' = 'map', example = 'ip daddr'): Expr {
     const start = this.t;
     const parts: string[] = [];
     for (;;) {
       const sel = matchSelector(this.words(3));
       if (!sel) {
-        if (KNOWN_UNMODELLED.has(this.t.text)) throw this.unsupported(`"${this.words(2).join(' ')}" as a map key`);
-        throw this.err(`expected a key expression such as "ip daddr", got ${this.describe(this.t)}`);
+        if (KNOWN_UNMODELLED.has(this.t.text)) throw this.unsupported(`"${this.words(2).join(' ')}" as a ${role} key`);
+        throw this.err(`expected a key expression such as "${example}", got ${this.describe(this.t)}`);
       }
       this.i += sel.used;
       parts.push(sel.desc.name);
@@ -838,24 +839,7 @@ export class NftParser {
     this.expect('@');
     const set = this.name('set name', true);
     this.expect('{');
-    const start = this.t;
-    const parts: string[] = [];
-    for (;;) {
-      const sel = matchSelector(this.words(3));
-      if (!sel) {
-        if (KNOWN_UNMODELLED.has(this.t.text)) throw this.unsupported(`"${this.words(2).join(' ')}" as a set key`);
-        throw this.err(`expected a key expression such as "ip saddr", got ${this.describe(this.t)}`);
-      }
-      this.i += sel.used;
-      parts.push(sel.desc.name);
-      if (!this.is('.')) break;
-      this.next();
-    }
-    if (parts.length > 1) {
-      const bad = parts.find((p) => !selector(p).concat);
-      if (bad) throw this.unsupported(`${bad} in a concatenation`, start);
-    }
-    const key: Expr = parts.length > 1 ? { kind: 'concat', parts } : { kind: 'sel', name: parts[0]! };
+    const key = this.keyExpr('set', 'ip saddr');
     let timeout: number | undefined;
     if (this.is('timeout')) {
       this.next();
@@ -1004,7 +988,7 @@ export class NftParser {
     const ws = this.words(4);
     const sel = matchSelector(ws);
     if (sel && (ws[sel.used] === 'map' || this.peek(sel.used).text === '.'))
-      return { kind: 'map', lookup: this.mapLookup(this.lookupKey(), 'mark') };
+      return { kind: 'map', lookup: this.mapLookup(this.keyExpr(), 'mark') };
     if (sel && (sel.desc.name === 'meta mark' || sel.desc.name === 'ct mark')) {
       this.i += sel.used;
       const from = sel.desc.name === 'meta mark' ? 'meta' : 'ct';
@@ -1090,7 +1074,7 @@ export class NftParser {
     if (this.is('numgen')) throw this.unsupported(`a numgen key of a data map (${type} to numgen ... map)`);
     if (matchSelector(this.words(3))) {
       // "dnat to ip daddr . th dport map @m [: port]": the address (and port) a data map holds for the key
-      const addr = this.mapLookup(this.lookupKey(), 'nat');
+      const addr = this.mapLookup(this.keyExpr(), 'nat');
       const port = this.natPort(type);
       if (['random', 'fully-random', 'persistent'].includes(this.t.text)) throw this.unsupported(`${type} flags`);
       return port !== undefined ? { k: 'nat', type, ipFamily, addr, port } : { k: 'nat', type, ipFamily, addr };
