@@ -279,7 +279,8 @@ describe("kube-proxy 1.36's shape (spec/kube.md §2a, kube-proxy-version.ts)", (
     expect(text).not.toMatch(/\tip daddr [\d.]+ ip saddr/);
     const all = compileNodeNft(overall, { ...node, masqueradeAll: true, kubeProxyVersion: '1.36' });
     expect(all).toMatch(/\n\t\tip daddr @cluster-ips meta mark set meta mark \| 0x00004000 comment "[^"]+"\n/);
-    const none = compileNodeNft(overall, { ...node, clusterCIDR: undefined, kubeProxyVersion: '1.36' });
+    const { clusterCIDR: _cidr, ...noDetector } = node;
+    const none = compileNodeNft(overall, { ...noDetector, kubeProxyVersion: '1.36' });
     expect(none).not.toContain('ip daddr @cluster-ips meta mark');
     expect(none).not.toContain('ip daddr @cluster-ips ip saddr');
   });
