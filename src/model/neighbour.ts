@@ -15,7 +15,7 @@ import { type U32, formatIp, maskOf } from './ip.ts';
 import { confOf, type Host } from './net/topology.ts';
 import { lookupRoute, selectSource } from './net/routing.ts';
 import { addrType } from './eval/matchers.ts';
-import type { HostState, NeighState } from './eval/packet.ts';
+import type { HostState, NeighState, NeighValid } from './eval/packet.ts';
 
 /** A resolution gives up mcast_solicit (3) x retrans_time (1 s) after its first probe; a wait this long
  *  (world seconds, a margin added) has surely seen it end */
@@ -90,11 +90,9 @@ export function neighbourPlan(state: HostState, key: string, now: number, answer
   if (e?.kind === 'valid') return { kind: 'send' };
   const over = !e || now - e.at >= NEIGH_GIVES_UP_S;
   if (over) {
-    // a FAILED (or never made) entry: this packet's probe goes at once (__neigh_event_send, immediate_ok)
-    if (answered) {
-      state.neighbours.set(key, { kind: 'valid' });
-      return { kind: 'send' };
-    }
+    // a FAILED (or never made) entry: this packet's probe goes at once (__neigh_event_send, immediate_ok); the
+    // caller makes the answered entry valid
+    if (answered) return { kind: 'send' };
     if (e?.answerable) return { kind: 'maybeValid' };
     state.neighbours.set(key, { kind: 'pending', at: now, answerable: false });
     return { kind: 'silent' };
@@ -105,9 +103,38 @@ export function neighbourPlan(state: HostState, key: string, now: number, answer
   return { kind: 'open', mayResolve: answerable };
 }
 
-/** The entry became valid (an answered probe). */
-export function neighbourResolved(state: HostState, key: string): void {
-  state.neighbours.set(key, { kind: 'valid' });
+/** An entry made REACHABLE by an answered ARP stays so for reachable_time, drawn in [15, 45) s
+ *  (base_reachable_time 30 s, neigh_rand_reach_time) */
+export const REACHABLE_MIN_S = 15;
+
+/**
+ * A packet at a valid entry in probe `probe` at world time `now`: the entry to keep when the packet surely goes,
+ * or `open` when the entry may have failed. A STALE entry's first use starts DELAY; 5 s later
+ * (delay_first_probe_time) it sends 3 unicast probes, 1 s apart, asking from inet_select_addr's address (no
+ * packet waits in its queue: arp_solicit), and ends FAILED when its owner refuses them (arp_ignore, arp_filter,
+ * the owner's routing), ~8 s after that use (neigh_timer_handler). The time since is the kernel's, which the
+ * model's clock bounds only from below; within one probe the answer is taken to hold.
+ */
+export function validUse(e: NeighValid, now: number, probe: number): NeighValid | 'open' {
+  if (!e.unconfirmable) return e;
+  const mayBeStale = e.reachableAt === undefined || now - e.reachableAt >= REACHABLE_MIN_S;
+  if (!mayBeStale) return e;
+  if (e.staleUse === undefined || e.staleUse === probe) return { ...e, staleUse: probe };
+  return 'open';
+}
+
+/** The entry became valid: REACHABLE after an answered ARP at `reachableAt`, or STALE when learned from the
+ *  owner's request (neigh_event_ns); `unconfirmable` when its owner would refuse the reconfirmation probes. */
+export function neighbourResolved(
+  state: HostState,
+  key: string,
+  how: { reachableAt?: number; unconfirmable: boolean },
+): void {
+  state.neighbours.set(key, {
+    kind: 'valid',
+    ...(how.reachableAt !== undefined ? { reachableAt: how.reachableAt } : {}),
+    ...(how.unconfirmable ? { unconfirmable: true as const } : {}),
+  });
 }
 
 /** The entry is (still, or again) a resolution nobody answers, started at `now` at the latest. */

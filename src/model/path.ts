@@ -27,7 +27,15 @@ import {
   ROUTE_ERROR_COST_MS,
 } from './route-errors.ts';
 import { TIME_EXCEEDED, REDIRECT } from './answers.ts';
-import { arpSender, arpIgnored, neighKey, neighbourPlan, neighbourPending, neighbourResolved } from './neighbour.ts';
+import {
+  arpSender,
+  arpIgnored,
+  neighKey,
+  neighbourPlan,
+  neighbourPending,
+  neighbourResolved,
+  validUse,
+} from './neighbour.ts';
 
 import type { HostHooks } from './hook-table.ts';
 import { addrType } from './eval/matchers.ts';
@@ -624,7 +632,29 @@ export class PathRun {
     const h = this.host(hn);
     const state = this.world.hosts.get(hn)!;
     const key = neighKey(dev, nextHop);
-    if (state.neighbours.get(key)?.kind === 'valid') return undefined;
+    const cur = state.neighbours.get(key);
+    if (cur?.kind === 'valid') {
+      const use = validUse(cur, this.world.now, this.world.probes ?? 0);
+      if (use !== 'open') {
+        state.neighbours.set(key, use);
+        return undefined;
+      }
+      const rule: UnknownRule = {
+        host: hn,
+        hook: 'neighbour',
+        table: 'arp',
+        chain: key,
+        rule: 3,
+        spec: 'the entry is not FAILED yet (its owner refuses the reconfirmation probes)',
+        why: 'the time since the stale entry was first used (delay_first_probe_time 5 s, then 3 probes 1 s apart)',
+      };
+      if (this.branchOn(rule)) {
+        state.neighbours.set(key, { ...cur, staleUse: this.world.probes ?? 0 });
+        return undefined;
+      }
+      // FAILED: this packet starts a new resolution
+      state.neighbours.delete(key);
+    }
     const sip = arpSender(h, dev, nextHop, p.src);
     const refused = owner
       ? this.arpRefusal(owner, sip, nextHop)
@@ -643,17 +673,20 @@ export class PathRun {
     if (plan.kind === 'maybeValid') {
       const rule = unknown(2, 'an earlier resolution succeeded', 'whether a probe with an answered sender went out');
       const valid = this.branchOn(rule);
-      if (valid) return this.arpAnswered(hn, key, owner, sip, refused);
+      if (valid) return this.arpAnswered(hn, dev, nextHop, owner, sip, refused);
       neighbourPending(state, key, this.world.now, false);
       return this.drop(hn, `${why} (resolution gives up after the probe)`);
     }
-    if (plan.kind === 'send') return this.arpAnswered(hn, key, owner, sip, refused);
+    if (plan.kind === 'send') return this.arpAnswered(hn, dev, nextHop, owner, sip, refused);
     if (plan.kind === 'silent') return this.drop(hn, `${why} (resolution gives up after the probe)`);
     if (plan.mayResolve) {
       const rule = unknown(1, 'the resolution succeeds in time', "when the entry's probes went out (retrans_time)");
       const sent = this.branchOn(rule);
       if (sent) {
-        neighbourResolved(state, key);
+        neighbourResolved(state, key, {
+          reachableAt: this.world.now,
+          unconfirmable: this.unconfirmable(hn, dev, nextHop, owner),
+        });
         return undefined;
       }
     }
@@ -680,11 +713,30 @@ export class PathRun {
     return bad && `${owner.host} does not answer ARP for ${formatIp(tip)} from ${formatIp(sip)}: ${bad}`;
   }
 
-  /** An answered resolution: the entry is valid, and the owner has one for the sender (neigh_event_ns). */
-  private arpAnswered(hn: string, key: string, owner: ArpEnd | undefined, sip: U32, refused: string | undefined): Held {
-    neighbourResolved(this.world.hosts.get(hn)!, key);
-    if (owner && refused === undefined) neighbourResolved(this.world.hosts.get(owner.host)!, neighKey(owner.dev, sip));
+  /** An answered resolution: the entry is REACHABLE, and the owner has a STALE one for the sender (neigh_event_ns). */
+  private arpAnswered(
+    hn: string,
+    dev: string,
+    nextHop: U32,
+    owner: ArpEnd | undefined,
+    sip: U32,
+    refused: string | undefined,
+  ): Held {
+    const now = this.world.now;
+    const unconfirmable = this.unconfirmable(hn, dev, nextHop, owner);
+    neighbourResolved(this.world.hosts.get(hn)!, neighKey(dev, nextHop), { reachableAt: now, unconfirmable });
+    if (owner && refused === undefined) {
+      const back = this.unconfirmable(owner.host, owner.dev, sip, { host: hn, dev });
+      neighbourResolved(this.world.hosts.get(owner.host)!, neighKey(owner.dev, sip), { unconfirmable: back });
+    }
     return undefined;
+  }
+
+  /** Would the owner of `target` refuse `hn`'s unicast reconfirmation probe on `dev`? It asks from
+   *  inet_select_addr's address: no packet waits in the queue of a STALE entry (arp_solicit, neigh_probe). */
+  private unconfirmable(hn: string, dev: string, target: U32, owner: ArpEnd | undefined): boolean {
+    if (!owner) return false;
+    return this.arpRefusal(owner, arpSender(this.host(hn), dev, target, 0), target) !== undefined;
   }
 
   /** The frame crosses a veth pair; conntrack state (untracked too) does not cross namespaces, and neither does the

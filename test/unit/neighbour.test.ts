@@ -5,7 +5,16 @@ import { test, expect } from 'vitest';
 import { k8sNode, type TopologySpec, type Sysctls, type IfaceSysctls } from '../../src/model/index.ts';
 import { compileTopology } from '../../src/model/net/topology.ts';
 import { martian, reversePath } from '../../src/model/net/martians.ts';
-import { arpSender, arpIgnored, neighbourPlan, neighKey, NEIGH_GIVES_UP_S } from '../../src/model/neighbour.ts';
+import {
+  arpSender,
+  arpIgnored,
+  neighbourPlan,
+  neighbourResolved,
+  neighKey,
+  validUse,
+  NEIGH_GIVES_UP_S,
+  REACHABLE_MIN_S,
+} from '../../src/model/neighbour.ts';
 import { newHostState } from '../../src/model/eval/packet.ts';
 import { parseIp } from '../../src/model/ip.ts';
 
@@ -58,7 +67,8 @@ test('a resolution nobody answers: silent first, open within it, answered or fai
   expect(neighbourPlan(s, k, 2.5, false)).toEqual({ kind: 'open', mayResolve: true });
   // past it: resolved (or failed, and this one's probe is answered at once)
   expect(neighbourPlan(s, k, 2.5 + NEIGH_GIVES_UP_S, true)).toEqual({ kind: 'send' });
-  expect(s.neighbours.get(k)).toEqual({ kind: 'valid' });
+  // the caller makes it valid (path.ts arpAnswered); a valid entry sends
+  neighbourResolved(s, k, { reachableAt: 2.5 + NEIGH_GIVES_UP_S, unconfirmable: false });
   expect(neighbourPlan(s, k, 100, false)).toEqual({ kind: 'send' });
   // past a resolution only refused senders waited in: a new one, silent again
   const t = newHostState();
@@ -67,6 +77,24 @@ test('a resolution nobody answers: silent first, open within it, answered or fai
   // past one an answered sender waited in: resolved or failed, which a refused sender cannot tell
   neighbourPlan(t, k, NEIGH_GIVES_UP_S + 1, true);
   expect(neighbourPlan(t, k, 3 * NEIGH_GIVES_UP_S, false)).toEqual({ kind: 'maybeValid' });
+});
+
+test('a valid entry whose owner refuses its reconfirmation may fail from its second stale use on', () => {
+  // confirmable: always sent
+  expect(validUse({ kind: 'valid' }, 1000, 9)).toEqual({ kind: 'valid' });
+  // learned from the owner's request: STALE at once; its first use starts DELAY and goes, so does every packet of
+  // that probe; a later probe's may find it FAILED (delay_first_probe_time + 3 unanswered probes)
+  const learned = { kind: 'valid' as const, unconfirmable: true as const };
+  const first = validUse(learned, 0, 1);
+  expect(first).toEqual({ ...learned, staleUse: 1 });
+  expect(validUse(first as typeof learned, 0, 1)).toEqual({ ...learned, staleUse: 1 });
+  expect(validUse(first as typeof learned, 0, 2)).toBe('open');
+  // answered: REACHABLE for at least REACHABLE_MIN_S of the model's clock, then as a learned one
+  const answered = { ...learned, reachableAt: 10 };
+  expect(validUse(answered, 10 + REACHABLE_MIN_S - 1, 5)).toEqual(answered);
+  const stale = validUse(answered, 10 + REACHABLE_MIN_S, 6);
+  expect(stale).toEqual({ ...answered, staleUse: 6 });
+  expect(validUse(stale as typeof answered, 10 + REACHABLE_MIN_S, 7)).toBe('open');
 });
 
 /** `host` of k8s-node with host-wide (conf.all) ARP settings and an interface's own (conf.IF) */

@@ -75,7 +75,21 @@ export const DEFAULT_TTL = 64;
  * `at` (the latest packet that may have started it); `answerable`: a packet whose ARP would be answered waited
  * in it, so the resolution may have succeeded since.
  */
-export type NeighState = { kind: 'valid' } | { kind: 'pending'; at: number; answerable: boolean };
+export type NeighState = NeighValid | { kind: 'pending'; at: number; answerable: boolean };
+
+/**
+ * A valid entry and what its reconfirmation needs (neighbour.ts validUse, spec/semantics.md §6.5): once STALE and
+ * used it is reconfirmed by unicast probes from inet_select_addr's address, which its owner may refuse.
+ */
+export interface NeighValid {
+  kind: 'valid';
+  /** world time an answered ARP made it REACHABLE; absent: learned from the owner's request (STALE from the start) */
+  reachableAt?: number;
+  /** the owner would not answer this host's unicast reconfirmation probe */
+  unconfirmable?: true;
+  /** the probe (World.probes) that last used it while it may have been stale */
+  staleUse?: number;
+}
 
 /** One element a rule added to an nft set: its key, when it expires (world seconds; absent: never), and the
  *  probe that added it (the world's probe count then). */
