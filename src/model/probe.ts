@@ -4,7 +4,8 @@
 import { InputError } from './errors.ts';
 import { parseIp, formatIp, type U32 } from './ip.ts';
 import { PathRun, type Arrival, tupleOf, sourceFor, isIcmpError } from './path.ts';
-import { type Pkt, TCP, DEFAULT_TTL } from './eval/packet.ts';
+import { type Pkt, TCP, DEFAULT_TTL, clonePkt, type HostState } from './eval/packet.ts';
+import { type SynAckRtx, SYNACK_RETRIES, endsRequest, nextRtxAfter, rtxTiming } from './synack-rtx.ts';
 import { formatTuple, PROTO_LABEL, tcpStateOf, ctFlagsOf, flowEntries, tcpMoves, type CtEntry } from './conntrack.ts';
 import { type ModelLab, type World, cloneWorld } from './lab-model.ts';
 import type { TraceEvent } from './trace.ts';
@@ -228,6 +229,10 @@ class ProbePlay {
   /** the server's stack and the first packet as it saw it */
   private server: string | undefined;
   private seen: Pkt | undefined;
+  /** resent SYN-ACKs of earlier probes that may come at any packet of this one (offerRtx) */
+  private maybeRtx: SynAckRtx[] = [];
+  /** a resent SYN-ACK is being played: its packets are not offered the others */
+  private inRtx = false;
 
   constructor(
     private readonly run: PathRun,
@@ -255,6 +260,7 @@ class ProbePlay {
     sock: 'process' | 'kernel' | 'none' = 'process',
   ): Ended {
     if (sock !== 'none') p.sock = { host, kind: sock };
+    this.offerRtx();
     this.stage(`${name} from ${host}`, p);
     const a = this.run.localOut(host, p, ct);
     // an unmodelled target took one of the probe's packets: the probe's result is open from here on
@@ -329,15 +335,15 @@ class ProbePlay {
    *  reached a host's stack where no socket takes it (a SYN-ACK to a 127/8 source answered on the server's own
    *  loopback, say) is answered with a RST (tcp_v4_send_reset: RST alone for a segment with ACK), which moves
    *  the connections it passes too. */
-  private answerAway(a: Arrival): void {
+  private answerAway(a: Arrival): Ended | undefined {
     if (a.kind === 'local') {
       const p = a.pkt;
-      if (p.proto !== 6 || p.tcpFlags & TCP.RST) return;
+      if (p.proto !== 6 || p.tcpFlags & TCP.RST) return undefined;
       const rst = answer(p, { tcpFlags: p.tcpFlags & TCP.ACK ? TCP.RST : TCP.RST | TCP.ACK });
-      this.send(a.host, rst, 'RST (no socket)', undefined, 'kernel');
-      return;
+      return this.send(a.host, rst, 'RST (no socket)', undefined, 'kernel');
     }
-    if (a.kind === 'rejected') this.answer(a);
+    if (a.kind === 'rejected') return this.answer(a);
+    return undefined;
   }
 
   /**
@@ -462,6 +468,63 @@ class ProbePlay {
     }
   }
 
+  private keepRtx(x: SynAckRtx): void {
+    const w = this.run.world;
+    w.synAcks = [...(w.synAcks ?? []), x];
+  }
+
+  /** Resends x's SYN-ACK from the server: it passes the rules again; a client that takes it has closed its
+   *  socket and answers with a RST, which ends the request where it gets there; else the next one is due. */
+  playRtx(x: SynAckRtx): void {
+    const w = this.run.world;
+    w.synAcks = (w.synAcks ?? []).filter((y) => y !== x);
+    this.inRtx = true;
+    try {
+      const a = this.send(x.server, clonePkt(x.pkt), `SYN-ACK resent ${nextRtxAfter(x)} s after the first`);
+      const back = this.answerAway(a);
+      const ended = back?.kind === 'local' && back.host === x.server && endsRequest(x, back.pkt);
+      if (!ended && x.sent + 1 < SYNACK_RETRIES) this.keepRtx({ ...x, sent: x.sent + 1 });
+    } finally {
+      this.inRtx = false;
+    }
+  }
+
+  /**
+   * Before the probe's first packet: every resent SYN-ACK surely gone by now (a wait covered it) is played; one
+   * whose time is open is played now too if it moves no state a later packet reads (inert), else it may come at
+   * any packet of this probe or after it (offerRtx), each followed as an unknown (spec/semantics.md §8.1).
+   */
+  startRtx(inert: (x: SynAckRtx) => boolean): void {
+    for (;;) {
+      const sure = (this.run.world.synAcks ?? []).find((x) => rtxTiming(x, this.run.world.now) === 'sure');
+      if (!sure) break;
+      this.playRtx(sure);
+    }
+    for (const x of this.run.world.synAcks ?? []) {
+      if (inert(x)) this.playRtx(x);
+      else this.maybeRtx.push(x);
+    }
+  }
+
+  /** A resent SYN-ACK whose time is open may come before this packet: both are followed. */
+  private offerRtx(): void {
+    if (this.inRtx) return;
+    for (const x of [...this.maybeRtx]) {
+      const rule = {
+        host: x.server,
+        hook: 'timer',
+        table: 'tcp',
+        chain: `request ${formatTuple(x.pkt)}`,
+        rule: x.sent + 1,
+        spec: `SYN-ACK resent ${nextRtxAfter(x)} s after the first (reqsk_timer_handler)`,
+        why: "the time of the request's timer against this probe's packets (world time moves only with waits)",
+      };
+      if (!this.run.decide(rule)) continue;
+      this.maybeRtx = this.maybeRtx.filter((y) => y !== x);
+      this.playRtx(x);
+    }
+  }
+
   play(client: string, e: Endpoint): Ending {
     const first = basePkt(e);
     if (e.proto === 6) first.tcpFlags = TCP.SYN;
@@ -532,9 +595,14 @@ class ProbePlay {
         return { outcome: 'delivered', responder: server, seen, icmp: null, drop: null, replyFrom: resp.pkt.src };
       return dropped(resp);
     }
-    const synAck = this.send(server, answer(a1.pkt, { tcpFlags: TCP.SYN | TCP.ACK }), 'SYN-ACK');
+    const synAckPkt = answer(a1.pkt, { tcpFlags: TCP.SYN | TCP.ACK });
+    const sent = clonePkt(synAckPkt);
+    const synAck = this.send(server, synAckPkt, 'SYN-ACK');
     if (!this.forClient(synAck, client, e)) {
-      this.answerAway(synAck);
+      const back = this.answerAway(synAck);
+      // the client never took it: the request's timer sends it again (synack-rtx.ts)
+      const x: SynAckRtx = { server, pkt: sent, at: this.run.world.now, sent: 0 };
+      if (!(back?.kind === 'local' && back.host === server && endsRequest(x, back.pkt))) this.keepRtx(x);
       return dropped(synAck);
     }
     this.handshake = true;
@@ -709,6 +777,7 @@ export function runProbe(lab: ModelLab, world: World, probe: Probe, opts: ProbeO
     const play = new ProbePlay(run, lab);
     let observation: Observation;
     try {
+      if (w.synAcks?.length) play.startRtx((x) => rtxInert(lab, w, x));
       const end = play.play(client, { ...e });
       if (e.proto === 6) {
         // the client closes once connected, answered or not: the FIN exchange, packet by packet
@@ -735,6 +804,50 @@ export function runProbe(lab: ModelLab, world: World, probe: Probe, opts: ProbeO
       return { p, value: run };
     }),
   );
+}
+
+/** The state a later packet reads: rule state of every host, and whether a conntrack entry was made there. */
+function sharedState(w: World): string {
+  const hosts = [...w.hosts].map(([h, s]: [string, HostState]) => [
+    h,
+    s.ct.nextId,
+    [...s.recent].map(([n, m]) => [n, [...m]]),
+    [...s.nth],
+    [...s.tokens],
+    [...s.nftSets].map(([n, m]) => [n, [...m]]),
+    [...s.routeErrors],
+    [...s.redirects],
+    [...s.exceptions],
+    [...s.neighbours],
+  ]);
+  return JSON.stringify(hosts);
+}
+
+/** Does resending x's SYN-ACK now leave every state a later packet reads as it was, with no choice on the way?
+ *  Then when it comes does not matter. */
+function rtxInert(lab: ModelLab, world: World, x: SynAckRtx): boolean {
+  const w = cloneWorld(world);
+  let open = false;
+  const run = new PathRun(
+    lab,
+    w,
+    (p) => {
+      if (p > 0 && p < 1) open = true;
+      return p >= 0.5;
+    },
+    false,
+    () => {
+      open = true;
+      return true;
+    },
+  );
+  try {
+    new ProbePlay(run, lab).playRtx(x);
+  } catch (err) {
+    if (!(err instanceof FateUnknown)) throw err;
+    return false;
+  }
+  return !open && sharedState(w) === sharedState(world);
 }
 
 /** A branch's probability: the product of its probabilistic decisions. */
