@@ -226,6 +226,8 @@ class ProbePlay {
   /** the entries the handshake's ACK and the server's answer passed (close: what retransmissions pass again) */
   private handshakeAck: Set<CtEntry> | undefined;
   private answerHit: Set<CtEntry> | undefined;
+  /** the client's own ACK of the answer, and the entries it passed */
+  private dataAck: { a: Ended; hit: Set<CtEntry> } | undefined;
   /** the server's stack and the first packet as it saw it */
   private server: string | undefined;
   private seen: Pkt | undefined;
@@ -433,8 +435,11 @@ class ProbePlay {
     let clientAck: { a: Ended; hit: Set<CtEntry> } | undefined;
     if (this.accepted) {
       serverFin = this.closePacket(server, answer(this.accepted, { tcpFlags: TCP.FIN | TCP.ACK }), 'FIN (server)');
-      if (!this.reset && this.forClient(serverFin.a, client, e))
-        clientAck = this.closePacket(client, fromClient(TCP.ACK), "ACK of the server's FIN");
+      // its ACK waits (tcp_fin enters pingpong mode: a delayed ACK) and rides on the client's FIN, which the
+      // probe sends at once (measured); a FIN before its answer (out of order) is answered at once, with the
+      // ACK of what came in order (tcp_data_queue_ofo)
+      if (!this.reset && !this.answered && this.forClient(serverFin.a, client, e))
+        clientAck = this.closePacket(client, fromClient(TCP.ACK), "ACK (the server's FIN came before its answer)");
     }
     if (this.reset) return;
     const clientFin = this.closePacket(client, fromClient(TCP.FIN | TCP.ACK), 'FIN');
@@ -445,19 +450,20 @@ class ProbePlay {
         ? this.closePacket(server, answer(fin.pkt, { tcpFlags: TCP.ACK }), "ACK of the client's FIN")
         : undefined;
     if (this.reset) return;
-    // the client's ACK of the answer and of the server's FIN may wait (delayed ACK) and ride on its FIN: the
-    // server surely has it only when both got there
-    const ackedByClient = finIn && (clientAck === undefined || this.reachesServer(clientAck.a));
+    // the client's FIN acknowledges the answer and the server's FIN, once the answer came
+    const ackedByClient = finIn && this.answered;
+    // the path of the client's ACKs (a retransmission's answer goes that way)
+    const ackPath = clientAck?.hit ?? this.dataAck?.hit ?? clientFin.hit;
     // the server never got the handshake's ACK: its SYN-ACK comes again, and the client ACKs it again
     if (!this.accepted) may(this.handshakeAck, 'ack');
     // the answer or the server's FIN not acknowledged: sent again (an ACK|PSH, a FIN), answered when it gets there
     if (this.accepted && !(this.answered && ackedByClient)) {
       may(this.answerHit, 'ack');
-      if (this.answered) may(clientAck?.hit ?? clientFin.hit, 'ack');
+      if (this.answered) may(ackPath, 'ack');
     }
     if (serverFin && !(this.forClient(serverFin.a, client, e) && ackedByClient)) {
       may(serverFin.hit, 'fin');
-      may(clientAck?.hit, 'ack');
+      if (this.forClient(serverFin.a, client, e)) may(ackPath, 'ack');
     }
     // the client's FIN not acknowledged: sent again
     if (!(serverAck && this.forClient(serverAck.a, client, e))) may(clientFin.hit, 'fin');
@@ -635,6 +641,11 @@ class ProbePlay {
       return dropped(data);
     }
     this.answered = true;
+    // the client ACKs the answer at once, in a segment of its own: a new connection's receiver is in quick-ACK
+    // mode (tcp_event_data_recv: tcp_incr_quickack on the first data; measured with tcpdump in the lab)
+    const ack2 = basePkt(e);
+    ack2.tcpFlags = TCP.ACK;
+    this.dataAck = this.closePacket(client, ack2, 'ACK of the answer');
     return { outcome: 'delivered', responder: server, seen, icmp: null, drop: null, replyFrom: data.pkt.src };
   }
 }
