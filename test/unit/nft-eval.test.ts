@@ -36,7 +36,7 @@ describe('matches', () => {
     expect(run(body, {}, est).map((o) => o.verdict)).toEqual(['accept']);
   });
 
-  test('a ct mark set earlier in the traversal is the mark a later rule reads (nft_ct_set_eval writes ct->mark)', () => {
+  test('a ct mark set earlier in the traversal is what a later rule reads (nft_ct_set_eval writes ct->mark)', () => {
     const est: NftEnv = { ...env, ct: { state: 8, status: 0, mark: 0 } };
     const body = ['chain j { ct mark 0x2 drop; }', base('ct mark set 0x2\njump j')].join('\n');
     expect(run(body, {}, est).map((o) => [o.verdict, o.ctMark])).toEqual([['drop', 2]]);
