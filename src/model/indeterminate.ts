@@ -81,7 +81,8 @@ function addRules(into: UnknownRule[], more: readonly UnknownRule[]): void {
 }
 
 /** What a later step could tell apart: the observation and the state it leaves (conntrack entries with
- *  their marks, recent lists, nth counters, token buckets, nft set elements, ip_error's buckets), without entry ids. */
+ *  their marks, recent lists, nth counters, token buckets, nft set elements and numgen counters, ip_error's
+ *  buckets), without entry ids. */
 function fingerprint<R>(b: Played<R>): string {
   const hosts = [...b.world.hosts].map(([h, s]) => [
     h,
@@ -92,12 +93,15 @@ function fingerprint<R>(b: Played<R>): string {
     [...s.nth],
     [...s.tokens],
     [...s.nftSets].map(([n, m]) => [n, [...m]]),
+    [...s.nftInc],
     [...s.routeErrors],
     [...s.redirects],
     [...s.exceptions],
     [...s.neighbours],
   ]);
-  return JSON.stringify([b.observation, hosts]);
+  // a resent SYN-ACK played or still to come (synack-rtx.ts)
+  const rtx = (b.world.synAcks ?? []).map((x) => [x.server, tupleKey(x.pkt), x.at, x.sent]);
+  return JSON.stringify([b.observation, hosts, rtx]);
 }
 
 /** The same distribution of exact results (the unknown rule's answer did not matter)? */
