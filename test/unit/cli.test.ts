@@ -234,16 +234,20 @@ test('--help lists every command and exits 0; no command exits 2 with the same t
   expect(none.out).toBe(help.out);
 });
 
-test('CMD --help and help CMD print that command usage and exit 0; -h after -- is the command line of lab exec', () => {
-  for (const c of ['run', 'check', 'fuzz', 'compile', 'validate', 'trace', 'lint', 'snapshot', 'doctor', 'lab']) {
+// one test per command: each spawns three CLIs, within its own timeout (a loaded machine is slow to start them)
+test.each(['run', 'check', 'fuzz', 'compile', 'validate', 'trace', 'lint', 'snapshot', 'doctor', 'lab'])(
+  '%s --help, help %s and %s -h print that command usage and exit 0',
+  (c) => {
     const r = cli([c, '--help']);
     expect(r.code).toBe(0);
     expect(r.out).toContain(`usage: nfconform ${c}`);
     expect(r.out).not.toContain('commands:');
     expect(cli(['help', c]).out).toBe(r.out);
     expect(cli([c, '-h']).out).toBe(r.out);
-  }
-  // not a request for help: `-h` belongs to the command run inside the lab
+  },
+);
+
+test('-h after -- is the command line of lab exec, not a request for help', () => {
   expect(cli(['lab', 'exec', 'node', '--lab', 'nosuch', '--', 'ls', '-h']).out).not.toContain('usage:');
 });
 
