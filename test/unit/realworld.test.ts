@@ -36,7 +36,7 @@ test('rule lines are counted in both forms, continuation lines joined', () => {
 describe('each file', () => {
   for (const e of corpus) {
     test(`${e.id}: lint does not refuse it, its case loads, every probe has an expectation`, () => {
-      const s = lintSummary(readFileSync(join(REALWORLD_DIR, e.rules), 'utf8'), e.rules, e.backend);
+      const s = lintSummary(readFileSync(join(REALWORLD_DIR, e.rules), 'utf8'), e.rules, e);
       expect(s.errors).toEqual([]);
       expect(s.rules).toBeGreaterThan(0);
       const c = readCase(join(REALWORLD_DIR, e.case), {});
