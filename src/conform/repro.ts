@@ -82,8 +82,9 @@ export function reproScript(plan: CasePlan): string {
           `net.ipv4.conf.${i}.route_localnet=${Number(own.route_localnet ?? s.route_localnet)}`,
           `net.ipv4.conf.${i}.send_redirects=${Number(s.send_redirects)}`,
           `net.ipv4.conf.${i}.accept_redirects=${Number(s.accept_redirects)}`,
-          `net.ipv4.conf.${i}.arp_ignore=${s.arp_ignore} net.ipv4.conf.${i}.arp_announce=${s.arp_announce}`,
-          `net.ipv4.conf.${i}.arp_filter=${Number(s.arp_filter)}`,
+          `net.ipv4.conf.${i}.arp_ignore=${own.arp_ignore ?? s.arp_ignore}`,
+          `net.ipv4.conf.${i}.arp_announce=${own.arp_announce ?? s.arp_announce}`,
+          `net.ipv4.conf.${i}.arp_filter=${Number(own.arp_filter ?? s.arp_filter)}`,
         ].join(' '),
       );
     }

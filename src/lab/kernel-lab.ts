@@ -313,10 +313,11 @@ export class KernelLab {
       set(['net', 'ipv4', 'conf', i, 'route_localnet'], mine?.route_localnet ?? s.route_localnet);
       set(['net', 'ipv4', 'conf', i, 'send_redirects'], s.send_redirects);
       set(['net', 'ipv4', 'conf', i, 'accept_redirects'], s.accept_redirects);
-      // the ARP sysctls are max(all, IF) (arp_ignore, arp_announce) or all || IF (arp_filter): written alike
-      set(['net', 'ipv4', 'conf', i, 'arp_ignore'], s.arp_ignore);
-      set(['net', 'ipv4', 'conf', i, 'arp_announce'], s.arp_announce);
-      set(['net', 'ipv4', 'conf', i, 'arp_filter'], s.arp_filter);
+      // the ARP sysctls are max(all, IF) (arp_ignore, arp_announce) or all || IF (arp_filter): the host's go to
+      // all and default, an interface's own (else the host's) to the interface (topology.ts IfaceSysctls)
+      set(['net', 'ipv4', 'conf', i, 'arp_ignore'], mine?.arp_ignore ?? s.arp_ignore);
+      set(['net', 'ipv4', 'conf', i, 'arp_announce'], mine?.arp_announce ?? s.arp_announce);
+      set(['net', 'ipv4', 'conf', i, 'arp_filter'], mine?.arp_filter ?? s.arp_filter);
     }
     // IPv6 may be absent: these two may fail
     for (const k of ['all', 'default'])

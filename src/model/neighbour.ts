@@ -6,11 +6,13 @@
 // answered. The sender is chosen by arp_solicit (arp_announce=0): the source of the packet waiting in the entry's
 // queue (the newest, neigh_probe's skb_peek_tail) when that is a local address of the sending host (127/8 included),
 // else inet_select_addr(dev, target, RT_SCOPE_LINK); arp_announce 1 and 2 narrow that, and arp_ignore and arp_filter
-// narrow whom the owner answers (arpIgnored), after its routing check. A packet sent while a resolution is under way
-// waits in the queue; the entry's next probe (every retrans_time, 1 s; mcast_solicit = 3 probes) asks with its source,
-// and the queue is sent when one is answered, or answered with host-unreachable when the last gives up.
+// narrow whom the owner answers (arpIgnored), after its routing check. Each is read per device, combined with
+// conf.all as the kernel does (topology.ts IfaceSysctls): arp_announce of the sending device, the others of the
+// receiving one. A packet sent while a resolution is under way waits in the queue; the entry's next probe (every
+// retrans_time, 1 s; mcast_solicit = 3 probes) asks with its source, and the queue is sent when one is answered,
+// or answered with host-unreachable when the last gives up.
 import { type U32, formatIp, maskOf } from './ip.ts';
-import type { Host } from './net/topology.ts';
+import { confOf, type Host } from './net/topology.ts';
 import { lookupRoute, selectSource } from './net/routing.ts';
 import { addrType } from './eval/matchers.ts';
 import type { HostState, NeighState } from './eval/packet.ts';
@@ -32,27 +34,29 @@ function onlinkTogether(h: Host, dev: string, a: U32, b: U32): boolean {
   });
 }
 
-/** arp_solicit's sender address for a packet from `src` waiting for `target` on `dev`, by arp_announce: 0 the
- *  packet's source when local, 1 only when it is also on a subnet of `dev` with the target, 2 never; else
- *  inet_select_addr(dev, target, RT_SCOPE_LINK). */
+/** arp_solicit's sender address for a packet from `src` waiting for `target` on `dev`, by the sending device's
+ *  arp_announce (max of conf.all and conf.DEV): 0 the packet's source when local, 1 only when it is also on a
+ *  subnet of `dev` with the target, 2 never; else inet_select_addr(dev, target, RT_SCOPE_LINK). */
 export function arpSender(h: Host, dev: string, target: U32, src: U32): U32 {
-  const announce = h.sysctls.arp_announce;
+  const announce = confOf(h, dev).arp_announce;
   const local = addrType(h, src, undefined) === 'LOCAL';
   if (local && (announce === 0 || (announce === 1 && onlinkTogether(h, dev, target, src)))) return src;
   return selectSource(h, dev, target) ?? 0;
 }
 
-/** Why arp_process does not answer an ARP request for its local `tip` from `sip` arriving on `dev`, by arp_ignore
- *  (1: `tip` is not an address of `dev`; 2: nor on one subnet of `dev` with `sip`; 8: never: inet_confirm_addr)
- *  and arp_filter (the route back to `sip` does not leave by `dev`); undefined when it answers. */
+/** Why arp_process does not answer an ARP request for its local `tip` from `sip` arriving on `dev`, by the
+ *  receiving device's arp_ignore (max of conf.all and conf.DEV; 1: `tip` is not an address of `dev`; 2: nor on
+ *  one subnet of `dev` with `sip`; 8: never: inet_confirm_addr) and arp_filter (conf.all or conf.DEV: the route
+ *  back to `sip` does not leave by `dev`); undefined when it answers. */
 export function arpIgnored(h: Host, dev: string, sip: U32, tip: U32): string | undefined {
-  const ignore = h.sysctls.arp_ignore;
+  const conf = confOf(h, dev);
+  const ignore = conf.arp_ignore;
   const own = (h.ifaces.get(dev)?.addrs ?? []).some((x) => x.ip === tip);
   if (ignore === 8) return 'arp_ignore=8';
   if (ignore === 1 && !own) return `arp_ignore=1: ${formatIp(tip)} is not an address of ${dev}`;
   if (ignore === 2 && !(own && onlinkTogether(h, dev, tip, sip)))
     return `arp_ignore=2: ${formatIp(tip)} and ${formatIp(sip)} are not on one subnet of ${dev}`;
-  if (h.sysctls.arp_filter) {
+  if (conf.arp_filter) {
     const back = lookupRoute(h, sip);
     const out = back.type === 'unreachable' ? undefined : back.dev;
     if (out !== dev) return `arp_filter: the route back to ${formatIp(sip)} does not leave by ${dev}`;

@@ -95,6 +95,9 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: snapshot round trip'), () =>
     const node = spec.hosts.find((h) => h.name === 'node')!;
     node.ifaces.find((i) => i.name === 'veth-pod1')!.hairpin = true;
     node.sysctls = { ...node.sysctls, rp_filter: 1, route_localnet: true };
+    // per-interface ARP settings (conf.IF over conf.all): read back per interface
+    node.ifaces.find((i) => i.name === 'cni0')!.sysctls = { arp_ignore: 1 };
+    node.ifaces.find((i) => i.name === 'eth1')!.sysctls = { arp_filter: true, arp_announce: 2 };
     await lab.reconfigure(spec);
     try {
       const snaps = await snapshotAll(lab);
@@ -102,6 +105,10 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: snapshot round trip'), () =>
       const n = rebuilt.spec.hosts.find((h) => h.name === 'node')!;
       expect(n.ifaces.find((i) => i.name === 'veth-pod1')!.hairpin).toBe(true);
       expect(n.sysctls).toMatchObject({ rp_filter: 1, route_localnet: true, ip_forward: true });
+      expect(n.sysctls).toMatchObject({ arp_ignore: 0, arp_announce: 0, arp_filter: false });
+      expect(n.ifaces.find((i) => i.name === 'cni0')!.sysctls).toEqual({ arp_ignore: 1 });
+      expect(n.ifaces.find((i) => i.name === 'eth1')!.sysctls).toEqual({ arp_filter: true, arp_announce: 2 });
+      expect(n.ifaces.find((i) => i.name === 'eth0')!.sysctls).toBeUndefined();
       const hairpin = seedCases().filter((c) => c.hosts?.node?.hairpin?.length);
       const cases = [...seedCases(), ...hairpin];
       expect(await observations(cases, rebuilt.spec)).toEqual(await observations(cases, spec));

@@ -85,12 +85,30 @@ test("an interface's sysctls combine with the host's as the kernel's IN_DEV_* ma
     rp_filter: 1,
     route_localnet: true,
     accept_local: true,
+    arp_ignore: 0,
+    arp_announce: 0,
+    arp_filter: false,
   });
   expect(ifaceConf({ ...DEFAULT_SYSCTLS }, { forwarding: true, route_localnet: true })).toEqual({
     forwarding: true,
     rp_filter: 0,
     route_localnet: true,
     accept_local: false,
+    arp_ignore: 0,
+    arp_announce: 0,
+    arp_filter: false,
+  });
+  // the ARP ones: max(conf.all, the interface's) and all || own (IN_DEV_ARP_IGNORE, _ARP_ANNOUNCE, IN_DEV_ARPFILTER)
+  const arpHost = { ...DEFAULT_SYSCTLS, arp_ignore: 1 as const, arp_announce: 2 as const };
+  expect(ifaceConf(arpHost, { arp_ignore: 2, arp_announce: 1, arp_filter: true })).toMatchObject({
+    arp_ignore: 2,
+    arp_announce: 2,
+    arp_filter: true,
+  });
+  expect(ifaceConf({ ...arpHost, arp_filter: true }, { arp_ignore: 0, arp_filter: false })).toMatchObject({
+    arp_ignore: 1,
+    arp_announce: 2,
+    arp_filter: true,
   });
   const spec = k8sNode();
   spec.hosts[0]!.ifaces.find((i) => i.name === 'cni0')!.sysctls = { forwarding: false };
@@ -108,6 +126,13 @@ test('a case file names bad per-interface sysctls by their JSON path', () => {
     /hosts\.node\.ifaceSysctls\.cni0\.ip_forward: unknown field/,
   );
   expect(bad({ node: { ifaceSysctls: { cni0: { rp_filter: 3 } } } })).toThrow(/ifaceSysctls\.cni0\.rp_filter/);
+  expect(bad({ node: { ifaceSysctls: { cni0: { arp_ignore: 4 } } } })).toThrow(
+    /hosts\.node\.ifaceSysctls\.cni0\.arp_ignore: .*0, 1, 2, 8/,
+  );
+  expect(bad({ node: { ifaceSysctls: { eth0: { arp_announce: 3 } } } })).toThrow(/ifaceSysctls\.eth0\.arp_announce/);
+  expect(bad({ node: { ifaceSysctls: { eth0: { arp_filter: 'yes' } } } })).toThrow(/ifaceSysctls\.eth0\.arp_filter/);
+  const arp = checkCase({ ...base, hosts: { node: { ifaceSysctls: { eth0: { arp_ignore: 1 } } } } }, 'c.json');
+  expect(compileTopology(caseTopology(arp)).hosts.get('node')!.ifaces.get('eth0')!.conf.arp_ignore).toBe(1);
   expect(bad({ node: { ifaceSysctls: { wlan9: { forwarding: true } } } })).toThrow(InputError);
   expect(bad({ node: { ifaceSysctls: { wlan9: { forwarding: true } } } })).toThrow(/no interface "wlan9" on "node"/);
 });

@@ -2,7 +2,7 @@
 // check that decides whether it is answered, and what later packets meet while a resolution nobody answers
 // may be under way. Kernel-checked by suites/regressions/arp-from-loopback-source-*.json.
 import { test, expect } from 'vitest';
-import { k8sNode, type TopologySpec } from '../../src/model/index.ts';
+import { k8sNode, type TopologySpec, type Sysctls, type IfaceSysctls } from '../../src/model/index.ts';
 import { compileTopology } from '../../src/model/net/topology.ts';
 import { martian, reversePath } from '../../src/model/net/martians.ts';
 import { arpSender, arpIgnored, neighbourPlan, neighKey, NEIGH_GIVES_UP_S } from '../../src/model/neighbour.ts';
@@ -69,32 +69,84 @@ test('a resolution nobody answers: silent first, open within it, answered or fai
   expect(neighbourPlan(t, k, 3 * NEIGH_GIVES_UP_S, false)).toEqual({ kind: 'maybeValid' });
 });
 
+/** `host` of k8s-node with host-wide (conf.all) ARP settings and an interface's own (conf.IF) */
+function arpHost(host: string, all: Partial<Sysctls> = {}, own: Record<string, Partial<IfaceSysctls>> = {}) {
+  return net((spec) => {
+    const h = spec.hosts.find((x) => x.name === host)!;
+    h.sysctls = { ...h.sysctls, ...all };
+    for (const [name, conf] of Object.entries(own)) h.ifaces.find((x) => x.name === name)!.sysctls = conf;
+  }).hosts.get(host)!;
+}
+
+const [eth0Addr, cni0Addr, pod1Addr, clientAddr] = ['192.168.50.10', '10.244.1.1', '10.244.1.11', '192.168.50.20'].map(
+  ip,
+) as [number, number, number, number];
+
 test('arp_announce picks the ARP sender; arp_ignore and arp_filter decide whom the owner answers', () => {
-  const net = compileTopology(k8sNode());
-  const node = net.hosts.get('node')!;
-  const pod1 = net.hosts.get('pod1')!;
-  const ip = (a: string): number => parseIp(a)!;
-  const [eth0Addr, cni0Addr, pod1Addr, clientAddr] = [
-    ip('192.168.50.10'),
-    ip('10.244.1.1'),
-    ip('10.244.1.11'),
-    ip('192.168.50.20'),
-  ];
-  const withSys = <T extends { sysctls: object }>(h: T, s: object): T => ({ ...h, sysctls: { ...h.sysctls, ...s } });
+  const node = arpHost('node');
+  const pod1 = arpHost('pod1');
   // a SNATed packet from the node's eth0 address, queued for pod1 on cni0
   expect(arpSender(node, 'cni0', pod1Addr, eth0Addr)).toBe(eth0Addr);
-  expect(arpSender(withSys(node, { arp_announce: 1 }), 'cni0', pod1Addr, eth0Addr)).toBe(cni0Addr);
-  expect(arpSender(withSys(node, { arp_announce: 1 }), 'cni0', pod1Addr, cni0Addr)).toBe(cni0Addr);
-  expect(arpSender(withSys(node, { arp_announce: 2 }), 'cni0', pod1Addr, eth0Addr)).toBe(cni0Addr);
+  expect(arpSender(arpHost('node', { arp_announce: 1 }), 'cni0', pod1Addr, eth0Addr)).toBe(cni0Addr);
+  expect(arpSender(arpHost('node', { arp_announce: 1 }), 'cni0', pod1Addr, cni0Addr)).toBe(cni0Addr);
+  expect(arpSender(arpHost('node', { arp_announce: 2 }), 'cni0', pod1Addr, eth0Addr)).toBe(cni0Addr);
   expect(arpSender(node, 'cni0', pod1Addr, clientAddr)).toBe(cni0Addr);
   expect(arpIgnored(pod1, 'eth0', eth0Addr, pod1Addr)).toBeUndefined();
-  expect(arpIgnored(withSys(pod1, { arp_ignore: 2 }), 'eth0', eth0Addr, pod1Addr)).toMatch(/arp_ignore=2/);
-  expect(arpIgnored(withSys(pod1, { arp_ignore: 2 }), 'eth0', cni0Addr, pod1Addr)).toBeUndefined();
-  expect(arpIgnored(withSys(pod1, { arp_ignore: 1 }), 'eth0', eth0Addr, pod1Addr)).toBeUndefined();
-  expect(arpIgnored(withSys(pod1, { arp_ignore: 8 }), 'eth0', cni0Addr, pod1Addr)).toMatch(/arp_ignore=8/);
+  expect(arpIgnored(arpHost('pod1', { arp_ignore: 2 }), 'eth0', eth0Addr, pod1Addr)).toMatch(/arp_ignore=2/);
+  expect(arpIgnored(arpHost('pod1', { arp_ignore: 2 }), 'eth0', cni0Addr, pod1Addr)).toBeUndefined();
+  expect(arpIgnored(arpHost('pod1', { arp_ignore: 1 }), 'eth0', eth0Addr, pod1Addr)).toBeUndefined();
+  expect(arpIgnored(arpHost('pod1', { arp_ignore: 8 }), 'eth0', cni0Addr, pod1Addr)).toMatch(/arp_ignore=8/);
   // the node's eth0 address asked on cni0: with arp_ignore=1 only cni0's own addresses are answered there
-  expect(arpIgnored(withSys(node, { arp_ignore: 1 }), 'cni0', pod1Addr, eth0Addr)).toMatch(/arp_ignore=1/);
+  expect(arpIgnored(arpHost('node', { arp_ignore: 1 }), 'cni0', pod1Addr, eth0Addr)).toMatch(/arp_ignore=1/);
   // arp_filter: the route back to the client leaves by eth0, not cni0
-  expect(arpIgnored(withSys(node, { arp_filter: true }), 'cni0', clientAddr, cni0Addr)).toMatch(/arp_filter/);
-  expect(arpIgnored(withSys(node, { arp_filter: true }), 'eth0', clientAddr, eth0Addr)).toBeUndefined();
+  expect(arpIgnored(arpHost('node', { arp_filter: true }), 'cni0', clientAddr, cni0Addr)).toMatch(/arp_filter/);
+  expect(arpIgnored(arpHost('node', { arp_filter: true }), 'eth0', clientAddr, eth0Addr)).toBeUndefined();
+});
+
+test('per interface: arp_ignore and arp_announce are max(all, IF), arp_filter all || IF (inetdevice.h)', () => {
+  // all=0, cni0=1: cni0 answers only its own addresses; eth0 (0) still answers for any local address
+  const ignoring = arpHost('node', {}, { cni0: { arp_ignore: 1 } });
+  expect(ignoring.ifaces.get('cni0')!.conf.arp_ignore).toBe(1);
+  expect(ignoring.ifaces.get('eth0')!.conf.arp_ignore).toBe(0);
+  expect(arpIgnored(ignoring, 'cni0', pod1Addr, eth0Addr)).toMatch(/arp_ignore=1: 192\.168\.50\.10 .* cni0/);
+  expect(arpIgnored(ignoring, 'cni0', pod1Addr, cni0Addr)).toBeUndefined();
+  expect(arpIgnored(ignoring, 'eth0', clientAddr, cni0Addr)).toBeUndefined();
+  // an interface's own value never lowers conf.all's: all=2, eth0=0 is still 2 on eth0
+  const high = arpHost('node', { arp_ignore: 2 }, { eth0: { arp_ignore: 0 } });
+  expect(high.ifaces.get('eth0')!.conf.arp_ignore).toBe(2);
+  expect(arpIgnored(high, 'eth0', clientAddr, cni0Addr)).toMatch(/arp_ignore=2/);
+  // all=1, cni0=8: the larger, 8
+  expect(arpIgnored(arpHost('node', { arp_ignore: 1 }, { cni0: { arp_ignore: 8 } }), 'cni0', pod1Addr, cni0Addr)).toBe(
+    'arp_ignore=8',
+  );
+  // arp_announce of the sending device: 2 on cni0 alone asks from cni0's address there, eth0 keeps the source
+  const announcing = arpHost('node', {}, { cni0: { arp_announce: 2 } });
+  expect(arpSender(announcing, 'cni0', pod1Addr, eth0Addr)).toBe(cni0Addr);
+  expect(arpSender(announcing, 'eth0', clientAddr, cni0Addr)).toBe(cni0Addr);
+  // ...and 2 on eth0 alone leaves what cni0 sends as arp_announce=0 does
+  const other = arpHost('node', {}, { eth0: { arp_announce: 2 } });
+  expect(arpSender(other, 'cni0', pod1Addr, eth0Addr)).toBe(eth0Addr);
+  expect(arpSender(other, 'eth0', clientAddr, cni0Addr)).toBe(eth0Addr);
+  expect(
+    arpSender(arpHost('node', { arp_announce: 1 }, { cni0: { arp_announce: 0 } }), 'cni0', pod1Addr, eth0Addr),
+  ).toBe(cni0Addr);
+  // arp_filter on one device: cni0 refuses the client (whose route back leaves by eth0); eth0 does not filter
+  const filtering = arpHost('node', {}, { cni0: { arp_filter: true } });
+  expect(arpIgnored(filtering, 'cni0', clientAddr, cni0Addr)).toMatch(/arp_filter/);
+  expect(arpIgnored(arpHost('node', {}, { eth0: { arp_filter: true } }), 'cni0', clientAddr, cni0Addr)).toBeUndefined();
+  expect(
+    arpIgnored(arpHost('node', { arp_filter: true }, { cni0: { arp_filter: false } }), 'cni0', clientAddr, cni0Addr),
+  ).toMatch(/arp_filter/);
+});
+
+test('per-interface ARP sysctls are checked with their JSON path', () => {
+  const bad = (conf: unknown) => () =>
+    net((spec) => {
+      (spec.hosts[0]!.ifaces[0] as { sysctls?: unknown }).sysctls = conf;
+    });
+  expect(bad({ arp_ignore: 3 })).toThrow(/hosts\[0\]\.ifaces\[0\]\.sysctls\.arp_ignore/);
+  expect(bad({ arp_announce: 4 })).toThrow(/hosts\[0\]\.ifaces\[0\]\.sysctls\.arp_announce/);
+  expect(bad({ arp_filter: 1 })).toThrow(/hosts\[0\]\.ifaces\[0\]\.sysctls\.arp_filter/);
+  expect(bad({ arp_notify: 1 })).toThrow(/hosts\[0\]\.ifaces\[0\]\.sysctls\.arp_notify: unknown field/);
+  expect(bad({ arp_ignore: 8, arp_announce: 2, arp_filter: true })).not.toThrow();
 });

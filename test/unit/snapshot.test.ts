@@ -54,6 +54,37 @@ test('the host, its bridge ports and a synthesized neighbour on each link', () =
   compileTopology(t.spec); // it holds together
 });
 
+test('per-interface sysctls come back per interface: max(all, IF) and all || IF, as the kernel reads them', () => {
+  const snap = nodeSnapshot();
+  const set = (k: string, v: string) => void (snap.sysctls[`net/ipv4/conf/${k}`] = v);
+  set('all/arp_ignore', '1');
+  set('eth0/arp_ignore', '0'); // max(1, 0): 1, the host's
+  set('cni0/arp_ignore', '2');
+  set('vethA/arp_ignore', '5'); // not modelled: a note
+  set('eth0/arp_announce', '2');
+  set('cni0/arp_filter', '1');
+  set('all/route_localnet', '0');
+  set('cali1/route_localnet', '1');
+  set('eth0/rp_filter', '2');
+  const t = topologyFromSnapshots([{ host: 'node', snapshot: snap }]);
+  const node = t.spec.hosts.find((h) => h.name === 'node')!;
+  const own = (i: string) => node.ifaces.find((x) => x.name === i)!.sysctls;
+  expect(node.sysctls).toMatchObject({ arp_ignore: 1, arp_announce: 0, arp_filter: false, rp_filter: 1 });
+  expect(own('eth0')).toEqual({ arp_announce: 2, rp_filter: 2 });
+  expect(own('cni0')).toEqual({ arp_ignore: 2, arp_filter: true });
+  expect(own('cali1')).toEqual({ route_localnet: true });
+  expect(own('vethB')).toBeUndefined();
+  expect(t.notes.join('\n')).toMatch(/arp_ignore=5 on vethA is not modelled/);
+  expect(t.notes.join('\n')).not.toMatch(/rp_filter differs/);
+  // compiled, every interface has the value the kernel reads
+  const conf = (i: string) => compileTopology(t.spec).hosts.get('node')!.ifaces.get(i)!.conf;
+  expect(conf('eth0')).toMatchObject({ arp_ignore: 1, arp_announce: 2, arp_filter: false, rp_filter: 2 });
+  expect(conf('cni0')).toMatchObject({ arp_ignore: 2, arp_announce: 0, arp_filter: true, rp_filter: 1 });
+  expect(conf('vethA')).toMatchObject({ arp_ignore: 1 });
+  expect(conf('cali1')).toMatchObject({ route_localnet: true });
+  expect(conf('eth0')).toMatchObject({ route_localnet: false });
+});
+
 test('an address a probe comes from goes to the neighbour on its link, or behind its route', () => {
   const t = topologyFromSnapshots([{ host: 'node', snapshot: nodeSnapshot() }], {
     extraAddrs: ['10.244.1.77', '8.8.4.4'],

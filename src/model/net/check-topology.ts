@@ -23,6 +23,23 @@ const SYSCTL_BOOLS = [
   'accept_redirects',
   'arp_filter',
 ] as const;
+/** the values the model reads of the sysctls that are not booleans (arp_ignore 3 to 7 are not modelled) */
+export const SYSCTL_VALUES = {
+  rp_filter: [0, 1, 2],
+  arp_ignore: [0, 1, 2, 8],
+  arp_announce: [0, 1, 2],
+} as const;
+
+/** One of a sysctl's modelled values, or a refusal naming its JSON path. */
+function valueOf<K extends keyof typeof SYSCTL_VALUES>(
+  j: JsonChecker,
+  o: Record<string, unknown>,
+  path: JsonPath,
+  k: K,
+): (typeof SYSCTL_VALUES)[K][number] {
+  return j.oneOf(o[k], [...path, k], SYSCTL_VALUES[k]);
+}
+
 export const SYSCTL_KEYS: readonly (keyof Sysctls)[] = [...SYSCTL_BOOLS, 'rp_filter', 'arp_ignore', 'arp_announce'];
 
 const hostName = (j: JsonChecker, v: unknown, path: JsonPath) =>
@@ -34,23 +51,28 @@ export function checkSysctls(j: JsonChecker, v: unknown, path: JsonPath): Partia
   const o = j.obj(v, path, SYSCTL_KEYS);
   const out: Partial<Sysctls> = {};
   for (const k of SYSCTL_BOOLS) if (o[k] !== undefined) out[k] = j.bool(o[k], [...path, k]);
-  if (o.rp_filter !== undefined) out.rp_filter = j.oneOf(o.rp_filter, [...path, 'rp_filter'], [0, 1, 2] as const);
-  if (o.arp_ignore !== undefined)
-    out.arp_ignore = j.oneOf(o.arp_ignore, [...path, 'arp_ignore'], [0, 1, 2, 8] as const);
-  if (o.arp_announce !== undefined)
-    out.arp_announce = j.oneOf(o.arp_announce, [...path, 'arp_announce'], [0, 1, 2] as const);
+  if (o.rp_filter !== undefined) out.rp_filter = valueOf(j, o, path, 'rp_filter');
+  if (o.arp_ignore !== undefined) out.arp_ignore = valueOf(j, o, path, 'arp_ignore');
+  if (o.arp_announce !== undefined) out.arp_announce = valueOf(j, o, path, 'arp_announce');
   return out;
 }
 
-const IFACE_SYSCTL_BOOLS = ['forwarding', 'route_localnet', 'accept_local'] as const;
-export const IFACE_SYSCTL_KEYS: readonly (keyof IfaceSysctls)[] = [...IFACE_SYSCTL_BOOLS, 'rp_filter'];
+const IFACE_SYSCTL_BOOLS = ['forwarding', 'route_localnet', 'accept_local', 'arp_filter'] as const;
+export const IFACE_SYSCTL_KEYS: readonly (keyof IfaceSysctls)[] = [
+  ...IFACE_SYSCTL_BOOLS,
+  'rp_filter',
+  'arp_ignore',
+  'arp_announce',
+];
 
 /** One interface's sysctls (net.ipv4.conf.IFACE.*): topology.ts IfaceSysctls. */
 export function checkIfaceSysctls(j: JsonChecker, v: unknown, path: JsonPath): Partial<IfaceSysctls> {
   const o = j.obj(v, path, IFACE_SYSCTL_KEYS);
   const out: Partial<IfaceSysctls> = {};
   for (const k of IFACE_SYSCTL_BOOLS) if (o[k] !== undefined) out[k] = j.bool(o[k], [...path, k]);
-  if (o.rp_filter !== undefined) out.rp_filter = j.oneOf(o.rp_filter, [...path, 'rp_filter'], [0, 1, 2] as const);
+  if (o.rp_filter !== undefined) out.rp_filter = valueOf(j, o, path, 'rp_filter');
+  if (o.arp_ignore !== undefined) out.arp_ignore = valueOf(j, o, path, 'arp_ignore');
+  if (o.arp_announce !== undefined) out.arp_announce = valueOf(j, o, path, 'arp_announce');
   return out;
 }
 

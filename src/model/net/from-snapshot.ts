@@ -258,17 +258,17 @@ export function topologyFromSnapshots(
       `${host}: its listening sockets are not read; the model assumes the standard servers (tcp and udp 8080, 9090)`,
     );
     rulesets.set(host, rs);
-    hosts.unshift({
-      name: host,
-      ifaces,
-      routes,
-      sysctls: readSysctls(
-        snapshot,
-        kept.map((l) => l.name),
-        notes,
-      ),
-      backend,
-    });
+    const sys = readSysctls(
+      snapshot,
+      kept.map((l) => l.name),
+      notes,
+    );
+    // each interface's own settings, where they differ from the host's (read-snapshot.ts)
+    for (const i of ifaces) {
+      const own = sys.ifaces.get(i.name);
+      if (own) i.sysctls = { ...i.sysctls, ...own };
+    }
+    hosts.unshift({ name: host, ifaces, routes, sysctls: sys.host, backend });
   }
   // an address on no link: the neighbour the host's route to it leads to owns it, as a /32
   for (const a of pending) {

@@ -17,7 +17,8 @@ export interface Sysctls {
   send_redirects: boolean;
   accept_redirects: boolean;
   /** arp_ignore (net/ipv4/arp.c arp_ignore): 0 any local address, 1 only the receiving device's, 2 that and the
-   *  sender on its subnet, 8 none (the lab writes conf.all, default and every interface alike) */
+   *  sender on its subnet, 8 none. The ARP sysctls here are conf.all's (and default's): an interface's own
+   *  (IfaceSysctls) may only raise them */
   arp_ignore: 0 | 1 | 2 | 8;
   /** arp_announce (arp_solicit): 0 the queued packet's local source, 1 only when on-link with the target, 2 never */
   arp_announce: 0 | 1 | 2;
@@ -43,12 +44,20 @@ export const DEFAULT_SYSCTLS: Sysctls = {
  * packet received on the interface is forwarded (IN_DEV_FORWARD; ip_forward writes every interface's),
  * rp_filter is the larger of conf.all (0 in a lab) and the interface's (IN_DEV_MAXCONF), route_localnet
  * and accept_local hold when conf.all (the host's value) or the interface's is on (IN_DEV_ORCONF).
+ * The ARP ones, with conf.all the host's value (include/linux/inetdevice.h): arp_ignore and arp_announce
+ * are the larger of the two (IN_DEV_ARP_IGNORE, IN_DEV_ARP_ANNOUNCE: IN_DEV_MAXCONF), arp_filter holds
+ * when either is on (IN_DEV_ARPFILTER: IN_DEV_ORCONF); arp_ignore and arp_filter are read for the device an
+ * ARP request is received on (arp_process), arp_announce for the device the request is sent out of
+ * (arp_solicit).
  */
 export interface IfaceSysctls {
   forwarding: boolean;
   rp_filter: 0 | 1 | 2;
   route_localnet: boolean;
   accept_local: boolean;
+  arp_ignore: 0 | 1 | 2 | 8;
+  arp_announce: 0 | 1 | 2;
+  arp_filter: boolean;
 }
 
 export interface IfaceSpec {
@@ -252,6 +261,10 @@ export function ifaceConf(host: Sysctls, own: Partial<IfaceSysctls> | undefined)
     rp_filter: own?.rp_filter ?? host.rp_filter,
     route_localnet: host.route_localnet || (own?.route_localnet ?? false),
     accept_local: host.accept_local || (own?.accept_local ?? false),
+    // max(all, IF) and all || IF: an interface may raise the host's, never lower it
+    arp_ignore: Math.max(host.arp_ignore, own?.arp_ignore ?? 0) as IfaceSysctls['arp_ignore'],
+    arp_announce: Math.max(host.arp_announce, own?.arp_announce ?? 0) as IfaceSysctls['arp_announce'],
+    arp_filter: host.arp_filter || (own?.arp_filter ?? false),
   };
 }
 
