@@ -6,6 +6,7 @@
 // `--backend` still takes any of model|kernel|both|netns|docker (run, check, validate), netns|docker
 // (trace, fuzz) or nft|legacy (lint).
 import { PROXY_MODES, type ProxyMode } from '../kube/proxy-mode.ts';
+import { KUBE_PROXY_VERSIONS, kubeProxyVersionOf, type KubeProxyVersion } from '../kube/kube-proxy-version.ts';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InputError, type IptablesFlavor } from '../model/index.ts';
 import type { LabRuntime } from '../lab/site.ts';
@@ -102,4 +103,28 @@ export function proxyModeOf(v: string | undefined): ProxyMode {
   if (!(PROXY_MODES as readonly string[]).includes(v))
     throw cmdline(`--mode must be ${PROXY_MODES.join(' or ')}, not ${JSON.stringify(v.slice(0, 40))}`);
   return v as ProxyMode;
+}
+
+/** `--mode` and, in nftables mode, `--kube-proxy-version 1.36|1.35`: the release whose table shape to write
+ *  (default the newest; spec/kube.md §2a). */
+export interface ModeChoice {
+  mode: ProxyMode;
+  kubeProxyVersion?: KubeProxyVersion;
+}
+
+export function modeChoiceOf(values: {
+  mode?: string | undefined;
+  'kube-proxy-version'?: string | undefined;
+}): ModeChoice {
+  const mode = proxyModeOf(values.mode);
+  const v = values['kube-proxy-version'];
+  if (v === undefined) return { mode };
+  const version = kubeProxyVersionOf(v);
+  if (!version)
+    throw cmdline(
+      `--kube-proxy-version must be ${KUBE_PROXY_VERSIONS.join(' or ')}, not ${JSON.stringify(v.slice(0, 40))}`,
+    );
+  if (mode !== 'nftables')
+    throw cmdline('--kube-proxy-version says which nftables-mode shape: it goes with --mode nftables');
+  return { mode, kubeProxyVersion: version };
 }

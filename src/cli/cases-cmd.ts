@@ -9,8 +9,15 @@ import { labSkipReason } from '../lab/prereq.ts';
 import { DockerLabError } from '../lab/docker-site.ts';
 import { implementationOf, type Implementation } from '../conform/impl.ts';
 import { crossDiffs } from '../conform/cross-compare.ts';
-import { readFlags, cmdline, sidesOf, iptablesOrBothOf, proxyModeOf, type SidesAndRuntime } from './args.ts';
-import type { ProxyMode } from '../kube/proxy-mode.ts';
+import {
+  readFlags,
+  cmdline,
+  sidesOf,
+  iptablesOrBothOf,
+  modeChoiceOf,
+  type SidesAndRuntime,
+  type ModeChoice,
+} from './args.ts';
 import { truthTable, failureDetails, summary, writeJson, writeJunit, writeOut } from './report.ts';
 import { runPage } from '../conform/html.ts';
 import { caseWarnings } from '../conform/case-warnings.ts';
@@ -25,7 +32,7 @@ async function executeAll(
   json: boolean,
   iptables: ReturnType<typeof iptablesOrBothOf>,
   impl: Implementation,
-  mode: ProxyMode,
+  mode: ModeChoice,
 ): Promise<{ reports: CaseReport[]; crossFailed: boolean }> {
   if (iptables !== 'both')
     return { reports: await execute(cases, how, write, json, iptables, impl, mode), crossFailed: false };
@@ -54,13 +61,14 @@ async function execute(
   json: boolean,
   iptables: 'nft' | 'legacy' | undefined,
   impl: Implementation,
-  mode: ProxyMode,
+  { mode, kubeProxyVersion }: ModeChoice,
 ): Promise<CaseReport[]> {
   if ((impl.name !== 'builtin' || mode !== 'iptables') && !json)
     write(
       pc.cyan(
         `Services compiled by: ${impl.name} in` +
-          ` ${mode} mode${iptables && mode === 'iptables' ? ` (loaded with iptables-${iptables})` : ''}`,
+          ` ${mode} mode${kubeProxyVersion ? ` (kube-proxy ${kubeProxyVersion})` : ''}` +
+          `${iptables && mode === 'iptables' ? ` (loaded with iptables-${iptables})` : ''}`,
       ),
     );
   // rules that name what the topology lacks: said before the results, which they would otherwise mislead
@@ -76,6 +84,7 @@ async function execute(
     lab: { runtime },
     impl,
     mode,
+    ...(kubeProxyVersion ? { kubeProxyVersion } : {}),
     ...(iptables ? { iptables } : {}),
     ...(kernelSkip ? { kernelSkip } : {}),
     onStart: (c, i) => {
@@ -136,6 +145,7 @@ export async function checkCommand(argv: string[], write: (s: string) => void): 
       iptables: { type: 'string' },
       impl: { type: 'string' },
       mode: { type: 'string' },
+      'kube-proxy-version': { type: 'string' },
       'allow-path': { type: 'string', multiple: true, default: [] },
     },
     true,
@@ -150,7 +160,7 @@ export async function checkCommand(argv: string[], write: (s: string) => void): 
     values.json,
     iptablesOrBothOf(values.iptables),
     implementationOf(values.impl),
-    proxyModeOf(values.mode),
+    modeChoiceOf(values),
   );
   return Math.max(
     finish(reports, how.sides, write, {
@@ -178,6 +188,7 @@ export async function runCommand(argv: string[], write: (s: string) => void): Pr
       iptables: { type: 'string' },
       impl: { type: 'string' },
       mode: { type: 'string' },
+      'kube-proxy-version': { type: 'string' },
       'allow-path': { type: 'string', multiple: true, default: [] },
     },
     true,
@@ -204,7 +215,7 @@ export async function runCommand(argv: string[], write: (s: string) => void): Pr
     false,
     iptablesOrBothOf(values.iptables),
     implementationOf(values.impl),
-    proxyModeOf(values.mode),
+    modeChoiceOf(values),
   );
   return Math.max(
     finish(reports, how.sides, write, {

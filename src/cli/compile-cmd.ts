@@ -5,7 +5,7 @@ import type { NodeConfig, LocalDetector } from '../kube/compile.ts';
 import { compileNodeIn } from '../kube/proxy-mode.ts';
 import { existingFromDump } from '../conform/nft-existing.ts';
 import { readText } from './load.ts';
-import { readFlags, cmdline, proxyModeOf } from './args.ts';
+import { readFlags, cmdline, modeChoiceOf } from './args.ts';
 import { COMPILE_USAGE } from './usage.ts';
 
 /** kube-proxy's --detect-local-mode and the flag that goes with each mode. */
@@ -62,10 +62,11 @@ export function compileCommand(argv: string[], write: (s: string) => void): numb
     'no-random-fully': { type: 'boolean', default: false },
     strict: { type: 'boolean', default: false },
     mode: { type: 'string' },
+    'kube-proxy-version': { type: 'string' },
     existing: { type: 'string' },
   });
   if (!values.services || !values.node) throw cmdline(COMPILE_USAGE);
-  const mode = proxyModeOf(values.mode);
+  const { mode, kubeProxyVersion } = modeChoiceOf(values);
   if (values.existing !== undefined && mode !== 'nftables')
     throw cmdline("--existing is the node's nft state (`nft list ruleset`): it goes with --mode nftables");
   // the node's table before this sync: the output is then the resync kube-proxy would run there (spec/kube.md §2a)
@@ -88,6 +89,7 @@ export function compileCommand(argv: string[], write: (s: string) => void): numb
     randomFully: !values['no-random-fully'],
   };
   if (values.zone !== undefined) config.zone = values.zone;
+  if (kubeProxyVersion) config.kubeProxyVersion = kubeProxyVersion;
   if (detector === undefined) {
     if (values['cluster-cidr']) config.clusterCIDR = values['cluster-cidr'];
   } else if (detector !== 'none') config.detectLocal = detector;

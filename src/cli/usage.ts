@@ -3,12 +3,12 @@
 
 export const RUN_USAGE =
   'usage: nfconform run [SUITE...] [--tags a,b] [--sides model|kernel|both] [--runtime' +
-  ' netns|docker] [--iptables nft|legacy|both] [--mode iptables|nftables] [--impl' +
+  ' netns|docker] [--iptables nft|legacy|both] [--mode iptables|nftables [--kube-proxy-version 1.36|1.35]] [--impl' +
   ' builtin|mutant:NAME|COMMAND] [--allow-path DIR ...] [--junit FILE] [--json FILE] [--html DIR]';
 
 export const CHECK_USAGE =
   'usage: nfconform check FILE... [--sides model|kernel|both] [--runtime netns|docker]' +
-  ' [--iptables nft|legacy|both] [--mode iptables|nftables] [--impl' +
+  ' [--iptables nft|legacy|both] [--mode iptables|nftables [--kube-proxy-version 1.36|1.35]] [--impl' +
   ' builtin|mutant:NAME|COMMAND] [--allow-path DIR ...] [--json] [--junit FILE] [--html DIR]';
 
 export const FUZZ_USAGE =
@@ -17,7 +17,8 @@ export const FUZZ_USAGE =
   ' 150ms] [--services [--mode iptables|nftables]] [--json FILE] [--coverage] [--labs N] [--profile]';
 
 export const COMPILE_USAGE =
-  'usage: nfconform compile --services FILE --node NAME [--mode iptables|nftables [--existing NODE.nft]]' +
+  'usage: nfconform compile --services FILE --node NAME [--mode iptables|nftables [--existing NODE.nft]' +
+  ' [--kube-proxy-version 1.36|1.35]]' +
   ' [--node-ip IP ...] [--cluster-cidr CIDR] [--detect-local-mode' +
   ' ClusterCIDR|NodeCIDR|BridgeInterface|InterfaceNamePrefix|None] [--pod-cidr CIDR]' +
   ' [--pod-bridge-interface NAME] [--pod-interface-name-prefix PREFIX] [--masquerade-all]' +

@@ -8,6 +8,7 @@ import { InputError } from '../model/index.ts';
 import { readCluster } from '../kube/objects.ts';
 import { compileNodeIn, type ProxyMode } from '../kube/proxy-mode.ts';
 import type { NftNodeState } from '../kube/compile-nft.ts';
+import type { KubeProxyVersion } from '../kube/kube-proxy-version.ts';
 import { MUTANTS, type CompilerMutant } from '../kube/mutants.ts';
 
 /** What an implementation reads on stdin (spec/impl-contract.md §2). */
@@ -23,6 +24,8 @@ export interface ImplInput {
   nodePortAddresses?: string[];
   /** kube-proxy's mode to write: iptables-save text, or the `kube-proxy` nft table (`nft -f` text) */
   proxyMode: ProxyMode;
+  /** nftables mode: the kube-proxy release whose table shape to write ("1.36", "1.35"; absent: the newest) */
+  kubeProxyVersion?: KubeProxyVersion;
   /** `kubectl get svc,endpointslices -A -o json` output, as given */
   cluster: unknown;
   /** nftables mode, a resync: what the node's `kube-proxy` table holds now (its chains with their rule counts,
@@ -51,6 +54,7 @@ export function builtinImpl(mutant?: CompilerMutant): Implementation {
           ...(input.localTrafficDetector === false ? {} : { clusterCIDR: input.clusterCIDR }),
           ...(input.masqueradeAll ? { masqueradeAll: true } : {}),
           ...(input.localhostNodePorts ? { localhostNodePorts: true } : {}),
+          ...(input.kubeProxyVersion ? { kubeProxyVersion: input.kubeProxyVersion } : {}),
           // the CIDRs are matched against the node's addresses (kube-proxy's NodePortAddresses)
           ...(input.nodePortAddresses
             ? { nodePortAddresses: input.nodePortAddresses, nodeIPs: input.node.addresses }

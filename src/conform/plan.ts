@@ -23,6 +23,7 @@ import {
   LOAD_KINDS,
 } from '../model/index.ts';
 import type { ProxyMode } from '../kube/proxy-mode.ts';
+import type { KubeProxyVersion } from '../kube/kube-proxy-version.ts';
 import { readCluster } from '../kube/objects.ts';
 import { nftNodeState } from '../kube/compile-nft.ts';
 import type { CompilerMutant } from '../kube/mutants.ts';
@@ -164,6 +165,8 @@ export interface PlanOptions {
   firstPort?: number;
   /** kube-proxy's mode the Services are compiled in (default iptables) */
   mode?: ProxyMode;
+  /** nftables mode: the kube-proxy release whose table shape the Services are compiled in (default the newest) */
+  kubeProxyVersion?: KubeProxyVersion;
 }
 
 export function stepLabel(s: Step, i: number): string {
@@ -247,7 +250,7 @@ export function planNft(
 /** The plan of a case. Rulesets the model refuses are kept with their refusal (see `acceptedRulesets`). */
 export async function planCase(c0: CaseFile, opts: PlanOptions = {}): Promise<CasePlan> {
   const c = withIptables(
-    await withServices(c0, opts.impl ?? builtinImpl(opts.mutant), opts.mode ?? 'iptables'),
+    await withServices(c0, opts.impl ?? builtinImpl(opts.mutant), opts.mode ?? 'iptables', opts.kubeProxyVersion),
     opts.iptables,
   );
   const topology = caseTopology(c);
@@ -410,6 +413,7 @@ export async function withServices(
   c: CaseFile,
   impl: Implementation = builtinImpl(),
   mode: ProxyMode = 'iptables',
+  kubeProxyVersion?: KubeProxyVersion,
 ): Promise<CaseFile> {
   if (!c.services?.text) return c;
   const svc = c.services;
@@ -432,6 +436,7 @@ export async function withServices(
         ...(svc.localTrafficDetector === false ? { localTrafficDetector: false } : {}),
         ...(svc.nodePortAddresses ? { nodePortAddresses: svc.nodePortAddresses } : {}),
         proxyMode: mode,
+        ...(mode === 'nftables' && kubeProxyVersion ? { kubeProxyVersion } : {}),
         cluster,
         ...(existing ? { existing } : {}),
       };

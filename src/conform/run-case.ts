@@ -21,6 +21,7 @@ import type { FieldDiff } from './compare.ts';
 import type { Implementation } from './impl.ts';
 import type { CompilerMutant } from '../kube/mutants.ts';
 import type { ProxyMode } from '../kube/proxy-mode.ts';
+import type { KubeProxyVersion } from '../kube/kube-proxy-version.ts';
 import {
   planCase,
   acceptedRulesets,
@@ -213,6 +214,8 @@ export interface RunOptions {
   iptables?: IptablesFlavor;
   /** kube-proxy's mode the cases' Services are compiled in (default iptables) */
   mode?: ProxyMode;
+  /** nftables mode: the kube-proxy release whose table shape the Services are compiled in (default the newest) */
+  kubeProxyVersion?: KubeProxyVersion;
   /** a lab pool to reuse (the caller closes it); otherwise one is made with `lab` and closed */
   pool?: LabPool;
   lab?: LabOptions;
@@ -339,6 +342,7 @@ export async function runCase(c0: CaseFile, opts: RunOptions, pool: LabPool): Pr
       ...(opts.mutant ? { mutant: opts.mutant } : {}),
       ...(opts.iptables ? { iptables: opts.iptables } : {}),
       ...(opts.mode ? { mode: opts.mode } : {}),
+      ...(opts.kubeProxyVersion ? { kubeProxyVersion: opts.kubeProxyVersion } : {}),
     });
     acceptedRulesets(plan);
   } catch (e) {

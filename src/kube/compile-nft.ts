@@ -1,13 +1,14 @@
 // The kube-proxy nftables mode's shape: from Services, EndpointSlices and a node's configuration, the
 // node's `kube-proxy` table as `nft -f` input. Learned from kube-proxy (pkg/proxy/nftables/proxier.go and
-// its README and proxier_test.go, 1.33-1.35); written anew and checked by behaviour (the Service-level oracle on the
-// kernel
-// and the model) and by real nft, which must load it and list it as the model prints it (spec/kube.md §2a).
+// its README and proxier_test.go, 1.33-1.35, and PRs #135800 and #136499 for 1.36: kube-proxy-version.ts says where
+// they differ); written anew and checked by behaviour (the Service-level oracle on the kernel and the model) and by
+// real nft, which must load it and list it as the model prints it (spec/kube.md §2a).
 import { createHash } from 'node:crypto';
 import type { Cluster } from './objects.ts';
 import { resolve, reachableEndpoints, portChains, type ResolvedPort, type ResolvedEndpoint } from './endpoints.ts';
 import { checkNodeConfig, type NodeConfig, type CheckedNodeConfig, type LocalDetector } from './node-config.ts';
 import { cidrContains, parseCidr, parseIp, type NftRuleset } from '../model/index.ts';
+import { NFT_SHAPES, DEFAULT_KUBE_PROXY_VERSION, type NftShape } from './kube-proxy-version.ts';
 
 export const NFT_TABLE = 'kube-proxy';
 export const NFT_MASQ_MARK = '0x00004000';
@@ -194,9 +195,16 @@ function checkedName(name: string): string {
  *  loaded again, it replaces the rules and the Services' sets, and keeps the affinity sets' clients. */
 export function compileNodeNft(cluster: Cluster, config: NodeConfig, existing?: NftNodeState): string {
   const node = checkNodeConfig(config);
+  const shape = NFT_SHAPES[config.kubeProxyVersion ?? DEFAULT_KUBE_PROXY_VERSION];
   const ports = resolve(cluster, node.nodeName, node.zone !== undefined ? { zone: node.zone } : {});
   const t = new Table();
   const addr = 'ipv4_addr . inet_proto . inet_service : verdict';
+  // 1.36: the node's endpoints reaching themselves, `EP . EP . proto . port` (a v1.36.2 node lists this set first)
+  if (shape.hairpinSet)
+    t.set('set', HAIRPIN_SET, [
+      'type ipv4_addr . ipv4_addr . inet_proto . inet_service',
+      'comment "service hairpin connections"',
+    ]);
   t.set('set', 'cluster-ips', ['type ipv4_addr', 'comment "Active ClusterIPs"']);
   // --nodeport-addresses: a set of the node's addresses (localhost NodePorts do not exist in nftables mode)
   const nodePortIPs = node.nodePortIPs?.filter((ip) => !ip.startsWith('127.'));
@@ -218,11 +226,24 @@ export function compileNodeNft(cluster: Cluster, config: NodeConfig, existing?: 
 
   for (const b of BASE_CHAINS) t.chain(b.name);
   for (const j of JUMPS) t.add(j.from, `${j.newOnly ? 'ct state new ' : ''}jump ${j.to}`);
-  t.add('mark-for-masquerade', `meta mark set meta mark | ${NFT_MASQ_MARK}`);
-  // clear the mark before masquerading, so that a packet that passes twice is not masqueraded twice
-  t.add('masquerading', `meta mark & ${NFT_MASQ_MARK} == 0x00000000 return`);
-  t.add('masquerading', `meta mark set meta mark ^ ${NFT_MASQ_MARK}`);
-  t.add('masquerading', 'masquerade fully-random');
+  if (shape.markChain) t.add('mark-for-masquerade', `meta mark set meta mark | ${NFT_MASQ_MARK}`);
+  // clear the mark before masquerading, so that a packet that passes twice (a VXLAN-encapsulated one reuses its
+  // skb) is not masqueraded twice
+  if (shape.oneMasqueradingRule)
+    t.add(
+      'masquerading',
+      `meta mark & ${NFT_MASQ_MARK} != 0x00000000 meta mark set meta mark ^ ${NFT_MASQ_MARK} masquerade fully-random`,
+    );
+  else {
+    t.add('masquerading', `meta mark & ${NFT_MASQ_MARK} == 0x00000000 return`);
+    t.add('masquerading', `meta mark set meta mark ^ ${NFT_MASQ_MARK}`);
+    t.add('masquerading', 'masquerade fully-random');
+  }
+  if (shape.hairpinSet)
+    t.add(
+      'masquerading',
+      `ct status dnat ip saddr . ip daddr . meta l4proto . th dport @${HAIRPIN_SET} masquerade fully-random`,
+    );
   // a ClusterIP on a port no Service has is rejected (connection refused), as a missing Service port
   t.add('cluster-ips-check', 'ip daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"');
   // reject is allowed at input/forward/output only (before Linux 5.9): reached through a goto from there
@@ -235,6 +256,17 @@ export function compileNodeNft(cluster: Cluster, config: NodeConfig, existing?: 
       ` dport vmap @no-endpoint-nodeports`,
   );
   t.add('firewall-check', 'ip daddr . meta l4proto . th dport vmap @firewall-ips');
+  // 1.36: ClusterIP traffic from outside the detector is marked here, whatever its port, not in each Service chain
+  if (shape.clusterIpRuleInServices) {
+    if (node.masqueradeAll)
+      t.add('services', `ip daddr @cluster-ips ${markMasq(shape)} comment "masquerade all clusterIP traffic"`);
+    else if (node.detectLocal)
+      t.add(
+        'services',
+        `ip daddr @cluster-ips ${ifLocal(node.detectLocal, true)} ${markMasq(shape)}` +
+          ' comment "masquerade clusterIP traffic from outside cluster"',
+      );
+  }
   t.add('services', 'ip daddr . meta l4proto . th dport vmap @service-ips');
   t.add(
     'services',
@@ -242,10 +274,17 @@ export function compileNodeNft(cluster: Cluster, config: NodeConfig, existing?: 
       ' meta l4proto . th dport vmap @service-nodeports',
   );
 
-  for (const rp of ports) compilePort(rp, node, t);
+  for (const rp of ports) compilePort(rp, node, shape, t);
   const stale = existing ? staleCommands(t, existing) : [];
   return t.print() + stale.map((c) => `${c}\n`).join('');
 }
+
+const HAIRPIN_SET = 'hairpin-connections';
+
+/** The statement that marks a packet for masquerading: a jump to the chain that sets the mark (1.33-1.35), or the
+ *  mark set in place (1.36). */
+const markMasq = (shape: NftShape) =>
+  shape.markChain ? 'jump mark-for-masquerade' : `meta mark set meta mark | ${NFT_MASQ_MARK}`;
 
 const base = (rp: ResolvedPort, p: string) => `${rp.svc.namespace}/${rp.svc.name}/${p}/${rp.port.name}`;
 const endpointChain = (rp: ResolvedPort, e: ResolvedEndpoint, p: string) =>
@@ -253,7 +292,7 @@ const endpointChain = (rp: ResolvedPort, e: ResolvedEndpoint, p: string) =>
 const affinitySet = (rp: ResolvedPort, e: ResolvedEndpoint, p: string) =>
   nftHashName('affinity-', `${base(rp, p)}__${e.ip}/${e.port}`);
 
-function compilePort(rp: ResolvedPort, node: CheckedNodeConfig, t: Table): void {
+function compilePort(rp: ResolvedPort, node: CheckedNodeConfig, shape: NftShape, t: Table): void {
   const { svc, port } = rp;
   const p = port.protocol.toLowerCase();
   const clusterChain = nftHashName('service-', base(rp, p));
@@ -294,22 +333,21 @@ function compilePort(rp: ResolvedPort, node: CheckedNodeConfig, t: Table): void 
   }
 
   // internal traffic: masquerade what does not come from a pod (or everything with masqueradeAll)
-  if (hasInternal) {
+  if (hasInternal && !shape.clusterIpRuleInServices) {
     const match = `ip daddr ${cip}`;
-    if (node.masqueradeAll) t.add(internalChain, `${match} jump mark-for-masquerade`);
-    else if (node.detectLocal)
-      t.add(internalChain, `${match} ${ifLocal(node.detectLocal, true)} jump mark-for-masquerade`);
+    if (node.masqueradeAll) t.add(internalChain, `${match} ${markMasq(shape)}`);
+    else if (node.detectLocal) t.add(internalChain, `${match} ${ifLocal(node.detectLocal, true)} ${markMasq(shape)}`);
   }
   if (usesExtChain) {
     t.chain(extChain);
     if (!rp.externalLocal) {
       // endpoints may be on other nodes: masquerade so that the replies come back through this node
-      t.add(extChain, 'jump mark-for-masquerade');
+      t.add(extChain, markMasq(shape));
     } else {
       // pods and the node itself may use every endpoint; outside clients keep their address
       if (node.detectLocal)
         t.add(extChain, `${ifLocal(node.detectLocal, false)} goto ${clusterChain} comment "short-circuit pod traffic"`);
-      t.add(extChain, 'fib saddr type local jump mark-for-masquerade comment "masquerade local traffic"');
+      t.add(extChain, `fib saddr type local ${markMasq(shape)} comment "masquerade local traffic"`);
       t.add(extChain, `fib saddr type local goto ${clusterChain} comment "short-circuit local traffic"`);
     }
     if (hasExternal) t.add(extChain, `goto ${externalPolicyChain}`);
@@ -332,20 +370,38 @@ function compilePort(rp: ResolvedPort, node: CheckedNodeConfig, t: Table): void 
         'flags dynamic,timeout',
         `timeout ${svc.affinitySeconds}s`,
       ]);
-  if (usesClusterChain) endpointRules(t, clusterChain, rp, rp.cluster, p);
-  if (usesLocalChain) endpointRules(t, localChain, rp, rp.local, p);
+  // 1.36: without affinity, no endpoint chains: the Service chain DNATs by a numgen-keyed map
+  const squash = shape.squashEndpointChains && !affinity;
+  if (usesClusterChain) endpointRules(t, clusterChain, rp, rp.cluster, p, squash);
+  if (usesLocalChain) endpointRules(t, localChain, rp, rp.local, p, squash);
   for (const e of eps) {
+    // hairpin: an endpoint reaching itself through the Service must be masqueraded; 1.36 lists this node's
+    // endpoints in a set instead (one of another node cannot send its packets through this node's rules)
+    if (shape.hairpinSet && e.isLocal) t.element(HAIRPIN_SET, `${e.ip} . ${e.ip} . ${p} . ${e.port}`);
+    if (squash) continue;
     const ch = endpointChain(rp, e, p);
-    // hairpin: an endpoint reaching itself through the Service must be masqueraded
-    t.add(ch, `ip saddr ${e.ip} jump mark-for-masquerade`);
+    if (!shape.hairpinSet) t.add(ch, `ip saddr ${e.ip} ${markMasq(shape)}`);
     if (affinity) t.add(ch, `update @${affinitySet(rp, e, p)} { ip saddr }`);
     t.add(ch, `meta l4proto ${p} dnat to ${e.ip}:${e.port}`);
   }
 }
 
-/** Affinity (the source in an endpoint's set), then `numgen random mod n` over the endpoints. */
-function endpointRules(t: Table, chain: string, rp: ResolvedPort, eps: ResolvedEndpoint[], p: string): void {
+/** Affinity (the source in an endpoint's set), then `numgen random mod n` over the endpoints: a verdict map to
+ *  their chains, or (squashed, 1.36) a map to their address and port that the DNAT takes. */
+function endpointRules(
+  t: Table,
+  chain: string,
+  rp: ResolvedPort,
+  eps: ResolvedEndpoint[],
+  p: string,
+  squash: boolean,
+): void {
   t.chain(chain);
+  if (squash) {
+    const arms = eps.map((e, i) => `${i} : ${e.ip} . ${e.port}`);
+    t.add(chain, `meta l4proto ${p} dnat ip to numgen random mod ${eps.length} map { ${arms.join(', ')} }`);
+    return;
+  }
   if (rp.svc.sessionAffinity === 'ClientIP')
     for (const e of eps) t.add(chain, `ip saddr @${affinitySet(rp, e, p)} goto ${endpointChain(rp, e, p)}`);
   const arms = eps.map((e, i) => `${i} : goto ${endpointChain(rp, e, p)}`);

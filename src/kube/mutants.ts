@@ -10,8 +10,10 @@ export interface CompilerMutant {
   services?: (c: Cluster) => Cluster;
   /** a compiler that writes wrong rules */
   rules?: (text: string) => string;
-  /** its nftables-mode twin: the same bug in the `kube-proxy` nft table (compile-nft.ts's text); a mutant with
-   *  `rules` and no twin has none in that mode (`applies` says so) */
+  /** its nftables-mode twin: the same bug in the `kube-proxy` nft table (compile-nft.ts's text), in the shape of
+   *  each kube-proxy release it writes (kube-proxy-version.ts: 1.33-1.35's mark-for-masquerade chain and endpoint
+   *  chains, 1.36's inline marks, hairpin set and numgen-keyed DNAT maps); a mutant with `rules` and no twin has
+   *  none in that mode (`applies` says so) */
   nftRules?: (text: string) => string;
 }
 
@@ -39,6 +41,8 @@ const inChain = (chain: string, f: (l: string) => string | undefined) => (t: str
     })
     .join('\n');
 };
+/** kube-proxy 1.36's mark for masquerading, set in place (no mark-for-masquerade chain) */
+const MARK_136 = 'meta mark set meta mark | 0x00004000';
 const services =
   (f: (s: Cluster['services'][number]) => Cluster['services'][number]) =>
   (c: Cluster): Cluster => ({ ...c, services: c.services.map(f) });
@@ -48,7 +52,8 @@ export const MUTANTS: readonly CompilerMutant[] = [
     name: 'no-hairpin-masquerade',
     description: 'the hairpin masquerade in each SEP chain is dropped',
     rules: dropLines(/^-A KUBE-SEP-\S+ -s \S+ .*-j KUBE-MARK-MASQ$/),
-    nftRules: dropLines(/^\t\tip saddr [\d.]+ jump mark-for-masquerade$/),
+    // 1.36: the masquerade of the hairpin-connections set
+    nftRules: dropLines(/^\t\tip saddr [\d.]+ jump mark-for-masquerade$|^\t\tct status dnat .*@hairpin-connections /),
   },
   {
     name: 'probability-off-by-one',
@@ -76,7 +81,13 @@ export const MUTANTS: readonly CompilerMutant[] = [
     name: 'local-policy-masquerades',
     description: 'externalTrafficPolicy=Local masquerades anyway',
     rules: mapLines((l) => l.replace(/^-A (KUBE-EXT-\S+) -j (KUBE-SVL-\S+)$/, '-A $1 -j KUBE-MARK-MASQ\n-A $1 -j $2')),
-    nftRules: mapLines((l) => l.replace(/^\t\tgoto (local-\S+)$/, '\t\tjump mark-for-masquerade\n\t\tgoto $1')),
+    nftRules: (t) =>
+      mapLines((l) =>
+        l.replace(
+          /^\t\tgoto (local-\S+)$/,
+          `\t\t${t.includes('chain mark-for-masquerade {') ? 'jump mark-for-masquerade' : MARK_136}\n\t\tgoto $1`,
+        ),
+      )(t),
   },
   {
     name: 'affinity-never-set',
@@ -94,13 +105,22 @@ export const MUTANTS: readonly CompilerMutant[] = [
     name: 'mark-not-cleared',
     description: 'the masquerade mark is not cleared before MASQUERADE',
     rules: dropLines(/^-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000\/0x0$|--xor-mark 0x4000/),
-    nftRules: dropLines(/^\t\tmeta mark set meta mark \^ /),
+    // 1.36: one rule tests, clears and masquerades; the clearing goes
+    nftRules: (t) =>
+      mapLines((l) => l.replace(/^(\t\tmeta mark & \S+ != 0x0+) meta mark set meta mark \^ \S+ (masquerade)/, '$1 $2'))(
+        dropLines(/^\t\tmeta mark set meta mark \^ /)(t),
+      ),
   },
   {
     name: 'dnat-without-port',
     description: 'DNAT to the endpoint address without its port',
     rules: mapLines((l) => l.replace(/(-j DNAT --to-destination [\d.]+):\d+/, '$1')),
-    nftRules: mapLines((l) => l.replace(/(dnat to [\d.]+):\d+$/, '$1')),
+    // 1.36: the numgen map's values lose their port too (`i : IP`)
+    nftRules: mapLines((l) =>
+      l
+        .replace(/(dnat to [\d.]+):\d+$/, '$1')
+        .replace(/(dnat ip to numgen random mod \d+ map \{ .*\})$/, (m) => m.replace(/ \. \d+(?=,| \})/g, '')),
+    ),
   },
   {
     name: 'source-ranges-skipped',
@@ -111,7 +131,8 @@ export const MUTANTS: readonly CompilerMutant[] = [
     name: 'cluster-cidr-inverted',
     description: '"! -s clusterCIDR" written as "-s clusterCIDR"',
     rules: mapLines((l) => l.replace(/^(-A KUBE-SV[CL]-\S+) ! -s /, '$1 -s ')),
-    nftRules: mapLines((l) => l.replace(/^(\t\tip daddr [\d.]+ ip saddr) != /, '$1 ')),
+    // 1.36: the one ClusterIP rule in `services`
+    nftRules: mapLines((l) => l.replace(/^(\t\tip daddr (?:[\d.]+|@cluster-ips) ip saddr) != /, '$1 ')),
   },
   {
     name: 'internal-policy-ignored',
@@ -127,7 +148,9 @@ export const MUTANTS: readonly CompilerMutant[] = [
     name: 'no-masquerade',
     description: 'KUBE-POSTROUTING marks but never masquerades',
     rules: dropLines(/-j MASQUERADE/),
-    nftRules: dropLines(/^\t\tmasquerade/),
+    // 1.36: masquerading's rules keep their matches and the mark's clearing, without the masquerade
+    nftRules: (t) =>
+      inChain('masquerading', (l) => l.replace(/ masquerade fully-random$/, ''))(dropLines(/^\t\tmasquerade/)(t)),
   },
   {
     name: 'last-endpoint-gets-a-probability',
@@ -140,10 +163,10 @@ export const MUTANTS: readonly CompilerMutant[] = [
     ),
     // one endpoint: behind 1/2, as the iptables mutant's 0.5; several: the last arm is gone (1/n falls through)
     nftRules: mapLines((l) =>
-      l.replace(/numgen random mod (\d+) vmap \{ (.*) \}$/, (_m, n: string, arms: string) =>
+      l.replace(/numgen random mod (\d+) (v?map) \{ (.*) \}$/, (_m, n: string, kind: string, arms: string) =>
         n === '1'
-          ? `numgen random mod 2 vmap { ${arms} }`
-          : `numgen random mod ${n} vmap { ${arms.replace(/, [^,]*$/, '')} }`,
+          ? `numgen random mod 2 ${kind} { ${arms} }`
+          : `numgen random mod ${n} ${kind} { ${arms.replace(/, [^,]*$/, '')} }`,
       ),
     ),
   },

@@ -4,6 +4,7 @@
 import { InputError } from '../model/index.ts';
 import { cidrContains, parseCidr, parseIp, type Cidr } from '../model/index.ts';
 import { dns1123Subdomain, labelValue, readCidr, readIp, showValue } from './names.ts';
+import type { KubeProxyVersion } from './kube-proxy-version.ts';
 
 /** kube-proxy's --detect-local-mode and its argument; none: no local-traffic detector. */
 export type LocalDetector =
@@ -35,6 +36,8 @@ export interface NodeConfig {
   canary?: boolean;
   /** MASQUERADE --random-fully (kube-proxy adds it when iptables supports it); default on */
   randomFully?: boolean;
+  /** nftables mode: the kube-proxy release whose table shape to write (kube-proxy-version.ts; default the newest) */
+  kubeProxyVersion?: KubeProxyVersion;
 }
 
 /** The settings after checking: addresses canonical, the detector explicit. */

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { readCluster } from '../../src/kube/objects.ts';
 import { compileNodeNft, nftHashName } from '../../src/kube/compile-nft.ts';
 import { compileNodeIn } from '../../src/kube/proxy-mode.ts';
+import { DEFAULT_KUBE_PROXY_VERSION, KUBE_PROXY_VERSIONS } from '../../src/kube/kube-proxy-version.ts';
 import { predict, K8S_NODE_LAYOUT } from '../../src/kube/oracle.ts';
 import { parseNft, printNft } from '../../src/model/index.ts';
 import { spawnSync } from 'node:child_process';
@@ -15,7 +16,13 @@ const cli = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { en
 
 const fixture = readFileSync(new URL('../../suites/fixtures/services.json', import.meta.url), 'utf8');
 const cluster = readCluster(fixture, 'services.json');
-const config = { nodeName: 'node', clusterCIDR: '10.244.0.0/16', nodeIPs: ['192.168.50.10'] };
+// kube-proxy 1.33-1.35's shape here; 1.36's below
+const config = {
+  nodeName: 'node',
+  clusterCIDR: '10.244.0.0/16',
+  nodeIPs: ['192.168.50.10'],
+  kubeProxyVersion: '1.35' as const,
+};
 
 describe('compile --mode nftables', () => {
   test("chain names are kube-proxy's (the names its proxier_test.go expects)", () => {
@@ -105,6 +112,7 @@ describe("kube-proxy's own fixture: the Services of its TestOverallNFTablesRules
     nodeIPs: ['192.168.0.2'],
     clusterCIDR: '10.0.0.0/8',
     nodePortAddresses: ['192.168.0.2/32'],
+    kubeProxyVersion: '1.35',
   });
   const t = parseNft(text, { file: 'overall.nft' }).tables.get('ip kube-proxy')!;
   const listed = printNft(parseNft(text, { file: 'overall.nft' }));
@@ -210,5 +218,124 @@ describe('the oracle in nftables mode', () => {
     expect(predict(cluster, { ...K8S_NODE_LAYOUT, localhostNodePorts: true }, p, '127.0.0.1')![0]!.outcome).toBe(
       'delivered',
     );
+  });
+});
+
+describe("kube-proxy 1.36's shape (spec/kube.md §2a, kube-proxy-version.ts)", () => {
+  // the Services of kube-proxy's TestOverallNFTablesRules, on its test node, as 1.36 writes them
+  const overall = readCluster(
+    readFileSync(new URL('../../suites/fixtures/kube-proxy-overall.json', import.meta.url), 'utf8'),
+    'kube-proxy-overall.json',
+  );
+  const node = {
+    nodeName: 'test-node',
+    nodeIPs: ['192.168.0.2'],
+    clusterCIDR: '10.0.0.0/8',
+    nodePortAddresses: ['192.168.0.2/32'],
+  };
+  const text = compileNodeNft(overall, { ...node, kubeProxyVersion: '1.36' });
+  // the table block as written (compile-nft.ts prints it as nft lists it: one tab per level)
+  const rules = (chain: string) => {
+    const m = new RegExp(`\\n\\tchain ${chain.replace(/[/.]/g, (x) => `\\${x}`)}\\S* \\{\\n((?:\\t\\t.*\\n)*)`).exec(
+      text,
+    );
+    if (!m) return undefined;
+    return m[1]!.trim().split(/\n\t*/);
+  };
+  const chains = [...text.matchAll(/\n\tchain (\S+) \{/g)].map((m) => m[1]!);
+
+  test('the default is written without a version, and each version on request', () => {
+    expect(KUBE_PROXY_VERSIONS).toContain(DEFAULT_KUBE_PROXY_VERSION);
+    expect(compileNodeNft(overall, { ...node, kubeProxyVersion: DEFAULT_KUBE_PROXY_VERSION })).toBe(
+      compileNodeNft(overall, node),
+    );
+    expect(compileNodeNft(overall, { ...node, kubeProxyVersion: '1.35' })).toContain('chain mark-for-masquerade {');
+  });
+
+  test('no mark-for-masquerade chain: rules set the mark; masquerading is one rule and the hairpin set', () => {
+    expect(text).not.toContain('mark-for-masquerade');
+    expect(rules('masquerading')).toEqual([
+      'meta mark & 0x00004000 != 0x00000000 meta mark set meta mark ^ 0x00004000 masquerade fully-random',
+      'ct status dnat ip saddr . ip daddr . meta l4proto . th dport @hairpin-connections masquerade fully-random',
+    ]);
+    expect(rules('external-LAUZTJTB')).toEqual([
+      'meta mark set meta mark | 0x00004000',
+      'goto service-LAUZTJTB-ns4/svc4/tcp/p80',
+    ]);
+    expect(rules('external-42NFTM6N')).toEqual([
+      'ip saddr 10.0.0.0/8 goto service-42NFTM6N-ns2/svc2/tcp/p80 comment "short-circuit pod traffic"',
+      'fib saddr type local meta mark set meta mark | 0x00004000 comment "masquerade local traffic"',
+      'fib saddr type local goto service-42NFTM6N-ns2/svc2/tcp/p80 comment "short-circuit local traffic"',
+    ]);
+  });
+
+  test('the ClusterIP rule is one rule first in services, on @cluster-ips; none in the Service chains', () => {
+    expect(rules('services')).toEqual([
+      'ip daddr @cluster-ips ip saddr != 10.0.0.0/8 meta mark set meta mark | 0x00004000' +
+        ' comment "masquerade clusterIP traffic from outside cluster"',
+      'ip daddr . meta l4proto . th dport vmap @service-ips',
+      'ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports',
+    ]);
+    expect(text).not.toMatch(/\tip daddr [\d.]+ ip saddr/);
+    const all = compileNodeNft(overall, { ...node, masqueradeAll: true, kubeProxyVersion: '1.36' });
+    expect(all).toMatch(/\n\t\tip daddr @cluster-ips meta mark set meta mark \| 0x00004000 comment "[^"]+"\n/);
+    const { clusterCIDR: _cidr, ...noDetector } = node;
+    const none = compileNodeNft(overall, { ...noDetector, kubeProxyVersion: '1.36' });
+    expect(none).not.toContain('ip daddr @cluster-ips meta mark');
+    expect(none).not.toContain('ip daddr @cluster-ips ip saddr');
+  });
+
+  test('endpoint chains only for ClientIP affinity; the others DNAT in the Service chain by a numgen map', () => {
+    expect(chains.filter((n) => n.startsWith('endpoint-'))).toEqual([
+      'endpoint-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80',
+    ]);
+    expect(rules('service-ULMVA6XW')).toEqual([
+      'meta l4proto tcp dnat ip to numgen random mod 1 map { 0 : 10.180.0.1 . 80 }',
+    ]);
+    expect(rules('service-LAUZTJTB')).toEqual([
+      'meta l4proto tcp dnat ip to numgen random mod 2 map { 0 : 10.180.0.4 . 80, 1 : 10.180.0.5 . 80 }',
+    ]);
+    // affinity: looked up first, then numgen over the endpoint chains, which record the client and DNAT
+    expect(rules('service-HVFWP5L3')).toEqual([
+      'ip saddr @affinity-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80' +
+        ' goto endpoint-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80',
+      'numgen random mod 1 vmap { 0 : goto endpoint-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80 }',
+    ]);
+    expect(rules('endpoint-GTK6MW7G')).toEqual([
+      'update @affinity-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80 { ip saddr }',
+      'meta l4proto tcp dnat to 10.180.0.3:80',
+    ]);
+  });
+
+  test("hairpin-connections holds this node's endpoints (EP . EP . proto . port), first of the sets", () => {
+    const table = compileNodeNft(cluster, { ...config, kubeProxyVersion: '1.36' });
+    expect(table.indexOf('\tset hairpin-connections {')).toBeLessThan(table.indexOf('\tset cluster-ips {'));
+    const filled = /add element ip kube-proxy hairpin-connections \{ ([^}]*) \}/.exec(table)![1]!.split(/,\s+/);
+    expect(filled).toEqual([
+      '10.244.1.11 . 10.244.1.11 . tcp . 8080',
+      '10.244.1.12 . 10.244.1.12 . tcp . 8080',
+      '10.244.1.12 . 10.244.1.12 . udp . 8080',
+    ]);
+    // 10.244.2.13 (node2's pod) is an endpoint of default/web too, but not this node's
+    expect(table).toContain('10.244.2.13 . 8080');
+    expect(filled.some((e) => e.startsWith('10.244.2.13'))).toBe(false);
+  });
+
+  test('the CLI: --kube-proxy-version 1.35|1.36 with --mode nftables; anything else exit 2 with the reason', () => {
+    const services = fileURLToPath(new URL('../../suites/fixtures/services.json', import.meta.url));
+    const args = ['compile', '--services', services, '--node', 'node', '--mode', 'nftables'];
+    const v135 = cli([...args, '--kube-proxy-version', '1.35']);
+    const v136 = cli([...args, '--kube-proxy-version', '1.36']);
+    expect([v135.status, v136.status]).toEqual([0, 0]);
+    expect(v135.stdout).toContain('chain mark-for-masquerade {');
+    expect(v136.stdout).toContain('set hairpin-connections {');
+    expect(cli(args).stdout).toBe(DEFAULT_KUBE_PROXY_VERSION === '1.36' ? v136.stdout : v135.stdout);
+    const bad = cli([...args, '--kube-proxy-version', '1.30']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--kube-proxy-version must be 1.36 or 1.35, not "1.30"');
+    const ipt = cli(['compile', '--services', services, '--node', 'node', '--kube-proxy-version', '1.36']);
+    expect(ipt.status).toBe(2);
+    expect(ipt.stderr).toContain('it goes with --mode nftables');
+    expect(bad.stderr + ipt.stderr).not.toContain('    at ');
   });
 });
