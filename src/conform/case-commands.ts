@@ -106,11 +106,11 @@ function nftCommand(
   for (const h of cmd.hosts) {
     const st = world.hosts.get(h.host);
     const at = { file: `${file}#${h.host} nft`, now: world.now, probes: world.probes ?? 0 };
-    const outcomes = nftTransaction(nft.get(h.host), st?.nftSets, h.text, at);
+    const outcomes = nftTransaction(nft.get(h.host), st?.nftSets, h.text, at, st?.nftInc);
     const k = kernel?.[h.host];
     const o = followedNftOutcome(outcomes, k === undefined ? undefined : k !== null);
     nft.set(h.host, o.ruleset);
-    if (st) world.hosts.set(h.host, { ...st, nftSets: o.sets });
+    if (st) world.hosts.set(h.host, { ...st, nftSets: o.sets, nftInc: o.inc });
     out[h.host] = o.refusal === undefined ? null : `nft -f refused: ${o.refusal}`;
   }
   return out;

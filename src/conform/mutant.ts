@@ -60,9 +60,13 @@ export class MutantSide implements KernelSide {
     // on the host's nft state, as `nft -f` runs it; what rules put in the sets it keeps stays (spec/nft.md §8)
     const st = this.world.hosts.get(host);
     const at = { file: `${host}@nft`, now: this.world.now, probes: this.world.probes ?? 0 };
-    const o = followedNftOutcome(nftTransaction(this.nft.get(host), st?.nftSets, text, at), undefined);
+    const o = followedNftOutcome(nftTransaction(this.nft.get(host), st?.nftSets, text, at, st?.nftInc), undefined);
     this.nft.set(host, o.ruleset);
-    if (st) this.world = { ...this.world, hosts: new Map(this.world.hosts).set(host, { ...st, nftSets: o.sets }) };
+    if (st)
+      this.world = {
+        ...this.world,
+        hosts: new Map(this.world.hosts).set(host, { ...st, nftSets: o.sets, nftInc: o.inc }),
+      };
     this.lab = this.make();
     return o.refusal === undefined ? { ok: true, stderr: '' } : { ok: false, stderr: o.refusal };
   }

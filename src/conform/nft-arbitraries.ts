@@ -136,6 +136,24 @@ function setLiteral(
 }
 
 function matchText(ctx: NftGenContext): fc.Arbitrary<string> {
+  // a numgen match now and then ("numgen random mod 4 { 0, 2 }"): a draw the packet's branch decides
+  const numgen = numgenExpr.chain((n) =>
+    fc
+      .tuple(
+        fc.constantFrom('', '', '!= '),
+        fc.oneof(
+          fc.constantFrom(...n.values.map(String), '0', '1-2'),
+          n.values.length
+            ? fc.subarray(n.values, { minLength: 1 }).map((vs) => `{ ${vs.join(', ')} }`)
+            : fc.constant('{ 0 }'),
+        ),
+      )
+      .map(([op, v]) => `${n.text} ${op}${v}`),
+  );
+  return fc.oneof({ weight: 12, arbitrary: selectorMatchText(ctx) }, { weight: 1, arbitrary: numgen });
+}
+
+function selectorMatchText(ctx: NftGenContext): fc.Arbitrary<string> {
   return fc.constantFrom(...DRAWN).chain((s) => {
     const dt = s.dtype;
     const d = NFT_DTYPES[dt];
@@ -181,10 +199,10 @@ function vmapText(ctx: NftGenContext): fc.Arbitrary<string> {
     .integer({ min: 1, max: 4 })
     .chain((mod) =>
       fc
-        .tuple(fc.array(verdictText(ctx), { minLength: mod, maxLength: mod }), fc.boolean())
+        .tuple(fc.array(verdictText(ctx), { minLength: mod, maxLength: mod }), fc.boolean(), numgenMode)
         .map(
-          ([vs, withOffset]) =>
-            `numgen random mod ${mod}${withOffset ? ' offset 1' : ''} vmap {` +
+          ([vs, withOffset, mode]) =>
+            `numgen ${mode} mod ${mod}${withOffset ? ' offset 1' : ''} vmap {` +
             ` ${vs.map((v, i) => `${i + (withOffset ? 1 : 0)} : ${v}`).join(', ')} }`,
         ),
     );
@@ -193,6 +211,58 @@ function vmapText(ctx: NftGenContext): fc.Arbitrary<string> {
     ? fc.constantFrom(...maps).map((m) => `ip daddr . meta l4proto . th dport vmap @${m.name}`)
     : fc.constant('ip daddr . meta l4proto . th dport vmap { 10.96.0.10 . tcp . 80 : accept }');
   return fc.oneof(concat, numgen, kp);
+}
+
+const numgenMode = fc.constantFrom('random', 'random', 'inc');
+
+/** "numgen random|inc mod N [offset K]" and the values it draws; now and then an offset that wraps or mod 0 (the
+ *  kernel refuses them: ERANGE, EOVERFLOW). */
+const numgenExpr: fc.Arbitrary<{ text: string; values: number[] }> = fc
+  .tuple(
+    numgenMode,
+    fc.oneof({ weight: 12, arbitrary: fc.integer({ min: 1, max: 4 }) }, { weight: 1, arbitrary: fc.constant(0) }),
+    fc.oneof(
+      { weight: 6, arbitrary: fc.constant(0) },
+      { weight: 3, arbitrary: fc.integer({ min: 1, max: 9 }) },
+      { weight: 1, arbitrary: fc.constant(4294967295) },
+    ),
+  )
+  .map(([mode, mod, off]) => ({
+    text: `numgen ${mode} mod ${mod}${off ? ` offset ${off}` : ''}`,
+    values: Array.from({ length: mod }, (_, i) => i + off),
+  }));
+
+/** "numgen ... map { k : v, ... }": an element per drawn value mostly, now and then one missing, another value, a
+ *  range of values, or a named map (refused: a numgen key is an integer, no map of the subset is). */
+function numgenLookupText(ctx: NftGenContext, data: readonly NftDtypeName[]): fc.Arbitrary<string> {
+  const named = ctx.sets.filter((x) => x.map);
+  const key = fc.oneof(
+    { weight: 8, arbitrary: numgenExpr.map((n) => ({ ...n, values: n.values.map(String) })) },
+    {
+      weight: 2,
+      arbitrary: numgenExpr.chain((n) =>
+        fc.subarray(n.values.length ? n.values : [0], { minLength: 1 }).map((vs) => ({ ...n, values: vs.map(String) })),
+      ),
+    },
+    {
+      weight: 1,
+      arbitrary: numgenExpr.map((n) => ({ ...n, values: [`${n.values[0] ?? 0}-${(n.values[0] ?? 0) + 1}`, '7'] })),
+    },
+  );
+  const anon = key.chain((k) =>
+    fc
+      .array(dataText(data), { minLength: k.values.length, maxLength: k.values.length })
+      .map((vs) => `${k.text} map { ${k.values.map((v, i) => `${v} : ${vs[i]!}`).join(', ')} }`),
+  );
+  return named.length
+    ? fc.oneof(
+        { weight: 12, arbitrary: anon },
+        {
+          weight: 1,
+          arbitrary: fc.tuple(numgenExpr, fc.constantFrom(...named)).map(([n, m]) => `${n.text} map @${m.name}`),
+        },
+      )
+    : anon;
 }
 
 /** A time as nft reads it: whole seconds mostly (nft -j writes times in seconds), now and then milliseconds. */
@@ -250,7 +320,10 @@ function lookupText(ctx: NftGenContext, data: readonly NftDtypeName[]): fc.Arbit
       )
       .map(([k, els]) => `${k} map { ${els.map(([kv, v]) => `${kv.join(' . ')} : ${v}`).join(', ')} }`),
   );
-  const arbs: { weight: number; arbitrary: fc.Arbitrary<string> }[] = [{ weight: 3, arbitrary: anon }];
+  const arbs: { weight: number; arbitrary: fc.Arbitrary<string> }[] = [
+    { weight: 3, arbitrary: anon },
+    { weight: 2, arbitrary: numgenLookupText(ctx, data) },
+  ];
   if (named.length)
     arbs.push({
       weight: 5,

@@ -46,6 +46,9 @@ function filterRule(hook: Hook): fc.Arbitrary<string> {
     port.map((p) => `tcp dport ${p} goto u`),
     fc.constant(`fib daddr type local udp dport ${P2} drop`),
     fc.constant('numgen random mod 2 vmap { 0 : jump u, 1 : continue }'),
+    // numgen inc: a counter every packet that reaches the rule moves on (nft_numgen.c), a mark from a random draw
+    fc.constant('numgen inc mod 2 vmap { 0 : jump u, 1 : continue }'),
+    fc.constant('meta mark set numgen random mod 2 map { 0 : 0x1, 1 : 0x2 }'),
     // the table's named sets (SETS below): a lookup, a verdict map, a set rules fill, an anonymous set
     fc.constant('ip saddr @blk drop'),
     fc.constant('tcp dport @ports counter accept'),
@@ -80,6 +83,18 @@ const dnatRule = fc.oneof(
   // an address and port from the table's map (VIP:81 misses it: the rule ends), or an address from an anonymous one
   fc.constant(`ip daddr ${VIP} meta l4proto tcp dnat to ip daddr . th dport map @nat2`),
   fc.constant(`ip daddr ${VIP} dnat to tcp dport map { 80 : ${PODS[1]}, 81 : ${PODS[0]} } : ${P2}`),
+  // data maps keyed by numgen (kube-proxy 1.36's endpoint choice; a value the map lacks ends the rule; inc)
+  fc.constant(
+    `ip daddr ${VIP} meta l4proto tcp dnat ip to numgen random mod 2 map` +
+      ` { 0 : ${PODS[0]} . ${P1}, 1 : ${PODS[1]} . ${P2} }`,
+  ),
+  fc.constant(
+    `ip daddr ${VIP} tcp dport 80 dnat to numgen random mod 3 map { 0 : ${PODS[0]}, 2 : ${PODS[1]} } : ${P1}`,
+  ),
+  fc.constant(
+    `ip daddr ${VIP} tcp dport 80 dnat to numgen inc mod 2 offset 1 map { 1 : ${PODS[0]}, 2 : ${PODS[1]} } : ${P2}`,
+  ),
+  fc.constant(`ip daddr ${VIP} meta mark set numgen inc mod 2 map { 0 : 0x1, 1 : 0x2 }`),
 );
 const srcnatRule = fc.oneof(
   fc.constant(`ip daddr ${NODE.podCidr} masquerade`),

@@ -216,13 +216,17 @@ export async function* pairedRun(plan: CasePlan, opts: PairedRunOptions = {}): A
             const at = { file: `${rs.host}@nft`, now: world.now, probes: world.probes ?? 0 };
             const applied = modelStep(step.index, () =>
               followedNftOutcome(
-                nftTransaction(native.nft.get(rs.host), st?.nftSets, rs.kernelText, at),
+                nftTransaction(native.nft.get(rs.host), st?.nftSets, rs.kernelText, at, st?.nftInc),
                 k ? !k.ok : undefined,
               ),
             );
             modelRefusal = applied.refusal;
             native.nft.set(rs.host, applied.ruleset);
-            if (st) world = { ...world, hosts: new Map(world.hosts).set(rs.host, { ...st, nftSets: applied.sets }) };
+            if (st)
+              world = {
+                ...world,
+                hosts: new Map(world.hosts).set(rs.host, { ...st, nftSets: applied.sets, nftInc: applied.inc }),
+              };
           }
         } else {
           // only the tables the text names are replaced; a refused text keeps what it committed before the error

@@ -81,7 +81,8 @@ function addRules(into: UnknownRule[], more: readonly UnknownRule[]): void {
 }
 
 /** What a later step could tell apart: the observation and the state it leaves (conntrack entries with
- *  their marks, recent lists, nth counters, token buckets, nft set elements, ip_error's buckets), without entry ids. */
+ *  their marks, recent lists, nth counters, token buckets, nft set elements and numgen counters, ip_error's
+ *  buckets), without entry ids. */
 function fingerprint<R>(b: Played<R>): string {
   const hosts = [...b.world.hosts].map(([h, s]) => [
     h,
@@ -92,6 +93,7 @@ function fingerprint<R>(b: Played<R>): string {
     [...s.nth],
     [...s.tokens],
     [...s.nftSets].map(([n, m]) => [n, [...m]]),
+    [...s.nftInc],
     [...s.routeErrors],
     [...s.redirects],
     [...s.exceptions],

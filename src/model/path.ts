@@ -33,7 +33,7 @@ import type { HostHooks } from './hook-table.ts';
 import { addrType } from './eval/matchers.ts';
 import type { NftTable, NftChain, NftSet, Stmt, Atom } from './nft/types.ts';
 import { evalBaseChain, type NftEnv, type NftRuleHit } from './nft/eval.ts';
-import { setLife, setStateKey, applyUpdates, marginAfter, setCount, setData } from './nft/dyn-state.ts';
+import { setLife, setStateKey, applyUpdates, marginAfter, setCount, setData, incStateKey } from './nft/dyn-state.ts';
 import { ctView, natRequestOf, rejectWith } from './nft/in-path.ts';
 import { printRuleBody, tableCtx } from './nft/print.ts';
 import { FIB_ADDRTYPE, DTYPES } from './nft/datatypes.ts';
@@ -339,6 +339,7 @@ export class PathRun {
     env.setHas = has;
     env.setCount = (set) => setCount(state, table, set, this.world.now, this.world.probes ?? 0);
     env.setData = (set, key) => setData(state, table, set, key);
+    env.incCounter = (key) => state.nftInc.get(incStateKey(table, key));
     const outs = evalBaseChain(table, chain.name, p, env);
     let o = outs[outs.length - 1]!;
     let rest = 1;
@@ -395,6 +396,7 @@ export class PathRun {
         action: o.verdict,
         spec: '',
       });
+    for (const d of o.incs ?? []) state.nftInc.set(incStateKey(table, d.key), d.value);
     if (o.updates)
       applyUpdates(state, table, o.updates, this.world.now, this.world.probes ?? 0, (set, u) => has(set, u.key, u.at));
     p.mark = o.pkt.mark;

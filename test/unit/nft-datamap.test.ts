@@ -105,7 +105,6 @@ describe('parse and list as nft 1.0.6 does', () => {
     );
     expect(kind('dnat to ip daddr map { 10.0.0.1 : 10.0.0.2-10.0.0.3 }')).toBe('unsupported');
     expect(kind('update @mk { ip saddr : meta mark }')).toBe('unsupported');
-    expect(kind('dnat to numgen random mod 2 map { 0 : 10.0.0.1, 1 : 10.0.0.2 }')).toBe('unsupported');
     expect(refusal('table ip t {\n map m { type ipv4_addr : ct_state; }\n}\n').kind).toBe('unsupported');
   });
 });

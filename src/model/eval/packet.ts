@@ -48,6 +48,8 @@ export interface HostState {
   tokens: Map<string, number>;
   /** elements nft add/update statements put in named sets: "family table set" -> key -> entry (nft/dyn-state.ts) */
   nftSets: Map<string, Map<string, NftDynEntry>>;
+  /** `numgen inc` counters: "family table" NUL numgenKey (nft/eval.ts) -> the last value it gave; absent: as loaded */
+  nftInc: Map<string, number>;
   /** ip_error's bucket per source address (route-errors.ts): a lower bound of its tokens (ms) at world time `at` */
   routeErrors: Map<U32, { low: number; at: number }>;
   /** ip_rt_send_redirect's count per source (route-errors.ts): redirects sent since the last silence, the last at */
@@ -97,6 +99,7 @@ export function newHostState(): HostState {
     nth: new Map(),
     tokens: new Map(),
     nftSets: new Map(),
+    nftInc: new Map(),
     routeErrors: new Map(),
     redirects: new Map(),
     exceptions: new Map(),
@@ -118,6 +121,7 @@ export function cloneHostState(s: HostState): HostState {
     nth,
     tokens,
     nftSets,
+    nftInc: new Map(s.nftInc),
     routeErrors,
     redirects,
     neighbours,

@@ -73,12 +73,9 @@ export function exprDtypes(e: Expr): DtypeName[] {
 
 const sameTypes = (a: readonly string[], b: readonly string[]) =>
   a.length === b.length && a.every((x, i) => x === b[i]);
-// nft compares datatypes by their base type: iface_index keys are not set types, integer matches mark
-const compatible = (want: readonly DtypeName[], have: readonly DtypeName[]) =>
-  sameTypes(
-    want.map((d) => (d === 'integer' ? 'mark' : d)),
-    have.map((d) => (d === 'integer' ? 'mark' : d)),
-  );
+// a numgen key (integer) against a named set or map of marks is a mismatch (measured, nft 1.0.6: "datatype mismatch,
+// map expects packet mark, mapping expression has type integer"); no set type of the subset is integer
+const compatible = (want: readonly DtypeName[], have: readonly DtypeName[]) => sameTypes(want, have);
 
 function checkVerdictTarget(t: NftTable, v: Verdict | undefined, pos: SourcePos): void {
   if (!v || (v.kind !== 'jump' && v.kind !== 'goto')) return;
@@ -110,6 +107,11 @@ function checkRule(
     proto = n;
   };
   stmts.forEach((s, i) => {
+    const ng = numgenOf(s);
+    // nft_numgen.c nft_ng_inc_init / nft_ng_random_init: ERANGE for mod 0, EOVERFLOW when offset + mod - 1 wraps
+    if (ng && ng.mod === 0) throw byKernel('numgen mod 0: Numerical result out of range', at(i));
+    if (ng && ng.offset + ng.mod - 1 > 0xffffffff)
+      throw byKernel('numgen offset + mod - 1 exceeds 32 bits: Value too large for defined data type', at(i));
     if (s.k === 'dynset') {
       const names = s.key.kind === 'concat' ? s.key.parts : s.key.kind === 'sel' ? [s.key.name] : [];
       for (const n of names) useL4(l4Of(n), i);
@@ -199,6 +201,21 @@ function checkRule(
     if (s.k === 'reject' && s.with?.type === 'icmp' && t.family === 'inet' && !ipContext)
       throw new InputError('unsupported', 'reject with icmp in an inet table without an ip match before it', at(i));
   });
+}
+
+/** The numgen expression a statement reads, if any. */
+function numgenOf(s: Stmt): Extract<Expr, { kind: 'numgen' }> | undefined {
+  const e =
+    s.k === 'match'
+      ? s.left
+      : s.k === 'vmap'
+        ? s.key
+        : s.k === 'mark' && s.value.kind === 'map'
+          ? s.value.lookup.key
+          : s.k === 'nat' && typeof s.addr !== 'number'
+            ? s.addr.key
+            : undefined;
+  return e?.kind === 'numgen' ? e : undefined;
 }
 
 const keyNames = (e: Expr): string[] => (e.kind === 'concat' ? e.parts : e.kind === 'numgen' ? [] : [e.name]);

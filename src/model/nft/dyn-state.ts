@@ -21,6 +21,8 @@ export const PROBE_SLACK_S = 1;
 export type Life = 'present' | 'gone' | 'unknown';
 
 export const setStateKey = (t: NftTable, set: string) => `${t.family} ${t.name} ${set}`;
+/** A `numgen inc` counter's key in the host's state (HostState.nftInc): its table, then eval.ts numgenKey. */
+export const incStateKey = (t: NftTable, key: string) => `${t.family} ${t.name}\0${key}`;
 export const keyText = (key: readonly Atom[]) => JSON.stringify(key);
 
 /** Whether an element that expires at `expires` (world seconds; undefined: never) is there at `now`, `probes`

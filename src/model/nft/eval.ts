@@ -48,6 +48,18 @@ export interface NftEnv {
   setCount?: (set: NftSet) => { sure: number; maybe: number };
   /** The value such a map holds for a key that is there (dyn-state.ts setData). Absent: its loaded elements'. */
   setData?: (set: NftSet, key: readonly Atom[]) => Atom[] | undefined;
+  /** The last value a `numgen inc` expression gave (without its offset), by numgenKey. Absent, or undefined for
+   *  one: as loaded, mod - 1, so that its first packet draws 0 (nft_numgen.c nft_ng_inc_init). */
+  incCounter?: (key: string) => number | undefined;
+}
+
+/** A `numgen inc` expression's counter: its rule (by handle: a rule keeps it while it stands) and statement. */
+export const numgenKey = (chain: string, handle: number, stmt: number): string => `${chain}\0${handle}\0${stmt}`;
+
+/** The value a `numgen inc` expression gave a packet: its counter after, without the offset. */
+export interface IncDraw {
+  key: string;
+  value: number;
 }
 
 /** An add/update/delete statement's element, applied to the host's state when the packet's branch is taken. */
@@ -235,8 +247,9 @@ function mapValue(
   env: NftEnv,
   pending: readonly DynUpdate[],
   at: NftRuleHit,
+  rnd?: number,
 ): Atom[] | undefined | 'unknown' {
-  const parts = keyParts(l.key, pkt, env);
+  const parts = l.key.kind === 'numgen' && rnd !== undefined ? [rnd] : keyParts(l.key, pkt, env);
   if (parts === undefined) return undefined;
   const set = l.map.kind === 'ref' ? t.sets.get(l.map.name) : undefined;
   if (set && rulesChange(t, set) && env.setHas) {
@@ -272,7 +285,7 @@ function hasRoom(
   return 'unknown';
 }
 
-/** Does a match statement hold for the packet? */
+/** Does a match statement hold for the packet? `rnd`: the value its numgen drew (offset included). */
 export function matches(
   s: Extract<Stmt, { k: 'match' }>,
   t: NftTable,
@@ -286,7 +299,7 @@ export function matches(
   if (right.kind !== 'values') {
     // a set lookup (an equality on each element, flags too), three-valued per component
     if (s.left.kind === 'numgen' && rnd === undefined) return 'unknown';
-    const parts = s.left.kind === 'numgen' ? [rnd! + s.left.offset] : keyParts(s.left, pkt, env);
+    const parts = s.left.kind === 'numgen' ? [rnd!] : keyParts(s.left, pkt, env);
     if (parts === undefined) return false;
     const set = right.kind === 'ref' ? t.sets.get(right.name) : undefined;
     if (set && rulesChange(t, set) && env.setHas && at) {
@@ -303,7 +316,7 @@ export function matches(
   let xs: Atom[] | undefined | 'unknown';
   if (s.left.kind === 'numgen') {
     if (rnd === undefined) return 'unknown';
-    xs = [rnd + s.left.offset];
+    xs = [rnd];
   } else xs = exprValues(s.left, pkt, env);
   if (xs === undefined) return false;
   if (xs === 'unknown') return 'unknown';
@@ -340,6 +353,16 @@ export interface NftOutcome {
   policy?: true;
   /** elements add/update statements put in named sets, in order */
   updates?: DynUpdate[];
+  /** `numgen inc` counters this packet moved on, in order (the last of a key is its counter now) */
+  incs?: IncDraw[];
+}
+
+/** The values numgen expressions of the rule being rerun drew, by statement index (offset included): a random
+ *  draw is a branch each value of which the rule is run again with (nft_ng_random_eval). */
+interface Pin {
+  chain: NftChain;
+  rule: number;
+  values: ReadonlyMap<number, number>;
 }
 
 interface Frame {
@@ -369,7 +392,15 @@ function mark(src: Exclude<MarkSource, { kind: 'map' }>, pkt: Pkt, ctMark: numbe
   return (src.op === '|' ? base | v : src.op === '&' ? base & v : base ^ v) >>> 0;
 }
 
-function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOutcome[], steps: number): void {
+function run(
+  t: NftTable,
+  stack: Frame[],
+  o: NftOutcome,
+  env: NftEnv,
+  out: NftOutcome[],
+  steps: number,
+  pin?: Pin,
+): void {
   for (;;) {
     if (++steps > MAX_STEPS) throw new Error('internal: nft evaluation does not end');
     const top = stack[stack.length - 1];
@@ -385,7 +416,33 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
     let ctMark = o.ctMark ?? env.ct?.mark ?? 0;
     let pkt = o.pkt;
     let updates = o.updates ?? [];
+    let incs = o.incs ?? [];
     const here: NftRuleHit = { chain: chain.name, rule: ruleIndex };
+    const pins = pin && pin.chain === chain && pin.rule === ruleIndex ? pin.values : undefined;
+    pin = undefined;
+    // the state a statement that ends the chain carries out
+    const state = () => ({ pkt, ctMark, updates, ...(incs.length ? { incs } : {}) });
+    /** The value statement i's numgen draws: inc moves its counter on (nft_ng_inc_gen); random is a branch per
+     *  value, each equally likely (nft_ng_random_gen), the rule run again from its start with the value pinned
+     *  (undefined: the branches are taken). */
+    const draw = (i: number, e: Extract<Expr, { kind: 'numgen' }>): number | undefined => {
+      if (e.mode === 'inc') {
+        const key = numgenKey(chain.name, r.handle, i);
+        const last = incs.findLast((d) => d.key === key)?.value ?? env.incCounter?.(key) ?? e.mod - 1;
+        const value = last + 1 < e.mod ? last + 1 : 0;
+        incs = [...incs, { key, value }];
+        return value + e.offset;
+      }
+      const v = pins?.get(i);
+      if (v !== undefined) return v;
+      for (let k = 0; k < e.mod; k++) {
+        const frames = stack.map((f) => ({ ...f }));
+        frames[frames.length - 1]!.rule = ruleIndex;
+        const values = new Map(pins ?? []).set(i, k + e.offset);
+        run(t, frames, { ...o, p: o.p / e.mod }, env, out, steps, { chain, rule: ruleIndex, values });
+      }
+      return undefined;
+    };
     // nft_do_chain traces a rule (NFT_TRACETYPE_RULE) once all its expressions ran without NFT_BREAK: a
     // failed match or a lookup miss ends the rule untraced (the statements before it have acted)
     const traced = (x: NftOutcome): NftOutcome => ({
@@ -396,14 +453,18 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
     let broke = false;
     for (let i = 0; i < r.stmts.length && !broke && !next; i++) {
       const s = r.stmts[i]!;
+      // a `ct mark set` earlier in the traversal is the connection's mark now (nft_ct_set_eval writes ct->mark)
+      const cur: NftEnv = env.ct && ctMark !== env.ct.mark ? { ...env, ct: { ...env.ct, mark: ctMark } } : env;
       switch (s.k) {
         case 'match': {
-          const m = matches(s, t, pkt, env, undefined, updates, here);
+          let rnd: number | undefined;
+          if (s.left.kind === 'numgen' && (rnd = draw(i, s.left)) === undefined) return;
+          const m = matches(s, t, pkt, cur, rnd, updates, here);
           if (m === 'unknown')
             return void out.push({
               ...o,
               verdict: 'unknown',
-              undecided: { chain: chain.name, rule: ruleIndex, why: whyUnknown(s.left, pkt, env) },
+              undecided: { chain: chain.name, rule: ruleIndex, why: whyUnknown(s.left, pkt, cur) },
             });
           if (!m) broke = true;
           break;
@@ -413,12 +474,12 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
           break;
         case 'dynset': {
           // nft_dynset_eval: the key's expressions are evaluated; a missing one (no such header) breaks the rule
-          const xs = exprValues(s.key, pkt, env);
+          const xs = exprValues(s.key, pkt, cur);
           if (xs === 'unknown')
             return void out.push({
               ...o,
               verdict: 'unknown',
-              undecided: { ...here, why: whyUnknown(s.key, pkt, env) },
+              undecided: { ...here, why: whyUnknown(s.key, pkt, cur) },
             });
           if (xs === undefined) {
             broke = true;
@@ -426,7 +487,7 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
           }
           // a new element needs room (nft_dynset_new: atomic_add_unless(nelems, 1, size)); a full set makes the
           // update fail and the rule break (NFT_BREAK); a delete never breaks (nft_dynset_eval returns)
-          const room = s.op === 'delete' ? true : hasRoom(t, s.set, xs, env, updates, here);
+          const room = s.op === 'delete' ? true : hasRoom(t, s.set, xs, cur, updates, here);
           if (room === 'unknown')
             return void out.push({
               ...o,
@@ -452,12 +513,15 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
         case 'mark': {
           let v: number;
           if (s.value.kind === 'map') {
-            const d = mapValue(t, s.value.lookup, pkt, env, updates, here);
+            const key = s.value.lookup.key;
+            let rnd: number | undefined;
+            if (key.kind === 'numgen' && (rnd = draw(i, key)) === undefined) return;
+            const d = mapValue(t, s.value.lookup, pkt, cur, updates, here, rnd);
             if (d === 'unknown')
               return void out.push({
                 ...o,
                 verdict: 'unknown',
-                undecided: { ...here, why: whyUnknown(s.value.lookup.key, pkt, env) },
+                undecided: { ...here, why: whyUnknown(s.value.lookup.key, pkt, cur) },
               });
             // a miss ends the rule (nft_lookup_eval: NFT_BREAK), the mark unchanged
             if (d === undefined) {
@@ -476,16 +540,18 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
         case 'nat': {
           if (typeof s.addr === 'number') {
             const nat: ResolvedNat = { ...s, addr: s.addr };
-            return void out.push(traced({ ...o, pkt, ctMark, updates, verdict: 'accept', nat }));
+            return void out.push(traced({ ...o, ...state(), verdict: 'accept', nat }));
           }
           // "dnat to KEY map @m": the address (and port) the map holds for the packet; a miss ends the rule
           // (nft_lookup_eval: NFT_BREAK) and nft_nat_eval never runs
-          const d = mapValue(t, s.addr, pkt, env, updates, here);
+          let rnd: number | undefined;
+          if (s.addr.key.kind === 'numgen' && (rnd = draw(i, s.addr.key)) === undefined) return;
+          const d = mapValue(t, s.addr, pkt, cur, updates, here, rnd);
           if (d === 'unknown')
             return void out.push({
               ...o,
               verdict: 'unknown',
-              undecided: { ...here, why: whyUnknown(s.addr.key, pkt, env) },
+              undecided: { ...here, why: whyUnknown(s.addr.key, pkt, cur) },
             });
           if (d === undefined) {
             broke = true;
@@ -499,33 +565,26 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
             addr: d[0] as number,
             ...(port !== undefined ? { port } : {}),
           };
-          return void out.push(traced({ ...o, pkt, ctMark, updates, verdict: 'accept', nat }));
+          return void out.push(traced({ ...o, ...state(), verdict: 'accept', nat }));
         }
         case 'masquerade':
-          return void out.push(traced({ ...o, pkt, ctMark, updates, verdict: 'accept', nat: s }));
+          return void out.push(traced({ ...o, ...state(), verdict: 'accept', nat: s }));
         case 'reject':
-          return void out.push(traced({ ...o, pkt, ctMark, updates, verdict: 'drop', reject: s }));
+          return void out.push(traced({ ...o, ...state(), verdict: 'drop', reject: s }));
         case 'vmap': {
           const els = s.map.kind === 'ref' ? (t.sets.get(s.map.name)?.elements ?? []) : s.map.elements;
+          let parts: (Atom | 'unknown')[] | undefined;
           if (s.key.kind === 'numgen') {
-            // nft_numgen.c: a random value in [0, mod), offset added; each equally likely
-            const { mod, offset } = s.key;
-            for (let k = 0; k < mod; k++) {
-              const el = els.find((e) => keyHas(e, [k + offset]));
-              const branch: NftOutcome = { ...o, p: o.p / mod, pkt, ctMark, updates };
-              const frames = stack.map((f) => ({ ...f }));
-              if (!el) run(t, frames, branch, env, out, steps);
-              else follow(t, frames, traced(branch), el.verdict!, env, out, steps);
-            }
-            return;
-          }
-          const parts = keyParts(s.key, pkt, env);
+            const rnd = draw(i, s.key);
+            if (rnd === undefined) return;
+            parts = [rnd];
+          } else parts = keyParts(s.key, pkt, cur);
           const el = parts === undefined ? undefined : lookup(els, parts, keyBits(s.key));
           if (el === 'unknown')
             return void out.push({
               ...o,
               verdict: 'unknown',
-              undecided: { chain: chain.name, rule: ruleIndex, why: whyUnknown(s.key, pkt, env) },
+              undecided: { chain: chain.name, rule: ruleIndex, why: whyUnknown(s.key, pkt, cur) },
             });
           if (el) next = el.verdict;
           else broke = true;
@@ -534,7 +593,7 @@ function run(t: NftTable, stack: Frame[], o: NftOutcome, env: NftEnv, out: NftOu
       }
     }
     if (!broke) o = traced(o);
-    o = { ...o, pkt, ctMark, ...(updates.length ? { updates } : {}) };
+    o = { ...o, pkt, ctMark, ...(updates.length ? { updates } : {}), ...(incs.length ? { incs } : {}) };
     if (next) return follow(t, stack, o, next, env, out, steps);
   }
 }

@@ -70,9 +70,10 @@ function selectorText(v: J, path: JsonPath): string {
       break;
     }
     case 'numgen': {
-      if (!isObj(body) || body.mode !== 'random') return unsupported(at, 'numgen other than random');
+      if (!isObj(body) || (body.mode !== 'random' && body.mode !== 'inc'))
+        return unsupported(at, 'numgen other than random or inc');
       const off = body.offset ? ` offset ${str(body.offset, [...at, 'offset'])}` : '';
-      return `numgen random mod ${str(body.mod, [...at, 'mod'])}${off}`;
+      return `numgen ${body.mode} mod ${str(body.mod, [...at, 'mod'])}${off}`;
     }
     case 'concat': {
       if (!Array.isArray(body)) return unsupported(at, 'concat of what');

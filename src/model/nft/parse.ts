@@ -604,7 +604,6 @@ export class NftParser {
    *  port, "10.0.0.2 . 8080") for nat. */
   private mapLookup(key: Expr, use: 'mark' | 'nat'): MapLookup {
     this.expect('map');
-    if (key.kind === 'numgen') throw this.unsupported('a numgen key of a data map (numgen ... map)');
     if (this.is('@')) {
       this.next();
       return { key, map: { kind: 'ref', name: this.name('map name', true) } };
@@ -929,22 +928,27 @@ export class NftParser {
     return s;
   }
 
+  /** "numgen random|inc mod N [offset K]" (nftables src/parser_bison.y numgen_expr); a modulus of 0 and an offset
+   *  that overflows are the kernel's refusals (apply.ts). */
   private numgen(): Expr {
     this.expect('numgen');
     const kind = this.word('random or inc');
-    if (kind.text === 'inc') throw this.unsupported('numgen inc', kind);
-    if (kind.text !== 'random') throw this.err(`expected "random", got "${kind.text}"`, kind);
+    if (kind.text !== 'random' && kind.text !== 'inc')
+      throw this.err(`expected "random" or "inc", got "${kind.text}"`, kind);
     this.expect('mod');
     const modTok = this.t;
     const mod = this.uint('a modulus');
-    if (mod === 0 || mod > 0xffffffff)
-      throw new InputError('invalid', 'numgen modulus must be 1 or more', this.pos(modTok));
+    if (mod > 0xffffffff)
+      throw new InputError('invalid', `value ${mod} exceeds valid range 0-4294967295`, this.pos(modTok));
     let offset = 0;
     if (this.is('offset')) {
       this.next();
+      const offTok = this.t;
       offset = this.uint('an offset');
+      if (offset > 0xffffffff)
+        throw new InputError('invalid', `value ${offset} exceeds valid range 0-4294967295`, this.pos(offTok));
     }
-    return { kind: 'numgen', mod, offset };
+    return { kind: 'numgen', mode: kind.text, mod, offset };
   }
 
   private exprDtypes(e: Expr): DtypeDesc[] {
@@ -1052,6 +1056,11 @@ export class NftParser {
     const sel = matchSelector(ws);
     if (sel && (ws[sel.used] === 'map' || this.peek(sel.used).text === '.'))
       return { kind: 'map', lookup: this.mapLookup(this.keyExpr(), 'mark') };
+    if (this.is('numgen')) {
+      const key = this.numgen();
+      if (!this.is('map')) throw this.unsupported('a mark set from numgen without a map', t);
+      return { kind: 'map', lookup: this.mapLookup(key, 'mark') };
+    }
     if (sel && (sel.desc.name === 'meta mark' || sel.desc.name === 'ct mark')) {
       this.i += sel.used;
       const from = sel.desc.name === 'meta mark' ? 'meta' : 'ct';
@@ -1137,10 +1146,10 @@ export class NftParser {
     if (['jhash', 'symhash'].includes(this.t.text)) throw this.unsupported(`${type} to a ${this.t.text} key`);
     const t = this.t;
     if (t.kind !== 'word') throw this.err(`expected an address after "${type} to"`);
-    if (this.is('numgen')) throw this.unsupported(`a numgen key of a data map (${type} to numgen ... map)`);
-    if (matchSelector(this.words(3))) {
-      // "dnat to ip daddr . th dport map @m [: port]": the address (and port) a data map holds for the key
-      const addr = this.mapLookup(this.keyExpr(), 'nat');
+    if (this.is('numgen') || matchSelector(this.words(3))) {
+      // "dnat to ip daddr . th dport map @m [: port]": the address (and port) a data map holds for the key;
+      // "dnat to numgen random mod 2 map { 0 : 10.0.0.1 . 80, ... }" (kube-proxy 1.36's endpoint choice)
+      const addr = this.mapLookup(this.is('numgen') ? this.numgen() : this.keyExpr(), 'nat');
       const port = this.natPort(type);
       if (['random', 'fully-random', 'persistent'].includes(this.t.text)) throw this.unsupported(`${type} flags`);
       return port !== undefined ? { k: 'nat', type, ipFamily, addr, port } : { k: 'nat', type, ipFamily, addr };

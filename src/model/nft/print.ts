@@ -125,7 +125,7 @@ function exprText(e: Expr, l4: (name: string) => string): string {
     case 'concat':
       return e.parts.map(l4).join(' . ');
     case 'numgen':
-      return `numgen random mod ${e.mod}${e.offset ? ` offset ${e.offset}` : ''}`;
+      return `numgen ${e.mode} mod ${e.mod}${e.offset ? ` offset ${e.offset}` : ''}`;
     case 'and':
       return `${l4(e.name)} & ${DTYPES.mark.print(e.mask)}`;
   }

@@ -7,13 +7,15 @@
 import { InputError } from '../errors.ts';
 import type { HostState, NftDynEntry } from '../eval/packet.ts';
 import { parseNft, lintNft, isKernelRefusal } from './apply.ts';
-import { keyText, lifeAt, loadedExpiry, setStateKey, type Life } from './dyn-state.ts';
+import { incStateKey, keyText, lifeAt, loadedExpiry, setStateKey, type Life } from './dyn-state.ts';
+import { numgenKey } from './eval.ts';
 import { rulesChange } from './held.ts';
 import {
   emptyNftRuleset,
   isDataMap,
   type Atom,
   type Element,
+  type NftRule,
   type NftRuleset,
   type NftSet,
   type NftTable,
@@ -28,6 +30,31 @@ export interface NftTxOutcome {
   ruleset: NftRuleset;
   /** the host's set state after it */
   sets: DynSets;
+  /** the host's `numgen inc` counters after it: those of the rules it left standing (a new rule, a recreated
+   *  table's too, starts anew: nft_ng_inc_init) */
+  inc: IncCounters;
+}
+
+export type IncCounters = HostState['nftInc'];
+
+/** Each rule of the ruleset: the prefix of its numgen counters' keys (dyn-state.ts incStateKey, eval.ts numgenKey
+ *  without the statement). */
+function ruleIds(rs: NftRuleset): Map<NftRule, string> {
+  const out = new Map<NftRule, string>();
+  for (const t of rs.tables.values())
+    for (const c of t.chains.values())
+      for (const r of c.rules) out.set(r, incStateKey(t, numgenKey(c.name, r.handle, 0)).slice(0, -2));
+  return out;
+}
+
+/** The counters of the rules that stood before (`before`: their objects, the ids they had) and still stand. */
+function carriedInc(inc: IncCounters | undefined, before: Map<NftRule, string>, after: NftRuleset): IncCounters {
+  const out: IncCounters = new Map();
+  if (!inc?.size) return out;
+  const kept = new Set<string>();
+  for (const [r, id] of ruleIds(after)) if (before.get(r) === id) kept.add(id);
+  for (const [k, v] of inc) if (kept.has(k.slice(0, k.lastIndexOf('\0')))) out.set(k, v);
+  return out;
 }
 
 export interface NftTxAt {
@@ -114,15 +141,29 @@ function dematerialize(m: Materialized, at: NftTxAt): DynSets {
   return out;
 }
 
-function attempt(base: NftRuleset | undefined, sets: DynSets | undefined, text: string, at: NftTxAt, assume: boolean) {
+function attempt(
+  base: NftRuleset | undefined,
+  sets: DynSets | undefined,
+  inc: IncCounters | undefined,
+  text: string,
+  at: NftTxAt,
+  assume: boolean,
+) {
   const m = materialize(base, sets, at, assume);
+  // the transaction changes m.rs in place: a rule it leaves alone is the same object afterwards
+  const before = ruleIds(m.rs);
   try {
     parseNft(text, { file: at.file, base: m.rs, inPlace: true });
   } catch (e) {
     if (!(e instanceof InputError)) throw e;
-    return { m, outcome: refused(base, sets, text, at, assume, e) };
+    return { m, outcome: refused(base, sets, inc, text, at, assume, e) };
   }
-  const outcome: NftTxOutcome = { refusal: undefined, ruleset: m.rs, sets: dematerialize(m, at) };
+  const outcome: NftTxOutcome = {
+    refusal: undefined,
+    ruleset: m.rs,
+    sets: dematerialize(m, at),
+    inc: carriedInc(inc, before, m.rs),
+  };
   return { m, outcome };
 }
 
@@ -131,6 +172,7 @@ function attempt(base: NftRuleset | undefined, sets: DynSets | undefined, text: 
 function refused(
   base: NftRuleset | undefined,
   sets: DynSets | undefined,
+  inc: IncCounters | undefined,
   text: string,
   at: NftTxAt,
   assume: boolean,
@@ -143,7 +185,7 @@ function refused(
       const after = lint.ruleset.tables.get(k);
       if (after) t.nextHandle = Math.max(t.nextHandle, after.nextHandle);
     }
-  return { refusal: e.message, ruleset: rs, sets: sets ?? new Map() };
+  return { refusal: e.message, ruleset: rs, sets: sets ?? new Map(), inc: inc ?? new Map() };
 }
 
 /**
@@ -156,10 +198,11 @@ export function nftTransaction(
   sets: DynSets | undefined,
   text: string,
   at: NftTxAt,
+  inc?: IncCounters,
 ): NftTxOutcome[] {
-  const first = attempt(base, sets, text, at, true);
+  const first = attempt(base, sets, inc, text, at, true);
   if (!first.m.unsure) return [first.outcome];
-  const second = attempt(base, sets, text, at, false).outcome;
+  const second = attempt(base, sets, inc, text, at, false).outcome;
   return (first.outcome.refusal === undefined) === (second.refusal === undefined)
     ? [first.outcome]
     : [first.outcome, second];

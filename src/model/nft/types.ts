@@ -45,11 +45,14 @@ export type Value =
 
 export type SelectorName = string;
 
+export type NumgenMode = 'random' | 'inc';
+
 /** The left side of a match, the key of a lookup. */
 export type Expr =
   | { kind: 'sel'; name: SelectorName }
   | { kind: 'concat'; parts: SelectorName[] }
-  | { kind: 'numgen'; mod: number; offset: number }
+  /** nft_numgen.c: random (each of mod values equally likely) or inc (a counter per expression, 0 first) */
+  | { kind: 'numgen'; mode: NumgenMode; mod: number; offset: number }
   /** "meta mark & 0x4000" */
   | { kind: 'and'; name: SelectorName; mask: number };
 
