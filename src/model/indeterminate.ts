@@ -99,7 +99,9 @@ function fingerprint<R>(b: Played<R>): string {
     [...s.exceptions],
     [...s.neighbours],
   ]);
-  return JSON.stringify([b.observation, hosts]);
+  // a resent SYN-ACK played or still to come (synack-rtx.ts)
+  const rtx = (b.world.synAcks ?? []).map((x) => [x.server, tupleKey(x.pkt), x.at, x.sent]);
+  return JSON.stringify([b.observation, hosts, rtx]);
 }
 
 /** The same distribution of exact results (the unknown rule's answer did not matter)? */

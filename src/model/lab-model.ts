@@ -7,6 +7,7 @@ import { type HostState, newHostState, cloneHostState } from './eval/packet.ts';
 import { KERNEL, type Semantics } from './semantics.ts';
 import type { Host } from './net/topology.ts';
 import { InputError } from './errors.ts';
+import type { SynAckRtx } from './synack-rtx.ts';
 
 /** libxt_set/xt_set.c: a rule naming a set the host lacks does not load ("Set X doesn't exist."). */
 function checkSetsExist(host: Host, rs: Ruleset): void {
@@ -57,6 +58,8 @@ export interface World {
   nextPort: number;
   /** probes played so far (the kernel's clock runs during each: nft/dyn-state.ts) */
   probes?: number;
+  /** listeners' request sockets still resending a SYN-ACK the client never took (synack-rtx.ts) */
+  synAcks?: readonly SynAckRtx[];
 }
 
 /** Native nft rulesets and the load order, beside the iptables rulesets. */
@@ -124,5 +127,6 @@ export function cloneWorld(w: World): World {
     nextPort: w.nextPort,
   };
   if (w.probes !== undefined) c.probes = w.probes;
+  if (w.synAcks?.length) c.synAcks = w.synAcks;
   return c;
 }

@@ -4,7 +4,8 @@
 import { InputError } from './errors.ts';
 import { parseIp, formatIp, type U32 } from './ip.ts';
 import { PathRun, type Arrival, tupleOf, sourceFor, isIcmpError } from './path.ts';
-import { type Pkt, TCP, DEFAULT_TTL } from './eval/packet.ts';
+import { type Pkt, TCP, DEFAULT_TTL, clonePkt, type HostState } from './eval/packet.ts';
+import { type SynAckRtx, SYNACK_RETRIES, endsRequest, nextRtxAfter, rtxTiming } from './synack-rtx.ts';
 import { formatTuple, PROTO_LABEL, tcpStateOf, ctFlagsOf, flowEntries, tcpMoves, type CtEntry } from './conntrack.ts';
 import { type ModelLab, type World, cloneWorld } from './lab-model.ts';
 import type { TraceEvent } from './trace.ts';
@@ -225,9 +226,15 @@ class ProbePlay {
   /** the entries the handshake's ACK and the server's answer passed (close: what retransmissions pass again) */
   private handshakeAck: Set<CtEntry> | undefined;
   private answerHit: Set<CtEntry> | undefined;
+  /** the client's own ACK of the answer, and the entries it passed */
+  private dataAck: { a: Ended; hit: Set<CtEntry> } | undefined;
   /** the server's stack and the first packet as it saw it */
   private server: string | undefined;
   private seen: Pkt | undefined;
+  /** resent SYN-ACKs of earlier probes that may come at any packet of this one (offerRtx) */
+  private maybeRtx: SynAckRtx[] = [];
+  /** a resent SYN-ACK is being played: its packets are not offered the others */
+  private inRtx = false;
 
   constructor(
     private readonly run: PathRun,
@@ -255,6 +262,7 @@ class ProbePlay {
     sock: 'process' | 'kernel' | 'none' = 'process',
   ): Ended {
     if (sock !== 'none') p.sock = { host, kind: sock };
+    this.offerRtx();
     this.stage(`${name} from ${host}`, p);
     const a = this.run.localOut(host, p, ct);
     // an unmodelled target took one of the probe's packets: the probe's result is open from here on
@@ -329,15 +337,15 @@ class ProbePlay {
    *  reached a host's stack where no socket takes it (a SYN-ACK to a 127/8 source answered on the server's own
    *  loopback, say) is answered with a RST (tcp_v4_send_reset: RST alone for a segment with ACK), which moves
    *  the connections it passes too. */
-  private answerAway(a: Arrival): void {
+  private answerAway(a: Arrival): Ended | undefined {
     if (a.kind === 'local') {
       const p = a.pkt;
-      if (p.proto !== 6 || p.tcpFlags & TCP.RST) return;
+      if (p.proto !== 6 || p.tcpFlags & TCP.RST) return undefined;
       const rst = answer(p, { tcpFlags: p.tcpFlags & TCP.ACK ? TCP.RST : TCP.RST | TCP.ACK });
-      this.send(a.host, rst, 'RST (no socket)', undefined, 'kernel');
-      return;
+      return this.send(a.host, rst, 'RST (no socket)', undefined, 'kernel');
     }
-    if (a.kind === 'rejected') this.answer(a);
+    if (a.kind === 'rejected') return this.answer(a);
+    return undefined;
   }
 
   /**
@@ -427,8 +435,11 @@ class ProbePlay {
     let clientAck: { a: Ended; hit: Set<CtEntry> } | undefined;
     if (this.accepted) {
       serverFin = this.closePacket(server, answer(this.accepted, { tcpFlags: TCP.FIN | TCP.ACK }), 'FIN (server)');
-      if (!this.reset && this.forClient(serverFin.a, client, e))
-        clientAck = this.closePacket(client, fromClient(TCP.ACK), "ACK of the server's FIN");
+      // its ACK waits (tcp_fin enters pingpong mode: a delayed ACK) and rides on the client's FIN, which the
+      // probe sends at once (measured); a FIN before its answer (out of order) is answered at once, with the
+      // ACK of what came in order (tcp_data_queue_ofo)
+      if (!this.reset && !this.answered && this.forClient(serverFin.a, client, e))
+        clientAck = this.closePacket(client, fromClient(TCP.ACK), "ACK (the server's FIN came before its answer)");
     }
     if (this.reset) return;
     const clientFin = this.closePacket(client, fromClient(TCP.FIN | TCP.ACK), 'FIN');
@@ -439,19 +450,20 @@ class ProbePlay {
         ? this.closePacket(server, answer(fin.pkt, { tcpFlags: TCP.ACK }), "ACK of the client's FIN")
         : undefined;
     if (this.reset) return;
-    // the client's ACK of the answer and of the server's FIN may wait (delayed ACK) and ride on its FIN: the
-    // server surely has it only when both got there
-    const ackedByClient = finIn && (clientAck === undefined || this.reachesServer(clientAck.a));
+    // the client's FIN acknowledges the answer and the server's FIN, once the answer came
+    const ackedByClient = finIn && this.answered;
+    // the path of the client's ACKs (a retransmission's answer goes that way)
+    const ackPath = clientAck?.hit ?? this.dataAck?.hit ?? clientFin.hit;
     // the server never got the handshake's ACK: its SYN-ACK comes again, and the client ACKs it again
     if (!this.accepted) may(this.handshakeAck, 'ack');
     // the answer or the server's FIN not acknowledged: sent again (an ACK|PSH, a FIN), answered when it gets there
     if (this.accepted && !(this.answered && ackedByClient)) {
       may(this.answerHit, 'ack');
-      if (this.answered) may(clientAck?.hit ?? clientFin.hit, 'ack');
+      if (this.answered) may(ackPath, 'ack');
     }
     if (serverFin && !(this.forClient(serverFin.a, client, e) && ackedByClient)) {
       may(serverFin.hit, 'fin');
-      may(clientAck?.hit, 'ack');
+      if (this.forClient(serverFin.a, client, e)) may(ackPath, 'ack');
     }
     // the client's FIN not acknowledged: sent again
     if (!(serverAck && this.forClient(serverAck.a, client, e))) may(clientFin.hit, 'fin');
@@ -459,6 +471,63 @@ class ProbePlay {
       if (x.orig.proto !== 6 || x.reset || !(x.seenReply || x.picked)) continue;
       const m = tcpMoves(x.tcpClose, o);
       if (m.length) x.moves = m;
+    }
+  }
+
+  private keepRtx(x: SynAckRtx): void {
+    const w = this.run.world;
+    w.synAcks = [...(w.synAcks ?? []), x];
+  }
+
+  /** Resends x's SYN-ACK from the server: it passes the rules again; a client that takes it has closed its
+   *  socket and answers with a RST, which ends the request where it gets there; else the next one is due. */
+  playRtx(x: SynAckRtx): void {
+    const w = this.run.world;
+    w.synAcks = (w.synAcks ?? []).filter((y) => y !== x);
+    this.inRtx = true;
+    try {
+      const a = this.send(x.server, clonePkt(x.pkt), `SYN-ACK resent ${nextRtxAfter(x)} s after the first`);
+      const back = this.answerAway(a);
+      const ended = back?.kind === 'local' && back.host === x.server && endsRequest(x, back.pkt);
+      if (!ended && x.sent + 1 < SYNACK_RETRIES) this.keepRtx({ ...x, sent: x.sent + 1 });
+    } finally {
+      this.inRtx = false;
+    }
+  }
+
+  /**
+   * Before the probe's first packet: every resent SYN-ACK surely gone by now (a wait covered it) is played; one
+   * whose time is open is played now too if it moves no state a later packet reads (inert), else it may come at
+   * any packet of this probe or after it (offerRtx), each followed as an unknown (spec/semantics.md §8.1).
+   */
+  startRtx(inert: (x: SynAckRtx) => boolean): void {
+    for (;;) {
+      const sure = (this.run.world.synAcks ?? []).find((x) => rtxTiming(x, this.run.world.now) === 'sure');
+      if (!sure) break;
+      this.playRtx(sure);
+    }
+    for (const x of this.run.world.synAcks ?? []) {
+      if (inert(x)) this.playRtx(x);
+      else this.maybeRtx.push(x);
+    }
+  }
+
+  /** A resent SYN-ACK whose time is open may come before this packet: both are followed. */
+  private offerRtx(): void {
+    if (this.inRtx) return;
+    for (const x of [...this.maybeRtx]) {
+      const rule = {
+        host: x.server,
+        hook: 'timer',
+        table: 'tcp',
+        chain: `request ${formatTuple(x.pkt)}`,
+        rule: x.sent + 1,
+        spec: `SYN-ACK resent ${nextRtxAfter(x)} s after the first (reqsk_timer_handler)`,
+        why: "the time of the request's timer against this probe's packets (world time moves only with waits)",
+      };
+      if (!this.run.decide(rule)) continue;
+      this.maybeRtx = this.maybeRtx.filter((y) => y !== x);
+      this.playRtx(x);
     }
   }
 
@@ -532,9 +601,14 @@ class ProbePlay {
         return { outcome: 'delivered', responder: server, seen, icmp: null, drop: null, replyFrom: resp.pkt.src };
       return dropped(resp);
     }
-    const synAck = this.send(server, answer(a1.pkt, { tcpFlags: TCP.SYN | TCP.ACK }), 'SYN-ACK');
+    const synAckPkt = answer(a1.pkt, { tcpFlags: TCP.SYN | TCP.ACK });
+    const sent = clonePkt(synAckPkt);
+    const synAck = this.send(server, synAckPkt, 'SYN-ACK');
     if (!this.forClient(synAck, client, e)) {
-      this.answerAway(synAck);
+      const back = this.answerAway(synAck);
+      // the client never took it: the request's timer sends it again (synack-rtx.ts)
+      const x: SynAckRtx = { server, pkt: sent, at: this.run.world.now, sent: 0 };
+      if (!(back?.kind === 'local' && back.host === server && endsRequest(x, back.pkt))) this.keepRtx(x);
       return dropped(synAck);
     }
     this.handshake = true;
@@ -567,6 +641,11 @@ class ProbePlay {
       return dropped(data);
     }
     this.answered = true;
+    // the client ACKs the answer at once, in a segment of its own: a new connection's receiver is in quick-ACK
+    // mode (tcp_event_data_recv: tcp_incr_quickack on the first data; measured with tcpdump in the lab)
+    const ack2 = basePkt(e);
+    ack2.tcpFlags = TCP.ACK;
+    this.dataAck = this.closePacket(client, ack2, 'ACK of the answer');
     return { outcome: 'delivered', responder: server, seen, icmp: null, drop: null, replyFrom: data.pkt.src };
   }
 }
@@ -709,6 +788,7 @@ export function runProbe(lab: ModelLab, world: World, probe: Probe, opts: ProbeO
     const play = new ProbePlay(run, lab);
     let observation: Observation;
     try {
+      if (w.synAcks?.length) play.startRtx((x) => rtxInert(lab, w, x));
       const end = play.play(client, { ...e });
       if (e.proto === 6) {
         // the client closes once connected, answered or not: the FIN exchange, packet by packet
@@ -735,6 +815,50 @@ export function runProbe(lab: ModelLab, world: World, probe: Probe, opts: ProbeO
       return { p, value: run };
     }),
   );
+}
+
+/** The state a later packet reads: rule state of every host, and whether a conntrack entry was made there. */
+function sharedState(w: World): string {
+  const hosts = [...w.hosts].map(([h, s]: [string, HostState]) => [
+    h,
+    s.ct.nextId,
+    [...s.recent].map(([n, m]) => [n, [...m]]),
+    [...s.nth],
+    [...s.tokens],
+    [...s.nftSets].map(([n, m]) => [n, [...m]]),
+    [...s.routeErrors],
+    [...s.redirects],
+    [...s.exceptions],
+    [...s.neighbours],
+  ]);
+  return JSON.stringify(hosts);
+}
+
+/** Does resending x's SYN-ACK now leave every state a later packet reads as it was, with no choice on the way?
+ *  Then when it comes does not matter. */
+function rtxInert(lab: ModelLab, world: World, x: SynAckRtx): boolean {
+  const w = cloneWorld(world);
+  let open = false;
+  const run = new PathRun(
+    lab,
+    w,
+    (p) => {
+      if (p > 0 && p < 1) open = true;
+      return p >= 0.5;
+    },
+    false,
+    () => {
+      open = true;
+      return true;
+    },
+  );
+  try {
+    new ProbePlay(run, lab).playRtx(x);
+  } catch (err) {
+    if (!(err instanceof FateUnknown)) throw err;
+    return false;
+  }
+  return !open && sharedState(w) === sharedState(world);
 }
 
 /** A branch's probability: the product of its probabilistic decisions. */

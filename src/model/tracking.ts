@@ -62,6 +62,20 @@ export function conntrackIn(cx: HostCtx, p: Pkt): CtRef | undefined {
       say(`first reply is a RST: connection #${e.id} deleted`);
       return { entry: e, dir: 'reply', state: 'ESTABLISHED' };
     }
+    const repliedBefore = e.seenReply;
+    // tcp_packet: IPS_ASSURED when, a reply seen before this packet (nf_conntrack_in sets IPS_SEEN_REPLY after
+    // it), a packet moves the connection from SYN_RECV or ESTABLISHED to ESTABLISHED: an ACK without SYN, FIN or
+    // RST (get_conntrack_index), in the original direction (the handshake's ACK), or either way once picked up
+    if (
+      p.proto === 6 &&
+      repliedBefore &&
+      !e.closed &&
+      e.tcpClose === undefined &&
+      (p.tcpFlags & (TCP.SYN | TCP.FIN | TCP.RST)) === 0 &&
+      (p.tcpFlags & TCP.ACK) !== 0 &&
+      (hit.dir === 'orig' || e.picked)
+    )
+      e.assured = true;
     if (hit.dir === 'reply') e.seenReply = true;
     if (p.proto === 6 && p.tcpFlags & TCP.RST) e.closed = e.reset = true;
     // tcp_conntracks after a reply: the FIN exchange, either direction (TIME_WAIT: closed, a SYN reopens it)
@@ -70,14 +84,8 @@ export function conntrackIn(cx: HostCtx, p: Pkt): CtRef | undefined {
       if (next) e.tcpClose = next;
       if (next === 'TIME_WAIT') e.closed = true;
     }
-    // nf_conntrack_proto_tcp: the handshake's ACK (SYN_RECV -> ESTABLISHED) assures the connection;
     // nf_conntrack_proto_udp: a flow that has seen a reply and still sends after 2 s (stream_ts)
-    if (e.seenReply && !e.closed) {
-      // (a picked-up connection: the client ACKs the first data at once, tcp_event_data_recv's quickack, which the
-      // close below does not play; its ACK of the server's FIN stands in for it: spec/divergences.md)
-      if (p.proto === 6 && hit.dir === 'orig' && (p.tcpFlags & (TCP.SYN | TCP.ACK)) === TCP.ACK) e.assured = true;
-      if (p.proto === 17 && cx.now - (e.created ?? cx.now) > 2) e.assured = true;
-    }
+    if (e.seenReply && !e.closed && p.proto === 17 && cx.now - (e.created ?? cx.now) > 2) e.assured = true;
     e.expires = cx.now + timeoutFor(e);
     const state: CtState = hit.dir === 'reply' || e.seenReply ? 'ESTABLISHED' : 'NEW';
     cx.note(e);

@@ -36,6 +36,15 @@ describe('matches', () => {
     expect(run(body, {}, est).map((o) => o.verdict)).toEqual(['accept']);
   });
 
+  test('a ct mark set earlier in the traversal is what a later rule reads (nft_ct_set_eval writes ct->mark)', () => {
+    const est: NftEnv = { ...env, ct: { state: 8, status: 0, mark: 0 } };
+    const body = ['chain j { ct mark 0x2 drop; }', base('ct mark set 0x2\njump j')].join('\n');
+    expect(run(body, {}, est).map((o) => [o.verdict, o.ctMark])).toEqual([['drop', 2]]);
+    expect(run(base('ct mark set 0x1 ct mark 0x1 drop'), {}, est).map((o) => o.verdict)).toEqual(['drop']);
+    // without a connection there is no mark to set or read: the match breaks the rule
+    expect(run(base('ct mark set 0x1 ct mark 0x1 drop')).map((o) => o.verdict)).toEqual(['accept']);
+  });
+
   test('what the model cannot know is unknown, not guessed', () => {
     expect(run(base('fib daddr type local drop')).map((o) => o.verdict)).toEqual(['unknown']);
     const e: NftEnv = { ...env, fibAddrType: () => 2 };

@@ -6,6 +6,8 @@ import { compareObservation } from '../../src/conform/compare.ts';
 import { tcpEntryObservation } from '../helpers/observation.ts';
 import { loadCase } from '../../src/conform/case-file.ts';
 import { runCases } from '../../src/conform/run-case.ts';
+import { readFileSync } from 'node:fs';
+import { makeLab, newWorld, runProbe, parseRuleset, k8sNode, compileTopology } from '../../src/model/index.ts';
 
 const FIN = 0x01 | 0x10;
 const ACK = 0x10;
@@ -57,5 +59,27 @@ test('a connection picked up from an ACK alone', async () => {
     ['10.244.1.11:8080>10.244.1.1:41000 CLOSE_WAIT UNREPLIED'],
     ['10.244.1.1:41001>10.244.1.12:8080 TIME_WAIT ASSURED'],
     ['10.244.2.13:8080>10.0.2.10:41002 ESTABLISHED UNREPLIED'],
+  ]);
+});
+
+// measured: suites/regressions/tcp-picked-up-by-the-clients-ack-of-the-answer.json
+test("the client's ACK of the answer goes apart, before the server's FIN; a FIN|ACK assures nothing", () => {
+  const file = 'suites/regressions/tcp-picked-up-by-the-clients-ack-of-the-answer.json';
+  const c = JSON.parse(readFileSync(file, 'utf8')) as { hosts: { node: { ruleset: string[] } } };
+  const lab = makeLab(compileTopology(k8sNode()), new Map([['node', parseRuleset(c.hosts.node.ruleset.join('\n'))]]));
+  const [r, ...more] = runProbe(lab, newWorld(lab), { from: 'node', proto: 'tcp', dst: '10.244.1.12', dport: 8080 });
+  expect(more).toEqual([]);
+  const entries = (r!.value.observation.conntrack['node'] ?? []).map((e) => `${e.state} ${e.flags.join(',')}`);
+  expect(entries).toEqual(['TIME_WAIT ']);
+  const stages = r!.value.trace.filter((e) => e.kind === 'stage').map((e) => (e as { name: string }).name);
+  expect(stages).toEqual([
+    'SYN from node',
+    'SYN-ACK from pod2',
+    'ACK from node',
+    'data reply from pod2',
+    'ACK of the answer from node',
+    'FIN (server) from pod2',
+    'FIN from node',
+    "ACK of the client's FIN from pod2",
   ]);
 });

@@ -10,7 +10,7 @@ import type { Pkt } from '../eval/packet.ts';
 import { selector, type SelectorDesc } from './descriptors.ts';
 import { rulesChange } from './held.ts';
 import { valueBounds } from './sets.ts';
-import { CT_STATE, DTYPES } from './datatypes.ts';
+import { CT_STATE, DTYPES, NFPROTO } from './datatypes.ts';
 import type {
   NftTable,
   NftChain,
@@ -106,6 +106,10 @@ function field(d: SelectorDesc, pkt: Pkt, env: NftEnv): Atom | undefined | 'unkn
     case 'oif':
     case 'oifname':
       return env.oif ?? 'unknown';
+    case 'nfproto':
+      return NFPROTO.ipv4;
+    case 'ipv6':
+      return undefined;
     case 'fib-daddr-type':
     case 'fib-saddr-type': {
       const t = env.fibAddrType?.(d.field === 'fib-daddr-type' ? pkt.dst : pkt.src);
@@ -449,16 +453,18 @@ function run(
     let broke = false;
     for (let i = 0; i < r.stmts.length && !broke && !next; i++) {
       const s = r.stmts[i]!;
+      // a `ct mark set` earlier in the traversal is the connection's mark now (nft_ct_set_eval writes ct->mark)
+      const cur: NftEnv = env.ct && ctMark !== env.ct.mark ? { ...env, ct: { ...env.ct, mark: ctMark } } : env;
       switch (s.k) {
         case 'match': {
           let rnd: number | undefined;
           if (s.left.kind === 'numgen' && (rnd = draw(i, s.left)) === undefined) return;
-          const m = matches(s, t, pkt, env, rnd, updates, here);
+          const m = matches(s, t, pkt, cur, rnd, updates, here);
           if (m === 'unknown')
             return void out.push({
               ...o,
               verdict: 'unknown',
-              undecided: { chain: chain.name, rule: ruleIndex, why: whyUnknown(s.left, pkt, env) },
+              undecided: { chain: chain.name, rule: ruleIndex, why: whyUnknown(s.left, pkt, cur) },
             });
           if (!m) broke = true;
           break;
@@ -468,12 +474,12 @@ function run(
           break;
         case 'dynset': {
           // nft_dynset_eval: the key's expressions are evaluated; a missing one (no such header) breaks the rule
-          const xs = exprValues(s.key, pkt, env);
+          const xs = exprValues(s.key, pkt, cur);
           if (xs === 'unknown')
             return void out.push({
               ...o,
               verdict: 'unknown',
-              undecided: { ...here, why: whyUnknown(s.key, pkt, env) },
+              undecided: { ...here, why: whyUnknown(s.key, pkt, cur) },
             });
           if (xs === undefined) {
             broke = true;
@@ -481,7 +487,7 @@ function run(
           }
           // a new element needs room (nft_dynset_new: atomic_add_unless(nelems, 1, size)); a full set makes the
           // update fail and the rule break (NFT_BREAK); a delete never breaks (nft_dynset_eval returns)
-          const room = s.op === 'delete' ? true : hasRoom(t, s.set, xs, env, updates, here);
+          const room = s.op === 'delete' ? true : hasRoom(t, s.set, xs, cur, updates, here);
           if (room === 'unknown')
             return void out.push({
               ...o,
@@ -501,18 +507,21 @@ function run(
         case 'notrack':
           pkt = { ...pkt, notrack: true };
           break;
+        case 'opaque':
+          // outside the subset (read around, spec/nft.md §3a): what it does to this packet is not known
+          return void out.push({ ...o, verdict: 'unknown', undecided: { ...here, why: `${s.why}: ${s.text}` } });
         case 'mark': {
           let v: number;
           if (s.value.kind === 'map') {
             const key = s.value.lookup.key;
             let rnd: number | undefined;
             if (key.kind === 'numgen' && (rnd = draw(i, key)) === undefined) return;
-            const d = mapValue(t, s.value.lookup, pkt, env, updates, here, rnd);
+            const d = mapValue(t, s.value.lookup, pkt, cur, updates, here, rnd);
             if (d === 'unknown')
               return void out.push({
                 ...o,
                 verdict: 'unknown',
-                undecided: { ...here, why: whyUnknown(s.value.lookup.key, pkt, env) },
+                undecided: { ...here, why: whyUnknown(s.value.lookup.key, pkt, cur) },
               });
             // a miss ends the rule (nft_lookup_eval: NFT_BREAK), the mark unchanged
             if (d === undefined) {
@@ -537,12 +546,12 @@ function run(
           // (nft_lookup_eval: NFT_BREAK) and nft_nat_eval never runs
           let rnd: number | undefined;
           if (s.addr.key.kind === 'numgen' && (rnd = draw(i, s.addr.key)) === undefined) return;
-          const d = mapValue(t, s.addr, pkt, env, updates, here, rnd);
+          const d = mapValue(t, s.addr, pkt, cur, updates, here, rnd);
           if (d === 'unknown')
             return void out.push({
               ...o,
               verdict: 'unknown',
-              undecided: { ...here, why: whyUnknown(s.addr.key, pkt, env) },
+              undecided: { ...here, why: whyUnknown(s.addr.key, pkt, cur) },
             });
           if (d === undefined) {
             broke = true;
@@ -569,13 +578,13 @@ function run(
             const rnd = draw(i, s.key);
             if (rnd === undefined) return;
             parts = [rnd];
-          } else parts = keyParts(s.key, pkt, env);
+          } else parts = keyParts(s.key, pkt, cur);
           const el = parts === undefined ? undefined : lookup(els, parts, keyBits(s.key));
           if (el === 'unknown')
             return void out.push({
               ...o,
               verdict: 'unknown',
-              undecided: { chain: chain.name, rule: ruleIndex, why: whyUnknown(s.key, pkt, env) },
+              undecided: { chain: chain.name, rule: ruleIndex, why: whyUnknown(s.key, pkt, cur) },
             });
           if (el) next = el.verdict;
           else broke = true;

@@ -1,0 +1,115 @@
+// The server's resent SYN-ACKs (src/model/synack-rtx.ts, spec/semantics.md §8.1): when they come against the
+// case's world time, what ends the request, and what a probe meets when one may come during it.
+import { test, expect } from 'vitest';
+import { makeLab, newWorld, runProbe, parseRuleset, k8sNode, compileTopology } from '../../src/model/index.ts';
+import type { World } from '../../src/model/lab-model.ts';
+import { endsRequest, nextRtxAfter, rtxTiming, type SynAckRtx } from '../../src/model/synack-rtx.ts';
+import { parseIp } from '../../src/model/ip.ts';
+
+const ip = (s: string) => parseIp(s)!;
+const synAck = {
+  proto: 6,
+  src: ip('10.244.1.11'),
+  sport: 8080,
+  dst: ip('10.244.1.1'),
+  dport: 41000,
+  tcpFlags: 0x12,
+  icmpType: 0,
+  icmpCode: 0,
+  mark: 0,
+  notrack: false,
+  ttl: 64,
+};
+const rtx = (sent: number): SynAckRtx => ({ server: 'pod1', pkt: synAck, at: 10, sent });
+
+test('resent at 1, 3, 7, 15 and 31 s after the first SYN-ACK; surely gone only past a margin', () => {
+  expect([0, 1, 2, 3, 4].map((n) => nextRtxAfter(rtx(n)))).toEqual([1, 3, 7, 15, 31]);
+  expect(rtxTiming(rtx(0), 10)).toBe('maybe');
+  expect(rtxTiming(rtx(0), 11)).toBe('maybe');
+  expect(rtxTiming(rtx(0), 12)).toBe('sure');
+  expect(rtxTiming(rtx(1), 12)).toBe('maybe');
+  expect(rtxTiming(rtx(1), 14)).toBe('sure');
+});
+
+test("a RST of the connection or a fatal ICMP error ends the request (tcp_check_req, tcp_req_err's abort)", () => {
+  const rst = { ...synAck, src: synAck.dst, sport: synAck.dport, dst: synAck.src, dport: synAck.sport, tcpFlags: 4 };
+  expect(endsRequest(rtx(0), rst)).toBe(true);
+  expect(endsRequest(rtx(0), { ...rst, dport: 9090 })).toBe(false);
+  expect(endsRequest(rtx(0), { ...rst, tcpFlags: 0x10 })).toBe(false);
+  const icmp = (type: number, code: number) => ({
+    ...rst,
+    proto: 1,
+    sport: 0,
+    dport: 0,
+    tcpFlags: 0,
+    icmpType: type,
+    icmpCode: code,
+    embedded: { proto: 6, src: synAck.src, sport: 8080, dst: synAck.dst, dport: 41000 },
+  });
+  expect(endsRequest(rtx(0), icmp(3, 1))).toBe(true);
+  expect(endsRequest(rtx(0), icmp(3, 0))).toBe(true);
+  expect(endsRequest(rtx(0), icmp(11, 0))).toBe(true);
+  // port-unreachable and admin-prohibited are not fatal for a request
+  expect(endsRequest(rtx(0), icmp(3, 3))).toBe(false);
+  expect(endsRequest(rtx(0), icmp(3, 13))).toBe(false);
+});
+
+const filter = (...rules: string[]) => parseRuleset(['*filter', ...rules, 'COMMIT'].join('\n'));
+const probe = { from: 'node', proto: 'tcp' as const, dst: '10.244.1.11', dport: 8080 };
+const nthSynAck =
+  '-A INPUT -p tcp --sport 8080 --tcp-flags SYN,ACK SYN,ACK -m statistic --mode nth --every 2 --packet 0 -j DROP';
+
+function after(lab: ReturnType<typeof makeLab>, world: World, sport: number): World {
+  const [r] = runProbe(lab, world, { ...probe, sport });
+  return r!.value.world;
+}
+
+test('a SYN-ACK the client did not take is kept; after a wait past its time it passes the rules, meets a RST', () => {
+  const lab = makeLab(compileTopology(k8sNode()), new Map([['node', filter(nthSynAck)]]));
+  let world = after(lab, newWorld(lab), 41000);
+  expect(world.synAcks?.map((x) => [x.server, x.sent])).toEqual([['pod1', 0]]);
+  world = { ...world, now: world.now + 2 };
+  const [r] = runProbe(lab, world, { ...probe, sport: 41001 });
+  const o = r!.value.observation;
+  // the resent SYN-ACK took count 1: this probe's SYN-ACK is count 2, dropped
+  expect(o.outcome).toBe('dropped');
+  expect(o.droppedAt?.rule).toBe(1);
+  const stages = r!.value.trace.filter((e) => e.kind === 'stage').map((e) => (e as { name: string }).name);
+  expect(stages.slice(0, 2)).toEqual(['SYN-ACK resent 1 s after the first from pod1', 'RST (no socket) from node']);
+  // the first request ended with the RST; this probe's own is kept
+  expect(r!.value.world.synAcks?.map((x) => [x.pkt.dport, x.sent])).toEqual([[41001, 0]]);
+});
+
+test('a resent SYN-ACK whose time is open and that moves a count: the probe after it is indeterminate', () => {
+  const lab = makeLab(compileTopology(k8sNode()), new Map([['node', filter(nthSynAck)]]));
+  const world = after(lab, newWorld(lab), 41000);
+  const [r, ...more] = runProbe(lab, world, { ...probe, sport: 41001 });
+  expect(more).toEqual([]);
+  const ind = r!.value.observation.indeterminate!;
+  expect(ind.outcomes).toEqual(['delivered', 'dropped']);
+  expect(ind.decidedBy.map((d) => [d.host, d.hook])).toEqual([['pod1', 'timer']]);
+});
+
+test('a resent SYN-ACK that moves no state is played at once: the probe after it stays exact', () => {
+  const lab = makeLab(compileTopology(k8sNode()), new Map([['node', filter('-A INPUT -p tcp --sport 8080 -j DROP')]]));
+  const world = after(lab, newWorld(lab), 41000);
+  expect(world.synAcks?.length).toBe(1);
+  const [r, ...more] = runProbe(lab, world, { ...probe, sport: 41001 });
+  expect(more).toEqual([]);
+  expect(r!.value.observation.outcome).toBe('dropped');
+  // dropped again: the first request waits for its next time (3 s), the probe's own is kept
+  expect(r!.value.world.synAcks?.map((x) => [x.pkt.dport, x.sent])).toEqual([
+    [41000, 1],
+    [41001, 0],
+  ]);
+});
+
+test('gives up after tcp_synack_retries resent SYN-ACKs', () => {
+  const lab = makeLab(compileTopology(k8sNode()), new Map([['node', filter('-A INPUT -p tcp --sport 8080 -j DROP')]]));
+  let world = after(lab, newWorld(lab), 41000);
+  world = { ...world, now: world.now + 100 };
+  const [r] = runProbe(lab, world, { ...probe, dst: '10.244.1.12', sport: 41001 });
+  const stages = r!.value.trace.filter((e) => e.kind === 'stage').map((e) => (e as { name: string }).name);
+  expect(stages.filter((s) => s.startsWith('SYN-ACK resent'))).toHaveLength(5);
+  expect(r!.value.world.synAcks?.map((x) => x.pkt.dport)).toEqual([41001]);
+});
