@@ -1,6 +1,7 @@
 // Corners of the packet path a campaign must reach (issue 14 §1), drawn on purpose beside reach-arbitraries.ts'
-// palette recipes: the sysctls the path reads (both nodes, and the node's interfaces), REJECT in every chain where it
-// loads (filter INPUT, FORWARD, OUTPUT and a user chain called from them) with every --reject-with, NAT in
+// palette recipes: the sysctls the path reads (both nodes, the node's interfaces, the ARP ones per host and on one
+// node interface), REJECT in every chain where it loads (filter INPUT, FORWARD, OUTPUT and a user chain called
+// from them) with every --reject-with, NAT in
 // every nat chain (DNAT in PREROUTING and OUTPUT, SNAT and MASQUERADE in POSTROUTING and INPUT), and REJECT
 // on a host behind the NAT, so that ICMP errors and resets (RELATED packets) cross a NATed path. The
 // addresses and ports are the probes' own (probe-arbitraries.ts), so that most probes meet these rules.
@@ -8,6 +9,7 @@
 import fc from 'fast-check';
 import {
   K8S_NODE,
+  k8sNode,
   REJECT_TYPES,
   type NodeFacts,
   type TableName,
@@ -33,6 +35,15 @@ export interface CornerSysctls {
   nodeIfaces: Partial<Record<'cni0' | 'eth0' | 'eth1', Partial<IfaceSysctls>>>;
   /** ARP settings (arp_ignore, arp_announce, arp_filter) of the hosts that answer and ask on the node's links */
   arp: Partial<Record<ArpHost, ArpSysctls>>;
+  /** ARP settings of one interface of a node (conf.IF, combined with the host's conf.all: topology.ts IfaceSysctls):
+   *  a device that ignores, announces or filters unlike the others */
+  arpIface?: ArpIface | undefined;
+}
+
+export interface ArpIface {
+  host: 'node' | 'node2';
+  iface: string;
+  conf: Partial<ArpSysctls>;
 }
 
 type ArpHost = 'node' | 'node2' | 'pod1' | 'client';
@@ -43,6 +54,34 @@ const arpArb: fc.Arbitrary<ArpSysctls> = fc.record({
   arp_announce: fc.constantFrom<Sysctls['arp_announce']>(0, 1, 2),
   arp_filter: fc.boolean(),
 });
+
+/** The nodes' interfaces with an address (those ARP is asked and answered on), from the preset. */
+export const ARP_IFACES: Record<ArpIface['host'], string[]> = {
+  node: nodeIfaces('node'),
+  node2: nodeIfaces('node2'),
+};
+
+function nodeIfaces(host: string): string[] {
+  return (k8sNode().hosts.find((h) => h.name === host)?.ifaces ?? []).filter((i) => i.addrs?.length).map((i) => i.name);
+}
+
+const arpIfaceArb: fc.Arbitrary<ArpIface> = fc.constantFrom<ArpIface['host']>('node', 'node2').chain((host) =>
+  fc.record({
+    host: fc.constant(host),
+    iface: fc.constantFrom(...ARP_IFACES[host]),
+    conf: fc
+      .record(
+        {
+          // mostly raising the host's (conf.all); a 0 below a host's 1 or 2 must not lower it
+          arp_ignore: fc.constantFrom<Sysctls['arp_ignore']>(1, 2, 8, 1, 2, 0),
+          arp_announce: fc.constantFrom<Sysctls['arp_announce']>(1, 2, 1, 2, 0),
+          arp_filter: fc.constantFrom(true, true, false),
+        },
+        { requiredKeys: [] },
+      )
+      .filter((c) => Object.keys(c).length > 0),
+  }),
+);
 
 export interface CornerDraw {
   sysctls: CornerSysctls;
@@ -211,6 +250,8 @@ const sysctlsArb: fc.Arbitrary<CornerSysctls> = fc.record({
   arp: fc
     .record({ node: arpArb, node2: arpArb, pod1: arpArb, client: arpArb }, { requiredKeys: [] })
     .filter((x) => Object.keys(x).length <= 2),
+  // one case in three or so: one node interface's own ARP settings
+  arpIface: fc.option(arpIfaceArb, { nil: undefined, freq: 3 }),
   // one case in three: an interface that does not forward drops much of what a case sends
   nodeIfaces: fc.oneof(
     { weight: 2, arbitrary: fc.constant({}) },

@@ -11,7 +11,10 @@ import {
   isInputError,
   compileTopology,
   lookupRoute,
+  ifaceConf,
+  SYSCTL_VALUES,
   type TopologySpec,
+  type IfaceSysctls,
   type Outcome,
   type Ruleset,
   type Sysctls,
@@ -29,6 +32,17 @@ function routesBackAndForth(topo: TopologySpec, host: string): boolean {
     const back = gw && lookupRoute(gw, r.dst.addr);
     return back?.type === 'unicast' && h.local.has(back.nextHop);
   });
+}
+
+/** Does `h` route an address of a node on-link (a route with a device and no gateway, not its own subnet's)? */
+function onlinkToANode(topo: TopologySpec, h: TopologySpec['hosts'][number]): boolean {
+  const nodes = new Set(K8S_NODE.nodes.map((n) => n.name));
+  const owner = new Map<string, string>();
+  for (const x of topo.hosts)
+    for (const f of x.ifaces) for (const a of f.addrs ?? []) owner.set(a.split('/')[0]!, x.name);
+  return (h.routes ?? []).some(
+    (r) => r.dev !== undefined && !r.via && nodes.has(owner.get(r.dst.split('/')[0]!) ?? ''),
+  );
 }
 
 export const COVERAGE_KINDS = ['option', 'match', 'target', 'sysctl', 'step', 'topology', 'outcome'] as const;
@@ -54,12 +68,18 @@ const OUTCOMES = [
 const _allOutcomes: [Exclude<Outcome, (typeof OUTCOMES)[number]>] extends [never] ? true : false = true;
 void _allOutcomes;
 
-/** non-boolean sysctls and the values the model reads (spec/semantics.md §6) */
-const SYSCTL_VALUES: Partial<Record<keyof Sysctls, readonly number[]>> = {
-  rp_filter: [0, 1, 2],
-  arp_ignore: [0, 1, 2, 8],
-  arp_announce: [0, 1, 2],
-};
+/** the values of a sysctl the model reads (spec/semantics.md §6): the non-boolean ones' from the checker */
+function valuesOf(k: string, v: unknown): readonly number[] {
+  if (typeof v === 'boolean') return [0, 1];
+  return k in SYSCTL_VALUES ? SYSCTL_VALUES[k as keyof typeof SYSCTL_VALUES] : [Number(v)];
+}
+
+/** An interface's own settings (net.ipv4.conf.IF.*) over its host's: counted as "conf.IF KEY=VALUE". */
+const IFACE_KEYS = Object.keys(ifaceConf(DEFAULT_SYSCTLS, undefined)) as (keyof IfaceSysctls)[];
+const ifaceItem = (k: string, v: unknown) => `conf.IF ${k}=${typeof v === 'boolean' ? Number(v) : v}`;
+
+/** hosts other than the nodes that may route a node's address on-link (the rare draws' on-link variant) */
+const ONLINK_HOSTS = K8S_NODE.others.map((o) => o.name);
 
 const STEP_KINDS = [
   'probe tcp',
@@ -81,10 +101,10 @@ const VERDICTS = ['ACCEPT', 'DROP', 'RETURN', 'jump', 'goto'];
 /** Everything the model implements, per kind: the universe the zero lists are taken from. */
 export function coverageUniverse(): Record<CoverageKind, string[]> {
   const sysctl: string[] = [];
-  for (const [k, v] of Object.entries(DEFAULT_SYSCTLS) as [keyof Sysctls, unknown][]) {
-    const values = typeof v === 'boolean' ? [0, 1] : (SYSCTL_VALUES[k] ?? [Number(v)]);
-    for (const x of values) sysctl.push(`${k}=${x}`);
-  }
+  for (const [k, v] of Object.entries(DEFAULT_SYSCTLS) as [keyof Sysctls, unknown][])
+    for (const x of valuesOf(k, v)) sysctl.push(`${k}=${x}`);
+  const conf = ifaceConf(DEFAULT_SYSCTLS, undefined);
+  for (const k of IFACE_KEYS) for (const x of valuesOf(k, conf[k])) sysctl.push(ifaceItem(k, x));
   const ports = K8S_NODE.nodes.flatMap((n) => n.bridgePorts);
   return {
     option: EXTENSIONS.flatMap((d) => d.options.map((o) => `${d.name} ${o.name}`)),
@@ -100,6 +120,7 @@ export function coverageUniverse(): Record<CoverageKind, string[]> {
       ...K8S_NODE.nodes.map((n) => `rules on ${n.name}`),
       ...K8S_NODE.nodes.map((n) => `no default route on ${n.name}`),
       'routing loop',
+      ...ONLINK_HOSTS.map((h) => `on-link route to a node address on ${h}`),
     ],
     outcome: [...OUTCOMES],
   };
@@ -142,7 +163,11 @@ export class CoverageCounter {
         for (const f of h.ifaces) if (f.master) this.add('topology', `hairpin ${f.name} ${f.hairpin ? 'on' : 'off'}`);
         if (!(h.routes ?? []).some((r) => r.dst === 'default')) this.add('topology', `no default route on ${h.name}`);
         if (routesBackAndForth(topo, h.name)) this.add('topology', 'routing loop');
+        for (const f of h.ifaces)
+          for (const [k, v] of Object.entries(f.sysctls ?? {})) this.add('sysctl', ifaceItem(k, v));
       }
+      if (ONLINK_HOSTS.includes(h.name) && onlinkToANode(topo, h))
+        this.add('topology', `on-link route to a node address on ${h.name}`);
       if (!s?.ruleset && !s?.otherBackendRuleset) continue;
       this.add('topology', `rules on ${h.name}`);
       if (s.ruleset) {

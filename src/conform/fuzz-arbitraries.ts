@@ -315,6 +315,12 @@ export function caseFromDraw(d: CaseDraw, name = 'fuzz case'): CaseFile {
     hosts.node2 = { ...hosts.node2, sysctls: { ...d.corners.sysctls.node2 } };
     for (const [h, s] of Object.entries(d.corners.sysctls.arp ?? {}))
       hosts[h] = { ...hosts[h], sysctls: { ...hosts[h]?.sysctls, ...s } };
+    const ai = d.corners.sysctls.arpIface;
+    if (ai) {
+      const own = hosts[ai.host]?.ifaceSysctls ?? {};
+      const iface = { ...own[ai.iface], ...ai.conf };
+      hosts[ai.host] = { ...hosts[ai.host], ifaceSysctls: { ...own, [ai.iface]: iface } };
+    }
     const r = d.corners.remote;
     if (r) {
       const h = hosts[r.host] ?? {};

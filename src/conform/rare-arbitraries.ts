@@ -8,6 +8,9 @@
 // - hairpin mode on node2's bridge port;
 // - a node without its default route, so that routing itself answers with ICMP net unreachable (ip_error), on a
 //   NATed path too (the corner draws DNAT to an address no route covers);
+// - the client reaching the node's bridge address on-link out of its eth0, so that it asks for an address the node
+//   holds on another device by ARP, as kube-ipvs0's Service addresses are asked for (the node's eth0 answers
+//   unless its arp_ignore, conf.all's or its own, is 1 or more: spec/semantics.md §6.5);
 // - a routing loop between the nodes for a Service address, so that ip_forward answers ICMP time exceeded when
 //   the TTL runs out, and a DNAT in the loop makes an entry a pass (each remapped: a clash with the one before);
 // - steps between probes: `wait`, writes to /proc/net/xt_recent/LIST, a successful `apply`, and iptables
@@ -237,6 +240,8 @@ export interface RareDraw {
   /** node routes the Service address LOOP_DST to node2, whose default route sends it back: a routing loop that
    *  ends in ICMP time exceeded (ip_forward), DNATed away or not (a topology variant) */
   routingLoop?: boolean | undefined;
+  /** the client routes the node's bridge address on-link out of its eth0 (a topology variant) */
+  onlinkClient?: boolean | undefined;
   steps: { at: number; step: RareStep }[];
 }
 
@@ -261,6 +266,7 @@ export function rareArb(opts: { quietLog?: boolean } = {}): fc.Arbitrary<RareDra
     hairpinNode2: fc.boolean(),
     noDefaultRoute: fc.constantFrom<RareDraw['noDefaultRoute']>(undefined, undefined, undefined, 'node', 'node2'),
     routingLoop: fc.constantFrom(false, false, false, true),
+    onlinkClient: fc.constantFrom(false, false, false, true),
     steps: fc.array(
       stepArb.filter((s) => withRule(s.step as { rule?: RareRule; rules?: RareRule[] })),
       { minLength: 0, maxLength: 2 },
@@ -276,7 +282,7 @@ export const LOOP_DST = VIRTUAL_IPS[2]!;
 /** k8s-node without `host`'s default route, and/or with node routing LOOP_DST to node2 (which routes it back by
  *  its default route, if it has one): undefined, the preset unchanged, named. */
 export function routeVariant(d: RareDraw | undefined): TopologySpec | undefined {
-  if (!d?.noDefaultRoute && !d?.routingLoop) return undefined;
+  if (!d?.noDefaultRoute && !d?.routingLoop && !d?.onlinkClient) return undefined;
   const spec = k8sNode();
   if (d.noDefaultRoute) {
     const h = spec.hosts.find((x) => x.name === d.noDefaultRoute)!;
@@ -287,7 +293,21 @@ export function routeVariant(d: RareDraw | undefined): TopologySpec | undefined 
     const gw = NODE2.addresses.find((a) => (node.routes ?? []).some((r) => r.via === a));
     node.routes = [{ dst: `${LOOP_DST}/32`, via: gw ?? NODE2.addresses[0]! }, ...(node.routes ?? [])];
   }
+  if (d.onlinkClient) {
+    const client = spec.hosts.find((x) => x.name === ONLINK.host)!;
+    client.routes = [{ dst: `${ONLINK.dst}/32`, dev: ONLINK.dev }, ...(client.routes ?? [])];
+  }
   return spec;
+}
+
+/** The on-link variant's route: the client's own interface, and the node's bridge address (the pods' gateway). */
+export const ONLINK = onlinkRoute();
+
+function onlinkRoute(): { host: string; dev: string; dst: string } {
+  const t = k8sNode();
+  const client = t.hosts.find((h) => h.name === K8S_NODE.others[0]!.name)!;
+  const bridge = t.hosts.find((h) => h.name === NODE.name)!.ifaces.find((i) => i.name === NODE.bridge)!;
+  return { host: client.name, dev: client.ifaces[0]!.name, dst: bridge.addrs![0]!.split('/')[0]! };
 }
 
 /** The rules of a rare draw for the node, with the recent list's rules when a step writes to it. */

@@ -11,7 +11,7 @@ export {
   type JsonObject,
 } from './json.ts';
 export { limits, limitHint, LIMIT_ENV, type Limits } from './limits.ts';
-export { checkTopology, checkSysctls, checkIfaceSysctls } from './net/check-topology.ts';
+export { checkTopology, checkSysctls, checkIfaceSysctls, SYSCTL_VALUES } from './net/check-topology.ts';
 export { ifNameProblem, hostNameProblem } from './net/names.ts';
 export {
   parseRuleset,

@@ -4,7 +4,7 @@
 import { test, expect } from 'vitest';
 import fc from 'fast-check';
 import { REJECT_TYPES, compileTopology, k8sNode, ifaceConf, DEFAULT_SYSCTLS } from '../../src/model/index.ts';
-import { cornerArb, withRules, REJECT_USER_CHAIN } from '../../src/conform/corner-arbitraries.ts';
+import { cornerArb, withRules, REJECT_USER_CHAIN, ARP_IFACES } from '../../src/conform/corner-arbitraries.ts';
 import { caseDrawArb, caseFromDraw } from '../../src/conform/fuzz-arbitraries.ts';
 import { checkCase, caseTopology } from '../../src/conform/case-file.ts';
 import { planCase } from '../../src/conform/plan.ts';
@@ -115,6 +115,31 @@ test("an interface's sysctls combine with the host's as the kernel's IN_DEV_* ma
   const node = compileTopology(spec).hosts.get('node')!;
   expect(node.ifaces.get('cni0')!.conf.forwarding).toBe(false);
   expect(node.ifaces.get('eth0')!.conf.forwarding).toBe(true);
+});
+
+test('the corner draws put ARP settings on one interface of a node, every value on every addressed interface', () => {
+  const seen = new Set<string>();
+  let drawn = 0;
+  for (const d of fc.sample(caseDrawArb(), { seed: 1401, numRuns: 1500 })) {
+    const ai = d.corners?.sysctls.arpIface;
+    if (!ai) continue;
+    drawn++;
+    for (const [k, v] of Object.entries(ai.conf)) seen.add(`${ai.host} ${ai.iface} ${k}=${Number(v)}`);
+    // the case file holds them as the interface's own, and the compiled topology combines them with conf.all
+    const c = caseFromDraw(d);
+    expect(c.hosts?.[ai.host]?.ifaceSysctls?.[ai.iface]).toMatchObject(ai.conf);
+    const h = compileTopology(caseTopology(c)).hosts.get(ai.host)!;
+    const conf = h.ifaces.get(ai.iface)!.conf;
+    expect(conf.arp_ignore).toBe(Math.max(h.sysctls.arp_ignore, ai.conf.arp_ignore ?? 0));
+    expect(conf.arp_announce).toBe(Math.max(h.sysctls.arp_announce, ai.conf.arp_announce ?? 0));
+    expect(conf.arp_filter).toBe(h.sysctls.arp_filter || (ai.conf.arp_filter ?? false));
+  }
+  expect(drawn).toBeGreaterThan(100);
+  for (const [host, ifaces] of Object.entries(ARP_IFACES))
+    for (const i of ifaces)
+      for (const kv of ['arp_ignore=1', 'arp_ignore=2', 'arp_ignore=8', 'arp_announce=2', 'arp_filter=1'])
+        expect(seen).toContain(`${host} ${i} ${kv}`);
+  expect(ARP_IFACES).toEqual({ node: ['cni0', 'eth0', 'eth1'], node2: ['cni0', 'eth1'] });
 });
 
 test('a case file names bad per-interface sysctls by their JSON path', () => {

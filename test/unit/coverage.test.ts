@@ -89,6 +89,30 @@ test('the universe is the descriptor table: every option of every extension, eve
     expect(d.type === 'match' ? u.match : u.target).toContain(d.name);
   }
   expect(u.sysctl).toEqual(expect.arrayContaining(['ip_forward=0', 'ip_forward=1', 'rp_filter=1']));
+  // an interface's own settings, each value the checker takes
+  for (const x of ['forwarding=0', 'rp_filter=2', 'arp_ignore=8', 'arp_announce=2', 'arp_filter=1'])
+    expect(u.sysctl).toContain(`conf.IF ${x}`);
+  expect(u.sysctl).not.toContain('conf.IF arp_ignore=3');
+});
+
+test("a node interface's own sysctls are counted as conf.IF items", () => {
+  const c = new CoverageCounter();
+  c.record(
+    {
+      name: 'x',
+      topology: 'k8s-node',
+      hosts: {
+        node: { ifaceSysctls: { eth0: { arp_ignore: 1, arp_filter: true }, cni0: { arp_ignore: 1 } } },
+        pod1: { sysctls: { arp_ignore: 2 } },
+      },
+      steps: [],
+    },
+    [],
+  );
+  const r = c.report();
+  expect(r.counts.sysctl['conf.IF arp_ignore=1']).toBe(2);
+  expect(r.counts.sysctl['conf.IF arp_filter=1']).toBe(1);
+  expect(r.zero.sysctl).toContain('conf.IF arp_announce=2');
 });
 
 test('a ruleset the model refuses adds no options', () => {

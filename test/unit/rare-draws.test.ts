@@ -91,6 +91,7 @@ test('a sample campaign of draws reaches every spelling and step the README list
   expect(r.zero.topology).not.toContain('no default route on node');
   expect(r.zero.topology).not.toContain('no default route on node2');
   expect(r.zero.topology).not.toContain('routing loop');
+  expect(r.zero.topology).not.toContain('on-link route to a node address on client');
   // a stored spelling counts as written, not as the option it is stored under
   expect(r.counts.option['MARK --or-mark']).toBeGreaterThan(0);
 });
@@ -98,10 +99,10 @@ test('a sample campaign of draws reaches every spelling and step the README list
 const LOOP_TEST = 'the routing-loop variant loops the Service address between the nodes; the model ends it by the TTL';
 test(LOOP_TEST, async () => {
   const d = fc.sample(rareArb(), { seed: 7, numRuns: 1 })[0]!;
-  const spec = routeVariant({ ...d, noDefaultRoute: undefined, routingLoop: true })!;
+  const spec = routeVariant({ ...d, noDefaultRoute: undefined, routingLoop: true, onlinkClient: false })!;
   const node = spec.hosts.find((h) => h.name === 'node')!;
   expect(node.routes?.[0]).toEqual({ dst: `${LOOP_DST}/32`, via: '10.0.2.11' });
-  expect(routeVariant({ ...d, noDefaultRoute: undefined, routingLoop: false })).toBeUndefined();
+  expect(routeVariant({ ...d, noDefaultRoute: undefined, routingLoop: false, onlinkClient: false })).toBeUndefined();
   // ip_forward's time exceeded, from the router that sees TTL 1: node2 for the client (node sees even TTLs)
   const c = {
     name: 'loop',
@@ -114,4 +115,30 @@ test(LOOP_TEST, async () => {
   const counter = new CoverageCounter();
   counter.record(c, []);
   expect(counter.report().counts.topology['routing loop']).toBe(1);
+});
+
+const ONLINK_TEST = "the on-link variant: the client asks for the node's bridge address on eth0; arp_ignore decides";
+test(ONLINK_TEST, async () => {
+  const d = fc.sample(rareArb(), { seed: 7, numRuns: 1 })[0]!;
+  const spec = routeVariant({ ...d, noDefaultRoute: undefined, routingLoop: false, onlinkClient: true })!;
+  const client = spec.hosts.find((h) => h.name === 'client')!;
+  expect(client.routes?.[0]).toEqual({ dst: '10.244.1.1/32', dev: 'eth0' });
+  const outcome = async (eth0: object, all: object = {}) => {
+    const c = {
+      name: 'onlink',
+      topology: spec,
+      hosts: { node: { sysctls: all, ifaceSysctls: { eth0 } } },
+      steps: [{ from: 'client', proto: 'icmp' as const, dst: '10.244.1.1' }],
+    };
+    const [r] = await runCases([c], { sides: 'model' });
+    return r!.steps[0]!.model[0]!.map((w) => w.value.outcome);
+  };
+  // conf.all 0: eth0's own arp_ignore decides; conf.all 1 holds whatever eth0's own is
+  expect(await outcome({})).toEqual(['echo-reply']);
+  expect(await outcome({ arp_ignore: 1 })).toEqual(['dropped']);
+  expect(await outcome({ arp_ignore: 0 }, { arp_ignore: 1 })).toEqual(['dropped']);
+  expect(await outcome({ arp_filter: true })).toEqual(['echo-reply']);
+  const counter = new CoverageCounter();
+  counter.record({ name: 'x', topology: spec, steps: [] }, []);
+  expect(counter.report().counts.topology['on-link route to a node address on client']).toBe(1);
 });
