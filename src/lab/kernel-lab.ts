@@ -145,6 +145,9 @@ export class KernelLab {
   readonly legacyHosts = new Set<string>();
   /** hosts where rules were applied (or tried) since the last reset */
   private readonly dirty = new Set<string>();
+  /** a TCP probe since the last reset got no answer: a listener may still hold its request and resend the SYN-ACK
+   *  (up to 63 s: spec/semantics.md §8.1), into the next case's rules; reset() drops such requests */
+  private requestsLeft = false;
   /** each host's forwarded packets that met no route, when last reset (IpExt InNoRoutes) */
   private readonly noRoutes = new Map<string, number>();
 
@@ -523,6 +526,7 @@ export class KernelLab {
       timeoutMs: this.timeoutMs,
       confirmMs: this.confirmMs,
     });
+    if (p.proto === 'tcp' && r.outcome !== 'delivered') this.requestsLeft = true;
     // a drop costs the timeout and its confirmation wait; an answer, a round trip
     this.profile?.add(r.outcome === 'dropped' ? 'probe-dropped' : 'probe-answered', performance.now() - t0);
     const e = r.error;
@@ -610,8 +614,13 @@ export class KernelLab {
    */
   async reset(): Promise<void> {
     const t0 = performance.now();
+    const requests = this.requestsLeft;
+    this.requestsLeft = false;
     const waits = await Promise.all(
       [...this.agents].map(async ([h, a]) => {
+        // a request socket a probe left (TCP_NEW_SYN_RECV) would resend its SYN-ACK into the next case: ss -K
+        // drops it without a packet (tcp_abort: inet_csk_reqsk_queue_drop), as a fresh lab has none
+        if (requests) await a.run(['ss', '-K', '-tn', 'state', 'syn-recv']);
         const st = await a.request<{ legacyTables: string[]; inNoRoutes: number }>('lab-state');
         if (this.dirty.has(h)) await a.run(['nft', 'flush', 'ruleset']);
         const legacy = st.legacyTables.filter((t): t is TableName => t in TABLE_HOOKS);

@@ -182,3 +182,41 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: a reset reads whether the la
     120_000,
   );
 });
+
+/** The node drops pod1's SYN-ACKs: the probe gives up and pod1's listener keeps its request, resending the SYN-ACK
+ *  1 s after the first (spec/semantics.md §8.1). */
+const requestLeft: CaseFile = {
+  name: 'a request left behind',
+  topology: 'k8s-node',
+  hosts: { node: { ruleset: '*filter\n-A INPUT -s 10.244.1.11 -p tcp --tcp-flags SYN,ACK SYN,ACK -j DROP\nCOMMIT\n' } },
+  steps: [{ from: 'node', proto: 'tcp', dst: '10.244.1.11', dport: 8080, expect: { outcome: 'dropped' } }],
+};
+/** Drops the second SYN-ACK from pod1 it counts: a SYN-ACK resent into this case would be the first. */
+const secondSynAckDropped: CaseFile = {
+  name: 'the second SYN-ACK counted is dropped',
+  topology: 'k8s-node',
+  hosts: {
+    node: {
+      ruleset:
+        '*filter\n-A INPUT -s 10.244.1.11 -p tcp --tcp-flags SYN,ACK SYN,ACK ' +
+        '-m statistic --mode nth --every 2 --packet 1 -j DROP\nCOMMIT\n',
+    },
+  },
+  steps: [
+    { wait: 2 },
+    { from: 'node', proto: 'tcp', dst: '10.244.1.11', dport: 8080, expect: { outcome: 'delivered' } },
+  ],
+};
+
+describe.skipIf(skipReason)(kernelDescribe('kernel: a request a probe left resends nothing into the next case'), () => {
+  test("the reset drops the listeners' requests: the next case counts only its own SYN-ACKs", async () => {
+    const pool = new LabPool();
+    try {
+      const r = await runCases([requestLeft, secondSynAckDropped], { sides: 'kernel', pool });
+      expect(kernelProblems(r)).toEqual([]);
+      expect(r[1]!.steps[1]!.kernel[0]!.outcome).toBe('delivered');
+    } finally {
+      await pool.close();
+    }
+  }, 300_000);
+});

@@ -120,6 +120,9 @@ function checkRule(
     }
     if (s.k === 'match' || s.k === 'vmap') {
       const e = s.k === 'match' ? s.left : s.key;
+      const v6 = (e.kind === 'concat' ? e.parts : e.kind === 'numgen' ? [] : [e.name]).find((n) => selector(n).ipv6);
+      if (v6 && t.family !== 'inet')
+        throw new InputError('unsupported', `${v6} in a table of family ${t.family}`, at(i));
       const names = e.kind === 'concat' ? e.parts : e.kind === 'numgen' ? [] : [e.name];
       for (const n of names) useL4(l4Of(n), i);
       if (names.some((n) => n.startsWith('ip '))) ipContext = true;
@@ -589,6 +592,22 @@ export interface NftReadOptions {
   /** `base` is the transaction's own copy: changed in place, so that its untouched objects keep their identity
    *  (transaction.ts follows elements through it); a refused text leaves it half-changed */
   inPlace?: boolean;
+  /** read around what is outside the subset and list it here (spec/nft.md §3a) instead of refusing the file */
+  problems?: InputError[];
+}
+
+/** A command, or with `problems` given a rule the model reads only in part: a rule refused as unsupported when it
+ *  is added (an interface index other than lo, ...) is kept as one opaque statement. */
+function runTolerant(rs: NftRuleset, c: Command, opts: NftReadOptions): void {
+  try {
+    runCommand(rs, c, opts.listing);
+  } catch (e) {
+    if (!opts.problems || !(e instanceof InputError) || e.kind !== 'unsupported') throw e;
+    if (c.op !== 'add-rule' && c.op !== 'insert-rule') throw e;
+    opts.problems.push(e);
+    const opaque = { k: 'opaque' as const, text: c.src ?? '', why: e.reason };
+    runCommand(rs, { ...c, stmts: [opaque], spos: [c.pos] }, opts.listing);
+  }
 }
 
 /** The checks at commit (loops, depth, where nat and reject may run) are the kernel's. */
@@ -605,8 +624,8 @@ function atCommit(check: () => void): void {
 export function parseNft(text: string, opts: NftReadOptions = {}): NftRuleset {
   const file = opts.file ?? '<nft>';
   const rs = opts.base ? (opts.inPlace ? opts.base : cloneRuleset(opts.base)) : emptyNftRuleset();
-  const cmds = parseNftCommands(text, file);
-  for (const c of cmds) runCommand(rs, c, opts.listing);
+  const cmds = parseNftCommands(text, file, opts.problems);
+  for (const c of cmds) runTolerant(rs, c, opts);
   for (const t of rs.tables.values()) atCommit(() => validateNftTable(t, file));
   return rs;
 }
@@ -621,14 +640,14 @@ export function lintNft(text: string, opts: NftReadOptions = {}): { ruleset: Nft
   const errors: InputError[] = [];
   let cmds: Command[];
   try {
-    cmds = parseNftCommands(text, file);
+    cmds = parseNftCommands(text, file, opts.problems);
   } catch (e) {
     if (e instanceof InputError) return { ruleset: rs, errors: [e] };
     throw e;
   }
   for (const c of cmds) {
     try {
-      runCommand(rs, c);
+      runTolerant(rs, c, opts);
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
       errors.push(e);

@@ -10,7 +10,7 @@ import type { Pkt } from '../eval/packet.ts';
 import { selector, type SelectorDesc } from './descriptors.ts';
 import { rulesChange } from './held.ts';
 import { valueBounds } from './sets.ts';
-import { CT_STATE, DTYPES } from './datatypes.ts';
+import { CT_STATE, DTYPES, NFPROTO } from './datatypes.ts';
 import type {
   NftTable,
   NftChain,
@@ -106,6 +106,10 @@ function field(d: SelectorDesc, pkt: Pkt, env: NftEnv): Atom | undefined | 'unkn
     case 'oif':
     case 'oifname':
       return env.oif ?? 'unknown';
+    case 'nfproto':
+      return NFPROTO.ipv4;
+    case 'ipv6':
+      return undefined;
     case 'fib-daddr-type':
     case 'fib-saddr-type': {
       const t = env.fibAddrType?.(d.field === 'fib-daddr-type' ? pkt.dst : pkt.src);
@@ -503,6 +507,9 @@ function run(
         case 'notrack':
           pkt = { ...pkt, notrack: true };
           break;
+        case 'opaque':
+          // outside the subset (read around, spec/nft.md §3a): what it does to this packet is not known
+          return void out.push({ ...o, verdict: 'unknown', undecided: { ...here, why: `${s.why}: ${s.text}` } });
         case 'mark': {
           let v: number;
           if (s.value.kind === 'map') {

@@ -30,6 +30,8 @@ export function nftNeedsConntrack(rs: NftRuleset): boolean {
           if (s.k === 'mark' && (s.target === 'ct' || (s.value.kind === 'from' && s.value.from === 'ct'))) return true;
           if (s.k === 'mark' && s.value.kind === 'map' && usesCt(s.value.lookup.key)) return true;
           if (s.k === 'nat' || s.k === 'masquerade') return true;
+          // an opaque rest naming conntrack (ct helper set, redirect, ...) switches it on as its expression would
+          if (s.k === 'opaque' && /(^|\s)(ct|redirect|dnat|snat|masquerade)(\s|$)/.test(s.text)) return true;
         }
   return false;
 }

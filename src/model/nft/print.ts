@@ -390,6 +390,8 @@ function printStmt(s: Stmt, ctx: Ctx, l4name: (n: string) => string): string {
     }
     case 'notrack':
       return 'notrack';
+    case 'opaque':
+      return s.text;
     case 'log': {
       const out = ['log'];
       if (s.prefix !== undefined) out.push(`prefix "${s.prefix}"`);

@@ -21,7 +21,10 @@ export type DtypeName =
   | 'ct_state'
   | 'ct_status'
   | 'fib_addrtype'
-  | 'integer';
+  | 'integer'
+  | 'nfproto'
+  | 'ipv6_addr'
+  | 'icmpv6_type';
 
 export type Atom = number | string;
 
@@ -98,6 +101,7 @@ export type Stmt =
   | { k: 'log'; prefix?: string; level?: string; flags?: string }
   | { k: 'reject'; with?: { type: 'icmp' | 'icmpx'; code: string } | { type: 'tcp-reset' } }
   | { k: 'verdict'; v: Verdict }
+  | OpaqueStmt
   /** "update @set { key [timeout T] }", "add @set { ... }" (nft_dynset.c): the packet's key into a named set;
    *  "delete @set { key }" (NFT_DYNSET_OP_DELETE): out of it */
   | {
@@ -113,6 +117,10 @@ export type Stmt =
     };
 
 export type DynsetOp = 'add' | 'update' | 'delete';
+
+/** The rest of a rule outside the subset, read around (spec/nft.md §3a): its words as written and why. The model
+ *  cannot tell what it does: a packet that reaches it has an unknown fate (three-valued, never guessed). */
+export type OpaqueStmt = { k: 'opaque'; text: string; why: string };
 
 export type MapData = 'verdict' | DtypeName[];
 
