@@ -71,8 +71,8 @@ export function natRequestOf(s: ResolvedNat | Extract<Stmt, { k: 'masquerade' }>
   }
   const range = {
     minIp: s.addr,
-    maxIp: s.addr,
-    ...(s.port !== undefined ? { minPort: s.port, maxPort: s.port } : {}),
+    maxIp: s.addrHi ?? s.addr,
+    ...(s.port !== undefined ? { minPort: s.port, maxPort: s.portHi ?? s.port } : {}),
   };
   return { target: s.type === 'dnat' ? 'DNAT' : 'SNAT', range, random: false, randomFully: false, persistent: false };
 }

@@ -4,6 +4,7 @@
 import { InputError, type SourcePos } from '../errors.ts';
 import { lex, type Tok } from './lex.ts';
 import { parseNftTime } from './time.ts';
+import { valueBounds } from './sets.ts';
 import { nameProblem } from './names.ts';
 import { DTYPES, DTYPE_BY_SET_TYPE, type DtypeDesc } from './datatypes.ts';
 import {
@@ -49,6 +50,8 @@ export interface SetDecl {
   map: boolean;
   key: DtypeName[];
   data?: MapData;
+  /** "type K : interval D" */
+  dataInterval?: true;
   interval: boolean;
   dynamic?: true;
   timeoutFlag?: true;
@@ -522,7 +525,15 @@ export class NftParser {
           }
           if (map) {
             this.expect(':');
+            if (this.is('interval')) {
+              this.next();
+              decl.dataInterval = true;
+            }
             decl.data = this.mapDataType();
+            if (decl.dataInterval && !isNatData(decl.data))
+              throw this.unsupported(
+                `interval data of type ${Array.isArray(decl.data) ? decl.data.join(' . ') : 'verdict'}`,
+              );
           } else if (this.is(':')) throw this.err(`a set has no data (use "map ${name}")`);
           break;
         }
@@ -1267,23 +1278,33 @@ export function resolveElement(
   if (data === 'verdict' && !r.verdict)
     throw new InputError(r.data ? 'invalid' : 'syntax', 'a verdict map element needs ": verdict"', r.pos);
   let values: Atom[] | undefined;
+  let hi: Atom[] | undefined;
   if (Array.isArray(data)) {
     if (!r.data) throw new InputError(r.verdict ? 'invalid' : 'syntax', `a map element needs ": value"`, r.pos);
     if (r.data.length !== data.length)
       throw new InputError('invalid', `the map's data is ${data.join(' . ')}: ${r.data.length} values given`, r.pos);
-    values = r.data.map((raw, n) => {
-      const v = typedValue(DTYPES[data[n]!], raw);
-      // an interval as a map's value (a nat address range) is outside the subset
-      if (v.kind !== 'value') throw new InputError('unsupported', `a range or prefix as a map's value`, raw.pos);
-      return v.v;
-    });
+    const vs = r.data.map((raw, n) => typedValue(DTYPES[data[n]!], raw));
+    // a value written as a range or prefix ("10.0.0.9/32" too) makes the element's value an interval: a nat range
+    // (nft_nat.c reads addr_min/addr_max, proto_min/proto_max); of other data it is outside the subset
+    if (vs.some((v, n) => v.kind !== 'value' || (!r.data![n]!.quoted && r.data![n]!.text.includes('/')))) {
+      if (!isNatData(data))
+        throw new InputError('unsupported', `a range or prefix as a value of a map to ${data.join(' . ')}`, r.pos);
+      const b = vs.map((v) => valueBounds(v)!);
+      hi = b.map((x) => x[1]);
+      values = b.map((x) => x[0]);
+    } else values = vs.map((v) => (v as { v: Atom }).v);
   }
   const el: Element = r.verdict ? { key, verdict: r.verdict } : values ? { key, data: values } : { key };
+  if (hi) el.dataHi = hi;
   if (r.timeout) el.timeout = r.timeout;
   if (r.expires) el.expires = r.expires;
   if (r.comment !== undefined) el.comment = r.comment;
   return el;
 }
+
+/** The data nat reads: an address, or an address and a port (the types a nat range may have). */
+export const isNatData = (d: MapData | undefined): boolean =>
+  Array.isArray(d) && d[0] === 'ipv4_addr' && (d.length === 1 || (d.length === 2 && d[1] === 'inet_service'));
 
 /** `problems`: read around what is outside the subset (a rule's unsupported rest becomes an opaque statement, a
  *  table of another family or an unsupported object is left out) and list it there; without it, it is thrown. */
