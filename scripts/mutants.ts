@@ -12,12 +12,27 @@ import { runCases, LabPool, type Sides } from '../src/conform/run-case.ts';
 import { serviceCaseArb, serviceCase } from '../src/conform/service-arbitraries.ts';
 import { modeDiffArb } from '../src/conform/mode-diff.ts';
 import { MUTANTS, applies, type CompilerMutant } from '../src/kube/mutants.ts';
+import {
+  kubeProxyVersionOf,
+  DEFAULT_KUBE_PROXY_VERSION,
+  type KubeProxyVersion,
+} from '../src/kube/kube-proxy-version.ts';
 
 const differs = (d: { field: string }): string => `${d.field} differs`;
 
 const sides: Sides = process.argv.includes('--kernel') ? 'both' : 'model';
 // `--nftables`: the Services compiled in kube-proxy's nftables mode, each mutant by its nftables-mode twin
 const mode = process.argv.includes('--nftables') ? 'nftables' : 'iptables';
+// `--kube-proxy-version 1.36|1.35` (with --nftables): the release whose table shape the twins mutate
+const versionArg = process.argv[process.argv.indexOf('--kube-proxy-version') + 1];
+const chosen = process.argv.includes('--kube-proxy-version')
+  ? kubeProxyVersionOf(versionArg ?? '')
+  : DEFAULT_KUBE_PROXY_VERSION;
+if (!chosen) {
+  console.error(`--kube-proxy-version must be 1.36 or 1.35, not ${JSON.stringify(versionArg)}`);
+  process.exit(2);
+}
+const kubeProxyVersion: KubeProxyVersion = chosen;
 const PROPERTY_CASES = 300;
 // one lab for the whole run, reset between cases (kernel runs only)
 const pool = new LabPool();
@@ -31,7 +46,7 @@ const property = fc
 async function killer(mutant: CompilerMutant | undefined): Promise<{ by: string | undefined; ms: number }> {
   const t0 = performance.now();
   for (const c of suites) {
-    const [r] = await runCases([c], { sides, pool, mode, ...(mutant ? { mutant } : {}) });
+    const [r] = await runCases([c], { sides, pool, mode, kubeProxyVersion, ...(mutant ? { mutant } : {}) });
     if ([r!.model, r!.kernel, r!.agree, r!.oracle].includes('fail') || r!.error) {
       // the first thing that went wrong, on stderr: what the table's "killed by" rests on
       const s = r!.steps.find(
@@ -47,7 +62,7 @@ async function killer(mutant: CompilerMutant | undefined): Promise<{ by: string 
     }
   }
   for (const c of property) {
-    const [r] = await runCases([c], { sides, pool, mode, ...(mutant ? { mutant } : {}) });
+    const [r] = await runCases([c], { sides, pool, mode, kubeProxyVersion, ...(mutant ? { mutant } : {}) });
     if (r!.oracle === 'fail' || r!.error) return { by: `property: ${c.name}`, ms: performance.now() - t0 };
   }
   return { by: undefined, ms: performance.now() - t0 };
@@ -60,7 +75,8 @@ if (reference.by) {
   process.exit(1);
 }
 console.log(
-  `${suites.length} Service suites and ${PROPERTY_CASES} property cases, Services in ${mode} mode, on` +
+  `${suites.length} Service suites and ${PROPERTY_CASES} property cases, Services in ${mode} mode` +
+    `${mode === 'nftables' ? ` (kube-proxy ${kubeProxyVersion})` : ''}, on` +
     ` ${sides === 'model' ? 'the model (judged by expectations and the oracle)' : 'the model and the kernel'}\n`,
 );
 console.log('| mutant | killed by | time to the first counterexample |');

@@ -6,7 +6,8 @@
 # namespace (both backends where the tool uses iptables-legacy), with no `# Generated`/`# Completed` lines.
 # The header naming tool, package and licence is added by the corpus's maintainer when the file is added.
 # usage (root): bash scripts/realworld-generate.sh TOOL NAME [OUT_DIR]   e.g. ufw web, ferm dsl_router,
-#   shorewall two-interfaces, apf server, arno nat-router, firewalld gateway, tailscale subnet-router
+#   shorewall two-interfaces, apf server, arno nat-router, firewalld gateway, firewalld-nft gateway (the nftables
+#   backend, firewalld's default: `nft list ruleset` of the namespace), tailscale subnet-router
 set -euo pipefail
 tool=$1 name=$2 out=${3:-/tmp/realworld-generated}
 mkdir -p "$out"
@@ -78,9 +79,10 @@ case "$tool" in
     link eth0 203.0.113.10/24 203.0.113.1; link eth1 192.168.1.1/24
     arno-iptables-firewall start >"$work/log" 2>&1 || tail -20 "$work/log"
     save ;;
-  firewalld)
+  firewalld | firewalld-nft)
+    backend=iptables; [ "$tool" = firewalld-nft ] && backend=nftables
     mkdir -p "$work/etc" "$work/dbus"; cp -a /etc/firewalld/. "$work/etc/"
-    sed -i -e 's/^FirewallBackend=.*/FirewallBackend=iptables/' -e 's/^IPv6_rpfilter=.*/IPv6_rpfilter=no/' "$work/etc/firewalld.conf"
+    sed -i -e "s/^FirewallBackend=.*/FirewallBackend=$backend/" -e 's/^IPv6_rpfilter=.*/IPv6_rpfilter=no/' "$work/etc/firewalld.conf"
     mount --bind "$work/etc" /etc/firewalld; mkdir -p /run/dbus; mount --bind "$work/dbus" /run/dbus
     link eth0 203.0.113.10/24 203.0.113.1; link eth1 192.168.1.1/24
     case "$name" in
@@ -100,7 +102,11 @@ case "$tool" in
       read -ra a <<<"${c%%=rule *}"; [[ "$c" == *"=rule "* ]] && a[-1]="${a[-1]}=rule ${c#*=rule }"
       firewall-cmd "${a[@]}" >/dev/null
     done
-    iptables-save | grep -v '^# \(Generated\|Completed\)' >"$OUT/$tool-$name.rules"; echo "$OUT/$tool-$name.rules"
+    if [ "$tool" = firewalld-nft ]; then
+      nft list ruleset >"$OUT/$tool-$name.nft"; echo "$OUT/$tool-$name.nft"
+    else
+      iptables-save | grep -v '^# \(Generated\|Completed\)' >"$OUT/$tool-$name.rules"; echo "$OUT/$tool-$name.rules"
+    fi
     kill "$fw"; sleep 1; kill "$dbus" ;;
   tailscale)
     # the IPv4 commands of tailscale's util/linuxfw/iptables_runner.go for a subnet router on tailscale0

@@ -60,15 +60,19 @@ export function lintCommand(argv: string[], write: (s: string) => void): number 
       write(printRuleset(rs));
       continue;
     }
-    // the JSON form: its first error (exit 2), else the same listing
+    // the JSON form: its first error (exit 2), else the same listing. Text: what is outside the subset is read
+    // around as the packet path reads it (spec/nft.md §3a) and reported as a warning, an error with --strict
+    const problems: InputError[] = [];
     const { ruleset, errors } = isNftJson(text)
       ? { ruleset: parseNftJson(text, file), errors: [] }
-      : lintNft(text, { file });
-    if (errors.length) {
-      const [first, ...rest] = errors as [InputError, ...InputError[]];
+      : lintNft(text, { file, problems });
+    const fatal = [...(values.strict ? problems : []), ...errors];
+    if (fatal.length) {
+      const [first, ...rest] = fatal as [InputError, ...InputError[]];
       const more = rest.map((e) => `\nnfconform: ${e.message}`).join('');
       throw new InputError(first.kind, `${first.reason}${more}`, first.pos);
     }
+    for (const w of problems) process.stderr.write(`nfconform lint: warning: ${w.message}\n`);
     write(printNft(ruleset));
   }
   return 0;

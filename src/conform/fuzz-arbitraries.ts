@@ -14,7 +14,14 @@ import { probeArb } from './probe-arbitraries.ts';
 import { optionText } from './arbitraries.ts';
 import { reachArb, reachSteps, resolveAll, type ReachDraw } from './reach-arbitraries.ts';
 import { cornerArb, withRules, type CornerDraw } from './corner-arbitraries.ts';
-import { rareArb, rareNodeRules, routeVariant, withRareSteps, type RareDraw } from './rare-arbitraries.ts';
+import {
+  rareArb,
+  rareNodeRules,
+  routeVariant,
+  variantProbes,
+  withRareSteps,
+  type RareDraw,
+} from './rare-arbitraries.ts';
 
 // the preset's networks and addresses (one source: model/net/preset-facts.ts), virtual IPs, loopback
 const LAB_CIDRS = [
@@ -336,6 +343,6 @@ export function caseFromDraw(d: CaseDraw, name = 'fuzz case'): CaseFile {
       hosts[h] = { ...hosts[h], sysctls: { ...hosts[h]?.sysctls, ...s } };
   }
   const drawn = d.reach ? reachSteps(d.reach, d.probes, nodeRules, d.backend) : d.probes.map((p) => ({ ...p }));
-  const steps = d.rare ? withRareSteps(drawn, d.rare) : drawn;
+  const steps = [...(d.rare ? withRareSteps(drawn, d.rare) : drawn), ...variantProbes(d.rare)];
   return { name, tags: ['fuzz'], topology: routeVariant(d.rare) ?? 'k8s-node', hosts, steps };
 }

@@ -67,12 +67,16 @@ export function valueText(dt: NftDtypeName, interval: boolean): fc.Arbitrary<str
       return fc.constant('"lo"');
     case 'ct_state':
     case 'ct_status':
-    case 'fib_addrtype': {
+    case 'fib_addrtype':
+    case 'nfproto':
+    case 'icmpv6_type': {
       const syms = Object.keys(NFT_DTYPES[dt].symbols ?? {});
       return fc.constantFrom(...syms);
     }
     case 'integer':
       return fc.integer({ min: 0, max: 9 }).map(String);
+    case 'ipv6_addr':
+      return fc.constantFrom('::1', 'fe80::/64', '2001:db8::1');
   }
 }
 
@@ -82,6 +86,8 @@ export interface NftGenSet {
   key: NftDtypeName[];
   /** a data map's value types (absent: a set, or a verdict map) */
   data?: NftDtypeName[];
+  /** "type K : interval D": its values are nat ranges */
+  dataInterval?: boolean;
   interval: boolean;
   /** "flags timeout" or a default "timeout T": add/update/delete statements may give a timeout */
   timeouts?: boolean;
@@ -96,7 +102,9 @@ export interface NftGenContext {
   targets: readonly string[];
 }
 
-const concatSelectors = NFT_SELECTORS.filter((s) => s.concat);
+/** the selectors drawn: the real-world ones (IPv6, the family) are left to suites/realworld/ */
+const DRAWN = NFT_SELECTORS.filter((s) => !s.notGenerated);
+const concatSelectors = DRAWN.filter((s) => s.concat);
 const spelled = (s: NftSelectorDesc) => fc.constantFrom(s.name, ...(s.aliases ?? []));
 
 function verdictText(ctx: NftGenContext, withTargets = true): fc.Arbitrary<string> {
@@ -148,7 +156,7 @@ function matchText(ctx: NftGenContext): fc.Arbitrary<string> {
 }
 
 function selectorMatchText(ctx: NftGenContext): fc.Arbitrary<string> {
-  return fc.constantFrom(...NFT_SELECTORS).chain((s) => {
+  return fc.constantFrom(...DRAWN).chain((s) => {
     const dt = s.dtype;
     const d = NFT_DTYPES[dt];
     const refs = ctx.sets.filter((x) => !x.map && x.key.length === 1 && x.key[0] === dt);
@@ -243,11 +251,13 @@ function numgenLookupText(ctx: NftGenContext, data: readonly NftDtypeName[]): fc
       arbitrary: numgenExpr.map((n) => ({ ...n, values: [`${n.values[0] ?? 0}-${(n.values[0] ?? 0) + 1}`, '7'] })),
     },
   );
-  const anon = key.chain((k) =>
-    fc
-      .array(dataText(data), { minLength: k.values.length, maxLength: k.values.length })
-      .map((vs) => `${k.text} map { ${k.values.map((v, i) => `${v} : ${vs[i]!}`).join(', ')} }`),
-  );
+  const anon = fc
+    .tuple(key, natInterval(data))
+    .chain(([k, iv]) =>
+      fc
+        .array(dataText(data, iv), { minLength: k.values.length, maxLength: k.values.length })
+        .map((vs) => `${k.text} map { ${k.values.map((v, i) => `${v} : ${vs[i]!}`).join(', ')} }`),
+    );
   return named.length
     ? fc.oneof(
         { weight: 12, arbitrary: anon },
@@ -278,9 +288,29 @@ const keyOf = (dts: readonly NftDtypeName[]) =>
     )
     .map((parts) => parts.join(' . '));
 
-/** A data map's value: one value of each type ("10.0.0.2 . 8080"). */
-const dataText = (dts: readonly NftDtypeName[]) =>
-  fc.tuple(...dts.map((d) => valueText(d, false))).map((parts) => parts.join(' . '));
+/** A data map's value: one value of each type ("10.0.0.2 . 8080"); `interval`: a nat range ("10.0.0.1-10.0.0.3 .
+ *  80-90", a prefix, now and then a single value, which such a map refuses: EINVAL). */
+const dataText = (dts: readonly NftDtypeName[], interval = false) =>
+  interval
+    ? fc
+        .tuple(
+          ...dts.map((d, i) =>
+            i === 0
+              ? valueText(d, true).map((v) => (v.includes('/') || v.includes('-') ? v : `${v}/32`))
+              : valueText(d, true),
+          ),
+          fc.integer({ min: 0, max: 15 }),
+        )
+        .map((xs) => {
+          const odd = xs.pop() === 0;
+          const parts = xs as string[];
+          return (odd ? parts.map((v) => v.replace(/\/32$/, '')) : parts).join(' . ');
+        })
+    : fc.tuple(...dts.map((d) => valueText(d, false))).map((parts) => parts.join(' . '));
+
+/** Now and then a nat map's values are ranges (`dnat to K map { k : 10.0.0.1-10.0.0.3 }`). */
+const natInterval = (data: readonly NftDtypeName[]) =>
+  data[0] === 'ipv4_addr' ? fc.integer({ min: 0, max: 5 }).map((n) => n === 0) : fc.constant(false);
 
 /** The data-map types nat and marks read (and the rest of the subset's, refused by those statements). */
 const DATA_TYPES: readonly NftDtypeName[][] = [
@@ -303,11 +333,11 @@ function lookupText(ctx: NftGenContext, data: readonly NftDtypeName[]): fc.Arbit
     fc.constant<NftDtypeName[]>(['mark']),
   );
   // keys of an anonymous map are intervals now and then (an interval map): most random ranges are empty (refused)
-  const anon = fc.tuple(anonKey, fc.integer({ min: 0, max: 3 })).chain(([key, n]) =>
+  const anon = fc.tuple(anonKey, fc.integer({ min: 0, max: 3 }), natInterval(data)).chain(([key, n, iv]) =>
     fc
       .tuple(
         keyOf(key),
-        fc.array(fc.tuple(fc.tuple(...key.map((d) => valueText(d, key.length === 1 && n === 0))), dataText(data)), {
+        fc.array(fc.tuple(fc.tuple(...key.map((d) => valueText(d, key.length === 1 && n === 0))), dataText(data, iv)), {
           minLength: 1,
           maxLength: 3,
         }),
@@ -529,12 +559,13 @@ const setPlan = (i: number): fc.Arbitrary<SetPlan> =>
             map,
             key,
             ...(map && data ? { data } : {}),
+            ...(map && data?.[0] === 'ipv4_addr' && p.odd >= 8 ? { dataInterval: true } : {}),
             interval: interval && key.length === 1,
             ...(p.timeout !== undefined ? { timeouts: true } : {}),
             ...(props ? { props } : {}),
           };
           if (!withElements || s.timeouts) return fc.constant(s);
-          const vs = s.data ? dataText(s.data) : fc.constantFrom('accept', 'drop', 'continue');
+          const vs = s.data ? dataText(s.data, s.dataInterval) : fc.constantFrom('accept', 'drop', 'continue');
           return setLiteral(key, s.interval, map ? vs : undefined, true).map((e) => ({ ...s, elements: e }));
         }),
       ),
@@ -623,7 +654,9 @@ function baseLine(b: NonNullable<ChainPlan['base']>): string {
 
 function setBody(s: SetPlan): string {
   const data = s.data ? s.data.map((k) => NFT_DTYPES[k].setType).join(' . ') : 'verdict';
-  const type = s.key.map((k) => NFT_DTYPES[k].setType).join(' . ') + (s.map ? ` : ${data}` : '');
+  const type =
+    s.key.map((k) => NFT_DTYPES[k].setType).join(' . ') +
+    (s.map ? ` : ${s.dataInterval ? 'interval ' : ''}${data}` : '');
   return `type ${type};${s.props ?? ''}${s.elements ? ` elements = ${s.elements};` : ''}`;
 }
 

@@ -239,7 +239,8 @@ export function planNft(
             cmd.pos,
           );
       }
-    return { host, text, parsed: parseNft(text, { file }), refusal: undefined };
+    // what is outside the subset is read around (spec/nft.md §3a): a packet that meets it is indeterminate
+    return { host, text, parsed: parseNft(text, { file, problems: [] }), refusal: undefined };
   } catch (e) {
     if (!isInputError(e)) throw e;
     return { host, text, parsed: undefined, refusal: e };

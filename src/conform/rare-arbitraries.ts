@@ -303,6 +303,12 @@ export function routeVariant(d: RareDraw | undefined): TopologySpec | undefined 
 /** The on-link variant's route: the client's own interface, and the node's bridge address (the pods' gateway). */
 export const ONLINK = onlinkRoute();
 
+/** The probe a topology variant brings: with the on-link variant, the client pings the node's bridge address (its
+ *  ARP request goes to the node's eth0: whether that device's arp_ignore answers it is what the variant is for). */
+export function variantProbes(d: RareDraw | undefined): ProbeStep[] {
+  return d?.onlinkClient ? [{ from: ONLINK.host, proto: 'icmp', dst: ONLINK.dst }] : [];
+}
+
 function onlinkRoute(): { host: string; dev: string; dst: string } {
   const t = k8sNode();
   const client = t.hosts.find((h) => h.name === K8S_NODE.others[0]!.name)!;

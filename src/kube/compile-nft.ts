@@ -199,7 +199,7 @@ export function compileNodeNft(cluster: Cluster, config: NodeConfig, existing?: 
   const ports = resolve(cluster, node.nodeName, node.zone !== undefined ? { zone: node.zone } : {});
   const t = new Table();
   const addr = 'ipv4_addr . inet_proto . inet_service : verdict';
-  // 1.36: the node's endpoints reaching themselves, `EP . EP . proto . port` (a v1.36.2 node lists this set first)
+  // 1.36: endpoints reaching themselves, `EP . EP . proto . port` (a v1.36.2 node lists this set first)
   if (shape.hairpinSet)
     t.set('set', HAIRPIN_SET, [
       'type ipv4_addr . ipv4_addr . inet_proto . inet_service',
@@ -375,9 +375,9 @@ function compilePort(rp: ResolvedPort, node: CheckedNodeConfig, shape: NftShape,
   if (usesClusterChain) endpointRules(t, clusterChain, rp, rp.cluster, p, squash);
   if (usesLocalChain) endpointRules(t, localChain, rp, rp.local, p, squash);
   for (const e of eps) {
-    // hairpin: an endpoint reaching itself through the Service must be masqueraded; 1.36 lists this node's
-    // endpoints in a set instead (one of another node cannot send its packets through this node's rules)
-    if (shape.hairpinSet && e.isLocal) t.element(HAIRPIN_SET, `${e.ip} . ${e.ip} . ${p} . ${e.port}`);
+    // hairpin: an endpoint reaching itself through the Service must be masqueraded; 1.36 lists the endpoints
+    // (the same ones 1.35's endpoint chains mark) in a set instead
+    if (shape.hairpinSet) t.element(HAIRPIN_SET, `${e.ip} . ${e.ip} . ${p} . ${e.port}`);
     if (squash) continue;
     const ch = endpointChain(rp, e, p);
     if (!shape.hairpinSet) t.add(ch, `ip saddr ${e.ip} ${markMasq(shape)}`);

@@ -2,11 +2,10 @@
 // descriptor of the differences, read by the nftables-mode compiler (compile-nft.ts). Real clusters run both.
 // Learned from kubernetes PRs #135800 and #136499 (pkg/proxy/nftables/proxier.go) and a v1.36.2 node's listing.
 
-/** Newest first. "1.35" stands for 1.33-1.35 (one shape). */
+/** Newest first: the first is the default. "1.35" stands for 1.33-1.35 (one shape). */
 export const KUBE_PROXY_VERSIONS = ['1.36', '1.35'] as const;
 export type KubeProxyVersion = (typeof KUBE_PROXY_VERSIONS)[number];
-/** 1.35 until the model reads 1.36's numgen-keyed DNAT maps (its squashed endpoint chains); then the newest */
-export const DEFAULT_KUBE_PROXY_VERSION: KubeProxyVersion = '1.35';
+export const DEFAULT_KUBE_PROXY_VERSION: KubeProxyVersion = KUBE_PROXY_VERSIONS[0];
 
 /** How one release writes its `kube-proxy` table, where the releases differ. */
 export interface NftShape {
@@ -17,7 +16,7 @@ export interface NftShape {
    *  1.33-1.35), else by one rule first in `services` on the `cluster-ips` set (1.36) */
   clusterIpRuleInServices: boolean;
   /** hairpin (an endpoint reaching itself) is masqueraded by a rule in each endpoint chain (1.33-1.35), else by
-   *  the `hairpin-connections` set of this node's endpoints, matched in `masquerading` (1.36, PR #136499) */
+   *  the `hairpin-connections` set of the endpoints, matched in `masquerading` (1.36, PR #136499) */
   hairpinSet: boolean;
   /** `masquerading` is three rules (return without the mark, clear it, masquerade; 1.33-1.35), else one (1.36) */
   oneMasqueradingRule: boolean;

@@ -192,15 +192,18 @@ export function nftDumpSettings(rs: NftRuleset): NftDumpSettings {
         .map((a) => `${formatIp(a)}/32`)
     : undefined;
   // the masquerade mark: what mark-for-masquerade ORs in (kube-proxy 1.36, without that chain: what `services`
-  // ORs in), and what masquerading tests
+  // ORs in, else the first per-Service chain that sets it, as an external chain does without a detector), and
+  // what masquerading tests
   const orMark = (chain: string) =>
     t?.chains
       .get(chain)
       ?.rules.flatMap((r) => r.stmts)
       .find((s) => s.k === 'mark' && s.target === 'meta' && s.value.kind === 'from' && s.value.op === '|');
-  const set = orMark('mark-for-masquerade') ?? orMark('services');
+  const markSetter = ['mark-for-masquerade', 'services', ...[...(t?.chains.keys() ?? [])].filter(nftOwner)].find((c) =>
+    orMark(c),
+  );
+  const set = markSetter === undefined ? undefined : orMark(markSetter);
   const mark = set?.k === 'mark' && set.value.kind === 'from' ? set.value.v : undefined;
-  const markSetter = orMark('mark-for-masquerade') ? 'mark-for-masquerade' : 'services';
   const tested = t?.chains
     .get('masquerading')
     ?.rules.flatMap((r) => r.stmts)

@@ -96,6 +96,9 @@ export interface HookSite {
   ct: CtRef | undefined | 'lookup';
   /** bridge ports, when br_netfilter handed the frame to the IPv4 hooks (its nf_bridge info) */
   phys?: { in: string; out?: string } | undefined;
+  /** POSTROUTING of a forwarded packet: the input device the kernel hands the hook (ip_output: indev = skb->dev),
+   *  which nft's `iifname`/`iif` read there (nft_meta.c NFT_META_IIFNAME: state->in); iptables has no -i there */
+  indev?: string;
   /** OUTPUT: the reroute NAT's own hook function does when it changed the destination (nf_nat_ipv4_local_fn
    *  calls ip_route_me_harder before the next priority runs); an arrival when the new route fails */
   rerouteAfterNat?: () => Arrival | undefined;
@@ -310,7 +313,7 @@ export class PathRun {
     const view = ctView(ct, p);
     const env: NftEnv = {
       hook: chain.base!.hook,
-      iif: s.in,
+      iif: s.indev ?? s.in,
       oif: s.out,
       ...(view ? { ct: view } : {}),
       fibAddrType: (a) => FIB_ADDRTYPE[addrType(h, a, undefined).toLowerCase()],
@@ -913,6 +916,7 @@ export class PathRun {
       hook: 'POSTROUTING',
       pkt: p,
       in: '',
+      indev: inIf,
       out: r.dev,
       nextHop: nh,
       ct: fwd.ct,

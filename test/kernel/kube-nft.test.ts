@@ -8,6 +8,7 @@ import { loadCase, findCaseFiles, type CaseFile } from '../../src/conform/case-f
 import { runCases, LabPool } from '../../src/conform/run-case.ts';
 import { readCluster } from '../../src/kube/objects.ts';
 import { compileNodeNft } from '../../src/kube/compile-nft.ts';
+import { KUBE_PROXY_VERSIONS } from '../../src/kube/kube-proxy-version.ts';
 import { existingFromDump } from '../../src/conform/nft-existing.ts';
 import { KernelLab } from '../../src/lab/kernel-lab.ts';
 import { k8sNode } from '../../src/model/index.ts';
@@ -21,7 +22,8 @@ const serviceCases = findCaseFiles()
   .map(loadCase)
   .filter((c): c is CaseFile & { services: NonNullable<CaseFile['services']> } => c.services !== undefined);
 
-/** every Services file the suites use, compiled for each node of the lab in nftables mode */
+/** every Services file the suites use, compiled for each node of the lab in nftables mode, in the shape of each
+ *  kube-proxy release the compiler writes (kube-proxy-version.ts) */
 function compiledTexts(): { name: string; text: string }[] {
   const seen = new Set<string>();
   const out: { name: string; text: string }[] = [];
@@ -31,14 +33,16 @@ function compiledTexts(): { name: string; text: string }[] {
     seen.add(file);
     const cluster = readCluster(readFileSync(file, 'utf8'), file);
     for (const n of K8S_NODE_LAYOUT.nodes)
-      out.push({
-        name: `${file} for ${n.name}`,
-        text: compileNodeNft(cluster, {
-          nodeName: n.name,
-          clusterCIDR: c.services.clusterCIDR,
-          nodeIPs: [...n.addresses],
-        }),
-      });
+      for (const kubeProxyVersion of KUBE_PROXY_VERSIONS)
+        out.push({
+          name: `${file} for ${n.name} (kube-proxy ${kubeProxyVersion})`,
+          text: compileNodeNft(cluster, {
+            nodeName: n.name,
+            clusterCIDR: c.services.clusterCIDR,
+            nodeIPs: [...n.addresses],
+            kubeProxyVersion,
+          }),
+        });
   }
   return out;
 }
@@ -49,7 +53,7 @@ describe.skipIf(nftSkip)(
   () => {
     test("every suite's Services, for every node: real nft loads it and lists it as the model prints it", async () => {
       const texts = compiledTexts();
-      expect(texts.length).toBeGreaterThanOrEqual(20);
+      expect(texts.length).toBeGreaterThanOrEqual(40);
       const verdicts = await judgeNft(texts.map((t) => t.text));
       let compared = 0;
       texts.forEach((t, i) => {
@@ -63,34 +67,42 @@ describe.skipIf(nftSkip)(
       });
       expect(compared).toBe(texts.length);
       expect(texts.some((t) => t.text.includes('update @affinity-'))).toBe(true);
+      // 1.36's squashed endpoint chains and hairpin set were among them
+      expect(texts.some((t) => /dnat ip to numgen random mod \d+ map \{/.test(t.text))).toBe(true);
+      expect(texts.some((t) => /add element ip kube-proxy hairpin-connections /.test(t.text))).toBe(true);
     }, 300_000);
   },
 );
 
-describe.skipIf(skipReason)(kernelDescribe('kernel: every Service suite in nftables mode'), () => {
-  const pool = new LabPool();
-  afterAll(async () => {
-    await pool.close();
-  });
-  test('there are Service suites to run', () => {
-    expect(serviceCases.length).toBeGreaterThanOrEqual(30);
-  });
-  for (const c of serviceCases) {
-    test(c.name, async () => {
-      const [r] = await runCases([c], { sides: 'kernel', mode: 'nftables', pool });
-      if (!r) throw new Error('no report');
-      const problems = r.steps.flatMap((s) => [
-        ...s.kernelMisses.map((m) => `${s.label}: kernel ${m}`),
-        ...s.oracleMisses.map((m) => `${s.label}: oracle ${m}`),
-      ]);
-      expect(r.error ?? null).toBeNull();
-      expect(problems).toEqual([]);
-      expect(r.kernel).toBe('pass');
-      // the oracle judged (a case whose probes it says nothing about has expectations instead)
-      expect(r.steps.length).toBeGreaterThan(0);
-    });
-  }
-});
+// both shapes a cluster may run (kube-proxy-version.ts): the newest (the default) and 1.33-1.35's
+for (const kubeProxyVersion of KUBE_PROXY_VERSIONS)
+  describe.skipIf(skipReason)(
+    kernelDescribe(`kernel: every Service suite in nftables mode (kube-proxy ${kubeProxyVersion})`),
+    () => {
+      const pool = new LabPool();
+      afterAll(async () => {
+        await pool.close();
+      });
+      test('there are Service suites to run', () => {
+        expect(serviceCases.length).toBeGreaterThanOrEqual(30);
+      });
+      for (const c of serviceCases) {
+        test(c.name, async () => {
+          const [r] = await runCases([c], { sides: 'kernel', mode: 'nftables', kubeProxyVersion, pool });
+          if (!r) throw new Error('no report');
+          const problems = r.steps.flatMap((s) => [
+            ...s.kernelMisses.map((m) => `${s.label}: kernel ${m}`),
+            ...s.oracleMisses.map((m) => `${s.label}: oracle ${m}`),
+          ]);
+          expect(r.error ?? null).toBeNull();
+          expect(problems).toEqual([]);
+          expect(r.kernel).toBe('pass');
+          // the oracle judged (a case whose probes it says nothing about has expectations instead)
+          expect(r.steps.length).toBeGreaterThan(0);
+        });
+      }
+    },
+  );
 
 describe.skipIf(skipReason)(kernelDescribe('kernel: an nftables-mode resync deletes what went away'), () => {
   let lab: KernelLab | undefined;

@@ -11,7 +11,6 @@ import { SUITES_DIR } from '../../src/conform/case-file.ts';
 import { main } from '../../src/cli/cli.ts';
 import { validateNode } from '../../src/conform/validate.ts';
 import { validateInput } from '../helpers/validate-input.ts';
-import { withMasquerading136 } from '../helpers/kube-proxy-136.ts';
 import { skipReason, kernelDescribe } from './env.ts';
 import { judgeNft } from '../../src/lab/nft-judge.ts';
 
@@ -42,25 +41,45 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: validate an nftables-mode no
   test('the hand-broken copy fails on the kernel where it was broken', async () => {
     const r = await validateNode({ ...validateInput('node-broken.nft'), sides: 'kernel' });
     const failed = r.services.filter((s) => s.status === 'fail');
-    expect(failed.map((s) => s.service)).toEqual(['default/web', 'default/itl']);
-    expect(failed[0]!.failure!.kernelMiss).toMatch(/kernel: refused/);
-    expect(failed[1]!.failure!.kernelMiss).toMatch(/kernel: refused .* the Services say: dropped/);
+    // default/web's wrong port is one endpoint of two: each kernel probe (one connection) meets it with p=1/2, so
+    // the few probes of it may all miss it (the model, which follows every branch, always fails it)
+    expect(['default/web,default/itl', 'default/itl']).toContain(failed.map((s) => s.service).join(','));
+    for (const f of failed) expect(f.failure!.kernelMiss).toMatch(/kernel: refused/);
+    expect(failed.at(-1)!.failure!.kernelMiss).toMatch(/kernel: refused .* the Services say: dropped/);
     expect(r.warnings.length).toBe(5);
   });
 
-  test("kube-proxy 1.36's masquerading (the hairpin set): nft lists it as the model, it passes on both", async () => {
-    const dump = withMasquerading136(validateInput('node.nft').rulesetText, '10.244.0.0/16');
-    const [v] = await judgeNft([dump]);
-    expect([v!.ok, v!.listing]).toEqual([true, printNft(parseNft(dump, { file: '1.36.nft' }))]);
-    const r = await validateNode({ ...validateInput('node.nft'), rulesetText: dump, sides: 'both' });
+  test(
+    'kube-proxy 1.36 (node-136.nft: squashed endpoint chains, the hairpin set): nft lists it as the model;' +
+      ' it passes on both',
+    async () => {
+      const dump = validateInput('node-136.nft').rulesetText;
+      const [v] = await judgeNft([dump]);
+      expect([v!.ok, v!.listing]).toEqual([true, printNft(parseNft(dump, { file: 'node-136.nft' }))]);
+      expect(v!.listing).toBe(dump);
+      const r = await validateNode({ ...validateInput('node-136.nft'), sides: 'both' });
+      expect(r.kernel).toBe('ran');
+      expect(
+        r.services
+          .filter((s) => s.status !== 'pass')
+          .map((s) => [s.service, s.status, s.failure?.kernelMiss ?? s.failure?.modelMiss ?? s.reason]),
+      ).toEqual([]);
+      expect(r.probes.filter((p) => p.kernel === 'pass').length).toBeGreaterThan(60);
+      expect(r.probes.filter((p) => p.kernel === 'fail')).toEqual([]);
+      expect(r.warnings).toEqual([]);
+    },
+  );
+
+  test('its hand-broken copy fails on the kernel where it was broken (a lost map element, a wrong port)', async () => {
+    const r = await validateNode({ ...validateInput('node-136-broken.nft'), sides: 'kernel' });
     expect(r.kernel).toBe('ran');
-    expect(
-      r.services
-        .filter((s) => s.status !== 'pass')
-        .map((s) => [s.service, s.status, s.failure?.kernelMiss ?? s.failure?.modelMiss ?? s.reason]),
-    ).toEqual([]);
-    expect(r.probes.filter((p) => p.kernel === 'pass').length).toBeGreaterThan(60);
-    expect(r.warnings).toEqual([]);
+    const failed = r.services.filter((s) => s.status === 'fail');
+    // default/web's lost element is one draw of two (p=1/2 a connection: see above); np and itl fail whatever
+    expect(['default/web,default/np,default/itl', 'default/np,default/itl']).toContain(
+      failed.map((s) => s.service).join(','),
+    );
+    for (const f of failed) expect(f.failure!.kernelMiss).toMatch(/kernel: refused/);
+    expect(r.warnings.length).toBe(4);
   });
 });
 
@@ -134,6 +153,16 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: validate --snapshot of a liv
       'default/itl',
     ]);
     expect(code).toBe(1);
+  });
+
+  test('a live kube-proxy 1.36 node (node-136.nft loaded) passes on the model and the kernel', async () => {
+    const { code, report } = await validateLive('node-136.nft', 'both');
+    expect(report.settings.proxyMode).toBe('nftables');
+    expect(report.services.filter((s) => s.status !== 'pass')).toEqual([]);
+    expect(report.kernel).toBe('ran');
+    expect(report.probes.filter((p) => p.kernel === 'fail')).toEqual([]);
+    expect(report.probes.filter((p) => p.kernel === 'pass').length).toBeGreaterThan(60);
+    expect(code).toBe(0);
   });
 
   test("iptables rules beside kube-proxy's table count: a FORWARD drop of pod3 fails its Services", async () => {

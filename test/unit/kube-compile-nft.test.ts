@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { readCluster } from '../../src/kube/objects.ts';
 import { compileNodeNft, nftHashName } from '../../src/kube/compile-nft.ts';
 import { compileNodeIn } from '../../src/kube/proxy-mode.ts';
-import { DEFAULT_KUBE_PROXY_VERSION, KUBE_PROXY_VERSIONS } from '../../src/kube/kube-proxy-version.ts';
+import { DEFAULT_KUBE_PROXY_VERSION } from '../../src/kube/kube-proxy-version.ts';
 import { predict, K8S_NODE_LAYOUT } from '../../src/kube/oracle.ts';
 import { parseNft, printNft } from '../../src/model/index.ts';
 import { spawnSync } from 'node:child_process';
@@ -244,8 +244,8 @@ describe("kube-proxy 1.36's shape (spec/kube.md §2a, kube-proxy-version.ts)", (
   };
   const chains = [...text.matchAll(/\n\tchain (\S+) \{/g)].map((m) => m[1]!);
 
-  test('the default is written without a version, and each version on request', () => {
-    expect(KUBE_PROXY_VERSIONS).toContain(DEFAULT_KUBE_PROXY_VERSION);
+  test('the newest is the default, and 1.35 is still written on request', () => {
+    expect(DEFAULT_KUBE_PROXY_VERSION).toBe('1.36');
     expect(compileNodeNft(overall, { ...node, kubeProxyVersion: DEFAULT_KUBE_PROXY_VERSION })).toBe(
       compileNodeNft(overall, node),
     );
@@ -307,18 +307,20 @@ describe("kube-proxy 1.36's shape (spec/kube.md §2a, kube-proxy-version.ts)", (
     ]);
   });
 
-  test("hairpin-connections holds this node's endpoints (EP . EP . proto . port), first of the sets", () => {
+  test('hairpin-connections holds every endpoint 1.35 gives a hairpin rule (EP . EP . proto . port), first', () => {
     const table = compileNodeNft(cluster, { ...config, kubeProxyVersion: '1.36' });
     expect(table.indexOf('\tset hairpin-connections {')).toBeLessThan(table.indexOf('\tset cluster-ips {'));
     const filled = /add element ip kube-proxy hairpin-connections \{ ([^}]*) \}/.exec(table)![1]!.split(/,\s+/);
+    // node2's pod 10.244.2.13 too (default/web's other endpoint): 1.35 marks it in its endpoint chain, and a
+    // connection of it to a Service may be routed through this node
     expect(filled).toEqual([
       '10.244.1.11 . 10.244.1.11 . tcp . 8080',
+      '10.244.2.13 . 10.244.2.13 . tcp . 8080',
       '10.244.1.12 . 10.244.1.12 . tcp . 8080',
       '10.244.1.12 . 10.244.1.12 . udp . 8080',
     ]);
-    // 10.244.2.13 (node2's pod) is an endpoint of default/web too, but not this node's
-    expect(table).toContain('10.244.2.13 . 8080');
-    expect(filled.some((e) => e.startsWith('10.244.2.13'))).toBe(false);
+    const marked135 = compileNodeNft(cluster, config).match(/\tip saddr [\d.]+ jump mark-for-masquerade\n/g)!;
+    expect(new Set(marked135.map((l) => /[\d.]+/.exec(l)![0]))).toEqual(new Set(filled.map((e) => e.split(' ')[0])));
   });
 
   test('the CLI: --kube-proxy-version 1.35|1.36 with --mode nftables; anything else exit 2 with the reason', () => {
@@ -329,7 +331,7 @@ describe("kube-proxy 1.36's shape (spec/kube.md §2a, kube-proxy-version.ts)", (
     expect([v135.status, v136.status]).toEqual([0, 0]);
     expect(v135.stdout).toContain('chain mark-for-masquerade {');
     expect(v136.stdout).toContain('set hairpin-connections {');
-    expect(cli(args).stdout).toBe(DEFAULT_KUBE_PROXY_VERSION === '1.36' ? v136.stdout : v135.stdout);
+    expect(cli(args).stdout).toBe(v136.stdout);
     const bad = cli([...args, '--kube-proxy-version', '1.30']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--kube-proxy-version must be 1.36 or 1.35, not "1.30"');

@@ -27,6 +27,9 @@ describe('nftables-mode resync told what the node holds', () => {
   test('two endpoints go: their chains are emptied, then deleted at the next resync; their sets at once', () => {
     const a = sync(three);
     expect(endpointChains(a.state).length).toBe(3);
+    // an affinity endpoint chain's rules: update the set, DNAT (and before 1.36 the hairpin mark)
+    const n = endpointChains(a.state)[0]!.rules.length;
+    expect(n).toBeGreaterThanOrEqual(2);
     expect(affinitySets(a.state).length).toBe(3);
     const b = sync(one, a.state);
     // kube-proxy flushes a stale chain and deletes it a sync later (kernels before 6.2 see late that nothing
@@ -37,11 +40,11 @@ describe('nftables-mode resync told what the node holds', () => {
       endpointChains(b.state)
         .map((c) => c.rules.length)
         .sort(),
-    ).toEqual([0, 0, 3]);
+    ).toEqual([0, 0, n]);
     expect(affinitySets(b.state).length).toBe(1);
     const c = sync(one, b.state);
     expect(c.text.match(/^delete chain ip kube-proxy endpoint-\S+$/gm)?.length).toBe(2);
-    expect(endpointChains(c.state).map((x) => x.rules.length)).toEqual([3]);
+    expect(endpointChains(c.state).map((x) => x.rules.length)).toEqual([n]);
     // a steady state: nothing more to delete
     expect(sync(one, c.state).text).not.toMatch(/^delete /m);
   });

@@ -103,7 +103,6 @@ describe('parse and list as nft 1.0.6 does', () => {
     expect(printNft(parseNft(nat(maps, '  delete @mk { ip saddr : 1 }')))).toContain(
       'delete @mk { ip saddr : 0x00000001 }',
     );
-    expect(kind('dnat to ip daddr map { 10.0.0.1 : 10.0.0.2-10.0.0.3 }')).toBe('unsupported');
     expect(kind('update @mk { ip saddr : meta mark }')).toBe('unsupported');
     expect(refusal('table ip t {\n map m { type ipv4_addr : ct_state; }\n}\n').kind).toBe('unsupported');
   });

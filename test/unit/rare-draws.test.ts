@@ -12,7 +12,7 @@ import {
   RARE_RECENT_LIST,
 } from '../../src/conform/rare-arbitraries.ts';
 import { runCases } from '../../src/conform/run-case.ts';
-import { checkCase } from '../../src/conform/case-file.ts';
+import { checkCase, caseTopology } from '../../src/conform/case-file.ts';
 import { planCase } from '../../src/conform/plan.ts';
 import { CoverageCounter } from '../../src/conform/coverage.ts';
 import type { Step } from '../../src/conform/case-file.ts';
@@ -141,4 +141,12 @@ test(ONLINK_TEST, async () => {
   const counter = new CoverageCounter();
   counter.record({ name: 'x', topology: spec, steps: [] }, []);
   expect(counter.report().counts.topology['on-link route to a node address on client']).toBe(1);
+  // a case with the variant ends with its probe, so that the on-link request is always asked
+  const draw = fc
+    .sample(caseDrawArb(), { seed: 3, numRuns: 400 })
+    .find((x) => x.rare?.onlinkClient && x.corners?.sysctls.arpIface);
+  expect(draw).toBeDefined();
+  const c = caseFromDraw(draw!);
+  expect(c.steps.at(-1)).toEqual({ from: 'client', proto: 'icmp', dst: '10.244.1.1' });
+  expect(caseTopology(c).hosts.find((h) => h.name === 'client')!.routes?.[0]).toEqual(client.routes?.[0]);
 });

@@ -8,7 +8,6 @@ import { compileNodeNft } from '../../src/kube/compile-nft.ts';
 import { nftDumpSettings } from '../../src/kube/nft-dump.ts';
 import { readNftDump } from '../../src/conform/validate-nft.ts';
 import { nftDumpVariants } from '../../src/conform/dump-variants-nft.ts';
-import { withMasquerading136 } from '../helpers/kube-proxy-136.ts';
 
 const parsed = (text: string) => readNftDump(text, 'node.nft').ruleset;
 
@@ -143,9 +142,10 @@ describe('nft dump variants (npm run validate-power)', () => {
   });
 });
 
-describe("a kube-proxy 1.36 node's masquerading (the hairpin set, no mark-for-masquerade chain)", () => {
-  // node.nft with 1.36's masquerade rework (test/helpers/kube-proxy-136.ts; nft lists it as the model prints it)
-  const dump = withMasquerading136(input.rulesetText, '10.244.0.0/16');
+describe('a kube-proxy 1.36 node (node-136.nft: the hairpin set, inline marks, squashed endpoint chains)', () => {
+  // `compile --mode nftables --kube-proxy-version 1.36` of services.json, loaded and listed by nft 1.0.6
+  const input136 = validateInput('node-136.nft');
+  const dump = input136.rulesetText;
 
   test('its settings come off the `services` rule and the masquerading rule, with no warning', () => {
     const s = nftDumpSettings(parsed(dump));
@@ -167,37 +167,49 @@ describe("a kube-proxy 1.36 node's masquerading (the hairpin set, no mark-for-ma
       ),
     );
     expect(none.detector).toEqual({ mode: 'None' });
+    expect(none.masqueradeMark).toBe('0x00004000');
   });
 
-  test('every Service passes on the model, hairpin and the mark clear included', async () => {
-    const r = await validateNode({ ...input, rulesetText: dump, sides: 'model' });
+  test('every Service passes on the model: the endpoints read off the numgen maps, hairpin and affinity', async () => {
+    expect(dump).toMatch(/dnat ip to numgen random mod 2 map \{ 0 : 10\.244\.1\.11 \. 8080, 1 : 10\.244\.2\.13/);
+    expect(dump).not.toContain('mark-for-masquerade');
+    const r = await validateNode({ ...input136, sides: 'model' });
     expect(r.services.filter((s) => s.status !== 'pass').map((s) => [s.service, s.status, s.reason])).toEqual([]);
     expect(r.unsupported).toEqual([]);
     expect(r.warnings).toEqual([]);
-    expect(r.sent).toBeGreaterThan(40);
+    expect(r.sent).toBeGreaterThan(60);
+    expect(r.probes.some((p) => p.service === 'default/sticky' && /sticks/.test(p.label) && p.model === 'pass')).toBe(
+      true,
+    );
   });
 
-  test("1.36's squashed endpoint chains (a numgen-keyed dnat map): judged like the others, and passing", async () => {
-    const squashed = dump.replace(
-      /(\tchain service-SUSTUHLJ-default\/web\/tcp\/http \{\n)\t\tnumgen .*\n/,
-      '$1\t\tmeta l4proto tcp dnat ip to numgen random mod 2 map' +
-        ' { 0 : 10.244.1.11 . 8080, 1 : 10.244.2.13 . 8080 }\n',
-    );
-    expect(squashed).not.toBe(dump);
-    const r = await validateNode({ ...input, rulesetText: squashed, sides: 'model' });
-    expect(r.unsupported).toEqual([]);
-    expect(r.services.filter((s) => s.status !== 'pass').map((s) => [s.service, s.status, s.reason])).toEqual([]);
-    // a map that lost an endpoint's element: the connections that draw it miss (NFT_BREAK), the Service fails
-    const lost = squashed.replace(', 1 : 10.244.2.13 . 8080 }', ' }');
-    expect(lost).not.toBe(squashed);
-    const r2 = await validateNode({ ...input, rulesetText: lost, sides: 'model' });
-    expect(r2.services.filter((s) => s.status === 'fail').map((s) => s.service)).toContain('default/web');
+  test('the hand-broken copy (node-136-broken.nft) fails where it was broken; leftovers are warned about', async () => {
+    const r = await validateNode({ ...validateInput('node-136-broken.nft'), sides: 'model' });
+    const failed = r.services.filter((s) => s.status === 'fail');
+    expect(failed.map((s) => s.service)).toEqual(['default/web', 'default/np', 'default/itl']);
+    // default/web's map lost 10.244.2.13's element: a connection that draws it is not DNATed, and refused
+    expect(failed[0]!.failure!.modelMiss).toMatch(/model: .*refused - \(p=0\.500\)/);
+    // default/np's element DNATs to port 8081, where nothing listens
+    expect(failed[1]!.failure!.modelMiss).toMatch(/model: refused - \(p=1\.000\)/);
+    expect(
+      failed[1]!.failure!.modelTrace!.some((e) => e.kind === 'rule' && /10\.244\.1\.12 \. 8081/.test(e.spec)),
+    ).toBe(true);
+    expect(failed[2]!.failure!.modelMiss).toMatch(/model: refused .* the Services say: dropped/);
+    expect(r.services.filter((s) => s.status === 'unsupported')).toEqual([]);
+    expect(r.warnings.map((w) => `${w.text} :: ${w.why}`)).toEqual([
+      expect.stringMatching(/filter-input: ip saddr 198\.51\.100\.0\/24 drop :: .*foreign rule/),
+      expect.stringMatching(
+        /service-OLDSVC23-default\/old\/tcp\/http :: for Service default\/old, which does not exist/,
+      ),
+      expect.stringMatching(/endpoint-STALE567-default\/web\/.* :: nothing jumps to it/),
+      expect.stringMatching(/element service-ips \{ 10\.96\.0\.250 \. tcp \. 80 \} :: .*no Service's address/),
+    ]);
   });
 
   test('without the hairpin set element, a pod reaching itself through its Service fails', async () => {
     const broken = dump.replace(/elements = \{ 10\.244\.1\.11 \. 10\.244\.1\.11 \. tcp \. 8080,\n\s*/, 'elements = { ');
     expect(broken).not.toBe(dump);
-    const r = await validateNode({ ...input, rulesetText: broken, sides: 'model' });
+    const r = await validateNode({ ...input136, rulesetText: broken, sides: 'model' });
     expect(r.services.filter((s) => s.status === 'fail').length).toBeGreaterThan(0);
   });
 });

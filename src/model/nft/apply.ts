@@ -120,6 +120,9 @@ function checkRule(
     }
     if (s.k === 'match' || s.k === 'vmap') {
       const e = s.k === 'match' ? s.left : s.key;
+      const v6 = (e.kind === 'concat' ? e.parts : e.kind === 'numgen' ? [] : [e.name]).find((n) => selector(n).ipv6);
+      if (v6 && t.family !== 'inet')
+        throw new InputError('unsupported', `${v6} in a table of family ${t.family}`, at(i));
       const names = e.kind === 'concat' ? e.parts : e.kind === 'numgen' ? [] : [e.name];
       for (const n of names) useL4(l4Of(n), i);
       if (names.some((n) => n.startsWith('ip '))) ipContext = true;
@@ -237,10 +240,14 @@ function checkLookup(t: NftTable, l: MapLookup, want: DtypeName[] | undefined, p
   } else {
     data = l.map.elements[0]?.data ? [...(want ?? natData(l.map.elements))] : [...(want ?? ['ipv4_addr'])];
     checkAnonIntervals(l.map.elements, key, pos);
+    // one element with a range or prefix value makes the map's data interval; a single value then is EINVAL
+    // (measured: nft sends it half as long)
+    if (l.map.elements.some((el) => el.dataHi) && l.map.elements.some((el) => el.data && !el.dataHi))
+      throw byKernel('a map of interval values (ranges, prefixes) with a single value (Invalid argument)', pos);
     const seen = new Map<string, string>();
     for (const el of l.map.elements) {
       const k = JSON.stringify(el.key);
-      const v = JSON.stringify(el.data);
+      const v = JSON.stringify([el.data, el.dataHi]);
       if (seen.has(k) && seen.get(k) !== v) throw invalid('a key of the map has two values (File exists)', pos);
       seen.set(k, v);
     }
@@ -273,12 +280,14 @@ function checkDynset(t: NftTable, s: Extract<Stmt, { k: 'dynset' }>, pos: Source
   if (!set) throw invalid(`${s.op} @${s.set}: no set ${s.set} in table ${t.family} ${t.name}`, pos);
   if (set.map && !isDataMap(set))
     throw invalid(`${s.op} @${s.set}: ${s.set} is a verdict map, which rules cannot update (EOPNOTSUPP)`, pos);
+  if (set.dataInterval) throw new InputError('unsupported', `${s.op} @${s.set}: a map of interval data`, pos);
   // a map's statement needs a value, a delete's too (nft_dynset_init: no NFTA_DYNSET_SREG_DATA, EINVAL; measured)
   if (set.map && !s.rawData && !s.data)
     throw invalid(`${s.op} @${s.set}: ${s.set} is a map; the element needs ": value"`, pos);
   if (!set.map && s.rawData) throw invalid(`${s.op} @${s.set}: ${s.set} is a set; its elements have no value`, pos);
   if (s.rawData && Array.isArray(set.data)) {
     const el = resolveElement({ pos, comps: [], data: s.rawData }, [], set.data, pos.file);
+    if (el.dataHi) throw invalid(`${s.op} @${s.set}: a value must be a singleton`, pos);
     s.data = el.data!;
     delete s.rawData;
   }
@@ -317,12 +326,18 @@ function addElements(t: NftTable, set: NftSet, els: readonly Element[], create: 
     checkVerdictTarget(t, el.verdict, pos);
     if (!set.interval && el.key.some((v) => v.kind === 'prefix' || v.kind === 'range'))
       throw invalid(`set ${set.name} has no "flags interval" but an element is a prefix or range`, pos);
+    // a range or prefix as a value needs "type K : interval D" (nft: "Value must be a singleton"); such a map takes
+    // no single value (nft sends it half as long: EINVAL, measured)
+    if (el.dataHi && !set.dataInterval)
+      throw invalid(`map ${set.name}: a value must be a singleton (its data is not "interval")`, pos);
+    if (el.data && !el.dataHi && set.dataInterval)
+      throw byKernel(`map ${set.name} of interval data: a single value (Invalid argument)`, pos);
     const same = set.elements.find((e) => e.key.every((v, i) => sameValue(v, el.key[i]!)));
     if (same) {
       if (create) throw byKernel(`element already exists in ${set.name}`, pos);
       if (JSON.stringify(same.verdict) !== JSON.stringify(el.verdict))
         throw byKernel(`element already exists in ${set.name} with another verdict`, pos);
-      if (JSON.stringify(same.data) !== JSON.stringify(el.data))
+      if (JSON.stringify([same.data, same.dataHi]) !== JSON.stringify([el.data, el.dataHi]))
         throw byKernel(`element already exists in ${set.name} with another value`, pos);
       // adding it again gives it the new timeout (the element's, else the set's) and a new expiry (nf_tables_api.c
       // nft_add_set_elem, "set element timeout update support", Linux 6.10; measured on 6.18)
@@ -469,6 +484,7 @@ export function runCommand(rs: NftRuleset, c: Command, listing = false): void {
           c.op === 'create-set' ||
           old.map !== c.set.map ||
           dataText(old.data) !== dataText(c.set.data) ||
+          !!old.dataInterval !== !!c.set.dataInterval ||
           !sameTypes(old.key, c.set.key) ||
           old.interval !== c.set.interval ||
           // the kernel compares the flags (nf_tables_newset nft_set_is_same: EEXIST), and takes a new timeout
@@ -490,6 +506,12 @@ export function runCommand(rs: NftRuleset, c: Command, listing = false): void {
         handle: t.nextHandle++,
       };
       if (c.set.data) s.data = c.set.data;
+      if (c.set.dataInterval) {
+        // the values rules would put there are single values (nft_dynset.c): outside the subset
+        if (c.set.dynamic || c.set.timeoutFlag || c.set.timeout)
+          throw new InputError('unsupported', `map ${c.set.name}: interval data with "flags dynamic" or timeouts`, pos);
+        s.dataInterval = true;
+      }
       if (c.set.dynamic) s.dynamic = true;
       // a default timeout makes it a set with timeouts (nft adds the flag); 0 is none
       const timeout = c.set.timeout ? inJiffies(c.set.timeout) : undefined;
@@ -589,6 +611,22 @@ export interface NftReadOptions {
   /** `base` is the transaction's own copy: changed in place, so that its untouched objects keep their identity
    *  (transaction.ts follows elements through it); a refused text leaves it half-changed */
   inPlace?: boolean;
+  /** read around what is outside the subset and list it here (spec/nft.md §3a) instead of refusing the file */
+  problems?: InputError[];
+}
+
+/** A command, or with `problems` given a rule the model reads only in part: a rule refused as unsupported when it
+ *  is added (an interface index other than lo, ...) is kept as one opaque statement. */
+function runTolerant(rs: NftRuleset, c: Command, opts: NftReadOptions): void {
+  try {
+    runCommand(rs, c, opts.listing);
+  } catch (e) {
+    if (!opts.problems || !(e instanceof InputError) || e.kind !== 'unsupported') throw e;
+    if (c.op !== 'add-rule' && c.op !== 'insert-rule') throw e;
+    opts.problems.push(e);
+    const opaque = { k: 'opaque' as const, text: c.src ?? '', why: e.reason };
+    runCommand(rs, { ...c, stmts: [opaque], spos: [c.pos] }, opts.listing);
+  }
 }
 
 /** The checks at commit (loops, depth, where nat and reject may run) are the kernel's. */
@@ -605,8 +643,8 @@ function atCommit(check: () => void): void {
 export function parseNft(text: string, opts: NftReadOptions = {}): NftRuleset {
   const file = opts.file ?? '<nft>';
   const rs = opts.base ? (opts.inPlace ? opts.base : cloneRuleset(opts.base)) : emptyNftRuleset();
-  const cmds = parseNftCommands(text, file);
-  for (const c of cmds) runCommand(rs, c, opts.listing);
+  const cmds = parseNftCommands(text, file, opts.problems);
+  for (const c of cmds) runTolerant(rs, c, opts);
   for (const t of rs.tables.values()) atCommit(() => validateNftTable(t, file));
   return rs;
 }
@@ -621,14 +659,14 @@ export function lintNft(text: string, opts: NftReadOptions = {}): { ruleset: Nft
   const errors: InputError[] = [];
   let cmds: Command[];
   try {
-    cmds = parseNftCommands(text, file);
+    cmds = parseNftCommands(text, file, opts.problems);
   } catch (e) {
     if (e instanceof InputError) return { ruleset: rs, errors: [e] };
     throw e;
   }
   for (const c of cmds) {
     try {
-      runCommand(rs, c);
+      runTolerant(rs, c, opts);
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
       errors.push(e);

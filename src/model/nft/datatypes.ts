@@ -67,6 +67,35 @@ const flagsPrint = (symbols: Record<string, number>) => (v: Atom) => {
 
 const ifname = (text: string) => (text.length > 0 && text.length <= 15 && !/[\s"]/.test(text) ? text : undefined);
 
+/** nft's nfproto symbols (src/meta.c nfproto_type) */
+export const NFPROTO: Record<string, number> = { ipv4: 2, ipv6: 10 };
+/** nft's icmpv6 type symbols (src/proto.c icmp6_type_tbl) */
+export const ICMPV6_TYPE: Record<string, number> = {
+  'destination-unreachable': 1,
+  'packet-too-big': 2,
+  'time-exceeded': 3,
+  'parameter-problem': 4,
+  'echo-request': 128,
+  'echo-reply': 129,
+  'mld-listener-query': 130,
+  'mld-listener-report': 131,
+  'mld-listener-done': 132,
+  'mld-listener-reduction': 132,
+  'nd-router-solicit': 133,
+  'nd-router-advert': 134,
+  'nd-neighbor-solicit': 135,
+  'nd-neighbor-advert': 136,
+  'nd-redirect': 137,
+  'router-renumbering': 138,
+  'ind-neighbor-solicit': 141,
+  'ind-neighbor-advert': 142,
+  'mld2-listener-report': 143,
+};
+const symPrint = (symbols: Record<string, number>) => (v: Atom) =>
+  Object.entries(symbols).find(([, n]) => n === v)?.[0] ?? String(v);
+// an IPv6 address or prefix, kept as written: the model plays IPv4 packets only, which never reach its value
+const ipv6 = (t: string) => (/^[0-9a-fA-F:.]*:[0-9a-fA-F:.]*(\/\d{1,3})?$/.test(t) ? t : undefined);
+
 export const DTYPES: Record<DtypeName, DtypeDesc> = {
   ipv4_addr: {
     name: 'ipv4_addr',
@@ -159,6 +188,34 @@ export const DTYPES: Record<DtypeName, DtypeDesc> = {
     perLine: 0,
     parse: (t) => FIB_ADDRTYPE[t],
     print: (v) => Object.entries(FIB_ADDRTYPE).find(([, n]) => n === v)?.[0] ?? String(v),
+  },
+  nfproto: {
+    name: 'nfproto',
+    bits: 8,
+    byteorder: 'host',
+    symbols: NFPROTO,
+    perLine: 5,
+    parse: symOrUint(NFPROTO, 255),
+    print: symPrint(NFPROTO),
+  },
+  ipv6_addr: {
+    name: 'ipv6_addr',
+    setType: 'ipv6_addr',
+    bits: 128,
+    byteorder: 'big',
+    perLine: 2,
+    parse: (t, quoted) => (quoted ? undefined : ipv6(t)),
+    print: (v) => String(v),
+  },
+  icmpv6_type: {
+    name: 'icmpv6_type',
+    setType: 'icmpv6_type',
+    bits: 8,
+    byteorder: 'host',
+    symbols: ICMPV6_TYPE,
+    perLine: 5,
+    parse: symOrUint(ICMPV6_TYPE, 255),
+    print: symPrint(ICMPV6_TYPE),
   },
   integer: {
     name: 'integer',

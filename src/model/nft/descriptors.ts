@@ -31,9 +31,18 @@ export interface SelectorDesc {
     | 'iifname'
     | 'oifname'
     | 'fib-daddr-type'
-    | 'fib-saddr-type';
+    | 'fib-saddr-type'
+    /** the packet's family (NFPROTO_IPV4 for every packet the model plays) */
+    | 'nfproto'
+    /** a field of an IPv6 packet: absent from the IPv4 packets the model plays (the rule breaks) */
+    | 'ipv6';
   /** may be part of a concatenation (fixed-width values) */
   concat?: boolean;
+  /** IPv6 only: in an inet table nft's dependency (meta nfproto ipv6, meta l4proto ipv6-icmp) fails on IPv4, so
+   *  the rule breaks; in an ip table unsupported. Not drawn by the arbitraries (met in the real-world corpus) */
+  ipv6?: true;
+  /** not drawn by the arbitraries (the parser property covers the kube-proxy subset); met in real rulesets */
+  notGenerated?: true;
 }
 
 const port = (l4: 'tcp' | 'udp' | 'th', which: 'sport' | 'dport'): SelectorDesc => ({
@@ -78,6 +87,12 @@ export const SELECTORS: readonly SelectorDesc[] = [
   { name: 'oifname', aliases: ['meta oifname'], dtype: 'ifname', field: 'oifname', concat: true },
   { name: 'fib daddr type', dtype: 'fib_addrtype', field: 'fib-daddr-type' },
   { name: 'fib saddr type', dtype: 'fib_addrtype', field: 'fib-saddr-type' },
+  // firewalld's and the distributions' inet tables (suites/realworld/): the family, and IPv6 matches an IPv4
+  // packet never meets (nft_meta.c NFT_META_NFPROTO; nft_payload.c reads the network header of the family)
+  { name: 'meta nfproto', dtype: 'nfproto', field: 'nfproto', notGenerated: true },
+  { name: 'ip6 saddr', dtype: 'ipv6_addr', field: 'ipv6', ipv6: true, notGenerated: true },
+  { name: 'ip6 daddr', dtype: 'ipv6_addr', field: 'ipv6', ipv6: true, notGenerated: true },
+  { name: 'icmpv6 type', dtype: 'icmpv6_type', field: 'ipv6', ipv6: true, notGenerated: true },
 ];
 
 const BY_SPELLING = new Map<string, SelectorDesc>();

@@ -10,7 +10,7 @@ import type { Pkt } from '../eval/packet.ts';
 import { selector, type SelectorDesc } from './descriptors.ts';
 import { rulesChange } from './held.ts';
 import { valueBounds } from './sets.ts';
-import { CT_STATE, DTYPES } from './datatypes.ts';
+import { CT_STATE, DTYPES, NFPROTO } from './datatypes.ts';
 import type {
   NftTable,
   NftChain,
@@ -106,6 +106,10 @@ function field(d: SelectorDesc, pkt: Pkt, env: NftEnv): Atom | undefined | 'unkn
     case 'oif':
     case 'oifname':
       return env.oif ?? 'unknown';
+    case 'nfproto':
+      return NFPROTO.ipv4;
+    case 'ipv6':
+      return undefined;
     case 'fib-daddr-type':
     case 'fib-saddr-type': {
       const t = env.fibAddrType?.(d.field === 'fib-daddr-type' ? pkt.dst : pkt.src);
@@ -244,18 +248,20 @@ function mapValue(
   pending: readonly DynUpdate[],
   at: NftRuleHit,
   rnd?: number,
-): Atom[] | undefined | 'unknown' {
+): { data: Atom[]; hi?: Atom[] } | undefined | 'unknown' {
   const parts = l.key.kind === 'numgen' && rnd !== undefined ? [rnd] : keyParts(l.key, pkt, env);
   if (parts === undefined) return undefined;
   const set = l.map.kind === 'ref' ? t.sets.get(l.map.name) : undefined;
   if (set && rulesChange(t, set) && env.setHas) {
     if (parts.some((x) => x === 'unknown')) return 'unknown';
     const xs = parts as Atom[];
-    return inNamedSet(t, set.name, xs, env, pending, at) ? dataOf(t, set, xs, env, pending, at) : undefined;
+    const data = inNamedSet(t, set.name, xs, env, pending, at) ? dataOf(t, set, xs, env, pending, at) : undefined;
+    return data && { data };
   }
   const els = l.map.kind === 'ref' ? (set?.elements ?? []) : l.map.elements;
   const hit = lookup(els, parts, keyBits(l.key));
-  return hit === 'unknown' ? 'unknown' : hit?.data;
+  if (hit === 'unknown') return 'unknown';
+  return hit?.data && (hit.dataHi ? { data: hit.data, hi: hit.dataHi } : { data: hit.data });
 }
 
 /** May an add/update put the key in the set: it is there already (found, no new element), or the set's count is
@@ -323,7 +329,8 @@ export function matches(
 
 export type NftVerdict = 'accept' | 'drop';
 
-export type ResolvedNat = Extract<Stmt, { k: 'nat' }> & { addr: number };
+/** A nat statement's address (and port) as it ran: from a map of ranges, the high ends too. */
+export type ResolvedNat = Extract<Stmt, { k: 'nat' }> & { addr: number; addrHi?: number; portHi?: number };
 
 export interface NftRuleHit {
   chain: string;
@@ -503,6 +510,9 @@ function run(
         case 'notrack':
           pkt = { ...pkt, notrack: true };
           break;
+        case 'opaque':
+          // outside the subset (read around, spec/nft.md §3a): what it does to this packet is not known
+          return void out.push({ ...o, verdict: 'unknown', undecided: { ...here, why: `${s.why}: ${s.text}` } });
         case 'mark': {
           let v: number;
           if (s.value.kind === 'map') {
@@ -521,7 +531,7 @@ function run(
               broke = true;
               break;
             }
-            v = d[0] as number;
+            v = d.data[0] as number;
           } else v = mark(s.value, pkt, ctMark);
           if (s.target === 'meta') pkt = { ...pkt, mark: v };
           else ctMark = v;
@@ -550,13 +560,19 @@ function run(
             broke = true;
             break;
           }
-          const port = d.length > 1 ? (d[1] as number) : s.port;
+          // a range value (nft_nat.c: addr_min/addr_max, proto_min/proto_max from the map's registers) is the nat
+          // core's range, as `dnat to A-B:P-Q`
+          const port = d.data.length > 1 ? (d.data[1] as number) : s.port;
+          const portHi = d.data.length > 1 ? (d.hi?.[1] as number | undefined) : undefined;
+          const addrHi = d.hi?.[0] as number | undefined;
           const nat: ResolvedNat = {
             k: 'nat',
             type: s.type,
             ipFamily: s.ipFamily,
-            addr: d[0] as number,
+            addr: d.data[0] as number,
             ...(port !== undefined ? { port } : {}),
+            ...(addrHi !== undefined && addrHi !== d.data[0] ? { addrHi } : {}),
+            ...(portHi !== undefined && portHi !== port ? { portHi } : {}),
           };
           return void out.push(traced({ ...o, ...state(), verdict: 'accept', nat }));
         }

@@ -30,6 +30,8 @@ export function nftNeedsConntrack(rs: NftRuleset): boolean {
           if (s.k === 'mark' && (s.target === 'ct' || (s.value.kind === 'from' && s.value.from === 'ct'))) return true;
           if (s.k === 'mark' && s.value.kind === 'map' && usesCt(s.value.lookup.key)) return true;
           if (s.k === 'nat' || s.k === 'masquerade') return true;
+          // an opaque rest naming conntrack (ct helper set, redirect, ...) switches it on as its expression would
+          if (s.k === 'opaque' && /(^|\s)(ct|redirect|dnat|snat|masquerade)(\s|$)/.test(s.text)) return true;
         }
   return false;
 }
@@ -69,8 +71,8 @@ export function natRequestOf(s: ResolvedNat | Extract<Stmt, { k: 'masquerade' }>
   }
   const range = {
     minIp: s.addr,
-    maxIp: s.addr,
-    ...(s.port !== undefined ? { minPort: s.port, maxPort: s.port } : {}),
+    maxIp: s.addrHi ?? s.addr,
+    ...(s.port !== undefined ? { minPort: s.port, maxPort: s.portHi ?? s.port } : {}),
   };
   return { target: s.type === 'dnat' ? 'DNAT' : 'SNAT', range, random: false, randomFully: false, persistent: false };
 }

@@ -128,6 +128,10 @@ function valueText(v: J, path: JsonPath, ifname: boolean): string {
   }
 }
 
+/** A value that is a range or prefix, or a concatenation with one. */
+const isRange = (v: J): boolean =>
+  isObj(v) && ('range' in v || 'prefix' in v || (Array.isArray(v.concat) && v.concat.some(isRange)));
+
 /** A set element: a value, [key, verdict] in a verdict map, [key, value] in a data map. */
 function elementText(v: J, path: JsonPath, ifname: boolean): string {
   if (Array.isArray(v) && v.length === 2 && isObj(v[1]) && VERDICTS.includes(Object.keys(v[1])[0] ?? ''))
@@ -309,7 +313,12 @@ function objectLines(o: J, path: JsonPath): { lines: Line[]; handle?: { kind: st
     case 'set':
     case 'map': {
       const types = (Array.isArray(body.type) ? body.type : [body.type]).map((t, i) => str(t, [...at, 'type', i]));
-      const parts = [`type ${types.join(' . ')}${k === 'map' ? ` : ${str(body.map, [...at, 'map'])}` : ''};`];
+      // nft 1.0.6 writes no mark of a map's interval data ("type K : interval D"): its values being ranges or
+      // prefixes tell it (an empty such map reads as one of single values; measured)
+      const interval =
+        k === 'map' && Array.isArray(body.elem) && body.elem.some((e) => Array.isArray(e) && isRange(e[1]));
+      const data = k === 'map' ? ` : ${interval ? 'interval ' : ''}${str(body.map, [...at, 'map'])}` : '';
+      const parts = [`type ${types.join(' . ')}${data};`];
       if (body.flags !== undefined) parts.push(`flags ${natFlags(body.flags, [...at, 'flags'])};`);
       // seconds (src/json.c set_print_json)
       if (body.timeout !== undefined) parts.push(`timeout ${str(body.timeout, [...at, 'timeout'])}s;`);

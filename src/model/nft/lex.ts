@@ -38,6 +38,7 @@ const PUNCT = [
 ];
 const WORD_START = /[A-Za-z0-9_.\-/]/;
 const WORD_CHAR = /[A-Za-z0-9_.\-/]/;
+const IPV6 = /^(?:[0-9a-fA-F]{0,4}:){2,7}(?:\d+\.\d+\.\d+\.\d+|[0-9a-fA-F]{1,4})?(?:\/\d{1,3})?/;
 
 export function lex(text: string, file: string): Tok[] {
   const out: Tok[] = [];
@@ -80,6 +81,18 @@ export function lex(text: string, file: string): Tok[] {
       if (text[i] !== '"') throw new InputError('syntax', 'unterminated quoted string', pos(start));
       i++;
       out.push({ kind: 'string', text: s, line, col: start - lineStart + 1 });
+      continue;
+    }
+    // an IPv6 address or prefix is one word, as nft's scanner reads it (ip6addr in src/scanner.l): "::/96",
+    // "fe80::/64", "::ffff:0.0.0.0/96"; "1.2.3.4:80" (one colon) stays an address, ":" and a port
+    const v6 = IPV6.exec(text.slice(i, i + 64));
+    if (
+      v6 &&
+      (v6[0].includes('::') || v6[0].split(':').length === 8) &&
+      !WORD_CHAR.test(text[i + v6[0].length] ?? ' ')
+    ) {
+      out.push({ kind: 'word', text: v6[0], line, col: i - lineStart + 1 });
+      i += v6[0].length;
       continue;
     }
     // "-" alone (a negative priority offset "- 5") is punctuation; "-5" or "1-2" are words

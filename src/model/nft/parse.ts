@@ -4,6 +4,7 @@
 import { InputError, type SourcePos } from '../errors.ts';
 import { lex, type Tok } from './lex.ts';
 import { parseNftTime } from './time.ts';
+import { valueBounds } from './sets.ts';
 import { nameProblem } from './names.ts';
 import { DTYPES, DTYPE_BY_SET_TYPE, type DtypeDesc } from './datatypes.ts';
 import {
@@ -49,6 +50,8 @@ export interface SetDecl {
   map: boolean;
   key: DtypeName[];
   data?: MapData;
+  /** "type K : interval D" */
+  dataInterval?: true;
   interval: boolean;
   dynamic?: true;
   timeoutFlag?: true;
@@ -73,6 +76,8 @@ export type Command = { pos: SourcePos } & (
       chain: string;
       stmts: Stmt[];
       comment?: string;
+      /** the rule's words as written (read with `problems` only: an unsupported rule is kept so) */
+      src?: string;
       /** add: after this handle; insert: before it */
       handle?: number;
       index?: number;
@@ -94,8 +99,37 @@ export class NftParser {
   constructor(
     text: string,
     private readonly file: string,
+    /** when given, what is outside the subset is kept here and read around (spec/nft.md §3a), not thrown */
+    private readonly problems?: InputError[],
   ) {
     this.toks = lex(text, file);
+  }
+
+  /** Runs `f`; outside the subset with `problems` given, records why, skips to the end of the item (a newline or
+   *  ";" outside braces, or the enclosing block's "}") from token `from` and returns the skipped words. */
+  private tolerant<T>(
+    from: number,
+    f: () => T,
+    skippable: (e: InputError) => boolean = () => true,
+  ): T | { skipped: string; why: InputError } {
+    try {
+      return f();
+    } catch (e) {
+      if (!this.problems || !(e instanceof InputError) || e.kind !== 'unsupported' || !skippable(e)) throw e;
+      this.problems.push(e);
+      this.i = from;
+      const words: string[] = [];
+      let depth = 0;
+      while (this.t.kind !== 'eof') {
+        if (depth === 0 && isEnd(this.t)) break;
+        if (this.is('{')) depth++;
+        if (this.is('}')) depth--;
+        const t = this.next();
+        if (t.kind === 'nl') continue;
+        words.push(t.kind === 'string' ? `"${t.text}"` : t.text);
+      }
+      return { skipped: words.join(' '), why: e };
+    }
   }
 
   private get t(): Tok {
@@ -156,7 +190,16 @@ export class NftParser {
   parseFile(): Command[] {
     this.skipSeps();
     while (this.t.kind !== 'eof') {
-      this.command();
+      const n = this.commands.length;
+      // left out whole: an ip6 table (no IPv4 packet reaches its hooks) and stateful objects (they act only through
+      // the rules that name them, which are opaque); a table of another family (arp, bridge, netdev: their hooks
+      // see IPv4 packets and ARP) or an include refuses the file
+      const got = this.tolerant(
+        this.i,
+        () => this.command(),
+        (e) => e.reason === 'family ip6' || e.reason.endsWith(' objects'),
+      );
+      if (got && 'skipped' in got) this.commands.length = n;
       this.skipSeps();
     }
     return this.commands;
@@ -346,8 +389,14 @@ export class NftParser {
         this.endItem();
         continue;
       }
-      if (['flags', 'flowtable', 'counter', 'quota', 'limit', 'ct', 'secmark', 'synproxy'].includes(t.text))
-        throw this.unsupported(`"${t.text}" in a table`);
+      if (['flags', 'flowtable', 'counter', 'quota', 'limit', 'ct', 'secmark', 'synproxy'].includes(t.text)) {
+        // a stateful object (ct helper, quota, ...) does nothing until a rule names it: that rule is opaque
+        this.tolerant(this.i, () => {
+          throw this.unsupported(`"${this.words(2).join(' ')}" in a table`);
+        });
+        this.endItem();
+        continue;
+      }
       throw this.err(`unexpected ${this.describe(t)} in table ${ref.table}${fromAdd ? '' : ''}`);
     }
     this.expect('}');
@@ -476,7 +525,15 @@ export class NftParser {
           }
           if (map) {
             this.expect(':');
+            if (this.is('interval')) {
+              this.next();
+              decl.dataInterval = true;
+            }
             decl.data = this.mapDataType();
+            if (decl.dataInterval && !isNatData(decl.data))
+              throw this.unsupported(
+                `interval data of type ${Array.isArray(decl.data) ? decl.data.join(' . ') : 'verdict'}`,
+              );
           } else if (this.is(':')) throw this.err(`a set has no data (use "map ${name}")`);
           break;
         }
@@ -710,7 +767,19 @@ export class NftParser {
 
   // ---------------------------------------------------------------- rules
 
-  rule(): { stmts: Stmt[]; comment?: string; spos: SourcePos[] } {
+  rule(): { stmts: Stmt[]; comment?: string; spos: SourcePos[]; src?: string } {
+    const from = this.i;
+    const r = this.ruleBody();
+    if (!this.problems) return r;
+    const src = this.toks
+      .slice(from, this.i)
+      .filter((t) => t.kind !== 'nl')
+      .map((t) => (t.kind === 'string' ? `"${t.text}"` : t.text))
+      .join(' ');
+    return { ...r, src };
+  }
+
+  private ruleBody(): { stmts: Stmt[]; comment?: string; spos: SourcePos[] } {
     const stmts: Stmt[] = [];
     const spos: SourcePos[] = [];
     let comment: string | undefined;
@@ -724,7 +793,9 @@ export class NftParser {
         if (comment.length > 128) throw new InputError('invalid', 'comment is longer than 128 characters', this.pos(t));
         continue;
       }
-      const s = this.stmt();
+      const got = this.tolerant(this.i, () => this.stmt());
+      // outside the subset: the rest of the rule is one statement the model cannot evaluate (three-valued)
+      const s: Stmt = 'skipped' in got ? { k: 'opaque', text: got.skipped, why: got.why.reason } : got;
       if (terminal) throw new InputError('invalid', 'statement after a terminal statement has no effect', this.pos(t));
       if (s.k === 'verdict' || s.k === 'vmap' || s.k === 'reject' || s.k === 'nat' || s.k === 'masquerade')
         terminal = t;
@@ -923,6 +994,9 @@ export class NftParser {
       };
     }
     if (this.is('map')) throw this.unsupported('data maps (map @m); only verdict maps');
+    // a payload statement ("ip daddr set 10.0.0.1", nft_payload.c set): outside the subset
+    if (this.is('set') && left.kind === 'sel' && selector(left.name).payload)
+      throw this.unsupported(`${left.name} set (a payload statement)`);
     if (this.is('set')) throw this.err(`"set" is only for meta mark and ct mark`);
     let op: 'eq' | 'ne' = 'eq';
     let explicit = false;
@@ -1072,12 +1146,15 @@ export class NftParser {
   private natStmt(type: 'dnat' | 'snat'): Stmt {
     this.next();
     let ipFamily = false;
-    if (this.is('ip')) {
+    if (this.is('ip') && !matchSelector(this.words(3))) {
       this.next();
       ipFamily = true;
     } else if (this.is('ip6')) throw this.unsupported(`${type} ip6`);
     if (this.is('addr')) throw this.unsupported(`${type} ip addr . port to (the explicit form)`);
-    this.expect('to');
+    // "to" may be left out without a family (parser_bison.y nat_stmt_args: stmt_expr; nft lists "dnat to")
+    if (ipFamily) this.expect('to');
+    else if (this.is('to')) this.next();
+    if (['jhash', 'symhash'].includes(this.t.text)) throw this.unsupported(`${type} to a ${this.t.text} key`);
     const t = this.t;
     if (t.kind !== 'word') throw this.err(`expected an address after "${type} to"`);
     if (this.is('numgen') || matchSelector(this.words(3))) {
@@ -1107,6 +1184,9 @@ export class NftParser {
     const v = DTYPES.inet_service.parse(p.text, false);
     if (typeof v !== 'number') {
       if (p.text.includes('-')) throw this.unsupported(`${type} to a port range`, p);
+      // a port read from the packet or a map (": tcp dport map { ... }", ": numgen inc mod 2 map { ... }")
+      if (matchSelector(this.words(3).length ? [p.text, ...this.words(2)] : [p.text]) || KNOWN_UNMODELLED.has(p.text))
+        throw this.unsupported(`${type} to a port from an expression`, p);
       throw this.err(`"${p.text}" is not a port`, p);
     }
     return v;
@@ -1198,24 +1278,36 @@ export function resolveElement(
   if (data === 'verdict' && !r.verdict)
     throw new InputError(r.data ? 'invalid' : 'syntax', 'a verdict map element needs ": verdict"', r.pos);
   let values: Atom[] | undefined;
+  let hi: Atom[] | undefined;
   if (Array.isArray(data)) {
     if (!r.data) throw new InputError(r.verdict ? 'invalid' : 'syntax', `a map element needs ": value"`, r.pos);
     if (r.data.length !== data.length)
       throw new InputError('invalid', `the map's data is ${data.join(' . ')}: ${r.data.length} values given`, r.pos);
-    values = r.data.map((raw, n) => {
-      const v = typedValue(DTYPES[data[n]!], raw);
-      // an interval as a map's value (a nat address range) is outside the subset
-      if (v.kind !== 'value') throw new InputError('unsupported', `a range or prefix as a map's value`, raw.pos);
-      return v.v;
-    });
+    const vs = r.data.map((raw, n) => typedValue(DTYPES[data[n]!], raw));
+    // a value written as a range or prefix ("10.0.0.9/32" too) makes the element's value an interval: a nat range
+    // (nft_nat.c reads addr_min/addr_max, proto_min/proto_max); of other data it is outside the subset
+    if (vs.some((v, n) => v.kind !== 'value' || (!r.data![n]!.quoted && r.data![n]!.text.includes('/')))) {
+      if (!isNatData(data))
+        throw new InputError('unsupported', `a range or prefix as a value of a map to ${data.join(' . ')}`, r.pos);
+      const b = vs.map((v) => valueBounds(v)!);
+      hi = b.map((x) => x[1]);
+      values = b.map((x) => x[0]);
+    } else values = vs.map((v) => (v as { v: Atom }).v);
   }
   const el: Element = r.verdict ? { key, verdict: r.verdict } : values ? { key, data: values } : { key };
+  if (hi) el.dataHi = hi;
   if (r.timeout) el.timeout = r.timeout;
   if (r.expires) el.expires = r.expires;
   if (r.comment !== undefined) el.comment = r.comment;
   return el;
 }
 
-export function parseNftCommands(text: string, file: string): Command[] {
-  return new NftParser(text, file).parseFile();
+/** The data nat reads: an address, or an address and a port (the types a nat range may have). */
+export const isNatData = (d: MapData | undefined): boolean =>
+  Array.isArray(d) && d[0] === 'ipv4_addr' && (d.length === 1 || (d.length === 2 && d[1] === 'inet_service'));
+
+/** `problems`: read around what is outside the subset (a rule's unsupported rest becomes an opaque statement, a
+ *  table of another family or an unsupported object is left out) and list it there; without it, it is thrown. */
+export function parseNftCommands(text: string, file: string, problems?: InputError[]): Command[] {
+  return new NftParser(text, file, problems).parseFile();
 }

@@ -10,6 +10,7 @@ import { printNftTime } from './time.ts';
 import { protoAfter, IP_UPPER_PROTOS } from './proto-ctx.ts';
 import type {
   Rhs,
+  Atom,
   NftRuleset,
   NftTable,
   NftChain,
@@ -64,8 +65,34 @@ function printElement(e: Element, dts: readonly DtypeDesc[], setTimeout?: number
   if (e.expires !== undefined) k += ` expires ${printNftTime(e.expires)}`;
   // the comment last, before a map's data (measured, nft 1.0.6: "10.0.0.1 timeout 30s expires 29s928ms comment "x"")
   if (e.comment !== undefined) k += ` comment "${e.comment}"`;
+  if (e.data && e.dataHi) return `${k} : ${printDataInterval(e.data, e.dataHi, data ?? [])}`;
   if (e.data) return `${k} : ${e.data.map((v, i) => DTYPES[data?.[i] ?? 'mark'].print(v)).join(' . ')}`;
   return e.verdict ? `${k} : ${printVerdict(e.verdict)}` : k;
+}
+
+/** A value of interval data as nft 1.0.6 lists it (measured): an address range that is a prefix as the prefix
+ *  (10.0.0.0-10.0.0.3 is 10.0.0.0/30), a single address alone as /32; in a concatenation a component whose ends
+ *  are one value as that value, a port range as lo-hi. */
+function printDataInterval(lo: readonly Atom[], hi: readonly Atom[], types: readonly DtypeName[]): string {
+  return lo
+    .map((l, i) => {
+      const dt = DTYPES[types[i] ?? 'ipv4_addr'];
+      const [a, b] = [l as number, hi[i] as number];
+      if (a === b && lo.length > 1) return dt.print(a);
+      const len = dt.prefix ? prefixOf(a, b) : undefined;
+      return len !== undefined ? `${dt.print(a)}/${len}` : `${dt.print(a)}-${dt.print(b)}`;
+    })
+    .join(' . ');
+}
+
+/** The prefix length of [a, b] when it is one prefix. */
+function prefixOf(a: number, b: number): number | undefined {
+  for (let len = 0; len <= 32; len++) {
+    // (a shift by 32 is a shift by 0 in JavaScript)
+    const host = len === 0 ? 0xffffffff : len === 32 ? 0 : (0xffffffff >>> len) >>> 0;
+    if ((a & host) >>> 0 === 0 && (a | host) >>> 0 === b) return len;
+  }
+  return undefined;
 }
 
 /** An element's key as nft takes it in a command ("10.96.0.10 . tcp . 80"): no options, no data. */
@@ -135,6 +162,8 @@ interface Ctx {
   family: NftTable['family'];
   /** a named map's data types (a data map's values print by them) */
   mapData?: (name: string) => DtypeName[] | undefined;
+  /** is a named map's data interval ("type K : interval D") */
+  mapInterval?: (name: string) => boolean;
   /** an ip expression in the rule tells nft the family in an inet table */
   ipContext?: boolean;
   /** the protocol context where the statement stands */
@@ -368,12 +397,19 @@ function printStmt(s: Stmt, ctx: Ctx, l4name: (n: string) => string): string {
       return `${s.target === 'meta' ? 'meta mark' : 'ct mark'} set ${v}`;
     }
     case 'nat': {
-      const port = s.port !== undefined ? `:${s.port}` : '';
+      let port = s.port !== undefined ? `:${s.port}` : '';
       if (typeof s.addr !== 'number') {
-        // nft names the family of a map that gives an address and a port, in an ip table too (measured)
+        // nft names the family of a map that gives an address and a port, or ranges, in an ip table too (measured)
         const data =
           s.addr.map.kind === 'ref' ? (ctx.mapData?.(s.addr.map.name) ?? ['ipv4_addr']) : anonNatData(s.addr);
-        const fam = ctx.family === 'inet' || data.length > 1 ? ' ip' : '';
+        const interval =
+          s.addr.map.kind === 'ref'
+            ? !!ctx.mapInterval?.(s.addr.map.name)
+            : s.addr.map.elements.some((e) => e.dataHi !== undefined);
+        const fam = ctx.family === 'inet' || data.length > 1 || interval ? ' ip' : '';
+        // nft 1.0.6 leaves the port after a map of ranges out of the listing, though the kernel has it (measured:
+        // `nft --debug=netlink` shows proto_min, the connection goes to that port)
+        if (interval) port = '';
         return `${s.type}${fam} to ${printLookup(s.addr, l4name, data)}${port}`;
       }
       const fam = ctx.family === 'inet' ? ' ip' : '';
@@ -390,6 +426,8 @@ function printStmt(s: Stmt, ctx: Ctx, l4name: (n: string) => string): string {
     }
     case 'notrack':
       return 'notrack';
+    case 'opaque':
+      return s.text;
     case 'log': {
       const out = ['log'];
       if (s.prefix !== undefined) out.push(`prefix "${s.prefix}"`);
@@ -425,7 +463,7 @@ function printSet(s: NftSet): string {
   const lines = [`\t${s.map ? 'map' : 'set'} ${s.name} {`];
   const key = s.key.map((k) => DTYPES[k].setType).join(' . ');
   const data = Array.isArray(s.data) ? s.data.map((d) => DTYPES[d].setType).join(' . ') : 'verdict';
-  lines.push(`\t\ttype ${key}${s.map ? ` : ${data}` : ''}`);
+  lines.push(`\t\ttype ${key}${s.map ? ` : ${s.dataInterval ? 'interval ' : ''}${data}` : ''}`);
   if (s.size !== undefined) lines.push(`\t\tsize ${s.size}`);
   // measured (nft 1.0.6): a set whose only flag is timeout and that has a default timeout lists no flags line
   const flags = [s.dynamic && 'dynamic', s.interval && 'interval', s.timeoutFlag && 'timeout'].filter(
@@ -460,6 +498,7 @@ export function tableCtx(t: NftTable): Ctx {
       const d = t.sets.get(name)?.data;
       return Array.isArray(d) ? d : undefined;
     },
+    mapInterval: (name) => !!t.sets.get(name)?.dataInterval,
   };
 }
 

@@ -78,6 +78,7 @@ export function canonicalElements(
         const e: Element = { key: [intervalValue(o.lo, o.hi, key[0]!)] };
         if (o.verdict) e.verdict = o.verdict;
         if (o.data) e.data = o.data;
+        if (o.el.dataHi) e.dataHi = o.el.dataHi;
         // an element's own options stay with it (a named interval set's comments, timeouts: measured)
         if (o.el.timeout !== undefined) e.timeout = o.el.timeout;
         if (o.el.expires !== undefined) e.expires = o.el.expires;

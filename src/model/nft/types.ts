@@ -21,7 +21,10 @@ export type DtypeName =
   | 'ct_state'
   | 'ct_status'
   | 'fib_addrtype'
-  | 'integer';
+  | 'integer'
+  | 'nfproto'
+  | 'ipv6_addr'
+  | 'icmpv6_type';
 
 export type Atom = number | string;
 
@@ -59,8 +62,11 @@ export interface Element {
   /** one Value per concatenated component */
   key: Value[];
   verdict?: Verdict;
-  /** a data map's value, one atom per component of the map's data type ("10.0.0.2 . 8080") */
+  /** a data map's value, one atom per component of the map's data type ("10.0.0.2 . 8080"); in a map of interval
+   *  data ("10.0.0.1-10.0.0.3 . 80-90", a nat range) the low end of each component */
   data?: Atom[];
+  /** in a map of interval data: the high end of each component */
+  dataHi?: Atom[];
   /** an element's own timeout, in ms (sets with "flags timeout"; nft_set_ext NFT_SET_EXT_TIMEOUT) */
   timeout?: number;
   /** the time left, in ms, as `nft list` shows it ("expires 29s992ms"); a loaded file may give it too */
@@ -98,6 +104,7 @@ export type Stmt =
   | { k: 'log'; prefix?: string; level?: string; flags?: string }
   | { k: 'reject'; with?: { type: 'icmp' | 'icmpx'; code: string } | { type: 'tcp-reset' } }
   | { k: 'verdict'; v: Verdict }
+  | OpaqueStmt
   /** "update @set { key [timeout T] }", "add @set { ... }" (nft_dynset.c): the packet's key into a named set;
    *  "delete @set { key }" (NFT_DYNSET_OP_DELETE): out of it */
   | {
@@ -113,6 +120,10 @@ export type Stmt =
     };
 
 export type DynsetOp = 'add' | 'update' | 'delete';
+
+/** The rest of a rule outside the subset, read around (spec/nft.md §3a): its words as written and why. The model
+ *  cannot tell what it does: a packet that reaches it has an unknown fate (three-valued, never guessed). */
+export type OpaqueStmt = { k: 'opaque'; text: string; why: string };
 
 export type MapData = 'verdict' | DtypeName[];
 
@@ -150,6 +161,8 @@ export interface NftSet {
   key: DtypeName[];
   /** a map's data: verdicts, or values of these types (one type, or ipv4_addr . inet_service for nat) */
   data?: MapData;
+  /** "type K : interval D": its values are ranges or prefixes (a nat range; NFT_SET_MAP data twice as long) */
+  dataInterval?: true;
   interval: boolean;
   /** "flags dynamic" (NFT_SET_EVAL): rules may add to it; nft sets it for a set an add/update names */
   dynamic?: true;
