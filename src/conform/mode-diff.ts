@@ -2,6 +2,7 @@
 // mode, the same probes on both (on the model, which evaluates both languages in one hook model), and every
 // probe whose results differ is either one of the documented differences (the oracle, told the mode,
 // predicts differently: spec/kube.md §2a) or an undocumented one, which fails the campaign.
+import type { KubeProxyVersion } from '../kube/kube-proxy-version.ts';
 import fc from 'fast-check';
 import type { Observation, Weighted } from '../model/index.ts';
 import { readCluster } from '../kube/objects.ts';
@@ -43,7 +44,12 @@ const noP = (k: string) => k.replace(/ p=[0-9.]+$/, '');
 /** Random Service sets, ClientIP affinity included (spec/kube.md §2a). */
 export const modeDiffArb = (maxServices = 12) => serviceCaseArb(maxServices);
 
-export async function modeDiff(runs: number, seed: number, maxServices = 12): Promise<ModeDiffReport> {
+export async function modeDiff(
+  runs: number,
+  seed: number,
+  maxServices = 12,
+  kubeProxyVersion?: KubeProxyVersion,
+): Promise<ModeDiffReport> {
   const draws = fc.sample(modeDiffArb(maxServices), { numRuns: runs, seed });
   const out: ModeDiffReport = { sets: 0, probes: 0, same: 0, documented: 0, undocumented: [], skipped: 0, sticky: 0 };
   for (const [i, d] of draws.entries()) {
@@ -57,7 +63,11 @@ export async function modeDiff(runs: number, seed: number, maxServices = 12): Pr
       }),
     };
     const [a] = await runCases([c], { sides: 'model' });
-    const [b] = await runCases([c], { sides: 'model', mode: 'nftables' });
+    const [b] = await runCases([c], {
+      sides: 'model',
+      mode: 'nftables',
+      ...(kubeProxyVersion ? { kubeProxyVersion } : {}),
+    });
     if (!a || !b) throw new Error('no report');
     if (b.model === 'skip') {
       out.skipped++;
