@@ -36,7 +36,10 @@ test('generated nft rulesets: accepted and reloadable once printed, or refused w
         // a data map that rules fill (`add @m { k : v }`) lists without "flags dynamic" but with "size 65535",
         // which nft 1.0.6 then refuses to load (EOPNOTSUPP, measured): the model's listing does the same
         const unflagged = e instanceof InputError && e.message.includes('cannot be updated by rules');
-        if (!rawLoad && !conflicting && !unflagged) throw e;
+        // an interval value of one address and one port lists as single values (`172.16.5.4 . 22`), which nft
+        // 1.0.6 then refuses to load (EINVAL, measured): the model's listing does the same
+        const single = e instanceof InputError && e.message.includes('single value (Invalid argument)');
+        if (!rawLoad && !conflicting && !unflagged && !single) throw e;
         if (conflicting) conflicts++;
       }
     }),

@@ -40,6 +40,26 @@ describe('parse and list as nft 1.0.6 does', () => {
     expect(fromJson).toContain('\tmap e {\n\t\ttype ipv4_addr : ipv4_addr\n\t}');
   });
 
+  test('one value per component lists as single values, which nft refuses to load; a listing reads', () => {
+    // measured: nft lists { 22 : 172.16.5.4/32 . ssh } as { 22 : 172.16.5.4 . 22 } and refuses that (EINVAL)
+    const text =
+      'table ip t {\n\tmap m {\n\t\ttype inet_service : interval ipv4_addr . inet_service\n' +
+      '\t\telements = { 22 : 172.16.5.4 . 22, 23 : 10.0.0.2-10.0.0.9 . 22 }\n\t}\n}\n';
+    expect(printNft(parseNft(text.replace('172.16.5.4 . 22', '172.16.5.4/32 . ssh')))).toBe(text);
+    expect(isKernelRefusal(refusal(text))).toBe(true);
+    const m = [...parseNft(text, { listing: true }).tables.values()][0]!.sets.get('m')!;
+    expect(m.elements.map((e) => [e.data, e.dataHi])).toEqual([
+      [
+        [ip('172.16.5.4'), 22],
+        [ip('172.16.5.4'), 22],
+      ],
+      [
+        [ip('10.0.0.2'), 22],
+        [ip('10.0.0.9'), 22],
+      ],
+    ]);
+  });
+
   test('what nft or the kernel refuses (measured), and what is outside the subset', () => {
     // a single value beside a range: nft sends it half as long, the kernel says EINVAL
     const mixed = refusal(nat('  dnat to ip daddr map { 10.96.0.10 : 10.0.0.1-10.0.0.3, 10.96.0.11 : 10.0.0.9 }'));

@@ -182,7 +182,7 @@ function checkRule(
         throw invalid('ip or ip6 must be specified with address for inet tables', at(i));
       if (typeof s.addr !== 'number') {
         for (const n of keyNames(s.addr.key)) useL4(l4Of(n), i);
-        const data = checkLookup(t, s.addr, undefined, at(i));
+        const data = checkLookup(t, s.addr, undefined, at(i), listing);
         if (data.length > 1) {
           // an address and a port: the port needs a transport protocol, before or in the key (measured)
           if (proto === undefined)
@@ -224,7 +224,13 @@ const dataText = (d: MapData | undefined) => (Array.isArray(d) ? d.join(' . ') :
 /** A data-map lookup of a statement (nft_lookup.c with a data register): the map exists and is a data map of the
  *  key's type and of the data the statement takes (`want`; for nat an address, or an address and a port); an
  *  anonymous map holds a key once (two values: EEXIST, measured). Returns the map's data type. */
-function checkLookup(t: NftTable, l: MapLookup, want: DtypeName[] | undefined, pos: SourcePos): DtypeName[] {
+function checkLookup(
+  t: NftTable,
+  l: MapLookup,
+  want: DtypeName[] | undefined,
+  pos: SourcePos,
+  listing = false,
+): DtypeName[] {
   const key = exprDtypes(l.key);
   let data: DtypeName[];
   if (l.map.kind === 'ref') {
@@ -242,8 +248,11 @@ function checkLookup(t: NftTable, l: MapLookup, want: DtypeName[] | undefined, p
     checkAnonIntervals(l.map.elements, key, pos);
     // one element with a range or prefix value makes the map's data interval; a single value then is EINVAL
     // (measured: nft sends it half as long)
-    if (l.map.elements.some((el) => el.dataHi) && l.map.elements.some((el) => el.data && !el.dataHi))
-      throw byKernel('a map of interval values (ranges, prefixes) with a single value (Invalid argument)', pos);
+    if (l.map.elements.some((el) => el.dataHi) && l.map.elements.some((el) => el.data && !el.dataHi)) {
+      if (!listing)
+        throw byKernel('a map of interval values (ranges, prefixes) with a single value (Invalid argument)', pos);
+      singlesAsIntervals(l.map.elements);
+    }
     const seen = new Map<string, string>();
     for (const el of l.map.elements) {
       const k = JSON.stringify(el.key);
@@ -316,7 +325,22 @@ function checkIface(right: Extract<Stmt, { k: 'match' }>['right'], pos: SourcePo
       throw new InputError('unsupported', 'iif/oif of an interface other than "lo" (resolved when loaded)', pos);
 }
 
-function addElements(t: NftTable, set: NftSet, els: readonly Element[], create: boolean, pos: SourcePos): void {
+/** nft 1.0.6 lists an interval value whose ends are one value in each component of a concatenation as single
+ *  values (`172.16.5.4 . 22`), which it then refuses to load (EINVAL, measured): a listing of the kernel's state is
+ *  read as what the kernel holds, each such value an interval of one. */
+function singlesAsIntervals(els: readonly Element[]): void {
+  for (const el of els) if (el.data && !el.dataHi) el.dataHi = [...el.data];
+}
+
+function addElements(
+  t: NftTable,
+  set: NftSet,
+  els: readonly Element[],
+  create: boolean,
+  pos: SourcePos,
+  listing = false,
+): void {
+  if (listing && set.dataInterval) singlesAsIntervals(els);
   for (const el of els) {
     // an element with a timeout needs a set with timeouts (nf_tables_newsetelem: EINVAL)
     if ((el.timeout !== undefined || el.expires !== undefined) && !set.timeoutFlag)
@@ -554,7 +578,7 @@ export function runCommand(rs: NftRuleset, c: Command, listing = false): void {
         }
         return;
       }
-      addElements(t, set, els, c.op === 'create-element', pos);
+      addElements(t, set, els, c.op === 'create-element', pos, listing);
       return;
     }
     case 'add-rule':
