@@ -236,7 +236,7 @@ test('--help lists every command and exits 0; no command exits 2 with the same t
 
 // one test per command: each spawns three CLIs, within its own timeout (a loaded machine is slow to start them)
 test.each(['run', 'check', 'fuzz', 'compile', 'validate', 'trace', 'lint', 'snapshot', 'doctor', 'lab'])(
-  '%s --help, help %s and %s -h print that command usage and exit 0',
+  '%s: CMD --help, help CMD and CMD -h print that command usage and exit 0',
   (c) => {
     const r = cli([c, '--help']);
     expect(r.code).toBe(0);
