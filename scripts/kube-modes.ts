@@ -14,7 +14,8 @@ const r = await modeDiff(runs, seed, 12, version);
 const s = ((performance.now() - t0) / 1000).toFixed(0);
 process.stdout.write(
   `${r.sets} random Service sets (seed ${seed}; kube-proxy ${version ?? 'default'}; ${r.skipped} left out),` +
-    ` ${r.probes} probes on the model in both modes (${r.sticky} repeated connections to ClientIP-affinity Services): ` +
+    ` ${r.probes} probes on the model in both modes` +
+    ` (${r.sticky} repeated connections to ClientIP-affinity Services): ` +
     `${r.same} alike, ${r.documented} differ as documented, ${r.undocumented.length} undocumented (${s} s)\n`,
 );
 for (const u of r.undocumented.slice(0, 10))

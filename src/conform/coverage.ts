@@ -26,9 +26,12 @@ import { caseTopology, isApply, isCommand, isWait, mixesBackends, type CaseFile 
 function routesBackAndForth(topo: TopologySpec, host: string): boolean {
   const net = compileTopology(topo);
   const h = net.hosts.get(host)!;
+  // a loop needs both ends to forward: the preset's client, the node's default gateway, does not
+  if (!h.sysctls.ip_forward) return false;
   return h.routes.some((r) => {
     if (r.via === undefined) return false;
     const gw = [...net.hosts.values()].find((x) => x.local.has(r.via!));
+    if (!gw?.sysctls.ip_forward) return false;
     const back = gw && lookupRoute(gw, r.dst.addr);
     return back?.type === 'unicast' && h.local.has(back.nextHop);
   });

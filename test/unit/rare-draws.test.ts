@@ -16,6 +16,7 @@ import { checkCase, caseTopology } from '../../src/conform/case-file.ts';
 import { planCase } from '../../src/conform/plan.ts';
 import { CoverageCounter } from '../../src/conform/coverage.ts';
 import type { Step } from '../../src/conform/case-file.ts';
+import { k8sNode } from '../../src/model/index.ts';
 
 test('rare rules load on the model in both flavors, alone and with the steps they bring', async () => {
   const draws = fc.sample(caseDrawArb({ quietLog: true }), { seed: 11, numRuns: 200 });
@@ -115,6 +116,10 @@ test(LOOP_TEST, async () => {
   const counter = new CoverageCounter();
   counter.record(c, []);
   expect(counter.report().counts.topology['routing loop']).toBe(1);
+  // the preset is no loop: the node's default gateway, the client, does not forward
+  const plain = new CoverageCounter();
+  plain.record({ ...c, topology: k8sNode() }, []);
+  expect(plain.report().counts.topology['routing loop'] ?? 0).toBe(0);
 });
 
 const ONLINK_TEST = "the on-link variant: the client asks for the node's bridge address on eth0; arp_ignore decides";
