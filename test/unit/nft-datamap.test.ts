@@ -5,10 +5,10 @@ import { describe, test, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parseNft, printNft, parseNftJson } from '../../src/model/nft/index.ts';
 import { evalBaseChain, type NftEnv } from '../../src/model/nft/eval.ts';
-import { InputError } from '../../src/model/errors.ts';
 import { parseIp } from '../../src/model/ip.ts';
 import type { Pkt } from '../../src/model/eval/packet.ts';
 import { synPkt } from '../helpers/packet.ts';
+import { nftRefusal as refusal } from '../helpers/nft.ts';
 
 const ip = (s: string) => parseIp(s)!;
 const table = (text: string) => [...parseNft(text).tables.values()][0]!;
@@ -16,15 +16,6 @@ const pkt = (over: Partial<Pkt> = {}): Pkt => synPkt({ src: ip('10.0.0.1'), dst:
 const env: NftEnv = { hook: 'prerouting', iif: 'eth0' };
 const nat = (maps: string, rules: string) =>
   `table ip t {\n${maps}\n chain c { type nat hook prerouting priority dstnat;\n${rules}\n }\n}\n`;
-const refusal = (text: string): InputError => {
-  try {
-    parseNft(text, { file: 't.nft' });
-  } catch (e) {
-    if (e instanceof InputError) return e;
-    throw e;
-  }
-  throw new Error('accepted');
-};
 
 describe('parse and list as nft 1.0.6 does', () => {
   test('named maps of every data type in the subset, and the statements that read them', () => {

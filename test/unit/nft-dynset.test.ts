@@ -3,27 +3,19 @@
 // (deterministic where the case's waits decide it, a question both answers of which are followed where not).
 // Listings as nft 1.0.6 prints them on Linux 6.18 (measured in a throw-away namespace).
 import { describe, test, expect } from 'vitest';
-import { parseNft, printNft, InputError } from '../../src/model/index.ts';
+import { parseNft, printNft } from '../../src/model/index.ts';
 import { parseNftTime, printNftTime } from '../../src/model/nft/time.ts';
 import { lifeAt, EXPIRY_MARGIN_S, PROBE_SLACK_S } from '../../src/model/nft/dyn-state.ts';
 import { evalBaseChain, type NftEnv } from '../../src/model/nft/eval.ts';
 import { parseIp } from '../../src/model/ip.ts';
 import type { Pkt } from '../../src/model/eval/packet.ts';
 import { synPkt } from '../helpers/packet.ts';
+import { nftRefusal as refusal } from '../helpers/nft.ts';
 
 /** A TCP SYN from `src` to a ClusterIP (10.96.0.10:80). */
 const pkt = (src: string): Pkt => synPkt({ src: parseIp(src)!, dst: parseIp('10.96.0.10')! });
 
 const list = (text: string) => printNft(parseNft(text, { file: 't.nft' }));
-const refusal = (text: string): InputError => {
-  try {
-    parseNft(text, { file: 't.nft' });
-  } catch (e) {
-    if (e instanceof InputError) return e;
-    throw e;
-  }
-  throw new Error('accepted');
-};
 
 describe('time values', () => {
   test('read and listed as nft does', () => {

@@ -8,10 +8,10 @@ import { readFileSync } from 'node:fs';
 import { parseNft, printNft, parseNftJson } from '../../src/model/nft/index.ts';
 import { isKernelRefusal } from '../../src/model/nft/apply.ts';
 import { evalBaseChain, numgenKey, type NftEnv, type NftOutcome } from '../../src/model/nft/eval.ts';
-import { InputError } from '../../src/model/errors.ts';
 import { parseIp } from '../../src/model/ip.ts';
 import type { Pkt } from '../../src/model/eval/packet.ts';
 import { synPkt } from '../helpers/packet.ts';
+import { nftRefusal as refusal } from '../helpers/nft.ts';
 
 const read = (f: string) => readFileSync(new URL(`../fixtures/nft/${f}`, import.meta.url), 'utf8');
 const ip = (s: string) => parseIp(s)!;
@@ -20,15 +20,6 @@ const nat = (rules: string, extra = '') =>
 const table = (text: string) => [...parseNft(text).tables.values()][0]!;
 const pkt = (over: Partial<Pkt> = {}): Pkt => synPkt({ src: ip('10.0.0.9'), dst: ip('10.96.0.10'), ...over });
 const env: NftEnv = { hook: 'prerouting', iif: 'eth0' };
-const refusal = (text: string): InputError => {
-  try {
-    parseNft(text, { file: 't.nft' });
-  } catch (e) {
-    if (e instanceof InputError) return e;
-    throw e;
-  }
-  throw new Error('accepted');
-};
 const natOf = (o: NftOutcome) => (o.nat?.k === 'nat' ? [o.nat.addr, o.nat.port] : undefined);
 
 describe('parse and list as nft 1.0.6 does', () => {

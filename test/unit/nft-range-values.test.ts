@@ -8,23 +8,14 @@ import { parseNft, printNft, parseNftJson } from '../../src/model/nft/index.ts';
 import { isKernelRefusal } from '../../src/model/nft/apply.ts';
 import { evalBaseChain, type NftEnv } from '../../src/model/nft/eval.ts';
 import { natRequestOf } from '../../src/model/nft/in-path.ts';
-import { InputError } from '../../src/model/errors.ts';
 import { parseIp } from '../../src/model/ip.ts';
 import { synPkt } from '../helpers/packet.ts';
+import { nftRefusal as refusal } from '../helpers/nft.ts';
 
 const read = (f: string) => readFileSync(new URL(`../fixtures/nft/${f}`, import.meta.url), 'utf8');
 const ip = (s: string) => parseIp(s)!;
 const nat = (rules: string, maps = '') =>
   `table ip t {\n${maps}\n chain c { type nat hook prerouting priority dstnat;\n${rules}\n }\n}\n`;
-const refusal = (text: string): InputError => {
-  try {
-    parseNft(text, { file: 't.nft' });
-  } catch (e) {
-    if (e instanceof InputError) return e;
-    throw e;
-  }
-  throw new Error('accepted');
-};
 const env: NftEnv = { hook: 'prerouting', iif: 'eth0' };
 
 describe('parse and list as nft 1.0.6 does', () => {
