@@ -66,6 +66,8 @@ export type Arrival =
       /** the error the sender's send gets when its own stack drops the packet outside any rule (a failed
        *  reroute after OUTPUT: ip_route_me_harder's route error) */
       errno?: string;
+      /** dropped in the sending host's own OUTPUT or POSTROUTING, within the send (localOut) */
+      atSend?: true;
     }
   | {
       kind: 'rejected';
@@ -77,6 +79,8 @@ export type Arrival =
       by?: { hook: Hook; table: string; chain: string; rule: number | 'policy' };
       /** the bridge port the rejected packet came in on, when br_netfilter handed it to the IPv4 hooks */
       physIn?: string;
+      /** rejected in the sending host's own OUTPUT or POSTROUTING, within the send (localOut) */
+      atSend?: true;
     }
   | { kind: 'no-route'; host: string }
   /** an unmodelled target took the packet: what happens next is unknown (spec/semantics.md §10) */
@@ -140,6 +144,12 @@ function actionOf(s: Stmt | undefined): string {
   if (!s) return '';
   if (s.k === 'verdict') return 'chain' in s.v ? `${s.v.kind} ${s.v.chain}` : s.v.kind;
   return s.k;
+}
+
+/** A drop or REJECT in the sender's own OUTPUT or POSTROUTING: nf_hook_slow's NF_DROP is the send's return value
+ *  there, and only there (a packet that crossed a device and comes back to that host is dropped in a softirq). */
+function atSend(a: Arrival): Arrival {
+  return a.kind === 'dropped' || a.kind === 'rejected' ? { ...a, atSend: true } : a;
 }
 
 export class PathRun {
@@ -544,7 +554,7 @@ export class PathRun {
       // the tables after nat OUTPUT (filter, security) see the packet only when its new route holds
       rerouteAfterNat: () => reroute('OUTPUT DNAT'),
     });
-    if (!out.ok) return out.arrival;
+    if (!out.ok) return atSend(out.arrival);
     if (!rerouted && (p.dst !== before.dst || p.mark !== before.mark)) {
       const failed = reroute('OUTPUT');
       if (failed) return failed;
@@ -558,7 +568,7 @@ export class PathRun {
       nextHop: r.type === 'unicast' ? r.nextHop : p.dst,
       ct: out.ct,
     });
-    if (!post.ok) return post.arrival;
+    if (!post.ok) return atSend(post.arrival);
     if (r.type === 'local') {
       this.emit({ kind: 'hop', from: `${hn}/lo`, to: `${hn}/lo` });
       const pre = this.hook({ host: hn, hook: 'PREROUTING', pkt: p, in: 'lo', out: '', nextHop: p.dst, ct: post.ct });

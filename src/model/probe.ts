@@ -139,8 +139,8 @@ const localError = (errno: string): ErrorReport => ({
 /** nf_hook_slow turns NF_DROP into -EPERM for the sender: a UDP or ICMP send dropped (or REJECTed) in the
  *  client's own OUTPUT or POSTROUTING fails at once. TCP's connect ignores it and retransmits the SYN
  *  (tcp_connect returns only -ECONNREFUSED), so it stays silent (measured: spec/observation.md). */
-function sendErrno(client: string, proto: number, host: string, hook: string | null | undefined): string | null {
-  return proto !== 6 && host === client && (hook === 'OUTPUT' || hook === 'POSTROUTING') ? 'EPERM' : null;
+function sendErrno(client: string, proto: number, a: Extract<Ended, { kind: 'dropped' | 'rejected' }>): string | null {
+  return proto !== 6 && a.atSend && a.host === client ? 'EPERM' : null;
 }
 
 /** Does the kernel answer this refused packet? Not a reset with a reset (nf_send_reset: `if (oth->rst)`), not an
@@ -191,7 +191,7 @@ function dropped(a: Ended): Ending {
 function droppedSendErrno(a: Ended, client: string, proto: number): string | null {
   if (a.kind !== 'dropped' || a.silent) return null;
   if (a.errno) return proto !== 6 && a.host === client ? a.errno : null;
-  return sendErrno(client, proto, a.host, a.hook);
+  return sendErrno(client, proto, a);
 }
 
 /** The first packet never left the client: its send failed (EPERM, or the reroute's EINVAL), or went silently
@@ -310,7 +310,7 @@ class ProbePlay {
     const back = this.answer(a);
     const drop = dropPointOf(a);
     // REJECT returns NF_DROP after answering: in the client's own OUTPUT, its send failed as well
-    const errno = first ? sendErrno(client, e.proto, a.host, drop.hook) : null;
+    const errno = first ? sendErrno(client, e.proto, a) : null;
     if (!this.forClient(back, client, e)) {
       const end: Ending = { outcome: 'dropped', responder: null, seen: null, icmp: null, drop };
       if (errno) end.error = localError(errno);
