@@ -4,7 +4,7 @@
 import { type U32, formatIp } from './ip.ts';
 import type { Hook } from './rules/types.ts';
 import type { NatRange } from './rules/kinds.ts';
-import { type CtEntry, type Tuple, invert, replyTaken } from './conntrack.ts';
+import { type CtEntry, type Tuple, invert, remove, replyTaken, tcpStateOf, tupleKey } from './conntrack.ts';
 import type { NatRequest } from './eval/targets.ts';
 import type { Pkt, CtRef } from './eval/packet.ts';
 import { isIcmpError } from './tracking.ts';
@@ -32,6 +32,19 @@ const SNAT_DEFAULT_RANGES: readonly (readonly [number, number])[] = [
   [1024, 65535],
 ];
 const ICMP_ID_RANGE: readonly [number, number] = [0, 65535];
+
+/** NF_NAT_MAX_ATTEMPTS / 4: the last attempts of a port search may evict a closing connection (nf_nat_core.c) */
+const NF_NAT_HARDER_THRESH = 32;
+
+/** The connection holding `reply` that a new connection `e` may evict (nf_nat_used_tuple_harder): `e` a TCP
+ *  SYN_SENT, the holder's reply tuple (not its original), in TIME_WAIT or CLOSE and source-NATed (nf_nat_may_kill). */
+function evictable(cx: HostCtx, e: CtEntry, reply: Tuple): CtEntry | undefined {
+  if (e.orig.proto !== 6 || tcpStateOf(e) !== 'SYN_SENT') return undefined;
+  const hit = cx.state.ct.index.get(tupleKey(reply));
+  if (!hit || hit.dir !== 'reply' || hit.entry === e) return undefined;
+  const state = tcpStateOf(hit.entry);
+  return (state === 'TIME_WAIT' || state === 'CLOSE') && hit.entry.srcNat ? hit.entry : undefined;
+}
 
 function pickIp(cx: HostCtx, r: NatRange, fallback: U32): U32 {
   if (r.minIp === undefined) return fallback;
@@ -95,13 +108,29 @@ export function natSetup(
             ? (SNAT_DEFAULT_RANGES.find((d) => v <= d[1]) ?? SNAT_DEFAULT_RANGES[2]!)
             : [v, v]);
       let chosen = pick[0];
+      let free = false;
       for (let port = pick[0]; port <= pick[1]; port++) {
         nu[key] = port;
         if (!taken(nu)) {
           chosen = port;
+          free = true;
           break;
         }
       }
+      // nf_nat_used_tuple_harder, within a range's last NF_NAT_HARDER_THRESH attempts (all of a small one): a new
+      // SYN evicts a closing source-NATed connection holding the tuple when its sequence number is past the old
+      // one's (nf_seq_has_advanced), an even chance between unrelated initial sequence numbers
+      if (!free && pick[1] - pick[0] < NF_NAT_HARDER_THRESH)
+        for (let port = pick[0]; port <= pick[1]; port++) {
+          nu[key] = port;
+          const old = evictable(cx, e, invert(nu));
+          const label = `a new SYN's sequence number past that of closing connection #${old?.id ?? 0} (eviction)`;
+          if (old && cx.choose(0.5, label)) {
+            remove(cx.state.ct, old);
+            chosen = port;
+            break;
+          }
+        }
       nu[key] = chosen;
       // Any port of the range is possible in the kernel: it starts at a random offset for SNAT and
       // --random, at the range's start for a DNAT (so a DNAT's clash picks the first free one).
