@@ -1,7 +1,7 @@
 // Two kernel runs of the same cases compared with each other, not with the model: iptables-nft
-// against iptables-legacy, or the Docker lab against the netns lab. Only what is not left to chance
-// is compared: steps where the model sees one possibility, ports the kernel picks at random masked
-// (ephemeral ports, MASQUERADE --random-fully), and conntrack tables until a case's first random step
+// against iptables-legacy, the Docker lab against the netns lab, or a reused lab against fresh ones. Only what
+// is not left to chance or to time is compared: steps where the model sees one exact possibility, ports the
+// kernel picks at random masked (ephemeral ports, MASQUERADE --random-fully), and conntrack tables until a case's first random step
 // or its first TCP entry whose state retransmissions may still move (spec/observation.md: the lab reads
 // the table when it can, so two runs may catch the same close at different states).
 import type { Observation } from '../model/index.ts';
@@ -39,7 +39,8 @@ export function comparableRecords(reports: readonly CaseReport[]): Map<string, C
     let chance = false;
     for (const s of r.steps) {
       if (!s.kernel.length) continue;
-      if (s.model.some((d) => d.length !== 1)) {
+      // a chance, or an open result where only the kernel's clock decides (neighbour timers, resent SYN-ACKs)
+      if (s.model.some((d) => d.length !== 1 || d[0]?.value.outcome === 'indeterminate')) {
         chance = true;
         continue;
       }
