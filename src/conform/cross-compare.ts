@@ -1,9 +1,9 @@
-// Two kernel runs of the same cases compared with each other, not with the model: iptables-nft
-// against iptables-legacy, the Docker lab against the netns lab, or a reused lab against fresh ones. Only what
-// is not left to chance or to time is compared: steps where the model sees one exact possibility, ports the
-// kernel picks at random masked (ephemeral ports, MASQUERADE --random-fully), and conntrack tables until a case's first random step
-// or its first TCP entry whose state retransmissions may still move (spec/observation.md: the lab reads
-// the table when it can, so two runs may catch the same close at different states).
+// Two kernel runs of the same cases compared with each other, not with the model: iptables-nft against
+// iptables-legacy, the Docker lab against the netns lab, or a reused lab against fresh ones. Only what is not left
+// to chance or to time is compared: steps where the model sees one exact possibility, ports the kernel picks at
+// random masked (ephemeral ports, MASQUERADE --random-fully), and conntrack tables until a case's first random
+// step or its first TCP entry whose state retransmissions may still move (spec/observation.md: the lab reads the
+// table when it can, so two runs may catch the same close at different states).
 import type { Observation } from '../model/index.ts';
 import type { CaseReport } from './run-case.ts';
 
