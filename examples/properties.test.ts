@@ -13,20 +13,38 @@ import {
   renderPlain,
   InputError,
   type Probe,
+  type Ruleset,
 } from 'nfconform';
 import { rulesetText, topologyArb, serviceCaseArb, serviceCase } from 'nfconform/arbitraries';
 import { runCases } from 'nfconform/conform';
 
+/** A time match iptables-save does not print back readably (spec/iptables.md §4): an empty day list (every day
+ *  negated) is saved as nothing, which iptables-restore refuses; a --datestop of 0 is not saved at all. */
+const savedUnreadably = (rs: Ruleset): boolean =>
+  [...rs.tables.values()].some((t) =>
+    [...t.chains.values()].some((c) =>
+      c.rules.some((r) =>
+        r.matches.some(
+          (m) =>
+            m.name === 'time' &&
+            m.opts.some((o) => ['--weekdays', '--monthdays', '--datestop'].includes(o.name) && o.value === 0),
+        ),
+      ),
+    ),
+  );
+
 test('printing a ruleset and reading it back gives the same ruleset (iptables-save is canonical)', () => {
   fc.assert(
     fc.property(rulesetText(), (text) => {
-      let once: string;
+      let parsed: Ruleset;
       try {
-        once = printRuleset(parseRuleset(text));
+        parsed = parseRuleset(text);
       } catch (e) {
         if (e instanceof InputError) return; // drawn text iptables-restore would refuse too
         throw e;
       }
+      fc.pre(!savedUnreadably(parsed));
+      const once = printRuleset(parsed);
       expect(printRuleset(parseRuleset(once))).toBe(once);
     }),
     { numRuns: 200 },

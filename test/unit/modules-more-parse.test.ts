@@ -144,6 +144,9 @@ const MEASURED: readonly (readonly [string, string | null])[] = [
   ['-m time ! --weekdays Sat,Sun', '-m time --weekdays Mon,Tue,Wed,Thu,Fri --datestop 2038-01-19T03:14:07'],
   // no day at all: an empty list, as iptables-save prints it on both flavors (and iptables-restore then refuses)
   ['-m time ! --weekdays Mon,Tue,Wed,Thu,Fri,Sat,Sun', '-m time --weekdays  --datestop 2038-01-19T03:14:07'],
+  // libxt_time's time_print_date skips a date of 0: the --datestop is kept (nothing matches) but not saved (1.8.9)
+  ['-m time --datestop 1970-01-01T00:00:00', '-m time'],
+  ['-m time --datestart 1970 --datestop 1970', '-m time'],
   [
     '-m time --timestart 22:00 --timestop 06:00',
     '-m time --timestart 22:00:00 --timestop 06:00:00 --datestop 2038-01-19T03:14:07',

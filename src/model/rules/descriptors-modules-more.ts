@@ -170,7 +170,9 @@ export const MODULE_MORE_EXTENSIONS: readonly ExtensionDesc[] = [
       { name: '--monthdays', kind: 'monthdays', negatable: true },
       { name: '--weekdays', kind: 'weekdays', negatable: true },
       { name: '--datestart', kind: 'date' },
-      { name: '--datestop', kind: 'date', fill: DATE_MAX },
+      // libxt_time time_print_date prints no date 0: a --datestop of 1970-01-01T00:00:00 (matching nothing) is
+      // saved as no --datestop, which iptables-restore reads as the default (spec/iptables.md §4)
+      { name: '--datestop', kind: 'date', fill: DATE_MAX, unprintedWhen: (v) => v === 0 },
       { name: '--kerneltz', aliases: ['--localtz'], kind: 'flag', group: 'time-tz' },
       { name: '--contiguous', kind: 'flag' },
       { name: '--utc', kind: 'flag', group: 'time-tz', omitWhen: () => true },

@@ -23,6 +23,8 @@ export interface OptionDesc {
   fill?: OptValue;
   /** printed only when the value differs from this */
   omitWhen?: (v: OptValue, neg: boolean) => boolean;
+  /** kept (it changes what the rule matches) but left out of the printed rule, as iptables-save leaves it out */
+  unprintedWhen?: (v: OptValue) => boolean;
   /** options of one group exclude each other */
   group?: string;
   /** accepted on input, stored as another option (e.g. --or-mark as --set-xmark) */

@@ -21,7 +21,7 @@ function printExt(desc: ExtensionDesc | undefined, ext: ExtInstance): string {
   for (const o of ext.opts) {
     const od = desc.options.find((d) => d.name === o.name && !d.storeAs);
     if (!od) throw new Error(`internal: option ${o.name} not in descriptor ${desc.name}`);
-    if (od.omitWhen?.(o.value, o.neg)) continue;
+    if (od.omitWhen?.(o.value, o.neg) || od.unprintedWhen?.(o.value)) continue;
     const kind = KINDS[od.kind] as Kind<OptValue>;
     parts.push(
       `${bang(o.neg)}${o.name}${kind
