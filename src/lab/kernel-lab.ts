@@ -200,7 +200,12 @@ export class KernelLab {
       spec.hosts.map((h) => {
         const lines = [batchLine('link', 'set', 'dev', 'lo', 'up')];
         for (const i of h.ifaces) {
-          if (i.bridge) lines.push(batchLine('link', 'add', 'name', i.name, 'type', 'bridge'));
+          // no multicast snooping: with it, a bridge joins 224.0.0.106 when it comes up, and the kernel sends two
+          // unsolicited IGMPv3 reports, the second at a random time within 1 s (igmp_ifc_event): a local packet
+          // through OUTPUT (a nat OUTPUT DNAT makes it a unicast that broadcasts an ARP request, which completes
+          // a pod's unanswered resolution of the node) racing a fresh lab's first case (measured, issue 14).
+          // Unicast and broadcast are bridged alike either way; no probe sends multicast (README "The lab").
+          if (i.bridge) lines.push(batchLine('link', 'add', 'name', i.name, 'type', 'bridge', 'mcast_snooping', '0'));
           else if (i.peer) {
             const key = [`${h.name}/${i.name}`, `${i.peer.host}/${i.peer.iface}`].sort().join('|');
             if (made.has(key)) continue;
