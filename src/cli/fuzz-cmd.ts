@@ -7,7 +7,7 @@ import { renderCoverage } from '../conform/coverage.ts';
 import { writeFile } from 'node:fs/promises';
 import { labSkipReason, kernelLogQuiet } from '../lab/prereq.ts';
 import { PhaseTimes, renderProfile } from '../lab/profile.ts';
-import { readFlags, cmdline, runtimeOf, iptablesOf, parseDuration, intOf, proxyModeOf } from './args.ts';
+import { readFlags, cmdline, runtimeOf, iptablesOf, parseDuration, intOf, modeChoiceOf } from './args.ts';
 
 /** Dropped probes dominate a campaign's time; 150 ms is still >100 times a lab round trip. */
 export const FUZZ_PROBE_TIMEOUT = '150ms';
@@ -36,6 +36,7 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
     timeout: { type: 'string', default: FUZZ_PROBE_TIMEOUT },
     services: { type: 'boolean', default: false },
     mode: { type: 'string' },
+    'kube-proxy-version': { type: 'string' },
     labs: { type: 'string', default: '1' },
     runtime: { type: 'string' },
     backend: { type: 'string' },
@@ -48,13 +49,14 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
   const skip = await labSkipReason(runtime);
   if (skip) throw cmdline(`fuzz needs the kernel lab (${runtime}): ${skip}`, 'invalid');
   const runs = values.runs === undefined ? undefined : intOf('--runs', values.runs, 1);
-  const mode = proxyModeOf(values.mode);
   if (values.mode !== undefined && !values.services)
     throw cmdline('--mode is the proxy mode of the drawn Services: it goes with --services');
+  const { mode, kubeProxyVersion } = modeChoiceOf(values);
   // the flags that shape the draw and its judgement: a replay without them would draw another case
   const replayFlags = [
     ...(values.services ? ['--services'] : []),
     ...(mode === 'nftables' ? ['--mode nftables'] : []),
+    ...(kubeProxyVersion ? [`--kube-proxy-version ${kubeProxyVersion}`] : []),
     ...(iptables ? [`--iptables ${iptables}`] : []),
   ];
   let replay: { seed: number; path: string } | undefined;
@@ -74,6 +76,7 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
       oracle: { kind: 'kernel', pool },
       kind: values.services ? 'services' : 'rulesets',
       ...(mode === 'nftables' ? { mode } : {}),
+      ...(kubeProxyVersion ? { kubeProxyVersion } : {}),
       ...(runs !== undefined ? { runs } : values.time ? {} : { runs: 100 }),
       ...(values.time ? { timeSeconds: parseDuration(values.time) } : {}),
       ...(values.seed ? { seed: intOf('--seed', values.seed, -(2 ** 31)) } : {}),
@@ -131,7 +134,15 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
       );
     const dir = await writeArtifacts(
       values.out,
-      { c: d.case, diffs: d.diffs, seed: d.seed, path: d.path, replayFlags, ...(mode === 'nftables' ? { mode } : {}) },
+      {
+        c: d.case,
+        diffs: d.diffs,
+        seed: d.seed,
+        path: d.path,
+        replayFlags,
+        ...(mode === 'nftables' ? { mode } : {}),
+        ...(kubeProxyVersion ? { kubeProxyVersion } : {}),
+      },
       pool,
     );
     write(`replay: ${replayCommand(d.seed, d.path, replayFlags)}`);

@@ -14,7 +14,8 @@ export const CHECK_USAGE =
 export const FUZZ_USAGE =
   'usage: nfconform fuzz [--runs N | --time 10m] [--seed S] [--iptables nft|legacy]' +
   ' [--runtime netns|docker] [--out DIR] [--replay SEED:PATH] [--shrink-time 2m] [--timeout' +
-  ' 150ms] [--services [--mode iptables|nftables]] [--json FILE] [--coverage] [--labs N] [--profile]';
+  ' 150ms] [--services [--mode iptables|nftables [--kube-proxy-version 1.36|1.35]]] [--json FILE] [--coverage]' +
+  ' [--labs N] [--profile]';
 
 export const COMPILE_USAGE =
   'usage: nfconform compile --services FILE --node NAME [--mode iptables|nftables [--existing NODE.nft]' +

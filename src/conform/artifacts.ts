@@ -17,6 +17,7 @@ import { esc, page, tracePage } from './html.ts';
 import type { KernelObservation } from '../lab/kernel-lab.ts';
 import type { StepDiff } from './mutant.ts';
 import type { ProxyMode } from '../kube/proxy-mode.ts';
+import type { KubeProxyVersion } from '../kube/kube-proxy-version.ts';
 
 /** The command line that replays a campaign's case: its seed and path, and the flags that shaped its draw. */
 export const replayCommand = (seed: number, path: string, flags: readonly string[] = []): string =>
@@ -66,7 +67,15 @@ export interface ExplainInput {
   replayFlags?: readonly string[];
   /** kube-proxy's mode the case's Services were compiled in */
   mode?: ProxyMode;
+  /** in nftables mode, the kube-proxy release whose shape was compiled */
+  kubeProxyVersion?: KubeProxyVersion;
 }
+
+/** `check`'s flags that compile the case's Services as the campaign did */
+const checkModeFlags = (input: ExplainInput): string =>
+  input.mode === 'nftables'
+    ? ` --mode nftables${input.kubeProxyVersion ? ` --kube-proxy-version ${input.kubeProxyVersion}` : ''}`
+    : '';
 
 /** Runs the case once more with counters, and writes case.json, repro.sh and explain.md, all from one plan
  *  (the same rulesets in both flavors, the same source ports). */
@@ -74,6 +83,7 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
   const plan = await planCase(input.c, {
     firstPort: pool ? pool.reservePorts(probeCount(input.c)) : FIRST_PORT,
     ...(input.mode ? { mode: input.mode } : {}),
+    ...(input.kubeProxyVersion ? { kubeProxyVersion: input.kubeProxyVersion } : {}),
   });
   const c = plan.case;
   const out = join(dir, caseId(c));
@@ -82,7 +92,7 @@ export async function writeArtifacts(dir: string, input: ExplainInput, pool?: La
   if (input.seed !== undefined)
     md.push(
       `Replay: \`${replayCommand(input.seed, input.path ?? '', input.replayFlags)}\` — or \`nfconform` +
-        ` check ${join(out, 'case.json')}${input.mode === 'nftables' ? ' --mode nftables' : ''}\`, or` +
+        ` check ${join(out, 'case.json')}${checkModeFlags(input)}\`, or` +
         ` \`bash ${join(out, 'repro.sh')}\`.`,
       '',
     );

@@ -15,6 +15,7 @@ import { loadRegistry, knownFor, type KnownDivergence } from './divergences.ts';
 import { CoverageCounter, type CoverageReport } from './coverage.ts';
 import type { PhaseTime } from '../lab/profile.ts';
 import type { ProxyMode } from '../kube/proxy-mode.ts';
+import type { KubeProxyVersion } from '../kube/kube-proxy-version.ts';
 
 /** The kernel, or a copy of the model with a planted bug ('none': the reference model itself). */
 export type FuzzOracle =
@@ -46,6 +47,8 @@ export interface FuzzOptions {
   kind?: 'rulesets' | 'services';
   /** kube-proxy's mode the drawn Services are compiled in (kind 'services'; default iptables) */
   mode?: ProxyMode;
+  /** in nftables mode, the kube-proxy release whose table shape is compiled (default the newest) */
+  kubeProxyVersion?: KubeProxyVersion;
   runs?: number;
   timeSeconds?: number;
   seed?: number;
@@ -88,11 +91,17 @@ export async function judgeCase(
   c: CaseFile,
   oracle: FuzzOracle,
   registry: readonly KnownDivergence[],
-  plant: Pick<FuzzOptions, 'runProbe' | 'mode'> = {},
+  plant: Plant = {},
 ): Promise<CaseJudgement> {
   let raw: { diffs: StepDiff[]; probes: number; outcomes: string[] };
   if (oracle.kind === 'mutant')
-    raw = await judgeAgainstMutant(c, oracle.mutation, oracle.plays ?? 'kernel', plant.mode ?? 'iptables');
+    raw = await judgeAgainstMutant(
+      c,
+      oracle.mutation,
+      oracle.plays ?? 'kernel',
+      plant.mode ?? 'iptables',
+      plant.kubeProxyVersion,
+    );
   else
     raw = await judgeOnKernel(c, oracle.pool, {
       ...plant,
@@ -110,10 +119,14 @@ export async function judgeCase(
 async function judgeOnKernel(
   c: CaseFile,
   pool: LabPool,
-  plant: Pick<FuzzOptions, 'runProbe' | 'mode'> & { semantics?: Semantics },
+  plant: Plant & { semantics?: Semantics },
 ): Promise<{ diffs: StepDiff[]; probes: number; outcomes: string[] }> {
   const planned = () =>
-    planCase(c, { firstPort: pool.reservePorts(probeCount(c)), ...(plant.mode ? { mode: plant.mode } : {}) });
+    planCase(c, {
+      firstPort: pool.reservePorts(probeCount(c)),
+      ...(plant.mode ? { mode: plant.mode } : {}),
+      ...(plant.kubeProxyVersion ? { kubeProxyVersion: plant.kubeProxyVersion } : {}),
+    });
   const plan = await (pool.profile ? pool.profile.time('plan', planned) : planned());
   // a ruleset the model refuses must be refused by the kernel as well
   const refused = [...plan.rulesets, ...plan.otherRulesets, ...plan.nftRulesets].find((r) => r.refusal);
@@ -156,10 +169,13 @@ async function judgeOnKernel(
   };
 }
 
-/** What a campaign hands each case's judgement besides the case: a planted probe, the Services' proxy mode. */
-const plantOf = (opts: FuzzOptions): Pick<FuzzOptions, 'runProbe' | 'mode'> => ({
+/** What a campaign hands each case's judgement besides the case: a planted probe, the Services' proxy mode and
+ *  kube-proxy release. */
+type Plant = Pick<FuzzOptions, 'runProbe' | 'mode' | 'kubeProxyVersion'>;
+const plantOf = (opts: FuzzOptions): Plant => ({
   ...(opts.runProbe ? { runProbe: opts.runProbe } : {}),
   ...(opts.mode ? { mode: opts.mode } : {}),
+  ...(opts.kubeProxyVersion ? { kubeProxyVersion: opts.kubeProxyVersion } : {}),
 });
 
 export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {

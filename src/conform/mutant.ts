@@ -26,6 +26,7 @@ import { modelCommand } from './case-commands.ts';
 import { pairedRun, loadRulesets, type KernelSide } from './paired-run.ts';
 import { judgeDifference } from './judges.ts';
 import type { ProxyMode } from '../kube/proxy-mode.ts';
+import type { KubeProxyVersion } from '../kube/kube-proxy-version.ts';
 
 export interface StepDiff {
   step: string;
@@ -126,8 +127,13 @@ export async function judgeAgainstMutant(
   mutation: Mutation | 'none',
   plays: MutantRole = 'kernel',
   mode: ProxyMode = 'iptables',
+  kubeProxyVersion?: KubeProxyVersion,
 ): Promise<MutantJudgement> {
-  return judgePlanAgainstMutant(await planCase(c, { mode }), mutation, plays);
+  return judgePlanAgainstMutant(
+    await planCase(c, { mode, ...(kubeProxyVersion ? { kubeProxyVersion } : {}) }),
+    mutation,
+    plays,
+  );
 }
 
 export async function judgePlanAgainstMutant(

@@ -263,4 +263,11 @@ test('fuzz --mode goes with --services; a replay line carries the flags that sha
     'nfconform fuzz --services --mode nftables --replay 7:8:0:1',
   );
   expect(replayCommand(7, '3')).toBe('nfconform fuzz --replay 7:3');
+  // the nftables shape of one kube-proxy release: with --mode nftables only, and one of the known releases
+  expect(cli(['fuzz', '--services', '--kube-proxy-version', '1.35']).err).toContain(
+    '--kube-proxy-version says which nftables-mode shape: it goes with --mode nftables',
+  );
+  expect(cli(['fuzz', '--services', '--mode', 'nftables', '--kube-proxy-version', '1.2']).err).toContain(
+    '--kube-proxy-version must be 1.36 or 1.35, not "1.2"',
+  );
 });

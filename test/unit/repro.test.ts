@@ -65,6 +65,25 @@ test(
     const repro = readFileSync(join(dir, 'repro.sh'), 'utf8');
     expect(repro).toMatch(/KUBE-NODEPORTS -p tcp .* --dport 30100 -j KUBE-EXT-/);
     execFileSync('bash', ['-n', join(dir, 'repro.sh')]);
+    // nftables mode in the shape of the release the campaign drew for (fuzz --kube-proxy-version): 1.35 marks for
+    // masquerade in a chain of its own, 1.36 has none; explain.md's check line names both flags
+    const shape = async (kubeProxyVersion: '1.35' | '1.36') => {
+      const out = await writeArtifacts(mkdtempSync(join(tmpdir(), 'nfc-art-')), {
+        c,
+        diffs: [],
+        seed: 1,
+        path: '0',
+        mode: 'nftables',
+        kubeProxyVersion,
+      });
+      return [readFileSync(join(out, 'repro.sh'), 'utf8'), readFileSync(join(out, 'explain.md'), 'utf8')] as const;
+    };
+    const [old, oldExplain] = await shape('1.35');
+    const [now, nowExplain] = await shape('1.36');
+    expect(old).toContain('chain mark-for-masquerade');
+    expect(now).not.toContain('mark-for-masquerade');
+    expect(oldExplain).toContain('--mode nftables --kube-proxy-version 1.35');
+    expect(nowExplain).toContain('--mode nftables --kube-proxy-version 1.36');
   },
 );
 
