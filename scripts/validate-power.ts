@@ -37,9 +37,20 @@ interface Dump {
   ownerOf?: (v: DumpVariant) => string | undefined;
 }
 
-const nftFixture = readFileSync(fx('node.nft'), 'utf8');
-const nftBlocks = readNftDump(nftFixture, 'node.nft');
 const NAMED = /(?:service|local|external|firewall|endpoint|affinity)-[A-Z2-7]{8}-[^\s]+/;
+/** a real `nft list ruleset` of kube-proxy's nftables mode: the Service and endpoint a variant's line belongs to */
+function nftDump(file: string, shape: string): Dump {
+  const text = readFileSync(fx(file), 'utf8');
+  const blocks = readNftDump(text, file);
+  return {
+    name: `fixture ${file} (nftables mode, ${shape})`,
+    servicesText: services,
+    servicesFile: fx('services.json'),
+    text,
+    variants: (t) => nftDumpVariants(t, file),
+    ownerOf: (v) => nftOwner(blocks.blockOf(v.line) ?? '') ?? nftOwner(NAMED.exec(v.before)?.[0] ?? ''),
+  };
+}
 const DUMPS: Dump[] = [
   {
     name: 'fixture node.iptables-save',
@@ -62,14 +73,8 @@ const DUMPS: Dump[] = [
     text: compileNode(readCluster(features), { nodeName: 'node', ...current }),
     variants: dumpVariants,
   },
-  {
-    name: 'fixture node.nft (nftables mode)',
-    servicesText: services,
-    servicesFile: fx('services.json'),
-    text: nftFixture,
-    variants: (t) => nftDumpVariants(t, 'node.nft'),
-    ownerOf: (v) => nftOwner(nftBlocks.blockOf(v.line) ?? '') ?? nftOwner(NAMED.exec(v.before)?.[0] ?? ''),
-  },
+  nftDump('node.nft', 'kube-proxy 1.35'),
+  nftDump('node-136.nft', 'kube-proxy 1.36'),
 ];
 
 async function validate(d: Dump, text: string): Promise<ValidationReport> {

@@ -3,7 +3,7 @@
 // any packet meets are named equivalent, with the reason, and left out of the score.
 import { printNftElementKey, type NftRuleset, type NftElement as Element } from '../model/index.ts';
 import { readNftDump } from './validate-nft.ts';
-import { ruleLineVariants, type DumpVariant } from '../kube/dump-variants.ts';
+import { ruleLineVariants, edited, type DumpVariant } from '../kube/dump-variants.ts';
 
 /** Why deleting this element changes nothing, if so. */
 function elementEquivalent(rs: NftRuleset, set: string, el: Element): string | undefined {
@@ -49,6 +49,30 @@ function elementLine(lines: readonly string[], set: string, key: string): number
   return head + 1;
 }
 
+/** kube-proxy 1.36's `dnat ip to numgen random mod N map { K : ADDR . PORT, ... }` (and 1.35's numgen vmap):
+ *  each element's port wrong in turn, and the modulus one too large (a share of the packets meets no element:
+ *  the lookup fails and the rule does nothing, nft_lookup's NFT_BREAK). */
+function numgenVariants(lines: readonly string[], i: number): DumpVariant[] {
+  const l = lines[i]!;
+  const out: DumpVariant[] = [];
+  const mod = /numgen (random|inc) mod (\d+)/.exec(l);
+  if (!mod) return out;
+  out.push(
+    edited(
+      lines,
+      i,
+      'probability',
+      'numgen modulus one too large',
+      l.replace(mod[0], `numgen ${mod[1]} mod ${Number(mod[2]) + 1}`),
+    ),
+  );
+  for (const m of l.matchAll(/(\d+) : (\d+\.\d+\.\d+\.\d+) \. (\d+)/g)) {
+    const wrong = `${m[1]} : ${m[2]} . ${(Number(m[3]) % 65535) + 1}`;
+    out.push(edited(lines, i, 'dnat-port', `wrong DNAT port of element ${m[1]}`, l.replace(m[0], wrong)));
+  }
+  return out;
+}
+
 export function nftDumpVariants(text: string, file = 'dump.nft'): DumpVariant[] {
   const { ruleset } = readNftDump(text, file);
   const lines = text.split('\n');
@@ -59,7 +83,7 @@ export function nftDumpVariants(text: string, file = 'dump.nft'): DumpVariant[] 
         const line = r.pos?.line;
         if (line === undefined) continue;
         const eq = c.name === 'reject-chain' && c.rules.length === 1 ? onlyClusterIpRejects(ruleset) : undefined;
-        out.push(...ruleLineVariants(lines, line - 1, 'dnat to', eq));
+        out.push(...ruleLineVariants(lines, line - 1, 'dnat to', eq), ...numgenVariants(lines, line - 1));
       }
   // an element deleted by a command after the dump: one element fewer whatever the dump's layout (nft lists
   // several short elements a line)

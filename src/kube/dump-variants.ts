@@ -69,7 +69,13 @@ export const withLine = (lines: readonly string[], i: number, s: string | undefi
   [...lines.slice(0, i), ...(s === undefined ? [] : [s]), ...lines.slice(i + 1)].join('\n');
 
 /** A variant that replaces line `i` by `after`. */
-const edited = (lines: readonly string[], i: number, kind: VariantKind, id: string, after: string): DumpVariant => ({
+export const edited = (
+  lines: readonly string[],
+  i: number,
+  kind: VariantKind,
+  id: string,
+  after: string,
+): DumpVariant => ({
   id: `${id} line ${i + 1}`,
   kind,
   line: i + 1,

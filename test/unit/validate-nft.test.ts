@@ -140,6 +140,22 @@ describe('nft dump variants (npm run validate-power)', () => {
       'reject',
     ]);
   });
+
+  test('a numgen-keyed DNAT map (kube-proxy 1.36): each element its wrong port, the modulus one too large', () => {
+    const text = validateInput('node-136.nft').rulesetText;
+    const line =
+      'meta l4proto tcp dnat ip to numgen random mod 2 map { 0 : 10.244.1.11 . 8080, 1 : 10.244.2.13 . 8080 }';
+    const at = text.split('\n').findIndex((l) => l.trim() === line) + 1;
+    expect(at).toBeGreaterThan(0);
+    const here = nftDumpVariants(text, 'node-136.nft').filter((v) => v.line === at && v.kind !== 'delete');
+    expect(here.map((v) => [v.kind, v.after?.trim()])).toEqual([
+      ['probability', line.replace('mod 2', 'mod 3')],
+      ['dnat-port', line.replace('10.244.1.11 . 8080', '10.244.1.11 . 8081')],
+      ['dnat-port', line.replace('10.244.2.13 . 8080', '10.244.2.13 . 8081')],
+    ]);
+    // each a dump nft's parser reads
+    for (const v of here) expect(() => parsed(v.text)).not.toThrow();
+  });
 });
 
 describe('a kube-proxy 1.36 node (node-136.nft: the hairpin set, inline marks, squashed endpoint chains)', () => {
