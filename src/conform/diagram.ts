@@ -96,6 +96,14 @@ export function diagramOf(events: readonly TraceEvent[]): DiagramStage[] {
       case 'bridge':
         current(e.host).entries.push({ kind: 'note', what: `bridge ${e.bridge}: ${e.what}` });
         break;
+      case 'neigh': {
+        // another host heard the ARP request: a note where the packet is, not a step of its path
+        const step = host ? host.steps[host.steps.length - 1] : undefined;
+        const entry: DiagramEntry = { kind: 'note', what: `${e.host} neighbour ${e.dev}: ${e.what}` };
+        if (step) step.entries.push(entry);
+        else current('?').entries.push(entry);
+        break;
+      }
       case 'choice': {
         // a probabilistic branch belongs where the packet is: the last host seen
         const step = host ? host.steps[host.steps.length - 1] : undefined;

@@ -25,6 +25,9 @@ export function renderTrace(events: readonly TraceEvent[], pc: Colors = picocolo
       case 'bridge':
         lines.push(`  ${pad(e.host, 7)} ${pc.dim('bridge')} ${e.bridge}: ${e.what}`);
         break;
+      case 'neigh':
+        lines.push(`  ${pad(e.host, 7)} ${pc.dim('neighbour')} ${e.dev}: ${e.what}`);
+        break;
       case 'hook':
         lines.push(
           `  ${pad(e.host, 7)} ${pc.bold(e.hook)}${e.in ? ` in=${e.in}` : ''}${e.out ? ` out=${e.out}` : ''}` +

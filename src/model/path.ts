@@ -35,6 +35,7 @@ import {
   neighbourPending,
   neighbourResolved,
   validUse,
+  NEIGH_GIVES_UP_S,
 } from './neighbour.ts';
 
 import type { HostHooks } from './hook-table.ts';
@@ -674,6 +675,7 @@ export class PathRun {
     const refused = owner
       ? this.arpRefusal(owner, sip, nextHop)
       : `no neighbour answers for ${formatIp(nextHop)} on ${dev}`;
+    this.arpHeard(hn, dev, sip, nextHop, owner);
     const plan = neighbourPlan(state, key, this.world.now, refused === undefined);
     const why = refused === undefined ? `ARP from ${formatIp(sip)} answered` : refused;
     const unknown = (rule: number, spec: string, whyUnknown: string): UnknownRule => ({
@@ -721,11 +723,74 @@ export class PathRun {
    *  ip_route_input(tip, sip, dev) gives a local route (the martian and reverse-path checks of §3). */
   private arpRefusal(owner: ArpEnd, sip: U32, tip: U32): string | undefined {
     const r = this.host(owner.host);
-    const sem = this.lab.semantics;
-    // arp_process: ip_route_input first, then arp_ignore and arp_filter for a local route
-    const bad =
-      sem.martian(r, owner.dev, sip, tip) ?? sem.reversePath(r, owner.dev, sip) ?? arpIgnored(r, owner.dev, sip, tip);
+    const bad = this.arpRouteRefusal(owner, sip, tip) ?? arpIgnored(r, owner.dev, sip, tip);
     return bad && `${owner.host} does not answer ARP for ${formatIp(tip)} from ${formatIp(sip)}: ${bad}`;
+  }
+
+  /** arp_process's ip_route_input(tip, sip, dev) at the owner fails: a martian or reverse-path refusal. */
+  private arpRouteRefusal(owner: ArpEnd, sip: U32, tip: U32): string | undefined {
+    const r = this.host(owner.host);
+    const sem = this.lab.semantics;
+    return sem.martian(r, owner.dev, sip, tip) ?? sem.reversePath(r, owner.dev, sip);
+  }
+
+  /** Every (host, device) a frame broadcast by `hn` on `dev` reaches: a veth's peer, and through a bridge the
+   *  bridge's own device and every other port's peer (br_flood), bridges behind bridges included. */
+  private broadcastDomain(hn: string, dev: string): ArpEnd[] {
+    const out: ArpEnd[] = [];
+    const seen = new Set([`${hn} ${dev}`]);
+    const portsOf = (host: string, br: string) => [...this.host(host).ifaces.values()].filter((i) => i.master === br);
+    const start = this.host(hn).ifaces.get(dev);
+    // the ends whose frames go out: a bridge floods through its ports
+    const leaving: { host: string; iface: Iface }[] =
+      start?.kind === 'bridge'
+        ? portsOf(hn, dev).map((iface) => ({ host: hn, iface }))
+        : start
+          ? [{ host: hn, iface: start }]
+          : [];
+    while (leaving.length) {
+      const { iface } = leaving.shift()!;
+      const peer = iface.peer;
+      if (!peer) continue;
+      const master = this.host(peer.host).ifaces.get(peer.iface)?.master;
+      const end: ArpEnd = { host: peer.host, dev: master ?? peer.iface };
+      if (seen.has(`${end.host} ${end.dev}`)) continue;
+      seen.add(`${end.host} ${end.dev}`);
+      out.push(end);
+      if (master)
+        for (const port of portsOf(peer.host, master))
+          if (port.name !== peer.iface) leaving.push({ host: peer.host, iface: port });
+    }
+    return out;
+  }
+
+  /**
+   * `hn`'s ARP request for `tip` from `sip`, broadcast on `dev`: arp_process on every other host that hears it
+   * updates an entry it already has for `sip` (__neigh_lookup without create; neigh_update to STALE, the request
+   * asserting no reachability). An INCOMPLETE or FAILED entry becomes usable, and the packets waiting in an
+   * INCOMPLETE one are sent; a valid entry keeps its state (same address). The owner of `tip` reaches that update
+   * only when its routing refused the sender; it answers (neigh_event_ns: arpAnswered), or arp_ignore or
+   * arp_filter end arp_process first. A 127/8 `tip` is dropped before, without route_localnet (spec §6.5).
+   */
+  private arpHeard(hn: string, dev: string, sip: U32, tip: U32, owner: ArpEnd | undefined): void {
+    if (sip === 0) return;
+    for (const r of this.broadcastDomain(hn, dev)) {
+      if (owner && r.host === owner.host && r.dev === owner.dev && !this.arpRouteRefusal(owner, sip, tip)) continue;
+      if (isLoopback(tip) && !confOf(this.host(r.host), r.dev).route_localnet) continue;
+      const state = this.world.hosts.get(r.host)!;
+      const key = neighKey(r.dev, sip);
+      const e = state.neighbours.get(key);
+      if (e?.kind !== 'pending') continue;
+      // what an INCOMPLETE entry held (an earlier probe's packets) is sent now: not followed (spec §6.5)
+      const queued = this.world.now - e.at < NEIGH_GIVES_UP_S ? '; what waited in it is sent now (not followed)' : '';
+      neighbourResolved(state, key, { unconfirmable: this.unconfirmable(r.host, r.dev, sip, { host: hn, dev }) });
+      this.emit({
+        kind: 'neigh',
+        host: r.host,
+        dev: r.dev,
+        what: `${hn}'s ARP request from ${formatIp(sip)} makes the entry for ${formatIp(sip)} STALE${queued}`,
+      });
+    }
   }
 
   /** An answered resolution: the entry is REACHABLE, and the owner has a STALE one for the sender (neigh_event_ns). */

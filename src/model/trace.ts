@@ -28,6 +28,8 @@ export type TraceEvent =
   | { kind: 'route'; host: string; dst: string; result: string }
   | { kind: 'hop'; from: string; to: string }
   | { kind: 'bridge'; host: string; bridge: string; what: string }
+  /** another host's neighbour entry changed by an ARP request it heard (the packet itself is elsewhere) */
+  | { kind: 'neigh'; host: string; dev: string; what: string }
   | { kind: 'choice'; label: string; p: number; taken: boolean }
   /** a rule the model cannot evaluate (spec/semantics.md §10): which answer this branch follows, or that
    *  the answer cannot matter (the rule is inert), or that its target took the packet somewhere unknown */
