@@ -162,10 +162,14 @@ async function judgeOnKernel(
   return {
     diffs,
     probes: rep.steps.reduce((n, s) => n + (s.kernel.length ? (s.repetitions ?? 0) : 0), 0),
-    // every repetition's outcome, from the tally (a step lists only some of its repetitions)
-    outcomes: rep.steps.flatMap((s) =>
-      Object.entries(s.tally?.kernel ?? {}).flatMap(([category, n]) => Array<string>(n).fill(category.split(' ')[0]!)),
-    ),
+    // every repetition's outcome, from the tally (a step lists only some of its repetitions); the kernel always
+    // decides, so `indeterminate` counts the probe steps the model left open (spec/semantics.md §10)
+    outcomes: rep.steps.flatMap((s) => [
+      ...Object.entries(s.tally?.kernel ?? {}).flatMap(([category, n]) =>
+        Array<string>(n).fill(category.split(' ')[0]!),
+      ),
+      ...(s.indeterminate.length ? ['indeterminate'] : []),
+    ]),
   };
 }
 

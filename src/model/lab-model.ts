@@ -8,6 +8,7 @@ import { KERNEL, type Semantics } from './semantics.ts';
 import type { Host } from './net/topology.ts';
 import { InputError } from './errors.ts';
 import type { SynAckRtx } from './synack-rtx.ts';
+import type { UnknownRule } from './observation.ts';
 
 /** libxt_set/xt_set.c: a rule naming a set the host lacks does not load ("Set X doesn't exist."). */
 function checkSetsExist(host: Host, rs: Ruleset): void {
@@ -60,6 +61,9 @@ export interface World {
   probes?: number;
   /** listeners' request sockets still resending a SYN-ACK the client never took (synack-rtx.ts) */
   synAcks?: readonly SynAckRtx[];
+  /** packets an earlier probe left waiting in a neighbour entry may have gone out, and the model did not follow
+   *  them: every result from then on is open (path.ts releaseQueue, spec/semantics.md §6.5) */
+  unfollowed?: UnknownRule;
 }
 
 /** Native nft rulesets and the load order, beside the iptables rulesets. */
@@ -128,5 +132,6 @@ export function cloneWorld(w: World): World {
   };
   if (w.probes !== undefined) c.probes = w.probes;
   if (w.synAcks?.length) c.synAcks = w.synAcks;
+  if (w.unfollowed) c.unfollowed = w.unfollowed;
   return c;
 }

@@ -781,8 +781,9 @@ export class PathRun {
       const key = neighKey(r.dev, sip);
       const e = state.neighbours.get(key);
       if (e?.kind !== 'pending') continue;
-      // what an INCOMPLETE entry held (an earlier probe's packets) is sent now: not followed (spec §6.5)
-      const queued = this.world.now - e.at < NEIGH_GIVES_UP_S ? '; what waited in it is sent now (not followed)' : '';
+      const queued = this.releaseQueue(r.host, key, e.at, `${hn}'s ARP request is heard`)
+        ? '; what waited in it may go out now (not followed)'
+        : '';
       neighbourResolved(state, key, { unconfirmable: this.unconfirmable(r.host, r.dev, sip, { host: hn, dev }) });
       this.emit({
         kind: 'neigh',
@@ -807,9 +808,34 @@ export class PathRun {
     neighbourResolved(this.world.hosts.get(hn)!, neighKey(dev, nextHop), { reachableAt: now, unconfirmable });
     if (owner && refused === undefined) {
       const back = this.unconfirmable(owner.host, owner.dev, sip, { host: hn, dev });
-      neighbourResolved(this.world.hosts.get(owner.host)!, neighKey(owner.dev, sip), { unconfirmable: back });
+      const ownerState = this.world.hosts.get(owner.host)!;
+      const ownerKey = neighKey(owner.dev, sip);
+      const had = ownerState.neighbours.get(ownerKey);
+      if (had?.kind === 'pending') this.releaseQueue(owner.host, ownerKey, had.at, `${hn}'s ARP request is answered`);
+      neighbourResolved(ownerState, ownerKey, { unconfirmable: back });
     }
     return undefined;
+  }
+
+  /**
+   * An unresolved entry of `host` becomes valid by another host's ARP request (heard, or answered:
+   * neigh_event_ns). Started less than NEIGH_GIVES_UP_S of world time ago, it may still be INCOMPLETE (the
+   * kernel's clock runs at least as fast as the model's), holding the packets of an earlier probe, which
+   * neigh_update sends now. The model does not follow them (where they go, what they answer, the state they
+   * leave): every result from here on is open (World.unfollowed). True when that may be so.
+   */
+  private releaseQueue(host: string, key: string, at: number, by: string): boolean {
+    if (this.world.now - at >= NEIGH_GIVES_UP_S) return false;
+    this.world.unfollowed ??= {
+      host,
+      hook: 'neighbour',
+      table: 'arp',
+      chain: key,
+      rule: 4,
+      spec: `the packets waiting in the entry go out when ${by}`,
+      why: 'what the packets an earlier probe left waiting do once they go out (not followed)',
+    };
+    return true;
   }
 
   /** Would the owner of `target` refuse `hn`'s unicast reconfirmation probe on `dev`? It asks from

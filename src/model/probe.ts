@@ -738,6 +738,17 @@ export function resolveProbe(lab: ModelLab, world: World, probe: Probe): { clien
  */
 export function runProbe(lab: ModelLab, world: World, probe: Probe, opts: ProbeOptions = {}): Weighted<ProbeRun>[] {
   const { client, e } = resolveProbe(lab, world, probe);
+  // an earlier probe's waiting packets went out, not followed (path.ts releaseQueue): whatever this one meets
+  if (world.unfollowed) {
+    const w = cloneWorld(world);
+    if (probe.sport === undefined) w.nextPort++;
+    w.probes = (w.probes ?? 0) + 1;
+    const u = world.unfollowed;
+    const trace: TraceEvent[] = [
+      { kind: 'neigh', host: u.host, dev: u.chain, what: `${u.spec}: not followed, so this result is open` },
+    ];
+    return [{ p: 1, value: { observation: openObservation(e.proto, u), trace, world: w } }];
+  }
   const maxBranches = opts.maxBranches ?? 4096;
   // an unknown rule is asked again by every packet of the exchange: its branches double per packet and rarely
   // fold back to an exact result, so they are cut sooner than probabilistic ones (spec/semantics.md §10)
@@ -795,6 +806,11 @@ export function runProbe(lab: ModelLab, world: World, probe: Probe, opts: ProbeO
         play.close(client, { ...e });
       }
       observation = observe(lab, w, end, e);
+      // this probe's ARP sent an earlier probe's waiting packets on: its own result is open too
+      if (w.unfollowed) {
+        observation = openObservation(e.proto, w.unfollowed);
+        unknowns = true;
+      }
     } catch (err) {
       if (!(err instanceof FateUnknown)) throw err;
       observation = openObservation(e.proto, err.rule);
@@ -831,7 +847,7 @@ function sharedState(w: World): string {
     [...s.exceptions],
     [...s.neighbours],
   ]);
-  return JSON.stringify(hosts);
+  return JSON.stringify([hosts, w.unfollowed ?? null]);
 }
 
 /** Does resending x's SYN-ACK now leave every state a later packet reads as it was, with no choice on the way?

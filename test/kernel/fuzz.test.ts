@@ -1,7 +1,7 @@
 // A bounded campaign in CI: fixed seeds, plus one random seed that is printed. It must pass: any
 // divergence, known or not, fails it.
 import { describe, test, expect, afterAll } from 'vitest';
-import { fuzz } from '../../src/conform/fuzz.ts';
+import { fuzz, judgeCase } from '../../src/conform/fuzz.ts';
 import { LabPool } from '../../src/conform/run-case.ts';
 import { PhaseTimes } from '../../src/lab/profile.ts';
 import { modelMutant } from '../../src/model/index.ts';
@@ -32,10 +32,31 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: bounded fuzz campaign'), () 
         // a registered ("known") divergence is still a divergence: the bounded campaign allows none
         expect(r.known.map((k) => `${k.entry.id}: ${k.diff.step}: ${k.diff.diff.field}`)).toEqual([]);
         expect(r.cases).toBe(40);
+        // coverage: the kernel's outcome of every probe, and one `indeterminate` per step the model left open
+        const { indeterminate = 0, ...decided } = r.coverage.counts.outcome;
+        expect(Object.values(decided).reduce((a, b) => a + b, 0)).toBe(r.probes);
+        expect(indeterminate).toBeLessThanOrEqual(r.probes);
       },
       300_000,
     );
   }
+
+  test('a step the model leaves open counts as indeterminate in the coverage, beside what the kernel saw', async () => {
+    // node answers no ARP: pod1's first SYN starts a resolution nobody answers (dropped); the second, within its
+    // 3 s, may hear its host-unreachable or not (open)
+    const j = await judgeCase(
+      {
+        name: 'an open neighbour resolution',
+        topology: 'k8s-node',
+        hosts: { node: { sysctls: { arp_ignore: 8 } } },
+        steps: [{ from: 'pod1', proto: 'tcp', dst: '192.168.50.20', dport: 8080, repeat: 2 }],
+      },
+      { kind: 'kernel', pool },
+      [],
+    );
+    expect(j.diffs).toEqual([]);
+    expect(j.outcomes).toEqual(['dropped', 'dropped', 'indeterminate']);
+  }, 60_000);
 });
 
 describe.skipIf(skipReason)(kernelDescribe('kernel: a campaign on labs side by side'), () => {

@@ -2,7 +2,17 @@
 // check that decides whether it is answered, and what later packets meet while a resolution nobody answers
 // may be under way. Kernel-checked by suites/regressions/arp-from-loopback-source-*.json.
 import { test, expect } from 'vitest';
-import { k8sNode, type TopologySpec, type Sysctls, type IfaceSysctls } from '../../src/model/index.ts';
+import {
+  k8sNode,
+  makeLab,
+  newWorld,
+  runProbe,
+  type Probe,
+  type TopologySpec,
+  type Sysctls,
+  type IfaceSysctls,
+} from '../../src/model/index.ts';
+import { cloneWorld } from '../../src/model/lab-model.ts';
 import { compileTopology } from '../../src/model/net/topology.ts';
 import { martian, reversePath } from '../../src/model/net/martians.ts';
 import {
@@ -177,4 +187,34 @@ test('per-interface ARP sysctls are checked with their JSON path', () => {
   expect(bad({ arp_filter: 1 })).toThrow(/hosts\[0\]\.ifaces\[0\]\.sysctls\.arp_filter/);
   expect(bad({ arp_notify: 1 })).toThrow(/hosts\[0\]\.ifaces\[0\]\.sysctls\.arp_notify: unknown field/);
   expect(bad({ arp_ignore: 8, arp_announce: 2, arp_filter: true })).not.toThrow();
+});
+
+test('an answered request sends on what an earlier probe left waiting: not followed, so every later result is open', () => {
+  const spec = k8sNode();
+  const client = spec.hosts.find((h) => h.name === 'client')!;
+  client.sysctls = { ...client.sysctls, arp_ignore: 8 };
+  const lab = makeLab(compileTopology(spec), new Map());
+  const start = newWorld(lab);
+  let world = start;
+  const play = (probe: Probe) => {
+    const [r] = runProbe(lab, world, probe);
+    world = r!.value.world;
+    return r!.value.observation;
+  };
+  // node's SYN waits in its entry for the client, who answers no ARP
+  const toClient: Probe = { from: 'node', proto: 'tcp', dst: '192.168.50.20', dport: 8080 };
+  const toNode: Probe = { from: 'client', proto: 'tcp', dst: '192.168.50.10', dport: 8080 };
+  expect(play(toClient).outcome).toBe('dropped');
+  // the client asks for node, node answers and makes its entry STALE (neigh_event_ns): the SYN goes out now
+  const asked = play(toNode);
+  expect(asked.outcome).toBe('indeterminate');
+  expect(asked.indeterminate?.open).toBe(true);
+  expect(world.unfollowed?.chain).toBe('eth0 192.168.50.20');
+  expect(play({ from: 'pod1', proto: 'udp', dst: '10.244.1.12', dport: 9090 }).indeterminate?.open).toBe(true);
+  // once the resolution has surely given up, its queue was answered (neigh_invalidate): nothing waits, exact
+  world = start;
+  expect(play(toClient).outcome).toBe('dropped');
+  world = { ...cloneWorld(world), now: world.now + NEIGH_GIVES_UP_S };
+  expect(play(toNode)).toMatchObject({ outcome: 'delivered', responder: 'node' });
+  expect(world.unfollowed).toBeUndefined();
 });
