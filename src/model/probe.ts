@@ -815,6 +815,9 @@ export function runProbe(lab: ModelLab, world: World, probe: Probe, opts: ProbeO
       if (!(err instanceof FateUnknown)) throw err;
       observation = openObservation(e.proto, err.rule);
       unknowns = true;
+      // the packet went where the model does not follow it: what it did there (conntrack, neighbour entries
+      // started, lists, counters) is unknown to every later probe as well
+      w.unfollowed ??= err.rule;
     }
     played.push({ decisions, observation, world: w, run: { observation, trace: run.trace, world: w } });
     // next branch: flip the last "taken" decision to "not taken"

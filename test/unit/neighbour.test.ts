@@ -189,7 +189,7 @@ test('per-interface ARP sysctls are checked with their JSON path', () => {
   expect(bad({ arp_ignore: 8, arp_announce: 2, arp_filter: true })).not.toThrow();
 });
 
-test('an answered request sends on what an earlier probe left waiting: not followed, so every later result is open', () => {
+test('an answered request sends on what an earlier probe left waiting, not followed: later results are open', () => {
   const spec = k8sNode();
   const client = spec.hosts.find((h) => h.name === 'client')!;
   client.sysctls = { ...client.sysctls, arp_ignore: 8 };
