@@ -226,6 +226,10 @@ export class CoverageCounter {
           for (const m of r.matches) {
             this.add('match', m.name);
             for (const o of m.opts) this.add('option', `${m.name} ${spelling(m.name, 'match', o.name, words)}`);
+            // written, but a default the parser drops at once (time --utc: descriptors' omitWhen)
+            for (const od of EXTENSIONS.find((d) => d.name === m.name && d.type === 'match')?.options ?? [])
+              if (od.omitWhen && words.has(od.name) && !m.opts.some((o) => o.name === od.name))
+                this.add('option', `${m.name} ${od.name}`);
           }
           const tg = r.target;
           if (!tg) continue;

@@ -2,7 +2,8 @@
 // - rules with the rarely written spellings: `tcp --syn`, `sctp --sport/--dport`, `comment`, `nfacct` (the lab
 //   creates the counter before the restore: kernel-lab.ts apply), `recent --rttl`, MARK and CONNMARK's
 //   --set-mark/--or-mark/--and-mark/--xor-mark (each followed by a test of the mark), CT --zone*, NFLOG, and
-//   LOG/TRACE when the host's kernel log stays quiet (`quietLog`: nf_log_all_netns=0, so that LOG and
+//   hashlimit's --hashlimit-htable-* (sizing and garbage collection, which change no verdict here) and time --utc
+//   (the default, written out), LOG/TRACE when the host's kernel log stays quiet (`quietLog`: nf_log_all_netns=0, so that LOG and
 //   legacy TRACE in a namespace write nothing: nf_log_syslog.c nf_log_allowed);
 // - the redirect sysctls (send_redirects on the nodes, accept_redirects where a redirect would land);
 // - hairpin mode on node2's bridge port;
@@ -42,7 +43,20 @@ export const RARE_RECENT_LIST = 'nfc-rare';
 export const RARE_CHAIN = 'NFC-RARE';
 const VERDICTS = ['-j DROP', '-j ACCEPT', '-j RETURN', '-j DROP'] as const;
 
-type Kind = 'syn' | 'sctp' | 'comment' | 'nfacct' | 'recent' | 'mark' | 'connmark' | 'zone' | 'nflog' | 'log' | 'trace';
+type Kind =
+  | 'syn'
+  | 'sctp'
+  | 'comment'
+  | 'nfacct'
+  | 'recent'
+  | 'mark'
+  | 'connmark'
+  | 'zone'
+  | 'nflog'
+  | 'log'
+  | 'trace'
+  | 'htable'
+  | 'utc';
 
 export interface RareRule {
   kind: Kind;
@@ -72,6 +86,8 @@ const ruleArb: fc.Arbitrary<RareRule> = fc.record({
     'nflog',
     'log',
     'trace',
+    'htable',
+    'utc',
   ),
   chain: fc.nat({ max: 7 }),
   dst: fc.nat({ max: DSTS.length - 1 }),
@@ -110,6 +126,22 @@ const LOG_OPTS = [
   '--log-uid',
   '--log-macdecode',
   '--log-prefix "nfc rare" --log-level 7',
+];
+
+/** hashlimit's table settings: a rate no probe reaches (the bucket starts full), each setting alone or all */
+const HTABLE_OPTS = [
+  '--hashlimit-htable-size 64',
+  '--hashlimit-htable-max 128',
+  '--hashlimit-htable-gcinterval 500',
+  '--hashlimit-htable-expire 2000',
+  '--hashlimit-htable-size 256 --hashlimit-htable-max 512 --hashlimit-htable-gcinterval 1000 --hashlimit-htable-expire 5000',
+];
+/** time with --utc written out (the default: the printed rule has none) */
+const UTC_OPTS = [
+  '--utc',
+  '--utc --timestart 00:00 --timestop 23:59:59',
+  '--utc --datestart 2020-01-01',
+  '--utc --weekdays Mon,Tue,Wed,Thu,Fri,Sat,Sun',
 ];
 
 /** A rare rule's lines (table, chain, rule text after `-A CHAIN`): the rule, and the rule that tests what it set. */
@@ -174,6 +206,12 @@ export function rareRules(r: RareRule): CornerRule[] {
       return [one(at[0], at[1], [...addr, `-j LOG ${pick(LOG_OPTS, r.variant)}`])];
     case 'trace':
       return [one('raw', pick(TABLE_HOOKS.raw, r.chain), [...addr, '-j TRACE'])];
+    case 'htable': {
+      const hl = `-m hashlimit --hashlimit-upto 10000/sec --hashlimit-burst 10000 --hashlimit-mode srcip`;
+      return [one(at[0], at[1], [...addr, `${hl} --hashlimit-name nfc_hl ${pick(HTABLE_OPTS, r.variant)}`, verdict])];
+    }
+    case 'utc':
+      return [one(at[0], at[1], [...addr, `-m time ${pick(UTC_OPTS, r.variant)}`, verdict])];
   }
 }
 

@@ -82,6 +82,8 @@ test('a sample campaign of draws reaches every spelling and step the README list
     'CT --zone-reply',
     'NFLOG --nflog-group',
     'LOG --log-prefix',
+    ...['size', 'max', 'gcinterval', 'expire'].map((o) => `hashlimit --hashlimit-htable-${o}`),
+    'time --utc',
   ];
   for (const o of was) expect(r.zero.option, o).not.toContain(o);
   for (const t of ['LOG', 'NFLOG', 'TRACE']) expect(r.zero.target).not.toContain(t);
