@@ -3,8 +3,8 @@
 //   creates the counter before the restore: kernel-lab.ts apply), `recent --rttl`, MARK and CONNMARK's
 //   --set-mark/--or-mark/--and-mark/--xor-mark (each followed by a test of the mark), CT --zone*, NFLOG, and
 //   hashlimit's --hashlimit-htable-* (sizing and garbage collection, which change no verdict here) and time --utc
-//   (the default, written out), LOG/TRACE when the host's kernel log stays quiet (`quietLog`: nf_log_all_netns=0, so that LOG and
-//   legacy TRACE in a namespace write nothing: nf_log_syslog.c nf_log_allowed);
+//   (the default, written out), LOG/TRACE when the host's kernel log stays quiet (`quietLog`: nf_log_all_netns=0,
+//   so that LOG and legacy TRACE in a namespace write nothing: nf_log_syslog.c nf_log_allowed);
 // - the redirect sysctls (send_redirects on the nodes, accept_redirects where a redirect would land);
 // - hairpin mode on node2's bridge port;
 // - a node without its default route, so that routing itself answers with ICMP net unreachable (ip_error), on a
@@ -134,7 +134,8 @@ const HTABLE_OPTS = [
   '--hashlimit-htable-max 128',
   '--hashlimit-htable-gcinterval 500',
   '--hashlimit-htable-expire 2000',
-  '--hashlimit-htable-size 256 --hashlimit-htable-max 512 --hashlimit-htable-gcinterval 1000 --hashlimit-htable-expire 5000',
+  '--hashlimit-htable-size 256 --hashlimit-htable-max 512' +
+    ' --hashlimit-htable-gcinterval 1000 --hashlimit-htable-expire 5000',
 ];
 /** time with --utc written out (the default: the printed rule has none) */
 const UTC_OPTS = [
