@@ -744,9 +744,8 @@ export function runProbe(lab: ModelLab, world: World, probe: Probe, opts: ProbeO
     if (probe.sport === undefined) w.nextPort++;
     w.probes = (w.probes ?? 0) + 1;
     const u = world.unfollowed;
-    const trace: TraceEvent[] = [
-      { kind: 'neigh', host: u.host, dev: u.chain, what: `${u.spec}: not followed, so this result is open` },
-    ];
+    // the rule that left an earlier packet unfollowed decides this probe's fate as well
+    const trace: TraceEvent[] = [{ kind: 'unknown', branch: 'fate unknown', ...u }];
     return [{ p: 1, value: { observation: openObservation(e.proto, u), trace, world: w } }];
   }
   const maxBranches = opts.maxBranches ?? 4096;
