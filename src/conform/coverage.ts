@@ -129,10 +129,12 @@ export function coverageUniverse(): Record<CoverageKind, string[]> {
   };
 }
 
+const descOf = (ext: string, type: 'match' | 'target') => EXTENSIONS.find((d) => d.name === ext && d.type === type);
+
 /** The option as written: a spelling the parser stores under another name (MARK --or-mark as --set-xmark, tcp
  *  --syn as --tcp-flags: descriptors' storeAs) counts as itself when the rule's line has it. */
 function spelling(ext: string, type: 'match' | 'target', stored: string, words: ReadonlySet<string>): string {
-  const desc = EXTENSIONS.find((d) => d.name === ext && d.type === type);
+  const desc = descOf(ext, type);
   const written = desc?.options.find((od) => od.storeAs?.name === stored && words.has(od.name));
   return written?.name ?? stored;
 }
@@ -227,7 +229,7 @@ export class CoverageCounter {
             this.add('match', m.name);
             for (const o of m.opts) this.add('option', `${m.name} ${spelling(m.name, 'match', o.name, words)}`);
             // written, but a default the parser drops at once (time --utc: descriptors' omitWhen)
-            for (const od of EXTENSIONS.find((d) => d.name === m.name && d.type === 'match')?.options ?? [])
+            for (const od of descOf(m.name, 'match')?.options ?? [])
               if (od.omitWhen && words.has(od.name) && !m.opts.some((o) => o.name === od.name))
                 this.add('option', `${m.name} ${od.name}`);
           }
