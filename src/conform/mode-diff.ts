@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import type { Observation, Weighted } from '../model/index.ts';
 import { readCluster } from '../kube/objects.ts';
 import { predict, K8S_NODE_LAYOUT } from '../kube/oracle.ts';
-import { serviceCaseArb, serviceCase } from './service-arbitraries.ts';
+import { serviceCaseArb, serviceCase, type ServiceCaseDraw } from './service-arbitraries.ts';
 import { runCases } from './run-case.ts';
 import type { CaseFile } from './case-file.ts';
 
@@ -50,7 +50,15 @@ export async function modeDiff(
   maxServices = 12,
   kubeProxyVersion?: KubeProxyVersion,
 ): Promise<ModeDiffReport> {
-  const draws = fc.sample(modeDiffArb(maxServices), { numRuns: runs, seed });
+  return modeDiffOf(fc.sample(modeDiffArb(maxServices), { numRuns: runs, seed }), seed, kubeProxyVersion);
+}
+
+/** The differential over given draws (modeDiffArb's); `seed` only names the cases. */
+export async function modeDiffOf(
+  draws: readonly ServiceCaseDraw[],
+  seed: number,
+  kubeProxyVersion?: KubeProxyVersion,
+): Promise<ModeDiffReport> {
   const out: ModeDiffReport = { sets: 0, probes: 0, same: 0, documented: 0, undocumented: [], skipped: 0, sticky: 0 };
   for (const [i, d] of draws.entries()) {
     const c0: CaseFile = serviceCase(d, `mode-diff ${seed}#${i}`);
@@ -75,7 +83,9 @@ export async function modeDiff(
     }
     out.sets++;
     const cluster = readCluster(c.services!.text!, '<generated>', { strict: true });
-    // client and affinity Service -> what its first connection could reach: later ones stick to one of those
+    // client, protocol and affinity Service -> the endpoints its first delivered connection could reach: later
+    // ones stick to one of those. A connection no endpoint took (the wrong protocol on a NodePort, a drop) makes
+    // no affinity entry, so the next one is a first one again.
     const firstOf = new Map<string, Set<string>>();
     a.steps.forEach((sa, k) => {
       const sb = b.steps[k]!;
@@ -90,10 +100,11 @@ export async function modeDiff(
       const st = c.steps[k]!;
       const svc = 'dst' in st ? serviceIndex(st.dst, st.dport ?? 0) : -1;
       const sticky = d.services[svc]?.affinity === true;
-      const client = `${sa.probe.from} ${svc}`;
+      const client = `${sa.probe.from} ${sa.probe.proto} ${svc}`;
       const earlier = sticky ? firstOf.get(client) : undefined;
       const first = earlier ?? new Set(differs[0]![0].map(noP));
-      if (sticky && !earlier) firstOf.set(client, first);
+      const reached = [...first].filter((k) => k.startsWith('delivered '));
+      if (sticky && !earlier && reached.length) firstOf.set(client, new Set(reached));
       const sticks = (x: readonly string[]) => x.length === 1 && x[0]!.endsWith('p=1.000000') && first.has(noP(x[0]!));
       const at = differs.findIndex(
         ([x, y], r) =>

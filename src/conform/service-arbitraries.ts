@@ -94,7 +94,13 @@ export function serviceProbeArb(count: number): fc.Arbitrary<Probe> {
     });
 }
 
-export function serviceCaseArb(maxServices = 20): fc.Arbitrary<{ services: ServiceDraw[]; probes: Probe[] }> {
+/** One draw of serviceCaseArb: Services and the probes aimed at them. */
+export interface ServiceCaseDraw {
+  services: ServiceDraw[];
+  probes: Probe[];
+}
+
+export function serviceCaseArb(maxServices = 20): fc.Arbitrary<ServiceCaseDraw> {
   return fc
     .tuple(
       fc.array(serviceDrawArb, { minLength: 1, maxLength: maxServices }),
@@ -122,7 +128,7 @@ const ENTRY_ADDRESS: Record<string, string> = Object.fromEntries(
   Object.entries(K8S_NODE.entryNode).map(([host, node]) => [host, primaryOf(node)]),
 );
 
-export function serviceCase(d: { services: ServiceDraw[]; probes: Probe[] }, name = 'random Services'): CaseFile {
+export function serviceCase(d: ServiceCaseDraw, name = 'random Services'): CaseFile {
   return {
     name,
     tags: ['service', 'property'],

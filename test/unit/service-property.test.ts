@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { serviceCaseArb, serviceCase } from '../../src/conform/service-arbitraries.ts';
 import { runCases } from '../../src/conform/run-case.ts';
 import { assertAsyncProperty } from '../helpers/property.ts';
-import { modeDiff } from '../../src/conform/mode-diff.ts';
+import { modeDiff, modeDiffArb, modeDiffOf } from '../../src/conform/mode-diff.ts';
 
 test('oracle and model agree on random Service sets and probes', async () => {
   await assertAsyncProperty(
@@ -38,3 +38,13 @@ test('iptables mode against nftables mode on random Service sets: every differen
   expect(r.documented).toBeGreaterThan(0);
   expect(r.undocumented).toEqual([]);
 }, 180_000);
+
+test('mode differential: a connection no endpoint took makes no affinity entry for the next probe to stick to', async () => {
+  // seed 20261202, draw 686: node2 sends TCP to a UDP Service's NodePort (refused), then UDP to its ClusterIP; the
+  // second is a first connection in both modes (each picks its most likely endpoint for the repetitions)
+  const draw = fc.sample(modeDiffArb(12), { numRuns: 687, seed: 20261202 })[686]!;
+  expect(draw.probes.map((p) => `${p.from} ${p.proto} ${p.dst}`)).toContain('node2 udp 10.96.1.1');
+  const r = await modeDiffOf([draw], 20261202);
+  expect(r.sticky).toBeGreaterThan(0);
+  expect(r.undocumented).toEqual([]);
+});
