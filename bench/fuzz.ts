@@ -43,7 +43,7 @@ async function campaign(cases: number, labs: number): Promise<{ perMin: number; 
       throw new BenchFailure(`fuzz campaign ran ${r.cases} of ${cases} cases: no valid throughput`);
     // where the time went, before the figures (issue 14 §4)
     console.log(
-      `\nfuzz campaign, ${cases} cases on ${labs} lab(s):\n${renderProfile(profile.report(), r.elapsedMs, labs)}`,
+      `\nfuzz campaign, ${cases} cases on ${labs} lab(s):\n${renderProfile(profile.report(), r.elapsedMs, labs, profile.buildCauses())}`,
     );
     return { perMin: r.cases / (r.elapsedMs / 60000), probes: r.probes };
   } finally {

@@ -109,12 +109,17 @@ export async function fuzzCommand(argv: string[], write: (s: string) => void): P
         divergence: d ? { path: d.path, diffs: d.diffs, case: d.case } : null,
         known: result.known.map((k) => ({ id: k.entry.id, step: k.diff.step, field: k.diff.diff.field })),
         coverage: result.coverage,
-        profile: { wallMs: Math.round(result.elapsedMs), labs, phases: result.profile ?? [] },
+        profile: {
+          wallMs: Math.round(result.elapsedMs),
+          labs,
+          phases: result.profile ?? [],
+          builds: profile.buildCauses(),
+        },
       };
       await writeFile(values.json, JSON.stringify(report, null, 2) + '\n');
       write(`wrote ${values.json}`);
     }
-    if (values.profile) write(renderProfile(result.profile ?? [], result.elapsedMs, labs));
+    if (values.profile) write(renderProfile(result.profile ?? [], result.elapsedMs, labs, profile.buildCauses()));
     write(
       `seed ${result.seed}: ${result.cases} cases, ${result.probes} probes in` +
         ` ${(result.elapsedMs / 1000).toFixed(1)} s` +

@@ -14,7 +14,7 @@ import {
 import type { Sides } from './sides.ts';
 import { PairedLab } from './paired-lab.ts';
 import type { KernelLab, LabOptions } from '../lab/kernel-lab.ts';
-import type { PhaseTimes } from '../lab/profile.ts';
+import type { PhaseTimes, BuildCause } from '../lab/profile.ts';
 import type { CommandOutcome } from './case-commands.ts';
 import type { CaseFile } from './case-file.ts';
 import type { FieldDiff } from './compare.ts';
@@ -144,13 +144,16 @@ export class LabPool {
   async get(topo: TopologySpec, opts: { fresh?: boolean | readonly string[] } = {}): Promise<PairedLab> {
     const key = JSON.stringify(topo);
     const cur = this.current;
+    let cause: BuildCause = 'first';
     if (cur) {
       const same = cur.key === key;
+      cause = 'reset-failed';
       try {
         await cur.lab.reset();
         // a reset that cannot make it fresh (tainted: KernelLab.reset) means a new lab
         const legacy = cur.lab.kernel.legacyHosts;
         const asNew = opts.fresh === true ? legacy.size === 0 : (opts.fresh || []).every((h: string) => !legacy.has(h));
+        cause = cur.lab.kernel.taintCause ?? (asNew ? 'links' : 'legacy-mix');
         if (!cur.lab.kernel.tainted && asNew) {
           // same hosts and links, other settings: change them in place
           if (!same) {
@@ -164,6 +167,7 @@ export class LabPool {
         /* a different topology: rebuild */
       }
     }
+    this.profile?.built(cause);
     const again = cur !== undefined;
     await this.closeCurrent();
     const lab = (await this.takeSpare(topo)) ?? (await PairedLab.up(topo, this.labOptions));

@@ -25,7 +25,7 @@ import { parseConntrack } from './conntrack-parse.ts';
 import { flowEntries, type WireEntry, type WireTuple } from './conntrack-flow.ts';
 import { countersOf, movedRules, type RuleCount } from './counters.ts';
 import { NFTRACE_RULESET, parseTrace, flowSegments, type TraceSegment } from './nftrace.ts';
-import type { PhaseTimes, Phase } from './profile.ts';
+import type { PhaseTimes, Phase, BuildCause } from './profile.ts';
 
 /** Long enough for any round trip between namespaces on a loaded 2-core machine
  *  (well under 1 ms normally), shorter than TCP's first SYN retransmission (1 s),
@@ -137,6 +137,8 @@ export class KernelLab {
    * reset has looked: reset() reads every namespace and clears this only when none has conntrack hooked.
    */
   tainted = false;
+  /** why the last reset left the lab tainted (PhaseTimes.built) */
+  taintCause: Extract<BuildCause, 'conntrack-hooked' | 'redirects'> | undefined;
   /**
    * The hosts whose namespace holds an iptables-legacy table, as read by the last reset (a built lab: none). A host
    * outside it is as new for a case that mixes backends on it, whose hook order depends on which tables
@@ -661,7 +663,8 @@ export class KernelLab {
     // ip_rt_send_redirect's backoff, ~20 s of silence to start again) and the nexthop exceptions receivers made
     // (__ip_do_redirect, ip_rt_gc_timeout 300 s): a rebuild, as a fresh lab would have neither (issue 14)
     const redirected = [...this.net.hosts.values()].some((h) => h.sysctls.send_redirects);
-    this.tainted = redirected || waits.some((w) => w.hooked);
+    this.taintCause = redirected ? 'redirects' : waits.some((w) => w.hooked) ? 'conntrack-hooked' : undefined;
+    this.tainted = this.taintCause !== undefined;
     this.profile?.add('reset', performance.now() - t0);
     if (this.tainted) return; // to be rebuilt, not reused: no token to wait for
     // ip_error: a burst of 5 routing errors per source, then one a second (error_cost = 1 s, error_burst =

@@ -30,9 +30,34 @@ export interface PhaseTime {
   ms: number;
 }
 
+/** Why a campaign built a lab rather than reset the one it had (LabPool.get). */
+export const BUILD_CAUSES = {
+  first: "a pool's first lab",
+  links: 'other hosts or links than the last case',
+  'conntrack-hooked': 'conntrack still hooked after the reset (a registered legacy table, a refused restore)',
+  redirects: 'ICMP redirects sent (per-source state no reset undoes)',
+  'legacy-mix': 'a case mixing backends on a host that holds a legacy table',
+  'reset-failed': 'the reset failed',
+} as const;
+
+export type BuildCause = keyof typeof BUILD_CAUSES;
+
 /** Counts and times per phase; one instance is shared by every lab of a campaign. */
 export class PhaseTimes {
   private readonly acc = new Map<Phase, { count: number; ms: number }>();
+  private readonly causes = new Map<BuildCause, number>();
+
+  /** one lab built for this cause */
+  built(cause: BuildCause): void {
+    this.causes.set(cause, (this.causes.get(cause) ?? 0) + 1);
+  }
+
+  /** How many labs were built for each cause, the most frequent first. */
+  buildCauses(): { cause: BuildCause; what: string; count: number }[] {
+    return [...this.causes]
+      .map(([cause, count]) => ({ cause, what: BUILD_CAUSES[cause], count }))
+      .sort((x, y) => y.count - x.count);
+  }
 
   add(phase: Phase, ms: number, count = 1): void {
     const a = this.acc.get(phase) ?? { count: 0, ms: 0 };
@@ -70,7 +95,12 @@ export class PhaseTimes {
 }
 
 /** The breakdown as a table: each phase's count, time, share of the labs' time (labs x wall) and mean. */
-export function renderProfile(phases: readonly PhaseTime[], wallMs: number, labs: number): string {
+export function renderProfile(
+  phases: readonly PhaseTime[],
+  wallMs: number,
+  labs: number,
+  builds: readonly { what: string; count: number }[] = [],
+): string {
   const labMs = wallMs * Math.max(1, labs);
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const rows = phases.map((p) => [
@@ -91,5 +121,6 @@ export function renderProfile(phases: readonly PhaseTime[], wallMs: number, labs
     line(head),
     ...rows.map(line),
     line(['other (engine, judging, labs idle)', '', s(Math.max(0, labMs - accounted)), '', '']),
+    ...(builds.length ? ['labs built, by cause:', ...builds.map((b) => `  ${String(b.count).padStart(6)}  ${b.what}`)] : []),
   ].join('\n');
 }

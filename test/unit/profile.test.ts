@@ -31,5 +31,19 @@ describe('where a campaign spends its time (issue 14 §4)', () => {
     expect(text).toMatch(/probes dropped: the timeout and its confirmation wait\s+10\s+6\.0 s\s+60\.0%\s+600 ms/);
     expect(text).toMatch(/lab build \(namespaces, links, agents\)\s+2\s+2\.0 s\s+20\.0%\s+1000 ms/);
     expect(text).toMatch(/other \(engine, judging, labs idle\)\s+2\.0 s/);
+    expect(text).not.toContain('labs built');
+  });
+
+  test('labs built are counted by cause, the most frequent first', () => {
+    const p = new PhaseTimes();
+    p.built('first');
+    p.built('conntrack-hooked');
+    p.built('conntrack-hooked');
+    expect(p.buildCauses().map((b) => [b.cause, b.count])).toEqual([
+      ['conntrack-hooked', 2],
+      ['first', 1],
+    ]);
+    const text = renderProfile(p.report(), 1000, 1, p.buildCauses());
+    expect(text).toMatch(/labs built, by cause:\n\s+2 {2}conntrack still hooked after the reset/);
   });
 });
