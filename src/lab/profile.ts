@@ -121,6 +121,8 @@ export function renderProfile(
     line(head),
     ...rows.map(line),
     line(['other (engine, judging, labs idle)', '', s(Math.max(0, labMs - accounted)), '', '']),
-    ...(builds.length ? ['labs built, by cause:', ...builds.map((b) => `  ${String(b.count).padStart(6)}  ${b.what}`)] : []),
+    ...(builds.length
+      ? ['labs built, by cause:', ...builds.map((b) => `  ${String(b.count).padStart(6)}  ${b.what}`)]
+      : []),
   ].join('\n');
 }
