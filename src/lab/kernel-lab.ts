@@ -152,6 +152,8 @@ export class KernelLab {
   private requestsLeft = false;
   /** each host's forwarded packets that met no route, when last reset (IpExt InNoRoutes) */
   private readonly noRoutes = new Map<string, number>();
+  /** each host's ICMP redirects sent (Icmp OutRedirects), when last reset */
+  private readonly redirects = new Map<string, number>();
 
   private constructor(
     public spec: TopologySpec,
@@ -628,7 +630,7 @@ export class KernelLab {
         // a request socket a probe left (TCP_NEW_SYN_RECV) would resend its SYN-ACK into the next case: ss -K
         // drops it without a packet (tcp_abort: inet_csk_reqsk_queue_drop), as a fresh lab has none
         if (requests) await a.run(['ss', '-K', '-tn', 'state', 'syn-recv']);
-        const st = await a.request<{ legacyTables: string[]; inNoRoutes: number }>('lab-state');
+        const st = await a.request<{ legacyTables: string[]; inNoRoutes: number; outRedirects: number }>('lab-state');
         if (this.dirty.has(h)) await a.run(['nft', 'flush', 'ruleset']);
         const legacy = st.legacyTables.filter((t): t is TableName => t in TABLE_HOOKS);
         if (legacy.length) {
@@ -654,15 +656,18 @@ export class KernelLab {
         const hooked = await a.request<boolean>('ct-active');
         const spent = st.inNoRoutes - (this.noRoutes.get(h) ?? 0);
         this.noRoutes.set(h, st.inNoRoutes);
+        const redirected = st.outRedirects > (this.redirects.get(h) ?? 0);
+        this.redirects.set(h, st.outRedirects);
         if (legacy.length) this.legacyHosts.add(h);
         else this.legacyHosts.delete(h);
-        return { spent, hooked };
+        return { spent, hooked, redirected };
       }),
     );
     // a host that sent ICMP redirects leaves state no reset undoes: its redirect count per source (inet_peer:
     // ip_rt_send_redirect's backoff, ~20 s of silence to start again) and the nexthop exceptions receivers made
-    // (__ip_do_redirect, ip_rt_gc_timeout 300 s): a rebuild, as a fresh lab would have neither (issue 14)
-    const redirected = [...this.net.hosts.values()].some((h) => h.sysctls.send_redirects);
+    // (__ip_do_redirect, ip_rt_gc_timeout 300 s): a rebuild, as a fresh lab would have neither (issue 14). Only
+    // a host that sent one (its OutRedirects grew) has either: send_redirects alone changes nothing.
+    const redirected = waits.some((w) => w.redirected);
     this.taintCause = redirected ? 'redirects' : waits.some((w) => w.hooked) ? 'conntrack-hooked' : undefined;
     this.tainted = this.taintCause !== undefined;
     this.profile?.add('reset', performance.now() - t0);

@@ -143,6 +143,43 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: a mixed-backend case reuses 
   }, 300_000);
 });
 
+/** send_redirects on, and nothing routed back out the interface it came in on: no redirect, nothing to undo */
+const redirectsOnNoneSent: CaseFile = {
+  name: 'send_redirects on, no redirect sent',
+  topology: 'k8s-node',
+  hosts: { node: { sysctls: { ip_forward: true, send_redirects: true } } },
+  steps: [{ from: 'pod1', proto: 'udp', dst: '10.244.1.1', dport: 9090, expect: { outcome: 'delivered' } }],
+};
+/** pod2's ping DNATed to pod1 goes back out cni0, and the node redirects pod2 (spec/semantics.md, redirects) */
+const redirectSent: CaseFile = {
+  name: 'a redirect sent',
+  topology: 'k8s-node',
+  hosts: {
+    node: {
+      sysctls: { ip_forward: true, send_redirects: true, bridge_nf_call_iptables: false },
+      ruleset: '*nat\n-A PREROUTING -d 10.96.0.100 -p icmp -j DNAT --to-destination 10.244.1.11\nCOMMIT\n',
+    },
+  },
+  steps: [{ from: 'pod2', proto: 'icmp', dst: '10.96.0.100', expect: { outcome: 'echo-reply' } }],
+};
+
+describe.skipIf(skipReason)(kernelDescribe('kernel: only a redirect sent makes a lab be rebuilt'), () => {
+  test('send_redirects on alone reuses the lab; a redirect sent (Icmp OutRedirects) rebuilds it', async () => {
+    const profile = new PhaseTimes();
+    const pool = new LabPool({ profile });
+    try {
+      const r = await runCases([redirectsOnNoneSent, bare, redirectSent, bare], { sides: 'kernel', pool });
+      expect(kernelProblems(r)).toEqual([]);
+      expect(profile.buildCauses().map((b) => [b.cause, b.count])).toEqual([
+        ['first', 1],
+        ['redirects', 1],
+      ]);
+    } finally {
+      await pool.close();
+    }
+  }, 300_000);
+});
+
 describe.skipIf(skipReason)(kernelDescribe('kernel: a reset reads whether the lab is fresh again'), () => {
   const name = 'conntrack left hooked taints the lab, a refused nft restore alone does not; no neighbour is left';
   test(

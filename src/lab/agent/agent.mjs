@@ -202,6 +202,19 @@ function writeSysctl(path, value) {
   writeFileSync(`/proc/sys/${path.join('/')}`, String(Number(value)));
 }
 
+/** One counter of a /proc/net/{snmp,netstat} pair of lines (names, then values); 0 when absent.
+ * @param {string} file @param {string} prefix @param {string} name */
+function counter(file, prefix, name) {
+  try {
+    const lines = readFileSync(file, 'utf8').split('\n');
+    const i = lines.findIndex((l) => l.startsWith(prefix));
+    const at = lines[i].split(/\s+/).indexOf(name);
+    return at < 0 ? 0 : Number(lines[i + 1].split(/\s+/)[at] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
 /** @param {any} req */
 async function handle(req) {
   switch (req.op) {
@@ -263,15 +276,13 @@ async function handle(req) {
       try {
         legacyTables = readFileSync('/proc/net/ip_tables_names', 'utf8').split('\n').filter(Boolean);
       } catch {}
-      let inNoRoutes = 0;
-      try {
-        const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
-        const i = lines.findIndex((l) => l.startsWith('IpExt:'));
-        const names = lines[i].split(/\s+/);
-        const values = lines[i + 1].split(/\s+/);
-        inNoRoutes = Number(values[names.indexOf('InNoRoutes')] ?? 0);
-      } catch {}
-      return { legacyTables, inNoRoutes };
+      // ICMP redirects this namespace sent (Icmp OutRedirects, counted in __ip_make_skb before OUTPUT): only a
+      // host that sent one holds ip_rt_send_redirect's per-source state, or made a receiver's nexthop exception
+      return {
+        legacyTables,
+        inNoRoutes: counter('/proc/net/netstat', 'IpExt:', 'InNoRoutes'),
+        outRedirects: counter('/proc/net/snmp', 'Icmp:', 'OutRedirects'),
+      };
     }
     case 'recent-write': {
       // one line to /proc/net/xt_recent/LIST: "+addr", "-addr" or "/" (the list name checked again here)
