@@ -629,11 +629,19 @@ export class KernelLab {
       [...this.agents].map(async ([h, a]) => {
         // a request socket a probe left (TCP_NEW_SYN_RECV) would resend its SYN-ACK into the next case: ss -K
         // drops it without a packet (tcp_abort: inet_csk_reqsk_queue_drop), as a fresh lab has none
-        if (requests) await a.run(['ss', '-K', '-tn', 'state', 'syn-recv']);
-        const st = await a.request<{ legacyTables: string[]; inNoRoutes: number; outRedirects: number }>('lab-state');
-        if (this.dirty.has(h)) await a.run(['nft', 'flush', 'ruleset']);
+        const st = await a.request<{
+          legacyTables: string[];
+          inNoRoutes: number;
+          outRedirects: number;
+          synRecv: boolean;
+        }>('lab-state');
+        if (requests && st.synRecv) await a.run(['ss', '-K', '-tn', 'state', 'syn-recv']);
+        const dirty = this.dirty.has(h);
+        if (dirty) await a.run(['nft', 'flush', 'ruleset']);
         const legacy = st.legacyTables.filter((t): t is TableName => t in TABLE_HOOKS);
-        if (legacy.length) {
+        // a registered legacy table stays registered, emptied by the reset after the case that filled it: a host
+        // no rule reached since (not dirty) has nothing to empty
+        if (legacy.length && dirty) {
           const empty =
             legacy
               .map((t) => [`*${t}`, ...TABLE_HOOKS[t].map((c) => `:${c} ACCEPT [0:0]`), 'COMMIT'].join('\n'))

@@ -215,6 +215,18 @@ function counter(file, prefix, name) {
   }
 }
 
+/** Does /proc/net/tcp list a socket in state SYN_RECV (its 4th column, "03")? */
+function synRecv() {
+  try {
+    return readFileSync('/proc/net/tcp', 'utf8')
+      .split('\n')
+      .slice(1)
+      .some((l) => l.trim().split(/\s+/)[3] === '03');
+  } catch {
+    return true; // unknown: the reset runs ss -K
+  }
+}
+
 /** @param {any} req */
 async function handle(req) {
   switch (req.op) {
@@ -282,6 +294,8 @@ async function handle(req) {
         legacyTables,
         inNoRoutes: counter('/proc/net/netstat', 'IpExt:', 'InNoRoutes'),
         outRedirects: counter('/proc/net/snmp', 'Icmp:', 'OutRedirects'),
+        // a listener's request socket (TCP_NEW_SYN_RECV) is listed as SYN_RECV (03) by get_openreq4
+        synRecv: synRecv(),
       };
     }
     case 'recent-write': {
