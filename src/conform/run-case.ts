@@ -152,19 +152,23 @@ export class LabPool {
         await cur.lab.reset();
         // a reset that cannot make it fresh (tainted: KernelLab.reset) means a new lab
         const legacy = cur.lab.kernel.legacyHosts;
-        const asNew = opts.fresh === true ? legacy.size === 0 : (opts.fresh || []).every((h: string) => !legacy.has(h));
-        cause = cur.lab.kernel.taintCause ?? (asNew ? 'links' : 'legacy-mix');
-        if (!cur.lab.kernel.tainted && asNew) {
+        // the hosts the case needs as new that hold a legacy table: renewed in place, the rest of the lab kept
+        const stale = opts.fresh === true ? [...legacy] : (opts.fresh || []).filter((h: string) => legacy.has(h));
+        cause = cur.lab.kernel.taintCause ?? 'links';
+        if (!cur.lab.kernel.tainted) {
           // same hosts and links, other settings: change them in place
           if (!same) {
             await cur.lab.reconfigure(topo);
             cur.key = key;
           }
+          if (!stale.length) return cur.lab;
+          cause = 'renew-failed';
+          await cur.lab.kernel.renewHosts(stale);
           return cur.lab;
         }
       } catch (e) {
-        if (same) throw e;
-        /* a different topology: rebuild */
+        if (same && cause !== 'renew-failed') throw e;
+        /* a different topology, or hosts not renewed: rebuild */
       }
     }
     this.profile?.built(cause);

@@ -4,6 +4,7 @@
 /** The phases a kernel case's time is spent in. */
 export const PHASES = {
   build: 'lab build (namespaces, links, agents)',
+  renew: 'hosts renewed in a kept lab (a registered legacy table)',
   down: 'lab teardown',
   reset: 'lab reset between cases',
   'reset-wait': "reset: waiting out ip_error's routing-error tokens",
@@ -36,7 +37,7 @@ export const BUILD_CAUSES = {
   links: 'other hosts or links than the last case',
   'conntrack-hooked': 'conntrack still hooked after the reset (a registered legacy table, a refused restore)',
   redirects: 'ICMP redirects sent (per-source state no reset undoes)',
-  'legacy-mix': 'a case mixing backends on a host that holds a legacy table',
+  'renew-failed': "renewing a host's namespace failed",
   'reset-failed': 'the reset failed',
 } as const;
 
