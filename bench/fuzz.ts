@@ -42,9 +42,8 @@ async function campaign(cases: number, labs: number): Promise<{ perMin: number; 
     if (r.cases !== cases)
       throw new BenchFailure(`fuzz campaign ran ${r.cases} of ${cases} cases: no valid throughput`);
     // where the time went, before the figures (issue 14 §4)
-    console.log(
-      `\nfuzz campaign, ${cases} cases on ${labs} lab(s):\n${renderProfile(profile.report(), r.elapsedMs, labs, profile.buildCauses())}`,
-    );
+    const table = renderProfile(profile.report(), r.elapsedMs, labs, profile.buildCauses());
+    console.log(`\nfuzz campaign, ${cases} cases on ${labs} lab(s):\n${table}`);
     return { perMin: r.cases / (r.elapsedMs / 60000), probes: r.probes };
   } finally {
     await pool.close();

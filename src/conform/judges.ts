@@ -265,7 +265,9 @@ export const judgeIndeterminate: Judge = (step) => {
       const k = rep.kernel;
       if (k) {
         const v = judge(rep.model, k);
-        if (v.indeterminate && v.matched)
+        // the kernel matched an indeterminate possibility: one of its branches, or an open one with none behind it
+        // (World.unfollowed: any outcome), which checked no more than the outcome's kind
+        if (v.matched?.value.indeterminate)
           texts.add(`the kernel's ${k.outcome} is one of the model's possible results: ${openText(v.matched.value)}`);
       } else for (const d of rep.model) if (d.value.indeterminate) texts.add(`model: ${openText(d.value)}`);
       return texts.size + texts.more > before;

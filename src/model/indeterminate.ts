@@ -145,14 +145,24 @@ function fold<R>(n: Node<R>): Item<R>[] {
   return [{ p: 1, group: { branches, decidedBy } }];
 }
 
-/** The indeterminate result of a group, and its distinct branches (aligned with `possible`). */
+/**
+ * The indeterminate result of a group, and its distinct branches (aligned with `possible`). A later step continues
+ * from the branch whose observation the kernel made (paired-lab.ts); where branches with that observation left
+ * different state (a resent SYN-ACK that moved an nth counter or not: seed 20261316), the kernel's answer does not
+ * say which one it took, so the branch kept stands for all of them with every later result open (World.unfollowed).
+ */
 function groupResult<R>(g: Group<R>): { observation: Observation; branches: Played<R>[] } {
-  const seen = new Map<string, Played<R>>();
+  const seen = new Map<string, { b: Played<R>; state: string; split: boolean }>();
   for (const b of g.branches) {
     const k = JSON.stringify(b.observation);
-    if (!seen.has(k)) seen.set(k, b);
+    const state = fingerprint(b);
+    const s = seen.get(k);
+    if (!s) seen.set(k, { b, state, split: false });
+    else if (s.state !== state) s.split = true;
   }
-  const branches = [...seen.values()];
+  const branches = [...seen.values()].map(({ b, split }) =>
+    split && g.decidedBy[0] ? { ...b, world: { ...b.world, unfollowed: b.world.unfollowed ?? g.decidedBy[0] } } : b,
+  );
   const outcomes = new Set<ExactOutcome>();
   let open = false;
   for (const b of branches) {

@@ -828,8 +828,10 @@ export function runProbe(lab: ModelLab, world: World, probe: Probe, opts: ProbeO
   if (!unknowns) return mergeSame(played.map((b) => ({ p: probabilityOf(b.decisions), value: b.run })));
   return mergeSame(
     foldBranches(played).map(({ p, value }) => {
-      const run: ProbeRun = { ...value.head.run, observation: value.observation };
-      if (value.branches) run.branches = value.branches.map((b) => b.run);
+      const run: ProbeRun = { ...value.head.run, observation: value.observation, world: value.head.world };
+      // a branch standing for others with its observation but other state carries its own world (groupResult)
+      if (value.branches)
+        run.branches = value.branches.map((b) => (b.world === b.run.world ? b.run : { ...b.run, world: b.world }));
       return { p, value: run };
     }),
   );

@@ -39,7 +39,7 @@ test('iptables mode against nftables mode on random Service sets: every differen
   expect(r.undocumented).toEqual([]);
 }, 180_000);
 
-test('mode differential: a connection no endpoint took makes no affinity entry for the next probe to stick to', async () => {
+test('mode differential: a connection no endpoint took makes no affinity entry to stick to', async () => {
   // seed 20261202, draw 686: node2 sends TCP to a UDP Service's NodePort (refused), then UDP to its ClusterIP; the
   // second is a first connection in both modes (each picks its most likely endpoint for the repetitions)
   const draw = fc.sample(modeDiffArb(12), { numRuns: 687, seed: 20261202 })[686]!;

@@ -113,3 +113,30 @@ test('gives up after tcp_synack_retries resent SYN-ACKs', () => {
   expect(stages.filter((s) => s.startsWith('SYN-ACK resent'))).toHaveLength(5);
   expect(r!.value.world.synAcks?.map((x) => x.pkt.dport)).toEqual([41001]);
 });
+
+test('a resend that may come during a probe, its outcome alike but its state not: later probes are open', async () => {
+  // seed 20261316 (24 labs, a loaded machine): pod3's first SYN may come before or after the client's resent
+  // SYN-ACK, which an nth rule in the node's raw PREROUTING counts; either way pod3 gets icmp-error, so the kernel's
+  // answer does not say which happened, and the node's later ping meets the nth rule in an unknown phase
+  const { readFileSync } = await import('node:fs');
+  const { runCases } = await import('../../src/conform/run-case.ts');
+  const c = JSON.parse(
+    readFileSync(
+      new URL('../../suites/regressions/synack-resend-time-leaves-later-probes-open.json', import.meta.url),
+      'utf8',
+    ),
+  );
+  const [r] = await runCases([c], { sides: 'model' });
+  const outcomes = r!.steps.map((s) => s.model.map((m) => m.map((x) => x.value.outcome).join('|')));
+  expect(outcomes[0]).toEqual(['dropped']);
+  // every probe after the one the timer may have come into: open, decided by the request's timer
+  expect(
+    outcomes
+      .slice(1)
+      .flat()
+      .every((o) => o === 'indeterminate'),
+  ).toBe(true);
+  const later = r!.steps[2]!.model[0]![0]!.value.indeterminate!;
+  expect(later.open).toBe(true);
+  expect(later.decidedBy[0]!.hook).toBe('timer');
+});
