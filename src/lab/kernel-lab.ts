@@ -110,7 +110,12 @@ export interface KernelObservation extends Observation {
 const restoreCmd = (b: IptablesFlavor) => (b === 'nft' ? 'iptables-nft-restore' : 'iptables-legacy-restore');
 const saveCmd = (b: IptablesFlavor) => (b === 'nft' ? 'iptables-nft-save' : 'iptables-legacy-save');
 
-/** `route add|del DST [via GW] [dev DEV]` for ip -batch, from a topology route. */
+/** A veth pair's key, the same from either end: its two ends as host/interface, sorted. */
+function pairKey(host: string, i: { name: string; peer?: { host: string; iface: string } }): string {
+  return [`${host}/${i.name}`, `${i.peer!.host}/${i.peer!.iface}`].sort().join('|');
+}
+
+/** `route add|del|replace DST [via GW] [dev DEV]` for ip -batch, from a topology route. */
 function routeLine(op: 'add' | 'del' | 'replace', r: RouteSpec): string {
   const dst = r.dst === 'default' ? 'default' : formatCidr(parseCidr(r.dst)!);
   const via = r.via === undefined ? [] : ['via', formatIp(parseIp(r.via)!)];
@@ -194,68 +199,68 @@ export class KernelLab {
   private async build(): Promise<void> {
     const spec = this.spec;
     const ns = (host: string) => this.ns.get(host)!;
-    // every line from checked names (model/net/names.ts) and parsed, re-formatted addresses; batchLine
-    // refuses anything else, so no input can add a command to a batch. `name`/`dev` keywords: a
-    // name such as "help" or "type" stays a name.
     await this.ipBatch(spec.hosts.map((h) => batchLine('netns', 'add', ns(h.name))));
-    // links: bridges, and each veth pair created once, from its first end, straight into the peer namespace
     const made = new Set<string>();
-    await Promise.all(
-      spec.hosts.map((h) => {
-        const lines = [batchLine('link', 'set', 'dev', 'lo', 'up')];
-        for (const i of h.ifaces) {
-          // no multicast snooping: with it, a bridge joins 224.0.0.106 when it comes up, and the kernel sends two
-          // unsolicited IGMPv3 reports, the second at a random time within 1 s (igmp_ifc_event): a local packet
-          // through OUTPUT (a nat OUTPUT DNAT makes it a unicast that broadcasts an ARP request, which completes
-          // a pod's unanswered resolution of the node) racing a fresh lab's first case (measured, issue 14).
-          // Unicast and broadcast are bridged alike either way; no probe sends multicast (README "The lab").
-          if (i.bridge) lines.push(batchLine('link', 'add', 'name', i.name, 'type', 'bridge', 'mcast_snooping', '0'));
-          else if (i.peer) {
-            const key = [`${h.name}/${i.name}`, `${i.peer.host}/${i.peer.iface}`].sort().join('|');
-            if (made.has(key)) continue;
-            made.add(key);
-            lines.push(
-              batchLine(
-                'link',
-                'add',
-                'name',
-                i.name,
-                'type',
-                'veth',
-                'peer',
-                'name',
-                i.peer.iface,
-                'netns',
-                ns(i.peer.host),
-              ),
-            );
-          }
-        }
-        return this.ipBatch(lines, ns(h.name));
-      }),
-    );
-    await Promise.all(
-      spec.hosts.map((h) => {
-        const lines: string[] = [];
-        const compiled = this.net.hosts.get(h.name)!;
-        for (const i of h.ifaces) {
-          if (i.master)
-            lines.push(
-              batchLine('link', 'set', 'dev', i.name, 'master', i.master),
-              batchLine('link', 'set', 'dev', i.name, 'type', 'bridge_slave', 'hairpin', i.hairpin ? 'on' : 'off'),
-            );
-          for (const a of compiled.ifaces.get(i.name)!.addrs)
-            lines.push(batchLine('addr', 'add', `${formatIp(a.ip)}/${a.len}`, 'dev', i.name));
-        }
-        for (const i of h.ifaces) lines.push(batchLine('link', 'set', 'dev', i.name, 'up'));
-        // the spec's routes (not the compiled ones): a route without "dev" leaves the choice to the kernel
-        for (const r of h.routes ?? []) lines.push(routeLine('add', r));
-        return this.ipBatch(lines, ns(h.name));
-      }),
-    );
+    await Promise.all(spec.hosts.map((h) => this.ipBatch(this.linkLines(h.name, made), ns(h.name))));
+    await Promise.all(spec.hosts.map((h) => this.ipBatch(this.setUpLines(h.name), ns(h.name))));
     for (const h of spec.hosts) this.agents.set(h.name, new AgentClient(this.site, this.ns.get(h.name)!, h.name));
     await Promise.all([...this.agents.values()].map((a) => a.ready));
     await Promise.all(spec.hosts.map((h) => this.configure(h.name)));
+  }
+
+  /**
+   * A host's links: its bridges, and each veth pair made once (`made`: pair keys), from its first end, straight
+   * into the peer namespace. Every line from checked names (model/net/names.ts) and parsed, re-formatted
+   * addresses; batchLine refuses anything else, so no input can add a command to a batch. `name`/`dev` keywords:
+   * a name such as "help" or "type" stays a name.
+   */
+  private linkLines(host: string, made: Set<string>): string[] {
+    const lines = [batchLine('link', 'set', 'dev', 'lo', 'up')];
+    for (const i of this.specOf(host).ifaces) {
+      // no multicast snooping: with it, a bridge joins 224.0.0.106 when it comes up, and the kernel sends two
+      // unsolicited IGMPv3 reports, the second at a random time within 1 s (igmp_ifc_event): a local packet
+      // through OUTPUT (a nat OUTPUT DNAT makes it a unicast that broadcasts an ARP request, which completes
+      // a pod's unanswered resolution of the node) racing a fresh lab's first case (measured, issue 14).
+      // Unicast and broadcast are bridged alike either way; no probe sends multicast (README "The lab").
+      if (i.bridge) lines.push(batchLine('link', 'add', 'name', i.name, 'type', 'bridge', 'mcast_snooping', '0'));
+      else if (i.peer && !made.has(pairKey(host, i))) {
+        made.add(pairKey(host, i));
+        const peer = this.ns.get(i.peer.host)!;
+        lines.push(
+          batchLine('link', 'add', 'name', i.name, 'type', 'veth', 'peer', 'name', i.peer.iface, 'netns', peer),
+        );
+      }
+    }
+    return lines;
+  }
+
+  /**
+   * A host's interfaces set up (bridge master and hairpin, addresses, up) and its routes: the spec's (not the
+   * compiled ones: a route without "dev" leaves the choice to the kernel). `only`: those interfaces, and the routes
+   * with `replace` (a neighbour whose end of a renewed link is new: the kernel removed the routes through the old).
+   */
+  private setUpLines(host: string, only?: ReadonlySet<string>): string[] {
+    const h = this.specOf(host);
+    const ifaces = h.ifaces.filter((i) => !only || only.has(i.name));
+    const lines: string[] = [];
+    for (const i of ifaces) {
+      if (i.master)
+        lines.push(
+          batchLine('link', 'set', 'dev', i.name, 'master', i.master),
+          batchLine('link', 'set', 'dev', i.name, 'type', 'bridge_slave', 'hairpin', i.hairpin ? 'on' : 'off'),
+        );
+      for (const a of this.net.hosts.get(host)!.ifaces.get(i.name)!.addrs)
+        lines.push(batchLine('addr', 'add', `${formatIp(a.ip)}/${a.len}`, 'dev', i.name));
+    }
+    for (const i of ifaces) lines.push(batchLine('link', 'set', 'dev', i.name, 'up'));
+    for (const r of h.routes ?? []) lines.push(routeLine(only ? 'replace' : 'add', r));
+    return lines;
+  }
+
+  private specOf(host: string): TopologySpec['hosts'][number] {
+    const h = this.spec.hosts.find((x) => x.name === host);
+    if (!h) throw new Error(`no host "${host}" in lab ${this.spec.name}`);
+    return h;
   }
 
   /**
@@ -263,75 +268,44 @@ export class KernelLab {
    * host holding state no reset undoes (a registered iptables-legacy table: legacyHosts). Its veth pairs are
    * deleted first (both ends at once, so no old end lingers while the namespace is freed), then made again, and
    * each neighbour's new end set up as at build: master and hairpin, addresses, up, its interface sysctls, and its
-   * routes (`replace`: the kernel removed those through the old end). Call it on a reset lab only.
+   * routes. Call it on a reset lab only.
    */
   async renewHosts(hosts: readonly string[]): Promise<void> {
     const t0 = performance.now();
-    const renewed = new Set(hosts);
     const ns = (host: string) => this.ns.get(host)!;
-    const spec = this.spec;
-    const specOf = (host: string) => spec.hosts.find((h) => h.name === host)!;
     await Promise.all(hosts.map((h) => this.agent(h).close()));
     for (const h of hosts) this.agents.delete(h);
-    // the veth pairs with an end in a renewed host, each deleted once, from a renewed end
-    const pairKey = (host: string, i: { name: string; peer?: { host: string; iface: string } }) =>
-      [`${host}/${i.name}`, `${i.peer!.host}/${i.peer!.iface}`].sort().join('|');
-    const deleted = new Set<string>();
+    // each veth pair with an end in a renewed host, deleted once; and the neighbours' ends that come back
+    const pairs = new Map<string, { host: string; iface: string }>();
+    const ends = new Map<string, Set<string>>();
+    for (const h of hosts)
+      for (const i of this.specOf(h).ifaces)
+        if (i.peer && !pairs.has(pairKey(h, i))) {
+          pairs.set(pairKey(h, i), { host: h, iface: i.name });
+          if (!hosts.includes(i.peer.host))
+            ends.set(i.peer.host, (ends.get(i.peer.host) ?? new Set()).add(i.peer.iface));
+        }
     await Promise.all(
       hosts.map((h) =>
         this.ipBatch(
-          specOf(h)
-            .ifaces.filter((i) => i.peer && !deleted.has(pairKey(h, i)) && deleted.add(pairKey(h, i)))
-            .map((i) => batchLine('link', 'del', 'dev', i.name)),
+          [...pairs.values()].filter((p) => p.host === h).map((p) => batchLine('link', 'del', 'dev', p.iface)),
           ns(h),
         ),
       ),
     );
     await this.ipBatch(hosts.map((h) => batchLine('netns', 'del', ns(h))));
     await this.ipBatch(hosts.map((h) => batchLine('netns', 'add', ns(h))));
-    // neighbours: the hosts at the other end of a renewed host's veth pairs, with the ends they get back
-    const ends = new Map<string, Set<string>>();
     const made = new Set<string>();
-    await Promise.all(
-      hosts.map((name) => {
-        const lines = [batchLine('link', 'set', 'dev', 'lo', 'up')];
-        for (const i of specOf(name).ifaces) {
-          if (i.bridge) lines.push(batchLine('link', 'add', 'name', i.name, 'type', 'bridge', 'mcast_snooping', '0'));
-          else if (i.peer) {
-            const key = pairKey(name, i);
-            if (made.has(key)) continue;
-            made.add(key);
-            if (!renewed.has(i.peer.host))
-              ends.set(i.peer.host, (ends.get(i.peer.host) ?? new Set()).add(i.peer.iface));
-            const peerNs = ns(i.peer.host);
-            lines.push(
-              batchLine('link', 'add', 'name', i.name, 'type', 'veth', 'peer', 'name', i.peer.iface, 'netns', peerNs),
-            );
-          }
-        }
-        return this.ipBatch(lines, ns(name));
-      }),
-    );
-    const setUp = (name: string, only?: Set<string>) => {
-      const h = specOf(name);
-      const ifaces = h.ifaces.filter((i) => !only || only.has(i.name));
-      const lines: string[] = [];
-      for (const i of ifaces) {
-        if (i.master)
-          lines.push(
-            batchLine('link', 'set', 'dev', i.name, 'master', i.master),
-            batchLine('link', 'set', 'dev', i.name, 'type', 'bridge_slave', 'hairpin', i.hairpin ? 'on' : 'off'),
-          );
-        for (const a of this.net.hosts.get(name)!.ifaces.get(i.name)!.addrs)
-          lines.push(batchLine('addr', 'add', `${formatIp(a.ip)}/${a.len}`, 'dev', i.name));
-      }
-      for (const i of ifaces) lines.push(batchLine('link', 'set', 'dev', i.name, 'up'));
-      for (const r of h.routes ?? []) lines.push(routeLine(only ? 'replace' : 'add', r));
-      return this.ipBatch(lines, ns(name));
-    };
-    await Promise.all([...hosts.map((h) => setUp(h)), ...[...ends].map(([h, only]) => setUp(h, only))]);
+    await Promise.all(hosts.map((h) => this.ipBatch(this.linkLines(h, made), ns(h))));
+    await Promise.all([
+      ...hosts.map((h) => this.ipBatch(this.setUpLines(h), ns(h))),
+      ...[...ends].map(([h, only]) => this.ipBatch(this.setUpLines(h, only), ns(h))),
+    ]);
     for (const h of hosts) this.agents.set(h, new AgentClient(this.site, ns(h), h));
-    await this.linksActive([...hosts.map((h) => [h, new Set(specOf(h).ifaces.map((i) => i.name))] as const), ...ends]);
+    await this.linksActive([
+      ...hosts.map((h) => [h, new Set(this.specOf(h).ifaces.map((i) => i.name))] as const),
+      ...ends,
+    ]);
     await Promise.all(hosts.map((h) => this.agent(h).ready));
     await Promise.all([
       ...hosts.map((h) => this.configure(h)),
