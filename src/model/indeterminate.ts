@@ -104,6 +104,22 @@ function fingerprint<R>(b: Played<R>): string {
   return JSON.stringify([b.observation, hosts, rtx]);
 }
 
+/** The state every later packet that meets the same rule reads, whatever its connection: rule counters and
+ *  buckets (recent lists, nth counters, token buckets, nft sets and numgen counters). A connection's own state
+ *  (conntrack entries, neighbour entries, resent SYN-ACKs) is left out: a later probe is a new connection. */
+function counters<R>(b: Played<R>): string {
+  return JSON.stringify(
+    [...b.world.hosts].map(([h, s]) => [
+      h,
+      [...s.recent].map(([n, m]) => [n, [...m]]),
+      [...s.nth],
+      [...s.tokens],
+      [...s.nftSets].map(([n, m]) => [n, [...m]]),
+      [...s.nftInc],
+    ]),
+  );
+}
+
 /** The same distribution of exact results (the unknown rule's answer did not matter)? */
 function sameExact<R>(a: readonly Item<R>[], b: readonly Item<R>[]): boolean {
   const dist = (xs: readonly Item<R>[]) => {
@@ -148,14 +164,16 @@ function fold<R>(n: Node<R>): Item<R>[] {
 /**
  * The indeterminate result of a group, and its distinct branches (aligned with `possible`). A later step continues
  * from the branch whose observation the kernel made (paired-lab.ts); where branches with that observation left
- * different state (a resent SYN-ACK that moved an nth counter or not: seed 20261316), the kernel's answer does not
- * say which one it took, so the branch kept stands for all of them with every later result open (World.unfollowed).
+ * different rule counters (a resent SYN-ACK that an nth rule counted or not: seed 20261316), the kernel's answer
+ * does not say which one it took, so the branch kept stands for all of them with every later result open
+ * (World.unfollowed). Branches that differ only in their own connection's state are not told apart (a later probe
+ * is another connection): the first is followed, as before.
  */
 function groupResult<R>(g: Group<R>): { observation: Observation; branches: Played<R>[] } {
   const seen = new Map<string, { b: Played<R>; state: string; split: boolean }>();
   for (const b of g.branches) {
     const k = JSON.stringify(b.observation);
-    const state = fingerprint(b);
+    const state = counters(b);
     const s = seen.get(k);
     if (!s) seen.set(k, { b, state, split: false });
     else if (s.state !== state) s.split = true;
