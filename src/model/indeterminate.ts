@@ -6,6 +6,7 @@
 import type { ExactOutcome, Observation, UnknownRule, Weighted } from './observation.ts';
 import type { World } from './lab-model.ts';
 import { entriesOf, tupleKey } from './conntrack.ts';
+import type { HostState } from './eval/packet.ts';
 
 /** One decision a branch took: a probabilistic one (statistic, NAT) or an answer to an unknown rule. */
 export type Decision =
@@ -89,11 +90,7 @@ function fingerprint<R>(b: Played<R>): string {
     entriesOf(s.ct)
       .sort((a, b) => (tupleKey(a.orig) < tupleKey(b.orig) ? -1 : 1))
       .map(({ id: _id, ...e }) => e),
-    [...s.recent].map(([n, m]) => [n, [...m]]),
-    [...s.nth],
-    [...s.tokens],
-    [...s.nftSets].map(([n, m]) => [n, [...m]]),
-    [...s.nftInc],
+    ...ruleCounters(s),
     [...s.routeErrors],
     [...s.redirects],
     [...s.exceptions],
@@ -108,16 +105,18 @@ function fingerprint<R>(b: Played<R>): string {
  *  buckets (recent lists, nth counters, token buckets, nft sets and numgen counters). A connection's own state
  *  (conntrack entries, neighbour entries, resent SYN-ACKs) is left out: a later probe is a new connection. */
 function counters<R>(b: Played<R>): string {
-  return JSON.stringify(
-    [...b.world.hosts].map(([h, s]) => [
-      h,
-      [...s.recent].map(([n, m]) => [n, [...m]]),
-      [...s.nth],
-      [...s.tokens],
-      [...s.nftSets].map(([n, m]) => [n, [...m]]),
-      [...s.nftInc],
-    ]),
-  );
+  return JSON.stringify([...b.world.hosts].map(([h, s]) => [h, ...ruleCounters(s)]));
+}
+
+/** A host's rule counters and buckets, in a form JSON can compare. */
+function ruleCounters(s: HostState): unknown[] {
+  return [
+    [...s.recent].map(([n, m]) => [n, [...m]]),
+    [...s.nth],
+    [...s.tokens],
+    [...s.nftSets].map(([n, m]) => [n, [...m]]),
+    [...s.nftInc],
+  ];
 }
 
 /** The same distribution of exact results (the unknown rule's answer did not matter)? */
