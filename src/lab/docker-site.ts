@@ -258,7 +258,7 @@ export class DockerSite implements LabSite {
       exited = true;
       onGone();
     });
-    this.send({ op: 'spawn', ch, argv: ['ip', 'netns', 'exec', ns, 'node', `${AGENT_IN}agent.mjs`, host] });
+    this.send({ op: 'spawn', ch, argv: ['ip', 'netns', 'exec', ns, 'python3', `${AGENT_IN}agent.py`, host] });
     return {
       write: (line) => this.send({ op: 'send', ch, line }),
       onLine: (cb) => {

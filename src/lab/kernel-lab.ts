@@ -329,12 +329,8 @@ export class KernelLab {
     const deadline = performance.now() + 5000;
     for (const [host, names] of links)
       for (;;) {
-        const argv = ['ip', '-n', this.ns.get(host)!, '-o', 'link', 'show'];
-        const r = await this.site.run(argv);
-        if (r.code !== 0) throw new LabCommandError(argv, r.code, r.stderr);
-        const idle = r.stdout
-          .split('\n')
-          .filter((l) => names.has(/^\d+: ([^:@]+)/.exec(l)?.[1] ?? '') && !/ state UP /.test(l));
+        // the agent reads /sys/class/net/IF/operstate: no `ip link` process per poll (issue 14 §4)
+        const idle = await this.agent(host).request<string[]>('links-up', { names: [...names] });
         if (!idle.length) break;
         if (performance.now() > deadline) throw new Error(`links of ${host} not up within 5 s: ${idle.join('; ')}`);
         await new Promise((res) => setTimeout(res, 20));
@@ -717,7 +713,7 @@ export class KernelLab {
           inNoRoutes: number;
           outRedirects: number;
           synRecv: boolean;
-        }>('lab-state');
+        }>('lab-state', { requests });
         if (requests && st.synRecv) await a.run(['ss', '-K', '-tn', 'state', 'syn-recv']);
         const dirty = this.dirty.has(h);
         if (dirty) await a.run(['nft', 'flush', 'ruleset']);

@@ -43,9 +43,9 @@ export const AGENT_DIR = fileURLToPath(new URL('./agent/', import.meta.url));
 let python: string | undefined;
 
 /**
- * The python3 the agents' probe helpers run, as an absolute path, asked once per process: `python3` on PATH may
- * be a version manager's shim (pyenv's runs about twenty bash processes per start, measured: half of a fuzz
- * campaign's process spawns), and each lab starts one helper per namespace. Plain `python3` if the question fails.
+ * The python3 the agents run, as an absolute path, asked once per process: `python3` on PATH may be a version
+ * manager's shim (pyenv's runs about twenty bash processes per start, measured: half of a fuzz campaign's process
+ * spawns), and each lab starts one agent per namespace. Plain `python3` if the question fails.
  */
 export function pythonPath(): string {
   if (python === undefined) {
@@ -71,13 +71,12 @@ export class NetnsSite implements LabSite {
   }
 
   spawnAgent(ns: string, host: string): LineChannel {
-    const proc = execa('ip', ['netns', 'exec', ns, process.execPath, `${AGENT_DIR}agent.mjs`, host], {
+    const proc = execa('ip', ['netns', 'exec', ns, pythonPath(), `${AGENT_DIR}agent.py`, host], {
       stdin: 'pipe',
       stdout: 'pipe',
       stderr: 'pipe',
       reject: false,
       buffer: false,
-      env: { NFCONFORM_PYTHON: pythonPath() },
     });
     let stderr = '';
     proc.stderr!.on('data', (d: Buffer) => {

@@ -1,0 +1,198 @@
+"""The lab agent: one long-lived process per network namespace, started with `ip netns exec NS python3 agent.py
+HOST`. It speaks JSON lines on stdio: {"id":1,"op":"probe",...} -> {"id":1,"ok":true,"result":{...}}, and says
+{"id":0,...} once it is ready. Requests are answered one at a time, in order; the servers answer from their own
+threads meanwhile (servers.py).
+
+One Python process per namespace (issue 14 §4): it was a Node.js agent beside a Python probe helper, two
+interpreters per namespace whose starts were most of a lab build's CPU, every probe crossed both, and each
+command forked the larger Node.js process. Commands run as argument arrays, never through a shell."""
+import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ under src/ (bin/dist-current.js compares its files' times)
+
+import json, os, re, subprocess  # noqa: E402
+
+import netlink, probes, servers, trace  # noqa: E402
+
+HOST = sys.argv[1] if len(sys.argv) > 1 else "unknown"
+SYSCTL_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+RECENT_LIST = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
+RECENT_LINE = re.compile(r"^([+-][0-9.]{7,15}|/)$")
+
+
+def run(argv, stdin):
+    """Runs a command in this namespace: {code, stdout, stderr}, code 127 when it cannot start."""
+    try:
+        p = subprocess.run(argv, input=(stdin or "").encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError as e:
+        return {"code": 127, "stdout": "", "stderr": str(e)}
+    code = p.returncode if p.returncode >= 0 else 1  # killed by a signal
+    return {"code": code, "stdout": p.stdout.decode("utf-8", "replace"), "stderr": p.stderr.decode("utf-8", "replace")}
+
+
+def write_sysctl(path, value):
+    """One write under /proc/sys. Segments, not a dotted key: an interface name may hold dots (eth0.100); none
+    may climb out of /proc/sys."""
+    if not isinstance(path, list) or not all(isinstance(p, str) and SYSCTL_SEGMENT.match(p) for p in path):
+        raise ValueError("bad sysctl path %s" % json.dumps(path))
+    with open("/proc/sys/" + "/".join(path), "w") as f:
+        f.write(str(int(value)))
+
+
+def counter(file, prefix, name):
+    """One counter of a /proc/net/{snmp,netstat} pair of lines (names, then values); 0 when absent."""
+    try:
+        with open(file) as f:
+            lines = f.read().split("\n")
+        i = next(k for k, line in enumerate(lines) if line.startswith(prefix))
+        names, values = lines[i].split(), lines[i + 1].split()
+        return int(values[names.index(name)]) if name in names else 0
+    except (OSError, StopIteration, IndexError, ValueError):
+        return 0
+
+
+def syn_recv():
+    """Does /proc/net/tcp list a socket in state SYN_RECV (its 4th column, "03")? Reading it walks the whole
+    machine's established hash (~6 ms), so a reset asks only after a TCP probe that was not delivered."""
+    try:
+        with open("/proc/net/tcp") as f:
+            return any(line.split()[3:4] == ["03"] for line in f.read().split("\n")[1:])
+    except OSError:
+        return True  # unknown: the reset runs ss -K
+
+
+def lab_state(requests):
+    """What a reset must undo or wait out: registered iptables-legacy tables (a failed restore has committed the
+    tables before the failing one), forwarded packets that met no route (each costs a token of ip_error's
+    per-source bucket: net/ipv4/route.c, error_cost/error_burst, not per namespace), ICMP redirects sent (Icmp
+    OutRedirects, counted in __ip_make_skb before OUTPUT: only a host that sent one holds ip_rt_send_redirect's
+    per-source state), and a listener's request socket (TCP_NEW_SYN_RECV, listed as SYN_RECV by get_openreq4)."""
+    try:
+        with open("/proc/net/ip_tables_names") as f:
+            legacy = [t for t in f.read().split("\n") if t]
+    except OSError:
+        legacy = []
+    return {
+        "legacyTables": legacy,
+        "inNoRoutes": counter("/proc/net/netstat", "IpExt:", "InNoRoutes"),
+        "outRedirects": counter("/proc/net/snmp", "Icmp:", "OutRedirects"),
+        "synRecv": syn_recv() if requests else False,
+    }
+
+
+def links_up(names):
+    """The interfaces among `names` whose operational state is not yet up (`ip link`'s "state UP")."""
+    idle = []
+    for n in names:
+        if not SYSCTL_SEGMENT.match(n):
+            raise ValueError("bad interface name %s" % json.dumps(n))
+        try:
+            with open("/sys/class/net/%s/operstate" % n) as f:
+                state = f.read().strip()
+        except OSError:
+            state = "absent"
+        if state != "up":
+            idle.append("%s %s" % (n, state))
+    return idle
+
+
+def recent_flush():
+    try:
+        names = os.listdir("/proc/net/xt_recent")
+    except OSError:
+        names = []
+    for n in names:
+        with open("/proc/net/xt_recent/" + n, "w") as f:
+            f.write("/\n")
+    return len(names)
+
+
+def handle(req):
+    op = req.get("op")
+    if op == "hello":
+        return {"host": HOST, "pid": os.getpid()}
+    if op == "sysctl":
+        write_sysctl(req["path"], req["value"])
+        return None
+    if op == "sysctls":
+        # many writes in one message, in their order; an optional one may fail (IPv6 absent)
+        if not isinstance(req.get("writes"), list):
+            raise ValueError("sysctls: no writes")
+        for w in req["writes"]:
+            try:
+                write_sysctl(w["path"], w["value"])
+            except (OSError, ValueError):
+                if w.get("optional") is not True:
+                    raise
+        return None
+    if op == "serve":
+        return {"listening": servers.serve(HOST, req.get("tcp", []), req.get("udp", []), req.get("addrs", []))}
+    if op == "probe":
+        try:
+            return probes.probe(req)
+        except Exception as e:  # a probe that could not run answers nothing: reported, as the helper did
+            return {"outcome": "dropped", "icmp": None, "note": "probe error: %s" % e}
+    if op == "ct-flow":
+        return netlink.ct_flow(req["tuples"])  # the entries of one flow, looked up by tuple in the kernel
+    if op == "ct-flush":
+        netlink.ct_flush()  # conntrack -F without a process
+        return None
+    if op == "neigh-flush":
+        netlink.neigh_flush()  # ip -4 neigh flush all without a process
+        return None
+    if op == "ct-active":
+        # is conntrack hooked in this namespace: a reset lab must be as a fresh one, where it is not
+        return netlink.ct_active()
+    if op == "conntrack":
+        try:
+            with open("/proc/net/nf_conntrack") as f:
+                return f.read()
+        except OSError:
+            return ""
+    if op == "lab-state":
+        return lab_state(req.get("requests") is not False)
+    if op == "links-up":
+        return links_up(req.get("names", []))
+    if op == "recent-write":
+        # one line to /proc/net/xt_recent/LIST: "+addr", "-addr" or "/" (the list name checked again here)
+        lst, line = req.get("list"), req.get("line")
+        if not (isinstance(lst, str) and RECENT_LIST.match(lst) and isinstance(line, str) and RECENT_LINE.match(line)):
+            raise ValueError("bad recent list or line")
+        with open("/proc/net/xt_recent/" + lst, "w") as f:
+            f.write(line + "\n")
+        return None
+    if op == "recent-flush":
+        return recent_flush()
+    if op == "run":
+        return run(req["argv"], req.get("stdin"))
+    if op == "trace-start":
+        return trace.start(run)
+    if op == "trace-stop":
+        return trace.stop(run)
+    raise ValueError("unknown op %s" % op)
+
+
+def send(msg):
+    sys.stdout.write(json.dumps(msg) + "\n")
+    sys.stdout.flush()
+
+
+def main():
+    send({"id": 0, "ok": True, "result": {"ready": HOST}})
+    for line in sys.stdin:
+        try:
+            req = json.loads(line)
+        except ValueError:
+            send({"id": None, "ok": False, "error": "bad json"})
+            continue
+        rid = req.get("id") if isinstance(req, dict) else None
+        try:
+            send({"id": rid, "ok": True, "result": handle(req)})
+        except Exception as e:  # report, never die: the lab waits for an answer
+            send({"id": rid, "ok": False, "error": str(e) or type(e).__name__})
+    # the parent is gone: stdin closes when the lab ends or its owner dies
+    servers.close_all()
+    trace.close()
+
+
+main()
