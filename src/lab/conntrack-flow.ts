@@ -1,4 +1,4 @@
-// The conntrack entries of one probe's flow, looked up by tuple in each namespace (the agent's helper asks
+// The conntrack entries of one probe's flow, looked up by tuple in each namespace (the agent, agent/netlink.py, asks
 // ctnetlink for the entry holding a tuple: a hash lookup, where /proc/net/nf_conntrack walks the whole
 // machine's table). spec/observation.md "conntrack".
 import type { ConntrackRecord } from '../model/index.ts';

@@ -65,6 +65,27 @@ export function listNetnsSync(): string[] {
   }
 }
 
+/** Kills every process inside the namespaces, then deletes them: as destroyNamespacesSync, without blocking the
+ * event loop (a lab's teardown in a campaign must not stop the other labs' probes and their timeouts). */
+export async function destroyNamespaces(names: readonly string[]): Promise<void> {
+  await Promise.all(
+    names.map(async (ns) => {
+      const r = await execa('ip', ['netns', 'pids', ns], { reject: false });
+      for (const pid of String(r.stdout).split('\n').filter(Boolean).map(Number))
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone already */
+        }
+    }),
+  );
+  // a name another tool made may not fit a batch line: such names get a process of their own
+  for (const n of names.filter((x) => !SAFE_TOKEN.test(x))) await execa('ip', ['netns', 'del', n], { reject: false });
+  const lines = names.filter((n) => SAFE_TOKEN.test(n)).map((n) => batchLine('netns', 'del', n));
+  // -force keeps going; leftovers are reported by the caller
+  if (lines.length) await execa('ip', ['-force', '-batch', '-'], { input: lines.join('\n') + '\n', reject: false });
+}
+
 /** Kills every process inside the namespaces, then deletes them. Synchronous: usable in exit handlers. */
 export function destroyNamespacesSync(names: readonly string[]): void {
   for (const ns of names) {

@@ -706,48 +706,29 @@ export class KernelLab {
     this.requestsLeft = false;
     const waits = await Promise.all(
       [...this.agents].map(async ([h, a]) => {
-        // a request socket a probe left (TCP_NEW_SYN_RECV) would resend its SYN-ACK into the next case: ss -K
-        // drops it without a packet (tcp_abort: inet_csk_reqsk_queue_drop), as a fresh lab has none
+        // the agent's part in one request (agent.py reset): ss -K where a probe left a request socket, nft flush
+        // and the registered legacy tables emptied where rules went since the last reset, recent lists, neighbour
+        // entries (an unresolved one answers its queue with host-unreachable when its resolution fails, 3 s after
+        // it began, which could fall into the next case's probes) and conntrack emptied; whether conntrack is still
+        // hooked. What is undone is read from the kernel, not from what this lab believes it applied.
         const st = await a.request<{
-          legacyTables: string[];
+          legacyTables: TableName[];
           inNoRoutes: number;
           outRedirects: number;
-          synRecv: boolean;
-        }>('lab-state', { requests });
-        if (requests && st.synRecv) await a.run(['ss', '-K', '-tn', 'state', 'syn-recv']);
-        const dirty = this.dirty.has(h);
-        if (dirty) await a.run(['nft', 'flush', 'ruleset']);
-        const legacy = st.legacyTables.filter((t): t is TableName => t in TABLE_HOOKS);
-        // a registered legacy table stays registered, emptied by the reset after the case that filled it: a host
-        // no rule reached since (not dirty) has nothing to empty
-        if (legacy.length && dirty) {
-          const empty =
-            legacy
-              .map((t) => [`*${t}`, ...TABLE_HOOKS[t].map((c) => `:${c} ACCEPT [0:0]`), 'COMMIT'].join('\n'))
-              .join('\n') + '\n';
-          await a.run(['iptables-legacy-restore'], empty);
-        }
+          hooked: boolean;
+        }>('reset', { requests, dirty: this.dirty.has(h), legacyChains: TABLE_HOOKS });
         this.applied.delete(h);
         this.traced.delete(h);
         this.dirty.delete(h);
-        await a.request('recent-flush');
-        // no neighbour entry of the last case, as in a fresh lab: an unresolved one keeps its packets queued and
-        // answers them with host-unreachable when its resolution fails, 3 s after it began (mcast_solicit x
-        // retrans_time, measured), which could fall into the next case's probes. Deleting an unresolved entry
-        // answers its queue now (neigh_invalidate), before conntrack is flushed.
-        // `ip -4 neigh flush all` through the helper's netlink socket: no process
-        await a.request('neigh-flush');
-        await a.request('ct-flush'); // conntrack -F, through the helper's netlink socket: no process
-        // with no rules left, conntrack must be unhooked as in a fresh namespace (a legacy table stays
-        // registered once used, and a refused nft restore once left a reference behind): else rebuild
-        const hooked = await a.request<boolean>('ct-active');
         const spent = st.inNoRoutes - (this.noRoutes.get(h) ?? 0);
         this.noRoutes.set(h, st.inNoRoutes);
         const redirected = st.outRedirects > (this.redirects.get(h) ?? 0);
         this.redirects.set(h, st.outRedirects);
-        if (legacy.length) this.legacyHosts.add(h);
+        if (st.legacyTables.length) this.legacyHosts.add(h);
         else this.legacyHosts.delete(h);
-        return { spent, hooked, redirected };
+        // with no rules left, conntrack must be unhooked as in a fresh namespace (a legacy table stays
+        // registered once used, and a refused nft restore once left a reference behind): else rebuild
+        return { spent, hooked: st.hooked, redirected };
       }),
     );
     // a host that sent ICMP redirects leaves state no reset undoes: its redirect count per source (inet_peer:

@@ -2,7 +2,7 @@
 // (no sctp module, no modprobe here: LAB-FACTS), socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP) fails with
 // EPROTONOSUPPORT (net/socket.c __sock_create -> inet_create finds no protosw for the protocol). Protocols
 // register for the whole kernel, so one try tells for every namespace of the lab (and for a Docker lab,
-// which shares the kernel). Node.js has no SCTP sockets: the try runs in python3, the agent's helper.
+// which shares the kernel). Node.js has no SCTP sockets: the try runs in the agent (python3).
 import { execFile } from 'node:child_process';
 
 export type SctpSupport = { ok: true } | { ok: false; why: string };

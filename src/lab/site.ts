@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { destroyNamespacesSync } from './ip.ts';
+import { destroyNamespaces, destroyNamespacesSync } from './ip.ts';
 
 export type LabRuntime = 'netns' | 'docker';
 
@@ -108,6 +108,6 @@ export class NetnsSite implements LabSite {
   }
 
   async close(namespaces: readonly string[]): Promise<void> {
-    destroyNamespacesSync(namespaces);
+    await destroyNamespaces(namespaces);
   }
 }

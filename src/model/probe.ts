@@ -200,7 +200,7 @@ function droppedFirst(a: Ended, client: string, proto: number): Ending {
   const end = dropped(a);
   const errno = droppedSendErrno(a, client, proto);
   if (errno) end.error = localError(errno);
-  // the lab reports a send refused for want of a route as the net-unreachable it stands for (probe-helper.py)
+  // the lab reports a send refused for want of a route as the net-unreachable it stands for (agent/probes.py)
   if (errno === 'ENETUNREACH') return { ...end, outcome: 'icmp-error', icmp: 'net-unreachable' };
   return end;
 }
@@ -287,7 +287,7 @@ class ProbePlay {
     if (p.proto === 1 && p.embedded) {
       const q = p.embedded;
       // a TCP socket hears an error only through its own connection (tcp_v4_err looks the quoted 4-tuple up);
-      // for a UDP probe the client's stack is read (spec/observation.md, probe-helper.py icmp_error): an error
+      // for a UDP probe the client's stack is read (spec/observation.md, agent/probes.py icmp_error): an error
       // quoting the probe's source address and port counts whatever destination it quotes, e.g. one not
       // un-DNATed on its way back (bridged past conntrack with bridge-nf-call-iptables=0)
       if (q.proto !== e.proto || q.src !== e.src) return false;
@@ -408,8 +408,8 @@ class ProbePlay {
 
   /**
    * The FIN exchange once connected, packet by packet, each moving the entries it passes (tcpCloseStep): the
-   * lab's server writes its answer and closes (agent.mjs serve: a FIN after the data), the client ACKs what it
-   * gets and closes once it has read the answer or given up (probe-helper.py probe_tcp), and a FIN that gets
+   * lab's server writes its answer and closes (agent/servers.py: a FIN after the data), the client ACKs what it
+   * gets and closes once it has read the answer or given up (agent/probes.py probe_tcp), and a FIN that gets
    * there is ACKed. Then what the retransmissions of whatever was not acknowledged can still do to each entry
    * (its `moves`): the client's FIN again, the server's SYN-ACK (it never got the handshake's ACK), data or FIN
    * again, each answered by the client's ACK when it gets there (measured: FIN_WAIT, then LAST_ACK when the
@@ -615,14 +615,14 @@ class ProbePlay {
     this.server = server;
     this.seen = seen;
     // the lab's client sends nothing: the handshake's last ACK lets the server accept, and the server writes
-    // its answer at once (agent.mjs serve)
+    // its answer at once (agent/servers.py)
     const ack = basePkt(e);
     ack.tcpFlags = TCP.ACK;
     const { a: a3, hit } = this.closePacket(client, ack, 'ACK', false);
     this.handshakeAck = hit;
     if (a3.kind === 'rejected') {
       // the answer reaches a connected socket that has IP_RECVERR: tcp_v4_err reports any ICMP error (and a
-      // RST resets it), so the client's wait for the answer ends with it (probe-helper.py)
+      // RST resets it), so the client's wait for the answer ends with it (agent/probes.py)
       const end = this.rejected(a3, client, e, false);
       if (end.error?.kind === 'tcp-reset') this.reset = true;
       return end;

@@ -4,7 +4,7 @@
 // (timeo = TCP_TIMEOUT_INIT << num_timeout), tcp_synack_retries (5) times: at 1, 3, 7, 15 and 31 s. The request
 // goes when a RST for it gets there (tcp_check_req: embryonic_reset), or an ICMP error tcp_v4_err counts as fatal
 // for it (tcp_req_err: net or host unreachable, time exceeded, parameter problem). The lab's client has closed its
-// socket by then (probe-helper.py stops waiting for the SYN-ACK below 1 s), so a resent SYN-ACK that reaches it
+// socket by then (probes.py stops waiting for the SYN-ACK below 1 s), so a resent SYN-ACK that reaches it
 // is answered with a RST (tcp_v4_send_reset). Each resent SYN-ACK passes the rules again.
 import type { Pkt } from './eval/packet.ts';
 import { TCP } from './eval/packet.ts';

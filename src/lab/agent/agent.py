@@ -107,6 +107,35 @@ def recent_flush():
     return len(names)
 
 
+def reset(req):
+    """This namespace's part of a lab reset (KernelLab.reset), in one request: what the lab state was, then no
+    request socket, no rules (nft, and empty chains in every registered legacy table the lab names in
+    `legacyChains`), no recent lists, neighbour or conntrack entries; and whether conntrack is still hooked."""
+    st = lab_state(req.get("requests") is not False)
+    if st["synRecv"]:
+        # a request socket a probe left (TCP_NEW_SYN_RECV) would resend its SYN-ACK into the next case: ss -K
+        # drops it without a packet (tcp_abort: inet_csk_reqsk_queue_drop), as a fresh lab has none
+        run(["ss", "-K", "-tn", "state", "syn-recv"], None)
+    dirty = req.get("dirty") is True
+    if dirty:
+        run(["nft", "flush", "ruleset"], None)
+    chains = req.get("legacyChains") or {}
+    legacy = [t for t in st["legacyTables"] if t in chains]
+    # a registered legacy table stays registered, emptied by the reset after the case that filled it: a host no
+    # rule reached since (not dirty) has nothing to empty
+    if legacy and dirty:
+        text = "".join("*%s\n%sCOMMIT\n" % (t, "".join(":%s ACCEPT [0:0]\n" % c for c in chains[t])) for t in legacy)
+        run(["iptables-legacy-restore"], text)
+    recent_flush()
+    # no neighbour entry of the last case, as in a fresh lab: deleting an unresolved entry answers its queue now
+    # (neigh_invalidate), before conntrack is flushed
+    netlink.neigh_flush()
+    netlink.ct_flush()
+    st["hooked"] = netlink.ct_active()
+    st["legacyTables"] = legacy
+    return st
+
+
 def handle(req):
     op = req.get("op")
     if op == "hello":
@@ -134,23 +163,14 @@ def handle(req):
             return {"outcome": "dropped", "icmp": None, "note": "probe error: %s" % e}
     if op == "ct-flow":
         return netlink.ct_flow(req["tuples"])  # the entries of one flow, looked up by tuple in the kernel
-    if op == "ct-flush":
-        netlink.ct_flush()  # conntrack -F without a process
-        return None
-    if op == "neigh-flush":
-        netlink.neigh_flush()  # ip -4 neigh flush all without a process
-        return None
-    if op == "ct-active":
-        # is conntrack hooked in this namespace: a reset lab must be as a fresh one, where it is not
-        return netlink.ct_active()
     if op == "conntrack":
         try:
             with open("/proc/net/nf_conntrack") as f:
                 return f.read()
         except OSError:
             return ""
-    if op == "lab-state":
-        return lab_state(req.get("requests") is not False)
+    if op == "reset":
+        return reset(req)
     if op == "links-up":
         return links_up(req.get("names", []))
     if op == "recent-write":
@@ -161,8 +181,6 @@ def handle(req):
         with open("/proc/net/xt_recent/" + lst, "w") as f:
             f.write(line + "\n")
         return None
-    if op == "recent-flush":
-        return recent_flush()
     if op == "run":
         return run(req["argv"], req.get("stdin"))
     if op == "trace-start":

@@ -92,7 +92,8 @@ def ct_get(t):
             tcp = nla_parse(nla_parse(a[CTA_PROTOINFO]).get(1, b""))
             if 1 in tcp:
                 state = TCP_STATES[tcp[1][0]] if tcp[1][0] < len(TCP_STATES) else str(tcp[1][0])
-        flags = sorted((["ASSURED"] if status & IPS_ASSURED else []) + ([] if status & IPS_SEEN_REPLY else ["UNREPLIED"]))
+        flags = (["ASSURED"] if status & IPS_ASSURED else []) + ([] if status & IPS_SEEN_REPLY else ["UNREPLIED"])
+        flags.sort()
         return {"orig": tuple_of(a[CTA_TUPLE_ORIG]), "reply": tuple_of(a[CTA_TUPLE_REPLY]), "state": state,
                 "flags": flags}
 
