@@ -48,6 +48,14 @@ test('ready line, run, refusals and a closed stdin', async () => {
   ask({ id: 8, op: 'links-up', names: ['../lo'] });
   expect(await reply(8)).toMatchObject({ ok: false });
 
+  // a long command answers from its own thread: the requests after it are not held up (a server a test runs)
+  ask({ id: 9, op: 'run', argv: ['sleep', '1'] });
+  ask({ id: 10, op: 'hello' });
+  const slow = reply(9);
+  const first = await Promise.race([slow.then(() => 9), reply(10).then(() => 10)]);
+  expect(first).toBe(10);
+  expect((await slow).result).toMatchObject({ code: 0 });
+
   const exited = new Promise<number | null>((res) => p.on('exit', (code) => res(code)));
   p.stdin.end();
   expect(await exited).toBe(0);

@@ -1,7 +1,7 @@
 """The lab agent: one long-lived process per network namespace, started with `ip netns exec NS python3 agent.py
 HOST`. It speaks JSON lines on stdio: {"id":1,"op":"probe",...} -> {"id":1,"ok":true,"result":{...}}, and says
-{"id":0,...} once it is ready. Requests are answered one at a time, in order; the servers answer from their own
-threads meanwhile (servers.py).
+{"id":0,...} once it is ready. Requests are answered one at a time, in order, but for commands ("run"), each of
+which answers from a thread of its own; the servers answer from their own threads too (servers.py).
 
 One Python process per namespace (issue 14 §4): it was a Node.js agent beside a Python probe helper, two
 interpreters per namespace whose starts were most of a lab build's CPU, every probe crossed both, and each
@@ -10,7 +10,7 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ under src/ (bin/dist-current.js compares its files' times)
 
-import json, os, re, subprocess  # noqa: E402
+import json, os, re, subprocess, threading  # noqa: E402
 
 import netlink, probes, servers, trace  # noqa: E402
 
@@ -190,9 +190,21 @@ def handle(req):
     raise ValueError("unknown op %s" % op)
 
 
+SEND_LOCK = threading.Lock()
+
+
 def send(msg):
-    sys.stdout.write(json.dumps(msg) + "\n")
-    sys.stdout.flush()
+    line = json.dumps(msg) + "\n"
+    with SEND_LOCK:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+
+
+def answer(rid, req):
+    try:
+        send({"id": rid, "ok": True, "result": handle(req)})
+    except Exception as e:  # report, never die: the lab waits for an answer
+        send({"id": rid, "ok": False, "error": str(e) or type(e).__name__})
 
 
 def main():
@@ -204,10 +216,12 @@ def main():
             send({"id": None, "ok": False, "error": "bad json"})
             continue
         rid = req.get("id") if isinstance(req, dict) else None
-        try:
-            send({"id": rid, "ok": True, "result": handle(req)})
-        except Exception as e:  # report, never die: the lab waits for an answer
-            send({"id": rid, "ok": False, "error": str(e) or type(e).__name__})
+        if isinstance(req, dict) and req.get("op") == "run":
+            # a command may run for long (a server a test starts): it answers from its own thread, and the
+            # requests after it go on meanwhile, as they did with the Node.js agent
+            threading.Thread(target=answer, args=(rid, req), daemon=True).start()
+        else:
+            answer(rid, req)
     # the parent is gone: stdin closes when the lab ends or its owner dies
     servers.close_all()
     trace.close()
