@@ -38,6 +38,9 @@ test('ready line, run, refusals and a closed stdin', async () => {
   expect(await reply(4)).toMatchObject({ ok: false, error: expect.stringMatching(/bad sysctl path/) });
   ask({ id: 5, op: 'recent-write', list: '../x', line: '+10.0.0.1' });
   expect(await reply(5)).toMatchObject({ ok: false, error: 'bad recent list or line' });
+  // a system call's failure names its errno (a recent list whose last rule went: ENOENT, run-case.ts)
+  ask({ id: 11, op: 'recent-write', list: 'nfc-no-such-list', line: '/' });
+  expect(await reply(11)).toMatchObject({ ok: false, error: expect.stringMatching(/^ENOENT: /) });
   ask({ id: 6, op: 'no-such-op' });
   expect(await reply(6)).toMatchObject({ ok: false, error: 'unknown op no-such-op' });
   p.stdin.write('not json\n');

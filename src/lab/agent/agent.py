@@ -10,7 +10,7 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ under src/ (bin/dist-current.js compares its files' times)
 
-import json, os, re, subprocess, threading  # noqa: E402
+import errno, json, os, re, subprocess, threading  # noqa: E402
 
 import netlink, probes, servers, trace  # noqa: E402
 
@@ -200,11 +200,20 @@ def send(msg):
         sys.stdout.flush()
 
 
+def describe(e):
+    """An error as the lab reads it: a system call's failure starts with its errno name (ENOENT: a recent list whose
+    last rule went, run-case.ts), as Node.js wrote them."""
+    if isinstance(e, OSError) and e.errno in errno.errorcode:
+        where = ", '%s'" % e.filename if e.filename else ""
+        return "%s: %s%s" % (errno.errorcode[e.errno], e.strerror, where)
+    return str(e) or type(e).__name__
+
+
 def answer(rid, req):
     try:
         send({"id": rid, "ok": True, "result": handle(req)})
     except Exception as e:  # report, never die: the lab waits for an answer
-        send({"id": rid, "ok": False, "error": str(e) or type(e).__name__})
+        send({"id": rid, "ok": False, "error": describe(e)})
 
 
 def main():
