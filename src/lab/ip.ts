@@ -2,6 +2,7 @@
 // keep process spawns (6-20 ms each here) few.
 import { execa } from 'execa';
 import { execFileSync } from 'node:child_process';
+import { readdir, stat } from 'node:fs/promises';
 
 export class LabCommandError extends Error {
   constructor(
@@ -39,19 +40,40 @@ export function checkArgs(args: readonly string[]): void {
   for (const a of args) if (/[\n\r\0]/.test(a)) throw new UnsafeArgumentError(a);
 }
 
-export async function ip(args: readonly string[], stdin?: string): Promise<string> {
-  checkArgs(args);
-  const r = await execa('ip', args, { input: stdin ?? '', reject: false });
-  if (r.exitCode !== 0) throw new LabCommandError(['ip', ...args], r.exitCode ?? 1, String(r.stderr));
-  return String(r.stdout);
+/** Where `ip netns add` keeps a named namespace (iproute2 NETNS_RUN_DIR); `ip netns list` lists this folder. */
+const NETNS_DIR = '/run/netns';
+
+/** The named namespaces: the folder read, no `ip netns list` process (one per lab build). */
+export async function listNetns(): Promise<string[]> {
+  try {
+    return (await readdir(NETNS_DIR)).sort();
+  } catch {
+    return [];
+  }
 }
 
-export async function listNetns(): Promise<string[]> {
-  const out = await ip(['netns', 'list']);
-  return out
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/)[0]!)
-    .filter(Boolean);
+/** The processes inside these namespaces, as `ip netns pids` finds them (ip/ipnetns.c netns_pids: /proc/PID/ns/net
+ *  and the namespace's file are the same nsfs inode), for all of them in one pass over /proc, no process spawned. */
+async function pidsIn(names: readonly string[]): Promise<number[]> {
+  const ids = new Set<string>();
+  for (const n of names)
+    try {
+      const s = await stat(`${NETNS_DIR}/${n}`);
+      ids.add(`${s.dev}:${s.ino}`);
+    } catch {
+      /* gone already */
+    }
+  if (ids.size === 0) return [];
+  const pids: number[] = [];
+  for (const e of await readdir('/proc'))
+    if (/^\d+$/.test(e))
+      try {
+        const s = await stat(`/proc/${e}/ns/net`);
+        if (ids.has(`${s.dev}:${s.ino}`)) pids.push(Number(e));
+      } catch {
+        /* exited meanwhile */
+      }
+  return pids;
 }
 
 export function listNetnsSync(): string[] {
@@ -68,17 +90,12 @@ export function listNetnsSync(): string[] {
 /** Kills every process inside the namespaces, then deletes them: as destroyNamespacesSync, without blocking the
  * event loop (a lab's teardown in a campaign must not stop the other labs' probes and their timeouts). */
 export async function destroyNamespaces(names: readonly string[]): Promise<void> {
-  await Promise.all(
-    names.map(async (ns) => {
-      const r = await execa('ip', ['netns', 'pids', ns], { reject: false });
-      for (const pid of String(r.stdout).split('\n').filter(Boolean).map(Number))
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* gone already */
-        }
-    }),
-  );
+  for (const pid of await pidsIn(names))
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone already */
+    }
   // a name another tool made may not fit a batch line: such names get a process of their own
   for (const n of names.filter((x) => !SAFE_TOKEN.test(x))) await execa('ip', ['netns', 'del', n], { reject: false });
   const lines = names.filter((n) => SAFE_TOKEN.test(n)).map((n) => batchLine('netns', 'del', n));

@@ -200,10 +200,11 @@ export class KernelLab {
     const spec = this.spec;
     const ns = (host: string) => this.ns.get(host)!;
     await this.ipBatch(spec.hosts.map((h) => batchLine('netns', 'add', ns(h.name))));
-    const made = new Set<string>();
-    await Promise.all(spec.hosts.map((h) => this.ipBatch(this.linkLines(h.name, made), ns(h.name))));
-    await Promise.all(spec.hosts.map((h) => this.ipBatch(this.setUpLines(h.name), ns(h.name))));
+    // the agents start now, and make their hosts' links: no process forked from this one per host
     for (const h of spec.hosts) this.agents.set(h.name, new AgentClient(this.site, this.ns.get(h.name)!, h.name));
+    const made = new Set<string>();
+    await Promise.all(spec.hosts.map((h) => this.hostBatch(h.name, this.linkLines(h.name, made))));
+    await Promise.all(spec.hosts.map((h) => this.hostBatch(h.name, this.setUpLines(h.name))));
     await Promise.all([...this.agents.values()].map((a) => a.ready));
     await Promise.all(spec.hosts.map((h) => this.configure(h.name)));
   }
@@ -295,13 +296,13 @@ export class KernelLab {
     );
     await this.ipBatch(hosts.map((h) => batchLine('netns', 'del', ns(h))));
     await this.ipBatch(hosts.map((h) => batchLine('netns', 'add', ns(h))));
-    const made = new Set<string>();
-    await Promise.all(hosts.map((h) => this.ipBatch(this.linkLines(h, made), ns(h))));
-    await Promise.all([
-      ...hosts.map((h) => this.ipBatch(this.setUpLines(h), ns(h))),
-      ...[...ends].map(([h, only]) => this.ipBatch(this.setUpLines(h, only), ns(h))),
-    ]);
     for (const h of hosts) this.agents.set(h, new AgentClient(this.site, ns(h), h));
+    const made = new Set<string>();
+    await Promise.all(hosts.map((h) => this.hostBatch(h, this.linkLines(h, made))));
+    await Promise.all([
+      ...hosts.map((h) => this.hostBatch(h, this.setUpLines(h))),
+      ...[...ends].map(([h, only]) => this.hostBatch(h, this.setUpLines(h, only))),
+    ]);
     await this.linksActive([
       ...hosts.map((h) => [h, new Set(this.specOf(h).ifaces.map((i) => i.name))] as const),
       ...ends,
@@ -335,6 +336,14 @@ export class KernelLab {
         if (performance.now() > deadline) throw new Error(`links of ${host} not up within 5 s: ${idle.join('; ')}`);
         await new Promise((res) => setTimeout(res, 20));
       }
+  }
+
+  /** `ip -batch -` run by a host's agent inside its namespace: a fork of a small process, not of this one */
+  private async hostBatch(host: string, lines: readonly string[]): Promise<void> {
+    if (lines.length === 0) return;
+    const argv = ['ip', '-batch', '-'];
+    const r = await this.agent(host).run(argv, lines.join('\n') + '\n');
+    if (r.code !== 0) throw new LabCommandError(argv, r.code, r.stderr);
   }
 
   /** `ip [-n NS] -batch -` with one command per line: one process for many links and addresses */
@@ -446,20 +455,14 @@ export class KernelLab {
         const key = (r: RouteSpec) => JSON.stringify([r.dst, r.via, r.dev]);
         const now = new Set((h.routes ?? []).map(key));
         const had = new Set((before.routes ?? []).map(key));
-        await this.ipBatch(
-          [
-            ...(before.routes ?? []).filter((r) => !now.has(key(r))).map((r) => routeLine('del', r)),
-            ...(h.routes ?? []).filter((r) => !had.has(key(r))).map((r) => routeLine('add', r)),
-          ],
-          this.ns.get(h.name),
-        );
         const flips = h.ifaces.filter((i, k) => i.master && Boolean(i.hairpin) !== Boolean(before.ifaces[k]!.hairpin));
-        await this.ipBatch(
-          flips.map((i) =>
+        await this.hostBatch(h.name, [
+          ...(before.routes ?? []).filter((r) => !now.has(key(r))).map((r) => routeLine('del', r)),
+          ...(h.routes ?? []).filter((r) => !had.has(key(r))).map((r) => routeLine('add', r)),
+          ...flips.map((i) =>
             batchLine('link', 'set', 'dev', i.name, 'type', 'bridge_slave', 'hairpin', i.hairpin ? 'on' : 'off'),
           ),
-          this.ns.get(h.name),
-        );
+        ]);
       }),
     );
   }
