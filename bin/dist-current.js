@@ -7,7 +7,9 @@ import { join } from 'node:path';
 function newest(dir) {
   let t = 0;
   for (const e of readdirSync(dir, { recursive: true, withFileTypes: true }))
-    if (e.isFile()) t = Math.max(t, statSync(join(e.parentPath, e.name)).mtimeMs);
+    // the lab agent's bytecode cache (python3 writes it beside the modules it runs) is no source
+    if (e.isFile() && !e.parentPath.includes('__pycache__'))
+      t = Math.max(t, statSync(join(e.parentPath, e.name)).mtimeMs);
   return t;
 }
 

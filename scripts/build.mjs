@@ -27,7 +27,7 @@ try {
   process.exit(1);
 }
 for (const e of readdirSync(src, { recursive: true, withFileTypes: true })) {
-  if (!e.isFile() || e.name.endsWith('.ts')) continue;
+  if (!e.isFile() || e.name.endsWith('.ts') || e.parentPath.includes('__pycache__')) continue;
   const from = join(e.parentPath, e.name);
   const to = join(dist, from.slice(src.length));
   mkdirSync(dirname(to), { recursive: true });

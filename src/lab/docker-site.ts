@@ -9,7 +9,7 @@ import { PassThrough } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { execFileSync } from 'node:child_process';
 import type { LabSite, LineChannel, RunResult } from './site.ts';
-import { AGENT_DIR } from './site.ts';
+import { AGENT_DIR, PYTHON_FLAGS } from './site.ts';
 import { ownerAlive, startTimeOf } from './names.ts';
 
 const IMAGE_REPO = 'nfconform-lab';
@@ -258,7 +258,11 @@ export class DockerSite implements LabSite {
       exited = true;
       onGone();
     });
-    this.send({ op: 'spawn', ch, argv: ['ip', 'netns', 'exec', ns, 'python3', `${AGENT_IN}agent.py`, host] });
+    this.send({
+      op: 'spawn',
+      ch,
+      argv: ['ip', 'netns', 'exec', ns, 'python3', ...PYTHON_FLAGS, `${AGENT_IN}agent.py`, host],
+    });
     return {
       write: (line) => this.send({ op: 'send', ch, line }),
       onLine: (cb) => {

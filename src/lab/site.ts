@@ -40,6 +40,11 @@ export interface LabSite {
 
 export const AGENT_DIR = fileURLToPath(new URL('./agent/', import.meta.url));
 
+/** The agent imports nothing outside the standard library: no `site` (a .pth file of this machine's Python imported
+ *  certifi at every start), no PYTHON* variables, no user site folder. Measured: 80 ms of CPU per start, 44 with these
+ *  flags and the modules' bytecode cached (__pycache__ beside them; bin/dist-current.js ignores it). */
+export const PYTHON_FLAGS = ['-S', '-E', '-s'] as const;
+
 let python: string | undefined;
 
 /**
@@ -71,7 +76,7 @@ export class NetnsSite implements LabSite {
   }
 
   spawnAgent(ns: string, host: string): LineChannel {
-    const proc = execa('ip', ['netns', 'exec', ns, pythonPath(), `${AGENT_DIR}agent.py`, host], {
+    const proc = execa('ip', ['netns', 'exec', ns, pythonPath(), ...PYTHON_FLAGS, `${AGENT_DIR}agent.py`, host], {
       stdin: 'pipe',
       stdout: 'pipe',
       stderr: 'pipe',

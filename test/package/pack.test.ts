@@ -75,9 +75,10 @@ test('the tarball holds the compiled package, its runtime files and no sources',
     'package.json',
   ])
     expect(files).toContain(f);
-  // the lab agent's programs (every file under src/ that tsc does not compile) beside the compiled lab
+  // the lab agent's programs (every file under src/ that tsc does not compile, but python3's bytecode cache) beside
+  // the compiled lab
   const assets = readdirSync(join(ROOT, 'src'), { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile() && !e.name.endsWith('.ts'))
+    .filter((e) => e.isFile() && !e.name.endsWith('.ts') && !e.parentPath.includes('__pycache__'))
     .map((e) => `dist/${relative(join(ROOT, 'src'), join(e.parentPath, e.name))}`);
   expect(assets.length).toBeGreaterThan(1);
   for (const f of assets) expect(files).toContain(f);

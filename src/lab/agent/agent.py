@@ -6,13 +6,9 @@ which answers from a thread of its own; the servers answer from their own thread
 One Python process per namespace (issue 14 §4): it was a Node.js agent beside a Python probe helper, two
 interpreters per namespace whose starts were most of a lab build's CPU, every probe crossed both, and each
 command forked the larger Node.js process. Commands run as argument arrays, never through a shell."""
-import sys
+import errno, json, os, re, subprocess, sys, threading
 
-sys.dont_write_bytecode = True  # no __pycache__ under src/ (bin/dist-current.js compares its files' times)
-
-import errno, json, os, re, subprocess, threading  # noqa: E402
-
-import netlink, probes, servers, trace  # noqa: E402
+import netlink, probes, servers, trace
 
 HOST = sys.argv[1] if len(sys.argv) > 1 else "unknown"
 SYSCTL_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -51,12 +47,27 @@ def counter(file, prefix, name):
         return 0
 
 
+def proc_net_tcp():
+    """/proc/net/tcp with one walk of the machine's established hash (~3 ms) where it can: each read() walks from the
+    start (tcp_seq_start), and the read that finds the end is one more walk. seq_read_iter (fs/seq_file.c) stops a
+    read short only when its buffer, a page at least, is nearly full; records are 150 bytes (TMPSZ, tcp_ipv4.c), so
+    a first read well under a page was the whole file."""
+    fd = os.open("/proc/net/tcp", os.O_RDONLY)
+    try:
+        chunks = [os.read(fd, 1 << 20)]
+        if len(chunks[0]) >= 3072:
+            while chunks[-1]:
+                chunks.append(os.read(fd, 1 << 20))
+        return b"".join(chunks).decode()
+    finally:
+        os.close(fd)
+
+
 def syn_recv():
     """Does /proc/net/tcp list a socket in state SYN_RECV (its 4th column, "03")? Reading it walks the whole
-    machine's established hash (~6 ms), so a reset asks only after a TCP probe that was not delivered."""
+    machine's established hash, so a reset asks only after a TCP probe that was not delivered."""
     try:
-        with open("/proc/net/tcp") as f:
-            return any(line.split()[3:4] == ["03"] for line in f.read().split("\n")[1:])
+        return any(line.split()[3:4] == ["03"] for line in proc_net_tcp().split("\n")[1:])
     except OSError:
         return True  # unknown: the reset runs ss -K
 
