@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs what nfconform needs on a fresh Debian 12 machine: the kernel lab's tools from Debian (python3
-# for the lab agent's helper, chromium for the HTML pages' test), checks Node.js against package.json's
+# for the lab agent, chromium for the HTML pages' test), checks Node.js against package.json's
 # "engines", installs the npm packages and builds dist/ (bin/nfconform.js runs it). Idempotent. Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # chromium: the HTML pages' browser test (test/browser) opens them headless
-PKGS=(iptables iproute2 conntrack nftables socat iputils-ping nfacct ipset python3 chromium)
+PKGS=(iptables iproute2 conntrack nftables socat iputils-ping nfacct ipset procps util-linux python3 chromium)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

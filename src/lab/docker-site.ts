@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { execFileSync } from 'node:child_process';
 import type { LabSite, LineChannel, RunResult } from './site.ts';
 import { AGENT_DIR, PYTHON_FLAGS } from './site.ts';
+import { LabCommandError, batchLine } from './ip.ts';
 import { ownerAlive, startTimeOf } from './names.ts';
 
 const IMAGE_REPO = 'nfconform-lab';
@@ -234,6 +235,13 @@ export class DockerSite implements LabSite {
 
   private send(msg: object): void {
     this.stream.write(JSON.stringify(msg) + '\n');
+  }
+
+  /** `ip netns add` in the container's own namespace (which is no other's: its hash sizes are its own) */
+  async addNamespaces(names: readonly string[]): Promise<void> {
+    const argv = ['ip', '-batch', '-'];
+    const r = await this.run(argv, names.map((n) => batchLine('netns', 'add', n)).join('\n') + '\n');
+    if (r.code !== 0) throw new LabCommandError(argv, r.code, r.stderr);
   }
 
   run(argv: readonly string[], stdin?: string): Promise<RunResult> {

@@ -207,7 +207,7 @@ export class KernelLab {
   private async build(): Promise<void> {
     const spec = this.spec;
     const ns = (host: string) => this.ns.get(host)!;
-    await this.ipBatch(spec.hosts.map((h) => batchLine('netns', 'add', ns(h.name))));
+    await this.site.addNamespaces(spec.hosts.map((h) => ns(h.name)));
     // the agents start now, and make their hosts' links: no process forked from this one per host
     for (const h of spec.hosts) this.agents.set(h.name, new AgentClient(this.site, this.ns.get(h.name)!, h.name));
     const made = new Set<string>();
@@ -303,7 +303,7 @@ export class KernelLab {
       ),
     );
     await this.ipBatch(hosts.map((h) => batchLine('netns', 'del', ns(h))));
-    await this.ipBatch(hosts.map((h) => batchLine('netns', 'add', ns(h))));
+    await this.site.addNamespaces(hosts.map((h) => ns(h)));
     for (const h of hosts) this.agents.set(h, new AgentClient(this.site, ns(h), h));
     for (const h of [...hosts, ...ends.keys()]) this.sysctlsWritten.delete(h);
     const made = new Set<string>();

@@ -7,6 +7,7 @@ import { KernelLab } from '../../src/lab/kernel-lab.ts';
 import { reapStale } from '../../src/lab/cleanup.ts';
 import { parseNsName } from '../../src/lab/names.ts';
 import { k8sNode } from '../../src/model/net/presets.ts';
+import { CHILD_EHASH_ENTRIES } from '../../src/lab/site.ts';
 import { skipReason, kernelDescribe } from './env.ts';
 
 const dnatTo = (ip: string) =>
@@ -41,6 +42,25 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: lab isolation and cleanup'),
       await Promise.all([a.down(), b.down()]);
     }
     expect(namespaces().filter((n) => n.includes(`-${a.runId}-`) || n.includes(`-${b.runId}-`))).toEqual([]);
+  });
+
+  test("each lab namespace has a TCP hash of its own; the root namespace's sysctls are untouched", async () => {
+    const rootChild = readFileSync('/proc/sys/net/ipv4/tcp_child_ehash_entries', 'utf8');
+    const lab = await KernelLab.up(k8sNode());
+    try {
+      // made from a parent namespace asking for CHILD_EHASH_ENTRIES buckets: a walk of /proc/net/tcp is a walk of
+      // this table, not of the machine's (tcp_ehash_entries is negative for a namespace sharing the global table)
+      for (const h of ['node', 'client']) {
+        const r = await lab.exec(h, ['cat', '/proc/sys/net/ipv4/tcp_ehash_entries']);
+        expect(r.stdout.trim()).toBe(String(CHILD_EHASH_ENTRIES));
+      }
+      expect(
+        namespaces().filter((n) => parseNsName(n)?.host === 'parent' && parseNsName(n)?.pid === process.pid),
+      ).toEqual([]);
+    } finally {
+      await lab.down();
+    }
+    expect(readFileSync('/proc/sys/net/ipv4/tcp_child_ehash_entries', 'utf8')).toBe(rootChild);
   });
 
   test('a run killed with SIGKILL leaves nothing once the next run has started', async () => {
