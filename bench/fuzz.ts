@@ -51,13 +51,13 @@ async function campaign(cases: number, labs: number): Promise<{ perMin: number; 
 }
 
 /** The same seed on one lab and then on each count of BENCH_FUZZ_LABS labs side by side (a comma list, default
- *  12,24: with labs reused and hosts renewed rather than rebuilt, 24 labs use ~85% of 2 cores), back to back: the
+ *  24,64: with one Python agent per namespace, 24 labs use ~60% of 2 cores and 64 labs ~90%), back to back: the
  *  machine is shared, and the ratios, under the same load, are the figures that travel. Labs wait out most of a
  *  dropped probe's timeout idle, so more labs than cores pay (README "Figures"). */
 export async function benchFuzz(): Promise<Figure[]> {
   if (process.getuid?.() !== 0) return [{ name: 'fuzz: skipped (not root)', value: 0, unit: '' }];
   const cases = Number(process.env.BENCH_FUZZ_CASES ?? 300);
-  const counts = (process.env.BENCH_FUZZ_LABS ?? '12,24').split(',').map(Number);
+  const counts = (process.env.BENCH_FUZZ_LABS ?? '24,64').split(',').map(Number);
   const load0 = loadavg()[0]!;
   const one = await campaign(cases, 1);
   const many: { labs: number; perMin: number }[] = [];
