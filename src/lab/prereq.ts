@@ -12,7 +12,7 @@ export async function labSkipReason(runtime: LabRuntime = 'netns'): Promise<stri
 
 export function kernelSkipReason(): string | undefined {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'not root';
-  for (const bin of ['ip', 'iptables-nft-restore', 'iptables-legacy-restore', 'conntrack', 'nsenter', 'sysctl']) {
+  for (const bin of ['ip', 'iptables-nft-restore', 'iptables-legacy-restore', 'conntrack', 'nsenter']) {
     try {
       execFileSync('sh', ['-c', 'command -v "$0"', bin], { stdio: 'ignore' });
     } catch {
