@@ -162,7 +162,7 @@ export class KernelLab {
   /**
    * What this lab last wrote to each host's sysctls (path joined by "/"), so that a reconfigure writes only what
    * differs: each write looks its path up in /proc/sys, whose per-namespace entries share one dentry chain, so a
-   * write costs more the more namespaces the machine has (proc_sys_compare; measured: ~10% of a 64-lab campaign's
+   * write costs more the more namespaces the machine has (proc_sys_compare; measured: ~5% of a 64-lab campaign's
    * CPU). Only the lab writes them, but for ip_forward: a write that changes it sets every interface's forwarding
    * (inet_forward_change). Forgotten for a host whose namespace or interfaces are new (renewHosts).
    */
