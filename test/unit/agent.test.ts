@@ -8,7 +8,9 @@ import { AGENT_DIR, PYTHON_FLAGS, pythonPath } from '../../src/lab/site.ts';
 type Reply = { id: number | null; ok: boolean; result?: unknown; error?: string };
 
 test('ready line, run, refusals and a closed stdin', async () => {
-  const p = spawn(pythonPath(), [...PYTHON_FLAGS, `${AGENT_DIR}agent.py`, 'h1'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const p = spawn(pythonPath(), [...PYTHON_FLAGS, `${AGENT_DIR}agent.py`, 'h1'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const replies: Reply[] = [];
   const waiters: [number | null, (r: Reply) => void][] = [];
   createInterface({ input: p.stdout }).on('line', (l) => {
