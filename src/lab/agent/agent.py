@@ -11,7 +11,7 @@ import errno, json, os, re, subprocess, sys, threading
 import netlink, probes, servers, trace
 
 HOST = sys.argv[1] if len(sys.argv) > 1 else "unknown"
-SYSCTL_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+PATH_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 RECENT_LIST = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 RECENT_LINE = re.compile(r"^([+-][0-9.]{7,15}|/)$")
 
@@ -29,7 +29,7 @@ def run(argv, stdin):
 def write_sysctl(path, value):
     """One write under /proc/sys. Segments, not a dotted key: an interface name may hold dots (eth0.100); none
     may climb out of /proc/sys."""
-    if not isinstance(path, list) or not all(isinstance(p, str) and SYSCTL_SEGMENT.match(p) for p in path):
+    if not isinstance(path, list) or not all(isinstance(p, str) and PATH_SEGMENT.match(p) for p in path):
         raise ValueError("bad sysctl path %s" % json.dumps(path))
     with open("/proc/sys/" + "/".join(path), "w") as f:
         f.write(str(int(value)))
@@ -47,27 +47,13 @@ def counter(file, prefix, name):
         return 0
 
 
-def proc_net_tcp():
-    """/proc/net/tcp with one walk of the machine's established hash (~3 ms) where it can: each read() walks from the
-    start (tcp_seq_start), and the read that finds the end is one more walk. seq_read_iter (fs/seq_file.c) stops a
-    read short only when its buffer, a page at least, is nearly full; records are 150 bytes (TMPSZ, tcp_ipv4.c), so
-    a first read well under a page was the whole file."""
-    fd = os.open("/proc/net/tcp", os.O_RDONLY)
-    try:
-        chunks = [os.read(fd, 1 << 20)]
-        if len(chunks[0]) >= 3072:
-            while chunks[-1]:
-                chunks.append(os.read(fd, 1 << 20))
-        return b"".join(chunks).decode()
-    finally:
-        os.close(fd)
-
-
 def syn_recv():
-    """Does /proc/net/tcp list a socket in state SYN_RECV (its 4th column, "03")? Reading it walks the whole
-    machine's established hash, so a reset asks only after a TCP probe that was not delivered."""
+    """Does /proc/net/tcp list a socket in state SYN_RECV (its 4th column, "03")? It lists this namespace's own
+    established hash (site.ts CHILD_EHASH_ENTRIES: 512 buckets), so reading it is cheap; a reset still asks only
+    after a TCP probe that was not delivered."""
     try:
-        return any(line.split()[3:4] == ["03"] for line in proc_net_tcp().split("\n")[1:])
+        with open("/proc/net/tcp") as f:
+            return any(line.split()[3:4] == ["03"] for line in f.read().split("\n")[1:])
     except OSError:
         return True  # unknown: the reset runs ss -K
 
@@ -95,7 +81,7 @@ def links_up(names):
     """The interfaces among `names` whose operational state is not yet up (`ip link`'s "state UP")."""
     idle = []
     for n in names:
-        if not SYSCTL_SEGMENT.match(n):
+        if not PATH_SEGMENT.match(n):
             raise ValueError("bad interface name %s" % json.dumps(n))
         try:
             with open("/sys/class/net/%s/operstate" % n) as f:
