@@ -46,13 +46,15 @@ export class AgentClient {
       } catch {
         return;
       }
-      if (msg.id === 0) return readyResolve();
+      // the ready line, or why the agent could not start (it exits next: onExit fails what is pending)
+      if (msg.id === 0) return msg.ok ? readyResolve() : readyReject(new Error(`agent ${host}: ${msg.error}`));
       const p = msg.id === null ? undefined : this.pending.get(msg.id);
       if (!p) return;
       this.pending.delete(msg.id!);
       if (msg.ok) p.resolve(msg.result);
       else p.reject(new Error(`agent ${host}: ${msg.error}`));
     });
+    this.ready.catch(() => {}); // awaited by the lab: a failure is its, not unhandled
     this.chan.onExit((why) => {
       this.closed = true;
       const err = new Error(`agent ${host} exited (${why})`);

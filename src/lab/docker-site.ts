@@ -9,7 +9,7 @@ import { PassThrough } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { execFileSync } from 'node:child_process';
 import type { LabSite, LineChannel, RunResult } from './site.ts';
-import { AGENT_DIR, PYTHON_FLAGS } from './site.ts';
+import { AGENT_DIR, PYTHON_FLAGS } from './agent-python.ts';
 import { LabCommandError, batchLine } from './ip.ts';
 import { ownerAlive, startTimeOf } from './names.ts';
 

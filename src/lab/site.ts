@@ -3,11 +3,9 @@
 // The lab itself (kernel-lab.ts) is the same on both: it only runs commands and
 // talks to agents through a site.
 import { execa } from 'execa';
-import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
 import { LabCommandError, batchLine, checkArgs, destroyNamespaces, destroyNamespacesSync } from './ip.ts';
 import { newRunId, nsName } from './names.ts';
+import { launchAgent } from './agent-launcher.ts';
 
 export type LabRuntime = 'netns' | 'docker';
 
@@ -39,36 +37,6 @@ export interface LabSite {
   destroySync(namespaces: readonly string[]): void;
   /** removes the namespaces and ends the site (the container, for docker) */
   close(namespaces: readonly string[]): Promise<void>;
-}
-
-export const AGENT_DIR = fileURLToPath(new URL('./agent/', import.meta.url));
-
-/** The agent imports nothing outside the standard library: no `site` (a .pth file of this machine's Python imported
- *  certifi at every start), no PYTHON* variables, no user site folder. Measured: 80 ms of CPU per start, 44 with these
- *  flags and the modules' bytecode cached (__pycache__ beside them; bin/dist-current.js ignores it). */
-export const PYTHON_FLAGS = ['-S', '-E', '-s'] as const;
-
-let python: string | undefined;
-
-/**
- * The python3 the agents run, as an absolute path, asked once per process: `python3` on PATH may be a version
- * manager's shim (pyenv's runs about twenty bash processes per start, measured: half of a fuzz campaign's process
- * spawns), and each lab starts one agent per namespace. Plain `python3` if the question fails.
- */
-export function pythonPath(): string {
-  if (python === undefined) {
-    try {
-      const out = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], {
-        encoding: 'utf8',
-        timeout: 30_000,
-        stdio: ['ignore', 'pipe', 'ignore'],
-      }).trim();
-      python = out.startsWith('/') ? out : 'python3';
-    } catch {
-      python = 'python3';
-    }
-  }
-  return python;
 }
 
 /**
@@ -110,37 +78,9 @@ export class NetnsSite implements LabSite {
     }
   }
 
+  /** forked by the campaign process's launcher (agent-launcher.ts), not started as a python3 of its own */
   spawnAgent(ns: string, host: string): LineChannel {
-    const proc = execa('ip', ['netns', 'exec', ns, pythonPath(), ...PYTHON_FLAGS, `${AGENT_DIR}agent.py`, host], {
-      stdin: 'pipe',
-      stdout: 'pipe',
-      stderr: 'pipe',
-      reject: false,
-      buffer: false,
-    });
-    let stderr = '';
-    proc.stderr!.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const rl = createInterface({ input: proc.stdout! });
-    return {
-      pid: proc.pid,
-      write: (line) => {
-        proc.stdin!.write(line + '\n');
-      },
-      onLine: (cb) => {
-        rl.on('line', cb);
-      },
-      onExit: (cb) => {
-        void proc.then((r) => cb(`code ${r.exitCode ?? r.signal}: ${stderr.trim()}`));
-      },
-      close: async () => {
-        proc.stdin!.end();
-        const t = setTimeout(() => proc.kill('SIGKILL'), 1000);
-        await proc;
-        clearTimeout(t);
-      },
-    };
+    return launchAgent(ns, host);
   }
 
   destroySync(namespaces: readonly string[]): void {

@@ -3,7 +3,7 @@
 import { test, expect } from 'vitest';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { AGENT_DIR, PYTHON_FLAGS, pythonPath } from '../../src/lab/site.ts';
+import { AGENT_DIR, PYTHON_FLAGS, pythonPath } from '../../src/lab/agent-python.ts';
 
 type Reply = { id: number | null; ok: boolean; result?: unknown; error?: string };
 

@@ -1,7 +1,8 @@
-"""The lab agent: one long-lived process per network namespace, started with `ip netns exec NS python3 agent.py
-HOST`. It speaks JSON lines on stdio: {"id":1,"op":"probe",...} -> {"id":1,"ok":true,"result":{...}}, and says
-{"id":0,...} once it is ready. Requests are answered one at a time, in order, but for commands ("run"), each of
-which answers from a thread of its own; the servers answer from their own threads too (servers.py).
+"""The lab agent: one long-lived process per network namespace, forked into it by launcher.py (or started with
+`ip netns exec NS python3 agent.py HOST`: the Docker site, the unit test). It speaks JSON lines on a channel
+(a socket, or stdio): {"id":1,"op":"probe",...} -> {"id":1,"ok":true,"result":{...}}, and says {"id":0,...}
+once it is ready. Requests are answered one at a time, in order, but for commands ("run"), each of which
+answers from a thread of its own; the servers answer from their own threads too (servers.py).
 
 One Python process per namespace (issue 14 §4): it was a Node.js agent beside a Python probe helper, two
 interpreters per namespace whose starts were most of a lab build's CPU, every probe crossed both, and each
@@ -10,7 +11,8 @@ import errno, json, os, re, subprocess, sys, threading
 
 import netlink, probes, servers, trace
 
-HOST = sys.argv[1] if len(sys.argv) > 1 else "unknown"
+HOST = sys.argv[1] if len(sys.argv) > 1 else "unknown"  # launcher.py sets it in each child
+CHANNEL = {"out": sys.stdout}
 PATH_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 RECENT_LIST = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 RECENT_LINE = re.compile(r"^([+-][0-9.]{7,15}|/)$")
@@ -193,8 +195,8 @@ SEND_LOCK = threading.Lock()
 def send(msg):
     line = json.dumps(msg) + "\n"
     with SEND_LOCK:
-        sys.stdout.write(line)
-        sys.stdout.flush()
+        CHANNEL["out"].write(line)
+        CHANNEL["out"].flush()
 
 
 def describe(e):
@@ -213,9 +215,11 @@ def answer(rid, req):
         send({"id": rid, "ok": False, "error": describe(e)})
 
 
-def main():
+def main(infile, outfile):
+    """Answers the requests of `infile` on `outfile` (text files) until `infile` ends."""
+    CHANNEL["out"] = outfile
     send({"id": 0, "ok": True, "result": {"ready": HOST}})
-    for line in sys.stdin:
+    for line in infile:
         try:
             req = json.loads(line)
         except ValueError:
@@ -233,4 +237,5 @@ def main():
     trace.close()
 
 
-main()
+if __name__ == "__main__":
+    main(sys.stdin, sys.stdout)
