@@ -195,6 +195,12 @@ export function probeOf(s: ProbeStep): Probe {
 export const probeCount = (c: CaseFile): number =>
   c.steps.reduce((n, st) => n + (isControl(st) ? 0 : (st.repeat ?? 1)), 0);
 
+/** A case's expected length on a lab, in probe times, to hand the longest out first (fuzz.ts): each probe, each
+ *  second of a wait (about two dropped probes' time: DEFAULT_PROBE_TIMEOUT_MS and its confirmation), a little for
+ *  each other step and for the case's set-up and reset. An estimate for ordering only. */
+export const caseCost = (c: CaseFile): number =>
+  c.steps.reduce((n, st) => n + (isWait(st) ? 2 * st.wait : isControl(st) ? 0.2 : (st.repeat ?? 1)), 1);
+
 /** One host's ruleset, read once in the given flavor. */
 /** One host's ruleset, read once in the given flavor; nft text (Services compiled in nftables mode, in an apply
  *  step) is read as nft and given to the kernel as written (the run applies it on the host's nft state). */

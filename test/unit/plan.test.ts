@@ -4,7 +4,7 @@
 import { test, expect } from 'vitest';
 import { join } from 'node:path';
 import { loadCase, SUITES_DIR, type CaseFile } from '../../src/conform/case-file.ts';
-import { planCase, FIRST_PORT, probeSteps } from '../../src/conform/plan.ts';
+import { caseCost, planCase, FIRST_PORT, probeSteps } from '../../src/conform/plan.ts';
 import { runCases } from '../../src/conform/run-case.ts';
 import { reproScript } from '../../src/conform/repro.ts';
 import { judgePlanAgainstMutant } from '../../src/conform/mutant.ts';
@@ -80,4 +80,12 @@ test('the model run, the mutant oracle and repro.sh see the same ports and rules
       text: r.kernelText.trimEnd(),
     })),
   );
+});
+
+test("a case's cost, which orders a campaign's cases longest first: its probes, waits and other steps", () => {
+  // 1 (set-up) + 2 + 0 (wait 0) + 1 + 0.2 (apply) + 1 + 3
+  expect(caseCost(mixed)).toBeCloseTo(8.2);
+  const waiting = { ...mixed, steps: [...mixed.steps, { wait: 2 }] };
+  expect(caseCost(waiting)).toBeCloseTo(12.2);
+  expect(caseCost({ ...mixed, steps: mixed.steps.slice(0, 1) })).toBeLessThan(caseCost(mixed));
 });
