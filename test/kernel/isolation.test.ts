@@ -1,7 +1,7 @@
 // Labs are isolated from each other and from the host, and nothing outlives a run.
 import { describe, test, expect } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { KernelLab } from '../../src/lab/kernel-lab.ts';
 import { reapStale } from '../../src/lab/cleanup.ts';
@@ -63,6 +63,45 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: lab isolation and cleanup'),
     expect(readFileSync('/proc/sys/net/ipv4/tcp_child_ehash_entries', 'utf8')).toBe(rootChild);
   });
 
+  test('labs built at once are handed out with every link up (a first probe met links not yet up)', async () => {
+    // each lab's links read the moment it is handed out, while the others are still being built
+    const linksOf = async (lab: KernelLab) => {
+      const seen = await Promise.all(
+        ['node', 'node2', 'client', 'pod1'].map(async (h) => {
+          // `ip -o link`: "N: NAME@PEER: <FLAGS> ... state UP"; lo stays UNKNOWN
+          const r = await lab.exec(h, ['ip', '-d', '-o', 'link', 'show']);
+          return r.stdout
+            .split('\n')
+            .filter((l) => l && !/^\d+: lo:/.test(l))
+            .map((l) => `${h}: ${l}`);
+        }),
+      );
+      return { lab, links: seen.flat() };
+    };
+    // on a busy machine, as in a campaign whose cases run while its labs are built: linkwatch's work waits its turn
+    const busy = Array.from({ length: 4 }, () => spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
+    let labs: Awaited<ReturnType<typeof linksOf>>[];
+    try {
+      labs = await Promise.all(Array.from({ length: 24 }, () => KernelLab.up(k8sNode()).then(linksOf)));
+    } finally {
+      for (const b of busy) b.kill('SIGKILL');
+    }
+    try {
+      for (const { links } of labs) {
+        expect(links.length).toBe(10);
+        for (const l of links) {
+          expect(l).toMatch(/ state UP /);
+          // activated (dev_activate): the noop qdisc a device has until linkwatch runs drops every packet
+          expect(l).not.toMatch(/ qdisc noop /);
+          // a bridge port forwards (br_port_carrier_check on the NETDEV_CHANGE linkwatch sends)
+          if (/ bridge_slave /.test(l)) expect(l).toMatch(/ bridge_slave state forwarding /);
+        }
+      }
+    } finally {
+      await Promise.all(labs.map((l) => l.lab.down()));
+    }
+  });
+
   test('a run killed with SIGKILL leaves nothing once the next run has started', async () => {
     const script = fileURLToPath(new URL('./fixtures/hold-lab.ts', import.meta.url));
     const tsx = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
@@ -98,6 +137,19 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: lab isolation and cleanup'),
     };
     for (let i = 0; i < 20 && agentPids.some(running); i++) await new Promise((r) => setTimeout(r, 50));
     expect(agentPids.filter(running)).toEqual([]);
+    // its agent launcher (agent-launcher.ts) ended with its stdin
+    const launchers = () =>
+      readdirSync('/proc')
+        .filter((p) => /^\d+$/.test(p))
+        .filter((p) => {
+          try {
+            return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(`nfconform-agents-${pid}-`) && running(+p);
+          } catch {
+            return false;
+          }
+        });
+    for (let i = 0; i < 20 && launchers().length; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(launchers()).toEqual([]);
   });
 
   test('SIGTERM tears the lab down', async () => {
