@@ -28,13 +28,31 @@ def run(argv, stdin):
     return {"code": code, "stdout": p.stdout.decode("utf-8", "replace"), "stderr": p.stderr.decode("utf-8", "replace")}
 
 
+SYSCTL_DIRS = {}  # ("net", "ipv4") -> an open fd of that directory of this namespace
+
+
 def write_sysctl(path, value):
     """One write under /proc/sys. Segments, not a dotted key: an interface name may hold dots (eth0.100); none
-    may climb out of /proc/sys."""
+    may climb out of /proc/sys. Opened relative to its second-level directory (net/ipv4, net/bridge, ...), kept
+    open: each namespace has its own dentry of those under one parent, and a lookup from the top compares its name
+    with every namespace's (proc_sys_compare; measured ~2% of a 64-lab campaign's CPU)."""
     if not isinstance(path, list) or not all(isinstance(p, str) and PATH_SEGMENT.match(p) for p in path):
         raise ValueError("bad sysctl path %s" % json.dumps(path))
-    with open("/proc/sys/" + "/".join(path), "w") as f:
-        f.write(str(int(value)))
+    if len(path) > 2:
+        top = tuple(path[:2])
+        if top not in SYSCTL_DIRS:
+            SYSCTL_DIRS[top] = os.open("/proc/sys/" + "/".join(top), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            fd = os.open("/".join(path[2:]), os.O_WRONLY | os.O_CLOEXEC, dir_fd=SYSCTL_DIRS[top])
+        except OSError as e:
+            e.filename = "/proc/sys/" + "/".join(path)  # the whole path in the error, as before
+            raise
+    else:
+        fd = os.open("/proc/sys/" + "/".join(path), os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, str(int(value)).encode())
+    finally:
+        os.close(fd)
 
 
 def counter(file, prefix, name):
