@@ -288,3 +288,26 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: a request a probe left resen
     }
   }, 300_000);
 });
+
+describe.skipIf(skipReason)(kernelDescribe('kernel: a reset leaves no connection a probe left'), () => {
+  test("a server's connection whose client never got its answer is gone after the reset", async () => {
+    const lab = await KernelLab.up(k8sNode());
+    try {
+      // the handshake passes, the server's answer (and its FIN) does not: the server's socket holds them unacknowledged
+      await lab.apply('pod1', '*filter\n-A OUTPUT -p tcp --sport 8080 -m length --length 80:65535 -j DROP\nCOMMIT\n');
+      const o = await lab.probe({ from: 'client', proto: 'tcp', dst: '10.244.1.11', dport: 8080, sport: 43000 });
+      expect(o.outcome).toBe('dropped');
+      const sockets = async () =>
+        (await lab.exec('pod1', ['ss', '-Htan'])).stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => l.split(/\s+/)[0]);
+      expect((await sockets()).filter((s) => s !== 'LISTEN').length).toBeGreaterThan(0);
+      await lab.reset();
+      // a fresh lab has only its servers' listeners; a retransmission would reach the next case's hosts
+      expect(await sockets()).toEqual(['LISTEN', 'LISTEN']);
+    } finally {
+      await lab.down();
+    }
+  });
+});

@@ -67,13 +67,16 @@ def counter(file, prefix, name):
         return 0
 
 
-def syn_recv():
-    """Does /proc/net/tcp list a socket in state SYN_RECV (its 4th column, "03")? It lists this namespace's own
-    established hash (site.ts CHILD_EHASH_ENTRIES: 512 buckets), so reading it is cheap; a reset still asks only
-    after a TCP probe that was not delivered."""
+def connections_left():
+    """Does /proc/net/tcp list a socket other than a listener (its 4th column, "0A")? A request socket
+    (TCP_NEW_SYN_RECV, listed as SYN_RECV by get_openreq4) resends its SYN-ACK, and a server's connection whose
+    client went (CLOSING, FIN_WAIT1, LAST_ACK: data or FIN unacknowledged) retransmits, into the next case:
+    measured, a server's CLOSING socket outlived a reset and its retransmission (and the ARP request before it)
+    reached the next case's hosts. The table is this namespace's own (site.ts CHILD_EHASH_ENTRIES: 512 buckets);
+    a reset still asks only after a TCP probe that was not delivered."""
     try:
         with open("/proc/net/tcp") as f:
-            return any(line.split()[3:4] == ["03"] for line in f.read().split("\n")[1:])
+            return any(line.split()[3:4] not in (["0A"], []) for line in f.read().split("\n")[1:])
     except OSError:
         return True  # unknown: the reset runs ss -K
 
@@ -83,7 +86,7 @@ def lab_state(requests):
     tables before the failing one), forwarded packets that met no route (each costs a token of ip_error's
     per-source bucket: net/ipv4/route.c, error_cost/error_burst, not per namespace), ICMP redirects sent (Icmp
     OutRedirects, counted in __ip_make_skb before OUTPUT: only a host that sent one holds ip_rt_send_redirect's
-    per-source state), and a listener's request socket (TCP_NEW_SYN_RECV, listed as SYN_RECV by get_openreq4)."""
+    per-source state), and TCP sockets other than listeners (connections_left)."""
     try:
         with open("/proc/net/ip_tables_names") as f:
             legacy = [t for t in f.read().split("\n") if t]
@@ -93,7 +96,7 @@ def lab_state(requests):
         "legacyTables": legacy,
         "inNoRoutes": counter("/proc/net/netstat", "IpExt:", "InNoRoutes"),
         "outRedirects": counter("/proc/net/snmp", "Icmp:", "OutRedirects"),
-        "synRecv": syn_recv() if requests else False,
+        "connections": connections_left() if requests else False,
     }
 
 
@@ -129,10 +132,10 @@ def reset(req):
     request socket, no rules (nft, and empty chains in every registered legacy table the lab names in
     `legacyChains`), no recent lists, neighbour or conntrack entries; and whether conntrack is still hooked."""
     st = lab_state(req.get("requests") is not False)
-    if st["synRecv"]:
-        # a request socket a probe left (TCP_NEW_SYN_RECV) would resend its SYN-ACK into the next case: ss -K
-        # drops it without a packet (tcp_abort: inet_csk_reqsk_queue_drop), as a fresh lab has none
-        run(["ss", "-K", "-tn", "state", "syn-recv"], None)
+    if st["connections"]:
+        # no socket a probe left would send into the next case, as a fresh lab has none: ss -K drops a request
+        # socket without a packet (tcp_abort: inet_csk_reqsk_queue_drop) and a connection with at most an RST
+        run(["ss", "-K", "-tn", "exclude", "listening"], None)
     dirty = req.get("dirty") is True
     if dirty:
         run(["nft", "flush", "ruleset"], None)
