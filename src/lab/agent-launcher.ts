@@ -11,7 +11,7 @@ import type { LineChannel } from './site.ts';
 import { AGENT_DIR, PYTHON_FLAGS, pythonPath } from './agent-python.ts';
 
 /** An agent whose connection has not come yet */
-interface Awaited {
+interface PendingAgent {
   attach(sock: Socket, pid: number, rest: string): void;
   fail(why: string): void;
 }
@@ -20,7 +20,7 @@ interface Awaited {
 const CONNECT_MS = 30_000;
 
 class Launcher {
-  private readonly waiting = new Map<string, Awaited>();
+  private readonly waiting = new Map<string, PendingAgent>();
   private readonly server: Server;
   private readonly proc: ChildProcess;
   private readonly listening: Promise<void>;
@@ -82,7 +82,7 @@ class Launcher {
   }
 
   /** asks for an agent in namespace `ns`; `w` hears of its connection or of its failure */
-  launch(ns: string, host: string, w: Awaited): string {
+  launch(ns: string, host: string, w: PendingAgent): string {
     const token = randomBytes(12).toString('hex');
     this.waiting.set(token, w);
     this.held();
@@ -163,11 +163,14 @@ export function launchAgent(ns: string, host: string): LineChannel {
     const lines = (partial + text).split('\n');
     partial = lines.pop()!;
     for (const line of lines) {
-      // an agent that failed says why before it goes (launcher.py child)
+      // an agent that failed says why before it goes (launcher.py child): {"id": null, ..., "fatal": TRACEBACK}
       if (line.includes('"fatal"')) {
         try {
-          fatal = String((JSON.parse(line) as { fatal?: unknown }).fatal ?? '').trim();
-          continue;
+          const m = JSON.parse(line) as { id?: unknown; fatal?: unknown };
+          if (m.id === null && typeof m.fatal === 'string') {
+            fatal = m.fatal.trim();
+            continue;
+          }
         } catch {
           // an ordinary line
         }

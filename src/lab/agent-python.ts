@@ -12,9 +12,10 @@ export const PYTHON_FLAGS = ['-S', '-E', '-s'] as const;
 let python: string | undefined;
 
 /**
- * The python3 the agents run, as an absolute path, asked once per process: `python3` on PATH may be a version
- * manager's shim (pyenv's runs about twenty bash processes per start, measured: half of a fuzz campaign's process
- * spawns), and each lab starts one agent per namespace. Plain `python3` if the question fails.
+ * The python3 the agent launcher runs (and the unit test's agent), as an absolute path, asked once per process:
+ * `python3` on PATH may be a version manager's shim (pyenv's runs about twenty bash processes per start, measured:
+ * half of a fuzz campaign's process spawns when each agent was a python3 of its own). Plain `python3` if the
+ * question fails.
  */
 export function pythonPath(): string {
   if (python === undefined) {

@@ -9,11 +9,10 @@ then enters /run/netns/NAME as `ip netns exec` does (iproute2 ip/ipnetns.c netns
 namespace of its own that is a slave of this one, and a sysfs of the namespace on /sys) and runs agent.main on
 the socket. A child that cannot enter its namespace says so and exits: it never answers from this one.
 A stdout line {"token": T, "error": E} is a fork that failed. The launcher exits when its stdin ends."""
-import ctypes, errno, json, os, re, signal, socket, sys, traceback
+import ctypes, errno, json, os, signal, socket, sys, traceback
 
 import agent
 
-NS_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000  # include/uapi/linux/sched.h
 MS_RDONLY, MS_REC, MS_SLAVE = 1, 1 << 14, 1 << 19  # include/uapi/linux/mount.h
 MNT_DETACH = 2
@@ -105,7 +104,7 @@ def main():
         req = None
         try:
             req = json.loads(line)
-            if not (isinstance(req.get("ns"), str) and NS_NAME.match(req["ns"]) and isinstance(req.get("host"), str)):
+            if not (isinstance(req.get("ns"), str) and agent.PATH_SEGMENT.match(req["ns"]) and isinstance(req.get("host"), str)):
                 raise ValueError("bad spawn request")
             pid = os.fork()
         except (ValueError, OSError, AttributeError) as e:
