@@ -37,6 +37,8 @@ export const DEFAULT_PROBE_TIMEOUT_MS = 250;
  *  timeout"). A TCP SYN's confirmation ends 0.9 s after it was sent, before its first retransmission. */
 export const DEFAULT_CONFIRM_MS = 500;
 
+/** Flush rounds of a reset's settling before the lab is given up (each round but the last found an entry) */
+const SETTLE_ROUNDS = 4;
 /** net.ipv4.route.error_cost: the time ip_error's bucket takes to earn one routing error back (HZ) */
 const ROUTE_ERROR_COST_MS = 1000;
 
@@ -143,7 +145,7 @@ export class KernelLab {
    */
   tainted = false;
   /** why the last reset left the lab tainted (PhaseTimes.built) */
-  taintCause: Extract<BuildCause, 'conntrack-hooked' | 'redirects'> | undefined;
+  taintCause: Extract<BuildCause, 'conntrack-hooked' | 'redirects' | 'unsettled'> | undefined;
   /**
    * The hosts whose namespace holds an iptables-legacy table, as read by the last reset (a built lab: none). A host
    * outside it is as new for a case that mixes backends on it, whose hook order depends on which tables
@@ -745,6 +747,7 @@ export class KernelLab {
           inNoRoutes: number;
           outRedirects: number;
           hooked: boolean;
+          sent: boolean;
         }>('reset', { requests, dirty: this.dirty.has(h), legacyChains: TABLE_HOOKS });
         this.applied.delete(h);
         this.traced.delete(h);
@@ -757,7 +760,7 @@ export class KernelLab {
         else this.legacyHosts.delete(h);
         // with no rules left, conntrack must be unhooked as in a fresh namespace (a legacy table stays
         // registered once used, and a refused nft restore once left a reference behind): else rebuild
-        return { spent, hooked: st.hooked, redirected };
+        return { spent, hooked: st.hooked, redirected, sent: st.sent };
       }),
     );
     // a host that sent ICMP redirects leaves state no reset undoes: its redirect count per source (inet_peer:
@@ -769,10 +772,29 @@ export class KernelLab {
     this.tainted = this.taintCause !== undefined;
     this.profile?.add('reset', performance.now() - t0);
     if (this.tainted) return; // to be rebuilt, not reused: no token to wait for
+    if (waits.some((w) => w.sent)) await this.timed('reset-settle', () => this.settleNeighbours());
     // ip_error: a burst of 5 routing errors per source, then one a second (error_cost = 1 s, error_burst =
     // 5 s, global sysctls a namespace cannot change): wait until the tokens the last case spent are back
     const spent = Math.min(5, Math.max(0, ...waits.map((w) => w.spent)));
     if (spent > 0) await this.timed('reset-wait', () => new Promise((r) => setTimeout(r, spent * ROUTE_ERROR_COST_MS)));
+  }
+
+  /**
+   * Every host flushes its neighbours again, until a round finds none: a reset that sent packets (an RST, the
+   * host-unreachable errors of an unresolved entry's queue) may have made a host whose flush already ran answer
+   * an ARP request, and so learn its sender (arp_process: neigh_event_ns). Measured: node2 kept node's address
+   * into the next case, where node's arp_ignore would have hidden it from a fresh lab. A round that deletes only
+   * resolved entries sends nothing, so the rounds end; one that never ends taints the lab.
+   */
+  private async settleNeighbours(): Promise<void> {
+    for (let round = 0; round < SETTLE_ROUNDS; round++) {
+      const flushed = await Promise.all(
+        [...this.agents.values()].map((a) => a.request<{ deleted: number; unresolved: number }>('neigh-flush', {})),
+      );
+      if (flushed.every((f) => f.deleted === 0)) return;
+    }
+    this.taintCause = 'unsettled';
+    this.tainted = true;
   }
 
   async down(): Promise<void> {

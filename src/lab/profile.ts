@@ -8,6 +8,7 @@ export const PHASES = {
   down: 'lab teardown',
   reset: 'lab reset between cases',
   'reset-wait': "reset: waiting out ip_error's routing-error tokens",
+  'reset-settle': 'reset: flushing neighbours again after a reset that sent packets',
   reconfigure: 'lab reconfigure (sysctls, hairpin, ipsets)',
   apply: 'rule applies (iptables-restore, nft -f)',
   command: 'commands between probes (iptables, conntrack, recent)',
@@ -39,6 +40,7 @@ export const BUILD_CAUSES = {
   redirects: 'ICMP redirects sent (per-source state no reset undoes)',
   'renew-failed': "renewing a host's namespace failed",
   'reset-failed': 'the reset failed',
+  unsettled: 'neighbour entries kept coming back after the reset',
 } as const;
 
 export type BuildCause = keyof typeof BUILD_CAUSES;

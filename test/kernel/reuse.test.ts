@@ -311,3 +311,31 @@ describe.skipIf(skipReason)(kernelDescribe('kernel: a reset leaves no connection
     }
   });
 });
+
+describe.skipIf(skipReason)(kernelDescribe('kernel: what a reset sends leaves no neighbour behind'), () => {
+  test("a host-unreachable sent by node's flush teaches node2 nothing for the next case", async () => {
+    const lab = await KernelLab.up(k8sNode());
+    const hosts = lab.spec.hosts.map((h) => h.name);
+    const neighbours = async (h: string) => (await lab.exec(h, ['ip', '-4', 'neigh', 'show'])).stdout.trim();
+    try {
+      for (let i = 0; i < 4; i++) {
+        // a rule on node: its reset flushes it first, so node2's flush has run when node's starts
+        await lab.apply('node', '*filter\n-A INPUT -p tcp --dport 1 -j ACCEPT\nCOMMIT\n');
+        // pod3's packet waits in node's unresolved entry for an address nobody holds
+        const dst = `10.244.1.${90 + i}`;
+        expect((await lab.probe({ from: 'pod3', proto: 'udp', dst, dport: 80 })).outcome).toBe('dropped');
+        expect(await neighbours('node')).toMatch(new RegExp(`${dst.replaceAll('.', '\\.')} dev cni0 INCOMPLETE`));
+        // as when node's flush deletes its entry for node2 first (the dump's order): the host-unreachable that
+        // deleting the unresolved one sends to pod3 needs an ARP exchange with node2, which learns node from it
+        await lab.exec('node', ['ip', 'neigh', 'del', '10.0.2.11', 'dev', 'eth1']);
+        await lab.reset();
+        expect(lab.tainted).toBe(false);
+        // a fresh lab knows no neighbour: node's arp_ignore in the next case would hide node from node2
+        const left = await Promise.all(hosts.map(async (h) => [h, await neighbours(h)]));
+        expect(left.filter(([, n]) => n)).toEqual([]);
+      }
+    } finally {
+      await lab.down();
+    }
+  }, 120_000);
+});

@@ -149,10 +149,14 @@ def reset(req):
     recent_flush()
     # no neighbour entry of the last case, as in a fresh lab: deleting an unresolved entry answers its queue now
     # (neigh_invalidate), before conntrack is flushed
-    netlink.neigh_flush()
+    flushed = netlink.neigh_flush()
     netlink.ct_flush()
     st["hooked"] = netlink.ct_active()
     st["legacyTables"] = legacy
+    # whether this reset sent packets: the RSTs of ss -K, the host-unreachable errors of unresolved entries. Each
+    # may need an ARP exchange that leaves an entry on a host whose flush already ran (arp_process: a host that
+    # answers a request learns its sender), so the lab flushes every host once more (neigh-flush)
+    st["sent"] = bool(st["connections"]) or flushed["unresolved"] > 0
     return st
 
 
@@ -191,6 +195,8 @@ def handle(req):
             return ""
     if op == "reset":
         return reset(req)
+    if op == "neigh-flush":
+        return netlink.neigh_flush()
     if op == "links-up":
         return links_up(req.get("names", []))
     if op == "recent-write":

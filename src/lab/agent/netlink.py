@@ -160,18 +160,20 @@ def ct_flow(tuples):
 # ---- `ip -4 neigh flush all` without a process (iproute2 ip/ipneigh.c do_show_or_flush): dump the IPv4
 # neighbour table, delete every entry but NOARP and PERMANENT ones with RTM_DELNEIGH (neigh_delete ->
 # neigh_update(NUD_FAILED): an unresolved entry answers its queue now, neigh_invalidate), and dump again
-# until nothing is left to delete, at most 10 rounds as ip does
+# until nothing is left to delete, at most 10 rounds as ip does. Says how many entries it deleted, and how many
+# of them were unresolved (INCOMPLETE, PROBE): only those sent anything (their queue's host-unreachable errors)
 NETLINK_ROUTE = 0
 RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH = 28, 29, 30
 NLM_F_DUMP = 0x300
 NLMSG_DONE = 3
 NDA_DST = 1
-NUD_NOARP, NUD_PERMANENT = 0x40, 0x80
+NUD_INCOMPLETE, NUD_PROBE, NUD_NOARP, NUD_PERMANENT = 0x01, 0x10, 0x40, 0x80
 
 
 def neigh_flush():
     s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
     seq = 0
+    deleted = unresolved = 0
     try:
         s.bind((0, 0))
         for _ in range(10):
@@ -198,9 +200,11 @@ def neigh_flush():
                         dst = nla_parse(data[i + 28:i + n]).get(NDA_DST)
                         if family == socket.AF_INET and dst and not state & (NUD_NOARP | NUD_PERMANENT):
                             doomed.append((ifindex, dst))
+                            unresolved += 1 if state & (NUD_INCOMPLETE | NUD_PROBE) else 0
                     i += (n + 3) & ~3
             if not doomed:
-                return
+                return {"deleted": deleted, "unresolved": unresolved}
+            deleted += len(doomed)
             for ifindex, dst in doomed:
                 seq += 1
                 body = struct.pack("=BBHiHBB", socket.AF_INET, 0, 0, ifindex, 0, 0, 0) + nla(NDA_DST, dst)
