@@ -54,6 +54,8 @@ export interface ProbeOptions {
 }
 
 const PROTO_NUM: Record<ProbeProto, number> = { tcp: 6, udp: 17, icmp: 1 };
+/** Ways a resent SYN-ACK's choices can go that rtxChanges plays before it takes the read as changed */
+const RTX_BRANCHES = 64;
 
 function bad(reason: string): never {
   throw new InputError('invalid', reason, { file: '<probe>', line: 1, col: 1 });
@@ -235,6 +237,8 @@ class ProbePlay {
   private maybeRtx: SynAckRtx[] = [];
   /** a resent SYN-ACK is being played: its packets are not offered the others */
   private inRtx = false;
+  /** the requests that were waiting when this probe began: any other one is this probe's own (beforeRead) */
+  private earlier: ReadonlySet<SynAckRtx> = new Set();
 
   constructor(
     private readonly run: PathRun,
@@ -501,6 +505,7 @@ class ProbePlay {
    * any packet of this probe or after it (offerRtx), each followed as an unknown (spec/semantics.md §8.1).
    */
   startRtx(inert: (x: SynAckRtx) => boolean): void {
+    this.earlier = new Set(this.run.world.synAcks ?? []);
     for (;;) {
       const sure = (this.run.world.synAcks ?? []).find((x) => rtxTiming(x, this.run.world.now) === 'sure');
       if (!sure) break;
@@ -516,16 +521,25 @@ class ProbePlay {
   private offerRtx(): void {
     if (this.inRtx) return;
     for (const x of [...this.maybeRtx]) {
-      const rule = {
-        host: x.server,
-        hook: 'timer',
-        table: 'tcp',
-        chain: `request ${formatTuple(x.pkt)}`,
-        rule: x.sent + 1,
-        spec: `SYN-ACK resent ${nextRtxAfter(x)} s after the first (reqsk_timer_handler)`,
-        why: "the time of the request's timer against this probe's packets (world time moves only with waits)",
-      };
-      if (!this.run.decide(rule)) continue;
+      if (!this.run.decide(timerRule(x, "the time of the request's timer against this probe's packets"))) continue;
+      this.maybeRtx = this.maybeRtx.filter((y) => y !== x);
+      this.playRtx(x);
+    }
+  }
+
+  /**
+   * The lab reads the probe's conntrack entries after its last packet, at a time of its own: a resent SYN-ACK whose
+   * time is open may come before the read, this probe's own request's first one too (1 s after its SYN-ACK; the
+   * probe gives up below that, but a loaded machine reads later). Where playing it would change what is read
+   * (`changes`), both are followed (spec/semantics.md §8.1; kernel campaign seed 20261320 on 64 labs: node read
+   * CLOSE, the client's RST to the resent SYN-ACK, where the model had the SYN_RECV of the first).
+   */
+  beforeRead(changes: (x: SynAckRtx) => boolean): void {
+    const own = (this.run.world.synAcks ?? []).filter((x) => !this.earlier.has(x) && x.sent === 0);
+    for (const x of [...this.maybeRtx, ...own]) {
+      if (!changes(x)) continue;
+      if (!this.run.decide(timerRule(x, "the time of the request's timer against the lab's read of conntrack")))
+        continue;
       this.maybeRtx = this.maybeRtx.filter((y) => y !== x);
       this.playRtx(x);
     }
@@ -804,6 +818,10 @@ export function runProbe(lab: ModelLab, world: World, probe: Probe, opts: ProbeO
         // the client closes once connected, answered or not: the FIN exchange, packet by packet
         play.close(client, { ...e });
       }
+      if (w.synAcks?.length) {
+        const read = (v: World) => JSON.stringify(observe(lab, v, end, e).conntrack);
+        play.beforeRead((x) => rtxChanges(lab, w, x, read));
+      }
       observation = observe(lab, w, end, e);
       // this probe's ARP sent an earlier probe's waiting packets on: its own result is open too
       if (w.unfollowed) {
@@ -854,6 +872,19 @@ function sharedState(w: World): string {
   return JSON.stringify([hosts, w.unfollowed ?? null]);
 }
 
+/** The unknown a resent SYN-ACK's open time is: before or after `what` (hook `timer`, spec/semantics.md §8.1). */
+function timerRule(x: SynAckRtx, what: string): UnknownRule {
+  return {
+    host: x.server,
+    hook: 'timer',
+    table: 'tcp',
+    chain: `request ${formatTuple(x.pkt)}`,
+    rule: x.sent + 1,
+    spec: `SYN-ACK resent ${nextRtxAfter(x)} s after the first (reqsk_timer_handler)`,
+    why: `${what} (world time moves only with waits)`,
+  };
+}
+
 /** Does resending x's SYN-ACK now leave every state a later packet reads as it was, with no choice on the way?
  *  Then when it comes does not matter. */
 function rtxInert(lab: ModelLab, world: World, x: SynAckRtx): boolean {
@@ -879,6 +910,35 @@ function rtxInert(lab: ModelLab, world: World, x: SynAckRtx): boolean {
     return false;
   }
   return !open && sharedState(w) === sharedState(world);
+}
+
+/** Could resending x's SYN-ACK now change what `read` gives? Every way its choices and unknown rules can go is
+ *  played (as probeResults enumerates a probe's); one the model cannot follow may change anything. */
+function rtxChanges(lab: ModelLab, world: World, x: SynAckRtx, read: (w: World) => string): boolean {
+  const before = read(world);
+  let prefix: boolean[] = [];
+  for (let played = 0; played < RTX_BRANCHES; played++) {
+    const taken: boolean[] = [];
+    const next = (): boolean => {
+      const t = taken.length < prefix.length ? prefix[taken.length]! : true;
+      taken.push(t);
+      return t;
+    };
+    const w = cloneWorld(world);
+    const run = new PathRun(lab, w, (p) => (p <= 0 || p >= 1 ? p >= 1 : next()), false, next);
+    try {
+      new ProbePlay(run, lab).playRtx(x);
+    } catch (err) {
+      if (!(err instanceof FateUnknown)) throw err;
+      return true;
+    }
+    if (read(w) !== before) return true;
+    let j = taken.length - 1;
+    while (j >= 0 && !taken[j]) j--;
+    if (j < 0) return false;
+    prefix = [...taken.slice(0, j), false];
+  }
+  return true;
 }
 
 /** A branch's probability: the product of its probabilistic decisions. */

@@ -140,3 +140,30 @@ test('a resend that may come during a probe, its outcome alike but its state not
   expect(later.open).toBe(true);
   expect(later.decidedBy[0]!.hook).toBe('timer');
 });
+
+test('a SYN-ACK resent before the lab reads conntrack: both reads are followed, only where they differ', async () => {
+  // seed 20261320 (64 labs): the node read CLOSE, pod2's RST to the resent SYN-ACK, where the model had SYN_RECV
+  const { runCases } = await import('../../src/conform/run-case.ts');
+  const { loadCase } = await import('../../src/conform/case-file.ts');
+  const c = loadCase(
+    new URL('../../suites/regressions/synack-resent-before-the-conntrack-read.json', import.meta.url).pathname,
+  );
+  const [r] = await runCases([c], { sides: 'model' });
+  const [only, ...more] = r!.steps[0]!.model[0]!;
+  expect(more).toEqual([]);
+  const ind = only!.value.indeterminate!;
+  expect(ind.outcomes).toEqual(['dropped']);
+  expect(ind.decidedBy.map((d) => [d.host, d.hook, d.why.split(' (')[0]])).toEqual([
+    ['client', 'timer', "the time of the request's timer against the lab's read of conntrack"],
+  ]);
+  expect(ind.possible.map((o) => o.conntrack.node!.map((x) => x.state))).toEqual([['CLOSE'], ['SYN_RECV']]);
+  // the same drop with no count: the resent SYN-ACK is dropped again and moves nothing read, so the probe is exact
+  const counted = '-m statistic --mode nth --every 2 --packet 0 ';
+  const ruleset = c.hosts!.node!.ruleset as string;
+  expect(ruleset).toContain(counted);
+  const plain = { ...c, hosts: { node: { ruleset: ruleset.replace(counted, '') } } };
+  const [p] = await runCases([plain], { sides: 'model' });
+  const exact = p!.steps[0]!.model[0]!;
+  expect(exact.map((x) => x.value.outcome)).toEqual(['dropped']);
+  expect(exact[0]!.value.conntrack.node!.map((x) => x.state)).toEqual(['SYN_RECV']);
+});
