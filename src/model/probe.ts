@@ -294,9 +294,14 @@ class ProbePlay {
       // for a UDP probe the client's stack is read (spec/observation.md, agent/probes.py icmp_error): an error
       // quoting the probe's source address and port counts whatever destination it quotes, e.g. one not
       // un-DNATed on its way back (bridged past conntrack with bridge-nf-call-iptables=0)
-      if (q.proto !== e.proto || q.src !== e.src) return false;
+      if (q.proto !== e.proto) return false;
+      // an echo's error is the probe's by the quoted echo's id, whatever addresses it quotes, as for the kernel's
+      // ping socket (ping_err -> ping_lookup) and the lab's raw one: an error sent back past the host that DNATed
+      // the echo quotes the new destination (kernel campaign seed 20261320)
+      if (e.proto === 1) return q.sport === e.sport && q.dport === 8;
+      if (q.src !== e.src) return false;
       if (e.proto === 17) return q.sport === e.sport;
-      return q.dst === e.dst && (e.proto === 1 || (q.sport === e.sport && q.dport === e.dport));
+      return q.dst === e.dst && q.sport === e.sport && q.dport === e.dport;
     }
     // an unconnected UDP socket takes a datagram from any address (__udp4_lib_lookup scores the peer only
     // when connected)
