@@ -223,6 +223,8 @@ class ProbePlay {
   reset = false;
   /** the server accepted: the handshake's ACK as it reached the server */
   private accepted: Pkt | undefined;
+  /** the client took this SYN-ACK but its ACK never reached the server, whose request still waits */
+  private ackLost: SynAckRtx | undefined;
   /** the server's answer reached the client */
   private answered = false;
   /** the entries the handshake's ACK and the server's answer passed (close: what retransmissions pass again) */
@@ -451,9 +453,20 @@ class ProbePlay {
         clientAck = this.closePacket(client, fromClient(TCP.ACK), "ACK (the server's FIN came before its answer)");
     }
     if (this.reset) return;
+    if (this.ackLost) {
+      // the client waited for an answer (4 probe timeouts: 1 s) and closes about when the server's request resends
+      // its SYN-ACK (1 s after the first): which comes first is open, and a connected client's answer to a resent
+      // SYN-ACK (an ACK that may complete the handshake) is not followed (spec/semantics.md §8.1)
+      const rule = timerRule(this.ackLost, "the time of the request's timer against the client's FIN");
+      if (this.run.decide(rule)) throw new FateUnknown(rule);
+    }
     const clientFin = this.closePacket(client, fromClient(TCP.FIN | TCP.ACK), 'FIN');
     const fin = clientFin.a;
     const finIn = this.reachesServer(fin);
+    if (this.ackLost && finIn) {
+      this.finCompletesHandshake(client, e, fin);
+      return;
+    }
     const serverAck =
       finIn && fin.kind === 'local'
         ? this.closePacket(server, answer(fin.pkt, { tcpFlags: TCP.ACK }), "ACK of the client's FIN")
@@ -476,6 +489,41 @@ class ProbePlay {
     }
     // the client's FIN not acknowledged: sent again
     if (!(serverAck && this.forClient(serverAck.a, client, e))) may(clientFin.hit, 'fin');
+    for (const [x, o] of ops) {
+      if (x.orig.proto !== 6 || x.reset || !(x.seenReply || x.picked)) continue;
+      const m = tcpMoves(x.tcpClose, o);
+      if (m.length) x.moves = m;
+    }
+  }
+
+  /**
+   * The client's FIN reached a server that never got the handshake's ACK: the FIN's ACK completes it
+   * (tcp_check_req) and the server takes the FIN; its program accepts and answers at once, the answer carrying the
+   * FIN's ACK (tcp_fin delays a bare one), and closes. The client has closed: data after its FIN is answered with a
+   * RST (tcp_rcv_state_process, TCPAbortOnData), which ends the server's connection before its FIN (measured:
+   * kernel campaign seed 20261320, the node's entry made by the answer and deleted by the RST).
+   */
+  private finCompletesHandshake(client: string, e: Endpoint, fin: Extract<Arrival, { kind: 'local' }>): void {
+    const server = this.server!;
+    const data = this.closePacket(
+      server,
+      answer(fin.pkt, { tcpFlags: TCP.ACK | TCP.PSH }),
+      "data reply, with the ACK of the client's FIN (the FIN completed the handshake)",
+    );
+    if (this.reset) return;
+    const ops = new Map<CtEntry, Set<'fin' | 'ack'>>();
+    if (this.forClient(data.a, client, e)) {
+      const rst = basePkt(e);
+      rst.tcpFlags = TCP.RST;
+      const back = this.closePacket(client, rst, 'RST (data after the client closed)');
+      if (this.reset || this.reachesServer(back.a)) return;
+      // the RST lost: the server sends its answer again, each answered by a RST, and then its FIN
+      for (const x of data.hit) ops.set(x, new Set(['ack', 'fin']));
+    } else {
+      // the answer lost: its FIN follows at once; both are sent again
+      const serverFin = this.closePacket(server, answer(fin.pkt, { tcpFlags: TCP.FIN | TCP.ACK }), 'FIN (server)');
+      for (const x of [...data.hit, ...serverFin.hit]) ops.set(x, new Set(['ack', 'fin']));
+    }
     for (const [x, o] of ops) {
       if (x.orig.proto !== 6 || x.reset || !(x.seenReply || x.picked)) continue;
       const m = tcpMoves(x.tcpClose, o);
@@ -646,7 +694,10 @@ class ProbePlay {
       if (end.error?.kind === 'tcp-reset') this.reset = true;
       return end;
     }
-    if (!this.reachesServer(a3)) return dropped(a3);
+    if (!this.reachesServer(a3)) {
+      this.ackLost = { server, pkt: sent, at: this.run.world.now, sent: 0 };
+      return dropped(a3);
+    }
     this.accepted = a3.pkt;
     const { a: data, hit: dataHit } = this.closePacket(
       server,

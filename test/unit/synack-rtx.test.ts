@@ -167,3 +167,32 @@ test('a SYN-ACK resent before the lab reads conntrack: both reads are followed, 
   expect(exact.map((x) => x.value.outcome)).toEqual(['dropped']);
   expect(exact[0]!.value.conntrack.node!.map((x) => x.state)).toEqual(['SYN_RECV']);
 });
+
+test("a FIN completes a handshake whose ACK was lost: the server answers, the closed client's RST ends", async () => {
+  // seed 20261320 (64 labs): the node's entry, made by the server's answer, was gone; the model had kept it
+  const { runCases } = await import('../../src/conform/run-case.ts');
+  const { loadCase } = await import('../../src/conform/case-file.ts');
+  const c = loadCase(
+    new URL('../../suites/regressions/fin-completes-a-handshake-whose-ack-was-lost.json', import.meta.url).pathname,
+  );
+  const [r] = await runCases([c], { sides: 'model' });
+  const [only, ...more] = r!.steps[0]!.model[0]!;
+  expect(more).toEqual([]);
+  const ind = only!.value.indeterminate!;
+  // the client's FIN first: followed; the resent SYN-ACK first: open
+  expect(ind.decidedBy.map((d) => [d.host, d.hook, d.why.split(' (')[0]])).toEqual([
+    ['node', 'timer', "the time of the request's timer against the client's FIN"],
+  ]);
+  expect(ind.open).toBe(true);
+  const followed = ind.possible.filter((o) => o.outcome !== 'indeterminate');
+  expect(followed.map((o) => [o.outcome, o.conntrack.node])).toEqual([['dropped', []]]);
+  const lab = makeLab(compileTopology(k8sNode()), new Map([['node', parseRuleset(c.hosts!.node!.ruleset as string)]]));
+  const [run] = runProbe(lab, newWorld(lab), { from: 'pod1', proto: 'tcp', dst: '192.168.50.10', dport: 9090 });
+  const branch = run!.value.branches!.find((b) => b.observation.outcome === 'dropped')!;
+  const stages = branch.trace.filter((x) => x.kind === 'stage').map((x) => (x as { name: string }).name);
+  expect(stages.slice(-3)).toEqual([
+    'FIN from pod1',
+    "data reply, with the ACK of the client's FIN (the FIN completed the handshake) from node",
+    'RST (data after the client closed) from pod1',
+  ]);
+});

@@ -42,12 +42,17 @@ describe('validate: a dump with rules the model cannot evaluate', () => {
     ]);
     for (const name of ['default/web', 'default/local'])
       expect(r.services.find((s) => s.service === name)!.reason).toMatch(
-        /^probe ".*" hinges on filter FORWARD rule 2 \(match module "ttl"\)$/,
+        // where the rule may drop the handshake's ACK alone, the server's resent SYN-ACK races the client's FIN
+        new RegExp(
+          '^probe ".*" hinges on filter FORWARD rule 2 \\(match module "ttl"\\)' +
+            "(; tcp request .* \\(the time of the request's timer against the client's FIN .*\\))?$",
+        ),
       );
     // the hinged probes are sent and say what is open; nothing was left out of the model's copy
     const hinged = r.probes.filter((p) => p.model === 'indeterminate');
     expect(hinged.length).toBeGreaterThan(0);
-    for (const p of hinged) expect(p.indeterminate).toMatch(/delivered or dropped, decided by filter FORWARD rule 2/);
+    for (const p of hinged)
+      expect(p.indeterminate).toMatch(/^delivered or dropped.*, decided by filter FORWARD rule 2/);
     expect(r.unsupported.map((u) => u.reason)).toEqual(
       expect.arrayContaining([
         'option --ctstatus of conntrack (evaluated as unknown)',
