@@ -489,11 +489,7 @@ class ProbePlay {
     }
     // the client's FIN not acknowledged: sent again
     if (!(serverAck && this.forClient(serverAck.a, client, e))) may(clientFin.hit, 'fin');
-    for (const [x, o] of ops) {
-      if (x.orig.proto !== 6 || x.reset || !(x.seenReply || x.picked)) continue;
-      const m = tcpMoves(x.tcpClose, o);
-      if (m.length) x.moves = m;
-    }
+    setMoves(ops);
   }
 
   /**
@@ -524,11 +520,7 @@ class ProbePlay {
       const serverFin = this.closePacket(server, answer(fin.pkt, { tcpFlags: TCP.FIN | TCP.ACK }), 'FIN (server)');
       for (const x of [...data.hit, ...serverFin.hit]) ops.set(x, new Set(['ack', 'fin']));
     }
-    for (const [x, o] of ops) {
-      if (x.orig.proto !== 6 || x.reset || !(x.seenReply || x.picked)) continue;
-      const m = tcpMoves(x.tcpClose, o);
-      if (m.length) x.moves = m;
-    }
+    setMoves(ops);
   }
 
   private keepRtx(x: SynAckRtx): void {
@@ -928,6 +920,16 @@ function sharedState(w: World): string {
   return JSON.stringify([hosts, w.unfollowed ?? null]);
 }
 
+/** Each entry's `moves`: the TCP states the retransmissions named for it (a FIN, an ACK answering data or a FIN sent
+ *  again) can take it to by the time the lab reads it. */
+function setMoves(ops: ReadonlyMap<CtEntry, ReadonlySet<'fin' | 'ack'>>): void {
+  for (const [x, o] of ops) {
+    if (x.orig.proto !== 6 || x.reset || !(x.seenReply || x.picked)) continue;
+    const m = tcpMoves(x.tcpClose, o);
+    if (m.length) x.moves = m;
+  }
+}
+
 /** The unknown a resent SYN-ACK's open time is: before or after `what` (hook `timer`, spec/semantics.md §8.1). */
 function timerRule(x: SynAckRtx, what: string): UnknownRule {
   return {
@@ -969,7 +971,7 @@ function rtxInert(lab: ModelLab, world: World, x: SynAckRtx): boolean {
 }
 
 /** Could resending x's SYN-ACK now change what `read` gives? Every way its choices and unknown rules can go is
- *  played (as probeResults enumerates a probe's); one the model cannot follow may change anything. */
+ *  played (as runProbe enumerates a probe's); one the model cannot follow may change anything. */
 function rtxChanges(lab: ModelLab, world: World, x: SynAckRtx, read: (w: World) => string): boolean {
   const before = read(world);
   let prefix: boolean[] = [];

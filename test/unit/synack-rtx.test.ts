@@ -5,6 +5,23 @@ import { makeLab, newWorld, runProbe, parseRuleset, k8sNode, compileTopology } f
 import type { World } from '../../src/model/lab-model.ts';
 import { endsRequest, nextRtxAfter, rtxTiming, type SynAckRtx } from '../../src/model/synack-rtx.ts';
 import { parseIp } from '../../src/model/ip.ts';
+import { runCases } from '../../src/conform/run-case.ts';
+import { loadCase, type CaseFile } from '../../src/conform/case-file.ts';
+
+/** What the model says of a case, step by step. */
+const onModel = async (c: CaseFile) => (await runCases([c], { sides: 'model' }))[0]!;
+/** The case's first probe has one result, and it is indeterminate: what is open. */
+function soleOpenResult(r: Awaited<ReturnType<typeof onModel>>) {
+  const [only, ...more] = r.steps[0]!.model[0]!;
+  expect(more).toEqual([]);
+  return only!.value.indeterminate!;
+}
+/** What decides an open result: host, hook and the reason, without its note in brackets. */
+const deciders = (ind: ReturnType<typeof soleOpenResult>) =>
+  ind.decidedBy.map((d) => [d.host, d.hook, d.why.split(' (')[0]]);
+/** A case of suites/regressions. */
+const regression = (name: string) =>
+  loadCase(new URL(`../../suites/regressions/${name}.json`, import.meta.url).pathname);
 
 const ip = (s: string) => parseIp(s)!;
 const synAck = {
@@ -118,16 +135,9 @@ test('a resend that may come during a probe, its outcome alike but its state not
   // seed 20261316 (24 labs, a loaded machine): pod3's first SYN may come before or after the client's resent
   // SYN-ACK, which an nth rule in the node's raw PREROUTING counts; either way pod3 gets icmp-error, so the kernel's
   // answer does not say which happened, and the node's later ping meets the nth rule in an unknown phase
-  const { readFileSync } = await import('node:fs');
-  const { runCases } = await import('../../src/conform/run-case.ts');
-  const c = JSON.parse(
-    readFileSync(
-      new URL('../../suites/regressions/synack-resend-time-leaves-later-probes-open.json', import.meta.url),
-      'utf8',
-    ),
-  );
-  const [r] = await runCases([c], { sides: 'model' });
-  const outcomes = r!.steps.map((s) => s.model.map((m) => m.map((x) => x.value.outcome).join('|')));
+  const c = regression('synack-resend-time-leaves-later-probes-open');
+  const r = await onModel(c);
+  const outcomes = r.steps.map((s) => s.model.map((m) => m.map((x) => x.value.outcome).join('|')));
   expect(outcomes[0]).toEqual(['dropped']);
   // every probe after the one the timer may have come into: open, decided by the request's timer
   expect(
@@ -136,24 +146,18 @@ test('a resend that may come during a probe, its outcome alike but its state not
       .flat()
       .every((o) => o === 'indeterminate'),
   ).toBe(true);
-  const later = r!.steps[2]!.model[0]![0]!.value.indeterminate!;
+  const later = r.steps[2]!.model[0]![0]!.value.indeterminate!;
   expect(later.open).toBe(true);
   expect(later.decidedBy[0]!.hook).toBe('timer');
 });
 
 test('a SYN-ACK resent before the lab reads conntrack: both reads are followed, only where they differ', async () => {
   // seed 20261320 (64 labs): the node read CLOSE, pod2's RST to the resent SYN-ACK, where the model had SYN_RECV
-  const { runCases } = await import('../../src/conform/run-case.ts');
-  const { loadCase } = await import('../../src/conform/case-file.ts');
-  const c = loadCase(
-    new URL('../../suites/regressions/synack-resent-before-the-conntrack-read.json', import.meta.url).pathname,
-  );
-  const [r] = await runCases([c], { sides: 'model' });
-  const [only, ...more] = r!.steps[0]!.model[0]!;
-  expect(more).toEqual([]);
-  const ind = only!.value.indeterminate!;
+  const c = regression('synack-resent-before-the-conntrack-read');
+  const r = await onModel(c);
+  const ind = soleOpenResult(r);
   expect(ind.outcomes).toEqual(['dropped']);
-  expect(ind.decidedBy.map((d) => [d.host, d.hook, d.why.split(' (')[0]])).toEqual([
+  expect(deciders(ind)).toEqual([
     ['client', 'timer', "the time of the request's timer against the lab's read of conntrack"],
   ]);
   expect(ind.possible.map((o) => o.conntrack.node!.map((x) => x.state))).toEqual([['CLOSE'], ['SYN_RECV']]);
@@ -162,27 +166,19 @@ test('a SYN-ACK resent before the lab reads conntrack: both reads are followed, 
   const ruleset = c.hosts!.node!.ruleset as string;
   expect(ruleset).toContain(counted);
   const plain = { ...c, hosts: { node: { ruleset: ruleset.replace(counted, '') } } };
-  const [p] = await runCases([plain], { sides: 'model' });
-  const exact = p!.steps[0]!.model[0]!;
+  const p = await onModel(plain);
+  const exact = p.steps[0]!.model[0]!;
   expect(exact.map((x) => x.value.outcome)).toEqual(['dropped']);
   expect(exact[0]!.value.conntrack.node!.map((x) => x.state)).toEqual(['SYN_RECV']);
 });
 
 test("a FIN completes a handshake whose ACK was lost: the server answers, the closed client's RST ends", async () => {
   // seed 20261320 (64 labs): the node's entry, made by the server's answer, was gone; the model had kept it
-  const { runCases } = await import('../../src/conform/run-case.ts');
-  const { loadCase } = await import('../../src/conform/case-file.ts');
-  const c = loadCase(
-    new URL('../../suites/regressions/fin-completes-a-handshake-whose-ack-was-lost.json', import.meta.url).pathname,
-  );
-  const [r] = await runCases([c], { sides: 'model' });
-  const [only, ...more] = r!.steps[0]!.model[0]!;
-  expect(more).toEqual([]);
-  const ind = only!.value.indeterminate!;
+  const c = regression('fin-completes-a-handshake-whose-ack-was-lost');
+  const r = await onModel(c);
+  const ind = soleOpenResult(r);
   // the client's FIN first: followed; the resent SYN-ACK first: open
-  expect(ind.decidedBy.map((d) => [d.host, d.hook, d.why.split(' (')[0]])).toEqual([
-    ['node', 'timer', "the time of the request's timer against the client's FIN"],
-  ]);
+  expect(deciders(ind)).toEqual([['node', 'timer', "the time of the request's timer against the client's FIN"]]);
   expect(ind.open).toBe(true);
   const followed = ind.possible.filter((o) => o.outcome !== 'indeterminate');
   expect(followed.map((o) => [o.outcome, o.conntrack.node])).toEqual([['dropped', []]]);
